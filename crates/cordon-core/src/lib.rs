@@ -1,0 +1,27 @@
+//! The CSC v0.1 protocol core: contracts, policies, decisions, receipts and approvals as the CSC
+//! schemas define them, the canonical JSON every hash and signature is computed over, and the
+//! reason codes decisions carry.
+//!
+//! This crate is pure: it parses and validates what its callers hand it, it does no I/O, and it
+//! has no `unsafe`.
+
+pub mod approval;
+pub mod canonical;
+pub mod contract;
+pub mod decision;
+pub mod hash;
+pub mod json;
+pub mod limits;
+pub mod policy;
+pub mod reason;
+pub mod receipt;
+pub mod schema;
+pub mod time;
+
+pub use approval::Approval;
+pub use contract::{Command, Contract, ContractError, EffectType, NetworkMode, RiskClass};
+pub use decision::{ClassifiedEffect, Outcome, PolicyDecision, Verdict};
+pub use policy::{LoadedPolicy, Policy, PolicyError};
+pub use reason::ReasonCode;
+pub use receipt::ExecutionReceipt;
+pub use schema::Schema;

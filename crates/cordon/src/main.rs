@@ -1,0 +1,33 @@
+//! `cordon`: bounded, audited command execution for AI agents.
+//!
+//! The binary is deliberately thin: it parses arguments, reads files, and wires the library crates
+//! together. Policy logic lives in `cordon-policy`, enforcement in `cordon-sandbox`, evidence in
+//! `cordon-journal`.
+
+mod cmd;
+mod gate;
+mod exit;
+mod input;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = match cmd::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap exits 2 on a usage error, which cordon reserves for "needs approval".
+            let code = if err.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cmd::dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("cordon: {}", err.message);
+            ExitCode::from(err.code)
+        }
+    }
+}
