@@ -1,8 +1,9 @@
 //! Reading input files with a size cap, so a hostile or mistaken path never makes cordon read
 //! gigabytes or block on a FIFO, and a file that grows while it is read is still caught.
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::Read as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,7 +20,13 @@ pub enum ReadError {
 
 /// Reads all of `path`, or fails if it holds more than `max_bytes`.
 pub fn read_capped(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
-    let file = File::open(path).map_err(|e| ReadError::Io(io_reason(&e)))?;
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. It does
+    // not change reads of regular files, and anything else is refused below.
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| ReadError::Io(io_reason(&e)))?;
     let meta = file.metadata().map_err(|e| ReadError::Io(io_reason(&e)))?;
     if meta.is_dir() {
         return Err(ReadError::Directory);

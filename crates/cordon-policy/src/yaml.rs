@@ -55,8 +55,37 @@ fn ambiguous_message(field: &str, text: &str, line: usize, m: &Meanings) -> Stri
 
 /// Parses one YAML document into JSON. An empty document is `null`.
 pub fn parse(text: &str) -> Result<Value, YamlError> {
+    reject_unprintable(text)?;
     let mut builder = Builder { parser: Parser::new_from_str(text), anchors: HashMap::new(), nodes: 0 };
     builder.document()
+}
+
+/// YAML streams may hold only printable characters (YAML 1.1 and 1.2, `c-printable`): no C0
+/// controls but tab, LF and CR, no DEL, no C1 controls but NEL, no U+FFFE or U+FFFF. PyYAML
+/// refuses the rest; so does cordon, rather than let a NUL hide inside a command name.
+fn reject_unprintable(text: &str) -> Result<(), YamlError> {
+    let printable = |c: char| {
+        matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+            || c >= '\u{10000}'
+    };
+    let mut line = 1;
+    let mut column = 1;
+    for c in text.chars() {
+        if !printable(c) {
+            return Err(YamlError::Syntax {
+                message: format!("the special character U+{:04X} is not allowed", c as u32),
+                line,
+                column,
+            });
+        }
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    Ok(())
 }
 
 struct Builder<'a> {
@@ -623,6 +652,14 @@ mod tests {
     #[test]
     fn syntax_errors_say_invalid_yaml() {
         assert!(parse("a: [1, 2\n").unwrap_err().to_string().starts_with("invalid YAML"));
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        for text in ["a: \u{0}", "a: b\u{7f}", "a: \u{1b}[31m", "a: \u{9b}"] {
+            assert!(parse(text).unwrap_err().to_string().contains("not allowed"), "{text:?}");
+        }
+        assert_eq!(ok("a: \"tab\there\"\r\n"), json!({"a": "tab\there"}));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //!
 //! The data lives in `testdata/csc` (Apache-2.0, copied unchanged; see its LICENSE and MANIFEST).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
