@@ -215,6 +215,9 @@ mod tests {
 
     #[test]
     fn integers_are_plain() {
-        assert_eq!(canon(json!([0, -1, u64::MAX, i64::MIN])), format!("[0,-1,{},{}]", u64::MAX, i64::MIN));
+        assert_eq!(
+            canon(json!([0, -1, u64::MAX, i64::MIN])),
+            format!("[0,-1,{},{}]", u64::MAX, i64::MIN)
+        );
     }
 }

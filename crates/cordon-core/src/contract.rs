@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::conform;
 use crate::hash;
 use crate::json::{self, JsonError};
 use crate::limits;
@@ -143,7 +144,10 @@ wire_names!(EffectType {
 /// Why a document is not an acceptable contract. Every variant names the field at fault.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ContractError {
-    #[error("contract is larger than the limit of {} bytes", limits::MAX_CONTRACT_BYTES)]
+    #[error(
+        "contract is larger than the limit of {} bytes",
+        limits::MAX_CONTRACT_BYTES
+    )]
     TooLarge,
     #[error("contract {0}")]
     Json(#[from] JsonError),
@@ -183,11 +187,19 @@ impl Contract {
 
     /// Validates an already-parsed JSON value as a contract.
     pub fn from_value(value: Value) -> Result<Contract, ContractError> {
-        Schema::Contract.validate(&value)?;
-        let contract: Contract = serde_json::from_value(value).map_err(|e| ContractError::Field {
-            field: String::new(),
-            message: e.to_string(),
-        })?;
+        // The fast check decides validity; the schema validator, slow to start, only explains.
+        if !conform::contract(&value) {
+            Schema::Contract.validate(&value)?;
+            return Err(ContractError::Field {
+                field: String::new(),
+                message: "does not conform to the csc.contract.v0.1 schema".into(),
+            });
+        }
+        let contract: Contract =
+            serde_json::from_value(value).map_err(|e| ContractError::Field {
+                field: String::new(),
+                message: e.to_string(),
+            })?;
         contract.check_limits()?;
         Ok(contract)
     }
@@ -197,13 +209,20 @@ impl Contract {
         if self.commands.len() > limits::MAX_COMMANDS {
             return Err(field_err(
                 "commands".into(),
-                format!("has {} commands, the limit is {}", self.commands.len(), limits::MAX_COMMANDS),
+                format!(
+                    "has {} commands, the limit is {}",
+                    self.commands.len(),
+                    limits::MAX_COMMANDS
+                ),
             ));
         }
         if self.justification.chars().count() > limits::MAX_JUSTIFICATION_CHARS {
             return Err(field_err(
                 "justification".into(),
-                format!("is longer than {} characters", limits::MAX_JUSTIFICATION_CHARS),
+                format!(
+                    "is longer than {} characters",
+                    limits::MAX_JUSTIFICATION_CHARS
+                ),
             ));
         }
         let mut seen = HashSet::new();
@@ -212,7 +231,10 @@ impl Contract {
             if !seen.insert(command.id.as_str()) {
                 return Err(field_err(
                     format!("commands[{i}].id"),
-                    format!("duplicates the id {:?} of an earlier command; command ids must be unique", command.id),
+                    format!(
+                        "duplicates the id {:?} of an earlier command; command ids must be unique",
+                        command.id
+                    ),
                 ));
             }
             match (&command.exec, &command.pipeline) {
@@ -243,17 +265,27 @@ impl Contract {
                 if argv.len() > limits::MAX_ARGV_ELEMENTS {
                     return Err(field_err(
                         at,
-                        format!("has {} elements, the limit is {}", argv.len(), limits::MAX_ARGV_ELEMENTS),
+                        format!(
+                            "has {} elements, the limit is {}",
+                            argv.len(),
+                            limits::MAX_ARGV_ELEMENTS
+                        ),
                     ));
                 }
-                if let Some(k) = argv.iter().position(|a| a.len() > limits::MAX_ARGV_ELEMENT_BYTES) {
+                if let Some(k) = argv
+                    .iter()
+                    .position(|a| a.len() > limits::MAX_ARGV_ELEMENT_BYTES)
+                {
                     return Err(field_err(
                         format!("{at}[{k}]"),
                         format!("is larger than {} bytes", limits::MAX_ARGV_ELEMENT_BYTES),
                     ));
                 }
                 if let Some(k) = argv.iter().position(|a| a.contains('\0')) {
-                    return Err(field_err(format!("{at}[{k}]"), "contains a NUL byte".into()));
+                    return Err(field_err(
+                        format!("{at}[{k}]"),
+                        "contains a NUL byte".into(),
+                    ));
                 }
             }
         }
@@ -276,12 +308,24 @@ impl Contract {
 
 fn integral_u32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
     use serde::de::Error as _;
+    let n = integral_u64(deserializer)?;
+    u32::try_from(n).map_err(|_| D::Error::custom("integer out of range"))
+}
+
+/// A whole number, written as an integer or (as JSON Schema allows) with a zero fraction.
+pub(crate) fn integral_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    use serde::de::Error as _;
     let n = serde_json::Number::deserialize(deserializer)?;
     if let Some(u) = n.as_u64() {
-        return u32::try_from(u).map_err(|_| D::Error::custom("integer out of range"));
+        return Ok(u);
     }
     match n.as_f64() {
-        Some(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => Ok(f as u32),
-        _ => Err(D::Error::custom(format!("expected a whole number, found {n}"))),
+        // 2^64 is exactly representable; anything below it with a zero fraction converts exactly.
+        Some(f) if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) => {
+            Ok(f as u64)
+        }
+        _ => Err(D::Error::custom(format!(
+            "expected a whole number that fits in 64 bits, found {n}"
+        ))),
     }
 }

@@ -19,7 +19,9 @@ pub enum JsonError {
 
 /// Parses `bytes` as one JSON document, rejecting duplicate keys anywhere in it.
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, JsonError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| JsonError::NotUtf8 { offset: e.valid_up_to() })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| JsonError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })?;
     let mut de = serde_json::Deserializer::from_str(text);
     let value = StrictValue
         .deserialize(&mut de)
@@ -108,12 +110,18 @@ mod tests {
     #[test]
     fn rejects_trailing_data_and_bad_utf8() {
         assert!(matches!(parse_strict(b"{} {}"), Err(JsonError::Syntax(_))));
-        assert_eq!(parse_strict(b"\"\xff\""), Err(JsonError::NotUtf8 { offset: 1 }));
+        assert_eq!(
+            parse_strict(b"\"\xff\""),
+            Err(JsonError::NotUtf8 { offset: 1 })
+        );
     }
 
     #[test]
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         let deep = "[".repeat(100_000);
-        assert!(matches!(parse_strict(deep.as_bytes()), Err(JsonError::Syntax(_))));
+        assert!(matches!(
+            parse_strict(deep.as_bytes()),
+            Err(JsonError::Syntax(_))
+        ));
     }
 }

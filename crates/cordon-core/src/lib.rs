@@ -7,6 +7,7 @@
 
 pub mod approval;
 pub mod canonical;
+pub mod conform;
 pub mod contract;
 pub mod decision;
 pub mod hash;

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::conform;
 use crate::contract::{EffectType, NetworkMode, RiskClass};
 use crate::hash;
 use crate::schema::{Schema, SchemaError};
@@ -30,6 +31,7 @@ pub struct Policy {
     #[serde(default)]
     pub manual_approval_for_classified_effect_types: Vec<String>,
     pub allowed_risk_classes: Vec<RiskClass>,
+    #[serde(deserialize_with = "crate::contract::integral_u64")]
     pub max_timeout_sec: u64,
     pub network: NetworkMode,
     pub allow_secret_refs: bool,
@@ -77,22 +79,32 @@ pub enum PolicyError {
 impl LoadedPolicy {
     /// Validates a parsed policy document and computes its digest.
     pub fn from_value(document: Value) -> Result<LoadedPolicy, PolicyError> {
-        let sha256 = hash::canonical_sha256(&document).map_err(|e| PolicyError::Hash(e.to_string()))?;
+        let sha256 =
+            hash::canonical_sha256(&document).map_err(|e| PolicyError::Hash(e.to_string()))?;
         let mut csc_part = document;
         let extension = match csc_part.as_object_mut() {
             Some(map) => map.remove(EXTENSION_KEY),
             None => None,
         };
-        Schema::Policy.validate(&csc_part)?;
-        let mut policy: Policy = serde_json::from_value(csc_part).map_err(|e| PolicyError::Field {
-            field: String::new(),
-            message: e.to_string(),
-        })?;
-        if let Some(ext) = extension {
-            policy.extension = Some(serde_json::from_value(ext).map_err(|e| PolicyError::Field {
-                field: EXTENSION_KEY.to_string(),
+        // The fast check decides validity; the schema validator, slow to start, only explains.
+        if !conform::policy(&csc_part) {
+            Schema::Policy.validate(&csc_part)?;
+            return Err(PolicyError::Field {
+                field: String::new(),
+                message: "does not conform to the csc.policy.v0.1 schema".into(),
+            });
+        }
+        let mut policy: Policy =
+            serde_json::from_value(csc_part).map_err(|e| PolicyError::Field {
+                field: String::new(),
                 message: e.to_string(),
-            })?);
+            })?;
+        if let Some(ext) = extension {
+            policy.extension =
+                Some(serde_json::from_value(ext).map_err(|e| PolicyError::Field {
+                    field: EXTENSION_KEY.to_string(),
+                    message: e.to_string(),
+                })?);
         }
         Ok(LoadedPolicy { policy, sha256 })
     }

@@ -28,7 +28,9 @@ impl Schema {
         match self {
             Schema::Contract => include_str!("../schemas/csc.contract.v0.1.schema.json"),
             Schema::Policy => include_str!("../schemas/csc.policy.v0.1.schema.json"),
-            Schema::PolicyDecision => include_str!("../schemas/csc.policy-decision.v0.1.schema.json"),
+            Schema::PolicyDecision => {
+                include_str!("../schemas/csc.policy-decision.v0.1.schema.json")
+            }
             Schema::Receipt => include_str!("../schemas/csc.execution-receipt.v0.1.schema.json"),
             Schema::Approval => include_str!("../schemas/csc.approval.v0.1.schema.json"),
             Schema::CordonPolicyDecision => {
@@ -81,7 +83,10 @@ impl Schema {
         if violations.is_empty() {
             Ok(())
         } else {
-            Err(SchemaError::Invalid { schema: self, violations })
+            Err(SchemaError::Invalid {
+                schema: self,
+                violations,
+            })
         }
     }
 
@@ -123,7 +128,10 @@ impl fmt::Display for Violation {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SchemaError {
     #[error("{}", describe(*schema, violations))]
-    Invalid { schema: Schema, violations: Vec<Violation> },
+    Invalid {
+        schema: Schema,
+        violations: Vec<Violation>,
+    },
     /// The embedded schema itself failed to compile: a build defect, reported rather than ignored.
     #[error("the embedded {} schema cannot be used: {reason}", schema.name())]
     Unusable { schema: Schema, reason: String },
@@ -136,7 +144,12 @@ fn describe(schema: Schema, violations: &[Violation]) -> String {
         .unwrap_or_else(|| "invalid".to_string());
     match violations.len() {
         0 | 1 => format!("{first} (schema {})", schema.name()),
-        n => format!("{first} (schema {}; {} more problem{})", schema.name(), n - 1, if n == 2 { "" } else { "s" }),
+        n => format!(
+            "{first} (schema {}; {} more problem{})",
+            schema.name(),
+            n - 1,
+            if n == 2 { "" } else { "s" }
+        ),
     }
 }
 
@@ -180,7 +193,10 @@ mod tests {
     #[test]
     fn field_paths_read_like_code() {
         assert_eq!(field_path(""), "");
-        assert_eq!(field_path("/commands/0/exec/argv/2"), "commands[0].exec.argv[2]");
+        assert_eq!(
+            field_path("/commands/0/exec/argv/2"),
+            "commands[0].exec.argv[2]"
+        );
         assert_eq!(field_path("/a~1b"), "a/b");
     }
 }

@@ -11,7 +11,9 @@ use cordon_core::Contract;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn data(relative: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/csc").join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/csc")
+        .join(relative)
 }
 
 fn benches(c: &mut Criterion) {
@@ -26,7 +28,10 @@ fn benches(c: &mut Criterion) {
     c.bench_function("decide/evaluate + contract_sha256", |b| {
         b.iter(|| {
             let sha = black_box(&contract).sha256();
-            (sha, cordon_policy::evaluate(black_box(&contract), black_box(&policy.policy)))
+            (
+                sha,
+                cordon_policy::evaluate(black_box(&contract), black_box(&policy.policy)),
+            )
         })
     });
     c.bench_function("parse/contract (strict JSON + schema + limits)", |b| {
@@ -36,8 +41,11 @@ fn benches(c: &mut Criterion) {
         b.iter(|| cordon_policy::load_bytes(black_box(&policy_bytes)).unwrap())
     });
 
-    let bypass = Contract::parse(&std::fs::read(data("derived/probes/c-multi.json")).unwrap()).unwrap();
-    let bench_policy = cordon_policy::load_bytes(&std::fs::read(data("derived/probes/p-bench.yaml")).unwrap()).unwrap();
+    let bypass =
+        Contract::parse(&std::fs::read(data("derived/probes/c-multi.json")).unwrap()).unwrap();
+    let bench_policy =
+        cordon_policy::load_bytes(&std::fs::read(data("derived/probes/p-bench.yaml")).unwrap())
+            .unwrap();
     c.bench_function("decide/evaluate multi-command probe", |b| {
         b.iter(|| cordon_policy::evaluate(black_box(&bypass), black_box(&bench_policy.policy)))
     });

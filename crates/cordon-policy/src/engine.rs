@@ -28,7 +28,12 @@ pub struct Judgement {
 
 impl Judgement {
     fn deny(code: ReasonCode, reason: String, effects: Vec<ClassifiedEffect>) -> Judgement {
-        Judgement { verdict: Verdict::Deny, reason_code: code, reason, classified_effects: effects }
+        Judgement {
+            verdict: Verdict::Deny,
+            reason_code: code,
+            reason,
+            classified_effects: effects,
+        }
     }
 
     /// The five-way outcome. The CSC engine yields only allow, deny and ask.
@@ -88,7 +93,11 @@ pub fn evaluate(contract: &Contract, policy: &Policy) -> Judgement {
                     effects,
                 );
             }
-            if policy.deny_argv_prefixes.iter().any(|p| argv.starts_with(p)) {
+            if policy
+                .deny_argv_prefixes
+                .iter()
+                .any(|p| argv.starts_with(p))
+            {
                 return Judgement::deny(
                     ReasonCode::ArgvPrefixDenied,
                     format!("argv prefix denied: {}", py_repr_list(argv)),
@@ -98,17 +107,33 @@ pub fn evaluate(contract: &Contract, policy: &Policy) -> Judgement {
         }
 
         let classified = classify_effect(command, policy);
-        effects.push(ClassifiedEffect { command_id: command.id.clone(), effect_type: classified.clone() });
+        effects.push(ClassifiedEffect {
+            command_id: command.id.clone(),
+            effect_type: classified.clone(),
+        });
 
-        if !policy.allowed_effect_types.contains(&command.proposed_effect_type) {
+        if !policy
+            .allowed_effect_types
+            .contains(&command.proposed_effect_type)
+        {
             return Judgement::deny(
                 ReasonCode::EffectTypeNotAllowed,
-                format!("proposed effect type not allowed: {}", command.proposed_effect_type),
+                format!(
+                    "proposed effect type not allowed: {}",
+                    command.proposed_effect_type
+                ),
                 effects,
             );
         }
-        if approval.is_none() && policy.manual_approval_for_classified_effect_types.contains(&classified) {
-            approval = Some((format!("classified effect type requires approval: {classified}"), effects.len()));
+        if approval.is_none()
+            && policy
+                .manual_approval_for_classified_effect_types
+                .contains(&classified)
+        {
+            approval = Some((
+                format!("classified effect type requires approval: {classified}"),
+                effects.len(),
+            ));
         }
         if let Some(denial) = check_command(command, policy) {
             let (code, reason) = denial;
@@ -128,11 +153,17 @@ pub fn evaluate(contract: &Contract, policy: &Policy) -> Judgement {
         };
     }
 
-    if matches!(contract.approval_mode, ApprovalMode::HumanRequired | ApprovalMode::DualControlRequired) {
+    if matches!(
+        contract.approval_mode,
+        ApprovalMode::HumanRequired | ApprovalMode::DualControlRequired
+    ) {
         return Judgement {
             verdict: Verdict::NeedsApproval,
             reason_code: ReasonCode::ApprovalRequired,
-            reason: format!("contract approval mode requires approval: {}", contract.approval_mode),
+            reason: format!(
+                "contract approval mode requires approval: {}",
+                contract.approval_mode
+            ),
             classified_effects: effects,
         };
     }
@@ -148,7 +179,10 @@ pub fn evaluate(contract: &Contract, policy: &Policy) -> Judgement {
 /// Steps e–k of CSC's order: timeout, network, secrets, cwd, reads, writes.
 fn check_command(command: &Command, policy: &Policy) -> Option<(ReasonCode, String)> {
     if u64::from(command.timeout_sec) > policy.max_timeout_sec {
-        return Some((ReasonCode::TimeoutExceedsPolicy, format!("timeout too large: {}", command.timeout_sec)));
+        return Some((
+            ReasonCode::TimeoutExceedsPolicy,
+            format!("timeout too large: {}", command.timeout_sec),
+        ));
     }
     if command.network > policy.network {
         return Some((
@@ -157,34 +191,61 @@ fn check_command(command: &Command, policy: &Policy) -> Option<(ReasonCode, Stri
         ));
     }
     if !command.secret_refs.is_empty() && !policy.allow_secret_refs {
-        return Some((ReasonCode::SecretRefNotAllowed, "secret refs not allowed".to_string()));
+        return Some((
+            ReasonCode::SecretRefNotAllowed,
+            "secret refs not allowed".to_string(),
+        ));
     }
-    if let Some(denial) = check_path(&command.cwd, &policy.allowed_cwd_prefixes, ReasonCode::CwdNotAllowed, "cwd") {
+    if let Some(denial) = check_path(
+        &command.cwd,
+        &policy.allowed_cwd_prefixes,
+        ReasonCode::CwdNotAllowed,
+        "cwd",
+    ) {
         return Some(denial);
     }
     for path in &command.read_paths {
-        if let Some(denial) = check_path(path, &policy.allowed_read_prefixes, ReasonCode::ReadScopeDenied, "read path") {
+        if let Some(denial) = check_path(
+            path,
+            &policy.allowed_read_prefixes,
+            ReasonCode::ReadScopeDenied,
+            "read path",
+        ) {
             return Some(denial);
         }
     }
     if policy.require_write_paths_empty && !command.write_paths.is_empty() {
-        return Some((ReasonCode::WritePathsNotEmpty, "writes not allowed in this profile".to_string()));
+        return Some((
+            ReasonCode::WritePathsNotEmpty,
+            "writes not allowed in this profile".to_string(),
+        ));
     }
     for path in &command.write_paths {
-        if let Some(denial) =
-            check_path(path, &policy.allowed_write_prefixes, ReasonCode::WriteScopeDenied, "write path")
-        {
+        if let Some(denial) = check_path(
+            path,
+            &policy.allowed_write_prefixes,
+            ReasonCode::WriteScopeDenied,
+            "write path",
+        ) {
             return Some(denial);
         }
     }
     None
 }
 
-fn check_path(path: &str, prefixes: &[String], code: ReasonCode, what: &str) -> Option<(ReasonCode, String)> {
+fn check_path(
+    path: &str,
+    prefixes: &[String],
+    code: ReasonCode,
+    what: &str,
+) -> Option<(ReasonCode, String)> {
     match paths::is_under_any(path, prefixes) {
         Ok(true) => None,
         Ok(false) => Some((code, format!("{what} not allowed: {path}"))),
-        Err(paths::NotAbsolute) => Some((ReasonCode::PathNotAbsolute, format!("path must be absolute: {path}"))),
+        Err(paths::NotAbsolute) => Some((
+            ReasonCode::PathNotAbsolute,
+            format!("path must be absolute: {path}"),
+        )),
     }
 }
 
@@ -200,7 +261,12 @@ pub fn classify_effect(command: &Command, policy: &Policy) -> String {
             .allowed_egress_hosts
             .iter()
             .any(|host| joined.contains(host.as_str()) && host.contains("stripe"));
-        return if financial { "financial_action" } else { "fetch_external" }.to_string();
+        return if financial {
+            "financial_action"
+        } else {
+            "fetch_external"
+        }
+        .to_string();
     }
     command.proposed_effect_type.as_str().to_string()
 }
@@ -212,7 +278,11 @@ pub fn py_repr_list(items: &[String]) -> String {
 }
 
 fn py_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for ch in s.chars() {

@@ -55,7 +55,9 @@ pub fn io_reason(err: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
         _ => {
             let text = err.to_string();
-            let text = text.find(" (os error").map_or(text.as_str(), |i| &text[..i]);
+            let text = text
+                .find(" (os error")
+                .map_or(text.as_str(), |i| &text[..i]);
             text.to_lowercase()
         }
     }

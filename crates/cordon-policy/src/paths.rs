@@ -40,7 +40,10 @@ pub fn normalize(path: &str) -> Result<NormalPath, NotAbsolute> {
             if !path.starts_with('/') {
                 return Err(NotAbsolute);
             }
-            Ok(NormalPath { flavour: Flavour::Posix, text: join_components("/", path.split('/')) })
+            Ok(NormalPath {
+                flavour: Flavour::Posix,
+                text: join_components("/", path.split('/')),
+            })
         }
         Flavour::Windows => {
             let unified = path.replace('\\', "/").to_lowercase();
@@ -51,12 +54,18 @@ pub fn normalize(path: &str) -> Result<NormalPath, NotAbsolute> {
                     return Err(NotAbsolute);
                 };
                 let root = format!("//{server}/{share}/");
-                Ok(NormalPath { flavour: Flavour::Windows, text: join_components(&root, parts) })
+                Ok(NormalPath {
+                    flavour: Flavour::Windows,
+                    text: join_components(&root, parts),
+                })
             } else {
                 // `x:/...`, guaranteed by `flavour`.
                 let (drive, rest) = unified.split_at(2);
                 let root = format!("{drive}/");
-                Ok(NormalPath { flavour: Flavour::Windows, text: join_components(&root, rest.split('/')) })
+                Ok(NormalPath {
+                    flavour: Flavour::Windows,
+                    text: join_components(&root, rest.split('/')),
+                })
             }
         }
     }
@@ -78,7 +87,9 @@ fn join_components<'a>(root: &str, components: impl Iterator<Item = &'a str>) ->
 pub fn is_under_any(path: &str, prefixes: &[String]) -> Result<bool, NotAbsolute> {
     let path = normalize(path)?;
     Ok(prefixes.iter().any(|prefix| {
-        let Ok(prefix) = normalize(prefix) else { return false };
+        let Ok(prefix) = normalize(prefix) else {
+            return false;
+        };
         if prefix.flavour != path.flavour {
             return false;
         }

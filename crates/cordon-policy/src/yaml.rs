@@ -23,11 +23,20 @@ const MAX_DEPTH: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum YamlError {
     #[error("invalid YAML: {message} (line {line}, column {column})")]
-    Syntax { message: String, line: usize, column: usize },
+    Syntax {
+        message: String,
+        line: usize,
+        column: usize,
+    },
     #[error("invalid YAML: found duplicate key: {key:?} (line {line}); each key may appear once")]
     DuplicateKey { key: String, line: usize },
     #[error("{}", ambiguous_message(field, text, *line, meanings))]
-    Ambiguous { field: String, text: String, line: usize, meanings: Meanings },
+    Ambiguous {
+        field: String,
+        text: String,
+        line: usize,
+        meanings: Meanings,
+    },
     #[error("invalid YAML: {what} (line {line})")]
     Unsupported { what: String, line: usize },
 }
@@ -40,12 +49,18 @@ pub struct Meanings {
 }
 
 fn ambiguous_message(field: &str, text: &str, line: usize, m: &Meanings) -> String {
-    let at = if field.is_empty() { "the document".to_string() } else { format!("field `{field}`") };
+    let at = if field.is_empty() {
+        "the document".to_string()
+    } else {
+        format!("field `{field}`")
+    };
     let hint = match (m.yaml11.as_str(), m.yaml12.as_str()) {
         (b, "text") if b.starts_with("boolean") => {
             format!("quote it (\"{text}\") if you mean the text, or write true or false if you mean a boolean")
         }
-        _ => format!("quote it (\"{text}\") if you mean the text, or write the number in plain decimal"),
+        _ => format!(
+            "quote it (\"{text}\") if you mean the text, or write the number in plain decimal"
+        ),
     };
     format!(
         "ambiguous YAML at {at} (line {line}): the unquoted value {text} is {} in YAML 1.1 but {} in YAML 1.2; {hint}",
@@ -56,7 +71,11 @@ fn ambiguous_message(field: &str, text: &str, line: usize, m: &Meanings) -> Stri
 /// Parses one YAML document into JSON. An empty document is `null`.
 pub fn parse(text: &str) -> Result<Value, YamlError> {
     reject_unprintable(text)?;
-    let mut builder = Builder { parser: Parser::new_from_str(text), anchors: HashMap::new(), nodes: 0 };
+    let mut builder = Builder {
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+        nodes: 0,
+    };
     builder.document()
 }
 
@@ -115,7 +134,8 @@ impl Builder<'_> {
                     documents += 1;
                     if documents > 1 {
                         return Err(YamlError::Unsupported {
-                            what: "more than one document; a policy is a single YAML document".into(),
+                            what: "more than one document; a policy is a single YAML document"
+                                .into(),
                             line: mark.line(),
                         });
                     }
@@ -128,11 +148,18 @@ impl Builder<'_> {
         }
     }
 
-    fn node(&mut self, event: Event, mark: Marker, path: &mut Vec<String>) -> Result<Value, YamlError> {
+    fn node(
+        &mut self,
+        event: Event,
+        mark: Marker,
+        path: &mut Vec<String>,
+    ) -> Result<Value, YamlError> {
         self.nodes += 1;
         if self.nodes > MAX_NODES {
             return Err(YamlError::Unsupported {
-                what: format!("more than {MAX_NODES} nodes (aliases expanded); a policy needs far fewer"),
+                what: format!(
+                    "more than {MAX_NODES} nodes (aliases expanded); a policy needs far fewer"
+                ),
                 line: mark.line(),
             });
         }
@@ -143,9 +170,10 @@ impl Builder<'_> {
             });
         }
         let (value, anchor) = match event {
-            Event::Scalar(text, style, anchor, tag) => {
-                (scalar(&text, style, tag.as_ref(), mark, &dotted(path))?, anchor)
-            }
+            Event::Scalar(text, style, anchor, tag) => (
+                scalar(&text, style, tag.as_ref(), mark, &dotted(path))?,
+                anchor,
+            ),
             Event::SequenceStart(anchor, tag) => {
                 check_collection_tag(tag.as_ref(), "seq", mark)?;
                 let mut items = Vec::new();
@@ -210,15 +238,17 @@ impl Builder<'_> {
                         line: mark.line(),
                     });
                 }
-                Event::Scalar(text, style, _, tag) => match scalar(&text, style, tag.as_ref(), mark, &dotted(path))? {
-                    Value::String(s) => s,
-                    _ => {
-                        return Err(YamlError::Unsupported {
-                            what: format!("the key {text} is not text; quote it"),
-                            line: mark.line(),
-                        })
+                Event::Scalar(text, style, _, tag) => {
+                    match scalar(&text, style, tag.as_ref(), mark, &dotted(path))? {
+                        Value::String(s) => s,
+                        _ => {
+                            return Err(YamlError::Unsupported {
+                                what: format!("the key {text} is not text; quote it"),
+                                line: mark.line(),
+                            })
+                        }
                     }
-                },
+                }
                 _ => {
                     return Err(YamlError::Unsupported {
                         what: "a mapping key that is not a plain value".into(),
@@ -227,7 +257,10 @@ impl Builder<'_> {
                 }
             };
             if map.contains_key(&key) {
-                return Err(YamlError::DuplicateKey { key, line: mark.line() });
+                return Err(YamlError::DuplicateKey {
+                    key,
+                    line: mark.line(),
+                });
             }
             let (event, mark) = self.next()?;
             path.push(key.clone());
@@ -276,7 +309,13 @@ fn check_collection_tag(tag: Option<&Tag>, expected: &str, mark: Marker) -> Resu
     }
 }
 
-fn scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>, mark: Marker, field: &str) -> Result<Value, YamlError> {
+fn scalar(
+    text: &str,
+    style: TScalarStyle,
+    tag: Option<&Tag>,
+    mark: Marker,
+    field: &str,
+) -> Result<Value, YamlError> {
     if let Some(tag) = tag {
         let unsupported = || YamlError::Unsupported {
             what: format!("the tag {}{} is not supported", tag.handle, tag.suffix),
@@ -314,7 +353,10 @@ fn scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>, mark: Marker, fiel
             field: field.to_string(),
             text: text.to_string(),
             line: mark.line(),
-            meanings: Meanings { yaml11: old.to_string(), yaml12: new.to_string() },
+            meanings: Meanings {
+                yaml11: old.to_string(),
+                yaml12: new.to_string(),
+            },
         });
     }
     match new {
@@ -334,15 +376,20 @@ fn int_value(i: i128, mark: Marker) -> Result<Value, YamlError> {
     } else if let Ok(v) = u64::try_from(i) {
         Ok(Value::from(v))
     } else {
-        Err(YamlError::Unsupported { what: format!("the integer {i} is too large"), line: mark.line() })
+        Err(YamlError::Unsupported {
+            what: format!("the integer {i} is too large"),
+            line: mark.line(),
+        })
     }
 }
 
 fn float_value(f: f64, mark: Marker) -> Result<Value, YamlError> {
-    Number::from_f64(f).map(Value::Number).ok_or_else(|| YamlError::Unsupported {
-        what: "infinite and NaN numbers have no JSON form".into(),
-        line: mark.line(),
-    })
+    Number::from_f64(f)
+        .map(Value::Number)
+        .ok_or_else(|| YamlError::Unsupported {
+            what: "infinite and NaN numbers have no JSON form".into(),
+            line: mark.line(),
+        })
 }
 
 /// What a plain scalar resolves to.
@@ -377,7 +424,9 @@ fn resolve12(s: &str) -> Resolved {
         "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
         "true" | "True" | "TRUE" => return Resolved::Bool(true),
         "false" | "False" | "FALSE" => return Resolved::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Resolved::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Resolved::Float(f64::INFINITY)
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
         _ => {}
@@ -415,7 +464,9 @@ fn resolve11(s: &str) -> Resolved {
         "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" | "n" | "N" => {
             return Resolved::Bool(false)
         }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Resolved::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Resolved::Float(f64::INFINITY)
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
         "<<" => return Resolved::Merge,
@@ -425,7 +476,8 @@ fn resolve11(s: &str) -> Resolved {
         return Resolved::Timestamp;
     }
     let (neg, body) = split_sign(s);
-    let digits_ = |t: &str, ok: fn(u8) -> bool| !t.is_empty() && t.bytes().all(|b| b == b'_' || ok(b));
+    let digits_ =
+        |t: &str, ok: fn(u8) -> bool| !t.is_empty() && t.bytes().all(|b| b == b'_' || ok(b));
     if let Some(bin) = body.strip_prefix("0b") {
         if digits_(bin, |b| b == b'0' || b == b'1') {
             return parse_int(&bin.replace('_', ""), 2, neg);
@@ -497,7 +549,9 @@ fn sexagesimal(body: &str) -> Option<i128> {
         if !ok {
             return None;
         }
-        value = value.checked_mul(60)?.checked_add(part.parse::<i128>().ok()?)?;
+        value = value
+            .checked_mul(60)?
+            .checked_add(part.parse::<i128>().ok()?)?;
     }
     any.then_some(value)
 }
@@ -534,12 +588,16 @@ fn is_float11(body: &str) -> bool {
         None => (body, None),
     };
     if let Some(e) = exponent {
-        let Some(digits) = e.strip_prefix(['+', '-']) else { return false };
+        let Some(digits) = e.strip_prefix(['+', '-']) else {
+            return false;
+        };
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return false;
         }
     }
-    let Some((int, frac)) = mantissa.split_once('.') else { return false };
+    let Some((int, frac)) = mantissa.split_once('.') else {
+        return false;
+    };
     let frac_ok = frac.bytes().all(|b| b.is_ascii_digit() || b == b'_');
     if int.is_empty() {
         return frac.as_bytes().first().is_some_and(u8::is_ascii_digit) && frac_ok;
@@ -575,7 +633,10 @@ fn is_timestamp11(s: &str) -> bool {
     let month = fields.next().unwrap_or("");
     let tail = fields.next().unwrap_or("");
     let day_len = tail.bytes().take_while(u8::is_ascii_digit).count();
-    if !(1..=2).contains(&month.len()) || !month.bytes().all(|c| c.is_ascii_digit()) || !(1..=2).contains(&day_len) {
+    if !(1..=2).contains(&month.len())
+        || !month.bytes().all(|c| c.is_ascii_digit())
+        || !(1..=2).contains(&day_len)
+    {
         return false;
     }
     let after = &tail[day_len..];
@@ -613,17 +674,37 @@ mod tests {
 
     #[test]
     fn version_dependent_scalars_are_refused_with_a_hint() {
-        for text in ["yes", "No", "on", "OFF", "y", "n", "010", "0o17", "1:30", "1_000", "2026-01-01", "1e3", "0b101"] {
+        for text in [
+            "yes",
+            "No",
+            "on",
+            "OFF",
+            "y",
+            "n",
+            "010",
+            "0o17",
+            "1:30",
+            "1_000",
+            "2026-01-01",
+            "1e3",
+            "0b101",
+        ] {
             let err = parse(&format!("allow_commands: [git, {text}]\n")).unwrap_err();
             let msg = err.to_string();
             assert!(matches!(err, YamlError::Ambiguous { .. }), "{text}: {msg}");
-            assert!(msg.contains("allow_commands[1]") && msg.contains("quote it"), "{msg}");
+            assert!(
+                msg.contains("allow_commands[1]") && msg.contains("quote it"),
+                "{msg}"
+            );
         }
     }
 
     #[test]
     fn quoted_or_tagged_forms_are_accepted() {
-        assert_eq!(ok("a: 'yes'\nb: \"on\"\nc: !!str off\nd: !!bool true\n"), json!({"a": "yes", "b": "on", "c": "off", "d": true}));
+        assert_eq!(
+            ok("a: 'yes'\nb: \"on\"\nc: !!str off\nd: !!bool true\n"),
+            json!({"a": "yes", "b": "on", "c": "off", "d": true})
+        );
     }
 
     #[test]
@@ -651,13 +732,19 @@ mod tests {
 
     #[test]
     fn syntax_errors_say_invalid_yaml() {
-        assert!(parse("a: [1, 2\n").unwrap_err().to_string().starts_with("invalid YAML"));
+        assert!(parse("a: [1, 2\n")
+            .unwrap_err()
+            .to_string()
+            .starts_with("invalid YAML"));
     }
 
     #[test]
     fn control_characters_are_refused() {
         for text in ["a: \u{0}", "a: b\u{7f}", "a: \u{1b}[31m", "a: \u{9b}"] {
-            assert!(parse(text).unwrap_err().to_string().contains("not allowed"), "{text:?}");
+            assert!(
+                parse(text).unwrap_err().to_string().contains("not allowed"),
+                "{text:?}"
+            );
         }
         assert_eq!(ok("a: \"tab\there\"\r\n"), json!({"a": "tab\there"}));
     }

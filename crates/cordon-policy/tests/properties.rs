@@ -34,5 +34,8 @@ fn digest_ignores_comments_and_layout() {
     let a = cordon_policy::load_bytes(READONLY.as_bytes()).unwrap();
     let b = cordon_policy::load_bytes(reflowed.as_bytes()).unwrap();
     assert_eq!(a.sha256, b.sha256);
-    assert_eq!(a.sha256, "439e7b580bf6269d598bc73d2e1681fe4384c74fef35e57b26da980cd29b23f1");
+    assert_eq!(
+        a.sha256,
+        "439e7b580bf6269d598bc73d2e1681fe4384c74fef35e57b26da980cd29b23f1"
+    );
 }

@@ -1,6 +1,8 @@
 //! One test per reason code in CSC's registry, each built from a contract that passes every check
 //! and one change that must produce exactly that code; and the approval short-circuit, fixed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use cordon_core::contract::{ApprovalMode, EffectType, NetworkMode, RiskClass};
 use cordon_core::{Contract, Policy, ReasonCode, Verdict};
 use cordon_policy::{evaluate, Judgement};
@@ -69,7 +71,11 @@ fn allow() {
 
 #[test]
 fn risk_class_not_allowed() {
-    assert_code(&judge(|c, _| c.risk_class = RiskClass::High), Verdict::Deny, ReasonCode::RiskClassNotAllowed);
+    assert_code(
+        &judge(|c, _| c.risk_class = RiskClass::High),
+        Verdict::Deny,
+        ReasonCode::RiskClassNotAllowed,
+    );
 }
 
 #[test]
@@ -81,7 +87,10 @@ fn command_not_allowed_is_exact_string_match() {
 
 #[test]
 fn argv_prefix_denied() {
-    let j = judge(|c, _| c.commands[0].exec.as_mut().unwrap().argv = vec!["git".into(), "push".into(), "origin".into()]);
+    let j = judge(|c, _| {
+        c.commands[0].exec.as_mut().unwrap().argv =
+            vec!["git".into(), "push".into(), "origin".into()]
+    });
     assert_code(&j, Verdict::Deny, ReasonCode::ArgvPrefixDenied);
     assert_eq!(j.reason, "argv prefix denied: ['git', 'push', 'origin']");
 }
@@ -94,14 +103,30 @@ fn effect_type_not_allowed() {
 
 #[test]
 fn timeout_exceeds_policy() {
-    assert_code(&judge(|c, _| c.commands[0].timeout_sec = 61), Verdict::Deny, ReasonCode::TimeoutExceedsPolicy);
-    assert_code(&judge(|c, _| c.commands[0].timeout_sec = 60), Verdict::Allow, ReasonCode::Allow);
+    assert_code(
+        &judge(|c, _| c.commands[0].timeout_sec = 61),
+        Verdict::Deny,
+        ReasonCode::TimeoutExceedsPolicy,
+    );
+    assert_code(
+        &judge(|c, _| c.commands[0].timeout_sec = 60),
+        Verdict::Allow,
+        ReasonCode::Allow,
+    );
 }
 
 #[test]
 fn network_exceeds_policy() {
-    assert_code(&judge(|c, _| c.commands[0].network = NetworkMode::Full), Verdict::Deny, ReasonCode::NetworkExceedsPolicy);
-    assert_code(&judge(|c, _| c.commands[0].network = NetworkMode::Allowlisted), Verdict::Allow, ReasonCode::Allow);
+    assert_code(
+        &judge(|c, _| c.commands[0].network = NetworkMode::Full),
+        Verdict::Deny,
+        ReasonCode::NetworkExceedsPolicy,
+    );
+    assert_code(
+        &judge(|c, _| c.commands[0].network = NetworkMode::Allowlisted),
+        Verdict::Allow,
+        ReasonCode::Allow,
+    );
 }
 
 #[test]
@@ -118,8 +143,16 @@ fn secret_ref_not_allowed() {
 
 #[test]
 fn cwd_not_allowed_including_prefix_collisions() {
-    assert_code(&judge(|c, _| c.commands[0].cwd = "/workspace-evil".into()), Verdict::Deny, ReasonCode::CwdNotAllowed);
-    assert_code(&judge(|c, _| c.commands[0].cwd = "/tmp".into()), Verdict::Deny, ReasonCode::CwdNotAllowed);
+    assert_code(
+        &judge(|c, _| c.commands[0].cwd = "/workspace-evil".into()),
+        Verdict::Deny,
+        ReasonCode::CwdNotAllowed,
+    );
+    assert_code(
+        &judge(|c, _| c.commands[0].cwd = "/tmp".into()),
+        Verdict::Deny,
+        ReasonCode::CwdNotAllowed,
+    );
 }
 
 #[test]
@@ -154,14 +187,22 @@ fn write_scope_denied() {
 
 #[test]
 fn approval_required_by_approval_mode() {
-    for mode in [ApprovalMode::HumanRequired, ApprovalMode::DualControlRequired] {
-        assert_code(&judge(|c, _| c.approval_mode = mode), Verdict::NeedsApproval, ReasonCode::ApprovalRequired);
+    for mode in [
+        ApprovalMode::HumanRequired,
+        ApprovalMode::DualControlRequired,
+    ] {
+        assert_code(
+            &judge(|c, _| c.approval_mode = mode),
+            Verdict::NeedsApproval,
+            ReasonCode::ApprovalRequired,
+        );
     }
 }
 
 fn stripe_call(c: &mut Contract) {
     let cmd = &mut c.commands[0];
-    cmd.exec.as_mut().unwrap().argv = vec!["curl".into(), "https://api.stripe.com/v1/charges".into()];
+    cmd.exec.as_mut().unwrap().argv =
+        vec!["curl".into(), "https://api.stripe.com/v1/charges".into()];
     cmd.proposed_effect_type = EffectType::FetchExternal;
     cmd.network = NetworkMode::Allowlisted;
 }
@@ -170,7 +211,10 @@ fn stripe_call(c: &mut Contract) {
 fn approval_required_by_classified_effect() {
     let j = judge(|c, _| stripe_call(c));
     assert_code(&j, Verdict::NeedsApproval, ReasonCode::ApprovalRequired);
-    assert_eq!(j.reason, "classified effect type requires approval: financial_action");
+    assert_eq!(
+        j.reason,
+        "classified effect type requires approval: financial_action"
+    );
     assert_eq!(j.classified_effects[0].effect_type, "financial_action");
 }
 
@@ -179,7 +223,8 @@ fn effect_reclassified_is_never_emitted() {
     // curl proposed as `observe` is classified `fetch_external`: CSC records the classification
     // and decides on the proposed type; the registry's EFFECT_RECLASSIFIED is never produced.
     let j = judge(|c, _| {
-        c.commands[0].exec.as_mut().unwrap().argv = vec!["curl".into(), "https://example.org".into()];
+        c.commands[0].exec.as_mut().unwrap().argv =
+            vec!["curl".into(), "https://example.org".into()];
     });
     assert_code(&j, Verdict::Allow, ReasonCode::Allow);
     assert_eq!(j.classified_effects[0].effect_type, "fetch_external");
@@ -192,12 +237,31 @@ fn effect_reclassified_is_never_emitted() {
 #[test]
 fn approval_trigger_does_not_hide_a_denial_of_the_same_command() {
     for (what, change) in [
-        ("timeout", Box::new(|c: &mut Contract| c.commands[0].timeout_sec = 86_400) as Box<dyn Fn(&mut Contract)>),
-        ("network", Box::new(|c: &mut Contract| c.commands[0].network = NetworkMode::Full)),
-        ("secrets", Box::new(|c: &mut Contract| c.commands[0].secret_refs = vec!["stripe_key".into()])),
-        ("cwd", Box::new(|c: &mut Contract| c.commands[0].cwd = "/".into())),
-        ("read", Box::new(|c: &mut Contract| c.commands[0].read_paths = vec!["/etc".into()])),
-        ("write", Box::new(|c: &mut Contract| c.commands[0].write_paths = vec!["/etc/x".into()])),
+        (
+            "timeout",
+            Box::new(|c: &mut Contract| c.commands[0].timeout_sec = 86_400)
+                as Box<dyn Fn(&mut Contract)>,
+        ),
+        (
+            "network",
+            Box::new(|c: &mut Contract| c.commands[0].network = NetworkMode::Full),
+        ),
+        (
+            "secrets",
+            Box::new(|c: &mut Contract| c.commands[0].secret_refs = vec!["stripe_key".into()]),
+        ),
+        (
+            "cwd",
+            Box::new(|c: &mut Contract| c.commands[0].cwd = "/".into()),
+        ),
+        (
+            "read",
+            Box::new(|c: &mut Contract| c.commands[0].read_paths = vec!["/etc".into()]),
+        ),
+        (
+            "write",
+            Box::new(|c: &mut Contract| c.commands[0].write_paths = vec!["/etc/x".into()]),
+        ),
     ] {
         let j = judge(|c, _| {
             stripe_call(c);
@@ -224,8 +288,11 @@ fn csc_bypass_probe_is_denied() {
     // derived/probes/c-bypass2.json under regulated-restricted: csc-runner says NEEDS APPROVAL and,
     // given an approval, runs both commands. Its first command exceeds the timeout.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/csc");
-    let contract = Contract::parse(&std::fs::read(dir.join("derived/probes/c-bypass2.json")).unwrap()).unwrap();
-    let policy = cordon_policy::load_file(&dir.join("examples/policies/regulated-restricted.yaml")).unwrap();
+    let contract =
+        Contract::parse(&std::fs::read(dir.join("derived/probes/c-bypass2.json")).unwrap())
+            .unwrap();
+    let policy =
+        cordon_policy::load_file(&dir.join("examples/policies/regulated-restricted.yaml")).unwrap();
     let j = evaluate(&contract, &policy.policy);
     assert_code(&j, Verdict::Deny, ReasonCode::TimeoutExceedsPolicy);
 }
