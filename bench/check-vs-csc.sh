@@ -13,13 +13,7 @@ runs=${1:-200}
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine; }
 
 venv=bench/.venv
-if [ ! -x "$venv/bin/csc" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q csc-runner==0.5.2
-fi
-site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-mkdir -p "$site/schemas"
-cp crates/cordon-core/schemas/csc.*.schema.json "$site/schemas/"
+bash bench/csc-venv.sh >/dev/null
 
 cargo build --release -q -p cordon
 cordon=target/release/cordon

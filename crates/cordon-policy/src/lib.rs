@@ -1,10 +1,17 @@
 //! Policies and decisions: loading CSC policy files, and the pure function from
 //! (contract, policy) to decision.
 
+#[cfg(feature = "cedar")]
+pub mod cedar;
 pub mod engine;
+pub mod facts;
 pub mod input;
+pub mod knowledge;
 pub mod load;
+pub mod native;
 pub mod paths;
+pub mod shell;
+pub mod synth;
 pub mod yaml;
 
 pub use engine::{evaluate, Judgement};

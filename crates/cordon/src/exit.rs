@@ -25,14 +25,23 @@ pub struct CliError {
 
 impl CliError {
     pub fn usage(message: impl Into<String>) -> Self {
-        CliError { code: USAGE, message: message.into() }
+        CliError {
+            code: USAGE,
+            message: message.into(),
+        }
     }
 
     pub fn invalid_input(message: impl Into<String>) -> Self {
-        CliError { code: INVALID_INPUT, message: message.into() }
+        CliError {
+            code: INVALID_INPUT,
+            message: message.into(),
+        }
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        CliError { code: INTERNAL, message: message.into() }
+        CliError {
+            code: INTERNAL,
+            message: message.into(),
+        }
     }
 }

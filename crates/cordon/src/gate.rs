@@ -35,6 +35,16 @@ pub fn decide_files(contract_path: &Path, policy_path: &Path) -> Result<Gate, Cl
 pub fn decide(contract: Contract, policy: LoadedPolicy) -> Gate {
     let contract_sha256 = contract.sha256();
     let judgement = cordon_policy::evaluate(&contract, &policy.policy);
-    let decision = judgement.into_decision(&contract, &contract_sha256, &policy, OffsetDateTime::now_utc());
-    Gate { contract, contract_sha256, policy, decision }
+    let decision = judgement.into_decision(
+        &contract,
+        &contract_sha256,
+        &policy,
+        OffsetDateTime::now_utc(),
+    );
+    Gate {
+        contract,
+        contract_sha256,
+        policy,
+        decision,
+    }
 }

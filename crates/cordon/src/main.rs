@@ -5,8 +5,8 @@
 //! `cordon-journal`.
 
 mod cmd;
-mod gate;
 mod exit;
+mod gate;
 mod input;
 
 use std::process::ExitCode;
@@ -18,7 +18,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             // clap exits 2 on a usage error, which cordon reserves for "needs approval".
-            let code = if err.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if err.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = err.print();
             return ExitCode::from(code);
         }

@@ -11,15 +11,24 @@ use cordon_core::Schema;
 use serde_json::Value;
 
 fn data(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/csc").join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/csc")
+        .join(relative)
 }
 
 fn cordon(args: &[&OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cordon")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn check(contract: &Path, policy: &Path, json: bool) -> Output {
-    let mut args = vec![OsStr::new("check"), contract.as_os_str(), policy.as_os_str()];
+    let mut args = vec![
+        OsStr::new("check"),
+        contract.as_os_str(),
+        policy.as_os_str(),
+    ];
     if json {
         args.push(OsStr::new("--json"));
     }
@@ -42,11 +51,17 @@ const RESTRICTED: &str = "examples/policies/regulated-restricted.yaml";
 fn allow_deny_and_needs_approval_exit_0_1_2() {
     let allow = check(&data(GIT), &data(READONLY), false);
     assert_eq!(allow.status.code(), Some(0), "{}", stderr(&allow));
-    assert_eq!(stdout(&allow), "ALLOW — contract satisfies v0.1 policy checks (ALLOW)\n");
+    assert_eq!(
+        stdout(&allow),
+        "ALLOW — contract satisfies v0.1 policy checks (ALLOW)\n"
+    );
 
     let deny = check(&data(GIT), &data(RESTRICTED), false);
     assert_eq!(deny.status.code(), Some(1));
-    assert_eq!(stdout(&deny), "DENY — command not allowed: git (COMMAND_NOT_ALLOWED)\n");
+    assert_eq!(
+        stdout(&deny),
+        "DENY — command not allowed: git (COMMAND_NOT_ALLOWED)\n"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let mut contract: Value = serde_json::from_slice(&std::fs::read(data(GIT)).unwrap()).unwrap();
@@ -77,7 +92,10 @@ fn json_output_is_a_csc_policy_decision_plus_outcome() {
         assert!(decision["expires_at"].is_string());
         Schema::CordonPolicyDecision.validate(&decision).unwrap();
         // Without its one added field it is valid under CSC's own, unmodified schema.
-        assert!(Schema::PolicyDecision.validate(&decision).is_err(), "outcome is not in CSC's schema");
+        assert!(
+            Schema::PolicyDecision.validate(&decision).is_err(),
+            "outcome is not in CSC's schema"
+        );
         let mut csc_view = decision.clone();
         csc_view.as_object_mut().unwrap().remove("outcome");
         Schema::PolicyDecision.validate(&csc_view).unwrap();
@@ -88,9 +106,16 @@ fn json_output_is_a_csc_policy_decision_plus_outcome() {
 fn assert_invalid(out: &Output, file: &Path, needles: &[&str]) {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(65), "stderr: {err}");
-    assert!(stdout(out).is_empty(), "no decision may be printed: {}", stdout(out));
+    assert!(
+        stdout(out).is_empty(),
+        "no decision may be printed: {}",
+        stdout(out)
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "one sentence: {err}");
-    assert!(err.contains(&file.display().to_string()), "names the file: {err}");
+    assert!(
+        err.contains(&file.display().to_string()),
+        "names the file: {err}"
+    );
     for needle in needles {
         assert!(err.contains(needle), "{needle:?} missing from: {err}");
     }
@@ -113,17 +138,41 @@ fn bad_contracts_exit_65_with_the_field_named() {
         v.to_string().into_bytes()
     };
     let cases: Vec<(&str, Vec<u8>, Vec<&str>)> = vec![
-        ("malformed.json", b"{\"version\": ".to_vec(), vec!["not valid JSON"]),
-        ("not-utf8.json", b"{\"version\": \"\xff\"}".to_vec(), vec!["UTF-8"]),
-        ("duplicate.json", br#"{"version": "csc.v0.1", "version": "csc.v0.1"}"#.to_vec(), vec!["duplicate key"]),
+        (
+            "malformed.json",
+            b"{\"version\": ".to_vec(),
+            vec!["not valid JSON"],
+        ),
+        (
+            "not-utf8.json",
+            b"{\"version\": \"\xff\"}".to_vec(),
+            vec!["UTF-8"],
+        ),
+        (
+            "duplicate.json",
+            br#"{"version": "csc.v0.1", "version": "csc.v0.1"}"#.to_vec(),
+            vec!["duplicate key"],
+        ),
         (
             "wrong-type.json",
             with(&|v| v["commands"][0]["timeout_sec"] = "10".into()),
             vec!["commands[0].timeout_sec", "integer"],
         ),
-        ("unknown-field.json", with(&|v| v["extra"] = true.into()), vec!["extra"]),
-        ("relative-cwd.json", with(&|v| v["commands"][0]["cwd"] = "repo".into()), vec!["commands[0].cwd"]),
-        ("short-id.json", with(&|v| v["contract_id"] = "x".into()), vec!["contract_id"]),
+        (
+            "unknown-field.json",
+            with(&|v| v["extra"] = true.into()),
+            vec!["extra"],
+        ),
+        (
+            "relative-cwd.json",
+            with(&|v| v["commands"][0]["cwd"] = "repo".into()),
+            vec!["commands[0].cwd"],
+        ),
+        (
+            "short-id.json",
+            with(&|v| v["contract_id"] = "x".into()),
+            vec!["contract_id"],
+        ),
         ("array.json", b"[1, 2]".to_vec(), vec!["object"]),
         (
             "too-many-args.json",
@@ -143,7 +192,11 @@ fn bad_contracts_exit_65_with_the_field_named() {
             }),
             vec!["commands[1].id", "unique"],
         ),
-        ("nul.json", with(&|v| v["commands"][0]["exec"]["argv"][1] = "a\0b".into()), vec!["NUL"]),
+        (
+            "nul.json",
+            with(&|v| v["commands"][0]["exec"]["argv"][1] = "a\0b".into()),
+            vec!["NUL"],
+        ),
     ];
     for (name, bytes, needles) in cases {
         let path = write(dir.path(), name, &bytes);
@@ -155,21 +208,49 @@ fn bad_contracts_exit_65_with_the_field_named() {
 fn oversized_missing_and_unreadable_files_exit_65() {
     let dir = tempfile::tempdir().unwrap();
     let big = write(dir.path(), "big.json", &vec![b' '; 1024 * 1024 + 1]);
-    assert_invalid(&check(&big, &data(READONLY), false), &big, &["larger than the limit of 1048576 bytes"]);
+    assert_invalid(
+        &check(&big, &data(READONLY), false),
+        &big,
+        &["larger than the limit of 1048576 bytes"],
+    );
     let big_policy = write(dir.path(), "big.yaml", &vec![b'#'; 512 * 1024 + 1]);
-    assert_invalid(&check(&data(GIT), &big_policy, false), &big_policy, &["larger than the limit of 524288 bytes"]);
+    assert_invalid(
+        &check(&data(GIT), &big_policy, false),
+        &big_policy,
+        &["larger than the limit of 524288 bytes"],
+    );
 
     let missing = dir.path().join("missing.json");
-    assert_invalid(&check(&missing, &data(READONLY), false), &missing, &["failed to read", "no such file"]);
+    assert_invalid(
+        &check(&missing, &data(READONLY), false),
+        &missing,
+        &["failed to read", "no such file"],
+    );
     let missing_policy = dir.path().join("missing.yaml");
-    assert_invalid(&check(&data(GIT), &missing_policy, false), &missing_policy, &["failed to read policy file"]);
+    assert_invalid(
+        &check(&data(GIT), &missing_policy, false),
+        &missing_policy,
+        &["failed to read policy file"],
+    );
 
     // Root reads any mode-000 file, so a directory and a FIFO stand in for "unreadable";
     // the FIFO must be refused without blocking on it.
-    assert_invalid(&check(dir.path(), &data(READONLY), false), dir.path(), &["directory"]);
+    assert_invalid(
+        &check(dir.path(), &data(READONLY), false),
+        dir.path(),
+        &["directory"],
+    );
     let fifo = dir.path().join("fifo");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    assert_invalid(&check(&fifo, &data(READONLY), false), &fifo, &["not a regular file"]);
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    assert_invalid(
+        &check(&fifo, &data(READONLY), false),
+        &fifo,
+        &["not a regular file"],
+    );
 }
 
 #[test]
@@ -177,23 +258,51 @@ fn bad_policies_exit_65_with_the_field_named() {
     let dir = tempfile::tempdir().unwrap();
     let good = std::fs::read_to_string(data(READONLY)).unwrap();
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
-        ("malformed.yaml", "allow_commands: [git\n".into(), vec!["invalid YAML"]),
-        ("dup.yaml", format!("{good}name: again\n"), vec!["duplicate key", "name"]),
-        ("list.yaml", "- a\n- b\n".into(), vec!["must contain a YAML mapping"]),
+        (
+            "malformed.yaml",
+            "allow_commands: [git\n".into(),
+            vec!["invalid YAML"],
+        ),
+        (
+            "dup.yaml",
+            format!("{good}name: again\n"),
+            vec!["duplicate key", "name"],
+        ),
+        (
+            "list.yaml",
+            "- a\n- b\n".into(),
+            vec!["must contain a YAML mapping"],
+        ),
         ("empty.yaml", "".into(), vec!["must contain a YAML mapping"]),
-        ("yes.yaml", good.replace("- git", "- yes"), vec!["allow_commands", "YAML 1.1", "quote it"]),
+        (
+            "yes.yaml",
+            good.replace("- git", "- yes"),
+            vec!["allow_commands", "YAML 1.1", "quote it"],
+        ),
         (
             "off.yaml",
             good.replace("allow_secret_refs: false", "allow_secret_refs: off"),
             vec!["allow_secret_refs", "true or false"],
         ),
-        ("octal.yaml", good.replace("max_timeout_sec: 30", "max_timeout_sec: 030"), vec!["max_timeout_sec", "24", "30"]),
+        (
+            "octal.yaml",
+            good.replace("max_timeout_sec: 30", "max_timeout_sec: 030"),
+            vec!["max_timeout_sec", "24", "30"],
+        ),
         (
             "type.yaml",
             good.replace("max_timeout_sec: 30", "max_timeout_sec: thirty"),
-            vec!["policy schema validation failed", "max_timeout_sec", "integer"],
+            vec![
+                "policy schema validation failed",
+                "max_timeout_sec",
+                "integer",
+            ],
         ),
-        ("unknown.yaml", format!("{good}allow_everything: true\n"), vec!["allow_everything"]),
+        (
+            "unknown.yaml",
+            format!("{good}allow_everything: true\n"),
+            vec!["allow_everything"],
+        ),
         ("control.yaml", "name: \u{0}".into(), vec!["invalid YAML"]),
     ];
     for (name, text, needles) in cases {
@@ -207,6 +316,11 @@ fn bad_policies_exit_65_with_the_field_named() {
 #[test]
 fn usage_errors_exit_64() {
     assert_eq!(cordon(&[OsStr::new("check")]).status.code(), Some(64));
-    assert_eq!(cordon(&[OsStr::new("check"), OsStr::new("--frobnicate")]).status.code(), Some(64));
+    assert_eq!(
+        cordon(&[OsStr::new("check"), OsStr::new("--frobnicate")])
+            .status
+            .code(),
+        Some(64)
+    );
     assert_eq!(cordon(&[OsStr::new("--help")]).status.code(), Some(0));
 }

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Whole-process cost of running /bin/true: bare, through cordon's supervisor (local and hardened),
+# through `cordon run` (policy gate + sandbox + receipt), through bwrap with user/pid/net
+# namespaces, and through csc-runner when installed. One hyperfine invocation, so every variant
+# shares the same machine state; medians and ratios to the bare exec are printed at the end.
+#
+#   bench/run-overhead.sh [RUNS]        (needs: hyperfine, bwrap, python3; cargo for the build)
+#   CSC=/path/to/venv/bin/csc bench/run-overhead.sh   to include csc-runner
+set -euo pipefail
+
+RUNS="${1:-300}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+cargo build --release -q -p cordon -p cordon-sandbox --bin cordon --bin cordon-sandbox-run
+BIN="$ROOT/target/release"
+
+# Outside /tmp: csc's bwrap launcher mounts a tmpfs over /tmp, which would hide the cwd.
+mkdir -p "$ROOT/target/bench"
+WORK="$(mktemp -d "$ROOT/target/bench/run-overhead.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+cat >"$WORK/contract.json" <<JSON
+{"version":"csc.v0.1","contract_id":"bench_true","intent":"bench","actor":{"agent_id":"a","session_id":"s","initiating_user":"u","delegation_scope":"d"},
+ "commands":[{"id":"cmd_1","exec":{"argv":["/bin/true"]},"cwd":"$WORK","read_paths":["$WORK/**"],"write_paths":[],"network":"deny",
+ "env_allow":[],"secret_refs":[],"timeout_sec":10,"proposed_effect_type":"observe"}],
+ "risk_class":"low","approval_mode":"policy_only","expected_outputs":[],"justification":"bench"}
+JSON
+cat >"$WORK/policy.json" <<JSON
+{"policy_schema_version":"csc.policy.v0.1","name":"bench","allow_commands":["/bin/true"],"allowed_effect_types":["observe"],
+ "allowed_risk_classes":["low"],"max_timeout_sec":30,"network":"deny","allow_secret_refs":false,"require_write_paths_empty":true,
+ "allowed_cwd_prefixes":["$WORK"],"allowed_read_prefixes":["$WORK"],"allowed_write_prefixes":[]}
+JSON
+
+# Sanity: every variant must actually succeed before it is timed.
+"$BIN/cordon" run "$WORK/contract.json" "$WORK/policy.json" --mode hardened --receipt "$WORK/r.json"
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); e=r['x-cordon']['sandbox']['commands'][0]['enforcement']; \
+assert r['status']=='success' and e['landlock']['enforced'] and e['seccomp']['enforced'], r" "$WORK/r.json"
+
+BWRAP="bwrap --unshare-user --unshare-pid --unshare-net --die-with-parent --new-session --ro-bind / / --dev /dev --proc /proc /bin/true"
+cmds=(
+  "/bin/true"
+  "$BIN/cordon-sandbox-run -- /bin/true"
+  "$BIN/cordon-sandbox-run --hardened -- /bin/true"
+  "$BIN/cordon-sandbox-run --hardened --net allow -- /bin/true"
+  "$BIN/cordon run $WORK/contract.json $WORK/policy.json --mode local --receipt $WORK/local.json"
+  "$BIN/cordon run $WORK/contract.json $WORK/policy.json --mode hardened --receipt $WORK/hardened.json"
+  "$BWRAP"
+)
+names=(
+  "bare /bin/true"
+  "supervisor, local"
+  "supervisor, hardened (netns)"
+  "supervisor, hardened, network allowed (no netns)"
+  "cordon run --mode local (+gate, receipt)"
+  "cordon run --mode hardened (+gate, receipt)"
+  "bwrap user+pid+net ns"
+)
+if [[ -n "${CSC:-}" && -x "${CSC}" ]]; then
+  # The csc-runner 0.5.2 wheel ships without its schemas (csc-protocol.md §0.3): add them.
+  SITE="$("$(dirname "$CSC")/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  [[ -d "$SITE/schemas" ]] || cp -r "$ROOT/crates/cordon-core/schemas" "$SITE/schemas"
+  # csc hardened mode requires signing, and refuses to run unless the only interface is `lo`, so
+  # it is measured inside `unshare -n` (whose own cost is in the "unshare -n /bin/true" row).
+  "$(dirname "$CSC")/python" - "$WORK/key.pem" <<'PY'
+import sys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+pem = Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+open(sys.argv[1], "wb").write(pem)
+PY
+  CSC_HARDENED="unshare -n $CSC run $WORK/contract.json $WORK/policy.json --mode hardened --sign --signing-key $WORK/key.pem --key-id bench --receipt-out $WORK/csc-h.json"
+  $CSC_HARDENED >/dev/null || { echo "csc hardened run failed:"; $CSC_HARDENED; exit 1; }
+  cmds+=("$CSC run $WORK/contract.json $WORK/policy.json --mode local --receipt-out $WORK/csc.json" "unshare -n /bin/true" "$CSC_HARDENED")
+  names+=("csc run --mode local" "unshare -n /bin/true" "unshare -n csc run --mode hardened --sign")
+fi
+
+args=()
+for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+uptime
+hyperfine -N -i --warmup 30 --runs "$RUNS" --export-json "$WORK/hyperfine.json" "${args[@]}" >/dev/null
+
+python3 - "$WORK/hyperfine.json" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+base = results[0]["median"]
+print(f"{'variant':52} {'min ms':>8} {'median ms':>10} {'over bare':>10} {'ratio':>6}")
+for r in results:
+    print(f"{r['command']:52} {r['min']*1e3:8.2f} {r['median']*1e3:10.2f} {(r['median']-base)*1e3:+10.2f} {r['median']/base:6.2f}")
+PY

@@ -1,0 +1,275 @@
+//! Native policies: ordered rules over command facts, with cordon's five outcomes.
+//!
+//! A native policy is YAML (read with the same loader as CSC profiles, so the YAML 1.1/1.2
+//! ambiguity rules apply). Each rule matches facts of one simple command — argv patterns, the
+//! program and subcommand, flags, path globs, effects, network — and gives an outcome and a
+//! reason. Every matching rule counts, and the most severe outcome wins:
+//! deny > ask > redirect > allow_with_checkpoint > allow. With no matching rule, the policy's
+//! default applies, which is deny unless the policy says ask; a policy cannot default to allow.
+//! Because the most severe outcome wins, adding a rule can make a decision stricter only through
+//! its own outcome: adding a deny rule never allows more.
+//!
+//! The digest covers the whole policy document, as parsed, in canonical JSON.
+
+mod decide;
+pub mod fixtures;
+mod matcher;
+pub mod reason;
+pub mod suggest;
+
+use cordon_core::{EffectType, Outcome};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use decide::{decide, decide_facts, expand_template, CommandJudgement, Decision, RuleHit};
+pub use matcher::{CompiledPolicy, Context};
+pub use reason::CordonReason;
+
+/// The first key of every native policy; its value is the format version.
+pub const FORMAT_KEY: &str = "cordon_policy";
+pub const FORMAT_VERSION: u64 = 1;
+
+/// The default policy pack for coding agents (docs/front-end.md, "The default pack").
+pub const DEFAULT_PACK: &str = include_str!("../../data/default-policy.yaml");
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleOutcome {
+    Allow,
+    Deny,
+    Ask,
+    Redirect,
+    AllowWithCheckpoint,
+}
+
+impl RuleOutcome {
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            RuleOutcome::Allow => Outcome::Allow,
+            RuleOutcome::Deny => Outcome::Deny,
+            RuleOutcome::Ask => Outcome::Ask,
+            RuleOutcome::Redirect => Outcome::Redirect,
+            RuleOutcome::AllowWithCheckpoint => Outcome::AllowWithCheckpoint,
+        }
+    }
+}
+
+/// Severity for precedence: deny > ask > redirect > allow_with_checkpoint > allow.
+pub fn severity(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Allow => 0,
+        Outcome::AllowWithCheckpoint => 1,
+        Outcome::Redirect => 2,
+        Outcome::Ask => 3,
+        Outcome::Deny => 4,
+    }
+}
+
+/// What a rule matches. Every condition given must hold; an empty match matches every command.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSpec {
+    /// Globs on the program name (`rm`, `python*`); `{workspace}` expands for local programs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<Vec<String>>,
+    /// Program and subcommands, options ignored: `git push` matches `git -C x push -f`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Element-wise globs on the argv prefix (after wrappers are removed). `…` ends the pattern
+    /// and matches any rest; without it the argv must have exactly as many elements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags_any: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags_all: Option<Vec<String>>,
+    /// Path globs: any read or written path (or the cwd) matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes: Option<Vec<String>>,
+    /// Matches when some written path is outside every glob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes_outside: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads_outside: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effects: Option<Vec<EffectType>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
+    /// Matches when the command uses the network and some host (or an unnamed one) is outside
+    /// every glob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts_outside: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destructive: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_code: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags_any: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectSpec {
+    /// The replacement argv. `{N}` is the original argv[N]; `{rest:N}` splices argv[N..].
+    pub argv: Vec<String>,
+    /// Words removed from spliced arguments (`--force` when redirecting to `--force-with-lease`).
+    #[serde(default)]
+    pub drop: Vec<String>,
+}
+
+/// Inline examples, checked by `cordon policy test` (after Codex's `match`/`not_match`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleExamples {
+    #[serde(default, rename = "match")]
+    pub matching: Vec<String>,
+    #[serde(default)]
+    pub not_match: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    pub outcome: RuleOutcome,
+    /// One sentence a person reads when this rule decides.
+    pub reason: String,
+    #[serde(default, rename = "match")]
+    pub matches: MatchSpec,
+    /// An exception: the rule does not apply when this matches too.
+    #[serde(default)]
+    pub unless: Option<MatchSpec>,
+    #[serde(default)]
+    pub redirect: Option<RedirectSpec>,
+    #[serde(default)]
+    pub examples: Option<RuleExamples>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultOutcome {
+    #[default]
+    Deny,
+    Ask,
+}
+
+/// A native policy document.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NativePolicy {
+    pub cordon_policy: u64,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub default: DefaultOutcome,
+    pub rules: Vec<Rule>,
+}
+
+/// A validated native policy and the digest of its document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedNativePolicy {
+    pub policy: NativePolicy,
+    /// SHA-256 of the canonical JSON of the whole document.
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NativePolicyError {
+    #[error("{0}")]
+    Yaml(#[from] crate::yaml::YamlError),
+    #[error("policy is not valid UTF-8 (first bad byte at offset {0})")]
+    NotUtf8(usize),
+    #[error("policy is larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    #[error("native policy: {0}")]
+    Shape(String),
+    #[error("native policy: rule `{rule}`: {message}")]
+    Rule { rule: String, message: String },
+}
+
+/// Whether a parsed YAML document is a native policy (as opposed to a CSC profile).
+pub fn is_native(document: &Value) -> bool {
+    document.get(FORMAT_KEY).is_some()
+}
+
+impl LoadedNativePolicy {
+    pub fn parse(bytes: &[u8]) -> Result<LoadedNativePolicy, NativePolicyError> {
+        let limit = cordon_core::limits::MAX_POLICY_BYTES;
+        if bytes.len() as u64 > limit {
+            return Err(NativePolicyError::TooLarge(limit));
+        }
+        let text =
+            std::str::from_utf8(bytes).map_err(|e| NativePolicyError::NotUtf8(e.valid_up_to()))?;
+        let document = crate::yaml::parse(text)?;
+        LoadedNativePolicy::from_value(document)
+    }
+
+    pub fn from_value(document: Value) -> Result<LoadedNativePolicy, NativePolicyError> {
+        let sha256 = cordon_core::hash::canonical_sha256(&document)
+            .map_err(|e| NativePolicyError::Shape(format!("cannot be hashed: {e}")))?;
+        let policy: NativePolicy = serde_json::from_value(document)
+            .map_err(|e| NativePolicyError::Shape(e.to_string()))?;
+        if policy.cordon_policy != FORMAT_VERSION {
+            return Err(NativePolicyError::Shape(format!(
+                "field `cordon_policy`: version {} is not supported, expected {FORMAT_VERSION}",
+                policy.cordon_policy
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for rule in &policy.rules {
+            let fail = |message: &str| NativePolicyError::Rule {
+                rule: rule.id.clone(),
+                message: message.to_string(),
+            };
+            if rule.id.is_empty() {
+                return Err(fail("`id` must not be empty"));
+            }
+            if !seen.insert(rule.id.as_str()) {
+                return Err(fail(
+                    "the id is used by an earlier rule; ids must be unique",
+                ));
+            }
+            if rule.reason.trim().is_empty() {
+                return Err(fail("`reason` must say why, in one sentence"));
+            }
+            match (&rule.outcome, &rule.redirect) {
+                (RuleOutcome::Redirect, None) => {
+                    return Err(fail("outcome `redirect` needs a `redirect: {argv: […]}`"))
+                }
+                (RuleOutcome::Redirect, Some(r)) if r.argv.is_empty() => {
+                    return Err(fail("`redirect.argv` must not be empty"))
+                }
+                (RuleOutcome::Redirect, Some(_)) | (_, None) => {}
+                (_, Some(_)) => return Err(fail("`redirect` is only for outcome `redirect`")),
+            }
+        }
+        // Compiling against a placeholder context proves every glob is valid at load time.
+        CompiledPolicy::compile(
+            &LoadedNativePolicy {
+                policy: policy.clone(),
+                sha256: sha256.clone(),
+            },
+            &Context {
+                workspace: "/w".into(),
+                home: "/h".into(),
+            },
+        )?;
+        Ok(LoadedNativePolicy { policy, sha256 })
+    }
+
+    /// The default pack shipped with cordon.
+    pub fn default_pack() -> Result<LoadedNativePolicy, NativePolicyError> {
+        LoadedNativePolicy::parse(DEFAULT_PACK.as_bytes())
+    }
+}

@@ -1,0 +1,129 @@
+//! Contract synthesis: the CSC contract for what a shell text (or an argv) would run, built from
+//! the facts the policy judged. It is what `cordon explain` shows and what a receipt records.
+
+use cordon_core::contract::{
+    Actor, ApprovalMode, Command, Contract, EffectType, Exec, NetworkMode, RiskClass,
+    CONTRACT_VERSION,
+};
+use cordon_core::limits;
+
+use crate::facts::Facts;
+
+/// Who asks, and the limits the caller sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requester {
+    pub agent_id: String,
+    pub session_id: String,
+    pub initiating_user: String,
+    pub timeout_sec: u32,
+}
+
+impl Default for Requester {
+    fn default() -> Requester {
+        Requester {
+            agent_id: "agent".to_string(),
+            session_id: "session".to_string(),
+            initiating_user: "user".to_string(),
+            timeout_sec: 600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SynthError {
+    #[error("the text runs no command")]
+    Empty,
+    #[error("the text runs {0} commands; a contract holds at most {max}", max = limits::MAX_COMMANDS)]
+    TooManyCommands(usize),
+    #[error("command {0} has an empty argument, which a contract cannot hold")]
+    EmptyArgument(usize),
+    #[error("the synthesized contract is invalid: {0}")]
+    Invalid(String),
+}
+
+fn risk_of(effect: EffectType, destructive: bool, privileged: bool) -> RiskClass {
+    if privileged || matches!(effect, EffectType::Deploy | EffectType::TouchSecrets) {
+        RiskClass::Critical
+    } else if destructive || effect == EffectType::FetchExternal {
+        RiskClass::High
+    } else if effect == EffectType::Observe {
+        RiskClass::Low
+    } else {
+        RiskClass::Medium
+    }
+}
+
+fn rank(risk: RiskClass) -> u8 {
+    match risk {
+        RiskClass::Low => 0,
+        RiskClass::Medium => 1,
+        RiskClass::High => 2,
+        RiskClass::Critical => 3,
+    }
+}
+
+/// One CSC command per simple command, each with its own cwd, paths, network and effect.
+pub fn contract(text: &str, facts: &Facts, requester: &Requester) -> Result<Contract, SynthError> {
+    if facts.commands.is_empty() {
+        return Err(SynthError::Empty);
+    }
+    if facts.commands.len() > limits::MAX_COMMANDS {
+        return Err(SynthError::TooManyCommands(facts.commands.len()));
+    }
+    let mut commands = Vec::with_capacity(facts.commands.len());
+    let mut risk = RiskClass::Low;
+    for (i, f) in facts.commands.iter().enumerate() {
+        if f.argv.is_empty() || f.argv.iter().any(String::is_empty) {
+            return Err(SynthError::EmptyArgument(i + 1));
+        }
+        let this = risk_of(f.effect, f.destructive, f.privileged);
+        if rank(this) > rank(risk) {
+            risk = this;
+        }
+        commands.push(Command {
+            id: format!("c{}", i + 1),
+            exec: Some(Exec {
+                argv: f.argv.clone(),
+            }),
+            pipeline: None,
+            cwd: f.cwd.clone(),
+            read_paths: f.reads.clone(),
+            write_paths: f.writes.clone(),
+            network: if f.network {
+                NetworkMode::Full
+            } else {
+                NetworkMode::Deny
+            },
+            env_allow: Vec::new(),
+            secret_refs: Vec::new(),
+            timeout_sec: requester.timeout_sec.clamp(1, 86_400),
+            proposed_effect_type: f.effect,
+        });
+    }
+    let digest =
+        cordon_core::hash::sha256_hex(format!("{}\0{text}", facts.commands[0].cwd).as_bytes());
+    let intent: String = text.chars().take(990).collect();
+    let contract = Contract {
+        version: CONTRACT_VERSION.to_string(),
+        contract_id: format!("sh-{}", &digest[..16]),
+        intent: if intent.trim().is_empty() {
+            "run a command".to_string()
+        } else {
+            format!("run: {intent}")
+        },
+        actor: Actor {
+            agent_id: requester.agent_id.clone(),
+            session_id: requester.session_id.clone(),
+            initiating_user: requester.initiating_user.clone(),
+            delegation_scope: "cordon exec".to_string(),
+        },
+        commands,
+        risk_class: risk,
+        approval_mode: ApprovalMode::PolicyOnly,
+        expected_outputs: Vec::new(),
+        justification: "synthesized by cordon from the agent's command text".to_string(),
+    };
+    // Round-trip through the CSC validator, so a synthesized contract is always one CSC accepts.
+    let value = serde_json::to_value(&contract).map_err(|e| SynthError::Invalid(e.to_string()))?;
+    Contract::from_value(value).map_err(|e| SynthError::Invalid(e.to_string()))
+}

@@ -1,0 +1,147 @@
+//! Properties of the front end: parsing is total, what is unresolved is never allowed, and
+//! adding a deny rule never allows more.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cordon_core::Outcome;
+use cordon_policy::facts;
+use cordon_policy::knowledge::Knowledge;
+use cordon_policy::native::{self, severity, CompiledPolicy, Context, LoadedNativePolicy};
+use cordon_policy::shell::{self, Session};
+use proptest::prelude::*;
+
+fn session() -> Session {
+    Session {
+        cwd: "/work/project".into(),
+        home: "/home/agent".into(),
+    }
+}
+
+fn context() -> Context {
+    Context {
+        workspace: "/work/project".into(),
+        home: "/home/agent".into(),
+    }
+}
+
+fn pack_text() -> String {
+    native::DEFAULT_PACK.to_string()
+}
+
+/// Pieces agents write, glued together at random into plausible and implausible command lines.
+const PIECES: &[&str] = &[
+    "git status",
+    "git push",
+    "git -C sub push -f",
+    "rm -rf build",
+    "rm -rf /",
+    "cat ~/.ssh/id_rsa",
+    "ls -la",
+    "cd web",
+    "cd ..",
+    "cd ~/.aws",
+    "npm test",
+    "npm install",
+    "curl https://x.example",
+    "echo $(id)",
+    "x=rm",
+    "$x -rf /",
+    "eval ls",
+    "bash -c 'ls'",
+    "sudo ls",
+    "find . -delete",
+    "xargs rm",
+    "python3 -c 'x'",
+    "> out.txt",
+    "2>&1",
+    "| tail",
+    "&&",
+    "||",
+    ";",
+    "|",
+    "\n",
+    "'",
+    "\"",
+    "`",
+    "$(",
+    ")",
+    "{",
+    "}",
+    "<<EOF",
+    "EOF",
+    "cat .env",
+    "touch ~/x",
+    "git reset --hard",
+    "tee /etc/hosts",
+    "env A=1",
+    "timeout 5",
+    "nohup",
+    "./run.sh",
+];
+
+fn command_line() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(PIECES), 1..8).prop_map(|parts| parts.join(" "))
+}
+
+fn deny_rule() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(&["rm", "git", "ls", "cat", "npm", "curl", "cd", "echo", "*"][..])
+            .prop_map(|p| format!("{{program: [\"{p}\"]}}")),
+        prop::sample::select(&["{workspace}/**", "~/**", "/etc/**", "*.txt", "/**"][..])
+            .prop_map(|p| format!("{{paths: [\"{p}\"]}}")),
+        prop::sample::select(&["-r", "-f", "--force", "-la"][..])
+            .prop_map(|f| format!("{{flags_any: [\"{f}\"]}}")),
+        prop::sample::select(&["observe", "transform_local", "mutate_repo"][..])
+            .prop_map(|e| format!("{{effects: [{e}]}}")),
+        Just("{network: true}".to_string()),
+        Just("{}".to_string()),
+    ]
+}
+
+fn decide(text: &str, policy: &CompiledPolicy) -> Outcome {
+    native::decide(text, &session(), policy).1.outcome
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn parsing_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let text = String::from_utf8_lossy(&bytes);
+        let script = shell::parse(&text, &session());
+        let facts = facts::of_script(&script, &session(), Knowledge::builtin());
+        prop_assert_eq!(facts.commands.len(), script.commands.len());
+    }
+
+    #[test]
+    fn parsing_never_panics_on_shell_like_text(text in "[a-z $(){}'\"`;&|<>\\\\\n=*~./!#-]{0,120}") {
+        let policy = CompiledPolicy::compile(&LoadedNativePolicy::default_pack().unwrap(), &context()).unwrap();
+        let _ = native::decide(&text, &session(), &policy);
+    }
+
+    #[test]
+    fn unresolved_text_is_never_allowed(text in command_line()) {
+        let policy = CompiledPolicy::compile(&LoadedNativePolicy::default_pack().unwrap(), &context()).unwrap();
+        let script = shell::parse(&text, &session());
+        let (facts, decision) = native::decide(&text, &session(), &policy);
+        let unresolved = !script.is_fully_resolved() || facts.commands.iter().any(|c| !c.unresolved.is_empty());
+        if unresolved {
+            prop_assert!(matches!(decision.outcome, Outcome::Ask | Outcome::Deny), "{:?} → {:?}", text, decision.outcome);
+        }
+    }
+
+    #[test]
+    fn adding_a_deny_rule_never_allows_more(text in command_line(), rule in deny_rule(), at_start in any::<bool>()) {
+        let base = pack_text();
+        let rule_text = format!("  - id: extra-deny\n    outcome: deny\n    reason: added by the property test\n    match: {rule}\n");
+        let with_rule = if at_start {
+            base.replacen("rules:\n", &format!("rules:\n{rule_text}"), 1)
+        } else {
+            format!("{base}\n{rule_text}")
+        };
+        let before = CompiledPolicy::compile(&LoadedNativePolicy::parse(base.as_bytes()).unwrap(), &context()).unwrap();
+        let after = CompiledPolicy::compile(&LoadedNativePolicy::parse(with_rule.as_bytes()).unwrap(), &context()).unwrap();
+        let (b, a) = (decide(&text, &before), decide(&text, &after));
+        prop_assert!(severity(a) >= severity(b), "{:?}: {:?} became {:?} after adding {}", text, b, a, rule);
+    }
+}

@@ -1,0 +1,854 @@
+//! `cordon-probe ACTION ARGS...`: performs exactly one action and prints one machine-readable
+//! line: `ok [detail]` on success, `errno=N at=STEP` on failure. The escape tests run it inside
+//! and outside the sandbox so they never depend on the exit code of `curl`, `nc` or a shell.
+//! A kill by a signal is visible to the caller as the process's signal, not as output.
+
+use std::ffi::CString;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let line = match run(&args) {
+        Ok(detail) if detail.is_empty() => "ok".to_string(),
+        Ok(detail) => format!("ok {detail}"),
+        Err((errno, at)) => format!("errno={errno} at={at}"),
+    };
+    println!("{line}");
+    let _ = std::io::stdout().flush();
+}
+
+type Outcome = Result<String, (i32, &'static str)>;
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn check(rc: i64, at: &'static str) -> Result<i64, (i32, &'static str)> {
+    if rc < 0 {
+        Err((errno(), at))
+    } else {
+        Ok(rc)
+    }
+}
+
+fn cstr(s: &str) -> CString {
+    CString::new(s).unwrap_or_default()
+}
+
+fn arg(args: &[String], i: usize) -> &str {
+    args.get(i).map(String::as_str).unwrap_or("")
+}
+
+fn num<T: std::str::FromStr + Default>(s: &str) -> T {
+    s.parse().unwrap_or_default()
+}
+
+fn sockaddr(ip: &str, port: u16) -> (libc::c_int, libc::sockaddr_storage, libc::socklen_t) {
+    let addr = SocketAddr::new(ip.parse().unwrap_or(IpAddr::from([127, 0, 0, 1])), port);
+    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            (
+                libc::AF_INET,
+                storage,
+                std::mem::size_of::<libc::sockaddr_in>() as u32,
+            )
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: 0,
+            };
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            (
+                libc::AF_INET6,
+                storage,
+                std::mem::size_of::<libc::sockaddr_in6>() as u32,
+            )
+        }
+    }
+}
+
+fn unix_addr(path: &[u8]) -> (libc::sockaddr_un, libc::socklen_t) {
+    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (i, b) in path.iter().enumerate().take(sun.sun_path.len() - 1) {
+        sun.sun_path[i] = *b as libc::c_char;
+    }
+    let len = std::mem::size_of::<libc::sa_family_t>() + path.len();
+    (sun, len as libc::socklen_t)
+}
+
+fn run(args: &[String]) -> Outcome {
+    let a1 = arg(args, 1);
+    let a2 = arg(args, 2);
+    match arg(args, 0) {
+        "read" => {
+            let fd = check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::open(cstr(a1).as_ptr(), libc::O_RDONLY) } as i64,
+                "open",
+            )?;
+            let mut b = [0u8; 1];
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::read(fd as i32, b.as_mut_ptr().cast(), 1) } as i64,
+                "read",
+            )?;
+            Ok(String::new())
+        }
+        "readdir" => {
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::open(cstr(a1).as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) } as i64,
+                "open",
+            )?;
+            Ok(String::new())
+        }
+        "write" => {
+            let fd = check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe {
+                    libc::open(
+                        cstr(a1).as_ptr(),
+                        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+                        0o644,
+                    )
+                } as i64,
+                "open",
+            )?;
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::write(fd as i32, b"x".as_ptr().cast(), 1) } as i64,
+                "write",
+            )?;
+            Ok(String::new())
+        }
+        "append" => {
+            let fd = check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::open(cstr(a1).as_ptr(), libc::O_WRONLY | libc::O_APPEND) } as i64,
+                "open",
+            )?;
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::write(fd as i32, b"x".as_ptr().cast(), 1) } as i64,
+                "write",
+            )?;
+            Ok(String::new())
+        }
+        "truncate" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::truncate(cstr(a1).as_ptr(), 0) } as i64,
+            "truncate",
+        )
+        .map(|_| String::new()),
+        "mkdir" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::mkdir(cstr(a1).as_ptr(), 0o755) } as i64,
+            "mkdir",
+        )
+        .map(|_| String::new()),
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        "unlink" => check(unsafe { libc::unlink(cstr(a1).as_ptr()) } as i64, "unlink")
+            .map(|_| String::new()),
+        "rename" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::rename(cstr(a1).as_ptr(), cstr(a2).as_ptr()) } as i64,
+            "rename",
+        )
+        .map(|_| String::new()),
+        "link" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::link(cstr(a1).as_ptr(), cstr(a2).as_ptr()) } as i64,
+            "link",
+        )
+        .map(|_| String::new()),
+        "symlink" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::symlink(cstr(a1).as_ptr(), cstr(a2).as_ptr()) } as i64,
+            "symlink",
+        )
+        .map(|_| String::new()),
+        "tcp-connect" | "tcp-bind" | "udp-send" => {
+            let (family, addr, len) = sockaddr(a1, num(a2));
+            let ty = if arg(args, 0) == "udp-send" {
+                libc::SOCK_DGRAM
+            } else {
+                libc::SOCK_STREAM
+            };
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            let fd = check(unsafe { libc::socket(family, ty, 0) } as i64, "socket")? as i32;
+            let ptr = (&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr>();
+            match arg(args, 0) {
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                "tcp-connect" => check(unsafe { libc::connect(fd, ptr, len) } as i64, "connect")?,
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                "tcp-bind" => check(unsafe { libc::bind(fd, ptr, len) } as i64, "bind")?,
+                _ => check(
+                    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                    unsafe { libc::sendto(fd, b"exfil".as_ptr().cast(), 5, 0, ptr, len) } as i64,
+                    "sendto",
+                )?,
+            };
+            Ok(String::new())
+        }
+        "socket" => {
+            let (family, ty, proto) = match a1 {
+                "inet" => (libc::AF_INET, libc::SOCK_STREAM, 0),
+                "inet6" => (libc::AF_INET6, libc::SOCK_DGRAM, 0),
+                "icmp" => (libc::AF_INET, libc::SOCK_DGRAM, libc::IPPROTO_ICMP),
+                "raw" => (libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP),
+                "netlink" => (libc::AF_NETLINK, libc::SOCK_RAW, 0),
+                "packet" => (libc::AF_PACKET, libc::SOCK_RAW, 0),
+                "vsock" => (libc::AF_VSOCK, libc::SOCK_STREAM, 0),
+                "unix" => (libc::AF_UNIX, libc::SOCK_STREAM, 0),
+                _ => return Err((libc::EINVAL, "family")),
+            };
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            check(unsafe { libc::socket(family, ty, proto) } as i64, "socket")
+                .map(|_| String::new())
+        }
+        "socketpair" => {
+            let mut fds = [0; 2];
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) }
+                    as i64,
+                "socketpair",
+            )
+            .map(|_| String::new())
+        }
+        "unix-connect" | "abstract-connect" => {
+            let fd = check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) } as i64,
+                "socket",
+            )? as i32;
+            let mut name = Vec::new();
+            if arg(args, 0) == "abstract-connect" {
+                name.push(0u8);
+            }
+            name.extend_from_slice(a1.as_bytes());
+            let (sun, len) = unix_addr(&name);
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::connect(fd, (&sun as *const libc::sockaddr_un).cast(), len) } as i64,
+                "connect",
+            )
+            .map(|_| String::new())
+        }
+        "kill" => {
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            check(unsafe { libc::kill(num(a1), num(a2)) } as i64, "kill").map(|_| String::new())
+        }
+        "ptrace-attach" => {
+            let pid: libc::pid_t = num(a1);
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::ptrace(libc::PTRACE_ATTACH, pid, 0usize, 0usize) } as i64,
+                "ptrace",
+            )?;
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0usize, 0usize) };
+            Ok(String::new())
+        }
+        "vm-readv" => {
+            // Reads our own memory through process_vm_readv: the syscall, not the target, is probed.
+            let src = [7u8; 8];
+            let mut dst = [0u8; 8];
+            let local = libc::iovec {
+                iov_base: dst.as_mut_ptr().cast(),
+                iov_len: 8,
+            };
+            let remote = libc::iovec {
+                iov_base: src.as_ptr() as *mut _,
+                iov_len: 8,
+            };
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) } as i64,
+                "process_vm_readv",
+            )
+            .map(|_| String::new())
+        }
+        "pidfd-getfd" => {
+            let pid: libc::pid_t = if a1.is_empty() {
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::getpid() }
+            } else {
+                num(a1)
+            };
+            let pidfd = check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) },
+                "pidfd_open",
+            )?;
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, num::<i32>(a2), 0) },
+                "pidfd_getfd",
+            )
+            .map(|_| String::new())
+        }
+        "io-uring-setup" => {
+            let mut params = [0u8; 120];
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr()) },
+                "io_uring_setup",
+            )
+            .map(|_| String::new())
+        }
+        "unshare" => {
+            let flags = u64::from_str_radix(a1.trim_start_matches("0x"), 16).unwrap_or(0);
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::syscall(libc::SYS_unshare, flags) },
+                "unshare",
+            )
+            .map(|_| String::new())
+        }
+        "clone-newuser" => {
+            let rc = check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_clone,
+                        (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_ulong,
+                        0usize,
+                        0usize,
+                        0usize,
+                        0usize,
+                    )
+                },
+                "clone",
+            )?;
+            if rc == 0 {
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::_exit(0) };
+            }
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::waitpid(rc as i32, std::ptr::null_mut(), 0) };
+            Ok(String::new())
+        }
+        "clone3" => {
+            // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls
+            let mut cl_args = [0u64; 8];
+            cl_args[0] = libc::CLONE_NEWUSER as u64;
+            cl_args[4] = libc::SIGCHLD as u64;
+            let rc = check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::syscall(libc::SYS_clone3, cl_args.as_mut_ptr(), 64usize) },
+                "clone3",
+            )?;
+            if rc == 0 {
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::_exit(0) };
+            }
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::waitpid(rc as i32, std::ptr::null_mut(), 0) };
+            Ok(String::new())
+        }
+        "setns" => {
+            let fd = check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::open(cstr("/proc/self/ns/net").as_ptr(), libc::O_RDONLY) } as i64,
+                "open",
+            )?;
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            check(unsafe { libc::setns(fd as i32, 0) } as i64, "setns").map(|_| String::new())
+        }
+        // Mount family: harmless arguments. Outside the sandbox each call reaches the kernel and
+        // fails on its arguments (ENOENT/EBADF/ENODEV); inside, seccomp answers EPERM first.
+        "mount" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe {
+                libc::mount(
+                    cstr("none").as_ptr(),
+                    cstr("/nonexistent-cordon-probe").as_ptr(),
+                    cstr("tmpfs").as_ptr(),
+                    0,
+                    std::ptr::null(),
+                )
+            } as i64,
+            "mount",
+        )
+        .map(|_| String::new()),
+        "umount2" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::umount2(cstr("/nonexistent-cordon-probe").as_ptr(), 0) } as i64,
+            "umount2",
+        )
+        .map(|_| String::new()),
+        "pivot_root" => {
+            let p = cstr("/nonexistent-cordon-probe");
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::syscall(libc::SYS_pivot_root, p.as_ptr(), p.as_ptr()) },
+                "pivot_root",
+            )
+            .map(|_| String::new())
+        }
+        "open_tree" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_open_tree,
+                    libc::AT_FDCWD,
+                    cstr("/nonexistent-cordon-probe").as_ptr(),
+                    0u32,
+                )
+            },
+            "open_tree",
+        )
+        .map(|_| String::new()),
+        "fsopen" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::syscall(libc::SYS_fsopen, cstr("cordon-no-such-fs").as_ptr(), 0u32) },
+            "fsopen",
+        )
+        .map(|_| String::new()),
+        "fspick" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_fspick,
+                    libc::AT_FDCWD,
+                    cstr("/nonexistent-cordon-probe").as_ptr(),
+                    0u32,
+                )
+            },
+            "fspick",
+        )
+        .map(|_| String::new()),
+        "fsconfig" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::syscall(libc::SYS_fsconfig, -1, 0u32, 0usize, 0usize, 0) },
+            "fsconfig",
+        )
+        .map(|_| String::new()),
+        "fsmount" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::syscall(libc::SYS_fsmount, -1, 0u32, 0u32) },
+            "fsmount",
+        )
+        .map(|_| String::new()),
+        "move_mount" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_move_mount,
+                    -1,
+                    cstr("").as_ptr(),
+                    -1,
+                    cstr("").as_ptr(),
+                    0u32,
+                )
+            },
+            "move_mount",
+        )
+        .map(|_| String::new()),
+        "mount_setattr" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_mount_setattr,
+                    -1,
+                    cstr("").as_ptr(),
+                    0u32,
+                    0usize,
+                    0usize,
+                )
+            },
+            "mount_setattr",
+        )
+        .map(|_| String::new()),
+        "keyctl" => {
+            const KEYCTL_GET_KEYRING_ID: i32 = 0;
+            const KEY_SPEC_PROCESS_KEYRING: i32 = -2;
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_keyctl,
+                        KEYCTL_GET_KEYRING_ID,
+                        KEY_SPEC_PROCESS_KEYRING,
+                        0,
+                    )
+                },
+                "keyctl",
+            )
+            .map(|_| String::new())
+        }
+        "add_key" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_add_key,
+                    cstr("user").as_ptr(),
+                    cstr("cordon-probe").as_ptr(),
+                    b"x".as_ptr(),
+                    1usize,
+                    -2, // KEY_SPEC_PROCESS_KEYRING
+                )
+            },
+            "add_key",
+        )
+        .map(|_| String::new()),
+        "request_key" => check(
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_request_key,
+                    cstr("user").as_ptr(),
+                    cstr("cordon-no-such-key").as_ptr(),
+                    std::ptr::null::<libc::c_char>(),
+                    0,
+                )
+            },
+            "request_key",
+        )
+        .map(|_| String::new()),
+        "bpf" => {
+            // BPF_MAP_CREATE with an all-zero attr: the kernel rejects the attr (EINVAL).
+            let attr = [0u8; 128];
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::syscall(libc::SYS_bpf, 0, attr.as_ptr(), 128u32) },
+                "bpf",
+            )
+            .map(|_| String::new())
+        }
+        "perf_event_open" => {
+            let attr = [0u8; 128]; // size 0 field: the kernel rejects it (E2BIG/EINVAL)
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::syscall(libc::SYS_perf_event_open, attr.as_ptr(), 0, -1, -1, 0u64) },
+                "perf_event_open",
+            )
+            .map(|_| String::new())
+        }
+        "int80-socket" => int80_socket(),
+        "x32-getpid" => {
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            check(unsafe { libc::syscall(39 | 0x4000_0000) }, "x32").map(|r| format!("ret={r}"))
+        }
+        "tiocsti" => {
+            let fd = check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::open(cstr(a1).as_ptr(), libc::O_RDWR | libc::O_NOCTTY) } as i64,
+                "open",
+            )?;
+            let c = b'#';
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::ioctl(fd as i32, libc::TIOCSTI, &c as *const u8) } as i64,
+                "ioctl",
+            )
+            .map(|_| String::new())
+        }
+        "caps" => caps(),
+        "fds" => {
+            let open: Vec<String> = (0..4096)
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
+                .map(|fd| fd.to_string())
+                .collect();
+            Ok(format!("fds={}", open.join(",")))
+        }
+        "env" => {
+            let names: Vec<String> = std::env::vars_os()
+                .map(|(k, _)| k.to_string_lossy().into_owned())
+                .collect();
+            Ok(format!("env={}", names.join(",")))
+        }
+        "getenv" => Ok(format!("{a1}={}", std::env::var(a1).unwrap_or_default())),
+        "forkbomb" => forkbomb(num(a1)),
+        "alloc" => {
+            let bytes: usize = num::<usize>(a1) << 20;
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    bytes,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                return Err((errno(), "mmap"));
+            }
+            Ok(String::new())
+        }
+        "fsize" => {
+            let fd = check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe {
+                    libc::open(
+                        cstr(a1).as_ptr(),
+                        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+                        0o644,
+                    )
+                } as i64,
+                "open",
+            )?;
+            let chunk = vec![0u8; 4096];
+            for _ in 0..num::<usize>(a2) / 4096 {
+                check(
+                    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                    unsafe { libc::write(fd as i32, chunk.as_ptr().cast(), 4096) } as i64,
+                    "write",
+                )?;
+            }
+            Ok(String::new())
+        }
+        "spin" => loop {
+            std::hint::spin_loop();
+        },
+        "sleep" => {
+            std::thread::sleep(Duration::from_secs(num(a1)));
+            Ok(String::new())
+        }
+        "daemonize" => daemonize(a1, num(a2)),
+        "spew" => {
+            let n: usize = num(a1);
+            let chunk = vec![b'y'; 65536];
+            let mut left = n;
+            let mut out = std::io::stdout().lock();
+            while left > 0 {
+                let k = left.min(chunk.len());
+                if out.write_all(&chunk[..k]).is_err() {
+                    return Err((errno(), "write"));
+                }
+                left -= k;
+            }
+            Ok(String::new())
+        }
+        "spew-err" => {
+            let n: usize = num(a1);
+            let _ = std::io::stderr().write_all(&vec![b'e'; n]);
+            Ok(String::new())
+        }
+        "exit" => std::process::exit(num(a1)),
+        "raise" => {
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::raise(num(a1)) };
+            Ok(String::new())
+        }
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        "getppid" => Ok(format!("ppid={}", unsafe { libc::getppid() })),
+        other => {
+            eprintln!("cordon-probe: unknown action {other:?}");
+            Err((libc::EINVAL, "usage"))
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn int80_socket() -> Outcome {
+    // The i386 ABI takes 32-bit pointers: put the socketcall argument block below 4 GiB.
+    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+            -1,
+            0,
+        )
+    };
+    if page == libc::MAP_FAILED {
+        return Err((errno(), "mmap"));
+    }
+    let block = page.cast::<u32>();
+    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+    unsafe {
+        *block = libc::AF_INET as u32;
+        *block.add(1) = libc::SOCK_STREAM as u32;
+        *block.add(2) = 0;
+    }
+    let mut ret: i64 = 102; // __NR_socketcall (i386)
+                            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+    unsafe {
+        // rbx is reserved by LLVM: swap the argument in and out around the trap.
+        std::arch::asm!(
+            "xchg rbx, {b}",
+            "int 0x80",
+            "xchg rbx, {b}",
+            b = inout(reg) 1u64 => _, // SYS_SOCKET
+            inout("rax") ret,
+            in("rcx") page as u64,
+            options(nostack)
+        );
+    }
+    let ret = ret as i32;
+    if ret < 0 {
+        Err((-ret, "int80"))
+    } else {
+        Ok(format!("fd={ret}"))
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn int80_socket() -> Outcome {
+    Err((libc::ENOSYS, "int80"))
+}
+
+fn caps() -> Outcome {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    let mut h = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut d = [[0u32; 3]; 2];
+    check(
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) },
+        "capget",
+    )?;
+    let join = |i: usize| u64::from(d[0][i]) | (u64::from(d[1][i]) << 32);
+    let mut bnd = 0u64;
+    for cap in 0..64 {
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) } == 1 {
+            bnd |= 1 << cap;
+        }
+    }
+    let mut amb = 0u64;
+    for cap in 0..64 {
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        if unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_IS_SET, cap, 0, 0) } == 1
+        {
+            amb |= 1 << cap;
+        }
+    }
+    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+    let nnp = unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) };
+    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+    let secbits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
+    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+    let sid = unsafe { libc::getsid(0) };
+    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+    let pid = unsafe { libc::getpid() };
+    Ok(format!(
+        "capeff={:x} capprm={:x} capinh={:x} capbnd={:x} capamb={:x} nnp={nnp} securebits={secbits:#x} uid={} session_leader={}",
+        join(0),
+        join(1),
+        join(2),
+        bnd,
+        amb,
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        unsafe { libc::getuid() },
+        sid == pid
+    ))
+}
+
+fn forkbomb(max: usize) -> Outcome {
+    let mut kids = Vec::new();
+    let mut failure = None;
+    for _ in 0..max {
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe {
+                libc::sleep(30);
+                libc::_exit(0);
+            }
+        }
+        if pid < 0 {
+            failure = Some(errno());
+            break;
+        }
+        kids.push(pid);
+    }
+    for &k in &kids {
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        unsafe { libc::kill(k, libc::SIGKILL) };
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        unsafe { libc::waitpid(k, std::ptr::null_mut(), 0) };
+    }
+    match failure {
+        Some(e) => Err((
+            e,
+            if kids.len() < 1000 {
+                "fork"
+            } else {
+                "fork-late"
+            },
+        ))
+        .map_err(|(e, at)| {
+            println!("forked={}", kids.len());
+            (e, at)
+        }),
+        None => Ok(format!("forked={}", kids.len())),
+    }
+}
+
+/// Double fork + setsid: the grandchild writes its pid to `pidfile` and sleeps 30 s holding
+/// stdout open; the caller then sleeps `then_sleep` seconds (0: returns at once).
+fn daemonize(pidfile: &str, then_sleep: u64) -> Outcome {
+    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        unsafe { libc::setsid() };
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        let pid2 = unsafe { libc::fork() };
+        if pid2 == 0 {
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            let me = unsafe { libc::getpid() };
+            let _ = std::fs::write(format!("{pidfile}.tmp"), me.to_string());
+            let _ = std::fs::rename(format!("{pidfile}.tmp"), pidfile);
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe {
+                libc::sleep(30);
+                libc::_exit(0);
+            }
+        }
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        unsafe { libc::_exit(0) };
+    }
+    if pid < 0 {
+        return Err((errno(), "fork"));
+    }
+    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    // Wait until the grandchild has announced itself.
+    for _ in 0..2000 {
+        if std::path::Path::new(pidfile).exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_secs(then_sleep));
+    Ok(String::new())
+}

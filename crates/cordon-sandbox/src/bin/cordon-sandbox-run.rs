@@ -1,0 +1,105 @@
+//! `cordon-sandbox-run [--hardened] [--read P]... [--write P]... [--net allow] [--timeout S]
+//! [--report] [--repeat N] [--no-cgroup] -- ARGV [:: ARGV]...`: runs one command (`::` separates pipeline segments) through
+//! the supervisor with output passed through. Used by the whole-process benchmark and by tests
+//! that need the supervisor in its own process (e.g. run as an unprivileged user).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use cordon_sandbox::{run, Confinement, Network, Plan, PlannedCommand, RunOptions};
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    let mut confinement = Confinement::local();
+    let mut timeout = Duration::from_secs(60);
+    let mut print_report = false;
+    let mut repeat = 0u32;
+    let mut options = RunOptions::default();
+    let mut extra_read = Vec::new();
+    let mut extra_write = Vec::new();
+    let mut network = Network::Deny;
+    while let Some(a) = args.next() {
+        match a.to_str() {
+            Some("--hardened") => confinement = Confinement::hardened(),
+            Some("--read") => extra_read.extend(args.next()),
+            Some("--write") => extra_write.extend(args.next()),
+            Some("--net") => {
+                if args.next().is_some_and(|v| v == "allow") {
+                    network = Network::Allow;
+                }
+            }
+            Some("--timeout") => {
+                let secs = args
+                    .next()
+                    .and_then(|s| s.to_str()?.parse().ok())
+                    .unwrap_or(60.0);
+                timeout = Duration::from_secs_f64(secs);
+            }
+            Some("--report") => print_report = true,
+            // Tree kill by subreaper scan instead of a per-command cgroup (for measurement).
+            Some("--no-cgroup") => options.use_cgroup = false,
+            // In-process timing: run the plan N more times and print the mean wall time per run.
+            Some("--repeat") => {
+                repeat = args
+                    .next()
+                    .and_then(|s| s.to_str()?.parse().ok())
+                    .unwrap_or(0);
+            }
+            Some("--") => break,
+            _ => {
+                eprintln!("usage: cordon-sandbox-run [--hardened] [--read P] [--write P] [--net allow] [--timeout S] [--report] -- ARGV [:: ARGV]");
+                return ExitCode::from(64);
+            }
+        }
+    }
+    confinement.read_paths = extra_read.into_iter().map(Into::into).collect();
+    confinement.write_paths = extra_write.into_iter().map(Into::into).collect();
+    if confinement.mode == cordon_sandbox::Mode::Hardened {
+        confinement.network = network;
+    }
+    let mut segments = vec![Vec::new()];
+    for a in args {
+        if a == "::" {
+            segments.push(Vec::new());
+        } else if let Some(last) = segments.last_mut() {
+            last.push(a);
+        }
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let mut command = PlannedCommand::new("cmd", Vec::<String>::new(), cwd).timeout(timeout);
+    command.pipeline = segments;
+    // No argv at all: an empty plan, which measures preparation alone (with --repeat).
+    let commands = if command.pipeline.iter().all(Vec::is_empty) {
+        Vec::new()
+    } else {
+        vec![command]
+    };
+    let plan = Plan { commands };
+    if repeat > 0 {
+        let start = std::time::Instant::now();
+        for _ in 0..repeat {
+            let _ = run(&plan, &confinement, &options);
+        }
+        eprintln!("mean per run: {:?}", start.elapsed() / repeat);
+    }
+    match run(&plan, &confinement, &options) {
+        Ok(report) => {
+            if print_report {
+                eprintln!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            }
+            let code = report.exit_code;
+            ExitCode::from(if code < 0 {
+                (128 - code) as u8
+            } else {
+                code as u8
+            })
+        }
+        Err(e) => {
+            eprintln!("cordon-sandbox-run: {e}");
+            ExitCode::from(126)
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! A cgroup v2 per command: the reliable way to kill a whole process tree.
+//!
+//! A process can leave its process group and session (`setsid`), and a double fork hands it to
+//! init; signals addressed by pid, group or session then miss it. Membership of a cgroup is
+//! inherited by every descendant and cannot be left without write access to the hierarchy, and
+//! `cgroup.kill` SIGKILLs every member atomically. So when this process can create a child
+//! cgroup, each command gets one; the child joins it before exec, the supervisor kills it on
+//! timeout and after the command exits, waits until it is empty, and removes it. Memory and pids
+//! limits are set on it when those controllers are delegated; the report says when they are not
+//! (on hybrid hosts the v1 hierarchy usually holds them).
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::kernel::CgroupV2;
+use crate::plan::Limits;
+use crate::Error;
+
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// A cgroup created for one command.
+pub(crate) struct CommandCgroup {
+    pub dir: PathBuf,
+    /// `cgroup.procs`, opened before fork: the child writes `0` to it to join.
+    pub procs: OwnedFd,
+    pub memory_max: Option<u64>,
+    pub pids_max: Option<u64>,
+    pub notes: Vec<String>,
+}
+
+/// True when a child cgroup can be created (and removed) under `dir`.
+pub(crate) fn probe_writable(dir: &Path) -> bool {
+    let probe = dir.join(format!(
+        "cordon-probe-{}-{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    ));
+    match fs::create_dir(&probe) {
+        Ok(()) => fs::remove_dir(&probe).is_ok(),
+        Err(_) => false,
+    }
+}
+
+impl CommandCgroup {
+    /// Creates a fresh cgroup under `parent`, or `Ok(None)` when `parent` is not writable.
+    pub(crate) fn create(parent: &CgroupV2, limits: &Limits) -> Result<Option<Self>, Error> {
+        let name = format!(
+            "cordon-{}-{}",
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed)
+        );
+        let dir = parent.dir.join(name);
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EACCES | libc::EPERM | libc::EROFS | libc::ENOENT)
+                ) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(Error::io(format!("creating cgroup {}", dir.display()), e)),
+        }
+        let procs = OpenOptions::new()
+            .write(true)
+            .open(dir.join("cgroup.procs"))
+            .map_err(|e| Error::io(format!("opening {}/cgroup.procs", dir.display()), e))?;
+        let has = |c: &str| parent.subtree_controllers.iter().any(|x| x == c);
+        let mut notes = Vec::new();
+        let mut memory_max = None;
+        let mut pids_max = None;
+        if let Some(bytes) = limits.memory_bytes {
+            if has("memory") {
+                write_file(&dir.join("memory.max"), &bytes.to_string())?;
+                // Without this the limit only moves the balloon to swap.
+                if dir.join("memory.swap.max").exists() {
+                    write_file(&dir.join("memory.swap.max"), "0")?;
+                }
+                memory_max = Some(bytes);
+            } else {
+                notes.push(
+                    "memory controller not delegated to cgroup v2 here: memory.max not set".into(),
+                );
+            }
+        }
+        if let Some(n) = limits.pids {
+            if has("pids") {
+                write_file(&dir.join("pids.max"), &n.to_string())?;
+                pids_max = Some(n);
+            } else {
+                notes.push(
+                    "pids controller not delegated to cgroup v2 here: pids.max not set".into(),
+                );
+            }
+        }
+        Ok(Some(CommandCgroup {
+            dir,
+            procs: procs.into(),
+            memory_max,
+            pids_max,
+            notes,
+        }))
+    }
+
+    /// SIGKILLs every member, atomically where `cgroup.kill` exists.
+    pub(crate) fn kill(&self) {
+        let kill_file = self.dir.join("cgroup.kill");
+        if kill_file.exists() && write_file(&kill_file, "1").is_ok() {
+            return;
+        }
+        // Kernels before 5.14: kill member by member until none is left.
+        for _ in 0..100 {
+            let pids = self.members();
+            if pids.is_empty() {
+                return;
+            }
+            for pid in pids {
+                // SAFETY: kill(2) with a pid read from this cgroup's member list; no memory.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+
+    fn members(&self) -> Vec<libc::pid_t> {
+        fs::read_to_string(self.dir.join("cgroup.procs"))
+            .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Waits until no process is left in the cgroup; false if `deadline` passed first.
+    pub(crate) fn wait_empty(&self, deadline: Instant) -> bool {
+        loop {
+            let populated = fs::read_to_string(self.dir.join("cgroup.events"))
+                .map(|s| s.lines().any(|l| l.trim() == "populated 1"))
+                .unwrap_or(false);
+            if !populated {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+}
+
+impl Drop for CommandCgroup {
+    fn drop(&mut self) {
+        // Removal fails while members remain; kill and wait briefly so the directory goes.
+        if fs::remove_dir(&self.dir).is_err() {
+            self.kill();
+            self.wait_empty(Instant::now() + Duration::from_secs(1));
+            let _ = fs::remove_dir(&self.dir);
+        }
+    }
+}
+
+fn write_file(path: &Path, value: &str) -> Result<(), Error> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    f.write_all(value.as_bytes())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}

@@ -1,0 +1,409 @@
+//! The code that runs in the child between `fork` and `execve`.
+//!
+//! After `fork` in a possibly multi-threaded supervisor, only async-signal-safe work is sound: no
+//! allocation, no locks. Everything here was prepared by the supervisor (the Landlock ruleset fd,
+//! compiled BPF programs, uid-map bytes, an open `cgroup.procs`), and the child only issues raw
+//! syscalls over it. `landlock::RulesetCreated::restrict_self` is called too: in landlock 0.4.7 it
+//! is two syscalls (`prctl`, `landlock_restrict_self`) and a plain-data status, no allocation.
+//!
+//! Order matters: steps that need privileges (joining the cgroup, creating namespaces, dropping the
+//! bounding set) come before the capabilities go; Landlock and seccomp come last because they
+//! would block the earlier steps. The final act before exec is an acknowledgement, written to a
+//! close-on-exec pipe, naming every mechanism that was applied. A failed mandatory step writes its
+//! name and errno instead and aborts the exec: the supervisor reports the command as blocked.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use landlock::{RestrictionStatus, RulesetCreated, RulesetStatus};
+use seccompiler::BpfProgram;
+
+/// Bits of the acknowledgement: which mechanisms this child applied.
+pub(crate) mod applied {
+    pub const SESSION: u32 = 1 << 0;
+    pub const CGROUP: u32 = 1 << 1;
+    pub const NETNS: u32 = 1 << 2;
+    pub const USERNS: u32 = 1 << 3;
+    pub const RLIMITS: u32 = 1 << 4;
+    pub const NO_NEW_PRIVS: u32 = 1 << 5;
+    pub const CAPS_CLEARED: u32 = 1 << 6;
+    pub const BOUNDING_CLEARED: u32 = 1 << 7;
+    pub const SECUREBITS: u32 = 1 << 8;
+    pub const LANDLOCK: u32 = 1 << 9;
+    pub const FDS_CLOEXEC: u32 = 1 << 10;
+    pub const SECCOMP: u32 = 1 << 11;
+}
+
+/// The steps that can fail, named in the supervisor's error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Step {
+    Setsid = 1,
+    Cgroup,
+    UidMap,
+    Rlimit,
+    NoNewPrivs,
+    BoundingSet,
+    Securebits,
+    Ambient,
+    Capset,
+    CapsVerify,
+    Landlock,
+    LandlockPartial,
+    LandlockNotEnforced,
+    CloseRange,
+    Seccomp,
+}
+
+impl Step {
+    pub(crate) fn from_u8(v: u8) -> Option<Step> {
+        use Step::*;
+        [
+            Setsid,
+            Cgroup,
+            UidMap,
+            Rlimit,
+            NoNewPrivs,
+            BoundingSet,
+            Securebits,
+            Ambient,
+            Capset,
+            CapsVerify,
+            Landlock,
+            LandlockPartial,
+            LandlockNotEnforced,
+            CloseRange,
+            Seccomp,
+        ]
+        .into_iter()
+        .find(|s| *s as u8 == v)
+    }
+
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Step::Setsid => "creating a new session",
+            Step::Cgroup => "joining the command's cgroup",
+            Step::UidMap => "writing the user namespace's uid/gid maps",
+            Step::Rlimit => "setting rlimits",
+            Step::NoNewPrivs => "setting no_new_privs",
+            Step::BoundingSet => "clearing the capability bounding set",
+            Step::Securebits => "locking securebits",
+            Step::Ambient => "clearing ambient capabilities",
+            Step::Capset => "clearing capabilities",
+            Step::CapsVerify => "verifying that no capability remains",
+            Step::Landlock => "applying the Landlock ruleset",
+            Step::LandlockPartial => "Landlock ruleset only partially enforced",
+            Step::LandlockNotEnforced => "Landlock ruleset not enforced",
+            Step::CloseRange => "closing inherited file descriptors",
+            Step::Seccomp => "installing the seccomp filter",
+        }
+    }
+}
+
+/// How to get a fresh network namespace, decided by the supervisor.
+pub(crate) enum Netns {
+    None,
+    /// We hold CAP_SYS_ADMIN: unshare(CLONE_NEWNET).
+    Direct,
+    /// Unprivileged: unshare(CLONE_NEWUSER | CLONE_NEWNET) and map our own uid/gid.
+    ViaUserns {
+        uid_map: Vec<u8>,
+        gid_map: Vec<u8>,
+    },
+}
+
+/// Everything the child applies, prepared before fork.
+pub(crate) struct ChildSetup {
+    pub ack: OwnedFd,
+    /// Our parent's pid, to detect that it died before `PR_SET_PDEATHSIG` was armed.
+    pub supervisor_pid: libc::pid_t,
+    pub cgroup_procs: Option<OwnedFd>,
+    pub netns: Netns,
+    pub rlimits: Vec<(libc::__rlimit_resource_t, libc::rlim_t, libc::rlim_t)>,
+    pub hardened: bool,
+    /// The bounding set and securebits can be changed (CAP_SETPCAP, or a fresh user namespace).
+    pub may_drop_bounding: bool,
+    pub cap_last: u32,
+    pub landlock: Option<RulesetCreated>,
+    pub seccomp: Vec<BpfProgram>,
+}
+
+// securebits (linux/securebits.h)
+const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
+const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
+const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+const SECBIT_NO_SETUID_FIXUP_LOCKED: libc::c_ulong = 1 << 3;
+const SECBIT_KEEP_CAPS_LOCKED: libc::c_ulong = 1 << 5;
+const SECBIT_NO_CAP_AMBIENT_RAISE: libc::c_ulong = 1 << 6;
+const SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED: libc::c_ulong = 1 << 7;
+const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+impl ChildSetup {
+    /// Runs in the forked child. Must not allocate.
+    pub(crate) fn apply(&mut self) -> io::Result<()> {
+        let mut done = 0u32;
+        // Die with the supervisor: if it is killed, nothing is left to enforce the deadline.
+        // SAFETY: prctl and getppid with integer arguments only.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            // The supervisor may already have died between fork and prctl.
+            if libc::getppid() != self.supervisor_pid {
+                libc::_exit(126);
+            }
+        }
+        // SAFETY: setsid has no memory arguments.
+        if unsafe { libc::setsid() } < 0 {
+            return self.fail(Step::Setsid);
+        }
+        done |= applied::SESSION;
+
+        if let Some(procs) = &self.cgroup_procs {
+            // SAFETY: writes one byte from a static buffer to an fd we own.
+            let n = unsafe { libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) };
+            if n != 1 {
+                return self.fail(Step::Cgroup);
+            }
+            done |= applied::CGROUP;
+        }
+
+        if self.hardened {
+            done |= self.apply_namespaces()?;
+            for &(resource, soft, hard) in &self.rlimits {
+                let lim = libc::rlimit {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                };
+                // SAFETY: `lim` is a valid rlimit on our stack.
+                if unsafe { libc::setrlimit(resource, &lim) } != 0 {
+                    return self.fail(Step::Rlimit);
+                }
+            }
+            done |= applied::RLIMITS;
+            // SAFETY: prctl with integer arguments only.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+                return self.fail(Step::NoNewPrivs);
+            }
+            done |= applied::NO_NEW_PRIVS;
+            done |= self.drop_capabilities()?;
+
+            if let Some(ruleset) = self.landlock.take() {
+                match ruleset.restrict_self() {
+                    Ok(RestrictionStatus {
+                        ruleset: status, ..
+                    }) => match status {
+                        RulesetStatus::FullyEnforced => done |= applied::LANDLOCK,
+                        RulesetStatus::PartiallyEnforced => {
+                            return self.fail(Step::LandlockPartial)
+                        }
+                        RulesetStatus::NotEnforced => return self.fail(Step::LandlockNotEnforced),
+                    },
+                    Err(_) => return self.fail(Step::Landlock),
+                }
+            }
+        }
+
+        // Mark every fd above stderr close-on-exec (std's own exec-error pipe keeps working).
+        // SAFETY: close_range with integer arguments; CLOEXEC mode closes nothing now.
+        let rc =
+            unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+        if rc != 0 {
+            return self.fail(Step::CloseRange);
+        }
+        done |= applied::FDS_CLOEXEC;
+
+        if self.hardened {
+            for program in &self.seccomp {
+                if seccompiler::apply_filter(program).is_err() {
+                    return self.fail(Step::Seccomp);
+                }
+            }
+            if !self.seccomp.is_empty() {
+                done |= applied::SECCOMP;
+            }
+        }
+        self.ack(b'A', 0, done);
+        Ok(())
+    }
+
+    /// Creates the network namespace when asked; failure to create one is not fatal (seccomp and
+    /// Landlock still deny the network) and shows in the acknowledgement.
+    fn apply_namespaces(&mut self) -> io::Result<u32> {
+        match &self.netns {
+            Netns::None => Ok(0),
+            Netns::Direct => {
+                // SAFETY: unshare with integer flags.
+                if unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0 {
+                    Ok(applied::NETNS)
+                } else {
+                    Ok(0)
+                }
+            }
+            Netns::ViaUserns { uid_map, gid_map } => {
+                // SAFETY: unshare with integer flags.
+                if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) } != 0 {
+                    return Ok(0);
+                }
+                let ok = write_proc(c"/proc/self/setgroups", b"deny")
+                    && write_proc(c"/proc/self/uid_map", uid_map)
+                    && write_proc(c"/proc/self/gid_map", gid_map);
+                if !ok {
+                    return self.fail(Step::UidMap).map(|()| 0);
+                }
+                // In the new user namespace we hold every capability, so they can all be dropped.
+                self.may_drop_bounding = true;
+                Ok(applied::NETNS | applied::USERNS)
+            }
+        }
+    }
+
+    fn drop_capabilities(&mut self) -> io::Result<u32> {
+        let mut done = 0;
+        if self.may_drop_bounding {
+            for cap in 0..=self.cap_last {
+                // SAFETY: prctl with integer arguments.
+                let rc =
+                    unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+                if rc != 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
+                    return self.fail(Step::BoundingSet).map(|()| 0);
+                }
+            }
+            done |= applied::BOUNDING_CLEARED;
+            let bits = SECBIT_NOROOT
+                | SECBIT_NOROOT_LOCKED
+                | SECBIT_NO_SETUID_FIXUP
+                | SECBIT_NO_SETUID_FIXUP_LOCKED
+                | SECBIT_KEEP_CAPS_LOCKED
+                | SECBIT_NO_CAP_AMBIENT_RAISE
+                | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+            // SAFETY: prctl with integer arguments.
+            if unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) } != 0 {
+                return self.fail(Step::Securebits).map(|()| 0);
+            }
+            done |= applied::SECUREBITS;
+        }
+        // SAFETY: prctl with integer arguments.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+        };
+        if rc != 0 {
+            return self.fail(Step::Ambient).map(|()| 0);
+        }
+        let mut header = CapHeader {
+            version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+            pid: 0,
+        };
+        let mut data = [crate::kernel::CapData::default(); 2];
+        // SAFETY: capset reads a v3 header and two zeroed data structs from our stack.
+        if unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) } != 0 {
+            return self.fail(Step::Capset).map(|()| 0);
+        }
+        // SAFETY: capget writes two data structs into `data`, which has room for exactly two.
+        let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+        let clear = data
+            .iter()
+            .all(|d| d.effective == 0 && d.permitted == 0 && d.inheritable == 0);
+        if rc != 0 || !clear {
+            return self.fail(Step::CapsVerify).map(|()| 0);
+        }
+        Ok(done | applied::CAPS_CLEARED)
+    }
+
+    /// Reports a failed step with its errno and aborts the exec.
+    fn fail(&self, step: Step) -> io::Result<()> {
+        let err = io::Error::last_os_error();
+        let errno = err.raw_os_error().unwrap_or(0);
+        self.ack(b'E', step as u8, errno as u32);
+        Err(err)
+    }
+
+    fn ack(&self, tag: u8, step: u8, value: u32) {
+        let v = value.to_le_bytes();
+        let record = [tag, step, 0, 0, v[0], v[1], v[2], v[3]];
+        // SAFETY: writes 8 bytes from a stack array to the ack pipe we own. A short or failed write
+        // is detected by the supervisor as a missing acknowledgement, which it treats as failure.
+        unsafe { libc::write(self.ack.as_raw_fd(), record.as_ptr().cast(), record.len()) };
+    }
+}
+
+/// open + write + close on a /proc file, without allocating.
+fn write_proc(path: &std::ffi::CStr, data: &[u8]) -> bool {
+    // SAFETY: `path` is NUL-terminated; open returns an fd or -1.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: writes `data.len()` bytes from a live slice to the fd just opened.
+    let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+    // SAFETY: closes the fd opened above, exactly once.
+    unsafe { libc::close(fd) };
+    usize::try_from(n).is_ok_and(|n| n == data.len())
+}
+
+/// One decoded acknowledgement record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ack {
+    Applied(u32),
+    Failed {
+        step: Step,
+        errno: i32,
+    },
+    /// The child exited or exec'd without acknowledging (e.g. `fork` failed inside std).
+    Missing,
+}
+
+pub(crate) fn decode(bytes: &[u8]) -> Ack {
+    let Some(record) = bytes.get(..8) else {
+        return Ack::Missing;
+    };
+    let value = u32::from_le_bytes([record[4], record[5], record[6], record[7]]);
+    match (record[0], Step::from_u8(record[1])) {
+        (b'A', _) => Ack::Applied(value),
+        (b'E', Some(step)) => Ack::Failed {
+            step,
+            errno: value as i32,
+        },
+        _ => Ack::Missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_records() {
+        assert_eq!(decode(&[b'A', 0, 0, 0, 5, 0, 0, 0]), Ack::Applied(5));
+        assert_eq!(
+            decode(&[b'E', Step::Seccomp as u8, 0, 0, 1, 0, 0, 0]),
+            Ack::Failed {
+                step: Step::Seccomp,
+                errno: 1
+            }
+        );
+        assert_eq!(decode(&[b'A', 0, 0]), Ack::Missing);
+        assert_eq!(decode(&[b'X', 0, 0, 0, 0, 0, 0, 0]), Ack::Missing);
+    }
+
+    #[test]
+    fn every_step_round_trips() {
+        for v in 1..=15u8 {
+            let step = Step::from_u8(v).unwrap();
+            assert_eq!(step as u8, v);
+            assert!(!step.describe().is_empty());
+        }
+        assert_eq!(Step::from_u8(0), None);
+        assert_eq!(Step::from_u8(16), None);
+    }
+}

@@ -1,0 +1,45 @@
+//! Linux enforcement primitives and the supervisor for cordon.
+//!
+//! This crate runs a [`Plan`] (commands, possibly pipelines) under a [`Confinement`] (paths,
+//! network, limits) and returns a [`RunReport`] with each command's exit code, capped output
+//! hashes and timings, plus an [`EnforcementReport`] that says what the kernel *actually*
+//! enforced, built from acknowledgements the children send after confining themselves.
+//!
+//! It knows nothing about contracts or policies: the policy layer decides whether to run and with
+//! which capability set; this crate makes the kernel enforce that set, or refuses to run
+//! ([`Error::Unenforceable`]) when it cannot. It is the only crate in the workspace with `unsafe`,
+//! all of it at the syscall boundary, each block with a `SAFETY` line.
+//!
+//! ```no_run
+//! use cordon_sandbox::{run, Confinement, Plan, PlannedCommand, RunOptions};
+//! let plan = Plan { commands: vec![PlannedCommand::new("c1", ["/bin/true"], "/")] };
+//! let report = run(&plan, &Confinement::hardened(), &RunOptions::default())?;
+//! assert_eq!(report.exit_code, 0);
+//! # Ok::<(), cordon_sandbox::Error>(())
+//! ```
+
+mod capture;
+mod cgroup;
+mod child;
+mod env;
+mod error;
+mod filesystem;
+mod kernel;
+mod plan;
+mod report;
+mod scope;
+mod seccomp;
+mod supervisor;
+
+pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};
+pub use error::Error;
+pub use filesystem::MIN_LANDLOCK_ABI;
+pub use kernel::{doctor, effective_capabilities, landlock_abi, Guarantee, KernelReport};
+pub use plan::{Confinement, Limits, Mode, Network, Plan, PlannedCommand, RunOptions};
+pub use report::{
+    CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, LandlockReport,
+    NetworkReport, ProcessReport, RlimitReport, RunReport, SeccompReport, SegmentReport,
+    StreamReport,
+};
+pub use scope::resolve_scope;
+pub use supervisor::run;

@@ -1,0 +1,205 @@
+//! What to run and under which confinement: plain data, built by the caller.
+//!
+//! The sandbox knows nothing about contracts or policies. A caller maps whatever it decided onto a
+//! [`Plan`] (the commands) and a [`Confinement`] (the capability set), and gets back a
+//! [`crate::RunReport`] that says what happened and what the kernel actually enforced.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Commands run in order; the first failure stops the plan.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub commands: Vec<PlannedCommand>,
+}
+
+/// One command: a single argv, or a pipeline of argvs joined by real OS pipes.
+#[derive(Debug, Clone)]
+pub struct PlannedCommand {
+    /// The caller's id for this command; reports are keyed by it.
+    pub id: String,
+    /// One or more argvs; more than one is a pipeline (`a | b | c`).
+    pub pipeline: Vec<Vec<OsString>>,
+    /// Working directory; must exist.
+    pub cwd: PathBuf,
+    /// Wall-clock limit for the whole pipeline; the whole process tree dies when it passes.
+    pub timeout: Duration,
+    /// The complete environment, already built (see [`crate::scrubbed_env`]). Forbidden names are
+    /// dropped again by the supervisor; `TMPDIR` is set to the run's private directory.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl PlannedCommand {
+    /// A single-argv command with the scrubbed default environment and a 60 s timeout.
+    pub fn new<I, S>(id: impl Into<String>, argv: I, cwd: impl Into<PathBuf>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        PlannedCommand {
+            id: id.into(),
+            pipeline: vec![argv.into_iter().map(Into::into).collect()],
+            cwd: cwd.into(),
+            timeout: Duration::from_secs(60),
+            env: crate::scrubbed_env(&[], |name| std::env::var_os(name)),
+        }
+    }
+
+    /// Appends a pipeline segment: `self | argv`.
+    #[must_use]
+    pub fn pipe<I, S>(mut self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.pipeline
+            .push(argv.into_iter().map(Into::into).collect());
+        self
+    }
+
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    #[must_use]
+    pub fn env(mut self, env: Vec<(OsString, OsString)>) -> Self {
+        self.env = env;
+        self
+    }
+}
+
+/// Local runs supervise only (capture, timeout, tree kill, scrubbed env); hardened runs are
+/// confined by the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Local,
+    Hardened,
+}
+
+/// Whether the commands may use the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    /// No IP (or any non-Unix) sockets at all.
+    Deny,
+    /// The host's network, unfiltered.
+    Allow,
+}
+
+/// Resource limits. rlimits apply per process (`nproc` per user id, as the kernel counts it);
+/// `memory_bytes` and `pids` are cgroup v2 limits on the whole tree, applied only where a writable
+/// cgroup v2 with those controllers exists (the report says whether they were).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    pub cpu_seconds: Option<u64>,
+    pub address_space_bytes: Option<u64>,
+    pub nproc: Option<u64>,
+    pub file_size_bytes: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+impl Default for Limits {
+    /// CSC's defaults for CPU and file size; a larger address space (4 GiB) because modern
+    /// runtimes reserve far more virtual memory than they use; `nproc` 1024 because the kernel
+    /// counts every process of the user id, not just this run's.
+    fn default() -> Self {
+        Limits {
+            cpu_seconds: Some(300),
+            address_space_bytes: Some(4 << 30),
+            nproc: Some(1024),
+            file_size_bytes: Some(100 << 20),
+            memory_bytes: Some(1 << 30),
+            pids: Some(256),
+        }
+    }
+}
+
+/// The capability set the kernel enforces in hardened mode.
+#[derive(Debug, Clone)]
+pub struct Confinement {
+    pub mode: Mode,
+    /// Readable (and executable) trees; resolved with [`crate::resolve_scope`] before granting.
+    pub read_paths: Vec<PathBuf>,
+    /// Writable (and readable) trees; may sit below a read-only one.
+    pub write_paths: Vec<PathBuf>,
+    pub network: Network,
+    pub limits: Limits,
+}
+
+impl Confinement {
+    /// Supervision only: no kernel confinement.
+    pub fn local() -> Self {
+        Confinement {
+            mode: Mode::Local,
+            read_paths: Vec::new(),
+            write_paths: Vec::new(),
+            network: Network::Allow,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Kernel confinement with nothing granted beyond what exec needs, and no network.
+    pub fn hardened() -> Self {
+        Confinement {
+            mode: Mode::Hardened,
+            network: Network::Deny,
+            ..Confinement::local()
+        }
+    }
+
+    #[must_use]
+    pub fn read(mut self, path: impl Into<PathBuf>) -> Self {
+        self.read_paths.push(path.into());
+        self
+    }
+
+    #[must_use]
+    pub fn write(mut self, path: impl Into<PathBuf>) -> Self {
+        self.write_paths.push(path.into());
+        self
+    }
+
+    #[must_use]
+    pub fn network(mut self, network: Network) -> Self {
+        self.network = network;
+        self
+    }
+
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// How the supervisor handles output.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Copy the commands' stdout/stderr to ours as they arrive.
+    pub passthrough: bool,
+    /// Bytes of stdout kept and hashed per command (CSC: 10 MiB).
+    pub stdout_cap: usize,
+    /// Bytes of stderr kept and hashed per command (CSC: 1 MiB).
+    pub stderr_cap: usize,
+    /// Use a per-command cgroup v2 for tree kill and limits when one can be created. Only tests of
+    /// the subreaper fallback turn this off.
+    pub use_cgroup: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            passthrough: true,
+            stdout_cap: 10 << 20,
+            stderr_cap: 1 << 20,
+            use_cgroup: true,
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! What a run did, and what the kernel actually enforced while it did it.
+//!
+//! The enforcement report is built from acknowledgements each child process sends after it has
+//! applied its confinement and just before `execve`, not from what the supervisor meant to apply.
+//! A receipt that copies it therefore records reality: a mechanism that was skipped or fell back
+//! shows up as such, with the reason.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::plan::{Limits, Mode, Network};
+
+/// The outcome of a whole plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// One entry per command that was attempted, in order.
+    pub commands: Vec<CommandReport>,
+    /// Ids of commands that finished with exit code 0.
+    pub completed_command_ids: Vec<String>,
+    /// Id of the command that stopped the plan, if any.
+    pub failed_command_id: Option<String>,
+    /// The plan's exit code: the failing command's, else the last command's (0 for an empty plan).
+    pub exit_code: i32,
+    pub enforcement: EnforcementReport,
+}
+
+/// How one command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandStatus {
+    Success,
+    Failed,
+    TimedOut,
+    /// The sandbox could not be set up in the child, or the cwd was unusable; the program never ran.
+    Blocked,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandReport {
+    pub id: String,
+    pub status: CommandStatus,
+    /// CSC rules: 124 timeout, 126 blocked/permission, 127 not found, `-signal` when signalled;
+    /// a pipeline's code is its first non-zero segment code, else the last segment's.
+    pub exit_code: i32,
+    pub segments: Vec<SegmentReport>,
+    pub stdout: StreamReport,
+    pub stderr: StreamReport,
+    pub started_at: SystemTime,
+    pub ended_at: SystemTime,
+    pub duration: Duration,
+    /// A short human sentence when the command did not succeed for a reason other than its own exit.
+    pub error: Option<String>,
+}
+
+/// One pipeline segment.
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentReport {
+    pub argv0: String,
+    pub pid: Option<u32>,
+    pub exit_code: i32,
+    /// Set when the process was killed by a signal.
+    pub signal: Option<i32>,
+}
+
+/// A captured stream: the first `cap` bytes are kept and hashed; the rest is drained and counted.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamReport {
+    /// Lowercase hex SHA-256 of the captured prefix.
+    pub sha256: String,
+    pub captured_bytes: u64,
+    pub total_bytes: u64,
+    pub truncated: bool,
+    /// The captured prefix itself (not serialized: receipts carry hashes, not output).
+    #[serde(skip)]
+    pub captured: Vec<u8>,
+}
+
+/// What was enforced for the run, as observed.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnforcementReport {
+    pub mode: Mode,
+    /// Processes that acknowledged their confinement before exec.
+    pub processes_confined: u32,
+    pub landlock: LandlockReport,
+    pub network: NetworkReport,
+    pub seccomp: SeccompReport,
+    /// Namespaces every confined process entered (`"net"`, `"user"`).
+    pub namespaces: Vec<String>,
+    pub process: ProcessReport,
+    pub rlimits: RlimitReport,
+    pub cgroup: CgroupReport,
+    pub env: EnvReport,
+    /// How the process tree is killed on timeout and after the command exits.
+    pub tree_kill: String,
+    /// The run's private temporary directory (`TMPDIR`), removed afterwards.
+    pub private_tmp: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LandlockReport {
+    pub enforced: bool,
+    /// The kernel's Landlock ABI version (0 when absent).
+    pub abi: u8,
+    /// Always `"fully_enforced"` when `enforced`; partial rulesets are refused.
+    pub status: String,
+    pub handled_fs: Vec<String>,
+    pub handled_net: Vec<String>,
+    pub scopes: Vec<String>,
+    /// Paths granted read+execute (resolved), including the system paths exec needs.
+    pub read_paths: Vec<PathBuf>,
+    /// Paths granted read+write+execute (resolved), including the private TMPDIR.
+    pub write_paths: Vec<PathBuf>,
+    /// Device files granted read+write.
+    pub devices: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkReport {
+    pub policy: Network,
+    /// Mechanisms in force for every process: `"netns"`, `"landlock-net"`, `"seccomp-socket"`.
+    pub methods: Vec<String>,
+    /// Why a mechanism is missing (e.g. the network namespace could not be created).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SeccompReport {
+    pub enforced: bool,
+    pub arch: String,
+    /// Foreign-architecture syscalls (i386 `int 0x80`) kill the process.
+    pub arch_checked: bool,
+    /// x32 syscall numbers (`nr | 0x40000000`) kill the process.
+    pub x32_killed: bool,
+    /// Syscalls that fail with EPERM.
+    pub denied_eperm: Vec<String>,
+    /// Syscalls that fail with ENOSYS (so libc falls back to an older, filterable call).
+    pub denied_enosys: Vec<String>,
+    /// Syscalls denied only for some arguments, with the condition.
+    pub conditional: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProcessReport {
+    pub new_session: bool,
+    pub no_new_privs: bool,
+    /// Effective, permitted, inheritable and ambient sets verified empty after dropping.
+    pub capabilities_cleared: bool,
+    /// Bounding set emptied (needs CAP_SETPCAP; false when there were no capabilities to drop).
+    pub bounding_set_cleared: bool,
+    /// SECBIT_NOROOT and friends set and locked so a uid-0 exec regains nothing.
+    pub securebits_locked: bool,
+    /// Every fd above 2 closed at exec (`close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`).
+    pub inherited_fds_closed: bool,
+    pub stdin: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RlimitReport {
+    pub applied: bool,
+    pub requested: Limits,
+    /// Where a requested limit does not bind (e.g. RLIMIT_NPROC for uid 0).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CgroupReport {
+    /// `"enforced"`, or why not (`"no writable cgroup v2"`).
+    pub status: String,
+    pub path: Option<PathBuf>,
+    pub memory_max: Option<u64>,
+    pub pids_max: Option<u64>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EnvReport {
+    pub policy: String,
+    /// Names passed to at least one command (values are never reported).
+    pub passed: Vec<String>,
+    /// Names dropped because they are on the injection list.
+    pub dropped: Vec<String>,
+}

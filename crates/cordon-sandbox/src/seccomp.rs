@@ -1,0 +1,270 @@
+//! The seccomp filters hardened commands run under.
+//!
+//! Three filters, installed in this order, because each needs a different action and seccompiler
+//! gives a filter one match action:
+//!
+//! 1. **Arch guard** (hand-written, six instructions): any syscall from a foreign ABI (i386 via
+//!    `int 0x80`) or with the x32 bit set kills the process. seccompiler checks the arch, but not
+//!    x32 numbers, and a filter that checks neither is bypassed by `int 0x80` `socketcall`.
+//! 2. **Deny list** → `EPERM`: io_uring (it performs socket/open operations the other filters never
+//!    see), ptrace and cross-process memory access, `pidfd_getfd`, the whole mount family, `setns`,
+//!    the key store, bpf, perf events; `unshare`/`clone` with `CLONE_NEWUSER`; and, when the network
+//!    is denied, `socket` for every family but `AF_UNIX`.
+//! 3. **clone3** → `ENOSYS`: its flags live in memory a filter cannot read, so it is refused as if
+//!    absent and libc falls back to `clone`, whose flags filter 2 checks.
+//!
+//! The kernel runs every installed filter and takes the most severe verdict, so the order only
+//! matters for readability. Everything is compiled in the supervisor; the child only installs.
+
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+    SeccompFilter, SeccompRule, TargetArch,
+};
+
+use crate::report::SeccompReport;
+use crate::Error;
+
+/// Syscalls denied with EPERM whatever their arguments.
+pub(crate) const DENIED_EPERM: &[(&str, libc::c_long)] = &[
+    ("io_uring_setup", libc::SYS_io_uring_setup),
+    ("io_uring_enter", libc::SYS_io_uring_enter),
+    ("io_uring_register", libc::SYS_io_uring_register),
+    ("ptrace", libc::SYS_ptrace),
+    ("process_vm_readv", libc::SYS_process_vm_readv),
+    ("process_vm_writev", libc::SYS_process_vm_writev),
+    ("pidfd_getfd", libc::SYS_pidfd_getfd),
+    ("mount", libc::SYS_mount),
+    ("umount2", libc::SYS_umount2),
+    ("pivot_root", libc::SYS_pivot_root),
+    ("open_tree", libc::SYS_open_tree),
+    ("move_mount", libc::SYS_move_mount),
+    ("fsopen", libc::SYS_fsopen),
+    ("fsconfig", libc::SYS_fsconfig),
+    ("fsmount", libc::SYS_fsmount),
+    ("fspick", libc::SYS_fspick),
+    ("mount_setattr", libc::SYS_mount_setattr),
+    ("setns", libc::SYS_setns),
+    ("keyctl", libc::SYS_keyctl),
+    ("add_key", libc::SYS_add_key),
+    ("request_key", libc::SYS_request_key),
+    ("bpf", libc::SYS_bpf),
+    ("perf_event_open", libc::SYS_perf_event_open),
+];
+
+/// Syscalls denied with ENOSYS.
+pub(crate) const DENIED_ENOSYS: &[(&str, libc::c_long)] = &[("clone3", libc::SYS_clone3)];
+
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 62 | 0x8000_0000 | 0x4000_0000; // AUDIT_ARCH_X86_64
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 183 | 0x8000_0000 | 0x4000_0000; // AUDIT_ARCH_AARCH64
+
+/// x32 syscalls are x86_64 syscalls with this bit set in `nr`.
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// The compiled filters, ready for the child to install in order.
+pub(crate) struct Filters {
+    pub programs: Vec<BpfProgram>,
+    pub report: SeccompReport,
+}
+
+/// Compiles the filters for a run; `deny_inet` adds the socket-family rule.
+pub(crate) fn build(deny_inet: bool) -> Result<Filters, Error> {
+    let arch = target_arch()?;
+    let mut deny: BTreeMap<i64, Vec<SeccompRule>> = DENIED_EPERM
+        .iter()
+        .map(|&(_, nr)| (nr, Vec::new()))
+        .collect();
+    let new_user = |nr: libc::c_long| -> Result<(i64, Vec<SeccompRule>), Error> {
+        // Dword: only the low 32 bits are compared, so high bits set in the flags cannot hide
+        // CLONE_NEWUSER (the kernel rejects unknown high bits anyway).
+        let cond = SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(libc::CLONE_NEWUSER as u64),
+            libc::CLONE_NEWUSER as u64,
+        )
+        .map_err(|e| Error::Seccomp(e.to_string()))?;
+        let rule = SeccompRule::new(vec![cond]).map_err(|e| Error::Seccomp(e.to_string()))?;
+        Ok((nr, vec![rule]))
+    };
+    let mut conditional = vec![
+        "unshare(flags & CLONE_NEWUSER) -> EPERM".to_string(),
+        "clone(flags & CLONE_NEWUSER) -> EPERM".to_string(),
+    ];
+    for nr in [libc::SYS_unshare, libc::SYS_clone] {
+        let (nr, rules) = new_user(nr)?;
+        deny.insert(nr, rules);
+    }
+    if deny_inet {
+        let cond = SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Ne,
+            libc::AF_UNIX as u64,
+        )
+        .map_err(|e| Error::Seccomp(e.to_string()))?;
+        let rule = SeccompRule::new(vec![cond]).map_err(|e| Error::Seccomp(e.to_string()))?;
+        deny.insert(libc::SYS_socket, vec![rule]);
+        conditional.push("socket(domain != AF_UNIX) -> EPERM".to_string());
+    }
+    let eperm = compile(deny, SeccompAction::Errno(libc::EPERM as u32), arch)?;
+    let enosys_rules = DENIED_ENOSYS
+        .iter()
+        .map(|&(_, nr)| (nr, Vec::new()))
+        .collect();
+    let enosys = compile(
+        enosys_rules,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        arch,
+    )?;
+
+    Ok(Filters {
+        programs: vec![arch_guard(), eperm, enosys],
+        report: SeccompReport {
+            enforced: false,
+            arch: std::env::consts::ARCH.to_string(),
+            arch_checked: true,
+            x32_killed: cfg!(target_arch = "x86_64"),
+            denied_eperm: DENIED_EPERM.iter().map(|(n, _)| n.to_string()).collect(),
+            denied_enosys: DENIED_ENOSYS.iter().map(|(n, _)| n.to_string()).collect(),
+            conditional,
+        },
+    })
+}
+
+fn compile(
+    rules: BTreeMap<i64, Vec<SeccompRule>>,
+    action: SeccompAction,
+    arch: TargetArch,
+) -> Result<BpfProgram, Error> {
+    let filter = SeccompFilter::new(rules, SeccompAction::Allow, action, arch)
+        .map_err(|e| Error::Seccomp(e.to_string()))?;
+    BpfProgram::try_from(filter).map_err(|e| Error::Seccomp(e.to_string()))
+}
+
+fn target_arch() -> Result<TargetArch, Error> {
+    TargetArch::try_from(std::env::consts::ARCH).map_err(|e| Error::Unenforceable {
+        feature: "a seccomp target architecture",
+        detail: e.to_string(),
+    })
+}
+
+const fn stmt(code: u16, k: u32) -> sock_filter {
+    sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
+    sock_filter { code, jt, jf, k }
+}
+
+/// `arch != native → kill; nr >= X32 bit → kill; allow`.
+pub(crate) fn arch_guard() -> BpfProgram {
+    const LD_W_ABS: u16 = 0x20; // BPF_LD (0) | BPF_W (0) | BPF_ABS (0x20)
+    const JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP | BPF_JEQ | BPF_K
+    const JGE_K: u16 = 0x05 | 0x30; // BPF_JMP | BPF_JGE | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const NR_OFFSET: u32 = 0; // offsetof(struct seccomp_data, nr)
+    const ARCH_OFFSET: u32 = 4; // offsetof(struct seccomp_data, arch)
+    let x32_check = if cfg!(target_arch = "x86_64") {
+        X32_SYSCALL_BIT
+    } else {
+        u32::MAX // never reached by a real syscall number
+    };
+    vec![
+        stmt(LD_W_ABS, ARCH_OFFSET),
+        jump(JEQ_K, AUDIT_ARCH, 1, 0),
+        stmt(RET_K, libc::SECCOMP_RET_KILL_PROCESS),
+        stmt(LD_W_ABS, NR_OFFSET),
+        jump(JGE_K, x32_check, 0, 1),
+        stmt(RET_K, libc::SECCOMP_RET_KILL_PROCESS),
+        stmt(RET_K, libc::SECCOMP_RET_ALLOW),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arch_guard_kills_foreign_arch_and_x32_and_allows_the_rest() {
+        let g = arch_guard();
+        assert_eq!(g.len(), 7);
+        // arch load, compare, kill
+        assert_eq!((g[0].code, g[0].k), (0x20, 4));
+        assert_eq!(
+            (g[1].code, g[1].k, g[1].jt, g[1].jf),
+            (0x15, AUDIT_ARCH, 1, 0)
+        );
+        assert_eq!(g[2].k, libc::SECCOMP_RET_KILL_PROCESS);
+        // nr load, x32 compare, kill, allow
+        assert_eq!((g[3].code, g[3].k), (0x20, 0));
+        assert_eq!((g[4].code, g[4].jt, g[4].jf), (0x35, 0, 1));
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(g[4].k, 0x4000_0000);
+        assert_eq!(g[5].k, libc::SECCOMP_RET_KILL_PROCESS);
+        assert_eq!(g[6].k, libc::SECCOMP_RET_ALLOW);
+    }
+
+    #[test]
+    fn deny_list_is_exactly_the_catalogue() {
+        let names: Vec<_> = DENIED_EPERM.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            vec![
+                "io_uring_setup",
+                "io_uring_enter",
+                "io_uring_register",
+                "ptrace",
+                "process_vm_readv",
+                "process_vm_writev",
+                "pidfd_getfd",
+                "mount",
+                "umount2",
+                "pivot_root",
+                "open_tree",
+                "move_mount",
+                "fsopen",
+                "fsconfig",
+                "fsmount",
+                "fspick",
+                "mount_setattr",
+                "setns",
+                "keyctl",
+                "add_key",
+                "request_key",
+                "bpf",
+                "perf_event_open",
+            ]
+        );
+        assert_eq!(
+            DENIED_ENOSYS.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            vec!["clone3"]
+        );
+    }
+
+    #[test]
+    fn socket_rule_only_when_network_is_denied() {
+        let with = build(true).unwrap();
+        let without = build(false).unwrap();
+        assert_eq!(with.programs.len(), 3);
+        assert!(with
+            .report
+            .conditional
+            .iter()
+            .any(|c| c.starts_with("socket")));
+        assert!(!without
+            .report
+            .conditional
+            .iter()
+            .any(|c| c.starts_with("socket")));
+        assert!(with.programs[1].len() > without.programs[1].len());
+    }
+}

@@ -1,0 +1,178 @@
+//! Shared helpers for the escape tests: run `cordon-probe` inside and outside the sandbox and
+//! parse its one-line verdict.
+#![allow(dead_code, unused_macros)]
+
+/// Prints `SKIP: <reason>` straight to the process's stderr, past the test harness's capture, so
+/// a skipped check is visible in every `cargo test` run.
+macro_rules! skip {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "SKIP: {}", format!($($t)*));
+    }};
+}
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cordon_sandbox::{
+    landlock_abi, run, Confinement, Network, Plan, PlannedCommand, RunOptions, RunReport,
+};
+
+pub const PROBE: &str = env!("CARGO_BIN_EXE_cordon-probe");
+
+/// Hardened, network denied, with only the probe binary itself granted.
+pub fn hardened() -> Confinement {
+    Confinement::hardened().read(PROBE)
+}
+
+pub fn quiet() -> RunOptions {
+    RunOptions {
+        passthrough: false,
+        ..RunOptions::default()
+    }
+}
+
+/// The result of one probe run under the supervisor.
+pub struct Outcome {
+    pub line: String,
+    pub exit_code: i32,
+    pub report: RunReport,
+}
+
+impl Outcome {
+    pub fn errno(&self) -> Option<i32> {
+        self.line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("errno="))
+            .and_then(|n| n.parse().ok())
+    }
+    /// Everything needed to understand a failed assertion.
+    pub fn describe(&self) -> String {
+        let c = &self.report.commands[0];
+        format!(
+            "line={:?} exit={} status={:?} error={:?} stderr={:?}",
+            self.line,
+            self.exit_code,
+            c.status,
+            c.error,
+            String::from_utf8_lossy(&c.stderr.captured)
+        )
+    }
+    pub fn ok(&self) -> bool {
+        self.line == "ok" || self.line.starts_with("ok ")
+    }
+}
+
+pub fn probe_in(confinement: &Confinement, args: &[&str]) -> Outcome {
+    probe_with(confinement, args, Duration::from_secs(20), None)
+}
+
+pub fn probe_with(
+    confinement: &Confinement,
+    args: &[&str],
+    timeout: Duration,
+    env: Option<Vec<(OsString, OsString)>>,
+) -> Outcome {
+    let mut argv = vec![PROBE.to_string()];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let mut cmd = PlannedCommand::new("probe", argv, "/").timeout(timeout);
+    if let Some(env) = env {
+        cmd = cmd.env(env);
+    }
+    let plan = Plan {
+        commands: vec![cmd],
+    };
+    let report = run(&plan, confinement, &quiet()).expect("run");
+    let c = &report.commands[0];
+    let line = String::from_utf8_lossy(&c.stdout.captured)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    Outcome {
+        line,
+        exit_code: c.exit_code,
+        report,
+    }
+}
+
+/// Runs the probe directly, with no sandbox: the positive control.
+pub fn probe_bare(args: &[&str]) -> String {
+    let out = std::process::Command::new(PROBE)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("spawn probe");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string()
+}
+
+pub fn errno_of(line: &str) -> Option<i32> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("errno="))
+        .and_then(|n| n.parse().ok())
+}
+
+/// Prints a visible skip line and returns true when the kernel's Landlock ABI is below `min`.
+pub fn skip_below_abi(min: u8, what: &str) -> bool {
+    let abi = landlock_abi();
+    if abi < min {
+        skip!("{what} needs Landlock ABI >= {min}, kernel has {abi}");
+        return true;
+    }
+    false
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub fn skip_unless_root(what: &str) -> bool {
+    if !is_root() {
+        skip!("{what} needs to run as root");
+        return true;
+    }
+    false
+}
+
+pub fn allow_network(c: Confinement) -> Confinement {
+    c.network(Network::Allow)
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+pub fn canon(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).expect("canonicalize")
+}
+
+/// True while `pid` exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 2..].split(' ').next().map(str::to_string));
+            state.as_deref() != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+/// Waits up to `limit` for `pid` to be gone.
+pub fn gone_within(pid: i32, limit: Duration) -> bool {
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    !alive(pid)
+}

@@ -1,0 +1,124 @@
+//! The supervisor run by an unprivileged user (here: root dropping to `nobody` with setpriv): the
+//! network namespace comes from a user namespace, the tree kill from the subreaper fallback, and
+//! the report says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use common::*;
+
+const RUNNER: &str = env!("CARGO_BIN_EXE_cordon-sandbox-run");
+
+fn as_nobody(args: &[&str]) -> Option<(String, serde_json::Value)> {
+    if !is_root() || !std::path::Path::new("/usr/bin/setpriv").exists() {
+        skip!("unprivileged run needs root and setpriv to drop to nobody");
+        return None;
+    }
+    let out = Command::new("/usr/bin/setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            RUNNER,
+            "--report",
+        ])
+        .args(args)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let json_start = stderr
+        .find('{')
+        .unwrap_or_else(|| panic!("no report: {stderr}"));
+    let report: serde_json::Value = serde_json::from_str(&stderr[json_start..]).unwrap();
+    Some((
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        report,
+    ))
+}
+
+#[test]
+fn unprivileged_hardened_run_is_confined_and_reports_its_methods() {
+    if skip_below_abi(cordon_sandbox::MIN_LANDLOCK_ABI, "hardened mode") {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let Some((line, report)) = as_nobody(&[
+        "--hardened",
+        "--read",
+        PROBE,
+        "--",
+        PROBE,
+        "tcp-connect",
+        "127.0.0.1",
+        &port,
+    ]) else {
+        return;
+    };
+    assert_eq!(line, "errno=1 at=socket");
+    let e = &report["enforcement"];
+    let namespaces = e["namespaces"].as_array().unwrap();
+    if namespaces.is_empty() {
+        assert!(
+            !e["network"]["notes"].as_array().unwrap().is_empty(),
+            "missing netns unexplained"
+        );
+        skip!(
+            "no user namespace for nobody here: {}",
+            e["network"]["notes"]
+        );
+    } else {
+        assert_eq!(
+            namespaces,
+            &vec![serde_json::json!("user"), serde_json::json!("net")]
+        );
+    }
+    assert_eq!(e["tree_kill"], "subreaper + descendant scan");
+    assert_eq!(e["cgroup"]["status"], "no writable cgroup v2");
+
+    let Some((line, _)) = as_nobody(&["--hardened", "--read", PROBE, "--", PROBE, "caps"]) else {
+        return;
+    };
+    assert!(line.starts_with("ok capeff=0 capprm=0 capinh=0"), "{line}");
+    assert!(line.contains("uid=65534"), "{line}");
+}
+
+#[test]
+fn unprivileged_timeout_still_kills_the_daemon() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let pidfile = d.path().join("daemon.pid");
+    let mut args = vec!["--timeout", "0.7"];
+    let hardened = cordon_sandbox::landlock_abi() >= cordon_sandbox::MIN_LANDLOCK_ABI;
+    let dir = path_str(d.path());
+    if hardened {
+        args.extend(["--hardened", "--read", PROBE, "--write", &dir]);
+    }
+    let pf = path_str(&pidfile);
+    args.extend(["--", PROBE, "daemonize", &pf, "30"]);
+    let start = std::time::Instant::now();
+    let Some((_, report)) = as_nobody(&args) else {
+        return;
+    };
+    assert!(
+        start.elapsed() < std::time::Duration::from_millis(1900),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(report["exit_code"], 124);
+    let daemon: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        gone_within(daemon, std::time::Duration::from_millis(200)),
+        "daemon {daemon} survived"
+    );
+}

@@ -1,0 +1,223 @@
+//! `cordon exec`, `cordon explain` and `cordon policy test`, run as a user would run them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cordon(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(args)
+        .env("CORDON_HOME", home.join("cordon-home"))
+        .env("HOME", "/home/agent")
+        .current_dir(home)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn first_use_creates_the_config_home_once_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = cordon(dir.path(), &["exec", "--shell", "git status"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("first use: created"),
+        "{}",
+        stderr(&first)
+    );
+    let policy = std::fs::read_to_string(dir.path().join("cordon-home/policy.yaml")).unwrap();
+    assert!(policy.contains("cordon_policy: 1"));
+    let second = cordon(dir.path(), &["exec", "--shell", "git status"]);
+    assert!(
+        !stderr(&second).contains("first use"),
+        "{}",
+        stderr(&second)
+    );
+}
+
+#[test]
+fn exec_exit_codes_follow_the_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], i32); 5] = [
+        (&["exec", "--shell", "cd src && ls -la | head"], 0),
+        (&["exec", "--shell", "rm -rf build"], 0),
+        (&["exec", "--shell", "rm -rf / ; ls"], 1),
+        (&["exec", "--shell", "git push"], 2),
+        (&["exec", "--", "cat", "/home/agent/.ssh/id_rsa"], 1),
+    ];
+    for (args, code) in cases {
+        let out = cordon(dir.path(), args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+    let asked = cordon(dir.path(), &["exec", "--shell", "x=rm; $x -rf /"]);
+    assert_eq!(asked.status.code(), Some(2));
+    assert!(
+        stdout(&asked).contains("cannot be judged before it runs"),
+        "{}",
+        stdout(&asked)
+    );
+}
+
+#[test]
+fn exec_json_carries_outcome_codes_and_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cordon(
+        dir.path(),
+        &["exec", "--json", "--shell", "git push origin main"],
+    );
+    let value: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(value["outcome"], "ask");
+    assert_eq!(value["decision"], "needs_approval");
+    assert_eq!(value["executed"], false);
+    assert_eq!(value["policy_sha256"].as_str().unwrap().len(), 64);
+    assert!(value["reason_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "RULE_ASKED"));
+}
+
+#[test]
+fn explain_shows_parse_contract_rules_and_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cordon(
+        dir.path(),
+        &[
+            "explain",
+            "--cwd",
+            "/work/project",
+            "--shell",
+            "cd web && frobnicate --all",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "1. cd web",
+        "2. frobnicate --all",
+        "cwd:      /work/project/web",
+        "rule:     unknown-program",
+        "\"version\": \"csc.v0.1\"",
+        "to allow:",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let json = cordon(dir.path(), &["explain", "--json", "--shell", "git push"]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(value["decision"]["outcome"], "ask");
+    assert_eq!(value["contract"]["commands"][0]["exec"]["argv"][1], "push");
+    assert!(!value["suggestions"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_csc_profile_can_judge_the_synthesized_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.yaml");
+    std::fs::write(
+        &profile,
+        "policy_schema_version: csc.policy.v0.1\nname: ro\nallow_commands: [git]\nallowed_effect_types: [observe]\nallowed_risk_classes: [low]\nmax_timeout_sec: 900\nnetwork: deny\nallow_secret_refs: false\nallowed_cwd_prefixes: [/work]\nallowed_read_prefixes: [/work]\n",
+    )
+    .unwrap();
+    let policy = profile.to_str().unwrap();
+    let allowed = cordon(
+        dir.path(),
+        &[
+            "exec",
+            "--policy",
+            policy,
+            "--cwd",
+            "/work/project",
+            "--shell",
+            "git status",
+        ],
+    );
+    assert_eq!(
+        allowed.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&allowed),
+        stderr(&allowed)
+    );
+    let denied = cordon(
+        dir.path(),
+        &[
+            "exec",
+            "--policy",
+            policy,
+            "--cwd",
+            "/work/project",
+            "--shell",
+            "ls",
+        ],
+    );
+    assert_eq!(denied.status.code(), Some(1), "{}", stdout(&denied));
+    let asked = cordon(
+        dir.path(),
+        &[
+            "exec",
+            "--policy",
+            policy,
+            "--cwd",
+            "/work/project",
+            "--shell",
+            "git $x",
+        ],
+    );
+    assert_eq!(asked.status.code(), Some(2), "{}", stdout(&asked));
+}
+
+#[test]
+fn policy_test_passes_and_fails_as_the_fixtures_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yaml");
+    std::fs::write(&good, "cases:\n  - {shell: \"git status\", expect: allow}\n  - {shell: \"git push\", expect: ask}\n  - {argv: [rm, -rf, /], expect: deny}\n").unwrap();
+    let out = cordon(dir.path(), &["policy", "test", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("passed, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "cases:\n  - {shell: \"git push\", expect: allow}\n").unwrap();
+    let out = cordon(dir.path(), &["policy", "test", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("FAIL \"git push\": expected allow, got ask"),
+        "{}",
+        stdout(&out)
+    );
+
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "cases:\n  - {shell: x, expect: maybe}\n").unwrap();
+    assert_eq!(
+        cordon(dir.path(), &["policy", "test", broken.to_str().unwrap()])
+            .status
+            .code(),
+        Some(65)
+    );
+}
+
+#[test]
+fn the_shipped_table_passes_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cordon-policy/tests/data/agent-commands.yaml");
+    let out = cordon(dir.path(), &["policy", "test", table.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
