@@ -7,6 +7,7 @@
 mod cmd;
 mod exit;
 mod gate;
+mod home;
 mod input;
 
 use std::process::ExitCode;

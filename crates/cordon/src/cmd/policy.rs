@@ -148,17 +148,9 @@ pub fn load_policy_file(path: &Path) -> Result<PolicyInForce, CliError> {
     }
 }
 
-/// cordon's config home: `$CORDON_HOME`, else `$XDG_CONFIG_HOME/cordon`, else `~/.config/cordon`.
+/// cordon's config home (see `crate::home`).
 pub fn config_home() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("CORDON_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir));
-    }
-    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("cordon"));
-    }
-    std::env::var_os("HOME")
-        .filter(|d| !d.is_empty())
-        .map(|h| PathBuf::from(h).join(".config").join("cordon"))
+    crate::home::Home::from_env().map(|home| home.root().to_path_buf())
 }
 
 /// The policy `exec` and `explain` use: `--policy`, else the config home's `policy.yaml`, else
