@@ -30,8 +30,14 @@ cat >"$WORK/policy.json" <<JSON
  "allowed_cwd_prefixes":["$WORK"],"allowed_read_prefixes":["$WORK"],"allowed_write_prefixes":[]}
 JSON
 
+# Hardened runs must be signed; the key lives outside every scope the contract grants.
+KEYS="$(mktemp -d "$ROOT/target/bench/run-overhead-keys.XXXXXX")"
+trap 'rm -rf "$WORK" "$KEYS"' EXIT
+"$BIN/cordon" keygen --out-dir "$KEYS" --key-id bench >/dev/null
+SIGN="--signing-key $KEYS/bench.pem --key-id bench"
+
 # Sanity: every variant must actually succeed before it is timed.
-"$BIN/cordon" run "$WORK/contract.json" "$WORK/policy.json" --mode hardened --receipt "$WORK/r.json"
+"$BIN/cordon" run "$WORK/contract.json" "$WORK/policy.json" --mode hardened $SIGN --receipt "$WORK/r.json"
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); e=r['x-cordon']['sandbox']['commands'][0]['enforcement']; \
 assert r['status']=='success' and e['landlock']['enforced'] and e['seccomp']['enforced'], r" "$WORK/r.json"
 
@@ -42,7 +48,8 @@ cmds=(
   "$BIN/cordon-sandbox-run --hardened -- /bin/true"
   "$BIN/cordon-sandbox-run --hardened --net allow -- /bin/true"
   "$BIN/cordon run $WORK/contract.json $WORK/policy.json --mode local --receipt $WORK/local.json"
-  "$BIN/cordon run $WORK/contract.json $WORK/policy.json --mode hardened --receipt $WORK/hardened.json"
+  "$BIN/cordon run $WORK/contract.json $WORK/policy.json --mode hardened $SIGN --receipt $WORK/hardened.json"
+  "$BIN/cordon run $WORK/contract.json $WORK/policy.json --mode hardened $SIGN --receipt $WORK/journaled.json --journal $WORK/journal"
   "$BWRAP"
 )
 names=(
@@ -51,7 +58,8 @@ names=(
   "supervisor, hardened (netns)"
   "supervisor, hardened, network allowed (no netns)"
   "cordon run --mode local (+gate, receipt)"
-  "cordon run --mode hardened (+gate, receipt)"
+  "cordon run --mode hardened, signed receipt"
+  "cordon run --mode hardened, signed, journaled"
   "bwrap user+pid+net ns"
 )
 if [[ -n "${CSC:-}" && -x "${CSC}" ]]; then

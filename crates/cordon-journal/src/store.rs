@@ -736,7 +736,7 @@ impl SubtreeHashes for Journal {
             )));
         }
         let n = end - start;
-        if n.is_power_of_two() && start % n == 0 {
+        if n.is_power_of_two() && start.is_multiple_of(n) {
             return self.read_node(node_pos(n.trailing_zeros(), start / n));
         }
         let k = 1u64 << (63 - (n - 1).leading_zeros());

@@ -571,7 +571,7 @@ impl merkle::SubtreeHashes for Levels {
             )));
         }
         let width = end - start;
-        if width.is_power_of_two() && start % width == 0 {
+        if width.is_power_of_two() && start.is_multiple_of(width) {
             let level = width.trailing_zeros() as usize;
             return self
                 .0

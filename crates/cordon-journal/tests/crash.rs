@@ -50,7 +50,7 @@ fn crash_writer_process() {
             println!("ACK {} {pid} {}", a.index, seq + k as u64);
         }
         seq += n;
-        if seq % 3 == 0 {
+        if seq.is_multiple_of(3) {
             j.write_checkpoint(&s).unwrap();
         }
     }

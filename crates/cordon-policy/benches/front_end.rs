@@ -55,6 +55,10 @@ fn benches(c: &mut Criterion) {
             b.iter(|| cedar.decide(black_box(&facts)))
         });
     }
+    // Paid once per process by `cordon exec` (the knowledge base is parsed on first use).
+    c.bench_function("front_end/load the knowledge base (commands.yaml)", |b| {
+        b.iter(|| Knowledge::parse(black_box(include_str!("../data/commands.yaml"))).unwrap())
+    });
     c.bench_function("front_end/load + compile the default pack", |b| {
         b.iter(|| {
             CompiledPolicy::compile(&LoadedNativePolicy::default_pack().unwrap(), &context).unwrap()

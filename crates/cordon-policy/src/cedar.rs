@@ -19,7 +19,7 @@ use cordon_core::Outcome;
 use serde_json::json;
 
 use crate::facts::{CommandFacts, Facts};
-use crate::native::{severity, Context};
+use crate::native::{severity, CommandJudgement, Context, CordonReason, Decision};
 
 /// The schema every Cedar policy set is validated against.
 pub const SCHEMA: &str = include_str!("../data/cedar/schema.cedarschema");
@@ -195,6 +195,87 @@ impl CedarEngine {
             outcome = Outcome::Ask;
         }
         outcome
+    }
+
+    /// The whole decision, in the native engine's shape (so `exec` and `explain` treat both
+    /// engines alike): per-command outcomes, cordon's reason codes and a sentence. Cedar names no
+    /// rule, so the sentence says the Cedar policy decided; redirects are not expressible here.
+    pub fn decision(&self, facts: &Facts, policy_name: &str) -> Decision {
+        let label = |o: Outcome| match o {
+            Outcome::Allow => "Allowed",
+            Outcome::AllowWithCheckpoint => "Allowed with a checkpoint",
+            Outcome::Redirect => "Redirected",
+            Outcome::Ask => "Needs approval",
+            Outcome::Deny => "Denied",
+        };
+        let commands: Vec<CommandJudgement> = facts
+            .commands
+            .iter()
+            .map(|f| {
+                let outcome = self.judge(f);
+                let code = if !f.unresolved.is_empty() && outcome == Outcome::Ask {
+                    CordonReason::UnresolvedCommand
+                } else {
+                    match outcome {
+                        Outcome::Allow => CordonReason::RuleAllowed,
+                        Outcome::AllowWithCheckpoint => CordonReason::RuleCheckpointed,
+                        Outcome::Redirect => CordonReason::RuleRedirected,
+                        Outcome::Ask => CordonReason::RuleAsked,
+                        Outcome::Deny => CordonReason::RuleDenied,
+                    }
+                };
+                let why = if code == CordonReason::UnresolvedCommand {
+                    format!(
+                        "it cannot be judged before it runs: {}",
+                        f.unresolved.join("; ")
+                    )
+                } else {
+                    "the Cedar policy decides so".to_string()
+                };
+                CommandJudgement {
+                    sentence: format!("{}: `{}`: {why}.", label(outcome), f.display()),
+                    facts: f.clone(),
+                    outcome,
+                    reason_codes: vec![code],
+                    hits: Vec::new(),
+                    redirect_argv: None,
+                }
+            })
+            .collect();
+        let outcome = self.decide(facts);
+        let mut reason_codes = Vec::new();
+        for c in commands.iter().filter(|c| c.outcome == outcome) {
+            for code in &c.reason_codes {
+                if !reason_codes.contains(code) {
+                    reason_codes.push(*code);
+                }
+            }
+        }
+        let sentence = match commands.iter().find(|c| c.outcome == outcome) {
+            Some(c) => c.sentence.clone(),
+            None if facts.commands.is_empty() && facts.unresolved.is_empty() => {
+                reason_codes = vec![CordonReason::NothingToRun];
+                "Denied: the text runs no command.".to_string()
+            }
+            None => {
+                reason_codes = vec![CordonReason::UnresolvedCommand];
+                format!(
+                    "{}: the text cannot be judged before it runs: {}.",
+                    label(outcome),
+                    facts.unresolved.join("; ")
+                )
+            }
+        };
+        Decision {
+            outcome,
+            decision: outcome.verdict(),
+            reason_codes,
+            sentence,
+            commands,
+            unresolved: facts.unresolved.clone(),
+            policy_name: policy_name.to_string(),
+            policy_sha256: self.sha256.clone(),
+        }
     }
 
     /// The outcome for a whole text: the most severe part; unresolved text is asked; a text that

@@ -5,8 +5,10 @@
 pub mod cedar;
 pub mod engine;
 pub mod facts;
+pub mod import;
 pub mod input;
 pub mod knowledge;
+pub mod launch;
 pub mod load;
 pub mod native;
 pub mod paths;

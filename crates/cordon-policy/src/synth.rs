@@ -41,7 +41,7 @@ pub enum SynthError {
     Invalid(String),
 }
 
-fn risk_of(effect: EffectType, destructive: bool, privileged: bool) -> RiskClass {
+pub(crate) fn risk_of(effect: EffectType, destructive: bool, privileged: bool) -> RiskClass {
     if privileged || matches!(effect, EffectType::Deploy | EffectType::TouchSecrets) {
         RiskClass::Critical
     } else if destructive || effect == EffectType::FetchExternal {
@@ -53,7 +53,7 @@ fn risk_of(effect: EffectType, destructive: bool, privileged: bool) -> RiskClass
     }
 }
 
-fn rank(risk: RiskClass) -> u8 {
+pub(crate) fn rank(risk: RiskClass) -> u8 {
     match risk {
         RiskClass::Low => 0,
         RiskClass::Medium => 1,

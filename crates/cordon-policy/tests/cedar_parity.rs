@@ -1,4 +1,4 @@
-//! Cedar and native rules decide the same scenarios identically (`--features cedar`).
+//! Cedar and native rules decide the same scenarios identically (feature `cedar`, on by default).
 
 #![cfg(feature = "cedar")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]

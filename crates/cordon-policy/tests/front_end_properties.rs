@@ -1,13 +1,15 @@
-//! Properties of the front end: parsing is total, what is unresolved is never allowed, and
-//! adding a deny rule never allows more.
+//! Properties of the front end: parsing is total, what is unresolved is never allowed, adding a
+//! deny rule never allows more, and the contract that runs is the judged text under the judged scope.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cordon_core::Outcome;
 use cordon_policy::facts;
 use cordon_policy::knowledge::Knowledge;
+use cordon_policy::launch::{self, Launch, Request};
 use cordon_policy::native::{self, severity, CompiledPolicy, Context, LoadedNativePolicy};
 use cordon_policy::shell::{self, Session};
+use cordon_policy::synth::Requester;
 use proptest::prelude::*;
 
 fn session() -> Session {
@@ -143,5 +145,43 @@ proptest! {
         let after = CompiledPolicy::compile(&LoadedNativePolicy::parse(with_rule.as_bytes()).unwrap(), &context()).unwrap();
         let (b, a) = (decide(&text, &before), decide(&text, &after));
         prop_assert!(severity(a) >= severity(b), "{:?}: {:?} became {:?} after adding {}", text, b, a, rule);
+    }
+
+    #[test]
+    fn what_runs_is_the_judged_text_under_the_judged_scope(text in command_line()) {
+        let policy = CompiledPolicy::compile(&LoadedNativePolicy::default_pack().unwrap(), &context()).unwrap();
+        let script = shell::parse(&text, &session());
+        let (facts, decision) = native::decide(&text, &session(), &policy);
+        let Ok(plan) = launch::plan(Request::Text(&text), &script, &facts, &decision, "/work/project", &Requester::default()) else {
+            return Ok(());
+        };
+        let command = &plan.contract.commands[0];
+        let argv = command.argvs().next().unwrap().to_vec();
+        match plan.launch {
+            // Without a shell only when the text is one command and nothing a shell would do.
+            Launch::Argv if plan.redirect.is_none() => {
+                prop_assert_eq!(script.commands.len(), 1, "{:?}", text);
+                prop_assert!(!text.contains([';', '&', '|', '<', '>', '$', '`', '(', '*', '\n']), "{:?}", text);
+                prop_assert_eq!(&argv[1..], &script.commands[0].argv[1..]);
+            }
+            Launch::Argv => {}
+            Launch::Shell => prop_assert_eq!(argv, vec!["bash".to_string(), "-c".to_string(), text.clone()]),
+        }
+        // Every part's writes and reads are in the one command's scope: nothing judged is lost.
+        for part in &facts.commands {
+            for w in &part.writes {
+                prop_assert!(command.write_paths.contains(w), "{:?}: write {} missing", text, w);
+            }
+            for r in part.reads.iter().chain([&part.cwd]) {
+                prop_assert!(command.read_paths.contains(r) || &command.cwd == r, "{:?}: read {} missing", text, r);
+            }
+            if part.network {
+                prop_assert_eq!(command.network, cordon_core::contract::NetworkMode::Full);
+            }
+        }
+        // And nothing more.
+        for w in &command.write_paths {
+            prop_assert!(facts.commands.iter().any(|p| p.writes.contains(w)), "{:?}: extra write {}", text, w);
+        }
     }
 }

@@ -32,6 +32,7 @@ pub(crate) mod applied {
     pub const LANDLOCK: u32 = 1 << 9;
     pub const FDS_CLOEXEC: u32 = 1 << 10;
     pub const SECCOMP: u32 = 1 << 11;
+    pub const RECORDER: u32 = 1 << 12;
 }
 
 /// The steps that can fail, named in the supervisor's error.
@@ -53,6 +54,7 @@ pub(crate) enum Step {
     LandlockNotEnforced,
     CloseRange,
     Seccomp,
+    Recorder,
 }
 
 impl Step {
@@ -74,6 +76,7 @@ impl Step {
             LandlockNotEnforced,
             CloseRange,
             Seccomp,
+            Recorder,
         ]
         .into_iter()
         .find(|s| *s as u8 == v)
@@ -96,6 +99,7 @@ impl Step {
             Step::LandlockNotEnforced => "Landlock ruleset not enforced",
             Step::CloseRange => "closing inherited file descriptors",
             Step::Seccomp => "installing the seccomp filter",
+            Step::Recorder => "installing the exec recorder (seccomp user notification)",
         }
     }
 }
@@ -126,6 +130,8 @@ pub(crate) struct ChildSetup {
     pub cap_last: u32,
     pub landlock: Option<RulesetCreated>,
     pub seccomp: Vec<BpfProgram>,
+    /// The exec-recording filter and the socket its listener fd is sent over (`processes.rs`).
+    pub record: Option<(BpfProgram, OwnedFd)>,
 }
 
 // securebits (linux/securebits.h)
@@ -226,6 +232,14 @@ impl ChildSetup {
             if !self.seccomp.is_empty() {
                 done |= applied::SECCOMP;
             }
+        }
+        // Last, so the enforcing filters above are already in place: the kernel applies the most
+        // restrictive verdict of all filters, so recording never overrides a denial.
+        if let Some((program, sock)) = &self.record {
+            if !crate::processes::install_and_send(program, sock.as_raw_fd()) {
+                return self.fail(Step::Recorder);
+            }
+            done |= applied::RECORDER;
         }
         self.ack(b'A', 0, done);
         Ok(())
@@ -398,12 +412,12 @@ mod tests {
 
     #[test]
     fn every_step_round_trips() {
-        for v in 1..=15u8 {
+        for v in 1..=16u8 {
             let step = Step::from_u8(v).unwrap();
             assert_eq!(step as u8, v);
             assert!(!step.describe().is_empty());
         }
         assert_eq!(Step::from_u8(0), None);
-        assert_eq!(Step::from_u8(16), None);
+        assert_eq!(Step::from_u8(17), None);
     }
 }

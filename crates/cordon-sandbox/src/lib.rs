@@ -26,6 +26,7 @@ mod error;
 mod filesystem;
 mod kernel;
 mod plan;
+mod processes;
 mod report;
 mod scope;
 mod seccomp;
@@ -36,10 +37,14 @@ pub use error::Error;
 pub use filesystem::MIN_LANDLOCK_ABI;
 pub use kernel::{doctor, effective_capabilities, landlock_abi, Guarantee, KernelReport};
 pub use plan::{Confinement, Limits, Mode, Network, Plan, PlannedCommand, RunOptions};
+pub use processes::{
+    MAX_ARGS as MAX_RECORDED_ARGS, MAX_ARGV_BYTES as MAX_RECORDED_ARGV_BYTES,
+    MAX_PROCESSES as MAX_RECORDED_PROCESSES, MAX_TREE_ARGV_BYTES as MAX_RECORDED_TREE_ARGV_BYTES,
+};
 pub use report::{
     CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, LandlockReport,
-    NetworkReport, ProcessReport, RlimitReport, RunReport, SeccompReport, SegmentReport,
-    StreamReport,
+    NetworkReport, ProcessRecord, ProcessReport, ProcessTree, RlimitReport, RunReport,
+    SeccompReport, SegmentReport, StreamReport,
 };
 pub use scope::resolve_scope;
 pub use supervisor::run;

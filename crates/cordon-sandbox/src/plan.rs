@@ -191,6 +191,8 @@ pub struct RunOptions {
     /// Use a per-command cgroup v2 for tree kill and limits when one can be created. Only tests of
     /// the subreaper fallback turn this off.
     pub use_cgroup: bool,
+    /// Record every exec of the command's processes (`processes.rs`) into its report.
+    pub record_processes: bool,
 }
 
 impl Default for RunOptions {
@@ -200,6 +202,7 @@ impl Default for RunOptions {
             stdout_cap: 10 << 20,
             stderr_cap: 1 << 20,
             use_cgroup: true,
+            record_processes: true,
         }
     }
 }

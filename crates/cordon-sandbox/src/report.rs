@@ -52,6 +52,45 @@ pub struct CommandReport {
     pub duration: Duration,
     /// A short human sentence when the command did not succeed for a reason other than its own exit.
     pub error: Option<String>,
+    /// Every program the command's processes executed, as the supervisor observed it
+    /// (`processes.rs`); `None` only for a command that was not run by the supervisor.
+    pub processes: Option<ProcessTree>,
+}
+
+/// The programs a command executed: one record per successful-or-attempted `execve`/`execveat`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProcessTree {
+    /// `"seccomp-user-notif"` when recorded, `"none"` when not.
+    pub mechanism: String,
+    /// True when every exec of every process of the command passed through the recorder.
+    pub complete: bool,
+    pub processes: Vec<ProcessRecord>,
+    /// More execs happened than the cap keeps; `dropped` counts them.
+    pub truncated: bool,
+    pub dropped: u64,
+    /// Why recording is missing or partial.
+    pub notes: Vec<String>,
+}
+
+/// One observed exec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessRecord {
+    /// The process (thread group) id that called exec; it keeps this pid in the new program.
+    pub pid: u32,
+    /// Its parent at the time of the exec.
+    pub ppid: u32,
+    /// The path argument (lossy UTF-8); for `execveat` with an empty path, `fd:N`.
+    pub path: String,
+    /// The argv as read from the caller's memory at the time of the call (lossy UTF-8).
+    pub argv: Vec<String>,
+    /// The argv was cut at the per-process cap (arguments or bytes).
+    pub argv_truncated: bool,
+    /// False when the argv could not be read (the memory was unreadable, or a foreign ABI).
+    pub argv_read: bool,
+    /// Whether the path named an existing file when the call was made, as the caller sees its
+    /// filesystem. False is almost always a failed attempt (a shell or `execvp` trying each
+    /// `PATH` entry); it is kept, because a file created in between could still have run.
+    pub path_found: bool,
 }
 
 /// One pipeline segment.

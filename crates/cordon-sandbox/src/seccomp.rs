@@ -57,9 +57,9 @@ pub(crate) const DENIED_EPERM: &[(&str, libc::c_long)] = &[
 pub(crate) const DENIED_ENOSYS: &[(&str, libc::c_long)] = &[("clone3", libc::SYS_clone3)];
 
 #[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 62 | 0x8000_0000 | 0x4000_0000; // AUDIT_ARCH_X86_64
+pub(crate) const AUDIT_ARCH: u32 = 62 | 0x8000_0000 | 0x4000_0000; // AUDIT_ARCH_X86_64
 #[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 183 | 0x8000_0000 | 0x4000_0000; // AUDIT_ARCH_AARCH64
+pub(crate) const AUDIT_ARCH: u32 = 183 | 0x8000_0000 | 0x4000_0000; // AUDIT_ARCH_AARCH64
 
 /// x32 syscalls are x86_64 syscalls with this bit set in `nr`.
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;

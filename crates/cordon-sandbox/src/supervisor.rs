@@ -52,9 +52,11 @@ use crate::env::filter_env;
 use crate::filesystem::{self, FsPlan};
 use crate::kernel::{self, CgroupV2};
 use crate::plan::{Confinement, Mode, Network, Plan, PlannedCommand, RunOptions};
+use crate::processes::Recorder;
 use crate::report::{
     CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, LandlockReport,
-    NetworkReport, ProcessReport, RlimitReport, RunReport, SeccompReport, SegmentReport,
+    NetworkReport, ProcessReport, ProcessTree, RlimitReport, RunReport, SeccompReport,
+    SegmentReport,
 };
 use crate::seccomp::{self, Filters};
 use crate::Error;
@@ -87,7 +89,7 @@ pub fn run(
     options: &RunOptions,
 ) -> Result<RunReport, Error> {
     validate(plan)?;
-    let mut prepared = Prepared::new(confinement, options.use_cgroup)?;
+    let mut prepared = Prepared::new(confinement, options.use_cgroup, options.record_processes)?;
     let mut commands = Vec::new();
     let mut completed = Vec::new();
     let mut failed = None;
@@ -169,6 +171,12 @@ impl Drop for PrivateTmp {
     }
 }
 
+/// Whether the run's execs are recorded, and if not, why (said in every command's report).
+enum RecordPlan {
+    On(seccompiler::BpfProgram),
+    Off(String),
+}
+
 /// Tree-kill strategy chosen for the run.
 enum TreeKill {
     Cgroup(CgroupV2),
@@ -193,6 +201,7 @@ struct Prepared {
     env: EnvReport,
     cgroup: CgroupReport,
     notes: Vec<String>,
+    record: RecordPlan,
 }
 
 #[derive(Clone)]
@@ -203,7 +212,7 @@ enum NetnsPlan {
 }
 
 impl Prepared {
-    fn new(confinement: &Confinement, use_cgroup: bool) -> Result<Self, Error> {
+    fn new(confinement: &Confinement, use_cgroup: bool, record: bool) -> Result<Self, Error> {
         let tmp = PrivateTmp::create()?;
         let hardened = confinement.mode == Mode::Hardened;
         let deny = confinement.network == Network::Deny;
@@ -226,6 +235,15 @@ impl Prepared {
             (None, None)
         };
         let has_sys_admin = kernel::has_capability(kernel::CAP_SYS_ADMIN);
+        let record = if !record {
+            RecordPlan::Off("recording was not requested".into())
+        } else if let Some(why) = crate::processes::unavailable() {
+            RecordPlan::Off(why)
+        } else if hardened || has_sys_admin {
+            RecordPlan::On(crate::processes::filter())
+        } else {
+            RecordPlan::Off("local mode without CAP_SYS_ADMIN: installing the recorder would need no_new_privs, which local mode does not impose".into())
+        };
         let netns_plan = if hardened && deny {
             if has_sys_admin {
                 NetnsPlan::Direct
@@ -282,6 +300,7 @@ impl Prepared {
             },
             cgroup,
             notes: Vec::new(),
+            record,
         })
     }
 
@@ -308,6 +327,7 @@ impl Prepared {
         &self,
         ack: OwnedFd,
         cgroup: Option<&CommandCgroup>,
+        recorder: Option<&Recorder>,
     ) -> Result<ChildSetup, Error> {
         let hardened = self.mode == Mode::Hardened;
         let landlock = match &self.fs {
@@ -349,6 +369,10 @@ impl Prepared {
                 .as_ref()
                 .map(|f| f.programs.clone())
                 .unwrap_or_default(),
+            record: match (&self.record, recorder) {
+                (RecordPlan::On(program), Some(r)) => Some((program.clone(), r.child_end()?)),
+                _ => None,
+            },
         })
     }
 
@@ -366,6 +390,7 @@ impl Prepared {
             ended_at: started_at,
             duration: Duration::ZERO,
             error: None,
+            processes: None,
         };
         let result = self.execute(command, options, start, &mut report);
         if let Err(e) = result {
@@ -393,6 +418,10 @@ impl Prepared {
             return Ok(());
         }
         let deadline = start + command.timeout;
+        let recorder = match &self.record {
+            RecordPlan::On(_) => Some(Recorder::start()?),
+            RecordPlan::Off(_) => None,
+        };
         let cgroup = match &self.tree_kill {
             TreeKill::Cgroup(parent) => CommandCgroup::create(parent, &self.limits)?,
             TreeKill::Subreaper => None,
@@ -448,7 +477,7 @@ impl Prepared {
                 };
                 let stderr = Stdio::from(dup(&err_w)?);
                 let (ack_r, ack_w) = pipe()?;
-                let setup = self.child_setup(ack_w, cgroup.as_ref())?;
+                let setup = self.child_setup(ack_w, cgroup.as_ref(), recorder.as_ref())?;
                 Ok((stdout, stderr, ack_r, setup))
             })();
             let (stdout, stderr, ack_r, mut setup) = match prepared {
@@ -542,6 +571,16 @@ impl Prepared {
             c.wait_empty(Instant::now() + Duration::from_secs(1));
         }
         drop(cgroup);
+        // The tree is gone: no exec can be pending, so the recorder has seen everything.
+        report.processes = Some(match (recorder, &self.record) {
+            (Some(r), _) => r.finish(),
+            (None, RecordPlan::Off(why)) => ProcessTree {
+                mechanism: "none".into(),
+                notes: vec![why.clone()],
+                ..ProcessTree::default()
+            },
+            (None, RecordPlan::On(_)) => ProcessTree::default(),
+        });
 
         report.stdout = out.finish();
         report.stderr = err.finish();

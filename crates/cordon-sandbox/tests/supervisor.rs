@@ -130,6 +130,7 @@ fn output_is_captured_up_to_the_cap_hashed_and_drained_past_it() {
         stdout_cap: 1000,
         stderr_cap: 10,
         use_cgroup: true,
+        ..RunOptions::default()
     };
     for conf in modes() {
         let plan = Plan {

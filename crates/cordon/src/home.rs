@@ -8,6 +8,8 @@
 //! policy.yaml          the policy in force when no --policy is given
 //! keys/                signing key (PKCS#8 PEM), raw public key, key id
 //! journal/             the signed, append-only journal
+//! approvers            trusted approver keys: IDENTITY PUBLIC-KEY per line (docs/approvals.md)
+//! approvals.json       optional approval channels: webhook_url, page_url
 //! state/approvals.db   pending approval requests and consumed approvals (SQLite)
 //! state/sessions/      one file per agent session
 //! state/checkpoints/   content-addressed snapshots and their SQLite index
@@ -18,7 +20,41 @@
 // Some paths are for subsystems still landing (approvals, sessions, checkpoints, the gateway).
 #![allow(dead_code)]
 
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
+
+use crate::exit::CliError;
+
+/// What [`Home::ensure`] created; all false when everything was already there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Created {
+    pub root: bool,
+    pub policy: bool,
+    /// The key id of a newly generated signing key.
+    pub key_id: Option<String>,
+    pub journal: bool,
+}
+
+impl Created {
+    pub fn is_empty(&self) -> bool {
+        *self == Created::default()
+    }
+
+    /// The parts created, for one sentence: "the default policy, a signing key (ID), …".
+    pub fn parts(&self) -> Vec<String> {
+        let mut parts = Vec::new();
+        if self.policy {
+            parts.push("the default policy for coding agents (policy.yaml)".to_string());
+        }
+        if let Some(id) = &self.key_id {
+            parts.push(format!("a signing key ({id}, in keys/)"));
+        }
+        if self.journal {
+            parts.push("an empty journal (journal/)".to_string());
+        }
+        parts
+    }
+}
 
 /// The resolved home directory and the paths inside it. Creating it is the caller's business.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +104,14 @@ impl Home {
         self.state_dir().join("approvals.db")
     }
 
+    pub fn approvers(&self) -> PathBuf {
+        self.root.join("approvers")
+    }
+
+    pub fn approvals_config(&self) -> PathBuf {
+        self.root.join("approvals.json")
+    }
+
     pub fn sessions_dir(&self) -> PathBuf {
         self.state_dir().join("sessions")
     }
@@ -83,11 +127,143 @@ impl Home {
     pub fn gateway_socket(&self) -> PathBuf {
         self.state_dir().join("gateway.sock")
     }
+
+    /// Creates whatever is missing of a working home: the directory (mode 0700), the default
+    /// policy pack as `policy.yaml`, a signing key in `keys/` and an empty journal. What exists is
+    /// kept: an edited policy, the key that signed earlier entries, a journal with history.
+    pub fn ensure(&self) -> Result<Created, CliError> {
+        let mut created = Created {
+            root: !self.root.exists(),
+            ..Created::default()
+        };
+        make_private_dir(&self.root)?;
+        make_private_dir(&self.state_dir())?;
+
+        let policy = self.policy();
+        if !policy.exists() {
+            // Write then rename, so a concurrent first use never reads half a policy.
+            let tmp = policy.with_extension(format!("yaml.{}.tmp", std::process::id()));
+            std::fs::write(&tmp, cordon_policy::native::DEFAULT_PACK)
+                .and_then(|()| std::fs::rename(&tmp, &policy))
+                .map_err(|e| {
+                    let _ = std::fs::remove_file(&tmp);
+                    CliError::internal(format!(
+                        "{}: cannot write the default policy: {e}",
+                        policy.display()
+                    ))
+                })?;
+            created.policy = true;
+        }
+
+        let keys = self.keys_dir();
+        if private_keys(&keys).is_empty() {
+            make_private_dir(&keys)?;
+            let generated = cordon_journal::keys::generate(&keys, None)
+                .map_err(|e| CliError::internal(format!("cannot create the signing key: {e}")))?;
+            created.key_id = Some(generated.key_id);
+        }
+
+        let journal = self.journal_dir();
+        if !journal.join(cordon_journal::store::META_FILE).exists() {
+            cordon_journal::Journal::open(&journal).map_err(|e| {
+                CliError::internal(format!(
+                    "{}: cannot create the journal: {e}",
+                    journal.display()
+                ))
+            })?;
+            created.journal = true;
+        }
+        Ok(created)
+    }
+
+    /// The home's signing key: the one `*.pem` in `keys/`, and the key id its file name carries
+    /// (`cordon_journal::keys::generate` names it `<id>.pem`).
+    pub fn signing_key(&self) -> Result<(PathBuf, String), CliError> {
+        let dir = self.keys_dir();
+        let mut keys = private_keys(&dir);
+        let key = match keys.len() {
+            1 => keys.remove(0),
+            0 => {
+                return Err(CliError::invalid_input(format!(
+                    "{}: no signing key, so nothing can be recorded; run `cordon init`",
+                    dir.display()
+                )))
+            }
+            n => {
+                return Err(CliError::invalid_input(format!(
+                    "{}: {n} private keys; keep exactly one signing key there",
+                    dir.display()
+                )))
+            }
+        };
+        let key_id = key
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or_else(|| {
+                CliError::invalid_input(format!("{}: the key's name is not UTF-8", key.display()))
+            })?
+            .to_string();
+        Ok((key, key_id))
+    }
+}
+
+/// The home from the environment, created with everything a first run needs when it does not
+/// exist yet, which is said once on stderr. `None` when there is no `$HOME` to put it under.
+pub fn first_use() -> Result<Option<Home>, CliError> {
+    let Some(home) = Home::from_env() else {
+        return Ok(None);
+    };
+    if !home.root().exists() {
+        let created = home.ensure()?;
+        eprintln!(
+            "cordon: first use: created {} with {}; edit policy.yaml to change what agents may run",
+            home.root().display(),
+            created.parts().join(", ")
+        );
+    }
+    Ok(Some(home))
+}
+
+fn make_private_dir(dir: &Path) -> Result<(), CliError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| CliError::internal(format!("{}: cannot create: {e}", dir.display())))
+}
+
+/// The private keys (`*.pem`) in `dir`; none when it cannot be read.
+fn private_keys(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ensure_creates_what_is_missing_and_keeps_what_exists() {
+        #![allow(clippy::unwrap_used)]
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join("home"));
+        let first = home.ensure().unwrap();
+        assert!(first.root && first.policy && first.journal && first.key_id.is_some());
+        let (key, id) = home.signing_key().unwrap();
+        assert_eq!(Some(id.clone()), first.key_id);
+        std::fs::write(home.policy(), "edited").unwrap();
+        let again = home.ensure().unwrap();
+        assert!(again.is_empty(), "{again:?}");
+        assert_eq!(std::fs::read_to_string(home.policy()).unwrap(), "edited");
+        assert_eq!(home.signing_key().unwrap(), (key, id));
+    }
 
     #[test]
     fn every_path_lives_under_the_root() {

@@ -4,11 +4,16 @@
 //! together. Policy logic lives in `cordon-policy`, enforcement in `cordon-sandbox`, evidence in
 //! `cordon-journal`.
 
+mod approvals;
+mod checkpointing;
 mod cmd;
 mod exit;
 mod gate;
+mod gateway;
 mod home;
+mod hook;
 mod input;
+mod web;
 
 use std::process::ExitCode;
 

@@ -5,12 +5,18 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn cordon(home: &Path, args: &[&str]) -> Output {
+/// Runs cordon in `dir/work`, with its config home next to it (outside every scope a command
+/// there is granted, as the signing key must be), and no wait for approvals.
+fn cordon(dir: &Path, args: &[&str]) -> Output {
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
     Command::new(env!("CARGO_BIN_EXE_cordon"))
         .args(args)
-        .env("CORDON_HOME", home.join("cordon-home"))
+        .env("CORDON_HOME", dir.join("cordon-home"))
         .env("HOME", "/home/agent")
-        .current_dir(home)
+        .env("CORDON_APPROVAL_TIMEOUT", "0")
+        .current_dir(work)
+        .stdin(std::process::Stdio::null())
         .output()
         .unwrap()
 }
@@ -26,7 +32,7 @@ fn stderr(output: &Output) -> String {
 #[test]
 fn first_use_creates_the_config_home_once_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let first = cordon(dir.path(), &["exec", "--shell", "git status"]);
+    let first = cordon(dir.path(), &["exec", "--shell", "git --version"]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert!(
         stderr(&first).contains("first use: created"),
@@ -46,6 +52,7 @@ fn first_use_creates_the_config_home_once_and_says_so() {
 #[test]
 fn exec_exit_codes_follow_the_outcome() {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("work/src")).unwrap();
     let cases: [(&[&str], i32); 5] = [
         (&["exec", "--shell", "cd src && ls -la | head"], 0),
         (&["exec", "--shell", "rm -rf build"], 0),
@@ -66,9 +73,9 @@ fn exec_exit_codes_follow_the_outcome() {
     let asked = cordon(dir.path(), &["exec", "--shell", "x=rm; $x -rf /"]);
     assert_eq!(asked.status.code(), Some(2));
     assert!(
-        stdout(&asked).contains("cannot be judged before it runs"),
+        stderr(&asked).contains("cannot be judged before it runs"),
         "{}",
-        stdout(&asked)
+        stderr(&asked)
     );
 }
 
@@ -79,12 +86,17 @@ fn exec_json_carries_outcome_codes_and_digest() {
         dir.path(),
         &["exec", "--json", "--shell", "git push origin main"],
     );
-    let value: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    // The decision is the last line of stderr (stdout is the command's).
+    let err = stderr(&out);
+    let value: serde_json::Value =
+        serde_json::from_str(err.trim().lines().last().unwrap()).unwrap();
     assert_eq!(value["outcome"], "ask");
-    assert_eq!(value["decision"], "needs_approval");
-    assert_eq!(value["executed"], false);
-    assert_eq!(value["policy_sha256"].as_str().unwrap().len(), 64);
-    assert!(value["reason_codes"]
+    assert_eq!(value["executes"], false);
+    assert!(value["sentence"]
+        .as_str()
+        .unwrap()
+        .starts_with("Needs approval:"));
+    assert!(value["codes"]
         .as_array()
         .unwrap()
         .iter()
@@ -126,10 +138,13 @@ fn explain_shows_parse_contract_rules_and_a_suggestion() {
 #[test]
 fn a_csc_profile_can_judge_the_synthesized_contract() {
     let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    let project = project.to_str().unwrap();
     let profile = dir.path().join("p.yaml");
     std::fs::write(
         &profile,
-        "policy_schema_version: csc.policy.v0.1\nname: ro\nallow_commands: [git]\nallowed_effect_types: [observe]\nallowed_risk_classes: [low]\nmax_timeout_sec: 900\nnetwork: deny\nallow_secret_refs: false\nallowed_cwd_prefixes: [/work]\nallowed_read_prefixes: [/work]\n",
+        format!("policy_schema_version: csc.policy.v0.1\nname: ro\nallow_commands: [git]\nallowed_effect_types: [observe]\nallowed_risk_classes: [low]\nmax_timeout_sec: 900\nnetwork: deny\nallow_secret_refs: false\nallowed_cwd_prefixes: [{project}]\nallowed_read_prefixes: [{project}]\n"),
     )
     .unwrap();
     let policy = profile.to_str().unwrap();
@@ -140,9 +155,9 @@ fn a_csc_profile_can_judge_the_synthesized_contract() {
             "--policy",
             policy,
             "--cwd",
-            "/work/project",
+            project,
             "--shell",
-            "git status",
+            "git --version",
         ],
     );
     assert_eq!(
@@ -155,26 +170,14 @@ fn a_csc_profile_can_judge_the_synthesized_contract() {
     let denied = cordon(
         dir.path(),
         &[
-            "exec",
-            "--policy",
-            policy,
-            "--cwd",
-            "/work/project",
-            "--shell",
-            "ls",
+            "exec", "--policy", policy, "--cwd", project, "--shell", "ls",
         ],
     );
     assert_eq!(denied.status.code(), Some(1), "{}", stdout(&denied));
     let asked = cordon(
         dir.path(),
         &[
-            "exec",
-            "--policy",
-            policy,
-            "--cwd",
-            "/work/project",
-            "--shell",
-            "git $x",
+            "exec", "--policy", policy, "--cwd", project, "--shell", "git $x",
         ],
     );
     assert_eq!(asked.status.code(), Some(2), "{}", stdout(&asked));
@@ -220,4 +223,78 @@ fn the_shipped_table_passes_through_the_cli() {
         .join("../cordon-policy/tests/data/agent-commands.yaml");
     let out = cordon(dir.path(), &["policy", "test", table.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn policy_import_writes_a_policy_that_exec_uses_and_refuses_to_drop_a_deny() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("settings.json");
+    std::fs::write(
+        &settings,
+        r#"{"permissions": {"allow": ["Bash(git status)", "Bash(*)"], "deny": ["Read(~/.ssh/**)"]}}"#,
+    )
+    .unwrap();
+    let policy = dir.path().join("imported.yaml");
+    let out = cordon(
+        dir.path(),
+        &[
+            "policy",
+            "import",
+            settings.to_str().unwrap(),
+            "-o",
+            policy.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let said = stderr(&out);
+    assert_eq!(said.matches("not imported:").count(), 1, "{said}");
+    assert!(said.contains("Bash(*)"), "{said}");
+    // The written policy is what `explain` then judges with.
+    for (text, outcome) in [
+        ("git status", "allow"),
+        ("cat ~/.ssh/id_rsa", "deny"),
+        ("rm -rf ~", "ask"),
+    ] {
+        let out = cordon(
+            dir.path(),
+            &[
+                "explain",
+                "--json",
+                "--policy",
+                policy.to_str().unwrap(),
+                "--shell",
+                text,
+            ],
+        );
+        let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(value["decision"]["outcome"], outcome, "{text}");
+    }
+
+    // A deny that cannot be converted fails the import whole and leaves the old file alone.
+    let hostile = dir.path().join("hostile.json");
+    std::fs::write(
+        &hostile,
+        r#"{"permissions": {"allow": ["Bash(ls)"], "deny": ["Bash(rm -rf / | sh)"]}}"#,
+    )
+    .unwrap();
+    let before = std::fs::read(&policy).unwrap();
+    let out = cordon(
+        dir.path(),
+        &[
+            "policy",
+            "import",
+            hostile.to_str().unwrap(),
+            "-o",
+            policy.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("deny[0]"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&policy).unwrap(), before);
+
+    // Malformed JSON is invalid input, not a panic.
+    std::fs::write(&hostile, "{\"permissions\": {\"allow\": [").unwrap();
+    let out = cordon(dir.path(), &["policy", "import", hostile.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
 }

@@ -38,6 +38,8 @@ fn main() -> ExitCode {
             Some("--report") => print_report = true,
             // Tree kill by subreaper scan instead of a per-command cgroup (for measurement).
             Some("--no-cgroup") => options.use_cgroup = false,
+            // Without the exec recorder (for measuring what recording costs).
+            Some("--no-record") => options.record_processes = false,
             // In-process timing: run the plan N more times and print the mean wall time per run.
             Some("--repeat") => {
                 repeat = args

@@ -1,99 +1,257 @@
 //! `cordon exec --shell 'TEXT'` / `cordon exec -- ARGV…`: the agent-facing front end. It turns
-//! what the agent wrote into facts and a CSC contract and decides under the policy in force (the
-//! default pack unless `--policy` names another).
+//! what the agent wrote into facts and a CSC contract, decides under the policy in force (the
+//! config home's `policy.yaml`, the default pack on first use, or `--policy`), and then runs the
+//! decision through `cordon run`'s own execution (`run::execute`): the same sandbox, receipt and
+//! journal, so the two cannot drift apart.
 //!
-//! NOT YET RUN: executing the decided contract must go through the same code path as `cordon run`
-//! (sandbox, receipt, journal), and `cmd/run.rs` only offers `run(Args)` over a contract *file*
-//! judged by the CSC engine. Until run.rs exposes its execution half over an already-made decision
-//! (e.g. `pub fn execute(gate: &Gate, mode, receipt) -> Result<u8, CliError>`, with the gate able
-//! to carry a native decision and its policy digest), `exec` decides and prints the decision and
-//! never starts the command; it says so on stderr. Exit codes are the decision's: 0 allow (also
-//! allow_with_checkpoint), 1 deny, 2 needs approval, 3 redirect.
+//! What runs is the contract `cordon_policy::launch` builds: the argv itself, or `bash -c TEXT`
+//! for text that needs a shell, under the union of the parts' scopes. What the agent wrote and the
+//! per-command contract the policy judged are recorded next to it (`x-cordon.front_end`) in the
+//! decision record and the receipt.
+//!
+//! Outcomes: allow runs; deny starts nothing (exit 1); ask reaches `execute` as a needs-approval
+//! verdict, whose approval wait decides (runs when approved; 126 when denied or unanswered; 2
+//! with no wait); redirect runs the replacement argv instead and says so on stderr;
+//! allow_with_checkpoint runs with the receipt marked `checkpoint.requested`. Exit codes are
+//! `cordon run`'s: the command's own exit code when it ran, 126 when it was blocked (it could not
+//! be recorded, or a granted scope would expose the signing key or the journal).
+//!
+//! The policy may be native rules, a CSC profile (which judges the synthesized contract) or Cedar
+//! policies (`*.cedar`); `explain::analyse` gives all three the native decision's shape.
+//!
+//! Evidence: with no `--signing-key`, the config home's key signs and its journal records every
+//! decision; the receipt then stays in the journal (stdout is the command's output) unless
+//! `--receipt F` names a file.
 
-use cordon_core::Outcome;
-use cordon_policy::facts::display_argv;
+use std::path::PathBuf;
+
+use cordon_core::{Outcome, Verdict};
+use cordon_policy::launch::{self, LaunchError, Request as LaunchRequest};
+use cordon_policy::native::CordonReason;
+use cordon_policy::synth::Requester;
 use serde::Serialize;
+use time::OffsetDateTime;
 
-use super::explain::{self, Request};
+use super::explain::{self, Analysis, Request};
+use super::policy::PolicyInForce;
+use super::run::{self, Evidence, EvidenceError, ModeArg};
 use crate::exit::{self, CliError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ModeArg {
-    Local,
-    Hardened,
-}
+use crate::gate::{self, FrontEnd, Gate, PolicyRef, RedirectRecord};
+use crate::home::{self, Home};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub request: Request,
-    /// How the command would be confined once execution is wired (see the module docs).
+    /// `hardened` confines the command with Landlock, seccomp and namespaces, or refuses to run.
     #[arg(long, value_enum, default_value = "local")]
     pub mode: ModeArg,
+    /// Write the receipt here (atomically); default: the journal only (or stdout without one).
+    #[arg(long)]
+    pub receipt: Option<PathBuf>,
+    /// Private key to sign with instead of the config home's (PKCS#8 PEM or raw seed).
+    #[arg(long, requires = "key_id")]
+    pub signing_key: Option<PathBuf>,
+    /// Key id the signatures name (with `--signing-key`).
+    #[arg(long, requires = "signing_key")]
+    pub key_id: Option<String>,
+    /// Journal directory; default: `CORDON_JOURNAL`, else the config home's journal when its key
+    /// signs.
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+    /// A pre-signed approval for an asked request (as `cordon run --approval`); repeatable.
+    #[arg(long = "approval", value_name = "FILE")]
+    pub approvals: Vec<PathBuf>,
+    /// Seconds to wait for an approver when the policy asks; 0 does not ask (exit 2). Default:
+    /// `CORDON_APPROVAL_TIMEOUT`, else `cordon run`'s default.
+    #[arg(long, value_name = "SECS")]
+    pub approval_timeout: Option<u64>,
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
+    let home = home::first_use()?;
     let analysis = explain::analyse(&args.request)?;
-    let decision = &analysis.decision;
+    let gate = match gate_for(&args.request, &analysis) {
+        Ok(gate) => gate,
+        Err(refusal) => {
+            // Nothing that could run or be recorded as a contract: a denial, said once.
+            report(&args, &refusal, false)?;
+            return Ok(exit::DENY);
+        }
+    };
+    report(&args, &Told::of(&gate), true)?;
+    let evidence = evidence(&args, home.as_ref());
+    run::execute_with(&gate, args.mode, evidence, args.receipt.as_deref())
+}
+
+/// Builds the gate: the contract that runs, the native (or CSC) decision, and the front end's
+/// record. `Err` is a denial that has nothing to run.
+fn gate_for(request: &Request, analysis: &Analysis) -> Result<Gate, Told> {
+    let mut decision = analysis.decision.clone();
+    let launch_request = match &request.shell {
+        Some(text) => LaunchRequest::Text(text),
+        None => LaunchRequest::Argv(&request.argv),
+    };
+    let plan = launch::plan(
+        launch_request,
+        &analysis.script,
+        &analysis.facts,
+        &decision,
+        &analysis.cwd,
+        &Requester::default(),
+    )
+    .map_err(|e| {
+        let code = match e {
+            LaunchError::Empty => CordonReason::NothingToRun,
+            LaunchError::Invalid(_) => CordonReason::ContractUnrepresentable,
+        };
+        Told {
+            outcome: Outcome::Deny,
+            codes: vec![code.as_str().to_string()],
+            sentence: format!("Denied: {e}."),
+            ran_instead: None,
+        }
+    })?;
+    if let Some(why) = &plan.refused_redirect {
+        decision.outcome = Outcome::Ask;
+        decision.decision = Verdict::NeedsApproval;
+        decision.reason_codes = vec![CordonReason::RedirectRefused];
+        decision.sentence = format!("Needs approval: {why}.");
+    }
+    let policy = match &analysis.policy {
+        PolicyInForce::Native(p) => PolicyRef {
+            name: p.policy.name.clone(),
+            sha256: p.sha256.clone(),
+            schema_version: None,
+            env_allow: Vec::new(),
+        },
+        PolicyInForce::Csc(p) => PolicyRef::of_csc(p),
+        PolicyInForce::Cedar(p) => PolicyRef {
+            name: p.name.clone(),
+            sha256: p.sha256.clone(),
+            schema_version: None,
+            env_allow: Vec::new(),
+        },
+    };
+    let contract_sha256 = plan.contract.sha256();
+    let mut csc =
+        decision.to_policy_decision(&plan.contract, &contract_sha256, OffsetDateTime::now_utc());
+    // The CSC-shaped codes are CSC's three; the record keeps cordon's own, which say more.
+    let mut codes: Vec<String> = decision
+        .reason_codes
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    if let (Some(csc_code), PolicyInForce::Csc(_)) = (analysis.csc_reason_code, &analysis.policy) {
+        codes.push(csc_code.as_str().to_string());
+    }
+    if codes.is_empty() {
+        codes.push(format!("EXEC_{}", decision.outcome.as_str().to_uppercase()));
+    }
+    csc.outcome = Some(decision.outcome);
+    let front_end = FrontEnd {
+        text: analysis.text.clone(),
+        request: if request.shell.is_some() {
+            "shell"
+        } else {
+            "argv"
+        },
+        launch: plan.launch,
+        synthesized_contract_sha256: analysis.contract.as_ref().map(|c| c.sha256()),
+        synthesized_contract: analysis.contract.clone(),
+        synthesized_contract_error: analysis.contract_error.clone(),
+        redirect: plan.redirect.map(|(original, replacement)| RedirectRecord {
+            original,
+            replacement,
+        }),
+    };
+    Ok(gate::from_front_end(
+        plan.contract,
+        policy,
+        csc,
+        codes,
+        decision.sentence.clone(),
+        front_end,
+    ))
+}
+
+/// What the agent is told on stderr (and, with `--json`, as one JSON line there too).
+#[derive(Debug, Serialize)]
+struct Told {
+    outcome: Outcome,
+    codes: Vec<String>,
+    sentence: String,
+    /// The argv that runs in place of the agent's command, for a redirect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ran_instead: Option<Vec<String>>,
+}
+
+impl Told {
+    fn of(gate: &Gate) -> Told {
+        Told {
+            outcome: gate.outcome,
+            codes: gate.reason_codes.clone(),
+            sentence: gate.sentence.clone(),
+            ran_instead: gate
+                .front_end
+                .as_ref()
+                .and_then(|f| f.redirect.as_ref())
+                .map(|r| r.replacement.clone()),
+        }
+    }
+}
+
+/// Tells the agent the decision on stderr: every outcome but a plain allow gets its sentence (a
+/// redirect names what runs instead); `--json` adds one machine-readable line.
+fn report(args: &Args, told: &Told, will_execute: bool) -> Result<(), CliError> {
+    if told.outcome != Outcome::Allow {
+        eprintln!("cordon: {}", told.sentence);
+    }
+    if let Some(argv) = &told.ran_instead {
+        eprintln!(
+            "cordon: running `{}` instead of what was asked",
+            cordon_policy::facts::display_argv(argv)
+        );
+    }
     if args.request.json {
         #[derive(Serialize)]
-        struct ExecDecision<'a> {
-            outcome: Outcome,
-            decision: &'a cordon_core::Verdict,
-            reason_codes: Vec<&'static str>,
-            sentence: &'a str,
-            policy: &'a str,
-            policy_sha256: &'a str,
-            contract_sha256: Option<String>,
-            redirects: Vec<(String, String)>,
-            executed: bool,
+        struct Line<'a> {
+            #[serde(flatten)]
+            told: &'a Told,
+            executes: bool,
         }
-        let redirects = decision
-            .commands
-            .iter()
-            .filter_map(|c| {
-                c.redirect_argv
-                    .as_ref()
-                    .map(|to| (c.facts.display(), display_argv(to)))
-            })
-            .collect();
-        let out = ExecDecision {
-            outcome: decision.outcome,
-            decision: &decision.decision,
-            reason_codes: decision.reason_codes.iter().map(|c| c.as_str()).collect(),
-            sentence: &decision.sentence,
-            policy: &decision.policy_name,
-            policy_sha256: &decision.policy_sha256,
-            contract_sha256: analysis.contract.as_ref().map(|c| c.sha256()),
-            redirects,
-            executed: false,
-        };
-        let text = serde_json::to_string(&out)
+        let executes = will_execute && told.outcome.verdict() == Verdict::Allow;
+        let text = serde_json::to_string(&Line { told, executes })
             .map_err(|e| CliError::internal(format!("cannot serialize the decision: {e}")))?;
-        println!("{text}");
-    } else {
-        println!(
-            "{} — {}",
-            decision.outcome.as_str().to_uppercase(),
-            decision.sentence
-        );
+        eprintln!("{text}");
     }
-    if matches!(
-        decision.outcome,
-        Outcome::Allow | Outcome::AllowWithCheckpoint | Outcome::Redirect
-    ) {
-        eprintln!(
-            "cordon exec: decision only: running is not wired to `cordon run` yet ({} mode requested); the command was not started",
-            match args.mode {
-                ModeArg::Local => "local",
-                ModeArg::Hardened => "hardened",
-            }
-        );
-    }
-    Ok(match decision.outcome {
-        Outcome::Allow | Outcome::AllowWithCheckpoint => exit::OK,
-        Outcome::Deny => exit::DENY,
-        Outcome::Ask => exit::NEEDS_APPROVAL,
-        Outcome::Redirect => exit::REDIRECT,
+    Ok(())
+}
+
+/// The signer and journal: `--signing-key` (with `--journal` or `CORDON_JOURNAL`), else the
+/// config home's key and journal, else none (local mode only, unsigned receipt).
+fn evidence(args: &Args, home: Option<&Home>) -> Result<Evidence, EvidenceError> {
+    let explicit_journal = args
+        .journal
+        .clone()
+        .or_else(|| std::env::var_os("CORDON_JOURNAL").map(PathBuf::from));
+    let loaded = match (&args.signing_key, &args.key_id, home) {
+        (Some(key), Some(id), _) => {
+            Evidence::load(Some(key), Some(id), explicit_journal.as_deref(), args.mode)
+        }
+        (None, None, Some(home)) => {
+            let (key, id) = home.signing_key().map_err(|e| {
+                EvidenceError::Unrecordable(format!("the config home cannot sign: {}", e.message))
+            })?;
+            let journal = explicit_journal.unwrap_or_else(|| home.journal_dir());
+            Evidence::load(Some(&key), Some(&id), Some(&journal), args.mode)
+        }
+        _ => Evidence::load(None, None, explicit_journal.as_deref(), args.mode),
+    };
+    loaded.map(|mut evidence| {
+        evidence.receipt_in_journal_only = true;
+        evidence.approval =
+            crate::approvals::Options::new(args.approvals.clone(), args.approval_timeout);
+        evidence
     })
 }

@@ -57,6 +57,12 @@ pub struct Analysis {
     pub contract: Option<Contract>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contract_error: Option<String>,
+    /// The parse, for `exec` to decide how the text is started (`cordon_policy::launch`).
+    #[serde(skip)]
+    pub script: shell::Script,
+    /// The policy the decision was made under.
+    #[serde(skip)]
+    pub policy: PolicyInForce,
 }
 
 pub fn analyse(request: &Request) -> Result<Analysis, CliError> {
@@ -93,6 +99,12 @@ pub fn analyse(request: &Request) -> Result<Analysis, CliError> {
                 None,
             )
         }
+        PolicyInForce::Cedar(cedar) => {
+            let context = policy_cmd::context(&session, request.workspace.as_deref())?;
+            let engine = cordon_policy::cedar::CedarEngine::new(&cedar.text, &context)
+                .map_err(|e| CliError::invalid_input(format!("{}: {e}", cedar.name)))?;
+            (engine.decision(&facts, &cedar.name), None)
+        }
         PolicyInForce::Csc(loaded) => csc_decision(
             &facts,
             contract.as_ref(),
@@ -109,6 +121,8 @@ pub fn analyse(request: &Request) -> Result<Analysis, CliError> {
         csc_reason_code,
         contract,
         contract_error,
+        script,
+        policy,
     })
 }
 

@@ -5,15 +5,25 @@ use clap::{Parser, Subcommand};
 
 use crate::exit::CliError;
 
+mod approvals;
+pub(crate) mod approve;
 mod check;
 mod doctor;
 mod exec;
-mod explain;
+pub(crate) mod explain;
 mod export;
+mod hook;
+mod init;
+mod install;
 mod journal;
 mod keygen;
+mod mcp;
 mod policy;
-mod run;
+mod rollback;
+pub(crate) mod run;
+mod serve;
+mod session;
+mod trash;
 mod verify;
 mod verify_acta;
 mod verify_receipt;
@@ -55,6 +65,28 @@ enum Command {
     Export(export::Args),
     /// Verify one Veritas Acta draft -03 receipt (agent-evidence-vectors verifier contract).
     VerifyActa(verify_acta::Args),
+    /// Put a checkpoint's write scope back exactly (`--list` lists checkpoints).
+    Rollback(rollback::Args),
+    /// Soft-deleted files: list, restore, purge.
+    Trash(trash::Args),
+    /// Agent sessions: start, show, end (`CORDON_SESSION` names the current one).
+    Session(session::Args),
+    /// Answer an agent's hook event (Claude Code, Codex, Gemini CLI, Cursor) on stdin.
+    Hook(hook::Args),
+    /// Create the config home: the default policy, a signing key, an empty journal.
+    Init(init::Args),
+    /// Add cordon's hook to an agent's configuration (or remove it with --uninstall).
+    Install(install::Args),
+    /// Serve MCP on stdio: check_command, run_command, list_pending_approvals.
+    Mcp(mcp::Args),
+    /// Approval requests waiting for an answer, and the approvers a home trusts.
+    Approvals(approvals::Args),
+    /// Approve a pending request with your approver key (or pre-sign one for a contract).
+    Approve(approve::Args),
+    /// Deny a pending request.
+    Deny(approve::DenyArgs),
+    /// The local approval web page (loopback only, token required).
+    Serve(serve::Args),
 }
 
 pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
@@ -71,5 +103,16 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Policy(args) => policy::run(args),
         Command::Export(args) => export::run(args),
         Command::VerifyActa(args) => verify_acta::run(args),
+        Command::Rollback(args) => rollback::run(args),
+        Command::Trash(args) => trash::run(args),
+        Command::Session(args) => session::run(args),
+        Command::Hook(args) => hook::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Install(args) => install::run(args),
+        Command::Mcp(args) => mcp::run(args),
+        Command::Approvals(args) => approvals::run(args),
+        Command::Approve(args) => approve::run(args),
+        Command::Deny(args) => approve::deny(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

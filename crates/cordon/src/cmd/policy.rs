@@ -1,5 +1,6 @@
-//! `cordon policy test FILE`: run policy fixtures (command text → expected outcome), and the
-//! pieces `exec` and `explain` share: the config home, the policy in force, the session.
+//! `cordon policy test FILE`: run policy fixtures (command text → expected outcome);
+//! `cordon policy import FILE`: Claude Code permissions or Codex rules as a native policy; and the
+//! pieces `exec` and `explain` share: the policy in force and the session.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,28 @@ pub struct Args {
 enum PolicyCommand {
     /// Run fixtures (text → expected outcome) and every rule's inline examples; exit 1 on any mismatch.
     Test(TestArgs),
+    /// Convert Claude Code `permissions` or Codex `prefix_rule` files into a native policy.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// Claude Code settings JSON (`permissions.allow|ask|deny`).
+    Claude,
+    /// Codex rules (`prefix_rule(...)`, Starlark).
+    Codex,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The settings or rules file to read.
+    pub source: PathBuf,
+    /// The source format; default: Claude Code when the file is JSON, else Codex.
+    #[arg(long, value_enum)]
+    pub format: Option<ImportFormat>,
+    /// Write the policy here (atomically) instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -39,7 +62,66 @@ pub struct TestArgs {
 pub fn run(args: Args) -> Result<u8, CliError> {
     match args.command {
         PolicyCommand::Test(args) => test(args),
+        PolicyCommand::Import(args) => import(args),
     }
+}
+
+/// Converts, reports every rule left out (one per line on stderr), and writes the policy. An
+/// import that would drop a deny or an ask fails whole (exit 65) and writes nothing.
+fn import(args: ImportArgs) -> Result<u8, CliError> {
+    use cordon_policy::import;
+    let bytes = read_input(&args.source, MAX_POLICY_BYTES, "rules")?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        CliError::invalid_input(format!(
+            "{}: not valid UTF-8 (first bad byte at offset {})",
+            args.source.display(),
+            e.valid_up_to()
+        ))
+    })?;
+    let format = args.format.unwrap_or_else(|| {
+        let json_name = args.source.extension().is_some_and(|x| x == "json");
+        if json_name || text.trim_start().starts_with('{') {
+            ImportFormat::Claude
+        } else {
+            ImportFormat::Codex
+        }
+    });
+    let imported = match format {
+        ImportFormat::Claude => import::claude(text),
+        ImportFormat::Codex => import::codex(text),
+    }
+    .map_err(|e| CliError::invalid_input(format!("{}: {e}", args.source.display())))?;
+    for note in &imported.notes {
+        eprintln!("cordon policy import: not imported: {note}");
+    }
+    match &args.output {
+        Some(path) => write_atomically(path, imported.yaml.as_bytes()).map_err(|e| {
+            CliError::internal(format!("{}: cannot write the policy: {e}", path.display()))
+        })?,
+        None => print!("{}", imported.yaml),
+    }
+    eprintln!(
+        "cordon policy import: {} rule(s) imported, {} left out (policy sha256 {})",
+        imported.policy.policy.rules.len(),
+        imported.notes.len(),
+        imported.policy.sha256
+    );
+    Ok(exit::OK)
+}
+
+/// Temporary file in the same directory, fsync, rename: a reader sees the old file or the new
+/// one, never half of one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => dir.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(&dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 fn test(args: TestArgs) -> Result<u8, CliError> {
@@ -55,9 +137,9 @@ fn test(args: TestArgs) -> Result<u8, CliError> {
     let policy = match &args.policy {
         Some(path) => match load_policy_file(path)? {
             PolicyInForce::Native(p) => p,
-            PolicyInForce::Csc(_) => {
+            PolicyInForce::Csc(_) | PolicyInForce::Cedar(_) => {
                 return Err(CliError::invalid_input(format!(
-                    "{}: `policy test` needs a native policy (with `cordon_policy: 1`), found a CSC profile",
+                    "{}: `policy test` needs a native policy (with `cordon_policy: 1`)",
                     path.display()
                 )))
             }
@@ -97,11 +179,23 @@ fn test(args: TestArgs) -> Result<u8, CliError> {
     Ok(if failed == 0 { exit::OK } else { exit::DENY })
 }
 
-/// A policy as loaded from a file: native rules, or a plain CSC profile.
+/// A policy as loaded from a file: native rules, a plain CSC profile, or Cedar policies.
 #[derive(Debug, Clone)]
 pub enum PolicyInForce {
     Native(LoadedNativePolicy),
     Csc(Box<LoadedPolicy>),
+    Cedar(CedarPolicyFile),
+}
+
+/// A Cedar policy set as read from a `.cedar` file. It is validated against cordon's schema when
+/// it is compiled for a session (`{workspace}` and `{home}` expand first).
+#[derive(Debug, Clone)]
+pub struct CedarPolicyFile {
+    /// The file's stem: Cedar policy sets have no name of their own.
+    pub name: String,
+    pub text: String,
+    /// SHA-256 of the text as written.
+    pub sha256: String,
 }
 
 impl PolicyInForce {
@@ -109,6 +203,7 @@ impl PolicyInForce {
         match self {
             PolicyInForce::Native(p) => &p.policy.name,
             PolicyInForce::Csc(p) => &p.policy.name,
+            PolicyInForce::Cedar(p) => &p.name,
         }
     }
 
@@ -116,6 +211,7 @@ impl PolicyInForce {
         match self {
             PolicyInForce::Native(p) => &p.sha256,
             PolicyInForce::Csc(p) => &p.sha256,
+            PolicyInForce::Cedar(p) => &p.sha256,
         }
     }
 }
@@ -125,7 +221,8 @@ pub fn builtin_pack() -> Result<LoadedNativePolicy, CliError> {
         .map_err(|e| CliError::internal(format!("the built-in policy pack is invalid: {e}")))
 }
 
-/// Loads `path` as a native policy when it has `cordon_policy:`, else as a CSC profile.
+/// Loads `path` as Cedar policies when it is named `*.cedar`, as a native policy when it has
+/// `cordon_policy:`, else as a CSC profile.
 pub fn load_policy_file(path: &Path) -> Result<PolicyInForce, CliError> {
     let bytes = read_input(path, MAX_POLICY_BYTES, "policy")?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
@@ -135,6 +232,16 @@ pub fn load_policy_file(path: &Path) -> Result<PolicyInForce, CliError> {
             e.valid_up_to()
         ))
     })?;
+    if path.extension().is_some_and(|x| x == "cedar") {
+        return Ok(PolicyInForce::Cedar(CedarPolicyFile {
+            name: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "cedar".into()),
+            text: text.to_string(),
+            sha256: cordon_core::hash::sha256_hex(text.as_bytes()),
+        }));
+    }
     let document = cordon_policy::yaml::parse(text)
         .map_err(|e| CliError::invalid_input(format!("{}: {e}", path.display())))?;
     if native::is_native(&document) {
@@ -148,59 +255,21 @@ pub fn load_policy_file(path: &Path) -> Result<PolicyInForce, CliError> {
     }
 }
 
-/// cordon's config home (see `crate::home`).
-pub fn config_home() -> Option<PathBuf> {
-    crate::home::Home::from_env().map(|home| home.root().to_path_buf())
-}
-
 /// The policy `exec` and `explain` use: `--policy`, else the config home's `policy.yaml`, else
-/// the built-in pack. On first use the config home is created with the pack, said once on stderr.
+/// the built-in pack. On first use the config home is created (`crate::home::first_use`).
 pub fn policy_in_force(explicit: Option<&Path>) -> Result<PolicyInForce, CliError> {
     if let Some(path) = explicit {
         return load_policy_file(path);
     }
-    let Some(home) = config_home() else {
+    let Some(home) = crate::home::first_use()? else {
         return Ok(PolicyInForce::Native(builtin_pack()?));
     };
-    let policy_path = home.join("policy.yaml");
-    if !home.exists() {
-        create_config_home(&home, &policy_path)?;
-    }
+    let policy_path = home.policy();
     if policy_path.exists() {
         load_policy_file(&policy_path)
     } else {
         Ok(PolicyInForce::Native(builtin_pack()?))
     }
-}
-
-fn create_config_home(home: &Path, policy_path: &Path) -> Result<(), CliError> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(home)
-        .map_err(|e| {
-            CliError::internal(format!(
-                "{}: cannot create the config home: {e}",
-                home.display()
-            ))
-        })?;
-    // Write then rename, so a concurrent first use never reads half a policy.
-    let tmp = policy_path.with_extension(format!("yaml.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, native::DEFAULT_PACK)
-        .and_then(|()| std::fs::rename(&tmp, policy_path))
-        .map_err(|e| {
-            CliError::internal(format!(
-                "{}: cannot write the default policy: {e}",
-                policy_path.display()
-            ))
-        })?;
-    eprintln!(
-        "cordon: first use: created {} with the default policy for coding agents ({}); edit it to change what agents may run",
-        home.display(),
-        policy_path.display()
-    );
-    Ok(())
 }
 
 /// The session: `--cwd` or the current directory, and `$HOME`.
@@ -234,6 +303,12 @@ pub fn compile(
     session: &Session,
     workspace: Option<&Path>,
 ) -> Result<CompiledPolicy, CliError> {
+    CompiledPolicy::compile(policy, &context(session, workspace)?)
+        .map_err(|e| CliError::invalid_input(e.to_string()))
+}
+
+/// What `{workspace}` and `{home}` mean for this session: `--workspace` or the cwd, and `$HOME`.
+pub fn context(session: &Session, workspace: Option<&Path>) -> Result<Context, CliError> {
     let workspace = match workspace {
         Some(dir) => dir
             .to_str()
@@ -244,12 +319,8 @@ pub fn compile(
     let workspace =
         cordon_policy::shell::pathutil::resolve(Some(&session.cwd), &session.home, &workspace)
             .unwrap_or(workspace);
-    CompiledPolicy::compile(
-        policy,
-        &Context {
-            workspace,
-            home: session.home.clone(),
-        },
-    )
-    .map_err(|e| CliError::invalid_input(e.to_string()))
+    Ok(Context {
+        workspace,
+        home: session.home.clone(),
+    })
 }

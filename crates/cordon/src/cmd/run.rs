@@ -27,7 +27,6 @@ use cordon_core::contract::{Command, NetworkMode};
 use cordon_core::receipt::{
     EffectSummary, ExecutionMode, ExecutionReceipt, ReceiptStatus, RECEIPT_VERSION,
 };
-use cordon_core::Outcome;
 use cordon_core::Verdict;
 use cordon_journal::{record, Journal, Signer};
 use cordon_sandbox::{
@@ -71,6 +70,13 @@ pub struct Args {
     /// else none. Needs a signing key.
     #[arg(long)]
     pub journal: Option<PathBuf>,
+    /// A pre-signed approval (`cordon approve --contract … --out F`); repeat for dual control.
+    #[arg(long = "approval", value_name = "FILE")]
+    pub approvals: Vec<PathBuf>,
+    /// Seconds to wait for an approver when the policy asks; 0 does not ask (exit 2). Default:
+    /// `CORDON_APPROVAL_TIMEOUT`, else 120.
+    #[arg(long, value_name = "SECS")]
+    pub approval_timeout: Option<u64>,
 }
 
 /// Sandbox profile ids written into receipts and decision records.
@@ -92,6 +98,11 @@ pub struct Evidence {
     pub journal: Option<Journal>,
     /// The journal directory, resolved (for the scope check).
     pub journal_dir: Option<PathBuf>,
+    /// With a journal and no receipt file, keep the receipt out of stdout: `cordon exec`'s
+    /// stdout is the command's own output, which the agent reads.
+    pub receipt_in_journal_only: bool,
+    /// How an approval may be obtained when the policy asks (crate::approvals).
+    pub approval: crate::approvals::Options,
 }
 
 /// Why evidence could not be set up.
@@ -215,42 +226,51 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         .journal
         .clone()
         .or_else(|| std::env::var_os("CORDON_JOURNAL").map(PathBuf::from));
-    let mut evidence = match Evidence::load(
+    let evidence = Evidence::load(
         args.signing_key.as_deref(),
         args.key_id.as_deref(),
         journal.as_deref(),
         args.mode,
-    ) {
+    )
+    .map(|evidence| Evidence {
+        approval: crate::approvals::Options::new(args.approvals, args.approval_timeout),
+        ..evidence
+    });
+    execute_with(&gate, args.mode, evidence, args.receipt.as_deref())
+}
+
+/// [`execute`] once the evidence is set up, or the answer when it could not be: a run that
+/// cannot be recorded does not start (126), while a refusal's own answer stands.
+pub fn execute_with(
+    gate: &Gate,
+    mode: ModeArg,
+    evidence: Result<Evidence, EvidenceError>,
+    receipt_path: Option<&Path>,
+) -> Result<u8, CliError> {
+    let mut evidence = match evidence {
         Ok(evidence) => evidence,
         Err(EvidenceError::Usage(why)) => return Err(CliError::usage(why)),
         // A refusal starts nothing either way, so its own answer (exit 1 or 2) stands.
         Err(EvidenceError::Unrecordable(why)) if gate.decision.decision != Verdict::Allow => {
-            eprintln!("cordon run: this decision is not recorded: {why}");
-            Evidence::default()
+            eprintln!("cordon: this decision is not recorded: {why}");
+            // Nothing may run unrecorded, so an approval is not even sought.
+            Evidence {
+                approval: crate::approvals::Options::none(),
+                ..Evidence::default()
+            }
         }
         Err(EvidenceError::Unrecordable(why)) => {
-            eprintln!("cordon run: blocked: {why}");
+            eprintln!("cordon: blocked: {why}");
             let now = OffsetDateTime::now_utc();
-            let mut receipt = base_receipt(&gate, args.mode, now, now);
+            let mut receipt = base_receipt(gate, mode, now, now);
             receipt.status = ReceiptStatus::Blocked;
             receipt.exit_code = Some(i32::from(BLOCKED));
             receipt.error = Some(why);
-            write_receipt(&receipt, args.receipt.as_deref())?;
+            write_receipt(&receipt, receipt_path)?;
             return Ok(BLOCKED);
         }
     };
-    execute(&gate, args.mode, &mut evidence, args.receipt.as_deref())
-}
-
-/// The five-way outcome of a gate decision (the CSC engine sets only the verdict).
-fn outcome(gate: &Gate) -> Outcome {
-    gate.decision
-        .outcome
-        .unwrap_or(match gate.decision.decision {
-            Verdict::Allow => Outcome::Allow,
-            Verdict::Deny => Outcome::Deny,
-            Verdict::NeedsApproval => Outcome::Ask,
-        })
+    execute(gate, mode, &mut evidence, receipt_path)
 }
 
 fn profile(mode: ModeArg) -> &'static str {
@@ -262,28 +282,19 @@ fn profile(mode: ModeArg) -> &'static str {
 
 /// The decision record for a gate decision.
 fn decision_of(gate: &Gate, mode: ModeArg) -> record::Decision {
-    let d = &gate.decision;
-    let allowed = d.decision == Verdict::Allow;
-    let mut reason_codes: Vec<String> = d
-        .reason_codes
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
-    if reason_codes.is_empty() {
-        reason_codes.push(if allowed { "ALLOWED" } else { "DENIED" }.to_string());
-    }
+    let allowed = gate.decision.decision == Verdict::Allow;
     record::Decision {
         contract_id: gate.contract.contract_id.clone(),
         contract_sha256: gate.contract_sha256.clone(),
-        policy_profile: gate.policy.policy.name.clone(),
+        policy_profile: gate.policy.name.clone(),
         policy_digest: format!("sha256:{}", gate.policy.sha256),
-        outcome: outcome(gate).as_str().to_string(),
-        reason_codes,
-        reason: d.reasons.join("; "),
+        outcome: gate.outcome.as_str().to_string(),
+        reason_codes: gate.reason_codes.clone(),
+        reason: gate.sentence.clone(),
         actor: gate.contract.actor.agent_id.clone(),
         session_id: gate.contract.actor.session_id.clone(),
         sandbox_profile: allowed.then(|| profile(mode).to_string()),
-        details: Value::Null,
+        details: gate.record_details(),
     }
 }
 
@@ -295,12 +306,15 @@ pub fn execute(
     evidence: &mut Evidence,
     receipt_path: Option<&Path>,
 ) -> Result<u8, CliError> {
+    // When the policy asks, a person answers first (crate::approvals); the answer is evidence too.
+    let approval = crate::approvals::resolve(gate, &evidence.approval);
     let now = OffsetDateTime::now_utc();
     // Every decision is evidence, recorded before anything runs; if it cannot be, nothing runs.
     let record = match (&mut evidence.journal, &evidence.signer) {
         (Some(journal), Some(signer)) => {
-            let appended = record::decision_record(&decision_of(gate, mode))
-                .and_then(|r| journal.append_signed(&r, signer));
+            let decision = approval.decorate(decision_of(gate, mode), profile(mode));
+            let appended =
+                record::decision_record(&decision).and_then(|r| journal.append_signed(&r, signer));
             match appended {
                 Ok(a) => Some(a),
                 // A refusal starts nothing either way, so its own answer stands.
@@ -330,14 +344,19 @@ pub fn execute(
     let refused = match gate.decision.decision {
         Verdict::Allow => None,
         Verdict::Deny => Some(exit::DENY),
-        Verdict::NeedsApproval => Some(exit::NEEDS_APPROVAL),
+        Verdict::NeedsApproval => approval.refusal(exit::NEEDS_APPROVAL, BLOCKED),
     };
     if let Some(code) = refused {
         // The decision record is the journal's evidence of a refusal; the blocked receipt goes
         // to the caller only (nothing ran, so the journal holds no receipt of a run).
         let mut receipt = base_receipt(gate, mode, now, now);
         receipt.status = ReceiptStatus::Blocked;
-        receipt.error = Some(gate.decision.reasons.join("; "));
+        receipt.error = Some(
+            approval
+                .refused()
+                .unwrap_or_else(|| gate.decision.reasons.join("; ")),
+        );
+        approval.attach(&mut receipt.extension);
         receipt.signing_key_id = evidence.key_id();
         let mut value = receipt.to_value();
         if let Some(rec) = &record {
@@ -345,7 +364,9 @@ pub fn execute(
                 .map_err(|e| CliError::internal(e.to_string()))?;
         }
         let value = sign_standalone(value, evidence)?;
-        write_value(&value, receipt_path)?;
+        if record.is_none() || !quiet_receipt(evidence, receipt_path) {
+            write_value(&value, receipt_path)?;
+        }
         checkpoint(evidence)?;
         return Ok(code);
     }
@@ -366,10 +387,33 @@ pub fn execute(
             .unwrap_or_default();
         blocked = Some((first, why));
     }
+    // Allow-with-checkpoint: snapshot the write scope before anything runs, or run nothing.
+    let taken = match blocked {
+        Some(_) => None,
+        None => crate::checkpointing::before_run(gate).unwrap_or_else(|why| {
+            eprintln!("cordon run: blocked: {why}");
+            let first = gate.contract.commands.first().map(|c| c.id.clone());
+            blocked = Some((first.unwrap_or_default(), why));
+            None
+        }),
+    };
     let options = RunOptions::default();
     for command in &gate.contract.commands {
         if blocked.is_some() {
             break;
+        }
+        // Under a checkpoint, a plain `rm` moves its targets to the trash instead.
+        if let Some((result, entry)) = crate::checkpointing::soft_delete(taken.as_ref(), command) {
+            reports.push(entry);
+            let ok = result.status == CommandStatus::Success;
+            if ok {
+                completed.push(result.id.clone());
+            }
+            last = Some(result);
+            if !ok {
+                break;
+            }
+            continue;
         }
         let (plan, confinement) = match map_command(command, gate, mode) {
             Ok(mapped) => mapped,
@@ -394,6 +438,7 @@ pub fn execute(
             "exit_code": result.exit_code,
             "duration_ms": result.duration.as_secs_f64() * 1000.0,
             "segments": result.segments,
+            "processes": result.processes,
             "stdout": result.stdout,
             "stderr": result.stderr,
             "error": result.error,
@@ -419,7 +464,11 @@ pub fn execute(
         // The profile the commands ran under; what it enforced is in `x-cordon.sandbox`.
         receipt.sandbox_profile_id = Some(profile(mode).to_string());
     }
-    receipt.extension = Some(json!({ "sandbox": { "commands": reports } }));
+    let mut extension = receipt.extension.take().unwrap_or_else(|| json!({}));
+    extension["sandbox"] = json!({ "commands": reports });
+    crate::checkpointing::annotate(&mut extension, taken.as_ref());
+    approval.extend(&mut extension);
+    receipt.extension = Some(extension);
     let code = if let Some((id, why)) = blocked {
         receipt.status = ReceiptStatus::Blocked;
         receipt.exit_code = Some(i32::from(BLOCKED));
@@ -472,7 +521,9 @@ pub fn execute(
     };
     match recorded {
         Ok(signed) => {
-            write_value(&signed, receipt_path)?;
+            if record.is_none() || !quiet_receipt(evidence, receipt_path) {
+                write_value(&signed, receipt_path)?;
+            }
             checkpoint(evidence)?;
             Ok(code)
         }
@@ -485,6 +536,12 @@ pub fn execute(
             )))
         }
     }
+}
+
+/// Whether the receipt stays out of stdout because the journal holds it (see
+/// [`Evidence::receipt_in_journal_only`]).
+fn quiet_receipt(evidence: &Evidence, receipt_path: Option<&Path>) -> bool {
+    receipt_path.is_none() && evidence.receipt_in_journal_only && evidence.journal.is_some()
 }
 
 /// Signs a receipt on its own (CSC style) when there is a key; unsigned otherwise.
@@ -517,13 +574,7 @@ fn map_command(
         .argvs()
         .map(|argv| argv.iter().map(OsString::from).collect())
         .collect();
-    let policy_env: &[String] = gate
-        .policy
-        .policy
-        .extension
-        .as_ref()
-        .map(|e| e.env_allow.as_slice())
-        .unwrap_or(&[]);
+    let policy_env: &[String] = &gate.policy.env_allow;
     // A name passes only when the contract asks for it and the policy permits it.
     let allowed: Vec<&str> = command
         .env_allow
@@ -576,7 +627,7 @@ fn map_command(
 
 /// The literal directory prefix of a scope pattern: every component up to the first one with a
 /// glob character (`/repo/**` → `/repo`, `/a/*.txt` → `/a`).
-fn literal_prefix(pattern: &str) -> PathBuf {
+pub(crate) fn literal_prefix(pattern: &str) -> PathBuf {
     let mut prefix = PathBuf::new();
     for component in Path::new(pattern).components() {
         let text = component.as_os_str().to_string_lossy();
@@ -612,14 +663,14 @@ fn base_receipt(
         status: ReceiptStatus::Blocked,
         started_at: cordon_core::time::rfc3339(started),
         ended_at: cordon_core::time::rfc3339(ended),
-        policy_profile: policy.policy.name.clone(),
+        policy_profile: policy.name.clone(),
         exit_code: None,
         stdout_hash: None,
         stderr_hash: None,
         stdout_truncated: false,
         stderr_truncated: false,
         artifacts: None,
-        policy_schema_version: Some(policy.policy.policy_schema_version.clone()),
+        policy_schema_version: policy.schema_version.clone(),
         policy_sha256: Some(policy.sha256.clone()),
         runner_version: Some(format!("cordon {}", env!("CARGO_PKG_VERSION"))),
         execution_mode: Some(match mode {
@@ -633,7 +684,9 @@ fn base_receipt(
         failed_command_id: None,
         error: None,
         signature: None,
-        extension: None,
+        // What the front end recorded (the agent's text, the synthesized contract, a redirect,
+        // a checkpoint request); the sandbox report is added once the commands ran.
+        extension: Some(gate.record_details()).filter(|d| !d.is_null()),
     }
 }
 

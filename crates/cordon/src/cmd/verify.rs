@@ -11,7 +11,7 @@ use cordon_journal::{verify_journal, Outcome, VerifyOptions};
 use crate::exit::CliError;
 use crate::input::read_input;
 
-/// Where `cordon` keeps its journal when no directory is named.
+/// Where `journal` and `export` look when no directory is named.
 pub const DEFAULT_JOURNAL: &str = ".cordon/journal";
 
 const VALID: u8 = 0;
@@ -20,9 +20,8 @@ const UNDECIDABLE: u8 = 2;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The journal directory.
-    #[arg(default_value = DEFAULT_JOURNAL)]
-    pub journal: PathBuf,
+    /// The journal directory; default: the config home's journal, checked with the home's key.
+    pub journal: Option<PathBuf>,
     /// Raw 32-byte Ed25519 public key that signed the journal.
     #[arg(long, conflicts_with = "key_ring")]
     pub public_key: Option<PathBuf>,
@@ -46,6 +45,14 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<u8, CliError> {
     let ring = load_ring(&args)?;
+    let journal = match &args.journal {
+        Some(dir) => dir.clone(),
+        None => crate::home::Home::from_env()
+            .ok_or_else(|| {
+                CliError::usage("no journal named and no config home (set CORDON_HOME or HOME)")
+            })?
+            .journal_dir(),
+    };
     let trusted_checkpoint = match &args.trusted_checkpoint {
         Some(p) => {
             let bytes = read_input(p, 64 << 10, "trusted checkpoint")?;
@@ -58,15 +65,15 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         }
         None => None,
     };
-    if !args.journal.join(cordon_journal::store::META_FILE).exists() {
+    if !journal.join(cordon_journal::store::META_FILE).exists() {
         return Err(CliError::invalid_input(format!(
             "{}: not a cordon journal (no {} found)",
-            args.journal.display(),
+            journal.display(),
             cordon_journal::store::META_FILE
         )));
     }
     let verdict = verify_journal(
-        &args.journal,
+        &journal,
         &VerifyOptions {
             ring,
             trusted_checkpoint,
@@ -122,7 +129,24 @@ fn load_ring(args: &Args) -> Result<KeyRing, CliError> {
             None => KeyRing::any_id(key),
         });
     }
+    if args.journal.is_none() {
+        return home_ring();
+    }
     Err(CliError::usage(
         "cordon verify needs --public-key PUB or --key-ring F to check signatures",
     ))
+}
+
+/// The config home's signing key (what `cordon init` made), under its key id.
+fn home_ring() -> Result<KeyRing, CliError> {
+    let home = crate::home::Home::from_env()
+        .ok_or_else(|| CliError::usage("no config home (set CORDON_HOME or HOME)"))?;
+    let (pem, key_id) = home
+        .signing_key()
+        .map_err(|e| CliError::usage(format!("{}; or give --public-key PUB", e.message)))?;
+    let public = pem.with_extension("pub");
+    let bytes = read_input(&public, 64 << 10, "public key")?;
+    let key = keys::parse_public_key(&bytes)
+        .map_err(|e| CliError::invalid_input(format!("{}: {e}", public.display())))?;
+    Ok(KeyRing::single(key_id, key))
 }

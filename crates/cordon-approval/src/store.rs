@@ -1,0 +1,590 @@
+//! The durable approval state, one SQLite database (WAL) shared by every cordon process: the run
+//! that waits, the terminal that answers, the web page.
+//!
+//! ```sql
+//! requests  (id PK, contract, contract_sha256, session_id, summary, reason, required_approvers,
+//!            created_at, deadline, state, answered_by, answer_reason, answered_at, notified_at)
+//! approvals (approval_id PK, nonce UNIQUE, request_id, identity, public_key, scope, single_use,
+//!            expires_at, artifact, added_at, UNIQUE(request_id, identity), UNIQUE(request_id, public_key))
+//! consumed  (approval_id PK, nonce UNIQUE, contract_sha256, consumed_at, consumer)
+//! uses      (approval_id, contract_sha256, used_at, consumer)
+//! ```
+//!
+//! A request is `pending` until it is `approved` (enough distinct approvers answered), `denied`,
+//! or `expired` (its deadline passed: no answer means deny), and `consumed` once the waiting run
+//! took its approval. Times are Unix seconds.
+//!
+//! Single use. Consuming runs in one `BEGIN IMMEDIATE` transaction that inserts the approval's
+//! id and nonce into `consumed`, whose primary key and unique constraint make a second insert fail:
+//! two processes racing for one approval serialize on SQLite's write lock and exactly one commits.
+//! Nothing is held in memory, so a restart changes nothing.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::artifact::{SignedApproval, Verified};
+use crate::ApprovalError;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS requests (
+    id TEXT PRIMARY KEY,
+    contract TEXT NOT NULL,
+    contract_sha256 TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    required_approvers INTEGER NOT NULL CHECK (required_approvers BETWEEN 1 AND 2),
+    created_at INTEGER NOT NULL,
+    deadline INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending','approved','denied','expired','consumed')),
+    answered_by TEXT,
+    answer_reason TEXT,
+    answered_at INTEGER,
+    notified_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS requests_state ON requests(state);
+CREATE TABLE IF NOT EXISTS approvals (
+    approval_id TEXT PRIMARY KEY,
+    nonce TEXT NOT NULL UNIQUE,
+    request_id TEXT REFERENCES requests(id),
+    contract_sha256 TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    single_use INTEGER NOT NULL,
+    expires_at TEXT NOT NULL,
+    artifact TEXT NOT NULL,
+    added_at INTEGER NOT NULL,
+    UNIQUE (request_id, identity),
+    UNIQUE (request_id, public_key)
+);
+CREATE TABLE IF NOT EXISTS consumed (
+    approval_id TEXT PRIMARY KEY,
+    nonce TEXT NOT NULL UNIQUE,
+    contract_sha256 TEXT NOT NULL,
+    consumed_at INTEGER NOT NULL,
+    consumer TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uses (
+    approval_id TEXT NOT NULL,
+    contract_sha256 TEXT NOT NULL,
+    used_at INTEGER NOT NULL,
+    consumer TEXT NOT NULL
+);
+";
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    Pending,
+    Approved,
+    Denied,
+    Expired,
+    Consumed,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Approved => "approved",
+            RequestState::Denied => "denied",
+            RequestState::Expired => "expired",
+            RequestState::Consumed => "consumed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<RequestState, ApprovalError> {
+        Ok(match text {
+            "pending" => RequestState::Pending,
+            "approved" => RequestState::Approved,
+            "denied" => RequestState::Denied,
+            "expired" => RequestState::Expired,
+            "consumed" => RequestState::Consumed,
+            other => {
+                return Err(ApprovalError::StoreState(format!(
+                    "unknown request state {other:?}"
+                )))
+            }
+        })
+    }
+}
+
+/// A request for approval, as a person sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Request {
+    pub id: String,
+    /// The synthesized contract, as JSON.
+    pub contract: Value,
+    pub contract_sha256: String,
+    pub session_id: String,
+    /// Per command: `id`, `line`, `argv` (a list of argvs), `cwd`, `read_paths`, `write_paths`,
+    /// `network`.
+    pub summary: Value,
+    /// The policy's reason for asking.
+    pub reason: String,
+    pub required_approvers: u32,
+    pub created_at: i64,
+    pub deadline: i64,
+    pub state: RequestState,
+    pub answered_by: Option<String>,
+    pub answer_reason: Option<String>,
+    pub notified_at: Option<i64>,
+}
+
+/// What a waiting run files.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub contract: Value,
+    pub contract_sha256: String,
+    pub session_id: String,
+    pub summary: Value,
+    pub reason: String,
+    pub required_approvers: u32,
+    pub deadline: i64,
+}
+
+/// The approval database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, in WAL mode.
+    pub fn open(path: &Path) -> Result<Store, ApprovalError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| ApprovalError::Io(format!("{}: {e}", parent.display())))?;
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(15))?;
+        let mode = wal_mode(&conn)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(ApprovalError::StoreState(format!(
+                "{}: cannot switch to WAL (journal mode is {mode})",
+                path.display()
+            )));
+        }
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store { conn })
+    }
+
+    /// Files a pending request and returns its id.
+    pub fn file_request(&mut self, new: &NewRequest, now: i64) -> Result<String, ApprovalError> {
+        let id = format!("req_{}", crate::artifact::random_hex(8));
+        self.conn.execute(
+            "INSERT INTO requests (id, contract, contract_sha256, session_id, summary, reason,
+                required_approvers, created_at, deadline, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending')",
+            params![
+                id,
+                new.contract.to_string(),
+                new.contract_sha256,
+                new.session_id,
+                new.summary.to_string(),
+                new.reason,
+                new.required_approvers,
+                now,
+                new.deadline,
+            ],
+        )?;
+        Ok(id)
+    }
+
+    /// One request, after expiring it if its deadline passed.
+    pub fn request(&mut self, id: &str, now: i64) -> Result<Option<Request>, ApprovalError> {
+        self.expire_overdue(now)?;
+        self.conn
+            .query_row(
+                &format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"),
+                [id],
+                row_to_raw,
+            )
+            .optional()?
+            .map(RawRequest::into_request)
+            .transpose()
+    }
+
+    /// Requests, newest first: the pending ones only, or the most recent `limit` of all.
+    pub fn requests(
+        &mut self,
+        pending_only: bool,
+        limit: u32,
+        now: i64,
+    ) -> Result<Vec<Request>, ApprovalError> {
+        self.expire_overdue(now)?;
+        let sql = if pending_only {
+            format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE state = 'pending' ORDER BY created_at DESC, id LIMIT ?1")
+        } else {
+            format!("SELECT {REQUEST_COLUMNS} FROM requests ORDER BY created_at DESC, id LIMIT ?1")
+        };
+        let mut statement = self.conn.prepare(&sql)?;
+        let rows = statement.query_map([limit], row_to_raw)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?.into_request()?);
+        }
+        Ok(out)
+    }
+
+    /// Pending requests whose deadline passed become `expired`: no answer means deny.
+    pub fn expire_overdue(&mut self, now: i64) -> Result<usize, ApprovalError> {
+        Ok(self.conn.execute(
+            "UPDATE requests SET state = 'expired' WHERE state = 'pending' AND deadline < ?1",
+            [now],
+        )?)
+    }
+
+    /// Marks one request expired (its waiter gave up), if it is still pending or approved.
+    pub fn expire(&mut self, id: &str) -> Result<(), ApprovalError> {
+        self.conn.execute(
+            "UPDATE requests SET state = 'expired' WHERE id = ?1 AND state IN ('pending','approved')",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    /// Records that the webhook delivered the request.
+    pub fn mark_notified(&mut self, id: &str, now: i64) -> Result<(), ApprovalError> {
+        self.conn.execute(
+            "UPDATE requests SET notified_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a verified answer to a pending request. The request becomes `approved` once it has
+    /// answers from as many distinct approvers (identity and key) as it requires. The same
+    /// approver answering twice is refused by the unique constraints.
+    pub fn answer(
+        &mut self,
+        request_id: &str,
+        signed: &SignedApproval,
+        verified: &Verified,
+        now: i64,
+    ) -> Result<RequestState, ApprovalError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE requests SET state = 'expired' WHERE state = 'pending' AND deadline < ?1",
+            [now],
+        )?;
+        let (state, contract_sha256, required): (String, String, u32) = tx
+            .query_row(
+                "SELECT state, contract_sha256, required_approvers FROM requests WHERE id = ?1",
+                [request_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .ok_or_else(|| ApprovalError::StoreState(format!("no request {request_id}")))?;
+        if state != "pending" {
+            return Err(ApprovalError::StoreState(format!(
+                "request {request_id} is {state}, not pending"
+            )));
+        }
+        if signed.approval.contract_sha256 != contract_sha256
+            || signed.request_id.as_deref() != Some(request_id)
+        {
+            return Err(ApprovalError::WrongContract(format!(
+                "the answer was signed for another request or contract than {request_id}"
+            )));
+        }
+        insert_approval(&tx, Some(request_id), signed, verified, now).map_err(|e| {
+            if is_constraint(&e) {
+                ApprovalError::NotDistinct(format!(
+                    "{} already answered request {request_id}",
+                    verified.identity
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+        let answered: u32 = tx.query_row(
+            "SELECT COUNT(*) FROM approvals WHERE request_id = ?1",
+            [request_id],
+            |r| r.get(0),
+        )?;
+        let new_state = if answered >= required {
+            RequestState::Approved
+        } else {
+            RequestState::Pending
+        };
+        tx.execute(
+            "UPDATE requests SET state = ?2,
+                answered_by = COALESCE(answered_by || ',', '') || ?3, answered_at = ?4
+             WHERE id = ?1",
+            params![request_id, new_state.as_str(), verified.identity, now],
+        )?;
+        tx.commit()?;
+        Ok(new_state)
+    }
+
+    /// Stores a reusable approval given ahead of any request (window, session, pattern), so later
+    /// runs it covers find it.
+    pub fn add_standing(
+        &mut self,
+        signed: &SignedApproval,
+        verified: &Verified,
+        now: i64,
+    ) -> Result<(), ApprovalError> {
+        if verified.single_use {
+            return Err(ApprovalError::StoreState(
+                "a single-use approval answers a request or travels as a file (--approval)".into(),
+            ));
+        }
+        insert_approval(&self.conn, None, signed, verified, now)?;
+        Ok(())
+    }
+
+    /// Denies a pending request.
+    pub fn deny(
+        &mut self,
+        request_id: &str,
+        by: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), ApprovalError> {
+        self.expire_overdue(now)?;
+        let changed = self.conn.execute(
+            "UPDATE requests SET state = 'denied', answered_by = ?2, answer_reason = ?3, answered_at = ?4
+             WHERE id = ?1 AND state IN ('pending','approved')",
+            params![request_id, by, reason, now],
+        )?;
+        if changed == 0 {
+            return Err(ApprovalError::StoreState(format!(
+                "request {request_id} is not pending (unknown, answered or expired)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The signed answers to a request.
+    pub fn answers(&mut self, request_id: &str) -> Result<Vec<SignedApproval>, ApprovalError> {
+        self.artifacts(
+            "SELECT artifact FROM approvals WHERE request_id = ?1 ORDER BY rowid",
+            Some(request_id),
+        )
+    }
+
+    /// Reusable approvals (any request or none) that have not expired by their own word; each is
+    /// verified again before use.
+    pub fn standing(&mut self) -> Result<Vec<SignedApproval>, ApprovalError> {
+        self.artifacts(
+            "SELECT artifact FROM approvals WHERE single_use = 0 ORDER BY rowid",
+            None,
+        )
+    }
+
+    fn artifacts(
+        &mut self,
+        sql: &str,
+        param: Option<&str>,
+    ) -> Result<Vec<SignedApproval>, ApprovalError> {
+        let mut statement = self.conn.prepare(sql)?;
+        let texts: Vec<String> = match param {
+            Some(p) => statement
+                .query_map([p], |r| r.get(0))?
+                .collect::<Result<_, _>>()?,
+            None => statement
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?,
+        };
+        texts
+            .iter()
+            .map(|t| SignedApproval::parse(t.as_bytes()))
+            .collect()
+    }
+
+    /// Uses verified approvals for one execution of `contract_sha256`, atomically: every
+    /// single-use approval is consumed (a replay fails with [`ApprovalError::Replayed`] and nothing
+    /// is written), every reusable one logs a use, and the request, if any, goes from `approved` to
+    /// `consumed` (a request that is no longer approved fails the whole transaction).
+    pub fn consume(
+        &mut self,
+        approvals: &[Verified],
+        contract_sha256: &str,
+        request_id: Option<&str>,
+        consumer: &str,
+        now: i64,
+    ) -> Result<(), ApprovalError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for approval in approvals {
+            if approval.single_use {
+                let inserted = tx.execute(
+                    "INSERT INTO consumed (approval_id, nonce, contract_sha256, consumed_at, consumer)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![approval.approval_id, approval.nonce, contract_sha256, now, consumer],
+                );
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if is_constraint(&e) => {
+                        return Err(ApprovalError::Replayed(approval.approval_id.clone()))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                tx.execute(
+                    "INSERT INTO uses (approval_id, contract_sha256, used_at, consumer) VALUES (?1, ?2, ?3, ?4)",
+                    params![approval.approval_id, contract_sha256, now, consumer],
+                )?;
+            }
+        }
+        if let Some(id) = request_id {
+            let changed = tx.execute(
+                "UPDATE requests SET state = 'consumed' WHERE id = ?1 AND state = 'approved'",
+                [id],
+            )?;
+            if changed == 0 {
+                return Err(ApprovalError::StoreState(format!(
+                    "request {id} is no longer approved"
+                )));
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether a single-use approval was consumed.
+    pub fn is_consumed(&mut self, approval_id: &str) -> Result<bool, ApprovalError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM consumed WHERE approval_id = ?1",
+                [approval_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+}
+
+const REQUEST_COLUMNS: &str = "id, contract, contract_sha256, session_id, summary, reason, required_approvers, created_at, deadline, state, answered_by, answer_reason, notified_at";
+
+struct RawRequest {
+    id: String,
+    contract: String,
+    contract_sha256: String,
+    session_id: String,
+    summary: String,
+    reason: String,
+    required_approvers: u32,
+    created_at: i64,
+    deadline: i64,
+    state: String,
+    answered_by: Option<String>,
+    answer_reason: Option<String>,
+    notified_at: Option<i64>,
+}
+
+fn row_to_raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRequest> {
+    Ok(RawRequest {
+        id: r.get(0)?,
+        contract: r.get(1)?,
+        contract_sha256: r.get(2)?,
+        session_id: r.get(3)?,
+        summary: r.get(4)?,
+        reason: r.get(5)?,
+        required_approvers: r.get(6)?,
+        created_at: r.get(7)?,
+        deadline: r.get(8)?,
+        state: r.get(9)?,
+        answered_by: r.get(10)?,
+        answer_reason: r.get(11)?,
+        notified_at: r.get(12)?,
+    })
+}
+
+impl RawRequest {
+    fn into_request(self) -> Result<Request, ApprovalError> {
+        let json = |text: &str| {
+            serde_json::from_str(text)
+                .map_err(|e| ApprovalError::StoreState(format!("request {}: {e}", self.id)))
+        };
+        Ok(Request {
+            contract: json(&self.contract)?,
+            summary: json(&self.summary)?,
+            state: RequestState::parse(&self.state)?,
+            id: self.id,
+            contract_sha256: self.contract_sha256,
+            session_id: self.session_id,
+            reason: self.reason,
+            required_approvers: self.required_approvers,
+            created_at: self.created_at,
+            deadline: self.deadline,
+            answered_by: self.answered_by,
+            answer_reason: self.answer_reason,
+            notified_at: self.notified_at,
+        })
+    }
+}
+
+fn insert_approval(
+    conn: &Connection,
+    request_id: Option<&str>,
+    signed: &SignedApproval,
+    verified: &Verified,
+    now: i64,
+) -> Result<(), rusqlite::Error> {
+    let artifact = signed
+        .to_json()
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    conn.execute(
+        "INSERT INTO approvals (approval_id, nonce, request_id, contract_sha256, identity, public_key,
+            scope, single_use, expires_at, artifact, added_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            verified.approval_id,
+            verified.nonce,
+            request_id,
+            signed.approval.contract_sha256,
+            verified.identity,
+            verified.public_key,
+            verified.scope,
+            verified.single_use,
+            verified.expires_at,
+            artifact,
+            now,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Switches the database to WAL. Switching needs a moment of exclusive access, which SQLite does
+/// not wait for through the busy handler: several processes creating the store at once retry.
+fn wal_mode(conn: &Connection) -> Result<String, ApprovalError> {
+    let mut attempts = 0;
+    loop {
+        let current: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if current.eq_ignore_ascii_case("wal") {
+            return Ok(current);
+        }
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(mode) => return Ok(mode),
+            Err(e)
+                if attempts < 300
+                    && matches!(
+                        e.sqlite_error_code(),
+                        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                    ) =>
+            {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+}

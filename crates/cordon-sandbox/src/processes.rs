@@ -1,0 +1,569 @@
+//! Recording every program a command executes: seccomp user notification on `execve`/`execveat`,
+//! answered "continue" by a recorder thread in the supervisor.
+//!
+//! # Why this mechanism
+//! - **It cannot be dodged from inside.** A seccomp filter is inherited by every descendant,
+//!   across `fork`, `clone`, `setsid` and double-forks, and cannot be removed. Each segment installs
+//!   one as its last step before `execve`, so its own exec is the first one recorded. A `/proc` scan
+//!   misses short-lived processes; the process connector needs `CAP_NET_ADMIN` and a netlink
+//!   socket; ptrace is denied inside the sandbox and would serialize every syscall; an LD_PRELOAD
+//!   shim is bypassed by a static binary.
+//! - **It cannot weaken enforcement.** The kernel runs every filter and applies the most
+//!   restrictive verdict (`KILL` > `ERRNO` > `USER_NOTIF` > `ALLOW`), so a syscall the hardened
+//!   filters deny is denied before anyone is notified. The recorder only ever answers
+//!   `SECCOMP_USER_NOTIF_FLAG_CONTINUE`: it never fakes a return value, never injects an fd, never
+//!   refuses. Landlock still decides what the executed file may be.
+//! - **It costs one round trip per exec**, not per syscall: the filter returns `ALLOW` for
+//!   everything but the exec family.
+//!
+//! # What a record guarantees
+//! The pid, the parent pid and the fact that an exec was attempted are exact. The path and argv
+//! are read from the caller's memory (`/proc/PID/mem`) while it is stopped in the syscall; another
+//! thread of the same process could rewrite that memory between our read and the kernel's, so for
+//! a multi-threaded caller they are what the memory held when the call was made, not a proof of
+//! what the kernel executed. Records whose notification became invalid before we answered (the
+//! caller died) are dropped. An exec that then fails (ENOENT, EACCES, a Landlock denial) is still
+//! recorded: it is an attempt. Foreign-ABI execs (i386 `int 0x80`, x32) are recorded without argv;
+//! in hardened mode the arch guard kills them anyway.
+//!
+//! # Modes
+//! Installing a filter needs `no_new_privs` or `CAP_SYS_ADMIN`. Hardened mode sets
+//! `no_new_privs`, so it always records. Local mode imposes nothing, so it records only when the
+//! supervisor holds `CAP_SYS_ADMIN`; otherwise the tree says `"none"` and why.
+
+use std::fs::File;
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileExt;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use seccompiler::{sock_filter, BpfProgram};
+
+use crate::report::{ProcessRecord, ProcessTree};
+use crate::seccomp::AUDIT_ARCH;
+use crate::Error;
+
+/// Processes kept per command; later execs are counted in `dropped`.
+pub const MAX_PROCESSES: usize = 1000;
+/// Arguments kept per exec.
+pub const MAX_ARGS: usize = 256;
+/// Bytes of path plus arguments kept per exec.
+pub const MAX_ARGV_BYTES: usize = 16 * 1024;
+/// Bytes of arguments kept per command, so a receipt stays bounded (1,000 execs of 16 KiB each
+/// would be 16 MiB); past it, records keep pid, parent and path, and `argv_truncated` is set.
+pub const MAX_TREE_ARGV_BYTES: usize = 1024 * 1024;
+
+pub(crate) const MECHANISM: &str = "seccomp-user-notif";
+
+#[cfg(target_arch = "x86_64")]
+mod nr {
+    pub const X32_EXECVE: u32 = 0x4000_0000 | 520;
+    pub const X32_EXECVEAT: u32 = 0x4000_0000 | 545;
+    /// i386 `execve`, `execveat` (the compat ABI reached with `int 0x80`).
+    pub const COMPAT_EXECVE: u32 = 11;
+    pub const COMPAT_EXECVEAT: u32 = 358;
+}
+#[cfg(target_arch = "aarch64")]
+mod nr {
+    /// No x32 on arm64: numbers no syscall has.
+    pub const X32_EXECVE: u32 = u32::MAX;
+    pub const X32_EXECVEAT: u32 = u32::MAX;
+    /// arm32 compat `execve`, `execveat`.
+    pub const COMPAT_EXECVE: u32 = 11;
+    pub const COMPAT_EXECVEAT: u32 = 387;
+}
+
+/// Why this kernel cannot record, if it cannot: it needs `SECCOMP_RET_USER_NOTIF` and the
+/// `CONTINUE` answer (Linux 5.5). Without `CONTINUE` an exec could only be faked or refused, so
+/// recording is off rather than half-working.
+pub(crate) fn unavailable() -> Option<String> {
+    let actions =
+        std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
+    if !actions.split_whitespace().any(|w| w == "user_notif") {
+        return Some("the kernel lacks seccomp user notification".into());
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    if (major, minor) < (5, 5) {
+        return Some(format!(
+            "kernel {} predates SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5)",
+            release.trim()
+        ));
+    }
+    None
+}
+
+/// `exec family → USER_NOTIF; everything else → ALLOW`, for the native and the compat ABI.
+pub(crate) fn filter() -> BpfProgram {
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    const NR: u32 = 0;
+    const ARCH: u32 = 4;
+    let s = |code, k| sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let j = |k, jt, jf| sock_filter {
+        code: JEQ_K,
+        jt,
+        jf,
+        k,
+    };
+    let notify = libc::SECCOMP_RET_USER_NOTIF;
+    vec![
+        /* 0 */ s(LD_W_ABS, ARCH),
+        /* 1 */ j(AUDIT_ARCH, 0, 6), // foreign ABI → 8
+        /* 2 */ s(LD_W_ABS, NR),
+        /* 3 */ j(libc::SYS_execve as u32, 8, 0), // → 12
+        /* 4 */ j(libc::SYS_execveat as u32, 7, 0),
+        /* 5 */ j(nr::X32_EXECVE, 6, 0),
+        /* 6 */ j(nr::X32_EXECVEAT, 5, 0),
+        /* 7 */ s(RET_K, libc::SECCOMP_RET_ALLOW),
+        /* 8 */ s(LD_W_ABS, NR),
+        /* 9 */ j(nr::COMPAT_EXECVE, 2, 0),
+        /* 10 */ j(nr::COMPAT_EXECVEAT, 1, 0),
+        /* 11 */ s(RET_K, libc::SECCOMP_RET_ALLOW),
+        /* 12 */ s(RET_K, notify),
+    ]
+}
+
+/// The supervisor side: a thread that receives each segment's listener fd and answers every
+/// notification, recording as it goes.
+pub(crate) struct Recorder {
+    /// Segments get a duplicate of this end to send their listener over.
+    send: OwnedFd,
+    /// Closing it tells the thread to stop.
+    stop: Option<OwnedFd>,
+    done: mpsc::Receiver<ProcessTree>,
+}
+
+impl Recorder {
+    pub(crate) fn start() -> Result<Recorder, Error> {
+        let mut pair = [0 as libc::c_int; 2];
+        // SAFETY: socketpair writes two fds into a two-element array.
+        let rc = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                pair.as_mut_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err(Error::io(
+                "socketpair for the process recorder",
+                io::Error::last_os_error(),
+            ));
+        }
+        // SAFETY: both fds were just returned by socketpair and are owned by nobody else.
+        let (recv, send) =
+            unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) };
+        let mut stop = [0 as libc::c_int; 2];
+        // SAFETY: pipe2 writes two fds into a two-element array.
+        if unsafe { libc::pipe2(stop.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(Error::io(
+                "pipe for the process recorder",
+                io::Error::last_os_error(),
+            ));
+        }
+        // SAFETY: both fds were just returned by pipe2 and are owned by nobody else.
+        let (stop_r, stop_w) =
+            unsafe { (OwnedFd::from_raw_fd(stop[0]), OwnedFd::from_raw_fd(stop[1])) };
+        let (tx, done) = mpsc::channel();
+        thread::Builder::new()
+            .name("cordon-exec-recorder".into())
+            .spawn(move || {
+                let _ = tx.send(record(recv, stop_r));
+            })
+            .map_err(|e| Error::io("starting the process recorder thread", e))?;
+        Ok(Recorder {
+            send,
+            stop: Some(stop_w),
+            done,
+        })
+    }
+
+    /// A socket end for one segment's child to send its listener fd over.
+    pub(crate) fn child_end(&self) -> Result<OwnedFd, Error> {
+        self.send
+            .try_clone()
+            .map_err(|e| Error::io("duplicating the recorder socket", e))
+    }
+
+    /// Stops the thread (after the command's tree is gone) and returns what it recorded.
+    pub(crate) fn finish(mut self) -> ProcessTree {
+        drop(self.stop.take());
+        match self.done.recv_timeout(Duration::from_secs(2)) {
+            Ok(tree) => tree,
+            Err(_) => ProcessTree {
+                mechanism: MECHANISM.into(),
+                complete: false,
+                notes: vec!["the recorder did not finish in time; its records are lost".into()],
+                ..ProcessTree::default()
+            },
+        }
+    }
+}
+
+/// The recorder thread: poll the socket (new listeners), the stop pipe and every listener.
+fn record(recv: OwnedFd, stop: OwnedFd) -> ProcessTree {
+    let mut tree = ProcessTree {
+        mechanism: MECHANISM.into(),
+        complete: true,
+        ..ProcessTree::default()
+    };
+    let mut listeners: Vec<OwnedFd> = Vec::new();
+    let mut socket_open = true;
+    let mut argv_bytes = 0usize;
+    loop {
+        let mut fds = vec![pollin(stop.as_raw_fd()), pollin(recv.as_raw_fd())];
+        if !socket_open {
+            fds[1].fd = -1; // poll ignores negative fds
+        }
+        fds.extend(listeners.iter().map(|l| pollin(l.as_raw_fd())));
+        // SAFETY: `fds` is a live, correctly sized array of pollfd for the duration of the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            tree.complete = false;
+            tree.notes
+                .push(format!("poll failed: {}", io::Error::last_os_error()));
+            return tree;
+        }
+        // Listeners first, so an exec racing with the stop is still answered and recorded.
+        let mut closed = Vec::new();
+        for (i, pfd) in fds[2..].iter().enumerate() {
+            if pfd.revents & libc::POLLIN != 0 {
+                answer(listeners[i].as_raw_fd(), &mut tree, &mut argv_bytes);
+            } else if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                closed.push(i);
+            }
+        }
+        for i in closed.into_iter().rev() {
+            listeners.remove(i);
+        }
+        if fds[1].revents & libc::POLLIN != 0 {
+            match receive_fd(recv.as_raw_fd()) {
+                Some(fd) => listeners.push(fd),
+                None => socket_open = false,
+            }
+        } else if fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            socket_open = false;
+        }
+        if fds[0].revents != 0 {
+            return tree;
+        }
+    }
+}
+
+fn pollin(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+/// Receives one notification, records it, and lets the syscall continue.
+fn answer(listener: RawFd, tree: &mut ProcessTree, argv_bytes: &mut usize) {
+    // SAFETY: seccomp_notif is plain data; the kernel requires it zeroed before NOTIF_RECV.
+    let mut request: libc::seccomp_notif = unsafe { mem::zeroed() };
+    // SAFETY: NOTIF_RECV writes one seccomp_notif into `request`, which is live and sized for it.
+    let rc = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut request) };
+    if rc != 0 {
+        // ENOENT: the caller died before we received it; nothing to answer.
+        return;
+    }
+    let mut observed = observe(&request);
+    // SAFETY: NOTIF_ID_VALID reads one u64 from a live stack variable.
+    let valid =
+        unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &request.id) } == 0;
+    let response = libc::seccomp_notif_resp {
+        id: request.id,
+        val: 0,
+        error: 0,
+        flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+    };
+    // SAFETY: NOTIF_SEND reads one seccomp_notif_resp from a live stack variable.
+    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, &response) };
+    if !valid {
+        return;
+    }
+    if tree.processes.len() >= MAX_PROCESSES {
+        tree.truncated = true;
+        tree.dropped += 1;
+        return;
+    }
+    let size: usize = observed.argv.iter().map(String::len).sum();
+    if *argv_bytes + size > MAX_TREE_ARGV_BYTES {
+        observed.argv.clear();
+        observed.argv_truncated = true;
+    } else {
+        *argv_bytes += size;
+    }
+    tree.processes.push(observed);
+}
+
+/// Reads what one exec call names from the caller's memory.
+fn observe(request: &libc::seccomp_notif) -> ProcessRecord {
+    let tid = request.pid;
+    let (pid, ppid) = status_ids(tid).unwrap_or((tid, 0));
+    let mut record = ProcessRecord {
+        pid,
+        ppid,
+        path: String::new(),
+        argv: Vec::new(),
+        argv_truncated: false,
+        argv_read: false,
+        path_found: false,
+    };
+    let data = &request.data;
+    let native = data.arch == AUDIT_ARCH && data.nr as u32 & 0x4000_0000 == 0;
+    if !native {
+        record.path = "(foreign-ABI exec)".into();
+        return record;
+    }
+    let execveat = i64::from(data.nr) == libc::SYS_execveat;
+    let (path_ptr, argv_ptr) = if execveat {
+        (data.args[1], data.args[2])
+    } else {
+        (data.args[0], data.args[1])
+    };
+    let Ok(mem) = File::open(format!("/proc/{tid}/mem")) else {
+        return record;
+    };
+    let mut budget = MAX_ARGV_BYTES;
+    let (path, complete) = read_cstr(&mem, path_ptr, &mut budget);
+    record.path = match (execveat, path.is_empty()) {
+        (true, true) => format!("fd:{}", data.args[0] as i32),
+        _ => String::from_utf8_lossy(&path).into_owned(),
+    };
+    record.path_found = path_found(tid, &path, execveat.then_some(data.args[0] as i32));
+    let mut ok = complete;
+    if argv_ptr != 0 {
+        for i in 0..=MAX_ARGS {
+            let mut word = [0u8; 8];
+            if mem
+                .read_exact_at(&mut word, argv_ptr + 8 * i as u64)
+                .is_err()
+            {
+                ok = false;
+                break;
+            }
+            let arg_ptr = u64::from_ne_bytes(word);
+            if arg_ptr == 0 {
+                break;
+            }
+            if i == MAX_ARGS || budget == 0 {
+                record.argv_truncated = true;
+                break;
+            }
+            let (arg, complete) = read_cstr(&mem, arg_ptr, &mut budget);
+            record.argv.push(String::from_utf8_lossy(&arg).into_owned());
+            if !complete {
+                // Cut by the budget, or unreadable memory.
+                if budget == 0 {
+                    record.argv_truncated = true;
+                } else {
+                    ok = false;
+                }
+                break;
+            }
+        }
+    }
+    record.argv_read = ok;
+    record
+}
+
+/// Whether `path` exists as the caller sees it: through its root for an absolute path, through
+/// its cwd (or the `execveat` directory fd) for a relative one.
+fn path_found(tid: u32, path: &[u8], dirfd: Option<i32>) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    if path.is_empty() {
+        return dirfd.is_some(); // execveat(fd, "", AT_EMPTY_PATH): the fd itself
+    }
+    let rel = std::ffi::OsStr::from_bytes(path);
+    let base = if path.starts_with(b"/") {
+        format!("/proc/{tid}/root")
+    } else {
+        match dirfd {
+            Some(fd) if fd != libc::AT_FDCWD => format!("/proc/{tid}/fd/{fd}"),
+            _ => format!("/proc/{tid}/cwd"),
+        }
+    };
+    let rel = std::path::Path::new(rel);
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    std::fs::metadata(std::path::Path::new(&base).join(rel)).is_ok()
+}
+
+/// A NUL-terminated string at `addr`, at most `budget` bytes (the budget shrinks by what was
+/// read); `complete` is false when it was cut or unreadable.
+fn read_cstr(mem: &File, addr: u64, budget: &mut usize) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 256];
+    let mut at = addr;
+    while *budget > 0 {
+        let want = chunk.len().min(*budget);
+        let n = match mem.read_at(&mut chunk[..want], at) {
+            Ok(0) | Err(_) => return (out, false),
+            Ok(n) => n,
+        };
+        if let Some(end) = chunk[..n].iter().position(|&b| b == 0) {
+            out.extend_from_slice(&chunk[..end]);
+            *budget -= end;
+            return (out, true);
+        }
+        out.extend_from_slice(&chunk[..n]);
+        *budget -= n;
+        at += n as u64;
+    }
+    (out, false)
+}
+
+/// The thread group id and parent pid of a thread, from `/proc/TID/status`.
+fn status_ids(tid: u32) -> Option<(u32, u32)> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Some((field("Tgid:")?, field("PPid:")?))
+}
+
+/// Receives one fd sent with SCM_RIGHTS; `None` at EOF or on error.
+fn receive_fd(sock: RawFd) -> Option<OwnedFd> {
+    #[repr(C, align(8))]
+    struct Control([u8; 64]);
+    let mut control = Control([0; 64]);
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: msghdr is plain data; zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len();
+    // SAFETY: `msg` points at live buffers (`iov`, `control`) for the duration of the call.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n <= 0 {
+        return None;
+    }
+    // SAFETY: the kernel filled `control` and set msg_controllen; CMSG_FIRSTHDR checks the length.
+    let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    if cmsg.is_null() {
+        return None;
+    }
+    // SAFETY: `cmsg` is non-null and points into `control`, which outlives this block.
+    let (level, kind) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type) };
+    if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS {
+        return None;
+    }
+    // SAFETY: an SCM_RIGHTS message carries at least one int fd after the header.
+    let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>()) };
+    // SAFETY: the fd was just received and is owned by nobody else in this process.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Child side, between fork and exec: installs the recording filter with a listener and sends
+/// the listener to the supervisor. Async-signal-safe: raw syscalls over prepared data only.
+pub(crate) fn install_and_send(program: &BpfProgram, sock: RawFd) -> bool {
+    let prog = libc::sock_fprog {
+        len: program.len() as libc::c_ushort,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: seccomp(2) reads a sock_fprog that points at `program`, live for the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &prog,
+        )
+    };
+    if fd < 0 {
+        return false;
+    }
+    let fd = fd as RawFd;
+    let sent = send_fd(sock, fd);
+    // SAFETY: closes the listener fd this child just received, exactly once; the supervisor has
+    // its own copy.
+    unsafe { libc::close(fd) };
+    sent
+}
+
+fn send_fd(sock: RawFd, fd: RawFd) -> bool {
+    #[repr(C, align(8))]
+    struct Control([u8; 64]);
+    let mut control = Control([0; 64]);
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: msghdr is plain data; zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE/CMSG_LEN are arithmetic on a constant.
+    let (space, len) = unsafe {
+        (
+            libc::CMSG_SPACE(mem::size_of::<libc::c_int>() as u32),
+            libc::CMSG_LEN(mem::size_of::<libc::c_int>() as u32),
+        )
+    };
+    msg.msg_controllen = space as usize;
+    // SAFETY: msg_control points at `control` (64 bytes ≥ CMSG_SPACE(4)), so the first header fits.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() {
+            return false;
+        }
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = len as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd);
+    }
+    // SAFETY: `msg` points at live buffers for the duration of the call.
+    unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) == 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_jumps_land_on_notify_or_allow() {
+        let f = filter();
+        assert_eq!(f.len(), 13);
+        let target = |pc: usize, off: u8| pc + 1 + off as usize;
+        // Native exec family → the notify return.
+        for (pc, insn) in f.iter().enumerate().take(7).skip(3) {
+            assert_eq!(target(pc, insn.jt), 12, "pc {pc}");
+        }
+        assert_eq!(target(9, f[9].jt), 12);
+        assert_eq!(target(10, f[10].jt), 12);
+        // A foreign arch goes to the compat block.
+        assert_eq!(target(1, f[1].jf), 8);
+        assert_eq!(f[7].k, libc::SECCOMP_RET_ALLOW);
+        assert_eq!(f[11].k, libc::SECCOMP_RET_ALLOW);
+        assert_eq!(f[12].k, libc::SECCOMP_RET_USER_NOTIF);
+        assert_eq!(f[3].k, libc::SYS_execve as u32);
+        assert_eq!(f[4].k, libc::SYS_execveat as u32);
+    }
+}

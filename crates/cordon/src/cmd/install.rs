@@ -1,0 +1,486 @@
+//! `cordon install <agent> [--project | --user] [--uninstall]`: put cordon's hook into the agent's
+//! own configuration, or take it out again.
+//!
+//! The agent's file is edited, never replaced: every setting and every other hook stays. Only
+//! entries whose command is `<some cordon> hook <agent>` are cordon's, so installing twice leaves
+//! one entry, and uninstalling removes exactly what install added. A file that is not the JSON
+//! object the agent expects is an error and nothing is written. When the file changes, the old
+//! version is kept next to it (`<name>.cordon-<UTC time>.bak`) and the new one replaces it
+//! atomically (write a temporary file in the same directory, then rename), so the agent never
+//! reads half a file. Installing also creates cordon's config home when there is none yet.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::exit::{self, CliError};
+use crate::hook::{Agent, OnAsk};
+
+/// Seconds the agent waits for the hook (Claude Code and Codex count in seconds, Gemini in
+/// milliseconds). The hook itself denies after 10 s, well before the agent gives up on it and
+/// carries on as if there were no hook.
+const AGENT_TIMEOUT_SECS: u64 = 30;
+
+/// Largest agent configuration file cordon edits.
+const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The agent whose configuration to change.
+    #[arg(value_enum)]
+    pub agent: Agent,
+    /// The project's configuration (in the current directory, or `--dir`).
+    #[arg(long, conflicts_with = "user")]
+    pub project: bool,
+    /// The user's configuration (the default).
+    #[arg(long)]
+    pub user: bool,
+    /// The project directory for `--project` (default: the current directory).
+    #[arg(long, requires = "project")]
+    pub dir: Option<PathBuf>,
+    /// Remove cordon's hook instead.
+    #[arg(long)]
+    pub uninstall: bool,
+    /// What the hook does when the policy asks (see `cordon hook --help`); default `agent`.
+    #[arg(long, value_enum, conflicts_with = "uninstall")]
+    pub on_ask: Option<OnAsk>,
+}
+
+/// One hook registration: an event, the tools it covers, and the `cordon hook` arguments.
+struct Registration {
+    event: &'static str,
+    /// `None` for agents whose entries have no matcher (Cursor).
+    matcher: Option<&'static str>,
+}
+
+/// Where and what each agent needs.
+fn registrations(agent: Agent) -> &'static [Registration] {
+    match agent {
+        Agent::ClaudeCode => &[
+            Registration {
+                event: "PreToolUse",
+                matcher: Some("Bash|Write|Edit|MultiEdit|NotebookEdit"),
+            },
+            Registration {
+                event: "PostToolUse",
+                matcher: Some("Bash"),
+            },
+            Registration {
+                event: "PostToolUseFailure",
+                matcher: Some("Bash"),
+            },
+        ],
+        Agent::Codex => &[
+            Registration {
+                event: "PreToolUse",
+                matcher: Some("Bash"),
+            },
+            Registration {
+                event: "PostToolUse",
+                matcher: Some("Bash"),
+            },
+        ],
+        Agent::Gemini => &[
+            Registration {
+                event: "BeforeTool",
+                matcher: Some("run_shell_command|write_file|replace"),
+            },
+            Registration {
+                event: "AfterTool",
+                matcher: Some("run_shell_command"),
+            },
+        ],
+        Agent::Cursor => &[
+            Registration {
+                event: "beforeShellExecution",
+                matcher: None,
+            },
+            Registration {
+                event: "afterShellExecution",
+                matcher: None,
+            },
+        ],
+    }
+}
+
+/// The agent's configuration file for this scope.
+pub fn config_path(agent: Agent, project: Option<&Path>) -> Result<PathBuf, CliError> {
+    let (dir, file) = match agent {
+        Agent::ClaudeCode => (".claude", "settings.json"),
+        Agent::Codex => (".codex", "hooks.json"),
+        Agent::Gemini => (".gemini", "settings.json"),
+        Agent::Cursor => (".cursor", "hooks.json"),
+    };
+    if let Some(project) = project {
+        return Ok(project.join(dir).join(file));
+    }
+    if agent == Agent::Codex {
+        if let Some(home) = std::env::var_os("CODEX_HOME").filter(|h| !h.is_empty()) {
+            return Ok(PathBuf::from(home).join(file));
+        }
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| CliError::usage("HOME is not set; use --project"))?;
+    Ok(PathBuf::from(home).join(dir).join(file))
+}
+
+/// The command the agent runs: this binary, by absolute path, quoted for the agent's shell.
+fn hook_command(agent: Agent, on_ask: Option<OnAsk>) -> Result<String, CliError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::internal(format!("cannot find the cordon executable: {e}")))?;
+    let exe = exe
+        .to_str()
+        .ok_or_else(|| CliError::usage("the cordon executable's path is not UTF-8"))?;
+    let mut words = vec![exe, "hook", agent.name()];
+    match on_ask {
+        None | Some(OnAsk::Agent) => {}
+        Some(OnAsk::Deny) => words.extend(["--on-ask", "deny"]),
+        Some(OnAsk::Approval) => words.extend(["--on-ask", "approval"]),
+    }
+    shlex::try_join(words)
+        .map_err(|_| CliError::usage("the cordon executable's path contains a NUL byte"))
+}
+
+/// Whether `command` runs some cordon's `hook <agent>`: how install recognises its own entries.
+fn is_cordon_hook(command: &str, agent: Agent) -> bool {
+    let Some(words) = shlex::split(command) else {
+        return false;
+    };
+    let [program, hook, name, ..] = words.as_slice() else {
+        return false;
+    };
+    Path::new(program)
+        .file_name()
+        .is_some_and(|f| f == "cordon")
+        && hook == "hook"
+        && name == agent.name()
+}
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    let project = if args.project {
+        Some(match &args.dir {
+            Some(dir) => dir.clone(),
+            None => std::env::current_dir().map_err(|e| {
+                CliError::internal(format!("cannot read the current directory: {e}"))
+            })?,
+        })
+    } else {
+        None
+    };
+    let path = config_path(args.agent, project.as_deref())?;
+    let before = read_config(&path)?;
+    let mut config = before.clone().unwrap_or_else(|| Value::Object(Map::new()));
+    if args.uninstall {
+        remove(&mut config, args.agent, &path)?;
+    } else {
+        super::init::ensure_home(false)?;
+        remove(&mut config, args.agent, &path)?;
+        add(
+            &mut config,
+            args.agent,
+            &hook_command(args.agent, args.on_ask)?,
+            &path,
+        )?;
+    }
+    let unchanged = match &before {
+        Some(old) => *old == config,
+        None => args.uninstall,
+    };
+    if unchanged {
+        println!(
+            "{}: already {} — nothing changed",
+            path.display(),
+            if args.uninstall {
+                "without cordon's hook"
+            } else {
+                "set up"
+            }
+        );
+        return Ok(exit::OK);
+    }
+    let backup = match &before {
+        Some(_) => Some(back_up(&path)?),
+        None => None,
+    };
+    write_atomically(&path, &config)?;
+    let verb = if args.uninstall {
+        "removed cordon's hook from"
+    } else {
+        "installed cordon's hook in"
+    };
+    println!("{verb} {}", path.display());
+    if let Some(backup) = backup {
+        println!("previous version kept as {}", backup.display());
+    }
+    if !args.uninstall && args.agent == Agent::Codex {
+        println!("Codex runs hooks only once you have reviewed and trusted them: start codex and accept the hook.");
+    }
+    Ok(exit::OK)
+}
+
+/// The file's JSON object, `None` when there is no file. Anything else is an error.
+fn read_config(path: &Path) -> Result<Option<Value>, CliError> {
+    let bytes = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(CliError::invalid_input(format!(
+                "{}: cannot read: {e}",
+                path.display()
+            )))
+        }
+        Ok(_) => crate::input::read_input(path, MAX_CONFIG_BYTES, "agent configuration")?,
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        CliError::invalid_input(format!(
+            "{}: not UTF-8 text; nothing was changed",
+            path.display()
+        ))
+    })?;
+    if text.trim().is_empty() {
+        return Ok(Some(Value::Object(Map::new())));
+    }
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        CliError::invalid_input(format!(
+            "{}: not valid JSON ({e}); fix or move it, nothing was changed",
+            path.display()
+        ))
+    })?;
+    if !value.is_object() {
+        return Err(CliError::invalid_input(format!(
+            "{}: expected a JSON object at the top; nothing was changed",
+            path.display()
+        )));
+    }
+    Ok(Some(value))
+}
+
+fn malformed(path: &Path, what: &str) -> CliError {
+    CliError::invalid_input(format!(
+        "{}: {what}; fix it or move it, nothing was changed",
+        path.display()
+    ))
+}
+
+/// The `hooks` object, created when absent.
+fn hooks_object<'a>(
+    config: &'a mut Value,
+    path: &Path,
+) -> Result<&'a mut Map<String, Value>, CliError> {
+    let Value::Object(top) = config else {
+        return Err(malformed(path, "expected a JSON object at the top"));
+    };
+    let hooks = top
+        .entry("hooks")
+        .or_insert_with(|| Value::Object(Map::new()));
+    hooks
+        .as_object_mut()
+        .ok_or_else(|| malformed(path, "`hooks` is not an object"))
+}
+
+fn add(config: &mut Value, agent: Agent, command: &str, path: &Path) -> Result<(), CliError> {
+    if agent == Agent::Cursor {
+        if let Value::Object(top) = config {
+            top.entry("version").or_insert(json!(1));
+        }
+    }
+    let hooks = hooks_object(config, path)?;
+    for registration in registrations(agent) {
+        let list = hooks
+            .entry(registration.event)
+            .or_insert_with(|| Value::Array(Vec::new()));
+        let list = list.as_array_mut().ok_or_else(|| {
+            malformed(
+                path,
+                &format!("`hooks.{}` is not a list", registration.event),
+            )
+        })?;
+        let entry = match (agent, registration.matcher) {
+            (Agent::Cursor, _) | (_, None) => json!({"command": command}),
+            (Agent::Gemini, Some(matcher)) => json!({
+                "matcher": matcher,
+                "hooks": [{
+                    "type": "command",
+                    "name": "cordon",
+                    "command": command,
+                    "timeout": AGENT_TIMEOUT_SECS * 1000,
+                }],
+            }),
+            (_, Some(matcher)) => json!({
+                "matcher": matcher,
+                "hooks": [{"type": "command", "command": command, "timeout": AGENT_TIMEOUT_SECS}],
+            }),
+        };
+        list.push(entry);
+    }
+    Ok(())
+}
+
+/// Removes cordon's entries for `agent`, and the groups and lists that held only them.
+fn remove(config: &mut Value, agent: Agent, path: &Path) -> Result<(), CliError> {
+    let Value::Object(top) = config else {
+        return Err(malformed(path, "expected a JSON object at the top"));
+    };
+    let Some(hooks) = top.get_mut("hooks") else {
+        return Ok(());
+    };
+    let hooks = hooks
+        .as_object_mut()
+        .ok_or_else(|| malformed(path, "`hooks` is not an object"))?;
+    for registration in registrations(agent) {
+        let Some(list) = hooks.get_mut(registration.event) else {
+            continue;
+        };
+        let list = list.as_array_mut().ok_or_else(|| {
+            malformed(
+                path,
+                &format!("`hooks.{}` is not a list", registration.event),
+            )
+        })?;
+        let ours = |command: Option<&Value>| {
+            command
+                .and_then(Value::as_str)
+                .is_some_and(|c| is_cordon_hook(c, agent))
+        };
+        let mut kept = Vec::with_capacity(list.len());
+        for mut group in list.drain(..) {
+            if ours(group.get("command")) {
+                continue;
+            }
+            if let Some(inner) = group.get_mut("hooks").and_then(Value::as_array_mut) {
+                let had = inner.len();
+                inner.retain(|h| !ours(h.get("command")));
+                if had > 0 && inner.is_empty() {
+                    continue;
+                }
+            }
+            kept.push(group);
+        }
+        *list = kept;
+        if list.is_empty() {
+            hooks.remove(registration.event);
+        }
+    }
+    if hooks.is_empty() {
+        top.remove("hooks");
+    }
+    Ok(())
+}
+
+fn back_up(path: &Path) -> Result<PathBuf, CliError> {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .map_err(|e| CliError::internal(format!("cannot format the time: {e}")))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut backup = path.with_file_name(format!("{name}.cordon-{stamp}.bak"));
+    let mut n = 1;
+    while backup.exists() {
+        backup = path.with_file_name(format!("{name}.cordon-{stamp}-{n}.bak"));
+        n += 1;
+    }
+    std::fs::copy(path, &backup).map_err(|e| {
+        CliError::internal(format!(
+            "{}: cannot keep a backup ({e}); nothing was changed",
+            backup.display()
+        ))
+    })?;
+    Ok(backup)
+}
+
+fn write_atomically(path: &Path, config: &Value) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError::internal(format!(
+            "{}: cannot create the directory: {e}",
+            dir.display()
+        ))
+    })?;
+    let text = serde_json::to_string_pretty(config)
+        .map_err(|e| CliError::internal(format!("cannot serialize the configuration: {e}")))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.cordon-{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            file.set_permissions(meta.permissions())?;
+        }
+        file.write_all(text.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::internal(format!("{}: cannot write: {e}", path.display()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn recognises_only_its_own_hook() {
+        assert!(is_cordon_hook(
+            "/opt/x/cordon hook claude-code",
+            Agent::ClaudeCode
+        ));
+        assert!(is_cordon_hook("'/a b/cordon' hook codex", Agent::Codex));
+        assert!(!is_cordon_hook(
+            "/opt/x/cordon hook codex",
+            Agent::ClaudeCode
+        ));
+        assert!(!is_cordon_hook(
+            "my-linter hook claude-code",
+            Agent::ClaudeCode
+        ));
+        assert!(!is_cordon_hook("", Agent::ClaudeCode));
+    }
+
+    #[test]
+    fn install_then_uninstall_restores_the_settings() {
+        let path = Path::new("settings.json");
+        for agent in Agent::ALL {
+            let original = json!({
+                "model": "x",
+                "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "mine"}]}]}
+            });
+            let mut config = original.clone();
+            add(&mut config, agent, "/bin/cordon hook x", path).unwrap();
+            // Not cordon's own command for this agent: stays.
+            let mut twice = config.clone();
+            remove(&mut twice, agent, path).unwrap();
+            add(
+                &mut twice,
+                agent,
+                &format!("/bin/cordon hook {}", agent.name()),
+                path,
+            )
+            .unwrap();
+            let mut again = twice.clone();
+            remove(&mut again, agent, path).unwrap();
+            add(
+                &mut again,
+                agent,
+                &format!("/bin/cordon hook {}", agent.name()),
+                path,
+            )
+            .unwrap();
+            assert_eq!(again, twice, "idempotent for {agent:?}");
+            remove(&mut again, agent, path).unwrap();
+            let mut expected = original.clone();
+            add(&mut expected, agent, "/bin/cordon hook x", path).unwrap();
+            assert_eq!(again, expected, "{agent:?}");
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The real harness for Codex: the real Codex CLI (npm `@openai/codex`, installed by .ci/run
+//! into tests/agents/) with cordon installed as its hook (`cordon install codex`, user scope under
+//! `CODEX_HOME`), its model a custom provider pointing at the scripted Responses API on loopback
+//! (tests/agents/scripted_model.py).
+//!
+//! Two Codex switches are needed, both for reasons outside cordon: `--dangerously-bypass-hook-trust`
+//! because Codex runs a hook only after a person has reviewed it in its TUI (a test cannot), and
+//! `--dangerously-bypass-approvals-and-sandbox` because Codex's own bubblewrap sandbox cannot start
+//! from a temporary CODEX_HOME (it refuses to create its helper under /tmp); cordon's sandbox is the
+//! one under test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+const CORDON: &str = env!("CARGO_BIN_EXE_cordon");
+const ALLOWED: &str = "echo hello-from-codex > allowed.txt";
+const DENIED: &str = "touch denied-marker; cat ~/.ssh/id_rsa";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Model {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Model {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn scripted_model(log: &Path) -> Model {
+    let mut child = Command::new("python3")
+        .arg(repo().join("tests/agents/scripted_model.py"))
+        .args([log.to_str().unwrap(), ALLOWED, DENIED])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().strip_prefix("port ").unwrap().parse().unwrap();
+    Model { child, port }
+}
+
+#[test]
+fn codex_runs_allowed_commands_sandboxed_and_never_runs_denied_ones() {
+    let codex = repo().join("tests/agents/node_modules/.bin/codex");
+    if !codex.exists() {
+        println!("SKIP: Codex is not installed in tests/agents (.ci/run runs `npm ci` there)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    let user = dir.path().join("user");
+    let codex_home = user.join(".codex");
+    let cordon_home = dir.path().join("cordon-home");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::create_dir_all(&codex_home).unwrap();
+    let env = |cmd: &mut Command| {
+        cmd.env("HOME", &user)
+            .env("CODEX_HOME", &codex_home)
+            .env("CORDON_HOME", &cordon_home)
+            .env("CORDON_GATEWAY", "off")
+            .current_dir(&project);
+    };
+
+    let mut install = Command::new(CORDON);
+    install.args(["install", "codex"]);
+    env(&mut install);
+    let out = install.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(codex_home.join("hooks.json").exists());
+
+    let log = dir.path().join("model.log");
+    let model = scripted_model(&log);
+    std::fs::write(
+        codex_home.join("config.toml"),
+        format!(
+            "model = \"scripted\"\nmodel_provider = \"scripted\"\n\n[model_providers.scripted]\nname = \"scripted\"\nbase_url = \"http://127.0.0.1:{}/v1\"\nwire_api = \"responses\"\nenv_key = \"SCRIPTED_API_KEY\"\n",
+            model.port
+        ),
+    )
+    .unwrap();
+    let mut run = Command::new(&codex);
+    run.args([
+        "exec",
+        "--skip-git-repo-check",
+        "--dangerously-bypass-hook-trust",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "Run the scripted commands.",
+    ])
+    .env("SCRIPTED_API_KEY", "not-a-key")
+    .stdin(Stdio::null());
+    env(&mut run);
+    let out = run.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "codex failed: {stdout}\n{stderr}");
+
+    // The allowed command ran through cordon exec: its effect, the hook's allow, the receipt.
+    assert_eq!(
+        std::fs::read_to_string(project.join("allowed.txt")).unwrap(),
+        "hello-from-codex\n"
+    );
+    let entries: Vec<Value> = std::fs::read_to_string(cordon_home.join("journal/entries.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let hook_decision = |command: &str| {
+        entries
+            .iter()
+            .find(|e| e["actor"] == "codex" && e["details"]["request"]["command"] == command)
+            .unwrap_or_else(|| panic!("no hook decision for {command}"))
+    };
+    assert_eq!(hook_decision(ALLOWED)["outcome"], "allow");
+    let receipt = entries
+        .iter()
+        .find(|e| e["receipt_version"].is_string())
+        .expect("no receipt in the journal");
+    assert_eq!(receipt["status"], "success", "{receipt}");
+    assert!(
+        receipt.to_string().contains("hello-from-codex"),
+        "{receipt}"
+    );
+
+    // The denied command never ran, and Codex passed the reason to the model.
+    assert!(!project.join("denied-marker").exists());
+    assert_eq!(hook_decision(DENIED)["outcome"], "deny");
+    let sent = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        sent.contains("Command blocked by PreToolUse hook: Denied: `cat "),
+        "the model never saw the denial"
+    );
+    let mut verify = Command::new(CORDON);
+    verify.arg("verify");
+    env(&mut verify);
+    assert_eq!(verify.output().unwrap().status.code(), Some(0));
+}

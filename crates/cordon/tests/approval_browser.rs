@@ -1,0 +1,100 @@
+//! The approval page in a real browser: a `cordon run` of an ask contract waits, `cordon serve`
+//! starts, headless Chromium (Debian's package, driven by playwright-core from tests/browser)
+//! opens the printed address, clicks Approve, and the command runs with the approver in its
+//! receipt. Screenshots are kept under target/test-artifacts/.
+//!
+//! Needs /usr/bin/chromium and `npm ci` in tests/browser (.ci/run does both); without them the
+//! test says SKIP and returns.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod approval_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use approval_support::{text, wait, Home};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn clicking_approve_in_chromium_runs_the_command() {
+    let chromium = std::env::var("CORDON_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let browser_dir = repo().join("tests/browser");
+    if !Path::new(&chromium).exists() {
+        println!("SKIP: {chromium} is missing (apt-get install chromium)");
+        return;
+    }
+    if !browser_dir.join("node_modules/playwright-core").exists() {
+        println!("SKIP: tests/browser has no node_modules (run `npm ci` there)");
+        return;
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        println!("SKIP: node is missing");
+        return;
+    }
+
+    let home = Home::new();
+    let contract = home.contract("browser", &["browser-run"], false);
+    let policy = home.p("policy.json");
+    let receipt_path = home.p("browser.receipt.json");
+    let run = home.spawn(&[
+        "run",
+        &contract,
+        &policy,
+        "--approval-timeout",
+        "60",
+        "--receipt",
+        &receipt_path,
+    ]);
+    let id = home.wait_for_request();
+
+    let (mut serve, url) = approval_support::serve(&home);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let shots = repo().join("target/test-artifacts");
+    std::fs::create_dir_all(&shots).unwrap();
+    let node = Command::new("node")
+        .arg(browser_dir.join("approve.mjs"))
+        .args([url.as_str(), id.as_str(), shots.to_str().unwrap()])
+        .env("CORDON_CHROMIUM", &chromium)
+        .output()
+        .unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(
+        node.status.code(),
+        Some(0),
+        "the browser script failed: {}{}",
+        text(&node.stdout),
+        text(&node.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(text(&node.stdout).lines().last().unwrap()).unwrap();
+    assert!(
+        result["note"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("approved {id} as alice")),
+        "{result}"
+    );
+    assert!(
+        result["argv"].as_str().unwrap().contains("browser-run"),
+        "{result}"
+    );
+    assert!(shots.join("approve.png").metadata().unwrap().len() > 1000);
+
+    let out = wait(run, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("browser-run"));
+    let receipt: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&receipt_path).unwrap()).unwrap();
+    assert_eq!(
+        receipt["x-cordon"]["approval"]["approvals"][0]["approver"],
+        "alice"
+    );
+    assert_eq!(receipt["x-cordon"]["approval"]["request_id"], id.as_str());
+}

@@ -1,0 +1,476 @@
+//! `cordon exec` runs what it decides, through `cordon run`'s execution: allow runs, deny and ask
+//! start nothing, a redirect runs its replacement (never with a wider scope), a checkpointed run
+//! is marked, and every decision leaves the agent's text and the synthesized contract in the
+//! journal and the receipt.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// A workspace and a config home side by side (the home outside the workspace, as it must be).
+struct Setup {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    ws: PathBuf,
+    home: PathBuf,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let ws = root.join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    Setup {
+        home: root.join("home"),
+        ws,
+        root,
+        _dir: dir,
+    }
+}
+
+impl Setup {
+    fn exec(&self, args: &[&str]) -> Output {
+        self.exec_in(&self.ws, &self.home, args)
+    }
+
+    fn exec_in(&self, cwd: &Path, home: &Path, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .arg("exec")
+            .args(args)
+            .env("CORDON_HOME", home)
+            .env("HOME", self.root.join("user"))
+            .env("CORDON_APPROVAL_TIMEOUT", "0")
+            .env_remove("CORDON_JOURNAL")
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Every entry of the home's journal.
+    fn journal(&self) -> Vec<Value> {
+        let text =
+            std::fs::read_to_string(self.home.join("journal/entries.jsonl")).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn decisions(&self) -> Vec<Value> {
+        self.journal()
+            .into_iter()
+            .filter(|e| e.get("decided_at").is_some())
+            .collect()
+    }
+
+    fn receipts(&self) -> Vec<Value> {
+        self.journal()
+            .into_iter()
+            .filter(|e| e.get("receipt_version").is_some())
+            .collect()
+    }
+
+    fn policy(&self, name: &str, rules: &str) -> String {
+        let path = self.root.join(name);
+        std::fs::write(
+            &path,
+            format!("cordon_policy: 1\nname: {name}\ndefault: deny\nrules:\n{rules}"),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    }
+}
+
+fn out(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn err(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Allows local work, so the tests' own rules decide the rest.
+const LOCAL_WORK: &str = "  - id: local\n    outcome: allow\n    reason: local work\n    match: {effects: [observe, transform_local]}\n";
+
+#[test]
+fn an_allowed_text_runs_and_leaves_its_text_and_contract_in_the_journal() {
+    let s = setup();
+    let text = "echo hello > greeting.txt && cat greeting.txt | tr a-z A-Z";
+    let o = s.exec(&["--shell", text]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    // Stdout is the command's own output: no receipt, no decision line.
+    assert_eq!(out(&o), "HELLO\n");
+    assert_eq!(
+        std::fs::read_to_string(s.ws.join("greeting.txt")).unwrap(),
+        "hello\n"
+    );
+
+    let decisions = s.decisions();
+    assert_eq!(decisions.len(), 1);
+    let front_end = &decisions[0]["details"]["front_end"];
+    assert_eq!(decisions[0]["outcome"], "allow");
+    assert_eq!(front_end["text"], text);
+    assert_eq!(front_end["launch"], "shell");
+    let synthesized = &front_end["synthesized_contract"];
+    assert_eq!(synthesized["commands"].as_array().unwrap().len(), 3);
+    assert_eq!(synthesized["commands"][0]["exec"]["argv"][0], "echo");
+
+    let receipts = s.receipts();
+    assert_eq!(receipts.len(), 1);
+    let receipt = &receipts[0];
+    assert_eq!(receipt["status"], "success");
+    assert_eq!(receipt["x-cordon"]["front_end"]["text"], text);
+    assert_eq!(
+        receipt["x-cordon"]["front_end"]["synthesized_contract_sha256"],
+        front_end["synthesized_contract_sha256"]
+    );
+    // What ran: the text under bash, with the union of the parts' write scopes.
+    assert_eq!(receipt["contract_sha256"], decisions[0]["contract_sha256"]);
+    assert!(receipt["x-cordon"]["sandbox"].is_object());
+
+    // The journal the first use created verifies with the key it created.
+    let key = std::fs::read_dir(s.home.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "pub"))
+        .unwrap();
+    let verify = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["verify", "--json", "--public-key"])
+        .arg(&key)
+        .arg(s.home.join("journal"))
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", err(&verify));
+    assert!(
+        out(&verify).contains("\"verdict\":\"valid\""),
+        "{}",
+        out(&verify)
+    );
+}
+
+#[test]
+fn a_plain_command_runs_without_a_shell_and_passes_its_exit_code_through() {
+    let s = setup();
+    // No shell: `$HOME` stays literal when the agent gives an argv.
+    let o = s.exec(&["--", "echo", "$HOME"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "$HOME\n");
+    // A text that is one plain command runs as its argv.
+    let o = s.exec(&["--shell", "false"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let receipts = s.receipts();
+    let last = receipts.last().unwrap();
+    assert_eq!(last["exit_code"], 1);
+    assert_eq!(last["status"], "failed");
+    assert_eq!(last["x-cordon"]["front_end"]["launch"], "argv");
+    // cd is tracked, and the text runs where it says.
+    std::fs::create_dir(s.ws.join("sub")).unwrap();
+    let o = s.exec(&["--shell", "cd sub && pwd"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o).trim(), s.ws.join("sub").to_str().unwrap());
+}
+
+#[test]
+fn a_denied_text_starts_nothing_and_its_decision_is_recorded() {
+    let s = setup();
+    // Positive control: the same first part alone runs and creates the marker.
+    let control = s.exec(&["--shell", "touch control"]);
+    assert_eq!(control.status.code(), Some(0), "{}", err(&control));
+    assert!(s.ws.join("control").exists());
+
+    let text = "touch marker; cat ~/.ssh/id_rsa";
+    let o = s.exec(&["--shell", text]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(!s.ws.join("marker").exists(), "a denied text started");
+    assert!(err(&o).contains("Denied:"), "{}", err(&o));
+    let decisions = s.decisions();
+    let last = decisions.last().unwrap();
+    assert_eq!(last["outcome"], "deny");
+    assert_eq!(last["details"]["front_end"]["text"], text);
+    assert!(last["reason_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "RULE_DENIED"));
+    // A denial leaves a decision record and no receipt of a run.
+    assert_eq!(s.receipts().len(), 1);
+}
+
+#[test]
+fn an_asked_text_reaches_approval_and_does_not_run_unapproved() {
+    let s = setup();
+    let o = s.exec(&["--shell", "touch marker && git push"]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(!s.ws.join("marker").exists(), "an asked text started");
+    assert!(err(&o).contains("Needs approval:"), "{}", err(&o));
+    let decisions = s.decisions();
+    assert_eq!(decisions.last().unwrap()["outcome"], "ask");
+    assert!(s.receipts().is_empty());
+}
+
+#[test]
+fn a_redirect_runs_the_replacement_and_keeps_the_original() {
+    let s = setup();
+    std::fs::write(s.ws.join(".hidden"), "").unwrap();
+    let rules = format!(
+        "{LOCAL_WORK}  - id: show-all\n    outcome: redirect\n    reason: hidden files matter\n    match: {{command: [ls]}}\n    unless: {{flags_any: [-a]}}\n    redirect: {{argv: [ls, -a, \"{{rest:1}}\"]}}\n"
+    );
+    let policy = s.policy("redirecting", &rules);
+    // Positive control: without the rule, `ls` does not list the hidden file.
+    let plain = s.policy("plain", LOCAL_WORK);
+    let o = s.exec(&["--policy", &plain, "--shell", "ls"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(!out(&o).contains(".hidden"));
+
+    let o = s.exec(&["--policy", &policy, "--shell", "ls"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        out(&o).contains(".hidden"),
+        "the replacement did not run: {}",
+        out(&o)
+    );
+    assert!(
+        err(&o).contains("running `ls -a` instead"),
+        "the agent was not told: {}",
+        err(&o)
+    );
+    let receipt = s.receipts().pop().unwrap();
+    let front_end = &receipt["x-cordon"]["front_end"];
+    assert_eq!(front_end["text"], "ls");
+    assert_eq!(front_end["redirect"]["original"], serde_json::json!(["ls"]));
+    assert_eq!(
+        front_end["redirect"]["replacement"],
+        serde_json::json!(["ls", "-a"])
+    );
+    let decision = s.decisions().pop().unwrap();
+    assert_eq!(decision["outcome"], "redirect");
+    assert_eq!(
+        decision["details"]["front_end"]["synthesized_contract"]["commands"][0]["exec"]["argv"],
+        serde_json::json!(["ls"])
+    );
+}
+
+#[test]
+fn a_redirect_never_widens_the_scope() {
+    let s = setup();
+    let outside = s.root.join("outside");
+    let outside = outside.to_str().unwrap();
+    // Widening: the replacement writes a path the original does not.
+    let widening = s.policy(
+        "widening",
+        &format!(
+            "{LOCAL_WORK}  - id: touch-more\n    outcome: redirect\n    reason: touch one more file\n    match: {{command: [touch]}}\n    unless: {{flags_any: [-a]}}\n    redirect: {{argv: [touch, -a, \"{{rest:1}}\", \"{outside}\"]}}\n"
+        ),
+    );
+    // Positive control: the same rule without the extra path runs its replacement.
+    let narrow = s.policy(
+        "narrow",
+        &format!(
+            "{LOCAL_WORK}  - id: touch-same\n    outcome: redirect\n    reason: touch access times only\n    match: {{command: [touch]}}\n    unless: {{flags_any: [-a]}}\n    redirect: {{argv: [touch, -a, \"{{rest:1}}\"]}}\n"
+        ),
+    );
+    let o = s.exec(&["--policy", &narrow, "--shell", "touch inside"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(s.ws.join("inside").exists());
+
+    let o = s.exec(&["--policy", &widening, "--shell", "touch again"]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(!Path::new(outside).exists(), "a redirect widened the scope");
+    assert!(!s.ws.join("again").exists(), "a refused redirect ran");
+    let decision = s.decisions().pop().unwrap();
+    assert_eq!(decision["outcome"], "ask");
+    assert!(decision["reason_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "REDIRECT_REFUSED"));
+}
+
+#[test]
+fn a_redirect_inside_a_compound_text_is_asked_not_run() {
+    let s = setup();
+    let policy = s.policy(
+        "narrow",
+        &format!(
+            "{LOCAL_WORK}  - id: touch-same\n    outcome: redirect\n    reason: touch access times only\n    match: {{command: [touch]}}\n    unless: {{flags_any: [-a]}}\n    redirect: {{argv: [touch, -a, \"{{rest:1}}\"]}}\n"
+        ),
+    );
+    let o = s.exec(&["--policy", &policy, "--shell", "touch one && echo done"]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(!s.ws.join("one").exists());
+    assert!(err(&o).contains("cannot run in its place"), "{}", err(&o));
+}
+
+#[test]
+fn a_checkpointed_run_is_marked_in_its_receipt() {
+    let s = setup();
+    std::fs::write(s.ws.join("old.txt"), "x").unwrap();
+    let receipt_path = s.root.join("receipt.json");
+    let o = s.exec(&[
+        "--receipt",
+        receipt_path.to_str().unwrap(),
+        "--shell",
+        "rm old.txt",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(err(&o).contains("Allowed with a checkpoint"), "{}", err(&o));
+    let receipt: Value =
+        serde_json::from_str(&std::fs::read_to_string(&receipt_path).unwrap()).unwrap();
+    assert_eq!(receipt["x-cordon"]["checkpoint"]["requested"], true);
+    let scope = receipt["x-cordon"]["checkpoint"]["write_scope"].to_string();
+    assert!(scope.contains("old.txt"), "{scope}");
+    assert_eq!(receipt["x-cordon"]["front_end"]["text"], "rm old.txt");
+    let decision = s.decisions().pop().unwrap();
+    assert_eq!(decision["outcome"], "allow_with_checkpoint");
+    assert_eq!(decision["details"]["checkpoint"]["requested"], true);
+    // Control: a plain allow is not marked.
+    let o = s.exec(&["--receipt", receipt_path.to_str().unwrap(), "--shell", "ls"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let receipt: Value =
+        serde_json::from_str(&std::fs::read_to_string(&receipt_path).unwrap()).unwrap();
+    assert!(receipt["x-cordon"].get("checkpoint").is_none());
+}
+
+#[test]
+fn explicit_key_and_journal_work_as_in_run() {
+    let s = setup();
+    let keys = s.root.join("keys");
+    let keygen = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["keygen", "--key-id", "k1", "--out-dir"])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{}", err(&keygen));
+    let journal = s.root.join("j");
+    let receipt = s.root.join("r.json");
+    let o = s.exec(&[
+        "--signing-key",
+        keys.join("k1.pem").to_str().unwrap(),
+        "--key-id",
+        "k1",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--receipt",
+        receipt.to_str().unwrap(),
+        "--shell",
+        "echo signed",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "signed\n");
+    let verify = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["verify-receipt", "--key-id", "k1", "--public-key"])
+        .arg(keys.join("k1.pub"))
+        .arg(&receipt)
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", err(&verify));
+    let entries = std::fs::read_to_string(journal.join("entries.jsonl")).unwrap();
+    assert_eq!(entries.lines().count(), 2, "{entries}");
+    assert!(s.decisions().is_empty(), "the home journal was used");
+}
+
+#[test]
+fn a_key_inside_the_granted_scope_blocks_the_run() {
+    let s = setup();
+    // The home (and its key) inside the workspace: the cwd is readable, so the key would be.
+    let inside = s.ws.join(".cordon");
+    let o = s.exec_in(&s.ws, &inside, &["--shell", "touch marker"]);
+    assert_eq!(o.status.code(), Some(126), "{}", err(&o));
+    assert!(err(&o).contains("signing key"), "{}", err(&o));
+    assert!(!s.ws.join("marker").exists());
+    // Control: the same text with the home outside runs.
+    let o = s.exec(&["--shell", "touch marker"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(s.ws.join("marker").exists());
+}
+
+#[test]
+fn first_use_creates_policy_key_and_journal_once() {
+    let s = setup();
+    let o = s.exec(&["--shell", "true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let said = err(&o);
+    assert_eq!(said.matches("first use").count(), 1, "{said}");
+    assert!(
+        said.contains("signing key") && said.contains("journal"),
+        "{said}"
+    );
+    assert!(s.home.join("policy.yaml").exists());
+    assert!(s.home.join("journal/journal.json").exists());
+    let keys: Vec<_> = std::fs::read_dir(s.home.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        .collect();
+    assert_eq!(keys.len(), 1);
+    let o = s.exec(&["--shell", "true"]);
+    assert!(!err(&o).contains("first use"), "{}", err(&o));
+    assert_eq!(s.decisions().len(), 2);
+}
+
+#[test]
+fn hardened_mode_confines_what_runs_to_the_judged_scope() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let s = setup();
+    // A workspace program (allowed by the pack) that writes next to the workspace: its facts
+    // grant it the workspace only.
+    let script = s.ws.join("w.sh");
+    std::fs::write(&script, "#!/bin/sh\necho x > ../escape\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Positive control: in local mode nothing confines it.
+    let o = s.exec(&["--shell", "./w.sh"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(s.root.join("escape").exists());
+    std::fs::remove_file(s.root.join("escape")).unwrap();
+
+    let o = s.exec(&["--mode", "hardened", "--shell", "./w.sh"]);
+    if o.status.code() == Some(126) && !err(&o).contains("signing key") {
+        println!("SKIP: hardened mode cannot run here: {}", err(&o));
+        return;
+    }
+    assert!(
+        !s.root.join("escape").exists(),
+        "hardened mode let it escape"
+    );
+    assert_ne!(o.status.code(), Some(0), "{}", err(&o));
+    let receipt = s.receipts().pop().unwrap();
+    assert_eq!(receipt["execution_mode"], "hardened");
+}
+
+#[test]
+fn a_cedar_policy_file_decides_what_runs() {
+    let s = setup();
+    let cedar = s.root.join("agent.cedar");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../cordon-policy/data/cedar/coding-agent.cedar"
+        ),
+        &cedar,
+    )
+    .unwrap();
+    let cedar = cedar.to_str().unwrap();
+    let o = s.exec(&["--policy", cedar, "--shell", "echo from-cedar"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "from-cedar\n");
+    let o = s.exec(&[
+        "--policy",
+        cedar,
+        "--shell",
+        "touch marker; cat ~/.ssh/id_rsa",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(!s.ws.join("marker").exists());
+    let decision = s.decisions().pop().unwrap();
+    assert_eq!(decision["outcome"], "deny");
+    assert_eq!(decision["policy_profile"], "agent");
+    // A permit without an outcome fails validation: invalid input, nothing runs.
+    let bad = s.root.join("bad.cedar");
+    std::fs::write(&bad, "permit(principal, action, resource);").unwrap();
+    let o = s.exec(&["--policy", bad.to_str().unwrap(), "--shell", "touch marker"]);
+    assert_eq!(o.status.code(), Some(65), "{}", err(&o));
+    assert!(!s.ws.join("marker").exists());
+}
