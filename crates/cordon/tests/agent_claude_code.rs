@@ -9,46 +9,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-const CORDON: &str = env!("CARGO_BIN_EXE_cordon");
+mod agent_support;
+use agent_support::{repo, scripted_model, CORDON};
+
 const ALLOWED: &str = "echo hello-from-claude > allowed.txt";
 const DENIED: &str = "touch denied-marker; cat ~/.ssh/id_rsa";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-struct Model {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Model {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn scripted_model(log: &Path) -> Model {
-    let mut child = Command::new("python3")
-        .arg(repo().join("tests/agents/scripted_model.py"))
-        .args([log.to_str().unwrap(), ALLOWED, DENIED])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().strip_prefix("port ").unwrap().parse().unwrap();
-    Model { child, port }
-}
 
 #[test]
 fn claude_code_runs_allowed_commands_sandboxed_and_never_runs_denied_ones() {
@@ -83,7 +52,7 @@ fn claude_code_runs_allowed_commands_sandboxed_and_never_runs_denied_ones() {
     );
 
     let log = dir.path().join("model.log");
-    let model = scripted_model(&log);
+    let model = scripted_model(&log, ALLOWED, DENIED);
     let mut run = Command::new(&claude);
     run.args([
         "-p",

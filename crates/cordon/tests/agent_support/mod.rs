@@ -1,0 +1,40 @@
+//! What the real-harness tests share: the repository root and the scripted model on loopback
+//! (tests/agents/scripted_model.py) that stands in for the provider's API.
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub const CORDON: &str = env!("CARGO_BIN_EXE_cordon");
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub struct Model {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Model {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn scripted_model(log: &Path, allowed: &str, denied: &str) -> Model {
+    let mut child = Command::new("python3")
+        .arg(repo().join("tests/agents/scripted_model.py"))
+        .args([log.to_str().unwrap(), allowed, denied])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().strip_prefix("port ").unwrap().parse().unwrap();
+    Model { child, port }
+}
