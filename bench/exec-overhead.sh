@@ -10,6 +10,11 @@
 # run (what `cordon exec` does by default with the config home). `exec` additionally parses the
 # text with tree-sitter-bash, derives facts, loads and compiles the default pack (about 15 rules of
 # globs), synthesizes and validates two contracts, and decides with the native rules.
+#
+# The `exec` variants run twice: in process (`CORDON_GATEWAY=off`) and through a `cordon serve`
+# gateway on the same home (`CORDON_GATEWAY=require`: blocked unless the gateway answered, so the
+# path is proven), which holds the policy compiled; exec still parses the text, signs, journals and
+# runs the command itself. Both go through `env` so they pay the same extra exec.
 set -euo pipefail
 
 RUNS="${1:-200}"
@@ -20,7 +25,12 @@ BIN="$ROOT/target/release/cordon"
 
 mkdir -p "$ROOT/target/bench"
 WORK="$(mktemp -d "$ROOT/target/bench/exec-overhead.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+SERVE_PID=""
+cleanup() {
+  if [ -n "$SERVE_PID" ]; then kill "$SERVE_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 WS="$WORK/ws"
 mkdir -p "$WS"
 export CORDON_HOME="$WORK/home"
@@ -55,13 +65,24 @@ for path in sys.argv[1:]:
     assert r["status"] == "success" and e["landlock"]["enforced"] and e["seccomp"]["enforced"], r
 PY
 
+"$BIN" serve --listen 127.0.0.1:0 >"$WORK/serve.log" 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 50); do
+  grep -q 'gateway on' "$WORK/serve.log" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q 'gateway on' "$WORK/serve.log"
+(cd "$WS" && CORDON_GATEWAY=require "$BIN" exec --mode hardened --shell 'true')
+
 cmds=(
   "/bin/true"
   "$BIN run $WORK/contract.json $WORK/policy.json --mode hardened $SIGN --receipt $WORK/r1.json"
   "$BIN run $WORK/contract.json $WORK/policy.json --mode hardened $SIGN --receipt $WORK/r2.json --journal $WORK/run-journal"
-  "$BIN exec --shell true"
-  "$BIN exec --mode hardened --shell true"
-  "$BIN exec --mode hardened --receipt $WORK/r3.json --journal $WORK/exec-journal --shell true"
+  "env CORDON_GATEWAY=off $BIN exec --shell true"
+  "env CORDON_GATEWAY=off $BIN exec --mode hardened --shell true"
+  "env CORDON_GATEWAY=off $BIN exec --mode hardened --receipt $WORK/r3.json --journal $WORK/exec-journal --shell true"
+  "env CORDON_GATEWAY=require $BIN exec --shell true"
+  "env CORDON_GATEWAY=require $BIN exec --mode hardened --shell true"
 )
 names=(
   "bare /bin/true"
@@ -70,6 +91,8 @@ names=(
   "cordon exec --shell true (default: local, journaled)"
   "cordon exec --mode hardened --shell true (journaled)"
   "cordon exec --mode hardened, own journal, receipt file"
+  "cordon exec --shell true, via gateway"
+  "cordon exec --mode hardened --shell true, via gateway"
 )
 
 args=()

@@ -4,7 +4,7 @@
 # namespaces, and through csc-runner when installed. One hyperfine invocation, so every variant
 # shares the same machine state; medians and ratios to the bare exec are printed at the end.
 #
-#   bench/run-overhead.sh [RUNS]        (needs: hyperfine, bwrap, python3; cargo for the build)
+#   bench/run-overhead.sh [RUNS]        (needs: hyperfine, bwrap, unshare, python3; cargo and rustc)
 #   CSC=/path/to/venv/bin/csc bench/run-overhead.sh   to include csc-runner
 set -euo pipefail
 
@@ -41,9 +41,17 @@ SIGN="--signing-key $KEYS/bench.pem --key-id bench"
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); e=r['x-cordon']['sandbox']['commands'][0]['enforcement']; \
 assert r['status']=='success' and e['landlock']['enforced'] and e['seccomp']['enforced'], r" "$WORK/r.json"
 
+# Floors: a Rust hello world (any Rust supervisor pays at least this), cordon's own start-up
+# (a 20+ MiB binary: loading and relocation), and what a network namespace alone costs.
+printf 'fn main() { println!("hello"); }\n' >"$WORK/hello.rs"
+rustc -O -o "$WORK/hello" "$WORK/hello.rs"
+
 BWRAP="bwrap --unshare-user --unshare-pid --unshare-net --die-with-parent --new-session --ro-bind / / --dev /dev --proc /proc /bin/true"
 cmds=(
   "/bin/true"
+  "$WORK/hello"
+  "$BIN/cordon --version"
+  "unshare -n /bin/true"
   "$BIN/cordon-sandbox-run -- /bin/true"
   "$BIN/cordon-sandbox-run --hardened -- /bin/true"
   "$BIN/cordon-sandbox-run --hardened --net allow -- /bin/true"
@@ -54,6 +62,9 @@ cmds=(
 )
 names=(
   "bare /bin/true"
+  "Rust hello world (floor)"
+  "cordon --version (start-up floor)"
+  "unshare -n /bin/true (netns alone)"
   "supervisor, local"
   "supervisor, hardened (netns)"
   "supervisor, hardened, network allowed (no netns)"
@@ -77,8 +88,8 @@ open(sys.argv[1], "wb").write(pem)
 PY
   CSC_HARDENED="unshare -n $CSC run $WORK/contract.json $WORK/policy.json --mode hardened --sign --signing-key $WORK/key.pem --key-id bench --receipt-out $WORK/csc-h.json"
   $CSC_HARDENED >/dev/null || { echo "csc hardened run failed:"; $CSC_HARDENED; exit 1; }
-  cmds+=("$CSC run $WORK/contract.json $WORK/policy.json --mode local --receipt-out $WORK/csc.json" "unshare -n /bin/true" "$CSC_HARDENED")
-  names+=("csc run --mode local" "unshare -n /bin/true" "unshare -n csc run --mode hardened --sign")
+  cmds+=("$CSC run $WORK/contract.json $WORK/policy.json --mode local --receipt-out $WORK/csc.json" "$CSC_HARDENED")
+  names+=("csc run --mode local" "unshare -n csc run --mode hardened --sign")
 fi
 
 args=()

@@ -749,11 +749,17 @@ impl SubtreeHashes for Journal {
 
 /// Signs every prepared payload; batches of 64 or more are split across the available cores.
 fn sign_all(prepared: &[signing::Prepared], signer: &Signer) -> Vec<[u8; 64]> {
+    let inline = || prepared.iter().map(|p| signer.sign(&p.payload)).collect();
+    // Checked first: asking for the core count reads cgroup CPU quota files, which costs more
+    // than signing the one or two entries of a typical append.
+    if prepared.len() < 64 {
+        return inline();
+    }
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    if prepared.len() < 64 || threads < 2 {
-        return prepared.iter().map(|p| signer.sign(&p.payload)).collect();
+    if threads < 2 {
+        return inline();
     }
     let chunk = prepared.len().div_ceil(threads);
     std::thread::scope(|scope| {

@@ -12,7 +12,7 @@ use crate::shell::{pathutil, Access, Origin, Script, Session, SimpleCommand};
 const PATTERN_OPTIONS: &[&str] = &["-e", "--regexp", "-f", "--file", "--expression"];
 
 /// The facts of one simple command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CommandFacts {
     pub argv: Vec<String>,
     pub program: String,
@@ -22,7 +22,19 @@ pub struct CommandFacts {
     pub flags: Vec<String>,
     pub cwd: String,
     pub reads: Vec<String>,
+    /// Every path the command writes, and so every path the policy judges it writing. After
+    /// [`grant_creations`], also the nearest existing ancestor of each target in `absent`.
     pub writes: Vec<String>,
+    /// Paths read or written that did not exist when the text was judged (`echo x > new.txt`,
+    /// or `cat new.txt` after it). They are judged by name (in `reads` / `writes`) but not
+    /// granted by name: see [`grant_creations`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<String>,
+    /// The writes the knowledge base adds rather than the text names (a tool's caches, such as
+    /// `~/.cargo/registry`): when absent they are not widened to an ancestor (see
+    /// [`grant_creations`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub implied_writes: Vec<String>,
     pub network: bool,
     /// Hosts named in the arguments (URLs, `user@host:`).
     pub hosts: Vec<String>,
@@ -46,6 +58,77 @@ impl CommandFacts {
     pub fn display(&self) -> String {
         display_argv(&self.argv)
     }
+
+    /// The write scope a contract grants: every judged write but the targets that do not exist
+    /// yet, which the grant reaches through their ancestor (the kernel can only grant rights on
+    /// a path that exists).
+    pub fn granted_writes(&self) -> impl Iterator<Item = &String> {
+        self.writes.iter().filter(|w| !self.absent.contains(w))
+    }
+
+    /// The read scope a contract grants, on the same terms as [`CommandFacts::granted_writes`].
+    pub fn granted_reads(&self) -> impl Iterator<Item = &String> {
+        self.reads.iter().filter(|r| !self.absent.contains(r))
+    }
+}
+
+/// Makes paths that do not exist yet grantable, without granting more than is judged.
+///
+/// Landlock (hardened mode) grants rights on existing inodes only, so `echo x > new.txt` cannot
+/// be granted `new.txt`. Each absolute write target for which `exists` is false is listed in
+/// `absent`, and its nearest existing ancestor directory joins `writes`: the policy then judges
+/// both the name (a rule about `.env` still sees `.env`) and the wider scope the sandbox will
+/// really grant, and the contract grants the ancestor. A read target that does not exist is
+/// listed in `absent` and granted nothing: if the text creates it first (`echo x > b && cat b`),
+/// the write grant that covers it lets it be read; otherwise the read fails, as it would anyway.
+/// Reads are never widened, so a missing read cannot become a grant of its ancestor; nor are the
+/// knowledge base's implied writes (a missing `~/.cargo/registry` would otherwise widen to the
+/// home directory): they too are granted nothing until they exist. Landlock cannot express "create only this
+/// name" (creating a file needs `MAKE_REG` on the directory, writing it needs `WRITE_FILE`
+/// beneath it, and both cover every name there), so granting the directory and having the
+/// policy judge it is the honest form. A target with no existing ancestor stays as it is, and
+/// the sandbox then refuses to resolve it.
+pub fn grant_creations(facts: &mut Facts, exists: impl Fn(&str) -> bool) {
+    for command in &mut facts.commands {
+        let (implied, named): (Vec<String>, Vec<String>) = command
+            .writes
+            .iter()
+            .cloned()
+            .partition(|w| command.implied_writes.contains(w));
+        for ancestor in absent_ancestors(&named, &mut command.absent, &exists) {
+            push_unique(&mut command.writes, ancestor);
+        }
+        for target in implied.iter().chain(&command.reads) {
+            if target.starts_with('/') && !exists(target) {
+                push_unique(&mut command.absent, target.clone());
+            }
+        }
+    }
+}
+
+/// The nearest existing ancestor of each absolute path in `paths` that does not exist, which is
+/// recorded in `absent`. A path with no existing ancestor is left alone (the sandbox refuses it).
+fn absent_ancestors(
+    paths: &[String],
+    absent: &mut Vec<String>,
+    exists: &impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut ancestors = Vec::new();
+    for target in paths {
+        if !target.starts_with('/') || exists(target) {
+            continue;
+        }
+        let nearest = std::path::Path::new(target)
+            .ancestors()
+            .skip(1)
+            .filter_map(|a| a.to_str())
+            .find(|a| exists(a));
+        if let Some(ancestor) = nearest {
+            push_unique(absent, target.clone());
+            ancestors.push(ancestor.to_string());
+        }
+    }
+    ancestors
 }
 
 /// Shell-quotes an argv for display.
@@ -67,7 +150,7 @@ pub fn display_argv(argv: &[String]) -> String {
 }
 
 /// Facts for every command of a script.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Facts {
     pub commands: Vec<CommandFacts>,
     /// Problems with the text as a whole; non-empty means ask, never allow.
@@ -467,9 +550,11 @@ pub fn of_command(
     if spec.writes_cwd.unwrap_or(false) || !known {
         push_unique(&mut writes, cwd.clone());
     }
+    let mut implied_writes = Vec::new();
     for extra in &spec.also_writes {
         if let Some(path) = pathutil::resolve(None, &session.home, extra) {
-            push_unique(&mut writes, path);
+            push_unique(&mut writes, path.clone());
+            push_unique(&mut implied_writes, path);
         }
     }
     for redirect in &command.redirects {
@@ -508,6 +593,8 @@ pub fn of_command(
         cwd,
         reads,
         writes,
+        absent: Vec::new(),
+        implied_writes,
         network,
         hosts,
         effect,
@@ -526,6 +613,50 @@ pub fn of_command(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn facts_in(text: &str, cwd: &str) -> Facts {
+        let session = Session {
+            cwd: cwd.to_string(),
+            home: "/home/u".to_string(),
+        };
+        let script = crate::shell::parse(text, &session);
+        of_script(&script, &session, Knowledge::builtin())
+    }
+
+    #[test]
+    fn a_missing_write_target_is_judged_and_granted_through_its_nearest_existing_ancestor() {
+        let existing = ["/", "/w", "/w/sub", "/w/a.txt", "/home", "/home/u"];
+        let exists = |p: &str| existing.contains(&p);
+        let mut facts = facts_in(
+            "echo x > new.txt; echo y > sub/deep/new.txt; cat a.txt new.txt; cargo build",
+            "/w",
+        );
+        grant_creations(&mut facts, exists);
+        let [echo1, echo2, cat, cargo] = facts.commands.as_slice() else {
+            panic!("{facts:?}");
+        };
+        // The name stays judged, its directory joins the judged writes, and only it is granted.
+        assert_eq!(echo1.writes, ["/w/new.txt", "/w"]);
+        assert_eq!(echo1.absent, ["/w/new.txt"]);
+        assert_eq!(echo1.granted_writes().collect::<Vec<_>>(), ["/w"]);
+        // The nearest existing ancestor, not the cwd.
+        assert_eq!(echo2.writes, ["/w/sub/deep/new.txt", "/w/sub"]);
+        assert_eq!(echo2.granted_writes().collect::<Vec<_>>(), ["/w/sub"]);
+        // A missing read is granted nothing, and never widened.
+        assert_eq!(cat.reads, ["/w/a.txt", "/w/new.txt"]);
+        assert_eq!(cat.granted_reads().collect::<Vec<_>>(), ["/w/a.txt"]);
+        // A tool's missing cache is not widened to the home directory.
+        assert!(cargo.writes.iter().all(|w| w != "/home/u"), "{cargo:?}");
+        assert!(
+            cargo.granted_writes().all(|w| !w.starts_with("/home")),
+            "{cargo:?}"
+        );
+        // Control: with every path present nothing changes.
+        let mut all_there = facts_in("echo x > new.txt", "/w");
+        let before = all_there.clone();
+        grant_creations(&mut all_there, |_| true);
+        assert_eq!(all_there, before);
+    }
 
     #[test]
     fn hosts_come_from_urls_and_scp_addresses() {

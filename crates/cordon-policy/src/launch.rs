@@ -244,10 +244,10 @@ pub fn plan(
             risk = this;
         }
         push_unique(&mut read_paths, &part.cwd);
-        for path in &part.reads {
+        for path in part.granted_reads() {
             push_unique(&mut read_paths, path);
         }
-        for path in &part.writes {
+        for path in part.granted_writes() {
             push_unique(&mut write_paths, path);
         }
         network |= part.network;

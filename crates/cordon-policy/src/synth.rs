@@ -87,8 +87,9 @@ pub fn contract(text: &str, facts: &Facts, requester: &Requester) -> Result<Cont
             }),
             pipeline: None,
             cwd: f.cwd.clone(),
-            read_paths: f.reads.clone(),
-            write_paths: f.writes.clone(),
+            read_paths: f.granted_reads().cloned().collect(),
+            // Targets that do not exist yet are granted through their judged ancestor.
+            write_paths: f.granted_writes().cloned().collect(),
             network: if f.network {
                 NetworkMode::Full
             } else {

@@ -32,7 +32,9 @@ pub(crate) struct CommandCgroup {
     pub notes: Vec<String>,
 }
 
-/// True when a child cgroup can be created (and removed) under `dir`.
+/// True when a child cgroup can be created (and removed) under `dir`. For `cordon doctor` only:
+/// a run skips this mkdir/rmdir pair and learns the same thing from creating its first command's
+/// cgroup (`CommandCgroup::create` returns `None` when refused).
 pub(crate) fn probe_writable(dir: &Path) -> bool {
     let probe = dir.join(format!(
         "cordon-probe-{}-{}",
@@ -109,8 +111,8 @@ impl CommandCgroup {
 
     /// SIGKILLs every member, atomically where `cgroup.kill` exists.
     pub(crate) fn kill(&self) {
-        let kill_file = self.dir.join("cgroup.kill");
-        if kill_file.exists() && write_file(&kill_file, "1").is_ok() {
+        // Opening `cgroup.kill` fails with ENOENT before 5.14, so no separate existence check.
+        if write_file(&self.dir.join("cgroup.kill"), "1").is_ok() {
             return;
         }
         // Kernels before 5.14: kill member by member until none is left.
@@ -167,4 +169,39 @@ fn write_file(path: &Path, value: &str) -> Result<(), Error> {
         .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
     f.write_all(value.as_bytes())
         .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// A run no longer probes with mkdir/rmdir: it relies on `create` telling "refused" (fall
+    /// back to the subreaper) apart from a real failure.
+    #[test]
+    fn a_parent_that_refuses_children_gives_none_not_an_error() {
+        let missing = CgroupV2 {
+            dir: PathBuf::from("/proc/self/no-such-cgroup-parent"),
+            subtree_controllers: Vec::new(),
+        };
+        assert!(CommandCgroup::create(&missing, &Limits::default())
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn a_writable_parent_gives_a_cgroup_that_is_removed_on_drop() {
+        let Some(parent) = crate::kernel::cgroup_v2().filter(|c| probe_writable(&c.dir)) else {
+            println!("SKIP: no writable cgroup v2 here");
+            return;
+        };
+        let cgroup = CommandCgroup::create(&parent, &Limits::default())
+            .unwrap()
+            .expect("a writable parent must accept a child cgroup");
+        let dir = cgroup.dir.clone();
+        assert!(dir.join("cgroup.procs").exists());
+        drop(cgroup);
+        assert!(!dir.exists(), "{} was left behind", dir.display());
+    }
 }

@@ -33,6 +33,8 @@ pub(crate) mod applied {
     pub const FDS_CLOEXEC: u32 = 1 << 10;
     pub const SECCOMP: u32 = 1 << 11;
     pub const RECORDER: u32 = 1 << 12;
+    pub const MOUNTNS: u32 = 1 << 13;
+    pub const PROTECTED: u32 = 1 << 14;
 }
 
 /// The steps that can fail, named in the supervisor's error.
@@ -55,6 +57,8 @@ pub(crate) enum Step {
     CloseRange,
     Seccomp,
     Recorder,
+    MountNamespace,
+    ProtectMount,
 }
 
 impl Step {
@@ -77,6 +81,8 @@ impl Step {
             CloseRange,
             Seccomp,
             Recorder,
+            MountNamespace,
+            ProtectMount,
         ]
         .into_iter()
         .find(|s| *s as u8 == v)
@@ -100,6 +106,14 @@ impl Step {
             Step::CloseRange => "closing inherited file descriptors",
             Step::Seccomp => "installing the seccomp filter",
             Step::Recorder => "installing the exec recorder (seccomp user notification)",
+            Step::MountNamespace => {
+                "creating the private mount namespace that protects metadata in writable roots \
+                 (needs CAP_SYS_ADMIN or a user namespace; a write grant naming the protected \
+                 paths themselves leaves them writable and needs no mount namespace)"
+            }
+            Step::ProtectMount => {
+                "bind-mounting protected metadata (.git/hooks, .git/config, agent settings) read-only"
+            }
         }
     }
 }
@@ -114,6 +128,14 @@ pub(crate) enum Netns {
         uid_map: Vec<u8>,
         gid_map: Vec<u8>,
     },
+}
+
+/// Protected paths inside writable roots, mounted in a private mount namespace (`protect.rs`).
+pub(crate) struct Protect {
+    pub targets: Vec<crate::protect::Target>,
+    /// Without CAP_SYS_ADMIN and without a user namespace from the network step, one is created
+    /// with these uid/gid maps so the mount namespace can be.
+    pub userns_maps: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Everything the child applies, prepared before fork.
@@ -132,6 +154,8 @@ pub(crate) struct ChildSetup {
     pub seccomp: Vec<BpfProgram>,
     /// The exec-recording filter and the socket its listener fd is sent over (`processes.rs`).
     pub record: Option<(BpfProgram, OwnedFd)>,
+    /// Hardened mode with protected paths present; failure is fatal (fail closed).
+    pub protect: Option<Protect>,
 }
 
 // securebits (linux/securebits.h)
@@ -180,6 +204,7 @@ impl ChildSetup {
 
         if self.hardened {
             done |= self.apply_namespaces()?;
+            done |= self.apply_protection(done & applied::USERNS != 0)?;
             for &(resource, soft, hard) in &self.rlimits {
                 let lim = libc::rlimit {
                     rlim_cur: soft,
@@ -274,6 +299,38 @@ impl ChildSetup {
                 Ok(applied::NETNS | applied::USERNS)
             }
         }
+    }
+
+    /// Enters a private mount namespace and makes the protected paths read-only (`protect.rs`).
+    /// Comes before the capabilities are dropped (mounting needs CAP_SYS_ADMIN in the namespace's
+    /// owner) and before seccomp and Landlock, which both forbid mounting.
+    fn apply_protection(&mut self, in_new_userns: bool) -> io::Result<u32> {
+        let Some(protect) = &self.protect else {
+            return Ok(0);
+        };
+        let mut done = 0;
+        if let (false, Some((uid_map, gid_map))) = (in_new_userns, &protect.userns_maps) {
+            // SAFETY: unshare with integer flags.
+            if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+                return self.fail(Step::MountNamespace).map(|()| 0);
+            }
+            let ok = write_proc(c"/proc/self/setgroups", b"deny")
+                && write_proc(c"/proc/self/uid_map", uid_map)
+                && write_proc(c"/proc/self/gid_map", gid_map);
+            if !ok {
+                return self.fail(Step::UidMap).map(|()| 0);
+            }
+            self.may_drop_bounding = true;
+            done |= applied::USERNS;
+        }
+        if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).is_err() {
+            return self.fail(Step::MountNamespace).map(|()| 0);
+        }
+        done |= applied::MOUNTNS;
+        if crate::protect::apply(&protect.targets).is_err() {
+            return self.fail(Step::ProtectMount).map(|()| 0);
+        }
+        Ok(done | applied::PROTECTED)
     }
 
     fn drop_capabilities(&mut self) -> io::Result<u32> {
@@ -412,12 +469,12 @@ mod tests {
 
     #[test]
     fn every_step_round_trips() {
-        for v in 1..=16u8 {
+        for v in 1..=18u8 {
             let step = Step::from_u8(v).unwrap();
             assert_eq!(step as u8, v);
             assert!(!step.describe().is_empty());
         }
         assert_eq!(Step::from_u8(0), None);
-        assert_eq!(Step::from_u8(17), None);
+        assert_eq!(Step::from_u8(19), None);
     }
 }

@@ -3,7 +3,8 @@
 //! Landlock grants access beneath inodes; anything not granted is denied, including `$HOME`,
 //! `/root`, `/tmp` and other users' files. Grants are additive and attach to inodes, not to mount
 //! layouts, so a writable directory below a read-only one simply works (the bind-mount ordering
-//! bug of CSC's bwrap launcher cannot occur).
+//! bug of CSC's bwrap launcher cannot occur). The converse, a read-only path *inside* a writable
+//! tree, is beyond Landlock: `protect.rs` handles it with bind mounts for the metadata that needs it.
 //!
 //! `/etc` is not granted as a whole: it holds `shadow`, `sudoers`, ssh host keys and credentials of
 //! system services. Only what dynamic linking and name lookup need is granted: the loader cache

@@ -8,8 +8,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-/// The Landlock ABI version the kernel offers (0 when Landlock is absent or disabled).
+/// The Landlock ABI version the kernel offers (0 when Landlock is absent or disabled). Asked once
+/// per process: the ABI cannot change while the kernel runs.
 pub fn landlock_abi() -> u8 {
+    static ABI: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *ABI.get_or_init(query_landlock_abi)
+}
+
+fn query_landlock_abi() -> u8 {
     const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
     // SAFETY: landlock_create_ruleset with a null attr, size 0 and the VERSION flag only returns
     // the ABI number (or -1); it reads no memory and creates no fd.
@@ -82,12 +88,11 @@ pub(crate) struct CgroupV2 {
 
 /// Finds this process's cgroup v2 directory (pure cgroup2 or the hybrid `unified` mount).
 pub(crate) fn cgroup_v2() -> Option<CgroupV2> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mount = mountinfo.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        let fstype = right.split_whitespace().next()?;
-        (fstype == "cgroup2").then(|| left.split_whitespace().nth(4).map(PathBuf::from))?
-    })?;
+    let mount = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| is_cgroup2_mount(p))
+        .or_else(cgroup2_mount_from_mountinfo)?;
     let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?;
     let dir = mount.join(rel.trim_start_matches('/'));
@@ -95,6 +100,29 @@ pub(crate) fn cgroup_v2() -> Option<CgroupV2> {
     Some(CgroupV2 {
         dir,
         subtree_controllers,
+    })
+}
+
+/// True when `path` is the root of a cgroup2 mount. One `statfs` per usual location: much cheaper
+/// than generating and parsing `/proc/self/mountinfo`, which is the fallback.
+fn is_cgroup2_mount(path: &Path) -> bool {
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    let mut fs = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: statfs(2) reads the NUL-terminated path and writes one `struct statfs` into `fs`,
+    // which is read only when the call succeeded.
+    let rc = unsafe { libc::statfs(c_path.as_ptr(), fs.as_mut_ptr()) };
+    // SAFETY: rc == 0 means the kernel filled `fs`.
+    rc == 0 && unsafe { fs.assume_init() }.f_type == libc::CGROUP2_SUPER_MAGIC
+}
+
+fn cgroup2_mount_from_mountinfo() -> Option<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let fstype = right.split_whitespace().next()?;
+        (fstype == "cgroup2").then(|| left.split_whitespace().nth(4).map(PathBuf::from))?
     })
 }
 

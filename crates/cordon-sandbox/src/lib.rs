@@ -27,6 +27,7 @@ mod filesystem;
 mod kernel;
 mod plan;
 mod processes;
+mod protect;
 mod report;
 mod scope;
 mod seccomp;
@@ -41,10 +42,11 @@ pub use processes::{
     MAX_ARGS as MAX_RECORDED_ARGS, MAX_ARGV_BYTES as MAX_RECORDED_ARGV_BYTES,
     MAX_PROCESSES as MAX_RECORDED_PROCESSES, MAX_TREE_ARGV_BYTES as MAX_RECORDED_TREE_ARGV_BYTES,
 };
+pub use protect::{MAX_WALK_DEPTH, MAX_WALK_DIRS, PROTECTED_NAMES, WALK_SKIPPED};
 pub use report::{
     CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, LandlockReport,
-    NetworkReport, ProcessRecord, ProcessReport, ProcessTree, RlimitReport, RunReport,
-    SeccompReport, SegmentReport, StreamReport,
+    NetworkReport, ProcessRecord, ProcessReport, ProcessTree, ProtectedPath, ProtectedReport,
+    Protection, RlimitReport, RunReport, SeccompReport, SegmentReport, StreamReport,
 };
 pub use scope::resolve_scope;
 pub use supervisor::run;

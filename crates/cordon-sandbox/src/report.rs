@@ -135,6 +135,38 @@ pub struct EnforcementReport {
     pub tree_kill: String,
     /// The run's private temporary directory (`TMPDIR`), removed afterwards.
     pub private_tmp: Option<PathBuf>,
+    /// Metadata inside writable roots (git hooks and config, agent settings) made read-only.
+    pub protected_metadata: ProtectedReport,
+}
+
+/// Paths inside writable roots that hardened mode protects with bind mounts (`protect.rs`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProtectedReport {
+    /// True when every confined process had all of `paths` mounted as stated.
+    pub enforced: bool,
+    /// How, or why not (`"nothing to protect"`, `"not requested (local mode)"`).
+    pub status: String,
+    pub paths: Vec<ProtectedPath>,
+    /// Protected names left writable because a write grant names them or a path inside them.
+    pub granted: Vec<PathBuf>,
+    /// What is not covered: absent names, symlinks, a search that stopped at its cap.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProtectedPath {
+    pub path: PathBuf,
+    pub how: Protection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protection {
+    /// Bind-mounted read-only over itself: writes fail with EROFS, rename and removal with EBUSY.
+    ReadOnly,
+    /// Bind-mounted read-write over itself (a `.git` directory): writable, but it cannot be
+    /// renamed or removed (EBUSY), so it cannot be swapped for another one.
+    Pinned,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -41,7 +41,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -55,8 +55,8 @@ use crate::plan::{Confinement, Mode, Network, Plan, PlannedCommand, RunOptions};
 use crate::processes::Recorder;
 use crate::report::{
     CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, LandlockReport,
-    NetworkReport, ProcessReport, ProcessTree, RlimitReport, RunReport, SeccompReport,
-    SegmentReport,
+    NetworkReport, ProcessReport, ProcessTree, ProtectedReport, RlimitReport, RunReport,
+    SeccompReport, SegmentReport,
 };
 use crate::seccomp::{self, Filters};
 use crate::Error;
@@ -73,8 +73,13 @@ static SPAWN_LOCK: RwLock<()> = RwLock::new(());
 /// Segment pids currently supervised in this process, by any run; never treated as orphans.
 static SUPERVISED: Mutex<Vec<libc::pid_t>> = Mutex::new(Vec::new());
 
-/// Whether this process can create child cgroups, decided once.
+/// This process's cgroup v2 directory, looked up once: reading mountinfo and /proc/self/cgroup on
+/// every run would cost more than the run's own cgroup.
 static CGROUP_PARENT: OnceLock<Option<CgroupV2>> = OnceLock::new();
+
+/// Set once creating a command cgroup was refused (not writable): later runs in this process go
+/// straight to the subreaper fallback instead of asking again.
+static CGROUP_REFUSED: AtomicBool = AtomicBool::new(false);
 
 fn supervised() -> std::sync::MutexGuard<'static, Vec<libc::pid_t>> {
     SUPERVISED.lock().unwrap_or_else(|e| e.into_inner())
@@ -191,6 +196,10 @@ struct Prepared {
     fs: Option<FsPlan>,
     filters: Option<Filters>,
     netns_plan: NetnsPlan,
+    /// Hardened mode: metadata inside writable roots to mount read-only (`protect.rs`).
+    protect: Option<crate::protect::ProtectPlan>,
+    /// The uid/gid maps for a user namespace the mount namespace needs when unprivileged.
+    protect_userns: Option<(Vec<u8>, Vec<u8>)>,
     may_drop_bounding: bool,
     cap_last: u32,
     tree_kill: TreeKill,
@@ -200,6 +209,8 @@ struct Prepared {
     confined: u32,
     env: EnvReport,
     cgroup: CgroupReport,
+    /// The first command's cgroup, created while choosing the tree-kill strategy.
+    first_cgroup: Option<CommandCgroup>,
     notes: Vec<String>,
     record: RecordPlan,
 }
@@ -258,15 +269,43 @@ impl Prepared {
         } else {
             NetnsPlan::None
         };
-        let cgroup_v2 = CGROUP_PARENT
-            .get_or_init(|| kernel::cgroup_v2().filter(|c| crate::cgroup::probe_writable(&c.dir)))
-            .clone()
-            .filter(|_| use_cgroup);
-        let tree_kill = match cgroup_v2 {
-            Some(c) => TreeKill::Cgroup(c),
-            None => {
-                // SAFETY: prctl with integer arguments; affects only this process's orphans.
-                unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let protect = match &fs {
+            Some(fs) => Some(crate::protect::plan(&fs.report.write_paths, &tmp.0)?),
+            None => None,
+        };
+        let protect_userns = match (&netns_plan, has_sys_admin) {
+            (_, true) | (NetnsPlan::ViaUserns { .. }, _) => None,
+            _ => {
+                // SAFETY: geteuid/getegid have no preconditions.
+                let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+                Some((
+                    format!("{uid} {uid} 1\n").into_bytes(),
+                    format!("{gid} {gid} 1\n").into_bytes(),
+                ))
+            }
+        };
+        // No mkdir/rmdir probe: the first command's own cgroup is created now, and whether that
+        // works is the answer. When it is refused, the run falls back to the subreaper, as a
+        // failed probe did.
+        let parent = if use_cgroup && !CGROUP_REFUSED.load(Ordering::Relaxed) {
+            CGROUP_PARENT.get_or_init(kernel::cgroup_v2).as_ref()
+        } else {
+            None
+        };
+        let first_cgroup = match parent {
+            Some(p) => {
+                let created = CommandCgroup::create(p, &confinement.limits)?;
+                if created.is_none() {
+                    CGROUP_REFUSED.store(true, Ordering::Relaxed);
+                }
+                created
+            }
+            None => None,
+        };
+        let tree_kill = match (parent, &first_cgroup) {
+            (Some(p), Some(_)) => TreeKill::Cgroup(p.clone()),
+            _ => {
+                become_subreaper();
                 TreeKill::Subreaper
             }
         };
@@ -288,6 +327,8 @@ impl Prepared {
             fs,
             filters,
             netns_plan,
+            protect,
+            protect_userns,
             may_drop_bounding: kernel::has_capability(kernel::CAP_SETPCAP),
             cap_last: kernel::cap_last_cap(),
             tree_kill,
@@ -299,6 +340,7 @@ impl Prepared {
                 ..EnvReport::default()
             },
             cgroup,
+            first_cgroup,
             notes: Vec::new(),
             record,
         })
@@ -373,6 +415,13 @@ impl Prepared {
                 (RecordPlan::On(program), Some(r)) => Some((program.clone(), r.child_end()?)),
                 _ => None,
             },
+            protect: match &self.protect {
+                Some(p) if !p.targets.is_empty() => Some(child::Protect {
+                    targets: p.targets.clone(),
+                    userns_maps: self.protect_userns.clone(),
+                }),
+                _ => None,
+            },
         })
     }
 
@@ -423,9 +472,23 @@ impl Prepared {
             RecordPlan::Off(_) => None,
         };
         let cgroup = match &self.tree_kill {
-            TreeKill::Cgroup(parent) => CommandCgroup::create(parent, &self.limits)?,
+            TreeKill::Cgroup(parent) => match self.first_cgroup.take() {
+                Some(c) => Some(c),
+                None => CommandCgroup::create(parent, &self.limits)?,
+            },
             TreeKill::Subreaper => None,
         };
+        if cgroup.is_none() && matches!(self.tree_kill, TreeKill::Cgroup(_)) {
+            // The parent stopped accepting children mid-run: the descendant scan needs orphans
+            // re-parented to this process, so switch strategy rather than kill with neither.
+            become_subreaper();
+            self.tree_kill = TreeKill::Subreaper;
+            self.cgroup.status = "no writable cgroup v2".into();
+            self.cgroup.notes.push(format!(
+                "creating the cgroup for command {:?} was refused; it and later commands used the subreaper",
+                command.id
+            ));
+        }
         if let Some(c) = &cgroup {
             if c.memory_max.is_some() || c.pids_max.is_some() {
                 self.cgroup.status = "per-command cgroup v2 (tree kill and limits)".into();
@@ -824,6 +887,32 @@ impl Prepared {
         if seen(applied::NETNS) {
             namespaces.push("net".to_string());
         }
+        if seen(applied::MOUNTNS) {
+            namespaces.push("mnt".to_string());
+        }
+        let protected_metadata = match &self.protect {
+            Some(p) => {
+                let mut r = p.report.clone();
+                if p.targets.is_empty() {
+                    r.status =
+                        "nothing to protect: no protected name exists in a writable root".into();
+                } else {
+                    r.enforced = seen(applied::PROTECTED);
+                    r.status = if r.enforced {
+                        "read-only bind mounts in a private mount namespace".into()
+                    } else if !any {
+                        "not applied: no process started".into()
+                    } else {
+                        "not enforced".into()
+                    };
+                }
+                r
+            }
+            None => ProtectedReport {
+                status: "not requested (local mode)".into(),
+                ..ProtectedReport::default()
+            },
+        };
         EnforcementReport {
             mode: self.mode,
             processes_confined: self.confined,
@@ -870,8 +959,15 @@ impl Prepared {
                 TreeKill::Subreaper => "subreaper + descendant scan".into(),
             },
             private_tmp: Some(self.tmp.0.clone()),
+            protected_metadata,
         }
     }
+}
+
+/// Makes orphaned descendants re-parent to this process, for the descendant-scan tree kill.
+fn become_subreaper() {
+    // SAFETY: prctl with integer arguments; affects only this process's orphans.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 }
 
 fn rlimit_notes(limits: &crate::plan::Limits) -> Vec<String> {

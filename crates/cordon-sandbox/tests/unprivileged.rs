@@ -122,3 +122,51 @@ fn unprivileged_timeout_still_kills_the_daemon() {
         "daemon {daemon} survived"
     );
 }
+
+/// Protected metadata (`protect.rs`) needs a mount namespace; unprivileged, it comes from a user
+/// namespace: the one made for the network namespace, or one made for it when the network is
+/// allowed.
+#[test]
+fn unprivileged_runs_protect_git_metadata_through_a_user_namespace() {
+    if skip_below_abi(cordon_sandbox::MIN_LANDLOCK_ABI, "hardened mode") {
+        return;
+    }
+    let ws = tempfile::tempdir().unwrap();
+    let git = ws.path().join(".git");
+    std::fs::create_dir_all(git.join("hooks")).unwrap();
+    std::fs::write(git.join("config"), "[core]\n").unwrap();
+    for p in [ws.path(), &git, &git.join("hooks"), &git.join("config")] {
+        std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+    }
+    let dir = path_str(ws.path());
+    let config = path_str(&git.join("config"));
+    let fine = path_str(&ws.path().join("fine"));
+    for net in ["deny", "allow"] {
+        let base = ["--hardened", "--net", net, "--read", PROBE, "--write", &dir];
+        // Positive control: the workspace itself is writable for nobody.
+        let Some((line, _)) = as_nobody(&[&base[..], &["--", PROBE, "write", &fine]].concat())
+        else {
+            return;
+        };
+        assert_eq!(line, "ok", "net {net}");
+        let (line, report) =
+            as_nobody(&[&base[..], &["--", PROBE, "append", &config]].concat()).unwrap();
+        let e = &report["enforcement"];
+        if report["commands"][0]["status"] == "blocked" {
+            // Fail closed: no user namespace for nobody here, so no mount namespace either.
+            let error = report["commands"][0]["error"].as_str().unwrap_or("");
+            assert!(error.contains("mount namespace"), "{error}");
+            skip!("no user namespace for nobody here: {error}");
+            return;
+        }
+        assert_eq!(line, "errno=30 at=open", "net {net}: {report}");
+        assert_eq!(e["protected_metadata"]["enforced"], true, "{report}");
+        let namespaces = e["namespaces"].as_array().unwrap();
+        assert!(namespaces.contains(&serde_json::json!("user")), "{report}");
+        assert!(namespaces.contains(&serde_json::json!("mnt")), "{report}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(git.join("config")).unwrap(),
+        "[core]\n"
+    );
+}

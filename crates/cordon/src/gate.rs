@@ -74,6 +74,15 @@ pub struct FrontEnd {
     pub synthesized_contract_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect: Option<RedirectRecord>,
+    /// The cordon session the run belongs to (`--session` or `CORDON_SESSION`), also the
+    /// contract's `actor.session_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Paths the text names that did not exist when it was judged: a hardened run is granted
+    /// them through their nearest existing directory, which `synthesized_contract` shows and
+    /// the policy judged too (`cordon_policy::facts::grant_creations`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<String>,
 }
 
 /// A contract, the policy it was judged under, and the decision.

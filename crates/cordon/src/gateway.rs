@@ -9,18 +9,44 @@
 //! any failure (a closed connection, a garbled or late reply) is a denial, not a fallback:
 //! the gateway may already have recorded the decision.
 //!
+//! `cordon exec` asks the gateway only for the decision (`{"analyse": …}`); it parses the text
+//! itself, checks that the gateway judged the same facts, and then runs the command in its own
+//! process, since the sandbox is per process. An analysis records nothing, so unlike a hook's
+//! decision any failure after connecting (no reply within `EXEC_TIMEOUT`, a closed connection,
+//! a reply that does not parse or judged other facts) falls back to deciding in process: that is
+//! still the policy's own decision, so it is not fail-open, and nothing the socket sent is used.
+//! `CORDON_GATEWAY=require` makes every such failure a denial instead (and proves, in tests and
+//! benchmarks, which path was taken); `CORDON_GATEWAY=off` never connects. The socket is used
+//! only when it is a socket owned by this user; anything else is refused, with a note on stderr.
+//!
+//! Policy cache: the gateway keeps each policy file loaded and compiled, keyed by the file's
+//! identity (path, device, inode, length, mtime). When the identity changes the file is read and
+//! its SHA-256 compared: the same bytes keep the cached policy, other bytes are loaded afresh, so
+//! an edited policy applies from the next request on and a stale one is never served.
+//!
 //! Wire format: one JSON object per line each way. Request `{"decide": {"request": ToolRequest,
-//! "settings": Settings}}` or `{"outcome": ToolOutcome}`; reply `{"verdict": Verdict}`,
-//! `{"recorded": true}` or `{"error": "sentence"}`.
+//! "settings": Settings}}`, `{"outcome": ToolOutcome}` or `{"analyse": ExecRequest}`; reply
+//! `{"verdict": Verdict}`, `{"recorded": true}`, `{"analysis": ExecAnalysis}` or
+//! `{"error": "sentence"}`.
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::os::unix::fs::PermissionsExt as _;
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
+use cordon_core::{Contract, ReasonCode};
+use cordon_policy::cedar::CedarEngine;
+use cordon_policy::facts::Facts;
+use cordon_policy::native::{CompiledPolicy, Context, Decision};
 use serde::{Deserialize, Serialize};
 
+use crate::cmd::explain::{self, Analysis, Request};
+use crate::cmd::policy::{self as policy_cmd, CedarPolicyFile, PolicyInForce};
+use crate::exit::CliError;
+use crate::gate::PolicyRef;
 use crate::home::Home;
 use crate::hook::evidence::Recorder;
 use crate::hook::{self, HookError, Settings, ToolOutcome, ToolRequest, Verdict};
@@ -37,6 +63,39 @@ enum GatewayRequest {
         settings: Settings,
     },
     Outcome(ToolOutcome),
+    Analyse(ExecRequest),
+}
+
+/// What `cordon exec` asks: its request with paths made absolute, and its `$HOME`.
+#[derive(Debug, Serialize, Deserialize)]
+struct ExecRequest {
+    shell: Option<String>,
+    argv: Vec<String>,
+    policy: Option<PathBuf>,
+    cwd: PathBuf,
+    workspace: Option<PathBuf>,
+    home: String,
+    /// Judged for a hardened run (`explain::Request::hardened`).
+    #[serde(default)]
+    hardened: bool,
+}
+
+/// The gateway's analysis: the facts it judged (for the client to check) and the decision.
+#[derive(Debug, Serialize, Deserialize)]
+struct ExecAnalysis {
+    facts: Facts,
+    decision: Decision,
+    csc_reason_code: Option<ReasonCode>,
+    contract: Option<Contract>,
+    policy: WirePolicy,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct WirePolicy {
+    name: String,
+    sha256: String,
+    schema_version: Option<String>,
+    env_allow: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -44,6 +103,7 @@ enum GatewayRequest {
 enum GatewayReply {
     Verdict(Verdict),
     Recorded(bool),
+    Analysis(Box<ExecAnalysis>),
     Error(String),
 }
 
@@ -78,6 +138,7 @@ impl Gateway {
             std::fs::remove_file(&path)
                 .map_err(|e| format!("{}: cannot remove the stale socket: {e}", path.display()))?;
         }
+        POLICY_CACHE.get_or_init(PolicyCache::default);
         let listener = UnixListener::bind(&path)
             .map_err(|e| format!("{}: cannot listen: {e}", path.display()))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
@@ -159,6 +220,9 @@ fn answer(request: GatewayRequest, recorder: &Mutex<Option<Recorder>>) -> Gatewa
         GatewayRequest::Outcome(outcome) => {
             with_recorder(&mut |r| r.outcome(&outcome)).map(|()| GatewayReply::Recorded(true))
         }
+        GatewayRequest::Analyse(request) => {
+            return analyse_for_client(request).unwrap_or_else(|e| GatewayReply::Error(e.message));
+        }
     };
     result.unwrap_or_else(|e| GatewayReply::Error(e.0))
 }
@@ -177,7 +241,9 @@ pub fn decide(request: &ToolRequest, settings: &Settings) -> Option<Result<Verdi
     Some(reply.and_then(|reply| match reply {
         GatewayReply::Verdict(verdict) => Ok(verdict),
         GatewayReply::Error(why) => Err(HookError(why)),
-        GatewayReply::Recorded(_) => Err(HookError("the gateway answered out of turn".into())),
+        GatewayReply::Recorded(_) | GatewayReply::Analysis(_) => {
+            Err(HookError("the gateway answered out of turn".into()))
+        }
     }))
 }
 
@@ -188,7 +254,9 @@ pub fn record_outcome(outcome: &ToolOutcome, settings: &Settings) -> Option<Resu
     Some(reply.and_then(|reply| match reply {
         GatewayReply::Recorded(_) => Ok(()),
         GatewayReply::Error(why) => Err(HookError(why)),
-        GatewayReply::Verdict(_) => Err(HookError("the gateway answered out of turn".into())),
+        GatewayReply::Verdict(_) | GatewayReply::Analysis(_) => {
+            Err(HookError("the gateway answered out of turn".into()))
+        }
     }))
 }
 
@@ -197,7 +265,10 @@ fn connect(settings: &Settings) -> Option<UnixStream> {
         return None;
     }
     let home = Home::from_env()?;
-    let stream = UnixStream::connect(home.gateway_socket()).ok()?;
+    let socket = home.gateway_socket();
+    // Another user's socket is not asked; the hook decides in process then.
+    trusted_socket(&socket).ok()??;
+    let stream = UnixStream::connect(socket).ok()?;
     let _ = stream.set_read_timeout(Some(settings.timeout));
     let _ = stream.set_write_timeout(Some(settings.timeout));
     Some(stream)
@@ -215,4 +286,343 @@ fn exchange(mut stream: UnixStream, request: &GatewayRequest) -> Result<GatewayR
         .map_err(lost)?;
     serde_json::from_str(&reply)
         .map_err(|e| HookError(format!("the gateway's reply is malformed: {e}")))
+}
+
+/// How long `cordon exec` waits for the gateway's analysis before deciding in process.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Most distinct (policy, workspace, home) compilations kept; past it the cache starts over.
+const MAX_COMPILED: usize = 64;
+
+static POLICY_CACHE: OnceLock<PolicyCache> = OnceLock::new();
+
+/// The policy cache, in the gateway process only (a one-shot process loads once anyway).
+pub fn policy_cache() -> Option<&'static PolicyCache> {
+    POLICY_CACHE.get()
+}
+
+/// Policies loaded and compiled once, reused while their file is unchanged.
+#[derive(Default)]
+pub struct PolicyCache {
+    files: Mutex<HashMap<PathBuf, CachedFile>>,
+    builtin: OnceLock<Arc<PolicyInForce>>,
+    compiled: Mutex<HashMap<CompileKey, Arc<CompiledPolicy>>>,
+    cedar: Mutex<HashMap<CompileKey, Arc<CedarEngine>>>,
+}
+
+impl std::fmt::Debug for PolicyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PolicyCache")
+    }
+}
+
+/// A compilation is the policy's digest with what `{workspace}` and `{home}` mean.
+type CompileKey = (String, String, String);
+
+fn compile_key(sha256: &str, context: &Context) -> CompileKey {
+    (
+        sha256.to_string(),
+        context.workspace.clone(),
+        context.home.clone(),
+    )
+}
+
+struct CachedFile {
+    identity: FileIdentity,
+    /// SHA-256 of the bytes the policy was loaded from.
+    digest: String,
+    policy: Arc<PolicyInForce>,
+}
+
+/// What changes when a file is replaced or written: a rename gives a new inode, a write a new
+/// length or mtime (nanoseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Option<FileIdentity> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(FileIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+        })
+    }
+}
+
+fn lock_failed() -> CliError {
+    CliError::internal("the gateway's policy cache is unusable")
+}
+
+impl PolicyCache {
+    /// The policy in force, as `policy::policy_in_force` finds it, from the cache when the file
+    /// is the one loaded before.
+    pub fn policy_in_force(&self, explicit: Option<&Path>) -> Result<Arc<PolicyInForce>, CliError> {
+        let path = match explicit {
+            Some(path) => path.to_path_buf(),
+            None => match crate::home::first_use()? {
+                Some(home) if home.policy().exists() => home.policy(),
+                _ => return self.builtin(),
+            },
+        };
+        self.file(&path)
+    }
+
+    fn builtin(&self) -> Result<Arc<PolicyInForce>, CliError> {
+        if let Some(policy) = self.builtin.get() {
+            return Ok(Arc::clone(policy));
+        }
+        let policy = Arc::new(PolicyInForce::Native(policy_cmd::builtin_pack()?));
+        Ok(Arc::clone(self.builtin.get_or_init(|| policy)))
+    }
+
+    fn file(&self, path: &Path) -> Result<Arc<PolicyInForce>, CliError> {
+        let Some(before) = FileIdentity::of(path) else {
+            // Missing or unreadable: the loader says why, exactly as in process.
+            return policy_cmd::load_policy_file(path).map(Arc::new);
+        };
+        let mut files = self.files.lock().map_err(|_| lock_failed())?;
+        if let Some(cached) = files.get_mut(path) {
+            if cached.identity == before {
+                return Ok(Arc::clone(&cached.policy));
+            }
+            // Touched, copied over or renamed: the same bytes keep the compiled policy.
+            if digest(path).as_deref() == Some(cached.digest.as_str())
+                && FileIdentity::of(path) == Some(before)
+            {
+                cached.identity = before;
+                return Ok(Arc::clone(&cached.policy));
+            }
+        }
+        files.remove(path);
+        let digest_before = digest(path);
+        let policy = Arc::new(policy_cmd::load_policy_file(path)?);
+        // Cached only when nothing moved while it loaded; otherwise the next request loads again.
+        if let Some(digest) = digest_before {
+            if FileIdentity::of(path) == Some(before) {
+                files.insert(
+                    path.to_path_buf(),
+                    CachedFile {
+                        identity: before,
+                        digest,
+                        policy: Arc::clone(&policy),
+                    },
+                );
+            }
+        }
+        Ok(policy)
+    }
+
+    /// A native policy compiled for one workspace and home.
+    pub fn compiled(
+        &self,
+        policy: &cordon_policy::native::LoadedNativePolicy,
+        context: &Context,
+    ) -> Result<Arc<CompiledPolicy>, CliError> {
+        let key = compile_key(&policy.sha256, context);
+        if let Some(hit) = self.compiled.lock().map_err(|_| lock_failed())?.get(&key) {
+            return Ok(Arc::clone(hit));
+        }
+        let compiled = Arc::new(
+            CompiledPolicy::compile(policy, context)
+                .map_err(|e| CliError::invalid_input(e.to_string()))?,
+        );
+        let mut map = self.compiled.lock().map_err(|_| lock_failed())?;
+        if map.len() >= MAX_COMPILED {
+            map.clear();
+        }
+        map.insert(key, Arc::clone(&compiled));
+        Ok(compiled)
+    }
+
+    /// A Cedar policy set validated for one workspace and home.
+    pub fn cedar(
+        &self,
+        policy: &CedarPolicyFile,
+        context: &Context,
+    ) -> Result<Arc<CedarEngine>, CliError> {
+        let key = compile_key(&policy.sha256, context);
+        if let Some(hit) = self.cedar.lock().map_err(|_| lock_failed())?.get(&key) {
+            return Ok(Arc::clone(hit));
+        }
+        let engine = Arc::new(
+            CedarEngine::new(&policy.text, context)
+                .map_err(|e| CliError::invalid_input(format!("{}: {e}", policy.name)))?,
+        );
+        let mut map = self.cedar.lock().map_err(|_| lock_failed())?;
+        if map.len() >= MAX_COMPILED {
+            map.clear();
+        }
+        map.insert(key, Arc::clone(&engine));
+        Ok(engine)
+    }
+}
+
+/// SHA-256 of a policy file's bytes (no more than the loader accepts, plus one).
+fn digest(path: &Path) -> Option<String> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(cordon_core::limits::MAX_POLICY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some(cordon_core::hash::sha256_hex(&bytes))
+}
+
+/// The gateway's side of `cordon exec`: the same analysis the client would make, from the cache.
+fn analyse_for_client(request: ExecRequest) -> Result<GatewayReply, CliError> {
+    let analysis = explain::analyse_with(
+        &Request {
+            shell: request.shell,
+            policy: request.policy,
+            cwd: Some(request.cwd),
+            workspace: request.workspace,
+            json: false,
+            argv: request.argv,
+            hardened: request.hardened,
+        },
+        Some(&request.home),
+    )?;
+    Ok(GatewayReply::Analysis(Box::new(ExecAnalysis {
+        facts: analysis.facts,
+        decision: analysis.decision,
+        csc_reason_code: analysis.csc_reason_code,
+        contract: analysis.contract,
+        policy: WirePolicy {
+            name: analysis.policy.name,
+            sha256: analysis.policy.sha256,
+            schema_version: analysis.policy.schema_version,
+            env_allow: analysis.policy.env_allow,
+        },
+    })))
+}
+
+/// `cordon exec`'s analysis: from the gateway when one answers, else in process (see the
+/// module docs for which failures fall back and why).
+pub fn analyse_for_exec(request: &Request) -> Result<Analysis, CliError> {
+    let mode = std::env::var("CORDON_GATEWAY").unwrap_or_default();
+    if mode == "off" {
+        return explain::analyse(request);
+    }
+    let required = mode == "require";
+    match ask_for_analysis(request) {
+        Ok(Some(analysis)) => return Ok(analysis),
+        Ok(None) if required => {
+            return Err(blocked(
+                "CORDON_GATEWAY=require, and no gateway is listening".into(),
+            ))
+        }
+        Ok(None) => {}
+        Err(Fallback::Refused(why)) if required => return Err(blocked(why)),
+        Err(Fallback::Failed(why)) if required => return Err(blocked(why)),
+        // The gateway judged and found the request unusable (bad policy, bad input): deciding in
+        // process gives the same error with its own exit code.
+        Err(Fallback::Refused(_)) => {}
+        Err(Fallback::Failed(why)) => {
+            eprintln!("cordon: {why}; deciding in process");
+        }
+    }
+    explain::analyse(request)
+}
+
+/// `Ok(None)` when there is no socket; an error when what is there is not a socket of this user.
+fn trusted_socket(socket: &Path) -> Result<Option<()>, String> {
+    let Ok(meta) = std::fs::symlink_metadata(socket) else {
+        return Ok(None);
+    };
+    if !meta.file_type().is_socket() {
+        return Err("not a socket".into());
+    }
+    // Linux owns /proc/self by the process's effective uid.
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .map_err(|e| format!("cannot tell this process's user: {e}"))?;
+    if meta.uid() != uid {
+        return Err(format!(
+            "owned by uid {}, not this user ({uid}); not used",
+            meta.uid()
+        ));
+    }
+    Ok(Some(()))
+}
+
+/// Under `CORDON_GATEWAY=require`: nothing starts (exit 126, as a run that cannot start).
+fn blocked(why: String) -> CliError {
+    CliError {
+        code: 126,
+        message: format!("Blocked: {why}."),
+    }
+}
+
+/// Why the gateway's analysis is not used.
+enum Fallback {
+    /// The gateway answered with an error of the request's own.
+    Refused(String),
+    /// The socket or the reply cannot be trusted or used.
+    Failed(String),
+}
+
+fn ask_for_analysis(request: &Request) -> Result<Option<Analysis>, Fallback> {
+    let Some(home) = Home::from_env() else {
+        return Ok(None);
+    };
+    let socket = home.gateway_socket();
+    let failed =
+        |why: String| Fallback::Failed(format!("the gateway at {}: {why}", socket.display()));
+    if trusted_socket(&socket).map_err(failed)?.is_none() {
+        return Ok(None);
+    }
+    let Ok(stream) = UnixStream::connect(&socket) else {
+        return Ok(None);
+    };
+    let (session, front) =
+        explain::front(request, None).map_err(|e| Fallback::Refused(e.message))?;
+    let cwd_now = std::env::current_dir().map_err(|e| Fallback::Refused(e.to_string()))?;
+    let wire = ExecRequest {
+        shell: request.shell.clone(),
+        argv: request.argv.clone(),
+        policy: request.policy.as_deref().map(|p| cwd_now.join(p)),
+        cwd: PathBuf::from(&session.cwd),
+        // Resolved against `cwd` by the analysis itself, as in process.
+        workspace: request.workspace.clone(),
+        home: session.home.clone(),
+        hardened: request.hardened,
+    };
+    let _ = stream.set_read_timeout(Some(EXEC_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(EXEC_TIMEOUT));
+    let reply = exchange(stream, &GatewayRequest::Analyse(wire)).map_err(|e| failed(e.0))?;
+    let answer = match reply {
+        GatewayReply::Analysis(answer) => answer,
+        GatewayReply::Error(why) => return Err(Fallback::Refused(why)),
+        GatewayReply::Verdict(_) | GatewayReply::Recorded(_) => {
+            return Err(failed("answered out of turn".into()))
+        }
+    };
+    // The gateway must have judged exactly what this process parsed.
+    if answer.facts != front.facts || answer.contract != front.contract {
+        return Err(failed("judged other facts than this request's".into()));
+    }
+    Ok(Some(Analysis {
+        text: front.text,
+        cwd: session.cwd,
+        facts: front.facts,
+        decision: answer.decision,
+        csc_reason_code: answer.csc_reason_code,
+        contract: front.contract,
+        contract_error: front.contract_error,
+        script: front.script,
+        policy: PolicyRef {
+            name: answer.policy.name,
+            sha256: answer.policy.sha256,
+            schema_version: answer.policy.schema_version,
+            env_allow: answer.policy.env_allow,
+        },
+    }))
 }

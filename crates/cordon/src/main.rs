@@ -13,6 +13,7 @@ mod gateway;
 mod home;
 mod hook;
 mod input;
+mod sessions;
 mod web;
 
 use std::process::ExitCode;

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 mod agent_support;
-use agent_support::{repo, scripted_model, CORDON};
+use agent_support::{assert_hardened, repo, scripted_model, CORDON};
 
 const ALLOWED: &str = "echo hello-from-claude > allowed.txt";
 const DENIED: &str = "touch denied-marker; cat ~/.ssh/id_rsa";
@@ -105,12 +105,12 @@ fn claude_code_runs_allowed_commands_sandboxed_and_never_runs_denied_ones() {
         .find(|e| e["receipt_version"].is_string())
         .expect("no receipt in the journal");
     assert_eq!(receipt["status"], "success", "{receipt}");
+    // The hook's rewrite runs it hardened (a new file, created under the kernel's grant of
+    // the directory it lands in), and the receipt says Landlock and seccomp enforced it.
+    assert_hardened(receipt);
     assert!(
         receipt.to_string().contains("hello-from-claude"),
         "{receipt}"
-    );
-    assert!(
-        receipt["x-cordon"]["sandbox"].is_object() || receipt["x-cordon"]["sandbox"].is_array()
     );
 
     // The denied command never ran, and Claude was told why.

@@ -474,3 +474,186 @@ fn a_cedar_policy_file_decides_what_runs() {
     assert_eq!(o.status.code(), Some(65), "{}", err(&o));
     assert!(!s.ws.join("marker").exists());
 }
+
+/// Whether hardened mode can run here; if not, prints why (SKIP) so the caller returns.
+fn hardened_unavailable(s: &Setup) -> bool {
+    let o = s.exec(&["--mode", "hardened", "--shell", "true"]);
+    if o.status.code() == Some(0) {
+        return false;
+    }
+    println!("SKIP: hardened mode cannot run here: {}", err(&o));
+    true
+}
+
+/// The write paths the kernel granted each command of a hardened receipt.
+fn granted_writes(receipt: &Value) -> Vec<String> {
+    receipt["x-cordon"]["sandbox"]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| {
+            c["enforcement"]["landlock"]["write_paths"]
+                .as_array()
+                .unwrap()
+        })
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn hardened_mode_creates_new_files_through_the_directory_they_land_in() {
+    let s = setup();
+    if hardened_unavailable(&s) {
+        return;
+    }
+    std::fs::write(s.ws.join("a.txt"), "one\n").unwrap();
+    std::fs::create_dir(s.ws.join("sub")).unwrap();
+    let ws = s.ws.to_str().unwrap().to_string();
+    let sub = s.ws.join("sub").to_str().unwrap().to_string();
+    // (text, what must exist afterwards, the directory the kernel must have been granted)
+    let cases: [(&str, &str, &str); 6] = [
+        (
+            "ls && cat a.txt | wc -l && echo new > b.txt && cat b.txt",
+            "b.txt",
+            &ws,
+        ),
+        ("mkdir newdir", "newdir", &ws),
+        ("touch x", "x", &ws),
+        ("cp a.txt c.txt", "c.txt", &ws),
+        ("echo x > sub/new.txt", "sub/new.txt", &sub),
+        ("mv a.txt d.txt", "d.txt", &ws),
+    ];
+    for (text, made, granted) in cases {
+        let o = s.exec(&["--mode", "hardened", "--shell", text]);
+        assert_eq!(o.status.code(), Some(0), "{text}: {}", err(&o));
+        assert!(s.ws.join(made).exists(), "{text}");
+        let receipt = s.receipts().pop().unwrap();
+        assert_eq!(receipt["execution_mode"], "hardened", "{text}");
+        let writes = granted_writes(&receipt);
+        assert!(writes.contains(&granted.to_string()), "{text}: {writes:?}");
+        // Never wider than the directory the file lands in: `sub/new.txt` is not granted `ws`.
+        if granted == sub {
+            assert!(!writes.contains(&ws), "{text}: {writes:?}");
+        }
+        // The decision record shows the name judged and the directory granted.
+        let decision = s.decisions().pop().unwrap();
+        let front_end = &decision["details"]["front_end"];
+        assert!(
+            front_end["absent"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p.as_str().unwrap().ends_with(made)),
+            "{text}: {front_end}"
+        );
+        let contract = front_end["synthesized_contract"].to_string();
+        assert!(
+            contract.contains(&format!("\"{granted}\"")),
+            "{text}: {contract}"
+        );
+    }
+    assert_eq!(
+        out(&s.exec(&["--mode", "hardened", "--shell", "cat b.txt"])),
+        "new\n"
+    );
+    // Into a directory that does not exist: the command's own error, not a refusal.
+    let o = s.exec(&["--mode", "hardened", "--shell", "echo x > nodir/new.txt"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("No such file or directory"), "{}", err(&o));
+    assert!(!err(&o).contains("cordon: blocked"), "{}", err(&o));
+}
+
+#[test]
+fn a_new_files_directory_is_judged_before_it_is_granted() {
+    let s = setup();
+    if hardened_unavailable(&s) {
+        return;
+    }
+    std::fs::create_dir(s.ws.join("sub")).unwrap();
+    // Writing the workspace directory itself needs approval; files in it are local work.
+    let policy = s.policy(
+        "no-root-grants",
+        &format!(
+            "{LOCAL_WORK}  - id: root-dir\n    outcome: ask\n    reason: it is granted the whole workspace\n    match:\n      writes: [\"{}\"]\n",
+            s.ws.display()
+        ),
+    );
+    // A new file at the top would be granted the workspace: judged so, it is asked, not run.
+    let o = s.exec(&[
+        "--policy",
+        &policy,
+        "--mode",
+        "hardened",
+        "--shell",
+        "echo x > new.txt",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("root-dir"), "{}", err(&o));
+    assert!(!s.ws.join("new.txt").exists());
+    // Positive controls: local mode grants nothing, so the name alone is judged and it runs; a
+    // new file in `sub` is granted `sub`, which the rule does not cover.
+    let o = s.exec(&["--policy", &policy, "--shell", "echo x > new.txt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let o = s.exec(&[
+        "--policy",
+        &policy,
+        "--mode",
+        "hardened",
+        "--shell",
+        "echo x > sub/new.txt",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(s.ws.join("sub/new.txt").exists());
+}
+
+#[test]
+fn a_run_the_sandbox_blocks_says_why_on_stderr() {
+    let s = setup();
+    if hardened_unavailable(&s) {
+        return;
+    }
+    // A dangling symlink exists, so it is granted by name, and the kernel cannot grant it.
+    std::os::unix::fs::symlink(s.root.join("nowhere/x"), s.ws.join("dangling")).unwrap();
+    let o = s.exec(&["--mode", "hardened", "--shell", "echo x > dangling"]);
+    assert_eq!(o.status.code(), Some(126), "{}", err(&o));
+    // The receipt is only in the journal (no --receipt), and stderr still says why, once.
+    assert_eq!(out(&o), "");
+    let said = err(&o);
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("cordon: blocked: "))
+        .unwrap_or_else(|| panic!("nothing said: {said:?}"));
+    assert!(line.contains("dangling"), "{said}");
+    assert_eq!(said.matches("blocked").count(), 1, "{said}");
+    let receipt = s.receipts().pop().unwrap();
+    assert_eq!(receipt["status"], "blocked");
+    assert!(receipt["error"].as_str().unwrap().contains("dangling"));
+    // Control: the same text on a real path runs.
+    std::fs::remove_file(s.ws.join("dangling")).unwrap();
+    let o = s.exec(&["--mode", "hardened", "--shell", "echo x > dangling"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+}
+
+#[test]
+fn a_command_that_cannot_start_says_why_on_stderr() {
+    let s = setup();
+    // A workspace program without its execute bit: allowed, but the runner cannot start it.
+    std::fs::write(s.ws.join("tool.sh"), "#!/bin/sh\necho ran\n").unwrap();
+    let o = s.exec(&["--shell", "./tool.sh"]);
+    assert_eq!(o.status.code(), Some(126), "{}", err(&o));
+    assert_eq!(out(&o), "");
+    let said = err(&o);
+    assert!(
+        said.lines()
+            .any(|l| l.starts_with("cordon: command c1 did not complete: ")
+                && l.contains("Permission denied")),
+        "{said}"
+    );
+    // Control: with the bit set it runs, and nothing more is said.
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(s.ws.join("tool.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = s.exec(&["--shell", "./tool.sh"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "ran\n");
+    assert!(!err(&o).contains("did not complete"), "{}", err(&o));
+}

@@ -88,6 +88,47 @@ impl Fixture {
         self.hook(agent, event.to_string().as_bytes(), extra)
     }
 
+    /// The cordon session the hook mapped `agent`'s harness session `s-1` to.
+    fn session(&self, agent: &str) -> String {
+        let dir = self.home().join("state/sessions");
+        let mut found = Vec::new();
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let s: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                if s["external"] == json!({"harness": agent, "id": "s-1"}) {
+                    found.push(s["id"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        assert_eq!(found.len(), 1, "{agent}: {found:?}");
+        found.remove(0)
+    }
+
+    /// The words of the rewrite the hook gives `agent`'s harness session `s-1` for `text`:
+    /// `exec` in hardened mode under the mapped session, pinned to the directory the text was
+    /// judged in.
+    fn exec_words(&self, agent: &str, options: &[&str], text: &str) -> Vec<String> {
+        self.exec_words_in("hardened", agent, options, text)
+    }
+
+    /// [`Fixture::exec_words`] with the sandbox mode `mode`.
+    fn exec_words_in(&self, mode: &str, agent: &str, options: &[&str], text: &str) -> Vec<String> {
+        let mut words = vec![
+            CORDON.to_string(),
+            "exec".into(),
+            "--mode".into(),
+            mode.into(),
+            "--session".into(),
+            self.session(agent),
+            "--cwd".into(),
+            self.work().to_str().unwrap().to_string(),
+        ];
+        words.extend(options.iter().map(|o| o.to_string()));
+        words.extend(["--shell".to_string(), text.to_string()]);
+        words
+    }
+
     fn journal(&self) -> Vec<Value> {
         let path = self.home().join("journal/entries.jsonl");
         std::fs::read_to_string(path)
@@ -164,7 +205,7 @@ fn claude_code_allow_runs_the_text_under_cordon_exec_and_keeps_it_visible() {
     let rewritten = d["updatedInput"]["command"].as_str().unwrap();
     assert_eq!(
         bash_words(rewritten, &f.work()),
-        [CORDON, "exec", "--shell", "ls -la"]
+        f.exec_words("claude-code", &[], "ls -la")
     );
     // The rest of the tool input goes back unchanged (Claude Code replaces, it does not merge).
     assert_eq!(d["updatedInput"]["description"], "list");
@@ -184,10 +225,10 @@ fn hostile_text_reaches_cordon_exec_byte_for_byte() {
         let (verdict, d) = decision(&f.claude("Bash", json!({"command": text_in})));
         assert_eq!(verdict, "allow", "{text_in}: {d}");
         let rewritten = d["updatedInput"]["command"].as_str().unwrap();
-        assert!(rewritten.contains(" exec --shell "), "{rewritten}");
+        assert!(rewritten.contains(" --shell "), "{rewritten}");
         assert_eq!(
             bash_words(rewritten, &f.work()),
-            [CORDON, "exec", "--shell", text_in],
+            f.exec_words("claude-code", &[], text_in),
             "{rewritten}"
         );
         assert!(!f.work().join("MARKER").exists(), "{rewritten} ran code");
@@ -218,6 +259,52 @@ fn a_rewritten_command_is_judged_by_what_it_wraps_and_not_wrapped_twice() {
         json!({"command": format!("{wrapped} --policy /tmp/mine.yaml")}),
     ));
     assert_eq!(verdict, "ask");
+}
+
+#[test]
+fn the_rewrite_runs_hardened_unless_local_was_chosen() {
+    let f = Fixture::new();
+    let (verdict, d) = decision(&f.bash("claude-code", "ls", &["--mode", "local"]));
+    assert_eq!(verdict, "allow");
+    let local = d["updatedInput"]["command"].as_str().unwrap().to_string();
+    assert_eq!(
+        bash_words(&local, &f.work()),
+        f.exec_words_in("local", "claude-code", &[], "ls")
+    );
+    // An agent that writes the local wrapper itself does not choose the mode: the hook judges
+    // the text inside and wraps it again with its own (hardened) mode.
+    let (verdict, d) = decision(&f.claude("Bash", json!({"command": local})));
+    assert_eq!(verdict, "allow");
+    let rewritten = d["updatedInput"]["command"].as_str().unwrap();
+    assert_eq!(
+        bash_words(rewritten, &f.work()),
+        f.exec_words("claude-code", &[], "ls")
+    );
+}
+
+#[test]
+fn without_kernel_enforcement_hardened_text_is_denied_and_the_hook_says_why() {
+    let f = Fixture::new();
+    let (verdict, d) = decision(&f.claude("Bash", json!({"command": "ls"})));
+    let kernel_can = cordon_sandbox::landlock_abi() >= cordon_sandbox::MIN_LANDLOCK_ABI
+        && Path::new("/proc/sys/kernel/seccomp/actions_avail").exists();
+    if kernel_can {
+        // This kernel enforces hardened mode: allowed, rewritten to a hardened run.
+        assert_eq!(verdict, "allow", "{d}");
+        println!("SKIP: this kernel runs hardened mode, so its refusal cannot be shown here");
+        return;
+    }
+    // Fail closed, and say so: the text is not run unconfined, and the person learns the choice.
+    assert_eq!(verdict, "deny", "{d}");
+    let reason = d["permissionDecisionReason"].as_str().unwrap();
+    assert!(
+        reason.contains("Landlock ABI") || reason.contains("seccomp"),
+        "{reason}"
+    );
+    assert!(reason.contains("--mode local"), "{reason}");
+    // Local mode, chosen, still runs it (without kernel enforcement).
+    let (verdict, _) = decision(&f.bash("claude-code", "ls", &["--mode", "local"]));
+    assert_eq!(verdict, "allow");
 }
 
 #[test]
@@ -254,14 +341,7 @@ fn deny_and_ask_carry_the_reason() {
         let rewritten = d["updatedInput"]["command"].as_str().unwrap();
         assert_eq!(
             bash_words(rewritten, &f.work()),
-            [
-                CORDON,
-                "exec",
-                "--approval-timeout",
-                "45",
-                "--shell",
-                "git push"
-            ]
+            f.exec_words(agent, &["--approval-timeout", "45"], "git push")
         );
         assert!(d["permissionDecisionReason"]
             .as_str()
@@ -294,7 +374,7 @@ fn gemini_answers_with_a_top_level_decision_and_a_merged_tool_input() {
         .unwrap();
     assert_eq!(
         bash_words(rewritten, &f.work()),
-        [CORDON, "exec", "--shell", "cargo build"]
+        f.exec_words("gemini", &[], "cargo build")
     );
     let v = reply(&f.bash("gemini", "rm -rf /", &[]));
     assert_eq!(v["decision"], "deny");
@@ -312,7 +392,7 @@ fn cursor_allows_only_the_sandboxed_form_and_names_it() {
     let run_as = message.split("run exactly this instead: ").nth(1).unwrap();
     assert_eq!(
         bash_words(run_as, &f.work()),
-        [CORDON, "exec", "--shell", "cargo build"]
+        f.exec_words("cursor", &[], "cargo build")
     );
     let v = reply(&f.bash("cursor", run_as, &[]));
     assert_eq!(v["permission"], "allow", "{v}");

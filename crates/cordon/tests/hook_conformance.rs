@@ -1,6 +1,7 @@
 //! Conformance across agents: one scripted session of shell commands, played through each
 //! adapter into its own fresh cordon home, must give the same verdicts and leave the same
-//! journal, apart from the adapter's name.
+//! journal, apart from the adapter's name and the cordon session the adapter's harness session
+//! maps to (keyed by adapter name, so it differs by design; checked, then replaced by a marker).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -77,9 +78,35 @@ fn verdict(agent: &str, stdout: &[u8]) -> (String, Option<String>) {
     }
 }
 
+/// The one cordon session in `home`: the one the adapter made of the harness session
+/// `conformance`. Its id is derived from the adapter's name, so it is the one part of a rewrite
+/// that may differ between adapters.
+fn mapped_session(home: &Path, agent: &str) -> String {
+    let sessions: Vec<Value> = std::fs::read_dir(home.join("state/sessions"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    assert_eq!(sessions.len(), 1, "{agent}: {sessions:?}");
+    assert_eq!(
+        sessions[0]["external"],
+        json!({"harness": agent, "id": "conformance"})
+    );
+    sessions[0]["id"].as_str().unwrap().to_string()
+}
+
+/// A rewrite with the adapter's session id (exactly the `--session` operand) replaced by a marker.
+fn unsessioned(run_as: &str, session: &str) -> String {
+    let named = format!(" --session {session} ");
+    assert!(run_as.contains(&named), "{run_as}");
+    run_as.replacen(&named, " --session SESSION ", 1)
+}
+
 /// A journal entry with what legitimately differs removed: fresh ids and times, signatures,
-/// log positions (each home's journal has its own origin), and the adapter's name.
-fn normalized(mut entry: Value, agent: &str) -> Value {
+/// log positions (each home's journal has its own origin), the adapter's name, and the
+/// adapter-scoped session id inside the rewrite.
+fn normalized(mut entry: Value, agent: &str, session: &str) -> Value {
     let map = entry.as_object_mut().unwrap();
     for key in ["record_id", "decided_at", "signature", "log_position"] {
         assert!(map.remove(key).is_some(), "{key} missing");
@@ -88,6 +115,9 @@ fn normalized(mut entry: Value, agent: &str) -> Value {
     assert_eq!(map.remove("contract_id").unwrap(), format!("hook:{agent}"));
     let details = map.get_mut("details").unwrap().as_object_mut().unwrap();
     assert_eq!(details.remove("adapter").unwrap(), agent);
+    if let Some(run_as) = details.get_mut("run_as") {
+        *run_as = Value::String(unsessioned(run_as.as_str().unwrap(), session));
+    }
     entry
 }
 
@@ -135,10 +165,15 @@ fn every_adapter_gives_the_same_verdicts_and_the_same_journal() {
             );
             verdicts.push(verdict(agent, &out.stdout));
         }
+        let session = mapped_session(&home, agent);
+        let verdicts: Vec<_> = verdicts
+            .into_iter()
+            .map(|(outcome, run_as)| (outcome, run_as.map(|r| unsessioned(&r, &session))))
+            .collect();
         let journal: Vec<Value> = std::fs::read_to_string(home.join("journal/entries.jsonl"))
             .unwrap()
             .lines()
-            .map(|l| normalized(serde_json::from_str(l).unwrap(), agent))
+            .map(|l| normalized(serde_json::from_str(l).unwrap(), agent, &session))
             .collect();
         assert_eq!(journal.len(), SESSION.len(), "{agent}");
         runs.push((agent, verdicts, journal));

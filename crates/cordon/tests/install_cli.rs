@@ -110,7 +110,11 @@ fn install_merges_backs_up_is_idempotent_and_uninstall_restores() {
         let hooks = commands(&installed, event);
         assert_eq!(hooks.len(), 2, "{agent}: {hooks:?}");
         assert_eq!(hooks[0], "./my-check.sh");
-        assert!(hooks[1].ends_with(&format!(" hook {agent}")), "{hooks:?}");
+        // Hardened unless the person chose otherwise, and the command line says so.
+        assert!(
+            hooks[1].ends_with(&format!(" hook {agent} --mode hardened")),
+            "{hooks:?}"
+        );
         assert_eq!(backups(path.parent().unwrap()), 1, "{agent}");
         // The hook command runs this binary by absolute path.
         assert!(hooks[1].starts_with(CORDON), "{hooks:?}");
@@ -159,10 +163,44 @@ fn install_into_a_fresh_user_configuration() {
     let pre = commands(&config, "PreToolUse");
     assert_eq!(pre.len(), 1, "{pre:?}");
     assert!(
-        pre[0].ends_with(" hook claude-code --on-ask approval"),
+        pre[0].ends_with(" hook claude-code --on-ask approval --mode hardened"),
         "{pre:?}"
     );
     assert_eq!(backups(path.parent().unwrap()), 1);
+    // Local mode only when the person asks for it; it replaces the entry too.
+    let out = f.cordon(&["install", "claude-code", "--mode", "local"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let config = read(&path);
+    let pre = commands(&config, "PreToolUse");
+    assert_eq!(pre.len(), 1, "{pre:?}");
+    assert!(
+        pre[0].ends_with(" hook claude-code --mode local"),
+        "{pre:?}"
+    );
+    // The hook command install wrote parses: `cordon hook` accepts its `--mode`.
+    let words = shlex::split(&pre[0]).unwrap();
+    let event = json!({
+        "session_id": "s-1", "tool_use_id": "t", "cwd": f.dir.path(),
+        "hook_event_name": "PreToolUse", "tool_name": "Bash",
+        "tool_input": {"command": "ls"},
+    });
+    let mut hook = Command::new(&words[0]);
+    hook.args(&words[1..])
+        .env("CORDON_HOME", f.dir.path().join("cordon-home"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = hook.spawn().unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        event.to_string().as_bytes(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run_as = reply["hookSpecificOutput"]["updatedInput"]["command"]
+        .as_str()
+        .unwrap();
+    assert!(run_as.contains(" exec --mode local "), "{run_as}");
     // Uninstalling what install created leaves an empty object, not a missing file.
     let out = f.cordon(&["install", "claude-code", "--uninstall"]);
     assert_eq!(out.status.code(), Some(0));

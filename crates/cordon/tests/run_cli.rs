@@ -136,6 +136,13 @@ fn refused_contract_never_starts_a_process() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(!marker.exists(), "a denied command ran");
+    // Said on stderr too, not only in the receipt.
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.lines()
+            .any(|l| l.starts_with("cordon run: denied: ") && l.contains("command not allowed")),
+        "{said}"
+    );
     let v = receipt(&r);
     assert_eq!(v["status"], "blocked");
     assert_eq!(v["started_at"], v["ended_at"]);
@@ -232,4 +239,68 @@ fn doctor_json_reports_modes() {
     assert_eq!(v["landlock_abi"], u64::from(cordon_sandbox::landlock_abi()));
     let text = cordon(&["doctor"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("Landlock ABI"));
+}
+
+#[test]
+fn a_declared_write_path_that_does_not_exist_is_refused_with_its_name() {
+    if !hardened_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    let missing = ws.join("missing/out.txt");
+    let script = format!("echo x > {}", missing.display());
+    let c = contract(
+        &ws,
+        &["/bin/sh", "-c", &script],
+        &[missing.display().to_string()],
+    );
+    let p = policy(&ws, &["/bin/sh"], true);
+    let keys = tempfile::tempdir().unwrap();
+    let out = cordon(&[
+        "keygen",
+        "--out-dir",
+        keys.path().to_str().unwrap(),
+        "--key-id",
+        "k",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let key = keys.path().join("k.pem");
+    let run = |r: &Path| {
+        cordon(&[
+            "run",
+            &c,
+            &p,
+            "--mode",
+            "hardened",
+            "--signing-key",
+            key.to_str().unwrap(),
+            "--key-id",
+            "k",
+            "--receipt",
+            r.to_str().unwrap(),
+        ])
+    };
+    // A contract's scope is what was judged: cordon does not create it, nor widen it.
+    let r = ws.join("blocked.json");
+    let out = run(&r);
+    assert_eq!(out.status.code(), Some(126));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.starts_with("cordon: blocked: ") && said.contains(&missing.display().to_string()),
+        "{said}"
+    );
+    assert!(!ws.join("missing").exists());
+    assert_eq!(receipt(&r)["status"], "blocked");
+    // Control: once the path exists, the same contract runs.
+    std::fs::create_dir(ws.join("missing")).unwrap();
+    std::fs::write(&missing, "").unwrap();
+    let out = run(&ws.join("ran.json"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&missing).unwrap(), "x\n");
 }

@@ -14,7 +14,7 @@ use crate::knowledge::Knowledge;
 use crate::shell::{self, pathutil, Session};
 
 /// A rule that matched a command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RuleHit {
     pub rule: String,
     pub outcome: Outcome,
@@ -22,7 +22,7 @@ pub struct RuleHit {
 }
 
 /// The judgement of one simple command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CommandJudgement {
     pub facts: CommandFacts,
     pub outcome: Outcome,
@@ -36,7 +36,7 @@ pub struct CommandJudgement {
 }
 
 /// The decision on a whole text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Decision {
     pub outcome: Outcome,
     /// The CSC verdict a CSC peer sees.

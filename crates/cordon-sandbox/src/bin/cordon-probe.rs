@@ -397,7 +397,18 @@ fn run(args: &[String]) -> Outcome {
         .map(|_| String::new()),
         "umount2" => check(
             // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
-            unsafe { libc::umount2(cstr("/nonexistent-cordon-probe").as_ptr(), 0) } as i64,
+            // An optional path names a real mount point (the protected-metadata tests).
+            unsafe {
+                libc::umount2(
+                    cstr(if a1.is_empty() {
+                        "/nonexistent-cordon-probe"
+                    } else {
+                        a1
+                    })
+                    .as_ptr(),
+                    0,
+                )
+            } as i64,
             "umount2",
         )
         .map(|_| String::new()),

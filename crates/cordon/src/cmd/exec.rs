@@ -17,7 +17,14 @@
 //! be recorded, or a granted scope would expose the signing key or the journal).
 //!
 //! The policy may be native rules, a CSC profile (which judges the synthesized contract) or Cedar
-//! policies (`*.cedar`); `explain::analyse` gives all three the native decision's shape.
+//! policies (`*.cedar`); `explain::analyse` gives all three the native decision's shape. With a
+//! `cordon serve` gateway up, the decision comes from it, on its cached policy
+//! (`gateway::analyse_for_exec`, which says when it falls back to deciding here); the command
+//! always runs in this process, under this process's sandbox.
+//!
+//! Sessions: under `--session ID` or `CORDON_SESSION` the session's cwd, policy and journal apply
+//! where no option says otherwise, and its id is the contract's `actor.session_id`
+//! (`crate::sessions`); an unknown or ended session blocks (126).
 //!
 //! Evidence: with no `--signing-key`, the config home's key signs and its journal records every
 //! decision; the receipt then stays in the journal (stdout is the command's output) unless
@@ -28,15 +35,13 @@ use std::path::PathBuf;
 use cordon_core::{Outcome, Verdict};
 use cordon_policy::launch::{self, LaunchError, Request as LaunchRequest};
 use cordon_policy::native::CordonReason;
-use cordon_policy::synth::Requester;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::explain::{self, Analysis, Request};
-use super::policy::PolicyInForce;
+use super::explain::{Analysis, Request};
 use super::run::{self, Evidence, EvidenceError, ModeArg};
 use crate::exit::{self, CliError};
-use crate::gate::{self, FrontEnd, Gate, PolicyRef, RedirectRecord};
+use crate::gate::{self, FrontEnd, Gate, RedirectRecord};
 use crate::home::{self, Home};
 
 #[derive(Debug, clap::Args)]
@@ -66,12 +71,24 @@ pub struct Args {
     /// `CORDON_APPROVAL_TIMEOUT`, else `cordon run`'s default.
     #[arg(long, value_name = "SECS")]
     pub approval_timeout: Option<u64>,
+    /// Run under this session (default: `CORDON_SESSION`): its cwd, policy and journal apply
+    /// where no option says otherwise, and the receipt names it. Unknown or ended: blocked (126).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
 }
 
-pub fn run(args: Args) -> Result<u8, CliError> {
+pub fn run(mut args: Args) -> Result<u8, CliError> {
+    let session = crate::sessions::apply_to_exec(
+        args.session.as_deref(),
+        &mut args.request.cwd,
+        &mut args.request.policy,
+        &mut args.journal,
+    )?;
     let home = home::first_use()?;
-    let analysis = explain::analyse(&args.request)?;
-    let gate = match gate_for(&args.request, &analysis) {
+    // A hardened run can only be granted existing paths, so it is judged on what it is granted.
+    args.request.hardened = args.mode == ModeArg::Hardened;
+    let analysis = crate::gateway::analyse_for_exec(&args.request)?;
+    let gate = match gate_for(&args.request, &analysis, session) {
         Ok(gate) => gate,
         Err(refusal) => {
             // Nothing that could run or be recorded as a contract: a denial, said once.
@@ -86,7 +103,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 
 /// Builds the gate: the contract that runs, the native (or CSC) decision, and the front end's
 /// record. `Err` is a denial that has nothing to run.
-fn gate_for(request: &Request, analysis: &Analysis) -> Result<Gate, Told> {
+fn gate_for(request: &Request, analysis: &Analysis, session: Option<String>) -> Result<Gate, Told> {
     let mut decision = analysis.decision.clone();
     let launch_request = match &request.shell {
         Some(text) => LaunchRequest::Text(text),
@@ -98,7 +115,7 @@ fn gate_for(request: &Request, analysis: &Analysis) -> Result<Gate, Told> {
         &analysis.facts,
         &decision,
         &analysis.cwd,
-        &Requester::default(),
+        &crate::sessions::requester(session.as_deref()),
     )
     .map_err(|e| {
         let code = match e {
@@ -118,21 +135,7 @@ fn gate_for(request: &Request, analysis: &Analysis) -> Result<Gate, Told> {
         decision.reason_codes = vec![CordonReason::RedirectRefused];
         decision.sentence = format!("Needs approval: {why}.");
     }
-    let policy = match &analysis.policy {
-        PolicyInForce::Native(p) => PolicyRef {
-            name: p.policy.name.clone(),
-            sha256: p.sha256.clone(),
-            schema_version: None,
-            env_allow: Vec::new(),
-        },
-        PolicyInForce::Csc(p) => PolicyRef::of_csc(p),
-        PolicyInForce::Cedar(p) => PolicyRef {
-            name: p.name.clone(),
-            sha256: p.sha256.clone(),
-            schema_version: None,
-            env_allow: Vec::new(),
-        },
-    };
+    let policy = analysis.policy.clone();
     let contract_sha256 = plan.contract.sha256();
     let mut csc =
         decision.to_policy_decision(&plan.contract, &contract_sha256, OffsetDateTime::now_utc());
@@ -142,7 +145,8 @@ fn gate_for(request: &Request, analysis: &Analysis) -> Result<Gate, Told> {
         .iter()
         .map(|c| c.as_str().to_string())
         .collect();
-    if let (Some(csc_code), PolicyInForce::Csc(_)) = (analysis.csc_reason_code, &analysis.policy) {
+    // Only a CSC profile's analysis carries a CSC code.
+    if let Some(csc_code) = analysis.csc_reason_code {
         codes.push(csc_code.as_str().to_string());
     }
     if codes.is_empty() {
@@ -164,6 +168,18 @@ fn gate_for(request: &Request, analysis: &Analysis) -> Result<Gate, Told> {
             original,
             replacement,
         }),
+        session,
+        absent: analysis
+            .facts
+            .commands
+            .iter()
+            .flat_map(|c| c.absent.iter().cloned())
+            .fold(Vec::new(), |mut all, path| {
+                if !all.contains(&path) {
+                    all.push(path);
+                }
+                all
+            }),
     };
     Ok(gate::from_front_end(
         plan.contract,

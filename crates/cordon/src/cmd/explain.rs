@@ -2,17 +2,19 @@
 //! that matched, the outcome, and the smallest policy change that would allow it. Runs nothing.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use cordon_core::{Contract, Outcome, ReasonCode};
 use cordon_policy::facts::{self, Facts};
 use cordon_policy::knowledge::Knowledge;
 use cordon_policy::native::{self, suggest, CordonReason, Decision};
-use cordon_policy::shell;
+use cordon_policy::shell::{self, Session};
 use cordon_policy::synth::{self, Requester};
 use serde::Serialize;
 
 use super::policy::{self as policy_cmd, PolicyInForce};
 use crate::exit::{self, CliError};
+use crate::gate::PolicyRef;
 
 /// What to judge and under which policy; shared by `exec` and `explain`.
 #[derive(Debug, clap::Args)]
@@ -35,6 +37,12 @@ pub struct Request {
     /// The command to judge, when not given as shell text.
     #[arg(last = true)]
     pub argv: Vec<String>,
+    /// The text is judged for a hardened run, where the kernel grants rights on existing paths
+    /// only: a write target that does not exist yet is judged (and granted) through its nearest
+    /// existing ancestor as well as by name (`facts::grant_creations`). Set by `exec --mode
+    /// hardened` and by hooks that rewrite to it; a local run grants nothing, so it judges names.
+    #[arg(skip)]
+    pub hardened: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,40 +68,46 @@ pub struct Analysis {
     /// The parse, for `exec` to decide how the text is started (`cordon_policy::launch`).
     #[serde(skip)]
     pub script: shell::Script,
-    /// The policy the decision was made under.
+    /// The policy the decision was made under, as receipts name it.
     #[serde(skip)]
-    pub policy: PolicyInForce,
+    pub policy: PolicyRef,
 }
 
 pub fn analyse(request: &Request) -> Result<Analysis, CliError> {
-    let session = policy_cmd::session(request.cwd.as_deref())?;
-    let (text, script) = match (&request.shell, request.argv.is_empty()) {
-        (Some(text), true) => (text.clone(), shell::parse(text, &session)),
-        (None, false) => (
-            facts::display_argv(&request.argv),
-            shell::from_argv(&request.argv, &session),
-        ),
-        (Some(_), false) => {
-            return Err(CliError::usage(
-                "give either --shell TEXT or -- ARGV…, not both",
-            ))
-        }
-        (None, true) => {
-            return Err(CliError::usage(
-                "nothing to judge: give --shell TEXT or -- ARGV…",
-            ))
-        }
-    };
+    analyse_with(request, None)
+}
+
+/// `analyse` for a client whose `$HOME` is `home` rather than this process's (the gateway judges
+/// for an `exec` client, whose `~` is its own). The policy comes from the gateway's cache when
+/// this process is the gateway, else from disk, so both give one answer.
+pub fn analyse_with(request: &Request, home: Option<&str>) -> Result<Analysis, CliError> {
+    let (session, front) = front(request, home)?;
+    let Front {
+        text,
+        script,
+        facts,
+        contract,
+        contract_error,
+    } = front;
     let knowledge = Knowledge::builtin();
-    let facts = facts::of_script(&script, &session, knowledge);
-    let (contract, contract_error) = match synth::contract(&text, &facts, &Requester::default()) {
-        Ok(contract) => (Some(contract), None),
-        Err(e) => (None, Some(e.to_string())),
+    let cache = crate::gateway::policy_cache();
+    let policy = match cache {
+        Some(cache) => cache.policy_in_force(request.policy.as_deref())?,
+        None => Arc::new(policy_cmd::policy_in_force(request.policy.as_deref())?),
     };
-    let policy = policy_cmd::policy_in_force(request.policy.as_deref())?;
-    let (decision, csc_reason_code) = match &policy {
+    let (decision, csc_reason_code) = match policy.as_ref() {
         PolicyInForce::Native(loaded) => {
-            let compiled = policy_cmd::compile(loaded, &session, request.workspace.as_deref())?;
+            let compiled = match cache {
+                Some(cache) => cache.compiled(
+                    loaded,
+                    &policy_cmd::context(&session, request.workspace.as_deref())?,
+                )?,
+                None => Arc::new(policy_cmd::compile(
+                    loaded,
+                    &session,
+                    request.workspace.as_deref(),
+                )?),
+            };
             (
                 native::decide_facts(&facts, &compiled, &session, knowledge),
                 None,
@@ -101,8 +115,13 @@ pub fn analyse(request: &Request) -> Result<Analysis, CliError> {
         }
         PolicyInForce::Cedar(cedar) => {
             let context = policy_cmd::context(&session, request.workspace.as_deref())?;
-            let engine = cordon_policy::cedar::CedarEngine::new(&cedar.text, &context)
-                .map_err(|e| CliError::invalid_input(format!("{}: {e}", cedar.name)))?;
+            let engine = match cache {
+                Some(cache) => cache.cedar(cedar, &context)?,
+                None => Arc::new(
+                    cordon_policy::cedar::CedarEngine::new(&cedar.text, &context)
+                        .map_err(|e| CliError::invalid_input(format!("{}: {e}", cedar.name)))?,
+                ),
+            };
             (engine.decision(&facts, &cedar.name), None)
         }
         PolicyInForce::Csc(loaded) => csc_decision(
@@ -122,8 +141,86 @@ pub fn analyse(request: &Request) -> Result<Analysis, CliError> {
         contract,
         contract_error,
         script,
-        policy,
+        policy: policy_ref(&policy),
     })
+}
+
+/// What the text is, before any policy: the parse, the facts and the synthesized contract.
+/// Deterministic, and cheap next to loading a policy, so an `exec` client works it out itself
+/// and only asks the gateway for the decision.
+#[derive(Debug)]
+pub struct Front {
+    pub text: String,
+    pub script: shell::Script,
+    pub facts: Facts,
+    pub contract: Option<Contract>,
+    pub contract_error: Option<String>,
+}
+
+/// The parse, facts and contract for the request, with `$HOME` = `home` when given.
+pub fn front(request: &Request, home: Option<&str>) -> Result<(Session, Front), CliError> {
+    let mut session = policy_cmd::session(request.cwd.as_deref())?;
+    if let Some(home) = home {
+        session.home = home.to_string();
+    }
+    let (text, script) = match (&request.shell, request.argv.is_empty()) {
+        (Some(text), true) => (text.clone(), shell::parse(text, &session)),
+        (None, false) => (
+            facts::display_argv(&request.argv),
+            shell::from_argv(&request.argv, &session),
+        ),
+        (Some(_), false) => {
+            return Err(CliError::usage(
+                "give either --shell TEXT or -- ARGV…, not both",
+            ))
+        }
+        (None, true) => {
+            return Err(CliError::usage(
+                "nothing to judge: give --shell TEXT or -- ARGV…",
+            ))
+        }
+    };
+    let mut facts = facts::of_script(&script, &session, Knowledge::builtin());
+    // A write target that does not exist yet is judged together with the existing directory the
+    // sandbox grants instead (the kernel grants rights on existing paths only).
+    if request.hardened {
+        facts::grant_creations(&mut facts, |path| {
+            std::path::Path::new(path).symlink_metadata().is_ok()
+        });
+    }
+    let (contract, contract_error) = match synth::contract(&text, &facts, &Requester::default()) {
+        Ok(contract) => (Some(contract), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    Ok((
+        session,
+        Front {
+            text,
+            script,
+            facts,
+            contract,
+            contract_error,
+        },
+    ))
+}
+
+/// How receipts and decision records name the policy in force.
+pub fn policy_ref(policy: &PolicyInForce) -> PolicyRef {
+    match policy {
+        PolicyInForce::Native(p) => PolicyRef {
+            name: p.policy.name.clone(),
+            sha256: p.sha256.clone(),
+            schema_version: None,
+            env_allow: Vec::new(),
+        },
+        PolicyInForce::Csc(p) => PolicyRef::of_csc(p),
+        PolicyInForce::Cedar(p) => PolicyRef {
+            name: p.name.clone(),
+            sha256: p.sha256.clone(),
+            schema_version: None,
+            env_allow: Vec::new(),
+        },
+    }
 }
 
 /// A CSC profile judges the synthesized contract with the CSC engine; what the front end could
@@ -214,11 +311,22 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             suggestions: &suggestions,
         })
         .map_err(|e| CliError::internal(format!("cannot serialize the explanation: {e}")))?;
-        println!("{text}");
-        return Ok(exit::OK);
+        return write_stdout(&format!("{text}\n"));
     }
-    print_explanation(&analysis, &suggestions);
-    Ok(exit::OK)
+    write_stdout(&render_explanation(&analysis, &suggestions))
+}
+
+/// Writes the whole answer at once. A reader that went away (`cordon explain … | head`) is not an
+/// error worth a panic: what it read is all it wanted.
+fn write_stdout(text: &str) -> Result<u8, CliError> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => Ok(exit::OK),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OK),
+        Err(e) => Err(CliError::internal(format!(
+            "cannot write the explanation: {e}"
+        ))),
+    }
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -237,41 +345,53 @@ fn list(items: &[String]) -> String {
     }
 }
 
-fn print_explanation(analysis: &Analysis, suggestions: &[String]) {
+fn render_explanation(analysis: &Analysis, suggestions: &[String]) -> String {
+    let mut out = String::new();
+    // One line of the explanation, newline included.
+    macro_rules! say {
+        ($out:ident, $($arg:tt)*) => {{
+            $out.push_str(&format!($($arg)*));
+            $out.push('\n');
+        }};
+    }
     let decision = &analysis.decision;
-    println!("text:     {}", analysis.text);
-    println!("cwd:      {}", analysis.cwd);
-    println!(
+    say!(out, "text:     {}", analysis.text);
+    say!(out, "cwd:      {}", analysis.cwd);
+    say!(
+        out,
         "policy:   {} (sha256 {})",
-        decision.policy_name, decision.policy_sha256
+        decision.policy_name,
+        decision.policy_sha256
     );
     for problem in &analysis.facts.unresolved {
-        println!("problem:  {problem}");
+        say!(out, "problem:  {problem}");
     }
-    println!("commands:");
+    say!(out, "commands:");
     for (i, facts) in analysis.facts.commands.iter().enumerate() {
         let judgement = decision.commands.get(i);
         let outcome = judgement.map_or("-", |j| j.outcome.as_str());
-        println!("  {}. {}   [{}]", i + 1, facts.display(), outcome);
+        say!(out, "  {}. {}   [{}]", i + 1, facts.display(), outcome);
         if !facts.wrappers.is_empty() {
-            println!("     via:      {}", facts.wrappers.join(" → "));
+            say!(out, "     via:      {}", facts.wrappers.join(" → "));
         }
-        println!("     cwd:      {}", facts.cwd);
-        println!(
+        say!(out, "     cwd:      {}", facts.cwd);
+        say!(
+            out,
             "     effect:   {}   network: {}   destructive: {}   known: {}",
             facts.effect,
             yes_no(facts.network),
             yes_no(facts.destructive),
             yes_no(facts.known)
         );
-        println!("     reads:    {}", list(&facts.reads));
-        println!("     writes:   {}", list(&facts.writes));
+        say!(out, "     reads:    {}", list(&facts.reads));
+        say!(out, "     writes:   {}", list(&facts.writes));
         for why in &facts.unresolved {
-            println!("     unresolved: {why}");
+            say!(out, "     unresolved: {why}");
         }
         if let Some(judgement) = judgement {
             for hit in &judgement.hits {
-                println!(
+                say!(
+                    out,
                     "     rule:     {} → {} ({})",
                     hit.rule,
                     hit.outcome.as_str(),
@@ -279,15 +399,16 @@ fn print_explanation(analysis: &Analysis, suggestions: &[String]) {
                 );
             }
             if judgement.hits.is_empty() {
-                println!("     rule:     none matched (default)");
+                say!(out, "     rule:     none matched (default)");
             }
             if let Some(argv) = &judgement.redirect_argv {
-                println!("     runs as:  {}", facts::display_argv(argv));
+                say!(out, "     runs as:  {}", facts::display_argv(argv));
             }
         }
     }
     let codes: Vec<&str> = decision.reason_codes.iter().map(|c| c.as_str()).collect();
-    println!(
+    say!(
+        out,
         "outcome:  {} ({}) — {}",
         decision.outcome.as_str(),
         codes.join(", "),
@@ -296,19 +417,20 @@ fn print_explanation(analysis: &Analysis, suggestions: &[String]) {
     match (&analysis.contract, &analysis.contract_error) {
         (Some(contract), _) => {
             let json = serde_json::to_string_pretty(contract).unwrap_or_default();
-            println!("contract ({}):", contract.sha256());
+            say!(out, "contract ({}):", contract.sha256());
             for line in json.lines() {
-                println!("  {line}");
+                say!(out, "  {line}");
             }
         }
-        (None, Some(error)) => println!("contract: none — {error}"),
+        (None, Some(error)) => say!(out, "contract: none — {error}"),
         (None, None) => {}
     }
     if suggestions.is_empty() {
-        println!("to allow: nothing to change");
+        say!(out, "to allow: nothing to change");
     } else {
         for suggestion in suggestions {
-            println!("to allow: {suggestion}");
+            say!(out, "to allow: {suggestion}");
         }
     }
+    out
 }

@@ -8,6 +8,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::cmd::run::ModeArg;
 use crate::exit::CliError;
 use crate::hook::{self, Agent, OnAsk, Settings};
 
@@ -30,6 +31,11 @@ pub struct Args {
     /// With `--on-ask approval`: seconds `cordon exec` waits for the answer.
     #[arg(long, default_value_t = 300)]
     pub approval_wait: u64,
+    /// How allowed text runs: `hardened` (Landlock and seccomp enforce the judged scope; where
+    /// the kernel cannot, allowed text is denied with the reason) or `local` (no kernel
+    /// enforcement). `cordon install --mode` writes it into the hook command.
+    #[arg(long, value_enum, default_value = "hardened")]
+    pub mode: ModeArg,
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
@@ -54,6 +60,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 cordon,
                 policy: args.policy,
                 approval_wait_secs: args.approval_wait,
+                mode: args.mode,
             },
         ),
         Err(e) => hook::deny_reply(args.agent, &hook::HookError(e.message)),

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
+use crate::cmd::run::ModeArg;
 use crate::exit::{self, CliError};
 use crate::hook::{Agent, OnAsk};
 
@@ -44,6 +45,16 @@ pub struct Args {
     /// What the hook does when the policy asks (see `cordon hook --help`); default `agent`.
     #[arg(long, value_enum, conflicts_with = "uninstall")]
     pub on_ask: Option<OnAsk>,
+    /// How the hook runs allowed commands (see `cordon hook --help`): `hardened` (the default:
+    /// Landlock and seccomp enforce the judged scope, and a kernel that cannot is told so) or
+    /// `local` (no kernel enforcement). Written into the hook command.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "hardened",
+        conflicts_with = "uninstall"
+    )]
+    pub mode: ModeArg,
 }
 
 /// One hook registration: an event, the tools it covers, and the `cordon hook` arguments.
@@ -126,7 +137,7 @@ pub fn config_path(agent: Agent, project: Option<&Path>) -> Result<PathBuf, CliE
 }
 
 /// The command the agent runs: this binary, by absolute path, quoted for the agent's shell.
-fn hook_command(agent: Agent, on_ask: Option<OnAsk>) -> Result<String, CliError> {
+fn hook_command(agent: Agent, on_ask: Option<OnAsk>, mode: ModeArg) -> Result<String, CliError> {
     let exe = std::env::current_exe()
         .map_err(|e| CliError::internal(format!("cannot find the cordon executable: {e}")))?;
     let exe = exe
@@ -137,6 +148,11 @@ fn hook_command(agent: Agent, on_ask: Option<OnAsk>) -> Result<String, CliError>
         None | Some(OnAsk::Agent) => {}
         Some(OnAsk::Deny) => words.extend(["--on-ask", "deny"]),
         Some(OnAsk::Approval) => words.extend(["--on-ask", "approval"]),
+    }
+    // Always written, so the hook command says how its runs are confined.
+    match mode {
+        ModeArg::Hardened => words.extend(["--mode", "hardened"]),
+        ModeArg::Local => words.extend(["--mode", "local"]),
     }
     shlex::try_join(words)
         .map_err(|_| CliError::usage("the cordon executable's path contains a NUL byte"))
@@ -179,7 +195,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         add(
             &mut config,
             args.agent,
-            &hook_command(args.agent, args.on_ask)?,
+            &hook_command(args.agent, args.on_ask, args.mode)?,
             &path,
         )?;
     }

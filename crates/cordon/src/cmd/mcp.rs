@@ -95,6 +95,8 @@ impl CordonMcp {
             workspace: None,
             json: false,
             argv,
+            // `run_command` runs `cordon exec` in local mode.
+            hardened: false,
         })
     }
 

@@ -18,7 +18,7 @@ mod install;
 mod journal;
 mod keygen;
 mod mcp;
-mod policy;
+pub(crate) mod policy;
 mod rollback;
 pub(crate) mod run;
 mod serve;

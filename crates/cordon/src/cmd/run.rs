@@ -41,7 +41,10 @@ use crate::gate::{self, Gate};
 /// Exit code for a command that was blocked before or while starting (CSC: 126).
 const BLOCKED: u8 = 126;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ModeArg {
     Local,
     Hardened,
@@ -357,6 +360,17 @@ pub fn execute(
                 .unwrap_or_else(|| gate.decision.reasons.join("; ")),
         );
         approval.attach(&mut receipt.extension);
+        // `exec` (the one front end that keeps receipts in the journal) told the agent its
+        // decision before this, and a refused approval said why; `run` says it here.
+        if !evidence.receipt_in_journal_only && approval.refused().is_none() {
+            let what = if code == exit::DENY {
+                "denied"
+            } else {
+                "needs approval"
+            };
+            let why = receipt.error.as_deref().unwrap_or_default();
+            eprintln!("cordon run: {what}: {why}");
+        }
         receipt.signing_key_id = evidence.key_id();
         let mut value = receipt.to_value();
         if let Some(rec) = &record {
@@ -418,6 +432,9 @@ pub fn execute(
         let (plan, confinement) = match map_command(command, gate, mode) {
             Ok(mapped) => mapped,
             Err(why) => {
+                // Said here as well as in the receipt: with the receipt only in the journal,
+                // stderr is the one place a person sees why nothing ran.
+                eprintln!("cordon: blocked: {why}");
                 blocked = Some((command.id.clone(), why));
                 break;
             }
@@ -425,7 +442,9 @@ pub fn execute(
         let report = match cordon_sandbox::run(&plan, &confinement, &options) {
             Ok(report) => report,
             Err(e) => {
-                blocked = Some((command.id.clone(), format!("sandbox: {e}")));
+                let why = format!("sandbox: {e}");
+                eprintln!("cordon: blocked: {why}");
+                blocked = Some((command.id.clone(), why));
                 break;
             }
         };
@@ -487,11 +506,23 @@ pub fn execute(
                 receipt.error = Some(String::new());
             }
             CommandStatus::Blocked => {
+                eprintln!(
+                    "cordon: blocked: {}",
+                    result
+                        .error
+                        .as_deref()
+                        .unwrap_or("the sandbox refused to start the command")
+                );
                 receipt.status = ReceiptStatus::Blocked;
                 receipt.failed_command_id = Some(result.id.clone());
                 receipt.error = result.error.clone();
             }
             CommandStatus::Failed | CommandStatus::TimedOut => {
+                // A runner message (it could not start, its cwd is gone, it timed out) is said
+                // here too; a command's own failure already spoke on its stderr.
+                if let Some(why) = &result.error {
+                    eprintln!("cordon: command {} did not complete: {why}", result.id);
+                }
                 receipt.status = ReceiptStatus::Failed;
                 receipt.failed_command_id = Some(result.id.clone());
                 // A runner message, never the command's stderr (CSC copies stderr into the receipt).

@@ -1,9 +1,10 @@
 //! `cordon session start|show|end`: one agent task's cwd, policy, journal and checkpoints.
 //!
 //! `start` prints the new id (and, for a person, the `export CORDON_SESSION=…` line); runs under
-//! `CORDON_SESSION` attribute their checkpoints and soft deletes to it. `show` lists the session
-//! with its checkpoints. Hook adapters map a harness's own session id with
-//! `cordon_checkpoint::session::for_external`.
+//! `CORDON_SESSION` attribute their checkpoints and soft deletes to it, and `cordon exec` under it
+//! takes the session's cwd, policy and journal where its options are silent (`crate::sessions`).
+//! `show` lists the session with its checkpoints. Hook adapters map a harness's own session id
+//! with `cordon_checkpoint::session::for_external`.
 
 use std::path::PathBuf;
 
@@ -63,12 +64,18 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                     CliError::internal(format!("cannot read the current directory: {e}"))
                 })?,
             };
+            // Recorded absolute: runs under the session start from other directories.
+            let absolute = |p: Option<PathBuf>| {
+                p.map(std::path::absolute).transpose().map_err(|e| {
+                    CliError::invalid_input(format!("a path cannot be made absolute: {e}"))
+                })
+            };
             let s = session::start(
                 &dir,
                 &NewSession {
-                    cwd: Some(cwd),
-                    policy,
-                    journal,
+                    cwd: absolute(Some(cwd))?,
+                    policy: absolute(policy)?,
+                    journal: absolute(journal)?,
                 },
             )
             .map_err(|e| CliError::internal(e.to_string()))?;

@@ -13,8 +13,16 @@
 //! a decision that takes too long — is answered here as a denial, in the agent's protocol.
 //!
 //! Allowed shell text is not run by the agent as written: the answer rewrites it to
-//! `<cordon> exec --shell '<text>'`, so it runs in cordon's sandbox and leaves a receipt, and the
-//! agent's transcript still shows the original text inside the quotes.
+//! `<cordon> exec --mode hardened --shell '<text>'`, so it runs in cordon's sandbox (Landlock and
+//! seccomp enforce the judged scope) and leaves a receipt, and the agent's transcript still shows
+//! the original text inside the quotes. `--mode local` (chosen at `cordon install`) runs it
+//! without kernel enforcement. Where the kernel cannot enforce hardened mode (Landlock ABI < 3 or
+//! no seccomp filters) the hook denies allowed text and says why, rather than run it unconfined.
+//!
+//! Sessions: the harness's own session id is mapped to a cordon session (`crate::sessions`,
+//! keyed by adapter name and id), and the rewrite names it and pins the directory the text was
+//! judged in: `<cordon> exec --session <id> --cwd <dir> --shell '<text>'`. So the receipts and
+//! checkpoints of one agent task are grouped under one session.
 
 mod claude;
 mod cursor;
@@ -30,6 +38,7 @@ use cordon_core::Outcome;
 use serde::{Deserialize, Serialize};
 
 use crate::cmd::explain::{self, Request};
+use crate::cmd::run::ModeArg;
 use crate::exit::CliError;
 
 /// Hook input larger than this is refused (a tool call is a few KiB; this leaves room for a large
@@ -151,6 +160,9 @@ pub struct Settings {
     pub policy: Option<PathBuf>,
     /// With [`OnAsk::Approval`]: how long `cordon exec` waits for the answer, in seconds.
     pub approval_wait_secs: u64,
+    /// How the rewritten command runs: hardened unless the person installed the hook with
+    /// `--mode local`.
+    pub mode: ModeArg,
 }
 
 /// The answer an adapter renders.
@@ -338,8 +350,16 @@ pub fn decide(request: &ToolRequest, settings: &Settings) -> Result<Verdict, Hoo
         )));
     }
     let workspace = request.workspace.as_ref().map(PathBuf::from);
+    let session = crate::sessions::for_hook(
+        request.agent.name(),
+        &request.session_id,
+        &cwd,
+        settings.policy.as_deref(),
+    )?;
     match &request.action {
-        Action::Shell { command } => decide_shell(command, &cwd, workspace, settings),
+        Action::Shell { command } => {
+            decide_shell(command, &cwd, workspace, session.as_deref(), settings)
+        }
         Action::Write { tool, paths } => decide_write(tool, paths, &cwd, workspace, settings),
     }
 }
@@ -348,6 +368,7 @@ fn decide_shell(
     command: &str,
     cwd: &Path,
     workspace: Option<PathBuf>,
+    session: Option<&str>,
     settings: &Settings,
 ) -> Result<Verdict, HookError> {
     if command.trim().is_empty() {
@@ -369,20 +390,51 @@ fn decide_shell(
         workspace,
         json: false,
         argv: Vec::new(),
+        // Judged as it will run: hardened runs grant a new file's directory.
+        hardened: settings.mode == ModeArg::Hardened,
     })?;
     let decision = analysis.decision;
+    let cwd = cwd
+        .to_str()
+        .ok_or_else(|| HookError("the working directory is not UTF-8".into()))?;
+    let how = Wrap {
+        mode: Some(settings.mode),
+        session,
+        cwd: Some(cwd),
+        approval_wait: None,
+    };
     let run_as = match decision.outcome {
         Outcome::Allow | Outcome::AllowWithCheckpoint | Outcome::Redirect => {
-            Some(wrap_exec(&settings.cordon, &text, None)?)
+            Some(wrap_exec(&settings.cordon, &text, &how)?)
         }
         // Runs only once a person approves it, inside `cordon exec`.
         Outcome::Ask if settings.on_ask == OnAsk::Approval => Some(wrap_exec(
             &settings.cordon,
             &text,
-            Some(settings.approval_wait_secs),
+            &Wrap {
+                approval_wait: Some(settings.approval_wait_secs),
+                ..how
+            },
         )?),
         Outcome::Ask | Outcome::Deny => None,
     };
+    if run_as.is_some() && settings.mode == ModeArg::Hardened {
+        if let Some(why) = hardened_unavailable() {
+            // Fail closed: the rewrite would be blocked anyway; say why here, where the agent
+            // and its user read it, instead of running the text unconfined.
+            return Ok(Verdict {
+                outcome: Outcome::Deny,
+                sentence: format!(
+                    "Denied: the policy allows it, but cordon runs allowed commands in hardened mode and {why}, so hardened runs are blocked on this machine; `cordon install <agent> --mode local` runs them without kernel enforcement."
+                ),
+                reason_codes: vec!["HARDENED_UNAVAILABLE".to_string()],
+                policy_name: decision.policy_name,
+                policy_sha256: decision.policy_sha256,
+                contract_sha256: analysis.contract.map(|c| c.sha256()),
+                run_as: None,
+            });
+        }
+    }
     Ok(Verdict {
         outcome: decision.outcome,
         sentence: decision.sentence,
@@ -396,6 +448,22 @@ fn decide_shell(
         contract_sha256: analysis.contract.map(|c| c.sha256()),
         run_as,
     })
+}
+
+/// Why this kernel cannot run hardened mode, if it cannot: `cordon doctor`'s test without its
+/// namespace probes (Landlock ABI and seccomp filters are what hardened mode refuses to run without).
+fn hardened_unavailable() -> Option<String> {
+    let abi = cordon_sandbox::landlock_abi();
+    if abi < cordon_sandbox::MIN_LANDLOCK_ABI {
+        return Some(format!(
+            "this kernel offers Landlock ABI {abi}, below the {} it needs",
+            cordon_sandbox::MIN_LANDLOCK_ABI
+        ));
+    }
+    if !std::path::Path::new("/proc/sys/kernel/seccomp/actions_avail").exists() {
+        return Some("this kernel has no seccomp filters".to_string());
+    }
+    None
 }
 
 /// A file write is judged as the write it is: `tee PATH` is the one known command whose only
@@ -423,6 +491,8 @@ fn decide_write(
             workspace: workspace.clone(),
             json: false,
             argv: vec!["tee".to_string(), "--".to_string(), path.clone()],
+            // The agent's own tool writes the file; cordon grants nothing.
+            hardened: false,
         })?;
         let decision = analysis.decision;
         // A redirect or a checkpoint has no meaning for an agent's own file edit: the hook cannot
@@ -459,18 +529,38 @@ fn decide_write(
     worst.ok_or_else(|| HookError(format!("{tool}: no file path to check")))
 }
 
-/// `<cordon> exec --shell '<text>'`, quoted so that bash passes `text` through byte for byte;
-/// with `approval_wait`, `exec` waits that many seconds for a person when the policy asks.
-pub fn wrap_exec(
-    cordon: &Path,
-    text: &str,
-    approval_wait: Option<u64>,
-) -> Result<String, HookError> {
+/// How a rewritten command runs under `cordon exec`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wrap<'a> {
+    /// `--mode`: the sandbox mode the run uses.
+    pub mode: Option<ModeArg>,
+    /// The cordon session the run belongs to (`--session`).
+    pub session: Option<&'a str>,
+    /// The directory the text was judged in (`--cwd`), so it runs there whatever the session's.
+    pub cwd: Option<&'a str>,
+    /// Seconds `exec` waits for a person when the policy asks (`--approval-timeout`).
+    pub approval_wait: Option<u64>,
+}
+
+/// `<cordon> exec [--mode MODE] [--session ID] [--cwd DIR] [--approval-timeout SECS] --shell '<text>'`,
+/// quoted so that bash passes every word, `text` above all, through byte for byte.
+pub fn wrap_exec(cordon: &Path, text: &str, how: &Wrap<'_>) -> Result<String, HookError> {
     let program = cordon
         .to_str()
         .ok_or_else(|| HookError("the cordon executable's path is not UTF-8".into()))?;
-    let wait = approval_wait.map(|secs| secs.to_string());
+    let wait = how.approval_wait.map(|secs| secs.to_string());
     let mut words = vec![program, "exec"];
+    match how.mode {
+        Some(ModeArg::Hardened) => words.extend(["--mode", "hardened"]),
+        Some(ModeArg::Local) => words.extend(["--mode", "local"]),
+        None => {}
+    }
+    if let Some(session) = how.session {
+        words.extend(["--session", session]);
+    }
+    if let Some(cwd) = how.cwd {
+        words.extend(["--cwd", cwd]);
+    }
     if let Some(wait) = &wait {
         words.extend(["--approval-timeout", wait.as_str()]);
     }
@@ -479,25 +569,44 @@ pub fn wrap_exec(
 }
 
 /// The text inside `command` when it is exactly what [`wrap_exec`] makes of some text (any other
-/// form — extra words, other options, a redirect, a second command — is judged as written).
+/// form — extra words, other options, a redirect, a second command — is judged as written). The
+/// mode, session and directory it names are not trusted: the caller wraps the text again with its
+/// own (so an agent cannot pick `--mode local` by writing the wrapper itself).
 pub fn unwrap_exec(cordon: &Path, command: &str) -> Option<String> {
     let words = shlex::split(command)?;
-    let (wait, flag, text) = match words.as_slice() {
-        [program, exec, flag, text] if exec == "exec" && Path::new(program) == cordon => {
-            (None, flag, text)
-        }
-        [program, exec, option, secs, flag, text]
-            if exec == "exec" && option == "--approval-timeout" && Path::new(program) == cordon =>
-        {
-            (Some(secs.parse::<u64>().ok()?), flag, text)
-        }
-        _ => return None,
+    let [program, exec, rest @ ..] = words.as_slice() else {
+        return None;
     };
-    if flag != "--shell" {
+    if exec != "exec" || Path::new(program) != cordon {
         return None;
     }
+    let [options @ .., flag, text] = rest else {
+        return None;
+    };
+    if flag != "--shell" || options.len() % 2 != 0 {
+        return None;
+    }
+    let mut how = Wrap::default();
+    for pair in options.chunks_exact(2) {
+        let value = pair[1].as_str();
+        match pair[0].as_str() {
+            "--mode" if how.mode.is_none() => {
+                how.mode = Some(match value {
+                    "hardened" => ModeArg::Hardened,
+                    "local" => ModeArg::Local,
+                    _ => return None,
+                });
+            }
+            "--session" if how.session.is_none() => how.session = Some(value),
+            "--cwd" if how.cwd.is_none() => how.cwd = Some(value),
+            "--approval-timeout" if how.approval_wait.is_none() => {
+                how.approval_wait = Some(value.parse().ok()?);
+            }
+            _ => return None,
+        }
+    }
     // Byte-for-byte what cordon itself would write: no room for anything else.
-    (wrap_exec(cordon, text, wait).ok()? == command).then(|| text.clone())
+    (wrap_exec(cordon, text, &how).ok()? == command).then(|| text.clone())
 }
 
 /// The answer for `agent`, given what it can express.
@@ -676,25 +785,56 @@ mod tests {
             "printf '%s\\n' \\' \\\\",
             "",
         ] {
-            let wrapped = wrap_exec(&cordon(), text, None).unwrap();
+            let wrapped = wrap_exec(&cordon(), text, &Wrap::default()).unwrap();
             let words = shlex::split(&wrapped).unwrap();
             assert_eq!(words[3], text, "{wrapped}");
+            let how = Wrap {
+                mode: Some(ModeArg::Hardened),
+                session: Some("x-0123"),
+                cwd: Some("/w/it's $(here)"),
+                approval_wait: Some(9),
+            };
+            let wrapped = wrap_exec(&cordon(), text, &how).unwrap();
+            let words = shlex::split(&wrapped).unwrap();
+            assert_eq!(words[2..4], ["--mode", "hardened"], "{wrapped}");
+            assert_eq!(words[7], "/w/it's $(here)", "{wrapped}");
+            assert_eq!(words[11], text, "{wrapped}");
         }
     }
 
     #[test]
     fn only_the_exact_wrapper_is_unwrapped() {
-        let wrapped = wrap_exec(&cordon(), "ls -la", None).unwrap();
+        let wrapped = wrap_exec(&cordon(), "ls -la", &Wrap::default()).unwrap();
         assert_eq!(unwrap_exec(&cordon(), &wrapped).as_deref(), Some("ls -la"));
-        let waiting = wrap_exec(&cordon(), "git push", Some(60)).unwrap();
+        let waiting = Wrap {
+            approval_wait: Some(60),
+            ..Wrap::default()
+        };
+        let waiting = wrap_exec(&cordon(), "git push", &waiting).unwrap();
         assert_eq!(
             unwrap_exec(&cordon(), &waiting).as_deref(),
             Some("git push")
         );
+        for mode in [ModeArg::Hardened, ModeArg::Local] {
+            let full = Wrap {
+                mode: Some(mode),
+                session: Some("x-0123"),
+                cwd: Some("/w"),
+                approval_wait: Some(60),
+            };
+            let full = wrap_exec(&cordon(), "git push", &full).unwrap();
+            assert_eq!(unwrap_exec(&cordon(), &full).as_deref(), Some("git push"));
+        }
         for other in [
             format!("{wrapped}; rm -rf /"),
             format!("{wrapped} > ~/.bashrc"),
             "'/opt/cordon bin/cordon' exec --policy /tmp/p.yaml --shell 'ls'".to_string(),
+            "'/opt/cordon bin/cordon' exec --cwd /w --session x-1 --shell 'ls'".to_string(),
+            "'/opt/cordon bin/cordon' exec --cwd /a --cwd /b --shell 'ls'".to_string(),
+            "'/opt/cordon bin/cordon' exec --session --shell 'ls'".to_string(),
+            "'/opt/cordon bin/cordon' exec --mode strict --shell 'ls'".to_string(),
+            "'/opt/cordon bin/cordon' exec --mode local --mode local --shell 'ls'".to_string(),
+            "'/opt/cordon bin/cordon' exec --cwd /w --mode local --shell 'ls'".to_string(),
             "'/opt/cordon bin/cordon' exec --shell \"$(evil)\"".to_string(),
             "/usr/bin/cordon exec --shell 'ls -la'".to_string(),
         ] {
@@ -719,6 +859,7 @@ mod tests {
             cordon: cordon(),
             policy: None,
             approval_wait_secs: 60,
+            mode: ModeArg::Hardened,
         };
         assert!(matches!(
             answer(Agent::Codex, &verdict, &settings),

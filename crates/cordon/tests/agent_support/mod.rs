@@ -38,3 +38,31 @@ pub fn scripted_model(log: &Path, allowed: &str, denied: &str) -> Model {
     let port = line.trim().strip_prefix("port ").unwrap().parse().unwrap();
     Model { child, port }
 }
+
+/// The receipt is of a run in hardened mode with the kernel enforcing it: Landlock (at the ABI
+/// hardened mode needs) and the seccomp filter, as `x-cordon.sandbox` records for each command.
+pub fn assert_hardened(receipt: &serde_json::Value) {
+    assert_eq!(receipt["execution_mode"], "hardened", "{receipt}");
+    assert_eq!(
+        receipt["sandbox_profile_id"], "cordon-hardened-v1",
+        "{receipt}"
+    );
+    let commands = receipt["x-cordon"]["sandbox"]["commands"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no sandboxed command in {receipt}"));
+    assert!(!commands.is_empty(), "{receipt}");
+    for command in commands {
+        let enforcement = &command["enforcement"];
+        assert_eq!(enforcement["mode"], "hardened", "{command}");
+        assert_eq!(enforcement["landlock"]["enforced"], true, "{command}");
+        assert_eq!(
+            enforcement["landlock"]["status"], "fully_enforced",
+            "{command}"
+        );
+        assert!(
+            enforcement["landlock"]["abi"].as_u64().unwrap_or(0) >= 3,
+            "{command}"
+        );
+        assert_eq!(enforcement["seccomp"]["enforced"], true, "{command}");
+    }
+}

@@ -1,0 +1,510 @@
+//! Protected metadata inside writable roots: git hooks and config, agent and editor settings.
+//!
+//! A writable workspace usually holds files that *other* programs later execute or obey with the
+//! user's full authority: `.git/hooks/pre-commit` runs on the user's next commit, `.git/config`
+//! can name a `core.hooksPath`, `core.fsmonitor` or `core.sshCommand`, and `.claude`, `.codex`,
+//! `.vscode`, `.envrc` configure agents, editors and shells. Landlock cannot deny a path inside a
+//! tree it allows, so a grant of the workspace would hand all of these over.
+//!
+//! Hardened mode therefore gives the command a private mount namespace and bind-mounts each such
+//! path that exists inside a writable root read-only over itself. Writes fail with `EROFS`, and
+//! renaming or removing a mount point fails with `EBUSY`. A `.git` directory itself is
+//! bind-mounted read-write over itself ("pinned"): it stays writable (objects, index, refs), but it
+//! cannot be renamed aside and replaced by a directory with hooks of the command's choosing. The
+//! seccomp filter denies the whole mount family (`mount`, `umount2`, `move_mount`, …) and Landlock
+//! denies mount operations too, so the command cannot undo any of it.
+//!
+//! What is found, and what is not (the report repeats this for every run):
+//! - every name in [`PROTECTED_NAMES`] at each writable root and at each *project root* below it,
+//!   a directory holding a `.git`, found by a walk bounded by [`MAX_WALK_DEPTH`] and
+//!   [`MAX_WALK_DIRS`] that neither follows symlinks nor crosses filesystems;
+//! - only paths that exist when the run starts: a bind mount needs an existing mount point, and
+//!   creating one would change the user's workspace. A `.claude` that is absent can be created, and
+//!   a `.git` made by `git init` during the run is not protected. The exception is a missing
+//!   `.git/hooks`, created empty before the run (git behaves the same with an empty one);
+//! - a protected name that is a symlink is skipped (the link itself could be replaced), and noted.
+//! - submodule git directories under `.git/modules` are protected like the main one; a
+//!   `core.hooksPath` outside [`PROTECTED_NAMES`] is not followed.
+//!
+//! A write grant that names a protected path, or a path inside one, is the explicit override: that
+//! path is left writable.
+
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+use nix::sys::statvfs::{statvfs, FsFlags};
+
+use crate::report::{ProtectedPath, ProtectedReport, Protection};
+use crate::Error;
+
+/// Paths protected at every project root, relative to it. `.git/hooks` and `.git/config` run or
+/// configure code on the user's next git command; `.husky` is where husky points `core.hooksPath`;
+/// the rest configure agents (`.claude`, `.codex`, `.agents`, `.gemini`, `.cursor`, `.mcp.json`),
+/// editors (`.vscode`, `.idea`), shells (`.envrc` for direnv) and credentials (`.aws`, `.ssh`).
+///
+/// `.gitmodules` is not protected: git refuses `update = !command` from it, and `git submodule add`
+/// must be able to write it.
+pub const PROTECTED_NAMES: &[&str] = &[
+    ".git/hooks",
+    ".git/config",
+    ".git/config.worktree",
+    ".husky",
+    ".claude",
+    ".codex",
+    ".agents",
+    ".gemini",
+    ".cursor",
+    ".mcp.json",
+    ".vscode",
+    ".idea",
+    ".envrc",
+    ".aws",
+    ".ssh",
+];
+
+/// How deep below a writable root nested project roots (directories holding `.git`) are sought.
+pub const MAX_WALK_DEPTH: usize = 3;
+
+/// How many directories the walk reads, over all writable roots, before it stops. The walk runs
+/// once per run, before anything starts, so it is bounded to keep its cost small and predictable
+/// on large workspaces.
+pub const MAX_WALK_DIRS: usize = 1024;
+
+/// Directories the walk does not enter: build output and dependency caches, which are large and
+/// are not where a project keeps its own repositories.
+pub const WALK_SKIPPED: &[&str] = &["node_modules", "target", ".venv", "__pycache__"];
+
+/// One bind mount the child makes.
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub path: CString,
+    /// `Some` for a read-only mount: the flags of the remount that makes it read-only (the source
+    /// filesystem's `noexec` is kept, because a user namespace may not drop a locked flag).
+    pub remount: Option<MsFlags>,
+}
+
+/// What the supervisor found, prepared before any fork.
+pub(crate) struct ProtectPlan {
+    /// Sorted so a pinned `.git` is mounted before the read-only paths inside it.
+    pub targets: Vec<Target>,
+    pub report: ProtectedReport,
+}
+
+/// Finds the protected paths inside `write_roots` (already resolved). `tmp` is the run's private
+/// TMPDIR, which is never searched.
+pub(crate) fn plan(write_roots: &[PathBuf], tmp: &Path) -> Result<ProtectPlan, Error> {
+    let mut found: BTreeMap<PathBuf, Protection> = BTreeMap::new();
+    let mut report = ProtectedReport::default();
+    let mut budget = MAX_WALK_DIRS;
+    let mut truncated = false;
+    for root in write_roots.iter().filter(|r| r.as_path() != tmp) {
+        let Ok(root_meta) = std::fs::metadata(root) else {
+            continue;
+        };
+        if !root_meta.is_dir() {
+            continue;
+        }
+        // A grant of a git directory itself: its hooks and config are still protected.
+        if root.file_name().is_some_and(|n| n == ".git") {
+            if let Some(project) = root.parent() {
+                protect_project(project, write_roots, &mut found, &mut report);
+            }
+        }
+        let mut queue = vec![(root.clone(), 0usize)];
+        while let Some((dir, depth)) = queue.pop() {
+            // Not across filesystems: another mount is another project's business.
+            if depth > 0
+                && !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.dev() == root_meta.dev())
+            {
+                continue;
+            }
+            let is_root = depth == 0;
+            let git = std::fs::symlink_metadata(dir.join(".git")).ok();
+            if is_root || git.is_some() {
+                protect_project(&dir, write_roots, &mut found, &mut report);
+            }
+            if depth >= MAX_WALK_DEPTH {
+                continue;
+            }
+            if budget == 0 {
+                truncated = true;
+                break;
+            }
+            budget -= 1;
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                let name = entry.file_name();
+                // Symlinks are not followed; `.git`, protected and skipped directories are not
+                // entered.
+                if !kind.is_dir()
+                    || name == ".git"
+                    || is_protected_name(&name)
+                    || WALK_SKIPPED.iter().any(|s| *s == name)
+                {
+                    continue;
+                }
+                queue.push((entry.path(), depth + 1));
+            }
+        }
+    }
+    if truncated {
+        report.notes.push(format!(
+            "the search for nested repositories stopped after {MAX_WALK_DIRS} directories; project roots it did not reach are not protected"
+        ));
+    }
+    report.notes.push(format!(
+        "searched each writable root and directories up to {MAX_WALK_DEPTH} levels below it for `.git` (not entering {}); paths created during the run (a new `.claude`, a `.git` made by `git init`) are not protected",
+        WALK_SKIPPED.join(", ")
+    ));
+
+    let mut targets = Vec::new();
+    for (path, how) in &found {
+        let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::Unenforceable {
+            feature: "protecting metadata inside a writable root",
+            detail: format!("{}: path contains a NUL byte", path.display()),
+        })?;
+        let remount = match how {
+            Protection::Pinned => None,
+            Protection::ReadOnly => Some(read_only_flags(&c)?),
+        };
+        targets.push(Target { path: c, remount });
+        report.paths.push(ProtectedPath {
+            path: path.clone(),
+            how: *how,
+        });
+    }
+    Ok(ProtectPlan { targets, report })
+}
+
+/// Records the protected names that exist under one project root.
+fn protect_project(
+    dir: &Path,
+    write_roots: &[PathBuf],
+    found: &mut BTreeMap<PathBuf, Protection>,
+    report: &mut ProtectedReport,
+) {
+    let git = dir.join(".git");
+    match std::fs::symlink_metadata(&git) {
+        Ok(m) if m.is_dir() => {
+            protect_git_dir(&git, write_roots, found, report);
+            // Submodules keep their git directories (hooks, config) under `.git/modules`.
+            let mut budget = MAX_MODULE_DIRS;
+            protect_git_modules(
+                &git.join("modules"),
+                0,
+                &mut budget,
+                write_roots,
+                found,
+                report,
+            );
+        }
+        // A `.git` file names the real git directory (worktrees, submodules): redirecting it is
+        // as good as writing hooks.
+        Ok(m) if m.is_file() && !granted(&git, write_roots) => {
+            found.insert(git.clone(), Protection::ReadOnly);
+        }
+        _ => {}
+    }
+    for name in PROTECTED_NAMES.iter().filter(|n| !n.starts_with(".git/")) {
+        protect_path(dir.join(name), write_roots, found, report);
+    }
+}
+
+/// How many directories below one `.git/modules` are searched for submodule git directories.
+const MAX_MODULE_DIRS: usize = 256;
+
+/// A git directory is pinned so it cannot be swapped for another one (it stays writable, so no
+/// grant needs to override this), and its `hooks` and `config` are made read-only.
+fn protect_git_dir(
+    git: &Path,
+    write_roots: &[PathBuf],
+    found: &mut BTreeMap<PathBuf, Protection>,
+    report: &mut ProtectedReport,
+) {
+    if !write_roots.iter().any(|w| git.starts_with(w)) {
+        return;
+    }
+    found.insert(git.to_path_buf(), Protection::Pinned);
+    create_missing_git_hooks(git, write_roots, report);
+    for inner in PROTECTED_NAMES
+        .iter()
+        .filter_map(|n| n.strip_prefix(".git/"))
+    {
+        protect_path(git.join(inner), write_roots, found, report);
+    }
+}
+
+/// Finds submodule git directories (a directory holding `HEAD`) below `.git/modules`; submodule
+/// names may contain slashes, so the search goes down a few levels.
+fn protect_git_modules(
+    dir: &Path,
+    depth: usize,
+    budget: &mut usize,
+    write_roots: &[PathBuf],
+    found: &mut BTreeMap<PathBuf, Protection>,
+    report: &mut ProtectedReport,
+) {
+    if depth > MAX_WALK_DEPTH || *budget == 0 {
+        return;
+    }
+    *budget -= 1;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let path = entry.path();
+        if path.join("HEAD").is_file() {
+            protect_git_dir(&path, write_roots, found, report);
+            protect_git_modules(&path.join("modules"), 0, budget, write_roots, found, report);
+        } else {
+            protect_git_modules(&path, depth + 1, budget, write_roots, found, report);
+        }
+    }
+}
+
+/// Makes one existing path read-only, unless a grant names it or it is a symlink.
+fn protect_path(
+    path: PathBuf,
+    write_roots: &[PathBuf],
+    found: &mut BTreeMap<PathBuf, Protection>,
+    report: &mut ProtectedReport,
+) {
+    // Outside every writable root, Landlock already denies writes.
+    if !write_roots.iter().any(|w| path.starts_with(w)) {
+        return;
+    }
+    let Ok(meta) = std::fs::symlink_metadata(&path) else {
+        return;
+    };
+    if granted(&path, write_roots) {
+        if !report.granted.contains(&path) {
+            report.granted.push(path);
+        }
+    } else if meta.file_type().is_symlink() {
+        let note = format!(
+            "{} is a symlink and is not protected (the link itself can be replaced)",
+            path.display()
+        );
+        if !report.notes.contains(&note) {
+            report.notes.push(note);
+        }
+    } else if meta.is_dir() || meta.is_file() {
+        // A mount protects one name; another hard link to the same file stays writable.
+        if meta.is_file() && meta.nlink() > 1 {
+            report.notes.push(format!(
+                "{} has {} hard links; its other names are not protected",
+                path.display(),
+                meta.nlink()
+            ));
+        }
+        found.insert(path, Protection::ReadOnly);
+    }
+}
+
+/// A git directory without `hooks` (git does not need one, and many tools leave it out) would let
+/// the command create `hooks/pre-commit`. An empty `hooks` directory changes nothing for git (it
+/// behaves the same with an absent or empty one), so it is created here, before the run, and then
+/// protected like any other. This is the one change made to the workspace, and only inside `.git`.
+fn create_missing_git_hooks(git: &Path, write_roots: &[PathBuf], report: &mut ProtectedReport) {
+    let hooks = git.join("hooks");
+    if std::fs::symlink_metadata(&hooks).is_ok() || granted(&hooks, write_roots) {
+        return;
+    }
+    report.notes.push(match std::fs::create_dir(&hooks) {
+        Ok(()) => format!(
+            "created an empty {} so that it could be protected",
+            hooks.display()
+        ),
+        Err(e) => format!(
+            "{} is absent and could not be created ({e}): hooks can be added during the run",
+            hooks.display()
+        ),
+    });
+}
+
+/// True when a write grant names `path` or a path inside it: the explicit override.
+fn granted(path: &Path, write_roots: &[PathBuf]) -> bool {
+    write_roots.iter().any(|w| w.starts_with(path))
+}
+
+fn is_protected_name(name: &std::ffi::OsStr) -> bool {
+    PROTECTED_NAMES.iter().any(|p| *p == name)
+}
+
+/// The remount flags that make a bind mount of `path` read-only without dropping `noexec`.
+fn read_only_flags(path: &CStr) -> Result<MsFlags, Error> {
+    let stat = statvfs(path).map_err(|e| Error::Unenforceable {
+        feature: "protecting metadata inside a writable root",
+        detail: format!("statvfs {}: {e}", path.to_string_lossy()),
+    })?;
+    let mut flags = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV;
+    if stat.flags().contains(FsFlags::ST_NOEXEC) {
+        flags |= MsFlags::MS_NOEXEC;
+    }
+    Ok(flags)
+}
+
+/// Runs in the forked child, already in its own mount namespace. Must not allocate: every path is
+/// a prepared `CString`, and nix passes a `&CStr` straight to the syscall.
+pub(crate) fn apply(targets: &[Target]) -> nix::Result<()> {
+    const NONE: Option<&CStr> = None;
+    // Nothing done here may propagate back to the supervisor's namespace.
+    mount(
+        NONE,
+        c"/",
+        NONE,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        NONE,
+    )?;
+    for target in targets {
+        let path = target.path.as_c_str();
+        mount(Some(path), path, NONE, MsFlags::MS_BIND, NONE)?;
+        if let Some(flags) = target.remount {
+            mount(NONE, path, NONE, flags, NONE)?;
+        }
+    }
+    // std changed into the command's cwd before this hook ran. A cwd inside a protected path
+    // still refers to the directory under the new mount, where writes would succeed: look the
+    // cwd up again by name so it lands on the mount. A stack buffer: no allocation here.
+    let mut cwd = [0u8; libc::PATH_MAX as usize];
+    // SAFETY: getcwd writes at most `cwd.len()` bytes, NUL-terminated, into the buffer.
+    if unsafe { libc::getcwd(cwd.as_mut_ptr().cast(), cwd.len()) }.is_null() {
+        return Err(nix::errno::Errno::last());
+    }
+    // SAFETY: getcwd succeeded, so the buffer holds a NUL-terminated path.
+    nix::errno::Errno::result(unsafe { libc::chdir(cwd.as_ptr().cast()) }).map(drop)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn paths(plan: &ProtectPlan) -> Vec<(PathBuf, Protection)> {
+        plan.report
+            .paths
+            .iter()
+            .map(|p| (p.path.clone(), p.how))
+            .collect()
+    }
+
+    #[test]
+    fn finds_existing_names_at_the_root_and_in_nested_repositories() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir_all(root.join(".git/hooks")).unwrap();
+        std::fs::write(root.join(".git/config"), "").unwrap();
+        std::fs::create_dir_all(root.join(".vscode")).unwrap();
+        std::fs::create_dir_all(root.join("a/b/nested/.git/hooks")).unwrap();
+        std::fs::create_dir_all(root.join("a/b/nested/.claude")).unwrap();
+        // Agent names below a non-project directory are not project roots.
+        std::fs::create_dir_all(root.join("a/.codex")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent", root.join(".envrc")).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = plan(std::slice::from_ref(&root), tmp.path()).unwrap();
+        let nested = root.join("a/b/nested");
+        assert_eq!(
+            paths(&plan),
+            vec![
+                (root.join(".git"), Protection::Pinned),
+                (root.join(".git/config"), Protection::ReadOnly),
+                (root.join(".git/hooks"), Protection::ReadOnly),
+                (root.join(".vscode"), Protection::ReadOnly),
+                (nested.join(".claude"), Protection::ReadOnly),
+                (nested.join(".git"), Protection::Pinned),
+                (nested.join(".git/hooks"), Protection::ReadOnly),
+            ]
+        );
+        assert!(plan.report.notes.iter().any(|n| n.contains(".envrc")));
+        // Sorted: every pinned `.git` precedes the read-only paths inside it.
+        let order: Vec<_> = plan.targets.iter().map(|t| t.path.clone()).collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted);
+    }
+
+    #[test]
+    fn an_explicit_write_grant_inside_a_protected_path_overrides_it() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir_all(root.join(".claude/commands")).unwrap();
+        std::fs::create_dir_all(root.join(".vscode")).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let roots = vec![root.clone(), root.join(".claude/commands")];
+        let plan = plan(&roots, tmp.path()).unwrap();
+        assert_eq!(
+            paths(&plan),
+            vec![(root.join(".vscode"), Protection::ReadOnly)]
+        );
+        assert_eq!(plan.report.granted, vec![root.join(".claude")]);
+    }
+
+    #[test]
+    fn a_grant_of_the_git_directory_itself_still_protects_hooks_and_config() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir_all(root.join(".git/hooks")).unwrap();
+        std::fs::write(root.join(".git/config"), "").unwrap();
+        // Outside the writable root: Landlock's business, not mounted.
+        std::fs::create_dir_all(root.join(".vscode")).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = plan(&[root.join(".git")], tmp.path()).unwrap();
+        assert_eq!(
+            paths(&plan),
+            vec![
+                (root.join(".git"), Protection::Pinned),
+                (root.join(".git/config"), Protection::ReadOnly),
+                (root.join(".git/hooks"), Protection::ReadOnly),
+            ]
+        );
+    }
+
+    #[test]
+    fn submodule_git_directories_are_protected_like_the_main_one() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        let module = root.join(".git/modules/libs/dep");
+        std::fs::create_dir_all(module.join("hooks")).unwrap();
+        std::fs::write(module.join("HEAD"), "ref: refs/heads/main").unwrap();
+        std::fs::write(module.join("config"), "").unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = plan(std::slice::from_ref(&root), tmp.path()).unwrap();
+        let got = paths(&plan);
+        for (path, how) in [
+            (module.clone(), Protection::Pinned),
+            (module.join("hooks"), Protection::ReadOnly),
+            (module.join("config"), Protection::ReadOnly),
+        ] {
+            assert!(got.contains(&(path.clone(), how)), "{path:?} in {got:?}");
+        }
+        // `libs` itself holds no HEAD: not a git directory.
+        assert!(!got
+            .iter()
+            .any(|(p, _)| p == &root.join(".git/modules/libs")));
+    }
+
+    #[test]
+    fn a_workspace_without_protected_names_needs_no_mounts() {
+        let ws = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(ws.path().join("src")).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = plan(&[ws.path().to_path_buf()], tmp.path()).unwrap();
+        assert!(plan.targets.is_empty());
+    }
+}

@@ -1,0 +1,420 @@
+//! Escape catalogue item 6 (and the rename half of item 7): metadata inside a writable root that
+//! other programs later execute or obey (`.git/hooks`, `.git/config`, agent and editor settings)
+//! is read-only in hardened mode, while the rest of the workspace, `.git/objects` and the index
+//! stay writable. Every attack asserts the exact errno; every one has a control that succeeds,
+//! either elsewhere in the workspace, with the path explicitly granted, or in local mode.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use cordon_sandbox::{
+    run, Confinement, Plan, PlannedCommand, Protection, RunReport, PROTECTED_NAMES,
+};
+
+const EROFS: i32 = libc::EROFS;
+const EBUSY: i32 = libc::EBUSY;
+const EPERM: i32 = libc::EPERM;
+const EXDEV: i32 = libc::EXDEV;
+
+fn skip() -> bool {
+    skip_below_abi(cordon_sandbox::MIN_LANDLOCK_ABI, "protected metadata")
+}
+
+/// A workspace with a git directory holding an existing hook, a config, objects and an index.
+fn workspace() -> tempfile::TempDir {
+    let ws = tempfile::tempdir().unwrap();
+    let git = ws.path().join(".git");
+    std::fs::create_dir_all(git.join("hooks")).unwrap();
+    std::fs::create_dir_all(git.join("objects")).unwrap();
+    std::fs::write(git.join("hooks/pre-commit"), "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::write(git.join("config"), "[core]\n").unwrap();
+    std::fs::write(git.join("index"), "").unwrap();
+    ws
+}
+
+fn p(base: &Path, rel: &str) -> String {
+    path_str(&base.join(rel))
+}
+
+/// Runs `sh -c script` in `cwd` under `conf`; returns the exit code, stdout and the report.
+fn sh(conf: &Confinement, cwd: &Path, script: &str) -> (i32, String, RunReport) {
+    let plan = Plan {
+        commands: vec![PlannedCommand::new("sh", ["/bin/sh", "-c", script], cwd)],
+    };
+    let report = run(&plan, conf, &quiet()).unwrap();
+    let c = &report.commands[0];
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&c.stdout.captured),
+        String::from_utf8_lossy(&c.stderr.captured)
+    );
+    (c.exit_code, out, report)
+}
+
+#[test]
+fn cat6_git_hooks_and_config_are_read_only_inside_a_writable_root() {
+    if skip() {
+        return;
+    }
+    let ws = workspace();
+    let w = ws.path();
+    let conf = hardened().write(w);
+
+    // Positive controls: the rest of the workspace and git's own data stay writable.
+    for target in [
+        "src.txt",
+        ".git/objects/ab",
+        ".git/index",
+        ".git/COMMIT_EDITMSG",
+    ] {
+        let o = probe_in(&conf, &["write", &p(w, target)]);
+        assert_eq!(o.line, "ok", "{target}: {}", o.describe());
+    }
+
+    // A new hook, an existing hook, and the config: EROFS.
+    let o = probe_in(&conf, &["write", &p(w, ".git/hooks/post-checkout")]);
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
+    let o = probe_in(&conf, &["write", &p(w, ".git/hooks/pre-commit")]);
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
+    let o = probe_in(&conf, &["append", &p(w, ".git/config")]);
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
+    let o = probe_in(&conf, &["truncate", &p(w, ".git/config")]);
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
+    let o = probe_in(&conf, &["unlink", &p(w, ".git/hooks/pre-commit")]);
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
+
+    // Renaming or removing a mount point: EBUSY. This covers `mv .git .git.aside` (item 7): the
+    // pinned `.git` cannot be swapped for a directory with hooks of the command's choosing.
+    for (from, to) in [
+        (".git/hooks", ".git/hooks.aside"),
+        (".git", ".git.aside"),
+        (".git/config", ".git/config.aside"),
+    ] {
+        let o = probe_in(&conf, &["rename", &p(w, from), &p(w, to)]);
+        assert_eq!(o.errno(), Some(EBUSY), "{from}: {}", o.describe());
+    }
+    // Out of the pinned `.git` mount, a rename crosses mounts: EXDEV. `mv` then falls back to
+    // copy and delete, and the delete fails.
+    let o = probe_in(
+        &conf,
+        &["rename", &p(w, ".git/hooks"), &p(w, "hooks.aside")],
+    );
+    assert_eq!(o.errno(), Some(EXDEV), "{}", o.describe());
+    let (code, out, _) = sh(&conf, w, "mv .git/hooks hooks.aside");
+    assert_ne!(code, 0, "{out}");
+    assert!(w.join(".git/hooks/pre-commit").exists());
+    // A new config renamed over the protected one (how `git config` writes): EBUSY.
+    assert_eq!(
+        probe_in(&conf, &["write", &p(w, ".git/config.lock")]).line,
+        "ok"
+    );
+    let o = probe_in(
+        &conf,
+        &["rename", &p(w, ".git/config.lock"), &p(w, ".git/config")],
+    );
+    assert_eq!(o.errno(), Some(EBUSY), "{}", o.describe());
+    let o = probe_in(&conf, &["unlink", &p(w, ".git/config")]);
+    assert_eq!(o.errno(), Some(EBUSY), "{}", o.describe());
+
+    // `rm -rf` fails and leaves the hook in place.
+    let (code, out, _) = sh(&conf, w, "rm -rf .git/hooks");
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+
+    // The command cannot take the protection away: umount2 is denied by seccomp.
+    let o = probe_in(&conf, &["umount2", &p(w, ".git/hooks")]);
+    assert_eq!(o.errno(), Some(EPERM), "{}", o.describe());
+
+    // Nothing changed on the host, and the mounts did not leak out of the child's namespace.
+    assert_eq!(
+        std::fs::read_to_string(w.join(".git/hooks/pre-commit")).unwrap(),
+        "#!/bin/sh\nexit 0\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.join(".git/config")).unwrap(),
+        "[core]\n"
+    );
+    assert!(!w.join(".git/hooks/post-checkout").exists());
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mountinfo.contains(&p(w, ".git")), "{mountinfo}");
+
+    // The receipt says what was enforced, and how.
+    let report = &o.report.enforcement;
+    let pm = &report.protected_metadata;
+    assert!(pm.enforced, "{pm:?}");
+    let root = canon(w);
+    let how = |rel: &str| {
+        pm.paths
+            .iter()
+            .find(|x| x.path == root.join(rel))
+            .map(|x| x.how)
+    };
+    assert_eq!(how(".git"), Some(Protection::Pinned));
+    assert_eq!(how(".git/hooks"), Some(Protection::ReadOnly));
+    assert_eq!(how(".git/config"), Some(Protection::ReadOnly));
+    assert!(report.namespaces.iter().any(|n| n == "mnt"), "{report:?}");
+}
+
+#[test]
+fn cat6_controls_an_explicit_grant_and_local_mode_leave_the_paths_writable() {
+    if skip() {
+        return;
+    }
+    let ws = workspace();
+    let w = ws.path();
+    // Positive control: the same write the protection refuses succeeds when the hooks directory
+    // is granted explicitly, so the EROFS above comes from the protection, not from elsewhere.
+    let granted = hardened().write(w).write(w.join(".git/hooks"));
+    let o = probe_in(&granted, &["write", &p(w, ".git/hooks/post-checkout")]);
+    assert_eq!(o.line, "ok", "{}", o.describe());
+    let pm = &o.report.enforcement.protected_metadata;
+    assert_eq!(pm.granted, vec![canon(w).join(".git/hooks")]);
+    assert!(pm
+        .paths
+        .iter()
+        .any(|x| x.path == canon(w).join(".git/config")));
+    // Still protected next to the grant.
+    let o = probe_in(&granted, &["append", &p(w, ".git/config")]);
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
+
+    // Local mode changes nothing.
+    let local = Confinement::local();
+    let o = probe_in(&local, &["write", &p(w, ".git/hooks/pre-push")]);
+    assert_eq!(o.line, "ok", "{}", o.describe());
+    let o = probe_in(&local, &["append", &p(w, ".git/config")]);
+    assert_eq!(o.line, "ok", "{}", o.describe());
+    let pm = &o.report.enforcement.protected_metadata;
+    assert!(!pm.enforced && pm.paths.is_empty(), "{pm:?}");
+    assert!(!o.report.enforcement.namespaces.iter().any(|n| n == "mnt"));
+}
+
+#[test]
+fn cat6_agent_settings_at_the_root_and_in_nested_repositories_are_read_only() {
+    if skip() {
+        return;
+    }
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    std::fs::create_dir_all(w.join(".claude/commands")).unwrap();
+    std::fs::write(w.join(".claude/commands/review.md"), "review").unwrap();
+    std::fs::create_dir_all(w.join(".vscode")).unwrap();
+    std::fs::write(w.join(".envrc"), "").unwrap();
+    std::fs::create_dir_all(w.join("vendor/lib/.git/hooks")).unwrap();
+    std::fs::create_dir_all(w.join("vendor/lib/.codex")).unwrap();
+    let conf = hardened().write(w);
+
+    assert_eq!(
+        probe_in(&conf, &["write", &p(w, "vendor/lib/main.rs")]).line,
+        "ok"
+    );
+    for target in [
+        ".claude/commands/review.md",
+        ".claude/commands/new.md",
+        ".claude/settings.json",
+        ".vscode/tasks.json",
+        ".envrc",
+        "vendor/lib/.git/hooks/pre-commit",
+        "vendor/lib/.codex/config.toml",
+    ] {
+        let o = probe_in(&conf, &["write", &p(w, target)]);
+        assert_eq!(o.errno(), Some(EROFS), "{target}: {}", o.describe());
+    }
+    for dir in [".claude", ".vscode", "vendor/lib/.git"] {
+        let o = probe_in(&conf, &["rename", &p(w, dir), &p(w, "aside")]);
+        assert_eq!(o.errno(), Some(EBUSY), "{dir}: {}", o.describe());
+    }
+    let o = probe_in(&conf, &["mkdir", &p(w, ".claude/agents")]);
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
+
+    // The documented gap: a protected name that does not exist when the run starts can be
+    // created. The report says so instead of claiming it.
+    let o = probe_in(&conf, &["mkdir", &p(w, ".codex")]);
+    assert_eq!(o.line, "ok", "{}", o.describe());
+    let pm = &o.report.enforcement.protected_metadata;
+    assert!(
+        pm.notes
+            .iter()
+            .any(|n| n.contains("created during the run")),
+        "{pm:?}"
+    );
+    assert!(PROTECTED_NAMES.contains(&".codex"));
+}
+
+#[test]
+fn cat6_git_keeps_working_inside_a_protected_repository() {
+    if skip() {
+        return;
+    }
+    if std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        skip!("git is not installed");
+        return;
+    }
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    let conf = hardened().write(w);
+    let git = "git -c user.name=cordon -c user.email=cordon@example.invalid";
+    // Positive control: a repository created inside the sandbox (nothing to protect at start).
+    let (code, out, report) = sh(
+        &conf,
+        w,
+        &format!("git init -q && echo a > f && git add f && {git} commit -qm one"),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(report.enforcement.protected_metadata.paths.is_empty());
+
+    // Second run: the repository now exists and is protected, and commits still work.
+    let (code, out, report) = sh(
+        &conf,
+        w,
+        &format!("echo b > f && git add f && {git} commit -qm two && git log --format=%s"),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.lines().take(2).collect::<Vec<_>>(), ["two", "one"]);
+    assert!(report.enforcement.protected_metadata.enforced);
+
+    // What it cannot do: install a hook or change the config.
+    let (code, out, _) = sh(
+        &conf,
+        w,
+        "echo 'touch pwned' > .git/hooks/pre-commit || exit 3; exit 0",
+    );
+    assert_eq!(code, 3, "{out}");
+    let (code, out, _) = sh(&conf, w, "git config core.hooksPath /tmp/evil");
+    assert_ne!(code, 0, "{out}");
+    assert!(!std::fs::read_to_string(w.join(".git/config"))
+        .unwrap()
+        .contains("hooksPath"));
+    assert!(!w.join(".git/hooks/pre-commit").exists());
+}
+
+#[test]
+fn cat6_a_git_directory_without_hooks_gets_an_empty_protected_one() {
+    if skip() {
+        return;
+    }
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    std::fs::create_dir_all(w.join(".git/objects")).unwrap();
+    std::fs::write(w.join(".git/config"), "[core]\n").unwrap();
+    let conf = hardened().write(w);
+    let o = probe_in(&conf, &["write", &p(w, ".git/hooks/pre-commit")]);
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
+    let o = probe_in(&conf, &["mkdir", &p(w, ".git/hooks/sub")]);
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
+    assert!(w.join(".git/hooks").is_dir());
+    assert_eq!(std::fs::read_dir(w.join(".git/hooks")).unwrap().count(), 0);
+    // Positive control: a sibling that is not protected can be created.
+    let o = probe_in(&conf, &["mkdir", &p(w, ".git/info")]);
+    assert_eq!(o.line, "ok", "{}", o.describe());
+}
+
+#[test]
+fn cat6_a_cwd_inside_a_protected_path_does_not_bypass_the_mount() {
+    if skip() {
+        return;
+    }
+    let ws = workspace();
+    let w = ws.path();
+    let hooks = w.join(".git/hooks");
+    // The process starts in `.git/hooks`, entered before the mount was made; relative writes
+    // must still hit the read-only mount.
+    let plan = |args: &[&str]| Plan {
+        commands: vec![PlannedCommand::new(
+            "p",
+            [PROBE].iter().chain(args).copied(),
+            &hooks,
+        )],
+    };
+    let r = run(
+        &plan(&["write", "pre-push"]),
+        &hardened().write(w),
+        &quiet(),
+    )
+    .unwrap();
+    let line = String::from_utf8_lossy(&r.commands[0].stdout.captured).to_string();
+    assert_eq!(errno_of(line.trim()), Some(EROFS), "{line}");
+    // Positive control: the same relative write, granted.
+    let granted = hardened().write(w).write(&hooks);
+    let r = run(&plan(&["write", "pre-push"]), &granted, &quiet()).unwrap();
+    let line = String::from_utf8_lossy(&r.commands[0].stdout.captured).to_string();
+    assert_eq!(line.trim(), "ok");
+}
+
+/// The paths are found once per run; a later command whose protected path has gone is blocked
+/// rather than run without the protection (fail closed).
+#[test]
+fn cat6_a_protection_that_cannot_be_applied_blocks_the_command() {
+    if skip() {
+        return;
+    }
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    std::fs::create_dir_all(w.join("sub/.git/hooks")).unwrap();
+    let plan = Plan {
+        commands: vec![
+            // Renaming the nested repository's parent is allowed (only the mount points are busy).
+            PlannedCommand::new("mv", ["/bin/mv", "sub", "moved"], w),
+            PlannedCommand::new("after", [PROBE, "write", "moved/file"], w),
+        ],
+    };
+    let r = run(&plan, &hardened().write(w), &quiet()).unwrap();
+    assert_eq!(r.commands[0].exit_code, 0, "{:?}", r.commands[0].error);
+    let c = &r.commands[1];
+    assert_eq!(c.status, cordon_sandbox::CommandStatus::Blocked);
+    assert_eq!(c.exit_code, 126);
+    let error = c.error.as_deref().unwrap_or("");
+    assert!(
+        error.contains("bind-mounting protected metadata"),
+        "{error}"
+    );
+    assert!(!w.join("moved/file").exists());
+    // Positive control: the same second command runs in a fresh run, which finds the new path.
+    let again = Plan {
+        commands: vec![plan.commands[1].clone()],
+    };
+    let r = run(&again, &hardened().write(w), &quiet()).unwrap();
+    assert_eq!(r.commands[0].exit_code, 0, "{:?}", r.commands[0].error);
+    assert!(r.enforcement.protected_metadata.enforced);
+}
+
+#[test]
+fn cat6_submodule_hooks_under_git_modules_are_read_only() {
+    if skip() {
+        return;
+    }
+    let ws = workspace();
+    let w = ws.path();
+    let module = w.join(".git/modules/libs/dep");
+    std::fs::create_dir_all(module.join("hooks")).unwrap();
+    std::fs::create_dir_all(module.join("objects")).unwrap();
+    std::fs::write(module.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::write(module.join("config"), "[core]\n").unwrap();
+    let conf = hardened().write(w);
+    // Positive control: the submodule's objects stay writable.
+    let o = probe_in(&conf, &["write", &p(w, ".git/modules/libs/dep/objects/x")]);
+    assert_eq!(o.line, "ok", "{}", o.describe());
+    let o = probe_in(
+        &conf,
+        &["write", &p(w, ".git/modules/libs/dep/hooks/post-merge")],
+    );
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
+    let o = probe_in(&conf, &["append", &p(w, ".git/modules/libs/dep/config")]);
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
+    let o = probe_in(
+        &conf,
+        &[
+            "rename",
+            &p(w, ".git/modules/libs/dep"),
+            &p(w, ".git/modules/libs/aside"),
+        ],
+    );
+    assert_eq!(o.errno(), Some(EBUSY), "{}", o.describe());
+}
