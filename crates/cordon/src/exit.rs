@@ -6,8 +6,9 @@ pub const OK: u8 = 0;
 pub const DENY: u8 = 1;
 /// The policy requires a human approval first.
 pub const NEEDS_APPROVAL: u8 = 2;
-/// The policy redirects to a safer command.
-#[allow(dead_code)] // used once the five-outcome front end lands
+/// The policy redirects to a safer command (DESIGN.md's code for `check`). No command returns it yet:
+/// CSC profiles never redirect, and `exec` runs the replacement and returns its code.
+#[allow(dead_code)]
 pub const REDIRECT: u8 = 3;
 /// The command line itself was wrong (sysexits EX_USAGE).
 pub const USAGE: u8 = 64;

@@ -17,9 +17,6 @@
 //! state/gateway.sock   the `cordon serve` Unix socket
 //! ```
 
-// Some paths are for subsystems still landing (approvals, sessions, checkpoints, the gateway).
-#![allow(dead_code)]
-
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 
@@ -36,10 +33,6 @@ pub struct Created {
 }
 
 impl Created {
-    pub fn is_empty(&self) -> bool {
-        *self == Created::default()
-    }
-
     /// The parts created, for one sentence: "the default policy, a signing key (ID), …".
     pub fn parts(&self) -> Vec<String> {
         let mut parts = Vec::new();
@@ -260,7 +253,7 @@ mod tests {
         assert_eq!(Some(id.clone()), first.key_id);
         std::fs::write(home.policy(), "edited").unwrap();
         let again = home.ensure().unwrap();
-        assert!(again.is_empty(), "{again:?}");
+        assert_eq!(again, Created::default(), "{again:?}");
         assert_eq!(std::fs::read_to_string(home.policy()).unwrap(), "edited");
         assert_eq!(home.signing_key().unwrap(), (key, id));
     }
