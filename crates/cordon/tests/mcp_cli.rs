@@ -80,12 +80,13 @@ fn python_mcp_client_lists_and_calls_every_tool() {
     assert!(work.join("allowed-marker").exists());
     let receipt_id = ran["receipt_id"].as_str().unwrap();
     let journal = std::fs::read_to_string(home.join("journal/entries.jsonl")).unwrap();
-    assert!(
-        journal
-            .lines()
-            .any(|l| l.contains(&format!("\"execution_id\":\"{receipt_id}\""))),
-        "receipt {receipt_id} not in the journal"
-    );
+    let receipt: serde_json::Value = journal
+        .lines()
+        .find(|l| l.contains(&format!("\"execution_id\":\"{receipt_id}\"")))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .unwrap_or_else(|| panic!("receipt {receipt_id} not in the journal"));
+    // `cordon mcp` runs hardened by default: the kernel enforced the contract.
+    assert_eq!(receipt["execution_mode"], "hardened", "{receipt}");
 
     let argv = call("run_argv");
     assert_eq!(argv["structured"]["stdout"], "via argv\n", "{argv}");

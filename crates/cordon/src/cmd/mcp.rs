@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncReadExt as _;
 
 use super::explain::{self, Request};
+use super::run::ModeArg;
 use crate::exit::CliError;
 
 /// Output kept per stream and returned to the client; the rest is counted, not kept.
@@ -45,6 +46,10 @@ pub struct Args {
     /// request shows in `list_pending_approvals` and `cordon approvals`); 0 answers at once.
     #[arg(long, default_value_t = 0)]
     pub approval_timeout: u64,
+    /// How `run_command` confines what it runs: `hardened` (the kernel enforces the contract) or
+    /// `local` (decided and recorded, not confined).
+    #[arg(long, value_enum, default_value = "hardened")]
+    pub mode: ModeArg,
 }
 
 /// What to judge or run: shell text, or an argv run without a shell.
@@ -67,6 +72,7 @@ pub struct CordonMcp {
     cordon: PathBuf,
     policy: Option<PathBuf>,
     approval_timeout: u64,
+    mode: ModeArg,
 }
 
 /// A tool failure the client reads as an error result (never a protocol error: the model should
@@ -95,8 +101,9 @@ impl CordonMcp {
             workspace: None,
             json: false,
             argv,
-            // `run_command` runs `cordon exec` in local mode.
-            hardened: false,
+            // Judged as `run_command` will run it: a hardened run grants new files through their
+            // directory, and the decision must cover that.
+            hardened: self.mode == ModeArg::Hardened,
         })
     }
 
@@ -118,12 +125,18 @@ impl CordonMcp {
 
 #[tool_router]
 impl CordonMcp {
-    pub fn new(cordon: PathBuf, policy: Option<PathBuf>, approval_timeout: u64) -> Self {
+    pub fn new(
+        cordon: PathBuf,
+        policy: Option<PathBuf>,
+        approval_timeout: u64,
+        mode: ModeArg,
+    ) -> Self {
         Self {
             tool_router: Self::tool_router(),
             cordon,
             policy,
             approval_timeout,
+            mode,
         }
     }
 
@@ -229,7 +242,12 @@ impl CordonMcp {
             .arg("--receipt")
             .arg(&receipt_path)
             .arg("--approval-timeout")
-            .arg(self.approval_timeout.to_string());
+            .arg(self.approval_timeout.to_string())
+            .arg("--mode")
+            .arg(match self.mode {
+                ModeArg::Local => "local",
+                ModeArg::Hardened => "hardened",
+            });
         if let Some(policy) = &self.policy {
             command.arg("--policy").arg(policy);
         }
@@ -317,7 +335,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         .build()
         .map_err(|e| CliError::internal(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {
-        let server = CordonMcp::new(cordon, args.policy, args.approval_timeout)
+        let server = CordonMcp::new(cordon, args.policy, args.approval_timeout, args.mode)
             .serve(rmcp::transport::stdio())
             .await
             .map_err(|e| CliError::internal(format!("MCP initialization failed: {e}")))?;
