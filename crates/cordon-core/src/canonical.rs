@@ -75,7 +75,10 @@ fn write_object(out: &mut String, map: &Map<String, Value>) -> Result<(), Canoni
     Ok(())
 }
 
-fn write_string(out: &mut String, s: &str) {
+/// Appends `s` as a JSON string: the short escapes, other control characters as lowercase `\u00xx`,
+/// everything else raw UTF-8. CSC's canonical form and RFC 8785 (JCS) escape strings identically;
+/// they differ only in key order and numbers.
+pub fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for ch in s.chars() {
         match ch {

@@ -21,6 +21,8 @@ use serde::Serialize;
 use serde_json::{json, Map, Number, Value};
 use sha2::{Digest as _, Sha256};
 
+use cordon_core::canonical::write_string;
+
 use crate::error::JournalError;
 use crate::keys::{self, Signer};
 use crate::record::DECISION_RECORD_VERSION;
@@ -67,26 +69,6 @@ fn write(out: &mut String, v: &Value) -> Result<(), JournalError> {
         }
     }
     Ok(())
-}
-
-fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// ECMAScript `Number.prototype.toString` for a finite double (RFC 8785 §3.2.2.3).

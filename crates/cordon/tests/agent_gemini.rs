@@ -14,7 +14,10 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 mod agent_support;
-use agent_support::{assert_hardened, repo, scripted_model, CORDON};
+use agent_support::{
+    assert_allowed_ran_hardened, assert_denied_never_ran, journal_entries, repo, scripted_model,
+    CORDON,
+};
 
 const ALLOWED: &str = "echo hello-from-gemini > allowed.txt";
 const DENIED: &str = "touch denied-marker; cat ~/.ssh/id_rsa";
@@ -81,39 +84,10 @@ fn gemini_runs_allowed_commands_sandboxed_and_never_runs_denied_ones() {
     assert!(out.status.success(), "gemini failed: {stdout}\n{stderr}");
     assert_eq!(stdout.trim(), "done", "{stderr}");
 
-    // The allowed command ran through cordon exec: its effect, the hook's allow, the receipt.
-    assert_eq!(
-        std::fs::read_to_string(project.join("allowed.txt")).unwrap(),
-        "hello-from-gemini\n"
-    );
-    let entries: Vec<Value> = std::fs::read_to_string(cordon_home.join("journal/entries.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let hook_decision = |command: &str| {
-        entries
-            .iter()
-            .find(|e| e["actor"] == "gemini" && e["details"]["request"]["command"] == command)
-            .unwrap_or_else(|| panic!("no hook decision for {command}"))
-    };
-    assert_eq!(hook_decision(ALLOWED)["outcome"], "allow");
-    let receipt = entries
-        .iter()
-        .find(|e| e["receipt_version"].is_string())
-        .expect("no receipt in the journal");
-    assert_eq!(receipt["status"], "success", "{receipt}");
-    // The hook's rewrite runs it hardened (a new file, created under the kernel's grant of
-    // the directory it lands in), and the receipt says Landlock and seccomp enforced it.
-    assert_hardened(receipt);
-    assert!(
-        receipt.to_string().contains("hello-from-gemini"),
-        "{receipt}"
-    );
-
-    // The denied command never ran, and Gemini passed the reason to the model.
-    assert!(!project.join("denied-marker").exists());
-    assert_eq!(hook_decision(DENIED)["outcome"], "deny");
+    // The allowed command ran through cordon, hardened; the denied one never ran, and Gemini passed the reason to the model.
+    let entries = journal_entries(&cordon_home);
+    assert_allowed_ran_hardened(&entries, &project, "gemini", ALLOWED, "hello-from-gemini");
+    assert_denied_never_ran(&entries, &project, "gemini", DENIED);
     let sent = std::fs::read_to_string(&log).unwrap();
     assert!(
         sent.contains("Denied: `cat ") && sent.contains("it touches credentials"),

@@ -66,3 +66,60 @@ pub fn assert_hardened(receipt: &serde_json::Value) {
         assert_eq!(enforcement["seccomp"]["enforced"], true, "{command}");
     }
 }
+
+/// The journal in `cordon_home`, one parsed entry per line.
+pub fn journal_entries(cordon_home: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(cordon_home.join("journal/entries.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The hook's decision record for `command`, as the adapter `actor` filed it.
+pub fn hook_decision<'a>(
+    entries: &'a [serde_json::Value],
+    actor: &str,
+    command: &str,
+) -> &'a serde_json::Value {
+    entries
+        .iter()
+        .find(|e| e["actor"] == actor && e["details"]["request"]["command"] == command)
+        .unwrap_or_else(|| panic!("no hook decision for {command}"))
+}
+
+/// `allowed` (which writes `greeting` to allowed.txt) ran, and ran through cordon: the file is in
+/// the project, the journal holds the hook's allow and a successful receipt that names the text,
+/// and the receipt says the kernel enforced it in hardened mode (the file is new, so it was
+/// created under the grant of the directory it lands in).
+pub fn assert_allowed_ran_hardened(
+    entries: &[serde_json::Value],
+    project: &Path,
+    actor: &str,
+    allowed: &str,
+    greeting: &str,
+) {
+    assert_eq!(
+        std::fs::read_to_string(project.join("allowed.txt")).unwrap(),
+        format!("{greeting}\n")
+    );
+    assert_eq!(hook_decision(entries, actor, allowed)["outcome"], "allow");
+    let receipt = entries
+        .iter()
+        .find(|e| e["receipt_version"].is_string())
+        .expect("no receipt in the journal");
+    assert_eq!(receipt["status"], "success", "{receipt}");
+    assert_hardened(receipt);
+    assert!(receipt.to_string().contains(greeting), "{receipt}");
+}
+
+/// `denied` (which would create denied-marker) never ran, and the hook's decision was a denial.
+pub fn assert_denied_never_ran(
+    entries: &[serde_json::Value],
+    project: &Path,
+    actor: &str,
+    denied: &str,
+) {
+    assert!(!project.join("denied-marker").exists());
+    assert_eq!(hook_decision(entries, actor, denied)["outcome"], "deny");
+}
