@@ -28,8 +28,8 @@ use landlock::{
 use crate::report::LandlockReport;
 use crate::{resolve_scope, Error};
 
-/// Directories exec needs: binaries and shared libraries.
-const SYSTEM_DIRS: &[&str] = &[
+/// Directories exec needs: binaries and shared libraries. Every hardened run may read them.
+pub const SYSTEM_DIRS: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
 ];
 

@@ -35,7 +35,7 @@ mod supervisor;
 
 pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};
 pub use error::Error;
-pub use filesystem::MIN_LANDLOCK_ABI;
+pub use filesystem::{MIN_LANDLOCK_ABI, SYSTEM_DIRS};
 pub use kernel::{doctor, effective_capabilities, landlock_abi, Guarantee, KernelReport};
 pub use plan::{Confinement, Limits, Mode, Network, Plan, PlannedCommand, RunOptions};
 pub use processes::{

@@ -86,12 +86,6 @@ pub struct Args {
 pub const PROFILE_LOCAL: &str = "cordon-local-v1";
 pub const PROFILE_HARDENED: &str = "cordon-hardened-v1";
 
-/// Directories the sandbox grants read access to in every hardened run (cordon-sandbox
-/// `filesystem.rs`, `SYSTEM_DIRS`): a key below one of them would be readable inside.
-const SANDBOX_SYSTEM_DIRS: &[&str] = &[
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
-];
-
 /// Where a run's evidence goes: a signer, and a journal when one is configured.
 #[derive(Debug, Default)]
 pub struct Evidence {
@@ -183,7 +177,12 @@ impl Evidence {
                 .collect();
             readable.push(resolve(Path::new(&command.cwd)));
             if mode == ModeArg::Hardened {
-                readable.extend(SANDBOX_SYSTEM_DIRS.iter().map(|d| resolve(Path::new(d))));
+                // The sandbox grants these to every hardened run: a key below one is readable inside.
+                readable.extend(
+                    cordon_sandbox::SYSTEM_DIRS
+                        .iter()
+                        .map(|d| resolve(Path::new(d))),
+                );
             }
             let writable: Vec<PathBuf> = command
                 .write_paths
