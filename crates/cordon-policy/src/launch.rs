@@ -19,8 +19,7 @@
 //! compound text cannot be applied in place (the text runs as a whole), so it is refused.
 
 use cordon_core::contract::{
-    Actor, ApprovalMode, Command, Contract, EffectType, Exec, NetworkMode, RiskClass,
-    CONTRACT_VERSION,
+    ApprovalMode, Command, Contract, EffectType, Exec, NetworkMode, RiskClass, CONTRACT_VERSION,
 };
 use cordon_core::Outcome;
 use serde::Serialize;
@@ -264,21 +263,11 @@ pub fn plan(
     read_paths.retain(|p| p != &run_cwd);
 
     let digest = cordon_core::hash::sha256_hex(format!("run\0{run_cwd}\0{text}").as_bytes());
-    let intent: String = text.chars().take(990).collect();
     let contract = Contract {
         version: CONTRACT_VERSION.to_string(),
         contract_id: format!("run-{}", &digest[..16]),
-        intent: if intent.trim().is_empty() {
-            "run a command".to_string()
-        } else {
-            format!("run: {intent}")
-        },
-        actor: Actor {
-            agent_id: requester.agent_id.clone(),
-            session_id: requester.session_id.clone(),
-            initiating_user: requester.initiating_user.clone(),
-            delegation_scope: "cordon exec".to_string(),
-        },
+        intent: synth::intent(&text),
+        actor: requester.actor(),
         commands: vec![Command {
             id: "c1".to_string(),
             exec: Some(Exec { argv }),

@@ -18,6 +18,28 @@ pub struct Requester {
     pub timeout_sec: u32,
 }
 
+impl Requester {
+    /// The contract's actor: who asked, through `cordon exec`.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            agent_id: self.agent_id.clone(),
+            session_id: self.session_id.clone(),
+            initiating_user: self.initiating_user.clone(),
+            delegation_scope: "cordon exec".to_string(),
+        }
+    }
+}
+
+/// The contract's intent: the agent's text, cut to stay within the schema's length.
+pub fn intent(text: &str) -> String {
+    let intent: String = text.chars().take(990).collect();
+    if intent.trim().is_empty() {
+        "run a command".to_string()
+    } else {
+        format!("run: {intent}")
+    }
+}
+
 impl Default for Requester {
     fn default() -> Requester {
         Requester {
@@ -103,21 +125,11 @@ pub fn contract(text: &str, facts: &Facts, requester: &Requester) -> Result<Cont
     }
     let digest =
         cordon_core::hash::sha256_hex(format!("{}\0{text}", facts.commands[0].cwd).as_bytes());
-    let intent: String = text.chars().take(990).collect();
     let contract = Contract {
         version: CONTRACT_VERSION.to_string(),
         contract_id: format!("sh-{}", &digest[..16]),
-        intent: if intent.trim().is_empty() {
-            "run a command".to_string()
-        } else {
-            format!("run: {intent}")
-        },
-        actor: Actor {
-            agent_id: requester.agent_id.clone(),
-            session_id: requester.session_id.clone(),
-            initiating_user: requester.initiating_user.clone(),
-            delegation_scope: "cordon exec".to_string(),
-        },
+        intent: intent(text),
+        actor: requester.actor(),
         commands,
         risk_class: risk,
         approval_mode: ApprovalMode::PolicyOnly,
