@@ -26,7 +26,7 @@ deny_contract=testdata/csc/examples/contracts/curl-denied.json
 "$venv/bin/csc" check "$contract" "$policy" >/dev/null
 
 out=$(mktemp -d)
-hyperfine -N --warmup 10 --runs "$runs" --export-json "$out/cordon.json" \
+hyperfine -N --warmup 50 --runs "$runs" --export-json "$out/cordon.json" \
   -n "cordon check (allow)" "$cordon check $contract $policy" \
   -n "cordon check --json (allow)" "$cordon check --json $contract $policy" \
   -n "cordon check (deny)" "$cordon check $deny_contract $policy" \
