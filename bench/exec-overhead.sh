@@ -1,30 +1,45 @@
 #!/usr/bin/env bash
 # Whole-process cost of `cordon exec --shell 'true'` with the default policy, against a hardened
-# `cordon run` of the same command (the issue's target: within 1.5 ms of it). One hyperfine
-# invocation, so every variant shares the same machine state; medians, and differences and ratios
-# against the hardened `cordon run` baseline, are printed at the end.
+# `cordon run` of the same command (the issue's target: within 1.5 ms of it). Medians, and
+# differences and ratios against the hardened `cordon run` baselines, are printed at the end.
 #
-#   bench/exec-overhead.sh [RUNS]        (needs: hyperfine, python3; cargo for the build)
+#   bench/exec-overhead.sh [RUNS] [ROUNDS]   (needs: hyperfine, python3; cargo for the build)
+#   BENCH_TMPFS=1 bench/exec-overhead.sh …     the homes, journals and workspace on /dev/shm
+#
+# On disk every journaled run waits for its syncs, and on a shared machine those waits depend
+# on everyone else's writes more than on cordon; with BENCH_TMPFS=1 the syncs cost nothing, and
+# what remains is the work each variant does (the same variants, the same number of syncs).
 #
 # Every variant signs; the journaled ones append a decision record, a receipt and a checkpoint per
 # run (what `cordon exec` does by default with the config home). `exec` additionally parses the
-# text with tree-sitter-bash, derives facts, loads and compiles the default pack (about 15 rules of
-# globs), synthesizes and validates two contracts, and decides with the native rules.
+# text with tree-sitter-bash, derives facts (reading the knowledge base's entry for `true`), loads
+# the default pack (recognised byte for byte and read from JSON made at build time), compiles it,
+# builds the glob sets the decision needs, synthesizes and validates two contracts, and decides.
 #
 # The `exec` variants run twice: in process (`CORDON_GATEWAY=off`) and through a `cordon serve`
 # gateway on the same home (`CORDON_GATEWAY=require`: blocked unless the gateway answered, so the
 # path is proven), which holds the policy compiled; exec still parses the text, signs, journals and
-# runs the command itself. Both go through `env` so they pay the same extra exec.
+# runs the command itself. Every cordon variant, `run` included, goes through `env` (to set
+# CORDON_GATEWAY), so all pay the same extra exec and the differences are cordon's own.
+#
+# The machine is shared and its load drifts (other builds' fsyncs reach these runs' journal
+# syncs), so the variants run interleaved: ROUNDS rounds of RUNS/ROUNDS runs each, one hyperfine
+# invocation per round over every variant, and each figure is the median of all its runs. The
+# `like for like` line compares the two journaled hardened variants, exec minus run.
 set -euo pipefail
 
 RUNS="${1:-200}"
+ROUNDS="${2:-10}"
+PER_ROUND=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 cargo build --release -q -p cordon --bin cordon
 BIN="$ROOT/target/release/cordon"
 
-mkdir -p "$ROOT/target/bench"
-WORK="$(mktemp -d "$ROOT/target/bench/exec-overhead.XXXXXX")"
+BASE="$ROOT/target/bench"
+if [ "${BENCH_TMPFS:-0}" = 1 ]; then BASE=/dev/shm/cordon-bench; fi
+mkdir -p "$BASE"
+WORK="$(mktemp -d "$BASE/exec-overhead.XXXXXX")"
 SERVE_PID=""
 cleanup() {
   if [ -n "$SERVE_PID" ]; then kill "$SERVE_PID" 2>/dev/null || true; fi
@@ -76,8 +91,8 @@ grep -q 'gateway on' "$WORK/serve.log"
 
 cmds=(
   "/bin/true"
-  "$BIN run $WORK/contract.json $WORK/policy.json --mode hardened $SIGN --receipt $WORK/r1.json"
-  "$BIN run $WORK/contract.json $WORK/policy.json --mode hardened $SIGN --receipt $WORK/r2.json --journal $WORK/run-journal"
+  "env CORDON_GATEWAY=off $BIN run $WORK/contract.json $WORK/policy.json --mode hardened $SIGN --receipt $WORK/r1.json"
+  "env CORDON_GATEWAY=off $BIN run $WORK/contract.json $WORK/policy.json --mode hardened $SIGN --receipt $WORK/r2.json --journal $WORK/run-journal"
   "env CORDON_GATEWAY=off $BIN exec --shell true"
   "env CORDON_GATEWAY=off $BIN exec --mode hardened --shell true"
   "env CORDON_GATEWAY=off $BIN exec --mode hardened --receipt $WORK/r3.json --journal $WORK/exec-journal --shell true"
@@ -98,13 +113,26 @@ names=(
 args=()
 for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
 uptime
-(cd "$WS" && hyperfine -N -i --warmup 20 --runs "$RUNS" --export-json "$WORK/hyperfine.json" "${args[@]}" >/dev/null)
+for round in $(seq "$ROUNDS"); do
+  (cd "$WS" && hyperfine -N -i --warmup 5 --runs "$PER_ROUND" --export-json "$WORK/round-$round.json" "${args[@]}" >/dev/null 2>&1)
+done
+uptime
 
-python3 - "$WORK/hyperfine.json" <<'PY'
-import json, sys
-results = json.load(open(sys.argv[1]))["results"]
-base = results[1]["median"]
-print(f"{'variant':56} {'min ms':>8} {'median ms':>10} {'vs run hardened':>16} {'ratio':>6}")
-for r in results:
-    print(f"{r['command']:56} {r['min']*1e3:8.2f} {r['median']*1e3:10.2f} {(r['median']-base)*1e3:+16.2f} {r['median']/base:6.2f}")
+python3 - "$WORK" "$ROUNDS" <<'PY'
+import json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+times, order = {}, []
+for r in range(1, rounds + 1):
+    for res in json.load(open(f"{work}/round-{r}.json"))["results"]:
+        if res["command"] not in times:
+            order.append(res["command"])
+        times.setdefault(res["command"], []).extend(res["times"])
+med = {name: statistics.median(t) for name, t in times.items()}
+base = med[order[1]]
+print(f"{'variant':56} {'runs':>5} {'min ms':>7} {'median ms':>10} {'vs run hardened':>16} {'ratio':>6}")
+for name in order:
+    t = times[name]
+    print(f"{name:56} {len(t):5} {min(t)*1e3:7.2f} {med[name]*1e3:10.2f} {(med[name]-base)*1e3:+16.2f} {med[name]/base:6.2f}")
+run_j, exec_j, gw_j = med[order[2]], med[order[4]], med[order[7]]
+print(f"like for like (hardened, signed, journaled), exec minus run: in process {(exec_j-run_j)*1e3:+.2f} ms, via gateway {(gw_j-run_j)*1e3:+.2f} ms")
 PY

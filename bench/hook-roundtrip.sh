@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Whole-process cost of one hook round trip, as Claude Code pays it: start `cordon hook
 # claude-code`, feed it a PreToolUse event for Bash on stdin, read the verdict. Each run decides,
-# signs a decision record and appends it (fsync) to the journal, exactly as in use. Variants: in
-# process (`CORDON_GATEWAY=off`) and through the gateway (`cordon serve` running; the gateway keeps
-# the policy compiled), an allow and a denial each, with the home on disk; the same two allows with
-# a second home on tmpfs (/dev/shm, when there is one), which shows what the fsync of the decision
-# record costs; and `cordon --version` as the process start-up baseline. One hyperfine invocation,
-# so every variant shares the machine state; each runs through its shell (for the `<` redirect),
-# whose start-up hyperfine subtracts.
+# signs a decision record and appends it to the journal, exactly as in use. Variants:
+#   - `cordon --version`: the process start-up, the floor of every other figure;
+#   - in process (`CORDON_GATEWAY=off`): the hook syncs its record before it answers;
+#   - through the gateway (`cordon serve` running, policy compiled, journal open): the record is
+#     written before the answer and synced right after by the gateway's flusher (group commit);
+#   - through a gateway started with `CORDON_GATEWAY_SYNC=before-answer`, which syncs each record
+#     before answering: the baseline the group commit is measured against;
+#   - an allow and a denial each, with the home on disk; the allows again with a home on tmpfs
+#     (/dev/shm, when there is one), which takes the disk's syncs out.
+# The machine is shared, so its load drifts: the variants run interleaved, in ROUNDS rounds of
+# RUNS/ROUNDS runs each (one hyperfine invocation per round over every variant), and each figure
+# is the median of all its runs. Each run goes through a shell (for the `<` redirect), whose
+# start-up hyperfine subtracts.
 #
-#   bench/hook-roundtrip.sh [RUNS]        (needs: hyperfine; cargo for the build)
+#   bench/hook-roundtrip.sh [RUNS] [ROUNDS]    (needs: hyperfine, python3; cargo for the build)
 set -euo pipefail
 
 RUNS="${1:-300}"
+ROUNDS="${2:-10}"
+PER_ROUND=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 cargo build --release -q -p cordon --bin cordon
@@ -20,13 +28,11 @@ CORDON="$ROOT/target/release/cordon"
 
 mkdir -p "$ROOT/target/bench"
 WORK="$(mktemp -d "$ROOT/target/bench/hook-roundtrip.XXXXXX")"
-SERVE_PID=""
-SHM_SERVE_PID=""
+GATEWAYS=()
 SHM=""
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then SHM="$(mktemp -d /dev/shm/cordon-hook-bench.XXXXXX)"; fi
 cleanup() {
-  if [ -n "$SERVE_PID" ]; then kill "$SERVE_PID" 2>/dev/null || true; fi
-  if [ -n "$SHM_SERVE_PID" ]; then kill "$SHM_SERVE_PID" 2>/dev/null || true; fi
+  for pid in "${GATEWAYS[@]}"; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
   if [ -n "$SHM" ]; then rm -rf "$SHM"; fi
 }
@@ -45,46 +51,58 @@ JSON
 CORDON_GATEWAY=off "$CORDON" hook claude-code <"$WORK/allow.json" | grep -q '"permissionDecision":"allow"'
 CORDON_GATEWAY=off "$CORDON" hook claude-code <"$WORK/deny.json" | grep -q '"permissionDecision":"deny"'
 
-# Starts a gateway for the home $1, logging to $2; prints its pid.
+# Starts a gateway for the home $1, logging to $2, with the environment that follows; its pid
+# goes into GATEWAYS.
 start_gateway() {
-  CORDON_HOME="$1" "$CORDON" serve --listen 127.0.0.1:0 >"$2" 2>&1 &
-  local pid=$!
+  local home="$1" log="$2"
+  shift 2
+  env CORDON_HOME="$home" "$@" "$CORDON" serve --listen 127.0.0.1:0 >"$log" 2>&1 &
+  GATEWAYS+=("$!")
   for _ in $(seq 50); do
-    grep -q 'gateway on' "$2" 2>/dev/null && break
+    grep -q 'gateway on' "$log" 2>/dev/null && break
     sleep 0.1
   done
-  grep -q 'gateway on' "$2"
-  echo "$pid"
+  grep -q 'gateway on' "$log"
+  CORDON_HOME="$home" "$CORDON" hook claude-code <"$WORK/allow.json" | grep -q '"permissionDecision":"allow"'
 }
-SERVE_PID="$(start_gateway "$CORDON_HOME" "$WORK/serve.log")"
-"$CORDON" hook claude-code <"$WORK/allow.json" | grep -q '"permissionDecision":"allow"'
+start_gateway "$CORDON_HOME" "$WORK/serve.log"
+STRICT="$WORK/strict-home"
+CORDON_HOME="$STRICT" "$CORDON" init >/dev/null
+start_gateway "$STRICT" "$WORK/serve-strict.log" CORDON_GATEWAY_SYNC=before-answer
 
 variants=(
   -n "cordon --version (start-up)" "$CORDON --version"
   -n "allow, in process" "CORDON_GATEWAY=off $CORDON hook claude-code <$WORK/allow.json"
   -n "allow, via gateway" "$CORDON hook claude-code <$WORK/allow.json"
+  -n "allow, via gateway, synced before answer" "CORDON_HOME=$STRICT $CORDON hook claude-code <$WORK/allow.json"
   -n "deny, in process" "CORDON_GATEWAY=off $CORDON hook claude-code <$WORK/deny.json"
   -n "deny, via gateway" "$CORDON hook claude-code <$WORK/deny.json"
 )
 if [ -n "$SHM" ]; then
   CORDON_HOME="$SHM/home" "$CORDON" init >/dev/null
-  SHM_SERVE_PID="$(start_gateway "$SHM/home" "$WORK/serve-shm.log")"
-  CORDON_HOME="$SHM/home" "$CORDON" hook claude-code <"$WORK/allow.json" | grep -q '"permissionDecision":"allow"'
+  start_gateway "$SHM/home" "$WORK/serve-shm.log"
   variants+=(
     -n "allow, in process, home on tmpfs" "CORDON_HOME=$SHM/home CORDON_GATEWAY=off $CORDON hook claude-code <$WORK/allow.json"
     -n "allow, via gateway, home on tmpfs" "CORDON_HOME=$SHM/home $CORDON hook claude-code <$WORK/allow.json"
   )
 fi
 uptime
-hyperfine --warmup 20 --runs "$RUNS" --export-json "$WORK/result.json" "${variants[@]}" >/dev/null
+for round in $(seq "$ROUNDS"); do
+  hyperfine --warmup 3 --runs "$PER_ROUND" --export-json "$WORK/round-$round.json" "${variants[@]}" >/dev/null 2>&1
+done
+uptime
 
-python3 - "$WORK/result.json" <<'PY'
-import json, sys
-results = json.load(open(sys.argv[1]))["results"]
-base = results[1]["median"]  # allow, in process, home on disk
-print(f"{'variant':36} {'median ms':>10} {'mean ms':>8} {'min ms':>7} {'vs allow in process':>20}")
-for r in results:
-    name = r["command"]
-    print(f"{name:36} {r['median']*1e3:10.2f} {r['mean']*1e3:8.2f} {r['min']*1e3:7.2f} {r['median']/base:19.2f}x")
+python3 - "$WORK" "$ROUNDS" <<'PY'
+import json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+times = {}
+for r in range(1, rounds + 1):
+    for res in json.load(open(f"{work}/round-{r}.json"))["results"]:
+        times.setdefault(res["command"], []).extend(res["times"])
+base = statistics.median(times["allow, in process"])
+print(f"{'variant':42} {'runs':>5} {'median ms':>10} {'mean ms':>8} {'min ms':>7} {'vs allow in process':>20}")
+for name, t in times.items():
+    m = statistics.median(t)
+    print(f"{name:42} {len(t):5} {m*1e3:10.2f} {statistics.mean(t)*1e3:8.2f} {min(t)*1e3:7.2f} {m/base:19.2f}x")
 PY
 echo "journal entries written: $(wc -l <"$CORDON_HOME/journal/entries.jsonl")"

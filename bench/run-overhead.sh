@@ -4,8 +4,16 @@
 # namespaces, and through csc-runner when installed. One hyperfine invocation, so every variant
 # shares the same machine state; medians and ratios to the bare exec are printed at the end.
 #
+# Then a few variants run interleaved (random order each round), back to back and with 50 ms of
+# idle time before each run, as an agent calls cordon: back-to-back loops hide costs that depend
+# on what the kernel did a moment ago (moving a process into a cgroup by writing `cgroup.procs`
+# waits for an RCU grace period unless another migration happened within the last one).
+#
 #   bench/run-overhead.sh [RUNS]        (needs: hyperfine, bwrap, unshare, python3; cargo and rustc)
 #   CSC=/path/to/venv/bin/csc bench/run-overhead.sh   to include csc-runner
+#   BEFORE=target/bench/before bench/run-overhead.sh  to also time an older build's `cordon` and
+#                                       `cordon-sandbox-run` copied there (before/after, one run)
+#   SPACED_RUNS=40 (default)            rounds of the interleaved passes; 0 skips them
 set -euo pipefail
 
 RUNS="${1:-300}"
@@ -73,6 +81,19 @@ names=(
   "cordon run --mode hardened, signed, journaled"
   "bwrap user+pid+net ns"
 )
+if [[ -n "${BEFORE:-}" ]]; then
+  OLD="$(cd "$BEFORE" && pwd)"
+  cmds+=(
+    "$OLD/cordon-sandbox-run -- /bin/true"
+    "$OLD/cordon-sandbox-run --hardened -- /bin/true"
+    "$OLD/cordon run $WORK/contract.json $WORK/policy.json --mode hardened $SIGN --receipt $WORK/old-hardened.json"
+  )
+  names+=(
+    "BEFORE: supervisor, local"
+    "BEFORE: supervisor, hardened (netns)"
+    "BEFORE: cordon run --mode hardened, signed receipt"
+  )
+fi
 if [[ -n "${CSC:-}" && -x "${CSC}" ]]; then
   # The csc-runner 0.5.2 wheel ships without its schemas (csc-protocol.md §0.3): add them.
   SITE="$("$(dirname "$CSC")/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
@@ -97,7 +118,8 @@ for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
 uptime
 hyperfine -N -i --warmup 30 --runs "$RUNS" --export-json "$WORK/hyperfine.json" "${args[@]}" >/dev/null
 
-python3 - "$WORK/hyperfine.json" <<'PY'
+report() {
+  python3 - "$1" <<'PY'
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
 base = results[0]["median"]
@@ -105,3 +127,43 @@ print(f"{'variant':52} {'min ms':>8} {'median ms':>10} {'over bare':>10} {'ratio
 for r in results:
     print(f"{r['command']:52} {r['min']*1e3:8.2f} {r['median']*1e3:10.2f} {(r['median']-base)*1e3:+10.2f} {r['median']/base:6.2f}")
 PY
+}
+report "$WORK/hyperfine.json"
+
+SPACED_RUNS="${SPACED_RUNS:-40}"
+if [[ "$SPACED_RUNS" -gt 0 ]]; then
+  # A few variants again, interleaved: every round runs each once in a random order, so an older
+  # build (BEFORE) and this one share the machine's state, which drifts on a shared VM. Once
+  # back to back, once with the machine idle for 50 ms before each run, as an agent calls cordon.
+  spaced=()
+  for i in "${!names[@]}"; do
+    case "${names[$i]}" in
+      "bare /bin/true"|"supervisor, local"|"supervisor, hardened (netns)"|"cordon run --mode hardened, signed receipt"|BEFORE:*)
+        spaced+=("${names[$i]}" "${cmds[$i]}") ;;
+    esac
+  done
+  python3 - "$SPACED_RUNS" "${spaced[@]}" <<'PY'
+import random, shlex, statistics, subprocess, sys, time
+rounds = int(sys.argv[1])
+pairs = list(zip(sys.argv[2::2], sys.argv[3::2]))
+for idle in (0.0, 0.05):
+    times = {name: [] for name, _ in pairs}
+    for _ in range(rounds):
+        order = pairs[:]
+        random.shuffle(order)
+        for name, cmd in order:
+            if idle:
+                time.sleep(idle)
+            start = time.perf_counter()
+            subprocess.run(shlex.split(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times[name].append((time.perf_counter() - start) * 1e3)
+    print()
+    print(f"interleaved, {rounds} rounds, {'%d ms idle before each run' % (idle * 1000) if idle else 'back to back'}"
+          " (timed from Python: about 0.1 ms more than hyperfine)")
+    base = statistics.median(times[pairs[0][0]])
+    print(f"{'variant':52} {'min ms':>8} {'median ms':>10} {'over bare':>10}")
+    for name, _ in pairs:
+        t = times[name]
+        print(f"{name:52} {min(t):8.2f} {statistics.median(t):10.2f} {statistics.median(t) - base:+10.2f}")
+PY
+fi

@@ -1,33 +1,74 @@
-//! Converts the knowledge base (`data/commands.yaml`) to JSON at build time, with the same YAML
-//! reader the crate uses at run time (`src/yaml.rs`, included here as is). Every `cordon exec` is
-//! a new process that needs the knowledge base, and reading 31 KB of YAML costs about a millisecond
-//! of its start-up while the same data as JSON costs a fraction of that. The YAML stays the source
-//! people edit; a unit test holds the two equal.
+//! Converts the data files people edit as YAML into forms that cost nothing to read, with the
+//! same YAML reader the crate uses at run time (`src/yaml.rs`, included here as is). Every
+//! `cordon exec` is a new process, and reading YAML costs a good part of its start-up:
+//!
+//! - the knowledge base (`data/commands.yaml`, 31 KB) becomes a sorted table of programs, each
+//!   with its entry as JSON, which `knowledge.rs` reads only for the programs a command uses;
+//! - the default policy pack (`data/default-policy.yaml`) becomes its document as JSON, which
+//!   `native::policy_document` uses when a policy file holds exactly the pack's text.
+//!
+//! The YAML stays the source; unit tests hold the generated forms equal to it.
 
 #[allow(dead_code)]
 #[path = "src/yaml.rs"]
 mod yaml;
 
+use std::path::Path;
+
 fn main() {
     println!("cargo::rerun-if-changed=data/commands.yaml");
+    println!("cargo::rerun-if-changed=data/default-policy.yaml");
     println!("cargo::rerun-if-changed=src/yaml.rs");
-    let text = match std::fs::read_to_string("data/commands.yaml") {
-        Ok(text) => text,
-        Err(e) => panic!("data/commands.yaml: {e}"),
-    };
-    let value = match yaml::parse(&text) {
-        Ok(value) => value,
-        Err(e) => panic!("data/commands.yaml: {e}"),
-    };
-    let json = match serde_json::to_string(&value) {
-        Ok(json) => json,
-        Err(e) => panic!("data/commands.yaml: {e}"),
-    };
     let Some(out) = std::env::var_os("OUT_DIR") else {
         panic!("OUT_DIR is not set");
     };
-    let path = std::path::Path::new(&out).join("commands.json");
-    if let Err(e) = std::fs::write(&path, json) {
+    let out = Path::new(&out);
+
+    let commands = read_yaml("data/commands.yaml");
+    let Some(entries) = commands.get("commands").and_then(|c| c.as_object()) else {
+        panic!("data/commands.yaml: expected a `commands` mapping");
+    };
+    let mut table: Vec<(&String, String)> = entries
+        .iter()
+        .map(|(program, entry)| (program, to_json("data/commands.yaml", entry)))
+        .collect();
+    // Sorted by byte order, the order `str::cmp` gives, so the reader can binary-search.
+    table.sort_by(|a, b| a.0.cmp(b.0));
+    let mut source = String::from("&[\n");
+    for (program, json) in table {
+        // `{:?}` of a `str` is a valid Rust string literal.
+        source.push_str(&format!("    ({program:?}, {json:?}),\n"));
+    }
+    source.push(']');
+    write(&out.join("commands_table.rs"), &source);
+
+    let pack = read_yaml("data/default-policy.yaml");
+    write(
+        &out.join("default-policy.json"),
+        &to_json("data/default-policy.yaml", &pack),
+    );
+}
+
+fn read_yaml(path: &str) -> serde_json::Value {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => panic!("{path}: {e}"),
+    };
+    match yaml::parse(&text) {
+        Ok(value) => value,
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+fn to_json(path: &str, value: &serde_json::Value) -> String {
+    match serde_json::to_string(value) {
+        Ok(json) => json,
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    if let Err(e) = std::fs::write(path, text) {
         panic!("{}: {e}", path.display());
     }
 }

@@ -18,6 +18,7 @@ fn request(targets: Vec<PathBuf>, roots: Vec<PathBuf>) -> SoftDelete {
         command: vec!["rm".into(), "-r".into()],
         session: Some("s-test".into()),
         cwd: PathBuf::from("/"),
+        ..SoftDelete::default()
     }
 }
 
@@ -118,4 +119,103 @@ fn restore_refuses_a_directory_that_became_a_symlink() {
     fs::create_dir(ws.join("d")).unwrap();
     trash::restore(&trash_dir, &id).unwrap();
     assert_eq!(fs::read(ws.join("d/f")).unwrap(), b"data");
+}
+
+#[test]
+fn a_protected_path_is_refused_when_the_sandbox_protects_it() {
+    let (_dir, ws, trash_dir) = setup();
+    fs::create_dir_all(ws.join("proj/.git/hooks")).unwrap();
+    fs::write(ws.join("proj/.git/hooks/pre-commit"), b"#!/bin/sh\n").unwrap();
+    fs::write(ws.join("proj/.git/HEAD"), b"ref\n").unwrap();
+    let protected = vec![PathBuf::from(".git/hooks"), PathBuf::from(".claude")];
+    for target in [
+        "proj",
+        "proj/.git",
+        "proj/.git/hooks",
+        "proj/.git/hooks/pre-commit",
+    ] {
+        let err = trash::soft_delete(
+            &trash_dir,
+            &SoftDelete {
+                protected: protected.clone(),
+                ..request(vec![ws.join(target)], vec![ws.clone()])
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::OutsideScope { .. }), "{target}: {err}");
+        assert!(err.to_string().contains("read-only"), "{err}");
+    }
+    assert!(ws.join("proj/.git/hooks/pre-commit").exists());
+    // A path inside `.git` that is not protected moves.
+    let o = trash::soft_delete(
+        &trash_dir,
+        &SoftDelete {
+            protected: protected.clone(),
+            ..request(vec![ws.join("proj/.git/HEAD")], vec![ws.clone()])
+        },
+    )
+    .unwrap();
+    assert!(o.manifest.is_some() && !ws.join("proj/.git/HEAD").exists());
+    // Control: unconfined (nothing protected), the same target moves.
+    let o = trash::soft_delete(
+        &trash_dir,
+        &request(vec![ws.join("proj/.git/hooks")], vec![ws.clone()]),
+    )
+    .unwrap();
+    assert!(o.manifest.is_some() && !ws.join("proj/.git/hooks").exists());
+}
+
+#[test]
+fn a_scope_root_and_an_absolute_link_inside_the_scope_are_removable() {
+    let (_dir, ws, trash_dir) = setup();
+    // The root itself (a file scope).
+    fs::write(ws.join("single"), b"s").unwrap();
+    let o = trash::soft_delete(
+        &trash_dir,
+        &request(vec![ws.join("single")], vec![ws.join("single")]),
+    )
+    .unwrap();
+    assert!(o.manifest.is_some() && !ws.join("single").exists());
+    // Through an absolute symlink that stays inside the scope.
+    symlink(ws.join("d"), ws.join("abs")).unwrap();
+    let o = trash::soft_delete(
+        &trash_dir,
+        &request(vec![ws.join("abs/f")], vec![ws.clone()]),
+    )
+    .unwrap();
+    assert_eq!(
+        o.manifest.unwrap().items[0].original,
+        ws.join("d/f").to_str().unwrap()
+    );
+    assert!(!ws.join("d/f").exists());
+}
+
+#[test]
+fn a_missing_target_reports_like_rm_and_force_silences_it() {
+    let (_dir, ws, trash_dir) = setup();
+    // The scope names a path that does not exist (yet): `rm` of it is "No such file".
+    let o = trash::soft_delete(
+        &trash_dir,
+        &SoftDelete {
+            recursive: false,
+            ..request(vec![ws.join("gone")], vec![ws.join("gone")])
+        },
+    )
+    .unwrap();
+    assert!(o.manifest.is_none());
+    assert_eq!(o.errors.len(), 1);
+    assert!(
+        o.errors[0].contains("No such file or directory"),
+        "{:?}",
+        o.errors
+    );
+    let o = trash::soft_delete(
+        &trash_dir,
+        &SoftDelete {
+            force: true,
+            ..request(vec![ws.join("gone")], vec![ws.join("gone")])
+        },
+    )
+    .unwrap();
+    assert!(o.errors.is_empty() && o.manifest.is_none());
 }

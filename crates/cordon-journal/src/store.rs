@@ -13,11 +13,22 @@
 //! extended (and synced) and the call returns. So an acknowledged entry is on disk before anyone is
 //! told about it, and a batch costs one data sync however many entries it holds (group commit).
 //!
+//! Deferred appends ([`Journal::append_signed_deferred`]) are for a long-running writer that
+//! syncs on its own schedule (the gateway's flusher): the lines are written to the entries file
+//! under the lock, so they survive the crash of any process (the page cache is the kernel's), but
+//! neither synced nor indexed until [`Journal::flush`] — or any other writer's next lock — syncs
+//! the entries file and then indexes them. A power cut before that can lose them (never an entry
+//! before them: those were synced first). The index is never extended over lines that are not
+//! synced, so it can never claim more than the disk holds.
+//!
 //! Recovery: the index is derived data. Every writer, under the lock, compares the index with the
-//! entries file. Complete lines past the index are indexed; a last line without its newline (a torn
-//! write from a crash) was never acknowledged and is cut off. An index that claims *more* than the
-//! entries file holds means the journal was truncated behind cordon's back: writers then refuse to
-//! append rather than paper over evidence of tampering.
+//! entries file. Complete lines past the index are synced, then indexed; a last line without its
+//! newline (a torn write from a crash) was never acknowledged and is cut off, and so is a line
+//! past the index holding a NUL byte, which canonical JSON never contains: it is what a power cut
+//! leaves of a deferred write that was never synced, on file systems that do not order data
+//! writes. An index that claims *more* than the entries file holds means the journal was truncated
+//! behind cordon's back: writers then refuse to append rather than paper over evidence of
+//! tampering.
 //!
 //! The node file stores each complete subtree's hash at a position computable from its level and
 //! index (post-order, as in a Merkle mountain range), so an inclusion or consistency proof, or a
@@ -117,6 +128,10 @@ pub struct Journal {
     last_payload: Option<Hash>,
     /// Bytes of a torn tail cut off by the last repair (0 if none).
     trimmed: u64,
+    /// Entries this handle wrote past the index with a deferred append, not yet synced.
+    pending: u64,
+    /// Byte length of `entries.jsonl` including those entries (`end` when there are none).
+    pending_end: u64,
 }
 
 struct Lock(#[allow(dead_code)] Flock<File>);
@@ -198,6 +213,8 @@ impl Journal {
             last_leaf: None,
             last_payload: None,
             trimmed: 0,
+            pending: 0,
+            pending_end: 0,
         };
         let _lock = j.lock(true)?;
         j.repair()?;
@@ -226,6 +243,12 @@ impl Journal {
         self.trimmed
     }
 
+    /// Entries this handle appended with [`append_signed_deferred`](Self::append_signed_deferred)
+    /// that no [`flush`](Self::flush) has synced yet (another writer may have synced them since).
+    pub fn unflushed(&self) -> u64 {
+        self.pending
+    }
+
     fn lock(&self, exclusive: bool) -> Result<Lock, JournalError> {
         let path = self.dir.join(LOCK_FILE);
         let file = OpenOptions::new()
@@ -245,11 +268,24 @@ impl Journal {
             .map_err(|(_, errno)| JournalError::io(&path, &std::io::Error::from(errno)))
     }
 
-    /// Brings the cached state up to date with the files; cheap when nothing changed.
+    /// Brings the cached state up to date with the files, every entry synced and indexed; cheap
+    /// when nothing changed.
     fn sync(&mut self) -> Result<(), JournalError> {
         let entries_len = file_len(&self.entries, &self.dir.join(ENTRIES_FILE))?;
         let offsets_len = file_len(&self.offsets, &self.dir.join(OFFSETS_FILE))?;
-        if offsets_len == self.size.wrapping_mul(8) && entries_len == self.end {
+        if offsets_len == self.size.wrapping_mul(8) && entries_len == self.end && self.pending == 0
+        {
+            return Ok(());
+        }
+        self.repair()
+    }
+
+    /// [`sync`](Self::sync) for a deferred append: this handle's own unsynced lines may stay as
+    /// they are when no other writer touched the files since.
+    fn sync_deferred(&mut self) -> Result<(), JournalError> {
+        let entries_len = file_len(&self.entries, &self.dir.join(ENTRIES_FILE))?;
+        let offsets_len = file_len(&self.offsets, &self.dir.join(OFFSETS_FILE))?;
+        if offsets_len == self.size.wrapping_mul(8) && entries_len == self.pending_end {
             return Ok(());
         }
         self.repair()
@@ -284,11 +320,14 @@ impl Journal {
                 .map_err(|e| JournalError::io(&entries_path, &e))?;
             let mut new_offsets = Vec::new();
             let mut complete = end;
-            for (i, b) in tail.iter().enumerate() {
-                if *b == b'\n' {
-                    complete = end + i as u64 + 1;
-                    new_offsets.extend_from_slice(&complete.to_le_bytes());
+            for line in tail.split_inclusive(|b| *b == b'\n') {
+                // A torn last line, or what a power cut left of an unsynced one: never synced, so
+                // never indexed; it and whatever follows is cut.
+                if !line.ends_with(b"\n") || line.contains(&0) {
+                    break;
                 }
+                complete += line.len() as u64;
+                new_offsets.extend_from_slice(&complete.to_le_bytes());
             }
             if complete < entries_len {
                 self.entries
@@ -298,6 +337,12 @@ impl Journal {
                     .sync_all()
                     .map_err(|e| JournalError::io(&entries_path, &e))?;
                 self.trimmed = entries_len - complete;
+            } else if !new_offsets.is_empty() {
+                // Lines a deferred append (or a writer that crashed before its sync) left: synced
+                // before the index covers them, so the index never claims what a power cut can lose.
+                self.entries
+                    .sync_data()
+                    .map_err(|e| JournalError::io(&entries_path, &e))?;
             }
             if !new_offsets.is_empty() {
                 self.offsets
@@ -343,6 +388,8 @@ impl Journal {
         }
         self.size = n;
         self.end = end;
+        self.pending = 0;
+        self.pending_end = end;
         self.load_last_payload()
     }
 
@@ -479,7 +526,85 @@ impl Journal {
     ) -> Result<Vec<Appended>, JournalError> {
         let _lock = self.lock(true)?;
         self.sync()?;
+        let batch = self.sign_batch(entries, signer)?;
+        let out = self.finish_append(batch.lines, batch.entries)?;
+        self.last_payload = batch.last_payload;
+        Ok(out)
+    }
+
+    /// [`append_signed_batch`](Self::append_signed_batch) without the sync: the entries are
+    /// written to the entries file, so they survive the crash of any process, and are signed and
+    /// bound to their positions exactly as a synced append would, but a power cut before the next
+    /// [`flush`](Self::flush) — or before any other writer's next append, which syncs them first
+    /// — can lose them. For a long-running writer that answers before the disk does and syncs in
+    /// batches; the caller owns the bound on how long an entry stays unsynced.
+    pub fn append_signed_deferred(
+        &mut self,
+        entries: &[Value],
+        signer: &Signer,
+    ) -> Result<Vec<Appended>, JournalError> {
+        let _lock = self.lock(true)?;
+        self.sync_deferred()?;
+        let batch = self.sign_batch(entries, signer)?;
+        let first = self.size + self.pending;
+        let mut buf = Vec::new();
+        let mut out = Vec::with_capacity(batch.lines.len());
+        for (i, (line, entry)) in batch.lines.iter().zip(batch.entries).enumerate() {
+            let leaf = merkle::leaf_hash(line);
+            buf.extend_from_slice(line);
+            buf.push(b'\n');
+            out.push(appended(first + i as u64, &leaf, entry));
+        }
+        let entries_path = self.dir.join(ENTRIES_FILE);
+        self.entries
+            .write_all_at(&buf, self.pending_end)
+            .map_err(|e| JournalError::io(&entries_path, &e))?;
+        self.pending += out.len() as u64;
+        self.pending_end += buf.len() as u64;
+        self.last_payload = batch.last_payload;
+        Ok(out)
+    }
+
+    /// Makes every entry this handle appended with
+    /// [`append_signed_deferred`](Self::append_signed_deferred) durable: one data sync of the
+    /// entries file (which also covers lines other processes wrote), then the index is extended
+    /// and synced. Returns how many of this handle's entries were waiting; 0 costs nothing.
+    pub fn flush(&mut self) -> Result<u64, JournalError> {
+        let waiting = self.pending;
+        if waiting == 0 {
+            return Ok(0);
+        }
+        let _lock = self.lock(true)?;
+        // Syncs the entries file before it indexes what lies past the index, whoever wrote it
+        // (another writer may already have done both: then there is nothing left to do).
+        self.repair()?;
+        Ok(waiting)
+    }
+
+    /// Byte length of the entries file as this handle last wrote or saw it (deferred lines
+    /// included): a [`DataSync`] taken now covers everything up to here.
+    pub fn written_end(&self) -> u64 {
+        self.pending_end
+    }
+
+    /// A handle that syncs the entries file's data without this handle or the journal's lock,
+    /// so that a writer can go on appending while the disk works. It makes durable every line
+    /// written before the call, by any process; the index is left to [`flush`](Self::flush) or
+    /// to the next writer.
+    pub fn data_sync(&self) -> Result<DataSync, JournalError> {
+        let path = self.dir.join(ENTRIES_FILE);
+        let file = self
+            .entries
+            .try_clone()
+            .map_err(|e| JournalError::io(&path, &e))?;
+        Ok(DataSync { file, path })
+    }
+
+    /// Binds `entries` to the positions after every entry written so far (deferred ones
+    /// included), then signs them. Call with the exclusive lock.
+    fn sign_batch(&self, entries: &[Value], signer: &Signer) -> Result<SignedBatch, JournalError> {
         let signed_at = crate::time_fmt::now();
+        let first = self.size + self.pending;
         // In order: bind each entry to its index and predecessor, and serialize it.
         let mut previous = self.last_payload;
         let mut prepared = Vec::with_capacity(entries.len());
@@ -490,29 +615,29 @@ impl Journal {
                 ));
             };
             let mut map = map.clone();
-            record::bind_position(
-                &mut map,
-                &self.origin,
-                self.size + i as u64,
-                previous.as_ref(),
-            );
+            record::bind_position(&mut map, &self.origin, first + i as u64, previous.as_ref());
             let p = signing::Prepared::new(map, signer.key_id(), &signed_at)?;
             previous = Some(record::payload_hash(&p.payload));
             prepared.push(p);
         }
         // Then sign, on every core for a large batch: the signatures are independent.
         let signatures = sign_all(&prepared, signer);
-        let mut signed = Vec::with_capacity(entries.len());
-        let mut lines = Vec::with_capacity(entries.len());
+        let mut batch = SignedBatch {
+            lines: Vec::with_capacity(entries.len()),
+            entries: Vec::with_capacity(entries.len()),
+            last_payload: previous,
+        };
         for (p, raw) in prepared.into_iter().zip(signatures) {
             let (value, line) = p.finish(&raw)?;
-            lines.push(line);
-            signed.push(value);
+            if line.contains(&b'\n') {
+                return Err(JournalError::InvalidEntry(
+                    "a journal line must not contain a newline".into(),
+                ));
+            }
+            batch.lines.push(line);
+            batch.entries.push(value);
         }
-        let last = previous;
-        let out = self.finish_append(lines, signed)?;
-        self.last_payload = last;
-        Ok(out)
+        Ok(batch)
     }
 
     /// Appends entries that are already signed (e.g. receipts from csc-runner), unchanged except
@@ -554,21 +679,7 @@ impl Journal {
             .into_iter()
             .zip(leaves)
             .enumerate()
-            .map(|(i, (entry, leaf))| {
-                let record_id = match &entry {
-                    Value::Object(m) if record::entry_kind(m) == EntryKind::Decision => m
-                        .get("record_id")
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
-                    _ => None,
-                };
-                Appended {
-                    index: first + i as u64,
-                    leaf_hash: hex::encode(leaf),
-                    record_id,
-                    entry,
-                }
-            })
+            .map(|(i, (entry, leaf))| appended(first + i as u64, &leaf, entry))
             .collect())
     }
 
@@ -783,6 +894,48 @@ fn sign_all(prepared: &[signing::Prepared], signer: &Signer) -> Vec<[u8; 64]> {
         }
         out
     })
+}
+
+/// Syncs a journal's entries file from another thread ([`Journal::data_sync`]).
+#[derive(Debug)]
+pub struct DataSync {
+    file: File,
+    path: PathBuf,
+}
+
+impl DataSync {
+    /// `fdatasync(2)` of the entries file.
+    pub fn sync(&self) -> Result<(), JournalError> {
+        self.file
+            .sync_data()
+            .map_err(|e| JournalError::io(&self.path, &e))
+    }
+}
+
+/// Entries signed and bound to their positions, ready to be written.
+struct SignedBatch {
+    /// Canonical lines, without their newlines.
+    lines: Vec<Vec<u8>>,
+    entries: Vec<Value>,
+    /// Payload hash of the last entry: the next entry's predecessor.
+    last_payload: Option<Hash>,
+}
+
+/// Where an entry landed.
+fn appended(index: u64, leaf: &Hash, entry: Value) -> Appended {
+    let record_id = match &entry {
+        Value::Object(m) if record::entry_kind(m) == EntryKind::Decision => m
+            .get("record_id")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        _ => None,
+    };
+    Appended {
+        index,
+        leaf_hash: hex::encode(leaf),
+        record_id,
+        entry,
+    }
 }
 
 fn file_len(f: &File, path: &Path) -> Result<u64, JournalError> {

@@ -438,3 +438,122 @@ fn a_large_batch_is_signed_in_parallel_and_verifies() {
     assert_eq!(v.verdict, Outcome::Valid, "{v:#?}");
     assert_eq!(v.entries, 302);
 }
+
+fn offsets_len(dir: &std::path::Path) -> u64 {
+    fs::metadata(dir.join("index/offsets")).unwrap().len()
+}
+
+#[test]
+fn deferred_entries_are_bound_like_synced_ones_and_indexed_only_after_the_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = new_journal(dir.path());
+    let s = signer();
+    populate(&mut j, &s, 2, false);
+    let indexed = j.len();
+    let a = j
+        .append_signed_deferred(&[json!({"d": 0}), json!({"d": 1})], &s)
+        .unwrap();
+    let b = j.append_signed_deferred(&[json!({"d": 2})], &s).unwrap();
+    assert_eq!(
+        [a[0].index, a[1].index, b[0].index],
+        [indexed, indexed + 1, indexed + 2]
+    );
+    assert_eq!(j.unflushed(), 3);
+    // Written (another process sees the lines), but the index does not cover them yet: a power
+    // cut must not leave an index claiming lines the disk may not hold.
+    assert_eq!(lines(dir.path()).len() as u64, indexed + 3);
+    assert_eq!(offsets_len(dir.path()), indexed * 8);
+    assert_eq!(j.flush().unwrap(), 3);
+    assert_eq!((j.unflushed(), j.len()), (0, indexed + 3));
+    assert_eq!(offsets_len(dir.path()), (indexed + 3) * 8);
+    assert_eq!(j.flush().unwrap(), 0, "nothing left: a flush costs nothing");
+    // A synced append continues the chain after them.
+    let c = j.append_signed(&json!({"after": "flush"}), &s).unwrap();
+    assert_eq!(c.index, indexed + 3);
+    assert_eq!(
+        j.read_entry(b[0].index).unwrap(),
+        cordon_core::canonical::to_vec(&b[0].entry).unwrap()
+    );
+    j.write_checkpoint(&s).unwrap();
+    let v = verify_journal(dir.path(), &opts()).unwrap();
+    assert_eq!(v.verdict, Outcome::Valid, "{v:#?}");
+    assert_eq!(v.entries, indexed + 4);
+}
+
+#[test]
+fn another_writer_syncs_and_indexes_deferred_entries_before_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = signer();
+    let mut gateway = new_journal(dir.path());
+    gateway
+        .append_signed_deferred(&[json!({"hook": "allow"})], &s)
+        .unwrap();
+    // `cordon exec` in another process: its synced append lands after the deferred one.
+    let mut exec = Journal::open(dir.path()).unwrap();
+    assert_eq!(exec.len(), 1, "opening indexed the deferred entry");
+    let run = exec.append_signed(&json!({"exec": "receipt"}), &s).unwrap();
+    assert_eq!(run.index, 1);
+    // The deferred writer notices and goes on after both.
+    let next = gateway
+        .append_signed_deferred(&[json!({"hook": "deny"})], &s)
+        .unwrap();
+    assert_eq!(next[0].index, 2);
+    assert_eq!(gateway.unflushed(), 1);
+    gateway.flush().unwrap();
+    exec.refresh().unwrap();
+    assert_eq!(exec.len(), 3);
+    let v = verify_journal(dir.path(), &opts()).unwrap();
+    assert_eq!(v.verdict, Outcome::Valid, "{v:#?}");
+}
+
+#[test]
+fn deferred_entries_survive_a_writer_that_never_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = signer();
+    let mut j = new_journal(dir.path());
+    j.append_signed_deferred(&[json!({"a": 1}), json!({"a": 2})], &s)
+        .unwrap();
+    // As after kill -9: the process is gone, its written lines are the kernel's.
+    drop(j);
+    let v = verify_journal(dir.path(), &opts()).unwrap();
+    assert_eq!((v.verdict, v.entries), (Outcome::Valid, 2), "{v:#?}");
+    let j = Journal::open(dir.path()).unwrap();
+    assert_eq!((j.len(), j.trimmed_bytes()), (2, 0));
+    assert_eq!(offsets_len(dir.path()), 16);
+}
+
+#[test]
+fn what_a_power_cut_leaves_of_unsynced_lines_is_cut_and_synced_lines_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = signer();
+    let mut j = new_journal(dir.path());
+    populate(&mut j, &s, 3, true);
+    let synced = j.len();
+    j.append_signed_deferred(&[json!({"lost": 1}), json!({"lost": 2})], &s)
+        .unwrap();
+    drop(j);
+    // A file system that does not order data writes can keep the new length and lose the first
+    // unsynced page: zeros where the first deferred line was, the second one intact after it.
+    let mut l = lines(dir.path());
+    let first = l[synced as usize].len();
+    l[synced as usize] = [vec![0u8; first - 1], b"\n".to_vec()].concat();
+    write_lines(dir.path(), &l);
+    let j = Journal::open(dir.path()).unwrap();
+    assert_eq!(j.len(), synced);
+    assert_eq!(
+        j.trimmed_bytes(),
+        (first + l[synced as usize + 1].len()) as u64
+    );
+    drop(j);
+    let v = verify_journal(dir.path(), &opts()).unwrap();
+    assert_eq!((v.verdict, v.entries), (Outcome::Valid, synced), "{v:#?}");
+    // Positive control: the same damage to an indexed (synced) line is not cut, it is reported.
+    let mut l = lines(dir.path());
+    let len = l[1].len();
+    l[1] = [vec![0u8; len - 1], b"\n".to_vec()].concat();
+    write_lines(dir.path(), &l);
+    let j = Journal::open(dir.path()).unwrap();
+    assert_eq!((j.len(), j.trimmed_bytes()), (synced, 0));
+    let v = verify_journal(dir.path(), &opts()).unwrap();
+    assert_eq!(v.verdict, Outcome::Invalid, "{v:#?}");
+}

@@ -64,6 +64,16 @@ fn benches(c: &mut Criterion) {
             CompiledPolicy::compile(&LoadedNativePolicy::default_pack().unwrap(), &context).unwrap()
         })
     });
+    // What a one-shot `cordon exec --shell true` does with the policy: load, compile, and
+    // decide, which builds the glob sets the decision needs (only those).
+    c.bench_function("front_end/load + compile + decide `true` (one-shot)", |b| {
+        b.iter(|| {
+            let policy =
+                CompiledPolicy::compile(&LoadedNativePolicy::default_pack().unwrap(), &context)
+                    .unwrap();
+            native::decide(black_box("true"), &session, &policy)
+        })
+    });
 }
 
 criterion_group!(front_end, benches);

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::knowledge::{CommandSpec, Knowledge, Operands};
 use crate::shell::{pathutil, Access, Origin, Script, Session, SimpleCommand};
+use crate::toolchains::Toolchains;
 
 /// Option words that replace a positional pattern (`grep -e PAT FILE`), so no operand is skipped.
 const PATTERN_OPTIONS: &[&str] = &["-e", "--regexp", "-f", "--file", "--expression"];
@@ -101,6 +102,29 @@ pub fn grant_creations(facts: &mut Facts, exists: impl Fn(&str) -> bool) {
         for target in implied.iter().chain(&command.reads) {
             if target.starts_with('/') && !exists(target) {
                 push_unique(&mut command.absent, target.clone());
+            }
+        }
+    }
+}
+
+/// Lets a hardened run execute a program installed in the home directory (`~/.cargo/bin/cargo`,
+/// nvm's `node`): when `locate` finds a command's program in one of a toolchain's `bin`
+/// directories (`toolchains.rs`), the command also reads that toolchain's install tree, and is
+/// judged and granted so. Only paths that exist are added (the sandbox grants existing paths
+/// only); the home directory around them stays closed, so credential files there stay unreadable.
+pub fn grant_toolchains(
+    facts: &mut Facts,
+    home: &str,
+    toolchains: &Toolchains,
+    locate: impl Fn(&CommandFacts) -> Vec<String>,
+    exists: impl Fn(&str) -> bool,
+) {
+    for command in &mut facts.commands {
+        for executable in locate(command) {
+            for read in toolchains.reads_for(home, &executable) {
+                if exists(&read) {
+                    push_unique(&mut command.reads, read);
+                }
             }
         }
     }
@@ -656,6 +680,34 @@ mod tests {
         let before = all_there.clone();
         grant_creations(&mut all_there, |_| true);
         assert_eq!(all_there, before);
+    }
+
+    #[test]
+    fn a_program_in_a_toolchain_home_reads_that_toolchain_and_nothing_around_it() {
+        let mut facts = facts_in("cargo build --offline && ls", "/w");
+        let locate = |c: &CommandFacts| match c.program.as_str() {
+            "cargo" => vec!["/home/u/.cargo/bin/cargo".to_string()],
+            _ => vec!["/usr/bin/ls".to_string()],
+        };
+        // Only these exist: a missing path is not granted (the sandbox grants existing paths).
+        let exists = |p: &str| p == "/home/u/.cargo/bin" || p == "/home/u/.rustup/toolchains";
+        grant_toolchains(&mut facts, "/home/u", Toolchains::builtin(), locate, exists);
+        let [cargo, ls] = facts.commands.as_slice() else {
+            panic!("{facts:?}");
+        };
+        assert_eq!(
+            cargo.granted_reads().collect::<Vec<_>>(),
+            ["/home/u/.cargo/bin", "/home/u/.rustup/toolchains"]
+        );
+        assert!(
+            cargo
+                .reads
+                .iter()
+                .all(|r| r != "/home/u" && r != "/home/u/.cargo"),
+            "{cargo:?}"
+        );
+        // A system program gets nothing more.
+        assert_eq!(ls.reads, ["/w"]);
     }
 
     #[test]

@@ -239,7 +239,7 @@ fn claude_rule(b: &mut Builder, at: &str, kind: Kind, text: &str, n: usize) {
             ),
             Ok(BashPattern::Everything) => b.rule(id, kind, reason, json!({}), Value::Null),
             Ok(BashPattern::Argv(argv)) => {
-                b.rule(id, kind, reason, json!({ "argv": argv }), Value::Null)
+                b.rule(id, kind, reason, command_match(argv, kind), Value::Null)
             }
             Err(why) => b.unconvertible(at, kind, why),
         }
@@ -292,6 +292,29 @@ fn claude_rule(b: &mut Builder, at: &str, kind: Kind, text: &str, n: usize) {
             at,
             format!("`{tool}` runs no command and opens no file cordon judges; not imported"),
         );
+    }
+}
+
+/// The match of a command-prefix rule, as its kind needs it.
+///
+/// The argv a native rule sees is already normalised by the front end: wrappers (`env`,
+/// `sudo`, `timeout`…) and git's global options (`git -C dir`, `-c k=v`, `--git-dir=x`) are
+/// removed, so `[git, push, …]` sees `git -C dir push` as `git push`. Other programs' global
+/// options stay in the argv (`npm --prefix web publish`, `cargo +nightly publish`, `kubectl
+/// -n prod delete`), and the source agents match the command string from its start, so:
+///
+/// - a deny or an ask matches with `argv_skip_options`: option words, each with the value it
+///   may take, may come before and between the words the user wrote. Broader than the source,
+///   never narrower: the agent cannot step around it with a global option.
+/// - an allow matches the argv exactly and only in the workspace (`cwd: {workspace}/**`), the
+///   working directories Claude Code and Codex grant their rules in. `git -C /etc push`
+///   normalises to `git push`, but its working directory is `/etc`, so `Bash(git push:*)`
+///   does not allow it: it falls to the policy's default, ask.
+fn command_match(argv: Vec<String>, kind: Kind) -> Value {
+    if kind.strict() {
+        json!({ "argv_skip_options": argv })
+    } else {
+        json!({ "argv": argv, "cwd": ["{workspace}/**"] })
     }
 }
 
@@ -443,7 +466,7 @@ pub fn codex(text: &str) -> Result<Imported, ImportError> {
                 match codex_argv(pattern, kind) {
                     Ok(argv) => {
                         let examples = codex_examples(call);
-                        b.rule(id, kind, reason, json!({ "argv": argv }), examples);
+                        b.rule(id, kind, reason, command_match(argv, kind), examples);
                     }
                     Err(why) => b.unconvertible(&at, kind, why),
                 }

@@ -1,5 +1,9 @@
 //! The knowledge base of developer commands (`data/commands.yaml`): what a program does, kept as
 //! data so that adding a tool is an edit to a table, not to code.
+//!
+//! The built-in base is read lazily: build.rs turns the YAML into a table of programs sorted by
+//! name, each with its entry as JSON, and an entry is parsed the first time a command names its
+//! program. A one-shot `cordon exec` of `true` reads one entry instead of about 230.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -7,11 +11,11 @@ use std::sync::OnceLock;
 use cordon_core::EffectType;
 use serde::Deserialize;
 
-/// The knowledge base as people edit it (the tests hold it equal to `BUILTIN_JSON`).
+/// The knowledge base as people edit it (the tests hold it equal to `BUILTIN_TABLE`).
 #[cfg(test)]
 const BUILTIN: &str = include_str!("../data/commands.yaml");
-/// `BUILTIN` as JSON, made by build.rs.
-const BUILTIN_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/commands.json"));
+/// `BUILTIN` as (program, entry as JSON), sorted by program; made by build.rs.
+const BUILTIN_TABLE: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/commands_table.rs"));
 
 /// What a command's non-option arguments are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -23,7 +27,7 @@ pub enum Operands {
 }
 
 /// One entry of the knowledge base. Every field is optional; a subcommand inherits from its parent.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandSpec {
     pub effect: Option<EffectType>,
@@ -107,10 +111,34 @@ impl CommandSpec {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A knowledge base: a table parsed in full, or the built-in one, read entry by entry.
+#[derive(Debug, Clone)]
 pub struct Knowledge {
-    pub commands: BTreeMap<String, CommandSpec>,
+    entries: Entries,
+}
+
+#[derive(Debug, Clone)]
+enum Entries {
+    Parsed(BTreeMap<String, CommandSpec>),
+    /// One cell per row of `BUILTIN_TABLE`, filled when its program is first asked for. A row
+    /// that does not parse reads as no entry, so its program is unknown, which policies ask
+    /// about rather than allow (a unit test proves every row parses).
+    Builtin(Vec<OnceLock<Option<CommandSpec>>>),
+}
+
+impl Default for Knowledge {
+    fn default() -> Knowledge {
+        Knowledge {
+            entries: Entries::Parsed(BTreeMap::new()),
+        }
+    }
+}
+
+/// The document shape of `data/commands.yaml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    commands: BTreeMap<String, CommandSpec>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,21 +153,47 @@ impl Knowledge {
     /// Parses a knowledge base in the `data/commands.yaml` format.
     pub fn parse(text: &str) -> Result<Knowledge, KnowledgeError> {
         let value = crate::yaml::parse(text)?;
-        serde_json::from_value(value).map_err(|e| KnowledgeError::Shape(e.to_string()))
+        let document: Document =
+            serde_json::from_value(value).map_err(|e| KnowledgeError::Shape(e.to_string()))?;
+        Ok(Knowledge {
+            entries: Entries::Parsed(document.commands),
+        })
     }
 
-    /// The knowledge base shipped with cordon. A unit test proves it parses; if it ever did not,
-    /// every command would be unknown, which policies ask about rather than allow.
-    ///
-    /// It is read from the JSON the build script made of `data/commands.yaml` with the same YAML
-    /// reader (build.rs): JSON is several times cheaper to read in every new process.
+    /// The knowledge base shipped with cordon, read lazily (see the module docs).
     pub fn builtin() -> &'static Knowledge {
         static BUILTIN_KNOWLEDGE: OnceLock<Knowledge> = OnceLock::new();
-        BUILTIN_KNOWLEDGE.get_or_init(|| serde_json::from_str(BUILTIN_JSON).unwrap_or_default())
+        BUILTIN_KNOWLEDGE.get_or_init(|| Knowledge {
+            entries: Entries::Builtin(BUILTIN_TABLE.iter().map(|_| OnceLock::new()).collect()),
+        })
     }
 
     pub fn get(&self, program: &str) -> Option<&CommandSpec> {
-        self.commands.get(program)
+        match &self.entries {
+            Entries::Parsed(commands) => commands.get(program),
+            Entries::Builtin(cells) => {
+                let row = BUILTIN_TABLE
+                    .binary_search_by(|(name, _)| (*name).cmp(program))
+                    .ok()?;
+                let (_, json) = BUILTIN_TABLE.get(row)?;
+                cells
+                    .get(row)?
+                    .get_or_init(|| serde_json::from_str(json).ok())
+                    .as_ref()
+            }
+        }
+    }
+
+    /// How many programs the base knows.
+    pub fn len(&self) -> usize {
+        match &self.entries {
+            Entries::Parsed(commands) => commands.len(),
+            Entries::Builtin(cells) => cells.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -150,11 +204,7 @@ mod tests {
     #[test]
     fn the_builtin_knowledge_base_parses() {
         let knowledge = Knowledge::parse(BUILTIN).unwrap();
-        assert!(
-            knowledge.commands.len() > 150,
-            "{}",
-            knowledge.commands.len()
-        );
+        assert!(knowledge.len() > 150, "{}", knowledge.len());
         let git = knowledge.get("git").unwrap();
         assert_eq!(git.subcommands["push"].network, Some(true));
         assert_eq!(
@@ -163,14 +213,20 @@ mod tests {
         );
     }
 
+    /// Every row of the table build.rs made is the YAML's entry, and the lazy reader finds
+    /// each one by name (so a row that failed to parse, read as unknown, cannot hide here).
     #[test]
-    fn the_json_the_build_made_is_the_yaml() {
-        let from_yaml = crate::yaml::parse(BUILTIN).unwrap();
-        let from_json: serde_json::Value = serde_json::from_str(BUILTIN_JSON).unwrap();
-        assert_eq!(from_yaml, from_json);
-        assert_eq!(
-            Knowledge::builtin().commands.len(),
-            Knowledge::parse(BUILTIN).unwrap().commands.len()
-        );
+    fn the_table_the_build_made_is_the_yaml() {
+        let Entries::Parsed(from_yaml) = Knowledge::parse(BUILTIN).unwrap().entries else {
+            panic!("a parsed knowledge base");
+        };
+        let builtin = Knowledge::builtin();
+        assert_eq!(builtin.len(), from_yaml.len());
+        for (program, spec) in &from_yaml {
+            assert_eq!(builtin.get(program), Some(spec), "{program}");
+        }
+        assert!(BUILTIN_TABLE.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(builtin.get("no-such-program"), None);
+        assert_eq!(builtin.get(""), None);
     }
 }

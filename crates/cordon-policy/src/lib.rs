@@ -14,6 +14,7 @@ pub mod native;
 pub mod paths;
 pub mod shell;
 pub mod synth;
+pub mod toolchains;
 pub mod yaml;
 
 pub use engine::{evaluate, Judgement};

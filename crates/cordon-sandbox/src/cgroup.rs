@@ -25,7 +25,10 @@ static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 /// A cgroup created for one command.
 pub(crate) struct CommandCgroup {
     pub dir: PathBuf,
-    /// `cgroup.procs`, opened before fork: the child writes `0` to it to join.
+    /// The directory, opened before fork: `clone3(CLONE_INTO_CGROUP)` creates the child in it.
+    pub dir_fd: OwnedFd,
+    /// `cgroup.procs`, opened before fork: a child started with plain `fork` (no `clone3`)
+    /// writes `0` to it to join.
     pub procs: OwnedFd,
     pub memory_max: Option<u64>,
     pub pids_max: Option<u64>,
@@ -68,6 +71,8 @@ impl CommandCgroup {
             }
             Err(e) => return Err(Error::io(format!("creating cgroup {}", dir.display()), e)),
         }
+        let dir_fd = fs::File::open(&dir)
+            .map_err(|e| Error::io(format!("opening cgroup {}", dir.display()), e))?;
         let procs = OpenOptions::new()
             .write(true)
             .open(dir.join("cgroup.procs"))
@@ -102,6 +107,7 @@ impl CommandCgroup {
         }
         Ok(Some(CommandCgroup {
             dir,
+            dir_fd: dir_fd.into(),
             procs: procs.into(),
             memory_max,
             pids_max,

@@ -144,6 +144,9 @@ pub(crate) struct ChildSetup {
     /// Our parent's pid, to detect that it died before `PR_SET_PDEATHSIG` was armed.
     pub supervisor_pid: libc::pid_t,
     pub cgroup_procs: Option<OwnedFd>,
+    /// The child was created inside its cgroup (`clone3(CLONE_INTO_CGROUP)`, `spawn.rs`), so
+    /// `cgroup_procs` is not written.
+    pub joined_cgroup_at_clone: bool,
     pub netns: Netns,
     pub rlimits: Vec<(libc::__rlimit_resource_t, libc::rlim_t, libc::rlim_t)>,
     pub hardened: bool,
@@ -193,7 +196,9 @@ impl ChildSetup {
         }
         done |= applied::SESSION;
 
-        if let Some(procs) = &self.cgroup_procs {
+        if self.joined_cgroup_at_clone {
+            done |= applied::CGROUP;
+        } else if let Some(procs) = &self.cgroup_procs {
             // SAFETY: writes one byte from a static buffer to an fd we own.
             let n = unsafe { libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) };
             if n != 1 {
@@ -239,7 +244,7 @@ impl ChildSetup {
             }
         }
 
-        // Mark every fd above stderr close-on-exec (std's own exec-error pipe keeps working).
+        // Mark every fd above stderr close-on-exec (the acknowledgement pipe works until exec).
         // SAFETY: close_range with integer arguments; CLOEXEC mode closes nothing now.
         let rc =
             unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
@@ -399,6 +404,11 @@ impl ChildSetup {
         Err(err)
     }
 
+    /// After the acknowledgement: the exec itself (or stdio/chdir before it) failed with `errno`.
+    pub(crate) fn report_exec_failure(&self, errno: i32) {
+        self.ack(b'X', 0, errno as u32);
+    }
+
     fn ack(&self, tag: u8, step: u8, value: u32) {
         let v = value.to_le_bytes();
         let record = [tag, step, 0, 0, v[0], v[1], v[2], v[3]];
@@ -449,9 +459,26 @@ pub(crate) fn decode(bytes: &[u8]) -> Ack {
     }
 }
 
+/// The errno of a failed exec (an `X` record, `spawn.rs`), if the child wrote one.
+pub(crate) fn exec_error(bytes: &[u8]) -> Option<i32> {
+    bytes
+        .chunks(8)
+        .find(|c| c.len() == 8 && c[0] == b'X')
+        .map(|c| i32::from_le_bytes([c[4], c[5], c[6], c[7]]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exec_failure_follows_the_acknowledgement() {
+        let mut bytes = vec![b'A', 0, 0, 0, 5, 0, 0, 0];
+        assert_eq!(exec_error(&bytes), None);
+        bytes.extend([b'X', 0, 0, 0, 2, 0, 0, 0]);
+        assert_eq!(decode(&bytes), Ack::Applied(5));
+        assert_eq!(exec_error(&bytes), Some(libc::ENOENT));
+    }
 
     #[test]
     fn decodes_records() {

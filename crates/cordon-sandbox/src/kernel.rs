@@ -62,12 +62,46 @@ pub fn effective_capabilities() -> u64 {
     u64::from(data[0].effective) | (u64::from(data[1].effective) << 32)
 }
 
-/// The highest capability number the kernel knows.
+/// The highest capability number the kernel knows. Read once per process, and only by
+/// hardened runs (the only ones that empty the bounding set).
 pub(crate) fn cap_last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(63)
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(63)
+    })
+}
+
+/// The seccomp actions the kernel offers (`/proc/sys/kernel/seccomp/actions_avail`), `None`
+/// without `CONFIG_SECCOMP_FILTER`. Read once per process: it cannot change while the kernel runs.
+pub(crate) fn seccomp_actions() -> Option<&'static str> {
+    static ACTIONS: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    ACTIONS
+        .get_or_init(|| std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").ok())
+        .as_deref()
+}
+
+/// The kernel release (`uname -r`), from one `uname(2)` instead of opening /proc, once per
+/// process.
+pub(crate) fn release() -> &'static str {
+    static RELEASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RELEASE.get_or_init(|| {
+        // SAFETY: utsname is plain data; uname fills it and NUL-terminates every field.
+        let mut names: libc::utsname = unsafe { std::mem::zeroed() };
+        // SAFETY: uname writes one utsname into a live, correctly sized struct.
+        if unsafe { libc::uname(&mut names) } != 0 {
+            return String::new();
+        }
+        let bytes: Vec<u8> = names
+            .release
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
 pub(crate) const CAP_SETPCAP: u32 = 8;
@@ -273,4 +307,31 @@ fn try_unshare(flags: libc::c_int) -> bool {
         });
     }
     cmd.status().map(|s| s.success()).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// The facts read once per process are the ones /proc gives (uname(2) for the release).
+    #[test]
+    fn cached_kernel_facts_match_proc() {
+        let proc_release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        assert_eq!(release(), proc_release.trim());
+        assert!(!release().is_empty());
+        assert_eq!(
+            seccomp_actions(),
+            std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail")
+                .ok()
+                .as_deref()
+        );
+        let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(cap_last_cap(), last);
+    }
 }

@@ -31,6 +31,7 @@ mod protect;
 mod report;
 mod scope;
 mod seccomp;
+mod spawn;
 mod supervisor;
 
 pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};

@@ -80,12 +80,11 @@ mod nr {
 /// `CONTINUE` answer (Linux 5.5). Without `CONTINUE` an exec could only be faked or refused, so
 /// recording is off rather than half-working.
 pub(crate) fn unavailable() -> Option<String> {
-    let actions =
-        std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
+    let actions = crate::kernel::seccomp_actions().unwrap_or_default();
     if !actions.split_whitespace().any(|w| w == "user_notif") {
         return Some("the kernel lacks seccomp user notification".into());
     }
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let release = crate::kernel::release();
     let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
     let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -432,7 +431,22 @@ fn read_cstr(mem: &File, addr: u64, budget: &mut usize) -> (Vec<u8>, bool) {
 
 /// The thread group id and parent pid of a thread, from `/proc/TID/status`.
 fn status_ids(tid: u32) -> Option<(u32, u32)> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    use std::io::Read;
+    // One read into a buffer that holds the whole file (about 1.5 KiB): `read_to_string` on a
+    // /proc file, which reports size 0, grows its buffer from 32 bytes, one syscall per step,
+    // and the exec waits for us.
+    let mut buf = [0u8; 8192];
+    let mut file = File::open(format!("/proc/{tid}/status")).ok()?;
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    let status = String::from_utf8_lossy(&buf[..len]);
     let field = |name: &str| {
         status
             .lines()

@@ -2,10 +2,10 @@
 //! deadline, kills the whole tree, and reports what happened and what was enforced.
 //!
 //! # Process model
-//! `std::process::Command` forks; a `pre_exec` hook applies the confinement prepared here (see
-//! `child.rs`) and acknowledges it. We measured this against re-exec'ing a helper binary: the hook
-//! costs one fork of a small process and no extra exec, which keeps a hardened `/bin/true` within
-//! the 1 ms budget (docs/sandbox.md has the figures).
+//! `spawn.rs` forks with `clone3`, straight into the command's cgroup; the child applies the
+//! confinement prepared here (see `child.rs`), acknowledges it, and execs. We measured this
+//! against re-exec'ing a helper binary: the hook costs one fork and no extra exec of a Rust binary
+//! (docs/sandbox.md has the figures).
 //!
 //! # Waiting
 //! One thread, one `poll(2)`: both output pipes plus a pidfd per process, with the deadline as the
@@ -38,9 +38,8 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::DirBuilderExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -59,6 +58,7 @@ use crate::report::{
     SeccompReport, SegmentReport,
 };
 use crate::seccomp::{self, Filters};
+use crate::spawn::{self, ChildProcess, SpawnRequest};
 use crate::Error;
 
 /// How long after the deadline (or after the last segment exited) output may still drain.
@@ -235,7 +235,7 @@ impl Prepared {
                 &tmp.0,
                 deny,
             )?;
-            if !Path::new("/proc/sys/kernel/seccomp/actions_avail").exists() {
+            if kernel::seccomp_actions().is_none() {
                 return Err(Error::Unenforceable {
                     feature: "seccomp filters",
                     detail: "the kernel lacks CONFIG_SECCOMP_FILTER".into(),
@@ -330,7 +330,7 @@ impl Prepared {
             protect,
             protect_userns,
             may_drop_bounding: kernel::has_capability(kernel::CAP_SETPCAP),
-            cap_last: kernel::cap_last_cap(),
+            cap_last: if hardened { kernel::cap_last_cap() } else { 0 },
             tree_kill,
             tmp,
             observed: u32::MAX,
@@ -393,6 +393,7 @@ impl Prepared {
             // SAFETY: getpid has no preconditions.
             supervisor_pid: unsafe { libc::getpid() },
             cgroup_procs,
+            joined_cgroup_at_clone: false,
             netns: match &self.netns_plan {
                 NetnsPlan::None => Netns::None,
                 NetnsPlan::Direct => Netns::Direct,
@@ -524,83 +525,99 @@ impl Prepared {
         let mut blocked: Option<String> = None;
         let last = command.pipeline.len() - 1;
         for (i, argv) in command.pipeline.iter().enumerate() {
-            let stdin = match next_stdin.take() {
-                Some(fd) => Stdio::from(fd),
-                None => Stdio::null(),
-            };
+            let stdin = next_stdin.take();
             // A failure here must not leave earlier segments running: record it and fall through
             // to the tree kill below.
             let prepared = (|| -> Result<_, Error> {
+                let stdin = match stdin {
+                    Some(fd) => fd,
+                    None => fs::File::open("/dev/null")
+                        .map_err(|e| Error::io("opening /dev/null", e))?
+                        .into(),
+                };
                 let stdout = if i == last {
-                    Stdio::from(dup(&out_w)?)
+                    dup(&out_w)?
                 } else {
                     let (r, w) = pipe()?;
                     next_stdin = Some(r);
-                    Stdio::from(w)
+                    w
                 };
-                let stderr = Stdio::from(dup(&err_w)?);
+                let stderr = dup(&err_w)?;
+                let request = SpawnRequest::new(argv, &env, &command.cwd, [stdin, stdout, stderr])
+                    .map_err(|e| Error::io("preparing the command's argv and env", e))?;
                 let (ack_r, ack_w) = pipe()?;
                 let setup = self.child_setup(ack_w, cgroup.as_ref(), recorder.as_ref())?;
-                Ok((stdout, stderr, ack_r, setup))
+                Ok((request, ack_r, setup))
             })();
-            let (stdout, stderr, ack_r, mut setup) = match prepared {
+            let (request, ack_r, mut setup) = match prepared {
                 Ok(p) => p,
                 Err(e) => {
                     blocked = Some(format!("preparing segment {i}: {e}"));
                     break;
                 }
             };
-            let mut cmd = std::process::Command::new(&argv[0]);
-            cmd.args(&argv[1..])
-                .env_clear()
-                .envs(env.iter().map(|(n, v)| (n, v)))
-                .current_dir(&command.cwd)
-                .stdin(stdin)
-                .stdout(stdout)
-                .stderr(stderr);
-            // SAFETY: the hook runs between fork and exec; ChildSetup::apply only issues raw
-            // syscalls over data prepared before the fork and never allocates (see child.rs).
-            unsafe {
-                cmd.pre_exec(move || setup.apply());
-            }
-            let (spawned, ack) = {
+            let (spawned, ack, exec_errno) = {
                 let _spawning = SPAWN_LOCK.read().unwrap_or_else(|e| e.into_inner());
-                let spawned = cmd.spawn();
-                drop(cmd); // closes our copies of the child's stdio, ack and ruleset fds
-                let ack = read_ack(ack_r);
-                if let Ok(child) = &spawned {
+                let spawned = spawn::spawn(
+                    &request,
+                    &mut setup,
+                    cgroup.as_ref().map(|c| c.dir_fd.as_raw_fd()),
+                );
+                // Closes our copies of the child's stdio, ack and ruleset fds, so the ack pipe
+                // reaches EOF at the child's exec or exit.
+                drop(setup);
+                drop(request);
+                let (ack, exec_errno) = read_ack(ack_r);
+                if let Ok((child, _)) = &spawned {
                     supervised().push(child.id() as libc::pid_t);
                 }
-                (spawned, ack)
+                (spawned, ack, exec_errno)
             };
             let argv0 = argv[0].to_string_lossy().into_owned();
-            match (spawned, ack) {
-                (Ok(child), Ack::Applied(flags)) => {
-                    self.observe(flags);
-                    procs.push(Proc::running(argv0, child));
+            match (spawned, ack, exec_errno) {
+                (Err(e), _, _) => {
+                    blocked = Some(format!("{argv0}: could not start a process: {e}"));
                 }
-                (Err(e), Ack::Applied(flags)) => {
+                (Ok((child, pidfd)), Ack::Applied(flags), None) => {
+                    self.observe(flags);
+                    procs.push(Proc::running(argv0, child, pidfd));
+                }
+                (Ok((mut child, _)), Ack::Applied(flags), Some(errno)) => {
                     // Confinement applied, then exec itself failed (not found, permission).
                     self.observe(flags);
-                    procs.push(Proc::exec_failed(argv0, &e));
-                }
-                (Ok(mut child), Ack::Missing) => {
-                    let _ = child.kill();
                     let _ = child.wait();
+                    forget_supervised(&child);
+                    procs.push(Proc::exec_failed(
+                        argv0,
+                        &io::Error::from_raw_os_error(errno),
+                    ));
+                }
+                (Ok((mut child, _)), Ack::Missing, Some(errno)) => {
+                    // stdio or chdir failed before the confinement step; map like an exec failure.
+                    let _ = child.wait();
+                    forget_supervised(&child);
+                    procs.push(Proc::exec_failed(
+                        argv0,
+                        &io::Error::from_raw_os_error(errno),
+                    ));
+                }
+                (Ok((mut child, _)), Ack::Missing, None) => {
+                    child.kill();
+                    let _ = child.wait();
+                    forget_supervised(&child);
                     blocked = Some(format!(
                         "{argv0}: the child did not acknowledge its confinement"
                     ));
                 }
-                (_, Ack::Failed { step, errno }) => {
+                (Ok((mut child, _)), Ack::Failed { step, errno }, _) => {
+                    child.kill();
+                    let _ = child.wait();
+                    forget_supervised(&child);
                     blocked = Some(format!(
                         "{argv0}: sandbox setup failed while {}: {}",
                         step.describe(),
                         io::Error::from_raw_os_error(errno)
                     ));
-                }
-                (Err(e), Ack::Missing) => {
-                    // std failed before our hook ran (e.g. chdir); map like an exec failure.
-                    procs.push(Proc::exec_failed(argv0, &e));
                 }
             }
             if blocked.is_some() {
@@ -991,7 +1008,7 @@ enum Owner {
 struct Proc {
     argv0: String,
     pid: Option<u32>,
-    child: Option<Child>,
+    child: Option<ChildProcess>,
     pidfd: Option<OwnedFd>,
     exit_code: Option<i32>,
     signal: Option<i32>,
@@ -999,12 +1016,12 @@ struct Proc {
 }
 
 impl Proc {
-    fn running(argv0: String, child: Child) -> Self {
+    fn running(argv0: String, child: ChildProcess, pidfd: Option<OwnedFd>) -> Self {
         let pid = child.id();
         Proc {
             argv0,
             pid: Some(pid),
-            pidfd: pidfd_open(pid),
+            pidfd: pidfd.or_else(|| pidfd_open(pid)),
             child: Some(child),
             exit_code: None,
             signal: None,
@@ -1065,7 +1082,7 @@ impl Proc {
 fn reap_all(procs: &mut [Proc]) {
     for p in procs {
         if let Some(child) = p.child.as_mut() {
-            let _ = child.kill();
+            child.kill();
         }
         p.reap_blocking();
     }
@@ -1196,16 +1213,23 @@ fn pidfd_open(pid: u32) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Reads the child's acknowledgement until EOF (the pipe closes at exec or exit).
-fn read_ack(fd: OwnedFd) -> Ack {
+/// Reads the child's acknowledgement until EOF (the pipe closes at exec or exit), and the errno
+/// of a failed exec if the child reported one after it.
+fn read_ack(fd: OwnedFd) -> (Ack, Option<i32>) {
     let mut file = fs::File::from(fd);
     let mut bytes = Vec::with_capacity(16);
     if file.read_to_end(&mut bytes).is_err() {
-        return Ack::Missing;
+        return (Ack::Missing, None);
     }
+    let exec_errno = child::exec_error(&bytes);
     // An error record may follow an earlier one only if a step failed; report the first failure.
     if let Some(chunk) = bytes.chunks(8).find(|c| c.first() == Some(&b'E')) {
-        return child::decode(chunk);
+        return (child::decode(chunk), exec_errno);
     }
-    child::decode(&bytes)
+    (child::decode(&bytes), exec_errno)
+}
+
+/// A segment that never ran its command is no longer supervised (it was reaped here).
+fn forget_supervised(child: &ChildProcess) {
+    supervised().retain(|p| *p != child.id() as libc::pid_t);
 }

@@ -287,3 +287,76 @@ fn netns_is_used_or_its_absence_is_reported() {
     }
     assert!(has_netns, "root can always create a netns: {net:?}");
 }
+
+/// Every segment of every command gets a network namespace of its own, never the supervisor's
+/// and never another segment's, with only the loopback device in it; with the network allowed,
+/// none.
+#[test]
+fn each_segment_gets_its_own_fresh_network_namespace() {
+    if skip() {
+        return;
+    }
+    let own = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let show = "readlink /proc/self/ns/net; cat /proc/self/net/dev";
+    let plan = cordon_sandbox::Plan {
+        commands: vec![
+            cordon_sandbox::PlannedCommand::new(
+                "c1",
+                ["/bin/sh", "-c", &format!("{show}; cat")],
+                "/",
+            )
+            .pipe(["/bin/sh", "-c", &format!("cat; {show}")]),
+            cordon_sandbox::PlannedCommand::new("c2", ["/bin/sh", "-c", show], "/"),
+        ],
+    };
+    let r = cordon_sandbox::run(&plan, &hardened(), &quiet()).unwrap();
+    assert_eq!(r.exit_code, 0, "{r:?}");
+    if !r.enforcement.namespaces.contains(&"net".to_string()) {
+        skip!("no network namespace here: {:?}", r.enforcement.network);
+        return;
+    }
+    let out: String = r
+        .commands
+        .iter()
+        .map(|c| String::from_utf8_lossy(&c.stdout.captured).into_owned())
+        .collect();
+    let namespaces: Vec<&str> = out.lines().filter(|l| l.starts_with("net:[")).collect();
+    assert_eq!(namespaces.len(), 3, "{out}");
+    let mut distinct = namespaces.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        3,
+        "segments shared a namespace: {namespaces:?}"
+    );
+    assert!(
+        !namespaces.contains(&own.to_str().unwrap()),
+        "a segment ran in the supervisor's namespace {own:?}"
+    );
+    // /proc/net/dev: two header lines, then one line per device: only `lo`.
+    let devices: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(':') && !l.starts_with("net:[") && !l.contains('|'))
+        .map(|l| l.split(':').next().unwrap().trim())
+        .collect();
+    assert_eq!(devices, ["lo", "lo", "lo"], "{out}");
+
+    // Control: with the network allowed, the command shares ours (the readlink is comparable).
+    let allowed = cordon_sandbox::run(
+        &cordon_sandbox::Plan {
+            commands: vec![cordon_sandbox::PlannedCommand::new(
+                "c",
+                ["/usr/bin/readlink", "/proc/self/ns/net"],
+                "/",
+            )],
+        },
+        &allow_network(hardened()),
+        &quiet(),
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&allowed.commands[0].stdout.captured).trim(),
+        own.to_str().unwrap()
+    );
+}

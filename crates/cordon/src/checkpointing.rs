@@ -1,6 +1,7 @@
 //! The allow-with-checkpoint outcome in `cordon run`'s execution (issue 8): snapshot the write
-//! scope before anything runs, turn a plain `rm` into a move to the trash, and put the checkpoint
-//! into the receipt.
+//! scope before anything runs, turn a plain `rm` into a move to the trash, give every other
+//! command a soft-delete service so that any `rm` it reaches moves to the trash too
+//! (crate::trash_service), and put the checkpoint into the receipt.
 //!
 //! Fail closed: if the snapshot cannot be taken completely, the run is blocked (a checkpoint that
 //! silently saved nothing is how agentsh lost a directory to `rm -rf`). The snapshot and the soft
@@ -8,18 +9,23 @@
 //! declared write scope: the snapshot covers exactly that scope, and a soft delete refuses any
 //! target outside it.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use cordon_checkpoint::trash::{self, SoftDelete};
 use cordon_checkpoint::{Request, Store, Summary};
 use cordon_core::contract::Command;
-use cordon_sandbox::{CommandReport, CommandStatus, StreamReport};
+use cordon_policy::shell;
+use cordon_sandbox::{
+    CommandReport, CommandStatus, Confinement, Plan, StreamReport, PROTECTED_NAMES,
+};
 use serde_json::{json, Value};
 
 use crate::cmd::run::literal_prefix;
 use crate::gate::Gate;
 use crate::home::Home;
+use crate::trash_service::{self, parse_rm, Service};
 
 /// A checkpoint taken before the run.
 #[derive(Debug)]
@@ -27,6 +33,8 @@ pub struct Taken {
     pub summary: Summary,
     /// The trash, where a checkpointed `rm` moves its targets.
     trash_dir: PathBuf,
+    /// Where each command's soft-delete service makes its run directory.
+    runs_dir: PathBuf,
     session: Option<String>,
 }
 
@@ -83,6 +91,7 @@ pub fn before_run(gate: &Gate) -> Result<Option<Taken>, String> {
     Ok(Some(Taken {
         summary,
         trash_dir: home.trash_dir(),
+        runs_dir: home.state_dir().join("run"),
         session,
     }))
 }
@@ -90,14 +99,31 @@ pub fn before_run(gate: &Gate) -> Result<Option<Taken>, String> {
 /// Under a checkpoint, a plain `rm` moves its targets to the trash instead of deleting them.
 /// Returns the command's report and its receipt entry, or `None` when this command is not a
 /// plain `rm` (an option we do not model, a pipeline) and runs in the sandbox as usual.
-pub fn soft_delete(taken: Option<&Taken>, command: &Command) -> Option<(CommandReport, Value)> {
+///
+/// In hardened mode the paths the sandbox keeps read-only (`PROTECTED_NAMES`) are refused, as
+/// the command itself could not remove them.
+pub fn soft_delete(
+    taken: Option<&Taken>,
+    command: &Command,
+    hardened: bool,
+) -> Option<(CommandReport, Value)> {
     let taken = taken?;
     let mut argvs = command.argvs();
     let argv = argvs.next()?;
     if argvs.next().is_some() {
         return None;
     }
-    let rm = parse_rm(argv)?;
+    let name = Path::new(argv.first()?).file_name()?;
+    if name != "rm" {
+        return None;
+    }
+    let os_argv: Vec<OsString> = argv.iter().map(OsString::from).collect();
+    // An option the trash cannot honour runs in the sandbox, where the soft-delete service
+    // answers it with the same refusal. So does an empty operand, which `cwd.join("")` would
+    // turn into the directory itself (the contract schema refuses one anyway).
+    let rm = parse_rm(&os_argv)
+        .ok()
+        .filter(|rm| !rm.operands.is_empty() && rm.operands.iter().all(|o| !o.is_empty()))?;
     let started_at = SystemTime::now();
     let start = Instant::now();
     let cwd = PathBuf::from(&command.cwd);
@@ -109,7 +135,9 @@ pub fn soft_delete(taken: Option<&Taken>, command: &Command) -> Option<(CommandR
             .map(|p| literal_prefix(p))
             .collect(),
         recursive: rm.recursive,
+        empty_dirs: rm.empty_dirs,
         force: rm.force,
+        protected: protected_paths(hardened),
         command: argv.to_vec(),
         session: taken.session.clone(),
         cwd,
@@ -201,101 +229,242 @@ fn stream(bytes: Vec<u8>) -> StreamReport {
     }
 }
 
-/// `rm`'s options, as far as cordon models them.
-#[derive(Debug, PartialEq, Eq)]
-struct Rm {
-    recursive: bool,
-    force: bool,
-    operands: Vec<String>,
-}
-
-/// Parses `rm [-rRfv] [--recursive] [--force] [--verbose] [--] FILE…`; `None` for anything else
-/// (an interactive flag, `--one-file-system`, no operand), which then runs as the real `rm`.
-fn parse_rm(argv: &[String]) -> Option<Rm> {
-    let name = Path::new(argv.first()?).file_name()?.to_str()?;
-    if name != "rm" {
-        return None;
-    }
-    let mut rm = Rm {
-        recursive: false,
-        force: false,
-        operands: Vec::new(),
+/// Under a checkpoint, a command that runs in the sandbox (a compound text, a pipeline, an `rm`
+/// with an option the fast path leaves alone) gets a soft-delete service for its duration: its
+/// `rm`, wherever the shell reaches it, moves to the trash instead of deleting
+/// (crate::trash_service). `Ok(None)` without a checkpoint; `Err` (one sentence) when the
+/// command holds an `rm` that cannot be routed to the trash, or the service cannot start, so
+/// the command must not run.
+pub fn serve_soft_deletes(
+    taken: Option<&Taken>,
+    command: &Command,
+    hardened: bool,
+    plan: &mut Plan,
+    confinement: &mut Confinement,
+) -> Result<Option<Service>, String> {
+    let Some(taken) = taken else {
+        return Ok(None);
     };
-    let mut options_done = false;
-    for arg in &argv[1..] {
-        if options_done || !arg.starts_with('-') || arg == "-" {
-            rm.operands.push(arg.clone());
-            continue;
-        }
-        match arg.as_str() {
-            "--" => options_done = true,
-            "--recursive" => rm.recursive = true,
-            "--force" => rm.force = true,
-            "--verbose" => {}
-            long if long.starts_with("--") => return None,
-            short => {
-                for c in short[1..].chars() {
-                    match c {
-                        'r' | 'R' => rm.recursive = true,
-                        'f' => rm.force = true,
-                        'v' => {}
-                        _ => return None,
-                    }
-                }
+    let session = shell::Session {
+        cwd: command.cwd.clone(),
+        home: std::env::var("HOME").unwrap_or_else(|_| "/".into()),
+    };
+    // Per segment: the rm paths written as absolute paths that the segment's own bash runs.
+    let mut functions: Vec<Vec<String>> = Vec::new();
+    for argv in command.argvs() {
+        let shell_text = bash_text(argv);
+        let script = match shell_text {
+            Some(text) => shell::parse(text, &session),
+            None => shell::from_argv(argv, &session),
+        };
+        functions.push(absolute_rms(&script, shell_text.is_some())?);
+    }
+    let service = Service::start(
+        &taken.runs_dir,
+        trash_service::Scope {
+            trash_dir: taken.trash_dir.clone(),
+            session: taken.session.clone(),
+            allowed_roots: command
+                .write_paths
+                .iter()
+                .map(|p| literal_prefix(p))
+                .collect(),
+            protected: protected_paths(hardened),
+        },
+    )
+    .map_err(|why| {
+        format!("the soft delete this checkpoint needs cannot be set up, so nothing ran: {why}")
+    })?;
+    let shim = service.shim();
+    for planned in &mut plan.commands {
+        service.configure_env(&mut planned.env);
+        for (argv, paths) in planned.pipeline.iter_mut().zip(&functions) {
+            if paths.is_empty() {
+                continue;
+            }
+            // `bash -c TEXT`: define a function per absolute rm path, on the text's first line so
+            // that bash's line numbers stay those of the text.
+            let mut text = OsString::new();
+            for path in paths {
+                text.push(format!(
+                    "function {path} {{ '{}' \"$@\"; }}; ",
+                    shim.display()
+                ));
+            }
+            if let Some(original) = argv.get(2) {
+                text.push(original);
+                argv[2] = text;
             }
         }
     }
-    if rm.operands.is_empty() {
-        return None;
+    if hardened {
+        confinement.read_paths.extend(service.grants());
     }
-    Some(rm)
+    Ok(Some(service))
+}
+
+/// What a soft delete must refuse: in hardened mode the paths the sandbox mounts read-only.
+fn protected_paths(hardened: bool) -> Vec<PathBuf> {
+    if hardened {
+        PROTECTED_NAMES.iter().map(PathBuf::from).collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// `TEXT` when `argv` is `bash -c TEXT` (the launch of a compound text).
+fn bash_text(argv: &[String]) -> Option<&str> {
+    match argv {
+        [bash, c, text, ..]
+            if Path::new(bash).file_name().is_some_and(|n| n == "bash") && c == "-c" =>
+        {
+            Some(text)
+        }
+        _ => None,
+    }
+}
+
+/// The absolute paths through which `script` runs `rm` directly from its own bash (each becomes
+/// a function that calls the shim). `Err` for an `rm` the trash cannot reach: an absolute path
+/// run by another program (`find -exec /bin/rm`, `xargs /bin/rm`, a nested `bash -c`, `command
+/// /bin/rm`, an argv with no shell), or an `rm` given its own `PATH`.
+fn absolute_rms(script: &shell::Script, run_by_bash: bool) -> Result<Vec<String>, String> {
+    let mut paths: Vec<String> = Vec::new();
+    for sc in script.commands.iter().filter(|c| c.program() == "rm") {
+        let refuse = |why: &str| {
+            format!(
+                "`{}` {why}, so under this checkpoint it would delete instead of moving to the trash; nothing ran (write a plain `rm`: cordon puts its soft-delete rm first in PATH)",
+                sc.argv.join(" ")
+            )
+        };
+        if sc.assignments.iter().any(|a| a.starts_with("PATH=")) {
+            return Err(refuse("runs with its own PATH"));
+        }
+        let Some(path) = sc.program_path.as_deref().filter(|p| p.starts_with('/')) else {
+            continue;
+        };
+        let nameable = path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b));
+        if !run_by_bash || !sc.wrappers.is_empty() {
+            let by = sc
+                .wrappers
+                .last()
+                .map(|w| format!("is run by `{w}` as `{path}`"))
+                .unwrap_or_else(|| format!("runs `{path}` directly"));
+            return Err(refuse(&by));
+        }
+        if !nameable {
+            return Err(refuse(&format!(
+                "runs `{path}`, a path cordon cannot intercept"
+            )));
+        }
+        if !paths.iter().any(|p| p == path) {
+            paths.push(path.to_string());
+        }
+    }
+    Ok(paths)
+}
+
+/// Stops the service and describes its calls for the command's receipt entry. Also flags any
+/// `rm` the process record saw that was not the shim: it really deleted (the checkpoint still
+/// holds what it removed).
+pub fn finish_soft_deletes(service: Service, result: &CommandReport) -> Value {
+    let shim = service.shim();
+    let calls = service.finish();
+    for call in &calls {
+        if let Some(id) = &call.trash {
+            eprintln!(
+                "cordon: moved {} path(s) to the trash as {id}; restore with `cordon trash restore {id}`",
+                call.moved.len()
+            );
+        }
+    }
+    let escaped: Vec<Value> = result
+        .processes
+        .iter()
+        .flat_map(|tree| tree.processes.iter())
+        .filter(|p| p.path_found && Path::new(&p.path).file_name().is_some_and(|n| n == "rm"))
+        .filter(|p| Path::new(&p.path) != shim)
+        .map(|p| json!({"pid": p.pid, "path": p.path, "argv": p.argv}))
+        .collect();
+    if !escaped.is_empty() {
+        eprintln!(
+            "cordon: warning: {} rm process(es) ran outside the trash (first: {}); what they removed is only in the checkpoint",
+            escaped.len(),
+            escaped[0]["path"]
+        );
+    }
+    // Whether `escaped` could see anything: only when every exec was recorded.
+    let escapes_checked = result.processes.as_ref().is_some_and(|t| t.complete);
+    json!({
+        "mechanism": "rm-shim",
+        "calls": calls,
+        "escaped": escaped,
+        "escapes_checked": escapes_checked,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn argv(s: &[&str]) -> Vec<String> {
-        s.iter().map(|s| s.to_string()).collect()
+    fn script(text: &str) -> shell::Script {
+        shell::parse(
+            text,
+            &shell::Session {
+                cwd: "/w".into(),
+                home: "/home/u".into(),
+            },
+        )
     }
 
     #[test]
-    fn parses_the_rm_forms_it_models() {
+    fn absolute_rms_run_by_the_texts_bash_become_functions() {
         assert_eq!(
-            parse_rm(&argv(&["rm", "-rf", "a", "b"])),
-            Some(Rm {
-                recursive: true,
-                force: true,
-                operands: argv(&["a", "b"])
-            })
+            absolute_rms(
+                &script("make && /bin/rm -rf out; (/usr/bin/rm x) && /bin/rm y"),
+                true
+            ),
+            Ok(vec!["/bin/rm".to_string(), "/usr/bin/rm".to_string()])
         );
+        // `rm` through PATH needs no function.
         assert_eq!(
-            parse_rm(&argv(&["/bin/rm", "--recursive", "--", "-x"])),
-            Some(Rm {
-                recursive: true,
-                force: false,
-                operands: argv(&["-x"])
-            })
-        );
-        assert_eq!(
-            parse_rm(&argv(&["rm", "f"])),
-            Some(Rm {
-                recursive: false,
-                force: false,
-                operands: argv(&["f"])
-            })
+            absolute_rms(&script("rm a; \\rm b; command rm c; env rm d"), true),
+            Ok(Vec::new())
         );
     }
 
     #[test]
-    fn leaves_everything_else_to_the_real_rm() {
-        assert_eq!(parse_rm(&argv(&["rm", "-i", "a"])), None);
-        assert_eq!(
-            parse_rm(&argv(&["rm", "--one-file-system", "-r", "a"])),
-            None
+    fn absolute_rms_another_program_runs_are_refused() {
+        for text in [
+            "bash -c '/bin/rm x'",
+            "command /bin/rm x",
+            "env /bin/rm x",
+            "sudo /bin/rm x",
+        ] {
+            let err = absolute_rms(&script(text), true).unwrap_err();
+            assert!(err.contains("would delete instead"), "{text}: {err}");
+        }
+        // An argv with no shell: nothing defines the function.
+        let argv = ["/bin/rm".to_string(), "-i".to_string(), "x".to_string()];
+        let parsed = shell::from_argv(
+            &argv,
+            &shell::Session {
+                cwd: "/w".into(),
+                home: "/h".into(),
+            },
         );
-        assert_eq!(parse_rm(&argv(&["rm", "-rf"])), None);
-        assert_eq!(parse_rm(&argv(&["rmdir", "a"])), None);
-        assert_eq!(parse_rm(&argv(&["shred", "a"])), None);
+        assert!(absolute_rms(&parsed, false).is_err());
+        assert!(absolute_rms(&script("PATH=/usr/bin rm x"), true).is_err());
+    }
+
+    #[test]
+    fn only_bash_dash_c_is_a_shell_launch() {
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(bash_text(&argv(&["bash", "-c", "rm x"])), Some("rm x"));
+        assert_eq!(bash_text(&argv(&["/bin/bash", "-c", "rm x"])), Some("rm x"));
+        assert_eq!(bash_text(&argv(&["sh", "-c", "rm x"])), None);
+        assert_eq!(bash_text(&argv(&["rm", "-c", "x"])), None);
     }
 }

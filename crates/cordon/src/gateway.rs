@@ -19,6 +19,14 @@
 //! benchmarks, which path was taken); `CORDON_GATEWAY=off` never connects. The socket is used
 //! only when it is a socket owned by this user; anything else is refused, with a note on stderr.
 //!
+//! Group commit: the gateway writes each hook record to the journal before it answers, and a
+//! flusher thread syncs it right after, one data sync for every record written meanwhile; a
+//! record left unsynced longer than `MAX_UNSYNCED` (the flusher fell behind a slow disk) is
+//! synced before the next one is written. A crash of any process loses nothing that was
+//! answered; a power cut can lose the last few milliseconds of hook records, which never claim
+//! that anything ran (docs/journal.md, "Durability of hook records"). A sync that fails drops
+//! the open journal: the next request reopens it, which syncs what was written, or is denied.
+//!
 //! Policy cache: the gateway keeps each policy file loaded and compiled, keyed by the file's
 //! identity (path, device, inode, length, mtime). When the identity changes the file is read and
 //! its SHA-256 compared: the same bytes keep the cached policy, other bytes are loaded afresh, so
@@ -34,8 +42,9 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cordon_core::{Contract, ReasonCode};
 use cordon_policy::cedar::CedarEngine;
@@ -107,12 +116,26 @@ enum GatewayReply {
     Error(String),
 }
 
+/// The longest a hook record the gateway wrote may stay unsynced before the next record waits
+/// for its sync (the flusher normally syncs it within a millisecond or two).
+pub const MAX_UNSYNCED: Duration = Duration::from_millis(10);
+
 /// A bound gateway socket, ready to serve.
 #[derive(Debug)]
 pub struct Gateway {
     listener: UnixListener,
     path: PathBuf,
-    recorder: Arc<Mutex<Option<Recorder>>>,
+    journaling: Arc<Journaling>,
+}
+
+/// The gateway's open journal, shared by its connections, and the flusher's wake-up call.
+#[derive(Debug)]
+struct Journaling {
+    recorder: Mutex<Option<Recorder>>,
+    wake_flusher: Mutex<Sender<()>>,
+    /// `CORDON_GATEWAY_SYNC=before-answer`: every record synced before its answer, as a one-shot
+    /// hook does (for a deployment that wants it, and as the benchmark's baseline).
+    sync_before_answer: bool,
 }
 
 impl Gateway {
@@ -143,10 +166,22 @@ impl Gateway {
             .map_err(|e| format!("{}: cannot listen: {e}", path.display()))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| format!("{}: cannot restrict the socket: {e}", path.display()))?;
+        let (wake_flusher, wake) = mpsc::channel();
+        let journaling = Arc::new(Journaling {
+            recorder: Mutex::new(None),
+            wake_flusher: Mutex::new(wake_flusher),
+            sync_before_answer: std::env::var_os("CORDON_GATEWAY_SYNC")
+                .is_some_and(|v| v == "before-answer"),
+        });
+        let flushing = Arc::clone(&journaling);
+        std::thread::Builder::new()
+            .name("cordon-flusher".into())
+            .spawn(move || flusher(&flushing, &wake))
+            .map_err(|e| format!("cannot start the journal flusher: {e}"))?;
         Ok(Gateway {
             listener,
             path,
-            recorder: Arc::new(Mutex::new(None)),
+            journaling,
         })
     }
 
@@ -158,8 +193,8 @@ impl Gateway {
     pub fn serve(self) -> Result<(), String> {
         for stream in self.listener.incoming() {
             let stream = stream.map_err(|e| format!("accept failed: {e}"))?;
-            let recorder = Arc::clone(&self.recorder);
-            std::thread::spawn(move || connection(stream, &recorder));
+            let journaling = Arc::clone(&self.journaling);
+            std::thread::spawn(move || connection(stream, &journaling));
         }
         Ok(())
     }
@@ -171,7 +206,58 @@ impl Drop for Gateway {
     }
 }
 
-fn connection(stream: UnixStream, recorder: &Mutex<Option<Recorder>>) {
+/// Records written past the journal's index before the flusher extends it (the index is derived
+/// data; any other writer extends it too, after syncing).
+const INDEX_EVERY: u64 = 64;
+
+/// With no record for this long, the flusher extends the index over what is left.
+const INDEX_WHEN_IDLE: Duration = Duration::from_millis(200);
+
+/// Syncs the records the connections wrote: woken after each one, it syncs everything written
+/// so far at once, so records that arrive during a sync share the next one. The data sync runs
+/// without holding the recorder, so decisions go on while the disk works.
+fn flusher(journaling: &Journaling, wake: &Receiver<()>) {
+    loop {
+        match wake.recv_timeout(INDEX_WHEN_IDLE) {
+            Ok(()) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                with_open_recorder(journaling, Recorder::flush);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        while wake.try_recv().is_ok() {}
+        let Some(sync) = with_open_recorder(journaling, |r| r.start_sync()) else {
+            continue;
+        };
+        let synced = sync.run();
+        with_open_recorder(journaling, |r| {
+            synced.clone()?;
+            r.synced(&sync, INDEX_EVERY)
+        });
+    }
+}
+
+/// Runs `f` on the gateway's open journal, if it is open. A failure drops it: reopening
+/// repairs the journal, which syncs what was written, or fails, and then every decision is
+/// denied until it can record again.
+fn with_open_recorder<T>(
+    journaling: &Journaling,
+    f: impl FnOnce(&mut Recorder) -> Result<T, HookError>,
+) -> Option<T> {
+    let mut guard = journaling.recorder.lock().ok()?;
+    let recorder = guard.as_mut()?;
+    match f(recorder) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            eprintln!("cordon serve: {e}; the journal will be reopened");
+            *guard = None;
+            None
+        }
+    }
+}
+
+fn connection(stream: UnixStream, journaling: &Journaling) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -183,32 +269,54 @@ fn connection(stream: UnixStream, recorder: &Mutex<Option<Recorder>>) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+        let unsynced = std::cell::Cell::new(false);
         let reply = match serde_json::from_str::<GatewayRequest>(&line) {
-            Ok(request) => answer(request, recorder),
+            Ok(request) => answer(request, journaling, &unsynced),
             Err(e) => GatewayReply::Error(format!("the gateway request is malformed: {e}")),
         };
-        let Ok(mut text) = serde_json::to_string(&reply) else {
-            return;
-        };
-        text.push('\n');
-        if writer.write_all(text.as_bytes()).is_err() {
+        let written = serde_json::to_string(&reply).is_ok_and(|mut text| {
+            text.push('\n');
+            writer.write_all(text.as_bytes()).is_ok()
+        });
+        // The answer goes out first; the flusher, woken now, syncs while the hook prints it. A
+        // flusher that is gone cannot sync: the next append then finds the record late and
+        // syncs it itself.
+        if unsynced.get() {
+            if let Ok(wake) = journaling.wake_flusher.lock() {
+                let _ = wake.send(());
+            }
+        }
+        if !written {
             return;
         }
     }
 }
 
-fn answer(request: GatewayRequest, recorder: &Mutex<Option<Recorder>>) -> GatewayReply {
+/// Answers one request; `unsynced` is set when it wrote a record that waits for the flusher.
+fn answer(
+    request: GatewayRequest,
+    journaling: &Journaling,
+    unsynced: &std::cell::Cell<bool>,
+) -> GatewayReply {
     let with_recorder = |f: &mut dyn FnMut(&mut Recorder) -> Result<(), HookError>| {
-        let mut guard = recorder
+        let mut guard = journaling
+            .recorder
             .lock()
             .map_err(|_| HookError("the gateway's journal is unusable".into()))?;
         if guard.is_none() {
-            *guard = Some(Recorder::open()?);
+            let recorder = Recorder::open()?;
+            *guard = Some(if journaling.sync_before_answer {
+                recorder
+            } else {
+                recorder.deferring(MAX_UNSYNCED)
+            });
         }
-        match guard.as_mut() {
+        let result = match guard.as_mut() {
             Some(r) => f(r),
             None => Err(HookError("the gateway's journal is unusable".into())),
-        }
+        };
+        unsynced.set(guard.as_ref().is_some_and(Recorder::has_unsynced));
+        result
     };
     let result = match request {
         GatewayRequest::Decide { request, settings } => {
@@ -229,14 +337,19 @@ fn answer(request: GatewayRequest, recorder: &Mutex<Option<Recorder>>) -> Gatewa
 
 /// Asks the running gateway, if any. `None` when no gateway accepts a connection (decide in
 /// process then); once connected, every failure is an error.
+/// The whole exchange, connection included, ends within `settings.timeout`, so the hook needs no
+/// helper thread to keep its own deadline.
 pub fn decide(request: &ToolRequest, settings: &Settings) -> Option<Result<Verdict, HookError>> {
+    let deadline = Instant::now() + settings.timeout;
     let stream = connect(settings)?;
-    let reply = exchange(
+    let reply = exchange_within(
         stream,
         &GatewayRequest::Decide {
             request: request.clone(),
             settings: settings.clone(),
         },
+        deadline,
+        settings.timeout,
     );
     Some(reply.and_then(|reply| match reply {
         GatewayReply::Verdict(verdict) => Ok(verdict),
@@ -249,8 +362,14 @@ pub fn decide(request: &ToolRequest, settings: &Settings) -> Option<Result<Verdi
 
 /// Records an outcome through the running gateway, if any (`None`: record in process).
 pub fn record_outcome(outcome: &ToolOutcome, settings: &Settings) -> Option<Result<(), HookError>> {
+    let deadline = Instant::now() + settings.timeout;
     let stream = connect(settings)?;
-    let reply = exchange(stream, &GatewayRequest::Outcome(outcome.clone()));
+    let reply = exchange_within(
+        stream,
+        &GatewayRequest::Outcome(outcome.clone()),
+        deadline,
+        settings.timeout,
+    );
     Some(reply.and_then(|reply| match reply {
         GatewayReply::Recorded(_) => Ok(()),
         GatewayReply::Error(why) => Err(HookError(why)),
@@ -268,10 +387,74 @@ fn connect(settings: &Settings) -> Option<UnixStream> {
     let socket = home.gateway_socket();
     // Another user's socket is not asked; the hook decides in process then.
     trusted_socket(&socket).ok()??;
-    let stream = UnixStream::connect(socket).ok()?;
-    let _ = stream.set_read_timeout(Some(settings.timeout));
-    let _ = stream.set_write_timeout(Some(settings.timeout));
-    Some(stream)
+    connect_within(&socket, settings.timeout).ok()
+}
+
+/// Connects to a Unix socket, giving up after `timeout`: a gateway whose backlog is full (it
+/// stopped accepting) must not hold the hook. Linux bounds a Unix stream connect by the socket's
+/// send timeout, which `UnixStream::connect` gives no way to set first.
+fn connect_within(socket: &Path, timeout: Duration) -> nix::Result<UnixStream> {
+    use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, UnixAddr};
+    use nix::sys::time::{TimeVal, TimeValLike as _};
+    use std::os::fd::AsRawFd as _;
+
+    let fd = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    let millis = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+    socket::setsockopt(&fd, sockopt::SendTimeout, &TimeVal::milliseconds(millis))?;
+    socket::connect(fd.as_raw_fd(), &UnixAddr::new(socket)?)?;
+    Ok(UnixStream::from(fd))
+}
+
+/// One request and its reply line, all of it by `deadline` however the gateway spreads its
+/// reply (each read waits only for what time is left).
+fn exchange_within(
+    mut stream: UnixStream,
+    request: &GatewayRequest,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<GatewayReply, HookError> {
+    let late = || HookError(format!("no decision within {} ms", timeout.as_millis()));
+    let lost = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => late(),
+        _ => HookError(format!("the gateway connection failed: {e}")),
+    };
+    let left = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(late)
+    };
+    let mut line = serde_json::to_string(request)
+        .map_err(|e| HookError(format!("cannot encode the gateway request: {e}")))?;
+    line.push('\n');
+    stream.set_write_timeout(Some(left()?)).map_err(lost)?;
+    stream.write_all(line.as_bytes()).map_err(lost)?;
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 16 << 10];
+    loop {
+        stream.set_read_timeout(Some(left()?)).map_err(lost)?;
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(lost(e)),
+        };
+        let start = reply.len();
+        reply.extend_from_slice(&chunk[..n]);
+        if let Some(end) = reply[start..].iter().position(|b| *b == b'\n') {
+            reply.truncate(start + end);
+            break;
+        }
+        if n == 0 || reply.len() as u64 > MAX_LINE_BYTES {
+            break;
+        }
+    }
+    serde_json::from_slice(&reply)
+        .map_err(|e| HookError(format!("the gateway's reply is malformed: {e}")))
 }
 
 fn exchange(mut stream: UnixStream, request: &GatewayRequest) -> Result<GatewayReply, HookError> {

@@ -14,6 +14,7 @@ mod home;
 mod hook;
 mod input;
 mod sessions;
+mod trash_service;
 mod web;
 
 use std::process::ExitCode;
@@ -21,6 +22,10 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
+    // Started as `rm` through a checkpointed command's shim: soft delete, nothing else.
+    if trash_service::started_as_rm() {
+        return ExitCode::from(trash_service::shim_main());
+    }
     let cli = match cmd::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

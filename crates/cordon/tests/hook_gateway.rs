@@ -149,3 +149,162 @@ fn gateway_and_in_process_give_the_same_verdicts_and_journal() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(value["hookSpecificOutput"]["permissionDecision"], "allow");
 }
+
+fn indexed_entries(home: &Path) -> u64 {
+    std::fs::metadata(home.join("journal/index/offsets"))
+        .map(|m| m.len() / 8)
+        .unwrap_or(0)
+}
+
+fn verify(home: &Path) -> Value {
+    let out = Command::new(CORDON)
+        .args(["verify", "--json"])
+        .env("CORDON_HOME", home)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    serde_json::from_str(text.lines().last().unwrap_or("null")).unwrap()
+}
+
+/// Group commit: the gateway answers once the record is written, and its flusher syncs and
+/// indexes it right after; a kill -9 of the gateway right after an answer loses nothing.
+#[test]
+fn the_gateway_writes_before_it_answers_and_syncs_right_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    assert!(Command::new(CORDON)
+        .arg("init")
+        .env("CORDON_HOME", &home)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let mut gateway = serve(&home);
+    for (i, command) in ["git status", "cat ~/.ssh/id_rsa"].iter().enumerate() {
+        let (code, _, stderr) = hook(&home, &work, command, true);
+        assert_eq!(code, Some(0), "{stderr}");
+        // Written before the answer: the record is in the file the moment the hook returns.
+        assert_eq!(journal(&home).len(), i + 1);
+    }
+    // The index is extended only after the entries are synced: the flusher does both, unasked
+    // (the index once no record came for a moment).
+    let waited = std::time::Instant::now();
+    while indexed_entries(&home) < 2 {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(10),
+            "the gateway's flusher never synced the records"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // A crash of the gateway right after an answer loses nothing that was answered.
+    let (code, value, _) = hook(&home, &work, "git log", true);
+    assert_eq!(code, Some(0));
+    assert_eq!(value["hookSpecificOutput"]["permissionDecision"], "allow");
+    gateway.0.kill().unwrap();
+    gateway.0.wait().unwrap();
+    assert_eq!(journal(&home).len(), 3);
+    let verdict = verify(&home);
+    assert_eq!(verdict["verdict"], "valid", "{verdict}");
+    assert_eq!(verdict["entries"], 3, "{verdict}");
+    // The next writer (a hook in process) syncs and indexes it, then appends after it.
+    let (code, _, stderr) = hook(&home, &work, "git diff", false);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(indexed_entries(&home), 4);
+    let verdict = verify(&home);
+    assert_eq!(
+        (verdict["verdict"].as_str(), verdict["entries"].as_u64()),
+        (Some("valid"), Some(4)),
+        "{verdict}"
+    );
+}
+
+/// A gateway that misbehaves once connected never lets a hook through and never holds it past
+/// its `--timeout-ms`: silent, dripping bytes without ever ending the line, closing at once,
+/// answering garbage. Positive control: the same hook without the fake gateway allows.
+#[test]
+fn a_misbehaving_gateway_is_a_denial_within_the_timeout() {
+    use std::os::unix::net::UnixListener;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    assert!(Command::new(CORDON)
+        .arg("init")
+        .env("CORDON_HOME", &home)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let (code, value, stderr) = hook(&home, &work, "git status", true);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(value["hookSpecificOutput"]["permissionDecision"], "allow");
+
+    let socket = home.join("state/gateway.sock");
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    type Behaviour = fn(std::os::unix::net::UnixStream);
+    let behaviours: [(&str, Behaviour); 4] = [
+        ("silent", |s| {
+            std::thread::sleep(Duration::from_secs(5));
+            drop(s);
+        }),
+        ("drip", |mut s| {
+            for _ in 0..50 {
+                if s.write_all(b"{").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }),
+        ("close", drop),
+        ("garbage", |mut s| {
+            let _ = s.write_all(b"{\"verdict\": \"allow\"}\n");
+        }),
+    ];
+    for (name, behave) in behaviours {
+        let _ = std::fs::remove_file(&socket);
+        let listener = UnixListener::bind(&socket).unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || behave(stream));
+            }
+        });
+        let started = Instant::now();
+        let mut child = Command::new(CORDON)
+            .args(["hook", "claude-code", "--timeout-ms", "500"])
+            .env("CORDON_HOME", &home)
+            .env("HOME", "/home/agent")
+            .current_dir(&work)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let event = json!({
+            "session_id": "g", "cwd": work, "hook_event_name": "PreToolUse",
+            "tool_name": "Bash", "tool_input": {"command": "git status"},
+        });
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(event.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(out.stdout.is_empty(), "{name}");
+        assert!(
+            stderr.contains("cordon could not decide"),
+            "{name}: {stderr}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{name}: the hook waited {:?} past its 500 ms",
+            started.elapsed()
+        );
+    }
+}

@@ -111,6 +111,12 @@ pub fn decide_facts(
         reason_codes = vec![CordonReason::NothingToRun];
         sentence = "Denied: the text runs no command.".to_string();
     }
+    // A rule whose globs could not be built was not really evaluated: fail closed.
+    if let Some(why) = policy.unusable() {
+        outcome = Outcome::Deny;
+        reason_codes = vec![CordonReason::RuleDenied];
+        sentence = format!("Denied: the policy cannot be used: {why}.");
+    }
     Decision {
         outcome,
         decision: outcome.verdict(),

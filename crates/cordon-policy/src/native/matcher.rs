@@ -1,8 +1,16 @@
-//! Rules compiled for one session: globs built once (`{workspace}` and `~` expanded), then
+//! Rules compiled for one session: globs parsed once (`{workspace}` and `~` expanded), then
 //! matched against command facts.
+//!
+//! A rule's glob set is parsed and built the first time a command needs it: building the
+//! default pack's sets costs about 0.25 ms, most of a one-shot `cordon exec`'s policy work, and
+//! a command that writes nothing never needs the sets about writes. Loading the policy already
+//! checked that every glob parses. A set that cannot be built makes every
+//! decision under the policy a denial ([`CompiledPolicy::unusable`]).
 
 use cordon_core::{EffectType, Outcome};
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use std::sync::OnceLock;
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::{
     DefaultOutcome, LoadedNativePolicy, MatchSpec, NativePolicyError, RedirectSpec, RuleExamples,
@@ -43,22 +51,67 @@ impl CompiledRule {
     }
 }
 
+/// A glob set, parsed and built on first use. Every glob was checked to parse when the policy
+/// was loaded (`check_globs`), so what is left to fail here is the build.
+#[derive(Debug, Clone)]
+struct LazyGlobSet {
+    /// Each pattern as written, and expanded for this session.
+    patterns: Vec<(String, String)>,
+    paths: bool,
+    built: OnceLock<Result<GlobSet, String>>,
+}
+
+impl LazyGlobSet {
+    fn new(patterns: &[String], context: &Context, paths: bool) -> LazyGlobSet {
+        LazyGlobSet {
+            patterns: expand(patterns, context, paths),
+            paths,
+            built: OnceLock::new(),
+        }
+    }
+
+    /// False when the set cannot be built; [`CompiledPolicy::unusable`] then says why, and the
+    /// decision is a denial whatever this answered.
+    fn is_match(&self, candidate: &str) -> bool {
+        self.built
+            .get_or_init(|| build_set(parse(&self.patterns, self.paths)?))
+            .as_ref()
+            .is_ok_and(|set| set.is_match(candidate))
+    }
+
+    fn error(&self) -> Option<&str> {
+        match self.built.get() {
+            Some(Err(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// An `argv` or `argv_skip_options` pattern: element globs, and whether `…` ends it.
+#[derive(Debug, Clone)]
+struct ArgvPattern {
+    elements: Vec<globset::GlobMatcher>,
+    open: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 struct CompiledMatch {
-    program: Option<GlobSet>,
+    program: Option<LazyGlobSet>,
     command: Option<Vec<Vec<String>>>,
-    argv: Option<(Vec<globset::GlobMatcher>, bool)>,
+    argv: Option<ArgvPattern>,
+    argv_skip_options: Option<ArgvPattern>,
     flags_any: Option<Vec<String>>,
     flags_all: Option<Vec<String>>,
-    paths: Option<GlobSet>,
-    reads: Option<GlobSet>,
-    writes: Option<GlobSet>,
-    writes_outside: Option<GlobSet>,
-    reads_outside: Option<GlobSet>,
+    paths: Option<LazyGlobSet>,
+    reads: Option<LazyGlobSet>,
+    writes: Option<LazyGlobSet>,
+    writes_outside: Option<LazyGlobSet>,
+    reads_outside: Option<LazyGlobSet>,
+    cwd: Option<LazyGlobSet>,
     effects: Option<Vec<EffectType>>,
     network: Option<bool>,
-    hosts: Option<GlobSet>,
-    hosts_outside: Option<GlobSet>,
+    hosts: Option<LazyGlobSet>,
+    hosts_outside: Option<LazyGlobSet>,
     destructive: Option<bool>,
     known: Option<bool>,
     inline_code: Option<bool>,
@@ -105,6 +158,20 @@ impl CompiledPolicy {
     }
 }
 
+impl CompiledPolicy {
+    /// Why the policy cannot be used, once a glob set a decision needed failed to build (a
+    /// set of globs that each parse can still exceed the matcher's size limit). The decision
+    /// is then a denial.
+    pub fn unusable(&self) -> Option<String> {
+        self.rules.iter().find_map(|rule| {
+            std::iter::once(&rule.when)
+                .chain(&rule.unless)
+                .find_map(CompiledMatch::error)
+                .map(|e| format!("rule `{}`: {e}", rule.id))
+        })
+    }
+}
+
 /// Expands `{workspace}`, `{home}`, `{tmp}` and a leading `~`. A pattern without a slash names a
 /// file anywhere (`.env` → `**/.env`).
 fn expand_path_pattern(pattern: &str, context: &Context) -> Vec<String> {
@@ -134,92 +201,166 @@ fn expand_path_pattern(pattern: &str, context: &Context) -> Vec<String> {
     out
 }
 
-fn glob_set(patterns: &[String], context: &Context, paths: bool) -> Result<GlobSet, String> {
-    let mut builder = GlobSetBuilder::new();
+/// Each pattern as written, with its expansions (path patterns: see `expand_path_pattern`).
+fn expand(patterns: &[String], context: &Context, paths: bool) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(patterns.len());
     for pattern in patterns {
-        let expanded = if paths {
-            expand_path_pattern(pattern, context)
+        if paths {
+            for p in expand_path_pattern(pattern, context) {
+                out.push((pattern.clone(), p));
+            }
         } else {
-            vec![pattern.clone()]
-        };
-        for p in expanded {
-            let glob = GlobBuilder::new(&p)
+            out.push((pattern.clone(), pattern.clone()));
+        }
+    }
+    out
+}
+
+fn parse(expanded: &[(String, String)], paths: bool) -> Result<Vec<Glob>, String> {
+    expanded
+        .iter()
+        .map(|(written, p)| {
+            GlobBuilder::new(p)
                 .literal_separator(paths)
                 .backslash_escape(true)
                 .build()
-                .map_err(|e| format!("the glob `{pattern}` is invalid: {e}"))?;
-            builder.add(glob);
-        }
+                .map_err(|e| format!("the glob `{written}` is invalid: {e}"))
+        })
+        .collect()
+}
+
+/// The globs of a list of patterns (path patterns expanded first).
+fn globs(patterns: &[String], context: &Context, paths: bool) -> Result<Vec<Glob>, String> {
+    parse(&expand(patterns, context, paths), paths)
+}
+
+fn build_set(globs: Vec<Glob>) -> Result<GlobSet, String> {
+    let mut builder = GlobSetBuilder::new();
+    for glob in globs {
+        builder.add(glob);
     }
     builder
         .build()
         .map_err(|e| format!("the globs cannot be compiled: {e}"))
 }
 
+/// Program and host patterns: `{workspace}` expands (for workspace programs).
+fn name_patterns(patterns: &[String], context: &Context) -> Vec<String> {
+    let workspace = globset::escape(&context.workspace);
+    patterns
+        .iter()
+        .map(|p| p.replace("{workspace}", &workspace))
+        .collect()
+}
+
+/// One element of an `argv` pattern: `*` may cross `/` (arguments are not paths).
+fn argv_glob(pattern: &str) -> Result<Glob, String> {
+    GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| format!("the argv glob `{pattern}` is invalid: {e}"))
+}
+
+/// Whether every glob of a match parses, without building matchers: what loading a policy
+/// checks. `{workspace}` and `{home}` are escaped when they expand, so any context will do.
+pub(super) fn check_globs(spec: &MatchSpec) -> Result<(), String> {
+    let context = Context {
+        workspace: "/w".into(),
+        home: "/h".into(),
+    };
+    let path_lists = [
+        &spec.paths,
+        &spec.reads,
+        &spec.writes,
+        &spec.writes_outside,
+        &spec.reads_outside,
+        &spec.cwd,
+    ];
+    for list in path_lists.into_iter().flatten() {
+        globs(list, &context, true)?;
+    }
+    for list in [&spec.program, &spec.hosts, &spec.hosts_outside]
+        .into_iter()
+        .flatten()
+    {
+        globs(&name_patterns(list, &context), &context, false)?;
+    }
+    for pattern in spec.argv.iter().chain(&spec.argv_skip_options).flatten() {
+        argv_glob(pattern)?;
+    }
+    Ok(())
+}
+
 impl CompiledMatch {
     fn compile(spec: &MatchSpec, context: &Context) -> Result<CompiledMatch, String> {
-        let paths = |list: &Option<Vec<String>>| {
-            list.as_ref()
-                .map(|l| glob_set(l, context, true))
-                .transpose()
-        };
+        let paths =
+            |list: &Option<Vec<String>>| list.as_ref().map(|l| LazyGlobSet::new(l, context, true));
         let names = |list: &Option<Vec<String>>| {
             list.as_ref()
-                .map(|l| {
-                    let expanded: Vec<String> = l
-                        .iter()
-                        .map(|p| p.replace("{workspace}", &globset::escape(&context.workspace)))
-                        .collect();
-                    glob_set(&expanded, context, false)
-                })
-                .transpose()
+                .map(|l| LazyGlobSet::new(&name_patterns(l, context), context, false))
         };
-        let argv = match &spec.argv {
-            Some(patterns) => {
-                let open = matches!(patterns.last().map(String::as_str), Some("…" | "..."));
-                let fixed = if open {
-                    &patterns[..patterns.len() - 1]
-                } else {
-                    &patterns[..]
-                };
-                let mut matchers = Vec::with_capacity(fixed.len());
-                for p in fixed {
-                    let glob = GlobBuilder::new(p)
-                        .literal_separator(false)
-                        .backslash_escape(true)
-                        .build()
-                        .map_err(|e| format!("the argv glob `{p}` is invalid: {e}"))?;
-                    matchers.push(glob.compile_matcher());
-                }
-                Some((matchers, open))
-            }
-            None => None,
+        let argv = |list: &Option<Vec<String>>| -> Result<Option<ArgvPattern>, String> {
+            let Some(patterns) = list else {
+                return Ok(None);
+            };
+            let open = matches!(patterns.last().map(String::as_str), Some("…" | "..."));
+            let fixed = if open {
+                &patterns[..patterns.len() - 1]
+            } else {
+                &patterns[..]
+            };
+            let elements = fixed
+                .iter()
+                .map(|p| argv_glob(p).map(|g| g.compile_matcher()))
+                .collect::<Result<_, _>>()?;
+            Ok(Some(ArgvPattern { elements, open }))
         };
         Ok(CompiledMatch {
-            program: names(&spec.program)?,
+            program: names(&spec.program),
             command: spec.command.as_ref().map(|l| {
                 l.iter()
                     .map(|c| c.split_whitespace().map(str::to_string).collect())
                     .collect()
             }),
-            argv,
+            argv: argv(&spec.argv)?,
+            argv_skip_options: argv(&spec.argv_skip_options)?,
             flags_any: spec.flags_any.clone(),
             flags_all: spec.flags_all.clone(),
-            paths: paths(&spec.paths)?,
-            reads: paths(&spec.reads)?,
-            writes: paths(&spec.writes)?,
-            writes_outside: paths(&spec.writes_outside)?,
-            reads_outside: paths(&spec.reads_outside)?,
+            paths: paths(&spec.paths),
+            reads: paths(&spec.reads),
+            writes: paths(&spec.writes),
+            writes_outside: paths(&spec.writes_outside),
+            reads_outside: paths(&spec.reads_outside),
+            cwd: paths(&spec.cwd),
             effects: spec.effects.clone(),
             network: spec.network,
-            hosts: names(&spec.hosts)?,
-            hosts_outside: names(&spec.hosts_outside)?,
+            hosts: names(&spec.hosts),
+            hosts_outside: names(&spec.hosts_outside),
             destructive: spec.destructive,
             known: spec.known,
             inline_code: spec.inline_code,
             privileged: spec.privileged,
             tags_any: spec.tags_any.clone(),
         })
+    }
+
+    /// The first error of a glob set this match has tried to build.
+    fn error(&self) -> Option<&str> {
+        [
+            &self.program,
+            &self.paths,
+            &self.reads,
+            &self.writes,
+            &self.writes_outside,
+            &self.reads_outside,
+            &self.cwd,
+            &self.hosts,
+            &self.hosts_outside,
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(LazyGlobSet::error)
     }
 
     fn matches(&self, f: &CommandFacts) -> bool {
@@ -236,13 +377,18 @@ impl CompiledMatch {
                 return false;
             }
         }
-        if let Some((matchers, open)) = &self.argv {
-            let length_ok = if *open {
-                f.argv.len() >= matchers.len()
-            } else {
-                f.argv.len() == matchers.len()
-            };
-            if !length_ok || !matchers.iter().zip(&f.argv).all(|(m, a)| m.is_match(a)) {
+        if let Some(pattern) = &self.argv {
+            if !pattern.matches_exactly(&f.argv) {
+                return false;
+            }
+        }
+        if let Some(pattern) = &self.argv_skip_options {
+            if !pattern.matches_skipping_options(&f.argv) {
+                return false;
+            }
+        }
+        if let Some(set) = &self.cwd {
+            if !set.is_match(&f.cwd) {
                 return false;
             }
         }
@@ -323,6 +469,61 @@ impl CompiledMatch {
     }
 }
 
+impl ArgvPattern {
+    /// Element by element from the program on; without `…` the lengths must be equal.
+    fn matches_exactly(&self, argv: &[String]) -> bool {
+        let length_ok = if self.open {
+            argv.len() >= self.elements.len()
+        } else {
+            argv.len() == self.elements.len()
+        };
+        length_ok && self.elements.iter().zip(argv).all(|(m, a)| m.is_match(a))
+    }
+
+    /// The program first, then the other elements in order, where option words and the value
+    /// each may take can be skipped before, between and (without `…`) after them. Whether an
+    /// option takes a value is not known here, so both readings are tried: the broad reading a
+    /// deny needs. A word that is not an option is never skipped, so `git commit -m push`
+    /// is not `git push`.
+    fn matches_skipping_options(&self, argv: &[String]) -> bool {
+        let Some((program, rest)) = self.elements.split_first() else {
+            return self.open || argv.is_empty();
+        };
+        if !argv.first().is_some_and(|a| program.is_match(a)) {
+            return false;
+        }
+        let words = &argv[1..];
+        let (n, m) = (rest.len(), words.len());
+        // matched[i][j]: rest[i..] matches words[j..].
+        let mut matched = vec![vec![false; m + 1]; n + 1];
+        for j in (0..=m).rev() {
+            matched[n][j] = self.open || j == m || skippable(words, j, &matched[n]);
+        }
+        for i in (0..n).rev() {
+            for j in (0..m).rev() {
+                matched[i][j] = (rest[i].is_match(&words[j]) && matched[i + 1][j + 1])
+                    || skippable(words, j, &matched[i]);
+            }
+        }
+        matched[0][0]
+    }
+}
+
+/// Whether `words[j]` is an option that can be skipped to a position from which `after`
+/// (already computed for every later position) holds: the option alone, or with its value.
+fn skippable(words: &[String], j: usize, after: &[bool]) -> bool {
+    let Some(word) = words.get(j) else {
+        return false;
+    };
+    let option = (word.starts_with('-') && word != "-" && word != "--")
+        || (word.starts_with('+') && word.len() > 1);
+    if !option {
+        return false;
+    }
+    let may_take_value = word.starts_with('-') && !word.contains('=') && j + 1 < words.len();
+    after[j + 1] || (may_take_value && after[j + 2])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,21 +535,126 @@ mod tests {
         }
     }
 
+    fn set(patterns: &[&str]) -> LazyGlobSet {
+        let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+        LazyGlobSet::new(&patterns, &ctx(), true)
+    }
+
     #[test]
     fn path_patterns_expand_and_match_component_wise() {
-        let set = glob_set(
-            &["~/.ssh/**".into(), ".env".into(), "{workspace}/**".into()],
-            &ctx(),
-            true,
-        )
-        .unwrap();
+        let set = set(&["~/.ssh/**", ".env", "{workspace}/**"]);
         assert!(set.is_match("/h/.ssh/id_rsa"));
         assert!(set.is_match("/h/.ssh"));
         assert!(set.is_match("/w/p/sub/.env"));
         assert!(set.is_match("/w/p/src/a.rs"));
         assert!(set.is_match("/w/p"));
         assert!(!set.is_match("/w/p-evil/x"));
-        let star = glob_set(&["~/*".into()], &ctx(), true).unwrap();
+        let star = super::tests::set(&["~/*"]);
         assert!(!star.is_match("/h/a/b"), "`*` must not cross a slash");
+    }
+
+    /// A set of globs that each parse but together exceed the regex size limit is found out
+    /// when a decision first needs it, and makes the decision a denial.
+    #[test]
+    fn a_glob_set_that_cannot_be_built_makes_the_policy_unusable() {
+        let huge = format!("{}*", "?".repeat(200_000));
+        let yaml = format!(
+            "cordon_policy: 1\nname: t\nrules:\n  - {{id: all, outcome: allow, reason: r, match: {{}}}}\n  - {{id: huge, outcome: deny, reason: r, match: {{cwd: [\"/{huge}\"]}}}}\n"
+        );
+        let loaded = LoadedNativePolicy::parse(yaml.as_bytes()).unwrap();
+        let policy = CompiledPolicy::compile(&loaded, &ctx()).unwrap();
+        assert_eq!(
+            policy.unusable(),
+            None,
+            "nothing is built before a decision needs it"
+        );
+        let session = crate::shell::Session {
+            cwd: "/w/p".into(),
+            home: "/h".into(),
+        };
+        let (_, decision) = super::super::decide("true", &session, &policy);
+        assert!(policy
+            .unusable()
+            .is_some_and(|why| why.contains("rule `huge`")));
+        assert_eq!(decision.outcome, Outcome::Deny, "{}", decision.sentence);
+        assert!(
+            decision.sentence.contains("cannot be used"),
+            "{}",
+            decision.sentence
+        );
+    }
+
+    fn skipping(patterns: &[&str], argv: &str) -> bool {
+        let open = patterns.last() == Some(&"…");
+        let fixed = if open {
+            &patterns[..patterns.len() - 1]
+        } else {
+            patterns
+        };
+        let pattern = ArgvPattern {
+            elements: fixed
+                .iter()
+                .map(|p| argv_glob(p).unwrap().compile_matcher())
+                .collect(),
+            open,
+        };
+        let argv: Vec<String> = argv.split_whitespace().map(str::to_string).collect();
+        pattern.matches_skipping_options(&argv)
+    }
+
+    #[test]
+    fn argv_skipping_options_skips_option_words_and_their_values_only() {
+        let push = ["git", "push*", "…"];
+        for caught in [
+            "git push",
+            "git push origin main",
+            "git --no-pager push",
+            "git -c k=v push",
+            "git --git-dir x push",
+            "git --git-dir=x push -f",
+        ] {
+            assert!(skipping(&push, caught), "{caught}");
+        }
+        for passed in [
+            "git commit -m push",
+            "git log push",
+            "gitx push",
+            "git",
+            "-c push",
+        ] {
+            assert!(!skipping(&push, passed), "{passed}");
+        }
+        // The exact reading, as a control: the same words with options before them do not match.
+        let exact = ArgvPattern {
+            elements: ["npm", "publish"]
+                .iter()
+                .map(|p| argv_glob(p).unwrap().compile_matcher())
+                .collect(),
+            open: true,
+        };
+        let with_prefix: Vec<String> = ["npm", "--prefix", "web", "publish"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(!exact.matches_exactly(&with_prefix));
+        assert!(skipping(
+            &["npm", "publish", "…"],
+            "npm --prefix web publish"
+        ));
+        assert!(skipping(
+            &["cargo", "publish", "…"],
+            "cargo +nightly publish"
+        ));
+        assert!(skipping(
+            &["aws", "s3", "rm", "…"],
+            "aws --profile p s3 --recursive rm s3://b"
+        ));
+        // Closed: only options (and their values) may follow the last element.
+        assert!(skipping(&["npm", "publish"], "npm publish --tag beta"));
+        assert!(skipping(&["npm", "publish"], "npm -w x publish"));
+        assert!(!skipping(&["npm", "publish"], "npm publish pkg"));
+        // `--` ends the options: what follows is never skipped.
+        assert!(!skipping(&["rm", "x"], "rm -- -f x"));
+        assert!(!skipping(&[], "anything"));
     }
 }

@@ -31,6 +31,8 @@ pub const FORMAT_VERSION: u64 = 1;
 
 /// The default policy pack for coding agents (docs/front-end.md, "The default pack").
 pub const DEFAULT_PACK: &str = include_str!("../../data/default-policy.yaml");
+/// `DEFAULT_PACK`'s document as JSON, made by build.rs with the same YAML reader.
+const DEFAULT_PACK_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/default-policy.json"));
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,6 +81,16 @@ pub struct MatchSpec {
     /// and matches any rest; without it the argv must have exactly as many elements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub argv: Option<Vec<String>>,
+    /// Like `argv`, but option words (`-x`, `--x`, `--x=v`, `+x`), each with the value it may
+    /// take, may come before, between and after the patterns: `[npm, publish, …]` matches `npm
+    /// --prefix web publish`. The program comes first. Broader than `argv` on purpose: it is
+    /// what a deny or ask about a command prefix needs, however the command's global options
+    /// are written (`cordon policy import` makes such rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argv_skip_options: Option<Vec<String>>,
+    /// Path globs on the command's working directory (after `cd`, `git -C`, `make -C`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flags_any: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,6 +215,19 @@ pub fn is_native(document: &Value) -> bool {
     document.get(FORMAT_KEY).is_some()
 }
 
+/// The document of a policy file's text. The default pack's text, which first use writes as
+/// the config home's `policy.yaml`, is recognised byte for byte and read from the JSON build.rs
+/// made of it with the same YAML reader (a unit test holds the two equal); any other text is
+/// parsed as YAML. Reading JSON instead of YAML saves a one-shot `cordon exec` about 0.3 ms.
+pub fn policy_document(text: &str) -> Result<Value, crate::yaml::YamlError> {
+    if text == DEFAULT_PACK {
+        if let Ok(document) = serde_json::from_str(DEFAULT_PACK_JSON) {
+            return Ok(document);
+        }
+    }
+    crate::yaml::parse(text)
+}
+
 impl LoadedNativePolicy {
     pub fn parse(bytes: &[u8]) -> Result<LoadedNativePolicy, NativePolicyError> {
         let limit = cordon_core::limits::MAX_POLICY_BYTES;
@@ -211,7 +236,7 @@ impl LoadedNativePolicy {
         }
         let text =
             std::str::from_utf8(bytes).map_err(|e| NativePolicyError::NotUtf8(e.valid_up_to()))?;
-        let document = crate::yaml::parse(text)?;
+        let document = policy_document(text)?;
         LoadedNativePolicy::from_value(document)
     }
 
@@ -254,22 +279,45 @@ impl LoadedNativePolicy {
                 (_, Some(_)) => return Err(fail("`redirect` is only for outcome `redirect`")),
             }
         }
-        // Compiling against a placeholder context proves every glob is valid at load time.
-        CompiledPolicy::compile(
-            &LoadedNativePolicy {
-                policy: policy.clone(),
-                sha256: sha256.clone(),
-            },
-            &Context {
-                workspace: "/w".into(),
-                home: "/h".into(),
-            },
-        )?;
+        // Every glob must parse. The matchers are built for each workspace and home, each set
+        // when a decision first needs it; a set that cannot be built then makes the decision a
+        // denial (`CompiledPolicy::unusable`).
+        for rule in &policy.rules {
+            for spec in std::iter::once(&rule.matches).chain(&rule.unless) {
+                matcher::check_globs(spec).map_err(|message| NativePolicyError::Rule {
+                    rule: rule.id.clone(),
+                    message,
+                })?;
+            }
+        }
         Ok(LoadedNativePolicy { policy, sha256 })
     }
 
     /// The default pack shipped with cordon.
     pub fn default_pack() -> Result<LoadedNativePolicy, NativePolicyError> {
         LoadedNativePolicy::parse(DEFAULT_PACK.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_the_build_made_is_the_default_pack() {
+        let from_yaml = crate::yaml::parse(DEFAULT_PACK).unwrap();
+        let from_json: Value = serde_json::from_str(DEFAULT_PACK_JSON).unwrap();
+        assert_eq!(from_yaml, from_json);
+        assert_eq!(policy_document(DEFAULT_PACK).unwrap(), from_yaml);
+        // Any other text is parsed as written: one changed byte changes the document.
+        let edited = DEFAULT_PACK.replace("name: coding-agent-default", "name: edited");
+        assert_eq!(policy_document(&edited).unwrap()["name"], "edited");
+    }
+
+    #[test]
+    fn a_glob_that_does_not_parse_is_refused_at_load() {
+        let text = "cordon_policy: 1\nname: t\nrules:\n  - id: bad\n    outcome: deny\n    reason: r\n    match: {cwd: [\"a/{b\"]}\n";
+        let err = LoadedNativePolicy::parse(text.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("rule `bad`"), "{err}");
     }
 }

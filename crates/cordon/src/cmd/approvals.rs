@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use cordon_approval::{ApproverRing, Store};
 
 use super::approve::home;
+use super::out;
 use crate::approvals::unix_now;
 use crate::exit::{self, CliError};
 
@@ -56,11 +57,15 @@ fn list(all: bool, json: bool) -> Result<u8, CliError> {
     if json {
         let text =
             serde_json::to_string(&requests).map_err(|e| CliError::internal(e.to_string()))?;
-        println!("{text}");
-        return Ok(exit::OK);
+        return out::answer(&format!("{text}\n"), exit::OK);
     }
+    // The whole list at once, so that a reader that stops early (`| head -1`) is no error.
+    let mut text = String::new();
     if requests.is_empty() {
-        println!("no {}approval requests", if all { "" } else { "pending " });
+        text.push_str(&format!(
+            "no {}approval requests\n",
+            if all { "" } else { "pending " }
+        ));
     }
     for r in &requests {
         let lines: Vec<&str> = r
@@ -69,8 +74,8 @@ fn list(all: bool, json: bool) -> Result<u8, CliError> {
             .map(|a| a.iter().filter_map(|c| c["line"].as_str()).collect())
             .unwrap_or_default();
         let cwd = r.summary[0]["cwd"].as_str().unwrap_or("");
-        println!(
-            "{}  {}  {}  in {}  — {} (needs {} approver{}, deadline in {} s)",
+        text.push_str(&format!(
+            "{}  {}  {}  in {}  — {} (needs {} approver{}, deadline in {} s)\n",
             r.id,
             r.state.as_str(),
             lines.join(" ; "),
@@ -79,9 +84,9 @@ fn list(all: bool, json: bool) -> Result<u8, CliError> {
             r.required_approvers,
             if r.required_approvers == 1 { "" } else { "s" },
             (r.deadline - unix_now()).max(0)
-        );
+        ));
     }
-    Ok(exit::OK)
+    out::answer(&text, exit::OK)
 }
 
 fn trust(identity: &str, public_key: Option<PathBuf>) -> Result<u8, CliError> {
@@ -105,6 +110,8 @@ fn trust(identity: &str, public_key: Option<PathBuf>) -> Result<u8, CliError> {
     std::fs::write(&tmp, ring.to_text())
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|e| CliError::internal(format!("{}: {e}", path.display())))?;
-    println!("{identity} may now approve ({})", path.display());
-    Ok(exit::OK)
+    out::answer(
+        &format!("{identity} may now approve ({})\n", path.display()),
+        exit::OK,
+    )
 }

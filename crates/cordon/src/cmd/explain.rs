@@ -187,6 +187,16 @@ pub fn front(request: &Request, home: Option<&str>) -> Result<(Session, Front), 
         facts::grant_creations(&mut facts, |path| {
             std::path::Path::new(path).symlink_metadata().is_ok()
         });
+        // A program installed in the home directory (`~/.cargo/bin/cargo`) is looked up on the
+        // PATH the sandbox will pass, and its toolchain's install tree is judged and granted.
+        let path = std::env::var("PATH").unwrap_or_else(|_| cordon_sandbox::DEFAULT_PATH.into());
+        facts::grant_toolchains(
+            &mut facts,
+            &session.home,
+            cordon_policy::toolchains::Toolchains::builtin(),
+            |c| cordon_policy::toolchains::locate(&c.program, &c.cwd, &path),
+            |p| std::path::Path::new(p).exists(),
+        );
     }
     let (contract, contract_error) = match synth::contract(&text, &facts, &Requester::default()) {
         Ok(contract) => (Some(contract), None),

@@ -18,6 +18,7 @@ mod install;
 mod journal;
 mod keygen;
 mod mcp;
+mod out;
 pub(crate) mod policy;
 mod rollback;
 pub(crate) mod run;

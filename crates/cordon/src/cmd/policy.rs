@@ -242,7 +242,7 @@ pub fn load_policy_file(path: &Path) -> Result<PolicyInForce, CliError> {
             sha256: cordon_core::hash::sha256_hex(text.as_bytes()),
         }));
     }
-    let document = cordon_policy::yaml::parse(text)
+    let document = cordon_policy::native::policy_document(text)
         .map_err(|e| CliError::invalid_input(format!("{}: {e}", path.display())))?;
     if native::is_native(&document) {
         let loaded = LoadedNativePolicy::from_value(document)

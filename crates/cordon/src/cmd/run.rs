@@ -416,7 +416,10 @@ pub fn execute(
             break;
         }
         // Under a checkpoint, a plain `rm` moves its targets to the trash instead.
-        if let Some((result, entry)) = crate::checkpointing::soft_delete(taken.as_ref(), command) {
+        let hardened = mode == ModeArg::Hardened;
+        if let Some((result, entry)) =
+            crate::checkpointing::soft_delete(taken.as_ref(), command, hardened)
+        {
             reports.push(entry);
             let ok = result.status == CommandStatus::Success;
             if ok {
@@ -428,11 +431,26 @@ pub fn execute(
             }
             continue;
         }
-        let (plan, confinement) = match map_command(command, gate, mode) {
+        let (mut plan, mut confinement) = match map_command(command, gate, mode) {
             Ok(mapped) => mapped,
             Err(why) => {
                 // Said here as well as in the receipt: with the receipt only in the journal,
                 // stderr is the one place a person sees why nothing ran.
+                eprintln!("cordon: blocked: {why}");
+                blocked = Some((command.id.clone(), why));
+                break;
+            }
+        };
+        // Under a checkpoint, any `rm` the command reaches becomes a soft delete.
+        let soft_deletes = match crate::checkpointing::serve_soft_deletes(
+            taken.as_ref(),
+            command,
+            hardened,
+            &mut plan,
+            &mut confinement,
+        ) {
+            Ok(service) => service,
+            Err(why) => {
                 eprintln!("cordon: blocked: {why}");
                 blocked = Some((command.id.clone(), why));
                 break;
@@ -450,7 +468,9 @@ pub fn execute(
         let Some(result) = report.commands.into_iter().next() else {
             return Err(CliError::internal("the sandbox returned no command report"));
         };
-        reports.push(json!({
+        let soft_delete =
+            soft_deletes.map(|s| crate::checkpointing::finish_soft_deletes(s, &result));
+        let mut entry = json!({
             "id": result.id,
             "status": result.status,
             "exit_code": result.exit_code,
@@ -461,7 +481,11 @@ pub fn execute(
             "stderr": result.stderr,
             "error": result.error,
             "enforcement": report.enforcement,
-        }));
+        });
+        if let Some(soft_delete) = soft_delete {
+            entry["soft_delete"] = soft_delete;
+        }
+        reports.push(entry);
         let ok = result.status == CommandStatus::Success;
         if ok {
             completed.push(result.id.clone());

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use cordon_journal::keys::{self, KeyRing};
 use cordon_journal::{verify_journal, Outcome, VerifyOptions};
 
+use super::out;
 use crate::exit::CliError;
 use crate::input::read_input;
 
@@ -81,16 +82,19 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         },
     )
     .map_err(|e| CliError::invalid_input(e.to_string()))?;
+    // The whole answer at once: a reader that stops early (`| head -1`) gets no panic, and the
+    // exit code is still the verdict.
+    let mut text = String::new();
     if !args.json {
         let label = match verdict.verdict {
             Outcome::Valid => "VALID",
             Outcome::Invalid => "INVALID",
             Outcome::Undecidable => "UNDECIDABLE",
         };
-        println!(
-            "{label} — {} entries ({} decisions, {} receipts), {} checkpoints matched",
+        text.push_str(&format!(
+            "{label} — {} entries ({} decisions, {} receipts), {} checkpoints matched\n",
             verdict.entries, verdict.decisions, verdict.receipts, verdict.checkpoints_matched
-        );
+        ));
         for f in verdict.failures.iter().chain(&verdict.undecided) {
             let place = match (f.entry, &f.checkpoint) {
                 (Some(e), Some(c)) => format!("entry {e} (checkpoint {c})"),
@@ -98,20 +102,24 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 (None, Some(c)) => format!("checkpoint {c}"),
                 (None, None) => "journal".to_string(),
             };
-            println!("  {place}: {} — {}", f.code, f.reason);
+            text.push_str(&format!("  {place}: {} — {}\n", f.code, f.reason));
         }
         for n in &verdict.notes {
-            println!("  note: {n}");
+            text.push_str(&format!("  note: {n}\n"));
         }
     }
     let json = serde_json::to_string(&verdict)
         .map_err(|e| CliError::internal(format!("cannot serialize the verdict: {e}")))?;
-    println!("{json}");
-    Ok(match verdict.verdict {
-        Outcome::Valid => VALID,
-        Outcome::Invalid => INVALID,
-        Outcome::Undecidable => UNDECIDABLE,
-    })
+    text.push_str(&json);
+    text.push('\n');
+    out::answer(
+        &text,
+        match verdict.verdict {
+            Outcome::Valid => VALID,
+            Outcome::Invalid => INVALID,
+            Outcome::Undecidable => UNDECIDABLE,
+        },
+    )
 }
 
 fn load_ring(args: &Args) -> Result<KeyRing, CliError> {

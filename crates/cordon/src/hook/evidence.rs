@@ -5,6 +5,15 @@
 //! The journal and the key are the config home's (`journal/`, `keys/`). A hook whose decision
 //! cannot be recorded gives no decision: the error becomes a denial, so an agent cannot work
 //! unrecorded by deleting the key.
+//!
+//! Durability (docs/journal.md, "Durability of hook records"): a one-shot hook syncs its record
+//! before it answers. The gateway's recorder defers the sync ([`Recorder::deferring`]): the record
+//! is written before the answer, so no process crash can lose it, and the gateway's flusher syncs
+//! it right after; a power cut in between can lose it. That is safe because a hook record claims
+//! nothing ran: an allowed command runs only under `cordon exec`, which syncs its own decision
+//! record to the journal before the command starts.
+
+use std::time::{Duration, Instant};
 
 use cordon_core::hash::sha256_hex;
 use cordon_journal::record::{self, Decision};
@@ -39,6 +48,11 @@ pub fn signer(home: &Home) -> Result<Signer, HookError> {
 pub struct Recorder {
     journal: Journal,
     signer: Signer,
+    /// With deferred syncs: the longest a written record may wait for its sync before the next
+    /// append syncs it first.
+    defer_up_to: Option<Duration>,
+    /// When the oldest record not yet synced was written.
+    unsynced_since: Option<Instant>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -60,31 +74,114 @@ impl Recorder {
                 "the journal cannot be opened, so the decision cannot be recorded: {e}"
             ))
         })?;
-        Ok(Recorder { journal, signer })
+        Ok(Recorder {
+            journal,
+            signer,
+            defer_up_to: None,
+            unsynced_since: None,
+        })
+    }
+
+    /// This recorder writes each entry before it returns but leaves the sync to its owner (the
+    /// gateway's flusher: [`start_sync`](Recorder::start_sync), [`synced`](Recorder::synced),
+    /// [`flush`](Recorder::flush)); an entry that has waited longer than `bound` is synced by
+    /// the next append before anything else is written.
+    pub fn deferring(mut self, bound: Duration) -> Recorder {
+        self.defer_up_to = Some(bound);
+        self
     }
 
     /// Appends the decision record for `verdict`.
     pub fn decision(&mut self, request: &ToolRequest, verdict: &Verdict) -> Result<(), HookError> {
         let entry = record::decision_record(&decision_of(request, verdict))
             .map_err(|e| HookError(format!("cannot build the decision record: {e}")))?;
-        self.journal
-            .append_signed(&entry, &self.signer)
-            .map_err(|e| {
-                HookError(format!(
-                    "the decision record cannot be appended to the journal: {e}"
-                ))
-            })?;
-        Ok(())
+        self.append(&entry).map_err(|e| {
+            HookError(format!(
+                "the decision record cannot be appended to the journal: {e}"
+            ))
+        })
     }
 
     /// Appends what the agent reported about a finished tool call.
     pub fn outcome(&mut self, outcome: &ToolOutcome) -> Result<(), HookError> {
         let entry = outcome_entry(outcome);
-        self.journal
-            .append_signed(&entry, &self.signer)
-            .map_err(|e| HookError(format!("the journal refused the entry: {e}")))?;
+        self.append(&entry)
+            .map_err(|e| HookError(format!("the journal refused the entry: {e}")))
+    }
+
+    /// Whether entries wait for their sync.
+    pub fn has_unsynced(&self) -> bool {
+        self.unsynced_since.is_some()
+    }
+
+    /// What a sync started now covers: [`Sync::run`] it without holding this recorder, then
+    /// report it with [`synced`](Recorder::synced).
+    pub fn start_sync(&self) -> Result<Sync, HookError> {
+        Ok(Sync {
+            data: self.journal.data_sync().map_err(sync_failed)?,
+            through: self.journal.written_end(),
+            started: Instant::now(),
+        })
+    }
+
+    /// Every entry `sync` covered is durable. Once `index_every` entries wait for the index,
+    /// it is extended (and synced) too.
+    pub fn synced(&mut self, sync: &Sync, index_every: u64) -> Result<(), HookError> {
+        self.unsynced_since = if self.journal.written_end() <= sync.through {
+            None
+        } else {
+            // Written meanwhile: none of those is older than the sync's start.
+            Some(sync.started)
+        };
+        if self.journal.unflushed() >= index_every {
+            self.flush()?;
+        }
         Ok(())
     }
+
+    /// Syncs every entry written so far and extends the index over them (one data sync for
+    /// all of them: group commit).
+    pub fn flush(&mut self) -> Result<(), HookError> {
+        self.journal.flush().map_err(sync_failed)?;
+        self.unsynced_since = None;
+        Ok(())
+    }
+
+    fn append(&mut self, entry: &Value) -> Result<(), cordon_journal::JournalError> {
+        let Some(bound) = self.defer_up_to else {
+            self.journal.append_signed(entry, &self.signer)?;
+            return Ok(());
+        };
+        // The flusher fell behind (a slow disk): no new record before the late ones are synced.
+        if self.unsynced_since.is_some_and(|t| t.elapsed() > bound) {
+            self.journal.flush()?;
+            self.unsynced_since = None;
+        }
+        self.journal
+            .append_signed_deferred(std::slice::from_ref(entry), &self.signer)?;
+        self.unsynced_since.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+}
+
+/// A data sync of the journal, taken under the recorder and run outside it.
+#[derive(Debug)]
+pub struct Sync {
+    data: cordon_journal::store::DataSync,
+    /// The entries file's length when it was taken: everything before is covered.
+    through: u64,
+    started: Instant,
+}
+
+impl Sync {
+    /// `fdatasync(2)`: everything written before [`Recorder::start_sync`] is on disk after it.
+    pub fn run(&self) -> Result<(), HookError> {
+        self.data.sync().map_err(sync_failed)
+    }
+}
+
+fn sync_failed(e: cordon_journal::JournalError) -> HookError {
+    HookError(format!("the journal cannot be synced to disk: {e}"))
 }
 
 /// The decision record of a hook decision (unsigned; ids and times are the journal's business).
@@ -128,11 +225,6 @@ pub fn decision_of(request: &ToolRequest, verdict: &Verdict) -> Decision {
         sandbox_profile: verdict.run_as.as_ref().map(|_| EXEC_PROFILE.to_string()),
         details,
     }
-}
-
-/// Appends the decision record for `verdict` to the home's journal.
-pub fn record_decision(request: &ToolRequest, verdict: &Verdict) -> Result<(), HookError> {
-    Recorder::open()?.decision(request, verdict)
 }
 
 /// Appends what the agent reported about a finished tool call to the home's journal.

@@ -32,7 +32,7 @@ mod gemini;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cordon_core::Outcome;
 use serde::{Deserialize, Serialize};
@@ -217,7 +217,7 @@ pub struct Reply {
 /// Never fails: every problem becomes the agent's form of a denial.
 pub fn run(agent: Agent, settings: &Settings) -> Reply {
     // An agent that never closes stdin must not hold the answer back either.
-    let input = match within(settings.timeout, read_stdin) {
+    let input = match read_stdin(settings.timeout) {
         Ok(input) => input,
         Err(e) => return deny_reply(agent, &e),
     };
@@ -233,13 +233,15 @@ pub fn respond(agent: Agent, input: &[u8], settings: &Settings) -> Reply {
     };
     match event {
         Event::Before(request) => {
-            match within(settings.timeout, {
-                let settings = settings.clone();
-                move || {
-                    crate::gateway::decide(&request, &settings)
-                        .unwrap_or_else(|| decide_and_record(&request, &settings))
-                }
-            }) {
+            // The gateway's exchange keeps the deadline itself; deciding in process needs a
+            // helper thread to.
+            let decided = crate::gateway::decide(&request, settings).unwrap_or_else(|| {
+                within(settings.timeout, {
+                    let settings = settings.clone();
+                    move || decide_and_record(&request, &settings)
+                })
+            });
+            match decided {
                 Ok(verdict) => render(agent, &answer(agent, &verdict, settings), &input),
                 Err(e) => deny_reply(agent, &e),
             }
@@ -247,13 +249,10 @@ pub fn respond(agent: Agent, input: &[u8], settings: &Settings) -> Reply {
         Event::After(outcome) => {
             // The tool already ran: nothing is left to block, so a failure to record is reported
             // to the user and the agent goes on.
-            let recorded = within(settings.timeout, {
-                let settings = settings.clone();
-                move || {
-                    crate::gateway::record_outcome(&outcome, &settings)
-                        .unwrap_or_else(|| evidence::record_outcome(&outcome))
-                }
-            });
+            let recorded =
+                crate::gateway::record_outcome(&outcome, settings).unwrap_or_else(|| {
+                    within(settings.timeout, move || evidence::record_outcome(&outcome))
+                });
             match recorded {
                 Ok(()) => silent_reply(),
                 Err(e) => Reply {
@@ -266,20 +265,54 @@ pub fn respond(agent: Agent, input: &[u8], settings: &Settings) -> Reply {
     }
 }
 
-fn read_stdin() -> Result<Vec<u8>, HookError> {
+/// Reads stdin to its end within `timeout`. Waiting with poll(2) on this thread, rather than
+/// reading on a helper thread, spares every hook a thread start and two hand-offs.
+fn read_stdin(timeout: Duration) -> Result<Vec<u8>, HookError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd as _;
+
+    let failed = |e: std::io::Error| HookError(format!("cannot read the hook input on stdin: {e}"));
+    let deadline = Instant::now() + timeout;
+    // Read from the descriptor itself: a buffered reader could hold data that poll cannot see.
+    let mut stdin = std::fs::File::from(
+        std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(failed)?,
+    );
     let mut input = Vec::new();
-    std::io::stdin()
-        .lock()
-        .take(MAX_INPUT_BYTES + 1)
-        .read_to_end(&mut input)
-        .map_err(|e| HookError(format!("cannot read the hook input on stdin: {e}")))?;
-    if input.len() as u64 > MAX_INPUT_BYTES {
-        return Err(HookError(format!(
-            "the hook input is larger than {} MiB",
-            MAX_INPUT_BYTES >> 20
-        )));
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(0) => {
+                return Err(HookError(format!(
+                    "no decision within {} ms: the hook input on stdin did not end",
+                    timeout.as_millis()
+                )))
+            }
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(failed(e.into())),
+        }
+        let n = match stdin.read(&mut chunk) {
+            Ok(0) => return Ok(input),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(failed(e)),
+        };
+        input.extend_from_slice(&chunk[..n]);
+        if input.len() as u64 > MAX_INPUT_BYTES {
+            return Err(HookError(format!(
+                "the hook input is larger than {} MiB",
+                MAX_INPUT_BYTES >> 20
+            )));
+        }
     }
-    Ok(input)
 }
 
 /// The hook input as the agent sent it (a JSON object), kept for answers that echo it.
@@ -334,9 +367,20 @@ fn within<T: Send + 'static>(
 /// Decides a request and appends the decision to the journal. A decision that cannot be recorded
 /// is not given: the error becomes a denial.
 pub fn decide_and_record(request: &ToolRequest, settings: &Settings) -> Result<Verdict, HookError> {
-    let verdict = decide(request, settings)?;
-    evidence::record_decision(request, &verdict)?;
-    Ok(verdict)
+    // The key and the journal open on a second thread while the policy decides on this one.
+    std::thread::scope(|scope| {
+        let recorder = std::thread::Builder::new()
+            .name("cordon-recorder".into())
+            .spawn_scoped(scope, evidence::Recorder::open)
+            .map_err(|e| HookError(format!("cannot open the journal: {e}")))?;
+        let verdict = decide(request, settings);
+        let recorder = recorder
+            .join()
+            .map_err(|_| HookError("opening the journal failed unexpectedly".into()))?;
+        let verdict = verdict?;
+        recorder?.decision(request, &verdict)?;
+        Ok(verdict)
+    })
 }
 
 /// The core decision, shared by every adapter, the MCP server and the gateway.
