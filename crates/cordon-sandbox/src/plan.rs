@@ -131,6 +131,19 @@ pub struct Confinement {
     pub write_paths: Vec<PathBuf>,
     pub network: Network,
     pub limits: Limits,
+    /// Programs replaced inside the command's mount namespace (hardened mode): each `program`
+    /// has `with` bind-mounted read-only over it, so every name and path that reaches the
+    /// program runs the replacement. Used for cordon's soft-delete `rm` under a checkpoint.
+    pub substitutes: Vec<Substitute>,
+}
+
+/// One program replaced for the command: see [`Confinement::substitutes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Substitute {
+    /// The program's file (symlinks are followed when the run is planned).
+    pub program: PathBuf,
+    /// The regular file mounted over it.
+    pub with: PathBuf,
 }
 
 impl Confinement {
@@ -142,6 +155,7 @@ impl Confinement {
             write_paths: Vec::new(),
             network: Network::Allow,
             limits: Limits::default(),
+            substitutes: Vec::new(),
         }
     }
 

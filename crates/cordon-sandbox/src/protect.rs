@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 
+use crate::plan::Substitute;
 use crate::report::{ProtectedPath, ProtectedReport, Protection};
 use crate::Error;
 
@@ -82,6 +83,8 @@ pub const WALK_SKIPPED: &[&str] = &["node_modules", "target", ".venv", "__pycach
 #[derive(Clone)]
 pub(crate) struct Target {
     pub path: CString,
+    /// What is mounted at `path`: `None` for `path` itself, `Some` for a substitute program.
+    pub source: Option<CString>,
     /// `Some` for a read-only mount: the flags of the remount that makes it read-only (the source
     /// filesystem's `noexec` is kept, because a user namespace may not drop a locked flag).
     pub remount: Option<MsFlags>,
@@ -96,7 +99,11 @@ pub(crate) struct ProtectPlan {
 
 /// Finds the protected paths inside `write_roots` (already resolved). `tmp` is the run's private
 /// TMPDIR, which is never searched.
-pub(crate) fn plan(write_roots: &[PathBuf], tmp: &Path) -> Result<ProtectPlan, Error> {
+pub(crate) fn plan(
+    write_roots: &[PathBuf],
+    tmp: &Path,
+    substitutes: &[Substitute],
+) -> Result<ProtectPlan, Error> {
     let mut found: BTreeMap<PathBuf, Protection> = BTreeMap::new();
     let mut report = ProtectedReport::default();
     let mut budget = MAX_WALK_DIRS;
@@ -174,15 +181,61 @@ pub(crate) fn plan(write_roots: &[PathBuf], tmp: &Path) -> Result<ProtectPlan, E
         })?;
         let remount = match how {
             Protection::Pinned => None,
-            Protection::ReadOnly => Some(read_only_flags(&c)?),
+            Protection::ReadOnly | Protection::Substituted => Some(read_only_flags(&c)?),
         };
-        targets.push(Target { path: c, remount });
+        targets.push(Target {
+            path: c,
+            source: None,
+            remount,
+        });
         report.paths.push(ProtectedPath {
             path: path.clone(),
             how: *how,
         });
     }
+    // After the protected names: a substitute sits in a system directory, never inside them.
+    for substitute in substitutes {
+        targets.push(substitute_target(substitute)?);
+        report.paths.push(ProtectedPath {
+            path: substitute.program.clone(),
+            how: Protection::Substituted,
+        });
+    }
     Ok(ProtectPlan { targets, report })
+}
+
+/// The mount that replaces one program. Both ends must be regular files: a bind mount of a
+/// file over a directory (or the reverse) fails in the child, and a program that is really a
+/// multi-call binary (busybox) is refused by the caller before it gets here.
+fn substitute_target(substitute: &Substitute) -> Result<Target, Error> {
+    let unusable = |detail: String| Error::Unenforceable {
+        feature: "replacing a program for the command",
+        detail,
+    };
+    let c_path = |path: &Path| {
+        CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| unusable(format!("{}: path contains a NUL byte", path.display())))
+    };
+    let regular_file = |path: &Path| {
+        let real = std::fs::canonicalize(path)
+            .map_err(|e| unusable(format!("{}: {e}", path.display())))?;
+        if std::fs::metadata(&real).is_ok_and(|m| m.is_file()) {
+            Ok(real)
+        } else {
+            Err(unusable(format!(
+                "{} is not a regular file",
+                path.display()
+            )))
+        }
+    };
+    let program = regular_file(&substitute.program)?;
+    let source = c_path(&regular_file(&substitute.with)?)?;
+    let remount = Some(read_only_flags(&source)?);
+    Ok(Target {
+        path: c_path(&program)?,
+        source: Some(source),
+        remount,
+    })
 }
 
 /// Records the protected names that exist under one project root.
@@ -374,7 +427,8 @@ pub(crate) fn apply(targets: &[Target]) -> nix::Result<()> {
     )?;
     for target in targets {
         let path = target.path.as_c_str();
-        mount(Some(path), path, NONE, MsFlags::MS_BIND, NONE)?;
+        let source = target.source.as_deref().unwrap_or(path);
+        mount(Some(source), path, NONE, MsFlags::MS_BIND, NONE)?;
         if let Some(flags) = target.remount {
             mount(NONE, path, NONE, flags, NONE)?;
         }
@@ -417,7 +471,7 @@ mod tests {
         std::fs::create_dir_all(root.join("a/.codex")).unwrap();
         std::os::unix::fs::symlink("/nonexistent", root.join(".envrc")).unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        let plan = plan(std::slice::from_ref(&root), tmp.path()).unwrap();
+        let plan = plan(std::slice::from_ref(&root), tmp.path(), &[]).unwrap();
         let nested = root.join("a/b/nested");
         assert_eq!(
             paths(&plan),
@@ -447,7 +501,7 @@ mod tests {
         std::fs::create_dir_all(root.join(".vscode")).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let roots = vec![root.clone(), root.join(".claude/commands")];
-        let plan = plan(&roots, tmp.path()).unwrap();
+        let plan = plan(&roots, tmp.path(), &[]).unwrap();
         assert_eq!(
             paths(&plan),
             vec![(root.join(".vscode"), Protection::ReadOnly)]
@@ -464,7 +518,7 @@ mod tests {
         // Outside the writable root: Landlock's business, not mounted.
         std::fs::create_dir_all(root.join(".vscode")).unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        let plan = plan(&[root.join(".git")], tmp.path()).unwrap();
+        let plan = plan(&[root.join(".git")], tmp.path(), &[]).unwrap();
         assert_eq!(
             paths(&plan),
             vec![
@@ -484,7 +538,7 @@ mod tests {
         std::fs::write(module.join("HEAD"), "ref: refs/heads/main").unwrap();
         std::fs::write(module.join("config"), "").unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        let plan = plan(std::slice::from_ref(&root), tmp.path()).unwrap();
+        let plan = plan(std::slice::from_ref(&root), tmp.path(), &[]).unwrap();
         let got = paths(&plan);
         for (path, how) in [
             (module.clone(), Protection::Pinned),
@@ -500,11 +554,50 @@ mod tests {
     }
 
     #[test]
+    fn a_substitute_is_planned_for_regular_files_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap();
+        let program = dir.join("rm");
+        let with = dir.join("shim");
+        std::fs::write(&program, b"real").unwrap();
+        std::fs::write(&with, b"shim").unwrap();
+        let link = dir.join("link-to-rm");
+        std::os::unix::fs::symlink(&program, &link).unwrap();
+        // A symlink to the program is followed: the mount goes over the file itself.
+        let substitutes = [Substitute {
+            program: link,
+            with: with.clone(),
+        }];
+        let planned = plan(&[], &dir, &substitutes).unwrap();
+        let target = planned.targets.last().unwrap();
+        assert_eq!(target.path.as_bytes(), program.as_os_str().as_bytes());
+        assert_eq!(
+            target.source.as_deref().map(CStr::to_bytes),
+            Some(with.as_os_str().as_bytes())
+        );
+        assert!(target
+            .remount
+            .is_some_and(|f| f.contains(MsFlags::MS_RDONLY)));
+        assert_eq!(
+            planned.report.paths.last().map(|p| p.how),
+            Some(Protection::Substituted)
+        );
+        // A directory, or a program that does not exist, is refused before anything runs.
+        for bad in [dir.clone(), dir.join("absent")] {
+            let substitutes = [Substitute {
+                program: bad,
+                with: with.clone(),
+            }];
+            assert!(plan(&[], &dir, &substitutes).is_err());
+        }
+    }
+
+    #[test]
     fn a_workspace_without_protected_names_needs_no_mounts() {
         let ws = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(ws.path().join("src")).unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        let plan = plan(&[ws.path().to_path_buf()], tmp.path()).unwrap();
+        let plan = plan(&[ws.path().to_path_buf()], tmp.path(), &[]).unwrap();
         assert!(plan.targets.is_empty());
     }
 }

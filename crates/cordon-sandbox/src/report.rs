@@ -167,6 +167,9 @@ pub enum Protection {
     /// Bind-mounted read-write over itself (a `.git` directory): writable, but it cannot be
     /// renamed or removed (EBUSY), so it cannot be swapped for another one.
     Pinned,
+    /// A program with a replacement bind-mounted read-only over it
+    /// ([`crate::plan::Substitute`]).
+    Substituted,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -270,7 +270,11 @@ impl Prepared {
             NetnsPlan::None
         };
         let protect = match &fs {
-            Some(fs) => Some(crate::protect::plan(&fs.report.write_paths, &tmp.0)?),
+            Some(fs) => Some(crate::protect::plan(
+                &fs.report.write_paths,
+                &tmp.0,
+                &confinement.substitutes,
+            )?),
             None => None,
         };
         let protect_userns = match (&netns_plan, has_sys_admin) {

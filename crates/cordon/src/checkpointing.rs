@@ -18,7 +18,7 @@ use cordon_checkpoint::{Request, Store, Summary};
 use cordon_core::contract::Command;
 use cordon_policy::shell;
 use cordon_sandbox::{
-    CommandReport, CommandStatus, Confinement, Plan, StreamReport, PROTECTED_NAMES,
+    CommandReport, CommandStatus, Confinement, Plan, StreamReport, Substitute, PROTECTED_NAMES,
 };
 use serde_json::{json, Value};
 
@@ -249,6 +249,18 @@ pub fn serve_soft_deletes(
         cwd: command.cwd.clone(),
         home: std::env::var("HOME").unwrap_or_else(|_| "/".into()),
     };
+    // Hardened: the rm programs the sandbox will replace with the shim, whatever runs them.
+    let substituted = if hardened {
+        let path = plan
+            .commands
+            .iter()
+            .flat_map(|c| c.env.iter())
+            .find(|(name, _)| name == "PATH")
+            .map(|(_, value)| value.clone());
+        rm_programs(path.as_deref())
+    } else {
+        Vec::new()
+    };
     // Per segment: the rm paths written as absolute paths that the segment's own bash runs.
     let mut functions: Vec<Vec<String>> = Vec::new();
     for argv in command.argvs() {
@@ -257,9 +269,9 @@ pub fn serve_soft_deletes(
             Some(text) => shell::parse(text, &session),
             None => shell::from_argv(argv, &session),
         };
-        functions.push(absolute_rms(&script, shell_text.is_some())?);
+        functions.push(absolute_rms(&script, shell_text.is_some(), &substituted)?);
     }
-    let service = Service::start(
+    let mut service = Service::start(
         &taken.runs_dir,
         trash_service::Scope {
             trash_dir: taken.trash_dir.clone(),
@@ -299,8 +311,41 @@ pub fn serve_soft_deletes(
     }
     if hardened {
         confinement.read_paths.extend(service.grants());
+        for program in &substituted {
+            confinement.substitutes.push(Substitute {
+                program: program.clone(),
+                with: service.exe().to_path_buf(),
+            });
+        }
+        service.set_substitutes(substituted);
     }
     Ok(Some(service))
+}
+
+/// The `rm` programs a hardened command could reach by any name: every `rm` on its `PATH` and
+/// the usual absolute paths, symlinks resolved. The sandbox mounts the shim over each, so a script
+/// or a Makefile that runs `/bin/rm` reaches the trash too. A file whose real name is not `rm`
+/// (a multi-call binary such as busybox) is left alone: replacing it would replace every program
+/// it provides, and the process record still flags an `rm` it runs.
+fn rm_programs(path: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
+    let on_path = path
+        .map(|p| std::env::split_paths(p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|dir| dir.join("rm"));
+    let mut programs: Vec<PathBuf> = Vec::new();
+    for candidate in on_path.chain(["/bin/rm", "/usr/bin/rm"].map(PathBuf::from)) {
+        let Ok(real) = std::fs::canonicalize(&candidate) else {
+            continue;
+        };
+        if real.file_name().is_some_and(|n| n == "rm")
+            && real.is_file()
+            && !programs.contains(&real)
+        {
+            programs.push(real);
+        }
+    }
+    programs
 }
 
 /// What a soft delete must refuse: in hardened mode the paths the sandbox mounts read-only.
@@ -327,8 +372,13 @@ fn bash_text(argv: &[String]) -> Option<&str> {
 /// The absolute paths through which `script` runs `rm` directly from its own bash (each becomes
 /// a function that calls the shim). `Err` for an `rm` the trash cannot reach: an absolute path
 /// run by another program (`find -exec /bin/rm`, `xargs /bin/rm`, a nested `bash -c`, `command
-/// /bin/rm`, an argv with no shell), or an `rm` given its own `PATH`.
-fn absolute_rms(script: &shell::Script, run_by_bash: bool) -> Result<Vec<String>, String> {
+/// /bin/rm`, an argv with no shell), or an `rm` given its own `PATH`. An absolute path to one of
+/// the `substituted` programs needs neither: the sandbox mounts the shim over it.
+fn absolute_rms(
+    script: &shell::Script,
+    run_by_bash: bool,
+    substituted: &[PathBuf],
+) -> Result<Vec<String>, String> {
     let mut paths: Vec<String> = Vec::new();
     for sc in script.commands.iter().filter(|c| c.program() == "rm") {
         let refuse = |why: &str| {
@@ -343,6 +393,9 @@ fn absolute_rms(script: &shell::Script, run_by_bash: bool) -> Result<Vec<String>
         let Some(path) = sc.program_path.as_deref().filter(|p| p.starts_with('/')) else {
             continue;
         };
+        if std::fs::canonicalize(path).is_ok_and(|real| substituted.contains(&real)) {
+            continue;
+        }
         let nameable = path
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b));
@@ -371,6 +424,10 @@ fn absolute_rms(script: &shell::Script, run_by_bash: bool) -> Result<Vec<String>
 /// holds what it removed).
 pub fn finish_soft_deletes(service: Service, result: &CommandReport) -> Value {
     let shim = service.shim();
+    // Programs the sandbox replaced with the shim (the run fails before the command starts if
+    // the mount cannot be made): running them was a soft delete, not an escape.
+    let substituted = service.substitutes().to_vec();
+    let canonical = |path: &str| std::fs::canonicalize(path).unwrap_or_else(|_| path.into());
     let calls = service.finish();
     for call in &calls {
         if let Some(id) = &call.trash {
@@ -385,7 +442,7 @@ pub fn finish_soft_deletes(service: Service, result: &CommandReport) -> Value {
         .iter()
         .flat_map(|tree| tree.processes.iter())
         .filter(|p| p.path_found && Path::new(&p.path).file_name().is_some_and(|n| n == "rm"))
-        .filter(|p| Path::new(&p.path) != shim)
+        .filter(|p| Path::new(&p.path) != shim && !substituted.contains(&canonical(&p.path)))
         .map(|p| json!({"pid": p.pid, "path": p.path, "argv": p.argv}))
         .collect();
     if !escaped.is_empty() {
@@ -400,6 +457,7 @@ pub fn finish_soft_deletes(service: Service, result: &CommandReport) -> Value {
     json!({
         "mechanism": "rm-shim",
         "calls": calls,
+        "substituted": substituted,
         "escaped": escaped,
         "escapes_checked": escapes_checked,
     })
@@ -424,13 +482,14 @@ mod tests {
         assert_eq!(
             absolute_rms(
                 &script("make && /bin/rm -rf out; (/usr/bin/rm x) && /bin/rm y"),
-                true
+                true,
+                &[]
             ),
             Ok(vec!["/bin/rm".to_string(), "/usr/bin/rm".to_string()])
         );
         // `rm` through PATH needs no function.
         assert_eq!(
-            absolute_rms(&script("rm a; \\rm b; command rm c; env rm d"), true),
+            absolute_rms(&script("rm a; \\rm b; command rm c; env rm d"), true, &[]),
             Ok(Vec::new())
         );
     }
@@ -443,7 +502,7 @@ mod tests {
             "env /bin/rm x",
             "sudo /bin/rm x",
         ] {
-            let err = absolute_rms(&script(text), true).unwrap_err();
+            let err = absolute_rms(&script(text), true, &[]).unwrap_err();
             assert!(err.contains("would delete instead"), "{text}: {err}");
         }
         // An argv with no shell: nothing defines the function.
@@ -455,8 +514,8 @@ mod tests {
                 home: "/h".into(),
             },
         );
-        assert!(absolute_rms(&parsed, false).is_err());
-        assert!(absolute_rms(&script("PATH=/usr/bin rm x"), true).is_err());
+        assert!(absolute_rms(&parsed, false, &[]).is_err());
+        assert!(absolute_rms(&script("PATH=/usr/bin rm x"), true, &[]).is_err());
     }
 
     #[test]

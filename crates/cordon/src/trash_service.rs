@@ -101,6 +101,8 @@ pub struct Service {
     listener: Option<UnixListener>,
     thread: Option<JoinHandle<()>>,
     calls: Arc<Mutex<Vec<Call>>>,
+    /// Programs the sandbox replaces with the shim for this command (hardened mode).
+    substitutes: Vec<PathBuf>,
 }
 
 impl Service {
@@ -137,6 +139,7 @@ impl Service {
             listener: None,
             thread: None,
             calls: Arc::new(Mutex::new(Vec::new())),
+            substitutes: Vec::new(),
         };
         if service.socket.as_os_str().len() > MAX_SOCKET_PATH {
             return Err(format!(
@@ -182,6 +185,21 @@ impl Service {
     /// The shim: `<run>/bin/rm`, a symlink to the cordon binary.
     pub fn shim(&self) -> PathBuf {
         self.dir.join("bin").join("rm")
+    }
+
+    /// Notes the programs the sandbox mounts the shim over, for the receipt.
+    pub fn set_substitutes(&mut self, programs: Vec<PathBuf>) {
+        self.substitutes = programs;
+    }
+
+    /// The programs the sandbox mounts the shim over.
+    pub fn substitutes(&self) -> &[PathBuf] {
+        &self.substitutes
+    }
+
+    /// The cordon binary the shim runs (canonical).
+    pub fn exe(&self) -> &Path {
+        &self.exe
     }
 
     /// What a hardened command must be able to read and execute: the run directory (the shim

@@ -185,7 +185,10 @@ impl Env {
         if self.mode != "hardened" {
             return false;
         }
-        let probe = self.shell("true");
+        // A command with a write scope: under the checkpoint outcome a command that writes
+        // nothing is refused (there would be nothing to restore), which is no probe of the kernel.
+        let probe = self.shell("touch .probe");
+        let _ = fs::remove_file(self.w.join(".probe"));
         if probe.code == 0 {
             return false;
         }
@@ -348,28 +351,52 @@ fn find_exec_rm_run_by_make_reaches_the_trash() {
 
 #[test]
 fn an_absolute_rm_that_the_shell_does_not_run_itself_is_refused_before_anything_runs() {
-    for mode in MODES {
-        let env = Env::new(mode, "allow_with_checkpoint");
-        if env.unavailable() {
-            continue;
-        }
-        fs::write(env.w.join("a"), b"a").unwrap();
-        let run = env.shell("touch marker; bash -c '/bin/rm a'");
-        assert_eq!(run.code, 126, "[{mode}] {}", run.stderr);
+    // Local mode has no mount namespace to put the shim over /bin/rm, so such a text is refused.
+    let env = Env::new("local", "allow_with_checkpoint");
+    fs::write(env.w.join("a"), b"a").unwrap();
+    let run = env.shell("touch marker; bash -c '/bin/rm a'");
+    assert_eq!(run.code, 126, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("would delete instead of moving to the trash"),
+        "{}",
+        run.stderr
+    );
+    assert!(env.w.join("a").exists() && !env.w.join("marker").exists());
+    // Control: the same text with a plain `rm` runs and moves.
+    let run = env.shell("touch marker; bash -c 'rm a'");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!env.w.join("a").exists() && env.w.join("marker").exists());
+}
+
+#[test]
+fn in_hardened_mode_an_absolute_rm_run_by_any_program_reaches_the_trash() {
+    let env = Env::new("hardened", "allow_with_checkpoint");
+    if env.unavailable() {
+        return;
+    }
+    for (i, text) in [
+        "bash -c '/bin/rm a0'",
+        "command /usr/bin/rm a1",
+        "sh -c '/bin/rm -f a2'",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("a{i}");
+        fs::write(env.w.join(&name), name.as_bytes()).unwrap();
+        let run = env.shell(&format!("{text} && echo done"));
+        assert_eq!(run.code, 0, "{text}: {}", run.stderr);
+        assert!(!env.w.join(&name).exists(), "{text}");
+        assert_eq!(run.trash_ids().len(), 1, "{text}: {}", run.receipt);
+        let soft = &run.receipt["x-cordon"]["sandbox"]["commands"][0]["soft_delete"];
+        assert_eq!(soft["escaped"].as_array().map(Vec::len), Some(0), "{soft}");
         assert!(
-            run.stderr
-                .contains("would delete instead of moving to the trash"),
-            "[{mode}] {}",
-            run.stderr
+            soft["substituted"].as_array().is_some_and(|a| a
+                .iter()
+                .any(|p| p.as_str().is_some_and(|p| p.ends_with("/rm")))),
+            "{soft}"
         );
-        assert!(
-            env.w.join("a").exists() && !env.w.join("marker").exists(),
-            "[{mode}]"
-        );
-        // Control: the same text with a plain `rm` runs and moves.
-        let run = env.shell("touch marker; bash -c 'rm a'");
-        assert_eq!(run.code, 0, "[{mode}] {}", run.stderr);
-        assert!(!env.w.join("a").exists() && env.w.join("marker").exists());
     }
 }
 
@@ -537,10 +564,11 @@ fn a_path_the_hardened_sandbox_keeps_read_only_is_not_moved_for_it() {
         fs::create_dir_all(env.w.join(".git/hooks")).unwrap();
         fs::write(env.w.join(".git/hooks/pre-commit"), b"#!/bin/sh\n").unwrap();
         fs::write(env.w.join(".git/HEAD"), b"ref: refs/heads/main\n").unwrap();
-        let run = env.shell("touch x && rm -rf .git/hooks; echo \"st=$?\"");
+        let run = env.shell("touch x && rm -rf .git; echo \"st=$?\"");
         if mode == "hardened" {
-            // The sandbox mounts .git/hooks read-only: the command could not remove it, so the
-            // service does not remove it for the command.
+            // The sandbox pins .git and mounts its hooks read-only (a contract that names `.git`
+            // does not override that; one naming `.git/hooks` itself would): the command could
+            // not remove them, so the service does not remove them for the command.
             assert_eq!(run.stdout, "st=1\n", "[{mode}] {}", run.stderr);
             assert!(run.stderr.contains("read-only"), "[{mode}] {}", run.stderr);
             assert!(env.w.join(".git/hooks/pre-commit").exists());
@@ -556,7 +584,7 @@ fn a_path_the_hardened_sandbox_keeps_read_only_is_not_moved_for_it() {
                 "--",
                 "rm",
                 "-rf",
-                ".git/hooks",
+                ".git",
             ]);
             assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
             assert!(
@@ -582,14 +610,35 @@ fn an_rm_that_escapes_the_shim_is_flagged_in_the_receipt() {
     if env.unavailable() {
         return;
     }
-    // make runs its recipe with /bin/sh (not the text's bash), so `/bin/rm` there is the real rm.
+    // make runs its recipe with /bin/sh, not the text's bash: its `/bin/rm` reaches the shim
+    // only because the sandbox mounts the shim over the system's rm.
     fs::write(env.w.join("gone"), b"g").unwrap();
     fs::write(env.w.join("Makefile"), "clean:\n\t/bin/rm -f gone\n").unwrap();
     let run = env.shell("make -s clean && echo done");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!env.w.join("gone").exists());
+    assert_eq!(run.trash_ids().len(), 1, "{}", run.receipt);
     let escaped = &run.receipt["x-cordon"]["sandbox"]["commands"][0]["soft_delete"]["escaped"];
-    assert_eq!(escaped[0]["path"], "/bin/rm", "{}", run.receipt);
+    assert_eq!(escaped.as_array().map(Vec::len), Some(0), "{}", run.receipt);
+
+    // A real rm the sandbox did not replace (a copy made before the run, under another
+    // directory) really deletes; the process record flags it.
+    let tools = env.w.join("tools");
+    fs::create_dir(&tools).unwrap();
+    fs::copy("/usr/bin/rm", tools.join("rm")).unwrap();
+    fs::write(env.w.join("gone"), b"g").unwrap();
+    fs::write(env.w.join("Makefile"), "clean:\n\ttools/rm -f gone\n").unwrap();
+    let run = env.shell("make -s clean && echo done");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!env.w.join("gone").exists());
+    let escaped = &run.receipt["x-cordon"]["sandbox"]["commands"][0]["soft_delete"]["escaped"];
+    assert!(
+        escaped[0]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("tools/rm")),
+        "{}",
+        run.receipt
+    );
     assert!(
         run.stderr.contains("ran outside the trash"),
         "{}",
@@ -602,13 +651,6 @@ fn an_rm_that_escapes_the_shim_is_flagged_in_the_receipt() {
     let out = env.cordon(&["rollback", id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fs::read(env.w.join("gone")).unwrap(), b"g");
-    // Control: the shim's own execs are not flagged.
-    fs::write(env.w.join("Makefile"), "clean:\n\trm -f gone\n").unwrap();
-    let run = env.shell("make -s clean && echo done");
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let escaped = &run.receipt["x-cordon"]["sandbox"]["commands"][0]["soft_delete"]["escaped"];
-    assert_eq!(escaped.as_array().map(Vec::len), Some(0), "{}", run.receipt);
-    assert!(!env.w.join("gone").exists());
 }
 
 #[test]

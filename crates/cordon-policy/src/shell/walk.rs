@@ -305,11 +305,26 @@ impl<'a> Walker<'a> {
     }
 
     fn redirected_statement(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
+        let written_body = node.child_by_field_name("body");
+        let mut body = written_body;
+        // tree-sitter-bash hangs a redirect written after `a && b` on the whole list, but bash
+        // gives it to the last command only, in the directory the earlier `cd`s left:
+        // `cd ~/.ssh && echo k >> authorized_keys` writes `~/.ssh/authorized_keys`. So the
+        // earlier parts run without the redirect, and the last part gets it.
+        while let Some(list) = body.filter(|b| b.kind() == "list") {
+            let parts = named_children(list);
+            let Some((last, earlier)) = parts.split_last() else {
+                break;
+            };
+            for part in earlier {
+                self.walk_node(*part, src, ctx);
+            }
+            body = Some(*last);
+        }
         let mut inner = ctx.clone();
-        let body = node.child_by_field_name("body");
         let mut after = Vec::new();
         for child in named_children(node) {
-            if Some(child) == body {
+            if Some(child) == written_body {
                 continue;
             }
             after.extend(self.redirect(child, src, &mut inner));
