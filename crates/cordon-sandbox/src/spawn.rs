@@ -1,5 +1,5 @@
 //! Starting one pipeline segment: `clone3` straight into the command's cgroup, the confinement
-//! hook, then `execvp`.
+//! hook, then the exec.
 //!
 //! # Why not `std::process::Command`
 //! A child that joins its cgroup by writing `cgroup.procs` makes the kernel take
@@ -18,8 +18,9 @@
 //! own `pre_exec` contract demands: reset the signal mask and `SIGPIPE` (Rust ignores it, and an
 //! ignored signal survives exec: `yes | head` would stop giving -13), install stdio, `chdir`,
 //! apply the confinement (`ChildSetup::apply`, which writes the acknowledgement), point `environ`
-//! at the prepared environment and `execvp` (so a bare name is looked up on the command's own
-//! `PATH`, as std does). If anything before the exec fails, the child writes an `X` record with
+//! at the prepared environment and exec: the program found on the command's own `PATH` before
+//! the fork, then, if that fails or nothing was found, `execvp` (so a bare name is looked up as
+//! std does, with `execvp`'s errors and its `/bin/sh` fallback for scripts without `#!`). If anything before the exec fails, the child writes an `X` record with
 //! the errno on the acknowledgement pipe and exits 127; the supervisor then reports what std
 //! would have returned as a spawn error.
 //!
@@ -69,6 +70,11 @@ extern "C" {
 /// One segment to start: everything the child needs, as C data built before the fork.
 pub(crate) struct SpawnRequest {
     argv: Vec<CString>,
+    /// `argv[0]` looked up on the command's `PATH` before the fork, when it is a bare name that
+    /// names an executable file there. The child tries it first: every name `execvp` tries and
+    /// misses is a failed `execve`, and in hardened mode each of those is a round trip to the
+    /// exec recorder (six of them for `true` on a default `PATH`).
+    program: Option<CString>,
     argv_ptrs: Vec<*const libc::c_char>,
     /// Owns the strings `envp_ptrs` points at.
     _envp: Vec<CString>,
@@ -107,8 +113,14 @@ impl SpawnRequest {
             ptrs.push(std::ptr::null());
             ptrs
         };
+        let program = argv
+            .first()
+            .and_then(|name| on_path(name.as_bytes(), env, cwd))
+            .map(|path| c(path.as_os_str().as_bytes()))
+            .transpose()?;
         let [stdin, stdout, stderr] = stdio;
         Ok(SpawnRequest {
+            program,
             argv_ptrs: pointers(&argv),
             envp_ptrs: pointers(&envp),
             argv,
@@ -121,6 +133,29 @@ impl SpawnRequest {
             ],
         })
     }
+}
+
+/// The first executable regular file named `name` in the `PATH` of `env`, as `execvp` searches it
+/// (relative entries from `cwd`). `None` for a name with a slash, an empty one, or one not found:
+/// the child then leaves the whole search, and its errors, to `execvp`.
+fn on_path(name: &[u8], env: &[(OsString, OsString)], cwd: &Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if name.is_empty() || name.contains(&b'/') {
+        return None;
+    }
+    let path = env
+        .iter()
+        .find(|(n, _)| n == "PATH")
+        .map(|(_, v)| v.clone())
+        // glibc's search path when PATH is unset.
+        .unwrap_or_else(|| "/bin:/usr/bin".into());
+    let name = std::ffi::OsStr::from_bytes(name);
+    std::env::split_paths(&path)
+        .map(|dir| cwd.join(dir).join(name))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// The same file at fd 3 or above, so `dup2` onto 0–2 never meets itself: a process embedding the
@@ -293,6 +328,11 @@ unsafe fn run_child(request: &SpawnRequest, setup: &mut ChildSetup) -> ! {
     // into `request`, which stays in this address space until execvp replaces it.
     unsafe {
         std::ptr::addr_of_mut!(environ).write(request.envp_ptrs.as_ptr());
+        if let Some(program) = &request.program {
+            // Only if it fails (the sandbox denies it, or it is a script without `#!`, which
+            // only `execvp` hands to /bin/sh) does the full search below run.
+            libc::execv(program.as_ptr(), request.argv_ptrs.as_ptr());
+        }
         libc::execvp(request.argv[0].as_ptr(), request.argv_ptrs.as_ptr());
     }
     exec_failed(setup)

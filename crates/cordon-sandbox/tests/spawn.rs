@@ -223,3 +223,60 @@ fn out_pid(report: &serde_json::Value) -> String {
     let name = tmp.rsplit('/').next().unwrap();
     name.split('-').nth(1).unwrap().to_string()
 }
+
+/// A bare name is looked up on the command's `PATH` before the fork and executed directly: the
+/// recorded execs show one call, not one per `PATH` entry before the one that holds it (each
+/// failed attempt is a round trip to the exec recorder in hardened mode).
+#[test]
+fn a_bare_name_is_executed_once_not_tried_on_every_path_entry() {
+    if cordon_sandbox::landlock_abi() < cordon_sandbox::MIN_LANDLOCK_ABI {
+        skip!("needs hardened mode: Landlock ABI too old");
+        return;
+    }
+    let mut command = PlannedCommand::new("c", ["true"], "/");
+    command.env = vec![(
+        "PATH".into(),
+        "/nonexistent-a:/nonexistent-b:/usr/local/sbin:/usr/bin:/bin".into(),
+    )];
+    let options = cordon_sandbox::RunOptions {
+        record_processes: true,
+        ..quiet()
+    };
+    let r = run(
+        &Plan {
+            commands: vec![command],
+        },
+        &hardened(),
+        &options,
+    )
+    .unwrap();
+    assert_eq!(r.exit_code, 0, "{r:?}");
+    let Some(tree) = r.commands[0].processes.as_ref().filter(|t| t.complete) else {
+        skip!("the exec record is not complete here");
+        return;
+    };
+    let execs: Vec<_> = tree.processes.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(execs.len(), 1, "{execs:?}");
+    assert!(execs[0].ends_with("/true"), "{execs:?}");
+}
+
+/// An executable script without `#!` fails a direct exec with ENOEXEC; the `execvp` fallback
+/// hands it to `/bin/sh`, as std's spawn (and every shell) does.
+#[test]
+fn a_script_without_a_shebang_still_runs_through_the_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("cordon-no-shebang");
+    std::fs::write(&script, "echo ran-by-sh\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for mut conf in modes() {
+        conf.read_paths.push(canon(dir.path()));
+        let mut command = PlannedCommand::new("c", ["cordon-no-shebang"], "/");
+        command.env = vec![(
+            "PATH".into(),
+            format!("{}:/usr/bin:/bin", canon(dir.path()).display()).into(),
+        )];
+        let r = one(&conf, command);
+        assert_eq!(r.exit_code, 0, "{r:?}");
+        assert_eq!(r.commands[0].stdout.captured, b"ran-by-sh\n");
+    }
+}
