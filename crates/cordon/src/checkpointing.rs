@@ -13,7 +13,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use cordon_checkpoint::trash::{self, SoftDelete};
+use cordon_checkpoint::trash;
 use cordon_checkpoint::{Request, Store, Summary};
 use cordon_core::contract::Command;
 use cordon_policy::shell;
@@ -126,23 +126,10 @@ pub fn soft_delete(
         .filter(|rm| !rm.operands.is_empty() && rm.operands.iter().all(|o| !o.is_empty()))?;
     let started_at = SystemTime::now();
     let start = Instant::now();
-    let cwd = PathBuf::from(&command.cwd);
-    let request = SoftDelete {
-        targets: rm.operands.iter().map(|t| cwd.join(t)).collect(),
-        allowed_roots: command
-            .write_paths
-            .iter()
-            .map(|p| literal_prefix(p))
-            .collect(),
-        recursive: rm.recursive,
-        empty_dirs: rm.empty_dirs,
-        force: rm.force,
-        protected: protected_paths(hardened),
-        command: argv.to_vec(),
-        session: taken.session.clone(),
-        cwd,
-    };
-    let outcome = trash::soft_delete(&taken.trash_dir, &request);
+    let scope = taken.scope(command, hardened);
+    let operands: Vec<&OsString> = rm.operands.iter().collect();
+    let request = scope.request(&rm, &operands, argv.to_vec(), Path::new(&command.cwd));
+    let outcome = trash::soft_delete(&scope.trash_dir, &request);
     let (status, exit_code, error, mut stderr, trash) = match outcome {
         Ok(o) => {
             let code = if o.errors.is_empty() { 0 } else { 1 };
@@ -156,12 +143,7 @@ pub fn soft_delete(
                 CommandStatus::Failed
             };
             let item = o.manifest.map(|m| {
-                eprintln!(
-                    "cordon: moved {} path(s) to the trash as {}; restore with `cordon trash restore {}`",
-                    m.items.len(),
-                    m.id,
-                    m.id
-                );
+                trash_service::announce(m.items.len(), &m.id);
                 json!({"id": m.id, "items": m.items})
             });
             (status, code, None, text, item)
@@ -271,22 +253,10 @@ pub fn serve_soft_deletes(
         };
         functions.push(absolute_rms(&script, shell_text.is_some(), &substituted)?);
     }
-    let mut service = Service::start(
-        &taken.runs_dir,
-        trash_service::Scope {
-            trash_dir: taken.trash_dir.clone(),
-            session: taken.session.clone(),
-            allowed_roots: command
-                .write_paths
-                .iter()
-                .map(|p| literal_prefix(p))
-                .collect(),
-            protected: protected_paths(hardened),
-        },
-    )
-    .map_err(|why| {
-        format!("the soft delete this checkpoint needs cannot be set up, so nothing ran: {why}")
-    })?;
+    let mut service =
+        Service::start(&taken.runs_dir, taken.scope(command, hardened)).map_err(|why| {
+            format!("the soft delete this checkpoint needs cannot be set up, so nothing ran: {why}")
+        })?;
     let shim = service.shim();
     for planned in &mut plan.commands {
         service.configure_env(&mut planned.env);
@@ -348,12 +318,24 @@ fn rm_programs(path: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
     programs
 }
 
-/// What a soft delete must refuse: in hardened mode the paths the sandbox mounts read-only.
-fn protected_paths(hardened: bool) -> Vec<PathBuf> {
-    if hardened {
-        PROTECTED_NAMES.iter().map(PathBuf::from).collect()
-    } else {
-        Vec::new()
+impl Taken {
+    /// What a soft delete of `command` may move, and where to: its declared write scope, less
+    /// (in hardened mode) the paths the sandbox mounts read-only, into this checkpoint's trash.
+    fn scope(&self, command: &Command, hardened: bool) -> trash_service::Scope {
+        trash_service::Scope {
+            trash_dir: self.trash_dir.clone(),
+            session: self.session.clone(),
+            allowed_roots: command
+                .write_paths
+                .iter()
+                .map(|p| literal_prefix(p))
+                .collect(),
+            protected: if hardened {
+                PROTECTED_NAMES.iter().map(PathBuf::from).collect()
+            } else {
+                Vec::new()
+            },
+        }
     }
 }
 
@@ -431,10 +413,7 @@ pub fn finish_soft_deletes(service: Service, result: &CommandReport) -> Value {
     let calls = service.finish();
     for call in &calls {
         if let Some(id) = &call.trash {
-            eprintln!(
-                "cordon: moved {} path(s) to the trash as {id}; restore with `cordon trash restore {id}`",
-                call.moved.len()
-            );
+            trash_service::announce(call.moved.len(), id);
         }
     }
     let escaped: Vec<Value> = result

@@ -58,6 +58,36 @@ pub struct Scope {
     pub protected: Vec<PathBuf>,
 }
 
+impl Scope {
+    /// The soft delete of `rm`'s operands, run by `command` in `cwd`, under this scope.
+    pub fn request(
+        &self,
+        rm: &Rm,
+        operands: &[&OsString],
+        command: Vec<String>,
+        cwd: &Path,
+    ) -> SoftDelete {
+        SoftDelete {
+            targets: operands.iter().map(|t| cwd.join(t)).collect(),
+            allowed_roots: self.allowed_roots.clone(),
+            recursive: rm.recursive,
+            empty_dirs: rm.empty_dirs,
+            force: rm.force,
+            protected: self.protected.clone(),
+            command,
+            session: self.session.clone(),
+            cwd: cwd.to_path_buf(),
+        }
+    }
+}
+
+/// Tells the person at the terminal where a soft delete put what it moved.
+pub fn announce(moved: usize, trash_id: &str) {
+    eprintln!(
+        "cordon: moved {moved} path(s) to the trash as {trash_id}; restore with `cordon trash restore {trash_id}`"
+    );
+}
+
 /// One `rm` the command ran, as the receipt records it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Call {
@@ -336,17 +366,7 @@ fn remove(argv: &[OsString], cwd: &Path, scope: &Scope, call: &mut Call) {
         call.exit_code = i32::from(failed_before);
         return;
     }
-    let request = SoftDelete {
-        targets: operands.iter().map(|t| cwd.join(t)).collect(),
-        allowed_roots: scope.allowed_roots.clone(),
-        recursive: rm.recursive,
-        empty_dirs: rm.empty_dirs,
-        force: rm.force,
-        protected: scope.protected.clone(),
-        command: call.argv.clone(),
-        session: scope.session.clone(),
-        cwd: cwd.to_path_buf(),
-    };
+    let request = scope.request(&rm, &operands, call.argv.clone(), cwd);
     match trash::soft_delete(&scope.trash_dir, &request) {
         Ok(outcome) => {
             call.exit_code = i32::from(failed_before || !outcome.errors.is_empty());
