@@ -12,6 +12,7 @@ use cordon_policy::shell::{self, Session};
 use cordon_policy::synth::{self, Requester};
 use serde::Serialize;
 
+use super::out;
 use super::policy::{self as policy_cmd, PolicyInForce};
 use crate::exit::{self, CliError};
 use crate::gate::PolicyRef;
@@ -321,22 +322,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             suggestions: &suggestions,
         })
         .map_err(|e| CliError::internal(format!("cannot serialize the explanation: {e}")))?;
-        return write_stdout(&format!("{text}\n"));
+        return out::answer(&format!("{text}\n"), exit::OK);
     }
-    write_stdout(&render_explanation(&analysis, &suggestions))
-}
-
-/// Writes the whole answer at once. A reader that went away (`cordon explain … | head`) is not an
-/// error worth a panic: what it read is all it wanted.
-fn write_stdout(text: &str) -> Result<u8, CliError> {
-    use std::io::Write as _;
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Ok(()) => Ok(exit::OK),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OK),
-        Err(e) => Err(CliError::internal(format!(
-            "cannot write the explanation: {e}"
-        ))),
-    }
+    out::answer(&render_explanation(&analysis, &suggestions), exit::OK)
 }
 
 fn yes_no(b: bool) -> &'static str {
