@@ -53,11 +53,21 @@ assert r['status']=='success' and e['landlock']['enforced'] and e['seccomp']['en
 # (a 20+ MiB binary: loading and relocation), and what a network namespace alone costs.
 printf 'fn main() { println!("hello"); }\n' >"$WORK/hello.rs"
 rustc -O -o "$WORK/hello" "$WORK/hello.rs"
+# The floor of any supervisor that is a process of its own: a Rust program that starts /bin/true
+# and waits for it, with no confinement at all. Everything cordon adds is above this line.
+cat >"$WORK/spawn_floor.rs" <<'RS'
+fn main() {
+    let status = std::process::Command::new("/bin/true").status().expect("spawn /bin/true");
+    std::process::exit(status.code().unwrap_or(1));
+}
+RS
+rustc -O -o "$WORK/spawn_floor" "$WORK/spawn_floor.rs"
 
 BWRAP="bwrap --unshare-user --unshare-pid --unshare-net --die-with-parent --new-session --ro-bind / / --dev /dev --proc /proc /bin/true"
 cmds=(
   "/bin/true"
   "$WORK/hello"
+  "$WORK/spawn_floor"
   "$BIN/cordon --version"
   "unshare -n /bin/true"
   "$BIN/cordon-sandbox-run -- /bin/true"
@@ -71,6 +81,7 @@ cmds=(
 names=(
   "bare /bin/true"
   "Rust hello world (floor)"
+  "Rust spawn+wait of /bin/true (supervisor floor)"
   "cordon --version (start-up floor)"
   "unshare -n /bin/true (netns alone)"
   "supervisor, local"
@@ -138,7 +149,7 @@ if [[ "$SPACED_RUNS" -gt 0 ]]; then
   spaced=()
   for i in "${!names[@]}"; do
     case "${names[$i]}" in
-      "bare /bin/true"|"supervisor, local"|"supervisor, hardened (netns)"|"cordon run --mode hardened, signed receipt"|BEFORE:*)
+      "bare /bin/true"|"Rust spawn+wait of /bin/true (supervisor floor)"|"supervisor, local"|"supervisor, hardened (netns)"|"cordon run --mode hardened, signed receipt"|BEFORE:*)
         spaced+=("${names[$i]}" "${cmds[$i]}") ;;
     esac
   done

@@ -1,5 +1,5 @@
 //! Recording every program a command executes: seccomp user notification on `execve`/`execveat`,
-//! answered "continue" by a recorder thread in the supervisor.
+//! answered "continue" by the supervisor.
 //!
 //! # Why this mechanism
 //! - **It cannot be dodged from inside.** A seccomp filter is inherited by every descendant,
@@ -36,9 +36,6 @@ use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
-use std::sync::mpsc;
-use std::thread;
-use std::time::Duration;
 
 use seccompiler::{sock_filter, BpfProgram};
 
@@ -134,14 +131,22 @@ pub(crate) fn filter() -> BpfProgram {
     ]
 }
 
-/// The supervisor side: a thread that receives each segment's listener fd and answers every
-/// notification, recording as it goes.
+/// The supervisor side: receives each segment's listener fd and answers every notification,
+/// recording as it goes.
+///
+/// It has no thread of its own. The supervisor's thread polls the recorder's fds together with
+/// whatever it is waiting for (a child's acknowledgement, the output pipes, the pidfds) and calls
+/// [`Recorder::serve`]: an exec that waits for an answer is answered whatever the supervisor is
+/// waiting on. A thread of its own cost about 0.2 ms per command (creating and joining it; the
+/// first thread of a process is the dearest) for no gain: the exec waits either way.
 pub(crate) struct Recorder {
     /// Segments get a duplicate of this end to send their listener over.
     send: OwnedFd,
-    /// Closing it tells the thread to stop.
-    stop: Option<OwnedFd>,
-    done: mpsc::Receiver<ProcessTree>,
+    /// Where listeners arrive; `None` once it failed.
+    recv: Option<OwnedFd>,
+    listeners: Vec<OwnedFd>,
+    tree: ProcessTree,
+    argv_bytes: usize,
 }
 
 impl Recorder {
@@ -165,28 +170,16 @@ impl Recorder {
         // SAFETY: both fds were just returned by socketpair and are owned by nobody else.
         let (recv, send) =
             unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) };
-        let mut stop = [0 as libc::c_int; 2];
-        // SAFETY: pipe2 writes two fds into a two-element array.
-        if unsafe { libc::pipe2(stop.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(Error::io(
-                "pipe for the process recorder",
-                io::Error::last_os_error(),
-            ));
-        }
-        // SAFETY: both fds were just returned by pipe2 and are owned by nobody else.
-        let (stop_r, stop_w) =
-            unsafe { (OwnedFd::from_raw_fd(stop[0]), OwnedFd::from_raw_fd(stop[1])) };
-        let (tx, done) = mpsc::channel();
-        thread::Builder::new()
-            .name("cordon-exec-recorder".into())
-            .spawn(move || {
-                let _ = tx.send(record(recv, stop_r));
-            })
-            .map_err(|e| Error::io("starting the process recorder thread", e))?;
         Ok(Recorder {
             send,
-            stop: Some(stop_w),
-            done,
+            recv: Some(recv),
+            listeners: Vec::new(),
+            tree: ProcessTree {
+                mechanism: MECHANISM.into(),
+                complete: true,
+                ..ProcessTree::default()
+            },
+            argv_bytes: 0,
         })
     }
 
@@ -197,71 +190,65 @@ impl Recorder {
             .map_err(|e| Error::io("duplicating the recorder socket", e))
     }
 
-    /// Stops the thread (after the command's tree is gone) and returns what it recorded.
-    pub(crate) fn finish(mut self) -> ProcessTree {
-        drop(self.stop.take());
-        match self.done.recv_timeout(Duration::from_secs(2)) {
-            Ok(tree) => tree,
-            Err(_) => ProcessTree {
-                mechanism: MECHANISM.into(),
-                complete: false,
-                notes: vec!["the recorder did not finish in time; its records are lost".into()],
-                ..ProcessTree::default()
-            },
-        }
+    /// Appends the fds to poll for reading: the socket new listeners arrive on, then every
+    /// listener. Pass the same entries, after `poll`, to [`Recorder::serve`].
+    pub(crate) fn poll_fds(&self, fds: &mut Vec<libc::pollfd>) {
+        // poll ignores a negative fd, which keeps the positions fixed.
+        fds.push(pollin(self.recv.as_ref().map_or(-1, AsRawFd::as_raw_fd)));
+        fds.extend(self.listeners.iter().map(|l| pollin(l.as_raw_fd())));
     }
-}
 
-/// The recorder thread: poll the socket (new listeners), the stop pipe and every listener.
-fn record(recv: OwnedFd, stop: OwnedFd) -> ProcessTree {
-    let mut tree = ProcessTree {
-        mechanism: MECHANISM.into(),
-        complete: true,
-        ..ProcessTree::default()
-    };
-    let mut listeners: Vec<OwnedFd> = Vec::new();
-    let mut socket_open = true;
-    let mut argv_bytes = 0usize;
-    loop {
-        let mut fds = vec![pollin(stop.as_raw_fd()), pollin(recv.as_raw_fd())];
-        if !socket_open {
-            fds[1].fd = -1; // poll ignores negative fds
-        }
-        fds.extend(listeners.iter().map(|l| pollin(l.as_raw_fd())));
-        // SAFETY: `fds` is a live, correctly sized array of pollfd for the duration of the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n < 0 {
-            if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            tree.complete = false;
-            tree.notes
-                .push(format!("poll failed: {}", io::Error::last_os_error()));
-            return tree;
-        }
-        // Listeners first, so an exec racing with the stop is still answered and recorded.
+    /// Handles what `poll` reported for the entries [`Recorder::poll_fds`] added.
+    pub(crate) fn serve(&mut self, polled: &[libc::pollfd]) {
+        let Some((socket, listeners)) = polled.split_first() else {
+            return;
+        };
+        // Listeners first, so a pending exec is answered before anything else.
         let mut closed = Vec::new();
-        for (i, pfd) in fds[2..].iter().enumerate() {
+        for (i, pfd) in listeners.iter().enumerate().take(self.listeners.len()) {
             if pfd.revents & libc::POLLIN != 0 {
-                answer(listeners[i].as_raw_fd(), &mut tree, &mut argv_bytes);
+                answer(
+                    self.listeners[i].as_raw_fd(),
+                    &mut self.tree,
+                    &mut self.argv_bytes,
+                );
             } else if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
                 closed.push(i);
             }
         }
         for i in closed.into_iter().rev() {
-            listeners.remove(i);
+            self.listeners.remove(i);
         }
-        if fds[1].revents & libc::POLLIN != 0 {
-            match receive_fd(recv.as_raw_fd()) {
-                Some(fd) => listeners.push(fd),
-                None => socket_open = false,
+        if socket.revents & libc::POLLIN != 0 {
+            match self.recv.as_ref().and_then(|r| receive_fd(r.as_raw_fd())) {
+                Some(fd) => self.listeners.push(fd),
+                None => self.socket_failed(),
             }
-        } else if fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
-            socket_open = false;
+        } else if socket.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
+            self.socket_failed();
         }
-        if fds[0].revents != 0 {
-            return tree;
+    }
+
+    fn socket_failed(&mut self) {
+        if self.recv.take().is_some() {
+            self.tree.complete = false;
+            self.tree
+                .notes
+                .push("the recorder's socket failed; later segments were not recorded".into());
         }
+    }
+
+    /// Returns what was recorded, once the command's tree is gone (no exec can be pending, but
+    /// one answered just before the kill may not have been read yet, so look once more).
+    pub(crate) fn finish(mut self) -> ProcessTree {
+        let mut fds = Vec::new();
+        self.poll_fds(&mut fds);
+        // SAFETY: `fds` is a live, correctly sized array of pollfd; a zero timeout never blocks.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+        if n > 0 {
+            self.serve(&fds);
+        }
+        self.tree
     }
 }
 

@@ -1,7 +1,7 @@
 //! The seccomp filters hardened commands run under.
 //!
-//! Three filters, installed in this order, because each needs a different action and seccompiler
-//! gives a filter one match action:
+//! Three filters, because each needs a different action and seccompiler gives a filter one match
+//! action:
 //!
 //! 1. **Arch guard** (hand-written, six instructions): any syscall from a foreign ABI (i386 via
 //!    `int 0x80`) or with the x32 bit set kills the process. seccompiler checks the arch, but not
@@ -13,8 +13,15 @@
 //! 3. **clone3** → `ENOSYS`: its flags live in memory a filter cannot read, so it is refused as if
 //!    absent and libc falls back to `clone`, whose flags filter 2 checks.
 //!
-//! The kernel runs every installed filter and takes the most severe verdict, so the order only
-//! matters for readability. Everything is compiled in the supervisor; the child only installs.
+//! The three are chained into one program, which the child installs with one `seccomp(2)` call:
+//! every filter the kernel attaches is JIT-compiled and evaluated for every syscall number to
+//! build its action cache, so each extra filter costs the child time before its exec (≈ 40 µs
+//! each here) and the command time on every syscall. In the chain, each program's `ret ALLOW`
+//! becomes a jump to the next program. That returns the first verdict that is not `ALLOW`, where
+//! separate filters return the most severe; the two agree because the first program only kills
+//! and the other two deny disjoint syscalls. A unit test runs both forms through a BPF
+//! interpreter over every syscall number, both ABIs and a spread of arguments. Everything is
+//! compiled in the supervisor; the child only installs.
 
 use std::collections::BTreeMap;
 
@@ -72,6 +79,29 @@ pub(crate) struct Filters {
 
 /// Compiles the filters for a run; `deny_inet` adds the socket-family rule.
 pub(crate) fn build(deny_inet: bool) -> Result<Filters, Error> {
+    let mut conditional = vec![
+        "unshare(flags & CLONE_NEWUSER) -> EPERM".to_string(),
+        "clone(flags & CLONE_NEWUSER) -> EPERM".to_string(),
+    ];
+    if deny_inet {
+        conditional.push("socket(domain != AF_UNIX) -> EPERM".to_string());
+    }
+    Ok(Filters {
+        programs: vec![chain(&build_parts(deny_inet)?)?],
+        report: SeccompReport {
+            enforced: false,
+            arch: std::env::consts::ARCH.to_string(),
+            arch_checked: true,
+            x32_killed: cfg!(target_arch = "x86_64"),
+            denied_eperm: DENIED_EPERM.iter().map(|(n, _)| n.to_string()).collect(),
+            denied_enosys: DENIED_ENOSYS.iter().map(|(n, _)| n.to_string()).collect(),
+            conditional,
+        },
+    })
+}
+
+/// The three filters of the module comment, in order.
+fn build_parts(deny_inet: bool) -> Result<Vec<BpfProgram>, Error> {
     let arch = target_arch()?;
     let mut deny: BTreeMap<i64, Vec<SeccompRule>> = DENIED_EPERM
         .iter()
@@ -90,10 +120,6 @@ pub(crate) fn build(deny_inet: bool) -> Result<Filters, Error> {
         let rule = SeccompRule::new(vec![cond]).map_err(|e| Error::Seccomp(e.to_string()))?;
         Ok((nr, vec![rule]))
     };
-    let mut conditional = vec![
-        "unshare(flags & CLONE_NEWUSER) -> EPERM".to_string(),
-        "clone(flags & CLONE_NEWUSER) -> EPERM".to_string(),
-    ];
     for nr in [libc::SYS_unshare, libc::SYS_clone] {
         let (nr, rules) = new_user(nr)?;
         deny.insert(nr, rules);
@@ -108,7 +134,6 @@ pub(crate) fn build(deny_inet: bool) -> Result<Filters, Error> {
         .map_err(|e| Error::Seccomp(e.to_string()))?;
         let rule = SeccompRule::new(vec![cond]).map_err(|e| Error::Seccomp(e.to_string()))?;
         deny.insert(libc::SYS_socket, vec![rule]);
-        conditional.push("socket(domain != AF_UNIX) -> EPERM".to_string());
     }
     let eperm = compile(deny, SeccompAction::Errno(libc::EPERM as u32), arch)?;
     let enosys_rules = DENIED_ENOSYS
@@ -121,18 +146,53 @@ pub(crate) fn build(deny_inet: bool) -> Result<Filters, Error> {
         arch,
     )?;
 
-    Ok(Filters {
-        programs: vec![arch_guard(), eperm, enosys],
-        report: SeccompReport {
-            enforced: false,
-            arch: std::env::consts::ARCH.to_string(),
-            arch_checked: true,
-            x32_killed: cfg!(target_arch = "x86_64"),
-            denied_eperm: DENIED_EPERM.iter().map(|(n, _)| n.to_string()).collect(),
-            denied_enosys: DENIED_ENOSYS.iter().map(|(n, _)| n.to_string()).collect(),
-            conditional,
-        },
-    })
+    Ok(vec![arch_guard(), eperm, enosys])
+}
+
+/// One program that returns what the first of `programs` to return anything but `ALLOW` returns:
+/// each `ret ALLOW` but the last program's becomes a jump to the next program's first
+/// instruction. Jumps inside a program are relative, so they stay valid.
+fn chain(programs: &[BpfProgram]) -> Result<BpfProgram, Error> {
+    const RET: u16 = 0x06;
+    const RET_SOURCE_MASK: u16 = 0x18;
+    const JA: u16 = 0x05;
+    let mut out: BpfProgram = Vec::new();
+    for (i, program) in programs.iter().enumerate() {
+        let next = out.len() + program.len();
+        let last = i + 1 == programs.len();
+        for insn in program {
+            let mut insn = sock_filter {
+                code: insn.code,
+                jt: insn.jt,
+                jf: insn.jf,
+                k: insn.k,
+            };
+            if insn.code & 0x07 == RET && !last {
+                if insn.code & RET_SOURCE_MASK != 0 {
+                    return Err(Error::Seccomp(
+                        "cannot chain a filter that returns A".into(),
+                    ));
+                }
+                if insn.k == libc::SECCOMP_RET_ALLOW {
+                    let here = out.len() + 1;
+                    insn = sock_filter {
+                        code: JA,
+                        jt: 0,
+                        jf: 0,
+                        k: (next - here) as u32,
+                    };
+                }
+            }
+            out.push(insn);
+        }
+    }
+    if out.len() > 4096 {
+        return Err(Error::Seccomp(format!(
+            "chained filter has {} instructions, over BPF_MAXINSNS",
+            out.len()
+        )));
+    }
+    Ok(out)
 }
 
 fn compile(
@@ -250,11 +310,160 @@ mod tests {
         );
     }
 
+    /// A classic-BPF interpreter for the instructions seccompiler and `arch_guard` emit, over a
+    /// little-endian `struct seccomp_data`.
+    fn eval(program: &[sock_filter], nr: u32, arch: u32, args: [u64; 6]) -> u32 {
+        let word = |offset: u32| -> u32 {
+            match offset {
+                0 => nr,
+                4 => arch,
+                8 | 12 => 0,
+                o if (16..64).contains(&o) && o % 4 == 0 => {
+                    let arg = args[((o - 16) / 8) as usize];
+                    if (o - 16) % 8 == 0 {
+                        arg as u32
+                    } else {
+                        (arg >> 32) as u32
+                    }
+                }
+                o => panic!("load outside seccomp_data: {o}"),
+            }
+        };
+        let (mut a, mut x, mut mem, mut pc) = (0u32, 0u32, [0u32; 16], 0usize);
+        loop {
+            let i = &program[pc];
+            pc += 1;
+            let src = if i.code & 0x08 != 0 { x } else { i.k };
+            match i.code & 0x07 {
+                0x00 => match i.code & 0xe0 {
+                    0x20 => a = word(i.k),
+                    0x00 => a = i.k,
+                    0x60 => a = mem[i.k as usize],
+                    m => panic!("ld mode {m:#x}"),
+                },
+                0x01 => {
+                    x = if i.code & 0xe0 == 0x60 {
+                        mem[i.k as usize]
+                    } else {
+                        i.k
+                    }
+                }
+                0x02 => mem[i.k as usize] = a,
+                0x03 => mem[i.k as usize] = x,
+                0x04 => {
+                    a = match i.code & 0xf0 {
+                        0x00 => a.wrapping_add(src),
+                        0x10 => a.wrapping_sub(src),
+                        0x40 => a | src,
+                        0x50 => a & src,
+                        0x60 => a << src,
+                        0x70 => a >> src,
+                        0xa0 => a ^ src,
+                        op => panic!("alu op {op:#x}"),
+                    }
+                }
+                0x05 => {
+                    let taken = match i.code & 0xf0 {
+                        0x00 => {
+                            pc += i.k as usize;
+                            continue;
+                        }
+                        0x10 => a == src,
+                        0x20 => a > src,
+                        0x30 => a >= src,
+                        0x40 => a & src != 0,
+                        op => panic!("jmp op {op:#x}"),
+                    };
+                    pc += usize::from(if taken { i.jt } else { i.jf });
+                }
+                0x06 => return if i.code & 0x18 == 0x10 { a } else { i.k },
+                0x07 => {
+                    if i.code & 0xf8 == 0 {
+                        x = a
+                    } else {
+                        a = x
+                    }
+                }
+                _ => unreachable!(),
+            }
+        }
+    }
+
+    /// What the kernel returns for several installed filters: the most restrictive action, and
+    /// among equals the most recently installed filter's (`seccomp_run_filters`).
+    fn most_restrictive(results: &[u32]) -> u32 {
+        let action = |r: u32| (r & 0xffff_0000) as i32;
+        let mut verdict = *results.last().unwrap();
+        for &r in results.iter().rev() {
+            if action(r) < action(verdict) {
+                verdict = r;
+            }
+        }
+        verdict
+    }
+
+    #[test]
+    fn the_chained_filter_decides_every_syscall_as_the_separate_filters_would() {
+        let i386 = 3 | 0x4000_0000;
+        let arg_sets = [
+            [0; 6],
+            [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0],
+            [libc::AF_INET as u64, 1, 0, 0, 0, 0],
+            [libc::AF_UNIX as u64, 1, 0, 0, 0, 0],
+            [(1 << 32) | libc::AF_UNIX as u64, 0, 0, 0, 0, 0],
+            [u64::MAX; 6],
+        ];
+        for deny_inet in [true, false] {
+            let programs = build(deny_inet).unwrap().programs;
+            assert_eq!(
+                programs.len(),
+                1,
+                "build hands the child one chained program"
+            );
+            let chained = &programs[0];
+            let parts = build_parts(deny_inet).unwrap();
+            let mut denied = 0;
+            for arch in [AUDIT_ARCH, i386] {
+                let numbers = (0..470).chain((0..10).map(|n| X32_SYSCALL_BIT | n));
+                for nr in numbers {
+                    for args in arg_sets {
+                        let each: Vec<u32> =
+                            parts.iter().map(|p| eval(p, nr, arch, args)).collect();
+                        let want = most_restrictive(&each);
+                        let got = eval(chained, nr, arch, args);
+                        assert_eq!(got, want, "nr {nr} arch {arch:#x} args {args:?}");
+                        denied += usize::from(got != libc::SECCOMP_RET_ALLOW);
+                    }
+                }
+            }
+            // Control: the comparison is not vacuous.
+            assert!(denied > 1000, "{denied}");
+            let socket = libc::SYS_socket as u32;
+            let inet = [libc::AF_INET as u64, 1, 0, 0, 0, 0];
+            assert_eq!(
+                eval(chained, socket, AUDIT_ARCH, inet) == libc::SECCOMP_RET_ALLOW,
+                !deny_inet
+            );
+        }
+    }
+
+    #[test]
+    fn a_filter_that_returns_the_accumulator_is_not_chained() {
+        let returns_a = vec![sock_filter {
+            code: 0x16,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
+        assert!(chain(&[returns_a, arch_guard()]).is_err());
+        assert!(chain(&[arch_guard(), arch_guard()]).is_ok());
+    }
+
     #[test]
     fn socket_rule_only_when_network_is_denied() {
         let with = build(true).unwrap();
         let without = build(false).unwrap();
-        assert_eq!(with.programs.len(), 3);
+        assert_eq!(with.programs.len(), 1);
         assert!(with
             .report
             .conditional
@@ -265,6 +474,6 @@ mod tests {
             .conditional
             .iter()
             .any(|c| c.starts_with("socket")));
-        assert!(with.programs[1].len() > without.programs[1].len());
+        assert!(with.programs[0].len() > without.programs[0].len());
     }
 }

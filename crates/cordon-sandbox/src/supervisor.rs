@@ -472,7 +472,7 @@ impl Prepared {
             return Ok(());
         }
         let deadline = start + command.timeout;
-        let recorder = match &self.record {
+        let mut recorder = match &self.record {
             RecordPlan::On(_) => Some(Recorder::start()?),
             RecordPlan::Off(_) => None,
         };
@@ -571,7 +571,7 @@ impl Prepared {
                 // reaches EOF at the child's exec or exit.
                 drop(setup);
                 drop(request);
-                let (ack, exec_errno) = read_ack(ack_r);
+                let (ack, exec_errno) = read_ack(ack_r, recorder.as_mut());
                 if let Ok((child, _)) = &spawned {
                     supervised().push(child.id() as libc::pid_t);
                 }
@@ -642,6 +642,7 @@ impl Prepared {
             self.supervise(
                 &mut procs,
                 cgroup.as_ref(),
+                recorder.as_mut(),
                 out_r,
                 err_r,
                 deadline,
@@ -707,12 +708,14 @@ impl Prepared {
         self.confined += 1;
     }
 
-    /// The poll loop: relay and capture output, reap segments, enforce the deadline.
+    /// The poll loop: relay and capture output, reap segments, enforce the deadline, and answer
+    /// the exec recorder.
     #[allow(clippy::too_many_arguments)]
     fn supervise(
         &mut self,
         procs: &mut [Proc],
         cgroup: Option<&CommandCgroup>,
+        mut recorder: Option<&mut Recorder>,
         out_r: OwnedFd,
         err_r: OwnedFd,
         deadline: Instant,
@@ -781,6 +784,10 @@ impl Prepared {
                     }
                 }
             }
+            let recorder_from = fds.len();
+            if let Some(r) = recorder.as_deref() {
+                r.poll_fds(&mut fds);
+            }
             let mut timeout = wake.saturating_duration_since(Instant::now());
             if needs_tick {
                 timeout = timeout.min(Duration::from_millis(5));
@@ -795,6 +802,9 @@ impl Prepared {
                     continue;
                 }
                 return Err(Error::io("poll", e));
+            }
+            if let Some(r) = recorder.as_deref_mut() {
+                r.serve(&fds[recorder_from..]);
             }
             for (pfd, owner) in fds.iter().zip(&owners) {
                 if pfd.revents == 0 {
@@ -1218,12 +1228,39 @@ fn pidfd_open(pid: u32) -> Option<OwnedFd> {
 }
 
 /// Reads the child's acknowledgement until EOF (the pipe closes at exec or exit), and the errno
-/// of a failed exec if the child reported one after it.
-fn read_ack(fd: OwnedFd) -> (Ack, Option<i32>) {
+/// of a failed exec if the child reported one after it. Answers the recorder meanwhile: the
+/// child's exec, and any exec of the segments already running, waits for it.
+fn read_ack(fd: OwnedFd, mut recorder: Option<&mut Recorder>) -> (Ack, Option<i32>) {
     let mut file = fs::File::from(fd);
     let mut bytes = Vec::with_capacity(16);
-    if file.read_to_end(&mut bytes).is_err() {
-        return (Ack::Missing, None);
+    let mut chunk = [0u8; 64];
+    let mut fds = Vec::with_capacity(4);
+    loop {
+        fds.clear();
+        fds.push(pollfd(file.as_raw_fd()));
+        if let Some(r) = recorder.as_deref() {
+            r.poll_fds(&mut fds);
+        }
+        // SAFETY: `fds` is a live, correctly sized array of pollfd for the duration of the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return (Ack::Missing, None);
+        }
+        if let Some(r) = recorder.as_deref_mut() {
+            r.serve(&fds[1..]);
+        }
+        if fds[0].revents == 0 {
+            continue;
+        }
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(k) => bytes.extend_from_slice(&chunk[..k]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return (Ack::Missing, None),
+        }
     }
     let exec_errno = child::exec_error(&bytes);
     // An error record may follow an earlier one only if a step failed; report the first failure.

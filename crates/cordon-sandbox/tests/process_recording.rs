@@ -207,3 +207,46 @@ fn the_argv_bytes_of_a_whole_command_are_capped() {
     assert!(!trues[0].argv_truncated);
     assert!(trues[79].argv.is_empty() && trues[79].argv_truncated);
 }
+
+/// The supervisor answers the recorder on the thread that waits for each segment to confirm its
+/// confinement: a first segment that keeps executing programs while the second is still being
+/// started must not stall, and every exec of both segments is recorded.
+#[test]
+fn execs_of_a_running_segment_are_answered_while_the_next_one_starts() {
+    const EXECS: usize = 20;
+    let producer = format!("for i in $(/usr/bin/seq {EXECS}); do /bin/true; done; /bin/echo done");
+    for (name, conf) in recording_modes() {
+        let mut command = PlannedCommand::new("c", Vec::<String>::new(), "/");
+        command.pipeline = vec![
+            vec!["/bin/sh".into(), "-c".into(), producer.clone().into()],
+            vec!["/bin/cat".into()],
+        ];
+        let plan = Plan {
+            commands: vec![command],
+        };
+        let started = std::time::Instant::now();
+        let report = run(&plan, &conf, &quiet()).unwrap();
+        let c = &report.commands[0];
+        assert_eq!(c.exit_code, 0, "{name}: {:?}", c.error);
+        assert_eq!(c.stdout.captured, b"done\n", "{name}");
+        let tree = c.processes.clone().unwrap();
+        assert!(tree.complete, "{name}: {tree:?}");
+        let trues = tree
+            .processes
+            .iter()
+            .filter(|p| p.path == "/bin/true")
+            .count();
+        assert_eq!(
+            trues, EXECS,
+            "{name}: every exec of the first segment: {tree:#?}"
+        );
+        assert!(
+            tree.processes.iter().any(|p| p.path == "/bin/cat"),
+            "{name}: the second segment's own exec"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{name}: an unanswered exec would stall the run until its deadline"
+        );
+    }
+}

@@ -19,14 +19,12 @@ mod web;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
 fn main() -> ExitCode {
     // Started as `rm` through a checkpointed command's shim: soft delete, nothing else.
     if trash_service::started_as_rm() {
         return ExitCode::from(trash_service::shim_main());
     }
-    let cli = match cmd::Cli::try_parse() {
+    let cli = match cmd::Cli::parse_args() {
         Ok(cli) => cli,
         Err(err) => {
             // clap exits 2 on a usage error, which cordon reserves for "needs approval".

@@ -90,6 +90,42 @@ enum Command {
     Serve(serve::Args),
 }
 
+impl Cli {
+    /// Parses the command line.
+    ///
+    /// The full parser builds the arguments of all two dozen subcommands before it looks at
+    /// one, which was the largest user-space term of a `cordon` start-up (most of it page faults
+    /// in clap's builders, ≈ 0.2 ms; docs/benchmarks.md). The commands that sit on every agent
+    /// action (`check`, `run`, `exec`, `hook`) are therefore parsed first by a parser that knows
+    /// only that subcommand. Anything it does not accept (`--help`, a usage error) goes to the
+    /// full parser, so what a person reads is unchanged; what it accepts is the same struct the
+    /// full parser would build, since both use the derived `Args`.
+    pub fn parse_args() -> Result<Cli, clap::Error> {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        match Self::parse_hot(&args) {
+            Some(cli) => Ok(cli),
+            None => Cli::try_parse_from(args),
+        }
+    }
+
+    fn parse_hot(args: &[std::ffi::OsString]) -> Option<Cli> {
+        use clap::{Args as _, FromArgMatches as _};
+        let name = args.get(1)?.to_str()?;
+        let only = match name {
+            "check" => check::Args::augment_args(clap::Command::new("check")),
+            "run" => run::Args::augment_args(clap::Command::new("run")),
+            "exec" => exec::Args::augment_args(clap::Command::new("exec")),
+            "hook" => hook::Args::augment_args(clap::Command::new("hook")),
+            _ => return None,
+        };
+        let matches = clap::Command::new("cordon")
+            .subcommand(only)
+            .try_get_matches_from(args)
+            .ok()?;
+        Cli::from_arg_matches(&matches).ok()
+    }
+}
+
 pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
         Command::Check(args) => check::run(args),
@@ -115,5 +151,52 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Approve(args) => approve::run(args),
         Command::Deny(args) => approve::deny(args),
         Command::Serve(args) => serve::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(line: &str) -> Vec<std::ffi::OsString> {
+        line.split_whitespace().map(Into::into).collect()
+    }
+
+    #[test]
+    fn the_hot_parser_builds_what_the_full_parser_builds() {
+        let lines = [
+            "cordon check c.json p.yaml",
+            "cordon check --json c.json p.yaml",
+            "cordon run c.json p.yaml --mode hardened --signing-key k.pem --key-id k --receipt r.json",
+            "cordon run c.json p.yaml --journal j --approval-timeout 5",
+            "cordon exec --mode hardened -- git status",
+            "cordon exec -- git log --oneline",
+            "cordon hook claude-code",
+            "cordon hook codex --mode local --timeout-ms 500",
+        ];
+        for line in lines {
+            let full = Cli::try_parse_from(argv(line));
+            let hot = Cli::parse_hot(&argv(line));
+            match (full, hot) {
+                (Ok(full), Some(hot)) => {
+                    assert_eq!(format!("{full:?}"), format!("{hot:?}"), "{line}")
+                }
+                (full, hot) => panic!("{line}: full {full:?}, hot {hot:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn help_errors_and_other_commands_go_to_the_full_parser() {
+        for line in [
+            "cordon run --help",
+            "cordon check --bogus c.json p.yaml",
+            "cordon run c.json",
+            "cordon doctor",
+            "cordon",
+            "cordon --version",
+        ] {
+            assert!(Cli::parse_hot(&argv(line)).is_none(), "{line}");
+        }
     }
 }
