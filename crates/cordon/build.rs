@@ -9,10 +9,8 @@
 //!   there is nothing to relocate. The cost is ASLR for the executable image itself (the stack,
 //!   heap and mmap area are still randomized).
 //! - **Static.** Loading `libc`, `libm` and `libgcc_s`, resolving symbols, and `libgcc_s`'s own
-//!   CPU probe (`cpuid`, a trap to the hypervisor on a VM) cost another 0.4–0.6 ms per start.
-//!   Linked against glibc's static archives there is no loader at all. std itself is built for
-//!   dynamic glibc and names `-lgcc_s`; the linker script below answers that name with the static
-//!   unwinder, `libgcc_eh`, which is what std links when it is built for static glibc.
+//!   CPU probe (`cpuid`, a trap to the hypervisor on a VM) cost another 0.4 ms per start.
+//!   Linked against glibc's static archives there is no loader at all (see `write_redirects`).
 //!
 //! docs/benchmarks.md has the figures. Only the binary is linked this way; tests and benches stay
 //! dynamic. Set `CORDON_PIE=1` at build time for a dynamic PIE (packagers whose policy requires
@@ -25,19 +23,21 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-env-changed=CORDON_PIE");
     println!("cargo:rerun-if-env-changed=CORDON_DYNAMIC");
+    println!("cargo:rerun-if-env-changed=CC");
     let env = |name: &str| std::env::var(name).unwrap_or_default();
     let linux_gnu = env("CARGO_CFG_TARGET_OS") == "linux" && env("CARGO_CFG_TARGET_ENV") == "gnu";
     if !linux_gnu || env("CORDON_PIE") == "1" {
         return;
     }
     println!("cargo:rustc-link-arg-bins=-no-pie");
-    if env("CORDON_DYNAMIC") == "1" {
+    // Cross builds keep the dynamic link: `cc` here would find the host's archives.
+    if env("CORDON_DYNAMIC") == "1" || env("TARGET") != env("HOST") {
         return;
     }
     if !static_glibc_available() {
         println!(
             "cargo:warning=no static glibc (libc.a) for this C compiler: cordon is linked \
-             dynamically and starts about 0.5 ms slower (install libc6-dev, or set CORDON_DYNAMIC=1)"
+             dynamically and starts about 0.4 ms slower (install libc6-dev, or set CORDON_DYNAMIC=1)"
         );
         return;
     }
