@@ -34,7 +34,7 @@ fn main() {
     if env("CORDON_DYNAMIC") == "1" || env("TARGET") != env("HOST") {
         return;
     }
-    if !static_glibc_available() {
+    if cc_file("libc.a").is_none() {
         println!(
             "cargo:warning=no static glibc (libc.a) for this C compiler: cordon is linked \
              dynamically and starts about 0.4 ms slower (install libc6-dev, or set CORDON_DYNAMIC=1)"
@@ -94,9 +94,4 @@ fn cc_file(name: &str) -> Option<PathBuf> {
     // The compiler echoes the bare name back when it does not find the file.
     let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
     (output.status.success() && path.is_absolute() && path.is_file()).then_some(path)
-}
-
-/// Whether the C compiler that links the binary finds glibc's static archive.
-fn static_glibc_available() -> bool {
-    cc_file("libc.a").is_some()
 }

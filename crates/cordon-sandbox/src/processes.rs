@@ -252,7 +252,8 @@ impl Recorder {
     }
 }
 
-fn pollin(fd: RawFd) -> libc::pollfd {
+/// A `poll` entry that waits for `fd` to be readable (or hung up).
+pub(crate) fn pollin(fd: RawFd) -> libc::pollfd {
     libc::pollfd {
         fd,
         events: libc::POLLIN,

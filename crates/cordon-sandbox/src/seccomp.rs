@@ -80,15 +80,9 @@ pub(crate) struct Filters {
 
 /// Compiles the filters for a run; `deny_inet` adds the socket-family rule.
 pub(crate) fn build(deny_inet: bool) -> Result<Filters, Error> {
-    let mut conditional = vec![
-        "unshare(flags & CLONE_NEWUSER) -> EPERM".to_string(),
-        "clone(flags & CLONE_NEWUSER) -> EPERM".to_string(),
-    ];
-    if deny_inet {
-        conditional.push("socket(domain != AF_UNIX) -> EPERM".to_string());
-    }
+    let (parts, conditional) = build_parts(deny_inet)?;
     Ok(Filters {
-        programs: vec![chain(&build_parts(deny_inet)?)?],
+        programs: vec![chain(&parts)?],
         report: SeccompReport {
             enforced: false,
             arch: std::env::consts::ARCH.to_string(),
@@ -101,8 +95,9 @@ pub(crate) fn build(deny_inet: bool) -> Result<Filters, Error> {
     })
 }
 
-/// The three filters of the module comment, in order.
-fn build_parts(deny_inet: bool) -> Result<Vec<BpfProgram>, Error> {
+/// The three filters of the module comment, in order, and the argument-dependent rules among
+/// them as the report names them.
+fn build_parts(deny_inet: bool) -> Result<(Vec<BpfProgram>, Vec<String>), Error> {
     let arch = target_arch()?;
     let mut deny: BTreeMap<i64, Vec<SeccompRule>> = DENIED_EPERM
         .iter()
@@ -121,6 +116,10 @@ fn build_parts(deny_inet: bool) -> Result<Vec<BpfProgram>, Error> {
         let rule = SeccompRule::new(vec![cond]).map_err(|e| Error::Seccomp(e.to_string()))?;
         Ok((nr, vec![rule]))
     };
+    let mut conditional = vec![
+        "unshare(flags & CLONE_NEWUSER) -> EPERM".to_string(),
+        "clone(flags & CLONE_NEWUSER) -> EPERM".to_string(),
+    ];
     for nr in [libc::SYS_unshare, libc::SYS_clone] {
         let (nr, rules) = new_user(nr)?;
         deny.insert(nr, rules);
@@ -135,6 +134,7 @@ fn build_parts(deny_inet: bool) -> Result<Vec<BpfProgram>, Error> {
         .map_err(|e| Error::Seccomp(e.to_string()))?;
         let rule = SeccompRule::new(vec![cond]).map_err(|e| Error::Seccomp(e.to_string()))?;
         deny.insert(libc::SYS_socket, vec![rule]);
+        conditional.push("socket(domain != AF_UNIX) -> EPERM".to_string());
     }
     let eperm = compile(deny, SeccompAction::Errno(libc::EPERM as u32), arch)?;
     let enosys_rules = DENIED_ENOSYS
@@ -147,7 +147,7 @@ fn build_parts(deny_inet: bool) -> Result<Vec<BpfProgram>, Error> {
         arch,
     )?;
 
-    Ok(vec![arch_guard(), eperm, enosys])
+    Ok((vec![arch_guard(), eperm, enosys], conditional))
 }
 
 /// One program that returns what the first of `programs` to return anything but `ALLOW` returns:
@@ -422,7 +422,7 @@ mod tests {
                 "build hands the child one chained program"
             );
             let chained = &programs[0];
-            let parts = build_parts(deny_inet).unwrap();
+            let (parts, _) = build_parts(deny_inet).unwrap();
             let mut denied = 0;
             for arch in [AUDIT_ARCH, i386] {
                 let numbers = (0..470).chain((0..10).map(|n| X32_SYSCALL_BIT | n));

@@ -51,7 +51,7 @@ use crate::env::filter_env;
 use crate::filesystem::{self, FsPlan};
 use crate::kernel::{self, CgroupV2};
 use crate::plan::{Confinement, Mode, Network, Plan, PlannedCommand, RunOptions};
-use crate::processes::Recorder;
+use crate::processes::{pollin, Recorder};
 use crate::report::{
     CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, LandlockReport,
     NetworkReport, ProcessReport, ProcessTree, ProtectedReport, RlimitReport, RunReport,
@@ -768,7 +768,7 @@ impl Prepared {
             let mut owners: Vec<Owner> = Vec::new();
             for (i, (s, _)) in streams.iter().enumerate() {
                 if let Some(f) = s {
-                    fds.push(pollfd(f.as_raw_fd()));
+                    fds.push(pollin(f.as_raw_fd()));
                     owners.push(Owner::Stream(i));
                 }
             }
@@ -777,7 +777,7 @@ impl Prepared {
                 if p.child.is_some() {
                     match &p.pidfd {
                         Some(fd) => {
-                            fds.push(pollfd(fd.as_raw_fd()));
+                            fds.push(pollin(fd.as_raw_fd()));
                             owners.push(Owner::Proc(i));
                         }
                         None => needs_tick = true,
@@ -1195,14 +1195,6 @@ fn relay(is_err: bool, chunk: &[u8]) {
     }
 }
 
-fn pollfd(fd: RawFd) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    }
-}
-
 fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: pipe2 writes two fds into a two-element array.
@@ -1237,7 +1229,7 @@ fn read_ack(fd: OwnedFd, mut recorder: Option<&mut Recorder>) -> (Ack, Option<i3
     let mut fds = Vec::with_capacity(4);
     loop {
         fds.clear();
-        fds.push(pollfd(file.as_raw_fd()));
+        fds.push(pollin(file.as_raw_fd()));
         if let Some(r) = recorder.as_deref() {
             r.poll_fds(&mut fds);
         }
