@@ -55,10 +55,10 @@ use serde::{Deserialize, Serialize};
 use crate::cmd::explain::{self, Analysis, Request};
 use crate::cmd::policy::{self as policy_cmd, CedarPolicyFile, PolicyInForce};
 use crate::exit::CliError;
-use crate::gate::PolicyRef;
 use crate::home::Home;
 use crate::hook::evidence::Recorder;
 use crate::hook::{self, HookError, Settings, ToolOutcome, ToolRequest, Verdict};
+use cordon_governor::PolicyRef;
 
 /// Longest request line the gateway reads (a hook input is capped at 4 MiB; its request is
 /// smaller, since file contents are not forwarded).
@@ -93,18 +93,11 @@ struct ExecRequest {
 #[derive(Debug, Serialize, Deserialize)]
 struct ExecAnalysis {
     facts: Facts,
+    /// The engine's decision (the client plans the launch from its per-command judgements).
     decision: Decision,
     csc_reason_code: Option<ReasonCode>,
     contract: Option<Contract>,
-    policy: WirePolicy,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct WirePolicy {
-    name: String,
-    sha256: String,
-    schema_version: Option<String>,
-    env_allow: Vec<String>,
+    policy: PolicyRef,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -675,15 +668,10 @@ fn analyse_for_client(request: ExecRequest) -> Result<GatewayReply, CliError> {
     )?;
     Ok(GatewayReply::Analysis(Box::new(ExecAnalysis {
         facts: analysis.facts,
-        decision: analysis.decision,
+        decision: analysis.native,
         csc_reason_code: analysis.csc_reason_code,
         contract: analysis.contract,
-        policy: WirePolicy {
-            name: analysis.policy.name,
-            sha256: analysis.policy.sha256,
-            schema_version: analysis.policy.schema_version,
-            env_allow: analysis.policy.env_allow,
-        },
+        policy: analysis.policy,
     })))
 }
 
@@ -796,16 +784,11 @@ fn ask_for_analysis(request: &Request) -> Result<Option<Analysis>, Fallback> {
         text: front.text,
         cwd: session.cwd,
         facts: front.facts,
-        decision: answer.decision,
+        native: answer.decision,
         csc_reason_code: answer.csc_reason_code,
         contract: front.contract,
         contract_error: front.contract_error,
         script: front.script,
-        policy: PolicyRef {
-            name: answer.policy.name,
-            sha256: answer.policy.sha256,
-            schema_version: answer.policy.schema_version,
-            env_allow: answer.policy.env_allow,
-        },
+        policy: answer.policy,
     }))
 }

@@ -121,6 +121,25 @@ impl Home {
         self.state_dir().join("gateway.sock")
     }
 
+    /// The approval desk's files, for the governor.
+    pub fn approval_desk(&self) -> cordon_governor::ApprovalDesk {
+        cordon_governor::ApprovalDesk {
+            approvers: self.approvers(),
+            store: self.approvals_db(),
+            channels: self.approvals_config(),
+        }
+    }
+
+    /// Where snapshots, the trash and the soft-delete services live, for the governor.
+    pub fn snapshot_places(&self) -> cordon_governor::SnapshotPlaces {
+        cordon_governor::SnapshotPlaces {
+            checkpoints: self.checkpoints_dir(),
+            trash: self.trash_dir(),
+            runs: self.state_dir().join("run"),
+            sessions: self.sessions_dir(),
+        }
+    }
+
     /// Creates whatever is missing of a working home: the directory (mode 0700), the default
     /// policy pack as `policy.yaml`, a signing key in `keys/` and an empty journal. What exists is
     /// kept: an edited policy, the key that signed earlier entries, a journal with history.

@@ -5,24 +5,23 @@
 //! `cordon-journal`.
 
 mod approvals;
-mod checkpointing;
 mod cmd;
 mod exit;
-mod gate;
 mod gateway;
+mod governing;
 mod home;
 mod hook;
 mod input;
+mod rm_shim;
 mod sessions;
-mod trash_service;
 mod web;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // Started as `rm` through a checkpointed command's shim: soft delete, nothing else.
-    if trash_service::started_as_rm() {
-        return ExitCode::from(trash_service::shim_main());
+    if rm_shim::started_as_rm() {
+        return ExitCode::from(rm_shim::shim_main());
     }
     let cli = match cmd::Cli::parse_args() {
         Ok(cli) => cli,

@@ -25,9 +25,6 @@ use crate::exit::CliError;
 use crate::home::Home;
 use crate::hook::HookError;
 
-/// `cordon run`'s exit code for a run blocked before it started.
-const BLOCKED: u8 = 126;
-
 /// The variable that names the session a run belongs to.
 pub const ENV: &str = "CORDON_SESSION";
 
@@ -47,7 +44,7 @@ pub fn apply_to_exec(
         return Ok(None);
     };
     let session = in_force(&id).map_err(|why| CliError {
-        code: BLOCKED,
+        code: crate::exit::BLOCKED,
         message: format!("blocked: {why}"),
     })?;
     fill(cwd, &session.cwd);
@@ -56,12 +53,8 @@ pub fn apply_to_exec(
     if std::env::var_os("CORDON_JOURNAL").is_none() {
         fill(journal, &session.journal);
     }
-    // Checkpoints and soft deletes attribute themselves through `CORDON_SESSION`
-    // (`checkpointing::current_session`), and so do nested cordon calls: `--session` says the
-    // same thing. Set while the process is still single-threaded, before anything is decided.
-    if std::env::var(ENV).ok().as_deref() != Some(session.id.as_str()) {
-        std::env::set_var(ENV, &session.id);
-    }
+    // The caller hands the id on to the governor, which attributes snapshots and soft deletes
+    // to it.
     Ok(Some(session.id))
 }
 

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use cordon_core::Verdict;
 
 use crate::exit::{self, CliError};
-use crate::gate;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,10 +18,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let gate = gate::decide_files(&args.contract, &args.policy)?;
-    let decision = &gate.decision;
+    let (_, decision) = crate::input::judge_files(&args.contract, &args.policy)?;
     if args.json {
-        let text = serde_json::to_string(decision)
+        let text = serde_json::to_string(&decision)
             .map_err(|e| CliError::internal(format!("cannot serialize the decision: {e}")))?;
         println!("{text}");
     } else {

@@ -1,8 +1,8 @@
 //! `cordon exec --shell 'TEXT'` / `cordon exec -- ARGV…`: the agent-facing front end. It turns
 //! what the agent wrote into facts and a CSC contract, decides under the policy in force (the
 //! config home's `policy.yaml`, the default pack on first use, or `--policy`), and then runs the
-//! decision through `cordon run`'s own execution (`run::execute`): the same sandbox, receipt and
-//! journal, so the two cannot drift apart.
+//! decision through the same pipeline as `cordon run` (`cordon_governor::govern`): the same sandbox,
+//! receipt and journal, so the two cannot drift apart.
 //!
 //! What runs is the contract `cordon_policy::launch` builds: the argv itself, or `bash -c TEXT`
 //! for text that needs a shell, under the union of the parts' scopes. What the agent wrote and the
@@ -10,7 +10,7 @@
 //! decision record and the receipt.
 //!
 //! Outcomes: allow runs; deny starts nothing (exit 1); ask reaches `execute` as a needs-approval
-//! verdict, whose approval wait decides (runs when approved; 126 when denied or unanswered; 2
+//! decision, whose approval wait decides (runs when approved; 126 when denied or unanswered; 2
 //! with no wait); redirect runs the replacement argv instead and says so on stderr;
 //! allow_with_checkpoint runs with the receipt marked `checkpoint.requested`. Exit codes are
 //! `cordon run`'s: the command's own exit code when it ran, 126 when it was blocked (it could not
@@ -33,15 +33,15 @@
 use std::path::PathBuf;
 
 use cordon_core::{Outcome, Verdict};
+use cordon_governor::{Decision, Error, FrontEnd, Ledger, Mode, RedirectRecord, RunRequest};
 use cordon_policy::launch::{self, LaunchError, Request as LaunchRequest};
 use cordon_policy::native::CordonReason;
 use serde::Serialize;
-use time::OffsetDateTime;
 
 use super::explain::{Analysis, Request};
-use super::run::{self, Evidence, EvidenceError, ModeArg};
+use super::mode_parser;
 use crate::exit::{self, CliError};
-use crate::gate::{self, FrontEnd, Gate, RedirectRecord};
+use crate::governing::{self, Delivery};
 use crate::home::{self, Home};
 
 #[derive(Debug, clap::Args)]
@@ -49,8 +49,8 @@ pub struct Args {
     #[command(flatten)]
     pub request: Request,
     /// `hardened` confines the command with Landlock, seccomp and namespaces, or refuses to run.
-    #[arg(long, value_enum, default_value = "local")]
-    pub mode: ModeArg,
+    #[arg(long, value_parser = mode_parser(), default_value = "local")]
+    pub mode: Mode,
     /// Write the receipt here (atomically); default: the journal only (or stdout without one).
     #[arg(long)]
     pub receipt: Option<PathBuf>,
@@ -86,25 +86,46 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
     )?;
     let home = home::first_use()?;
     // A hardened run can only be granted existing paths, so it is judged on what it is granted.
-    args.request.hardened = args.mode == ModeArg::Hardened;
+    args.request.hardened = args.mode == Mode::Hardened;
     let analysis = crate::gateway::analyse_for_exec(&args.request)?;
-    let gate = match gate_for(&args.request, &analysis, session) {
-        Ok(gate) => gate,
+    let request = match request_for(&args.request, &analysis, session.clone()) {
+        Ok(request) => request,
         Err(refusal) => {
             // Nothing that could run or be recorded as a contract: a denial, said once.
-            report(&args, &refusal, false)?;
+            report(&args, &refusal, None, false)?;
             return Ok(exit::DENY);
         }
     };
-    report(&args, &Told::of(&gate), true)?;
-    let evidence = evidence(&args, home.as_ref());
-    run::execute_with(&gate, args.mode, evidence, args.receipt.as_deref())
+    let ran_instead = request
+        .front_end
+        .as_ref()
+        .and_then(|f| f.redirect.as_ref())
+        .map(|r| r.replacement.clone());
+    report(&args, &request.decision, ran_instead, true)?;
+    let ledger = ledger(&args, home.as_ref());
+    let options = governing::options(
+        args.mode,
+        governing::approval_options(args.approvals.clone(), args.approval_timeout),
+        session,
+    );
+    governing::carry_out(
+        &request,
+        &options,
+        ledger,
+        Delivery {
+            receipt_path: args.receipt.as_deref(),
+            journal_only: true,
+        },
+    )
 }
 
-/// Builds the gate: the contract that runs, the native (or CSC) decision, and the front end's
-/// record. `Err` is a denial that has nothing to run.
-fn gate_for(request: &Request, analysis: &Analysis, session: Option<String>) -> Result<Gate, Told> {
-    let mut decision = analysis.decision.clone();
+/// The request to run: the contract that runs, the decision, and the front end's record. `Err`
+/// is a denial that has nothing to run.
+fn request_for(
+    request: &Request,
+    analysis: &Analysis,
+    session: Option<String>,
+) -> Result<RunRequest, Box<Decision>> {
     let launch_request = match &request.shell {
         Some(text) => LaunchRequest::Text(text),
         None => LaunchRequest::Argv(&request.argv),
@@ -113,7 +134,7 @@ fn gate_for(request: &Request, analysis: &Analysis, session: Option<String>) -> 
         launch_request,
         &analysis.script,
         &analysis.facts,
-        &decision,
+        &analysis.native,
         &analysis.cwd,
         &crate::sessions::requester(session.as_deref()),
     )
@@ -122,37 +143,23 @@ fn gate_for(request: &Request, analysis: &Analysis, session: Option<String>) -> 
             LaunchError::Empty => CordonReason::NothingToRun,
             LaunchError::Invalid(_) => CordonReason::ContractUnrepresentable,
         };
-        Told {
-            outcome: Outcome::Deny,
-            codes: vec![code.as_str().to_string()],
-            sentence: format!("Denied: {e}."),
-            ran_instead: None,
-        }
+        Box::new(Decision::deny(
+            code,
+            &e.to_string(),
+            analysis.policy.clone(),
+        ))
     })?;
+    let mut decision = analysis.decision();
     if let Some(why) = &plan.refused_redirect {
-        decision.outcome = Outcome::Ask;
-        decision.decision = Verdict::NeedsApproval;
-        decision.reason_codes = vec![CordonReason::RedirectRefused];
-        decision.sentence = format!("Needs approval: {why}.");
+        decision = Decision::new(
+            Outcome::Ask,
+            vec![cordon_governor::Reason::Cordon(
+                CordonReason::RedirectRefused,
+            )],
+            format!("Needs approval: {why}."),
+            decision.policy,
+        );
     }
-    let policy = analysis.policy.clone();
-    let contract_sha256 = plan.contract.sha256();
-    let mut csc =
-        decision.to_policy_decision(&plan.contract, &contract_sha256, OffsetDateTime::now_utc());
-    // The CSC-shaped codes are CSC's three; the record keeps cordon's own, which say more.
-    let mut codes: Vec<String> = decision
-        .reason_codes
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
-    // Only a CSC profile's analysis carries a CSC code.
-    if let Some(csc_code) = analysis.csc_reason_code {
-        codes.push(csc_code.as_str().to_string());
-    }
-    if codes.is_empty() {
-        codes.push(format!("EXEC_{}", decision.outcome.as_str().to_uppercase()));
-    }
-    csc.outcome = Some(decision.outcome);
     let front_end = FrontEnd {
         text: analysis.text.clone(),
         request: if request.shell.is_some() {
@@ -181,63 +188,47 @@ fn gate_for(request: &Request, analysis: &Analysis, session: Option<String>) -> 
                 all
             }),
     };
-    Ok(gate::from_front_end(
-        plan.contract,
-        policy,
-        csc,
-        codes,
-        decision.sentence.clone(),
-        front_end,
-    ))
-}
-
-/// What the agent is told on stderr (and, with `--json`, as one JSON line there too).
-#[derive(Debug, Serialize)]
-struct Told {
-    outcome: Outcome,
-    codes: Vec<String>,
-    sentence: String,
-    /// The argv that runs in place of the agent's command, for a redirect.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ran_instead: Option<Vec<String>>,
-}
-
-impl Told {
-    fn of(gate: &Gate) -> Told {
-        Told {
-            outcome: gate.outcome,
-            codes: gate.reason_codes.clone(),
-            sentence: gate.sentence.clone(),
-            ran_instead: gate
-                .front_end
-                .as_ref()
-                .and_then(|f| f.redirect.as_ref())
-                .map(|r| r.replacement.clone()),
-        }
-    }
+    Ok(RunRequest::new(plan.contract, decision, Some(front_end)))
 }
 
 /// Tells the agent the decision on stderr: every outcome but a plain allow gets its sentence (a
 /// redirect names what runs instead); `--json` adds one machine-readable line.
-fn report(args: &Args, told: &Told, will_execute: bool) -> Result<(), CliError> {
-    if told.outcome != Outcome::Allow {
-        eprintln!("cordon: {}", told.sentence);
+fn report(
+    args: &Args,
+    decision: &Decision,
+    ran_instead: Option<Vec<String>>,
+    will_execute: bool,
+) -> Result<(), CliError> {
+    if decision.outcome != Outcome::Allow {
+        eprintln!("cordon: {}", decision.sentence);
     }
-    if let Some(argv) = &told.ran_instead {
+    if let Some(argv) = &ran_instead {
         eprintln!(
             "cordon: running `{}` instead of what was asked",
             cordon_policy::facts::display_argv(argv)
         );
     }
     if args.request.json {
+        /// What the agent is told, as one JSON line on stderr.
         #[derive(Serialize)]
-        struct Line<'a> {
-            #[serde(flatten)]
-            told: &'a Told,
+        struct Told<'a> {
+            outcome: Outcome,
+            codes: Vec<String>,
+            sentence: &'a str,
+            /// The argv that runs in place of the agent's command, for a redirect.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            ran_instead: Option<Vec<String>>,
             executes: bool,
         }
-        let executes = will_execute && told.outcome.verdict() == Verdict::Allow;
-        let text = serde_json::to_string(&Line { told, executes })
+        let executes = will_execute && decision.verdict() == Verdict::Allow;
+        let told = Told {
+            outcome: decision.outcome,
+            codes: decision.code_strings(),
+            sentence: &decision.sentence,
+            ran_instead,
+            executes,
+        };
+        let text = serde_json::to_string(&told)
             .map_err(|e| CliError::internal(format!("cannot serialize the decision: {e}")))?;
         eprintln!("{text}");
     }
@@ -246,28 +237,19 @@ fn report(args: &Args, told: &Told, will_execute: bool) -> Result<(), CliError> 
 
 /// The signer and journal: `--signing-key` (with `--journal` or `CORDON_JOURNAL`), else the
 /// config home's key and journal, else none (local mode only, unsigned receipt).
-fn evidence(args: &Args, home: Option<&Home>) -> Result<Evidence, EvidenceError> {
-    let explicit_journal = args
-        .journal
-        .clone()
-        .or_else(|| std::env::var_os("CORDON_JOURNAL").map(PathBuf::from));
-    let loaded = match (&args.signing_key, &args.key_id, home) {
+fn ledger(args: &Args, home: Option<&Home>) -> Result<Ledger, Error> {
+    let explicit_journal = governing::journal_named(args.journal.as_deref());
+    match (&args.signing_key, &args.key_id, home) {
         (Some(key), Some(id), _) => {
-            Evidence::load(Some(key), Some(id), explicit_journal.as_deref(), args.mode)
+            governing::ledger(Some(key), Some(id), explicit_journal.as_deref(), args.mode)
         }
         (None, None, Some(home)) => {
             let (key, id) = home.signing_key().map_err(|e| {
-                EvidenceError::Unrecordable(format!("the config home cannot sign: {}", e.message))
+                Error::Unrecordable(format!("the config home cannot sign: {}", e.message))
             })?;
             let journal = explicit_journal.unwrap_or_else(|| home.journal_dir());
-            Evidence::load(Some(&key), Some(&id), Some(&journal), args.mode)
+            Ledger::open(Some((&key, &id)), Some(&journal), args.mode)
         }
-        _ => Evidence::load(None, None, explicit_journal.as_deref(), args.mode),
-    };
-    loaded.map(|mut evidence| {
-        evidence.receipt_in_journal_only = true;
-        evidence.approval =
-            crate::approvals::Options::new(args.approvals.clone(), args.approval_timeout);
-        evidence
-    })
+        _ => governing::ledger(None, None, explicit_journal.as_deref(), args.mode),
+    }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::out;
 use super::policy::{self as policy_cmd, PolicyInForce};
 use crate::exit::{self, CliError};
-use crate::gate::PolicyRef;
+use cordon_governor::PolicyRef;
 
 /// What to judge and under which policy; shared by `exec` and `explain`.
 #[derive(Debug, clap::Args)]
@@ -58,7 +58,9 @@ pub struct Analysis {
     pub text: String,
     pub cwd: String,
     pub facts: Facts,
-    pub decision: Decision,
+    /// The engine's decision, with its judgement of every command (`explain` shows them).
+    #[serde(rename = "decision")]
+    pub native: Decision,
     /// The CSC code when the policy is a CSC profile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csc_reason_code: Option<ReasonCode>,
@@ -72,6 +74,17 @@ pub struct Analysis {
     /// The policy the decision was made under, as receipts name it.
     #[serde(skip)]
     pub policy: PolicyRef,
+}
+
+impl Analysis {
+    /// The decision every front end acts on and records.
+    pub fn decision(&self) -> cordon_governor::Decision {
+        cordon_governor::Decision::from_native(
+            &self.native,
+            self.csc_reason_code,
+            self.policy.clone(),
+        )
+    }
 }
 
 pub fn analyse(request: &Request) -> Result<Analysis, CliError> {
@@ -96,7 +109,7 @@ pub fn analyse_with(request: &Request, home: Option<&str>) -> Result<Analysis, C
         Some(cache) => cache.policy_in_force(request.policy.as_deref())?,
         None => Arc::new(policy_cmd::policy_in_force(request.policy.as_deref())?),
     };
-    let (decision, csc_reason_code) = match policy.as_ref() {
+    let (native, csc_reason_code) = match policy.as_ref() {
         PolicyInForce::Native(loaded) => {
             let compiled = match cache {
                 Some(cache) => cache.compiled(
@@ -137,7 +150,7 @@ pub fn analyse_with(request: &Request, home: Option<&str>) -> Result<Analysis, C
         text,
         cwd: session.cwd.clone(),
         facts,
-        decision,
+        native,
         csc_reason_code,
         contract,
         contract_error,
@@ -309,7 +322,7 @@ fn csc_decision(
 
 pub fn run(args: Args) -> Result<u8, CliError> {
     let analysis = analyse(&args.request)?;
-    let suggestions = suggest::suggestions(&analysis.decision);
+    let suggestions = suggest::suggestions(&analysis.native);
     if args.request.json {
         #[derive(Serialize)]
         struct Explained<'a> {
@@ -352,7 +365,7 @@ fn render_explanation(analysis: &Analysis, suggestions: &[String]) -> String {
             $out.push('\n');
         }};
     }
-    let decision = &analysis.decision;
+    let decision = &analysis.native;
     say!(out, "text:     {}", analysis.text);
     say!(out, "cwd:      {}", analysis.cwd);
     say!(

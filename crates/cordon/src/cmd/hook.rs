@@ -8,7 +8,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cmd::run::ModeArg;
+use cordon_governor::Mode;
+
+use super::mode_parser;
 use crate::exit::CliError;
 use crate::hook::{self, Agent, OnAsk, Settings};
 
@@ -34,8 +36,8 @@ pub struct Args {
     /// How allowed text runs: `hardened` (Landlock and seccomp enforce the judged scope; where
     /// the kernel cannot, allowed text is denied with the reason) or `local` (no kernel
     /// enforcement). `cordon install --mode` writes it into the hook command.
-    #[arg(long, value_enum, default_value = "hardened")]
-    pub mode: ModeArg,
+    #[arg(long, value_parser = mode_parser(), default_value = "hardened")]
+    pub mode: Mode,
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use crate::cmd::run::ModeArg;
+use cordon_governor::Mode;
+
+use super::mode_parser;
 use crate::exit::{self, CliError};
 use crate::hook::{Agent, OnAsk};
 
@@ -50,11 +52,11 @@ pub struct Args {
     /// `local` (no kernel enforcement). Written into the hook command.
     #[arg(
         long,
-        value_enum,
+        value_parser = mode_parser(),
         default_value = "hardened",
         conflicts_with = "uninstall"
     )]
-    pub mode: ModeArg,
+    pub mode: Mode,
 }
 
 /// One hook registration: an event, the tools it covers, and the `cordon hook` arguments.
@@ -137,7 +139,7 @@ pub fn config_path(agent: Agent, project: Option<&Path>) -> Result<PathBuf, CliE
 }
 
 /// The command the agent runs: this binary, by absolute path, quoted for the agent's shell.
-fn hook_command(agent: Agent, on_ask: Option<OnAsk>, mode: ModeArg) -> Result<String, CliError> {
+fn hook_command(agent: Agent, on_ask: Option<OnAsk>, mode: Mode) -> Result<String, CliError> {
     let exe = std::env::current_exe()
         .map_err(|e| CliError::internal(format!("cannot find the cordon executable: {e}")))?;
     let exe = exe
@@ -150,10 +152,7 @@ fn hook_command(agent: Agent, on_ask: Option<OnAsk>, mode: ModeArg) -> Result<St
         Some(OnAsk::Approval) => words.extend(["--on-ask", "approval"]),
     }
     // Always written, so the hook command says how its runs are confined.
-    match mode {
-        ModeArg::Hardened => words.extend(["--mode", "hardened"]),
-        ModeArg::Local => words.extend(["--mode", "local"]),
-    }
+    words.extend(["--mode", mode.as_str()]);
     shlex::try_join(words)
         .map_err(|_| CliError::usage("the cordon executable's path contains a NUL byte"))
 }

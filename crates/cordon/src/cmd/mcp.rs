@@ -27,7 +27,9 @@ use serde_json::{json, Value};
 use tokio::io::AsyncReadExt as _;
 
 use super::explain::{self, Request};
-use super::run::ModeArg;
+use cordon_governor::Mode;
+
+use super::mode_parser;
 use crate::exit::CliError;
 
 /// Output kept per stream and returned to the client; the rest is counted, not kept.
@@ -48,8 +50,8 @@ pub struct Args {
     pub approval_timeout: u64,
     /// How `run_command` confines what it runs: `hardened` (the kernel enforces the contract) or
     /// `local` (decided and recorded, not confined).
-    #[arg(long, value_enum, default_value = "hardened")]
-    pub mode: ModeArg,
+    #[arg(long, value_parser = mode_parser(), default_value = "hardened")]
+    pub mode: Mode,
 }
 
 /// What to judge or run: shell text, or an argv run without a shell.
@@ -72,7 +74,7 @@ pub struct CordonMcp {
     cordon: PathBuf,
     policy: Option<PathBuf>,
     approval_timeout: u64,
-    mode: ModeArg,
+    mode: Mode,
 }
 
 /// A tool failure the client reads as an error result (never a protocol error: the model should
@@ -103,22 +105,29 @@ impl CordonMcp {
             argv,
             // Judged as `run_command` will run it: a hardened run grants new files through their
             // directory, and the decision must cover that.
-            hardened: self.mode == ModeArg::Hardened,
+            hardened: self.mode == Mode::Hardened,
         })
     }
 
+    /// The decision on a request, as the hook would make it: a command that would run in
+    /// hardened mode on a kernel that cannot confine it is denied here too.
     fn decide(&self, req: &CommandRequest) -> Result<Value, String> {
         let request = self.request(req)?;
         let analysis = explain::analyse(&request).map_err(|e: CliError| e.message)?;
-        let d = &analysis.decision;
+        let mut decision = analysis.decision();
+        if decision.runs() && self.mode == Mode::Hardened {
+            if let Some(why) = cordon_governor::confinement::hardened_unavailable() {
+                decision = decision.unconfinable(&why);
+            }
+        }
         Ok(json!({
             "command": analysis.text,
             "cwd": analysis.cwd,
-            "outcome": d.outcome.as_str(),
-            "reason": d.sentence,
-            "reason_codes": d.reason_codes.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-            "policy": d.policy_name,
-            "policy_sha256": d.policy_sha256,
+            "outcome": decision.outcome.as_str(),
+            "reason": decision.sentence,
+            "reason_codes": decision.code_strings(),
+            "policy": decision.policy.name,
+            "policy_sha256": decision.policy.sha256,
         }))
     }
 }
@@ -129,7 +138,7 @@ impl CordonMcp {
         cordon: PathBuf,
         policy: Option<PathBuf>,
         approval_timeout: u64,
-        mode: ModeArg,
+        mode: Mode,
     ) -> Self {
         Self {
             tool_router: Self::tool_router(),
@@ -244,10 +253,7 @@ impl CordonMcp {
             .arg("--approval-timeout")
             .arg(self.approval_timeout.to_string())
             .arg("--mode")
-            .arg(match self.mode {
-                ModeArg::Local => "local",
-                ModeArg::Hardened => "hardened",
-            });
+            .arg(self.mode.as_str());
         if let Some(policy) = &self.policy {
             command.arg("--policy").arg(policy);
         }

@@ -126,6 +126,13 @@ impl Cli {
     }
 }
 
+/// Parses `--mode local|hardened` (the possible values show in `--help`).
+pub fn mode_parser() -> impl clap::builder::TypedValueParser<Value = cordon_governor::Mode> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["local", "hardened"])
+        .try_map(|text| text.parse::<cordon_governor::Mode>())
+}
+
 pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
         Command::Check(args) => check::run(args),

@@ -16,6 +16,7 @@
 use std::time::{Duration, Instant};
 
 use cordon_core::hash::sha256_hex;
+use cordon_governor::ledger::RecordSubject;
 use cordon_journal::record::{self, Decision};
 use cordon_journal::{time_fmt, Journal, Signer};
 use serde_json::{json, Value};
@@ -196,10 +197,6 @@ pub fn decision_of(request: &ToolRequest, verdict: &Verdict) -> Decision {
         .contract_sha256
         .clone()
         .unwrap_or_else(|| sha256_hex(subject.to_string().as_bytes()));
-    let mut reason_codes = verdict.reason_codes.clone();
-    if reason_codes.is_empty() {
-        reason_codes.push(format!("HOOK_{}", verdict.outcome.as_str().to_uppercase()));
-    }
     let mut details = json!({
         "adapter": request.agent.name(),
         "tool": tool,
@@ -212,19 +209,17 @@ pub fn decision_of(request: &ToolRequest, verdict: &Verdict) -> Decision {
     if let Some(run_as) = &verdict.run_as {
         details["run_as"] = Value::String(run_as.clone());
     }
-    Decision {
-        contract_id: format!("hook:{}", request.agent.name()),
-        contract_sha256,
-        policy_profile: verdict.policy_name.clone(),
-        policy_digest: format!("sha256:{}", verdict.policy_sha256),
-        outcome: verdict.outcome.as_str().to_string(),
-        reason_codes,
-        reason: verdict.sentence.clone(),
-        actor: request.agent.name().to_string(),
-        session_id: request.session_id.clone(),
-        sandbox_profile: verdict.run_as.as_ref().map(|_| EXEC_PROFILE.to_string()),
-        details,
-    }
+    cordon_governor::ledger::decision_of(
+        &verdict.decision,
+        RecordSubject {
+            contract_id: format!("hook:{}", request.agent.name()),
+            contract_sha256,
+            actor: request.agent.name().to_string(),
+            session_id: request.session_id.clone(),
+            sandbox_profile: verdict.run_as.as_ref().map(|_| EXEC_PROFILE.to_string()),
+            details,
+        },
+    )
 }
 
 /// Appends what the agent reported about a finished tool call to the home's journal.

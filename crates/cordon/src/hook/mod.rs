@@ -37,8 +37,9 @@ use std::time::{Duration, Instant};
 use cordon_core::Outcome;
 use serde::{Deserialize, Serialize};
 
+use cordon_governor::{Decision, Mode};
+
 use crate::cmd::explain::{self, Request};
-use crate::cmd::run::ModeArg;
 use crate::exit::CliError;
 
 /// Hook input larger than this is refused (a tool call is a few KiB; this leaves room for a large
@@ -118,12 +119,7 @@ pub struct ToolOutcome {
 /// The core's decision on one tool call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
-    pub outcome: Outcome,
-    /// One sentence for the person and the model.
-    pub sentence: String,
-    pub reason_codes: Vec<String>,
-    pub policy_name: String,
-    pub policy_sha256: String,
+    pub decision: Decision,
     /// The synthesized contract's hash, when the text could be written as one.
     pub contract_sha256: Option<String>,
     /// What the agent should run instead of the text it wrote: the text under `cordon exec`.
@@ -162,7 +158,7 @@ pub struct Settings {
     pub approval_wait_secs: u64,
     /// How the rewritten command runs: hardened unless the person installed the hook with
     /// `--mode local`.
-    pub mode: ModeArg,
+    pub mode: Mode,
 }
 
 /// The answer an adapter renders.
@@ -435,9 +431,10 @@ fn decide_shell(
         json: false,
         argv: Vec::new(),
         // Judged as it will run: hardened runs grant a new file's directory.
-        hardened: settings.mode == ModeArg::Hardened,
+        hardened: settings.mode == Mode::Hardened,
     })?;
-    let decision = analysis.decision;
+    let decision = analysis.decision();
+    let contract_sha256 = analysis.contract.map(|c| c.sha256());
     let cwd = cwd
         .to_str()
         .ok_or_else(|| HookError("the working directory is not UTF-8".into()))?;
@@ -462,52 +459,22 @@ fn decide_shell(
         )?),
         Outcome::Ask | Outcome::Deny => None,
     };
-    if run_as.is_some() && settings.mode == ModeArg::Hardened {
-        if let Some(why) = hardened_unavailable() {
+    if run_as.is_some() && settings.mode == Mode::Hardened {
+        if let Some(why) = cordon_governor::confinement::hardened_unavailable() {
             // Fail closed: the rewrite would be blocked anyway; say why here, where the agent
             // and its user read it, instead of running the text unconfined.
             return Ok(Verdict {
-                outcome: Outcome::Deny,
-                sentence: format!(
-                    "Denied: the policy allows it, but cordon runs allowed commands in hardened mode and {why}, so hardened runs are blocked on this machine; `cordon install <agent> --mode local` runs them without kernel enforcement."
-                ),
-                reason_codes: vec!["HARDENED_UNAVAILABLE".to_string()],
-                policy_name: decision.policy_name,
-                policy_sha256: decision.policy_sha256,
-                contract_sha256: analysis.contract.map(|c| c.sha256()),
+                decision: decision.unconfinable(&why),
+                contract_sha256,
                 run_as: None,
             });
         }
     }
     Ok(Verdict {
-        outcome: decision.outcome,
-        sentence: decision.sentence,
-        reason_codes: decision
-            .reason_codes
-            .iter()
-            .map(|c| c.as_str().to_string())
-            .collect(),
-        policy_name: decision.policy_name,
-        policy_sha256: decision.policy_sha256,
-        contract_sha256: analysis.contract.map(|c| c.sha256()),
+        decision,
+        contract_sha256,
         run_as,
     })
-}
-
-/// Why this kernel cannot run hardened mode, if it cannot: `cordon doctor`'s test without its
-/// namespace probes (Landlock ABI and seccomp filters are what hardened mode refuses to run without).
-fn hardened_unavailable() -> Option<String> {
-    let abi = cordon_sandbox::landlock_abi();
-    if abi < cordon_sandbox::MIN_LANDLOCK_ABI {
-        return Some(format!(
-            "this kernel offers Landlock ABI {abi}, below the {} it needs",
-            cordon_sandbox::MIN_LANDLOCK_ABI
-        ));
-    }
-    if !std::path::Path::new("/proc/sys/kernel/seccomp/actions_avail").exists() {
-        return Some("this kernel has no seccomp filters".to_string());
-    }
-    None
 }
 
 /// A file write is judged as the write it is: `tee PATH` is the one known command whose only
@@ -538,7 +505,7 @@ fn decide_write(
             // The agent's own tool writes the file; cordon grants nothing.
             hardened: false,
         })?;
-        let decision = analysis.decision;
+        let decision = analysis.decision();
         // A redirect or a checkpoint has no meaning for an agent's own file edit: the hook cannot
         // run a replacement or take a snapshot, so it asks.
         let outcome = match decision.outcome {
@@ -547,25 +514,20 @@ fn decide_write(
             other => other,
         };
         let verdict = Verdict {
-            outcome,
-            sentence: format!(
-                "{tool} {path}: {}",
-                decision.sentence.replace("`tee -- ", "`write ")
-            ),
-            reason_codes: decision
-                .reason_codes
-                .iter()
-                .map(|c| c.as_str().to_string())
-                .collect(),
-            policy_name: decision.policy_name,
-            policy_sha256: decision.policy_sha256,
+            decision: Decision {
+                outcome,
+                sentence: format!(
+                    "{tool} {path}: {}",
+                    decision.sentence.replace("`tee -- ", "`write ")
+                ),
+                ..decision
+            },
             contract_sha256: analysis.contract.map(|c| c.sha256()),
             run_as: None,
         };
-        let worse = worst.as_ref().is_none_or(|w| {
-            cordon_policy::native::severity(verdict.outcome)
-                > cordon_policy::native::severity(w.outcome)
-        });
+        let worse = worst
+            .as_ref()
+            .is_none_or(|w| verdict.decision.outcome > w.decision.outcome);
         if worse {
             worst = Some(verdict);
         }
@@ -577,7 +539,7 @@ fn decide_write(
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Wrap<'a> {
     /// `--mode`: the sandbox mode the run uses.
-    pub mode: Option<ModeArg>,
+    pub mode: Option<Mode>,
     /// The cordon session the run belongs to (`--session`).
     pub session: Option<&'a str>,
     /// The directory the text was judged in (`--cwd`), so it runs there whatever the session's.
@@ -594,10 +556,8 @@ pub fn wrap_exec(cordon: &Path, text: &str, how: &Wrap<'_>) -> Result<String, Ho
         .ok_or_else(|| HookError("the cordon executable's path is not UTF-8".into()))?;
     let wait = how.approval_wait.map(|secs| secs.to_string());
     let mut words = vec![program, "exec"];
-    match how.mode {
-        Some(ModeArg::Hardened) => words.extend(["--mode", "hardened"]),
-        Some(ModeArg::Local) => words.extend(["--mode", "local"]),
-        None => {}
+    if let Some(mode) = how.mode {
+        words.extend(["--mode", mode.as_str()]);
     }
     if let Some(session) = how.session {
         words.extend(["--session", session]);
@@ -635,11 +595,7 @@ pub fn unwrap_exec(cordon: &Path, command: &str) -> Option<String> {
         let value = pair[1].as_str();
         match pair[0].as_str() {
             "--mode" if how.mode.is_none() => {
-                how.mode = Some(match value {
-                    "hardened" => ModeArg::Hardened,
-                    "local" => ModeArg::Local,
-                    _ => return None,
-                });
+                how.mode = Some(value.parse().ok()?);
             }
             "--session" if how.session.is_none() => how.session = Some(value),
             "--cwd" if how.cwd.is_none() => how.cwd = Some(value),
@@ -655,16 +611,16 @@ pub fn unwrap_exec(cordon: &Path, command: &str) -> Option<String> {
 
 /// The answer for `agent`, given what it can express.
 pub fn answer(agent: Agent, verdict: &Verdict, settings: &Settings) -> Answer {
-    match verdict.outcome {
+    let sentence = &verdict.decision.sentence;
+    match verdict.decision.outcome {
         Outcome::Deny => Answer::Deny {
-            reason: verdict.sentence.clone(),
+            reason: sentence.clone(),
         },
         Outcome::Ask if settings.on_ask == OnAsk::Approval && verdict.run_as.is_some() => {
             Answer::Allow {
                 run_as: verdict.run_as.clone(),
                 reason: format!(
-                    "{} It runs once a person approves it (`cordon approvals`).",
-                    verdict.sentence
+                    "{sentence} It runs once a person approves it (`cordon approvals`)."
                 ),
             }
         }
@@ -672,20 +628,19 @@ pub fn answer(agent: Agent, verdict: &Verdict, settings: &Settings) -> Answer {
             let native_prompt = settings.on_ask == OnAsk::Agent && agent != Agent::Codex;
             if native_prompt {
                 Answer::Ask {
-                    reason: verdict.sentence.clone(),
+                    reason: sentence.clone(),
                 }
             } else {
                 Answer::Deny {
                     reason: format!(
-                        "{} cordon's policy asks a person first; change the policy (`cordon explain --shell TEXT` says how) or run it yourself.",
-                        verdict.sentence
+                        "{sentence} cordon's policy asks a person first; change the policy (`cordon explain --shell TEXT` says how) or run it yourself."
                     ),
                 }
             }
         }
         Outcome::Allow | Outcome::AllowWithCheckpoint | Outcome::Redirect => Answer::Allow {
             run_as: verdict.run_as.clone(),
-            reason: verdict.sentence.clone(),
+            reason: sentence.clone(),
         },
     }
 }
@@ -833,7 +788,7 @@ mod tests {
             let words = shlex::split(&wrapped).unwrap();
             assert_eq!(words[3], text, "{wrapped}");
             let how = Wrap {
-                mode: Some(ModeArg::Hardened),
+                mode: Some(Mode::Hardened),
                 session: Some("x-0123"),
                 cwd: Some("/w/it's $(here)"),
                 approval_wait: Some(9),
@@ -859,7 +814,7 @@ mod tests {
             unwrap_exec(&cordon(), &waiting).as_deref(),
             Some("git push")
         );
-        for mode in [ModeArg::Hardened, ModeArg::Local] {
+        for mode in [Mode::Hardened, Mode::Local] {
             let full = Wrap {
                 mode: Some(mode),
                 session: Some("x-0123"),
@@ -889,11 +844,12 @@ mod tests {
     #[test]
     fn codex_never_gets_ask() {
         let verdict = Verdict {
-            outcome: Outcome::Ask,
-            sentence: "Needs approval: x.".into(),
-            reason_codes: vec![],
-            policy_name: "p".into(),
-            policy_sha256: "0".repeat(64),
+            decision: Decision::new(
+                Outcome::Ask,
+                Vec::new(),
+                "Needs approval: x.".into(),
+                cordon_governor::PolicyRef::named("p", &"0".repeat(64)),
+            ),
             contract_sha256: None,
             run_as: None,
         };
@@ -903,7 +859,7 @@ mod tests {
             cordon: cordon(),
             policy: None,
             approval_wait_secs: 60,
-            mode: ModeArg::Hardened,
+            mode: Mode::Hardened,
         };
         assert!(matches!(
             answer(Agent::Codex, &verdict, &settings),

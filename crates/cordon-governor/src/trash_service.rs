@@ -6,7 +6,7 @@
 //! `rm` runs, and whether it runs at all, is decided by the shell. So for the duration of such a
 //! command cordon's own process, outside the sandbox, serves a Unix socket in a private run
 //! directory in its home, and the command finds cordon's `rm` first in `PATH`: a symlink named
-//! `rm` to the cordon binary, which, started under that name, is this module's [`shim_main`].
+//! `rm` to the cordon binary, which, started under that name, is the binary's `rm` shim.
 //! The shim sends its argv and working directory over the socket and exits with the status the
 //! service answers, so `make && rm -rf out` removes only after `make` succeeded and `$?` is
 //! `rm`'s, exactly as with the real `rm`.
@@ -81,13 +81,6 @@ impl Scope {
     }
 }
 
-/// Tells the person at the terminal where a soft delete put what it moved.
-pub fn announce(moved: usize, trash_id: &str) {
-    eprintln!(
-        "cordon: moved {moved} path(s) to the trash as {trash_id}; restore with `cordon trash restore {trash_id}`"
-    );
-}
-
 /// One `rm` the command ran, as the receipt records it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Call {
@@ -104,18 +97,19 @@ pub struct Call {
     pub stderr: String,
 }
 
-/// The request the shim sends: raw bytes, so any file name passes unchanged.
+/// What the shim sends: its argv and working directory as raw bytes, so any file name passes
+/// unchanged.
 #[derive(Debug, Serialize, Deserialize)]
-struct Request {
-    argv: Vec<Vec<u8>>,
-    cwd: Vec<u8>,
+pub struct ShimCall {
+    pub argv: Vec<Vec<u8>>,
+    pub cwd: Vec<u8>,
 }
 
-/// The service's answer.
+/// The service's answer to the shim: what to exit with and say on stderr.
 #[derive(Debug, Serialize, Deserialize)]
-struct Reply {
-    exit_code: i32,
-    stderr: String,
+pub struct ShimReply {
+    pub exit_code: i32,
+    pub stderr: String,
 }
 
 /// A running service; stopped, and its run directory removed, by [`Service::finish`] or drop.
@@ -305,7 +299,7 @@ fn answer(mut stream: UnixStream, scope: &Scope) -> Option<Call> {
         .take(1 << 20)
         .read_until(b'\n', &mut line)
         .ok()?;
-    let request: Request = serde_json::from_slice(&line).ok()?;
+    let request: ShimCall = serde_json::from_slice(&line).ok()?;
     let argv: Vec<OsString> = request.argv.into_iter().map(OsString::from_vec).collect();
     let cwd = PathBuf::from(OsString::from_vec(request.cwd));
     let mut call = Call {
@@ -321,7 +315,7 @@ fn answer(mut stream: UnixStream, scope: &Scope) -> Option<Call> {
         stderr: String::new(),
     };
     remove(&argv, &cwd, scope, &mut call);
-    let reply = Reply {
+    let reply = ShimReply {
         exit_code: call.exit_code,
         stderr: call.stderr.clone(),
     };
@@ -446,64 +440,6 @@ pub fn parse_rm(argv: &[OsString]) -> Result<Rm, String> {
         }
     }
     Ok(rm)
-}
-
-/// The `rm` shim, run when the cordon binary is started as `rm` inside a checkpointed command:
-/// it asks the service to soft-delete and exits with its answer. It never falls back to a real
-/// deletion: without the service it removes nothing and says why.
-pub fn shim_main() -> u8 {
-    let fail = |why: String| {
-        eprintln!("rm: {why}; nothing was removed");
-        1
-    };
-    let Some(socket) = std::env::var_os(SOCKET_ENV) else {
-        return fail(format!(
-            "this is cordon's soft-delete rm, and {SOCKET_ENV} names no trash service"
-        ));
-    };
-    let cwd = match std::env::current_dir() {
-        Ok(cwd) => cwd,
-        Err(e) => return fail(format!("the working directory cannot be read: {e}")),
-    };
-    let request = Request {
-        argv: std::env::args_os().map(OsString::into_vec).collect(),
-        cwd: cwd.into_os_string().into_vec(),
-    };
-    let mut stream = match UnixStream::connect(&socket) {
-        Ok(s) => s,
-        Err(e) => return fail(format!("cordon's trash service is unavailable ({e})")),
-    };
-    let sent = serde_json::to_vec(&request)
-        .map_err(|e| e.to_string())
-        .and_then(|mut bytes| {
-            bytes.push(b'\n');
-            stream.write_all(&bytes).map_err(|e| e.to_string())
-        });
-    if let Err(e) = sent {
-        return fail(format!(
-            "the request could not be sent to cordon's trash service ({e})"
-        ));
-    }
-    let mut answer = Vec::new();
-    if let Err(e) = stream.read_to_end(&mut answer) {
-        return fail(format!("cordon's trash service did not answer ({e})"));
-    }
-    match serde_json::from_slice::<Reply>(&answer) {
-        Ok(reply) => {
-            eprint!("{}", reply.stderr);
-            u8::try_from(reply.exit_code).unwrap_or(1)
-        }
-        Err(_) => fail("cordon's trash service gave no answer".into()),
-    }
-}
-
-/// Whether the binary was started as `rm` (through the shim's symlink).
-pub fn started_as_rm() -> bool {
-    std::env::args_os()
-        .next()
-        .map(PathBuf::from)
-        .and_then(|p| p.file_name().map(|n| n == "rm"))
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -1,9 +1,13 @@
-//! The allow-with-checkpoint outcome in `cordon run`'s execution (issue 8): snapshot the write
-//! scope before anything runs, turn a plain `rm` into a move to the trash, give every other
-//! command a soft-delete service so that any `rm` it reaches moves to the trash too
-//! (crate::trash_service), and put the checkpoint into the receipt.
+//! The allow-with-checkpoint outcome (issue 8): snapshot the write scope before anything runs,
+//! turn a plain `rm` into a move to the trash, give every other command a soft-delete service so
+//! that any `rm` it reaches moves to the trash too ([`crate::trash_service`]), and put the
+//! snapshot into the receipt.
 //!
-//! Fail closed: if the snapshot cannot be taken completely, the run is blocked (a checkpoint that
+//! Words: a *snapshot* is this copy of files (the CLI and the receipt call it a checkpoint:
+//! `cordon rollback ID`, `x-cordon.checkpoint`); the journal's signed *tree head* is another
+//! thing ([`crate::Ledger::seal`]).
+//!
+//! Fail closed: if the snapshot cannot be taken completely, the run is blocked (a snapshot that
 //! silently saved nothing is how agentsh lost a directory to `rm -rf`). The snapshot and the soft
 //! delete run in cordon's own process, outside the sandbox, so both stay inside the contract's
 //! declared write scope: the snapshot covers exactly that scope, and a soft delete refuses any
@@ -14,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use cordon_checkpoint::trash;
-use cordon_checkpoint::{Request, Store, Summary};
+use cordon_checkpoint::{Request as SnapshotRequest, Store, Summary};
 use cordon_core::contract::Command;
 use cordon_policy::shell;
 use cordon_sandbox::{
@@ -22,51 +26,64 @@ use cordon_sandbox::{
 };
 use serde_json::{json, Value};
 
-use crate::cmd::run::literal_prefix;
-use crate::gate::Gate;
-use crate::home::Home;
+use crate::confinement::literal_prefix;
+use crate::extension::CommandEntry;
+use crate::notice::{Notice, Notices};
+use crate::request::RunRequest;
 use crate::trash_service::{self, parse_rm, Service};
 
-/// A checkpoint taken before the run.
-#[derive(Debug)]
-pub struct Taken {
-    pub summary: Summary,
-    /// The trash, where a checkpointed `rm` moves its targets.
-    trash_dir: PathBuf,
+/// Where snapshots, the trash and the soft-delete services live (the home's `state/`), and the
+/// sessions a snapshot may be attributed to.
+#[derive(Debug, Clone)]
+pub struct SnapshotPlaces {
+    pub checkpoints: PathBuf,
+    pub trash: PathBuf,
     /// Where each command's soft-delete service makes its run directory.
+    pub runs: PathBuf,
+    pub sessions: PathBuf,
+}
+
+/// A snapshot taken before the run.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub summary: Summary,
+    /// The trash, where a soft-deleted `rm` moves its targets.
+    trash_dir: PathBuf,
     runs_dir: PathBuf,
     session: Option<String>,
 }
 
-/// The session runs are attributed to: `CORDON_SESSION`, which must name an existing session.
-pub fn current_session(home: &Home) -> Result<Option<String>, String> {
-    match std::env::var("CORDON_SESSION") {
-        Ok(id) if !id.is_empty() => cordon_checkpoint::session::get(&home.sessions_dir(), &id)
-            .map(|s| Some(s.id))
-            .map_err(|e| format!("CORDON_SESSION: {e}")),
-        _ => Ok(None),
-    }
-}
-
-/// Snapshots the gate's write scope when its outcome asks for a checkpoint. `Ok(None)` when it
-/// does not; `Err` (one sentence) when it does and the snapshot failed, so nothing may run.
-pub fn before_run(gate: &Gate) -> Result<Option<Taken>, String> {
-    if !gate.checkpoint_requested() {
+/// Snapshots the request's write scope when its outcome asks for it. `Ok(None)` when it does
+/// not; `Err` (one sentence) when it does and the snapshot failed, so nothing may run. `session`
+/// is the cordon session the run belongs to, which must exist.
+pub fn take(
+    request: &RunRequest,
+    places: Option<&SnapshotPlaces>,
+    session: Option<&str>,
+    notices: &Notices,
+) -> Result<Option<Snapshot>, String> {
+    if !request.snapshot_requested() {
         return Ok(None);
     }
     let fail = |why: String| {
         format!("the checkpoint this outcome requires could not be taken, so nothing ran: {why}")
     };
-    let home =
-        Home::from_env().ok_or_else(|| fail("no cordon home (set CORDON_HOME or HOME)".into()))?;
-    let session = current_session(&home).map_err(fail)?;
-    let scopes: Vec<PathBuf> = gate
+    let places = places.ok_or_else(|| fail("no cordon home (set CORDON_HOME or HOME)".into()))?;
+    let session = match session.filter(|id| !id.is_empty()) {
+        Some(id) => Some(
+            cordon_checkpoint::session::get(&places.sessions, id)
+                .map(|s| s.id)
+                .map_err(|e| fail(format!("CORDON_SESSION: {e}")))?,
+        ),
+        None => None,
+    };
+    let scopes: Vec<PathBuf> = request
         .write_scope()
         .iter()
         .map(|p| literal_prefix(p))
         .collect();
-    let store = Store::open(&home.checkpoints_dir()).map_err(|e| fail(e.to_string()))?;
-    let label = gate
+    let store = Store::open(&places.checkpoints).map_err(|e| fail(e.to_string()))?;
+    let label = request
         .contract
         .commands
         .iter()
@@ -76,22 +93,22 @@ pub fn before_run(gate: &Gate) -> Result<Option<Taken>, String> {
         .join(" | ");
     let summary = cordon_checkpoint::snapshot(
         &store,
-        &Request {
+        &SnapshotRequest {
             scopes,
             session: session.clone(),
             label,
-            ..Request::default()
+            ..SnapshotRequest::default()
         },
     )
     .map_err(|e| fail(e.to_string()))?;
-    eprintln!(
-        "cordon: checkpoint {} taken ({} entries); undo with `cordon rollback {}`",
-        summary.id, summary.entries, summary.id
-    );
-    Ok(Some(Taken {
+    notices(Notice::SnapshotTaken {
+        id: summary.id.clone(),
+        entries: summary.entries,
+    });
+    Ok(Some(Snapshot {
         summary,
-        trash_dir: home.trash_dir(),
-        runs_dir: home.state_dir().join("run"),
+        trash_dir: places.trash.clone(),
+        runs_dir: places.runs.clone(),
         session,
     }))
 }
@@ -103,11 +120,12 @@ pub fn before_run(gate: &Gate) -> Result<Option<Taken>, String> {
 /// In hardened mode the paths the sandbox keeps read-only (`PROTECTED_NAMES`) are refused, as
 /// the command itself could not remove them.
 pub fn soft_delete(
-    taken: Option<&Taken>,
+    snapshot: Option<&Snapshot>,
     command: &Command,
     hardened: bool,
-) -> Option<(CommandReport, Value)> {
-    let taken = taken?;
+    notices: &Notices,
+) -> Option<(CommandReport, CommandEntry)> {
+    let taken = snapshot?;
     let mut argvs = command.argvs();
     let argv = argvs.next()?;
     if argvs.next().is_some() {
@@ -143,7 +161,10 @@ pub fn soft_delete(
                 CommandStatus::Failed
             };
             let item = o.manifest.map(|m| {
-                trash_service::announce(m.items.len(), &m.id);
+                notices(Notice::Trashed {
+                    moved: m.items.len(),
+                    trash_id: m.id.clone(),
+                });
                 json!({"id": m.id, "items": m.items})
             });
             (status, code, None, text, item)
@@ -158,7 +179,7 @@ pub fn soft_delete(
         ),
     };
     if !stderr.is_empty() {
-        eprint!("{stderr}");
+        notices(Notice::RmSays(stderr.clone()));
     }
     let stderr_report = stream(std::mem::take(&mut stderr).into_bytes());
     let report = CommandReport {
@@ -174,31 +195,9 @@ pub fn soft_delete(
         error,
         processes: None,
     };
-    let entry = json!({
-        "id": report.id,
-        "status": report.status,
-        "exit_code": report.exit_code,
-        "duration_ms": report.duration.as_secs_f64() * 1000.0,
-        "stdout": report.stdout,
-        "stderr": report.stderr,
-        "error": report.error,
-        "soft_delete": {"argv": argv, "trash": trash},
-    });
+    let mut entry = CommandEntry::of(&report, None);
+    entry.soft_delete = Some(json!({"argv": argv, "trash": trash}));
     Some((report, entry))
-}
-
-/// Adds the checkpoint to the receipt's `x-cordon` extension (next to the front end's request).
-pub fn annotate(extension: &mut Value, taken: Option<&Taken>) {
-    if let Some(taken) = taken {
-        let mut entry = extension
-            .get("checkpoint")
-            .cloned()
-            .filter(Value::is_object)
-            .unwrap_or_else(|| json!({"requested": true}));
-        entry["id"] = json!(taken.summary.id);
-        entry["taken"] = json!(taken.summary);
-        extension["checkpoint"] = entry;
-    }
 }
 
 fn stream(bytes: Vec<u8>) -> StreamReport {
@@ -218,18 +217,19 @@ fn stream(bytes: Vec<u8>) -> StreamReport {
 /// command holds an `rm` that cannot be routed to the trash, or the service cannot start, so
 /// the command must not run.
 pub fn serve_soft_deletes(
-    taken: Option<&Taken>,
+    snapshot: Option<&Snapshot>,
     command: &Command,
     hardened: bool,
     plan: &mut Plan,
     confinement: &mut Confinement,
 ) -> Result<Option<Service>, String> {
-    let Some(taken) = taken else {
+    let Some(taken) = snapshot else {
         return Ok(None);
     };
+    // `~` as the decision resolved it (cordon_core::user).
     let session = shell::Session {
         cwd: command.cwd.clone(),
-        home: std::env::var("HOME").unwrap_or_else(|_| "/".into()),
+        home: cordon_core::user::home(),
     };
     // Hardened: the rm programs the sandbox will replace with the shim, whatever runs them.
     let substituted = if hardened {
@@ -318,7 +318,7 @@ fn rm_programs(path: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
     programs
 }
 
-impl Taken {
+impl Snapshot {
     /// What a soft delete of `command` may move, and where to: its declared write scope, less
     /// (in hardened mode) the paths the sandbox mounts read-only, into this checkpoint's trash.
     fn scope(&self, command: &Command, hardened: bool) -> trash_service::Scope {
@@ -404,7 +404,7 @@ fn absolute_rms(
 /// Stops the service and describes its calls for the command's receipt entry. Also flags any
 /// `rm` the process record saw that was not the shim: it really deleted (the checkpoint still
 /// holds what it removed).
-pub fn finish_soft_deletes(service: Service, result: &CommandReport) -> Value {
+pub fn finish_soft_deletes(service: Service, result: &CommandReport, notices: &Notices) -> Value {
     let shim = service.shim();
     // Programs the sandbox replaced with the shim (the run fails before the command starts if
     // the mount cannot be made): running them was a soft delete, not an escape.
@@ -413,7 +413,10 @@ pub fn finish_soft_deletes(service: Service, result: &CommandReport) -> Value {
     let calls = service.finish();
     for call in &calls {
         if let Some(id) = &call.trash {
-            trash_service::announce(call.moved.len(), id);
+            notices(Notice::Trashed {
+                moved: call.moved.len(),
+                trash_id: id.clone(),
+            });
         }
     }
     let escaped: Vec<Value> = result
@@ -424,12 +427,11 @@ pub fn finish_soft_deletes(service: Service, result: &CommandReport) -> Value {
         .filter(|p| Path::new(&p.path) != shim && !substituted.contains(&canonical(&p.path)))
         .map(|p| json!({"pid": p.pid, "path": p.path, "argv": p.argv}))
         .collect();
-    if !escaped.is_empty() {
-        eprintln!(
-            "cordon: warning: {} rm process(es) ran outside the trash (first: {}); what they removed is only in the checkpoint",
-            escaped.len(),
-            escaped[0]["path"]
-        );
+    if let Some(first) = escaped.first() {
+        notices(Notice::RmEscaped {
+            count: escaped.len(),
+            first: first["path"].to_string(),
+        });
     }
     // Whether `escaped` could see anything: only when every exec was recorded.
     let escapes_checked = result.processes.as_ref().is_some_and(|t| t.complete);
