@@ -153,17 +153,17 @@ impl Home {
 
         let policy = self.policy();
         if !policy.exists() {
-            // Write then rename, so a concurrent first use never reads half a policy.
-            let tmp = policy.with_extension(format!("yaml.{}.tmp", std::process::id()));
-            std::fs::write(&tmp, cordon_policy::native::DEFAULT_PACK)
-                .and_then(|()| std::fs::rename(&tmp, &policy))
-                .map_err(|e| {
-                    let _ = std::fs::remove_file(&tmp);
-                    CliError::internal(format!(
-                        "{}: cannot write the default policy: {e}",
-                        policy.display()
-                    ))
-                })?;
+            // Atomically, so a concurrent first use never reads half a policy.
+            cordon_core::file::write_atomically(
+                &policy,
+                cordon_policy::native::DEFAULT_PACK.as_bytes(),
+            )
+            .map_err(|e| {
+                CliError::internal(format!(
+                    "{}: cannot write the default policy: {e}",
+                    policy.display()
+                ))
+            })?;
             created.policy = true;
         }
 

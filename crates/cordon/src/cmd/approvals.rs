@@ -106,9 +106,7 @@ fn trust(identity: &str, public_key: Option<PathBuf>) -> Result<u8, CliError> {
     ring.insert(identity, key).map_err(CliError::usage)?;
     std::fs::create_dir_all(home.root())
         .map_err(|e| CliError::internal(format!("{}: {e}", home.root().display())))?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, ring.to_text())
-        .and_then(|()| std::fs::rename(&tmp, &path))
+    cordon_core::file::write_atomically(&path, ring.to_text().as_bytes())
         .map_err(|e| CliError::internal(format!("{}: {e}", path.display())))?;
     out::answer(
         &format!("{identity} may now approve ({})\n", path.display()),

@@ -218,7 +218,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         Some(_) => Some(back_up(&path)?),
         None => None,
     };
-    write_atomically(&path, &config)?;
+    write_config(&path, &config)?;
     let verb = if args.uninstall {
         "removed cordon's hook from"
     } else {
@@ -407,36 +407,12 @@ fn back_up(path: &Path) -> Result<PathBuf, CliError> {
     Ok(backup)
 }
 
-fn write_atomically(path: &Path, config: &Value) -> Result<(), CliError> {
-    use std::io::Write as _;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| {
-        CliError::internal(format!(
-            "{}: cannot create the directory: {e}",
-            dir.display()
-        ))
-    })?;
+/// The configuration as the agent reads it, replacing the file atomically (its mode kept).
+fn write_config(path: &Path, config: &Value) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(config)
         .map_err(|e| CliError::internal(format!("cannot serialize the configuration: {e}")))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.cordon-{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            file.set_permissions(meta.permissions())?;
-        }
-        file.write_all(text.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        CliError::internal(format!("{}: cannot write: {e}", path.display()))
-    })
+    cordon_core::file::write_atomically(path, format!("{text}\n").as_bytes())
+        .map_err(|e| CliError::internal(format!("{}: cannot write: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -95,9 +95,11 @@ fn import(args: ImportArgs) -> Result<u8, CliError> {
         eprintln!("cordon policy import: not imported: {note}");
     }
     match &args.output {
-        Some(path) => write_atomically(path, imported.yaml.as_bytes()).map_err(|e| {
-            CliError::internal(format!("{}: cannot write the policy: {e}", path.display()))
-        })?,
+        Some(path) => {
+            cordon_core::file::write_atomically(path, imported.yaml.as_bytes()).map_err(|e| {
+                CliError::internal(format!("{}: cannot write the policy: {e}", path.display()))
+            })?
+        }
         None => print!("{}", imported.yaml),
     }
     eprintln!(
@@ -107,21 +109,6 @@ fn import(args: ImportArgs) -> Result<u8, CliError> {
         imported.policy.sha256
     );
     Ok(exit::OK)
-}
-
-/// Temporary file in the same directory, fsync, rename: a reader sees the old file or the new
-/// one, never half of one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(dir) => dir.to_path_buf(),
-        None => PathBuf::from("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(&dir)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 fn test(args: TestArgs) -> Result<u8, CliError> {
@@ -286,7 +273,7 @@ pub fn session(cwd: Option<&Path>) -> Result<Session, CliError> {
             .map_err(|e| CliError::internal(format!("cannot read the current directory: {e}")))?
             .join(cwd)
     };
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/nonexistent-home".to_string());
+    let home = cordon_core::user::home();
     let cwd = cwd
         .to_str()
         .ok_or_else(|| CliError::usage("the working directory is not valid UTF-8"))?
