@@ -227,7 +227,7 @@ pub fn serve_soft_deletes(
         return Ok(None);
     };
     // `~` as the decision resolved it (cordon_core::user).
-    let session = shell::Session {
+    let state = shell::ShellState {
         cwd: command.cwd.clone(),
         home: cordon_core::user::home(),
     };
@@ -248,8 +248,8 @@ pub fn serve_soft_deletes(
     for argv in command.argvs() {
         let shell_text = bash_text(argv);
         let script = match shell_text {
-            Some(text) => shell::parse(text, &session),
-            None => shell::from_argv(argv, &session),
+            Some(text) => shell::parse(text, &state),
+            None => shell::from_argv(argv, &state),
         };
         functions.push(absolute_rms(&script, shell_text.is_some(), &substituted)?);
     }
@@ -451,7 +451,7 @@ mod tests {
     fn script(text: &str) -> shell::Script {
         shell::parse(
             text,
-            &shell::Session {
+            &shell::ShellState {
                 cwd: "/w".into(),
                 home: "/home/u".into(),
             },
@@ -490,7 +490,7 @@ mod tests {
         let argv = ["/bin/rm".to_string(), "-i".to_string(), "x".to_string()];
         let parsed = shell::from_argv(
             &argv,
-            &shell::Session {
+            &shell::ShellState {
                 cwd: "/w".into(),
                 home: "/h".into(),
             },

@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::CliError;
 
+/// Where `cordon journal` and `cordon export` look when no journal is named.
+pub const DEFAULT_JOURNAL: &str = ".cordon/journal";
+
 /// What [`Home::ensure`] created; all false when everything was already there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Created {
@@ -234,6 +237,25 @@ pub fn first_use() -> Result<Option<Home>, CliError> {
         );
     }
     Ok(Some(home))
+}
+
+/// Creates whatever part of the home is missing (`Home::ensure`); `verbose` says what was created
+/// on stdout, otherwise on stderr (install's output is about the agent's file).
+pub fn ensure(verbose: bool) -> Result<Home, CliError> {
+    let home = Home::from_env().ok_or_else(|| {
+        CliError::usage(
+            "no config home: set CORDON_HOME (or HOME) to say where cordon keeps its files",
+        )
+    })?;
+    let created = home.ensure()?;
+    for part in created.parts() {
+        if verbose {
+            println!("created {part}");
+        } else {
+            eprintln!("cordon: created {part} in {}", home.root().display());
+        }
+    }
+    Ok(home)
 }
 
 fn make_private_dir(dir: &Path) -> Result<(), CliError> {

@@ -23,7 +23,6 @@ use cordon_policy::synth::Requester;
 
 use crate::exit::CliError;
 use crate::home::Home;
-use crate::hook::HookError;
 
 /// The variable that names the session a run belongs to.
 pub const ENV: &str = "CORDON_SESSION";
@@ -100,31 +99,30 @@ pub fn for_hook(
     external_id: &str,
     cwd: &Path,
     policy: Option<&Path>,
-) -> Result<Option<String>, HookError> {
+) -> Result<Option<String>, String> {
     if external_id.is_empty() {
         return Ok(None);
     }
-    let home = Home::from_env().ok_or_else(|| {
-        HookError("no cordon home for the session (set CORDON_HOME or HOME)".into())
-    })?;
+    let home =
+        Home::from_env().ok_or("no cordon home for the session (set CORDON_HOME or HOME)")?;
     // Recorded absolute: the session is used later from other directories.
     let policy = policy
         .map(std::path::absolute)
         .transpose()
-        .map_err(|e| HookError(format!("the policy path cannot be made absolute: {e}")))?;
+        .map_err(|e| format!("the policy path cannot be made absolute: {e}"))?;
     let new = NewSession {
         cwd: Some(cwd.to_path_buf()),
         policy,
         journal: std::env::var_os("CORDON_JOURNAL").map(PathBuf::from),
     };
     let session = session::for_external(&home.sessions_dir(), adapter, external_id, &new)
-        .map_err(|e| HookError(format!("the {adapter} session cannot be mapped: {e}")))?;
+        .map_err(|e| format!("the {adapter} session cannot be mapped: {e}"))?;
     if let Some(ended) = &session.ended_at {
         // `cordon exec` would block every command of it; say so once, here.
-        return Err(HookError(format!(
+        return Err(format!(
             "the cordon session {} for this {adapter} session ended at {ended}; start a new {adapter} session",
             session.id
-        )));
+        ));
     }
     Ok(Some(session.id))
 }

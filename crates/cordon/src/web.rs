@@ -24,8 +24,7 @@ use cordon_journal::record::{entry_kind, EntryKind};
 use serde_json::Value;
 use tiny_http::{Header, Method, Response, Server};
 
-use crate::approvals::unix_now;
-use crate::cmd::approve::{answer, Approver};
+use crate::approving::{answer, unix_now, Approver};
 use crate::home::Home;
 
 const COOKIE: &str = "cordon_token";

@@ -1,5 +1,4 @@
-//! `cordon install <agent> [--project | --user] [--uninstall]`: put cordon's hook into the agent's
-//! own configuration, or take it out again.
+//! Putting cordon's hook into an agent's own configuration (`cordon install`), or taking it out.
 //!
 //! The agent's file is edited, never replaced: every setting and every other hook stays. Only
 //! entries whose command is `<some cordon> hook <agent>` are cordon's, so installing twice leaves
@@ -15,9 +14,8 @@ use serde_json::{json, Map, Value};
 
 use cordon_governor::Mode;
 
-use super::mode_parser;
-use crate::exit::{self, CliError};
-use crate::hook::{Agent, OnAsk};
+use crate::agents::{Agent, OnAsk};
+use crate::exit::CliError;
 
 /// Seconds the agent waits for the hook (Claude Code and Codex count in seconds, Gemini in
 /// milliseconds). The hook itself denies after 10 s, well before the agent gives up on it and
@@ -26,38 +24,6 @@ const AGENT_TIMEOUT_SECS: u64 = 30;
 
 /// Largest agent configuration file cordon edits.
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
-
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// The agent whose configuration to change.
-    #[arg(value_enum)]
-    pub agent: Agent,
-    /// The project's configuration (in the current directory, or `--dir`).
-    #[arg(long, conflicts_with = "user")]
-    pub project: bool,
-    /// The user's configuration (the default).
-    #[arg(long)]
-    pub user: bool,
-    /// The project directory for `--project` (default: the current directory).
-    #[arg(long, requires = "project")]
-    pub dir: Option<PathBuf>,
-    /// Remove cordon's hook instead.
-    #[arg(long)]
-    pub uninstall: bool,
-    /// What the hook does when the policy asks (see `cordon hook --help`); default `agent`.
-    #[arg(long, value_enum, conflicts_with = "uninstall")]
-    pub on_ask: Option<OnAsk>,
-    /// How the hook runs allowed commands (see `cordon hook --help`): `hardened` (the default:
-    /// Landlock and seccomp enforce the judged scope, and a kernel that cannot is told so) or
-    /// `local` (no kernel enforcement). Written into the hook command.
-    #[arg(
-        long,
-        value_parser = mode_parser(),
-        default_value = "hardened",
-        conflicts_with = "uninstall"
-    )]
-    pub mode: Mode,
-}
 
 /// One hook registration: an event, the tools it covers, and the `cordon hook` arguments.
 struct Registration {
@@ -172,66 +138,58 @@ fn is_cordon_hook(command: &str, agent: Agent) -> bool {
         && name == agent.name()
 }
 
-pub fn run(args: Args) -> Result<u8, CliError> {
-    let project = if args.project {
-        Some(match &args.dir {
-            Some(dir) => dir.clone(),
-            None => std::env::current_dir().map_err(|e| {
-                CliError::internal(format!("cannot read the current directory: {e}"))
-            })?,
-        })
-    } else {
-        None
-    };
-    let path = config_path(args.agent, project.as_deref())?;
+/// What installing or uninstalling did to the agent's configuration file.
+#[derive(Debug)]
+pub struct Change {
+    pub path: PathBuf,
+    /// The file already said what was asked; nothing was written.
+    pub unchanged: bool,
+    /// Where the previous version was kept.
+    pub backup: Option<PathBuf>,
+}
+
+/// Installs cordon's hook for `agent` (`install` = the hook's `--on-ask` and `--mode`), or
+/// uninstalls it (`None`), in the user's configuration or `project`'s. Installing also creates
+/// the config home when there is none yet.
+pub fn change(
+    agent: Agent,
+    project: Option<&Path>,
+    install: Option<(Option<OnAsk>, Mode)>,
+) -> Result<Change, CliError> {
+    let path = config_path(agent, project)?;
     let before = read_config(&path)?;
     let mut config = before.clone().unwrap_or_else(|| Value::Object(Map::new()));
-    if args.uninstall {
-        remove(&mut config, args.agent, &path)?;
-    } else {
-        super::init::ensure_home(false)?;
-        remove(&mut config, args.agent, &path)?;
+    remove(&mut config, agent, &path)?;
+    if let Some((on_ask, mode)) = install {
+        crate::home::ensure(false)?;
         add(
             &mut config,
-            args.agent,
-            &hook_command(args.agent, args.on_ask, args.mode)?,
+            agent,
+            &hook_command(agent, on_ask, mode)?,
             &path,
         )?;
     }
     let unchanged = match &before {
         Some(old) => *old == config,
-        None => args.uninstall,
+        None => install.is_none(),
     };
     if unchanged {
-        println!(
-            "{}: already {} — nothing changed",
-            path.display(),
-            if args.uninstall {
-                "without cordon's hook"
-            } else {
-                "set up"
-            }
-        );
-        return Ok(exit::OK);
+        return Ok(Change {
+            path,
+            unchanged,
+            backup: None,
+        });
     }
     let backup = match &before {
         Some(_) => Some(back_up(&path)?),
         None => None,
     };
     write_config(&path, &config)?;
-    let verb = if args.uninstall {
-        "removed cordon's hook from"
-    } else {
-        "installed cordon's hook in"
-    };
-    println!("{verb} {}", path.display());
-    if let Some(backup) = backup {
-        println!("previous version kept as {}", backup.display());
-    }
-    if !args.uninstall && args.agent == Agent::Codex {
-        println!("Codex runs hooks only once you have reviewed and trusted them: start codex and accept the hook.");
-    }
-    Ok(exit::OK)
+    Ok(Change {
+        path,
+        unchanged,
+        backup,
+    })
 }
 
 /// The file's JSON object, `None` when there is no file. Anything else is an error.

@@ -1,4 +1,4 @@
-//! `cordon mcp`: an MCP server on stdio, so any MCP client (every agent in
+//! The MCP server `cordon mcp` runs on stdio, so any MCP client (every agent in
 //! docs/integrations.md can be one) runs commands through cordon instead of its own shell.
 //!
 //! Tools:
@@ -20,17 +20,15 @@ use std::time::Duration;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{tool, tool_handler, tool_router, ServerHandler, ServiceExt as _};
+use rmcp::{tool, tool_handler, tool_router, ServerHandler};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt as _;
 
-use super::explain::{self, Request};
 use cordon_governor::Mode;
 
-use super::mode_parser;
-use crate::exit::CliError;
+use crate::judging::{self, JudgeArgs};
 
 /// Output kept per stream and returned to the client; the rest is counted, not kept.
 const MAX_OUTPUT_BYTES: usize = 256 << 10;
@@ -38,21 +36,6 @@ const MAX_OUTPUT_BYTES: usize = 256 << 10;
 /// How long `run_command` waits for `cordon exec` before killing it (exec enforces the contract's
 /// own timeout inside; this only bounds a stuck child).
 const RUN_DEADLINE: Duration = Duration::from_secs(15 * 60);
-
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// A policy file instead of the config home's `policy.yaml`.
-    #[arg(long)]
-    pub policy: Option<PathBuf>,
-    /// Seconds `run_command` waits for a person to approve what the policy asks about (the
-    /// request shows in `list_pending_approvals` and `cordon approvals`); 0 answers at once.
-    #[arg(long, default_value_t = 0)]
-    pub approval_timeout: u64,
-    /// How `run_command` confines what it runs: `hardened` (the kernel enforces the contract) or
-    /// `local` (decided and recorded, not confined).
-    #[arg(long, value_parser = mode_parser(), default_value = "hardened")]
-    pub mode: Mode,
-}
 
 /// What to judge or run: shell text, or an argv run without a shell.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -84,7 +67,7 @@ fn failure(message: impl Into<String>) -> CallToolResult {
 }
 
 impl CordonMcp {
-    fn request(&self, req: &CommandRequest) -> Result<Request, String> {
+    fn request(&self, req: &CommandRequest) -> Result<JudgeArgs, String> {
         let (shell, argv) = match (&req.command, &req.argv) {
             (Some(text), None) => (Some(text.clone()), Vec::new()),
             (None, Some(argv)) if !argv.is_empty() => (None, argv.clone()),
@@ -96,7 +79,7 @@ impl CordonMcp {
                 return Err(format!("`cwd` must be an absolute path, got {cwd:?}"));
             }
         }
-        Ok(Request {
+        Ok(JudgeArgs {
             shell,
             policy: self.policy.clone(),
             cwd: req.cwd.as_ref().map(PathBuf::from),
@@ -113,7 +96,7 @@ impl CordonMcp {
     /// hardened mode on a kernel that cannot confine it is denied here too.
     fn decide(&self, req: &CommandRequest) -> Result<Value, String> {
         let request = self.request(req)?;
-        let analysis = explain::analyse(&request).map_err(|e: CliError| e.message)?;
+        let analysis = judging::analyse(&request).map_err(|e| e.message)?;
         let mut decision = analysis.decision();
         if decision.runs() && self.mode == Mode::Hardened {
             if let Some(why) = cordon_governor::confinement::hardened_unavailable() {
@@ -331,24 +314,4 @@ impl ServerHandler for CordonMcp {
                 "Run shell commands through cordon: check_command decides, run_command decides and runs allowed commands in a sandbox with a signed receipt.",
             )
     }
-}
-
-pub fn run(args: Args) -> Result<u8, CliError> {
-    let cordon = std::env::current_exe()
-        .map_err(|e| CliError::internal(format!("cannot find the cordon executable: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::internal(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async move {
-        let server = CordonMcp::new(cordon, args.policy, args.approval_timeout, args.mode)
-            .serve(rmcp::transport::stdio())
-            .await
-            .map_err(|e| CliError::internal(format!("MCP initialization failed: {e}")))?;
-        server
-            .waiting()
-            .await
-            .map_err(|e| CliError::internal(format!("the MCP server failed: {e}")))?;
-        Ok(crate::exit::OK)
-    })
 }

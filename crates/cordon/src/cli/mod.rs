@@ -1,16 +1,18 @@
-//! One module per subcommand. Each exposes an `Args` struct (clap) and `run(args) -> Result<u8, CliError>`.
-//! To add a command: add a module, a variant to `Command`, and an arm to `dispatch`.
+//! One module per subcommand. Each exposes an `Args` struct (clap) and `run(args) -> Result<u8, CliError>`,
+//! and holds arguments and rendering only; what two subcommands share lives outside `cli/`, so no
+//! subcommand module imports another. To add a command: add a module, a variant to `Command`, and
+//! an arm to `dispatch`.
 
 use clap::{Parser, Subcommand};
 
 use crate::exit::CliError;
 
 mod approvals;
-pub(crate) mod approve;
+mod approve;
 mod check;
 mod doctor;
 mod exec;
-pub(crate) mod explain;
+mod explain;
 mod export;
 mod hook;
 mod init;
@@ -18,10 +20,9 @@ mod install;
 mod journal;
 mod keygen;
 mod mcp;
-mod out;
-pub(crate) mod policy;
+mod policy;
 mod rollback;
-pub(crate) mod run;
+mod run;
 mod serve;
 mod session;
 mod trash;

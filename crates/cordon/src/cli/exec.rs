@@ -38,16 +38,18 @@ use cordon_policy::launch::{self, LaunchError, Request as LaunchRequest};
 use cordon_policy::native::CordonReason;
 use serde::Serialize;
 
-use super::explain::{Analysis, Request};
+use cordon_governor::Analysis;
+
 use super::mode_parser;
 use crate::exit::{self, CliError};
 use crate::governing::{self, Delivery};
 use crate::home::{self, Home};
+use crate::judging::JudgeArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub request: Request,
+    pub request: JudgeArgs,
     /// `hardened` confines the command with Landlock, seccomp and namespaces, or refuses to run.
     #[arg(long, value_parser = mode_parser(), default_value = "local")]
     pub mode: Mode,
@@ -87,7 +89,7 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
     let home = home::first_use()?;
     // A hardened run can only be granted existing paths, so it is judged on what it is granted.
     args.request.hardened = args.mode == Mode::Hardened;
-    let analysis = crate::gateway::analyse_for_exec(&args.request)?;
+    let analysis = crate::gateway::client::analyse_for_exec(&args.request)?;
     let request = match request_for(&args.request, &analysis, session.clone()) {
         Ok(request) => request,
         Err(refusal) => {
@@ -122,7 +124,7 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
 /// The request to run: the contract that runs, the decision, and the front end's record. `Err`
 /// is a denial that has nothing to run.
 fn request_for(
-    request: &Request,
+    request: &JudgeArgs,
     analysis: &Analysis,
     session: Option<String>,
 ) -> Result<RunRequest, Box<Decision>> {

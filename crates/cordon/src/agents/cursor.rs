@@ -16,7 +16,7 @@ use super::{
 
 pub fn parse(input: &Input) -> Result<Event, HookError> {
     let event = req_str(input, "hook_event_name")?;
-    let session_id = opt_str(input, "conversation_id")?.unwrap_or_default();
+    let harness_session = opt_str(input, "conversation_id")?.unwrap_or_default();
     let tool_use_id = opt_str(input, "generation_id")?;
     match event.as_str() {
         "beforeShellExecution" => {
@@ -31,7 +31,7 @@ pub fn parse(input: &Input) -> Result<Event, HookError> {
             };
             Ok(Event::Before(ToolRequest {
                 agent: Agent::Cursor,
-                session_id,
+                harness_session,
                 tool_use_id,
                 cwd: cwd_or_current(opt_str(input, "cwd")?)?,
                 workspace,
@@ -42,7 +42,7 @@ pub fn parse(input: &Input) -> Result<Event, HookError> {
         }
         "afterShellExecution" => Ok(Event::After(ToolOutcome {
             agent: Agent::Cursor,
-            session_id,
+            harness_session,
             tool_use_id,
             tool: "shell".into(),
             command: opt_str(input, "command").ok().flatten(),

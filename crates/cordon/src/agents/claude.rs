@@ -23,7 +23,7 @@ const WRITE_TOOLS: &[(&str, &str)] = &[
 pub fn parse(agent: Agent, input: &Input) -> Result<Event, HookError> {
     let event = req_str(input, "hook_event_name")?;
     let tool = req_str(input, "tool_name")?;
-    let session_id = opt_str(input, "session_id")?.unwrap_or_default();
+    let harness_session = opt_str(input, "session_id")?.unwrap_or_default();
     let tool_use_id = opt_str(input, "tool_use_id")?;
     match event.as_str() {
         "PreToolUse" => {
@@ -52,7 +52,7 @@ pub fn parse(agent: Agent, input: &Input) -> Result<Event, HookError> {
             };
             Ok(Event::Before(ToolRequest {
                 agent,
-                session_id,
+                harness_session,
                 tool_use_id,
                 cwd: cwd_or_current(opt_str(input, "cwd")?)?,
                 workspace,
@@ -84,7 +84,7 @@ pub fn parse(agent: Agent, input: &Input) -> Result<Event, HookError> {
                 .and_then(|n| n.trim().parse::<i64>().ok());
             Ok(Event::After(ToolOutcome {
                 agent,
-                session_id,
+                harness_session,
                 tool_use_id,
                 tool,
                 command: tool_input

@@ -1,14 +1,10 @@
-//! `cordon approve ID [--scope once|window:DURATION|session|pattern:GLOB] [--identity NAME] [--key K]`,
-//! `cordon approve --contract FILE --out F …` (a pre-signed approval for `cordon run --approval F`),
-//! and `cordon deny ID [--reason TEXT]`: answering from another terminal.
-//!
-//! The approver signs with their own key (default: the home's key), which must be listed in the
-//! home's `approvers` file; the identity is the one listed for the key. The approval is checked
-//! here as the runner will check it (so a mistake shows now, not as a silent wait), and the
-//! contract shown to the approver is re-hashed so that what is signed is what was shown.
-//! Denying needs no key: a denial only ever takes permission away.
+//! Answering approval requests as an approver, from the command line (`cordon approve`) or the
+//! web page (`cordon serve`): the approver's key and identity, the scope and lifetime they give,
+//! and the signed answer. The approver signs with their own key (default: the home's key), which
+//! must be listed in the home's `approvers` file; the approval is checked here as the runner will
+//! check it, and the contract shown is re-hashed so that what is signed is what was shown.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cordon_approval::artifact::envelope_sha256_of;
 use cordon_approval::{ApproverRing, Grant, RequestState, Scope, SignedApproval, Store};
@@ -16,50 +12,22 @@ use cordon_core::approval::ApprovalMethod;
 use cordon_core::Contract;
 use time::{Duration, OffsetDateTime};
 
-use crate::approvals::{home_key, read_key, unix_now};
-use crate::exit::{self, CliError};
+pub use cordon_governor::approval::unix_now;
+
+use crate::exit::CliError;
 use crate::home::Home;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// The pending request to approve (see `cordon approvals list`).
-    #[arg(required_unless_present = "contract", conflicts_with = "contract")]
-    pub id: Option<String>,
-    /// once (default), window:DURATION (e.g. window:30m), session, or pattern:GLOB (e.g.
-    /// 'pattern:git push origin *', matched against each whole command line).
-    #[arg(long, default_value = "once")]
-    pub scope: String,
-    /// How long the approval stays valid (e.g. 10m, 8h); default 10m for once, 8h for session
-    /// and pattern, the window's own length for window.
-    #[arg(long)]
-    pub expires: Option<String>,
-    /// The approver's identity; default: the one the approvers file lists for the key.
-    #[arg(long)]
-    pub identity: Option<String>,
-    /// The approver's private key; default: the one key in the home's keys/.
-    #[arg(long)]
-    pub key: Option<PathBuf>,
-    /// Why (kept in the approval).
-    #[arg(long)]
-    pub reason: Option<String>,
-    /// Pre-sign an approval for this contract instead of answering a request.
-    #[arg(long, requires = "out")]
-    pub contract: Option<PathBuf>,
-    /// Where to write the pre-signed approval.
-    #[arg(long, requires = "contract")]
-    pub out: Option<PathBuf>,
+/// The home's signing key, the default approver key.
+pub fn home_key(home: &Home) -> Result<PathBuf, String> {
+    home.signing_key()
+        .map(|(pem, _)| pem)
+        .map_err(|e| format!("{}; or pass --key", e.message))
 }
 
-#[derive(Debug, clap::Args)]
-pub struct DenyArgs {
-    /// The pending request to deny.
-    pub id: String,
-    /// Why (shown to the waiting run).
-    #[arg(long, default_value = "")]
-    pub reason: String,
-    /// Who denies; default: `$USER`.
-    #[arg(long)]
-    pub identity: Option<String>,
+/// Reads an approver's private key.
+pub fn read_key(path: &Path) -> Result<ed25519_dalek::SigningKey, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    cordon_journal::keys::parse_private_key(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn home() -> Result<Home, CliError> {
@@ -219,54 +187,6 @@ pub fn request_contract(request: &cordon_approval::Request) -> Result<Contract, 
     Ok(contract)
 }
 
-pub fn run(args: Args) -> Result<u8, CliError> {
-    let home = home()?;
-    let approver = Approver::load(&home, args.key.as_deref(), args.identity.as_deref())?;
-    if let (Some(path), Some(out)) = (&args.contract, &args.out) {
-        let bytes =
-            crate::input::read_input(path, cordon_core::limits::MAX_CONTRACT_BYTES, "contract")?;
-        let contract = Contract::parse(&bytes)
-            .map_err(|e| CliError::invalid_input(format!("{}: {e}", path.display())))?;
-        let (signed, verified) = approver.sign(
-            &contract,
-            &args.scope,
-            args.expires.as_deref(),
-            None,
-            args.reason,
-            ApprovalMethod::Cli,
-        )?;
-        let text = signed
-            .to_json()
-            .map_err(|e| CliError::internal(e.to_string()))?;
-        std::fs::write(out, text + "\n")
-            .map_err(|e| CliError::internal(format!("{}: {e}", out.display())))?;
-        println!(
-            "approval {} for contract {} by {} ({}, until {}) written to {}",
-            verified.approval_id,
-            contract.contract_id,
-            verified.identity,
-            verified.scope,
-            verified.expires_at,
-            out.display()
-        );
-        return Ok(exit::OK);
-    }
-    let id = args.id.unwrap_or_default();
-    let mut store =
-        Store::open(&home.approvals_db()).map_err(|e| CliError::internal(e.to_string()))?;
-    let state = answer(
-        &mut store,
-        &approver,
-        &id,
-        &args.scope,
-        args.expires.as_deref(),
-        args.reason,
-        ApprovalMethod::Cli,
-    )?;
-    println!("{state}");
-    Ok(exit::OK)
-}
-
 /// Signs an answer to a pending request and stores it; returns one sentence for the approver.
 pub fn answer(
     store: &mut Store,
@@ -309,21 +229,6 @@ pub fn answer(
             verified.identity, verified.scope, verified.approval_id
         ),
     })
-}
-
-pub fn deny(args: DenyArgs) -> Result<u8, CliError> {
-    let home = home()?;
-    let mut store =
-        Store::open(&home.approvals_db()).map_err(|e| CliError::internal(e.to_string()))?;
-    let by = args
-        .identity
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into());
-    store
-        .deny(&args.id, &by, &args.reason, unix_now())
-        .map_err(|e| CliError::invalid_input(e.to_string()))?;
-    println!("denied {} as {by}", args.id);
-    Ok(exit::OK)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ const WRITE_TOOLS: &[&str] = &["write_file", "replace"];
 pub fn parse(input: &Input) -> Result<Event, HookError> {
     let event = req_str(input, "hook_event_name")?;
     let tool = req_str(input, "tool_name")?;
-    let session_id = opt_str(input, "session_id")?.unwrap_or_default();
+    let harness_session = opt_str(input, "session_id")?.unwrap_or_default();
     match event.as_str() {
         "BeforeTool" => {
             let tool_input = req_object(input, "tool_input")?;
@@ -50,7 +50,7 @@ pub fn parse(input: &Input) -> Result<Event, HookError> {
             };
             Ok(Event::Before(ToolRequest {
                 agent: Agent::Gemini,
-                session_id,
+                harness_session,
                 tool_use_id: None,
                 cwd,
                 workspace: std::env::var("GEMINI_PROJECT_DIR")
@@ -63,7 +63,7 @@ pub fn parse(input: &Input) -> Result<Event, HookError> {
             let tool_input = input.get("tool_input").and_then(Value::as_object);
             Ok(Event::After(ToolOutcome {
                 agent: Agent::Gemini,
-                session_id,
+                harness_session,
                 tool_use_id: None,
                 tool,
                 command: tool_input

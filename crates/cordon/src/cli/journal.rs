@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use cordon_journal::keys::{self, KeyRing};
 use cordon_journal::{proof, Journal, Signer};
 
-use crate::cmd::out;
-use crate::cmd::verify::DEFAULT_JOURNAL;
 use crate::exit::{self, CliError};
+use crate::home::DEFAULT_JOURNAL;
 use crate::input::read_input;
+use crate::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -52,7 +52,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             let bundle = j
                 .proof_bundle(index, None)
                 .map_err(|e| CliError::invalid_input(e.to_string()))?;
-            out::answer(&bundle, exit::OK)
+            output::answer(&bundle, exit::OK)
         }
         Sub::Checkpoint {
             journal,
@@ -66,7 +66,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             let (_, text) = j
                 .write_checkpoint(&signer)
                 .map_err(|e| CliError::internal(e.to_string()))?;
-            out::answer(&text, exit::OK)
+            output::answer(&text, exit::OK)
         }
         Sub::VerifyProof { bundle, public_key } => {
             let text = read_input(&bundle, 64 << 20, "proof bundle")?;
@@ -80,14 +80,14 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             let key = keys::parse_public_key(&key_bytes)
                 .map_err(|e| CliError::invalid_input(format!("{}: {e}", public_key.display())))?;
             match proof::verify(&text, None, &KeyRing::any_id(key)) {
-                Ok(p) => out::answer(
+                Ok(p) => output::answer(
                     &format!(
                         "VALID — entry {} is in {} at tree size {}\n",
                         p.index, p.checkpoint.origin, p.checkpoint.size
                     ),
                     exit::OK,
                 ),
-                Err(e) => out::answer(&format!("INVALID — {e}\n"), exit::DENY),
+                Err(e) => output::answer(&format!("INVALID — {e}\n"), exit::DENY),
             }
         }
     }

@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use cordon_approval::{ApproverRing, Store};
 
-use super::approve::home;
-use super::out;
-use crate::approvals::unix_now;
+use crate::approving::{home, home_key, read_key, unix_now};
 use crate::exit::{self, CliError};
+use crate::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -57,7 +56,7 @@ fn list(all: bool, json: bool) -> Result<u8, CliError> {
     if json {
         let text =
             serde_json::to_string(&requests).map_err(|e| CliError::internal(e.to_string()))?;
-        return out::answer(&format!("{text}\n"), exit::OK);
+        return output::answer(&format!("{text}\n"), exit::OK);
     }
     // The whole list at once, so that a reader that stops early (`| head -1`) is no error.
     let mut text = String::new();
@@ -86,7 +85,7 @@ fn list(all: bool, json: bool) -> Result<u8, CliError> {
             (r.deadline - unix_now()).max(0)
         ));
     }
-    out::answer(&text, exit::OK)
+    output::answer(&text, exit::OK)
 }
 
 fn trust(identity: &str, public_key: Option<PathBuf>) -> Result<u8, CliError> {
@@ -95,8 +94,8 @@ fn trust(identity: &str, public_key: Option<PathBuf>) -> Result<u8, CliError> {
         Some(path) => cordon_journal::keys::read_public_key(&path)
             .map_err(|e| CliError::invalid_input(format!("{}: {e}", path.display())))?,
         None => {
-            let pem = crate::approvals::home_key(&home).map_err(CliError::usage)?;
-            crate::approvals::read_key(&pem)
+            let pem = home_key(&home).map_err(CliError::usage)?;
+            read_key(&pem)
                 .map_err(CliError::invalid_input)?
                 .verifying_key()
         }
@@ -108,7 +107,7 @@ fn trust(identity: &str, public_key: Option<PathBuf>) -> Result<u8, CliError> {
         .map_err(|e| CliError::internal(format!("{}: {e}", home.root().display())))?;
     cordon_core::file::write_atomically(&path, ring.to_text().as_bytes())
         .map_err(|e| CliError::internal(format!("{}: {e}", path.display())))?;
-    out::answer(
+    output::answer(
         &format!("{identity} may now approve ({})\n", path.display()),
         exit::OK,
     )

@@ -8,12 +8,9 @@ use std::path::PathBuf;
 use cordon_journal::keys::{self, KeyRing};
 use cordon_journal::{verify_journal, Outcome, VerifyOptions};
 
-use super::out;
 use crate::exit::CliError;
 use crate::input::read_input;
-
-/// Where `journal` and `export` look when no directory is named.
-pub const DEFAULT_JOURNAL: &str = ".cordon/journal";
+use crate::output;
 
 const VALID: u8 = 0;
 const INVALID: u8 = 1;
@@ -112,7 +109,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         .map_err(|e| CliError::internal(format!("cannot serialize the verdict: {e}")))?;
     text.push_str(&json);
     text.push('\n');
-    out::answer(
+    output::answer(
         &text,
         match verdict.verdict {
             Outcome::Valid => VALID,

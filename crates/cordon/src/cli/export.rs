@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use cordon_journal::{acta, Journal, Signer};
 use serde_json::Value;
 
-use crate::cmd::verify::DEFAULT_JOURNAL;
 use crate::exit::{self, CliError};
+use crate::home::DEFAULT_JOURNAL;
 use crate::input::read_input;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

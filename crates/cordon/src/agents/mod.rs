@@ -25,22 +25,21 @@
 //! checkpoints of one agent task are grouped under one session.
 
 mod claude;
+mod codex;
 mod cursor;
 pub mod evidence;
 mod gemini;
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cordon_core::Outcome;
+use cordon_governor::policies::{LoadEachTime, PolicySource};
+use cordon_governor::{Decision, Mode};
 use serde::{Deserialize, Serialize};
 
-use cordon_governor::{Decision, Mode};
-
-use crate::cmd::explain::{self, Request};
 use crate::exit::CliError;
+use crate::judging::{self, JudgeArgs};
 
 /// Hook input larger than this is refused (a tool call is a few KiB; this leaves room for a large
 /// `Write` payload, which cordon does not read beyond its path).
@@ -92,7 +91,8 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolRequest {
     pub agent: Agent,
-    pub session_id: String,
+    /// The agent's own session id (its harness session); empty when it sent none.
+    pub harness_session: String,
     pub tool_use_id: Option<String>,
     /// The directory the tool runs in (absolute).
     pub cwd: String,
@@ -105,7 +105,8 @@ pub struct ToolRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolOutcome {
     pub agent: Agent,
-    pub session_id: String,
+    /// The agent's own session id (its harness session).
+    pub harness_session: String,
     pub tool_use_id: Option<String>,
     pub tool: String,
     pub command: Option<String>,
@@ -209,108 +210,6 @@ pub struct Reply {
     pub code: u8,
 }
 
-/// Reads one hook event from stdin, decides, records, and answers in `agent`'s protocol.
-/// Never fails: every problem becomes the agent's form of a denial.
-pub fn run(agent: Agent, settings: &Settings) -> Reply {
-    // An agent that never closes stdin must not hold the answer back either.
-    let input = match read_stdin(settings.timeout) {
-        Ok(input) => input,
-        Err(e) => return deny_reply(agent, &e),
-    };
-    respond(agent, &input, settings)
-}
-
-/// [`run`] on input already read.
-pub fn respond(agent: Agent, input: &[u8], settings: &Settings) -> Reply {
-    crash_for_test("respond");
-    let (event, input) = match parse(agent, input) {
-        Ok(parsed) => parsed,
-        Err(e) => return deny_reply(agent, &e),
-    };
-    match event {
-        Event::Before(request) => {
-            // The gateway's exchange keeps the deadline itself; deciding in process needs a
-            // helper thread to.
-            let decided = crate::gateway::decide(&request, settings).unwrap_or_else(|| {
-                within(settings.timeout, {
-                    let settings = settings.clone();
-                    move || decide_and_record(&request, &settings)
-                })
-            });
-            match decided {
-                Ok(verdict) => render(agent, &answer(agent, &verdict, settings), &input),
-                Err(e) => deny_reply(agent, &e),
-            }
-        }
-        Event::After(outcome) => {
-            // The tool already ran: nothing is left to block, so a failure to record is reported
-            // to the user and the agent goes on.
-            let recorded =
-                crate::gateway::record_outcome(&outcome, settings).unwrap_or_else(|| {
-                    within(settings.timeout, move || evidence::record_outcome(&outcome))
-                });
-            match recorded {
-                Ok(()) => silent_reply(),
-                Err(e) => Reply {
-                    stdout: String::new(),
-                    stderr: format!("cordon: the tool's outcome was not recorded: {e}\n"),
-                    code: 0,
-                },
-            }
-        }
-    }
-}
-
-/// Reads stdin to its end within `timeout`. Waiting with poll(2) on this thread, rather than
-/// reading on a helper thread, spares every hook a thread start and two hand-offs.
-fn read_stdin(timeout: Duration) -> Result<Vec<u8>, HookError> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd as _;
-
-    let failed = |e: std::io::Error| HookError(format!("cannot read the hook input on stdin: {e}"));
-    let deadline = Instant::now() + timeout;
-    // Read from the descriptor itself: a buffered reader could hold data that poll cannot see.
-    let mut stdin = std::fs::File::from(
-        std::io::stdin()
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(failed)?,
-    );
-    let mut input = Vec::new();
-    let mut chunk = vec![0u8; 64 << 10];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(0) => {
-                return Err(HookError(format!(
-                    "no decision within {} ms: the hook input on stdin did not end",
-                    timeout.as_millis()
-                )))
-            }
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(failed(e.into())),
-        }
-        let n = match stdin.read(&mut chunk) {
-            Ok(0) => return Ok(input),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(failed(e)),
-        };
-        input.extend_from_slice(&chunk[..n]);
-        if input.len() as u64 > MAX_INPUT_BYTES {
-            return Err(HookError(format!(
-                "the hook input is larger than {} MiB",
-                MAX_INPUT_BYTES >> 20
-            )));
-        }
-    }
-}
-
 /// The hook input as the agent sent it (a JSON object), kept for answers that echo it.
 pub type Input = serde_json::Map<String, serde_json::Value>;
 
@@ -328,36 +227,12 @@ pub fn parse(agent: Agent, input: &[u8]) -> Result<(Event, Input), HookError> {
         return Err(HookError("the hook input is not a JSON object".into()));
     };
     let event = match agent {
-        Agent::ClaudeCode | Agent::Codex => claude::parse(agent, &object),
+        Agent::ClaudeCode => claude::parse(agent, &object),
+        Agent::Codex => codex::parse(&object),
         Agent::Gemini => gemini::parse(&object),
         Agent::Cursor => cursor::parse(&object),
     }?;
     Ok((event, object))
-}
-
-/// Runs `work` on its own thread and gives up after `timeout`: a hook that hangs must still
-/// answer, and the answer is a denial.
-fn within<T: Send + 'static>(
-    timeout: Duration,
-    work: impl FnOnce() -> Result<T, HookError> + Send + 'static,
-) -> Result<T, HookError> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("cordon-hook".into())
-        .spawn(move || {
-            let _ = tx.send(work());
-        })
-        .map_err(|e| HookError(format!("cannot start the decision: {e}")))?;
-    match rx.recv_timeout(timeout) {
-        Ok(result) => result,
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(HookError(format!(
-            "no decision within {} ms",
-            timeout.as_millis()
-        ))),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Err(HookError("the decision failed unexpectedly".into()))
-        }
-    }
 }
 
 /// Decides a request and appends the decision to the journal. A decision that cannot be recorded
@@ -369,7 +244,7 @@ pub fn decide_and_record(request: &ToolRequest, settings: &Settings) -> Result<V
             .name("cordon-recorder".into())
             .spawn_scoped(scope, evidence::Recorder::open)
             .map_err(|e| HookError(format!("cannot open the journal: {e}")))?;
-        let verdict = decide(request, settings);
+        let verdict = decide(request, settings, &LoadEachTime);
         let recorder = recorder
             .join()
             .map_err(|_| HookError("opening the journal failed unexpectedly".into()))?;
@@ -379,8 +254,13 @@ pub fn decide_and_record(request: &ToolRequest, settings: &Settings) -> Result<V
     })
 }
 
-/// The core decision, shared by every adapter, the MCP server and the gateway.
-pub fn decide(request: &ToolRequest, settings: &Settings) -> Result<Verdict, HookError> {
+/// The core decision, shared by every adapter and the gateway; `policies` is where the policy in
+/// force comes from (read from disk, or the gateway's cache).
+pub fn decide(
+    request: &ToolRequest,
+    settings: &Settings,
+    policies: &dyn PolicySource,
+) -> Result<Verdict, HookError> {
     crash_for_test("decide");
     let cwd = PathBuf::from(&request.cwd);
     if !cwd.is_absolute() {
@@ -392,15 +272,24 @@ pub fn decide(request: &ToolRequest, settings: &Settings) -> Result<Verdict, Hoo
     let workspace = request.workspace.as_ref().map(PathBuf::from);
     let session = crate::sessions::for_hook(
         request.agent.name(),
-        &request.session_id,
+        &request.harness_session,
         &cwd,
         settings.policy.as_deref(),
-    )?;
+    )
+    .map_err(HookError)?;
+    let judge = |args: JudgeArgs| judging::analyse_with(&args, policies).map_err(HookError::from);
     match &request.action {
-        Action::Shell { command } => {
-            decide_shell(command, &cwd, workspace, session.as_deref(), settings)
+        Action::Shell { command } => decide_shell(
+            command,
+            &cwd,
+            workspace,
+            session.as_deref(),
+            settings,
+            judge,
+        ),
+        Action::Write { tool, paths } => {
+            decide_write(tool, paths, &cwd, workspace, settings, judge)
         }
-        Action::Write { tool, paths } => decide_write(tool, paths, &cwd, workspace, settings),
     }
 }
 
@@ -410,6 +299,7 @@ fn decide_shell(
     workspace: Option<PathBuf>,
     session: Option<&str>,
     settings: &Settings,
+    judge: impl Fn(JudgeArgs) -> Result<cordon_governor::Analysis, HookError>,
 ) -> Result<Verdict, HookError> {
     if command.trim().is_empty() {
         return Err(HookError("the shell command is empty".into()));
@@ -423,7 +313,7 @@ fn decide_shell(
     // Text the hook rewrote earlier (or that the agent wrote in the same form) is judged by what
     // it wraps, and not wrapped twice.
     let text = unwrap_exec(&settings.cordon, command).unwrap_or_else(|| command.to_string());
-    let analysis = explain::analyse(&Request {
+    let analysis = judge(JudgeArgs {
         shell: Some(text.clone()),
         policy: settings.policy.clone(),
         cwd: Some(cwd.to_path_buf()),
@@ -486,6 +376,7 @@ fn decide_write(
     cwd: &Path,
     workspace: Option<PathBuf>,
     settings: &Settings,
+    judge: impl Fn(JudgeArgs) -> Result<cordon_governor::Analysis, HookError>,
 ) -> Result<Verdict, HookError> {
     if paths.is_empty() {
         return Err(HookError(format!("{tool}: no file path to check")));
@@ -495,7 +386,7 @@ fn decide_write(
         if path.is_empty() {
             return Err(HookError(format!("{tool}: an empty file path")));
         }
-        let analysis = explain::analyse(&Request {
+        let analysis = judge(JudgeArgs {
             shell: None,
             policy: settings.policy.clone(),
             cwd: Some(cwd.to_path_buf()),
@@ -645,9 +536,10 @@ pub fn answer(agent: Agent, verdict: &Verdict, settings: &Settings) -> Answer {
     }
 }
 
-fn render(agent: Agent, answer: &Answer, input: &Input) -> Reply {
+pub fn render(agent: Agent, answer: &Answer, input: &Input) -> Reply {
     match agent {
-        Agent::ClaudeCode | Agent::Codex => claude::render(answer, input),
+        Agent::ClaudeCode => claude::render(answer, input),
+        Agent::Codex => codex::render(answer, input),
         Agent::Gemini => gemini::render(answer),
         Agent::Cursor => cursor::render(
             answer,
@@ -666,7 +558,7 @@ fn json_reply(value: &serde_json::Value) -> Reply {
 }
 
 /// No opinion: the agent's own rules decide.
-fn silent_reply() -> Reply {
+pub fn silent_reply() -> Reply {
     Reply {
         stdout: String::new(),
         stderr: String::new(),
@@ -699,7 +591,7 @@ pub fn deny_reply(agent: Agent, error: &HookError) -> Reply {
 
 /// Debug builds only: panic at `place` when `CORDON_TEST_PANIC` names it, so the tests can show
 /// that a crash is still answered as a denial. Release builds compile this to nothing.
-fn crash_for_test(place: &str) {
+pub fn crash_for_test(place: &str) {
     if cfg!(debug_assertions) && std::env::var("CORDON_TEST_PANIC").is_ok_and(|p| p == place) {
         panic!("CORDON_TEST_PANIC={place}");
     }

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
-use super::approve::{home, Approver};
+use crate::approving::{home, Approver};
 use crate::exit::{self, CliError};
 use crate::web::WebPage;
 
@@ -50,7 +50,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     // More listeners go here, each as ("name", thread handle).
     let gateway = crate::home::Home::from_env()
         .ok_or_else(|| CliError::usage("no config home (set CORDON_HOME or HOME)"))
-        .and_then(|home| crate::gateway::Gateway::bind(&home).map_err(CliError::usage))?;
+        .and_then(|home| crate::gateway::server::Gateway::bind(&home).map_err(CliError::usage))?;
     println!("cordon serve: gateway on {}", gateway.path().display());
     let _ = std::io::stdout().flush();
     listeners.push(("gateway", std::thread::spawn(move || gateway.serve())));
