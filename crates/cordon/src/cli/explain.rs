@@ -52,15 +52,16 @@ fn list(items: &[String]) -> String {
     }
 }
 
+// One line of the explanation, newline included.
+macro_rules! say {
+    ($out:ident, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+
 fn render_explanation(analysis: &Analysis, suggestions: &[String]) -> String {
     let mut out = String::new();
-    // One line of the explanation, newline included.
-    macro_rules! say {
-        ($out:ident, $($arg:tt)*) => {{
-            $out.push_str(&format!($($arg)*));
-            $out.push('\n');
-        }};
-    }
     let decision = &analysis.native;
     say!(out, "text:     {}", analysis.text);
     say!(out, "cwd:      {}", analysis.cwd);
@@ -75,43 +76,7 @@ fn render_explanation(analysis: &Analysis, suggestions: &[String]) -> String {
     }
     say!(out, "commands:");
     for (i, facts) in analysis.facts.commands.iter().enumerate() {
-        let judgement = decision.commands.get(i);
-        let outcome = judgement.map_or("-", |j| j.outcome.as_str());
-        say!(out, "  {}. {}   [{}]", i + 1, facts.display(), outcome);
-        if !facts.wrappers.is_empty() {
-            say!(out, "     via:      {}", facts.wrappers.join(" → "));
-        }
-        say!(out, "     cwd:      {}", facts.cwd);
-        say!(
-            out,
-            "     effect:   {}   network: {}   destructive: {}   known: {}",
-            facts.effect,
-            yes_no(facts.network),
-            yes_no(facts.destructive),
-            yes_no(facts.known)
-        );
-        say!(out, "     reads:    {}", list(&facts.reads));
-        say!(out, "     writes:   {}", list(&facts.writes));
-        for why in &facts.unresolved {
-            say!(out, "     unresolved: {why}");
-        }
-        if let Some(judgement) = judgement {
-            for hit in &judgement.hits {
-                say!(
-                    out,
-                    "     rule:     {} → {} ({})",
-                    hit.rule,
-                    hit.outcome.as_str(),
-                    hit.reason
-                );
-            }
-            if judgement.hits.is_empty() {
-                say!(out, "     rule:     none matched (default)");
-            }
-            if let Some(argv) = &judgement.redirect_argv {
-                say!(out, "     runs as:  {}", facts::display_argv(argv));
-            }
-        }
+        out.push_str(&render_command(i, facts, decision.commands.get(i)));
     }
     let codes: Vec<&str> = decision.reason_codes.iter().map(|c| c.as_str()).collect();
     say!(
@@ -137,6 +102,52 @@ fn render_explanation(analysis: &Analysis, suggestions: &[String]) -> String {
     } else {
         for suggestion in suggestions {
             say!(out, "to allow: {suggestion}");
+        }
+    }
+    out
+}
+
+/// One command of the explanation: its facts, and the rules that judged it.
+fn render_command(
+    i: usize,
+    facts: &cordon_policy::facts::CommandFacts,
+    judgement: Option<&cordon_policy::native::CommandJudgement>,
+) -> String {
+    let mut out = String::new();
+    let outcome = judgement.map_or("-", |j| j.outcome.as_str());
+    say!(out, "  {}. {}   [{}]", i + 1, facts.display(), outcome);
+    if !facts.wrappers.is_empty() {
+        say!(out, "     via:      {}", facts.wrappers.join(" → "));
+    }
+    say!(out, "     cwd:      {}", facts.cwd);
+    say!(
+        out,
+        "     effect:   {}   network: {}   destructive: {}   known: {}",
+        facts.effect,
+        yes_no(facts.network),
+        yes_no(facts.destructive),
+        yes_no(facts.known)
+    );
+    say!(out, "     reads:    {}", list(&facts.reads));
+    say!(out, "     writes:   {}", list(&facts.writes));
+    for why in &facts.unresolved {
+        say!(out, "     unresolved: {why}");
+    }
+    if let Some(judgement) = judgement {
+        for hit in &judgement.hits {
+            say!(
+                out,
+                "     rule:     {} → {} ({})",
+                hit.rule,
+                hit.outcome.as_str(),
+                hit.reason
+            );
+        }
+        if judgement.hits.is_empty() {
+            say!(out, "     rule:     none matched (default)");
+        }
+        if let Some(argv) = &judgement.redirect_argv {
+            say!(out, "     runs as:  {}", facts::display_argv(argv));
         }
     }
     out

@@ -50,94 +50,105 @@ enum Action {
 pub fn run(args: Args) -> Result<u8, CliError> {
     let home = Home::from_env()
         .ok_or_else(|| CliError::usage("no cordon home: set CORDON_HOME or HOME"))?;
-    let dir = home.sessions_dir();
     match args.action {
         Action::Start {
             cwd,
             policy,
             journal,
             json,
-        } => {
-            let cwd = match cwd {
-                Some(c) => c,
-                None => std::env::current_dir().map_err(|e| {
-                    CliError::internal(format!("cannot read the current directory: {e}"))
-                })?,
-            };
-            // Recorded absolute: runs under the session start from other directories.
-            let absolute = |p: Option<PathBuf>| {
-                p.map(std::path::absolute).transpose().map_err(|e| {
-                    CliError::invalid_input(format!("a path cannot be made absolute: {e}"))
-                })
-            };
-            let s = session::start(
-                &dir,
-                &NewSession {
-                    cwd: absolute(Some(cwd))?,
-                    policy: absolute(policy)?,
-                    journal: absolute(journal)?,
-                },
-            )
-            .map_err(|e| CliError::internal(e.to_string()))?;
-            if json {
-                println!("{}", json!(s));
-            } else {
-                println!("{}", s.id);
-                eprintln!(
-                    "cordon: session started; run `export CORDON_SESSION={}` to use it",
-                    s.id
-                );
-            }
-            Ok(exit::OK)
-        }
-        Action::Show { id, json } => {
-            let id = pick(id)?;
-            let s = session::get(&dir, &id).map_err(|e| CliError::invalid_input(e.to_string()))?;
-            let checkpoints = if home.checkpoints_dir().exists() {
-                let store = Store::open(&home.checkpoints_dir())
-                    .map_err(|e| CliError::internal(e.to_string()))?;
-                cordon_checkpoint::list(&store, Some(&s.id))
-                    .map_err(|e| CliError::internal(e.to_string()))?
-            } else {
-                Vec::new()
-            };
-            if json {
-                println!("{}", json!({"session": s, "checkpoints": checkpoints}));
-            } else {
-                println!("session   {}", s.id);
-                println!("started   {}", s.created_at);
-                if let Some(ended) = &s.ended_at {
-                    println!("ended     {ended}");
-                }
-                for (name, value) in [
-                    ("cwd", &s.cwd),
-                    ("policy", &s.policy),
-                    ("journal", &s.journal),
-                ] {
-                    if let Some(v) = value {
-                        println!("{name:<9} {v}");
-                    }
-                }
-                if let Some(x) = &s.external {
-                    println!("harness   {} {}", x.harness, x.id);
-                }
-                println!("checkpoints: {}", checkpoints.len());
-                for c in &checkpoints {
-                    println!(
-                        "  {}  {}  {} entries  {}",
-                        c.id, c.created_at, c.entries, c.label
-                    );
-                }
-            }
-            Ok(exit::OK)
-        }
+        } => start(&home, cwd, policy, journal, json),
+        Action::Show { id, json } => show(&home, id, json),
         Action::End { id } => {
             let id = pick(id)?;
-            let s = session::end(&dir, &id).map_err(|e| CliError::invalid_input(e.to_string()))?;
+            let s = session::end(&home.sessions_dir(), &id)
+                .map_err(|e| CliError::invalid_input(e.to_string()))?;
             println!("{}", s.id);
             Ok(exit::OK)
         }
     }
+}
+
+fn start(
+    home: &Home,
+    cwd: Option<PathBuf>,
+    policy: Option<PathBuf>,
+    journal: Option<PathBuf>,
+    json: bool,
+) -> Result<u8, CliError> {
+    let dir = home.sessions_dir();
+    let cwd = match cwd {
+        Some(c) => c,
+        None => std::env::current_dir()
+            .map_err(|e| CliError::internal(format!("cannot read the current directory: {e}")))?,
+    };
+    // Recorded absolute: runs under the session start from other directories.
+    let absolute = |p: Option<PathBuf>| {
+        p.map(std::path::absolute)
+            .transpose()
+            .map_err(|e| CliError::invalid_input(format!("a path cannot be made absolute: {e}")))
+    };
+    let s = session::start(
+        &dir,
+        &NewSession {
+            cwd: absolute(Some(cwd))?,
+            policy: absolute(policy)?,
+            journal: absolute(journal)?,
+        },
+    )
+    .map_err(|e| CliError::internal(e.to_string()))?;
+    if json {
+        println!("{}", json!(s));
+    } else {
+        println!("{}", s.id);
+        eprintln!(
+            "cordon: session started; run `export CORDON_SESSION={}` to use it",
+            s.id
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn show(home: &Home, id: Option<String>, json: bool) -> Result<u8, CliError> {
+    let dir = home.sessions_dir();
+    let id = pick(id)?;
+    let s = session::get(&dir, &id).map_err(|e| CliError::invalid_input(e.to_string()))?;
+    let checkpoints = if home.checkpoints_dir().exists() {
+        let store =
+            Store::open(&home.checkpoints_dir()).map_err(|e| CliError::internal(e.to_string()))?;
+        cordon_checkpoint::list(&store, Some(&s.id))
+            .map_err(|e| CliError::internal(e.to_string()))?
+    } else {
+        Vec::new()
+    };
+    if json {
+        println!("{}", json!({"session": s, "checkpoints": checkpoints}));
+    } else {
+        println!("session   {}", s.id);
+        println!("started   {}", s.created_at);
+        if let Some(ended) = &s.ended_at {
+            println!("ended     {ended}");
+        }
+        for (name, value) in [
+            ("cwd", &s.cwd),
+            ("policy", &s.policy),
+            ("journal", &s.journal),
+        ] {
+            if let Some(v) = value {
+                println!("{name:<9} {v}");
+            }
+        }
+        if let Some(x) = &s.external {
+            println!("harness   {} {}", x.harness, x.id);
+        }
+        println!("checkpoints: {}", checkpoints.len());
+        for c in &checkpoints {
+            println!(
+                "  {}  {}  {} entries  {}",
+                c.id, c.created_at, c.entries, c.label
+            );
+        }
+    }
+    Ok(exit::OK)
 }
 
 fn pick(id: Option<String>) -> Result<String, CliError> {
