@@ -16,6 +16,45 @@ use serde_json::Value;
 use crate::exit::{self, CliError};
 use crate::home::Home;
 
+/// How `cordon run` and `cordon exec` run and where their evidence goes.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// `hardened` confines every command with Landlock, seccomp and namespaces, or refuses to run.
+    #[arg(long, value_parser = mode_parser(), default_value = "local")]
+    pub mode: Mode,
+    /// Write the receipt here (atomically). Default: `run` prints it as the last line of stdout;
+    /// `exec` leaves it in the journal (stdout without one).
+    #[arg(long)]
+    pub receipt: Option<PathBuf>,
+    /// Private key to sign decision records, receipts and checkpoints (PKCS#8 PEM, 32-byte seed,
+    /// or 64-byte seed and public key). Required in hardened mode; `exec` defaults to the config
+    /// home's key.
+    #[arg(long, requires = "key_id")]
+    pub signing_key: Option<PathBuf>,
+    /// Key id the signatures name (what `verify-receipt --key-id` expects).
+    #[arg(long, requires = "signing_key")]
+    pub key_id: Option<String>,
+    /// Journal directory (created if missing); default: the `CORDON_JOURNAL` environment
+    /// variable, else none for `run`, and for `exec` the config home's journal when its key
+    /// signs. Needs a signing key.
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+    /// A pre-signed approval (`cordon approve --contract … --out F`); repeat for dual control.
+    #[arg(long = "approval", value_name = "FILE")]
+    pub approvals: Vec<PathBuf>,
+    /// Seconds to wait for an approver when the policy asks; 0 does not ask (exit 2). Default:
+    /// `CORDON_APPROVAL_TIMEOUT`, else 120.
+    #[arg(long, value_name = "SECS")]
+    pub approval_timeout: Option<u64>,
+}
+
+/// Parses `--mode local|hardened` (the possible values show in `--help`).
+pub fn mode_parser() -> impl clap::builder::TypedValueParser<Value = cordon_governor::Mode> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["local", "hardened"])
+        .try_map(|text| text.parse::<cordon_governor::Mode>())
+}
+
 /// The governor's error as the command line reports it.
 pub fn cli_error(error: Error) -> CliError {
     match error {
@@ -68,9 +107,27 @@ pub struct Delivery<'a> {
     pub journal_only: bool,
 }
 
-/// Governs `request` (or refuses it when `ledger` could not be opened), delivers the receipt and
-/// returns the exit status.
+/// Governs `request` as `how` says, under `session` (or refuses it when `ledger` could not be
+/// opened), delivers the receipt and returns the exit status. `journal_only`: see
+/// [`Delivery::journal_only`].
 pub fn carry_out(
+    request: &RunRequest,
+    how: &RunArgs,
+    session: Option<String>,
+    ledger: Result<Ledger, Error>,
+    journal_only: bool,
+) -> Result<u8, CliError> {
+    let approval = approval_options(how.approvals.clone(), how.approval_timeout);
+    let options = options(how.mode, approval, session);
+    let delivery = Delivery {
+        receipt_path: how.receipt.as_deref(),
+        journal_only,
+    };
+    deliver(request, &options, ledger, delivery)
+}
+
+/// [`carry_out`] with the options made.
+fn deliver(
     request: &RunRequest,
     options: &Options,
     ledger: Result<Ledger, Error>,

@@ -9,14 +9,8 @@ use crate::approving::{home, home_key, read_key, unix_now};
 use crate::exit::{self, CliError};
 use crate::output;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    pub command: Sub,
-}
-
 #[derive(Debug, clap::Subcommand)]
-pub enum Sub {
+pub enum Args {
     /// Pending requests (with --all, the most recent requests in any state).
     List {
         #[arg(long)]
@@ -37,9 +31,9 @@ pub enum Sub {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    match args.command {
-        Sub::List { all, json } => list(all, json),
-        Sub::Trust {
+    match args {
+        Args::List { all, json } => list(all, json),
+        Args::Trust {
             identity,
             public_key,
         } => trust(&identity, public_key),

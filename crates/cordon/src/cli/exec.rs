@@ -30,8 +30,6 @@
 //! decision; the receipt then stays in the journal (stdout is the command's output) unless
 //! `--receipt F` names a file.
 
-use std::path::PathBuf;
-
 use cordon_core::{Outcome, Verdict};
 use cordon_governor::{Decision, Error, FrontEnd, Ledger, Mode, RedirectRecord, RunRequest};
 use cordon_policy::launch::{self, LaunchError, Request as LaunchRequest};
@@ -40,9 +38,8 @@ use serde::Serialize;
 
 use cordon_governor::Analysis;
 
-use super::mode_parser;
 use crate::exit::{self, CliError};
-use crate::governing::{self, Delivery};
+use crate::governing::{self, RunArgs};
 use crate::home::{self, Home};
 use crate::judging::JudgeArgs;
 
@@ -50,29 +47,8 @@ use crate::judging::JudgeArgs;
 pub struct Args {
     #[command(flatten)]
     pub request: JudgeArgs,
-    /// `hardened` confines the command with Landlock, seccomp and namespaces, or refuses to run.
-    #[arg(long, value_parser = mode_parser(), default_value = "local")]
-    pub mode: Mode,
-    /// Write the receipt here (atomically); default: the journal only (or stdout without one).
-    #[arg(long)]
-    pub receipt: Option<PathBuf>,
-    /// Private key to sign with instead of the config home's (PKCS#8 PEM or raw seed).
-    #[arg(long, requires = "key_id")]
-    pub signing_key: Option<PathBuf>,
-    /// Key id the signatures name (with `--signing-key`).
-    #[arg(long, requires = "signing_key")]
-    pub key_id: Option<String>,
-    /// Journal directory; default: `CORDON_JOURNAL`, else the config home's journal when its key
-    /// signs.
-    #[arg(long)]
-    pub journal: Option<PathBuf>,
-    /// A pre-signed approval for an asked request (as `cordon run --approval`); repeatable.
-    #[arg(long = "approval", value_name = "FILE")]
-    pub approvals: Vec<PathBuf>,
-    /// Seconds to wait for an approver when the policy asks; 0 does not ask (exit 2). Default:
-    /// `CORDON_APPROVAL_TIMEOUT`, else `cordon run`'s default.
-    #[arg(long, value_name = "SECS")]
-    pub approval_timeout: Option<u64>,
+    #[command(flatten)]
+    pub how: RunArgs,
     /// Run under this session (default: `CORDON_SESSION`): its cwd, policy and journal apply
     /// where no option says otherwise, and the receipt names it. Unknown or ended: blocked (126).
     #[arg(long, value_name = "ID")]
@@ -84,11 +60,11 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
         args.session.as_deref(),
         &mut args.request.cwd,
         &mut args.request.policy,
-        &mut args.journal,
+        &mut args.how.journal,
     )?;
     let home = home::first_use()?;
     // A hardened run can only be granted existing paths, so it is judged on what it is granted.
-    args.request.hardened = args.mode == Mode::Hardened;
+    args.request.hardened = args.how.mode == Mode::Hardened;
     let analysis = crate::gateway::client::analyse_for_exec(&args.request)?;
     let request = match request_for(&args.request, &analysis, session.clone()) {
         Ok(request) => request,
@@ -105,20 +81,7 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
         .map(|r| r.replacement.clone());
     report(&args, &request.decision, ran_instead, true)?;
     let ledger = ledger(&args, home.as_ref());
-    let options = governing::options(
-        args.mode,
-        governing::approval_options(args.approvals.clone(), args.approval_timeout),
-        session,
-    );
-    governing::carry_out(
-        &request,
-        &options,
-        ledger,
-        Delivery {
-            receipt_path: args.receipt.as_deref(),
-            journal_only: true,
-        },
-    )
+    governing::carry_out(&request, &args.how, session, ledger, true)
 }
 
 /// The request to run: the contract that runs, the decision, and the front end's record. `Err`
@@ -240,18 +203,19 @@ fn report(
 /// The signer and journal: `--signing-key` (with `--journal` or `CORDON_JOURNAL`), else the
 /// config home's key and journal, else none (local mode only, unsigned receipt).
 fn ledger(args: &Args, home: Option<&Home>) -> Result<Ledger, Error> {
-    let explicit_journal = governing::journal_named(args.journal.as_deref());
-    match (&args.signing_key, &args.key_id, home) {
+    let how = &args.how;
+    let explicit_journal = governing::journal_named(how.journal.as_deref());
+    match (&how.signing_key, &how.key_id, home) {
         (Some(key), Some(id), _) => {
-            governing::ledger(Some(key), Some(id), explicit_journal.as_deref(), args.mode)
+            governing::ledger(Some(key), Some(id), explicit_journal.as_deref(), how.mode)
         }
         (None, None, Some(home)) => {
             let (key, id) = home.signing_key().map_err(|e| {
                 Error::Unrecordable(format!("the config home cannot sign: {}", e.message))
             })?;
             let journal = explicit_journal.unwrap_or_else(|| home.journal_dir());
-            Ledger::open(Some((&key, &id)), Some(&journal), args.mode)
+            Ledger::open(Some((&key, &id)), Some(&journal), how.mode)
         }
-        _ => governing::ledger(None, None, explicit_journal.as_deref(), args.mode),
+        _ => governing::ledger(None, None, explicit_journal.as_deref(), how.mode),
     }
 }

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use cordon_governor::Mode;
 
-use super::mode_parser;
 use crate::agents::{self, Agent, Event, HookError, OnAsk, Reply, Settings, MAX_INPUT_BYTES};
 use crate::exit::CliError;
 use crate::gateway;
+use crate::governing::mode_parser;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

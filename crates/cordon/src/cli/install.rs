@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use cordon_governor::Mode;
 
-use super::mode_parser;
 use crate::agents::{Agent, OnAsk};
 use crate::exit::{self, CliError};
+use crate::governing::mode_parser;
 use crate::install::{self, Change};
 
 #[derive(Debug, clap::Args)]

@@ -10,14 +10,8 @@ use crate::home::DEFAULT_JOURNAL;
 use crate::input::read_input;
 use crate::output;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    pub command: Sub,
-}
-
 #[derive(Debug, clap::Subcommand)]
-pub enum Sub {
+pub enum Args {
     /// Print a c2sp.org/tlog-proof@v1 bundle proving entry N is in the latest checkpoint.
     Proof {
         /// Zero-based entry index.
@@ -46,15 +40,15 @@ pub enum Sub {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    match args.command {
-        Sub::Proof { index, journal } => {
+    match args {
+        Args::Proof { index, journal } => {
             let j = open(&journal)?;
             let bundle = j
                 .proof_bundle(index, None)
                 .map_err(|e| CliError::invalid_input(e.to_string()))?;
             output::answer(&bundle, exit::OK)
         }
-        Sub::Checkpoint {
+        Args::Checkpoint {
             journal,
             signing_key,
             key_id,
@@ -68,7 +62,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 .map_err(|e| CliError::internal(e.to_string()))?;
             output::answer(&text, exit::OK)
         }
-        Sub::VerifyProof { bundle, public_key } => {
+        Args::VerifyProof { bundle, public_key } => {
             let text = read_input(&bundle, 64 << 20, "proof bundle")?;
             let text = String::from_utf8(text).map_err(|_| {
                 CliError::invalid_input(format!(

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use cordon_governor::Mode;
 use rmcp::ServiceExt as _;
 
-use super::mode_parser;
 use crate::exit::{self, CliError};
+use crate::governing::mode_parser;
 use crate::mcp::CordonMcp;
 
 #[derive(Debug, clap::Args)]

@@ -56,12 +56,14 @@ enum Command {
     /// Verify a whole journal: signatures, links, tree, checkpoints.
     Verify(verify::Args),
     /// Journal proofs and checkpoints.
+    #[command(subcommand)]
     Journal(journal::Args),
     /// The agent front end: judge shell text or an argv under the policy in force.
     Exec(exec::Args),
     /// Show the parse, the contract, the matching rules, the outcome, and what would allow it.
     Explain(explain::Args),
     /// Test a native policy against fixtures.
+    #[command(subcommand)]
     Policy(policy::Args),
     /// Export decision records in another format (Veritas Acta draft -03).
     Export(export::Args),
@@ -70,8 +72,10 @@ enum Command {
     /// Put a checkpoint's write scope back exactly (`--list` lists checkpoints).
     Rollback(rollback::Args),
     /// Soft-deleted files: list, restore, purge.
+    #[command(subcommand)]
     Trash(trash::Args),
     /// Agent sessions: start, show, end (`CORDON_SESSION` names the current one).
+    #[command(subcommand)]
     Session(session::Args),
     /// Answer an agent's hook event (Claude Code, Codex, Gemini CLI, Cursor) on stdin.
     Hook(hook::Args),
@@ -82,6 +86,7 @@ enum Command {
     /// Serve MCP on stdio: check_command, run_command, list_pending_approvals.
     Mcp(mcp::Args),
     /// Approval requests waiting for an answer, and the approvers a home trusts.
+    #[command(subcommand)]
     Approvals(approvals::Args),
     /// Approve a pending request with your approver key (or pre-sign one for a contract).
     Approve(approve::Args),
@@ -125,13 +130,6 @@ impl Cli {
             .ok()?;
         Cli::from_arg_matches(&matches).ok()
     }
-}
-
-/// Parses `--mode local|hardened` (the possible values show in `--help`).
-pub fn mode_parser() -> impl clap::builder::TypedValueParser<Value = cordon_governor::Mode> {
-    use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(["local", "hardened"])
-        .try_map(|text| text.parse::<cordon_governor::Mode>())
 }
 
 pub fn dispatch(cli: Cli) -> Result<u8, CliError> {

@@ -12,14 +12,8 @@ use crate::exit::{self, CliError};
 use crate::governing::cli_error;
 use crate::input::read_input;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: PolicyCommand,
-}
-
 #[derive(Debug, clap::Subcommand)]
-enum PolicyCommand {
+pub enum Args {
     /// Run fixtures (text → expected outcome) and every rule's inline examples; exit 1 on any mismatch.
     Test(TestArgs),
     /// Convert Claude Code `permissions` or Codex `prefix_rule` files into a native policy.
@@ -59,9 +53,9 @@ pub struct TestArgs {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    match args.command {
-        PolicyCommand::Test(args) => test(args),
-        PolicyCommand::Import(args) => import(args),
+    match args {
+        Args::Test(args) => test(args),
+        Args::Import(args) => import(args),
     }
 }
 

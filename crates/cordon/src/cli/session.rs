@@ -15,14 +15,8 @@ use serde_json::json;
 use crate::exit::{self, CliError};
 use crate::home::Home;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    action: Action,
-}
-
 #[derive(Debug, clap::Subcommand)]
-enum Action {
+pub enum Args {
     /// Start a session; prints its id.
     Start {
         /// The task's working directory (default: the current directory).
@@ -50,15 +44,15 @@ enum Action {
 pub fn run(args: Args) -> Result<u8, CliError> {
     let home = Home::from_env()
         .ok_or_else(|| CliError::usage("no cordon home: set CORDON_HOME or HOME"))?;
-    match args.action {
-        Action::Start {
+    match args {
+        Args::Start {
             cwd,
             policy,
             journal,
             json,
         } => start(&home, cwd, policy, journal, json),
-        Action::Show { id, json } => show(&home, id, json),
-        Action::End { id } => {
+        Args::Show { id, json } => show(&home, id, json),
+        Args::End { id } => {
             let id = pick(id)?;
             let s = session::end(&home.sessions_dir(), &id)
                 .map_err(|e| CliError::invalid_input(e.to_string()))?;

@@ -9,14 +9,8 @@ use serde_json::json;
 use crate::exit::{self, CliError};
 use crate::home::Home;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    action: Action,
-}
-
 #[derive(Debug, clap::Subcommand)]
-enum Action {
+pub enum Args {
     /// List trash items, oldest first.
     List {
         #[arg(long)]
@@ -50,8 +44,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         },
         other => CliError::internal(other.to_string()),
     };
-    match args.action {
-        Action::List { json } => {
+    match args {
+        Args::List { json } => {
             let items = trash::list(&dir).map_err(fail)?;
             if json {
                 println!("{}", json!(items));
@@ -68,7 +62,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 }
             }
         }
-        Action::Restore { id, json } => {
+        Args::Restore { id, json } => {
             let restored = trash::restore(&dir, &id).map_err(fail)?;
             if json {
                 println!("{}", json!(restored));
@@ -85,7 +79,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 }
             }
         }
-        Action::Purge { id, all } => {
+        Args::Purge { id, all } => {
             let ids: Vec<String> = if all {
                 trash::list(&dir)
                     .map_err(fail)?
