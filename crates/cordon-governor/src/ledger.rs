@@ -219,7 +219,7 @@ pub fn decision_of(decision: &Decision, subject: RecordSubject) -> record::Decis
         contract_sha256: subject.contract_sha256,
         policy_profile: decision.policy.name.clone(),
         policy_digest: format!("sha256:{}", decision.policy.sha256),
-        outcome: decision.outcome.as_str().to_string(),
+        outcome: decision.outcome,
         reason_codes: decision.code_strings(),
         reason: decision.sentence.clone(),
         actor: subject.actor,
