@@ -172,7 +172,7 @@ pub fn soft_delete(
         // Refused (outside the scope) or failed: blocked, nothing more runs.
         Err(e) => (
             CommandStatus::Blocked,
-            126,
+            i32::from(crate::status::BLOCKED),
             Some(format!("soft delete: {e}")),
             String::new(),
             None,
