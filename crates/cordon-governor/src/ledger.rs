@@ -41,6 +41,9 @@ pub enum Ledger {
     Journaled(SigningKey, Box<OpenJournal>),
 }
 
+/// Why a hardened run without a key does not start.
+pub const HARDENED_NEEDS_SIGNING: &str = "hardened mode requires signing (--signing-key K --key-id ID): a run that cannot be recorded does not start";
+
 /// Where a decision record went.
 #[derive(Debug)]
 pub enum DecisionRecorded {
@@ -58,9 +61,7 @@ impl Ledger {
     pub fn open(key: Option<(&Path, &str)>, journal: Option<&Path>, mode: Mode) -> Result<Ledger> {
         let Some((key_file, key_id)) = key else {
             if mode == Mode::Hardened {
-                return Err(Error::Unrecordable(
-                    "hardened mode requires signing (--signing-key K --key-id ID): a run that cannot be recorded does not start".into(),
-                ));
+                return Err(Error::Unrecordable(HARDENED_NEEDS_SIGNING.into()));
             }
             if let Some(dir) = journal {
                 return Err(Error::Usage(format!(

@@ -23,7 +23,9 @@ use crate::confinement;
 use crate::error::Result;
 use crate::executor::Executor;
 use crate::extension::{CommandEntry, CordonExtension, SandboxNote};
-use crate::ledger::{decision_of, DecisionRecorded, Ledger, ReceiptRecorded, RecordSubject};
+use crate::ledger::{
+    decision_of, DecisionRecorded, Ledger, ReceiptRecorded, RecordSubject, HARDENED_NEEDS_SIGNING,
+};
 use crate::mode::Mode;
 use crate::notice::{Notice, Notices};
 use crate::receipt;
@@ -99,6 +101,20 @@ pub fn govern(
     ledger: &mut Ledger,
     executor: &mut dyn Executor,
 ) -> Result<Governed> {
+    // A hardened run is recorded or does not start, however the ledger was made.
+    if options.mode == Mode::Hardened && matches!(ledger, Ledger::Unsigned) {
+        return govern_unrecorded(request, options, HARDENED_NEEDS_SIGNING, executor);
+    }
+    govern_steps(request, options, ledger, executor)
+}
+
+/// The steps of [`govern`], in order.
+fn govern_steps(
+    request: &RunRequest,
+    options: &Options,
+    ledger: &mut Ledger,
+    executor: &mut dyn Executor,
+) -> Result<Governed> {
     let approval = approval::resolve(
         request,
         &options.approval,
@@ -142,7 +158,8 @@ pub fn govern_unrecorded(
             desk: None,
             ..options.clone()
         };
-        return govern(request, &options, &mut Ledger::Unsigned, executor);
+        // Nothing runs (no approval is sought), so nothing needs recording.
+        return govern_steps(request, &options, &mut Ledger::Unsigned, executor);
     }
     (options.notices)(Notice::Blocked(why.to_string()));
     let receipt = receipt::blocked_now(request, options.mode, why, &CordonExtension::of(request));

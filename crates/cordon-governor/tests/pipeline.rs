@@ -720,3 +720,26 @@ fn a_journal_needs_a_signer_and_hardened_mode_needs_a_key() {
         Ok(Ledger::Unsigned)
     ));
 }
+
+#[test]
+fn a_hardened_run_handed_an_unsigned_ledger_is_blocked_all_the_same() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Allow);
+    let options = world.options(Mode::Hardened, &heard);
+    let mut executor = Recording::new(Answer::Exit(0));
+    let governed = govern(&request, &options, &mut Ledger::Unsigned, &mut executor).unwrap();
+    assert_eq!(
+        governed.conclusion,
+        Conclusion::Blocked(cordon_governor::ledger::HARDENED_NEEDS_SIGNING.into())
+    );
+    assert!(
+        executor.seen.is_empty(),
+        "an unrecorded hardened run started"
+    );
+    // The positive control: the same request in local mode runs.
+    let options = world.options(Mode::Local, &heard);
+    let governed = govern(&request, &options, &mut Ledger::Unsigned, &mut executor).unwrap();
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert_eq!(executor.seen.len(), 1);
+}

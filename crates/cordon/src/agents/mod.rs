@@ -3,9 +3,10 @@
 //! Every agent (Claude Code, Codex, Gemini CLI, Cursor) asks the same question before it runs a
 //! tool: may this shell text run, may this file be written? The adapters only translate: the
 //! agent's JSON becomes a [`ToolRequest`], the core decides it with the front end (the same
-//! `explain::analyse` that `cordon exec` and `cordon explain` use), records the decision in the
-//! journal, and the adapter writes the [`Answer`] in the agent's own protocol. So the agents
-//! cannot disagree with each other or with `cordon exec`.
+//! `cordon_governor::analyse` that `cordon exec` and `cordon explain` use) into one
+//! `cordon_governor::Decision`, records it in the journal, and the adapter writes the [`Answer`]
+//! in the agent's own protocol. So the agents cannot disagree with each other or with `cordon
+//! exec`. Whether the running gateway decides or this process does is `cli/hook.rs`'s choice.
 //!
 //! Fail closed: the agents treat a hook that crashes, hangs or prints nonsense as "no objection"
 //! and run the tool anyway. So every failure on the way to a verdict — unreadable, oversized or

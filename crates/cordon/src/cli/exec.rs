@@ -17,10 +17,10 @@
 //! be recorded, or a granted scope would expose the signing key or the journal).
 //!
 //! The policy may be native rules, a CSC profile (which judges the synthesized contract) or Cedar
-//! policies (`*.cedar`); `explain::analyse` gives all three the native decision's shape. With a
-//! `cordon serve` gateway up, the decision comes from it, on its cached policy
-//! (`gateway::analyse_for_exec`, which says when it falls back to deciding here); the command
-//! always runs in this process, under this process's sandbox.
+//! policies (`*.cedar`); `cordon_governor::analyse` gives all three the native decision's shape.
+//! With a `cordon serve` gateway up, the decision comes from it, on its cached policy
+//! (`gateway::client::analyse_for_exec`, which says when it falls back to deciding here); the
+//! command always runs in this process, under this process's sandbox.
 //!
 //! Sessions: under `--session ID` or `CORDON_SESSION` the session's cwd, policy and journal apply
 //! where no option says otherwise, and its id is the contract's `actor.session_id`
