@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt as _;
 
-use cordon_governor::Mode;
+use cordon_governor::{Mode, Probe as _};
 
 use crate::judging::{self, JudgeArgs};
 
@@ -99,7 +99,7 @@ impl CordonMcp {
         let analysis = judging::analyse(&request).map_err(|e| e.message)?;
         let mut decision = analysis.decision();
         if decision.runs() && self.mode == Mode::Hardened {
-            if let Some(why) = cordon_governor::confinement::hardened_unavailable() {
+            if let Some(why) = cordon_governor::SystemProbe.hardened_unavailable() {
                 decision = decision.unconfinable(&why);
             }
         }

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use cordon_core::Outcome;
 use cordon_governor::policies::{LoadEachTime, PolicySource};
-use cordon_governor::{Decision, Mode};
+use cordon_governor::{Decision, Mode, Probe as _};
 use serde::{Deserialize, Serialize};
 
 use crate::exit::CliError;
@@ -351,7 +351,7 @@ fn decide_shell(
         Outcome::Ask | Outcome::Deny => None,
     };
     if run_as.is_some() && settings.mode == Mode::Hardened {
-        if let Some(why) = cordon_governor::confinement::hardened_unavailable() {
+        if let Some(why) = cordon_governor::SystemProbe.hardened_unavailable() {
             // Fail closed: the rewrite would be blocked anyway; say why here, where the agent
             // and its user read it, instead of running the text unconfined.
             return Ok(Verdict {
