@@ -7,7 +7,9 @@ use std::ffi::{OsStr, OsString};
 use crate::redact::Redactor;
 use crate::reference::ResolveContext;
 use crate::store::Secrets;
-use crate::value::{is_env_name, SecretName, SecretValue};
+use cordon_core::secret::is_env_name;
+
+use crate::value::{SecretName, SecretValue};
 use crate::SecretsError;
 
 /// Names cordon sets itself: a grant may not replace them.

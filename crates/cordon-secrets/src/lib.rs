@@ -39,4 +39,4 @@ pub use grant::{check_env_name, inject, redactor_for, resolve_grants, ResolvedSe
 pub use redact::{RedactingStream, Redactor};
 pub use reference::{Reference, ResolveContext, DEFAULT_COMMAND_TIMEOUT};
 pub use store::{SecretStore, Secrets, StoredSecret};
-pub use value::{is_env_name, SecretName, SecretValue, MAX_VALUE_BYTES, MIN_VALUE_BYTES};
+pub use value::{SecretName, SecretValue, MAX_VALUE_BYTES, MIN_VALUE_BYTES};

@@ -25,7 +25,9 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use zeroize::Zeroizing;
 
-use crate::value::{is_env_name, printable, SecretValue, MAX_VALUE_BYTES};
+use cordon_core::secret::is_env_name;
+
+use crate::value::{printable, SecretValue, MAX_VALUE_BYTES};
 use crate::SecretsError;
 
 /// How long a `cmd:` reference may run when the caller does not say.
