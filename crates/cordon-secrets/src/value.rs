@@ -102,7 +102,16 @@ impl fmt::Debug for SecretValue {
 
 /// `text` as it may appear in an error: control characters escaped, at most 80 characters.
 pub(crate) fn printable(text: &str) -> String {
-    let escaped: String = text.chars().flat_map(char::escape_debug).collect();
+    let escaped: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
     if escaped.chars().count() > 80 {
         format!("{}…", escaped.chars().take(80).collect::<String>())
     } else {
