@@ -43,14 +43,13 @@ pub struct CommandGrants {
 pub enum GrantError {
     #[error("the decision was made under policy {decided}, not under {given}; grants come from the policy that decided")]
     PolicyMismatch { decided: String, given: String },
-    #[error("command {command_id}: the environment variable `{env}` is granted `{first}` by {first_by} and `{second}` by {second_by}; a variable carries one secret")]
+    /// `first` and `second` say which secret and what granted it: "`github` by rule gh".
+    #[error("command {command_id}: the environment variable `{env}` is granted {first} and {second}; a variable carries one secret")]
     Conflict {
         command_id: String,
         env: String,
         first: String,
-        first_by: String,
         second: String,
-        second_by: String,
     },
     #[error("command {command_id}: the secret reference `{reference}` is not `NAME` or `VARIABLE=NAME` (a variable of letters, digits and `_`; a name of letters, digits, `_`, `-` and `.`)")]
     InvalidReference {
@@ -185,11 +184,9 @@ fn add(
         Some(g) if g.secret == grant.secret => Ok(()),
         Some(g) => Err(GrantError::Conflict {
             command_id: command_id.to_string(),
+            first: format!("`{}` by {}", g.secret, g.granted_by),
+            second: format!("`{}` by {}", grant.secret, grant.granted_by),
             env: grant.env,
-            first: g.secret.clone(),
-            first_by: g.granted_by.clone(),
-            second: grant.secret,
-            second_by: grant.granted_by,
         }),
         None => {
             grants.push(grant);

@@ -148,15 +148,8 @@ fn two_rules_granting_one_variable_two_secrets_is_an_error() {
     let decision = decide_in(WORKSPACE, "gh pr create", &policy);
     let err = native_grants(&decision, &policy).unwrap_err();
     assert_eq!(
-        err,
-        GrantError::Conflict {
-            command_id: "c1".into(),
-            env: "GH_TOKEN".into(),
-            first: "github".into(),
-            first_by: "rule gh-in-workspace".into(),
-            second: "other".into(),
-            second_by: "rule everything-else".into(),
-        }
+        err.to_string(),
+        "command c1: the environment variable `GH_TOKEN` is granted `github` by rule gh-in-workspace and `other` by rule everything-else; a variable carries one secret"
     );
 }
 
