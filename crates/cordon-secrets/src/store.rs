@@ -82,6 +82,18 @@ impl Secrets {
             .collect()
     }
 
+    /// Every value the store holds (not its references), with its name: for a redactor over
+    /// every run, so that a value one command left in a file is also redacted when a later
+    /// command, granted nothing, prints it.
+    pub fn stored_values(&self) -> impl Iterator<Item = (&SecretName, &SecretValue)> {
+        self.entries
+            .iter()
+            .filter_map(|(name, secret)| match secret {
+                StoredSecret::Value(value) => Some((name, value)),
+                StoredSecret::Reference(_) => None,
+            })
+    }
+
     /// The value of the secret called `name` now.
     pub fn resolve(
         &self,

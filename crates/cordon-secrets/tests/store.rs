@@ -173,6 +173,14 @@ fn list_shows_names_and_kinds_and_rm_removes() {
         other => panic!("{other:?}"),
     }
 
+    // Stored values, for a redactor over every run; references are not resolved for it.
+    let loaded = store.load().unwrap();
+    let values: Vec<(&str, &[u8])> = loaded
+        .stored_values()
+        .map(|(n, v)| (n.as_str(), v.expose()))
+        .collect();
+    assert_eq!(values, vec![("github", VALUE)]);
+
     store.remove(&name("github")).unwrap();
     assert!(store.load().unwrap().get(&name("github")).is_none());
     let err = store.remove(&name("github")).unwrap_err();
