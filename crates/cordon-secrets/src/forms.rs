@@ -9,8 +9,8 @@
 //!   the form;
 //! - the same base64 forms broken into lines of 64 (PEM, openssl) and 76 (base64(1), MIME)
 //!   characters, at every column the form can start in, for values up to
-//!   [`MAX_WRAPPED_VALUE_BYTES`] (each value has about 800 such forms, so long values would make
-//!   the matcher large);
+//!   [`MAX_WRAPPED_VALUE_BYTES`] (up to 6 × 138 such forms: 165 for a 42-byte token whose two
+//!   alphabets agree; longer values would make the matcher large);
 //! - URL-encoded: `application/x-www-form-urlencoded`, and percent-encoding of everything but
 //!   RFC 3986's unreserved characters or of everything but letters and digits, each with upper
 //!   and lower case hex digits;

@@ -8,6 +8,7 @@
 //! form starting at that position is already whole, so the result is the same however the output
 //! was split into chunks.
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -18,13 +19,23 @@ use crate::value::MIN_VALUE_BYTES;
 use crate::SecretsError;
 
 /// Replaces secret values in output. Cheap to clone; clones share one redaction count.
-#[derive(Debug, Clone)]
+/// `Debug` shows sizes and the count, never a pattern.
+#[derive(Clone)]
 pub struct Redactor {
     inner: Arc<Patterns>,
     count: Arc<AtomicU64>,
 }
 
-#[derive(Debug)]
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("secrets", &self.inner.replacements.len())
+            .field("patterns", &self.inner.owner.len())
+            .field("redactions", &self.redactions())
+            .finish()
+    }
+}
+
 struct Patterns {
     /// `None` when there is nothing to redact.
     matcher: Option<AhoCorasick>,
@@ -178,11 +189,20 @@ impl Redactor {
     }
 }
 
-/// The redactor of one stream: see the module's documentation.
-#[derive(Debug)]
+/// The redactor of one stream: see the module's documentation. `Debug` shows how much is held
+/// back, never the bytes (they may be the start of a value).
 pub struct RedactingStream {
     redactor: Redactor,
     held: Vec<u8>,
+}
+
+impl fmt::Debug for RedactingStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedactingStream")
+            .field("redactor", &self.redactor)
+            .field("held_bytes", &self.held.len())
+            .finish()
+    }
 }
 
 impl RedactingStream {

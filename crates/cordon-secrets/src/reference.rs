@@ -152,7 +152,18 @@ fn expand_home(path: &str, home: &Path) -> PathBuf {
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // Non-blocking, so that a FIFO in its place cannot hold the command up; only a regular file
+    // is read.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let is_file = file.metadata().map(|m| m.is_file());
+    if !matches!(is_file, Ok(true)) {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_VALUE_BYTES as u64 + 2)
         .read_to_end(&mut bytes)

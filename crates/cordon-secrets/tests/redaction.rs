@@ -246,6 +246,14 @@ fn nothing_to_redact_passes_everything_and_short_values_are_refused() {
     stream.push(b"abc", &mut out);
     assert_eq!(out, b"abc", "nothing is held back");
 
+    // Printing a redactor or a stream never shows a pattern or held-back bytes.
+    let r = redactor();
+    let mut stream = r.stream();
+    stream.push(&VALUE[..10], &mut Vec::new());
+    let shown = format!("{r:?} {stream:?}");
+    assert!(!shown.contains("s3cr"), "{shown}");
+    assert!(shown.contains("held_bytes: 10"), "{shown}");
+
     let err = Redactor::new([("pin", &b"1234"[..])]).unwrap_err();
     assert_eq!(
         err.to_string(),

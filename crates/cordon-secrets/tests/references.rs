@@ -107,6 +107,11 @@ fn file_references_read_the_file_without_its_line_break() {
             home.path().join("missing").display()
         )
     );
+    let err = resolve("file:/dev/null", home.path(), Duration::from_secs(5)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the secret `tok` could not be resolved: /dev/null is not a regular file"
+    );
     fs::write(home.path().join("short"), "abc\n").unwrap();
     let err = resolve("file:~/short", home.path(), Duration::from_secs(5)).unwrap_err();
     assert_eq!(
