@@ -21,7 +21,7 @@ fn output() -> Vec<u8> {
         out.extend_from_slice(
             format!("{line:>8}: compiling crate number {line} of the build\n").as_bytes(),
         );
-        if line % 20_000 == 0 {
+        if line.is_multiple_of(20_000) {
             out.extend_from_slice(TOKEN);
             out.push(b'\n');
         }
