@@ -23,6 +23,7 @@ pub mod pyrepr;
 pub mod reason;
 pub mod receipt;
 pub mod schema;
+pub mod secret;
 pub mod time;
 pub mod user;
 

@@ -34,6 +34,7 @@ mod seccomp;
 mod spawn;
 mod supervisor;
 
+pub use capture::{OutputFilter, StreamFilter};
 pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};
 pub use error::Error;
 pub use filesystem::{MIN_LANDLOCK_ABI, SYSTEM_DIRS};
