@@ -21,11 +21,15 @@
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
+    Access as _, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset,
     RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope, ABI,
 };
 
-use crate::report::LandlockReport;
+use crate::envelope::{
+    carve, check_rules, never_forms, Access, Envelope, Grant, GrantAccess, Rule, MAX_CARVED_ENTRIES,
+};
+use crate::report::{EnvelopeReport, GrantReport, LandlockReport};
+use crate::resolve::{open_trusted, RealPath};
 use crate::{resolve_scope, Error};
 
 /// Directories exec needs: binaries and shared libraries. Every hardened run may read them.
@@ -33,28 +37,41 @@ pub const SYSTEM_DIRS: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
 ];
 
-/// Files under `/etc` that dynamic linking and uid/gid lookup read.
+/// Files under `/etc` that dynamic linking, uid/gid and host lookup and everyday tools read, none
+/// of them secret: OpenSSL's configuration (every Node.js program reads it at start), git's system
+/// configuration, the MIME and time-zone tables, and the name-service files `getaddrinfo` reads
+/// even for `localhost`.
 const SYSTEM_ETC: &[&str] = &[
     "/etc/ld.so.cache",
     "/etc/ld.so.conf",
     "/etc/ld.so.conf.d",
     "/etc/localtime",
+    "/etc/timezone",
     "/etc/nsswitch.conf",
     "/etc/passwd",
     "/etc/group",
-];
-
-/// Added only when the network is allowed: name resolution and TLS trust.
-const NETWORK_ETC: &[&str] = &[
-    "/etc/resolv.conf",
     "/etc/hosts",
     "/etc/host.conf",
     "/etc/gai.conf",
     "/etc/services",
     "/etc/protocols",
-    "/etc/ssl",
+    "/etc/ssl/openssl.cnf",
+    "/etc/gitconfig",
+    "/etc/mime.types",
+    "/etc/selinux/config",
+    "/etc/rustup",
+];
+
+/// Added only when the network is allowed: the resolver and the TLS trust stores (the public
+/// certificates only: `/etc/ssl/private` holds the machine's TLS keys).
+const NETWORK_ETC: &[&str] = &[
+    "/etc/resolv.conf",
+    "/etc/ssl/certs",
+    "/etc/ssl/cert.pem",
     "/etc/ca-certificates",
-    "/etc/pki",
+    "/etc/pki/tls/certs",
+    "/etc/pki/tls/cert.pem",
+    "/etc/pki/ca-trust",
 ];
 
 /// Device files every program may read and write.
@@ -74,6 +91,21 @@ pub const MIN_LANDLOCK_ABI: u8 = 3;
 pub(crate) struct FsPlan {
     pub ruleset: RulesetCreated,
     pub report: LandlockReport,
+    pub envelope: EnvelopeReport,
+    /// Writable roots as granted before any carving (the workspace, caches, grants; not the
+    /// private TMPDIR): where protected metadata is sought (`protect.rs`).
+    pub write_roots: Vec<PathBuf>,
+}
+
+/// What the ruleset is built from.
+pub(crate) struct FsRequest<'a> {
+    pub envelope: &'a Envelope,
+    pub read_paths: &'a [PathBuf],
+    pub write_paths: &'a [PathBuf],
+    pub grants: &'a [Grant],
+    /// The run's private TMPDIR.
+    pub tmp: &'a Path,
+    pub deny_network: bool,
 }
 
 fn abi_from(v: u8) -> ABI {
@@ -91,14 +123,8 @@ fn abi_from(v: u8) -> ABI {
     }
 }
 
-/// Resolves every scope and builds the ruleset. `tmp` is the run's private TMPDIR.
-pub(crate) fn build(
-    kernel_abi: u8,
-    read_paths: &[PathBuf],
-    write_paths: &[PathBuf],
-    tmp: &Path,
-    deny_network: bool,
-) -> Result<FsPlan, Error> {
+/// Resolves every root, grants around never paths, and builds the ruleset.
+pub(crate) fn build(kernel_abi: u8, request: &FsRequest<'_>) -> Result<FsPlan, Error> {
     if kernel_abi < MIN_LANDLOCK_ABI {
         return Err(Error::Unenforceable {
             feature: "Landlock ABI >= 3",
@@ -121,7 +147,7 @@ pub(crate) fn build(
         .handle_access(handled_fs)
         .map_err(ll("filesystem access"))?;
     let mut handled_net = BitFlags::<AccessNet>::EMPTY;
-    if deny_network && kernel_abi >= 4 {
+    if request.deny_network && kernel_abi >= 4 {
         handled_net = AccessNet::from_all(abi);
         ruleset = ruleset
             .handle_access(handled_net)
@@ -134,6 +160,7 @@ pub(crate) fn build(
     }
     let mut created = ruleset.create().map_err(ll("creating the ruleset"))?;
 
+    let planned = plan_rules(request)?;
     let mut report = LandlockReport {
         enforced: false,
         abi: kernel_abi,
@@ -143,71 +170,164 @@ pub(crate) fn build(
         scopes: names(scopes),
         ..LandlockReport::default()
     };
-
-    // System paths are optional (a distro may lack /lib32); the report lists what was granted.
-    let mut system: Vec<&str> = SYSTEM_DIRS.iter().chain(SYSTEM_ETC).copied().collect();
-    system.push("/proc");
-    if !deny_network {
-        system.extend(NETWORK_ETC);
-    }
-    let mut read = Vec::new();
-    for p in system {
-        if let Ok(resolved) = resolve_scope(p) {
-            if !read.contains(&resolved) {
-                read.push(resolved);
+    for rule in &planned.rules {
+        let access = match rule.access {
+            Access::List => BitFlags::from(AccessFs::ReadDir),
+            Access::Read => AccessFs::from_read(abi),
+            Access::Write => AccessFs::from_all(abi),
+            Access::Device => {
+                (AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Truncate)
+                    & AccessFs::from_all(abi)
             }
+        };
+        let access = if rule.target.is_dir() {
+            access
+        } else {
+            access & AccessFs::from_file(abi)
+        };
+        if access.is_empty() {
+            continue;
+        }
+        let path = rule.target.path().to_path_buf();
+        created = created
+            .add_rule(PathBeneath::new(&rule.target, access))
+            .map_err(ll(&path.display().to_string()))?;
+        let list = match rule.access {
+            Access::List => &mut report.list_paths,
+            Access::Read => &mut report.read_paths,
+            Access::Write => &mut report.write_paths,
+            Access::Device => &mut report.devices,
+        };
+        if !list.contains(&path) {
+            list.push(path);
         }
     }
-    for p in read_paths {
-        let resolved = resolve_scope(p)?;
-        if !read.contains(&resolved) {
-            read.push(resolved);
-        }
-    }
-    let mut write = Vec::new();
-    for p in write_paths.iter().map(PathBuf::as_path).chain([tmp]) {
-        let resolved = resolve_scope(p)?;
-        if !write.contains(&resolved) {
-            write.push(resolved);
-        }
-    }
-    let mut devices = Vec::new();
-    for p in DEVICES {
-        if let Ok(resolved) = resolve_scope(p) {
-            devices.push(resolved);
-        }
-    }
-
-    let read_access = AccessFs::from_read(abi);
-    let write_access = AccessFs::from_all(abi);
-    let device_access =
-        (AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Truncate) & AccessFs::from_all(abi);
-    for (paths, access) in [
-        (&read, read_access),
-        (&write, write_access),
-        (&devices, device_access),
-    ] {
-        for path in paths {
-            let fd = PathFd::new(path).map_err(|e| Error::Unenforceable {
-                feature: "opening a scope path for Landlock",
-                detail: format!("{}: {e}", path.display()),
-            })?;
-            let access = if path.is_dir() {
-                access
-            } else {
-                access & AccessFs::from_file(abi)
-            };
-            created = created
-                .add_rule(PathBeneath::new(fd, access))
-                .map_err(ll(&path.display().to_string()))?;
-        }
-    }
-    report.read_paths = read;
-    report.write_paths = write;
-    report.devices = devices;
     Ok(FsPlan {
         ruleset: created,
         report,
+        envelope: planned.envelope,
+        write_roots: planned.write_roots,
+    })
+}
+
+struct Planned {
+    rules: Vec<Rule>,
+    envelope: EnvelopeReport,
+    write_roots: Vec<PathBuf>,
+}
+
+/// Every rule the run gets, each checked against the never set.
+fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
+    let envelope = request.envelope;
+    let mut never: Vec<PathBuf> = Vec::new();
+    for n in &envelope.never {
+        for form in never_forms(n) {
+            if !never.contains(&form) {
+                never.push(form);
+            }
+        }
+    }
+    let mut report = EnvelopeReport {
+        never: never.clone(),
+        notes: envelope.notes.clone(),
+        ..EnvelopeReport::default()
+    };
+    let mut rules = Vec::new();
+    let mut carved = Vec::new();
+    let mut budget = MAX_CARVED_ENTRIES;
+    let mut write_roots = Vec::new();
+    let mut add = |real: RealPath, access: Access, rules: &mut Vec<Rule>| {
+        carve(real, access, &never, &mut budget, rules, &mut carved)
+    };
+
+    // System paths are optional (a distro may lack /lib32); the report lists what was granted.
+    let network: &[&str] = if request.deny_network {
+        &[]
+    } else {
+        NETWORK_ETC
+    };
+    for p in SYSTEM_DIRS
+        .iter()
+        .chain(SYSTEM_ETC)
+        .chain(["/proc"].iter())
+        .chain(network)
+    {
+        if let Ok(real) = open_trusted(Path::new(p)) {
+            add(real, Access::Read, &mut rules)?;
+        }
+    }
+    for (roots, access) in [
+        (&envelope.read, Access::Read),
+        (&envelope.write, Access::Write),
+        (&envelope.list, Access::List),
+    ] {
+        for root in roots {
+            let Ok(real) = open_trusted(root) else {
+                report.notes.push(format!(
+                    "{} does not exist and was not granted",
+                    root.display()
+                ));
+                continue;
+            };
+            let shown = real.path().to_path_buf();
+            add(real, access, &mut rules)?;
+            let list = match access {
+                Access::Read => &mut report.read,
+                Access::Write => {
+                    write_roots.push(shown.clone());
+                    &mut report.write
+                }
+                _ => &mut report.list,
+            };
+            list.push(shown);
+        }
+    }
+    let tmp = open_trusted(request.tmp)?;
+    report.write.push(tmp.path().to_path_buf());
+    add(tmp, Access::Write, &mut rules)?;
+
+    let by_path = request
+        .read_paths
+        .iter()
+        .map(|p| (p, GrantAccess::Read))
+        .chain(request.write_paths.iter().map(|p| (p, GrantAccess::Write)));
+    let mut extra = Vec::new();
+    for (p, access) in by_path {
+        let resolved = resolve_scope(p)?;
+        extra.push((open_trusted(&resolved)?, access, "path"));
+    }
+    for grant in request.grants {
+        extra.push((grant.target.clone(), grant.access, "descriptor"));
+    }
+    for (real, access, made_on) in extra {
+        report.grants.push(GrantReport {
+            path: real.path().to_path_buf(),
+            access,
+            made_on: made_on.into(),
+        });
+        if access == GrantAccess::Write {
+            write_roots.push(real.path().to_path_buf());
+        }
+        let access = match access {
+            GrantAccess::Read => Access::Read,
+            GrantAccess::Write => Access::Write,
+        };
+        add(real, access, &mut rules)?;
+    }
+    for p in DEVICES {
+        if let Ok(real) = open_trusted(Path::new(p)) {
+            rules.push(Rule {
+                target: real,
+                access: Access::Device,
+            });
+        }
+    }
+    check_rules(&rules, &never)?;
+    report.carved = carved;
+    Ok(Planned {
+        rules,
+        envelope: report,
+        write_roots,
     })
 }
 
@@ -224,11 +344,29 @@ mod tests {
         tempfile::tempdir().unwrap()
     }
 
+    fn request<'a>(
+        envelope: &'a Envelope,
+        read: &'a [PathBuf],
+        write: &'a [PathBuf],
+        tmp: &'a Path,
+        deny_network: bool,
+    ) -> FsRequest<'a> {
+        FsRequest {
+            envelope,
+            read_paths: read,
+            write_paths: write,
+            grants: &[],
+            tmp,
+            deny_network,
+        }
+    }
+
     #[test]
     fn refuses_kernels_without_landlock_or_with_an_old_abi() {
         let t = tmp();
+        let e = Envelope::default();
         for abi in [0, 1, 2] {
-            match build(abi, &[], &[], t.path(), true) {
+            match build(abi, &request(&e, &[], &[], t.path(), true)) {
                 Err(Error::Unenforceable { feature, detail }) => {
                     assert_eq!(feature, "Landlock ABI >= 3");
                     assert!(!detail.is_empty());
@@ -242,55 +380,82 @@ mod tests {
     #[test]
     fn grants_exec_paths_and_only_the_needed_etc_files() {
         let abi = crate::landlock_abi();
-        if abi < MIN_LANDLOCK_ABI {
-            return;
-        }
+        assert!(abi >= MIN_LANDLOCK_ABI, "this test needs Landlock ABI >= 3");
         let t = tmp();
-        let plan = build(abi, &[], &[], t.path(), true).unwrap();
+        let e = Envelope::default();
+        let plan = build(abi, &request(&e, &[], &[], t.path(), true)).unwrap();
         let r = &plan.report;
         assert!(r.read_paths.iter().any(|p| p == Path::new("/usr")));
         assert!(r.read_paths.iter().any(|p| p == Path::new("/etc/passwd")));
+        assert!(r
+            .read_paths
+            .iter()
+            .any(|p| p == Path::new("/etc/ssl/openssl.cnf")));
         assert!(!r.read_paths.iter().any(|p| p == Path::new("/etc")));
         assert!(!r.read_paths.iter().any(|p| p == Path::new("/etc/shadow")));
         assert!(
-            !r.read_paths.iter().any(|p| p.starts_with("/etc/ssl")),
-            "TLS files only with network"
+            !r.read_paths.iter().any(|p| p.starts_with("/etc/ssl/certs")),
+            "TLS trust only with network"
         );
         assert_eq!(
             r.write_paths,
             vec![std::fs::canonicalize(t.path()).unwrap()]
         );
         assert_eq!(r.handled_net.is_empty(), abi < 4);
-        let allowed = build(abi, &[], &[], t.path(), false).unwrap();
+        let allowed = build(abi, &request(&e, &[], &[], t.path(), false)).unwrap();
         assert!(
             allowed.report.handled_net.is_empty(),
             "network allowed: TCP not handled"
         );
+        // Never the TLS private keys, even with the network.
+        assert!(!allowed
+            .report
+            .read_paths
+            .iter()
+            .any(|p| p.starts_with("/etc/ssl/private") || p == Path::new("/etc/ssl")));
     }
 
     #[test]
     fn scope_errors_surface_before_anything_is_granted() {
         let abi = crate::landlock_abi();
-        if abi < MIN_LANDLOCK_ABI {
-            return;
-        }
+        assert!(abi >= MIN_LANDLOCK_ABI, "this test needs Landlock ABI >= 3");
         let t = tmp();
-        let err = build(
-            abi,
-            &[PathBuf::from("/nonexistent-cordon")],
-            &[],
-            t.path(),
-            true,
-        )
-        .err();
+        let e = Envelope::default();
+        let missing = [PathBuf::from("/nonexistent-cordon")];
+        let err = build(abi, &request(&e, &missing, &[], t.path(), true)).err();
         assert!(
             matches!(err, Some(Error::ScopeUnresolvable { .. })),
             "{err:?}"
         );
-        let err = build(abi, &[], &[PathBuf::from("/usr/../tmp")], t.path(), true).err();
+        let dotdot = [PathBuf::from("/usr/../tmp")];
+        let err = build(abi, &request(&e, &[], &dotdot, t.path(), true)).err();
         assert!(
             matches!(err, Some(Error::ScopeParentReference { .. })),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_grant_inside_a_never_path_refuses_the_run_and_one_around_it_is_carved() {
+        let abi = crate::landlock_abi();
+        assert!(abi >= MIN_LANDLOCK_ABI, "this test needs Landlock ABI >= 3");
+        let t = tmp();
+        let h = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::create_dir_all(h.join(".ssh")).unwrap();
+        std::fs::create_dir_all(h.join("project")).unwrap();
+        let private = tmp();
+        let e = Envelope {
+            never: vec![h.join(".ssh")],
+            ..Envelope::default()
+        };
+        let inside = [h.join(".ssh")];
+        let err = build(abi, &request(&e, &inside, &[], private.path(), true)).err();
+        assert!(matches!(err, Some(Error::NeverGranted { .. })), "{err:?}");
+        let around = [h.clone()];
+        let plan = build(abi, &request(&e, &around, &[], private.path(), true)).unwrap();
+        assert_eq!(plan.envelope.carved, vec![h.clone()]);
+        assert!(plan.report.list_paths.contains(&h));
+        assert!(plan.report.read_paths.contains(&h.join("project")));
+        assert!(!plan.report.read_paths.contains(&h));
     }
 }

@@ -53,9 +53,9 @@ use crate::kernel::{self, CgroupV2};
 use crate::plan::{Confinement, Mode, Network, Plan, PlannedCommand, RunOptions};
 use crate::processes::{pollin, Recorder};
 use crate::report::{
-    CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, LandlockReport,
-    NetworkReport, ProcessReport, ProcessTree, ProtectedReport, RlimitReport, RunReport,
-    SeccompReport, SegmentReport,
+    CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, EnvelopeReport,
+    LandlockReport, NetworkReport, ProcessReport, ProcessTree, ProtectedReport, RlimitReport,
+    RunReport, SeccompReport, SegmentReport,
 };
 use crate::seccomp::{self, Filters};
 use crate::spawn::{self, ChildProcess, SpawnRequest};
@@ -230,10 +230,14 @@ impl Prepared {
         let (fs, filters) = if hardened {
             let fs = filesystem::build(
                 kernel::landlock_abi(),
-                &confinement.read_paths,
-                &confinement.write_paths,
-                &tmp.0,
-                deny,
+                &filesystem::FsRequest {
+                    envelope: &confinement.envelope,
+                    read_paths: &confinement.read_paths,
+                    write_paths: &confinement.write_paths,
+                    grants: &confinement.grants,
+                    tmp: &tmp.0,
+                    deny_network: deny,
+                },
             )?;
             if kernel::seccomp_actions().is_none() {
                 return Err(Error::Unenforceable {
@@ -271,7 +275,7 @@ impl Prepared {
         };
         let protect = match &fs {
             Some(fs) => Some(crate::protect::plan(
-                &fs.report.write_paths,
+                &fs.write_roots,
                 &tmp.0,
                 &confinement.substitutes,
             )?),
@@ -880,6 +884,17 @@ impl Prepared {
                 ..LandlockReport::default()
             },
         };
+        let envelope = match &self.fs {
+            Some(fs) => {
+                let mut r = fs.envelope.clone();
+                r.enforced = landlock.enforced;
+                r
+            }
+            None => EnvelopeReport {
+                notes: vec!["not requested (local mode)".into()],
+                ..EnvelopeReport::default()
+            },
+        };
         let seccomp = match &self.filters {
             Some(f) => {
                 let mut r = f.report.clone();
@@ -991,6 +1006,7 @@ impl Prepared {
             },
             private_tmp: Some(self.tmp.0.clone()),
             protected_metadata,
+            envelope,
         }
     }
 }

@@ -1,0 +1,509 @@
+//! The envelope: what the kernel lets every command of a run reach, whatever its text says.
+//!
+//! The policy defines one envelope per workspace: read the system, the workspace and the
+//! toolchains; write the workspace, a private temporary directory and the caches the policy
+//! names; list the home directory; and **never** reach credentials, cordon's own home or shell
+//! start-up files, even where they lie beneath a granted root. The front end's reading of the
+//! command's text no longer widens it path by path: a grant beyond it ([`Grant`]) is made on a
+//! file the caller resolved with [`crate::resolve_real`] and judged on its real path.
+//!
+//! Landlock grants whole trees and cannot carve a hole in one. So a granted root with a never
+//! path beneath it (the workspace is `$HOME`, or cordon's home lies in the workspace) is granted
+//! *around* the hole: the root and each directory on the way down to a never path become
+//! list-only (their entries can be listed, nothing more), and every other entry found there when
+//! the run starts is granted the root's rights on its own. Nothing can then be created, removed
+//! or renamed directly in those list-only directories, which is also what keeps a never path that
+//! does not exist yet (`~/.bash_profile`, `~/.ssh/authorized_keys` without `~/.ssh`) from being
+//! created. docs/sandbox.md ("The envelope") says why this was chosen over a mount over the hole.
+//!
+//! Listing is hierarchical in Landlock: under a list-only home, `ls ~/.ssh` lists names (never
+//! contents). Every rule the ruleset receives is checked against the never set before it is
+//! added: no rule on a never path or above one may grant more than listing.
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::resolve::RealPath;
+use crate::{resolve_real, Error};
+
+/// How many entries one run may grant one by one around never paths; past it the run is refused
+/// (a home directory this large should not be the workspace: name a project directory).
+pub const MAX_CARVED_ENTRIES: usize = 4096;
+
+/// What every command of a run may reach. Paths are resolved again (symlinks followed) each time a
+/// run is prepared; a read, write or list root that no longer exists is left out and noted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// Trees readable and executable (beyond the system directories the sandbox always grants).
+    pub read: Vec<PathBuf>,
+    /// Trees readable and writable. The run's private `TMPDIR` is added by the sandbox.
+    pub write: Vec<PathBuf>,
+    /// Directories whose entries may be listed, and nothing more (the home directory, for `ls ~`).
+    pub list: Vec<PathBuf>,
+    /// Paths closed even beneath a granted root, whatever a grant or a link says.
+    pub never: Vec<PathBuf>,
+    /// What the builder left out, and why (an absent cache, a toolchain inside a never path).
+    pub notes: Vec<String>,
+}
+
+/// Builds the [`Envelope`] for a workspace from the policy's inputs. Every path must be
+/// absolute; `~` is the caller's to expand.
+///
+/// ```no_run
+/// # use cordon_sandbox::Envelope;
+/// let envelope = Envelope::builder("/home/me/project")
+///     .home("/home/me")
+///     .cordon_home("/home/me/.config/cordon")
+///     .never(["/home/me/.ssh", "/home/me/.aws", "/home/me/.bashrc"])
+///     .caches(["/home/me/.cache", "/home/me/.cargo/registry"])
+///     .reads(["/home/me/.rustup/toolchains"])
+///     .build()?;
+/// # Ok::<(), cordon_sandbox::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct EnvelopeBuilder {
+    workspace: PathBuf,
+    home: Option<PathBuf>,
+    cordon_home: Option<PathBuf>,
+    never: Vec<PathBuf>,
+    caches: Vec<PathBuf>,
+    reads: Vec<PathBuf>,
+}
+
+impl Envelope {
+    pub fn builder(workspace: impl Into<PathBuf>) -> EnvelopeBuilder {
+        EnvelopeBuilder {
+            workspace: workspace.into(),
+            ..EnvelopeBuilder::default()
+        }
+    }
+}
+
+impl EnvelopeBuilder {
+    /// The home directory: listable, never readable as a whole.
+    #[must_use]
+    pub fn home(mut self, home: impl Into<PathBuf>) -> Self {
+        self.home = Some(home.into());
+        self
+    }
+
+    /// cordon's own home (keys, journal, policy, approvers, state, sockets): never reachable.
+    #[must_use]
+    pub fn cordon_home(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cordon_home = Some(dir.into());
+        self
+    }
+
+    /// Credentials and shell start-up files: never reachable.
+    #[must_use]
+    pub fn never<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.never.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Caches the policy names: writable where they exist.
+    #[must_use]
+    pub fn caches<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.caches.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Toolchains and other trees the policy lets every command read and execute.
+    #[must_use]
+    pub fn reads<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.reads.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Resolves everything once. Fails when the workspace is not an existing directory, or when it
+    /// is or lies inside a never path; a cache, read or home that is absent or closed is left out
+    /// and noted.
+    pub fn build(self) -> Result<Envelope, Error> {
+        let workspace = resolve_real(&self.workspace, "/")?;
+        if !workspace.is_dir() {
+            return Err(Error::Envelope(format!(
+                "the workspace {} is not a directory",
+                workspace.path().display()
+            )));
+        }
+        let mut never = Vec::new();
+        for p in self.cordon_home.iter().chain(&self.never) {
+            if !p.is_absolute() {
+                return Err(Error::Envelope(format!(
+                    "the never path {} is not absolute",
+                    p.display()
+                )));
+            }
+            for form in never_forms(p) {
+                if !never.contains(&form) {
+                    never.push(form);
+                }
+            }
+        }
+        refuse_if_never(workspace.path(), &never)?;
+        let mut envelope = Envelope {
+            write: vec![workspace.path().to_path_buf()],
+            never,
+            ..Envelope::default()
+        };
+        let mut keep =
+            |paths: &[PathBuf], what: &str, into: fn(&mut Envelope) -> &mut Vec<PathBuf>| {
+                for p in paths {
+                    match resolve_real(p, "/") {
+                        Ok(real) if refuse_if_never(real.path(), &envelope.never).is_err() => {
+                            envelope.notes.push(format!(
+                                "{what} {} lies inside a never path and is not granted",
+                                p.display()
+                            ));
+                        }
+                        Ok(real) => {
+                            let list = into(&mut envelope);
+                            if !list.iter().any(|x| x == real.path()) {
+                                list.push(real.path().to_path_buf());
+                            }
+                        }
+                        Err(_) => envelope.notes.push(format!(
+                            "{what} {} does not exist and is not granted",
+                            p.display()
+                        )),
+                    }
+                }
+            };
+        keep(&self.caches, "the cache", |e| &mut e.write);
+        keep(&self.reads, "the read path", |e| &mut e.read);
+        keep(self.home.as_slice(), "the home directory", |e| &mut e.list);
+        Ok(envelope)
+    }
+}
+
+/// A never path as written and as it resolves (the longest existing prefix resolved, the rest
+/// appended), so a symlink on the way cannot hide it.
+pub(crate) fn never_forms(path: &Path) -> Vec<PathBuf> {
+    let mut forms = vec![path.to_path_buf()];
+    let mut prefix = path.to_path_buf();
+    let mut rest: Vec<OsString> = Vec::new();
+    loop {
+        if let Ok(real) = crate::resolve::open_trusted(&prefix) {
+            let mut full = real.path().to_path_buf();
+            full.extend(rest.iter().rev());
+            if !forms.contains(&full) {
+                forms.push(full);
+            }
+            break;
+        }
+        match (prefix.file_name().map(ToOwned::to_owned), prefix.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                prefix = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    forms
+}
+
+/// `Err(NeverGranted)` when `path` is a never path or lies inside one.
+pub(crate) fn refuse_if_never(path: &Path, never: &[PathBuf]) -> Result<(), Error> {
+    match never.iter().find(|n| path.starts_with(n)) {
+        Some(n) => Err(Error::NeverGranted {
+            path: path.to_path_buf(),
+            never: n.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A grant beyond the envelope, made on a file the caller resolved (and judged) with
+/// [`crate::resolve_real`]. A grant that is or lies inside a never path refuses the run; one that
+/// holds a never path is granted around it.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub target: RealPath,
+    pub access: GrantAccess,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantAccess {
+    /// Read and execute.
+    Read,
+    /// Read, write, create, remove.
+    Write,
+}
+
+/// The rights one Landlock rule carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// List a directory's entries (Landlock `ReadDir`), nothing more.
+    List,
+    Read,
+    Write,
+    Device,
+}
+
+/// One Landlock rule, on a held descriptor.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub target: RealPath,
+    pub access: Access,
+}
+
+/// Appends the rules that grant `root` with `access` except every never path beneath it.
+/// `budget` counts the entries still allowed to be granted one by one.
+pub(crate) fn carve(
+    root: RealPath,
+    access: Access,
+    never: &[PathBuf],
+    budget: &mut usize,
+    rules: &mut Vec<Rule>,
+    carved: &mut Vec<PathBuf>,
+) -> Result<(), Error> {
+    if access != Access::List {
+        refuse_if_never(root.path(), never)?;
+    }
+    let below: Vec<&PathBuf> = never
+        .iter()
+        .filter(|n| n.starts_with(root.path()) && n.as_path() != root.path())
+        .collect();
+    if below.is_empty() || access == Access::List || !root.is_dir() {
+        rules.push(Rule {
+            target: root,
+            access,
+        });
+        return Ok(());
+    }
+    carved.push(root.path().to_path_buf());
+    let listing = PathBuf::from(format!("/proc/self/fd/{}", root.as_fd().as_raw_fd()));
+    let entries = std::fs::read_dir(&listing).map_err(|e| {
+        Error::io(
+            format!(
+                "listing {} to grant around a never path",
+                root.path().display()
+            ),
+            e,
+        )
+    })?;
+    let mut names: Vec<OsString> = entries.flatten().map(|e| e.file_name()).collect();
+    names.sort();
+    for name in names {
+        let path = root.path().join(&name);
+        if below.iter().any(|n| **n == path) {
+            continue;
+        }
+        // A symlink is not granted: it is followed when used, and judged where it lands.
+        let Some(child) = root.child(&name)? else {
+            continue;
+        };
+        if *budget == 0 {
+            return Err(Error::Envelope(format!(
+                "granting around the never paths in {} needs more than {MAX_CARVED_ENTRIES} rules; make a project directory the workspace",
+                root.path().display()
+            )));
+        }
+        *budget -= 1;
+        carve(child, access, never, budget, rules, carved)?;
+    }
+    rules.push(Rule {
+        target: root,
+        access: Access::List,
+    });
+    Ok(())
+}
+
+/// The last line of defence: no rule may grant more than listing on a never path or above one.
+pub(crate) fn check_rules(rules: &[Rule], never: &[PathBuf]) -> Result<(), Error> {
+    for rule in rules.iter().filter(|r| r.access != Access::List) {
+        if let Some(n) = never.iter().find(|n| n.starts_with(rule.target.path())) {
+            return Err(Error::NeverGranted {
+                path: rule.target.path().to_path_buf(),
+                never: n.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn canon(p: &Path) -> PathBuf {
+        std::fs::canonicalize(p).unwrap()
+    }
+
+    /// A home with a workspace, credentials, cordon's home and a start-up file.
+    fn home() -> (tempfile::TempDir, PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let h = canon(t.path());
+        for d in [
+            "project/src",
+            ".ssh",
+            ".config/cordon/keys",
+            ".config/nvim",
+            ".cache",
+        ] {
+            std::fs::create_dir_all(h.join(d)).unwrap();
+        }
+        for f in [
+            ".ssh/id_ed25519",
+            ".bashrc",
+            "notes.txt",
+            ".config/cordon/policy.yaml",
+        ] {
+            std::fs::write(h.join(f), "x").unwrap();
+        }
+        (t, h)
+    }
+
+    fn never(h: &Path) -> Vec<PathBuf> {
+        [".ssh", ".bashrc", ".bash_profile", ".config/cordon"]
+            .iter()
+            .map(|n| h.join(n))
+            .collect()
+    }
+
+    fn rules_for(root: &Path, never: &[PathBuf]) -> (Vec<(PathBuf, Access)>, Vec<PathBuf>) {
+        let mut rules = Vec::new();
+        let mut carved = Vec::new();
+        let mut budget = MAX_CARVED_ENTRIES;
+        let real = resolve_real(root, "/").unwrap();
+        carve(
+            real,
+            Access::Write,
+            never,
+            &mut budget,
+            &mut rules,
+            &mut carved,
+        )
+        .unwrap();
+        check_rules(&rules, never).unwrap();
+        let mut v: Vec<_> = rules
+            .into_iter()
+            .map(|r| (r.target.path().to_path_buf(), r.access))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        (v, carved)
+    }
+
+    #[test]
+    fn a_root_without_never_paths_is_one_rule() {
+        let (_t, h) = home();
+        let (rules, carved) = rules_for(&h.join("project"), &never(&h));
+        assert_eq!(rules, vec![(h.join("project"), Access::Write)]);
+        assert!(carved.is_empty());
+    }
+
+    #[test]
+    fn a_home_workspace_is_granted_around_its_never_paths() {
+        let (_t, h) = home();
+        std::os::unix::fs::symlink(h.join(".ssh"), h.join("keys-link")).unwrap();
+        let (rules, carved) = rules_for(&h, &never(&h));
+        assert_eq!(
+            rules,
+            vec![
+                (h.clone(), Access::List),
+                (h.join(".cache"), Access::Write),
+                (h.join(".config"), Access::List),
+                (h.join(".config/nvim"), Access::Write),
+                (h.join("notes.txt"), Access::Write),
+                (h.join("project"), Access::Write),
+            ]
+        );
+        assert_eq!(carved, vec![h.clone(), h.join(".config")]);
+    }
+
+    #[test]
+    fn a_root_inside_a_never_path_is_refused() {
+        let (_t, h) = home();
+        let mut rules = Vec::new();
+        let mut budget = MAX_CARVED_ENTRIES;
+        let real = resolve_real(h.join(".config/cordon/keys"), "/").unwrap();
+        let err = carve(
+            real,
+            Access::Read,
+            &never(&h),
+            &mut budget,
+            &mut rules,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::NeverGranted { .. }), "{err}");
+        // Listing is the one right a never path may sit under.
+        let real = resolve_real(h.join(".ssh"), "/").unwrap();
+        carve(
+            real,
+            Access::List,
+            &never(&h),
+            &mut budget,
+            &mut rules,
+            &mut Vec::new(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_check_refuses_a_rule_above_a_never_path() {
+        let (_t, h) = home();
+        let rule = Rule {
+            target: resolve_real(&h, "/").unwrap(),
+            access: Access::Read,
+        };
+        let err = check_rules(&[rule], &never(&h)).unwrap_err();
+        assert!(matches!(err, Error::NeverGranted { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_builder_resolves_and_refuses_a_workspace_inside_cordons_home() {
+        let (_t, h) = home();
+        std::os::unix::fs::symlink(h.join(".config"), h.join("cfg")).unwrap();
+        let e = Envelope::builder(h.join("project"))
+            .home(&h)
+            .cordon_home(h.join("cfg/cordon"))
+            .never(never(&h))
+            .caches([h.join(".cache"), h.join(".npm"), h.join(".ssh/cache")])
+            .build()
+            .unwrap();
+        assert_eq!(e.write, vec![h.join("project"), h.join(".cache")]);
+        assert_eq!(e.list, vec![h.clone()]);
+        // The never path through a symlink is kept in both forms.
+        assert!(e.never.contains(&h.join("cfg/cordon")));
+        assert!(e.never.contains(&h.join(".config/cordon")));
+        // An absent never path resolves through its existing prefix.
+        assert!(e.never.contains(&h.join(".bash_profile")));
+        assert_eq!(e.notes.len(), 2, "{:?}", e.notes);
+        let err = Envelope::builder(h.join("cfg/cordon/keys"))
+            .cordon_home(h.join(".config/cordon"))
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::NeverGranted { .. }), "{err}");
+        let err = Envelope::builder(h.join("notes.txt")).build().unwrap_err();
+        assert!(err.to_string().contains("not a directory"), "{err}");
+    }
+
+    #[test]
+    fn never_forms_resolve_the_existing_prefix() {
+        let (_t, h) = home();
+        std::os::unix::fs::symlink(h.join(".config"), h.join("cfg")).unwrap();
+        let forms = never_forms(&h.join("cfg/gh/hosts.yml"));
+        assert_eq!(
+            forms,
+            vec![h.join("cfg/gh/hosts.yml"), h.join(".config/gh/hosts.yml")]
+        );
+    }
+}
