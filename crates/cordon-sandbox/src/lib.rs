@@ -46,7 +46,7 @@ pub use processes::{
     MAX_ARGS as MAX_RECORDED_ARGS, MAX_ARGV_BYTES as MAX_RECORDED_ARGV_BYTES,
     MAX_PROCESSES as MAX_RECORDED_PROCESSES, MAX_TREE_ARGV_BYTES as MAX_RECORDED_TREE_ARGV_BYTES,
 };
-pub use protect::{MAX_WALK_DEPTH, MAX_WALK_DIRS, PROTECTED_NAMES, WALK_SKIPPED};
+pub use protect::{Protected, MAX_WALK_DEPTH, MAX_WALK_DIRS, PROTECTED_NAMES, WALK_SKIPPED};
 pub use report::{
     CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, EnvelopeReport,
     GrantReport, LandlockReport, NetworkReport, ProcessRecord, ProcessReport, ProcessTree,

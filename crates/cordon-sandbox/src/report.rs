@@ -151,6 +151,11 @@ pub struct ProtectedReport {
     pub paths: Vec<ProtectedPath>,
     /// Protected names left writable because a write grant names them or a path inside them.
     pub granted: Vec<PathBuf>,
+    /// Where the agent, editor and shell names are protected: the writable roots and the
+    /// project roots (directories holding `.git`) below them.
+    pub project_roots: Vec<PathBuf>,
+    /// Where the git names are protected: git directories, linked worktrees', submodules'.
+    pub git_dirs: Vec<PathBuf>,
     /// What is not covered: absent names, symlinks, a search that stopped at its cap.
     pub notes: Vec<String>,
 }
