@@ -200,7 +200,7 @@ impl Walk {
                 Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
             })
             .collect();
-        front.extend(self.pending.drain(..));
+        front.append(&mut self.pending);
         self.pending = front;
     }
 
