@@ -5,9 +5,12 @@
 //!
 //! Read from the policy, not from a list of its own:
 //! - **never**: the home-anchored globs (`~/…`) of every *deny* rule that judges paths alone
-//!   (only `paths`, `reads` or `writes`, no `unless`): in the default pack, the credentials and
-//!   the shell start-up files; plus the credential files of `data/toolchains.yaml`; plus cordon's
-//!   own home. A glob in the last component (`~/.cargo/credentials*`) names the files that exist.
+//!   (only `paths`, `reads` or `writes`, no `unless`): in the default pack, the credentials; plus
+//!   the credential files of `data/toolchains.yaml`; plus cordon's own home. A glob in the last
+//!   component (`~/.cargo/credentials*`) names the files that exist.
+//! - **read-only**: the same from a deny rule that judges writes only: in the default pack, the
+//!   shell start-up files and git's user configuration. Programs read them (git takes the user's
+//!   name from `~/.gitconfig`, and stops when it cannot read it); writing them runs code later.
 //! - **caches** (writable): the home-anchored places a `writes_outside` rule lists as fine to
 //!   write, less any that holds a toolchain the envelope lets commands execute (`~/.rustup`: a
 //!   command that could write it could replace the compiler).
@@ -32,8 +35,10 @@ pub struct EnvelopePaths {
     pub home: PathBuf,
     /// cordon's own home (keys, journal, policy, approvers, state, sockets): never reachable.
     pub cordon_home: PathBuf,
-    /// Credentials and shell start-up files: never reachable.
+    /// Credentials: never reachable.
     pub never: Vec<PathBuf>,
+    /// Shell start-up files and other configuration that runs code: readable, never written.
+    pub read_only: Vec<PathBuf>,
     /// Writable caches.
     pub caches: Vec<PathBuf>,
     /// Readable and executable toolchains.
@@ -74,9 +79,9 @@ pub fn envelope_paths(
     };
     for rule in &policy.rules {
         if rule.outcome == RuleOutcome::Deny && rule.unless.is_none() {
-            if let Some(globs) = path_only_globs(&rule.matches) {
+            if let Some((globs, writes_only)) = path_only_globs(&rule.matches) {
                 for glob in globs {
-                    add_never(&mut paths, glob, home, list_dir);
+                    add_closed(&mut paths, glob, writes_only, home, list_dir);
                 }
             }
         }
@@ -88,7 +93,7 @@ pub fn envelope_paths(
         }
     }
     for credential in &toolchains.credentials {
-        add_never(&mut paths, credential, home, list_dir);
+        add_closed(&mut paths, credential, false, home, list_dir);
     }
     for toolchain in &toolchains.toolchains {
         for read in &toolchain.read {
@@ -112,8 +117,9 @@ pub fn envelope_paths(
     paths
 }
 
-/// The globs of a match that judges paths alone, or `None` when it has any other condition.
-fn path_only_globs(spec: &MatchSpec) -> Option<Vec<&String>> {
+/// The globs of a match that judges paths alone, and whether it judges writes only; `None` when
+/// it has any other condition.
+fn path_only_globs(spec: &MatchSpec) -> Option<(Vec<&String>, bool)> {
     let only_paths = MatchSpec {
         paths: spec.paths.clone(),
         reads: spec.reads.clone(),
@@ -123,21 +129,33 @@ fn path_only_globs(spec: &MatchSpec) -> Option<Vec<&String>> {
     if *spec != only_paths {
         return None;
     }
-    Some(
-        [&spec.paths, &spec.reads, &spec.writes]
-            .into_iter()
-            .flatten()
-            .flatten()
-            .collect(),
-    )
+    let writes_only = spec.paths.is_none() && spec.reads.is_none();
+    let globs = [&spec.paths, &spec.reads, &spec.writes]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+    Some((globs, writes_only))
 }
 
-fn add_never(paths: &mut EnvelopePaths, glob: &str, home: &Path, list_dir: ListDir<'_>) {
+/// A deny rule's glob: closed, or read-only when the rule judges writes only.
+fn add_closed(
+    paths: &mut EnvelopePaths,
+    glob: &str,
+    writes_only: bool,
+    home: &Path,
+    list_dir: ListDir<'_>,
+) {
     if glob == "~" {
         // The home itself: the envelope lists it and grants nothing more.
     } else if glob.starts_with("~/") {
         for path in expand(home, glob, list_dir) {
-            push_unique(&mut paths.never, path);
+            let list = if writes_only {
+                &mut paths.read_only
+            } else {
+                &mut paths.never
+            };
+            push_unique(list, path);
         }
     } else if !glob.contains('/') && !paths.unenforced.iter().any(|g| g == glob) {
         paths.unenforced.push(glob.to_string());
@@ -240,6 +258,14 @@ mod tests {
             ".npmrc",
             ".git-credentials",
             ".cargo/credentials.toml",
+        ] {
+            assert!(
+                p.never.contains(&h.join(closed)),
+                "{closed} in {:?}",
+                p.never
+            );
+        }
+        for read_only in [
             ".bashrc",
             ".bash_profile",
             ".profile",
@@ -249,11 +275,9 @@ mod tests {
             ".config/fish",
             ".config/autostart",
         ] {
-            assert!(
-                p.never.contains(&h.join(closed)),
-                "{closed} in {:?}",
-                p.never
-            );
+            let list = &p.read_only;
+            assert!(list.contains(&h.join(read_only)), "{read_only} in {list:?}");
+            assert!(!p.never.contains(&h.join(read_only)));
         }
         // `~` itself and system paths are not "never": the envelope does not grant them.
         assert!(!p.never.contains(&h.to_path_buf()));
@@ -335,6 +359,10 @@ rules:
     outcome: deny
     reason: r
     match: {reads: ["~/.closed/**"]}
+  - id: not-written
+    outcome: deny
+    reason: r
+    match: {writes: ["~/.rc"]}
 "#;
         let policy = LoadedNativePolicy::parse(text.as_bytes()).unwrap().policy;
         let p = envelope_paths(
@@ -346,6 +374,7 @@ rules:
             &listing,
         );
         assert_eq!(p.never, vec![PathBuf::from("/h/.closed")]);
+        assert_eq!(p.read_only, vec![PathBuf::from("/h/.rc")]);
         assert_eq!(p.cordon_home, PathBuf::from("/c"));
     }
 }

@@ -45,6 +45,9 @@ pub struct Envelope {
     pub list: Vec<PathBuf>,
     /// Paths closed even beneath a granted root, whatever a grant or a link says.
     pub never: Vec<PathBuf>,
+    /// Paths never written, even beneath a writable root, but readable (shell start-up files,
+    /// git's user configuration: programs read them, and writing them runs code later).
+    pub read_only: Vec<PathBuf>,
     /// What the builder left out, and why (an absent cache, a toolchain inside a never path).
     pub notes: Vec<String>,
 }
@@ -69,6 +72,7 @@ pub struct EnvelopeBuilder {
     home: Option<PathBuf>,
     cordon_home: Option<PathBuf>,
     never: Vec<PathBuf>,
+    read_only: Vec<PathBuf>,
     caches: Vec<PathBuf>,
     reads: Vec<PathBuf>,
 }
@@ -108,6 +112,18 @@ impl EnvelopeBuilder {
         self
     }
 
+    /// Shell start-up files and other configuration that runs code: readable where they exist,
+    /// never written (nor created).
+    #[must_use]
+    pub fn read_only<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.read_only.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
     /// Caches the policy names: writable where they exist.
     #[must_use]
     pub fn caches<I, P>(mut self, paths: I) -> Self
@@ -141,24 +157,14 @@ impl EnvelopeBuilder {
                 workspace.path().display()
             )));
         }
-        let mut never = Vec::new();
-        for p in self.cordon_home.iter().chain(&self.never) {
-            if !p.is_absolute() {
-                return Err(Error::Envelope(format!(
-                    "the never path {} is not absolute",
-                    p.display()
-                )));
-            }
-            for form in never_forms(p) {
-                if !never.contains(&form) {
-                    never.push(form);
-                }
-            }
-        }
+        let never = all_forms(self.cordon_home.iter().chain(&self.never))?;
+        let read_only = all_forms(&self.read_only)?;
         refuse_if_never(workspace.path(), &never)?;
+        refuse_if_never(workspace.path(), &read_only)?;
         let mut envelope = Envelope {
             write: vec![workspace.path().to_path_buf()],
             never,
+            read_only,
             ..Envelope::default()
         };
         let mut keep =
@@ -186,8 +192,89 @@ impl EnvelopeBuilder {
             };
         keep(&self.caches, "the cache", |e| &mut e.write);
         keep(&self.reads, "the read path", |e| &mut e.read);
+        let existing: Vec<PathBuf> = self
+            .read_only
+            .iter()
+            .filter(|p| p.exists())
+            .cloned()
+            .collect();
+        keep(&existing, "the read-only path", |e| &mut e.read);
         keep(self.home.as_slice(), "the home directory", |e| &mut e.list);
         Ok(envelope)
+    }
+}
+
+/// Every form of every path ([`never_forms`]); each must be absolute.
+fn all_forms<'a>(paths: impl IntoIterator<Item = &'a PathBuf>) -> Result<Vec<PathBuf>, Error> {
+    let mut forms = Vec::new();
+    for p in paths {
+        if !p.is_absolute() {
+            return Err(Error::Envelope(format!(
+                "the closed path {} is not absolute",
+                p.display()
+            )));
+        }
+        for form in never_forms(p) {
+            if !forms.contains(&form) {
+                forms.push(form);
+            }
+        }
+    }
+    Ok(forms)
+}
+
+/// The holes a granted root may not cover: closed paths (no access but listing) and read-only
+/// paths (no write).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Holes {
+    pub closed: Vec<PathBuf>,
+    pub read_only: Vec<PathBuf>,
+}
+
+impl Holes {
+    /// Every form of the envelope's closed and read-only paths.
+    pub(crate) fn of(envelope: &Envelope) -> Holes {
+        let forms = |paths: &[PathBuf]| {
+            let mut all: Vec<PathBuf> = Vec::new();
+            for p in paths {
+                for f in never_forms(p) {
+                    if !all.contains(&f) {
+                        all.push(f);
+                    }
+                }
+            }
+            all
+        };
+        Holes {
+            closed: forms(&envelope.never),
+            read_only: forms(&envelope.read_only),
+        }
+    }
+
+    /// The holes a rule with `access` on `path` would cover (strictly beneath it).
+    fn beneath(&self, path: &Path, access: Access) -> Vec<&PathBuf> {
+        if access == Access::List {
+            // Listing may sit above anything: names are not contents.
+            return Vec::new();
+        }
+        let covers = |n: &&PathBuf| n.starts_with(path) && n.as_path() != path;
+        let mut v: Vec<&PathBuf> = self.closed.iter().filter(covers).collect();
+        if access == Access::Write {
+            v.extend(self.read_only.iter().filter(covers));
+        }
+        v
+    }
+
+    /// `Err(NeverGranted)` when a rule with `access` on `path` would open a hole itself.
+    fn refuse(&self, path: &Path, access: Access) -> Result<(), Error> {
+        if access == Access::List {
+            return Ok(());
+        }
+        refuse_if_never(path, &self.closed)?;
+        if matches!(access, Access::Write | Access::Device) {
+            refuse_if_never(path, &self.read_only)?;
+        }
+        Ok(())
     }
 }
 
@@ -263,24 +350,21 @@ pub(crate) struct Rule {
     pub access: Access,
 }
 
-/// Appends the rules that grant `root` with `access` except every never path beneath it.
-/// `budget` counts the entries still allowed to be granted one by one.
+/// Appends the rules that grant `root` with `access` except every hole beneath it: the root and
+/// each directory on the way to a hole become list-only, every other entry gets `access` on its
+/// own, a read-only hole gets read. `budget` counts the entries still allowed to be granted one
+/// by one.
 pub(crate) fn carve(
     root: RealPath,
     access: Access,
-    never: &[PathBuf],
+    holes: &Holes,
     budget: &mut usize,
     rules: &mut Vec<Rule>,
     carved: &mut Vec<PathBuf>,
 ) -> Result<(), Error> {
-    if access != Access::List {
-        refuse_if_never(root.path(), never)?;
-    }
-    let below: Vec<&PathBuf> = never
-        .iter()
-        .filter(|n| n.starts_with(root.path()) && n.as_path() != root.path())
-        .collect();
-    if below.is_empty() || access == Access::List || !root.is_dir() {
+    holes.refuse(root.path(), access)?;
+    let below = holes.beneath(root.path(), access);
+    if below.is_empty() || !root.is_dir() {
         rules.push(Rule {
             target: root,
             access,
@@ -302,7 +386,7 @@ pub(crate) fn carve(
     names.sort();
     for name in names {
         let path = root.path().join(&name);
-        if below.iter().any(|n| **n == path) {
+        if holes.closed.contains(&path) {
             continue;
         }
         // A symlink is not granted: it is followed when used, and judged where it lands.
@@ -316,7 +400,12 @@ pub(crate) fn carve(
             )));
         }
         *budget -= 1;
-        carve(child, access, never, budget, rules, carved)?;
+        let child_access = if holes.read_only.contains(&path) {
+            Access::Read
+        } else {
+            access
+        };
+        carve(child, child_access, holes, budget, rules, carved)?;
     }
     rules.push(Rule {
         target: root,
@@ -325,13 +414,22 @@ pub(crate) fn carve(
     Ok(())
 }
 
-/// The last line of defence: no rule may grant more than listing on a never path or above one.
-pub(crate) fn check_rules(rules: &[Rule], never: &[PathBuf]) -> Result<(), Error> {
-    for rule in rules.iter().filter(|r| r.access != Access::List) {
-        if let Some(n) = never.iter().find(|n| n.starts_with(rule.target.path())) {
+/// The last line of defence: no rule may open a hole, on it or above it.
+pub(crate) fn check_rules(rules: &[Rule], holes: &Holes) -> Result<(), Error> {
+    for rule in rules {
+        let path = rule.target.path();
+        let opens = |hole: &&PathBuf| hole.starts_with(path);
+        let hole = match rule.access {
+            Access::List => None,
+            Access::Read => holes.closed.iter().find(opens),
+            Access::Write | Access::Device => {
+                holes.closed.iter().chain(&holes.read_only).find(opens)
+            }
+        };
+        if let Some(hole) = hole {
             return Err(Error::NeverGranted {
-                path: rule.target.path().to_path_buf(),
-                never: n.clone(),
+                path: path.to_path_buf(),
+                never: hole.clone(),
             });
         }
     }
@@ -371,28 +469,24 @@ mod tests {
         (t, h)
     }
 
-    fn never(h: &Path) -> Vec<PathBuf> {
-        [".ssh", ".bashrc", ".bash_profile", ".config/cordon"]
-            .iter()
-            .map(|n| h.join(n))
-            .collect()
+    fn holes(h: &Path) -> Holes {
+        Holes {
+            closed: vec![h.join(".ssh"), h.join(".config/cordon")],
+            read_only: vec![h.join(".bashrc"), h.join(".bash_profile")],
+        }
     }
 
-    fn rules_for(root: &Path, never: &[PathBuf]) -> (Vec<(PathBuf, Access)>, Vec<PathBuf>) {
+    fn rules_for(
+        root: &Path,
+        access: Access,
+        holes: &Holes,
+    ) -> (Vec<(PathBuf, Access)>, Vec<PathBuf>) {
         let mut rules = Vec::new();
         let mut carved = Vec::new();
         let mut budget = MAX_CARVED_ENTRIES;
         let real = resolve_real(root, "/").unwrap();
-        carve(
-            real,
-            Access::Write,
-            never,
-            &mut budget,
-            &mut rules,
-            &mut carved,
-        )
-        .unwrap();
-        check_rules(&rules, never).unwrap();
+        carve(real, access, holes, &mut budget, &mut rules, &mut carved).unwrap();
+        check_rules(&rules, holes).unwrap();
         let mut v: Vec<_> = rules
             .into_iter()
             .map(|r| (r.target.path().to_path_buf(), r.access))
@@ -402,22 +496,23 @@ mod tests {
     }
 
     #[test]
-    fn a_root_without_never_paths_is_one_rule() {
+    fn a_root_without_holes_is_one_rule() {
         let (_t, h) = home();
-        let (rules, carved) = rules_for(&h.join("project"), &never(&h));
+        let (rules, carved) = rules_for(&h.join("project"), Access::Write, &holes(&h));
         assert_eq!(rules, vec![(h.join("project"), Access::Write)]);
         assert!(carved.is_empty());
     }
 
     #[test]
-    fn a_home_workspace_is_granted_around_its_never_paths() {
+    fn a_home_workspace_is_granted_around_its_holes() {
         let (_t, h) = home();
         std::os::unix::fs::symlink(h.join(".ssh"), h.join("keys-link")).unwrap();
-        let (rules, carved) = rules_for(&h, &never(&h));
+        let (rules, carved) = rules_for(&h, Access::Write, &holes(&h));
         assert_eq!(
             rules,
             vec![
                 (h.clone(), Access::List),
+                (h.join(".bashrc"), Access::Read),
                 (h.join(".cache"), Access::Write),
                 (h.join(".config"), Access::List),
                 (h.join(".config/nvim"), Access::Write),
@@ -426,46 +521,47 @@ mod tests {
             ]
         );
         assert_eq!(carved, vec![h.clone(), h.join(".config")]);
+        // Read access is not carved for read-only holes, only for closed ones.
+        let (rules, _) = rules_for(&h, Access::Read, &holes(&h));
+        assert!(rules.contains(&(h.join(".bashrc"), Access::Read)));
+        assert!(!rules.iter().any(|(p, _)| p == &h.join(".ssh")));
     }
 
     #[test]
-    fn a_root_inside_a_never_path_is_refused() {
+    fn a_root_inside_a_hole_is_refused() {
         let (_t, h) = home();
-        let mut rules = Vec::new();
+        let holes = holes(&h);
         let mut budget = MAX_CARVED_ENTRIES;
-        let real = resolve_real(h.join(".config/cordon/keys"), "/").unwrap();
-        let err = carve(
-            real,
-            Access::Read,
-            &never(&h),
-            &mut budget,
-            &mut rules,
-            &mut Vec::new(),
-        )
-        .unwrap_err();
+        let mut try_carve = |p: PathBuf, access| {
+            let real = resolve_real(p, "/").unwrap();
+            carve(
+                real,
+                access,
+                &holes,
+                &mut budget,
+                &mut Vec::new(),
+                &mut Vec::new(),
+            )
+        };
+        let err = try_carve(h.join(".config/cordon/keys"), Access::Read).unwrap_err();
         assert!(matches!(err, Error::NeverGranted { .. }), "{err}");
-        // Listing is the one right a never path may sit under.
-        let real = resolve_real(h.join(".ssh"), "/").unwrap();
-        carve(
-            real,
-            Access::List,
-            &never(&h),
-            &mut budget,
-            &mut rules,
-            &mut Vec::new(),
-        )
-        .unwrap();
+        let err = try_carve(h.join(".bashrc"), Access::Write).unwrap_err();
+        assert!(matches!(err, Error::NeverGranted { .. }), "{err}");
+        // Positive controls: a read-only path may be read, and listing may sit above anything.
+        try_carve(h.join(".bashrc"), Access::Read).unwrap();
+        try_carve(h.join(".ssh"), Access::List).unwrap();
     }
 
     #[test]
-    fn the_check_refuses_a_rule_above_a_never_path() {
+    fn the_check_refuses_a_rule_above_a_hole() {
         let (_t, h) = home();
-        let rule = Rule {
+        let rule = |access| Rule {
             target: resolve_real(&h, "/").unwrap(),
-            access: Access::Read,
+            access,
         };
-        let err = check_rules(&[rule], &never(&h)).unwrap_err();
+        let err = check_rules(&[rule(Access::Read)], &holes(&h)).unwrap_err();
         assert!(matches!(err, Error::NeverGranted { .. }), "{err}");
+        check_rules(&[rule(Access::List)], &holes(&h)).unwrap();
     }
 
     #[test]
@@ -475,17 +571,20 @@ mod tests {
         let e = Envelope::builder(h.join("project"))
             .home(&h)
             .cordon_home(h.join("cfg/cordon"))
-            .never(never(&h))
+            .never([h.join(".ssh")])
+            .read_only([h.join(".bashrc"), h.join(".bash_profile")])
             .caches([h.join(".cache"), h.join(".npm"), h.join(".ssh/cache")])
             .build()
             .unwrap();
         assert_eq!(e.write, vec![h.join("project"), h.join(".cache")]);
         assert_eq!(e.list, vec![h.clone()]);
+        // Existing read-only paths are readable.
+        assert_eq!(e.read, vec![h.join(".bashrc")]);
         // The never path through a symlink is kept in both forms.
         assert!(e.never.contains(&h.join("cfg/cordon")));
         assert!(e.never.contains(&h.join(".config/cordon")));
-        // An absent never path resolves through its existing prefix.
-        assert!(e.never.contains(&h.join(".bash_profile")));
+        // An absent path resolves through its existing prefix.
+        assert!(e.read_only.contains(&h.join(".bash_profile")));
         assert_eq!(e.notes.len(), 2, "{:?}", e.notes);
         let err = Envelope::builder(h.join("cfg/cordon/keys"))
             .cordon_home(h.join(".config/cordon"))

@@ -26,7 +26,7 @@ use landlock::{
 };
 
 use crate::envelope::{
-    carve, check_rules, never_forms, Access, Envelope, Grant, GrantAccess, Rule, MAX_CARVED_ENTRIES,
+    carve, check_rules, Access, Envelope, Grant, GrantAccess, Holes, Rule, MAX_CARVED_ENTRIES,
 };
 use crate::report::{EnvelopeReport, GrantReport, LandlockReport};
 use crate::resolve::{open_trusted, RealPath};
@@ -39,8 +39,8 @@ pub const SYSTEM_DIRS: &[&str] = &[
 
 /// Files under `/etc` that dynamic linking, uid/gid and host lookup and everyday tools read, none
 /// of them secret: OpenSSL's configuration (every Node.js program reads it at start), git's system
-/// configuration, the MIME and time-zone tables, and the name-service files `getaddrinfo` reads
-/// even for `localhost`.
+/// configuration, the MIME and time-zone tables, the name-service files `getaddrinfo` reads even
+/// for `localhost`, and the public TLS trust stores.
 const SYSTEM_ETC: &[&str] = &[
     "/etc/ld.so.cache",
     "/etc/ld.so.conf",
@@ -60,12 +60,8 @@ const SYSTEM_ETC: &[&str] = &[
     "/etc/mime.types",
     "/etc/selinux/config",
     "/etc/rustup",
-];
-
-/// Added only when the network is allowed: the resolver and the TLS trust stores (the public
-/// certificates only: `/etc/ssl/private` holds the machine's TLS keys).
-const NETWORK_ETC: &[&str] = &[
-    "/etc/resolv.conf",
+    // The TLS trust stores, public certificates only (`/etc/ssl/private` holds the machine's TLS
+    // keys): npm reads them at start even when it will not connect.
     "/etc/ssl/certs",
     "/etc/ssl/cert.pem",
     "/etc/ca-certificates",
@@ -73,6 +69,9 @@ const NETWORK_ETC: &[&str] = &[
     "/etc/pki/tls/cert.pem",
     "/etc/pki/ca-trust",
 ];
+
+/// Added only when the network is allowed: the resolver's configuration.
+const NETWORK_ETC: &[&str] = &["/etc/resolv.conf"];
 
 /// Device files every program may read and write.
 const DEVICES: &[&str] = &[
@@ -95,6 +94,8 @@ pub(crate) struct FsPlan {
     /// Writable roots as granted before any carving (the workspace, caches, grants; not the
     /// private TMPDIR): where protected metadata is sought (`protect.rs`).
     pub write_roots: Vec<PathBuf>,
+    /// Closed files that exist: the empty stand-in is mounted over each (`protect.rs`).
+    pub stand_ins: Vec<PathBuf>,
 }
 
 /// What the ruleset is built from.
@@ -105,6 +106,10 @@ pub(crate) struct FsRequest<'a> {
     pub grants: &'a [Grant],
     /// The run's private TMPDIR.
     pub tmp: &'a Path,
+    /// The empty read-only file that stands in for closed files (readable, so a program that
+    /// reads its configuration at start, as npm reads `~/.npmrc`, finds it empty instead of
+    /// failing).
+    pub stand_in: &'a Path,
     pub deny_network: bool,
 }
 
@@ -207,6 +212,7 @@ pub(crate) fn build(kernel_abi: u8, request: &FsRequest<'_>) -> Result<FsPlan, E
         report,
         envelope: planned.envelope,
         write_roots: planned.write_roots,
+        stand_ins: planned.stand_ins,
     })
 }
 
@@ -214,21 +220,16 @@ struct Planned {
     rules: Vec<Rule>,
     envelope: EnvelopeReport,
     write_roots: Vec<PathBuf>,
+    stand_ins: Vec<PathBuf>,
 }
 
 /// Every rule the run gets, each checked against the never set.
 fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
     let envelope = request.envelope;
-    let mut never: Vec<PathBuf> = Vec::new();
-    for n in &envelope.never {
-        for form in never_forms(n) {
-            if !never.contains(&form) {
-                never.push(form);
-            }
-        }
-    }
+    let holes = Holes::of(envelope);
     let mut report = EnvelopeReport {
-        never: never.clone(),
+        never: holes.closed.clone(),
+        read_only: holes.read_only.clone(),
         notes: envelope.notes.clone(),
         ..EnvelopeReport::default()
     };
@@ -237,7 +238,7 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
     let mut budget = MAX_CARVED_ENTRIES;
     let mut write_roots = Vec::new();
     let mut add = |real: RealPath, access: Access, rules: &mut Vec<Rule>| {
-        carve(real, access, &never, &mut budget, rules, &mut carved)
+        carve(real, access, &holes, &mut budget, rules, &mut carved)
     };
 
     // System paths are optional (a distro may lack /lib32); the report lists what was granted.
@@ -322,12 +323,27 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
             });
         }
     }
-    check_rules(&rules, &never)?;
+    // Closed files that exist read as empty: the stand-in mounted over them is readable.
+    let stand_ins: Vec<PathBuf> = holes
+        .closed
+        .iter()
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+        .cloned()
+        .collect();
+    if !stand_ins.is_empty() {
+        rules.push(Rule {
+            target: open_trusted(request.stand_in)?,
+            access: Access::Read,
+        });
+    }
+    check_rules(&rules, &holes)?;
     report.carved = carved;
+    report.stand_ins = stand_ins.clone();
     Ok(Planned {
         rules,
         envelope: report,
         write_roots,
+        stand_ins,
     })
 }
 
@@ -357,6 +373,7 @@ mod tests {
             write_paths: write,
             grants: &[],
             tmp,
+            stand_in: Path::new("/dev/null"),
             deny_network,
         }
     }
@@ -394,8 +411,10 @@ mod tests {
         assert!(!r.read_paths.iter().any(|p| p == Path::new("/etc")));
         assert!(!r.read_paths.iter().any(|p| p == Path::new("/etc/shadow")));
         assert!(
-            !r.read_paths.iter().any(|p| p.starts_with("/etc/ssl/certs")),
-            "TLS trust only with network"
+            !r.read_paths
+                .iter()
+                .any(|p| p == Path::new("/etc/resolv.conf")),
+            "the resolver only with network"
         );
         assert_eq!(
             r.write_paths,

@@ -160,13 +160,21 @@ pub(crate) struct ProtectPlan {
     pub protected: Protected,
 }
 
-/// Finds the protected paths inside `write_roots` (already resolved). `tmp` is the run's private
-/// TMPDIR, which is never searched.
-pub(crate) fn plan(
-    write_roots: &[PathBuf],
-    tmp: &Path,
-    substitutes: &[Substitute],
-) -> Result<ProtectPlan, Error> {
+/// What the mount namespace is planned from.
+pub(crate) struct Request<'a> {
+    /// Writable roots, already resolved, where protected names are sought.
+    pub write_roots: &'a [PathBuf],
+    /// The run's private TMPDIR, which is never searched.
+    pub tmp: &'a Path,
+    pub substitutes: &'a [Substitute],
+    /// Closed files of the envelope that exist, each to have `stand_in` mounted over it.
+    pub stand_ins: &'a [PathBuf],
+    pub stand_in: &'a Path,
+}
+
+/// Finds the protected paths and plans every mount of the run.
+pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
+    let (write_roots, tmp, substitutes) = (request.write_roots, request.tmp, request.substitutes);
     let mut found: BTreeMap<PathBuf, Protection> = BTreeMap::new();
     let mut report = ProtectedReport::default();
     search(write_roots, Some(tmp), &mut found, &mut report);
@@ -178,7 +186,9 @@ pub(crate) fn plan(
         })?;
         let remount = match how {
             Protection::Pinned => None,
-            Protection::ReadOnly | Protection::Substituted => Some(read_only_flags(&c)?),
+            Protection::ReadOnly | Protection::Substituted | Protection::Emptied => {
+                Some(read_only_flags(&c)?)
+            }
         };
         targets.push(Target {
             path: c,
@@ -196,6 +206,17 @@ pub(crate) fn plan(
         report.paths.push(ProtectedPath {
             path: substitute.program.clone(),
             how: Protection::Substituted,
+        });
+    }
+    for closed in request.stand_ins {
+        targets.push(Target {
+            path: c_path(closed)?,
+            source: Some(c_path(request.stand_in)?),
+            remount: Some(read_only_flags(&c_path(request.stand_in)?)?),
+        });
+        report.paths.push(ProtectedPath {
+            path: closed.clone(),
+            how: Protection::Emptied,
         });
     }
     let protected = Protected::from_report(&report);
@@ -279,6 +300,13 @@ fn search(
         "searched each writable root and directories up to {MAX_WALK_DEPTH} levels below it for `.git` (not entering {}); paths created during the run (a new `.claude`, a `.git` made by `git init`) are not protected",
         WALK_SKIPPED.join(", ")
     ));
+}
+
+fn c_path(path: &Path) -> Result<CString, Error> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::Unenforceable {
+        feature: "mounting in the command's mount namespace",
+        detail: format!("{}: path contains a NUL byte", path.display()),
+    })
 }
 
 /// The mount that replaces one program. Both ends must be regular files: a bind mount of a
@@ -571,6 +599,20 @@ pub(crate) fn apply(targets: &[Target]) -> nix::Result<()> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn plan(
+        write_roots: &[PathBuf],
+        tmp: &Path,
+        substitutes: &[Substitute],
+    ) -> Result<ProtectPlan, Error> {
+        super::plan(&Request {
+            write_roots,
+            tmp,
+            substitutes,
+            stand_ins: &[],
+            stand_in: Path::new("/dev/null"),
+        })
+    }
 
     fn paths(plan: &ProtectPlan) -> Vec<(PathBuf, Protection)> {
         plan.report

@@ -177,6 +177,8 @@ pub enum Protection {
     /// A program with a replacement bind-mounted read-only over it
     /// ([`crate::plan::Substitute`]).
     Substituted,
+    /// A closed file of the envelope with an empty read-only file mounted over it.
+    Emptied,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -212,6 +214,12 @@ pub struct EnvelopeReport {
     pub list: Vec<PathBuf>,
     /// Paths closed whatever a grant or a link says, as written and as resolved.
     pub never: Vec<PathBuf>,
+    /// Paths never written (nor created), though readable, as written and as resolved.
+    pub read_only: Vec<PathBuf>,
+    /// Closed files that existed: an empty read-only file was mounted over each, so reading one
+    /// gives nothing (a program that reads its configuration at start still starts) and writing
+    /// fails (EROFS).
+    pub stand_ins: Vec<PathBuf>,
     /// Granted roots with a never path beneath: made list-only, their other entries granted one
     /// by one (in `landlock.*_paths`).
     pub carved: Vec<PathBuf>,

@@ -37,7 +37,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -148,8 +148,13 @@ fn validate(plan: &Plan) -> Result<(), Error> {
     Ok(())
 }
 
-/// The run's private temporary directory, removed on drop.
-struct PrivateTmp(PathBuf);
+/// The run's private temporary directory, and beside it (outside it, so the command cannot
+/// write it) the empty read-only file mounted over closed files that exist (`envelope.rs`);
+/// both removed on drop.
+struct PrivateTmp {
+    dir: PathBuf,
+    empty: PathBuf,
+}
 
 impl PrivateTmp {
     fn create() -> Result<Self, Error> {
@@ -166,13 +171,26 @@ impl PrivateTmp {
             .mode(0o700)
             .create(&dir)
             .map_err(|e| Error::io(format!("creating private TMPDIR {}", dir.display()), e))?;
-        Ok(PrivateTmp(dir))
+        let mut empty = dir.clone().into_os_string();
+        empty.push(".empty");
+        let tmp = PrivateTmp {
+            dir,
+            empty: PathBuf::from(empty),
+        };
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(&tmp.empty)
+            .map_err(|e| Error::io(format!("creating {}", tmp.empty.display()), e))?;
+        Ok(tmp)
     }
 }
 
 impl Drop for PrivateTmp {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_file(&self.empty);
     }
 }
 
@@ -235,7 +253,8 @@ impl Prepared {
                     read_paths: &confinement.read_paths,
                     write_paths: &confinement.write_paths,
                     grants: &confinement.grants,
-                    tmp: &tmp.0,
+                    tmp: &tmp.dir,
+                    stand_in: &tmp.empty,
                     deny_network: deny,
                 },
             )?;
@@ -274,11 +293,13 @@ impl Prepared {
             NetnsPlan::None
         };
         let protect = match &fs {
-            Some(fs) => Some(crate::protect::plan(
-                &fs.write_roots,
-                &tmp.0,
-                &confinement.substitutes,
-            )?),
+            Some(fs) => Some(crate::protect::plan(&crate::protect::Request {
+                write_roots: &fs.write_roots,
+                tmp: &tmp.dir,
+                substitutes: &confinement.substitutes,
+                stand_ins: &fs.stand_ins,
+                stand_in: &tmp.empty,
+            })?),
             None => None,
         };
         let protect_userns = match (&netns_plan, has_sys_admin) {
@@ -513,7 +534,7 @@ impl Prepared {
 
         let (mut env, dropped) = filter_env(&command.env);
         env.retain(|(n, _)| n != "TMPDIR");
-        env.push(("TMPDIR".into(), self.tmp.0.clone().into_os_string()));
+        env.push(("TMPDIR".into(), self.tmp.dir.clone().into_os_string()));
         for (name, _) in &env {
             let name = name.to_string_lossy().into_owned();
             if !self.env.passed.contains(&name) {
@@ -1004,7 +1025,7 @@ impl Prepared {
                 TreeKill::Cgroup(_) => "cgroup.kill".into(),
                 TreeKill::Subreaper => "subreaper + descendant scan".into(),
             },
-            private_tmp: Some(self.tmp.0.clone()),
+            private_tmp: Some(self.tmp.dir.clone()),
             protected_metadata,
             envelope,
         }

@@ -58,6 +58,7 @@ impl Home {
             (".config/cordon/journal/entries", "journal"),
             (".config/cordon/approvers", "alice KEY"),
             (".bashrc", "# rc"),
+            (".npmrc", "//registry.example/:_authToken=npm-secret"),
             (".gitconfig", "[user]"),
             ("victim", "keep me"),
             ("shared/data.txt", "shared"),
@@ -80,17 +81,8 @@ impl Home {
         Envelope::builder(workspace)
             .home(&self.home)
             .cordon_home(self.path(".config/cordon"))
-            .never(
-                [
-                    ".ssh",
-                    ".aws",
-                    ".bashrc",
-                    ".bash_profile",
-                    ".profile",
-                    ".gitconfig",
-                ]
-                .map(|n| self.path(n)),
-            )
+            .never([".ssh", ".aws", ".npmrc"].map(|n| self.path(n)))
+            .read_only([".bashrc", ".bash_profile", ".profile", ".gitconfig"].map(|n| self.path(n)))
             .build()
             .unwrap()
     }
@@ -444,9 +436,13 @@ fn the_receipt_lists_the_envelope_that_was_enforced() {
         "the workspace and the private TMPDIR: {e:?}"
     );
     assert_eq!(e.list, vec![h.home.clone()]);
-    for n in [".ssh", ".aws", ".bashrc", ".bash_profile", ".config/cordon"] {
+    for n in [".ssh", ".aws", ".npmrc", ".config/cordon"] {
         assert!(e.never.contains(&h.path(n)), "{n} in {:?}", e.never);
     }
+    for n in [".bashrc", ".bash_profile", ".gitconfig"] {
+        assert!(e.read_only.contains(&h.path(n)), "{n} in {:?}", e.read_only);
+    }
+    assert_eq!(e.stand_ins, vec![h.path(".npmrc")]);
     assert!(e.carved.is_empty());
     let json = serde_json::to_value(&report.enforcement).unwrap();
     assert_eq!(json["envelope"]["list"][0], s(&h.home));
@@ -460,5 +456,44 @@ fn the_receipt_lists_the_envelope_that_was_enforced() {
     assert_eq!(
         local.enforcement.envelope.notes,
         vec!["not requested (local mode)".to_string()]
+    );
+}
+
+#[test]
+fn a_closed_file_that_exists_reads_as_empty_and_cannot_be_written() {
+    require_landlock();
+    let h = Home::new();
+    let conf = h.confinement();
+    let ws = h.project();
+    let npmrc = h.path(".npmrc");
+    // Positive control: outside the sandbox the token is there.
+    assert!(std::fs::read_to_string(&npmrc)
+        .unwrap()
+        .contains("npm-secret"));
+    let (code, out) = sh(
+        &conf,
+        &ws,
+        &format!("cat {} && echo read-nothing", s(&npmrc)),
+    );
+    assert_eq!((code, out.as_str()), (0, "read-nothing\n"));
+    // Landlock answers first: the stand-in is granted read only.
+    let (line, report) = probe_at(&conf, &ws, &["append", &s(&npmrc)]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    // Removing it needs the home directory's write rights, which the envelope does not give.
+    let (line, _) = probe_at(&conf, &ws, &["unlink", &s(&npmrc)]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    let pm = &report.enforcement.protected_metadata;
+    assert!(pm
+        .paths
+        .iter()
+        .any(|p| p.path == npmrc && p.how == cordon_sandbox::Protection::Emptied));
+    // A start-up file is readable (git reads ~/.gitconfig) and never written.
+    let (line, _) = probe_at(&conf, &ws, &["read", &s(&h.path(".gitconfig"))]);
+    assert_eq!(line, "ok");
+    let (line, _) = probe_at(&conf, &ws, &["append", &s(&h.path(".gitconfig"))]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    assert_eq!(
+        std::fs::read_to_string(h.path(".gitconfig")).unwrap(),
+        "[user]"
     );
 }
