@@ -30,7 +30,7 @@ use crate::envelope::{
 };
 use crate::report::{EnvelopeReport, GrantReport, LandlockReport};
 use crate::resolve::{open_trusted, RealPath};
-use crate::{resolve_scope, Error};
+use crate::{resolve_real, resolve_scope, Error};
 
 /// Directories exec needs: binaries and shared libraries. Every hardened run may read them.
 pub const SYSTEM_DIRS: &[&str] = &[
@@ -294,8 +294,10 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
         .chain(request.write_paths.iter().map(|p| (p, GrantAccess::Write)));
     let mut extra = Vec::new();
     for (p, access) in by_path {
-        let resolved = resolve_scope(p)?;
-        extra.push((open_trusted(&resolved)?, access, "path"));
+        // Refuses relative paths and `..`, and names a missing path; then the resolver, so a
+        // `/proc/self/fd/N` of this process is refused instead of granted.
+        resolve_scope(p)?;
+        extra.push((resolve_real(p, "/")?, access, "path"));
     }
     for grant in request.grants {
         extra.push((grant.target.clone(), grant.access, "descriptor"));
@@ -476,5 +478,28 @@ mod tests {
         assert!(plan.report.list_paths.contains(&h));
         assert!(plan.report.read_paths.contains(&h.join("project")));
         assert!(!plan.report.read_paths.contains(&h));
+    }
+
+    #[test]
+    fn a_path_grant_through_this_process_descriptors_is_refused() {
+        use std::os::fd::AsRawFd;
+        let abi = crate::landlock_abi();
+        assert!(abi >= MIN_LANDLOCK_ABI, "this test needs Landlock ABI >= 3");
+        let t = tmp();
+        let secret = t.path().join("signing.pem");
+        std::fs::write(&secret, "key").unwrap();
+        let held = std::fs::File::open(&secret).unwrap();
+        let e = Envelope::default();
+        let via_fd = [PathBuf::from(format!("/proc/self/fd/{}", held.as_raw_fd()))];
+        let private = tmp();
+        let err = build(abi, &request(&e, &via_fd, &[], private.path(), true)).err();
+        assert!(matches!(err, Some(Error::Unresolvable { .. })), "{err:?}");
+        // Positive control: the file itself, named, is granted.
+        let named = [secret.clone()];
+        let plan = build(abi, &request(&e, &named, &[], private.path(), true)).unwrap();
+        assert!(plan
+            .report
+            .read_paths
+            .contains(&std::fs::canonicalize(&secret).unwrap()));
     }
 }
