@@ -241,12 +241,14 @@ fn pytest_go_test_and_make_work() {
     std::fs::write(ws.join("Makefile"), "all:\n\t@echo made > made.txt\n").unwrap();
     let (code, out) = bash(
         &ws,
-        "pytest -q -p no:cacheprovider 2>&1 | tail -1 && go test ./... 2>&1 && make && cat made.txt",
+        "pytest -q -p no:cacheprovider 2>&1 | tail -1 && go test ./... 2>&1 && make && cat made.txt \
+         && python3 -c 'import sys; print(\"python\", sys.version_info[0])'",
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("1 passed"), "{out}");
     assert!(out.contains("ok  \texample.com/two"), "{out}");
     assert!(out.contains("made"), "{out}");
+    assert!(out.contains("python 3"), "{out}");
 }
 
 #[test]
