@@ -309,3 +309,38 @@ fn a_grant_beyond_the_envelope_reaches_what_was_judged() {
     assert_eq!(report.exit_code, 0);
     assert_eq!(report.commands[0].stdout.captured, b"outside");
 }
+
+/// A compound text never stops halfway because an earlier part removed what a later one names:
+/// the envelope does not depend on the text, so nothing is resolved per command.
+#[test]
+fn a_later_command_naming_what_an_earlier_one_removed_still_runs() {
+    require_landlock();
+    let (_t, ws) = workspace();
+    std::fs::create_dir_all(ws.join("src")).unwrap();
+    std::fs::write(ws.join("src/a"), "a").unwrap();
+    std::os::unix::fs::symlink("src/a", ws.join("link")).unwrap();
+    let conf = Confinement::within(envelope(&ws));
+    for argv in [["/bin/rm", "-rf", "src"], ["/bin/rm", "-f", "link"]] {
+        let plan = Plan {
+            commands: vec![PlannedCommand::new("c", argv, &ws)],
+        };
+        let report = run(&plan, &conf, &quiet()).unwrap();
+        assert_eq!(
+            report.exit_code, 0,
+            "{argv:?}: {:?}",
+            report.commands[0].error
+        );
+    }
+    assert!(!ws.join("src").exists() && std::fs::symlink_metadata(ws.join("link")).is_err());
+    // The control: confinement by the paths a text names fails once they are gone.
+    std::os::unix::fs::symlink("src/a", ws.join("link")).unwrap();
+    let by_path = Confinement::hardened().write(ws.join("link"));
+    let plan = Plan {
+        commands: vec![PlannedCommand::new("c", ["/bin/rm", "-f", "link"], &ws)],
+    };
+    let err = run(&plan, &by_path, &quiet()).unwrap_err();
+    assert!(
+        matches!(err, cordon_sandbox::Error::ScopeUnresolvable { .. }),
+        "{err}"
+    );
+}
