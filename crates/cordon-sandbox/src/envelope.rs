@@ -43,7 +43,9 @@ pub struct Envelope {
     pub write: Vec<PathBuf>,
     /// Directories whose entries may be listed, and nothing more (the home directory, for `ls ~`).
     pub list: Vec<PathBuf>,
-    /// Paths closed even beneath a granted root, whatever a grant or a link says.
+    /// Paths closed even beneath a granted root, whatever a grant or a link says. The builder
+    /// adds each path's resolved form beside the one written; a path pushed here afterwards is
+    /// taken as written.
     pub never: Vec<PathBuf>,
     /// Paths never written, even beneath a writable root, but readable (shell start-up files,
     /// git's user configuration: programs read them, and writing them runs code later).
@@ -232,22 +234,12 @@ pub(crate) struct Holes {
 }
 
 impl Holes {
-    /// Every form of the envelope's closed and read-only paths.
+    /// The envelope's closed and read-only paths as they are: the builder already added each
+    /// one's resolved form, so a run does not resolve them again.
     pub(crate) fn of(envelope: &Envelope) -> Holes {
-        let forms = |paths: &[PathBuf]| {
-            let mut all: Vec<PathBuf> = Vec::new();
-            for p in paths {
-                for f in never_forms(p) {
-                    if !all.contains(&f) {
-                        all.push(f);
-                    }
-                }
-            }
-            all
-        };
         Holes {
-            closed: forms(&envelope.never),
-            read_only: forms(&envelope.read_only),
+            closed: envelope.never.clone(),
+            read_only: envelope.read_only.clone(),
         }
     }
 
