@@ -17,9 +17,10 @@
 //! - **reads**: every toolchain of `data/toolchains.yaml` that is installed.
 //! - **list**: the home directory, so `ls ~` works (names only).
 //!
-//! Globs without a slash (`.env`, `*.pem`, `id_rsa*`) match files anywhere; the kernel cannot
-//! close a name wherever it appears, so they stay with the front end and are listed in
-//! [`EnvelopePaths::unenforced`] for the receipt and `cordon explain` to say so.
+//! - **never names**: the globs without a slash of the same rules (`.env`, `*.pem`, `id_rsa*`),
+//!   which name files anywhere: the sandbox closes each such file its search of the workspace
+//!   finds when the run starts (an empty read-only file is mounted over it); one made during the
+//!   run, or deeper than the search goes, is the front end's to judge.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -43,8 +44,8 @@ pub struct EnvelopePaths {
     pub caches: Vec<PathBuf>,
     /// Readable and executable toolchains.
     pub reads: Vec<PathBuf>,
-    /// Deny globs the kernel does not enforce (names anywhere), judged by the front end only.
-    pub unenforced: Vec<String>,
+    /// File-name globs of credentials (`.env`, `*.pem`): closed where found in the workspace.
+    pub never_names: Vec<String>,
     /// What was left out, and why.
     pub notes: Vec<String>,
 }
@@ -157,8 +158,8 @@ fn add_closed(
             };
             push_unique(list, path);
         }
-    } else if !glob.contains('/') && !paths.unenforced.iter().any(|g| g == glob) {
-        paths.unenforced.push(glob.to_string());
+    } else if !glob.contains('/') && !writes_only && !paths.never_names.iter().any(|g| g == glob) {
+        paths.never_names.push(glob.to_string());
     }
     // `~` itself, system paths and `{workspace}` globs: the envelope does not grant them to
     // begin with (the home is listable only), so there is nothing to close.
@@ -285,7 +286,7 @@ mod tests {
         // A glob in the last component names the files that exist, nothing wider.
         assert!(!p.never.contains(&h.join(".cargo")));
         assert_eq!(
-            p.unenforced,
+            p.never_names,
             [
                 ".env",
                 ".env.local",

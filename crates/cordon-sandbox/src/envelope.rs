@@ -47,6 +47,10 @@ pub struct Envelope {
     /// adds each path's resolved form beside the one written; a path pushed here afterwards is
     /// taken as written.
     pub never: Vec<PathBuf>,
+    /// File-name globs closed wherever such a file exists in a writable root when the run starts
+    /// (`.env`, `*.pem`): an empty read-only file is mounted over each one found (the search of
+    /// `protect.rs`: up to [`crate::MAX_WALK_DEPTH`] levels, [`crate::MAX_WALK_DIRS`] directories).
+    pub never_names: Vec<String>,
     /// Paths never written, even beneath a writable root, but readable (shell start-up files,
     /// git's user configuration: programs read them, and writing them runs code later).
     pub read_only: Vec<PathBuf>,
@@ -74,6 +78,7 @@ pub struct EnvelopeBuilder {
     home: Option<PathBuf>,
     cordon_home: Option<PathBuf>,
     never: Vec<PathBuf>,
+    never_names: Vec<String>,
     read_only: Vec<PathBuf>,
     caches: Vec<PathBuf>,
     reads: Vec<PathBuf>,
@@ -111,6 +116,18 @@ impl EnvelopeBuilder {
         P: Into<PathBuf>,
     {
         self.never.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// File-name globs (`.env`, `*.pem`) closed wherever a file so named exists in a writable
+    /// root when the run starts.
+    #[must_use]
+    pub fn never_names<I, S>(mut self, globs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.never_names.extend(globs.into_iter().map(Into::into));
         self
     }
 
@@ -163,9 +180,11 @@ impl EnvelopeBuilder {
         let read_only = all_forms(&self.read_only)?;
         refuse_if_never(workspace.path(), &never)?;
         refuse_if_never(workspace.path(), &read_only)?;
+        name_matcher(&self.never_names)?;
         let mut envelope = Envelope {
             write: vec![workspace.path().to_path_buf()],
             never,
+            never_names: self.never_names.clone(),
             read_only,
             ..Envelope::default()
         };
@@ -204,6 +223,25 @@ impl EnvelopeBuilder {
         keep(self.home.as_slice(), "the home directory", |e| &mut e.list);
         Ok(envelope)
     }
+}
+
+/// The matcher for never names; a glob that does not parse is refused.
+pub(crate) fn name_matcher(globs: &[String]) -> Result<globset::GlobSet, Error> {
+    let mut set = globset::GlobSetBuilder::new();
+    for glob in globs {
+        if glob.contains('/') {
+            return Err(Error::Envelope(format!(
+                "the never name {glob:?} has a slash; name a file, or close a path with never()"
+            )));
+        }
+        let parsed = globset::GlobBuilder::new(glob)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| Error::Envelope(format!("the never name {glob:?}: {e}")))?;
+        set.add(parsed);
+    }
+    set.build()
+        .map_err(|e| Error::Envelope(format!("the never names: {e}")))
 }
 
 /// Every form of every path ([`never_forms`]); each must be absolute.

@@ -325,19 +325,18 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
             });
         }
     }
-    // Closed files that exist read as empty: the stand-in mounted over them is readable.
+    // Closed files that exist read as empty: the stand-in mounted over them is readable. (Named
+    // files found by the search in `protect.rs` get it too, so the rule is always there.)
     let stand_ins: Vec<PathBuf> = holes
         .closed
         .iter()
         .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
         .cloned()
         .collect();
-    if !stand_ins.is_empty() {
-        rules.push(Rule {
-            target: open_trusted(request.stand_in)?,
-            access: Access::Read,
-        });
-    }
+    rules.push(Rule {
+        target: open_trusted(request.stand_in)?,
+        access: Access::Read,
+    });
     check_rules(&rules, &holes)?;
     report.carved = carved;
     report.stand_ins = stand_ins.clone();
@@ -375,7 +374,7 @@ mod tests {
             write_paths: write,
             grants: &[],
             tmp,
-            stand_in: Path::new("/dev/null"),
+            stand_in: Path::new("/etc/passwd"),
             deny_network,
         }
     }

@@ -104,7 +104,7 @@ impl Protected {
     pub fn find(write_roots: &[PathBuf]) -> Protected {
         let mut found = BTreeMap::new();
         let mut report = ProtectedReport::default();
-        search(write_roots, None, &mut found, &mut report);
+        search(write_roots, None, None, &mut found, &mut report);
         Protected::from_report(&report)
     }
 
@@ -169,6 +169,8 @@ pub(crate) struct Request<'a> {
     pub substitutes: &'a [Substitute],
     /// Closed files of the envelope that exist, each to have `stand_in` mounted over it.
     pub stand_ins: &'a [PathBuf],
+    /// File-name globs closed wherever the search finds such a file (`Envelope::never_names`).
+    pub never_names: &'a [String],
     pub stand_in: &'a Path,
 }
 
@@ -177,22 +179,32 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
     let (write_roots, tmp, substitutes) = (request.write_roots, request.tmp, request.substitutes);
     let mut found: BTreeMap<PathBuf, Protection> = BTreeMap::new();
     let mut report = ProtectedReport::default();
-    search(write_roots, Some(tmp), &mut found, &mut report);
+    let names = crate::envelope::name_matcher(request.never_names)?;
+    search(
+        write_roots,
+        Some(tmp),
+        Some(&names),
+        &mut found,
+        &mut report,
+    );
+    for closed in request.stand_ins {
+        found.insert(closed.clone(), Protection::Emptied);
+    }
     let mut targets = Vec::new();
     for (path, how) in &found {
-        let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::Unenforceable {
-            feature: "protecting metadata inside a writable root",
-            detail: format!("{}: path contains a NUL byte", path.display()),
-        })?;
+        let c = c_path(path)?;
+        let source = match how {
+            Protection::Emptied => Some(c_path(request.stand_in)?),
+            _ => None,
+        };
         let remount = match how {
             Protection::Pinned => None,
-            Protection::ReadOnly | Protection::Substituted | Protection::Emptied => {
-                Some(read_only_flags(&c)?)
-            }
+            Protection::ReadOnly | Protection::Substituted => Some(read_only_flags(&c)?),
+            Protection::Emptied => Some(read_only_flags(&c_path(request.stand_in)?)?),
         };
         targets.push(Target {
             path: c,
-            source: None,
+            source,
             remount,
         });
         report.paths.push(ProtectedPath {
@@ -208,17 +220,6 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
             how: Protection::Substituted,
         });
     }
-    for closed in request.stand_ins {
-        targets.push(Target {
-            path: c_path(closed)?,
-            source: Some(c_path(request.stand_in)?),
-            remount: Some(read_only_flags(&c_path(request.stand_in)?)?),
-        });
-        report.paths.push(ProtectedPath {
-            path: closed.clone(),
-            how: Protection::Emptied,
-        });
-    }
     let protected = Protected::from_report(&report);
     Ok(ProtectPlan {
         targets,
@@ -231,6 +232,7 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
 fn search(
     write_roots: &[PathBuf],
     tmp: Option<&Path>,
+    never_names: Option<&globset::GlobSet>,
     found: &mut BTreeMap<PathBuf, Protection>,
     report: &mut ProtectedReport,
 ) {
@@ -278,6 +280,9 @@ fn search(
                     continue;
                 };
                 let name = entry.file_name();
+                if kind.is_file() && never_names.is_some_and(|n| n.is_match(&name)) {
+                    found.insert(entry.path(), Protection::Emptied);
+                }
                 // Symlinks are not followed; `.git`, protected and skipped directories are not
                 // entered.
                 if !kind.is_dir()
@@ -610,6 +615,7 @@ mod tests {
             tmp,
             substitutes,
             stand_ins: &[],
+            never_names: &[],
             stand_in: Path::new("/dev/null"),
         })
     }

@@ -298,6 +298,7 @@ impl Prepared {
                 tmp: &tmp.dir,
                 substitutes: &confinement.substitutes,
                 stand_ins: &fs.stand_ins,
+                never_names: &confinement.envelope.never_names,
                 stand_in: &tmp.empty,
             })?),
             None => None,
@@ -909,6 +910,13 @@ impl Prepared {
             Some(fs) => {
                 let mut r = fs.envelope.clone();
                 r.enforced = landlock.enforced;
+                // Files found by name in the workspace were stood in for as well.
+                let emptied = self.protect.iter().flat_map(|p| &p.report.paths);
+                for p in emptied.filter(|p| p.how == crate::report::Protection::Emptied) {
+                    if !r.stand_ins.contains(&p.path) {
+                        r.stand_ins.push(p.path.clone());
+                    }
+                }
                 r
             }
             None => EnvelopeReport {

@@ -514,3 +514,50 @@ fn a_closed_file_that_exists_reads_as_empty_and_cannot_be_written() {
         "[user]"
     );
 }
+
+#[test]
+fn files_named_like_credentials_in_the_workspace_read_as_empty() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let ws = h.project();
+    std::fs::create_dir_all(ws.join("config")).unwrap();
+    std::fs::write(ws.join(".env"), "API_KEY=env-secret").unwrap();
+    std::fs::write(ws.join("config/.env.local"), "API_KEY=local-secret").unwrap();
+    std::fs::write(ws.join(".env.example"), "API_KEY=").unwrap();
+    let envelope = Envelope::builder(&ws)
+        .home(&h.home)
+        .never_names([".env", ".env.local", "*.pem"])
+        .build()
+        .unwrap();
+    let conf = with_probe(Confinement::within(envelope));
+    // Positive control: outside the sandbox, and an ordinary file inside it, read as written.
+    assert_eq!(probe_bare(&["read", &s(&ws.join(".env"))]), "ok");
+    let (code, out) = sh(
+        &conf,
+        &ws,
+        "cat .env config/.env.local; echo; cat .env.example src/main.rs",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "\nAPI_KEY=fn main() {}");
+    // Only the stand-in's own read rule applies to it (EACCES), and its mount is read-only.
+    let (line, report) = probe_at(&conf, &ws, &["append", ".env"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    let stood_in = &report.enforcement.envelope.stand_ins;
+    assert!(stood_in.contains(&ws.join(".env")), "{stood_in:?}");
+    assert!(
+        stood_in.contains(&ws.join("config/.env.local")),
+        "{stood_in:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join(".env")).unwrap(),
+        "API_KEY=env-secret"
+    );
+    // A glob with a slash is refused when the envelope is built.
+    let err = Envelope::builder(&ws)
+        .never_names(["config/.env"])
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("has a slash"), "{err}");
+}

@@ -43,6 +43,7 @@ fn envelope(workspace: &Path) -> Envelope {
         .home(&paths.home)
         .cordon_home(&paths.cordon_home)
         .never(paths.never)
+        .never_names(paths.never_names)
         .read_only(paths.read_only)
         .caches(paths.caches)
         .reads(paths.reads)
