@@ -269,26 +269,50 @@ fn all_forms<'a>(paths: impl IntoIterator<Item = &'a PathBuf>) -> Result<Vec<Pat
 pub(crate) struct Holes {
     pub closed: Vec<PathBuf>,
     pub read_only: Vec<PathBuf>,
+    /// Closed paths that exist and are mounted over in the command's mount namespace (an empty
+    /// read-only stand-in): a rule above them needs no granting around.
+    pub mounted: Vec<PathBuf>,
 }
 
 impl Holes {
-    /// The envelope's closed and read-only paths as they are: the builder already added each
-    /// one's resolved form, so a run does not resolve them again.
-    pub(crate) fn of(envelope: &Envelope) -> Holes {
+    /// The envelope's closed and read-only paths as they are (the builder already added each
+    /// one's resolved form, so a run does not resolve them again). A closed regular file that
+    /// exists is mounted over wherever it is (a program that reads its configuration at start
+    /// then reads nothing instead of failing); a closed directory that exists is mounted over
+    /// when it lies beneath one of `roots`, so the root keeps its rights instead of being
+    /// granted around it.
+    pub(crate) fn of(envelope: &Envelope, roots: &[&Path]) -> Holes {
+        let mounted = envelope
+            .never
+            .iter()
+            .filter(|p| match std::fs::symlink_metadata(p) {
+                Ok(m) if m.is_file() => true,
+                Ok(m) if m.is_dir() => roots.iter().any(|r| p.starts_with(r) && p != r),
+                _ => false,
+            })
+            .cloned()
+            .collect();
         Holes {
             closed: envelope.never.clone(),
             read_only: envelope.read_only.clone(),
+            mounted,
         }
     }
 
-    /// The holes a rule with `access` on `path` would cover (strictly beneath it).
+    /// The holes a rule with `access` on `path` would cover (strictly beneath it) and that no
+    /// mount covers: the rule must be granted around them.
     fn beneath(&self, path: &Path, access: Access) -> Vec<&PathBuf> {
         if access == Access::List {
             // Listing may sit above anything: names are not contents.
             return Vec::new();
         }
         let covers = |n: &&PathBuf| n.starts_with(path) && n.as_path() != path;
-        let mut v: Vec<&PathBuf> = self.closed.iter().filter(covers).collect();
+        let mut v: Vec<&PathBuf> = self
+            .closed
+            .iter()
+            .filter(covers)
+            .filter(|n| !self.mounted.contains(n))
+            .collect();
         if access == Access::Write {
             v.extend(self.read_only.iter().filter(covers));
         }
@@ -444,18 +468,25 @@ pub(crate) fn carve(
     Ok(())
 }
 
-/// The last line of defence: no rule may open a hole, on it or above it.
+/// The last line of defence: no rule may open a hole, on it or above it (above a closed path
+/// that a mount covers is allowed: the mount hides it).
 pub(crate) fn check_rules(rules: &[Rule], holes: &Holes) -> Result<(), Error> {
     for rule in rules {
         let path = rule.target.path();
-        let opens = |hole: &&PathBuf| hole.starts_with(path);
-        let hole = match rule.access {
-            Access::List => None,
-            Access::Read => holes.closed.iter().find(opens),
-            Access::Write | Access::Device => {
-                holes.closed.iter().chain(&holes.read_only).find(opens)
-            }
+        let (on, above): (Vec<&PathBuf>, Vec<&PathBuf>) = match rule.access {
+            Access::List => (Vec::new(), Vec::new()),
+            Access::Read => (holes.closed.iter().collect(), holes.closed.iter().collect()),
+            Access::Write | Access::Device => (
+                holes.closed.iter().chain(&holes.read_only).collect(),
+                holes.closed.iter().chain(&holes.read_only).collect(),
+            ),
         };
+        let hole = on.into_iter().find(|h| path.starts_with(h)).or_else(|| {
+            above
+                .into_iter()
+                .filter(|h| !holes.mounted.contains(h))
+                .find(|h| h.starts_with(path))
+        });
         if let Some(hole) = hole {
             return Err(Error::NeverGranted {
                 path: path.to_path_buf(),
@@ -503,6 +534,7 @@ mod tests {
         Holes {
             closed: vec![h.join(".ssh"), h.join(".config/cordon")],
             read_only: vec![h.join(".bashrc"), h.join(".bash_profile")],
+            mounted: Vec::new(),
         }
     }
 

@@ -94,7 +94,8 @@ pub(crate) struct FsPlan {
     /// Writable roots as granted before any carving (the workspace, caches, grants; not the
     /// private TMPDIR): where protected metadata is sought (`protect.rs`).
     pub write_roots: Vec<PathBuf>,
-    /// Closed files that exist: the empty stand-in is mounted over each (`protect.rs`).
+    /// Closed files that exist, and closed directories that exist beneath a granted root: an
+    /// empty stand-in is mounted over each (`protect.rs`).
     pub stand_ins: Vec<PathBuf>,
 }
 
@@ -226,7 +227,17 @@ struct Planned {
 /// Every rule the run gets, each checked against the never set.
 fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
     let envelope = request.envelope;
-    let holes = Holes::of(envelope);
+    let grant_paths: Vec<&Path> = request.grants.iter().map(|g| g.target.path()).collect();
+    let roots: Vec<&Path> = envelope
+        .read
+        .iter()
+        .chain(&envelope.write)
+        .chain(request.read_paths)
+        .chain(request.write_paths)
+        .map(PathBuf::as_path)
+        .chain(grant_paths)
+        .collect();
+    let holes = Holes::of(envelope, &roots);
     let mut report = EnvelopeReport {
         never: holes.closed.clone(),
         read_only: holes.read_only.clone(),
@@ -326,13 +337,9 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
         }
     }
     // Closed files that exist read as empty: the stand-in mounted over them is readable. (Named
-    // files found by the search in `protect.rs` get it too, so the rule is always there.)
-    let stand_ins: Vec<PathBuf> = holes
-        .closed
-        .iter()
-        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
-        .cloned()
-        .collect();
+    // files found by the search in `protect.rs` get it too, so the rule is always there.) Closed
+    // directories get an empty directory of mode 000, which nothing without capabilities opens.
+    let stand_ins = holes.mounted.clone();
     rules.push(Rule {
         target: open_trusted(request.stand_in)?,
         access: Access::Read,
@@ -465,15 +472,18 @@ mod tests {
         std::fs::create_dir_all(h.join("project")).unwrap();
         let private = tmp();
         let e = Envelope {
-            never: vec![h.join(".ssh")],
+            never: vec![h.join(".ssh"), h.join(".aws")],
             ..Envelope::default()
         };
         let inside = [h.join(".ssh")];
         let err = build(abi, &request(&e, &inside, &[], private.path(), true)).err();
         assert!(matches!(err, Some(Error::NeverGranted { .. })), "{err:?}");
+        // `.ssh` exists beneath the grant: mounted over. `.aws` does not: granted around, so it
+        // cannot be created.
         let around = [h.clone()];
         let plan = build(abi, &request(&e, &around, &[], private.path(), true)).unwrap();
         assert_eq!(plan.envelope.carved, vec![h.clone()]);
+        assert_eq!(plan.stand_ins, vec![h.join(".ssh")]);
         assert!(plan.report.list_paths.contains(&h));
         assert!(plan.report.read_paths.contains(&h.join("project")));
         assert!(!plan.report.read_paths.contains(&h));

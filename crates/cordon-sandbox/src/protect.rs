@@ -171,7 +171,10 @@ pub(crate) struct Request<'a> {
     pub stand_ins: &'a [PathBuf],
     /// File-name globs closed wherever the search finds such a file (`Envelope::never_names`).
     pub never_names: &'a [String],
+    /// The empty read-only file mounted over a closed file.
     pub stand_in: &'a Path,
+    /// The empty directory (mode 000) mounted over a closed directory.
+    pub stand_in_dir: &'a Path,
 }
 
 /// Finds the protected paths and plans every mount of the run.
@@ -194,13 +197,16 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
     for (path, how) in &found {
         let c = c_path(path)?;
         let source = match how {
+            Protection::Emptied if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) => {
+                Some(c_path(request.stand_in_dir)?)
+            }
             Protection::Emptied => Some(c_path(request.stand_in)?),
             _ => None,
         };
-        let remount = match how {
-            Protection::Pinned => None,
-            Protection::ReadOnly | Protection::Substituted => Some(read_only_flags(&c)?),
-            Protection::Emptied => Some(read_only_flags(&c_path(request.stand_in)?)?),
+        let remount = match (how, &source) {
+            (Protection::Pinned, _) => None,
+            (Protection::Emptied, Some(source)) => Some(read_only_flags(source)?),
+            _ => Some(read_only_flags(&c)?),
         };
         targets.push(Target {
             path: c,
@@ -617,6 +623,7 @@ mod tests {
             stand_ins: &[],
             never_names: &[],
             stand_in: Path::new("/dev/null"),
+            stand_in_dir: Path::new("/"),
         })
     }
 

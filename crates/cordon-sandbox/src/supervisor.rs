@@ -154,6 +154,7 @@ fn validate(plan: &Plan) -> Result<(), Error> {
 struct PrivateTmp {
     dir: PathBuf,
     empty: PathBuf,
+    empty_dir: PathBuf,
 }
 
 impl PrivateTmp {
@@ -171,12 +172,20 @@ impl PrivateTmp {
             .mode(0o700)
             .create(&dir)
             .map_err(|e| Error::io(format!("creating private TMPDIR {}", dir.display()), e))?;
-        let mut empty = dir.clone().into_os_string();
-        empty.push(".empty");
-        let tmp = PrivateTmp {
-            dir,
-            empty: PathBuf::from(empty),
+        let beside = |suffix: &str| {
+            let mut name = dir.clone().into_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
         };
+        let tmp = PrivateTmp {
+            empty: beside(".empty"),
+            empty_dir: beside(".closed"),
+            dir,
+        };
+        fs::DirBuilder::new()
+            .mode(0o000)
+            .create(&tmp.empty_dir)
+            .map_err(|e| Error::io(format!("creating {}", tmp.empty_dir.display()), e))?;
         fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -191,6 +200,7 @@ impl Drop for PrivateTmp {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
         let _ = fs::remove_file(&self.empty);
+        let _ = fs::remove_dir(&self.empty_dir);
     }
 }
 
@@ -300,6 +310,7 @@ impl Prepared {
                 stand_ins: &fs.stand_ins,
                 never_names: &confinement.envelope.never_names,
                 stand_in: &tmp.empty,
+                stand_in_dir: &tmp.empty_dir,
             })?),
             None => None,
         };

@@ -373,7 +373,15 @@ fn cat31_a_home_workspace_is_granted_around_credentials_cordons_home_and_start_u
     assert_eq!(probe_at(&conf, &home, &["readdir", "."]).0, "ok");
     let e = &report.enforcement.envelope;
     assert!(e.enforced);
-    assert_eq!(e.carved, vec![home.clone(), home.join(".config")]);
+    // The start-up files that do not exist yet make the home list-only; cordon's home and the
+    // credentials, which exist, are mounted over, so `~/.config` keeps its rights.
+    assert_eq!(e.carved, vec![home.clone()]);
+    for stood_in in [".ssh", ".aws", ".npmrc", ".config/cordon"] {
+        assert!(
+            e.stand_ins.contains(&home.join(stood_in)),
+            "{stood_in}: {e:?}"
+        );
+    }
     assert!(e.never.contains(&home.join(".config/cordon")));
     for (action, target) in [
         ("read", ".ssh/id_ed25519"),
@@ -390,9 +398,11 @@ fn cat31_a_home_workspace_is_granted_around_credentials_cordons_home_and_start_u
         let (line, _) = probe_at(&conf, &home, &[action, target, "project/ssh"]);
         assert_eq!(errno_of(&line), Some(EACCES), "{action} {target}: {line}");
     }
-    // `.ssh` is also a protected name in a writable root, so its read-only mount answers first.
+    // `.ssh` exists, so the closed stand-in directory is mounted over it: nothing opens there.
     let (line, _) = probe_at(&conf, &home, &["write", ".ssh/authorized_keys"]);
-    assert_eq!(errno_of(&line), Some(EROFS), "{line}");
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    let (line, _) = probe_at(&conf, &home, &["readdir", ".ssh"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
     assert!(!home.join(".ssh/authorized_keys").exists());
     // The price of granting around the holes: nothing new directly in the home (documented).
     let (line, _) = probe_at(&conf, &home, &["write", "new-notes.txt"]);
@@ -560,4 +570,48 @@ fn files_named_like_credentials_in_the_workspace_read_as_empty() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("has a slash"), "{err}");
+}
+
+#[test]
+fn cordons_home_inside_the_workspace_is_closed_and_the_workspace_stays_writable() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let ws = h.project();
+    let cordon_home = ws.join(".cordon");
+    std::fs::create_dir_all(cordon_home.join("keys")).unwrap();
+    std::fs::write(cordon_home.join("policy.yaml"), "policy").unwrap();
+    std::fs::write(cordon_home.join("keys/signing.pem"), "key").unwrap();
+    let envelope = Envelope::builder(&ws)
+        .home(&h.home)
+        .cordon_home(&cordon_home)
+        .build()
+        .unwrap();
+    let conf = with_probe(Confinement::within(envelope));
+    // Positive control: a new file directly in the workspace (no granting around needed).
+    let (line, report) = probe_at(&conf, &ws, &["write", "new.txt"]);
+    assert_eq!(line, "ok");
+    assert!(report.enforcement.envelope.carved.is_empty());
+    assert_eq!(
+        report.enforcement.envelope.stand_ins,
+        vec![cordon_home.clone()]
+    );
+    for (action, target) in [
+        ("read", ".cordon/policy.yaml"),
+        ("append", ".cordon/policy.yaml"),
+        ("read", ".cordon/keys/signing.pem"),
+        ("readdir", ".cordon"),
+        ("write", ".cordon/approvers"),
+    ] {
+        let (line, _) = probe_at(&conf, &ws, &[action, target]);
+        assert_eq!(errno_of(&line), Some(EACCES), "{action} {target}: {line}");
+    }
+    // It cannot be moved aside and replaced: it is a mount point.
+    let (line, _) = probe_at(&conf, &ws, &["rename", ".cordon", "aside"]);
+    assert_eq!(errno_of(&line), Some(libc::EBUSY), "{line}");
+    assert_eq!(
+        std::fs::read_to_string(cordon_home.join("policy.yaml")).unwrap(),
+        "policy"
+    );
 }
