@@ -224,7 +224,120 @@ struct Planned {
     stand_ins: Vec<PathBuf>,
 }
 
-/// Every rule the run gets, each checked against the never set.
+/// The rules being planned, and what the report says of them.
+struct Planner<'a> {
+    holes: Holes,
+    budget: usize,
+    rules: Vec<Rule>,
+    report: EnvelopeReport,
+    write_roots: Vec<PathBuf>,
+    request: &'a FsRequest<'a>,
+}
+
+impl Planner<'_> {
+    /// Grants `real` with `access`, around the holes beneath it.
+    fn add(&mut self, real: RealPath, access: Access) -> Result<(), Error> {
+        let holes = &self.holes;
+        carve(
+            real,
+            access,
+            holes,
+            &mut self.budget,
+            &mut self.rules,
+            &mut self.report.carved,
+        )
+    }
+
+    /// System paths are optional (a distro may lack /lib32); the report lists what was granted.
+    fn system(&mut self) -> Result<(), Error> {
+        let network: &[&str] = if self.request.deny_network {
+            &[]
+        } else {
+            NETWORK_ETC
+        };
+        for p in SYSTEM_DIRS
+            .iter()
+            .chain(SYSTEM_ETC)
+            .chain(["/proc"].iter())
+            .chain(network)
+        {
+            if let Ok(real) = open_trusted(Path::new(p)) {
+                self.add(real, Access::Read)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The envelope's roots (one that no longer exists is left out and noted) and the TMPDIR.
+    fn envelope(&mut self) -> Result<(), Error> {
+        let envelope = self.request.envelope;
+        for (roots, access) in [
+            (&envelope.read, Access::Read),
+            (&envelope.write, Access::Write),
+            (&envelope.list, Access::List),
+        ] {
+            for root in roots {
+                let Ok(real) = open_trusted(root) else {
+                    let note = format!("{} does not exist and was not granted", root.display());
+                    self.report.notes.push(note);
+                    continue;
+                };
+                let shown = real.path().to_path_buf();
+                self.add(real, access)?;
+                match access {
+                    Access::Read => self.report.read.push(shown),
+                    Access::Write => {
+                        self.write_roots.push(shown.clone());
+                        self.report.write.push(shown);
+                    }
+                    _ => self.report.list.push(shown),
+                }
+            }
+        }
+        let tmp = open_trusted(self.request.tmp)?;
+        self.report.write.push(tmp.path().to_path_buf());
+        self.add(tmp, Access::Write)
+    }
+
+    /// Grants beyond the envelope: on the caller's descriptors, and the paths it named.
+    fn grants(&mut self) -> Result<(), Error> {
+        let request = self.request;
+        let by_path = request
+            .read_paths
+            .iter()
+            .map(|p| (p, GrantAccess::Read))
+            .chain(request.write_paths.iter().map(|p| (p, GrantAccess::Write)));
+        let mut extra = Vec::new();
+        for (p, access) in by_path {
+            // Refuses relative paths and `..`, and names a missing path; then the resolver, so a
+            // `/proc/self/fd/N` of this process is refused instead of granted.
+            resolve_scope(p)?;
+            extra.push((resolve_real(p, "/")?, access, "path"));
+        }
+        for grant in request.grants {
+            extra.push((grant.target.clone(), grant.access, "descriptor"));
+        }
+        for (real, access, made_on) in extra {
+            let path = real.path().to_path_buf();
+            if access == GrantAccess::Write {
+                self.write_roots.push(path.clone());
+            }
+            self.report.grants.push(GrantReport {
+                path,
+                access,
+                made_on: made_on.into(),
+            });
+            let access = match access {
+                GrantAccess::Read => Access::Read,
+                GrantAccess::Write => Access::Write,
+            };
+            self.add(real, access)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every rule the run gets, each checked against the holes.
 fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
     let envelope = request.envelope;
     let grant_paths: Vec<&Path> = request.grants.iter().map(|g| g.target.path()).collect();
@@ -238,99 +351,26 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
         .chain(grant_paths)
         .collect();
     let holes = Holes::of(envelope, &roots);
-    let mut report = EnvelopeReport {
-        never: holes.closed.clone(),
-        read_only: holes.read_only.clone(),
-        notes: envelope.notes.clone(),
-        ..EnvelopeReport::default()
+    let mut planner = Planner {
+        report: EnvelopeReport {
+            never: holes.closed.clone(),
+            read_only: holes.read_only.clone(),
+            stand_ins: holes.mounted.clone(),
+            notes: envelope.notes.clone(),
+            ..EnvelopeReport::default()
+        },
+        holes,
+        budget: MAX_CARVED_ENTRIES,
+        rules: Vec::new(),
+        write_roots: Vec::new(),
+        request,
     };
-    let mut rules = Vec::new();
-    let mut carved = Vec::new();
-    let mut budget = MAX_CARVED_ENTRIES;
-    let mut write_roots = Vec::new();
-    let mut add = |real: RealPath, access: Access, rules: &mut Vec<Rule>| {
-        carve(real, access, &holes, &mut budget, rules, &mut carved)
-    };
-
-    // System paths are optional (a distro may lack /lib32); the report lists what was granted.
-    let network: &[&str] = if request.deny_network {
-        &[]
-    } else {
-        NETWORK_ETC
-    };
-    for p in SYSTEM_DIRS
-        .iter()
-        .chain(SYSTEM_ETC)
-        .chain(["/proc"].iter())
-        .chain(network)
-    {
-        if let Ok(real) = open_trusted(Path::new(p)) {
-            add(real, Access::Read, &mut rules)?;
-        }
-    }
-    for (roots, access) in [
-        (&envelope.read, Access::Read),
-        (&envelope.write, Access::Write),
-        (&envelope.list, Access::List),
-    ] {
-        for root in roots {
-            let Ok(real) = open_trusted(root) else {
-                report.notes.push(format!(
-                    "{} does not exist and was not granted",
-                    root.display()
-                ));
-                continue;
-            };
-            let shown = real.path().to_path_buf();
-            add(real, access, &mut rules)?;
-            let list = match access {
-                Access::Read => &mut report.read,
-                Access::Write => {
-                    write_roots.push(shown.clone());
-                    &mut report.write
-                }
-                _ => &mut report.list,
-            };
-            list.push(shown);
-        }
-    }
-    let tmp = open_trusted(request.tmp)?;
-    report.write.push(tmp.path().to_path_buf());
-    add(tmp, Access::Write, &mut rules)?;
-
-    let by_path = request
-        .read_paths
-        .iter()
-        .map(|p| (p, GrantAccess::Read))
-        .chain(request.write_paths.iter().map(|p| (p, GrantAccess::Write)));
-    let mut extra = Vec::new();
-    for (p, access) in by_path {
-        // Refuses relative paths and `..`, and names a missing path; then the resolver, so a
-        // `/proc/self/fd/N` of this process is refused instead of granted.
-        resolve_scope(p)?;
-        extra.push((resolve_real(p, "/")?, access, "path"));
-    }
-    for grant in request.grants {
-        extra.push((grant.target.clone(), grant.access, "descriptor"));
-    }
-    for (real, access, made_on) in extra {
-        report.grants.push(GrantReport {
-            path: real.path().to_path_buf(),
-            access,
-            made_on: made_on.into(),
-        });
-        if access == GrantAccess::Write {
-            write_roots.push(real.path().to_path_buf());
-        }
-        let access = match access {
-            GrantAccess::Read => Access::Read,
-            GrantAccess::Write => Access::Write,
-        };
-        add(real, access, &mut rules)?;
-    }
+    planner.system()?;
+    planner.envelope()?;
+    planner.grants()?;
     for p in DEVICES {
         if let Ok(real) = open_trusted(Path::new(p)) {
-            rules.push(Rule {
+            planner.rules.push(Rule {
                 target: real,
                 access: Access::Device,
             });
@@ -339,19 +379,16 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
     // Closed files that exist read as empty: the stand-in mounted over them is readable. (Named
     // files found by the search in `protect.rs` get it too, so the rule is always there.) Closed
     // directories get an empty directory of mode 000, which nothing without capabilities opens.
-    let stand_ins = holes.mounted.clone();
-    rules.push(Rule {
+    planner.rules.push(Rule {
         target: open_trusted(request.stand_in)?,
         access: Access::Read,
     });
-    check_rules(&rules, &holes)?;
-    report.carved = carved;
-    report.stand_ins = stand_ins.clone();
+    check_rules(&planner.rules, &planner.holes)?;
     Ok(Planned {
-        rules,
-        envelope: report,
-        write_roots,
-        stand_ins,
+        rules: planner.rules,
+        stand_ins: planner.holes.mounted,
+        envelope: planner.report,
+        write_roots: planner.write_roots,
     })
 }
 
