@@ -193,6 +193,14 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
     for closed in request.stand_ins {
         found.insert(closed.clone(), Protection::Emptied);
     }
+    // Nothing is mounted inside a closed directory: it is hidden whole, and a mount point inside
+    // the empty stand-in would not exist.
+    let hidden: Vec<PathBuf> = found
+        .iter()
+        .filter(|(p, how)| **how == Protection::Emptied && p.is_dir())
+        .map(|(p, _)| p.clone())
+        .collect();
+    found.retain(|p, _| !hidden.iter().any(|h| p.starts_with(h) && p != h));
     let mut targets = Vec::new();
     for (path, how) in &found {
         let c = c_path(path)?;

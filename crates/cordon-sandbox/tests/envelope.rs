@@ -615,3 +615,34 @@ fn cordons_home_inside_the_workspace_is_closed_and_the_workspace_stays_writable(
         "policy"
     );
 }
+
+#[test]
+fn closed_paths_nested_in_a_closed_directory_are_hidden_with_it() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let ws = h.project();
+    let cordon_home = ws.join(".cordon");
+    std::fs::create_dir_all(cordon_home.join("state/.git/hooks")).unwrap();
+    std::fs::write(cordon_home.join("state/.env"), "SECRET=1").unwrap();
+    std::fs::write(cordon_home.join("policy.yaml"), "policy").unwrap();
+    let envelope = Envelope::builder(&ws)
+        .cordon_home(&cordon_home)
+        .never([cordon_home.join("policy.yaml")])
+        .never_names([".env"])
+        .build()
+        .unwrap();
+    let conf = with_probe(Confinement::within(envelope));
+    // The command runs (no mount is attempted inside the hidden directory) and sees nothing.
+    let (line, report) = probe_at(&conf, &ws, &["read", ".cordon/policy.yaml"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    let paths = &report.enforcement.protected_metadata.paths;
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.path.starts_with(&cordon_home) && p.path != cordon_home),
+        "{paths:?}"
+    );
+    assert_eq!(probe_at(&conf, &ws, &["write", "ok.txt"]).0, "ok");
+}
