@@ -269,33 +269,38 @@ fn all_forms<'a>(paths: impl IntoIterator<Item = &'a PathBuf>) -> Result<Vec<Pat
 pub(crate) struct Holes {
     pub closed: Vec<PathBuf>,
     pub read_only: Vec<PathBuf>,
-    /// Closed paths that exist and are mounted over in the command's mount namespace (an empty
-    /// read-only stand-in): a rule above them needs no granting around.
+    /// Closed paths that exist beneath a granted root and are mounted over in the command's mount
+    /// namespace (an empty read-only stand-in): a rule above them needs no granting around, and
+    /// the mount is required (no mount namespace, no run).
     pub mounted: Vec<PathBuf>,
+    /// Closed files that exist outside every granted root: Landlock already closes them, and
+    /// the stand-in mounted over them only lets a program that reads its configuration at start
+    /// (npm and `~/.npmrc`) read nothing instead of failing. Where no mount namespace can be made,
+    /// they are left closed (EACCES) instead of blocking the run.
+    pub convenience: Vec<PathBuf>,
 }
 
 impl Holes {
     /// The envelope's closed and read-only paths as they are (the builder already added each
-    /// one's resolved form, so a run does not resolve them again). A closed regular file that
-    /// exists is mounted over wherever it is (a program that reads its configuration at start
-    /// then reads nothing instead of failing); a closed directory that exists is mounted over
-    /// when it lies beneath one of `roots`, so the root keeps its rights instead of being
-    /// granted around it.
+    /// one's resolved form, so a run does not resolve them again), and which of the closed ones
+    /// that exist are mounted over: beneath one of `roots`, a directory or a file, so the root
+    /// keeps its rights instead of being granted around it; elsewhere, a file.
     pub(crate) fn of(envelope: &Envelope, roots: &[&Path]) -> Holes {
-        let mounted = envelope
-            .never
-            .iter()
-            .filter(|p| match std::fs::symlink_metadata(p) {
-                Ok(m) if m.is_file() => true,
-                Ok(m) if m.is_dir() => roots.iter().any(|r| p.starts_with(r) && p != r),
-                _ => false,
-            })
-            .cloned()
-            .collect();
+        let mut mounted = Vec::new();
+        let mut convenience = Vec::new();
+        for p in &envelope.never {
+            let beneath_root = roots.iter().any(|r| p.starts_with(r) && p != r);
+            match std::fs::symlink_metadata(p) {
+                Ok(m) if beneath_root && (m.is_file() || m.is_dir()) => mounted.push(p.clone()),
+                Ok(m) if m.is_file() => convenience.push(p.clone()),
+                _ => {}
+            }
+        }
         Holes {
             closed: envelope.never.clone(),
             read_only: envelope.read_only.clone(),
             mounted,
+            convenience,
         }
     }
 
@@ -535,6 +540,7 @@ mod tests {
             closed: vec![h.join(".ssh"), h.join(".config/cordon")],
             read_only: vec![h.join(".bashrc"), h.join(".bash_profile")],
             mounted: Vec::new(),
+            convenience: Vec::new(),
         }
     }
 

@@ -94,9 +94,12 @@ pub(crate) struct FsPlan {
     /// Writable roots as granted before any carving (the workspace, caches, grants; not the
     /// private TMPDIR): where protected metadata is sought (`protect.rs`).
     pub write_roots: Vec<PathBuf>,
-    /// Closed files that exist, and closed directories that exist beneath a granted root: an
-    /// empty stand-in is mounted over each (`protect.rs`).
+    /// Closed paths that exist beneath a granted root: an empty stand-in is mounted over each
+    /// (`protect.rs`), and the run needs it.
     pub stand_ins: Vec<PathBuf>,
+    /// Closed files that exist outside every granted root: stood in for where a mount namespace
+    /// can be made, left closed where not.
+    pub convenience_stand_ins: Vec<PathBuf>,
 }
 
 /// What the ruleset is built from.
@@ -214,6 +217,7 @@ pub(crate) fn build(kernel_abi: u8, request: &FsRequest<'_>) -> Result<FsPlan, E
         envelope: planned.envelope,
         write_roots: planned.write_roots,
         stand_ins: planned.stand_ins,
+        convenience_stand_ins: planned.convenience_stand_ins,
     })
 }
 
@@ -222,6 +226,7 @@ struct Planned {
     envelope: EnvelopeReport,
     write_roots: Vec<PathBuf>,
     stand_ins: Vec<PathBuf>,
+    convenience_stand_ins: Vec<PathBuf>,
 }
 
 /// The rules being planned, and what the report says of them.
@@ -355,6 +360,7 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
         report: EnvelopeReport {
             never: holes.closed.clone(),
             read_only: holes.read_only.clone(),
+            // The stand-ins outside every root are added when they were mounted (`finish`).
             stand_ins: holes.mounted.clone(),
             notes: envelope.notes.clone(),
             ..EnvelopeReport::default()
@@ -387,6 +393,7 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
     Ok(Planned {
         rules: planner.rules,
         stand_ins: planner.holes.mounted,
+        convenience_stand_ins: planner.holes.convenience,
         envelope: planner.report,
         write_roots: planner.write_roots,
     })

@@ -148,6 +148,8 @@ pub(crate) struct Target {
     /// `Some` for a read-only mount: the flags of the remount that makes it read-only (the source
     /// filesystem's `noexec` is kept, because a user namespace may not drop a locked flag).
     pub remount: Option<MsFlags>,
+    /// A convenience (a stand-in over a file Landlock closes anyway): its failure is not fatal.
+    pub optional: bool,
 }
 
 /// What the supervisor found, prepared before any fork.
@@ -167,8 +169,11 @@ pub(crate) struct Request<'a> {
     /// The run's private TMPDIR, which is never searched.
     pub tmp: &'a Path,
     pub substitutes: &'a [Substitute],
-    /// Closed files of the envelope that exist, each to have `stand_in` mounted over it.
+    /// Closed paths of the envelope that exist beneath a granted root, each to have a stand-in
+    /// mounted over it.
     pub stand_ins: &'a [PathBuf],
+    /// Closed files outside every granted root: stood in for only if a mount namespace can be had.
+    pub convenience_stand_ins: &'a [PathBuf],
     /// File-name globs closed wherever the search finds such a file (`Envelope::never_names`).
     pub never_names: &'a [String],
     /// The empty read-only file mounted over a closed file.
@@ -190,7 +195,11 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
         &mut found,
         &mut report,
     );
-    for closed in request.stand_ins {
+    for closed in request
+        .stand_ins
+        .iter()
+        .chain(request.convenience_stand_ins)
+    {
         found.insert(closed.clone(), Protection::Emptied);
     }
     // Nothing is mounted inside a closed directory: it is hidden whole, and a mount point inside
@@ -220,6 +229,7 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
             path: c,
             source,
             remount,
+            optional: request.convenience_stand_ins.contains(path),
         });
         report.paths.push(ProtectedPath {
             path: path.clone(),
@@ -359,6 +369,7 @@ fn substitute_target(substitute: &Substitute) -> Result<Target, Error> {
         path: c_path(&program)?,
         source: Some(source),
         remount,
+        optional: false,
     })
 }
 
@@ -597,9 +608,14 @@ pub(crate) fn apply(targets: &[Target]) -> nix::Result<()> {
     for target in targets {
         let path = target.path.as_c_str();
         let source = target.source.as_deref().unwrap_or(path);
-        mount(Some(source), path, NONE, MsFlags::MS_BIND, NONE)?;
-        if let Some(flags) = target.remount {
-            mount(NONE, path, NONE, flags, NONE)?;
+        let mounted = mount(Some(source), path, NONE, MsFlags::MS_BIND, NONE).and_then(|()| {
+            match target.remount {
+                Some(flags) => mount(NONE, path, NONE, flags, NONE),
+                None => Ok(()),
+            }
+        });
+        if mounted.is_err() && !target.optional {
+            return mounted;
         }
     }
     // std changed into the command's cwd before this hook ran. A cwd inside a protected path
@@ -629,6 +645,7 @@ mod tests {
             tmp,
             substitutes,
             stand_ins: &[],
+            convenience_stand_ins: &[],
             never_names: &[],
             stand_in: Path::new("/dev/null"),
             stand_in_dir: Path::new("/"),

@@ -308,6 +308,7 @@ impl Prepared {
                 tmp: &tmp.dir,
                 substitutes: &confinement.substitutes,
                 stand_ins: &fs.stand_ins,
+                convenience_stand_ins: &fs.convenience_stand_ins,
                 never_names: &confinement.envelope.never_names,
                 stand_in: &tmp.empty,
                 stand_in_dir: &tmp.empty_dir,
@@ -917,24 +918,6 @@ impl Prepared {
                 ..LandlockReport::default()
             },
         };
-        let envelope = match &self.fs {
-            Some(fs) => {
-                let mut r = fs.envelope.clone();
-                r.enforced = landlock.enforced;
-                // Files found by name in the workspace were stood in for as well.
-                let emptied = self.protect.iter().flat_map(|p| &p.report.paths);
-                for p in emptied.filter(|p| p.how == crate::report::Protection::Emptied) {
-                    if !r.stand_ins.contains(&p.path) {
-                        r.stand_ins.push(p.path.clone());
-                    }
-                }
-                r
-            }
-            None => EnvelopeReport {
-                notes: vec!["not requested (local mode)".into()],
-                ..EnvelopeReport::default()
-            },
-        };
         let seccomp = match &self.filters {
             Some(f) => {
                 let mut r = f.report.clone();
@@ -982,6 +965,9 @@ impl Prepared {
                 if p.targets.is_empty() {
                     r.status =
                         "nothing to protect: no protected name exists in a writable root".into();
+                } else if any && !seen(applied::PROTECTED) && p.targets.iter().all(|t| t.optional) {
+                    r.status = "stand-ins not mounted: no mount namespace could be made; the closed files outside the granted roots stay unreadable (EACCES) instead of reading as empty".into();
+                    r.paths.clear();
                 } else {
                     r.enforced = seen(applied::PROTECTED);
                     r.status = if r.enforced {
@@ -997,6 +983,25 @@ impl Prepared {
             None => ProtectedReport {
                 status: "not requested (local mode)".into(),
                 ..ProtectedReport::default()
+            },
+        };
+        let envelope = match &self.fs {
+            Some(fs) => {
+                let mut r = fs.envelope.clone();
+                r.enforced = landlock.enforced;
+                // Files found by name in the workspace, and files outside every root where a
+                // mount namespace could be had, were stood in for as well.
+                let emptied = protected_metadata.paths.iter();
+                for p in emptied.filter(|p| p.how == crate::report::Protection::Emptied) {
+                    if !r.stand_ins.contains(&p.path) {
+                        r.stand_ins.push(p.path.clone());
+                    }
+                }
+                r
+            }
+            None => EnvelopeReport {
+                notes: vec!["not requested (local mode)".into()],
+                ..EnvelopeReport::default()
             },
         };
         EnforcementReport {
