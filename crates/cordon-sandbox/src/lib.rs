@@ -36,6 +36,7 @@ mod seccomp;
 mod spawn;
 mod supervisor;
 
+pub use capture::{OutputFilter, StreamFilter};
 pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};
 pub use envelope::{Envelope, EnvelopeBuilder, Grant, GrantAccess, MAX_CARVED_ENTRIES};
 pub use error::Error;
