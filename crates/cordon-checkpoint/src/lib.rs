@@ -115,7 +115,9 @@ pub fn list_verified(store: &Store, keys: &KeyRing, session: Option<&str>) -> Re
             .iter()
             .all(|l| indexed.get(&l.header.id) == Some(&Some(l.sha256.clone())));
     if !agrees {
-        store.db.execute("DELETE FROM checkpoints", [])?;
+        store
+            .db
+            .execute_batch("DELETE FROM scopes; DELETE FROM checkpoints;")?;
         for loaded in &verified {
             rollback::reconcile_index(store, loaded)?;
         }

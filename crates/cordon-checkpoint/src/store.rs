@@ -456,6 +456,8 @@ impl Store {
         let h = row.header;
         let outside = h.scopes.iter().any(|s| s.outside_workspace);
         let tx = self.db.unchecked_transaction()?;
+        // Both tables explicitly: an index someone else wrote may lack the cascade.
+        tx.execute("DELETE FROM scopes WHERE checkpoint = ?1", [&h.id])?;
         tx.execute("DELETE FROM checkpoints WHERE id = ?1", [&h.id])?;
         tx.execute(
             "INSERT INTO checkpoints (id, created_at, session, label, entries, bytes, reflinked,
