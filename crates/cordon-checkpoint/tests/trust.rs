@@ -201,7 +201,8 @@ fn a_manifest_resigned_with_another_key_or_edited_under_its_seal_is_refused() {
     let original = fs::read(&path).unwrap();
     damage(&f.ws);
     let damaged = tree(&f.ws);
-    let cases: Vec<(&str, Box<dyn Fn()>, &str)> = vec![
+    type Attack<'a> = Box<dyn Fn() + 'a>;
+    let cases: Vec<(&str, Attack<'_>, &str)> = vec![
         (
             "unchanged, re-signed with another key",
             Box::new(|| forge(&path, &s.id, Some(&agent_key), |_| {})),
