@@ -11,7 +11,9 @@
 //!   mode and mtime (and, when a whole directory is renamed away, everything below it);
 //! - [`Recorder::before_create`]: `name` is about to be created. It is recorded as `absent`
 //!   (if something is there after all, its state is recorded instead, so a wrong call can never
-//!   make a rollback delete what existed).
+//!   make a rollback delete what existed);
+//! - [`Recorder::before_metadata_change`]: `name`'s mode, owner or times are about to change in
+//!   place. Its state is recorded, without what is below it.
 //!
 //! The first record of a name wins: what was there before the command is what comes back. A
 //! name below one that did not exist as a directory before (created, or a file then) is not
@@ -214,14 +216,30 @@ impl Recorder {
     /// does after all, what it is; a create never removes what is below an existing name, so
     /// nothing below it is recorded).
     pub fn before_create(&mut self, parent: BorrowedFd<'_>, name: &OsStr) -> Result<()> {
+        self.record_name(parent, name, true)
+    }
+
+    /// `name`'s mode, owner or times are about to change in place (`chmod`, `fchmod`, `chown`,
+    /// `utimensat`): records what it is now, but not what is below it, which does not move.
+    pub fn before_metadata_change(&mut self, parent: BorrowedFd<'_>, name: &OsStr) -> Result<()> {
+        self.record_name(parent, name, false)
+    }
+
+    /// Records `name` as it is now (nothing below it), or as absent when `absent_ok` and it
+    /// does not exist.
+    fn record_name(&mut self, parent: BorrowedFd<'_>, name: &OsStr, absent_ok: bool) -> Result<()> {
         let Some((scope, rel)) = self.locate_name(parent, name)? else {
             return Ok(());
         };
         if self.hidden(scope, &rel) || self.recorded.contains_key(&(scope, rel.clone())) {
             return Ok(());
         }
+        let current = at::stat_at(parent, name).map_err(|e| Error::io(Path::new(name), e))?;
+        if current.is_none() && !absent_ok {
+            return Ok(());
+        }
         self.note_parents(scope, &rel)?;
-        let entry = match at::stat_at(parent, name).map_err(|e| Error::io(Path::new(name), e))? {
+        let entry = match current {
             Some(st) => self.describe(parent, name, rel, &st)?,
             None => Entry {
                 rel,
