@@ -207,6 +207,19 @@ fn soft_delete_sealed(
     request: &SoftDelete,
     sealing: Sealing<'_>,
 ) -> Result<Outcome> {
+    let (movable, errors) = check_targets(request)?;
+    if movable.is_empty() {
+        return Ok(Outcome {
+            manifest: None,
+            errors,
+        });
+    }
+    move_to_trash(trash_root, request, sealing, movable, errors)
+}
+
+/// Pins every target and checks it the way `rm` would: the ones to move, and `rm`'s message for
+/// each that cannot be removed. `Err` refuses the whole request (outside the scope, protected).
+fn check_targets(request: &SoftDelete) -> Result<(Vec<Pinned>, Vec<String>)> {
     let roots = open_roots(&request.allowed_roots);
     let mut errors = Vec::new();
     let mut movable = Vec::new();
@@ -265,12 +278,17 @@ fn soft_delete_sealed(
         check_protected(&pinned, &roots, &request.protected)?;
         movable.push(pinned);
     }
-    if movable.is_empty() {
-        return Ok(Outcome {
-            manifest: None,
-            errors,
-        });
-    }
+    Ok((movable, errors))
+}
+
+/// Creates the trash item, moves the pinned targets into it, and writes its manifest.
+fn move_to_trash(
+    trash_root: &Path,
+    request: &SoftDelete,
+    sealing: Sealing<'_>,
+    movable: Vec<Pinned>,
+    errors: Vec<String>,
+) -> Result<Outcome> {
     let now = SystemTime::now();
     let id = crate::snapshot::new_id("tr", now);
     let dir = trash_root.join(&id);
@@ -732,6 +750,43 @@ struct RestorePlan<'a> {
 }
 
 fn plan_restore<'a>(item: &'a Item, id: &str) -> Result<RestorePlan<'a>> {
+    let (original, anchor, below) = destination(item, id)?;
+    let (parent_rel, name) = at::split(&below);
+    let (existing, existing_path, missing) = walk_existing(&original, &anchor, &parent_rel)?;
+    let mut plan = RestorePlan {
+        item,
+        original: original.clone(),
+        existing,
+        existing_path,
+        missing,
+        name: name.clone(),
+        beside: false,
+    };
+    let taken = |name: &OsStr, fd: &OwnedFd| -> Result<bool> {
+        Ok(at::stat_at(fd, name)
+            .map_err(|e| Error::io(&original, e))?
+            .is_some())
+    };
+    if plan.missing.is_empty() && taken(&name, &plan.existing)? {
+        let mut beside = name.clone();
+        beside.push(format!(".restored-{id}"));
+        if taken(&beside, &plan.existing)? {
+            return Err(Error::Collision {
+                path: original.clone(),
+                reason: format!(
+                    "it exists, and so does {}; move one of them away and restore again",
+                    plan.existing_path.join(&beside).display()
+                ),
+            });
+        }
+        plan.name = beside;
+        plan.beside = true;
+    }
+    Ok(plan)
+}
+
+/// An item's original path, its anchor, and the path from the anchor down to it, all checked.
+fn destination(item: &Item, id: &str) -> Result<(PathBuf, PathBuf, PathBuf)> {
     let what = format!("trash item {id}");
     let decode = |h: &str| {
         hex::decode(h)
@@ -750,24 +805,35 @@ fn plan_restore<'a>(item: &'a Item, id: &str) -> Result<RestorePlan<'a>> {
         Some(h) => decode(h)?,
         None => original.parent().map(Path::to_path_buf).unwrap_or_default(),
     };
-    let refuse = |reason: String| Error::OutsideScope {
-        path: original.clone(),
-        reason,
-    };
     let below = original
         .strip_prefix(&anchor)
         .ok()
         .filter(|r| !r.as_os_str().is_empty() && at::is_plain_relative(r))
+        .map(Path::to_path_buf)
         .ok_or_else(|| seal::untrusted(&what, "an original path is not below its anchor".into()))?;
-    let mut existing = at::open_anchor(&anchor).map_err(|e| {
+    Ok((original, anchor, below))
+}
+
+/// Opens the anchor without links and walks `parent_rel` down from it as far as it exists:
+/// the deepest directory reached, its path, and the components still missing below it. A link
+/// or a non-directory on the way refuses the restore.
+fn walk_existing(
+    original: &Path,
+    anchor: &Path,
+    parent_rel: &Path,
+) -> Result<(OwnedFd, PathBuf, Vec<OsString>)> {
+    let refuse = |reason: String| Error::OutsideScope {
+        path: original.to_path_buf(),
+        reason,
+    };
+    let mut existing = at::open_anchor(anchor).map_err(|e| {
         refuse(match e {
             Errno::ELOOP => format!("{} now leads through a symbolic link", anchor.display()),
             Errno::ENOENT => format!("{} no longer exists", anchor.display()),
             other => format!("{} cannot be opened: {}", anchor.display(), other.desc()),
         })
     })?;
-    let mut existing_path = anchor.clone();
-    let (parent_rel, name) = at::split(below);
+    let mut existing_path = anchor.to_path_buf();
     let mut missing = Vec::new();
     for component in parent_rel.iter() {
         if !missing.is_empty() {
@@ -795,38 +861,7 @@ fn plan_restore<'a>(item: &'a Item, id: &str) -> Result<RestorePlan<'a>> {
             }
         }
     }
-    let mut plan = RestorePlan {
-        item,
-        original: original.clone(),
-        existing,
-        existing_path,
-        missing,
-        name: name.clone(),
-        beside: false,
-    };
-    if plan.missing.is_empty()
-        && at::stat_at(&plan.existing, &name)
-            .map_err(|e| Error::io(&original, e))?
-            .is_some()
-    {
-        let mut beside = name.clone();
-        beside.push(format!(".restored-{id}"));
-        if at::stat_at(&plan.existing, &beside)
-            .map_err(|e| Error::io(&original, e))?
-            .is_some()
-        {
-            return Err(Error::Collision {
-                path: original.clone(),
-                reason: format!(
-                    "it exists, and so does {}; move one of them away and restore again",
-                    plan.existing_path.join(&beside).display()
-                ),
-            });
-        }
-        plan.name = beside;
-        plan.beside = true;
-    }
-    Ok(plan)
+    Ok((existing, existing_path, missing))
 }
 
 impl RestorePlan<'_> {
