@@ -15,7 +15,8 @@
 # As root, everything runs on a fresh ext4 image on a loop device (sized for the largest
 # workspace), so the host filesystem's mount options (online `discard` makes every unlink wait
 # for the disk) and other processes' dirty pages (`syncfs` flushes them) stay out of the figures.
-# Without root it runs in BENCH_DIR and says so.
+# Without root it runs in BENCH_DIR and says so. IMAGE_DIR (default: BENCH_DIR) is where the
+# image file lives; on a tmpfs (/dev/shm) flushes cost nothing, which isolates cordon's own work.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
@@ -27,8 +28,10 @@ bin=$PWD/target/release/examples/checkpoint_bench
 
 base=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/cordon-ckpt-bench.XXXXXX")
 mounted=
+image_dir=
 cleanup() {
   [[ -n $mounted ]] && umount "$mounted"
+  [[ -n $image_dir ]] && rm -rf "$image_dir"
   rm -rf "$base"
 }
 trap cleanup EXIT
@@ -39,13 +42,17 @@ if [[ $(id -u) -eq 0 ]] && command -v losetup >/dev/null && command -v mkfs.ext4
   # Each workspace file and each stored object takes a 4 KiB block and an inode; keep room for
   # the workspace, the 10,000-file directory per run, and the stores.
   gib=$(( (largest * 3 * 4096 + 4 * 1024 ** 3) / 1024 ** 3 + 1 ))
-  truncate -s "${gib}G" "$base/fs.img"
-  mkfs.ext4 -q -N $(( largest * 3 + 500000 )) "$base/fs.img"
+  # IMAGE_DIR=/dev/shm puts the image in memory: flushes then cost nothing, which separates
+  # cordon's own work from the disk's flush latency.
+  image_dir=$(mktemp -d "${IMAGE_DIR:-$base}/cordon-ckpt-image.XXXXXX")
+  image=$image_dir/fs.img
+  truncate -s "${gib}G" "$image"
+  mkfs.ext4 -q -N $(( largest * 3 + 500000 )) "$image"
   mkdir "$base/fs"
-  mount -o loop "$base/fs.img" "$base/fs"
+  mount -o loop "$image" "$base/fs"
   mounted=$base/fs
   work=$base/fs
-  echo "# ext4 on a ${gib} GiB loop image; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "# ext4 on a ${gib} GiB loop image in $(findmnt -n -o FSTYPE -T "$image_dir"); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 else
   echo "# $(findmnt -n -o FSTYPE,OPTIONS -T "$work" 2>/dev/null || echo '?') in BENCH_DIR (not root: no loop image); load $(cut -d' ' -f1-3 /proc/loadavg)"
 fi

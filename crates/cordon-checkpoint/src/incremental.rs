@@ -265,7 +265,6 @@ impl Recorder {
     }
 
     fn finish_sealed(self, sealing: Sealing<'_>) -> Result<Summary> {
-        self.store.sync()?;
         let mut entries = self.whole;
         entries.extend(self.records);
         entries.sort_by_key(|(scope, _)| *scope);

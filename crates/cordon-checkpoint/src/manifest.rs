@@ -184,8 +184,14 @@ impl Writer {
     }
 
     /// Seals, flushes to disk and renames into place. Returns the manifest's SHA-256 (of every
-    /// line before the seal) and the signing key id.
-    pub(crate) fn finish(mut self, sealing: Sealing<'_>) -> Result<(String, Option<String>)> {
+    /// line before the seal) and the signing key id. One `syncfs` of the store makes both the
+    /// objects and this file durable before the rename makes the checkpoint exist, and an
+    /// `fsync` of the directory makes the rename durable: two flushes, whatever the size.
+    pub(crate) fn finish(
+        mut self,
+        store: &crate::store::Store,
+        sealing: Sealing<'_>,
+    ) -> Result<(String, Option<String>)> {
         let sha256 = hex::encode(std::mem::take(&mut self.hasher).finalize());
         let (seal, key_id) = match sealing {
             Sealing::Unsigned => (Value::Null, None),
@@ -201,8 +207,7 @@ impl Writer {
             .and_then(|()| self.out.write_all(b"\n"))
             .and_then(|()| self.out.flush())
             .map_err(|e| Error::io(&self.tmp, e))?;
-        let file = self.out.get_ref();
-        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        store.sync()?;
         fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
         if let Some(parent) = self.dest.parent() {
             File::open(parent)

@@ -219,7 +219,6 @@ fn take(store: &Store, request: &Request, sealing: Sealing<'_>) -> Result<Summar
             outside_workspace: outside(workspace.as_deref(), root),
         });
     }
-    store.sync()?;
     let (sha256, signed_by) = write_manifest(store, &header, &walk.entries, sealing)?;
     store.index(&IndexRow {
         header: &header,
@@ -240,7 +239,8 @@ fn take(store: &Store, request: &Request, sealing: Sealing<'_>) -> Result<Summar
     ))
 }
 
-/// Writes the manifest for `entries` under `header`; returns its hash and signer.
+/// Writes the manifest for `entries` under `header`, after making the objects durable; returns
+/// its hash and signer.
 pub(crate) fn write_manifest(
     store: &Store,
     header: &Header,
@@ -254,7 +254,7 @@ pub(crate) fn write_manifest(
             return Err(e);
         }
     }
-    writer.finish(sealing)
+    writer.finish(store, sealing)
 }
 
 /// Counts of what a checkpoint stored.

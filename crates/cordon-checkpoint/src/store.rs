@@ -17,7 +17,7 @@
 //! file, never a misnamed object. Where the filesystem supports it the copy is a copy-on-write
 //! clone (`FICLONE`, through `reflink-copy`), which costs no data blocks until either side changes.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -53,15 +53,7 @@ pub struct Store {
     /// Whether clones work between the sources and the store; learned from the first attempt so a
     /// filesystem without reflink does not pay a failing ioctl per file.
     reflink: Cell<Option<bool>>,
-    /// Objects written since the store was opened (up to [`FSYNC_EACH_MAX`]), or `None` once
-    /// there are more: [`Store::sync`] flushes these few one by one, or else the filesystem.
-    written: RefCell<Option<Vec<PathBuf>>>,
 }
-
-/// Up to this many new objects are flushed one `fsync` each; past it, one `syncfs` is cheaper.
-/// (`syncfs` also flushes every other process's dirty pages on that filesystem, which on a busy
-/// machine costs far more than a few `fsync`s.)
-const FSYNC_EACH_MAX: usize = 64;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -132,7 +124,6 @@ impl Store {
             db,
             index_recovered,
             reflink: Cell::new(None),
-            written: RefCell::new(Some(Vec::new())),
         })
     }
 
@@ -193,14 +184,6 @@ impl Store {
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o444))
             .map_err(|e| Error::io(&tmp, e))?;
         fs::rename(&tmp, &object).map_err(|e| Error::io(&object, e))?;
-        let mut written = self.written.borrow_mut();
-        if let Some(list) = written.as_mut() {
-            if list.len() < FSYNC_EACH_MAX {
-                list.push(object);
-            } else {
-                *written = None;
-            }
-        }
         Ok((hash, size, method))
     }
 
@@ -307,32 +290,12 @@ impl Store {
         Ok(method)
     }
 
-    /// Makes every object written since the store was opened durable: a few are flushed one by
-    /// one (with the directories that name them), many with one `syncfs`.
+    /// Flushes every write to the store's filesystem: the objects and the manifest being
+    /// written, in one `syncfs` (one journal commit, where an `fsync` per object would be one
+    /// each).
     pub(crate) fn sync(&self) -> Result<()> {
-        let written = self.written.borrow_mut().replace(Vec::new());
-        let Some(objects) = written else {
-            let dir = File::open(&self.root).map_err(|e| Error::io(&self.root, e))?;
-            return nix::unistd::syncfs(&dir).map_err(|e| Error::io(&self.root, e));
-        };
-        let mut dirs = std::collections::BTreeSet::new();
-        for object in &objects {
-            File::open(object)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| Error::io(object, e))?;
-            if let Some(dir) = object.parent() {
-                dirs.insert(dir.to_path_buf());
-            }
-        }
-        if !objects.is_empty() {
-            dirs.insert(self.root.join("objects"));
-        }
-        for dir in dirs {
-            File::open(&dir)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| Error::io(&dir, e))?;
-        }
-        Ok(())
+        let dir = File::open(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        nix::unistd::syncfs(&dir).map_err(|e| Error::io(&self.root, e))
     }
 
     /// Removes objects no manifest refers to; returns how many were removed. Every manifest
