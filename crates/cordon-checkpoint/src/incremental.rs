@@ -581,3 +581,13 @@ pub(crate) fn pending_objects(store_root: &Path) -> Result<HashSet<String>> {
     }
     Ok(hashes)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The broker answers from its own thread: the recorder must be able to move there.
+    #[test]
+    fn a_recorder_can_be_handed_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<super::Recorder>();
+    }
+}

@@ -36,6 +36,10 @@ pub(crate) const SEAL_TYPE: &str = "cordon.checkpoint.seal/1";
 /// hex, fits many times over).
 const MAX_LINE: usize = 4 << 20;
 
+/// The largest manifest read: a full checkpoint at its entry limit (1,000,000 entries, about 200
+/// bytes each) fits several times over; anything larger is not one cordon wrote.
+const MAX_MANIFEST: u64 = 1 << 30;
+
 /// How a scope's earlier state is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -247,7 +251,14 @@ pub(crate) fn read(store_root: &Path, id: &str, trust: Trust<'_>) -> Result<Load
             ))
         }
     };
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let size = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    if size > MAX_MANIFEST {
+        return Err(seal::untrusted(
+            &what,
+            format!("its manifest is {size} bytes, more than a checkpoint can hold"),
+        ));
+    }
+    let mut reader = BufReader::with_capacity(256 * 1024, file.take(MAX_MANIFEST));
     let mut hasher = Sha256::new();
     let mut lines: Vec<Vec<u8>> = Vec::new();
     let mut pending: Option<Vec<u8>> = None;
