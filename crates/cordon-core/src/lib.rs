@@ -11,6 +11,7 @@ pub mod conform;
 pub mod contract;
 pub mod decision;
 pub mod hash;
+pub mod hosts;
 pub mod json;
 pub mod limits;
 pub mod policy;
