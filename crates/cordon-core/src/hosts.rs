@@ -35,7 +35,9 @@ pub enum HostError {
     Empty(String),
     #[error("host {0:?}: `*` alone would allow every host; use network: full instead")]
     Everything(String),
-    #[error("host {0:?}: `*.` must be followed by a domain of at least two labels (`*.example.org`)")]
+    #[error(
+        "host {0:?}: `*.` must be followed by a domain of at least two labels (`*.example.org`)"
+    )]
     SuffixTooShort(String),
     #[error("host {0:?}: a wildcard is only allowed as a leading `*.`")]
     MisplacedWildcard(String),
@@ -334,11 +336,20 @@ mod tests {
 
     #[test]
     fn entries_read_as_documented() {
-        assert_eq!(p("Registry.NPMjs.org.").to_string(), "registry.npmjs.org:443");
+        assert_eq!(
+            p("Registry.NPMjs.org.").to_string(),
+            "registry.npmjs.org:443"
+        );
         assert_eq!(p("example.org:80").port, PortMatch::One(80));
         assert_eq!(p("example.org:*").port, PortMatch::Any);
-        assert_eq!(p("*.pythonhosted.org").host, HostMatch::Below("pythonhosted.org".into()));
-        assert_eq!(p("10.0.0.5:8080").host, HostMatch::Ip("10.0.0.5".parse().unwrap()));
+        assert_eq!(
+            p("*.pythonhosted.org").host,
+            HostMatch::Below("pythonhosted.org".into())
+        );
+        assert_eq!(
+            p("10.0.0.5:8080").host,
+            HostMatch::Ip("10.0.0.5".parse().unwrap())
+        );
         assert_eq!(p("[fd00::1]:443").to_string(), "[fd00::1]:443");
         assert_eq!(p("::1").to_string(), "[::1]:443");
     }
@@ -350,9 +361,18 @@ mod tests {
         assert_eq!(err("*"), HostError::Everything("*".into()));
         assert_eq!(err("*:443"), HostError::Everything("*:443".into()));
         assert_eq!(err("*.com"), HostError::SuffixTooShort("*.com".into()));
-        assert_eq!(err("a.*.com"), HostError::MisplacedWildcard("a.*.com".into()));
-        assert_eq!(err("*.*.com"), HostError::MisplacedWildcard("*.*.com".into()));
-        assert_eq!(err("2130706433"), HostError::NumericName("2130706433".into()));
+        assert_eq!(
+            err("a.*.com"),
+            HostError::MisplacedWildcard("a.*.com".into())
+        );
+        assert_eq!(
+            err("*.*.com"),
+            HostError::MisplacedWildcard("*.*.com".into())
+        );
+        assert_eq!(
+            err("2130706433"),
+            HostError::NumericName("2130706433".into())
+        );
         assert_eq!(err("127.1"), HostError::NumericName("127.1".into()));
         assert_eq!(err("0x7f.1"), HostError::NumericName("0x7f.1".into()));
         assert_eq!(err("a.b:0"), HostError::InvalidPort("a.b:0".into()));
@@ -386,7 +406,10 @@ mod tests {
         assert!(list.names_address("10.0.0.5".parse().unwrap(), 8080));
         assert!(!list.names_address("10.0.0.5".parse().unwrap(), 443));
         // A name never matches an address entry, nor an address a name entry.
-        assert!(HostList::parse(["localhost"]).unwrap().find(&name("127.0.0.1"), 443).is_none());
+        assert!(HostList::parse(["localhost"])
+            .unwrap()
+            .find(&name("127.0.0.1"), 443)
+            .is_none());
     }
 
     #[test]
@@ -395,7 +418,10 @@ mod tests {
         assert_eq!(name("A.Example."), Host::Name("a.example".into()));
         assert!(Host::parse("[a.example]").is_err());
         assert!(Host::parse("2130706433").is_err());
-        assert!(Host::parse("127.0.0.01").is_err(), "non-standard IPv4 notation is a numeric name");
+        assert!(
+            Host::parse("127.0.0.01").is_err(),
+            "non-standard IPv4 notation is a numeric name"
+        );
         assert!(Host::parse("").is_err());
     }
 
@@ -408,7 +434,12 @@ mod tests {
         let back: HostList = serde_json::from_str(&json).unwrap();
         assert_eq!(back, a);
         assert!(serde_json::from_str::<HostList>(r#"["*"]"#).is_err());
-        assert_eq!(a.union(&HostList::parse(["c.org"]).unwrap()).entries().len(), 3);
+        assert_eq!(
+            a.union(&HostList::parse(["c.org"]).unwrap())
+                .entries()
+                .len(),
+            3
+        );
         assert!(HostList::default().is_empty());
     }
 }

@@ -21,8 +21,8 @@
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope, ABI,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
+    Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope, ABI,
 };
 
 use crate::report::LandlockReport;
@@ -44,7 +44,7 @@ const SYSTEM_ETC: &[&str] = &[
     "/etc/group",
 ];
 
-/// Added only when the network is allowed: name resolution and TLS trust.
+/// Added only when the network is allowed or proxied: name resolution and TLS trust.
 const NETWORK_ETC: &[&str] = &[
     "/etc/resolv.conf",
     "/etc/hosts",
@@ -70,6 +70,17 @@ const DEVICES: &[&str] = &[
 /// "read-only" file could still be emptied with `O_TRUNC`; ABI 2 lacks it too. ABI 3 (Linux 6.2)
 /// is the first where read-only means read-only.
 pub const MIN_LANDLOCK_ABI: u8 = 3;
+
+/// What TCP the ruleset allows (Landlock ABI >= 4 controls TCP bind and connect by port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TcpGrant {
+    /// No bind, no connect.
+    Nothing,
+    /// Connect to this port only (the egress proxy's, in the command's network namespace).
+    ConnectTo(u16),
+    /// TCP not handled by Landlock.
+    Unrestricted,
+}
 
 pub(crate) struct FsPlan {
     pub ruleset: RulesetCreated,
@@ -97,7 +108,7 @@ pub(crate) fn build(
     read_paths: &[PathBuf],
     write_paths: &[PathBuf],
     tmp: &Path,
-    deny_network: bool,
+    tcp: TcpGrant,
 ) -> Result<FsPlan, Error> {
     if kernel_abi < MIN_LANDLOCK_ABI {
         return Err(Error::Unenforceable {
@@ -121,7 +132,7 @@ pub(crate) fn build(
         .handle_access(handled_fs)
         .map_err(ll("filesystem access"))?;
     let mut handled_net = BitFlags::<AccessNet>::EMPTY;
-    if deny_network && kernel_abi >= 4 {
+    if tcp != TcpGrant::Unrestricted && kernel_abi >= 4 {
         handled_net = AccessNet::from_all(abi);
         ruleset = ruleset
             .handle_access(handled_net)
@@ -147,7 +158,7 @@ pub(crate) fn build(
     // System paths are optional (a distro may lack /lib32); the report lists what was granted.
     let mut system: Vec<&str> = SYSTEM_DIRS.iter().chain(SYSTEM_ETC).copied().collect();
     system.push("/proc");
-    if !deny_network {
+    if tcp != TcpGrant::Nothing {
         system.extend(NETWORK_ETC);
     }
     let mut read = Vec::new();
@@ -202,6 +213,11 @@ pub(crate) fn build(
                 .map_err(ll(&path.display().to_string()))?;
         }
     }
+    if let (TcpGrant::ConnectTo(port), false) = (tcp, handled_net.is_empty()) {
+        created = created
+            .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
+            .map_err(ll("the egress proxy's port"))?;
+    }
     report.read_paths = read;
     report.write_paths = write;
     report.devices = devices;
@@ -228,7 +244,7 @@ mod tests {
     fn refuses_kernels_without_landlock_or_with_an_old_abi() {
         let t = tmp();
         for abi in [0, 1, 2] {
-            match build(abi, &[], &[], t.path(), true) {
+            match build(abi, &[], &[], t.path(), TcpGrant::Nothing) {
                 Err(Error::Unenforceable { feature, detail }) => {
                     assert_eq!(feature, "Landlock ABI >= 3");
                     assert!(!detail.is_empty());
@@ -246,7 +262,7 @@ mod tests {
             return;
         }
         let t = tmp();
-        let plan = build(abi, &[], &[], t.path(), true).unwrap();
+        let plan = build(abi, &[], &[], t.path(), TcpGrant::Nothing).unwrap();
         let r = &plan.report;
         assert!(r.read_paths.iter().any(|p| p == Path::new("/usr")));
         assert!(r.read_paths.iter().any(|p| p == Path::new("/etc/passwd")));
@@ -261,7 +277,7 @@ mod tests {
             vec![std::fs::canonicalize(t.path()).unwrap()]
         );
         assert_eq!(r.handled_net.is_empty(), abi < 4);
-        let allowed = build(abi, &[], &[], t.path(), false).unwrap();
+        let allowed = build(abi, &[], &[], t.path(), TcpGrant::Unrestricted).unwrap();
         assert!(
             allowed.report.handled_net.is_empty(),
             "network allowed: TCP not handled"
@@ -280,14 +296,21 @@ mod tests {
             &[PathBuf::from("/nonexistent-cordon")],
             &[],
             t.path(),
-            true,
+            TcpGrant::Nothing,
         )
         .err();
         assert!(
             matches!(err, Some(Error::ScopeUnresolvable { .. })),
             "{err:?}"
         );
-        let err = build(abi, &[], &[PathBuf::from("/usr/../tmp")], t.path(), true).err();
+        let err = build(
+            abi,
+            &[],
+            &[PathBuf::from("/usr/../tmp")],
+            t.path(),
+            TcpGrant::Nothing,
+        )
+        .err();
         assert!(
             matches!(err, Some(Error::ScopeParentReference { .. })),
             "{err:?}"

@@ -21,6 +21,7 @@
 mod capture;
 mod cgroup;
 mod child;
+pub mod egress;
 mod env;
 mod error;
 mod filesystem;
@@ -34,11 +35,14 @@ mod seccomp;
 mod spawn;
 mod supervisor;
 
+pub use egress::{ConnectionRecord, Egress, EgressReport};
 pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};
 pub use error::Error;
 pub use filesystem::{MIN_LANDLOCK_ABI, SYSTEM_DIRS};
 pub use kernel::{doctor, effective_capabilities, landlock_abi, Guarantee, KernelReport};
-pub use plan::{Confinement, Limits, Mode, Network, Plan, PlannedCommand, RunOptions, Substitute};
+pub use plan::{
+    Confinement, Limits, Mode, Network, NetworkPolicy, Plan, PlannedCommand, RunOptions, Substitute,
+};
 pub use processes::{
     MAX_ARGS as MAX_RECORDED_ARGS, MAX_ARGV_BYTES as MAX_RECORDED_ARGV_BYTES,
     MAX_PROCESSES as MAX_RECORDED_PROCESSES, MAX_TREE_ARGV_BYTES as MAX_RECORDED_TREE_ARGV_BYTES,
