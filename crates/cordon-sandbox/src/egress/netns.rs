@@ -263,7 +263,7 @@ fn send(sock: RawFd, payload: &[u8; 8], fds: &[RawFd]) -> bool {
     message.msg_iov = &mut iov;
     message.msg_iovlen = 1;
     if !fds.is_empty() {
-        let bytes = (fds.len() * size_of::<RawFd>()) as libc::c_uint;
+        let bytes = std::mem::size_of_val(fds) as libc::c_uint;
         // SAFETY: CMSG_SPACE is arithmetic on its argument.
         let space = unsafe { libc::CMSG_SPACE(bytes) } as usize;
         message.msg_control = control.0.as_mut_ptr().cast();
