@@ -165,6 +165,11 @@ pub struct Rule {
     pub redirect: Option<RedirectSpec>,
     #[serde(default)]
     pub examples: Option<RuleExamples>,
+    /// The hosts a command this rule matches may reach (`registry.npmjs.org`, `*.example.org:80`),
+    /// through cordon's egress proxy in hardened mode (`crate::egress`). `match.hosts` is a
+    /// condition on the hosts a command names; this is what the rule grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<cordon_core::hosts::HostList>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
