@@ -1,4 +1,6 @@
-//! The proxied command's network namespace, made once per run by a short-lived helper process.
+//! The proxied command's network namespace, made once per run: with `CAP_SYS_ADMIN` by the
+//! calling thread, which enters the new namespace and returns; otherwise by a short-lived helper
+//! process, since a multi-threaded process cannot enter a new user namespace.
 //!
 //! The helper is forked from the supervisor, so between `fork` and `_exit` it only issues raw
 //! syscalls over data prepared before the fork (no allocation, no locks), like `child.rs`. It:
@@ -49,6 +51,68 @@ const STEPS: [&str; 8] = [
 
 /// Creates the namespace and the listener, or says which step failed.
 pub(crate) fn create(owner: &NamespaceOwner) -> Result<ProxyNamespace, Error> {
+    match owner {
+        NamespaceOwner::Direct => create_on_this_thread(),
+        NamespaceOwner::ViaUserns { .. } => create_in_a_helper(owner),
+    }
+}
+
+/// With `CAP_SYS_ADMIN` a thread may enter a network namespace of its own and return: the
+/// calling thread does the helper's steps and goes back to its own namespace, with no process
+/// or thread to hand over to (each hand-over waits for the scheduler, which on a loaded machine
+/// costs more than the steps).
+fn create_on_this_thread() -> Result<ProxyNamespace, Error> {
+    let open_own = || {
+        // SAFETY: open with a NUL-terminated path; returns an fd or -1.
+        let fd = unsafe {
+            libc::open(
+                c"/proc/thread-self/ns/net".as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        // SAFETY: a new fd from open, owned by nobody else.
+        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let errno = || io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    let home = open_own().ok_or_else(|| step_failed(6, errno()))?;
+    // SAFETY: unshare with integer flags; it moves this thread only, and it moves back below.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(step_failed(0, errno()));
+    }
+    let made = (|| -> Result<(OwnedFd, OwnedFd), Error> {
+        loopback_up().map_err(|step| step_failed(step, errno()))?;
+        let listener = listen_on_loopback().map_err(|step| step_failed(step, errno()))?;
+        // SAFETY: a new fd from socket, owned by nobody else.
+        let listener = unsafe { OwnedFd::from_raw_fd(listener) };
+        let netns = open_own().ok_or_else(|| step_failed(6, errno()))?;
+        Ok((listener, netns))
+    })();
+    // SAFETY: setns on the fd of the namespace this thread came from, with integer flags.
+    if unsafe { libc::setns(home.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(Error::io(
+            "returning to the supervisor's network namespace",
+            io::Error::last_os_error(),
+        ));
+    }
+    let (listener, netns) = made?;
+    Ok(ProxyNamespace {
+        listener: std::net::TcpListener::from(listener),
+        netns,
+        userns: None,
+    })
+}
+
+fn step_failed(step: u8, errno: i32) -> Error {
+    let what = STEPS.get(usize::from(step)).copied().unwrap_or("a step");
+    Error::Unenforceable {
+        feature: "a network namespace for the egress proxy",
+        detail: format!("{what}: {}", io::Error::from_raw_os_error(errno)),
+    }
+}
+
+/// Without `CAP_SYS_ADMIN` a user namespace is needed, which a multi-threaded process cannot
+/// enter: a forked helper does the steps and sends the descriptors back.
+fn create_in_a_helper(owner: &NamespaceOwner) -> Result<ProxyNamespace, Error> {
     let (ours, theirs) = seqpacket_pair()?;
     // SAFETY: fork has no memory arguments; the child runs only `helper`, which makes raw
     // syscalls over data prepared before this call and never returns.
@@ -81,14 +145,7 @@ pub(crate) fn create(owner: &NamespaceOwner) -> Result<ProxyNamespace, Error> {
                 listener,
             })
         }
-        [b'E', step, a, b, c, d, ..] => {
-            let errno = i32::from_le_bytes([a, b, c, d]);
-            let what = STEPS.get(usize::from(step)).copied().unwrap_or("a step");
-            Err(Error::Unenforceable {
-                feature: "a network namespace for the egress proxy",
-                detail: format!("{what}: {}", io::Error::from_raw_os_error(errno)),
-            })
-        }
+        [b'E', step, a, b, c, d, ..] => Err(step_failed(step, i32::from_le_bytes([a, b, c, d]))),
         _ => Err(Error::Unenforceable {
             feature: "a network namespace for the egress proxy",
             detail: "the namespace helper exited without an answer".into(),
@@ -344,22 +401,33 @@ mod tests {
     fn the_namespace_has_a_listener_on_its_own_loopback() {
         // SAFETY: geteuid/getegid have no preconditions.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let owner = if crate::kernel::has_capability(crate::kernel::CAP_SYS_ADMIN) {
-            NamespaceOwner::Direct
-        } else {
-            NamespaceOwner::ViaUserns {
-                uid_map: format!("{uid} {uid} 1\n").into_bytes(),
-                gid_map: format!("{gid} {gid} 1\n").into_bytes(),
-            }
-        };
-        let ns = create(&owner).expect("this machine can create network namespaces");
+        let mut owners = vec![NamespaceOwner::ViaUserns {
+            uid_map: format!("{uid} {uid} 1\n").into_bytes(),
+            gid_map: format!("{gid} {gid} 1\n").into_bytes(),
+        }];
+        if crate::kernel::has_capability(crate::kernel::CAP_SYS_ADMIN) {
+            owners.push(NamespaceOwner::Direct);
+        }
+        for owner in owners {
+            check(&owner);
+        }
+    }
+
+    fn check(owner: &NamespaceOwner) {
+        let ns = create(owner).expect("this machine can create network namespaces");
+        assert_eq!(
+            ns.userns.is_some(),
+            matches!(owner, NamespaceOwner::ViaUserns { .. })
+        );
         let address = ns.listener.local_addr().unwrap();
         assert_eq!(address.ip().to_string(), "127.0.0.1");
-        // From the host's namespace the port is not the listener: nothing or someone else.
         // The listener's namespace is not ours.
         let ours = std::fs::metadata("/proc/self/ns/net").unwrap();
         let theirs = std::fs::metadata(format!("/proc/self/fd/{}", ns.netns.as_raw_fd())).unwrap();
         use std::os::unix::fs::MetadataExt;
         assert_ne!(ours.ino(), theirs.ino());
+        // The calling thread is back in its own namespace.
+        let now = std::fs::metadata("/proc/thread-self/ns/net").unwrap();
+        assert_eq!(now.ino(), ours.ino());
     }
 }
