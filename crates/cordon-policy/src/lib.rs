@@ -7,6 +7,7 @@ pub mod detect;
 pub mod egress;
 pub mod engine;
 pub mod facts;
+pub mod grants;
 pub mod import;
 pub mod input;
 pub mod knowledge;

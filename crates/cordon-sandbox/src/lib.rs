@@ -35,6 +35,7 @@ mod seccomp;
 mod spawn;
 mod supervisor;
 
+pub use capture::{OutputFilter, StreamFilter};
 pub use egress::{ConnectionRecord, Egress, EgressReport};
 pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};
 pub use error::Error;

@@ -6,6 +6,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -218,7 +219,7 @@ impl Confinement {
 }
 
 /// How the supervisor handles output.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Copy the commands' stdout/stderr to ours as they arrive.
     pub passthrough: bool,
@@ -231,6 +232,9 @@ pub struct RunOptions {
     pub use_cgroup: bool,
     /// Record every exec of the command's processes (`processes.rs`) into its report.
     pub record_processes: bool,
+    /// Rewrites each stream of each command before it is relayed or captured (secret
+    /// redaction), so the captured bytes and their hash are what the caller saw.
+    pub output_filter: Option<Arc<dyn crate::OutputFilter>>,
 }
 
 impl Default for RunOptions {
@@ -241,6 +245,7 @@ impl Default for RunOptions {
             stderr_cap: 1 << 20,
             use_cgroup: true,
             record_processes: true,
+            output_filter: None,
         }
     }
 }

@@ -42,13 +42,31 @@ fn proxied(list: &[String], servers: &Servers) -> Confinement {
 
 /// A program the test needs; a missing one fails the test with a sentence.
 fn tool(name: &str) -> String {
-    for dir in ["/usr/bin", "/bin", "/usr/local/bin"] {
-        let path = Path::new(dir).join(name);
-        if path.exists() {
-            return path.to_string_lossy().into_owned();
+    let found = ["/usr/bin", "/bin", "/usr/local/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(name))
+        .find(|path| path.exists());
+    cordon_testkit::require(
+        found.is_some(),
+        &format!("{name} (in /usr/bin, /bin or /usr/local/bin)"),
+        &format!("apt-get install {name}, or run scripts/test"),
+    );
+    found
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Hardened mode needs Landlock; without it the test may only end early where the run allows it.
+macro_rules! needs_hardened_mode {
+    () => {
+        if cordon_sandbox::landlock_abi() < cordon_sandbox::MIN_LANDLOCK_ABI {
+            cordon_testkit::kernel_skip!(
+                "landlock",
+                "a proxied run is a hardened run; the kernel offers Landlock ABI {}",
+                cordon_sandbox::landlock_abi()
+            );
         }
-    }
-    panic!("{name} is not installed in /usr/bin, /bin or /usr/local/bin; this test needs it");
+    };
 }
 
 struct Ran {
@@ -116,6 +134,7 @@ fn one_connection(ran: &Ran) -> &ConnectionRecord {
 
 #[test]
 fn an_allowed_name_is_reached_through_each_proxy_type() {
+    needs_hardened_mode!();
     let s = Servers::start(Files::new());
     let list = [
         format!("allowed.test:{}", s.https_port),
@@ -184,6 +203,7 @@ fn an_allowed_name_is_reached_through_each_proxy_type() {
 
 #[test]
 fn a_name_not_on_the_list_is_refused_and_the_refusal_is_in_the_report() {
+    needs_hardened_mode!();
     let s = Servers::start(Files::new());
     let conf = proxied(&[format!("allowed.test:{}", s.https_port)], &s);
     let curl = tool("curl");
@@ -230,6 +250,7 @@ fn a_name_not_on_the_list_is_refused_and_the_refusal_is_in_the_report() {
 
 #[test]
 fn an_empty_list_refuses_everything() {
+    needs_hardened_mode!();
     let s = Servers::start(Files::new());
     let conf = proxied(&[], &s);
     let curl = tool("curl");
@@ -254,6 +275,7 @@ fn an_empty_list_refuses_everything() {
 
 #[test]
 fn ip_literals_loopback_services_and_the_metadata_address_are_refused_before_connecting() {
+    needs_hardened_mode!();
     let s = Servers::start(Files::new());
     // `localhost` is listed by name: the proxy resolves it itself and refuses the loopback
     // address it gets (no override names it).
@@ -321,6 +343,7 @@ fn ip_literals_loopback_services_and_the_metadata_address_are_refused_before_con
 
 #[test]
 fn programs_that_ignore_the_proxy_variables_reach_nothing() {
+    needs_hardened_mode!();
     let s = Servers::start(Files::new());
     let conf = proxied(&[format!("allowed.test:{}", s.https_port)], &s);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -532,6 +555,7 @@ fn python() -> (String, Vec<PathBuf>) {
 
 #[test]
 fn pip_download_goes_through_the_proxy_to_a_local_index() {
+    needs_hardened_mode!();
     let wheel_name = "cordon_egress_probe-1.0.0-py3-none-any.whl";
     let wheel = std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -609,6 +633,7 @@ fn pip_download_goes_through_the_proxy_to_a_local_index() {
 
 #[test]
 fn npm_pack_goes_through_the_proxy_to_a_local_registry() {
+    needs_hardened_mode!();
     let npm = tool("npm");
     let name = "cordon-egress-probe";
     let tarball_name = format!("{name}-1.0.0.tgz");
