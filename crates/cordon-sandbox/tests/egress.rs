@@ -716,3 +716,42 @@ fn sha256_hex(bytes: &[u8]) -> String {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn every_process_of_a_pipeline_and_every_command_of_a_plan_shares_the_one_proxy() {
+    needs_hardened_mode!();
+    let s = Servers::start(Files::new());
+    let conf = proxied(&[format!("allowed.test:{}", s.http_port)], &s);
+    let curl = tool("curl");
+    let cat = tool("cat");
+    let url = format!("http://allowed.test:{}/token", s.http_port);
+    let fetch = |id: &str| {
+        PlannedCommand::new(id, [curl.as_str(), "-sS", url.as_str()], "/")
+            .pipe([cat.as_str()])
+            .timeout(Duration::from_secs(60))
+    };
+    let plan = Plan {
+        commands: vec![fetch("c1"), fetch("c2")],
+    };
+    let report = run(&plan, &conf, &quiet()).expect("run");
+    for c in &report.commands {
+        assert_eq!(
+            String::from_utf8_lossy(&c.stdout.captured),
+            s.token,
+            "{:?}",
+            c.error
+        );
+    }
+    let egress = report.enforcement.network.egress.as_ref().unwrap();
+    assert_eq!(egress.connections.len(), 2, "{egress:#?}");
+    assert!(egress
+        .connections
+        .iter()
+        .all(|c| c.verdict == Verdict::Allowed));
+    assert_eq!(report.enforcement.processes_confined, 4);
+    assert!(report
+        .enforcement
+        .network
+        .methods
+        .contains(&"netns".to_string()));
+}
