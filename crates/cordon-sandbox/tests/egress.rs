@@ -540,6 +540,15 @@ fn a_connect_whose_server_name_differs_is_refused() {
 
 /// The real python executable and the directories it needs, or a failure naming what is missing.
 fn python() -> (String, Vec<PathBuf>) {
+    let pip = std::process::Command::new("python3")
+        .args(["-m", "pip", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    cordon_testkit::require(
+        pip,
+        "pip for the python3 on PATH",
+        "apt-get install python3-pip, or run scripts/test",
+    );
     let out = std::process::Command::new("python3")
         .args([
             "-c",
