@@ -87,6 +87,8 @@ fn create_on_this_thread() -> Result<ProxyNamespace, Error> {
         let netns = open_own().ok_or_else(|| step_failed(6, errno()))?;
         Ok((listener, netns))
     })();
+    // With CAP_SYS_ADMIN and an open namespace fd this does not fail; were it to, the error
+    // stops the run, and this thread's later connections would reach nothing (fail closed).
     // SAFETY: setns on the fd of the namespace this thread came from, with integer flags.
     if unsafe { libc::setns(home.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         return Err(Error::io(
