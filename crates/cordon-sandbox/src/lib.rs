@@ -5,6 +5,10 @@
 //! hashes and timings, plus an [`EnforcementReport`] that says what the kernel *actually*
 //! enforced, built from acknowledgements the children send after confining themselves.
 //!
+//! A proxied network ([`Network::Proxied`]) runs the commands in a network namespace whose only
+//! way out is cordon's egress proxy ([`egress`]), which checks every destination against a host
+//! list and reports every connection.
+//!
 //! It knows nothing about contracts or policies: the policy layer decides whether to run and with
 //! which capability set; this crate makes the kernel enforce that set, or refuses to run
 //! ([`Error::Unenforceable`]) when it cannot. It is the only crate in the workspace with `unsafe`,
