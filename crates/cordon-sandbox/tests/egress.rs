@@ -764,3 +764,81 @@ fn every_process_of_a_pipeline_and_every_command_of_a_plan_shares_the_one_proxy(
         .methods
         .contains(&"netns".to_string()));
 }
+
+/// Sends `request` to the proxy at `proxy` and returns what it answered before closing.
+fn exchange(proxy: std::net::SocketAddr, request: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(proxy).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer
+}
+
+#[test]
+fn requests_the_proxy_cannot_check_are_refused_with_their_reason() {
+    let s = Servers::start(Files::new());
+    let listed = format!("allowed.test:{}", s.http_port);
+    let proxy = cordon_sandbox::egress::Proxy::start(
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        egress(std::slice::from_ref(&listed)),
+    )
+    .unwrap();
+    let at = proxy.local_addr();
+    let port = s.http_port;
+    // Control: the listed name, with its own Host header, is served.
+    let ok = exchange(
+        at,
+        format!(
+            "GET http://{listed}/token HTTP/1.1\r\nHost: {listed}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert!(String::from_utf8_lossy(&ok).ends_with(&s.token));
+    let attacks: [(Vec<u8>, &str); 6] = [
+        // The URL names a listed host, the Host header another one behind the same address.
+        (
+            format!("GET http://{listed}/token HTTP/1.1\r\nHost: other.test:{port}\r\nConnection: close\r\n\r\n").into_bytes(),
+            "host_header_mismatch",
+        ),
+        // userinfo that reads like a host: the URL's host is other.test.
+        (
+            format!("GET http://allowed.test@other.test:{port}/token HTTP/1.1\r\nHost: other.test:{port}\r\nConnection: close\r\n\r\n").into_bytes(),
+            "not_listed",
+        ),
+        // An https URL in absolute form must use CONNECT.
+        (
+            format!("GET https://{listed}/token HTTP/1.1\r\nHost: {listed}\r\nConnection: close\r\n\r\n").into_bytes(),
+            "unsupported",
+        ),
+        // A request for the proxy itself.
+        (b"GET /token HTTP/1.1\r\nHost: allowed.test\r\nConnection: close\r\n\r\n".to_vec(), "unsupported"),
+        // A decimal IPv4 address in disguise.
+        (
+            b"CONNECT 2130706433:80 HTTP/1.1\r\nHost: 2130706433:80\r\nConnection: close\r\n\r\n".to_vec(),
+            "malformed_host",
+        ),
+        // SOCKS4.
+        (vec![4, 1, 0, 80, 127, 0, 0, 1, 0], "unsupported"),
+    ];
+    let served = s.requests();
+    for (request, _) in &attacks {
+        let answer = exchange(at, request);
+        assert!(!String::from_utf8_lossy(&answer).contains(&s.token));
+    }
+    assert_eq!(s.requests(), served, "a refused request reached the server");
+    let report = proxy.finish();
+    let codes: Vec<Option<&str>> = report.connections[1..]
+        .iter()
+        .map(|c| c.code.as_deref())
+        .collect();
+    let expected: Vec<Option<&str>> = attacks.iter().map(|(_, code)| Some(*code)).collect();
+    assert_eq!(codes, expected, "{report:#?}");
+    assert_eq!(
+        report.connections[1].reason.as_deref(),
+        Some(format!("the request's Host header names other.test:{port}, not allowed.test, the host in its URL").as_str())
+    );
+}
