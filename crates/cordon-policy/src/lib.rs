@@ -6,6 +6,7 @@ pub mod cedar;
 pub mod detect;
 pub mod egress;
 pub mod engine;
+pub mod envelope;
 pub mod facts;
 pub mod grants;
 pub mod import;
