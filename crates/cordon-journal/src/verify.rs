@@ -275,11 +275,18 @@ fn witnessed_checkpoints(
         let name = format!(
             "{}/{}",
             crate::witness::client::WITNESSED_DIR,
-            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
         );
         let text = std::fs::read_to_string(&path).map_err(|e| JournalError::io(&path, &e))?;
         let Ok(note) = Note::parse(&text) else {
-            report.fail(None, Some(&name), "checkpoint_malformed", "the kept cosigned checkpoint does not parse".into());
+            report.fail(
+                None,
+                Some(&name),
+                "checkpoint_malformed",
+                "the kept cosigned checkpoint does not parse".into(),
+            );
             continue;
         };
         let mut vouched = false;

@@ -53,8 +53,8 @@ pub fn check_push(witnessed: Option<&LogState>, push: &Push) -> Result<Accepted,
         .map_err(|e| refuse("malformed_push", format!("public_key: {e}")))?;
     let note = Note::parse(&push.checkpoint)
         .map_err(|e| refuse("malformed_push", format!("checkpoint: {e}")))?;
-    let cp = Checkpoint::parse_body(&note.text)
-        .map_err(|e| refuse("malformed_push", e.to_string()))?;
+    let cp =
+        Checkpoint::parse_body(&note.text).map_err(|e| refuse("malformed_push", e.to_string()))?;
     if cp.origin != push.origin {
         return Err(refuse(
             "origin_mismatch",
@@ -211,15 +211,18 @@ fn check_rotation(
     let refused = |why: &str| {
         refuse(
             "key_changed",
-            format!(
-                "the log's key changed without a rotation signed by its old key ({why})"
-            ),
+            format!("the log's key changed without a rotation signed by its old key ({why})"),
         )
     };
-    let text = push.rotation.as_deref().ok_or_else(|| refused("no rotation statement"))?;
+    let text = push
+        .rotation
+        .as_deref()
+        .ok_or_else(|| refused("no rotation statement"))?;
     let note = Note::parse(text).map_err(|_| refused("the rotation statement does not parse"))?;
     if !note.verified_by(&witnessed.origin, &witnessed.key) {
-        return Err(refused("the rotation statement is not signed by the old key"));
+        return Err(refused(
+            "the rotation statement is not signed by the old key",
+        ));
     }
     let lines: Vec<&str> = note.text.split_terminator('\n').collect();
     let [header, origin, key, size] = lines[..] else {
@@ -275,7 +278,11 @@ fn check_entries(
             .enumerate()
             .map(|(i, line)| {
                 let index = first + (offset + i) as u64;
-                let key = if index < keys.from { keys.before } else { keys.after };
+                let key = if index < keys.from {
+                    keys.before
+                } else {
+                    keys.after
+                };
                 check_line(index, line, origin, &key)
             })
             .collect()
@@ -283,7 +290,9 @@ fn check_entries(
     let threads = if lines.len() < 64 {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8)
     };
     let chunk = lines.len().div_ceil(threads).max(1);
     let checked: Vec<Checked> = if threads < 2 {
@@ -351,8 +360,11 @@ fn check_line(
         _ => return Err(bad("not in canonical JSON form".into())),
     }
     let payload = crate::signing::signing_payload(map).map_err(|e| bad(e.to_string()))?;
-    crate::signing::verify_payload(map, &payload, &KeyRing::any_id(*key))
-        .map_err(|e| bad(format!("its signature does not verify under the log's key: {e}")))?;
+    crate::signing::verify_payload(map, &payload, &KeyRing::any_id(*key)).map_err(|e| {
+        bad(format!(
+            "its signature does not verify under the log's key: {e}"
+        ))
+    })?;
     let position = map
         .get(record::LOG_POSITION)
         .ok_or_else(|| bad("it carries no log_position".into()))?;
@@ -397,7 +409,10 @@ fn mirror_row(index: u64, line: &str, map: &serde_json::Map<String, Value>) -> M
     let (record_id, outcome) = match kind {
         EntryKind::Decision => (text(map.get("record_id")), text(map.get("outcome"))),
         EntryKind::Receipt => (
-            text(map.get(record::DECISION_LINK).and_then(|l| l.get("record_id"))),
+            text(
+                map.get(record::DECISION_LINK)
+                    .and_then(|l| l.get("record_id")),
+            ),
             text(map.get("status")),
         ),
         EntryKind::Other => (None, None),
@@ -414,8 +429,12 @@ fn mirror_row(index: u64, line: &str, map: &serde_json::Map<String, Value>) -> M
         actor: text(map.get("actor")),
         session_id: text(map.get("session_id")),
         outcome,
-        command: text(details.and_then(|d| d.get("front_end")).and_then(|f| f.get("text")))
-            .or_else(|| text(map.get("contract_id"))),
+        command: text(
+            details
+                .and_then(|d| d.get("front_end"))
+                .and_then(|f| f.get("text")),
+        )
+        .or_else(|| text(map.get("contract_id"))),
         approvers: (!approvers.is_empty()).then(|| approvers.join(",")),
         record_id,
         contract_sha256: text(map.get("contract_sha256")),

@@ -77,8 +77,12 @@ fn call(url: &str, body: Option<String>) -> Result<(u16, Value), JournalError> {
         .limit(MAX_ANSWER)
         .read_to_string()
         .map_err(|e| transport(url, format!("the answer could not be read: {e}")))?;
-    let value = serde_json::from_str(&text)
-        .map_err(|_| transport(url, format!("answered {status} with something that is not JSON")))?;
+    let value = serde_json::from_str(&text).map_err(|_| {
+        transport(
+            url,
+            format!("answered {status} with something that is not JSON"),
+        )
+    })?;
     Ok((status, value))
 }
 
@@ -89,7 +93,10 @@ fn answer_error(url: &str, status: u16, v: &Value) -> JournalError {
         (409, "stale") => JournalError::Stale {
             witnessed_size: v.get("witnessed_size").and_then(Value::as_u64).unwrap_or(0),
             claimed: 0,
-            checkpoint: v.get("checkpoint").and_then(Value::as_str).map(str::to_string),
+            checkpoint: v
+                .get("checkpoint")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         },
         (422, code) => JournalError::Refused {
             code: code.to_string(),
@@ -147,7 +154,13 @@ pub fn push_journal(
         let to = size.min(from + batch.max(1));
         let push = build_push(journal, signer, machine, from, to, rotation.clone())?;
         report.requests += 1;
-        let (status, answer) = call(&endpoint, Some(serde_json::to_string(&push).map_err(|e| JournalError::InvalidEntry(e.to_string()))?))?;
+        let (status, answer) = call(
+            &endpoint,
+            Some(
+                serde_json::to_string(&push)
+                    .map_err(|e| JournalError::InvalidEntry(e.to_string()))?,
+            ),
+        )?;
         if status != 200 {
             match answer_error(url, status, &answer) {
                 JournalError::Stale { witnessed_size, .. } if restarts < 3 => {
@@ -264,7 +277,10 @@ pub fn fetch_log(url: &str, origin: &str) -> Result<(String, Vec<String>), Journ
         let start = lines.len() as u64;
         let end = size.min(start + super::server::MAX_PAGE);
         let (status, page) = call(
-            &format!("{base}/v1/entries?origin={}&start={start}&end={end}", enc(origin)),
+            &format!(
+                "{base}/v1/entries?origin={}&start={start}&end={end}",
+                enc(origin)
+            ),
             None,
         )?;
         if status != 200 {
@@ -275,7 +291,10 @@ pub fn fetch_log(url: &str, origin: &str) -> Result<(String, Vec<String>), Journ
             .and_then(|e| serde_json::from_value(e.clone()).ok())
             .ok_or_else(|| transport(url, "the answer has no entries"))?;
         if got.len() as u64 != end - start {
-            return Err(transport(url, format!("asked for entries {start}..{end}, got {}", got.len())));
+            return Err(transport(
+                url,
+                format!("asked for entries {start}..{end}, got {}", got.len()),
+            ));
         }
         lines.extend(got);
     }

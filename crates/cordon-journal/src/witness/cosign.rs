@@ -61,7 +61,9 @@ impl WitnessKey {
             .decode(key)
             .map_err(|_| bad("the key is not base64"))?;
         if typed.len() != 33 || typed[0] != COSIGNATURE_V1 {
-            return Err(bad("only Ed25519 cosignature/v1 (type 0x04) keys are supported"));
+            return Err(bad(
+                "only Ed25519 cosignature/v1 (type 0x04) keys are supported",
+            ));
         }
         let witness = WitnessKey {
             name: name.to_string(),
@@ -118,7 +120,12 @@ pub fn signed_message(body: &str, time: u64) -> String {
 }
 
 /// Adds `witness`'s cosignature at `time` to a signed checkpoint note, after its other lines.
-pub fn cosign(note_text: &str, name: &str, signer: &Signer, time: u64) -> Result<String, JournalError> {
+pub fn cosign(
+    note_text: &str,
+    name: &str,
+    signer: &Signer,
+    time: u64,
+) -> Result<String, JournalError> {
     let note = Note::parse(note_text)?;
     let witness = WitnessKey {
         name: name.to_string(),
@@ -128,7 +135,10 @@ pub fn cosign(note_text: &str, name: &str, signer: &Signer, time: u64) -> Result
     let mut raw = witness.key_hash().to_vec();
     raw.extend_from_slice(&time.to_be_bytes());
     raw.extend_from_slice(&signer.sign(message.as_bytes()));
-    Ok(format!("{note_text}\u{2014} {name} {}\n", STANDARD.encode(raw)))
+    Ok(format!(
+        "{note_text}\u{2014} {name} {}\n",
+        STANDARD.encode(raw)
+    ))
 }
 
 #[cfg(test)]
@@ -145,8 +155,13 @@ mod tests {
             root: [7u8; 32],
             extensions: vec![],
         };
-        let note = cosign(&cp.sign(&log).unwrap(), "witness.example/w1", &witness, 1_700_000_000)
-            .unwrap();
+        let note = cosign(
+            &cp.sign(&log).unwrap(),
+            "witness.example/w1",
+            &witness,
+            1_700_000_000,
+        )
+        .unwrap();
         let key = WitnessKey {
             name: "witness.example/w1".into(),
             key: witness.verifying_key(),
@@ -166,6 +181,9 @@ mod tests {
             name: "witness.example/w2".into(),
             key: witness.verifying_key(),
         };
-        assert_eq!(other.cosigned_at(&Note::parse(&note).unwrap()).unwrap(), None);
+        assert_eq!(
+            other.cosigned_at(&Note::parse(&note).unwrap()).unwrap(),
+            None
+        );
     }
 }

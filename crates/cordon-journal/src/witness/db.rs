@@ -100,7 +100,11 @@ impl WitnessDb {
 
     pub fn connect_with(url: &str, timeouts: Timeouts) -> Result<WitnessDb, JournalError> {
         let mut db = Database::connect(url, "witness", "cordon-witness", timeouts)?;
-        db.migrate(embedded::migrations::runner(), MIGRATION_TABLE, MIGRATION_LOCK)?;
+        db.migrate(
+            embedded::migrations::runner(),
+            MIGRATION_TABLE,
+            MIGRATION_LOCK,
+        )?;
         Ok(WitnessDb { db })
     }
 
@@ -332,8 +336,14 @@ impl WitnessDb {
             Box::pin(async move {
                 c.query(
                     &sql,
-                    &[&query.agent, &query.machine, &query.since, &query.until,
-                      &query.approver, &limit],
+                    &[
+                        &query.agent,
+                        &query.machine,
+                        &query.since,
+                        &query.until,
+                        &query.approver,
+                        &limit,
+                    ],
                 )
                 .await
             })
@@ -425,9 +435,20 @@ impl Columns {
                          $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
                   AS t(idx, line, kind, at, actor, session_id, outcome, command, approvers,
                        record_id, contract_sha256)",
-            &[&log_id, &self.idx, &self.line, &self.kind, &self.at, &self.actor,
-              &self.session_id, &self.outcome, &self.command, &self.approvers,
-              &self.record_id, &self.contract_sha256],
+            &[
+                &log_id,
+                &self.idx,
+                &self.line,
+                &self.kind,
+                &self.at,
+                &self.actor,
+                &self.session_id,
+                &self.outcome,
+                &self.command,
+                &self.approvers,
+                &self.record_id,
+                &self.contract_sha256,
+            ],
         )
         .await
     }

@@ -161,7 +161,8 @@ impl Witness {
         let mut accepted = check_push(witnessed.as_ref(), push)?;
         let cosigned = cosign::cosign(&push.checkpoint, &self.name, &self.signer, now)?;
         accepted.state.cosigned = cosigned.clone();
-        self.db.commit(&accepted, witnessed.is_none(), push.old_size)?;
+        self.db
+            .commit(&accepted, witnessed.is_none(), push.old_size)?;
         Ok(Cosigned {
             checkpoint: cosigned,
             size: accepted.state.size,

@@ -35,7 +35,9 @@ pub struct WitnessServer {
 
 impl std::fmt::Debug for WitnessServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WitnessServer").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("WitnessServer")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -52,7 +54,11 @@ impl WitnessServer {
         // Connect every worker first: a witness that cannot reach its database does not listen.
         let mut witnesses = Vec::new();
         for _ in 0..workers.max(1) {
-            witnesses.push(Witness::new(name, signer.clone(), WitnessDb::connect(db_url)?)?);
+            witnesses.push(Witness::new(
+                name,
+                signer.clone(),
+                WitnessDb::connect(db_url)?,
+            )?);
         }
         let server = tiny_http::Server::http(listen).map_err(|e| JournalError::Transport {
             url: listen.to_string(),
@@ -132,10 +138,16 @@ fn handle(witness: &mut Witness, mut request: tiny_http::Request) {
             Err(e) => error_answer(&e),
         },
         (tiny_http::Method::Get, "/v1/log") => match param("origin") {
-            None => (400, json!({"code": "bad_request", "error": "origin is missing"})),
+            None => (
+                400,
+                json!({"code": "bad_request", "error": "origin is missing"}),
+            ),
             Some(origin) => match witness.db().log_state(&origin) {
                 Ok(Some(s)) => (200, json!({"checkpoint": s.cosigned, "size": s.size})),
-                Ok(None) => (404, json!({"code": "unknown_log", "error": format!("the witness has never seen {origin:?}")})),
+                Ok(None) => (
+                    404,
+                    json!({"code": "unknown_log", "error": format!("the witness has never seen {origin:?}")}),
+                ),
                 Err(e) => error_answer(&e),
             },
         },
@@ -146,16 +158,24 @@ fn handle(witness: &mut Witness, mut request: tiny_http::Request) {
                 param("end").and_then(|s| s.parse::<u64>().ok()),
             );
             match range {
-                (Some(origin), Some(start), Some(end)) if start <= end && end - start <= MAX_PAGE => {
+                (Some(origin), Some(start), Some(end))
+                    if start <= end && end - start <= MAX_PAGE =>
+                {
                     match witness.db().entries(&origin, start, end) {
                         Ok(lines) => (200, json!({ "entries": lines })),
                         Err(e) => error_answer(&e),
                     }
                 }
-                _ => (400, json!({"code": "bad_request", "error": format!("expected origin, start and end, at most {MAX_PAGE} entries apart")})),
+                _ => (
+                    400,
+                    json!({"code": "bad_request", "error": format!("expected origin, start and end, at most {MAX_PAGE} entries apart")}),
+                ),
             }
         }
-        _ => (404, json!({"code": "not_found", "error": format!("no such endpoint: {path}")})),
+        _ => (
+            404,
+            json!({"code": "not_found", "error": format!("no such endpoint: {path}")}),
+        ),
     };
     let text = body.to_string();
     let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]);
@@ -168,7 +188,10 @@ fn handle(witness: &mut Witness, mut request: tiny_http::Request) {
 
 fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>, (u16, Value)> {
     if request.body_length().is_some_and(|n| n > MAX_BODY) {
-        return Err((413, json!({"code": "too_large", "error": format!("a push is at most {MAX_BODY} bytes")})));
+        return Err((
+            413,
+            json!({"code": "too_large", "error": format!("a push is at most {MAX_BODY} bytes")}),
+        ));
     }
     let mut bytes = Vec::new();
     let read = request
@@ -176,16 +199,27 @@ fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>, (u16, Value)> 
         .take(MAX_BODY as u64 + 1)
         .read_to_end(&mut bytes);
     match read {
-        Ok(n) if n > MAX_BODY => Err((413, json!({"code": "too_large", "error": format!("a push is at most {MAX_BODY} bytes")}))),
+        Ok(n) if n > MAX_BODY => Err((
+            413,
+            json!({"code": "too_large", "error": format!("a push is at most {MAX_BODY} bytes")}),
+        )),
         Ok(_) => Ok(bytes),
-        Err(e) => Err((400, json!({"code": "bad_request", "error": format!("the body could not be read: {e}")}))),
+        Err(e) => Err((
+            400,
+            json!({"code": "bad_request", "error": format!("the body could not be read: {e}")}),
+        )),
     }
 }
 
 fn push(witness: &mut Witness, bytes: &[u8]) -> (u16, Value) {
     let push: Push = match serde_json::from_slice(bytes) {
         Ok(p) => p,
-        Err(e) => return (400, json!({"code": "bad_request", "error": format!("the body is not a push: {e}")})),
+        Err(e) => {
+            return (
+                400,
+                json!({"code": "bad_request", "error": format!("the body is not a push: {e}")}),
+            )
+        }
     };
     match witness.push(&push, now()) {
         Ok(cosigned) => (200, json!(cosigned)),
@@ -195,9 +229,7 @@ fn push(witness: &mut Witness, bytes: &[u8]) -> (u16, Value) {
 
 fn error_answer(e: &JournalError) -> (u16, Value) {
     match e {
-        JournalError::Refused { code, reason } => {
-            (422, json!({"code": code, "error": reason}))
-        }
+        JournalError::Refused { code, reason } => (422, json!({"code": code, "error": reason})),
         JournalError::Stale {
             witnessed_size,
             checkpoint,
