@@ -32,7 +32,12 @@ fn cpu_of(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(") ").map_or("", |(_, r)| r);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after the command name.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -44,7 +49,8 @@ fn postgres_cpu() -> f64 {
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres")
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
         })
         .map(cpu_of)
         .sum()
@@ -68,7 +74,10 @@ fn entries(machine: usize, n: usize) -> Vec<Value> {
             outcome: outcome.into(),
             reason_codes: vec!["RULE".into()],
             reason: "the team policy".into(),
-            actor: format!("agent:{}", ["claude", "codex", "gemini", "cursor", "ci"][i % 5]),
+            actor: format!(
+                "agent:{}",
+                ["claude", "codex", "gemini", "cursor", "ci"][i % 5]
+            ),
             session_id: format!("s{}", i / 50),
             sandbox_profile: None,
             details,
@@ -95,7 +104,8 @@ fn prepare(dir: &std::path::Path, machine: usize, n: usize, key: &Signer) -> Jou
         for k in 0..chunk.len() {
             if chunk[k].get("receipt_version").is_some() && k > 0 {
                 let rid = chunk[k - 1]["record_id"].clone();
-                chunk[k]["decision_record"] = json!({"record_id": rid, "index": first + k as u64 - 1, "leaf_hash": ""});
+                chunk[k]["decision_record"] =
+                    json!({"record_id": rid, "index": first + k as u64 - 1, "leaf_hash": ""});
             }
         }
         journal.append_signed_batch(chunk, key).unwrap();
@@ -111,14 +121,22 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("serve") {
-        let server =
-            WitnessServer::start("127.0.0.1:0", &args[2], WITNESS, Arc::new(witness_signer()), 4)
-                .unwrap();
+        let server = WitnessServer::start(
+            "127.0.0.1:0",
+            &args[2],
+            WITNESS,
+            Arc::new(witness_signer()),
+            4,
+        )
+        .unwrap();
         println!("{}", server.url());
         server.wait();
         return;
     }
-    let db_url = args.get(1).expect("usage: witness_scale DB_URL [MACHINES] [ENTRIES]").clone();
+    let db_url = args
+        .get(1)
+        .expect("usage: witness_scale DB_URL [MACHINES] [ENTRIES]")
+        .clone();
     let machines: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20);
     let per: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(50_000);
     let home = tempfile::tempdir().unwrap();
@@ -145,7 +163,9 @@ fn main() {
         .spawn()
         .unwrap();
     let mut url = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
     let url = url.trim().to_string();
     let witness = WitnessKey {
         name: WITNESS.into(),
@@ -161,9 +181,17 @@ fn main() {
             .map(|(m, mut j)| {
                 let (url, witness, key) = (&url, &witness, &key);
                 s.spawn(move || {
-                    push_journal(&mut j, key, url, witness, &format!("host-{m:02}"), None, 10_000)
-                        .unwrap()
-                        .entries_sent
+                    push_journal(
+                        &mut j,
+                        key,
+                        url,
+                        witness,
+                        &format!("host-{m:02}"),
+                        None,
+                        10_000,
+                    )
+                    .unwrap()
+                    .entries_sent
                 })
             })
             .collect();
@@ -184,15 +212,32 @@ fn main() {
     let _ = child.wait();
 
     let mut db = WitnessDb::connect(&db_url).unwrap();
-    let week_ago = cordon_journal::time_fmt::format(
-        time::OffsetDateTime::now_utc() - time::Duration::days(7),
-    );
+    let week_ago =
+        cordon_journal::time_fmt::format(time::OffsetDateTime::now_utc() - time::Duration::days(7));
     let queries = [
-        ("commands agent:claude ran on host-03 in the last week", QueryKind::Commands,
-         Query { agent: Some("agent:claude".into()), machine: Some("host-03".into()), since: Some(week_ago.clone()), ..Default::default() }),
-        ("every denial (newest 1,000)", QueryKind::Denials, Query::default()),
-        ("every approval by approver1 (newest 1,000)", QueryKind::Approvals,
-         Query { approver: Some("approver1".into()), ..Default::default() }),
+        (
+            "commands agent:claude ran on host-03 in the last week",
+            QueryKind::Commands,
+            Query {
+                agent: Some("agent:claude".into()),
+                machine: Some("host-03".into()),
+                since: Some(week_ago.clone()),
+                ..Default::default()
+            },
+        ),
+        (
+            "every denial (newest 1,000)",
+            QueryKind::Denials,
+            Query::default(),
+        ),
+        (
+            "every approval by approver1 (newest 1,000)",
+            QueryKind::Approvals,
+            Query {
+                approver: Some("approver1".into()),
+                ..Default::default()
+            },
+        ),
     ];
     for (label, kind, q) in queries {
         let _ = db.query(kind, &q).unwrap();
@@ -203,7 +248,10 @@ fn main() {
             hits = db.query(kind, &q).unwrap().len();
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
-        println!("query over {total} mirrored entries, {label}: {hits} hits, median {:.1} ms", median(times));
+        println!(
+            "query over {total} mirrored entries, {label}: {hits} hits, median {:.1} ms",
+            median(times)
+        );
     }
     std::thread::sleep(Duration::from_millis(10));
 }

@@ -538,3 +538,73 @@ fn search_answers_from_indexed_columns_with_the_signed_line() {
         .is_empty());
     server.stop();
 }
+
+#[test]
+fn an_entry_whose_own_signature_fails_is_refused_even_under_a_valid_checkpoint() {
+    use base64::Engine as _;
+    let db = fresh_db();
+    let mut witness = Witness::new(
+        WITNESS,
+        witness_signer(),
+        WitnessDb::connect(&db.url).unwrap(),
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let key = signer(1);
+    let mut journal = Journal::open(&home.path().join("j")).unwrap();
+    append(&mut journal, &key, 40, "x");
+    let lines: Vec<String> = (0..journal.len())
+        .map(|i| String::from_utf8(journal.read_entry(i).unwrap()).unwrap())
+        .collect();
+    // The machine's key signs a checkpoint over lines it chose, one of them with a broken
+    // entry signature (the last base64 character of its signature value changed).
+    let push_of = |lines: Vec<String>| {
+        let leaves: Vec<_> = lines
+            .iter()
+            .map(|l| cordon_journal::merkle::leaf_hash(l.as_bytes()))
+            .collect();
+        let checkpoint = cordon_journal::note::Checkpoint {
+            origin: journal.origin().into(),
+            size: lines.len() as u64,
+            root: cordon_journal::merkle::mth(&leaves),
+            extensions: vec![],
+        }
+        .sign(&key)
+        .unwrap();
+        Push {
+            origin: journal.origin().into(),
+            machine: "laptop-a".into(),
+            public_key: base64::engine::general_purpose::STANDARD
+                .encode(key.verifying_key().as_bytes()),
+            old_size: 0,
+            consistency: vec![],
+            checkpoint,
+            entries: lines,
+            rotation: None,
+        }
+    };
+    let mut forged = lines.clone();
+    let mut entry: Value = serde_json::from_str(&forged[30]).unwrap();
+    let sig = entry["signature"]["signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let flipped = if sig.as_bytes()[10] == b'A' { "B" } else { "A" };
+    entry["signature"]["signature"] = json!(format!("{}{flipped}{}", &sig[..10], &sig[11..]));
+    forged[30] = String::from_utf8(cordon_core::canonical::to_vec(&entry).unwrap()).unwrap();
+    match witness.push(&push_of(forged), 1).unwrap_err() {
+        JournalError::Refused { code, reason } => {
+            assert_eq!(code, "bad_entry");
+            assert_eq!(
+                reason,
+                "entry 30: its signature does not verify under the log's key"
+            );
+        }
+        other => panic!("{other}"),
+    }
+    // Positive control: the same lines unaltered are accepted.
+    assert_eq!(
+        witness.push(&push_of(lines), 1).unwrap().size,
+        journal.len()
+    );
+}

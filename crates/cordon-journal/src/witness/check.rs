@@ -9,7 +9,11 @@
 //! 4. the RFC 9162 consistency proof from the witnessed checkpoint to the new one verifies;
 //! 5. the pushed entries, appended to the witnessed tree, give exactly the new root;
 //! 6. every entry is a canonical JSON object signed by the log's key and bound to its position
-//!    (`log_position`: this origin, this index, the previous entry's payload hash).
+//!    (`log_position`: this origin, this index, the previous entry's payload hash). Signatures are
+//!    verified in batches (ed25519-dalek `verify_batch`); a failing batch is verified entry by
+//!    entry with `verify_strict` to name the entry. The log's key must not be a small-order
+//!    point, so a batch cannot accept what strict verification of a sound key would refuse
+//!    except signatures with small-order components in `R`, which the verifier (strict) reports.
 //!
 //! Steps 4 and 5 each prove append-only on their own; the witness checks both because the proof
 //! is what the C2SP witness protocol defines and the entries are what the mirror keeps.
@@ -21,7 +25,6 @@ use serde_json::Value;
 
 use super::{LogState, MirrorRow, Push, Rotation};
 use crate::error::JournalError;
-use crate::keys::KeyRing;
 use crate::merkle::{self, Hash, TreeBuilder};
 use crate::note::{Checkpoint, Note};
 use crate::record::{self, EntryKind};
@@ -51,6 +54,12 @@ pub fn check_push(witnessed: Option<&LogState>, push: &Push) -> Result<Accepted,
         .map_err(|_| refuse("malformed_push", "public_key is not standard base64".into()))?;
     let key = crate::keys::parse_public_key(&raw_key)
         .map_err(|e| refuse("malformed_push", format!("public_key: {e}")))?;
+    if key.is_weak() {
+        return Err(refuse(
+            "malformed_push",
+            "public_key is a small-order point, which verifies forged signatures".into(),
+        ));
+    }
     let note = Note::parse(&push.checkpoint)
         .map_err(|e| refuse("malformed_push", format!("checkpoint: {e}")))?;
     let cp =
@@ -285,7 +294,11 @@ fn check_entries(
                 };
                 check_line(index, line, origin, &key)
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|checked| {
+                verify_signatures(&checked, first + offset as u64)?;
+                Ok(checked)
+            })
     };
     let threads = if lines.len() < 64 {
         1
@@ -338,8 +351,35 @@ fn check_entries(
     Ok((rows, previous))
 }
 
+/// Verifies the entries' Ed25519 signatures as one batch (about twice as fast as one by one); if
+/// the batch fails, one by one with `verify_strict` to name the entry.
+fn verify_signatures(checked: &[Checked], first: u64) -> Result<(), JournalError> {
+    let messages: Vec<&[u8]> = checked.iter().map(|c| c.payload.as_slice()).collect();
+    let signatures: Vec<ed25519_dalek::Signature> = checked.iter().map(|c| c.signature).collect();
+    let keys: Vec<VerifyingKey> = checked.iter().map(|c| c.key).collect();
+    if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
+        return Ok(());
+    }
+    for (i, c) in checked.iter().enumerate() {
+        if !crate::keys::verify_ed25519(&c.key, &c.payload, &c.signature.to_bytes()) {
+            return Err(refuse(
+                "bad_entry",
+                format!(
+                    "entry {}: its signature does not verify under the log's key",
+                    first + i as u64
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 struct Checked {
     payload_hash: Hash,
+    key: VerifyingKey,
+    signature: ed25519_dalek::Signature,
+    /// The bytes the entry's signature covers.
+    payload: Vec<u8>,
     previous_claimed: Option<String>,
     row: MirrorRow,
 }
@@ -360,11 +400,8 @@ fn check_line(
         _ => return Err(bad("not in canonical JSON form".into())),
     }
     let payload = crate::signing::signing_payload(map).map_err(|e| bad(e.to_string()))?;
-    crate::signing::verify_payload(map, &payload, &KeyRing::any_id(*key)).map_err(|e| {
-        bad(format!(
-            "its signature does not verify under the log's key: {e}"
-        ))
-    })?;
+    let signature = crate::signing::raw_signature(map)
+        .map_err(|e| bad(format!("its signature is malformed: {e}")))?;
     let position = map
         .get(record::LOG_POSITION)
         .ok_or_else(|| bad("it carries no log_position".into()))?;
@@ -377,6 +414,9 @@ fn check_line(
     }
     Ok(Checked {
         payload_hash: record::payload_hash(&payload),
+        key: *key,
+        signature: ed25519_dalek::Signature::from_bytes(&signature),
+        payload,
         previous_claimed: position
             .get("previous_payload_hash")
             .and_then(Value::as_str)

@@ -348,7 +348,7 @@ pub fn verify_from_witness(
         &VerifyOptions {
             ring: ring.clone(),
             trusted_checkpoint: Some(checkpoint),
-            fast: true,
+            fast: false,
         },
     )
 }

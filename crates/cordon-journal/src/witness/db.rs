@@ -3,8 +3,8 @@
 //! A push is stored in one transaction that locks the log's row and checks that its size is still
 //! the one the push was checked against: two pushes for one log cannot both land (the second is
 //! [`JournalError::Stale`]), and a refused or failed push leaves nothing behind. The entries go in
-//! with one `INSERT … SELECT FROM UNNEST(…)` per push, then receipts take their agent and command
-//! from the decision they link to, so every search is one indexed scan.
+//! with one `INSERT … SELECT FROM UNNEST(…)` per push, receipts already carrying the agent and
+//! command of the decision they link to, so every search is one indexed scan.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -22,6 +22,10 @@ mod embedded {
 const MIGRATION_TABLE: &str = "cordon_witness_migrations";
 /// Advisory lock key serializing migrations ("cordon-w" in ASCII).
 const MIGRATION_LOCK: i64 = 0x636f_7264_6f6e_2d77;
+
+/// How long one witness operation may take: a push of 10,000 entries on a loaded machine takes
+/// seconds, not minutes.
+pub const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The witness database.
 #[derive(Debug)]
@@ -93,9 +97,16 @@ enum Stored {
 }
 
 impl WitnessDb {
-    /// Connects (default timeouts) and migrates.
+    /// Connects and migrates, waiting at most 5 s to connect and [`STORE_TIMEOUT`] for one
+    /// operation (storing a push of 10,000 entries is one operation).
     pub fn connect(url: &str) -> Result<WitnessDb, JournalError> {
-        WitnessDb::connect_with(url, Timeouts::default())
+        WitnessDb::connect_with(
+            url,
+            Timeouts {
+                connect: std::time::Duration::from_secs(5),
+                operation: STORE_TIMEOUT,
+            },
+        )
     }
 
     pub fn connect_with(url: &str, timeouts: Timeouts) -> Result<WitnessDb, JournalError> {
@@ -167,7 +178,7 @@ impl WitnessDb {
         let (key, root) = (s.key.as_bytes().to_vec(), s.root.to_vec());
         let size = s.size as i64;
         let old = old_size as i64;
-        let columns = Columns::of(accepted);
+        let mut columns = Columns::of(accepted);
         let stored = self.run("store the push", |c| {
             Box::pin(async move {
                 let tx = c.transaction().await?;
@@ -226,19 +237,8 @@ impl WitnessDb {
                     .await?;
                 }
                 if !columns.idx.is_empty() {
+                    columns.link_receipts(&tx, log_id).await?;
                     columns.insert(&tx, log_id).await?;
-                    // Receipts take the agent (and the command text) of the decision they link to.
-                    tx.execute(
-                        "UPDATE cordon_witness.entries r
-                         SET actor = d.actor, session_id = d.session_id,
-                             command = COALESCE(d.command, r.command)
-                         FROM cordon_witness.entries d
-                         WHERE r.log_id = $1 AND r.idx >= $2 AND r.kind = 'receipt'
-                           AND d.log_id = r.log_id AND d.kind = 'decision'
-                           AND d.record_id = r.record_id",
-                        &[&log_id, &old],
-                    )
-                    .await?;
                 }
                 tx.commit().await?;
                 Ok(Stored::Done)
@@ -328,7 +328,7 @@ impl WitnessDb {
                AND ($3::text IS NULL OR e.at >= $3::text::timestamptz)
                AND ($4::text IS NULL OR e.at < $4::text::timestamptz)
                AND ($5::text IS NULL OR ',' || e.approvers || ',' LIKE '%,' || $5 || ',%')
-             ORDER BY e.at DESC NULLS LAST, e.log_id, e.idx DESC
+             ORDER BY e.at DESC
              LIMIT $6"
         );
         let limit = i64::from(if query.limit == 0 { 1000 } else { query.limit });
@@ -419,6 +419,65 @@ impl Columns {
             record_id: rows.iter().map(|r| r.record_id.clone()).collect(),
             contract_sha256: rows.iter().map(|r| r.contract_sha256.clone()).collect(),
         }
+    }
+
+    /// Gives each receipt the agent, session and command text of the decision it links to: from
+    /// this push when the decision is in it, else from the mirror (one query for all of those).
+    async fn link_receipts(
+        &mut self,
+        tx: &tokio_postgres::Transaction<'_>,
+        log_id: i64,
+    ) -> Result<(), tokio_postgres::Error> {
+        let mut decisions: std::collections::HashMap<String, usize> = Default::default();
+        let mut missing: Vec<String> = Vec::new();
+        for i in 0..self.idx.len() {
+            let Some(id) = self.record_id[i].clone() else {
+                continue;
+            };
+            if self.kind[i] == "decision" {
+                decisions.insert(id, i);
+            } else if self.kind[i] == "receipt" && !decisions.contains_key(&id) {
+                missing.push(id);
+            }
+        }
+        let mut earlier: std::collections::HashMap<String, [Option<String>; 3]> =
+            Default::default();
+        if !missing.is_empty() {
+            let rows = tx
+                .query(
+                    "SELECT record_id, actor, session_id, command FROM cordon_witness.entries
+                     WHERE log_id = $1 AND kind = 'decision' AND record_id = ANY($2)",
+                    &[&log_id, &missing],
+                )
+                .await?;
+            for r in rows {
+                earlier.insert(r.try_get(0)?, [r.try_get(1)?, r.try_get(2)?, r.try_get(3)?]);
+            }
+        }
+        for i in 0..self.idx.len() {
+            if self.kind[i] != "receipt" {
+                continue;
+            }
+            let Some(id) = self.record_id[i].as_deref() else {
+                continue;
+            };
+            let found = match decisions.get(id) {
+                Some(&d) => Some([
+                    self.actor[d].clone(),
+                    self.session_id[d].clone(),
+                    self.command[d].clone(),
+                ]),
+                None => earlier.get(id).cloned(),
+            };
+            if let Some([actor, session, command]) = found {
+                self.actor[i] = actor;
+                self.session_id[i] = session;
+                if command.is_some() {
+                    self.command[i] = command;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn insert(
