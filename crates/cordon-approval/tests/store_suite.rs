@@ -572,12 +572,15 @@ fn silent_server_times_out() -> Result<(), Failed> {
 
 // ---- harness ------------------------------------------------------------------------------------
 
+/// A named case of the shared suite.
+type Case = (&'static str, fn(&Db));
+
 fn main() {
     if let Ok(spec) = std::env::var(CHILD_VAR) {
         child(&spec);
     }
     let args = Arguments::from_args();
-    let cases: [(&str, fn(&Db)); 6] = [
+    let cases: [Case; 6] = [
         ("lifecycle_and_expiry", lifecycle_and_expiry),
         ("denial_and_notification", denial_and_notification),
         ("single_use_across_handles", single_use_across_handles),

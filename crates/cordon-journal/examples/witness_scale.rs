@@ -212,6 +212,12 @@ fn main() {
     let _ = child.wait();
 
     let mut db = WitnessDb::connect(&db_url).unwrap();
+    let t = Instant::now();
+    db.analyze().unwrap();
+    println!(
+        "ANALYZE of the mirror (what autovacuum does after a bulk load): {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let week_ago =
         cordon_journal::time_fmt::format(time::OffsetDateTime::now_utc() - time::Duration::days(7));
     let queries = [

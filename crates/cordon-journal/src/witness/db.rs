@@ -284,6 +284,18 @@ impl WitnessDb {
         Ok(lines)
     }
 
+    /// Refreshes the planner's statistics of the mirror. Autovacuum does this on its own schedule;
+    /// right after a bulk load (the first pushes of a fleet) the planner would otherwise not know
+    /// the mirror is large and sort every match instead of reading the newest from an index.
+    pub fn analyze(&mut self) -> Result<(), JournalError> {
+        self.run("refresh its statistics", |c| {
+            Box::pin(async move {
+                c.batch_execute("ANALYZE cordon_witness.entries; ANALYZE cordon_witness.logs")
+                    .await
+            })
+        })
+    }
+
     /// Every log the witness knows.
     pub fn logs(&mut self) -> Result<Vec<LogSummary>, JournalError> {
         let rows = self.run("list logs", |c| {
