@@ -4,7 +4,9 @@
 #[cfg(feature = "cedar")]
 pub mod cedar;
 pub mod engine;
+pub mod envelope;
 pub mod facts;
+pub mod grants;
 pub mod import;
 pub mod input;
 pub mod knowledge;
