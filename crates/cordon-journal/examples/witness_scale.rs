@@ -71,7 +71,11 @@ fn entries(machine: usize, n: usize) -> Vec<Value> {
             contract_sha256: format!("{:064x}", i),
             policy_profile: "team".into(),
             policy_digest: format!("sha256:{:064x}", 7),
-            outcome: outcome.into(),
+            outcome: if outcome == "deny" {
+                cordon_core::Outcome::Deny
+            } else {
+                cordon_core::Outcome::Allow
+            },
             reason_codes: vec!["RULE".into()],
             reason: "the team policy".into(),
             actor: format!(

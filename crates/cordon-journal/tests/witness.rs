@@ -92,7 +92,11 @@ fn decision(actor: &str, outcome: &str, approver: Option<&str>, text: &str) -> D
         contract_sha256: "ab".repeat(32),
         policy_profile: "p".into(),
         policy_digest: format!("sha256:{}", "cd".repeat(32)),
-        outcome: outcome.into(),
+        outcome: if outcome == "deny" {
+            cordon_core::Outcome::Deny
+        } else {
+            cordon_core::Outcome::Allow
+        },
         reason_codes: vec!["R".into()],
         reason: "because".into(),
         actor: actor.into(),
