@@ -51,8 +51,9 @@ CREATE TABLE cordon_witness.entries (
     contract_sha256 TEXT,
     PRIMARY KEY (log_id, idx)
 );
--- Commands an agent ran (receipts, by agent and time; the log gives the machine).
+-- Commands an agent ran (receipts, by agent and time), on every machine or on one (its logs).
 CREATE INDEX entries_commands ON cordon_witness.entries (actor, at) WHERE kind = 'receipt';
+CREATE INDEX entries_commands_by_log ON cordon_witness.entries (log_id, actor, at) WHERE kind = 'receipt';
 -- Every denial, by time.
 CREATE INDEX entries_denials ON cordon_witness.entries (at) WHERE kind = 'decision' AND outcome = 'deny';
 -- Every approval, by time.
