@@ -18,8 +18,8 @@
 //! (`cordon-pg`). Every database error becomes [`ApprovalError::Database`], one sentence that
 //! names the database (never its password) and what could not be done; the caller denies.
 
-use cordon_pg::{Client, Database, DbError, Op, SqlState};
 pub use cordon_pg::Timeouts;
+use cordon_pg::{Client, Database, DbError, Op, SqlState};
 use tokio_postgres::Row;
 
 use crate::artifact::{SignedApproval, Verified};
