@@ -1,26 +1,33 @@
 //! The envelope a hardened run is confined to (DESIGN.md, "The envelope"), and the judgement of
 //! every grant beyond it.
 //!
-//! The policy in force defines one envelope for the workspace, built once per process
+//! The policy in force defines one envelope for the workspace, built once per run
 //! ([`EnvelopeInForce::build`]): read the system, the workspace and the toolchains; write the
 //! workspace, the policy's caches and a private `TMPDIR`; list the home; never the credentials,
-//! cordon's own home, a signing key or journal kept elsewhere, nor write the start-up files. What
-//! the front end read in the command's text no longer widens it by itself. A path the contract
-//! names that reaches *outside* the envelope ([`EnvelopeInForce::grants_for`]) is resolved to the
-//! file it really reaches (`cordon_sandbox::resolve_real`: links from their own directory, `..`,
-//! `/proc/*/root|cwd|fd`), judged on that real path with the policy, and granted on the
-//! descriptor the resolver holds, so nothing can be swapped in between:
+//! cordon's own home, a signing key or journal kept elsewhere; never write the start-up files nor
+//! (inside the workspace) git metadata that runs code and agent, editor and shell settings. What
+//! the front end read in the command's text no longer widens it by itself: each path the
+//! contract names ([`EnvelopeInForce::grants_for`]) is resolved to the file it really reaches
+//! (`cordon_sandbox::resolve_real`: links from their own directory, `..`, `/proc/*/root|cwd|fd`),
+//! and only one that reaches *outside* the envelope can earn a grant, made on the descriptor the
+//! resolver holds, so nothing can be swapped in between:
 //!
-//! - the policy denies the real path: the run is blocked (`cat /proc/self/root/~/.aws/x`);
-//! - it allows it: granted (reading `/etc/os-release`);
-//! - it asks: granted only when a person approved this run and the path reaches what was written
-//!   (no link on the way), else not granted, and the kernel refuses the command's access (a link
-//!   planted in the workspace that leads to `~/victim`);
-//! - a grant on a never path is refused by the sandbox, which blocks the run.
+//! - it reaches what was written (no link on the way): the decision judged that very path
+//!   (allowed, or approved by a person), and it is granted (reading `/etc/os-release`);
+//! - a link or a `/proc` path led elsewhere: the real path is judged with the policy, and granted
+//!   only when the policy allows it. Otherwise nothing is granted and the kernel refuses the
+//!   command's access (`cat /proc/self/root/~/.aws/credentials`; a link planted in the workspace
+//!   that leads to `~/victim`). The run is not stopped: `rm link` removes the link itself, which
+//!   the envelope holds, and only a command that follows the link meets the refusal;
+//! - a path that does not exist: nothing to grant for a read; a write reaches its nearest
+//!   existing directory, judged the same way, and is granted only when the policy allows it;
+//! - a path that cannot be resolved to a real file (`/dev/stdin`, a descriptor of cordon's own
+//!   process that will be the command's own; a loop): nothing is granted on it;
+//! - a read-only name (`.git/hooks`, `.claude`, `~/.bashrc`) is writable only when a person
+//!   approved a text that names it as it is; a never path is never granted.
 //!
-//! A path that does not exist is granted nothing (a read) or through its nearest existing
-//! directory (a write), judged the same way; a path inside the envelope needs no grant, so a
-//! link into `.git/hooks` leaves that directory's read-only mount in place.
+//! A path inside the envelope needs no grant: a link into `.git/hooks` leaves that directory's
+//! read-only mount in place.
 //!
 //! Which envelope each kind of policy defines:
 //! - **native rules**: `cordon_policy::envelope::envelope_paths` of the policy itself;
@@ -30,6 +37,7 @@
 //!   and each command's declared scopes (and its cwd, readable as in CSC) as grants, judged on
 //!   their real paths against the profile's allowed prefixes (docs/sandbox.md).
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -42,7 +50,9 @@ use cordon_policy::knowledge::Knowledge;
 use cordon_policy::native::{self, CompiledPolicy, Context, LoadedNativePolicy};
 use cordon_policy::shell::{self, ShellState};
 use cordon_policy::toolchains::Toolchains;
-use cordon_sandbox::{resolve_real, Envelope, Grant, GrantAccess, RealPath, SYSTEM_DIRS};
+use cordon_sandbox::{
+    resolve_real, Envelope, Grant, GrantAccess, RealPath, PROTECTED_NAMES, SYSTEM_DIRS,
+};
 
 use crate::confinement::literal_prefix;
 use crate::ledger::Ledger;
@@ -95,12 +105,6 @@ impl std::fmt::Debug for PathJudge {
                 .finish(),
         }
     }
-}
-
-/// The policy's answer for one real path.
-struct Judged {
-    outcome: Outcome,
-    sentence: String,
 }
 
 impl EnvelopeInForce {
@@ -161,7 +165,6 @@ impl EnvelopeInForce {
     /// judged on its real path (module docs). `approved`: a person approved this run. `Err` is
     /// one sentence: the run is blocked.
     pub fn grants_for(&self, command: &Command, approved: bool) -> Result<Vec<Grant>, String> {
-        let cwd = Path::new(&command.cwd);
         let named = std::iter::once((command.cwd.as_str(), GrantAccess::Read))
             .chain(
                 command
@@ -181,49 +184,75 @@ impl EnvelopeInForce {
             if written.as_os_str().is_empty() {
                 continue;
             }
-            let Some(Reached {
-                real,
-                through_ancestor,
-            }) = reach(&written, access, cwd)?
-            else {
+            let Some(grant) = self.grant_for(&written, access, command, approved)? else {
                 continue;
             };
-            if self.holds(real.path(), access)
-                || grants
-                    .iter()
-                    .any(|g| g.target.path() == real.path() && covers(g.access, access))
-            {
-                continue;
+            let known = grants
+                .iter()
+                .any(|g| g.target.path() == grant.target.path() && covers(g.access, access));
+            if !known {
+                grants.push(grant);
             }
-            let judged = self.judge(real.path(), access, &command.cwd);
-            let as_written = !through_ancestor && absolute_in(cwd, &written) == real.path();
-            match judged.outcome {
-                // What the command names reaches what the policy denies: a link or a `/proc`
-                // path led there, and the run stops.
-                Outcome::Deny if !through_ancestor => return Err(format!(
-                    "command {}: `{}` reaches {}, which the policy does not let a command {}: {}",
-                    command.id,
-                    written.display(),
-                    real.path().display(),
-                    verb(access),
-                    judged.sentence
-                )),
-                // The envelope's never paths are never granted, whatever the policy says: the
-                // kernel refuses the command's access (a link into cordon's home).
-                _ if self.never(real.path()) => continue,
-                Outcome::Allow | Outcome::AllowWithCheckpoint => {}
-                Outcome::Ask | Outcome::Redirect if approved && as_written => {}
-                // Not granted (a directory the policy would not grant, to create a file in it;
-                // a path that reaches elsewhere than it says): the kernel refuses the command's
-                // access, as for any path outside the envelope.
-                Outcome::Deny | Outcome::Ask | Outcome::Redirect => continue,
-            }
-            grants.push(Grant {
-                target: real,
-                access,
-            });
         }
         Ok(grants)
+    }
+
+    /// The grant one named path earns, if any (module docs): `None` when the envelope already
+    /// holds it, or when it is not granted and the kernel will refuse the command's access.
+    fn grant_for(
+        &self,
+        written: &Path,
+        access: GrantAccess,
+        command: &Command,
+        approved: bool,
+    ) -> Result<Option<Grant>, String> {
+        let cwd = Path::new(&command.cwd);
+        let Some(Reached {
+            real,
+            through_ancestor,
+        }) = reach(written, access, cwd)
+        else {
+            return Ok(None);
+        };
+        if self.holds(real.path(), access) {
+            return Ok(None);
+        }
+        if through_ancestor && matches!(self.judge, PathJudge::Prefixes { .. }) {
+            // A CSC contract's scopes are granted as declared: one that does not exist is
+            // refused, unless another declared scope holds it (as csc-runner does).
+            let held = command
+                .write_paths
+                .iter()
+                .map(|p| absolute_in(cwd, &literal_prefix(p)))
+                .any(|other| other != absolute_in(cwd, written) && absolute_in(cwd, written).starts_with(&other));
+            if held {
+                return Ok(None);
+            }
+            return Err(format!(
+                "command {}: the declared write path {} does not exist and is not under another declared write path; cordon grants a contract's scopes as declared",
+                command.id,
+                written.display()
+            ));
+        }
+        // The decision judged the path as written; what a link, a `/proc` path or a missing
+        // file's directory leads to is judged here, on its real path.
+        let indirect = through_ancestor || absolute_in(cwd, written) != real.path();
+        if indirect {
+            let outcome = self.judge(real.path(), access, &command.cwd);
+            if !matches!(outcome, Outcome::Allow | Outcome::AllowWithCheckpoint) {
+                return Ok(None);
+            }
+        }
+        // Read-only names (git hooks and config, agent settings) open only to what a person
+        // approved, named as it is; the never paths, to nothing at all.
+        let read_only = access == GrantAccess::Write && self.read_only(real.path());
+        if (read_only && (indirect || !approved)) || self.never(real.path()) {
+            return Ok(None);
+        }
+        Ok(Some(Grant {
+            target: real,
+            access,
+        }))
     }
 
     /// Whether the envelope already gives `access` to `real` (so it needs no grant): beneath a
@@ -237,9 +266,7 @@ impl EnvelopeInForce {
         }
         let beneath = |roots: &[PathBuf]| roots.iter().any(|r| real.starts_with(r));
         match access {
-            GrantAccess::Write => {
-                beneath(&e.write) && !e.read_only.iter().any(|r| real.starts_with(r))
-            }
+            GrantAccess::Write => beneath(&e.write) && !self.read_only(real),
             GrantAccess::Read => {
                 beneath(&e.read)
                     || beneath(&e.write)
@@ -249,62 +276,62 @@ impl EnvelopeInForce {
         }
     }
 
+    /// Whether writing `real` would write a name the envelope keeps read-only: a read-only path
+    /// (start-up files), or inside a writable root, git metadata that runs code or agent, editor
+    /// and shell settings (`cordon_sandbox::PROTECTED_NAMES`: `.git/hooks`, `.claude`, …).
+    fn read_only(&self, real: &Path) -> bool {
+        if self.envelope.read_only.iter().any(|r| real.starts_with(r)) {
+            return true;
+        }
+        self.envelope
+            .write
+            .iter()
+            .filter_map(|root| real.strip_prefix(root).ok())
+            .any(names_protected)
+    }
+
     /// Whether `real` is or lies inside one of the envelope's never paths.
     fn never(&self, real: &Path) -> bool {
         self.envelope.never.iter().any(|n| real.starts_with(n))
     }
 
     /// The policy's answer for `access` to the real path `real`.
-    fn judge(&self, real: &Path, access: GrantAccess, cwd: &str) -> Judged {
-        let text = real.display().to_string();
+    fn judge(&self, real: &Path, access: GrantAccess, cwd: &str) -> Outcome {
         match &self.judge {
             PathJudge::Prefixes { read, write } => {
                 let allowed = match access {
-                    GrantAccess::Read => {
-                        read.iter().chain(write.iter()).any(|p| real.starts_with(p))
-                    }
+                    GrantAccess::Read => read.iter().chain(write).any(|p| real.starts_with(p)),
                     GrantAccess::Write => write.iter().any(|p| real.starts_with(p)),
                 };
-                let sentence = format!(
-                    "it lies outside the profile's allowed {} prefixes",
-                    verb(access)
-                );
-                Judged {
-                    outcome: if allowed {
-                        Outcome::Allow
-                    } else {
-                        Outcome::Deny
-                    },
-                    sentence,
+                if allowed {
+                    Outcome::Allow
+                } else {
+                    Outcome::Deny
                 }
             }
             PathJudge::Native(compiled) => {
-                let (facts, state) = self.facts_of(&text, access, cwd);
-                let decision = native::decide_facts(&facts, compiled, &state, Knowledge::builtin());
-                Judged {
-                    outcome: decision.outcome,
-                    sentence: as_access(&decision.sentence),
-                }
+                let (facts, state) = self.facts_of(real, access, cwd);
+                native::decide_facts(&facts, compiled, &state, Knowledge::builtin()).outcome
             }
             PathJudge::Cedar(engine, name) => {
-                let (facts, _) = self.facts_of(&text, access, cwd);
-                let decision = engine.decision(&facts, name);
-                Judged {
-                    outcome: decision.outcome,
-                    sentence: as_access(&decision.sentence),
-                }
+                let (facts, _) = self.facts_of(real, access, cwd);
+                engine.decision(&facts, name).outcome
             }
         }
     }
 
     /// The facts of the one known command whose only effect is `access` to `path`: `cat` reads
     /// its operand, `tee` writes it (the hooks judge an agent's own file writes the same way).
-    fn facts_of(&self, path: &str, access: GrantAccess, cwd: &str) -> (facts::Facts, ShellState) {
+    fn facts_of(&self, path: &Path, access: GrantAccess, cwd: &str) -> (facts::Facts, ShellState) {
         let program = match access {
             GrantAccess::Read => "cat",
             GrantAccess::Write => "tee",
         };
-        let argv = [program.to_string(), "--".to_string(), path.to_string()];
+        let argv = [
+            program.to_string(),
+            "--".to_string(),
+            path.display().to_string(),
+        ];
         let state = ShellState {
             cwd: cwd.to_string(),
             home: self.home.clone(),
@@ -366,24 +393,23 @@ struct Reached {
     through_ancestor: bool,
 }
 
-/// The file `written` reaches from `cwd`, held open; `None` when there is nothing to grant (a read
-/// of a path that does not exist). A write to a path that does not exist reaches its nearest
-/// existing directory, since the kernel grants rights on existing files only. `Err` when the path
-/// exists but cannot be resolved to a real file (a descriptor of cordon's own process).
-fn reach(written: &Path, access: GrantAccess, cwd: &Path) -> Result<Option<Reached>, String> {
+/// The file `written` reaches from `cwd`, held open; `None` when there is nothing to grant: a read
+/// of a path that does not exist, or a path that exists but cannot be resolved to a real file (a
+/// descriptor of cordon's own process such as `/dev/stdin`, which means the command's own when it
+/// runs; a loop). The kernel answers the command's access to those. A write to a path that does
+/// not exist reaches its nearest existing directory, since the kernel grants rights on existing
+/// files only.
+fn reach(written: &Path, access: GrantAccess, cwd: &Path) -> Option<Reached> {
     let mut path = written.to_path_buf();
     loop {
         match resolve_real(&path, cwd) {
             Ok(real) => {
-                return Ok(Some(Reached {
+                return Some(Reached {
                     real,
                     through_ancestor: path != written,
-                }))
+                })
             }
-            Err(e) if exists(&cwd.join(&path)) => {
-                return Err(format!("`{}` cannot be granted: {e}", written.display()))
-            }
-            Err(_) if access == GrantAccess::Read => return Ok(None),
+            Err(_) if exists(&cwd.join(&path)) || access == GrantAccess::Read => return None,
             Err(_) => match path.parent() {
                 Some(parent) if !parent.as_os_str().is_empty() => path = parent.to_path_buf(),
                 // A relative path's last ancestor is the cwd.
@@ -411,20 +437,31 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// A sentence about the `cat`/`tee` stand-in, as the access it stands for.
-fn as_access(sentence: &str) -> String {
-    sentence
-        .replace("`cat -- ", "`read ")
-        .replace("`tee -- ", "`write ")
+/// Whether `relative` (a path below a writable root) is or lies inside a protected name: an agent
+/// or editor setting anywhere, or git metadata of a `.git` directory (`.git/hooks`), of its linked
+/// worktrees (`.git/worktrees/*/hooks`) and of its modules (`.git/modules/**/hooks`).
+fn names_protected(relative: &Path) -> bool {
+    let parts: Vec<&OsStr> = relative.iter().collect();
+    PROTECTED_NAMES.iter().any(|name| {
+        let name: Vec<&OsStr> = Path::new(name).iter().collect();
+        match name.as_slice() {
+            [git, inner] if *git == ".git" => {
+                parts.iter().enumerate().any(|(at, part)| {
+                    let after = &parts[at + 1..];
+                    *part == ".git"
+                        && (after.first() == Some(inner)
+                            || (after.first().is_some_and(|p| *p == "worktrees")
+                                && after.get(2) == Some(inner))
+                            || (after.first().is_some_and(|p| *p == "modules")
+                                && after.contains(inner)))
+                })
+            }
+            [single] => parts.contains(single),
+            _ => false,
+        }
+    })
 }
 
 fn covers(granted: GrantAccess, wanted: GrantAccess) -> bool {
     granted == wanted || granted == GrantAccess::Write
-}
-
-fn verb(access: GrantAccess) -> &'static str {
-    match access {
-        GrantAccess::Read => "read",
-        GrantAccess::Write => "write",
-    }
 }
