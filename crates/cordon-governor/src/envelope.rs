@@ -1,54 +1,48 @@
-//! The envelope a hardened run is confined to (DESIGN.md, "The envelope"), and the judgement of
-//! every grant beyond it.
+//! The envelope a hardened run is confined to (DESIGN.md, "The envelope"), and the grants beyond
+//! it.
 //!
 //! The policy in force defines one envelope for the workspace, built once per run
 //! ([`EnvelopeInForce::build`]): read the system, the workspace and the toolchains; write the
 //! workspace, the policy's caches and a private `TMPDIR`; list the home; never the credentials,
 //! cordon's own home, a signing key or journal kept elsewhere; never write the start-up files nor
 //! (inside the workspace) git metadata that runs code and agent, editor and shell settings. What
-//! the front end read in the command's text no longer widens it by itself: each path the
-//! contract names ([`EnvelopeInForce::grants_for`]) is resolved to the file it really reaches
-//! (`cordon_sandbox::resolve_real`: links from their own directory, `..`, `/proc/*/root|cwd|fd`),
-//! and only one that reaches *outside* the envelope can earn a grant, made on the descriptor the
-//! resolver holds, so nothing can be swapped in between:
+//! the front end read in the command's text no longer widens it: each path the contract names
+//! ([`EnvelopeInForce::grants_for`]) is resolved to the file it really reaches
+//! (`cordon_sandbox::resolve_real`: links from their own directory, `..`, `/proc/*/root|cwd|fd`).
+//! One inside the envelope needs nothing (a link into `.git/hooks` leaves that directory's
+//! read-only mount in place). One outside it is granted, on the descriptor the resolver holds so
+//! nothing can be swapped in between, only when the policy or a person grants that real path:
 //!
-//! - it reaches what was written (no link on the way): the decision judged that very path
-//!   (allowed, or approved by a person), and it is granted (reading `/etc/os-release`);
-//! - a link or a `/proc` path led elsewhere: the real path is judged with the policy, and granted
-//!   only when the policy allows it. Otherwise nothing is granted and the kernel refuses the
-//!   command's access (`cat /proc/self/root/~/.aws/credentials`; a link planted in the workspace
-//!   that leads to `~/victim`). The run is not stopped: `rm link` removes the link itself, which
-//!   the envelope holds, and only a command that follows the link meets the refusal;
-//! - a path that does not exist: nothing to grant for a read; a write reaches its nearest
-//!   existing directory, judged the same way, and is granted only when the policy allows it;
-//! - a path that cannot be resolved to a real file (`/dev/stdin`, a descriptor of cordon's own
-//!   process that will be the command's own; a loop): nothing is granted on it;
-//! - a read-only name (`.git/hooks`, `.claude`, `~/.bashrc`) is writable only when a person
-//!   approved a text that names it as it is; a never path is never granted.
+//! - **a person**: the run was approved and the path reaches what was written, with no link or
+//!   `/proc` indirection on the way (a new file: the directory it is created in). Only an
+//!   approval opens a read-only name (`.git/hooks`, `.claude`, `~/.bashrc`) named as it is.
+//! - **a CSC profile**: its allowed read and write prefixes, checked again on the real path.
+//! - Native rules and Cedar policies name no paths to grant beyond their envelope (the caches
+//!   they name are in it), so an *allowed* text gets none: `cat /etc/shadow`, `cat link` where
+//!   `link` leads to `~/victim`, and `cat /proc/self/root/~/.aws/credentials` meet the kernel's
+//!   refusal (EACCES), as does reading a file in another project, until a person approves it.
 //!
-//! A path inside the envelope needs no grant: a link into `.git/hooks` leaves that directory's
-//! read-only mount in place.
+//! What is not granted does not stop the run: `rm link` removes the link itself, which the
+//! envelope holds, and only a command that follows it meets the refusal. A path that cannot be
+//! resolved to a real file (`/dev/stdin`: a descriptor of cordon's own process, which will be the
+//! command's own; a loop) is granted nothing. A never path is never granted.
 //!
 //! Which envelope each kind of policy defines:
 //! - **native rules**: `cordon_policy::envelope::envelope_paths` of the policy itself;
 //! - **Cedar**: the default pack's envelope for the workspace (Cedar policies name no paths the
-//!   envelope could be read from); grants are judged by the Cedar policies;
+//!   envelope could be read from);
 //! - **a CSC profile**: no workspace, the default pack's never, read-only and never-name lists,
-//!   and each command's declared scopes (and its cwd, readable as in CSC) as grants, judged on
-//!   their real paths against the profile's allowed prefixes (docs/sandbox.md).
+//!   and each command's declared scopes (and its cwd, readable as in CSC) granted when their real
+//!   paths lie under the profile's prefixes; one that does not exist is refused (docs/sandbox.md).
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cordon_core::contract::Command;
-use cordon_core::Outcome;
-use cordon_policy::cedar::CedarEngine;
 use cordon_policy::envelope::{envelope_paths, read_dir_names, EnvelopePaths};
-use cordon_policy::facts;
-use cordon_policy::knowledge::Knowledge;
-use cordon_policy::native::{self, CompiledPolicy, Context, LoadedNativePolicy};
-use cordon_policy::shell::{self, ShellState};
+use cordon_policy::native::{self, LoadedNativePolicy};
+use cordon_policy::shell;
 use cordon_policy::toolchains::Toolchains;
 use cordon_sandbox::{
     resolve_real, Envelope, Grant, GrantAccess, RealPath, PROTECTED_NAMES, SYSTEM_DIRS,
@@ -70,41 +64,23 @@ pub struct EnvelopeSource {
     pub cordon_home: PathBuf,
 }
 
-/// The envelope every command of a hardened run is confined to, and how a path beyond it is
-/// judged.
+/// The envelope every command of a hardened run is confined to, and what grants a path beyond it.
 #[derive(Debug, Clone)]
 pub struct EnvelopeInForce {
     pub envelope: Envelope,
-    judge: PathJudge,
-    home: String,
+    beyond: Beyond,
 }
 
-/// How a path beyond the envelope is judged: by the policy that decided.
-#[derive(Clone)]
-enum PathJudge {
-    /// Native rules: as `cat -- PATH` (a read) or `tee -- PATH` (a write).
-    Native(Arc<CompiledPolicy>),
-    /// Cedar policies, on the same facts.
-    Cedar(Arc<CedarEngine>, String),
-    /// A CSC profile: the real path must lie under one of its allowed prefixes.
+/// What may grant a path beyond the envelope, besides a person's approval.
+#[derive(Debug, Clone)]
+enum Beyond {
+    /// Native rules and Cedar policies: nothing but an approval.
+    ApprovalOnly,
+    /// A CSC profile: its allowed prefixes, on the real path.
     Prefixes {
         read: Vec<PathBuf>,
         write: Vec<PathBuf>,
     },
-}
-
-impl std::fmt::Debug for PathJudge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PathJudge::Native(_) => f.write_str("PathJudge::Native"),
-            PathJudge::Cedar(_, name) => write!(f, "PathJudge::Cedar({name})"),
-            PathJudge::Prefixes { read, write } => f
-                .debug_struct("PathJudge::Prefixes")
-                .field("read", read)
-                .field("write", write)
-                .finish(),
-        }
-    }
 }
 
 impl EnvelopeInForce {
@@ -117,28 +93,14 @@ impl EnvelopeInForce {
             .chain(ledger.journal_dir())
             .map(absolute)
             .collect();
-        let home = source.home.display().to_string();
-        let context = Context {
-            workspace: source.workspace.display().to_string(),
-            home: home.clone(),
-        };
-        let (envelope, judge) = match source.policy.as_ref() {
+        let (envelope, beyond) = match source.policy.as_ref() {
             PolicyInForce::Native(loaded) => {
                 let paths = paths_of(&loaded.policy, source);
-                let compiled = policies::compile(loaded, &context).map_err(|e| e.to_string())?;
-                (
-                    with_workspace(&paths, evidence)?,
-                    PathJudge::Native(Arc::new(compiled)),
-                )
+                (with_workspace(&paths, evidence)?, Beyond::ApprovalOnly)
             }
-            PolicyInForce::Cedar(cedar) => {
+            PolicyInForce::Cedar(_) => {
                 let paths = paths_of(&default_pack()?.policy, source);
-                let engine =
-                    policies::validate_cedar(cedar, &context).map_err(|e| e.to_string())?;
-                (
-                    with_workspace(&paths, evidence)?,
-                    PathJudge::Cedar(Arc::new(engine), cedar.name.clone()),
-                )
+                (with_workspace(&paths, evidence)?, Beyond::ApprovalOnly)
             }
             PolicyInForce::Csc(profile) => {
                 let paths = paths_of(&default_pack()?.policy, source);
@@ -146,18 +108,14 @@ impl EnvelopeInForce {
                 let prefixes = |list: &[String]| list.iter().map(PathBuf::from).collect();
                 let mut read: Vec<PathBuf> = prefixes(&profile.allowed_read_prefixes);
                 read.extend(prefixes(&profile.allowed_cwd_prefixes));
-                let judge = PathJudge::Prefixes {
+                let beyond = Beyond::Prefixes {
                     read,
                     write: prefixes(&profile.allowed_write_prefixes),
                 };
-                (without_workspace(&paths, evidence)?, judge)
+                (without_workspace(&paths, evidence)?, beyond)
             }
         };
-        Ok(EnvelopeInForce {
-            envelope,
-            judge,
-            home,
-        })
+        Ok(EnvelopeInForce { envelope, beyond })
     }
 
     /// The grants beyond the envelope that `command` gets: each path it names (its cwd and
@@ -198,7 +156,7 @@ impl EnvelopeInForce {
     }
 
     /// The grant one named path earns, if any (module docs): `None` when the envelope already
-    /// holds it, or when it is not granted and the kernel will refuse the command's access.
+    /// holds it, or when nothing grants it and the kernel will refuse the command's access.
     fn grant_for(
         &self,
         written: &Path,
@@ -217,42 +175,55 @@ impl EnvelopeInForce {
         if self.holds(real.path(), access) {
             return Ok(None);
         }
-        if through_ancestor && matches!(self.judge, PathJudge::Prefixes { .. }) {
-            // A CSC contract's scopes are granted as declared: one that does not exist is
-            // refused, unless another declared scope holds it (as csc-runner does).
-            let held = command
-                .write_paths
-                .iter()
-                .map(|p| absolute_in(cwd, &literal_prefix(p)))
-                .any(|other| other != absolute_in(cwd, written) && absolute_in(cwd, written).starts_with(&other));
-            if held {
-                return Ok(None);
+        let named = absolute_in(cwd, written);
+        // What a person saw: the path itself, or the directory a new file is made in.
+        let as_written = if through_ancestor {
+            named.parent() == Some(real.path())
+        } else {
+            named == real.path()
+        };
+        let granted = match &self.beyond {
+            Beyond::ApprovalOnly => approved && as_written,
+            Beyond::Prefixes { read, write } => {
+                if through_ancestor {
+                    self.declared_under_another(written, command)?;
+                    return Ok(None);
+                }
+                let prefixes = match access {
+                    GrantAccess::Read => read.iter().chain(write).collect::<Vec<_>>(),
+                    GrantAccess::Write => write.iter().collect(),
+                };
+                prefixes.iter().any(|p| real.path().starts_with(p))
             }
-            return Err(format!(
-                "command {}: the declared write path {} does not exist and is not under another declared write path; cordon grants a contract's scopes as declared",
-                command.id,
-                written.display()
-            ));
-        }
-        // The decision judged the path as written; what a link, a `/proc` path or a missing
-        // file's directory leads to is judged here, on its real path.
-        let indirect = through_ancestor || absolute_in(cwd, written) != real.path();
-        if indirect {
-            let outcome = self.judge(real.path(), access, &command.cwd);
-            if !matches!(outcome, Outcome::Allow | Outcome::AllowWithCheckpoint) {
-                return Ok(None);
-            }
-        }
-        // Read-only names (git hooks and config, agent settings) open only to what a person
-        // approved, named as it is; the never paths, to nothing at all.
+        };
         let read_only = access == GrantAccess::Write && self.read_only(real.path());
-        if (read_only && (indirect || !approved)) || self.never(real.path()) {
+        if !granted || (read_only && !(approved && as_written)) || self.never(real.path()) {
             return Ok(None);
         }
         Ok(Some(Grant {
             target: real,
             access,
         }))
+    }
+
+    /// A CSC contract's scopes are granted as declared: a write path that does not exist is
+    /// refused, unless another declared write path holds it (as csc-runner does).
+    fn declared_under_another(&self, written: &Path, command: &Command) -> Result<(), String> {
+        let cwd = Path::new(&command.cwd);
+        let named = absolute_in(cwd, written);
+        let held = command
+            .write_paths
+            .iter()
+            .map(|p| absolute_in(cwd, &literal_prefix(p)))
+            .any(|other| other != named && named.starts_with(&other));
+        if held {
+            return Ok(());
+        }
+        Err(format!(
+            "command {}: the declared write path {} does not exist and is not under another declared write path; cordon grants a contract's scopes as declared",
+            command.id,
+            written.display()
+        ))
     }
 
     /// Whether the envelope already gives `access` to `real` (so it needs no grant): beneath a
@@ -293,54 +264,6 @@ impl EnvelopeInForce {
     /// Whether `real` is or lies inside one of the envelope's never paths.
     fn never(&self, real: &Path) -> bool {
         self.envelope.never.iter().any(|n| real.starts_with(n))
-    }
-
-    /// The policy's answer for `access` to the real path `real`.
-    fn judge(&self, real: &Path, access: GrantAccess, cwd: &str) -> Outcome {
-        match &self.judge {
-            PathJudge::Prefixes { read, write } => {
-                let allowed = match access {
-                    GrantAccess::Read => read.iter().chain(write).any(|p| real.starts_with(p)),
-                    GrantAccess::Write => write.iter().any(|p| real.starts_with(p)),
-                };
-                if allowed {
-                    Outcome::Allow
-                } else {
-                    Outcome::Deny
-                }
-            }
-            PathJudge::Native(compiled) => {
-                let (facts, state) = self.facts_of(real, access, cwd);
-                native::decide_facts(&facts, compiled, &state, Knowledge::builtin()).outcome
-            }
-            PathJudge::Cedar(engine, name) => {
-                let (facts, _) = self.facts_of(real, access, cwd);
-                engine.decision(&facts, name).outcome
-            }
-        }
-    }
-
-    /// The facts of the one known command whose only effect is `access` to `path`: `cat` reads
-    /// its operand, `tee` writes it (the hooks judge an agent's own file writes the same way).
-    fn facts_of(&self, path: &Path, access: GrantAccess, cwd: &str) -> (facts::Facts, ShellState) {
-        let program = match access {
-            GrantAccess::Read => "cat",
-            GrantAccess::Write => "tee",
-        };
-        let argv = [
-            program.to_string(),
-            "--".to_string(),
-            path.display().to_string(),
-        ];
-        let state = ShellState {
-            cwd: cwd.to_string(),
-            home: self.home.clone(),
-        };
-        let script = shell::from_argv(&argv, &state);
-        (
-            facts::of_script(&script, &state, Knowledge::builtin()),
-            state,
-        )
     }
 }
 
@@ -445,17 +368,15 @@ fn names_protected(relative: &Path) -> bool {
     PROTECTED_NAMES.iter().any(|name| {
         let name: Vec<&OsStr> = Path::new(name).iter().collect();
         match name.as_slice() {
-            [git, inner] if *git == ".git" => {
-                parts.iter().enumerate().any(|(at, part)| {
-                    let after = &parts[at + 1..];
-                    *part == ".git"
-                        && (after.first() == Some(inner)
-                            || (after.first().is_some_and(|p| *p == "worktrees")
-                                && after.get(2) == Some(inner))
-                            || (after.first().is_some_and(|p| *p == "modules")
-                                && after.contains(inner)))
-                })
-            }
+            [git, inner] if *git == ".git" => parts.iter().enumerate().any(|(at, part)| {
+                let after = &parts[at + 1..];
+                *part == ".git"
+                    && (after.first() == Some(inner)
+                        || (after.first().is_some_and(|p| *p == "worktrees")
+                            && after.get(2) == Some(inner))
+                        || (after.first().is_some_and(|p| *p == "modules")
+                            && after.contains(inner)))
+            }),
             [single] => parts.contains(single),
             _ => false,
         }

@@ -394,7 +394,11 @@ fn cursor_allows_only_the_sandboxed_form_and_names_it() {
     let work = f.work();
     assert_eq!(
         bash_words(run_as, &work),
-        f.exec_words("cursor", &["--workspace", work.to_str().unwrap()], "cargo build")
+        f.exec_words(
+            "cursor",
+            &["--workspace", work.to_str().unwrap()],
+            "cargo build"
+        )
     );
     let v = reply(&f.bash("cursor", run_as, &[]));
     assert_eq!(v["permission"], "allow", "{v}");

@@ -123,7 +123,10 @@ fn allowed_contract_runs_passes_output_through_and_writes_a_receipt() {
     assert_eq!(e["mode"], "local");
     assert_eq!(e["landlock"]["enforced"], false);
     // Local mode runs only when named, and the receipt says so.
-    assert_eq!(v["x-cordon"]["mode"], json!({"mode": "local", "chosen": "named"}));
+    assert_eq!(
+        v["x-cordon"]["mode"],
+        json!({"mode": "local", "chosen": "named"})
+    );
 }
 
 #[test]
@@ -151,7 +154,10 @@ fn run_is_hardened_by_default_and_signs_with_the_config_homes_key() {
     assert!(stdout.starts_with("hello\n"), "{stdout}");
     let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(v["execution_mode"], "hardened");
-    assert_eq!(v["x-cordon"]["mode"], json!({"mode": "hardened", "chosen": "default"}));
+    assert_eq!(
+        v["x-cordon"]["mode"],
+        json!({"mode": "hardened", "chosen": "default"})
+    );
     let e = &v["x-cordon"]["sandbox"]["commands"][0]["enforcement"];
     assert_eq!(e["landlock"]["enforced"], true);
     assert_eq!(e["envelope"]["enforced"], true);
