@@ -14,8 +14,9 @@
 //! nothing can be swapped in between, only when the policy or a person grants that real path:
 //!
 //! - **a person**: the run was approved and the path reaches what was written, with no link or
-//!   `/proc` indirection on the way (a new file: the directory it is created in). Only an
-//!   approval opens a read-only name (`.git/hooks`, `.claude`, `~/.bashrc`) named as it is.
+//!   `/proc` indirection on the way (a new file: the directory it is created in). Only such an
+//!   approval opens a protected name in the workspace (`.git/hooks`, `.claude`); start-up files
+//!   (`~/.bashrc`) are never written, whatever was approved.
 //! - **a CSC profile**: its allowed read and write prefixes, checked again on the real path.
 //! - Native rules and Cedar policies name no paths to grant beyond their envelope (the caches
 //!   they name are in it), so an *allowed* text gets none: `cat /etc/shadow`, `cat link` where
@@ -196,8 +197,16 @@ impl EnvelopeInForce {
                 prefixes.iter().any(|p| real.path().starts_with(p))
             }
         };
-        let read_only = access == GrantAccess::Write && self.read_only(real.path());
-        if !granted || (read_only && !(approved && as_written)) || self.never(real.path()) {
+        let writes = access == GrantAccess::Write;
+        // Start-up files are never written, like never paths are never reached; git metadata and
+        // agent settings in the workspace open only to a person who approved them by name.
+        let start_up = writes && self.start_up(real.path());
+        let protected = writes && self.protected(real.path());
+        if !granted
+            || start_up
+            || (protected && !(approved && as_written))
+            || self.never(real.path())
+        {
             return Ok(None);
         }
         Ok(Some(Grant {
@@ -247,13 +256,21 @@ impl EnvelopeInForce {
         }
     }
 
-    /// Whether writing `real` would write a name the envelope keeps read-only: a read-only path
-    /// (start-up files), or inside a writable root, git metadata that runs code or agent, editor
-    /// and shell settings (`cordon_sandbox::PROTECTED_NAMES`: `.git/hooks`, `.claude`, …).
+    /// Whether writing `real` would write a name the envelope keeps read-only: a start-up file,
+    /// or a protected name in the workspace.
     fn read_only(&self, real: &Path) -> bool {
-        if self.envelope.read_only.iter().any(|r| real.starts_with(r)) {
-            return true;
-        }
+        self.start_up(real) || self.protected(real)
+    }
+
+    /// Whether `real` is or lies inside one of the envelope's read-only paths (shell start-up
+    /// files, git's user configuration), which nothing may write.
+    fn start_up(&self, real: &Path) -> bool {
+        self.envelope.read_only.iter().any(|r| real.starts_with(r))
+    }
+
+    /// Whether `real` lies, inside a writable root, in git metadata that runs code or in agent,
+    /// editor and shell settings (`cordon_sandbox::PROTECTED_NAMES`: `.git/hooks`, `.claude`, …).
+    fn protected(&self, real: &Path) -> bool {
         self.envelope
             .write
             .iter()
