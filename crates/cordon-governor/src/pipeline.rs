@@ -10,6 +10,7 @@
 //! snapshot that failed, a mode the command cannot run in, a sandbox that refuses) is blocked,
 //! with exit 126 and one sentence; the commands before it keep their entries.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use cordon_core::receipt::{ExecutionReceipt, ReceiptStatus};
@@ -19,6 +20,7 @@ use cordon_sandbox::{CommandReport, CommandStatus};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::analysis::Probe;
 use crate::approval::{self, ApprovalDesk, ApprovalOptions, Resolution};
 use crate::confinement;
 use crate::envelope::{EnvelopeInForce, EnvelopeSource};
@@ -44,6 +46,8 @@ pub struct Options {
     /// What a hardened run's envelope is made from; built once per run (a hardened run without
     /// it is blocked).
     pub envelope: Option<EnvelopeSource>,
+    /// Whether this kernel can confine a hardened run ([`SystemProbe`] in the binary).
+    pub kernel: Arc<dyn Probe + Send + Sync>,
     pub approval: ApprovalOptions,
     /// The home's approval desk; `None` without a home (an ask can then not be approved).
     pub desk: Option<ApprovalDesk>,
@@ -380,7 +384,7 @@ fn confine_to(
     if options.mode != Mode::Hardened {
         return Ok(None);
     }
-    if let Some(why) = confinement::hardened_unavailable() {
+    if let Some(why) = options.kernel.hardened_unavailable() {
         return Err(format!(
             "hardened mode cannot run on this kernel: {why}; local mode runs without kernel enforcement when it is asked for by name (--mode local), and its receipt says so"
         ));

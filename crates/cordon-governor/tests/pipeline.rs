@@ -18,13 +18,22 @@ use cordon_governor::approval::ApprovalDesk;
 use cordon_governor::{
     govern, govern_unrecorded, ApprovalOptions, Conclusion, Decision, EnvelopeSource, Error,
     Executed, Executor, Governed, Ledger, Mode, ModeChoice, Notice, Options, PolicyInForce,
-    PolicyRef, RunRequest, SnapshotPlaces,
+    PolicyRef, Probe, RunRequest, SnapshotPlaces,
 };
 use cordon_policy::native::LoadedNativePolicy;
 use cordon_sandbox::{CommandReport, CommandStatus, Confinement, Plan, StreamReport};
 use serde_json::{json, Value};
 
 const KEY_ID: &str = "pipeline-key";
+
+/// A kernel that can confine a hardened run, or says what it lacks.
+struct Kernel(Option<&'static str>);
+
+impl Probe for Kernel {
+    fn hardened_unavailable(&self) -> Option<String> {
+        self.0.map(str::to_string)
+    }
+}
 
 /// A workspace, a key, a home for approvals and snapshots, and a place for the journal, all in
 /// one temporary directory.
@@ -131,6 +140,7 @@ impl World {
             mode,
             mode_choice: ModeChoice::Named,
             envelope: Some(self.envelope()),
+            kernel: Arc::new(Kernel(None)),
             approval: ApprovalOptions::none(),
             desk: Some(self.desk()),
             snapshots: Some(self.places()),
@@ -719,6 +729,41 @@ fn a_key_or_journal_inside_the_workspace_is_closed_by_the_envelope() {
     assert!(
         !never.iter().any(|n| n.starts_with(world.ws())),
         "{never:?}"
+    );
+}
+
+#[test]
+fn a_kernel_that_cannot_confine_blocks_a_hardened_run_and_names_local_mode() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Allow);
+    let mut options = world.options(Mode::Hardened, &heard);
+    options.kernel = Arc::new(Kernel(Some(
+        "this kernel offers Landlock ABI 2, below the 3 it needs",
+    )));
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), None, Mode::Hardened);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(
+        governed.conclusion,
+        Conclusion::Blocked(
+            "hardened mode cannot run on this kernel: this kernel offers Landlock ABI 2, below the 3 it needs; local mode runs without kernel enforcement when it is asked for by name (--mode local), and its receipt says so".into()
+        )
+    );
+    assert!(executor.seen.is_empty());
+    assert_eq!(governed.receipt["status"], "blocked");
+    // Control: the same kernel runs local mode, named, and the receipt says it was named.
+    let options = Options {
+        mode: Mode::Local,
+        ..options
+    };
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), None, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert_eq!(
+        governed.receipt["x-cordon"]["mode"],
+        json!({"mode": "local", "chosen": "named"})
     );
 }
 

@@ -110,6 +110,7 @@ pub fn options(
         mode,
         mode_choice,
         envelope,
+        kernel: Arc::new(cordon_governor::SystemProbe),
         approval,
         desk: home.as_ref().map(Home::approval_desk),
         snapshots: home.as_ref().map(Home::snapshot_places),
