@@ -6,9 +6,10 @@
 //! which the sandbox resolves (symlinks followed, `..` refused) before granting. In hardened mode
 //! the command's cwd is readable, as in CSC.
 //!
-//! This is where the policy's envelope (issue 15) replaces the per-command scopes, where the
-//! egress proxy (issue 17) replaces the deny-or-full network, and where granted secrets (issue 20)
-//! join the command's environment: each of those changes [`plan`] and nothing else.
+//! This is where the policy's envelope (issue 15) replaces the per-command scopes and the egress
+//! proxy (issue 17) the deny-or-full network: each of those changes [`plan`] and nothing else.
+//! Granted secrets join the planned command's environment in `pipeline::run_one`, right after
+//! [`plan`]; [`check_private_files`] keeps the secret store and its key outside every scope.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -111,27 +112,8 @@ pub fn check_scopes(
     key_file: Option<&Path>,
     journal_dir: Option<&Path>,
 ) -> Result<(), String> {
-    let resolve = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     for command in &request.contract.commands {
-        let mut readable: Vec<PathBuf> = command
-            .read_paths
-            .iter()
-            .map(|p| resolve(&literal_prefix(p)))
-            .collect();
-        readable.push(resolve(Path::new(&command.cwd)));
-        if mode == Mode::Hardened {
-            // The sandbox grants these to every hardened run: a key below one is readable inside.
-            readable.extend(
-                cordon_sandbox::SYSTEM_DIRS
-                    .iter()
-                    .map(|d| resolve(Path::new(d))),
-            );
-        }
-        let writable: Vec<PathBuf> = command
-            .write_paths
-            .iter()
-            .map(|p| resolve(&literal_prefix(p)))
-            .collect();
+        let (readable, writable) = granted_scopes(command, mode);
         if let Some(key) = key_file {
             if let Some(scope) = readable
                 .iter()
@@ -158,6 +140,74 @@ pub fn check_scopes(
         }
     }
     Ok(())
+}
+
+/// Refuses a run whose granted scopes would expose one of `files` (`what` names them: "the
+/// secret store"), read or write: the secret store and its key, like the signing key.
+pub fn check_private_files(
+    request: &RunRequest,
+    mode: Mode,
+    what: &str,
+    files: &[&Path],
+) -> Result<(), String> {
+    let files: Vec<PathBuf> = files.iter().map(|f| resolve_file(f)).collect();
+    for command in &request.contract.commands {
+        let (readable, writable) = granted_scopes(command, mode);
+        for file in &files {
+            if let Some(scope) = readable
+                .iter()
+                .chain(&writable)
+                .find(|s| file.starts_with(s))
+            {
+                return Err(format!(
+                    "command {}: {what} {} lies inside the granted scope {}; keep cordon's home outside every read and write scope",
+                    command.id,
+                    file.display(),
+                    scope.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `file` with its links resolved, through its directory when it does not exist yet.
+fn resolve_file(file: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(file) {
+        return real;
+    }
+    match (file.parent(), file.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+            .map(|d| d.join(name))
+            .unwrap_or_else(|_| file.to_path_buf()),
+        _ => file.to_path_buf(),
+    }
+}
+
+/// The directories a command is granted, resolved: what it may read (its read scopes, its cwd,
+/// and in hardened mode the system directories every run reads) and what it may write.
+fn granted_scopes(command: &Command, mode: Mode) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let resolve = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut readable: Vec<PathBuf> = command
+        .read_paths
+        .iter()
+        .map(|p| resolve(&literal_prefix(p)))
+        .collect();
+    readable.push(resolve(Path::new(&command.cwd)));
+    if mode == Mode::Hardened {
+        // The sandbox grants these to every hardened run: a key below one is readable inside.
+        readable.extend(
+            cordon_sandbox::SYSTEM_DIRS
+                .iter()
+                .map(|d| resolve(Path::new(d))),
+        );
+    }
+    let writable = command
+        .write_paths
+        .iter()
+        .map(|p| resolve(&literal_prefix(p)))
+        .collect();
+    (readable, writable)
 }
 
 /// The literal directory prefix of a scope pattern: every component up to the first one with a

@@ -1,13 +1,15 @@
 //! `govern`: the governed-execution pipeline, one step per call, each returning a type.
 //!
-//! resolve approval → record decision → refuse? → snapshot → plan confinement → execute →
-//! build receipt → record receipt → seal.
+//! resolve approval → record decision → refuse? → resolve secrets → snapshot → plan confinement →
+//! execute → build receipt → record receipt → seal.
 //!
 //! Every decision is evidence, recorded before anything runs; if it cannot be, nothing runs. A
 //! refusal starts nothing and gets a blocked receipt for the caller (the journal's evidence of it
 //! is its decision record). A run that cannot start as planned (a scope that would expose the key
 //! or the journal, a snapshot that failed, a mode the command cannot run in, a sandbox that
 //! refuses) is blocked, with exit 126 and one sentence; the commands before it keep their entries.
+//! So is a run whose granted secrets do not all resolve: they are resolved after the decision and
+//! any approval, all of them before the first command starts (crate::secrets).
 
 use std::time::SystemTime;
 
@@ -30,6 +32,7 @@ use crate::mode::Mode;
 use crate::notice::{Notice, Notices};
 use crate::receipt;
 use crate::request::RunRequest;
+use crate::secrets::{self, RunSecrets, SecretsPlace};
 use crate::snapshot::{self, Snapshot, SnapshotPlaces};
 use crate::status;
 
@@ -44,6 +47,8 @@ pub struct Options {
     pub snapshots: Option<SnapshotPlaces>,
     /// The cordon session the run belongs to (snapshots and soft deletes are attributed to it).
     pub session: Option<String>,
+    /// The home's secret store; `None` without a home (a run granted a secret is then blocked).
+    pub secrets: Option<SecretsPlace>,
     pub notices: Notices,
 }
 
@@ -53,6 +58,7 @@ impl std::fmt::Debug for Options {
             .field("mode", &self.mode)
             .field("approval", &self.approval)
             .field("session", &self.session)
+            .field("secrets", &self.secrets)
             .finish_non_exhaustive()
     }
 }
@@ -137,8 +143,25 @@ fn govern_steps(
             &extension,
         );
     }
-    let run = run_commands(request, options, ledger, executor);
-    let (receipt, conclusion) = build_receipt(request, options, ledger, run, extension);
+    // After the gate and any approval, before anything starts: a failure runs nothing.
+    let secrets = match secrets::prepare(request, options.secrets.as_ref()) {
+        Ok(secrets) => secrets,
+        Err(why) => {
+            (options.notices)(Notice::Blocked(why.clone()));
+            let blocked = Conclusion::Blocked(why);
+            return refuse(
+                request,
+                options,
+                ledger,
+                record.as_ref(),
+                blocked,
+                &extension,
+            );
+        }
+    };
+    executor.filter_output(secrets.output_filter());
+    let run = run_commands(request, options, ledger, executor, &secrets);
+    let (receipt, conclusion) = build_receipt(request, options, ledger, run, extension, &secrets);
     record_and_seal(ledger, receipt, record.as_ref(), conclusion)
 }
 
@@ -276,6 +299,7 @@ fn run_commands(
     options: &Options,
     ledger: &Ledger,
     executor: &mut dyn Executor,
+    secrets: &RunSecrets,
 ) -> Run {
     let mut run = Run {
         started: SystemTime::now(),
@@ -285,16 +309,28 @@ fn run_commands(
         blocked: None,
         snapshot: None,
     };
+    // A runner's sentence reaches the agent on stderr: redacted like the output.
     let block = |run: &mut Run, id: String, why: String| {
+        let why = secrets.redact_text(&why);
         (options.notices)(Notice::Blocked(why.clone()));
         run.blocked = Some((id, why));
     };
-    if let Err(why) = confinement::check_scopes(
+    let scopes = confinement::check_scopes(
         request,
         options.mode,
         ledger.key_file(),
         ledger.journal_dir(),
-    ) {
+    )
+    .and_then(|()| match &options.secrets {
+        Some(place) => confinement::check_private_files(
+            request,
+            options.mode,
+            "the secret store or its key",
+            &[place.store.path(), place.store.key_path()],
+        ),
+        None => Ok(()),
+    });
+    if let Err(why) = scopes {
         block(&mut run, request.first_command_id(), why);
         return run;
     }
@@ -312,7 +348,15 @@ fn run_commands(
         }
     }
     for command in &request.contract.commands {
-        match run_one(command, request, options, run.snapshot.as_ref(), executor) {
+        let granted = secrets.of(&command.id);
+        match run_one(
+            command,
+            request,
+            options,
+            run.snapshot.as_ref(),
+            granted,
+            executor,
+        ) {
             Ok((report, entry)) => {
                 run.entries.push(entry);
                 let ok = report.status == CommandStatus::Success;
@@ -333,12 +377,14 @@ fn run_commands(
     run
 }
 
-/// One command: a soft delete under a snapshot, or planned, confined and executed.
+/// One command: a soft delete under a snapshot, or planned, confined and executed with the
+/// secrets granted to it (`granted`) in its environment, and in no other command's.
 fn run_one(
     command: &cordon_core::contract::Command,
     request: &RunRequest,
     options: &Options,
     snapshot: Option<&Snapshot>,
+    granted: &[cordon_secrets::ResolvedSecret],
     executor: &mut dyn Executor,
 ) -> std::result::Result<(CommandReport, CommandEntry), String> {
     let hardened = options.mode == Mode::Hardened;
@@ -347,6 +393,9 @@ fn run_one(
         return Ok(done);
     }
     let (mut plan, mut confinement) = confinement::plan(command, request, options.mode)?;
+    for planned in &mut plan.commands {
+        cordon_secrets::inject(&mut planned.env, granted);
+    }
     // Under a snapshot, any `rm` the command reaches becomes a soft delete.
     let service =
         snapshot::serve_soft_deletes(snapshot, command, hardened, &mut plan, &mut confinement)?;
@@ -364,12 +413,20 @@ fn build_receipt(
     ledger: &Ledger,
     run: Run,
     mut extension: CordonExtension,
+    secrets: &RunSecrets,
 ) -> (ExecutionReceipt, Conclusion) {
     if let (Some(note), Some(taken)) = (extension.checkpoint.as_mut(), run.snapshot.as_ref()) {
         note.id = Some(taken.summary.id.clone());
         note.taken = Some(taken.summary.clone());
     }
     let profiled = !run.entries.is_empty();
+    // The commands that started with their secrets in their environment.
+    let injected: Vec<String> = run
+        .entries
+        .iter()
+        .filter(|e| e.supervised.is_some())
+        .map(|e| e.id.clone())
+        .collect();
     extension.sandbox = Some(SandboxNote {
         commands: run.entries,
     });
@@ -392,31 +449,35 @@ fn build_receipt(
         Conclusion::Blocked(why)
     } else if let Some(last) = &run.last {
         receipt::conclude(&mut receipt, last);
-        tell_how_it_ended(last, &options.notices);
+        tell_how_it_ended(last, secrets, &options.notices);
         Conclusion::Ran(last.exit_code)
     } else {
         receipt.status = ReceiptStatus::Success;
         receipt.error = Some(String::new());
         Conclusion::Ran(0)
     };
+    // Before signing: the recorded argv and runner messages redacted, the grants and counts set.
+    secrets.seal(&mut receipt.extension, &mut receipt.error, &injected);
     (receipt, conclusion)
 }
 
 /// Says why the last command did not complete, when the runner (not the command) knows why; a
 /// command's own failure already spoke on its stderr.
-fn tell_how_it_ended(last: &CommandReport, notices: &Notices) {
+fn tell_how_it_ended(last: &CommandReport, secrets: &RunSecrets, notices: &Notices) {
     match last.status {
         CommandStatus::Success => {}
         CommandStatus::Blocked => {
-            notices(Notice::Blocked(last.error.clone().unwrap_or_else(|| {
-                "the sandbox refused to start the command".into()
-            })))
+            let why = last
+                .error
+                .as_deref()
+                .unwrap_or("the sandbox refused to start the command");
+            notices(Notice::Blocked(secrets.redact_text(why)))
         }
         CommandStatus::Failed | CommandStatus::TimedOut => {
             if let Some(why) = &last.error {
                 notices(Notice::DidNotComplete {
                     command: last.id.clone(),
-                    why: why.clone(),
+                    why: secrets.redact_text(why),
                 });
             }
         }

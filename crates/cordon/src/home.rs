@@ -15,6 +15,8 @@
 //! state/checkpoints/   content-addressed snapshots and their SQLite index
 //! state/trash/         soft-deleted files and their manifests
 //! state/gateway.sock   the `cordon serve` Unix socket
+//! secrets/store        the secret store, encrypted (docs/secrets.md)
+//! keys/secrets.key     the secret store's key
 //! ```
 
 use std::os::unix::fs::DirBuilderExt as _;
@@ -122,6 +124,24 @@ impl Home {
 
     pub fn gateway_socket(&self) -> PathBuf {
         self.state_dir().join("gateway.sock")
+    }
+
+    /// The secret store and its key (`cordon secret`, docs/secrets.md).
+    pub fn secret_store(&self) -> cordon_secrets::SecretStore {
+        cordon_secrets::SecretStore::new(
+            self.root.join("secrets").join("store"),
+            self.keys_dir().join("secrets.key"),
+        )
+    }
+
+    /// The secret store as the governor resolves grants from it: `env:` references read this
+    /// process's environment, `file:~/` and `cmd:` use the user's home.
+    pub fn secrets_place(&self) -> cordon_governor::SecretsPlace {
+        cordon_governor::SecretsPlace {
+            store: self.secret_store(),
+            home: PathBuf::from(cordon_core::user::home()),
+            env: std::sync::Arc::new(|name: &str| std::env::var_os(name)),
+        }
     }
 
     /// The approval desk's files, for the governor.

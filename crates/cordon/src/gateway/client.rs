@@ -276,5 +276,6 @@ fn ask_for_analysis(args: &JudgeArgs) -> Result<Option<Analysis>, Fallback> {
         contract_error: front.contract_error,
         script: front.script,
         policy: answer.policy,
+        secrets: answer.secrets,
     }))
 }
