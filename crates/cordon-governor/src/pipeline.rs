@@ -143,20 +143,17 @@ fn govern_steps(
             &extension,
         );
     }
-    // After the gate and any approval, before anything starts: a failure runs nothing.
+    // After the gate and any approval, before anything starts: a failure runs nothing, and
+    // the journal gets the blocked run's receipt.
     let secrets = match secrets::prepare(request, options.secrets.as_ref()) {
         Ok(secrets) => secrets,
         Err(why) => {
-            (options.notices)(Notice::Blocked(why.clone()));
-            let blocked = Conclusion::Blocked(why);
-            return refuse(
-                request,
-                options,
-                ledger,
-                record.as_ref(),
-                blocked,
-                &extension,
-            );
+            let mut run = Run::new();
+            run.block(request.first_command_id(), why, &options.notices);
+            let none = RunSecrets::default();
+            let (receipt, conclusion) =
+                build_receipt(request, options, ledger, run, extension, &none);
+            return record_and_seal(ledger, receipt, record.as_ref(), conclusion);
         }
     };
     executor.filter_output(secrets.output_filter());
@@ -293,6 +290,25 @@ struct Run {
     snapshot: Option<Snapshot>,
 }
 
+impl Run {
+    fn new() -> Run {
+        Run {
+            started: SystemTime::now(),
+            entries: Vec::new(),
+            completed: Vec::new(),
+            last: None,
+            blocked: None,
+            snapshot: None,
+        }
+    }
+
+    /// The command `id` could not start, for `why` (said now, as a notice).
+    fn block(&mut self, id: String, why: String, notices: &Notices) {
+        notices(Notice::Blocked(why.clone()));
+        self.blocked = Some((id, why));
+    }
+}
+
 /// Snapshot, then plan, confine and execute each command in turn until one does not succeed.
 fn run_commands(
     request: &RunRequest,
@@ -301,19 +317,10 @@ fn run_commands(
     executor: &mut dyn Executor,
     secrets: &RunSecrets,
 ) -> Run {
-    let mut run = Run {
-        started: SystemTime::now(),
-        entries: Vec::new(),
-        completed: Vec::new(),
-        last: None,
-        blocked: None,
-        snapshot: None,
-    };
+    let mut run = Run::new();
     // A runner's sentence reaches the agent on stderr: redacted like the output.
     let block = |run: &mut Run, id: String, why: String| {
-        let why = secrets.redact_text(&why);
-        (options.notices)(Notice::Blocked(why.clone()));
-        run.blocked = Some((id, why));
+        run.block(id, secrets.redact_text(&why), &options.notices);
     };
     let scopes = confinement::check_scopes(
         request,

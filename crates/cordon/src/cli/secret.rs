@@ -109,10 +109,11 @@ fn read_from_stdin(name: &SecretName) -> Result<SecretValue, CliError> {
     if !stdin.is_terminal() {
         return read_value(name, stdin.lock()).map_err(fail);
     }
-    eprint!("Value of the secret `{name}` (not shown as you type): ");
-    let _ = std::io::stderr().flush();
     let line = {
+        // Echo goes off first (discarding anything typed before), then the prompt shows.
         let _quiet = Quiet::terminal(&stdin)?;
+        eprint!("Value of the secret `{name}` (not shown as you type): ");
+        let _ = std::io::stderr().flush();
         let mut line = Vec::new();
         stdin
             .lock()
