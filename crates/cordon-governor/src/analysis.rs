@@ -111,6 +111,7 @@ pub struct Analysis {
     #[serde(skip)]
     pub policy: PolicyRef,
     /// The secrets the text would receive when it runs (`cordon exec` runs it as one command).
+    #[serde(skip_serializing_if = "SecretsJudged::is_nothing")]
     pub secrets: SecretsJudged,
 }
 
@@ -129,6 +130,11 @@ pub struct SecretsJudged {
 }
 
 impl SecretsJudged {
+    /// No grant, nothing refused, redaction as always.
+    pub fn is_nothing(&self) -> bool {
+        *self == SecretsJudged::default()
+    }
+
     /// The native engine's grants for `decision` under `policy`, as the text will run.
     fn of_native(
         decision: &native::Decision,

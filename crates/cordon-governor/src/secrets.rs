@@ -398,3 +398,83 @@ impl RunSecrets {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn grant(env: &str, secret: &str, by: &str) -> SecretGrant {
+        SecretGrant {
+            env: env.into(),
+            secret: secret.into(),
+            granted_by: by.into(),
+        }
+    }
+
+    fn judged(per_command: &[&[SecretGrant]]) -> Vec<CommandGrants> {
+        per_command
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| !g.is_empty())
+            .map(|(i, g)| CommandGrants {
+                command_id: format!("c{}", i + 1),
+                grants: g.to_vec(),
+            })
+            .collect()
+    }
+
+    fn parts(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn one_command_gets_its_own_grants() {
+        let gh = grant("GH_TOKEN", "github", "rule gh");
+        let got = for_launch(&judged(&[&[gh.clone()]]), &parts(&["gh pr view"]));
+        assert_eq!(got, Ok(vec![gh]));
+        assert_eq!(for_launch(&[], &parts(&["ls"])), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn a_text_gets_a_grant_only_when_every_part_has_it() {
+        let gh = grant("GH_TOKEN", "github", "rule gh");
+        let all = grant("GH_TOKEN", "github", "rule all");
+        let got = for_launch(
+            &judged(&[&[gh.clone(), all.clone()], &[all.clone()]]),
+            &parts(&["gh pr view", "printenv GH_TOKEN"]),
+        );
+        assert_eq!(
+            got,
+            Ok(vec![grant("GH_TOKEN", "github", "rule gh, rule all")])
+        );
+
+        let refused = for_launch(
+            &judged(&[&[gh.clone()], &[]]),
+            &parts(&["gh pr view 1", "printenv GH_TOKEN"]),
+        );
+        assert_eq!(
+            refused,
+            Err("the secret `github` is granted to `gh pr view 1` (as `GH_TOKEN`, by rule gh), but the text runs as a whole under bash, where `printenv GH_TOKEN` would receive it too; run `gh pr view 1` on its own".into())
+        );
+        // Whichever part holds it, and whatever the order.
+        let refused = for_launch(
+            &judged(&[&[], &[gh.clone()]]),
+            &parts(&["printenv GH_TOKEN", "gh pr view 1"]),
+        );
+        assert!(refused
+            .unwrap_err()
+            .contains("where `printenv GH_TOKEN` would receive it"));
+        // Another secret under the same variable is not the same grant.
+        let other = grant("GH_TOKEN", "github-ci", "rule ci");
+        assert!(for_launch(&judged(&[&[gh], &[other]]), &parts(&["a", "b"])).is_err());
+    }
+
+    #[test]
+    fn a_variable_the_sandbox_never_passes_is_refused() {
+        for env in ["LD_PRELOAD", "BASH_ENV", "PATH", "TMPDIR"] {
+            let got = for_launch(&judged(&[&[grant(env, "x", "rule r")]]), &parts(&["ls"]));
+            assert!(got.unwrap_err().contains(env), "{env}");
+        }
+    }
+}
