@@ -122,6 +122,9 @@ pub fn for_launch(judged: &[CommandGrants], parts: &[String]) -> Result<Vec<Secr
     Ok(merged)
 }
 
+/// cordon's own environment as `env:` references read it: a variable's value, if set.
+pub type Environment = Arc<dyn Fn(&str) -> Option<OsString> + Send + Sync>;
+
 /// Where the secret store is, and what resolving a reference may use.
 #[derive(Clone)]
 pub struct SecretsPlace {
@@ -129,7 +132,7 @@ pub struct SecretsPlace {
     /// The user's home: `~/` in `file:` references, and where `cmd:` references run.
     pub home: PathBuf,
     /// cordon's own environment, for `env:` references (passed in, never read here).
-    pub env: Arc<dyn Fn(&str) -> Option<OsString> + Send + Sync>,
+    pub env: Environment,
 }
 
 impl std::fmt::Debug for SecretsPlace {
@@ -431,7 +434,10 @@ mod tests {
     #[test]
     fn one_command_gets_its_own_grants() {
         let gh = grant("GH_TOKEN", "github", "rule gh");
-        let got = for_launch(&judged(&[&[gh.clone()]]), &parts(&["gh pr view"]));
+        let got = for_launch(
+            &judged(&[std::slice::from_ref(&gh)]),
+            &parts(&["gh pr view"]),
+        );
         assert_eq!(got, Ok(vec![gh]));
         assert_eq!(for_launch(&[], &parts(&["ls"])), Ok(Vec::new()));
     }
@@ -441,7 +447,7 @@ mod tests {
         let gh = grant("GH_TOKEN", "github", "rule gh");
         let all = grant("GH_TOKEN", "github", "rule all");
         let got = for_launch(
-            &judged(&[&[gh.clone(), all.clone()], &[all.clone()]]),
+            &judged(&[&[gh.clone(), all.clone()], std::slice::from_ref(&all)]),
             &parts(&["gh pr view", "printenv GH_TOKEN"]),
         );
         assert_eq!(
@@ -450,7 +456,7 @@ mod tests {
         );
 
         let refused = for_launch(
-            &judged(&[&[gh.clone()], &[]]),
+            &judged(&[std::slice::from_ref(&gh), &[]]),
             &parts(&["gh pr view 1", "printenv GH_TOKEN"]),
         );
         assert_eq!(
@@ -459,7 +465,7 @@ mod tests {
         );
         // Whichever part holds it, and whatever the order.
         let refused = for_launch(
-            &judged(&[&[], &[gh.clone()]]),
+            &judged(&[&[], std::slice::from_ref(&gh)]),
             &parts(&["printenv GH_TOKEN", "gh pr view 1"]),
         );
         assert!(refused
