@@ -7,8 +7,10 @@
 //! its own sandbox run, so one command's grants never leak to the next. Local mode supervises
 //! only.
 //!
-//! This is where the egress proxy (issue 17) replaces the deny-or-full network, and where
-//! granted secrets (issue 20) join the command's environment.
+//! This is where the policy's envelope (issue 15) replaces the per-command scopes and the egress
+//! proxy (issue 17) the deny-or-full network: each of those changes [`plan`] and nothing else.
+//! Granted secrets join the planned command's environment in `pipeline::run_one`, right after
+//! [`plan`]; the envelope closes the secret store and its key like the signing key.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

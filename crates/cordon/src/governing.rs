@@ -115,6 +115,7 @@ pub fn options(
         desk: home.as_ref().map(Home::approval_desk),
         snapshots: home.as_ref().map(Home::snapshot_places),
         session,
+        secrets: home.as_ref().map(Home::secrets_place),
         notices: Arc::new(|notice: Notice| eprintln!("{}", notice.line())),
     }
 }

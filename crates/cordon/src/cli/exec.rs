@@ -197,7 +197,10 @@ fn request_for(
                 all
             }),
     };
-    Ok(RunRequest::new(plan.contract, decision, Some(front_end)))
+    // The secrets the policy grants the text, as it runs: names and rules; the values are
+    // resolved only after the decision and any approval.
+    let secrets = analysis.secrets.for_run();
+    Ok(RunRequest::new(plan.contract, decision, Some(front_end)).with_secrets(secrets))
 }
 
 /// Tells the agent the decision on stderr: every outcome but a plain allow gets its sentence (a

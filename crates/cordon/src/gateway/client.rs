@@ -282,5 +282,6 @@ fn ask_for_analysis(args: &JudgeArgs) -> Result<Option<Analysis>, Fallback> {
         } else {
             Mode::Local
         },
+        secrets: answer.secrets,
     }))
 }

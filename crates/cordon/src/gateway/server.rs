@@ -444,5 +444,6 @@ fn analyse_for_client(
         csc_reason_code: analysis.csc_reason_code,
         contract: analysis.contract,
         policy: analysis.policy,
+        secrets: analysis.secrets,
     })))
 }
