@@ -106,12 +106,33 @@ mod tests {
     #[test]
     fn invisible_and_lookalike_characters_become_escapes() {
         for c in [
-            '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{00ad}', '\u{034f}',
-            '\u{fe0f}', '\u{3164}', '\u{115f}', '\u{2800}', '\u{00a0}', '\u{2007}', '\u{3000}',
-            '\u{2028}', '\u{2029}', '\u{e000}', '\u{e0041}', '\u{e0100}', '\u{180e}',
+            '\u{200b}',
+            '\u{200c}',
+            '\u{200d}',
+            '\u{2060}',
+            '\u{feff}',
+            '\u{00ad}',
+            '\u{034f}',
+            '\u{fe0f}',
+            '\u{3164}',
+            '\u{115f}',
+            '\u{2800}',
+            '\u{00a0}',
+            '\u{2007}',
+            '\u{3000}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{e000}',
+            '\u{e0041}',
+            '\u{e0100}',
+            '\u{180e}',
         ] {
             assert!(misleading(c), "{:x}", u32::from(c));
-            assert!(!visible(&format!("x{c}y")).contains(c), "{:x}", u32::from(c));
+            assert!(
+                !visible(&format!("x{c}y")).contains(c),
+                "{:x}",
+                u32::from(c)
+            );
         }
     }
 

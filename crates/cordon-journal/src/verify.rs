@@ -685,6 +685,8 @@ struct Fields {
     #[serde(default)]
     receipt_version: Option<Value>,
     #[serde(default)]
+    event_version: Option<Value>,
+    #[serde(default)]
     contract_sha256: Option<Value>,
     #[serde(default)]
     log_position: Option<Value>,
@@ -851,10 +853,23 @@ fn check_entry(
     } else if is_receipt {
         counts[1] += 1;
         if let Some(link) = &fields.decision_record {
-            check_link(index, link, contract, records, report);
+            check_link(index, "receipt", link, contract, records, report);
         }
     } else {
         counts[2] += 1;
+        let is_tool_outcome = fields.event_version.as_ref().and_then(Value::as_str)
+            == Some(record::TOOL_OUTCOME_VERSION);
+        // An outcome claims a tool call ran; only the decision that let it run makes it evidence.
+        match (&fields.decision_record, is_tool_outcome) {
+            (Some(link), true) => check_link(index, "tool outcome", link, None, records, report),
+            (None, true) => report.fail(
+                at,
+                None,
+                "outcome_without_decision",
+                "the tool outcome names no decision record: no decision in this journal let that tool call run".into(),
+            ),
+            (_, false) => {}
+        }
     }
     payload_hash
 }
@@ -925,6 +940,7 @@ fn check_position(
 
 fn check_link(
     index: u64,
+    what: &str,
     link: &Value,
     contract: Option<&str>,
     records: &HashMap<String, RecordInfo>,
@@ -945,9 +961,7 @@ fn check_link(
             at,
             None,
             "broken_link",
-            format!(
-                "the receipt names decision record {id:?}, which is not earlier in the journal"
-            ),
+            format!("the {what} names decision record {id:?}, which is not earlier in the journal"),
         );
         return;
     };
@@ -957,7 +971,7 @@ fn check_link(
             None,
             "broken_link",
             format!(
-                "the receipt places decision record {id:?} at another index than {}",
+                "the {what} places decision record {id:?} at another index than {}",
                 rec.index
             ),
         );
@@ -968,7 +982,7 @@ fn check_link(
             None,
             "broken_link",
             format!(
-                "decision record {id:?} (entry {}) is not the record the receipt was linked to",
+                "decision record {id:?} (entry {}) is not the record the {what} was linked to",
                 rec.index
             ),
         );

@@ -56,6 +56,7 @@ pub struct Args {
 }
 
 pub fn run(mut args: Args) -> Result<u8, CliError> {
+    let policy_named = args.request.policy.is_some();
     let session = crate::sessions::apply_to_exec(
         args.session.as_deref(),
         &mut args.request.cwd,
@@ -65,7 +66,13 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
     let home = home::first_use()?;
     // A hardened run can only be granted existing paths, so it is judged on what it is granted.
     args.request.hardened = args.how.mode == Mode::Hardened;
-    let analysis = crate::gateway::client::analyse_for_exec(&args.request)?;
+    let analysis = crate::gateway::client::analyse_for_exec(
+        &args.request,
+        crate::gateway::client::ExecPolicy {
+            session: session.as_deref(),
+            named_on_command_line: policy_named,
+        },
+    )?;
     let request = match request_for(&args.request, &analysis, session.clone()) {
         Ok(request) => request,
         Err(refusal) => {
@@ -164,13 +171,15 @@ fn report(
     ran_instead: Option<Vec<String>>,
     will_execute: bool,
 ) -> Result<(), CliError> {
+    // The sentence quotes the agent's text: shown with its misleading characters escaped.
+    use cordon_core::display::visible;
     if decision.outcome != Outcome::Allow {
-        eprintln!("cordon: {}", decision.sentence);
+        eprintln!("cordon: {}", visible(&decision.sentence));
     }
     if let Some(argv) = &ran_instead {
         eprintln!(
             "cordon: running `{}` instead of what was asked",
-            cordon_policy::facts::display_argv(argv)
+            visible(&cordon_policy::facts::display_argv(argv))
         );
     }
     if args.request.json {

@@ -42,5 +42,6 @@
 //! and `cordon exec`'s side).
 
 pub mod client;
+pub mod peer;
 pub mod server;
 pub mod wire;
