@@ -297,11 +297,12 @@ impl CordonMcp {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
         let (told, stderr_text) = exec_told(&stderr.0);
         let run_status = receipt.as_ref().and_then(|r| r.get("status")).cloned();
-        // Ran: exec said it would execute, and the receipt says it was not blocked.
-        let ran = told["executes"] == true
-            && run_status
-                .as_ref()
-                .is_some_and(|s| s.as_str().is_some_and(|s| s != "blocked"));
+        // Ran: the receipt says so (a refusal, an unanswered request and a block all leave a
+        // `blocked` receipt; an approved request runs and says how it ended).
+        let ran = run_status
+            .as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|status| status != "blocked");
         Ok(json!({
             "ran": ran,
             "outcome": told["outcome"],

@@ -373,13 +373,16 @@ impl DecidedCall {
     }
 }
 
+/// (agent, harness session, tool use id): what an outcome names its call by.
+type CallKey = (String, String, Option<String>);
+
 /// The decisions a long-running gateway made, so that an outcome is recorded only for one of
 /// them. Bounded: past [`DecisionsMade::CAPACITY`] calls the oldest half is forgotten, and an
 /// outcome reported that late is not recorded.
 #[derive(Debug, Default)]
 pub struct DecisionsMade {
     /// Keyed by (agent, harness session, tool use id); newest last.
-    calls: HashMap<(String, String, Option<String>), Vec<(u64, DecidedCall, DecisionLink)>>,
+    calls: HashMap<CallKey, Vec<(u64, DecidedCall, DecisionLink)>>,
     made: u64,
 }
 
