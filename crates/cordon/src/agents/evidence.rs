@@ -383,7 +383,10 @@ type CallKey = (String, String, Option<String>);
 pub struct DecisionsMade {
     /// Keyed by (agent, harness session, tool use id); newest last.
     calls: HashMap<CallKey, Vec<(u64, DecidedCall, DecisionLink)>>,
+    /// Decisions remembered so far (the number of the newest).
     made: u64,
+    /// Decisions held now.
+    held: usize,
 }
 
 impl DecisionsMade {
@@ -391,13 +394,15 @@ impl DecisionsMade {
 
     pub fn remember(&mut self, call: DecidedCall, link: DecisionLink) {
         self.made += 1;
-        if self.calls.values().map(Vec::len).sum::<usize>() >= Self::CAPACITY {
+        if self.held >= Self::CAPACITY {
             let oldest_kept = self.made.saturating_sub(Self::CAPACITY as u64 / 2);
             self.calls.retain(|_, calls| {
                 calls.retain(|(n, _, _)| *n >= oldest_kept);
                 !calls.is_empty()
             });
+            self.held = self.calls.values().map(Vec::len).sum();
         }
+        self.held += 1;
         let key = (
             call.agent.clone(),
             call.harness_session.clone(),
@@ -442,4 +447,85 @@ fn outcome_entry(outcome: &ToolOutcome) -> Value {
         "stderr_bytes": outcome.stderr_bytes,
         "error": outcome.error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::agents::Agent;
+
+    fn outcome(session: &str, id: Option<&str>, command: Option<&str>) -> ToolOutcome {
+        ToolOutcome {
+            agent: Agent::ClaudeCode,
+            harness_session: session.into(),
+            tool_use_id: id.map(str::to_string),
+            tool: "Bash".into(),
+            command: command.map(str::to_string),
+            interrupted: None,
+            exit_code: Some(0),
+            stdout_bytes: None,
+            stderr_bytes: None,
+            error: None,
+        }
+    }
+
+    fn call(session: &str, id: Option<&str>, command: &str, run_as: Option<&str>) -> DecidedCall {
+        DecidedCall {
+            agent: "claude-code".into(),
+            harness_session: session.into(),
+            tool_use_id: id.map(str::to_string),
+            commands: std::iter::once(command.to_string())
+                .chain(run_as.map(str::to_string))
+                .collect(),
+        }
+    }
+
+    fn link(n: u64) -> DecisionLink {
+        DecisionLink {
+            record_id: format!("dec_{n}"),
+            index: n,
+            leaf_hash: "00".into(),
+        }
+    }
+
+    #[test]
+    fn an_outcome_finds_only_the_decision_of_its_own_call() {
+        let mut made = DecisionsMade::default();
+        made.remember(call("s", Some("t1"), "ls", Some("cordon exec ls")), link(1));
+        made.remember(call("s", Some("t1"), "rm -rf /", None), link(2));
+        made.remember(call("s", None, "echo", None), link(3));
+        let find = |o: ToolOutcome| made.find(&o).map(|l| l.index);
+        assert_eq!(
+            find(outcome("s", Some("t1"), Some("cordon exec ls"))),
+            Some(1)
+        );
+        assert_eq!(find(outcome("s", Some("t1"), Some("ls"))), Some(1));
+        assert_eq!(find(outcome("s", Some("t1"), Some("rm -rf /"))), Some(2));
+        // The newest decision of the call when the agent names no command.
+        assert_eq!(find(outcome("s", Some("t1"), None)), Some(2));
+        assert_eq!(find(outcome("s", None, Some("echo"))), Some(3));
+        // Another session, another id, another command, another agent: none.
+        assert_eq!(find(outcome("other", Some("t1"), Some("ls"))), None);
+        assert_eq!(find(outcome("s", Some("t2"), Some("ls"))), None);
+        assert_eq!(find(outcome("s", Some("t1"), Some("cat x"))), None);
+        let mut codex = outcome("s", Some("t1"), Some("ls"));
+        codex.agent = Agent::Codex;
+        assert_eq!(find(codex), None);
+    }
+
+    #[test]
+    fn the_oldest_half_is_forgotten_past_capacity() {
+        let mut made = DecisionsMade::default();
+        for n in 0..(DecisionsMade::CAPACITY as u64 + 10) {
+            made.remember(call("s", Some(&format!("t{n}")), "ls", None), link(n));
+        }
+        assert!(made.held <= DecisionsMade::CAPACITY);
+        assert_eq!(made.find(&outcome("s", Some("t0"), None)), None);
+        let last = DecisionsMade::CAPACITY as u64 + 9;
+        assert_eq!(
+            made.find(&outcome("s", Some(&format!("t{last}")), None)),
+            Some(link(last))
+        );
+    }
 }
