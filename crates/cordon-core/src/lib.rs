@@ -17,6 +17,7 @@ pub mod decision;
 pub mod display;
 pub mod file;
 pub mod hash;
+pub mod hosts;
 pub mod json;
 pub mod limits;
 pub mod policy;
