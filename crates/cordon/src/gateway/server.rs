@@ -207,12 +207,9 @@ fn connection(stream: UnixStream, journaling: &Journaling, policies: &PolicyCach
         let unsynced = Cell::new(false);
         let reply = match serde_json::from_str::<GatewayRequest>(&line) {
             Ok(request) => answer(request, journaling, policies, &unsynced),
-            // serde's message names the field and the expected type, never the line's values.
-            Err(e) => GatewayReply::Error(format!(
-                "the gateway request is malformed at line {} column {}",
-                e.line(),
-                e.column()
-            )),
+            // serde's message quotes at most the request itself (an unknown field, a value of
+            // the wrong type), never a file.
+            Err(e) => GatewayReply::Error(format!("the gateway request is malformed: {e}")),
         };
         let written = serde_json::to_string(&reply).is_ok_and(|mut text| {
             text.push('\n');
