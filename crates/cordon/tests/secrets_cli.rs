@@ -899,7 +899,7 @@ fn http_get(addr: &str, path: &str, token: &str) -> String {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: cordon_token={token}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();

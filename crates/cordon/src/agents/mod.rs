@@ -158,7 +158,9 @@ pub struct Settings {
     pub timeout: Duration,
     /// The `cordon` executable the rewritten command names (normally this very binary).
     pub cordon: PathBuf,
-    /// A policy file instead of the config home's.
+    /// A policy file instead of the config home's. Never sent to the gateway, which decides
+    /// under the home's policy only: a hook with `--policy` decides in process.
+    #[serde(skip)]
     pub policy: Option<PathBuf>,
     /// With [`OnAsk::Approval`]: how long `cordon exec` waits for the answer, in seconds.
     pub approval_wait_secs: u64,
