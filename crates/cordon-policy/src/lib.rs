@@ -3,8 +3,10 @@
 
 #[cfg(feature = "cedar")]
 pub mod cedar;
+pub mod enforcement;
 pub mod engine;
 pub mod facts;
+pub(crate) mod flag_sets;
 pub mod import;
 pub mod input;
 pub mod knowledge;

@@ -148,7 +148,12 @@ fn redirects_and_pipes_do_not_hide_the_command_claude_13137_codex_8980() {
 #[test]
 fn env_prefixes_do_not_break_rules_codex_30868() {
     let playwright = policy(
-        "cordon_policy: 1\nname: t\nrules:\n  - {id: pw, outcome: allow, reason: e2e tests, match: {command: [pnpm exec]}}\n",
+        "cordon_policy: 1\nname: t\nrules:\n  - {id: pw, outcome: allow, reason: e2e tests, match: {command: [playwright test]}}\n",
+    );
+    // `pnpm exec` runs its command as it is: the rule is about what runs.
+    assert_eq!(
+        programs("NODE_ENV=test pnpm exec playwright test e2e/a.spec.ts"),
+        ["playwright"]
     );
     assert_eq!(
         outcome_under(
@@ -219,8 +224,18 @@ fn find_exec_and_xargs_rm_are_seen_trailofbits_58() {
         outcome_under("find . -print0 | xargs -0 -I{} rm -rf {}", &deny_rm),
         Outcome::Deny
     );
-    assert_not_allowed("find . -exec rm -rf {} \\;");
+    // `{}` is one whole path under `.`, so the delete stays in the working directory and is
+    // checkpointed, as `rm -rf *` there is; a root outside it is denied like `rm -rf /`.
+    assert_outcome("find . -exec rm -rf {} \\;", Outcome::AllowWithCheckpoint);
+    assert_outcome("find / -exec rm -rf {} +", Outcome::Deny);
+    // Through symbolic links (`-L`) the paths may lie anywhere.
+    assert_not_allowed("find -L . -exec rm -rf {} +");
+    // Without NUL separators a file name with a blank splits into several arguments.
     assert_not_allowed("find . | xargs rm -rf");
+    assert_outcome(
+        "find . -print0 | xargs -0 rm -rf",
+        Outcome::AllowWithCheckpoint,
+    );
 }
 
 #[test]

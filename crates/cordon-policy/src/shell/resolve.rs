@@ -8,6 +8,7 @@
 //! Each wrapper's option grammar is written out here (which options take a value), because a
 //! wrong guess turns an option value into the program name.
 
+use super::evaluate::Value;
 use super::pathutil;
 use super::walk::{Ctx, Walker};
 use super::{Origin, SimpleCommand, Stdin, Word};
@@ -106,20 +107,31 @@ pub(super) fn dangerous_assignment(name: &str, value: &str) -> Option<&'static s
     }
 }
 
-/// A command with the state of `ctx` and the given words.
+/// A command with the state of `ctx` and the given words. Variables the text exported earlier
+/// reach it as assignments (a computed value keeps its source text, so it reads as computed).
 pub(super) fn new_command(ctx: &Ctx, words: Vec<Word>) -> SimpleCommand {
+    let assignments = ctx
+        .vars
+        .iter()
+        .filter(|(_, v)| v.exported)
+        .map(|(name, v)| match &v.value {
+            Value::Known(values) if values.len() == 1 => format!("{name}={}", values[0]),
+            _ => format!("{name}=$(…)"),
+        })
+        .collect();
     SimpleCommand {
         argv: words.iter().map(|w| w.text.clone()).collect(),
         words,
         program_path: None,
         wrappers: ctx.wrappers.clone(),
         cwd: ctx.cwd.clone(),
-        assignments: Vec::new(),
+        assignments,
         redirects: ctx.redirects.clone(),
         stdin: ctx.stdin.clone(),
         privileged: ctx.privileged,
         origin: ctx.origin,
         unresolved: ctx.unresolved.clone(),
+        computed_paths_under: ctx.computed_paths_under.clone(),
     }
 }
 
@@ -186,6 +198,7 @@ impl Walker<'_> {
             assigned.push(format!("{name}={}", value.text));
         }
         let mut program_path = None;
+        let mut label = None;
         for _ in 0..32 {
             let Some(first) = words.first() else {
                 return;
@@ -296,6 +309,24 @@ impl Walker<'_> {
                 name if SHELLS.contains(&name) => {
                     return self.shell(words, assigned, program_path, &command_ctx)
                 }
+                _ if super::runners::run_subcommand(&words).is_some() => {
+                    match super::runners::run_subcommand(&words) {
+                        Some(Ok((name, at))) => {
+                            label = Some(name);
+                            Some(at)
+                        }
+                        Some(Err(why)) => {
+                            return self.emit_with(
+                                words,
+                                assigned,
+                                program_path,
+                                &command_ctx,
+                                Some(why),
+                            )
+                        }
+                        None => break,
+                    }
+                }
                 name if is_python(name) => match python_module(&words) {
                     Some(module_at) => {
                         command_ctx.wrappers.push(format!("{name} -m"));
@@ -313,17 +344,20 @@ impl Walker<'_> {
                 // A wrapper with nothing to wrap (`env`, `nohup`) runs as itself.
                 break;
             }
-            if name != "python" && !is_python(&name) {
+            if let Some(label) = label.take() {
+                command_ctx.wrappers.push(label);
+            } else if name != "python" && !is_python(&name) {
                 command_ctx.wrappers.push(name);
             }
             words.drain(..skip);
             program_path = None;
         }
+        self.variable_builtins(&words, &mut command_ctx, ctx);
         let why = interpreter_reads_stdin(&words, &command_ctx);
         self.emit_with(words, assigned, program_path, &command_ctx, why);
     }
 
-    fn emit_with(
+    pub(super) fn emit_with(
         &mut self,
         words: Vec<Word>,
         assignments: Vec<String>,
@@ -332,7 +366,7 @@ impl Walker<'_> {
         why: Option<String>,
     ) {
         let mut command = new_command(ctx, words);
-        command.assignments = assignments;
+        command.assignments.extend(assignments);
         command.program_path = program_path;
         if let Some(why) = why {
             command.unresolved.push(why);
@@ -415,7 +449,7 @@ impl Walker<'_> {
         let old = command_ctx.cwd.clone();
         let new = match (name, operand) {
             ("popd", _) => ctx.dirstack.pop().unwrap_or(None),
-            (_, None) if name == "cd" => Some(pathutil::normalize_absolute(&self.session.home)),
+            (_, None) if name == "cd" => command_ctx.home.clone(),
             (_, None) => None,
             (_, Some(w)) if !w.is_static || w.glob => None,
             ("cd", Some(w)) if w.text == "-" => ctx.oldpwd.clone(),
@@ -599,7 +633,17 @@ impl Walker<'_> {
                 }
             };
         }
-        if i < words.len() {
+        // `bash /dev/stdin <<EOF`: the script is the standard input.
+        let script_is_stdin = words.get(i).is_some_and(|w| {
+            w.is_static
+                && pathutil::join(ctx.cwd.as_deref(), &self.session.home, &w.text).is_some_and(
+                    |p| {
+                        let cwd = ctx.cwd.clone().unwrap_or_default();
+                        pathutil::special(&p, &cwd) == pathutil::Special::Stream
+                    },
+                )
+        });
+        if i < words.len() && !script_is_stdin {
             // `bash script.sh`: runs a file; judged as running that script.
             return self.emit_with(words, assigned, program_path, ctx, None);
         }
@@ -633,86 +677,6 @@ impl Walker<'_> {
             nested.wrappers.push("eval".to_string());
             self.walk_text(&text.join(" "), &mut nested);
         }
-    }
-
-    /// `xargs [options] COMMAND [args]`: COMMAND gets arguments from standard input, so at least
-    /// one of its arguments is computed at run time.
-    fn xargs(&mut self, words: Vec<Word>, assigned: Vec<String>, ctx: &Ctx) {
-        let with_value = [
-            "-I",
-            "-L",
-            "-n",
-            "-P",
-            "-s",
-            "-d",
-            "-E",
-            "-a",
-            "--arg-file",
-            "--delimiter",
-            "--max-args",
-            "--max-procs",
-            "--max-lines",
-            "--max-chars",
-            "--replace",
-            "--eof",
-            "--process-slot-var",
-        ];
-        let Some(start) = skip_options(&words, 1, &with_value, true) else {
-            let why = "the options of `xargs` are computed at run time".to_string();
-            return self.emit_with(words, assigned, None, ctx, Some(why));
-        };
-        let replace = words
-            .iter()
-            .position(|w| w.text == "-I" || w.text == "--replace")
-            .and_then(|i| words.get(i + 1))
-            .map(|w| w.text.clone())
-            .or_else(|| {
-                words.iter().take(start).find_map(|w| {
-                    w.text
-                        .strip_prefix("--replace=")
-                        .map(str::to_string)
-                        .or_else(|| {
-                            w.text.strip_prefix("-i").map(|r| {
-                                if r.is_empty() {
-                                    "{}".to_string()
-                                } else {
-                                    r.to_string()
-                                }
-                            })
-                        })
-                })
-            });
-        let mut inner: Vec<Word> = words.iter().skip(start).cloned().collect();
-        if inner.is_empty() {
-            inner.push(Word::literal("echo"));
-        }
-        let input = Word {
-            text: "{xargs input}".to_string(),
-            is_static: false,
-            glob: false,
-        };
-        match &replace {
-            Some(r) if inner.iter().skip(1).any(|w| w.text.contains(r.as_str())) => {
-                for word in inner.iter_mut().skip(1) {
-                    if word.text.contains(r.as_str()) {
-                        word.is_static = false;
-                    }
-                }
-            }
-            _ => inner.push(input),
-        }
-        let mut nested = ctx.clone();
-        nested.origin = Origin::Nested;
-        nested.wrappers.push("xargs".to_string());
-        nested.stdin = Stdin::Inherited;
-        let assignments = assigned
-            .iter()
-            .filter_map(|a| {
-                a.split_once('=')
-                    .map(|(n, v)| (n.to_string(), Word::literal(v)))
-            })
-            .collect();
-        self.resolve(inner, assignments, &mut nested);
     }
 
     /// `watch [options] COMMAND…` joins its arguments and runs them with `sh -c` (unless `-x`).
@@ -833,6 +797,10 @@ impl Walker<'_> {
             find_words.push(word.clone());
             i += 1;
         }
+        let roots = ctx
+            .cwd
+            .as_deref()
+            .and_then(|cwd| super::statements::find_roots(&words[1..], cwd, &self.session.home));
         self.emit_with(find_words, assigned, None, ctx, unresolved);
         for (action, inner) in inner_commands {
             if inner.is_empty() {
@@ -842,6 +810,9 @@ impl Walker<'_> {
             nested.origin = Origin::Nested;
             nested.wrappers.push(format!("find {action}"));
             nested.stdin = Stdin::Inherited;
+            nested.pipe_source = None;
+            // Each `{}` is one whole path under a root: it never splits into options.
+            nested.computed_paths_under = roots.clone();
             self.resolve(inner, Vec::new(), &mut nested);
         }
     }

@@ -6,6 +6,7 @@
 
 use tree_sitter::{Node, Parser};
 
+use super::evaluate::{self, Value, Variable, Variables};
 use super::pathutil;
 use super::Session;
 use super::{
@@ -16,18 +17,6 @@ use super::{
 /// Deepest syntax-tree recursion the walker follows. Pathological input (thousands of nested
 /// `$(`) would otherwise exhaust the stack.
 const MAX_TREE_DEPTH: usize = 200;
-
-/// Devices a redirect may name without reading or writing anything that matters.
-const HARMLESS_DEVICES: &[&str] = &[
-    "/dev/null",
-    "/dev/stdout",
-    "/dev/stderr",
-    "/dev/stdin",
-    "/dev/tty",
-    "/dev/zero",
-    "/dev/random",
-    "/dev/urandom",
-];
 
 /// The walk's view of the shell state at one point of the text.
 #[derive(Debug, Clone)]
@@ -43,11 +32,32 @@ pub(super) struct Ctx {
     pub origin: Origin,
     pub unresolved: Vec<String>,
     pub privileged: bool,
+    /// What `~` and `$HOME` mean here; `None` after `HOME=$(…)`.
+    pub home: Option<String>,
+    /// The variables the text has set so far.
+    pub vars: Variables,
+    /// What the previous pipeline segment writes to this one, when it is a list of paths.
+    pub pipe_source: Option<PipeSource>,
+    /// For commands run by `find -exec` or `xargs -0`: the directories their computed
+    /// arguments are paths under.
+    pub computed_paths_under: Option<Vec<String>>,
+}
+
+/// The output of a pipeline segment that lists paths under known directories (`find ROOT`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PipeSource {
+    pub roots: Vec<String>,
+    /// Each path ends with a NUL (`-print0`), so none can be split into several arguments.
+    pub nul: bool,
 }
 
 impl Ctx {
     fn root(session: &Session) -> Ctx {
         Ctx {
+            home: Some(pathutil::normalize_absolute(&session.home)),
+            vars: Variables::new(),
+            pipe_source: None,
+            computed_paths_under: None,
             cwd: Some(pathutil::normalize_absolute(&session.cwd)),
             oldpwd: None,
             dirstack: Vec::new(),
@@ -61,11 +71,36 @@ impl Ctx {
         }
     }
 
-    /// Keeps the directory state of `other` (after a `cd` inside a redirected statement).
-    fn take_directory_state(&mut self, other: &Ctx) {
+    /// Keeps the shell state of `other`: its directories after a `cd`, and the variables it set
+    /// (after a `cd` or `read` inside a redirected statement).
+    pub(super) fn take_directory_state(&mut self, other: &Ctx) {
         self.cwd.clone_from(&other.cwd);
         self.oldpwd.clone_from(&other.oldpwd);
         self.dirstack.clone_from(&other.dirstack);
+        self.vars.clone_from(&other.vars);
+        self.home.clone_from(&other.home);
+    }
+
+    /// Records an assignment the text makes in this shell.
+    pub(super) fn assign(&mut self, name: &str, value: &Word, exported: bool) {
+        let known = value
+            .is_static
+            .then(|| Value::Known(vec![value.text.clone()]));
+        let previous = self.vars.get(name).cloned();
+        let mut variable = Variable::new(known.unwrap_or(Value::Computed));
+        if let Some(previous) = previous {
+            variable.exported = previous.exported;
+            variable.integer = previous.integer;
+            variable.associative = previous.associative;
+        }
+        variable.exported |= exported || evaluate::usually_exported(name);
+        if name == "HOME" {
+            self.home = value
+                .is_static
+                .then(|| pathutil::normalize_absolute(&value.text))
+                .filter(|h| h.starts_with('/'));
+        }
+        self.vars.insert(name.to_string(), variable);
     }
 }
 
@@ -122,11 +157,11 @@ fn statement_kind(kind: &str) -> bool {
     )
 }
 
-fn node_text<'s>(node: Node, src: &'s str) -> &'s str {
+pub(super) fn node_text<'s>(node: Node, src: &'s str) -> &'s str {
     src.get(node.start_byte()..node.end_byte()).unwrap_or("")
 }
 
-fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+pub(super) fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
     let mut cursor = node.walk();
     node.named_children(&mut cursor).collect()
 }
@@ -159,7 +194,7 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn note(&mut self, why: String) {
+    pub(super) fn note(&mut self, why: String) {
         if !self.unresolved.contains(&why) {
             self.unresolved.push(why);
         }
@@ -213,7 +248,7 @@ impl<'a> Walker<'a> {
         self.walk_node(root, text, ctx);
     }
 
-    fn walk_node(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
+    pub(super) fn walk_node(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
         if self.tree_depth >= MAX_TREE_DEPTH {
             self.note("the shell text is nested too deeply to analyse".to_string());
             return;
@@ -228,13 +263,17 @@ impl<'a> Walker<'a> {
             "comment" => {}
             "command" => self.command(node, src, ctx),
             "pipeline" => {
+                let mut source = None;
                 for (i, segment) in named_children(node).into_iter().enumerate() {
                     // Every segment runs in its own subshell: a `cd` there does not persist.
                     let mut inner = ctx.clone();
                     if i > 0 {
                         inner.stdin = Stdin::Pipe;
+                        inner.pipe_source = source.take();
                     }
+                    let before = self.out.len();
                     self.walk_node(segment, src, &mut inner);
+                    source = self.pipe_source_of(before, &inner);
                 }
             }
             "subshell" => {
@@ -253,6 +292,9 @@ impl<'a> Walker<'a> {
             }
             "variable_assignment" => {
                 let (name, value) = self.assignment(node, src, ctx);
+                self.check_assigned_name(&name, &value, ctx);
+                let plain_name = name.split('[').next().unwrap_or("").to_string();
+                ctx.assign(&plain_name, &value, false);
                 if let Some(why) = super::resolve::dangerous_assignment(&name, &value.text) {
                     let mut inner = ctx.clone();
                     inner
@@ -276,10 +318,12 @@ impl<'a> Walker<'a> {
             }
             "declaration_command" | "unset_command" => self.declaration(node, src, ctx),
             "command_substitution" | "process_substitution" => self.substitution(node, src, ctx),
-            "test_command" => {
-                // `[[ … ]]` runs nothing itself, but substitutions inside it do.
-                self.collect_substitutions(node, src, ctx);
+            "test_command" => self.test_command(node, src, ctx),
+            "compound_statement" if node_text(node, src).starts_with("((") => {
+                self.arithmetic_command(node, src, ctx)
             }
+            "for_statement" => self.for_loop(node, src, ctx),
+            "c_style_for_statement" => self.c_style_for(node, src, ctx),
             "ERROR" => {
                 self.note("the shell text does not parse as bash".to_string());
                 self.walk_children(node, src, ctx);
@@ -289,7 +333,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Walks statement children in order, and searches every other child for substitutions.
-    fn walk_children(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
+    pub(super) fn walk_children(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
         for child in named_children(node) {
             if statement_kind(child.kind()) || child.kind() == "ERROR" {
                 self.walk_node(child, src, ctx);
@@ -422,7 +466,7 @@ impl<'a> Walker<'a> {
             ));
             return;
         }
-        let Some(path) = pathutil::resolve(ctx.cwd.as_deref(), &self.session.home, &word.text)
+        let Some(joined) = pathutil::join(ctx.cwd.as_deref(), &self.session.home, &word.text)
         else {
             ctx.unresolved.push(format!(
                 "the redirect target `{}` cannot be resolved",
@@ -430,9 +474,14 @@ impl<'a> Walker<'a> {
             ));
             return;
         };
-        if HARMLESS_DEVICES.contains(&path.as_str()) || path.starts_with("/dev/fd/") {
-            return;
-        }
+        // `/dev/null` and the standard streams are no files; `/proc/self/root/x` is `/x`;
+        // `/dev/tcp/…`, `/dev/fd/3` and the like are kept as written for the facts to judge.
+        let cwd = ctx.cwd.clone().unwrap_or_default();
+        let path = match pathutil::special(&joined, &cwd) {
+            pathutil::Special::Stream => return,
+            pathutil::Special::Path(path) => path,
+            _ => joined,
+        };
         let writes = operator.contains('>');
         let reads = operator.contains('<');
         if reads {
@@ -508,11 +557,17 @@ impl<'a> Walker<'a> {
         self.resolve(words, assignments, ctx);
     }
 
+    /// `export`, `declare`, `local`, `readonly`, `typeset`: each assignment is recorded (and
+    /// passed on to later commands when exported); an argument that is quoted text, not an
+    /// assignment bash parsed (`declare -a 'a=($(…))'`), is re-parsed by bash and checked.
     fn declaration(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
         let mut words = Vec::new();
+        let mut program = String::new();
+        let mut attributes = String::new();
         let mut cursor = node.walk();
         for child in node.children(&mut cursor) {
             if !child.is_named() {
+                program = child.kind().to_string();
                 words.push(Word::literal(child.kind()));
                 continue;
             }
@@ -528,10 +583,23 @@ impl<'a> Walker<'a> {
                     self.emit(command);
                     ctx.unresolved.pop();
                 }
+                self.check_assigned_name(&name, &value, ctx);
+                self.declare(&program, &attributes, &name, &value, ctx);
                 words.push(Word::literal(format!("{name}=…")));
-            } else {
-                words.push(self.word(child, src, ctx));
+                continue;
             }
+            let word = self.word(child, src, ctx);
+            if word.is_static && word.text.starts_with('-') {
+                attributes.push_str(&word.text[1..]);
+            } else if word.is_static && !word.text.starts_with('+') {
+                self.declared_text(&program, &attributes, &word.text, ctx);
+            } else if !word.is_static {
+                self.note(format!(
+                    "`{program}` declares `{}`, which is computed at run time and evaluated by bash",
+                    word.text
+                ));
+            }
+            words.push(word);
         }
         let mut local = ctx.clone();
         // `export X=$(…)` is fine as a declaration; its value is not a command argument.
@@ -541,7 +609,68 @@ impl<'a> Walker<'a> {
         self.resolve(words, Vec::new(), &mut local);
     }
 
-    fn assignment(&mut self, node: Node, src: &str, ctx: &Ctx) -> (String, Word) {
+    /// Records `NAME=value` declared with `attributes` (`x` exports, `i` integer, `A` associative).
+    fn declare(
+        &mut self,
+        program: &str,
+        attributes: &str,
+        name: &str,
+        value: &Word,
+        ctx: &mut Ctx,
+    ) {
+        let plain = name.split('[').next().unwrap_or("").to_string();
+        if attributes.contains('n') {
+            let target = value
+                .is_static
+                .then(|| evaluate::variable_name(&value.text, &ctx.vars));
+            if let Some(why) = target.unwrap_or_else(|| {
+                Some(format!("the name `{}` is computed at run time", value.text))
+            }) {
+                self.note(format!(
+                    "`{program} -n` makes `{plain}` refer to a name bash evaluates: {why}"
+                ));
+            }
+        }
+        if attributes.contains('i') {
+            self.check_arithmetic(&value.text, ctx);
+        }
+        ctx.assign(
+            &plain,
+            value,
+            program == "export" || attributes.contains('x'),
+        );
+        if let Some(variable) = ctx.vars.get_mut(&plain) {
+            variable.integer |= attributes.contains('i');
+            variable.associative |= attributes.contains('A');
+        }
+    }
+
+    /// A declaration argument bash re-parses: `NAME`, `NAME=value`, `NAME[sub]=value`, where
+    /// the subscript is evaluated and a compound value `(…)` is expanded again.
+    fn declared_text(&mut self, program: &str, attributes: &str, text: &str, ctx: &mut Ctx) {
+        let (name, value) = match text.split_once('=') {
+            Some((n, v)) => (n.trim_end_matches('+'), Some(v)),
+            None => (text, None),
+        };
+        if let Some(why) = evaluate::variable_name(name, &ctx.vars) {
+            self.note(format!("`{program}`: {why}"));
+        }
+        let Some(value) = value else {
+            let empty = Word::literal("");
+            self.declare(program, attributes, name, &empty, ctx);
+            return;
+        };
+        let compound =
+            attributes.contains('a') || attributes.contains('A') || value.starts_with('(');
+        if compound && (value.contains('$') || value.contains('`')) {
+            self.note(format!(
+                "`{program} {text}`: bash expands the compound value again, which runs its command substitutions"
+            ));
+        }
+        self.declare(program, attributes, name, &Word::literal(value), ctx);
+    }
+
+    pub(super) fn assignment(&mut self, node: Node, src: &str, ctx: &Ctx) -> (String, Word) {
         let name = node
             .child_by_field_name("name")
             .map(|n| node_text(n, src))
@@ -569,7 +698,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Finds and walks every substitution inside a non-statement node.
-    fn collect_substitutions(&mut self, node: Node, src: &str, ctx: &Ctx) {
+    pub(super) fn collect_substitutions(&mut self, node: Node, src: &str, ctx: &Ctx) {
         if self.tree_depth >= MAX_TREE_DEPTH {
             self.note("the shell text is nested too deeply to analyse".to_string());
             return;
@@ -608,8 +737,10 @@ impl<'a> Walker<'a> {
             "word" | "number" if node.named_child_count() == 0 => {
                 let mut word = unescape_unquoted(text);
                 if word.is_static {
-                    if let Some(expanded) = self.tilde(&word.text) {
-                        word.text = expanded;
+                    match self.tilde(&word.text, ctx) {
+                        Some(Some(expanded)) => word.text = expanded,
+                        Some(None) => return dynamic(text),
+                        None => {}
                     }
                 }
                 word
@@ -633,12 +764,18 @@ impl<'a> Walker<'a> {
             "simple_expansion" | "expansion" => match self.known_variable(text, ctx) {
                 Some(value) => Word::literal(value),
                 None => {
+                    self.check_expansion(text, ctx);
                     self.collect_substitutions(node, src, ctx);
                     dynamic(text)
                 }
             },
             "command_substitution" | "process_substitution" => {
                 self.substitution(node, src, ctx);
+                dynamic(text)
+            }
+            "arithmetic_expansion" => {
+                self.check_arithmetic_text(text, ctx);
+                self.collect_substitutions(node, src, ctx);
                 dynamic(text)
             }
             "concatenation" => {
@@ -648,8 +785,10 @@ impl<'a> Walker<'a> {
                         // Tilde expansion applies to the start of the whole word only.
                         let mut piece = unescape_unquoted(node_text(part, src));
                         if piece.is_static && !node_text(node, src).starts_with("~/\"") {
-                            if let Some(expanded) = self.tilde(&piece.text) {
-                                piece.text = expanded;
+                            match self.tilde(&piece.text, ctx) {
+                                Some(Some(expanded)) => piece.text = expanded,
+                                Some(None) => piece.is_static = false,
+                                None => {}
                             }
                         }
                         piece
@@ -695,10 +834,16 @@ impl<'a> Walker<'a> {
                     match self.known_variable(node_text(child, src), ctx) {
                         Some(value) => out.push_str(&value),
                         None => {
+                            self.check_expansion(node_text(child, src), ctx);
                             self.collect_substitutions(child, src, ctx);
                             is_static = false;
                         }
                     }
+                }
+                "arithmetic_expansion" => {
+                    self.check_arithmetic_text(node_text(child, src), ctx);
+                    self.collect_substitutions(child, src, ctx);
+                    is_static = false;
                 }
                 "command_substitution" | "process_substitution" => {
                     self.substitution(child, src, ctx);
@@ -725,9 +870,15 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn tilde(&self, text: &str) -> Option<String> {
+    /// `~` and `~/x`, with the home the text has set, if it has. `None` when `~` is not
+    /// expanded here, or when the home is computed at run time (the word is then computed).
+    fn tilde(&self, text: &str, ctx: &Ctx) -> Option<Option<String>> {
         if text == "~" || text.starts_with("~/") {
-            pathutil::resolve(None, &self.session.home, text)
+            Some(
+                ctx.home
+                    .as_deref()
+                    .and_then(|home| pathutil::resolve(None, home, text)),
+            )
         } else {
             None
         }
@@ -736,14 +887,14 @@ impl<'a> Walker<'a> {
     /// `$HOME` and `$PWD` are known to the session; every other variable is not.
     fn known_variable(&self, text: &str, ctx: &Ctx) -> Option<String> {
         match text {
-            "$HOME" | "${HOME}" => Some(self.session.home.clone()),
+            "$HOME" | "${HOME}" => ctx.home.clone(),
             "$PWD" | "${PWD}" => ctx.cwd.clone(),
             _ => None,
         }
     }
 }
 
-fn dynamic(text: &str) -> Word {
+pub(super) fn dynamic(text: &str) -> Word {
     Word {
         text: text.to_string(),
         is_static: false,
