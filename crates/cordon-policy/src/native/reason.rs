@@ -27,10 +27,13 @@ pub enum CordonReason {
     NothingToRun,
     /// The text cannot be written as a CSC contract (too many commands, an empty argument).
     ContractUnrepresentable,
+    /// The command could not be judged in full, and runs because the kernel confines it to the
+    /// policy's envelope (hardened mode, no network): what it cannot reach needs no person.
+    EnvelopeBounded,
 }
 
 impl CordonReason {
-    pub const ALL: [CordonReason; 10] = [
+    pub const ALL: [CordonReason; 11] = [
         CordonReason::RuleAllowed,
         CordonReason::RuleCheckpointed,
         CordonReason::RuleRedirected,
@@ -41,6 +44,7 @@ impl CordonReason {
         CordonReason::RedirectRefused,
         CordonReason::NothingToRun,
         CordonReason::ContractUnrepresentable,
+        CordonReason::EnvelopeBounded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl CordonReason {
             CordonReason::RedirectRefused => "REDIRECT_REFUSED",
             CordonReason::NothingToRun => "NOTHING_TO_RUN",
             CordonReason::ContractUnrepresentable => "CONTRACT_UNREPRESENTABLE",
+            CordonReason::EnvelopeBounded => "ENVELOPE_BOUNDED",
         }
     }
 }

@@ -8,7 +8,6 @@
 //! Each wrapper's option grammar is written out here (which options take a value), because a
 //! wrong guess turns an option value into the program name.
 
-use super::evaluate::Value;
 use super::pathutil;
 use super::walk::{Ctx, Walker};
 use super::{Origin, SimpleCommand, Stdin, Word};
@@ -107,25 +106,16 @@ pub(super) fn dangerous_assignment(name: &str, value: &str) -> Option<&'static s
     }
 }
 
-/// A command with the state of `ctx` and the given words. Variables the text exported earlier
-/// reach it as assignments (a computed value keeps its source text, so it reads as computed).
+/// A command with the state of `ctx` and the given words. (Variables the text exports are added
+/// to every command when the walk finishes.)
 pub(super) fn new_command(ctx: &Ctx, words: Vec<Word>) -> SimpleCommand {
-    let assignments = ctx
-        .vars
-        .iter()
-        .filter(|(_, v)| v.exported)
-        .map(|(name, v)| match &v.value {
-            Value::Known(values) if values.len() == 1 => format!("{name}={}", values[0]),
-            _ => format!("{name}=$(…)"),
-        })
-        .collect();
     SimpleCommand {
         argv: words.iter().map(|w| w.text.clone()).collect(),
         words,
         program_path: None,
         wrappers: ctx.wrappers.clone(),
         cwd: ctx.cwd.clone(),
-        assignments,
+        assignments: Vec::new(),
         redirects: ctx.redirects.clone(),
         stdin: ctx.stdin.clone(),
         privileged: ctx.privileged,
@@ -352,7 +342,7 @@ impl Walker<'_> {
             words.drain(..skip);
             program_path = None;
         }
-        self.variable_builtins(&words, &mut command_ctx, ctx);
+        self.variable_builtins(&words);
         let why = interpreter_reads_stdin(&words, &command_ctx);
         self.emit_with(words, assigned, program_path, &command_ctx, why);
     }

@@ -4,8 +4,8 @@
 //! (`read`, `printf -v`, `unset`, `let`): the names are checked (`shell::evaluate`) and what the
 //! text now knows of those variables is recorded.
 
-use super::evaluate::{self, Value, Variable};
-use super::walk::{Ctx, Walker};
+use super::evaluate::{self, Value};
+use super::walk::{Ctx, Evaluation, Walker};
 use super::{pathutil, Access, Origin, Redirect, Stdin, Word};
 
 /// `xargs` options that take a value, written apart or glued (`-n 1`, `-n1`).
@@ -351,7 +351,7 @@ impl Walker<'_> {
 
     /// Builtins that name variables: the names are checked, and the variables they set become
     /// computed (`read`, `printf -v`) or numbers (`let`); `unset` forgets them.
-    pub(super) fn variable_builtins(&mut self, words: &[Word], command: &mut Ctx, shell: &mut Ctx) {
+    pub(super) fn variable_builtins(&mut self, words: &[Word]) {
         let Some(program) = words.first().map(|w| w.text.as_str()) else {
             return;
         };
@@ -378,11 +378,9 @@ impl Walker<'_> {
             }
             "let" => {
                 for arg in args {
-                    self.check_arithmetic(&arg.text, command);
+                    self.check_arithmetic(&arg.text);
                     for name in evaluate::assigned_in_arithmetic(&arg.text) {
-                        shell
-                            .vars
-                            .insert(name, Variable::new(Value::Known(vec!["0".to_string()])));
+                        self.set_variable(&name, Value::Known(vec!["0".to_string()]), false);
                     }
                 }
                 return;
@@ -390,26 +388,19 @@ impl Walker<'_> {
             _ => return,
         };
         for name in named {
-            let why = if name.is_static {
-                evaluate::variable_name(&name.text, &command.vars)
+            if name.is_static {
+                self.evaluations
+                    .push(Evaluation::Name(name.text.clone(), program.to_string()));
             } else {
-                Some(format!(
-                    "`{}` names a variable computed at run time",
+                // Bash itself would run the code, whatever the builtin does: noted for the text.
+                self.note(format!(
+                    "`{program}` names a variable computed at run time, `{}`",
                     name.text
-                ))
-            };
-            if let Some(why) = why {
-                command.unresolved.push(format!("`{program}`: {why}"));
+                ));
             }
             let plain = name.text.split('[').next().unwrap_or("").to_string();
-            match program {
-                "unset" => {
-                    shell.vars.remove(&plain);
-                }
-                "test" | "[" => {}
-                _ => {
-                    shell.vars.insert(plain, Variable::new(Value::Computed));
-                }
+            if !matches!(program, "unset" | "test" | "[") {
+                self.set_variable(&plain, Value::Computed, false);
             }
         }
     }

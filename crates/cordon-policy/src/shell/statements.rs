@@ -6,9 +6,9 @@
 
 use tree_sitter::Node;
 
-use super::evaluate::{self, Value, Variable};
+use super::evaluate::{self, Value};
 use super::resolve::new_command;
-use super::walk::{dynamic, node_text, Ctx, PipeSource, Walker};
+use super::walk::{dynamic, node_text, Ctx, Evaluation, PipeSource, Walker};
 use super::{pathutil, Word};
 
 /// Operators of `[[ … ]]` that evaluate both sides as arithmetic.
@@ -55,22 +55,20 @@ impl Walker<'_> {
         match (node.kind(), operator.as_deref()) {
             ("binary_expression", Some(op)) if ARITHMETIC_TESTS.contains(&op) => {
                 for operand in &operands {
-                    self.check_arithmetic(node_text(*operand, src), ctx);
+                    self.check_arithmetic(node_text(*operand, src));
                 }
             }
             ("unary_expression", Some("-v" | "-R")) => {
                 for operand in &operands {
                     let name = self.word(*operand, src, ctx);
-                    let why = if name.is_static {
-                        evaluate::variable_name(&name.text, &ctx.vars)
+                    if name.is_static {
+                        self.evaluations
+                            .push(Evaluation::Name(name.text, "[[ -v ]]".to_string()));
                     } else {
-                        Some(format!(
-                            "`{}` names a variable computed at run time",
+                        self.note(format!(
+                            "`[[ -v {} ]]` names a variable computed at run time",
                             name.text
-                        ))
-                    };
-                    if let Some(why) = why {
-                        self.note(format!("`[[ -v … ]]`: {why}"));
+                        ));
                     }
                 }
             }
@@ -103,11 +101,10 @@ impl Walker<'_> {
             .and_then(|t| t.strip_suffix("))"))
             .unwrap_or(text)
             .trim();
-        self.check_arithmetic(expr, ctx);
+        self.check_arithmetic(expr);
         self.collect_substitutions(node, src, ctx);
         for name in evaluate::assigned_in_arithmetic(expr) {
-            ctx.vars
-                .insert(name, Variable::new(Value::Known(vec!["0".to_string()])));
+            self.set_variable(&name, Value::Known(vec!["0".to_string()]), false);
         }
         let command = new_command(
             ctx,
@@ -143,7 +140,7 @@ impl Walker<'_> {
             Value::Computed
         };
         if !name.is_empty() {
-            ctx.vars.insert(name, Variable::new(value));
+            self.set_variable(&name, value, false);
         }
         if let Some(body) = node.child_by_field_name("body") {
             self.walk_node(body, src, ctx);
@@ -157,11 +154,10 @@ impl Walker<'_> {
             let parts: Vec<Node> = node.children_by_field_name(field, &mut cursor).collect();
             for part in parts {
                 let text = node_text(part, src);
-                self.check_arithmetic(text, ctx);
+                self.check_arithmetic(text);
                 self.collect_substitutions(part, src, ctx);
                 for name in evaluate::assigned_in_arithmetic(text) {
-                    ctx.vars
-                        .insert(name, Variable::new(Value::Known(vec!["0".to_string()])));
+                    self.set_variable(&name, Value::Known(vec!["0".to_string()]), false);
                 }
             }
         }
@@ -170,44 +166,34 @@ impl Walker<'_> {
         }
     }
 
-    /// Notes why evaluating `expr` as arithmetic could run a command.
-    pub(super) fn check_arithmetic(&mut self, expr: &str, ctx: &Ctx) {
-        if let Some(why) = evaluate::arithmetic(expr, &ctx.vars) {
-            self.note(format!("arithmetic `{}`: {why}", clip(expr)));
-        }
+    /// Arithmetic bash evaluates: checked once the whole text is known.
+    pub(super) fn check_arithmetic(&mut self, expr: &str) {
+        self.evaluations
+            .push(Evaluation::Arithmetic(expr.to_string()));
     }
 
     /// `$(( expr ))` or `$[ expr ]`.
-    pub(super) fn check_arithmetic_text(&mut self, text: &str, ctx: &Ctx) {
+    pub(super) fn check_arithmetic_text(&mut self, text: &str) {
         let expr = text
             .strip_prefix("$((")
             .and_then(|t| t.strip_suffix("))"))
             .or_else(|| text.strip_prefix("$[").and_then(|t| t.strip_suffix(']')))
             .unwrap_or(text);
-        self.check_arithmetic(expr, ctx);
+        self.check_arithmetic(expr);
     }
 
     /// `${!x}`, `${x@P}`, `${a[expr]}`, `${x:off:len}`.
-    pub(super) fn check_expansion(&mut self, text: &str, ctx: &Ctx) {
-        if let Some(why) = evaluate::expansion(text, &ctx.vars) {
-            self.note(why);
-        }
+    pub(super) fn check_expansion(&mut self, text: &str) {
+        self.evaluations
+            .push(Evaluation::Expansion(text.to_string()));
     }
 
-    /// `a[expr]=v` evaluates `expr`; so does any value given to a `declare -i` variable.
-    pub(super) fn check_assigned_name(&mut self, name: &str, value: &Word, ctx: &Ctx) {
+    /// `a[expr]=v` evaluates `expr` (unless `a` is associative).
+    pub(super) fn check_assigned_name(&mut self, name: &str, _value: &Word) {
         if let Some((array, rest)) = name.split_once('[') {
             let sub = rest.strip_suffix(']').unwrap_or(rest);
-            if ctx.vars.get(array).is_some_and(|v| v.associative) {
-                if sub.contains("$(") || sub.contains('`') {
-                    self.note(format!("the subscript of `{name}` runs a command"));
-                }
-            } else {
-                self.check_arithmetic(sub, ctx);
-            }
-        }
-        if ctx.vars.get(name).is_some_and(|v| v.integer) {
-            self.check_arithmetic(&value.text, ctx);
+            self.evaluations
+                .push(Evaluation::Subscript(array.to_string(), sub.to_string()));
         }
     }
 
@@ -307,13 +293,4 @@ pub(super) fn find_roots(args: &[Word], cwd: &str, home: &str) -> Option<Vec<Str
         roots.push(cwd.to_string());
     }
     Some(roots)
-}
-
-fn clip(text: &str) -> String {
-    let clipped: String = text.chars().take(60).collect();
-    if clipped.len() < text.len() {
-        format!("{clipped}…")
-    } else {
-        clipped
-    }
 }

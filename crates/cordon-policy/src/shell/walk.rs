@@ -34,8 +34,6 @@ pub(super) struct Ctx {
     pub privileged: bool,
     /// What `~` and `$HOME` mean here; `None` after `HOME=$(…)`.
     pub home: Option<String>,
-    /// The variables the text has set so far.
-    pub vars: Variables,
     /// What the previous pipeline segment writes to this one, when it is a list of paths.
     pub pipe_source: Option<PipeSource>,
     /// For commands run by `find -exec` or `xargs -0`: the directories their computed
@@ -55,7 +53,6 @@ impl Ctx {
     fn root(session: &Session) -> Ctx {
         Ctx {
             home: Some(pathutil::normalize_absolute(&session.home)),
-            vars: Variables::new(),
             pipe_source: None,
             computed_paths_under: None,
             cwd: Some(pathutil::normalize_absolute(&session.cwd)),
@@ -71,36 +68,12 @@ impl Ctx {
         }
     }
 
-    /// Keeps the shell state of `other`: its directories after a `cd`, and the variables it set
-    /// (after a `cd` or `read` inside a redirected statement).
+    /// Keeps the shell state of `other`: its directories after a `cd`, and its home.
     pub(super) fn take_directory_state(&mut self, other: &Ctx) {
         self.cwd.clone_from(&other.cwd);
         self.oldpwd.clone_from(&other.oldpwd);
         self.dirstack.clone_from(&other.dirstack);
-        self.vars.clone_from(&other.vars);
         self.home.clone_from(&other.home);
-    }
-
-    /// Records an assignment the text makes in this shell.
-    pub(super) fn assign(&mut self, name: &str, value: &Word, exported: bool) {
-        let known = value
-            .is_static
-            .then(|| Value::Known(vec![value.text.clone()]));
-        let previous = self.vars.get(name).cloned();
-        let mut variable = Variable::new(known.unwrap_or(Value::Computed));
-        if let Some(previous) = previous {
-            variable.exported = previous.exported;
-            variable.integer = previous.integer;
-            variable.associative = previous.associative;
-        }
-        variable.exported |= exported || evaluate::usually_exported(name);
-        if name == "HOME" {
-            self.home = value
-                .is_static
-                .then(|| pathutil::normalize_absolute(&value.text))
-                .filter(|h| h.starts_with('/'));
-        }
-        self.vars.insert(name.to_string(), variable);
     }
 }
 
@@ -110,6 +83,27 @@ pub(super) struct Walker<'a> {
     pub out: Vec<SimpleCommand>,
     pub unresolved: Vec<String>,
     tree_depth: usize,
+    /// Every value the text assigns to each variable, on any path through it.
+    pub variables: Variables,
+    /// The places bash evaluates text as code; checked against `variables` once the whole text
+    /// is known, so an assignment in another branch or a later loop iteration is not missed.
+    pub evaluations: Vec<Evaluation>,
+}
+
+/// A place where bash evaluates text it may have stored: checked in [`Walker::finish`].
+#[derive(Debug, Clone)]
+pub(super) enum Evaluation {
+    /// Arithmetic (`$((…))`, `((…))`, `let`, `[[ a -eq b ]]`).
+    Arithmetic(String),
+    /// A variable name read by a builtin (`printf -v`, `read`, `test -v`, `declare`), with the
+    /// builtin's name.
+    Name(String, String),
+    /// A parameter expansion (`${!x}`, `${x@P}`, `${a[i]}`, `${x:i:n}`).
+    Expansion(String),
+    /// An assignment to `name`, arithmetic if `name` is declared `-i`.
+    Assignment(String, String),
+    /// `a[sub]=…` on an array that is indexed unless declared `-A`.
+    Subscript(String, String),
 }
 
 pub(super) fn parse_script(text: &str, session: &Session) -> Script {
@@ -181,6 +175,8 @@ impl<'a> Walker<'a> {
             out: Vec::new(),
             unresolved: Vec::new(),
             tree_depth: 0,
+            variables: Variables::new(),
+            evaluations: Vec::new(),
         }
     }
 
@@ -188,6 +184,8 @@ impl<'a> Walker<'a> {
         if let Some(parser) = self.parser.take() {
             PARSER.with(|cell| *cell.borrow_mut() = Some(parser));
         }
+        self.check_evaluations();
+        self.pass_exports();
         Script {
             commands: self.out,
             unresolved: self.unresolved,
@@ -292,9 +290,9 @@ impl<'a> Walker<'a> {
             }
             "variable_assignment" => {
                 let (name, value) = self.assignment(node, src, ctx);
-                self.check_assigned_name(&name, &value, ctx);
+                self.check_assigned_name(&name, &value);
                 let plain_name = name.split('[').next().unwrap_or("").to_string();
-                ctx.assign(&plain_name, &value, false);
+                self.assign(ctx, &plain_name, &value, false);
                 if let Some(why) = super::resolve::dangerous_assignment(&name, &value.text) {
                     let mut inner = ctx.clone();
                     inner
@@ -583,12 +581,16 @@ impl<'a> Walker<'a> {
                     self.emit(command);
                     ctx.unresolved.pop();
                 }
-                self.check_assigned_name(&name, &value, ctx);
+                self.check_assigned_name(&name, &value);
                 self.declare(&program, &attributes, &name, &value, ctx);
                 words.push(Word::literal(format!("{name}=…")));
                 continue;
             }
-            let word = self.word(child, src, ctx);
+            let word = if child.kind() == "variable_name" {
+                Word::literal(node_text(child, src))
+            } else {
+                self.word(child, src, ctx)
+            };
             if word.is_static && word.text.starts_with('-') {
                 attributes.push_str(&word.text[1..]);
             } else if word.is_static && !word.text.starts_with('+') {
@@ -609,7 +611,8 @@ impl<'a> Walker<'a> {
         self.resolve(words, Vec::new(), &mut local);
     }
 
-    /// Records `NAME=value` declared with `attributes` (`x` exports, `i` integer, `A` associative).
+    /// Records `NAME=value` declared with `attributes` (`x` exports, `i` integer, `A` associative,
+    /// `n` a reference to the variable the value names).
     fn declare(
         &mut self,
         program: &str,
@@ -620,28 +623,137 @@ impl<'a> Walker<'a> {
     ) {
         let plain = name.split('[').next().unwrap_or("").to_string();
         if attributes.contains('n') {
-            let target = value
-                .is_static
-                .then(|| evaluate::variable_name(&value.text, &ctx.vars));
-            if let Some(why) = target.unwrap_or_else(|| {
-                Some(format!("the name `{}` is computed at run time", value.text))
-            }) {
+            if value.is_static {
+                self.evaluations.push(Evaluation::Name(
+                    value.text.clone(),
+                    format!("{program} -n"),
+                ));
+            } else {
                 self.note(format!(
-                    "`{program} -n` makes `{plain}` refer to a name bash evaluates: {why}"
+                    "`{program} -n` makes `{plain}` refer to a name computed at run time"
                 ));
             }
         }
         if attributes.contains('i') {
-            self.check_arithmetic(&value.text, ctx);
+            self.evaluations
+                .push(Evaluation::Arithmetic(value.text.clone()));
         }
-        ctx.assign(
+        self.assign(
+            ctx,
             &plain,
             value,
             program == "export" || attributes.contains('x'),
         );
-        if let Some(variable) = ctx.vars.get_mut(&plain) {
+        if let Some(variable) = self.variables.get_mut(&plain) {
             variable.integer |= attributes.contains('i');
             variable.associative |= attributes.contains('A');
+        }
+    }
+
+    /// Records an assignment the text makes, on whatever path: every value a variable is given
+    /// is kept (`shell::evaluate`). `HOME` also changes what `~` names for what follows.
+    pub(super) fn assign(&mut self, ctx: &mut Ctx, name: &str, value: &Word, exported: bool) {
+        if name.is_empty() {
+            return;
+        }
+        let value_now = if value.is_static {
+            Value::Known(vec![value.text.clone()])
+        } else {
+            Value::Computed
+        };
+        self.set_variable(
+            name,
+            value_now,
+            exported || evaluate::usually_exported(name),
+        );
+        self.evaluations
+            .push(Evaluation::Assignment(name.to_string(), value.text.clone()));
+        if name == "HOME" {
+            ctx.home = value
+                .is_static
+                .then(|| pathutil::normalize_absolute(&value.text))
+                .filter(|h| h.starts_with('/'));
+            self.note(
+                "the text sets HOME, so `~` may name another directory on another path through it"
+                    .to_string(),
+            );
+        }
+    }
+
+    /// Adds `value` to what the text may store in `name`.
+    pub(super) fn set_variable(&mut self, name: &str, value: Value, exported: bool) {
+        let variable = self
+            .variables
+            .entry(name.to_string())
+            .or_insert_with(|| Variable::new(Value::Known(Vec::new())));
+        variable.exported |= exported;
+        match (&mut variable.value, value) {
+            (Value::Computed, _) => {}
+            (slot, Value::Computed) => *slot = Value::Computed,
+            (Value::Known(have), Value::Known(add)) => {
+                for v in add {
+                    if !have.contains(&v) {
+                        have.push(v);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks every place bash evaluates text against every value the text may have stored.
+    fn check_evaluations(&mut self) {
+        let evaluations = std::mem::take(&mut self.evaluations);
+        for evaluation in evaluations {
+            let vars = &self.variables;
+            let why = match &evaluation {
+                Evaluation::Arithmetic(expr) => evaluate::arithmetic(expr, vars)
+                    .map(|why| format!("arithmetic `{}`: {why}", clip(expr))),
+                Evaluation::Name(name, program) => {
+                    evaluate::variable_name(name, vars).map(|why| format!("`{program}`: {why}"))
+                }
+                Evaluation::Expansion(text) => evaluate::expansion(text, vars),
+                Evaluation::Assignment(name, value) => vars
+                    .get(name)
+                    .filter(|v| v.integer)
+                    .and_then(|_| evaluate::arithmetic(value, vars))
+                    .map(|why| format!("`{name}` is declared an integer: {why}")),
+                Evaluation::Subscript(array, sub) => {
+                    if vars.get(array).is_some_and(|v| v.associative) {
+                        (sub.contains("$(") || sub.contains('`'))
+                            .then(|| format!("the subscript of `{array}[{sub}]` runs a command"))
+                    } else {
+                        evaluate::arithmetic(sub, vars)
+                            .map(|why| format!("the subscript of `{array}[{sub}]`: {why}"))
+                    }
+                }
+            };
+            if let Some(why) = why {
+                self.note(why);
+            }
+        }
+    }
+
+    /// Variables the text exports reach every command it runs: on some path an export may come
+    /// before any of them (a loop, a branch), so all are given them.
+    fn pass_exports(&mut self) {
+        let exported: Vec<String> = self
+            .variables
+            .iter()
+            .filter(|(_, v)| v.exported)
+            .flat_map(|(name, v)| match &v.value {
+                Value::Known(values) if !values.is_empty() => values
+                    .iter()
+                    .map(|value| format!("{name}={value}"))
+                    .collect::<Vec<_>>(),
+                _ => vec![format!("{name}=$(…)")],
+            })
+            .collect();
+        for command in &mut self.out {
+            for assignment in &exported {
+                if !command.assignments.contains(assignment) {
+                    command.assignments.push(assignment.clone());
+                }
+            }
         }
     }
 
@@ -652,9 +764,8 @@ impl<'a> Walker<'a> {
             Some((n, v)) => (n.trim_end_matches('+'), Some(v)),
             None => (text, None),
         };
-        if let Some(why) = evaluate::variable_name(name, &ctx.vars) {
-            self.note(format!("`{program}`: {why}"));
-        }
+        self.evaluations
+            .push(Evaluation::Name(name.to_string(), program.to_string()));
         let Some(value) = value else {
             let empty = Word::literal("");
             self.declare(program, attributes, name, &empty, ctx);
@@ -764,7 +875,7 @@ impl<'a> Walker<'a> {
             "simple_expansion" | "expansion" => match self.known_variable(text, ctx) {
                 Some(value) => Word::literal(value),
                 None => {
-                    self.check_expansion(text, ctx);
+                    self.check_expansion(text);
                     self.collect_substitutions(node, src, ctx);
                     dynamic(text)
                 }
@@ -774,7 +885,7 @@ impl<'a> Walker<'a> {
                 dynamic(text)
             }
             "arithmetic_expansion" => {
-                self.check_arithmetic_text(text, ctx);
+                self.check_arithmetic_text(text);
                 self.collect_substitutions(node, src, ctx);
                 dynamic(text)
             }
@@ -834,14 +945,14 @@ impl<'a> Walker<'a> {
                     match self.known_variable(node_text(child, src), ctx) {
                         Some(value) => out.push_str(&value),
                         None => {
-                            self.check_expansion(node_text(child, src), ctx);
+                            self.check_expansion(node_text(child, src));
                             self.collect_substitutions(child, src, ctx);
                             is_static = false;
                         }
                     }
                 }
                 "arithmetic_expansion" => {
-                    self.check_arithmetic_text(node_text(child, src), ctx);
+                    self.check_arithmetic_text(node_text(child, src));
                     self.collect_substitutions(child, src, ctx);
                     is_static = false;
                 }
