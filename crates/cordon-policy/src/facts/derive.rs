@@ -414,6 +414,11 @@ fn operands(d: &mut Derived, parsed: &Parsed, flags: &[String], paths_under: Opt
     let last = operands.len().saturating_sub(1);
     let start = pathutil::normalize_absolute(&d.session.cwd);
     for (idx, word) in operands.iter().enumerate() {
+        // A skipped operand (a pattern, chmod's mode, chown's owner) names no path; program
+        // text in one is read by `programs`.
+        if !word.is_static && idx < skip {
+            continue;
+        }
         if !word.is_static {
             let access = match mode {
                 Some(Operands::Read) => Some(Access::Read),

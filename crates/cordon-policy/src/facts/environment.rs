@@ -293,6 +293,9 @@ pub(super) fn classify(name: &str, value: &str) -> Assignment {
             ))
         };
     }
+    if matches!(name, "RUSTFLAGS" | "RUSTDOCFLAGS") {
+        return rust_flags(name, value);
+    }
     if TOOL_NAMES.contains(&name) {
         return Assignment::Unknown(format!("`{name}` names a program that build tools run"));
     }
@@ -303,6 +306,55 @@ pub(super) fn classify(name: &str, value: &str) -> Assignment {
         )),
         None => Assignment::Harmless,
     }
+}
+
+/// `-C` codegen options that change only how code is compiled, never which program runs.
+const RUSTC_CODEGEN: &[&str] = &[
+    "opt-level",
+    "debuginfo",
+    "target-cpu",
+    "target-feature",
+    "codegen-units",
+    "lto",
+    "panic",
+    "overflow-checks",
+    "debug-assertions",
+    "force-frame-pointers",
+    "instrument-coverage",
+    "strip",
+    "relocation-model",
+    "embed-bitcode",
+    "split-debuginfo",
+    "symbol-mangling-version",
+];
+
+/// `RUSTFLAGS='-D warnings'` is harmless; `-C linker=…` or `-Z …` can run other programs.
+fn rust_flags(name: &str, value: &str) -> Assignment {
+    let mut words = value.split_whitespace();
+    while let Some(word) = words.next() {
+        let (flag, glued) = match word.get(..2) {
+            Some(f @ ("-D" | "-W" | "-A" | "-F" | "-C")) => {
+                (f, word.get(2..).filter(|g| !g.is_empty()))
+            }
+            _ if word == "--cfg" => ("--cfg", None),
+            _ => return Assignment::Unknown(format!("`{name}` passes `{word}` to the compiler")),
+        };
+        let Some(arg) = glued
+            .map(str::to_string)
+            .or_else(|| words.next().map(str::to_string))
+        else {
+            break;
+        };
+        if flag == "-C" {
+            let key = arg.split('=').next().unwrap_or("");
+            if !RUSTC_CODEGEN.contains(&key) {
+                return Assignment::Unknown(format!(
+                    "`{name}` sets the compiler option `-C {arg}`"
+                ));
+            }
+        }
+    }
+    Assignment::Harmless
 }
 
 #[cfg(test)]
@@ -324,6 +376,18 @@ mod tests {
             Assignment::Writes("/home/u/.profile".into())
         );
         assert_eq!(classify("GIT_TRACE", "1"), Assignment::Harmless);
+        assert_eq!(
+            classify("RUSTFLAGS", "-D warnings -C opt-level=3"),
+            Assignment::Harmless
+        );
+        assert!(matches!(
+            classify("RUSTFLAGS", "-C linker=/tmp/x"),
+            Assignment::Unknown(_)
+        ));
+        assert!(matches!(
+            classify("RUSTFLAGS", "-Zself-profile"),
+            Assignment::Unknown(_)
+        ));
         for (name, value) in [
             ("GIT_SEQUENCE_EDITOR", "sed -i 1d"),
             ("LESSOPEN", "|cat %s"),

@@ -127,6 +127,26 @@ pub fn grant_creations(facts: &mut Facts, exists: impl Fn(&str) -> bool) {
     }
 }
 
+/// Judges every path on the file it reaches as well as on its name. `resolve` is the caller's
+/// (the sandbox's resolver: symlinks followed from the link's own directory, `..`, `/proc/*/root`
+/// and the like); for each read or written path it returns the real path, or `None` when the path
+/// does not exist yet or cannot be resolved. A real path that differs from the name is added next
+/// to it, so a rule about the real file fires: `cat link` where `link` points at `~/.ssh/id_rsa`
+/// is judged as reading `~/.ssh/id_rsa`. The policy itself never touches the filesystem.
+pub fn resolve_paths(facts: &mut Facts, resolve: impl Fn(&str) -> Option<String>) {
+    for command in &mut facts.commands {
+        for list in [&mut command.reads, &mut command.writes] {
+            let real: Vec<String> = list.iter().filter_map(|p| resolve(p)).collect();
+            for path in real {
+                push_unique(list, path);
+            }
+        }
+        if let Some(real) = resolve(&command.cwd).filter(|r| *r != command.cwd) {
+            push_unique(&mut command.reads, real);
+        }
+    }
+}
+
 /// Lets a hardened run execute a program installed in the home directory (`~/.cargo/bin/cargo`,
 /// nvm's `node`): when `locate` finds a command's program in one of a toolchain's `bin`
 /// directories (`toolchains.rs`), the command also reads that toolchain's install tree, and is
@@ -479,6 +499,30 @@ mod tests {
         );
         // A system program gets nothing more.
         assert_eq!(ls.reads, ["/w"]);
+    }
+
+    #[test]
+    fn paths_are_also_judged_where_the_caller_resolves_them() {
+        let mut facts = facts_in("cat link; echo x > out/f; cd d && ls", "/w");
+        let links = |p: &str| match p {
+            "/w/link" => Some("/home/u/.ssh/id_rsa".to_string()),
+            "/w/out/f" => Some("/home/u/.bashrc".to_string()),
+            "/w/d" => Some("/etc".to_string()),
+            _ => None,
+        };
+        resolve_paths(&mut facts, links);
+        let [cat, echo, cd, ls] = facts.commands.as_slice() else {
+            panic!("{facts:?}");
+        };
+        assert_eq!(cat.reads, ["/w/link", "/home/u/.ssh/id_rsa"]);
+        assert!(echo.writes.contains(&"/home/u/.bashrc".to_string()));
+        assert!(cd.reads.is_empty(), "{cd:?}");
+        assert!(ls.reads.contains(&"/etc".to_string()), "{ls:?}");
+        // Control: a resolver that finds nothing changes nothing.
+        let mut plain = facts_in("cat a", "/w");
+        let before = plain.clone();
+        resolve_paths(&mut plain, |_| None);
+        assert_eq!(plain, before);
     }
 
     #[test]

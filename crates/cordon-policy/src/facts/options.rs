@@ -153,7 +153,8 @@ fn long_option(parsed: &mut Parsed, spec: &CommandSpec, word: &str, next: Option
 /// (`-n5`, `-fFILE`) or the next word.
 fn short_options(parsed: &mut Parsed, spec: &CommandSpec, word: &str, next: Option<&Word>) -> bool {
     parsed.flag(word);
-    if word.len() > 2 && !word.contains('=') {
+    if word.len() > 2 {
+        // A listed word (`-name`), or one a prefix covers (`-Wall`, `-std=c++17`).
         if let Some(kind) = spec.option_kind(word) {
             return match kind {
                 OptionKind::Flag | OptionKind::OptionalValue => false,

@@ -64,10 +64,35 @@ pub(super) fn apply(
 ) {
     match program {
         "tar" => tar(d, parsed, flags),
+        "cp" if has(flags, &["-l", "--link", "-s", "--symbolic-link"]) => {
+            // Links to the sources: through them a later command writes the sources.
+            let sources = parsed.operands.len().saturating_sub(1);
+            for source in parsed.operands.iter().take(sources).filter(|w| w.is_static) {
+                d.path(&source.text, Access::Write);
+            }
+        }
+        "ps" if parsed
+            .operands
+            .iter()
+            .any(|w| !w.text.starts_with('-') && w.text.contains('e')) =>
+        {
+            // BSD `ps e` prints each process's environment, where secrets live.
+            d.tag("reads_environment");
+        }
         "unzip" => unzip(d, flags),
         "ln" => ln(d, parsed, flags),
         "kill" => kill(d, command),
         "make" | "gmake" => make(d, parsed),
+        // `alias` alone lists; `alias x=…` makes a later `x` run something else.
+        "alias"
+            if parsed
+                .operands
+                .iter()
+                .any(|w| w.text.contains('=') || !w.is_static) =>
+        {
+            d.tag("runs_code")
+        }
+        "fuser" if has(flags, &["-k", "--kill"]) => d.tag("signals_processes"),
         "git" => git(d, command_path, parsed, flags),
         "npm" | "yarn" | "pnpm" | "bun"
             if command_path.get(1).is_some_and(|s| s == "init") && !parsed.operands.is_empty() =>
@@ -305,23 +330,39 @@ fn ln(d: &mut Derived, parsed: &Parsed, flags: &[String]) {
     } else {
         return;
     };
+    let relative_to_cwd = has(flags, &["-r", "--relative"]);
     for target in targets {
         let text = target.text.as_str();
-        if symbolic && !text.starts_with('/') && !text.starts_with('~') {
-            for place in &places {
-                let Some(base) = pathutil::join(Some(&d.cwd), &d.session.home, place) else {
-                    continue;
-                };
-                let joined = format!("{base}/{text}");
-                d.resolved_path(&joined, Access::Read);
-                d.resolved_path(&joined, Access::Write);
+        let joined: Vec<String> =
+            if symbolic && !relative_to_cwd && !text.starts_with('/') && !text.starts_with('~') {
+                places
+                    .iter()
+                    .filter_map(|place| pathutil::join(Some(&d.cwd), &d.session.home, place))
+                    .map(|base| format!("{base}/{text}"))
+                    .collect()
+            } else {
+                pathutil::join(Some(&d.cwd), &d.session.home, text)
+                    .into_iter()
+                    .collect()
+            };
+        for path in joined {
+            d.resolved_path(&path, Access::Read);
+            // A file the system owns is not the user's to write, through a link or not: only
+            // the user's own files (the home directory, the workspace) become writable so.
+            let system = SYSTEM_DIRS
+                .iter()
+                .any(|dir| pathutil::is_within(&pathutil::normalize_absolute(&path), dir));
+            if !system {
+                d.resolved_path(&path, Access::Write);
             }
-        } else {
-            d.path(text, Access::Read);
-            d.path(text, Access::Write);
         }
     }
 }
+
+/// Directories whose files belong to the system, not to the user.
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/opt", "/snap",
+];
 
 /// `kill` of the text's own jobs (`%1`, `$!`, `$$`) stays inside what the text started; any
 /// other process id, or a signal to every process (`-1`), reaches processes that are not the
@@ -388,6 +429,34 @@ fn make(d: &mut Derived, parsed: &Parsed) {
 fn git(d: &mut Derived, command_path: &[String], parsed: &Parsed, flags: &[String]) {
     let sub: Vec<&str> = command_path.iter().skip(1).map(String::as_str).collect();
     match sub.as_slice() {
+        ["config"] => {
+            // `git config KEY` (one operand) and the query flags only read the configuration.
+            let changes = [
+                "--unset",
+                "--unset-all",
+                "--add",
+                "--replace-all",
+                "--rename-section",
+                "--remove-section",
+                "--edit",
+                "-e",
+            ];
+            let queries = [
+                "--get",
+                "--get-all",
+                "--get-regexp",
+                "--get-urlmatch",
+                "--list",
+                "-l",
+                "--get-color",
+                "--get-colorbool",
+            ];
+            let reads =
+                has(flags, &queries) || (parsed.operands.len() == 1 && !has(flags, &changes));
+            if reads {
+                d.tag("git_config_read");
+            }
+        }
         ["grep", ..] => {
             let pagers = values(parsed, &["-O", "--open-files-in-pager"]);
             for pager in &pagers {

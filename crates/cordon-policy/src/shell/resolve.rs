@@ -32,8 +32,18 @@ const INTERPRETERS: &[&str] = &[
     "irb",
 ];
 
-/// Options of interpreters that only print information.
-const INFO_FLAGS: &[&str] = &["--version", "-V", "--help", "-h", "-v", "-version"];
+/// Options of interpreters that only print information, or run something other than standard
+/// input (`node --test` runs the test files it finds).
+const INFO_FLAGS: &[&str] = &[
+    "--version",
+    "-V",
+    "--help",
+    "-h",
+    "-v",
+    "-version",
+    "--test",
+    "--run",
+];
 
 /// `git -c` keys that only change presentation or identity, never what program git runs.
 const SAFE_GIT_CONFIG_PREFIXES: &[&str] = &[
@@ -182,7 +192,11 @@ impl Walker<'_> {
         let mut command_ctx = ctx.clone();
         let mut assigned = Vec::new();
         for (name, value) in &assignments {
-            if let Some(why) = dangerous_assignment(name, &value.text) {
+            // `IFS=… read` only changes how that one command splits its input.
+            let only_this_command = name == "IFS";
+            if let Some(why) =
+                dangerous_assignment(name, &value.text).filter(|_| !only_this_command)
+            {
                 command_ctx.unresolved.push(format!("`{name}=…` {why}"));
             }
             assigned.push(format!("{name}={}", value.text));
@@ -282,6 +296,7 @@ impl Walker<'_> {
                 "watch" => return self.watch(words, &command_ctx),
                 "flock" => return self.flock(words, assigned, &command_ctx),
                 "eval" => return self.eval(words, &command_ctx),
+                "trap" => return self.trap(words, assigned, &command_ctx),
                 "source" | "." => {
                     let file = words.get(1).map(|w| w.text.clone()).unwrap_or_default();
                     let why = format!("it runs the file `{file}` as shell code in this shell");
@@ -648,6 +663,30 @@ impl Walker<'_> {
                 let why = format!("`{name}` runs shell code from its standard input");
                 self.emit_with(words, assigned, program_path, ctx, Some(why));
             }
+        }
+    }
+
+    /// `trap 'TEXT' SIGNALS`: TEXT runs later, in this shell, and is judged as commands of its
+    /// own; `trap -l`, `trap -p` and `trap - SIG` run nothing.
+    fn trap(&mut self, words: Vec<Word>, assigned: Vec<String>, ctx: &Ctx) {
+        let handler = words
+            .get(1)
+            .filter(|w| !(w.is_static && w.text.starts_with('-')));
+        match handler {
+            Some(text) if text.is_static => {
+                let text = text.text.clone();
+                let mut nested = ctx.clone();
+                nested.depth += 1;
+                nested.origin = Origin::Nested;
+                nested.wrappers.push("trap".to_string());
+                self.walk_text(&text, &mut nested);
+                self.emit_with(words, assigned, None, ctx, None);
+            }
+            Some(text) => {
+                let why = format!("the `trap` handler `{}` is computed at run time", text.text);
+                self.emit_with(words, assigned, None, ctx, Some(why));
+            }
+            None => self.emit_with(words, assigned, None, ctx, None),
         }
     }
 

@@ -880,9 +880,15 @@ impl<'a> Walker<'a> {
                     dynamic(text)
                 }
             },
-            "command_substitution" | "process_substitution" => {
+            "command_substitution" => {
                 self.substitution(node, src, ctx);
                 dynamic(text)
+            }
+            // `<(cmd)` is a pipe from a command judged on its own: reading or writing it reaches
+            // nothing else, so the word is known (it names no file of the workspace's).
+            "process_substitution" => {
+                self.substitution(node, src, ctx);
+                Word::literal(text)
             }
             "arithmetic_expansion" => {
                 self.check_arithmetic_text(text);
