@@ -254,7 +254,8 @@ impl CommandSpec {
             Some(OptionKind::Value)
         } else if listed(&self.optional_value_options) {
             Some(OptionKind::OptionalValue)
-        } else if listed(&self.flags)
+        } else if self.negates_a_flag(name)
+            || listed(&self.flags)
             || listed(&self.write_flags)
             || listed(&self.destructive_flags)
             || self.flag_aliases.contains_key(name)
@@ -269,6 +270,15 @@ impl CommandSpec {
         } else {
             None
         }
+    }
+
+    /// `--no-X` turns off the modelled flag `--X` (`rsync --no-perms`, `curl --no-progress-meter`
+    /// where `--progress-meter` is modelled): only a negation of a known flag is known.
+    fn negates_a_flag(&self, name: &str) -> bool {
+        name.strip_prefix("--no-").is_some_and(|rest| {
+            let positive = format!("--{rest}");
+            self.flags.contains(&positive)
+        })
     }
 
     fn is_short_flag(&self, name: &str) -> bool {

@@ -33,11 +33,20 @@ const SED_STREAMS: &[&str] = &["/dev/stdout", "/dev/stderr", "/dev/stdin"];
 /// An awk program: I/O redirection, pipes, `getline`, `system()` and extensions are code cordon
 /// does not follow.
 pub(super) fn awk(program: &str) -> Effects {
-    let code = strip_awk_literals(program);
-    let mut effects = Effects::default();
+    let (code, strings) = strip_awk_literals(program);
+    // A string that is an absolute or home path is at least read (`getline < "/path"`), so a
+    // credentials path in the program is judged even where the program is asked as code.
+    let mut effects = Effects {
+        reads: strings
+            .into_iter()
+            .filter(|s| s.starts_with('/') || s.starts_with("~/"))
+            .collect(),
+        ..Effects::default()
+    };
     for word in ["system", "getline", "@load", "@include", "@namespace"] {
         if contains_word(&code, word) {
-            return Effects::code(format!("the awk program uses `{word}`"));
+            effects.runs_code = Some(format!("the awk program uses `{word}`"));
+            return effects;
         }
     }
     let bytes = code.as_bytes();
@@ -45,19 +54,22 @@ pub(super) fn awk(program: &str) -> Effects {
         let next = bytes.get(i + 1).copied();
         let prev = i.checked_sub(1).and_then(|p| bytes.get(p)).copied();
         if b == b'|' && next != Some(b'|') && prev != Some(b'|') {
-            return Effects::code("the awk program pipes to or from a command");
+            effects.runs_code = Some("the awk program pipes to or from a command".to_string());
+            return effects;
         }
     }
     if print_redirects(&code) {
-        return Effects::code("the awk program writes output to a file or command");
+        effects.runs_code = Some("the awk program writes output to a file or command".to_string());
+        return effects;
     }
     effects.reads_environment = contains_word(&code, "ENVIRON");
     effects
 }
 
 /// The awk program with strings, regular expressions and comments blanked out, so that only code
-/// is searched.
-fn strip_awk_literals(program: &str) -> String {
+/// is searched; and the strings it holds.
+fn strip_awk_literals(program: &str) -> (String, Vec<String>) {
+    let mut strings = Vec::new();
     let mut out = String::with_capacity(program.len());
     let mut chars = program.chars().peekable();
     // Whether the last significant token ends an operand (then `/` divides).
@@ -65,15 +77,17 @@ fn strip_awk_literals(program: &str) -> String {
     while let Some(c) = chars.next() {
         match c {
             '"' => {
+                let mut string = String::new();
                 while let Some(s) = chars.next() {
                     match s {
                         '\\' => {
-                            chars.next();
+                            string.extend(chars.next());
                         }
                         '"' => break,
-                        _ => {}
+                        _ => string.push(s),
                     }
                 }
+                strings.push(string);
                 out.push_str("\"\"");
                 after_operand = true;
             }
@@ -107,7 +121,7 @@ fn strip_awk_literals(program: &str) -> String {
             }
         }
     }
-    out
+    (out, strings)
 }
 
 fn contains_word(code: &str, word: &str) -> bool {
@@ -441,6 +455,8 @@ mod tests {
             assert_eq!(awk(program), Effects::default(), "{program}");
         }
         assert!(awk("BEGIN{print ENVIRON[\"TOKEN\"]}").reads_environment);
+        let e = awk("BEGIN{while((getline l < \"/home/u/.aws/credentials\")>0) print l}");
+        assert_eq!(e.reads, ["/home/u/.aws/credentials"]);
     }
 
     #[test]

@@ -85,11 +85,12 @@ pub fn decide_facts(
         .iter()
         .map(|f| judge(f, policy, session, knowledge))
         .collect();
+    // With no command the text is either unresolved (asked below) or runs nothing (denied).
     let mut outcome = commands
         .iter()
         .map(|c| c.outcome)
         .max_by_key(|o| severity(*o))
-        .unwrap_or(Outcome::Deny);
+        .unwrap_or(Outcome::Allow);
     let mut reason_codes: Vec<CordonReason> = Vec::new();
     for command in commands.iter().filter(|c| c.outcome == outcome) {
         for code in &command.reason_codes {
@@ -98,7 +99,12 @@ pub fn decide_facts(
             }
         }
     }
+    let bounded = reason_codes.contains(&CordonReason::EnvelopeBounded);
     let mut sentence = match outcome {
+        Outcome::Allow if commands.len() > 1 && bounded => format!(
+            "Allowed (hardened mode): each of the {} commands is allowed; what cordon cannot judge in full, the kernel confines to the policy's envelope with no network.",
+            commands.len()
+        ),
         Outcome::Allow if commands.len() > 1 => {
             format!(
                 "Allowed: each of the {} commands is allowed by the policy.",

@@ -231,6 +231,15 @@ impl Walker<'_> {
                     }
                     skip_options(&words, 1, &[], true)
                 }
+                // These take no options of their own (but `--help`): one given is judged as
+                // the wrapper's own word, not as a program to run.
+                "builtin" | "nohup" | "unbuffer" | "chronic"
+                    if words
+                        .get(1)
+                        .is_some_and(|w| w.text.starts_with('-') && w.text != "--") =>
+                {
+                    break
+                }
                 "builtin" | "nohup" | "unbuffer" | "chronic" => Some(1),
                 "setsid" => skip_options(&words, 1, &[], true),
                 "exec" => skip_options(&words, 1, &["-a"], true),

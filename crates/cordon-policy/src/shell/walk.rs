@@ -782,8 +782,12 @@ impl<'a> Walker<'a> {
     }
 
     pub(super) fn assignment(&mut self, node: Node, src: &str, ctx: &Ctx) -> (String, Word) {
-        let name = node
-            .child_by_field_name("name")
+        let name_node = node.child_by_field_name("name");
+        if let Some(subscript) = name_node.filter(|n| n.kind() == "subscript") {
+            // `a[$(cmd)]=1`: the subscript's substitutions run.
+            self.collect_substitutions(subscript, src, ctx);
+        }
+        let name = name_node
             .map(|n| node_text(n, src))
             .unwrap_or("")
             .to_string();
