@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn the_scope_is_the_union_of_the_parts() {
-        let p = plan_for(Request::Text("cd sub && cat a > /w/b; cp x /tmp/y"));
+        let p = plan_for(Request::Text("cd sub && cat a > /w/b && cp x /tmp/y"));
         let c = &p.contract.commands[0];
         assert_eq!(c.cwd, "/w");
         for read in ["/w/sub", "/w/sub/a", "/w/sub/x"] {

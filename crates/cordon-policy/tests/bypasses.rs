@@ -923,3 +923,47 @@ fn flags_that_delete_kills_installs_and_links_issue_16() {
         ],
     );
 }
+
+/// A `cd` that runs on one path of `&&`/`||` only: the commands after the list run in either
+/// directory, so they are not judged in one of them (found by the differential test).
+#[test]
+fn a_conditional_cd_leaves_the_directory_unknown() {
+    for text in [
+        "cd /etc || cd /tmp && echo x > hosts",
+        "cd /etc 2>/dev/null || cd /tmp; echo x > hosts",
+        "true || cd /tmp; rm -rf x",
+        "mkdir -p b && cd b; rm -rf *",
+        "cd sub && echo x > a | cat; rm -rf *",
+    ] {
+        let script = shell::parse(text, &session());
+        let last = script.commands.last().unwrap();
+        assert_eq!(last.cwd, None, "{text:?}: {last:?}");
+        assert_not_allowed(text);
+    }
+    // Controls: where every path agrees, the directory is known.
+    let cwds = |text: &str| -> Vec<Option<String>> {
+        shell::parse(text, &session())
+            .commands
+            .iter()
+            .map(|c| c.cwd.clone())
+            .collect()
+    };
+    assert_eq!(
+        cwds("cd sub && ls")[1].as_deref(),
+        Some("/work/project/sub")
+    );
+    assert_eq!(
+        cwds("cd sub || exit 1; ls")[2].as_deref(),
+        Some("/work/project/sub")
+    );
+    assert_eq!(
+        cwds("mkdir -p b && cd b && ls")[2].as_deref(),
+        Some("/work/project/b")
+    );
+    assert_eq!(cwds("ls || echo no; ls")[2].as_deref(), Some(WS));
+    assert_eq!(
+        cwds("cd sub && ls > f | cat")[1].as_deref(),
+        Some("/work/project/sub")
+    );
+    assert_outcome("cd sub && make", Outcome::Allow);
+}

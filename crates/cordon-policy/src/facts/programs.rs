@@ -103,6 +103,31 @@ pub(super) fn apply(
         }
         _ => {}
     }
+    let beside = match program {
+        // Compressors write `f.gz` (or `f` from `f.gz`) next to their operand.
+        "gzip" | "gunzip" | "bzip2" | "bunzip2" | "xz" | "unxz" | "zstd" | "unzstd" | "lz4" => {
+            !has(
+                flags,
+                &[
+                    "-c",
+                    "--stdout",
+                    "--to-stdout",
+                    "-l",
+                    "--list",
+                    "-t",
+                    "--test",
+                ],
+            )
+        }
+        // In-place editing writes a temporary file, and maybe a backup, beside the file.
+        "sed" | "perl" => has(flags, &["-i", "--in-place"]),
+        // `--backup` leaves `f~` beside what it replaces.
+        "cp" | "mv" | "ln" | "install" | "patch" => has(flags, &["-b", "--backup"]),
+        _ => false,
+    };
+    if beside {
+        writes_beside(d, parsed);
+    }
     if d.spec
         .inline_code_flags
         .iter()
@@ -119,6 +144,23 @@ pub(super) fn apply(
         }
         Some(ProgramLanguage::Sql) => sqlite(d, parsed, flags, command),
         None => {}
+    }
+}
+
+/// The directory of each operand the command writes: it creates files next to them.
+fn writes_beside(d: &mut Derived, parsed: &Parsed) {
+    let written: Vec<String> = d.writes.clone();
+    for operand in parsed.operands.iter().filter(|w| w.is_static) {
+        let Some(path) = pathutil::resolve(Some(&d.cwd), &d.session.home, &operand.text) else {
+            continue;
+        };
+        if !written.contains(&path) {
+            continue;
+        }
+        if let Some((parent, _)) = path.rsplit_once('/') {
+            let parent = if parent.is_empty() { "/" } else { parent };
+            d.resolved_path(parent, Access::Write);
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 //! asked, never allowed. Parsing is total: any byte string gives a [`Script`], never a panic.
 
 mod evaluate;
+mod lists;
 pub mod pathutil;
 mod resolve;
 mod runners;

@@ -31,16 +31,26 @@ const WORD_KINDS: &[&str] = &[
 ];
 
 impl Walker<'_> {
-    /// `[[ … ]]`: stats files and compares, as the command `[[ … ]]`.
+    /// `[[ … ]]` (and `[ … ]`, which the grammar reads the same way): stats files and compares,
+    /// as the command it is.
     pub(super) fn test_command(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
-        let mut words = vec![Word::literal("[[")];
-        self.test_words(node, src, ctx, &mut words);
-        words.push(Word::literal("]]"));
+        let double = node_text(node, src).starts_with("[[");
+        let (open, close) = if double { ("[[", "]]") } else { ("[", "]") };
+        let mut words = vec![Word::literal(open)];
+        self.test_words(node, src, ctx, double, &mut words);
+        words.push(Word::literal(close));
         let command = new_command(ctx, words);
         self.emit(command);
     }
 
-    fn test_words(&mut self, node: Node, src: &str, ctx: &Ctx, words: &mut Vec<Word>) {
+    fn test_words(
+        &mut self,
+        node: Node,
+        src: &str,
+        ctx: &Ctx,
+        double: bool,
+        words: &mut Vec<Word>,
+    ) {
         let mut cursor = node.walk();
         let children: Vec<Node> = node.children(&mut cursor).collect();
         let operator = children
@@ -53,7 +63,8 @@ impl Walker<'_> {
             .filter(|c| WORD_KINDS.contains(&c.kind()))
             .collect();
         match (node.kind(), operator.as_deref()) {
-            ("binary_expression", Some(op)) if ARITHMETIC_TESTS.contains(&op) => {
+            // Only `[[` evaluates its operands as arithmetic; `[` compares integers strictly.
+            ("binary_expression", Some(op)) if double && ARITHMETIC_TESTS.contains(&op) => {
                 for operand in &operands {
                     self.check_arithmetic(node_text(*operand, src));
                 }
@@ -81,11 +92,11 @@ impl Walker<'_> {
             } else if WORD_KINDS.contains(&kind) {
                 words.push(self.word(child, src, ctx));
             } else if !child.is_named() {
-                if !matches!(kind, "[[" | "]]") {
+                if !matches!(kind, "[[" | "]]" | "[" | "]") {
                     words.push(Word::literal(kind));
                 }
             } else if child.named_child_count() > 0 || child.child_count() > 0 {
-                self.test_words(child, src, ctx, words);
+                self.test_words(child, src, ctx, double, words);
             } else {
                 self.collect_substitutions(child, src, ctx);
                 words.push(dynamic(node_text(child, src)));

@@ -7,6 +7,7 @@
 use tree_sitter::{Node, Parser};
 
 use super::evaluate::{self, Value, Variable, Variables};
+use super::lists::Tail;
 use super::pathutil;
 use super::Session;
 use super::{
@@ -260,20 +261,8 @@ impl<'a> Walker<'a> {
         match node.kind() {
             "comment" => {}
             "command" => self.command(node, src, ctx),
-            "pipeline" => {
-                let mut source = None;
-                for (i, segment) in named_children(node).into_iter().enumerate() {
-                    // Every segment runs in its own subshell: a `cd` there does not persist.
-                    let mut inner = ctx.clone();
-                    if i > 0 {
-                        inner.stdin = Stdin::Pipe;
-                        inner.pipe_source = source.take();
-                    }
-                    let before = self.out.len();
-                    self.walk_node(segment, src, &mut inner);
-                    source = self.pipe_source_of(before, &inner);
-                }
-            }
+            "pipeline" => self.pipeline(node, src, ctx),
+            "list" => self.list_statement(node, src, ctx, Tail::default()),
             "subshell" => {
                 let mut inner = ctx.clone();
                 self.walk_children(node, src, &mut inner);
@@ -346,40 +335,97 @@ impl<'a> Walker<'a> {
         self.emit(command);
     }
 
-    fn redirected_statement(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
-        let written_body = node.child_by_field_name("body");
-        let mut body = written_body;
-        // tree-sitter-bash hangs a redirect written after `a && b` on the whole list, but bash
-        // gives it to the last command only, in the directory the earlier `cd`s left:
-        // `cd ~/.ssh && echo k >> authorized_keys` writes `~/.ssh/authorized_keys`. So the
-        // earlier parts run without the redirect, and the last part gets it.
-        while let Some(list) = body.filter(|b| b.kind() == "list") {
-            let parts = named_children(list);
-            let Some((last, earlier)) = parts.split_last() else {
-                break;
+    /// A pipeline: every segment runs in its own subshell, so a `cd` there does not persist.
+    fn pipeline(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
+        let Some(first) = named_children(node).first().copied() else {
+            return;
+        };
+        // `cd x && b | c` is `cd x && (b | c)` to bash (see `shell::lists`).
+        let list = match first.kind() {
+            "list" => Some((first, None)),
+            "redirected_statement" => first
+                .child_by_field_name("body")
+                .filter(|b| b.kind() == "list")
+                .map(|b| (b, Some(first))),
+            _ => None,
+        };
+        if let Some((list, redirected)) = list {
+            let tail = Tail {
+                redirected,
+                piped: Some(node),
             };
-            for part in earlier {
-                self.walk_node(*part, src, ctx);
-            }
-            body = Some(*last);
+            return self.list_statement(list, src, ctx, tail);
         }
         let mut inner = ctx.clone();
-        let mut after = Vec::new();
-        for child in named_children(node) {
-            if Some(child) == written_body {
-                continue;
-            }
-            after.extend(self.redirect(child, src, &mut inner));
-        }
         let before = self.out.len();
-        if let Some(body) = body {
-            self.walk_node(body, src, &mut inner);
+        self.walk_node(first, src, &mut inner);
+        self.pipeline_rest(node, src, ctx, before, &inner);
+    }
+
+    fn redirected_statement(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
+        let body = node.child_by_field_name("body");
+        // tree-sitter-bash hangs a redirect written after `a && b` on the whole list, but bash
+        // gives it to the last command only, in the directory the earlier `cd`s left:
+        // `cd ~/.ssh && echo k >> authorized_keys` writes `~/.ssh/authorized_keys`.
+        match body.filter(|b| b.kind() == "list") {
+            Some(list) => {
+                let tail = Tail {
+                    redirected: Some(node),
+                    piped: None,
+                };
+                self.list_statement(list, src, ctx, tail)
+            }
+            None => match body {
+                Some(body) => self.redirected_body(node, body, src, ctx),
+                None => {
+                    let mut inner = ctx.clone();
+                    let after = self.apply_redirects(node, None, src, &mut inner);
+                    self.emit_null_command(&inner);
+                    self.heredoc_followers(after, src, ctx);
+                }
+            },
         }
+    }
+
+    /// `body` with the redirects of `redirected` (its other children); a `cd` in it persists.
+    pub(super) fn redirected_body(
+        &mut self,
+        redirected: Node,
+        body: Node,
+        src: &str,
+        ctx: &mut Ctx,
+    ) {
+        let mut inner = ctx.clone();
+        let after = self.apply_redirects(redirected, Some(body), src, &mut inner);
+        let before = self.out.len();
+        self.walk_node(body, src, &mut inner);
         if self.out.len() == before {
             self.emit_null_command(&inner);
         }
         ctx.take_directory_state(&inner);
-        // `cat <<EOF | sh`: the rest of the pipeline hangs off the heredoc in this grammar.
+        self.heredoc_followers(after, src, ctx);
+    }
+
+    fn apply_redirects<'t>(
+        &mut self,
+        redirected: Node<'t>,
+        body: Option<Node<'t>>,
+        src: &str,
+        ctx: &mut Ctx,
+    ) -> Vec<Node<'t>> {
+        let written_body = redirected.child_by_field_name("body");
+        let mut after = Vec::new();
+        for child in named_children(redirected) {
+            if Some(child) == written_body || Some(child) == body {
+                continue;
+            }
+            after.extend(self.redirect(child, src, ctx));
+        }
+        after
+    }
+
+    /// `cat <<EOF | sh`: the rest of the pipeline hangs off the heredoc in this grammar.
+    fn heredoc_followers(&mut self, after: Vec<Node>, src: &str, ctx: &Ctx) {
         for statement in after {
             let mut segment = ctx.clone();
             segment.stdin = Stdin::Pipe;
