@@ -967,3 +967,34 @@ fn a_conditional_cd_leaves_the_directory_unknown() {
     );
     assert_outcome("cd sub && make", Outcome::Allow);
 }
+
+/// A glob where options are still read can expand to a file named like an option: for a program
+/// whose options run code, the text is not judged as harmless.
+#[test]
+fn a_glob_that_can_become_an_option_is_not_harmless() {
+    for text in [
+        "tar czf out.tgz *",
+        "zip -r out.zip *",
+        "rsync -a * backup/",
+        "python3 *",
+        "find * -name x",
+    ] {
+        assert_not_allowed(text);
+    }
+    // Controls: a directory part or `--` keeps every match an operand; programs whose options
+    // only take text are unaffected.
+    for text in [
+        "tar czf out.tgz ./*",
+        "tar czf out.tgz -- *",
+        "zip -r out.zip src/*",
+        "rm -f *.log",
+        "cat *",
+        "grep -n foo *.py",
+    ] {
+        let (got, sentence) = judged(text);
+        assert!(
+            matches!(got, Outcome::Allow | Outcome::AllowWithCheckpoint),
+            "{text:?}: {sentence}"
+        );
+    }
+}

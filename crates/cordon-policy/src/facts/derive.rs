@@ -167,6 +167,7 @@ pub(crate) fn derive(
         }
     }
     report_unmodelled(&mut d, &program, &command_path, &parsed, program_known);
+    option_globs(&mut d, &program, &parsed);
     option_values(&mut d, &parsed);
     operands(
         &mut d,
@@ -318,6 +319,25 @@ fn report_unmodelled(
     for word in &parsed.lost_chdir {
         d.unresolved.push(format!(
             "`{word}` changes the directory of `{program}` in a spelling cordon does not follow"
+        ));
+    }
+}
+
+/// `tar cf x.tar *` with a file named `--checkpoint-action=exec=…`: a glob where options are still
+/// read can hand the program an option. Where some option of the program runs code, or the program
+/// reads its first operand as the expression (`find *`), that is code cordon cannot see.
+fn option_globs(d: &mut Derived, program: &str, parsed: &Parsed) {
+    let runs_code = !d.spec.inline_code_flags.is_empty()
+        || !d.spec.program_options.is_empty()
+        || !d.spec.shell_options.is_empty()
+        || !d.spec.module_options.is_empty()
+        || program == "find";
+    if !runs_code {
+        return;
+    }
+    for glob in &parsed.option_globs {
+        d.unresolved.push(format!(
+            "`{glob}` may expand to a file name that `{program}` reads as an option; write `./{glob}` or put `--` before it"
         ));
     }
 }

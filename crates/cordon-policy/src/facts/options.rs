@@ -27,6 +27,9 @@ pub(super) struct Parsed {
     pub unmodelled: Vec<String>,
     /// A `-C`-style option in a spelling whose directory cannot be followed (inside a cluster).
     pub lost_chdir: Vec<String>,
+    /// Globs where options are still read, whose matches may start with `-` (`*`, `?x`): a
+    /// file name can become an option.
+    pub option_globs: Vec<String>,
 }
 
 impl Parsed {
@@ -66,6 +69,9 @@ pub(super) fn parse(
             && t.len() > 1
             && !is_operand(word);
         if !is_option {
+            if !after_options && word.glob && glob_may_start_with_dash(t) {
+                parsed.option_globs.push(t.to_string());
+            }
             parsed.operands.push(word.clone());
             after_options |= options_first;
             k += 1;
@@ -212,6 +218,12 @@ fn short_options(parsed: &mut Parsed, spec: &CommandSpec, word: &str, next: Opti
         }
     }
     false
+}
+
+/// Whether a glob can expand to a name that starts with `-`: its last component starts with a
+/// wildcard and the glob has no directory part (`*`, `?.txt`; not `./*`, not `src/*`).
+fn glob_may_start_with_dash(glob: &str) -> bool {
+    !glob.contains('/') && glob.starts_with(['*', '?', '['])
 }
 
 fn push_value(parsed: &mut Parsed, option: &str, kind: OptionKind, value: Word) {
