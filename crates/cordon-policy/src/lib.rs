@@ -5,8 +5,10 @@
 pub mod cedar;
 pub mod enforcement;
 pub mod engine;
+pub mod envelope;
 pub mod facts;
 pub(crate) mod flag_sets;
+pub mod grants;
 pub mod import;
 pub mod input;
 pub mod knowledge;

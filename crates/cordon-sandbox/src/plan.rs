@@ -6,9 +6,12 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::envelope::{Envelope, Grant};
 
 /// Commands run in order; the first failure stops the plan.
 #[derive(Debug, Clone, Default)]
@@ -125,9 +128,16 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct Confinement {
     pub mode: Mode,
-    /// Readable (and executable) trees; resolved with [`crate::resolve_scope`] before granting.
+    /// What every command may reach, and what it never may ([`Envelope`]).
+    pub envelope: Envelope,
+    /// Grants beyond the envelope on files the caller resolved and judged ([`crate::resolve_real`]).
+    pub grants: Vec<Grant>,
+    /// Readable (and executable) trees beyond the envelope, by path: resolved with
+    /// [`crate::resolve_scope`] when the run is prepared. Prefer [`Confinement::grants`], made on
+    /// the file that was judged.
     pub read_paths: Vec<PathBuf>,
-    /// Writable (and readable) trees; may sit below a read-only one.
+    /// Writable (and readable) trees beyond the envelope, by path; may sit below a read-only one.
+    /// An explicit grant of a protected name (`.git/hooks`) leaves it writable.
     pub write_paths: Vec<PathBuf>,
     pub network: Network,
     pub limits: Limits,
@@ -151,6 +161,8 @@ impl Confinement {
     pub fn local() -> Self {
         Confinement {
             mode: Mode::Local,
+            envelope: Envelope::default(),
+            grants: Vec::new(),
             read_paths: Vec::new(),
             write_paths: Vec::new(),
             network: Network::Allow,
@@ -166,6 +178,21 @@ impl Confinement {
             network: Network::Deny,
             ..Confinement::local()
         }
+    }
+
+    /// Kernel confinement within `envelope`, and no network.
+    pub fn within(envelope: Envelope) -> Self {
+        Confinement {
+            envelope,
+            ..Confinement::hardened()
+        }
+    }
+
+    /// A grant beyond the envelope, on a resolved file.
+    #[must_use]
+    pub fn grant(mut self, grant: Grant) -> Self {
+        self.grants.push(grant);
+        self
     }
 
     #[must_use]
@@ -194,7 +221,7 @@ impl Confinement {
 }
 
 /// How the supervisor handles output.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Copy the commands' stdout/stderr to ours as they arrive.
     pub passthrough: bool,
@@ -207,6 +234,9 @@ pub struct RunOptions {
     pub use_cgroup: bool,
     /// Record every exec of the command's processes (`processes.rs`) into its report.
     pub record_processes: bool,
+    /// Rewrites each stream of each command before it is relayed or captured (secret
+    /// redaction), so the captured bytes and their hash are what the caller saw.
+    pub output_filter: Option<Arc<dyn crate::OutputFilter>>,
 }
 
 impl Default for RunOptions {
@@ -217,6 +247,7 @@ impl Default for RunOptions {
             stderr_cap: 1 << 20,
             use_cgroup: true,
             record_processes: true,
+            output_filter: None,
         }
     }
 }

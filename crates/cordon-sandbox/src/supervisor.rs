@@ -37,14 +37,14 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::capture::Capture;
+use crate::capture::{Capture, Filtered};
 use crate::cgroup::CommandCgroup;
 use crate::child::{self, applied, Ack, ChildSetup, Netns};
 use crate::env::filter_env;
@@ -53,9 +53,9 @@ use crate::kernel::{self, CgroupV2};
 use crate::plan::{Confinement, Mode, Network, Plan, PlannedCommand, RunOptions};
 use crate::processes::{pollin, Recorder};
 use crate::report::{
-    CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, LandlockReport,
-    NetworkReport, ProcessReport, ProcessTree, ProtectedReport, RlimitReport, RunReport,
-    SeccompReport, SegmentReport,
+    CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, EnvelopeReport,
+    LandlockReport, NetworkReport, ProcessReport, ProcessTree, ProtectedReport, RlimitReport,
+    RunReport, SeccompReport, SegmentReport,
 };
 use crate::seccomp::{self, Filters};
 use crate::spawn::{self, ChildProcess, SpawnRequest};
@@ -148,8 +148,14 @@ fn validate(plan: &Plan) -> Result<(), Error> {
     Ok(())
 }
 
-/// The run's private temporary directory, removed on drop.
-struct PrivateTmp(PathBuf);
+/// The run's private temporary directory, and beside it (outside it, so the command cannot
+/// write it) the empty read-only file mounted over closed files that exist (`envelope.rs`);
+/// both removed on drop.
+struct PrivateTmp {
+    dir: PathBuf,
+    empty: PathBuf,
+    empty_dir: PathBuf,
+}
 
 impl PrivateTmp {
     fn create() -> Result<Self, Error> {
@@ -166,13 +172,35 @@ impl PrivateTmp {
             .mode(0o700)
             .create(&dir)
             .map_err(|e| Error::io(format!("creating private TMPDIR {}", dir.display()), e))?;
-        Ok(PrivateTmp(dir))
+        let beside = |suffix: &str| {
+            let mut name = dir.clone().into_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        let tmp = PrivateTmp {
+            empty: beside(".empty"),
+            empty_dir: beside(".closed"),
+            dir,
+        };
+        fs::DirBuilder::new()
+            .mode(0o000)
+            .create(&tmp.empty_dir)
+            .map_err(|e| Error::io(format!("creating {}", tmp.empty_dir.display()), e))?;
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(&tmp.empty)
+            .map_err(|e| Error::io(format!("creating {}", tmp.empty.display()), e))?;
+        Ok(tmp)
     }
 }
 
 impl Drop for PrivateTmp {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_file(&self.empty);
+        let _ = fs::remove_dir(&self.empty_dir);
     }
 }
 
@@ -230,10 +258,15 @@ impl Prepared {
         let (fs, filters) = if hardened {
             let fs = filesystem::build(
                 kernel::landlock_abi(),
-                &confinement.read_paths,
-                &confinement.write_paths,
-                &tmp.0,
-                deny,
+                &filesystem::FsRequest {
+                    envelope: &confinement.envelope,
+                    read_paths: &confinement.read_paths,
+                    write_paths: &confinement.write_paths,
+                    grants: &confinement.grants,
+                    tmp: &tmp.dir,
+                    stand_in: &tmp.empty,
+                    deny_network: deny,
+                },
             )?;
             if kernel::seccomp_actions().is_none() {
                 return Err(Error::Unenforceable {
@@ -270,11 +303,16 @@ impl Prepared {
             NetnsPlan::None
         };
         let protect = match &fs {
-            Some(fs) => Some(crate::protect::plan(
-                &fs.report.write_paths,
-                &tmp.0,
-                &confinement.substitutes,
-            )?),
+            Some(fs) => Some(crate::protect::plan(&crate::protect::Request {
+                write_roots: &fs.write_roots,
+                tmp: &tmp.dir,
+                substitutes: &confinement.substitutes,
+                stand_ins: &fs.stand_ins,
+                convenience_stand_ins: &fs.convenience_stand_ins,
+                never_names: &confinement.envelope.never_names,
+                stand_in: &tmp.empty,
+                stand_in_dir: &tmp.empty_dir,
+            })?),
             None => None,
         };
         let protect_userns = match (&netns_plan, has_sys_admin) {
@@ -509,7 +547,7 @@ impl Prepared {
 
         let (mut env, dropped) = filter_env(&command.env);
         env.retain(|(n, _)| n != "TMPDIR");
-        env.push(("TMPDIR".into(), self.tmp.0.clone().into_os_string()));
+        env.push(("TMPDIR".into(), self.tmp.dir.clone().into_os_string()));
         for (name, _) in &env {
             let name = name.to_string_lossy().into_owned();
             if !self.env.passed.contains(&name) {
@@ -727,6 +765,8 @@ impl Prepared {
             (Some(fs::File::from(out_r)), false),
             (Some(fs::File::from(err_r)), true),
         ];
+        let filter = options.output_filter.as_deref();
+        let mut filtered = [Filtered::new(filter), Filtered::new(filter)];
         let mut timed_out = false;
         let mut tree_killed = false;
         let mut drain_deadline: Option<Instant> = None;
@@ -814,22 +854,20 @@ impl Prepared {
                     Owner::Stream(i) => {
                         let (slot, is_err) = &mut streams[i];
                         let Some(file) = slot.as_mut() else { continue };
-                        match file.read(&mut buf) {
-                            Ok(0) => *slot = None,
-                            Ok(k) => {
-                                let chunk = &buf[..k];
-                                if *is_err {
-                                    err.push(chunk);
-                                } else {
-                                    out.push(chunk);
-                                }
-                                if options.passthrough {
-                                    relay(*is_err, chunk);
-                                }
+                        let released = match file.read(&mut buf) {
+                            Ok(0) => {
+                                *slot = None;
+                                filtered[i].finish()
                             }
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(_) => *slot = None,
-                        }
+                            Ok(k) => filtered[i].pass(&buf[..k]),
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(_) => {
+                                *slot = None;
+                                filtered[i].finish()
+                            }
+                        };
+                        let sink = if *is_err { &mut *err } else { &mut *out };
+                        deliver(released, sink, options.passthrough.then_some(*is_err));
                     }
                     Owner::Proc(i) => procs[i].try_reap(),
                 }
@@ -839,6 +877,14 @@ impl Prepared {
                     p.try_reap();
                 }
             }
+        }
+        // A stream still open at the drain deadline: release what its filter held back.
+        for (i, sink) in [out, err].into_iter().enumerate() {
+            deliver(
+                filtered[i].finish(),
+                sink,
+                options.passthrough.then_some(i == 1),
+            );
         }
         Ok(timed_out)
     }
@@ -927,6 +973,9 @@ impl Prepared {
                 if p.targets.is_empty() {
                     r.status =
                         "nothing to protect: no protected name exists in a writable root".into();
+                } else if any && !seen(applied::PROTECTED) && p.targets.iter().all(|t| t.optional) {
+                    r.status = "stand-ins not mounted: no mount namespace could be made; the closed files outside the granted roots stay unreadable (EACCES) instead of reading as empty".into();
+                    r.paths.clear();
                 } else {
                     r.enforced = seen(applied::PROTECTED);
                     r.status = if r.enforced {
@@ -942,6 +991,25 @@ impl Prepared {
             None => ProtectedReport {
                 status: "not requested (local mode)".into(),
                 ..ProtectedReport::default()
+            },
+        };
+        let envelope = match &self.fs {
+            Some(fs) => {
+                let mut r = fs.envelope.clone();
+                r.enforced = landlock.enforced;
+                // Files found by name in the workspace, and files outside every root where a
+                // mount namespace could be had, were stood in for as well.
+                let emptied = protected_metadata.paths.iter();
+                for p in emptied.filter(|p| p.how == crate::report::Protection::Emptied) {
+                    if !r.stand_ins.contains(&p.path) {
+                        r.stand_ins.push(p.path.clone());
+                    }
+                }
+                r
+            }
+            None => EnvelopeReport {
+                notes: vec!["not requested (local mode)".into()],
+                ..EnvelopeReport::default()
             },
         };
         EnforcementReport {
@@ -989,8 +1057,9 @@ impl Prepared {
                 TreeKill::Cgroup(_) => "cgroup.kill".into(),
                 TreeKill::Subreaper => "subreaper + descendant scan".into(),
             },
-            private_tmp: Some(self.tmp.0.clone()),
+            private_tmp: Some(self.tmp.dir.clone()),
             protected_metadata,
+            envelope,
         }
     }
 }
@@ -1182,6 +1251,18 @@ fn process_table() -> Vec<ProcEntry> {
         })
     })
     .collect()
+}
+
+/// Captures output that passed the filter and, when `relay_as_err` is set, relays it to our
+/// stderr (`Some(true)`) or stdout (`Some(false)`).
+fn deliver(bytes: &[u8], sink: &mut Capture, relay_as_err: Option<bool>) {
+    if bytes.is_empty() {
+        return;
+    }
+    sink.push(bytes);
+    if let Some(is_err) = relay_as_err {
+        relay(is_err, bytes);
+    }
 }
 
 fn relay(is_err: bool, chunk: &[u8]) {

@@ -312,7 +312,7 @@ fn cat6_a_git_directory_without_hooks_gets_an_empty_protected_one() {
     assert!(w.join(".git/hooks").is_dir());
     assert_eq!(std::fs::read_dir(w.join(".git/hooks")).unwrap().count(), 0);
     // Positive control: a sibling that is not protected can be created.
-    let o = probe_in(&conf, &["mkdir", &p(w, ".git/info")]);
+    let o = probe_in(&conf, &["mkdir", &p(w, ".git/logs")]);
     assert_eq!(o.line, "ok", "{}", o.describe());
 }
 

@@ -30,10 +30,13 @@ pub enum CordonReason {
     /// The command could not be judged in full, and runs because the kernel confines it to the
     /// policy's envelope (hardened mode, no network): what it cannot reach needs no person.
     EnvelopeBounded,
+    /// The policy allows it, but it would run in hardened mode and this kernel cannot confine
+    /// it (Landlock ABI below 3, no seccomp filters): denied rather than run unconfined.
+    HardenedUnavailable,
 }
 
 impl CordonReason {
-    pub const ALL: [CordonReason; 11] = [
+    pub const ALL: [CordonReason; 12] = [
         CordonReason::RuleAllowed,
         CordonReason::RuleCheckpointed,
         CordonReason::RuleRedirected,
@@ -45,6 +48,7 @@ impl CordonReason {
         CordonReason::NothingToRun,
         CordonReason::ContractUnrepresentable,
         CordonReason::EnvelopeBounded,
+        CordonReason::HardenedUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +64,7 @@ impl CordonReason {
             CordonReason::NothingToRun => "NOTHING_TO_RUN",
             CordonReason::ContractUnrepresentable => "CONTRACT_UNREPRESENTABLE",
             CordonReason::EnvelopeBounded => "ENVELOPE_BOUNDED",
+            CordonReason::HardenedUnavailable => "HARDENED_UNAVAILABLE",
         }
     }
 }
