@@ -7,6 +7,7 @@ pub mod enforcement;
 pub mod engine;
 pub mod envelope;
 pub mod facts;
+pub mod file_tools;
 pub(crate) mod flag_sets;
 pub mod grants;
 pub mod import;

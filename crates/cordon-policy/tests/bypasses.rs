@@ -934,6 +934,10 @@ fn a_conditional_cd_leaves_the_directory_unknown() {
         "true || cd /tmp; rm -rf x",
         "mkdir -p b && cd b; rm -rf *",
         "cd sub && echo x > a | cat; rm -rf *",
+        // A `cd` to a directory that does not exist fails, and the next statement runs anyway.
+        "cd nowhere; rm -rf *",
+        "cd nowhere 2>/dev/null; rm -rf *",
+        "(cd sub; rm -rf *)",
     ] {
         let script = shell::parse(text, &session());
         let last = script.commands.last().unwrap();
@@ -965,6 +969,11 @@ fn a_conditional_cd_leaves_the_directory_unknown() {
         cwds("cd sub && ls > f | cat")[1].as_deref(),
         Some("/work/project/sub")
     );
+    assert_eq!(
+        cwds("set -e; cd sub; ls")[2].as_deref(),
+        Some("/work/project/sub")
+    );
+    assert_eq!(cwds("cd; ls")[1].as_deref(), Some(HOME));
     assert_outcome("cd sub && make", Outcome::Allow);
 }
 

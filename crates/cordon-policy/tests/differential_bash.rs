@@ -90,7 +90,9 @@ fn statement() -> impl Strategy<Value = String> {
         1 => (prop::sample::select(&["sub", "other"][..]), command())
             .prop_map(|(d, c)| format!("cd {d} && {c}")),
         1 => (prop::sample::select(&["sub", "other"][..]), command())
-            .prop_map(|(d, c)| format!("(cd {d}; {c})")),
+            .prop_map(|(d, c)| format!("(cd {d} && {c})")),
+        1 => (prop::sample::select(&["sub", "other"][..]), command())
+            .prop_map(|(d, c)| format!("(set -e; cd {d}; {c})")),
     ]
 }
 
@@ -254,7 +256,8 @@ fn fixed_texts_and_a_control() {
         "cd sub || exit 1; touch after-exit",
         "cd other && ls > listed | cat",
         "mkdir -p fresh/deep/er && touch fresh/deep/er/f",
-        "(cd other; mv z ../moved)",
+        "(cd other && mv z ../moved)",
+        "set -e; cd sub; touch made-after-cd",
         "gzip -kf a; sed -i.bak 's/x/q/' b",
         "split -l 1 a part-",
         "{ echo 1; echo 2; } > grouped && sort -o grouped grouped",

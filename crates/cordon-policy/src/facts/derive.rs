@@ -2,6 +2,8 @@
 //! under the rule of construction: every option and operand is modelled or the command is
 //! unknown; every path is resolved (special files included) or the command is unresolved.
 
+use std::borrow::Cow;
+
 use cordon_core::EffectType;
 
 use super::environment::{self, Assignment};
@@ -40,7 +42,9 @@ pub(super) struct Derived<'a> {
     /// The working directory, `None` when a `cd` made it unknown.
     pub cwd_known: Option<String>,
     pub cwd: String,
-    pub spec: CommandSpec,
+    /// The program's entry, refined by its subcommands (borrowed when there are none: a large
+    /// entry is not copied for every command).
+    pub spec: Cow<'a, CommandSpec>,
     pub known: bool,
     pub reads: Vec<String>,
     pub writes: Vec<String>,
@@ -124,9 +128,7 @@ pub(crate) fn derive(
         session,
         cwd_known: command.cwd.clone(),
         cwd,
-        spec: base
-            .map(|b| CommandSpec::default().refined_by(b))
-            .unwrap_or_default(),
+        spec: base.map_or_else(|| Cow::Owned(CommandSpec::default()), Cow::Borrowed),
         known: base.is_some() && !program.starts_with('/'),
         reads: Vec::new(),
         writes: Vec::new(),
@@ -232,7 +234,7 @@ fn subcommands(
         command_path.push(word.text.clone());
         match entry.subcommands.get(&word.text) {
             Some(sub) => {
-                d.spec = d.spec.refined_by(sub);
+                d.spec = Cow::Owned(d.spec.refined_by(sub));
                 node = Some(sub);
             }
             None => {
@@ -412,7 +414,9 @@ fn module(d: &mut Derived, option: &str, value: &Word) {
 /// computed operand that `find -exec` or `xargs -0` fills with paths under known directories
 /// inside the working directory is judged as those directories.
 fn operands(d: &mut Derived, parsed: &Parsed, flags: &[String], paths_under: Option<&[String]>) {
-    let spec = d.spec.clone();
+    // Taken out while paths are judged (which needs `d` mutably), and put back at the end.
+    let taken = std::mem::take(&mut d.spec);
+    let spec: &CommandSpec = &taken;
     let text_args = spec.text_args.unwrap_or(false);
     let uses_pattern_option = flags.iter().any(|f| PATTERN_OPTIONS.contains(&f.as_str()));
     let skip = if uses_pattern_option {
@@ -520,6 +524,7 @@ fn operands(d: &mut Derived, parsed: &Parsed, flags: &[String], paths_under: Opt
             d.path(default, access);
         }
     }
+    d.spec = taken;
 }
 
 /// `host:path`, `user@host:path`, `rsync://host/…`: another machine, so the network.

@@ -358,6 +358,11 @@ fn looks_like_path(text: &str) -> bool {
             || text.contains('/'))
 }
 
+/// The host of a URL (for the agent's `WebFetch`).
+pub(crate) fn host_of_url(text: &str) -> Option<String> {
+    text.contains("://").then(|| host_of(text)).flatten()
+}
+
 /// The host of a URL or scp-style address, if `text` is one.
 fn host_of(text: &str) -> Option<String> {
     let rest = match text.split_once("://") {

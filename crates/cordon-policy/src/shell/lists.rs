@@ -25,7 +25,7 @@ pub(super) struct Directory {
 }
 
 impl Directory {
-    fn of(ctx: &Ctx) -> Directory {
+    pub(super) fn of(ctx: &Ctx) -> Directory {
         Directory {
             cwd: ctx.cwd.clone(),
             oldpwd: ctx.oldpwd.clone(),
@@ -33,14 +33,14 @@ impl Directory {
         }
     }
 
-    fn apply(&self, ctx: &mut Ctx) {
+    pub(super) fn apply(&self, ctx: &mut Ctx) {
         ctx.cwd.clone_from(&self.cwd);
         ctx.oldpwd.clone_from(&self.oldpwd);
         ctx.dirstack.clone_from(&self.dirstack);
     }
 
     /// Either of two paths: the same directory, or an unknown one.
-    fn either(&self, other: &Directory) -> Directory {
+    pub(super) fn either(&self, other: &Directory) -> Directory {
         if self == other {
             return self.clone();
         }
@@ -212,4 +212,19 @@ fn is_directory_change(node: Node, src: &str) -> bool {
             node_text(node, src).split_whitespace().next(),
             Some("cd" | "pushd" | "popd")
         )
+}
+
+/// A statement that is a `cd` (perhaps redirected: `cd x 2>/dev/null`). The statement after it
+/// runs whether it succeeded or not (`cd x; rm -rf *` runs `rm` where the shell was when `x` does
+/// not exist), unless `set -e` ends the text on its failure.
+pub(super) fn is_directory_change_statement(node: Node, src: &str) -> bool {
+    let cd = if node.kind() == "redirected_statement" {
+        node.child_by_field_name("body")
+    } else {
+        Some(node)
+    };
+    // A bare `cd` goes to the home directory, which does not fail.
+    cd.is_some_and(|cd| {
+        is_directory_change(cd, src) && node_text(cd, src).split_whitespace().nth(1).is_some()
+    })
 }

@@ -367,6 +367,9 @@ impl Walker<'_> {
             program_path = None;
         }
         self.variable_builtins(&words);
+        if words.first().is_some_and(|w| w.text == "set") {
+            errexit_setting(&words, ctx);
+        }
         let why = interpreter_reads_stdin(&words, &command_ctx);
         self.emit_with(words, assigned, program_path, &command_ctx, why);
     }
@@ -852,6 +855,28 @@ impl Walker<'_> {
             // Each `{}` is one whole path under a root: it never splits into options.
             nested.computed_paths_under = roots.clone();
             self.resolve(inner, Vec::new(), &mut nested);
+        }
+    }
+}
+
+/// `set -e`, `set -euo pipefail`, `set -o errexit` turn errexit on; `set +e` off.
+fn errexit_setting(words: &[Word], ctx: &mut Ctx) {
+    let mut words = words.iter().skip(1).peekable();
+    while let Some(word) = words.next() {
+        let t = word.text.as_str();
+        let letters = t.get(1..).unwrap_or("");
+        let on = t.starts_with('-');
+        if (on || t.starts_with('+')) && letters.contains('e') && !letters.contains('o') {
+            ctx.errexit = on;
+        }
+        if (on || t.starts_with('+')) && letters.ends_with('o') {
+            let option = words.next().map(|w| w.text.as_str());
+            if option == Some("errexit") {
+                ctx.errexit = on;
+            }
+            if letters.contains('e') {
+                ctx.errexit = on;
+            }
         }
     }
 }

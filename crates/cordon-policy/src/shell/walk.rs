@@ -7,7 +7,7 @@
 use tree_sitter::{Node, Parser};
 
 use super::evaluate::{self, Value, Variable, Variables};
-use super::lists::Tail;
+use super::lists::{self, Directory, Tail};
 use super::pathutil;
 use super::Session;
 use super::{
@@ -35,6 +35,8 @@ pub(super) struct Ctx {
     pub privileged: bool,
     /// What `~` and `$HOME` mean here; `None` after `HOME=$(…)`.
     pub home: Option<String>,
+    /// `set -e` is on: a failing command (a `cd` to nowhere) ends the text.
+    pub errexit: bool,
     /// What the previous pipeline segment writes to this one, when it is a list of paths.
     pub pipe_source: Option<PipeSource>,
     /// For commands run by `find -exec` or `xargs -0`: the directories their computed
@@ -54,6 +56,7 @@ impl Ctx {
     fn root(session: &Session) -> Ctx {
         Ctx {
             home: Some(pathutil::normalize_absolute(&session.home)),
+            errexit: false,
             pipe_source: None,
             computed_paths_under: None,
             cwd: Some(pathutil::normalize_absolute(&session.cwd)),
@@ -75,6 +78,7 @@ impl Ctx {
         self.oldpwd.clone_from(&other.oldpwd);
         self.dirstack.clone_from(&other.dirstack);
         self.home.clone_from(&other.home);
+        self.errexit = other.errexit;
     }
 }
 
@@ -323,7 +327,13 @@ impl<'a> Walker<'a> {
     pub(super) fn walk_children(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
         for child in named_children(node) {
             if statement_kind(child.kind()) || child.kind() == "ERROR" {
+                let before = Directory::of(ctx);
                 self.walk_node(child, src, ctx);
+                // `cd x; next`: `next` runs where the shell was if `x` does not exist.
+                if !ctx.errexit && lists::is_directory_change_statement(child, src) {
+                    // (A bare `cd` goes home, which does not fail: see the helper.)
+                    before.either(&Directory::of(ctx)).apply(ctx);
+                }
             } else {
                 self.collect_substitutions(child, src, ctx);
             }
