@@ -289,7 +289,7 @@ fn netns_is_used_or_its_absence_is_reported() {
 }
 
 /// Every segment of every command gets a network namespace of its own, never the supervisor's
-/// and never another segment's, with only the loopback device in it; with the network allowed,
+/// and never a concurrent segment's, with only the loopback device in it; with the network allowed,
 /// none.
 #[test]
 fn each_segment_gets_its_own_fresh_network_namespace() {
@@ -322,13 +322,12 @@ fn each_segment_gets_its_own_fresh_network_namespace() {
         .collect();
     let namespaces: Vec<&str> = out.lines().filter(|l| l.starts_with("net:[")).collect();
     assert_eq!(namespaces.len(), 3, "{out}");
-    let mut distinct = namespaces.clone();
-    distinct.sort();
-    distinct.dedup();
-    assert_eq!(
-        distinct.len(),
-        3,
-        "segments shared a namespace: {namespaces:?}"
+    // The two segments of c1 run at the same time, so equal numbers would mean one namespace.
+    // c2 starts after c1's namespaces are gone, and the kernel reuses a freed namespace's inode
+    // number, so its number may repeat one of c1's without the namespace being shared.
+    assert_ne!(
+        namespaces[0], namespaces[1],
+        "the segments of one pipeline shared a namespace: {namespaces:?}"
     );
     assert!(
         !namespaces.contains(&own.to_str().unwrap()),
