@@ -27,6 +27,9 @@ pub enum CordonReason {
     NothingToRun,
     /// The text cannot be written as a CSC contract (too many commands, an empty argument).
     ContractUnrepresentable,
+    /// The command could not be judged in full, and runs because the kernel confines it to the
+    /// policy's envelope (hardened mode, no network): what it cannot reach needs no person.
+    EnvelopeBounded,
     /// The policy allows it, but it would run in hardened mode and this kernel cannot confine
     /// it (Landlock ABI below 3, no seccomp filters): denied rather than run unconfined.
     HardenedUnavailable,
@@ -37,7 +40,7 @@ pub enum CordonReason {
 }
 
 impl CordonReason {
-    pub const ALL: [CordonReason; 12] = [
+    pub const ALL: [CordonReason; 13] = [
         CordonReason::RuleAllowed,
         CordonReason::RuleCheckpointed,
         CordonReason::RuleRedirected,
@@ -48,6 +51,7 @@ impl CordonReason {
         CordonReason::RedirectRefused,
         CordonReason::NothingToRun,
         CordonReason::ContractUnrepresentable,
+        CordonReason::EnvelopeBounded,
         CordonReason::HardenedUnavailable,
         CordonReason::SecretGrantRefused,
     ];
@@ -64,6 +68,7 @@ impl CordonReason {
             CordonReason::RedirectRefused => "REDIRECT_REFUSED",
             CordonReason::NothingToRun => "NOTHING_TO_RUN",
             CordonReason::ContractUnrepresentable => "CONTRACT_UNREPRESENTABLE",
+            CordonReason::EnvelopeBounded => "ENVELOPE_BOUNDED",
             CordonReason::HardenedUnavailable => "HARDENED_UNAVAILABLE",
             CordonReason::SecretGrantRefused => "SECRET_GRANT_REFUSED",
         }
