@@ -18,6 +18,7 @@
 //! # Ok::<(), cordon_sandbox::Error>(())
 //! ```
 
+mod broker;
 mod capture;
 mod cgroup;
 mod child;
@@ -34,6 +35,10 @@ mod seccomp;
 mod spawn;
 mod supervisor;
 
+pub use broker::{
+    fd_path, Applied, ChangeKind, EntryRef, ObserverError, Victim, WriteObserver,
+    MAX_REPORTED_REFUSALS,
+};
 pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};
 pub use error::Error;
 pub use filesystem::{MIN_LANDLOCK_ABI, SYSTEM_DIRS};
@@ -45,7 +50,7 @@ pub use processes::{
 };
 pub use protect::{MAX_WALK_DEPTH, MAX_WALK_DIRS, PROTECTED_NAMES, WALK_SKIPPED};
 pub use report::{
-    CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, LandlockReport,
+    BrokerRefusal, BrokerReport, CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, LandlockReport,
     NetworkReport, ProcessRecord, ProcessReport, ProcessTree, ProtectedPath, ProtectedReport,
     Protection, RlimitReport, RunReport, SeccompReport, SegmentReport, StreamReport,
 };

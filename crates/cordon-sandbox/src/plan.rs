@@ -6,9 +6,12 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::broker::WriteObserver;
 
 /// Commands run in order; the first failure stops the plan.
 #[derive(Debug, Clone, Default)]
@@ -193,8 +196,8 @@ impl Confinement {
     }
 }
 
-/// How the supervisor handles output.
-#[derive(Debug, Clone, Copy)]
+/// How the supervisor handles output, and who else is told of what the commands change.
+#[derive(Clone)]
 pub struct RunOptions {
     /// Copy the commands' stdout/stderr to ours as they arrive.
     pub passthrough: bool,
@@ -207,6 +210,24 @@ pub struct RunOptions {
     pub use_cgroup: bool,
     /// Record every exec of the command's processes (`processes.rs`) into its report.
     pub record_processes: bool,
+    /// Told by the write broker, before each change, of every existing file a hardened command
+    /// overwrites, truncates, removes or renames over, and afterwards of every entry it creates
+    /// or moves ([`crate::WriteObserver`]): the copy-on-first-write hook of a checkpoint. Only
+    /// hardened mode has a broker; a local run with an observer is refused.
+    pub write_observer: Option<Arc<dyn WriteObserver>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("passthrough", &self.passthrough)
+            .field("stdout_cap", &self.stdout_cap)
+            .field("stderr_cap", &self.stderr_cap)
+            .field("use_cgroup", &self.use_cgroup)
+            .field("record_processes", &self.record_processes)
+            .field("write_observer", &self.write_observer.is_some())
+            .finish()
+    }
 }
 
 impl Default for RunOptions {
@@ -217,6 +238,7 @@ impl Default for RunOptions {
             stderr_cap: 1 << 20,
             use_cgroup: true,
             record_processes: true,
+            write_observer: None,
         }
     }
 }

@@ -39,6 +39,7 @@ use std::os::unix::fs::FileExt;
 
 use seccompiler::{sock_filter, BpfProgram};
 
+use crate::broker::Broker;
 use crate::report::{ProcessRecord, ProcessTree};
 use crate::seccomp::AUDIT_ARCH;
 use crate::Error;
@@ -198,8 +199,9 @@ impl Recorder {
         fds.extend(self.listeners.iter().map(|l| pollin(l.as_raw_fd())));
     }
 
-    /// Handles what `poll` reported for the entries [`Recorder::poll_fds`] added.
-    pub(crate) fn serve(&mut self, polled: &[libc::pollfd]) {
+    /// Handles what `poll` reported for the entries [`Recorder::poll_fds`] added. Notifications
+    /// of any call but an exec go to the write broker.
+    pub(crate) fn serve(&mut self, polled: &[libc::pollfd], mut broker: Option<&mut Broker>) {
         let Some((socket, listeners)) = polled.split_first() else {
             return;
         };
@@ -207,11 +209,19 @@ impl Recorder {
         let mut closed = Vec::new();
         for (i, pfd) in listeners.iter().enumerate().take(self.listeners.len()) {
             if pfd.revents & libc::POLLIN != 0 {
-                answer(
-                    self.listeners[i].as_raw_fd(),
-                    &mut self.tree,
-                    &mut self.argv_bytes,
-                );
+                let listener = self.listeners[i].as_raw_fd();
+                let Some(request) = receive(listener) else {
+                    continue;
+                };
+                if is_exec(&request.data) {
+                    answer(listener, &request, &mut self.tree, &mut self.argv_bytes);
+                } else {
+                    match broker.as_deref_mut() {
+                        Some(b) => b.handle(listener, &request),
+                        // No broker, no such notification: refuse rather than let it through.
+                        None => crate::broker::refuse(listener, request.id, libc::ENOSYS),
+                    }
+                }
             } else if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
                 closed.push(i);
             }
@@ -240,13 +250,13 @@ impl Recorder {
 
     /// Returns what was recorded, once the command's tree is gone (no exec can be pending, but
     /// one answered just before the kill may not have been read yet, so look once more).
-    pub(crate) fn finish(mut self) -> ProcessTree {
+    pub(crate) fn finish(mut self, broker: Option<&mut Broker>) -> ProcessTree {
         let mut fds = Vec::new();
         self.poll_fds(&mut fds);
         // SAFETY: `fds` is a live, correctly sized array of pollfd; a zero timeout never blocks.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
         if n > 0 {
-            self.serve(&fds);
+            self.serve(&fds, broker);
         }
         self.tree
     }
@@ -261,17 +271,38 @@ pub(crate) fn pollin(fd: RawFd) -> libc::pollfd {
     }
 }
 
-/// Receives one notification, records it, and lets the syscall continue.
-fn answer(listener: RawFd, tree: &mut ProcessTree, argv_bytes: &mut usize) {
+/// Receives one notification; `None` when its caller died before it was received.
+fn receive(listener: RawFd) -> Option<libc::seccomp_notif> {
     // SAFETY: seccomp_notif is plain data; the kernel requires it zeroed before NOTIF_RECV.
     let mut request: libc::seccomp_notif = unsafe { mem::zeroed() };
     // SAFETY: NOTIF_RECV writes one seccomp_notif into `request`, which is live and sized for it.
     let rc = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut request) };
-    if rc != 0 {
-        // ENOENT: the caller died before we received it; nothing to answer.
-        return;
+    (rc == 0).then_some(request)
+}
+
+/// An exec of either ABI (the recorder's own filter notifies foreign-ABI execs too).
+fn is_exec(data: &libc::seccomp_data) -> bool {
+    let nr = data.nr as u32;
+    if data.arch != AUDIT_ARCH {
+        return nr == nr::COMPAT_EXECVE || nr == nr::COMPAT_EXECVEAT;
     }
-    let mut observed = observe(&request);
+    [
+        libc::SYS_execve as u32,
+        libc::SYS_execveat as u32,
+        nr::X32_EXECVE,
+        nr::X32_EXECVEAT,
+    ]
+    .contains(&nr)
+}
+
+/// Records one exec and lets it continue.
+fn answer(
+    listener: RawFd,
+    request: &libc::seccomp_notif,
+    tree: &mut ProcessTree,
+    argv_bytes: &mut usize,
+) {
+    let mut observed = observe(request);
     // SAFETY: NOTIF_ID_VALID reads one u64 from a live stack variable.
     let valid =
         unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &request.id) } == 0;

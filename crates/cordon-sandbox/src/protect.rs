@@ -43,7 +43,8 @@ use crate::report::{ProtectedPath, ProtectedReport, Protection};
 use crate::Error;
 
 /// Paths protected at every project root, relative to it. `.git/hooks` and `.git/config` run or
-/// configure code on the user's next git command; `.husky` is where husky points `core.hooksPath`;
+/// configure code on the user's next git command (`.git/commondir` and `.git/info` redirect or
+/// extend them); `.husky` is where husky points `core.hooksPath`;
 /// the rest configure agents (`.claude`, `.codex`, `.agents`, `.gemini`, `.cursor`, `.mcp.json`),
 /// editors (`.vscode`, `.idea`), shells (`.envrc` for direnv) and credentials (`.aws`, `.ssh`).
 ///
@@ -53,6 +54,8 @@ pub const PROTECTED_NAMES: &[&str] = &[
     ".git/hooks",
     ".git/config",
     ".git/config.worktree",
+    ".git/commondir",
+    ".git/info",
     ".husky",
     ".claude",
     ".codex",
@@ -99,10 +102,22 @@ pub(crate) struct ProtectPlan {
 
 /// Finds the protected paths inside `write_roots` (already resolved). `tmp` is the run's private
 /// TMPDIR, which is never searched.
+#[cfg(test)]
 pub(crate) fn plan(
     write_roots: &[PathBuf],
     tmp: &Path,
     substitutes: &[Substitute],
+) -> Result<ProtectPlan, Error> {
+    plan_with(write_roots, tmp, substitutes, true)
+}
+
+/// [`plan`], saying whether a git directory without `hooks` gets an empty one to mount over: not
+/// needed when the write broker refuses the name whether it exists or not.
+pub(crate) fn plan_with(
+    write_roots: &[PathBuf],
+    tmp: &Path,
+    substitutes: &[Substitute],
+    create_missing_hooks: bool,
 ) -> Result<ProtectPlan, Error> {
     let mut found: BTreeMap<PathBuf, Protection> = BTreeMap::new();
     let mut report = ProtectedReport::default();
@@ -118,7 +133,7 @@ pub(crate) fn plan(
         // A grant of a git directory itself: its hooks and config are still protected.
         if root.file_name().is_some_and(|n| n == ".git") {
             if let Some(project) = root.parent() {
-                protect_project(project, write_roots, &mut found, &mut report);
+                protect_project(project, write_roots, create_missing_hooks, &mut found, &mut report);
             }
         }
         let mut queue = vec![(root.clone(), 0usize)];
@@ -132,7 +147,7 @@ pub(crate) fn plan(
             let is_root = depth == 0;
             let git = std::fs::symlink_metadata(dir.join(".git")).ok();
             if is_root || git.is_some() {
-                protect_project(&dir, write_roots, &mut found, &mut report);
+                protect_project(&dir, write_roots, create_missing_hooks, &mut found, &mut report);
             }
             if depth >= MAX_WALK_DEPTH {
                 continue;
@@ -242,20 +257,21 @@ fn substitute_target(substitute: &Substitute) -> Result<Target, Error> {
 fn protect_project(
     dir: &Path,
     write_roots: &[PathBuf],
+    create_missing_hooks: bool,
     found: &mut BTreeMap<PathBuf, Protection>,
     report: &mut ProtectedReport,
 ) {
     let git = dir.join(".git");
     match std::fs::symlink_metadata(&git) {
         Ok(m) if m.is_dir() => {
-            protect_git_dir(&git, write_roots, found, report);
+            protect_git_dir(&git, write_roots, create_missing_hooks, found, report);
             // Submodules keep their git directories (hooks, config) under `.git/modules`.
             let mut budget = MAX_MODULE_DIRS;
             protect_git_modules(
                 &git.join("modules"),
                 0,
                 &mut budget,
-                write_roots,
+                (write_roots, create_missing_hooks),
                 found,
                 report,
             );
@@ -280,6 +296,7 @@ const MAX_MODULE_DIRS: usize = 256;
 fn protect_git_dir(
     git: &Path,
     write_roots: &[PathBuf],
+    create_missing_hooks: bool,
     found: &mut BTreeMap<PathBuf, Protection>,
     report: &mut ProtectedReport,
 ) {
@@ -287,7 +304,9 @@ fn protect_git_dir(
         return;
     }
     found.insert(git.to_path_buf(), Protection::Pinned);
-    create_missing_git_hooks(git, write_roots, report);
+    if create_missing_hooks {
+        create_missing_git_hooks(git, write_roots, report);
+    }
     for inner in PROTECTED_NAMES
         .iter()
         .filter_map(|n| n.strip_prefix(".git/"))
@@ -302,7 +321,7 @@ fn protect_git_modules(
     dir: &Path,
     depth: usize,
     budget: &mut usize,
-    write_roots: &[PathBuf],
+    (write_roots, create_missing_hooks): (&[PathBuf], bool),
     found: &mut BTreeMap<PathBuf, Protection>,
     report: &mut ProtectedReport,
 ) {
@@ -319,10 +338,12 @@ fn protect_git_modules(
         }
         let path = entry.path();
         if path.join("HEAD").is_file() {
-            protect_git_dir(&path, write_roots, found, report);
-            protect_git_modules(&path.join("modules"), 0, budget, write_roots, found, report);
+            protect_git_dir(&path, write_roots, create_missing_hooks, found, report);
+            let roots = (write_roots, create_missing_hooks);
+            protect_git_modules(&path.join("modules"), 0, budget, roots, found, report);
         } else {
-            protect_git_modules(&path, depth + 1, budget, write_roots, found, report);
+            let roots = (write_roots, create_missing_hooks);
+            protect_git_modules(&path, depth + 1, budget, roots, found, report);
         }
     }
 }

@@ -1,0 +1,883 @@
+//! The write broker: every syscall of a hardened command that creates, changes or removes a
+//! directory entry or a file's contents is performed by the supervisor's restricted worker
+//! thread instead of the kernel's own path lookup, so that
+//! - a protected name (`.git/commondir`, `.git/hooks`, `.claude/settings.json`, …) cannot be
+//!   created, changed, removed or reached *whether or not it exists when the run starts*, which
+//!   Landlock (it grants whole inode trees) and bind mounts (they need an existing mount point)
+//!   cannot do; and
+//! - a checkpoint can copy what a command overwrites, truncates, removes or renames over *before*
+//!   the change, so that it costs what the command changes ([`WriteObserver`]).
+//!
+//! # How a call goes
+//! The listener filter (`filter.rs`) sends these syscalls to the seccomp listener the exec
+//! recorder already has (the kernel allows one listener per filter chain), and the supervisor's
+//! one thread answers them in its poll loop (`processes.rs`):
+//! 1. The paths are read once from the caller's memory (`call.rs`), the directories they start
+//!    from are opened through `/proc/TID/{cwd,fd/N,root}`, and only then is the notification
+//!    checked to be still valid (`SECCOMP_IOCTL_NOTIF_ID_VALID`): the thread id was the caller's
+//!    throughout.
+//! 2. The path is resolved from those directories, in the caller's mount namespace, by
+//!    `walk.rs`, which refuses protected names (`protected.rs`) with `EROFS`. The walk runs with
+//!    this thread's `CAP_DAC_OVERRIDE`/`CAP_DAC_READ_SEARCH` lowered, so it can search no
+//!    directory the command could not.
+//! 3. The observer, if any, is told of the entry about to change.
+//! 4. The call itself is made by the worker thread (`worker.rs`), restricted like the command
+//!    (Landlock ruleset, no capabilities, the caller's umask), on the directory fds of step 2.
+//! 5. The result is handed back: a value or an errno (`SECCOMP_IOCTL_NOTIF_SEND`), or the new file
+//!    installed in the caller (`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND`, keeping
+//!    `O_CLOEXEC`).
+//!
+//! A mediated call is never let through to the kernel (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`) after
+//! its path was looked at: the caller's memory and the filesystem could both change before the
+//! kernel's own lookup. Calls are answered one at a time, so the command's own changes to the
+//! namespace are serialized with what the broker checks.
+//!
+//! Anything that goes wrong in the broker refuses the call (fail closed) and is noted in the
+//! report. Read-only work never reaches it: plain read-only opens stay in the kernel.
+
+mod call;
+mod filter;
+mod observer;
+mod protected;
+mod walk;
+mod worker;
+
+use std::collections::HashSet;
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::{Arc, Mutex};
+
+use landlock::RulesetCreated;
+
+pub use observer::{fd_path, Applied, ChangeKind, EntryRef, ObserverError, Victim, WriteObserver};
+pub(crate) use filter::program;
+pub(crate) use protected::ProtectedSet;
+
+use call::{Call, Dirfd, PathArg};
+use walk::{Denial, Existing, Resolved, Walker, Want};
+use worker::{FifoWait, LinkFrom, Op, Outcome, Worker};
+
+use crate::report::{BrokerRefusal, BrokerReport};
+
+/// Refusals of protected names kept in the report; later ones are counted.
+pub const MAX_REPORTED_REFUSALS: usize = 100;
+
+/// Why this kernel cannot run the broker, if it cannot: it needs seccomp user notification and
+/// `SECCOMP_ADDFD_FLAG_SEND` (Linux 5.14) to hand a new file to the caller atomically.
+pub(crate) fn unavailable() -> Option<String> {
+    let actions = crate::kernel::seccomp_actions().unwrap_or_default();
+    if !actions.split_whitespace().any(|w| w == "user_notif") {
+        return Some("the kernel lacks seccomp user notification".into());
+    }
+    let release = crate::kernel::release();
+    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    if (major, minor) < (5, 14) {
+        return Some(format!(
+            "kernel {} predates SECCOMP_ADDFD_FLAG_SEND (Linux 5.14)",
+            release.trim()
+        ));
+    }
+    None
+}
+
+/// What the broker needs to know about the caller from `/proc/TID/status`.
+pub(crate) struct CallerStatus {
+    pub tgid: libc::pid_t,
+    pub umask: u32,
+}
+
+/// Reads `/proc/TID/status` (one read into a buffer that holds it).
+pub(crate) fn caller_status(tid: libc::pid_t) -> Option<CallerStatus> {
+    use std::io::Read;
+    let mut buf = [0u8; 8192];
+    let mut file = std::fs::File::open(format!("/proc/{tid}/status")).ok()?;
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    let text = std::str::from_utf8(&buf[..len]).ok()?;
+    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+    Some(CallerStatus {
+        tgid: field("Tgid:")?.parse().ok()?,
+        umask: u32::from_str_radix(field("Umask:")?, 8).ok()?,
+    })
+}
+
+/// Answers one notification with `outcome`.
+pub(crate) fn answer(listener: RawFd, id: u64, outcome: Outcome, cloexec: bool) {
+    let (val, error) = match outcome {
+        Outcome::Waiting => return,
+        Outcome::Done(v) => (v, 0),
+        Outcome::Errno(e) => (0, -e),
+        Outcome::File(fd) => {
+            let add = libc::seccomp_notif_addfd {
+                id,
+                flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+                srcfd: fd.as_raw_fd() as u32,
+                newfd: 0,
+                newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+            };
+            // SAFETY: NOTIF_ADDFD reads one seccomp_notif_addfd from a live stack variable; with
+            // ADDFD_FLAG_SEND it also completes the call with the new fd number.
+            let rc = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD, &add) };
+            if rc >= 0 {
+                return;
+            }
+            // The caller is gone (ENOENT) or out of fds (EMFILE): answer with that instead.
+            let e = std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO);
+            (0, -e)
+        }
+    };
+    let response = libc::seccomp_notif_resp {
+        id,
+        val,
+        error,
+        flags: 0,
+    };
+    // SAFETY: NOTIF_SEND reads one seccomp_notif_resp from a live stack variable.
+    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, &response) };
+}
+
+/// Answers one notification with an error.
+pub(crate) fn refuse(listener: RawFd, id: u64, errno: i32) {
+    answer(listener, id, Outcome::Errno(errno), false);
+}
+
+/// Whether notification `id` is still pending (its caller still waits in the syscall).
+fn still_pending(listener: RawFd, id: u64) -> bool {
+    // SAFETY: NOTIF_ID_VALID reads one u64 from a live stack variable.
+    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0 }
+}
+
+/// The run's broker: the protected set, the worker thread (started at the first mediated call),
+/// the observer and what the report says.
+pub(crate) struct Broker {
+    protected: ProtectedSet,
+    /// For the worker, taken when it starts.
+    ruleset: Option<RulesetCreated>,
+    worker: Option<Worker>,
+    worker_failed: Option<String>,
+    observer: Option<Arc<dyn WriteObserver>>,
+    /// Inodes already handed to the observer, and inodes the command created.
+    seen: HashSet<(u64, u64)>,
+    created: HashSet<(u64, u64)>,
+    file_size_limit: Option<u64>,
+    /// FIFO opens blocked on their own threads: notification id and an `O_PATH` fd of the FIFO.
+    waits: Arc<Mutex<Vec<(u64, OwnedFd)>>>,
+    report: BrokerReport,
+}
+
+impl Broker {
+    pub(crate) fn new(
+        protected: ProtectedSet,
+        ruleset: RulesetCreated,
+        observer: Option<Arc<dyn WriteObserver>>,
+        file_size_limit: Option<u64>,
+    ) -> Broker {
+        let report = BrokerReport {
+            protected_directories: protected.directories(),
+            observer: observer.is_some(),
+            notes: protected.notes.clone(),
+            ..BrokerReport::default()
+        };
+        Broker {
+            protected,
+            ruleset: Some(ruleset),
+            worker: None,
+            worker_failed: None,
+            observer,
+            seen: HashSet::new(),
+            created: HashSet::new(),
+            file_size_limit,
+            waits: Arc::default(),
+            report,
+        }
+    }
+
+    /// Answers one received notification of a mediated call.
+    pub(crate) fn handle(&mut self, listener: RawFd, request: &libc::seccomp_notif) {
+        self.report.mediated_calls += 1;
+        let (outcome, cloexec) = match self.mediate(listener, request) {
+            Ok(answered) => answered,
+            Err(Refused { denial, call }) => {
+                if denial == Denial::Protected {
+                    self.refused(request.pid, call.as_ref());
+                }
+                (Outcome::Errno(denial.errno()), false)
+            }
+        };
+        answer(listener, request.id, outcome, cloexec);
+    }
+
+    fn refused(&mut self, pid: u32, call: Option<&Call>) {
+        self.report.refused_total += 1;
+        if self.report.refused.len() < MAX_REPORTED_REFUSALS {
+            self.report.refused.push(BrokerRefusal {
+                pid,
+                call: call.map_or("?", Call::name).to_string(),
+                path: call.map_or_else(String::new, |c| {
+                    String::from_utf8_lossy(c.target()).into_owned()
+                }),
+            });
+        }
+    }
+
+    /// Every FIFO open still blocked is released (the command has ended: nobody will open the
+    /// other end), so no thread outlives the run.
+    pub(crate) fn command_ended(&mut self) {
+        let waits: Vec<(u64, OwnedFd)> = match self.waits.lock() {
+            Ok(mut list) => list.drain(..).collect(),
+            Err(_) => return,
+        };
+        for (_, fifo) in waits {
+            // Opening the other end, without blocking, completes the waiting open; the waiter
+            // then finds its caller gone and closes what it opened.
+            for flags in [libc::O_RDONLY, libc::O_WRONLY] {
+                let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+                let _ = std::fs::OpenOptions::new()
+                    .read(flags == libc::O_RDONLY)
+                    .write(flags == libc::O_WRONLY)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(path);
+            }
+        }
+    }
+
+    pub(crate) fn report(&self) -> BrokerReport {
+        let mut report = self.report.clone();
+        if let Some(why) = &self.worker_failed {
+            report
+                .notes
+                .push(format!("every mediated call was refused: {why}"));
+        }
+        report
+    }
+
+    fn worker(&mut self) -> Result<&Worker, Denial> {
+        if self.worker.is_none() && self.worker_failed.is_none() {
+            match self.ruleset.take().map(Worker::start) {
+                Some(Ok(worker)) => self.worker = Some(worker),
+                Some(Err(why)) => self.worker_failed = Some(why),
+                None => self.worker_failed = Some("no Landlock ruleset for the broker".into()),
+            }
+        }
+        self.worker.as_ref().ok_or(Denial::Errno(libc::EPERM))
+    }
+
+    fn mediate(
+        &mut self,
+        listener: RawFd,
+        request: &libc::seccomp_notif,
+    ) -> Result<(Outcome, bool), Refused> {
+        let tid = request.pid as libc::pid_t;
+        let call = call::decode(&request.data, &call::ThreadMemory(tid))
+            .map_err(|e| Refused::errno(e, None))?;
+        let fail = |denial: Denial| Refused {
+            denial,
+            call: Some(call.clone()),
+        };
+        let opened = Bases::open(tid, &call).map_err(fail)?;
+        let still_waiting = || still_pending(listener, request.id);
+        if !still_waiting() {
+            return Err(fail(Denial::Errno(libc::ESRCH)));
+        }
+        let protected = std::mem::take(&mut self.protected);
+        let result = {
+            let mut walker = Walker::new(tid, &protected, &still_waiting);
+            let fifo = |cloexec| FifoContext {
+                listener,
+                id: request.id,
+                cloexec,
+            };
+            self.perform(&mut walker, &call, &opened, fifo)
+        };
+        self.protected = protected;
+        result.map_err(fail)
+    }
+
+    /// Steps 2 to 4 of the module comment for one decoded call.
+    fn perform(
+        &mut self,
+        walker: &mut Walker<'_>,
+        call: &Call,
+        bases: &Bases,
+        fifo: impl Fn(bool) -> FifoContext,
+    ) -> Result<(Outcome, bool), Denial> {
+        match call {
+            Call::Open { file, flags, mode } => {
+                let cloexec = flags & libc::O_CLOEXEC != 0;
+                let outcome = self.open(walker, bases, file, *flags, *mode, fifo(cloexec))?;
+                Ok((outcome, cloexec))
+            }
+            Call::Mkdir { dir, mode } => {
+                let umask = bases.umask()?;
+                self.create(walker, bases, dir, |parent, name| Op::Mkdir {
+                    parent,
+                    name,
+                    mode: *mode,
+                    umask,
+                })
+            }
+            Call::Mknod { node, mode, dev } => {
+                let umask = bases.umask()?;
+                self.create(walker, bases, node, |parent, name| Op::Mknod {
+                    parent,
+                    name,
+                    mode: *mode,
+                    dev: *dev,
+                    umask,
+                })
+            }
+            Call::Symlink { target, link } => {
+                let target = CString::new(target.clone()).map_err(|_| Denial::Errno(libc::EINVAL))?;
+                self.create(walker, bases, link, |parent, name| Op::Symlink {
+                    target,
+                    parent,
+                    name,
+                })
+            }
+            Call::Unlink { entry, dir } => self.unlink(walker, bases, entry, *dir),
+            Call::Rename { from, to, flags } => self.rename(walker, bases, from, to, *flags),
+            Call::Link { from, to, flags } => self.link(walker, bases, from, to, *flags),
+            Call::Truncate { file, length } => self.truncate(walker, bases, file, *length),
+        }
+    }
+
+    fn resolve(
+        walker: &mut Walker<'_>,
+        bases: &Bases,
+        arg: &PathArg,
+        want: Want,
+    ) -> Result<Resolved, Denial> {
+        let _searching_as_the_command = DacLowered::new();
+        walker.resolve(bases.of(arg), &arg.path, want)
+    }
+
+    fn open(
+        &mut self,
+        walker: &mut Walker<'_>,
+        bases: &Bases,
+        file: &PathArg,
+        flags: i32,
+        mode: u32,
+        fifo: FifoContext,
+    ) -> Result<Outcome, Denial> {
+        let creating = flags & libc::O_CREAT != 0;
+        let exclusive = creating && flags & libc::O_EXCL != 0;
+        let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
+        let want = Want {
+            follow: flags & libc::O_NOFOLLOW == 0 && !exclusive,
+            creating: creating && !tmpfile,
+        };
+        let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+        let blocking_fifo = |existing: &Existing| {
+            existing.kind() == libc::S_IFIFO
+                && flags & libc::O_NONBLOCK == 0
+                && flags & libc::O_ACCMODE != libc::O_RDWR
+        };
+        match Self::resolve(walker, bases, file, want)? {
+            Resolved::Object(object) => {
+                if writes {
+                    self.before(ChangeKind::Modify, None, &object)?;
+                }
+                let wait = blocking_fifo(&object)
+                    .then(|| fifo.wait(&object, &self.waits))
+                    .transpose()?;
+                let op = Op::Reopen {
+                    object: object.fd.as_raw_fd(),
+                    flags,
+                    fifo: wait,
+                };
+                Ok(self.worker()?.call(op))
+            }
+            Resolved::Entry {
+                parent,
+                name,
+                existing,
+            } => {
+                if let Some(existing) = &existing {
+                    if writes {
+                        self.before(ChangeKind::Modify, Some((&parent, &name)), existing)?;
+                    }
+                }
+                let may_create = creating && existing.is_none();
+                let umask = if may_create || tmpfile { bases.umask()? } else { 0 };
+                let wait = match &existing {
+                    Some(e) if blocking_fifo(e) => Some(fifo.wait(e, &self.waits)?),
+                    _ => None,
+                };
+                let op = Op::Open {
+                    parent: parent.as_raw_fd(),
+                    name: name.clone(),
+                    flags: flags | libc::O_NOFOLLOW,
+                    mode,
+                    umask,
+                    fifo: wait,
+                };
+                let outcome = self.worker()?.call(op);
+                if let (Outcome::File(fd), true) = (&outcome, may_create && !tmpfile) {
+                    self.after_created(&parent, &name, Some(fd.as_fd()));
+                }
+                Ok(outcome)
+            }
+        }
+    }
+
+    /// `mkdir`, `mknod`, `symlink`: a new entry, whose name may not exist.
+    fn create(
+        &mut self,
+        walker: &mut Walker<'_>,
+        bases: &Bases,
+        arg: &PathArg,
+        op: impl FnOnce(RawFd, CString) -> Op,
+    ) -> Result<(Outcome, bool), Denial> {
+        let want = Want {
+            follow: false,
+            creating: true,
+        };
+        let (parent, name) = match Self::resolve(walker, bases, arg, want)? {
+            Resolved::Entry { parent, name, .. } => (parent, name),
+            Resolved::Object(_) => return Err(Denial::Errno(libc::EEXIST)),
+        };
+        let outcome = self.worker()?.call(op(parent.as_raw_fd(), name.clone()));
+        if matches!(outcome, Outcome::Done(_)) {
+            self.after_created(&parent, &name, None);
+        }
+        Ok((outcome, false))
+    }
+
+    fn unlink(
+        &mut self,
+        walker: &mut Walker<'_>,
+        bases: &Bases,
+        arg: &PathArg,
+        dir: bool,
+    ) -> Result<(Outcome, bool), Denial> {
+        let want = Want {
+            follow: false,
+            creating: false,
+        };
+        let Resolved::Entry {
+            parent,
+            name,
+            existing,
+        } = Self::resolve(walker, bases, arg, want)?
+        else {
+            return Err(Denial::Errno(libc::EPERM));
+        };
+        if let Some(existing) = &existing {
+            self.before(ChangeKind::Remove, Some((&parent, &name)), existing)?;
+        }
+        let op = Op::Unlink {
+            parent: parent.as_raw_fd(),
+            name,
+            dir,
+        };
+        Ok((self.worker()?.call(op), false))
+    }
+
+    fn rename(
+        &mut self,
+        walker: &mut Walker<'_>,
+        bases: &Bases,
+        from: &PathArg,
+        to: &PathArg,
+        flags: u32,
+    ) -> Result<(Outcome, bool), Denial> {
+        let exchange = flags & libc::RENAME_EXCHANGE != 0;
+        let entry = |resolved| match resolved {
+            Resolved::Entry {
+                parent,
+                name,
+                existing,
+            } => Ok((parent, name, existing)),
+            Resolved::Object(_) => Err(Denial::Errno(libc::EXDEV)),
+        };
+        let want_from = Want {
+            follow: false,
+            creating: exchange,
+        };
+        let want_to = Want {
+            follow: false,
+            creating: true,
+        };
+        let (from_parent, from_name, _) = entry(Self::resolve(walker, bases, from, want_from)?)?;
+        let (to_parent, to_name, replaced) = entry(Self::resolve(walker, bases, to, want_to)?)?;
+        if let (Some(replaced), false) = (&replaced, exchange) {
+            self.before(ChangeKind::Replace, Some((&to_parent, &to_name)), replaced)?;
+        }
+        let op = Op::Rename {
+            from_parent: from_parent.as_raw_fd(),
+            from_name: from_name.clone(),
+            to_parent: to_parent.as_raw_fd(),
+            to_name: to_name.clone(),
+            flags,
+        };
+        let outcome = self.worker()?.call(op);
+        if let (Some(observer), Outcome::Done(_)) = (&self.observer, &outcome) {
+            let a = entry_ref(&from_parent, &from_name);
+            let b = entry_ref(&to_parent, &to_name);
+            observer.after_change(&if exchange {
+                Applied::Exchanged { a, b }
+            } else {
+                Applied::Moved { from: a, to: b }
+            });
+        }
+        Ok((outcome, false))
+    }
+
+    fn link(
+        &mut self,
+        walker: &mut Walker<'_>,
+        bases: &Bases,
+        from: &PathArg,
+        to: &PathArg,
+        flags: i32,
+    ) -> Result<(Outcome, bool), Denial> {
+        let source = if flags & libc::AT_EMPTY_PATH != 0 && from.path.is_empty() {
+            let fd = bases
+                .of(from)
+                .ok_or(Denial::Errno(libc::EBADF))?
+                .try_clone()
+                .map_err(|_| Denial::Errno(libc::EMFILE))?;
+            Resolved::Object(Existing {
+                stat: nix::sys::stat::fstat(&fd).map_err(Denial::from)?,
+                fd,
+            })
+        } else {
+            let want = Want {
+                follow: flags & libc::AT_SYMLINK_FOLLOW != 0,
+                creating: false,
+            };
+            Self::resolve(walker, bases, from, want)?
+        };
+        let want = Want {
+            follow: false,
+            creating: true,
+        };
+        let Resolved::Entry {
+            parent: to_parent,
+            name: to_name,
+            ..
+        } = Self::resolve(walker, bases, to, want)?
+        else {
+            return Err(Denial::Errno(libc::EEXIST));
+        };
+        let from = match &source {
+            Resolved::Entry { parent, name, .. } => LinkFrom::Entry {
+                parent: parent.as_raw_fd(),
+                name: name.clone(),
+            },
+            Resolved::Object(object) => LinkFrom::Object(object.fd.as_raw_fd()),
+        };
+        let op = Op::Link {
+            from,
+            to_parent: to_parent.as_raw_fd(),
+            to_name: to_name.clone(),
+        };
+        let outcome = self.worker()?.call(op);
+        if matches!(outcome, Outcome::Done(_)) {
+            self.after_created(&to_parent, &to_name, None);
+        }
+        Ok((outcome, false))
+    }
+
+    fn truncate(
+        &mut self,
+        walker: &mut Walker<'_>,
+        bases: &Bases,
+        file: &PathArg,
+        length: i64,
+    ) -> Result<(Outcome, bool), Denial> {
+        let want = Want {
+            follow: true,
+            creating: false,
+        };
+        let (entry, object) = match Self::resolve(walker, bases, file, want)? {
+            Resolved::Entry {
+                parent,
+                name,
+                existing: Some(existing),
+            } => (Some((parent, name)), existing),
+            Resolved::Entry { existing: None, .. } => return Err(Denial::Errno(libc::ENOENT)),
+            Resolved::Object(object) => (None, object),
+        };
+        match object.kind() {
+            libc::S_IFREG => {}
+            libc::S_IFDIR => return Err(Denial::Errno(libc::EISDIR)),
+            _ => return Err(Denial::Errno(libc::EINVAL)),
+        }
+        // The worker has no RLIMIT_FSIZE of its own (rlimits are per process): the command's
+        // limit is checked here, as the kernel would (it would also send SIGXFSZ).
+        if self
+            .file_size_limit
+            .is_some_and(|limit| u64::try_from(length).is_ok_and(|l| l > limit))
+        {
+            return Err(Denial::Errno(libc::EFBIG));
+        }
+        let at = entry.as_ref().map(|(p, n)| (p, n));
+        self.before(ChangeKind::Modify, at, &object)?;
+        let op = Op::Truncate {
+            object: object.fd.as_raw_fd(),
+            length,
+        };
+        Ok((self.worker()?.call(op), false))
+    }
+
+    /// Tells the observer about an existing entry about to change (see [`WriteObserver`]):
+    /// contents once per inode, removals always, nothing the command created itself.
+    fn before(
+        &mut self,
+        kind: ChangeKind,
+        entry: Option<(&OwnedFd, &CString)>,
+        existing: &Existing,
+    ) -> Result<(), Denial> {
+        let Some(observer) = self.observer.clone() else {
+            return Ok(());
+        };
+        let id = existing.id();
+        if self.created.contains(&id) {
+            return Ok(());
+        }
+        if kind == ChangeKind::Modify && (self.seen.contains(&id) || existing.kind() != libc::S_IFREG) {
+            return Ok(());
+        }
+        let first_time = self.seen.insert(id);
+        let readable = (existing.kind() == libc::S_IFREG)
+            .then(|| reopen_for_reading(&existing.fd))
+            .flatten();
+        let victim = Victim {
+            kind,
+            entry: entry.map(|(parent, name)| entry_ref(parent, name)),
+            file: readable
+                .as_ref()
+                .map_or(existing.fd.as_fd(), AsFd::as_fd),
+            stat: &existing.stat,
+            first_time,
+        };
+        observer.before_change(&victim).map_err(|e| {
+            self.seen.remove(&id);
+            let note = format!("the checkpoint observer refused a change: {e}");
+            if !self.report.notes.contains(&note) {
+                self.report.notes.push(note);
+            }
+            Denial::Errno(libc::EPERM)
+        })
+    }
+
+    /// Records a new entry and tells the observer.
+    fn after_created(&mut self, parent: &OwnedFd, name: &CString, file: Option<BorrowedFd<'_>>) {
+        let Some(observer) = self.observer.clone() else {
+            return;
+        };
+        let stat = match file {
+            Some(fd) => nix::sys::stat::fstat(fd).ok(),
+            None => nix::sys::stat::fstatat(
+                parent,
+                name.as_c_str(),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .ok(),
+        };
+        if let Some(stat) = stat {
+            self.created.insert((stat.st_dev, stat.st_ino));
+        }
+        observer.after_change(&Applied::Created(entry_ref(parent, name)));
+    }
+}
+
+/// A refused call, with the call when it could be decoded.
+struct Refused {
+    denial: Denial,
+    call: Option<Call>,
+}
+
+impl Refused {
+    fn errno(e: i32, call: Option<Call>) -> Refused {
+        Refused {
+            denial: Denial::Errno(e),
+            call,
+        }
+    }
+}
+
+fn entry_ref<'a>(parent: &'a OwnedFd, name: &'a CString) -> EntryRef<'a> {
+    let bytes = name.as_bytes();
+    let trimmed = bytes.strip_suffix(b"/").unwrap_or(bytes);
+    EntryRef {
+        parent: parent.as_fd(),
+        name: OsStr::from_bytes(trimmed),
+    }
+}
+
+/// A regular file reopened for reading through `/proc/self/fd`, for the observer to copy.
+fn reopen_for_reading(fd: &OwnedFd) -> Option<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .ok()
+        .map(OwnedFd::from)
+}
+
+/// What a blocking FIFO open needs from the notification.
+struct FifoContext {
+    listener: RawFd,
+    id: u64,
+    cloexec: bool,
+}
+
+impl FifoContext {
+    fn wait(
+        &self,
+        fifo: &Existing,
+        registry: &Arc<Mutex<Vec<(u64, OwnedFd)>>>,
+    ) -> Result<FifoWait, Denial> {
+        let dup = |fd: BorrowedFd<'_>| fd.try_clone_to_owned().map_err(|_| Denial::Errno(libc::EMFILE));
+        // SAFETY: the listener fd is live for the duration of this call (the caller holds it).
+        let listener = unsafe { BorrowedFd::borrow_raw(self.listener) };
+        Ok(FifoWait {
+            listener: dup(listener)?,
+            id: self.id,
+            cloexec: self.cloexec,
+            registry: Arc::clone(registry),
+            fifo: dup(fifo.fd.as_fd())?,
+        })
+    }
+}
+
+/// The directories a call's relative paths start from, and the caller's umask when the call
+/// creates with a mode: both read before the notification is validated, so they are the
+/// caller's.
+struct Bases {
+    cwd: Option<OwnedFd>,
+    fds: Vec<(i32, OwnedFd)>,
+    umask: Option<u32>,
+}
+
+impl Bases {
+    fn open(tid: libc::pid_t, call: &Call) -> Result<Bases, Denial> {
+        let creates_with_mode = match call {
+            Call::Open { flags, .. } => {
+                flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE
+            }
+            Call::Mkdir { .. } | Call::Mknod { .. } => true,
+            _ => false,
+        };
+        let umask = if creates_with_mode {
+            Some(caller_status(tid).ok_or(Denial::Errno(libc::ESRCH))?.umask)
+        } else {
+            None
+        };
+        let mut bases = Bases {
+            cwd: None,
+            fds: Vec::new(),
+            umask,
+        };
+        let args: Vec<&PathArg> = match call {
+            Call::Open { file, .. } | Call::Truncate { file, .. } => vec![file],
+            Call::Mkdir { dir, .. } => vec![dir],
+            Call::Mknod { node, .. } => vec![node],
+            Call::Symlink { link, .. } => vec![link],
+            Call::Unlink { entry, .. } => vec![entry],
+            Call::Rename { from, to, .. } | Call::Link { from, to, .. } => vec![from, to],
+        };
+        for arg in args {
+            // An absolute path starts at the caller's root, which the walk opens (and checks).
+            if arg.path.starts_with(b"/") {
+                continue;
+            }
+            match arg.at {
+                Dirfd::Cwd if bases.cwd.is_none() => {
+                    bases.cwd = Some(walk::base(tid, Dirfd::Cwd)?);
+                }
+                Dirfd::Fd(n) if !bases.fds.iter().any(|(m, _)| *m == n) => {
+                    bases.fds.push((n, walk::base(tid, Dirfd::Fd(n))?));
+                }
+                _ => {}
+            }
+        }
+        Ok(bases)
+    }
+
+    /// The directory `arg` is relative to; `None` for an absolute path.
+    fn of(&self, arg: &PathArg) -> Option<&OwnedFd> {
+        match arg.at {
+            Dirfd::Cwd => self.cwd.as_ref(),
+            Dirfd::Fd(n) => self.fds.iter().find(|(m, _)| *m == n).map(|(_, fd)| fd),
+        }
+    }
+
+    /// The caller's umask, for a call that creates with a mode.
+    fn umask(&self) -> Result<u32, Denial> {
+        self.umask.ok_or(Denial::Errno(libc::EIO))
+    }
+}
+
+/// While alive, this thread's effective `CAP_DAC_OVERRIDE` and `CAP_DAC_READ_SEARCH` are
+/// lowered (they stay permitted and come back on drop): the walk then searches directories with
+/// the permissions the command has, which holds no capability. Nothing to do for a supervisor
+/// without them.
+struct DacLowered(Option<[crate::kernel::CapData; 2]>);
+
+const CAP_DAC_OVERRIDE: u32 = 1;
+const CAP_DAC_READ_SEARCH: u32 = 2;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+fn capset(data: &[crate::kernel::CapData; 2]) -> bool {
+    let mut header = CapHeader {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    // SAFETY: capset reads a v3 header and two data structs from live memory; pid 0 is this
+    // thread only.
+    unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) == 0 }
+}
+
+impl DacLowered {
+    fn new() -> DacLowered {
+        let dac = (1 << CAP_DAC_OVERRIDE) | (1 << CAP_DAC_READ_SEARCH);
+        let mut header = CapHeader {
+            version: 0x2008_0522,
+            pid: 0,
+        };
+        let mut data = [crate::kernel::CapData::default(); 2];
+        // SAFETY: capget writes two data structs into `data`, which has room for exactly two.
+        let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+        if rc != 0 || data[0].effective & dac == 0 {
+            return DacLowered(None);
+        }
+        let mut lowered = data;
+        lowered[0].effective &= !dac;
+        if capset(&lowered) {
+            DacLowered(Some(data))
+        } else {
+            DacLowered(None)
+        }
+    }
+}
+
+impl Drop for DacLowered {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.0 {
+            capset(saved);
+        }
+    }
+}
