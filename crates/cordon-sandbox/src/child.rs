@@ -273,7 +273,7 @@ impl ChildSetup {
         // Last, so the enforcing filters above are already in place: the kernel applies the most
         // restrictive verdict of all filters, so recording never overrides a denial.
         if let Some((program, sock)) = &self.record {
-            if !crate::processes::install_and_send(program, sock.as_raw_fd()) {
+            if !crate::processes::install_and_send(program, sock.as_raw_fd(), self.brokers_writes) {
                 return self.fail(Step::Recorder);
             }
             done |= applied::RECORDER;

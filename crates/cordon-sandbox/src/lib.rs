@@ -50,9 +50,10 @@ pub use processes::{
 };
 pub use protect::{MAX_WALK_DEPTH, MAX_WALK_DIRS, PROTECTED_NAMES, WALK_SKIPPED};
 pub use report::{
-    BrokerRefusal, BrokerReport, CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, LandlockReport,
-    NetworkReport, ProcessRecord, ProcessReport, ProcessTree, ProtectedPath, ProtectedReport,
-    Protection, RlimitReport, RunReport, SeccompReport, SegmentReport, StreamReport,
+    BrokerRefusal, BrokerReport, CgroupReport, CommandReport, CommandStatus, EnforcementReport,
+    EnvReport, LandlockReport, NetworkReport, ProcessRecord, ProcessReport, ProcessTree,
+    ProtectedPath, ProtectedReport, Protection, RlimitReport, RunReport, SeccompReport,
+    SegmentReport, StreamReport,
 };
 pub use scope::resolve_scope;
 pub use supervisor::run;

@@ -514,20 +514,36 @@ fn receive_fd(sock: RawFd) -> Option<OwnedFd> {
 
 /// Child side, between fork and exec: installs the recording filter with a listener and sends
 /// the listener to the supervisor. Async-signal-safe: raw syscalls over prepared data only.
-pub(crate) fn install_and_send(program: &BpfProgram, sock: RawFd) -> bool {
+///
+/// `wait_killable`: once the supervisor has received a notification, the caller waits for the
+/// answer killable only (`SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`, Linux 5.19). The write broker
+/// needs it: a call it performs must not be restarted by a signal (a Go program's runtime sends
+/// them all the time) and performed twice, with the second answer (`EEXIST`) the one the
+/// caller sees. Older kernels refuse the flag (`EINVAL`); the filter is then installed without it.
+pub(crate) fn install_and_send(program: &BpfProgram, sock: RawFd, wait_killable: bool) -> bool {
     let prog = libc::sock_fprog {
         len: program.len() as libc::c_ushort,
         filter: program.as_ptr() as *mut libc::sock_filter,
     };
-    // SAFETY: seccomp(2) reads a sock_fprog that points at `program`, live for the call.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
-            &prog,
-        )
+    let install = |flags: libc::c_ulong| {
+        // SAFETY: seccomp(2) reads a sock_fprog that points at `program`, live for the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                flags,
+                &prog,
+            )
+        }
     };
+    let listener = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    let mut fd = -1;
+    if wait_killable {
+        fd = install(listener | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+    }
+    if fd < 0 {
+        fd = install(listener);
+    }
     if fd < 0 {
         return false;
     }

@@ -133,7 +133,13 @@ pub(crate) fn plan_with(
         // A grant of a git directory itself: its hooks and config are still protected.
         if root.file_name().is_some_and(|n| n == ".git") {
             if let Some(project) = root.parent() {
-                protect_project(project, write_roots, create_missing_hooks, &mut found, &mut report);
+                protect_project(
+                    project,
+                    write_roots,
+                    create_missing_hooks,
+                    &mut found,
+                    &mut report,
+                );
             }
         }
         let mut queue = vec![(root.clone(), 0usize)];
@@ -147,7 +153,13 @@ pub(crate) fn plan_with(
             let is_root = depth == 0;
             let git = std::fs::symlink_metadata(dir.join(".git")).ok();
             if is_root || git.is_some() {
-                protect_project(&dir, write_roots, create_missing_hooks, &mut found, &mut report);
+                protect_project(
+                    &dir,
+                    write_roots,
+                    create_missing_hooks,
+                    &mut found,
+                    &mut report,
+                );
             }
             if depth >= MAX_WALK_DEPTH {
                 continue;

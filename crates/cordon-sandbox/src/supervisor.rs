@@ -54,9 +54,9 @@ use crate::kernel::{self, CgroupV2};
 use crate::plan::{Confinement, Mode, Network, Plan, PlannedCommand, RunOptions};
 use crate::processes::{pollin, Recorder};
 use crate::report::{
-    BrokerReport, CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, LandlockReport,
-    NetworkReport, ProcessReport, ProcessTree, ProtectedReport, RlimitReport, RunReport,
-    SeccompReport, SegmentReport,
+    BrokerReport, CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport,
+    LandlockReport, NetworkReport, ProcessReport, ProcessTree, ProtectedReport, RlimitReport,
+    RunReport, SeccompReport, SegmentReport,
 };
 use crate::seccomp::{self, Filters};
 use crate::spawn::{self, ChildProcess, SpawnRequest};
@@ -222,10 +222,12 @@ impl BrokerPlan {
                 "not enforced: {why}; protected names that do not exist at the start can be created"
             )));
         }
-        let ruleset = fs
-            .ruleset
-            .try_clone()
-            .map_err(|e| Error::io("duplicating the Landlock ruleset fd for the write broker", e))?;
+        let ruleset = fs.ruleset.try_clone().map_err(|e| {
+            Error::io(
+                "duplicating the Landlock ruleset fd for the write broker",
+                e,
+            )
+        })?;
         let protected = ProtectedSet::plan(&fs.report.write_paths, tmp);
         Ok(BrokerPlan::On(Box::new(Broker::new(
             protected,

@@ -325,14 +325,20 @@ mod tests {
                 flags: 1
             })
         );
-        let rmdir = data(libc::SYS_unlinkat, [cwd, 0x20, libc::AT_REMOVEDIR as u64, 0, 0, 0]);
+        let rmdir = data(
+            libc::SYS_unlinkat,
+            [cwd, 0x20, libc::AT_REMOVEDIR as u64, 0, 0, 0],
+        );
         assert_eq!(decode(&rmdir, &mem).map(|c| c.name()), Ok("rmdir"));
     }
 
     #[test]
     fn bad_arguments_get_the_kernels_errors() {
         let mem = Fake(vec![(0x10, b"x")]);
-        let bad_fd = data(libc::SYS_mkdirat, [(-5i32 as u32) as u64, 0x10, 0o755, 0, 0, 0]);
+        let bad_fd = data(
+            libc::SYS_mkdirat,
+            [(-5i32 as u32) as u64, 0x10, 0o755, 0, 0, 0],
+        );
         assert_eq!(decode(&bad_fd, &mem), Err(libc::EBADF));
         let bad_ptr = data(libc::SYS_mkdirat, [3, 0x99, 0o755, 0, 0, 0]);
         assert_eq!(decode(&bad_ptr, &mem), Err(libc::EFAULT));

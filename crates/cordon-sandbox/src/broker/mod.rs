@@ -51,8 +51,8 @@ use std::sync::{Arc, Mutex};
 
 use landlock::RulesetCreated;
 
-pub use observer::{fd_path, Applied, ChangeKind, EntryRef, ObserverError, Victim, WriteObserver};
 pub(crate) use filter::program;
+pub use observer::{fd_path, Applied, ChangeKind, EntryRef, ObserverError, Victim, WriteObserver};
 pub(crate) use protected::ProtectedSet;
 
 use call::{Call, Dirfd, PathArg};
@@ -105,7 +105,11 @@ pub(crate) fn caller_status(tid: libc::pid_t) -> Option<CallerStatus> {
         }
     }
     let text = std::str::from_utf8(&buf[..len]).ok()?;
-    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
     Some(CallerStatus {
         tgid: field("Tgid:")?.parse().ok()?,
         umask: u32::from_str_radix(field("Umask:")?, 8).ok()?,
@@ -340,7 +344,8 @@ impl Broker {
                 })
             }
             Call::Symlink { target, link } => {
-                let target = CString::new(target.clone()).map_err(|_| Denial::Errno(libc::EINVAL))?;
+                let target =
+                    CString::new(target.clone()).map_err(|_| Denial::Errno(libc::EINVAL))?;
                 self.create(walker, bases, link, |parent, name| Op::Symlink {
                     target,
                     parent,
@@ -412,7 +417,11 @@ impl Broker {
                     }
                 }
                 let may_create = creating && existing.is_none();
-                let umask = if may_create || tmpfile { bases.umask()? } else { 0 };
+                let umask = if may_create || tmpfile {
+                    bases.umask()?
+                } else {
+                    0
+                };
                 let wait = match &existing {
                     Some(e) if blocking_fifo(e) => Some(fifo.wait(e, &self.waits)?),
                     _ => None,
@@ -477,6 +486,9 @@ impl Broker {
             return Err(Denial::Errno(libc::EPERM));
         };
         if let Some(existing) = &existing {
+            if walk::is_mount_point(&parent, existing) {
+                return Err(Denial::Errno(libc::EBUSY));
+            }
             self.before(ChangeKind::Remove, Some((&parent, &name)), existing)?;
         }
         let op = Op::Unlink {
@@ -512,8 +524,17 @@ impl Broker {
             follow: false,
             creating: true,
         };
-        let (from_parent, from_name, _) = entry(Self::resolve(walker, bases, from, want_from)?)?;
+        let (from_parent, from_name, moved) =
+            entry(Self::resolve(walker, bases, from, want_from)?)?;
         let (to_parent, to_name, replaced) = entry(Self::resolve(walker, bases, to, want_to)?)?;
+        let mount_point = |parent, existing: &Option<Existing>| {
+            existing
+                .as_ref()
+                .is_some_and(|e| walk::is_mount_point(parent, e))
+        };
+        if mount_point(&from_parent, &moved) || mount_point(&to_parent, &replaced) {
+            return Err(Denial::Errno(libc::EBUSY));
+        }
         if let (Some(replaced), false) = (&replaced, exchange) {
             self.before(ChangeKind::Replace, Some((&to_parent, &to_name)), replaced)?;
         }
@@ -650,7 +671,9 @@ impl Broker {
         if self.created.contains(&id) {
             return Ok(());
         }
-        if kind == ChangeKind::Modify && (self.seen.contains(&id) || existing.kind() != libc::S_IFREG) {
+        if kind == ChangeKind::Modify
+            && (self.seen.contains(&id) || existing.kind() != libc::S_IFREG)
+        {
             return Ok(());
         }
         let first_time = self.seen.insert(id);
@@ -660,9 +683,7 @@ impl Broker {
         let victim = Victim {
             kind,
             entry: entry.map(|(parent, name)| entry_ref(parent, name)),
-            file: readable
-                .as_ref()
-                .map_or(existing.fd.as_fd(), AsFd::as_fd),
+            file: readable.as_ref().map_or(existing.fd.as_fd(), AsFd::as_fd),
             stat: &existing.stat,
             first_time,
         };
@@ -745,7 +766,10 @@ impl FifoContext {
         fifo: &Existing,
         registry: &Arc<Mutex<Vec<(u64, OwnedFd)>>>,
     ) -> Result<FifoWait, Denial> {
-        let dup = |fd: BorrowedFd<'_>| fd.try_clone_to_owned().map_err(|_| Denial::Errno(libc::EMFILE));
+        let dup = |fd: BorrowedFd<'_>| {
+            fd.try_clone_to_owned()
+                .map_err(|_| Denial::Errno(libc::EMFILE))
+        };
         // SAFETY: the listener fd is live for the duration of this call (the caller holds it).
         let listener = unsafe { BorrowedFd::borrow_raw(self.listener) };
         Ok(FifoWait {

@@ -98,7 +98,10 @@ pub enum Applied<'a> {
     /// A new entry (a file, directory, node, symlink or hard link).
     Created(EntryRef<'a>),
     /// An entry moved; whatever `to` held was reported as [`ChangeKind::Replace`] first.
-    Moved { from: EntryRef<'a>, to: EntryRef<'a> },
+    Moved {
+        from: EntryRef<'a>,
+        to: EntryRef<'a>,
+    },
     /// Two entries swapped (`RENAME_EXCHANGE`).
     Exchanged { a: EntryRef<'a>, b: EntryRef<'a> },
 }

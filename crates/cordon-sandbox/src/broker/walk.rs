@@ -253,7 +253,12 @@ impl<'a> Walker<'a> {
                         existing: None,
                     });
                 }
-                cur = openat(&cur, "..", oflags(PATH_FLAGS | libc::O_DIRECTORY), Mode::empty())?;
+                cur = openat(
+                    &cur,
+                    "..",
+                    oflags(PATH_FLAGS | libc::O_DIRECTORY),
+                    Mode::empty(),
+                )?;
                 continue;
             }
             if self
@@ -263,10 +268,19 @@ impl<'a> Walker<'a> {
                 return Err(Denial::Protected);
             }
             let name = cstring(&part)?;
-            let next = match openat(&cur, name.as_c_str(), oflags(PATH_FLAGS | libc::O_NOFOLLOW), Mode::empty()) {
+            let next = match openat(
+                &cur,
+                name.as_c_str(),
+                oflags(PATH_FLAGS | libc::O_NOFOLLOW),
+                Mode::empty(),
+            ) {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) if last => {
-                    let name = if must_dir { cstring(&[&part[..], b"/"].concat())? } else { name };
+                    let name = if must_dir {
+                        cstring(&[&part[..], b"/"].concat())?
+                    } else {
+                        name
+                    };
                     return Ok(Resolved::Entry {
                         parent: cur,
                         name,
@@ -307,7 +321,11 @@ impl<'a> Walker<'a> {
                 continue;
             }
             if last {
-                let name = if must_dir { cstring(&[&part[..], b"/"].concat())? } else { name };
+                let name = if must_dir {
+                    cstring(&[&part[..], b"/"].concat())?
+                } else {
+                    name
+                };
                 return Ok(Resolved::Entry {
                     parent: cur,
                     name,
@@ -365,10 +383,14 @@ impl<'a> Walker<'a> {
     }
 
     /// What a symlink says, with procfs's `self` and `thread-self` read as the caller's.
-    fn link_target(&mut self, dir: &OwnedFd, name: &CString, link: &OwnedFd) -> Result<Vec<u8>, Denial> {
-        let proc_root = || -> Result<bool, Denial> {
-            Ok(in_procfs(dir)? && id(dir)?.1 == PROC_ROOT_INO)
-        };
+    fn link_target(
+        &mut self,
+        dir: &OwnedFd,
+        name: &CString,
+        link: &OwnedFd,
+    ) -> Result<Vec<u8>, Denial> {
+        let proc_root =
+            || -> Result<bool, Denial> { Ok(in_procfs(dir)? && id(dir)?.1 == PROC_ROOT_INO) };
         let wanted = name.as_bytes();
         if (wanted == b"self" || wanted == b"thread-self") && proc_root()? {
             let tgid = self.tgid()?;
@@ -379,6 +401,36 @@ impl<'a> Walker<'a> {
             });
         }
         Ok(readlinkat(link, "")?.as_bytes().to_vec())
+    }
+}
+
+/// The id of the mount an fd is on (`statx` with `STATX_MNT_ID`, Linux 5.8).
+fn mount_id(fd: &OwnedFd) -> Option<u64> {
+    // SAFETY: statx is plain data; zero is a valid value to be overwritten.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: statx writes one struct statx into `stx`; the path is an empty NUL-terminated
+    // string, valid with AT_EMPTY_PATH on a live fd.
+    let rc = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_MNT_ID,
+            &mut stx,
+        )
+    };
+    (rc == 0 && stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id)
+}
+
+/// Whether `entry`, looked up by name in `parent`, is a mount point in the caller's mount
+/// namespace (the lookup crossed into another mount). The kernel refuses to remove or rename a
+/// mount point with `EBUSY`, but judges that in the namespace of the thread making the call,
+/// and the worker is not in the caller's: the broker makes that check itself. Unknown counts as
+/// a mount point (fail closed).
+pub(crate) fn is_mount_point(parent: &OwnedFd, entry: &Existing) -> bool {
+    match (mount_id(parent), mount_id(&entry.fd)) {
+        (Some(a), Some(b)) => a != b,
+        _ => true,
     }
 }
 

@@ -130,6 +130,7 @@ impl Worker {
         std::thread::Builder::new()
             .name("cordon-broker".into())
             .spawn(move || {
+                block_signals();
                 let ready = restrict(ruleset);
                 let ok = ready.is_ok();
                 if ready_tx.send(ready).is_err() || !ok {
@@ -155,6 +156,19 @@ impl Worker {
             return Outcome::Errno(libc::EIO);
         }
         self.outcomes.recv().unwrap_or(Outcome::Errno(libc::EIO))
+    }
+}
+
+/// Signals go to the supervisor's other threads: a handled signal must not interrupt a call
+/// made for the command (a blocked FIFO open would return `EINTR` to a caller that got none).
+/// Threads started from this one inherit the mask.
+fn block_signals() {
+    // SAFETY: sigset_t is plain data; sigfillset initializes it.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `all` is a live sigset_t; pthread_sigmask changes only this thread's mask.
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
     }
 }
 
@@ -203,7 +217,11 @@ fn drop_thread_capabilities() -> Result<(), String> {
     }
     // SAFETY: capget writes two data structs into `data`, which has room for exactly two.
     let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
-    if rc != 0 || data.iter().any(|d| d.effective | d.permitted | d.inheritable != 0) {
+    if rc != 0
+        || data
+            .iter()
+            .any(|d| d.effective | d.permitted | d.inheritable != 0)
+    {
         return Err("the broker thread still holds capabilities".into());
     }
     Ok(())
