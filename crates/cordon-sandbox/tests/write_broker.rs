@@ -413,3 +413,148 @@ fn the_broker_has_no_capabilities_the_command_lacks() {
     );
     assert_eq!(std::fs::metadata(&locked).unwrap().uid(), 4242);
 }
+
+/// `git` for the tests that need it, or a failure that says it is missing.
+fn require_git() {
+    let found = std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(found, "these tests run git, which is not installed");
+}
+
+#[test]
+fn everyday_file_work_runs_through_the_broker() {
+    require_broker();
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    // An archive made outside the sandbox, unpacked inside.
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(src.path().join("pkg/lib")).unwrap();
+    std::fs::write(src.path().join("pkg/lib/mod.txt"), "module\n").unwrap();
+    std::os::unix::fs::symlink("lib/mod.txt", src.path().join("pkg/link")).unwrap();
+    let tar = std::process::Command::new("tar")
+        .args([
+            "cf",
+            &at(w, "archive.tar"),
+            "-C",
+            &path_str(src.path()),
+            "pkg",
+        ])
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    let conf = hardened().write(w);
+    let script = r#"set -e
+printf 'hello\n' > a.txt
+sed -i 's/hello/bye/' a.txt
+printf 'new\n' > b.txt
+mv b.txt a.txt
+gzip -k a.txt && gunzip -c a.txt.gz > copy.txt
+tar xf archive.tar
+mkdir -p node_modules/.staging/dep-1a2b node_modules/dep
+echo 'module.exports = 1' > node_modules/.staging/dep-1a2b/index.js
+mv -T node_modules/.staging/dep-1a2b node_modules/dep
+mkfifo pipe
+cat pipe > from-pipe & echo through > pipe; wait
+ln -s a.txt soft && ln a.txt hard && rm hard
+mkdir empty && rmdir empty
+: > truncated && echo longer > truncated && truncate -s 2 truncated
+cat a.txt copy.txt from-pipe pkg/link node_modules/dep/index.js truncated"#;
+    let (code, out, report) = sh(&conf, w, script);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out, "new\nnew\nthrough\nmodule\nmodule.exports = 1\nlo",
+        "{out}"
+    );
+    assert!(std::fs::symlink_metadata(w.join("soft"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(!w.join("node_modules/.staging/dep-1a2b").exists());
+    let broker = &report.enforcement.write_broker;
+    assert!(broker.enforced && broker.mediated_calls > 20, "{broker:?}");
+    assert_eq!(broker.refused_total, 0, "{broker:?}");
+
+    // O_TMPFILE, then linkat through /proc/self/fd or with AT_EMPTY_PATH; renameat2's
+    // exchange; mknod of a regular file.
+    for (name, how) in [("tmp-proc", "via-proc"), ("tmp-empty", "empty-path")] {
+        let o = probe_in(&conf, &["tmpfile-link", &path_str(w), name, how]);
+        succeeded(&o, name);
+        assert_eq!(std::fs::read_to_string(w.join(name)).unwrap(), "tmp");
+    }
+    let o = probe_in(
+        &conf,
+        &["rename-exchange", &at(w, "a.txt"), &at(w, "copy.txt")],
+    );
+    succeeded(&o, "RENAME_EXCHANGE");
+    succeeded(
+        &probe_in(&conf, &["mknod-reg", &at(w, "node")]),
+        "mknod S_IFREG",
+    );
+    assert!(w.join("node").is_file());
+}
+
+#[test]
+fn git_init_add_commit_stash_and_worktree_add_run_through_the_broker() {
+    require_broker();
+    require_git();
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    let conf = hardened().write(w);
+    let git = "git -c user.name=cordon -c user.email=cordon@example.invalid";
+    // A repository made during the run: git writes its own hooks and config.
+    let (code, out, _) = sh(
+        &conf,
+        w,
+        &format!("set -e; git init -q; echo a > f; git add f; {git} commit -qm one"),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(w.join(".git/config").is_file() && w.join(".git/hooks").is_dir());
+    // The next run finds it protected, and everyday git still works.
+    let script = format!(
+        "set -e
+echo b > f; {git} commit -qam two
+echo c > f; {git} stash -q; {git} stash pop -q; {git} commit -qam three
+{git} worktree add -q wt
+git log --format=%s"
+    );
+    let (code, out, report) = sh(&conf, w, &script);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().take(3).collect::<Vec<_>>(),
+        ["three", "two", "one"]
+    );
+    assert!(w.join(".git/worktrees/wt/commondir").is_file(), "{out}");
+    assert_eq!(report.enforcement.write_broker.refused_total, 0);
+    // What it may not do: point git elsewhere or add hooks.
+    let (code, out, report) = sh(
+        &conf,
+        w,
+        "echo /tmp/evil > .git/commondir || echo refused; git config core.hooksPath x || echo refused",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches("refused").count(), 2, "{out}");
+    assert!(!w.join(".git/commondir").exists());
+    assert!(report.enforcement.write_broker.refused_total >= 2);
+}
+
+#[test]
+fn read_only_work_never_reaches_the_broker() {
+    require_broker();
+    let ws = workspace();
+    let w = ws.path();
+    let conf = hardened().write(w);
+    let (code, out, report) = sh(
+        &conf,
+        w,
+        "cat file.txt; ls -la .git >/dev/null; grep -c content file.txt; wc -l < file.txt",
+    );
+    assert_eq!(code, 0, "{out}");
+    let broker = &report.enforcement.write_broker;
+    // `>/dev/null` is the one open for writing.
+    assert_eq!(broker.mediated_calls, 1, "{broker:?}");
+    let o = probe_in(&conf, &["read", &at(w, "file.txt")]);
+    succeeded(&o, "read");
+    assert_eq!(o.report.enforcement.write_broker.mediated_calls, 0);
+}

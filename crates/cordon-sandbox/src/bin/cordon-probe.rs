@@ -794,11 +794,9 @@ fn tmpfile_link(dir: &str, name: &str, empty_path: bool) -> Outcome {
     // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
     let fd = unsafe { libc::open(cstr(dir).as_ptr(), libc::O_TMPFILE | libc::O_WRONLY, 0o600) };
     let fd = check(fd as i64, "open")? as i32;
-    // SAFETY: as above.
-    check(
-        unsafe { libc::write(fd, b"tmp".as_ptr().cast(), 3) } as i64,
-        "write",
-    )?;
+    // SAFETY: writes 3 bytes from a static buffer to the fd just opened.
+    let written = unsafe { libc::write(fd, b"tmp".as_ptr().cast(), 3) };
+    check(written as i64, "write")?;
     let target = cstr(&format!("{dir}/{name}"));
     let rc = if empty_path {
         // SAFETY: as above.
