@@ -226,6 +226,12 @@ impl Recorder {
                 closed.push(i);
             }
         }
+        if !closed.is_empty() {
+            // The worker may still be answering on a listener about to close.
+            if let Some(b) = broker {
+                b.settle();
+            }
+        }
         for i in closed.into_iter().rev() {
             self.listeners.remove(i);
         }
@@ -250,13 +256,17 @@ impl Recorder {
 
     /// Returns what was recorded, once the command's tree is gone (no exec can be pending, but
     /// one answered just before the kill may not have been read yet, so look once more).
-    pub(crate) fn finish(mut self, broker: Option<&mut Broker>) -> ProcessTree {
+    pub(crate) fn finish(mut self, mut broker: Option<&mut Broker>) -> ProcessTree {
         let mut fds = Vec::new();
         self.poll_fds(&mut fds);
         // SAFETY: `fds` is a live, correctly sized array of pollfd; a zero timeout never blocks.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
         if n > 0 {
-            self.serve(&fds, broker);
+            self.serve(&fds, broker.as_deref_mut());
+        }
+        // The listeners close with the recorder: nothing may still answer on them.
+        if let Some(b) = broker {
+            b.settle();
         }
         self.tree
     }

@@ -151,10 +151,12 @@ impl PreImages {
     /// Undoes the journal, last event first.
     fn roll_back(&self) {
         let images = self.images.lock().unwrap();
-        for event in self.journal.lock().unwrap().iter().rev() {
+        let journal = self.journal.lock().unwrap();
+        for event in journal.iter().rev() {
             match event {
                 Event::Created(p) => remove_any(p),
-                Event::Moved(from, to) => std::fs::rename(to, from).unwrap(),
+                Event::Moved(from, to) => std::fs::rename(to, from)
+                    .unwrap_or_else(|e| panic!("undo {event:?}: {e}; journal {journal:#?}")),
                 Event::Exchanged(a, b) => exchange(a, b),
                 Event::Changed(ChangeKind::Modify, p, i) => match &images[*i] {
                     PreImage::File { mode, bytes } => {

@@ -786,8 +786,24 @@ fn broker_action(action: &str, args: &[String]) -> Option<Outcome> {
         // A second thread flips the path buffer between DECOY and TARGET while this one opens it
         // N times with O_CREAT: counts what was created and what was refused.
         "race-create" => race_create(a1, a2, a3.parse().unwrap_or(2000)),
+        // Creates N empty files DIR/cN (open O_CREAT, close): the write broker's per-call cost.
+        "create-many" => create_many(a1, a2.parse().unwrap_or(1000)),
         _ => return None,
     })
+}
+
+fn create_many(dir: &str, n: usize) -> Outcome {
+    let start = std::time::Instant::now();
+    for i in 0..n {
+        let path = cstr(&format!("{dir}/c{i}"));
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CREAT, 0o644) };
+        let fd = check(fd as i64, "open")?;
+        // SAFETY: closes the fd just opened.
+        unsafe { libc::close(fd as i32) };
+    }
+    let per_call = start.elapsed().as_secs_f64() * 1e6 / n.max(1) as f64;
+    Ok(format!("per_call_us={per_call:.1}"))
 }
 
 fn tmpfile_link(dir: &str, name: &str, empty_path: bool) -> Outcome {

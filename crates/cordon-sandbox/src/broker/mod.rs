@@ -57,7 +57,7 @@ pub(crate) use protected::ProtectedSet;
 
 use call::{Call, Dirfd, PathArg};
 use walk::{Denial, Existing, Resolved, Walker, Want};
-use worker::{FifoWait, LinkFrom, Op, Outcome, Worker};
+use worker::{FifoWait, LinkFrom, Op, Outcome, Reply, Worker};
 
 use crate::report::{BrokerRefusal, BrokerReport};
 
@@ -172,6 +172,8 @@ pub(crate) struct Broker {
     ruleset: Option<RulesetCreated>,
     worker: Option<Worker>,
     worker_failed: Option<String>,
+    /// The call the worker is making or has made, not yet settled.
+    pending: Option<Pending>,
     observer: Option<Arc<dyn WriteObserver>>,
     /// Inodes already handed to the observer, and inodes the command created.
     seen: HashSet<(u64, u64)>,
@@ -180,6 +182,43 @@ pub(crate) struct Broker {
     /// FIFO opens blocked on their own threads: notification id and an `O_PATH` fd of the FIFO.
     waits: Arc<Mutex<Vec<(u64, OwnedFd)>>>,
     report: BrokerReport,
+}
+
+/// A call ready for the worker: the op, the fds it refers to (kept open until it is done), and
+/// what the observer is told if it succeeds.
+struct Submission {
+    op: Op,
+    cloexec: bool,
+    keep: Vec<OwnedFd>,
+    after: After,
+}
+
+impl Submission {
+    fn new(op: Op, keep: Vec<OwnedFd>, after: After) -> Submission {
+        Submission {
+            op,
+            cloexec: false,
+            keep,
+            after,
+        }
+    }
+}
+
+/// What a successful call did to the namespace, for the observer.
+enum After {
+    Nothing,
+    Created(OwnedFd, CString),
+    Moved {
+        from: (OwnedFd, CString),
+        to: (OwnedFd, CString),
+        exchange: bool,
+    },
+}
+
+/// A call handed to the worker, which answers the caller itself.
+struct Pending {
+    _keep: Vec<OwnedFd>,
+    after: After,
 }
 
 impl Broker {
@@ -200,6 +239,7 @@ impl Broker {
             ruleset: Some(ruleset),
             worker: None,
             worker_failed: None,
+            pending: None,
             observer,
             seen: HashSet::new(),
             created: HashSet::new(),
@@ -209,19 +249,69 @@ impl Broker {
         }
     }
 
-    /// Answers one received notification of a mediated call.
+    /// Handles one received notification of a mediated call: refused here, or handed to the
+    /// worker, which makes the call and answers the caller. The previous call is settled first,
+    /// so calls are made one at a time and each walk sees the namespace every earlier call left.
     pub(crate) fn handle(&mut self, listener: RawFd, request: &libc::seccomp_notif) {
+        self.settle();
         self.report.mediated_calls += 1;
-        let (outcome, cloexec) = match self.mediate(listener, request) {
-            Ok(answered) => answered,
+        if !self.worker_ready() {
+            return refuse(listener, request.id, libc::EPERM);
+        }
+        match self.mediate(listener, request) {
+            Ok(submission) => {
+                let reply = Reply {
+                    listener,
+                    id: request.id,
+                    cloexec: submission.cloexec,
+                };
+                if let Some(worker) = &self.worker {
+                    worker.submit(submission.op, reply);
+                    self.pending = Some(Pending {
+                        _keep: submission.keep,
+                        after: submission.after,
+                    });
+                }
+                // The observer hears of a change while the caller's mount namespace still
+                // exists (the paths of its fds mean nothing once the command has exited).
+                if self.observer.is_some() {
+                    self.settle();
+                }
+            }
             Err(Refused { denial, call }) => {
                 if denial == Denial::Protected {
                     self.refused(request.pid, call.as_ref());
                 }
-                (Outcome::Errno(denial.errno()), false)
+                refuse(listener, request.id, denial.errno());
             }
+        }
+    }
+
+    /// Waits for the call the worker is making, and tells the observer what it did. Called
+    /// before the next call, before a listener closes, and when the command ends.
+    pub(crate) fn settle(&mut self) {
+        let Some(pending) = self.pending.take() else {
+            return;
         };
-        answer(listener, request.id, outcome, cloexec);
+        let succeeded = self.worker.as_ref().is_some_and(Worker::completion);
+        if !succeeded || self.observer.is_none() {
+            return;
+        }
+        match &pending.after {
+            After::Nothing => {}
+            After::Created(parent, name) => self.after_created(parent, name),
+            After::Moved { from, to, exchange } => {
+                if let Some(observer) = &self.observer {
+                    let a = entry_ref(&from.0, &from.1);
+                    let b = entry_ref(&to.0, &to.1);
+                    observer.after_change(&if *exchange {
+                        Applied::Exchanged { a, b }
+                    } else {
+                        Applied::Moved { from: a, to: b }
+                    });
+                }
+            }
+        }
     }
 
     fn refused(&mut self, pid: u32, call: Option<&Call>) {
@@ -237,9 +327,10 @@ impl Broker {
         }
     }
 
-    /// Every FIFO open still blocked is released (the command has ended: nobody will open the
-    /// other end), so no thread outlives the run.
+    /// Settles the last call and releases every FIFO open still blocked (the command has ended:
+    /// nobody will open the other end), so no thread outlives the run.
     pub(crate) fn command_ended(&mut self) {
+        self.settle();
         let waits: Vec<(u64, OwnedFd)> = match self.waits.lock() {
             Ok(mut list) => list.drain(..).collect(),
             Err(_) => return,
@@ -268,7 +359,9 @@ impl Broker {
         report
     }
 
-    fn worker(&mut self) -> Result<&Worker, Denial> {
+    /// Starts the worker at the first call; false when it could not be (every call is then
+    /// refused, and the report says why).
+    fn worker_ready(&mut self) -> bool {
         if self.worker.is_none() && self.worker_failed.is_none() {
             match self.ruleset.take().map(Worker::start) {
                 Some(Ok(worker)) => self.worker = Some(worker),
@@ -276,14 +369,14 @@ impl Broker {
                 None => self.worker_failed = Some("no Landlock ruleset for the broker".into()),
             }
         }
-        self.worker.as_ref().ok_or(Denial::Errno(libc::EPERM))
+        self.worker.is_some()
     }
 
     fn mediate(
         &mut self,
         listener: RawFd,
         request: &libc::seccomp_notif,
-    ) -> Result<(Outcome, bool), Refused> {
+    ) -> Result<Submission, Refused> {
         let tid = request.pid as libc::pid_t;
         let call = call::decode(&request.data, &call::ThreadMemory(tid))
             .map_err(|e| Refused::errno(e, None))?;
@@ -299,34 +392,36 @@ impl Broker {
         let protected = std::mem::take(&mut self.protected);
         let result = {
             let mut walker = Walker::new(tid, &protected, &still_waiting);
-            let fifo = |cloexec| FifoContext {
+            let fifo = FifoContext {
                 listener,
                 id: request.id,
-                cloexec,
+                cloexec: false,
             };
-            self.perform(&mut walker, &call, &opened, fifo)
+            self.prepare(&mut walker, &call, &opened, fifo)
         };
         self.protected = protected;
         result.map_err(fail)
     }
 
-    /// Steps 2 to 4 of the module comment for one decoded call.
-    fn perform(
+    /// Steps 2 and 3 of the module comment for one decoded call: the op for the worker.
+    fn prepare(
         &mut self,
         walker: &mut Walker<'_>,
         call: &Call,
         bases: &Bases,
-        fifo: impl Fn(bool) -> FifoContext,
-    ) -> Result<(Outcome, bool), Denial> {
+        fifo: FifoContext,
+    ) -> Result<Submission, Denial> {
         match call {
             Call::Open { file, flags, mode } => {
                 let cloexec = flags & libc::O_CLOEXEC != 0;
-                let outcome = self.open(walker, bases, file, *flags, *mode, fifo(cloexec))?;
-                Ok((outcome, cloexec))
+                let fifo = FifoContext { cloexec, ..fifo };
+                let mut submission = self.open(walker, bases, file, *flags, *mode, fifo)?;
+                submission.cloexec = cloexec;
+                Ok(submission)
             }
             Call::Mkdir { dir, mode } => {
                 let umask = bases.umask()?;
-                self.create(walker, bases, dir, |parent, name| Op::Mkdir {
+                Self::create(walker, bases, dir, |parent, name| Op::Mkdir {
                     parent,
                     name,
                     mode: *mode,
@@ -335,7 +430,7 @@ impl Broker {
             }
             Call::Mknod { node, mode, dev } => {
                 let umask = bases.umask()?;
-                self.create(walker, bases, node, |parent, name| Op::Mknod {
+                Self::create(walker, bases, node, |parent, name| Op::Mknod {
                     parent,
                     name,
                     mode: *mode,
@@ -346,7 +441,7 @@ impl Broker {
             Call::Symlink { target, link } => {
                 let target =
                     CString::new(target.clone()).map_err(|_| Denial::Errno(libc::EINVAL))?;
-                self.create(walker, bases, link, |parent, name| Op::Symlink {
+                Self::create(walker, bases, link, |parent, name| Op::Symlink {
                     target,
                     parent,
                     name,
@@ -354,7 +449,7 @@ impl Broker {
             }
             Call::Unlink { entry, dir } => self.unlink(walker, bases, entry, *dir),
             Call::Rename { from, to, flags } => self.rename(walker, bases, from, to, *flags),
-            Call::Link { from, to, flags } => self.link(walker, bases, from, to, *flags),
+            Call::Link { from, to, flags } => Self::link(walker, bases, from, to, *flags),
             Call::Truncate { file, length } => self.truncate(walker, bases, file, *length),
         }
     }
@@ -377,7 +472,7 @@ impl Broker {
         flags: i32,
         mode: u32,
         fifo: FifoContext,
-    ) -> Result<Outcome, Denial> {
+    ) -> Result<Submission, Denial> {
         let creating = flags & libc::O_CREAT != 0;
         let exclusive = creating && flags & libc::O_EXCL != 0;
         let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
@@ -404,7 +499,7 @@ impl Broker {
                     flags,
                     fifo: wait,
                 };
-                Ok(self.worker()?.call(op))
+                Ok(Submission::new(op, vec![object.fd], After::Nothing))
             }
             Resolved::Entry {
                 parent,
@@ -434,23 +529,25 @@ impl Broker {
                     umask,
                     fifo: wait,
                 };
-                let outcome = self.worker()?.call(op);
-                if let (Outcome::File(fd), true) = (&outcome, may_create && !tmpfile) {
-                    self.after_created(&parent, &name, Some(fd.as_fd()));
-                }
-                Ok(outcome)
+                let mut keep: Vec<OwnedFd> = existing.map(|e| e.fd).into_iter().collect();
+                let after = if may_create && !tmpfile {
+                    After::Created(parent, name)
+                } else {
+                    keep.push(parent);
+                    After::Nothing
+                };
+                Ok(Submission::new(op, keep, after))
             }
         }
     }
 
     /// `mkdir`, `mknod`, `symlink`: a new entry, whose name may not exist.
     fn create(
-        &mut self,
         walker: &mut Walker<'_>,
         bases: &Bases,
         arg: &PathArg,
         op: impl FnOnce(RawFd, CString) -> Op,
-    ) -> Result<(Outcome, bool), Denial> {
+    ) -> Result<Submission, Denial> {
         let want = Want {
             follow: false,
             creating: true,
@@ -459,11 +556,12 @@ impl Broker {
             Resolved::Entry { parent, name, .. } => (parent, name),
             Resolved::Object(_) => return Err(Denial::Errno(libc::EEXIST)),
         };
-        let outcome = self.worker()?.call(op(parent.as_raw_fd(), name.clone()));
-        if matches!(outcome, Outcome::Done(_)) {
-            self.after_created(&parent, &name, None);
-        }
-        Ok((outcome, false))
+        let op = op(parent.as_raw_fd(), name.clone());
+        Ok(Submission::new(
+            op,
+            Vec::new(),
+            After::Created(parent, name),
+        ))
     }
 
     fn unlink(
@@ -472,7 +570,7 @@ impl Broker {
         bases: &Bases,
         arg: &PathArg,
         dir: bool,
-    ) -> Result<(Outcome, bool), Denial> {
+    ) -> Result<Submission, Denial> {
         let want = Want {
             follow: false,
             creating: false,
@@ -496,7 +594,7 @@ impl Broker {
             name,
             dir,
         };
-        Ok((self.worker()?.call(op), false))
+        Ok(Submission::new(op, vec![parent], After::Nothing))
     }
 
     fn rename(
@@ -506,7 +604,7 @@ impl Broker {
         from: &PathArg,
         to: &PathArg,
         flags: u32,
-    ) -> Result<(Outcome, bool), Denial> {
+    ) -> Result<Submission, Denial> {
         let exchange = flags & libc::RENAME_EXCHANGE != 0;
         let entry = |resolved| match resolved {
             Resolved::Entry {
@@ -535,7 +633,9 @@ impl Broker {
         if mount_point(&from_parent, &moved) || mount_point(&to_parent, &replaced) {
             return Err(Denial::Errno(libc::EBUSY));
         }
-        if let (Some(replaced), false) = (&replaced, exchange) {
+        // With RENAME_NOREPLACE an existing target makes the call fail (EEXIST): nothing to keep.
+        let replaces = flags & (libc::RENAME_EXCHANGE | libc::RENAME_NOREPLACE) == 0;
+        if let (Some(replaced), true) = (&replaced, replaces) {
             self.before(ChangeKind::Replace, Some((&to_parent, &to_name)), replaced)?;
         }
         let op = Op::Rename {
@@ -545,27 +645,21 @@ impl Broker {
             to_name: to_name.clone(),
             flags,
         };
-        let outcome = self.worker()?.call(op);
-        if let (Some(observer), Outcome::Done(_)) = (&self.observer, &outcome) {
-            let a = entry_ref(&from_parent, &from_name);
-            let b = entry_ref(&to_parent, &to_name);
-            observer.after_change(&if exchange {
-                Applied::Exchanged { a, b }
-            } else {
-                Applied::Moved { from: a, to: b }
-            });
-        }
-        Ok((outcome, false))
+        let after = After::Moved {
+            from: (from_parent, from_name),
+            to: (to_parent, to_name),
+            exchange,
+        };
+        Ok(Submission::new(op, Vec::new(), after))
     }
 
     fn link(
-        &mut self,
         walker: &mut Walker<'_>,
         bases: &Bases,
         from: &PathArg,
         to: &PathArg,
         flags: i32,
-    ) -> Result<(Outcome, bool), Denial> {
+    ) -> Result<Submission, Denial> {
         let source = if flags & libc::AT_EMPTY_PATH != 0 && from.path.is_empty() {
             let fd = bases
                 .of(from)
@@ -595,23 +689,26 @@ impl Broker {
         else {
             return Err(Denial::Errno(libc::EEXIST));
         };
-        let from = match &source {
-            Resolved::Entry { parent, name, .. } => LinkFrom::Entry {
-                parent: parent.as_raw_fd(),
-                name: name.clone(),
-            },
-            Resolved::Object(object) => LinkFrom::Object(object.fd.as_raw_fd()),
+        let (from, keep) = match source {
+            Resolved::Entry { parent, name, .. } => (
+                LinkFrom::Entry {
+                    parent: parent.as_raw_fd(),
+                    name,
+                },
+                parent,
+            ),
+            Resolved::Object(object) => (LinkFrom::Object(object.fd.as_raw_fd()), object.fd),
         };
         let op = Op::Link {
             from,
             to_parent: to_parent.as_raw_fd(),
             to_name: to_name.clone(),
         };
-        let outcome = self.worker()?.call(op);
-        if matches!(outcome, Outcome::Done(_)) {
-            self.after_created(&to_parent, &to_name, None);
-        }
-        Ok((outcome, false))
+        Ok(Submission::new(
+            op,
+            vec![keep],
+            After::Created(to_parent, to_name),
+        ))
     }
 
     fn truncate(
@@ -620,7 +717,7 @@ impl Broker {
         bases: &Bases,
         file: &PathArg,
         length: i64,
-    ) -> Result<(Outcome, bool), Denial> {
+    ) -> Result<Submission, Denial> {
         let want = Want {
             follow: true,
             creating: false,
@@ -653,7 +750,7 @@ impl Broker {
             object: object.fd.as_raw_fd(),
             length,
         };
-        Ok((self.worker()?.call(op), false))
+        Ok(Submission::new(op, vec![object.fd], After::Nothing))
     }
 
     /// Tells the observer about an existing entry about to change (see [`WriteObserver`]):
@@ -698,19 +795,16 @@ impl Broker {
     }
 
     /// Records a new entry and tells the observer.
-    fn after_created(&mut self, parent: &OwnedFd, name: &CString, file: Option<BorrowedFd<'_>>) {
+    fn after_created(&mut self, parent: &OwnedFd, name: &CString) {
         let Some(observer) = self.observer.clone() else {
             return;
         };
-        let stat = match file {
-            Some(fd) => nix::sys::stat::fstat(fd).ok(),
-            None => nix::sys::stat::fstatat(
-                parent,
-                name.as_c_str(),
-                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-            )
-            .ok(),
-        };
+        let stat = nix::sys::stat::fstatat(
+            parent,
+            name.as_c_str(),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ok();
         if let Some(stat) = stat {
             self.created.insert((stat.st_dev, stat.st_ino));
         }

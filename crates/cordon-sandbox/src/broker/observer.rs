@@ -64,7 +64,9 @@ pub struct EntryRef<'a> {
 
 impl EntryRef<'_> {
     /// The entry's absolute path as this process sees it (the kernel's name for the parent
-    /// directory, then the name).
+    /// directory, then the name). Ask during the observer's call: the directory fd lives in the
+    /// command's mount namespace, and once the command has exited its name is no longer the
+    /// workspace's.
     pub fn path(&self) -> io::Result<PathBuf> {
         Ok(fd_path(self.parent)?.join(self.name))
     }

@@ -115,17 +115,29 @@ pub(crate) enum Outcome {
     Waiting,
 }
 
+/// Where the worker answers a call: the caller's notification.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reply {
+    /// The listener the notification came from; the supervisor keeps it open until the call
+    /// is settled ([`Worker::completion`]).
+    pub listener: RawFd,
+    pub id: u64,
+    /// A new file is installed close-on-exec.
+    pub cloexec: bool,
+}
+
 /// The running thread and its two channels.
 pub(crate) struct Worker {
-    jobs: Sender<Op>,
-    outcomes: Receiver<Outcome>,
+    jobs: Sender<(Op, Reply)>,
+    /// For each call, in order: whether it succeeded.
+    completions: Receiver<bool>,
 }
 
 impl Worker {
     /// Starts the thread and waits until it has restricted itself; `Err` says why it could not.
     pub(crate) fn start(ruleset: RulesetCreated) -> Result<Worker, String> {
-        let (jobs, job_rx) = channel::<Op>();
-        let (out_tx, outcomes) = channel::<Outcome>();
+        let (jobs, job_rx) = channel::<(Op, Reply)>();
+        let (done_tx, completions) = channel::<bool>();
         let (ready_tx, ready_rx) = channel::<Result<(), String>>();
         std::thread::Builder::new()
             .name("cordon-broker".into())
@@ -136,26 +148,35 @@ impl Worker {
                 if ready_tx.send(ready).is_err() || !ok {
                     return;
                 }
-                for op in job_rx {
-                    if out_tx.send(perform(op)).is_err() {
+                for (op, reply) in job_rx {
+                    let outcome = perform(op);
+                    let succeeded = matches!(outcome, Outcome::Done(_) | Outcome::File(_));
+                    super::answer(reply.listener, reply.id, outcome, reply.cloexec);
+                    if done_tx.send(succeeded).is_err() {
                         return;
                     }
                 }
             })
             .map_err(|e| format!("starting the broker thread: {e}"))?;
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(Worker { jobs, outcomes }),
+            Ok(Ok(())) => Ok(Worker { jobs, completions }),
             Ok(Err(why)) => Err(why),
             Err(_) => Err("the broker thread ended before restricting itself".into()),
         }
     }
 
-    /// Performs one call and waits for its outcome.
-    pub(crate) fn call(&self, op: Op) -> Outcome {
-        if self.jobs.send(op).is_err() {
-            return Outcome::Errno(libc::EIO);
+    /// Hands one call to the thread, which makes it and answers the caller. Every submission
+    /// is followed by one [`Worker::completion`].
+    pub(crate) fn submit(&self, op: Op, reply: Reply) {
+        if self.jobs.send((op, reply)).is_err() {
+            super::answer(reply.listener, reply.id, Outcome::Errno(libc::EIO), false);
         }
-        self.outcomes.recv().unwrap_or(Outcome::Errno(libc::EIO))
+    }
+
+    /// Waits until the last submitted call is done; true when it succeeded. The supervisor's
+    /// thread is woken only here, when it next needs the worker, not after every call.
+    pub(crate) fn completion(&self) -> bool {
+        self.completions.recv().unwrap_or(false)
     }
 }
 
@@ -402,8 +423,9 @@ fn wait_in_own_thread(wait: FifoWait, flags: i32) -> Outcome {
         Ok(fd) => fd,
         Err(e) => return Outcome::Errno(e.raw_os_error().unwrap_or(libc::EIO)),
     };
-    if let Ok(mut list) = wait.registry.lock() {
-        list.push((wait.id, registered));
+    let (registry, wait_id) = (Arc::clone(&wait.registry), wait.id);
+    if let Ok(mut list) = registry.lock() {
+        list.push((wait_id, registered));
     }
     let spawned = std::thread::Builder::new()
         .name("cordon-broker-fifo".into())
@@ -419,6 +441,11 @@ fn wait_in_own_thread(wait: FifoWait, flags: i32) -> Outcome {
         });
     match spawned {
         Ok(_) => Outcome::Waiting,
-        Err(_) => Outcome::Errno(libc::EAGAIN),
+        Err(_) => {
+            if let Ok(mut list) = registry.lock() {
+                list.retain(|(id, _)| *id != wait_id);
+            }
+            Outcome::Errno(libc::EAGAIN)
+        }
     }
 }
