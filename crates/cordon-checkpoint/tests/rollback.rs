@@ -408,8 +408,6 @@ fn files_are_cloned_where_the_filesystem_can_and_copied_where_it_cannot() {
     if can_clone {
         assert_eq!((s.reflinked, s.copied), (stored, 0), "{s:?}");
     } else {
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "SKIP: the temporary directory's filesystem has no reflink; checked the copy path only (set TMPDIR to an XFS or btrfs mount)");
         assert_eq!((s.reflinked, s.copied), (0, stored), "{s:?}");
     }
     fs::remove_dir_all(f.root.join("src")).unwrap();
@@ -418,6 +416,14 @@ fn files_are_cloned_where_the_filesystem_can_and_copied_where_it_cannot() {
         fs::read(f.root.join("src/main.rs")).unwrap(),
         b"fn main() {}\n"
     );
+    if !can_clone {
+        // The copy path was checked; the clone path needs TMPDIR on XFS or btrfs, which
+        // scripts/test provides in its second run of this crate (where this skip is not allowed).
+        cordon_testkit::kernel_skip!(
+            "reflink",
+            "the temporary directory's filesystem has no reflink; checked the copy path only"
+        );
+    }
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub mod policy;
 pub mod reason;
 pub mod receipt;
 pub mod schema;
+pub mod secret;
 pub mod time;
 
 pub use approval::Approval;

@@ -43,10 +43,11 @@ fn run(dir: &Path, key: &Path, bundle: Option<&Path>) -> (bool, Value) {
 
 #[test]
 fn python_recomputes_the_root_and_verifies_checkpoints_and_a_proof() {
-    if !python_ready() {
-        eprintln!("SKIP independence: python3 with the `cryptography` package is not available");
-        return;
-    }
+    cordon_testkit::require(
+        python_ready(),
+        "python3 with the `cryptography` package",
+        "run scripts/test, or python3 -m pip install cryptography",
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut j = new_journal(dir.path());
     let s = signer();

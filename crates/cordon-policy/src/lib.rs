@@ -5,6 +5,7 @@
 pub mod cedar;
 pub mod engine;
 pub mod facts;
+pub mod grants;
 pub mod import;
 pub mod input;
 pub mod knowledge;

@@ -39,6 +39,7 @@ pub use broker::{
     fd_path, Applied, ChangeKind, EntryRef, ObserverError, Victim, WriteObserver,
     MAX_REPORTED_REFUSALS,
 };
+pub use capture::{OutputFilter, StreamFilter};
 pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};
 pub use error::Error;
 pub use filesystem::{MIN_LANDLOCK_ABI, SYSTEM_DIRS};

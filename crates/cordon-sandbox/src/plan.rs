@@ -197,7 +197,7 @@ impl Confinement {
 }
 
 /// How the supervisor handles output, and who else is told of what the commands change.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Copy the commands' stdout/stderr to ours as they arrive.
     pub passthrough: bool,
@@ -210,24 +210,14 @@ pub struct RunOptions {
     pub use_cgroup: bool,
     /// Record every exec of the command's processes (`processes.rs`) into its report.
     pub record_processes: bool,
+    /// Rewrites each stream of each command before it is relayed or captured (secret
+    /// redaction), so the captured bytes and their hash are what the caller saw.
+    pub output_filter: Option<Arc<dyn crate::OutputFilter>>,
     /// Told by the write broker, before each change, of every existing file a hardened command
     /// overwrites, truncates, removes or renames over, and afterwards of every entry it creates
     /// or moves ([`crate::WriteObserver`]): the copy-on-first-write hook of a checkpoint. Only
     /// hardened mode has a broker; a local run with an observer is refused.
     pub write_observer: Option<Arc<dyn WriteObserver>>,
-}
-
-impl std::fmt::Debug for RunOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunOptions")
-            .field("passthrough", &self.passthrough)
-            .field("stdout_cap", &self.stdout_cap)
-            .field("stderr_cap", &self.stderr_cap)
-            .field("use_cgroup", &self.use_cgroup)
-            .field("record_processes", &self.record_processes)
-            .field("write_observer", &self.write_observer.is_some())
-            .finish()
-    }
 }
 
 impl Default for RunOptions {
@@ -238,6 +228,7 @@ impl Default for RunOptions {
             stderr_cap: 1 << 20,
             use_cgroup: true,
             record_processes: true,
+            output_filter: None,
             write_observer: None,
         }
     }

@@ -45,7 +45,7 @@ use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::broker::{Broker, ProtectedSet};
-use crate::capture::Capture;
+use crate::capture::{Capture, Filtered};
 use crate::cgroup::CommandCgroup;
 use crate::child::{self, applied, Ack, ChildSetup, Netns};
 use crate::env::filter_env;
@@ -810,6 +810,8 @@ impl Prepared {
             (Some(fs::File::from(out_r)), false),
             (Some(fs::File::from(err_r)), true),
         ];
+        let filter = options.output_filter.as_deref();
+        let mut filtered = [Filtered::new(filter), Filtered::new(filter)];
         let mut timed_out = false;
         let mut tree_killed = false;
         let mut drain_deadline: Option<Instant> = None;
@@ -897,22 +899,20 @@ impl Prepared {
                     Owner::Stream(i) => {
                         let (slot, is_err) = &mut streams[i];
                         let Some(file) = slot.as_mut() else { continue };
-                        match file.read(&mut buf) {
-                            Ok(0) => *slot = None,
-                            Ok(k) => {
-                                let chunk = &buf[..k];
-                                if *is_err {
-                                    err.push(chunk);
-                                } else {
-                                    out.push(chunk);
-                                }
-                                if options.passthrough {
-                                    relay(*is_err, chunk);
-                                }
+                        let released = match file.read(&mut buf) {
+                            Ok(0) => {
+                                *slot = None;
+                                filtered[i].finish()
                             }
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(_) => *slot = None,
-                        }
+                            Ok(k) => filtered[i].pass(&buf[..k]),
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(_) => {
+                                *slot = None;
+                                filtered[i].finish()
+                            }
+                        };
+                        let sink = if *is_err { &mut *err } else { &mut *out };
+                        deliver(released, sink, options.passthrough.then_some(*is_err));
                     }
                     Owner::Proc(i) => procs[i].try_reap(),
                 }
@@ -922,6 +922,14 @@ impl Prepared {
                     p.try_reap();
                 }
             }
+        }
+        // A stream still open at the drain deadline: release what its filter held back.
+        for (i, sink) in [out, err].into_iter().enumerate() {
+            deliver(
+                filtered[i].finish(),
+                sink,
+                options.passthrough.then_some(i == 1),
+            );
         }
         Ok(timed_out)
     }
@@ -1307,6 +1315,18 @@ fn process_table() -> Vec<ProcEntry> {
         })
     })
     .collect()
+}
+
+/// Captures output that passed the filter and, when `relay_as_err` is set, relays it to our
+/// stderr (`Some(true)`) or stdout (`Some(false)`).
+fn deliver(bytes: &[u8], sink: &mut Capture, relay_as_err: Option<bool>) {
+    if bytes.is_empty() {
+        return;
+    }
+    sink.push(bytes);
+    if let Some(is_err) = relay_as_err {
+        relay(is_err, bytes);
+    }
 }
 
 fn relay(is_err: bool, chunk: &[u8]) {

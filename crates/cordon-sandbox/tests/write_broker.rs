@@ -12,18 +12,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use common::*;
-use cordon_sandbox::{landlock_abi, run, Confinement, Plan, PlannedCommand, RunReport};
+use cordon_sandbox::{run, Confinement, Plan, PlannedCommand, RunReport};
 
 const EROFS: i32 = libc::EROFS;
-
-/// The broker needs Landlock (its worker restricts itself like the command) and Linux 5.14.
-fn require_broker() {
-    let abi = landlock_abi();
-    assert!(
-        abi >= cordon_sandbox::MIN_LANDLOCK_ABI,
-        "the write broker tests need Landlock ABI >= 3; this kernel offers {abi}"
-    );
-}
 
 /// A workspace whose git directory has a linked worktree's git directory `x` (without its
 /// `commondir`) and no `hooks`; nothing else protected exists.
@@ -99,7 +90,7 @@ fn succeeded(o: &Outcome, case: &str) {
 
 #[test]
 fn protected_names_absent_at_start_cannot_be_opened_made_or_linked_into_being() {
-    require_broker();
+    require_broker!();
     let ws = workspace();
     let w = ws.path();
     let conf = hardened().write(w);
@@ -137,7 +128,7 @@ fn protected_names_absent_at_start_cannot_be_opened_made_or_linked_into_being() 
 
 #[test]
 fn protected_names_cannot_be_renamed_onto_or_reached_through_links_or_proc() {
-    require_broker();
+    require_broker!();
     let ws = workspace();
     let w = ws.path();
     let conf = hardened().write(w);
@@ -208,7 +199,7 @@ fn protected_names_cannot_be_renamed_onto_or_reached_through_links_or_proc() {
 
 #[test]
 fn a_second_thread_racing_the_path_buffer_never_creates_a_protected_name() {
-    require_broker();
+    require_broker!();
     let ws = workspace();
     let w = ws.path();
     let conf = hardened().write(w);
@@ -253,7 +244,7 @@ fn a_second_thread_racing_the_path_buffer_never_creates_a_protected_name() {
 
 #[test]
 fn existing_protected_names_cannot_be_removed_or_replaced_and_the_report_lists_refusals() {
-    require_broker();
+    require_broker!();
     let ws = workspace();
     let w = ws.path();
     std::fs::write(w.join(".git/worktrees/x/commondir"), "../..\n").unwrap();
@@ -310,7 +301,7 @@ fn existing_protected_names_cannot_be_removed_or_replaced_and_the_report_lists_r
 
 #[test]
 fn the_broker_writes_nothing_the_command_could_not() {
-    require_broker();
+    require_broker!();
     let ws = workspace();
     let w = ws.path();
     let outside = tempfile::tempdir().unwrap();
@@ -368,11 +359,10 @@ fn the_broker_writes_nothing_the_command_could_not() {
 
 #[test]
 fn the_broker_has_no_capabilities_the_command_lacks() {
-    require_broker();
-    assert!(
-        is_root(),
-        "this test plants files owned by another user and needs to run as root"
-    );
+    require_broker!();
+    if !is_root() {
+        cordon_testkit::kernel_skip!("root", "planting files owned by another user needs root");
+    }
     let ws = workspace();
     let w = ws.path();
     // A read-only file: root without CAP_DAC_OVERRIDE may not write it.
@@ -425,12 +415,12 @@ fn require_git() {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(found, "these tests run git, which is not installed");
+    cordon_testkit::require(found, "git", "apt-get install git");
 }
 
 #[test]
 fn everyday_file_work_runs_through_the_broker() {
-    require_broker();
+    require_broker!();
     let ws = tempfile::tempdir().unwrap();
     let w = ws.path();
     // An archive made outside the sandbox, unpacked inside.
@@ -502,7 +492,7 @@ cat a.txt copy.txt from-pipe pkg/link node_modules/dep/index.js truncated"#;
 
 #[test]
 fn git_init_add_commit_stash_and_worktree_add_run_through_the_broker() {
-    require_broker();
+    require_broker!();
     require_git();
     let ws = tempfile::tempdir().unwrap();
     let w = ws.path();
@@ -546,7 +536,7 @@ git log --format=%s"
 
 #[test]
 fn read_only_work_never_reaches_the_broker() {
-    require_broker();
+    require_broker!();
     let ws = workspace();
     let w = ws.path();
     let conf = hardened().write(w);
@@ -566,9 +556,10 @@ fn read_only_work_never_reaches_the_broker() {
 
 /// Runs `cordon-sandbox-run --hardened --write W --report -- ARGV` as `nobody` in `w`.
 fn as_nobody(w: &Path, argv: &[&str]) -> (String, serde_json::Value) {
-    assert!(
-        is_root() && Path::new("/usr/bin/setpriv").exists(),
-        "the unprivileged broker test needs root and /usr/bin/setpriv to drop to nobody"
+    cordon_testkit::require(
+        Path::new("/usr/bin/setpriv").exists(),
+        "setpriv",
+        "apt-get install util-linux",
     );
     let out = std::process::Command::new("/usr/bin/setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
@@ -597,7 +588,10 @@ fn as_nobody(w: &Path, argv: &[&str]) -> (String, serde_json::Value) {
 
 #[test]
 fn an_unprivileged_supervisor_brokers_too() {
-    require_broker();
+    require_broker!();
+    if !is_root() {
+        cordon_testkit::kernel_skip!("root", "dropping to nobody needs root");
+    }
     let ws = workspace();
     let w = ws.path();
     for entry in [

@@ -41,7 +41,7 @@ enum Event {
 }
 
 /// A test observer: pre-images in memory (one per inode), a journal of events.
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct PreImages {
     images: Mutex<Vec<PreImage>>,
     by_inode: Mutex<HashMap<(u64, u64), usize>>,
@@ -264,6 +264,7 @@ fn output(report: &RunReport) -> String {
 
 #[test]
 fn a_rollback_from_the_pre_images_gives_back_the_workspace_exactly() {
+    require_broker!();
     let ws = workspace();
     let w = ws.path();
     // A git directory too: it is pinned in the command's mount namespace, and the paths the
@@ -306,6 +307,7 @@ echo index v2 > .git/index.lock && mv .git/index.lock .git/index
 
 #[test]
 fn an_observer_that_refuses_a_change_denies_the_call() {
+    require_broker!();
     let ws = workspace();
     let w = ws.path();
     let observer = Arc::new(PreImages {
@@ -338,6 +340,7 @@ fn an_observer_that_refuses_a_change_denies_the_call() {
 
 #[test]
 fn a_file_changed_many_times_is_copied_once() {
+    require_broker!();
     let ws = workspace();
     let w = ws.path();
     let observer = Arc::new(PreImages::default());

@@ -25,12 +25,11 @@ const DENIED: &str = "touch denied-marker; cat ~/.ssh/id_rsa";
 #[test]
 fn claude_code_runs_allowed_commands_sandboxed_and_never_runs_denied_ones() {
     let claude = repo().join("tests/agents/node_modules/.bin/claude");
-    if !claude.exists() {
-        println!(
-            "SKIP: Claude Code is not installed in tests/agents (.ci/run runs `npm ci` there)"
-        );
-        return;
-    }
+    cordon_testkit::require(
+        claude.exists(),
+        "Claude Code (tests/agents/node_modules)",
+        "run scripts/test, or `npm ci` in tests/agents",
+    );
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("project");
     let user = dir.path().join("user");

@@ -25,10 +25,11 @@ const DENIED: &str = "touch denied-marker; cat ~/.ssh/id_rsa";
 #[test]
 fn gemini_runs_allowed_commands_sandboxed_and_never_runs_denied_ones() {
     let gemini = repo().join("tests/agents/node_modules/.bin/gemini");
-    if !gemini.exists() {
-        println!("SKIP: Gemini CLI is not installed in tests/agents (.ci/run runs `npm ci` there)");
-        return;
-    }
+    cordon_testkit::require(
+        gemini.exists(),
+        "Gemini CLI (tests/agents/node_modules)",
+        "run scripts/test, or `npm ci` in tests/agents",
+    );
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("project");
     let user = dir.path().join("user");

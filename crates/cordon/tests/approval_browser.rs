@@ -3,8 +3,8 @@
 //! opens the printed address, clicks Approve, and the command runs with the approver in its
 //! receipt. Screenshots are kept under target/test-artifacts/.
 //!
-//! Needs /usr/bin/chromium and `npm ci` in tests/browser (.ci/run does both); without them the
-//! test says SKIP and returns.
+//! Needs /usr/bin/chromium and `npm ci` in tests/browser (scripts/test does both); without them
+//! the test fails, naming what is missing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,18 +24,21 @@ fn repo() -> PathBuf {
 fn clicking_approve_in_chromium_runs_the_command() {
     let chromium = std::env::var("CORDON_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let browser_dir = repo().join("tests/browser");
-    if !Path::new(&chromium).exists() {
-        println!("SKIP: {chromium} is missing (apt-get install chromium)");
-        return;
-    }
-    if !browser_dir.join("node_modules/playwright-core").exists() {
-        println!("SKIP: tests/browser has no node_modules (run `npm ci` there)");
-        return;
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        println!("SKIP: node is missing");
-        return;
-    }
+    cordon_testkit::require(
+        Path::new(&chromium).exists(),
+        &chromium,
+        "run scripts/test, or apt-get install chromium",
+    );
+    cordon_testkit::require(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "tests/browser/node_modules",
+        "run scripts/test, or `npm ci` in tests/browser",
+    );
+    cordon_testkit::require(
+        Command::new("node").arg("--version").output().is_ok(),
+        "node",
+        "run scripts/test, or apt-get install nodejs",
+    );
 
     let home = Home::new();
     let contract = home.contract("browser", &["browser-run"], false);

@@ -447,14 +447,14 @@ fn a_pattern_approval_covers_matching_command_lines_with_the_same_envelope_only(
 
 #[test]
 fn cordon_exec_of_an_ask_command_waits_for_an_approval_and_records_it() {
-    if std::process::Command::new("git")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        println!("SKIP: git is missing");
-        return;
-    }
+    cordon_testkit::require(
+        std::process::Command::new("git")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "git",
+        "apt-get install git",
+    );
     let home = Home::new();
     let spawn = || {
         home.command(&[

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::{BufRead, BufReader};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -422,11 +422,7 @@ fn the_receipt_lists_every_process_with_parent_links() {
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
     {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP: local-mode process recording needs root"
-        );
-        return;
+        cordon_testkit::kernel_skip!("root", "local-mode process recording needs root");
     }
     let env = Env::new();
     fs::write(

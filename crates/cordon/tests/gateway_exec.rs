@@ -371,8 +371,7 @@ fn a_socket_of_another_user_is_not_used() {
     let me = std::fs::metadata("/proc/self").unwrap();
     let uid = std::os::unix::fs::MetadataExt::uid(&me);
     if std::os::unix::fs::chown(&socket, Some(uid + 4242), None).is_err() {
-        println!("SKIP: changing a socket's owner needs root");
-        return;
+        cordon_testkit::kernel_skip!("root", "changing a socket's owner needs root");
     }
     let (code, stdout, stderr) = exec(&home, &work, "echo fine", "");
     assert_eq!((code, stdout.as_str()), (Some(0), "fine\n"), "{stderr}");

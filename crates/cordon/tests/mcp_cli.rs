@@ -16,12 +16,11 @@ fn repo() -> PathBuf {
 #[test]
 fn python_mcp_client_lists_and_calls_every_tool() {
     let python = repo().join("tests/mcp/.venv/bin/python");
-    if !python.exists() {
-        println!(
-            "SKIP: tests/mcp/.venv is missing (.ci/run installs the Python `mcp` client there)"
-        );
-        return;
-    }
+    cordon_testkit::require(
+        python.exists(),
+        "the Python mcp client (tests/mcp/.venv)",
+        "run scripts/test, which installs it there",
+    );
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).unwrap();

@@ -6,7 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -24,16 +23,11 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn skip(why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIP: {why}");
-}
-
+/// Whether hardened mode runs here; false only when CORDON_TEST_ALLOW_SKIP allows its absence.
 fn hardened_available() -> bool {
-    if cordon_sandbox::landlock_abi() < cordon_sandbox::MIN_LANDLOCK_ABI {
-        skip("hardened mode needs Landlock ABI >= 3");
-        return false;
-    }
-    true
+    let abi = cordon_sandbox::landlock_abi();
+    abi >= cordon_sandbox::MIN_LANDLOCK_ABI
+        || !cordon_testkit::allow_skip("landlock", &format!("the kernel offers Landlock ABI {abi}"))
 }
 
 /// A workspace `ws` and, next to it (never inside), a key directory and a journal.
@@ -530,13 +524,7 @@ fn csc_binary() -> Result<PathBuf, String> {
 
 #[test]
 fn csc_runner_verifies_receipts_from_cordon_run() {
-    let csc = match csc_binary() {
-        Ok(csc) => csc,
-        Err(why) => {
-            skip(&why);
-            return;
-        }
-    };
+    let csc = csc_binary().unwrap_or_else(|why| panic!("{why}; scripts/test installs it"));
     let s = setup();
     let p = policy(&s);
     let c = contract(&s, "c.json", &["/bin/echo", "interop"], &[], false);

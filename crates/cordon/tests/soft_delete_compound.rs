@@ -192,8 +192,10 @@ impl Env {
         if probe.code == 0 {
             return false;
         }
-        println!("SKIP: hardened mode cannot run here: {}", probe.stderr);
-        true
+        cordon_testkit::allow_skip(
+            "landlock",
+            &format!("hardened mode cannot run here: {}", probe.stderr),
+        )
     }
 }
 
@@ -202,11 +204,12 @@ fn text(b: &[u8]) -> String {
 }
 
 fn has_make() -> bool {
-    if Command::new("make").arg("--version").output().is_ok() {
-        return true;
-    }
-    println!("SKIP: make is not installed (.ci/run installs it)");
-    false
+    cordon_testkit::require(
+        Command::new("make").arg("--version").output().is_ok(),
+        "make",
+        "run scripts/test, or apt-get install make",
+    );
+    true
 }
 
 #[test]

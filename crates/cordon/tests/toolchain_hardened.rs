@@ -26,19 +26,20 @@ struct Setup {
     cordon_home: PathBuf,
 }
 
-/// `None` (with a visible SKIP) when rustup's `cargo` or hardened mode is not available here.
+/// The fixture; `None` only when hardened mode cannot run and CORDON_TEST_ALLOW_SKIP allows it.
+/// A missing rustup install fails the test.
 fn setup() -> Option<Setup> {
-    let real_home = PathBuf::from(std::env::var_os("HOME")?);
+    let real_home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set"));
     let cargo_bin = real_home.join(".cargo/bin");
-    if !cargo_bin.join("cargo").is_file() || !real_home.join(".rustup/toolchains").is_dir() {
-        println!(
-            "SKIP: no rustup install under {} (.ci/run installs one)",
-            real_home.display()
-        );
-        return None;
-    }
-    if cordon_sandbox::landlock_abi() < cordon_sandbox::MIN_LANDLOCK_ABI {
-        println!("SKIP: Landlock ABI too old for hardened mode");
+    cordon_testkit::require(
+        cargo_bin.join("cargo").is_file() && real_home.join(".rustup/toolchains").is_dir(),
+        &format!("a rustup install under {}", real_home.display()),
+        "install Rust with rustup (https://rustup.rs) for the user running the tests",
+    );
+    let abi = cordon_sandbox::landlock_abi();
+    if abi < cordon_sandbox::MIN_LANDLOCK_ABI
+        && cordon_testkit::allow_skip("landlock", &format!("the kernel offers Landlock ABI {abi}"))
+    {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -40,6 +40,8 @@ pub struct CompiledRule {
     pub reason: String,
     pub redirect: Option<RedirectSpec>,
     pub examples: Option<RuleExamples>,
+    /// Environment variable → secret name (`Rule::secrets`).
+    pub secrets: std::collections::BTreeMap<String, String>,
     when: CompiledMatch,
     unless: Option<CompiledMatch>,
 }
@@ -142,6 +144,7 @@ impl CompiledPolicy {
                 reason: rule.reason.clone(),
                 redirect: rule.redirect.clone(),
                 examples: rule.examples.clone(),
+                secrets: rule.secrets.clone(),
                 when,
                 unless,
             });

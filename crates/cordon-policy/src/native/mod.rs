@@ -17,6 +17,8 @@ mod matcher;
 pub mod reason;
 pub mod suggest;
 
+use std::collections::BTreeMap;
+
 use cordon_core::{EffectType, Outcome};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -165,6 +167,11 @@ pub struct Rule {
     pub redirect: Option<RedirectSpec>,
     #[serde(default)]
     pub examples: Option<RuleExamples>,
+    /// Secrets the commands this rule matches receive: the environment variable the command
+    /// reads → the store's name for the secret. Resolved and injected only after the decision
+    /// and any approval ([`crate::grants`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -278,6 +285,8 @@ impl LoadedNativePolicy {
                 (RuleOutcome::Redirect, Some(_)) | (_, None) => {}
                 (_, Some(_)) => return Err(fail("`redirect` is only for outcome `redirect`")),
             }
+            crate::grants::check_rule_secrets(&rule.outcome, &rule.secrets)
+                .map_err(|m| fail(&m))?;
         }
         // Every glob must parse. The matchers are built for each workspace and home, each set
         // when a decision first needs it; a set that cannot be built then makes the decision a

@@ -22,7 +22,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::PathBuf;
 
 /// Receives the broker's account of a hardened command's changes (see the module comment).
-pub trait WriteObserver: Send + Sync {
+pub trait WriteObserver: Send + Sync + std::fmt::Debug {
     /// `victim` is about to change. Copy what must be kept, then return; an error refuses the
     /// command's call.
     fn before_change(&self, victim: &Victim<'_>) -> Result<(), ObserverError>;
