@@ -22,15 +22,22 @@
 //!    directory the command could not.
 //! 3. The observer, if any, is told of the entry about to change.
 //! 4. The call itself is made by the worker thread (`worker.rs`), restricted like the command
-//!    (Landlock ruleset, no capabilities, the caller's umask), on the directory fds of step 2.
-//! 5. The result is handed back: a value or an errno (`SECCOMP_IOCTL_NOTIF_SEND`), or the new file
-//!    installed in the caller (`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND`, keeping
-//!    `O_CLOEXEC`).
+//!    (Landlock ruleset, no capabilities, the caller's umask), on the directory fds of step 2,
+//!    and the worker hands the result back itself: a value or an errno
+//!    (`SECCOMP_IOCTL_NOTIF_SEND`), or the new file installed in the caller
+//!    (`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND`, keeping `O_CLOEXEC`).
+//! 5. Before the next call (or when an observer listens, at once) the supervisor settles this
+//!    one: it waits for the worker and tells the observer what was created or moved.
 //!
 //! A mediated call is never let through to the kernel (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`) after
 //! its path was looked at: the caller's memory and the filesystem could both change before the
 //! kernel's own lookup. Calls are answered one at a time, so the command's own changes to the
 //! namespace are serialized with what the broker checks.
+//!
+//! The worker is not in the caller's mount namespace, and the kernel judges one thing by the
+//! calling thread's namespace: whether an entry is a mount point (`EBUSY` for rename, unlink,
+//! rmdir). The broker checks that itself (`walk::is_mount_point`), so the pinned `.git` stays
+//! busy.
 //!
 //! Anything that goes wrong in the broker refuses the call (fail closed) and is noted in the
 //! report. Read-only work never reaches it: plain read-only opens stay in the kernel.
@@ -384,14 +391,15 @@ impl Broker {
             denial,
             call: Some(call.clone()),
         };
-        let opened = Bases::open(tid, &call).map_err(fail)?;
+        let mut opened = Bases::open(tid, &call).map_err(fail)?;
         let still_waiting = || still_pending(listener, request.id);
         if !still_waiting() {
             return Err(fail(Denial::Errno(libc::ESRCH)));
         }
         let protected = std::mem::take(&mut self.protected);
         let result = {
-            let mut walker = Walker::new(tid, &protected, &still_waiting);
+            let root = opened.root.take();
+            let mut walker = Walker::new(tid, &protected, &still_waiting, root);
             let fifo = FifoContext {
                 listener,
                 id: request.id,
@@ -882,6 +890,8 @@ impl FifoContext {
 struct Bases {
     cwd: Option<OwnedFd>,
     fds: Vec<(i32, OwnedFd)>,
+    /// The caller's root, for an absolute path (taken by the walk).
+    root: Option<OwnedFd>,
     umask: Option<u32>,
 }
 
@@ -902,6 +912,7 @@ impl Bases {
         let mut bases = Bases {
             cwd: None,
             fds: Vec::new(),
+            root: None,
             umask,
         };
         let args: Vec<&PathArg> = match call {
@@ -913,8 +924,10 @@ impl Bases {
             Call::Rename { from, to, .. } | Call::Link { from, to, .. } => vec![from, to],
         };
         for arg in args {
-            // An absolute path starts at the caller's root, which the walk opens (and checks).
             if arg.path.starts_with(b"/") {
+                if bases.root.is_none() {
+                    bases.root = Some(walk::open_proc(tid, "root")?);
+                }
                 continue;
             }
             match arg.at {

@@ -276,3 +276,85 @@ fn gitdir_of(file: &Path) -> Option<PathBuf> {
     let path = file.parent()?.join(target);
     std::fs::metadata(&path).ok()?.is_dir().then_some(path)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn id(path: &Path) -> DirId {
+        dir_id(path).unwrap()
+    }
+
+    #[test]
+    fn names_are_protected_by_directory_identity_not_by_path() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir_all(root.join(".git/worktrees/feature")).unwrap();
+        std::fs::create_dir_all(root.join(".git/modules/libs/dep")).unwrap();
+        std::fs::write(root.join(".git/modules/libs/dep/HEAD"), "ref: x").unwrap();
+        std::fs::create_dir_all(root.join("vendor/lib/.git")).unwrap();
+        std::fs::create_dir_all(root.join("plain")).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let set = ProtectedSet::plan(std::slice::from_ref(&root), tmp.path());
+
+        // Project roots: the writable root and the nested repository.
+        for dir in [root.clone(), root.join("vendor/lib")] {
+            for name in [".claude", ".envrc", ".mcp.json", ".vscode"] {
+                assert!(
+                    set.refuses(id(&dir), name.as_bytes(), true),
+                    "{dir:?} {name}"
+                );
+            }
+            assert!(!set.refuses(id(&dir), b"src", true));
+        }
+        // Git directories: the main one, a worktree's, a submodule's, a nested repository's.
+        for git in [
+            root.join(".git"),
+            root.join(".git/worktrees/feature"),
+            root.join(".git/modules/libs/dep"),
+            root.join("vendor/lib/.git"),
+        ] {
+            for name in ["hooks", "config", "commondir", "info", "config.worktree"] {
+                assert!(
+                    set.refuses(id(&git), name.as_bytes(), false),
+                    "{git:?} {name}"
+                );
+            }
+            assert!(!set.refuses(id(&git), b"objects", true), "{git:?}");
+        }
+        // A worktree's git directory may be removed but not made again.
+        let worktrees = id(&root.join(".git/worktrees"));
+        assert!(set.refuses(worktrees, b"feature", true));
+        assert!(!set.refuses(worktrees, b"feature", false));
+        assert!(!set.refuses(worktrees, b"other", true));
+        // A directory that is no project root protects nothing; names in it are fine.
+        assert!(!set.refuses(id(&root.join("plain")), b".claude", true));
+        // A trailing slash names the same entry.
+        assert!(set.refuses(id(&root), b".claude/", true));
+        // The fast path may skip only paths that mention no protected name.
+        assert!(set.mentions(b".claude") && set.mentions(b"hooks") && set.mentions(b"feature"));
+        assert!(!set.mentions(b"src"));
+    }
+
+    #[test]
+    fn a_write_grant_inside_a_protected_name_overrides_it() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir_all(root.join(".claude/commands")).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let roots = vec![root.clone(), root.join(".claude/commands")];
+        let set = ProtectedSet::plan(&roots, tmp.path());
+        assert!(!set.refuses(id(&root), b".claude", true));
+        assert!(set.refuses(id(&root), b".vscode", true));
+    }
+
+    #[test]
+    fn the_private_tmpdir_is_no_project_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = std::fs::canonicalize(tmp.path()).unwrap();
+        let set = ProtectedSet::plan(std::slice::from_ref(&dir), &dir);
+        assert_eq!(set.directories(), 0);
+        assert!(!set.refuses(id(&dir), b".envrc", true));
+    }
+}

@@ -168,16 +168,19 @@ fn is(stat: &FileStat, kind: libc::mode_t) -> bool {
 }
 
 impl<'a> Walker<'a> {
+    /// `root`: the caller's root, when it was opened before the notification was validated
+    /// (otherwise it is opened, and the notification checked again, when a path needs it).
     pub(crate) fn new(
         tid: libc::pid_t,
         protected: &'a ProtectedSet,
         still_waiting: &'a dyn Fn() -> bool,
+        root: Option<OwnedFd>,
     ) -> Self {
         Walker {
             tid,
             protected,
             still_waiting,
-            root: None,
+            root,
             tgid: None,
             links: 0,
         }
