@@ -5,7 +5,8 @@
 # the same machine state. Every run starts from a freshly prepared workspace (not timed).
 #
 #   bench/write-broker.sh [ROUNDS]     (needs python3, git, tar; cargo and a rustup toolchain)
-#   BEFORE_REV=<rev>                   the build without the broker (built once, cached)
+#   BEFORE_REV=<rev>                   the build without the broker (built once, cached); by
+#                                      default the parent of the commit that added the broker
 #
 # Workloads: create 2,000 empty files from a shell loop; `git add -A && git commit` of 50
 # changed files in a 500-file repository; `cargo build` of a two-module crate with a fresh
@@ -15,7 +16,8 @@ set -euo pipefail
 ROUNDS="${1:-15}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-BEFORE_REV="${BEFORE_REV:-main}"
+FIRST="$(git log --format=%H --diff-filter=A -- crates/cordon-sandbox/src/broker/mod.rs | tail -1)"
+BEFORE_REV="${BEFORE_REV:-$FIRST^}"
 BENCH="$ROOT/target/bench"
 mkdir -p "$BENCH/before"
 
@@ -37,7 +39,7 @@ WORK="$(mktemp -d "$BENCH/write-broker.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
 python3 - "$ROUNDS" "$BEFORE" "$AFTER" "$WORK" "$TC" <<'PY'
-import os, random, shutil, statistics, subprocess, sys, time
+import os, random, resource, shutil, statistics, subprocess, sys, time
 
 rounds, before, after, work, tc = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 ws = os.path.join(work, "ws")
@@ -91,6 +93,11 @@ workloads = {
 }
 builds = {"without broker": before, "with broker": after}
 times = {(w, b): [] for w in workloads for b in builds}
+cpu = {(w, b): [] for w in workloads for b in builds}
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 for r in range(rounds + 1):
     order = [(w, b) for w in workloads for b in builds]
     random.shuffle(order)
@@ -98,20 +105,26 @@ for r in range(rounds + 1):
         prep, argv, extra = workloads[w]
         prep()
         cmd = [builds[b], "--hardened", "--write", ws, *extra, "--", *argv]
-        t0 = time.perf_counter()
+        c0, t0 = children_cpu(), time.perf_counter()
         p = subprocess.run(cmd, cwd=ws, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, children_cpu() - c0
         if p.returncode != 0:
             sys.exit(f"{b} / {w} failed ({p.returncode}): {p.stderr.decode()[-400:]}")
         if r > 0:  # the first round warms caches and is not counted
             times[(w, b)].append(dt * 1000)
+            cpu[(w, b)].append(dc * 1000)
 
 print(f"{rounds} rounds, interleaved; medians (min) in ms; load {os.getloadavg()[0]:.1f}")
-print(f"| workload | without broker | with broker | difference |")
-print(f"|---|---|---|---|")
+print("CPU: user + system time of the supervisor and the command, which the machine's load")
+print("inflates less than wall time")
+print("| workload | wall, without | wall, with | difference | CPU, without | CPU, with | difference |")
+print("|---|---|---|---|---|---|---|")
 for w in workloads:
-    a = times[(w, "without broker")]
-    b = times[(w, "with broker")]
-    ma, mb = statistics.median(a), statistics.median(b)
-    print(f"| {w} | {ma:.1f} ({min(a):.1f}) | {mb:.1f} ({min(b):.1f}) | {mb - ma:+.1f} ({(mb / ma - 1) * 100:+.0f}%) |")
+    row = [w]
+    for table in (times, cpu):
+        a, b = table[(w, "without broker")], table[(w, "with broker")]
+        ma, mb = statistics.median(a), statistics.median(b)
+        row += [f"{ma:.1f} ({min(a):.1f})", f"{mb:.1f} ({min(b):.1f})",
+                f"{mb - ma:+.1f} ({(mb / ma - 1) * 100 if ma else 0:+.0f}%)"]
+    print("| " + " | ".join(row) + " |")
 PY

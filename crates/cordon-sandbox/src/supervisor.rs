@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::broker::{Broker, ProtectedSet};
+use crate::broker::Broker;
 use crate::capture::{Capture, Filtered};
 use crate::cgroup::CommandCgroup;
 use crate::child::{self, applied, Ack, ChildSetup, Netns};
@@ -228,9 +228,9 @@ impl BrokerPlan {
                 e,
             )
         })?;
-        let protected = ProtectedSet::plan(&fs.report.write_paths, tmp);
         Ok(BrokerPlan::On(Box::new(Broker::new(
-            protected,
+            fs.report.write_paths.clone(),
+            tmp.to_path_buf(),
             ruleset,
             observer.cloned(),
             confinement.limits.file_size_bytes,

@@ -171,10 +171,10 @@ fn still_pending(listener: RawFd, id: u64) -> bool {
     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0 }
 }
 
-/// The run's broker: the protected set, the worker thread (started at the first mediated call),
-/// the observer and what the report says.
+/// The run's broker: the protected set and the worker thread (both made at the first mediated
+/// call), the observer and what the report says.
 pub(crate) struct Broker {
-    protected: ProtectedSet,
+    protected: Protected,
     /// For the worker, taken when it starts.
     ruleset: Option<RulesetCreated>,
     worker: Option<Worker>,
@@ -189,6 +189,24 @@ pub(crate) struct Broker {
     /// FIFO opens blocked on their own threads: notification id and an `O_PATH` fd of the FIFO.
     waits: Arc<Mutex<Vec<(u64, OwnedFd)>>>,
     report: BrokerReport,
+}
+
+/// The protected set, found at the first mediated call of the run. Until then the command has
+/// changed nothing in the namespace (every change is a mediated call), so the set is the one
+/// the run started with, and a run that only reads never pays for the search.
+#[derive(Default)]
+struct Protected {
+    write_roots: Vec<std::path::PathBuf>,
+    tmp: std::path::PathBuf,
+    set: Option<ProtectedSet>,
+}
+
+impl Protected {
+    fn found(&mut self) -> &ProtectedSet {
+        let (roots, tmp) = (&self.write_roots, &self.tmp);
+        self.set
+            .get_or_insert_with(|| ProtectedSet::plan(roots, tmp))
+    }
 }
 
 /// A call ready for the worker: the op, the fds it refers to (kept open until it is done), and
@@ -229,20 +247,24 @@ struct Pending {
 }
 
 impl Broker {
+    /// `write_roots` (resolved) are where protected names are sought, never in `tmp`.
     pub(crate) fn new(
-        protected: ProtectedSet,
+        write_roots: Vec<std::path::PathBuf>,
+        tmp: std::path::PathBuf,
         ruleset: RulesetCreated,
         observer: Option<Arc<dyn WriteObserver>>,
         file_size_limit: Option<u64>,
     ) -> Broker {
         let report = BrokerReport {
-            protected_directories: protected.directories(),
             observer: observer.is_some(),
-            notes: protected.notes.clone(),
             ..BrokerReport::default()
         };
         Broker {
-            protected,
+            protected: Protected {
+                write_roots,
+                tmp,
+                set: None,
+            },
             ruleset: Some(ruleset),
             worker: None,
             worker_failed: None,
@@ -358,6 +380,10 @@ impl Broker {
 
     pub(crate) fn report(&self) -> BrokerReport {
         let mut report = self.report.clone();
+        if let Some(set) = &self.protected.set {
+            report.protected_directories = set.directories();
+            report.notes.splice(0..0, set.notes.iter().cloned());
+        }
         if let Some(why) = &self.worker_failed {
             report
                 .notes
@@ -396,10 +422,11 @@ impl Broker {
         if !still_waiting() {
             return Err(fail(Denial::Errno(libc::ESRCH)));
         }
-        let protected = std::mem::take(&mut self.protected);
+        let mut protected = std::mem::take(&mut self.protected);
         let result = {
+            let protected = protected.found();
             let root = opened.root.take();
-            let mut walker = Walker::new(tid, &protected, &still_waiting, root);
+            let mut walker = Walker::new(tid, protected, &still_waiting, root);
             let fifo = FifoContext {
                 listener,
                 id: request.id,
