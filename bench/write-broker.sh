@@ -5,10 +5,13 @@
 # the same machine state. Every run starts from a freshly prepared workspace (not timed).
 #
 #   bench/write-broker.sh [ROUNDS]     (needs python3, git, tar; cargo and a rustup toolchain)
+#   WORK_DIR=/dev/shm                  where the workspaces are made (default target/bench): a
+#                                      tmpfs separates the broker's cost from the disk's
 #   BEFORE_REV=<rev>                   the build without the broker (built once, cached); by
 #                                      default the parent of the commit that added the broker
 #
-# Workloads: create 2,000 empty files from a shell loop; `git add -A && git commit` of 50
+# Workloads: 10,000 open(O_CREAT) and close from one process (the per-call cost); create 2,000
+# empty files from a shell loop; `git add -A && git commit` of 50
 # changed files in a 500-file repository; `cargo build` of a two-module crate with a fresh
 # target directory; `grep -r` and `cat` over 2,000 files (read-only: must not pay); /bin/true.
 set -euo pipefail
@@ -21,8 +24,9 @@ BEFORE_REV="${BEFORE_REV:-$FIRST^}"
 BENCH="$ROOT/target/bench"
 mkdir -p "$BENCH/before"
 
-cargo build --release -q -p cordon-sandbox --bin cordon-sandbox-run
+cargo build --release -q -p cordon-sandbox --bin cordon-sandbox-run --bin cordon-probe
 AFTER="$ROOT/target/release/cordon-sandbox-run"
+PROBE="$ROOT/target/release/cordon-probe"
 BEFORE="$BENCH/before/cordon-sandbox-run-$(git rev-parse --short "$BEFORE_REV")"
 if [ ! -x "$BEFORE" ]; then
   SRC="$BENCH/before-src"
@@ -35,13 +39,13 @@ if [ ! -x "$BEFORE" ]; then
 fi
 
 TC="$(rustc --print sysroot)"
-WORK="$(mktemp -d "$BENCH/write-broker.XXXXXX")"
+WORK="$(mktemp -d "${WORK_DIR:-$BENCH}/write-broker.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
-python3 - "$ROUNDS" "$BEFORE" "$AFTER" "$WORK" "$TC" <<'PY'
+python3 - "$ROUNDS" "$BEFORE" "$AFTER" "$WORK" "$TC" "$PROBE" <<'PY'
 import os, random, resource, shutil, statistics, subprocess, sys, time
 
-rounds, before, after, work, tc = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+rounds, before, after, work, tc, probe = (int(sys.argv[1]), *sys.argv[2:7])
 ws = os.path.join(work, "ws")
 git = ["git", "-c", "user.name=b", "-c", "user.email=b@example.invalid"]
 
@@ -81,7 +85,9 @@ def prep_read():
                 f.write("some text\n" * 10)
 
 workloads = {
-    "create 2,000 files": (prep_create, ["/bin/sh", "-c",
+    "10,000 open(O_CREAT) + close, one process": (prep_create,
+        [probe, "create-many", ws, "10000"], ["--read", probe]),
+    "create 2,000 files from sh": (prep_create, ["/bin/sh", "-c",
         "i=0; while [ $i -lt 2000 ]; do : > f$i; i=$((i+1)); done"], []),
     "git add + commit (50 of 500 files)": (prep_git, ["/bin/sh", "-c",
         " ".join(git) + " add -A && " + " ".join(git) + " commit -qm next"], []),

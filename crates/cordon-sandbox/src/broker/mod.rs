@@ -97,7 +97,8 @@ pub(crate) struct CallerStatus {
     pub umask: u32,
 }
 
-/// Reads `/proc/TID/status` (one read into a buffer that holds it).
+/// Reads `/proc/TID/status`: one read into a buffer that holds it (`Umask` and `Tgid` are among
+/// its first lines; a second read only if they were not in the first).
 pub(crate) fn caller_status(tid: libc::pid_t) -> Option<CallerStatus> {
     use std::io::Read;
     let mut buf = [0u8; 8192];
@@ -107,11 +108,20 @@ pub(crate) fn caller_status(tid: libc::pid_t) -> Option<CallerStatus> {
         match file.read(&mut buf[len..]) {
             Ok(0) => break,
             Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => return None,
         }
+        if let Some(status) = parse_status(&buf[..len]) {
+            return Some(status);
+        }
     }
-    let text = std::str::from_utf8(&buf[..len]).ok()?;
+    None
+}
+
+/// `Tgid` and `Umask` from complete lines of a status file (a read may end inside a line).
+fn parse_status(text: &[u8]) -> Option<CallerStatus> {
+    let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let text = std::str::from_utf8(&text[..complete]).ok()?;
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
@@ -548,9 +558,9 @@ impl Broker {
                 }
                 let may_create = creating && existing.is_none();
                 let umask = if may_create || tmpfile {
-                    bases.umask()?
+                    Some(bases.umask()?)
                 } else {
-                    0
+                    None
                 };
                 let wait = match &existing {
                     Some(e) if blocking_fifo(e) => Some(fifo.wait(e, &self.waits)?),

@@ -21,7 +21,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
@@ -118,6 +118,62 @@ pub(crate) struct Walker<'a> {
     links: u32,
 }
 
+/// Where a resolution stands: the directory it is in, and the components still to take.
+struct Walk<'b> {
+    cur: Cur<'b>,
+    /// The caller's root, once a path needed it.
+    root: Option<OwnedFd>,
+    parts: VecDeque<Vec<u8>>,
+    /// The path ended with `/`: the last component must be a directory.
+    must_dir: bool,
+}
+
+/// The directory a walk is in, without duplicating the fds it starts from.
+enum Cur<'b> {
+    /// The directory the call's relative path is relative to.
+    Base(&'b OwnedFd),
+    /// The caller's root ([`Walk::root`]).
+    Root,
+    Owned(OwnedFd),
+}
+
+impl Walk<'_> {
+    fn fd(&self) -> Result<BorrowedFd<'_>, Denial> {
+        match &self.cur {
+            Cur::Base(fd) => Ok(fd.as_fd()),
+            Cur::Owned(fd) => Ok(fd.as_fd()),
+            Cur::Root => self
+                .root
+                .as_ref()
+                .map(AsFd::as_fd)
+                .ok_or(Denial::Errno(libc::ESRCH)),
+        }
+    }
+
+    /// The walk ends at `name` in the current directory (with the path's trailing `/`).
+    fn entry(&mut self, name: &[u8], existing: Option<Existing>) -> Result<Resolved, Denial> {
+        let name = if self.must_dir && name != b"." && name != b".." {
+            cstring(&[name, b"/"].concat())?
+        } else {
+            cstring(name)?
+        };
+        let parent = match std::mem::replace(&mut self.cur, Cur::Root) {
+            Cur::Owned(fd) => fd,
+            cur => {
+                self.cur = cur;
+                self.fd()?
+                    .try_clone_to_owned()
+                    .map_err(|_| Denial::Errno(libc::EMFILE))?
+            }
+        };
+        Ok(Resolved::Entry {
+            parent,
+            name,
+            existing,
+        })
+    }
+}
+
 fn oflags(bits: i32) -> OFlag {
     OFlag::from_bits_retain(bits)
 }
@@ -158,7 +214,7 @@ fn cstring(bytes: &[u8]) -> Result<CString, Denial> {
     CString::new(bytes).map_err(|_| Denial::Errno(libc::EINVAL))
 }
 
-fn id(fd: &impl AsFd) -> Result<DirId, Denial> {
+fn id(fd: impl AsFd) -> Result<DirId, Denial> {
     let st = fstat(fd.as_fd())?;
     Ok((st.st_dev, st.st_ino))
 }
@@ -194,16 +250,14 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// The caller's root directory.
-    fn root(&mut self) -> Result<OwnedFd, Denial> {
-        if self.root.is_none() {
+    /// The caller's root directory, opened when a path first needs it.
+    fn open_root(&mut self, walk: &mut Walk<'_>) -> Result<(), Denial> {
+        if walk.root.is_none() {
             let root = open_proc(self.tid, "root")?;
-            self.root = Some(self.checked(root)?);
+            walk.root = Some(self.checked(root)?);
         }
-        match &self.root {
-            Some(root) => Ok(root.try_clone().map_err(|_| Denial::Errno(libc::EMFILE))?),
-            None => Err(Denial::Errno(libc::ESRCH)),
-        }
+        walk.cur = Cur::Root;
+        Ok(())
     }
 
     /// The caller's thread group id.
@@ -227,126 +281,130 @@ impl<'a> Walker<'a> {
         if path.is_empty() {
             return Err(Denial::Errno(libc::ENOENT));
         }
-        let mut must_dir = path.ends_with(b"/");
-        let mut parts = components(path);
-        let mut cur = match base {
-            _ if path.starts_with(b"/") => self.root()?,
-            Some(base) => base.try_clone().map_err(|_| Denial::Errno(libc::EMFILE))?,
-            None => return Err(Denial::Errno(libc::EBADF)),
+        let mut walk = Walk {
+            cur: match base {
+                Some(base) => Cur::Base(base),
+                None => Cur::Root,
+            },
+            root: self.root.take(),
+            parts: components(path),
+            must_dir: path.ends_with(b"/"),
         };
-        if let Some(parent) = self.fast_parent(&cur, &parts)? {
-            cur = parent;
-            parts.drain(..parts.len() - 1);
+        let result = self.walk(&mut walk, path, want);
+        self.root = walk.root;
+        result
+    }
+
+    fn walk(&mut self, walk: &mut Walk<'_>, path: &[u8], want: Want) -> Result<Resolved, Denial> {
+        if path.starts_with(b"/") {
+            self.open_root(walk)?;
+        } else if matches!(walk.cur, Cur::Root) {
+            return Err(Denial::Errno(libc::EBADF));
+        }
+        if let Some(parent) = self.fast_parent(walk.fd()?, &walk.parts)? {
+            walk.cur = Cur::Owned(parent);
+            walk.parts.drain(..walk.parts.len() - 1);
         }
         loop {
-            let Some(part) = parts.pop_front() else {
-                // The path named `cur` itself (`/`, `.`, `a/..`).
-                return Ok(Resolved::Entry {
-                    parent: cur,
-                    name: c".".to_owned(),
-                    existing: None,
-                });
-            };
-            let last = parts.is_empty();
-            if part == b".." {
-                if last {
-                    return Ok(Resolved::Entry {
-                        parent: cur,
-                        name: c"..".to_owned(),
-                        existing: None,
-                    });
-                }
-                cur = openat(
-                    &cur,
-                    "..",
-                    oflags(PATH_FLAGS | libc::O_DIRECTORY),
-                    Mode::empty(),
-                )?;
-                continue;
+            if let Some(resolved) = self.step(walk, want)? {
+                return Ok(resolved);
             }
-            if self
-                .protected
-                .refuses(id(&cur)?, &part, last && want.creating)
-            {
-                return Err(Denial::Protected);
-            }
-            let name = cstring(&part)?;
-            let next = match openat(
-                &cur,
-                name.as_c_str(),
-                oflags(PATH_FLAGS | libc::O_NOFOLLOW),
-                Mode::empty(),
-            ) {
-                Ok(fd) => fd,
-                Err(Errno::ENOENT) if last => {
-                    let name = if must_dir {
-                        cstring(&[&part[..], b"/"].concat())?
-                    } else {
-                        name
-                    };
-                    return Ok(Resolved::Entry {
-                        parent: cur,
-                        name,
-                        existing: None,
-                    });
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let stat = fstat(&next)?;
-            if is(&stat, libc::S_IFLNK) && (!last || want.follow || must_dir) {
-                self.links += 1;
-                if self.links > MAX_SYMLINKS {
-                    return Err(Denial::Errno(libc::ELOOP));
-                }
-                if let Some(object) = self.magic_link(&cur, &name)? {
-                    if last {
-                        return Ok(Resolved::Object(object));
-                    }
-                    if !is(&object.stat, libc::S_IFDIR) {
-                        return Err(Denial::Errno(libc::ENOTDIR));
-                    }
-                    cur = object.fd;
-                    continue;
-                }
-                let target = self.link_target(&cur, &name, &next)?;
-                if target.is_empty() {
-                    return Err(Denial::Errno(libc::ENOENT));
-                }
-                if last && target.ends_with(b"/") {
-                    must_dir = true;
-                }
-                if target.starts_with(b"/") {
-                    cur = self.root()?;
-                }
-                for c in components(&target).into_iter().rev() {
-                    parts.push_front(c);
-                }
-                continue;
-            }
+        }
+    }
+
+    /// Takes one component; `Some` when the walk is over.
+    fn step(&mut self, walk: &mut Walk<'_>, want: Want) -> Result<Option<Resolved>, Denial> {
+        let Some(part) = walk.parts.pop_front() else {
+            // The path named the directory itself (`/`, `.`, `a/..`).
+            return walk.entry(b".", None).map(Some);
+        };
+        let last = walk.parts.is_empty();
+        if part == b".." {
             if last {
-                let name = if must_dir {
-                    cstring(&[&part[..], b"/"].concat())?
-                } else {
-                    name
-                };
-                return Ok(Resolved::Entry {
-                    parent: cur,
-                    name,
-                    existing: Some(Existing { fd: next, stat }),
-                });
+                return walk.entry(b"..", None).map(Some);
             }
-            if !is(&stat, libc::S_IFDIR) {
+            let up = openat(
+                walk.fd()?,
+                "..",
+                oflags(PATH_FLAGS | libc::O_DIRECTORY),
+                Mode::empty(),
+            )?;
+            walk.cur = Cur::Owned(up);
+            return Ok(None);
+        }
+        let creating = last && want.creating;
+        if self.protected.refuses(id(walk.fd()?)?, &part, creating) {
+            return Err(Denial::Protected);
+        }
+        let name = cstring(&part)?;
+        let flags = oflags(PATH_FLAGS | libc::O_NOFOLLOW);
+        let next = match openat(walk.fd()?, name.as_c_str(), flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) if last => return walk.entry(&part, None).map(Some),
+            Err(e) => return Err(e.into()),
+        };
+        let stat = fstat(&next)?;
+        if is(&stat, libc::S_IFLNK) && (!last || want.follow || walk.must_dir) {
+            return self.follow(walk, &name, &next, last);
+        }
+        if last {
+            return walk
+                .entry(&part, Some(Existing { fd: next, stat }))
+                .map(Some);
+        }
+        if !is(&stat, libc::S_IFDIR) {
+            return Err(Denial::Errno(libc::ENOTDIR));
+        }
+        walk.cur = Cur::Owned(next);
+        Ok(None)
+    }
+
+    /// Follows the symlink `name` (opened as `link`) in the walk's directory: a magic link to the
+    /// object it names, any other by putting its target's components in front of the rest.
+    fn follow(
+        &mut self,
+        walk: &mut Walk<'_>,
+        name: &CString,
+        link: &OwnedFd,
+        last: bool,
+    ) -> Result<Option<Resolved>, Denial> {
+        self.links += 1;
+        if self.links > MAX_SYMLINKS {
+            return Err(Denial::Errno(libc::ELOOP));
+        }
+        let dir = walk.fd()?;
+        if let Some(object) = self.magic_link(dir, name)? {
+            if last {
+                return Ok(Some(Resolved::Object(object)));
+            }
+            if !is(&object.stat, libc::S_IFDIR) {
                 return Err(Denial::Errno(libc::ENOTDIR));
             }
-            cur = next;
+            walk.cur = Cur::Owned(object.fd);
+            return Ok(None);
         }
+        let target = self.link_target(dir, name, link)?;
+        if target.is_empty() {
+            return Err(Denial::Errno(libc::ENOENT));
+        }
+        if last && target.ends_with(b"/") {
+            walk.must_dir = true;
+        }
+        // A relative target goes on from the link's own directory, where the walk is.
+        if target.starts_with(b"/") {
+            self.open_root(walk)?;
+        }
+        for c in components(&target).into_iter().rev() {
+            walk.parts.push_front(c);
+        }
+        Ok(None)
     }
 
     /// The directory that holds the last component, in one `openat2` without symlinks, when no
     /// directory on the way is named like a protected entry. `None`: walk slowly.
     fn fast_parent(
         &self,
-        cur: &OwnedFd,
+        cur: BorrowedFd<'_>,
         parts: &VecDeque<Vec<u8>>,
     ) -> Result<Option<OwnedFd>, Denial> {
         if parts.len() < 2 {
@@ -372,7 +430,11 @@ impl<'a> Walker<'a> {
 
     /// A magic link under `/proc/PID` (`fd/N`, `cwd`, `root`, …) followed as the caller would:
     /// only its own process's; `None` when `dir` is not in procfs or is procfs's root.
-    fn magic_link(&mut self, dir: &OwnedFd, name: &CString) -> Result<Option<Existing>, Denial> {
+    fn magic_link(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &CString,
+    ) -> Result<Option<Existing>, Denial> {
         if !in_procfs(dir)? || id(dir)?.1 == PROC_ROOT_INO {
             return Ok(None);
         }
@@ -388,7 +450,7 @@ impl<'a> Walker<'a> {
     /// What a symlink says, with procfs's `self` and `thread-self` read as the caller's.
     fn link_target(
         &mut self,
-        dir: &OwnedFd,
+        dir: BorrowedFd<'_>,
         name: &CString,
         link: &OwnedFd,
     ) -> Result<Vec<u8>, Denial> {
@@ -437,13 +499,13 @@ pub(crate) fn is_mount_point(parent: &OwnedFd, entry: &Existing) -> bool {
     }
 }
 
-fn in_procfs(fd: &OwnedFd) -> Result<bool, Denial> {
+fn in_procfs(fd: BorrowedFd<'_>) -> Result<bool, Denial> {
     let fs = nix::sys::statfs::fstatfs(fd)?;
     Ok(fs.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
 }
 
 /// The process a procfs directory belongs to: the number after `/proc/` in its path.
-fn proc_owner(dir: &OwnedFd) -> Option<libc::pid_t> {
+fn proc_owner(dir: BorrowedFd<'_>) -> Option<libc::pid_t> {
     let path = std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd())).ok()?;
     let parts: Vec<&[u8]> = path.as_os_str().as_bytes().split(|&b| b == b'/').collect();
     let at = parts.iter().position(|p| *p == b"proc")?;

@@ -32,7 +32,8 @@ pub(crate) enum Op {
         name: CString,
         flags: i32,
         mode: u32,
-        umask: u32,
+        /// The caller's umask, when the open may create.
+        umask: Option<u32>,
         /// Set when the name is a FIFO an open could block on.
         fifo: Option<FifoWait>,
     },
@@ -148,8 +149,9 @@ impl Worker {
                 if ready_tx.send(ready).is_err() || !ok {
                     return;
                 }
+                let mut umask = None;
                 for (op, reply) in job_rx {
-                    let outcome = perform(op);
+                    let outcome = perform(op, &mut umask);
                     let succeeded = matches!(outcome, Outcome::Done(_) | Outcome::File(_));
                     super::answer(reply.listener, reply.id, outcome, reply.cloexec);
                     if done_tx.send(succeeded).is_err() {
@@ -282,14 +284,17 @@ fn magic(fd: RawFd) -> CString {
     CString::new(format!("/proc/thread-self/fd/{fd}")).unwrap_or_default()
 }
 
-/// Runs with this thread's umask set to the caller's.
-fn with_umask<T>(umask: u32, f: impl FnOnce() -> T) -> T {
-    // SAFETY: umask changes only this thread's fs_struct (unshared at start).
-    unsafe { libc::umask(umask as libc::mode_t) };
+/// Runs with this thread's umask set to the caller's (`current`: what it was set to last).
+fn with_umask<T>(umask: Option<u32>, current: &mut Option<u32>, f: impl FnOnce() -> T) -> T {
+    if let (Some(umask), false) = (umask, *current == umask) {
+        // SAFETY: umask changes only this thread's fs_struct (unshared at start).
+        unsafe { libc::umask(umask as libc::mode_t) };
+        *current = Some(umask);
+    }
     f()
 }
 
-fn perform(op: Op) -> Outcome {
+fn perform(op: Op, umask_now: &mut Option<u32>) -> Outcome {
     match op {
         Op::Open {
             parent,
@@ -298,7 +303,7 @@ fn perform(op: Op) -> Outcome {
             mode,
             umask,
             fifo,
-        } => with_umask(umask, || {
+        } => with_umask(umask, umask_now, || {
             open_maybe_fifo(fifo, flags, |flags| {
                 // SAFETY: `name` is NUL-terminated; `parent` is a live directory fd.
                 unsafe { libc::openat(parent, name.as_ptr(), flags, mode) }
@@ -321,7 +326,7 @@ fn perform(op: Op) -> Outcome {
             name,
             mode,
             umask,
-        } => with_umask(umask, || {
+        } => with_umask(Some(umask), umask_now, || {
             // SAFETY: `name` is NUL-terminated; `parent` is a live directory fd.
             done(unsafe { libc::mkdirat(parent, name.as_ptr(), mode) })
         }),
@@ -331,7 +336,7 @@ fn perform(op: Op) -> Outcome {
             mode,
             dev,
             umask,
-        } => with_umask(umask, || {
+        } => with_umask(Some(umask), umask_now, || {
             // SAFETY: `name` is NUL-terminated; `parent` is a live directory fd.
             done(unsafe { libc::mknodat(parent, name.as_ptr(), mode, dev) })
         }),
