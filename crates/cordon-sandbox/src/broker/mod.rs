@@ -64,7 +64,7 @@ pub(crate) use protected::ProtectedSet;
 
 use call::{Call, Dirfd, PathArg};
 use walk::{Denial, Existing, Resolved, Walker, Want};
-use worker::{FifoWait, LinkFrom, Op, Outcome, Reply, Worker};
+use worker::{Completion, FifoWait, LinkFrom, Op, Outcome, Reply, Worker};
 
 use crate::report::{BrokerRefusal, BrokerReport};
 
@@ -250,10 +250,11 @@ enum After {
     },
 }
 
-/// A call handed to the worker, which answers the caller itself.
+/// A call handed to the worker.
 struct Pending {
     _keep: Vec<OwnedFd>,
     after: After,
+    reply: Reply,
 }
 
 impl Broker {
@@ -299,21 +300,24 @@ impl Broker {
         }
         match self.mediate(listener, request) {
             Ok(submission) => {
+                // With an observer, the supervisor answers once the observer has heard of the
+                // change, while the caller (and the mount namespace its fds' paths name) exists.
+                let observed = self.observer.is_some();
                 let reply = Reply {
                     listener,
                     id: request.id,
                     cloexec: submission.cloexec,
+                    answer_here: !observed,
                 };
                 if let Some(worker) = &self.worker {
                     worker.submit(submission.op, reply);
                     self.pending = Some(Pending {
                         _keep: submission.keep,
                         after: submission.after,
+                        reply,
                     });
                 }
-                // The observer hears of a change while the caller's mount namespace still
-                // exists (the paths of its fds mean nothing once the command has exited).
-                if self.observer.is_some() {
+                if observed {
                     self.settle();
                 }
             }
@@ -332,11 +336,29 @@ impl Broker {
         let Some(pending) = self.pending.take() else {
             return;
         };
-        let succeeded = self.worker.as_ref().is_some_and(Worker::completion);
-        if !succeeded || self.observer.is_none() {
+        let (succeeded, unanswered) = match self.worker.as_ref().map(Worker::completion) {
+            Some(Completion::Answered(succeeded)) => (succeeded, None),
+            Some(Completion::Unanswered(outcome)) => (
+                matches!(outcome, Outcome::Done(_) | Outcome::File(_)),
+                Some(outcome),
+            ),
+            None => (false, None),
+        };
+        if succeeded {
+            self.tell_observer(&pending.after);
+        }
+        if let Some(outcome) = unanswered {
+            let reply = pending.reply;
+            answer(reply.listener, reply.id, outcome, reply.cloexec);
+        }
+    }
+
+    /// Tells the observer what a call that succeeded created or moved.
+    fn tell_observer(&mut self, after: &After) {
+        if self.observer.is_none() {
             return;
         }
-        match &pending.after {
+        match after {
             After::Nothing => {}
             After::Created(parent, name) => self.after_created(parent, name),
             After::Moved { from, to, exchange } => {

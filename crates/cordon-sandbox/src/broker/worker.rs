@@ -125,20 +125,33 @@ pub(crate) struct Reply {
     pub id: u64,
     /// A new file is installed close-on-exec.
     pub cloexec: bool,
+    /// The worker answers the caller as soon as the call is made. When the observer must hear
+    /// of it first (while the command, and its mount namespace, still exist), the outcome goes
+    /// back to the supervisor instead.
+    pub answer_here: bool,
+}
+
+/// How a call ended, for the supervisor.
+#[derive(Debug)]
+pub(crate) enum Completion {
+    /// The worker answered the caller; true when the call succeeded.
+    Answered(bool),
+    /// The supervisor answers ([`Reply::answer_here`] was false).
+    Unanswered(Outcome),
 }
 
 /// The running thread and its two channels.
 pub(crate) struct Worker {
     jobs: Sender<(Op, Reply)>,
-    /// For each call, in order: whether it succeeded.
-    completions: Receiver<bool>,
+    /// For each call, in order, how it ended.
+    completions: Receiver<Completion>,
 }
 
 impl Worker {
     /// Starts the thread and waits until it has restricted itself; `Err` says why it could not.
     pub(crate) fn start(ruleset: RulesetCreated) -> Result<Worker, String> {
         let (jobs, job_rx) = channel::<(Op, Reply)>();
-        let (done_tx, completions) = channel::<bool>();
+        let (done_tx, completions) = channel::<Completion>();
         let (ready_tx, ready_rx) = channel::<Result<(), String>>();
         std::thread::Builder::new()
             .name("cordon-broker".into())
@@ -152,9 +165,14 @@ impl Worker {
                 let mut umask = None;
                 for (op, reply) in job_rx {
                     let outcome = perform(op, &mut umask);
-                    let succeeded = matches!(outcome, Outcome::Done(_) | Outcome::File(_));
-                    super::answer(reply.listener, reply.id, outcome, reply.cloexec);
-                    if done_tx.send(succeeded).is_err() {
+                    let completion = if reply.answer_here {
+                        let succeeded = matches!(outcome, Outcome::Done(_) | Outcome::File(_));
+                        super::answer(reply.listener, reply.id, outcome, reply.cloexec);
+                        Completion::Answered(succeeded)
+                    } else {
+                        Completion::Unanswered(outcome)
+                    };
+                    if done_tx.send(completion).is_err() {
                         return;
                     }
                 }
@@ -175,10 +193,12 @@ impl Worker {
         }
     }
 
-    /// Waits until the last submitted call is done; true when it succeeded. The supervisor's
-    /// thread is woken only here, when it next needs the worker, not after every call.
-    pub(crate) fn completion(&self) -> bool {
-        self.completions.recv().unwrap_or(false)
+    /// Waits until the last submitted call is done. The supervisor's thread is woken only
+    /// here, when it next needs the worker, not after every call.
+    pub(crate) fn completion(&self) -> Completion {
+        self.completions
+            .recv()
+            .unwrap_or(Completion::Unanswered(Outcome::Errno(libc::EIO)))
     }
 }
 
