@@ -82,14 +82,10 @@ pub(crate) fn unavailable() -> Option<String> {
     if !actions.split_whitespace().any(|w| w == "user_notif") {
         return Some("the kernel lacks seccomp user notification".into());
     }
-    let release = crate::kernel::release();
-    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    if (major, minor) < (5, 5) {
+    if !crate::kernel::release_at_least(5, 5) {
         return Some(format!(
             "kernel {} predates SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5)",
-            release.trim()
+            crate::kernel::release().trim()
         ));
     }
     None

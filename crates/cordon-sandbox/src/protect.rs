@@ -98,6 +98,9 @@ pub(crate) struct ProtectPlan {
     /// Sorted so a pinned `.git` is mounted before the read-only paths inside it.
     pub targets: Vec<Target>,
     pub report: ProtectedReport,
+    /// Every project root found (writable roots and directories holding `.git`), in the order
+    /// found: where the write broker protects names too (`broker/protected.rs`).
+    pub project_roots: Vec<PathBuf>,
 }
 
 /// Finds the protected paths inside `write_roots` (already resolved). `tmp` is the run's private
@@ -121,6 +124,7 @@ pub(crate) fn plan_with(
 ) -> Result<ProtectPlan, Error> {
     let mut found: BTreeMap<PathBuf, Protection> = BTreeMap::new();
     let mut report = ProtectedReport::default();
+    let mut project_roots = Vec::new();
     let mut budget = MAX_WALK_DIRS;
     let mut truncated = false;
     for root in write_roots.iter().filter(|r| r.as_path() != tmp) {
@@ -133,6 +137,7 @@ pub(crate) fn plan_with(
         // A grant of a git directory itself: its hooks and config are still protected.
         if root.file_name().is_some_and(|n| n == ".git") {
             if let Some(project) = root.parent() {
+                project_roots.push(project.to_path_buf());
                 protect_project(
                     project,
                     write_roots,
@@ -153,6 +158,7 @@ pub(crate) fn plan_with(
             let is_root = depth == 0;
             let git = std::fs::symlink_metadata(dir.join(".git")).ok();
             if is_root || git.is_some() {
+                project_roots.push(dir.clone());
                 protect_project(
                     &dir,
                     write_roots,
@@ -228,7 +234,11 @@ pub(crate) fn plan_with(
             how: Protection::Substituted,
         });
     }
-    Ok(ProtectPlan { targets, report })
+    Ok(ProtectPlan {
+        targets,
+        report,
+        project_roots,
+    })
 }
 
 /// The mount that replaces one program. Both ends must be regular files: a bind mount of a

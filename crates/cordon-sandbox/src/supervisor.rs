@@ -198,10 +198,11 @@ impl BrokerPlan {
     }
 
     /// Hardened runs get a broker where the kernel can run one; a checkpoint observer needs one.
+    /// `project_roots`: where `protect.rs` found project roots at run start.
     fn new(
         confinement: &Confinement,
         fs: Option<&FsPlan>,
-        tmp: &std::path::Path,
+        project_roots: &[PathBuf],
         observer: Option<&std::sync::Arc<dyn crate::WriteObserver>>,
     ) -> Result<BrokerPlan, Error> {
         let unenforceable = |detail: String| Error::Unenforceable {
@@ -229,8 +230,8 @@ impl BrokerPlan {
             )
         })?;
         Ok(BrokerPlan::On(Box::new(Broker::new(
+            project_roots.to_vec(),
             fs.report.write_paths.clone(),
-            tmp.to_path_buf(),
             ruleset,
             observer.cloned(),
             confinement.limits.file_size_bytes,
@@ -330,10 +331,21 @@ impl Prepared {
         } else {
             NetnsPlan::None
         };
+        let protect = match &fs {
+            Some(fs) => Some(crate::protect::plan_with(
+                &fs.report.write_paths,
+                &tmp.0,
+                &confinement.substitutes,
+                // The broker refuses an absent `hooks`; without it, an empty one is mounted over.
+                crate::broker::unavailable().is_some(),
+            )?),
+            None => None,
+        };
+        let project_roots = protect.as_ref().map_or(&[][..], |p| &p.project_roots[..]);
         let broker = BrokerPlan::new(
             confinement,
             fs.as_ref(),
-            &tmp.0,
+            project_roots,
             options.write_observer.as_ref(),
         )?;
         let listener = match (&record, &broker) {
@@ -342,16 +354,6 @@ impl Prepared {
             }
             (RecordPlan::On, BrokerPlan::Off(_)) => Some(crate::processes::filter()),
             (RecordPlan::Off(_), BrokerPlan::Off(_)) => None,
-        };
-        let protect = match &fs {
-            Some(fs) => Some(crate::protect::plan_with(
-                &fs.report.write_paths,
-                &tmp.0,
-                &confinement.substitutes,
-                // The broker refuses an absent `hooks`; without it, an empty one is mounted over.
-                matches!(broker, BrokerPlan::Off(_)),
-            )?),
-            None => None,
         };
         let protect_userns = match (&netns_plan, has_sys_admin) {
             (_, true) | (NetnsPlan::ViaUserns { .. }, _) => None,

@@ -78,14 +78,10 @@ pub(crate) fn unavailable() -> Option<String> {
     if !actions.split_whitespace().any(|w| w == "user_notif") {
         return Some("the kernel lacks seccomp user notification".into());
     }
-    let release = crate::kernel::release();
-    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    if (major, minor) < (5, 14) {
+    if !crate::kernel::release_at_least(5, 14) {
         return Some(format!(
             "kernel {} predates SECCOMP_ADDFD_FLAG_SEND (Linux 5.14)",
-            release.trim()
+            crate::kernel::release().trim()
         ));
     }
     None
@@ -201,21 +197,22 @@ pub(crate) struct Broker {
     report: BrokerReport,
 }
 
-/// The protected set, found at the first mediated call of the run. Until then the command has
-/// changed nothing in the namespace (every change is a mediated call), so the set is the one
-/// the run started with, and a run that only reads never pays for the search.
+/// The protected set, made at the first mediated call of the run from the project roots found at
+/// its start. Until that call the command has changed nothing in the namespace (every change is
+/// a mediated call), so the directories are the ones the run started with, and a run that never
+/// writes never pays for looking them up.
 #[derive(Default)]
 struct Protected {
+    project_roots: Vec<std::path::PathBuf>,
     write_roots: Vec<std::path::PathBuf>,
-    tmp: std::path::PathBuf,
     set: Option<ProtectedSet>,
 }
 
 impl Protected {
     fn found(&mut self) -> &ProtectedSet {
-        let (roots, tmp) = (&self.write_roots, &self.tmp);
+        let (projects, roots) = (&self.project_roots, &self.write_roots);
         self.set
-            .get_or_insert_with(|| ProtectedSet::plan(roots, tmp))
+            .get_or_insert_with(|| ProtectedSet::for_projects(projects, roots))
     }
 }
 
@@ -258,10 +255,11 @@ struct Pending {
 }
 
 impl Broker {
-    /// `write_roots` (resolved) are where protected names are sought, never in `tmp`.
+    /// `project_roots`: where protected names are (found by `protect.rs` at run start);
+    /// `write_roots`: the resolved writable roots (a grant inside a protected name overrides it).
     pub(crate) fn new(
+        project_roots: Vec<std::path::PathBuf>,
         write_roots: Vec<std::path::PathBuf>,
-        tmp: std::path::PathBuf,
         ruleset: RulesetCreated,
         observer: Option<Arc<dyn WriteObserver>>,
         file_size_limit: Option<u64>,
@@ -272,8 +270,8 @@ impl Broker {
         };
         Broker {
             protected: Protected {
+                project_roots,
                 write_roots,
-                tmp,
                 set: None,
             },
             ruleset: Some(ruleset),
@@ -414,7 +412,6 @@ impl Broker {
         let mut report = self.report.clone();
         if let Some(set) = &self.protected.set {
             report.protected_directories = set.directories();
-            report.notes.splice(0..0, set.notes.iter().cloned());
         }
         if let Some(why) = &self.worker_failed {
             report

@@ -1,11 +1,11 @@
 //! The protected set: which names, in which directories, a hardened command may not create,
 //! change, remove or reach through, whether or not they exist when the run starts.
 //!
-//! Directories are identified by device and inode, found once at run start from the writable
-//! roots: every *project root* (each writable root, and each directory below one holding a
-//! `.git`, found by the same bounded walk as `protect.rs`), its git directory, the git directories
-//! of linked worktrees (`.git/worktrees/*`) and of submodules (`.git/modules/**`, a directory
-//! holding `HEAD`). The names come from [`crate::PROTECTED_NAMES`] (one list for the bind mounts
+//! Directories are identified by device and inode: every *project root* (each writable root, and
+//! each directory below one holding a `.git`, as `protect.rs`'s bounded walk found them at run
+//! start: one walk for the mounts and the broker), its git directory, the git directories of
+//! linked worktrees (`.git/worktrees/*`) and of submodules (`.git/modules/**`, a directory holding
+//! `HEAD`). The names come from [`crate::PROTECTED_NAMES`] (one list for the bind mounts
 //! and for the broker): the entries without a `/` at project roots, the `.git/…` entries inside
 //! every git directory. A worktree's or submodule's git directory may also not be created again
 //! under its own name once removed, so it cannot be replaced by one with a `commondir` of the
@@ -21,7 +21,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::protect::{MAX_WALK_DEPTH, MAX_WALK_DIRS, PROTECTED_NAMES, WALK_SKIPPED};
+use crate::protect::{MAX_WALK_DEPTH, PROTECTED_NAMES};
 
 /// A directory's identity: `(st_dev, st_ino)`.
 pub(crate) type DirId = (u64, u64);
@@ -49,7 +49,6 @@ pub(crate) struct ProtectedSet {
     /// Protected names a write grant names or reaches inside: the explicit override, as for
     /// the bind mounts (`protect.rs`).
     exceptions: HashSet<(DirId, Vec<u8>)>,
-    pub(crate) notes: Vec<String>,
 }
 
 /// Names protected at every project root.
@@ -66,70 +65,18 @@ pub(crate) fn git_names() -> impl Iterator<Item = &'static str> {
 }
 
 impl ProtectedSet {
-    /// Finds the project roots and git directories under `write_roots` (resolved), never inside
-    /// `tmp` (the run's private TMPDIR).
-    pub(crate) fn plan(write_roots: &[PathBuf], tmp: &Path) -> ProtectedSet {
+    /// The set for the project roots `protect.rs` found, with the resolved writable roots (a
+    /// grant inside a protected name leaves it writable).
+    pub(crate) fn for_projects(project_roots: &[PathBuf], write_roots: &[PathBuf]) -> ProtectedSet {
         let mut set = ProtectedSet::default();
         for name in root_names().chain(git_names()) {
             set.names.insert(name.as_bytes().to_vec());
         }
-        let mut budget = MAX_WALK_DIRS;
-        let mut truncated = false;
-        for root in write_roots.iter().filter(|r| r.as_path() != tmp) {
-            let Ok(meta) = std::fs::metadata(root) else {
-                continue;
-            };
-            if !meta.is_dir() {
-                continue;
-            }
-            // A grant of a git directory itself: its project's names are still protected.
-            if root.file_name().is_some_and(|n| n == ".git") {
-                if let Some(project) = root.parent() {
-                    set.add_project(project);
-                }
-            }
-            truncated |= set.walk(root, meta.dev(), &mut budget);
-        }
-        if truncated {
-            set.notes.push(format!(
-                "the search for nested repositories stopped after {MAX_WALK_DIRS} directories; names in project roots it did not reach are not protected by the write broker"
-            ));
+        for project in project_roots {
+            set.add_project(project);
         }
         set.apply_grants(write_roots);
         set
-    }
-
-    /// Breadth-first below one writable root; true when the budget ran out.
-    fn walk(&mut self, root: &Path, dev: u64, budget: &mut usize) -> bool {
-        let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), 0usize)]);
-        while let Some((dir, depth)) = queue.pop_front() {
-            if depth > 0 && !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.dev() == dev) {
-                continue;
-            }
-            if depth == 0 || std::fs::symlink_metadata(dir.join(".git")).is_ok() {
-                self.add_project(&dir);
-            }
-            if depth >= MAX_WALK_DEPTH {
-                continue;
-            }
-            if *budget == 0 {
-                return true;
-            }
-            *budget -= 1;
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name();
-                let skipped = name == ".git"
-                    || root_names().any(|n| n == name)
-                    || WALK_SKIPPED.iter().any(|s| *s == name);
-                if !skipped && entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    queue.push_back((entry.path(), depth + 1));
-                }
-            }
-        }
-        false
     }
 
     /// One project root: its own names, and its git directory's.
@@ -286,6 +233,13 @@ mod tests {
         dir_id(path).unwrap()
     }
 
+    /// The set for `roots`, from the project roots `protect.rs` finds (one walk for both).
+    fn planned(roots: &[PathBuf]) -> ProtectedSet {
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = crate::protect::plan_with(roots, tmp.path(), &[], false).unwrap();
+        ProtectedSet::for_projects(&plan.project_roots, roots)
+    }
+
     #[test]
     fn names_are_protected_by_directory_identity_not_by_path() {
         let ws = tempfile::tempdir().unwrap();
@@ -295,8 +249,7 @@ mod tests {
         std::fs::write(root.join(".git/modules/libs/dep/HEAD"), "ref: x").unwrap();
         std::fs::create_dir_all(root.join("vendor/lib/.git")).unwrap();
         std::fs::create_dir_all(root.join("plain")).unwrap();
-        let tmp = tempfile::tempdir().unwrap();
-        let set = ProtectedSet::plan(std::slice::from_ref(&root), tmp.path());
+        let set = planned(std::slice::from_ref(&root));
 
         // Project roots: the writable root and the nested repository.
         for dir in [root.clone(), root.join("vendor/lib")] {
@@ -342,9 +295,8 @@ mod tests {
         let ws = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(ws.path()).unwrap();
         std::fs::create_dir_all(root.join(".claude/commands")).unwrap();
-        let tmp = tempfile::tempdir().unwrap();
         let roots = vec![root.clone(), root.join(".claude/commands")];
-        let set = ProtectedSet::plan(&roots, tmp.path());
+        let set = planned(&roots);
         assert!(!set.refuses(id(&root), b".claude", true));
         assert!(set.refuses(id(&root), b".vscode", true));
     }
@@ -353,7 +305,9 @@ mod tests {
     fn the_private_tmpdir_is_no_project_root() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = std::fs::canonicalize(tmp.path()).unwrap();
-        let set = ProtectedSet::plan(std::slice::from_ref(&dir), &dir);
+        let plan = crate::protect::plan_with(std::slice::from_ref(&dir), &dir, &[], false);
+        let set =
+            ProtectedSet::for_projects(&plan.unwrap().project_roots, std::slice::from_ref(&dir));
         assert_eq!(set.directories(), 0);
         assert!(!set.refuses(id(&dir), b".envrc", true));
     }
