@@ -17,17 +17,21 @@ pub enum Verdict {
 }
 
 /// cordon's five outcomes (DESIGN.md, "Decisions"). Each maps onto one CSC verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Declared from the least to the most severe, so the order is the precedence: where several
+/// judgements meet, the most severe wins by `max` (deny > ask > redirect > allow_with_checkpoint
+/// > allow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Allow,
-    Deny,
-    /// A human must approve first.
-    Ask,
-    /// Run a named safer command instead.
-    Redirect,
     /// Snapshot the write scope first, so the change can be rolled back.
     AllowWithCheckpoint,
+    /// Run a named safer command instead.
+    Redirect,
+    /// A human must approve first.
+    Ask,
+    Deny,
 }
 
 impl Outcome {
@@ -93,4 +97,27 @@ pub const DECISION_LIFETIME_SECS: i64 = 300;
 /// `expires_at` for a decision made at `now`.
 pub fn expiry_from(now: OffsetDateTime) -> String {
     ctime::rfc3339(now + time::Duration::seconds(DECISION_LIFETIME_SECS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    #[test]
+    fn the_most_severe_outcome_is_the_greatest() {
+        let all = [
+            Outcome::Deny,
+            Outcome::Allow,
+            Outcome::Ask,
+            Outcome::AllowWithCheckpoint,
+            Outcome::Redirect,
+        ];
+        assert_eq!(all.iter().max(), Some(&Outcome::Deny));
+        let mut sorted = all;
+        sorted.sort();
+        assert_eq!(
+            sorted.map(Outcome::as_str),
+            ["allow", "allow_with_checkpoint", "redirect", "ask", "deny"]
+        );
+    }
 }

@@ -2,23 +2,30 @@
 //! schemas define them, the canonical JSON every hash and signature is computed over, and the
 //! reason codes decisions carry.
 //!
-//! This crate is pure: it parses and validates what its callers hand it, it does no I/O, and it
-//! has no `unsafe`.
+//! Besides the protocol, the small helpers every crate shares live here once: atomic file writes
+//! ([`file`]), Python's `repr()` for csc-runner's messages ([`pyrepr`]) and the `$HOME` fallback
+//! ([`user`]).
+//!
+//! Apart from [`file`], this crate is pure: it parses and validates what its callers hand it, it
+//! does no I/O, and it has no `unsafe`.
 
 pub mod approval;
 pub mod canonical;
 pub mod conform;
 pub mod contract;
 pub mod decision;
+pub mod file;
 pub mod hash;
 pub mod json;
 pub mod limits;
 pub mod policy;
+pub mod pyrepr;
 pub mod reason;
 pub mod receipt;
 pub mod schema;
 pub mod secret;
 pub mod time;
+pub mod user;
 
 pub use approval::Approval;
 pub use contract::{Command, Contract, ContractError, EffectType, NetworkMode, RiskClass};

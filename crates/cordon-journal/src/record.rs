@@ -12,6 +12,7 @@
 //!
 //! The shapes are documented in `docs/journal.md`.
 
+use cordon_core::Outcome;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -26,9 +27,6 @@ pub const DECISION_LINK: &str = "decision_record";
 /// Member binding an entry to its place in a journal.
 pub const LOG_POSITION: &str = "log_position";
 
-/// The five outcomes (DESIGN.md).
-pub const OUTCOMES: [&str; 5] = ["allow", "deny", "ask", "redirect", "allow_with_checkpoint"];
-
 /// What a decision record says. Strings are taken as given; hashes are checked for shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
@@ -38,8 +36,8 @@ pub struct Decision {
     pub policy_profile: String,
     /// `sha256:<hex>` digest pinning the policy in force.
     pub policy_digest: String,
-    /// One of [`OUTCOMES`].
-    pub outcome: String,
+    /// One of the five outcomes (DESIGN.md), written as its name (`allow`, `ask`, …).
+    pub outcome: Outcome,
     /// Stable reason codes, in the order the engine produced them.
     pub reason_codes: Vec<String>,
     /// One sentence for a person.
@@ -77,12 +75,6 @@ pub fn decision_record_at(
         Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {}
         _ => return bad("policy_digest", "must be \"sha256:\" and 64 hex digits"),
     }
-    if !OUTCOMES.contains(&d.outcome.as_str()) {
-        return bad(
-            "outcome",
-            "must be one of allow, deny, ask, redirect, allow_with_checkpoint",
-        );
-    }
     if d.reason_codes.is_empty() {
         return bad("reason_codes", "must name at least one code");
     }
@@ -97,7 +89,7 @@ pub fn decision_record_at(
         "contract_sha256": d.contract_sha256,
         "policy_profile": d.policy_profile,
         "policy_digest": d.policy_digest,
-        "outcome": d.outcome,
+        "outcome": d.outcome.as_str(),
         "reason_codes": d.reason_codes,
         "reason": d.reason,
         "actor": d.actor,
@@ -213,7 +205,7 @@ mod tests {
             policy_profile: "dev-readonly".into(),
             policy_digest:
                 "sha256:439e7b580bf6269d598bc73d2e1681fe4384c74fef35e57b26da980cd29b23f1".into(),
-            outcome: "deny".into(),
+            outcome: Outcome::Deny,
             reason_codes: vec!["COMMAND_NOT_ALLOWED".into()],
             reason: "curl is not in allow_commands".into(),
             actor: "agent:claude-code".into(),
@@ -253,9 +245,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_fields() {
-        let mut d = sample();
-        d.outcome = "maybe".into();
-        assert!(decision_record(&d).is_err());
+        assert!(serde_json::from_value::<Decision>(json!({"outcome": "maybe"})).is_err());
         let mut d = sample();
         d.policy_digest = "439e".into();
         assert!(decision_record(&d).is_err());

@@ -4,6 +4,7 @@
 #[cfg(feature = "cedar")]
 pub mod cedar;
 pub mod engine;
+pub mod envelope;
 pub mod facts;
 pub mod grants;
 pub mod import;

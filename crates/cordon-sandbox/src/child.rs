@@ -323,10 +323,16 @@ impl ChildSetup {
         let Some(protect) = &self.protect else {
             return Ok(0);
         };
+        // Only conveniences to mount (stand-ins over files Landlock closes anyway): without a
+        // mount namespace, run without them rather than not at all.
+        let optional = protect.targets.iter().all(|t| t.optional);
         let mut done = 0;
         if let (false, Some((uid_map, gid_map))) = (in_new_userns, &protect.userns_maps) {
             // SAFETY: unshare with integer flags.
             if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+                if optional {
+                    return Ok(0);
+                }
                 return self.fail(Step::MountNamespace).map(|()| 0);
             }
             let ok = write_proc(c"/proc/self/setgroups", b"deny")
@@ -339,6 +345,9 @@ impl ChildSetup {
             done |= applied::USERNS;
         }
         if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).is_err() {
+            if optional {
+                return Ok(done);
+            }
             return self.fail(Step::MountNamespace).map(|()| 0);
         }
         done |= applied::MOUNTNS;

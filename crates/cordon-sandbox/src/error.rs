@@ -22,6 +22,18 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A path could not be resolved to a real file (missing, a loop, or a `/proc` link of cordon's
+    /// own process); nothing is granted on it.
+    #[error("{path:?} cannot be resolved to a real file: {why}")]
+    Unresolvable { path: PathBuf, why: String },
+    /// A grant would open a path the envelope keeps closed whatever a contract, an approval or a
+    /// link says: credentials, cordon's own home, shell start-up files.
+    #[error("{path:?} is never granted: it is or lies inside {never:?}, which the envelope keeps closed (credentials, cordon's home, shell start-up files) whatever a contract, an approval or a link says")]
+    NeverGranted { path: PathBuf, never: PathBuf },
+    /// The envelope itself cannot be built (e.g. the workspace is missing or lies inside a closed
+    /// path).
+    #[error("envelope: {0}")]
+    Envelope(String),
     /// The kernel lacks a feature the requested confinement needs; the run is blocked.
     #[error("hardened mode needs {feature}, which is not available here: {detail}")]
     Unenforceable {

@@ -21,41 +21,57 @@
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
+    Access as _, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset,
     RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope, ABI,
 };
 
-use crate::report::LandlockReport;
-use crate::{resolve_scope, Error};
+use crate::envelope::{
+    carve, check_rules, Access, Envelope, Grant, GrantAccess, Holes, Rule, MAX_CARVED_ENTRIES,
+};
+use crate::report::{EnvelopeReport, GrantReport, LandlockReport};
+use crate::resolve::{open_trusted, RealPath};
+use crate::{resolve_real, resolve_scope, Error};
 
 /// Directories exec needs: binaries and shared libraries. Every hardened run may read them.
 pub const SYSTEM_DIRS: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
 ];
 
-/// Files under `/etc` that dynamic linking and uid/gid lookup read.
+/// Files under `/etc` that dynamic linking, uid/gid and host lookup and everyday tools read, none
+/// of them secret: OpenSSL's configuration (every Node.js program reads it at start), git's system
+/// configuration, the MIME and time-zone tables, the name-service files `getaddrinfo` reads even
+/// for `localhost`, and the public TLS trust stores.
 const SYSTEM_ETC: &[&str] = &[
     "/etc/ld.so.cache",
     "/etc/ld.so.conf",
     "/etc/ld.so.conf.d",
     "/etc/localtime",
+    "/etc/timezone",
     "/etc/nsswitch.conf",
     "/etc/passwd",
     "/etc/group",
-];
-
-/// Added only when the network is allowed: name resolution and TLS trust.
-const NETWORK_ETC: &[&str] = &[
-    "/etc/resolv.conf",
     "/etc/hosts",
     "/etc/host.conf",
     "/etc/gai.conf",
     "/etc/services",
     "/etc/protocols",
-    "/etc/ssl",
+    "/etc/ssl/openssl.cnf",
+    "/etc/gitconfig",
+    "/etc/mime.types",
+    "/etc/selinux/config",
+    "/etc/rustup",
+    // The TLS trust stores, public certificates only (`/etc/ssl/private` holds the machine's TLS
+    // keys): npm reads them at start even when it will not connect.
+    "/etc/ssl/certs",
+    "/etc/ssl/cert.pem",
     "/etc/ca-certificates",
-    "/etc/pki",
+    "/etc/pki/tls/certs",
+    "/etc/pki/tls/cert.pem",
+    "/etc/pki/ca-trust",
 ];
+
+/// Added only when the network is allowed: the resolver's configuration.
+const NETWORK_ETC: &[&str] = &["/etc/resolv.conf"];
 
 /// Device files every program may read and write.
 const DEVICES: &[&str] = &[
@@ -74,6 +90,31 @@ pub const MIN_LANDLOCK_ABI: u8 = 3;
 pub(crate) struct FsPlan {
     pub ruleset: RulesetCreated,
     pub report: LandlockReport,
+    pub envelope: EnvelopeReport,
+    /// Writable roots as granted before any carving (the workspace, caches, grants; not the
+    /// private TMPDIR): where protected metadata is sought (`protect.rs`).
+    pub write_roots: Vec<PathBuf>,
+    /// Closed paths that exist beneath a granted root: an empty stand-in is mounted over each
+    /// (`protect.rs`), and the run needs it.
+    pub stand_ins: Vec<PathBuf>,
+    /// Closed files that exist outside every granted root: stood in for where a mount namespace
+    /// can be made, left closed where not.
+    pub convenience_stand_ins: Vec<PathBuf>,
+}
+
+/// What the ruleset is built from.
+pub(crate) struct FsRequest<'a> {
+    pub envelope: &'a Envelope,
+    pub read_paths: &'a [PathBuf],
+    pub write_paths: &'a [PathBuf],
+    pub grants: &'a [Grant],
+    /// The run's private TMPDIR.
+    pub tmp: &'a Path,
+    /// The empty read-only file that stands in for closed files (readable, so a program that
+    /// reads its configuration at start, as npm reads `~/.npmrc`, finds it empty instead of
+    /// failing).
+    pub stand_in: &'a Path,
+    pub deny_network: bool,
 }
 
 fn abi_from(v: u8) -> ABI {
@@ -91,14 +132,8 @@ fn abi_from(v: u8) -> ABI {
     }
 }
 
-/// Resolves every scope and builds the ruleset. `tmp` is the run's private TMPDIR.
-pub(crate) fn build(
-    kernel_abi: u8,
-    read_paths: &[PathBuf],
-    write_paths: &[PathBuf],
-    tmp: &Path,
-    deny_network: bool,
-) -> Result<FsPlan, Error> {
+/// Resolves every root, grants around never paths, and builds the ruleset.
+pub(crate) fn build(kernel_abi: u8, request: &FsRequest<'_>) -> Result<FsPlan, Error> {
     if kernel_abi < MIN_LANDLOCK_ABI {
         return Err(Error::Unenforceable {
             feature: "Landlock ABI >= 3",
@@ -121,7 +156,7 @@ pub(crate) fn build(
         .handle_access(handled_fs)
         .map_err(ll("filesystem access"))?;
     let mut handled_net = BitFlags::<AccessNet>::EMPTY;
-    if deny_network && kernel_abi >= 4 {
+    if request.deny_network && kernel_abi >= 4 {
         handled_net = AccessNet::from_all(abi);
         ruleset = ruleset
             .handle_access(handled_net)
@@ -134,6 +169,7 @@ pub(crate) fn build(
     }
     let mut created = ruleset.create().map_err(ll("creating the ruleset"))?;
 
+    let planned = plan_rules(request)?;
     let mut report = LandlockReport {
         enforced: false,
         abi: kernel_abi,
@@ -143,71 +179,223 @@ pub(crate) fn build(
         scopes: names(scopes),
         ..LandlockReport::default()
     };
-
-    // System paths are optional (a distro may lack /lib32); the report lists what was granted.
-    let mut system: Vec<&str> = SYSTEM_DIRS.iter().chain(SYSTEM_ETC).copied().collect();
-    system.push("/proc");
-    if !deny_network {
-        system.extend(NETWORK_ETC);
-    }
-    let mut read = Vec::new();
-    for p in system {
-        if let Ok(resolved) = resolve_scope(p) {
-            if !read.contains(&resolved) {
-                read.push(resolved);
+    for rule in &planned.rules {
+        let access = match rule.access {
+            Access::List => BitFlags::from(AccessFs::ReadDir),
+            Access::Read => AccessFs::from_read(abi),
+            Access::Write => AccessFs::from_all(abi),
+            Access::Device => {
+                (AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Truncate)
+                    & AccessFs::from_all(abi)
             }
+        };
+        let access = if rule.target.is_dir() {
+            access
+        } else {
+            access & AccessFs::from_file(abi)
+        };
+        if access.is_empty() {
+            continue;
+        }
+        let path = rule.target.path().to_path_buf();
+        created = created
+            .add_rule(PathBeneath::new(&rule.target, access))
+            .map_err(ll(&path.display().to_string()))?;
+        let list = match rule.access {
+            Access::List => &mut report.list_paths,
+            Access::Read => &mut report.read_paths,
+            Access::Write => &mut report.write_paths,
+            Access::Device => &mut report.devices,
+        };
+        if !list.contains(&path) {
+            list.push(path);
         }
     }
-    for p in read_paths {
-        let resolved = resolve_scope(p)?;
-        if !read.contains(&resolved) {
-            read.push(resolved);
-        }
-    }
-    let mut write = Vec::new();
-    for p in write_paths.iter().map(PathBuf::as_path).chain([tmp]) {
-        let resolved = resolve_scope(p)?;
-        if !write.contains(&resolved) {
-            write.push(resolved);
-        }
-    }
-    let mut devices = Vec::new();
-    for p in DEVICES {
-        if let Ok(resolved) = resolve_scope(p) {
-            devices.push(resolved);
-        }
-    }
-
-    let read_access = AccessFs::from_read(abi);
-    let write_access = AccessFs::from_all(abi);
-    let device_access =
-        (AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Truncate) & AccessFs::from_all(abi);
-    for (paths, access) in [
-        (&read, read_access),
-        (&write, write_access),
-        (&devices, device_access),
-    ] {
-        for path in paths {
-            let fd = PathFd::new(path).map_err(|e| Error::Unenforceable {
-                feature: "opening a scope path for Landlock",
-                detail: format!("{}: {e}", path.display()),
-            })?;
-            let access = if path.is_dir() {
-                access
-            } else {
-                access & AccessFs::from_file(abi)
-            };
-            created = created
-                .add_rule(PathBeneath::new(fd, access))
-                .map_err(ll(&path.display().to_string()))?;
-        }
-    }
-    report.read_paths = read;
-    report.write_paths = write;
-    report.devices = devices;
     Ok(FsPlan {
         ruleset: created,
         report,
+        envelope: planned.envelope,
+        write_roots: planned.write_roots,
+        stand_ins: planned.stand_ins,
+        convenience_stand_ins: planned.convenience_stand_ins,
+    })
+}
+
+struct Planned {
+    rules: Vec<Rule>,
+    envelope: EnvelopeReport,
+    write_roots: Vec<PathBuf>,
+    stand_ins: Vec<PathBuf>,
+    convenience_stand_ins: Vec<PathBuf>,
+}
+
+/// The rules being planned, and what the report says of them.
+struct Planner<'a> {
+    holes: Holes,
+    budget: usize,
+    rules: Vec<Rule>,
+    report: EnvelopeReport,
+    write_roots: Vec<PathBuf>,
+    request: &'a FsRequest<'a>,
+}
+
+impl Planner<'_> {
+    /// Grants `real` with `access`, around the holes beneath it.
+    fn add(&mut self, real: RealPath, access: Access) -> Result<(), Error> {
+        let holes = &self.holes;
+        carve(
+            real,
+            access,
+            holes,
+            &mut self.budget,
+            &mut self.rules,
+            &mut self.report.carved,
+        )
+    }
+
+    /// System paths are optional (a distro may lack /lib32); the report lists what was granted.
+    fn system(&mut self) -> Result<(), Error> {
+        let network: &[&str] = if self.request.deny_network {
+            &[]
+        } else {
+            NETWORK_ETC
+        };
+        for p in SYSTEM_DIRS
+            .iter()
+            .chain(SYSTEM_ETC)
+            .chain(["/proc"].iter())
+            .chain(network)
+        {
+            if let Ok(real) = open_trusted(Path::new(p)) {
+                self.add(real, Access::Read)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The envelope's roots (one that no longer exists is left out and noted) and the TMPDIR.
+    fn envelope(&mut self) -> Result<(), Error> {
+        let envelope = self.request.envelope;
+        for (roots, access) in [
+            (&envelope.read, Access::Read),
+            (&envelope.write, Access::Write),
+            (&envelope.list, Access::List),
+        ] {
+            for root in roots {
+                let Ok(real) = open_trusted(root) else {
+                    let note = format!("{} does not exist and was not granted", root.display());
+                    self.report.notes.push(note);
+                    continue;
+                };
+                let shown = real.path().to_path_buf();
+                self.add(real, access)?;
+                match access {
+                    Access::Read => self.report.read.push(shown),
+                    Access::Write => {
+                        self.write_roots.push(shown.clone());
+                        self.report.write.push(shown);
+                    }
+                    _ => self.report.list.push(shown),
+                }
+            }
+        }
+        let tmp = open_trusted(self.request.tmp)?;
+        self.report.write.push(tmp.path().to_path_buf());
+        self.add(tmp, Access::Write)
+    }
+
+    /// Grants beyond the envelope: on the caller's descriptors, and the paths it named.
+    fn grants(&mut self) -> Result<(), Error> {
+        let request = self.request;
+        let by_path = request
+            .read_paths
+            .iter()
+            .map(|p| (p, GrantAccess::Read))
+            .chain(request.write_paths.iter().map(|p| (p, GrantAccess::Write)));
+        let mut extra = Vec::new();
+        for (p, access) in by_path {
+            // Refuses relative paths and `..`, and names a missing path; then the resolver, so a
+            // `/proc/self/fd/N` of this process is refused instead of granted.
+            resolve_scope(p)?;
+            extra.push((resolve_real(p, "/")?, access, "path"));
+        }
+        for grant in request.grants {
+            extra.push((grant.target.clone(), grant.access, "descriptor"));
+        }
+        for (real, access, made_on) in extra {
+            let path = real.path().to_path_buf();
+            if access == GrantAccess::Write {
+                self.write_roots.push(path.clone());
+            }
+            self.report.grants.push(GrantReport {
+                path,
+                access,
+                made_on: made_on.into(),
+            });
+            let access = match access {
+                GrantAccess::Read => Access::Read,
+                GrantAccess::Write => Access::Write,
+            };
+            self.add(real, access)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every rule the run gets, each checked against the holes.
+fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
+    let envelope = request.envelope;
+    let grant_paths: Vec<&Path> = request.grants.iter().map(|g| g.target.path()).collect();
+    let roots: Vec<&Path> = envelope
+        .read
+        .iter()
+        .chain(&envelope.write)
+        .chain(request.read_paths)
+        .chain(request.write_paths)
+        .map(PathBuf::as_path)
+        .chain(grant_paths)
+        .collect();
+    let holes = Holes::of(envelope, &roots);
+    let mut planner = Planner {
+        report: EnvelopeReport {
+            never: holes.closed.clone(),
+            read_only: holes.read_only.clone(),
+            // The stand-ins outside every root are added when they were mounted (`finish`).
+            stand_ins: holes.mounted.clone(),
+            notes: envelope.notes.clone(),
+            ..EnvelopeReport::default()
+        },
+        holes,
+        budget: MAX_CARVED_ENTRIES,
+        rules: Vec::new(),
+        write_roots: Vec::new(),
+        request,
+    };
+    planner.system()?;
+    planner.envelope()?;
+    planner.grants()?;
+    for p in DEVICES {
+        if let Ok(real) = open_trusted(Path::new(p)) {
+            planner.rules.push(Rule {
+                target: real,
+                access: Access::Device,
+            });
+        }
+    }
+    // Closed files that exist read as empty: the stand-in mounted over them is readable. (Named
+    // files found by the search in `protect.rs` get it too, so the rule is always there.) Closed
+    // directories get an empty directory of mode 000, which nothing without capabilities opens.
+    planner.rules.push(Rule {
+        target: open_trusted(request.stand_in)?,
+        access: Access::Read,
+    });
+    check_rules(&planner.rules, &planner.holes)?;
+    Ok(Planned {
+        rules: planner.rules,
+        stand_ins: planner.holes.mounted,
+        convenience_stand_ins: planner.holes.convenience,
+        envelope: planner.report,
+        write_roots: planner.write_roots,
     })
 }
 
@@ -224,11 +412,30 @@ mod tests {
         tempfile::tempdir().unwrap()
     }
 
+    fn request<'a>(
+        envelope: &'a Envelope,
+        read: &'a [PathBuf],
+        write: &'a [PathBuf],
+        tmp: &'a Path,
+        deny_network: bool,
+    ) -> FsRequest<'a> {
+        FsRequest {
+            envelope,
+            read_paths: read,
+            write_paths: write,
+            grants: &[],
+            tmp,
+            stand_in: Path::new("/etc/passwd"),
+            deny_network,
+        }
+    }
+
     #[test]
     fn refuses_kernels_without_landlock_or_with_an_old_abi() {
         let t = tmp();
+        let e = Envelope::default();
         for abi in [0, 1, 2] {
-            match build(abi, &[], &[], t.path(), true) {
+            match build(abi, &request(&e, &[], &[], t.path(), true)) {
                 Err(Error::Unenforceable { feature, detail }) => {
                     assert_eq!(feature, "Landlock ABI >= 3");
                     assert!(!detail.is_empty());
@@ -242,55 +449,110 @@ mod tests {
     #[test]
     fn grants_exec_paths_and_only_the_needed_etc_files() {
         let abi = crate::landlock_abi();
-        if abi < MIN_LANDLOCK_ABI {
-            return;
-        }
+        assert!(abi >= MIN_LANDLOCK_ABI, "this test needs Landlock ABI >= 3");
         let t = tmp();
-        let plan = build(abi, &[], &[], t.path(), true).unwrap();
+        let e = Envelope::default();
+        let plan = build(abi, &request(&e, &[], &[], t.path(), true)).unwrap();
         let r = &plan.report;
         assert!(r.read_paths.iter().any(|p| p == Path::new("/usr")));
         assert!(r.read_paths.iter().any(|p| p == Path::new("/etc/passwd")));
+        assert!(r
+            .read_paths
+            .iter()
+            .any(|p| p == Path::new("/etc/ssl/openssl.cnf")));
         assert!(!r.read_paths.iter().any(|p| p == Path::new("/etc")));
         assert!(!r.read_paths.iter().any(|p| p == Path::new("/etc/shadow")));
         assert!(
-            !r.read_paths.iter().any(|p| p.starts_with("/etc/ssl")),
-            "TLS files only with network"
+            !r.read_paths
+                .iter()
+                .any(|p| p == Path::new("/etc/resolv.conf")),
+            "the resolver only with network"
         );
         assert_eq!(
             r.write_paths,
             vec![std::fs::canonicalize(t.path()).unwrap()]
         );
         assert_eq!(r.handled_net.is_empty(), abi < 4);
-        let allowed = build(abi, &[], &[], t.path(), false).unwrap();
+        let allowed = build(abi, &request(&e, &[], &[], t.path(), false)).unwrap();
         assert!(
             allowed.report.handled_net.is_empty(),
             "network allowed: TCP not handled"
         );
+        // Never the TLS private keys, even with the network.
+        assert!(!allowed
+            .report
+            .read_paths
+            .iter()
+            .any(|p| p.starts_with("/etc/ssl/private") || p == Path::new("/etc/ssl")));
     }
 
     #[test]
     fn scope_errors_surface_before_anything_is_granted() {
         let abi = crate::landlock_abi();
-        if abi < MIN_LANDLOCK_ABI {
-            return;
-        }
+        assert!(abi >= MIN_LANDLOCK_ABI, "this test needs Landlock ABI >= 3");
         let t = tmp();
-        let err = build(
-            abi,
-            &[PathBuf::from("/nonexistent-cordon")],
-            &[],
-            t.path(),
-            true,
-        )
-        .err();
+        let e = Envelope::default();
+        let missing = [PathBuf::from("/nonexistent-cordon")];
+        let err = build(abi, &request(&e, &missing, &[], t.path(), true)).err();
         assert!(
             matches!(err, Some(Error::ScopeUnresolvable { .. })),
             "{err:?}"
         );
-        let err = build(abi, &[], &[PathBuf::from("/usr/../tmp")], t.path(), true).err();
+        let dotdot = [PathBuf::from("/usr/../tmp")];
+        let err = build(abi, &request(&e, &[], &dotdot, t.path(), true)).err();
         assert!(
             matches!(err, Some(Error::ScopeParentReference { .. })),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_grant_inside_a_never_path_refuses_the_run_and_one_around_it_is_carved() {
+        let abi = crate::landlock_abi();
+        assert!(abi >= MIN_LANDLOCK_ABI, "this test needs Landlock ABI >= 3");
+        let t = tmp();
+        let h = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::create_dir_all(h.join(".ssh")).unwrap();
+        std::fs::create_dir_all(h.join("project")).unwrap();
+        let private = tmp();
+        let e = Envelope {
+            never: vec![h.join(".ssh"), h.join(".aws")],
+            ..Envelope::default()
+        };
+        let inside = [h.join(".ssh")];
+        let err = build(abi, &request(&e, &inside, &[], private.path(), true)).err();
+        assert!(matches!(err, Some(Error::NeverGranted { .. })), "{err:?}");
+        // `.ssh` exists beneath the grant: mounted over. `.aws` does not: granted around, so it
+        // cannot be created.
+        let around = [h.clone()];
+        let plan = build(abi, &request(&e, &around, &[], private.path(), true)).unwrap();
+        assert_eq!(plan.envelope.carved, vec![h.clone()]);
+        assert_eq!(plan.stand_ins, vec![h.join(".ssh")]);
+        assert!(plan.report.list_paths.contains(&h));
+        assert!(plan.report.read_paths.contains(&h.join("project")));
+        assert!(!plan.report.read_paths.contains(&h));
+    }
+
+    #[test]
+    fn a_path_grant_through_this_process_descriptors_is_refused() {
+        use std::os::fd::AsRawFd;
+        let abi = crate::landlock_abi();
+        assert!(abi >= MIN_LANDLOCK_ABI, "this test needs Landlock ABI >= 3");
+        let t = tmp();
+        let secret = t.path().join("signing.pem");
+        std::fs::write(&secret, "key").unwrap();
+        let held = std::fs::File::open(&secret).unwrap();
+        let e = Envelope::default();
+        let via_fd = [PathBuf::from(format!("/proc/self/fd/{}", held.as_raw_fd()))];
+        let private = tmp();
+        let err = build(abi, &request(&e, &via_fd, &[], private.path(), true)).err();
+        assert!(matches!(err, Some(Error::Unresolvable { .. })), "{err:?}");
+        // Positive control: the file itself, named, is granted.
+        let named = [secret.clone()];
+        let plan = build(abi, &request(&e, &named, &[], private.path(), true)).unwrap();
+        assert!(plan
+            .report
+            .read_paths
+            .contains(&std::fs::canonicalize(&secret).unwrap()));
     }
 }

@@ -23,6 +23,7 @@ mod capture;
 mod cgroup;
 mod child;
 mod env;
+mod envelope;
 mod error;
 mod filesystem;
 mod kernel;
@@ -30,6 +31,7 @@ mod plan;
 mod processes;
 mod protect;
 mod report;
+mod resolve;
 mod scope;
 mod seccomp;
 mod spawn;
@@ -41,6 +43,7 @@ pub use broker::{
 };
 pub use capture::{OutputFilter, StreamFilter};
 pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};
+pub use envelope::{Envelope, EnvelopeBuilder, Grant, GrantAccess, MAX_CARVED_ENTRIES};
 pub use error::Error;
 pub use filesystem::{MIN_LANDLOCK_ABI, SYSTEM_DIRS};
 pub use kernel::{doctor, effective_capabilities, landlock_abi, Guarantee, KernelReport};
@@ -49,12 +52,13 @@ pub use processes::{
     MAX_ARGS as MAX_RECORDED_ARGS, MAX_ARGV_BYTES as MAX_RECORDED_ARGV_BYTES,
     MAX_PROCESSES as MAX_RECORDED_PROCESSES, MAX_TREE_ARGV_BYTES as MAX_RECORDED_TREE_ARGV_BYTES,
 };
-pub use protect::{MAX_WALK_DEPTH, MAX_WALK_DIRS, PROTECTED_NAMES, WALK_SKIPPED};
+pub use protect::{Protected, MAX_WALK_DEPTH, MAX_WALK_DIRS, PROTECTED_NAMES, WALK_SKIPPED};
 pub use report::{
     BrokerRefusal, BrokerReport, CgroupReport, CommandReport, CommandStatus, EnforcementReport,
-    EnvReport, LandlockReport, NetworkReport, ProcessRecord, ProcessReport, ProcessTree,
-    ProtectedPath, ProtectedReport, Protection, RlimitReport, RunReport, SeccompReport,
-    SegmentReport, StreamReport,
+    EnvReport, EnvelopeReport, GrantReport, LandlockReport, NetworkReport, ProcessRecord,
+    ProcessReport, ProcessTree, ProtectedPath, ProtectedReport, Protection, RlimitReport,
+    RunReport, SeccompReport, SegmentReport, StreamReport,
 };
+pub use resolve::{resolve_real, FileKind, RealPath, MAX_SYMLINKS};
 pub use scope::resolve_scope;
 pub use supervisor::run;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::broker::WriteObserver;
+use crate::envelope::{Envelope, Grant};
 
 /// Commands run in order; the first failure stops the plan.
 #[derive(Debug, Clone, Default)]
@@ -128,9 +129,16 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct Confinement {
     pub mode: Mode,
-    /// Readable (and executable) trees; resolved with [`crate::resolve_scope`] before granting.
+    /// What every command may reach, and what it never may ([`Envelope`]).
+    pub envelope: Envelope,
+    /// Grants beyond the envelope on files the caller resolved and judged ([`crate::resolve_real`]).
+    pub grants: Vec<Grant>,
+    /// Readable (and executable) trees beyond the envelope, by path: resolved with
+    /// [`crate::resolve_scope`] when the run is prepared. Prefer [`Confinement::grants`], made on
+    /// the file that was judged.
     pub read_paths: Vec<PathBuf>,
-    /// Writable (and readable) trees; may sit below a read-only one.
+    /// Writable (and readable) trees beyond the envelope, by path; may sit below a read-only one.
+    /// An explicit grant of a protected name (`.git/hooks`) leaves it writable.
     pub write_paths: Vec<PathBuf>,
     pub network: Network,
     pub limits: Limits,
@@ -154,6 +162,8 @@ impl Confinement {
     pub fn local() -> Self {
         Confinement {
             mode: Mode::Local,
+            envelope: Envelope::default(),
+            grants: Vec::new(),
             read_paths: Vec::new(),
             write_paths: Vec::new(),
             network: Network::Allow,
@@ -169,6 +179,21 @@ impl Confinement {
             network: Network::Deny,
             ..Confinement::local()
         }
+    }
+
+    /// Kernel confinement within `envelope`, and no network.
+    pub fn within(envelope: Envelope) -> Self {
+        Confinement {
+            envelope,
+            ..Confinement::hardened()
+        }
+    }
+
+    /// A grant beyond the envelope, on a resolved file.
+    #[must_use]
+    pub fn grant(mut self, grant: Grant) -> Self {
+        self.grants.push(grant);
+        self
     }
 
     #[must_use]

@@ -43,8 +43,10 @@ use crate::report::{ProtectedPath, ProtectedReport, Protection};
 use crate::Error;
 
 /// Paths protected at every project root, relative to it. `.git/hooks` and `.git/config` run or
-/// configure code on the user's next git command (`.git/commondir` and `.git/info` redirect or
-/// extend them); `.husky` is where husky points `core.hooksPath`;
+/// configure code on the user's next git command, and `.git/commondir` moves both to another
+/// directory; `.git/info` holds `attributes` (filter drivers) and `exclude`. The `.git/` names
+/// hold in every git directory: the main one, each linked worktree's (`.git/worktrees/*`) and each
+/// submodule's (`.git/modules/**`). `.husky` is where husky points `core.hooksPath`;
 /// the rest configure agents (`.claude`, `.codex`, `.agents`, `.gemini`, `.cursor`, `.mcp.json`),
 /// editors (`.vscode`, `.idea`), shells (`.envrc` for direnv) and credentials (`.aws`, `.ssh`).
 ///
@@ -82,6 +84,61 @@ pub const MAX_WALK_DIRS: usize = 1024;
 /// are not where a project keeps its own repositories.
 pub const WALK_SKIPPED: &[&str] = &["node_modules", "target", ".venv", "__pycache__"];
 
+/// The protected set computed when a run starts: where the protected names are, for every
+/// mechanism that must keep them read-only, including one that refuses to *create* a protected
+/// name absent at start (which a bind mount cannot cover). One copy of the names:
+/// [`PROTECTED_NAMES`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Protected {
+    /// Writable roots and the project roots found below them (directories holding a `.git`):
+    /// where the agent, editor and shell names ([`Protected::project_names`]) are protected.
+    pub project_roots: Vec<PathBuf>,
+    /// Git directories inside them (the main one, `.git/worktrees/*`, `.git/modules/**`): where
+    /// the git names ([`Protected::git_dir_names`]) are protected.
+    pub git_dirs: Vec<PathBuf>,
+}
+
+impl Protected {
+    /// Finds the protected set inside `write_roots` (real paths), without planning any mount.
+    /// A `.git/hooks` missing from a git directory is created empty, as for a run.
+    pub fn find(write_roots: &[PathBuf]) -> Protected {
+        let mut found = BTreeMap::new();
+        let mut report = ProtectedReport::default();
+        search(write_roots, None, None, &mut found, &mut report);
+        Protected::from_report(&report)
+    }
+
+    pub(crate) fn from_report(report: &ProtectedReport) -> Protected {
+        Protected {
+            project_roots: report.project_roots.clone(),
+            git_dirs: report.git_dirs.clone(),
+        }
+    }
+
+    /// Names protected at a project root: `.claude`, `.vscode`, `.envrc`, ...
+    pub fn project_names() -> impl Iterator<Item = &'static str> {
+        PROTECTED_NAMES
+            .iter()
+            .copied()
+            .filter(|n| !n.starts_with(".git/"))
+    }
+
+    /// Names protected in a git directory: `hooks`, `config`, `commondir`, `info`, ...
+    pub fn git_dir_names() -> impl Iterator<Item = &'static str> {
+        PROTECTED_NAMES
+            .iter()
+            .filter_map(|n| n.strip_prefix(".git/"))
+    }
+
+    /// True when the entry `name` of the directory `parent` (a real path) is protected.
+    pub fn is_protected(&self, parent: &Path, name: &std::ffi::OsStr) -> bool {
+        (self.project_roots.iter().any(|r| r == parent)
+            && Protected::project_names().any(|n| *n == *name))
+            || (self.git_dirs.iter().any(|g| g == parent)
+                && Protected::git_dir_names().any(|n| *n == *name))
+    }
+}
+
 /// One bind mount the child makes.
 #[derive(Clone)]
 pub(crate) struct Target {
@@ -91,6 +148,8 @@ pub(crate) struct Target {
     /// `Some` for a read-only mount: the flags of the remount that makes it read-only (the source
     /// filesystem's `noexec` is kept, because a user namespace may not drop a locked flag).
     pub remount: Option<MsFlags>,
+    /// A convenience (a stand-in over a file Landlock closes anyway): its failure is not fatal.
+    pub optional: bool,
 }
 
 /// What the supervisor found, prepared before any fork.
@@ -98,36 +157,112 @@ pub(crate) struct ProtectPlan {
     /// Sorted so a pinned `.git` is mounted before the read-only paths inside it.
     pub targets: Vec<Target>,
     pub report: ProtectedReport,
-    /// Every project root found (writable roots and directories holding `.git`), in the order
-    /// found: where the write broker protects names too (`broker/protected.rs`).
-    pub project_roots: Vec<PathBuf>,
+    /// Where the protected names are (for a mechanism that refuses creating them).
+    #[allow(dead_code)]
+    pub protected: Protected,
 }
 
-/// Finds the protected paths inside `write_roots` (already resolved). `tmp` is the run's private
-/// TMPDIR, which is never searched.
-#[cfg(test)]
-pub(crate) fn plan(
-    write_roots: &[PathBuf],
-    tmp: &Path,
-    substitutes: &[Substitute],
-) -> Result<ProtectPlan, Error> {
-    plan_with(write_roots, tmp, substitutes, true)
+/// What the mount namespace is planned from.
+pub(crate) struct Request<'a> {
+    /// Writable roots, already resolved, where protected names are sought.
+    pub write_roots: &'a [PathBuf],
+    /// The run's private TMPDIR, which is never searched.
+    pub tmp: &'a Path,
+    pub substitutes: &'a [Substitute],
+    /// Closed paths of the envelope that exist beneath a granted root, each to have a stand-in
+    /// mounted over it.
+    pub stand_ins: &'a [PathBuf],
+    /// Closed files outside every granted root: stood in for only if a mount namespace can be had.
+    pub convenience_stand_ins: &'a [PathBuf],
+    /// File-name globs closed wherever the search finds such a file (`Envelope::never_names`).
+    pub never_names: &'a [String],
+    /// The empty read-only file mounted over a closed file.
+    pub stand_in: &'a Path,
+    /// The empty directory (mode 000) mounted over a closed directory.
+    pub stand_in_dir: &'a Path,
 }
 
-/// [`plan`], saying whether a git directory without `hooks` gets an empty one to mount over: not
-/// needed when the write broker refuses the name whether it exists or not.
-pub(crate) fn plan_with(
-    write_roots: &[PathBuf],
-    tmp: &Path,
-    substitutes: &[Substitute],
-    create_missing_hooks: bool,
-) -> Result<ProtectPlan, Error> {
+/// Finds the protected paths and plans every mount of the run.
+pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
+    let (write_roots, tmp, substitutes) = (request.write_roots, request.tmp, request.substitutes);
     let mut found: BTreeMap<PathBuf, Protection> = BTreeMap::new();
     let mut report = ProtectedReport::default();
-    let mut project_roots = Vec::new();
+    let names = crate::envelope::name_matcher(request.never_names)?;
+    search(
+        write_roots,
+        Some(tmp),
+        Some(&names),
+        &mut found,
+        &mut report,
+    );
+    for closed in request
+        .stand_ins
+        .iter()
+        .chain(request.convenience_stand_ins)
+    {
+        found.insert(closed.clone(), Protection::Emptied);
+    }
+    // Nothing is mounted inside a closed directory: it is hidden whole, and a mount point inside
+    // the empty stand-in would not exist.
+    let hidden: Vec<PathBuf> = found
+        .iter()
+        .filter(|(p, how)| **how == Protection::Emptied && p.is_dir())
+        .map(|(p, _)| p.clone())
+        .collect();
+    found.retain(|p, _| !hidden.iter().any(|h| p.starts_with(h) && p != h));
+    let mut targets = Vec::new();
+    for (path, how) in &found {
+        let c = c_path(path)?;
+        let source = match how {
+            Protection::Emptied if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) => {
+                Some(c_path(request.stand_in_dir)?)
+            }
+            Protection::Emptied => Some(c_path(request.stand_in)?),
+            _ => None,
+        };
+        let remount = match (how, &source) {
+            (Protection::Pinned, _) => None,
+            (Protection::Emptied, Some(source)) => Some(read_only_flags(source)?),
+            _ => Some(read_only_flags(&c)?),
+        };
+        targets.push(Target {
+            path: c,
+            source,
+            remount,
+            optional: request.convenience_stand_ins.contains(path),
+        });
+        report.paths.push(ProtectedPath {
+            path: path.clone(),
+            how: *how,
+        });
+    }
+    // After the protected names: a substitute sits in a system directory, never inside them.
+    for substitute in substitutes {
+        targets.push(substitute_target(substitute)?);
+        report.paths.push(ProtectedPath {
+            path: substitute.program.clone(),
+            how: Protection::Substituted,
+        });
+    }
+    let protected = Protected::from_report(&report);
+    Ok(ProtectPlan {
+        targets,
+        report,
+        protected,
+    })
+}
+
+/// Walks the writable roots for project roots and records every protected path that exists.
+fn search(
+    write_roots: &[PathBuf],
+    tmp: Option<&Path>,
+    never_names: Option<&globset::GlobSet>,
+    found: &mut BTreeMap<PathBuf, Protection>,
+    report: &mut ProtectedReport,
+) {
     let mut budget = MAX_WALK_DIRS;
     let mut truncated = false;
-    for root in write_roots.iter().filter(|r| r.as_path() != tmp) {
+    for root in write_roots.iter().filter(|r| Some(r.as_path()) != tmp) {
         let Ok(root_meta) = std::fs::metadata(root) else {
             continue;
         };
@@ -137,14 +272,7 @@ pub(crate) fn plan_with(
         // A grant of a git directory itself: its hooks and config are still protected.
         if root.file_name().is_some_and(|n| n == ".git") {
             if let Some(project) = root.parent() {
-                project_roots.push(project.to_path_buf());
-                protect_project(
-                    project,
-                    write_roots,
-                    create_missing_hooks,
-                    &mut found,
-                    &mut report,
-                );
+                protect_project(project, write_roots, found, report);
             }
         }
         let mut queue = vec![(root.clone(), 0usize)];
@@ -158,14 +286,7 @@ pub(crate) fn plan_with(
             let is_root = depth == 0;
             let git = std::fs::symlink_metadata(dir.join(".git")).ok();
             if is_root || git.is_some() {
-                project_roots.push(dir.clone());
-                protect_project(
-                    &dir,
-                    write_roots,
-                    create_missing_hooks,
-                    &mut found,
-                    &mut report,
-                );
+                protect_project(&dir, write_roots, found, report);
             }
             if depth >= MAX_WALK_DEPTH {
                 continue;
@@ -183,6 +304,9 @@ pub(crate) fn plan_with(
                     continue;
                 };
                 let name = entry.file_name();
+                if kind.is_file() && never_names.is_some_and(|n| n.is_match(&name)) {
+                    found.insert(entry.path(), Protection::Emptied);
+                }
                 // Symlinks are not followed; `.git`, protected and skipped directories are not
                 // entered.
                 if !kind.is_dir()
@@ -205,39 +329,12 @@ pub(crate) fn plan_with(
         "searched each writable root and directories up to {MAX_WALK_DEPTH} levels below it for `.git` (not entering {}); paths created during the run (a new `.claude`, a `.git` made by `git init`) are not protected",
         WALK_SKIPPED.join(", ")
     ));
+}
 
-    let mut targets = Vec::new();
-    for (path, how) in &found {
-        let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::Unenforceable {
-            feature: "protecting metadata inside a writable root",
-            detail: format!("{}: path contains a NUL byte", path.display()),
-        })?;
-        let remount = match how {
-            Protection::Pinned => None,
-            Protection::ReadOnly | Protection::Substituted => Some(read_only_flags(&c)?),
-        };
-        targets.push(Target {
-            path: c,
-            source: None,
-            remount,
-        });
-        report.paths.push(ProtectedPath {
-            path: path.clone(),
-            how: *how,
-        });
-    }
-    // After the protected names: a substitute sits in a system directory, never inside them.
-    for substitute in substitutes {
-        targets.push(substitute_target(substitute)?);
-        report.paths.push(ProtectedPath {
-            path: substitute.program.clone(),
-            how: Protection::Substituted,
-        });
-    }
-    Ok(ProtectPlan {
-        targets,
-        report,
-        project_roots,
+fn c_path(path: &Path) -> Result<CString, Error> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::Unenforceable {
+        feature: "mounting in the command's mount namespace",
+        detail: format!("{}: path contains a NUL byte", path.display()),
     })
 }
 
@@ -272,6 +369,7 @@ fn substitute_target(substitute: &Substitute) -> Result<Target, Error> {
         path: c_path(&program)?,
         source: Some(source),
         remount,
+        optional: false,
     })
 }
 
@@ -279,24 +377,26 @@ fn substitute_target(substitute: &Substitute) -> Result<Target, Error> {
 fn protect_project(
     dir: &Path,
     write_roots: &[PathBuf],
-    create_missing_hooks: bool,
     found: &mut BTreeMap<PathBuf, Protection>,
     report: &mut ProtectedReport,
 ) {
+    if !report.project_roots.iter().any(|r| r == dir) {
+        report.project_roots.push(dir.to_path_buf());
+    }
     let git = dir.join(".git");
     match std::fs::symlink_metadata(&git) {
         Ok(m) if m.is_dir() => {
-            protect_git_dir(&git, write_roots, create_missing_hooks, found, report);
-            // Submodules keep their git directories (hooks, config) under `.git/modules`.
+            protect_git_dir(&git, true, write_roots, found, report);
+            // Linked worktrees keep their git directories (commondir, config, hooks) under
+            // `.git/worktrees`, submodules under `.git/modules`. The containers are pinned too:
+            // renamed aside, they could be replaced by directories of the command's making.
+            protect_git_worktrees(&git.join("worktrees"), write_roots, found, report);
+            let modules = git.join("modules");
+            if std::fs::symlink_metadata(&modules).is_ok_and(|m| m.is_dir()) {
+                found.insert(modules.clone(), Protection::Pinned);
+            }
             let mut budget = MAX_MODULE_DIRS;
-            protect_git_modules(
-                &git.join("modules"),
-                0,
-                &mut budget,
-                (write_roots, create_missing_hooks),
-                found,
-                report,
-            );
+            protect_git_modules(&modules, 0, &mut budget, write_roots, found, report);
         }
         // A `.git` file names the real git directory (worktrees, submodules): redirecting it is
         // as good as writing hooks.
@@ -310,6 +410,31 @@ fn protect_project(
     }
 }
 
+/// How many linked worktrees below one `.git/worktrees` are protected.
+const MAX_WORKTREES: usize = 256;
+
+/// Each linked worktree's git directory (`.git/worktrees/NAME`) is protected like the main one.
+fn protect_git_worktrees(
+    worktrees: &Path,
+    write_roots: &[PathBuf],
+    found: &mut BTreeMap<PathBuf, Protection>,
+    report: &mut ProtectedReport,
+) {
+    if !std::fs::symlink_metadata(worktrees).is_ok_and(|m| m.is_dir()) {
+        return;
+    }
+    found.insert(worktrees.to_path_buf(), Protection::Pinned);
+    let Ok(entries) = std::fs::read_dir(worktrees) else {
+        return;
+    };
+    for entry in entries.flatten().take(MAX_WORKTREES) {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            // Git takes a worktree's hooks from the common directory: none is created here.
+            protect_git_dir(&entry.path(), false, write_roots, found, report);
+        }
+    }
+}
+
 /// How many directories below one `.git/modules` are searched for submodule git directories.
 const MAX_MODULE_DIRS: usize = 256;
 
@@ -317,8 +442,8 @@ const MAX_MODULE_DIRS: usize = 256;
 /// grant needs to override this), and its `hooks` and `config` are made read-only.
 fn protect_git_dir(
     git: &Path,
+    create_hooks: bool,
     write_roots: &[PathBuf],
-    create_missing_hooks: bool,
     found: &mut BTreeMap<PathBuf, Protection>,
     report: &mut ProtectedReport,
 ) {
@@ -326,7 +451,10 @@ fn protect_git_dir(
         return;
     }
     found.insert(git.to_path_buf(), Protection::Pinned);
-    if create_missing_hooks {
+    if !report.git_dirs.iter().any(|g| g == git) {
+        report.git_dirs.push(git.to_path_buf());
+    }
+    if create_hooks {
         create_missing_git_hooks(git, write_roots, report);
     }
     for inner in PROTECTED_NAMES
@@ -343,7 +471,7 @@ fn protect_git_modules(
     dir: &Path,
     depth: usize,
     budget: &mut usize,
-    (write_roots, create_missing_hooks): (&[PathBuf], bool),
+    write_roots: &[PathBuf],
     found: &mut BTreeMap<PathBuf, Protection>,
     report: &mut ProtectedReport,
 ) {
@@ -360,13 +488,22 @@ fn protect_git_modules(
         }
         let path = entry.path();
         if path.join("HEAD").is_file() {
-            protect_git_dir(&path, write_roots, create_missing_hooks, found, report);
-            let roots = (write_roots, create_missing_hooks);
-            protect_git_modules(&path.join("modules"), 0, budget, roots, found, report);
+            protect_git_dir(&path, true, write_roots, found, report);
+            pin_between(dir, depth, found);
+            protect_git_modules(&path.join("modules"), 0, budget, write_roots, found, report);
         } else {
-            let roots = (write_roots, create_missing_hooks);
-            protect_git_modules(&path, depth + 1, budget, roots, found, report);
+            protect_git_modules(&path, depth + 1, budget, write_roots, found, report);
         }
+    }
+}
+
+/// Pins `dir` and the `depth` directories above it (the path from a `modules` directory down to a
+/// submodule whose name has slashes), so none of them can be renamed aside and replaced.
+fn pin_between(dir: &Path, depth: usize, found: &mut BTreeMap<PathBuf, Protection>) {
+    for ancestor in dir.ancestors().take(depth + 1) {
+        found
+            .entry(ancestor.to_path_buf())
+            .or_insert(Protection::Pinned);
     }
 }
 
@@ -471,9 +608,14 @@ pub(crate) fn apply(targets: &[Target]) -> nix::Result<()> {
     for target in targets {
         let path = target.path.as_c_str();
         let source = target.source.as_deref().unwrap_or(path);
-        mount(Some(source), path, NONE, MsFlags::MS_BIND, NONE)?;
-        if let Some(flags) = target.remount {
-            mount(NONE, path, NONE, flags, NONE)?;
+        let mounted = mount(Some(source), path, NONE, MsFlags::MS_BIND, NONE).and_then(|()| {
+            match target.remount {
+                Some(flags) => mount(NONE, path, NONE, flags, NONE),
+                None => Ok(()),
+            }
+        });
+        if mounted.is_err() && !target.optional {
+            return mounted;
         }
     }
     // std changed into the command's cwd before this hook ran. A cwd inside a protected path
@@ -492,6 +634,23 @@ pub(crate) fn apply(targets: &[Target]) -> nix::Result<()> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn plan(
+        write_roots: &[PathBuf],
+        tmp: &Path,
+        substitutes: &[Substitute],
+    ) -> Result<ProtectPlan, Error> {
+        super::plan(&Request {
+            write_roots,
+            tmp,
+            substitutes,
+            stand_ins: &[],
+            convenience_stand_ins: &[],
+            never_names: &[],
+            stand_in: Path::new("/dev/null"),
+            stand_in_dir: Path::new("/"),
+        })
+    }
 
     fn paths(plan: &ProtectPlan) -> Vec<(PathBuf, Protection)> {
         plan.report
@@ -590,10 +749,60 @@ mod tests {
         ] {
             assert!(got.contains(&(path.clone(), how)), "{path:?} in {got:?}");
         }
-        // `libs` itself holds no HEAD: not a git directory.
-        assert!(!got
-            .iter()
-            .any(|(p, _)| p == &root.join(".git/modules/libs")));
+        // `libs` itself holds no HEAD: not a git directory, only pinned on the way to one.
+        assert!(got.contains(&(root.join(".git/modules/libs"), Protection::Pinned)));
+        assert!(!plan
+            .protected
+            .git_dirs
+            .contains(&root.join(".git/modules/libs")));
+    }
+
+    #[test]
+    fn linked_worktrees_commondir_and_the_containers_are_protected() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        let wt = root.join(".git/worktrees/feature");
+        std::fs::create_dir_all(root.join(".git/hooks")).unwrap();
+        std::fs::create_dir_all(root.join(".git/info")).unwrap();
+        std::fs::create_dir_all(&wt).unwrap();
+        for f in ["commondir", "gitdir", "HEAD"] {
+            std::fs::write(wt.join(f), "x").unwrap();
+        }
+        let module = root.join(".git/modules/libs/dep");
+        std::fs::create_dir_all(&module).unwrap();
+        std::fs::write(module.join("HEAD"), "ref: refs/heads/main").unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = plan(std::slice::from_ref(&root), tmp.path(), &[]).unwrap();
+        let got = paths(&plan);
+        for (path, how) in [
+            (root.join(".git/info"), Protection::ReadOnly),
+            (root.join(".git/worktrees"), Protection::Pinned),
+            (wt.clone(), Protection::Pinned),
+            (wt.join("commondir"), Protection::ReadOnly),
+            (root.join(".git/modules"), Protection::Pinned),
+            (root.join(".git/modules/libs"), Protection::Pinned),
+            (module.clone(), Protection::Pinned),
+        ] {
+            assert!(
+                got.contains(&(path.clone(), how)),
+                "{path:?} {how:?} in {got:?}"
+            );
+        }
+        // A worktree's git directory gets no hooks of its own (git uses the common one's).
+        assert!(!wt.join("hooks").exists());
+        // `gitdir` and `HEAD` are git's own bookkeeping, not protected.
+        assert!(!got.iter().any(|(p, _)| p == &wt.join("HEAD")));
+
+        let protected = &plan.protected;
+        assert_eq!(protected, &Protected::find(std::slice::from_ref(&root)));
+        assert!(protected.is_protected(&root, std::ffi::OsStr::new(".claude")));
+        assert!(protected.is_protected(&root.join(".git"), std::ffi::OsStr::new("commondir")));
+        assert!(protected.is_protected(&wt, std::ffi::OsStr::new("commondir")));
+        assert!(protected.is_protected(&module, std::ffi::OsStr::new("config")));
+        // Positive controls: an ordinary name, and a git name outside a git directory.
+        assert!(!protected.is_protected(&root, std::ffi::OsStr::new("src")));
+        assert!(!protected.is_protected(&root, std::ffi::OsStr::new("commondir")));
+        assert!(!protected.is_protected(&root.join(".git"), std::ffi::OsStr::new("objects")));
     }
 
     #[test]

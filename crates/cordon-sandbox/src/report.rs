@@ -137,6 +137,8 @@ pub struct EnforcementReport {
     pub private_tmp: Option<PathBuf>,
     /// Metadata inside writable roots (git hooks and config, agent settings) made read-only.
     pub protected_metadata: ProtectedReport,
+    /// The envelope: what every command could reach, and what it never could.
+    pub envelope: EnvelopeReport,
     /// The write broker: protected names refused whether or not they existed at the start, and
     /// the copy-on-first-write hook (`broker/mod.rs`).
     pub write_broker: BrokerReport,
@@ -181,6 +183,11 @@ pub struct ProtectedReport {
     pub paths: Vec<ProtectedPath>,
     /// Protected names left writable because a write grant names them or a path inside them.
     pub granted: Vec<PathBuf>,
+    /// Where the agent, editor and shell names are protected: the writable roots and the
+    /// project roots (directories holding `.git`) below them.
+    pub project_roots: Vec<PathBuf>,
+    /// Where the git names are protected: git directories, linked worktrees', submodules'.
+    pub git_dirs: Vec<PathBuf>,
     /// What is not covered: absent names, symlinks, a search that stopped at its cap.
     pub notes: Vec<String>,
 }
@@ -202,6 +209,8 @@ pub enum Protection {
     /// A program with a replacement bind-mounted read-only over it
     /// ([`crate::plan::Substitute`]).
     Substituted,
+    /// A closed file of the envelope with an empty read-only file mounted over it.
+    Emptied,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -218,8 +227,49 @@ pub struct LandlockReport {
     pub read_paths: Vec<PathBuf>,
     /// Paths granted read+write+execute (resolved), including the private TMPDIR.
     pub write_paths: Vec<PathBuf>,
+    /// Directories granted listing only (the home directory; roots granted around a never path).
+    pub list_paths: Vec<PathBuf>,
     /// Device files granted read+write.
     pub devices: Vec<PathBuf>,
+}
+
+/// The envelope the run was confined to (`envelope.rs`), as granted: real paths.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EnvelopeReport {
+    /// True when Landlock enforced it for every process (the same as `landlock.enforced`).
+    pub enforced: bool,
+    /// The envelope's read roots (beyond the system paths in `landlock.read_paths`).
+    pub read: Vec<PathBuf>,
+    /// Its write roots, with the private TMPDIR.
+    pub write: Vec<PathBuf>,
+    /// Its list-only directories.
+    pub list: Vec<PathBuf>,
+    /// Paths closed whatever a grant or a link says, as written and as resolved.
+    pub never: Vec<PathBuf>,
+    /// Paths never written (nor created), though readable, as written and as resolved.
+    pub read_only: Vec<PathBuf>,
+    /// Closed files that existed: an empty read-only file was mounted over each, so reading one
+    /// gives nothing (a program that reads its configuration at start still starts) and writing
+    /// fails (EROFS).
+    pub stand_ins: Vec<PathBuf>,
+    /// Granted roots with a never path beneath: made list-only, their other entries granted one
+    /// by one (in `landlock.*_paths`).
+    pub carved: Vec<PathBuf>,
+    /// Grants beyond the envelope.
+    pub grants: Vec<GrantReport>,
+    /// What was left out, and why.
+    pub notes: Vec<String>,
+}
+
+/// One grant beyond the envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrantReport {
+    /// The real path granted.
+    pub path: PathBuf,
+    pub access: crate::GrantAccess,
+    /// `"descriptor"` when made on the file the caller resolved and judged; `"path"` when the
+    /// sandbox resolved a path it was handed.
+    pub made_on: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

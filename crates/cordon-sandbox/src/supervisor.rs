@@ -37,7 +37,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -55,8 +55,8 @@ use crate::plan::{Confinement, Mode, Network, Plan, PlannedCommand, RunOptions};
 use crate::processes::{pollin, Recorder};
 use crate::report::{
     BrokerReport, CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport,
-    LandlockReport, NetworkReport, ProcessReport, ProcessTree, ProtectedReport, RlimitReport,
-    RunReport, SeccompReport, SegmentReport,
+    EnvelopeReport, LandlockReport, NetworkReport, ProcessReport, ProcessTree, ProtectedReport,
+    RlimitReport, RunReport, SeccompReport, SegmentReport,
 };
 use crate::seccomp::{self, Filters};
 use crate::spawn::{self, ChildProcess, SpawnRequest};
@@ -149,8 +149,14 @@ fn validate(plan: &Plan) -> Result<(), Error> {
     Ok(())
 }
 
-/// The run's private temporary directory, removed on drop.
-struct PrivateTmp(PathBuf);
+/// The run's private temporary directory, and beside it (outside it, so the command cannot
+/// write it) the empty read-only file mounted over closed files that exist (`envelope.rs`);
+/// both removed on drop.
+struct PrivateTmp {
+    dir: PathBuf,
+    empty: PathBuf,
+    empty_dir: PathBuf,
+}
 
 impl PrivateTmp {
     fn create() -> Result<Self, Error> {
@@ -167,13 +173,35 @@ impl PrivateTmp {
             .mode(0o700)
             .create(&dir)
             .map_err(|e| Error::io(format!("creating private TMPDIR {}", dir.display()), e))?;
-        Ok(PrivateTmp(dir))
+        let beside = |suffix: &str| {
+            let mut name = dir.clone().into_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        let tmp = PrivateTmp {
+            empty: beside(".empty"),
+            empty_dir: beside(".closed"),
+            dir,
+        };
+        fs::DirBuilder::new()
+            .mode(0o000)
+            .create(&tmp.empty_dir)
+            .map_err(|e| Error::io(format!("creating {}", tmp.empty_dir.display()), e))?;
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(&tmp.empty)
+            .map_err(|e| Error::io(format!("creating {}", tmp.empty.display()), e))?;
+        Ok(tmp)
     }
 }
 
 impl Drop for PrivateTmp {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_file(&self.empty);
+        let _ = fs::remove_dir(&self.empty_dir);
     }
 }
 
@@ -198,11 +226,11 @@ impl BrokerPlan {
     }
 
     /// Hardened runs get a broker where the kernel can run one; a checkpoint observer needs one.
-    /// `project_roots`: where `protect.rs` found project roots at run start.
+    /// `found`: where `protect.rs` found the protected names at run start.
     fn new(
         confinement: &Confinement,
         fs: Option<&FsPlan>,
-        project_roots: &[PathBuf],
+        found: Option<&crate::protect::Protected>,
         observer: Option<&std::sync::Arc<dyn crate::WriteObserver>>,
     ) -> Result<BrokerPlan, Error> {
         let unenforceable = |detail: String| Error::Unenforceable {
@@ -230,8 +258,11 @@ impl BrokerPlan {
             )
         })?;
         Ok(BrokerPlan::On(Box::new(Broker::new(
-            project_roots.to_vec(),
-            fs.report.write_paths.clone(),
+            found.cloned().unwrap_or_default(),
+            crate::broker::Writable {
+                roots: fs.write_roots.clone(),
+                granted: fs.report.write_paths.clone(),
+            },
             ruleset,
             observer.cloned(),
             confinement.limits.file_size_bytes,
@@ -292,10 +323,15 @@ impl Prepared {
         let (fs, filters) = if hardened {
             let fs = filesystem::build(
                 kernel::landlock_abi(),
-                &confinement.read_paths,
-                &confinement.write_paths,
-                &tmp.0,
-                deny,
+                &filesystem::FsRequest {
+                    envelope: &confinement.envelope,
+                    read_paths: &confinement.read_paths,
+                    write_paths: &confinement.write_paths,
+                    grants: &confinement.grants,
+                    tmp: &tmp.dir,
+                    stand_in: &tmp.empty,
+                    deny_network: deny,
+                },
             )?;
             if kernel::seccomp_actions().is_none() {
                 return Err(Error::Unenforceable {
@@ -332,20 +368,22 @@ impl Prepared {
             NetnsPlan::None
         };
         let protect = match &fs {
-            Some(fs) => Some(crate::protect::plan_with(
-                &fs.report.write_paths,
-                &tmp.0,
-                &confinement.substitutes,
-                // The broker refuses an absent `hooks`; without it, an empty one is mounted over.
-                crate::broker::unavailable().is_some(),
-            )?),
+            Some(fs) => Some(crate::protect::plan(&crate::protect::Request {
+                write_roots: &fs.write_roots,
+                tmp: &tmp.dir,
+                substitutes: &confinement.substitutes,
+                stand_ins: &fs.stand_ins,
+                convenience_stand_ins: &fs.convenience_stand_ins,
+                never_names: &confinement.envelope.never_names,
+                stand_in: &tmp.empty,
+                stand_in_dir: &tmp.empty_dir,
+            })?),
             None => None,
         };
-        let project_roots = protect.as_ref().map_or(&[][..], |p| &p.project_roots[..]);
         let broker = BrokerPlan::new(
             confinement,
             fs.as_ref(),
-            project_roots,
+            protect.as_ref().map(|p| &p.protected),
             options.write_observer.as_ref(),
         )?;
         let listener = match (&record, &broker) {
@@ -590,7 +628,7 @@ impl Prepared {
 
         let (mut env, dropped) = filter_env(&command.env);
         env.retain(|(n, _)| n != "TMPDIR");
-        env.push(("TMPDIR".into(), self.tmp.0.clone().into_os_string()));
+        env.push(("TMPDIR".into(), self.tmp.dir.clone().into_os_string()));
         for (name, _) in &env {
             let name = name.to_string_lossy().into_owned();
             if !self.env.passed.contains(&name) {
@@ -1021,6 +1059,9 @@ impl Prepared {
                 if p.targets.is_empty() {
                     r.status =
                         "nothing to protect: no protected name exists in a writable root".into();
+                } else if any && !seen(applied::PROTECTED) && p.targets.iter().all(|t| t.optional) {
+                    r.status = "stand-ins not mounted: no mount namespace could be made; the closed files outside the granted roots stay unreadable (EACCES) instead of reading as empty".into();
+                    r.paths.clear();
                 } else {
                     r.enforced = seen(applied::PROTECTED);
                     r.status = if r.enforced {
@@ -1036,6 +1077,25 @@ impl Prepared {
             None => ProtectedReport {
                 status: "not requested (local mode)".into(),
                 ..ProtectedReport::default()
+            },
+        };
+        let envelope = match &self.fs {
+            Some(fs) => {
+                let mut r = fs.envelope.clone();
+                r.enforced = landlock.enforced;
+                // Files found by name in the workspace, and files outside every root where a
+                // mount namespace could be had, were stood in for as well.
+                let emptied = protected_metadata.paths.iter();
+                for p in emptied.filter(|p| p.how == crate::report::Protection::Emptied) {
+                    if !r.stand_ins.contains(&p.path) {
+                        r.stand_ins.push(p.path.clone());
+                    }
+                }
+                r
+            }
+            None => EnvelopeReport {
+                notes: vec!["not requested (local mode)".into()],
+                ..EnvelopeReport::default()
             },
         };
         EnforcementReport {
@@ -1083,8 +1143,9 @@ impl Prepared {
                 TreeKill::Cgroup(_) => "cgroup.kill".into(),
                 TreeKill::Subreaper => "subreaper + descendant scan".into(),
             },
-            private_tmp: Some(self.tmp.0.clone()),
+            private_tmp: Some(self.tmp.dir.clone()),
             protected_metadata: with_broker_note(protected_metadata, write_broker.enforced),
+            envelope,
             write_broker,
         }
     }

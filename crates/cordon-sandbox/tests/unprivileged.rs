@@ -170,3 +170,73 @@ fn unprivileged_runs_protect_git_metadata_through_a_user_namespace() {
         "[core]\n"
     );
 }
+
+#[test]
+fn unprivileged_runs_enforce_the_envelope_with_its_stand_ins() {
+    assert!(
+        cordon_sandbox::landlock_abi() >= cordon_sandbox::MIN_LANDLOCK_ABI,
+        "the envelope needs Landlock ABI >= 3"
+    );
+    let t = tempfile::tempdir().unwrap();
+    let home = canon(t.path());
+    std::fs::create_dir_all(home.join("project")).unwrap();
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(home.join(".ssh/id_ed25519"), "ssh-secret").unwrap();
+    std::fs::write(home.join(".npmrc"), "_authToken=npm-secret").unwrap();
+    std::fs::write(home.join(".bashrc"), "# rc").unwrap();
+    for p in [
+        "",
+        "project",
+        ".ssh",
+        ".ssh/id_ed25519",
+        ".npmrc",
+        ".bashrc",
+    ] {
+        std::os::unix::fs::chown(home.join(p), Some(65534), Some(65534)).unwrap();
+    }
+    let h = |rel: &str| path_str(&home.join(rel));
+    let envelope = |cmd: &[&str]| {
+        let mut args = vec![
+            "--hardened".to_string(),
+            "--workspace".into(),
+            h("project"),
+            "--home".into(),
+            path_str(&home),
+            "--never".into(),
+            h(".ssh"),
+            "--never".into(),
+            h(".npmrc"),
+            "--read-only".into(),
+            h(".bashrc"),
+            "--read".into(),
+            PROBE.into(),
+            "--".into(),
+        ];
+        args.extend(cmd.iter().map(|s| s.to_string()));
+        args
+    };
+    let run = |cmd: &[&str]| {
+        let args = envelope(cmd);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        as_nobody(&args).expect("this test needs root and setpriv to drop to nobody")
+    };
+    // Positive controls: the workspace is writable and the start-up file readable.
+    let (line, report) = run(&[PROBE, "write", &h("project/f")]);
+    assert_eq!(line, "ok");
+    assert_eq!(report["enforcement"]["envelope"]["enforced"], true);
+    assert_eq!(run(&[PROBE, "read", &h(".bashrc")]).0, "ok");
+    assert_eq!(
+        run(&[PROBE, "read", &h(".ssh/id_ed25519")]).0,
+        "errno=13 at=open"
+    );
+    assert_eq!(run(&[PROBE, "append", &h(".bashrc")]).0, "errno=13 at=open");
+    // The closed file that exists reads as empty, through the user namespace's mount namespace.
+    let (line, report) = run(&[
+        "/bin/sh",
+        "-c",
+        &format!("cat {} && echo empty", h(".npmrc")),
+    ]);
+    assert_eq!(line, "empty");
+    let namespaces = report["enforcement"]["namespaces"].to_string();
+    assert!(namespaces.contains("mnt"), "{namespaces}");
+}

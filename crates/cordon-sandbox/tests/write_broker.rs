@@ -29,16 +29,29 @@ fn workspace() -> tempfile::TempDir {
     ws
 }
 
-/// Protected names absent from [`workspace`] when the run starts.
+/// Protected names absent from [`workspace`] when the run starts (the bind mounts' preparation
+/// makes an empty `.git/hooks` to mount over, `protect.rs`; a worktree's git directory gets none).
 const TARGETS: &[&str] = &[
     ".git/commondir",
     ".git/worktrees/x/commondir",
+    ".git/worktrees/x/hooks",
     ".git/hooks",
     ".claude/settings.json",
     ".vscode/tasks.json",
     ".envrc",
     ".mcp.json",
 ];
+
+/// Asserts the command made nothing by that name (an empty `.git/hooks` is the preparation's).
+fn not_made(w: &Path, target: &str) {
+    let path = w.join(target);
+    if target == ".git/hooks" {
+        let entries = std::fs::read_dir(&path).map(Iterator::count).unwrap_or(0);
+        assert_eq!(entries, 0, "{target} has entries");
+    } else {
+        assert!(std::fs::symlink_metadata(&path).is_err(), "{target} exists");
+    }
+}
 
 fn at(w: &Path, rel: &str) -> String {
     path_str(&w.join(rel))
@@ -119,10 +132,7 @@ fn protected_names_absent_at_start_cannot_be_opened_made_or_linked_into_being() 
         }
     }
     for target in TARGETS {
-        assert!(
-            std::fs::symlink_metadata(w.join(target)).is_err(),
-            "{target} exists"
-        );
+        not_made(w, target);
     }
 }
 
@@ -192,8 +202,7 @@ fn protected_names_cannot_be_renamed_onto_or_reached_through_links_or_proc() {
         }
     }
     for target in TARGETS {
-        let found = std::fs::symlink_metadata(w.join(target));
-        assert!(found.is_err(), "{target} exists");
+        not_made(w, target);
     }
 }
 

@@ -270,6 +270,8 @@ fn a_rollback_from_the_pre_images_gives_back_the_workspace_exactly() {
     // A git directory too: it is pinned in the command's mount namespace, and the paths the
     // observer is given must still be the workspace's.
     std::fs::create_dir_all(w.join(".git/objects")).unwrap();
+    // The bind mounts' preparation makes an empty `hooks` in a git directory without one.
+    std::fs::create_dir_all(w.join(".git/hooks")).unwrap();
     std::fs::write(w.join(".git/index"), "index v1\n").unwrap();
     let before = tree(w);
     let observer = Arc::new(PreImages::default());

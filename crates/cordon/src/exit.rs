@@ -1,15 +1,6 @@
 //! Exit codes: the contract between cordon and the programs that call it (DESIGN.md, "CLI surface").
 
-/// Allowed, or the command succeeded.
-pub const OK: u8 = 0;
-/// Denied by policy.
-pub const DENY: u8 = 1;
-/// The policy requires a human approval first.
-pub const NEEDS_APPROVAL: u8 = 2;
-/// The policy redirects to a safer command (DESIGN.md's code for `check`). No command returns it yet:
-/// CSC profiles never redirect, and `exec` runs the replacement and returns its code.
-#[allow(dead_code)]
-pub const REDIRECT: u8 = 3;
+pub use cordon_governor::status::{BLOCKED, DENY, NEEDS_APPROVAL, OK};
 /// The command line itself was wrong (sysexits EX_USAGE).
 pub const USAGE: u8 = 64;
 /// An input file was missing, unreadable, malformed or invalid (sysexits EX_DATAERR).

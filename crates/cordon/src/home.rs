@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::CliError;
 
+/// Where `cordon journal` and `cordon export` look when no journal is named.
+pub const DEFAULT_JOURNAL: &str = ".cordon/journal";
+
 /// What [`Home::ensure`] created; all false when everything was already there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Created {
@@ -121,6 +124,25 @@ impl Home {
         self.state_dir().join("gateway.sock")
     }
 
+    /// The approval desk's files, for the governor.
+    pub fn approval_desk(&self) -> cordon_governor::ApprovalDesk {
+        cordon_governor::ApprovalDesk {
+            approvers: self.approvers(),
+            store: self.approvals_db(),
+            channels: self.approvals_config(),
+        }
+    }
+
+    /// Where snapshots, the trash and the soft-delete services live, for the governor.
+    pub fn snapshot_places(&self) -> cordon_governor::SnapshotPlaces {
+        cordon_governor::SnapshotPlaces {
+            checkpoints: self.checkpoints_dir(),
+            trash: self.trash_dir(),
+            runs: self.state_dir().join("run"),
+            sessions: self.sessions_dir(),
+        }
+    }
+
     /// Creates whatever is missing of a working home: the directory (mode 0700), the default
     /// policy pack as `policy.yaml`, a signing key in `keys/` and an empty journal. What exists is
     /// kept: an edited policy, the key that signed earlier entries, a journal with history.
@@ -134,17 +156,17 @@ impl Home {
 
         let policy = self.policy();
         if !policy.exists() {
-            // Write then rename, so a concurrent first use never reads half a policy.
-            let tmp = policy.with_extension(format!("yaml.{}.tmp", std::process::id()));
-            std::fs::write(&tmp, cordon_policy::native::DEFAULT_PACK)
-                .and_then(|()| std::fs::rename(&tmp, &policy))
-                .map_err(|e| {
-                    let _ = std::fs::remove_file(&tmp);
-                    CliError::internal(format!(
-                        "{}: cannot write the default policy: {e}",
-                        policy.display()
-                    ))
-                })?;
+            // Atomically, so a concurrent first use never reads half a policy.
+            cordon_core::file::write_atomically(
+                &policy,
+                cordon_policy::native::DEFAULT_PACK.as_bytes(),
+            )
+            .map_err(|e| {
+                CliError::internal(format!(
+                    "{}: cannot write the default policy: {e}",
+                    policy.display()
+                ))
+            })?;
             created.policy = true;
         }
 
@@ -215,6 +237,25 @@ pub fn first_use() -> Result<Option<Home>, CliError> {
         );
     }
     Ok(Some(home))
+}
+
+/// Creates whatever part of the home is missing (`Home::ensure`); `verbose` says what was created
+/// on stdout, otherwise on stderr (install's output is about the agent's file).
+pub fn ensure(verbose: bool) -> Result<Home, CliError> {
+    let home = Home::from_env().ok_or_else(|| {
+        CliError::usage(
+            "no config home: set CORDON_HOME (or HOME) to say where cordon keeps its files",
+        )
+    })?;
+    let created = home.ensure()?;
+    for part in created.parts() {
+        if verbose {
+            println!("created {part}");
+        } else {
+            eprintln!("cordon: created {part} in {}", home.root().display());
+        }
+    }
+    Ok(home)
 }
 
 fn make_private_dir(dir: &Path) -> Result<(), CliError> {

@@ -2,6 +2,9 @@
 
 use std::path::Path;
 
+use cordon_core::limits::MAX_CONTRACT_BYTES;
+use cordon_core::{Contract, PolicyDecision};
+use cordon_governor::RunRequest;
 use cordon_policy::input::read_capped;
 
 use crate::exit::CliError;
@@ -14,4 +17,19 @@ pub fn read_input(path: &Path, max_bytes: u64, what: &str) -> Result<Vec<u8>, Cl
             path.display()
         ))
     })
+}
+
+/// Loads a contract and a CSC profile and judges the one under the other. Any problem with
+/// either file is invalid input (exit 65), never a decision: a contract cordon cannot read is not
+/// a contract it may allow. Shared by `check` and `run`, so they cannot disagree.
+pub fn judge_files(
+    contract_path: &Path,
+    policy_path: &Path,
+) -> Result<(RunRequest, PolicyDecision), CliError> {
+    let bytes = read_input(contract_path, MAX_CONTRACT_BYTES, "contract")?;
+    let contract = Contract::parse(&bytes)
+        .map_err(|e| CliError::invalid_input(format!("{}: {e}", contract_path.display())))?;
+    let policy = cordon_policy::load_file(policy_path)
+        .map_err(|e| CliError::invalid_input(format!("{}: {e}", policy_path.display())))?;
+    Ok(cordon_governor::judge_contract(contract, &policy))
 }

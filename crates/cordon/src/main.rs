@@ -1,30 +1,39 @@
 //! `cordon`: bounded, audited command execution for AI agents.
 //!
-//! The binary is deliberately thin: it parses arguments, reads files, and wires the library crates
-//! together. Policy logic lives in `cordon-policy`, enforcement in `cordon-sandbox`, evidence in
-//! `cordon-journal`.
+//! The binary is deliberately thin: it parses arguments, reads files, renders answers, and wires
+//! the library crates together (docs/architecture.md). The pipeline lives in `cordon-governor`,
+//! policy logic in `cordon-policy`, enforcement in `cordon-sandbox`, evidence in `cordon-journal`.
+//!
+//! Modules: `cli/` (one per subcommand: arguments and rendering only; none imports another),
+//! `agents/` (one file per agent's hook protocol and the decision core they share), `gateway/`
+//! (`cordon serve`'s socket: `server`, `client`, `wire`), `mcp`, `web`, `install`, and the
+//! helpers they share (`governing`, `judging`, `approving`, `sessions`, `home`, `input`,
+//! `output`, `exit`, `rm_shim`).
 
-mod approvals;
-mod checkpointing;
-mod cmd;
+mod agents;
+mod approving;
+mod cli;
 mod exit;
-mod gate;
 mod gateway;
+mod governing;
 mod home;
-mod hook;
 mod input;
+mod install;
+mod judging;
+mod mcp;
+mod output;
+mod rm_shim;
 mod sessions;
-mod trash_service;
 mod web;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // Started as `rm` through a checkpointed command's shim: soft delete, nothing else.
-    if trash_service::started_as_rm() {
-        return ExitCode::from(trash_service::shim_main());
+    if rm_shim::started_as_rm() {
+        return ExitCode::from(rm_shim::shim_main());
     }
-    let cli = match cmd::Cli::parse_args() {
+    let cli = match cli::Cli::parse_args() {
         Ok(cli) => cli,
         Err(err) => {
             // clap exits 2 on a usage error, which cordon reserves for "needs approval".
@@ -37,7 +46,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cmd::dispatch(cli) {
+    match cli::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("cordon: {}", err.message);

@@ -23,10 +23,6 @@ use cordon_policy::synth::Requester;
 
 use crate::exit::CliError;
 use crate::home::Home;
-use crate::hook::HookError;
-
-/// `cordon run`'s exit code for a run blocked before it started.
-const BLOCKED: u8 = 126;
 
 /// The variable that names the session a run belongs to.
 pub const ENV: &str = "CORDON_SESSION";
@@ -47,7 +43,7 @@ pub fn apply_to_exec(
         return Ok(None);
     };
     let session = in_force(&id).map_err(|why| CliError {
-        code: BLOCKED,
+        code: crate::exit::BLOCKED,
         message: format!("blocked: {why}"),
     })?;
     fill(cwd, &session.cwd);
@@ -56,12 +52,8 @@ pub fn apply_to_exec(
     if std::env::var_os("CORDON_JOURNAL").is_none() {
         fill(journal, &session.journal);
     }
-    // Checkpoints and soft deletes attribute themselves through `CORDON_SESSION`
-    // (`checkpointing::current_session`), and so do nested cordon calls: `--session` says the
-    // same thing. Set while the process is still single-threaded, before anything is decided.
-    if std::env::var(ENV).ok().as_deref() != Some(session.id.as_str()) {
-        std::env::set_var(ENV, &session.id);
-    }
+    // The caller hands the id on to the governor, which attributes snapshots and soft deletes
+    // to it.
     Ok(Some(session.id))
 }
 
@@ -107,31 +99,30 @@ pub fn for_hook(
     external_id: &str,
     cwd: &Path,
     policy: Option<&Path>,
-) -> Result<Option<String>, HookError> {
+) -> Result<Option<String>, String> {
     if external_id.is_empty() {
         return Ok(None);
     }
-    let home = Home::from_env().ok_or_else(|| {
-        HookError("no cordon home for the session (set CORDON_HOME or HOME)".into())
-    })?;
+    let home =
+        Home::from_env().ok_or("no cordon home for the session (set CORDON_HOME or HOME)")?;
     // Recorded absolute: the session is used later from other directories.
     let policy = policy
         .map(std::path::absolute)
         .transpose()
-        .map_err(|e| HookError(format!("the policy path cannot be made absolute: {e}")))?;
+        .map_err(|e| format!("the policy path cannot be made absolute: {e}"))?;
     let new = NewSession {
         cwd: Some(cwd.to_path_buf()),
         policy,
         journal: std::env::var_os("CORDON_JOURNAL").map(PathBuf::from),
     };
     let session = session::for_external(&home.sessions_dir(), adapter, external_id, &new)
-        .map_err(|e| HookError(format!("the {adapter} session cannot be mapped: {e}")))?;
+        .map_err(|e| format!("the {adapter} session cannot be mapped: {e}"))?;
     if let Some(ended) = &session.ended_at {
         // `cordon exec` would block every command of it; say so once, here.
-        return Err(HookError(format!(
+        return Err(format!(
             "the cordon session {} for this {adapter} session ended at {ended}; start a new {adapter} session",
             session.id
-        )));
+        ));
     }
     Ok(Some(session.id))
 }

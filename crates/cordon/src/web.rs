@@ -24,8 +24,7 @@ use cordon_journal::record::{entry_kind, EntryKind};
 use serde_json::Value;
 use tiny_http::{Header, Method, Response, Server};
 
-use crate::approvals::unix_now;
-use crate::cmd::approve::{answer, Approver};
+use crate::approving::{answer, unix_now, Approver};
 use crate::home::Home;
 
 const COOKIE: &str = "cordon_token";
@@ -414,52 +413,8 @@ impl WebPage {
             left = (r.deadline - unix_now()).max(0),
             hash = esc(&r.contract_sha256),
         );
-        for c in r.summary.as_array().into_iter().flatten() {
-            let list = |key: &str| {
-                let items: Vec<String> = c[key]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|v| format!("<code>{}</code>", esc(v.as_str().unwrap_or(""))))
-                    .collect();
-                if items.is_empty() {
-                    "none".to_string()
-                } else {
-                    items.join(" ")
-                }
-            };
-            let argvs: Vec<String> = c["argv"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|argv| {
-                    let words: Vec<String> = argv
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|w| {
-                            format!("<code class=arg>{}</code>", esc(w.as_str().unwrap_or("")))
-                        })
-                        .collect();
-                    format!("<li class=argv>[{}]</li>", words.join(", "))
-                })
-                .collect();
-            html.push_str(&format!(
-                "<table class=command><tr><th>command</th><td><code class=line>{line}</code></td></tr>\
-                 <tr><th>argv (exact)</th><td><ul>{argv}</ul></td></tr>\
-                 <tr><th>cwd</th><td><code>{cwd}</code></td></tr>\
-                 <tr><th>reads</th><td>{reads}</td></tr><tr><th>writes</th><td>{writes}</td></tr>\
-                 <tr><th>network</th><td>{network}</td></tr><tr><th>environment</th><td>{env}</td></tr>\
-                 <tr><th>secrets</th><td>{secrets}</td></tr></table>",
-                line = esc(c["line"].as_str().unwrap_or("")),
-                argv = argvs.join(""),
-                cwd = esc(c["cwd"].as_str().unwrap_or("")),
-                reads = list("read_paths"),
-                writes = list("write_paths"),
-                network = esc(c["network"].as_str().unwrap_or("")),
-                env = list("env_allow"),
-                secrets = list("secret_refs"),
-            ));
+        for command in r.summary.as_array().into_iter().flatten() {
+            html.push_str(&command_html(command));
         }
         let contract = serde_json::to_string_pretty(&r.contract).unwrap_or_default();
         html.push_str(&format!(
@@ -467,36 +422,41 @@ impl WebPage {
             esc(&contract)
         ));
         if r.state == RequestState::Pending {
-            let disabled = if self.approver.is_ok() {
-                ""
-            } else {
-                " disabled"
-            };
-            let who = match &self.approver {
-                Ok(a) => format!("as <b>{}</b>", esc(&a.identity)),
-                Err(_) => String::new(),
-            };
-            html.push_str(&format!(
-                "<form method=post action=\"/requests/{id}/approve\" class=approve>\
-                 <input type=hidden name=csrf value=\"{csrf}\">\
-                 <label>Scope <select name=scope><option value=once selected>this execution only</option>\
-                 <option value=window>this contract for a time window</option>\
-                 <option value=session>this contract for the agent session</option>\
-                 <option value=pattern>command lines matching a pattern</option></select></label> \
-                 <label>valid for <input name=expires placeholder=\"10m\" size=5></label> \
-                 <label>pattern <input name=pattern placeholder=\"git push origin *\"></label> \
-                 <label>note <input name=reason></label> \
-                 <button type=submit id=\"approve-{id}\"{disabled}>Approve {who}</button></form>\
-                 <form method=post action=\"/requests/{id}/deny\" class=deny>\
-                 <input type=hidden name=csrf value=\"{csrf}\">\
-                 <label>reason <input name=reason></label> \
-                 <button type=submit id=\"deny-{id}\">Deny</button></form>",
-                id = esc(&r.id),
-                csrf = esc(&self.csrf),
-            ));
+            html.push_str(&self.answer_forms_html(r));
         }
         html.push_str("</section>");
         html
+    }
+
+    /// The approve and deny forms of a pending request.
+    fn answer_forms_html(&self, r: &ApprovalRequest) -> String {
+        let disabled = if self.approver.is_ok() {
+            ""
+        } else {
+            " disabled"
+        };
+        let who = match &self.approver {
+            Ok(a) => format!("as <b>{}</b>", esc(&a.identity)),
+            Err(_) => String::new(),
+        };
+        format!(
+            "<form method=post action=\"/requests/{id}/approve\" class=approve>\
+             <input type=hidden name=csrf value=\"{csrf}\">\
+             <label>Scope <select name=scope><option value=once selected>this execution only</option>\
+             <option value=window>this contract for a time window</option>\
+             <option value=session>this contract for the agent session</option>\
+             <option value=pattern>command lines matching a pattern</option></select></label> \
+             <label>valid for <input name=expires placeholder=\"10m\" size=5></label> \
+             <label>pattern <input name=pattern placeholder=\"git push origin *\"></label> \
+             <label>note <input name=reason></label> \
+             <button type=submit id=\"approve-{id}\"{disabled}>Approve {who}</button></form>\
+             <form method=post action=\"/requests/{id}/deny\" class=deny>\
+             <input type=hidden name=csrf value=\"{csrf}\">\
+             <label>reason <input name=reason></label> \
+             <button type=submit id=\"deny-{id}\">Deny</button></form>",
+            id = esc(&r.id),
+            csrf = esc(&self.csrf),
+        )
     }
 
     fn approve(&self, id: &str, form: &[(String, String)]) -> Page {
@@ -641,6 +601,53 @@ impl WebPage {
 }
 
 /// A form field's value, or empty.
+/// One command of a request, as a table: the exact argv, where, which scopes, which network.
+fn command_html(c: &Value) -> String {
+    let list = |key: &str| {
+        let items: Vec<String> = c[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| format!("<code>{}</code>", esc(v.as_str().unwrap_or(""))))
+            .collect();
+        if items.is_empty() {
+            "none".to_string()
+        } else {
+            items.join(" ")
+        }
+    };
+    let argvs: Vec<String> = c["argv"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|argv| {
+            let words: Vec<String> = argv
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|w| format!("<code class=arg>{}</code>", esc(w.as_str().unwrap_or(""))))
+                .collect();
+            format!("<li class=argv>[{}]</li>", words.join(", "))
+        })
+        .collect();
+    format!(
+        "<table class=command><tr><th>command</th><td><code class=line>{line}</code></td></tr>\
+             <tr><th>argv (exact)</th><td><ul>{argv}</ul></td></tr>\
+             <tr><th>cwd</th><td><code>{cwd}</code></td></tr>\
+             <tr><th>reads</th><td>{reads}</td></tr><tr><th>writes</th><td>{writes}</td></tr>\
+             <tr><th>network</th><td>{network}</td></tr><tr><th>environment</th><td>{env}</td></tr>\
+             <tr><th>secrets</th><td>{secrets}</td></tr></table>",
+        line = esc(c["line"].as_str().unwrap_or("")),
+        argv = argvs.join(""),
+        cwd = esc(c["cwd"].as_str().unwrap_or("")),
+        reads = list("read_paths"),
+        writes = list("write_paths"),
+        network = esc(c["network"].as_str().unwrap_or("")),
+        env = list("env_allow"),
+        secrets = list("secret_refs"),
+    )
+}
+
 fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
     form.iter()
         .find(|(k, _)| k == name)

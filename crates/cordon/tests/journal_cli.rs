@@ -57,7 +57,7 @@ fn journal_with_runs(dir: &Path, pem: &Path, id: &str) -> PathBuf {
             contract_sha256: "ab".repeat(32),
             policy_profile: "p".into(),
             policy_digest: format!("sha256:{}", "cd".repeat(32)),
-            outcome: outcome.to_string(),
+            outcome: serde_json::from_value(serde_json::json!(outcome)).unwrap(),
             reason_codes: vec!["X".into()],
             reason: "r".into(),
             actor: "a".into(),

@@ -34,7 +34,7 @@ pub fn decision(i: usize, outcome: &str) -> Decision {
         contract_sha256: format!("{:064x}", i + 1),
         policy_profile: "dev-readonly".into(),
         policy_digest: format!("sha256:{:064x}", 99),
-        outcome: outcome.into(),
+        outcome: serde_json::from_value(serde_json::json!(outcome)).unwrap(),
         reason_codes: vec![if outcome == "deny" {
             "COMMAND_NOT_ALLOWED"
         } else {

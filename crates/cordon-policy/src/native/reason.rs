@@ -27,10 +27,13 @@ pub enum CordonReason {
     NothingToRun,
     /// The text cannot be written as a CSC contract (too many commands, an empty argument).
     ContractUnrepresentable,
+    /// The policy allows it, but it would run in hardened mode and this kernel cannot confine
+    /// it (Landlock ABI below 3, no seccomp filters): denied rather than run unconfined.
+    HardenedUnavailable,
 }
 
 impl CordonReason {
-    pub const ALL: [CordonReason; 10] = [
+    pub const ALL: [CordonReason; 11] = [
         CordonReason::RuleAllowed,
         CordonReason::RuleCheckpointed,
         CordonReason::RuleRedirected,
@@ -41,6 +44,7 @@ impl CordonReason {
         CordonReason::RedirectRefused,
         CordonReason::NothingToRun,
         CordonReason::ContractUnrepresentable,
+        CordonReason::HardenedUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl CordonReason {
             CordonReason::RedirectRefused => "REDIRECT_REFUSED",
             CordonReason::NothingToRun => "NOTHING_TO_RUN",
             CordonReason::ContractUnrepresentable => "CONTRACT_UNREPRESENTABLE",
+            CordonReason::HardenedUnavailable => "HARDENED_UNAVAILABLE",
         }
     }
 }

@@ -23,14 +23,18 @@ pub const MAX_COMMANDS: usize = 256;
 /// Longest text parsed; longer text is unresolved as a whole.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
-/// Where the text runs: the agent's working directory and home.
+/// Where the text runs: the agent's working directory and home. (Not a session: a cordon session
+/// is `cordon_checkpoint::session::Session`, an agent's own is its harness session.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub struct ShellState {
     /// Absolute working directory the text starts in.
     pub cwd: String,
     /// Absolute home directory, for `~` and a bare `cd`.
     pub home: String,
 }
+
+/// The shell state's former name, kept while the front end's modules move to the new one.
+pub type Session = ShellState;
 
 /// How a file is used by a redirect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,5 +1,6 @@
 //! `cordon-sandbox-run [--hardened] [--read P]... [--write P]... [--net allow] [--timeout S]
-//! [--report] [--repeat N] [--no-cgroup] -- ARGV [:: ARGV]...`: runs one command (`::` separates pipeline segments) through
+//! [--report] [--repeat N] [--no-cgroup] [--workspace DIR [--home DIR] [--never P]...
+//! [--read-only P]...] -- ARGV [:: ARGV]...`: runs one command (`::` separates pipeline segments) through
 //! the supervisor with output passed through. Used by the whole-process benchmark and by tests
 //! that need the supervisor in its own process (e.g. run as an unprivileged user).
 
@@ -18,8 +19,18 @@ fn main() -> ExitCode {
     let mut extra_read = Vec::new();
     let mut extra_write = Vec::new();
     let mut network = Network::Deny;
+    let mut envelope: Option<cordon_sandbox::EnvelopeBuilder> = None;
     while let Some(a) = args.next() {
         match a.to_str() {
+            // Hardened within an envelope: the workspace, the home listable, these closed.
+            Some("--workspace") => {
+                envelope = args.next().map(cordon_sandbox::Envelope::builder);
+            }
+            Some("--home") => envelope = envelope.zip(args.next()).map(|(e, h)| e.home(h)),
+            Some("--never") => envelope = envelope.zip(args.next()).map(|(e, p)| e.never([p])),
+            Some("--read-only") => {
+                envelope = envelope.zip(args.next()).map(|(e, p)| e.read_only([p]));
+            }
             Some("--hardened") => confinement = Confinement::hardened(),
             Some("--read") => extra_read.extend(args.next()),
             Some("--write") => extra_write.extend(args.next()),
@@ -49,8 +60,17 @@ fn main() -> ExitCode {
             }
             Some("--") => break,
             _ => {
-                eprintln!("usage: cordon-sandbox-run [--hardened] [--read P] [--write P] [--net allow] [--timeout S] [--report] -- ARGV [:: ARGV]");
+                eprintln!("usage: cordon-sandbox-run [--hardened] [--read P] [--write P] [--net allow] [--timeout S] [--report] [--workspace DIR [--home DIR] [--never P] [--read-only P]] -- ARGV [:: ARGV]");
                 return ExitCode::from(64);
+            }
+        }
+    }
+    if let Some(builder) = envelope {
+        match builder.build() {
+            Ok(envelope) => confinement = Confinement::within(envelope),
+            Err(e) => {
+                eprintln!("cordon-sandbox-run: {e}");
+                return ExitCode::from(65);
             }
         }
     }

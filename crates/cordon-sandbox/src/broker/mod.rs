@@ -180,7 +180,9 @@ fn still_pending(listener: RawFd, id: u64) -> bool {
 /// The run's broker: the protected set and the worker thread (both made at the first mediated
 /// call), the observer and what the report says.
 pub(crate) struct Broker {
-    protected: Protected,
+    protected: LazySet,
+    /// Where the command may change things.
+    roots: Writable,
     /// For the worker, taken when it starts.
     ruleset: Option<RulesetCreated>,
     worker: Option<Worker>,
@@ -197,22 +199,40 @@ pub(crate) struct Broker {
     report: BrokerReport,
 }
 
-/// The protected set, made at the first mediated call of the run from the project roots found at
-/// its start. Until that call the command has changed nothing in the namespace (every change is
-/// a mediated call), so the directories are the ones the run started with, and a run that never
-/// writes never pays for looking them up.
+/// The protected set, keyed by inode at the first mediated call of the run from what
+/// `protect.rs` found at its start. Until that call the command has changed nothing in the
+/// namespace (every change is a mediated call), so the directories are the ones the run started
+/// with, and a run that never writes never pays for looking them up.
 #[derive(Default)]
-struct Protected {
-    project_roots: Vec<std::path::PathBuf>,
-    write_roots: Vec<std::path::PathBuf>,
+struct LazySet {
+    found: crate::protect::Protected,
     set: Option<ProtectedSet>,
 }
 
-impl Protected {
-    fn found(&mut self) -> &ProtectedSet {
-        let (projects, roots) = (&self.project_roots, &self.write_roots);
+impl LazySet {
+    fn get(&mut self, roots: &Writable) -> &ProtectedSet {
+        let found = &self.found;
         self.set
-            .get_or_insert_with(|| ProtectedSet::for_projects(projects, roots))
+            .get_or_insert_with(|| ProtectedSet::new(found, &roots.roots, &roots.granted))
+    }
+}
+
+/// Where the command may change things.
+#[derive(Default, Clone)]
+pub(crate) struct Writable {
+    /// The writable roots as granted before carving (a grant inside a protected name overrides
+    /// it).
+    pub roots: Vec<std::path::PathBuf>,
+    /// The paths Landlock grants write access beneath (after carving, with the private TMPDIR).
+    pub granted: Vec<std::path::PathBuf>,
+}
+
+impl Writable {
+    /// Whether Landlock lets the command change entries of the directory `dir` (its path as
+    /// the kernel names it). The broker refuses on its own account (a mount point) only where
+    /// Landlock would not refuse first, so the command gets the errno it would without it.
+    fn changeable(&self, dir: BorrowedFd<'_>) -> bool {
+        fd_path(dir).is_ok_and(|p| self.granted.iter().any(|w| p.starts_with(w)))
     }
 }
 
@@ -255,11 +275,11 @@ struct Pending {
 }
 
 impl Broker {
-    /// `project_roots`: where protected names are (found by `protect.rs` at run start);
-    /// `write_roots`: the resolved writable roots (a grant inside a protected name overrides it).
+    /// `found`: where the protected names are (`protect.rs`, at run start); `roots`: where the
+    /// command may change things.
     pub(crate) fn new(
-        project_roots: Vec<std::path::PathBuf>,
-        write_roots: Vec<std::path::PathBuf>,
+        found: crate::protect::Protected,
+        roots: Writable,
         ruleset: RulesetCreated,
         observer: Option<Arc<dyn WriteObserver>>,
         file_size_limit: Option<u64>,
@@ -269,11 +289,8 @@ impl Broker {
             ..BrokerReport::default()
         };
         Broker {
-            protected: Protected {
-                project_roots,
-                write_roots,
-                set: None,
-            },
+            protected: LazySet { found, set: None },
+            roots,
             ruleset: Some(ruleset),
             worker: None,
             worker_failed: None,
@@ -453,7 +470,7 @@ impl Broker {
         }
         let mut protected = std::mem::take(&mut self.protected);
         let result = {
-            let protected = protected.found();
+            let protected = protected.get(&self.roots);
             let root = opened.root.take();
             let mut walker = Walker::new(tid, protected, &still_waiting, root);
             let fifo = FifoContext {
@@ -648,7 +665,7 @@ impl Broker {
             return Err(Denial::Errno(libc::EPERM));
         };
         if let Some(existing) = &existing {
-            if walk::is_mount_point(&parent, existing) {
+            if self.busy(&parent, existing) {
                 return Err(Denial::Errno(libc::EBUSY));
             }
             self.before(ChangeKind::Remove, Some((&parent, &name)), existing)?;
@@ -689,12 +706,10 @@ impl Broker {
         let (from_parent, from_name, moved) =
             entry(Self::resolve(walker, bases, from, want_from)?)?;
         let (to_parent, to_name, replaced) = entry(Self::resolve(walker, bases, to, want_to)?)?;
-        let mount_point = |parent, existing: &Option<Existing>| {
-            existing
-                .as_ref()
-                .is_some_and(|e| walk::is_mount_point(parent, e))
+        let busy = |parent, existing: &Option<Existing>| {
+            existing.as_ref().is_some_and(|e| self.busy(parent, e))
         };
-        if mount_point(&from_parent, &moved) || mount_point(&to_parent, &replaced) {
+        if busy(&from_parent, &moved) || busy(&to_parent, &replaced) {
             return Err(Denial::Errno(libc::EBUSY));
         }
         // With RENAME_NOREPLACE an existing target makes the call fail (EEXIST): nothing to keep.
@@ -815,6 +830,13 @@ impl Broker {
             length,
         };
         Ok(Submission::new(op, vec![object.fd], After::Nothing))
+    }
+
+    /// Whether removing or renaming `existing` must fail with EBUSY: it is a mount point of the
+    /// command's namespace, in a directory Landlock lets the command change (elsewhere the
+    /// worker's own call gets Landlock's EACCES first, as the command would).
+    fn busy(&self, parent: &OwnedFd, existing: &Existing) -> bool {
+        walk::is_mount_point(parent, existing) && self.roots.changeable(parent.as_fd())
     }
 
     /// Tells the observer about an existing entry about to change (see [`WriteObserver`]):

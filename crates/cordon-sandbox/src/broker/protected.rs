@@ -1,39 +1,33 @@
-//! The protected set: which names, in which directories, a hardened command may not create,
-//! change, remove or reach through, whether or not they exist when the run starts.
+//! The protected set as the broker checks it: which names, in which directories, a hardened
+//! command may not create, change, remove or reach through, whether or not they exist when the
+//! run starts.
 //!
-//! Directories are identified by device and inode: every *project root* (each writable root, and
-//! each directory below one holding a `.git`, as `protect.rs`'s bounded walk found them at run
-//! start: one walk for the mounts and the broker), its git directory, the git directories of
-//! linked worktrees (`.git/worktrees/*`) and of submodules (`.git/modules/**`, a directory holding
-//! `HEAD`). The names come from [`crate::PROTECTED_NAMES`] (one list for the bind mounts
-//! and for the broker): the entries without a `/` at project roots, the `.git/…` entries inside
-//! every git directory. A worktree's or submodule's git directory may also not be created again
-//! under its own name once removed, so it cannot be replaced by one with a `commondir` of the
-//! command's choosing.
+//! `protect.rs` finds, once at run start, where the names are ([`crate::protect::Protected`]: the
+//! project roots and the git directories, by path; one walk for the mounts and the broker), and
+//! names them ([`crate::PROTECTED_NAMES`], one list). Here each of those directories is keyed by
+//! device and inode instead, which identifies it however it is reached (a bind mount, a symlink,
+//! `/proc/self/cwd`, an open fd) and wherever it is moved during the run. A linked worktree's or
+//! submodule's git directory may also not be created again under its own name once removed, so
+//! it cannot come back with a `commondir` of the command's choosing.
 //!
-//! An inode identifies a directory however it is reached (a bind mount, a symlink, `/proc/self/cwd`,
-//! an open fd) and wherever it is moved during the run. Repositories created during the run
-//! (`git init`, `git worktree add`) are not in the set: `git init` must be able to write the
-//! hooks and config of the repository it creates.
+//! Repositories created during the run (`git init`, `git worktree add`) are not in the set: git
+//! must be able to write the hooks and config of the repository it creates.
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::protect::{MAX_WALK_DEPTH, PROTECTED_NAMES};
+use crate::protect::Protected;
 
 /// A directory's identity: `(st_dev, st_ino)`.
 pub(crate) type DirId = (u64, u64);
 
-/// How many directories below one git directory's `modules` are searched for submodules.
-const MAX_MODULE_DIRS: usize = 256;
-
 #[derive(Default, Debug, Clone, PartialEq, Eq)]
 struct DirRules {
-    /// A project root: the names of [`root_names`] are protected here.
+    /// A project root: [`Protected::project_names`] are protected here.
     project_root: bool,
-    /// A git directory: the names of [`git_names`] are protected here.
+    /// A git directory: [`Protected::git_dir_names`] are protected here.
     git_dir: bool,
     /// Names that may not be created here (removing them is allowed).
     no_recreate: Vec<Vec<u8>>,
@@ -47,109 +41,45 @@ pub(crate) struct ProtectedSet {
     /// reach a protected entry by name.
     names: HashSet<Vec<u8>>,
     /// Protected names a write grant names or reaches inside: the explicit override, as for
-    /// the bind mounts (`protect.rs`).
+    /// the bind mounts.
     exceptions: HashSet<(DirId, Vec<u8>)>,
 }
 
-/// Names protected at every project root.
-pub(crate) fn root_names() -> impl Iterator<Item = &'static str> {
-    PROTECTED_NAMES.iter().copied().filter(|n| !n.contains('/'))
-}
-
-/// Names protected inside every git directory.
-pub(crate) fn git_names() -> impl Iterator<Item = &'static str> {
-    PROTECTED_NAMES
-        .iter()
-        .filter_map(|n| n.strip_prefix(".git/"))
-        .filter(|n| !n.contains('/'))
-}
-
 impl ProtectedSet {
-    /// The set for the project roots `protect.rs` found, with the resolved writable roots (a
-    /// grant inside a protected name leaves it writable).
-    pub(crate) fn for_projects(project_roots: &[PathBuf], write_roots: &[PathBuf]) -> ProtectedSet {
+    /// The set for what `protect.rs` found. `write_roots`: the resolved writable roots (a grant
+    /// inside a protected name leaves it writable); `writable`: the paths Landlock lets the
+    /// command change beneath (after carving). A directory outside them needs no protection
+    /// (Landlock refuses every change there, with its own errno), so it is left out.
+    pub(crate) fn new(
+        found: &Protected,
+        write_roots: &[PathBuf],
+        writable: &[PathBuf],
+    ) -> ProtectedSet {
         let mut set = ProtectedSet::default();
-        for name in root_names().chain(git_names()) {
+        for name in Protected::project_names().chain(Protected::git_dir_names()) {
             set.names.insert(name.as_bytes().to_vec());
         }
-        for project in project_roots {
-            set.add_project(project);
+        let changeable = |dir: &Path| writable.iter().any(|w| dir.starts_with(w));
+        for root in found.project_roots.iter().filter(|r| changeable(r)) {
+            if let Some(id) = dir_id(root) {
+                set.dirs.entry(id).or_default().project_root = true;
+            }
+        }
+        for git in &found.git_dirs {
+            if let (Some(id), true) = (dir_id(git), changeable(git)) {
+                set.dirs.entry(id).or_default().git_dir = true;
+            }
+            // A worktree's or submodule's git directory, named in its parent.
+            let name = git.file_name().filter(|n| *n != ".git");
+            let parent = git.parent().filter(|p| changeable(p)).and_then(dir_id);
+            if let (Some(name), Some(parent)) = (name, parent) {
+                let name = name.as_bytes().to_vec();
+                set.names.insert(name.clone());
+                set.dirs.entry(parent).or_default().no_recreate.push(name);
+            }
         }
         set.apply_grants(write_roots);
         set
-    }
-
-    /// One project root: its own names, and its git directory's.
-    fn add_project(&mut self, dir: &Path) {
-        if let Some(id) = dir_id(dir) {
-            self.dirs.entry(id).or_default().project_root = true;
-        }
-        let git = dir.join(".git");
-        match std::fs::symlink_metadata(&git) {
-            Ok(m) if m.is_dir() => self.add_git_dir(&git, true),
-            // A `.git` file names the real git directory (a linked worktree, a submodule).
-            Ok(m) if m.is_file() => {
-                if let Some(real) = gitdir_of(&git) {
-                    self.add_git_dir(&real, true);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// A git directory, its linked worktrees' and its submodules' git directories.
-    fn add_git_dir(&mut self, git: &Path, with_children: bool) {
-        let Some(id) = dir_id(git) else {
-            return;
-        };
-        self.dirs.entry(id).or_default().git_dir = true;
-        if !with_children {
-            return;
-        }
-        if let Ok(entries) = std::fs::read_dir(git.join("worktrees")) {
-            for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    self.add_nested_git_dir(&entry.path());
-                }
-            }
-        }
-        let mut budget = MAX_MODULE_DIRS;
-        self.add_modules(&git.join("modules"), 0, &mut budget);
-    }
-
-    /// A worktree's or submodule's git directory: protected like the main one, and its name may
-    /// not be created again in its parent.
-    fn add_nested_git_dir(&mut self, dir: &Path) {
-        self.add_git_dir(dir, false);
-        if let (Some(parent), Some(name)) = (dir.parent().and_then(dir_id), dir.file_name()) {
-            let rules = self.dirs.entry(parent).or_default();
-            rules.no_recreate.push(name.as_bytes().to_vec());
-            self.names.insert(name.as_bytes().to_vec());
-        }
-    }
-
-    /// Submodule git directories below `.git/modules` (names may contain slashes); each one may
-    /// have modules of its own.
-    fn add_modules(&mut self, dir: &Path, depth: usize, budget: &mut usize) {
-        if depth > MAX_WALK_DEPTH || *budget == 0 {
-            return;
-        }
-        *budget -= 1;
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            let path = entry.path();
-            if path.join("HEAD").is_file() {
-                self.add_nested_git_dir(&path);
-                self.add_modules(&path.join("modules"), 0, budget);
-            } else {
-                self.add_modules(&path, depth + 1, budget);
-            }
-        }
     }
 
     /// Whether `name` in the directory `dir` may not be touched. `creating` is true when the call
@@ -162,8 +92,8 @@ impl ProtectedSet {
         if !self.exceptions.is_empty() && self.exceptions.contains(&(dir, name.to_vec())) {
             return false;
         }
-        (rules.project_root && root_names().any(|n| n.as_bytes() == name))
-            || (rules.git_dir && git_names().any(|n| n.as_bytes() == name))
+        (rules.project_root && Protected::project_names().any(|n| n.as_bytes() == name))
+            || (rules.git_dir && Protected::git_dir_names().any(|n| n.as_bytes() == name))
             || (creating && rules.no_recreate.iter().any(|n| n == name))
     }
 
@@ -209,21 +139,6 @@ fn dir_id(path: &Path) -> Option<DirId> {
         .map(|m| (m.dev(), m.ino()))
 }
 
-/// The directory a `.git` file names (`gitdir: PATH`, relative to the file's directory).
-fn gitdir_of(file: &Path) -> Option<PathBuf> {
-    use std::io::Read;
-    let mut text = Vec::new();
-    std::fs::File::open(file)
-        .ok()?
-        .take(4096)
-        .read_to_end(&mut text)
-        .ok()?;
-    let text = String::from_utf8(text).ok()?;
-    let target = text.lines().next()?.strip_prefix("gitdir:")?.trim();
-    let path = file.parent()?.join(target);
-    std::fs::metadata(&path).ok()?.is_dir().then_some(path)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -233,11 +148,9 @@ mod tests {
         dir_id(path).unwrap()
     }
 
-    /// The set for `roots`, from the project roots `protect.rs` finds (one walk for both).
+    /// The set for `roots`, from what `protect.rs` finds (one walk for both).
     fn planned(roots: &[PathBuf]) -> ProtectedSet {
-        let tmp = tempfile::tempdir().unwrap();
-        let plan = crate::protect::plan_with(roots, tmp.path(), &[], false).unwrap();
-        ProtectedSet::for_projects(&plan.project_roots, roots)
+        ProtectedSet::new(&Protected::find(roots), roots, roots)
     }
 
     #[test]
@@ -291,6 +204,19 @@ mod tests {
     }
 
     #[test]
+    fn directories_landlock_keeps_unchanged_need_no_protection() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        let roots = vec![root.clone()];
+        // Only `src` is writable (as when a workspace is granted around holes).
+        let set = ProtectedSet::new(&Protected::find(&roots), &roots, &[root.join("src")]);
+        assert_eq!(set.directories(), 0);
+        assert!(!set.refuses(id(&root), b".claude", true));
+    }
+
+    #[test]
     fn a_write_grant_inside_a_protected_name_overrides_it() {
         let ws = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(ws.path()).unwrap();
@@ -299,16 +225,5 @@ mod tests {
         let set = planned(&roots);
         assert!(!set.refuses(id(&root), b".claude", true));
         assert!(set.refuses(id(&root), b".vscode", true));
-    }
-
-    #[test]
-    fn the_private_tmpdir_is_no_project_root() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = std::fs::canonicalize(tmp.path()).unwrap();
-        let plan = crate::protect::plan_with(std::slice::from_ref(&dir), &dir, &[], false);
-        let set =
-            ProtectedSet::for_projects(&plan.unwrap().project_roots, std::slice::from_ref(&dir));
-        assert_eq!(set.directories(), 0);
-        assert!(!set.refuses(id(&dir), b".envrc", true));
     }
 }

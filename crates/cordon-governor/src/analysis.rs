@@ -1,0 +1,293 @@
+//! The decide step for what an agent writes: shell text or an argv becomes a parse, facts, a
+//! synthesized CSC contract and a decision under the policy in force. `cordon exec`, `cordon
+//! explain`, the hooks, MCP and the gateway all judge through [`analyse`], so they cannot disagree.
+//!
+//! Pure but for its two seams: where policies come from ([`PolicySource`]) and the filesystem
+//! and kernel facts a hardened judgement needs ([`Probe`]). Tests hand it both.
+
+use std::path::PathBuf;
+
+use cordon_core::{Contract, Outcome, ReasonCode};
+use cordon_policy::facts::{self, Facts};
+use cordon_policy::knowledge::Knowledge;
+use cordon_policy::native::{self, Context, CordonReason};
+use cordon_policy::shell::{self, ShellState};
+use cordon_policy::synth::{self, Requester};
+use serde::Serialize;
+
+use crate::decision::{Decision, PolicyRef};
+use crate::error::{Error, Result};
+use crate::policies::{PolicyChoice, PolicyInForce, PolicySource};
+
+/// What the agent wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// Shell text, parsed with a bash grammar.
+    Shell(String),
+    /// A program and its arguments, run without a shell.
+    Argv(Vec<String>),
+}
+
+/// What to judge, where, and under which policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalysisRequest {
+    pub written: Written,
+    /// The absolute, normalized directory the text runs in.
+    pub cwd: String,
+    /// What `~` means (`cordon_core::user::home`, or an `exec` client's own for the gateway).
+    pub home: String,
+    /// What `{workspace}` means in the policy (default: the cwd).
+    pub workspace: Option<PathBuf>,
+    pub policy: PolicyChoice,
+    /// Judged for a hardened run, where the kernel grants rights on existing paths only: a
+    /// write target that does not exist yet is judged (and granted) through its nearest existing
+    /// ancestor as well as by name (`facts::grant_creations`), and a toolchain installed in the
+    /// home directory is judged and granted its install tree (`facts::grant_toolchains`).
+    pub hardened: bool,
+}
+
+/// The filesystem and kernel facts a judgement needs, so that it can be made without them.
+pub trait Probe {
+    /// Whether anything (a dangling link too) exists at `path`.
+    fn is_present(&self, path: &str) -> bool;
+    /// Whether `path` exists, links followed.
+    fn exists(&self, path: &str) -> bool;
+    /// The executables `program` names, run in `cwd` with `PATH` = `path`.
+    fn locate(&self, program: &str, cwd: &str, path: &str) -> Vec<String>;
+    /// The `PATH` the sandbox passes to a command.
+    fn search_path(&self) -> String;
+    /// Why this kernel cannot confine a hardened run, if it cannot.
+    fn hardened_unavailable(&self) -> Option<String>;
+}
+
+/// This machine.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemProbe;
+
+impl Probe for SystemProbe {
+    fn is_present(&self, path: &str) -> bool {
+        std::path::Path::new(path).symlink_metadata().is_ok()
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        std::path::Path::new(path).exists()
+    }
+
+    fn locate(&self, program: &str, cwd: &str, path: &str) -> Vec<String> {
+        cordon_policy::toolchains::locate(program, cwd, path)
+    }
+
+    fn search_path(&self) -> String {
+        std::env::var("PATH").unwrap_or_else(|_| cordon_sandbox::DEFAULT_PATH.into())
+    }
+
+    fn hardened_unavailable(&self) -> Option<String> {
+        crate::confinement::hardened_unavailable()
+    }
+}
+
+/// Everything cordon worked out about one request.
+#[derive(Debug, Serialize)]
+pub struct Analysis {
+    pub text: String,
+    pub cwd: String,
+    pub facts: Facts,
+    /// The engine's decision, with its judgement of every command (`explain` shows them).
+    #[serde(rename = "decision")]
+    pub native: native::Decision,
+    /// The CSC code when the policy is a CSC profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csc_reason_code: Option<ReasonCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract: Option<Contract>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract_error: Option<String>,
+    /// The parse, for `exec` to decide how the text is started (`cordon_policy::launch`).
+    #[serde(skip)]
+    pub script: shell::Script,
+    /// The policy the decision was made under, as receipts name it.
+    #[serde(skip)]
+    pub policy: PolicyRef,
+}
+
+impl Analysis {
+    /// The decision every front end acts on and records.
+    pub fn decision(&self) -> Decision {
+        Decision::from_native(&self.native, self.csc_reason_code, self.policy.clone())
+    }
+}
+
+/// What the text is, before any policy: the parse, the facts and the synthesized contract.
+/// Deterministic, and cheap next to loading a policy, so an `exec` client works it out itself
+/// and only asks the gateway for the decision.
+#[derive(Debug)]
+pub struct Front {
+    pub text: String,
+    pub script: shell::Script,
+    pub facts: Facts,
+    pub contract: Option<Contract>,
+    pub contract_error: Option<String>,
+}
+
+/// The shell state a request starts in: its cwd and `~`.
+pub fn shell_state(request: &AnalysisRequest) -> ShellState {
+    ShellState {
+        cwd: request.cwd.clone(),
+        home: request.home.clone(),
+    }
+}
+
+/// The parse, facts and contract for the request.
+pub fn front(request: &AnalysisRequest, probe: &dyn Probe) -> Front {
+    let state = shell_state(request);
+    let (text, script) = match &request.written {
+        Written::Shell(text) => (text.clone(), shell::parse(text, &state)),
+        Written::Argv(argv) => (facts::display_argv(argv), shell::from_argv(argv, &state)),
+    };
+    let mut facts = facts::of_script(&script, &state, Knowledge::builtin());
+    // A write target that does not exist yet is judged together with the existing directory the
+    // sandbox grants instead (the kernel grants rights on existing paths only).
+    if request.hardened {
+        facts::grant_creations(&mut facts, |path| probe.is_present(path));
+        // A program installed in the home directory (`~/.cargo/bin/cargo`) is looked up on the
+        // PATH the sandbox will pass, and its toolchain's install tree is judged and granted.
+        let path = probe.search_path();
+        facts::grant_toolchains(
+            &mut facts,
+            &state.home,
+            cordon_policy::toolchains::Toolchains::builtin(),
+            |c| probe.locate(&c.program, &c.cwd, &path),
+            |p| probe.exists(p),
+        );
+    }
+    let (contract, contract_error) = match synth::contract(&text, &facts, &Requester::default()) {
+        Ok(contract) => (Some(contract), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    Front {
+        text,
+        script,
+        facts,
+        contract,
+        contract_error,
+    }
+}
+
+/// Judges the request under the policy it names.
+pub fn analyse(
+    request: &AnalysisRequest,
+    policies: &dyn PolicySource,
+    probe: &dyn Probe,
+) -> Result<Analysis> {
+    let front = front(request, probe);
+    let state = shell_state(request);
+    let policy = policies.policy(&request.policy)?;
+    let (native, csc_reason_code) = match policy.as_ref() {
+        PolicyInForce::Native(loaded) => {
+            let compiled = policies.compiled(loaded, &context(request)?)?;
+            let knowledge = Knowledge::builtin();
+            let decision = native::decide_facts(&front.facts, &compiled, &state, knowledge);
+            (decision, None)
+        }
+        PolicyInForce::Cedar(cedar) => {
+            let engine = policies.cedar(cedar, &context(request)?)?;
+            (engine.decision(&front.facts, &cedar.name), None)
+        }
+        PolicyInForce::Csc(loaded) => csc_decision(&front, &policy, loaded),
+    };
+    Ok(Analysis {
+        text: front.text,
+        cwd: state.cwd,
+        facts: front.facts,
+        native,
+        csc_reason_code,
+        contract: front.contract,
+        contract_error: front.contract_error,
+        script: front.script,
+        policy: policy.reference(),
+    })
+}
+
+/// What `{workspace}` and `{home}` mean for this request: `workspace` (resolved against the cwd)
+/// or the cwd, and the home.
+pub fn context(request: &AnalysisRequest) -> Result<Context> {
+    let workspace = match &request.workspace {
+        Some(dir) => dir
+            .to_str()
+            .ok_or_else(|| Error::Usage("the workspace path is not valid UTF-8".into()))?
+            .to_string(),
+        None => request.cwd.clone(),
+    };
+    let workspace = shell::pathutil::resolve(Some(&request.cwd), &request.home, &workspace)
+        .unwrap_or(workspace);
+    Ok(Context {
+        workspace,
+        home: request.home.clone(),
+    })
+}
+
+/// A CSC profile judges the synthesized contract with the CSC engine; what the front end could
+/// not resolve is asked first, whatever the profile says.
+fn csc_decision(
+    front: &Front,
+    policy: &PolicyInForce,
+    loaded: &cordon_core::policy::LoadedPolicy,
+) -> (native::Decision, Option<ReasonCode>) {
+    let facts = &front.facts;
+    let unresolved: Vec<String> = facts
+        .unresolved
+        .iter()
+        .cloned()
+        .chain(facts.commands.iter().flat_map(|c| {
+            c.unresolved
+                .iter()
+                .map(|u| format!("`{}`: {u}", c.display()))
+        }))
+        .collect();
+    let make = |outcome: Outcome, codes: Vec<CordonReason>, sentence: String| native::Decision {
+        outcome,
+        decision: outcome.verdict(),
+        reason_codes: codes,
+        sentence,
+        commands: Vec::new(),
+        unresolved: facts.unresolved.clone(),
+        policy_name: policy.name().to_string(),
+        policy_sha256: policy.sha256().to_string(),
+    };
+    let Some(contract) = &front.contract else {
+        let why = front
+            .contract_error
+            .as_deref()
+            .unwrap_or("the text cannot be written as a contract");
+        let denied = make(
+            Outcome::Deny,
+            vec![CordonReason::ContractUnrepresentable],
+            format!("Denied: {why}."),
+        );
+        return (denied, None);
+    };
+    let judgement = cordon_policy::evaluate(contract, &loaded.policy);
+    let outcome = judgement.outcome();
+    if !unresolved.is_empty() && outcome != Outcome::Deny {
+        let sentence = format!(
+            "Needs approval: the text cannot be judged before it runs: {}.",
+            unresolved.join("; ")
+        );
+        let asked = make(
+            Outcome::Ask,
+            vec![CordonReason::UnresolvedCommand],
+            sentence,
+        );
+        return (asked, Some(judgement.reason_code));
+    }
+    let label = match outcome {
+        Outcome::Allow => "Allowed",
+        Outcome::Deny => "Denied",
+        _ => "Needs approval",
+    };
+    let sentence = format!("{label}: {} (CSC profile).", judgement.reason);
+    (
+        make(outcome, Vec::new(), sentence),
+        Some(judgement.reason_code),
+    )
+}

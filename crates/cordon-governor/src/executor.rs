@@ -1,0 +1,44 @@
+//! The "execute" step's seam: the pipeline hands a planned command to an [`Executor`]. The real
+//! one is `cordon_sandbox` ([`Sandbox`]); tests use one that records the plans and answers with
+//! canned reports, so the pipeline runs in process without starting anything.
+
+use cordon_sandbox::{CommandReport, Confinement, Plan, RunOptions};
+use serde_json::Value;
+
+/// What the executor ran: the command's report and what the kernel enforced for it.
+#[derive(Debug, Clone)]
+pub struct Executed {
+    pub report: CommandReport,
+    /// The sandbox's enforcement report, as the receipt records it (`x-cordon.sandbox`).
+    pub enforcement: Value,
+}
+
+/// Runs one planned command under its confinement.
+pub trait Executor {
+    /// `Err` is one sentence: the command could not be started as planned (nothing ran).
+    fn execute(&mut self, plan: &Plan, confinement: &Confinement) -> Result<Executed, String>;
+}
+
+/// The real executor: `cordon_sandbox::run`, with the commands' output passed through.
+#[derive(Debug, Default)]
+pub struct Sandbox {
+    pub options: RunOptions,
+}
+
+impl Executor for Sandbox {
+    fn execute(&mut self, plan: &Plan, confinement: &Confinement) -> Result<Executed, String> {
+        let report = cordon_sandbox::run(plan, confinement, &self.options)
+            .map_err(|e| format!("sandbox: {e}"))?;
+        let enforcement = serde_json::to_value(&report.enforcement)
+            .map_err(|e| format!("the sandbox's report cannot be recorded: {e}"))?;
+        let command = report
+            .commands
+            .into_iter()
+            .next()
+            .ok_or("the sandbox returned no command report")?;
+        Ok(Executed {
+            report: command,
+            enforcement,
+        })
+    }
+}

@@ -1,0 +1,41 @@
+//! How a command is confined.
+
+use serde::{Deserialize, Serialize};
+
+/// `local` supervises the command (timeout, tree kill, output capture, process record);
+/// `hardened` also confines it with Landlock, seccomp and namespaces, or refuses to run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Local,
+    Hardened,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Local => "local",
+            Mode::Hardened => "hardened",
+        }
+    }
+
+    /// The sandbox profile id written into receipts and decision records.
+    pub fn profile(self) -> &'static str {
+        match self {
+            Mode::Local => "cordon-local-v1",
+            Mode::Hardened => "cordon-hardened-v1",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Mode, String> {
+        match text {
+            "local" => Ok(Mode::Local),
+            "hardened" => Ok(Mode::Hardened),
+            other => Err(format!("unknown mode {other:?}: use local or hardened")),
+        }
+    }
+}

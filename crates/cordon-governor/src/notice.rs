@@ -1,0 +1,76 @@
+//! What the pipeline tells the person at the terminal while it works.
+//!
+//! The governor prints nothing: it hands each notice to the caller's [`Notices`] sink, in the
+//! order it happens (an approval request before the wait, a snapshot before the command), and the
+//! binary writes it on stderr. Tests collect them.
+
+use std::sync::Arc;
+
+/// Something a person should read now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Nothing (more) runs: one sentence why.
+    Blocked(String),
+    /// A refusal whose decision could not be recorded: its own answer stands.
+    Unrecorded(String),
+    /// An approval was given, by these approvers.
+    Approved(Vec<String>),
+    /// An approval request was filed and is waited on.
+    ApprovalNeeded {
+        request_id: String,
+        commands: String,
+        timeout_secs: u64,
+    },
+    /// The approval webhook is not used, or its notice was not delivered.
+    Webhook(String),
+    /// The write scope was snapshotted before the run.
+    SnapshotTaken { id: String, entries: u64 },
+    /// A soft delete moved paths to the trash.
+    Trashed { moved: usize, trash_id: String },
+    /// What a soft-deleted `rm` says on stderr, as `rm` itself would.
+    RmSays(String),
+    /// `rm` processes ran outside the trash under a snapshot.
+    RmEscaped { count: usize, first: String },
+    /// A command did not complete for a reason of the runner's (not its own exit).
+    DidNotComplete { command: String, why: String },
+}
+
+impl Notice {
+    /// The line a person reads (without a trailing newline; [`Notice::RmSays`] is verbatim).
+    pub fn line(&self) -> String {
+        match self {
+            Notice::Blocked(why) => format!("cordon: blocked: {why}"),
+            Notice::Unrecorded(why) => format!("cordon: this decision is not recorded: {why}"),
+            Notice::Approved(names) => format!("cordon: approved by {}", names.join(" and ")),
+            Notice::ApprovalNeeded {
+                request_id: id,
+                commands,
+                timeout_secs,
+            } => format!(
+                "cordon: approval needed ({id}): {commands}\ncordon: answer with `cordon approve {id}` or `cordon deny {id}` (or `cordon serve`) within {timeout_secs} s; no answer means deny"
+            ),
+            Notice::Webhook(why) => format!("cordon: {why}"),
+            Notice::SnapshotTaken { id, entries } => format!(
+                "cordon: checkpoint {id} taken ({entries} entries); undo with `cordon rollback {id}`"
+            ),
+            Notice::Trashed { moved, trash_id } => format!(
+                "cordon: moved {moved} path(s) to the trash as {trash_id}; restore with `cordon trash restore {trash_id}`"
+            ),
+            Notice::RmSays(text) => text.trim_end_matches('\n').to_string(),
+            Notice::RmEscaped { count, first } => format!(
+                "cordon: warning: {count} rm process(es) ran outside the trash (first: {first}); what they removed is only in the checkpoint"
+            ),
+            Notice::DidNotComplete { command, why } => {
+                format!("cordon: command {command} did not complete: {why}")
+            }
+        }
+    }
+}
+
+/// Where notices go; shared with the approval webhook's delivery thread.
+pub type Notices = Arc<dyn Fn(Notice) + Send + Sync>;
+
+/// A sink that drops every notice.
+pub fn discard() -> Notices {
+    Arc::new(|_| {})
+}

@@ -1,0 +1,116 @@
+//! What the pipeline is asked to run: a contract and the decision made on it.
+
+use cordon_core::{Contract, Outcome};
+use serde::{Deserialize, Serialize};
+
+use crate::decision::Decision;
+
+/// A redirect as recorded: what the agent asked for and what ran instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectRecord {
+    pub original: Vec<String>,
+    pub replacement: Vec<String>,
+}
+
+/// What the agent wrote and what the front end made of it (recorded as `x-cordon.front_end`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrontEnd {
+    /// The shell text, or the argv shell-quoted, exactly as the agent gave it.
+    pub text: String,
+    /// `shell` for `--shell TEXT`, `argv` for `-- ARGV…`.
+    pub request: &'static str,
+    /// How the contract that runs starts: `argv` (no shell) or `shell` (`bash -c TEXT`).
+    pub launch: cordon_policy::launch::Launch,
+    /// The per-command contract the policy judged (absent when the text cannot be one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synthesized_contract: Option<Contract>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synthesized_contract_sha256: Option<String>,
+    /// Why there is no synthesized contract.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synthesized_contract_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<RedirectRecord>,
+    /// The cordon session the run belongs to (`--session` or `CORDON_SESSION`), also the
+    /// contract's `actor.session_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Paths the text names that did not exist when it was judged: a hardened run is granted
+    /// them through their nearest existing directory, which `synthesized_contract` shows and
+    /// the policy judged too (`cordon_policy::facts::grant_creations`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<String>,
+}
+
+/// A contract that may run, and the decision made on it.
+///
+/// A CSC contract judged by the CSC engine (`cordon run`) has no front end. For `cordon exec` the
+/// contract is the one that *runs* (`cordon_policy::launch`), and what the agent wrote and the
+/// per-command contract it was judged on travel in [`FrontEnd`] into the receipt and the record.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub contract: Contract,
+    pub contract_sha256: String,
+    pub decision: Decision,
+    pub front_end: Option<FrontEnd>,
+}
+
+impl RunRequest {
+    pub fn new(contract: Contract, decision: Decision, front_end: Option<FrontEnd>) -> RunRequest {
+        RunRequest {
+            contract_sha256: contract.sha256(),
+            contract,
+            decision,
+            front_end,
+        }
+    }
+
+    /// Whether the write scope must be snapshotted before the run starts.
+    pub fn snapshot_requested(&self) -> bool {
+        self.decision.outcome == Outcome::AllowWithCheckpoint
+    }
+
+    /// Every path pattern the run may write: what a snapshot covers.
+    pub fn write_scope(&self) -> Vec<String> {
+        let mut scope: Vec<String> = Vec::new();
+        for path in self.contract.commands.iter().flat_map(|c| &c.write_paths) {
+            if !scope.contains(path) {
+                scope.push(path.clone());
+            }
+        }
+        scope
+    }
+
+    /// The id of the first command: what a run blocked before any command started names.
+    pub fn first_command_id(&self) -> String {
+        self.contract
+            .commands
+            .first()
+            .map(|c| c.id.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// A CSC contract judged by the CSC engine under a CSC profile (`cordon check`, `cordon run`):
+/// the request to run it, and the CSC PolicyDecision `cordon check --json` prints.
+pub fn judge_contract(
+    contract: Contract,
+    policy: &cordon_core::policy::LoadedPolicy,
+) -> (RunRequest, cordon_core::PolicyDecision) {
+    let contract_sha256 = contract.sha256();
+    let judgement = cordon_policy::evaluate(&contract, &policy.policy);
+    let csc = judgement.into_decision(
+        &contract,
+        &contract_sha256,
+        policy,
+        time::OffsetDateTime::now_utc(),
+    );
+    let decision = Decision::from_csc(&csc, crate::decision::PolicyRef::of_csc(policy));
+    let request = RunRequest {
+        contract,
+        contract_sha256,
+        decision,
+        front_end: None,
+    };
+    (request, csc)
+}

@@ -1,0 +1,510 @@
+//! The allow-with-checkpoint outcome (issue 8): snapshot the write scope before anything runs,
+//! turn a plain `rm` into a move to the trash, give every other command a soft-delete service so
+//! that any `rm` it reaches moves to the trash too ([`crate::trash_service`]), and put the
+//! snapshot into the receipt.
+//!
+//! Words: a *snapshot* is this copy of files (the CLI and the receipt call it a checkpoint:
+//! `cordon rollback ID`, `x-cordon.checkpoint`); the journal's signed *tree head* is another
+//! thing ([`crate::Ledger::seal`]).
+//!
+//! Fail closed: if the snapshot cannot be taken completely, the run is blocked (a snapshot that
+//! silently saved nothing is how agentsh lost a directory to `rm -rf`). The snapshot and the soft
+//! delete run in cordon's own process, outside the sandbox, so both stay inside the contract's
+//! declared write scope: the snapshot covers exactly that scope, and a soft delete refuses any
+//! target outside it.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use cordon_checkpoint::trash;
+use cordon_checkpoint::{Request as SnapshotRequest, Store, Summary};
+use cordon_core::contract::Command;
+use cordon_policy::shell;
+use cordon_sandbox::{
+    CommandReport, CommandStatus, Confinement, Plan, StreamReport, Substitute, PROTECTED_NAMES,
+};
+use serde_json::{json, Value};
+
+use crate::confinement::literal_prefix;
+use crate::extension::CommandEntry;
+use crate::notice::{Notice, Notices};
+use crate::request::RunRequest;
+use crate::trash_service::{self, parse_rm, Service};
+
+/// Where snapshots, the trash and the soft-delete services live (the home's `state/`), and the
+/// sessions a snapshot may be attributed to.
+#[derive(Debug, Clone)]
+pub struct SnapshotPlaces {
+    pub checkpoints: PathBuf,
+    pub trash: PathBuf,
+    /// Where each command's soft-delete service makes its run directory.
+    pub runs: PathBuf,
+    pub sessions: PathBuf,
+}
+
+/// A snapshot taken before the run.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub summary: Summary,
+    /// The trash, where a soft-deleted `rm` moves its targets.
+    trash_dir: PathBuf,
+    runs_dir: PathBuf,
+    session: Option<String>,
+}
+
+/// Snapshots the request's write scope when its outcome asks for it. `Ok(None)` when it does
+/// not; `Err` (one sentence) when it does and the snapshot failed, so nothing may run. `session`
+/// is the cordon session the run belongs to, which must exist.
+pub fn take(
+    request: &RunRequest,
+    places: Option<&SnapshotPlaces>,
+    session: Option<&str>,
+    notices: &Notices,
+) -> Result<Option<Snapshot>, String> {
+    if !request.snapshot_requested() {
+        return Ok(None);
+    }
+    let fail = |why: String| {
+        format!("the checkpoint this outcome requires could not be taken, so nothing ran: {why}")
+    };
+    let places = places.ok_or_else(|| fail("no cordon home (set CORDON_HOME or HOME)".into()))?;
+    let session = match session.filter(|id| !id.is_empty()) {
+        Some(id) => Some(
+            cordon_checkpoint::session::get(&places.sessions, id)
+                .map(|s| s.id)
+                .map_err(|e| fail(format!("CORDON_SESSION: {e}")))?,
+        ),
+        None => None,
+    };
+    let scopes: Vec<PathBuf> = request
+        .write_scope()
+        .iter()
+        .map(|p| literal_prefix(p))
+        .collect();
+    let store = Store::open(&places.checkpoints).map_err(|e| fail(e.to_string()))?;
+    let label = request
+        .contract
+        .commands
+        .iter()
+        .flat_map(|c| c.argvs())
+        .map(|argv| argv.join(" "))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let summary = cordon_checkpoint::snapshot(
+        &store,
+        &SnapshotRequest {
+            scopes,
+            session: session.clone(),
+            label,
+            ..SnapshotRequest::default()
+        },
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    notices(Notice::SnapshotTaken {
+        id: summary.id.clone(),
+        entries: summary.entries,
+    });
+    Ok(Some(Snapshot {
+        summary,
+        trash_dir: places.trash.clone(),
+        runs_dir: places.runs.clone(),
+        session,
+    }))
+}
+
+/// Under a checkpoint, a plain `rm` moves its targets to the trash instead of deleting them.
+/// Returns the command's report and its receipt entry, or `None` when this command is not a
+/// plain `rm` (an option we do not model, a pipeline) and runs in the sandbox as usual.
+///
+/// In hardened mode the paths the sandbox keeps read-only (`PROTECTED_NAMES`) are refused, as
+/// the command itself could not remove them.
+pub fn soft_delete(
+    snapshot: Option<&Snapshot>,
+    command: &Command,
+    hardened: bool,
+    notices: &Notices,
+) -> Option<(CommandReport, CommandEntry)> {
+    let taken = snapshot?;
+    let mut argvs = command.argvs();
+    let argv = argvs.next()?;
+    if argvs.next().is_some() {
+        return None;
+    }
+    let name = Path::new(argv.first()?).file_name()?;
+    if name != "rm" {
+        return None;
+    }
+    let os_argv: Vec<OsString> = argv.iter().map(OsString::from).collect();
+    // An option the trash cannot honour runs in the sandbox, where the soft-delete service
+    // answers it with the same refusal. So does an empty operand, which `cwd.join("")` would
+    // turn into the directory itself (the contract schema refuses one anyway).
+    let rm = parse_rm(&os_argv)
+        .ok()
+        .filter(|rm| !rm.operands.is_empty() && rm.operands.iter().all(|o| !o.is_empty()))?;
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let scope = taken.scope(command, hardened);
+    let operands: Vec<&OsString> = rm.operands.iter().collect();
+    let request = scope.request(&rm, &operands, argv.to_vec(), Path::new(&command.cwd));
+    let outcome = trash::soft_delete(&scope.trash_dir, &request);
+    let (status, exit_code, error, mut stderr, trash) = match outcome {
+        Ok(o) => {
+            let code = if o.errors.is_empty() { 0 } else { 1 };
+            let mut text = o.errors.join("\n");
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            let status = if code == 0 {
+                CommandStatus::Success
+            } else {
+                CommandStatus::Failed
+            };
+            let item = o.manifest.map(|m| {
+                notices(Notice::Trashed {
+                    moved: m.items.len(),
+                    trash_id: m.id.clone(),
+                });
+                json!({"id": m.id, "items": m.items})
+            });
+            (status, code, None, text, item)
+        }
+        // Refused (outside the scope) or failed: blocked, nothing more runs.
+        Err(e) => (
+            CommandStatus::Blocked,
+            i32::from(crate::status::BLOCKED),
+            Some(format!("soft delete: {e}")),
+            String::new(),
+            None,
+        ),
+    };
+    if !stderr.is_empty() {
+        notices(Notice::RmSays(stderr.clone()));
+    }
+    let stderr_report = stream(std::mem::take(&mut stderr).into_bytes());
+    let report = CommandReport {
+        id: command.id.clone(),
+        status,
+        exit_code,
+        segments: Vec::new(),
+        stdout: stream(Vec::new()),
+        stderr: stderr_report,
+        started_at,
+        ended_at: SystemTime::now(),
+        duration: start.elapsed(),
+        error,
+        processes: None,
+    };
+    let mut entry = CommandEntry::of(&report, None);
+    entry.soft_delete = Some(json!({"argv": argv, "trash": trash}));
+    Some((report, entry))
+}
+
+fn stream(bytes: Vec<u8>) -> StreamReport {
+    StreamReport {
+        sha256: cordon_core::hash::sha256_hex(&bytes),
+        captured_bytes: bytes.len() as u64,
+        total_bytes: bytes.len() as u64,
+        truncated: false,
+        captured: bytes,
+    }
+}
+
+/// Under a checkpoint, a command that runs in the sandbox (a compound text, a pipeline, an `rm`
+/// with an option the fast path leaves alone) gets a soft-delete service for its duration: its
+/// `rm`, wherever the shell reaches it, moves to the trash instead of deleting
+/// (crate::trash_service). `Ok(None)` without a checkpoint; `Err` (one sentence) when the
+/// command holds an `rm` that cannot be routed to the trash, or the service cannot start, so
+/// the command must not run.
+pub fn serve_soft_deletes(
+    snapshot: Option<&Snapshot>,
+    command: &Command,
+    hardened: bool,
+    plan: &mut Plan,
+    confinement: &mut Confinement,
+) -> Result<Option<Service>, String> {
+    let Some(taken) = snapshot else {
+        return Ok(None);
+    };
+    // `~` as the decision resolved it (cordon_core::user).
+    let state = shell::ShellState {
+        cwd: command.cwd.clone(),
+        home: cordon_core::user::home(),
+    };
+    // Hardened: the rm programs the sandbox will replace with the shim, whatever runs them.
+    let substituted = if hardened {
+        let path = plan
+            .commands
+            .iter()
+            .flat_map(|c| c.env.iter())
+            .find(|(name, _)| name == "PATH")
+            .map(|(_, value)| value.clone());
+        rm_programs(path.as_deref())
+    } else {
+        Vec::new()
+    };
+    // Per segment: the rm paths written as absolute paths that the segment's own bash runs.
+    let mut functions: Vec<Vec<String>> = Vec::new();
+    for argv in command.argvs() {
+        let shell_text = bash_text(argv);
+        let script = match shell_text {
+            Some(text) => shell::parse(text, &state),
+            None => shell::from_argv(argv, &state),
+        };
+        functions.push(absolute_rms(&script, shell_text.is_some(), &substituted)?);
+    }
+    let mut service =
+        Service::start(&taken.runs_dir, taken.scope(command, hardened)).map_err(|why| {
+            format!("the soft delete this checkpoint needs cannot be set up, so nothing ran: {why}")
+        })?;
+    let shim = service.shim();
+    for planned in &mut plan.commands {
+        service.configure_env(&mut planned.env);
+        for (argv, paths) in planned.pipeline.iter_mut().zip(&functions) {
+            if paths.is_empty() {
+                continue;
+            }
+            // `bash -c TEXT`: define a function per absolute rm path, on the text's first line so
+            // that bash's line numbers stay those of the text.
+            let mut text = OsString::new();
+            for path in paths {
+                text.push(format!(
+                    "function {path} {{ '{}' \"$@\"; }}; ",
+                    shim.display()
+                ));
+            }
+            if let Some(original) = argv.get(2) {
+                text.push(original);
+                argv[2] = text;
+            }
+        }
+    }
+    if hardened {
+        confinement.read_paths.extend(service.grants());
+        for program in &substituted {
+            confinement.substitutes.push(Substitute {
+                program: program.clone(),
+                with: service.exe().to_path_buf(),
+            });
+        }
+        service.set_substitutes(substituted);
+    }
+    Ok(Some(service))
+}
+
+/// The `rm` programs a hardened command could reach by any name: every `rm` on its `PATH` and
+/// the usual absolute paths, symlinks resolved. The sandbox mounts the shim over each, so a script
+/// or a Makefile that runs `/bin/rm` reaches the trash too. A file whose real name is not `rm`
+/// (a multi-call binary such as busybox) is left alone: replacing it would replace every program
+/// it provides, and the process record still flags an `rm` it runs.
+fn rm_programs(path: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
+    let on_path = path
+        .map(|p| std::env::split_paths(p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|dir| dir.join("rm"));
+    let mut programs: Vec<PathBuf> = Vec::new();
+    for candidate in on_path.chain(["/bin/rm", "/usr/bin/rm"].map(PathBuf::from)) {
+        let Ok(real) = std::fs::canonicalize(&candidate) else {
+            continue;
+        };
+        if real.file_name().is_some_and(|n| n == "rm")
+            && real.is_file()
+            && !programs.contains(&real)
+        {
+            programs.push(real);
+        }
+    }
+    programs
+}
+
+impl Snapshot {
+    /// What a soft delete of `command` may move, and where to: its declared write scope, less
+    /// (in hardened mode) the paths the sandbox mounts read-only, into this checkpoint's trash.
+    fn scope(&self, command: &Command, hardened: bool) -> trash_service::Scope {
+        trash_service::Scope {
+            trash_dir: self.trash_dir.clone(),
+            session: self.session.clone(),
+            allowed_roots: command
+                .write_paths
+                .iter()
+                .map(|p| literal_prefix(p))
+                .collect(),
+            protected: if hardened {
+                PROTECTED_NAMES.iter().map(PathBuf::from).collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// `TEXT` when `argv` is `bash -c TEXT` (the launch of a compound text).
+fn bash_text(argv: &[String]) -> Option<&str> {
+    match argv {
+        [bash, c, text, ..]
+            if Path::new(bash).file_name().is_some_and(|n| n == "bash") && c == "-c" =>
+        {
+            Some(text)
+        }
+        _ => None,
+    }
+}
+
+/// The absolute paths through which `script` runs `rm` directly from its own bash (each becomes
+/// a function that calls the shim). `Err` for an `rm` the trash cannot reach: an absolute path
+/// run by another program (`find -exec /bin/rm`, `xargs /bin/rm`, a nested `bash -c`, `command
+/// /bin/rm`, an argv with no shell), or an `rm` given its own `PATH`. An absolute path to one of
+/// the `substituted` programs needs neither: the sandbox mounts the shim over it.
+fn absolute_rms(
+    script: &shell::Script,
+    run_by_bash: bool,
+    substituted: &[PathBuf],
+) -> Result<Vec<String>, String> {
+    let mut paths: Vec<String> = Vec::new();
+    for sc in script.commands.iter().filter(|c| c.program() == "rm") {
+        let refuse = |why: &str| {
+            format!(
+                "`{}` {why}, so under this checkpoint it would delete instead of moving to the trash; nothing ran (write a plain `rm`: cordon puts its soft-delete rm first in PATH)",
+                sc.argv.join(" ")
+            )
+        };
+        if sc.assignments.iter().any(|a| a.starts_with("PATH=")) {
+            return Err(refuse("runs with its own PATH"));
+        }
+        let Some(path) = sc.program_path.as_deref().filter(|p| p.starts_with('/')) else {
+            continue;
+        };
+        if std::fs::canonicalize(path).is_ok_and(|real| substituted.contains(&real)) {
+            continue;
+        }
+        let nameable = path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b));
+        if !run_by_bash || !sc.wrappers.is_empty() {
+            let by = sc
+                .wrappers
+                .last()
+                .map(|w| format!("is run by `{w}` as `{path}`"))
+                .unwrap_or_else(|| format!("runs `{path}` directly"));
+            return Err(refuse(&by));
+        }
+        if !nameable {
+            return Err(refuse(&format!(
+                "runs `{path}`, a path cordon cannot intercept"
+            )));
+        }
+        if !paths.iter().any(|p| p == path) {
+            paths.push(path.to_string());
+        }
+    }
+    Ok(paths)
+}
+
+/// Stops the service and describes its calls for the command's receipt entry. Also flags any
+/// `rm` the process record saw that was not the shim: it really deleted (the checkpoint still
+/// holds what it removed).
+pub fn finish_soft_deletes(service: Service, result: &CommandReport, notices: &Notices) -> Value {
+    let shim = service.shim();
+    // Programs the sandbox replaced with the shim (the run fails before the command starts if
+    // the mount cannot be made): running them was a soft delete, not an escape.
+    let substituted = service.substitutes().to_vec();
+    let canonical = |path: &str| std::fs::canonicalize(path).unwrap_or_else(|_| path.into());
+    let calls = service.finish();
+    for call in &calls {
+        if let Some(id) = &call.trash {
+            notices(Notice::Trashed {
+                moved: call.moved.len(),
+                trash_id: id.clone(),
+            });
+        }
+    }
+    let escaped: Vec<Value> = result
+        .processes
+        .iter()
+        .flat_map(|tree| tree.processes.iter())
+        .filter(|p| p.path_found && Path::new(&p.path).file_name().is_some_and(|n| n == "rm"))
+        .filter(|p| Path::new(&p.path) != shim && !substituted.contains(&canonical(&p.path)))
+        .map(|p| json!({"pid": p.pid, "path": p.path, "argv": p.argv}))
+        .collect();
+    if let Some(first) = escaped.first() {
+        notices(Notice::RmEscaped {
+            count: escaped.len(),
+            first: first["path"].to_string(),
+        });
+    }
+    // Whether `escaped` could see anything: only when every exec was recorded.
+    let escapes_checked = result.processes.as_ref().is_some_and(|t| t.complete);
+    json!({
+        "mechanism": "rm-shim",
+        "calls": calls,
+        "substituted": substituted,
+        "escaped": escaped,
+        "escapes_checked": escapes_checked,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(text: &str) -> shell::Script {
+        shell::parse(
+            text,
+            &shell::ShellState {
+                cwd: "/w".into(),
+                home: "/home/u".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn absolute_rms_run_by_the_texts_bash_become_functions() {
+        assert_eq!(
+            absolute_rms(
+                &script("make && /bin/rm -rf out; (/usr/bin/rm x) && /bin/rm y"),
+                true,
+                &[]
+            ),
+            Ok(vec!["/bin/rm".to_string(), "/usr/bin/rm".to_string()])
+        );
+        // `rm` through PATH needs no function.
+        assert_eq!(
+            absolute_rms(&script("rm a; \\rm b; command rm c; env rm d"), true, &[]),
+            Ok(Vec::new())
+        );
+    }
+
+    #[test]
+    fn absolute_rms_another_program_runs_are_refused() {
+        for text in [
+            "bash -c '/bin/rm x'",
+            "command /bin/rm x",
+            "env /bin/rm x",
+            "sudo /bin/rm x",
+        ] {
+            let err = absolute_rms(&script(text), true, &[]).unwrap_err();
+            assert!(err.contains("would delete instead"), "{text}: {err}");
+        }
+        // An argv with no shell: nothing defines the function.
+        let argv = ["/bin/rm".to_string(), "-i".to_string(), "x".to_string()];
+        let parsed = shell::from_argv(
+            &argv,
+            &shell::ShellState {
+                cwd: "/w".into(),
+                home: "/h".into(),
+            },
+        );
+        assert!(absolute_rms(&parsed, false, &[]).is_err());
+        assert!(absolute_rms(&script("PATH=/usr/bin rm x"), true, &[]).is_err());
+    }
+
+    #[test]
+    fn only_bash_dash_c_is_a_shell_launch() {
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(bash_text(&argv(&["bash", "-c", "rm x"])), Some("rm x"));
+        assert_eq!(bash_text(&argv(&["/bin/bash", "-c", "rm x"])), Some("rm x"));
+        assert_eq!(bash_text(&argv(&["sh", "-c", "rm x"])), None);
+        assert_eq!(bash_text(&argv(&["rm", "-c", "x"])), None);
+    }
+}

@@ -1,0 +1,745 @@
+//! `govern` in process: no command starts. A fake executor records every plan it is handed and
+//! answers with a canned report, so each test can say exactly what would have run, under which
+//! confinement, and what the receipt, the journal and the notices say about it.
+//!
+//! Every outcome × mode × ledger, and the four ways a run is stopped on its way: an approval
+//! refused, a snapshot that cannot be taken, a sandbox that refuses, a journal that cannot be
+//! written. Each refusal has its positive control in the matrix: the same request with the
+//! obstacle removed runs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use cordon_core::{Contract, Outcome};
+use cordon_governor::approval::ApprovalDesk;
+use cordon_governor::{
+    govern, govern_unrecorded, ApprovalOptions, Conclusion, Decision, Error, Executed, Executor,
+    Governed, Ledger, Mode, Notice, Options, PolicyRef, RunRequest, SnapshotPlaces,
+};
+use cordon_sandbox::{CommandReport, CommandStatus, Confinement, Plan, StreamReport};
+use serde_json::{json, Value};
+
+const KEY_ID: &str = "pipeline-key";
+
+/// A workspace, a key, a home for approvals and snapshots, and a place for the journal, all in
+/// one temporary directory.
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("ws")).unwrap();
+        std::fs::write(root.join("ws/file.txt"), "kept").unwrap();
+        cordon_journal::keys::generate(&root.join("keys"), Some(KEY_ID)).unwrap();
+        World { dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().canonicalize().unwrap()
+    }
+
+    fn ws(&self) -> PathBuf {
+        self.root().join("ws")
+    }
+
+    fn key(&self) -> PathBuf {
+        self.root().join(format!("keys/{KEY_ID}.pem"))
+    }
+
+    fn public_key(&self) -> ed25519_dalek::VerifyingKey {
+        let bytes = std::fs::read(self.root().join(format!("keys/{KEY_ID}.pub"))).unwrap();
+        cordon_journal::keys::parse_public_key(&bytes).unwrap()
+    }
+
+    fn journal(&self) -> PathBuf {
+        self.root().join("journal")
+    }
+
+    fn desk(&self) -> ApprovalDesk {
+        ApprovalDesk {
+            approvers: self.root().join("home/approvers"),
+            store: self.root().join("home/state/approvals.db"),
+            channels: self.root().join("home/approvals.json"),
+        }
+    }
+
+    fn places(&self) -> SnapshotPlaces {
+        SnapshotPlaces {
+            checkpoints: self.root().join("home/state/checkpoints"),
+            trash: self.root().join("home/state/trash"),
+            runs: self.root().join("home/state/run"),
+            sessions: self.root().join("home/state/sessions"),
+        }
+    }
+
+    fn ledger(&self, kind: LedgerKind, mode: Mode) -> Result<Ledger, Error> {
+        let key = self.key();
+        let key = Some((key.as_path(), KEY_ID));
+        match kind {
+            LedgerKind::Unsigned => Ledger::open(None, None, mode),
+            LedgerKind::Signed => Ledger::open(key, None, mode),
+            LedgerKind::Journaled => Ledger::open(key, Some(&self.journal()), mode),
+        }
+    }
+
+    /// A one-command contract that writes the workspace.
+    fn request(&self, outcome: Outcome) -> RunRequest {
+        let ws = self.ws().display().to_string();
+        let contract = json!({
+            "version": "csc.v0.1",
+            "contract_id": "c_pipeline_test",
+            "intent": "test",
+            "actor": {"agent_id": "agent:test", "session_id": "s-7", "initiating_user": "u", "delegation_scope": "d"},
+            "commands": [{
+                "id": "cmd_1",
+                "exec": {"argv": ["/usr/bin/touch", format!("{ws}/new.txt")]},
+                "cwd": ws,
+                "read_paths": [format!("{ws}/**")],
+                "write_paths": [format!("{ws}/**")],
+                "network": "deny",
+                "env_allow": [],
+                "secret_refs": [],
+                "timeout_sec": 10,
+                "proposed_effect_type": "transform_local"
+            }],
+            "risk_class": "low",
+            "approval_mode": "policy_only",
+            "expected_outputs": [],
+            "justification": "test"
+        });
+        let contract = Contract::parse(contract.to_string().as_bytes()).unwrap();
+        let decision = Decision::new(
+            outcome,
+            Vec::new(),
+            format!("Decided: {}.", outcome.as_str()),
+            PolicyRef::named("pipeline-test", &"ab".repeat(32)),
+        );
+        RunRequest::new(contract, decision, None)
+    }
+
+    fn options(&self, mode: Mode, notices: &Heard) -> Options {
+        let heard = Arc::clone(&notices.0);
+        Options {
+            mode,
+            approval: ApprovalOptions::none(),
+            desk: Some(self.desk()),
+            snapshots: Some(self.places()),
+            session: None,
+            notices: Arc::new(move |n: Notice| heard.lock().unwrap().push(n)),
+        }
+    }
+
+    fn entries(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.journal().join("entries.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn tree_heads(&self) -> usize {
+        std::fs::read_dir(self.journal().join("checkpoints"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    fn verify_journal(&self) -> cordon_journal::Verdict {
+        cordon_journal::verify_journal(
+            &self.journal(),
+            &cordon_journal::VerifyOptions {
+                ring: cordon_journal::KeyRing::single(KEY_ID.to_string(), self.public_key()),
+                trusted_checkpoint: None,
+                fast: false,
+            },
+        )
+        .unwrap()
+    }
+
+    /// Breaks the journal the way a full or read-only disk would: its lock can no longer be
+    /// opened for writing (even by root), so no append or tree head succeeds.
+    fn break_journal(journal: &Path) {
+        let lock = journal.join("lock");
+        let _ = std::fs::remove_file(&lock);
+        std::fs::create_dir(&lock).unwrap();
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LedgerKind {
+    Unsigned,
+    Signed,
+    Journaled,
+}
+
+/// The notices the pipeline gave.
+#[derive(Default)]
+struct Heard(Arc<Mutex<Vec<Notice>>>);
+
+impl Heard {
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().iter().map(Notice::line).collect()
+    }
+}
+
+/// What the fake executor answers.
+#[derive(Clone)]
+enum Answer {
+    Exit(i32),
+    Refuse(String),
+    Blocked(String),
+}
+
+/// Records every plan and confinement, runs nothing.
+struct Recording {
+    answer: Answer,
+    seen: Vec<(Plan, Confinement)>,
+    /// Runs while "executing" (e.g. to break the journal after the decision was recorded).
+    during: Option<Box<dyn FnMut()>>,
+}
+
+impl Recording {
+    fn new(answer: Answer) -> Recording {
+        Recording {
+            answer,
+            seen: Vec::new(),
+            during: None,
+        }
+    }
+}
+
+fn stream(bytes: &[u8]) -> StreamReport {
+    StreamReport {
+        sha256: cordon_core::hash::sha256_hex(bytes),
+        captured_bytes: bytes.len() as u64,
+        total_bytes: bytes.len() as u64,
+        truncated: false,
+        captured: bytes.to_vec(),
+    }
+}
+
+impl Executor for Recording {
+    fn execute(&mut self, plan: &Plan, confinement: &Confinement) -> Result<Executed, String> {
+        self.seen.push((plan.clone(), confinement.clone()));
+        if let Some(during) = self.during.as_mut() {
+            during();
+        }
+        let (status, exit_code, error) = match &self.answer {
+            Answer::Refuse(why) => return Err(why.clone()),
+            Answer::Exit(0) => (CommandStatus::Success, 0, None),
+            Answer::Exit(code) => (CommandStatus::Failed, *code, None),
+            Answer::Blocked(why) => (CommandStatus::Blocked, 126, Some(why.clone())),
+        };
+        let now = SystemTime::now();
+        Ok(Executed {
+            report: CommandReport {
+                id: plan.commands[0].id.clone(),
+                status,
+                exit_code,
+                segments: Vec::new(),
+                stdout: stream(b"out\n"),
+                stderr: stream(b""),
+                started_at: now,
+                ended_at: now,
+                duration: Duration::from_millis(3),
+                error,
+                processes: None,
+            },
+            enforcement: json!({"mode": confinement.mode}),
+        })
+    }
+}
+
+/// Governs as the binary does: a ledger that cannot be opened takes the unrecorded path.
+fn run(
+    request: &RunRequest,
+    options: &Options,
+    ledger: Result<Ledger, Error>,
+    executor: &mut Recording,
+) -> Governed {
+    match ledger {
+        Ok(mut ledger) => govern(request, options, &mut ledger, executor).unwrap(),
+        Err(Error::Unrecordable(why)) => {
+            govern_unrecorded(request, options, &why, executor).unwrap()
+        }
+        Err(other) => panic!("{other}"),
+    }
+}
+
+const OUTCOMES: [Outcome; 5] = [
+    Outcome::Allow,
+    Outcome::AllowWithCheckpoint,
+    Outcome::Redirect,
+    Outcome::Ask,
+    Outcome::Deny,
+];
+const MODES: [Mode; 2] = [Mode::Local, Mode::Hardened];
+const LEDGERS: [LedgerKind; 3] = [
+    LedgerKind::Unsigned,
+    LedgerKind::Signed,
+    LedgerKind::Journaled,
+];
+
+#[test]
+fn every_outcome_in_every_mode_under_every_ledger() {
+    for outcome in OUTCOMES {
+        for mode in MODES {
+            for kind in LEDGERS {
+                let case = format!("{outcome:?} × {mode:?} × {kind:?}");
+                one_case(outcome, mode, kind, &case);
+            }
+        }
+    }
+}
+
+fn one_case(outcome: Outcome, mode: Mode, kind: LedgerKind, case: &str) {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(outcome);
+    let options = world.options(mode, &heard);
+    let mut executor = Recording::new(Answer::Exit(0));
+    let governed = run(&request, &options, world.ledger(kind, mode), &mut executor);
+    let receipt = &governed.receipt;
+    // Hardened mode cannot be recorded without a key: nothing that would run may start.
+    let unrecordable = mode == Mode::Hardened && kind == LedgerKind::Unsigned;
+    let runs = matches!(
+        outcome,
+        Outcome::Allow | Outcome::AllowWithCheckpoint | Outcome::Redirect
+    );
+
+    let expected = match outcome {
+        _ if runs && unrecordable => Conclusion::Blocked(
+            "hardened mode requires signing (--signing-key K --key-id ID): a run that cannot be recorded does not start".into(),
+        ),
+        Outcome::Deny => Conclusion::Refused(Outcome::Deny),
+        Outcome::Ask => Conclusion::Refused(Outcome::Ask),
+        _ => Conclusion::Ran(0),
+    };
+    assert_eq!(governed.conclusion, expected, "{case}");
+    assert_eq!(
+        governed.conclusion.exit_code(),
+        match &expected {
+            Conclusion::Refused(Outcome::Deny) => 1,
+            Conclusion::Refused(_) => 2,
+            Conclusion::Blocked(_) => 126,
+            Conclusion::Ran(_) => 0,
+        },
+        "{case}"
+    );
+    assert_eq!(governed.fault, None, "{case}");
+
+    // What ran: exactly one plan when the outcome runs and the run can be recorded, else none.
+    let ran = runs && !unrecordable;
+    assert_eq!(executor.seen.len(), usize::from(ran), "{case}");
+    if let Some((plan, confinement)) = executor.seen.first() {
+        assert_eq!(plan.commands[0].id, "cmd_1", "{case}");
+        let (expected_mode, write_paths) = match mode {
+            Mode::Local => (cordon_sandbox::Mode::Local, Vec::new()),
+            Mode::Hardened => (cordon_sandbox::Mode::Hardened, vec![world.ws()]),
+        };
+        assert_eq!(confinement.mode, expected_mode, "{case}");
+        assert_eq!(confinement.write_paths, write_paths, "{case}");
+    }
+
+    // The receipt.
+    let status = if ran { "success" } else { "blocked" };
+    assert_eq!(receipt["status"], status, "{case}");
+    assert_eq!(receipt["execution_mode"], mode.as_str(), "{case}");
+    assert_eq!(
+        receipt["contract_sha256"], request.contract_sha256,
+        "{case}"
+    );
+    if ran {
+        assert_eq!(receipt["sandbox_profile_id"], mode.profile(), "{case}");
+        assert_eq!(receipt["x-cordon"]["sandbox"]["commands"][0]["id"], "cmd_1");
+        assert_eq!(receipt["completed_command_ids"], json!(["cmd_1"]), "{case}");
+    } else {
+        assert!(receipt.get("sandbox_profile_id").is_none(), "{case}");
+        assert!(receipt.get("completed_command_ids").is_none(), "{case}");
+    }
+    let signed = kind != LedgerKind::Unsigned && !unrecordable;
+    match signed {
+        true => {
+            cordon_journal::verify_receipt(receipt, KEY_ID, &world.public_key())
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+        }
+        false => assert!(receipt.get("signature").is_none(), "{case}"),
+    }
+
+    // The snapshot, for the outcome that asks for one and runs.
+    let snapshot = &receipt["x-cordon"]["checkpoint"];
+    if outcome == Outcome::AllowWithCheckpoint && ran {
+        assert_eq!(snapshot["requested"], true, "{case}");
+        let id = snapshot["id"].as_str().unwrap();
+        assert!(heard
+            .lines()
+            .iter()
+            .any(|l| l.starts_with(&format!("cordon: checkpoint {id} taken"))));
+    } else if outcome != Outcome::AllowWithCheckpoint {
+        assert!(snapshot.is_null(), "{case}: {snapshot}");
+    }
+
+    // The journal: the decision record always, the receipt of a run, a tree head after each.
+    assert_eq!(governed.journaled, kind == LedgerKind::Journaled, "{case}");
+    if kind == LedgerKind::Journaled {
+        let entries = world.entries();
+        assert_eq!(entries.len(), if ran { 2 } else { 1 }, "{case}");
+        assert_eq!(entries[0]["record_version"], "cordon.decision.v1", "{case}");
+        assert_eq!(entries[0]["outcome"], outcome.as_str(), "{case}");
+        assert_eq!(
+            entries[0]["reason_codes"],
+            json!([csc_code(outcome)]),
+            "{case}"
+        );
+        let profile = runs.then(|| mode.profile());
+        assert_eq!(entries[0]["sandbox_profile"], json!(profile), "{case}");
+        let link = &receipt["decision_record"];
+        assert_eq!(link["record_id"], entries[0]["record_id"], "{case}");
+        if ran {
+            assert_eq!(&entries[1], receipt, "{case}");
+        }
+        assert_eq!(world.tree_heads(), 1, "{case}");
+        let verdict = world.verify_journal();
+        assert_eq!(
+            verdict.verdict,
+            cordon_journal::Outcome::Valid,
+            "{case}: {verdict:?}"
+        );
+    } else {
+        assert!(!world.journal().exists(), "{case}");
+    }
+}
+
+/// The code a decision without an engine code carries: CSC's for its outcome.
+fn csc_code(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Ask => "APPROVAL_REQUIRED",
+        Outcome::Deny => "COMMAND_NOT_ALLOWED",
+        _ => "ALLOW",
+    }
+}
+
+#[test]
+fn a_refused_approval_runs_nothing_and_says_why_in_the_record() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Ask);
+    let mut options = world.options(Mode::Local, &heard);
+    let forged = world.root().join("forged-approval.json");
+    std::fs::write(&forged, "{\"not\": \"an approval\"}").unwrap();
+    options.approval.files = vec![forged.clone()];
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = world.ledger(LedgerKind::Journaled, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+
+    let Conclusion::Blocked(why) = &governed.conclusion else {
+        panic!("{:?}", governed.conclusion);
+    };
+    assert!(why.starts_with(&format!("{}: ", forged.display())), "{why}");
+    assert_eq!(governed.conclusion.exit_code(), 126);
+    assert!(executor.seen.is_empty(), "an unapproved command ran");
+    assert_eq!(governed.receipt["status"], "blocked");
+    assert_eq!(governed.receipt["error"], json!(why));
+    assert_eq!(governed.receipt["x-cordon"]["approval"]["state"], "refused");
+    let entries = world.entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["details"]["approval"]["state"], "refused");
+    assert_eq!(entries[0]["sandbox_profile"], Value::Null);
+    assert_eq!(heard.lines(), [format!("cordon: blocked: {why}")]);
+}
+
+#[test]
+fn a_valid_approval_lets_an_asked_command_run_once() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Ask);
+    // The approver's key is trusted by the home; the approval is bound to this contract.
+    let signing =
+        cordon_journal::keys::parse_private_key(&std::fs::read(world.key()).unwrap()).unwrap();
+    let mut ring = cordon_approval::ApproverRing::default();
+    ring.insert("alice", signing.verifying_key()).unwrap();
+    std::fs::create_dir_all(world.root().join("home")).unwrap();
+    std::fs::write(world.desk().approvers, ring.to_text()).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let grant = cordon_approval::Grant {
+        identity: "alice".into(),
+        method: cordon_core::approval::ApprovalMethod::Cli,
+        contract_sha256: request.contract_sha256.clone(),
+        scope: cordon_approval::Scope::Once,
+        approved_at: now,
+        expires_at: now + time::Duration::minutes(5),
+        request_id: None,
+        reason: None,
+    };
+    let signed = cordon_approval::SignedApproval::sign(&grant, &signing).unwrap();
+    let file = world.root().join("approval.json");
+    std::fs::write(&file, signed.to_json().unwrap()).unwrap();
+    let mut options = world.options(Mode::Local, &heard);
+    options.approval.files = vec![file];
+
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = world.ledger(LedgerKind::Journaled, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert_eq!(executor.seen.len(), 1);
+    assert_eq!(
+        governed.receipt["x-cordon"]["approval"]["state"],
+        "approved"
+    );
+    assert_eq!(
+        governed.receipt["x-cordon"]["approval"]["approvals"][0]["approver"],
+        "alice"
+    );
+    assert_eq!(world.entries()[0]["sandbox_profile"], "cordon-local-v1");
+    assert_eq!(heard.lines(), ["cordon: approved by alice"]);
+
+    // Single use: the same approval cannot authorize a second execution.
+    let mut again = Recording::new(Answer::Exit(0));
+    let ledger = world.ledger(LedgerKind::Journaled, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut again);
+    assert!(matches!(governed.conclusion, Conclusion::Blocked(_)));
+    assert!(again.seen.is_empty(), "a used approval ran a command again");
+}
+
+#[test]
+fn a_snapshot_that_cannot_be_taken_runs_nothing() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::AllowWithCheckpoint);
+    let mut options = world.options(Mode::Local, &heard);
+    // No home: nowhere to keep the snapshot.
+    options.snapshots = None;
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = world.ledger(LedgerKind::Journaled, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+
+    let why = "the checkpoint this outcome requires could not be taken, so nothing ran: no cordon home (set CORDON_HOME or HOME)";
+    assert_eq!(governed.conclusion, Conclusion::Blocked(why.into()));
+    assert!(
+        executor.seen.is_empty(),
+        "a command ran without its snapshot"
+    );
+    let receipt = &governed.receipt;
+    assert_eq!(receipt["status"], "blocked");
+    assert_eq!(receipt["exit_code"], 126);
+    assert_eq!(receipt["failed_command_id"], "cmd_1");
+    assert_eq!(receipt["error"], why);
+    assert_eq!(receipt["x-cordon"]["sandbox"]["commands"], json!([]));
+    assert!(receipt["x-cordon"]["checkpoint"]["id"].is_null());
+    // The blocked run is journaled like any run: the record, then the receipt.
+    assert_eq!(world.entries().len(), 2);
+    assert_eq!(heard.lines(), [format!("cordon: blocked: {why}")]);
+
+    // A session that does not exist is refused too, before anything is copied.
+    let mut options = world.options(Mode::Local, &heard);
+    options.session = Some("x-no-such-session".into());
+    let mut executor = Recording::new(Answer::Exit(0));
+    let governed = run(&request, &options, Ok(Ledger::Unsigned), &mut executor);
+    let Conclusion::Blocked(why) = &governed.conclusion else {
+        panic!("{:?}", governed.conclusion);
+    };
+    assert!(why.contains("CORDON_SESSION: "), "{why}");
+    assert!(executor.seen.is_empty());
+}
+
+#[test]
+fn a_sandbox_that_refuses_blocks_with_its_reason() {
+    for mode in MODES {
+        let world = World::new();
+        let heard = Heard::default();
+        let request = world.request(Outcome::Allow);
+        let options = world.options(mode, &heard);
+        let why = "sandbox: Landlock is not available";
+        let mut executor = Recording::new(Answer::Refuse(why.into()));
+        let ledger = world.ledger(LedgerKind::Signed, mode);
+        let governed = run(&request, &options, ledger, &mut executor);
+        assert_eq!(
+            governed.conclusion,
+            Conclusion::Blocked(why.into()),
+            "{mode:?}"
+        );
+        assert_eq!(governed.conclusion.exit_code(), 126);
+        assert_eq!(governed.receipt["status"], "blocked");
+        assert_eq!(governed.receipt["failed_command_id"], "cmd_1");
+        assert_eq!(governed.receipt["error"], why);
+        assert_eq!(heard.lines(), [format!("cordon: blocked: {why}")]);
+
+        // The sandbox started the command and then refused it (a report that says blocked).
+        let heard = Heard::default();
+        let options = world.options(mode, &heard);
+        let mut executor = Recording::new(Answer::Blocked("seccomp: not enforced".into()));
+        let ledger = world.ledger(LedgerKind::Signed, mode);
+        let governed = run(&request, &options, ledger, &mut executor);
+        assert_eq!(governed.conclusion, Conclusion::Ran(126));
+        assert_eq!(governed.receipt["status"], "blocked");
+        assert_eq!(governed.receipt["error"], "seccomp: not enforced");
+        assert_eq!(heard.lines(), ["cordon: blocked: seccomp: not enforced"]);
+    }
+}
+
+#[test]
+fn a_failed_command_ends_the_run_with_its_own_exit_code() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Allow);
+    let options = world.options(Mode::Local, &heard);
+    let mut executor = Recording::new(Answer::Exit(3));
+    let governed = run(&request, &options, Ok(Ledger::Unsigned), &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(3));
+    assert_eq!(governed.conclusion.exit_code(), 3);
+    assert_eq!(governed.receipt["status"], "failed");
+    assert_eq!(governed.receipt["error"], "command cmd_1 exited with 3");
+    assert_eq!(governed.receipt["completed_command_ids"], json!([]));
+}
+
+#[test]
+fn a_journal_that_cannot_be_written_stops_a_run_before_it_starts() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Allow);
+    let options = world.options(Mode::Local, &heard);
+    let mut ledger = world.ledger(LedgerKind::Journaled, Mode::Local).unwrap();
+    World::break_journal(&world.journal());
+    let mut executor = Recording::new(Answer::Exit(0));
+    let governed = govern(&request, &options, &mut ledger, &mut executor).unwrap();
+
+    let Conclusion::Blocked(why) = &governed.conclusion else {
+        panic!("{:?}", governed.conclusion);
+    };
+    assert!(
+        why.starts_with("the decision record cannot be appended to the journal, so the run cannot be recorded: "),
+        "{why}"
+    );
+    assert!(executor.seen.is_empty(), "an unrecorded command ran");
+    // The caller still gets a receipt, signed on its own.
+    assert_eq!(governed.receipt["status"], "blocked");
+    assert!(!governed.journaled);
+    cordon_journal::verify_receipt(&governed.receipt, KEY_ID, &world.public_key()).unwrap();
+    assert!(world.entries().is_empty());
+}
+
+#[test]
+fn a_refusal_the_journal_cannot_take_keeps_its_own_answer_and_reports_the_fault() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Deny);
+    let options = world.options(Mode::Local, &heard);
+    let mut ledger = world.ledger(LedgerKind::Journaled, Mode::Local).unwrap();
+    World::break_journal(&world.journal());
+    let mut executor = Recording::new(Answer::Exit(0));
+    let governed = govern(&request, &options, &mut ledger, &mut executor).unwrap();
+    assert_eq!(governed.conclusion, Conclusion::Refused(Outcome::Deny));
+    assert!(!governed.journaled);
+    assert!(heard.lines()[0].starts_with("cordon: this decision is not recorded: "));
+    // The tree head cannot be written either: the caller fails loudly after the receipt.
+    assert!(governed
+        .fault
+        .as_deref()
+        .is_some_and(|f| f.starts_with("cannot write the journal checkpoint: ")));
+}
+
+#[test]
+fn a_receipt_the_journal_refuses_after_the_run_is_handed_back_signed_with_a_fault() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Allow);
+    let options = world.options(Mode::Local, &heard);
+    let mut ledger = world.ledger(LedgerKind::Journaled, Mode::Local).unwrap();
+    let journal = world.journal();
+    let mut executor = Recording::new(Answer::Exit(0));
+    executor.during = Some(Box::new(move || World::break_journal(&journal)));
+    let governed = govern(&request, &options, &mut ledger, &mut executor).unwrap();
+
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert_eq!(executor.seen.len(), 1);
+    assert!(!governed.journaled);
+    assert!(
+        governed.fault.as_deref().is_some_and(
+            |f| f.starts_with("the run's receipt could not be appended to the journal: ")
+        )
+    );
+    // Signed on its own, and still naming the decision record that authorised it.
+    cordon_journal::verify_receipt(&governed.receipt, KEY_ID, &world.public_key()).unwrap();
+    assert_eq!(
+        governed.receipt["decision_record"]["record_id"],
+        world.entries()[0]["record_id"]
+    );
+}
+
+#[test]
+fn a_granted_scope_that_holds_the_key_or_the_journal_is_refused() {
+    let world = World::new();
+    let heard = Heard::default();
+    // The key and the journal inside the workspace the contract may write.
+    let keys = world.ws().join("keys");
+    cordon_journal::keys::generate(&keys, Some(KEY_ID)).unwrap();
+    let key = keys.join(format!("{KEY_ID}.pem"));
+    let request = world.request(Outcome::Allow);
+    let options = world.options(Mode::Local, &heard);
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&key, KEY_ID)), None, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+    let Conclusion::Blocked(why) = &governed.conclusion else {
+        panic!("{:?}", governed.conclusion);
+    };
+    assert!(why.contains("the signing key") && why.contains("lies inside the granted scope"));
+    assert!(executor.seen.is_empty());
+
+    let journal = world.ws().join("journal");
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), Some(&journal), Mode::Local);
+    let mut executor = Recording::new(Answer::Exit(0));
+    let governed = run(&request, &options, ledger, &mut executor);
+    let Conclusion::Blocked(why) = &governed.conclusion else {
+        panic!("{:?}", governed.conclusion);
+    };
+    assert!(why.contains("the journal") && why.contains("lies inside the writable scope"));
+    assert!(executor.seen.is_empty());
+}
+
+#[test]
+fn a_journal_needs_a_signer_and_hardened_mode_needs_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        Ledger::open(None, Some(dir.path()), Mode::Local).unwrap_err(),
+        Error::Usage(format!(
+            "{}: a journal needs a signing key (--signing-key K --key-id ID)",
+            dir.path().display()
+        ))
+    );
+    assert!(matches!(
+        Ledger::open(None, None, Mode::Hardened),
+        Err(Error::Unrecordable(_))
+    ));
+    assert!(matches!(
+        Ledger::open(None, None, Mode::Local),
+        Ok(Ledger::Unsigned)
+    ));
+}
+
+#[test]
+fn a_hardened_run_handed_an_unsigned_ledger_is_blocked_all_the_same() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Allow);
+    let options = world.options(Mode::Hardened, &heard);
+    let mut executor = Recording::new(Answer::Exit(0));
+    let governed = govern(&request, &options, &mut Ledger::Unsigned, &mut executor).unwrap();
+    assert_eq!(
+        governed.conclusion,
+        Conclusion::Blocked(cordon_governor::ledger::HARDENED_NEEDS_SIGNING.into())
+    );
+    assert!(
+        executor.seen.is_empty(),
+        "an unrecorded hardened run started"
+    );
+    // The positive control: the same request in local mode runs.
+    let options = world.options(Mode::Local, &heard);
+    let governed = govern(&request, &options, &mut Ledger::Unsigned, &mut executor).unwrap();
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert_eq!(executor.seen.len(), 1);
+}

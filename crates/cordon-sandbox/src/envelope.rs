@@ -1,0 +1,676 @@
+//! The envelope: what the kernel lets every command of a run reach, whatever its text says.
+//!
+//! The policy defines one envelope per workspace: read the system, the workspace and the
+//! toolchains; write the workspace, a private temporary directory and the caches the policy
+//! names; list the home directory; and **never** reach credentials, cordon's own home or shell
+//! start-up files, even where they lie beneath a granted root. The front end's reading of the
+//! command's text no longer widens it path by path: a grant beyond it ([`Grant`]) is made on a
+//! file the caller resolved with [`crate::resolve_real`] and judged on its real path.
+//!
+//! Landlock grants whole trees and cannot carve a hole in one. So a granted root with a never
+//! path beneath it (the workspace is `$HOME`, or cordon's home lies in the workspace) is granted
+//! *around* the hole: the root and each directory on the way down to a never path become
+//! list-only (their entries can be listed, nothing more), and every other entry found there when
+//! the run starts is granted the root's rights on its own. Nothing can then be created, removed
+//! or renamed directly in those list-only directories, which is also what keeps a never path that
+//! does not exist yet (`~/.bash_profile`, `~/.ssh/authorized_keys` without `~/.ssh`) from being
+//! created. docs/sandbox.md ("The envelope") says why this was chosen over a mount over the hole.
+//!
+//! Listing is hierarchical in Landlock: under a list-only home, `ls ~/.ssh` lists names (never
+//! contents). Every rule the ruleset receives is checked against the never set before it is
+//! added: no rule on a never path or above one may grant more than listing.
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::resolve::RealPath;
+use crate::{resolve_real, Error};
+
+/// How many entries one run may grant one by one around never paths; past it the run is refused
+/// (a home directory this large should not be the workspace: name a project directory).
+pub const MAX_CARVED_ENTRIES: usize = 4096;
+
+/// What every command of a run may reach. Paths are resolved again (symlinks followed) each time a
+/// run is prepared; a read, write or list root that no longer exists is left out and noted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// Trees readable and executable (beyond the system directories the sandbox always grants).
+    pub read: Vec<PathBuf>,
+    /// Trees readable and writable. The run's private `TMPDIR` is added by the sandbox.
+    pub write: Vec<PathBuf>,
+    /// Directories whose entries may be listed, and nothing more (the home directory, for `ls ~`).
+    pub list: Vec<PathBuf>,
+    /// Paths closed even beneath a granted root, whatever a grant or a link says. The builder
+    /// adds each path's resolved form beside the one written; a path pushed here afterwards is
+    /// taken as written.
+    pub never: Vec<PathBuf>,
+    /// File-name globs closed wherever such a file exists in a writable root when the run starts
+    /// (`.env`, `*.pem`): an empty read-only file is mounted over each one found (the search of
+    /// `protect.rs`: up to [`crate::MAX_WALK_DEPTH`] levels, [`crate::MAX_WALK_DIRS`] directories).
+    pub never_names: Vec<String>,
+    /// Paths never written, even beneath a writable root, but readable (shell start-up files,
+    /// git's user configuration: programs read them, and writing them runs code later).
+    pub read_only: Vec<PathBuf>,
+    /// What the builder left out, and why (an absent cache, a toolchain inside a never path).
+    pub notes: Vec<String>,
+}
+
+/// Builds the [`Envelope`] for a workspace from the policy's inputs. Every path must be
+/// absolute; `~` is the caller's to expand.
+///
+/// ```no_run
+/// # use cordon_sandbox::Envelope;
+/// let envelope = Envelope::builder("/home/me/project")
+///     .home("/home/me")
+///     .cordon_home("/home/me/.config/cordon")
+///     .never(["/home/me/.ssh", "/home/me/.aws", "/home/me/.bashrc"])
+///     .caches(["/home/me/.cache", "/home/me/.cargo/registry"])
+///     .reads(["/home/me/.rustup/toolchains"])
+///     .build()?;
+/// # Ok::<(), cordon_sandbox::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct EnvelopeBuilder {
+    workspace: PathBuf,
+    home: Option<PathBuf>,
+    cordon_home: Option<PathBuf>,
+    never: Vec<PathBuf>,
+    never_names: Vec<String>,
+    read_only: Vec<PathBuf>,
+    caches: Vec<PathBuf>,
+    reads: Vec<PathBuf>,
+}
+
+impl Envelope {
+    pub fn builder(workspace: impl Into<PathBuf>) -> EnvelopeBuilder {
+        EnvelopeBuilder {
+            workspace: workspace.into(),
+            ..EnvelopeBuilder::default()
+        }
+    }
+}
+
+impl EnvelopeBuilder {
+    /// The home directory: listable, never readable as a whole.
+    #[must_use]
+    pub fn home(mut self, home: impl Into<PathBuf>) -> Self {
+        self.home = Some(home.into());
+        self
+    }
+
+    /// cordon's own home (keys, journal, policy, approvers, state, sockets): never reachable.
+    #[must_use]
+    pub fn cordon_home(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cordon_home = Some(dir.into());
+        self
+    }
+
+    /// Credentials and shell start-up files: never reachable.
+    #[must_use]
+    pub fn never<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.never.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// File-name globs (`.env`, `*.pem`) closed wherever a file so named exists in a writable
+    /// root when the run starts.
+    #[must_use]
+    pub fn never_names<I, S>(mut self, globs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.never_names.extend(globs.into_iter().map(Into::into));
+        self
+    }
+
+    /// Shell start-up files and other configuration that runs code: readable where they exist,
+    /// never written (nor created).
+    #[must_use]
+    pub fn read_only<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.read_only.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Caches the policy names: writable where they exist.
+    #[must_use]
+    pub fn caches<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.caches.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Toolchains and other trees the policy lets every command read and execute.
+    #[must_use]
+    pub fn reads<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.reads.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Resolves everything once. Fails when the workspace is not an existing directory, or when it
+    /// is or lies inside a never path; a cache, read or home that is absent or closed is left out
+    /// and noted.
+    pub fn build(self) -> Result<Envelope, Error> {
+        let workspace = resolve_real(&self.workspace, "/")?;
+        if !workspace.is_dir() {
+            return Err(Error::Envelope(format!(
+                "the workspace {} is not a directory",
+                workspace.path().display()
+            )));
+        }
+        let never = all_forms(self.cordon_home.iter().chain(&self.never))?;
+        let read_only = all_forms(&self.read_only)?;
+        refuse_if_never(workspace.path(), &never)?;
+        refuse_if_never(workspace.path(), &read_only)?;
+        name_matcher(&self.never_names)?;
+        let mut envelope = Envelope {
+            write: vec![workspace.path().to_path_buf()],
+            never,
+            never_names: self.never_names.clone(),
+            read_only,
+            ..Envelope::default()
+        };
+        let mut keep =
+            |paths: &[PathBuf], what: &str, into: fn(&mut Envelope) -> &mut Vec<PathBuf>| {
+                for p in paths {
+                    match resolve_real(p, "/") {
+                        Ok(real) if refuse_if_never(real.path(), &envelope.never).is_err() => {
+                            envelope.notes.push(format!(
+                                "{what} {} lies inside a never path and is not granted",
+                                p.display()
+                            ));
+                        }
+                        Ok(real) => {
+                            let list = into(&mut envelope);
+                            if !list.iter().any(|x| x == real.path()) {
+                                list.push(real.path().to_path_buf());
+                            }
+                        }
+                        Err(_) => envelope.notes.push(format!(
+                            "{what} {} does not exist and is not granted",
+                            p.display()
+                        )),
+                    }
+                }
+            };
+        keep(&self.caches, "the cache", |e| &mut e.write);
+        keep(&self.reads, "the read path", |e| &mut e.read);
+        let existing: Vec<PathBuf> = self
+            .read_only
+            .iter()
+            .filter(|p| p.exists())
+            .cloned()
+            .collect();
+        keep(&existing, "the read-only path", |e| &mut e.read);
+        keep(self.home.as_slice(), "the home directory", |e| &mut e.list);
+        Ok(envelope)
+    }
+}
+
+/// The matcher for never names; a glob that does not parse is refused.
+pub(crate) fn name_matcher(globs: &[String]) -> Result<globset::GlobSet, Error> {
+    let mut set = globset::GlobSetBuilder::new();
+    for glob in globs {
+        if glob.contains('/') {
+            return Err(Error::Envelope(format!(
+                "the never name {glob:?} has a slash; name a file, or close a path with never()"
+            )));
+        }
+        let parsed = globset::GlobBuilder::new(glob)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| Error::Envelope(format!("the never name {glob:?}: {e}")))?;
+        set.add(parsed);
+    }
+    set.build()
+        .map_err(|e| Error::Envelope(format!("the never names: {e}")))
+}
+
+/// Every form of every path ([`never_forms`]); each must be absolute.
+fn all_forms<'a>(paths: impl IntoIterator<Item = &'a PathBuf>) -> Result<Vec<PathBuf>, Error> {
+    let mut forms = Vec::new();
+    for p in paths {
+        if !p.is_absolute() {
+            return Err(Error::Envelope(format!(
+                "the closed path {} is not absolute",
+                p.display()
+            )));
+        }
+        for form in never_forms(p) {
+            if !forms.contains(&form) {
+                forms.push(form);
+            }
+        }
+    }
+    Ok(forms)
+}
+
+/// The holes a granted root may not cover: closed paths (no access but listing) and read-only
+/// paths (no write).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Holes {
+    pub closed: Vec<PathBuf>,
+    pub read_only: Vec<PathBuf>,
+    /// Closed paths that exist beneath a granted root and are mounted over in the command's mount
+    /// namespace (an empty read-only stand-in): a rule above them needs no granting around, and
+    /// the mount is required (no mount namespace, no run).
+    pub mounted: Vec<PathBuf>,
+    /// Closed files that exist outside every granted root: Landlock already closes them, and
+    /// the stand-in mounted over them only lets a program that reads its configuration at start
+    /// (npm and `~/.npmrc`) read nothing instead of failing. Where no mount namespace can be made,
+    /// they are left closed (EACCES) instead of blocking the run.
+    pub convenience: Vec<PathBuf>,
+}
+
+impl Holes {
+    /// The envelope's closed and read-only paths as they are (the builder already added each
+    /// one's resolved form, so a run does not resolve them again), and which of the closed ones
+    /// that exist are mounted over: beneath one of `roots`, a directory or a file, so the root
+    /// keeps its rights instead of being granted around it; elsewhere, a file.
+    pub(crate) fn of(envelope: &Envelope, roots: &[&Path]) -> Holes {
+        let mut mounted = Vec::new();
+        let mut convenience = Vec::new();
+        for p in &envelope.never {
+            let beneath_root = roots.iter().any(|r| p.starts_with(r) && p != r);
+            match std::fs::symlink_metadata(p) {
+                Ok(m) if beneath_root && (m.is_file() || m.is_dir()) => mounted.push(p.clone()),
+                Ok(m) if m.is_file() => convenience.push(p.clone()),
+                _ => {}
+            }
+        }
+        Holes {
+            closed: envelope.never.clone(),
+            read_only: envelope.read_only.clone(),
+            mounted,
+            convenience,
+        }
+    }
+
+    /// The holes a rule with `access` on `path` would cover (strictly beneath it) and that no
+    /// mount covers: the rule must be granted around them.
+    fn beneath(&self, path: &Path, access: Access) -> Vec<&PathBuf> {
+        if access == Access::List {
+            // Listing may sit above anything: names are not contents.
+            return Vec::new();
+        }
+        let covers = |n: &&PathBuf| n.starts_with(path) && n.as_path() != path;
+        let mut v: Vec<&PathBuf> = self
+            .closed
+            .iter()
+            .filter(covers)
+            .filter(|n| !self.mounted.contains(n))
+            .collect();
+        if access == Access::Write {
+            v.extend(self.read_only.iter().filter(covers));
+        }
+        v
+    }
+
+    /// `Err(NeverGranted)` when a rule with `access` on `path` would open a hole itself.
+    fn refuse(&self, path: &Path, access: Access) -> Result<(), Error> {
+        if access == Access::List {
+            return Ok(());
+        }
+        refuse_if_never(path, &self.closed)?;
+        if matches!(access, Access::Write | Access::Device) {
+            refuse_if_never(path, &self.read_only)?;
+        }
+        Ok(())
+    }
+}
+
+/// A never path as written and as it resolves (the longest existing prefix resolved, the rest
+/// appended), so a symlink on the way cannot hide it.
+pub(crate) fn never_forms(path: &Path) -> Vec<PathBuf> {
+    let mut forms = vec![path.to_path_buf()];
+    let mut prefix = path.to_path_buf();
+    let mut rest: Vec<OsString> = Vec::new();
+    loop {
+        if let Ok(real) = crate::resolve::open_trusted(&prefix) {
+            let mut full = real.path().to_path_buf();
+            full.extend(rest.iter().rev());
+            if !forms.contains(&full) {
+                forms.push(full);
+            }
+            break;
+        }
+        match (prefix.file_name().map(ToOwned::to_owned), prefix.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                prefix = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    forms
+}
+
+/// `Err(NeverGranted)` when `path` is a never path or lies inside one.
+pub(crate) fn refuse_if_never(path: &Path, never: &[PathBuf]) -> Result<(), Error> {
+    match never.iter().find(|n| path.starts_with(n)) {
+        Some(n) => Err(Error::NeverGranted {
+            path: path.to_path_buf(),
+            never: n.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A grant beyond the envelope, made on a file the caller resolved (and judged) with
+/// [`crate::resolve_real`]. A grant that is or lies inside a never path refuses the run; one that
+/// holds a never path is granted around it.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub target: RealPath,
+    pub access: GrantAccess,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantAccess {
+    /// Read and execute.
+    Read,
+    /// Read, write, create, remove.
+    Write,
+}
+
+/// The rights one Landlock rule carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// List a directory's entries (Landlock `ReadDir`), nothing more.
+    List,
+    Read,
+    Write,
+    Device,
+}
+
+/// One Landlock rule, on a held descriptor.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub target: RealPath,
+    pub access: Access,
+}
+
+/// Appends the rules that grant `root` with `access` except every hole beneath it: the root and
+/// each directory on the way to a hole become list-only, every other entry gets `access` on its
+/// own, a read-only hole gets read. `budget` counts the entries still allowed to be granted one
+/// by one.
+pub(crate) fn carve(
+    root: RealPath,
+    access: Access,
+    holes: &Holes,
+    budget: &mut usize,
+    rules: &mut Vec<Rule>,
+    carved: &mut Vec<PathBuf>,
+) -> Result<(), Error> {
+    holes.refuse(root.path(), access)?;
+    let below = holes.beneath(root.path(), access);
+    if below.is_empty() || !root.is_dir() {
+        rules.push(Rule {
+            target: root,
+            access,
+        });
+        return Ok(());
+    }
+    carved.push(root.path().to_path_buf());
+    let listing = PathBuf::from(format!("/proc/self/fd/{}", root.as_fd().as_raw_fd()));
+    let entries = std::fs::read_dir(&listing).map_err(|e| {
+        Error::io(
+            format!(
+                "listing {} to grant around a never path",
+                root.path().display()
+            ),
+            e,
+        )
+    })?;
+    let mut names: Vec<OsString> = entries.flatten().map(|e| e.file_name()).collect();
+    names.sort();
+    for name in names {
+        let path = root.path().join(&name);
+        if holes.closed.contains(&path) {
+            continue;
+        }
+        // A symlink is not granted: it is followed when used, and judged where it lands.
+        let Some(child) = root.child(&name)? else {
+            continue;
+        };
+        if *budget == 0 {
+            return Err(Error::Envelope(format!(
+                "granting around the never paths in {} needs more than {MAX_CARVED_ENTRIES} rules; make a project directory the workspace",
+                root.path().display()
+            )));
+        }
+        *budget -= 1;
+        let child_access = if holes.read_only.contains(&path) {
+            Access::Read
+        } else {
+            access
+        };
+        carve(child, child_access, holes, budget, rules, carved)?;
+    }
+    rules.push(Rule {
+        target: root,
+        access: Access::List,
+    });
+    Ok(())
+}
+
+/// The last line of defence: no rule may open a hole, on it or above it (above a closed path
+/// that a mount covers is allowed: the mount hides it).
+pub(crate) fn check_rules(rules: &[Rule], holes: &Holes) -> Result<(), Error> {
+    for rule in rules {
+        let path = rule.target.path();
+        let (on, above): (Vec<&PathBuf>, Vec<&PathBuf>) = match rule.access {
+            Access::List => (Vec::new(), Vec::new()),
+            Access::Read => (holes.closed.iter().collect(), holes.closed.iter().collect()),
+            Access::Write | Access::Device => (
+                holes.closed.iter().chain(&holes.read_only).collect(),
+                holes.closed.iter().chain(&holes.read_only).collect(),
+            ),
+        };
+        let hole = on.into_iter().find(|h| path.starts_with(h)).or_else(|| {
+            above
+                .into_iter()
+                .filter(|h| !holes.mounted.contains(h))
+                .find(|h| h.starts_with(path))
+        });
+        if let Some(hole) = hole {
+            return Err(Error::NeverGranted {
+                path: path.to_path_buf(),
+                never: hole.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn canon(p: &Path) -> PathBuf {
+        std::fs::canonicalize(p).unwrap()
+    }
+
+    /// A home with a workspace, credentials, cordon's home and a start-up file.
+    fn home() -> (tempfile::TempDir, PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let h = canon(t.path());
+        for d in [
+            "project/src",
+            ".ssh",
+            ".config/cordon/keys",
+            ".config/nvim",
+            ".cache",
+        ] {
+            std::fs::create_dir_all(h.join(d)).unwrap();
+        }
+        for f in [
+            ".ssh/id_ed25519",
+            ".bashrc",
+            "notes.txt",
+            ".config/cordon/policy.yaml",
+        ] {
+            std::fs::write(h.join(f), "x").unwrap();
+        }
+        (t, h)
+    }
+
+    fn holes(h: &Path) -> Holes {
+        Holes {
+            closed: vec![h.join(".ssh"), h.join(".config/cordon")],
+            read_only: vec![h.join(".bashrc"), h.join(".bash_profile")],
+            mounted: Vec::new(),
+            convenience: Vec::new(),
+        }
+    }
+
+    fn rules_for(
+        root: &Path,
+        access: Access,
+        holes: &Holes,
+    ) -> (Vec<(PathBuf, Access)>, Vec<PathBuf>) {
+        let mut rules = Vec::new();
+        let mut carved = Vec::new();
+        let mut budget = MAX_CARVED_ENTRIES;
+        let real = resolve_real(root, "/").unwrap();
+        carve(real, access, holes, &mut budget, &mut rules, &mut carved).unwrap();
+        check_rules(&rules, holes).unwrap();
+        let mut v: Vec<_> = rules
+            .into_iter()
+            .map(|r| (r.target.path().to_path_buf(), r.access))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        (v, carved)
+    }
+
+    #[test]
+    fn a_root_without_holes_is_one_rule() {
+        let (_t, h) = home();
+        let (rules, carved) = rules_for(&h.join("project"), Access::Write, &holes(&h));
+        assert_eq!(rules, vec![(h.join("project"), Access::Write)]);
+        assert!(carved.is_empty());
+    }
+
+    #[test]
+    fn a_home_workspace_is_granted_around_its_holes() {
+        let (_t, h) = home();
+        std::os::unix::fs::symlink(h.join(".ssh"), h.join("keys-link")).unwrap();
+        let (rules, carved) = rules_for(&h, Access::Write, &holes(&h));
+        assert_eq!(
+            rules,
+            vec![
+                (h.clone(), Access::List),
+                (h.join(".bashrc"), Access::Read),
+                (h.join(".cache"), Access::Write),
+                (h.join(".config"), Access::List),
+                (h.join(".config/nvim"), Access::Write),
+                (h.join("notes.txt"), Access::Write),
+                (h.join("project"), Access::Write),
+            ]
+        );
+        assert_eq!(carved, vec![h.clone(), h.join(".config")]);
+        // Read access is not carved for read-only holes, only for closed ones.
+        let (rules, _) = rules_for(&h, Access::Read, &holes(&h));
+        assert!(rules.contains(&(h.join(".bashrc"), Access::Read)));
+        assert!(!rules.iter().any(|(p, _)| p == &h.join(".ssh")));
+    }
+
+    #[test]
+    fn a_root_inside_a_hole_is_refused() {
+        let (_t, h) = home();
+        let holes = holes(&h);
+        let mut budget = MAX_CARVED_ENTRIES;
+        let mut try_carve = |p: PathBuf, access| {
+            let real = resolve_real(p, "/").unwrap();
+            carve(
+                real,
+                access,
+                &holes,
+                &mut budget,
+                &mut Vec::new(),
+                &mut Vec::new(),
+            )
+        };
+        let err = try_carve(h.join(".config/cordon/keys"), Access::Read).unwrap_err();
+        assert!(matches!(err, Error::NeverGranted { .. }), "{err}");
+        let err = try_carve(h.join(".bashrc"), Access::Write).unwrap_err();
+        assert!(matches!(err, Error::NeverGranted { .. }), "{err}");
+        // Positive controls: a read-only path may be read, and listing may sit above anything.
+        try_carve(h.join(".bashrc"), Access::Read).unwrap();
+        try_carve(h.join(".ssh"), Access::List).unwrap();
+    }
+
+    #[test]
+    fn the_check_refuses_a_rule_above_a_hole() {
+        let (_t, h) = home();
+        let rule = |access| Rule {
+            target: resolve_real(&h, "/").unwrap(),
+            access,
+        };
+        let err = check_rules(&[rule(Access::Read)], &holes(&h)).unwrap_err();
+        assert!(matches!(err, Error::NeverGranted { .. }), "{err}");
+        check_rules(&[rule(Access::List)], &holes(&h)).unwrap();
+    }
+
+    #[test]
+    fn the_builder_resolves_and_refuses_a_workspace_inside_cordons_home() {
+        let (_t, h) = home();
+        std::os::unix::fs::symlink(h.join(".config"), h.join("cfg")).unwrap();
+        let e = Envelope::builder(h.join("project"))
+            .home(&h)
+            .cordon_home(h.join("cfg/cordon"))
+            .never([h.join(".ssh")])
+            .read_only([h.join(".bashrc"), h.join(".bash_profile")])
+            .caches([h.join(".cache"), h.join(".npm"), h.join(".ssh/cache")])
+            .build()
+            .unwrap();
+        assert_eq!(e.write, vec![h.join("project"), h.join(".cache")]);
+        assert_eq!(e.list, vec![h.clone()]);
+        // Existing read-only paths are readable.
+        assert_eq!(e.read, vec![h.join(".bashrc")]);
+        // The never path through a symlink is kept in both forms.
+        assert!(e.never.contains(&h.join("cfg/cordon")));
+        assert!(e.never.contains(&h.join(".config/cordon")));
+        // An absent path resolves through its existing prefix.
+        assert!(e.read_only.contains(&h.join(".bash_profile")));
+        assert_eq!(e.notes.len(), 2, "{:?}", e.notes);
+        let err = Envelope::builder(h.join("cfg/cordon/keys"))
+            .cordon_home(h.join(".config/cordon"))
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::NeverGranted { .. }), "{err}");
+        let err = Envelope::builder(h.join("notes.txt")).build().unwrap_err();
+        assert!(err.to_string().contains("not a directory"), "{err}");
+    }
+
+    #[test]
+    fn never_forms_resolve_the_existing_prefix() {
+        let (_t, h) = home();
+        std::os::unix::fs::symlink(h.join(".config"), h.join("cfg")).unwrap();
+        let forms = never_forms(&h.join("cfg/gh/hosts.yml"));
+        assert_eq!(
+            forms,
+            vec![h.join("cfg/gh/hosts.yml"), h.join(".config/gh/hosts.yml")]
+        );
+    }
+}

@@ -1,0 +1,648 @@
+//! The envelope under attack (escape catalogue items 29-32, sandboxing.md): what the kernel
+//! enforces is the policy's envelope judged on real paths, so `/proc/self/root|cwd|fd` paths,
+//! relative and absolute links (made in one run and used in the next), links into cordon's home,
+//! into `.git` and into home dotfiles, and grants beyond the envelope reach nothing it closes.
+//! Every attack checks the exact errno (or the run's exact refusal), with a positive control that
+//! the same action succeeds where the envelope allows it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use cordon_sandbox::{
+    resolve_real, run, Confinement, Envelope, Error, Grant, GrantAccess, Plan, PlannedCommand,
+    RunReport,
+};
+
+const EACCES: i32 = libc::EACCES;
+const EROFS: i32 = libc::EROFS;
+
+/// True when this kernel lacks Landlock and the run allows that skip (cordon-testkit); fails otherwise.
+fn landlock_missing() -> bool {
+    let abi = cordon_sandbox::landlock_abi();
+    if abi < cordon_sandbox::MIN_LANDLOCK_ABI {
+        return cordon_testkit::allow_skip("landlock", &format!("the kernel offers ABI {abi}"));
+    }
+    false
+}
+
+/// A home directory with a project (the workspace), credentials, cordon's own home, shell
+/// start-up files and a file to delete.
+struct Home {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+}
+
+impl Home {
+    fn new() -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        let home = canon(dir.path());
+        for d in [
+            "project/src",
+            ".ssh",
+            ".aws",
+            ".config/cordon/keys",
+            ".config/cordon/journal",
+            ".config/cordon/state",
+            "shared",
+        ] {
+            std::fs::create_dir_all(home.join(d)).unwrap();
+        }
+        for (f, text) in [
+            (".ssh/id_ed25519", "ssh-secret"),
+            (".aws/credentials", "aws-secret"),
+            (".config/cordon/policy.yaml", "policy"),
+            (".config/cordon/keys/signing.pem", "key"),
+            (".config/cordon/journal/entries", "journal"),
+            (".config/cordon/approvers", "alice KEY"),
+            (".bashrc", "# rc"),
+            (".npmrc", "//registry.example/:_authToken=npm-secret"),
+            (".gitconfig", "[user]"),
+            ("victim", "keep me"),
+            ("shared/data.txt", "shared"),
+            ("project/src/main.rs", "fn main() {}"),
+        ] {
+            std::fs::write(home.join(f), text).unwrap();
+        }
+        Home { _dir: dir, home }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.home.join(rel)
+    }
+
+    fn project(&self) -> PathBuf {
+        self.path("project")
+    }
+
+    fn envelope(&self, workspace: &Path) -> Envelope {
+        Envelope::builder(workspace)
+            .home(&self.home)
+            .cordon_home(self.path(".config/cordon"))
+            .never([".ssh", ".aws", ".npmrc"].map(|n| self.path(n)))
+            .read_only([".bashrc", ".bash_profile", ".profile", ".gitconfig"].map(|n| self.path(n)))
+            .build()
+            .unwrap()
+    }
+
+    /// The envelope for the project, plus read of the probe binary.
+    fn confinement(&self) -> Confinement {
+        with_probe(Confinement::within(self.envelope(&self.project())))
+    }
+}
+
+fn with_probe(c: Confinement) -> Confinement {
+    c.grant(Grant {
+        target: resolve_real(PROBE, "/").unwrap(),
+        access: GrantAccess::Read,
+    })
+}
+
+/// Runs the probe with `args` in `cwd`; returns its verdict line and the report.
+fn probe_at(conf: &Confinement, cwd: &Path, args: &[&str]) -> (String, RunReport) {
+    let argv = std::iter::once(PROBE).chain(args.iter().copied());
+    let plan = Plan {
+        commands: vec![PlannedCommand::new("p", argv, cwd)],
+    };
+    let report = run(&plan, conf, &quiet()).unwrap();
+    let line = String::from_utf8_lossy(&report.commands[0].stdout.captured)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    (line, report)
+}
+
+/// Runs `sh -c script` in `cwd`; returns the exit code and stdout+stderr.
+fn sh(conf: &Confinement, cwd: &Path, script: &str) -> (i32, String) {
+    let plan = Plan {
+        commands: vec![PlannedCommand::new("sh", ["/bin/sh", "-c", script], cwd)],
+    };
+    let report = run(&plan, conf, &quiet()).unwrap();
+    let c = &report.commands[0];
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&c.stdout.captured),
+        String::from_utf8_lossy(&c.stderr.captured)
+    );
+    (c.exit_code, out)
+}
+
+fn s(p: &Path) -> String {
+    path_str(p)
+}
+
+#[test]
+fn cat29_proc_self_root_cwd_and_fd_paths_reach_nothing_the_envelope_closes() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let conf = h.confinement();
+    let ws = h.project();
+    let creds = h.path(".aws/credentials");
+    // Positive controls: the credential is readable outside the sandbox, and the same /proc
+    // spellings reach a workspace file inside it.
+    assert_eq!(probe_bare(&["read", &s(&creds)]), "ok");
+    let inside = format!("/proc/self/root{}", s(&ws.join("src/main.rs")));
+    assert_eq!(probe_at(&conf, &ws, &["read", &inside]).0, "ok");
+    assert_eq!(
+        probe_at(&conf, &ws, &["read", "/proc/self/cwd/src/main.rs"]).0,
+        "ok"
+    );
+    for attack in [
+        format!("/proc/self/root{}", s(&creds)),
+        format!("/proc/thread-self/root{}", s(&h.path(".ssh/id_ed25519"))),
+        "/proc/self/cwd/../.aws/credentials".to_string(),
+        "/proc/self/cwd/../.config/cordon/keys/signing.pem".to_string(),
+    ] {
+        let (line, _) = probe_at(&conf, &ws, &["read", &attack]);
+        assert_eq!(errno_of(&line), Some(EACCES), "{attack}: {line}");
+    }
+    let (line, _) = probe_at(&conf, &ws, &["append", "/proc/self/cwd/../.bashrc"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+
+    // A grant beyond the envelope named through /proc is judged on the real path: a grant that
+    // lands on a credential refuses the run; /proc/self/fd of cordon itself is refused outright.
+    let real = resolve_real(format!("/proc/self/root{}", s(&creds)), &ws).unwrap();
+    assert_eq!(real.path(), creds);
+    let refused = h.confinement().grant(Grant {
+        target: real,
+        access: GrantAccess::Read,
+    });
+    let plan = Plan {
+        commands: vec![PlannedCommand::new("p", [PROBE, "read", &s(&creds)], &ws)],
+    };
+    match run(&plan, &refused, &quiet()) {
+        Err(Error::NeverGranted { path, never }) => {
+            assert_eq!(path, creds);
+            assert_eq!(never, h.path(".aws"));
+        }
+        other => panic!("expected NeverGranted, got {other:?}"),
+    }
+    let err = resolve_real("/proc/self/fd/0", &ws).unwrap_err();
+    assert!(err.to_string().contains("cordon's own process"), "{err}");
+    let err = resolve_real("/dev/fd/1", &ws).unwrap_err();
+    assert!(err.to_string().contains("cordon's own process"), "{err}");
+    // Positive control: a grant through /proc of a file outside the envelope that is not closed
+    // is made, and reads.
+    let shared = resolve_real(
+        format!("/proc/self/root{}", s(&h.path("shared/data.txt"))),
+        &ws,
+    )
+    .unwrap();
+    let granted = h.confinement().grant(Grant {
+        target: shared,
+        access: GrantAccess::Read,
+    });
+    let (line, report) = probe_at(&granted, &ws, &["read", &s(&h.path("shared/data.txt"))]);
+    assert_eq!(line, "ok");
+    let g = &report.enforcement.envelope.grants;
+    assert!(
+        g.iter()
+            .any(|g| g.path == h.path("shared/data.txt") && g.made_on == "descriptor"),
+        "{g:?}"
+    );
+}
+
+#[test]
+fn cat30_a_relative_link_made_in_one_run_cannot_reach_cordons_home_in_the_next() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let conf = h.confinement();
+    let ws = h.project();
+    std::fs::write(ws.join("evil.yaml"), "evil").unwrap();
+    // Run 1: allowed by the envelope (a directory and a symlink in the workspace).
+    let (code, out) = sh(
+        &conf,
+        &ws,
+        "mkdir -p sub && ln -s ../../.config/cordon sub/c && ln -s ../src sub/s",
+    );
+    assert_eq!(code, 0, "{out}");
+    // Run 2: the link leads into cordon's home; its target is judged by the kernel.
+    for (action, target) in [
+        ("append", "sub/c/policy.yaml"),
+        ("write", "sub/c/policy.yaml"),
+        ("read", "sub/c/keys/signing.pem"),
+        ("truncate", "sub/c/journal/entries"),
+        ("append", "sub/c/approvers"),
+        ("write", "sub/c/state/gateway.sock"),
+    ] {
+        let (line, _) = probe_at(&conf, &ws, &[action, target]);
+        assert_eq!(errno_of(&line), Some(EACCES), "{action} {target}: {line}");
+    }
+    let (code, out) = sh(&conf, &ws, "cp evil.yaml sub/c/policy.yaml");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Permission denied"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(h.path(".config/cordon/policy.yaml")).unwrap(),
+        "policy"
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.path(".config/cordon/journal/entries")).unwrap(),
+        "journal"
+    );
+    // Positive control: the other link, into the workspace, is written through.
+    let (line, _) = probe_at(&conf, &ws, &["write", "sub/s/new.rs"]);
+    assert_eq!(line, "ok");
+    assert!(ws.join("src/new.rs").exists());
+}
+
+#[test]
+fn cat30_absolute_links_into_credentials_and_home_dotfiles_reach_nothing() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let conf = h.confinement();
+    let ws = h.project();
+    let links = [
+        ("k", h.path(".ssh")),
+        ("a", h.path(".aws/credentials")),
+        ("rc", h.path(".bashrc")),
+        ("gc", h.path(".gitconfig")),
+        ("up", h.home.clone()),
+        ("shared", h.path("shared")),
+    ];
+    for (name, target) in &links {
+        std::os::unix::fs::symlink(target, ws.join(name)).unwrap();
+    }
+    for (action, target, errno) in [
+        ("read", "k/id_ed25519", EACCES),
+        ("write", "k/authorized_keys", EACCES),
+        ("read", "a", EACCES),
+        ("append", "rc", EACCES),
+        ("append", "gc", EACCES),
+        ("unlink", "up/victim", EACCES),
+        ("write", "up/.bash_profile", EACCES),
+        ("write", "up/.profile", EACCES),
+        ("mkdir", "up/.ssh2", EACCES),
+        ("read", "up/.ssh/id_ed25519", EACCES),
+    ] {
+        let (line, _) = probe_at(&conf, &ws, &[action, target]);
+        assert_eq!(errno_of(&line), Some(errno), "{action} {target}: {line}");
+    }
+    assert!(h.path("victim").exists());
+    assert!(!h.path(".bash_profile").exists());
+    assert_eq!(std::fs::read_to_string(h.path(".bashrc")).unwrap(), "# rc");
+    // Positive controls: outside the sandbox the same links reach the files; inside, `ls ~`
+    // lists the home (names, not contents).
+    assert_eq!(probe_bare(&["read", &s(&ws.join("a"))]), "ok");
+    let (code, out) = sh(&conf, &ws, &format!("ls -a {}", s(&h.home)));
+    assert_eq!(code, 0, "{out}");
+    for name in ["project", ".ssh", ".bashrc", "victim"] {
+        assert!(out.lines().any(|l| l == name), "{name} in {out}");
+    }
+    let (line, _) = probe_at(&conf, &ws, &["readdir", "up"]);
+    assert_eq!(line, "ok");
+    // Reading through a link to a directory the envelope does not grant fails too.
+    let (line, _) = probe_at(&conf, &ws, &["read", "shared/data.txt"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+}
+
+#[test]
+fn cat30_links_into_git_metadata_and_commondir_stay_read_only() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let ws = h.project();
+    let git = ws.join(".git");
+    let wt = git.join("worktrees/feature");
+    std::fs::create_dir_all(git.join("hooks")).unwrap();
+    std::fs::create_dir_all(git.join("objects")).unwrap();
+    std::fs::create_dir_all(&wt).unwrap();
+    std::fs::write(git.join("config"), "[core]\n").unwrap();
+    std::fs::write(wt.join("commondir"), "../..\n").unwrap();
+    std::fs::write(wt.join("HEAD"), "ref: refs/heads/feature\n").unwrap();
+    std::os::unix::fs::symlink(".git/hooks", ws.join("hooks-link")).unwrap();
+    std::os::unix::fs::symlink(".git/worktrees/feature/commondir", ws.join("cd-link")).unwrap();
+    std::os::unix::fs::symlink(".git/objects", ws.join("objects-link")).unwrap();
+    let conf = h.confinement();
+    for (action, target) in [
+        ("write", "hooks-link/pre-commit"),
+        ("write", ".git/worktrees/feature/commondir"),
+        ("append", "cd-link"),
+        ("truncate", "cd-link"),
+        ("append", ".git/config"),
+    ] {
+        let (line, _) = probe_at(&conf, &ws, &[action, target]);
+        assert_eq!(errno_of(&line), Some(EROFS), "{action} {target}: {line}");
+    }
+    // The worktree's git directory cannot be swapped for one with another commondir either.
+    let (line, _) = probe_at(
+        &conf,
+        &ws,
+        &["rename", ".git/worktrees", ".git/worktrees.aside"],
+    );
+    assert_eq!(errno_of(&line), Some(libc::EBUSY), "{line}");
+    let (line, _) = probe_at(
+        &conf,
+        &ws,
+        &["rename", ".git/worktrees/feature", ".git/worktrees/other"],
+    );
+    assert_eq!(errno_of(&line), Some(libc::EBUSY), "{line}");
+    assert_eq!(
+        std::fs::read_to_string(wt.join("commondir")).unwrap(),
+        "../..\n"
+    );
+    // Positive controls: git's objects, through a link too, and a new worktree's directory.
+    let (line, _) = probe_at(&conf, &ws, &["write", "objects-link/ab"]);
+    assert_eq!(line, "ok");
+    let (line, _) = probe_at(&conf, &ws, &["mkdir", ".git/worktrees/second"]);
+    assert_eq!(line, "ok");
+}
+
+#[test]
+fn cat31_a_home_workspace_is_granted_around_credentials_cordons_home_and_start_up_files() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let conf = with_probe(Confinement::within(h.envelope(&h.home)));
+    let home = h.home.clone();
+    // Positive controls: existing files and directories of the home are granted one by one.
+    let (line, report) = probe_at(&conf, &home, &["write", "project/src/lib.rs"]);
+    assert_eq!(line, "ok");
+    assert_eq!(probe_at(&conf, &home, &["append", "victim"]).0, "ok");
+    assert_eq!(probe_at(&conf, &home, &["readdir", "."]).0, "ok");
+    let e = &report.enforcement.envelope;
+    assert!(e.enforced);
+    // The start-up files that do not exist yet make the home list-only; cordon's home and the
+    // credentials, which exist, are mounted over, so `~/.config` keeps its rights.
+    assert_eq!(e.carved, vec![home.clone()]);
+    for stood_in in [".ssh", ".aws", ".npmrc", ".config/cordon"] {
+        assert!(
+            e.stand_ins.contains(&home.join(stood_in)),
+            "{stood_in}: {e:?}"
+        );
+    }
+    assert!(e.never.contains(&home.join(".config/cordon")));
+    for (action, target) in [
+        ("read", ".ssh/id_ed25519"),
+        ("read", ".aws/credentials"),
+        ("append", ".bashrc"),
+        ("write", ".bash_profile"),
+        ("append", ".config/cordon/policy.yaml"),
+        ("read", ".config/cordon/keys/signing.pem"),
+        ("write", ".config/cordon/approvers"),
+        ("mkdir", ".config/cordon/new"),
+        ("unlink", ".gitconfig"),
+        ("rename", ".ssh"),
+    ] {
+        let (line, _) = probe_at(&conf, &home, &[action, target, "project/ssh"]);
+        assert_eq!(errno_of(&line), Some(EACCES), "{action} {target}: {line}");
+    }
+    // `.ssh` exists, so the closed stand-in directory is mounted over it: nothing opens there.
+    let (line, _) = probe_at(&conf, &home, &["write", ".ssh/authorized_keys"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    let (line, _) = probe_at(&conf, &home, &["readdir", ".ssh"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    assert!(!home.join(".ssh/authorized_keys").exists());
+    // The price of granting around the holes: nothing new directly in the home (documented).
+    let (line, _) = probe_at(&conf, &home, &["write", "new-notes.txt"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    assert!(!home.join(".bash_profile").exists());
+    assert_eq!(
+        std::fs::read_to_string(home.join(".config/cordon/policy.yaml")).unwrap(),
+        "policy"
+    );
+}
+
+#[test]
+fn cat32_a_grant_is_made_on_the_file_that_was_judged_not_on_the_path_later() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let ws = h.project();
+    std::os::unix::fs::symlink(h.path("shared"), ws.join("data")).unwrap();
+    // The policy judges the real path (`shared`), and the grant is made on that descriptor.
+    let judged = resolve_real("data", &ws).unwrap();
+    assert_eq!(judged.path(), h.path("shared"));
+    // Then the link is swapped to point at the credentials.
+    std::fs::remove_file(ws.join("data")).unwrap();
+    std::os::unix::fs::symlink(h.path(".aws"), ws.join("data")).unwrap();
+    let conf = h.confinement().grant(Grant {
+        target: judged,
+        access: GrantAccess::Read,
+    });
+    let (line, _) = probe_at(&conf, &ws, &["read", "data/credentials"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    // Positive control: what was judged is what is granted.
+    let (line, report) = probe_at(&conf, &ws, &["read", &s(&h.path("shared/data.txt"))]);
+    assert_eq!(line, "ok");
+    assert!(report
+        .enforcement
+        .landlock
+        .read_paths
+        .contains(&h.path("shared")));
+}
+
+#[test]
+fn the_receipt_lists_the_envelope_that_was_enforced() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let (line, report) = probe_at(&h.confinement(), &h.project(), &["read", "src/main.rs"]);
+    assert_eq!(line, "ok");
+    let e = &report.enforcement.envelope;
+    assert!(e.enforced, "{e:?}");
+    assert_eq!(e.write[0], h.project());
+    assert_eq!(
+        e.write.len(),
+        2,
+        "the workspace and the private TMPDIR: {e:?}"
+    );
+    assert_eq!(e.list, vec![h.home.clone()]);
+    for n in [".ssh", ".aws", ".npmrc", ".config/cordon"] {
+        assert!(e.never.contains(&h.path(n)), "{n} in {:?}", e.never);
+    }
+    for n in [".bashrc", ".bash_profile", ".gitconfig"] {
+        assert!(e.read_only.contains(&h.path(n)), "{n} in {:?}", e.read_only);
+    }
+    assert_eq!(e.stand_ins, vec![h.path(".npmrc")]);
+    assert!(e.carved.is_empty());
+    let json = serde_json::to_value(&report.enforcement).unwrap();
+    assert_eq!(json["envelope"]["list"][0], s(&h.home));
+    assert_eq!(json["landlock"]["list_paths"][0], s(&h.home));
+    // Local mode enforces no envelope and says so.
+    let plan = Plan {
+        commands: vec![PlannedCommand::new("t", ["/bin/true"], "/")],
+    };
+    let local = run(&plan, &Confinement::local(), &quiet()).unwrap();
+    assert!(!local.enforcement.envelope.enforced);
+    assert_eq!(
+        local.enforcement.envelope.notes,
+        vec!["not requested (local mode)".to_string()]
+    );
+}
+
+#[test]
+fn a_closed_file_that_exists_reads_as_empty_and_cannot_be_written() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let conf = h.confinement();
+    let ws = h.project();
+    let npmrc = h.path(".npmrc");
+    // Positive control: outside the sandbox the token is there.
+    assert!(std::fs::read_to_string(&npmrc)
+        .unwrap()
+        .contains("npm-secret"));
+    let (code, out) = sh(
+        &conf,
+        &ws,
+        &format!("cat {} && echo read-nothing", s(&npmrc)),
+    );
+    assert_eq!((code, out.as_str()), (0, "read-nothing\n"));
+    // Landlock answers first: the stand-in is granted read only.
+    let (line, report) = probe_at(&conf, &ws, &["append", &s(&npmrc)]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    // Removing it needs the home directory's write rights, which the envelope does not give.
+    let (line, _) = probe_at(&conf, &ws, &["unlink", &s(&npmrc)]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    let pm = &report.enforcement.protected_metadata;
+    assert!(pm
+        .paths
+        .iter()
+        .any(|p| p.path == npmrc && p.how == cordon_sandbox::Protection::Emptied));
+    // A start-up file is readable (git reads ~/.gitconfig) and never written.
+    let (line, _) = probe_at(&conf, &ws, &["read", &s(&h.path(".gitconfig"))]);
+    assert_eq!(line, "ok");
+    let (line, _) = probe_at(&conf, &ws, &["append", &s(&h.path(".gitconfig"))]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    assert_eq!(
+        std::fs::read_to_string(h.path(".gitconfig")).unwrap(),
+        "[user]"
+    );
+}
+
+#[test]
+fn files_named_like_credentials_in_the_workspace_read_as_empty() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let ws = h.project();
+    std::fs::create_dir_all(ws.join("config")).unwrap();
+    std::fs::write(ws.join(".env"), "API_KEY=env-secret").unwrap();
+    std::fs::write(ws.join("config/.env.local"), "API_KEY=local-secret").unwrap();
+    std::fs::write(ws.join(".env.example"), "API_KEY=").unwrap();
+    let envelope = Envelope::builder(&ws)
+        .home(&h.home)
+        .never_names([".env", ".env.local", "*.pem"])
+        .build()
+        .unwrap();
+    let conf = with_probe(Confinement::within(envelope));
+    // Positive control: outside the sandbox, and an ordinary file inside it, read as written.
+    assert_eq!(probe_bare(&["read", &s(&ws.join(".env"))]), "ok");
+    let (code, out) = sh(
+        &conf,
+        &ws,
+        "cat .env config/.env.local; echo; cat .env.example src/main.rs",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "\nAPI_KEY=fn main() {}");
+    // Only the stand-in's own read rule applies to it (EACCES), and its mount is read-only.
+    let (line, report) = probe_at(&conf, &ws, &["append", ".env"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    let stood_in = &report.enforcement.envelope.stand_ins;
+    assert!(stood_in.contains(&ws.join(".env")), "{stood_in:?}");
+    assert!(
+        stood_in.contains(&ws.join("config/.env.local")),
+        "{stood_in:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join(".env")).unwrap(),
+        "API_KEY=env-secret"
+    );
+    // A glob with a slash is refused when the envelope is built.
+    let err = Envelope::builder(&ws)
+        .never_names(["config/.env"])
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("has a slash"), "{err}");
+}
+
+#[test]
+fn cordons_home_inside_the_workspace_is_closed_and_the_workspace_stays_writable() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let ws = h.project();
+    let cordon_home = ws.join(".cordon");
+    std::fs::create_dir_all(cordon_home.join("keys")).unwrap();
+    std::fs::write(cordon_home.join("policy.yaml"), "policy").unwrap();
+    std::fs::write(cordon_home.join("keys/signing.pem"), "key").unwrap();
+    let envelope = Envelope::builder(&ws)
+        .home(&h.home)
+        .cordon_home(&cordon_home)
+        .build()
+        .unwrap();
+    let conf = with_probe(Confinement::within(envelope));
+    // Positive control: a new file directly in the workspace (no granting around needed).
+    let (line, report) = probe_at(&conf, &ws, &["write", "new.txt"]);
+    assert_eq!(line, "ok");
+    assert!(report.enforcement.envelope.carved.is_empty());
+    assert_eq!(
+        report.enforcement.envelope.stand_ins,
+        vec![cordon_home.clone()]
+    );
+    for (action, target) in [
+        ("read", ".cordon/policy.yaml"),
+        ("append", ".cordon/policy.yaml"),
+        ("read", ".cordon/keys/signing.pem"),
+        ("readdir", ".cordon"),
+        ("write", ".cordon/approvers"),
+    ] {
+        let (line, _) = probe_at(&conf, &ws, &[action, target]);
+        assert_eq!(errno_of(&line), Some(EACCES), "{action} {target}: {line}");
+    }
+    // It cannot be moved aside and replaced: it is a mount point.
+    let (line, _) = probe_at(&conf, &ws, &["rename", ".cordon", "aside"]);
+    assert_eq!(errno_of(&line), Some(libc::EBUSY), "{line}");
+    assert_eq!(
+        std::fs::read_to_string(cordon_home.join("policy.yaml")).unwrap(),
+        "policy"
+    );
+}
+
+#[test]
+fn closed_paths_nested_in_a_closed_directory_are_hidden_with_it() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let ws = h.project();
+    let cordon_home = ws.join(".cordon");
+    std::fs::create_dir_all(cordon_home.join("state/.git/hooks")).unwrap();
+    std::fs::write(cordon_home.join("state/.env"), "SECRET=1").unwrap();
+    std::fs::write(cordon_home.join("policy.yaml"), "policy").unwrap();
+    let envelope = Envelope::builder(&ws)
+        .cordon_home(&cordon_home)
+        .never([cordon_home.join("policy.yaml")])
+        .never_names([".env"])
+        .build()
+        .unwrap();
+    let conf = with_probe(Confinement::within(envelope));
+    // The command runs (no mount is attempted inside the hidden directory) and sees nothing.
+    let (line, report) = probe_at(&conf, &ws, &["read", ".cordon/policy.yaml"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    let paths = &report.enforcement.protected_metadata.paths;
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.path.starts_with(&cordon_home) && p.path != cordon_home),
+        "{paths:?}"
+    );
+    assert_eq!(probe_at(&conf, &ws, &["write", "ok.txt"]).0, "ok");
+}

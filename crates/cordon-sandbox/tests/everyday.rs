@@ -1,0 +1,363 @@
+//! Everyday agent work runs inside the envelope (issue 15, "Everyday work runs"): editors that
+//! write beside their target and rename (`sed -i`, `mv` onto a file, `gzip`, `zip`), archives,
+//! Node.js, npm and npx, cargo, pytest, go, make, git, and the small forms agents write (`grep -c
+//! '' f`, `[[ -f x ]]`, `ls ~`), all hardened, in a workspace of their own, under the envelope the
+//! default pack defines for this machine's home directory (its credentials closed).
+//!
+//! A tool this machine lacks fails its test with one sentence naming it (CI installs them:
+//! `.ci/run`). Every command's output is checked, not only its exit code, and the same envelope
+//! still refuses the home's credentials in the same run (the control that it is really in force).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use cordon_policy::envelope::{envelope_paths, read_dir_names};
+use cordon_policy::native::LoadedNativePolicy;
+use cordon_policy::toolchains::Toolchains;
+use cordon_sandbox::{
+    run, scrubbed_env, Confinement, Envelope, Grant, GrantAccess, Plan, PlannedCommand,
+};
+
+fn home() -> PathBuf {
+    PathBuf::from(std::env::var_os("HOME").expect("these tests need HOME"))
+}
+
+/// The envelope the default pack defines for `workspace` on this machine.
+fn envelope(workspace: &Path) -> Envelope {
+    let pack = LoadedNativePolicy::default_pack().unwrap();
+    let home = home();
+    let paths = envelope_paths(
+        &pack.policy,
+        Toolchains::builtin(),
+        workspace,
+        &home,
+        &home.join(".config/cordon"),
+        &read_dir_names,
+    );
+    Envelope::builder(&paths.workspace)
+        .home(&paths.home)
+        .cordon_home(&paths.cordon_home)
+        .never(paths.never)
+        .never_names(paths.never_names)
+        .read_only(paths.read_only)
+        .caches(paths.caches)
+        .reads(paths.reads)
+        .build()
+        .unwrap()
+}
+
+fn require(tool: &str) {
+    let present = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    cordon_testkit::require(present, tool, "scripts/test installs it (apt-get install)");
+}
+
+/// Runs `bash -c script` hardened in `ws`; returns the exit code and stdout+stderr.
+fn bash(ws: &Path, script: &str) -> (i32, String) {
+    let env = scrubbed_env(&["HOME", "LANG", "USER"], |n| std::env::var_os(n));
+    let plan = Plan {
+        commands: vec![PlannedCommand::new("c", ["/bin/bash", "-c", script], ws)
+            .env(env)
+            .timeout(Duration::from_secs(240))],
+    };
+    let conf = Confinement::within(envelope(ws));
+    let report = run(&plan, &conf, &quiet()).unwrap();
+    assert!(report.enforcement.landlock.enforced);
+    let c = &report.commands[0];
+    (
+        c.exit_code,
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&c.stdout.captured),
+            String::from_utf8_lossy(&c.stderr.captured)
+        ),
+    )
+}
+
+fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let ws = tempfile::tempdir().unwrap();
+    let path = canon(ws.path());
+    (ws, path)
+}
+
+/// True when this kernel lacks Landlock and the run allows that skip (cordon-testkit); fails otherwise.
+fn landlock_missing() -> bool {
+    let abi = cordon_sandbox::landlock_abi();
+    if abi < cordon_sandbox::MIN_LANDLOCK_ABI {
+        return cordon_testkit::allow_skip("landlock", &format!("the kernel offers ABI {abi}"));
+    }
+    false
+}
+
+#[test]
+fn editors_and_archivers_that_write_beside_their_target_work() {
+    if landlock_missing() {
+        return;
+    }
+    for tool in ["sed", "gzip", "zip", "unzip", "tar"] {
+        require(tool);
+    }
+    let (_t, ws) = workspace();
+    std::fs::write(ws.join("f"), "alpha\n").unwrap();
+    std::fs::write(ws.join("a"), "new\n").unwrap();
+    std::fs::write(ws.join("b"), "old\n").unwrap();
+    let (code, out) = bash(
+        &ws,
+        "set -e
+         sed -i s/alpha/beta/ f && cat f
+         mv a b && cat b
+         cp f g && gzip g && gunzip -c g.gz
+         zip -q out.zip f && mkdir x && unzip -q out.zip -d x && cat x/f
+         tar czf t.tgz f b && mkdir y && tar xzf t.tgz -C y && cat y/b
+         grep -c '' f
+         [[ -f f ]] && echo is-file",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["beta", "new", "beta", "beta", "new", "1", "is-file"]
+    );
+    assert!(!ws.join("a").exists() && !ws.join("g").exists());
+}
+
+#[test]
+fn ls_home_lists_names_but_the_credentials_stay_closed() {
+    if landlock_missing() {
+        return;
+    }
+    let (_t, ws) = workspace();
+    let home = home();
+    let (code, out) = bash(&ws, "ls -a ~ >/dev/null && echo listed");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.trim(), "listed");
+    // The control that the envelope is in force in the same kind of run: the system's secrets
+    // stay closed, and the home's closed files that exist here show none of their contents.
+    assert!(
+        std::fs::read("/etc/shadow").is_ok(),
+        "positive control: readable outside"
+    );
+    let (code, out) = bash(&ws, "cat /etc/shadow");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Permission denied"), "{out}");
+    for closed in [
+        ".npmrc",
+        ".aws/credentials",
+        ".git-credentials",
+        ".netrc",
+        ".ssh/id_ed25519",
+    ] {
+        let path = home.join(closed);
+        let Ok(secret) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let (_, out) = bash(&ws, &format!("cat {}", path.display()));
+        let first = secret.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        assert!(
+            first.is_empty() || !out.contains(first),
+            "{closed} leaked: {out}"
+        );
+    }
+}
+
+#[test]
+fn node_npm_and_npx_work() {
+    if landlock_missing() {
+        return;
+    }
+    for tool in ["node", "npm", "npx"] {
+        require(tool);
+    }
+    let (_t, ws) = workspace();
+    std::fs::write(
+        ws.join("package.json"),
+        r#"{"name":"w","version":"1.0.0","scripts":{"test":"node test.js"},"bin":{"hello":"hello.js"}}"#,
+    )
+    .unwrap();
+    std::fs::write(ws.join("test.js"), "console.log('tests ' + (1 + 1));\n").unwrap();
+    std::fs::create_dir_all(ws.join("node_modules/.bin")).unwrap();
+    std::fs::write(
+        ws.join("node_modules/.bin/hello"),
+        "#!/usr/bin/env node\nconsole.log('hello from npx');\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        ws.join("node_modules/.bin/hello"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let (code, out) = bash(
+        &ws,
+        "node -e 'console.log(require(\"crypto\").createHash(\"sha256\").update(\"x\").digest(\"hex\").slice(0, 8))' \
+         && npm test && npx --no-install hello",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2d711642"), "{out}");
+    assert!(out.contains("tests 2"), "{out}");
+    assert!(out.contains("hello from npx"), "{out}");
+}
+
+#[test]
+fn cargo_builds_and_tests_a_crate() {
+    if landlock_missing() {
+        return;
+    }
+    require("cargo");
+    let (_t, ws) = workspace();
+    std::fs::create_dir_all(ws.join("src")).unwrap();
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ws.join("src/lib.rs"),
+        "pub fn two() -> u8 { 2 }\n#[test]\nfn it_is_two() { assert_eq!(two(), 2); }\n",
+    )
+    .unwrap();
+    let (code, out) = bash(
+        &ws,
+        "cargo build --offline -q && cargo test --offline -q 2>&1",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 passed"), "{out}");
+}
+
+#[test]
+fn pytest_go_test_and_make_work() {
+    if landlock_missing() {
+        return;
+    }
+    for tool in ["pytest", "go", "make"] {
+        require(tool);
+    }
+    let (_t, ws) = workspace();
+    std::fs::write(
+        ws.join("test_two.py"),
+        "def test_two():\n    assert 1 + 1 == 2\n",
+    )
+    .unwrap();
+    std::fs::write(ws.join("go.mod"), "module example.com/two\n\ngo 1.19\n").unwrap();
+    std::fs::write(
+        ws.join("two_test.go"),
+        "package two\n\nimport \"testing\"\n\nfunc TestTwo(t *testing.T) {\n\tif 1+1 != 2 {\n\t\tt.Fatal(\"no\")\n\t}\n}\n",
+    )
+    .unwrap();
+    std::fs::write(ws.join("Makefile"), "all:\n\t@echo made > made.txt\n").unwrap();
+    let (code, out) = bash(
+        &ws,
+        "pytest -q -p no:cacheprovider 2>&1 | tail -1 && go test ./... 2>&1 && make && cat made.txt \
+         && python3 -c 'import sys; print(\"python\", sys.version_info[0])'",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 passed"), "{out}");
+    assert!(out.contains("ok  \texample.com/two"), "{out}");
+    assert!(out.contains("made"), "{out}");
+    assert!(out.contains("python 3"), "{out}");
+}
+
+#[test]
+fn git_commit_rebase_stash_and_worktree_add_work() {
+    if landlock_missing() {
+        return;
+    }
+    require("git");
+    let (_t, ws) = workspace();
+    let id = "-c user.name=agent -c user.email=agent@example.invalid";
+    // First run: make the repository (nothing to protect yet).
+    let (code, out) = bash(
+        &ws,
+        &format!("git init -q -b main && echo one > f && git add f && git {id} commit -qm one"),
+    );
+    assert_eq!(code, 0, "{out}");
+    // Second run: the repository exists, its hooks and config are protected, and work goes on.
+    let (code, out) = bash(
+        &ws,
+        &format!(
+            "set -e
+             git checkout -q -b topic && echo two >> f && git {id} commit -qam two
+             git checkout -q main && echo base > g && git add g && git {id} commit -qm base
+             git checkout -q topic && git {id} rebase -q main
+             echo wip >> f && git {id} stash -q && git {id} stash pop -q && git checkout -q f
+             git worktree add -q wt main 2>&1
+             git log --format=%s | head -3
+             cat wt/g"
+        ),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["two", "base", "one", "base"]
+    );
+}
+
+/// A grant beyond the envelope reaches what it names, on the descriptor that was judged.
+#[test]
+fn a_grant_beyond_the_envelope_reaches_what_was_judged() {
+    if landlock_missing() {
+        return;
+    }
+    let (_t, ws) = workspace();
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("data.txt"), "outside").unwrap();
+    let plan = Plan {
+        commands: vec![PlannedCommand::new(
+            "c",
+            ["/bin/cat", &path_str(&other.path().join("data.txt"))],
+            &ws,
+        )],
+    };
+    let conf = Confinement::within(envelope(&ws));
+    let refused = run(&plan, &conf, &quiet()).unwrap();
+    assert_eq!(refused.exit_code, 1);
+    let granted = conf.grant(Grant {
+        target: cordon_sandbox::resolve_real(other.path(), &ws).unwrap(),
+        access: GrantAccess::Read,
+    });
+    let report = run(&plan, &granted, &quiet()).unwrap();
+    assert_eq!(report.exit_code, 0);
+    assert_eq!(report.commands[0].stdout.captured, b"outside");
+}
+
+/// A compound text never stops halfway because an earlier part removed what a later one names:
+/// the envelope does not depend on the text, so nothing is resolved per command.
+#[test]
+fn a_later_command_naming_what_an_earlier_one_removed_still_runs() {
+    if landlock_missing() {
+        return;
+    }
+    let (_t, ws) = workspace();
+    std::fs::create_dir_all(ws.join("src")).unwrap();
+    std::fs::write(ws.join("src/a"), "a").unwrap();
+    std::os::unix::fs::symlink("src/a", ws.join("link")).unwrap();
+    let conf = Confinement::within(envelope(&ws));
+    for argv in [["/bin/rm", "-rf", "src"], ["/bin/rm", "-f", "link"]] {
+        let plan = Plan {
+            commands: vec![PlannedCommand::new("c", argv, &ws)],
+        };
+        let report = run(&plan, &conf, &quiet()).unwrap();
+        assert_eq!(
+            report.exit_code, 0,
+            "{argv:?}: {:?}",
+            report.commands[0].error
+        );
+    }
+    assert!(!ws.join("src").exists() && std::fs::symlink_metadata(ws.join("link")).is_err());
+    // The control: confinement by the paths a text names fails once they are gone.
+    std::os::unix::fs::symlink("src/a", ws.join("link")).unwrap();
+    let by_path = Confinement::hardened().write(ws.join("link"));
+    let plan = Plan {
+        commands: vec![PlannedCommand::new("c", ["/bin/rm", "-f", "link"], &ws)],
+    };
+    let err = run(&plan, &by_path, &quiet()).unwrap_err();
+    assert!(
+        matches!(err, cordon_sandbox::Error::ScopeUnresolvable { .. }),
+        "{err}"
+    );
+}

@@ -1,0 +1,45 @@
+//! `cordon mcp`: serve MCP on stdio (`crate::mcp`) until the client goes away.
+
+use std::path::PathBuf;
+
+use cordon_governor::Mode;
+use rmcp::ServiceExt as _;
+
+use crate::exit::{self, CliError};
+use crate::governing::mode_parser;
+use crate::mcp::CordonMcp;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A policy file instead of the config home's `policy.yaml`.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Seconds `run_command` waits for a person to approve what the policy asks about (the
+    /// request shows in `list_pending_approvals` and `cordon approvals`); 0 answers at once.
+    #[arg(long, default_value_t = 0)]
+    pub approval_timeout: u64,
+    /// How `run_command` confines what it runs: `hardened` (the kernel enforces the contract) or
+    /// `local` (decided and recorded, not confined).
+    #[arg(long, value_parser = mode_parser(), default_value = "hardened")]
+    pub mode: Mode,
+}
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    let cordon = std::env::current_exe()
+        .map_err(|e| CliError::internal(format!("cannot find the cordon executable: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::internal(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let server = CordonMcp::new(cordon, args.policy, args.approval_timeout, args.mode)
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| CliError::internal(format!("MCP initialization failed: {e}")))?;
+        server
+            .waiting()
+            .await
+            .map_err(|e| CliError::internal(format!("the MCP server failed: {e}")))?;
+        Ok(exit::OK)
+    })
+}

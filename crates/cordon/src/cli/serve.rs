@@ -1,0 +1,70 @@
+//! `cordon serve [--listen 127.0.0.1:8731] [--key K] [--identity NAME]`: cordon's long-running
+//! process. Today it runs one listener, the local approval web page (crate::web); each listener
+//! runs on its own thread and the command lasts until they all end, so another listener (e.g. a
+//! gateway on the home's Unix socket) starts beside it by pushing one more entry onto
+//! `listeners` in [`run`].
+
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+
+use crate::approving::{home, Approver};
+use crate::exit::{self, CliError};
+use crate::web::WebPage;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address of the web page; loopback only. Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8731")]
+    pub listen: SocketAddr,
+    /// The approver key the page signs approvals with; default: the home's key.
+    #[arg(long)]
+    pub key: Option<std::path::PathBuf>,
+    /// The approver identity; default: the one the approvers file lists for the key.
+    #[arg(long)]
+    pub identity: Option<String>,
+}
+
+/// A running listener: its name (for error messages) and its thread.
+type Listener = (&'static str, JoinHandle<Result<(), String>>);
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    let home = home()?;
+    if !args.listen.ip().is_loopback() {
+        return Err(CliError::usage(format!(
+            "--listen {}: cordon serve listens on loopback only (127.0.0.1 or ::1)",
+            args.listen
+        )));
+    }
+    let approver =
+        Approver::load(&home, args.key.as_deref(), args.identity.as_deref()).map_err(|e| e.message);
+    let page = WebPage::bind(args.listen, home, approver).map_err(CliError::usage)?;
+    if let Some(problem) = page.approver_problem() {
+        eprintln!("cordon serve: approving is disabled: {problem}");
+    }
+    println!("cordon serve: approvals page at {}", page.url_with_token());
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+
+    let mut listeners: Vec<Listener> = Vec::new();
+    listeners.push(("web page", std::thread::spawn(move || page.serve())));
+    // More listeners go here, each as ("name", thread handle).
+    let gateway = crate::home::Home::from_env()
+        .ok_or_else(|| CliError::usage("no config home (set CORDON_HOME or HOME)"))
+        .and_then(|home| crate::gateway::server::Gateway::bind(&home).map_err(CliError::usage))?;
+    println!("cordon serve: gateway on {}", gateway.path().display());
+    let _ = std::io::stdout().flush();
+    listeners.push(("gateway", std::thread::spawn(move || gateway.serve())));
+
+    let mut failed = None;
+    for (name, handle) in listeners {
+        match handle.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => failed = Some(format!("the {name} stopped: {why}")),
+            Err(_) => failed = Some(format!("the {name} crashed")),
+        }
+    }
+    match failed {
+        Some(why) => Err(CliError::internal(why)),
+        None => Ok(exit::OK),
+    }
+}
