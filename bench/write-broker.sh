@@ -7,8 +7,8 @@
 #   bench/write-broker.sh [ROUNDS]     (needs python3, git, tar; cargo and a rustup toolchain)
 #   WORK_DIR=/dev/shm                  where the workspaces are made (default target/bench): a
 #                                      tmpfs separates the broker's cost from the disk's
-#   BEFORE_REV=<rev>                   the build without the broker (built once, cached); by
-#                                      default the parent of the commit that added the broker
+#   BEFORE_REV=<rev>                   the build without the broker (built once, cached), by
+#                                      default `main`; it must not contain the broker
 #
 # Workloads: 10,000 open(O_CREAT) and close from one process (the per-call cost); create 2,000
 # empty files from a shell loop; `git add -A && git commit` of 50
@@ -19,8 +19,11 @@ set -euo pipefail
 ROUNDS="${1:-15}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-FIRST="$(git log --format=%H --diff-filter=A -- crates/cordon-sandbox/src/broker/mod.rs | tail -1)"
-BEFORE_REV="${BEFORE_REV:-$FIRST^}"
+BEFORE_REV="${BEFORE_REV:-main}"
+if git cat-file -e "$BEFORE_REV:crates/cordon-sandbox/src/broker/mod.rs" 2>/dev/null; then
+  echo "$BEFORE_REV already has the write broker; name a build without it in BEFORE_REV" >&2
+  exit 64
+fi
 BENCH="$ROOT/target/bench"
 mkdir -p "$BENCH/before"
 
