@@ -31,6 +31,34 @@ pub enum Error {
     /// Stored content does not match its recorded hash.
     #[error("object {hash} is damaged: {reason}")]
     Damaged { hash: String, reason: String },
+
+    /// A manifest (or what it describes) is not what cordon signed, so nothing was changed.
+    #[error("{what} is not trusted, so nothing was changed: {reason}")]
+    Untrusted { what: String, reason: String },
+
+    /// Rolling back would touch a scope outside the workspace the checkpoint was taken for,
+    /// and the person has not agreed to that.
+    #[error(
+        "{} lies outside the workspace {} the checkpoint was taken for; nothing was changed, and rolling it back needs explicit consent",
+        list_paths(scopes),
+        workspace.as_ref().map(|w| w.display().to_string()).unwrap_or_else(|| "(none recorded)".into())
+    )]
+    NeedsConsent {
+        scopes: Vec<PathBuf>,
+        workspace: Option<PathBuf>,
+    },
+
+    /// A manifest could not be signed.
+    #[error("the manifest could not be signed: {0}")]
+    Signing(String),
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Error {

@@ -1,5 +1,5 @@
-//! Taking a checkpoint: walk each scope without following symlinks, store every regular file's
-//! content, and record every entry's metadata in one SQLite transaction.
+//! Taking a full checkpoint: walk each scope through directory handles without following
+//! symlinks, store every regular file's content, and write the signed manifest.
 //!
 //! Nothing is skipped for its name: dotfiles, `.env` and `.git` are recorded like anything else
 //! (agentsh's checkpoints skipped them, so the files an agent most often breaks were the ones it
@@ -8,20 +8,28 @@
 //! A scope path is resolved the way the sandbox resolves it (symlinks followed, so the checkpoint
 //! covers what the command can actually write). A scope that does not exist is recorded as
 //! absent at its first missing component: rolling back then removes whatever the command created
-//! there, including missing parents it made with `mkdir -p`.
+//! there, including missing parents it made with `mkdir -p`. Every resolved scope is announced
+//! in the [`Summary`], with those that lie outside the workspace the checkpoint was taken for.
+//!
+//! The walk opens each scope's parent by its canonical path refusing any symlink, then every
+//! directory beneath it with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`, and checks each
+//! opened inode is the one it listed, so a name swapped for a link mid-walk cannot redirect it.
 
-use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
-use rusqlite::params;
-use serde::Serialize;
+use cordon_journal::Signer;
+use serde::{Deserialize, Serialize};
 
+use crate::at::{self, ident, Node};
 use crate::error::{Error, Result};
-use crate::store::{CopyMethod, Store};
+use crate::manifest::{self, Header, Method, ScopeRecord};
+use crate::seal::Sealing;
+use crate::store::{CopyMethod, IndexRow, Store};
 
 /// Bounds on one snapshot, so a scope declared as `/` fails clearly instead of copying a disk.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +47,40 @@ impl Default for Limits {
     }
 }
 
+/// Which paths a checkpoint covers, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    /// The paths the command names (its operands), when the command is known.
+    Named,
+    /// The command's whole write scope: the command is unknown, so any path in it may change.
+    #[default]
+    WholeScope,
+    /// What the command changed, recorded as it changed it ([`crate::incremental`]).
+    Observed,
+}
+
+/// The fallback when the kernel cannot report a command's changes: snapshot only the paths the
+/// contract names for a known command, and the whole write scope only when the command is
+/// unknown (`named` is `None`) or names a path outside that scope (then its names cannot be
+/// trusted to be all it writes).
+pub fn choose_scopes(
+    named: Option<&[PathBuf]>,
+    write_scope: &[PathBuf],
+) -> (Coverage, Vec<PathBuf>) {
+    match named {
+        Some(paths)
+            if !paths.is_empty()
+                && paths
+                    .iter()
+                    .all(|p| write_scope.iter().any(|w| p.starts_with(w))) =>
+        {
+            (Coverage::Named, paths.to_vec())
+        }
+        _ => (Coverage::WholeScope, write_scope.to_vec()),
+    }
+}
+
 /// What to snapshot and under which names.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
@@ -49,18 +91,23 @@ pub struct Request {
     /// A short description, e.g. the command it was taken before.
     pub label: String,
     pub limits: Limits,
+    /// The workspace the command runs for. A resolved scope outside it is announced, and
+    /// rolling it back needs consent. `None`: every scope counts as outside.
+    pub workspace: Option<PathBuf>,
+    /// How the scopes were chosen (recorded in the manifest and the summary).
+    pub coverage: Coverage,
 }
 
 /// The kind of one recorded entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     File,
     Dir,
     Symlink,
-    /// A FIFO, socket or device node: recorded, left alone on rollback (not recreated or removed).
+    /// A FIFO, socket or device node: recorded, never recreated by a rollback.
     Special,
-    /// The scope path did not exist.
+    /// The path did not exist.
     Absent,
 }
 
@@ -75,27 +122,12 @@ impl Kind {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Result<Kind> {
-        Ok(match s {
-            "file" => Kind::File,
-            "dir" => Kind::Dir,
-            "symlink" => Kind::Symlink,
-            "special" => Kind::Special,
-            "absent" => Kind::Absent,
-            other => return Err(Error::Index(format!("unknown entry kind {other:?}"))),
-        })
-    }
-
-    fn of(meta: &fs::Metadata) -> Kind {
-        let t = meta.file_type();
-        if t.is_symlink() {
-            Kind::Symlink
-        } else if t.is_dir() {
-            Kind::Dir
-        } else if t.is_file() {
-            Kind::File
-        } else {
-            Kind::Special
+    pub(crate) fn of_node(node: Node) -> Kind {
+        match node {
+            Node::File => Kind::File,
+            Node::Dir => Kind::Dir,
+            Node::Symlink => Kind::Symlink,
+            Node::Fifo | Node::Socket | Node::Device => Kind::Special,
         }
     }
 }
@@ -112,227 +144,383 @@ pub struct Entry {
     pub target: Option<PathBuf>,
 }
 
-/// What a snapshot did, for the receipt.
+/// What a snapshot did, for the receipt and for what the person is told.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub id: String,
     pub created_at: String,
     pub session: Option<String>,
     pub label: String,
-    /// The resolved scope roots, lossily as text (the index keeps the exact bytes).
+    /// Every scope root as resolved (a link and its target both appear), lossily as text (the
+    /// manifest keeps the exact bytes). This, not the declared scope, is what a rollback touches.
     pub scopes: Vec<String>,
+    /// The resolved scopes that lie outside the workspace (all of them when none was given).
+    pub outside_workspace: Vec<String>,
+    pub workspace: Option<String>,
+    pub coverage: Coverage,
     pub entries: u64,
     pub bytes: u64,
     /// Files stored as copy-on-write clones, as byte copies, and already present in the store.
     pub reflinked: u64,
     pub copied: u64,
     pub deduplicated: u64,
+    /// SHA-256 of the manifest (every line before its seal): a receipt that records it binds
+    /// the checkpoint to the signed journal too.
+    pub manifest_sha256: String,
+    /// The key id that signed the manifest; `None` for an unsigned checkpoint.
+    pub signed_by: Option<String>,
 }
 
-/// Takes a checkpoint of `request.scopes` into `store`. Fails, leaving no checkpoint behind,
-/// if any scope cannot be read completely.
+/// Takes a checkpoint of `request.scopes`, its manifest signed with `signer`. Fails, leaving no
+/// checkpoint behind, if any scope cannot be read completely.
+pub fn snapshot_signed(store: &Store, request: &Request, signer: &Signer) -> Result<Summary> {
+    take(store, request, Sealing::Signed(signer))
+}
+
+/// Takes a checkpoint with an unsigned manifest, for callers that hold no key yet. A verified
+/// rollback ([`crate::rollback::verify`]) refuses it; only the unsigned [`crate::rollback()`]
+/// rolls it back.
 pub fn snapshot(store: &Store, request: &Request) -> Result<Summary> {
+    take(store, request, Sealing::Unsigned)
+}
+
+fn take(store: &Store, request: &Request, sealing: Sealing<'_>) -> Result<Summary> {
     if request.scopes.is_empty() {
         return Err(Error::Scope(
             "no write scope was declared, so there is nothing a checkpoint could restore".into(),
         ));
     }
-    let scopes = resolve_scopes(&request.scopes)?;
-    // A store inside the scope would snapshot itself while it grows, and a rollback would roll
-    // the store back too.
+    let roots = resolve_scopes(&request.scopes)?;
+    refuse_store_inside(store, &roots)?;
+    let workspace = canonical_workspace(request.workspace.as_deref())?;
+    let created = SystemTime::now();
+    let mut header = Header {
+        format: manifest::FORMAT.into(),
+        id: new_id("ck", created),
+        created_at: crate::rfc3339(created),
+        session: request.session.clone(),
+        label: request.label.clone(),
+        workspace: workspace.clone(),
+        coverage: request.coverage,
+        scopes: Vec::new(),
+    };
+    let mut walk = Walk {
+        store,
+        limits: request.limits,
+        entries: Vec::new(),
+        counts: Counts::default(),
+    };
+    for (idx, root) in roots.iter().enumerate() {
+        let kind = walk.scope(idx, root)?;
+        header.scopes.push(ScopeRecord {
+            path: root.clone(),
+            kind,
+            method: Method::Full,
+            outside_workspace: outside(workspace.as_deref(), root),
+        });
+    }
+    let (sha256, signed_by) = write_manifest(store, &header, &walk.entries, sealing)?;
+    store.index(&IndexRow {
+        header: &header,
+        entries: walk.entries.len() as u64,
+        bytes: walk.counts.bytes,
+        reflinked: walk.counts.reflinked,
+        copied: walk.counts.copied,
+        deduplicated: walk.counts.deduplicated,
+        manifest_sha256: &sha256,
+        signed_by: signed_by.as_deref(),
+    })?;
+    Ok(summary(
+        &header,
+        &walk.counts,
+        walk.entries.len() as u64,
+        sha256,
+        signed_by,
+    ))
+}
+
+/// Writes the manifest for `entries` under `header`, after making the objects durable; returns
+/// its hash and signer.
+pub(crate) fn write_manifest(
+    store: &Store,
+    header: &Header,
+    entries: &[(usize, Entry)],
+    sealing: Sealing<'_>,
+) -> Result<(String, Option<String>)> {
+    let mut writer = manifest::Writer::create(store.root(), header)?;
+    for (scope, entry) in entries {
+        if let Err(e) = writer.entry(*scope, entry) {
+            writer.abandon();
+            return Err(e);
+        }
+    }
+    writer.finish(store, sealing)
+}
+
+/// Counts of what a checkpoint stored.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Counts {
+    pub bytes: u64,
+    pub reflinked: u64,
+    pub copied: u64,
+    pub deduplicated: u64,
+}
+
+impl Counts {
+    pub(crate) fn add(&mut self, method: CopyMethod, size: u64) {
+        match method {
+            CopyMethod::Reflink => self.reflinked += 1,
+            CopyMethod::Copy => self.copied += 1,
+            CopyMethod::Deduplicated => self.deduplicated += 1,
+        }
+        self.bytes += size;
+    }
+}
+
+pub(crate) fn summary(
+    header: &Header,
+    counts: &Counts,
+    entries: u64,
+    manifest_sha256: String,
+    signed_by: Option<String>,
+) -> Summary {
+    let text = |p: &Path| p.to_string_lossy().into_owned();
+    Summary {
+        id: header.id.clone(),
+        created_at: header.created_at.clone(),
+        session: header.session.clone(),
+        label: header.label.clone(),
+        scopes: header.scopes.iter().map(|s| text(&s.path)).collect(),
+        outside_workspace: header
+            .scopes
+            .iter()
+            .filter(|s| s.outside_workspace)
+            .map(|s| text(&s.path))
+            .collect(),
+        workspace: header.workspace.as_deref().map(text),
+        coverage: header.coverage,
+        entries,
+        bytes: counts.bytes,
+        reflinked: counts.reflinked,
+        copied: counts.copied,
+        deduplicated: counts.deduplicated,
+        manifest_sha256,
+        signed_by,
+    }
+}
+
+/// A store inside a scope would snapshot itself while it grows, and a rollback would roll the
+/// store back too.
+pub(crate) fn refuse_store_inside(store: &Store, roots: &[PathBuf]) -> Result<()> {
     let store_root = fs::canonicalize(store.root()).map_err(|e| Error::io(store.root(), e))?;
-    if let Some(scope) = scopes.iter().find(|s| store_root.starts_with(s)) {
+    if let Some(scope) = roots.iter().find(|s| store_root.starts_with(s)) {
         return Err(Error::Scope(format!(
             "the checkpoint store {} lies inside the write scope {}; keep cordon's home outside every write scope",
             store_root.display(),
             scope.display()
         )));
     }
-    let created = SystemTime::now();
-    let id = new_id("ck", created);
-    let created_at = crate::rfc3339(created);
+    Ok(())
+}
+
+pub(crate) fn canonical_workspace(workspace: Option<&Path>) -> Result<Option<PathBuf>> {
+    workspace
+        .map(|w| fs::canonicalize(w).map_err(|e| Error::io(w, e)))
+        .transpose()
+}
+
+/// Whether a resolved scope lies outside the workspace (always, when there is none).
+pub(crate) fn outside(workspace: Option<&Path>, scope: &Path) -> bool {
+    workspace.is_none_or(|w| !scope.starts_with(w))
+}
+
+/// Records one scope whole (as [`snapshot()`] does) into `entries`; returns the root's kind.
+pub(crate) fn record_scope(
+    store: &Store,
+    idx: usize,
+    root: &Path,
+    limits: Limits,
+    entries: &mut Vec<(usize, Entry)>,
+    counts: &mut Counts,
+) -> Result<Kind> {
     let mut walk = Walk {
         store,
-        limits: request.limits,
-        entries: Vec::new(),
-        bytes: 0,
-        reflinked: 0,
-        copied: 0,
-        deduplicated: 0,
+        limits,
+        entries: std::mem::take(entries),
+        counts: *counts,
     };
-    let mut scope_kinds = Vec::new();
-    for (idx, root) in scopes.iter().enumerate() {
-        let kind = walk.scope(idx, root)?;
-        scope_kinds.push(kind);
-    }
-    store.sync()?;
-    let tx = store.db.unchecked_transaction()?;
-    tx.execute(
-        "INSERT INTO checkpoints (id, created_at, session, label, entries, bytes, reflinked, copied, deduplicated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            id,
-            created_at,
-            request.session,
-            request.label,
-            walk.entries.len() as i64,
-            walk.bytes as i64,
-            walk.reflinked as i64,
-            walk.copied as i64,
-            walk.deduplicated as i64
-        ],
-    )?;
-    {
-        let mut scope_stmt =
-            tx.prepare("INSERT INTO scopes (checkpoint, idx, path, kind) VALUES (?1, ?2, ?3, ?4)")?;
-        for (idx, (root, kind)) in scopes.iter().zip(&scope_kinds).enumerate() {
-            scope_stmt.execute(params![
-                id,
-                idx as i64,
-                root.as_os_str().as_bytes(),
-                kind.as_str()
-            ])?;
-        }
-        let mut entry_stmt = tx.prepare(
-            "INSERT INTO entries (checkpoint, scope, rel, kind, mode, mtime_ns, size, sha256, target)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
-        for (scope, e) in &walk.entries {
-            entry_stmt.execute(params![
-                id,
-                *scope as i64,
-                e.rel.as_os_str().as_bytes(),
-                e.kind.as_str(),
-                e.mode,
-                e.mtime_ns,
-                e.size as i64,
-                e.sha256,
-                e.target.as_ref().map(|t| t.as_os_str().as_bytes().to_vec()),
-            ])?;
-        }
-    }
-    tx.commit()?;
-    Ok(Summary {
-        id,
-        created_at,
-        session: request.session.clone(),
-        label: request.label.clone(),
-        scopes: scopes
-            .iter()
-            .map(|s| s.to_string_lossy().into_owned())
-            .collect(),
-        entries: walk.entries.len() as u64,
-        bytes: walk.bytes,
-        reflinked: walk.reflinked,
-        copied: walk.copied,
-        deduplicated: walk.deduplicated,
-    })
+    let kind = walk.scope(idx, root);
+    *entries = walk.entries;
+    *counts = walk.counts;
+    kind
 }
 
 struct Walk<'a> {
     store: &'a Store,
     limits: Limits,
     entries: Vec<(usize, Entry)>,
-    bytes: u64,
-    reflinked: u64,
-    copied: u64,
-    deduplicated: u64,
+    counts: Counts,
 }
 
 impl Walk<'_> {
+    /// Records scope `idx` rooted at `root`; returns the root's kind.
     fn scope(&mut self, idx: usize, root: &Path) -> Result<Kind> {
-        let meta = match fs::symlink_metadata(root) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Kind::Absent),
-            Err(e) => return Err(Error::io(root, e)),
+        let (parent, name) = parent_and_name(root)?;
+        let parent_fd = at::open_anchor(&parent).map_err(|e| changed(root, e))?;
+        let Some(st) = at::stat_at(&parent_fd, &name).map_err(|e| Error::io(root, e))? else {
+            return Ok(Kind::Absent);
         };
-        let kind = Kind::of(&meta);
-        self.record(idx, root, PathBuf::new(), &meta)?;
+        let kind = self.record(idx, parent_fd.as_fd(), &name, PathBuf::new(), root, &st)?;
         if kind == Kind::Dir {
-            self.dir(idx, root, PathBuf::new())?;
+            let root_fd =
+                at::open_dir_beneath(&parent_fd, Path::new(&name)).map_err(|e| changed(root, e))?;
+            same_inode(&root_fd, &st, root)?;
+            self.tree(idx, &root_fd, root)?;
         }
         Ok(kind)
     }
 
-    fn dir(&mut self, idx: usize, root: &Path, rel: PathBuf) -> Result<()> {
-        let path = root.join(&rel);
-        let mut names: Vec<OsString> = Vec::new();
-        for entry in fs::read_dir(&path).map_err(|e| Error::io(&path, e))? {
-            names.push(entry.map_err(|e| Error::io(&path, e))?.file_name());
-        }
-        names.sort();
-        for name in names {
-            let child_rel = rel.join(&name);
-            let child = root.join(&child_rel);
-            let meta = fs::symlink_metadata(&child).map_err(|e| Error::io(&child, e))?;
-            self.record(idx, &child, child_rel.clone(), &meta)?;
-            if meta.file_type().is_dir() {
-                self.dir(idx, root, child_rel)?;
+    /// Records everything below the directory `root_fd`, parents before children.
+    fn tree(&mut self, idx: usize, root_fd: &OwnedFd, root: &Path) -> Result<()> {
+        let mut pending: Vec<(PathBuf, (u64, u64))> =
+            vec![(PathBuf::new(), ident_of(root_fd, root)?)];
+        while let Some((rel, id)) = pending.pop() {
+            let path = root.join(&rel);
+            let dir = if rel.as_os_str().is_empty() {
+                at::open_dir_beneath(root_fd, Path::new("")).map_err(|e| Error::io(&path, e))?
+            } else {
+                at::open_dir_beneath(root_fd, &rel).map_err(|e| changed(&path, e))?
+            };
+            if ident_of(&dir, &path)? != id {
+                return Err(moved(&path));
             }
+            let names = at::list(&dir).map_err(|e| Error::io(&path, e))?;
+            let mut subdirs = Vec::new();
+            for name in names {
+                let child_rel = rel.join(&name);
+                let child = root.join(&child_rel);
+                let Some(st) = at::stat_at(&dir, &name).map_err(|e| Error::io(&child, e))? else {
+                    return Err(moved(&child));
+                };
+                if self.record(idx, dir.as_fd(), &name, child_rel.clone(), &child, &st)?
+                    == Kind::Dir
+                {
+                    subdirs.push((child_rel, ident(&st)));
+                }
+            }
+            pending.extend(subdirs.into_iter().rev());
         }
         Ok(())
     }
 
-    fn record(&mut self, idx: usize, path: &Path, rel: PathBuf, meta: &fs::Metadata) -> Result<()> {
+    fn record(
+        &mut self,
+        idx: usize,
+        dir: BorrowedFd<'_>,
+        name: &OsStr,
+        rel: PathBuf,
+        path: &Path,
+        st: &nix::sys::stat::FileStat,
+    ) -> Result<Kind> {
         if self.entries.len() as u64 >= self.limits.max_entries {
             return Err(Error::Scope(format!(
                 "the write scope holds more than {} entries; declare a narrower scope",
                 self.limits.max_entries
             )));
         }
-        let kind = Kind::of(meta);
-        let mut entry = Entry {
-            rel,
-            kind,
-            mode: meta.mode() & 0o7777,
-            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-            size: 0,
-            sha256: None,
-            target: None,
-        };
-        match kind {
-            Kind::File => {
-                let file = open_nofollow(path)?;
-                let opened = file.metadata().map_err(|e| Error::io(path, e))?;
-                if opened.ino() != meta.ino() || opened.dev() != meta.dev() {
-                    return Err(Error::Scope(format!(
-                        "{} changed while the checkpoint was being taken",
-                        path.display()
-                    )));
-                }
-                let (hash, size, method) = self.store.put(&file, path)?;
-                match method {
-                    CopyMethod::Reflink => self.reflinked += 1,
-                    CopyMethod::Copy => self.copied += 1,
-                    CopyMethod::Deduplicated => self.deduplicated += 1,
-                }
-                self.bytes += size;
-                if self.bytes > self.limits.max_bytes {
-                    return Err(Error::Scope(format!(
-                        "the write scope holds more than {} bytes; declare a narrower scope",
-                        self.limits.max_bytes
-                    )));
-                }
-                entry.size = size;
-                entry.sha256 = Some(hash);
+        let (entry, stored) = describe_at(self.store, dir, name, rel, path, st)?;
+        if let Some((method, size)) = stored {
+            self.counts.add(method, size);
+            if self.counts.bytes > self.limits.max_bytes {
+                return Err(Error::Scope(format!(
+                    "the write scope holds more than {} bytes; declare a narrower scope",
+                    self.limits.max_bytes
+                )));
             }
-            Kind::Symlink => {
-                entry.target = Some(fs::read_link(path).map_err(|e| Error::io(path, e))?);
-            }
-            Kind::Dir | Kind::Special | Kind::Absent => {}
         }
+        let kind = entry.kind;
         self.entries.push((idx, entry));
-        Ok(())
+        Ok(kind)
     }
 }
 
-/// Opens a regular file for reading without following a final symlink or blocking on a FIFO.
-fn open_nofollow(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
+/// The entry for `name` in `dir` (whose metadata is `st`), storing a regular file's content.
+/// The file is opened without following a link or waiting on a FIFO, and must be the inode `st`
+/// describes.
+pub(crate) fn describe_at(
+    store: &Store,
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    rel: PathBuf,
+    path: &Path,
+    st: &nix::sys::stat::FileStat,
+) -> Result<(Entry, Option<(CopyMethod, u64)>)> {
+    let kind = Kind::of_node(Node::of(st));
+    let mut entry = Entry {
+        rel,
+        kind,
+        mode: st.st_mode & 0o7777,
+        mtime_ns: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec,
+        size: 0,
+        sha256: None,
+        target: None,
+    };
+    let mut stored = None;
+    match kind {
+        Kind::File => {
+            let file = at::open_file_at(dir, name).map_err(|e| changed(path, e))?;
+            same_inode(&file, st, path)?;
+            let (hash, size, method) = store.put(&file, path)?;
+            entry.size = size;
+            entry.sha256 = Some(hash);
+            stored = Some((method, size));
+        }
+        Kind::Symlink => {
+            let target = nix::fcntl::readlinkat(dir, name).map_err(|e| Error::io(path, e))?;
+            entry.target = Some(PathBuf::from(target));
+        }
+        Kind::Dir | Kind::Special | Kind::Absent => {}
+    }
+    Ok((entry, stored))
+}
+
+fn ident_of<Fd: AsFd>(fd: &Fd, path: &Path) -> Result<(u64, u64)> {
+    nix::sys::stat::fstat(fd)
+        .map(|st| ident(&st))
         .map_err(|e| Error::io(path, e))
+}
+
+fn same_inode<Fd: AsFd>(fd: &Fd, st: &nix::sys::stat::FileStat, path: &Path) -> Result<()> {
+    if ident_of(fd, path)? != ident(st) {
+        return Err(moved(path));
+    }
+    Ok(())
+}
+
+fn moved(path: &Path) -> Error {
+    Error::Scope(format!(
+        "{} changed while the checkpoint was being taken",
+        path.display()
+    ))
+}
+
+fn changed(path: &Path, e: nix::errno::Errno) -> Error {
+    match e {
+        nix::errno::Errno::ELOOP | nix::errno::Errno::EXDEV | nix::errno::Errno::ENOENT => {
+            moved(path)
+        }
+        other => Error::io(path, other),
+    }
+}
+
+pub(crate) fn parent_and_name(root: &Path) -> Result<(PathBuf, OsString)> {
+    match (root.parent(), root.file_name()) {
+        (Some(parent), Some(name)) => Ok((parent.to_path_buf(), name.to_os_string())),
+        _ => Err(Error::OutsideScope {
+            path: root.to_path_buf(),
+            reason: "a scope must have a parent directory".into(),
+        }),
+    }
 }
 
 /// Resolves each scope as the sandbox would, collapses scopes nested in another, and orders them.
@@ -435,5 +623,46 @@ static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 
 /// Bytes from the index back to a path.
 pub(crate) fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
     PathBuf::from(OsString::from_vec(bytes))
+}
+
+/// A path's bytes as lossless hex (how manifests write paths).
+pub(crate) fn hex_of(path: &Path) -> String {
+    hex::encode(path.as_os_str().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_paths_are_used_only_when_known_and_inside_the_scope() {
+        let ws = vec![PathBuf::from("/w")];
+        let named = vec![PathBuf::from("/w/a.txt"), PathBuf::from("/w/b.txt")];
+        assert_eq!(
+            choose_scopes(Some(&named), &ws),
+            (Coverage::Named, named.clone())
+        );
+        assert_eq!(choose_scopes(None, &ws), (Coverage::WholeScope, ws.clone()));
+        assert_eq!(
+            choose_scopes(Some(&[]), &ws),
+            (Coverage::WholeScope, ws.clone())
+        );
+        let escaping = vec![PathBuf::from("/w/a"), PathBuf::from("/elsewhere/b")];
+        assert_eq!(
+            choose_scopes(Some(&escaping), &ws),
+            (Coverage::WholeScope, ws.clone())
+        );
+    }
+
+    #[test]
+    fn a_scope_is_outside_unless_it_lies_in_the_workspace() {
+        let ws = Path::new("/home/u/ws");
+        assert!(!outside(Some(ws), Path::new("/home/u/ws")));
+        assert!(!outside(Some(ws), Path::new("/home/u/ws/sub")));
+        assert!(outside(Some(ws), Path::new("/home/u/victim")));
+        assert!(outside(Some(ws), Path::new("/home/u/ws2")));
+        assert!(outside(None, Path::new("/home/u/ws")));
+    }
 }

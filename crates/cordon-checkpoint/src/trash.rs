@@ -1,7 +1,8 @@
 //! The soft-delete trash: what a checkpointed `rm` would have deleted is moved here instead.
 //!
 //! ```text
-//! <trash>/<id>/manifest.json   the command, session, cwd, and every moved path with hashes and modes
+//! <trash>/<id>/manifest.json   the command, session, cwd, and every moved path with hashes and
+//!                              modes, signed with the home's key ("type": "cordon.trash/1")
 //! <trash>/<id>/payload/<n>     the n-th target, moved as it was (a tree, a file or a symlink)
 //! ```
 //!
@@ -12,31 +13,47 @@
 //! directory swapped for a symlink cannot redirect it outside the scope. A move is a `rename` when
 //! the target is on the same filesystem (atomic, no copy), else a copy followed by removal. The
 //! manifest is written before the move (so a crash never leaves an unexplained payload) and again
-//! after it, with the hashes of what was moved.
+//! after it, with the hashes of what was moved; each write is signed when a key is given
+//! ([`soft_delete_signed`]).
 //!
-//! Restoring never overwrites: if something now exists at the original path the item is restored
+//! Restoring runs with the person's authority, so it trusts only what cordon signed
+//! ([`restore_verified`]): the manifest's signature, then every payload entry against the
+//! manifest. Each original path is reached from its anchor (the write-scope root it was deleted
+//! under, recorded canonical), opened with `RESOLVE_NO_SYMLINKS`, and each directory below with
+//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`: a directory that became a link refuses the restore.
+//! Every item is checked before anything is created, so a refused restore leaves no trace. A
+//! restore never overwrites: if something now exists at the original path the item is restored
 //! beside it as `<name>.restored-<id>`, and the report says so; if that name is taken too, the
-//! restore is refused. Nor does it follow a directory that became a symlink since the delete.
+//! restore is refused. Setuid and setgid bits are cleared unless asked for; device nodes and
+//! sockets are not put back.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use std::os::fd::{AsRawFd, OwnedFd};
-
+use cordon_journal::{KeyRing, Signer};
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
-use nix::fcntl::{open, openat2, renameat2, OFlag, OpenHow, RenameFlags, ResolveFlag, AT_FDCWD};
+use nix::fcntl::{open, openat2, renameat2, OFlag, OpenHow, RenameFlags, ResolveFlag};
 use nix::sys::stat::{fstatat, Mode};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::at::{self, Node};
 use crate::error::{Error, Result};
-use crate::rollback::remove_any;
+use crate::seal::{self, Sealing, Trust};
+
+/// The `type` of a trash manifest, inside what its signature covers.
+pub const MANIFEST_TYPE: &str = "cordon.trash/1";
+
+/// The largest manifest a restore reads.
+const MAX_MANIFEST: u64 = 256 << 20;
 
 /// A request to soft-delete `targets` the way `rm` would.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +85,9 @@ struct Pinned {
     name: OsString,
     /// The directory's canonical path joined with the name: what the manifest records.
     resolved: PathBuf,
+    /// The canonical directory a restore starts from: the allowed root that holds the target,
+    /// or, for a root itself, its parent.
+    anchor: PathBuf,
 }
 
 impl Pinned {
@@ -81,6 +101,9 @@ impl Pinned {
 /// The manifest of one trash item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
+    /// `cordon.trash/1`; absent in manifests written before they were signed.
+    #[serde(rename = "type", default)]
+    pub format: String,
     pub id: String,
     pub created_at: String,
     pub command: Vec<String>,
@@ -89,6 +112,9 @@ pub struct Manifest {
     /// `moving` until every target is in the payload, then `complete`.
     pub state: String,
     pub items: Vec<Item>,
+    /// The CSC-style signature over everything else (absent when written without a key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Value>,
 }
 
 /// One moved target.
@@ -100,6 +126,9 @@ pub struct Item {
     /// Its name under `payload/`.
     pub payload: String,
     pub entries: Vec<TrashEntry>,
+    /// The hex of the canonical directory a restore starts from (see the module docs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor_hex: Option<String>,
 }
 
 /// One path inside a moved target (`path` empty for the target itself).
@@ -129,6 +158,25 @@ pub struct Restored {
     pub restored_to: String,
     /// True when something now occupies the original path and the item was put beside it.
     pub beside: bool,
+    /// Files whose setuid/setgid bits were cleared (not asked for).
+    pub setid_cleared: Vec<String>,
+    /// Device nodes and sockets that were in the item and were not put back.
+    pub not_restored: Vec<String>,
+}
+
+/// What a restore may bring back beyond the files themselves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RestoreOptions {
+    /// Keep setuid and setgid bits on restored files (cleared otherwise).
+    pub setid: bool,
+}
+
+/// A trash item as listed, with whether its manifest verifies.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedItem {
+    pub manifest: Manifest,
+    /// Why it is not trusted (it will not be restored); `None` when its signature verifies.
+    pub untrusted: Option<String>,
 }
 
 /// Moves the targets into a new trash item under `trash_root`.
@@ -139,7 +187,39 @@ pub struct Restored {
 /// and moved with `renameat2` relative to that open directory: a directory swapped for a symlink
 /// after the check makes the open fail (refused), and one swapped after the open is not
 /// followed, because the move names the directory by its descriptor, not by its path.
+/// The manifest is signed with `signer`, so [`restore_verified`] will restore it.
+pub fn soft_delete_signed(
+    trash_root: &Path,
+    request: &SoftDelete,
+    signer: &Signer,
+) -> Result<Outcome> {
+    soft_delete_sealed(trash_root, request, Sealing::Signed(signer))
+}
+
+/// [`soft_delete_signed`] without a key, for callers that hold none yet: the manifest is
+/// unsigned, so only the unsigned [`restore`] restores it.
 pub fn soft_delete(trash_root: &Path, request: &SoftDelete) -> Result<Outcome> {
+    soft_delete_sealed(trash_root, request, Sealing::Unsigned)
+}
+
+fn soft_delete_sealed(
+    trash_root: &Path,
+    request: &SoftDelete,
+    sealing: Sealing<'_>,
+) -> Result<Outcome> {
+    let (movable, errors) = check_targets(request)?;
+    if movable.is_empty() {
+        return Ok(Outcome {
+            manifest: None,
+            errors,
+        });
+    }
+    move_to_trash(trash_root, request, sealing, movable, errors)
+}
+
+/// Pins every target and checks it the way `rm` would: the ones to move, and `rm`'s message for
+/// each that cannot be removed. `Err` refuses the whole request (outside the scope, protected).
+fn check_targets(request: &SoftDelete) -> Result<(Vec<Pinned>, Vec<String>)> {
     let roots = open_roots(&request.allowed_roots);
     let mut errors = Vec::new();
     let mut movable = Vec::new();
@@ -198,12 +278,17 @@ pub fn soft_delete(trash_root: &Path, request: &SoftDelete) -> Result<Outcome> {
         check_protected(&pinned, &roots, &request.protected)?;
         movable.push(pinned);
     }
-    if movable.is_empty() {
-        return Ok(Outcome {
-            manifest: None,
-            errors,
-        });
-    }
+    Ok((movable, errors))
+}
+
+/// Creates the trash item, moves the pinned targets into it, and writes its manifest.
+fn move_to_trash(
+    trash_root: &Path,
+    request: &SoftDelete,
+    sealing: Sealing<'_>,
+    movable: Vec<Pinned>,
+    errors: Vec<String>,
+) -> Result<Outcome> {
     let now = SystemTime::now();
     let id = crate::snapshot::new_id("tr", now);
     let dir = trash_root.join(&id);
@@ -214,6 +299,7 @@ pub fn soft_delete(trash_root: &Path, request: &SoftDelete) -> Result<Outcome> {
         .create(&payload)
         .map_err(|e| Error::io(&payload, e))?;
     let mut manifest = Manifest {
+        format: MANIFEST_TYPE.into(),
         id: id.clone(),
         created_at: crate::rfc3339(now),
         command: request.command.clone(),
@@ -228,17 +314,20 @@ pub fn soft_delete(trash_root: &Path, request: &SoftDelete) -> Result<Outcome> {
                 original_hex: hex::encode(t.resolved.as_os_str().as_bytes()),
                 payload: n.to_string(),
                 entries: Vec::new(),
+                anchor_hex: Some(hex::encode(t.anchor.as_os_str().as_bytes())),
             })
             .collect(),
+        signature: None,
     };
-    write_manifest(&dir, &manifest)?;
+    manifest = write_manifest(&dir, &manifest, sealing)?;
+    let payload_fd = at::open_anchor(&payload).map_err(|e| Error::io(&payload, e))?;
     for (n, target) in movable.iter().enumerate() {
-        let dest = payload.join(n.to_string());
-        move_pinned(target, &dest)?;
-        manifest.items[n].entries = describe(&dest)?;
+        let name = OsString::from(n.to_string());
+        move_pinned(target, &payload_fd, &name, &payload.join(&name))?;
+        manifest.items[n].entries = describe(payload_fd.as_fd(), &name, &payload.join(&name))?;
     }
     manifest.state = "complete".into();
-    write_manifest(&dir, &manifest)?;
+    manifest = write_manifest(&dir, &manifest, sealing)?;
     Ok(Outcome {
         manifest: Some(manifest),
         errors,
@@ -349,6 +438,7 @@ fn pin(
                 parent: parent_fd,
                 name: name.to_os_string(),
                 resolved,
+                anchor: canonical_parent,
             })),
             _ => Err(refuse("the scope root changed while it was being checked")),
         };
@@ -385,6 +475,7 @@ fn pin(
         parent: parent_fd,
         name: name.to_os_string(),
         resolved,
+        anchor: root.clone(),
     }))
 }
 
@@ -445,40 +536,48 @@ fn check_protected(
     Ok(())
 }
 
-/// Moves a pinned target into the trash: a rename relative to its open directory, or, across
-/// filesystems, a copy and removal through that directory's descriptor.
-fn move_pinned(from: &Pinned, to: &Path) -> Result<()> {
-    let to_parent = to
-        .parent()
-        .ok_or_else(|| Error::io(to, "the trash destination has no directory"))?;
-    let to_name = to
-        .file_name()
-        .ok_or_else(|| Error::io(to, "the trash destination has no name"))?;
-    let to_dir = open(
-        to_parent,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| Error::io(to_parent, e))?;
+/// Moves a pinned target into the trash as `name` in `payload`: a rename relative to its open
+/// directory, or, across filesystems, a copy and removal through that directory's descriptor.
+fn move_pinned(from: &Pinned, payload: &OwnedFd, name: &OsStr, dest: &Path) -> Result<()> {
     match renameat2(
         &from.parent,
         from.name.as_os_str(),
-        &to_dir,
-        to_name,
+        payload,
+        name,
         RenameFlags::RENAME_NOREPLACE,
     ) {
         Ok(()) => Ok(()),
         Err(Errno::EXDEV) => {
-            let through = from.through_fd();
-            copy_tree(&through, to)?;
-            remove_any(&through)
+            copy_at(
+                from.parent.as_fd(),
+                &from.name,
+                payload.as_fd(),
+                name,
+                dest,
+                0,
+            )?;
+            at::remove_at(from.parent.as_fd(), &from.name).map_err(|e| Error::io(&from.resolved, e))
         }
         Err(e) => Err(Error::io(&from.resolved, e)),
     }
 }
 
-/// Every trash item, oldest first.
+/// Every trash item, oldest first, as its manifest says (nothing verified: for callers that
+/// hold no key; [`list_verified`] says which items can be trusted).
 pub fn list(trash_root: &Path) -> Result<Vec<Manifest>> {
+    Ok(list_verified_with(trash_root, Trust::Unchecked)?
+        .into_iter()
+        .map(|l| l.manifest)
+        .collect())
+}
+
+/// Every trash item, oldest first, each with whether its manifest's signature verifies: a
+/// forged item is listed as untrusted rather than looking like any other.
+pub fn list_verified(trash_root: &Path, keys: &KeyRing) -> Result<Vec<ListedItem>> {
+    list_verified_with(trash_root, Trust::Keys(keys))
+}
+
+fn list_verified_with(trash_root: &Path, trust: Trust<'_>) -> Result<Vec<ListedItem>> {
     let mut items = Vec::new();
     let dir = match fs::read_dir(trash_root) {
         Ok(d) => d,
@@ -486,115 +585,422 @@ pub fn list(trash_root: &Path) -> Result<Vec<Manifest>> {
         Err(e) => return Err(Error::io(trash_root, e)),
     };
     for entry in dir.flatten() {
-        let path = entry.path().join("manifest.json");
-        if let Ok(bytes) = fs::read(&path) {
-            let manifest: Manifest =
-                serde_json::from_slice(&bytes).map_err(|e| Error::io(&path, e))?;
-            items.push(manifest);
-        }
+        let Some(id) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let Ok(value) = read_manifest_value(trash_root, &id) else {
+            continue;
+        };
+        let untrusted = check_manifest(&value, &id, trust)
+            .err()
+            .map(|e| e.to_string());
+        let manifest: Manifest = serde_json::from_value(value)
+            .map_err(|e| Error::io(&trash_root.join(&id).join("manifest.json"), e))?;
+        items.push(ListedItem {
+            manifest,
+            untrusted,
+        });
     }
-    items.sort_by(|a, b| a.id.cmp(&b.id));
+    items.sort_by(|a, b| a.manifest.id.cmp(&b.manifest.id));
     Ok(items)
 }
 
-/// Reads one item's manifest.
+/// Reads one item's manifest (not verified).
 pub fn get(trash_root: &Path, id: &str) -> Result<Manifest> {
-    let dir = item_dir(trash_root, id)?;
-    let path = dir.join("manifest.json");
-    let bytes = fs::read(&path).map_err(|_| Error::NotFound {
-        kind: "trash item",
-        id: id.to_string(),
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::io(&path, e))
+    let value = read_manifest_value(trash_root, id)?;
+    serde_json::from_value(value).map_err(|e| Error::io(&trash_root.join(id), e))
 }
 
-/// Puts every target of item `id` back, never overwriting; removes the item when all are back.
-pub fn restore(trash_root: &Path, id: &str) -> Result<Vec<Restored>> {
-    let manifest = get(trash_root, id)?;
+/// Reads an item's manifest as JSON, without following a link or reading past a bound.
+fn read_manifest_value(trash_root: &Path, id: &str) -> Result<Value> {
+    let not_found = || Error::NotFound {
+        kind: "trash item",
+        id: id.to_string(),
+    };
     let dir = item_dir(trash_root, id)?;
-    let mut restored = Vec::new();
+    let root = at::open_anchor(trash_root)
+        .or_else(|_| {
+            open(
+                trash_root,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+        })
+        .map_err(|_| not_found())?;
+    let item = at::open_dir_beneath(&root, Path::new(id)).map_err(|_| not_found())?;
+    let file = at::open_file_at(&item, OsStr::new("manifest.json")).map_err(|_| not_found())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_MANIFEST)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(&dir, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::io(&dir.join("manifest.json"), e))
+}
+
+/// Checks a manifest's type, id and (as `trust` requires) signature.
+fn check_manifest(value: &Value, id: &str, trust: Trust<'_>) -> Result<Option<String>> {
+    let what = format!("trash item {id}");
+    if value.get("id").and_then(Value::as_str) != Some(id) {
+        return Err(seal::untrusted(
+            &what,
+            "its manifest names another item".into(),
+        ));
+    }
+    match trust {
+        // Manifests from before signing have no type; the unsigned path restores them.
+        Trust::Unchecked => Ok(None),
+        Trust::Keys(_) => seal::check(value, MANIFEST_TYPE, &what, trust),
+    }
+}
+
+/// Puts every target of item `id` back, trusting only a manifest signed by one of `keys`, and
+/// never overwriting; removes the item when all are back. Checks everything before creating
+/// anything (see the module docs).
+pub fn restore_verified(
+    trash_root: &Path,
+    id: &str,
+    keys: &KeyRing,
+    options: RestoreOptions,
+) -> Result<Vec<Restored>> {
+    restore_with(trash_root, id, Trust::Keys(keys), options)
+}
+
+/// [`restore_verified`] without checking the signature, for callers that hold no key yet. The
+/// payload must still match the manifest, and every path is still walked without links.
+pub fn restore(trash_root: &Path, id: &str) -> Result<Vec<Restored>> {
+    restore_with(trash_root, id, Trust::Unchecked, RestoreOptions::default())
+}
+
+fn restore_with(
+    trash_root: &Path,
+    id: &str,
+    trust: Trust<'_>,
+    options: RestoreOptions,
+) -> Result<Vec<Restored>> {
+    let value = read_manifest_value(trash_root, id)?;
+    check_manifest(&value, id, trust)?;
+    let manifest: Manifest =
+        serde_json::from_value(value).map_err(|e| Error::io(&trash_root.join(id), e))?;
+    let dir = item_dir(trash_root, id)?;
+    let trash_fd = at::open_anchor(trash_root)
+        .or_else(|_| {
+            open(
+                trash_root,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+        })
+        .map_err(|e| Error::io(trash_root, e))?;
+    let payload_path = dir.join("payload");
+    let payload = at::open_dir_beneath(&trash_fd, &Path::new(id).join("payload"))
+        .map_err(|e| Error::io(&payload_path, e))?;
     // Check every payload against its manifest first: a damaged item restores nothing.
+    let mut present = Vec::new();
     for item in &manifest.items {
-        let payload = dir.join("payload").join(&item.payload);
-        if fs::symlink_metadata(&payload).is_err() {
+        let name = OsString::from(&item.payload);
+        if !is_payload_name(&item.payload) {
+            return Err(seal::untrusted(
+                &format!("trash item {id}"),
+                format!(
+                    "its payload name {:?} is not one cordon writes",
+                    item.payload
+                ),
+            ));
+        }
+        if at::stat_at(&payload, &name)
+            .map_err(|e| Error::io(&payload_path, e))?
+            .is_none()
+        {
             continue; // restored by an earlier, interrupted restore
         }
-        if describe(&payload)? != item.entries {
+        if describe(payload.as_fd(), &name, &payload_path.join(&name))? != item.entries {
             return Err(Error::Damaged {
                 hash: format!("{id}/payload/{}", item.payload),
                 reason: "the trashed files no longer match the manifest's hashes and modes".into(),
             });
         }
+        present.push(item);
     }
-    for item in &manifest.items {
-        let payload = dir.join("payload").join(&item.payload);
-        if fs::symlink_metadata(&payload).is_err() {
+    // Then plan every destination; nothing is created until all of them check out.
+    let mut plans = Vec::new();
+    for item in present {
+        plans.push(plan_restore(item, id)?);
+    }
+    let mut restored = Vec::new();
+    for plan in plans {
+        restored.push(plan.execute(&payload, &payload_path, options)?);
+    }
+    at::remove_at(trash_fd.as_fd(), OsStr::new(id)).map_err(|e| Error::io(&dir, e))?;
+    Ok(restored)
+}
+
+fn is_payload_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 20 && name.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Where one item goes back, checked: the deepest existing directory on its way (opened from
+/// the anchor without links), the directories still to create below it, and the final name.
+struct RestorePlan<'a> {
+    item: &'a Item,
+    original: PathBuf,
+    existing: OwnedFd,
+    existing_path: PathBuf,
+    missing: Vec<OsString>,
+    name: OsString,
+    beside: bool,
+}
+
+fn plan_restore<'a>(item: &'a Item, id: &str) -> Result<RestorePlan<'a>> {
+    let (original, anchor, below) = destination(item, id)?;
+    let (parent_rel, name) = at::split(&below);
+    let (existing, existing_path, missing) = walk_existing(&original, &anchor, &parent_rel)?;
+    let mut plan = RestorePlan {
+        item,
+        original: original.clone(),
+        existing,
+        existing_path,
+        missing,
+        name: name.clone(),
+        beside: false,
+    };
+    let taken = |name: &OsStr, fd: &OwnedFd| -> Result<bool> {
+        Ok(at::stat_at(fd, name)
+            .map_err(|e| Error::io(&original, e))?
+            .is_some())
+    };
+    if plan.missing.is_empty() && taken(&name, &plan.existing)? {
+        let mut beside = name.clone();
+        beside.push(format!(".restored-{id}"));
+        if taken(&beside, &plan.existing)? {
+            return Err(Error::Collision {
+                path: original.clone(),
+                reason: format!(
+                    "it exists, and so does {}; move one of them away and restore again",
+                    plan.existing_path.join(&beside).display()
+                ),
+            });
+        }
+        plan.name = beside;
+        plan.beside = true;
+    }
+    Ok(plan)
+}
+
+/// An item's original path, its anchor, and the path from the anchor down to it, all checked.
+fn destination(item: &Item, id: &str) -> Result<(PathBuf, PathBuf, PathBuf)> {
+    let what = format!("trash item {id}");
+    let decode = |h: &str| {
+        hex::decode(h)
+            .map(|b| PathBuf::from(OsString::from_vec(b)))
+            .map_err(|_| seal::untrusted(&what, "a path in its manifest is not hex".into()))
+    };
+    let original = decode(&item.original_hex)?;
+    if !crate::manifest::is_scope_root(&original) {
+        return Err(seal::untrusted(
+            &what,
+            format!("{} is not an absolute, plain path", original.display()),
+        ));
+    }
+    // Manifests from before anchors were recorded start from the original's directory.
+    let anchor = match &item.anchor_hex {
+        Some(h) => decode(h)?,
+        None => original.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    let below = original
+        .strip_prefix(&anchor)
+        .ok()
+        .filter(|r| !r.as_os_str().is_empty() && at::is_plain_relative(r))
+        .map(Path::to_path_buf)
+        .ok_or_else(|| seal::untrusted(&what, "an original path is not below its anchor".into()))?;
+    Ok((original, anchor, below))
+}
+
+/// Opens the anchor without links and walks `parent_rel` down from it as far as it exists:
+/// the deepest directory reached, its path, and the components still missing below it. A link
+/// or a non-directory on the way refuses the restore.
+fn walk_existing(
+    original: &Path,
+    anchor: &Path,
+    parent_rel: &Path,
+) -> Result<(OwnedFd, PathBuf, Vec<OsString>)> {
+    let refuse = |reason: String| Error::OutsideScope {
+        path: original.to_path_buf(),
+        reason,
+    };
+    let mut existing = at::open_anchor(anchor).map_err(|e| {
+        refuse(match e {
+            Errno::ELOOP => format!("{} now leads through a symbolic link", anchor.display()),
+            Errno::ENOENT => format!("{} no longer exists", anchor.display()),
+            other => format!("{} cannot be opened: {}", anchor.display(), other.desc()),
+        })
+    })?;
+    let mut existing_path = anchor.to_path_buf();
+    let mut missing = Vec::new();
+    for component in parent_rel.iter() {
+        if !missing.is_empty() {
+            missing.push(component.to_os_string());
             continue;
         }
-        let original = PathBuf::from(OsString::from_vec(
-            hex::decode(&item.original_hex).map_err(|e| Error::io(&dir, e))?,
-        ));
-        let mut dest = original.clone();
-        let mut beside = false;
-        if fs::symlink_metadata(&dest).is_ok() {
-            let mut name = original.file_name().unwrap_or_default().to_os_string();
-            name.push(format!(".restored-{id}"));
-            dest = original.with_file_name(name);
-            beside = true;
-            if fs::symlink_metadata(&dest).is_ok() {
-                return Err(Error::Collision {
-                    path: original,
-                    reason: format!(
-                        "it exists, and so does {}; move one of them away and restore again",
-                        dest.display()
-                    ),
-                });
+        match at::open_dir_beneath(&existing, Path::new(component)) {
+            Ok(fd) => {
+                existing = fd;
+                existing_path.push(component);
+            }
+            Err(Errno::ENOENT) => missing.push(component.to_os_string()),
+            Err(Errno::ELOOP) | Err(Errno::EXDEV) => {
+                return Err(refuse(format!(
+                    "{} is now a symbolic link; nothing was restored",
+                    existing_path.join(component).display()
+                )))
+            }
+            Err(e) => {
+                return Err(refuse(format!(
+                    "{} cannot be opened as a directory ({}); nothing was restored",
+                    existing_path.join(component).display(),
+                    e.desc()
+                )))
             }
         }
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            // The parent was canonical when the item was trashed; if it now resolves elsewhere
-            // (a directory replaced by a symlink), restoring would write outside where it was.
-            let now = fs::canonicalize(parent).map_err(|e| Error::io(parent, e))?;
-            if now != parent {
-                return Err(Error::OutsideScope {
-                    path: dest.clone(),
-                    reason: format!(
-                        "its directory {} now resolves to {}",
-                        parent.display(),
-                        now.display()
-                    ),
-                });
-            }
-        }
-        match renameat2(
-            AT_FDCWD,
-            &payload,
-            AT_FDCWD,
-            &dest,
-            RenameFlags::RENAME_NOREPLACE,
-        ) {
-            Ok(()) => {}
-            Err(nix::errno::Errno::EXDEV) => {
-                copy_tree(&payload, &dest)?;
-                remove_any(&payload)?;
-            }
-            Err(e) => return Err(Error::io(&dest, e)),
-        }
-        restored.push(Restored {
-            original: original.to_string_lossy().into_owned(),
-            restored_to: dest.to_string_lossy().into_owned(),
-            beside,
-        });
     }
-    remove_any(&dir)?;
-    Ok(restored)
+    Ok((existing, existing_path, missing))
+}
+
+impl RestorePlan<'_> {
+    /// Creates the missing directories and moves the payload into place; on failure removes
+    /// the directories it created.
+    fn execute(
+        self,
+        payload: &OwnedFd,
+        payload_path: &Path,
+        options: RestoreOptions,
+    ) -> Result<Restored> {
+        let mut created: Vec<(OwnedFd, OsString)> = Vec::new();
+        let mut dir = self.existing;
+        let mut dir_path = self.existing_path;
+        let result = (|| -> Result<()> {
+            for component in &self.missing {
+                let path = dir_path.join(component);
+                match nix::sys::stat::mkdirat(
+                    &dir,
+                    component.as_os_str(),
+                    Mode::from_bits_truncate(0o777),
+                ) {
+                    Ok(()) => {}
+                    // Made by an earlier item of this restore.
+                    Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(Error::io(&path, e)),
+                }
+                let next = at::open_dir_beneath(&dir, Path::new(component)).map_err(|e| {
+                    Error::OutsideScope {
+                        path: path.clone(),
+                        reason: format!("it changed while it was being restored ({})", e.desc()),
+                    }
+                })?;
+                created.push((std::mem::replace(&mut dir, next), component.clone()));
+                dir_path = path;
+            }
+            let name = OsString::from(&self.item.payload);
+            let dest = dir_path.join(&self.name);
+            match renameat2(
+                payload,
+                name.as_os_str(),
+                &dir,
+                self.name.as_os_str(),
+                RenameFlags::RENAME_NOREPLACE,
+            ) {
+                Ok(()) => Ok(()),
+                Err(Errno::EXDEV) => {
+                    copy_at(payload.as_fd(), &name, dir.as_fd(), &self.name, &dest, 0)?;
+                    at::remove_at(payload.as_fd(), &name)
+                        .map_err(|e| Error::io(&payload_path.join(&name), e))
+                }
+                Err(e) => Err(Error::io(&dest, e)),
+            }
+        })();
+        if let Err(e) = result {
+            for (parent, name) in created.iter().rev() {
+                let _ = nix::unistd::unlinkat(
+                    parent,
+                    name.as_os_str(),
+                    nix::unistd::UnlinkatFlags::RemoveDir,
+                );
+            }
+            return Err(e);
+        }
+        let dest = dir_path.join(&self.name);
+        let mut restored = Restored {
+            original: self.original.to_string_lossy().into_owned(),
+            restored_to: dest.to_string_lossy().into_owned(),
+            beside: self.beside,
+            setid_cleared: Vec::new(),
+            not_restored: Vec::new(),
+        };
+        sanitize(dir.as_fd(), &self.name, &dest, options, &mut restored, 0)?;
+        Ok(restored)
+    }
+}
+
+/// After a move back: clears setuid/setgid bits (unless asked for) and removes device nodes
+/// and sockets, through handles, below `name` in `dir`.
+fn sanitize(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    path: &Path,
+    options: RestoreOptions,
+    restored: &mut Restored,
+    depth: usize,
+) -> Result<()> {
+    let Some(st) = at::stat_at(dir, name).map_err(|e| Error::io(path, e))? else {
+        return Ok(());
+    };
+    match Node::of(&st) {
+        Node::File if !options.setid && st.st_mode & 0o6000 != 0 => {
+            let handle =
+                at::open_path_beneath(dir, Path::new(name)).map_err(|e| Error::io(path, e))?;
+            at::chmod_fd(&handle, st.st_mode & 0o1777).map_err(|e| Error::io(path, e))?;
+            restored
+                .setid_cleared
+                .push(path.to_string_lossy().into_owned());
+        }
+        Node::Socket | Node::Device => {
+            nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
+                .map_err(|e| Error::io(path, e))?;
+            restored
+                .not_restored
+                .push(path.to_string_lossy().into_owned());
+        }
+        Node::Dir if depth < 256 => {
+            let child =
+                at::open_dir_beneath(dir, Path::new(name)).map_err(|e| Error::io(path, e))?;
+            for entry in at::list(&child).map_err(|e| Error::io(path, e))? {
+                sanitize(
+                    child.as_fd(),
+                    &entry,
+                    &path.join(&entry),
+                    options,
+                    restored,
+                    depth + 1,
+                )?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Deletes item `id` for good.
 pub fn purge(trash_root: &Path, id: &str) -> Result<()> {
     get(trash_root, id)?;
-    remove_any(&item_dir(trash_root, id)?)
+    let dir = item_dir(trash_root, id)?;
+    let root = at::open_anchor(trash_root)
+        .or_else(|_| {
+            open(
+                trash_root,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+        })
+        .map_err(|e| Error::io(trash_root, e))?;
+    at::remove_at(root.as_fd(), OsStr::new(id)).map_err(|e| Error::io(&dir, e))
 }
 
 fn item_dir(trash_root: &Path, id: &str) -> Result<PathBuf> {
@@ -608,121 +1014,149 @@ fn item_dir(trash_root: &Path, id: &str) -> Result<PathBuf> {
     Ok(trash_root.join(id))
 }
 
-/// Copies a file, symlink or tree (never following symlinks), keeping modes.
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    let meta = fs::symlink_metadata(from).map_err(|e| Error::io(from, e))?;
-    let t = meta.file_type();
-    if t.is_symlink() {
-        let target = fs::read_link(from).map_err(|e| Error::io(from, e))?;
-        std::os::unix::fs::symlink(target, to).map_err(|e| Error::io(to, e))
-    } else if t.is_dir() {
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(to)
-            .map_err(|e| Error::io(to, e))?;
-        for entry in fs::read_dir(from).map_err(|e| Error::io(from, e))? {
-            let entry = entry.map_err(|e| Error::io(from, e))?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+/// Copies a file, symlink or tree `from_name` in `from` to the new `to_name` in `to`, through
+/// handles, never following a link, keeping modes. A FIFO, socket or device is refused.
+fn copy_at(
+    from: BorrowedFd<'_>,
+    from_name: &OsStr,
+    to: BorrowedFd<'_>,
+    to_name: &OsStr,
+    to_path: &Path,
+    depth: usize,
+) -> Result<()> {
+    let st = at::stat_at(from, from_name)
+        .map_err(|e| Error::io(to_path, e))?
+        .ok_or_else(|| Error::io(to_path, "it vanished while it was being copied"))?;
+    let mode = Mode::from_bits_truncate(st.st_mode & 0o7777);
+    match Node::of(&st) {
+        Node::Symlink => {
+            let target =
+                nix::fcntl::readlinkat(from, from_name).map_err(|e| Error::io(to_path, e))?;
+            nix::unistd::symlinkat(target.as_os_str(), to, to_name)
+                .map_err(|e| Error::io(to_path, e))
         }
-        fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777))
-            .map_err(|e| Error::io(to, e))
-    } else if t.is_file() {
-        // O_NOFOLLOW: a file swapped for a symlink since the lstat is refused, not copied
-        // through (which would pull the link's target into the trash, and on restore into the
-        // scope).
-        let mut source = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(from)
-            .map_err(|e| Error::io(from, e))?;
-        let mut dest = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(to)
-            .map_err(|e| Error::io(to, e))?;
-        std::io::copy(&mut source, &mut dest).map_err(|e| Error::io(from, e))?;
-        fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777))
-            .map_err(|e| Error::io(to, e))
-    } else {
-        Err(Error::io(
-            from,
-            "a FIFO, socket or device cannot be moved to another filesystem",
-        ))
+        Node::Dir if depth < 256 => {
+            nix::sys::stat::mkdirat(to, to_name, Mode::from_bits_truncate(0o700))
+                .map_err(|e| Error::io(to_path, e))?;
+            let src = at::open_dir_beneath(from, Path::new(from_name))
+                .map_err(|e| Error::io(to_path, e))?;
+            let dst =
+                at::open_dir_beneath(to, Path::new(to_name)).map_err(|e| Error::io(to_path, e))?;
+            for name in at::list(&src).map_err(|e| Error::io(to_path, e))? {
+                copy_at(
+                    src.as_fd(),
+                    &name,
+                    dst.as_fd(),
+                    &name,
+                    &to_path.join(&name),
+                    depth + 1,
+                )?;
+            }
+            nix::sys::stat::fchmod(&dst, mode).map_err(|e| Error::io(to_path, e))
+        }
+        Node::File => {
+            let mut source =
+                at::open_file_at(from, from_name).map_err(|e| Error::io(to_path, e))?;
+            let mut dest = at::create_file_at(to, to_name).map_err(|e| Error::io(to_path, e))?;
+            std::io::copy(&mut source, &mut dest).map_err(|e| Error::io(to_path, e))?;
+            nix::sys::stat::fchmod(&dest, mode).map_err(|e| Error::io(to_path, e))
+        }
+        _ => Err(Error::io(
+            to_path,
+            "a FIFO, socket, device or too deep a tree cannot be moved to another filesystem",
+        )),
     }
 }
 
-/// Every path under `root` with kind, mode, size, hash and symlink target, in path order.
-fn describe(root: &Path) -> Result<Vec<TrashEntry>> {
+/// Every path under `name` in `dir` with kind, mode, size, hash and symlink target, in path
+/// order, read through handles (no link followed, no FIFO opened).
+fn describe(dir: BorrowedFd<'_>, name: &OsStr, path: &Path) -> Result<Vec<TrashEntry>> {
     let mut out = Vec::new();
-    describe_into(root, PathBuf::new(), &mut out)?;
+    describe_into(dir, name, PathBuf::new(), path, &mut out, 0)?;
     Ok(out)
 }
 
-fn describe_into(root: &Path, rel: PathBuf, out: &mut Vec<TrashEntry>) -> Result<()> {
-    let path = if rel.as_os_str().is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(&rel)
-    };
-    let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
-    let t = meta.file_type();
+fn describe_into(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    rel: PathBuf,
+    path: &Path,
+    out: &mut Vec<TrashEntry>,
+    depth: usize,
+) -> Result<()> {
+    let st = at::stat_at(dir, name)
+        .map_err(|e| Error::io(path, e))?
+        .ok_or_else(|| Error::io(path, "it vanished while it was being described"))?;
+    let node = Node::of(&st);
     let mut entry = TrashEntry {
         path: rel.to_string_lossy().into_owned(),
         path_hex: hex::encode(rel.as_os_str().as_bytes()),
-        kind: if t.is_symlink() {
-            "symlink"
-        } else if t.is_dir() {
-            "dir"
-        } else if t.is_file() {
-            "file"
-        } else {
-            "special"
+        kind: match node {
+            Node::Symlink => "symlink",
+            Node::Dir => "dir",
+            Node::File => "file",
+            Node::Fifo | Node::Socket | Node::Device => "special",
         }
         .into(),
-        mode: meta.mode() & 0o7777,
+        mode: st.st_mode & 0o7777,
         size: 0,
         sha256: None,
         target: None,
     };
-    if t.is_symlink() {
-        let target = fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
-        entry.target = Some(target.to_string_lossy().into_owned());
-    } else if t.is_file() {
-        let mut file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = file.read(&mut buf).map_err(|e| Error::io(&path, e))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            entry.size += n as u64;
+    match node {
+        Node::Symlink => {
+            let target = nix::fcntl::readlinkat(dir, name).map_err(|e| Error::io(path, e))?;
+            entry.target = Some(Path::new(&target).to_string_lossy().into_owned());
         }
-        entry.sha256 = Some(hex::encode(hasher.finalize()));
+        Node::File => {
+            let mut file = at::open_file_at(dir, name).map_err(|e| Error::io(path, e))?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                entry.size += n as u64;
+            }
+            entry.sha256 = Some(hex::encode(hasher.finalize()));
+        }
+        _ => {}
     }
     out.push(entry);
-    if t.is_dir() {
-        let mut names: Vec<OsString> = fs::read_dir(&path)
-            .map_err(|e| Error::io(&path, e))?
-            .filter_map(|e| e.ok().map(|e| e.file_name()))
-            .collect();
-        names.sort();
-        for name in names {
-            describe_into(root, rel.join(name), out)?;
+    if node == Node::Dir {
+        if depth >= 256 {
+            return Err(Error::io(path, "the tree is too deep to describe"));
+        }
+        let child = at::open_dir_beneath(dir, Path::new(name)).map_err(|e| Error::io(path, e))?;
+        for child_name in at::list(&child).map_err(|e| Error::io(path, e))? {
+            describe_into(
+                child.as_fd(),
+                &child_name,
+                rel.join(&child_name),
+                &path.join(&child_name),
+                out,
+                depth + 1,
+            )?;
         }
     }
     Ok(())
 }
 
-fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
+/// Writes the manifest (signed as `sealing` says) atomically; returns it as written.
+fn write_manifest(dir: &Path, manifest: &Manifest, sealing: Sealing<'_>) -> Result<Manifest> {
     let path = dir.join("manifest.json");
     let tmp = dir.join(".manifest.json.tmp");
-    let bytes = serde_json::to_vec_pretty(manifest).map_err(|e| Error::io(&path, e))?;
+    let mut unsigned = manifest.clone();
+    unsigned.signature = None;
+    let value = serde_json::to_value(&unsigned).map_err(|e| Error::io(&path, e))?;
+    let (value, _) = seal::seal(value, sealing)?;
+    let bytes = serde_json::to_vec_pretty(&value).map_err(|e| Error::io(&path, e))?;
     fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
     fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    serde_json::from_value(value).map_err(|e| Error::io(&path, e))
 }

@@ -3,7 +3,7 @@
 //! tampered item is refused.
 
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, FileTypeExt};
 use std::path::{Path, PathBuf};
 
 use cordon_checkpoint::trash::{self, SoftDelete};
@@ -218,4 +218,174 @@ fn a_missing_target_reports_like_rm_and_force_silences_it() {
     )
     .unwrap();
     assert!(o.errors.is_empty() && o.manifest.is_none());
+}
+
+// Issue 24: restore trusts only what cordon signed, and never follows what the agent planted.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{home_key, other_key};
+use trash::RestoreOptions;
+
+fn signed_delete(trash_dir: &Path, targets: Vec<PathBuf>, roots: Vec<PathBuf>) -> String {
+    let (signer, _) = home_key();
+    let o = trash::soft_delete_signed(trash_dir, &request(targets, roots), &signer).unwrap();
+    let manifest = o.manifest.unwrap();
+    assert!(manifest.signature.is_some());
+    manifest.id
+}
+
+#[test]
+fn a_forged_trash_item_is_not_restored_and_is_listed_as_untrusted() {
+    let (_dir, ws, trash_dir) = setup();
+    let (_, keys) = home_key();
+    let ssh = ws.parent().unwrap().join("home/.ssh");
+    fs::create_dir_all(&ssh).unwrap();
+    let target = ssh.join("authorized_keys2");
+    // 1. Written by hand: a manifest naming the key file, with a payload that matches it.
+    let forged_id = "tr-20260101T000000-forged00";
+    let item = trash_dir.join(forged_id);
+    fs::create_dir_all(item.join("payload")).unwrap();
+    let key = b"ssh-ed25519 AAAA agent@evil\n";
+    fs::write(item.join("payload/0"), key).unwrap();
+    fs::set_permissions(item.join("payload/0"), fs::Permissions::from_mode(0o600)).unwrap();
+    let manifest = serde_json::json!({
+        "type": "cordon.trash/1", "id": forged_id, "created_at": "2026-01-01T00:00:00Z",
+        "command": ["rm", "x"], "session": null, "cwd": "/", "state": "complete",
+        "items": [{
+            "original": target.to_str().unwrap(),
+            "original_hex": hex::encode(target.to_str().unwrap()),
+            "anchor_hex": hex::encode(ssh.to_str().unwrap()),
+            "payload": "0",
+            "entries": [{"path": "", "path_hex": "", "kind": "file", "mode": 0o600,
+                         "size": key.len(), "target": null,
+                         "sha256": hex::encode(sha2::Digest::finalize(
+                             <sha2::Sha256 as sha2::Digest>::new_with_prefix(key)))}]
+        }]
+    });
+    fs::write(
+        item.join("manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    // 2. Made by cordon's own code, but signed with a key that is not the home's.
+    fs::write(&target, key).unwrap();
+    let (agent_key, _) = other_key();
+    let resigned = trash::soft_delete_signed(
+        &trash_dir,
+        &request(vec![target.clone()], vec![ssh.clone()]),
+        &agent_key,
+    )
+    .unwrap()
+    .manifest
+    .unwrap()
+    .id;
+    assert!(!target.exists());
+    for id in [forged_id, resigned.as_str()] {
+        let err =
+            trash::restore_verified(&trash_dir, id, &keys, RestoreOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::Untrusted { .. }), "{id}: {err}");
+        assert!(!target.exists(), "{id}: the key was installed");
+    }
+    // Both are listed, flagged, instead of looking like any other item.
+    let listed = trash::list_verified(&trash_dir, &keys).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|l| l.untrusted.is_some()), "{listed:?}");
+    // Control: an item cordon made with the home's key restores.
+    let genuine = signed_delete(&trash_dir, vec![ws.join("d")], vec![ws.clone()]);
+    let listed = trash::list_verified(&trash_dir, &keys).unwrap();
+    let mine = listed.iter().find(|l| l.manifest.id == genuine).unwrap();
+    assert_eq!(mine.untrusted, None);
+    trash::restore_verified(&trash_dir, &genuine, &keys, RestoreOptions::default()).unwrap();
+    assert_eq!(fs::read(ws.join("d/f")).unwrap(), b"data");
+}
+
+#[test]
+fn a_parent_turned_into_a_link_refuses_the_restore_and_creates_nothing() {
+    let (_dir, ws, trash_dir) = setup();
+    let (_, keys) = home_key();
+    fs::create_dir_all(ws.join("a/b")).unwrap();
+    fs::write(ws.join("a/b/f"), b"mine").unwrap();
+    let id = signed_delete(&trash_dir, vec![ws.join("a/b/f")], vec![ws.clone()]);
+    // The agent replaces `a` with a link to a directory outside, where `b` does not exist.
+    let outside = ws.parent().unwrap().join("outside");
+    fs::create_dir(&outside).unwrap();
+    fs::remove_dir_all(ws.join("a")).unwrap();
+    symlink(&outside, ws.join("a")).unwrap();
+    let err =
+        trash::restore_verified(&trash_dir, &id, &keys, RestoreOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::OutsideScope { .. }), "{err}");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert_eq!(
+        fs::read_dir(&outside).unwrap().count(),
+        0,
+        "created outside"
+    );
+    // Control: with the link gone, the missing directories are made and the file comes back.
+    fs::remove_file(ws.join("a")).unwrap();
+    trash::restore_verified(&trash_dir, &id, &keys, RestoreOptions::default()).unwrap();
+    assert_eq!(fs::read(ws.join("a/b/f")).unwrap(), b"mine");
+}
+
+#[test]
+fn every_item_is_checked_before_any_directory_is_created() {
+    let (_dir, ws, trash_dir) = setup();
+    let (_, keys) = home_key();
+    fs::create_dir_all(ws.join("x/y")).unwrap();
+    fs::write(ws.join("x/y/f1"), b"1").unwrap();
+    fs::write(ws.join("z"), b"z").unwrap();
+    let id = signed_delete(
+        &trash_dir,
+        vec![ws.join("x"), ws.join("z")],
+        vec![ws.clone()],
+    );
+    // `z` and its beside-name are both taken: the second item cannot go back.
+    fs::write(ws.join("z"), b"new z").unwrap();
+    fs::write(ws.join(format!("z.restored-{id}")), b"taken").unwrap();
+    let err =
+        trash::restore_verified(&trash_dir, &id, &keys, RestoreOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::Collision { .. }), "{err}");
+    assert!(
+        !ws.join("x").exists(),
+        "the first item was restored before the check"
+    );
+    // Control: once the name is free, both come back.
+    fs::remove_file(ws.join(format!("z.restored-{id}"))).unwrap();
+    let restored =
+        trash::restore_verified(&trash_dir, &id, &keys, RestoreOptions::default()).unwrap();
+    assert_eq!(fs::read(ws.join("x/y/f1")).unwrap(), b"1");
+    assert!(restored.iter().any(|r| r.beside));
+}
+
+#[test]
+fn restore_clears_setid_bits_unless_asked_and_never_waits_on_a_fifo() {
+    let (_dir, ws, trash_dir) = setup();
+    let (_, keys) = home_key();
+    fs::write(ws.join("d/tool"), b"#!/bin/sh\n").unwrap();
+    fs::set_permissions(ws.join("d/tool"), fs::Permissions::from_mode(0o4755)).unwrap();
+    nix::unistd::mkfifo(
+        &ws.join("d/pipe"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    let mode = |p: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        fs::symlink_metadata(p).unwrap().mode() & 0o7777
+    };
+    let id = signed_delete(&trash_dir, vec![ws.join("d")], vec![ws.clone()]);
+    let restored =
+        trash::restore_verified(&trash_dir, &id, &keys, RestoreOptions::default()).unwrap();
+    assert_eq!(mode(&ws.join("d/tool")), 0o755);
+    assert_eq!(restored[0].setid_cleared.len(), 1);
+    assert!(fs::symlink_metadata(ws.join("d/pipe"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    // Control: asked for, the bit comes back.
+    fs::set_permissions(ws.join("d/tool"), fs::Permissions::from_mode(0o4755)).unwrap();
+    let id = signed_delete(&trash_dir, vec![ws.join("d")], vec![ws.clone()]);
+    trash::restore_verified(&trash_dir, &id, &keys, RestoreOptions { setid: true }).unwrap();
+    assert_eq!(mode(&ws.join("d/tool")), 0o4755);
 }

@@ -16,6 +16,7 @@ pub mod contract;
 pub mod decision;
 pub mod file;
 pub mod hash;
+pub mod hosts;
 pub mod json;
 pub mod limits;
 pub mod policy;

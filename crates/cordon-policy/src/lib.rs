@@ -3,6 +3,8 @@
 
 #[cfg(feature = "cedar")]
 pub mod cedar;
+pub mod detect;
+pub mod egress;
 pub mod engine;
 pub mod envelope;
 pub mod facts;

@@ -61,6 +61,7 @@ pub(crate) enum Step {
     Recorder,
     MountNamespace,
     ProtectMount,
+    JoinNetwork,
 }
 
 impl Step {
@@ -85,6 +86,7 @@ impl Step {
             Recorder,
             MountNamespace,
             ProtectMount,
+            JoinNetwork,
         ]
         .into_iter()
         .find(|s| *s as u8 == v)
@@ -118,6 +120,7 @@ impl Step {
             Step::ProtectMount => {
                 "bind-mounting protected metadata (.git/hooks, .git/config, agent settings) read-only"
             }
+            Step::JoinNetwork => "joining the egress proxy's network namespace",
         }
     }
 }
@@ -131,6 +134,12 @@ pub(crate) enum Netns {
     ViaUserns {
         uid_map: Vec<u8>,
         gid_map: Vec<u8>,
+    },
+    /// Proxied network: join the namespace the egress helper made (its user namespace first,
+    /// when it has one). Failure is fatal: without it the command would have the host's network.
+    Join {
+        userns: Option<std::os::fd::RawFd>,
+        netns: std::os::fd::RawFd,
     },
 }
 
@@ -286,7 +295,8 @@ impl ChildSetup {
     }
 
     /// Creates the network namespace when asked; failure to create one is not fatal (seccomp and
-    /// Landlock still deny the network) and shows in the acknowledgement.
+    /// Landlock still deny the network) and shows in the acknowledgement. Failure to join the
+    /// egress proxy's namespace is fatal.
     fn apply_namespaces(&mut self) -> io::Result<u32> {
         match &self.netns {
             Netns::None => Ok(0),
@@ -312,6 +322,23 @@ impl ChildSetup {
                 // In the new user namespace we hold every capability, so they can all be dropped.
                 self.may_drop_bounding = true;
                 Ok(applied::NETNS | applied::USERNS)
+            }
+            &Netns::Join { userns, netns } => {
+                let mut done = applied::NETNS;
+                if let Some(userns) = userns {
+                    // SAFETY: setns on an fd the supervisor opened, with integer flags.
+                    if unsafe { libc::setns(userns, libc::CLONE_NEWUSER) } != 0 {
+                        return self.fail(Step::JoinNetwork).map(|()| 0);
+                    }
+                    // Joining a user namespace grants every capability in it: drop them all.
+                    self.may_drop_bounding = true;
+                    done |= applied::USERNS;
+                }
+                // SAFETY: setns on an fd the supervisor opened, with integer flags.
+                if unsafe { libc::setns(netns, libc::CLONE_NEWNET) } != 0 {
+                    return self.fail(Step::JoinNetwork).map(|()| 0);
+                }
+                Ok(done)
             }
         }
     }
@@ -438,7 +465,7 @@ impl ChildSetup {
 }
 
 /// open + write + close on a /proc file, without allocating.
-fn write_proc(path: &std::ffi::CStr, data: &[u8]) -> bool {
+pub(crate) fn write_proc(path: &std::ffi::CStr, data: &[u8]) -> bool {
     // SAFETY: `path` is NUL-terminated; open returns an fd or -1.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
     if fd < 0 {
@@ -515,12 +542,12 @@ mod tests {
 
     #[test]
     fn every_step_round_trips() {
-        for v in 1..=18u8 {
+        for v in 1..=19u8 {
             let step = Step::from_u8(v).unwrap();
             assert_eq!(step as u8, v);
             assert!(!step.describe().is_empty());
         }
         assert_eq!(Step::from_u8(0), None);
-        assert_eq!(Step::from_u8(19), None);
+        assert_eq!(Step::from_u8(20), None);
     }
 }

@@ -21,8 +21,8 @@
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    Access as _, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset,
-    RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope, ABI,
+    Access as _, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
+    Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope, ABI,
 };
 
 use crate::envelope::{
@@ -70,7 +70,7 @@ const SYSTEM_ETC: &[&str] = &[
     "/etc/pki/ca-trust",
 ];
 
-/// Added only when the network is allowed: the resolver's configuration.
+/// Added only when the network is allowed or proxied: the resolver's configuration.
 const NETWORK_ETC: &[&str] = &["/etc/resolv.conf"];
 
 /// Device files every program may read and write.
@@ -86,6 +86,17 @@ const DEVICES: &[&str] = &[
 /// "read-only" file could still be emptied with `O_TRUNC`; ABI 2 lacks it too. ABI 3 (Linux 6.2)
 /// is the first where read-only means read-only.
 pub const MIN_LANDLOCK_ABI: u8 = 3;
+
+/// What TCP the ruleset allows (Landlock ABI >= 4 controls TCP bind and connect by port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TcpGrant {
+    /// No bind, no connect.
+    Nothing,
+    /// Connect to this port only (the egress proxy's, in the command's network namespace).
+    ConnectTo(u16),
+    /// TCP not handled by Landlock.
+    Unrestricted,
+}
 
 pub(crate) struct FsPlan {
     pub ruleset: RulesetCreated,
@@ -114,7 +125,7 @@ pub(crate) struct FsRequest<'a> {
     /// reads its configuration at start, as npm reads `~/.npmrc`, finds it empty instead of
     /// failing).
     pub stand_in: &'a Path,
-    pub deny_network: bool,
+    pub tcp: TcpGrant,
 }
 
 fn abi_from(v: u8) -> ABI {
@@ -156,7 +167,7 @@ pub(crate) fn build(kernel_abi: u8, request: &FsRequest<'_>) -> Result<FsPlan, E
         .handle_access(handled_fs)
         .map_err(ll("filesystem access"))?;
     let mut handled_net = BitFlags::<AccessNet>::EMPTY;
-    if request.deny_network && kernel_abi >= 4 {
+    if request.tcp != TcpGrant::Unrestricted && kernel_abi >= 4 {
         handled_net = AccessNet::from_all(abi);
         ruleset = ruleset
             .handle_access(handled_net)
@@ -211,6 +222,11 @@ pub(crate) fn build(kernel_abi: u8, request: &FsRequest<'_>) -> Result<FsPlan, E
             list.push(path);
         }
     }
+    if let (TcpGrant::ConnectTo(port), false) = (request.tcp, handled_net.is_empty()) {
+        created = created
+            .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
+            .map_err(ll("the egress proxy's port"))?;
+    }
     Ok(FsPlan {
         ruleset: created,
         report,
@@ -255,7 +271,7 @@ impl Planner<'_> {
 
     /// System paths are optional (a distro may lack /lib32); the report lists what was granted.
     fn system(&mut self) -> Result<(), Error> {
-        let network: &[&str] = if self.request.deny_network {
+        let network: &[&str] = if self.request.tcp == TcpGrant::Nothing {
             &[]
         } else {
             NETWORK_ETC
@@ -426,7 +442,11 @@ mod tests {
             grants: &[],
             tmp,
             stand_in: Path::new("/etc/passwd"),
-            deny_network,
+            tcp: if deny_network {
+                TcpGrant::Nothing
+            } else {
+                TcpGrant::Unrestricted
+            },
         }
     }
 

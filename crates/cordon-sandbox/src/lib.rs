@@ -5,6 +5,10 @@
 //! hashes and timings, plus an [`EnforcementReport`] that says what the kernel *actually*
 //! enforced, built from acknowledgements the children send after confining themselves.
 //!
+//! A proxied network ([`Network::Proxied`]) runs the commands in a network namespace whose only
+//! way out is cordon's egress proxy ([`egress`]), which checks every destination against a host
+//! list and reports every connection.
+//!
 //! It knows nothing about contracts or policies: the policy layer decides whether to run and with
 //! which capability set; this crate makes the kernel enforce that set, or refuses to run
 //! ([`Error::Unenforceable`]) when it cannot. It is the only crate in the workspace with `unsafe`,
@@ -22,6 +26,7 @@ mod broker;
 mod capture;
 mod cgroup;
 mod child;
+pub mod egress;
 mod env;
 mod envelope;
 mod error;
@@ -42,12 +47,15 @@ pub use broker::{
     MAX_REPORTED_REFUSALS,
 };
 pub use capture::{OutputFilter, StreamFilter};
+pub use egress::{ConnectionRecord, Egress, EgressReport};
 pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};
 pub use envelope::{Envelope, EnvelopeBuilder, Grant, GrantAccess, MAX_CARVED_ENTRIES};
 pub use error::Error;
 pub use filesystem::{MIN_LANDLOCK_ABI, SYSTEM_DIRS};
 pub use kernel::{doctor, effective_capabilities, landlock_abi, Guarantee, KernelReport};
-pub use plan::{Confinement, Limits, Mode, Network, Plan, PlannedCommand, RunOptions, Substitute};
+pub use plan::{
+    Confinement, Limits, Mode, Network, NetworkPolicy, Plan, PlannedCommand, RunOptions, Substitute,
+};
 pub use processes::{
     MAX_ARGS as MAX_RECORDED_ARGS, MAX_ARGV_BYTES as MAX_RECORDED_ARGV_BYTES,
     MAX_PROCESSES as MAX_RECORDED_PROCESSES, MAX_TREE_ARGV_BYTES as MAX_RECORDED_TREE_ARGV_BYTES,

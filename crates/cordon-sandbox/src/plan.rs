@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::broker::WriteObserver;
+use crate::egress::Egress;
 use crate::envelope::{Envelope, Grant};
 
 /// Commands run in order; the first failure stops the plan.
@@ -87,12 +88,34 @@ pub enum Mode {
 }
 
 /// Whether the commands may use the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Network {
     /// No IP (or any non-Unix) sockets at all.
     Deny,
+    /// Only through cordon's egress proxy, to the hosts its list names (`egress/`). Hardened
+    /// mode only; a run that cannot get its network namespace is refused.
+    Proxied(Egress),
     /// The host's network, unfiltered.
+    Allow,
+}
+
+impl Network {
+    /// The kind of network, as a report names it.
+    pub fn policy(&self) -> NetworkPolicy {
+        match self {
+            Network::Deny => NetworkPolicy::Deny,
+            Network::Proxied(_) => NetworkPolicy::Proxied,
+            Network::Allow => NetworkPolicy::Allow,
+        }
+    }
+}
+
+/// [`Network`] without its list: what a report says was in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkPolicy {
+    Deny,
+    Proxied,
     Allow,
 }
 

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::plan::{Limits, Mode, Network};
+use crate::egress::EgressReport;
+use crate::plan::{Limits, Mode, NetworkPolicy};
 
 /// The outcome of a whole plan.
 #[derive(Debug, Clone, Serialize)]
@@ -274,11 +275,15 @@ pub struct GrantReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkReport {
-    pub policy: Network,
-    /// Mechanisms in force for every process: `"netns"`, `"landlock-net"`, `"seccomp-socket"`.
+    pub policy: NetworkPolicy,
+    /// Mechanisms in force for every process: `"netns"`, `"landlock-net"`, `"seccomp-socket"`,
+    /// and `"egress-proxy"` for a proxied run.
     pub methods: Vec<String>,
     /// Why a mechanism is missing (e.g. the network namespace could not be created).
     pub notes: Vec<String>,
+    /// A proxied run: the list in force and every connection the proxy decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<EgressReport>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -8,8 +8,10 @@
 //!    x32 numbers, and a filter that checks neither is bypassed by `int 0x80` `socketcall`.
 //! 2. **Deny list** → `EPERM`: io_uring (it performs socket/open operations the other filters never
 //!    see), ptrace and cross-process memory access, `pidfd_getfd`, the whole mount family, `setns`,
-//!    the key store, bpf, perf events; `unshare`/`clone` with `CLONE_NEWUSER`; and, when the network
-//!    is denied, `socket` for every family but `AF_UNIX`.
+//!    the key store, bpf, perf events; `unshare`/`clone` with `CLONE_NEWUSER`; when the network
+//!    is denied, `socket` for every family but `AF_UNIX`; when it is proxied, every family but
+//!    `AF_UNIX`, `AF_INET` and `AF_INET6`, and for those two anything but a TCP stream (UDP,
+//!    raw, ICMP, SCTP, MPTCP), so that only the proxy's TCP port can be reached.
 //! 3. **clone3** → `ENOSYS`: its flags live in memory a filter cannot read, so it is refused as if
 //!    absent and libc falls back to `clone`, whose flags filter 2 checks.
 //!
@@ -78,9 +80,20 @@ pub(crate) struct Filters {
     pub report: SeccompReport,
 }
 
-/// Compiles the filters for a run; `deny_inet` adds the socket-family rule.
-pub(crate) fn build(deny_inet: bool) -> Result<Filters, Error> {
-    let (parts, conditional) = build_parts(deny_inet)?;
+/// Which sockets a hardened command may create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sockets {
+    /// `AF_UNIX` only: the network is denied.
+    UnixOnly,
+    /// `AF_UNIX`, and TCP streams over IPv4/IPv6: the network is proxied.
+    UnixAndTcp,
+    /// Anything: the network is allowed.
+    Any,
+}
+
+/// Compiles the filters for a run.
+pub(crate) fn build(sockets: Sockets) -> Result<Filters, Error> {
+    let (parts, conditional) = build_parts(sockets)?;
     Ok(Filters {
         programs: vec![chain(&parts)?],
         report: SeccompReport {
@@ -97,7 +110,7 @@ pub(crate) fn build(deny_inet: bool) -> Result<Filters, Error> {
 
 /// The three filters of the module comment, in order, and the argument-dependent rules among
 /// them as the report names them.
-fn build_parts(deny_inet: bool) -> Result<(Vec<BpfProgram>, Vec<String>), Error> {
+fn build_parts(sockets: Sockets) -> Result<(Vec<BpfProgram>, Vec<String>), Error> {
     let arch = target_arch()?;
     let mut deny: BTreeMap<i64, Vec<SeccompRule>> = DENIED_EPERM
         .iter()
@@ -124,17 +137,21 @@ fn build_parts(deny_inet: bool) -> Result<(Vec<BpfProgram>, Vec<String>), Error>
         let (nr, rules) = new_user(nr)?;
         deny.insert(nr, rules);
     }
-    if deny_inet {
-        let cond = SeccompCondition::new(
-            0,
-            SeccompCmpArgLen::Dword,
-            SeccompCmpOp::Ne,
-            libc::AF_UNIX as u64,
-        )
-        .map_err(|e| Error::Seccomp(e.to_string()))?;
-        let rule = SeccompRule::new(vec![cond]).map_err(|e| Error::Seccomp(e.to_string()))?;
-        deny.insert(libc::SYS_socket, vec![rule]);
-        conditional.push("socket(domain != AF_UNIX) -> EPERM".to_string());
+    match sockets {
+        Sockets::Any => {}
+        Sockets::UnixOnly => {
+            let rule = rule(vec![cond(0, SeccompCmpOp::Ne, libc::AF_UNIX)?])?;
+            deny.insert(libc::SYS_socket, vec![rule]);
+            conditional.push("socket(domain != AF_UNIX) -> EPERM".to_string());
+        }
+        Sockets::UnixAndTcp => {
+            deny.insert(libc::SYS_socket, tcp_only_rules()?);
+            conditional.extend([
+                "socket(domain not in AF_UNIX, AF_INET, AF_INET6) -> EPERM".to_string(),
+                "socket(AF_INET or AF_INET6, type other than SOCK_STREAM [| SOCK_NONBLOCK | SOCK_CLOEXEC]) -> EPERM".to_string(),
+                "socket(AF_INET or AF_INET6, protocol other than 0 or IPPROTO_TCP) -> EPERM".to_string(),
+            ]);
+        }
     }
     let eperm = compile(deny, SeccompAction::Errno(libc::EPERM as u32), arch)?;
     let enosys_rules = DENIED_ENOSYS
@@ -148,6 +165,46 @@ fn build_parts(deny_inet: bool) -> Result<(Vec<BpfProgram>, Vec<String>), Error>
     )?;
 
     Ok((vec![arch_guard(), eperm, enosys], conditional))
+}
+
+fn cond(arg: u8, op: SeccompCmpOp, value: libc::c_int) -> Result<SeccompCondition, Error> {
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value as u64)
+        .map_err(|e| Error::Seccomp(e.to_string()))
+}
+
+fn rule(conditions: Vec<SeccompCondition>) -> Result<SeccompRule, Error> {
+    SeccompRule::new(conditions).map_err(|e| Error::Seccomp(e.to_string()))
+}
+
+/// `socket` rules (any one matching denies) that leave `AF_UNIX` and TCP streams over IPv4 and
+/// IPv6. A rule is a conjunction, so "type is not one of four values" is four `Ne` conditions.
+fn tcp_only_rules() -> Result<Vec<SeccompRule>, Error> {
+    use SeccompCmpOp::{Eq, Ne};
+    let mut rules = vec![rule(vec![
+        cond(0, Ne, libc::AF_UNIX)?,
+        cond(0, Ne, libc::AF_INET)?,
+        cond(0, Ne, libc::AF_INET6)?,
+    ])?];
+    let stream = libc::SOCK_STREAM;
+    let flags = [
+        0,
+        libc::SOCK_NONBLOCK,
+        libc::SOCK_CLOEXEC,
+        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+    ];
+    for family in [libc::AF_INET, libc::AF_INET6] {
+        let mut not_a_stream = vec![cond(0, Eq, family)?];
+        for f in flags {
+            not_a_stream.push(cond(1, Ne, stream | f)?);
+        }
+        rules.push(rule(not_a_stream)?);
+        rules.push(rule(vec![
+            cond(0, Eq, family)?,
+            cond(2, Ne, 0)?,
+            cond(2, Ne, libc::IPPROTO_TCP)?,
+        ])?);
+    }
+    Ok(rules)
 }
 
 /// One program that returns what the first of `programs` to return anything but `ALLOW` returns:
@@ -422,15 +479,15 @@ mod tests {
             [(1 << 32) | libc::AF_UNIX as u64, 0, 0, 0, 0, 0],
             [u64::MAX; 6],
         ];
-        for deny_inet in [true, false] {
-            let programs = build(deny_inet).unwrap().programs;
+        for sockets in [Sockets::UnixOnly, Sockets::UnixAndTcp, Sockets::Any] {
+            let programs = build(sockets).unwrap().programs;
             assert_eq!(
                 programs.len(),
                 1,
                 "build hands the child one chained program"
             );
             let chained = &programs[0];
-            let (parts, _) = build_parts(deny_inet).unwrap();
+            let (parts, _) = build_parts(sockets).unwrap();
             let mut denied = 0;
             for arch in [AUDIT_ARCH, i386] {
                 let numbers = (0..470).chain((0..10).map(|n| X32_SYSCALL_BIT | n));
@@ -451,9 +508,44 @@ mod tests {
             let inet = [libc::AF_INET as u64, 1, 0, 0, 0, 0];
             assert_eq!(
                 eval(chained, socket, AUDIT_ARCH, inet) == libc::SECCOMP_RET_ALLOW,
-                !deny_inet
+                sockets != Sockets::UnixOnly
             );
         }
+    }
+
+    #[test]
+    fn a_proxied_run_may_open_tcp_streams_and_nothing_else() {
+        let program = &build(Sockets::UnixAndTcp).unwrap().programs[0];
+        let socket = libc::SYS_socket as u32;
+        let verdict = |domain: i32, kind: i32, protocol: i32| {
+            let args = [domain as u64, kind as u64, protocol as u64, 0, 0, 0];
+            eval(program, socket, AUDIT_ARCH, args) == libc::SECCOMP_RET_ALLOW
+        };
+        let (inet, inet6, unix) = (libc::AF_INET, libc::AF_INET6, libc::AF_UNIX);
+        let cloexec = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+        // Allowed: TCP streams with any of the flag combinations, and Unix sockets of any type.
+        assert!(verdict(inet, libc::SOCK_STREAM, 0));
+        assert!(verdict(
+            inet6,
+            cloexec | libc::SOCK_NONBLOCK,
+            libc::IPPROTO_TCP
+        ));
+        assert!(verdict(unix, libc::SOCK_DGRAM, 0));
+        // Denied: UDP, raw and ICMP sockets, other stream protocols, other families.
+        assert!(!verdict(inet, libc::SOCK_DGRAM, 0));
+        assert!(!verdict(
+            inet6,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_UDP
+        ));
+        assert!(!verdict(inet, libc::SOCK_DGRAM, libc::IPPROTO_ICMP));
+        assert!(!verdict(inet, libc::SOCK_RAW, libc::IPPROTO_ICMP));
+        assert!(!verdict(inet, libc::SOCK_SEQPACKET, 0));
+        assert!(!verdict(inet, libc::SOCK_STREAM, libc::IPPROTO_SCTP));
+        assert!(!verdict(inet, libc::SOCK_STREAM, 262)); // IPPROTO_MPTCP
+        assert!(!verdict(libc::AF_NETLINK, libc::SOCK_RAW, 0));
+        assert!(!verdict(libc::AF_PACKET, libc::SOCK_RAW, 0));
+        assert!(!verdict(libc::AF_VSOCK, libc::SOCK_STREAM, 0));
     }
 
     #[test]
@@ -470,8 +562,8 @@ mod tests {
 
     #[test]
     fn socket_rule_only_when_network_is_denied() {
-        let with = build(true).unwrap();
-        let without = build(false).unwrap();
+        let with = build(Sockets::UnixOnly).unwrap();
+        let without = build(Sockets::Any).unwrap();
         assert_eq!(with.programs.len(), 1);
         assert!(with
             .report

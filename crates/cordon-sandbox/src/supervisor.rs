@@ -48,17 +48,18 @@ use crate::broker::Broker;
 use crate::capture::{Capture, Filtered};
 use crate::cgroup::CommandCgroup;
 use crate::child::{self, applied, Ack, ChildSetup, Netns};
+use crate::egress::ProxiedNetwork;
 use crate::env::filter_env;
-use crate::filesystem::{self, FsPlan};
+use crate::filesystem::{self, FsPlan, TcpGrant};
 use crate::kernel::{self, CgroupV2};
-use crate::plan::{Confinement, Mode, Network, Plan, PlannedCommand, RunOptions};
+use crate::plan::{Confinement, Mode, Network, NetworkPolicy, Plan, PlannedCommand, RunOptions};
 use crate::processes::{pollin, Recorder};
 use crate::report::{
     BrokerReport, CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport,
     EnvelopeReport, LandlockReport, NetworkReport, ProcessReport, ProcessTree, ProtectedReport,
     RlimitReport, RunReport, SeccompReport, SegmentReport,
 };
-use crate::seccomp::{self, Filters};
+use crate::seccomp::{self, Filters, Sockets};
 use crate::spawn::{self, ChildProcess, SpawnRequest};
 use crate::Error;
 
@@ -284,6 +285,8 @@ struct Prepared {
     fs: Option<FsPlan>,
     filters: Option<Filters>,
     netns_plan: NetnsPlan,
+    /// A proxied hardened run: the command's namespace and the egress proxy serving it.
+    egress: Option<ProxiedNetwork>,
     /// Hardened mode: metadata inside writable roots to mount read-only (`protect.rs`).
     protect: Option<crate::protect::ProtectPlan>,
     /// The uid/gid maps for a user namespace the mount namespace needs when unprivileged.
@@ -311,7 +314,12 @@ struct Prepared {
 enum NetnsPlan {
     None,
     Direct,
-    ViaUserns { uid_map: Vec<u8>, gid_map: Vec<u8> },
+    ViaUserns {
+        uid_map: Vec<u8>,
+        gid_map: Vec<u8>,
+    },
+    /// Join the egress proxy's namespace (`Prepared::egress`).
+    Join,
 }
 
 impl Prepared {
@@ -320,6 +328,19 @@ impl Prepared {
         let tmp = PrivateTmp::create()?;
         let hardened = confinement.mode == Mode::Hardened;
         let deny = confinement.network == Network::Deny;
+        let has_sys_admin = kernel::has_capability(kernel::CAP_SYS_ADMIN);
+        let egress = match (&confinement.network, hardened) {
+            (Network::Proxied(egress), true) => {
+                let _no_scan = SPAWN_LOCK.read().unwrap_or_else(|e| e.into_inner());
+                Some(ProxiedNetwork::start(egress.clone(), has_sys_admin)?)
+            }
+            _ => None,
+        };
+        let (tcp, sockets) = match (&confinement.network, &egress) {
+            (Network::Deny, _) => (TcpGrant::Nothing, Sockets::UnixOnly),
+            (Network::Proxied(_), Some(e)) => (TcpGrant::ConnectTo(e.port()), Sockets::UnixAndTcp),
+            _ => (TcpGrant::Unrestricted, Sockets::Any),
+        };
         let (fs, filters) = if hardened {
             let fs = filesystem::build(
                 kernel::landlock_abi(),
@@ -330,7 +351,7 @@ impl Prepared {
                     grants: &confinement.grants,
                     tmp: &tmp.dir,
                     stand_in: &tmp.empty,
-                    deny_network: deny,
+                    tcp,
                 },
             )?;
             if kernel::seccomp_actions().is_none() {
@@ -339,11 +360,10 @@ impl Prepared {
                     detail: "the kernel lacks CONFIG_SECCOMP_FILTER".into(),
                 });
             }
-            (Some(fs), Some(seccomp::build(deny)?))
+            (Some(fs), Some(seccomp::build(sockets)?))
         } else {
             (None, None)
         };
-        let has_sys_admin = kernel::has_capability(kernel::CAP_SYS_ADMIN);
         let record = if !record {
             RecordPlan::Off("recording was not requested".into())
         } else if let Some(why) = crate::processes::unavailable() {
@@ -364,6 +384,8 @@ impl Prepared {
                     gid_map: format!("{gid} {gid} 1\n").into_bytes(),
                 }
             }
+        } else if egress.is_some() {
+            NetnsPlan::Join
         } else {
             NetnsPlan::None
         };
@@ -393,7 +415,8 @@ impl Prepared {
             (RecordPlan::On, BrokerPlan::Off(_)) => Some(crate::processes::filter()),
             (RecordPlan::Off(_), BrokerPlan::Off(_)) => None,
         };
-        let protect_userns = match (&netns_plan, has_sys_admin) {
+        let joins_userns = egress.as_ref().is_some_and(|e| e.userns.is_some());
+        let protect_userns = match (&netns_plan, has_sys_admin || joins_userns) {
             (_, true) | (NetnsPlan::ViaUserns { .. }, _) => None,
             _ => {
                 // SAFETY: geteuid/getegid have no preconditions.
@@ -442,11 +465,12 @@ impl Prepared {
         };
         Ok(Prepared {
             mode: confinement.mode,
-            network: confinement.network,
+            network: confinement.network.clone(),
             limits: confinement.limits,
             fs,
             filters,
             netns_plan,
+            egress,
             protect,
             protect_userns,
             may_drop_bounding: kernel::has_capability(kernel::CAP_SETPCAP),
@@ -522,6 +546,17 @@ impl Prepared {
                 NetnsPlan::ViaUserns { uid_map, gid_map } => Netns::ViaUserns {
                     uid_map: uid_map.clone(),
                     gid_map: gid_map.clone(),
+                },
+                NetnsPlan::Join => match &self.egress {
+                    Some(e) => Netns::Join {
+                        userns: e.userns.as_ref().map(|fd| fd.as_raw_fd()),
+                        netns: e.netns.as_raw_fd(),
+                    },
+                    None => {
+                        return Err(Error::InvalidPlan(
+                            "a proxied run without its namespace".into(),
+                        ))
+                    }
                 },
             },
             rlimits: if hardened { self.rlimits() } else { Vec::new() },
@@ -629,6 +664,13 @@ impl Prepared {
         let (mut env, dropped) = filter_env(&command.env);
         env.retain(|(n, _)| n != "TMPDIR");
         env.push(("TMPDIR".into(), self.tmp.dir.clone().into_os_string()));
+        if let Some(egress) = &self.egress {
+            // After the filter: these name cordon's proxy, whatever the caller passed.
+            for (name, value) in egress.env() {
+                env.retain(|(n, _)| *n != name);
+                env.push((name, value));
+            }
+        }
         for (name, _) in &env {
             let name = name.to_string_lossy().into_owned();
             if !self.env.passed.contains(&name) {
@@ -988,7 +1030,8 @@ impl Prepared {
         }
     }
 
-    fn finish(self) -> EnforcementReport {
+    fn finish(mut self) -> EnforcementReport {
+        let egress = self.egress.take().map(|e| e.proxy.finish());
         let any = self.confined > 0;
         let seen = |bit: u32| any && self.observed & bit == bit;
         let hardened = self.mode == Mode::Hardened;
@@ -1021,6 +1064,9 @@ impl Prepared {
         };
         let mut methods = Vec::new();
         let mut notes = self.notes.clone();
+        if hardened && matches!(self.network, Network::Proxied(_)) {
+            self.proxied_methods(&landlock, &seccomp, &mut methods, &mut notes);
+        }
         if hardened && self.network == Network::Deny {
             if seen(applied::NETNS) {
                 methods.push("netns".to_string());
@@ -1104,12 +1150,13 @@ impl Prepared {
             landlock,
             network: NetworkReport {
                 policy: if hardened {
-                    self.network
+                    self.network.policy()
                 } else {
-                    Network::Allow
+                    NetworkPolicy::Allow
                 },
                 methods,
                 notes,
+                egress,
             },
             seccomp,
             namespaces,
@@ -1189,6 +1236,34 @@ fn with_broker_note(mut report: ProtectedReport, broker_enforced: bool) -> Prote
         }
     }
     report
+}
+
+impl Prepared {
+    /// What confined a proxied run's network, as every process acknowledged it.
+    fn proxied_methods(
+        &self,
+        landlock: &LandlockReport,
+        seccomp: &SeccompReport,
+        methods: &mut Vec<String>,
+        notes: &mut Vec<String>,
+    ) {
+        let any = self.confined > 0;
+        if any && self.observed & applied::NETNS == applied::NETNS {
+            methods.push("netns".into());
+        }
+        if landlock.enforced && !landlock.handled_net.is_empty() {
+            methods.push("landlock-net".into());
+        } else if landlock.enforced {
+            notes.push(format!(
+                "Landlock ABI {} has no network rules: the network namespace alone keeps TCP to the proxy",
+                landlock.abi
+            ));
+        }
+        if seccomp.enforced {
+            methods.push("seccomp-socket".into());
+        }
+        methods.push("egress-proxy".into());
+    }
 }
 
 /// Makes orphaned descendants re-parent to this process, for the descendant-scan tree kill.

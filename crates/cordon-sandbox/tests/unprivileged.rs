@@ -15,7 +15,10 @@ const RUNNER: &str = env!("CARGO_BIN_EXE_cordon-sandbox-run");
 
 fn as_nobody(args: &[&str]) -> Option<(String, serde_json::Value)> {
     if !is_root() || !std::path::Path::new("/usr/bin/setpriv").exists() {
-        skip!("unprivileged run needs root and setpriv to drop to nobody");
+        skip!(
+            "root",
+            "unprivileged run needs root and setpriv to drop to nobody"
+        );
         return None;
     }
     let out = Command::new("/usr/bin/setpriv")
@@ -70,6 +73,7 @@ fn unprivileged_hardened_run_is_confined_and_reports_its_methods() {
             "missing netns unexplained"
         );
         skip!(
+            "user-namespace",
             "no user namespace for nobody here: {}",
             e["network"]["notes"]
         );
@@ -156,7 +160,10 @@ fn unprivileged_runs_protect_git_metadata_through_a_user_namespace() {
             // Fail closed: no user namespace for nobody here, so no mount namespace either.
             let error = report["commands"][0]["error"].as_str().unwrap_or("");
             assert!(error.contains("mount namespace"), "{error}");
-            skip!("no user namespace for nobody here: {error}");
+            skip!(
+                "user-namespace",
+                "no user namespace for nobody here: {error}"
+            );
             return;
         }
         assert_eq!(line, "errno=30 at=open", "net {net}: {report}");
@@ -168,6 +175,62 @@ fn unprivileged_runs_protect_git_metadata_through_a_user_namespace() {
     assert_eq!(
         std::fs::read_to_string(git.join("config")).unwrap(),
         "[core]\n"
+    );
+}
+
+/// A proxied run by an unprivileged user: the egress helper makes a user namespace owning the
+/// network namespace, the command joins both, and reaches the proxy's port and nothing else.
+#[test]
+fn unprivileged_proxied_runs_join_the_proxy_namespace_through_a_user_namespace() {
+    if !is_root() {
+        cordon_testkit::kernel_skip!("root", "the test drops from root to nobody");
+    }
+    if cordon_sandbox::landlock_abi() < cordon_sandbox::MIN_LANDLOCK_ABI {
+        cordon_testkit::kernel_skip!("landlock", "a proxied run is a hardened run");
+    }
+    cordon_testkit::require(
+        std::path::Path::new("/usr/bin/setpriv").exists(),
+        "/usr/bin/setpriv",
+        "apt-get install util-linux",
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let proxied = [
+        "--hardened",
+        "--read",
+        PROBE,
+        "--allow-host",
+        "registry.npmjs.org",
+    ];
+    let mut args = proxied.to_vec();
+    args.extend(["--", PROBE, "tcp-connect", "127.0.0.1", "proxy-port"]);
+    let (line, report) = as_nobody(&args).expect("root and setpriv were checked above");
+    assert_eq!(line, "ok", "the proxy's port is reachable: {report}");
+    let e = &report["enforcement"];
+    assert_eq!(e["namespaces"], serde_json::json!(["user", "net"]));
+    assert_eq!(e["network"]["policy"], "proxied");
+    assert_eq!(
+        e["network"]["egress"]["allowlist"],
+        serde_json::json!(["registry.npmjs.org:443"])
+    );
+    let mut args = proxied.to_vec();
+    args.extend(["--", PROBE, "tcp-connect", "127.0.0.1", &port]);
+    let (line, _) = as_nobody(&args).expect("root and setpriv were checked above");
+    // Landlock's TCP rule answers EACCES; without it (ABI < 4) the namespace's empty loopback.
+    let refused = if cordon_sandbox::landlock_abi() >= 4 {
+        libc::EACCES
+    } else {
+        libc::ECONNREFUSED
+    };
+    assert_eq!(
+        line,
+        format!("errno={refused} at=connect"),
+        "a host service is out of reach"
+    );
+    assert!(
+        listener.accept().is_err(),
+        "a connection escaped the sandbox"
     );
 }
 

@@ -167,6 +167,11 @@ pub struct Rule {
     pub redirect: Option<RedirectSpec>,
     #[serde(default)]
     pub examples: Option<RuleExamples>,
+    /// The hosts a command this rule matches may reach (`registry.npmjs.org`, `*.example.org:80`),
+    /// through cordon's egress proxy in hardened mode (`crate::egress`). `match.hosts` is a
+    /// condition on the hosts a command names; this is what the rule grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<cordon_core::hosts::HostList>,
     /// Secrets the commands this rule matches receive: the environment variable the command
     /// reads → the store's name for the secret. Resolved and injected only after the decision
     /// and any approval ([`crate::grants`]).

@@ -191,7 +191,15 @@ fn run(args: &[String]) -> Outcome {
         )
         .map(|_| String::new()),
         "tcp-connect" | "tcp-bind" | "udp-send" => {
-            let (family, addr, len) = sockaddr(a1, num(a2));
+            // `proxy-port`: the port of the egress proxy the sandbox named in HTTPS_PROXY.
+            let port = match a2 {
+                "proxy-port" => std::env::var("HTTPS_PROXY")
+                    .ok()
+                    .and_then(|v| v.rsplit(':').next().and_then(|p| p.parse().ok()))
+                    .unwrap_or(0),
+                _ => num(a2),
+            };
+            let (family, addr, len) = sockaddr(a1, port);
             let ty = if arg(args, 0) == "udp-send" {
                 libc::SOCK_DGRAM
             } else {

@@ -1,13 +1,15 @@
-//! `cordon-sandbox-run [--hardened] [--read P]... [--write P]... [--net allow] [--timeout S]
-//! [--report] [--repeat N] [--no-cgroup] [--workspace DIR [--home DIR] [--never P]...
-//! [--read-only P]...] -- ARGV [:: ARGV]...`: runs one command (`::` separates pipeline segments) through
+//! `cordon-sandbox-run [--hardened] [--read P]... [--write P]... [--net allow|proxied]
+//! [--allow-host ENTRY]... [--resolve NAME=ADDR]... [--timeout S] [--report] [--repeat N]
+//! [--no-cgroup] [--workspace DIR [--home DIR] [--never P]... [--read-only P]...]
+//! -- ARGV [:: ARGV]...`: runs one command (`::` separates pipeline segments) through
 //! the supervisor with output passed through. Used by the whole-process benchmark and by tests
 //! that need the supervisor in its own process (e.g. run as an unprivileged user).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use cordon_sandbox::{run, Confinement, Network, Plan, PlannedCommand, RunOptions};
+use cordon_core::hosts::HostPattern;
+use cordon_sandbox::{run, Confinement, Egress, Network, Plan, PlannedCommand, RunOptions};
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1);
@@ -19,6 +21,8 @@ fn main() -> ExitCode {
     let mut extra_read = Vec::new();
     let mut extra_write = Vec::new();
     let mut network = Network::Deny;
+    // `--allow-host` entries and `--resolve` overrides: a proxied network (`egress/`).
+    let mut egress = Egress::default();
     let mut envelope: Option<cordon_sandbox::EnvelopeBuilder> = None;
     while let Some(a) = args.next() {
         match a.to_str() {
@@ -34,9 +38,40 @@ fn main() -> ExitCode {
             Some("--hardened") => confinement = Confinement::hardened(),
             Some("--read") => extra_read.extend(args.next()),
             Some("--write") => extra_write.extend(args.next()),
-            Some("--net") => {
-                if args.next().is_some_and(|v| v == "allow") {
-                    network = Network::Allow;
+            Some("--net") => match args.next().as_ref().and_then(|v| v.to_str()) {
+                Some("allow") => network = Network::Allow,
+                Some("proxied") => network = Network::Proxied(Egress::default()),
+                _ => network = Network::Deny,
+            },
+            Some("--allow-host") => {
+                let entry = args.next().unwrap_or_default();
+                match entry.to_string_lossy().parse::<HostPattern>() {
+                    Ok(p) => {
+                        let entries = egress.allowlist.entries().iter().cloned().chain([p]);
+                        egress.allowlist = cordon_core::hosts::HostList::new(entries);
+                        network = Network::Proxied(Egress::default());
+                    }
+                    Err(e) => {
+                        eprintln!("cordon-sandbox-run: --allow-host: {e}");
+                        return ExitCode::from(64);
+                    }
+                }
+            }
+            Some("--resolve") => {
+                let text = args
+                    .next()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                let parsed = text
+                    .split_once('=')
+                    .and_then(|(name, addr)| Some((name, addr.parse().ok()?)));
+                match parsed.map(|(name, addr)| egress.clone().resolve(name, addr)) {
+                    Some(Ok(e)) => egress = e,
+                    _ => {
+                        eprintln!("cordon-sandbox-run: --resolve takes NAME=ADDRESS, got {text:?}");
+                        return ExitCode::from(64);
+                    }
                 }
             }
             Some("--timeout") => {
@@ -60,7 +95,7 @@ fn main() -> ExitCode {
             }
             Some("--") => break,
             _ => {
-                eprintln!("usage: cordon-sandbox-run [--hardened] [--read P] [--write P] [--net allow] [--timeout S] [--report] [--workspace DIR [--home DIR] [--never P] [--read-only P]] -- ARGV [:: ARGV]");
+                eprintln!("usage: cordon-sandbox-run [--hardened] [--read P] [--write P] [--net allow|proxied] [--allow-host ENTRY] [--resolve NAME=ADDR] [--timeout S] [--report] [--workspace DIR [--home DIR] [--never P] [--read-only P]] -- ARGV [:: ARGV]");
                 return ExitCode::from(64);
             }
         }
@@ -76,6 +111,9 @@ fn main() -> ExitCode {
     }
     confinement.read_paths = extra_read.into_iter().map(Into::into).collect();
     confinement.write_paths = extra_write.into_iter().map(Into::into).collect();
+    if let Network::Proxied(_) = network {
+        network = Network::Proxied(egress);
+    }
     if confinement.mode == cordon_sandbox::Mode::Hardened {
         confinement.network = network;
     }
