@@ -43,7 +43,7 @@ mod spawn;
 mod supervisor;
 
 pub use broker::{
-    fd_path, Applied, ChangeKind, EntryRef, ObserverError, Victim, WriteObserver,
+    fd_path, Applied, ChangeKind, EntryRef, NameChange, ObserverError, Victim, WriteObserver,
     MAX_REPORTED_REFUSALS,
 };
 pub use capture::{OutputFilter, StreamFilter};

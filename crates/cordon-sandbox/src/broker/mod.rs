@@ -59,7 +59,9 @@ use std::sync::{Arc, Mutex};
 use landlock::RulesetCreated;
 
 pub(crate) use filter::program;
-pub use observer::{fd_path, Applied, ChangeKind, EntryRef, ObserverError, Victim, WriteObserver};
+pub use observer::{
+    fd_path, Applied, ChangeKind, EntryRef, NameChange, ObserverError, Victim, WriteObserver,
+};
 pub(crate) use protected::ProtectedSet;
 
 use call::{Call, Dirfd, PathArg};
@@ -313,7 +315,12 @@ impl Broker {
         if !self.worker_ready() {
             return refuse(listener, request.id, libc::EPERM);
         }
-        match self.mediate(listener, request) {
+        let mediated = self.mediate(listener, request).and_then(|submission| {
+            self.before_names(&submission.after)
+                .map(|()| submission)
+                .map_err(|denial| Refused { denial, call: None })
+        });
+        match mediated {
             Ok(submission) => {
                 // With an observer, the supervisor answers once the observer has heard of the
                 // change, while the caller (and the mount namespace its fds' paths name) exists.
@@ -872,12 +879,44 @@ impl Broker {
         };
         observer.before_change(&victim).map_err(|e| {
             self.seen.remove(&id);
-            let note = format!("the checkpoint observer refused a change: {e}");
-            if !self.report.notes.contains(&note) {
-                self.report.notes.push(note);
-            }
-            Denial::Errno(libc::EPERM)
+            self.observer_refused(&e)
         })
+    }
+
+    /// Tells the observer of the names the call is about to create or move away
+    /// ([`NameChange`]), before the worker makes it.
+    fn before_names(&mut self, after: &After) -> Result<(), Denial> {
+        let Some(observer) = self.observer.clone() else {
+            return Ok(());
+        };
+        let told = match after {
+            After::Nothing => Ok(()),
+            After::Created(parent, name) => {
+                observer.before_name(&NameChange::Create(entry_ref(parent, name)))
+            }
+            After::Moved { from, to, exchange } => {
+                let to_ref = entry_ref(&to.0, &to.1);
+                observer
+                    .before_name(&NameChange::MoveAway(entry_ref(&from.0, &from.1)))
+                    .and_then(|()| {
+                        observer.before_name(&if *exchange {
+                            NameChange::MoveAway(to_ref)
+                        } else {
+                            NameChange::Create(to_ref)
+                        })
+                    })
+            }
+        };
+        told.map_err(|e| self.observer_refused(&e))
+    }
+
+    /// Notes an observer's refusal in the report; the call gets EPERM.
+    fn observer_refused(&mut self, e: &ObserverError) -> Denial {
+        let note = format!("the checkpoint observer refused a change: {e}");
+        if !self.report.notes.contains(&note) {
+            self.report.notes.push(note);
+        }
+        Denial::Errno(libc::EPERM)
     }
 
     /// Records a new entry and tells the observer.

@@ -8,6 +8,10 @@
 //! why. After a call that created, moved or exchanged entries succeeds,
 //! [`WriteObserver::after_change`] says what it did.
 //!
+//! A store that keeps what each *name* held (cordon-checkpoint's observed recorder) also needs to
+//! hear of a name before a call creates it or moves it away; [`WriteObserver::before_name`] says
+//! so, also on the supervisor's thread while the command waits, and an error refuses the call.
+//!
 //! Replaying these in reverse undoes the command: remove what was created, move back what was
 //! moved, put back the pre-images of what was changed or removed. A file is handed over for its
 //! contents once per inode and run ([`Victim::first_time`]); entries the command created itself are
@@ -29,6 +33,29 @@ pub trait WriteObserver: Send + Sync + std::fmt::Debug {
 
     /// A call succeeded that created or moved entries.
     fn after_change(&self, change: &Applied<'_>);
+
+    /// A call is about to create a name or move an entry away ([`NameChange`]); an error refuses
+    /// the command's call. An observer that keeps pre-images by inode and replays
+    /// [`WriteObserver::after_change`] needs nothing here.
+    fn before_name(&self, change: &NameChange<'_>) -> Result<(), ObserverError> {
+        let _ = change;
+        Ok(())
+    }
+}
+
+/// A name about to change that is not itself a [`Victim`]: what a store keyed by name records
+/// before the call, so that a rollback can make the name absent again or bring back what was
+/// moved away. Told for every such name, including names the command created earlier.
+#[derive(Debug, Clone, Copy)]
+pub enum NameChange<'a> {
+    /// The call may create an entry by this name (`O_CREAT`, `mkdir`, `mknod`, `symlink`,
+    /// `link`, the target of a `rename`). It did not exist when the call was checked, except as
+    /// the target of a `rename`, whose existing entry was told first as a [`ChangeKind::Replace`]
+    /// victim.
+    Create(EntryRef<'a>),
+    /// The entry by this name is about to be renamed away (the source of a `rename`, either side
+    /// of a `RENAME_EXCHANGE`).
+    MoveAway(EntryRef<'a>),
 }
 
 /// Why an observer refused a change; the sentence goes into the run's report.
