@@ -256,6 +256,13 @@ fn ask_for_analysis(args: &JudgeArgs, session: Option<&str>) -> Result<Option<An
     let (shell, argv) = match &request.written {
         Written::Shell(text) => (Some(text.clone()), Vec::new()),
         Written::Argv(argv) => (None, argv.clone()),
+        // `exec` judges text or an argv; a file tool's call is a hook's, decided by the gateway
+        // through `agents::decide`.
+        Written::FileTool(_) => {
+            return Err(Fallback::Refused(
+                "cordon exec runs shell text or an argv, not an agent's file tool".into(),
+            ))
+        }
     };
     let wire = ExecAnalysisRequest {
         shell,
