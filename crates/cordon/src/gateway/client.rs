@@ -32,7 +32,7 @@ pub fn decide(request: &ToolRequest, settings: &Settings) -> Option<Result<Verdi
         settings.timeout,
     );
     Some(reply.and_then(|reply| match reply {
-        GatewayReply::Verdict(verdict) => Ok(verdict),
+        GatewayReply::Verdict(verdict) => Ok(*verdict),
         GatewayReply::Error(why) => Err(HookError(why)),
         GatewayReply::Recorded(_) | GatewayReply::Analysis(_) => {
             Err(HookError("the gateway answered out of turn".into()))
