@@ -61,7 +61,7 @@ fn registrations(agent: Agent) -> &'static [Registration] {
         Agent::Codex => &[
             Registration {
                 event: "PreToolUse",
-                matcher: Some("Bash"),
+                matcher: Some("Bash|apply_patch"),
             },
             Registration {
                 event: "PostToolUse",

@@ -50,7 +50,10 @@ fn exec(home: &Home, extra: &[&str], text: &str) -> Output {
 /// Git ran (and found no repository): the approval let the text run.
 fn assert_ran(out: &Output) {
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("not a git repository"), "git did not run: {stderr}");
+    assert!(
+        stderr.contains("not a git repository"),
+        "git did not run: {stderr}"
+    );
     assert!(stderr.contains("approved by alice"), "{stderr}");
 }
 
@@ -58,7 +61,10 @@ fn assert_asked(out: &Output) {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(ASKED), "{stderr}");
     assert!(stderr.contains("Needs approval"), "{stderr}");
-    assert!(!stderr.contains("not a git repository"), "git ran: {stderr}");
+    assert!(
+        !stderr.contains("not a git repository"),
+        "git ran: {stderr}"
+    );
 }
 
 #[test]
@@ -101,7 +107,10 @@ fn an_approval_of_the_explained_contract_is_accepted_by_exec() {
     assert_ran(&out);
     // The journal's decision record pins the very contract that was explained.
     let journal = std::fs::read_to_string(home.path("home/journal/entries.jsonl")).unwrap();
-    assert!(journal.contains(&sha), "the run's records do not name {sha}");
+    assert!(
+        journal.contains(&sha),
+        "the run's records do not name {sha}"
+    );
 }
 
 #[test]
@@ -154,7 +163,13 @@ fn a_denied_text_cannot_be_approved() {
     let home = Home::new();
     let out = in_ws(
         &home,
-        &["approve", "--shell", "cat ~/.ssh/id_rsa", "--scope", "window:10m"],
+        &[
+            "approve",
+            "--shell",
+            "cat ~/.ssh/id_rsa",
+            "--scope",
+            "window:10m",
+        ],
     );
     assert_eq!(out.status.code(), Some(INVALID), "{}", text(&out.stdout));
     assert!(

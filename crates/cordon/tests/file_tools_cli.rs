@@ -416,6 +416,44 @@ fn gemini_file_tools_are_governed() {
 }
 
 #[test]
+fn codex_patches_are_judged_on_every_file_they_change() {
+    let f = Fixture::new();
+    let patch = |body: &str| {
+        let event = json!({
+            "session_id": "s-1", "turn_id": "t-1", "cwd": f.work(),
+            "hook_event_name": "PreToolUse", "tool_name": "apply_patch",
+            "tool_input": {"command": format!("*** Begin Patch\n{body}*** End Patch\n")},
+        });
+        f.hook("codex", &event, &[])
+    };
+    // Allowed: Codex reads no output as no objection.
+    let out = patch("*** Update File: src/lib.rs\n@@\n-a\n+b\n*** Add File: src/new.rs\n+x\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+    // One file through a link to a start-up file is enough to deny the whole patch.
+    let (verdict, reason) = claude_verdict(&patch(
+        "*** Update File: src/lib.rs\n*** Add File: notes.md\n+x\n",
+    ));
+    assert_eq!(verdict, "deny", "{reason}");
+    assert!(reason.contains(&s(&f.home().join(".bashrc"))), "{reason}");
+    let (verdict, reason) = claude_verdict(&patch(
+        "*** Update File: src/lib.rs\n*** Move to: profile.txt\n",
+    ));
+    assert_eq!(verdict, "deny", "{reason}");
+    // Codex cannot ask: what the policy asks about is denied, and says so.
+    let (verdict, reason) = claude_verdict(&patch("*** Add File: .git/hooks/pre-commit\n+x\n"));
+    assert_eq!(verdict, "deny", "{reason}");
+    assert!(reason.contains("asks a person first"), "{reason}");
+    let out = patch("");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the patch names no file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn cursor_reading_a_file_is_governed() {
     let f = Fixture::new();
     let read = |path: &str| {
@@ -449,6 +487,7 @@ fn install_hooks_every_file_tool() {
     let f = Fixture::new();
     for (agent, file) in [
         ("claude-code", ".claude/settings.json"),
+        ("codex", ".codex/hooks.json"),
         ("gemini", ".gemini/settings.json"),
         ("cursor", ".cursor/hooks.json"),
     ] {
@@ -460,6 +499,10 @@ fn install_hooks_every_file_tool() {
             "claude-code" => assert_eq!(
                 config["hooks"]["PreToolUse"][0]["matcher"],
                 "Bash|Read|Write|Edit|MultiEdit|NotebookEdit|Grep|Glob|LS|WebFetch"
+            ),
+            "codex" => assert_eq!(
+                config["hooks"]["PreToolUse"][0]["matcher"],
+                "Bash|apply_patch"
             ),
             "gemini" => assert_eq!(
                 config["hooks"]["BeforeTool"][0]["matcher"],

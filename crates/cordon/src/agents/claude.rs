@@ -12,6 +12,32 @@ use super::{
     Agent, Answer, Event, FileAccess, HookError, Input, Reply, ToolOutcome, ToolRequest,
 };
 
+/// Codex's file-editing tool: a patch in its own format (`*** Update File: path` …).
+const CODEX_PATCH_TOOL: &str = "apply_patch";
+
+/// The files a Codex `apply_patch` call changes: its patch is `command` (or `input`, as some
+/// Codex releases send it); a patch that names no file is an error.
+fn codex_patch(input: &Input) -> Result<Action, HookError> {
+    let field = |key: &str| opt_str(input, key).map_err(|e| HookError(format!("tool_input: {e}")));
+    let patch = match field("command")? {
+        Some(patch) => patch,
+        None => {
+            field("input")?.ok_or_else(|| HookError("tool_input: `command` is missing".into()))?
+        }
+    };
+    let targets = file_tools::patch_targets(&patch);
+    if targets.is_empty() {
+        return Err(HookError(
+            "tool_input: the patch names no file to add, update, delete or move".into(),
+        ));
+    }
+    Ok(Action::File {
+        tool: CODEX_PATCH_TOOL.to_string(),
+        access: FileAccess::Write,
+        targets,
+    })
+}
+
 /// What one of Claude Code's file tools names, from its input: `file_path` (`Read`, `Write`,
 /// `Edit`, `MultiEdit`), `notebook_path`, `path` (`LS`; `Grep` and `Glob`, where it is optional
 /// and means the cwd), `Glob`'s `pattern` under it, and `WebFetch`'s `url`. `None` for a tool
@@ -72,6 +98,8 @@ fn before(
             command: req_str(tool_input, "command")
                 .map_err(|e| HookError(format!("tool_input: {e}")))?,
         }
+    } else if agent == Agent::Codex && tool == CODEX_PATCH_TOOL {
+        codex_patch(tool_input)?
     } else if let Some(action) = file_action(&tool, tool_input)? {
         action
     } else {

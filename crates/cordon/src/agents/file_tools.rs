@@ -101,6 +101,31 @@ pub fn urls_in(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The files a Codex `apply_patch` patch adds, updates, deletes or moves to, in the order it
+/// names them (its `*** Add File:`, `*** Update File:`, `*** Delete File:` and `*** Move to:`
+/// lines).
+pub fn patch_targets(patch: &str) -> Vec<String> {
+    const HEADERS: [&str; 4] = [
+        "*** Add File: ",
+        "*** Update File: ",
+        "*** Delete File: ",
+        "*** Move to: ",
+    ];
+    let mut targets: Vec<String> = Vec::new();
+    for line in patch.lines() {
+        let named = HEADERS
+            .iter()
+            .find_map(|header| line.strip_prefix(header))
+            .map(str::trim);
+        if let Some(path) = named.filter(|p| !p.is_empty()) {
+            if !targets.iter().any(|t| t == path) {
+                targets.push(path.to_string());
+            }
+        }
+    }
+    targets
+}
+
 /// The real path `target` reaches from `cwd`: resolved by `cordon_sandbox::resolve_real` when it
 /// exists; otherwise the real path of its nearest existing parent with the rest appended, and a
 /// dangling symlink's target resolved the same way. A path that exists but cannot be resolved
@@ -267,6 +292,16 @@ mod tests {
         assert_eq!(glob_base("/w/", "../../h/.ssh/*"), "/w/../../h/.ssh");
         assert_eq!(glob_base("/w", "/h/.ssh/id_*"), "/h/.ssh");
         assert_eq!(glob_base("/w", "/*"), "/");
+    }
+
+    #[test]
+    fn a_patch_names_every_file_it_changes() {
+        let patch = "*** Begin Patch\n*** Add File: a.txt\n+x\n*** Update File: src/lib.rs\n*** Move to: src/new.rs\n@@\n-a\n+b\n*** Delete File: ../../h/.bashrc\n*** Update File: a.txt\n*** End Patch\n";
+        assert_eq!(
+            patch_targets(patch),
+            ["a.txt", "src/lib.rs", "src/new.rs", "../../h/.bashrc"]
+        );
+        assert!(patch_targets("*** Begin Patch\n*** End Patch\n").is_empty());
     }
 
     #[test]
