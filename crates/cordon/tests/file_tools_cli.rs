@@ -238,6 +238,41 @@ fn reading_credentials_is_denied_however_the_path_is_spelled() {
 }
 
 #[test]
+fn searching_the_contents_of_a_directory_that_holds_credentials_is_denied() {
+    let f = Fixture::new();
+    let home = s(&f.home());
+    let keys = s(&f.home().join(".ssh"));
+    // Listing names under the home is allowed; reading every file beneath it is not.
+    for (tool, input) in [
+        ("LS", json!({"path": home})),
+        ("Glob", json!({"pattern": "**/*", "path": home})),
+        ("Grep", json!({"pattern": "KEY", "path": "src"})),
+    ] {
+        let (verdict, reason) = claude_verdict(&f.claude(tool, input.clone()));
+        assert_eq!(verdict, "allow", "{tool} {input}: {reason}");
+    }
+    for path in [home.clone(), s(&f.root), "..".to_string()] {
+        let (verdict, reason) =
+            claude_verdict(&f.claude("Grep", json!({"pattern": "KEY", "path": path})));
+        assert_eq!(verdict, "deny", "{path}: {reason}");
+        assert!(
+            reason.contains(&format!("would read {keys}, which is never read")),
+            "{reason}"
+        );
+    }
+    let (verdict, reason) = gemini_verdict(&f.gemini(
+        "search_file_content",
+        json!({"pattern": "KEY", "dir_path": home}),
+    ));
+    assert_eq!(verdict, "deny", "{reason}");
+    let (verdict, reason) =
+        gemini_verdict(&f.gemini("read_many_files", json!({"paths": ["../home/**/*"]})));
+    assert_eq!(verdict, "deny", "{reason}");
+    let (verdict, reason) = gemini_verdict(&f.gemini("list_directory", json!({"dir_path": home})));
+    assert_eq!(verdict, "allow", "{reason}");
+}
+
+#[test]
 fn git_and_agent_metadata_are_asked() {
     let f = Fixture::new();
     let (verdict, _) = claude_verdict(&f.claude("Edit", json!({"file_path": "src/lib.rs"})));

@@ -17,10 +17,13 @@ use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
 
 use cordon_core::Outcome;
-use cordon_governor::policies::PolicySource;
+use cordon_governor::policies::{PolicyInForce, PolicySource};
 use cordon_governor::{AnalysisRequest, Decision, FileToolCall, Written};
+use cordon_policy::envelope::{envelope_paths, read_dir_names};
 use cordon_policy::file_tools::ToolAccess;
+use cordon_policy::native::CordonReason;
 use cordon_policy::shell::pathutil;
+use cordon_policy::toolchains::Toolchains;
 use serde::{Deserialize, Serialize};
 
 use super::{HookError, Settings, Verdict};
@@ -38,8 +41,11 @@ pub enum FileAccess {
     Read,
     /// Creates or changes one file.
     Write,
-    /// Reads what lies under a directory (search, glob, listing).
+    /// Reads the contents of what lies under a directory (`Grep`, `search_file_content`,
+    /// `read_many_files`).
     Search,
+    /// Lists the names under a directory (`Glob`, `LS`, `glob`, `list_directory`).
+    List,
     /// Fetches a URL.
     Fetch,
 }
@@ -49,7 +55,7 @@ impl FileAccess {
         match self {
             FileAccess::Read => ToolAccess::Read,
             FileAccess::Write => ToolAccess::Write,
-            FileAccess::Search => ToolAccess::Search,
+            FileAccess::Search | FileAccess::List => ToolAccess::Search,
             FileAccess::Fetch => ToolAccess::Fetch,
         }
     }
@@ -59,7 +65,9 @@ impl FileAccess {
         Some(match ToolAccess::of_claude_code_tool(name)? {
             ToolAccess::Read => FileAccess::Read,
             ToolAccess::Write => FileAccess::Write,
-            ToolAccess::Search => FileAccess::Search,
+            // `Grep` reads contents; `Glob` and `LS` only list names.
+            ToolAccess::Search if name == "Grep" => FileAccess::Search,
+            ToolAccess::Search => FileAccess::List,
             ToolAccess::Fetch => FileAccess::Fetch,
         })
     }
@@ -177,6 +185,40 @@ fn really(path: &Path) -> String {
     }
 }
 
+/// The first place the policy's envelope never opens (credentials, cordon's home) that lies at
+/// or beneath `dir`: a tool that reads the contents of everything under `dir` would read it. A
+/// Cedar policy or a CSC profile has no envelope of its own; the built-in pack's is used, as for
+/// their hardened runs.
+fn closed_beneath(
+    dir: &Path,
+    analysis: &cordon_governor::Analysis,
+    context: &cordon_policy::native::Context,
+) -> Result<Option<PathBuf>, HookError> {
+    let pack;
+    let policy = match analysis.policy_in_force.as_deref() {
+        Some(PolicyInForce::Native(loaded)) => &loaded.policy,
+        _ => {
+            pack =
+                cordon_governor::policies::builtin_pack().map_err(|e| HookError(e.to_string()))?;
+            &pack.policy
+        }
+    };
+    let home = PathBuf::from(&context.home);
+    let paths = envelope_paths(
+        policy,
+        Toolchains::builtin(),
+        Path::new(&context.workspace),
+        &home,
+        &crate::governing::cordon_home(&home),
+        &read_dir_names,
+    );
+    Ok(paths
+        .never
+        .into_iter()
+        .chain([paths.cordon_home])
+        .find(|closed| closed.starts_with(dir)))
+}
+
 /// `path` without its last component (`Path::parent` strips `.` components too, which is what a
 /// lexical walk up wants).
 fn parent_of(path: &Path) -> Option<&Path> {
@@ -255,7 +297,23 @@ fn decide_one(
     };
     let analysis = cordon_governor::analyse(&request, policies)
         .map_err(|e| HookError::from(crate::governing::cli_error(e)))?;
-    let decision = analysis.decision();
+    let mut decision = analysis.decision();
+    if let (FileAccess::Search, Some(dir), true) =
+        (access, &resolved, decision.outcome != Outcome::Deny)
+    {
+        let context = cordon_governor::analysis::context(&request)
+            .map_err(|e| HookError::from(crate::governing::cli_error(e)))?;
+        if let Some(closed) = closed_beneath(Path::new(dir), &analysis, &context)? {
+            decision = Decision::deny(
+                CordonReason::SearchReachesCredentials,
+                &format!(
+                    "searching {dir} would read {}, which is never read (credentials, cordon's home); search a narrower directory",
+                    closed.display()
+                ),
+                decision.policy,
+            );
+        }
+    }
     // A replacement or a checkpoint has no meaning for the agent's own tool: the hook can run
     // neither, so it asks.
     let outcome = match decision.outcome {

@@ -37,7 +37,7 @@ fn file_action(tool: &str, input: &Input) -> Result<Option<Action>, HookError> {
             vec![required(&["file_path", "absolute_path", "path"])?],
         ),
         "write_file" | "replace" => (FileAccess::Write, vec![required(&["file_path"])?]),
-        "list_directory" => (FileAccess::Search, vec![required(&["dir_path", "path"])?]),
+        "list_directory" => (FileAccess::List, vec![required(&["dir_path", "path"])?]),
         "search_file_content" => (
             FileAccess::Search,
             vec![first(&["dir_path", "path"])?.unwrap_or_else(|| ".".into())],
