@@ -347,6 +347,11 @@ fn a_tool_input_the_hook_cannot_read_is_denied() {
         ),
         ("WebFetch", json!({"prompt": "x"}), "`url` is missing"),
         (
+            "Glob",
+            json!({"pattern": "src/*/../../../home/.ssh/*"}),
+            "climbs with `..` after a wildcard",
+        ),
+        (
             "NotebookEdit",
             json!({"file_path": "a.ipynb"}),
             "`notebook_path` is missing",

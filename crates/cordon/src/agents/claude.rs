@@ -56,7 +56,7 @@ fn file_action(tool: &str, input: &Input) -> Result<Option<Action>, HookError> {
         "Grep" => optional("path")?.unwrap_or_else(|| ".".into()),
         "Glob" => {
             let dir = optional("path")?.unwrap_or_else(|| ".".into());
-            file_tools::glob_base(&dir, &required("pattern")?)
+            file_tools::glob_base(&dir, &required("pattern")?)?
         }
         "WebFetch" => required("url")?,
         _ => required("file_path")?,

@@ -128,3 +128,30 @@ pub fn render(answer: &Answer, command: Option<&str>) -> Reply {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn a_read_the_policy_asks_about_is_denied_with_the_reason() {
+        let reply = render_read(&Answer::Ask {
+            reason: "Needs approval: x.".into(),
+        });
+        let v: Value = serde_json::from_str(&reply.stdout).unwrap();
+        assert_eq!(v["permission"], "deny");
+        let message = v["agent_message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Needs approval: x. Cursor cannot ask"),
+            "{message}"
+        );
+        // Positive control: an allow stays an allow.
+        let reply = render_read(&Answer::Allow {
+            run_as: None,
+            reason: "Allowed.".into(),
+        });
+        let v: Value = serde_json::from_str(&reply.stdout).unwrap();
+        assert_eq!(v["permission"], "allow");
+    }
+}

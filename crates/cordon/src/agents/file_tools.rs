@@ -75,16 +75,19 @@ impl FileAccess {
 
 /// The directory a glob `pattern` searches under `dir`: `dir` joined with the pattern's leading
 /// components that hold no wildcard (`../../.ssh/*` searches `dir/../../.ssh`, an absolute
-/// pattern its own literal prefix).
-pub fn glob_base(dir: &str, pattern: &str) -> String {
-    let literal: Vec<&str> = pattern
-        .split('/')
-        .take_while(|part| !part.contains(['*', '?', '[', '{']))
-        .collect();
-    // The last literal component may be the file the pattern names; judging its directory
-    // would be wider, judging it as written is what the tool reads.
-    let prefix = literal.join("/");
-    if pattern.starts_with('/') {
+/// pattern its own literal prefix). A `..` after a wildcard climbs out of wherever the wildcard
+/// matched, so no directory bounds it: an error, which the hook denies.
+pub fn glob_base(dir: &str, pattern: &str) -> Result<String, HookError> {
+    let is_wild = |part: &str| part.contains(['*', '?', '[', '{']);
+    let parts: Vec<&str> = pattern.split('/').collect();
+    let literal = parts.iter().take_while(|part| !is_wild(part)).count();
+    if parts[literal..].contains(&"..") {
+        return Err(HookError(format!(
+            "the pattern `{pattern}` climbs with `..` after a wildcard, so cordon cannot tell what it reaches"
+        )));
+    }
+    let prefix = parts[..literal].join("/");
+    Ok(if pattern.starts_with('/') {
         if prefix.is_empty() {
             "/".to_string()
         } else {
@@ -94,7 +97,7 @@ pub fn glob_base(dir: &str, pattern: &str) -> String {
         dir.to_string()
     } else {
         format!("{}/{prefix}", dir.trim_end_matches('/'))
-    }
+    })
 }
 
 /// The `http://` and `https://` URLs written in `text` (Gemini's `web_fetch` takes them inside
@@ -345,11 +348,18 @@ mod tests {
 
     #[test]
     fn a_glob_searches_its_literal_prefix() {
-        assert_eq!(glob_base("/w", "**/*.rs"), "/w");
-        assert_eq!(glob_base("/w", "src/**/*.rs"), "/w/src");
-        assert_eq!(glob_base("/w/", "../../h/.ssh/*"), "/w/../../h/.ssh");
-        assert_eq!(glob_base("/w", "/h/.ssh/id_*"), "/h/.ssh");
-        assert_eq!(glob_base("/w", "/*"), "/");
+        let base = |dir, pattern| glob_base(dir, pattern).unwrap();
+        assert_eq!(base("/w", "**/*.rs"), "/w");
+        assert_eq!(base("/w", "src/**/*.rs"), "/w/src");
+        assert_eq!(base("/w/", "../../h/.ssh/*"), "/w/../../h/.ssh");
+        assert_eq!(base("/w", "/h/.ssh/id_*"), "/h/.ssh");
+        assert_eq!(base("/w", "/*"), "/");
+        assert_eq!(base("/w", "notes.md"), "/w/notes.md");
+        let error = glob_base("/w", "src/*/../../../h/.ssh/*").unwrap_err();
+        assert!(
+            error.0.contains("climbs with `..` after a wildcard"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -46,8 +46,8 @@ fn file_action(tool: &str, input: &Input) -> Result<Option<Action>, HookError> {
             let dir = first(&["dir_path", "path"])?.unwrap_or_else(|| ".".into());
             let pattern = required(&["pattern"])?;
             (
-                FileAccess::Search,
-                vec![file_tools::glob_base(&dir, &pattern)],
+                FileAccess::List,
+                vec![file_tools::glob_base(&dir, &pattern)?],
             )
         }
         "read_many_files" => {
@@ -58,7 +58,7 @@ fn file_action(tool: &str, input: &Input) -> Result<Option<Action>, HookError> {
             let targets = targets
                 .iter()
                 .map(|entry| file_tools::glob_base(".", entry))
-                .collect();
+                .collect::<Result<_, _>>()?;
             (FileAccess::Search, targets)
         }
         "web_fetch" => {
