@@ -538,7 +538,12 @@ fn the_witness_and_push_refuse_bad_settings_in_one_sentence() {
         "--signing-key",
         key,
     ]);
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(DENY), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("(bad_cosignature)"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(
         !dir.join("witnessed").exists()
             || std::fs::read_dir(dir.join("witnessed"))
