@@ -321,7 +321,7 @@ fn a_store_setting_that_is_not_postgresql_or_a_database_that_is_down_is_refused(
     // The same in approvals.json.
     std::fs::write(
         a.path("home/approvals.json"),
-        r#"{"store_url": "sqlite:///tmp/elsewhere.db"}"#,
+        r#"{"store_url": "sqlite://elsewhere.db"}"#,
     )
     .unwrap();
     let out = a
