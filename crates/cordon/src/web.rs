@@ -646,8 +646,31 @@ fn command_html(c: &Value) -> String {
         writes = list("write_paths"),
         network = esc(c["network"].as_str().unwrap_or("")),
         env = list("env_allow"),
-        secrets = list("secret_refs"),
+        secrets = secrets_html(c, list("secret_refs")),
     )
+}
+
+/// The secrets a command receives once approved: the variable, the secret's name and the rule
+/// that granted it (never a value), and any CSC `secret_refs`.
+fn secrets_html(c: &Value, refs: String) -> String {
+    let granted: Vec<String> = c["secrets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            format!(
+                "<code>{}</code> ← the secret <code>{}</code> ({})",
+                esc(g["env"].as_str().unwrap_or("")),
+                esc(g["secret"].as_str().unwrap_or("")),
+                esc(g["granted_by"].as_str().unwrap_or(""))
+            )
+        })
+        .collect();
+    match (granted.is_empty(), refs.as_str()) {
+        (true, _) => refs,
+        (false, "none") => granted.join("<br>"),
+        (false, _) => format!("{}<br>secret_refs: {refs}", granted.join("<br>")),
+    }
 }
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {

@@ -197,7 +197,21 @@ pub struct NativePolicy {
     pub description: String,
     #[serde(default)]
     pub default: DefaultOutcome,
+    /// Whether the output of a run that holds secrets, and its records, are redacted of them
+    /// (docs/secrets.md, "Redaction"). On unless the policy says `redact_secrets: false`, which
+    /// exists for the tests' positive control: it shows that a test can see a leak. The receipt
+    /// of every run with secrets says whether redaction was on.
+    #[serde(default = "redact_secrets_by_default", skip_serializing_if = "is_on")]
+    pub redact_secrets: bool,
     pub rules: Vec<Rule>,
+}
+
+fn redact_secrets_by_default() -> bool {
+    true
+}
+
+fn is_on(redact: &bool) -> bool {
+    *redact
 }
 
 /// A validated native policy and the digest of its document.

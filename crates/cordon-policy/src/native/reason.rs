@@ -30,10 +30,14 @@ pub enum CordonReason {
     /// The policy allows it, but it would run in hardened mode and this kernel cannot confine
     /// it (Landlock ABI below 3, no seccomp filters): denied rather than run unconfined.
     HardenedUnavailable,
+    /// A secret the policy grants cannot be given as written: one variable granted two secrets,
+    /// a variable cordon never passes, or a grant to one part of a text that runs as a whole
+    /// (every part would receive it).
+    SecretGrantRefused,
 }
 
 impl CordonReason {
-    pub const ALL: [CordonReason; 11] = [
+    pub const ALL: [CordonReason; 12] = [
         CordonReason::RuleAllowed,
         CordonReason::RuleCheckpointed,
         CordonReason::RuleRedirected,
@@ -45,6 +49,7 @@ impl CordonReason {
         CordonReason::NothingToRun,
         CordonReason::ContractUnrepresentable,
         CordonReason::HardenedUnavailable,
+        CordonReason::SecretGrantRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +65,7 @@ impl CordonReason {
             CordonReason::NothingToRun => "NOTHING_TO_RUN",
             CordonReason::ContractUnrepresentable => "CONTRACT_UNREPRESENTABLE",
             CordonReason::HardenedUnavailable => "HARDENED_UNAVAILABLE",
+            CordonReason::SecretGrantRefused => "SECRET_GRANT_REFUSED",
         }
     }
 }

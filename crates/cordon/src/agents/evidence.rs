@@ -6,6 +6,12 @@
 //! cannot be recorded gives no decision: the error becomes a denial, so an agent cannot work
 //! unrecorded by deleting the key.
 //!
+//! A decision record names the secrets the policy grants the text (names and rules). An outcome
+//! entry quotes what the agent reported (the command, the first line of an error), so it is
+//! redacted of every value the secret store holds before it is signed
+//! (`SecretsPlace::record_redactor`); a store that cannot be read leaves the entry unwritten
+//! rather than unredacted.
+//!
 //! Durability (docs/journal.md, "Durability of hook records"): a one-shot hook syncs its record
 //! before it answers. The gateway's recorder defers the sync ([`Recorder::deferring`]): the record
 //! is written before the answer, so no process crash can lose it, and the gateway's flusher syncs
@@ -49,6 +55,8 @@ pub fn signer(home: &Home) -> Result<Signer, HookError> {
 pub struct Recorder {
     journal: Journal,
     signer: Signer,
+    /// The home's secret store, whose values an outcome entry is redacted of.
+    secrets: cordon_governor::SecretsPlace,
     /// With deferred syncs: the longest a written record may wait for its sync before the next
     /// append syncs it first.
     defer_up_to: Option<Duration>,
@@ -78,6 +86,7 @@ impl Recorder {
         Ok(Recorder {
             journal,
             signer,
+            secrets: home.secrets_place(),
             defer_up_to: None,
             unsynced_since: None,
         })
@@ -105,7 +114,15 @@ impl Recorder {
 
     /// Appends what the agent reported about a finished tool call.
     pub fn outcome(&mut self, outcome: &ToolOutcome) -> Result<(), HookError> {
-        let entry = outcome_entry(outcome);
+        let mut entry = outcome_entry(outcome);
+        let redactor = self.secrets.record_redactor().map_err(|why| {
+            HookError(format!(
+                "the tool outcome is not recorded, because the secret store cannot be read to redact it: {why}"
+            ))
+        })?;
+        if let Some(redactor) = redactor {
+            redactor.redact_json(&mut entry);
+        }
         self.append(&entry)
             .map_err(|e| HookError(format!("the journal refused the entry: {e}")))
     }
@@ -208,6 +225,10 @@ pub fn decision_of(request: &ToolRequest, verdict: &Verdict) -> Decision {
     }
     if let Some(run_as) = &verdict.run_as {
         details["run_as"] = Value::String(run_as.clone());
+    }
+    if !verdict.secrets.is_empty() {
+        // Names and the rule that granted each: the run resolves the values, after its gate.
+        details["secrets"] = json!({"grants": verdict.secrets});
     }
     cordon_governor::ledger::decision_of(
         &verdict.decision,

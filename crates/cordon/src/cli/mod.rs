@@ -23,6 +23,7 @@ mod mcp;
 mod policy;
 mod rollback;
 mod run;
+mod secret;
 mod serve;
 mod session;
 mod trash;
@@ -99,6 +100,9 @@ enum Command {
     /// (serve), and answers an auditor's questions from the mirror (query).
     #[command(subcommand)]
     Witness(witness::Args),
+    /// Secrets commands can be granted without the agent seeing them: set (value on stdin), list, rm.
+    #[command(subcommand)]
+    Secret(secret::Args),
 }
 
 impl Cli {
@@ -163,6 +167,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Deny(args) => approve::deny(args),
         Command::Serve(args) => serve::run(args),
         Command::Witness(args) => witness::run(args),
+        Command::Secret(args) => secret::run(args),
     }
 }
 

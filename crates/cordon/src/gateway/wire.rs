@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use cordon_core::{Contract, ReasonCode};
-use cordon_governor::PolicyRef;
+use cordon_governor::{PolicyRef, SecretsJudged};
 use cordon_policy::facts::Facts;
 use cordon_policy::native::Decision;
 use serde::{Deserialize, Serialize};
@@ -50,6 +50,9 @@ pub struct ExecAnalysis {
     pub csc_reason_code: Option<ReasonCode>,
     pub contract: Option<Contract>,
     pub policy: PolicyRef,
+    /// The secrets the policy grants the text as it runs (names and rules, never values).
+    #[serde(default)]
+    pub secrets: SecretsJudged,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
