@@ -82,6 +82,8 @@ impl World {
             approvers: self.root().join("home/approvers"),
             store: self.root().join("home/state/approvals.db"),
             channels: self.root().join("home/approvals.json"),
+            store_url: None,
+            machine: "test-machine".into(),
         }
     }
 
