@@ -302,7 +302,6 @@ fn csc_decision(
         .collect();
     let make = |outcome: Outcome, codes: Vec<CordonReason>, sentence: String| native::Decision {
         outcome,
-        decision: outcome.verdict(),
         reason_codes: codes,
         sentence,
         commands: Vec::new(),
