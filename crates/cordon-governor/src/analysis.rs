@@ -8,9 +8,10 @@
 use std::path::PathBuf;
 
 use cordon_core::{Contract, Outcome, ReasonCode};
+use cordon_policy::egress::{self, EgressJudgement};
 use cordon_policy::facts::{self, Facts};
 use cordon_policy::knowledge::Knowledge;
-use cordon_policy::native::{self, Context, CordonReason};
+use cordon_policy::native::{self, CompiledPolicy, Context, CordonReason};
 use cordon_policy::shell::{self, ShellState};
 use cordon_policy::synth::{self, Requester};
 use serde::Serialize;
@@ -42,7 +43,9 @@ pub struct AnalysisRequest {
     /// Judged for a hardened run, where the kernel grants rights on existing paths only: a
     /// write target that does not exist yet is judged (and granted) through its nearest existing
     /// ancestor as well as by name (`facts::grant_creations`), and a toolchain installed in the
-    /// home directory is judged and granted its install tree (`facts::grant_toolchains`).
+    /// home directory is judged and granted its install tree (`facts::grant_toolchains`). A host
+    /// list the rules grant is enforced, so it answers the rules that ask only about the network
+    /// (`egress::decide_hardened`).
     pub hardened: bool,
 }
 
@@ -98,6 +101,8 @@ pub struct Analysis {
     /// The CSC code when the policy is a CSC profile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csc_reason_code: Option<ReasonCode>,
+    /// The hosts each command's rules grant, and the network the text gets in hardened mode.
+    pub egress: EgressJudgement,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contract: Option<Contract>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,18 +187,31 @@ pub fn analyse(
     let front = front(request, probe);
     let state = shell_state(request);
     let policy = policies.policy(&request.policy)?;
-    let (native, csc_reason_code) = match policy.as_ref() {
+    let (native, csc_reason_code, egress) = match policy.as_ref() {
         PolicyInForce::Native(loaded) => {
             let compiled = policies.compiled(loaded, &context(request)?)?;
             let knowledge = Knowledge::builtin();
-            let decision = native::decide_facts(&front.facts, &compiled, &state, knowledge);
-            (decision, None)
+            let decide = |policy: &CompiledPolicy| {
+                native::decide_facts(&front.facts, policy, &state, knowledge)
+            };
+            let decision = decide(&compiled);
+            let (decision, egress) = if request.hardened {
+                egress::decide_hardened(&loaded.policy, &compiled, decision, decide)
+            } else {
+                let egress = egress::judge(&loaded.policy, &decision);
+                (decision, egress)
+            };
+            (decision, None, egress)
         }
         PolicyInForce::Cedar(cedar) => {
             let engine = policies.cedar(cedar, &context(request)?)?;
-            (engine.decision(&front.facts, &cedar.name), None)
+            let decision = engine.decision(&front.facts, &cedar.name);
+            (decision, None, egress::without_lists(&front.facts))
         }
-        PolicyInForce::Csc(loaded) => csc_decision(&front, &policy, loaded),
+        PolicyInForce::Csc(loaded) => {
+            let (decision, code) = csc_decision(&front, &policy, loaded);
+            (decision, code, egress::without_lists(&front.facts))
+        }
     };
     Ok(Analysis {
         text: front.text,
@@ -201,6 +219,7 @@ pub fn analyse(
         facts: front.facts,
         native,
         csc_reason_code,
+        egress,
         contract: front.contract,
         contract_error: front.contract_error,
         script: front.script,

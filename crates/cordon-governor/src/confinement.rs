@@ -6,26 +6,38 @@
 //! which the sandbox resolves (symlinks followed, `..` refused) before granting. In hardened mode
 //! the command's cwd is readable, as in CSC.
 //!
-//! This is where the policy's envelope (issue 15) replaces the per-command scopes, where the
-//! egress proxy (issue 17) replaces the deny-or-full network, and where granted secrets (issue 20)
-//! join the command's environment: each of those changes [`plan`] and nothing else.
+//! A hardened command's network is what its contract declares: none, the host's, or
+//! (`allowlisted`) the request's host list through cordon's egress proxy ([`network`]).
+//!
+//! This is where the policy's envelope (issue 15) replaces the per-command scopes and where
+//! granted secrets (issue 20) join the command's environment: each of those changes [`plan`] and
+//! nothing else.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cordon_core::contract::{Command, NetworkMode};
-use cordon_sandbox::{Confinement, Network, Plan, PlannedCommand};
+use cordon_sandbox::{Confinement, Egress, Network, Plan, PlannedCommand};
 
 use crate::mode::Mode;
 use crate::request::RunRequest;
 
+/// Names the egress proxy resolves itself instead of asking DNS, with the addresses it gives
+/// them: the operator's explicit statement (`--egress-resolve`), never a default. An address
+/// given here counts as listed for that name, loopback included (docs/sandbox.md).
+pub type ResolverOverrides = BTreeMap<String, Vec<IpAddr>>;
+
 /// Maps one contract command onto a one-command sandbox plan and its confinement, or says why it
-/// cannot run in this mode.
+/// cannot run in this mode. `resolver_overrides` go to the egress proxy of a command with a host
+/// list.
 pub fn plan(
     command: &Command,
     request: &RunRequest,
     mode: Mode,
+    resolver_overrides: &ResolverOverrides,
 ) -> Result<(Plan, Confinement), String> {
     let pipeline: Vec<Vec<OsString>> = command
         .argvs()
@@ -49,7 +61,7 @@ pub fn plan(
     };
     let confinement = match mode {
         Mode::Local => Confinement::local(),
-        Mode::Hardened => hardened(command)?,
+        Mode::Hardened => hardened(command, network(command, request, resolver_overrides)?),
     };
     Ok((
         Plan {
@@ -59,19 +71,33 @@ pub fn plan(
     ))
 }
 
-/// Hardened confinement: the command's declared scopes and cwd, and its network as declared.
-fn hardened(command: &Command) -> Result<Confinement, String> {
-    let mut confinement = Confinement::hardened();
-    confinement.network = match command.network {
+/// The network a hardened command runs with, as its contract declares it: none, the host's, or
+/// only the request's host list, through the egress proxy.
+pub fn network(
+    command: &Command,
+    request: &RunRequest,
+    resolver_overrides: &ResolverOverrides,
+) -> Result<Network, String> {
+    Ok(match command.network {
         NetworkMode::Deny => Network::Deny,
         NetworkMode::Full => Network::Allow,
-        NetworkMode::Allowlisted => {
-            return Err(format!(
-                "command {}: hardened mode cannot enforce a host allowlist (network: allowlisted); declare deny or full",
+        NetworkMode::Allowlisted => match &request.allowlist {
+            Some(list) => Network::Proxied(Egress {
+                allowlist: list.clone(),
+                resolver_overrides: resolver_overrides.clone(),
+            }),
+            None => return Err(format!(
+                "command {}: it declares network: allowlisted, and no host list is in force for it",
                 command.id
-            ))
-        }
-    };
+            )),
+        },
+    })
+}
+
+/// Hardened confinement: the command's declared scopes and cwd, and `network`.
+fn hardened(command: &Command, network: Network) -> Confinement {
+    let mut confinement = Confinement::hardened();
+    confinement.network = network;
     confinement.read_paths = command
         .read_paths
         .iter()
@@ -83,7 +109,7 @@ fn hardened(command: &Command) -> Result<Confinement, String> {
         .iter()
         .map(|p| literal_prefix(p))
         .collect();
-    Ok(confinement)
+    confinement
 }
 
 /// Why this kernel cannot run hardened mode, if it cannot: `cordon doctor`'s test without its

@@ -45,6 +45,7 @@ pub mod trash_service;
 
 pub use analysis::{analyse, Analysis, AnalysisRequest, Probe, SystemProbe, Written};
 pub use approval::{ApprovalDesk, ApprovalOptions};
+pub use confinement::ResolverOverrides;
 pub use decision::{Decision, PolicyRef, Reason};
 pub use error::{Error, Result};
 pub use executor::{Executed, Executor, Sandbox};

@@ -19,10 +19,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::approval::{self, ApprovalDesk, ApprovalOptions, Resolution};
-use crate::confinement;
+use crate::confinement::{self, ResolverOverrides};
 use crate::error::Result;
 use crate::executor::Executor;
-use crate::extension::{CommandEntry, CordonExtension, SandboxNote};
+use crate::extension::{CommandEntry, CordonExtension, EgressNote, SandboxNote};
 use crate::ledger::{
     decision_of, DecisionRecorded, Ledger, ReceiptRecorded, RecordSubject, HARDENED_NEEDS_SIGNING,
 };
@@ -44,6 +44,8 @@ pub struct Options {
     pub snapshots: Option<SnapshotPlaces>,
     /// The cordon session the run belongs to (snapshots and soft deletes are attributed to it).
     pub session: Option<String>,
+    /// Names the egress proxy resolves itself, for commands with a host list (hardened mode).
+    pub resolver_overrides: ResolverOverrides,
     pub notices: Notices,
 }
 
@@ -53,6 +55,7 @@ impl std::fmt::Debug for Options {
             .field("mode", &self.mode)
             .field("approval", &self.approval)
             .field("session", &self.session)
+            .field("resolver_overrides", &self.resolver_overrides)
             .finish_non_exhaustive()
     }
 }
@@ -123,6 +126,7 @@ fn govern_steps(
     );
     let mut extension = CordonExtension::of(request);
     extension.approval = approval.evidence();
+    extension.egress = EgressNote::of(request, options.mode, &options.resolver_overrides);
     let record = match record_decision(request, options, ledger, &approval, &extension) {
         Ok(record) => record,
         Err(why) => return block_unrecorded(request, options, ledger, &why),
@@ -346,7 +350,8 @@ fn run_one(
     if let Some(done) = snapshot::soft_delete(snapshot, command, hardened, &options.notices) {
         return Ok(done);
     }
-    let (mut plan, mut confinement) = confinement::plan(command, request, options.mode)?;
+    let (mut plan, mut confinement) =
+        confinement::plan(command, request, options.mode, &options.resolver_overrides)?;
     // Under a snapshot, any `rm` the command reaches becomes a soft delete.
     let service =
         snapshot::serve_soft_deletes(snapshot, command, hardened, &mut plan, &mut confinement)?;

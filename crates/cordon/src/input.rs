@@ -21,7 +21,9 @@ pub fn read_input(path: &Path, max_bytes: u64, what: &str) -> Result<Vec<u8>, Cl
 
 /// Loads a contract and a CSC profile and judges the one under the other. Any problem with
 /// either file is invalid input (exit 65), never a decision: a contract cordon cannot read is not
-/// a contract it may allow. Shared by `check` and `run`, so they cannot disagree.
+/// a contract it may allow, and a host list cordon cannot enforce (`allowed_egress_hosts`, for a
+/// command that declares `network: allowlisted`) is not a list it may run under. Shared by
+/// `check` and `run`, so they cannot disagree.
 pub fn judge_files(
     contract_path: &Path,
     policy_path: &Path,
@@ -31,5 +33,6 @@ pub fn judge_files(
         .map_err(|e| CliError::invalid_input(format!("{}: {e}", contract_path.display())))?;
     let policy = cordon_policy::load_file(policy_path)
         .map_err(|e| CliError::invalid_input(format!("{}: {e}", policy_path.display())))?;
-    Ok(cordon_governor::judge_contract(contract, &policy))
+    cordon_governor::judge_contract(contract, &policy)
+        .map_err(|e| CliError::invalid_input(format!("{}: {e}", policy_path.display())))
 }

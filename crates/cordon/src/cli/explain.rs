@@ -1,7 +1,10 @@
 //! `cordon explain --shell 'TEXT'` (or `-- ARGV…`): the parse, the synthesized contract, the rules
-//! that matched, the outcome, and the smallest policy change that would allow it. Runs nothing.
+//! that matched, the hosts each command may reach, the outcome, and the smallest policy change
+//! that would allow it. `--mode hardened` judges it as a hardened run (where a host list answers
+//! the rules that ask only about the network). Runs nothing.
 
-use cordon_governor::Analysis;
+use cordon_governor::{Analysis, Mode};
+use cordon_policy::egress::{CommandHosts, NetworkGrant};
 use cordon_policy::facts;
 use cordon_policy::native::suggest;
 use serde::Serialize;
@@ -14,26 +17,35 @@ use crate::output;
 pub struct Args {
     #[command(flatten)]
     pub request: JudgeArgs,
+    /// Judge it as a run in this mode would be judged.
+    #[arg(long, value_parser = crate::governing::mode_parser(), default_value = "local")]
+    pub mode: Mode,
 }
 
-pub fn run(args: Args) -> Result<u8, CliError> {
+pub fn run(mut args: Args) -> Result<u8, CliError> {
+    args.request.hardened = args.mode == Mode::Hardened;
     let analysis = judging::analyse(&args.request)?;
     let suggestions = suggest::suggestions(&analysis.native);
     if args.request.json {
         #[derive(Serialize)]
         struct Explained<'a> {
+            mode: &'a str,
             #[serde(flatten)]
             analysis: &'a Analysis,
             suggestions: &'a [String],
         }
         let text = serde_json::to_string_pretty(&Explained {
+            mode: args.mode.as_str(),
             analysis: &analysis,
             suggestions: &suggestions,
         })
         .map_err(|e| CliError::internal(format!("cannot serialize the explanation: {e}")))?;
         return output::answer(&format!("{text}\n"), exit::OK);
     }
-    output::answer(&render_explanation(&analysis, &suggestions), exit::OK)
+    output::answer(
+        &render_explanation(&analysis, args.mode, &suggestions),
+        exit::OK,
+    )
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -60,11 +72,12 @@ macro_rules! say {
     }};
 }
 
-fn render_explanation(analysis: &Analysis, suggestions: &[String]) -> String {
+fn render_explanation(analysis: &Analysis, mode: Mode, suggestions: &[String]) -> String {
     let mut out = String::new();
     let decision = &analysis.native;
     say!(out, "text:     {}", analysis.text);
     say!(out, "cwd:      {}", analysis.cwd);
+    say!(out, "mode:     {}", mode.as_str());
     say!(
         out,
         "policy:   {} (sha256 {})",
@@ -77,7 +90,13 @@ fn render_explanation(analysis: &Analysis, suggestions: &[String]) -> String {
     say!(out, "commands:");
     for (i, facts) in analysis.facts.commands.iter().enumerate() {
         out.push_str(&render_command(i, facts, decision.commands.get(i)));
+        out.push_str(&render_hosts(facts, analysis.egress.commands.get(i)));
     }
+    say!(
+        out,
+        "network:  {}",
+        network_sentence(&analysis.egress.grant)
+    );
     let codes: Vec<&str> = decision.reason_codes.iter().map(|c| c.as_str()).collect();
     say!(
         out,
@@ -105,6 +124,48 @@ fn render_explanation(analysis: &Analysis, suggestions: &[String]) -> String {
         }
     }
     out
+}
+
+/// The hosts one command's rules grant, when it uses the network or a rule grants it some.
+fn render_hosts(
+    facts: &cordon_policy::facts::CommandFacts,
+    hosts: Option<&CommandHosts>,
+) -> String {
+    let mut out = String::new();
+    match hosts.and_then(|h| h.hosts.as_ref()) {
+        Some(list) if list.is_empty() => {
+            say!(out, "     hosts:    none (its rules grant an empty list)")
+        }
+        Some(list) => say!(out, "     hosts:    {}", list.to_strings().join(", ")),
+        None if facts.network => say!(out, "     hosts:    no rule lists any"),
+        None => {}
+    }
+    if let Some(answered) = hosts.map(|h| &h.answered).filter(|a| !a.is_empty()) {
+        say!(
+            out,
+            "     answered: {} (a hardened run reaches only the listed hosts)",
+            answered.join(", ")
+        );
+    }
+    out
+}
+
+/// What a hardened run of the whole text may reach.
+fn network_sentence(grant: &NetworkGrant) -> String {
+    match grant {
+        NetworkGrant::Deny => "none (no command uses it)".to_string(),
+        NetworkGrant::Hosts(list) if list.is_empty() => {
+            "a hardened run reaches no host: its rules grant an empty list".to_string()
+        }
+        NetworkGrant::Hosts(list) => format!(
+            "a hardened run reaches only {}, through cordon's egress proxy",
+            list.to_strings().join(", ")
+        ),
+        NetworkGrant::Full => {
+            "a hardened run gets the host's network: a command uses it and no rule lists its hosts"
+                .to_string()
+        }
+    }
 }
 
 /// One command of the explanation: its facts, and the rules that judged it.

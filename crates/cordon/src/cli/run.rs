@@ -26,6 +26,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
+    args.how.resolver_overrides()?;
     let (request, _) = crate::input::judge_files(&args.contract, &args.policy)?;
     let how = args.how;
     let journal = governing::journal_named(how.journal.as_deref());

@@ -272,6 +272,7 @@ fn ask_for_analysis(args: &JudgeArgs) -> Result<Option<Analysis>, Fallback> {
         facts: front.facts,
         native: answer.decision,
         csc_reason_code: answer.csc_reason_code,
+        egress: answer.egress,
         contract: front.contract,
         contract_error: front.contract_error,
         script: front.script,
