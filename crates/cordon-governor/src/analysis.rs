@@ -2,10 +2,12 @@
 //! synthesized CSC contract and a decision under the policy in force. `cordon exec`, `cordon
 //! explain`, the hooks, MCP and the gateway all judge through [`analyse`], so they cannot disagree.
 //!
-//! Pure but for its two seams: where policies come from ([`PolicySource`]) and the filesystem
-//! and kernel facts a hardened judgement needs ([`Probe`]). Tests hand it both.
+//! Pure but for its seam: where policies come from ([`PolicySource`]); tests hand it one. The
+//! text is judged as written in both modes; what the kernel cannot be asked about here (whether
+//! hardened mode can confine at all) is the [`Probe`]'s, which the hooks and MCP ask.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use cordon_core::{Contract, Outcome, ReasonCode};
 use cordon_policy::egress::{self, EgressJudgement};
@@ -18,6 +20,7 @@ use serde::Serialize;
 
 use crate::decision::{Decision, PolicyRef};
 use crate::error::{Error, Result};
+use crate::mode::Mode;
 use crate::policies::{PolicyChoice, PolicyInForce, PolicySource};
 
 /// What the agent wrote.
@@ -40,25 +43,17 @@ pub struct AnalysisRequest {
     /// What `{workspace}` means in the policy (default: the cwd).
     pub workspace: Option<PathBuf>,
     pub policy: PolicyChoice,
-    /// Judged for a hardened run, where the kernel grants rights on existing paths only: a
-    /// write target that does not exist yet is judged (and granted) through its nearest existing
-    /// ancestor as well as by name (`facts::grant_creations`), and a toolchain installed in the
-    /// home directory is judged and granted its install tree (`facts::grant_toolchains`). A host
-    /// list the rules grant is enforced, so it answers the rules that ask only about the network
+    /// Judged for a hardened run: the kernel will confine what runs to the policy's envelope
+    /// ([`crate::envelope`]), so the decision may assume it (`cordon explain` says which mode a
+    /// decision assumed). Paths are judged as written here; a path that reaches beyond the
+    /// envelope is judged again on its real path when the run is confined. A host list the rules
+    /// grant is enforced, so it answers the rules that ask only about the network
     /// (`egress::decide_hardened`).
     pub hardened: bool,
 }
 
-/// The filesystem and kernel facts a judgement needs, so that it can be made without them.
+/// The kernel facts a judgement needs, so that it can be made without them.
 pub trait Probe {
-    /// Whether anything (a dangling link too) exists at `path`.
-    fn is_present(&self, path: &str) -> bool;
-    /// Whether `path` exists, links followed.
-    fn exists(&self, path: &str) -> bool;
-    /// The executables `program` names, run in `cwd` with `PATH` = `path`.
-    fn locate(&self, program: &str, cwd: &str, path: &str) -> Vec<String>;
-    /// The `PATH` the sandbox passes to a command.
-    fn search_path(&self) -> String;
     /// Why this kernel cannot confine a hardened run, if it cannot.
     fn hardened_unavailable(&self) -> Option<String>;
 }
@@ -68,22 +63,6 @@ pub trait Probe {
 pub struct SystemProbe;
 
 impl Probe for SystemProbe {
-    fn is_present(&self, path: &str) -> bool {
-        std::path::Path::new(path).symlink_metadata().is_ok()
-    }
-
-    fn exists(&self, path: &str) -> bool {
-        std::path::Path::new(path).exists()
-    }
-
-    fn locate(&self, program: &str, cwd: &str, path: &str) -> Vec<String> {
-        cordon_policy::toolchains::locate(program, cwd, path)
-    }
-
-    fn search_path(&self) -> String {
-        std::env::var("PATH").unwrap_or_else(|_| cordon_sandbox::DEFAULT_PATH.into())
-    }
-
     fn hardened_unavailable(&self) -> Option<String> {
         crate::confinement::hardened_unavailable()
     }
@@ -113,6 +92,12 @@ pub struct Analysis {
     /// The policy the decision was made under, as receipts name it.
     #[serde(skip)]
     pub policy: PolicyRef,
+    /// The policy itself, when it was loaded in this process (not when a gateway decided): a
+    /// hardened run builds its envelope from it.
+    #[serde(skip)]
+    pub policy_in_force: Option<Arc<PolicyInForce>>,
+    /// Whether the decision assumed a hardened run (`AnalysisRequest::hardened`).
+    pub mode: Mode,
 }
 
 impl Analysis {
@@ -143,28 +128,14 @@ pub fn shell_state(request: &AnalysisRequest) -> ShellState {
 }
 
 /// The parse, facts and contract for the request.
-pub fn front(request: &AnalysisRequest, probe: &dyn Probe) -> Front {
+pub fn front(request: &AnalysisRequest) -> Front {
     let state = shell_state(request);
     let (text, script) = match &request.written {
         Written::Shell(text) => (text.clone(), shell::parse(text, &state)),
         Written::Argv(argv) => (facts::display_argv(argv), shell::from_argv(argv, &state)),
     };
-    let mut facts = facts::of_script(&script, &state, Knowledge::builtin());
-    // A write target that does not exist yet is judged together with the existing directory the
-    // sandbox grants instead (the kernel grants rights on existing paths only).
-    if request.hardened {
-        facts::grant_creations(&mut facts, |path| probe.is_present(path));
-        // A program installed in the home directory (`~/.cargo/bin/cargo`) is looked up on the
-        // PATH the sandbox will pass, and its toolchain's install tree is judged and granted.
-        let path = probe.search_path();
-        facts::grant_toolchains(
-            &mut facts,
-            &state.home,
-            cordon_policy::toolchains::Toolchains::builtin(),
-            |c| probe.locate(&c.program, &c.cwd, &path),
-            |p| probe.exists(p),
-        );
-    }
+    // Judged as written: the envelope, not a path-by-path grant, is what a hardened run gets.
+    let facts = facts::of_script(&script, &state, Knowledge::builtin());
     let (contract, contract_error) = match synth::contract(&text, &facts, &Requester::default()) {
         Ok(contract) => (Some(contract), None),
         Err(e) => (None, Some(e.to_string())),
@@ -179,12 +150,8 @@ pub fn front(request: &AnalysisRequest, probe: &dyn Probe) -> Front {
 }
 
 /// Judges the request under the policy it names.
-pub fn analyse(
-    request: &AnalysisRequest,
-    policies: &dyn PolicySource,
-    probe: &dyn Probe,
-) -> Result<Analysis> {
-    let front = front(request, probe);
+pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result<Analysis> {
+    let front = front(request);
     let state = shell_state(request);
     let policy = policies.policy(&request.policy)?;
     let (native, csc_reason_code, egress) = match policy.as_ref() {
@@ -224,6 +191,12 @@ pub fn analyse(
         contract_error: front.contract_error,
         script: front.script,
         policy: policy.reference(),
+        mode: if request.hardened {
+            Mode::Hardened
+        } else {
+            Mode::Local
+        },
+        policy_in_force: Some(policy),
     })
 }
 

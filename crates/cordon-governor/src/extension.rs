@@ -13,12 +13,15 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::confinement::ResolverOverrides;
-use crate::mode::Mode;
+use crate::mode::{Mode, ModeNote};
 use crate::request::{FrontEnd, RunRequest};
 
 /// The `x-cordon` object. Members that do not apply are absent.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CordonExtension {
+    /// The mode the run was governed in, and whether it was named or the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ModeNote>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub front_end: Option<FrontEnd>,
     /// The snapshot (`allow_with_checkpoint`): requested, and once taken, which.
@@ -168,6 +171,7 @@ impl CordonExtension {
     /// What every record and receipt of `request` carries: the front end and the snapshot request.
     pub fn of(request: &RunRequest) -> CordonExtension {
         CordonExtension {
+            mode: None,
             front_end: request.front_end.clone(),
             checkpoint: request.snapshot_requested().then(|| SnapshotNote {
                 requested: true,

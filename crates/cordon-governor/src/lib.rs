@@ -12,7 +12,7 @@
 //! | resolve approval | [`approval::resolve`] |
 //! | record decision | [`Ledger::record_decision`], built by [`ledger::decision_of`] |
 //! | snapshot (allow with checkpoint) | [`snapshot::take`], soft deletes in [`snapshot`] and [`trash_service`] |
-//! | plan confinement | [`confinement::plan`], [`confinement::check_scopes`] |
+//! | plan confinement | [`confinement::plan`], the envelope and its grants in [`envelope`] |
 //! | execute | [`Executor`] ([`executor::Sandbox`] is the real one) |
 //! | build receipt | [`receipt`], the `x-cordon` extension in [`extension`] |
 //! | record receipt, seal | [`Ledger::record_receipt`], [`Ledger::seal`] |
@@ -29,6 +29,7 @@ pub mod analysis;
 pub mod approval;
 pub mod confinement;
 pub mod decision;
+pub mod envelope;
 pub mod error;
 pub mod executor;
 pub mod extension;
@@ -47,10 +48,11 @@ pub use analysis::{analyse, Analysis, AnalysisRequest, Probe, SystemProbe, Writt
 pub use approval::{ApprovalDesk, ApprovalOptions};
 pub use confinement::ResolverOverrides;
 pub use decision::{Decision, PolicyRef, Reason};
+pub use envelope::{EnvelopeInForce, EnvelopeSource};
 pub use error::{Error, Result};
 pub use executor::{Executed, Executor, Sandbox};
 pub use ledger::Ledger;
-pub use mode::Mode;
+pub use mode::{Mode, ModeChoice, ModeNote};
 pub use notice::{Notice, Notices};
 pub use pipeline::{govern, govern_unrecorded, Conclusion, Governed, Options};
 pub use policies::{PolicyChoice, PolicyInForce, PolicySource};

@@ -5,10 +5,12 @@
 //!
 //! Every decision is evidence, recorded before anything runs; if it cannot be, nothing runs. A
 //! refusal starts nothing and gets a blocked receipt for the caller (the journal's evidence of it
-//! is its decision record). A run that cannot start as planned (a scope that would expose the key
-//! or the journal, a snapshot that failed, a mode the command cannot run in, a sandbox that
-//! refuses) is blocked, with exit 126 and one sentence; the commands before it keep their entries.
+//! is its decision record). A run that cannot start as planned (a kernel that cannot enforce
+//! hardened mode, an envelope that cannot be built, a path whose real target the policy denies, a
+//! snapshot that failed, a mode the command cannot run in, a sandbox that refuses) is blocked,
+//! with exit 126 and one sentence; the commands before it keep their entries.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use cordon_core::receipt::{ExecutionReceipt, ReceiptStatus};
@@ -18,25 +20,34 @@ use cordon_sandbox::{CommandReport, CommandStatus};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::analysis::Probe;
 use crate::approval::{self, ApprovalDesk, ApprovalOptions, Resolution};
 use crate::confinement::{self, ResolverOverrides};
+use crate::envelope::{EnvelopeInForce, EnvelopeSource};
 use crate::error::Result;
 use crate::executor::Executor;
 use crate::extension::{CommandEntry, CordonExtension, EgressNote, SandboxNote};
 use crate::ledger::{
     decision_of, DecisionRecorded, Ledger, ReceiptRecorded, RecordSubject, HARDENED_NEEDS_SIGNING,
 };
-use crate::mode::Mode;
+use crate::mode::{Mode, ModeChoice, ModeNote};
 use crate::notice::{Notice, Notices};
 use crate::receipt;
 use crate::request::RunRequest;
-use crate::snapshot::{self, Snapshot, SnapshotPlaces};
+use crate::snapshot::{self, DeleteScope, Snapshot, SnapshotPlaces};
 use crate::status;
 
 /// How to govern a request.
 #[derive(Clone)]
 pub struct Options {
     pub mode: Mode,
+    /// Whether the mode was named by the caller or is the default (the receipt says which).
+    pub mode_choice: ModeChoice,
+    /// What a hardened run's envelope is made from; built once per run (a hardened run without
+    /// it is blocked).
+    pub envelope: Option<EnvelopeSource>,
+    /// Whether this kernel can confine a hardened run ([`SystemProbe`] in the binary).
+    pub kernel: Arc<dyn Probe + Send + Sync>,
     pub approval: ApprovalOptions,
     /// The home's approval desk; `None` without a home (an ask can then not be approved).
     pub desk: Option<ApprovalDesk>,
@@ -53,11 +64,30 @@ impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Options")
             .field("mode", &self.mode)
+            .field("mode_choice", &self.mode_choice)
+            .field("envelope", &self.envelope)
             .field("approval", &self.approval)
             .field("session", &self.session)
             .field("resolver_overrides", &self.resolver_overrides)
             .finish_non_exhaustive()
     }
+}
+
+impl Options {
+    /// What the receipt says about the mode.
+    pub fn mode_note(&self) -> ModeNote {
+        ModeNote {
+            mode: self.mode,
+            chosen: self.mode_choice,
+        }
+    }
+}
+
+/// The `x-cordon` every record and receipt of `request` carries, with the mode it was governed in.
+fn extension_of(request: &RunRequest, options: &Options) -> CordonExtension {
+    let mut extension = CordonExtension::of(request);
+    extension.mode = Some(options.mode_note());
+    extension
 }
 
 /// How a governed request ended.
@@ -124,7 +154,7 @@ fn govern_steps(
         options.desk.as_ref(),
         &options.notices,
     );
-    let mut extension = CordonExtension::of(request);
+    let mut extension = extension_of(request, options);
     extension.approval = approval.evidence();
     extension.egress = EgressNote::of(request, options.mode, &options.resolver_overrides);
     let record = match record_decision(request, options, ledger, &approval, &extension) {
@@ -141,7 +171,7 @@ fn govern_steps(
             &extension,
         );
     }
-    let run = run_commands(request, options, ledger, executor);
+    let run = run_commands(request, options, ledger, approval.granted(), executor);
     let (receipt, conclusion) = build_receipt(request, options, ledger, run, extension);
     record_and_seal(ledger, receipt, record.as_ref(), conclusion)
 }
@@ -166,7 +196,7 @@ pub fn govern_unrecorded(
         return govern_steps(request, &options, &mut Ledger::Unsigned, executor);
     }
     (options.notices)(Notice::Blocked(why.to_string()));
-    let receipt = receipt::blocked_now(request, options.mode, why, &CordonExtension::of(request));
+    let receipt = receipt::blocked_now(request, options.mode, why, &extension_of(request, options));
     Ok(Governed {
         conclusion: Conclusion::Blocked(why.to_string()),
         receipt: receipt.to_value(),
@@ -216,7 +246,7 @@ fn block_unrecorded(
 ) -> Result<Governed> {
     (options.notices)(Notice::Blocked(why.to_string()));
     let mut receipt =
-        receipt::blocked_now(request, options.mode, why, &CordonExtension::of(request));
+        receipt::blocked_now(request, options.mode, why, &extension_of(request, options));
     receipt.signing_key_id = ledger.key_id();
     Ok(Governed {
         conclusion: Conclusion::Blocked(why.to_string()),
@@ -274,11 +304,13 @@ struct Run {
     snapshot: Option<Snapshot>,
 }
 
-/// Snapshot, then plan, confine and execute each command in turn until one does not succeed.
+/// Builds the envelope (hardened mode), snapshots, then plans, confines and executes each command
+/// in turn until one does not succeed. `approved`: a person approved this run.
 fn run_commands(
     request: &RunRequest,
     options: &Options,
     ledger: &Ledger,
+    approved: bool,
     executor: &mut dyn Executor,
 ) -> Run {
     let mut run = Run {
@@ -293,15 +325,13 @@ fn run_commands(
         (options.notices)(Notice::Blocked(why.clone()));
         run.blocked = Some((id, why));
     };
-    if let Err(why) = confinement::check_scopes(
-        request,
-        options.mode,
-        ledger.key_file(),
-        ledger.journal_dir(),
-    ) {
-        block(&mut run, request.first_command_id(), why);
-        return run;
-    }
+    let envelope = match confine_to(options, ledger) {
+        Ok(envelope) => envelope,
+        Err(why) => {
+            block(&mut run, request.first_command_id(), why);
+            return run;
+        }
+    };
     let places = options.snapshots.as_ref();
     match snapshot::take(
         request,
@@ -315,8 +345,19 @@ fn run_commands(
             return run;
         }
     }
+    let confinement = Confining {
+        envelope: envelope.as_ref(),
+        approved,
+    };
     for command in &request.contract.commands {
-        match run_one(command, request, options, run.snapshot.as_ref(), executor) {
+        match run_one(
+            command,
+            request,
+            options,
+            run.snapshot.as_ref(),
+            &confinement,
+            executor,
+        ) {
             Ok((report, entry)) => {
                 run.entries.push(entry);
                 let ok = report.status == CommandStatus::Success;
@@ -337,24 +378,62 @@ fn run_commands(
     run
 }
 
+/// The envelope a hardened run is confined to, built once for all its commands; `None` in local
+/// mode. `Err` is one sentence: the kernel cannot enforce hardened mode here, or the envelope
+/// cannot be built.
+fn confine_to(
+    options: &Options,
+    ledger: &Ledger,
+) -> std::result::Result<Option<EnvelopeInForce>, String> {
+    if options.mode != Mode::Hardened {
+        return Ok(None);
+    }
+    if let Some(why) = options.kernel.hardened_unavailable() {
+        return Err(format!(
+            "hardened mode cannot run on this kernel: {why}; local mode runs without kernel enforcement when it is asked for by name (--mode local), and its receipt says so"
+        ));
+    }
+    let source = options
+        .envelope
+        .as_ref()
+        .ok_or("hardened mode needs the policy's envelope, and the caller gave none")?;
+    EnvelopeInForce::build(source, ledger).map(Some)
+}
+
+/// What every command of a run is confined with.
+struct Confining<'a> {
+    envelope: Option<&'a EnvelopeInForce>,
+    approved: bool,
+}
+
 /// One command: a soft delete under a snapshot, or planned, confined and executed.
 fn run_one(
     command: &cordon_core::contract::Command,
     request: &RunRequest,
     options: &Options,
     snapshot: Option<&Snapshot>,
+    confining: &Confining<'_>,
     executor: &mut dyn Executor,
 ) -> std::result::Result<(CommandReport, CommandEntry), String> {
-    let hardened = options.mode == Mode::Hardened;
+    let within = match confining.envelope {
+        Some(envelope) => DeleteScope::Envelope(&envelope.envelope.write),
+        None => DeleteScope::Declared,
+    };
     // Under a snapshot, a plain `rm` moves its targets to the trash instead.
-    if let Some(done) = snapshot::soft_delete(snapshot, command, hardened, &options.notices) {
+    if let Some(done) = snapshot::soft_delete(snapshot, command, within, &options.notices) {
         return Ok(done);
     }
-    let (mut plan, mut confinement) =
-        confinement::plan(command, request, options.mode, &options.resolver_overrides)?;
+    let (mut plan, mut confinement) = confinement::plan(
+        command,
+        request,
+        options.mode,
+        confining.envelope,
+        confining.approved,
+        &options.resolver_overrides,
+    )?;
     // Under a snapshot, any `rm` the command reaches becomes a soft delete.
     let service =
-        snapshot::serve_soft_deletes(snapshot, command, hardened, &mut plan, &mut confinement)?;
+        snapshot::serve_soft_deletes(snapshot, command, within, &mut plan, &mut confinement)?;
     let executed = executor.execute(&plan, &confinement)?;
     let mut entry = CommandEntry::of(&executed.report, Some(executed.enforcement));
     entry.soft_delete =

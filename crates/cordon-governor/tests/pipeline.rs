@@ -19,17 +19,27 @@ use cordon_core::hosts::HostList;
 use cordon_core::{Contract, Outcome};
 use cordon_governor::approval::ApprovalDesk;
 use cordon_governor::{
-    govern, govern_unrecorded, judge_contract, ApprovalOptions, Conclusion, Decision, Error,
-    Executed, Executor, Governed, Ledger, Mode, Notice, Options, PolicyRef, RunRequest,
-    SnapshotPlaces,
+    govern, govern_unrecorded, judge_contract, ApprovalOptions, Conclusion, Decision,
+    EnvelopeSource, Error, Executed, Executor, Governed, Ledger, Mode, ModeChoice, Notice, Options,
+    PolicyInForce, PolicyRef, Probe, RunRequest, SnapshotPlaces,
 };
 use cordon_policy::egress::NetworkGrant;
+use cordon_policy::native::LoadedNativePolicy;
 use cordon_sandbox::{
     CommandReport, CommandStatus, Confinement, Egress, Network, Plan, StreamReport,
 };
 use serde_json::{json, Value};
 
 const KEY_ID: &str = "pipeline-key";
+
+/// A kernel that can confine a hardened run, or says what it lacks.
+struct Kernel(Option<&'static str>);
+
+impl Probe for Kernel {
+    fn hardened_unavailable(&self) -> Option<String> {
+        self.0.map(str::to_string)
+    }
+}
 
 /// A workspace, a key, a home for approvals and snapshots, and a place for the journal, all in
 /// one temporary directory.
@@ -134,12 +144,27 @@ impl World {
         let heard = Arc::clone(&notices.0);
         Options {
             mode,
+            mode_choice: ModeChoice::Named,
+            envelope: Some(self.envelope()),
+            kernel: Arc::new(Kernel(None)),
             approval: ApprovalOptions::none(),
             desk: Some(self.desk()),
             snapshots: Some(self.places()),
             session: None,
             resolver_overrides: Default::default(),
             notices: Arc::new(move |n: Notice| heard.lock().unwrap().push(n)),
+        }
+    }
+
+    /// The default pack's envelope for the workspace, with a home of its own.
+    fn envelope(&self) -> EnvelopeSource {
+        EnvelopeSource {
+            policy: Arc::new(PolicyInForce::Native(
+                LoadedNativePolicy::default_pack().unwrap(),
+            )),
+            workspace: self.ws(),
+            home: self.root().join("user"),
+            cordon_home: self.root().join("home"),
         }
     }
 
@@ -346,12 +371,16 @@ fn one_case(outcome: Outcome, mode: Mode, kind: LedgerKind, case: &str) {
     assert_eq!(executor.seen.len(), usize::from(ran), "{case}");
     if let Some((plan, confinement)) = executor.seen.first() {
         assert_eq!(plan.commands[0].id, "cmd_1", "{case}");
-        let (expected_mode, write_paths) = match mode {
+        // Hardened: the envelope's write root is the workspace; nothing is granted by path and
+        // the workspace the contract names needs no grant beyond it.
+        let (expected_mode, write_roots) = match mode {
             Mode::Local => (cordon_sandbox::Mode::Local, Vec::new()),
             Mode::Hardened => (cordon_sandbox::Mode::Hardened, vec![world.ws()]),
         };
         assert_eq!(confinement.mode, expected_mode, "{case}");
-        assert_eq!(confinement.write_paths, write_paths, "{case}");
+        assert_eq!(confinement.envelope.write, write_roots, "{case}");
+        assert!(confinement.write_paths.is_empty(), "{case}");
+        assert!(confinement.grants.is_empty(), "{case}");
     }
 
     // The receipt.
@@ -680,33 +709,107 @@ fn a_receipt_the_journal_refuses_after_the_run_is_handed_back_signed_with_a_faul
 }
 
 #[test]
-fn a_granted_scope_that_holds_the_key_or_the_journal_is_refused() {
+fn a_key_or_journal_inside_the_workspace_is_closed_by_the_envelope() {
     let world = World::new();
     let heard = Heard::default();
-    // The key and the journal inside the workspace the contract may write.
+    // The key and the journal inside the workspace every hardened command may write.
     let keys = world.ws().join("keys");
     cordon_journal::keys::generate(&keys, Some(KEY_ID)).unwrap();
     let key = keys.join(format!("{KEY_ID}.pem"));
-    let request = world.request(Outcome::Allow);
-    let options = world.options(Mode::Local, &heard);
-    let mut executor = Recording::new(Answer::Exit(0));
-    let ledger = Ledger::open(Some((&key, KEY_ID)), None, Mode::Local);
-    let governed = run(&request, &options, ledger, &mut executor);
-    let Conclusion::Blocked(why) = &governed.conclusion else {
-        panic!("{:?}", governed.conclusion);
-    };
-    assert!(why.contains("the signing key") && why.contains("lies inside the granted scope"));
-    assert!(executor.seen.is_empty());
-
     let journal = world.ws().join("journal");
-    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), Some(&journal), Mode::Local);
+    let request = world.request(Outcome::Allow);
+    let options = world.options(Mode::Hardened, &heard);
     let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&key, KEY_ID)), Some(&journal), Mode::Hardened);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    let (_, confinement) = &executor.seen[0];
+    let never = &confinement.envelope.never;
+    assert!(never.contains(&key), "{never:?}");
+    assert!(never.contains(&journal), "{never:?}");
+    // Control: a key kept elsewhere is closed too, but nothing in the workspace is.
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), None, Mode::Hardened);
+    run(&request, &options, ledger, &mut executor);
+    let never = &executor.seen[0].1.envelope.never;
+    assert!(never.contains(&world.key()), "{never:?}");
+    assert!(
+        !never.iter().any(|n| n.starts_with(world.ws())),
+        "{never:?}"
+    );
+}
+
+#[test]
+fn a_kernel_that_cannot_confine_blocks_a_hardened_run_and_names_local_mode() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Allow);
+    let mut options = world.options(Mode::Hardened, &heard);
+    options.kernel = Arc::new(Kernel(Some(
+        "this kernel offers Landlock ABI 2, below the 3 it needs",
+    )));
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), None, Mode::Hardened);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(
+        governed.conclusion,
+        Conclusion::Blocked(
+            "hardened mode cannot run on this kernel: this kernel offers Landlock ABI 2, below the 3 it needs; local mode runs without kernel enforcement when it is asked for by name (--mode local), and its receipt says so".into()
+        )
+    );
+    assert!(executor.seen.is_empty());
+    assert_eq!(governed.receipt["status"], "blocked");
+    // Control: the same kernel runs local mode, named, and the receipt says it was named.
+    let options = Options {
+        mode: Mode::Local,
+        ..options
+    };
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), None, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert_eq!(
+        governed.receipt["x-cordon"]["mode"],
+        json!({"mode": "local", "chosen": "named"})
+    );
+}
+
+#[test]
+fn a_workspace_inside_the_journal_is_blocked_with_the_envelopes_sentence() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Allow);
+    let mut options = world.options(Mode::Hardened, &heard);
+    let journal = world.root().join("journal");
+    let inside = journal.join("ws");
+    std::fs::create_dir_all(&inside).unwrap();
+    if let Some(source) = options.envelope.as_mut() {
+        source.workspace = inside.clone();
+    }
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), Some(&journal), Mode::Hardened);
     let governed = run(&request, &options, ledger, &mut executor);
     let Conclusion::Blocked(why) = &governed.conclusion else {
         panic!("{:?}", governed.conclusion);
     };
-    assert!(why.contains("the journal") && why.contains("lies inside the writable scope"));
+    assert!(
+        why.starts_with("the policy's envelope cannot be built: ")
+            && why.contains("is never granted"),
+        "{why}"
+    );
     assert!(executor.seen.is_empty());
+    assert_eq!(governed.receipt["status"], "blocked");
+    // A hardened run with no envelope to build is blocked too, and says so.
+    options.envelope = None;
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), None, Mode::Hardened);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(
+        governed.conclusion,
+        Conclusion::Blocked(
+            "hardened mode needs the policy's envelope, and the caller gave none".into()
+        )
+    );
 }
 
 #[test]

@@ -74,7 +74,8 @@ pub struct Envelope {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct EnvelopeBuilder {
-    workspace: PathBuf,
+    /// `None` for an envelope that grants no workspace ([`Envelope::without_workspace`]).
+    workspace: Option<PathBuf>,
     home: Option<PathBuf>,
     cordon_home: Option<PathBuf>,
     never: Vec<PathBuf>,
@@ -87,9 +88,16 @@ pub struct EnvelopeBuilder {
 impl Envelope {
     pub fn builder(workspace: impl Into<PathBuf>) -> EnvelopeBuilder {
         EnvelopeBuilder {
-            workspace: workspace.into(),
+            workspace: Some(workspace.into()),
             ..EnvelopeBuilder::default()
         }
+    }
+
+    /// A builder for an envelope with no workspace: nothing is writable but what the caches and
+    /// the run's private `TMPDIR` make so, and every grant beyond it comes from the caller (a CSC
+    /// contract's declared scopes). Its never, read-only and never-name lists hold as usual.
+    pub fn without_workspace() -> EnvelopeBuilder {
+        EnvelopeBuilder::default()
     }
 }
 
@@ -169,20 +177,24 @@ impl EnvelopeBuilder {
     /// is or lies inside a never path; a cache, read or home that is absent or closed is left out
     /// and noted.
     pub fn build(self) -> Result<Envelope, Error> {
-        let workspace = resolve_real(&self.workspace, "/")?;
-        if !workspace.is_dir() {
-            return Err(Error::Envelope(format!(
-                "the workspace {} is not a directory",
-                workspace.path().display()
-            )));
-        }
         let never = all_forms(self.cordon_home.iter().chain(&self.never))?;
         let read_only = all_forms(&self.read_only)?;
-        refuse_if_never(workspace.path(), &never)?;
-        refuse_if_never(workspace.path(), &read_only)?;
+        let mut write = Vec::new();
+        if let Some(workspace) = &self.workspace {
+            let workspace = resolve_real(workspace, "/")?;
+            if !workspace.is_dir() {
+                return Err(Error::Envelope(format!(
+                    "the workspace {} is not a directory",
+                    workspace.path().display()
+                )));
+            }
+            refuse_if_never(workspace.path(), &never)?;
+            refuse_if_never(workspace.path(), &read_only)?;
+            write.push(workspace.path().to_path_buf());
+        }
         name_matcher(&self.never_names)?;
         let mut envelope = Envelope {
-            write: vec![workspace.path().to_path_buf()],
+            write,
             never,
             never_names: self.never_names.clone(),
             read_only,
@@ -661,6 +673,22 @@ mod tests {
         assert!(matches!(err, Error::NeverGranted { .. }), "{err}");
         let err = Envelope::builder(h.join("notes.txt")).build().unwrap_err();
         assert!(err.to_string().contains("not a directory"), "{err}");
+    }
+
+    #[test]
+    fn an_envelope_without_a_workspace_writes_nothing_but_keeps_its_holes() {
+        let (_t, h) = home();
+        let e = Envelope::without_workspace()
+            .cordon_home(h.join(".config/cordon"))
+            .never([h.join(".ssh")])
+            .read_only([h.join(".bashrc")])
+            .build()
+            .unwrap();
+        assert!(e.write.is_empty() && e.read == vec![h.join(".bashrc")] && e.list.is_empty());
+        assert!(e.never.contains(&h.join(".ssh")) && e.never.contains(&h.join(".config/cordon")));
+        // Positive control: the same builder with a workspace writes it.
+        let e = Envelope::builder(h.join("project")).build().unwrap();
+        assert_eq!(e.write, vec![h.join("project")]);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use cordon_core::hosts::Host;
 use cordon_core::Outcome;
 use cordon_governor::approval::DEFAULT_TIMEOUT_SECS;
 use cordon_governor::{
-    ApprovalOptions, Conclusion, Error, Ledger, Mode, Notice, Options, ResolverOverrides,
-    RunRequest, Sandbox,
+    ApprovalOptions, Conclusion, EnvelopeSource, Error, Ledger, Mode, ModeChoice, Notice, Options,
+    ResolverOverrides, RunRequest, Sandbox,
 };
 use serde_json::Value;
 
@@ -22,16 +22,18 @@ use crate::home::Home;
 /// How `cordon run` and `cordon exec` run and where their evidence goes.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// `hardened` confines every command with Landlock, seccomp and namespaces, or refuses to run.
-    #[arg(long, value_parser = mode_parser(), default_value = "local")]
-    pub mode: Mode,
+    /// `hardened` (the default) confines every command to the policy's envelope with Landlock,
+    /// seccomp and namespaces, or refuses to run and says what the kernel lacks; `local` runs
+    /// without kernel enforcement, only when named, and the receipt says so.
+    #[arg(long, value_parser = mode_parser())]
+    pub mode: Option<Mode>,
     /// Write the receipt here (atomically). Default: `run` prints it as the last line of stdout;
     /// `exec` leaves it in the journal (stdout without one).
     #[arg(long)]
     pub receipt: Option<PathBuf>,
     /// Private key to sign decision records, receipts and checkpoints (PKCS#8 PEM, 32-byte seed,
-    /// or 64-byte seed and public key). Required in hardened mode; `exec` defaults to the config
-    /// home's key.
+    /// or 64-byte seed and public key). Default: the config home's key (hardened mode needs one;
+    /// `exec` signs with it in either mode).
     #[arg(long, requires = "key_id")]
     pub signing_key: Option<PathBuf>,
     /// Key id the signatures name (what `verify-receipt --key-id` expects).
@@ -61,9 +63,9 @@ impl RunArgs {
     /// local run (which has no proxy), is a usage error.
     pub fn resolver_overrides(&self) -> Result<ResolverOverrides, CliError> {
         let mut overrides = ResolverOverrides::new();
-        if !self.egress_resolve.is_empty() && self.mode != Mode::Hardened {
+        if !self.egress_resolve.is_empty() && self.mode().0 != Mode::Hardened {
             return Err(CliError::usage(
-                "--egress-resolve applies to hardened runs only (--mode hardened), whose egress proxy resolves names",
+                "--egress-resolve applies to hardened runs only, whose egress proxy resolves names; --mode local has no proxy",
             ));
         }
         for entry in &self.egress_resolve {
@@ -88,6 +90,17 @@ pub fn mode_parser() -> impl clap::builder::TypedValueParser<Value = cordon_gove
     use clap::builder::TypedValueParser as _;
     clap::builder::PossibleValuesParser::new(["local", "hardened"])
         .try_map(|text| text.parse::<cordon_governor::Mode>())
+}
+
+impl RunArgs {
+    /// The mode the run uses, and whether it was named: hardened unless `--mode local` names
+    /// local (a kernel that cannot enforce hardened mode blocks the run and says what it lacks).
+    pub fn mode(&self) -> (Mode, ModeChoice) {
+        match self.mode {
+            Some(mode) => (mode, ModeChoice::Named),
+            None => (Mode::Hardened, ModeChoice::Default),
+        }
+    }
 }
 
 /// The governor's error as the command line reports it.
@@ -119,16 +132,21 @@ pub fn approval_options(files: Vec<PathBuf>, timeout_secs: Option<u64>) -> Appro
 }
 
 /// The options for a run in `mode`, with the home's approval desk and snapshot places, the
-/// egress proxy's resolver overrides, and notices written to stderr as they come.
+/// envelope's source, the egress proxy's resolver overrides, and notices written to stderr as
+/// they come.
 pub fn options(
-    mode: Mode,
+    (mode, mode_choice): (Mode, ModeChoice),
     approval: ApprovalOptions,
     session: Option<String>,
+    envelope: Option<EnvelopeSource>,
     resolver_overrides: ResolverOverrides,
 ) -> Options {
     let home = Home::from_env();
     Options {
         mode,
+        mode_choice,
+        envelope,
+        kernel: Arc::new(cordon_governor::SystemProbe),
         approval,
         desk: home.as_ref().map(Home::approval_desk),
         snapshots: home.as_ref().map(Home::snapshot_places),
@@ -148,18 +166,26 @@ pub struct Delivery<'a> {
     pub journal_only: bool,
 }
 
-/// Governs `request` as `how` says, under `session` (or refuses it when `ledger` could not be
-/// opened), delivers the receipt and returns the exit status. `journal_only`: see
-/// [`Delivery::journal_only`].
+/// Governs `request` as `how` says, under `session` and within the envelope `envelope` defines
+/// (hardened mode needs it; a hardened run without one is blocked), or refuses it when `ledger`
+/// could not be opened; delivers the receipt and returns the exit
+/// status. `journal_only`: see [`Delivery::journal_only`].
 pub fn carry_out(
     request: &RunRequest,
     how: &RunArgs,
     session: Option<String>,
     ledger: Result<Ledger, Error>,
     journal_only: bool,
+    envelope: Option<EnvelopeSource>,
 ) -> Result<u8, CliError> {
     let approval = approval_options(how.approvals.clone(), how.approval_timeout);
-    let options = options(how.mode, approval, session, how.resolver_overrides()?);
+    let options = options(
+        how.mode(),
+        approval,
+        session,
+        envelope,
+        how.resolver_overrides()?,
+    );
     let delivery = Delivery {
         receipt_path: how.receipt.as_deref(),
         journal_only,
@@ -237,6 +263,13 @@ pub fn ledger(
         }
     };
     Ledger::open(key, journal, mode)
+}
+
+/// cordon's own home as the envelope closes it: the config home, else where it would be.
+pub fn cordon_home(home: &Path) -> PathBuf {
+    Home::from_env()
+        .map(|h| h.root().to_path_buf())
+        .unwrap_or_else(|| home.join(".config").join("cordon"))
 }
 
 /// `--journal`, else `CORDON_JOURNAL`.

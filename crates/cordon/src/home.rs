@@ -133,12 +133,15 @@ impl Home {
         }
     }
 
-    /// Where snapshots, the trash and the soft-delete services live, for the governor.
+    /// Where snapshots, the trash and the soft-delete services live, for the governor. The
+    /// services' run directories (the `rm` shim and its socket, which a hardened command must
+    /// reach) go in the system's temporary directory, each made anew with mode 0700: cordon's
+    /// home is closed to every hardened command.
     pub fn snapshot_places(&self) -> cordon_governor::SnapshotPlaces {
         cordon_governor::SnapshotPlaces {
             checkpoints: self.checkpoints_dir(),
             trash: self.trash_dir(),
-            runs: self.state_dir().join("run"),
+            runs: std::env::temp_dir(),
             sessions: self.sessions_dir(),
         }
     }

@@ -114,12 +114,16 @@ impl Env {
         self.command(args).output().unwrap()
     }
 
-    /// `cordon exec` under the test policy in `w/`; returns the exit code, the receipt, stderr.
+    /// `cordon exec` under the test policy in `w/`, in local mode (these tests are about the
+    /// checkpoint: chmod -R of a project also meets hardened mode's read-only `.git/hooks`);
+    /// returns the exit code, the receipt, stderr.
     fn exec(&self, extra_env: &[(&str, &str)], request: &[&str]) -> (i32, Value, String) {
         let receipt = self.w.parent().unwrap().join("receipt.json");
         let _ = fs::remove_file(&receipt);
         let mut args = vec![
             "exec",
+            "--mode",
+            "local",
             "--policy",
             self.policy.to_str().unwrap(),
             "--cwd",

@@ -390,9 +390,15 @@ fn cursor_allows_only_the_sandboxed_form_and_names_it() {
     assert_eq!(v["permission"], "deny");
     let message = v["agent_message"].as_str().unwrap();
     let run_as = message.split("run exactly this instead: ").nth(1).unwrap();
+    // Cursor names its workspace roots: the run's envelope is that workspace.
+    let work = f.work();
     assert_eq!(
-        bash_words(run_as, &f.work()),
-        f.exec_words("cursor", &[], "cargo build")
+        bash_words(run_as, &work),
+        f.exec_words(
+            "cursor",
+            &["--workspace", work.to_str().unwrap()],
+            "cargo build"
+        )
     );
     let v = reply(&f.bash("cursor", run_as, &[]));
     assert_eq!(v["permission"], "allow", "{v}");

@@ -35,8 +35,14 @@
 //! the decision record names the list (`x-cordon.egress`), and the receipt lists every
 //! connection. `--egress-resolve NAME=ADDRESS` has the proxy resolve a name itself.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use cordon_core::{Outcome, Verdict};
-use cordon_governor::{Decision, Error, FrontEnd, Ledger, Mode, RedirectRecord, RunRequest};
+use cordon_governor::policies::{LoadEachTime, PolicySource as _};
+use cordon_governor::{
+    Decision, EnvelopeSource, Error, FrontEnd, Ledger, Mode, RedirectRecord, RunRequest,
+};
 use cordon_policy::launch::{self, LaunchError, Request as LaunchRequest};
 use cordon_policy::native::CordonReason;
 use serde::Serialize;
@@ -69,8 +75,9 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
         &mut args.how.journal,
     )?;
     let home = home::first_use()?;
-    // A hardened run can only be granted existing paths, so it is judged on what it is granted.
-    args.request.hardened = args.how.mode == Mode::Hardened;
+    let (mode, _) = args.how.mode();
+    // Judged for the mode it runs in: hardened, the kernel confines it to the envelope.
+    args.request.hardened = mode == Mode::Hardened;
     let analysis = crate::gateway::client::analyse_for_exec(&args.request)?;
     let request = match request_for(&args.request, &analysis, session.clone()) {
         Ok(request) => request,
@@ -87,7 +94,44 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
         .map(|r| r.replacement.clone());
     report(&args, &request.decision, ran_instead, true)?;
     let ledger = ledger(&args, home.as_ref());
-    governing::carry_out(&request, &args.how, session, ledger, true)
+    let envelope = match mode {
+        Mode::Hardened => Some(envelope_source(&args.request, &analysis)?),
+        Mode::Local => None,
+    };
+    governing::carry_out(&request, &args.how, session, ledger, true, envelope)
+}
+
+/// What the run's envelope is made from: the policy that decided (loaded here again when a
+/// gateway decided, and then it must be the same policy), the workspace the policy called
+/// `{workspace}`, `~`, and cordon's home.
+fn envelope_source(judge: &JudgeArgs, analysis: &Analysis) -> Result<EnvelopeSource, CliError> {
+    let request = judge.request()?;
+    let policy = match &analysis.policy_in_force {
+        Some(policy) => Arc::clone(policy),
+        None => {
+            let policy = LoadEachTime
+                .policy(&request.policy)
+                .map_err(governing::cli_error)?;
+            if policy.sha256() != analysis.policy.sha256 {
+                return Err(CliError {
+                    code: exit::BLOCKED,
+                    message: format!(
+                        "blocked: the policy {} changed after the gateway judged the command; run it again",
+                        policy.name()
+                    ),
+                });
+            }
+            policy
+        }
+    };
+    let context = cordon_governor::analysis::context(&request).map_err(governing::cli_error)?;
+    let home = PathBuf::from(&request.home);
+    Ok(EnvelopeSource {
+        policy,
+        workspace: PathBuf::from(context.workspace),
+        cordon_home: governing::cordon_home(&home),
+        home,
+    })
 }
 
 /// The request to run: the contract that runs, the decision, and the front end's record. `Err`
@@ -216,18 +260,19 @@ fn report(
 /// config home's key and journal, else none (local mode only, unsigned receipt).
 fn ledger(args: &Args, home: Option<&Home>) -> Result<Ledger, Error> {
     let how = &args.how;
+    let (mode, _) = how.mode();
     let explicit_journal = governing::journal_named(how.journal.as_deref());
     match (&how.signing_key, &how.key_id, home) {
         (Some(key), Some(id), _) => {
-            governing::ledger(Some(key), Some(id), explicit_journal.as_deref(), how.mode)
+            governing::ledger(Some(key), Some(id), explicit_journal.as_deref(), mode)
         }
         (None, None, Some(home)) => {
             let (key, id) = home.signing_key().map_err(|e| {
                 Error::Unrecordable(format!("the config home cannot sign: {}", e.message))
             })?;
             let journal = explicit_journal.unwrap_or_else(|| home.journal_dir());
-            Ledger::open(Some((&key, &id)), Some(&journal), how.mode)
+            Ledger::open(Some((&key, &id)), Some(&journal), mode)
         }
-        _ => governing::ledger(None, None, explicit_journal.as_deref(), how.mode),
+        _ => governing::ledger(None, None, explicit_journal.as_deref(), mode),
     }
 }

@@ -1,15 +1,19 @@
 //! `cordon explain --shell 'TEXT'` (or `-- ARGV…`): the parse, the synthesized contract, the rules
 //! that matched, the hosts each command may reach, the outcome, and the smallest policy change
-//! that would allow it. `--mode hardened` judges it as a hardened run (where a host list answers
-//! the rules that ask only about the network). Runs nothing.
+//! that would allow it. Runs nothing.
+//!
+//! The outcome is `cordon exec`'s for the same text, so it assumes the same mode: hardened (the
+//! kernel confines what runs to the policy's envelope, and a host list answers the rules that
+//! ask only about the network) unless `--mode local` names local. The explanation says which.
 
-use cordon_governor::{Analysis, Mode};
+use cordon_governor::{Analysis, Mode, Probe as _};
 use cordon_policy::egress::{CommandHosts, NetworkGrant};
 use cordon_policy::facts;
 use cordon_policy::native::suggest;
 use serde::Serialize;
 
 use crate::exit::{self, CliError};
+use crate::governing::mode_parser;
 use crate::judging::{self, JudgeArgs};
 use crate::output;
 
@@ -17,35 +21,41 @@ use crate::output;
 pub struct Args {
     #[command(flatten)]
     pub request: JudgeArgs,
-    /// Judge it as a run in this mode would be judged.
-    #[arg(long, value_parser = crate::governing::mode_parser(), default_value = "local")]
-    pub mode: Mode,
+    /// The mode the outcome assumes, as `cordon exec` would run it: `hardened` (the default; the
+    /// kernel confines what runs to the policy's envelope) or `local`.
+    #[arg(long, value_parser = mode_parser())]
+    pub mode: Option<Mode>,
 }
 
 pub fn run(mut args: Args) -> Result<u8, CliError> {
-    args.request.hardened = args.mode == Mode::Hardened;
+    args.request.hardened = args.mode.unwrap_or(Mode::Hardened) == Mode::Hardened;
     let analysis = judging::analyse(&args.request)?;
     let suggestions = suggest::suggestions(&analysis.native);
     if args.request.json {
         #[derive(Serialize)]
         struct Explained<'a> {
-            mode: &'a str,
             #[serde(flatten)]
             analysis: &'a Analysis,
             suggestions: &'a [String],
         }
         let text = serde_json::to_string_pretty(&Explained {
-            mode: args.mode.as_str(),
             analysis: &analysis,
             suggestions: &suggestions,
         })
         .map_err(|e| CliError::internal(format!("cannot serialize the explanation: {e}")))?;
         return output::answer(&format!("{text}\n"), exit::OK);
     }
-    output::answer(
-        &render_explanation(&analysis, args.mode, &suggestions),
-        exit::OK,
-    )
+    output::answer(&render_explanation(&analysis, &suggestions), exit::OK)
+}
+
+/// What the outcome assumes about how the text runs.
+fn mode_line(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Hardened => {
+            "hardened (the outcome assumes the kernel confines what runs to the policy's envelope, as `cordon exec` runs it)"
+        }
+        Mode::Local => "local (the outcome assumes nothing but this judgement: no kernel confinement)",
+    }
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -72,12 +82,17 @@ macro_rules! say {
     }};
 }
 
-fn render_explanation(analysis: &Analysis, mode: Mode, suggestions: &[String]) -> String {
+fn render_explanation(analysis: &Analysis, suggestions: &[String]) -> String {
     let mut out = String::new();
     let decision = &analysis.native;
     say!(out, "text:     {}", analysis.text);
     say!(out, "cwd:      {}", analysis.cwd);
-    say!(out, "mode:     {}", mode.as_str());
+    say!(out, "mode:     {}", mode_line(analysis.mode));
+    if analysis.mode == Mode::Hardened {
+        if let Some(why) = cordon_governor::SystemProbe.hardened_unavailable() {
+            say!(out, "kernel:   {why}: `cordon exec` would be blocked here unless --mode local names local mode");
+        }
+    }
     say!(
         out,
         "policy:   {} (sha256 {})",

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cordon_governor::{Analysis, PolicyChoice, SystemProbe, Written};
+use cordon_governor::{Analysis, Mode, PolicyChoice, Written};
 
 use super::wire::{ExecAnalysisRequest, GatewayReply, GatewayRequest, MAX_LINE_BYTES};
 use crate::agents::{HookError, Settings, ToolOutcome, ToolRequest, Verdict};
@@ -233,7 +233,7 @@ fn ask_for_analysis(args: &JudgeArgs) -> Result<Option<Analysis>, Fallback> {
         return Ok(None);
     };
     let request = args.request().map_err(|e| Fallback::Refused(e.message))?;
-    let front = cordon_governor::analysis::front(&request, &SystemProbe);
+    let front = cordon_governor::analysis::front(&request);
     let cwd_now = std::env::current_dir().map_err(|e| Fallback::Refused(e.to_string()))?;
     let (shell, argv) = match &request.written {
         Written::Shell(text) => (Some(text.clone()), Vec::new()),
@@ -277,5 +277,11 @@ fn ask_for_analysis(args: &JudgeArgs) -> Result<Option<Analysis>, Fallback> {
         contract_error: front.contract_error,
         script: front.script,
         policy: answer.policy,
+        policy_in_force: None,
+        mode: if request.hardened {
+            Mode::Hardened
+        } else {
+            Mode::Local
+        },
     }))
 }

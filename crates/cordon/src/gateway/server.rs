@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use cordon_governor::policies::{self, CedarPolicyFile, PolicySource};
-use cordon_governor::{AnalysisRequest, Error, PolicyChoice, PolicyInForce, SystemProbe, Written};
+use cordon_governor::{AnalysisRequest, Error, PolicyChoice, PolicyInForce, Written};
 use cordon_policy::cedar::CedarEngine;
 use cordon_policy::native::{CompiledPolicy, Context, LoadedNativePolicy};
 
@@ -437,7 +437,6 @@ fn analyse_for_client(
             hardened: request.hardened,
         },
         policies,
-        &SystemProbe,
     )?;
     Ok(GatewayReply::Analysis(Box::new(ExecAnalysis {
         facts: analysis.facts,
