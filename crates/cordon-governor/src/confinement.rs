@@ -107,10 +107,12 @@ pub fn network(
                 allowlist: list.clone(),
                 resolver_overrides: resolver_overrides.clone(),
             }),
-            None => return Err(format!(
+            None => {
+                return Err(format!(
                 "command {}: it declares network: allowlisted, and no host list is in force for it",
                 command.id
-            )),
+            ))
+            }
         },
     })
 }

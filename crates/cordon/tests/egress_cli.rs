@@ -519,6 +519,23 @@ fn explain_shows_the_hosts_each_command_may_reach() {
         "{shown}"
     );
     assert!(!shown.contains("answered:"), "{shown}");
+    // `cordon policy hosts` lists what each rule grants; the pack as shipped grants none.
+    let out = setup.cordon(&["policy", "hosts", "--policy", &policy]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        text(&out.stdout)
+            .contains("\nnpm-install (allow_with_checkpoint): registry.npmjs.org:443\n"),
+        "{}",
+        describe(&out)
+    );
+    let out = setup.cordon(&["policy", "hosts"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("no rule lists hosts"),
+        "{}",
+        describe(&out)
+    );
+
     // The pack as shipped lists none; hardened is explain's default mode, as it is exec's.
     let out = setup.cordon(&["explain", "--", "npm", "install"]);
     let shown = text(&out.stdout);
