@@ -715,16 +715,16 @@ fn exec_evidence(setup: &Setup, text: &str) -> (Value, Value) {
     };
     let record = entries
         .iter()
+        .rev()
         .filter(|e| e.get("decided_at").is_some())
-        .filter(of_text)
-        .last()
+        .find(of_text)
         .unwrap_or_else(|| panic!("no decision record for {text:?}"))
         .clone();
     let receipt = entries
         .iter()
+        .rev()
         .filter(|e| e.get("receipt_version").is_some())
-        .filter(of_text)
-        .last()
+        .find(of_text)
         .unwrap_or_else(|| panic!("no receipt for {text:?}"))
         .clone();
     (record, receipt)
