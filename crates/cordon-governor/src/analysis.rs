@@ -12,16 +12,18 @@ use std::sync::Arc;
 use cordon_core::{Contract, Outcome, ReasonCode};
 use cordon_policy::egress::{self, EgressJudgement};
 use cordon_policy::facts::{self, Facts};
+use cordon_policy::grants::{CommandGrants, SecretGrant};
 use cordon_policy::knowledge::Knowledge;
 use cordon_policy::native::{self, CompiledPolicy, Context, CordonReason};
 use cordon_policy::shell::{self, ShellState};
 use cordon_policy::synth::{self, Requester};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::decision::{Decision, PolicyRef};
 use crate::error::{Error, Result};
 use crate::mode::Mode;
 use crate::policies::{PolicyChoice, PolicyInForce, PolicySource};
+use crate::secrets;
 
 /// What the agent wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,12 +100,85 @@ pub struct Analysis {
     pub policy_in_force: Option<Arc<PolicyInForce>>,
     /// Whether the decision assumed a hardened run (`AnalysisRequest::hardened`).
     pub mode: Mode,
+    /// The secrets the text would receive when it runs (`cordon exec` runs it as one command).
+    #[serde(skip_serializing_if = "SecretsJudged::is_nothing")]
+    pub secrets: SecretsJudged,
+}
+
+/// What the policy grants the text that runs: names and rules, never values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretsJudged {
+    /// The grants of the one command `cordon exec` runs ([`secrets::for_launch`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<SecretGrant>,
+    /// Why the grants cannot be given as written: the decision is then a denial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// The policy turned redaction off (`redact_secrets: false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unredacted: bool,
+}
+
+impl SecretsJudged {
+    /// No grant, nothing refused, redaction as always.
+    pub fn is_nothing(&self) -> bool {
+        *self == SecretsJudged::default()
+    }
+
+    /// The native engine's grants for `decision` under `policy`, as the text will run.
+    fn of_native(
+        decision: &native::Decision,
+        policy: &CompiledPolicy,
+        redact: bool,
+    ) -> SecretsJudged {
+        let parts: Vec<String> = decision
+            .commands
+            .iter()
+            .map(|c| c.facts.display())
+            .collect();
+        let grants = cordon_policy::grants::native_grants(decision, policy)
+            .map_err(|e| e.to_string())
+            .and_then(|judged| secrets::for_launch(&judged, &parts));
+        let (grants, refused) = match grants {
+            Ok(grants) => (grants, None),
+            Err(why) => (Vec::new(), Some(why)),
+        };
+        SecretsJudged {
+            grants,
+            refused,
+            unredacted: !redact,
+        }
+    }
+
+    /// The grants of the contract `cordon exec` runs, whose one command is `c1`.
+    pub fn for_run(&self) -> secrets::SecretGrants {
+        let commands = if self.grants.is_empty() {
+            Vec::new()
+        } else {
+            vec![CommandGrants {
+                command_id: "c1".to_string(),
+                grants: self.grants.clone(),
+            }]
+        };
+        secrets::SecretGrants {
+            commands,
+            redact: !self.unredacted,
+        }
+    }
 }
 
 impl Analysis {
-    /// The decision every front end acts on and records.
+    /// The decision every front end acts on and records: a grant that cannot be given as the
+    /// policy wrote it makes it a denial.
     pub fn decision(&self) -> Decision {
-        Decision::from_native(&self.native, self.csc_reason_code, self.policy.clone())
+        let decision =
+            Decision::from_native(&self.native, self.csc_reason_code, self.policy.clone());
+        match &self.secrets.refused {
+            Some(why) if decision.outcome != Outcome::Deny => {
+                Decision::deny(CordonReason::SecretGrantRefused, why, decision.policy)
+            }
+            _ => decision,
+        }
     }
 }
 
@@ -154,7 +229,7 @@ pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result
     let front = front(request);
     let state = shell_state(request);
     let policy = policies.policy(&request.policy)?;
-    let (native, csc_reason_code, egress) = match policy.as_ref() {
+    let (native, csc_reason_code, egress, secrets) = match policy.as_ref() {
         PolicyInForce::Native(loaded) => {
             let compiled = policies.compiled(loaded, &context(request)?)?;
             let knowledge = Knowledge::builtin();
@@ -168,16 +243,21 @@ pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result
                 let egress = egress::judge(&loaded.policy, &decision);
                 (decision, egress)
             };
-            (decision, None, egress)
+            let redact = loaded.policy.redact_secrets;
+            let secrets = SecretsJudged::of_native(&decision, &compiled, redact);
+            (decision, None, egress, secrets)
         }
+        // Cedar policies and CSC profiles grant no secret to shell text.
         PolicyInForce::Cedar(cedar) => {
             let engine = policies.cedar(cedar, &context(request)?)?;
             let decision = engine.decision(&front.facts, &cedar.name);
-            (decision, None, egress::without_lists(&front.facts))
+            let egress = egress::without_lists(&front.facts);
+            (decision, None, egress, SecretsJudged::default())
         }
         PolicyInForce::Csc(loaded) => {
             let (decision, code) = csc_decision(&front, &policy, loaded);
-            (decision, code, egress::without_lists(&front.facts))
+            let egress = egress::without_lists(&front.facts);
+            (decision, code, egress, SecretsJudged::default())
         }
     };
     Ok(Analysis {
@@ -197,6 +277,7 @@ pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result
             Mode::Local
         },
         policy_in_force: Some(policy),
+        secrets,
     })
 }
 

@@ -10,7 +10,8 @@
 //! A hardened command's network is what its contract declares: none, the host's, or
 //! (`allowlisted`) the request's host list through cordon's egress proxy ([`network`]).
 //!
-//! This is where granted secrets (issue 20) join the command's environment.
+//! Granted secrets join the planned command's environment in `pipeline::run_one`, right after
+//! [`plan`]; the envelope closes the secret store and its key like the signing key.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

@@ -85,13 +85,19 @@ enum Beyond {
 }
 
 impl EnvelopeInForce {
-    /// Builds the envelope `source` defines, closing the ledger's signing key and journal too
-    /// wherever they are kept. `Err` is one sentence: the run is blocked with it.
-    pub fn build(source: &EnvelopeSource, ledger: &Ledger) -> Result<EnvelopeInForce, String> {
+    /// Builds the envelope `source` defines, closing the ledger's signing key and journal and
+    /// the `private` files (the secret store and its key) too, wherever they are kept. `Err` is
+    /// one sentence: the run is blocked with it.
+    pub fn build(
+        source: &EnvelopeSource,
+        ledger: &Ledger,
+        private: &[&Path],
+    ) -> Result<EnvelopeInForce, String> {
         let evidence: Vec<PathBuf> = ledger
             .key_file()
             .into_iter()
             .chain(ledger.journal_dir())
+            .chain(private.iter().copied())
             .map(absolute)
             .collect();
         let (envelope, beyond) = match source.policy.as_ref() {

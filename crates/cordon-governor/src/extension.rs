@@ -4,8 +4,9 @@
 //! approval and, for a hardened run with a host list, the list in force (`egress`); a receipt's
 //! `x-cordon` carries the same and, once commands ran, what the sandbox enforced for each
 //! (`sandbox.commands`, whose `enforcement.network.egress` lists every connection) and the
-//! snapshot that was taken (`checkpoint.id`, `checkpoint.taken`). docs/journal.md and
-//! docs/sandbox.md describe the fields.
+//! snapshot that was taken (`checkpoint.id`, `checkpoint.taken`). Both carry the secrets granted
+//! (`secrets.grants`: names and rules, never values), and a receipt how its output and records
+//! were redacted (`secrets.redaction`). docs/journal.md and docs/sandbox.md describe the fields.
 
 use cordon_checkpoint::Summary;
 use cordon_sandbox::{CommandReport, CommandStatus, ProcessTree, SegmentReport, StreamReport};
@@ -15,6 +16,7 @@ use serde_json::Value;
 use crate::confinement::ResolverOverrides;
 use crate::mode::{Mode, ModeNote};
 use crate::request::{FrontEnd, RunRequest};
+use crate::secrets::SecretsNote;
 
 /// The `x-cordon` object. Members that do not apply are absent.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -34,6 +36,10 @@ pub struct CordonExtension {
     pub egress: Option<EgressNote>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<SandboxNote>,
+    /// The secrets granted (names and rules); a receipt adds which were injected and how
+    /// output and records were redacted (`crate::secrets::RunSecrets::seal`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<SecretsNote>,
 }
 
 /// `x-cordon.egress`: the host list in force, decided before anything runs. What each connection
@@ -182,6 +188,7 @@ impl CordonExtension {
             approval: None,
             egress: None,
             sandbox: None,
+            secrets: SecretsNote::decided(&request.secrets),
         }
     }
 

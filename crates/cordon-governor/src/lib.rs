@@ -3,14 +3,15 @@
 //! [`govern`] reads top to bottom, one step per call, each returning a type:
 //!
 //! ```text
-//! resolve approval → record decision → refuse? → snapshot → plan confinement → execute →
-//! build receipt → record receipt → seal
+//! resolve approval → record decision → refuse? → resolve secrets → snapshot → plan confinement →
+//! execute → build receipt → record receipt → seal
 //! ```
 //!
 //! | step | where |
 //! |---|---|
 //! | resolve approval | [`approval::resolve`] |
 //! | record decision | [`Ledger::record_decision`], built by [`ledger::decision_of`] |
+//! | resolve secrets, inject, redact | [`secrets::prepare`], [`secrets::RunSecrets`] |
 //! | snapshot (allow with checkpoint) | [`snapshot::take`], soft deletes in [`snapshot`] and [`trash_service`] |
 //! | plan confinement | [`confinement::plan`], the envelope and its grants in [`envelope`] |
 //! | execute | [`Executor`] ([`executor::Sandbox`] is the real one) |
@@ -40,11 +41,14 @@ pub mod pipeline;
 pub mod policies;
 pub mod receipt;
 pub mod request;
+pub mod secrets;
 pub mod snapshot;
 pub mod status;
 pub mod trash_service;
 
-pub use analysis::{analyse, Analysis, AnalysisRequest, Probe, SystemProbe, Written};
+pub use analysis::{
+    analyse, Analysis, AnalysisRequest, Probe, SecretsJudged, SystemProbe, Written,
+};
 pub use approval::{ApprovalDesk, ApprovalOptions};
 pub use confinement::ResolverOverrides;
 pub use decision::{Decision, PolicyRef, Reason};
@@ -57,4 +61,5 @@ pub use notice::{Notice, Notices};
 pub use pipeline::{govern, govern_unrecorded, Conclusion, Governed, Options};
 pub use policies::{PolicyChoice, PolicyInForce, PolicySource};
 pub use request::{judge_contract, FrontEnd, RedirectRecord, RunRequest};
+pub use secrets::{SecretGrants, SecretsPlace};
 pub use snapshot::SnapshotPlaces;

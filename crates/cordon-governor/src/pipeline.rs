@@ -1,14 +1,16 @@
 //! `govern`: the governed-execution pipeline, one step per call, each returning a type.
 //!
-//! resolve approval → record decision → refuse? → snapshot → plan confinement → execute →
-//! build receipt → record receipt → seal.
+//! resolve approval → record decision → refuse? → resolve secrets → snapshot → plan confinement →
+//! execute → build receipt → record receipt → seal.
 //!
 //! Every decision is evidence, recorded before anything runs; if it cannot be, nothing runs. A
 //! refusal starts nothing and gets a blocked receipt for the caller (the journal's evidence of it
 //! is its decision record). A run that cannot start as planned (a kernel that cannot enforce
 //! hardened mode, an envelope that cannot be built, a path whose real target the policy denies, a
 //! snapshot that failed, a mode the command cannot run in, a sandbox that refuses) is blocked,
-//! with exit 126 and one sentence; the commands before it keep their entries.
+//! with exit 126 and one sentence; the commands before it keep their entries. So is a run whose
+//! granted secrets do not all resolve: they are resolved after the decision and any approval, all
+//! of them before the first command starts (crate::secrets).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -34,6 +36,7 @@ use crate::mode::{Mode, ModeChoice, ModeNote};
 use crate::notice::{Notice, Notices};
 use crate::receipt;
 use crate::request::RunRequest;
+use crate::secrets::{self, RunSecrets, SecretsPlace};
 use crate::snapshot::{self, DeleteScope, Snapshot, SnapshotPlaces};
 use crate::status;
 
@@ -57,6 +60,8 @@ pub struct Options {
     pub session: Option<String>,
     /// Names the egress proxy resolves itself, for commands with a host list (hardened mode).
     pub resolver_overrides: ResolverOverrides,
+    /// The home's secret store; `None` without a home (a run granted a secret is then blocked).
+    pub secrets: Option<SecretsPlace>,
     pub notices: Notices,
 }
 
@@ -69,6 +74,7 @@ impl std::fmt::Debug for Options {
             .field("approval", &self.approval)
             .field("session", &self.session)
             .field("resolver_overrides", &self.resolver_overrides)
+            .field("secrets", &self.secrets)
             .finish_non_exhaustive()
     }
 }
@@ -171,8 +177,29 @@ fn govern_steps(
             &extension,
         );
     }
-    let run = run_commands(request, options, ledger, approval.granted(), executor);
-    let (receipt, conclusion) = build_receipt(request, options, ledger, run, extension);
+    // After the gate and any approval, before anything starts: a failure runs nothing, and
+    // the journal gets the blocked run's receipt.
+    let secrets = match secrets::prepare(request, options.secrets.as_ref()) {
+        Ok(secrets) => secrets,
+        Err(why) => {
+            let mut run = Run::new();
+            run.block(request.first_command_id(), why, &options.notices);
+            let none = RunSecrets::default();
+            let (receipt, conclusion) =
+                build_receipt(request, options, ledger, run, extension, &none);
+            return record_and_seal(ledger, receipt, record.as_ref(), conclusion);
+        }
+    };
+    executor.filter_output(secrets.output_filter());
+    let run = run_commands(
+        request,
+        options,
+        ledger,
+        approval.granted(),
+        executor,
+        &secrets,
+    );
+    let (receipt, conclusion) = build_receipt(request, options, ledger, run, extension, &secrets);
     record_and_seal(ledger, receipt, record.as_ref(), conclusion)
 }
 
@@ -304,6 +331,25 @@ struct Run {
     snapshot: Option<Snapshot>,
 }
 
+impl Run {
+    fn new() -> Run {
+        Run {
+            started: SystemTime::now(),
+            entries: Vec::new(),
+            completed: Vec::new(),
+            last: None,
+            blocked: None,
+            snapshot: None,
+        }
+    }
+
+    /// The command `id` could not start, for `why` (said now, as a notice).
+    fn block(&mut self, id: String, why: String, notices: &Notices) {
+        notices(Notice::Blocked(why.clone()));
+        self.blocked = Some((id, why));
+    }
+}
+
 /// Builds the envelope (hardened mode), snapshots, then plans, confines and executes each command
 /// in turn until one does not succeed. `approved`: a person approved this run.
 fn run_commands(
@@ -312,18 +358,12 @@ fn run_commands(
     ledger: &Ledger,
     approved: bool,
     executor: &mut dyn Executor,
+    secrets: &RunSecrets,
 ) -> Run {
-    let mut run = Run {
-        started: SystemTime::now(),
-        entries: Vec::new(),
-        completed: Vec::new(),
-        last: None,
-        blocked: None,
-        snapshot: None,
-    };
+    let mut run = Run::new();
+    // A runner's sentence reaches the agent on stderr: redacted like the output.
     let block = |run: &mut Run, id: String, why: String| {
-        (options.notices)(Notice::Blocked(why.clone()));
-        run.blocked = Some((id, why));
+        run.block(id, secrets.redact_text(&why), &options.notices);
     };
     let envelope = match confine_to(options, ledger) {
         Ok(envelope) => envelope,
@@ -350,12 +390,14 @@ fn run_commands(
         approved,
     };
     for command in &request.contract.commands {
+        let granted = secrets.of(&command.id);
         match run_one(
             command,
             request,
             options,
             run.snapshot.as_ref(),
             &confinement,
+            granted,
             executor,
         ) {
             Ok((report, entry)) => {
@@ -397,7 +439,13 @@ fn confine_to(
         .envelope
         .as_ref()
         .ok_or("hardened mode needs the policy's envelope, and the caller gave none")?;
-    EnvelopeInForce::build(source, ledger).map(Some)
+    // The secret store and its key are closed like the signing key, wherever they are kept.
+    let private: Vec<&std::path::Path> = options
+        .secrets
+        .iter()
+        .flat_map(|place| [place.store.path(), place.store.key_path()])
+        .collect();
+    EnvelopeInForce::build(source, ledger, &private).map(Some)
 }
 
 /// What every command of a run is confined with.
@@ -406,13 +454,15 @@ struct Confining<'a> {
     approved: bool,
 }
 
-/// One command: a soft delete under a snapshot, or planned, confined and executed.
+/// One command: a soft delete under a snapshot, or planned, confined and executed with the
+/// secrets granted to it (`granted`) in its environment, and in no other command's.
 fn run_one(
     command: &cordon_core::contract::Command,
     request: &RunRequest,
     options: &Options,
     snapshot: Option<&Snapshot>,
     confining: &Confining<'_>,
+    granted: &[cordon_secrets::ResolvedSecret],
     executor: &mut dyn Executor,
 ) -> std::result::Result<(CommandReport, CommandEntry), String> {
     let within = match confining.envelope {
@@ -431,6 +481,9 @@ fn run_one(
         confining.approved,
         &options.resolver_overrides,
     )?;
+    for planned in &mut plan.commands {
+        cordon_secrets::inject(&mut planned.env, granted);
+    }
     // Under a snapshot, any `rm` the command reaches becomes a soft delete.
     let service =
         snapshot::serve_soft_deletes(snapshot, command, within, &mut plan, &mut confinement)?;
@@ -448,12 +501,20 @@ fn build_receipt(
     ledger: &Ledger,
     run: Run,
     mut extension: CordonExtension,
+    secrets: &RunSecrets,
 ) -> (ExecutionReceipt, Conclusion) {
     if let (Some(note), Some(taken)) = (extension.checkpoint.as_mut(), run.snapshot.as_ref()) {
         note.id = Some(taken.summary.id.clone());
         note.taken = Some(taken.summary.clone());
     }
     let profiled = !run.entries.is_empty();
+    // The commands that started with their secrets in their environment.
+    let injected: Vec<String> = run
+        .entries
+        .iter()
+        .filter(|e| e.supervised.is_some())
+        .map(|e| e.id.clone())
+        .collect();
     extension.sandbox = Some(SandboxNote {
         commands: run.entries,
     });
@@ -476,31 +537,35 @@ fn build_receipt(
         Conclusion::Blocked(why)
     } else if let Some(last) = &run.last {
         receipt::conclude(&mut receipt, last);
-        tell_how_it_ended(last, &options.notices);
+        tell_how_it_ended(last, secrets, &options.notices);
         Conclusion::Ran(last.exit_code)
     } else {
         receipt.status = ReceiptStatus::Success;
         receipt.error = Some(String::new());
         Conclusion::Ran(0)
     };
+    // Before signing: the recorded argv and runner messages redacted, the grants and counts set.
+    secrets.seal(&mut receipt.extension, &mut receipt.error, &injected);
     (receipt, conclusion)
 }
 
 /// Says why the last command did not complete, when the runner (not the command) knows why; a
 /// command's own failure already spoke on its stderr.
-fn tell_how_it_ended(last: &CommandReport, notices: &Notices) {
+fn tell_how_it_ended(last: &CommandReport, secrets: &RunSecrets, notices: &Notices) {
     match last.status {
         CommandStatus::Success => {}
         CommandStatus::Blocked => {
-            notices(Notice::Blocked(last.error.clone().unwrap_or_else(|| {
-                "the sandbox refused to start the command".into()
-            })))
+            let why = last
+                .error
+                .as_deref()
+                .unwrap_or("the sandbox refused to start the command");
+            notices(Notice::Blocked(secrets.redact_text(why)))
         }
         CommandStatus::Failed | CommandStatus::TimedOut => {
             if let Some(why) = &last.error {
                 notices(Notice::DidNotComplete {
                     command: last.id.clone(),
-                    why: why.clone(),
+                    why: secrets.redact_text(why),
                 });
             }
         }

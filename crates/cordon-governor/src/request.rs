@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decision::Decision;
 use crate::error::{Error, Result};
+use crate::secrets::{self, SecretGrants};
 
 /// A redirect as recorded: what the agent asked for and what ran instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,9 +62,13 @@ pub struct RunRequest {
     /// profile's `allowed_egress_hosts`, or the host list a native policy's rules grant. Hardened
     /// mode enforces it with the egress proxy; `None` when no command declares `allowlisted`.
     pub allowlist: Option<HostList>,
+    /// The secrets the decision grants to the contract's commands: names and rules, resolved
+    /// only after the decision and any approval (crate::secrets).
+    pub secrets: SecretGrants,
 }
 
 impl RunRequest {
+    /// A request whose commands are granted no secret and no host list.
     pub fn new(contract: Contract, decision: Decision, front_end: Option<FrontEnd>) -> RunRequest {
         RunRequest {
             contract_sha256: contract.sha256(),
@@ -71,6 +76,7 @@ impl RunRequest {
             decision,
             front_end,
             allowlist: None,
+            secrets: SecretGrants::default(),
         }
     }
 
@@ -97,6 +103,12 @@ impl RunRequest {
             crate::Mode::Hardened => self.allowlist.as_ref(),
             crate::Mode::Local => None,
         }
+    }
+
+    /// This request with the secrets its decision grants.
+    pub fn with_secrets(mut self, secrets: SecretGrants) -> RunRequest {
+        self.secrets = secrets;
+        self
     }
 
     /// Whether the write scope must be snapshotted before the run starts.
@@ -152,13 +164,35 @@ pub fn judge_contract(
         policy,
         time::OffsetDateTime::now_utc(),
     );
-    let decision = Decision::from_csc(&csc, crate::decision::PolicyRef::of_csc(policy));
+    let mut decision = Decision::from_csc(&csc, crate::decision::PolicyRef::of_csc(policy));
+    // `secret_refs` are granted by a policy that allows them; one that cannot be given as
+    // written is a denial, like any other problem with the contract.
+    let grants = cordon_policy::grants::contract_grants(&contract, &policy.policy)
+        .map_err(|e| e.to_string())
+        .and_then(secrets::checked);
+    let grants = match grants {
+        Ok(commands) => commands,
+        Err(why) => {
+            if decision.outcome != Outcome::Deny {
+                decision = Decision::deny(
+                    cordon_policy::native::CordonReason::SecretGrantRefused,
+                    &why,
+                    decision.policy,
+                );
+            }
+            Vec::new()
+        }
+    };
     let request = RunRequest {
         contract,
         contract_sha256,
         decision,
         front_end: None,
         allowlist,
+        secrets: SecretGrants {
+            commands: grants,
+            redact: true,
+        },
     };
     Ok((request, csc))
 }

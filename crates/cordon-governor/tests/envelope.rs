@@ -68,7 +68,7 @@ impl World {
     /// The default pack's envelope, with the signing key `keys/k.pem` closed too.
     fn default_pack(&self) -> EnvelopeInForce {
         let pack = PolicyInForce::Native(LoadedNativePolicy::default_pack().unwrap());
-        EnvelopeInForce::build(&self.source(pack), &self.ledger()).unwrap()
+        EnvelopeInForce::build(&self.source(pack), &self.ledger(), &[]).unwrap()
     }
 
     /// A CSC profile that may read the workspace and `other`, and write the workspace.
@@ -90,7 +90,7 @@ impl World {
         });
         let loaded = LoadedPolicy::from_value(profile).unwrap();
         let source = self.source(PolicyInForce::Csc(Box::new(loaded)));
-        EnvelopeInForce::build(&source, &self.ledger()).unwrap()
+        EnvelopeInForce::build(&source, &self.ledger(), &[]).unwrap()
     }
 
     fn ledger(&self) -> Ledger {

@@ -328,12 +328,19 @@ impl Holes {
             .closed
             .iter()
             .filter(covers)
-            .filter(|n| !self.mounted.contains(n))
+            .filter(|n| !self.hidden_by_mount(n))
             .collect();
         if access == Access::Write {
             v.extend(self.read_only.iter().filter(covers));
         }
         v
+    }
+
+    /// Whether a stand-in mounted over `closed` or over a directory above it hides it: a closed
+    /// path inside another mounted one (a secret store inside cordon's home, which may not exist
+    /// yet) needs no granting around.
+    fn hidden_by_mount(&self, closed: &Path) -> bool {
+        self.mounted.iter().any(|m| closed.starts_with(m))
     }
 
     /// `Err(NeverGranted)` when a rule with `access` on `path` would open a hole itself.
@@ -501,7 +508,7 @@ pub(crate) fn check_rules(rules: &[Rule], holes: &Holes) -> Result<(), Error> {
         let hole = on.into_iter().find(|h| path.starts_with(h)).or_else(|| {
             above
                 .into_iter()
-                .filter(|h| !holes.mounted.contains(h))
+                .filter(|h| !holes.hidden_by_mount(h))
                 .find(|h| h.starts_with(path))
         });
         if let Some(hole) = hole {
@@ -605,6 +612,27 @@ mod tests {
         let (rules, _) = rules_for(&h, Access::Read, &holes(&h));
         assert!(rules.contains(&(h.join(".bashrc"), Access::Read)));
         assert!(!rules.iter().any(|(p, _)| p == &h.join(".ssh")));
+    }
+
+    #[test]
+    fn a_closed_path_beneath_a_mounted_one_needs_no_granting_around() {
+        let (_t, h) = home();
+        let mut holes = holes(&h);
+        // cordon's home is mounted over; a secret store inside it that does not exist yet is
+        // hidden by that mount, so the home keeps one write rule.
+        holes.closed.push(h.join(".config/cordon/secrets/store"));
+        holes.mounted.push(h.join(".config/cordon"));
+        let (rules, carved) = rules_for(&h.join(".config"), Access::Write, &holes);
+        assert_eq!(rules, vec![(h.join(".config"), Access::Write)]);
+        assert!(carved.is_empty());
+        // Control: without the mount, both closed paths are granted around.
+        holes.mounted.clear();
+        let (rules, carved) = rules_for(&h.join(".config"), Access::Write, &holes);
+        assert!(
+            rules.contains(&(h.join(".config"), Access::List)),
+            "{rules:?}"
+        );
+        assert_eq!(carved, vec![h.join(".config")]);
     }
 
     #[test]

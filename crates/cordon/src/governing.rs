@@ -152,6 +152,7 @@ pub fn options(
         snapshots: home.as_ref().map(Home::snapshot_places),
         session,
         resolver_overrides,
+        secrets: home.as_ref().map(Home::secrets_place),
         notices: Arc::new(|notice: Notice| eprintln!("{}", notice.line())),
     }
 }

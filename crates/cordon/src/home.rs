@@ -9,12 +9,17 @@
 //! keys/                signing key (PKCS#8 PEM), raw public key, key id
 //! journal/             the signed, append-only journal
 //! approvers            trusted approver keys: IDENTITY PUBLIC-KEY per line (docs/approvals.md)
-//! approvals.json       optional approval channels: webhook_url, page_url
-//! state/approvals.db   pending approval requests and consumed approvals (SQLite)
+//! approvals.json       optional approval settings: webhook_url, page_url, store_url (a team's
+//!                      PostgreSQL database; CORDON_APPROVALS_URL wins over it)
+//! witness.json         optional: the witness this machine's journal is pushed to (docs/fleet.md)
+//! state/approvals.db   pending approval requests and consumed approvals (SQLite), unless a team
+//!                      database is configured
 //! state/sessions/      one file per agent session
 //! state/checkpoints/   content-addressed snapshots and their SQLite index
 //! state/trash/         soft-deleted files and their manifests
 //! state/gateway.sock   the `cordon serve` Unix socket
+//! secrets/store        the secret store, encrypted (docs/secrets.md)
+//! keys/secrets.key     the secret store's key
 //! ```
 
 use std::os::unix::fs::DirBuilderExt as _;
@@ -24,6 +29,19 @@ use crate::exit::CliError;
 
 /// Where `cordon journal` and `cordon export` look when no journal is named.
 pub const DEFAULT_JOURNAL: &str = ".cordon/journal";
+
+/// The environment variable that names this machine to a team (approval requests, the witness):
+/// for hosts whose host name says nothing (containers, CI runners).
+pub const MACHINE_VAR: &str = "CORDON_MACHINE";
+
+/// The name this machine goes by in a team: `CORDON_MACHINE`, else the host name.
+pub fn machine_name() -> String {
+    std::env::var(MACHINE_VAR)
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(cordon_approval::machine_name)
+}
 
 /// What [`Home::ensure`] created; all false when everything was already there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,6 +126,11 @@ impl Home {
         self.root.join("approvals.json")
     }
 
+    /// The witness this machine pushes its journal to (`crate::witnessing`).
+    pub fn witness_config(&self) -> PathBuf {
+        self.root.join("witness.json")
+    }
+
     pub fn sessions_dir(&self) -> PathBuf {
         self.state_dir().join("sessions")
     }
@@ -124,12 +147,36 @@ impl Home {
         self.state_dir().join("gateway.sock")
     }
 
-    /// The approval desk's files, for the governor.
+    /// The secret store and its key (`cordon secret`, docs/secrets.md).
+    pub fn secret_store(&self) -> cordon_secrets::SecretStore {
+        cordon_secrets::SecretStore::new(
+            self.root.join("secrets").join("store"),
+            self.keys_dir().join("secrets.key"),
+        )
+    }
+
+    /// The secret store as the governor resolves grants from it: `env:` references read this
+    /// process's environment, `file:~/` and `cmd:` use the user's home.
+    pub fn secrets_place(&self) -> cordon_governor::SecretsPlace {
+        cordon_governor::SecretsPlace {
+            store: self.secret_store(),
+            home: PathBuf::from(cordon_core::user::home()),
+            env: std::sync::Arc::new(|name: &str| std::env::var_os(name)),
+        }
+    }
+
+    /// The approval desk, for the governor and for everything else that opens the approval
+    /// store (`ApprovalDesk::open_store`): the home's files, `CORDON_APPROVALS_URL`, and this
+    /// machine's name.
     pub fn approval_desk(&self) -> cordon_governor::ApprovalDesk {
         cordon_governor::ApprovalDesk {
             approvers: self.approvers(),
             store: self.approvals_db(),
             channels: self.approvals_config(),
+            // Lossy, not ignored: a garbled URL must fail, not fall back to a private store.
+            store_url: std::env::var_os(cordon_approval::location::APPROVALS_URL_VAR)
+                .map(|url| url.to_string_lossy().into_owned()),
+            machine: machine_name(),
         }
     }
 
@@ -286,6 +333,43 @@ fn private_keys(dir: &Path) -> Vec<PathBuf> {
 mod tests {
     use super::*;
 
+    /// The envelope never opens cordon's home (`EnvelopePaths::cordon_home`); the store and its
+    /// key must therefore live inside it, and the signing key must stay findable beside the
+    /// store's key.
+    #[test]
+    fn the_secret_store_and_its_key_live_in_the_home_the_envelope_never_opens() {
+        #![allow(clippy::unwrap_used)]
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join("home"));
+        let pack = cordon_policy::native::LoadedNativePolicy::default_pack().unwrap();
+        let envelope = cordon_policy::envelope::envelope_paths(
+            &pack.policy,
+            cordon_policy::toolchains::Toolchains::builtin(),
+            &dir.path().join("ws"),
+            dir.path(),
+            home.root(),
+            &|_| Vec::new(),
+        );
+        let store = home.secret_store();
+        for file in [store.path(), store.key_path()] {
+            assert!(
+                file.starts_with(&envelope.cordon_home),
+                "{}",
+                file.display()
+            );
+        }
+        home.ensure().unwrap();
+        let name = cordon_secrets::SecretName::new("github").unwrap();
+        let value = cordon_secrets::SecretValue::new("github", b"ghp_home-test-1234".to_vec());
+        store
+            .set(&name, cordon_secrets::StoredSecret::Value(value.unwrap()))
+            .unwrap();
+        assert!(
+            home.signing_key().is_ok(),
+            "the store's key hid the signing key"
+        );
+    }
+
     #[test]
     fn ensure_creates_what_is_missing_and_keeps_what_exists() {
         #![allow(clippy::unwrap_used)]
@@ -310,6 +394,7 @@ mod tests {
             home.keys_dir(),
             home.journal_dir(),
             home.approvals_db(),
+            home.witness_config(),
             home.sessions_dir(),
             home.checkpoints_dir(),
             home.trash_dir(),

@@ -92,6 +92,14 @@ impl Home {
         self.exec(&["--shell", text])
     }
 
+    /// Runs `text` from a script in the workspace, where the front end cannot read it, so the
+    /// kernel is the only defence. (The default pack's front end denies or asks for several of
+    /// these texts written plainly; an agent can always hide a text in a file it wrote.)
+    fn opaque(&self, text: &str) -> Output {
+        std::fs::write(self.ws.join("opaque.sh"), text).unwrap();
+        self.sh("bash opaque.sh")
+    }
+
     fn cordon_home(&self) -> PathBuf {
         self.home.join(".config/cordon")
     }
@@ -148,7 +156,7 @@ fn proc_paths_never_reach_the_credentials() {
         format!("/proc/thread-self/root{home}/.aws/credentials"),
         "/proc/self/cwd/../.aws/credentials".to_string(),
     ] {
-        let o = h.sh(&format!("cat {path}"));
+        let o = h.opaque(&format!("cat {path}"));
         refused(&o, 1, &format!("cat: {path}: Permission denied"));
         assert_eq!(out(&o), "");
     }
@@ -165,14 +173,14 @@ fn proc_paths_never_reach_the_credentials() {
         &h.last_receipt()["x-cordon"]["sandbox"]["commands"][0]["enforcement"]["envelope"];
     assert_eq!(envelope["grants"], serde_json::json!([]), "{envelope}");
 
-    // Positive control: named local mode prints the secret through the same path (the decision
-    // let it through; only the kernel stood in the way).
-    let o = h.exec(&[
-        "--mode",
-        "local",
-        "--shell",
-        &format!("cat /proc/self/root{home}/.aws/credentials"),
-    ]);
+    // Positive control: named local mode prints the secret through the same script (the
+    // decision let it through; only the kernel stood in the way).
+    std::fs::write(
+        h.ws.join("opaque.sh"),
+        format!("cat /proc/self/root{home}/.aws/credentials"),
+    )
+    .unwrap();
+    let o = h.exec(&["--mode", "local", "--shell", "bash opaque.sh"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(out(&o).contains(AWS_SECRET), "{}", out(&o));
 }
@@ -337,7 +345,7 @@ fn links_made_in_one_call_and_used_in_the_next_reach_nothing_closed() {
         ),
     ];
     for (plant, attack, code, error) in &cases {
-        let o = h.sh(plant);
+        let o = h.opaque(plant);
         assert_eq!(o.status.code(), Some(0), "{plant}: {}", err(&o));
         let o = h.sh(attack);
         refused(&o, *code, error);
@@ -411,22 +419,22 @@ fn git_metadata_and_agent_settings_stay_read_only_through_links() {
         (
             "true",
             "echo ../evil > .git/worktrees/wt-a/commondir",
-            "bash: line 1: .git/worktrees/wt-a/commondir: Read-only file system",
+            "opaque.sh: line 1: .git/worktrees/wt-a/commondir: Read-only file system",
         ),
         (
             "ln -s .git/hooks h",
             "echo 'echo pwned' > h/pre-commit",
-            "bash: line 1: h/pre-commit: Read-only file system",
+            "opaque.sh: line 1: h/pre-commit: Read-only file system",
         ),
         (
             "ln -s .claude cl",
             "echo '{\"hooks\": 1}' > cl/settings.json",
-            "bash: line 1: cl/settings.json: Read-only file system",
+            "opaque.sh: line 1: cl/settings.json: Read-only file system",
         ),
     ] {
-        let o = h.sh(plant);
+        let o = h.opaque(plant);
         assert_eq!(o.status.code(), Some(0), "{plant}: {}", err(&o));
-        refused(&h.sh(attack), 1, error);
+        refused(&h.opaque(attack), 1, error);
     }
     assert_eq!(std::fs::read_to_string(&commondir).unwrap(), before);
     assert!(!h.ws.join(".git/hooks/pre-commit").exists());

@@ -127,6 +127,10 @@ pub struct Verdict {
     /// What the agent should run instead of the text it wrote: the text under `cordon exec`.
     /// Set only for shell text whose outcome lets it run.
     pub run_as: Option<String>,
+    /// The secrets the policy grants the text when it runs under `cordon exec`: names and the
+    /// rule that granted each, for the decision record. Never a value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<cordon_policy::grants::SecretGrant>,
 }
 
 /// What to do when the policy says ask.
@@ -154,7 +158,9 @@ pub struct Settings {
     pub timeout: Duration,
     /// The `cordon` executable the rewritten command names (normally this very binary).
     pub cordon: PathBuf,
-    /// A policy file instead of the config home's.
+    /// A policy file instead of the config home's. Never sent to the gateway, which decides
+    /// under the home's policy only: a hook with `--policy` decides in process.
+    #[serde(skip)]
     pub policy: Option<PathBuf>,
     /// With [`OnAsk::Approval`]: how long `cordon exec` waits for the answer, in seconds.
     pub approval_wait_secs: u64,
@@ -326,6 +332,7 @@ fn decide_shell(
     })?;
     let decision = analysis.decision();
     let contract_sha256 = analysis.contract.map(|c| c.sha256());
+    let secrets = analysis.secrets.grants;
     let cwd = cwd
         .to_str()
         .ok_or_else(|| HookError("the working directory is not UTF-8".into()))?;
@@ -366,13 +373,20 @@ fn decide_shell(
                 decision: decision.unconfinable(&why),
                 contract_sha256,
                 run_as: None,
+                secrets: Vec::new(),
             });
         }
     }
+    let secrets = if run_as.is_some() {
+        secrets
+    } else {
+        Vec::new()
+    };
     Ok(Verdict {
         decision,
         contract_sha256,
         run_as,
+        secrets,
     })
 }
 
@@ -424,6 +438,7 @@ fn decide_write(
             },
             contract_sha256: analysis.contract.map(|c| c.sha256()),
             run_as: None,
+            secrets: Vec::new(),
         };
         let worse = worst
             .as_ref()
@@ -766,6 +781,7 @@ mod tests {
             ),
             contract_sha256: None,
             run_as: None,
+            secrets: Vec::new(),
         };
         let settings = Settings {
             on_ask: OnAsk::Agent,

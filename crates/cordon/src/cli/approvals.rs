@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use cordon_approval::{ApproverRing, Store};
+use cordon_approval::ApproverRing;
 
-use crate::approving::{home, home_key, read_key, unix_now};
+use crate::approving::{home, home_key, open_store, read_key, unix_now};
 use crate::exit::{self, CliError};
 use crate::output;
 
@@ -42,8 +42,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 
 fn list(all: bool, json: bool) -> Result<u8, CliError> {
     let home = home()?;
-    let mut store =
-        Store::open(&home.approvals_db()).map_err(|e| CliError::internal(e.to_string()))?;
+    let mut store = open_store(&home)?;
     let requests = store
         .requests(!all, 200, unix_now())
         .map_err(|e| CliError::internal(e.to_string()))?;
@@ -67,13 +66,16 @@ fn list(all: bool, json: bool) -> Result<u8, CliError> {
             .map(|a| a.iter().filter_map(|c| c["line"].as_str()).collect())
             .unwrap_or_default();
         let cwd = r.summary[0]["cwd"].as_str().unwrap_or("");
+        // What the agent wrote, with every misleading character shown as an escape.
+        use cordon_core::display::visible;
         text.push_str(&format!(
-            "{}  {}  {}  in {}  — {} (needs {} approver{}, deadline in {} s)\n",
+            "{}  {}  on {}  {}  in {}  — {} (needs {} approver{}, deadline in {} s)\n",
             r.id,
             r.state.as_str(),
-            lines.join(" ; "),
-            cwd,
-            r.reason,
+            visible(&r.machine),
+            visible(&lines.join(" ; ")),
+            visible(cwd),
+            visible(&r.reason),
             r.required_approvers,
             if r.required_approvers == 1 { "" } else { "s" },
             (r.deadline - unix_now()).max(0)

@@ -10,11 +10,10 @@
 
 use std::path::PathBuf;
 
-use cordon_approval::Store;
 use cordon_core::approval::ApprovalMethod;
 use cordon_core::Contract;
 
-use crate::approving::{answer, home, unix_now, Approver};
+use crate::approving::{answer, home, open_store, unix_now, Approver};
 use crate::exit::{self, CliError};
 
 #[derive(Debug, clap::Args)]
@@ -92,10 +91,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         return Ok(exit::OK);
     }
     let id = args.id.unwrap_or_default();
-    let mut store =
-        Store::open(&home.approvals_db()).map_err(|e| CliError::internal(e.to_string()))?;
+    let mut store = open_store(&home)?;
     let state = answer(
-        &mut store,
+        store.as_mut(),
         &approver,
         &id,
         &args.scope,
@@ -109,8 +107,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 
 pub fn deny(args: DenyArgs) -> Result<u8, CliError> {
     let home = home()?;
-    let mut store =
-        Store::open(&home.approvals_db()).map_err(|e| CliError::internal(e.to_string()))?;
+    let mut store = open_store(&home)?;
     let by = args
         .identity
         .or_else(|| std::env::var("USER").ok())

@@ -68,6 +68,7 @@ pub struct Args {
 
 pub fn run(mut args: Args) -> Result<u8, CliError> {
     args.how.resolver_overrides()?;
+    let policy_named = args.request.policy.is_some();
     let session = crate::sessions::apply_to_exec(
         args.session.as_deref(),
         &mut args.request.cwd,
@@ -78,7 +79,13 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
     let (mode, _) = args.how.mode();
     // Judged for the mode it runs in: hardened, the kernel confines it to the envelope.
     args.request.hardened = mode == Mode::Hardened;
-    let analysis = crate::gateway::client::analyse_for_exec(&args.request)?;
+    let analysis = crate::gateway::client::analyse_for_exec(
+        &args.request,
+        crate::gateway::client::ExecPolicy {
+            session: session.as_deref(),
+            named_on_command_line: policy_named,
+        },
+    )?;
     let request = match request_for(&args.request, &analysis, session.clone()) {
         Ok(request) => request,
         Err(refusal) => {
@@ -203,7 +210,10 @@ fn request_for(
                 all
             }),
     };
-    let run = RunRequest::new(plan.contract, decision, Some(front_end));
+    // The secrets the policy grants the text, as it runs: names and rules; the values are
+    // resolved only after the decision and any approval.
+    let secrets = analysis.secrets.for_run();
+    let run = RunRequest::new(plan.contract, decision, Some(front_end)).with_secrets(secrets);
     // A hardened run reaches the hosts its rules list, through the egress proxy, and no others.
     Ok(if request.hardened {
         run.with_network(&analysis.egress.grant)
@@ -220,13 +230,15 @@ fn report(
     ran_instead: Option<Vec<String>>,
     will_execute: bool,
 ) -> Result<(), CliError> {
+    // The sentence quotes the agent's text: shown with its misleading characters escaped.
+    use cordon_core::display::visible;
     if decision.outcome != Outcome::Allow {
-        eprintln!("cordon: {}", decision.sentence);
+        eprintln!("cordon: {}", visible(&decision.sentence));
     }
     if let Some(argv) = &ran_instead {
         eprintln!(
             "cordon: running `{}` instead of what was asked",
-            cordon_policy::facts::display_argv(argv)
+            visible(&cordon_policy::facts::display_argv(argv))
         );
     }
     if args.request.json {

@@ -74,10 +74,11 @@ fn list(items: &[String]) -> String {
     }
 }
 
-// One line of the explanation, newline included.
+// One line of the explanation, newline included; what the agent wrote in it is shown with every
+// misleading character as a visible escape (`cordon_core::display::visible`).
 macro_rules! say {
     ($out:ident, $($arg:tt)*) => {{
-        $out.push_str(&format!($($arg)*));
+        $out.push_str(&cordon_core::display::visible(&format!($($arg)*)));
         $out.push('\n');
     }};
 }
