@@ -10,14 +10,13 @@
 
 use std::path::PathBuf;
 
-use cordon_approval::Store;
 use cordon_core::approval::ApprovalMethod;
 use cordon_core::Contract;
 
 use cordon_core::Outcome;
 use cordon_governor::Mode;
 
-use crate::approving::{answer, home, unix_now, Approver};
+use crate::approving::{answer, home, open_store, unix_now, Approver};
 use crate::exit::{self, CliError};
 use crate::home::Home;
 use crate::judging::JudgeArgs;
@@ -132,10 +131,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         ));
     }
     let id = args.id.unwrap_or_default();
-    let mut store =
-        Store::open(&home.approvals_db()).map_err(|e| CliError::internal(e.to_string()))?;
+    let mut store = open_store(&home)?;
     let state = answer(
-        &mut store,
+        store.as_mut(),
         &approver,
         &id,
         &args.scope,
@@ -194,8 +192,7 @@ fn approve_text(home: &Home, approver: &Approver, args: Args) -> Result<u8, CliE
             format!("written to {}", out.display())
         }
         None => {
-            let mut store =
-                Store::open(&home.approvals_db()).map_err(|e| CliError::internal(e.to_string()))?;
+            let mut store = open_store(home)?;
             store
                 .add_standing(&signed, &verified, unix_now())
                 .map_err(|e| CliError::internal(e.to_string()))?;
@@ -223,8 +220,7 @@ fn approve_text(home: &Home, approver: &Approver, args: Args) -> Result<u8, CliE
 
 pub fn deny(args: DenyArgs) -> Result<u8, CliError> {
     let home = home()?;
-    let mut store =
-        Store::open(&home.approvals_db()).map_err(|e| CliError::internal(e.to_string()))?;
+    let mut store = open_store(&home)?;
     let by = args
         .identity
         .or_else(|| std::env::var("USER").ok())
