@@ -387,6 +387,45 @@ fn file_tool_decisions_are_journaled_with_the_real_path() {
     );
 }
 
+/// A running `cordon serve`, killed when dropped.
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_gateway_judges_file_tools_on_the_same_real_paths() {
+    use std::io::BufRead as _;
+    let f = Fixture::new();
+    let mut child = f
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let _serve = Serve(child);
+    loop {
+        let line = lines.next().expect("cordon serve ended early").unwrap();
+        if line.contains("gateway on") {
+            break;
+        }
+    }
+    let (verdict, _) = claude_verdict(&f.claude("Read", json!({"file_path": "src/lib.rs"})));
+    assert_eq!(verdict, "allow", "positive control");
+    let (verdict, reason) = claude_verdict(&f.claude("Write", json!({"file_path": "notes.md"})));
+    assert_eq!(verdict, "deny", "{reason}");
+    assert!(reason.contains(&s(&f.home().join(".bashrc"))), "{reason}");
+    let (verdict, reason) =
+        claude_verdict(&f.claude("Grep", json!({"pattern": "KEY", "path": s(&f.home())})));
+    assert_eq!(verdict, "deny", "{reason}");
+    assert!(reason.contains("which is never read"), "{reason}");
+}
+
 #[test]
 fn gemini_file_tools_are_governed() {
     let f = Fixture::new();
