@@ -81,6 +81,13 @@ fn an_approval_of_the_explained_contract_is_accepted_by_exec() {
     let contract = &explained["contract"];
     assert_eq!(contract["commands"][0]["exec"]["argv"][0], "git");
     let sha = explained["contract_sha256"].as_str().unwrap().to_string();
+    // The text form names the same contract.
+    let out = in_ws(&home, &["explain", "--shell", TEXT]);
+    let told = format!(
+        "exec runs: contract {} (sha256 {sha})",
+        contract["contract_id"].as_str().unwrap()
+    );
+    assert!(text(&out.stdout).contains(&told), "{}", text(&out.stdout));
     let file = home.path("explained.json");
     std::fs::write(&file, contract.to_string()).unwrap();
     let approval = home.p("approval.json");

@@ -222,6 +222,32 @@ fn closed_beneath(
         .find(|closed| closed.starts_with(dir)))
 }
 
+/// A content search of `dir` that the policy did not deny is denied when a closed place lies
+/// beneath `dir` ([`closed_beneath`]): the policy judged the directory, not every file in it.
+fn search_guard(
+    decision: Decision,
+    dir: &str,
+    request: &AnalysisRequest,
+    analysis: &cordon_governor::Analysis,
+) -> Result<Decision, HookError> {
+    if decision.outcome == Outcome::Deny {
+        return Ok(decision);
+    }
+    let context = cordon_governor::analysis::context(request)
+        .map_err(|e| HookError::from(crate::governing::cli_error(e)))?;
+    Ok(match closed_beneath(Path::new(dir), analysis, &context)? {
+        Some(closed) => Decision::deny(
+            CordonReason::SearchReachesCredentials,
+            &format!(
+                "searching {dir} would read {}, which is never read (credentials, cordon's home); search a narrower directory",
+                closed.display()
+            ),
+            decision.policy,
+        ),
+        None => decision,
+    })
+}
+
 /// `path` without its last component (`Path::parent` strips `.` components too, which is what a
 /// lexical walk up wants).
 fn parent_of(path: &Path) -> Option<&Path> {
@@ -301,21 +327,8 @@ fn decide_one(
     let analysis = cordon_governor::analyse(&request, policies)
         .map_err(|e| HookError::from(crate::governing::cli_error(e)))?;
     let mut decision = analysis.decision();
-    if let (FileAccess::Search, Some(dir), true) =
-        (access, &resolved, decision.outcome != Outcome::Deny)
-    {
-        let context = cordon_governor::analysis::context(&request)
-            .map_err(|e| HookError::from(crate::governing::cli_error(e)))?;
-        if let Some(closed) = closed_beneath(Path::new(dir), &analysis, &context)? {
-            decision = Decision::deny(
-                CordonReason::SearchReachesCredentials,
-                &format!(
-                    "searching {dir} would read {}, which is never read (credentials, cordon's home); search a narrower directory",
-                    closed.display()
-                ),
-                decision.policy,
-            );
-        }
+    if let (FileAccess::Search, Some(dir)) = (access, &resolved) {
+        decision = search_guard(decision, dir, &request, &analysis)?;
     }
     // A replacement or a checkpoint has no meaning for the agent's own tool: the hook can run
     // neither, so it asks.

@@ -40,7 +40,16 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
         let text = explained_json(&analysis, &planned, &suggestions)?;
         return output::answer(&format!("{text}\n"), exit::OK);
     }
-    output::answer(&render_explanation(&analysis, &suggestions), exit::OK)
+    let mut text = render_explanation(&analysis, &suggestions);
+    text.push_str(&cordon_core::display::visible(&match &planned {
+        Ok(run) => format!(
+            "exec runs: contract {} (sha256 {}); `explain --json` prints it, `approve --shell` signs it",
+            run.contract.contract_id, run.contract_sha256
+        ),
+        Err(refusal) => format!("exec runs: nothing ({})", refusal.sentence),
+    }));
+    text.push('\n');
+    output::answer(&text, exit::OK)
 }
 
 /// The explanation as JSON. `contract` is the contract `cordon exec` runs for the same text, byte
