@@ -5,6 +5,10 @@
 //! The outcome is `cordon exec`'s for the same text, so it assumes the same mode: hardened (the
 //! kernel confines what runs to the policy's envelope, and a host list answers the rules that
 //! ask only about the network) unless `--mode local` names local. The explanation says which.
+//!
+//! It also names the contract `cordon exec` runs for the same text (`cli::exec::planned`, the same
+//! session, cwd and mode resolution): `--json` prints it whole as `contract` (the judged one is
+//! `synthesized_contract`), so an approval signed for it is accepted by `exec`.
 
 use cordon_governor::{Analysis, Decision, Mode, Probe as _, RunRequest};
 use cordon_policy::egress::{CommandHosts, NetworkGrant};
