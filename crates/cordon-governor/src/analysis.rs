@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use cordon_core::{Contract, Outcome, ReasonCode};
 use cordon_policy::egress::{self, EgressJudgement};
+use cordon_policy::enforcement::Enforcement;
 use cordon_policy::facts::{self, Facts};
+use cordon_policy::file_tools::{self, ToolAccess};
 use cordon_policy::grants::{CommandGrants, SecretGrant};
 use cordon_policy::knowledge::Knowledge;
 use cordon_policy::native::{self, CompiledPolicy, Context, CordonReason};
@@ -32,6 +34,23 @@ pub enum Written {
     Shell(String),
     /// A program and its arguments, run without a shell.
     Argv(Vec<String>),
+    /// One call of the agent's own file tool (`Read`, `Write`, `Grep`, `WebFetch`, …), judged by
+    /// the same policy as shell text ([`file_tools`]). Nothing of it runs under cordon.
+    FileTool(FileToolCall),
+}
+
+/// What an agent's file tool names, and where that really leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileToolCall {
+    /// The tool's name as the agent calls it (recorded as the program).
+    pub tool: String,
+    pub access: ToolAccess,
+    /// The path (relative to the cwd) or the URL, as the agent wrote it.
+    pub target: String,
+    /// The real path the target reaches, resolved by the caller (symlinks, `..`, `/proc` links);
+    /// for a file that does not exist yet, its nearest existing parent's real path and the rest.
+    /// `None` for a URL.
+    pub resolved: Option<String>,
 }
 
 /// What to judge, where, and under which policy.
@@ -205,12 +224,38 @@ pub fn shell_state(request: &AnalysisRequest) -> ShellState {
 /// The parse, facts and contract for the request.
 pub fn front(request: &AnalysisRequest) -> Front {
     let state = shell_state(request);
-    let (text, script) = match &request.written {
-        Written::Shell(text) => (text.clone(), shell::parse(text, &state)),
-        Written::Argv(argv) => (facts::display_argv(argv), shell::from_argv(argv, &state)),
+    let (text, script, facts) = match &request.written {
+        Written::Shell(text) => {
+            let script = shell::parse(text, &state);
+            // Judged as written: the envelope, not a path-by-path grant, is what a hardened run
+            // gets.
+            let facts = facts::of_script(&script, &state, Knowledge::builtin());
+            (text.clone(), script, facts)
+        }
+        Written::Argv(argv) => {
+            let script = shell::from_argv(argv, &state);
+            let facts = facts::of_script(&script, &state, Knowledge::builtin());
+            (facts::display_argv(argv), script, facts)
+        }
+        Written::FileTool(call) => {
+            let argv = [call.tool.clone(), call.target.clone()];
+            // The agent's own tool does what it does unconfined: nothing but this judgement
+            // stands between it and the file, whatever mode cordon's own runs use.
+            let facts = file_tools::facts(
+                &call.tool,
+                call.access,
+                &call.target,
+                call.resolved.as_deref(),
+                &state,
+                Enforcement::Local,
+            );
+            (
+                facts::display_argv(&argv),
+                shell::from_argv(&argv, &state),
+                facts,
+            )
+        }
     };
-    // Judged as written: the envelope, not a path-by-path grant, is what a hardened run gets.
-    let facts = facts::of_script(&script, &state, Knowledge::builtin());
     let (contract, contract_error) = match synth::contract(&text, &facts, &Requester::default()) {
         Ok(contract) => (Some(contract), None),
         Err(e) => (None, Some(e.to_string())),

@@ -141,6 +141,25 @@ fn envelope_source(judge: &JudgeArgs, analysis: &Analysis) -> Result<EnvelopeSou
     })
 }
 
+/// What `cordon exec` would run for `request` (shell text or an argv) under the session `flag`
+/// names (else `CORDON_SESSION`) in `mode`, worked out as `exec` works it out: the session fills
+/// in the cwd and policy the command line left unsaid, the text is judged for the mode, and the
+/// launch plan makes the contract. `cordon explain --json` prints it and `cordon approve --shell`
+/// signs it, so an approval of either is an approval of what `exec` runs. The inner `Err` is a
+/// denial with nothing to run.
+pub fn planned(
+    request: &mut JudgeArgs,
+    flag: Option<&str>,
+    mode: Mode,
+) -> Result<(Analysis, Result<RunRequest, Box<Decision>>), CliError> {
+    let session =
+        crate::sessions::apply_to_exec(flag, &mut request.cwd, &mut request.policy, &mut None)?;
+    request.hardened = mode == Mode::Hardened;
+    let analysis = crate::judging::analyse(request)?;
+    let run = request_for(request, &analysis, session);
+    Ok((analysis, run))
+}
+
 /// The request to run: the contract that runs, the decision, and the front end's record. `Err`
 /// is a denial that has nothing to run.
 fn request_for(

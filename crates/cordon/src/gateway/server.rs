@@ -284,7 +284,7 @@ fn answer(
                     .lock()
                     .map_err(|_| lost())?
                     .remember(DecidedCall::of(&request, &verdict), link);
-                Ok(GatewayReply::Verdict(verdict))
+                Ok(GatewayReply::Verdict(Box::new(verdict)))
             })
         }
         GatewayRequest::Outcome(outcome) => {

@@ -63,7 +63,7 @@ pub struct ExecAnalysis {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GatewayReply {
-    Verdict(Verdict),
+    Verdict(Box<Verdict>),
     Recorded(bool),
     Analysis(Box<ExecAnalysis>),
     Error(String),
