@@ -251,14 +251,8 @@ impl CedarEngine {
                 )
             }
         };
-        Decision::new(
-            outcome,
-            reason_codes,
-            sentence,
-            commands,
-            facts,
-            (policy_name, &self.sha256),
-        )
+        let policy = (policy_name, self.sha256.as_str());
+        Decision::new(outcome, reason_codes, sentence, commands, facts, policy)
     }
 
     /// The outcome for a whole text: the most severe part; unresolved text is asked; a text that

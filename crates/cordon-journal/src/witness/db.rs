@@ -142,15 +142,14 @@ impl WitnessDb {
         let Some(row) = row else {
             return Ok(None);
         };
-        let get = |e: tokio_postgres::Error| JournalError::Database(e.to_string());
-        let key: Vec<u8> = row.try_get(1).map_err(get)?;
-        let size: i64 = row.try_get(2).map_err(get)?;
-        let root: Vec<u8> = row.try_get(3).map_err(get)?;
-        let frontier: Vec<u8> = row.try_get(4).map_err(get)?;
-        let last: Option<Vec<u8>> = row.try_get(5).map_err(get)?;
+        let key: Vec<u8> = row.try_get(1).map_err(column_error)?;
+        let size: i64 = row.try_get(2).map_err(column_error)?;
+        let root: Vec<u8> = row.try_get(3).map_err(column_error)?;
+        let frontier: Vec<u8> = row.try_get(4).map_err(column_error)?;
+        let last: Option<Vec<u8>> = row.try_get(5).map_err(column_error)?;
         Ok(Some(LogState {
             origin: origin.to_string(),
-            machine: row.try_get(0).map_err(get)?,
+            machine: row.try_get(0).map_err(column_error)?,
             key: crate::keys::parse_public_key(&key)?,
             size: size as u64,
             root: hash_of(&root, "root")?,
@@ -159,8 +158,8 @@ impl WitnessDb {
                 .map(|c| hash_of(c, "frontier"))
                 .collect::<Result<_, _>>()?,
             last_payload: last.map(|l| hash_of(&l, "payload hash")).transpose()?,
-            checkpoint: row.try_get(6).map_err(get)?,
-            cosigned: row.try_get(7).map_err(get)?,
+            checkpoint: row.try_get(6).map_err(column_error)?,
+            cosigned: row.try_get(7).map_err(column_error)?,
         }))
     }
 
@@ -252,16 +251,15 @@ impl WitnessDb {
                 .await
             })
         })?;
-        let get = |e: tokio_postgres::Error| JournalError::Database(e.to_string());
         rows.iter()
             .map(|r| {
-                let key: Vec<u8> = r.try_get(3).map_err(get)?;
+                let key: Vec<u8> = r.try_get(3).map_err(column_error)?;
                 Ok(LogSummary {
-                    origin: r.try_get(0).map_err(get)?,
-                    machine: r.try_get(1).map_err(get)?,
-                    size: r.try_get::<_, i64>(2).map_err(get)? as u64,
+                    origin: r.try_get(0).map_err(column_error)?,
+                    machine: r.try_get(1).map_err(column_error)?,
+                    size: r.try_get::<_, i64>(2).map_err(column_error)? as u64,
                     public_key: STANDARD.encode(key),
-                    cosigned: r.try_get(4).map_err(get)?,
+                    cosigned: r.try_get(4).map_err(column_error)?,
                 })
             })
             .collect()
@@ -305,23 +303,22 @@ impl WitnessDb {
                 .await
             })
         })?;
-        let get = |e: tokio_postgres::Error| JournalError::Database(e.to_string());
         rows.iter()
             .map(|r| {
-                let approvers: Option<String> = r.try_get(8).map_err(get)?;
+                let approvers: Option<String> = r.try_get(8).map_err(column_error)?;
                 Ok(Hit {
-                    machine: r.try_get(0).map_err(get)?,
-                    origin: r.try_get(1).map_err(get)?,
-                    index: r.try_get::<_, i64>(2).map_err(get)? as u64,
-                    kind: r.try_get(3).map_err(get)?,
-                    at: r.try_get(4).map_err(get)?,
-                    agent: r.try_get(5).map_err(get)?,
-                    outcome: r.try_get(6).map_err(get)?,
-                    command: r.try_get(7).map_err(get)?,
+                    machine: r.try_get(0).map_err(column_error)?,
+                    origin: r.try_get(1).map_err(column_error)?,
+                    index: r.try_get::<_, i64>(2).map_err(column_error)? as u64,
+                    kind: r.try_get(3).map_err(column_error)?,
+                    at: r.try_get(4).map_err(column_error)?,
+                    agent: r.try_get(5).map_err(column_error)?,
+                    outcome: r.try_get(6).map_err(column_error)?,
+                    command: r.try_get(7).map_err(column_error)?,
                     approvers: approvers
                         .map(|a| a.split(',').map(str::to_string).collect())
                         .unwrap_or_default(),
-                    line: r.try_get(9).map_err(get)?,
+                    line: r.try_get(9).map_err(column_error)?,
                 })
             })
             .collect()
@@ -427,6 +424,11 @@ async fn record_cosigned(
         .await?;
     }
     Ok(())
+}
+
+/// A column that could not be read as the type it should hold.
+fn column_error(e: tokio_postgres::Error) -> JournalError {
+    JournalError::Database(e.to_string())
 }
 
 async fn moved(

@@ -139,14 +139,8 @@ pub fn decide_facts(
         reason_codes = vec![CordonReason::RuleDenied];
         sentence = format!("Denied: the policy cannot be used: {why}.");
     }
-    Decision::new(
-        outcome,
-        reason_codes,
-        sentence,
-        commands,
-        facts,
-        (&policy.name, &policy.sha256),
-    )
+    let policy = (policy.name.as_str(), policy.sha256.as_str());
+    Decision::new(outcome, reason_codes, sentence, commands, facts, policy)
 }
 
 impl Decision {
