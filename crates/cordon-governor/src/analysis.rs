@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use cordon_core::{Contract, Outcome, ReasonCode};
+use cordon_policy::egress::{self, EgressJudgement};
 use cordon_policy::facts::{self, Facts};
 use cordon_policy::grants::{CommandGrants, SecretGrant};
 use cordon_policy::knowledge::Knowledge;
@@ -47,7 +48,9 @@ pub struct AnalysisRequest {
     /// Judged for a hardened run: the kernel will confine what runs to the policy's envelope
     /// ([`crate::envelope`]), so the decision may assume it (`cordon explain` says which mode a
     /// decision assumed). Paths are judged as written here; a path that reaches beyond the
-    /// envelope is judged again on its real path when the run is confined.
+    /// envelope is judged again on its real path when the run is confined. A host list the rules
+    /// grant is enforced, so it answers the rules that ask only about the network
+    /// (`egress::decide_hardened`).
     pub hardened: bool,
 }
 
@@ -79,6 +82,8 @@ pub struct Analysis {
     /// The CSC code when the policy is a CSC profile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csc_reason_code: Option<ReasonCode>,
+    /// The hosts each command's rules grant, and the network the text gets in hardened mode.
+    pub egress: EgressJudgement,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contract: Option<Contract>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -224,24 +229,35 @@ pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result
     let front = front(request);
     let state = shell_state(request);
     let policy = policies.policy(&request.policy)?;
-    let (native, csc_reason_code, secrets) = match policy.as_ref() {
+    let (native, csc_reason_code, egress, secrets) = match policy.as_ref() {
         PolicyInForce::Native(loaded) => {
             let compiled = policies.compiled(loaded, &context(request)?)?;
             let knowledge = Knowledge::builtin();
-            let decision = native::decide_facts(&front.facts, &compiled, &state, knowledge);
+            let decide = |policy: &CompiledPolicy| {
+                native::decide_facts(&front.facts, policy, &state, knowledge)
+            };
+            let decision = decide(&compiled);
+            let (decision, egress) = if request.hardened {
+                egress::decide_hardened(&loaded.policy, &compiled, decision, decide)
+            } else {
+                let egress = egress::judge(&loaded.policy, &decision);
+                (decision, egress)
+            };
             let redact = loaded.policy.redact_secrets;
             let secrets = SecretsJudged::of_native(&decision, &compiled, redact);
-            (decision, None, secrets)
+            (decision, None, egress, secrets)
         }
         // Cedar policies and CSC profiles grant no secret to shell text.
         PolicyInForce::Cedar(cedar) => {
             let engine = policies.cedar(cedar, &context(request)?)?;
             let decision = engine.decision(&front.facts, &cedar.name);
-            (decision, None, SecretsJudged::default())
+            let egress = egress::without_lists(&front.facts);
+            (decision, None, egress, SecretsJudged::default())
         }
         PolicyInForce::Csc(loaded) => {
             let (decision, code) = csc_decision(&front, &policy, loaded);
-            (decision, code, SecretsJudged::default())
+            let egress = egress::without_lists(&front.facts);
+            (decision, code, egress, SecretsJudged::default())
         }
     };
     Ok(Analysis {
@@ -250,6 +266,7 @@ pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result
         facts: front.facts,
         native,
         csc_reason_code,
+        egress,
         contract: front.contract,
         contract_error: front.contract_error,
         script: front.script,
@@ -302,7 +319,6 @@ fn csc_decision(
         .collect();
     let make = |outcome: Outcome, codes: Vec<CordonReason>, sentence: String| native::Decision {
         outcome,
-        decision: outcome.verdict(),
         reason_codes: codes,
         sentence,
         commands: Vec::new(),

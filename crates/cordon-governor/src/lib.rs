@@ -50,6 +50,7 @@ pub use analysis::{
     analyse, Analysis, AnalysisRequest, Probe, SecretsJudged, SystemProbe, Written,
 };
 pub use approval::{ApprovalDesk, ApprovalOptions};
+pub use confinement::ResolverOverrides;
 pub use decision::{Decision, PolicyRef, Reason};
 pub use envelope::{EnvelopeInForce, EnvelopeSource};
 pub use error::{Error, Result};

@@ -325,7 +325,11 @@ fn search(
             }
         }
     }
-    let report = finder.report;
+    note_search_limits(finder.report, truncated);
+}
+
+/// Says how far the search for project roots went (`truncated`: it ran out of budget).
+fn note_search_limits(report: &mut ProtectedReport, truncated: bool) {
     if truncated {
         report.notes.push(format!(
             "the search for nested repositories stopped after {MAX_WALK_DIRS} directories; project roots it did not reach are not protected"

@@ -29,6 +29,11 @@
 //! Evidence: with no `--signing-key`, the config home's key signs and its journal records every
 //! decision; the receipt then stays in the journal (stdout is the command's output) unless
 //! `--receipt F` names a file.
+//!
+//! Network: a hardened run whose rules grant hosts (`hosts:`) reaches those hosts and nothing
+//! else, through cordon's egress proxy: the contract that runs declares `network: allowlisted`,
+//! the decision record names the list (`x-cordon.egress`), and the receipt lists every
+//! connection. `--egress-resolve NAME=ADDRESS` has the proxy resolve a name itself.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,6 +67,7 @@ pub struct Args {
 }
 
 pub fn run(mut args: Args) -> Result<u8, CliError> {
+    args.how.resolver_overrides()?;
     let policy_named = args.request.policy.is_some();
     let session = crate::sessions::apply_to_exec(
         args.session.as_deref(),
@@ -207,7 +213,13 @@ fn request_for(
     // The secrets the policy grants the text, as it runs: names and rules; the values are
     // resolved only after the decision and any approval.
     let secrets = analysis.secrets.for_run();
-    Ok(RunRequest::new(plan.contract, decision, Some(front_end)).with_secrets(secrets))
+    let run = RunRequest::new(plan.contract, decision, Some(front_end)).with_secrets(secrets);
+    // A hardened run reaches the hosts its rules list, through the egress proxy, and no others.
+    Ok(if request.hardened {
+        run.with_network(&analysis.egress.grant)
+    } else {
+        run
+    })
 }
 
 /// Tells the agent the decision on stderr: every outcome but a plain allow gets its sentence (a

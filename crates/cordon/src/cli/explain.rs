@@ -1,11 +1,13 @@
 //! `cordon explain --shell 'TEXT'` (or `-- ARGV…`): the parse, the synthesized contract, the rules
-//! that matched, the outcome, and the smallest policy change that would allow it. Runs nothing.
+//! that matched, the hosts each command may reach, the outcome, and the smallest policy change
+//! that would allow it. Runs nothing.
 //!
 //! The outcome is `cordon exec`'s for the same text, so it assumes the same mode: hardened (the
-//! kernel confines what runs to the policy's envelope) unless `--mode local` names local. The
-//! explanation says which.
+//! kernel confines what runs to the policy's envelope, and a host list answers the rules that
+//! ask only about the network) unless `--mode local` names local. The explanation says which.
 
 use cordon_governor::{Analysis, Mode, Probe as _};
+use cordon_policy::egress::{CommandHosts, NetworkGrant};
 use cordon_policy::facts;
 use cordon_policy::native::suggest;
 use serde::Serialize;
@@ -104,7 +106,13 @@ fn render_explanation(analysis: &Analysis, suggestions: &[String]) -> String {
     say!(out, "commands:");
     for (i, facts) in analysis.facts.commands.iter().enumerate() {
         out.push_str(&render_command(i, facts, decision.commands.get(i)));
+        out.push_str(&render_hosts(facts, analysis.egress.commands.get(i)));
     }
+    say!(
+        out,
+        "network:  {}",
+        network_sentence(&analysis.egress.grant)
+    );
     let codes: Vec<&str> = decision.reason_codes.iter().map(|c| c.as_str()).collect();
     say!(
         out,
@@ -132,6 +140,48 @@ fn render_explanation(analysis: &Analysis, suggestions: &[String]) -> String {
         }
     }
     out
+}
+
+/// The hosts one command's rules grant, when it uses the network or a rule grants it some.
+fn render_hosts(
+    facts: &cordon_policy::facts::CommandFacts,
+    hosts: Option<&CommandHosts>,
+) -> String {
+    let mut out = String::new();
+    match hosts.and_then(|h| h.hosts.as_ref()) {
+        Some(list) if list.is_empty() => {
+            say!(out, "     hosts:    none (its rules grant an empty list)")
+        }
+        Some(list) => say!(out, "     hosts:    {}", list.to_strings().join(", ")),
+        None if facts.network => say!(out, "     hosts:    no rule lists any"),
+        None => {}
+    }
+    if let Some(answered) = hosts.map(|h| &h.answered).filter(|a| !a.is_empty()) {
+        say!(
+            out,
+            "     answered: {} (a hardened run reaches only the listed hosts)",
+            answered.join(", ")
+        );
+    }
+    out
+}
+
+/// What a hardened run of the whole text may reach.
+fn network_sentence(grant: &NetworkGrant) -> String {
+    match grant {
+        NetworkGrant::Deny => "none (no command uses it)".to_string(),
+        NetworkGrant::Hosts(list) if list.is_empty() => {
+            "a hardened run reaches no host: its rules grant an empty list".to_string()
+        }
+        NetworkGrant::Hosts(list) => format!(
+            "a hardened run reaches only {}, through cordon's egress proxy",
+            list.to_strings().join(", ")
+        ),
+        NetworkGrant::Full => {
+            "a hardened run gets the host's network: a command uses it and no rule lists its hosts"
+                .to_string()
+        }
+    }
 }
 
 /// One command of the explanation: its facts, and the rules that judged it.

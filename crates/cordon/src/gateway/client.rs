@@ -288,6 +288,7 @@ fn ask_for_analysis(args: &JudgeArgs, session: Option<&str>) -> Result<Option<An
         facts: front.facts,
         native: answer.decision,
         csc_reason_code: answer.csc_reason_code,
+        egress: answer.egress,
         contract: front.contract,
         contract_error: front.contract_error,
         script: front.script,
