@@ -321,15 +321,7 @@ fn decide_shell(
     settings: &Settings,
     judge: impl Fn(JudgeArgs) -> Result<cordon_governor::Analysis, HookError>,
 ) -> Result<Verdict, HookError> {
-    if command.trim().is_empty() {
-        return Err(HookError("the shell command is empty".into()));
-    }
-    if command.len() > MAX_COMMAND_BYTES {
-        return Err(HookError(format!(
-            "the shell command is longer than {} KiB",
-            MAX_COMMAND_BYTES >> 10
-        )));
-    }
+    check_shell_text(command)?;
     // Text the hook rewrote earlier (or that the agent wrote in the same form) is judged by what
     // it wraps, and not wrapped twice.
     let text = unwrap_exec(&settings.cordon, command).unwrap_or_else(|| command.to_string());
@@ -345,39 +337,14 @@ fn decide_shell(
     })?;
     let decision = analysis.decision();
     let contract_sha256 = analysis.contract.map(|c| c.sha256());
-    let secrets = analysis.secrets.grants;
-    let cwd = cwd
-        .to_str()
-        .ok_or_else(|| HookError("the working directory is not UTF-8".into()))?;
-    let workspace = workspace
-        .as_deref()
-        .map(|w| {
-            w.to_str()
-                .ok_or_else(|| HookError("the workspace path is not UTF-8".into()))
-        })
-        .transpose()?;
-    let how = Wrap {
-        mode: Some(settings.mode),
+    let run_as = rewrite(
+        &text,
+        decision.outcome,
+        cwd,
+        workspace.as_deref(),
         session,
-        cwd: Some(cwd),
-        workspace,
-        approval_wait: None,
-    };
-    let run_as = match decision.outcome {
-        Outcome::Allow | Outcome::AllowWithCheckpoint | Outcome::Redirect => {
-            Some(wrap_exec(&settings.cordon, &text, &how)?)
-        }
-        // Runs only once a person approves it, inside `cordon exec`.
-        Outcome::Ask if settings.on_ask == OnAsk::Approval => Some(wrap_exec(
-            &settings.cordon,
-            &text,
-            &Wrap {
-                approval_wait: Some(settings.approval_wait_secs),
-                ..how
-            },
-        )?),
-        Outcome::Ask | Outcome::Deny => None,
-    };
+        settings,
+    )?;
     if run_as.is_some() && settings.mode == Mode::Hardened {
         if let Some(why) = cordon_governor::SystemProbe.hardened_unavailable() {
             // Fail closed: the rewrite would be blocked anyway; say why here, where the agent
@@ -391,8 +358,9 @@ fn decide_shell(
             });
         }
     }
+    // Secrets are named only for a text that will run.
     let secrets = if run_as.is_some() {
-        secrets
+        analysis.secrets.grants
     } else {
         Vec::new()
     };
@@ -403,6 +371,65 @@ fn decide_shell(
         secrets,
         resolved: Vec::new(),
     })
+}
+
+/// Refuses shell text the hook will not judge: empty, or longer than [`MAX_COMMAND_BYTES`].
+fn check_shell_text(command: &str) -> Result<(), HookError> {
+    if command.trim().is_empty() {
+        return Err(HookError("the shell command is empty".into()));
+    }
+    if command.len() > MAX_COMMAND_BYTES {
+        return Err(HookError(format!(
+            "the shell command is longer than {} KiB",
+            MAX_COMMAND_BYTES >> 10
+        )));
+    }
+    Ok(())
+}
+
+/// What the agent runs instead of `text` for `outcome`: `text` under `cordon exec` in the
+/// hook's mode, cwd and workspace (waiting for a person when the policy asks and the hook is set
+/// to approvals), or `None` for a text that does not run.
+fn rewrite(
+    text: &str,
+    outcome: Outcome,
+    cwd: &Path,
+    workspace: Option<&Path>,
+    session: Option<&str>,
+    settings: &Settings,
+) -> Result<Option<String>, HookError> {
+    let cwd = cwd
+        .to_str()
+        .ok_or_else(|| HookError("the working directory is not UTF-8".into()))?;
+    let workspace = workspace
+        .map(|w| {
+            w.to_str()
+                .ok_or_else(|| HookError("the workspace path is not UTF-8".into()))
+        })
+        .transpose()?;
+    let how = Wrap {
+        mode: Some(settings.mode),
+        session,
+        cwd: Some(cwd),
+        workspace,
+        approval_wait: None,
+    };
+    match outcome {
+        Outcome::Allow | Outcome::AllowWithCheckpoint | Outcome::Redirect => {
+            wrap_exec(&settings.cordon, text, &how).map(Some)
+        }
+        // Runs only once a person approves it, inside `cordon exec`.
+        Outcome::Ask if settings.on_ask == OnAsk::Approval => wrap_exec(
+            &settings.cordon,
+            text,
+            &Wrap {
+                approval_wait: Some(settings.approval_wait_secs),
+                ..how
+            },
+        )
+        .map(Some),
+        Outcome::Ask | Outcome::Deny => Ok(None),
+    }
 }
 
 /// How a rewritten command runs under `cordon exec`.
