@@ -23,8 +23,20 @@ pub enum Notice {
     },
     /// The approval webhook is not used, or its notice was not delivered.
     Webhook(String),
-    /// The write scope was snapshotted before the run.
-    SnapshotTaken { id: String, entries: u64 },
+    /// The write scope was snapshotted before the run: every scope root as resolved (a link and
+    /// what it leads to), which is what a rollback will touch.
+    SnapshotTaken {
+        id: String,
+        entries: u64,
+        scopes: Vec<String>,
+    },
+    /// Scopes of the snapshot lie outside the workspace (a link led there): rolling them back
+    /// will need the person's explicit consent.
+    SnapshotOutsideWorkspace {
+        id: String,
+        outside: Vec<String>,
+        workspace: Option<String>,
+    },
     /// A soft delete moved paths to the trash.
     Trashed { moved: usize, trash_id: String },
     /// What a soft-deleted `rm` says on stderr, as `rm` itself would.
@@ -50,8 +62,22 @@ impl Notice {
                 "cordon: approval needed ({id}): {commands}\ncordon: answer with `cordon approve {id}` or `cordon deny {id}` (or `cordon serve`) within {timeout_secs} s; no answer means deny"
             ),
             Notice::Webhook(why) => format!("cordon: {why}"),
-            Notice::SnapshotTaken { id, entries } => format!(
-                "cordon: checkpoint {id} taken ({entries} entries); undo with `cordon rollback {id}`"
+            Notice::SnapshotTaken {
+                id,
+                entries,
+                scopes,
+            } => format!(
+                "cordon: checkpoint {id} taken ({entries} entries) of {}; undo with `cordon rollback {id}`",
+                scopes.join(", ")
+            ),
+            Notice::SnapshotOutsideWorkspace {
+                id,
+                outside,
+                workspace,
+            } => format!(
+                "cordon: warning: checkpoint {id} covers {}, outside the workspace {}; `cordon rollback {id}` will touch it only with --yes",
+                outside.join(", "),
+                workspace.as_deref().unwrap_or("(none was named)")
             ),
             Notice::Trashed { moved, trash_id } => format!(
                 "cordon: moved {moved} path(s) to the trash as {trash_id}; restore with `cordon trash restore {trash_id}`"

@@ -9,6 +9,7 @@
 //! or the journal, a snapshot that failed, a mode the command cannot run in, a sandbox that
 //! refuses) is blocked, with exit 126 and one sentence; the commands before it keep their entries.
 
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use cordon_core::receipt::{ExecutionReceipt, ReceiptStatus};
@@ -30,7 +31,7 @@ use crate::mode::Mode;
 use crate::notice::{Notice, Notices};
 use crate::receipt;
 use crate::request::RunRequest;
-use crate::snapshot::{self, Snapshot, SnapshotPlaces};
+use crate::snapshot::{self, Snapshot, SnapshotPlaces, Taking};
 use crate::status;
 
 /// How to govern a request.
@@ -44,6 +45,9 @@ pub struct Options {
     pub snapshots: Option<SnapshotPlaces>,
     /// The cordon session the run belongs to (snapshots and soft deletes are attributed to it).
     pub session: Option<String>,
+    /// The workspace the command runs for (what the policy calls `{workspace}`): a snapshot
+    /// scope that resolves outside it is announced, and rolling it back needs consent.
+    pub workspace: Option<PathBuf>,
     pub notices: Notices,
 }
 
@@ -53,6 +57,7 @@ impl std::fmt::Debug for Options {
             .field("mode", &self.mode)
             .field("approval", &self.approval)
             .field("session", &self.session)
+            .field("workspace", &self.workspace)
             .finish_non_exhaustive()
     }
 }
@@ -299,12 +304,12 @@ fn run_commands(
         return run;
     }
     let places = options.snapshots.as_ref();
-    match snapshot::take(
-        request,
-        places,
-        options.session.as_deref(),
-        &options.notices,
-    ) {
+    let taking = Taking {
+        session: options.session.as_deref(),
+        workspace: options.workspace.as_deref(),
+        signer: ledger.signer(),
+    };
+    match snapshot::take(request, places, taking, &options.notices) {
         Ok(taken) => run.snapshot = taken,
         Err(why) => {
             block(&mut run, request.first_command_id(), why);

@@ -12,13 +12,20 @@
 //! delete run in cordon's own process, outside the sandbox, so both stay inside the contract's
 //! declared write scope: the snapshot covers exactly that scope, and a soft delete refuses any
 //! target outside it.
+//!
+//! Rollback and restore run with the person's authority and trust only what the ledger's key
+//! signed (issue 24): the snapshot's manifest and every trash item's are signed with it, so a
+//! run without a key takes no snapshot and is blocked. The person is told every scope as it
+//! resolved (a link and what it leads to), and which of them lie outside the workspace, since
+//! rolling those back will need their explicit consent.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use cordon_checkpoint::trash;
-use cordon_checkpoint::{Request as SnapshotRequest, Store, Summary};
+use cordon_checkpoint::{Request as SnapshotRequest, Signer, Store, Summary};
 use cordon_core::contract::Command;
 use cordon_policy::shell;
 use cordon_sandbox::{
@@ -43,6 +50,19 @@ pub struct SnapshotPlaces {
     pub sessions: PathBuf,
 }
 
+/// Whose snapshot it is: the run's session, the workspace it runs for, and the key that signs
+/// the manifests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Taking<'a> {
+    /// The cordon session the run belongs to, which must exist.
+    pub session: Option<&'a str>,
+    /// The workspace the command runs for: a resolved scope outside it is announced, and
+    /// rolling it back needs consent. `None`: every scope counts as outside.
+    pub workspace: Option<&'a Path>,
+    /// The ledger's key. Without one no snapshot is taken (nothing could trust it).
+    pub signer: Option<&'a Arc<Signer>>,
+}
+
 /// A snapshot taken before the run.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -51,15 +71,17 @@ pub struct Snapshot {
     trash_dir: PathBuf,
     runs_dir: PathBuf,
     session: Option<String>,
+    /// Signs every trash item's manifest, as it signed the snapshot's.
+    signer: Arc<Signer>,
 }
 
-/// Snapshots the request's write scope when its outcome asks for it. `Ok(None)` when it does
-/// not; `Err` (one sentence) when it does and the snapshot failed, so nothing may run. `session`
-/// is the cordon session the run belongs to, which must exist.
+/// Snapshots the request's write scope when its outcome asks for it, its manifest signed with
+/// the ledger's key. `Ok(None)` when it does not; `Err` (one sentence) when it does and the
+/// snapshot failed, so nothing may run.
 pub fn take(
     request: &RunRequest,
     places: Option<&SnapshotPlaces>,
-    session: Option<&str>,
+    taking: Taking<'_>,
     notices: &Notices,
 ) -> Result<Option<Snapshot>, String> {
     if !request.snapshot_requested() {
@@ -69,7 +91,7 @@ pub fn take(
         format!("the checkpoint this outcome requires could not be taken, so nothing ran: {why}")
     };
     let places = places.ok_or_else(|| fail("no cordon home (set CORDON_HOME or HOME)".into()))?;
-    let session = match session.filter(|id| !id.is_empty()) {
+    let session = match taking.session.filter(|id| !id.is_empty()) {
         Some(id) => Some(
             cordon_checkpoint::session::get(&places.sessions, id)
                 .map(|s| s.id)
@@ -77,6 +99,12 @@ pub fn take(
         ),
         None => None,
     };
+    let signer = taking.signer.ok_or_else(|| {
+        fail(
+            "no signing key was given, and rollback trusts only a checkpoint signed with one"
+                .into(),
+        )
+    })?;
     let scopes: Vec<PathBuf> = request
         .write_scope()
         .iter()
@@ -91,25 +119,36 @@ pub fn take(
         .map(|argv| argv.join(" "))
         .collect::<Vec<_>>()
         .join(" | ");
-    let summary = cordon_checkpoint::snapshot(
+    let summary = cordon_checkpoint::snapshot_signed(
         &store,
         &SnapshotRequest {
             scopes,
             session: session.clone(),
             label,
+            workspace: taking.workspace.map(Path::to_path_buf),
             ..SnapshotRequest::default()
         },
+        signer,
     )
     .map_err(|e| fail(e.to_string()))?;
     notices(Notice::SnapshotTaken {
         id: summary.id.clone(),
         entries: summary.entries,
+        scopes: summary.scopes.clone(),
     });
+    if !summary.outside_workspace.is_empty() {
+        notices(Notice::SnapshotOutsideWorkspace {
+            id: summary.id.clone(),
+            outside: summary.outside_workspace.clone(),
+            workspace: summary.workspace.clone(),
+        });
+    }
     Ok(Some(Snapshot {
         summary,
         trash_dir: places.trash.clone(),
         runs_dir: places.runs.clone(),
         session,
+        signer: Arc::clone(signer),
     }))
 }
 
@@ -147,7 +186,7 @@ pub fn soft_delete(
     let scope = taken.scope(command, hardened);
     let operands: Vec<&OsString> = rm.operands.iter().collect();
     let request = scope.request(&rm, &operands, argv.to_vec(), Path::new(&command.cwd));
-    let outcome = trash::soft_delete(&scope.trash_dir, &request);
+    let outcome = trash::soft_delete_signed(&scope.trash_dir, &request, &scope.signer);
     let (status, exit_code, error, mut stderr, trash) = match outcome {
         Ok(o) => {
             let code = if o.errors.is_empty() { 0 } else { 1 };
@@ -325,6 +364,7 @@ impl Snapshot {
         trash_service::Scope {
             trash_dir: self.trash_dir.clone(),
             session: self.session.clone(),
+            signer: Arc::clone(&self.signer),
             allowed_roots: command
                 .write_paths
                 .iter()

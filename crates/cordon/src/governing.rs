@@ -83,9 +83,14 @@ pub fn approval_options(files: Vec<PathBuf>, timeout_secs: Option<u64>) -> Appro
     }
 }
 
-/// The options for a run in `mode`, with the home's approval desk and snapshot places, and
-/// notices written to stderr as they come.
-pub fn options(mode: Mode, approval: ApprovalOptions, session: Option<String>) -> Options {
+/// The options for a run in `mode` for `workspace`, with the home's approval desk and snapshot
+/// places, and notices written to stderr as they come.
+pub fn options(
+    mode: Mode,
+    approval: ApprovalOptions,
+    session: Option<String>,
+    workspace: Option<PathBuf>,
+) -> Options {
     let home = Home::from_env();
     Options {
         mode,
@@ -93,6 +98,7 @@ pub fn options(mode: Mode, approval: ApprovalOptions, session: Option<String>) -
         desk: home.as_ref().map(Home::approval_desk),
         snapshots: home.as_ref().map(Home::snapshot_places),
         session,
+        workspace,
         notices: Arc::new(|notice: Notice| eprintln!("{}", notice.line())),
     }
 }
@@ -107,18 +113,19 @@ pub struct Delivery<'a> {
     pub journal_only: bool,
 }
 
-/// Governs `request` as `how` says, under `session` (or refuses it when `ledger` could not be
-/// opened), delivers the receipt and returns the exit status. `journal_only`: see
-/// [`Delivery::journal_only`].
+/// Governs `request` as `how` says, under `session`, for `workspace` (or refuses it when
+/// `ledger` could not be opened), delivers the receipt and returns the exit status.
+/// `journal_only`: see [`Delivery::journal_only`].
 pub fn carry_out(
     request: &RunRequest,
     how: &RunArgs,
     session: Option<String>,
+    workspace: Option<PathBuf>,
     ledger: Result<Ledger, Error>,
     journal_only: bool,
 ) -> Result<u8, CliError> {
     let approval = approval_options(how.approvals.clone(), how.approval_timeout);
-    let options = options(how.mode, approval, session);
+    let options = options(how.mode, approval, session, workspace);
     let delivery = Delivery {
         receipt_path: how.receipt.as_deref(),
         journal_only,

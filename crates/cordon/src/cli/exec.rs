@@ -30,6 +30,8 @@
 //! decision; the receipt then stays in the journal (stdout is the command's output) unless
 //! `--receipt F` names a file.
 
+use std::path::PathBuf;
+
 use cordon_core::{Outcome, Verdict};
 use cordon_governor::{Decision, Error, FrontEnd, Ledger, Mode, RedirectRecord, RunRequest};
 use cordon_policy::launch::{self, LaunchError, Request as LaunchRequest};
@@ -81,7 +83,11 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
         .map(|r| r.replacement.clone());
     report(&args, &request.decision, ran_instead, true)?;
     let ledger = ledger(&args, home.as_ref());
-    governing::carry_out(&request, &args.how, session, ledger, true)
+    // What the policy called `{workspace}`: a checkpoint scope outside it is announced.
+    let context = cordon_governor::analysis::context(&args.request.request()?)
+        .map_err(governing::cli_error)?;
+    let workspace = Some(PathBuf::from(context.workspace));
+    governing::carry_out(&request, &args.how, session, workspace, ledger, true)
 }
 
 /// The request to run: the contract that runs, the decision, and the front end's record. `Err`

@@ -37,5 +37,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     );
     // A run under `CORDON_SESSION` attributes its snapshots to that session.
     let session = std::env::var(crate::sessions::ENV).ok();
-    governing::carry_out(&request, &how, session, ledger, false)
+    // The workspace a run's checkpoint is for: where it was started.
+    let workspace = std::env::current_dir()
+        .map_err(|e| CliError::internal(format!("cannot read the current directory: {e}")))?;
+    governing::carry_out(&request, &how, session, Some(workspace), ledger, false)
 }
