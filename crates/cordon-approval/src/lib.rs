@@ -7,23 +7,30 @@
 //!   Ed25519 signature by the approver's own key. Every scope is bound to what was approved: the
 //!   contract hash, or for a pattern scope the contract's envelope hash plus the approver's glob.
 //! - [`ring`]: the approvers a home trusts (identity and public key). A key not listed signs nothing.
-//! - [`store`]: the durable SQLite state (WAL) shared by every process: pending requests, answers,
-//!   and consumed approvals. Consuming a single-use approval is one `BEGIN IMMEDIATE` transaction
-//!   against a unique constraint, so a replay fails in any process, before or after a restart.
+//! - [`store`]: the [`ApprovalStore`] trait and the durable SQLite state (WAL) shared by every
+//!   process: pending requests, answers, and consumed approvals. Consuming a single-use approval
+//!   is one `BEGIN IMMEDIATE` transaction against a unique constraint, so a replay fails in any
+//!   process, before or after a restart.
+//! - [`pg_store`]: the same store on PostgreSQL for a team: requests from every machine, an
+//!   approval consumed exactly once across machines; [`location`] chooses between the two.
 //! - [`webhook`]: a Slack-compatible Block Kit notice of a pending request, secrets redacted,
 //!   delivered with exponential backoff.
 //!
 //! The crate takes paths and keys; where they live in cordon's home is the binary's business.
 
 pub mod artifact;
+pub mod location;
+pub mod pg_store;
 pub mod redact;
 pub mod ring;
 pub mod store;
 pub mod webhook;
 
 pub use artifact::{distinct_approvers, Grant, Scope, SignedApproval, Verified};
+pub use location::StoreLocation;
+pub use pg_store::PgStore;
 pub use ring::ApproverRing;
-pub use store::{Request, RequestState, Store};
+pub use store::{machine_name, ApprovalStore, Request, RequestState, Store};
 
 /// Why an approval was refused, or the approval state could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +68,10 @@ pub enum ApprovalError {
     Store(#[from] rusqlite::Error),
     #[error("the approval store: {0}")]
     StoreState(String),
+    /// The shared (PostgreSQL) approval database failed or could not be reached: one sentence
+    /// naming the database and what could not be done. The caller denies.
+    #[error("{0}")]
+    Database(String),
     #[error("{0}")]
     Io(String),
 }

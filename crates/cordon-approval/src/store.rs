@@ -1,9 +1,12 @@
-//! The durable approval state, one SQLite database (WAL) shared by every cordon process: the run
-//! that waits, the terminal that answers, the web page.
+//! The approval store: the [`ApprovalStore`] trait every backend implements, and the embedded
+//! default, one SQLite database (WAL) shared by every cordon process of one machine: the run that
+//! waits, the terminal that answers, the web page. A team shares one PostgreSQL database instead
+//! ([`crate::pg_store`]); both pass the same test suite (`tests/store_suite.rs`).
 //!
 //! ```sql
-//! requests  (id PK, contract, contract_sha256, session_id, summary, reason, required_approvers,
-//!            created_at, deadline, state, answered_by, answer_reason, answered_at, notified_at)
+//! requests  (id PK, machine, contract, contract_sha256, session_id, summary, reason,
+//!            required_approvers, created_at, deadline, state, answered_by, answer_reason,
+//!            answered_at, notified_at)
 //! approvals (approval_id PK, nonce UNIQUE, request_id, identity, public_key, scope, single_use,
 //!            expires_at, artifact, added_at, UNIQUE(request_id, identity), UNIQUE(request_id, public_key))
 //! consumed  (approval_id PK, nonce UNIQUE, contract_sha256, consumed_at, consumer)
@@ -12,12 +15,16 @@
 //!
 //! A request is `pending` until it is `approved` (enough distinct approvers answered), `denied`,
 //! or `expired` (its deadline passed: no answer means deny), and `consumed` once the waiting run
-//! took its approval. Times are Unix seconds.
+//! took its approval. Times are Unix seconds. `machine` names the machine whose run filed the
+//! request (its host name unless the store was opened under another name).
 //!
 //! Single use. Consuming runs in one `BEGIN IMMEDIATE` transaction that inserts the approval's
 //! id and nonce into `consumed`, whose primary key and unique constraint make a second insert fail:
 //! two processes racing for one approval serialize on SQLite's write lock and exactly one commits.
 //! Nothing is held in memory, so a restart changes nothing.
+//!
+//! Migrations are versioned with SQLite's `user_version`: version 1 is the original schema,
+//! version 2 adds `requests.machine`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -29,7 +36,9 @@ use serde_json::Value;
 use crate::artifact::{SignedApproval, Verified};
 use crate::ApprovalError;
 
-const SCHEMA: &str = "
+/// Schema version 1 (written with `IF NOT EXISTS`, so a database made before versioning, whose
+/// `user_version` is 0, takes it unchanged).
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,
     contract TEXT NOT NULL,
@@ -77,6 +86,12 @@ CREATE TABLE IF NOT EXISTS uses (
 );
 ";
 
+/// Schema version 2: the machine that filed each request.
+const SCHEMA_V2: &str = "ALTER TABLE requests ADD COLUMN machine TEXT NOT NULL DEFAULT '';";
+
+/// The SQLite migrations, in order: version `i + 1` is `SQLITE_MIGRATIONS[i]`.
+const SQLITE_MIGRATIONS: [&str; 2] = [SCHEMA_V1, SCHEMA_V2];
+
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -119,6 +134,8 @@ impl RequestState {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Request {
     pub id: String,
+    /// The machine whose run filed the request.
+    pub machine: String,
     /// The synthesized contract, as JSON.
     pub contract: Value,
     pub contract_sha256: String,
@@ -149,15 +166,99 @@ pub struct NewRequest {
     pub deadline: i64,
 }
 
-/// The approval database.
+/// What every approval store does, whatever holds the state: the operations a waiting run, an
+/// approver's terminal and the web page need. Every method is one atomic step in the database;
+/// nothing is cached in the handle, so any number of handles (processes, machines) may share one
+/// database.
+pub trait ApprovalStore: Send {
+    /// The name this handle files requests under.
+    fn machine(&self) -> &str;
+    /// Files a pending request from this machine and returns its id.
+    fn file_request(&mut self, new: &NewRequest, now: i64) -> Result<String, ApprovalError>;
+    /// One request, after expiring it if its deadline passed.
+    fn request(&mut self, id: &str, now: i64) -> Result<Option<Request>, ApprovalError>;
+    /// Requests of every machine, newest first: the pending ones only, or the most recent `limit`.
+    fn requests(
+        &mut self,
+        pending_only: bool,
+        limit: u32,
+        now: i64,
+    ) -> Result<Vec<Request>, ApprovalError>;
+    /// Pending requests whose deadline passed become `expired`: no answer means deny.
+    fn expire_overdue(&mut self, now: i64) -> Result<usize, ApprovalError>;
+    /// Marks one request expired (its waiter gave up), if it is still pending or approved.
+    fn expire(&mut self, id: &str) -> Result<(), ApprovalError>;
+    /// Records that the webhook delivered the request.
+    fn mark_notified(&mut self, id: &str, now: i64) -> Result<(), ApprovalError>;
+    /// Stores a verified answer; the request becomes `approved` once enough distinct approvers
+    /// answered.
+    fn answer(
+        &mut self,
+        request_id: &str,
+        signed: &SignedApproval,
+        verified: &Verified,
+        now: i64,
+    ) -> Result<RequestState, ApprovalError>;
+    /// Stores a reusable approval given ahead of any request.
+    fn add_standing(
+        &mut self,
+        signed: &SignedApproval,
+        verified: &Verified,
+        now: i64,
+    ) -> Result<(), ApprovalError>;
+    /// Denies a pending request.
+    fn deny(
+        &mut self,
+        request_id: &str,
+        by: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), ApprovalError>;
+    /// The signed answers to a request.
+    fn answers(&mut self, request_id: &str) -> Result<Vec<SignedApproval>, ApprovalError>;
+    /// Reusable approvals; each is verified again before use.
+    fn standing(&mut self) -> Result<Vec<SignedApproval>, ApprovalError>;
+    /// Uses verified approvals for one execution, atomically: single-use ones are consumed
+    /// exactly once across every handle on the database ([`ApprovalError::Replayed`] otherwise),
+    /// and the request, if any, goes from `approved` to `consumed`.
+    fn consume(
+        &mut self,
+        approvals: &[Verified],
+        contract_sha256: &str,
+        request_id: Option<&str>,
+        consumer: &str,
+        now: i64,
+    ) -> Result<(), ApprovalError>;
+    /// Whether a single-use approval was consumed.
+    fn is_consumed(&mut self, approval_id: &str) -> Result<bool, ApprovalError>;
+}
+
+/// The name of this machine: its host name (`/proc/sys/kernel/hostname`), or `localhost` when
+/// it cannot be read.
+pub fn machine_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// The embedded approval database (SQLite).
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    machine: String,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path`, in WAL mode.
+    /// Opens (creating if needed) the database at `path`, in WAL mode, filing requests under this
+    /// machine's host name.
     pub fn open(path: &Path) -> Result<Store, ApprovalError> {
+        Store::open_as(path, &machine_name())
+    }
+
+    /// [`Store::open`], filing requests under `machine`.
+    pub fn open_as(path: &Path, machine: &str) -> Result<Store, ApprovalError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .map_err(|e| ApprovalError::Io(format!("{}: {e}", parent.display())))?;
@@ -172,8 +273,15 @@ impl Store {
             )));
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Store { conn })
+        migrate_sqlite(&conn)?;
+        Ok(Store {
+            conn,
+            machine: machine.to_string(),
+        })
+    }
+
+    pub fn machine(&self) -> &str {
+        &self.machine
     }
 
     /// Files a pending request and returns its id.
@@ -181,8 +289,8 @@ impl Store {
         let id = format!("req_{}", crate::artifact::random_hex(8));
         self.conn.execute(
             "INSERT INTO requests (id, contract, contract_sha256, session_id, summary, reason,
-                required_approvers, created_at, deadline, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending')",
+                required_approvers, created_at, deadline, state, machine)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10)",
             params![
                 id,
                 new.contract.to_string(),
@@ -193,6 +301,7 @@ impl Store {
                 new.required_approvers,
                 now,
                 new.deadline,
+                self.machine,
             ],
         )?;
         Ok(id)
@@ -468,22 +577,98 @@ impl Store {
     }
 }
 
-const REQUEST_COLUMNS: &str = "id, contract, contract_sha256, session_id, summary, reason, required_approvers, created_at, deadline, state, answered_by, answer_reason, notified_at";
+impl ApprovalStore for Store {
+    fn machine(&self) -> &str {
+        &self.machine
+    }
+    fn file_request(&mut self, new: &NewRequest, now: i64) -> Result<String, ApprovalError> {
+        Store::file_request(self, new, now)
+    }
+    fn request(&mut self, id: &str, now: i64) -> Result<Option<Request>, ApprovalError> {
+        Store::request(self, id, now)
+    }
+    fn requests(
+        &mut self,
+        pending_only: bool,
+        limit: u32,
+        now: i64,
+    ) -> Result<Vec<Request>, ApprovalError> {
+        Store::requests(self, pending_only, limit, now)
+    }
+    fn expire_overdue(&mut self, now: i64) -> Result<usize, ApprovalError> {
+        Store::expire_overdue(self, now)
+    }
+    fn expire(&mut self, id: &str) -> Result<(), ApprovalError> {
+        Store::expire(self, id)
+    }
+    fn mark_notified(&mut self, id: &str, now: i64) -> Result<(), ApprovalError> {
+        Store::mark_notified(self, id, now)
+    }
+    fn answer(
+        &mut self,
+        request_id: &str,
+        signed: &SignedApproval,
+        verified: &Verified,
+        now: i64,
+    ) -> Result<RequestState, ApprovalError> {
+        Store::answer(self, request_id, signed, verified, now)
+    }
+    fn add_standing(
+        &mut self,
+        signed: &SignedApproval,
+        verified: &Verified,
+        now: i64,
+    ) -> Result<(), ApprovalError> {
+        Store::add_standing(self, signed, verified, now)
+    }
+    fn deny(
+        &mut self,
+        request_id: &str,
+        by: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), ApprovalError> {
+        Store::deny(self, request_id, by, reason, now)
+    }
+    fn answers(&mut self, request_id: &str) -> Result<Vec<SignedApproval>, ApprovalError> {
+        Store::answers(self, request_id)
+    }
+    fn standing(&mut self) -> Result<Vec<SignedApproval>, ApprovalError> {
+        Store::standing(self)
+    }
+    fn consume(
+        &mut self,
+        approvals: &[Verified],
+        contract_sha256: &str,
+        request_id: Option<&str>,
+        consumer: &str,
+        now: i64,
+    ) -> Result<(), ApprovalError> {
+        Store::consume(self, approvals, contract_sha256, request_id, consumer, now)
+    }
+    fn is_consumed(&mut self, approval_id: &str) -> Result<bool, ApprovalError> {
+        Store::is_consumed(self, approval_id)
+    }
+}
 
-struct RawRequest {
-    id: String,
-    contract: String,
-    contract_sha256: String,
-    session_id: String,
-    summary: String,
-    reason: String,
-    required_approvers: u32,
-    created_at: i64,
-    deadline: i64,
-    state: String,
-    answered_by: Option<String>,
-    answer_reason: Option<String>,
-    notified_at: Option<i64>,
+const REQUEST_COLUMNS: &str = "id, contract, contract_sha256, session_id, summary, reason, required_approvers, created_at, deadline, state, answered_by, answer_reason, notified_at, machine";
+
+/// A request as its columns hold it, before its JSON is parsed (shared with the PostgreSQL store).
+pub(crate) struct RawRequest {
+    pub(crate) id: String,
+    pub(crate) machine: String,
+    pub(crate) contract: String,
+    pub(crate) contract_sha256: String,
+    pub(crate) session_id: String,
+    pub(crate) summary: String,
+    pub(crate) reason: String,
+    pub(crate) required_approvers: u32,
+    pub(crate) created_at: i64,
+    pub(crate) deadline: i64,
+    pub(crate) state: String,
+    pub(crate) answered_by: Option<String>,
+    pub(crate) answer_reason: Option<String>,
+    pub(crate) notified_at: Option<i64>,
 }
 
 fn row_to_raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRequest> {
@@ -501,11 +686,12 @@ fn row_to_raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRequest> {
         answered_by: r.get(10)?,
         answer_reason: r.get(11)?,
         notified_at: r.get(12)?,
+        machine: r.get(13)?,
     })
 }
 
 impl RawRequest {
-    fn into_request(self) -> Result<Request, ApprovalError> {
+    pub(crate) fn into_request(self) -> Result<Request, ApprovalError> {
         let json = |text: &str| {
             serde_json::from_str(text)
                 .map_err(|e| ApprovalError::StoreState(format!("request {}: {e}", self.id)))
@@ -515,6 +701,7 @@ impl RawRequest {
             summary: json(&self.summary)?,
             state: RequestState::parse(&self.state)?,
             id: self.id,
+            machine: self.machine,
             contract_sha256: self.contract_sha256,
             session_id: self.session_id,
             reason: self.reason,
@@ -583,6 +770,31 @@ fn wal_mode(conn: &Connection) -> Result<String, ApprovalError> {
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Brings the schema to the newest version, one transaction per step, recording each step in
+/// `user_version`. Several processes opening a new database at once serialize on the write lock;
+/// the loser finds the step done.
+fn migrate_sqlite(conn: &Connection) -> Result<(), ApprovalError> {
+    for (i, step) in SQLITE_MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        // IMMEDIATE: the write lock is taken before the version is read, so two processes
+        // cannot both decide to run the same step.
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let applied = (|| -> Result<(), rusqlite::Error> {
+            let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if current < version {
+                conn.execute_batch(step)?;
+                conn.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+            }
+            conn.execute_batch("COMMIT")
+        })();
+        if let Err(e) = applied {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+    }
+    Ok(())
 }
 
 fn is_constraint(e: &rusqlite::Error) -> bool {

@@ -138,6 +138,7 @@ mod tests {
     fn request(line: &str) -> Request {
         Request {
             id: "req_1".into(),
+            machine: "laptop-a".into(),
             contract: Value::Null,
             contract_sha256: "0".repeat(64),
             session_id: "s".into(),

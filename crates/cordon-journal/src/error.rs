@@ -54,6 +54,30 @@ pub enum JournalError {
     /// The journal on disk contradicts itself in a way a writer must not paper over.
     #[error("{0}")]
     Corrupt(String),
+
+    /// The witness refused a push: `code` is stable (docs/fleet.md), `reason` one sentence.
+    #[error("the witness refused the checkpoint: {reason}")]
+    Refused { code: String, reason: String },
+    /// The push did not start where the witness stopped; push again from `witnessed_size`.
+    #[error("the witness holds checkpoint size {witnessed_size} for this log, not {claimed}; push again from there")]
+    Stale {
+        witnessed_size: u64,
+        claimed: u64,
+        /// The witness's latest cosigned checkpoint, if it has one.
+        checkpoint: Option<String>,
+    },
+    /// The witness's database failed: one sentence naming it and what could not be done.
+    #[error("{0}")]
+    Database(String),
+    /// The witness could not be reached or answered something that is not the protocol.
+    #[error("the witness at {url}: {reason}")]
+    Transport { url: String, reason: String },
+}
+
+impl From<cordon_pg::DbError> for JournalError {
+    fn from(e: cordon_pg::DbError) -> Self {
+        JournalError::Database(e.to_string())
+    }
 }
 
 impl JournalError {

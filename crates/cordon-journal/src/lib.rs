@@ -34,6 +34,7 @@ pub mod signing;
 pub mod store;
 pub mod time_fmt;
 pub mod verify;
+pub mod witness;
 
 pub use error::JournalError;
 pub use keys::{KeyRing, Signer};

@@ -106,6 +106,26 @@ impl TreeBuilder {
         self.size += 1;
     }
 
+    /// The compact range: the roots of the complete subtrees the tree of [`size`](Self::size)
+    /// leaves decomposes into, largest first. With the size it is all a witness needs to keep
+    /// to extend the tree with new leaves.
+    pub fn frontier(&self) -> Vec<Hash> {
+        self.stack.iter().map(|(h, _)| *h).collect()
+    }
+
+    /// Restores a builder from a tree size and its [`frontier`](Self::frontier); `None` when the
+    /// number of hashes does not match the size (one per set bit).
+    pub fn from_frontier(size: u64, frontier: &[Hash]) -> Option<TreeBuilder> {
+        if frontier.len() != size.count_ones() as usize {
+            return None;
+        }
+        let heights = (0..64u32).rev().filter(|k| size >> k & 1 == 1);
+        Some(TreeBuilder {
+            stack: frontier.iter().copied().zip(heights).collect(),
+            size,
+        })
+    }
+
     /// The root of the tree over every leaf pushed so far.
     pub fn root(&self) -> Hash {
         let mut iter = self.stack.iter().rev();
@@ -116,6 +136,24 @@ impl TreeBuilder {
             acc = node_hash(left, &acc);
         }
         acc
+    }
+}
+
+#[cfg(test)]
+mod frontier_tests {
+    use super::*;
+
+    #[test]
+    fn a_builder_restored_from_its_frontier_grows_the_same_tree() {
+        let leaves: Vec<Hash> = (0..41u64).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        for cut in 0..leaves.len() {
+            let mut first = TreeBuilder::new();
+            leaves[..cut].iter().for_each(|l| first.push(*l));
+            let mut restored = TreeBuilder::from_frontier(cut as u64, &first.frontier()).unwrap();
+            leaves[cut..].iter().for_each(|l| restored.push(*l));
+            assert_eq!(restored.root(), mth(&leaves), "cut at {cut}");
+        }
+        assert!(TreeBuilder::from_frontier(3, &[[0; 32]]).is_none());
     }
 }
 

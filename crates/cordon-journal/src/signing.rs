@@ -227,6 +227,17 @@ pub(crate) fn verify_payload(
     Err(JournalError::InvalidSignature)
 }
 
+/// csc-runner's checks 1–4 on an entry's `signature` object, returning the raw 64-byte Ed25519
+/// signature to verify (in a batch, by the witness).
+pub(crate) fn raw_signature(map: &Map<String, Value>) -> Result<[u8; 64], JournalError> {
+    let checked = check_signature_fields(map)?;
+    checked
+        .signature
+        .as_slice()
+        .try_into()
+        .map_err(|_| JournalError::InvalidSignature)
+}
+
 struct Checked {
     key_id: String,
     signed_at: String,

@@ -85,6 +85,8 @@ pub struct Verdict {
     pub consistency_checked: u64,
     /// True only if a trusted checkpoint proved nothing before it was removed or changed.
     pub extends_trusted: bool,
+    /// Kept checkpoints vouched for by a listed witness's cosignature (held as trusted).
+    pub witnessed_checkpoints: u64,
     /// Entries without a `log_position` binding (e.g. imported csc-runner receipts).
     pub unbound_entries: u64,
     /// Bytes of an unterminated last line (an unacknowledged write cut by a crash), ignored.
@@ -191,25 +193,126 @@ struct RecordInfo {
 /// Verifies the journal in `dir`. I/O errors that prevent reading the entries at all are returned
 /// as `Err`; everything else is a finding in the verdict.
 pub fn verify_journal(dir: &Path, opts: &VerifyOptions) -> Result<Verdict, JournalError> {
+    verify_witnessed(dir, opts, &[])
+}
+
+/// [`verify_journal`], also holding the journal to the checkpoints witnesses cosigned
+/// (`DIR/witnessed/*.checkpoint`, kept by [`crate::witness::client::push_journal`]). A kept
+/// checkpoint that carries a valid cosignature by one of `witnesses` is trusted like an auditor's
+/// checkpoint: the machine's key cannot make another one, so a journal rewritten or cut back
+/// after it fails (`trusted_checkpoint_mismatch`, `truncated`). A cosignature line by a listed
+/// witness that does not verify is `witness_cosignature_invalid`.
+pub fn verify_witnessed(
+    dir: &Path,
+    opts: &VerifyOptions,
+    witnesses: &[crate::witness::WitnessKey],
+) -> Result<Verdict, JournalError> {
+    let mut report = new_report();
+    let mut trusted: Vec<(String, String)> = Vec::new();
+    if let Some(text) = &opts.trusted_checkpoint {
+        trusted.push(("trusted".into(), text.clone()));
+    }
+    let witnessed = witnessed_checkpoints(dir, witnesses, &mut report)?;
+    let cosigned = witnessed.len() as u64;
+    trusted.extend(witnessed);
+    let run = |fast: bool| -> Result<Verdict, JournalError> {
+        let mut v = verify_pass(dir, opts, fast, &trusted, new_report_from(&report))?;
+        v.witnessed_checkpoints = cosigned;
+        Ok(v)
+    };
     if opts.fast {
-        let v = verify_pass(dir, opts, true)?;
+        let v = run(true)?;
         if v.verdict == Outcome::Valid {
             return Ok(v);
         }
-        let mut full = verify_pass(dir, opts, false)?;
+        let mut full = run(false)?;
         full.notes
             .push("the fast pass found a problem, so every entry was verified in full".into());
         return Ok(full);
     }
-    verify_pass(dir, opts, false)
+    run(false)
 }
 
-fn verify_pass(dir: &Path, opts: &VerifyOptions, fast: bool) -> Result<Verdict, JournalError> {
-    let mut report = Report {
+fn new_report() -> Report {
+    Report {
         failures: Vec::new(),
         undecided: Vec::new(),
         dropped: 0,
+    }
+}
+
+fn new_report_from(r: &Report) -> Report {
+    Report {
+        failures: r.failures.clone(),
+        undecided: r.undecided.clone(),
+        dropped: r.dropped,
+    }
+}
+
+/// The kept cosigned checkpoints that a listed witness's cosignature vouches for.
+fn witnessed_checkpoints(
+    dir: &Path,
+    witnesses: &[crate::witness::WitnessKey],
+    report: &mut Report,
+) -> Result<Vec<(String, String)>, JournalError> {
+    let wdir = dir.join(crate::witness::client::WITNESSED_DIR);
+    let mut out = Vec::new();
+    if witnesses.is_empty() {
+        return Ok(out);
+    }
+    let entries = match std::fs::read_dir(&wdir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(JournalError::io(&wdir, &e)),
     };
+    let mut paths: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "checkpoint"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let name = format!(
+            "{}/{}",
+            crate::witness::client::WITNESSED_DIR,
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
+        let text = std::fs::read_to_string(&path).map_err(|e| JournalError::io(&path, &e))?;
+        let Ok(note) = Note::parse(&text) else {
+            report.fail(
+                None,
+                Some(&name),
+                "checkpoint_malformed",
+                "the kept cosigned checkpoint does not parse".into(),
+            );
+            continue;
+        };
+        let mut vouched = false;
+        for w in witnesses {
+            match w.cosigned_at(&note) {
+                Ok(Some(_)) => vouched = true,
+                Ok(None) => {}
+                Err(e) => report.fail(None, Some(&name), "witness_cosignature_invalid", format!(
+                    "the cosignature of witness {:?} does not verify ({e}): the kept checkpoint was altered or forged", w.name
+                )),
+            }
+        }
+        if vouched {
+            out.push((name, text));
+        }
+    }
+    Ok(out)
+}
+
+fn verify_pass(
+    dir: &Path,
+    opts: &VerifyOptions,
+    fast: bool,
+    trusted: &[(String, String)],
+    mut report: Report,
+) -> Result<Verdict, JournalError> {
     let mut notes = Vec::new();
 
     // A shared lock gives a snapshot: no writer is half-way through a batch or a checkpoint.
@@ -233,13 +336,13 @@ fn verify_pass(dir: &Path, opts: &VerifyOptions, fast: bool) -> Result<Verdict, 
 
     let mut checkpoints = load_checkpoints(dir, origin.as_deref(), &opts.ring, &mut report)?;
     let stored_count = checkpoints.len();
-    if let Some(text) = &opts.trusted_checkpoint {
+    for (label, text) in trusted {
         match Checkpoint::verify(text, &opts.ring) {
             Ok(cp) => {
                 if origin.as_deref().is_some_and(|o| o != cp.origin) {
                     report.fail(
                         None,
-                        Some("trusted"),
+                        Some(label.as_str()),
                         "trusted_checkpoint_origin",
                         format!(
                             "the trusted checkpoint is for origin {:?}, this journal is {:?}",
@@ -250,7 +353,7 @@ fn verify_pass(dir: &Path, opts: &VerifyOptions, fast: bool) -> Result<Verdict, 
                 } else {
                     let by_current_key = signed_by_current(text, &cp.origin, &opts.ring);
                     checkpoints.push(CheckpointRef {
-                        name: "trusted".into(),
+                        name: label.clone(),
                         cp,
                         trusted: true,
                         by_current_key,
@@ -259,13 +362,13 @@ fn verify_pass(dir: &Path, opts: &VerifyOptions, fast: bool) -> Result<Verdict, 
             }
             Err(JournalError::UnknownKeyId(why)) => report.undecided(
                 None,
-                Some("trusted"),
+                Some(label.as_str()),
                 "unknown_key",
                 format!("the trusted checkpoint: {why}"),
             ),
             Err(e) => report.fail(
                 None,
-                Some("trusted"),
+                Some(label.as_str()),
                 "trusted_checkpoint_invalid",
                 format!("the trusted checkpoint does not verify: {e}"),
             ),
@@ -438,7 +541,7 @@ fn verify_pass(dir: &Path, opts: &VerifyOptions, fast: bool) -> Result<Verdict, 
         )),
         _ => {}
     }
-    if opts.trusted_checkpoint.is_none() && n > 0 {
+    if trusted.is_empty() && n > 0 {
         notes.push("no trusted checkpoint was given: this proves integrity, not that nothing was removed from the end".into());
     }
     if stored_count == 0 && n > 0 {
@@ -476,6 +579,7 @@ fn verify_pass(dir: &Path, opts: &VerifyOptions, fast: bool) -> Result<Verdict, 
         trusted_size,
         consistency_checked,
         extends_trusted: trusted_size.is_some() && verdict != Outcome::Invalid,
+        witnessed_checkpoints: 0,
         unbound_entries: unbound,
         torn_tail_bytes: torn,
         failures: report.failures,

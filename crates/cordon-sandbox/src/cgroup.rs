@@ -199,8 +199,7 @@ mod tests {
     #[test]
     fn a_writable_parent_gives_a_cgroup_that_is_removed_on_drop() {
         let Some(parent) = crate::kernel::cgroup_v2().filter(|c| probe_writable(&c.dir)) else {
-            println!("SKIP: no writable cgroup v2 here");
-            return;
+            cordon_testkit::kernel_skip!("cgroup-v2", "no writable cgroup v2 here");
         };
         let cgroup = CommandCgroup::create(&parent, &Limits::default())
             .unwrap()

@@ -426,7 +426,10 @@ fn cat12_network_filesystems_are_reported_not_silently_trusted() {
                 .any(|f| l.split(' ').nth(2).is_some_and(|t| t.starts_with(f)))
         })
         .collect();
-    skip!("catalogue item 12 (9P/FUSE/NFS) not attackable here; such mounts: {exotic:?}");
+    skip!(
+        "network-fs",
+        "catalogue item 12 (9P/FUSE/NFS) not attackable here; such mounts: {exotic:?}"
+    );
 }
 
 #[test]

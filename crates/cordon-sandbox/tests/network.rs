@@ -46,7 +46,10 @@ fn cat13_tcp_egress_is_denied_on_ipv4_and_ipv6() {
         let o = probe_in(&hardened(), &["tcp-connect", "::1", &port6]);
         assert_eq!(o.line, "errno=1 at=socket", "{}", o.describe());
     } else {
-        skip!("no IPv6 loopback here; IPv6 TCP checked by the socket-family test only");
+        skip!(
+            "ipv6-loopback",
+            "no IPv6 loopback here; IPv6 TCP checked by the socket-family test only"
+        );
     }
     // Binding a listener is denied too.
     assert_eq!(
@@ -153,6 +156,7 @@ fn cat16_pathname_unix_sockets_outside_the_scope() {
         // in an unprivileged sandbox can stop connect() to a socket file DAC allows.
         assert_eq!(o.line, "ok", "{}", o.describe());
         skip!(
+            "landlock-abi-9",
             "Landlock ABI {} < 9 cannot deny connect() to pathname unix sockets (known gap)",
             cordon_sandbox::landlock_abi()
         );
@@ -166,7 +170,10 @@ fn cat17_io_uring_is_denied() {
     }
     let bare = probe_bare(&["io-uring-setup"]);
     if bare != "ok" {
-        skip!("io_uring unavailable outside the sandbox too ({bare})");
+        skip!(
+            "io-uring",
+            "io_uring unavailable outside the sandbox too ({bare})"
+        );
         return;
     }
     let o = probe_in(&hardened(), &["io-uring-setup"]);
@@ -183,7 +190,10 @@ fn cat18_netlink_packet_vsock_and_inet6_families_are_denied() {
         let o = probe_in(&hardened(), &["socket", family]);
         assert_eq!(o.line, "errno=1 at=socket", "{family}: {}", o.describe());
         if bare != "ok" {
-            skip!("positive control for {family} failed outside the sandbox ({bare})");
+            skip!(
+                "socket-family",
+                "positive control for {family} failed outside the sandbox ({bare})"
+            );
         }
     }
     // Allowed network: the same families open (positive control under the sandbox).
@@ -228,12 +238,15 @@ fn cat20_i386_int80_socketcall_is_killed() {
         return;
     }
     if !cfg!(target_arch = "x86_64") {
-        skip!("int 0x80 only exists on x86_64");
+        skip!("ia32-emulation", "int 0x80 only exists on x86_64");
         return;
     }
     let bare = probe_bare(&["int80-socket"]);
     if !bare.starts_with("ok fd=") {
-        skip!("this kernel has no IA32 emulation ({bare}); nothing to bypass");
+        skip!(
+            "ia32-emulation",
+            "this kernel has no IA32 emulation ({bare}); nothing to bypass"
+        );
         return;
     }
     let o = probe_in(&hardened(), &["int80-socket"]);
@@ -248,7 +261,7 @@ fn cat20_x32_syscalls_are_killed() {
         return;
     }
     if !cfg!(target_arch = "x86_64") {
-        skip!("x32 only exists on x86_64");
+        skip!("ia32-emulation", "x32 only exists on x86_64");
         return;
     }
     // Positive control: outside the filter the call reaches the kernel (ENOSYS when x32 is
@@ -280,7 +293,11 @@ fn netns_is_used_or_its_absence_is_reported() {
             !net.notes.is_empty(),
             "missing netns must be explained: {net:?}"
         );
-        skip!("no network namespace on this machine: {:?}", net.notes);
+        skip!(
+            "netns",
+            "no network namespace on this machine: {:?}",
+            net.notes
+        );
     }
     if skip_unless_root("creating a network namespace directly") {
         return;
@@ -312,7 +329,11 @@ fn each_segment_gets_its_own_fresh_network_namespace() {
     let r = cordon_sandbox::run(&plan, &hardened(), &quiet()).unwrap();
     assert_eq!(r.exit_code, 0, "{r:?}");
     if !r.enforcement.namespaces.contains(&"net".to_string()) {
-        skip!("no network namespace here: {:?}", r.enforcement.network);
+        skip!(
+            "netns",
+            "no network namespace here: {:?}",
+            r.enforcement.network
+        );
         return;
     }
     let out: String = r

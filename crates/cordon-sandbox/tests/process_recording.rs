@@ -14,12 +14,15 @@ fn recording_modes() -> Vec<(&'static str, Confinement)> {
     if is_root() {
         modes.push(("local", Confinement::local()));
     } else {
-        skip!("local-mode recording needs CAP_SYS_ADMIN (run as root)");
+        skip!(
+            "root",
+            "local-mode recording needs CAP_SYS_ADMIN (run as root)"
+        );
     }
     if cordon_sandbox::landlock_abi() >= cordon_sandbox::MIN_LANDLOCK_ABI {
         modes.push(("hardened", hardened()));
     } else {
-        skip!("hardened recording needs Landlock");
+        skip!("landlock", "hardened recording needs Landlock");
     }
     modes
 }

@@ -249,14 +249,14 @@ fn cat6_git_keeps_working_inside_a_protected_repository() {
     if skip() {
         return;
     }
-    if std::process::Command::new("git")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        skip!("git is not installed");
-        return;
-    }
+    cordon_testkit::require(
+        std::process::Command::new("git")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "git",
+        "apt-get install git",
+    );
     let ws = tempfile::tempdir().unwrap();
     let w = ws.path();
     let conf = hardened().write(w);

@@ -19,7 +19,7 @@ fn modes() -> Vec<Confinement> {
     if cordon_sandbox::landlock_abi() >= cordon_sandbox::MIN_LANDLOCK_ABI {
         v.push(hardened());
     } else {
-        skip!("hardened variant: Landlock ABI too old");
+        skip!("landlock", "hardened variant: Landlock ABI too old");
     }
     v
 }
@@ -47,7 +47,7 @@ fn the_command_is_born_in_its_own_cgroup() {
         );
         let cg = &r.enforcement.cgroup;
         if cg.path.is_none() {
-            skip!("no writable cgroup v2 here: {}", cg.status);
+            skip!("cgroup-v2", "no writable cgroup v2 here: {}", cg.status);
             return;
         };
         assert_eq!(r.commands[0].status, CommandStatus::Success, "{r:?}");
@@ -194,7 +194,11 @@ fn without_clone3_the_segment_is_forked_and_still_joins_its_cgroup() {
             .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&out.stderr)));
         let cgroup = &report["enforcement"]["cgroup"];
         if cgroup["path"].is_null() {
-            skip!("no writable cgroup v2 here: {}", cgroup["status"]);
+            skip!(
+                "cgroup-v2",
+                "no writable cgroup v2 here: {}",
+                cgroup["status"]
+            );
             return;
         }
         assert!(out.status.success(), "{flags:?}: {report}");
@@ -230,7 +234,7 @@ fn out_pid(report: &serde_json::Value) -> String {
 #[test]
 fn a_bare_name_is_executed_once_not_tried_on_every_path_entry() {
     if cordon_sandbox::landlock_abi() < cordon_sandbox::MIN_LANDLOCK_ABI {
-        skip!("needs hardened mode: Landlock ABI too old");
+        skip!("landlock", "needs hardened mode: Landlock ABI too old");
         return;
     }
     let mut command = PlannedCommand::new("c", ["true"], "/");
@@ -252,7 +256,7 @@ fn a_bare_name_is_executed_once_not_tried_on_every_path_entry() {
     .unwrap();
     assert_eq!(r.exit_code, 0, "{r:?}");
     let Some(tree) = r.commands[0].processes.as_ref().filter(|t| t.complete) else {
-        skip!("the exec record is not complete here");
+        skip!("seccomp-notify", "the exec record is not complete here");
         return;
     };
     let execs: Vec<_> = tree.processes.iter().map(|p| p.path.as_str()).collect();

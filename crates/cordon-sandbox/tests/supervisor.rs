@@ -20,7 +20,7 @@ fn modes() -> Vec<Confinement> {
     if cordon_sandbox::landlock_abi() >= cordon_sandbox::MIN_LANDLOCK_ABI {
         v.push(hardened());
     } else {
-        skip!("hardened variant: Landlock ABI too old");
+        skip!("landlock", "hardened variant: Landlock ABI too old");
     }
     v
 }

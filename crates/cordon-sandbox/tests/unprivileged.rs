@@ -15,7 +15,10 @@ const RUNNER: &str = env!("CARGO_BIN_EXE_cordon-sandbox-run");
 
 fn as_nobody(args: &[&str]) -> Option<(String, serde_json::Value)> {
     if !is_root() || !std::path::Path::new("/usr/bin/setpriv").exists() {
-        skip!("unprivileged run needs root and setpriv to drop to nobody");
+        skip!(
+            "root",
+            "unprivileged run needs root and setpriv to drop to nobody"
+        );
         return None;
     }
     let out = Command::new("/usr/bin/setpriv")
@@ -70,6 +73,7 @@ fn unprivileged_hardened_run_is_confined_and_reports_its_methods() {
             "missing netns unexplained"
         );
         skip!(
+            "user-namespace",
             "no user namespace for nobody here: {}",
             e["network"]["notes"]
         );
@@ -156,7 +160,10 @@ fn unprivileged_runs_protect_git_metadata_through_a_user_namespace() {
             // Fail closed: no user namespace for nobody here, so no mount namespace either.
             let error = report["commands"][0]["error"].as_str().unwrap_or("");
             assert!(error.contains("mount namespace"), "{error}");
-            skip!("no user namespace for nobody here: {error}");
+            skip!(
+                "user-namespace",
+                "no user namespace for nobody here: {error}"
+            );
             return;
         }
         assert_eq!(line, "errno=30 at=open", "net {net}: {report}");

@@ -44,7 +44,19 @@ pub const FACTS: &[(&str, &str)] = &[
         "reflink (copy-on-write clones) on the temporary filesystem",
     ),
     ("root", "running as root"),
-    ("seccomp-notify", "seccomp user notification"),
+    (
+        "seccomp-notify",
+        "seccomp user notification (complete exec records)",
+    ),
+    ("memory-controller", "a delegated cgroup memory controller"),
+    (
+        "socket-family",
+        "a socket family (netlink, packet, vsock, inet6) outside the sandbox",
+    ),
+    (
+        "user-namespace",
+        "a user namespace for an unprivileged user",
+    ),
 ];
 
 /// The environment variable naming the facts a run may skip on (comma-separated fact names).

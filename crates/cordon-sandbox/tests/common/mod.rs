@@ -2,12 +2,12 @@
 //! parse its one-line verdict.
 #![allow(dead_code, unused_macros)]
 
-/// Prints `SKIP: <reason>` straight to the process's stderr, past the test harness's capture, so
-/// a skipped check is visible in every `cargo test` run.
+/// Allows a check to be skipped because the machine lacks a kernel fact (`cordon_testkit::FACTS`):
+/// only when `CORDON_TEST_ALLOW_SKIP` names the fact, recorded for the run's summary; otherwise the
+/// test fails here. The caller returns (or carries on without the check) afterwards.
 macro_rules! skip {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "SKIP: {}", format!($($t)*));
+    ($fact:expr, $($t:tt)*) => {{
+        cordon_testkit::allow_skip($fact, &format!($($t)*));
     }};
 }
 
@@ -117,14 +117,20 @@ pub fn errno_of(line: &str) -> Option<i32> {
         .and_then(|n| n.parse().ok())
 }
 
-/// Prints a visible skip line and returns true when the kernel's Landlock ABI is below `min`.
+/// True when the kernel's Landlock ABI is below `min` and CORDON_TEST_ALLOW_SKIP allows that;
+/// the test fails when it is below and not allowed.
 pub fn skip_below_abi(min: u8, what: &str) -> bool {
     let abi = landlock_abi();
-    if abi < min {
-        skip!("{what} needs Landlock ABI >= {min}, kernel has {abi}");
-        return true;
-    }
-    false
+    let fact = match min {
+        0..=3 => "landlock",
+        4..=6 => "landlock-abi-6",
+        _ => "landlock-abi-9",
+    };
+    abi < min
+        && cordon_testkit::allow_skip(
+            fact,
+            &format!("{what} needs Landlock ABI >= {min}, kernel has {abi}"),
+        )
 }
 
 pub fn is_root() -> bool {
@@ -132,12 +138,9 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// True when not running as root and CORDON_TEST_ALLOW_SKIP allows that; fails otherwise.
 pub fn skip_unless_root(what: &str) -> bool {
-    if !is_root() {
-        skip!("{what} needs to run as root");
-        return true;
-    }
-    false
+    !is_root() && cordon_testkit::allow_skip("root", &format!("{what} needs to run as root"))
 }
 
 pub fn allow_network(c: Confinement) -> Confinement {
