@@ -2,8 +2,8 @@
 //! same YAML reader the crate uses at run time (`src/yaml.rs`, included here as is). Every
 //! `cordon exec` is a new process, and reading YAML costs a good part of its start-up:
 //!
-//! - the knowledge base (`data/commands.yaml`, 31 KB) becomes a sorted table of programs, each
-//!   with its entry as JSON, which `knowledge.rs` reads only for the programs a command uses;
+//! - the knowledge base (`data/commands.yaml`) becomes a sorted table of programs, each with its
+//!   entry as JSON (shared `flag_sets` merged in, `src/flag_sets.rs`), which `knowledge.rs` reads only for the programs a command uses;
 //! - the default policy pack (`data/default-policy.yaml`) becomes its document as JSON, which
 //!   `native::policy_document` uses when a policy file holds exactly the pack's text.
 //!
@@ -12,6 +12,9 @@
 #[allow(dead_code)]
 #[path = "src/yaml.rs"]
 mod yaml;
+
+#[path = "src/flag_sets.rs"]
+mod flag_sets;
 
 use std::path::Path;
 
@@ -25,8 +28,9 @@ fn main() {
     let out = Path::new(&out);
 
     let commands = read_yaml("data/commands.yaml");
-    let Some(entries) = commands.get("commands").and_then(|c| c.as_object()) else {
-        panic!("data/commands.yaml: expected a `commands` mapping");
+    let entries = match flag_sets::expand(&commands) {
+        Ok(entries) => entries,
+        Err(e) => panic!("data/commands.yaml: {e}"),
     };
     let mut table: Vec<(&String, String)> = entries
         .iter()

@@ -1,9 +1,11 @@
 // Opens the cordon serve approval page in Debian's headless Chromium, checks the pending request
 // is shown with its exact argv, clicks Approve, and keeps screenshots of the page before and
-// after the click.
+// after the click. It also reports each argument's box as the browser laid it out (its text and
+// rectangle), so the test can check that no argument runs visually into another.
 //
 // usage: node approve.mjs URL_WITH_TOKEN REQUEST_ID SCREENSHOT_DIR
-// Prints one JSON line: {"note": "..."}; exits non-zero on any failure.
+// Prints one JSON line: {"note": "...", "argv": "...", "args": [{text, x, y, width, height}]};
+// exits non-zero on any failure.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +37,11 @@ try {
   const section = page.locator(`section#${requestId}`);
   await section.waitFor();
   const argv = await section.locator('li.argv').first().innerText();
+  const args = [];
+  for (const box of await section.locator('li.argv').first().locator('bdi.arg').all()) {
+    const rect = await box.boundingBox();
+    args.push({ text: await box.innerText(), ...rect });
+  }
   await page.screenshot({ path: join(shots, 'approve-request.png'), fullPage: true });
   await Promise.all([
     page.waitForURL(/note=/),
@@ -42,7 +49,7 @@ try {
   ]);
   const note = await page.locator('#note').innerText();
   await page.screenshot({ path: join(shots, 'approve.png'), fullPage: true });
-  console.log(JSON.stringify({ note, argv }));
+  console.log(JSON.stringify({ note, argv, args }));
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });

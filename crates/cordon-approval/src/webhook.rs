@@ -27,18 +27,18 @@ pub fn message(request: &Request, page_url: Option<&str>) -> Value {
             commands
                 .iter()
                 .filter_map(|c| c.get("line").and_then(Value::as_str))
-                .map(redact)
+                .map(shown)
                 .collect()
         })
         .unwrap_or_default();
     let command = cut(&lines.join("\n"), MAX_SECTION);
-    let reason = cut(&redact(&request.reason), MAX_FIELD);
+    let reason = cut(&shown(&request.reason), MAX_FIELD);
     let cwd = request
         .summary
         .get(0)
         .and_then(|c| c.get("cwd"))
         .and_then(Value::as_str)
-        .map(|cwd| cut(&redact(cwd), MAX_FIELD))
+        .map(|cwd| cut(&shown(cwd), MAX_FIELD))
         .unwrap_or_default();
     let network = request
         .summary
@@ -76,6 +76,12 @@ pub fn message(request: &Request, page_url: Option<&str>) -> Value {
         "text": format!("cordon: approval requested for {} ({})", escape(&cut(&command, 300)), escape(&request.id)),
         "blocks": blocks,
     })
+}
+
+/// Agent text as the channel shows it: secrets redacted, and every misleading character (a bidi
+/// override, a zero-width space, a newline inside an argument) a visible escape.
+fn shown(text: &str) -> String {
+    cordon_core::display::visible(&redact(text)).into_owned()
 }
 
 /// Block Kit limits (section text 3000 characters, a field 2000): longer text is cut, with a

@@ -3,8 +3,8 @@
 //! reason codes decisions carry.
 //!
 //! Besides the protocol, the small helpers every crate shares live here once: atomic file writes
-//! ([`file`]), Python's `repr()` for csc-runner's messages ([`pyrepr`]) and the `$HOME` fallback
-//! ([`user`]).
+//! ([`file`]), Python's `repr()` for csc-runner's messages ([`pyrepr`]), the `$HOME` fallback
+//! ([`user`]) and agent text made safe for a person to read ([`display::visible`]).
 //!
 //! Apart from [`file`], this crate is pure: it parses and validates what its callers hand it, it
 //! does no I/O, and it has no `unsafe`.
@@ -14,6 +14,7 @@ pub mod canonical;
 pub mod conform;
 pub mod contract;
 pub mod decision;
+pub mod display;
 pub mod file;
 pub mod hash;
 pub mod hosts;

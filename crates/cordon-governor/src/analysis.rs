@@ -2,22 +2,27 @@
 //! synthesized CSC contract and a decision under the policy in force. `cordon exec`, `cordon
 //! explain`, the hooks, MCP and the gateway all judge through [`analyse`], so they cannot disagree.
 //!
-//! Pure but for its two seams: where policies come from ([`PolicySource`]) and the filesystem
-//! and kernel facts a hardened judgement needs ([`Probe`]). Tests hand it both.
+//! Pure but for its seam: where policies come from ([`PolicySource`]); tests hand it one. The
+//! text is judged as written in both modes; what the kernel cannot be asked about here (whether
+//! hardened mode can confine at all) is the [`Probe`]'s, which the hooks and MCP ask.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use cordon_core::{Contract, Outcome, ReasonCode};
 use cordon_policy::facts::{self, Facts};
+use cordon_policy::grants::{CommandGrants, SecretGrant};
 use cordon_policy::knowledge::Knowledge;
-use cordon_policy::native::{self, Context, CordonReason};
+use cordon_policy::native::{self, CompiledPolicy, Context, CordonReason};
 use cordon_policy::shell::{self, ShellState};
 use cordon_policy::synth::{self, Requester};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::decision::{Decision, PolicyRef};
 use crate::error::{Error, Result};
+use crate::mode::Mode;
 use crate::policies::{PolicyChoice, PolicyInForce, PolicySource};
+use crate::secrets;
 
 /// What the agent wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,23 +44,15 @@ pub struct AnalysisRequest {
     /// What `{workspace}` means in the policy (default: the cwd).
     pub workspace: Option<PathBuf>,
     pub policy: PolicyChoice,
-    /// Judged for a hardened run, where the kernel grants rights on existing paths only: a
-    /// write target that does not exist yet is judged (and granted) through its nearest existing
-    /// ancestor as well as by name (`facts::grant_creations`), and a toolchain installed in the
-    /// home directory is judged and granted its install tree (`facts::grant_toolchains`).
+    /// Judged for a hardened run: the kernel will confine what runs to the policy's envelope
+    /// ([`crate::envelope`]), so the decision may assume it (`cordon explain` says which mode a
+    /// decision assumed). Paths are judged as written here; a path that reaches beyond the
+    /// envelope is judged again on its real path when the run is confined.
     pub hardened: bool,
 }
 
-/// The filesystem and kernel facts a judgement needs, so that it can be made without them.
+/// The kernel facts a judgement needs, so that it can be made without them.
 pub trait Probe {
-    /// Whether anything (a dangling link too) exists at `path`.
-    fn is_present(&self, path: &str) -> bool;
-    /// Whether `path` exists, links followed.
-    fn exists(&self, path: &str) -> bool;
-    /// The executables `program` names, run in `cwd` with `PATH` = `path`.
-    fn locate(&self, program: &str, cwd: &str, path: &str) -> Vec<String>;
-    /// The `PATH` the sandbox passes to a command.
-    fn search_path(&self) -> String;
     /// Why this kernel cannot confine a hardened run, if it cannot.
     fn hardened_unavailable(&self) -> Option<String>;
 }
@@ -65,22 +62,6 @@ pub trait Probe {
 pub struct SystemProbe;
 
 impl Probe for SystemProbe {
-    fn is_present(&self, path: &str) -> bool {
-        std::path::Path::new(path).symlink_metadata().is_ok()
-    }
-
-    fn exists(&self, path: &str) -> bool {
-        std::path::Path::new(path).exists()
-    }
-
-    fn locate(&self, program: &str, cwd: &str, path: &str) -> Vec<String> {
-        cordon_policy::toolchains::locate(program, cwd, path)
-    }
-
-    fn search_path(&self) -> String {
-        std::env::var("PATH").unwrap_or_else(|_| cordon_sandbox::DEFAULT_PATH.into())
-    }
-
     fn hardened_unavailable(&self) -> Option<String> {
         crate::confinement::hardened_unavailable()
     }
@@ -108,12 +89,91 @@ pub struct Analysis {
     /// The policy the decision was made under, as receipts name it.
     #[serde(skip)]
     pub policy: PolicyRef,
+    /// The policy itself, when it was loaded in this process (not when a gateway decided): a
+    /// hardened run builds its envelope from it.
+    #[serde(skip)]
+    pub policy_in_force: Option<Arc<PolicyInForce>>,
+    /// Whether the decision assumed a hardened run (`AnalysisRequest::hardened`).
+    pub mode: Mode,
+    /// The secrets the text would receive when it runs (`cordon exec` runs it as one command).
+    #[serde(skip_serializing_if = "SecretsJudged::is_nothing")]
+    pub secrets: SecretsJudged,
+}
+
+/// What the policy grants the text that runs: names and rules, never values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretsJudged {
+    /// The grants of the one command `cordon exec` runs ([`secrets::for_launch`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<SecretGrant>,
+    /// Why the grants cannot be given as written: the decision is then a denial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// The policy turned redaction off (`redact_secrets: false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unredacted: bool,
+}
+
+impl SecretsJudged {
+    /// No grant, nothing refused, redaction as always.
+    pub fn is_nothing(&self) -> bool {
+        *self == SecretsJudged::default()
+    }
+
+    /// The native engine's grants for `decision` under `policy`, as the text will run.
+    fn of_native(
+        decision: &native::Decision,
+        policy: &CompiledPolicy,
+        redact: bool,
+    ) -> SecretsJudged {
+        let parts: Vec<String> = decision
+            .commands
+            .iter()
+            .map(|c| c.facts.display())
+            .collect();
+        let grants = cordon_policy::grants::native_grants(decision, policy)
+            .map_err(|e| e.to_string())
+            .and_then(|judged| secrets::for_launch(&judged, &parts));
+        let (grants, refused) = match grants {
+            Ok(grants) => (grants, None),
+            Err(why) => (Vec::new(), Some(why)),
+        };
+        SecretsJudged {
+            grants,
+            refused,
+            unredacted: !redact,
+        }
+    }
+
+    /// The grants of the contract `cordon exec` runs, whose one command is `c1`.
+    pub fn for_run(&self) -> secrets::SecretGrants {
+        let commands = if self.grants.is_empty() {
+            Vec::new()
+        } else {
+            vec![CommandGrants {
+                command_id: "c1".to_string(),
+                grants: self.grants.clone(),
+            }]
+        };
+        secrets::SecretGrants {
+            commands,
+            redact: !self.unredacted,
+        }
+    }
 }
 
 impl Analysis {
-    /// The decision every front end acts on and records.
+    /// The decision every front end acts on and records: a grant that cannot be given as the
+    /// policy wrote it makes it a denial.
     pub fn decision(&self) -> Decision {
-        Decision::from_native(&self.native, self.csc_reason_code, self.policy.clone())
+        let decision =
+            Decision::from_native(&self.native, self.csc_reason_code, self.policy.clone());
+        match &self.secrets.refused {
+            Some(why) if decision.outcome != Outcome::Deny => {
+                Decision::deny(CordonReason::SecretGrantRefused, why, decision.policy)
+            }
+            _ => decision,
+        }
     }
 }
 
@@ -138,28 +198,14 @@ pub fn shell_state(request: &AnalysisRequest) -> ShellState {
 }
 
 /// The parse, facts and contract for the request.
-pub fn front(request: &AnalysisRequest, probe: &dyn Probe) -> Front {
+pub fn front(request: &AnalysisRequest) -> Front {
     let state = shell_state(request);
     let (text, script) = match &request.written {
         Written::Shell(text) => (text.clone(), shell::parse(text, &state)),
         Written::Argv(argv) => (facts::display_argv(argv), shell::from_argv(argv, &state)),
     };
-    let mut facts = facts::of_script(&script, &state, Knowledge::builtin());
-    // A write target that does not exist yet is judged together with the existing directory the
-    // sandbox grants instead (the kernel grants rights on existing paths only).
-    if request.hardened {
-        facts::grant_creations(&mut facts, |path| probe.is_present(path));
-        // A program installed in the home directory (`~/.cargo/bin/cargo`) is looked up on the
-        // PATH the sandbox will pass, and its toolchain's install tree is judged and granted.
-        let path = probe.search_path();
-        facts::grant_toolchains(
-            &mut facts,
-            &state.home,
-            cordon_policy::toolchains::Toolchains::builtin(),
-            |c| probe.locate(&c.program, &c.cwd, &path),
-            |p| probe.exists(p),
-        );
-    }
+    // Judged as written: the envelope, not a path-by-path grant, is what a hardened run gets.
+    let facts = facts::of_script(&script, &state, Knowledge::builtin());
     let (contract, contract_error) = match synth::contract(&text, &facts, &Requester::default()) {
         Ok(contract) => (Some(contract), None),
         Err(e) => (None, Some(e.to_string())),
@@ -174,26 +220,29 @@ pub fn front(request: &AnalysisRequest, probe: &dyn Probe) -> Front {
 }
 
 /// Judges the request under the policy it names.
-pub fn analyse(
-    request: &AnalysisRequest,
-    policies: &dyn PolicySource,
-    probe: &dyn Probe,
-) -> Result<Analysis> {
-    let front = front(request, probe);
+pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result<Analysis> {
+    let front = front(request);
     let state = shell_state(request);
     let policy = policies.policy(&request.policy)?;
-    let (native, csc_reason_code) = match policy.as_ref() {
+    let (native, csc_reason_code, secrets) = match policy.as_ref() {
         PolicyInForce::Native(loaded) => {
             let compiled = policies.compiled(loaded, &context(request)?)?;
             let knowledge = Knowledge::builtin();
             let decision = native::decide_facts(&front.facts, &compiled, &state, knowledge);
-            (decision, None)
+            let redact = loaded.policy.redact_secrets;
+            let secrets = SecretsJudged::of_native(&decision, &compiled, redact);
+            (decision, None, secrets)
         }
+        // Cedar policies and CSC profiles grant no secret to shell text.
         PolicyInForce::Cedar(cedar) => {
             let engine = policies.cedar(cedar, &context(request)?)?;
-            (engine.decision(&front.facts, &cedar.name), None)
+            let decision = engine.decision(&front.facts, &cedar.name);
+            (decision, None, SecretsJudged::default())
         }
-        PolicyInForce::Csc(loaded) => csc_decision(&front, &policy, loaded),
+        PolicyInForce::Csc(loaded) => {
+            let (decision, code) = csc_decision(&front, &policy, loaded);
+            (decision, code, SecretsJudged::default())
+        }
     };
     Ok(Analysis {
         text: front.text,
@@ -205,6 +254,13 @@ pub fn analyse(
         contract_error: front.contract_error,
         script: front.script,
         policy: policy.reference(),
+        mode: if request.hardened {
+            Mode::Hardened
+        } else {
+            Mode::Local
+        },
+        policy_in_force: Some(policy),
+        secrets,
     })
 }
 

@@ -304,7 +304,7 @@ impl Step<'_> {
             contract: serde_json::to_value(&request.contract).map_err(|e| e.to_string())?,
             contract_sha256: request.contract_sha256.clone(),
             session_id: request.contract.actor.session_id.clone(),
-            summary: summary(&request.contract),
+            summary: summary(&request.contract, &request.secrets),
             reason: reason(request),
             required_approvers: self.required as u32,
             deadline: unix_now() + i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX / 2) + 1,
@@ -407,8 +407,9 @@ fn announce(desk: &ApprovalDesk, id: &str, deadline: Instant, notices: &Notices)
     });
 }
 
-/// What a person needs to see per command: the exact argv, where, which scopes, which network.
-pub fn summary(contract: &Contract) -> Value {
+/// What a person needs to see per command: the exact argv, where, which scopes, which network,
+/// and which secrets it will receive once approved (names and the rule that granted each).
+pub fn summary(contract: &Contract, secrets: &crate::secrets::SecretGrants) -> Value {
     let lines = cordon_approval::artifact::command_lines(contract);
     Value::Array(
         contract
@@ -426,6 +427,7 @@ pub fn summary(contract: &Contract) -> Value {
                     "network": c.network,
                     "env_allow": c.env_allow,
                     "secret_refs": c.secret_refs,
+                    "secrets": secrets.of(&c.id),
                 })
             })
             .collect(),

@@ -1,14 +1,16 @@
 //! The "plan confinement" step: each contract command becomes a one-command sandbox plan and the
 //! confinement it runs under (the sandbox knows nothing about contracts).
 //!
-//! Each command is its own sandbox run with its own scope, so one command's write scope never
-//! leaks to the next. Scope patterns are reduced to their literal prefix (`/repo/**` → `/repo`),
-//! which the sandbox resolves (symlinks followed, `..` refused) before granting. In hardened mode
-//! the command's cwd is readable, as in CSC.
+//! Hardened mode confines every command to the policy's envelope ([`crate::envelope`]), built
+//! once per run, plus the grants beyond it that the command's named paths earn on their real
+//! paths; the contract's scopes are no longer copied into the sandbox as paths. Each command is
+//! its own sandbox run, so one command's grants never leak to the next. Local mode supervises
+//! only.
 //!
-//! This is where the policy's envelope (issue 15) replaces the per-command scopes, where the
-//! egress proxy (issue 17) replaces the deny-or-full network, and where granted secrets (issue 20)
-//! join the command's environment: each of those changes [`plan`] and nothing else.
+//! This is where the policy's envelope (issue 15) replaces the per-command scopes and the egress
+//! proxy (issue 17) the deny-or-full network: each of those changes [`plan`] and nothing else.
+//! Granted secrets join the planned command's environment in `pipeline::run_one`, right after
+//! [`plan`]; the envelope closes the secret store and its key like the signing key.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -17,15 +19,23 @@ use std::time::Duration;
 use cordon_core::contract::{Command, NetworkMode};
 use cordon_sandbox::{Confinement, Network, Plan, PlannedCommand};
 
+use crate::envelope::EnvelopeInForce;
 use crate::mode::Mode;
 use crate::request::RunRequest;
 
+/// Variables every command gets from cordon's own environment, whatever the contract asks: git,
+/// npm, go and cargo need a home, and messages a language. None of them carries a secret.
+pub const ALWAYS_PASSED: [&str; 3] = ["HOME", "LANG", "USER"];
+
 /// Maps one contract command onto a one-command sandbox plan and its confinement, or says why it
-/// cannot run in this mode.
+/// cannot run in this mode. Hardened mode needs the run's envelope; `approved`: a person approved
+/// this run (what that lets a grant beyond the envelope reach: [`crate::envelope`]).
 pub fn plan(
     command: &Command,
     request: &RunRequest,
     mode: Mode,
+    envelope: Option<&EnvelopeInForce>,
+    approved: bool,
 ) -> Result<(Plan, Confinement), String> {
     let pipeline: Vec<Vec<OsString>> = command
         .argvs()
@@ -33,12 +43,17 @@ pub fn plan(
         .collect();
     let policy_env: &[String] = &request.decision.policy.env_allow;
     // A name passes only when the contract asks for it and the policy permits it.
-    let allowed: Vec<&str> = command
+    let mut allowed: Vec<&str> = command
         .env_allow
         .iter()
         .filter(|n| policy_env.contains(n))
         .map(String::as_str)
         .collect();
+    for name in ALWAYS_PASSED {
+        if !allowed.contains(&name) {
+            allowed.push(name);
+        }
+    }
     let env = cordon_sandbox::scrubbed_env(&allowed, |name| std::env::var_os(name));
     let planned = PlannedCommand {
         id: command.id.clone(),
@@ -47,9 +62,15 @@ pub fn plan(
         timeout: Duration::from_secs(u64::from(command.timeout_sec)),
         env,
     };
-    let confinement = match mode {
-        Mode::Local => Confinement::local(),
-        Mode::Hardened => hardened(command)?,
+    let confinement = match (mode, envelope) {
+        (Mode::Local, _) => Confinement::local(),
+        (Mode::Hardened, Some(envelope)) => hardened(command, envelope, approved)?,
+        (Mode::Hardened, None) => {
+            return Err(format!(
+                "command {}: hardened mode needs the policy's envelope, and none was built",
+                command.id
+            ))
+        }
     };
     Ok((
         Plan {
@@ -59,9 +80,13 @@ pub fn plan(
     ))
 }
 
-/// Hardened confinement: the command's declared scopes and cwd, and its network as declared.
-fn hardened(command: &Command) -> Result<Confinement, String> {
-    let mut confinement = Confinement::hardened();
+/// Hardened confinement: the envelope, the grants beyond it, and the network as declared.
+fn hardened(
+    command: &Command,
+    envelope: &EnvelopeInForce,
+    approved: bool,
+) -> Result<Confinement, String> {
+    let mut confinement = Confinement::within(envelope.envelope.clone());
     confinement.network = match command.network {
         NetworkMode::Deny => Network::Deny,
         NetworkMode::Full => Network::Allow,
@@ -72,17 +97,7 @@ fn hardened(command: &Command) -> Result<Confinement, String> {
             ))
         }
     };
-    confinement.read_paths = command
-        .read_paths
-        .iter()
-        .map(|p| literal_prefix(p))
-        .collect();
-    confinement.read_paths.push(PathBuf::from(&command.cwd));
-    confinement.write_paths = command
-        .write_paths
-        .iter()
-        .map(|p| literal_prefix(p))
-        .collect();
+    confinement.grants = envelope.grants_for(command, approved)?;
     Ok(confinement)
 }
 
@@ -101,63 +116,6 @@ pub fn hardened_unavailable() -> Option<String> {
         return Some("this kernel has no seccomp filters".to_string());
     }
     None
-}
-
-/// Refuses a run whose granted scopes would expose the private key (read or write) or the
-/// journal (write). Checked in both modes; only hardened mode makes the kernel enforce it.
-pub fn check_scopes(
-    request: &RunRequest,
-    mode: Mode,
-    key_file: Option<&Path>,
-    journal_dir: Option<&Path>,
-) -> Result<(), String> {
-    let resolve = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    for command in &request.contract.commands {
-        let mut readable: Vec<PathBuf> = command
-            .read_paths
-            .iter()
-            .map(|p| resolve(&literal_prefix(p)))
-            .collect();
-        readable.push(resolve(Path::new(&command.cwd)));
-        if mode == Mode::Hardened {
-            // The sandbox grants these to every hardened run: a key below one is readable inside.
-            readable.extend(
-                cordon_sandbox::SYSTEM_DIRS
-                    .iter()
-                    .map(|d| resolve(Path::new(d))),
-            );
-        }
-        let writable: Vec<PathBuf> = command
-            .write_paths
-            .iter()
-            .map(|p| resolve(&literal_prefix(p)))
-            .collect();
-        if let Some(key) = key_file {
-            if let Some(scope) = readable
-                .iter()
-                .chain(&writable)
-                .find(|s| key.starts_with(s))
-            {
-                return Err(format!(
-                    "command {}: the signing key {} lies inside the granted scope {}; keep the key outside every read and write scope",
-                    command.id,
-                    key.display(),
-                    scope.display()
-                ));
-            }
-        }
-        if let Some(journal) = journal_dir {
-            if let Some(scope) = writable.iter().find(|s| journal.starts_with(s)) {
-                return Err(format!(
-                    "command {}: the journal {} lies inside the writable scope {}; keep it outside every write scope",
-                    command.id,
-                    journal.display(),
-                    scope.display()
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The literal directory prefix of a scope pattern: every component up to the first one with a

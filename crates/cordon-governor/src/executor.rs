@@ -2,7 +2,9 @@
 //! one is `cordon_sandbox` ([`Sandbox`]); tests use one that records the plans and answers with
 //! canned reports, so the pipeline runs in process without starting anything.
 
-use cordon_sandbox::{CommandReport, Confinement, Plan, RunOptions};
+use std::sync::Arc;
+
+use cordon_sandbox::{CommandReport, Confinement, OutputFilter, Plan, RunOptions};
 use serde_json::Value;
 
 /// What the executor ran: the command's report and what the kernel enforced for it.
@@ -17,6 +19,11 @@ pub struct Executed {
 pub trait Executor {
     /// `Err` is one sentence: the command could not be started as planned (nothing ran).
     fn execute(&mut self, plan: &Plan, confinement: &Confinement) -> Result<Executed, String>;
+
+    /// Every stream of every command executed from now on goes through `filter` (the run's
+    /// secret redaction) before it is relayed or captured; `None` passes output as it is. The
+    /// pipeline sets it once per run, before the first command.
+    fn filter_output(&mut self, filter: Option<Arc<dyn OutputFilter>>);
 }
 
 /// The real executor: `cordon_sandbox::run`, with the commands' output passed through.
@@ -40,5 +47,9 @@ impl Executor for Sandbox {
             report: command,
             enforcement,
         })
+    }
+
+    fn filter_output(&mut self, filter: Option<Arc<dyn OutputFilter>>) {
+        self.options.output_filter = filter;
     }
 }

@@ -3,18 +3,24 @@
 //! A decision record's `details` carry the front end's record, the snapshot request and the
 //! approval; a receipt's `x-cordon` carries the same and, once commands ran, what the sandbox
 //! enforced for each (`sandbox.commands`) and the snapshot that was taken (`checkpoint.id`,
-//! `checkpoint.taken`). docs/journal.md and docs/sandbox.md describe the fields.
+//! `checkpoint.taken`). Both carry the secrets granted (`secrets.grants`: names and rules, never
+//! values), and a receipt how its output and records were redacted (`secrets.redaction`). docs/journal.md and docs/sandbox.md describe the fields.
 
 use cordon_checkpoint::Summary;
 use cordon_sandbox::{CommandReport, CommandStatus, ProcessTree, SegmentReport, StreamReport};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::mode::ModeNote;
 use crate::request::{FrontEnd, RunRequest};
+use crate::secrets::SecretsNote;
 
 /// The `x-cordon` object. Members that do not apply are absent.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CordonExtension {
+    /// The mode the run was governed in, and whether it was named or the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ModeNote>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub front_end: Option<FrontEnd>,
     /// The snapshot (`allow_with_checkpoint`): requested, and once taken, which.
@@ -24,6 +30,10 @@ pub struct CordonExtension {
     pub approval: Option<ApprovalEvidence>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<SandboxNote>,
+    /// The secrets granted (names and rules); a receipt adds which were injected and how
+    /// output and records were redacted (`crate::secrets::RunSecrets::seal`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<SecretsNote>,
 }
 
 /// `x-cordon.checkpoint`.
@@ -118,6 +128,7 @@ impl CordonExtension {
     /// What every record and receipt of `request` carries: the front end and the snapshot request.
     pub fn of(request: &RunRequest) -> CordonExtension {
         CordonExtension {
+            mode: None,
             front_end: request.front_end.clone(),
             checkpoint: request.snapshot_requested().then(|| SnapshotNote {
                 requested: true,
@@ -127,6 +138,7 @@ impl CordonExtension {
             }),
             approval: None,
             sandbox: None,
+            secrets: SecretsNote::decided(&request.secrets),
         }
     }
 

@@ -39,3 +39,22 @@ impl std::str::FromStr for Mode {
         }
     }
 }
+
+/// How the mode of a run was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModeChoice {
+    /// Named by the caller: `--mode`, or the setting a hook or the MCP server was installed with.
+    #[default]
+    Named,
+    /// Not named: hardened, where the kernel can enforce it (`cordon doctor`).
+    Default,
+}
+
+/// `x-cordon.mode` in a decision record and a receipt: the mode a run was governed in and how it
+/// was chosen, so a local run says it was asked for by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ModeNote {
+    pub mode: Mode,
+    pub chosen: ModeChoice,
+}

@@ -3,6 +3,10 @@
 //! The governor prints nothing: it hands each notice to the caller's [`Notices`] sink, in the
 //! order it happens (an approval request before the wait, a snapshot before the command), and the
 //! binary writes it on stderr. Tests collect them.
+//!
+//! What the agent wrote (command lines, the reasons that quote them) reaches the terminal through
+//! `cordon_core::display::visible`: a bidi override or a newline inside an argument shows as an
+//! escape, and cannot draw a line cordon did not write.
 
 use std::sync::Arc;
 
@@ -50,16 +54,20 @@ pub enum Notice {
 impl Notice {
     /// The line a person reads (without a trailing newline; [`Notice::RmSays`] is verbatim).
     pub fn line(&self) -> String {
+        use cordon_core::display::visible;
         match self {
-            Notice::Blocked(why) => format!("cordon: blocked: {why}"),
-            Notice::Unrecorded(why) => format!("cordon: this decision is not recorded: {why}"),
+            Notice::Blocked(why) => format!("cordon: blocked: {}", visible(why)),
+            Notice::Unrecorded(why) => {
+                format!("cordon: this decision is not recorded: {}", visible(why))
+            }
             Notice::Approved(names) => format!("cordon: approved by {}", names.join(" and ")),
             Notice::ApprovalNeeded {
                 request_id: id,
                 commands,
                 timeout_secs,
             } => format!(
-                "cordon: approval needed ({id}): {commands}\ncordon: answer with `cordon approve {id}` or `cordon deny {id}` (or `cordon serve`) within {timeout_secs} s; no answer means deny"
+                "cordon: approval needed ({id}): {}\ncordon: answer with `cordon approve {id}` or `cordon deny {id}` (or `cordon serve`) within {timeout_secs} s; no answer means deny",
+                visible(commands)
             ),
             Notice::Webhook(why) => format!("cordon: {why}"),
             Notice::SnapshotTaken {
@@ -86,9 +94,11 @@ impl Notice {
             Notice::RmEscaped { count, first } => format!(
                 "cordon: warning: {count} rm process(es) ran outside the trash (first: {first}); what they removed is only in the checkpoint"
             ),
-            Notice::DidNotComplete { command, why } => {
-                format!("cordon: command {command} did not complete: {why}")
-            }
+            Notice::DidNotComplete { command, why } => format!(
+                "cordon: command {} did not complete: {}",
+                visible(command),
+                visible(why)
+            ),
         }
     }
 }

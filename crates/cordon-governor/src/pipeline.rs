@@ -1,15 +1,19 @@
 //! `govern`: the governed-execution pipeline, one step per call, each returning a type.
 //!
-//! resolve approval → record decision → refuse? → snapshot → plan confinement → execute →
-//! build receipt → record receipt → seal.
+//! resolve approval → record decision → refuse? → resolve secrets → snapshot → plan confinement →
+//! execute → build receipt → record receipt → seal.
 //!
 //! Every decision is evidence, recorded before anything runs; if it cannot be, nothing runs. A
 //! refusal starts nothing and gets a blocked receipt for the caller (the journal's evidence of it
-//! is its decision record). A run that cannot start as planned (a scope that would expose the key
-//! or the journal, a snapshot that failed, a mode the command cannot run in, a sandbox that
-//! refuses) is blocked, with exit 126 and one sentence; the commands before it keep their entries.
+//! is its decision record). A run that cannot start as planned (a kernel that cannot enforce
+//! hardened mode, an envelope that cannot be built, a path whose real target the policy denies, a
+//! snapshot that failed, a mode the command cannot run in, a sandbox that refuses) is blocked,
+//! with exit 126 and one sentence; the commands before it keep their entries. So is a run whose
+//! granted secrets do not all resolve: they are resolved after the decision and any approval, all
+//! of them before the first command starts (crate::secrets).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use cordon_core::receipt::{ExecutionReceipt, ReceiptStatus};
@@ -19,25 +23,35 @@ use cordon_sandbox::{CommandReport, CommandStatus};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::analysis::Probe;
 use crate::approval::{self, ApprovalDesk, ApprovalOptions, Resolution};
 use crate::confinement;
+use crate::envelope::{EnvelopeInForce, EnvelopeSource};
 use crate::error::Result;
 use crate::executor::Executor;
 use crate::extension::{CommandEntry, CordonExtension, SandboxNote};
 use crate::ledger::{
     decision_of, DecisionRecorded, Ledger, ReceiptRecorded, RecordSubject, HARDENED_NEEDS_SIGNING,
 };
-use crate::mode::Mode;
+use crate::mode::{Mode, ModeChoice, ModeNote};
 use crate::notice::{Notice, Notices};
 use crate::receipt;
 use crate::request::RunRequest;
-use crate::snapshot::{self, Snapshot, SnapshotPlaces, Taking};
+use crate::secrets::{self, RunSecrets, SecretsPlace};
+use crate::snapshot::{self, DeleteScope, Snapshot, SnapshotPlaces, Taking};
 use crate::status;
 
 /// How to govern a request.
 #[derive(Clone)]
 pub struct Options {
     pub mode: Mode,
+    /// Whether the mode was named by the caller or is the default (the receipt says which).
+    pub mode_choice: ModeChoice,
+    /// What a hardened run's envelope is made from; built once per run (a hardened run without
+    /// it is blocked).
+    pub envelope: Option<EnvelopeSource>,
+    /// Whether this kernel can confine a hardened run ([`SystemProbe`] in the binary).
+    pub kernel: Arc<dyn Probe + Send + Sync>,
     pub approval: ApprovalOptions,
     /// The home's approval desk; `None` without a home (an ask can then not be approved).
     pub desk: Option<ApprovalDesk>,
@@ -48,6 +62,8 @@ pub struct Options {
     /// The workspace the command runs for (what the policy calls `{workspace}`): a snapshot
     /// scope that resolves outside it is announced, and rolling it back needs consent.
     pub workspace: Option<PathBuf>,
+    /// The home's secret store; `None` without a home (a run granted a secret is then blocked).
+    pub secrets: Option<SecretsPlace>,
     pub notices: Notices,
 }
 
@@ -55,11 +71,31 @@ impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Options")
             .field("mode", &self.mode)
+            .field("mode_choice", &self.mode_choice)
+            .field("envelope", &self.envelope)
             .field("approval", &self.approval)
             .field("session", &self.session)
             .field("workspace", &self.workspace)
+            .field("secrets", &self.secrets)
             .finish_non_exhaustive()
     }
+}
+
+impl Options {
+    /// What the receipt says about the mode.
+    pub fn mode_note(&self) -> ModeNote {
+        ModeNote {
+            mode: self.mode,
+            chosen: self.mode_choice,
+        }
+    }
+}
+
+/// The `x-cordon` every record and receipt of `request` carries, with the mode it was governed in.
+fn extension_of(request: &RunRequest, options: &Options) -> CordonExtension {
+    let mut extension = CordonExtension::of(request);
+    extension.mode = Some(options.mode_note());
+    extension
 }
 
 /// How a governed request ended.
@@ -126,7 +162,7 @@ fn govern_steps(
         options.desk.as_ref(),
         &options.notices,
     );
-    let mut extension = CordonExtension::of(request);
+    let mut extension = extension_of(request, options);
     extension.approval = approval.evidence();
     let record = match record_decision(request, options, ledger, &approval, &extension) {
         Ok(record) => record,
@@ -142,8 +178,29 @@ fn govern_steps(
             &extension,
         );
     }
-    let run = run_commands(request, options, ledger, executor);
-    let (receipt, conclusion) = build_receipt(request, options, ledger, run, extension);
+    // After the gate and any approval, before anything starts: a failure runs nothing, and
+    // the journal gets the blocked run's receipt.
+    let secrets = match secrets::prepare(request, options.secrets.as_ref()) {
+        Ok(secrets) => secrets,
+        Err(why) => {
+            let mut run = Run::new();
+            run.block(request.first_command_id(), why, &options.notices);
+            let none = RunSecrets::default();
+            let (receipt, conclusion) =
+                build_receipt(request, options, ledger, run, extension, &none);
+            return record_and_seal(ledger, receipt, record.as_ref(), conclusion);
+        }
+    };
+    executor.filter_output(secrets.output_filter());
+    let run = run_commands(
+        request,
+        options,
+        ledger,
+        approval.granted(),
+        executor,
+        &secrets,
+    );
+    let (receipt, conclusion) = build_receipt(request, options, ledger, run, extension, &secrets);
     record_and_seal(ledger, receipt, record.as_ref(), conclusion)
 }
 
@@ -167,7 +224,7 @@ pub fn govern_unrecorded(
         return govern_steps(request, &options, &mut Ledger::Unsigned, executor);
     }
     (options.notices)(Notice::Blocked(why.to_string()));
-    let receipt = receipt::blocked_now(request, options.mode, why, &CordonExtension::of(request));
+    let receipt = receipt::blocked_now(request, options.mode, why, &extension_of(request, options));
     Ok(Governed {
         conclusion: Conclusion::Blocked(why.to_string()),
         receipt: receipt.to_value(),
@@ -217,7 +274,7 @@ fn block_unrecorded(
 ) -> Result<Governed> {
     (options.notices)(Notice::Blocked(why.to_string()));
     let mut receipt =
-        receipt::blocked_now(request, options.mode, why, &CordonExtension::of(request));
+        receipt::blocked_now(request, options.mode, why, &extension_of(request, options));
     receipt.signing_key_id = ledger.key_id();
     Ok(Governed {
         conclusion: Conclusion::Blocked(why.to_string()),
@@ -275,34 +332,47 @@ struct Run {
     snapshot: Option<Snapshot>,
 }
 
-/// Snapshot, then plan, confine and execute each command in turn until one does not succeed.
+impl Run {
+    fn new() -> Run {
+        Run {
+            started: SystemTime::now(),
+            entries: Vec::new(),
+            completed: Vec::new(),
+            last: None,
+            blocked: None,
+            snapshot: None,
+        }
+    }
+
+    /// The command `id` could not start, for `why` (said now, as a notice).
+    fn block(&mut self, id: String, why: String, notices: &Notices) {
+        notices(Notice::Blocked(why.clone()));
+        self.blocked = Some((id, why));
+    }
+}
+
+/// Builds the envelope (hardened mode), snapshots, then plans, confines and executes each command
+/// in turn until one does not succeed. `approved`: a person approved this run.
 fn run_commands(
     request: &RunRequest,
     options: &Options,
     ledger: &Ledger,
+    approved: bool,
     executor: &mut dyn Executor,
+    secrets: &RunSecrets,
 ) -> Run {
-    let mut run = Run {
-        started: SystemTime::now(),
-        entries: Vec::new(),
-        completed: Vec::new(),
-        last: None,
-        blocked: None,
-        snapshot: None,
-    };
+    let mut run = Run::new();
+    // A runner's sentence reaches the agent on stderr: redacted like the output.
     let block = |run: &mut Run, id: String, why: String| {
-        (options.notices)(Notice::Blocked(why.clone()));
-        run.blocked = Some((id, why));
+        run.block(id, secrets.redact_text(&why), &options.notices);
     };
-    if let Err(why) = confinement::check_scopes(
-        request,
-        options.mode,
-        ledger.key_file(),
-        ledger.journal_dir(),
-    ) {
-        block(&mut run, request.first_command_id(), why);
-        return run;
-    }
+    let envelope = match confine_to(options, ledger) {
+        Ok(envelope) => envelope,
+        Err(why) => {
+            block(&mut run, request.first_command_id(), why);
+            return run;
+        }
+    };
     let places = options.snapshots.as_ref();
     let taking = Taking {
         session: options.session.as_deref(),
@@ -316,8 +386,21 @@ fn run_commands(
             return run;
         }
     }
+    let confinement = Confining {
+        envelope: envelope.as_ref(),
+        approved,
+    };
     for command in &request.contract.commands {
-        match run_one(command, request, options, run.snapshot.as_ref(), executor) {
+        let granted = secrets.of(&command.id);
+        match run_one(
+            command,
+            request,
+            options,
+            run.snapshot.as_ref(),
+            &confinement,
+            granted,
+            executor,
+        ) {
             Ok((report, entry)) => {
                 run.entries.push(entry);
                 let ok = report.status == CommandStatus::Success;
@@ -338,23 +421,72 @@ fn run_commands(
     run
 }
 
-/// One command: a soft delete under a snapshot, or planned, confined and executed.
+/// The envelope a hardened run is confined to, built once for all its commands; `None` in local
+/// mode. `Err` is one sentence: the kernel cannot enforce hardened mode here, or the envelope
+/// cannot be built.
+fn confine_to(
+    options: &Options,
+    ledger: &Ledger,
+) -> std::result::Result<Option<EnvelopeInForce>, String> {
+    if options.mode != Mode::Hardened {
+        return Ok(None);
+    }
+    if let Some(why) = options.kernel.hardened_unavailable() {
+        return Err(format!(
+            "hardened mode cannot run on this kernel: {why}; local mode runs without kernel enforcement when it is asked for by name (--mode local), and its receipt says so"
+        ));
+    }
+    let source = options
+        .envelope
+        .as_ref()
+        .ok_or("hardened mode needs the policy's envelope, and the caller gave none")?;
+    // The secret store and its key are closed like the signing key, wherever they are kept.
+    let private: Vec<&std::path::Path> = options
+        .secrets
+        .iter()
+        .flat_map(|place| [place.store.path(), place.store.key_path()])
+        .collect();
+    EnvelopeInForce::build(source, ledger, &private).map(Some)
+}
+
+/// What every command of a run is confined with.
+struct Confining<'a> {
+    envelope: Option<&'a EnvelopeInForce>,
+    approved: bool,
+}
+
+/// One command: a soft delete under a snapshot, or planned, confined and executed with the
+/// secrets granted to it (`granted`) in its environment, and in no other command's.
 fn run_one(
     command: &cordon_core::contract::Command,
     request: &RunRequest,
     options: &Options,
     snapshot: Option<&Snapshot>,
+    confining: &Confining<'_>,
+    granted: &[cordon_secrets::ResolvedSecret],
     executor: &mut dyn Executor,
 ) -> std::result::Result<(CommandReport, CommandEntry), String> {
-    let hardened = options.mode == Mode::Hardened;
+    let within = match confining.envelope {
+        Some(envelope) => DeleteScope::Envelope(&envelope.envelope.write),
+        None => DeleteScope::Declared,
+    };
     // Under a snapshot, a plain `rm` moves its targets to the trash instead.
-    if let Some(done) = snapshot::soft_delete(snapshot, command, hardened, &options.notices) {
+    if let Some(done) = snapshot::soft_delete(snapshot, command, within, &options.notices) {
         return Ok(done);
     }
-    let (mut plan, mut confinement) = confinement::plan(command, request, options.mode)?;
+    let (mut plan, mut confinement) = confinement::plan(
+        command,
+        request,
+        options.mode,
+        confining.envelope,
+        confining.approved,
+    )?;
+    for planned in &mut plan.commands {
+        cordon_secrets::inject(&mut planned.env, granted);
+    }
     // Under a snapshot, any `rm` the command reaches becomes a soft delete.
     let service =
-        snapshot::serve_soft_deletes(snapshot, command, hardened, &mut plan, &mut confinement)?;
+        snapshot::serve_soft_deletes(snapshot, command, within, &mut plan, &mut confinement)?;
     let executed = executor.execute(&plan, &confinement)?;
     let mut entry = CommandEntry::of(&executed.report, Some(executed.enforcement));
     entry.soft_delete =
@@ -369,12 +501,20 @@ fn build_receipt(
     ledger: &Ledger,
     run: Run,
     mut extension: CordonExtension,
+    secrets: &RunSecrets,
 ) -> (ExecutionReceipt, Conclusion) {
     if let (Some(note), Some(taken)) = (extension.checkpoint.as_mut(), run.snapshot.as_ref()) {
         note.id = Some(taken.summary.id.clone());
         note.taken = Some(taken.summary.clone());
     }
     let profiled = !run.entries.is_empty();
+    // The commands that started with their secrets in their environment.
+    let injected: Vec<String> = run
+        .entries
+        .iter()
+        .filter(|e| e.supervised.is_some())
+        .map(|e| e.id.clone())
+        .collect();
     extension.sandbox = Some(SandboxNote {
         commands: run.entries,
     });
@@ -397,31 +537,35 @@ fn build_receipt(
         Conclusion::Blocked(why)
     } else if let Some(last) = &run.last {
         receipt::conclude(&mut receipt, last);
-        tell_how_it_ended(last, &options.notices);
+        tell_how_it_ended(last, secrets, &options.notices);
         Conclusion::Ran(last.exit_code)
     } else {
         receipt.status = ReceiptStatus::Success;
         receipt.error = Some(String::new());
         Conclusion::Ran(0)
     };
+    // Before signing: the recorded argv and runner messages redacted, the grants and counts set.
+    secrets.seal(&mut receipt.extension, &mut receipt.error, &injected);
     (receipt, conclusion)
 }
 
 /// Says why the last command did not complete, when the runner (not the command) knows why; a
 /// command's own failure already spoke on its stderr.
-fn tell_how_it_ended(last: &CommandReport, notices: &Notices) {
+fn tell_how_it_ended(last: &CommandReport, secrets: &RunSecrets, notices: &Notices) {
     match last.status {
         CommandStatus::Success => {}
         CommandStatus::Blocked => {
-            notices(Notice::Blocked(last.error.clone().unwrap_or_else(|| {
-                "the sandbox refused to start the command".into()
-            })))
+            let why = last
+                .error
+                .as_deref()
+                .unwrap_or("the sandbox refused to start the command");
+            notices(Notice::Blocked(secrets.redact_text(why)))
         }
         CommandStatus::Failed | CommandStatus::TimedOut => {
             if let Some(why) = &last.error {
                 notices(Notice::DidNotComplete {
                     command: last.id.clone(),
-                    why: why.clone(),
+                    why: secrets.redact_text(why),
                 });
             }
         }

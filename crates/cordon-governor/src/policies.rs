@@ -81,9 +81,15 @@ pub fn load_policy_file(path: &Path) -> Result<PolicyInForce> {
             path.display()
         ))
     })?;
+    policy_from_bytes(path, &bytes)
+}
+
+/// [`load_policy_file`] on bytes already read from `path` (the gateway reads them itself, from a
+/// descriptor it checked is a regular file); `path` names the policy and picks its format.
+pub fn policy_from_bytes(path: &Path, bytes: &[u8]) -> Result<PolicyInForce> {
     let invalid =
         |e: &dyn std::fmt::Display| Error::InvalidInput(format!("{}: {e}", path.display()));
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
         Error::InvalidInput(format!(
             "{}: policy file is not valid UTF-8 (first bad byte at offset {})",
             path.display(),
@@ -105,7 +111,7 @@ pub fn load_policy_file(path: &Path) -> Result<PolicyInForce> {
         let loaded = LoadedNativePolicy::from_value(document).map_err(|e| invalid(&e))?;
         Ok(PolicyInForce::Native(loaded))
     } else {
-        let loaded = cordon_policy::load_bytes(&bytes).map_err(|e| invalid(&e))?;
+        let loaded = cordon_policy::load_bytes(bytes).map_err(|e| invalid(&e))?;
         Ok(PolicyInForce::Csc(Box::new(loaded)))
     }
 }

@@ -4,6 +4,7 @@ use cordon_core::{Contract, Outcome};
 use serde::{Deserialize, Serialize};
 
 use crate::decision::Decision;
+use crate::secrets::{self, SecretGrants};
 
 /// A redirect as recorded: what the agent asked for and what ran instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,16 +54,27 @@ pub struct RunRequest {
     pub contract_sha256: String,
     pub decision: Decision,
     pub front_end: Option<FrontEnd>,
+    /// The secrets the decision grants to the contract's commands: names and rules, resolved
+    /// only after the decision and any approval (crate::secrets).
+    pub secrets: SecretGrants,
 }
 
 impl RunRequest {
+    /// A request whose commands are granted no secret.
     pub fn new(contract: Contract, decision: Decision, front_end: Option<FrontEnd>) -> RunRequest {
         RunRequest {
             contract_sha256: contract.sha256(),
             contract,
             decision,
             front_end,
+            secrets: SecretGrants::default(),
         }
+    }
+
+    /// This request with the secrets its decision grants.
+    pub fn with_secrets(mut self, secrets: SecretGrants) -> RunRequest {
+        self.secrets = secrets;
+        self
     }
 
     /// Whether the write scope must be snapshotted before the run starts.
@@ -105,12 +117,34 @@ pub fn judge_contract(
         policy,
         time::OffsetDateTime::now_utc(),
     );
-    let decision = Decision::from_csc(&csc, crate::decision::PolicyRef::of_csc(policy));
+    let mut decision = Decision::from_csc(&csc, crate::decision::PolicyRef::of_csc(policy));
+    // `secret_refs` are granted by a policy that allows them; one that cannot be given as
+    // written is a denial, like any other problem with the contract.
+    let grants = cordon_policy::grants::contract_grants(&contract, &policy.policy)
+        .map_err(|e| e.to_string())
+        .and_then(secrets::checked);
+    let grants = match grants {
+        Ok(commands) => commands,
+        Err(why) => {
+            if decision.outcome != Outcome::Deny {
+                decision = Decision::deny(
+                    cordon_policy::native::CordonReason::SecretGrantRefused,
+                    &why,
+                    decision.policy,
+                );
+            }
+            Vec::new()
+        }
+    };
     let request = RunRequest {
         contract,
         contract_sha256,
         decision,
         front_end: None,
+        secrets: SecretGrants {
+            commands: grants,
+            redact: true,
+        },
     };
     (request, csc)
 }

@@ -152,16 +152,30 @@ pub fn take(
     }))
 }
 
+/// Where a soft delete (cordon's own, outside the sandbox) may remove files.
+#[derive(Debug, Clone, Copy)]
+pub enum DeleteScope<'a> {
+    /// Local mode: the command's declared write scope.
+    Declared,
+    /// Hardened mode: the envelope's writable roots, real paths resolved before the run, so a
+    /// link the command itself plants (`ln -s ~ h && rm h/x`) cannot lead a delete outside them;
+    /// and never the paths the sandbox keeps read-only (`PROTECTED_NAMES`).
+    Envelope(&'a [PathBuf]),
+}
+
+impl DeleteScope<'_> {
+    fn hardened(self) -> bool {
+        matches!(self, DeleteScope::Envelope(_))
+    }
+}
+
 /// Under a checkpoint, a plain `rm` moves its targets to the trash instead of deleting them.
 /// Returns the command's report and its receipt entry, or `None` when this command is not a
 /// plain `rm` (an option we do not model, a pipeline) and runs in the sandbox as usual.
-///
-/// In hardened mode the paths the sandbox keeps read-only (`PROTECTED_NAMES`) are refused, as
-/// the command itself could not remove them.
 pub fn soft_delete(
     snapshot: Option<&Snapshot>,
     command: &Command,
-    hardened: bool,
+    within: DeleteScope<'_>,
     notices: &Notices,
 ) -> Option<(CommandReport, CommandEntry)> {
     let taken = snapshot?;
@@ -183,7 +197,7 @@ pub fn soft_delete(
         .filter(|rm| !rm.operands.is_empty() && rm.operands.iter().all(|o| !o.is_empty()))?;
     let started_at = SystemTime::now();
     let start = Instant::now();
-    let scope = taken.scope(command, hardened);
+    let scope = taken.scope(command, within);
     let operands: Vec<&OsString> = rm.operands.iter().collect();
     let request = scope.request(&rm, &operands, argv.to_vec(), Path::new(&command.cwd));
     let outcome = trash::soft_delete_signed(&scope.trash_dir, &request, &scope.signer);
@@ -258,13 +272,14 @@ fn stream(bytes: Vec<u8>) -> StreamReport {
 pub fn serve_soft_deletes(
     snapshot: Option<&Snapshot>,
     command: &Command,
-    hardened: bool,
+    within: DeleteScope<'_>,
     plan: &mut Plan,
     confinement: &mut Confinement,
 ) -> Result<Option<Service>, String> {
     let Some(taken) = snapshot else {
         return Ok(None);
     };
+    let hardened = within.hardened();
     // `~` as the decision resolved it (cordon_core::user).
     let state = shell::ShellState {
         cwd: command.cwd.clone(),
@@ -293,7 +308,7 @@ pub fn serve_soft_deletes(
         functions.push(absolute_rms(&script, shell_text.is_some(), &substituted)?);
     }
     let mut service =
-        Service::start(&taken.runs_dir, taken.scope(command, hardened)).map_err(|why| {
+        Service::start(&taken.runs_dir, taken.scope(command, within)).map_err(|why| {
             format!("the soft delete this checkpoint needs cannot be set up, so nothing ran: {why}")
         })?;
     let shim = service.shim();
@@ -360,17 +375,21 @@ fn rm_programs(path: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
 impl Snapshot {
     /// What a soft delete of `command` may move, and where to: its declared write scope, less
     /// (in hardened mode) the paths the sandbox mounts read-only, into this checkpoint's trash.
-    fn scope(&self, command: &Command, hardened: bool) -> trash_service::Scope {
-        trash_service::Scope {
-            trash_dir: self.trash_dir.clone(),
-            session: self.session.clone(),
-            signer: Arc::clone(&self.signer),
-            allowed_roots: command
+    fn scope(&self, command: &Command, within: DeleteScope<'_>) -> trash_service::Scope {
+        let allowed_roots = match within {
+            DeleteScope::Declared => command
                 .write_paths
                 .iter()
                 .map(|p| literal_prefix(p))
                 .collect(),
-            protected: if hardened {
+            DeleteScope::Envelope(roots) => roots.to_vec(),
+        };
+        trash_service::Scope {
+            trash_dir: self.trash_dir.clone(),
+            session: self.session.clone(),
+            signer: Arc::clone(&self.signer),
+            allowed_roots,
+            protected: if within.hardened() {
                 PROTECTED_NAMES.iter().map(PathBuf::from).collect()
             } else {
                 Vec::new()

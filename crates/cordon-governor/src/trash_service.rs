@@ -154,7 +154,7 @@ impl Service {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let dir = runs_dir.join(format!("r-{}-{stamp:x}", std::process::id()));
+        let dir = runs_dir.join(format!("cordon-rm-{}-{stamp:x}", std::process::id()));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)

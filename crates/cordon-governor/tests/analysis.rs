@@ -1,43 +1,18 @@
-//! `analyse` in process, on facts it is handed: a fake `Probe` says what exists and whether the
-//! kernel can confine, a recording `PolicySource` says which policy was asked for. Nothing here
-//! reads the machine's filesystem or the user's home.
+//! `analyse` in process: a recording `PolicySource` says which policy was asked for. Nothing here
+//! reads the machine's filesystem or the user's home: the text is judged as written, in both
+//! modes (a hardened run is bounded by the envelope, and grants beyond it are judged on real
+//! paths when the run is confined: `cordon_governor::envelope`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use cordon_core::Outcome;
-use cordon_governor::analysis::{front, Probe};
+use cordon_governor::analysis::front;
 use cordon_governor::policies::{self, CedarPolicyFile, LoadEachTime, PolicySource};
 use cordon_governor::{analyse, AnalysisRequest, PolicyChoice, PolicyInForce, Written};
 use cordon_policy::cedar::CedarEngine;
 use cordon_policy::native::{CompiledPolicy, Context, LoadedNativePolicy};
-
-/// A machine that has exactly the paths it is given.
-struct Paths(HashSet<String>);
-
-impl Probe for Paths {
-    fn is_present(&self, path: &str) -> bool {
-        self.0.contains(path)
-    }
-    fn exists(&self, path: &str) -> bool {
-        self.0.contains(path)
-    }
-    fn locate(&self, _program: &str, _cwd: &str, _path: &str) -> Vec<String> {
-        Vec::new()
-    }
-    fn search_path(&self) -> String {
-        "/usr/bin:/bin".into()
-    }
-    fn hardened_unavailable(&self) -> Option<String> {
-        None
-    }
-}
-
-fn machine(paths: &[&str]) -> Paths {
-    Paths(paths.iter().map(|p| p.to_string()).collect())
-}
 
 /// Loads as a one-shot process does, and remembers every choice it was asked for.
 #[derive(Default)]
@@ -78,7 +53,7 @@ fn request(text: &str, hardened: bool) -> AnalysisRequest {
 #[test]
 fn the_decision_comes_from_the_policy_the_source_gives() {
     let source = Recording::default();
-    let analysis = analyse(&request("rm -rf ~/.ssh", false), &source, &machine(&["/w"])).unwrap();
+    let analysis = analyse(&request("rm -rf ~/.ssh", false), &source).unwrap();
     let decision = analysis.decision();
     assert_eq!(decision.outcome, Outcome::Deny);
     assert_eq!(decision.code_strings(), ["RULE_DENIED"]);
@@ -90,51 +65,38 @@ fn the_decision_comes_from_the_policy_the_source_gives() {
     assert_eq!(decision.policy.name, "coding-agent-default");
     assert_eq!(*source.0.lock().unwrap(), [PolicyChoice::Builtin]);
     // The positive control: a command the same pack allows.
-    let analysis = analyse(&request("ls -la", false), &source, &machine(&["/w"])).unwrap();
+    let analysis = analyse(&request("ls -la", false), &source).unwrap();
     assert_eq!(analysis.decision().outcome, Outcome::Allow);
 }
 
 #[test]
-fn a_hardened_judgement_grants_what_does_not_exist_yet_through_what_does() {
+fn a_hardened_judgement_judges_names_as_written_and_says_its_mode() {
     let text = "echo hi > /w/out/new.txt";
-    // The probe says only the workspace exists: the new file is absent, and judged with the
-    // directory the sandbox would grant instead.
-    let hardened = front(&request(text, true), &machine(&["/w"]));
+    // Nothing wider than the named file is judged or granted: the envelope bounds the run.
+    let hardened = front(&request(text, true));
     let facts = &hardened.facts.commands[0];
-    assert!(
-        facts.absent.iter().any(|p| p.starts_with("/w/out")),
-        "{:?}",
-        facts.absent
-    );
-    assert!(
-        facts.writes.contains(&"/w".to_string()),
-        "{:?}",
-        facts.writes
-    );
-    // Control: once the file exists, nothing is absent and nothing wider is granted.
-    let existing = front(
-        &request(text, true),
-        &machine(&["/w", "/w/out", "/w/out/new.txt"]),
-    );
-    assert!(existing.facts.commands[0].absent.is_empty());
-    assert!(!existing.facts.commands[0]
-        .writes
-        .contains(&"/w".to_string()));
-    // A local judgement asks the probe nothing: names are judged as written.
-    let local = front(&request(text, false), &machine(&[]));
-    assert!(local.facts.commands[0].absent.is_empty());
+    assert!(facts.absent.is_empty(), "{:?}", facts.absent);
+    assert_eq!(facts.writes, ["/w/out/new.txt"]);
+    // The same facts as a local judgement: only the assumed mode differs.
+    let local = front(&request(text, false));
+    assert_eq!(local.facts, hardened.facts);
+    let source = Recording::default();
+    let hardened = analyse(&request(text, true), &source).unwrap();
+    let local = analyse(&request(text, false), &source).unwrap();
+    assert_eq!(hardened.mode, cordon_governor::Mode::Hardened);
+    assert_eq!(local.mode, cordon_governor::Mode::Local);
+    assert!(hardened.policy_in_force.is_some());
 }
 
 #[test]
 fn shell_text_and_argv_are_judged_alike() {
     let source = Recording::default();
-    let probe = machine(&["/w"]);
-    let shell = analyse(&request("git status", false), &source, &probe).unwrap();
+    let shell = analyse(&request("git status", false), &source).unwrap();
     let argv = AnalysisRequest {
         written: Written::Argv(vec!["git".into(), "status".into()]),
         ..request("", false)
     };
-    let argv = analyse(&argv, &source, &probe).unwrap();
+    let argv = analyse(&argv, &source).unwrap();
     assert_eq!(shell.decision(), argv.decision());
     assert_eq!(shell.contract, argv.contract);
 }

@@ -16,13 +16,29 @@ use std::time::{Duration, SystemTime};
 use cordon_core::{Contract, Outcome};
 use cordon_governor::approval::ApprovalDesk;
 use cordon_governor::{
-    govern, govern_unrecorded, ApprovalOptions, Conclusion, Decision, Error, Executed, Executor,
-    Governed, Ledger, Mode, Notice, Options, PolicyRef, RunRequest, SnapshotPlaces,
+    govern, govern_unrecorded, ApprovalOptions, Conclusion, Decision, EnvelopeSource, Error,
+    Executed, Executor, Governed, Ledger, Mode, ModeChoice, Notice, Options, PolicyInForce,
+    PolicyRef, Probe, RunRequest, SecretsPlace, SnapshotPlaces,
 };
-use cordon_sandbox::{CommandReport, CommandStatus, Confinement, Plan, StreamReport};
+use cordon_policy::native::LoadedNativePolicy;
+use cordon_sandbox::{
+    CommandReport, CommandStatus, Confinement, OutputFilter, Plan, ProcessRecord, ProcessTree,
+    StreamReport,
+};
 use serde_json::{json, Value};
 
 const KEY_ID: &str = "pipeline-key";
+const TOKEN: &str = "ghp_pipeline-token-0123456789";
+const MARK: &str = "[REDACTED:github]";
+
+/// A kernel that can confine a hardened run, or says what it lacks.
+struct Kernel(Option<&'static str>);
+
+impl Probe for Kernel {
+    fn hardened_unavailable(&self) -> Option<String> {
+        self.0.map(str::to_string)
+    }
+}
 
 /// A workspace, a key, a home for approvals and snapshots, and a place for the journal, all in
 /// one temporary directory.
@@ -127,12 +143,40 @@ impl World {
         let heard = Arc::clone(&notices.0);
         Options {
             mode,
+            mode_choice: ModeChoice::Named,
+            envelope: Some(self.envelope()),
+            kernel: Arc::new(Kernel(None)),
             approval: ApprovalOptions::none(),
             desk: Some(self.desk()),
             snapshots: Some(self.places()),
             session: None,
             workspace: Some(self.ws()),
+            secrets: Some(self.secrets()),
             notices: Arc::new(move |n: Notice| heard.lock().unwrap().push(n)),
+        }
+    }
+
+    /// The default pack's envelope for the workspace, with a home of its own.
+    fn envelope(&self) -> EnvelopeSource {
+        EnvelopeSource {
+            policy: Arc::new(PolicyInForce::Native(
+                LoadedNativePolicy::default_pack().unwrap(),
+            )),
+            workspace: self.ws(),
+            home: self.root().join("user"),
+            cordon_home: self.root().join("home"),
+        }
+    }
+
+    /// The home's secret store; `env:` references see only `CORDON_TEST_TOKEN`.
+    fn secrets(&self) -> SecretsPlace {
+        SecretsPlace {
+            store: cordon_secrets::SecretStore::new(
+                self.root().join("home/secrets/store"),
+                self.root().join("home/keys/secrets.key"),
+            ),
+            home: self.root(),
+            env: Arc::new(|name: &str| (name == "CORDON_TEST_TOKEN").then(|| TOKEN.into())),
         }
     }
 
@@ -202,6 +246,8 @@ struct Recording {
     seen: Vec<(Plan, Confinement)>,
     /// Runs while "executing" (e.g. to break the journal after the decision was recorded).
     during: Option<Box<dyn FnMut()>>,
+    /// The output filter the pipeline set.
+    filter: Option<Arc<dyn OutputFilter>>,
 }
 
 impl Recording {
@@ -210,8 +256,41 @@ impl Recording {
             answer,
             seen: Vec::new(),
             during: None,
+            filter: None,
         }
     }
+}
+
+/// What a command that leaks `GH_TOKEN` leaves: it prints it, and the exec recorder saw it
+/// expanded into an argv. `None` when the command has no `GH_TOKEN`.
+fn leak(plan: &Plan) -> Option<(Vec<u8>, ProcessTree)> {
+    let (_, value) = plan.commands[0]
+        .env
+        .iter()
+        .find(|(name, _)| name == "GH_TOKEN")?;
+    let value = value.to_str().unwrap().to_string();
+    let printed = format!("token: {value}\n").into_bytes();
+    let tree = ProcessTree {
+        mechanism: "seccomp-user-notif".into(),
+        complete: true,
+        processes: vec![ProcessRecord {
+            pid: 2,
+            ppid: 1,
+            path: "/usr/bin/curl".into(),
+            argv: vec![
+                "curl".into(),
+                "-H".into(),
+                format!("Authorization: {value}"),
+            ],
+            argv_truncated: false,
+            argv_read: true,
+            path_found: true,
+        }],
+        truncated: false,
+        dropped: 0,
+        notes: Vec::new(),
+    };
+    Some((printed, tree))
 }
 
 fn stream(bytes: &[u8]) -> StreamReport {
@@ -237,22 +316,41 @@ impl Executor for Recording {
             Answer::Blocked(why) => (CommandStatus::Blocked, 126, Some(why.clone())),
         };
         let now = SystemTime::now();
+        let (printed, processes) = match leak(plan) {
+            Some((printed, tree)) => (printed, Some(tree)),
+            None => (b"out\n".to_vec(), None),
+        };
+        // As the supervisor does: the filter sees the stream before it is captured.
+        let stdout = match &self.filter {
+            Some(filter) => {
+                let mut stream = filter.stream();
+                let mut out = Vec::new();
+                stream.push(&printed, &mut out);
+                stream.finish(&mut out);
+                out
+            }
+            None => printed,
+        };
         Ok(Executed {
             report: CommandReport {
                 id: plan.commands[0].id.clone(),
                 status,
                 exit_code,
                 segments: Vec::new(),
-                stdout: stream(b"out\n"),
+                stdout: stream(&stdout),
                 stderr: stream(b""),
                 started_at: now,
                 ended_at: now,
                 duration: Duration::from_millis(3),
                 error,
-                processes: None,
+                processes,
             },
             enforcement: json!({"mode": confinement.mode}),
         })
+    }
+
+    fn filter_output(&mut self, filter: Option<Arc<dyn OutputFilter>>) {
+        self.filter = filter;
     }
 }
 
@@ -345,12 +443,16 @@ fn one_case(outcome: Outcome, mode: Mode, kind: LedgerKind, case: &str) {
     assert_eq!(executor.seen.len(), usize::from(ran), "{case}");
     if let Some((plan, confinement)) = executor.seen.first() {
         assert_eq!(plan.commands[0].id, "cmd_1", "{case}");
-        let (expected_mode, write_paths) = match mode {
+        // Hardened: the envelope's write root is the workspace; nothing is granted by path and
+        // the workspace the contract names needs no grant beyond it.
+        let (expected_mode, write_roots) = match mode {
             Mode::Local => (cordon_sandbox::Mode::Local, Vec::new()),
             Mode::Hardened => (cordon_sandbox::Mode::Hardened, vec![world.ws()]),
         };
         assert_eq!(confinement.mode, expected_mode, "{case}");
-        assert_eq!(confinement.write_paths, write_paths, "{case}");
+        assert_eq!(confinement.envelope.write, write_roots, "{case}");
+        assert!(confinement.write_paths.is_empty(), "{case}");
+        assert!(confinement.grants.is_empty(), "{case}");
     }
 
     // The receipt.
@@ -750,33 +852,107 @@ fn a_receipt_the_journal_refuses_after_the_run_is_handed_back_signed_with_a_faul
 }
 
 #[test]
-fn a_granted_scope_that_holds_the_key_or_the_journal_is_refused() {
+fn a_key_or_journal_inside_the_workspace_is_closed_by_the_envelope() {
     let world = World::new();
     let heard = Heard::default();
-    // The key and the journal inside the workspace the contract may write.
+    // The key and the journal inside the workspace every hardened command may write.
     let keys = world.ws().join("keys");
     cordon_journal::keys::generate(&keys, Some(KEY_ID)).unwrap();
     let key = keys.join(format!("{KEY_ID}.pem"));
-    let request = world.request(Outcome::Allow);
-    let options = world.options(Mode::Local, &heard);
-    let mut executor = Recording::new(Answer::Exit(0));
-    let ledger = Ledger::open(Some((&key, KEY_ID)), None, Mode::Local);
-    let governed = run(&request, &options, ledger, &mut executor);
-    let Conclusion::Blocked(why) = &governed.conclusion else {
-        panic!("{:?}", governed.conclusion);
-    };
-    assert!(why.contains("the signing key") && why.contains("lies inside the granted scope"));
-    assert!(executor.seen.is_empty());
-
     let journal = world.ws().join("journal");
-    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), Some(&journal), Mode::Local);
+    let request = world.request(Outcome::Allow);
+    let options = world.options(Mode::Hardened, &heard);
     let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&key, KEY_ID)), Some(&journal), Mode::Hardened);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    let (_, confinement) = &executor.seen[0];
+    let never = &confinement.envelope.never;
+    assert!(never.contains(&key), "{never:?}");
+    assert!(never.contains(&journal), "{never:?}");
+    // Control: a key kept elsewhere is closed too, but nothing in the workspace is.
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), None, Mode::Hardened);
+    run(&request, &options, ledger, &mut executor);
+    let never = &executor.seen[0].1.envelope.never;
+    assert!(never.contains(&world.key()), "{never:?}");
+    assert!(
+        !never.iter().any(|n| n.starts_with(world.ws())),
+        "{never:?}"
+    );
+}
+
+#[test]
+fn a_kernel_that_cannot_confine_blocks_a_hardened_run_and_names_local_mode() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Allow);
+    let mut options = world.options(Mode::Hardened, &heard);
+    options.kernel = Arc::new(Kernel(Some(
+        "this kernel offers Landlock ABI 2, below the 3 it needs",
+    )));
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), None, Mode::Hardened);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(
+        governed.conclusion,
+        Conclusion::Blocked(
+            "hardened mode cannot run on this kernel: this kernel offers Landlock ABI 2, below the 3 it needs; local mode runs without kernel enforcement when it is asked for by name (--mode local), and its receipt says so".into()
+        )
+    );
+    assert!(executor.seen.is_empty());
+    assert_eq!(governed.receipt["status"], "blocked");
+    // Control: the same kernel runs local mode, named, and the receipt says it was named.
+    let options = Options {
+        mode: Mode::Local,
+        ..options
+    };
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), None, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert_eq!(
+        governed.receipt["x-cordon"]["mode"],
+        json!({"mode": "local", "chosen": "named"})
+    );
+}
+
+#[test]
+fn a_workspace_inside_the_journal_is_blocked_with_the_envelopes_sentence() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = world.request(Outcome::Allow);
+    let mut options = world.options(Mode::Hardened, &heard);
+    let journal = world.root().join("journal");
+    let inside = journal.join("ws");
+    std::fs::create_dir_all(&inside).unwrap();
+    if let Some(source) = options.envelope.as_mut() {
+        source.workspace = inside.clone();
+    }
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), Some(&journal), Mode::Hardened);
     let governed = run(&request, &options, ledger, &mut executor);
     let Conclusion::Blocked(why) = &governed.conclusion else {
         panic!("{:?}", governed.conclusion);
     };
-    assert!(why.contains("the journal") && why.contains("lies inside the writable scope"));
+    assert!(
+        why.starts_with("the policy's envelope cannot be built: ")
+            && why.contains("is never granted"),
+        "{why}"
+    );
     assert!(executor.seen.is_empty());
+    assert_eq!(governed.receipt["status"], "blocked");
+    // A hardened run with no envelope to build is blocked too, and says so.
+    options.envelope = None;
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = Ledger::open(Some((&world.key(), KEY_ID)), None, Mode::Hardened);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(
+        governed.conclusion,
+        Conclusion::Blocked(
+            "hardened mode needs the policy's envelope, and the caller gave none".into()
+        )
+    );
 }
 
 #[test]
@@ -820,4 +996,209 @@ fn a_hardened_run_handed_an_unsigned_ledger_is_blocked_all_the_same() {
     let governed = govern(&request, &options, &mut Ledger::Unsigned, &mut executor).unwrap();
     assert_eq!(governed.conclusion, Conclusion::Ran(0));
     assert_eq!(executor.seen.len(), 1);
+}
+
+impl World {
+    /// Two commands (`cmd_1`, `cmd_2`); the decision grants `GH_TOKEN` (the secret `github`) to
+    /// `cmd_1` only.
+    fn granted_request(&self, outcome: Outcome, redact: bool) -> RunRequest {
+        let one = self.request(outcome);
+        let mut contract = one.contract.clone();
+        let mut second = contract.commands[0].clone();
+        second.id = "cmd_2".into();
+        contract.commands.push(second);
+        let grants = vec![cordon_policy::grants::CommandGrants {
+            command_id: "cmd_1".into(),
+            grants: vec![cordon_policy::grants::SecretGrant {
+                env: "GH_TOKEN".into(),
+                secret: "github".into(),
+                granted_by: "rule test".into(),
+            }],
+        }];
+        RunRequest::new(contract, one.decision, None).with_secrets(cordon_governor::SecretGrants {
+            commands: grants,
+            redact,
+        })
+    }
+
+    /// Stores the secret `github`: the token itself, or a reference.
+    fn store_github(&self, reference: Option<&str>) {
+        use cordon_secrets::{Reference, SecretName, SecretValue, StoredSecret};
+        let secret = match reference {
+            Some(text) => StoredSecret::Reference(Reference::parse(text).unwrap()),
+            None => StoredSecret::Value(SecretValue::new("github", TOKEN.into()).unwrap()),
+        };
+        self.secrets()
+            .store
+            .set(&SecretName::new("github").unwrap(), secret)
+            .unwrap();
+    }
+
+    fn journal_bytes(&self) -> String {
+        std::fs::read_to_string(self.journal().join("entries.jsonl")).unwrap_or_default()
+    }
+}
+
+fn env_of(plan: &Plan, name: &str) -> Option<String> {
+    plan.commands[0]
+        .env
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.to_string_lossy().into_owned())
+}
+
+#[test]
+fn a_granted_secret_reaches_its_command_only_and_every_record_is_redacted() {
+    for mode in MODES {
+        let world = World::new();
+        world.store_github(None);
+        let heard = Heard::default();
+        let request = world.granted_request(Outcome::Allow, true);
+        let options = world.options(mode, &heard);
+        let mut executor = Recording::new(Answer::Exit(0));
+        let ledger = world.ledger(LedgerKind::Journaled, mode);
+        let governed = run(&request, &options, ledger, &mut executor);
+        assert_eq!(governed.conclusion, Conclusion::Ran(0), "{mode:?}");
+        assert!(executor.filter.is_some(), "no output filter was set");
+        let (first, second) = (&executor.seen[0].0, &executor.seen[1].0);
+        assert_eq!(env_of(first, "GH_TOKEN").as_deref(), Some(TOKEN));
+        assert_eq!(
+            env_of(second, "GH_TOKEN"),
+            None,
+            "cmd_2 received cmd_1's secret"
+        );
+
+        let receipt = &governed.receipt;
+        let text = receipt.to_string();
+        assert!(!text.contains(TOKEN), "{mode:?}: {text}");
+        let cmd_1 = &receipt["x-cordon"]["sandbox"]["commands"][0];
+        assert_eq!(
+            cmd_1["processes"]["processes"][0]["argv"][2],
+            format!("Authorization: {MARK}")
+        );
+        assert_eq!(
+            cmd_1["stdout"]["sha256"],
+            cordon_core::hash::sha256_hex(format!("token: {MARK}\n").as_bytes())
+        );
+        assert_eq!(
+            receipt["x-cordon"]["secrets"],
+            json!({
+                "grants": [{"command_id": "cmd_1", "env": "GH_TOKEN", "secret": "github",
+                            "granted_by": "rule test", "injected": true}],
+                "redaction": {"state": "on", "secrets": 1, "output": 1, "records": 1},
+            })
+        );
+        let journal = world.journal_bytes();
+        assert!(
+            !journal.contains(TOKEN),
+            "{mode:?}: the journal holds the value"
+        );
+        let decision: Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+        assert_eq!(
+            decision["details"]["secrets"]["grants"][0]["granted_by"],
+            "rule test"
+        );
+    }
+}
+
+/// The positive control of the test above: with redaction off, the same fake leak reaches the
+/// receipt and the journal, and the test sees it.
+#[test]
+fn with_redaction_off_the_same_leak_is_seen() {
+    let world = World::new();
+    world.store_github(None);
+    let heard = Heard::default();
+    let request = world.granted_request(Outcome::Allow, false);
+    let options = world.options(Mode::Local, &heard);
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = world.ledger(LedgerKind::Journaled, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert!(executor.filter.is_none());
+    assert!(governed.receipt.to_string().contains(TOKEN));
+    assert!(world.journal_bytes().contains(TOKEN));
+    assert_eq!(
+        governed.receipt["x-cordon"]["secrets"]["redaction"]["state"],
+        "off"
+    );
+}
+
+#[test]
+fn a_secret_that_does_not_resolve_blocks_the_run_before_anything_starts() {
+    let world = World::new();
+    world.store_github(Some("env:CORDON_TEST_MISSING"));
+    let heard = Heard::default();
+    let request = world.granted_request(Outcome::Allow, true);
+    let options = world.options(Mode::Local, &heard);
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = world.ledger(LedgerKind::Journaled, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+    let why = "command cmd_1: the secret `github` could not be resolved: cordon's environment has no `CORDON_TEST_MISSING`";
+    assert_eq!(governed.conclusion, Conclusion::Blocked(why.into()));
+    assert_eq!(governed.conclusion.exit_code(), 126);
+    assert!(executor.seen.is_empty(), "a command started");
+    assert_eq!(heard.lines(), [format!("cordon: blocked: {why}")]);
+    assert_eq!(governed.receipt["status"], "blocked");
+    assert_eq!(governed.receipt["failed_command_id"], "cmd_1");
+    assert_eq!(governed.receipt["error"], why);
+    assert!(governed.journaled);
+
+    // Positive control: a reference that resolves runs both commands.
+    world.store_github(Some("env:CORDON_TEST_TOKEN"));
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = world.ledger(LedgerKind::Journaled, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert_eq!(executor.seen.len(), 2);
+
+    // Without a home there is no store: a granted run is blocked, saying so.
+    let options = Options {
+        secrets: None,
+        ..world.options(Mode::Local, &Heard::default())
+    };
+    let mut executor = Recording::new(Answer::Exit(0));
+    let governed = run(&request, &options, Ok(Ledger::Unsigned), &mut executor);
+    assert!(
+        matches!(&governed.conclusion, Conclusion::Blocked(why) if why.contains("no cordon home")),
+        "{:?}",
+        governed.conclusion
+    );
+    assert!(executor.seen.is_empty());
+}
+
+/// A `cmd:` reference runs a program with the user's authority: it must not run for a request
+/// that is denied or still waits for a person, only once the decision lets the run start.
+#[test]
+fn a_reference_is_resolved_only_after_the_decision_and_any_approval() {
+    let world = World::new();
+    let marker = world.root().join("resolved");
+    world.store_github(Some(&format!(
+        "cmd:sh -c 'touch {}; echo ghp_from-a-program-123'",
+        marker.display()
+    )));
+    for outcome in [Outcome::Deny, Outcome::Ask] {
+        let request = world.granted_request(outcome, true);
+        let options = world.options(Mode::Local, &Heard::default());
+        let mut executor = Recording::new(Answer::Exit(0));
+        let governed = run(&request, &options, Ok(Ledger::Unsigned), &mut executor);
+        assert!(
+            matches!(governed.conclusion, Conclusion::Refused(_)),
+            "{outcome:?}"
+        );
+        assert!(
+            !marker.exists(),
+            "{outcome:?}: the reference ran before the gate"
+        );
+    }
+    // Positive control: allowed, the reference runs (once) and the run starts.
+    let request = world.granted_request(Outcome::Allow, true);
+    let options = world.options(Mode::Local, &Heard::default());
+    let mut executor = Recording::new(Answer::Exit(0));
+    let governed = run(&request, &options, Ok(Ledger::Unsigned), &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert!(marker.exists());
+    assert_eq!(
+        env_of(&executor.seen[0].0, "GH_TOKEN").as_deref(),
+        Some("ghp_from-a-program-123")
+    );
 }

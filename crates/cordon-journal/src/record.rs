@@ -22,8 +22,11 @@ use crate::time_fmt;
 
 /// `record_version` of a decision record.
 pub const DECISION_RECORD_VERSION: &str = "cordon.decision.v1";
-/// Member naming a receipt's decision record.
+/// Member naming a receipt's (or a tool outcome's) decision record.
 pub const DECISION_LINK: &str = "decision_record";
+/// `event_version` of what an agent reported about a tool call it ran: valid only when it names
+/// the decision record of that call (`decision_record`, as a receipt does).
+pub const TOOL_OUTCOME_VERSION: &str = "cordon.tool-outcome.v1";
 /// Member binding an entry to its place in a journal.
 pub const LOG_POSITION: &str = "log_position";
 
@@ -119,8 +122,8 @@ pub struct Appended {
     pub entry: Value,
 }
 
-/// Points an (unsigned) receipt at its decision record: sets
-/// `decision_record = {record_id, index, leaf_hash}`. Sign the receipt afterwards.
+/// Points an (unsigned) receipt or tool outcome at its decision record: sets
+/// `decision_record = {record_id, index, leaf_hash}`. Sign the entry afterwards.
 pub fn link_decision(receipt: &mut Value, record: &Appended) -> Result<(), JournalError> {
     let Some(record_id) = &record.record_id else {
         return Err(JournalError::InvalidEntry(
@@ -129,7 +132,7 @@ pub fn link_decision(receipt: &mut Value, record: &Appended) -> Result<(), Journ
     };
     let Value::Object(map) = receipt else {
         return Err(JournalError::InvalidEntry(
-            "a receipt must be a JSON object".into(),
+            "an entry linked to a decision must be a JSON object".into(),
         ));
     };
     map.insert(

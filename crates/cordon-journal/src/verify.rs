@@ -399,6 +399,7 @@ fn verify_pass(
     let mut unbound = 0u64;
     let mut torn = 0u64;
     let mut records: HashMap<String, RecordInfo> = HashMap::new();
+    let mut calls = HookCalls::default();
     let mut previous: Option<Hash> = None;
     let mut next_cp = 0usize;
     let mut matched_stored = 0u64;
@@ -487,6 +488,7 @@ fn verify_pass(
                 opts,
                 crypto,
                 &mut records,
+                &mut calls,
                 &mut counts,
                 &mut unbound,
                 &mut report,
@@ -789,7 +791,11 @@ struct Fields {
     #[serde(default)]
     receipt_version: Option<Value>,
     #[serde(default)]
+    event_version: Option<Value>,
+    #[serde(default)]
     contract_sha256: Option<Value>,
+    #[serde(default)]
+    contract_id: Option<Value>,
     #[serde(default)]
     log_position: Option<Value>,
     #[serde(default)]
@@ -809,6 +815,7 @@ fn check_entry(
     opts: &VerifyOptions,
     crypto: bool,
     records: &mut HashMap<String, RecordInfo>,
+    calls: &mut HookCalls,
     counts: &mut [u64; 3],
     unbound: &mut u64,
     report: &mut Report,
@@ -944,6 +951,10 @@ fn check_entry(
                     };
                     records.insert(id.to_string(), info);
                 }
+                let hook = fields.contract_id.as_ref().and_then(Value::as_str);
+                if hook.is_some_and(|c| c.starts_with("hook:")) {
+                    calls.remember(line);
+                }
             }
             _ => report.fail(
                 at,
@@ -955,12 +966,124 @@ fn check_entry(
     } else if is_receipt {
         counts[1] += 1;
         if let Some(link) = &fields.decision_record {
-            check_link(index, link, contract, records, report);
+            check_link(index, "receipt", link, contract, records, report);
         }
     } else {
         counts[2] += 1;
+        let is_tool_outcome = fields.event_version.as_ref().and_then(Value::as_str)
+            == Some(record::TOOL_OUTCOME_VERSION);
+        // An outcome claims a tool call ran; only the decision that let it run makes it evidence.
+        // Outcomes name it (`decision_record`); those written before they did must at least have
+        // one: a hook's decision earlier in the journal for the same call.
+        match (&fields.decision_record, is_tool_outcome) {
+            (Some(link), true) => check_link(index, "tool outcome", link, None, records, report),
+            (None, true) if !calls.decided(line) => report.fail(
+                at,
+                None,
+                "outcome_without_decision",
+                "the tool outcome names no decision record, and no hook decision earlier in the journal is for its call (agent, session, tool use id, command)".into(),
+            ),
+            _ => {}
+        }
     }
     payload_hash
+}
+
+/// The calls hooks decided, for outcome entries that name no decision record (written before
+/// outcomes linked theirs): (agent, harness session, tool use id) → the commands each decision
+/// covered (the text, and cordon's rewrite of it). Kept as 128-bit digests, so a long journal's
+/// index stays small.
+#[derive(Default)]
+struct HookCalls(HashMap<[u8; 16], Vec<Vec<[u8; 16]>>>);
+
+#[derive(serde::Deserialize)]
+struct HookDecision {
+    actor: String,
+    session_id: String,
+    details: HookDetails,
+}
+
+#[derive(serde::Deserialize)]
+struct HookDetails {
+    #[serde(default)]
+    tool_use_id: Option<String>,
+    #[serde(default)]
+    request: Option<HookRequest>,
+    #[serde(default)]
+    run_as: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct HookRequest {
+    #[serde(default)]
+    command: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct OutcomeCall {
+    actor: String,
+    session_id: String,
+    #[serde(default)]
+    tool_use_id: Option<String>,
+    #[serde(default)]
+    command: Option<String>,
+}
+
+fn digest(parts: &[Option<&str>]) -> [u8; 16] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for part in parts {
+        match part {
+            Some(text) => {
+                h.update([1]);
+                h.update((text.len() as u64).to_le_bytes());
+                h.update(text.as_bytes());
+            }
+            None => h.update([0]),
+        }
+    }
+    let full = h.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
+}
+
+impl HookCalls {
+    /// Indexes a hook's decision record (a line that is not one is left out).
+    fn remember(&mut self, line: &[u8]) {
+        let Ok(d) = serde_json::from_slice::<HookDecision>(line) else {
+            return;
+        };
+        let key = digest(&[
+            Some(&d.actor),
+            Some(&d.session_id),
+            d.details.tool_use_id.as_deref(),
+        ]);
+        let commands = [d.details.request.and_then(|r| r.command), d.details.run_as]
+            .into_iter()
+            .flatten()
+            .map(|c| digest(&[Some(&c)]))
+            .collect();
+        self.0.entry(key).or_default().push(commands);
+    }
+
+    /// Whether a decision indexed so far covers the call the outcome `line` reports.
+    fn decided(&self, line: &[u8]) -> bool {
+        let Ok(o) = serde_json::from_slice::<OutcomeCall>(line) else {
+            return false;
+        };
+        let key = digest(&[
+            Some(&o.actor),
+            Some(&o.session_id),
+            o.tool_use_id.as_deref(),
+        ]);
+        let ran = o.command.map(|c| digest(&[Some(&c)]));
+        self.0.get(&key).is_some_and(|decisions| {
+            decisions
+                .iter()
+                .any(|commands| ran.is_none_or(|ran| commands.contains(&ran)))
+        })
+    }
 }
 
 /// `previous` is the payload hash of the entry before; the chain is only checked for entries
@@ -1029,6 +1152,7 @@ fn check_position(
 
 fn check_link(
     index: u64,
+    what: &str,
     link: &Value,
     contract: Option<&str>,
     records: &HashMap<String, RecordInfo>,
@@ -1049,9 +1173,7 @@ fn check_link(
             at,
             None,
             "broken_link",
-            format!(
-                "the receipt names decision record {id:?}, which is not earlier in the journal"
-            ),
+            format!("the {what} names decision record {id:?}, which is not earlier in the journal"),
         );
         return;
     };
@@ -1061,7 +1183,7 @@ fn check_link(
             None,
             "broken_link",
             format!(
-                "the receipt places decision record {id:?} at another index than {}",
+                "the {what} places decision record {id:?} at another index than {}",
                 rec.index
             ),
         );
@@ -1072,7 +1194,7 @@ fn check_link(
             None,
             "broken_link",
             format!(
-                "decision record {id:?} (entry {}) is not the record the receipt was linked to",
+                "decision record {id:?} (entry {}) is not the record the {what} was linked to",
                 rec.index
             ),
         );

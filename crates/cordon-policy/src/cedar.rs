@@ -157,6 +157,7 @@ impl CedarEngine {
             "inline_code": facts.inline_code,
             "privileged": facts.privileged,
             "tags": facts.tags,
+            "confined": facts.enforcement.confines(),
         });
         let mut outcomes = vec![self.ask("exec", ("Program", &facts.program), exec_context)];
         for path in &facts.reads {
@@ -192,7 +193,7 @@ impl CedarEngine {
             .max_by_key(|o| severity(*o))
             .unwrap_or(Outcome::Deny);
         if !facts.unresolved.is_empty() && severity(outcome) < severity(Outcome::Ask) {
-            outcome = Outcome::Ask;
+            outcome = unresolved_outcome(outcome, facts.enforcement.confines(), facts.read_only);
         }
         outcome
     }
@@ -215,6 +216,8 @@ impl CedarEngine {
                 let outcome = self.judge(f);
                 let code = if !f.unresolved.is_empty() && outcome == Outcome::Ask {
                     CordonReason::UnresolvedCommand
+                } else if !f.unresolved.is_empty() {
+                    CordonReason::EnvelopeBounded
                 } else {
                     match outcome {
                         Outcome::Allow => CordonReason::RuleAllowed,
@@ -288,8 +291,18 @@ impl CedarEngine {
             .max_by_key(|o| severity(*o))
             .unwrap_or(Outcome::Deny);
         if !facts.unresolved.is_empty() && severity(outcome) < severity(Outcome::Ask) {
-            outcome = Outcome::Ask;
+            outcome = unresolved_outcome(outcome, facts.enforcement.confines(), false);
         }
         outcome
+    }
+}
+
+/// What an unresolved command (or text) gets where its policies allowed it: asked in local mode;
+/// in hardened mode with no network the envelope bounds it, as in the native engine.
+fn unresolved_outcome(outcome: Outcome, confined: bool, read_only: bool) -> Outcome {
+    match (confined, outcome) {
+        (true, Outcome::Allow) if read_only => Outcome::Allow,
+        (true, Outcome::Allow | Outcome::AllowWithCheckpoint) => Outcome::AllowWithCheckpoint,
+        _ => Outcome::Ask,
     }
 }

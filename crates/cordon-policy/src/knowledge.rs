@@ -26,6 +26,52 @@ pub enum Operands {
     Write,
 }
 
+/// How a program reads its option words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptionStyle {
+    /// `-abc` is `-a -b -c`, a value may be glued (`-n5`), `--long[=value]`.
+    Gnu,
+    /// Every `-word` is one option (`find -name`, `go test -run`); `-word=value` is allowed.
+    Single,
+}
+
+/// A language of program text passed to a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgramLanguage {
+    Awk,
+    Sed,
+    Sql,
+}
+
+/// What an option word means to a program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionKind {
+    /// Takes no value.
+    Flag,
+    /// Takes a value that is not a file.
+    Value,
+    /// Takes a value only when written glued (`-i.bak`, `--color=always`).
+    OptionalValue,
+    /// Takes the path of a file it reads.
+    Read,
+    /// Takes the path of a file it writes.
+    Write,
+    /// Takes program text (`python -c`).
+    Code,
+    /// Takes a command line the program runs with arguments it adds.
+    Program,
+    /// Takes shell text the program runs as it is.
+    ShellText,
+    /// Takes a module to load.
+    Module,
+    /// Takes a directory to work in.
+    Chdir,
+    /// Takes two values: a name, then text (or a path read, when also a read option).
+    Pair,
+}
+
 /// One entry of the knowledge base. Every field is optional; a subcommand inherits from its parent.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +80,8 @@ pub struct CommandSpec {
     pub network: Option<bool>,
     pub operands: Option<Operands>,
     pub skip_operands: Option<usize>,
+    /// The first operand (after skipped ones) overrides `operands` (`zip OUT.zip FILE…`).
+    pub first_operand: Option<Operands>,
     pub last_operand: Option<Operands>,
     pub default_operand: Option<String>,
     #[serde(default)]
@@ -55,6 +103,51 @@ pub struct CommandSpec {
     #[serde(default)]
     pub inline_code_flags: Vec<String>,
     pub text_args: Option<bool>,
+    /// Short boolean flags, one character each: `"alh"` is `-a`, `-l` and `-h`.
+    #[serde(default)]
+    pub short_flags: String,
+    /// Other boolean flags: `--all`, or `-print` for a program whose options are single words.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// Options whose value is optional and then written glued: `sed -i.bak`, `--color=auto`.
+    #[serde(default)]
+    pub optional_value_options: Vec<String>,
+    /// `-NUM` is an option (`head -20`, `git log -3`).
+    pub number_flag: Option<bool>,
+    /// Every option word starting with one of these is a modelled flag (`gcc -Wall`, `-O2`).
+    #[serde(default)]
+    pub flag_prefixes: Vec<String>,
+    /// How option words are read; GNU (clusters of short flags, `--long[=value]`) by default.
+    pub option_style: Option<OptionStyle>,
+    /// The first operand ends the options: every later word is an operand (`python x.py -v`).
+    pub options_first: Option<bool>,
+    /// `host:path` operands and URLs name other machines: the command then uses the network.
+    pub remote_operands: Option<bool>,
+    /// Options whose value is a command line the program runs (`tar --to-command=CMD`): the value
+    /// is judged as commands of its own.
+    #[serde(default)]
+    pub program_options: Vec<String>,
+    /// Options that take two values (`jq --arg NAME VALUE`); the second is a path read when the
+    /// option is also listed in `read_options` (`jq --slurpfile NAME FILE`).
+    #[serde(default)]
+    pub pair_options: Vec<String>,
+    /// Options whose value is shell text the program runs as it is (`git rebase --exec`).
+    #[serde(default)]
+    pub shell_options: Vec<String>,
+    /// Options whose value names a module the interpreter loads (`node --import`, `perl -M`):
+    /// a path is read, and anything that is not a plain module name or path is inline code.
+    #[serde(default)]
+    pub module_options: Vec<String>,
+    /// Files in the working directory the program runs as code (`make` runs `Makefile`): one
+    /// written earlier in the same text makes the command run code cordon never saw.
+    #[serde(default)]
+    pub runs_files: Vec<String>,
+    /// Every word after the subcommand is passed on to what it runs (`yarn test --watch`), so
+    /// none of them is an option of this program.
+    pub passthrough: Option<bool>,
+    /// The first operand (or `-e`/`-f` value) is a program in this language, which cordon reads
+    /// for what it can do beyond the command's own operands (`awk`'s `system()`, `sed`'s `w`).
+    pub program_text: Option<ProgramLanguage>,
     /// `KEY=PATH` operands (dd's `if=`/`of=`) and whether the path is read or written.
     #[serde(default)]
     pub flag_aliases: BTreeMap<String, String>,
@@ -67,7 +160,10 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
-    /// This spec refined by a subcommand's: set fields override, lists accumulate.
+    /// This spec refined by a subcommand's: set fields override, lists accumulate. The result
+    /// has no subcommands of its own: it describes one command, and a caller that walks further
+    /// looks the next subcommand up in `sub` (cloning a large entry's subcommands for every
+    /// command would cost more than judging it).
     pub fn refined_by(&self, sub: &CommandSpec) -> CommandSpec {
         fn join(a: &[String], b: &[String]) -> Vec<String> {
             let mut out = a.to_vec();
@@ -79,6 +175,7 @@ impl CommandSpec {
             network: sub.network.or(self.network),
             operands: sub.operands.or(self.operands),
             skip_operands: sub.skip_operands.or(self.skip_operands),
+            first_operand: sub.first_operand.or(self.first_operand),
             last_operand: sub.last_operand.or(self.last_operand),
             default_operand: sub
                 .default_operand
@@ -106,8 +203,110 @@ impl CommandSpec {
                 merged
             },
             tags: join(&self.tags, &sub.tags),
-            subcommands: sub.subcommands.clone(),
+            short_flags: {
+                let mut merged = self.short_flags.clone();
+                merged.extend(
+                    sub.short_flags
+                        .chars()
+                        .filter(|c| !self.short_flags.contains(*c)),
+                );
+                merged
+            },
+            flags: join(&self.flags, &sub.flags),
+            optional_value_options: join(&self.optional_value_options, &sub.optional_value_options),
+            number_flag: sub.number_flag.or(self.number_flag),
+            flag_prefixes: join(&self.flag_prefixes, &sub.flag_prefixes),
+            option_style: sub.option_style.or(self.option_style),
+            options_first: sub.options_first.or(self.options_first),
+            remote_operands: sub.remote_operands.or(self.remote_operands),
+            program_options: join(&self.program_options, &sub.program_options),
+            shell_options: join(&self.shell_options, &sub.shell_options),
+            pair_options: join(&self.pair_options, &sub.pair_options),
+            module_options: join(&self.module_options, &sub.module_options),
+            runs_files: join(&self.runs_files, &sub.runs_files),
+            program_text: sub.program_text.or(self.program_text),
+            passthrough: sub.passthrough.or(self.passthrough),
+            subcommands: BTreeMap::new(),
         }
+    }
+
+    /// What the option word `name` (without any `=value`) means to this program, if it is
+    /// modelled at all.
+    pub fn option_kind(&self, name: &str) -> Option<OptionKind> {
+        let listed = |list: &[String]| list.iter().any(|o| o == name);
+        if listed(&self.pair_options) {
+            Some(OptionKind::Pair)
+        } else if listed(&self.inline_code_flags) {
+            Some(OptionKind::Code)
+        } else if listed(&self.program_options) {
+            Some(OptionKind::Program)
+        } else if listed(&self.shell_options) {
+            Some(OptionKind::ShellText)
+        } else if listed(&self.module_options) {
+            Some(OptionKind::Module)
+        } else if listed(&self.write_options) {
+            Some(OptionKind::Write)
+        } else if listed(&self.read_options) {
+            Some(OptionKind::Read)
+        } else if listed(&self.chdir_options) {
+            Some(OptionKind::Chdir)
+        } else if listed(&self.value_options) {
+            Some(OptionKind::Value)
+        } else if listed(&self.optional_value_options) {
+            Some(OptionKind::OptionalValue)
+        } else if self.negates_a_flag(name)
+            || listed(&self.flags)
+            || listed(&self.write_flags)
+            || listed(&self.destructive_flags)
+            || self.flag_aliases.contains_key(name)
+            || self.is_short_flag(name)
+            || self.is_number_flag(name)
+            || self
+                .flag_prefixes
+                .iter()
+                .any(|p| name.starts_with(p.as_str()))
+        {
+            Some(OptionKind::Flag)
+        } else {
+            None
+        }
+    }
+
+    /// `--no-X` turns off the modelled flag `--X` (`rsync --no-perms`, `curl --no-progress-meter`
+    /// where `--progress-meter` is modelled): only a negation of a known flag is known.
+    fn negates_a_flag(&self, name: &str) -> bool {
+        name.strip_prefix("--no-").is_some_and(|rest| {
+            let positive = format!("--{rest}");
+            self.flags.contains(&positive)
+        })
+    }
+
+    fn is_short_flag(&self, name: &str) -> bool {
+        let mut chars = name.chars();
+        matches!((chars.next(), chars.next(), chars.next()), (Some('-'), Some(c), None) if c != '-' && self.short_flags.contains(c))
+    }
+
+    fn is_number_flag(&self, name: &str) -> bool {
+        self.number_flag == Some(true)
+            && name.len() > 1
+            && name[1..].chars().all(|c| c.is_ascii_digit())
+    }
+
+    /// Whether some option or flag of this program can make it write a file, delete, or run a
+    /// program or code: what an argument computed at run time could turn on.
+    pub fn can_write_or_run(&self) -> bool {
+        !self.write_options.is_empty()
+            || !self.write_flags.is_empty()
+            || !self.destructive_flags.is_empty()
+            || !self.inline_code_flags.is_empty()
+            || !self.program_options.is_empty()
+            || !self.shell_options.is_empty()
+            || !self.module_options.is_empty()
+            || self.destructive == Some(true)
+            || matches!(self.operands, Some(Operands::Write))
+            || matches!(self.last_operand, Some(Operands::Write))
+            || self.key_value_paths.values().any(|m| *m == Operands::Write)
+            || self.program_text.is_some()
     }
 }
 
@@ -134,13 +333,6 @@ impl Default for Knowledge {
     }
 }
 
-/// The document shape of `data/commands.yaml`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Document {
-    commands: BTreeMap<String, CommandSpec>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum KnowledgeError {
     #[error("{0}")]
@@ -153,10 +345,24 @@ impl Knowledge {
     /// Parses a knowledge base in the `data/commands.yaml` format.
     pub fn parse(text: &str) -> Result<Knowledge, KnowledgeError> {
         let value = crate::yaml::parse(text)?;
-        let document: Document =
-            serde_json::from_value(value).map_err(|e| KnowledgeError::Shape(e.to_string()))?;
+        if let Some(extra) = value
+            .as_object()
+            .and_then(|m| m.keys().find(|k| *k != "commands" && *k != "flag_sets"))
+        {
+            return Err(KnowledgeError::Shape(format!(
+                "unknown top-level key `{extra}`; expected `commands` and `flag_sets`"
+            )));
+        }
+        let commands = crate::flag_sets::expand(&value).map_err(KnowledgeError::Shape)?;
+        let mut parsed = BTreeMap::new();
+        for (program, entry) in commands {
+            let spec: CommandSpec = serde_json::from_value(entry)
+                .map_err(|e| KnowledgeError::Shape(format!("`{program}`: {e}")))?;
+            parsed.insert(program, spec);
+        }
+        let commands = parsed;
         Ok(Knowledge {
-            entries: Entries::Parsed(document.commands),
+            entries: Entries::Parsed(commands),
         })
     }
 
@@ -181,6 +387,14 @@ impl Knowledge {
                     .get_or_init(|| serde_json::from_str(json).ok())
                     .as_ref()
             }
+        }
+    }
+
+    /// The programs the base knows, in byte order.
+    pub fn programs(&self) -> Vec<&str> {
+        match &self.entries {
+            Entries::Parsed(commands) => commands.keys().map(String::as_str).collect(),
+            Entries::Builtin(_) => BUILTIN_TABLE.iter().map(|(name, _)| *name).collect(),
         }
     }
 

@@ -142,6 +142,8 @@ fn plain_argv(text: &str, script: &Script) -> Option<Vec<String>> {
         && command.unresolved.is_empty()
         && command.words.iter().all(|w| w.is_static && !w.glob)
         && !command.argv.is_empty()
+        // A CSC argv cannot hold an empty argument (`grep -c '' f`): bash runs such a text.
+        && command.argv.iter().all(|a| !a.is_empty())
         && !BUILTINS.contains(&command.program());
     if !plain {
         return None;
@@ -182,6 +184,8 @@ pub fn plan(
 ) -> Result<LaunchPlan, LaunchError> {
     let (text, direct) = match request {
         Request::Text(text) => (text.to_string(), plain_argv(text, script)),
+        // A CSC argv cannot hold an empty argument: bash runs the argv from its exact quoting.
+        Request::Argv(argv) if argv.iter().any(String::is_empty) => (display_argv(argv), None),
         Request::Argv(argv) => (display_argv(argv), Some(argv.to_vec())),
     };
     if direct.as_ref().is_some_and(Vec::is_empty) || (direct.is_none() && text.trim().is_empty()) {
@@ -373,11 +377,17 @@ mod tests {
         let p = plan_for(Request::Argv(&words));
         assert_eq!(p.launch, Launch::Argv);
         assert_eq!(argv(&p), words);
+        // An empty argument cannot be in a CSC argv: bash runs it from its exact quoting.
+        let p = plan_for(Request::Text("grep -c '' f"));
+        assert_eq!(argv(&p), ["bash", "-c", "grep -c '' f"]);
+        let words = vec!["grep".into(), "-c".into(), String::new(), "f x".into()];
+        let p = plan_for(Request::Argv(&words));
+        assert_eq!(argv(&p), ["bash", "-c", "grep -c '' 'f x'"]);
     }
 
     #[test]
     fn the_scope_is_the_union_of_the_parts() {
-        let p = plan_for(Request::Text("cd sub && cat a > /w/b; cp x /tmp/y"));
+        let p = plan_for(Request::Text("cd sub && cat a > /w/b && cp x /tmp/y"));
         let c = &p.contract.commands[0];
         assert_eq!(c.cwd, "/w");
         for read in ["/w/sub", "/w/sub/a", "/w/sub/x"] {

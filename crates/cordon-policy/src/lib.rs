@@ -5,9 +5,12 @@
 pub mod cedar;
 pub mod detect;
 pub mod egress;
+pub mod enforcement;
 pub mod engine;
 pub mod envelope;
 pub mod facts;
+pub mod file_tools;
+pub(crate) mod flag_sets;
 pub mod grants;
 pub mod import;
 pub mod input;

@@ -57,7 +57,7 @@ pub enum SynthError {
     Empty,
     #[error("the text runs {0} commands; a contract holds at most {max}", max = limits::MAX_COMMANDS)]
     TooManyCommands(usize),
-    #[error("command {0} has an empty argument, which a contract cannot hold")]
+    #[error("command {0} has no program, which a contract cannot hold")]
     EmptyArgument(usize),
     #[error("the synthesized contract is invalid: {0}")]
     Invalid(String),
@@ -84,6 +84,21 @@ pub(crate) fn rank(risk: RiskClass) -> u8 {
     }
 }
 
+/// The argv as the contract records it. A CSC argv cannot hold an empty string, so an empty
+/// argument (`grep -c '' f`) is recorded as its shell spelling `''`; the text itself runs under
+/// bash (`launch`), so what runs is exactly what was judged.
+fn record_argv(argv: &[String]) -> Vec<String> {
+    argv.iter()
+        .map(|a| {
+            if a.is_empty() {
+                "''".to_string()
+            } else {
+                a.clone()
+            }
+        })
+        .collect()
+}
+
 /// One CSC command per simple command, each with its own cwd, paths, network and effect.
 pub fn contract(text: &str, facts: &Facts, requester: &Requester) -> Result<Contract, SynthError> {
     if facts.commands.is_empty() {
@@ -95,7 +110,7 @@ pub fn contract(text: &str, facts: &Facts, requester: &Requester) -> Result<Cont
     let mut commands = Vec::with_capacity(facts.commands.len());
     let mut risk = RiskClass::Low;
     for (i, f) in facts.commands.iter().enumerate() {
-        if f.argv.is_empty() || f.argv.iter().any(String::is_empty) {
+        if f.argv.first().is_none_or(String::is_empty) {
             return Err(SynthError::EmptyArgument(i + 1));
         }
         let this = risk_of(f.effect, f.destructive, f.privileged);
@@ -105,7 +120,7 @@ pub fn contract(text: &str, facts: &Facts, requester: &Requester) -> Result<Cont
         commands.push(Command {
             id: format!("c{}", i + 1),
             exec: Some(Exec {
-                argv: f.argv.clone(),
+                argv: record_argv(&f.argv),
             }),
             pipeline: None,
             cwd: f.cwd.clone(),
@@ -139,4 +154,28 @@ pub fn contract(text: &str, facts: &Facts, requester: &Requester) -> Result<Cont
     // Round-trip through the CSC validator, so a synthesized contract is always one CSC accepts.
     let value = serde_json::to_value(&contract).map_err(|e| SynthError::Invalid(e.to_string()))?;
     Contract::from_value(value).map_err(|e| SynthError::Invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::Knowledge;
+    use crate::shell::{self, Session};
+
+    #[test]
+    fn an_empty_argument_is_recorded_by_its_spelling_and_the_contract_is_valid() {
+        let session = Session {
+            cwd: "/w".into(),
+            home: "/h".into(),
+        };
+        let text = "grep -c '' f && [[ -f x ]]";
+        let script = shell::parse(text, &session);
+        let facts = crate::facts::of_script(&script, &session, Knowledge::builtin());
+        let contract = contract(text, &facts, &Requester::default()).unwrap();
+        let argv = |i: usize| contract.commands[i].argvs().next().unwrap().to_vec();
+        assert_eq!(argv(0), ["grep", "-c", "''", "f"]);
+        assert_eq!(argv(1), ["[[", "-f", "x", "]]"]);
+        // The facts keep the argument as bash passes it.
+        assert_eq!(facts.commands[0].argv[2], "");
+    }
 }

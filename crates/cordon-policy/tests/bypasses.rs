@@ -148,7 +148,12 @@ fn redirects_and_pipes_do_not_hide_the_command_claude_13137_codex_8980() {
 #[test]
 fn env_prefixes_do_not_break_rules_codex_30868() {
     let playwright = policy(
-        "cordon_policy: 1\nname: t\nrules:\n  - {id: pw, outcome: allow, reason: e2e tests, match: {command: [pnpm exec]}}\n",
+        "cordon_policy: 1\nname: t\nrules:\n  - {id: pw, outcome: allow, reason: e2e tests, match: {command: [playwright test]}}\n",
+    );
+    // `pnpm exec` runs its command as it is: the rule is about what runs.
+    assert_eq!(
+        programs("NODE_ENV=test pnpm exec playwright test e2e/a.spec.ts"),
+        ["playwright"]
     );
     assert_eq!(
         outcome_under(
@@ -219,8 +224,18 @@ fn find_exec_and_xargs_rm_are_seen_trailofbits_58() {
         outcome_under("find . -print0 | xargs -0 -I{} rm -rf {}", &deny_rm),
         Outcome::Deny
     );
-    assert_not_allowed("find . -exec rm -rf {} \\;");
+    // `{}` is one whole path under `.`, so the delete stays in the working directory and is
+    // checkpointed, as `rm -rf *` there is; a root outside it is denied like `rm -rf /`.
+    assert_outcome("find . -exec rm -rf {} \\;", Outcome::AllowWithCheckpoint);
+    assert_outcome("find / -exec rm -rf {} +", Outcome::Deny);
+    // Through symbolic links (`-L`) the paths may lie anywhere.
+    assert_not_allowed("find -L . -exec rm -rf {} +");
+    // Without NUL separators a file name with a blank splits into several arguments.
     assert_not_allowed("find . | xargs rm -rf");
+    assert_outcome(
+        "find . -print0 | xargs -0 rm -rf",
+        Outcome::AllowWithCheckpoint,
+    );
 }
 
 #[test]
@@ -549,4 +564,446 @@ fn credentials_named_in_an_unknown_option_are_seen() {
         "frobnicate --key-file=/home/agent/.ssh/id_rsa",
         Outcome::Deny,
     );
+}
+
+// --- issue 16: the front end never guesses ---------------------------------------------------------
+//
+// Each class: several spellings that must stop (with the exact outcome), and the harmless form
+// of the same command that must still run, so the test shows it can fail.
+
+/// The outcome and the sentence, for messages.
+fn judged(text: &str) -> (Outcome, String) {
+    let (_, decision) = native::decide(text, &session(), &pack());
+    (decision.outcome, decision.sentence)
+}
+
+#[track_caller]
+fn assert_all(expected: Outcome, texts: &[&str]) {
+    for text in texts {
+        let (got, sentence) = judged(text);
+        assert_eq!(
+            got,
+            expected,
+            "{text:?}: expected {}, got {} — {sentence}",
+            expected.as_str(),
+            got.as_str()
+        );
+    }
+}
+
+#[test]
+fn inline_code_inside_everyday_programs_is_code_issue_16() {
+    assert_all(
+        Outcome::Ask,
+        &[
+            "awk 'BEGIN{while((getline l < \"/etc/hostname\")>0) print l}'",
+            "awk '{system(\"id\")}' f",
+            "awk '{print | \"sh\"}' f",
+            "awk '{print $0 > \"out.txt\"}' f",
+            "gawk -l filefuncs '{print}' f",
+            "sed '1e id' README.md",
+            "sed 's/x/id/e' README.md",
+            "sed -e 'p' -e '1e id' f",
+            "make --eval='$(info $(shell id))'",
+            "make -E '$(shell id)'",
+            "perl '-MPOSIX;print qx(id)' /dev/null",
+            "node --import 'data:text/javascript,console.log(1)' x.js",
+            "node -r 'data:text/javascript,1' x.js",
+            "python3 /dev/stdin <<PY\nprint(1)\nPY",
+            "python3 /proc/self/fd/0 <<PY\nprint(1)\nPY",
+            "git grep -O foo",
+            "tar -cf x.tar --to-command='sh -c id' src",
+            "zip -T -TT 'sh -c id' out.zip src",
+            "echo 'all:; id' > Makefile && make",
+            "printf '{\"scripts\":{\"x\":\"id\"}}' > package.json && npm run x",
+            "echo 'fn main(){}' > build.rs && cargo build",
+        ],
+    );
+    // What the hidden code reads is still judged: a credential there is denied.
+    assert_all(
+        Outcome::Deny,
+        &[
+            "awk 'BEGIN{while((getline l < \"'$HOME'/.aws/credentials\")>0) print l}'",
+            "sed -n '1r /home/agent/.ssh/id_rsa' README.md",
+            "sed -n '/x/R /home/agent/.aws/credentials' f",
+            "sed 's/a/b/w /home/agent/.bashrc' f",
+            "bash /dev/stdin <<'SH'\ncat ~/.ssh/id_rsa\nSH",
+            "git rebase --root --exec 'cat ~/.aws/credentials'",
+            "git rebase -x 'cat ~/.ssh/id_rsa' main",
+            "tar -cf x.tar --checkpoint=1 --checkpoint-action=exec='cat ~/.ssh/id_rsa' src",
+            "git grep --open-files-in-pager='cat ~/.ssh/id_rsa' foo",
+            "git bisect run cat /home/agent/.ssh/id_rsa",
+        ],
+    );
+    // Controls: the same programs doing only what they are known to do.
+    assert_all(
+        Outcome::Allow,
+        &[
+            "awk '{print $1}' access.log",
+            "awk '$3 > 100 {n++} END {print n}' data.txt",
+            "sed -n '1,40p' src/lib.rs",
+            "sed -n '1r notes.txt' README.md",
+            "sed -i 's/a/b/g' src/lib.rs",
+            "make test",
+            "perl script.pl",
+            "node app.js",
+            "python3 script.py",
+            "bash /dev/stdin <<'SH'\ngit status\nSH",
+            "git grep -n foo",
+            "git rebase -x 'cargo test' main",
+            "tar czf out.tgz src",
+            "zip -r out.zip src",
+            "echo x > notes.txt && make",
+        ],
+    );
+}
+
+#[test]
+fn bash_evaluating_text_hidden_in_quotes_is_code_issue_16() {
+    assert_all(
+        Outcome::Ask,
+        &[
+            "x='a[$(id)]'; echo $((x))",
+            "x='a[$(id)]'; echo $(( x + 1 ))",
+            "x='a[$(id)]'; (( x ))",
+            "x='a[$(id)]'; let x",
+            "x='a[$(id)]'; [[ $x -eq 1 ]]",
+            "x='a[$(id)]'; echo ${arr[x]}",
+            "x='a[$(id)]'; y=x; echo $((y))",
+            "if true; then x='a[$(id)]'; else x=5; fi; echo $((x))",
+            "for i in 1 2; do echo $((y)); y='a[$(id)]'; done",
+            "read x; echo $((x))",
+            "x=$(cat n.txt); echo $((x + 1))",
+            "for f in *; do echo $((f)); done",
+            "x='$(id)'; echo \"${x@P}\"",
+            "echo \"${HOME_SET_ELSEWHERE@P}\"",
+            "p='a[$(id)]'; echo ${!p}",
+            "test -v 'a[$(id)]'",
+            "[ -v 'a[$(id)]' ]",
+            "[[ -v 'a[$(id)]' ]]",
+            "declare -a 'a=($(id))'",
+            "typeset -a 'b=($(id))'",
+            "local 'a[$(id)]=1'",
+            "declare -n ref='a[$(id)]'",
+            "declare -i n; n='a[$(id)]'",
+            "printf -v 'a[$(id)]' x",
+            "printf -v'a[$(id)]' x",
+            "read 'a[$(id)]' < /dev/null",
+            "read -a 'a[$(id)]' < /dev/null",
+            "mapfile 'a[$(id)]' < /dev/null",
+            "unset 'a[$(id)]'",
+            "a[$(id)]=1",
+        ],
+    );
+    assert_all(
+        Outcome::Allow,
+        &[
+            "x=5; echo $((x + 1))",
+            "for i in 1 2 3; do echo $((i * 2)); done",
+            "for ((i=0; i<3; i++)); do echo $i; done",
+            "n=3; (( n > 2 )) && echo big",
+            "let n=1+2",
+            "[[ -f Cargo.toml ]]",
+            "[[ $# -eq 0 ]]",
+            "declare -a arr=(a b c); echo ${arr[1]}",
+            "declare -A m; m[key]=1",
+            "printf -v out '%s' x",
+            "read -r line < notes.txt",
+            "test -v HOME",
+            "x=hello; echo ${x:1:2}",
+            "echo ${#HOME}",
+        ],
+    );
+}
+
+#[test]
+fn variables_that_change_what_a_program_runs_or_writes_issue_16() {
+    assert_all(
+        Outcome::Ask,
+        &[
+            "GIT_SEQUENCE_EDITOR='sed -i 1d' git rebase -i HEAD~2",
+            "GIT_EDITOR='sh -c id' git commit",
+            "EDITOR=vim git commit",
+            "LESSOPEN='|cat /etc/shadow' less README.md",
+            "XDG_CONFIG_HOME=/tmp/x git status",
+            "HOME=/tmp/x git status",
+            "GIT_DIR_EXTRA=x git status",
+            "CC='sh -c id' make",
+            "make CC='sh -c id'",
+            "npm_config_script_shell=/tmp/x npm test",
+            "RUSTFLAGS='-C linker=/tmp/x' cargo build",
+            "export XDG_CONFIG_HOME=/tmp/x && git log",
+            "env GIT_SEQUENCE_EDITOR=x git rebase -i HEAD~2",
+        ],
+    );
+    assert_all(
+        Outcome::Deny,
+        &[
+            "GIT_TRACE=~/.profile git status",
+            "GIT_TRACE_PACKET=/home/agent/.bashrc git fetch",
+            "HOME=~/.aws; cat ~/credentials",
+            "export HOME=/home/agent/.ssh; cat ~/id_rsa",
+            "export GIT_TRACE=/home/agent/.bashrc; git status",
+            "git status; export GIT_TRACE=/home/agent/.bashrc",
+            "CARGO_TARGET_DIR=/etc cargo build",
+            "PYTHONPATH=/home/agent/.ssh python3 x.py",
+        ],
+    );
+    assert_all(
+        Outcome::Allow,
+        &[
+            "NODE_ENV=test npm test",
+            "RUST_BACKTRACE=1 cargo test",
+            "RUSTFLAGS='-D warnings' cargo build",
+            "GIT_PAGER=cat git log",
+            "GIT_TRACE=1 git status",
+            "PYTHONPATH=src pytest",
+            "export DEBUG=1; npm test",
+            "LC_ALL=C sort names.txt",
+            "TZ=UTC date",
+            "DIR=build; mkdir -p build",
+        ],
+    );
+}
+
+#[test]
+fn paths_the_knowledge_base_never_saw_are_seen_issue_16() {
+    assert_all(
+        Outcome::Deny,
+        &[
+            "date -f/home/agent/.ssh/id_rsa",
+            "date --file=/home/agent/.ssh/id_rsa",
+            "xargs -a/home/agent/.ssh/id_rsa echo",
+            "xargs --arg-file=/home/agent/.aws/credentials echo",
+            "sort -o~/.bashrc x.txt",
+            "sort -ro/home/agent/.profile x.txt",
+            "sort --output=/home/agent/.bashrc x.txt",
+            "cp -t~/.ssh k",
+            "cp --target-directory=/home/agent/.ssh k",
+            "git show --output=/home/agent/.profile HEAD",
+            "git log -p --output=/home/agent/.bashrc",
+            "git diff --output=/home/agent/.zshrc",
+            "cat /proc/self/root/home/agent/.aws/credentials",
+            "cat /proc/thread-self/root/home/agent/.ssh/id_rsa",
+            "cat /proc/self/cwd/../../home/agent/.ssh/id_rsa",
+            "cat /proc/self/root/../home/agent/.ssh/id_rsa",
+            "echo x > /proc/self/root/home/agent/.bashrc",
+            "ln -s ../../home/agent/.ssh/id_rsa sub/c",
+            "ln /home/agent/.bashrc build/x",
+            "cp -l /home/agent/.bashrc x",
+            "grep -f/home/agent/.ssh/id_rsa x",
+            "wc --files0-from=/home/agent/.ssh/id_rsa",
+        ],
+    );
+    assert_all(
+        Outcome::Ask,
+        &[
+            // An abbreviation of `--output` is not `--output` to cordon: unknown, never harmless.
+            "sort --out=/tmp/x x.txt",
+            "sort --outp x.txt",
+            "ls --frobnicate",
+            "tar -xf x.tar --transform 's,^,/home/agent/,'",
+            "tar -xPf evil.tar",
+            "unzip -: evil.zip",
+            "cat /proc/1/cwd/x",
+            "cat /dev/fd/3",
+            "ln /src/x build/x",
+            "cat /proc/1/environ",
+            "find -L . -exec cat {} +",
+        ],
+    );
+    assert_all(
+        Outcome::Allow,
+        &[
+            "date -u +%F",
+            "date -d yesterday",
+            "xargs -a list.txt echo",
+            "sort -o sorted.txt x.txt",
+            "sort -rn x.txt",
+            "cp -t backup a.txt",
+            "git show --stat HEAD",
+            "git diff --output=changes.patch",
+            "cat /proc/cpuinfo",
+            "cat /proc/self/status",
+            "ln -s target/release/app app",
+            "ln -sfn /usr/bin/python3 python",
+            "tar -xzf fixtures.tgz",
+            "unzip -o data.zip -d out",
+        ],
+    );
+}
+
+#[test]
+fn the_network_and_other_hosts_are_the_network_issue_16() {
+    assert_all(
+        Outcome::Ask,
+        &[
+            "rsync -a src/ user@host:/srv/app",
+            "rsync -a src/ host:/srv/app",
+            "rsync -a src/ rsync://host/mod",
+            "rsync -av host::module/ local/",
+            "rsync -a -e 'ssh -p 2222' src/ host:/x",
+            "rsync -a --rsh='ssh' src/ host:/x",
+            "scp build.tgz host:/srv/",
+            "scp user@host:/etc/hosts .",
+            "cat x.txt 3</dev/tcp/127.0.0.1/8080 >&3",
+            "echo hi > /dev/tcp/10.0.0.1/80",
+            "exec 3<>/dev/udp/1.2.3.4/53",
+            "cat < /dev/tcp/example.com/80",
+            "tar -cf backup-host:/x.tar src",
+        ],
+    );
+    assert_all(
+        Outcome::Allow,
+        &["rsync -a src/ backup/", "rsync -a ./host:x/ out/"],
+    );
+    // The network reached through a redirect names its host, for policies that list hosts.
+    let facts = native::decide("cat x 3</dev/tcp/127.0.0.1/8080", &session(), &pack()).0;
+    assert_eq!(facts.commands[0].hosts, ["127.0.0.1"]);
+    assert!(facts.commands[0].network);
+}
+
+#[test]
+fn flags_that_delete_kills_installs_and_links_issue_16() {
+    assert_all(
+        Outcome::Deny,
+        &[
+            "zip -m out.zip ~/.bashrc",
+            "tar --remove-files -cf x.tar ~/.ssh",
+        ],
+    );
+    assert_all(
+        Outcome::AllowWithCheckpoint,
+        &[
+            "zip -m out.zip notes.txt",
+            "zip --move out.zip notes.txt",
+            "tar --remove-files -cf x.tar src",
+            "rsync -a --remove-source-files src/ dst/",
+        ],
+    );
+    assert_all(
+        Outcome::Ask,
+        &[
+            "kill -9 1",
+            "kill 1234",
+            "kill -TERM 4321",
+            "kill -s KILL 1",
+            "kill -9 -1",
+            "kill -- -1",
+            "kill $(pgrep node)",
+            "pkill -f node",
+            "killall python",
+            "lsof -ti:3000 | xargs kill -9",
+            "fuser -k 3000/tcp",
+            "pip uninstall -y requests",
+            "pip3 uninstall requests",
+            "npm uninstall -g typescript",
+            "make install",
+            "make PREFIX=/usr/local install",
+            "make -C build install",
+            "npm init react-app web",
+            "npm create vite@latest web",
+            "yarn create next-app x",
+        ],
+    );
+    // A hard link to a system file is judged as writing it.
+    assert_all(Outcome::Deny, &["ln /etc/passwd build/x"]);
+    assert_all(
+        Outcome::Allow,
+        &[
+            "kill %1",
+            "sleep 5 & kill $!",
+            "kill -l",
+            "make",
+            "make -C build test",
+            "npm init -y",
+            "pip list",
+            "zip out.zip notes.txt",
+            "tar -cf x.tar src",
+        ],
+    );
+}
+
+/// A `cd` that runs on one path of `&&`/`||` only: the commands after the list run in either
+/// directory, so they are not judged in one of them (found by the differential test).
+#[test]
+fn a_conditional_cd_leaves_the_directory_unknown() {
+    for text in [
+        "cd /etc || cd /tmp && echo x > hosts",
+        "cd /etc 2>/dev/null || cd /tmp; echo x > hosts",
+        "true || cd /tmp; rm -rf x",
+        "mkdir -p b && cd b; rm -rf *",
+        "cd sub && echo x > a | cat; rm -rf *",
+        // A `cd` to a directory that does not exist fails, and the next statement runs anyway.
+        "cd nowhere; rm -rf *",
+        "cd nowhere 2>/dev/null; rm -rf *",
+        "(cd sub; rm -rf *)",
+    ] {
+        let script = shell::parse(text, &session());
+        let last = script.commands.last().unwrap();
+        assert_eq!(last.cwd, None, "{text:?}: {last:?}");
+        assert_not_allowed(text);
+    }
+    // Controls: where every path agrees, the directory is known.
+    let cwds = |text: &str| -> Vec<Option<String>> {
+        shell::parse(text, &session())
+            .commands
+            .iter()
+            .map(|c| c.cwd.clone())
+            .collect()
+    };
+    assert_eq!(
+        cwds("cd sub && ls")[1].as_deref(),
+        Some("/work/project/sub")
+    );
+    assert_eq!(
+        cwds("cd sub || exit 1; ls")[2].as_deref(),
+        Some("/work/project/sub")
+    );
+    assert_eq!(
+        cwds("mkdir -p b && cd b && ls")[2].as_deref(),
+        Some("/work/project/b")
+    );
+    assert_eq!(cwds("ls || echo no; ls")[2].as_deref(), Some(WS));
+    assert_eq!(
+        cwds("cd sub && ls > f | cat")[1].as_deref(),
+        Some("/work/project/sub")
+    );
+    assert_eq!(
+        cwds("set -e; cd sub; ls")[2].as_deref(),
+        Some("/work/project/sub")
+    );
+    assert_eq!(cwds("cd; ls")[1].as_deref(), Some(HOME));
+    assert_outcome("cd sub && make", Outcome::Allow);
+}
+
+/// A glob where options are still read can expand to a file named like an option: for a program
+/// whose options run code, the text is not judged as harmless.
+#[test]
+fn a_glob_that_can_become_an_option_is_not_harmless() {
+    for text in [
+        "tar czf out.tgz *",
+        "zip -r out.zip *",
+        "rsync -a * backup/",
+        "python3 *",
+        "find * -name x",
+    ] {
+        assert_not_allowed(text);
+    }
+    // Controls: a directory part or `--` keeps every match an operand; programs whose options
+    // only take text are unaffected.
+    for text in [
+        "tar czf out.tgz ./*",
+        "tar czf out.tgz -- *",
+        "zip -r out.zip src/*",
+        "rm -f *.log",
+        "cat *",
+        "grep -n foo *.py",
+    ] {
+        let (got, sentence) = judged(text);
+        assert!(
+            matches!(got, Outcome::Allow | Outcome::AllowWithCheckpoint),
+            "{text:?}: {sentence}"
+        );
+    }
 }

@@ -5,7 +5,7 @@
 
 use cordon_core::Outcome;
 use cordon_policy::facts;
-use cordon_policy::knowledge::Knowledge;
+use cordon_policy::knowledge::{Knowledge, OptionKind};
 use cordon_policy::launch::{self, Launch, Request};
 use cordon_policy::native::{self, severity, CompiledPolicy, Context, LoadedNativePolicy};
 use cordon_policy::shell::{self, Session};
@@ -183,5 +183,99 @@ proptest! {
         for w in &command.write_paths {
             prop_assert!(facts.commands.iter().any(|p| p.writes.contains(w)), "{:?}: extra write {}", text, w);
         }
+    }
+}
+
+/// Programs the knowledge base holds that a text cannot name: `[[ … ]]` and `(( … ))` are
+/// syntax the walk turns into commands.
+const SYNTAX: &[&str] = &["[[", "(("];
+
+fn known_programs() -> Vec<String> {
+    Knowledge::builtin()
+        .programs()
+        .into_iter()
+        .filter(|p| !SYNTAX.contains(p))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The rule of construction: an option the knowledge base does not model makes the command
+/// unknown, so it is never allowed, whatever the program. Every program, one flag each.
+#[test]
+fn an_unmodelled_flag_never_yields_allow_for_any_known_program() {
+    let policy =
+        CompiledPolicy::compile(&LoadedNativePolicy::default_pack().unwrap(), &context()).unwrap();
+    let programs = known_programs();
+    assert!(programs.len() > 300, "{}", programs.len());
+    let mut allowed = Vec::new();
+    for program in &programs {
+        for flag in ["--cordon-unmodelled", "--cordon-unmodelled=/work/project/x"] {
+            let text = format!("{program} {flag}");
+            let outcome = decide(&text, &policy);
+            if !matches!(outcome, Outcome::Ask | Outcome::Deny) {
+                allowed.push(format!("{text:?} → {}", outcome.as_str()));
+            }
+        }
+    }
+    assert!(allowed.is_empty(), "{}", allowed.join("\n"));
+    // Control: a modelled flag of the same kind of program is allowed.
+    assert_eq!(decide("ls --all", &policy), Outcome::Allow);
+    assert_eq!(decide("sort --reverse x", &policy), Outcome::Allow);
+}
+
+/// A random flag (long, short, or a value glued to a flag that takes none) the knowledge base
+/// does not model, for a random known program.
+fn unmodelled_flag(program: &str) -> impl Strategy<Value = String> {
+    let spec = Knowledge::builtin()
+        .get(program)
+        .cloned()
+        .unwrap_or_default();
+    let long = "--[a-z][a-z-]{2,12}".prop_map(|f| f);
+    let short = "-[A-Za-z]".prop_map(|f| f);
+    let flags_with_value: Vec<String> = spec
+        .flags
+        .iter()
+        .filter(|f| f.starts_with("--") && spec.option_kind(f) == Some(OptionKind::Flag))
+        .map(|f| format!("{f}=x"))
+        .collect();
+    let glued = if flags_with_value.is_empty() {
+        Just("--cordon-unmodelled=1".to_string()).boxed()
+    } else {
+        prop::sample::select(flags_with_value).boxed()
+    };
+    let chmod = program == "chmod";
+    prop_oneof![long, short, glued].prop_filter("modelled by the knowledge base", move |flag| {
+        let name = flag.split('=').next().unwrap_or(flag);
+        // A value glued to a flag is unmodelled; to an option that takes one, it is not.
+        let modelled = match spec.option_kind(name) {
+            Some(OptionKind::Flag) => !flag.contains('='),
+            Some(_) => true,
+            None => false,
+        };
+        // `chmod -x` is a mode, an operand chmod reads as such.
+        let mode = chmod && flag[1..].chars().all(|c| "rwxXstugoa+-=,".contains(c));
+        !modelled && !mode && !spec.subcommands.contains_key(flag.as_str())
+    })
+}
+
+/// The default pack, compiled once for the property's many cases.
+fn shared_pack() -> &'static CompiledPolicy {
+    static PACK: std::sync::OnceLock<CompiledPolicy> = std::sync::OnceLock::new();
+    PACK.get_or_init(|| {
+        CompiledPolicy::compile(&LoadedNativePolicy::default_pack().unwrap(), &context()).unwrap()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_random_unmodelled_flag_never_yields_allow(
+        (program, flag) in prop::sample::select(known_programs())
+            .prop_flat_map(|p| (Just(p.clone()), unmodelled_flag(&p)))
+    ) {
+        let text = format!("{program} {flag} x");
+        let outcome = decide(&text, shared_pack());
+        prop_assert!(matches!(outcome, Outcome::Ask | Outcome::Deny), "{:?} → {:?}", text, outcome);
     }
 }

@@ -35,6 +35,8 @@ pub(crate) mod applied {
     pub const RECORDER: u32 = 1 << 12;
     pub const MOUNTNS: u32 = 1 << 13;
     pub const PROTECTED: u32 = 1 << 14;
+    /// The listener also mediates entry-changing syscalls (the write broker, `broker/`).
+    pub const BROKER: u32 = 1 << 15;
 }
 
 /// The steps that can fail, named in the supervisor's error.
@@ -107,7 +109,9 @@ impl Step {
             Step::LandlockNotEnforced => "Landlock ruleset not enforced",
             Step::CloseRange => "closing inherited file descriptors",
             Step::Seccomp => "installing the seccomp filter",
-            Step::Recorder => "installing the exec recorder (seccomp user notification)",
+            Step::Recorder => {
+                "installing the seccomp user-notification listener (exec recorder and write broker)"
+            }
             Step::MountNamespace => {
                 "creating the private mount namespace that protects metadata in writable roots \
                  (needs CAP_SYS_ADMIN or a user namespace; a write grant naming the protected \
@@ -164,8 +168,11 @@ pub(crate) struct ChildSetup {
     pub cap_last: u32,
     pub landlock: Option<RulesetCreated>,
     pub seccomp: Vec<BpfProgram>,
-    /// The exec-recording filter and the socket its listener fd is sent over (`processes.rs`).
+    /// The listener's filter and the socket its fd is sent over (`processes.rs`): the exec
+    /// recorder, the write broker or both.
     pub record: Option<(BpfProgram, OwnedFd)>,
+    /// The listener's filter mediates entry-changing syscalls (`broker/filter.rs`).
+    pub brokers_writes: bool,
     /// Hardened mode with protected paths present; failure is fatal (fail closed).
     pub protect: Option<Protect>,
 }
@@ -275,10 +282,13 @@ impl ChildSetup {
         // Last, so the enforcing filters above are already in place: the kernel applies the most
         // restrictive verdict of all filters, so recording never overrides a denial.
         if let Some((program, sock)) = &self.record {
-            if !crate::processes::install_and_send(program, sock.as_raw_fd()) {
+            if !crate::processes::install_and_send(program, sock.as_raw_fd(), self.brokers_writes) {
                 return self.fail(Step::Recorder);
             }
             done |= applied::RECORDER;
+            if self.brokers_writes {
+                done |= applied::BROKER;
+            }
         }
         self.ack(b'A', 0, done);
         Ok(())

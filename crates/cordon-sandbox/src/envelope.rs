@@ -74,7 +74,8 @@ pub struct Envelope {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct EnvelopeBuilder {
-    workspace: PathBuf,
+    /// `None` for an envelope that grants no workspace ([`Envelope::without_workspace`]).
+    workspace: Option<PathBuf>,
     home: Option<PathBuf>,
     cordon_home: Option<PathBuf>,
     never: Vec<PathBuf>,
@@ -87,9 +88,16 @@ pub struct EnvelopeBuilder {
 impl Envelope {
     pub fn builder(workspace: impl Into<PathBuf>) -> EnvelopeBuilder {
         EnvelopeBuilder {
-            workspace: workspace.into(),
+            workspace: Some(workspace.into()),
             ..EnvelopeBuilder::default()
         }
+    }
+
+    /// A builder for an envelope with no workspace: nothing is writable but what the caches and
+    /// the run's private `TMPDIR` make so, and every grant beyond it comes from the caller (a CSC
+    /// contract's declared scopes). Its never, read-only and never-name lists hold as usual.
+    pub fn without_workspace() -> EnvelopeBuilder {
+        EnvelopeBuilder::default()
     }
 }
 
@@ -169,20 +177,24 @@ impl EnvelopeBuilder {
     /// is or lies inside a never path; a cache, read or home that is absent or closed is left out
     /// and noted.
     pub fn build(self) -> Result<Envelope, Error> {
-        let workspace = resolve_real(&self.workspace, "/")?;
-        if !workspace.is_dir() {
-            return Err(Error::Envelope(format!(
-                "the workspace {} is not a directory",
-                workspace.path().display()
-            )));
-        }
         let never = all_forms(self.cordon_home.iter().chain(&self.never))?;
         let read_only = all_forms(&self.read_only)?;
-        refuse_if_never(workspace.path(), &never)?;
-        refuse_if_never(workspace.path(), &read_only)?;
+        let mut write = Vec::new();
+        if let Some(workspace) = &self.workspace {
+            let workspace = resolve_real(workspace, "/")?;
+            if !workspace.is_dir() {
+                return Err(Error::Envelope(format!(
+                    "the workspace {} is not a directory",
+                    workspace.path().display()
+                )));
+            }
+            refuse_if_never(workspace.path(), &never)?;
+            refuse_if_never(workspace.path(), &read_only)?;
+            write.push(workspace.path().to_path_buf());
+        }
         name_matcher(&self.never_names)?;
         let mut envelope = Envelope {
-            write: vec![workspace.path().to_path_buf()],
+            write,
             never,
             never_names: self.never_names.clone(),
             read_only,
@@ -316,12 +328,19 @@ impl Holes {
             .closed
             .iter()
             .filter(covers)
-            .filter(|n| !self.mounted.contains(n))
+            .filter(|n| !self.hidden_by_mount(n))
             .collect();
         if access == Access::Write {
             v.extend(self.read_only.iter().filter(covers));
         }
         v
+    }
+
+    /// Whether a stand-in mounted over `closed` or over a directory above it hides it: a closed
+    /// path inside another mounted one (a secret store inside cordon's home, which may not exist
+    /// yet) needs no granting around.
+    fn hidden_by_mount(&self, closed: &Path) -> bool {
+        self.mounted.iter().any(|m| closed.starts_with(m))
     }
 
     /// `Err(NeverGranted)` when a rule with `access` on `path` would open a hole itself.
@@ -489,7 +508,7 @@ pub(crate) fn check_rules(rules: &[Rule], holes: &Holes) -> Result<(), Error> {
         let hole = on.into_iter().find(|h| path.starts_with(h)).or_else(|| {
             above
                 .into_iter()
-                .filter(|h| !holes.mounted.contains(h))
+                .filter(|h| !holes.hidden_by_mount(h))
                 .find(|h| h.starts_with(path))
         });
         if let Some(hole) = hole {
@@ -596,6 +615,27 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_path_beneath_a_mounted_one_needs_no_granting_around() {
+        let (_t, h) = home();
+        let mut holes = holes(&h);
+        // cordon's home is mounted over; a secret store inside it that does not exist yet is
+        // hidden by that mount, so the home keeps one write rule.
+        holes.closed.push(h.join(".config/cordon/secrets/store"));
+        holes.mounted.push(h.join(".config/cordon"));
+        let (rules, carved) = rules_for(&h.join(".config"), Access::Write, &holes);
+        assert_eq!(rules, vec![(h.join(".config"), Access::Write)]);
+        assert!(carved.is_empty());
+        // Control: without the mount, both closed paths are granted around.
+        holes.mounted.clear();
+        let (rules, carved) = rules_for(&h.join(".config"), Access::Write, &holes);
+        assert!(
+            rules.contains(&(h.join(".config"), Access::List)),
+            "{rules:?}"
+        );
+        assert_eq!(carved, vec![h.join(".config")]);
+    }
+
+    #[test]
     fn a_root_inside_a_hole_is_refused() {
         let (_t, h) = home();
         let holes = holes(&h);
@@ -661,6 +701,22 @@ mod tests {
         assert!(matches!(err, Error::NeverGranted { .. }), "{err}");
         let err = Envelope::builder(h.join("notes.txt")).build().unwrap_err();
         assert!(err.to_string().contains("not a directory"), "{err}");
+    }
+
+    #[test]
+    fn an_envelope_without_a_workspace_writes_nothing_but_keeps_its_holes() {
+        let (_t, h) = home();
+        let e = Envelope::without_workspace()
+            .cordon_home(h.join(".config/cordon"))
+            .never([h.join(".ssh")])
+            .read_only([h.join(".bashrc")])
+            .build()
+            .unwrap();
+        assert!(e.write.is_empty() && e.read == vec![h.join(".bashrc")] && e.list.is_empty());
+        assert!(e.never.contains(&h.join(".ssh")) && e.never.contains(&h.join(".config/cordon")));
+        // Positive control: the same builder with a workspace writes it.
+        let e = Envelope::builder(h.join("project")).build().unwrap();
+        assert_eq!(e.write, vec![h.join("project")]);
     }
 
     #[test]

@@ -104,6 +104,14 @@ pub(crate) fn release() -> &'static str {
     })
 }
 
+/// Whether the running kernel's release is at least `major.minor`.
+pub(crate) fn release_at_least(major: u32, minor: u32) -> bool {
+    let mut parts = release().trim().split(|c: char| !c.is_ascii_digit());
+    let have_major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let have_minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (have_major, have_minor) >= (major, minor)
+}
+
 pub(crate) const CAP_SETPCAP: u32 = 8;
 pub(crate) const CAP_SYS_ADMIN: u32 = 21;
 
@@ -265,6 +273,12 @@ pub fn doctor() -> KernelReport {
             } else {
                 "no writable cgroup v2: falls back to subreaper + descendant scan".into()
             },
+        },
+        Guarantee {
+            name: "write broker: protected names refused even when absent, checkpoint copies",
+            available: crate::broker::unavailable().is_none(),
+            detail: crate::broker::unavailable()
+                .unwrap_or_else(|| "seccomp user notification with SECCOMP_ADDFD_FLAG_SEND".into()),
         },
         Guarantee {
             name: "cgroup memory and pids limits",

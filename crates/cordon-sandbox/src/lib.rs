@@ -22,6 +22,7 @@
 //! # Ok::<(), cordon_sandbox::Error>(())
 //! ```
 
+mod broker;
 mod capture;
 mod cgroup;
 mod child;
@@ -41,6 +42,10 @@ mod seccomp;
 mod spawn;
 mod supervisor;
 
+pub use broker::{
+    fd_path, Applied, ChangeKind, EntryRef, NameChange, ObserverError, Victim, WriteObserver,
+    MAX_REPORTED_REFUSALS,
+};
 pub use capture::{OutputFilter, StreamFilter};
 pub use egress::{ConnectionRecord, Egress, EgressReport};
 pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};
@@ -57,10 +62,10 @@ pub use processes::{
 };
 pub use protect::{Protected, MAX_WALK_DEPTH, MAX_WALK_DIRS, PROTECTED_NAMES, WALK_SKIPPED};
 pub use report::{
-    CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, EnvelopeReport,
-    GrantReport, LandlockReport, NetworkReport, ProcessRecord, ProcessReport, ProcessTree,
-    ProtectedPath, ProtectedReport, Protection, RlimitReport, RunReport, SeccompReport,
-    SegmentReport, StreamReport,
+    BrokerRefusal, BrokerReport, CgroupReport, CommandReport, CommandStatus, EnforcementReport,
+    EnvReport, EnvelopeReport, GrantReport, LandlockReport, NetworkReport, ProcessRecord,
+    ProcessReport, ProcessTree, ProtectedPath, ProtectedReport, Protection, RlimitReport,
+    RunReport, SeccompReport, SegmentReport, StreamReport,
 };
 pub use resolve::{resolve_real, FileKind, RealPath, MAX_SYMLINKS};
 pub use scope::resolve_scope;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::broker::WriteObserver;
 use crate::egress::Egress;
 use crate::envelope::{Envelope, Grant};
 
@@ -243,7 +244,7 @@ impl Confinement {
     }
 }
 
-/// How the supervisor handles output.
+/// How the supervisor handles output, and who else is told of what the commands change.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Copy the commands' stdout/stderr to ours as they arrive.
@@ -260,6 +261,11 @@ pub struct RunOptions {
     /// Rewrites each stream of each command before it is relayed or captured (secret
     /// redaction), so the captured bytes and their hash are what the caller saw.
     pub output_filter: Option<Arc<dyn crate::OutputFilter>>,
+    /// Told by the write broker, before each change, of every existing file a hardened command
+    /// overwrites, truncates, removes or renames over, and afterwards of every entry it creates
+    /// or moves ([`crate::WriteObserver`]): the copy-on-first-write hook of a checkpoint. Only
+    /// hardened mode has a broker; a local run with an observer is refused.
+    pub write_observer: Option<Arc<dyn WriteObserver>>,
 }
 
 impl Default for RunOptions {
@@ -271,6 +277,7 @@ impl Default for RunOptions {
             use_cgroup: true,
             record_processes: true,
             output_filter: None,
+            write_observer: None,
         }
     }
 }

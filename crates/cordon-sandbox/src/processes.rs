@@ -39,6 +39,7 @@ use std::os::unix::fs::FileExt;
 
 use seccompiler::{sock_filter, BpfProgram};
 
+use crate::broker::Broker;
 use crate::report::{ProcessRecord, ProcessTree};
 use crate::seccomp::AUDIT_ARCH;
 use crate::Error;
@@ -81,14 +82,10 @@ pub(crate) fn unavailable() -> Option<String> {
     if !actions.split_whitespace().any(|w| w == "user_notif") {
         return Some("the kernel lacks seccomp user notification".into());
     }
-    let release = crate::kernel::release();
-    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    if (major, minor) < (5, 5) {
+    if !crate::kernel::release_at_least(5, 5) {
         return Some(format!(
             "kernel {} predates SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5)",
-            release.trim()
+            crate::kernel::release().trim()
         ));
     }
     None
@@ -198,8 +195,9 @@ impl Recorder {
         fds.extend(self.listeners.iter().map(|l| pollin(l.as_raw_fd())));
     }
 
-    /// Handles what `poll` reported for the entries [`Recorder::poll_fds`] added.
-    pub(crate) fn serve(&mut self, polled: &[libc::pollfd]) {
+    /// Handles what `poll` reported for the entries [`Recorder::poll_fds`] added. Notifications
+    /// of any call but an exec go to the write broker.
+    pub(crate) fn serve(&mut self, polled: &[libc::pollfd], mut broker: Option<&mut Broker>) {
         let Some((socket, listeners)) = polled.split_first() else {
             return;
         };
@@ -207,13 +205,27 @@ impl Recorder {
         let mut closed = Vec::new();
         for (i, pfd) in listeners.iter().enumerate().take(self.listeners.len()) {
             if pfd.revents & libc::POLLIN != 0 {
-                answer(
-                    self.listeners[i].as_raw_fd(),
-                    &mut self.tree,
-                    &mut self.argv_bytes,
-                );
+                let listener = self.listeners[i].as_raw_fd();
+                let Some(request) = receive(listener) else {
+                    continue;
+                };
+                if is_exec(&request.data) {
+                    answer(listener, &request, &mut self.tree, &mut self.argv_bytes);
+                } else {
+                    match broker.as_deref_mut() {
+                        Some(b) => b.handle(listener, &request),
+                        // No broker, no such notification: refuse rather than let it through.
+                        None => crate::broker::refuse(listener, request.id, libc::ENOSYS),
+                    }
+                }
             } else if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
                 closed.push(i);
+            }
+        }
+        if !closed.is_empty() {
+            // The worker may still be answering on a listener about to close.
+            if let Some(b) = broker {
+                b.settle();
             }
         }
         for i in closed.into_iter().rev() {
@@ -240,13 +252,17 @@ impl Recorder {
 
     /// Returns what was recorded, once the command's tree is gone (no exec can be pending, but
     /// one answered just before the kill may not have been read yet, so look once more).
-    pub(crate) fn finish(mut self) -> ProcessTree {
+    pub(crate) fn finish(mut self, mut broker: Option<&mut Broker>) -> ProcessTree {
         let mut fds = Vec::new();
         self.poll_fds(&mut fds);
         // SAFETY: `fds` is a live, correctly sized array of pollfd; a zero timeout never blocks.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
         if n > 0 {
-            self.serve(&fds);
+            self.serve(&fds, broker.as_deref_mut());
+        }
+        // The listeners close with the recorder: nothing may still answer on them.
+        if let Some(b) = broker {
+            b.settle();
         }
         self.tree
     }
@@ -261,17 +277,38 @@ pub(crate) fn pollin(fd: RawFd) -> libc::pollfd {
     }
 }
 
-/// Receives one notification, records it, and lets the syscall continue.
-fn answer(listener: RawFd, tree: &mut ProcessTree, argv_bytes: &mut usize) {
+/// Receives one notification; `None` when its caller died before it was received.
+fn receive(listener: RawFd) -> Option<libc::seccomp_notif> {
     // SAFETY: seccomp_notif is plain data; the kernel requires it zeroed before NOTIF_RECV.
     let mut request: libc::seccomp_notif = unsafe { mem::zeroed() };
     // SAFETY: NOTIF_RECV writes one seccomp_notif into `request`, which is live and sized for it.
     let rc = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut request) };
-    if rc != 0 {
-        // ENOENT: the caller died before we received it; nothing to answer.
-        return;
+    (rc == 0).then_some(request)
+}
+
+/// An exec of either ABI (the recorder's own filter notifies foreign-ABI execs too).
+fn is_exec(data: &libc::seccomp_data) -> bool {
+    let nr = data.nr as u32;
+    if data.arch != AUDIT_ARCH {
+        return nr == nr::COMPAT_EXECVE || nr == nr::COMPAT_EXECVEAT;
     }
-    let mut observed = observe(&request);
+    [
+        libc::SYS_execve as u32,
+        libc::SYS_execveat as u32,
+        nr::X32_EXECVE,
+        nr::X32_EXECVEAT,
+    ]
+    .contains(&nr)
+}
+
+/// Records one exec and lets it continue.
+fn answer(
+    listener: RawFd,
+    request: &libc::seccomp_notif,
+    tree: &mut ProcessTree,
+    argv_bytes: &mut usize,
+) {
+    let mut observed = observe(request);
     // SAFETY: NOTIF_ID_VALID reads one u64 from a live stack variable.
     let valid =
         unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &request.id) } == 0;
@@ -483,20 +520,36 @@ fn receive_fd(sock: RawFd) -> Option<OwnedFd> {
 
 /// Child side, between fork and exec: installs the recording filter with a listener and sends
 /// the listener to the supervisor. Async-signal-safe: raw syscalls over prepared data only.
-pub(crate) fn install_and_send(program: &BpfProgram, sock: RawFd) -> bool {
+///
+/// `wait_killable`: once the supervisor has received a notification, the caller waits for the
+/// answer killable only (`SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`, Linux 5.19). The write broker
+/// needs it: a call it performs must not be restarted by a signal (a Go program's runtime sends
+/// them all the time) and performed twice, with the second answer (`EEXIST`) the one the
+/// caller sees. Older kernels refuse the flag (`EINVAL`); the filter is then installed without it.
+pub(crate) fn install_and_send(program: &BpfProgram, sock: RawFd, wait_killable: bool) -> bool {
     let prog = libc::sock_fprog {
         len: program.len() as libc::c_ushort,
         filter: program.as_ptr() as *mut libc::sock_filter,
     };
-    // SAFETY: seccomp(2) reads a sock_fprog that points at `program`, live for the call.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
-            &prog,
-        )
+    let install = |flags: libc::c_ulong| {
+        // SAFETY: seccomp(2) reads a sock_fprog that points at `program`, live for the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                flags,
+                &prog,
+            )
+        }
     };
+    let listener = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    let mut fd = -1;
+    if wait_killable {
+        fd = install(listener | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+    }
+    if fd < 0 {
+        fd = install(listener);
+    }
     if fd < 0 {
         return false;
     }

@@ -140,6 +140,38 @@ pub struct EnforcementReport {
     pub protected_metadata: ProtectedReport,
     /// The envelope: what every command could reach, and what it never could.
     pub envelope: EnvelopeReport,
+    /// The write broker: protected names refused whether or not they existed at the start, and
+    /// the copy-on-first-write hook (`broker/mod.rs`).
+    pub write_broker: BrokerReport,
+}
+
+/// What the write broker enforced for the run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BrokerReport {
+    /// True when every confined process had its entry-changing syscalls mediated.
+    pub enforced: bool,
+    /// How, or why not.
+    pub status: String,
+    /// Directories (project roots and git directories, by inode) whose protected names were
+    /// refused.
+    pub protected_directories: usize,
+    /// Calls the broker answered.
+    pub mediated_calls: u64,
+    /// Calls refused because they named a protected entry (the first
+    /// [`crate::MAX_REPORTED_REFUSALS`]), and how many there were in all.
+    pub refused: Vec<BrokerRefusal>,
+    pub refused_total: u64,
+    /// A checkpoint observer was told of every change before it was made.
+    pub observer: bool,
+    pub notes: Vec<String>,
+}
+
+/// One refused call: who, which syscall family, and the path as the command wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokerRefusal {
+    pub pid: u32,
+    pub call: String,
+    pub path: String,
 }
 
 /// Paths inside writable roots that hardened mode protects with bind mounts (`protect.rs`).

@@ -307,70 +307,15 @@ pub(crate) fn arch_guard() -> BpfProgram {
     ]
 }
 
+/// A classic-BPF interpreter for the programs this crate builds, shared by the tests of the
+/// hardened filter and of the write broker's listener program.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arch_guard_kills_foreign_arch_and_x32_and_allows_the_rest() {
-        let g = arch_guard();
-        assert_eq!(g.len(), 7);
-        // arch load, compare, kill
-        assert_eq!((g[0].code, g[0].k), (0x20, 4));
-        assert_eq!(
-            (g[1].code, g[1].k, g[1].jt, g[1].jf),
-            (0x15, AUDIT_ARCH, 1, 0)
-        );
-        assert_eq!(g[2].k, libc::SECCOMP_RET_KILL_PROCESS);
-        // nr load, x32 compare, kill, allow
-        assert_eq!((g[3].code, g[3].k), (0x20, 0));
-        assert_eq!((g[4].code, g[4].jt, g[4].jf), (0x35, 0, 1));
-        #[cfg(target_arch = "x86_64")]
-        assert_eq!(g[4].k, 0x4000_0000);
-        assert_eq!(g[5].k, libc::SECCOMP_RET_KILL_PROCESS);
-        assert_eq!(g[6].k, libc::SECCOMP_RET_ALLOW);
-    }
-
-    #[test]
-    fn deny_list_is_exactly_the_catalogue() {
-        let names: Vec<_> = DENIED_EPERM.iter().map(|(n, _)| *n).collect();
-        assert_eq!(
-            names,
-            vec![
-                "io_uring_setup",
-                "io_uring_enter",
-                "io_uring_register",
-                "ptrace",
-                "process_vm_readv",
-                "process_vm_writev",
-                "pidfd_getfd",
-                "mount",
-                "umount2",
-                "pivot_root",
-                "open_tree",
-                "move_mount",
-                "fsopen",
-                "fsconfig",
-                "fsmount",
-                "fspick",
-                "mount_setattr",
-                "setns",
-                "keyctl",
-                "add_key",
-                "request_key",
-                "bpf",
-                "perf_event_open",
-            ]
-        );
-        assert_eq!(
-            DENIED_ENOSYS.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
-            vec!["clone3"]
-        );
-    }
+pub(crate) mod bpf_eval {
+    use seccompiler::sock_filter;
 
     /// A classic-BPF interpreter for the instructions seccompiler and `arch_guard` emit, over a
     /// little-endian `struct seccomp_data`.
-    fn eval(program: &[sock_filter], nr: u32, arch: u32, args: [u64; 6]) -> u32 {
+    pub(crate) fn eval(program: &[sock_filter], nr: u32, arch: u32, args: [u64; 6]) -> u32 {
         let word = |offset: u32| -> u32 {
             match offset {
                 0 => nr,
@@ -445,6 +390,69 @@ mod tests {
                 _ => unreachable!(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bpf_eval::eval;
+    use super::*;
+
+    #[test]
+    fn arch_guard_kills_foreign_arch_and_x32_and_allows_the_rest() {
+        let g = arch_guard();
+        assert_eq!(g.len(), 7);
+        // arch load, compare, kill
+        assert_eq!((g[0].code, g[0].k), (0x20, 4));
+        assert_eq!(
+            (g[1].code, g[1].k, g[1].jt, g[1].jf),
+            (0x15, AUDIT_ARCH, 1, 0)
+        );
+        assert_eq!(g[2].k, libc::SECCOMP_RET_KILL_PROCESS);
+        // nr load, x32 compare, kill, allow
+        assert_eq!((g[3].code, g[3].k), (0x20, 0));
+        assert_eq!((g[4].code, g[4].jt, g[4].jf), (0x35, 0, 1));
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(g[4].k, 0x4000_0000);
+        assert_eq!(g[5].k, libc::SECCOMP_RET_KILL_PROCESS);
+        assert_eq!(g[6].k, libc::SECCOMP_RET_ALLOW);
+    }
+
+    #[test]
+    fn deny_list_is_exactly_the_catalogue() {
+        let names: Vec<_> = DENIED_EPERM.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            vec![
+                "io_uring_setup",
+                "io_uring_enter",
+                "io_uring_register",
+                "ptrace",
+                "process_vm_readv",
+                "process_vm_writev",
+                "pidfd_getfd",
+                "mount",
+                "umount2",
+                "pivot_root",
+                "open_tree",
+                "move_mount",
+                "fsopen",
+                "fsconfig",
+                "fsmount",
+                "fspick",
+                "mount_setattr",
+                "setns",
+                "keyctl",
+                "add_key",
+                "request_key",
+                "bpf",
+                "perf_event_open",
+            ]
+        );
+        assert_eq!(
+            DENIED_ENOSYS.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            vec!["clone3"]
+        );
     }
 
     /// What the kernel returns for several installed filters: the most restrictive action, and

@@ -44,6 +44,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::broker::Broker;
 use crate::capture::{Capture, Filtered};
 use crate::cgroup::CommandCgroup;
 use crate::child::{self, applied, Ack, ChildSetup, Netns};
@@ -54,9 +55,9 @@ use crate::kernel::{self, CgroupV2};
 use crate::plan::{Confinement, Mode, Network, NetworkPolicy, Plan, PlannedCommand, RunOptions};
 use crate::processes::{pollin, Recorder};
 use crate::report::{
-    CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport, EnvelopeReport,
-    LandlockReport, NetworkReport, ProcessReport, ProcessTree, ProtectedReport, RlimitReport,
-    RunReport, SeccompReport, SegmentReport,
+    BrokerReport, CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport,
+    EnvelopeReport, LandlockReport, NetworkReport, ProcessReport, ProcessTree, ProtectedReport,
+    RlimitReport, RunReport, SeccompReport, SegmentReport,
 };
 use crate::seccomp::{self, Filters, Sockets};
 use crate::spawn::{self, ChildProcess, SpawnRequest};
@@ -95,7 +96,7 @@ pub fn run(
     options: &RunOptions,
 ) -> Result<RunReport, Error> {
     validate(plan)?;
-    let mut prepared = Prepared::new(confinement, options.use_cgroup, options.record_processes)?;
+    let mut prepared = Prepared::new(confinement, options)?;
     let mut commands = Vec::new();
     let mut completed = Vec::new();
     let mut failed = None;
@@ -207,8 +208,67 @@ impl Drop for PrivateTmp {
 
 /// Whether the run's execs are recorded, and if not, why (said in every command's report).
 enum RecordPlan {
-    On(seccompiler::BpfProgram),
+    On,
     Off(String),
+}
+
+/// The write broker of a hardened run, or why there is none (said in the report).
+enum BrokerPlan {
+    On(Box<Broker>),
+    Off(String),
+}
+
+impl BrokerPlan {
+    fn broker(&mut self) -> Option<&mut Broker> {
+        match self {
+            BrokerPlan::On(b) => Some(b),
+            BrokerPlan::Off(_) => None,
+        }
+    }
+
+    /// Hardened runs get a broker where the kernel can run one; a checkpoint observer needs one.
+    /// `found`: where `protect.rs` found the protected names at run start.
+    fn new(
+        confinement: &Confinement,
+        fs: Option<&FsPlan>,
+        found: Option<&crate::protect::Protected>,
+        observer: Option<&std::sync::Arc<dyn crate::WriteObserver>>,
+    ) -> Result<BrokerPlan, Error> {
+        let unenforceable = |detail: String| Error::Unenforceable {
+            feature: "the write broker a checkpoint observer relies on",
+            detail,
+        };
+        let Some(fs) = fs else {
+            if observer.is_some() {
+                return Err(unenforceable("it runs only in hardened mode".into()));
+            }
+            return Ok(BrokerPlan::Off("not requested (local mode)".into()));
+        };
+        if let Some(why) = crate::broker::unavailable() {
+            if observer.is_some() {
+                return Err(unenforceable(why));
+            }
+            return Ok(BrokerPlan::Off(format!(
+                "not enforced: {why}; protected names that do not exist at the start can be created"
+            )));
+        }
+        let ruleset = fs.ruleset.try_clone().map_err(|e| {
+            Error::io(
+                "duplicating the Landlock ruleset fd for the write broker",
+                e,
+            )
+        })?;
+        Ok(BrokerPlan::On(Box::new(Broker::new(
+            found.cloned().unwrap_or_default(),
+            crate::broker::Writable {
+                roots: fs.write_roots.clone(),
+                granted: fs.report.write_paths.clone(),
+            },
+            ruleset,
+            observer.cloned(),
+            confinement.limits.file_size_bytes,
+        ))))
+    }
 }
 
 /// Tree-kill strategy chosen for the run.
@@ -244,6 +304,10 @@ struct Prepared {
     first_cgroup: Option<CommandCgroup>,
     notes: Vec<String>,
     record: RecordPlan,
+    broker: BrokerPlan,
+    /// The filter of the seccomp listener every segment installs, if any: the exec recorder's,
+    /// or the write broker's (which also records execs when recording is on).
+    listener: Option<seccompiler::BpfProgram>,
 }
 
 #[derive(Clone)]
@@ -259,7 +323,8 @@ enum NetnsPlan {
 }
 
 impl Prepared {
-    fn new(confinement: &Confinement, use_cgroup: bool, record: bool) -> Result<Self, Error> {
+    fn new(confinement: &Confinement, options: &RunOptions) -> Result<Self, Error> {
+        let (use_cgroup, record) = (options.use_cgroup, options.record_processes);
         let tmp = PrivateTmp::create()?;
         let hardened = confinement.mode == Mode::Hardened;
         let deny = confinement.network == Network::Deny;
@@ -304,7 +369,7 @@ impl Prepared {
         } else if let Some(why) = crate::processes::unavailable() {
             RecordPlan::Off(why)
         } else if hardened || has_sys_admin {
-            RecordPlan::On(crate::processes::filter())
+            RecordPlan::On
         } else {
             RecordPlan::Off("local mode without CAP_SYS_ADMIN: installing the recorder would need no_new_privs, which local mode does not impose".into())
         };
@@ -336,6 +401,19 @@ impl Prepared {
                 stand_in_dir: &tmp.empty_dir,
             })?),
             None => None,
+        };
+        let broker = BrokerPlan::new(
+            confinement,
+            fs.as_ref(),
+            protect.as_ref().map(|p| &p.protected),
+            options.write_observer.as_ref(),
+        )?;
+        let listener = match (&record, &broker) {
+            (record, BrokerPlan::On(_)) => {
+                Some(crate::broker::program(matches!(record, RecordPlan::On)))
+            }
+            (RecordPlan::On, BrokerPlan::Off(_)) => Some(crate::processes::filter()),
+            (RecordPlan::Off(_), BrokerPlan::Off(_)) => None,
         };
         let joins_userns = egress.as_ref().is_some_and(|e| e.userns.is_some());
         let protect_userns = match (&netns_plan, has_sys_admin || joins_userns) {
@@ -409,6 +487,8 @@ impl Prepared {
             first_cgroup,
             notes: Vec::new(),
             record,
+            broker,
+            listener,
         })
     }
 
@@ -489,10 +569,11 @@ impl Prepared {
                 .as_ref()
                 .map(|f| f.programs.clone())
                 .unwrap_or_default(),
-            record: match (&self.record, recorder) {
-                (RecordPlan::On(program), Some(r)) => Some((program.clone(), r.child_end()?)),
+            record: match (&self.listener, recorder) {
+                (Some(program), Some(r)) => Some((program.clone(), r.child_end()?)),
                 _ => None,
             },
+            brokers_writes: matches!(self.broker, BrokerPlan::On(_)),
             protect: match &self.protect {
                 Some(p) if !p.targets.is_empty() => Some(child::Protect {
                     targets: p.targets.clone(),
@@ -545,9 +626,9 @@ impl Prepared {
             return Ok(());
         }
         let deadline = start + command.timeout;
-        let mut recorder = match &self.record {
-            RecordPlan::On(_) => Some(Recorder::start()?),
-            RecordPlan::Off(_) => None,
+        let mut recorder = match &self.listener {
+            Some(_) => Some(Recorder::start()?),
+            None => None,
         };
         let cgroup = match &self.tree_kill {
             TreeKill::Cgroup(parent) => match self.first_cgroup.take() {
@@ -651,7 +732,7 @@ impl Prepared {
                 // reaches EOF at the child's exec or exit.
                 drop(setup);
                 drop(request);
-                let (ack, exec_errno) = read_ack(ack_r, recorder.as_mut());
+                let (ack, exec_errno) = read_ack(ack_r, recorder.as_mut(), self.broker.broker());
                 if let Ok((child, _)) = &spawned {
                     supervised().push(child.id() as libc::pid_t);
                 }
@@ -737,14 +818,18 @@ impl Prepared {
         }
         drop(cgroup);
         // The tree is gone: no exec can be pending, so the recorder has seen everything.
-        report.processes = Some(match (recorder, &self.record) {
-            (Some(r), _) => r.finish(),
-            (None, RecordPlan::Off(why)) => ProcessTree {
+        let tree = recorder.map(|r| r.finish(self.broker.broker()));
+        if let Some(broker) = self.broker.broker() {
+            broker.command_ended();
+        }
+        report.processes = Some(match (tree, &self.record) {
+            (Some(tree), RecordPlan::On) => tree,
+            (_, RecordPlan::Off(why)) => ProcessTree {
                 mechanism: "none".into(),
                 notes: vec![why.clone()],
                 ..ProcessTree::default()
             },
-            (None, RecordPlan::On(_)) => ProcessTree::default(),
+            (None, RecordPlan::On) => ProcessTree::default(),
         });
 
         report.stdout = out.finish();
@@ -886,7 +971,7 @@ impl Prepared {
                 return Err(Error::io("poll", e));
             }
             if let Some(r) = recorder.as_deref_mut() {
-                r.serve(&fds[recorder_from..]);
+                r.serve(&fds[recorder_from..], self.broker.broker());
             }
             for (pfd, owner) in fds.iter().zip(&owners) {
                 if pfd.revents == 0 {
@@ -1013,6 +1098,7 @@ impl Prepared {
         if seen(applied::MOUNTNS) {
             namespaces.push("mnt".to_string());
         }
+        let write_broker = self.broker_report(seen(applied::BROKER), any);
         let protected_metadata = match &self.protect {
             Some(p) => {
                 let mut r = p.report.clone();
@@ -1105,10 +1191,51 @@ impl Prepared {
                 TreeKill::Subreaper => "subreaper + descendant scan".into(),
             },
             private_tmp: Some(self.tmp.dir.clone()),
-            protected_metadata,
+            protected_metadata: with_broker_note(protected_metadata, write_broker.enforced),
             envelope,
+            write_broker,
         }
     }
+
+    /// The write broker's part of the report: enforced when every confined process installed
+    /// the mediating listener.
+    fn broker_report(&self, installed: bool, any: bool) -> BrokerReport {
+        match &self.broker {
+            BrokerPlan::On(broker) => {
+                let mut r = broker.report();
+                r.enforced = installed;
+                r.status = if installed {
+                    "entry-changing syscalls performed by the supervisor's restricted worker; protected names refused with EROFS".into()
+                } else if !any {
+                    "not applied: no process started".into()
+                } else {
+                    "not enforced".into()
+                };
+                r
+            }
+            BrokerPlan::Off(why) => BrokerReport {
+                status: why.clone(),
+                ..BrokerReport::default()
+            },
+        }
+    }
+}
+
+/// The bind mounts' report says that names absent at the start can be created; with the write
+/// broker enforced they cannot, and the note says so instead.
+fn with_broker_note(mut report: ProtectedReport, broker_enforced: bool) -> ProtectedReport {
+    const GAP: &str = "; paths created during the run";
+    if broker_enforced {
+        for note in &mut report.notes {
+            if let Some(at) = note.find(GAP) {
+                note.truncate(at);
+                note.push_str(
+                    "; protected names created during the run are refused by the write broker (see write_broker); a repository created during the run (`git init`) is not protected",
+                );
+            }
+        }
+    }
+    report
 }
 
 impl Prepared {
@@ -1378,7 +1505,11 @@ fn pidfd_open(pid: u32) -> Option<OwnedFd> {
 /// Reads the child's acknowledgement until EOF (the pipe closes at exec or exit), and the errno
 /// of a failed exec if the child reported one after it. Answers the recorder meanwhile: the
 /// child's exec, and any exec of the segments already running, waits for it.
-fn read_ack(fd: OwnedFd, mut recorder: Option<&mut Recorder>) -> (Ack, Option<i32>) {
+fn read_ack(
+    fd: OwnedFd,
+    mut recorder: Option<&mut Recorder>,
+    mut broker: Option<&mut Broker>,
+) -> (Ack, Option<i32>) {
     let mut file = fs::File::from(fd);
     let mut bytes = Vec::with_capacity(16);
     let mut chunk = [0u8; 64];
@@ -1398,7 +1529,7 @@ fn read_ack(fd: OwnedFd, mut recorder: Option<&mut Recorder>) -> (Ack, Option<i3
             return (Ack::Missing, None);
         }
         if let Some(r) = recorder.as_deref_mut() {
-            r.serve(&fds[1..]);
+            r.serve(&fds[1..], broker.as_deref_mut());
         }
         if fds[0].revents == 0 {
             continue;

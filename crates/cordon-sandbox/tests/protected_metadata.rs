@@ -87,27 +87,33 @@ fn cat6_git_hooks_and_config_are_read_only_inside_a_writable_root() {
     let o = probe_in(&conf, &["unlink", &p(w, ".git/hooks/pre-commit")]);
     assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
 
-    // Renaming or removing a mount point: EBUSY. This covers `mv .git .git.aside` (item 7): the
-    // pinned `.git` cannot be swapped for a directory with hooks of the command's choosing.
-    for (from, to) in [
-        (".git/hooks", ".git/hooks.aside"),
-        (".git", ".git.aside"),
-        (".git/config", ".git/config.aside"),
+    // Renaming a protected name: EROFS from the write broker, which refuses the name itself.
+    // Renaming the pinned `.git` (a mount point): EBUSY. This covers `mv .git .git.aside`
+    // (item 7): the pinned `.git` cannot be swapped for a directory with hooks of the command's
+    // choosing.
+    for (from, to, errno) in [
+        (".git/hooks", ".git/hooks.aside", EROFS),
+        (".git", ".git.aside", EBUSY),
+        (".git/config", ".git/config.aside", EROFS),
+        (".git/hooks", "hooks.aside", EROFS),
     ] {
         let o = probe_in(&conf, &["rename", &p(w, from), &p(w, to)]);
-        assert_eq!(o.errno(), Some(EBUSY), "{from}: {}", o.describe());
+        assert_eq!(o.errno(), Some(errno), "{from}: {}", o.describe());
     }
-    // Out of the pinned `.git` mount, a rename crosses mounts: EXDEV. `mv` then falls back to
-    // copy and delete, and the delete fails.
+    // Out of the pinned `.git` mount, a rename crosses mounts: EXDEV.
+    assert_eq!(
+        probe_in(&conf, &["write", &p(w, ".git/description")]).line,
+        "ok"
+    );
     let o = probe_in(
         &conf,
-        &["rename", &p(w, ".git/hooks"), &p(w, "hooks.aside")],
+        &["rename", &p(w, ".git/description"), &p(w, "description")],
     );
     assert_eq!(o.errno(), Some(EXDEV), "{}", o.describe());
     let (code, out, _) = sh(&conf, w, "mv .git/hooks hooks.aside");
     assert_ne!(code, 0, "{out}");
     assert!(w.join(".git/hooks/pre-commit").exists());
-    // A new config renamed over the protected one (how `git config` writes): EBUSY.
+    // A new config renamed over the protected one (how `git config` writes): EROFS.
     assert_eq!(
         probe_in(&conf, &["write", &p(w, ".git/config.lock")]).line,
         "ok"
@@ -116,9 +122,9 @@ fn cat6_git_hooks_and_config_are_read_only_inside_a_writable_root() {
         &conf,
         &["rename", &p(w, ".git/config.lock"), &p(w, ".git/config")],
     );
-    assert_eq!(o.errno(), Some(EBUSY), "{}", o.describe());
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
     let o = probe_in(&conf, &["unlink", &p(w, ".git/config")]);
-    assert_eq!(o.errno(), Some(EBUSY), "{}", o.describe());
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
 
     // `rm -rf` fails and leaves the hook in place.
     let (code, out, _) = sh(&conf, w, "rm -rf .git/hooks");
@@ -223,22 +229,26 @@ fn cat6_agent_settings_at_the_root_and_in_nested_repositories_are_read_only() {
         let o = probe_in(&conf, &["write", &p(w, target)]);
         assert_eq!(o.errno(), Some(EROFS), "{target}: {}", o.describe());
     }
-    for dir in [".claude", ".vscode", "vendor/lib/.git"] {
+    for (dir, errno) in [
+        (".claude", EROFS),
+        (".vscode", EROFS),
+        ("vendor/lib/.git", EBUSY),
+    ] {
         let o = probe_in(&conf, &["rename", &p(w, dir), &p(w, "aside")]);
-        assert_eq!(o.errno(), Some(EBUSY), "{dir}: {}", o.describe());
+        assert_eq!(o.errno(), Some(errno), "{dir}: {}", o.describe());
     }
     let o = probe_in(&conf, &["mkdir", &p(w, ".claude/agents")]);
     assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
 
-    // The documented gap: a protected name that does not exist when the run starts can be
-    // created. The report says so instead of claiming it.
+    // A protected name that does not exist when the run starts cannot be created either (the
+    // write broker; tests/write_broker.rs attacks it in every form), and the report says so.
     let o = probe_in(&conf, &["mkdir", &p(w, ".codex")]);
-    assert_eq!(o.line, "ok", "{}", o.describe());
+    assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
     let pm = &o.report.enforcement.protected_metadata;
     assert!(
         pm.notes
             .iter()
-            .any(|n| n.contains("created during the run")),
+            .any(|n| n.contains("created during the run are refused by the write broker")),
         "{pm:?}"
     );
     assert!(PROTECTED_NAMES.contains(&".codex"));

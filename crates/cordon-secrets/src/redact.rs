@@ -109,6 +109,11 @@ impl Redactor {
         }
     }
 
+    /// How many secrets it looks for.
+    pub fn secrets(&self) -> usize {
+        self.inner.replacements.len()
+    }
+
     /// The most bytes a stream holds back: the longest form minus one.
     pub fn max_held_back(&self) -> usize {
         self.inner.longest.saturating_sub(1)

@@ -9,7 +9,8 @@ use std::time::Duration;
 use cordon_core::Outcome;
 use cordon_governor::approval::DEFAULT_TIMEOUT_SECS;
 use cordon_governor::{
-    ApprovalOptions, Conclusion, Error, Ledger, Mode, Notice, Options, RunRequest, Sandbox,
+    ApprovalOptions, Conclusion, EnvelopeSource, Error, Ledger, Mode, ModeChoice, Notice, Options,
+    RunRequest, Sandbox,
 };
 use serde_json::Value;
 
@@ -19,16 +20,18 @@ use crate::home::Home;
 /// How `cordon run` and `cordon exec` run and where their evidence goes.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// `hardened` confines every command with Landlock, seccomp and namespaces, or refuses to run.
-    #[arg(long, value_parser = mode_parser(), default_value = "local")]
-    pub mode: Mode,
+    /// `hardened` (the default) confines every command to the policy's envelope with Landlock,
+    /// seccomp and namespaces, or refuses to run and says what the kernel lacks; `local` runs
+    /// without kernel enforcement, only when named, and the receipt says so.
+    #[arg(long, value_parser = mode_parser())]
+    pub mode: Option<Mode>,
     /// Write the receipt here (atomically). Default: `run` prints it as the last line of stdout;
     /// `exec` leaves it in the journal (stdout without one).
     #[arg(long)]
     pub receipt: Option<PathBuf>,
     /// Private key to sign decision records, receipts and checkpoints (PKCS#8 PEM, 32-byte seed,
-    /// or 64-byte seed and public key). Required in hardened mode; `exec` defaults to the config
-    /// home's key.
+    /// or 64-byte seed and public key). Default: the config home's key (hardened mode needs one;
+    /// `exec` signs with it in either mode).
     #[arg(long, requires = "key_id")]
     pub signing_key: Option<PathBuf>,
     /// Key id the signatures name (what `verify-receipt --key-id` expects).
@@ -53,6 +56,17 @@ pub fn mode_parser() -> impl clap::builder::TypedValueParser<Value = cordon_gove
     use clap::builder::TypedValueParser as _;
     clap::builder::PossibleValuesParser::new(["local", "hardened"])
         .try_map(|text| text.parse::<cordon_governor::Mode>())
+}
+
+impl RunArgs {
+    /// The mode the run uses, and whether it was named: hardened unless `--mode local` names
+    /// local (a kernel that cannot enforce hardened mode blocks the run and says what it lacks).
+    pub fn mode(&self) -> (Mode, ModeChoice) {
+        match self.mode {
+            Some(mode) => (mode, ModeChoice::Named),
+            None => (Mode::Hardened, ModeChoice::Default),
+        }
+    }
 }
 
 /// The governor's error as the command line reports it.
@@ -84,21 +98,26 @@ pub fn approval_options(files: Vec<PathBuf>, timeout_secs: Option<u64>) -> Appro
 }
 
 /// The options for a run in `mode` for `workspace`, with the home's approval desk and snapshot
-/// places, and notices written to stderr as they come.
+/// places, the envelope's source, and notices written to stderr as they come.
 pub fn options(
-    mode: Mode,
+    (mode, mode_choice): (Mode, ModeChoice),
     approval: ApprovalOptions,
     session: Option<String>,
     workspace: Option<PathBuf>,
+    envelope: Option<EnvelopeSource>,
 ) -> Options {
     let home = Home::from_env();
     Options {
         mode,
+        mode_choice,
+        envelope,
+        kernel: Arc::new(cordon_governor::SystemProbe),
         approval,
         desk: home.as_ref().map(Home::approval_desk),
         snapshots: home.as_ref().map(Home::snapshot_places),
         session,
         workspace,
+        secrets: home.as_ref().map(Home::secrets_place),
         notices: Arc::new(|notice: Notice| eprintln!("{}", notice.line())),
     }
 }
@@ -113,8 +132,9 @@ pub struct Delivery<'a> {
     pub journal_only: bool,
 }
 
-/// Governs `request` as `how` says, under `session`, for `workspace` (or refuses it when
-/// `ledger` could not be opened), delivers the receipt and returns the exit status.
+/// Governs `request` as `how` says, under `session`, for `workspace` and within the envelope
+/// `envelope` defines (hardened mode needs it; a hardened run without one is blocked), or refuses
+/// it when `ledger` could not be opened; delivers the receipt and returns the exit status.
 /// `journal_only`: see [`Delivery::journal_only`].
 pub fn carry_out(
     request: &RunRequest,
@@ -123,9 +143,10 @@ pub fn carry_out(
     workspace: Option<PathBuf>,
     ledger: Result<Ledger, Error>,
     journal_only: bool,
+    envelope: Option<EnvelopeSource>,
 ) -> Result<u8, CliError> {
     let approval = approval_options(how.approvals.clone(), how.approval_timeout);
-    let options = options(how.mode, approval, session, workspace);
+    let options = options(how.mode(), approval, session, workspace, envelope);
     let delivery = Delivery {
         receipt_path: how.receipt.as_deref(),
         journal_only,
@@ -203,6 +224,13 @@ pub fn ledger(
         }
     };
     Ledger::open(key, journal, mode)
+}
+
+/// cordon's own home as the envelope closes it: the config home, else where it would be.
+pub fn cordon_home(home: &Path) -> PathBuf {
+    Home::from_env()
+        .map(|h| h.root().to_path_buf())
+        .unwrap_or_else(|| home.join(".config").join("cordon"))
 }
 
 /// `--journal`, else `CORDON_JOURNAL`.

@@ -15,6 +15,8 @@
 //! state/checkpoints/   content-addressed snapshots and their SQLite index
 //! state/trash/         soft-deleted files and their manifests
 //! state/gateway.sock   the `cordon serve` Unix socket
+//! secrets/store        the secret store, encrypted (docs/secrets.md)
+//! keys/secrets.key     the secret store's key
 //! ```
 
 use std::os::unix::fs::DirBuilderExt as _;
@@ -124,6 +126,24 @@ impl Home {
         self.state_dir().join("gateway.sock")
     }
 
+    /// The secret store and its key (`cordon secret`, docs/secrets.md).
+    pub fn secret_store(&self) -> cordon_secrets::SecretStore {
+        cordon_secrets::SecretStore::new(
+            self.root.join("secrets").join("store"),
+            self.keys_dir().join("secrets.key"),
+        )
+    }
+
+    /// The secret store as the governor resolves grants from it: `env:` references read this
+    /// process's environment, `file:~/` and `cmd:` use the user's home.
+    pub fn secrets_place(&self) -> cordon_governor::SecretsPlace {
+        cordon_governor::SecretsPlace {
+            store: self.secret_store(),
+            home: PathBuf::from(cordon_core::user::home()),
+            env: std::sync::Arc::new(|name: &str| std::env::var_os(name)),
+        }
+    }
+
     /// The approval desk's files, for the governor.
     pub fn approval_desk(&self) -> cordon_governor::ApprovalDesk {
         cordon_governor::ApprovalDesk {
@@ -133,12 +153,15 @@ impl Home {
         }
     }
 
-    /// Where snapshots, the trash and the soft-delete services live, for the governor.
+    /// Where snapshots, the trash and the soft-delete services live, for the governor. The
+    /// services' run directories (the `rm` shim and its socket, which a hardened command must
+    /// reach) go in the system's temporary directory, each made anew with mode 0700: cordon's
+    /// home is closed to every hardened command.
     pub fn snapshot_places(&self) -> cordon_governor::SnapshotPlaces {
         cordon_governor::SnapshotPlaces {
             checkpoints: self.checkpoints_dir(),
             trash: self.trash_dir(),
-            runs: self.state_dir().join("run"),
+            runs: std::env::temp_dir(),
             sessions: self.sessions_dir(),
         }
     }
@@ -293,6 +316,43 @@ fn private_keys(dir: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The envelope never opens cordon's home (`EnvelopePaths::cordon_home`); the store and its
+    /// key must therefore live inside it, and the signing key must stay findable beside the
+    /// store's key.
+    #[test]
+    fn the_secret_store_and_its_key_live_in_the_home_the_envelope_never_opens() {
+        #![allow(clippy::unwrap_used)]
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join("home"));
+        let pack = cordon_policy::native::LoadedNativePolicy::default_pack().unwrap();
+        let envelope = cordon_policy::envelope::envelope_paths(
+            &pack.policy,
+            cordon_policy::toolchains::Toolchains::builtin(),
+            &dir.path().join("ws"),
+            dir.path(),
+            home.root(),
+            &|_| Vec::new(),
+        );
+        let store = home.secret_store();
+        for file in [store.path(), store.key_path()] {
+            assert!(
+                file.starts_with(&envelope.cordon_home),
+                "{}",
+                file.display()
+            );
+        }
+        home.ensure().unwrap();
+        let name = cordon_secrets::SecretName::new("github").unwrap();
+        let value = cordon_secrets::SecretValue::new("github", b"ghp_home-test-1234".to_vec());
+        store
+            .set(&name, cordon_secrets::StoredSecret::Value(value.unwrap()))
+            .unwrap();
+        assert!(
+            home.signing_key().is_ok(),
+            "the store's key hid the signing key"
+        );
+    }
 
     #[test]
     fn ensure_creates_what_is_missing_and_keeps_what_exists() {

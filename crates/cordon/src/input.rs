@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use cordon_core::limits::MAX_CONTRACT_BYTES;
+use cordon_core::policy::LoadedPolicy;
 use cordon_core::{Contract, PolicyDecision};
 use cordon_governor::RunRequest;
 use cordon_policy::input::read_capped;
@@ -19,17 +20,27 @@ pub fn read_input(path: &Path, max_bytes: u64, what: &str) -> Result<Vec<u8>, Cl
     })
 }
 
+/// A contract judged under a CSC profile: the request to run it, the CSC PolicyDecision, and the
+/// profile (a hardened run's envelope is made from it).
+pub struct JudgedFiles {
+    pub request: RunRequest,
+    pub decision: PolicyDecision,
+    pub policy: LoadedPolicy,
+}
+
 /// Loads a contract and a CSC profile and judges the one under the other. Any problem with
 /// either file is invalid input (exit 65), never a decision: a contract cordon cannot read is not
 /// a contract it may allow. Shared by `check` and `run`, so they cannot disagree.
-pub fn judge_files(
-    contract_path: &Path,
-    policy_path: &Path,
-) -> Result<(RunRequest, PolicyDecision), CliError> {
+pub fn judge_files(contract_path: &Path, policy_path: &Path) -> Result<JudgedFiles, CliError> {
     let bytes = read_input(contract_path, MAX_CONTRACT_BYTES, "contract")?;
     let contract = Contract::parse(&bytes)
         .map_err(|e| CliError::invalid_input(format!("{}: {e}", contract_path.display())))?;
     let policy = cordon_policy::load_file(policy_path)
         .map_err(|e| CliError::invalid_input(format!("{}: {e}", policy_path.display())))?;
-    Ok(cordon_governor::judge_contract(contract, &policy))
+    let (request, decision) = cordon_governor::judge_contract(contract, &policy);
+    Ok(JudgedFiles {
+        request,
+        decision,
+        policy,
+    })
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use cordon_governor::policies::{LoadEachTime, PolicySource};
-use cordon_governor::{Analysis, AnalysisRequest, PolicyChoice, SystemProbe, Written};
+use cordon_governor::{Analysis, AnalysisRequest, PolicyChoice, Written};
 
 use crate::exit::CliError;
 use crate::governing::cli_error;
@@ -31,8 +31,8 @@ pub struct JudgeArgs {
     /// The command to judge, when not given as shell text.
     #[arg(last = true)]
     pub argv: Vec<String>,
-    /// The text is judged for a hardened run (`AnalysisRequest::hardened`). Set by `exec --mode
-    /// hardened` and by hooks that rewrite to it; a local run grants nothing, so it judges names.
+    /// The text is judged for a hardened run (`AnalysisRequest::hardened`): set by `exec` and
+    /// `explain` unless `--mode local` names local, and by hooks that rewrite to a hardened run.
     #[arg(skip)]
     pub hardened: bool,
 }
@@ -73,7 +73,7 @@ pub fn analyse(args: &JudgeArgs) -> Result<Analysis, CliError> {
 
 /// Judges with policies from `policies` (the gateway's cache, when the gateway judges).
 pub fn analyse_with(args: &JudgeArgs, policies: &dyn PolicySource) -> Result<Analysis, CliError> {
-    cordon_governor::analyse(&args.request()?, policies, &SystemProbe).map_err(cli_error)
+    cordon_governor::analyse(&args.request()?, policies).map_err(cli_error)
 }
 
 /// The policy `exec` and `explain` use: `--policy`, else the config home's `policy.yaml`, else

@@ -3,37 +3,64 @@
 //! approve and deny buttons, and a view of the journal with its verification status.
 //!
 //! Who can use it. The server binds loopback only. Every request must carry the random token
-//! printed at start: once as `?token=` (answered with an HttpOnly, SameSite=Strict cookie and a
-//! redirect that drops it from the address bar), then the cookie, or an `Authorization: Bearer`
-//! header. The `Host` header must name the loopback address and port the server bound, so a DNS
-//! rebinding page (whose requests carry its own host name) is refused; an `Origin` header, when
-//! present, must be this same origin. A POST additionally needs a same-origin `Origin` (or
-//! `Referer`) and the page's CSRF token. Approving signs with the key of the person who started
-//! `cordon serve` (their approver key); the token only lets the browser talk to that process.
+//! printed at start: once as `?token=` (answered with an HttpOnly, SameSite=Strict cookie named
+//! for this server's port, and a redirect that drops it from the address bar), then the cookie,
+//! or an `Authorization: Bearer` header. The `Host` header must name the loopback address and
+//! port the server bound, so a DNS rebinding page (whose requests carry its own host name) is
+//! refused; an `Origin` header, when present, must be this same origin. A POST additionally needs
+//! a same-origin `Origin` (or `Referer`) and the page's CSRF token. Approving signs with the key
+//! of the person who started `cordon serve` (their approver key); the token only lets the browser
+//! talk to that process.
 //!
-//! Everything shown is HTML-escaped; the page sends a strict Content-Security-Policy with no
-//! scripts at all.
+//! Hostile clients. Connections are served concurrently (hyper on a tokio task each, the store
+//! and journal work on the blocking pool), one request per connection. Request headers must
+//! arrive within [`HEADER_TIMEOUT`], a form body within [`BODY_TIMEOUT`], and a connection ends
+//! after [`CONNECTION_DEADLINE`] whatever it is doing (a client that stops reading the answer
+//! included), so a stalled client holds only its own connection. A request refused on its
+//! headers (host, origin, token) is answered and closed without its body being read. Redirects go
+//! only to a path that starts with exactly one `/`.
+//!
+//! Everything shown is HTML-escaped after [`cordon_core::display::visible`] made every misleading
+//! character (bidi controls, zero-width and other invisible characters, controls) a visible
+//! escape, and each argument, path and name sits in its own `<bdi>` box, so no argument can run
+//! visually into the next; the page sends a strict Content-Security-Policy with no scripts.
 
-use std::net::SocketAddr;
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use cordon_approval::{Request as ApprovalRequest, RequestState, Store};
 use cordon_core::approval::ApprovalMethod;
 use cordon_journal::keys::{self, KeyRing};
 use cordon_journal::record::{entry_kind, EntryKind};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
 use serde_json::Value;
-use tiny_http::{Header, Method, Response, Server};
 
 use crate::approving::{answer, unix_now, Approver};
 use crate::home::Home;
 
-const COOKIE: &str = "cordon_token";
+const COOKIE_PREFIX: &str = "cordon_token_";
 const MAX_BODY: usize = 16 * 1024;
 const JOURNAL_ROWS: u64 = 200;
 
+/// How long a client may take to send a request's headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client may take to send a form's body, once its headers were accepted.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one connection (one request and its answer) may last in all.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(30);
+/// Connections served at once; more are closed as they arrive.
+const MAX_CONNECTIONS: usize = 64;
+
 /// A bound, not yet serving, approval page.
 pub struct WebPage {
-    server: Server,
+    listener: TcpListener,
     addr: SocketAddr,
     token: String,
     csrf: String,
@@ -53,6 +80,19 @@ impl std::fmt::Debug for WebPage {
 struct Headers(Vec<(String, String)>);
 
 impl Headers {
+    fn of(map: &hyper::HeaderMap) -> Headers {
+        Headers(
+            map.iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
     fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -85,12 +125,70 @@ impl Page {
         }
     }
 
+    /// A redirect to `to`, a path on this server (see [`local_path`]).
     fn redirect(to: &str) -> Page {
         Page {
             status: 303,
             body: String::new(),
-            headers: vec![("Location".into(), to.into())],
+            headers: vec![("Location".into(), local_path(to).into())],
         }
+    }
+
+    fn into_response(self) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::from(self.body)));
+        *response.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let security = [
+            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+            ("X-Frame-Options", "DENY"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "same-origin"),
+            ("Cache-Control", "no-store"),
+            ("Connection", "close"),
+        ];
+        let headers = security
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain(self.headers);
+        for (name, value) in headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                response.headers_mut().append(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// `path` when it is a path on this server: it starts with exactly one `/` (not `//` nor `/\`,
+/// which browsers read as another host) and holds only visible ASCII without a backslash
+/// (browsers drop tabs and newlines, and read `\` as `/`); otherwise `/`.
+fn local_path(path: &str) -> &str {
+    let one_slash = path.starts_with('/') && !path[1..].starts_with(['/', '\\']);
+    let plain = path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    if one_slash && plain {
+        path
+    } else {
+        "/"
+    }
+}
+
+/// Counts the connections being served; a slot is given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(active: &Arc<AtomicUsize>) -> Option<Slot> {
+        let previous = active.fetch_add(1, Ordering::SeqCst);
+        let slot = Slot(Arc::clone(active));
+        (previous < MAX_CONNECTIONS).then_some(slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -106,13 +204,13 @@ impl WebPage {
                 "{addr}: cordon serve listens on loopback only (127.0.0.1 or ::1)"
             ));
         }
-        let server = Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| format!("cannot listen on {addr}: not an IP socket"))?;
+        let listener =
+            TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         Ok(WebPage {
-            server,
+            listener,
             addr,
             token: cordon_approval::artifact::random_hex(24),
             csrf: cordon_approval::artifact::random_hex(24),
@@ -130,30 +228,90 @@ impl WebPage {
         self.approver.as_ref().err().map(String::as_str)
     }
 
-    /// Serves until the process ends.
+    /// The token cookie's name: this server's own (`cordon_token_PORT`), so two pages on one
+    /// host never read or overwrite each other's.
+    fn cookie(&self) -> String {
+        format!("{COOKIE_PREFIX}{}", self.addr.port())
+    }
+
+    /// Serves until the listener fails.
     pub fn serve(self) -> Result<(), String> {
-        for mut request in self.server.incoming_requests() {
-            let page = self.handle(&mut request);
-            let mut response = Response::from_string(page.body).with_status_code(page.status);
-            let security = [
-                ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-                ("X-Frame-Options", "DENY"),
-                ("X-Content-Type-Options", "nosniff"),
-                ("Referrer-Policy", "same-origin"),
-                ("Cache-Control", "no-store"),
-            ];
-            let headers = security
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .chain(page.headers);
-            for (name, value) in headers {
-                if let Ok(h) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-                    response.add_header(h);
-                }
-            }
-            let _ = request.respond(response);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the page's runtime: {e}"))?;
+        runtime.block_on(self.accept())
+    }
+
+    async fn accept(self) -> Result<(), String> {
+        self.listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("cannot listen: {e}"))?;
+        let listener = self
+            .listener
+            .try_clone()
+            .and_then(tokio::net::TcpListener::from_std)
+            .map_err(|e| format!("cannot listen: {e}"))?;
+        let page = Arc::new(self);
+        let active = Arc::new(AtomicUsize::new(0));
+        loop {
+            let (stream, _) = listener
+                .accept()
+                .await
+                .map_err(|e| format!("accept failed: {e}"))?;
+            // Over the limit: closed at once, never queued behind stalled clients.
+            let Some(slot) = Slot::take(&active) else {
+                continue;
+            };
+            let page = Arc::clone(&page);
+            tokio::spawn(async move {
+                let _slot = slot;
+                let service = hyper::service::service_fn(move |request| {
+                    let page = Arc::clone(&page);
+                    async move { Ok::<_, Infallible>(page.respond(request).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .keep_alive(false)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                let _ = tokio::time::timeout(CONNECTION_DEADLINE, connection).await;
+            });
         }
-        Ok(())
+    }
+
+    /// Answers one request: refused on its headers without reading its body; a form's body read
+    /// only once the request may post it; the answer made on the blocking pool.
+    async fn respond(self: Arc<Self>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let headers = Headers::of(&parts.headers);
+        let path = parts.uri.path().to_string();
+        let query: Vec<(String, String)> =
+            form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let method = parts.method;
+        let gate = self
+            .check_origin(&headers)
+            .and_then(|()| self.check_token(&headers, &method, &path, &query))
+            .and_then(|()| self.check_form_post(&headers, &method));
+        if let Err(refusal) = gate {
+            return refusal.into_response();
+        }
+        let form = if method == Method::POST {
+            match read_form(&headers, body).await {
+                Ok(form) => Some(form),
+                Err(refusal) => return refusal.into_response(),
+            }
+        } else {
+            None
+        };
+        let page = tokio::task::spawn_blocking(move || {
+            self.route(&method, &path, &query, form.as_deref())
+        })
+        .await
+        .unwrap_or_else(|_| Page::refuse(500, "the page failed to answer"));
+        page.into_response()
     }
 
     /// The Host values that name this server: its address, or `localhost` on its port.
@@ -162,34 +320,6 @@ impl WebPage {
             self.addr.to_string(),
             format!("localhost:{}", self.addr.port()),
         ]
-    }
-
-    fn handle(&self, request: &mut tiny_http::Request) -> Page {
-        let headers = Headers(
-            request
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.field.as_str().as_str().to_string(),
-                        h.value.as_str().to_string(),
-                    )
-                })
-                .collect(),
-        );
-        let url = request.url().to_string();
-        let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-        let query: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        let method = request.method().clone();
-        if let Err(answer) = self
-            .check_origin(&headers)
-            .and_then(|()| self.check_token(&headers, &method, path, &query))
-        {
-            return answer;
-        }
-        self.route(request, &headers, &method, path, &query)
     }
 
     /// The request must name this server (DNS rebinding) and come from its own origin.
@@ -240,7 +370,7 @@ impl WebPage {
         path: &str,
         query: &[(String, String)],
     ) -> Result<(), Page> {
-        if let (Method::Get, Some((_, token))) = (method, query.iter().find(|(k, _)| k == "token"))
+        if let (&Method::GET, Some((_, token))) = (method, query.iter().find(|(k, _)| k == "token"))
         {
             if !constant_time_eq(token, &self.token) {
                 return Err(Page::refuse(
@@ -248,23 +378,23 @@ impl WebPage {
                     "refused: wrong token; use the address `cordon serve` printed",
                 ));
             }
-            // Only ever back to a path on this server (`//host` would leave it).
-            let back = if path.starts_with('/') && !path.starts_with("//") {
-                path
-            } else {
-                "/"
-            };
-            let mut page = Page::redirect(back);
+            // Only ever back to a path on this server (`Page::redirect`).
+            let mut page = Page::redirect(path);
             page.headers.push((
                 "Set-Cookie".into(),
-                format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", self.token),
+                format!(
+                    "{}={}; Path=/; HttpOnly; SameSite=Strict",
+                    self.cookie(),
+                    self.token
+                ),
             ));
             return Err(page);
         }
+        let name = self.cookie();
         let cookie = headers.get("Cookie").and_then(|c| {
             c.split(';').find_map(|part| {
                 part.trim()
-                    .strip_prefix(COOKIE)
+                    .strip_prefix(name.as_str())
                     .and_then(|rest| rest.strip_prefix('='))
             })
         });
@@ -285,51 +415,47 @@ impl WebPage {
         }
     }
 
+    /// A form post names its origin; one that does not must at least have a Referer here.
+    fn check_form_post(&self, headers: &Headers, method: &Method) -> Result<(), Page> {
+        if *method != Method::POST {
+            return Ok(());
+        }
+        let referer_ok = headers.get("Referer").is_some_and(|r| {
+            self.allowed_hosts()
+                .iter()
+                .any(|h| r.starts_with(&format!("http://{h}/")))
+        });
+        if headers.get("Origin").is_none() && !referer_ok {
+            return Err(Page::refuse(
+                403,
+                "refused: a form post must come from this page (no Origin)",
+            ));
+        }
+        Ok(())
+    }
+
     fn route(
         &self,
-        request: &mut tiny_http::Request,
-        headers: &Headers,
         method: &Method,
         path: &str,
         query: &[(String, String)],
+        form: Option<&[(String, String)]>,
     ) -> Page {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        match (method, segments.as_slice()) {
-            (Method::Get, [""]) => self.index(query),
-            (Method::Get, ["requests", id]) => self.one(id),
-            (Method::Get, ["journal"]) => self.journal(),
-            (Method::Post, ["requests", id, action]) => {
-                // A form post names its origin; one that does not must at least have a Referer here.
-                let referer_ok = headers.get("Referer").is_some_and(|r| {
-                    self.allowed_hosts()
-                        .iter()
-                        .any(|h| r.starts_with(&format!("http://{h}/")))
-                });
-                if headers.get("Origin").is_none() && !referer_ok {
-                    return Page::refuse(
-                        403,
-                        "refused: a form post must come from this page (no Origin)",
-                    );
-                }
-                let mut body = Vec::new();
-                let read = std::io::Read::read_to_end(
-                    &mut std::io::Read::take(request.as_reader(), MAX_BODY as u64 + 1),
-                    &mut body,
-                );
-                if read.is_err() || body.len() > MAX_BODY {
-                    return Page::refuse(400, "refused: the form is unreadable or too large");
-                }
-                let form: Vec<(String, String)> =
-                    form_urlencoded::parse(&body).into_owned().collect();
-                if !constant_time_eq(field(&form, "csrf"), &self.csrf) {
+        match (method, segments.as_slice(), form) {
+            (&Method::GET, [""], _) => self.index(query),
+            (&Method::GET, ["requests", id], _) => self.one(id),
+            (&Method::GET, ["journal"], _) => self.journal(),
+            (&Method::POST, ["requests", id, action], Some(form)) => {
+                if !constant_time_eq(field(form, "csrf"), &self.csrf) {
                     return Page::refuse(
                         403,
                         "refused: the form's CSRF token is missing or wrong; reload the page",
                     );
                 }
                 match *action {
-                    "approve" => self.approve(id, &form),
-                    "deny" => self.deny(id, field(&form, "reason")),
+                    "approve" => self.approve(id, form),
+                    "deny" => self.deny(id, field(form, "reason")),
                     _ => Page::refuse(404, "not found"),
                 }
             }
@@ -378,7 +504,7 @@ impl WebPage {
             .take(20)
         {
             body.push_str(&format!(
-                "<tr><td><a href=\"/requests/{0}\">{0}</a></td><td><code>{1}</code></td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
+                "<tr><td><a href=\"/requests/{0}\">{0}</a></td><td><bdi class=line dir=ltr>{1}</bdi></td><td>{2}</td><td><bdi>{3}</bdi></td><td><bdi>{4}</bdi></td></tr>",
                 esc(&r.id),
                 esc(&lines(r).join(" ; ")),
                 r.state.as_str(),
@@ -404,7 +530,7 @@ impl WebPage {
     fn request_html(&self, r: &ApprovalRequest) -> String {
         let mut html = format!(
             "<section class=request id=\"{id}\"><h3>{id} <span class=state>{state}</span></h3>\
-             <p><b>Why the policy asks:</b> {reason}</p>\
+             <p><b>Why the policy asks:</b> <bdi class=reason>{reason}</bdi></p>\
              <p>Needs {n} distinct approver(s). Deadline in {left} s. Contract sha256 <code>{hash}</code>.</p>",
             id = esc(&r.id),
             state = r.state.as_str(),
@@ -416,10 +542,13 @@ impl WebPage {
         for command in r.summary.as_array().into_iter().flatten() {
             html.push_str(&command_html(command));
         }
+        // Line by line, so the layout's own newlines stay while any inside a value is escaped
+        // (JSON writes those as `\n` already; bidi and invisible characters it leaves raw).
         let contract = serde_json::to_string_pretty(&r.contract).unwrap_or_default();
+        let contract: Vec<String> = contract.lines().map(esc).collect();
         html.push_str(&format!(
-            "<details><summary>Synthesized contract (JSON)</summary><pre>{}</pre></details>",
-            esc(&contract)
+            "<details><summary>Synthesized contract (JSON)</summary><pre class=contract>{}</pre></details>",
+            contract.join("\n")
         ));
         if r.state == RequestState::Pending {
             html.push_str(&self.answer_forms_html(r));
@@ -608,7 +737,7 @@ fn command_html(c: &Value) -> String {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|v| format!("<code>{}</code>", esc(v.as_str().unwrap_or(""))))
+            .map(|v| boxed(v.as_str().unwrap_or("")))
             .collect();
         if items.is_empty() {
             "none".to_string()
@@ -625,27 +754,74 @@ fn command_html(c: &Value) -> String {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|w| format!("<code class=arg>{}</code>", esc(w.as_str().unwrap_or(""))))
+                .map(|w| boxed(w.as_str().unwrap_or("")))
                 .collect();
-            format!("<li class=argv>[{}]</li>", words.join(", "))
+            format!("<li class=argv>{}</li>", words.join(" "))
         })
         .collect();
     format!(
-        "<table class=command><tr><th>command</th><td><code class=line>{line}</code></td></tr>\
-             <tr><th>argv (exact)</th><td><ul>{argv}</ul></td></tr>\
-             <tr><th>cwd</th><td><code>{cwd}</code></td></tr>\
+        "<table class=command><tr><th>command</th><td><bdi class=line dir=ltr>{line}</bdi></td></tr>\
+             <tr><th>argv (exact, one box per argument)</th><td><ul>{argv}</ul></td></tr>\
+             <tr><th>cwd</th><td>{cwd}</td></tr>\
              <tr><th>reads</th><td>{reads}</td></tr><tr><th>writes</th><td>{writes}</td></tr>\
              <tr><th>network</th><td>{network}</td></tr><tr><th>environment</th><td>{env}</td></tr>\
              <tr><th>secrets</th><td>{secrets}</td></tr></table>",
         line = esc(c["line"].as_str().unwrap_or("")),
         argv = argvs.join(""),
-        cwd = esc(c["cwd"].as_str().unwrap_or("")),
+        cwd = boxed(c["cwd"].as_str().unwrap_or("")),
         reads = list("read_paths"),
         writes = list("write_paths"),
         network = esc(c["network"].as_str().unwrap_or("")),
         env = list("env_allow"),
-        secrets = list("secret_refs"),
+        secrets = secrets_html(c, list("secret_refs")),
     )
+}
+
+/// The secrets a command receives once approved: the variable, the secret's name and the rule
+/// that granted it (never a value), and any CSC `secret_refs`.
+fn secrets_html(c: &Value, refs: String) -> String {
+    let granted: Vec<String> = c["secrets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            format!(
+                "<code>{}</code> ← the secret <code>{}</code> ({})",
+                esc(g["env"].as_str().unwrap_or("")),
+                esc(g["secret"].as_str().unwrap_or("")),
+                esc(g["granted_by"].as_str().unwrap_or(""))
+            )
+        })
+        .collect();
+    match (granted.is_empty(), refs.as_str()) {
+        (true, _) => refs,
+        (false, "none") => granted.join("<br>"),
+        (false, _) => format!("{}<br>secret_refs: {refs}", granted.join("<br>")),
+    }
+}
+
+/// A form's body, read only after its request passed every check on its headers: at most
+/// [`MAX_BODY`] bytes, within [`BODY_TIMEOUT`].
+async fn read_form(headers: &Headers, body: Incoming) -> Result<Vec<(String, String)>, Page> {
+    let too_large = || Page::refuse(413, "refused: the form is too large");
+    let declared = headers
+        .get("Content-Length")
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let collected = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect())
+        .await
+        .map_err(|_| Page::refuse(408, "refused: the form did not arrive in time"))?
+        .map_err(|_| Page::refuse(400, "refused: the form is unreadable or too large"))?;
+    let bytes = collected.to_bytes();
+    Ok(form_urlencoded::parse(&bytes).into_owned().collect())
+}
+
+/// One argument, path or name in its own isolated box: `<bdi>` keeps the bidi algorithm from
+/// carrying text across its edges, and the border shows where it starts and ends.
+fn boxed(text: &str) -> String {
+    format!("<bdi class=arg dir=ltr>{}</bdi>", esc(text))
 }
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
@@ -733,7 +909,9 @@ fn layout(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>cordon — {t}</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:70rem;margin:1rem auto;padding:0 1rem}}\
-         code{{background:#f3f3f3;padding:0 .2rem}}table{{border-collapse:collapse;margin:.5rem 0}}\
+         code{{background:#f3f3f3;padding:0 .2rem}}\
+         bdi.arg,bdi.line{{unicode-bidi:isolate;direction:ltr;display:inline-block;font-family:monospace;white-space:pre-wrap;\
+         background:#f3f3f3;border:1px solid #999;padding:0 .2rem;margin:.1rem}}pre.contract{{unicode-bidi:isolate;direction:ltr}}table{{border-collapse:collapse;margin:.5rem 0}}\
          td,th{{border:1px solid #ccc;padding:.2rem .4rem;text-align:left;vertical-align:top}}\
          section.request{{border:2px solid #c60;padding:.5rem 1rem;margin:1rem 0}}.warn{{color:#a00}}\
          .note{{background:#efe;padding:.5rem}}form{{display:inline-block;margin:.5rem 1rem .5rem 0}}</style></head>\
@@ -742,8 +920,10 @@ fn layout(title: &str, body: &str) -> String {
     )
 }
 
-/// HTML escaping for text and attribute values.
+/// Text as the page shows it, in text and attribute values alike: every misleading character
+/// made a visible escape (`cordon_core::display::visible`), then HTML-escaped.
 pub fn esc(text: &str) -> String {
+    let text = cordon_core::display::visible(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -779,6 +959,39 @@ mod tests {
         assert_eq!(
             esc("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+    }
+
+    #[test]
+    fn redirects_stay_on_this_server() {
+        for (path, to) in [
+            ("/", "/"),
+            ("/requests/req_1", "/requests/req_1"),
+            ("/journal", "/journal"),
+            ("/%2F%2Fevil.example", "/%2F%2Fevil.example"),
+            ("//evil.example", "/"),
+            ("/\\evil.example", "/"),
+            ("/\\/evil.example", "/"),
+            ("/a\\b", "/"),
+            ("/\t/evil.example", "/"),
+            ("/\n/evil.example", "/"),
+            ("https://evil.example/", "/"),
+            ("evil.example", "/"),
+            ("", "/"),
+        ] {
+            assert_eq!(local_path(path), to, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn the_page_shows_misleading_characters_as_escapes() {
+        assert_eq!(
+            esc("curl https://example.com/\u{202e}hs.lmth"),
+            "curl https://example.com/\\u{202e}hs.lmth"
+        );
+        assert_eq!(
+            boxed("a\u{2066}b<"),
+            "<bdi class=arg dir=ltr>a\\u{2066}b&lt;</bdi>"
         );
     }
 

@@ -1,7 +1,9 @@
 //! The approval page in a real browser: a `cordon run` of an ask contract waits, `cordon serve`
 //! starts, headless Chromium (Debian's package, driven by playwright-core from tests/browser)
 //! opens the printed address, clicks Approve, and the command runs with the approver in its
-//! receipt. Screenshots are kept under target/test-artifacts/.
+//! receipt. One argument carries a RIGHT-TO-LEFT OVERRIDE: the browser shows it as an escape, and
+//! lays every argument out in its own box, left to right, none over another. Screenshots are
+//! kept under target/test-artifacts/.
 //!
 //! Needs /usr/bin/chromium and `npm ci` in tests/browser (scripts/test does both); without them
 //! the test fails, naming what is missing.
@@ -41,7 +43,12 @@ fn clicking_approve_in_chromium_runs_the_command() {
     );
 
     let home = Home::new();
-    let contract = home.contract("browser", &["browser-run"], false);
+    // Shown raw, `evil<RLO>fdp.exe` reads `evilexe.pdf`, and could pull the next word in.
+    let contract = home.contract(
+        "browser",
+        &["browser-run", "evil\u{202e}fdp.exe", "next"],
+        false,
+    );
     let policy = home.p("policy.json");
     let receipt_path = home.p("browser.receipt.json");
     let run = home.spawn(&[
@@ -89,6 +96,26 @@ fn clicking_approve_in_chromium_runs_the_command() {
         "{result}"
     );
     assert!(shots.join("approve.png").metadata().unwrap().len() > 1000);
+    // What the browser drew: each argument in its own box, the override as an escape, the boxes
+    // left to right and apart.
+    let args = result["args"].as_array().unwrap();
+    let texts: Vec<&str> = args.iter().map(|a| a["text"].as_str().unwrap()).collect();
+    assert_eq!(
+        texts,
+        ["echo", "browser-run", "evil\\u{202e}fdp.exe", "next"],
+        "{result}"
+    );
+    for pair in args.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let right_of_a = a["x"].as_f64().unwrap() + a["width"].as_f64().unwrap();
+        let same_row = (a["y"].as_f64().unwrap() - b["y"].as_f64().unwrap()).abs() < 1.0;
+        assert!(
+            !same_row || b["x"].as_f64().unwrap() >= right_of_a,
+            "{} overlaps {}: {result}",
+            b["text"],
+            a["text"]
+        );
+    }
 
     let out = wait(run, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -19,6 +19,12 @@ struct Server {
     token: String,
 }
 
+impl Server {
+    fn port(&self) -> &str {
+        self.addr.rsplit(':').next().unwrap()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -92,7 +98,7 @@ fn the_page_needs_the_token_and_a_loopback_host_and_origin() {
     let home = Home::new();
     let server = serve(&home);
     let host = format!("Host: {}", server.addr);
-    let cookie = format!("Cookie: cordon_token={}", server.token);
+    let cookie = format!("Cookie: cordon_token_{}={}", server.port(), server.token);
 
     // Positive control: the token in the query sets a cookie; the cookie opens the page.
     let first = http(
@@ -148,7 +154,10 @@ fn the_page_needs_the_token_and_a_loopback_host_and_origin() {
             &server.addr,
             "GET",
             "/",
-            &[host.clone(), "Cookie: cordon_token=nope".into()],
+            &[
+                host.clone(),
+                format!("Cookie: cordon_token_{}=nope", server.port())
+            ],
             ""
         )
         .status,
@@ -224,7 +233,7 @@ fn approving_through_the_page_needs_csrf_and_origin_and_runs_the_command() {
     let id = home.wait_for_request();
     let server = serve(&home);
     let host = format!("Host: {}", server.addr);
-    let cookie = format!("Cookie: cordon_token={}", server.token);
+    let cookie = format!("Cookie: cordon_token_{}={}", server.port(), server.token);
     let origin = format!("Origin: http://{}", server.addr);
 
     let page = http(

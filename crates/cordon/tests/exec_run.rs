@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// A workspace and a config home side by side (the home outside the workspace, as it must be).
 struct Setup {
@@ -373,18 +373,41 @@ fn explicit_key_and_journal_work_as_in_run() {
 }
 
 #[test]
-fn a_key_inside_the_granted_scope_blocks_the_run() {
+fn a_home_inside_the_workspace_stays_closed_and_the_run_goes_on() {
     let s = setup();
-    // The home (and its key) inside the workspace: the cwd is readable, so the key would be.
+    if hardened_unavailable(&s) {
+        return;
+    }
+    // The home (its key, journal and policy) inside the workspace every command may write: the
+    // envelope closes it, so the run goes on and the command cannot reach it.
     let inside = s.ws.join(".cordon");
     let o = s.exec_in(&s.ws, &inside, &["--shell", "touch marker"]);
-    assert_eq!(o.status.code(), Some(126), "{}", err(&o));
-    assert!(err(&o).contains("signing key"), "{}", err(&o));
-    assert!(!s.ws.join("marker").exists());
-    // Control: the same text with the home outside runs.
-    let o = s.exec(&["--shell", "touch marker"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(s.ws.join("marker").exists());
+    let o = s.exec_in(&s.ws, &inside, &["--shell", "cat .cordon/policy.yaml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert_eq!(
+        err(&o).trim(),
+        "cat: .cordon/policy.yaml: Permission denied",
+        "{}",
+        err(&o)
+    );
+    let o = s.exec_in(
+        &s.ws,
+        &inside,
+        &["--shell", "echo evil > .cordon/approvers"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("Permission denied"), "{}", err(&o));
+    assert!(!inside.join("approvers").exists());
+    // Control: named local mode reaches it (nothing confines it there).
+    let o = s.exec_in(
+        &s.ws,
+        &inside,
+        &["--mode", "local", "--shell", "cat .cordon/policy.yaml"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("cordon_policy: 1"), "{}", out(&o));
 }
 
 #[test]
@@ -421,7 +444,7 @@ fn hardened_mode_confines_what_runs_to_the_judged_scope() {
     std::fs::write(&script, "#!/bin/sh\necho x > ../escape\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     // Positive control: in local mode nothing confines it.
-    let o = s.exec(&["--shell", "./w.sh"]);
+    let o = s.exec(&["--mode", "local", "--shell", "./w.sh"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(s.root.join("escape").exists());
     std::fs::remove_file(s.root.join("escape")).unwrap();
@@ -440,9 +463,24 @@ fn hardened_mode_confines_what_runs_to_the_judged_scope() {
         !s.root.join("escape").exists(),
         "hardened mode let it escape"
     );
-    assert_ne!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("./w.sh: 2: cannot create ../escape: Permission denied"),
+        "{}",
+        err(&o)
+    );
     let receipt = s.receipts().pop().unwrap();
     assert_eq!(receipt["execution_mode"], "hardened");
+    // The default is hardened: the same text without `--mode` is confined the same way.
+    let o = s.exec(&["--shell", "./w.sh"]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(!s.root.join("escape").exists());
+    let receipt = s.receipts().pop().unwrap();
+    assert_eq!(receipt["execution_mode"], "hardened");
+    assert_eq!(
+        receipt["x-cordon"]["mode"],
+        json!({"mode": "hardened", "chosen": "default"})
+    );
 }
 
 #[test]
@@ -491,23 +529,18 @@ fn hardened_unavailable(s: &Setup) -> bool {
         )
 }
 
-/// The write paths the kernel granted each command of a hardened receipt.
-fn granted_writes(receipt: &Value) -> Vec<String> {
+/// The envelope each command of a hardened receipt ran in.
+fn envelopes(receipt: &Value) -> Vec<Value> {
     receipt["x-cordon"]["sandbox"]["commands"]
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|c| {
-            c["enforcement"]["landlock"]["write_paths"]
-                .as_array()
-                .unwrap()
-        })
-        .map(|p| p.as_str().unwrap().to_string())
+        .map(|c| c["enforcement"]["envelope"].clone())
         .collect()
 }
 
 #[test]
-fn hardened_mode_creates_new_files_through_the_directory_they_land_in() {
+fn hardened_mode_creates_new_files_in_the_workspace_without_grants() {
     let s = setup();
     if hardened_unavailable(&s) {
         return;
@@ -515,112 +548,58 @@ fn hardened_mode_creates_new_files_through_the_directory_they_land_in() {
     std::fs::write(s.ws.join("a.txt"), "one\n").unwrap();
     std::fs::create_dir(s.ws.join("sub")).unwrap();
     let ws = s.ws.to_str().unwrap().to_string();
-    let sub = s.ws.join("sub").to_str().unwrap().to_string();
-    // (text, what must exist afterwards, the directory the kernel must have been granted)
-    let cases: [(&str, &str, &str); 6] = [
+    // (text, what must exist afterwards)
+    let cases = [
         (
             "ls && cat a.txt | wc -l && echo new > b.txt && cat b.txt",
             "b.txt",
-            &ws,
         ),
-        ("mkdir newdir", "newdir", &ws),
-        ("touch x", "x", &ws),
-        ("cp a.txt c.txt", "c.txt", &ws),
-        ("echo x > sub/new.txt", "sub/new.txt", &sub),
-        ("mv a.txt d.txt", "d.txt", &ws),
+        ("mkdir newdir", "newdir"),
+        ("touch x", "x"),
+        ("cp a.txt c.txt", "c.txt"),
+        ("echo x > sub/new.txt", "sub/new.txt"),
+        ("mv a.txt d.txt", "d.txt"),
     ];
-    for (text, made, granted) in cases {
-        let o = s.exec(&["--mode", "hardened", "--shell", text]);
+    for (text, made) in cases {
+        let o = s.exec(&["--shell", text]);
         assert_eq!(o.status.code(), Some(0), "{text}: {}", err(&o));
         assert!(s.ws.join(made).exists(), "{text}");
         let receipt = s.receipts().pop().unwrap();
         assert_eq!(receipt["execution_mode"], "hardened", "{text}");
-        let writes = granted_writes(&receipt);
-        assert!(writes.contains(&granted.to_string()), "{text}: {writes:?}");
-        // Never wider than the directory the file lands in: `sub/new.txt` is not granted `ws`.
-        if granted == sub {
-            assert!(!writes.contains(&ws), "{text}: {writes:?}");
-        }
-        // The decision record shows the name judged and the directory granted.
-        let decision = s.decisions().pop().unwrap();
-        let front_end = &decision["details"]["front_end"];
-        assert!(
-            front_end["absent"]
+        // The envelope writes the workspace; nothing is granted beyond it, file by file (a
+        // checkpointed `mv` has the soft-delete service's shim granted by path, nothing else).
+        for envelope in envelopes(&receipt) {
+            assert_eq!(envelope["enforced"], true, "{text}: {envelope}");
+            assert_eq!(envelope["write"][0], json!(ws), "{text}: {envelope}");
+            let judged: Vec<&Value> = envelope["grants"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|p| p.as_str().unwrap().ends_with(made)),
-            "{text}: {front_end}"
-        );
-        let contract = front_end["synthesized_contract"].to_string();
-        assert!(
-            contract.contains(&format!("\"{granted}\"")),
-            "{text}: {contract}"
-        );
+                .filter(|g| g["made_on"] != "path")
+                .collect();
+            assert!(judged.is_empty(), "{text}: {envelope}");
+        }
+        // The decision judged the names as written.
+        let decision = s.decisions().pop().unwrap();
+        assert!(decision["details"]["front_end"].get("absent").is_none());
     }
-    assert_eq!(
-        out(&s.exec(&["--mode", "hardened", "--shell", "cat b.txt"])),
-        "new\n"
-    );
+    assert_eq!(out(&s.exec(&["--shell", "cat b.txt"])), "new\n");
     // Into a directory that does not exist: the command's own error, not a refusal.
-    let o = s.exec(&["--mode", "hardened", "--shell", "echo x > nodir/new.txt"]);
+    let o = s.exec(&["--shell", "echo x > nodir/new.txt"]);
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
     assert!(err(&o).contains("No such file or directory"), "{}", err(&o));
     assert!(!err(&o).contains("cordon: blocked"), "{}", err(&o));
 }
 
 #[test]
-fn a_new_files_directory_is_judged_before_it_is_granted() {
+fn a_run_whose_envelope_cannot_be_built_says_why_on_stderr() {
     let s = setup();
     if hardened_unavailable(&s) {
         return;
     }
-    std::fs::create_dir(s.ws.join("sub")).unwrap();
-    // Writing the workspace directory itself needs approval; files in it are local work.
-    let policy = s.policy(
-        "no-root-grants",
-        &format!(
-            "{LOCAL_WORK}  - id: root-dir\n    outcome: ask\n    reason: it is granted the whole workspace\n    match:\n      writes: [\"{}\"]\n",
-            s.ws.display()
-        ),
-    );
-    // A new file at the top would be granted the workspace: judged so, it is asked, not run.
-    let o = s.exec(&[
-        "--policy",
-        &policy,
-        "--mode",
-        "hardened",
-        "--shell",
-        "echo x > new.txt",
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
-    assert!(err(&o).contains("root-dir"), "{}", err(&o));
-    assert!(!s.ws.join("new.txt").exists());
-    // Positive controls: local mode grants nothing, so the name alone is judged and it runs; a
-    // new file in `sub` is granted `sub`, which the rule does not cover.
-    let o = s.exec(&["--policy", &policy, "--shell", "echo x > new.txt"]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let o = s.exec(&[
-        "--policy",
-        &policy,
-        "--mode",
-        "hardened",
-        "--shell",
-        "echo x > sub/new.txt",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    assert!(s.ws.join("sub/new.txt").exists());
-}
-
-#[test]
-fn a_run_the_sandbox_blocks_says_why_on_stderr() {
-    let s = setup();
-    if hardened_unavailable(&s) {
-        return;
-    }
-    // A dangling symlink exists, so it is granted by name, and the kernel cannot grant it.
-    std::os::unix::fs::symlink(s.root.join("nowhere/x"), s.ws.join("dangling")).unwrap();
-    let o = s.exec(&["--mode", "hardened", "--shell", "echo x > dangling"]);
+    // The workspace inside cordon's own home, which the envelope never opens.
+    let inside = s.home.join("state");
+    let o = s.exec_in(&inside, &s.home, &["--shell", "true"]);
     assert_eq!(o.status.code(), Some(126), "{}", err(&o));
     // The receipt is only in the journal (no --receipt), and stderr still says why, once.
     assert_eq!(out(&o), "");
@@ -629,14 +608,17 @@ fn a_run_the_sandbox_blocks_says_why_on_stderr() {
         .lines()
         .find(|l| l.starts_with("cordon: blocked: "))
         .unwrap_or_else(|| panic!("nothing said: {said:?}"));
-    assert!(line.contains("dangling"), "{said}");
+    assert!(
+        line.starts_with("cordon: blocked: the policy's envelope cannot be built: ")
+            && line.contains("is never granted"),
+        "{said}"
+    );
     assert_eq!(said.matches("blocked").count(), 1, "{said}");
     let receipt = s.receipts().pop().unwrap();
     assert_eq!(receipt["status"], "blocked");
-    assert!(receipt["error"].as_str().unwrap().contains("dangling"));
-    // Control: the same text on a real path runs.
-    std::fs::remove_file(s.ws.join("dangling")).unwrap();
-    let o = s.exec(&["--mode", "hardened", "--shell", "echo x > dangling"]);
+    assert!(receipt["error"].as_str().unwrap().contains("never granted"));
+    // Control: the same text in the workspace runs.
+    let o = s.exec(&["--shell", "true"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
 }
 

@@ -390,9 +390,15 @@ fn cursor_allows_only_the_sandboxed_form_and_names_it() {
     assert_eq!(v["permission"], "deny");
     let message = v["agent_message"].as_str().unwrap();
     let run_as = message.split("run exactly this instead: ").nth(1).unwrap();
+    // Cursor names its workspace roots: the run's envelope is that workspace.
+    let work = f.work();
     assert_eq!(
-        bash_words(run_as, &f.work()),
-        f.exec_words("cursor", &[], "cargo build")
+        bash_words(run_as, &work),
+        f.exec_words(
+            "cursor",
+            &["--workspace", work.to_str().unwrap()],
+            "cargo build"
+        )
     );
     let v = reply(&f.bash("cursor", run_as, &[]));
     assert_eq!(v["permission"], "allow", "{v}");
@@ -590,7 +596,29 @@ fn every_decision_and_outcome_is_signed_into_the_journal() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "");
 
+    // An outcome for a call cordon never decided is not recorded (the agent goes on).
+    let forged = json!({
+        "session_id": "s-1", "tool_use_id": "toolu_never", "cwd": f.work(),
+        "hook_event_name": "PostToolUse", "tool_name": "Bash",
+        "tool_input": {"command": "ls"},
+        "tool_response": {"stdout": "", "stderr": "", "interrupted": false},
+    });
+    let out = f.hook("claude-code", forged.to_string().as_bytes(), &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("cordon decided no claude-code call \"toolu_never\""),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(f.journal().len(), 3);
+
     // A failed call: the first line of the error and the exit code, not the command's output.
+    let pre = json!({
+        "session_id": "s-1", "tool_use_id": "toolu_2", "cwd": f.work(),
+        "hook_event_name": "PreToolUse", "tool_name": "Bash",
+        "tool_input": {"command": "ls nope"},
+    });
+    decision(&f.hook("claude-code", pre.to_string().as_bytes(), &[]));
     let failed = json!({
         "session_id": "s-1", "tool_use_id": "toolu_2", "cwd": f.work(),
         "hook_event_name": "PostToolUseFailure", "tool_name": "Bash",
@@ -601,10 +629,19 @@ fn every_decision_and_outcome_is_signed_into_the_journal() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     let entries = f.journal();
-    assert_eq!(entries.len(), 4);
-    assert_eq!(entries[3]["exit_code"], 2);
-    assert_eq!(entries[3]["error"], "Exit code 2");
-    assert!(!entries[3].to_string().contains("secret-looking"));
+    assert_eq!(entries.len(), 5);
+    assert_eq!(entries[4]["exit_code"], 2);
+    assert_eq!(entries[4]["error"], "Exit code 2");
+    assert!(!entries[4].to_string().contains("secret-looking"));
+    // Each outcome names the decision record of its call.
+    assert_eq!(
+        entries[4]["decision_record"]["record_id"],
+        entries[3]["record_id"]
+    );
+    assert_eq!(
+        entries[2]["decision_record"]["record_id"],
+        entries[0]["record_id"]
+    );
     assert_eq!(entries[0]["outcome"], "allow");
     assert_eq!(entries[0]["actor"], "claude-code");
     assert_eq!(entries[0]["details"]["request"]["command"], "ls");
@@ -619,7 +656,7 @@ fn every_decision_and_outcome_is_signed_into_the_journal() {
     // `cordon verify` with no arguments checks this journal with the home's key.
     let out = f.cordon(&["verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).starts_with("VALID — 4 entries"));
+    assert!(text(&out.stdout).starts_with("VALID — 5 entries"));
     // Positive control: an edited entry is caught.
     let path = f.home().join("journal/entries.jsonl");
     let edited = std::fs::read_to_string(&path).unwrap().replacen(

@@ -1,17 +1,20 @@
 //! Git hooks and agent settings inside the workspace, attacked through `cordon exec` with the
 //! default pack.
 //!
-//! The hardened sandbox mounts `.git/hooks`, `.claude` and the like read-only inside a writable
-//! root, but a contract that names one of them is the explicit override, and the front end names
-//! every path a command writes. So `echo evil > .git/hooks/pre-commit` would be granted exactly
-//! that file. The default pack asks before any such write; these tests show the hook is never
-//! written without an approval, and (control) that the same command does write it once a policy
-//! allows it, so the tests can fail.
+//! The hardened sandbox mounts `.git/hooks`, `.claude` and the like read-only inside the
+//! workspace. The envelope keeps them so whatever a policy rule allows: only a person's approval
+//! of a text that names one as it is opens it for that run (`cordon_governor::envelope`). The
+//! default pack asks before any such write; these tests show the hook is never written without
+//! an approval, not even under a policy that allows the write, and (control) that the same
+//! command does write it once a person approves it, so the tests can fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod approval_support;
 
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 const HOOK: &str = "#!/bin/sh\nexit 0\n";
 
@@ -104,7 +107,7 @@ fn the_default_pack_never_lets_a_command_that_names_a_hook_or_agent_setting_writ
 }
 
 #[test]
-fn control_a_policy_that_allows_the_write_does_write_the_hook() {
+fn a_policy_that_allows_the_write_does_not_open_the_hook() {
     let (dir, w) = workspace();
     let home = dir.path().join("home");
     if !hardened_available(&home, &w) {
@@ -122,10 +125,46 @@ fn control_a_policy_that_allows_the_write_does_write_the_hook() {
         Some(&policy),
         "echo evil > .git/hooks/pre-commit",
     );
-    assert!(
-        out.status.success(),
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "bash: line 1: .git/hooks/pre-commit: Read-only file system"
+    );
+    assert_eq!(
+        fs::read_to_string(w.join(".git/hooks/pre-commit")).unwrap(),
+        HOOK
+    );
+}
+
+#[test]
+fn control_a_person_who_approves_the_write_opens_the_hook_for_that_run() {
+    let home = approval_support::Home::new();
+    let w = home.ws();
+    fs::create_dir_all(w.join(".git/hooks")).unwrap();
+    fs::write(w.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    fs::write(w.join(".git/hooks/pre-commit"), HOOK).unwrap();
+    let ws = w.to_str().unwrap();
+    let text = "echo evil > .git/hooks/pre-commit";
+    let args = [
+        "exec",
+        "--approval-timeout",
+        "30",
+        "--cwd",
+        ws,
+        "--workspace",
+        ws,
+        "--shell",
+        text,
+    ];
+    let child = home.spawn(&args);
+    let id = home.wait_for_request();
+    home.ok(&["approve", &id]);
+    let out = approval_support::wait(child, Duration::from_secs(30));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        approval_support::text(&out.stderr)
     );
     assert_eq!(
         fs::read_to_string(w.join(".git/hooks/pre-commit")).unwrap(),

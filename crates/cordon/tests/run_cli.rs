@@ -10,9 +10,13 @@ use std::process::{Command, Output};
 use cordon_core::receipt::ExecutionReceipt;
 use serde_json::{json, Value};
 
+/// The binary, with a config home of its own (a hardened run with no `--signing-key` signs with
+/// the config home's key, made on first use), never the user's.
 fn cordon(args: &[&str]) -> Output {
+    let home = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_cordon"))
         .args(args)
+        .env("CORDON_HOME", home.path().join("cordon"))
         .output()
         .unwrap()
 }
@@ -89,7 +93,15 @@ fn allowed_contract_runs_passes_output_through_and_writes_a_receipt() {
     let c = contract(&ws, &["/bin/echo", "hello"], &[]);
     let p = policy(&ws, &["/bin/echo"], false);
     let r = ws.join("out/receipt.json");
-    let out = cordon(&["run", &c, &p, "--receipt", r.to_str().unwrap()]);
+    let out = cordon(&[
+        "run",
+        &c,
+        &p,
+        "--mode",
+        "local",
+        "--receipt",
+        r.to_str().unwrap(),
+    ]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -110,6 +122,61 @@ fn allowed_contract_runs_passes_output_through_and_writes_a_receipt() {
     let e = &v["x-cordon"]["sandbox"]["commands"][0]["enforcement"];
     assert_eq!(e["mode"], "local");
     assert_eq!(e["landlock"]["enforced"], false);
+    // Local mode runs only when named, and the receipt says so.
+    assert_eq!(
+        v["x-cordon"]["mode"],
+        json!({"mode": "local", "chosen": "named"})
+    );
+}
+
+#[test]
+fn run_is_hardened_by_default_and_signs_with_the_config_homes_key() {
+    if !hardened_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    let c = contract(&ws, &["/bin/echo", "hello"], &[]);
+    let p = policy(&ws, &["/bin/echo"], false);
+    let home = ws.join("cordon-home");
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["run", &c, &p])
+        .env("CORDON_HOME", &home)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.starts_with("hello\n"), "{stdout}");
+    let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(v["execution_mode"], "hardened");
+    assert_eq!(
+        v["x-cordon"]["mode"],
+        json!({"mode": "hardened", "chosen": "default"})
+    );
+    let e = &v["x-cordon"]["sandbox"]["commands"][0]["enforcement"];
+    assert_eq!(e["landlock"]["enforced"], true);
+    assert_eq!(e["envelope"]["enforced"], true);
+    // A CSC profile's envelope has no workspace: only the declared scopes are granted.
+    assert_eq!(e["envelope"]["write"].as_array().unwrap().len(), 1, "{e}");
+    // Signed by the key the config home made on first use.
+    let key_id = v["signing_key_id"].as_str().unwrap();
+    let public = home.join(format!("keys/{key_id}.pub"));
+    let r = ws.join("r.json");
+    std::fs::write(&r, stdout.lines().last().unwrap()).unwrap();
+    let verify = cordon(&[
+        "verify-receipt",
+        r.to_str().unwrap(),
+        "--public-key",
+        public.to_str().unwrap(),
+        "--key-id",
+        key_id,
+    ]);
+    assert_eq!(verify.status.code(), Some(0));
 }
 
 #[test]

@@ -671,7 +671,13 @@ fn a_command_that_removes_the_socket_file_does_not_hang_cordon() {
     fs::write(env.w.join("x"), b"x").unwrap();
     let policy = env.root.join("policy.yaml");
     let mut child = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args(["exec", "--policy", policy.to_str().unwrap()])
+        .args([
+            "exec",
+            "--mode",
+            "local",
+            "--policy",
+            policy.to_str().unwrap(),
+        ])
         .args([
             "--cwd",
             env.w.to_str().unwrap(),

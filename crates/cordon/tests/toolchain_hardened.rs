@@ -1,13 +1,14 @@
 //! Toolchains in the home directory under `cordon exec --mode hardened` (data/toolchains.yaml):
-//! `cargo` from `~/.cargo/bin` runs and builds, reading its toolchain's install tree and nothing
-//! else of the home directory, so `~/.cargo/credentials.toml` stays unreadable (EACCES) to the
-//! same build. Controls: the same build script reads the credentials in local mode and reads a
-//! workspace file in hardened mode; the same `cargo` reached through a directory that is no
-//! toolchain's is refused at exec.
+//! the envelope reads every installed toolchain's install tree and nothing else of the home
+//! directory, so `cargo` from `~/.cargo/bin` runs and builds and `~/.cargo/credentials.toml`
+//! stays unreadable (EACCES) to the same build. Controls: the same build script reads the
+//! credentials in local mode and reads a workspace file in hardened mode; a program in a home
+//! directory that is no toolchain's is refused at exec.
 //!
 //! The home is a temporary one whose `.cargo/bin` and `.rustup` link to the real rustup install
 //! (the `cargo` on this machine: CI installs rustup under `/root`), next to a fake
-//! `.cargo/credentials.toml`; the real home is never written.
+//! `.cargo/credentials.toml`; the real home is never written. It lies under the target
+//! directory, not the system's temporary directory, which the default pack lets commands write.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -42,7 +43,7 @@ fn setup() -> Option<Setup> {
     {
         return None;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let root = dir.path().canonicalize().unwrap();
     let home = root.join("user");
     std::fs::create_dir_all(home.join(".cargo")).unwrap();
@@ -53,9 +54,14 @@ fn setup() -> Option<Setup> {
         "[registry]\ntoken = \"fake-token\"\n",
     )
     .unwrap();
-    // The same proxy reached through a directory no toolchain owns.
+    // A program in a home directory no toolchain owns.
     std::fs::create_dir(home.join("elsewhere")).unwrap();
-    std::os::unix::fs::symlink(cargo_bin.join("cargo"), home.join("elsewhere/cargo")).unwrap();
+    // Named like a program the front end knows and the system directories lack, so the decision
+    // allows it and only the kernel stands in the way.
+    let tool = home.join("elsewhere/rustc");
+    std::fs::write(&tool, "#!/bin/sh\necho tool ran\n").unwrap();
+    let executable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
+    std::fs::set_permissions(&tool, executable).unwrap();
 
     let ws = root.join("ws");
     std::fs::create_dir_all(ws.join("src")).unwrap();
@@ -76,6 +82,7 @@ fn setup() -> Option<Setup> {
     println!("cargo:rerun-if-changed=build.rs");
     for (what, path) in [("control", {control:?}), ("credentials", {credentials:?})] {{
         match std::fs::read(path) {{
+            Ok(bytes) if bytes.is_empty() => println!("cargo:warning={{what}}=empty"),
             Ok(_) => println!("cargo:warning={{what}}=read"),
             Err(e) => println!("cargo:warning={{what}}=errno{{}}", e.raw_os_error().unwrap_or(0)),
         }}
@@ -135,19 +142,42 @@ fn cargo_from_a_toolchain_home_runs_hardened_and_cannot_read_credentials() {
     assert!(text(&version.stdout).starts_with("cargo "), "{version:?}");
 
     s.clean();
+    let receipt = s.cordon_home.parent().unwrap().join("receipt.json");
     let build = s.exec(
         &bin,
-        &["--mode", "hardened", "--shell", "cargo build --offline"],
+        &[
+            "--mode",
+            "hardened",
+            "--receipt",
+            receipt.to_str().unwrap(),
+            "--shell",
+            "cargo build --offline",
+        ],
     );
     let err = text(&build.stderr);
     assert_eq!(build.status.code(), Some(0), "cargo build, hardened: {err}");
     assert!(s.ws.join("target/debug/tiny").is_file(), "{err}");
     // Positive control inside the sandbox: the build script reads the workspace.
     assert!(err.contains("control=read"), "{err}");
-    // The attack: the same build reads the credentials next to ~/.cargo/bin.
+    // The attack: the same build reads the credentials next to ~/.cargo/bin. They are closed:
+    // an empty stand-in is mounted over the file where the run has a mount namespace (it reads
+    // as nothing), else Landlock refuses it (EACCES). The receipt says which.
+    let receipt: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&receipt).unwrap()).unwrap();
+    let envelope = &receipt["x-cordon"]["sandbox"]["commands"][0]["enforcement"]["envelope"];
+    let credentials = s.home.join(".cargo/credentials.toml");
+    let stood_in = envelope["stand_ins"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!(credentials));
+    let expected = if stood_in {
+        "credentials=empty".to_string()
+    } else {
+        format!("credentials=errno{EACCES}")
+    };
     assert!(
-        err.contains(&format!("credentials=errno{EACCES}")),
-        "the hardened build could read ~/.cargo/credentials.toml: {err}"
+        err.contains(&expected),
+        "the hardened build could read ~/.cargo/credentials.toml ({expected} expected): {err}"
     );
 
     // Positive control: unconfined, the same build script reads them, so EACCES above is the
@@ -163,18 +193,20 @@ fn cargo_from_a_toolchain_home_runs_hardened_and_cannot_read_credentials() {
 }
 
 #[test]
-fn the_same_cargo_outside_a_toolchain_directory_is_refused_at_exec() {
+fn a_program_in_a_home_directory_that_is_no_toolchains_is_refused_at_exec() {
     let Some(s) = setup() else { return };
-    // `~/elsewhere/cargo` links to the proxy; that directory is no toolchain's, so nothing of
-    // the home directory is granted and the exec is denied (126), as for any program there.
-    let out = s.exec(
-        &s.home.join("elsewhere"),
-        &["--mode", "hardened", "--shell", "cargo --version"],
-    );
+    // `~/elsewhere/rustc`: nothing of the home directory but the toolchains is readable, so
+    // the exec is denied (126), as for any program there.
+    let elsewhere = s.home.join("elsewhere");
+    let out = s.exec(&elsewhere, &["--mode", "hardened", "--shell", "rustc"]);
     assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("Permission denied"),
+        text(&out.stderr).contains("cordon: command c1 did not complete: rustc: Permission denied"),
         "{}",
         text(&out.stderr)
     );
+    // Control: local mode runs it.
+    let out = s.exec(&elsewhere, &["--mode", "local", "--shell", "rustc"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "tool ran\n");
 }

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::matcher::{CompiledPolicy, CompiledRule};
 use super::{severity, CordonReason, RedirectSpec};
+use crate::enforcement::Enforcement;
 use crate::facts::{self, display_argv, CommandFacts, Facts};
 use crate::knowledge::Knowledge;
 use crate::shell::{self, pathutil, Session};
@@ -51,11 +52,23 @@ pub struct Decision {
     pub policy_sha256: String,
 }
 
-/// Parses `text`, derives facts with the built-in knowledge base, and decides.
+/// Parses `text`, derives facts with the built-in knowledge base, and decides, assuming local
+/// mode (nothing but this judgement stands between the text and the machine).
 pub fn decide(text: &str, session: &Session, policy: &CompiledPolicy) -> (Facts, Decision) {
+    decide_under(text, session, policy, Enforcement::Local)
+}
+
+/// As [`decide`], assuming the enforcement the caller will start the text under.
+pub fn decide_under(
+    text: &str,
+    session: &Session,
+    policy: &CompiledPolicy,
+    enforcement: Enforcement,
+) -> (Facts, Decision) {
     let knowledge = Knowledge::builtin();
     let script = shell::parse(text, session);
-    let facts = facts::of_script(&script, session, knowledge);
+    let mut facts = facts::of_script(&script, session, knowledge);
+    facts::assume(&mut facts, enforcement);
     let decision = decide_facts(&facts, policy, session, knowledge);
     (facts, decision)
 }
@@ -72,11 +85,12 @@ pub fn decide_facts(
         .iter()
         .map(|f| judge(f, policy, session, knowledge))
         .collect();
+    // With no command the text is either unresolved (asked below) or runs nothing (denied).
     let mut outcome = commands
         .iter()
         .map(|c| c.outcome)
         .max_by_key(|o| severity(*o))
-        .unwrap_or(Outcome::Deny);
+        .unwrap_or(Outcome::Allow);
     let mut reason_codes: Vec<CordonReason> = Vec::new();
     for command in commands.iter().filter(|c| c.outcome == outcome) {
         for code in &command.reason_codes {
@@ -85,7 +99,12 @@ pub fn decide_facts(
             }
         }
     }
+    let bounded = reason_codes.contains(&CordonReason::EnvelopeBounded);
     let mut sentence = match outcome {
+        Outcome::Allow if commands.len() > 1 && bounded => format!(
+            "Allowed (hardened mode): each of the {} commands is allowed; what cordon cannot judge in full, the kernel confines to the policy's envelope with no network.",
+            commands.len()
+        ),
         Outcome::Allow if commands.len() > 1 => {
             format!(
                 "Allowed: each of the {} commands is allowed by the policy.",
@@ -99,12 +118,22 @@ pub fn decide_facts(
             .unwrap_or_default(),
     };
     if !facts.unresolved.is_empty() && severity(outcome) < severity(Outcome::Ask) {
-        outcome = Outcome::Ask;
-        reason_codes = vec![CordonReason::UnresolvedCommand];
-        sentence = format!(
-            "Needs approval: the text cannot be judged before it runs: {}.",
-            facts.unresolved.join("; ")
-        );
+        if facts.enforcement.confines() {
+            // Whatever the text hides still runs inside the envelope, with no network.
+            outcome = Outcome::AllowWithCheckpoint;
+            reason_codes = vec![CordonReason::EnvelopeBounded];
+            sentence = format!(
+                "Allowed with a checkpoint (hardened mode): the text cannot be judged in full ({}), but the kernel confines it to the policy's envelope with no network; what it may change is snapshotted first.",
+                facts.unresolved.join("; ")
+            );
+        } else {
+            outcome = Outcome::Ask;
+            reason_codes = vec![CordonReason::UnresolvedCommand];
+            sentence = format!(
+                "Needs approval: the text cannot be judged before it runs: {}.",
+                facts.unresolved.join("; ")
+            );
+        }
     }
     if commands.is_empty() && facts.unresolved.is_empty() {
         outcome = Outcome::Deny;
@@ -189,7 +218,28 @@ fn judge(
         (_, Some(rule)) => format!("{}: `{shown}`: {} (rule {}).", label(outcome), trim_period(&rule.reason), rule.id),
     };
 
-    if !facts.unresolved.is_empty() && severity(outcome) <= severity(Outcome::Ask) {
+    let bounded = facts.enforcement.confines()
+        && matches!(outcome, Outcome::Allow | Outcome::AllowWithCheckpoint);
+    if !facts.unresolved.is_empty() && bounded {
+        // Hardened mode with no network: what cordon cannot see still lands in the envelope. A
+        // command that can neither write nor run code stays allowed; any other is snapshotted.
+        if !facts.read_only && outcome == Outcome::Allow {
+            outcome = Outcome::AllowWithCheckpoint;
+            reason_codes = vec![CordonReason::EnvelopeBounded];
+        } else {
+            reason_codes.push(CordonReason::EnvelopeBounded);
+        }
+        let how = if outcome == Outcome::Allow {
+            "Allowed (hardened mode)"
+        } else {
+            "Allowed with a checkpoint (hardened mode)"
+        };
+        sentence = format!(
+            "{how}: `{shown}` cannot be judged in full ({}), but the kernel confines it to the policy's envelope with no network{}.",
+            facts.unresolved.join("; "),
+            if outcome == Outcome::Allow { "" } else { "; what it may change is snapshotted first" }
+        );
+    } else if !facts.unresolved.is_empty() && severity(outcome) <= severity(Outcome::Ask) {
         // Unresolved is the first thing a person must know; a rule that also asks is kept as a code.
         let rule_asked = outcome == Outcome::Ask && !hits.is_empty();
         outcome = Outcome::Ask;
@@ -370,6 +420,15 @@ fn check_redirect(
 }
 
 impl Decision {
+    /// The enforcement the decision assumed (recorded in each command's facts; local when the
+    /// text ran no command).
+    pub fn enforcement(&self) -> Enforcement {
+        self.commands
+            .first()
+            .map(|c| c.facts.enforcement)
+            .unwrap_or_default()
+    }
+
     /// The CSC-shaped PolicyDecision for this decision on `contract`: CSC's verdict and CSC
     /// reason codes, cordon's outcome, and the sentence.
     pub fn to_policy_decision(

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::matcher::{CompiledPolicy, Context};
 use super::{decide, LoadedNativePolicy, NativePolicyError};
+use crate::enforcement::Enforcement;
 use crate::facts;
 use crate::knowledge::Knowledge;
 use crate::shell::{self, Session};
@@ -37,8 +38,32 @@ pub struct FixtureCase {
     #[serde(default)]
     pub argv: Option<Vec<String>>,
     pub expect: Outcome,
+    /// The mode the case is decided in: `local` (the default) or `hardened` (the kernel enforces
+    /// the envelope, with no network).
+    #[serde(default)]
+    pub mode: FixtureMode,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// The enforcement a fixture case assumes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FixtureMode {
+    #[default]
+    Local,
+    Hardened,
+}
+
+impl FixtureMode {
+    pub fn enforcement(self) -> Enforcement {
+        match self {
+            FixtureMode::Local => Enforcement::Local,
+            FixtureMode::Hardened => Enforcement::Hardened {
+                reaches_network: false,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -131,7 +156,8 @@ pub fn run(
             (None, Some(argv)) => (facts::display_argv(argv), shell::from_argv(argv, &session)),
             (None, None) => continue,
         };
-        let facts = facts::of_script(&script, &session, knowledge);
+        let mut facts = facts::of_script(&script, &session, knowledge);
+        facts::assume(&mut facts, case.mode.enforcement());
         let decision = decide::decide_facts(&facts, &compiled, &session, knowledge);
         results.push(CaseResult {
             text,
@@ -160,12 +186,18 @@ pub fn check_examples(
         let Some(examples) = &rule.examples else {
             continue;
         };
+        let enforcement = if rule.requires_confinement() {
+            Enforcement::Hardened {
+                reaches_network: false,
+            }
+        } else {
+            Enforcement::Local
+        };
         let applies = |text: &str| {
             let script = shell::parse(text, &session);
-            facts::of_script(&script, &session, knowledge)
-                .commands
-                .iter()
-                .any(|f| rule.applies(f))
+            let mut facts = facts::of_script(&script, &session, knowledge);
+            facts::assume(&mut facts, enforcement);
+            facts.commands.iter().any(|f| rule.applies(f))
         };
         for text in &examples.matching {
             if !applies(text) {

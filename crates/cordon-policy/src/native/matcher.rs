@@ -51,6 +51,12 @@ impl CompiledRule {
     pub fn applies(&self, facts: &CommandFacts) -> bool {
         self.when.matches(facts) && !self.unless.as_ref().is_some_and(|u| u.matches(facts))
     }
+
+    /// The rule matches only commands the kernel confines (`match: {confined: true}`), so its
+    /// examples are read as hardened-mode commands.
+    pub fn requires_confinement(&self) -> bool {
+        self.when.confined == Some(true)
+    }
 }
 
 /// A glob set, parsed and built on first use. Every glob was checked to parse when the policy
@@ -119,6 +125,7 @@ struct CompiledMatch {
     inline_code: Option<bool>,
     privileged: Option<bool>,
     tags_any: Option<Vec<String>>,
+    confined: Option<bool>,
 }
 
 impl CompiledPolicy {
@@ -345,6 +352,7 @@ impl CompiledMatch {
             inline_code: spec.inline_code,
             privileged: spec.privileged,
             tags_any: spec.tags_any.clone(),
+            confined: spec.confined,
         })
     }
 
@@ -460,6 +468,7 @@ impl CompiledMatch {
             || self.known.is_some_and(|k| k != f.known)
             || self.inline_code.is_some_and(|i| i != f.inline_code)
             || self.privileged.is_some_and(|p| p != f.privileged)
+            || self.confined.is_some_and(|c| c != f.enforcement.confines())
         {
             return false;
         }

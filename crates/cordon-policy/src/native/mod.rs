@@ -23,7 +23,9 @@ use cordon_core::{EffectType, Outcome};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use decide::{decide, decide_facts, expand_template, CommandJudgement, Decision, RuleHit};
+pub use decide::{
+    decide, decide_facts, decide_under, expand_template, CommandJudgement, Decision, RuleHit,
+};
 pub use matcher::{CompiledPolicy, Context};
 pub use reason::CordonReason;
 
@@ -129,6 +131,10 @@ pub struct MatchSpec {
     pub privileged: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags_any: Option<Vec<String>>,
+    /// The kernel confines the command to the policy's envelope with no network (hardened mode,
+    /// as the caller states it: `facts::assume`), so what it cannot see into is still bounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confined: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -197,7 +203,21 @@ pub struct NativePolicy {
     pub description: String,
     #[serde(default)]
     pub default: DefaultOutcome,
+    /// Whether the output of a run that holds secrets, and its records, are redacted of them
+    /// (docs/secrets.md, "Redaction"). On unless the policy says `redact_secrets: false`, which
+    /// exists for the tests' positive control: it shows that a test can see a leak. The receipt
+    /// of every run with secrets says whether redaction was on.
+    #[serde(default = "redact_secrets_by_default", skip_serializing_if = "is_on")]
+    pub redact_secrets: bool,
     pub rules: Vec<Rule>,
+}
+
+fn redact_secrets_by_default() -> bool {
+    true
+}
+
+fn is_on(redact: &bool) -> bool {
+    *redact
 }
 
 /// A validated native policy and the digest of its document.

@@ -27,13 +27,20 @@ pub enum CordonReason {
     NothingToRun,
     /// The text cannot be written as a CSC contract (too many commands, an empty argument).
     ContractUnrepresentable,
+    /// The command could not be judged in full, and runs because the kernel confines it to the
+    /// policy's envelope (hardened mode, no network): what it cannot reach needs no person.
+    EnvelopeBounded,
     /// The policy allows it, but it would run in hardened mode and this kernel cannot confine
     /// it (Landlock ABI below 3, no seccomp filters): denied rather than run unconfined.
     HardenedUnavailable,
+    /// A secret the policy grants cannot be given as written: one variable granted two secrets,
+    /// a variable cordon never passes, or a grant to one part of a text that runs as a whole
+    /// (every part would receive it).
+    SecretGrantRefused,
 }
 
 impl CordonReason {
-    pub const ALL: [CordonReason; 11] = [
+    pub const ALL: [CordonReason; 13] = [
         CordonReason::RuleAllowed,
         CordonReason::RuleCheckpointed,
         CordonReason::RuleRedirected,
@@ -44,7 +51,9 @@ impl CordonReason {
         CordonReason::RedirectRefused,
         CordonReason::NothingToRun,
         CordonReason::ContractUnrepresentable,
+        CordonReason::EnvelopeBounded,
         CordonReason::HardenedUnavailable,
+        CordonReason::SecretGrantRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,7 +68,9 @@ impl CordonReason {
             CordonReason::RedirectRefused => "REDIRECT_REFUSED",
             CordonReason::NothingToRun => "NOTHING_TO_RUN",
             CordonReason::ContractUnrepresentable => "CONTRACT_UNREPRESENTABLE",
+            CordonReason::EnvelopeBounded => "ENVELOPE_BOUNDED",
             CordonReason::HardenedUnavailable => "HARDENED_UNAVAILABLE",
+            CordonReason::SecretGrantRefused => "SECRET_GRANT_REFUSED",
         }
     }
 }

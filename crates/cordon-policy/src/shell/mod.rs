@@ -10,8 +10,12 @@
 //! argument, a working directory after `cd "$d"`) is recorded as *unresolved*: such a command is
 //! asked, never allowed. Parsing is total: any byte string gives a [`Script`], never a panic.
 
+mod evaluate;
+mod lists;
 pub mod pathutil;
 mod resolve;
+mod runners;
+mod statements;
 mod walk;
 
 use serde::Serialize;
@@ -122,6 +126,10 @@ pub struct SimpleCommand {
     pub origin: Origin,
     /// Why this command cannot be judged statically. Non-empty means: ask, never allow.
     pub unresolved: Vec<String>,
+    /// Arguments computed at run time are paths under these directories, each one whole
+    /// argument: `find ROOT -exec cmd {} +`, or `find ROOT -print0 | xargs -0 cmd`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub computed_paths_under: Option<Vec<String>>,
 }
 
 impl SimpleCommand {

@@ -32,8 +32,18 @@ const INTERPRETERS: &[&str] = &[
     "irb",
 ];
 
-/// Options of interpreters that only print information.
-const INFO_FLAGS: &[&str] = &["--version", "-V", "--help", "-h", "-v", "-version"];
+/// Options of interpreters that only print information, or run something other than standard
+/// input (`node --test` runs the test files it finds).
+const INFO_FLAGS: &[&str] = &[
+    "--version",
+    "-V",
+    "--help",
+    "-h",
+    "-v",
+    "-version",
+    "--test",
+    "--run",
+];
 
 /// `git -c` keys that only change presentation or identity, never what program git runs.
 const SAFE_GIT_CONFIG_PREFIXES: &[&str] = &[
@@ -106,7 +116,8 @@ pub(super) fn dangerous_assignment(name: &str, value: &str) -> Option<&'static s
     }
 }
 
-/// A command with the state of `ctx` and the given words.
+/// A command with the state of `ctx` and the given words. (Variables the text exports are added
+/// to every command when the walk finishes.)
 pub(super) fn new_command(ctx: &Ctx, words: Vec<Word>) -> SimpleCommand {
     SimpleCommand {
         argv: words.iter().map(|w| w.text.clone()).collect(),
@@ -120,6 +131,7 @@ pub(super) fn new_command(ctx: &Ctx, words: Vec<Word>) -> SimpleCommand {
         privileged: ctx.privileged,
         origin: ctx.origin,
         unresolved: ctx.unresolved.clone(),
+        computed_paths_under: ctx.computed_paths_under.clone(),
     }
 }
 
@@ -180,12 +192,17 @@ impl Walker<'_> {
         let mut command_ctx = ctx.clone();
         let mut assigned = Vec::new();
         for (name, value) in &assignments {
-            if let Some(why) = dangerous_assignment(name, &value.text) {
+            // `IFS=… read` only changes how that one command splits its input.
+            let only_this_command = name == "IFS";
+            if let Some(why) =
+                dangerous_assignment(name, &value.text).filter(|_| !only_this_command)
+            {
                 command_ctx.unresolved.push(format!("`{name}=…` {why}"));
             }
             assigned.push(format!("{name}={}", value.text));
         }
         let mut program_path = None;
+        let mut label = None;
         for _ in 0..32 {
             let Some(first) = words.first() else {
                 return;
@@ -213,6 +230,15 @@ impl Walker<'_> {
                         break;
                     }
                     skip_options(&words, 1, &[], true)
+                }
+                // These take no options of their own (but `--help`): one given is judged as
+                // the wrapper's own word, not as a program to run.
+                "builtin" | "nohup" | "unbuffer" | "chronic"
+                    if words
+                        .get(1)
+                        .is_some_and(|w| w.text.starts_with('-') && w.text != "--") =>
+                {
+                    break
                 }
                 "builtin" | "nohup" | "unbuffer" | "chronic" => Some(1),
                 "setsid" => skip_options(&words, 1, &[], true),
@@ -279,6 +305,7 @@ impl Walker<'_> {
                 "watch" => return self.watch(words, &command_ctx),
                 "flock" => return self.flock(words, assigned, &command_ctx),
                 "eval" => return self.eval(words, &command_ctx),
+                "trap" => return self.trap(words, assigned, &command_ctx),
                 "source" | "." => {
                     let file = words.get(1).map(|w| w.text.clone()).unwrap_or_default();
                     let why = format!("it runs the file `{file}` as shell code in this shell");
@@ -295,6 +322,24 @@ impl Walker<'_> {
                 }
                 name if SHELLS.contains(&name) => {
                     return self.shell(words, assigned, program_path, &command_ctx)
+                }
+                _ if super::runners::run_subcommand(&words).is_some() => {
+                    match super::runners::run_subcommand(&words) {
+                        Some(Ok((name, at))) => {
+                            label = Some(name);
+                            Some(at)
+                        }
+                        Some(Err(why)) => {
+                            return self.emit_with(
+                                words,
+                                assigned,
+                                program_path,
+                                &command_ctx,
+                                Some(why),
+                            )
+                        }
+                        None => break,
+                    }
                 }
                 name if is_python(name) => match python_module(&words) {
                     Some(module_at) => {
@@ -313,17 +358,23 @@ impl Walker<'_> {
                 // A wrapper with nothing to wrap (`env`, `nohup`) runs as itself.
                 break;
             }
-            if name != "python" && !is_python(&name) {
+            if let Some(label) = label.take() {
+                command_ctx.wrappers.push(label);
+            } else if name != "python" && !is_python(&name) {
                 command_ctx.wrappers.push(name);
             }
             words.drain(..skip);
             program_path = None;
         }
+        self.variable_builtins(&words);
+        if words.first().is_some_and(|w| w.text == "set") {
+            errexit_setting(&words, ctx);
+        }
         let why = interpreter_reads_stdin(&words, &command_ctx);
         self.emit_with(words, assigned, program_path, &command_ctx, why);
     }
 
-    fn emit_with(
+    pub(super) fn emit_with(
         &mut self,
         words: Vec<Word>,
         assignments: Vec<String>,
@@ -332,7 +383,7 @@ impl Walker<'_> {
         why: Option<String>,
     ) {
         let mut command = new_command(ctx, words);
-        command.assignments = assignments;
+        command.assignments.extend(assignments);
         command.program_path = program_path;
         if let Some(why) = why {
             command.unresolved.push(why);
@@ -415,7 +466,7 @@ impl Walker<'_> {
         let old = command_ctx.cwd.clone();
         let new = match (name, operand) {
             ("popd", _) => ctx.dirstack.pop().unwrap_or(None),
-            (_, None) if name == "cd" => Some(pathutil::normalize_absolute(&self.session.home)),
+            (_, None) if name == "cd" => command_ctx.home.clone(),
             (_, None) => None,
             (_, Some(w)) if !w.is_static || w.glob => None,
             ("cd", Some(w)) if w.text == "-" => ctx.oldpwd.clone(),
@@ -599,7 +650,17 @@ impl Walker<'_> {
                 }
             };
         }
-        if i < words.len() {
+        // `bash /dev/stdin <<EOF`: the script is the standard input.
+        let script_is_stdin = words.get(i).is_some_and(|w| {
+            w.is_static
+                && pathutil::join(ctx.cwd.as_deref(), &self.session.home, &w.text).is_some_and(
+                    |p| {
+                        let cwd = ctx.cwd.clone().unwrap_or_default();
+                        pathutil::special(&p, &cwd) == pathutil::Special::Stream
+                    },
+                )
+        });
+        if i < words.len() && !script_is_stdin {
             // `bash script.sh`: runs a file; judged as running that script.
             return self.emit_with(words, assigned, program_path, ctx, None);
         }
@@ -614,6 +675,30 @@ impl Walker<'_> {
                 let why = format!("`{name}` runs shell code from its standard input");
                 self.emit_with(words, assigned, program_path, ctx, Some(why));
             }
+        }
+    }
+
+    /// `trap 'TEXT' SIGNALS`: TEXT runs later, in this shell, and is judged as commands of its
+    /// own; `trap -l`, `trap -p` and `trap - SIG` run nothing.
+    fn trap(&mut self, words: Vec<Word>, assigned: Vec<String>, ctx: &Ctx) {
+        let handler = words
+            .get(1)
+            .filter(|w| !(w.is_static && w.text.starts_with('-')));
+        match handler {
+            Some(text) if text.is_static => {
+                let text = text.text.clone();
+                let mut nested = ctx.clone();
+                nested.depth += 1;
+                nested.origin = Origin::Nested;
+                nested.wrappers.push("trap".to_string());
+                self.walk_text(&text, &mut nested);
+                self.emit_with(words, assigned, None, ctx, None);
+            }
+            Some(text) => {
+                let why = format!("the `trap` handler `{}` is computed at run time", text.text);
+                self.emit_with(words, assigned, None, ctx, Some(why));
+            }
+            None => self.emit_with(words, assigned, None, ctx, None),
         }
     }
 
@@ -633,86 +718,6 @@ impl Walker<'_> {
             nested.wrappers.push("eval".to_string());
             self.walk_text(&text.join(" "), &mut nested);
         }
-    }
-
-    /// `xargs [options] COMMAND [args]`: COMMAND gets arguments from standard input, so at least
-    /// one of its arguments is computed at run time.
-    fn xargs(&mut self, words: Vec<Word>, assigned: Vec<String>, ctx: &Ctx) {
-        let with_value = [
-            "-I",
-            "-L",
-            "-n",
-            "-P",
-            "-s",
-            "-d",
-            "-E",
-            "-a",
-            "--arg-file",
-            "--delimiter",
-            "--max-args",
-            "--max-procs",
-            "--max-lines",
-            "--max-chars",
-            "--replace",
-            "--eof",
-            "--process-slot-var",
-        ];
-        let Some(start) = skip_options(&words, 1, &with_value, true) else {
-            let why = "the options of `xargs` are computed at run time".to_string();
-            return self.emit_with(words, assigned, None, ctx, Some(why));
-        };
-        let replace = words
-            .iter()
-            .position(|w| w.text == "-I" || w.text == "--replace")
-            .and_then(|i| words.get(i + 1))
-            .map(|w| w.text.clone())
-            .or_else(|| {
-                words.iter().take(start).find_map(|w| {
-                    w.text
-                        .strip_prefix("--replace=")
-                        .map(str::to_string)
-                        .or_else(|| {
-                            w.text.strip_prefix("-i").map(|r| {
-                                if r.is_empty() {
-                                    "{}".to_string()
-                                } else {
-                                    r.to_string()
-                                }
-                            })
-                        })
-                })
-            });
-        let mut inner: Vec<Word> = words.iter().skip(start).cloned().collect();
-        if inner.is_empty() {
-            inner.push(Word::literal("echo"));
-        }
-        let input = Word {
-            text: "{xargs input}".to_string(),
-            is_static: false,
-            glob: false,
-        };
-        match &replace {
-            Some(r) if inner.iter().skip(1).any(|w| w.text.contains(r.as_str())) => {
-                for word in inner.iter_mut().skip(1) {
-                    if word.text.contains(r.as_str()) {
-                        word.is_static = false;
-                    }
-                }
-            }
-            _ => inner.push(input),
-        }
-        let mut nested = ctx.clone();
-        nested.origin = Origin::Nested;
-        nested.wrappers.push("xargs".to_string());
-        nested.stdin = Stdin::Inherited;
-        let assignments = assigned
-            .iter()
-            .filter_map(|a| {
-                a.split_once('=')
-                    .map(|(n, v)| (n.to_string(), Word::literal(v)))
-            })
-            .collect();
-        self.resolve(inner, assignments, &mut nested);
     }
 
     /// `watch [options] COMMAND…` joins its arguments and runs them with `sh -c` (unless `-x`).
@@ -833,6 +838,10 @@ impl Walker<'_> {
             find_words.push(word.clone());
             i += 1;
         }
+        let roots = ctx
+            .cwd
+            .as_deref()
+            .and_then(|cwd| super::statements::find_roots(&words[1..], cwd, &self.session.home));
         self.emit_with(find_words, assigned, None, ctx, unresolved);
         for (action, inner) in inner_commands {
             if inner.is_empty() {
@@ -842,7 +851,32 @@ impl Walker<'_> {
             nested.origin = Origin::Nested;
             nested.wrappers.push(format!("find {action}"));
             nested.stdin = Stdin::Inherited;
+            nested.pipe_source = None;
+            // Each `{}` is one whole path under a root: it never splits into options.
+            nested.computed_paths_under = roots.clone();
             self.resolve(inner, Vec::new(), &mut nested);
+        }
+    }
+}
+
+/// `set -e`, `set -euo pipefail`, `set -o errexit` turn errexit on; `set +e` off.
+fn errexit_setting(words: &[Word], ctx: &mut Ctx) {
+    let mut words = words.iter().skip(1).peekable();
+    while let Some(word) = words.next() {
+        let t = word.text.as_str();
+        let letters = t.get(1..).unwrap_or("");
+        let on = t.starts_with('-');
+        if (on || t.starts_with('+')) && letters.contains('e') && !letters.contains('o') {
+            ctx.errexit = on;
+        }
+        if (on || t.starts_with('+')) && letters.ends_with('o') {
+            let option = words.next().map(|w| w.text.as_str());
+            if option == Some("errexit") {
+                ctx.errexit = on;
+            }
+            if letters.contains('e') {
+                ctx.errexit = on;
+            }
         }
     }
 }

@@ -6,6 +6,8 @@
 
 use tree_sitter::{Node, Parser};
 
+use super::evaluate::{self, Value, Variable, Variables};
+use super::lists::{self, Directory, Tail};
 use super::pathutil;
 use super::Session;
 use super::{
@@ -16,18 +18,6 @@ use super::{
 /// Deepest syntax-tree recursion the walker follows. Pathological input (thousands of nested
 /// `$(`) would otherwise exhaust the stack.
 const MAX_TREE_DEPTH: usize = 200;
-
-/// Devices a redirect may name without reading or writing anything that matters.
-const HARMLESS_DEVICES: &[&str] = &[
-    "/dev/null",
-    "/dev/stdout",
-    "/dev/stderr",
-    "/dev/stdin",
-    "/dev/tty",
-    "/dev/zero",
-    "/dev/random",
-    "/dev/urandom",
-];
 
 /// The walk's view of the shell state at one point of the text.
 #[derive(Debug, Clone)]
@@ -43,11 +33,32 @@ pub(super) struct Ctx {
     pub origin: Origin,
     pub unresolved: Vec<String>,
     pub privileged: bool,
+    /// What `~` and `$HOME` mean here; `None` after `HOME=$(…)`.
+    pub home: Option<String>,
+    /// `set -e` is on: a failing command (a `cd` to nowhere) ends the text.
+    pub errexit: bool,
+    /// What the previous pipeline segment writes to this one, when it is a list of paths.
+    pub pipe_source: Option<PipeSource>,
+    /// For commands run by `find -exec` or `xargs -0`: the directories their computed
+    /// arguments are paths under.
+    pub computed_paths_under: Option<Vec<String>>,
+}
+
+/// The output of a pipeline segment that lists paths under known directories (`find ROOT`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PipeSource {
+    pub roots: Vec<String>,
+    /// Each path ends with a NUL (`-print0`), so none can be split into several arguments.
+    pub nul: bool,
 }
 
 impl Ctx {
     fn root(session: &Session) -> Ctx {
         Ctx {
+            home: Some(pathutil::normalize_absolute(&session.home)),
+            errexit: false,
+            pipe_source: None,
+            computed_paths_under: None,
             cwd: Some(pathutil::normalize_absolute(&session.cwd)),
             oldpwd: None,
             dirstack: Vec::new(),
@@ -61,11 +72,13 @@ impl Ctx {
         }
     }
 
-    /// Keeps the directory state of `other` (after a `cd` inside a redirected statement).
-    fn take_directory_state(&mut self, other: &Ctx) {
+    /// Keeps the shell state of `other`: its directories after a `cd`, and its home.
+    pub(super) fn take_directory_state(&mut self, other: &Ctx) {
         self.cwd.clone_from(&other.cwd);
         self.oldpwd.clone_from(&other.oldpwd);
         self.dirstack.clone_from(&other.dirstack);
+        self.home.clone_from(&other.home);
+        self.errexit = other.errexit;
     }
 }
 
@@ -75,6 +88,27 @@ pub(super) struct Walker<'a> {
     pub out: Vec<SimpleCommand>,
     pub unresolved: Vec<String>,
     tree_depth: usize,
+    /// Every value the text assigns to each variable, on any path through it.
+    pub variables: Variables,
+    /// The places bash evaluates text as code; checked against `variables` once the whole text
+    /// is known, so an assignment in another branch or a later loop iteration is not missed.
+    pub evaluations: Vec<Evaluation>,
+}
+
+/// A place where bash evaluates text it may have stored: checked in [`Walker::finish`].
+#[derive(Debug, Clone)]
+pub(super) enum Evaluation {
+    /// Arithmetic (`$((…))`, `((…))`, `let`, `[[ a -eq b ]]`).
+    Arithmetic(String),
+    /// A variable name read by a builtin (`printf -v`, `read`, `test -v`, `declare`), with the
+    /// builtin's name.
+    Name(String, String),
+    /// A parameter expansion (`${!x}`, `${x@P}`, `${a[i]}`, `${x:i:n}`).
+    Expansion(String),
+    /// An assignment to `name`, arithmetic if `name` is declared `-i`.
+    Assignment(String, String),
+    /// `a[sub]=…` on an array that is indexed unless declared `-A`.
+    Subscript(String, String),
 }
 
 pub(super) fn parse_script(text: &str, session: &Session) -> Script {
@@ -122,11 +156,11 @@ fn statement_kind(kind: &str) -> bool {
     )
 }
 
-fn node_text<'s>(node: Node, src: &'s str) -> &'s str {
+pub(super) fn node_text<'s>(node: Node, src: &'s str) -> &'s str {
     src.get(node.start_byte()..node.end_byte()).unwrap_or("")
 }
 
-fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+pub(super) fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
     let mut cursor = node.walk();
     node.named_children(&mut cursor).collect()
 }
@@ -146,6 +180,8 @@ impl<'a> Walker<'a> {
             out: Vec::new(),
             unresolved: Vec::new(),
             tree_depth: 0,
+            variables: Variables::new(),
+            evaluations: Vec::new(),
         }
     }
 
@@ -153,13 +189,15 @@ impl<'a> Walker<'a> {
         if let Some(parser) = self.parser.take() {
             PARSER.with(|cell| *cell.borrow_mut() = Some(parser));
         }
+        self.check_evaluations();
+        self.pass_exports();
         Script {
             commands: self.out,
             unresolved: self.unresolved,
         }
     }
 
-    fn note(&mut self, why: String) {
+    pub(super) fn note(&mut self, why: String) {
         if !self.unresolved.contains(&why) {
             self.unresolved.push(why);
         }
@@ -213,7 +251,7 @@ impl<'a> Walker<'a> {
         self.walk_node(root, text, ctx);
     }
 
-    fn walk_node(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
+    pub(super) fn walk_node(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
         if self.tree_depth >= MAX_TREE_DEPTH {
             self.note("the shell text is nested too deeply to analyse".to_string());
             return;
@@ -227,16 +265,8 @@ impl<'a> Walker<'a> {
         match node.kind() {
             "comment" => {}
             "command" => self.command(node, src, ctx),
-            "pipeline" => {
-                for (i, segment) in named_children(node).into_iter().enumerate() {
-                    // Every segment runs in its own subshell: a `cd` there does not persist.
-                    let mut inner = ctx.clone();
-                    if i > 0 {
-                        inner.stdin = Stdin::Pipe;
-                    }
-                    self.walk_node(segment, src, &mut inner);
-                }
-            }
+            "pipeline" => self.pipeline(node, src, ctx),
+            "list" => self.list_statement(node, src, ctx, Tail::default()),
             "subshell" => {
                 let mut inner = ctx.clone();
                 self.walk_children(node, src, &mut inner);
@@ -253,6 +283,9 @@ impl<'a> Walker<'a> {
             }
             "variable_assignment" => {
                 let (name, value) = self.assignment(node, src, ctx);
+                self.check_assigned_name(&name, &value);
+                let plain_name = name.split('[').next().unwrap_or("").to_string();
+                self.assign(ctx, &plain_name, &value, false);
                 if let Some(why) = super::resolve::dangerous_assignment(&name, &value.text) {
                     let mut inner = ctx.clone();
                     inner
@@ -276,10 +309,12 @@ impl<'a> Walker<'a> {
             }
             "declaration_command" | "unset_command" => self.declaration(node, src, ctx),
             "command_substitution" | "process_substitution" => self.substitution(node, src, ctx),
-            "test_command" => {
-                // `[[ … ]]` runs nothing itself, but substitutions inside it do.
-                self.collect_substitutions(node, src, ctx);
+            "test_command" => self.test_command(node, src, ctx),
+            "compound_statement" if node_text(node, src).starts_with("((") => {
+                self.arithmetic_command(node, src, ctx)
             }
+            "for_statement" => self.for_loop(node, src, ctx),
+            "c_style_for_statement" => self.c_style_for(node, src, ctx),
             "ERROR" => {
                 self.note("the shell text does not parse as bash".to_string());
                 self.walk_children(node, src, ctx);
@@ -289,10 +324,16 @@ impl<'a> Walker<'a> {
     }
 
     /// Walks statement children in order, and searches every other child for substitutions.
-    fn walk_children(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
+    pub(super) fn walk_children(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
         for child in named_children(node) {
             if statement_kind(child.kind()) || child.kind() == "ERROR" {
+                let before = Directory::of(ctx);
                 self.walk_node(child, src, ctx);
+                // `cd x; next`: `next` runs where the shell was if `x` does not exist.
+                if !ctx.errexit && lists::is_directory_change_statement(child, src) {
+                    // (A bare `cd` goes home, which does not fail: see the helper.)
+                    before.either(&Directory::of(ctx)).apply(ctx);
+                }
             } else {
                 self.collect_substitutions(child, src, ctx);
             }
@@ -304,40 +345,97 @@ impl<'a> Walker<'a> {
         self.emit(command);
     }
 
-    fn redirected_statement(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
-        let written_body = node.child_by_field_name("body");
-        let mut body = written_body;
-        // tree-sitter-bash hangs a redirect written after `a && b` on the whole list, but bash
-        // gives it to the last command only, in the directory the earlier `cd`s left:
-        // `cd ~/.ssh && echo k >> authorized_keys` writes `~/.ssh/authorized_keys`. So the
-        // earlier parts run without the redirect, and the last part gets it.
-        while let Some(list) = body.filter(|b| b.kind() == "list") {
-            let parts = named_children(list);
-            let Some((last, earlier)) = parts.split_last() else {
-                break;
+    /// A pipeline: every segment runs in its own subshell, so a `cd` there does not persist.
+    fn pipeline(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
+        let Some(first) = named_children(node).first().copied() else {
+            return;
+        };
+        // `cd x && b | c` is `cd x && (b | c)` to bash (see `shell::lists`).
+        let list = match first.kind() {
+            "list" => Some((first, None)),
+            "redirected_statement" => first
+                .child_by_field_name("body")
+                .filter(|b| b.kind() == "list")
+                .map(|b| (b, Some(first))),
+            _ => None,
+        };
+        if let Some((list, redirected)) = list {
+            let tail = Tail {
+                redirected,
+                piped: Some(node),
             };
-            for part in earlier {
-                self.walk_node(*part, src, ctx);
-            }
-            body = Some(*last);
+            return self.list_statement(list, src, ctx, tail);
         }
         let mut inner = ctx.clone();
-        let mut after = Vec::new();
-        for child in named_children(node) {
-            if Some(child) == written_body {
-                continue;
-            }
-            after.extend(self.redirect(child, src, &mut inner));
-        }
         let before = self.out.len();
-        if let Some(body) = body {
-            self.walk_node(body, src, &mut inner);
+        self.walk_node(first, src, &mut inner);
+        self.pipeline_rest(node, src, ctx, before, &inner);
+    }
+
+    fn redirected_statement(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
+        let body = node.child_by_field_name("body");
+        // tree-sitter-bash hangs a redirect written after `a && b` on the whole list, but bash
+        // gives it to the last command only, in the directory the earlier `cd`s left:
+        // `cd ~/.ssh && echo k >> authorized_keys` writes `~/.ssh/authorized_keys`.
+        match body.filter(|b| b.kind() == "list") {
+            Some(list) => {
+                let tail = Tail {
+                    redirected: Some(node),
+                    piped: None,
+                };
+                self.list_statement(list, src, ctx, tail)
+            }
+            None => match body {
+                Some(body) => self.redirected_body(node, body, src, ctx),
+                None => {
+                    let mut inner = ctx.clone();
+                    let after = self.apply_redirects(node, None, src, &mut inner);
+                    self.emit_null_command(&inner);
+                    self.heredoc_followers(after, src, ctx);
+                }
+            },
         }
+    }
+
+    /// `body` with the redirects of `redirected` (its other children); a `cd` in it persists.
+    pub(super) fn redirected_body(
+        &mut self,
+        redirected: Node,
+        body: Node,
+        src: &str,
+        ctx: &mut Ctx,
+    ) {
+        let mut inner = ctx.clone();
+        let after = self.apply_redirects(redirected, Some(body), src, &mut inner);
+        let before = self.out.len();
+        self.walk_node(body, src, &mut inner);
         if self.out.len() == before {
             self.emit_null_command(&inner);
         }
         ctx.take_directory_state(&inner);
-        // `cat <<EOF | sh`: the rest of the pipeline hangs off the heredoc in this grammar.
+        self.heredoc_followers(after, src, ctx);
+    }
+
+    fn apply_redirects<'t>(
+        &mut self,
+        redirected: Node<'t>,
+        body: Option<Node<'t>>,
+        src: &str,
+        ctx: &mut Ctx,
+    ) -> Vec<Node<'t>> {
+        let written_body = redirected.child_by_field_name("body");
+        let mut after = Vec::new();
+        for child in named_children(redirected) {
+            if Some(child) == written_body || Some(child) == body {
+                continue;
+            }
+            after.extend(self.redirect(child, src, ctx));
+        }
+        after
+    }
+
+    /// `cat <<EOF | sh`: the rest of the pipeline hangs off the heredoc in this grammar.
+    fn heredoc_followers(&mut self, after: Vec<Node>, src: &str, ctx: &Ctx) {
         for statement in after {
             let mut segment = ctx.clone();
             segment.stdin = Stdin::Pipe;
@@ -422,7 +520,7 @@ impl<'a> Walker<'a> {
             ));
             return;
         }
-        let Some(path) = pathutil::resolve(ctx.cwd.as_deref(), &self.session.home, &word.text)
+        let Some(joined) = pathutil::join(ctx.cwd.as_deref(), &self.session.home, &word.text)
         else {
             ctx.unresolved.push(format!(
                 "the redirect target `{}` cannot be resolved",
@@ -430,9 +528,14 @@ impl<'a> Walker<'a> {
             ));
             return;
         };
-        if HARMLESS_DEVICES.contains(&path.as_str()) || path.starts_with("/dev/fd/") {
-            return;
-        }
+        // `/dev/null` and the standard streams are no files; `/proc/self/root/x` is `/x`;
+        // `/dev/tcp/…`, `/dev/fd/3` and the like are kept as written for the facts to judge.
+        let cwd = ctx.cwd.clone().unwrap_or_default();
+        let path = match pathutil::special(&joined, &cwd) {
+            pathutil::Special::Stream => return,
+            pathutil::Special::Path(path) => path,
+            _ => joined,
+        };
         let writes = operator.contains('>');
         let reads = operator.contains('<');
         if reads {
@@ -508,11 +611,17 @@ impl<'a> Walker<'a> {
         self.resolve(words, assignments, ctx);
     }
 
+    /// `export`, `declare`, `local`, `readonly`, `typeset`: each assignment is recorded (and
+    /// passed on to later commands when exported); an argument that is quoted text, not an
+    /// assignment bash parsed (`declare -a 'a=($(…))'`), is re-parsed by bash and checked.
     fn declaration(&mut self, node: Node, src: &str, ctx: &mut Ctx) {
         let mut words = Vec::new();
+        let mut program = String::new();
+        let mut attributes = String::new();
         let mut cursor = node.walk();
         for child in node.children(&mut cursor) {
             if !child.is_named() {
+                program = child.kind().to_string();
                 words.push(Word::literal(child.kind()));
                 continue;
             }
@@ -528,10 +637,27 @@ impl<'a> Walker<'a> {
                     self.emit(command);
                     ctx.unresolved.pop();
                 }
+                self.check_assigned_name(&name, &value);
+                self.declare(&program, &attributes, &name, &value, ctx);
                 words.push(Word::literal(format!("{name}=…")));
-            } else {
-                words.push(self.word(child, src, ctx));
+                continue;
             }
+            let word = if child.kind() == "variable_name" {
+                Word::literal(node_text(child, src))
+            } else {
+                self.word(child, src, ctx)
+            };
+            if word.is_static && word.text.starts_with('-') {
+                attributes.push_str(&word.text[1..]);
+            } else if word.is_static && !word.text.starts_with('+') {
+                self.declared_text(&program, &attributes, &word.text, ctx);
+            } else if !word.is_static {
+                self.note(format!(
+                    "`{program}` declares `{}`, which is computed at run time and evaluated by bash",
+                    word.text
+                ));
+            }
+            words.push(word);
         }
         let mut local = ctx.clone();
         // `export X=$(…)` is fine as a declaration; its value is not a command argument.
@@ -541,9 +667,183 @@ impl<'a> Walker<'a> {
         self.resolve(words, Vec::new(), &mut local);
     }
 
-    fn assignment(&mut self, node: Node, src: &str, ctx: &Ctx) -> (String, Word) {
-        let name = node
-            .child_by_field_name("name")
+    /// Records `NAME=value` declared with `attributes` (`x` exports, `i` integer, `A` associative,
+    /// `n` a reference to the variable the value names).
+    fn declare(
+        &mut self,
+        program: &str,
+        attributes: &str,
+        name: &str,
+        value: &Word,
+        ctx: &mut Ctx,
+    ) {
+        let plain = name.split('[').next().unwrap_or("").to_string();
+        if attributes.contains('n') {
+            if value.is_static {
+                self.evaluations.push(Evaluation::Name(
+                    value.text.clone(),
+                    format!("{program} -n"),
+                ));
+            } else {
+                self.note(format!(
+                    "`{program} -n` makes `{plain}` refer to a name computed at run time"
+                ));
+            }
+        }
+        if attributes.contains('i') {
+            self.evaluations
+                .push(Evaluation::Arithmetic(value.text.clone()));
+        }
+        self.assign(
+            ctx,
+            &plain,
+            value,
+            program == "export" || attributes.contains('x'),
+        );
+        if let Some(variable) = self.variables.get_mut(&plain) {
+            variable.integer |= attributes.contains('i');
+            variable.associative |= attributes.contains('A');
+        }
+    }
+
+    /// Records an assignment the text makes, on whatever path: every value a variable is given
+    /// is kept (`shell::evaluate`). `HOME` also changes what `~` names for what follows.
+    pub(super) fn assign(&mut self, ctx: &mut Ctx, name: &str, value: &Word, exported: bool) {
+        if name.is_empty() {
+            return;
+        }
+        let value_now = if value.is_static {
+            Value::Known(vec![value.text.clone()])
+        } else {
+            Value::Computed
+        };
+        self.set_variable(
+            name,
+            value_now,
+            exported || evaluate::usually_exported(name),
+        );
+        self.evaluations
+            .push(Evaluation::Assignment(name.to_string(), value.text.clone()));
+        if name == "HOME" {
+            ctx.home = value
+                .is_static
+                .then(|| pathutil::normalize_absolute(&value.text))
+                .filter(|h| h.starts_with('/'));
+            self.note(
+                "the text sets HOME, so `~` may name another directory on another path through it"
+                    .to_string(),
+            );
+        }
+    }
+
+    /// Adds `value` to what the text may store in `name`.
+    pub(super) fn set_variable(&mut self, name: &str, value: Value, exported: bool) {
+        let variable = self
+            .variables
+            .entry(name.to_string())
+            .or_insert_with(|| Variable::new(Value::Known(Vec::new())));
+        variable.exported |= exported;
+        match (&mut variable.value, value) {
+            (Value::Computed, _) => {}
+            (slot, Value::Computed) => *slot = Value::Computed,
+            (Value::Known(have), Value::Known(add)) => {
+                for v in add {
+                    if !have.contains(&v) {
+                        have.push(v);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks every place bash evaluates text against every value the text may have stored.
+    fn check_evaluations(&mut self) {
+        let evaluations = std::mem::take(&mut self.evaluations);
+        for evaluation in evaluations {
+            let vars = &self.variables;
+            let why = match &evaluation {
+                Evaluation::Arithmetic(expr) => evaluate::arithmetic(expr, vars)
+                    .map(|why| format!("arithmetic `{}`: {why}", clip(expr))),
+                Evaluation::Name(name, program) => {
+                    evaluate::variable_name(name, vars).map(|why| format!("`{program}`: {why}"))
+                }
+                Evaluation::Expansion(text) => evaluate::expansion(text, vars),
+                Evaluation::Assignment(name, value) => vars
+                    .get(name)
+                    .filter(|v| v.integer)
+                    .and_then(|_| evaluate::arithmetic(value, vars))
+                    .map(|why| format!("`{name}` is declared an integer: {why}")),
+                Evaluation::Subscript(array, sub) => {
+                    if vars.get(array).is_some_and(|v| v.associative) {
+                        (sub.contains("$(") || sub.contains('`'))
+                            .then(|| format!("the subscript of `{array}[{sub}]` runs a command"))
+                    } else {
+                        evaluate::arithmetic(sub, vars)
+                            .map(|why| format!("the subscript of `{array}[{sub}]`: {why}"))
+                    }
+                }
+            };
+            if let Some(why) = why {
+                self.note(why);
+            }
+        }
+    }
+
+    /// Variables the text exports reach every command it runs: on some path an export may come
+    /// before any of them (a loop, a branch), so all are given them.
+    fn pass_exports(&mut self) {
+        let exported: Vec<String> = self
+            .variables
+            .iter()
+            .filter(|(_, v)| v.exported)
+            .flat_map(|(name, v)| match &v.value {
+                Value::Known(values) if !values.is_empty() => values
+                    .iter()
+                    .map(|value| format!("{name}={value}"))
+                    .collect::<Vec<_>>(),
+                _ => vec![format!("{name}=$(…)")],
+            })
+            .collect();
+        for command in &mut self.out {
+            for assignment in &exported {
+                if !command.assignments.contains(assignment) {
+                    command.assignments.push(assignment.clone());
+                }
+            }
+        }
+    }
+
+    /// A declaration argument bash re-parses: `NAME`, `NAME=value`, `NAME[sub]=value`, where
+    /// the subscript is evaluated and a compound value `(…)` is expanded again.
+    fn declared_text(&mut self, program: &str, attributes: &str, text: &str, ctx: &mut Ctx) {
+        let (name, value) = match text.split_once('=') {
+            Some((n, v)) => (n.trim_end_matches('+'), Some(v)),
+            None => (text, None),
+        };
+        self.evaluations
+            .push(Evaluation::Name(name.to_string(), program.to_string()));
+        let Some(value) = value else {
+            let empty = Word::literal("");
+            self.declare(program, attributes, name, &empty, ctx);
+            return;
+        };
+        let compound =
+            attributes.contains('a') || attributes.contains('A') || value.starts_with('(');
+        if compound && (value.contains('$') || value.contains('`')) {
+            self.note(format!(
+                "`{program} {text}`: bash expands the compound value again, which runs its command substitutions"
+            ));
+        }
+        self.declare(program, attributes, name, &Word::literal(value), ctx);
+    }
+
+    pub(super) fn assignment(&mut self, node: Node, src: &str, ctx: &Ctx) -> (String, Word) {
+        let name_node = node.child_by_field_name("name");
+        if let Some(subscript) = name_node.filter(|n| n.kind() == "subscript") {
+            // `a[$(cmd)]=1`: the subscript's substitutions run.
+            self.collect_substitutions(subscript, src, ctx);
+        }
+        let name = name_node
             .map(|n| node_text(n, src))
             .unwrap_or("")
             .to_string();
@@ -569,7 +869,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Finds and walks every substitution inside a non-statement node.
-    fn collect_substitutions(&mut self, node: Node, src: &str, ctx: &Ctx) {
+    pub(super) fn collect_substitutions(&mut self, node: Node, src: &str, ctx: &Ctx) {
         if self.tree_depth >= MAX_TREE_DEPTH {
             self.note("the shell text is nested too deeply to analyse".to_string());
             return;
@@ -608,8 +908,10 @@ impl<'a> Walker<'a> {
             "word" | "number" if node.named_child_count() == 0 => {
                 let mut word = unescape_unquoted(text);
                 if word.is_static {
-                    if let Some(expanded) = self.tilde(&word.text) {
-                        word.text = expanded;
+                    match self.tilde(&word.text, ctx) {
+                        Some(Some(expanded)) => word.text = expanded,
+                        Some(None) => return dynamic(text),
+                        None => {}
                     }
                 }
                 word
@@ -633,12 +935,24 @@ impl<'a> Walker<'a> {
             "simple_expansion" | "expansion" => match self.known_variable(text, ctx) {
                 Some(value) => Word::literal(value),
                 None => {
+                    self.check_expansion(text);
                     self.collect_substitutions(node, src, ctx);
                     dynamic(text)
                 }
             },
-            "command_substitution" | "process_substitution" => {
+            "command_substitution" => {
                 self.substitution(node, src, ctx);
+                dynamic(text)
+            }
+            // `<(cmd)` is a pipe from a command judged on its own: reading or writing it reaches
+            // nothing else, so the word is known (it names no file of the workspace's).
+            "process_substitution" => {
+                self.substitution(node, src, ctx);
+                Word::literal(text)
+            }
+            "arithmetic_expansion" => {
+                self.check_arithmetic_text(text);
+                self.collect_substitutions(node, src, ctx);
                 dynamic(text)
             }
             "concatenation" => {
@@ -648,8 +962,10 @@ impl<'a> Walker<'a> {
                         // Tilde expansion applies to the start of the whole word only.
                         let mut piece = unescape_unquoted(node_text(part, src));
                         if piece.is_static && !node_text(node, src).starts_with("~/\"") {
-                            if let Some(expanded) = self.tilde(&piece.text) {
-                                piece.text = expanded;
+                            match self.tilde(&piece.text, ctx) {
+                                Some(Some(expanded)) => piece.text = expanded,
+                                Some(None) => piece.is_static = false,
+                                None => {}
                             }
                         }
                         piece
@@ -695,10 +1011,16 @@ impl<'a> Walker<'a> {
                     match self.known_variable(node_text(child, src), ctx) {
                         Some(value) => out.push_str(&value),
                         None => {
+                            self.check_expansion(node_text(child, src));
                             self.collect_substitutions(child, src, ctx);
                             is_static = false;
                         }
                     }
+                }
+                "arithmetic_expansion" => {
+                    self.check_arithmetic_text(node_text(child, src));
+                    self.collect_substitutions(child, src, ctx);
+                    is_static = false;
                 }
                 "command_substitution" | "process_substitution" => {
                     self.substitution(child, src, ctx);
@@ -725,9 +1047,15 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn tilde(&self, text: &str) -> Option<String> {
+    /// `~` and `~/x`, with the home the text has set, if it has. `None` when `~` is not
+    /// expanded here, or when the home is computed at run time (the word is then computed).
+    fn tilde(&self, text: &str, ctx: &Ctx) -> Option<Option<String>> {
         if text == "~" || text.starts_with("~/") {
-            pathutil::resolve(None, &self.session.home, text)
+            Some(
+                ctx.home
+                    .as_deref()
+                    .and_then(|home| pathutil::resolve(None, home, text)),
+            )
         } else {
             None
         }
@@ -736,14 +1064,14 @@ impl<'a> Walker<'a> {
     /// `$HOME` and `$PWD` are known to the session; every other variable is not.
     fn known_variable(&self, text: &str, ctx: &Ctx) -> Option<String> {
         match text {
-            "$HOME" | "${HOME}" => Some(self.session.home.clone()),
+            "$HOME" | "${HOME}" => ctx.home.clone(),
             "$PWD" | "${PWD}" => ctx.cwd.clone(),
             _ => None,
         }
     }
 }
 
-fn dynamic(text: &str) -> Word {
+pub(super) fn dynamic(text: &str) -> Word {
     Word {
         text: text.to_string(),
         is_static: false,

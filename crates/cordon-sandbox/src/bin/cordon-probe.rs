@@ -679,11 +679,232 @@ fn run(args: &[String]) -> Outcome {
         }
         // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
         "getppid" => Ok(format!("ppid={}", unsafe { libc::getppid() })),
-        other => {
+        other => broker_action(other, args).unwrap_or_else(|| {
             eprintln!("cordon-probe: unknown action {other:?}");
             Err((libc::EINVAL, "usage"))
+        }),
+    }
+}
+
+/// Actions for the write broker's tests (`tests/write_broker.rs`): each one syscall, or the
+/// named sequence, with its result.
+fn broker_action(action: &str, args: &[String]) -> Option<Outcome> {
+    let a1 = arg(args, 1);
+    let a2 = arg(args, 2);
+    let a3 = arg(args, 3);
+    Some(match action {
+        // open(PATH, O_WRONLY|O_CREAT[|O_CLOEXEC]) and what the fd says about FD_CLOEXEC.
+        "open-cloexec" | "open-no-cloexec" => {
+            let cloexec = if action == "open-cloexec" {
+                libc::O_CLOEXEC
+            } else {
+                0
+            };
+            let path = cstr(a1);
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            let fd = unsafe {
+                libc::open(
+                    path.as_ptr(),
+                    libc::O_WRONLY | libc::O_CREAT | cloexec,
+                    0o644,
+                )
+            };
+            check(fd as i64, "open").and_then(|fd| {
+                // SAFETY: a single syscall probe on the fd just opened.
+                let flags = unsafe { libc::fcntl(fd as i32, libc::F_GETFD) };
+                check(flags as i64, "fcntl")
+                    .map(|f| format!("cloexec={} fd={fd}", f & i64::from(libc::FD_CLOEXEC)))
+            })
+        }
+        // umask(MASK), then open(PATH, O_CREAT, 0666) and the mode the file got.
+        "umask-create" => {
+            let mask = u32::from_str_radix(a1, 8).unwrap_or(0o22);
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            unsafe { libc::umask(mask) };
+            let path = cstr(a2);
+            // SAFETY: as above.
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CREAT, 0o666) };
+            check(fd as i64, "open").and_then(|_| {
+                // SAFETY: stat is plain data written by the call.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: as above.
+                check(unsafe { libc::stat(path.as_ptr(), &mut st) } as i64, "stat")
+                    .map(|_| format!("mode={:o}", st.st_mode & 0o7777))
+            })
+        }
+        // open(DIR, O_RDONLY|O_DIRECTORY), then openat(that fd, NAME, O_WRONLY|O_CREAT).
+        "openat-dirfd" => {
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            let dir = unsafe { libc::open(cstr(a1).as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) };
+            check(dir as i64, "open").and_then(|dir| {
+                // SAFETY: as above.
+                let fd = unsafe {
+                    libc::openat(
+                        dir as i32,
+                        cstr(a2).as_ptr(),
+                        libc::O_WRONLY | libc::O_CREAT,
+                        0o644,
+                    )
+                };
+                check(fd as i64, "openat").map(|_| String::new())
+            })
+        }
+        "mkfifo" => {
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            let rc = unsafe { libc::mknod(cstr(a1).as_ptr(), libc::S_IFIFO | 0o644, 0) };
+            check(rc as i64, "mknod").map(|_| String::new())
+        }
+        "mknod-reg" => {
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            let rc = unsafe { libc::mknod(cstr(a1).as_ptr(), libc::S_IFREG | 0o644, 0) };
+            check(rc as i64, "mknod").map(|_| String::new())
+        }
+        "rename-exchange" => {
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_renameat2,
+                    libc::AT_FDCWD,
+                    cstr(a1).as_ptr(),
+                    libc::AT_FDCWD,
+                    cstr(a2).as_ptr(),
+                    libc::RENAME_EXCHANGE,
+                )
+            };
+            check(rc, "renameat2").map(|_| String::new())
+        }
+        "openat2" => {
+            // struct open_how { u64 flags, mode, resolve }
+            let how: [u64; 3] = [(libc::O_WRONLY | libc::O_CREAT) as u64, 0o644, 0];
+            // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_openat2,
+                    libc::AT_FDCWD,
+                    cstr(a1).as_ptr(),
+                    how.as_ptr(),
+                    std::mem::size_of_val(&how),
+                )
+            };
+            check(rc, "openat2").map(|_| String::new())
+        }
+        // O_TMPFILE in DIR, written, then linked as DIR/NAME, through /proc/self/fd (`via-proc`)
+        // or with AT_EMPTY_PATH (`empty-path`).
+        "tmpfile-link" => tmpfile_link(a1, a2, a3 == "empty-path"),
+        // A second thread flips the path buffer between DECOY and TARGET while this one opens it
+        // N times with O_CREAT: counts what was created and what was refused.
+        "race-create" => race_create(a1, a2, a3.parse().unwrap_or(2000)),
+        // Creates N empty files DIR/cN (open O_CREAT, close): the write broker's per-call cost.
+        "create-many" => create_many(a1, a2.parse().unwrap_or(1000)),
+        _ => return None,
+    })
+}
+
+fn create_many(dir: &str, n: usize) -> Outcome {
+    let start = std::time::Instant::now();
+    for i in 0..n {
+        let path = cstr(&format!("{dir}/c{i}"));
+        // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CREAT, 0o644) };
+        let fd = check(fd as i64, "open")?;
+        // SAFETY: closes the fd just opened.
+        unsafe { libc::close(fd as i32) };
+    }
+    let per_call = start.elapsed().as_secs_f64() * 1e6 / n.max(1) as f64;
+    Ok(format!("per_call_us={per_call:.1}"))
+}
+
+fn tmpfile_link(dir: &str, name: &str, empty_path: bool) -> Outcome {
+    // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+    let fd = unsafe { libc::open(cstr(dir).as_ptr(), libc::O_TMPFILE | libc::O_WRONLY, 0o600) };
+    let fd = check(fd as i64, "open")? as i32;
+    // SAFETY: writes 3 bytes from a static buffer to the fd just opened.
+    let written = unsafe { libc::write(fd, b"tmp".as_ptr().cast(), 3) };
+    check(written as i64, "write")?;
+    let target = cstr(&format!("{dir}/{name}"));
+    let rc = if empty_path {
+        // SAFETY: as above.
+        unsafe {
+            libc::linkat(
+                fd,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            )
+        }
+    } else {
+        let proc_path = cstr(&format!("/proc/self/fd/{fd}"));
+        // SAFETY: as above.
+        unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                proc_path.as_ptr(),
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        }
+    };
+    check(rc as i64, "linkat").map(|_| String::new())
+}
+
+fn race_create(target: &str, decoy: &str, rounds: usize) -> Outcome {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    // One buffer, long enough for either path, rewritten in place by the other thread.
+    let len = target.len().max(decoy.len()) + 1;
+    let buf: Arc<Vec<std::sync::atomic::AtomicU8>> = Arc::new(
+        (0..len)
+            .map(|_| std::sync::atomic::AtomicU8::new(0))
+            .collect(),
+    );
+    let write = |b: &[std::sync::atomic::AtomicU8], s: &str| {
+        for (i, slot) in b.iter().enumerate() {
+            slot.store(s.as_bytes().get(i).copied().unwrap_or(0), Ordering::Relaxed);
+        }
+    };
+    write(&buf, decoy);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (buf, stop) = (Arc::clone(&buf), Arc::clone(&stop));
+        let (target, decoy) = (target.to_string(), decoy.to_string());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                write(&buf, &target);
+                write(&buf, &decoy);
+            }
+        })
+    };
+    // A read that lands mid-rewrite sees a mix of both paths: a name in a directory that does
+    // not exist, under the decoy file, or a directory (ENOENT, ENOTDIR, EISDIR): `torn`.
+    let (mut created, mut refused, mut torn, mut other) = (0, 0, 0, 0);
+    let mut other_errnos: Vec<i32> = Vec::new();
+    for _ in 0..rounds {
+        let ptr = buf.as_ptr().cast::<libc::c_char>();
+        // SAFETY: `ptr` points at `len` bytes that stay alive; the other thread only ever
+        // stores bytes into them, and the last byte is always 0.
+        let fd = unsafe { libc::open(ptr, libc::O_WRONLY | libc::O_CREAT, 0o644) };
+        if fd >= 0 {
+            created += 1;
+            // SAFETY: closes the fd just opened.
+            unsafe { libc::close(fd) };
+        } else if errno() == libc::EROFS {
+            refused += 1;
+        } else if [libc::ENOENT, libc::ENOTDIR, libc::EISDIR].contains(&errno()) {
+            torn += 1;
+        } else {
+            other += 1;
+            if !other_errnos.contains(&errno()) {
+                other_errnos.push(errno());
+            }
         }
     }
+    stop.store(true, Ordering::Relaxed);
+    let _ = flipper.join();
+    Ok(format!(
+        "created={created} refused={refused} torn={torn} other={other} other_errnos={other_errnos:?}"
+    ))
 }
 
 #[cfg(target_arch = "x86_64")]

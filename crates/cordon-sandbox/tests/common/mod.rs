@@ -11,6 +11,21 @@ macro_rules! skip {
     }};
 }
 
+/// The broker needs Landlock (its worker restricts itself like the command) and seccomp user
+/// notification; a machine without them may skip only when `CORDON_TEST_ALLOW_SKIP` says so.
+macro_rules! require_broker {
+    () => {
+        let abi = cordon_sandbox::landlock_abi();
+        if abi < cordon_sandbox::MIN_LANDLOCK_ABI {
+            cordon_testkit::kernel_skip!("landlock", "the kernel offers Landlock ABI {abi}");
+        }
+        let actions = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail");
+        if !actions.is_ok_and(|a| a.split_whitespace().any(|w| w == "user_notif")) {
+            cordon_testkit::kernel_skip!("seccomp-notify", "no SECCOMP_RET_USER_NOTIF");
+        }
+    };
+}
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -6,6 +6,18 @@
 //! cannot be recorded gives no decision: the error becomes a denial, so an agent cannot work
 //! unrecorded by deleting the key.
 //!
+//! A decision record names the secrets the policy grants the text (names and rules). An outcome
+//! entry quotes what the agent reported (the command, the first line of an error), so it is
+//! redacted of every value the secret store holds before it is signed
+//! (`SecretsPlace::record_redactor`); a store that cannot be read leaves the entry unwritten
+//! rather than unredacted.
+//!
+//! An outcome is evidence only about a call cordon decided: every outcome entry names the decision
+//! record of its call (`decision_record`, as a receipt does), and `cordon verify` flags one that
+//! does not. The gateway links an outcome only to a decision it made itself ([`DecisionsMade`]);
+//! a one-shot hook looks for the decision in the journal ([`Recorder::find_decision`]). An
+//! outcome that matches no decision is not recorded.
+//!
 //! Durability (docs/journal.md, "Durability of hook records"): a one-shot hook syncs its record
 //! before it answers. The gateway's recorder defers the sync ([`Recorder::deferring`]): the record
 //! is written before the answer, so no process crash can lose it, and the gateway's flusher syncs
@@ -13,11 +25,12 @@
 //! nothing ran: an allowed command runs only under `cordon exec`, which syncs its own decision
 //! record to the journal before the command starts.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use cordon_core::hash::sha256_hex;
 use cordon_governor::ledger::RecordSubject;
-use cordon_journal::record::{self, Decision};
+use cordon_journal::record::{self, Appended, Decision};
 use cordon_journal::{time_fmt, Journal, Signer};
 use serde_json::{json, Value};
 
@@ -25,7 +38,10 @@ use super::{Action, HookError, ToolOutcome, ToolRequest, Verdict};
 use crate::home::Home;
 
 /// `event_version` of the entry a finished tool call leaves.
-pub const TOOL_OUTCOME_VERSION: &str = "cordon.tool-outcome.v1";
+pub const TOOL_OUTCOME_VERSION: &str = record::TOOL_OUTCOME_VERSION;
+
+/// How far back a one-shot hook looks in the journal for the decision an outcome belongs to.
+const DECISION_SEARCH_DEPTH: u64 = 4096;
 
 /// The sandbox profile named in the decision record of text that will run under `cordon exec`.
 pub const EXEC_PROFILE: &str = "cordon-exec";
@@ -49,6 +65,8 @@ pub fn signer(home: &Home) -> Result<Signer, HookError> {
 pub struct Recorder {
     journal: Journal,
     signer: Signer,
+    /// The home's secret store, whose values an outcome entry is redacted of.
+    secrets: cordon_governor::SecretsPlace,
     /// With deferred syncs: the longest a written record may wait for its sync before the next
     /// append syncs it first.
     defer_up_to: Option<Duration>,
@@ -78,6 +96,7 @@ impl Recorder {
         Ok(Recorder {
             journal,
             signer,
+            secrets: home.secrets_place(),
             defer_up_to: None,
             unsynced_since: None,
         })
@@ -92,22 +111,66 @@ impl Recorder {
         self
     }
 
-    /// Appends the decision record for `verdict`.
-    pub fn decision(&mut self, request: &ToolRequest, verdict: &Verdict) -> Result<(), HookError> {
+    /// Appends the decision record for `verdict`; returns where it landed, for its outcome.
+    pub fn decision(
+        &mut self,
+        request: &ToolRequest,
+        verdict: &Verdict,
+    ) -> Result<DecisionLink, HookError> {
         let entry = record::decision_record(&decision_of(request, verdict))
             .map_err(|e| HookError(format!("cannot build the decision record: {e}")))?;
-        self.append(&entry).map_err(|e| {
+        let appended = self.append(&entry).map_err(|e| {
             HookError(format!(
                 "the decision record cannot be appended to the journal: {e}"
             ))
-        })
+        })?;
+        DecisionLink::of(&appended)
     }
 
-    /// Appends what the agent reported about a finished tool call.
-    pub fn outcome(&mut self, outcome: &ToolOutcome) -> Result<(), HookError> {
-        let entry = outcome_entry(outcome);
+    /// Appends what the agent reported about a finished tool call, linked to the decision that
+    /// let it run.
+    pub fn outcome(
+        &mut self,
+        outcome: &ToolOutcome,
+        decision: &DecisionLink,
+    ) -> Result<(), HookError> {
+        let mut entry = outcome_entry(outcome);
+        entry[record::DECISION_LINK] = json!({
+            "record_id": decision.record_id,
+            "index": decision.index,
+            "leaf_hash": decision.leaf_hash,
+        });
+        let redactor = self.secrets.record_redactor().map_err(|why| {
+            HookError(format!(
+                "the tool outcome is not recorded, because the secret store cannot be read to redact it: {why}"
+            ))
+        })?;
+        if let Some(redactor) = redactor {
+            redactor.redact_json(&mut entry);
+        }
         self.append(&entry)
+            .map(|_| ())
             .map_err(|e| HookError(format!("the journal refused the entry: {e}")))
+    }
+
+    /// The newest decision record in the journal's last [`DECISION_SEARCH_DEPTH`] entries for
+    /// the call `outcome` reports (see [`DecidedCall::matches`]).
+    pub fn find_decision(&self, outcome: &ToolOutcome) -> Option<DecisionLink> {
+        let len = self.journal.len();
+        (len.saturating_sub(DECISION_SEARCH_DEPTH)..len)
+            .rev()
+            .find_map(|index| {
+                let line = self.journal.read_entry(index).ok()?;
+                let entry: Value = serde_json::from_slice(&line).ok()?;
+                if !DecidedCall::from_record(&entry)?.matches(outcome) {
+                    return None;
+                }
+                Some(DecisionLink {
+                    record_id: entry["record_id"].as_str()?.to_string(),
+                    index,
+                    leaf_hash: hex::encode(cordon_journal::merkle::leaf_hash(&line)),
+                })
+            })
     }
 
     /// Whether entries wait for their sync.
@@ -148,20 +211,24 @@ impl Recorder {
         Ok(())
     }
 
-    fn append(&mut self, entry: &Value) -> Result<(), cordon_journal::JournalError> {
+    fn append(&mut self, entry: &Value) -> Result<Appended, cordon_journal::JournalError> {
         let Some(bound) = self.defer_up_to else {
-            self.journal.append_signed(entry, &self.signer)?;
-            return Ok(());
+            return self.journal.append_signed(entry, &self.signer);
         };
         // The flusher fell behind (a slow disk): no new record before the late ones are synced.
         if self.unsynced_since.is_some_and(|t| t.elapsed() > bound) {
             self.journal.flush()?;
             self.unsynced_since = None;
         }
-        self.journal
-            .append_signed_deferred(std::slice::from_ref(entry), &self.signer)?;
+        let appended = self
+            .journal
+            .append_signed_deferred(std::slice::from_ref(entry), &self.signer)?
+            .pop()
+            .ok_or_else(|| {
+                cordon_journal::JournalError::Corrupt("an append returned nothing".into())
+            })?;
         self.unsynced_since.get_or_insert_with(Instant::now);
-        Ok(())
+        Ok(appended)
     }
 }
 
@@ -209,6 +276,10 @@ pub fn decision_of(request: &ToolRequest, verdict: &Verdict) -> Decision {
     if let Some(run_as) = &verdict.run_as {
         details["run_as"] = Value::String(run_as.clone());
     }
+    if !verdict.secrets.is_empty() {
+        // Names and the rule that granted each: the run resolves the values, after its gate.
+        details["secrets"] = json!({"grants": verdict.secrets});
+    }
     cordon_governor::ledger::decision_of(
         &verdict.decision,
         RecordSubject {
@@ -222,9 +293,162 @@ pub fn decision_of(request: &ToolRequest, verdict: &Verdict) -> Decision {
     )
 }
 
-/// Appends what the agent reported about a finished tool call to the home's journal.
+/// Appends what the agent reported about a finished tool call to the home's journal, linked to
+/// the decision record of that call; with no such record, nothing is written.
 pub fn record_outcome(outcome: &ToolOutcome) -> Result<(), HookError> {
-    Recorder::open()?.outcome(outcome)
+    let mut recorder = Recorder::open()?;
+    let decision = recorder
+        .find_decision(outcome)
+        .ok_or_else(|| no_decision(outcome))?;
+    recorder.outcome(outcome, &decision)
+}
+
+/// Why an outcome is not recorded: cordon decided no such call.
+pub fn no_decision(outcome: &ToolOutcome) -> HookError {
+    HookError(format!(
+        "cordon decided no {} call {}in this session, so its outcome is not evidence of anything",
+        outcome.agent.name(),
+        outcome
+            .tool_use_id
+            .as_deref()
+            .map(|id| format!("{id:?} "))
+            .unwrap_or_default()
+    ))
+}
+
+/// Where a decision record landed: what an outcome entry names (`decision_record`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionLink {
+    pub record_id: String,
+    pub index: u64,
+    pub leaf_hash: String,
+}
+
+impl DecisionLink {
+    fn of(appended: &Appended) -> Result<DecisionLink, HookError> {
+        Ok(DecisionLink {
+            record_id: appended
+                .record_id
+                .clone()
+                .ok_or_else(|| HookError("the journal lost the decision record's id".into()))?,
+            index: appended.index,
+            leaf_hash: appended.leaf_hash.clone(),
+        })
+    }
+}
+
+/// A call cordon decided, as far as an outcome can name it: the agent, its harness session, its
+/// tool use id, and the commands the agent may have run (the text it asked about, and cordon's
+/// rewrite of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecidedCall {
+    agent: String,
+    harness_session: String,
+    tool_use_id: Option<String>,
+    commands: Vec<String>,
+}
+
+impl DecidedCall {
+    pub fn of(request: &ToolRequest, verdict: &Verdict) -> DecidedCall {
+        let mut commands = Vec::new();
+        if let Action::Shell { command } = &request.action {
+            commands.push(command.clone());
+        }
+        commands.extend(verdict.run_as.clone());
+        DecidedCall {
+            agent: request.agent.name().to_string(),
+            harness_session: request.harness_session.clone(),
+            tool_use_id: request.tool_use_id.clone(),
+            commands,
+        }
+    }
+
+    /// The call a hook's decision record names (`None` for any other entry).
+    fn from_record(entry: &Value) -> Option<DecidedCall> {
+        if entry["record_version"] != record::DECISION_RECORD_VERSION {
+            return None;
+        }
+        let details = &entry["details"];
+        let text = |v: &Value| v.as_str().map(str::to_string);
+        Some(DecidedCall {
+            agent: text(&details["adapter"])?,
+            harness_session: text(&entry["session_id"])?,
+            tool_use_id: text(&details["tool_use_id"]),
+            commands: [&details["request"]["command"], &details["run_as"]]
+                .into_iter()
+                .filter_map(text)
+                .collect(),
+        })
+    }
+
+    /// The same agent, harness session and tool use id (both absent counts as the same), and,
+    /// when the outcome names the command that ran, one of this call's commands.
+    pub fn matches(&self, outcome: &ToolOutcome) -> bool {
+        self.agent == outcome.agent.name()
+            && self.harness_session == outcome.harness_session
+            && self.tool_use_id == outcome.tool_use_id
+            && outcome
+                .command
+                .as_ref()
+                .is_none_or(|ran| self.commands.contains(ran))
+    }
+}
+
+/// (agent, harness session, tool use id): what an outcome names its call by.
+type CallKey = (String, String, Option<String>);
+
+/// The decisions a long-running gateway made, so that an outcome is recorded only for one of
+/// them. Bounded: past [`DecisionsMade::CAPACITY`] calls the oldest half is forgotten, and an
+/// outcome reported that late is not recorded.
+#[derive(Debug, Default)]
+pub struct DecisionsMade {
+    /// Keyed by (agent, harness session, tool use id); newest last.
+    calls: HashMap<CallKey, Vec<(u64, DecidedCall, DecisionLink)>>,
+    /// Decisions remembered so far (the number of the newest).
+    made: u64,
+    /// Decisions held now.
+    held: usize,
+}
+
+impl DecisionsMade {
+    pub const CAPACITY: usize = 8192;
+
+    pub fn remember(&mut self, call: DecidedCall, link: DecisionLink) {
+        self.made += 1;
+        if self.held >= Self::CAPACITY {
+            let oldest_kept = self.made.saturating_sub(Self::CAPACITY as u64 / 2);
+            self.calls.retain(|_, calls| {
+                calls.retain(|(n, _, _)| *n >= oldest_kept);
+                !calls.is_empty()
+            });
+            self.held = self.calls.values().map(Vec::len).sum();
+        }
+        self.held += 1;
+        let key = (
+            call.agent.clone(),
+            call.harness_session.clone(),
+            call.tool_use_id.clone(),
+        );
+        self.calls
+            .entry(key)
+            .or_default()
+            .push((self.made, call, link));
+    }
+
+    /// The newest decision made for the call `outcome` reports.
+    pub fn find(&self, outcome: &ToolOutcome) -> Option<DecisionLink> {
+        let key = (
+            outcome.agent.name().to_string(),
+            outcome.harness_session.clone(),
+            outcome.tool_use_id.clone(),
+        );
+        self.calls
+            .get(&key)?
+            .iter()
+            .rev()
+            .find(|(_, call, _)| call.matches(outcome))
+            .map(|(_, _, link)| link.clone())
+    }
 }
 
 /// The (unsigned) journal entry for a finished tool call.
@@ -244,4 +468,85 @@ fn outcome_entry(outcome: &ToolOutcome) -> Value {
         "stderr_bytes": outcome.stderr_bytes,
         "error": outcome.error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::agents::Agent;
+
+    fn outcome(session: &str, id: Option<&str>, command: Option<&str>) -> ToolOutcome {
+        ToolOutcome {
+            agent: Agent::ClaudeCode,
+            harness_session: session.into(),
+            tool_use_id: id.map(str::to_string),
+            tool: "Bash".into(),
+            command: command.map(str::to_string),
+            interrupted: None,
+            exit_code: Some(0),
+            stdout_bytes: None,
+            stderr_bytes: None,
+            error: None,
+        }
+    }
+
+    fn call(session: &str, id: Option<&str>, command: &str, run_as: Option<&str>) -> DecidedCall {
+        DecidedCall {
+            agent: "claude-code".into(),
+            harness_session: session.into(),
+            tool_use_id: id.map(str::to_string),
+            commands: std::iter::once(command.to_string())
+                .chain(run_as.map(str::to_string))
+                .collect(),
+        }
+    }
+
+    fn link(n: u64) -> DecisionLink {
+        DecisionLink {
+            record_id: format!("dec_{n}"),
+            index: n,
+            leaf_hash: "00".into(),
+        }
+    }
+
+    #[test]
+    fn an_outcome_finds_only_the_decision_of_its_own_call() {
+        let mut made = DecisionsMade::default();
+        made.remember(call("s", Some("t1"), "ls", Some("cordon exec ls")), link(1));
+        made.remember(call("s", Some("t1"), "rm -rf /", None), link(2));
+        made.remember(call("s", None, "echo", None), link(3));
+        let find = |o: ToolOutcome| made.find(&o).map(|l| l.index);
+        assert_eq!(
+            find(outcome("s", Some("t1"), Some("cordon exec ls"))),
+            Some(1)
+        );
+        assert_eq!(find(outcome("s", Some("t1"), Some("ls"))), Some(1));
+        assert_eq!(find(outcome("s", Some("t1"), Some("rm -rf /"))), Some(2));
+        // The newest decision of the call when the agent names no command.
+        assert_eq!(find(outcome("s", Some("t1"), None)), Some(2));
+        assert_eq!(find(outcome("s", None, Some("echo"))), Some(3));
+        // Another session, another id, another command, another agent: none.
+        assert_eq!(find(outcome("other", Some("t1"), Some("ls"))), None);
+        assert_eq!(find(outcome("s", Some("t2"), Some("ls"))), None);
+        assert_eq!(find(outcome("s", Some("t1"), Some("cat x"))), None);
+        let mut codex = outcome("s", Some("t1"), Some("ls"));
+        codex.agent = Agent::Codex;
+        assert_eq!(find(codex), None);
+    }
+
+    #[test]
+    fn the_oldest_half_is_forgotten_past_capacity() {
+        let mut made = DecisionsMade::default();
+        for n in 0..(DecisionsMade::CAPACITY as u64 + 10) {
+            made.remember(call("s", Some(&format!("t{n}")), "ls", None), link(n));
+        }
+        assert!(made.held <= DecisionsMade::CAPACITY);
+        assert_eq!(made.find(&outcome("s", Some("t0"), None)), None);
+        let last = DecisionsMade::CAPACITY as u64 + 9;
+        assert_eq!(
+            made.find(&outcome("s", Some(&format!("t{last}")), None)),
+            Some(link(last))
+        );
+    }
 }

@@ -127,6 +127,10 @@ pub struct Verdict {
     /// What the agent should run instead of the text it wrote: the text under `cordon exec`.
     /// Set only for shell text whose outcome lets it run.
     pub run_as: Option<String>,
+    /// The secrets the policy grants the text when it runs under `cordon exec`: names and the
+    /// rule that granted each, for the decision record. Never a value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<cordon_policy::grants::SecretGrant>,
 }
 
 /// What to do when the policy says ask.
@@ -154,7 +158,9 @@ pub struct Settings {
     pub timeout: Duration,
     /// The `cordon` executable the rewritten command names (normally this very binary).
     pub cordon: PathBuf,
-    /// A policy file instead of the config home's.
+    /// A policy file instead of the config home's. Never sent to the gateway, which decides
+    /// under the home's policy only: a hook with `--policy` decides in process.
+    #[serde(skip)]
     pub policy: Option<PathBuf>,
     /// With [`OnAsk::Approval`]: how long `cordon exec` waits for the answer, in seconds.
     pub approval_wait_secs: u64,
@@ -318,7 +324,7 @@ fn decide_shell(
         shell: Some(text.clone()),
         policy: settings.policy.clone(),
         cwd: Some(cwd.to_path_buf()),
-        workspace,
+        workspace: workspace.clone(),
         json: false,
         argv: Vec::new(),
         // Judged as it will run: hardened runs grant a new file's directory.
@@ -326,13 +332,22 @@ fn decide_shell(
     })?;
     let decision = analysis.decision();
     let contract_sha256 = analysis.contract.map(|c| c.sha256());
+    let secrets = analysis.secrets.grants;
     let cwd = cwd
         .to_str()
         .ok_or_else(|| HookError("the working directory is not UTF-8".into()))?;
+    let workspace = workspace
+        .as_deref()
+        .map(|w| {
+            w.to_str()
+                .ok_or_else(|| HookError("the workspace path is not UTF-8".into()))
+        })
+        .transpose()?;
     let how = Wrap {
         mode: Some(settings.mode),
         session,
         cwd: Some(cwd),
+        workspace,
         approval_wait: None,
     };
     let run_as = match decision.outcome {
@@ -358,13 +373,20 @@ fn decide_shell(
                 decision: decision.unconfinable(&why),
                 contract_sha256,
                 run_as: None,
+                secrets: Vec::new(),
             });
         }
     }
+    let secrets = if run_as.is_some() {
+        secrets
+    } else {
+        Vec::new()
+    };
     Ok(Verdict {
         decision,
         contract_sha256,
         run_as,
+        secrets,
     })
 }
 
@@ -416,6 +438,7 @@ fn decide_write(
             },
             contract_sha256: analysis.contract.map(|c| c.sha256()),
             run_as: None,
+            secrets: Vec::new(),
         };
         let worse = worst
             .as_ref()
@@ -436,11 +459,15 @@ pub struct Wrap<'a> {
     pub session: Option<&'a str>,
     /// The directory the text was judged in (`--cwd`), so it runs there whatever the session's.
     pub cwd: Option<&'a str>,
+    /// The agent's project directory (`--workspace`): what the policy called `{workspace}` when
+    /// the text was judged, and the workspace of the hardened run's envelope.
+    pub workspace: Option<&'a str>,
     /// Seconds `exec` waits for a person when the policy asks (`--approval-timeout`).
     pub approval_wait: Option<u64>,
 }
 
-/// `<cordon> exec [--mode MODE] [--session ID] [--cwd DIR] [--approval-timeout SECS] --shell '<text>'`,
+/// `<cordon> exec [--mode MODE] [--session ID] [--cwd DIR] [--workspace DIR]
+/// [--approval-timeout SECS] --shell '<text>'`,
 /// quoted so that bash passes every word, `text` above all, through byte for byte.
 pub fn wrap_exec(cordon: &Path, text: &str, how: &Wrap<'_>) -> Result<String, HookError> {
     let program = cordon
@@ -456,6 +483,9 @@ pub fn wrap_exec(cordon: &Path, text: &str, how: &Wrap<'_>) -> Result<String, Ho
     }
     if let Some(cwd) = how.cwd {
         words.extend(["--cwd", cwd]);
+    }
+    if let Some(workspace) = how.workspace {
+        words.extend(["--workspace", workspace]);
     }
     if let Some(wait) = &wait {
         words.extend(["--approval-timeout", wait.as_str()]);
@@ -491,6 +521,7 @@ pub fn unwrap_exec(cordon: &Path, command: &str) -> Option<String> {
             }
             "--session" if how.session.is_none() => how.session = Some(value),
             "--cwd" if how.cwd.is_none() => how.cwd = Some(value),
+            "--workspace" if how.workspace.is_none() => how.workspace = Some(value),
             "--approval-timeout" if how.approval_wait.is_none() => {
                 how.approval_wait = Some(value.parse().ok()?);
             }
@@ -684,13 +715,15 @@ mod tests {
                 mode: Some(Mode::Hardened),
                 session: Some("x-0123"),
                 cwd: Some("/w/it's $(here)"),
+                workspace: Some("/w/`pwd`"),
                 approval_wait: Some(9),
             };
             let wrapped = wrap_exec(&cordon(), text, &how).unwrap();
             let words = shlex::split(&wrapped).unwrap();
             assert_eq!(words[2..4], ["--mode", "hardened"], "{wrapped}");
             assert_eq!(words[7], "/w/it's $(here)", "{wrapped}");
-            assert_eq!(words[11], text, "{wrapped}");
+            assert_eq!(words[8..10], ["--workspace", "/w/`pwd`"], "{wrapped}");
+            assert_eq!(words[13], text, "{wrapped}");
         }
     }
 
@@ -712,6 +745,7 @@ mod tests {
                 mode: Some(mode),
                 session: Some("x-0123"),
                 cwd: Some("/w"),
+                workspace: Some("/w"),
                 approval_wait: Some(60),
             };
             let full = wrap_exec(&cordon(), "git push", &full).unwrap();
@@ -727,6 +761,8 @@ mod tests {
             "'/opt/cordon bin/cordon' exec --mode strict --shell 'ls'".to_string(),
             "'/opt/cordon bin/cordon' exec --mode local --mode local --shell 'ls'".to_string(),
             "'/opt/cordon bin/cordon' exec --cwd /w --mode local --shell 'ls'".to_string(),
+            "'/opt/cordon bin/cordon' exec --workspace /w --cwd /w --shell 'ls'".to_string(),
+            "'/opt/cordon bin/cordon' exec --workspace / --workspace /w --shell 'ls'".to_string(),
             "'/opt/cordon bin/cordon' exec --shell \"$(evil)\"".to_string(),
             "/usr/bin/cordon exec --shell 'ls -la'".to_string(),
         ] {
@@ -745,6 +781,7 @@ mod tests {
             ),
             contract_sha256: None,
             run_as: None,
+            secrets: Vec::new(),
         };
         let settings = Settings {
             on_ask: OnAsk::Agent,

@@ -67,13 +67,15 @@ fn list(all: bool, json: bool) -> Result<u8, CliError> {
             .map(|a| a.iter().filter_map(|c| c["line"].as_str()).collect())
             .unwrap_or_default();
         let cwd = r.summary[0]["cwd"].as_str().unwrap_or("");
+        // What the agent wrote, with every misleading character shown as an escape.
+        use cordon_core::display::visible;
         text.push_str(&format!(
             "{}  {}  {}  in {}  — {} (needs {} approver{}, deadline in {} s)\n",
             r.id,
             r.state.as_str(),
-            lines.join(" ; "),
-            cwd,
-            r.reason,
+            visible(&lines.join(" ; ")),
+            visible(cwd),
+            visible(&r.reason),
             r.required_approvers,
             if r.required_approvers == 1 { "" } else { "s" },
             (r.deadline - unix_now()).max(0)

@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let (_, decision) = crate::input::judge_files(&args.contract, &args.policy)?;
+    let decision = crate::input::judge_files(&args.contract, &args.policy)?.decision;
     if args.json {
         let text = serde_json::to_string(&decision)
             .map_err(|e| CliError::internal(format!("cannot serialize the decision: {e}")))?;

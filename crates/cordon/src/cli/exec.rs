@@ -31,9 +31,13 @@
 //! `--receipt F` names a file.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use cordon_core::{Outcome, Verdict};
-use cordon_governor::{Decision, Error, FrontEnd, Ledger, Mode, RedirectRecord, RunRequest};
+use cordon_governor::policies::{LoadEachTime, PolicySource as _};
+use cordon_governor::{
+    Decision, EnvelopeSource, Error, FrontEnd, Ledger, Mode, RedirectRecord, RunRequest,
+};
 use cordon_policy::launch::{self, LaunchError, Request as LaunchRequest};
 use cordon_policy::native::CordonReason;
 use serde::Serialize;
@@ -58,6 +62,7 @@ pub struct Args {
 }
 
 pub fn run(mut args: Args) -> Result<u8, CliError> {
+    let policy_named = args.request.policy.is_some();
     let session = crate::sessions::apply_to_exec(
         args.session.as_deref(),
         &mut args.request.cwd,
@@ -65,9 +70,16 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
         &mut args.how.journal,
     )?;
     let home = home::first_use()?;
-    // A hardened run can only be granted existing paths, so it is judged on what it is granted.
-    args.request.hardened = args.how.mode == Mode::Hardened;
-    let analysis = crate::gateway::client::analyse_for_exec(&args.request)?;
+    let (mode, _) = args.how.mode();
+    // Judged for the mode it runs in: hardened, the kernel confines it to the envelope.
+    args.request.hardened = mode == Mode::Hardened;
+    let analysis = crate::gateway::client::analyse_for_exec(
+        &args.request,
+        crate::gateway::client::ExecPolicy {
+            session: session.as_deref(),
+            named_on_command_line: policy_named,
+        },
+    )?;
     let request = match request_for(&args.request, &analysis, session.clone()) {
         Ok(request) => request,
         Err(refusal) => {
@@ -83,11 +95,50 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
         .map(|r| r.replacement.clone());
     report(&args, &request.decision, ran_instead, true)?;
     let ledger = ledger(&args, home.as_ref());
+    let envelope = match mode {
+        Mode::Hardened => Some(envelope_source(&args.request, &analysis)?),
+        Mode::Local => None,
+    };
     // What the policy called `{workspace}`: a checkpoint scope outside it is announced.
     let context = cordon_governor::analysis::context(&args.request.request()?)
         .map_err(governing::cli_error)?;
     let workspace = Some(PathBuf::from(context.workspace));
-    governing::carry_out(&request, &args.how, session, workspace, ledger, true)
+    governing::carry_out(
+        &request, &args.how, session, workspace, ledger, true, envelope,
+    )
+}
+
+/// What the run's envelope is made from: the policy that decided (loaded here again when a
+/// gateway decided, and then it must be the same policy), the workspace the policy called
+/// `{workspace}`, `~`, and cordon's home.
+fn envelope_source(judge: &JudgeArgs, analysis: &Analysis) -> Result<EnvelopeSource, CliError> {
+    let request = judge.request()?;
+    let policy = match &analysis.policy_in_force {
+        Some(policy) => Arc::clone(policy),
+        None => {
+            let policy = LoadEachTime
+                .policy(&request.policy)
+                .map_err(governing::cli_error)?;
+            if policy.sha256() != analysis.policy.sha256 {
+                return Err(CliError {
+                    code: exit::BLOCKED,
+                    message: format!(
+                        "blocked: the policy {} changed after the gateway judged the command; run it again",
+                        policy.name()
+                    ),
+                });
+            }
+            policy
+        }
+    };
+    let context = cordon_governor::analysis::context(&request).map_err(governing::cli_error)?;
+    let home = PathBuf::from(&request.home);
+    Ok(EnvelopeSource {
+        policy,
+        workspace: PathBuf::from(context.workspace),
+        cordon_home: governing::cordon_home(&home),
+        home,
+    })
 }
 
 /// The request to run: the contract that runs, the decision, and the front end's record. `Err`
@@ -159,7 +210,10 @@ fn request_for(
                 all
             }),
     };
-    Ok(RunRequest::new(plan.contract, decision, Some(front_end)))
+    // The secrets the policy grants the text, as it runs: names and rules; the values are
+    // resolved only after the decision and any approval.
+    let secrets = analysis.secrets.for_run();
+    Ok(RunRequest::new(plan.contract, decision, Some(front_end)).with_secrets(secrets))
 }
 
 /// Tells the agent the decision on stderr: every outcome but a plain allow gets its sentence (a
@@ -170,13 +224,15 @@ fn report(
     ran_instead: Option<Vec<String>>,
     will_execute: bool,
 ) -> Result<(), CliError> {
+    // The sentence quotes the agent's text: shown with its misleading characters escaped.
+    use cordon_core::display::visible;
     if decision.outcome != Outcome::Allow {
-        eprintln!("cordon: {}", decision.sentence);
+        eprintln!("cordon: {}", visible(&decision.sentence));
     }
     if let Some(argv) = &ran_instead {
         eprintln!(
             "cordon: running `{}` instead of what was asked",
-            cordon_policy::facts::display_argv(argv)
+            visible(&cordon_policy::facts::display_argv(argv))
         );
     }
     if args.request.json {
@@ -210,18 +266,19 @@ fn report(
 /// config home's key and journal, else none (local mode only, unsigned receipt).
 fn ledger(args: &Args, home: Option<&Home>) -> Result<Ledger, Error> {
     let how = &args.how;
+    let (mode, _) = how.mode();
     let explicit_journal = governing::journal_named(how.journal.as_deref());
     match (&how.signing_key, &how.key_id, home) {
         (Some(key), Some(id), _) => {
-            governing::ledger(Some(key), Some(id), explicit_journal.as_deref(), how.mode)
+            governing::ledger(Some(key), Some(id), explicit_journal.as_deref(), mode)
         }
         (None, None, Some(home)) => {
             let (key, id) = home.signing_key().map_err(|e| {
                 Error::Unrecordable(format!("the config home cannot sign: {}", e.message))
             })?;
             let journal = explicit_journal.unwrap_or_else(|| home.journal_dir());
-            Ledger::open(Some((&key, &id)), Some(&journal), how.mode)
+            Ledger::open(Some((&key, &id)), Some(&journal), mode)
         }
-        _ => governing::ledger(None, None, explicit_journal.as_deref(), how.mode),
+        _ => governing::ledger(None, None, explicit_journal.as_deref(), mode),
     }
 }

@@ -1,12 +1,17 @@
 //! `cordon explain --shell 'TEXT'` (or `-- ARGV…`): the parse, the synthesized contract, the rules
 //! that matched, the outcome, and the smallest policy change that would allow it. Runs nothing.
+//!
+//! The outcome is `cordon exec`'s for the same text, so it assumes the same mode: hardened (the
+//! kernel confines what runs to the policy's envelope) unless `--mode local` names local. The
+//! explanation says which.
 
-use cordon_governor::Analysis;
+use cordon_governor::{Analysis, Mode, Probe as _};
 use cordon_policy::facts;
 use cordon_policy::native::suggest;
 use serde::Serialize;
 
 use crate::exit::{self, CliError};
+use crate::governing::mode_parser;
 use crate::judging::{self, JudgeArgs};
 use crate::output;
 
@@ -14,9 +19,14 @@ use crate::output;
 pub struct Args {
     #[command(flatten)]
     pub request: JudgeArgs,
+    /// The mode the outcome assumes, as `cordon exec` would run it: `hardened` (the default; the
+    /// kernel confines what runs to the policy's envelope) or `local`.
+    #[arg(long, value_parser = mode_parser())]
+    pub mode: Option<Mode>,
 }
 
-pub fn run(args: Args) -> Result<u8, CliError> {
+pub fn run(mut args: Args) -> Result<u8, CliError> {
+    args.request.hardened = args.mode.unwrap_or(Mode::Hardened) == Mode::Hardened;
     let analysis = judging::analyse(&args.request)?;
     let suggestions = suggest::suggestions(&analysis.native);
     if args.request.json {
@@ -36,6 +46,16 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     output::answer(&render_explanation(&analysis, &suggestions), exit::OK)
 }
 
+/// What the outcome assumes about how the text runs.
+fn mode_line(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Hardened => {
+            "hardened (the outcome assumes the kernel confines what runs to the policy's envelope, as `cordon exec` runs it)"
+        }
+        Mode::Local => "local (the outcome assumes nothing but this judgement: no kernel confinement)",
+    }
+}
+
 fn yes_no(b: bool) -> &'static str {
     if b {
         "yes"
@@ -52,10 +72,11 @@ fn list(items: &[String]) -> String {
     }
 }
 
-// One line of the explanation, newline included.
+// One line of the explanation, newline included; what the agent wrote in it is shown with every
+// misleading character as a visible escape (`cordon_core::display::visible`).
 macro_rules! say {
     ($out:ident, $($arg:tt)*) => {{
-        $out.push_str(&format!($($arg)*));
+        $out.push_str(&cordon_core::display::visible(&format!($($arg)*)));
         $out.push('\n');
     }};
 }
@@ -65,6 +86,12 @@ fn render_explanation(analysis: &Analysis, suggestions: &[String]) -> String {
     let decision = &analysis.native;
     say!(out, "text:     {}", analysis.text);
     say!(out, "cwd:      {}", analysis.cwd);
+    say!(out, "mode:     {}", mode_line(analysis.mode));
+    if analysis.mode == Mode::Hardened {
+        if let Some(why) = cordon_governor::SystemProbe.hardened_unavailable() {
+            say!(out, "kernel:   {why}: `cordon exec` would be blocked here unless --mode local names local mode");
+        }
+    }
     say!(
         out,
         "policy:   {} (sha256 {})",

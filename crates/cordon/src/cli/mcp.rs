@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use cordon_governor::Mode;
-use rmcp::ServiceExt as _;
 
 use crate::exit::{self, CliError};
 use crate::governing::mode_parser;
@@ -32,14 +31,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         .build()
         .map_err(|e| CliError::internal(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {
-        let server = CordonMcp::new(cordon, args.policy, args.approval_timeout, args.mode)
-            .serve(rmcp::transport::stdio())
+        let server = CordonMcp::new(cordon, args.policy, args.approval_timeout, args.mode);
+        crate::mcp::serve_stdio(server)
             .await
-            .map_err(|e| CliError::internal(format!("MCP initialization failed: {e}")))?;
-        server
-            .waiting()
-            .await
-            .map_err(|e| CliError::internal(format!("the MCP server failed: {e}")))?;
+            .map_err(CliError::internal)?;
         Ok(exit::OK)
     })
 }

@@ -23,6 +23,7 @@ mod mcp;
 mod policy;
 mod rollback;
 mod run;
+mod secret;
 mod serve;
 mod session;
 mod trash;
@@ -94,6 +95,9 @@ enum Command {
     Deny(approve::DenyArgs),
     /// The local approval web page (loopback only, token required).
     Serve(serve::Args),
+    /// Secrets commands can be granted without the agent seeing them: set (value on stdin), list, rm.
+    #[command(subcommand)]
+    Secret(secret::Args),
 }
 
 impl Cli {
@@ -157,6 +161,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Approve(args) => approve::run(args),
         Command::Deny(args) => approve::deny(args),
         Command::Serve(args) => serve::run(args),
+        Command::Secret(args) => secret::run(args),
     }
 }
 

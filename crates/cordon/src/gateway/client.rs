@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cordon_governor::{Analysis, PolicyChoice, SystemProbe, Written};
+use cordon_governor::{Analysis, Mode, Written};
 
 use super::wire::{ExecAnalysisRequest, GatewayReply, GatewayRequest, MAX_LINE_BYTES};
 use crate::agents::{HookError, Settings, ToolOutcome, ToolRequest, Verdict};
@@ -60,7 +60,8 @@ pub fn record_outcome(outcome: &ToolOutcome, settings: &Settings) -> Option<Resu
 }
 
 fn connect(settings: &Settings) -> Option<UnixStream> {
-    if std::env::var_os("CORDON_GATEWAY").is_some_and(|v| v == "off") {
+    // The gateway decides under the home's policy only; a hook given `--policy` decides here.
+    if settings.policy.is_some() || std::env::var_os("CORDON_GATEWAY").is_some_and(|v| v == "off") {
         return None;
     }
     let home = Home::from_env()?;
@@ -154,15 +155,33 @@ fn exchange(mut stream: UnixStream, request: &GatewayRequest) -> Result<GatewayR
 /// How long `cordon exec` waits for the gateway's analysis before deciding in process.
 pub const EXEC_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Which policy `cordon exec` runs under, as far as the gateway can know it: the session's (the
+/// gateway reads it from the session), or one named with `--policy`, which the gateway never
+/// takes from a client.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecPolicy<'a> {
+    pub session: Option<&'a str>,
+    /// `--policy` was given on the command line (not filled in from the session).
+    pub named_on_command_line: bool,
+}
+
 /// `cordon exec`'s analysis: from the gateway when one answers, else in process (see the
 /// module docs for which failures fall back and why).
-pub fn analyse_for_exec(request: &JudgeArgs) -> Result<Analysis, CliError> {
+pub fn analyse_for_exec(request: &JudgeArgs, policy: ExecPolicy<'_>) -> Result<Analysis, CliError> {
     let mode = std::env::var("CORDON_GATEWAY").unwrap_or_default();
     if mode == "off" {
         return judging::analyse(request);
     }
     let required = mode == "require";
-    match ask_for_analysis(request) {
+    if policy.named_on_command_line {
+        if required {
+            return Err(blocked(
+                "CORDON_GATEWAY=require, and the gateway judges only under the policy of the session or home it serves, never a --policy a client names".into(),
+            ));
+        }
+        return judging::analyse(request);
+    }
+    match ask_for_analysis(request, policy.session) {
         Ok(Some(analysis)) => return Ok(analysis),
         Ok(None) if required => {
             return Err(blocked(
@@ -219,7 +238,7 @@ enum Fallback {
     Failed(String),
 }
 
-fn ask_for_analysis(args: &JudgeArgs) -> Result<Option<Analysis>, Fallback> {
+fn ask_for_analysis(args: &JudgeArgs, session: Option<&str>) -> Result<Option<Analysis>, Fallback> {
     let Some(home) = Home::from_env() else {
         return Ok(None);
     };
@@ -233,8 +252,7 @@ fn ask_for_analysis(args: &JudgeArgs) -> Result<Option<Analysis>, Fallback> {
         return Ok(None);
     };
     let request = args.request().map_err(|e| Fallback::Refused(e.message))?;
-    let front = cordon_governor::analysis::front(&request, &SystemProbe);
-    let cwd_now = std::env::current_dir().map_err(|e| Fallback::Refused(e.to_string()))?;
+    let front = cordon_governor::analysis::front(&request);
     let (shell, argv) = match &request.written {
         Written::Shell(text) => (Some(text.clone()), Vec::new()),
         Written::Argv(argv) => (None, argv.clone()),
@@ -242,14 +260,10 @@ fn ask_for_analysis(args: &JudgeArgs) -> Result<Option<Analysis>, Fallback> {
     let wire = ExecAnalysisRequest {
         shell,
         argv,
-        policy: match &request.policy {
-            PolicyChoice::File(path) => Some(cwd_now.join(path)),
-            PolicyChoice::Builtin => None,
-        },
+        session: session.map(str::to_string),
         cwd: PathBuf::from(&request.cwd),
         // Resolved against `cwd` by the analysis itself, as in process.
         workspace: request.workspace.clone(),
-        home: request.home.clone(),
         hardened: request.hardened,
     };
     let _ = stream.set_read_timeout(Some(EXEC_TIMEOUT));
@@ -262,7 +276,9 @@ fn ask_for_analysis(args: &JudgeArgs) -> Result<Option<Analysis>, Fallback> {
             return Err(failed("answered out of turn".into()))
         }
     };
-    // The gateway must have judged exactly what this process parsed.
+    // The gateway must have judged exactly what this process parsed. (The policy is the one
+    // this process would use by construction: the session's, else the policy of the home the
+    // socket lives in.)
     if answer.facts != front.facts || answer.contract != front.contract {
         return Err(failed("judged other facts than this request's".into()));
     }
@@ -276,5 +292,12 @@ fn ask_for_analysis(args: &JudgeArgs) -> Result<Option<Analysis>, Fallback> {
         contract_error: front.contract_error,
         script: front.script,
         policy: answer.policy,
+        policy_in_force: None,
+        mode: if request.hardened {
+            Mode::Hardened
+        } else {
+            Mode::Local
+        },
+        secrets: answer.secrets,
     }))
 }

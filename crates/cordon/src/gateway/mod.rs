@@ -19,6 +19,12 @@
 //! benchmarks, which path was taken); `CORDON_GATEWAY=off` never connects. The socket is used
 //! only when it is a socket owned by this user; anything else is refused, with a note on stderr.
 //!
+//! Hostile clients ([`peer`], and `server`'s module docs): a connection is served only when its
+//! peer is a process of the gateway's own user that no sandbox confines, so a command cordon runs
+//! cannot reach its own gateway. Requests carry no policy path: a decision uses the home's policy,
+//! an analysis the policy of the session it names, else the home's. A tool outcome is recorded
+//! only for a decision this gateway made, and names it.
+//!
 //! Group commit: the gateway writes each hook record to the journal before it answers, and a
 //! flusher thread syncs it right after, one data sync for every record written meanwhile; a
 //! record left unsynced longer than `MAX_UNSYNCED` (the flusher fell behind a slow disk) is
@@ -38,9 +44,10 @@
 //! `{"verdict": Verdict}`, `{"recorded": true}`, `{"analysis": ExecAnalysis}` or
 //! `{"error": "sentence"}`.
 //!
-//! Modules: [`wire`] (the messages), [`server`] (`cordon serve`'s side), [`client`] (the hook's
-//! and `cordon exec`'s side).
+//! Modules: [`wire`] (the messages), [`server`] (`cordon serve`'s side), [`peer`] (who may
+//! connect), [`client`] (the hook's and `cordon exec`'s side).
 
 pub mod client;
+pub mod peer;
 pub mod server;
 pub mod wire;

@@ -1,10 +1,21 @@
 //! `cordon serve`'s gateway: the socket, the connections, the journal it keeps open and syncs in
 //! groups, and the policy cache every decision it makes goes through (module docs of
 //! [`crate::gateway`]).
+//!
+//! Hostile clients: every connection is admitted by [`peer::admit`] before it is read (same uid,
+//! not inside a sandbox). Requests name no policy: a decision uses the home's policy, an
+//! analysis the policy of the session it names, else the home's. An outcome is recorded only for
+//! a decision this gateway made ([`DecisionsMade`]), linked to it. No lock is held while a file is
+//! opened or read (the one exception is the journal append itself, to the file the recorder
+//! holds open); the policy is opened with `O_NOFOLLOW | O_NONBLOCK` and must be a regular file
+//! (`fstat`), so a FIFO or a link is refused at once. An error reply never carries what a file
+//! holds: a policy that does not load is named, and the reason goes to `cordon serve`'s stderr.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -12,14 +23,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use cordon_governor::policies::{self, CedarPolicyFile, PolicySource};
-use cordon_governor::{AnalysisRequest, Error, PolicyChoice, PolicyInForce, SystemProbe, Written};
+use cordon_governor::{AnalysisRequest, Error, PolicyChoice, PolicyInForce, Written};
 use cordon_policy::cedar::CedarEngine;
 use cordon_policy::native::{CompiledPolicy, Context, LoadedNativePolicy};
 
+use super::peer;
 use super::wire::{
     ExecAnalysis, ExecAnalysisRequest, GatewayReply, GatewayRequest, MAX_LINE_BYTES,
 };
-use crate::agents::evidence::Recorder;
+use crate::agents::evidence::{self, DecidedCall, DecisionsMade, Recorder};
 use crate::agents::{self, HookError};
 use crate::home::Home;
 
@@ -40,6 +52,8 @@ pub struct Gateway {
 #[derive(Debug)]
 struct Journaling {
     recorder: Mutex<Option<Recorder>>,
+    /// The decisions this gateway recorded: the only ones an outcome may be linked to.
+    decisions: Mutex<DecisionsMade>,
     wake_flusher: Mutex<Sender<()>>,
     /// `CORDON_GATEWAY_SYNC=before-answer`: every record synced before its answer, as a one-shot
     /// hook does (for a deployment that wants it, and as the benchmark's baseline).
@@ -76,6 +90,7 @@ impl Gateway {
         let (wake_flusher, wake) = mpsc::channel();
         let journaling = Arc::new(Journaling {
             recorder: Mutex::new(None),
+            decisions: Mutex::new(DecisionsMade::default()),
             wake_flusher: Mutex::new(wake_flusher),
             sync_before_answer: std::env::var_os("CORDON_GATEWAY_SYNC")
                 .is_some_and(|v| v == "before-answer"),
@@ -170,6 +185,17 @@ fn connection(stream: UnixStream, journaling: &Journaling, policies: &PolicyCach
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
+    if let Err(why) = peer::admit(&stream) {
+        eprintln!("cordon serve: gateway: refused a connection: {why}");
+        // One line saying so, then the connection closes unread.
+        let _ = writer.set_write_timeout(Some(Duration::from_millis(100)));
+        if let Ok(mut text) = serde_json::to_string(&GatewayReply::Error(format!("refused: {why}")))
+        {
+            text.push('\n');
+            let _ = writer.write_all(text.as_bytes());
+        }
+        return;
+    }
     let mut reader = BufReader::new(std::io::Read::take(stream, u64::MAX));
     loop {
         reader.get_mut().set_limit(MAX_LINE_BYTES);
@@ -178,9 +204,11 @@ fn connection(stream: UnixStream, journaling: &Journaling, policies: &PolicyCach
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        let unsynced = std::cell::Cell::new(false);
+        let unsynced = Cell::new(false);
         let reply = match serde_json::from_str::<GatewayRequest>(&line) {
             Ok(request) => answer(request, journaling, policies, &unsynced),
+            // serde's message quotes at most the request itself (an unknown field, a value of
+            // the wrong type), never a file.
             Err(e) => GatewayReply::Error(format!("the gateway request is malformed: {e}")),
         };
         let written = serde_json::to_string(&reply).is_ok_and(|mut text| {
@@ -201,42 +229,78 @@ fn connection(stream: UnixStream, journaling: &Journaling, policies: &PolicyCach
     }
 }
 
+impl Journaling {
+    /// Runs `f` on the open journal, opening it first when needed. Opening reads the key and
+    /// repairs the journal, so it happens without the lock; the append `f` makes is the only
+    /// file I/O done under it. `unsynced` is set when a record now waits for the flusher.
+    fn with_recorder<T>(
+        &self,
+        unsynced: &Cell<bool>,
+        f: impl FnOnce(&mut Recorder) -> Result<T, HookError>,
+    ) -> Result<T, HookError> {
+        let unusable = || HookError("the gateway's journal is unusable".into());
+        let open = self.recorder.lock().map_err(|_| unusable())?.is_some();
+        let opened = if open {
+            None
+        } else {
+            Some(self.open_recorder()?)
+        };
+        let mut guard = self.recorder.lock().map_err(|_| unusable())?;
+        if guard.is_none() {
+            *guard = opened;
+        }
+        let recorder = guard.as_mut().ok_or_else(unusable)?;
+        let result = f(recorder);
+        unsynced.set(recorder.has_unsynced());
+        result
+    }
+
+    fn open_recorder(&self) -> Result<Recorder, HookError> {
+        let recorder = Recorder::open()?;
+        Ok(if self.sync_before_answer {
+            recorder
+        } else {
+            recorder.deferring(MAX_UNSYNCED)
+        })
+    }
+}
+
 /// Answers one request; `unsynced` is set when it wrote a record that waits for the flusher.
 fn answer(
     request: GatewayRequest,
     journaling: &Journaling,
     policies: &PolicyCache,
-    unsynced: &std::cell::Cell<bool>,
+    unsynced: &Cell<bool>,
 ) -> GatewayReply {
-    let with_recorder = |f: &mut dyn FnMut(&mut Recorder) -> Result<(), HookError>| {
-        let mut guard = journaling
-            .recorder
-            .lock()
-            .map_err(|_| HookError("the gateway's journal is unusable".into()))?;
-        if guard.is_none() {
-            let recorder = Recorder::open()?;
-            *guard = Some(if journaling.sync_before_answer {
-                recorder
-            } else {
-                recorder.deferring(MAX_UNSYNCED)
-            });
-        }
-        let result = match guard.as_mut() {
-            Some(r) => f(r),
-            None => Err(HookError("the gateway's journal is unusable".into())),
-        };
-        unsynced.set(guard.as_ref().is_some_and(Recorder::has_unsynced));
-        result
-    };
+    let lost = || HookError("the gateway's record of its decisions is unusable".into());
     let result = match request {
         GatewayRequest::Decide { request, settings } => {
+            // `settings.policy` never crosses the wire: the home's policy decides.
             agents::decide(&request, &settings, policies).and_then(|verdict| {
-                with_recorder(&mut |r| r.decision(&request, &verdict))?;
+                let link =
+                    journaling.with_recorder(unsynced, |r| r.decision(&request, &verdict))?;
+                journaling
+                    .decisions
+                    .lock()
+                    .map_err(|_| lost())?
+                    .remember(DecidedCall::of(&request, &verdict), link);
                 Ok(GatewayReply::Verdict(verdict))
             })
         }
         GatewayRequest::Outcome(outcome) => {
-            with_recorder(&mut |r| r.outcome(&outcome)).map(|()| GatewayReply::Recorded(true))
+            let decision = journaling
+                .decisions
+                .lock()
+                .map_err(|_| lost())
+                .and_then(|made| {
+                    made.find(&outcome)
+                        .ok_or_else(|| evidence::no_decision(&outcome))
+                });
+            decision.and_then(|link| {
+                journaling
+                    .with_recorder(unsynced, |r| r.outcome(&outcome, &link))
+                    .map(|()| GatewayReply::Recorded(true))
+            })
         }
         GatewayRequest::Analyse(request) => {
             return analyse_for_client(request, policies)
@@ -294,15 +358,81 @@ struct FileIdentity {
 }
 
 impl FileIdentity {
-    fn of(path: &Path) -> Option<FileIdentity> {
-        let meta = std::fs::metadata(path).ok()?;
-        Some(FileIdentity {
+    fn of(meta: &std::fs::Metadata) -> FileIdentity {
+        FileIdentity {
             dev: meta.dev(),
             ino: meta.ino(),
             len: meta.len(),
             mtime: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
+        }
+    }
+}
+
+/// A policy file opened the one way the gateway opens files: not through a final symbolic link
+/// (`O_NOFOLLOW`), without waiting for a writer (`O_NONBLOCK`: a FIFO opens at once), and then
+/// only if `fstat` says it is a regular file. Its identity and its bytes come from the same
+/// descriptor.
+struct PolicyFile {
+    file: File,
+    identity: FileIdentity,
+}
+
+impl PolicyFile {
+    fn open(path: &Path) -> Result<PolicyFile, Error> {
+        use nix::fcntl::OFlag;
+        let named = |what: &str| Error::InvalidInput(format!("{}: {what}", path.display()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).bits())
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(code) if code == nix::errno::Errno::ELOOP as i32 => named(
+                    "the policy in force is a symbolic link; the gateway reads regular files only",
+                ),
+                _ => named(&format!(
+                    "the policy in force cannot be opened ({})",
+                    e.kind()
+                )),
+            })?;
+        let meta = file.metadata().map_err(|e| {
+            named(&format!(
+                "the policy in force cannot be examined ({})",
+                e.kind()
+            ))
+        })?;
+        if !meta.file_type().is_file() {
+            return Err(named(
+                "the policy in force is not a regular file; the gateway reads regular files only",
+            ));
+        }
+        Ok(PolicyFile {
+            file,
+            identity: FileIdentity::of(&meta),
         })
+    }
+
+    /// The bytes, no more than a policy may hold.
+    fn read(self, path: &Path) -> Result<Vec<u8>, Error> {
+        let mut bytes = Vec::new();
+        let limit = cordon_core::limits::MAX_POLICY_BYTES;
+        self.file
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| {
+                Error::InvalidInput(format!(
+                    "{}: the policy in force cannot be read ({})",
+                    path.display(),
+                    e.kind()
+                ))
+            })?;
+        if bytes.len() as u64 > limit {
+            return Err(Error::InvalidInput(format!(
+                "{}: the policy in force is larger than {limit} bytes",
+                path.display()
+            )));
+        }
+        Ok(bytes)
     }
 }
 
@@ -368,55 +498,59 @@ impl PolicyCache {
         Ok(Arc::clone(self.builtin.get_or_init(|| policy)))
     }
 
+    /// The policy at `path`: from the cache while the file is the one loaded before, else read
+    /// and loaded. Opening, reading and parsing happen with no lock held; the lock only guards
+    /// the map.
     fn file(&self, path: &Path) -> Result<Arc<PolicyInForce>, Error> {
-        let Some(before) = FileIdentity::of(path) else {
-            // Missing or unreadable: the loader says why, exactly as in process.
-            return policies::load_policy_file(path).map(Arc::new);
+        let opened = PolicyFile::open(path)?;
+        let identity = opened.identity;
+        if let Some(cached) = self.files.lock().map_err(|_| lock_failed())?.get(path) {
+            if cached.identity == identity {
+                return Ok(Arc::clone(&cached.policy));
+            }
+        }
+        let bytes = opened.read(path)?;
+        let digest = cordon_core::hash::sha256_hex(&bytes);
+        // Touched, copied over or renamed: the same bytes keep the compiled policy.
+        let same_bytes = self
+            .files
+            .lock()
+            .map_err(|_| lock_failed())?
+            .get(path)
+            .filter(|cached| cached.digest == digest)
+            .map(|cached| Arc::clone(&cached.policy));
+        let policy = match same_bytes {
+            Some(policy) => policy,
+            None => Arc::new(policies::policy_from_bytes(path, &bytes).map_err(|e| {
+                // What the parser quotes comes from the file: it goes to the person running
+                // `cordon serve`, never into a reply.
+                eprintln!("cordon serve: gateway: {e}");
+                Error::InvalidInput(format!(
+                    "{}: the policy in force does not load; `cordon policy test {}` says why",
+                    path.display(),
+                    path.display()
+                ))
+            })?),
         };
         let mut files = self.files.lock().map_err(|_| lock_failed())?;
-        if let Some(cached) = files.get_mut(path) {
-            if cached.identity == before {
-                return Ok(Arc::clone(&cached.policy));
-            }
-            // Touched, copied over or renamed: the same bytes keep the compiled policy.
-            if digest(path).as_deref() == Some(cached.digest.as_str())
-                && FileIdentity::of(path) == Some(before)
-            {
-                cached.identity = before;
-                return Ok(Arc::clone(&cached.policy));
-            }
+        if files.len() >= MAX_COMPILED && !files.contains_key(path) {
+            files.clear();
         }
-        files.remove(path);
-        let digest_before = digest(path);
-        let policy = Arc::new(policies::load_policy_file(path)?);
-        // Cached only when nothing moved while it loaded; otherwise the next request loads again.
-        if let Some(digest) = digest_before {
-            if FileIdentity::of(path) == Some(before) {
-                files.insert(
-                    path.to_path_buf(),
-                    CachedFile {
-                        identity: before,
-                        digest,
-                        policy: Arc::clone(&policy),
-                    },
-                );
-            }
-        }
+        files.insert(
+            path.to_path_buf(),
+            CachedFile {
+                identity,
+                digest,
+                policy: Arc::clone(&policy),
+            },
+        );
         Ok(policy)
     }
 }
 
-/// SHA-256 of a policy file's bytes (no more than the loader accepts, plus one).
-fn digest(path: &Path) -> Option<String> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut bytes = Vec::new();
-    file.take(cordon_core::limits::MAX_POLICY_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .ok()?;
-    Some(cordon_core::hash::sha256_hex(&bytes))
-}
-
-/// The gateway's side of `cordon exec`: the same analysis the client would make, from the cache.
+/// The gateway's side of `cordon exec`: the same analysis the client would make, from the cache,
+/// under the policy of the session the request names, else the home's, with `~` this user's
+/// home.
 fn analyse_for_client(
     request: ExecAnalysisRequest,
     policies: &PolicyCache,
@@ -428,16 +562,12 @@ fn analyse_for_client(
                 None => Written::Argv(request.argv),
             },
             cwd: request.cwd.to_string_lossy().into_owned(),
-            home: request.home,
+            home: cordon_core::user::home(),
             workspace: request.workspace,
-            policy: match request.policy {
-                Some(path) => PolicyChoice::File(path),
-                None => PolicyChoice::Builtin,
-            },
+            policy: policy_in_force(request.session.as_deref())?,
             hardened: request.hardened,
         },
         policies,
-        &SystemProbe,
     )?;
     Ok(GatewayReply::Analysis(Box::new(ExecAnalysis {
         facts: analysis.facts,
@@ -445,5 +575,29 @@ fn analyse_for_client(
         csc_reason_code: analysis.csc_reason_code,
         contract: analysis.contract,
         policy: analysis.policy,
+        secrets: analysis.secrets,
     })))
+}
+
+/// The policy the gateway judges under: the named session's, else the home's `policy.yaml`,
+/// else the built-in pack (as `cordon exec` chooses when no `--policy` is given).
+fn policy_in_force(session: Option<&str>) -> Result<PolicyChoice, Error> {
+    let home =
+        Home::from_env().ok_or_else(|| Error::Internal("the gateway has no config home".into()))?;
+    if let Some(id) = session {
+        let session = cordon_checkpoint::session::get(&home.sessions_dir(), id)
+            .map_err(|_| Error::InvalidInput(format!("there is no session {id:?}")))?;
+        if session.ended_at.is_some() {
+            return Err(Error::InvalidInput(format!("session {id:?} has ended")));
+        }
+        if let Some(policy) = session.policy {
+            return Ok(PolicyChoice::File(PathBuf::from(policy)));
+        }
+    }
+    let policy = home.policy();
+    Ok(if policy.exists() {
+        PolicyChoice::File(policy)
+    } else {
+        PolicyChoice::Builtin
+    })
 }

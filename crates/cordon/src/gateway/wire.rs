@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use cordon_core::{Contract, ReasonCode};
-use cordon_governor::PolicyRef;
+use cordon_governor::{PolicyRef, SecretsJudged};
 use cordon_policy::facts::Facts;
 use cordon_policy::native::Decision;
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use crate::agents::{Settings, ToolOutcome, ToolRequest, Verdict};
 pub const MAX_LINE_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum GatewayRequest {
     Decide {
         request: ToolRequest,
@@ -26,16 +26,18 @@ pub enum GatewayRequest {
     Analyse(ExecAnalysisRequest),
 }
 
-/// What `cordon exec` asks: its request with paths made absolute, and its `$HOME`.
+/// What `cordon exec` asks: its request with paths made absolute. No policy and no home: the
+/// gateway judges under the policy of the session named here, else its home's, with `~` its
+/// own user's home.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExecAnalysisRequest {
     pub shell: Option<String>,
     pub argv: Vec<String>,
-    /// The policy file in force; none is the built-in pack.
-    pub policy: Option<PathBuf>,
+    /// The cordon session the run belongs to (`exec --session`), whose policy applies.
+    pub session: Option<String>,
     pub cwd: PathBuf,
     pub workspace: Option<PathBuf>,
-    pub home: String,
     /// Judged for a hardened run (`AnalysisRequest::hardened`).
     #[serde(default)]
     pub hardened: bool,
@@ -50,6 +52,9 @@ pub struct ExecAnalysis {
     pub csc_reason_code: Option<ReasonCode>,
     pub contract: Option<Contract>,
     pub policy: PolicyRef,
+    /// The secrets the policy grants the text as it runs (names and rules, never values).
+    #[serde(default)]
+    pub secrets: SecretsJudged,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

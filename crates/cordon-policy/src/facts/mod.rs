@@ -2,15 +2,22 @@
 //! writes, whether it uses the network, its effect, whether it is destructive. Rules match facts,
 //! and the contract is built from them.
 
+mod derive;
+mod environment;
+mod options;
+mod program_text;
+mod programs;
+
 use cordon_core::EffectType;
 use serde::Serialize;
 
-use crate::knowledge::{CommandSpec, Knowledge, Operands};
-use crate::shell::{pathutil, Access, Origin, Script, Session, SimpleCommand};
+use crate::enforcement::Enforcement;
+use crate::knowledge::Knowledge;
+use crate::shell::{self, pathutil, Origin, Script, Session, SimpleCommand};
 use crate::toolchains::Toolchains;
 
-/// Option words that replace a positional pattern (`grep -e PAT FILE`), so no operand is skipped.
-const PATTERN_OPTIONS: &[&str] = &["-e", "--regexp", "-f", "--file", "--expression"];
+/// How deep command lines given in options (`tar --to-command`) are followed.
+const MAX_NESTED_OPTIONS: usize = 4;
 
 /// The facts of one simple command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -41,8 +48,17 @@ pub struct CommandFacts {
     pub hosts: Vec<String>,
     pub effect: EffectType,
     pub destructive: bool,
-    /// The program (and subcommand) is in the knowledge base.
+    /// The program (and subcommand) is in the knowledge base, and every option, operand and
+    /// environment variable it was given is modelled there.
     pub known: bool,
+    /// Why the command is unknown although its program is known: the options, subcommands and
+    /// variables cordon does not model (`` `--frob` is not an option cordon models for `ls` ``).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmodelled: Vec<String>,
+    /// Known, observing, writing nothing, and nothing in its option grammar can make it write or
+    /// run code: a computed argument can then change only what it reads.
+    #[serde(default)]
+    pub read_only: bool,
     /// Program text is passed inline (`python -c`, `node -e`).
     pub inline_code: bool,
     pub privileged: bool,
@@ -50,8 +66,12 @@ pub struct CommandFacts {
     pub wrappers: Vec<String>,
     pub assignments: Vec<String>,
     pub origin: Origin,
-    /// Why this command cannot be judged statically; non-empty means ask, never allow.
+    /// Why this command cannot be judged statically; non-empty means ask, never allow (in
+    /// local mode; see [`Enforcement`]).
     pub unresolved: Vec<String>,
+    /// What the decision assumes holds the command in when it runs (set by [`assume`]).
+    #[serde(default)]
+    pub enforcement: Enforcement,
 }
 
 impl CommandFacts {
@@ -103,6 +123,26 @@ pub fn grant_creations(facts: &mut Facts, exists: impl Fn(&str) -> bool) {
             if target.starts_with('/') && !exists(target) {
                 push_unique(&mut command.absent, target.clone());
             }
+        }
+    }
+}
+
+/// Judges every path on the file it reaches as well as on its name. `resolve` is the caller's
+/// (the sandbox's resolver: symlinks followed from the link's own directory, `..`, `/proc/*/root`
+/// and the like); for each read or written path it returns the real path, or `None` when the path
+/// does not exist yet or cannot be resolved. A real path that differs from the name is added next
+/// to it, so a rule about the real file fires: `cat link` where `link` points at `~/.ssh/id_rsa`
+/// is judged as reading `~/.ssh/id_rsa`. The policy itself never touches the filesystem.
+pub fn resolve_paths(facts: &mut Facts, resolve: impl Fn(&str) -> Option<String>) {
+    for command in &mut facts.commands {
+        for list in [&mut command.reads, &mut command.writes] {
+            let real: Vec<String> = list.iter().filter_map(|p| resolve(p)).collect();
+            for path in real {
+                push_unique(list, path);
+            }
+        }
+        if let Some(real) = resolve(&command.cwd).filter(|r| *r != command.cwd) {
+            push_unique(&mut command.reads, real);
         }
     }
 }
@@ -177,21 +217,85 @@ pub fn display_argv(argv: &[String]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Facts {
     pub commands: Vec<CommandFacts>,
-    /// Problems with the text as a whole; non-empty means ask, never allow.
+    /// Problems with the text as a whole; non-empty means ask, never allow (in local mode).
     pub unresolved: Vec<String>,
+    /// What the decision assumes holds the text in when it runs (set by [`assume`]).
+    #[serde(default)]
+    pub enforcement: Enforcement,
+}
+
+/// Records the enforcement the decision may assume: the caller knows whether it starts the
+/// text under the hardened sandbox. Facts start out assuming local mode.
+pub fn assume(facts: &mut Facts, enforcement: Enforcement) {
+    facts.enforcement = enforcement;
+    for command in &mut facts.commands {
+        command.enforcement = enforcement;
+    }
 }
 
 pub fn of_script(script: &Script, session: &Session, knowledge: &Knowledge) -> Facts {
-    let mut commands: Vec<CommandFacts> = script
-        .commands
-        .iter()
-        .map(|c| of_command(c, session, knowledge))
-        .collect();
-    flag_files_written_then_run(&mut commands, knowledge);
-    Facts {
+    let mut unresolved = script.unresolved.clone();
+    let commands = facts_with_nested(&script.commands, session, knowledge, 0, &mut unresolved);
+    let mut facts = Facts {
         commands,
-        unresolved: script.unresolved.clone(),
+        unresolved,
+        enforcement: Enforcement::Local,
+    };
+    flag_files_written_then_run(&mut facts.commands, knowledge);
+    facts
+}
+
+/// The facts of each command, each followed by those of the command lines its options make it
+/// run (`tar --to-command=CMD`, `git rebase --exec CMD`), parsed and judged as commands of their
+/// own: a deny about what they do still fires.
+fn facts_with_nested(
+    commands: &[SimpleCommand],
+    session: &Session,
+    knowledge: &Knowledge,
+    depth: usize,
+    unresolved: &mut Vec<String>,
+) -> Vec<CommandFacts> {
+    let mut out = Vec::with_capacity(commands.len());
+    for command in commands {
+        let (facts, nested) = derive::derive(command, session, knowledge);
+        let here = Session {
+            cwd: facts.cwd.clone(),
+            home: session.home.clone(),
+        };
+        out.push(facts);
+        for text in nested {
+            if depth >= MAX_NESTED_OPTIONS {
+                unresolved.push(format!(
+                    "command lines given in options are nested more than {MAX_NESTED_OPTIONS} deep"
+                ));
+                break;
+            }
+            let mut script = shell::parse(&text.text, &here);
+            for inner in &mut script.commands {
+                inner.origin = Origin::Nested;
+                inner
+                    .wrappers
+                    .insert(0, format!("{} {}", command.program(), text.option));
+                inner.privileged |= command.privileged;
+                if text.appends_arguments {
+                    inner.unresolved.push(format!(
+                        "`{}` is run with arguments `{}` adds at run time",
+                        text.text,
+                        command.program()
+                    ));
+                }
+            }
+            unresolved.extend(script.unresolved.iter().cloned());
+            out.extend(facts_with_nested(
+                &script.commands,
+                &here,
+                knowledge,
+                depth + 1,
+                unresolved,
+            ));
+        }
     }
+    out
 }
 
 /// `echo 'rm -rf /' > x.sh && bash x.sh`: a file written earlier in the same text and then run
@@ -199,14 +303,23 @@ pub fn of_script(script: &Script, session: &Session, knowledge: &Knowledge) -> F
 fn flag_files_written_then_run(commands: &mut [CommandFacts], knowledge: &Knowledge) {
     let mut written: Vec<String> = Vec::new();
     for command in commands.iter_mut() {
+        let spec = knowledge.get(&command.program);
         let runs_code = command.program.starts_with('/')
             || command.tags.iter().any(|t| t == "runs_script")
-            || knowledge
-                .get(&command.program)
-                .is_some_and(|s| !s.inline_code_flags.is_empty());
+            || spec.is_some_and(|s| !s.inline_code_flags.is_empty() || !s.runs_files.is_empty());
         if runs_code {
+            // `make` runs `Makefile`, `npm run` runs `package.json`'s scripts: files in its cwd.
+            let implied: Vec<String> = spec
+                .map(|s| {
+                    s.runs_files
+                        .iter()
+                        .map(|f| pathutil::normalize_absolute(&format!("{}/{f}", command.cwd)))
+                        .collect()
+                })
+                .unwrap_or_default();
             let ran = std::iter::once(&command.program)
                 .chain(&command.reads)
+                .chain(&implied)
                 .find(|p| written.contains(p))
                 .cloned();
             if let Some(path) = ran {
@@ -243,6 +356,11 @@ fn looks_like_path(text: &str) -> bool {
             || text == ".."
             || (text.starts_with('.') && text.len() > 1 && !text.starts_with(".."))
             || text.contains('/'))
+}
+
+/// The host of a URL (for the agent's `WebFetch`).
+pub(crate) fn host_of_url(text: &str) -> Option<String> {
+    text.contains("://").then(|| host_of(text)).flatten()
 }
 
 /// The host of a URL or scp-style address, if `text` is one.
@@ -295,343 +413,21 @@ fn expand_cluster(flag: &str) -> Vec<String> {
     body.chars().map(|c| format!("-{c}")).collect()
 }
 
+/// The facts of one simple command. Command lines its options make it run are not followed here
+/// (see [`of_script`]); such a command is unresolved on its own.
 pub fn of_command(
     command: &SimpleCommand,
     session: &Session,
     knowledge: &Knowledge,
 ) -> CommandFacts {
-    let program = command.program().to_string();
-    let cwd_known = command.cwd.clone();
-    let cwd = cwd_known
-        .clone()
-        .unwrap_or_else(|| pathutil::normalize_absolute(&session.cwd));
-    let mut unresolved = command.unresolved.clone();
-    if cwd_known.is_none() {
-        unresolved.push(
-            "the working directory is unknown after a `cd` that cannot be resolved".to_string(),
-        );
+    let (mut facts, nested) = derive::derive(command, session, knowledge);
+    for text in nested {
+        facts.unresolved.push(format!(
+            "`{}` runs the command line `{}`",
+            text.option, text.text
+        ));
     }
-    let base = knowledge.get(&program);
-    let mut known = base.is_some() && !program.starts_with('/');
-    let mut spec: CommandSpec = base.cloned().unwrap_or_default();
-    let mut command_path = vec![program.clone()];
-    let args = command.words.get(1..).unwrap_or(&[]);
-    let mut consumed = vec![false; args.len()];
-
-    // Subcommands: the first operand selects one, as long as the spec has any.
-    let mut search_from = 0;
-    while !spec.subcommands.is_empty() {
-        let mut j = search_from;
-        let mut found = None;
-        while j < args.len() {
-            let word = &args[j];
-            let t = word.text.as_str();
-            if word.is_static && t.starts_with('+') {
-                j += 1;
-            } else if word.is_static
-                && t.starts_with('-')
-                && t.len() > 1
-                && !spec.subcommands.contains_key(t)
-            {
-                let takes_value = spec
-                    .value_options
-                    .iter()
-                    .chain(&spec.chdir_options)
-                    .chain(&spec.read_options)
-                    .chain(&spec.write_options)
-                    .any(|o| o == t);
-                j += if takes_value { 2 } else { 1 };
-            } else {
-                found = Some(j);
-                break;
-            }
-        }
-        let Some(j) = found else { break };
-        consumed[j] = true;
-        search_from = j + 1;
-        let word = &args[j];
-        if !word.is_static {
-            unresolved.push(format!(
-                "the subcommand `{}` is computed at run time",
-                word.text
-            ));
-            break;
-        }
-        command_path.push(word.text.clone());
-        match spec.subcommands.get(&word.text) {
-            Some(sub) => spec = spec.refined_by(sub),
-            None => {
-                // An alias or plugin: cordon cannot know what it does.
-                known = false;
-                break;
-            }
-        }
-    }
-
-    // `make -C dir`, `npm --prefix dir`, `tar -C dir`: the command works in another directory.
-    let mut cwd_known = cwd_known;
-    let mut cwd = cwd;
-    for (k, word) in args.iter().enumerate() {
-        let (name, inline) = match word.text.split_once('=') {
-            Some((n, v)) if word.text.starts_with("--") => (n, Some(v)),
-            _ => (word.text.as_str(), None),
-        };
-        if !word.is_static || !spec.chdir_options.iter().any(|o| o == name) {
-            continue;
-        }
-        let value = inline
-            .map(crate::shell::Word::literal)
-            .or_else(|| args.get(k + 1).cloned());
-        cwd_known = match value {
-            Some(v) if v.is_static => {
-                pathutil::resolve(cwd_known.as_deref(), &session.home, &v.text)
-            }
-            _ => None,
-        };
-        if let Some(known) = &cwd_known {
-            cwd.clone_from(known);
-        } else {
-            unresolved.push(format!(
-                "the directory given to `{name}` cannot be resolved"
-            ));
-        }
-        if k + 1 < consumed.len() && inline.is_none() {
-            consumed[k + 1] = true;
-        }
-        consumed[k] = true;
-    }
-    let resolve = |text: &str| pathutil::resolve(cwd_known.as_deref(), &session.home, text);
-
-    let mut flags: Vec<String> = Vec::new();
-    let mut reads: Vec<String> = Vec::new();
-    let mut writes: Vec<String> = Vec::new();
-    let mut operands = Vec::new();
-    let mut inline_code = spec.tags.iter().any(|t| t == "inline_code");
-    let mut after_double_dash = false;
-    let mut k = 0;
-    while k < args.len() {
-        if consumed[k] {
-            k += 1;
-            continue;
-        }
-        let word = &args[k];
-        let t = word.text.as_str();
-        if !after_double_dash && word.is_static && t == "--" {
-            after_double_dash = true;
-            push_unique(&mut flags, "--".to_string());
-            k += 1;
-            continue;
-        }
-        if !after_double_dash && word.is_static && t.starts_with('-') && t.len() > 1 {
-            let (name, inline_value) = match t.split_once('=') {
-                Some((n, v)) if t.starts_with("--") => (n, Some(v.to_string())),
-                _ => (t, None),
-            };
-            push_unique(&mut flags, name.to_string());
-            for short in expand_cluster(name) {
-                if spec.inline_code_flags.contains(&short) {
-                    inline_code = true;
-                }
-                push_unique(&mut flags, short);
-            }
-            let wants_value = |list: &[String]| list.iter().any(|o| o == name);
-            let is_write = wants_value(&spec.write_options);
-            let is_read = wants_value(&spec.read_options);
-            let is_code = wants_value(&spec.inline_code_flags);
-            if is_code {
-                inline_code = true;
-            }
-            if is_write || is_read || is_code || wants_value(&spec.value_options) {
-                let value = match inline_value {
-                    Some(v) => Some(crate::shell::Word::literal(v)),
-                    None => {
-                        k += 1;
-                        args.get(k).cloned()
-                    }
-                };
-                let stray = value.as_ref().filter(|v| {
-                    !(is_write || is_read || is_code)
-                        && v.is_static
-                        && (v.text.starts_with('/') || v.text.starts_with('~'))
-                });
-                if let Some(path) = stray.and_then(|v| resolve(&v.text)) {
-                    // An option value that names a file, on an option cordon knows only as
-                    // taking a value: at least a read, so credentials are never passed unseen.
-                    push_unique(&mut reads, path);
-                }
-                if let Some(value) = value.filter(|_| is_write || is_read) {
-                    if !value.is_static {
-                        unresolved
-                            .push(format!("the path `{}` is computed at run time", value.text));
-                    } else {
-                        match resolve(&value.text) {
-                            Some(path) if is_write => push_unique(&mut writes, path),
-                            Some(path) => push_unique(&mut reads, path),
-                            None => unresolved
-                                .push(format!("the path `{}` cannot be resolved", value.text)),
-                        }
-                    }
-                }
-            } else if let Some(value) =
-                inline_value.filter(|v| v.starts_with('/') || v.starts_with('~'))
-            {
-                // `--config=/etc/x`, `--output=~/x` on an option cordon has no entry for: the
-                // path is at least read, so a credentials path is never passed unseen.
-                if let Some(path) = resolve(&value) {
-                    push_unique(&mut reads, path);
-                }
-            }
-            k += 1;
-            continue;
-        }
-        operands.push(word.clone());
-        k += 1;
-    }
-
-    // Other spellings of the same flag (`rm -R`, `--recursive`) count as the canonical one.
-    for (alias, canonical) in &spec.flag_aliases {
-        if flags.contains(alias) {
-            push_unique(&mut flags, canonical.clone());
-        }
-    }
-    let text_args = spec.text_args.unwrap_or(false);
-    let uses_pattern_option = flags.iter().any(|f| PATTERN_OPTIONS.contains(&f.as_str()));
-    let skip = if uses_pattern_option {
-        0
-    } else {
-        spec.skip_operands.unwrap_or(0)
-    };
-    let writes_by_flag = spec
-        .write_flags
-        .iter()
-        .any(|w| flags.iter().any(|f| f == w || f.starts_with(w.as_str())));
-    let mode = match (known, spec.operands) {
-        (_, Some(_)) if writes_by_flag => Some(Operands::Write),
-        (_, Some(mode)) => Some(mode),
-        (false, None) => None,
-        (true, None) => Some(Operands::None),
-    };
-    let last = operands.len().saturating_sub(1);
-    for (idx, word) in operands.iter().enumerate() {
-        if !word.is_static {
-            if !text_args {
-                unresolved.push(format!(
-                    "the argument `{}` is computed at run time",
-                    word.text
-                ));
-            }
-            continue;
-        }
-        if idx < skip {
-            continue;
-        }
-        let target = match spec.last_operand {
-            Some(last_mode) if idx == last && operands.len() > 1 => Some(last_mode),
-            _ => mode,
-        };
-        let mut text = word.text.as_str();
-        let keyed = text
-            .split_once('=')
-            .and_then(|(key, value)| spec.key_value_paths.get(key).map(|mode| (*mode, value)));
-        let target = match keyed {
-            Some((mode, value)) => {
-                text = value;
-                Some(mode)
-            }
-            None => target,
-        };
-        let path_target = match target {
-            Some(Operands::Read) => Some(Access::Read),
-            Some(Operands::Write) => Some(Access::Write),
-            // Unknown programs, and stray absolute or home paths anywhere: taken as reads, so a
-            // credentials path is never passed unseen.
-            None if looks_like_path(text) => Some(Access::Read),
-            Some(Operands::None)
-                if !text_args && (text.starts_with('/') || text.starts_with('~')) =>
-            {
-                Some(Access::Read)
-            }
-            _ => None,
-        };
-        if let Some(access) = path_target {
-            match resolve(text) {
-                Some(path) if access == Access::Write => push_unique(&mut writes, path),
-                Some(path) => push_unique(&mut reads, path),
-                None => unresolved.push(format!("the path `{text}` cannot be resolved")),
-            }
-        }
-    }
-    if operands.len() <= skip {
-        if let (Some(default), Some(mode)) = (&spec.default_operand, mode) {
-            if let Some(path) = resolve(default) {
-                match mode {
-                    Operands::Write => push_unique(&mut writes, path),
-                    _ => push_unique(&mut reads, path),
-                }
-            }
-        }
-    }
-    if spec.writes_cwd.unwrap_or(false) || !known {
-        push_unique(&mut writes, cwd.clone());
-    }
-    let mut implied_writes = Vec::new();
-    for extra in &spec.also_writes {
-        if let Some(path) = pathutil::resolve(None, &session.home, extra) {
-            push_unique(&mut writes, path.clone());
-            push_unique(&mut implied_writes, path);
-        }
-    }
-    for redirect in &command.redirects {
-        match redirect.access {
-            Access::Read => push_unique(&mut reads, redirect.path.clone()),
-            Access::Write => push_unique(&mut writes, redirect.path.clone()),
-        }
-    }
-
-    let mut hosts = Vec::new();
-    for word in args.iter().filter(|w| w.is_static) {
-        if let Some(host) = host_of(&word.text) {
-            push_unique(&mut hosts, host);
-        }
-    }
-    let network = spec.network.unwrap_or(false);
-    let destructive = spec.destructive.unwrap_or(false)
-        || spec
-            .destructive_flags
-            .iter()
-            .any(|d| flags.contains(d) || operands.iter().any(|o| o.is_static && o.text == *d));
-    let mut tags = spec.tags.clone();
-    if command.privileged {
-        push_unique(&mut tags, "privileged".to_string());
-    }
-    if program.starts_with('/') {
-        push_unique(&mut tags, "local_executable".to_string());
-    }
-    let effect = spec.effect.unwrap_or(EffectType::TransformLocal);
-
-    CommandFacts {
-        argv: command.argv.clone(),
-        program,
-        command_path,
-        flags,
-        cwd,
-        reads,
-        writes,
-        absent: Vec::new(),
-        implied_writes,
-        network,
-        hosts,
-        effect,
-        destructive,
-        known,
-        inline_code,
-        privileged: command.privileged,
-        tags,
-        wrappers: command.wrappers.clone(),
-        assignments: command.assignments.clone(),
-        origin: command.origin,
-        unresolved,
-    }
+    facts
 }
 
 #[cfg(test)]
@@ -708,6 +504,30 @@ mod tests {
         );
         // A system program gets nothing more.
         assert_eq!(ls.reads, ["/w"]);
+    }
+
+    #[test]
+    fn paths_are_also_judged_where_the_caller_resolves_them() {
+        let mut facts = facts_in("cat link; echo x > out/f; cd d && ls", "/w");
+        let links = |p: &str| match p {
+            "/w/link" => Some("/home/u/.ssh/id_rsa".to_string()),
+            "/w/out/f" => Some("/home/u/.bashrc".to_string()),
+            "/w/d" => Some("/etc".to_string()),
+            _ => None,
+        };
+        resolve_paths(&mut facts, links);
+        let [cat, echo, cd, ls] = facts.commands.as_slice() else {
+            panic!("{facts:?}");
+        };
+        assert_eq!(cat.reads, ["/w/link", "/home/u/.ssh/id_rsa"]);
+        assert!(echo.writes.contains(&"/home/u/.bashrc".to_string()));
+        assert!(cd.reads.is_empty(), "{cd:?}");
+        assert!(ls.reads.contains(&"/etc".to_string()), "{ls:?}");
+        // Control: a resolver that finds nothing changes nothing.
+        let mut plain = facts_in("cat a", "/w");
+        let before = plain.clone();
+        resolve_paths(&mut plain, |_| None);
+        assert_eq!(plain, before);
     }
 
     #[test]

@@ -1,0 +1,411 @@
+//! The envelope a hardened run is confined to (DESIGN.md, "The envelope"), and the grants beyond
+//! it.
+//!
+//! The policy in force defines one envelope for the workspace, built once per run
+//! ([`EnvelopeInForce::build`]): read the system, the workspace and the toolchains; write the
+//! workspace, the policy's caches and a private `TMPDIR`; list the home; never the credentials,
+//! cordon's own home, a signing key or journal kept elsewhere; never write the start-up files nor
+//! (inside the workspace) git metadata that runs code and agent, editor and shell settings. What
+//! the front end read in the command's text no longer widens it: each path the contract names
+//! ([`EnvelopeInForce::grants_for`]) is resolved to the file it really reaches
+//! (`cordon_sandbox::resolve_real`: links from their own directory, `..`, `/proc/*/root|cwd|fd`).
+//! One inside the envelope needs nothing (a link into `.git/hooks` leaves that directory's
+//! read-only mount in place). One outside it is granted, on the descriptor the resolver holds so
+//! nothing can be swapped in between, only when the policy or a person grants that real path:
+//!
+//! - **a person**: the run was approved and the path reaches what was written, with no link or
+//!   `/proc` indirection on the way (a new file: the directory it is created in). Only such an
+//!   approval opens a protected name in the workspace (`.git/hooks`, `.claude`); start-up files
+//!   (`~/.bashrc`) are never written, whatever was approved.
+//! - **a CSC profile**: its allowed read and write prefixes, checked again on the real path.
+//! - Native rules and Cedar policies name no paths to grant beyond their envelope (the caches
+//!   they name are in it), so an *allowed* text gets none: `cat /etc/shadow`, `cat link` where
+//!   `link` leads to `~/victim`, and `cat /proc/self/root/~/.aws/credentials` meet the kernel's
+//!   refusal (EACCES), as does reading a file in another project, until a person approves it.
+//!
+//! What is not granted does not stop the run: `rm link` removes the link itself, which the
+//! envelope holds, and only a command that follows it meets the refusal. A path that cannot be
+//! resolved to a real file (`/dev/stdin`: a descriptor of cordon's own process, which will be the
+//! command's own; a loop) is granted nothing. A never path is never granted.
+//!
+//! Which envelope each kind of policy defines:
+//! - **native rules**: `cordon_policy::envelope::envelope_paths` of the policy itself;
+//! - **Cedar**: the default pack's envelope for the workspace (Cedar policies name no paths the
+//!   envelope could be read from);
+//! - **a CSC profile**: no workspace, the default pack's never, read-only and never-name lists,
+//!   and each command's declared scopes (and its cwd, readable as in CSC) granted when their real
+//!   paths lie under the profile's prefixes; one that does not exist is refused (docs/sandbox.md).
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cordon_core::contract::Command;
+use cordon_policy::envelope::{envelope_paths, read_dir_names, EnvelopePaths};
+use cordon_policy::native::{self, LoadedNativePolicy};
+use cordon_policy::shell;
+use cordon_policy::toolchains::Toolchains;
+use cordon_sandbox::{
+    resolve_real, Envelope, Grant, GrantAccess, RealPath, PROTECTED_NAMES, SYSTEM_DIRS,
+};
+
+use crate::confinement::literal_prefix;
+use crate::ledger::Ledger;
+use crate::policies::{self, PolicyInForce};
+
+/// What a hardened run's envelope is made from: the policy in force and where the run happens.
+#[derive(Debug, Clone)]
+pub struct EnvelopeSource {
+    pub policy: Arc<PolicyInForce>,
+    /// The directory the policy calls `{workspace}` (absolute).
+    pub workspace: PathBuf,
+    /// The home directory (`~`).
+    pub home: PathBuf,
+    /// cordon's own home: keys, journal, policy, approvers, state, sockets.
+    pub cordon_home: PathBuf,
+}
+
+/// The envelope every command of a hardened run is confined to, and what grants a path beyond it.
+#[derive(Debug, Clone)]
+pub struct EnvelopeInForce {
+    pub envelope: Envelope,
+    beyond: Beyond,
+}
+
+/// What may grant a path beyond the envelope, besides a person's approval.
+#[derive(Debug, Clone)]
+enum Beyond {
+    /// Native rules and Cedar policies: nothing but an approval.
+    ApprovalOnly,
+    /// A CSC profile: its allowed prefixes, on the real path.
+    Prefixes {
+        read: Vec<PathBuf>,
+        write: Vec<PathBuf>,
+    },
+}
+
+impl EnvelopeInForce {
+    /// Builds the envelope `source` defines, closing the ledger's signing key and journal and
+    /// the `private` files (the secret store and its key) too, wherever they are kept. `Err` is
+    /// one sentence: the run is blocked with it.
+    pub fn build(
+        source: &EnvelopeSource,
+        ledger: &Ledger,
+        private: &[&Path],
+    ) -> Result<EnvelopeInForce, String> {
+        let evidence: Vec<PathBuf> = ledger
+            .key_file()
+            .into_iter()
+            .chain(ledger.journal_dir())
+            .chain(private.iter().copied())
+            .map(absolute)
+            .collect();
+        let (envelope, beyond) = match source.policy.as_ref() {
+            PolicyInForce::Native(loaded) => {
+                let paths = paths_of(&loaded.policy, source);
+                (with_workspace(&paths, evidence)?, Beyond::ApprovalOnly)
+            }
+            PolicyInForce::Cedar(_) => {
+                let paths = paths_of(&default_pack()?.policy, source);
+                (with_workspace(&paths, evidence)?, Beyond::ApprovalOnly)
+            }
+            PolicyInForce::Csc(profile) => {
+                let paths = paths_of(&default_pack()?.policy, source);
+                let profile = &profile.policy;
+                let prefixes = |list: &[String]| list.iter().map(PathBuf::from).collect();
+                let mut read: Vec<PathBuf> = prefixes(&profile.allowed_read_prefixes);
+                read.extend(prefixes(&profile.allowed_cwd_prefixes));
+                let beyond = Beyond::Prefixes {
+                    read,
+                    write: prefixes(&profile.allowed_write_prefixes),
+                };
+                (without_workspace(&paths, evidence)?, beyond)
+            }
+        };
+        Ok(EnvelopeInForce { envelope, beyond })
+    }
+
+    /// The grants beyond the envelope that `command` gets: each path it names (its cwd and
+    /// declared reads as reads, its declared writes as writes) that reaches outside the envelope,
+    /// judged on its real path (module docs). `approved`: a person approved this run. `Err` is
+    /// one sentence: the run is blocked.
+    pub fn grants_for(&self, command: &Command, approved: bool) -> Result<Vec<Grant>, String> {
+        let named = std::iter::once((command.cwd.as_str(), GrantAccess::Read))
+            .chain(
+                command
+                    .read_paths
+                    .iter()
+                    .map(|p| (p.as_str(), GrantAccess::Read)),
+            )
+            .chain(
+                command
+                    .write_paths
+                    .iter()
+                    .map(|p| (p.as_str(), GrantAccess::Write)),
+            );
+        let mut grants: Vec<Grant> = Vec::new();
+        for (pattern, access) in named {
+            let written = literal_prefix(pattern);
+            if written.as_os_str().is_empty() {
+                continue;
+            }
+            let Some(grant) = self.grant_for(&written, access, command, approved)? else {
+                continue;
+            };
+            let known = grants
+                .iter()
+                .any(|g| g.target.path() == grant.target.path() && covers(g.access, access));
+            if !known {
+                grants.push(grant);
+            }
+        }
+        Ok(grants)
+    }
+
+    /// The grant one named path earns, if any (module docs): `None` when the envelope already
+    /// holds it, or when nothing grants it and the kernel will refuse the command's access.
+    fn grant_for(
+        &self,
+        written: &Path,
+        access: GrantAccess,
+        command: &Command,
+        approved: bool,
+    ) -> Result<Option<Grant>, String> {
+        let cwd = Path::new(&command.cwd);
+        let Some(Reached {
+            real,
+            through_ancestor,
+        }) = reach(written, access, cwd)
+        else {
+            return Ok(None);
+        };
+        if self.holds(real.path(), access) {
+            return Ok(None);
+        }
+        let named = absolute_in(cwd, written);
+        // What a person saw: the path itself, or the directory a new file is made in.
+        let as_written = if through_ancestor {
+            named.parent() == Some(real.path())
+        } else {
+            named == real.path()
+        };
+        let granted = match &self.beyond {
+            Beyond::ApprovalOnly => approved && as_written,
+            Beyond::Prefixes { read, write } => {
+                if through_ancestor {
+                    self.declared_under_another(written, command)?;
+                    return Ok(None);
+                }
+                let prefixes = match access {
+                    GrantAccess::Read => read.iter().chain(write).collect::<Vec<_>>(),
+                    GrantAccess::Write => write.iter().collect(),
+                };
+                prefixes.iter().any(|p| real.path().starts_with(p))
+            }
+        };
+        let writes = access == GrantAccess::Write;
+        // Start-up files are never written, like never paths are never reached; git metadata and
+        // agent settings in the workspace open only to a person who approved them by name.
+        let start_up = writes && self.start_up(real.path());
+        let protected = writes && self.protected(real.path());
+        if !granted
+            || start_up
+            || (protected && !(approved && as_written))
+            || self.never(real.path())
+        {
+            return Ok(None);
+        }
+        Ok(Some(Grant {
+            target: real,
+            access,
+        }))
+    }
+
+    /// A CSC contract's scopes are granted as declared: a write path that does not exist is
+    /// refused, unless another declared write path holds it (as csc-runner does).
+    fn declared_under_another(&self, written: &Path, command: &Command) -> Result<(), String> {
+        let cwd = Path::new(&command.cwd);
+        let named = absolute_in(cwd, written);
+        let held = command
+            .write_paths
+            .iter()
+            .map(|p| absolute_in(cwd, &literal_prefix(p)))
+            .any(|other| other != named && named.starts_with(&other));
+        if held {
+            return Ok(());
+        }
+        Err(format!(
+            "command {}: the declared write path {} does not exist and is not under another declared write path; cordon grants a contract's scopes as declared",
+            command.id,
+            written.display()
+        ))
+    }
+
+    /// Whether the envelope already gives `access` to `real` (so it needs no grant): beneath a
+    /// root with that access and in no hole. A directory the envelope lists (the home) needs no
+    /// read grant either: listing is what it gives there, and what lies in it is judged when a
+    /// command names it.
+    fn holds(&self, real: &Path, access: GrantAccess) -> bool {
+        let e = &self.envelope;
+        if self.never(real) {
+            return false;
+        }
+        let beneath = |roots: &[PathBuf]| roots.iter().any(|r| real.starts_with(r));
+        match access {
+            GrantAccess::Write => beneath(&e.write) && !self.read_only(real),
+            GrantAccess::Read => {
+                beneath(&e.read)
+                    || beneath(&e.write)
+                    || e.list.iter().any(|l| l == real)
+                    || SYSTEM_DIRS.iter().any(|d| real.starts_with(d))
+            }
+        }
+    }
+
+    /// Whether writing `real` would write a name the envelope keeps read-only: a start-up file,
+    /// or a protected name in the workspace.
+    fn read_only(&self, real: &Path) -> bool {
+        self.start_up(real) || self.protected(real)
+    }
+
+    /// Whether `real` is or lies inside one of the envelope's read-only paths (shell start-up
+    /// files, git's user configuration), which nothing may write.
+    fn start_up(&self, real: &Path) -> bool {
+        self.envelope.read_only.iter().any(|r| real.starts_with(r))
+    }
+
+    /// Whether `real` lies, inside a writable root, in git metadata that runs code or in agent,
+    /// editor and shell settings (`cordon_sandbox::PROTECTED_NAMES`: `.git/hooks`, `.claude`, …).
+    fn protected(&self, real: &Path) -> bool {
+        self.envelope
+            .write
+            .iter()
+            .filter_map(|root| real.strip_prefix(root).ok())
+            .any(names_protected)
+    }
+
+    /// Whether `real` is or lies inside one of the envelope's never paths.
+    fn never(&self, real: &Path) -> bool {
+        self.envelope.never.iter().any(|n| real.starts_with(n))
+    }
+}
+
+/// The envelope paths `policy` defines for the source's workspace and homes.
+fn paths_of(policy: &native::NativePolicy, source: &EnvelopeSource) -> EnvelopePaths {
+    envelope_paths(
+        policy,
+        Toolchains::builtin(),
+        &source.workspace,
+        &source.home,
+        &source.cordon_home,
+        &read_dir_names,
+    )
+}
+
+fn default_pack() -> Result<LoadedNativePolicy, String> {
+    policies::builtin_pack().map_err(|e| e.to_string())
+}
+
+/// The envelope of a native or Cedar policy: the workspace and all the paths.
+fn with_workspace(paths: &EnvelopePaths, evidence: Vec<PathBuf>) -> Result<Envelope, String> {
+    Envelope::builder(&paths.workspace)
+        .home(&paths.home)
+        .cordon_home(&paths.cordon_home)
+        .never(paths.never.iter().cloned().chain(evidence))
+        .never_names(paths.never_names.iter().cloned())
+        .read_only(paths.read_only.iter().cloned())
+        .caches(paths.caches.iter().cloned())
+        .reads(paths.reads.iter().cloned())
+        .build()
+        .map_err(|e| format!("the policy's envelope cannot be built: {e}"))
+}
+
+/// The envelope of a CSC profile: nothing granted but what the contract declares, the default
+/// pack's holes closed.
+fn without_workspace(paths: &EnvelopePaths, evidence: Vec<PathBuf>) -> Result<Envelope, String> {
+    Envelope::without_workspace()
+        .cordon_home(&paths.cordon_home)
+        .never(paths.never.iter().cloned().chain(evidence))
+        .never_names(paths.never_names.iter().cloned())
+        .read_only(paths.read_only.iter().cloned())
+        .build()
+        .map_err(|e| format!("the envelope cannot be built: {e}"))
+}
+
+/// What a named path reaches.
+struct Reached {
+    real: RealPath,
+    /// The path does not exist, and this is its nearest existing directory.
+    through_ancestor: bool,
+}
+
+/// The file `written` reaches from `cwd`, held open; `None` when there is nothing to grant: a read
+/// of a path that does not exist, or a path that exists but cannot be resolved to a real file (a
+/// descriptor of cordon's own process such as `/dev/stdin`, which means the command's own when it
+/// runs; a loop). The kernel answers the command's access to those. A write to a path that does
+/// not exist reaches its nearest existing directory, since the kernel grants rights on existing
+/// files only.
+fn reach(written: &Path, access: GrantAccess, cwd: &Path) -> Option<Reached> {
+    let mut path = written.to_path_buf();
+    loop {
+        match resolve_real(&path, cwd) {
+            Ok(real) => {
+                return Some(Reached {
+                    real,
+                    through_ancestor: path != written,
+                })
+            }
+            Err(_) if exists(&cwd.join(&path)) || access == GrantAccess::Read => return None,
+            Err(_) => match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => path = parent.to_path_buf(),
+                // A relative path's last ancestor is the cwd.
+                _ => path = cwd.to_path_buf(),
+            },
+        }
+    }
+}
+
+/// Whether anything is at `path`, links followed (a dangling link is nothing).
+fn exists(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok()
+}
+
+fn absolute_in(cwd: &Path, path: &Path) -> PathBuf {
+    let joined = cwd.join(path);
+    match joined.to_str() {
+        Some(text) => PathBuf::from(shell::pathutil::normalize_absolute(text)),
+        None => joined,
+    }
+}
+
+/// `path` made absolute against the current directory (a key or journal named relatively).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Whether `relative` (a path below a writable root) is or lies inside a protected name: an agent
+/// or editor setting anywhere, or git metadata of a `.git` directory (`.git/hooks`), of its linked
+/// worktrees (`.git/worktrees/*/hooks`) and of its modules (`.git/modules/**/hooks`).
+fn names_protected(relative: &Path) -> bool {
+    let parts: Vec<&OsStr> = relative.iter().collect();
+    PROTECTED_NAMES.iter().any(|name| {
+        let name: Vec<&OsStr> = Path::new(name).iter().collect();
+        match name.as_slice() {
+            [git, inner] if *git == ".git" => parts.iter().enumerate().any(|(at, part)| {
+                let after = &parts[at + 1..];
+                *part == ".git"
+                    && (after.first() == Some(inner)
+                        || (after.first().is_some_and(|p| *p == "worktrees")
+                            && after.get(2) == Some(inner))
+                        || (after.first().is_some_and(|p| *p == "modules")
+                            && after.contains(inner)))
+            }),
+            [single] => parts.contains(single),
+            _ => false,
+        }
+    })
+}
+
+fn covers(granted: GrantAccess, wanted: GrantAccess) -> bool {
+    granted == wanted || granted == GrantAccess::Write
+}

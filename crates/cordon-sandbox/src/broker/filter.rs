@@ -1,0 +1,302 @@
+//! The listener's BPF program when the write broker is on: the exec family (when recording) and
+//! every syscall that creates, changes or removes a directory entry or a file's contents go to
+//! the supervisor; everything else is allowed.
+//!
+//! `open`/`openat` go to the supervisor only when their flags ask for writing, creating or
+//! truncating (`O_WRONLY`, `O_RDWR`, `O_CREAT`, `O_TRUNC`) and not for `O_PATH` (the kernel ignores
+//! the other flags then): a plain read-only open never leaves the kernel. `openat2` keeps its
+//! flags in memory a filter cannot read, so it fails with `ENOSYS` and libc falls back to
+//! `openat`. A foreign ABI (i386 `int 0x80`, arm32) or an x32 syscall number kills the process,
+//! as the hardened arch guard does, so no second table of syscall numbers can reach the kernel
+//! unmediated even if this program were installed alone.
+
+use seccompiler::{sock_filter, BpfProgram};
+
+use crate::seccomp::AUDIT_ARCH;
+
+/// Syscalls that always go to the broker (their effect does not depend on a flag BPF can read
+/// cheaply, or every use of them writes).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
+    ("creat", libc::SYS_creat),
+    ("mkdir", libc::SYS_mkdir),
+    ("mkdirat", libc::SYS_mkdirat),
+    ("mknod", libc::SYS_mknod),
+    ("mknodat", libc::SYS_mknodat),
+    ("rename", libc::SYS_rename),
+    ("renameat", libc::SYS_renameat),
+    ("renameat2", libc::SYS_renameat2),
+    ("link", libc::SYS_link),
+    ("linkat", libc::SYS_linkat),
+    ("symlink", libc::SYS_symlink),
+    ("symlinkat", libc::SYS_symlinkat),
+    ("unlink", libc::SYS_unlink),
+    ("unlinkat", libc::SYS_unlinkat),
+    ("rmdir", libc::SYS_rmdir),
+    ("truncate", libc::SYS_truncate),
+];
+#[cfg(target_arch = "aarch64")]
+pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
+    ("mkdirat", libc::SYS_mkdirat),
+    ("mknodat", libc::SYS_mknodat),
+    ("renameat2", libc::SYS_renameat2),
+    ("linkat", libc::SYS_linkat),
+    ("symlinkat", libc::SYS_symlinkat),
+    ("unlinkat", libc::SYS_unlinkat),
+    ("truncate", libc::SYS_truncate),
+];
+
+/// Opens whose flags decide: the syscall and the argument that holds the flags.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const MEDIATED_OPENS: &[(&str, libc::c_long, u32)] =
+    &[("openat", libc::SYS_openat, 2), ("open", libc::SYS_open, 1)];
+#[cfg(target_arch = "aarch64")]
+pub(crate) const MEDIATED_OPENS: &[(&str, libc::c_long, u32)] = &[("openat", libc::SYS_openat, 2)];
+
+/// The open flags that make an open mediated.
+pub(crate) const WRITING_OPEN_FLAGS: u32 =
+    (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u32;
+
+/// x32 syscalls are x86_64 syscalls with this bit set in `nr`.
+#[cfg(target_arch = "x86_64")]
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// Where a jump goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Label {
+    Next,
+    Allow,
+    Notify,
+    Enosys,
+    Kill,
+    FlagsIn(u32),
+    CheckFlags,
+}
+
+enum Insn {
+    /// `A = seccomp_data[offset]`
+    Load(u32),
+    /// `if A == k` (or `>=`, or `& k != 0`) `goto t else goto f`
+    Jump(u16, u32, Label, Label),
+    Goto(Label),
+    Ret(u32),
+    Here(Label),
+}
+
+const LD_W_ABS: u16 = 0x20;
+const JEQ_K: u16 = 0x15;
+const JGE_K: u16 = 0x35;
+const JSET_K: u16 = 0x45;
+const JA: u16 = 0x05;
+const RET_K: u16 = 0x06;
+const NR: u32 = 0;
+const ARCH: u32 = 4;
+
+/// `seccomp_data.args[i]`, low 32 bits (little-endian): open flags are an `int`.
+fn arg_low(i: u32) -> u32 {
+    16 + 8 * i
+}
+
+/// The program: `record_execs` also notifies the exec family (the exec recorder), so one
+/// listener serves both, as the kernel allows one listener per filter chain.
+pub(crate) fn program(record_execs: bool) -> BpfProgram {
+    use Insn::*;
+    let mut code = vec![
+        Load(ARCH),
+        Jump(JEQ_K, AUDIT_ARCH, Label::Next, Label::Kill),
+        Load(NR),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    code.push(Jump(JGE_K, X32_SYSCALL_BIT, Label::Kill, Label::Next));
+    if record_execs {
+        for nr in [libc::SYS_execve, libc::SYS_execveat] {
+            code.push(Jump(JEQ_K, nr as u32, Label::Notify, Label::Next));
+        }
+    }
+    code.push(Jump(
+        JEQ_K,
+        libc::SYS_openat2 as u32,
+        Label::Enosys,
+        Label::Next,
+    ));
+    for &(_, nr, arg) in MEDIATED_OPENS {
+        code.push(Jump(JEQ_K, nr as u32, Label::FlagsIn(arg), Label::Next));
+    }
+    for &(_, nr) in MEDIATED {
+        code.push(Jump(JEQ_K, nr as u32, Label::Notify, Label::Next));
+    }
+    code.push(Ret(libc::SECCOMP_RET_ALLOW));
+    for &(_, _, arg) in MEDIATED_OPENS {
+        code.push(Here(Label::FlagsIn(arg)));
+        code.push(Load(arg_low(arg)));
+        code.push(Goto(Label::CheckFlags));
+    }
+    code.extend([
+        Here(Label::CheckFlags),
+        Jump(JSET_K, libc::O_PATH as u32, Label::Allow, Label::Next),
+        Jump(JSET_K, WRITING_OPEN_FLAGS, Label::Notify, Label::Allow),
+        Here(Label::Allow),
+        Ret(libc::SECCOMP_RET_ALLOW),
+        Here(Label::Notify),
+        Ret(libc::SECCOMP_RET_USER_NOTIF),
+        Here(Label::Enosys),
+        Ret(libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+        Here(Label::Kill),
+        Ret(libc::SECCOMP_RET_KILL_PROCESS),
+    ]);
+    assemble(&code)
+}
+
+/// Resolves labels into relative jumps. Every jump in this program is forward and short, so the
+/// 8-bit offsets of a conditional jump always suffice (a unit test holds it).
+fn assemble(code: &[Insn]) -> BpfProgram {
+    // Positions of instructions (labels take no room).
+    let mut at = Vec::with_capacity(code.len());
+    let mut labels: Vec<(Label, usize)> = Vec::new();
+    let mut pc = 0usize;
+    for insn in code {
+        at.push(pc);
+        match insn {
+            Insn::Here(label) => labels.push((*label, pc)),
+            _ => pc += 1,
+        }
+    }
+    let target = |label: Label, pc: usize| -> usize {
+        let dest = match label {
+            Label::Next => pc + 1,
+            other => labels
+                .iter()
+                .find(|(l, _)| *l == other)
+                .map_or(pc + 1, |(_, p)| *p),
+        };
+        dest - (pc + 1)
+    };
+    let mut out = Vec::with_capacity(pc);
+    for (insn, &pc) in code.iter().zip(&at) {
+        let stmt = |code, k| sock_filter {
+            code,
+            jt: 0,
+            jf: 0,
+            k,
+        };
+        match *insn {
+            Insn::Load(offset) => out.push(stmt(LD_W_ABS, offset)),
+            Insn::Ret(k) => out.push(stmt(RET_K, k)),
+            Insn::Goto(label) => out.push(stmt(JA, target(label, pc) as u32)),
+            Insn::Jump(op, k, t, f) => out.push(sock_filter {
+                code: op,
+                jt: u8::try_from(target(t, pc)).unwrap_or(u8::MAX),
+                jf: u8::try_from(target(f, pc)).unwrap_or(u8::MAX),
+                k,
+            }),
+            Insn::Here(_) => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seccomp::bpf_eval::eval;
+
+    const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+    const NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
+    const KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
+
+    fn run(program: &[sock_filter], nr: libc::c_long, args: [u64; 6]) -> u32 {
+        eval(program, nr as u32, AUDIT_ARCH, args)
+    }
+
+    #[test]
+    fn every_jump_fits_and_lands_inside_the_program() {
+        for record in [true, false] {
+            let p = program(record);
+            for (pc, insn) in p.iter().enumerate() {
+                if insn.code == JEQ_K || insn.code == JGE_K || insn.code == JSET_K {
+                    assert!(insn.jt < u8::MAX && insn.jf < u8::MAX, "pc {pc}");
+                    assert!(pc + 1 + usize::from(insn.jt.max(insn.jf)) < p.len());
+                }
+            }
+            assert_eq!(p.last().map(|i| i.code), Some(RET_K));
+        }
+    }
+
+    #[test]
+    fn read_only_opens_pass_and_writing_opens_are_mediated() {
+        let p = program(false);
+        let flags = |f: i32| [libc::AT_FDCWD as u64, 0x1000, f as u32 as u64, 0, 0, 0];
+        for f in [
+            libc::O_RDONLY,
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_DIRECTORY,
+            libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW,
+            libc::O_PATH | libc::O_WRONLY | libc::O_CREAT,
+        ] {
+            assert_eq!(run(&p, libc::SYS_openat, flags(f)), ALLOW, "{f:#o}");
+        }
+        for f in [
+            libc::O_WRONLY,
+            libc::O_RDWR,
+            libc::O_RDONLY | libc::O_CREAT,
+            libc::O_RDONLY | libc::O_TRUNC,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+            libc::O_TMPFILE | libc::O_RDWR,
+            libc::O_ACCMODE,
+        ] {
+            assert_eq!(run(&p, libc::SYS_openat, flags(f)), NOTIFY, "{f:#o}");
+        }
+        // High bits of the flags argument are not the flags (an `int`).
+        let high = [0, 0, (1u64 << 32) | libc::O_RDONLY as u64, 0, 0, 0];
+        assert_eq!(run(&p, libc::SYS_openat, high), ALLOW);
+        #[cfg(target_arch = "x86_64")]
+        {
+            let open = |f: i32| [0x1000, f as u32 as u64, 0, 0, 0, 0];
+            assert_eq!(run(&p, libc::SYS_open, open(libc::O_RDONLY)), ALLOW);
+            assert_eq!(run(&p, libc::SYS_open, open(libc::O_WRONLY)), NOTIFY);
+            // `open`'s flags are its second argument, not its third.
+            let third = [0x1000, 0, libc::O_WRONLY as u64, 0, 0, 0];
+            assert_eq!(run(&p, libc::SYS_open, third), ALLOW);
+        }
+    }
+
+    #[test]
+    fn every_entry_changing_syscall_is_mediated_and_nothing_else_is() {
+        for record in [true, false] {
+            let p = program(record);
+            let mut notified = Vec::new();
+            for nr in 0..470 {
+                if run(&p, nr, [0; 6]) == NOTIFY {
+                    notified.push(nr);
+                }
+            }
+            let mut want: Vec<libc::c_long> = MEDIATED.iter().map(|&(_, nr)| nr).collect();
+            if record {
+                want.extend([libc::SYS_execve, libc::SYS_execveat]);
+            }
+            want.sort_unstable();
+            assert_eq!(notified, want, "record_execs {record}");
+            assert_eq!(
+                run(&p, libc::SYS_openat2, [0; 6]),
+                libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+            );
+            assert_eq!(run(&p, libc::SYS_read, [0; 6]), ALLOW);
+        }
+    }
+
+    #[test]
+    fn foreign_abis_and_x32_are_killed() {
+        let p = program(true);
+        let i386 = 3 | 0x4000_0000;
+        for nr in [5u32, 8, 10, 11, 38, 39, 83, 295] {
+            assert_eq!(eval(&p, nr, i386, [0; 6]), KILL, "i386 {nr}");
+        }
+        #[cfg(target_arch = "x86_64")]
+        for nr in [2u32, 85, 257, 520] {
+            assert_eq!(
+                eval(&p, X32_SYSCALL_BIT | nr, AUDIT_ARCH, [0; 6]),
+                KILL,
+                "x32 {nr}"
+            );
+        }
+    }
+}

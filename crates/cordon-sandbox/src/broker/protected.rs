@@ -1,0 +1,229 @@
+//! The protected set as the broker checks it: which names, in which directories, a hardened
+//! command may not create, change, remove or reach through, whether or not they exist when the
+//! run starts.
+//!
+//! `protect.rs` finds, once at run start, where the names are ([`crate::protect::Protected`]: the
+//! project roots and the git directories, by path; one walk for the mounts and the broker), and
+//! names them ([`crate::PROTECTED_NAMES`], one list). Here each of those directories is keyed by
+//! device and inode instead, which identifies it however it is reached (a bind mount, a symlink,
+//! `/proc/self/cwd`, an open fd) and wherever it is moved during the run. A linked worktree's or
+//! submodule's git directory may also not be created again under its own name once removed, so
+//! it cannot come back with a `commondir` of the command's choosing.
+//!
+//! Repositories created during the run (`git init`, `git worktree add`) are not in the set: git
+//! must be able to write the hooks and config of the repository it creates.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::protect::Protected;
+
+/// A directory's identity: `(st_dev, st_ino)`.
+pub(crate) type DirId = (u64, u64);
+
+#[derive(Default, Debug, Clone, PartialEq, Eq)]
+struct DirRules {
+    /// A project root: [`Protected::project_names`] are protected here.
+    project_root: bool,
+    /// A git directory: [`Protected::git_dir_names`] are protected here.
+    git_dir: bool,
+    /// Names that may not be created here (removing them is allowed).
+    no_recreate: Vec<Vec<u8>>,
+}
+
+/// What a run's broker protects.
+#[derive(Default, Debug)]
+pub(crate) struct ProtectedSet {
+    dirs: HashMap<DirId, DirRules>,
+    /// Every name protected somewhere: a path none of whose components is one of these cannot
+    /// reach a protected entry by name.
+    names: HashSet<Vec<u8>>,
+    /// Protected names a write grant names or reaches inside: the explicit override, as for
+    /// the bind mounts.
+    exceptions: HashSet<(DirId, Vec<u8>)>,
+}
+
+impl ProtectedSet {
+    /// The set for what `protect.rs` found. `write_roots`: the resolved writable roots (a grant
+    /// inside a protected name leaves it writable); `writable`: the paths Landlock lets the
+    /// command change beneath (after carving). A directory outside them needs no protection
+    /// (Landlock refuses every change there, with its own errno), so it is left out.
+    pub(crate) fn new(
+        found: &Protected,
+        write_roots: &[PathBuf],
+        writable: &[PathBuf],
+    ) -> ProtectedSet {
+        let mut set = ProtectedSet::default();
+        for name in Protected::project_names().chain(Protected::git_dir_names()) {
+            set.names.insert(name.as_bytes().to_vec());
+        }
+        let changeable = |dir: &Path| writable.iter().any(|w| dir.starts_with(w));
+        for root in found.project_roots.iter().filter(|r| changeable(r)) {
+            if let Some(id) = dir_id(root) {
+                set.dirs.entry(id).or_default().project_root = true;
+            }
+        }
+        for git in &found.git_dirs {
+            if let (Some(id), true) = (dir_id(git), changeable(git)) {
+                set.dirs.entry(id).or_default().git_dir = true;
+            }
+            // A worktree's or submodule's git directory, named in its parent.
+            let name = git.file_name().filter(|n| *n != ".git");
+            let parent = git.parent().filter(|p| changeable(p)).and_then(dir_id);
+            if let (Some(name), Some(parent)) = (name, parent) {
+                let name = name.as_bytes().to_vec();
+                set.names.insert(name.clone());
+                set.dirs.entry(parent).or_default().no_recreate.push(name);
+            }
+        }
+        set.apply_grants(write_roots);
+        set
+    }
+
+    /// Whether `name` in the directory `dir` may not be touched. `creating` is true when the call
+    /// would create an entry by that name (a name that may not be created again counts only then).
+    pub(crate) fn refuses(&self, dir: DirId, name: &[u8], creating: bool) -> bool {
+        let Some(rules) = self.dirs.get(&dir) else {
+            return false;
+        };
+        let name = strip_trailing_slashes(name);
+        if !self.exceptions.is_empty() && self.exceptions.contains(&(dir, name.to_vec())) {
+            return false;
+        }
+        (rules.project_root && Protected::project_names().any(|n| n.as_bytes() == name))
+            || (rules.git_dir && Protected::git_dir_names().any(|n| n.as_bytes() == name))
+            || (creating && rules.no_recreate.iter().any(|n| n == name))
+    }
+
+    /// Whether a name is protected in some directory (a path without any such component cannot
+    /// reach a protected entry by name, which lets the walk take its fast path).
+    pub(crate) fn mentions(&self, name: &[u8]) -> bool {
+        self.names.contains(strip_trailing_slashes(name))
+    }
+
+    /// How many directories have protected names.
+    pub(crate) fn directories(&self) -> usize {
+        self.dirs.len()
+    }
+
+    /// A write grant of `P/.claude/commands` overrides `.claude` in `P`: every protected name on
+    /// the way up from a writable root is left writable, as the bind mounts leave it.
+    fn apply_grants(&mut self, write_roots: &[PathBuf]) {
+        let mut overridden = Vec::new();
+        for root in write_roots {
+            let mut path = root.as_path();
+            while let (Some(parent), Some(name)) = (path.parent(), path.file_name()) {
+                if let Some(id) = dir_id(parent) {
+                    if self.refuses(id, name.as_bytes(), true) {
+                        overridden.push((id, name.as_bytes().to_vec()));
+                    }
+                }
+                path = parent;
+            }
+        }
+        self.exceptions.extend(overridden);
+    }
+}
+
+fn strip_trailing_slashes(name: &[u8]) -> &[u8] {
+    let end = name.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+    &name[..end]
+}
+
+fn dir_id(path: &Path) -> Option<DirId> {
+    std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_dir)
+        .map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn id(path: &Path) -> DirId {
+        dir_id(path).unwrap()
+    }
+
+    /// The set for `roots`, from what `protect.rs` finds (one walk for both).
+    fn planned(roots: &[PathBuf]) -> ProtectedSet {
+        ProtectedSet::new(&Protected::find(roots), roots, roots)
+    }
+
+    #[test]
+    fn names_are_protected_by_directory_identity_not_by_path() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir_all(root.join(".git/worktrees/feature")).unwrap();
+        std::fs::create_dir_all(root.join(".git/modules/libs/dep")).unwrap();
+        std::fs::write(root.join(".git/modules/libs/dep/HEAD"), "ref: x").unwrap();
+        std::fs::create_dir_all(root.join("vendor/lib/.git")).unwrap();
+        std::fs::create_dir_all(root.join("plain")).unwrap();
+        let set = planned(std::slice::from_ref(&root));
+
+        // Project roots: the writable root and the nested repository.
+        for dir in [root.clone(), root.join("vendor/lib")] {
+            for name in [".claude", ".envrc", ".mcp.json", ".vscode"] {
+                assert!(
+                    set.refuses(id(&dir), name.as_bytes(), true),
+                    "{dir:?} {name}"
+                );
+            }
+            assert!(!set.refuses(id(&dir), b"src", true));
+        }
+        // Git directories: the main one, a worktree's, a submodule's, a nested repository's.
+        for git in [
+            root.join(".git"),
+            root.join(".git/worktrees/feature"),
+            root.join(".git/modules/libs/dep"),
+            root.join("vendor/lib/.git"),
+        ] {
+            for name in ["hooks", "config", "commondir", "info", "config.worktree"] {
+                assert!(
+                    set.refuses(id(&git), name.as_bytes(), false),
+                    "{git:?} {name}"
+                );
+            }
+            assert!(!set.refuses(id(&git), b"objects", true), "{git:?}");
+        }
+        // A worktree's git directory may be removed but not made again.
+        let worktrees = id(&root.join(".git/worktrees"));
+        assert!(set.refuses(worktrees, b"feature", true));
+        assert!(!set.refuses(worktrees, b"feature", false));
+        assert!(!set.refuses(worktrees, b"other", true));
+        // A directory that is no project root protects nothing; names in it are fine.
+        assert!(!set.refuses(id(&root.join("plain")), b".claude", true));
+        // A trailing slash names the same entry.
+        assert!(set.refuses(id(&root), b".claude/", true));
+        // The fast path may skip only paths that mention no protected name.
+        assert!(set.mentions(b".claude") && set.mentions(b"hooks") && set.mentions(b"feature"));
+        assert!(!set.mentions(b"src"));
+    }
+
+    #[test]
+    fn directories_landlock_keeps_unchanged_need_no_protection() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        let roots = vec![root.clone()];
+        // Only `src` is writable (as when a workspace is granted around holes).
+        let set = ProtectedSet::new(&Protected::find(&roots), &roots, &[root.join("src")]);
+        assert_eq!(set.directories(), 0);
+        assert!(!set.refuses(id(&root), b".claude", true));
+    }
+
+    #[test]
+    fn a_write_grant_inside_a_protected_name_overrides_it() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir_all(root.join(".claude/commands")).unwrap();
+        let roots = vec![root.clone(), root.join(".claude/commands")];
+        let set = planned(&roots);
+        assert!(!set.refuses(id(&root), b".claude", true));
+        assert!(set.refuses(id(&root), b".vscode", true));
+    }
+}

@@ -1,0 +1,648 @@
+//! Issue 15 end to end: `cordon exec`, hardened by default, under the default pack. The kernel
+//! enforces the policy's envelope, not the paths the front end read in the text, and every path a
+//! command names that reaches beyond it is judged on the file it really reaches. Each attack
+//! checks the exact error and that the target is unchanged (or unread); each has a positive
+//! control showing the same action succeeds where the envelope allows it, or in named local
+//! mode, so the test can fail.
+//!
+//! The attacks run in a home of their own under the target directory (not the system's temporary
+//! directory, which the default pack lets commands write), with the workspace at `~/ws` and
+//! cordon's home at `~/.config/cordon`, as a user has them. Everyday work runs with this
+//! machine's home, where the toolchains are installed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+mod approval_support;
+
+/// A home with credentials, start-up files and a victim, the workspace `~/ws`, and cordon's
+/// home made on first use at `~/.config/cordon`.
+struct Home {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    ws: PathBuf,
+}
+
+const AWS_SECRET: &str = "aws_secret_access_key = SECRET-AWS";
+const SSH_SECRET: &str = "Host secret-ssh-config";
+
+/// The fixture; `None` only when the kernel lacks Landlock and CORDON_TEST_ALLOW_SKIP allows it.
+fn home() -> Option<Home> {
+    let abi = cordon_sandbox::landlock_abi();
+    if abi < cordon_sandbox::MIN_LANDLOCK_ABI
+        && cordon_testkit::allow_skip("landlock", &format!("the kernel offers ABI {abi}"))
+    {
+        return None;
+    }
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let home = dir.path().canonicalize().unwrap().join("user");
+    let ws = home.join("ws");
+    for d in ["ws/data", ".aws", ".ssh"] {
+        std::fs::create_dir_all(home.join(d)).unwrap();
+    }
+    for (file, text) in [
+        (".aws/credentials", format!("[default]\n{AWS_SECRET}\n")),
+        (".ssh/config", format!("{SSH_SECRET}\n")),
+        (".ssh/authorized_keys", "ssh-ed25519 AAAA owner\n".into()),
+        (".bashrc", "# the user's bashrc\n".into()),
+        (".gitconfig", "[user]\n\tname = owner\n".into()),
+        ("victim", "the victim\n".into()),
+        ("ws/evil.yaml", "cordon_policy: 1\nname: evil\n".into()),
+    ] {
+        std::fs::write(home.join(file), text).unwrap();
+    }
+    let h = Home {
+        _dir: dir,
+        home,
+        ws,
+    };
+    // First use makes cordon's home (policy, key, journal) where the user's would be.
+    let first = h.exec(&["--shell", "true"]);
+    assert_eq!(first.status.code(), Some(0), "{}", err(&first));
+    Some(h)
+}
+
+impl Home {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cordon"));
+        c.arg("exec")
+            .args(args)
+            .current_dir(&self.ws)
+            .env("HOME", &self.home)
+            .env("CORDON_GATEWAY", "off")
+            .env("CORDON_APPROVAL_TIMEOUT", "0")
+            .env_remove("CORDON_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("CORDON_JOURNAL")
+            .env_remove("CORDON_SESSION")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn exec(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// `cordon exec --shell TEXT`, hardened by default.
+    fn sh(&self, text: &str) -> Output {
+        self.exec(&["--shell", text])
+    }
+
+    /// Runs `text` from a script in the workspace, where the front end cannot read it, so the
+    /// kernel is the only defence. (The default pack's front end denies or asks for several of
+    /// these texts written plainly; an agent can always hide a text in a file it wrote.)
+    fn opaque(&self, text: &str) -> Output {
+        std::fs::write(self.ws.join("opaque.sh"), text).unwrap();
+        self.sh("bash opaque.sh")
+    }
+
+    fn cordon_home(&self) -> PathBuf {
+        self.home.join(".config/cordon")
+    }
+
+    fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.home.join(relative)).unwrap()
+    }
+
+    /// The public key of the key the home made.
+    fn public_key(&self) -> PathBuf {
+        std::fs::read_dir(self.cordon_home().join("keys"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "pub"))
+            .unwrap()
+    }
+
+    fn last_receipt(&self) -> Value {
+        let text =
+            std::fs::read_to_string(self.cordon_home().join("journal/entries.jsonl")).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .rfind(|e| e.get("receipt_version").is_some())
+            .unwrap()
+    }
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts the run ended with `code` and printed exactly `stderr` (cordon's notices aside).
+#[track_caller]
+fn refused(o: &Output, code: i32, stderr: &str) {
+    let stderr_text = err(o);
+    let said: Vec<&str> = stderr_text
+        .lines()
+        .filter(|l| !l.starts_with("cordon: "))
+        .collect();
+    assert_eq!(o.status.code(), Some(code), "{}", err(o));
+    assert_eq!(said, [stderr], "{}", err(o));
+}
+
+#[test]
+fn proc_paths_never_reach_the_credentials() {
+    let Some(h) = home() else { return };
+    let home = h.home.display();
+    for path in [
+        format!("/proc/self/root{home}/.aws/credentials"),
+        format!("/proc/thread-self/root{home}/.aws/credentials"),
+        "/proc/self/cwd/../.aws/credentials".to_string(),
+    ] {
+        let o = h.opaque(&format!("cat {path}"));
+        refused(&o, 1, &format!("cat: {path}: Permission denied"));
+        assert_eq!(out(&o), "");
+    }
+    // A descriptor of cordon's own process is the command's own once it runs: cordon's stdin
+    // here is the credentials file, and nothing is granted on it.
+    let o = h
+        .command(&["--shell", "cat /proc/self/fd/0 /dev/stdin"])
+        .stdin(std::fs::File::open(h.home.join(".aws/credentials")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(!out(&o).contains("SECRET"), "{}", out(&o));
+    let envelope =
+        &h.last_receipt()["x-cordon"]["sandbox"]["commands"][0]["enforcement"]["envelope"];
+    assert_eq!(envelope["grants"], serde_json::json!([]), "{envelope}");
+
+    // Positive control: named local mode prints the secret through the same script (the
+    // decision let it through; only the kernel stood in the way).
+    std::fs::write(
+        h.ws.join("opaque.sh"),
+        format!("cat /proc/self/root{home}/.aws/credentials"),
+    )
+    .unwrap();
+    let o = h.exec(&["--mode", "local", "--shell", "bash opaque.sh"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains(AWS_SECRET), "{}", out(&o));
+}
+
+#[test]
+fn beyond_the_envelope_only_what_a_person_approved_as_written_is_granted() {
+    let Some(_) = home() else { return };
+    let h = approval_support::Home::new();
+    let ws = h.ws();
+    let out_dir = h.path("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    std::fs::write(ws.join("f"), "data\n").unwrap();
+    std::os::unix::fs::symlink(&out_dir, ws.join("lnk")).unwrap();
+    // Local work runs; a write to `out` asks a person.
+    let policy = h.path("asks-for-out.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "cordon_policy: 1\nname: asks-for-out\ndefault: deny\nrules:\n  - id: local\n    outcome: allow\n    reason: local work\n    match: {{effects: [observe, transform_local]}}\n  - id: out\n    outcome: ask\n    reason: it writes out\n    match: {{writes: [\"{0}\", \"{0}/**\", \"{1}/lnk/**\"]}}\n",
+            out_dir.display(),
+            ws.display()
+        ),
+    )
+    .unwrap();
+    let run = |text: &str, answer: &str| {
+        let child = h.spawn(&[
+            "exec",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--cwd",
+            ws.to_str().unwrap(),
+            "--approval-timeout",
+            "30",
+            "--shell",
+            text,
+        ]);
+        let id = h.wait_for_request();
+        h.ok(&[answer, &id]);
+        approval_support::wait(child, std::time::Duration::from_secs(30))
+    };
+    // Approved, named as it is: a new file's directory is granted, and nothing wider.
+    let text = format!("cp f {}/new.txt", out_dir.display());
+    let o = run(&text, "approve");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("new.txt")).unwrap(),
+        "data\n"
+    );
+    let receipt: Value = serde_json::from_str(
+        std::fs::read_to_string(h.path("home/journal/entries.jsonl"))
+            .unwrap()
+            .lines()
+            .rfind(|l| l.contains("receipt_version"))
+            .unwrap(),
+    )
+    .unwrap();
+    let grants =
+        &receipt["x-cordon"]["sandbox"]["commands"][0]["enforcement"]["envelope"]["grants"];
+    assert_eq!(
+        grants,
+        &serde_json::json!([{"path": out_dir, "access": "write", "made_on": "descriptor"}])
+    );
+    // Approved, but through a link: the person saw `lnk`, not `out`; nothing is granted.
+    let o = run("cp f lnk/other.txt", "approve");
+    refused(
+        &o,
+        1,
+        "cp: cannot create regular file 'lnk/other.txt': Permission denied",
+    );
+    assert!(!out_dir.join("other.txt").exists());
+    // Denied: nothing runs.
+    let o = run(&format!("cp f {}/third.txt", out_dir.display()), "deny");
+    assert_eq!(o.status.code(), Some(126), "{}", err(&o));
+    assert!(!out_dir.join("third.txt").exists());
+}
+
+#[test]
+fn links_made_in_one_call_and_used_in_the_next_reach_nothing_closed() {
+    let Some(h) = home() else { return };
+    let cordon = h.cordon_home();
+    let public = h.public_key();
+    let public_name = public.file_name().unwrap().to_str().unwrap().to_string();
+    let before: Vec<(PathBuf, Vec<u8>)> = [
+        cordon.join("policy.yaml"),
+        public.clone(),
+        h.home.join(".bashrc"),
+        h.home.join(".gitconfig"),
+        h.home.join(".ssh/authorized_keys"),
+        h.home.join("victim"),
+    ]
+    .into_iter()
+    .map(|p| {
+        let bytes = std::fs::read(&p).unwrap();
+        (p, bytes)
+    })
+    .collect();
+    let abs = cordon.display().to_string();
+    // (the call that plants the link, the call that uses it, the exit code, the exact error)
+    let cases: Vec<(String, String, i32, String)> = vec![
+        (
+            "mkdir -p sub && ln -s ../../.config/cordon sub/c".into(),
+            "cp evil.yaml sub/c/policy.yaml".into(),
+            1,
+            "cp: cannot create regular file 'sub/c/policy.yaml': Permission denied".into(),
+        ),
+        (
+            format!("ln -s {abs} abs"),
+            "cp evil.yaml abs/policy.yaml".into(),
+            1,
+            "cp: cannot create regular file 'abs/policy.yaml': Permission denied".into(),
+        ),
+        (
+            "true".into(),
+            format!("cp evil.yaml sub/c/keys/{public_name}"),
+            1,
+            format!("cp: cannot create regular file 'sub/c/keys/{public_name}': Permission denied"),
+        ),
+        (
+            "true".into(),
+            "echo evil > sub/c/journal/entries.jsonl".into(),
+            1,
+            "bash: line 1: sub/c/journal/entries.jsonl: Permission denied".into(),
+        ),
+        (
+            "true".into(),
+            "echo 'mallory AAAA' >> sub/c/approvers".into(),
+            1,
+            "bash: line 1: sub/c/approvers: Permission denied".into(),
+        ),
+        (
+            "ln -s ../.bashrc rc".into(),
+            "echo evil >> rc".into(),
+            1,
+            "bash: line 1: rc: Permission denied".into(),
+        ),
+        (
+            "ln -s ../.gitconfig gc".into(),
+            "echo evil >> gc".into(),
+            1,
+            "bash: line 1: gc: Permission denied".into(),
+        ),
+        (
+            "ln -s .. up".into(),
+            "echo key >> up/.ssh/authorized_keys".into(),
+            1,
+            "bash: line 1: up/.ssh/authorized_keys: Permission denied".into(),
+        ),
+        (
+            "true".into(),
+            "cat up/.ssh/config".into(),
+            1,
+            "cat: up/.ssh/config: Permission denied".into(),
+        ),
+        (
+            "true".into(),
+            "rm up/victim && echo removed".into(),
+            1,
+            format!(
+                "rm: cannot remove '{}/up/victim': it lies outside the command's write scope; nothing was removed",
+                h.ws.display()
+            ),
+        ),
+    ];
+    for (plant, attack, code, error) in &cases {
+        let o = h.opaque(plant);
+        assert_eq!(o.status.code(), Some(0), "{plant}: {}", err(&o));
+        let o = h.sh(attack);
+        refused(&o, *code, error);
+        assert!(
+            !out(&o).contains("SECRET") && !out(&o).contains("removed"),
+            "{attack}"
+        );
+    }
+    // A plain `rm` through the link is cordon's own soft delete: refused, and blocked.
+    let o = h.sh("rm up/victim");
+    assert_eq!(o.status.code(), Some(126), "{}", err(&o));
+    assert!(
+        err(&o).contains(&format!(
+            "cordon: blocked: soft delete: refusing to touch {}/up/victim: it lies outside the command's write scope",
+            h.ws.display()
+        )),
+        "{}",
+        err(&o)
+    );
+    for (path, bytes) in &before {
+        let now = std::fs::read(path).unwrap();
+        assert!(&now == bytes, "{} changed", path.display());
+    }
+    // Listing is what the envelope gives the home: names, never contents.
+    let o = h.sh("ls up/.ssh");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "authorized_keys\nconfig\n");
+    // The journal (cordon's own appends aside, nothing touched it) verifies with the home's key.
+    let verify = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .arg("verify")
+        .arg(cordon.join("journal"))
+        .arg("--public-key")
+        .arg(&public)
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", out(&verify));
+
+    // Positive controls: the same two calls through a link into the workspace write the file;
+    // named local mode writes cordon's policy through the link planted above.
+    let o = h.sh("ln -s data d");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let o = h.sh("cp evil.yaml d/policy.yaml && cat d/policy.yaml");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "cordon_policy: 1\nname: evil\n");
+    let o = h.exec(&[
+        "--mode",
+        "local",
+        "--shell",
+        "cp evil.yaml sub/c/policy.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(
+        h.read(".config/cordon/policy.yaml"),
+        "cordon_policy: 1\nname: evil\n"
+    );
+}
+
+#[test]
+fn git_metadata_and_agent_settings_stay_read_only_through_links() {
+    let Some(h) = home() else { return };
+    std::fs::create_dir(h.ws.join(".claude")).unwrap();
+    std::fs::write(h.ws.join(".claude/settings.json"), "{}\n").unwrap();
+    let id = "-c user.name=agent -c user.email=agent@example.invalid";
+    let o = h.sh(&format!(
+        "git init -q -b main && git {id} commit -q --allow-empty -m one && git worktree add -q wt-a 2>&1"
+    ));
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let commondir = h.ws.join(".git/worktrees/wt-a/commondir");
+    let before = std::fs::read_to_string(&commondir).unwrap();
+    for (plant, attack, error) in [
+        (
+            "true",
+            "echo ../evil > .git/worktrees/wt-a/commondir",
+            "opaque.sh: line 1: .git/worktrees/wt-a/commondir: Read-only file system",
+        ),
+        (
+            "ln -s .git/hooks h",
+            "echo 'echo pwned' > h/pre-commit",
+            "opaque.sh: line 1: h/pre-commit: Read-only file system",
+        ),
+        (
+            "ln -s .claude cl",
+            "echo '{\"hooks\": 1}' > cl/settings.json",
+            "opaque.sh: line 1: cl/settings.json: Read-only file system",
+        ),
+    ] {
+        let o = h.opaque(plant);
+        assert_eq!(o.status.code(), Some(0), "{plant}: {}", err(&o));
+        refused(&h.opaque(attack), 1, error);
+    }
+    assert_eq!(std::fs::read_to_string(&commondir).unwrap(), before);
+    assert!(!h.ws.join(".git/hooks/pre-commit").exists());
+    assert_eq!(h.read("ws/.claude/settings.json"), "{}\n");
+    // Positive controls: an unprotected name in the same directory, and a link into an
+    // ordinary directory, are written.
+    let o =
+        h.sh("echo x > .git/worktrees/wt-a/notes && ln -s data dd && echo y > dd/f && cat dd/f");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "y\n");
+}
+
+#[test]
+fn a_compound_text_never_stops_halfway_when_an_earlier_segment_changes_a_later_ones_path() {
+    let Some(h) = home() else { return };
+    let o = h.sh("mkdir -p src && echo x > src/f && ln -s src/f link && ln -s src dirlink");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let o = h.sh("rm -rf src && rm link && rm dirlink && echo both");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "both\n");
+    for gone in ["src", "link", "dirlink"] {
+        assert!(
+            std::fs::symlink_metadata(h.ws.join(gone)).is_err(),
+            "{gone}"
+        );
+    }
+    // A rename in the first segment, the old name read in the second: the later segment meets
+    // the file system as the earlier left it, not a refusal.
+    std::fs::create_dir(h.ws.join("a")).unwrap();
+    std::fs::write(h.ws.join("a/f"), "moved\n").unwrap();
+    let o = h.sh("mv a b && cat b/f && cat a/f");
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert_eq!(out(&o), "moved\n");
+    refused(&o, 1, "cat: a/f: No such file or directory");
+}
+
+/// This machine's home (its toolchains), a workspace and cordon's home under the target
+/// directory.
+struct Everyday {
+    _dir: tempfile::TempDir,
+    ws: PathBuf,
+    cordon_home: PathBuf,
+}
+
+fn everyday() -> Option<Everyday> {
+    let abi = cordon_sandbox::landlock_abi();
+    if abi < cordon_sandbox::MIN_LANDLOCK_ABI
+        && cordon_testkit::allow_skip("landlock", &format!("the kernel offers ABI {abi}"))
+    {
+        return None;
+    }
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let ws = root.join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    Some(Everyday {
+        _dir: dir,
+        ws,
+        cordon_home: root.join("cordon-home"),
+    })
+}
+
+impl Everyday {
+    fn sh(&self, policy: Option<&Path>, text: &str) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cordon"));
+        c.arg("exec");
+        if let Some(policy) = policy {
+            c.arg("--policy").arg(policy);
+        }
+        c.args(["--shell", text])
+            .current_dir(&self.ws)
+            .env("CORDON_HOME", &self.cordon_home)
+            .env("CORDON_GATEWAY", "off")
+            .env("CORDON_APPROVAL_TIMEOUT", "0")
+            .env_remove("CORDON_JOURNAL")
+            .env_remove("CORDON_SESSION")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn write(&self, file: &str, text: &str) {
+        let path = self.ws.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn require(tool: &str) {
+    let present = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    cordon_testkit::require(present, tool, "scripts/test installs it (apt-get install)");
+}
+
+/// Runs each (text, expected stdout) hardened under `policy` (the default pack when `None`).
+#[track_caller]
+fn all_run(e: &Everyday, policy: Option<&Path>, cases: &[(&str, &str)]) {
+    for (text, expected) in cases {
+        let o = e.sh(policy, text);
+        assert_eq!(o.status.code(), Some(0), "{text}: {}", err(&o));
+        assert_eq!(&out(&o), expected, "{text}: {}", err(&o));
+    }
+}
+
+#[test]
+fn everyday_work_runs_hardened_under_the_default_pack() {
+    let Some(e) = everyday() else { return };
+    for tool in [
+        "sed", "gzip", "zip", "unzip", "tar", "make", "git", "npm", "node", "cargo", "pytest", "go",
+    ] {
+        require(tool);
+    }
+    e.write("f", "alpha\n");
+    e.write("a", "new\n");
+    e.write("b", "old\n");
+    e.write("Makefile", "all:\n\t@echo made > made.txt\n");
+    e.write(
+        "package.json",
+        r#"{"name":"w","version":"1.0.0","scripts":{"test":"node test.js"}}"#,
+    );
+    e.write("test.js", "console.log('tests ' + (1 + 1));\n");
+    e.write("test_two.py", "def test_two():\n    assert 1 + 1 == 2\n");
+    e.write("go.mod", "module example.com/two\n\ngo 1.19\n");
+    e.write(
+        "two_test.go",
+        "package two\n\nimport \"testing\"\n\nfunc TestTwo(t *testing.T) {\n\tif 1+1 != 2 {\n\t\tt.Fatal(\"no\")\n\t}\n}\n",
+    );
+    e.write(
+        "tiny/Cargo.toml",
+        "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    e.write(
+        "tiny/src/lib.rs",
+        "pub fn two() -> u8 { 2 }\n#[test]\nfn it_is_two() { assert_eq!(two(), 2); }\n",
+    );
+    let id = "-c user.name=agent -c user.email=agent@example.invalid";
+    let git_init = format!("git init -q -b main && git add f && git {id} commit -qm one");
+    let git_work = format!(
+        "git checkout -q -b topic && echo two >> f && git {id} commit -qam two && git checkout -q main && echo base > g && git add g && git {id} commit -qm base && git checkout -q topic && git {id} rebase -q main && git log --format=%s | head -3"
+    );
+    let git_stash = format!("echo wip >> f && git {id} stash -q && git {id} stash list | wc -l");
+    all_run(
+        &e,
+        None,
+        &[
+            ("sed -i s/alpha/beta/ f && cat f", "beta\n"),
+            ("mv a b && cat b", "new\n"),
+            ("cp f g && gzip g && gunzip -c g.gz", "beta\n"),
+            ("zip -q out.zip f && unzip -p out.zip f", "beta\n"),
+            ("tar czf t.tgz f b && tar xzf t.tgz -O b", "new\n"),
+            ("[[ -f f ]] && echo is-file", "is-file\n"),
+            ("ls ~ > /dev/null && echo listed", "listed\n"),
+            ("make && cat made.txt", "made\n"),
+            ("npm test --silent", "tests 2\n"),
+            ("pytest -q -p no:cacheprovider test_two.py | tail -1 | cut -c1-8", "1 passed\n"),
+            ("go test ./... | cut -c1-20", "ok  \texample.com/two\n"),
+            (
+                "cd tiny && cargo build --offline -q && cargo test --offline -q 2>&1 | grep -c '1 passed'",
+                "1\n",
+            ),
+            (&git_init, ""),
+            (&git_work, "two\nbase\none\n"),
+            (&git_stash, "1\n"),
+            ("git worktree add -q wt main 2>&1 && cat wt/g", "base\n"),
+        ],
+    );
+}
+
+/// What the front end still asks or refuses under the default pack (the front-end branch makes
+/// hardened-mode decisions: issue 15 part 3) runs inside the same envelope under a policy that
+/// allows every program: the envelope, not the decision, is what these need.
+#[test]
+fn inline_code_and_npx_run_inside_the_envelope_when_the_policy_allows_them() {
+    let Some(e) = everyday() else { return };
+    for tool in ["node", "npx", "python3"] {
+        require(tool);
+    }
+    let policy = e.ws.parent().unwrap().join("allow-all.yaml");
+    std::fs::write(
+        &policy,
+        "cordon_policy: 1\nname: allow-all\ndefault: deny\nrules:\n  - id: known\n    outcome: allow\n    reason: test\n    match: {known: true}\n  - id: unknown\n    outcome: allow\n    reason: test\n    match: {known: false}\n",
+    )
+    .unwrap();
+    e.write("package.json", r#"{"name":"w","version":"1.0.0"}"#);
+    e.write(
+        "node_modules/.bin/hello",
+        "#!/usr/bin/env node\nconsole.log('hello from npx');\n",
+    );
+    std::fs::set_permissions(
+        e.ws.join("node_modules/.bin/hello"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    all_run(
+        &e,
+        Some(&policy),
+        &[
+            (
+                "node -e 'console.log(require(\"crypto\").createHash(\"sha256\").update(\"x\").digest(\"hex\").slice(0, 8))'",
+                "2d711642\n",
+            ),
+            ("npx --no-install hello", "hello from npx\n"),
+            ("python3 -c 'print(6 * 7)'", "42\n"),
+        ],
+    );
+    // The control that the envelope is in force in these runs: the system's secrets stay closed.
+    let o = e.sh(Some(&policy), "cat /etc/shadow");
+    refused(&o, 1, "cat: /etc/shadow: Permission denied");
+}
