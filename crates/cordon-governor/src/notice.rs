@@ -41,6 +41,13 @@ pub enum Notice {
         outside: Vec<String>,
         workspace: Option<String>,
     },
+    /// An observed checkpoint began (hardened mode, write broker): what the commands change in
+    /// these scopes (as resolved) is recorded before it changes.
+    CheckpointObserving { id: String, scopes: Vec<String> },
+    /// The observed checkpoint was written and signed after the run.
+    CheckpointRecorded { id: String, entries: u64 },
+    /// The observed checkpoint could not be written: it cannot be rolled back.
+    CheckpointIncomplete { id: String, why: String },
     /// A soft delete moved paths to the trash.
     Trashed { moved: usize, trash_id: String },
     /// What a soft-deleted `rm` says on stderr, as `rm` itself would.
@@ -86,6 +93,17 @@ impl Notice {
                 "cordon: warning: checkpoint {id} covers {}, outside the workspace {}; `cordon rollback {id}` will touch it only with --yes",
                 outside.join(", "),
                 workspace.as_deref().unwrap_or("(none was named)")
+            ),
+            Notice::CheckpointObserving { id, scopes } => format!(
+                "cordon: checkpoint {id} records what the command changes in {} before it changes; undo with `cordon rollback {id}`",
+                scopes.join(", ")
+            ),
+            Notice::CheckpointRecorded { id, entries } => {
+                format!("cordon: checkpoint {id} recorded ({entries} entries)")
+            }
+            Notice::CheckpointIncomplete { id, why } => format!(
+                "cordon: warning: checkpoint {id} could not be completed, so it cannot be rolled back: {}",
+                visible(why)
             ),
             Notice::Trashed { moved, trash_id } => format!(
                 "cordon: moved {moved} path(s) to the trash as {trash_id}; restore with `cordon trash restore {trash_id}`"

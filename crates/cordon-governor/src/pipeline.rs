@@ -378,6 +378,8 @@ fn run_commands(
         session: options.session.as_deref(),
         workspace: options.workspace.as_deref(),
         signer: ledger.signer(),
+        observe: options.mode == Mode::Hardened
+            && options.kernel.write_broker_unavailable().is_none(),
     };
     match snapshot::take(request, places, taking, &options.notices) {
         Ok(taken) => run.snapshot = taken,
@@ -390,6 +392,11 @@ fn run_commands(
         envelope: envelope.as_ref(),
         approved,
     };
+    let observer = run.snapshot.as_ref().and_then(Snapshot::observer);
+    let observing = observer.is_some();
+    if observing {
+        executor.observe_writes(observer);
+    }
     for command in &request.contract.commands {
         let granted = secrets.of(&command.id);
         match run_one(
@@ -417,6 +424,12 @@ fn run_commands(
                 break;
             }
         }
+    }
+    if observing {
+        executor.observe_writes(None);
+    }
+    if let Some(taken) = run.snapshot.as_mut() {
+        taken.finish(&options.notices);
     }
     run
 }
@@ -504,8 +517,9 @@ fn build_receipt(
     secrets: &RunSecrets,
 ) -> (ExecutionReceipt, Conclusion) {
     if let (Some(note), Some(taken)) = (extension.checkpoint.as_mut(), run.snapshot.as_ref()) {
-        note.id = Some(taken.summary.id.clone());
-        note.taken = Some(taken.summary.clone());
+        note.id = Some(taken.id.clone());
+        note.taken = taken.summary.clone();
+        note.incomplete = taken.failure.clone();
     }
     let profiled = !run.entries.is_empty();
     // The commands that started with their secrets in their environment.

@@ -24,18 +24,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use cordon_checkpoint::trash;
 use cordon_checkpoint::{Request as SnapshotRequest, Signer, Store, Summary};
 use cordon_core::contract::Command;
 use cordon_policy::shell;
 use cordon_sandbox::{
-    CommandReport, CommandStatus, Confinement, Plan, StreamReport, Substitute, PROTECTED_NAMES,
+    CommandReport, CommandStatus, Confinement, Plan, StreamReport, Substitute, WriteObserver,
+    PROTECTED_NAMES,
 };
 use serde_json::{json, Value};
 
 use crate::confinement::literal_prefix;
 use crate::extension::CommandEntry;
 use crate::notice::{Notice, Notices};
+use crate::observed::Recording;
 use crate::request::RunRequest;
 use crate::trash_service::{self, parse_rm, Service};
 
@@ -50,8 +51,8 @@ pub struct SnapshotPlaces {
     pub sessions: PathBuf,
 }
 
-/// Whose snapshot it is: the run's session, the workspace it runs for, and the key that signs
-/// the manifests.
+/// Whose snapshot it is: the run's session, the workspace it runs for, the key that signs the
+/// manifests, and whether the sandbox can observe the command's writes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Taking<'a> {
     /// The cordon session the run belongs to, which must exist.
@@ -61,23 +62,70 @@ pub struct Taking<'a> {
     pub workspace: Option<&'a Path>,
     /// The ledger's key. Without one no snapshot is taken (nothing could trust it).
     pub signer: Option<&'a Arc<Signer>>,
+    /// The run is hardened and its kernel runs the write broker: record what the commands
+    /// change as they change it (crate::observed) instead of copying the scope first.
+    pub observe: bool,
 }
 
-/// A snapshot taken before the run.
+/// A checkpoint of the run: taken before it (a full snapshot), or recorded during it (observed).
 #[derive(Debug)]
 pub struct Snapshot {
-    pub summary: Summary,
+    /// The checkpoint's id, known before the first command starts.
+    pub id: String,
+    /// The signed manifest's summary: from the start for a full snapshot, once the recording
+    /// ends ([`Snapshot::finish`]) for an observed one.
+    pub summary: Option<Summary>,
+    /// Why an observed checkpoint could not be completed (it then cannot be rolled back).
+    pub failure: Option<String>,
+    /// The observed checkpoint being recorded.
+    recording: Option<Arc<Recording>>,
     /// The trash, where a soft-deleted `rm` moves its targets.
     trash_dir: PathBuf,
     runs_dir: PathBuf,
     session: Option<String>,
-    /// Signs every trash item's manifest, as it signed the snapshot's.
+    /// Signs every trash item's manifest, as it signs the checkpoint's.
     signer: Arc<Signer>,
 }
 
+impl Snapshot {
+    /// What the sandbox's write broker tells of every name before it changes; `None` for a
+    /// full snapshot.
+    pub fn observer(&self) -> Option<Arc<dyn WriteObserver>> {
+        self.recording
+            .as_ref()
+            .map(|r| Arc::clone(r) as Arc<dyn WriteObserver>)
+    }
+
+    /// Ends an observed recording: its manifest is written and signed, and the summary goes
+    /// into the receipt; if that fails, the failure does (and is said now). A full snapshot is
+    /// complete already.
+    pub fn finish(&mut self, notices: &Notices) {
+        let Some(recording) = self.recording.take() else {
+            return;
+        };
+        match recording.finish_signed(&self.signer) {
+            Ok(summary) => {
+                notices(Notice::CheckpointRecorded {
+                    id: summary.id.clone(),
+                    entries: summary.entries,
+                });
+                self.summary = Some(summary);
+            }
+            Err(why) => {
+                notices(Notice::CheckpointIncomplete {
+                    id: self.id.clone(),
+                    why: why.clone(),
+                });
+                self.failure = Some(why);
+            }
+        }
+    }
+}
+
 /// Snapshots the request's write scope when its outcome asks for it, its manifest signed with
-/// the ledger's key. `Ok(None)` when it does not; `Err` (one sentence) when it does and the
-/// snapshot failed, so nothing may run.
+/// the ledger's key, or begins recording it (`taking.observe`). `Ok(None)` when the outcome asks
+/// for none; `Err` (one sentence) when it does and the checkpoint could not be taken or begun,
+/// so nothing may run.
 pub fn take(
     request: &RunRequest,
     places: Option<&SnapshotPlaces>,
@@ -105,51 +153,72 @@ pub fn take(
                 .into(),
         )
     })?;
-    let scopes: Vec<PathBuf> = request
-        .write_scope()
-        .iter()
-        .map(|p| literal_prefix(p))
-        .collect();
     let store = Store::open(&places.checkpoints).map_err(|e| fail(e.to_string()))?;
-    let label = request
+    let snapshot_request = SnapshotRequest {
+        scopes: request
+            .write_scope()
+            .iter()
+            .map(|p| literal_prefix(p))
+            .collect(),
+        session: session.clone(),
+        label: label_of(request),
+        workspace: taking.workspace.map(Path::to_path_buf),
+        ..SnapshotRequest::default()
+    };
+    let mut taken = Snapshot {
+        id: String::new(),
+        summary: None,
+        failure: None,
+        recording: None,
+        trash_dir: places.trash.clone(),
+        runs_dir: places.runs.clone(),
+        session,
+        signer: Arc::clone(signer),
+    };
+    let (outside, workspace) = if taking.observe {
+        let recording =
+            Recording::begin(store, &snapshot_request).map_err(|e| fail(e.to_string()))?;
+        taken.id = recording.id().to_string();
+        notices(Notice::CheckpointObserving {
+            id: taken.id.clone(),
+            scopes: recording.scopes(),
+        });
+        let outside = recording.outside_workspace();
+        taken.recording = Some(Arc::new(recording));
+        (outside, taking.workspace.map(|w| w.display().to_string()))
+    } else {
+        let summary = cordon_checkpoint::snapshot_signed(&store, &snapshot_request, signer)
+            .map_err(|e| fail(e.to_string()))?;
+        notices(Notice::SnapshotTaken {
+            id: summary.id.clone(),
+            entries: summary.entries,
+            scopes: summary.scopes.clone(),
+        });
+        taken.id = summary.id.clone();
+        let seen = (summary.outside_workspace.clone(), summary.workspace.clone());
+        taken.summary = Some(summary);
+        seen
+    };
+    if !outside.is_empty() {
+        notices(Notice::SnapshotOutsideWorkspace {
+            id: taken.id.clone(),
+            outside,
+            workspace,
+        });
+    }
+    Ok(Some(taken))
+}
+
+/// What a checkpoint is taken before: the request's commands, as their argvs read.
+fn label_of(request: &RunRequest) -> String {
+    request
         .contract
         .commands
         .iter()
         .flat_map(|c| c.argvs())
         .map(|argv| argv.join(" "))
         .collect::<Vec<_>>()
-        .join(" | ");
-    let summary = cordon_checkpoint::snapshot_signed(
-        &store,
-        &SnapshotRequest {
-            scopes,
-            session: session.clone(),
-            label,
-            workspace: taking.workspace.map(Path::to_path_buf),
-            ..SnapshotRequest::default()
-        },
-        signer,
-    )
-    .map_err(|e| fail(e.to_string()))?;
-    notices(Notice::SnapshotTaken {
-        id: summary.id.clone(),
-        entries: summary.entries,
-        scopes: summary.scopes.clone(),
-    });
-    if !summary.outside_workspace.is_empty() {
-        notices(Notice::SnapshotOutsideWorkspace {
-            id: summary.id.clone(),
-            outside: summary.outside_workspace.clone(),
-            workspace: summary.workspace.clone(),
-        });
-    }
-    Ok(Some(Snapshot {
-        summary,
-        trash_dir: places.trash.clone(),
-        runs_dir: places.runs.clone(),
-        session,
-        signer: Arc::clone(signer),
-    }))
+        .join(" | ")
 }
 
 /// Where a soft delete (cordon's own, outside the sandbox) may remove files.
@@ -200,7 +269,7 @@ pub fn soft_delete(
     let scope = taken.scope(command, within);
     let operands: Vec<&OsString> = rm.operands.iter().collect();
     let request = scope.request(&rm, &operands, argv.to_vec(), Path::new(&command.cwd));
-    let outcome = trash::soft_delete_signed(&scope.trash_dir, &request, &scope.signer);
+    let outcome = scope.soft_delete(&request);
     let (status, exit_code, error, mut stderr, trash) = match outcome {
         Ok(o) => {
             let code = if o.errors.is_empty() { 0 } else { 1 };
@@ -388,6 +457,7 @@ impl Snapshot {
             trash_dir: self.trash_dir.clone(),
             session: self.session.clone(),
             signer: Arc::clone(&self.signer),
+            recording: self.recording.clone(),
             allowed_roots,
             protected: if within.hardened() {
                 PROTECTED_NAMES.iter().map(PathBuf::from).collect()

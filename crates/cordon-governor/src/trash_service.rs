@@ -40,6 +40,8 @@ use cordon_checkpoint::Signer;
 use nix::sys::socket::Shutdown;
 use serde::{Deserialize, Serialize};
 
+use crate::observed::Recording;
+
 /// The variable that tells the shim where the service listens.
 pub const SOCKET_ENV: &str = "CORDON_TRASH_SOCKET";
 
@@ -61,9 +63,25 @@ pub struct Scope {
     /// The ledger's key: every trash item's manifest is signed with it, so that a restore can
     /// tell it from one somebody else wrote.
     pub signer: Arc<Signer>,
+    /// An observed checkpoint in progress (hardened mode): told of every target before it is
+    /// moved, since cordon's own moves do not pass through the sandbox's write broker.
+    pub recording: Option<Arc<Recording>>,
 }
 
 impl Scope {
+    /// Moves `request`'s targets to the trash, each recorded first by the observed checkpoint
+    /// when there is one. A target it cannot record fails the whole request: nothing is moved.
+    pub fn soft_delete(&self, request: &SoftDelete) -> cordon_checkpoint::Result<trash::Outcome> {
+        if let Some(recording) = &self.recording {
+            for target in &request.targets {
+                recording
+                    .before_remove(target)
+                    .map_err(cordon_checkpoint::Error::Scope)?;
+            }
+        }
+        trash::soft_delete_signed(&self.trash_dir, request, &self.signer)
+    }
+
     /// The soft delete of `rm`'s operands, run by `command` in `cwd`, under this scope.
     pub fn request(
         &self,
@@ -366,7 +384,7 @@ fn remove(argv: &[OsString], cwd: &Path, scope: &Scope, call: &mut Call) {
         return;
     }
     let request = scope.request(&rm, &operands, call.argv.clone(), cwd);
-    match trash::soft_delete_signed(&scope.trash_dir, &request, &scope.signer) {
+    match scope.soft_delete(&request) {
         Ok(outcome) => {
             call.exit_code = i32::from(failed_before || !outcome.errors.is_empty());
             for line in &outcome.errors {

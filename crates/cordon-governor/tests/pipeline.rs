@@ -23,7 +23,7 @@ use cordon_governor::{
 use cordon_policy::native::LoadedNativePolicy;
 use cordon_sandbox::{
     CommandReport, CommandStatus, Confinement, OutputFilter, Plan, ProcessRecord, ProcessTree,
-    StreamReport,
+    StreamReport, WriteObserver,
 };
 use serde_json::{json, Value};
 
@@ -37,6 +37,12 @@ struct Kernel(Option<&'static str>);
 impl Probe for Kernel {
     fn hardened_unavailable(&self) -> Option<String> {
         self.0.map(str::to_string)
+    }
+
+    /// A hardened run's checkpoint is a full snapshot here: the observed one needs the real
+    /// sandbox (crates/cordon/tests/observed_checkpoint_cli.rs).
+    fn write_broker_unavailable(&self) -> Option<String> {
+        Some("the test kernel runs no write broker".into())
     }
 }
 
@@ -351,6 +357,13 @@ impl Executor for Recording {
 
     fn filter_output(&mut self, filter: Option<Arc<dyn OutputFilter>>) {
         self.filter = filter;
+    }
+
+    fn observe_writes(&mut self, observer: Option<Arc<dyn WriteObserver>>) {
+        assert!(
+            observer.is_none(),
+            "the test kernel runs no write broker, so nothing may be observed"
+        );
     }
 }
 
