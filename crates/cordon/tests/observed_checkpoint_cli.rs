@@ -110,6 +110,12 @@ impl Env {
         fs::create_dir_all(proj.join("src/deep")).unwrap();
         fs::create_dir_all(proj.join("empty")).unwrap();
         fs::create_dir_all(proj.join("vendor")).unwrap();
+        // Hardened mode bind-mounts a `.git` over itself (and its hooks read-only): changes
+        // through that mount are recorded like any other. The sandbox gives a `.git` without
+        // `hooks` an empty one before the run, outside any checkpoint: this one has it already.
+        fs::create_dir_all(proj.join(".git/refs/heads")).unwrap();
+        fs::create_dir_all(proj.join(".git/hooks")).unwrap();
+        fs::write(proj.join(".git/HEAD"), b"ref: refs/heads/main\n").unwrap();
         fs::write(proj.join("src/main.rs"), b"fn main() {}\n").unwrap();
         fs::write(proj.join("src/deep/blob"), [0u8, 159, 146, 150]).unwrap();
         fs::write(proj.join("a.txt"), b"alpha\n").unwrap();
@@ -267,6 +273,8 @@ ln -sfn vendor link
 rmdir empty
 truncate -s 2 run.sh
 cp -r source copy
+printf 'ref: refs/heads/evil\\n' > .git/HEAD
+echo evil > .git/refs/heads/evil
 ",
     );
     let before = tree(&env.w);
