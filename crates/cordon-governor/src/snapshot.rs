@@ -175,7 +175,7 @@ pub fn take(
         session,
         signer: Arc::clone(signer),
     };
-    let (outside, workspace) = if taking.observe {
+    let (outside, workspace) = if taking.observe && !changes_metadata(request) {
         let recording =
             Recording::begin(store, &snapshot_request).map_err(|e| fail(e.to_string()))?;
         taken.id = recording.id().to_string();
@@ -207,6 +207,34 @@ pub fn take(
         });
     }
     Ok(Some(taken))
+}
+
+/// Programs that change a name's mode, owner, times or attributes in place: calls the write
+/// broker does not mediate, so an observed checkpoint would not record them.
+const METADATA_PROGRAMS: [&str; 7] = [
+    "chmod", "chown", "chgrp", "touch", "setfacl", "chattr", "setfattr",
+];
+
+/// Whether a command of `request` runs one of [`METADATA_PROGRAMS`] (as the front end parses
+/// it): its checkpoint is then a full snapshot taken before the run, which puts modes back.
+/// A program the front end cannot see into (a script, a build) may change metadata unseen.
+fn changes_metadata(request: &RunRequest) -> bool {
+    request.contract.commands.iter().any(|command| {
+        let state = shell::ShellState {
+            cwd: command.cwd.clone(),
+            home: cordon_core::user::home(),
+        };
+        command.argvs().any(|argv| {
+            let script = match bash_text(argv) {
+                Some(text) => shell::parse(text, &state),
+                None => shell::from_argv(argv, &state),
+            };
+            script
+                .commands
+                .iter()
+                .any(|sc| METADATA_PROGRAMS.contains(&sc.program()))
+        })
+    })
 }
 
 /// What a checkpoint is taken before: the request's commands, as their argvs read.

@@ -334,3 +334,28 @@ fn a_change_the_checkpoint_cannot_record_is_refused() {
     rollback(&env, &run.checkpoint_id());
     assert_same_tree(&before, &env.w, "after rollback");
 }
+
+#[test]
+fn a_text_that_changes_modes_gets_a_full_snapshot_and_its_modes_back() {
+    // The write broker does not mediate chmod, so an observed checkpoint could not put the mode
+    // back: a text that runs chmod (or chown, touch, …) is snapshotted whole before it runs.
+    let env = Env::new();
+    let before = tree(&env.w);
+    let run = env.exec(
+        "hardened",
+        "chmod 600 proj/run.sh && mv proj/a.txt proj/b.txt",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.broker()["enforced"], true, "{}", run.broker());
+    assert_eq!(run.broker()["observer"], false, "{}", run.broker());
+    assert_eq!(
+        run.checkpoint()["taken"]["coverage"],
+        "whole_scope",
+        "{}",
+        run.checkpoint()
+    );
+    let mode = fs::metadata(env.proj.join("run.sh")).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o600, "positive control: the mode changed");
+    rollback(&env, &run.checkpoint_id());
+    assert_same_tree(&before, &env.w, "after rollback");
+}
