@@ -32,6 +32,9 @@ pub struct Recording {
     /// `None` once finished: a name told after that is refused.
     recorder: Mutex<Option<Recorder>>,
     id: String,
+    /// The scope roots as resolved when recording began, and those outside the workspace.
+    scopes: Vec<String>,
+    outside_workspace: Vec<String>,
 }
 
 impl std::fmt::Debug for Recording {
@@ -47,8 +50,16 @@ impl Recording {
     /// directories are copied whole now (the recorder's rule).
     pub fn begin(store: Store, request: &Request) -> cordon_checkpoint::Result<Recording> {
         let recorder = Recorder::begin(store, request)?;
+        let shown = |path: &Path| path.to_string_lossy().into_owned();
         Ok(Recording {
             id: recorder.id().to_string(),
+            scopes: recorder.scopes().iter().map(|s| shown(&s.path)).collect(),
+            outside_workspace: recorder
+                .scopes()
+                .iter()
+                .filter(|s| s.outside_workspace)
+                .map(|s| shown(&s.path))
+                .collect(),
             recorder: Mutex::new(Some(recorder)),
         })
     }
@@ -58,27 +69,14 @@ impl Recording {
         &self.id
     }
 
-    /// The scope roots as resolved, each as text.
-    pub fn scopes(&self) -> Vec<String> {
-        self.with_recorder(|r| {
-            Ok(r.scopes()
-                .iter()
-                .map(|s| s.path.to_string_lossy().into_owned())
-                .collect())
-        })
-        .unwrap_or_default()
+    /// The scope roots as resolved, each as text: what a rollback will touch.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
     }
 
     /// The resolved scope roots outside the workspace, each as text.
-    pub fn outside_workspace(&self) -> Vec<String> {
-        self.with_recorder(|r| {
-            Ok(r.scopes()
-                .iter()
-                .filter(|s| s.outside_workspace)
-                .map(|s| s.path.to_string_lossy().into_owned())
-                .collect())
-        })
-        .unwrap_or_default()
+    pub fn outside_workspace(&self) -> &[String] {
+        &self.outside_workspace
     }
 
     /// A soft delete is about to move `target` (as `rm` names it: the last component not
@@ -123,19 +121,12 @@ impl Recording {
         &self,
         record: impl FnOnce(&mut Recorder) -> cordon_checkpoint::Result<()>,
     ) -> Result<(), String> {
-        self.with_recorder(|r| record(r).map_err(|e| e.to_string()))
-    }
-
-    fn with_recorder<T>(
-        &self,
-        f: impl FnOnce(&mut Recorder) -> Result<T, String>,
-    ) -> Result<T, String> {
         let mut guard = self
             .recorder
             .lock()
             .map_err(|_| "the recording was abandoned by a thread that panicked".to_string())?;
         let recorder = guard.as_mut().ok_or("the recording has ended")?;
-        f(recorder)
+        record(recorder).map_err(|e| e.to_string())
     }
 }
 
@@ -179,4 +170,81 @@ impl WriteObserver for Recording {
 
 fn refusal(why: String) -> ObserverError {
     ObserverError(format!("the checkpoint cannot record this change: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::fs;
+
+    use cordon_checkpoint::rollback::{self, Consent, Options};
+    use cordon_checkpoint::{Coverage, KeyRing};
+
+    use super::*;
+
+    fn key() -> (Signer, KeyRing) {
+        let signer = Signer::from_bytes(&[7; 32], "home-key").unwrap();
+        let ring = KeyRing::single("home-key", signer.verifying_key());
+        (signer, ring)
+    }
+
+    fn begin(scope: &Path, store: &Path) -> Recording {
+        Recording::begin(
+            Store::open(store).unwrap(),
+            &Request {
+                scopes: vec![scope.to_path_buf()],
+                workspace: Some(scope.to_path_buf()),
+                ..Request::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn what_a_soft_delete_moves_is_recorded_and_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let ws = root.join("ws");
+        fs::create_dir_all(ws.join("tree/deep")).unwrap();
+        fs::write(ws.join("tree/deep/f"), "kept\n").unwrap();
+        let recording = begin(&ws, &root.join("store"));
+        assert_eq!(recording.scopes(), [ws.display().to_string()]);
+        recording.before_remove(&ws.join("tree")).unwrap();
+        // Absent targets (their parent gone) record nothing and are no error.
+        recording.before_remove(&ws.join("gone/x")).unwrap();
+        fs::remove_dir_all(ws.join("tree")).unwrap();
+        let (signer, ring) = key();
+        let summary = recording.finish_signed(&signer).unwrap();
+        assert_eq!(summary.coverage, Coverage::Observed);
+        let store = Store::open(&root.join("store")).unwrap();
+        let verified = rollback::verify(&store, &summary.id, &ring).unwrap();
+        rollback::apply(&store, &verified, Consent::default(), Options::default()).unwrap();
+        assert_eq!(fs::read(ws.join("tree/deep/f")).unwrap(), b"kept\n");
+    }
+
+    #[test]
+    fn a_finished_recording_refuses_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let ws = root.join("ws");
+        fs::create_dir_all(&ws).unwrap();
+        fs::write(ws.join("f"), "x").unwrap();
+        let recording = begin(&ws, &root.join("store"));
+        // Control: while recording, the same target is recorded.
+        recording.before_remove(&ws.join("f")).unwrap();
+        let (signer, _) = key();
+        recording.finish_signed(&signer).unwrap();
+        assert_eq!(
+            recording.before_remove(&ws.join("f")),
+            Err(format!(
+                "the checkpoint cannot record {} before it is moved: the recording has ended",
+                ws.join("f").display()
+            ))
+        );
+        assert_eq!(
+            recording.finish_signed(&signer).unwrap_err(),
+            "the recording has already ended"
+        );
+    }
 }

@@ -181,11 +181,15 @@ pub fn take(
         taken.id = recording.id().to_string();
         notices(Notice::CheckpointObserving {
             id: taken.id.clone(),
-            scopes: recording.scopes(),
+            scopes: recording.scopes().to_vec(),
         });
-        let outside = recording.outside_workspace();
+        let outside = recording.outside_workspace().to_vec();
         taken.recording = Some(Arc::new(recording));
-        (outside, taking.workspace.map(|w| w.display().to_string()))
+        // As a full snapshot's summary names it: resolved.
+        let workspace = taking
+            .workspace
+            .map(|w| std::fs::canonicalize(w).unwrap_or_else(|_| w.to_path_buf()));
+        (outside, workspace.map(|w| w.display().to_string()))
     } else {
         let summary = cordon_checkpoint::snapshot_signed(&store, &snapshot_request, signer)
             .map_err(|e| fail(e.to_string()))?;
