@@ -9,15 +9,23 @@
 //! a single-use approval authorizes exactly one execution.
 //!
 //! Anything else is a refusal with one sentence: denied, no answer in time, a bad or replayed
-//! approval, an unreadable store or key ring. The waiting process keeps nothing in memory that
-//! matters: if it dies, its request expires at its deadline and a new run must ask again.
+//! approval, an unreadable store or key ring, a team database that fails or cannot be reached
+//! (its connect and operation timeouts bound every poll, so nothing waits forever). The waiting
+//! process keeps nothing in memory that matters: if it dies, its request expires at its deadline
+//! and a new run must ask again.
+//!
+//! The store is the home's SQLite file unless a team's PostgreSQL database is named
+//! ([`ApprovalDesk::location`]); every caller (the run, the terminal, the web page, the MCP
+//! server) opens it through [`ApprovalDesk::open_store`], so they cannot disagree on where the
+//! approvals are.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cordon_approval::store::NewRequest;
 use cordon_approval::{
-    distinct_approvers, ApproverRing, RequestState, SignedApproval, Store, Verified,
+    distinct_approvers, ApprovalStore, ApproverRing, RequestState, SignedApproval, StoreLocation,
+    Verified,
 };
 use cordon_core::contract::ApprovalMode;
 use cordon_core::{Contract, Outcome};
@@ -56,15 +64,47 @@ impl ApprovalOptions {
     }
 }
 
-/// The files of the home's approval desk.
+/// The home's approval desk: its files, the team database the environment names, and the name
+/// this machine files requests under.
 #[derive(Debug, Clone)]
 pub struct ApprovalDesk {
     /// The trusted approver keys (`cordon_approval::ring`).
     pub approvers: PathBuf,
-    /// Pending requests and consumed approvals (SQLite).
+    /// Pending requests and consumed approvals: the embedded SQLite file, used unless a team
+    /// database is named.
     pub store: PathBuf,
-    /// The optional channel settings (`approvals.json`).
+    /// The optional settings (`approvals.json`): channels, and `store_url`.
     pub channels: PathBuf,
+    /// `CORDON_APPROVALS_URL` as the binary read it: a team's PostgreSQL database, which wins
+    /// over `store_url` in `approvals.json`.
+    pub store_url: Option<String>,
+    /// The machine requests are filed under (what approvers see next to each request).
+    pub machine: String,
+}
+
+impl ApprovalDesk {
+    /// Where the approval state lives: `store_url` (the environment), else `approvals.json`'s
+    /// `store_url`, else the SQLite file. A malformed `approvals.json` or a URL that is not a
+    /// PostgreSQL URL is an error, never a silent fall back to a private store.
+    pub fn location(&self) -> Result<StoreLocation, String> {
+        let config = load_config(&self.channels)?;
+        StoreLocation::choose(
+            self.store_url.as_deref(),
+            config.store_url.as_deref(),
+            &self.store,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    /// Opens the approval store this desk names, filing requests under [`Self::machine`].
+    pub fn open_store(&self) -> Result<Box<dyn ApprovalStore>, String> {
+        let location = self.location()?;
+        location.open(&self.machine).map_err(|e| match location {
+            StoreLocation::Sqlite(_) => format!("the approval store cannot be opened: {e}"),
+            // Already one sentence naming the database and what failed.
+            StoreLocation::Postgres(_) => e.to_string(),
+        })
+    }
 }
 
 /// What the approval step concluded.
@@ -151,20 +191,23 @@ pub fn resolve(
     }
 }
 
-/// Channel settings (`approvals.json`):
-/// `{"webhook_url": "https://hooks.example/…", "page_url": "http://127.0.0.1:8731"}`.
+/// The approval settings (`approvals.json`), every field optional:
+/// `{"webhook_url": "https://hooks.example/…", "page_url": "http://127.0.0.1:8731",
+/// "store_url": "postgres://user:password@host:5432/db"}`.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ChannelConfig {
+pub struct ApprovalsConfig {
     pub webhook_url: Option<String>,
     pub page_url: Option<String>,
+    /// A team's approval database (PostgreSQL); `CORDON_APPROVALS_URL` wins over it.
+    pub store_url: Option<String>,
 }
 
-/// Reads `approvals.json`; none is no channel.
-pub fn load_channels(path: &Path) -> Result<ChannelConfig, String> {
+/// Reads `approvals.json`; none is no channel and the embedded store.
+pub fn load_config(path: &Path) -> Result<ApprovalsConfig, String> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ChannelConfig::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ApprovalsConfig::default()),
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }
@@ -186,7 +229,7 @@ struct Step<'a> {
     request: &'a RunRequest,
     desk: &'a ApprovalDesk,
     ring: ApproverRing,
-    store: Store,
+    store: Box<dyn ApprovalStore>,
     required: usize,
     consumer: String,
 }
@@ -201,8 +244,7 @@ fn obtain(
         "there is no cordon home (set CORDON_HOME or HOME), so no approval can be checked",
     )?;
     let ring = ApproverRing::load(&desk.approvers).map_err(|e| e.to_string())?;
-    let store = Store::open(&desk.store)
-        .map_err(|e| format!("the approval store cannot be opened: {e}"))?;
+    let store = desk.open_store()?;
     let mut step = Step {
         request,
         desk,
@@ -372,7 +414,7 @@ impl Step<'_> {
 /// Sends the webhook notice in the background, if a webhook is configured. Delivery failures are
 /// retried with backoff until the deadline; the request stays pending either way.
 fn announce(desk: &ApprovalDesk, id: &str, deadline: Instant, notices: &Notices) {
-    let config = match load_channels(&desk.channels) {
+    let config = match load_config(&desk.channels) {
         Ok(config) => config,
         Err(why) => {
             notices(Notice::Webhook(format!(
@@ -384,11 +426,11 @@ fn announce(desk: &ApprovalDesk, id: &str, deadline: Instant, notices: &Notices)
     let Some(url) = config.webhook_url else {
         return;
     };
-    let db = desk.store.clone();
+    let desk = desk.clone();
     let id = id.to_string();
     let notices = notices.clone();
     std::thread::spawn(move || {
-        let Ok(mut store) = Store::open(&db) else {
+        let Ok(mut store) = desk.open_store() else {
             return;
         };
         let Ok(Some(request)) = store.request(&id, unix_now()) else {

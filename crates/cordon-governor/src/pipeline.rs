@@ -25,11 +25,11 @@ use time::OffsetDateTime;
 
 use crate::analysis::Probe;
 use crate::approval::{self, ApprovalDesk, ApprovalOptions, Resolution};
-use crate::confinement;
+use crate::confinement::{self, ResolverOverrides};
 use crate::envelope::{EnvelopeInForce, EnvelopeSource};
 use crate::error::Result;
 use crate::executor::Executor;
-use crate::extension::{CommandEntry, CordonExtension, SandboxNote};
+use crate::extension::{CommandEntry, CordonExtension, EgressNote, SandboxNote};
 use crate::ledger::{
     decision_of, DecisionRecorded, Ledger, ReceiptRecorded, RecordSubject, HARDENED_NEEDS_SIGNING,
 };
@@ -62,6 +62,8 @@ pub struct Options {
     /// The workspace the command runs for (what the policy calls `{workspace}`): a snapshot
     /// scope that resolves outside it is announced, and rolling it back needs consent.
     pub workspace: Option<PathBuf>,
+    /// Names the egress proxy resolves itself, for commands with a host list (hardened mode).
+    pub resolver_overrides: ResolverOverrides,
     /// The home's secret store; `None` without a home (a run granted a secret is then blocked).
     pub secrets: Option<SecretsPlace>,
     pub notices: Notices,
@@ -76,6 +78,7 @@ impl std::fmt::Debug for Options {
             .field("approval", &self.approval)
             .field("session", &self.session)
             .field("workspace", &self.workspace)
+            .field("resolver_overrides", &self.resolver_overrides)
             .field("secrets", &self.secrets)
             .finish_non_exhaustive()
     }
@@ -164,6 +167,7 @@ fn govern_steps(
     );
     let mut extension = extension_of(request, options);
     extension.approval = approval.evidence();
+    extension.egress = EgressNote::of(request, options.mode, &options.resolver_overrides);
     let record = match record_decision(request, options, ledger, &approval, &extension) {
         Ok(record) => record,
         Err(why) => return block_unrecorded(request, options, ledger, &why),
@@ -493,6 +497,7 @@ fn run_one(
         options.mode,
         confining.envelope,
         confining.approved,
+        &options.resolver_overrides,
     )?;
     for planned in &mut plan.commands {
         cordon_secrets::inject(&mut planned.env, granted);

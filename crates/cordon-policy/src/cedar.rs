@@ -271,7 +271,6 @@ impl CedarEngine {
         };
         Decision {
             outcome,
-            decision: outcome.verdict(),
             reason_codes,
             sentence,
             commands,

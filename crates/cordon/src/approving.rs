@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use cordon_approval::artifact::envelope_sha256_of;
-use cordon_approval::{ApproverRing, Grant, RequestState, Scope, SignedApproval, Store};
+use cordon_approval::{ApprovalStore, ApproverRing, Grant, RequestState, Scope, SignedApproval};
 use cordon_core::approval::ApprovalMethod;
 use cordon_core::Contract;
 use time::{Duration, OffsetDateTime};
@@ -32,6 +32,15 @@ pub fn read_key(path: &Path) -> Result<ed25519_dalek::SigningKey, String> {
 
 pub fn home() -> Result<Home, CliError> {
     Home::from_env().ok_or_else(|| CliError::usage("no cordon home: set CORDON_HOME or HOME"))
+}
+
+/// The home's approval store: the SQLite file, or the team database `CORDON_APPROVALS_URL` or
+/// `approvals.json` names. Bad settings are invalid input; a store that cannot be opened (a
+/// database that is down) is an internal failure, in one sentence naming it.
+pub fn open_store(home: &Home) -> Result<Box<dyn ApprovalStore>, CliError> {
+    let desk = home.approval_desk();
+    desk.location().map_err(CliError::invalid_input)?;
+    desk.open_store().map_err(CliError::internal)
 }
 
 /// Parses `10m`, `2h`, `1d`, `45s` or plain seconds.
@@ -189,7 +198,7 @@ pub fn request_contract(request: &cordon_approval::Request) -> Result<Contract, 
 
 /// Signs an answer to a pending request and stores it; returns one sentence for the approver.
 pub fn answer(
-    store: &mut Store,
+    store: &mut dyn ApprovalStore,
     approver: &Approver,
     id: &str,
     scope: &str,

@@ -5,6 +5,9 @@ pub use cordon_governor::status::{BLOCKED, DENY, NEEDS_APPROVAL, OK};
 pub const USAGE: u8 = 64;
 /// An input file was missing, unreadable, malformed or invalid (sysexits EX_DATAERR).
 pub const INVALID_INPUT: u8 = 65;
+/// A service cordon needs (a witness, its database) could not be reached or failed (sysexits
+/// EX_UNAVAILABLE).
+pub const UNAVAILABLE: u8 = 69;
 /// cordon failed internally; the request is treated as denied (sysexits EX_SOFTWARE).
 pub const INTERNAL: u8 = 70;
 

@@ -9,8 +9,11 @@
 //! keys/                signing key (PKCS#8 PEM), raw public key, key id
 //! journal/             the signed, append-only journal
 //! approvers            trusted approver keys: IDENTITY PUBLIC-KEY per line (docs/approvals.md)
-//! approvals.json       optional approval channels: webhook_url, page_url
-//! state/approvals.db   pending approval requests and consumed approvals (SQLite)
+//! approvals.json       optional approval settings: webhook_url, page_url, store_url (a team's
+//!                      PostgreSQL database; CORDON_APPROVALS_URL wins over it)
+//! witness.json         optional: the witness this machine's journal is pushed to (docs/fleet.md)
+//! state/approvals.db   pending approval requests and consumed approvals (SQLite), unless a team
+//!                      database is configured
 //! state/sessions/      one file per agent session
 //! state/checkpoints/   content-addressed snapshots and their SQLite index
 //! state/trash/         soft-deleted files and their manifests
@@ -26,6 +29,19 @@ use crate::exit::CliError;
 
 /// Where `cordon journal` and `cordon export` look when no journal is named.
 pub const DEFAULT_JOURNAL: &str = ".cordon/journal";
+
+/// The environment variable that names this machine to a team (approval requests, the witness):
+/// for hosts whose host name says nothing (containers, CI runners).
+pub const MACHINE_VAR: &str = "CORDON_MACHINE";
+
+/// The name this machine goes by in a team: `CORDON_MACHINE`, else the host name.
+pub fn machine_name() -> String {
+    std::env::var(MACHINE_VAR)
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(cordon_approval::machine_name)
+}
 
 /// What [`Home::ensure`] created; all false when everything was already there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -110,6 +126,11 @@ impl Home {
         self.root.join("approvals.json")
     }
 
+    /// The witness this machine pushes its journal to (`crate::witnessing`).
+    pub fn witness_config(&self) -> PathBuf {
+        self.root.join("witness.json")
+    }
+
     pub fn sessions_dir(&self) -> PathBuf {
         self.state_dir().join("sessions")
     }
@@ -144,12 +165,18 @@ impl Home {
         }
     }
 
-    /// The approval desk's files, for the governor.
+    /// The approval desk, for the governor and for everything else that opens the approval
+    /// store (`ApprovalDesk::open_store`): the home's files, `CORDON_APPROVALS_URL`, and this
+    /// machine's name.
     pub fn approval_desk(&self) -> cordon_governor::ApprovalDesk {
         cordon_governor::ApprovalDesk {
             approvers: self.approvers(),
             store: self.approvals_db(),
             channels: self.approvals_config(),
+            // Lossy, not ignored: a garbled URL must fail, not fall back to a private store.
+            store_url: std::env::var_os(cordon_approval::location::APPROVALS_URL_VAR)
+                .map(|url| url.to_string_lossy().into_owned()),
+            machine: machine_name(),
         }
     }
 
@@ -378,6 +405,7 @@ mod tests {
             home.keys_dir(),
             home.journal_dir(),
             home.approvals_db(),
+            home.witness_config(),
             home.sessions_dir(),
             home.checkpoints_dir(),
             home.trash_dir(),

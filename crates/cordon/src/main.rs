@@ -8,7 +8,7 @@
 //! `agents/` (one file per agent's hook protocol and the decision core they share), `gateway/`
 //! (`cordon serve`'s socket: `server`, `client`, `wire`), `mcp`, `web`, `install`, and the
 //! helpers they share (`governing`, `judging`, `approving`, `sessions`, `home`, `input`,
-//! `output`, `exit`, `rm_shim`, `trusting`).
+//! `output`, `exit`, `rm_shim`, `trusting`, `witnessing`).
 
 mod agents;
 mod approving;
@@ -26,6 +26,7 @@ mod rm_shim;
 mod sessions;
 mod trusting;
 mod web;
+mod witnessing;
 
 use std::process::ExitCode;
 

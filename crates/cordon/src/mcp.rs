@@ -195,12 +195,12 @@ impl CordonMcp {
 fn pending_approvals(session: &str) -> Result<Vec<Value>, String> {
     use cordon_approval::redact::redact;
     let home = crate::home::Home::from_env().ok_or("no config home (set CORDON_HOME or HOME)")?;
-    let db = home.approvals_db();
-    if !db.exists() {
+    let desk = home.approval_desk();
+    let location = desk.location()?;
+    if matches!(&location, cordon_approval::StoreLocation::Sqlite(db) if !db.exists()) {
         return Ok(Vec::new());
     }
-    let mut store = cordon_approval::store::Store::open(&db)
-        .map_err(|e| format!("{}: cannot open the approval store: {e}", db.display()))?;
+    let mut store = desk.open_store()?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let requests = store
         .requests(true, 1000, now)

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cordon_approval::{Request as ApprovalRequest, RequestState, Store};
+use cordon_approval::{ApprovalStore, Request as ApprovalRequest, RequestState};
 use cordon_core::approval::ApprovalMethod;
 use cordon_journal::keys::{self, KeyRing};
 use cordon_journal::record::{entry_kind, EntryKind};
@@ -463,8 +463,8 @@ impl WebPage {
         }
     }
 
-    fn store(&self) -> Result<Store, String> {
-        Store::open(&self.home.approvals_db()).map_err(|e| e.to_string())
+    fn store(&self) -> Result<Box<dyn ApprovalStore>, String> {
+        self.home.approval_desk().open_store()
     }
 
     fn index(&self, query: &[(String, String)]) -> Page {
@@ -531,13 +531,15 @@ impl WebPage {
         let mut html = format!(
             "<section class=request id=\"{id}\"><h3>{id} <span class=state>{state}</span></h3>\
              <p><b>Why the policy asks:</b> <bdi class=reason>{reason}</bdi></p>\
-             <p>Needs {n} distinct approver(s). Deadline in {left} s. Contract sha256 <code>{hash}</code>.</p>",
+             <p>Needs {n} distinct approver(s). Deadline in {left} s. Contract sha256 <code>{hash}</code>.</p>\
+             <p>Filed on machine <bdi class=machine>{machine}</bdi>.</p>",
             id = esc(&r.id),
             state = r.state.as_str(),
             reason = esc(&r.reason),
             n = r.required_approvers,
             left = (r.deadline - unix_now()).max(0),
             hash = esc(&r.contract_sha256),
+            machine = esc(&r.machine),
         );
         for command in r.summary.as_array().into_iter().flatten() {
             html.push_str(&command_html(command));
@@ -614,7 +616,7 @@ impl WebPage {
             .map_err(crate::exit::CliError::internal)
             .and_then(|mut store| {
                 answer(
-                    &mut store,
+                    store.as_mut(),
                     approver,
                     id,
                     &scope,

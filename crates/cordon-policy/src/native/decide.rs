@@ -3,7 +3,7 @@
 
 use cordon_core::contract::Contract;
 use cordon_core::decision::{self, ClassifiedEffect, PolicyDecision};
-use cordon_core::{Outcome, ReasonCode, Verdict};
+use cordon_core::{Outcome, ReasonCode};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -39,9 +39,8 @@ pub struct CommandJudgement {
 /// The decision on a whole text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Decision {
+    /// cordon's outcome; the CSC verdict a CSC peer sees is `outcome.verdict()`.
     pub outcome: Outcome,
-    /// The CSC verdict a CSC peer sees.
-    pub decision: Verdict,
     pub reason_codes: Vec<CordonReason>,
     /// One sentence a person reads.
     pub sentence: String,
@@ -148,7 +147,6 @@ pub fn decide_facts(
     }
     Decision {
         outcome,
-        decision: outcome.verdict(),
         reason_codes,
         sentence,
         commands,
@@ -445,7 +443,7 @@ impl Decision {
         PolicyDecision {
             contract_id: contract.contract_id.clone(),
             contract_sha256: Some(contract_sha256.to_string()),
-            decision: self.decision,
+            decision: self.outcome.verdict(),
             policy_profile: self.policy_name.clone(),
             classified_effects: contract
                 .commands

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use cordon_approval::{ApproverRing, Store};
+use cordon_approval::ApproverRing;
 
-use crate::approving::{home, home_key, read_key, unix_now};
+use crate::approving::{home, home_key, open_store, read_key, unix_now};
 use crate::exit::{self, CliError};
 use crate::output;
 
@@ -42,8 +42,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 
 fn list(all: bool, json: bool) -> Result<u8, CliError> {
     let home = home()?;
-    let mut store =
-        Store::open(&home.approvals_db()).map_err(|e| CliError::internal(e.to_string()))?;
+    let mut store = open_store(&home)?;
     let requests = store
         .requests(!all, 200, unix_now())
         .map_err(|e| CliError::internal(e.to_string()))?;
@@ -70,9 +69,10 @@ fn list(all: bool, json: bool) -> Result<u8, CliError> {
         // What the agent wrote, with every misleading character shown as an escape.
         use cordon_core::display::visible;
         text.push_str(&format!(
-            "{}  {}  {}  in {}  — {} (needs {} approver{}, deadline in {} s)\n",
+            "{}  {}  on {}  {}  in {}  — {} (needs {} approver{}, deadline in {} s)\n",
             r.id,
             r.state.as_str(),
+            visible(&r.machine),
             visible(&lines.join(" ; ")),
             visible(cwd),
             visible(&r.reason),

@@ -30,6 +30,7 @@ mod trash;
 mod verify;
 mod verify_acta;
 mod verify_receipt;
+mod witness;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -95,6 +96,10 @@ enum Command {
     Deny(approve::DenyArgs),
     /// The local approval web page (loopback only, token required).
     Serve(serve::Args),
+    /// A team's witness: cosigns each machine's journal checkpoints and mirrors its entries
+    /// (serve), and answers an auditor's questions from the mirror (query).
+    #[command(subcommand)]
+    Witness(witness::Args),
     /// Secrets commands can be granted without the agent seeing them: set (value on stdin), list, rm.
     #[command(subcommand)]
     Secret(secret::Args),
@@ -161,6 +166,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Approve(args) => approve::run(args),
         Command::Deny(args) => approve::deny(args),
         Command::Serve(args) => serve::run(args),
+        Command::Witness(args) => witness::run(args),
         Command::Secret(args) => secret::run(args),
     }
 }

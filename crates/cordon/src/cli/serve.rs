@@ -1,8 +1,9 @@
 //! `cordon serve [--listen 127.0.0.1:8731] [--key K] [--identity NAME]`: cordon's long-running
-//! process. Today it runs one listener, the local approval web page (crate::web); each listener
-//! runs on its own thread and the command lasts until they all end, so another listener (e.g. a
-//! gateway on the home's Unix socket) starts beside it by pushing one more entry onto
-//! `listeners` in [`run`].
+//! process. It runs the local approval web page (crate::web), the gateway on the home's Unix
+//! socket, and, when the home's witness.json names a witness, the pusher that sends the journal's
+//! new entries to it (crate::witnessing). Each runs on its own thread and the command lasts until
+//! they all end; another starts beside them by pushing one more entry onto `listeners` in
+//! [`run`].
 
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
@@ -10,6 +11,7 @@ use std::thread::JoinHandle;
 use crate::approving::{home, Approver};
 use crate::exit::{self, CliError};
 use crate::web::WebPage;
+use crate::witnessing::{self, PushSource, WitnessTarget};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -37,7 +39,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     }
     let approver =
         Approver::load(&home, args.key.as_deref(), args.identity.as_deref()).map_err(|e| e.message);
-    let page = WebPage::bind(args.listen, home, approver).map_err(CliError::usage)?;
+    let page = WebPage::bind(args.listen, home.clone(), approver).map_err(CliError::usage)?;
     if let Some(problem) = page.approver_problem() {
         eprintln!("cordon serve: approving is disabled: {problem}");
     }
@@ -54,6 +56,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     println!("cordon serve: gateway on {}", gateway.path().display());
     let _ = std::io::stdout().flush();
     listeners.push(("gateway", std::thread::spawn(move || gateway.serve())));
+    if let Some(pusher) = pusher(&home)? {
+        listeners.push(("witness pusher", pusher));
+    }
 
     let mut failed = None;
     for (name, handle) in listeners {
@@ -67,4 +72,29 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         Some(why) => Err(CliError::internal(why)),
         None => Ok(exit::OK),
     }
+}
+
+/// The thread that pushes the home's journal to the witness witness.json names, if it names one.
+/// A witness.json that is not valid stops `cordon serve` before it serves: a machine the team
+/// believes witnessed must not run unwitnessed in silence.
+fn pusher(home: &crate::home::Home) -> Result<Option<JoinHandle<Result<(), String>>>, CliError> {
+    let Some(witness) = WitnessTarget::configured(home)? else {
+        return Ok(None);
+    };
+    let source = PushSource::home(home)?;
+    println!(
+        "cordon serve: pushing {} to the witness {} at {} every {} s",
+        source.journal.display(),
+        witness.key.name,
+        witness.url,
+        witness.push_interval.as_secs()
+    );
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let machine = crate::home::machine_name();
+    Ok(Some(std::thread::spawn(move || {
+        witnessing::push_continuously(source, witness, machine, |line| {
+            eprintln!("cordon serve: {line}");
+        })
+    })))
 }
