@@ -77,6 +77,10 @@ pub struct AnalysisRequest {
 pub trait Probe {
     /// Why this kernel cannot confine a hardened run, if it cannot.
     fn hardened_unavailable(&self) -> Option<String>;
+
+    /// Why this kernel cannot run the sandbox's write broker, if it cannot: a hardened run's
+    /// checkpoint is then a full snapshot taken before it, not an observed one.
+    fn write_broker_unavailable(&self) -> Option<String>;
 }
 
 /// This machine.
@@ -86,6 +90,10 @@ pub struct SystemProbe;
 impl Probe for SystemProbe {
     fn hardened_unavailable(&self) -> Option<String> {
         crate::confinement::hardened_unavailable()
+    }
+
+    fn write_broker_unavailable(&self) -> Option<String> {
+        cordon_sandbox::write_broker_unavailable()
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cordon_sandbox::{CommandReport, Confinement, OutputFilter, Plan, RunOptions};
+use cordon_sandbox::{CommandReport, Confinement, OutputFilter, Plan, RunOptions, WriteObserver};
 use serde_json::Value;
 
 /// What the executor ran: the command's report and what the kernel enforced for it.
@@ -24,6 +24,12 @@ pub trait Executor {
     /// secret redaction) before it is relayed or captured; `None` passes output as it is. The
     /// pipeline sets it once per run, before the first command.
     fn filter_output(&mut self, filter: Option<Arc<dyn OutputFilter>>);
+
+    /// Every command executed from now on tells `observer` of each name before the sandbox's
+    /// write broker changes it, and a call the observer refuses is refused (an observed
+    /// checkpoint, crate::observed); `None` stops telling. An executor that cannot must refuse
+    /// to execute while an observer is set, never run unobserved.
+    fn observe_writes(&mut self, observer: Option<Arc<dyn WriteObserver>>);
 }
 
 /// The real executor: `cordon_sandbox::run`, with the commands' output passed through.
@@ -51,5 +57,11 @@ impl Executor for Sandbox {
 
     fn filter_output(&mut self, filter: Option<Arc<dyn OutputFilter>>) {
         self.options.output_filter = filter;
+    }
+
+    /// The sandbox refuses a run with an observer it cannot honour (no broker: local mode, a
+    /// kernel before 5.14) with `Error::Unenforceable`.
+    fn observe_writes(&mut self, observer: Option<Arc<dyn WriteObserver>>) {
+        self.options.write_observer = observer;
     }
 }

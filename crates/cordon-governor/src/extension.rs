@@ -94,6 +94,10 @@ pub struct SnapshotNote {
     pub id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub taken: Option<Summary>,
+    /// Why an observed checkpoint begun before the run could not be completed after it: what
+    /// the run changed cannot be rolled back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 /// `x-cordon.approval`: how the approval step ended.
@@ -184,6 +188,7 @@ impl CordonExtension {
                 write_scope: request.write_scope(),
                 id: None,
                 taken: None,
+                incomplete: None,
             }),
             approval: None,
             egress: None,

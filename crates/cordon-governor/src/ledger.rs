@@ -6,6 +6,7 @@
 //! ends with a signed tree head of the journal ([`Ledger::seal`]). docs/journal.md, "cordon run".
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use cordon_journal::record::{self, Appended};
 use cordon_journal::{Journal, Signer};
@@ -16,10 +17,11 @@ use crate::error::{Error, Result};
 use crate::mode::Mode;
 
 /// A signing key and the file it came from (resolved: the scope check compares it to the scopes
-/// a contract would grant).
+/// a contract would grant). Shared, because the snapshot and the soft-delete service sign their
+/// manifests with it too, the service from its own thread.
 #[derive(Debug)]
 pub struct SigningKey {
-    pub signer: Signer,
+    pub signer: Arc<Signer>,
     pub file: PathBuf,
 }
 
@@ -75,7 +77,10 @@ impl Ledger {
             .map_err(|e| Error::Unrecordable(format!("the signing key is not usable: {e}")))?;
         let file = std::fs::canonicalize(key_file)
             .map_err(|e| Error::Unrecordable(format!("{}: {e}", key_file.display())))?;
-        let key = SigningKey { signer, file };
+        let key = SigningKey {
+            signer: Arc::new(signer),
+            file,
+        };
         let Some(dir) = journal else {
             return Ok(Ledger::Signed(key));
         };
@@ -99,6 +104,11 @@ impl Ledger {
             Ledger::Unsigned => None,
             Ledger::Signed(key) | Ledger::Journaled(key, _) => Some(key),
         }
+    }
+
+    /// The key that signs receipts, and the manifests of the run's checkpoint and trash items.
+    pub fn signer(&self) -> Option<&Arc<Signer>> {
+        self.key().map(|k| &k.signer)
     }
 
     /// The key id signatures name.

@@ -37,6 +37,7 @@ pub mod extension;
 pub mod ledger;
 pub mod mode;
 pub mod notice;
+pub mod observed;
 pub mod pipeline;
 pub mod policies;
 pub mod receipt;

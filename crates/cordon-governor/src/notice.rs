@@ -27,8 +27,27 @@ pub enum Notice {
     },
     /// The approval webhook is not used, or its notice was not delivered.
     Webhook(String),
-    /// The write scope was snapshotted before the run.
-    SnapshotTaken { id: String, entries: u64 },
+    /// The write scope was snapshotted before the run: every scope root as resolved (a link and
+    /// what it leads to), which is what a rollback will touch.
+    SnapshotTaken {
+        id: String,
+        entries: u64,
+        scopes: Vec<String>,
+    },
+    /// Scopes of the snapshot lie outside the workspace (a link led there): rolling them back
+    /// will need the person's explicit consent.
+    SnapshotOutsideWorkspace {
+        id: String,
+        outside: Vec<String>,
+        workspace: Option<String>,
+    },
+    /// An observed checkpoint began (hardened mode, write broker): what the commands change in
+    /// these scopes (as resolved) is recorded before it changes.
+    CheckpointObserving { id: String, scopes: Vec<String> },
+    /// The observed checkpoint was written and signed after the run.
+    CheckpointRecorded { id: String, entries: u64 },
+    /// The observed checkpoint could not be written: it cannot be rolled back.
+    CheckpointIncomplete { id: String, why: String },
     /// A soft delete moved paths to the trash.
     Trashed { moved: usize, trash_id: String },
     /// What a soft-deleted `rm` says on stderr, as `rm` itself would.
@@ -58,8 +77,33 @@ impl Notice {
                 visible(commands)
             ),
             Notice::Webhook(why) => format!("cordon: {why}"),
-            Notice::SnapshotTaken { id, entries } => format!(
-                "cordon: checkpoint {id} taken ({entries} entries); undo with `cordon rollback {id}`"
+            Notice::SnapshotTaken {
+                id,
+                entries,
+                scopes,
+            } => format!(
+                "cordon: checkpoint {id} taken ({entries} entries) of {}; undo with `cordon rollback {id}`",
+                scopes.join(", ")
+            ),
+            Notice::SnapshotOutsideWorkspace {
+                id,
+                outside,
+                workspace,
+            } => format!(
+                "cordon: warning: checkpoint {id} covers {}, outside the workspace {}; `cordon rollback {id}` will touch it only with --yes",
+                outside.join(", "),
+                workspace.as_deref().unwrap_or("(none was named)")
+            ),
+            Notice::CheckpointObserving { id, scopes } => format!(
+                "cordon: checkpoint {id} records what the command changes in {} before it changes; undo with `cordon rollback {id}`",
+                scopes.join(", ")
+            ),
+            Notice::CheckpointRecorded { id, entries } => {
+                format!("cordon: checkpoint {id} recorded ({entries} entries)")
+            }
+            Notice::CheckpointIncomplete { id, why } => format!(
+                "cordon: warning: checkpoint {id} could not be completed, so it cannot be rolled back: {}",
+                visible(why)
             ),
             Notice::Trashed { moved, trash_id } => format!(
                 "cordon: moved {moved} path(s) to the trash as {trash_id}; restore with `cordon trash restore {trash_id}`"

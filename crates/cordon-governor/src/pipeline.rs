@@ -12,6 +12,7 @@
 //! granted secrets do not all resolve: they are resolved after the decision and any approval, all
 //! of them before the first command starts (crate::secrets).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -37,7 +38,7 @@ use crate::notice::{Notice, Notices};
 use crate::receipt;
 use crate::request::RunRequest;
 use crate::secrets::{self, RunSecrets, SecretsPlace};
-use crate::snapshot::{self, DeleteScope, Snapshot, SnapshotPlaces};
+use crate::snapshot::{self, DeleteScope, Snapshot, SnapshotPlaces, Taking};
 use crate::status;
 
 /// How to govern a request.
@@ -58,6 +59,9 @@ pub struct Options {
     pub snapshots: Option<SnapshotPlaces>,
     /// The cordon session the run belongs to (snapshots and soft deletes are attributed to it).
     pub session: Option<String>,
+    /// The workspace the command runs for (what the policy calls `{workspace}`): a snapshot
+    /// scope that resolves outside it is announced, and rolling it back needs consent.
+    pub workspace: Option<PathBuf>,
     /// Names the egress proxy resolves itself, for commands with a host list (hardened mode).
     pub resolver_overrides: ResolverOverrides,
     /// The home's secret store; `None` without a home (a run granted a secret is then blocked).
@@ -73,6 +77,7 @@ impl std::fmt::Debug for Options {
             .field("envelope", &self.envelope)
             .field("approval", &self.approval)
             .field("session", &self.session)
+            .field("workspace", &self.workspace)
             .field("resolver_overrides", &self.resolver_overrides)
             .field("secrets", &self.secrets)
             .finish_non_exhaustive()
@@ -373,12 +378,14 @@ fn run_commands(
         }
     };
     let places = options.snapshots.as_ref();
-    match snapshot::take(
-        request,
-        places,
-        options.session.as_deref(),
-        &options.notices,
-    ) {
+    let taking = Taking {
+        session: options.session.as_deref(),
+        workspace: options.workspace.as_deref(),
+        signer: ledger.signer(),
+        observe: options.mode == Mode::Hardened
+            && options.kernel.write_broker_unavailable().is_none(),
+    };
+    match snapshot::take(request, places, taking, &options.notices) {
         Ok(taken) => run.snapshot = taken,
         Err(why) => {
             block(&mut run, request.first_command_id(), why);
@@ -389,6 +396,11 @@ fn run_commands(
         envelope: envelope.as_ref(),
         approved,
     };
+    let observer = run.snapshot.as_ref().and_then(Snapshot::observer);
+    let observing = observer.is_some();
+    if observing {
+        executor.observe_writes(observer);
+    }
     for command in &request.contract.commands {
         let granted = secrets.of(&command.id);
         match run_one(
@@ -416,6 +428,12 @@ fn run_commands(
                 break;
             }
         }
+    }
+    if observing {
+        executor.observe_writes(None);
+    }
+    if let Some(taken) = run.snapshot.as_mut() {
+        taken.finish(&options.notices);
     }
     run
 }
@@ -504,8 +522,9 @@ fn build_receipt(
     secrets: &RunSecrets,
 ) -> (ExecutionReceipt, Conclusion) {
     if let (Some(note), Some(taken)) = (extension.checkpoint.as_mut(), run.snapshot.as_ref()) {
-        note.id = Some(taken.summary.id.clone());
-        note.taken = Some(taken.summary.clone());
+        note.id = Some(taken.id.clone());
+        note.taken = taken.summary.clone();
+        note.incomplete = taken.failure.clone();
     }
     let profiled = !run.entries.is_empty();
     // The commands that started with their secrets in their environment.

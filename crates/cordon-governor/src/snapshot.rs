@@ -12,23 +12,31 @@
 //! delete run in cordon's own process, outside the sandbox, so both stay inside the contract's
 //! declared write scope: the snapshot covers exactly that scope, and a soft delete refuses any
 //! target outside it.
+//!
+//! Rollback and restore run with the person's authority and trust only what the ledger's key
+//! signed (issue 24): the snapshot's manifest and every trash item's are signed with it, so a
+//! run without a key takes no snapshot and is blocked. The person is told every scope as it
+//! resolved (a link and what it leads to), and which of them lie outside the workspace, since
+//! rolling those back will need their explicit consent.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use cordon_checkpoint::trash;
-use cordon_checkpoint::{Request as SnapshotRequest, Store, Summary};
+use cordon_checkpoint::{Request as SnapshotRequest, Signer, Store, Summary};
 use cordon_core::contract::Command;
 use cordon_policy::shell;
 use cordon_sandbox::{
-    CommandReport, CommandStatus, Confinement, Plan, StreamReport, Substitute, PROTECTED_NAMES,
+    CommandReport, CommandStatus, Confinement, Plan, StreamReport, Substitute, WriteObserver,
+    PROTECTED_NAMES,
 };
 use serde_json::{json, Value};
 
 use crate::confinement::literal_prefix;
 use crate::extension::CommandEntry;
 use crate::notice::{Notice, Notices};
+use crate::observed::Recording;
 use crate::request::RunRequest;
 use crate::trash_service::{self, parse_rm, Service};
 
@@ -43,23 +51,85 @@ pub struct SnapshotPlaces {
     pub sessions: PathBuf,
 }
 
-/// A snapshot taken before the run.
+/// Whose snapshot it is: the run's session, the workspace it runs for, the key that signs the
+/// manifests, and whether the sandbox can observe the command's writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Taking<'a> {
+    /// The cordon session the run belongs to, which must exist.
+    pub session: Option<&'a str>,
+    /// The workspace the command runs for: a resolved scope outside it is announced, and
+    /// rolling it back needs consent. `None`: every scope counts as outside.
+    pub workspace: Option<&'a Path>,
+    /// The ledger's key. Without one no snapshot is taken (nothing could trust it).
+    pub signer: Option<&'a Arc<Signer>>,
+    /// The run is hardened and its kernel runs the write broker: record what the commands
+    /// change as they change it (crate::observed) instead of copying the scope first.
+    pub observe: bool,
+}
+
+/// A checkpoint of the run: taken before it (a full snapshot), or recorded during it (observed).
 #[derive(Debug)]
 pub struct Snapshot {
-    pub summary: Summary,
+    /// The checkpoint's id, known before the first command starts.
+    pub id: String,
+    /// The signed manifest's summary: from the start for a full snapshot, once the recording
+    /// ends ([`Snapshot::finish`]) for an observed one.
+    pub summary: Option<Summary>,
+    /// Why an observed checkpoint could not be completed (it then cannot be rolled back).
+    pub failure: Option<String>,
+    /// The observed checkpoint being recorded.
+    recording: Option<Arc<Recording>>,
     /// The trash, where a soft-deleted `rm` moves its targets.
     trash_dir: PathBuf,
     runs_dir: PathBuf,
     session: Option<String>,
+    /// Signs every trash item's manifest, as it signs the checkpoint's.
+    signer: Arc<Signer>,
 }
 
-/// Snapshots the request's write scope when its outcome asks for it. `Ok(None)` when it does
-/// not; `Err` (one sentence) when it does and the snapshot failed, so nothing may run. `session`
-/// is the cordon session the run belongs to, which must exist.
+impl Snapshot {
+    /// What the sandbox's write broker tells of every name before it changes; `None` for a
+    /// full snapshot.
+    pub fn observer(&self) -> Option<Arc<dyn WriteObserver>> {
+        self.recording
+            .as_ref()
+            .map(|r| Arc::clone(r) as Arc<dyn WriteObserver>)
+    }
+
+    /// Ends an observed recording: its manifest is written and signed, and the summary goes
+    /// into the receipt; if that fails, the failure does (and is said now). A full snapshot is
+    /// complete already.
+    pub fn finish(&mut self, notices: &Notices) {
+        let Some(recording) = self.recording.take() else {
+            return;
+        };
+        match recording.finish_signed(&self.signer) {
+            Ok(summary) => {
+                notices(Notice::CheckpointRecorded {
+                    id: summary.id.clone(),
+                    entries: summary.entries,
+                });
+                self.summary = Some(summary);
+            }
+            Err(why) => {
+                notices(Notice::CheckpointIncomplete {
+                    id: self.id.clone(),
+                    why: why.clone(),
+                });
+                self.failure = Some(why);
+            }
+        }
+    }
+}
+
+/// Snapshots the request's write scope when its outcome asks for it, its manifest signed with
+/// the ledger's key, or begins recording it (`taking.observe`). `Ok(None)` when the outcome asks
+/// for none; `Err` (one sentence) when it does and the checkpoint could not be taken or begun,
+/// so nothing may run.
 pub fn take(
     request: &RunRequest,
     places: Option<&SnapshotPlaces>,
-    session: Option<&str>,
+    taking: Taking<'_>,
     notices: &Notices,
 ) -> Result<Option<Snapshot>, String> {
     if !request.snapshot_requested() {
@@ -69,7 +139,7 @@ pub fn take(
         format!("the checkpoint this outcome requires could not be taken, so nothing ran: {why}")
     };
     let places = places.ok_or_else(|| fail("no cordon home (set CORDON_HOME or HOME)".into()))?;
-    let session = match session.filter(|id| !id.is_empty()) {
+    let session = match taking.session.filter(|id| !id.is_empty()) {
         Some(id) => Some(
             cordon_checkpoint::session::get(&places.sessions, id)
                 .map(|s| s.id)
@@ -77,40 +147,110 @@ pub fn take(
         ),
         None => None,
     };
-    let scopes: Vec<PathBuf> = request
-        .write_scope()
-        .iter()
-        .map(|p| literal_prefix(p))
-        .collect();
+    let signer = taking.signer.ok_or_else(|| {
+        fail(
+            "no signing key was given, and rollback trusts only a checkpoint signed with one"
+                .into(),
+        )
+    })?;
     let store = Store::open(&places.checkpoints).map_err(|e| fail(e.to_string()))?;
-    let label = request
+    let snapshot_request = SnapshotRequest {
+        scopes: request
+            .write_scope()
+            .iter()
+            .map(|p| literal_prefix(p))
+            .collect(),
+        session: session.clone(),
+        label: label_of(request),
+        workspace: taking.workspace.map(Path::to_path_buf),
+        ..SnapshotRequest::default()
+    };
+    let mut taken = Snapshot {
+        id: String::new(),
+        summary: None,
+        failure: None,
+        recording: None,
+        trash_dir: places.trash.clone(),
+        runs_dir: places.runs.clone(),
+        session,
+        signer: Arc::clone(signer),
+    };
+    let (outside, workspace) = if taking.observe && !changes_metadata(request) {
+        let recording =
+            Recording::begin(store, &snapshot_request).map_err(|e| fail(e.to_string()))?;
+        taken.id = recording.id().to_string();
+        notices(Notice::CheckpointObserving {
+            id: taken.id.clone(),
+            scopes: recording.scopes().to_vec(),
+        });
+        let outside = recording.outside_workspace().to_vec();
+        taken.recording = Some(Arc::new(recording));
+        // As a full snapshot's summary names it: resolved.
+        let workspace = taking
+            .workspace
+            .map(|w| std::fs::canonicalize(w).unwrap_or_else(|_| w.to_path_buf()));
+        (outside, workspace.map(|w| w.display().to_string()))
+    } else {
+        let summary = cordon_checkpoint::snapshot_signed(&store, &snapshot_request, signer)
+            .map_err(|e| fail(e.to_string()))?;
+        notices(Notice::SnapshotTaken {
+            id: summary.id.clone(),
+            entries: summary.entries,
+            scopes: summary.scopes.clone(),
+        });
+        taken.id = summary.id.clone();
+        let seen = (summary.outside_workspace.clone(), summary.workspace.clone());
+        taken.summary = Some(summary);
+        seen
+    };
+    if !outside.is_empty() {
+        notices(Notice::SnapshotOutsideWorkspace {
+            id: taken.id.clone(),
+            outside,
+            workspace,
+        });
+    }
+    Ok(Some(taken))
+}
+
+/// Programs that change a name's mode, owner, times or attributes in place: calls the write
+/// broker does not mediate, so an observed checkpoint would not record them.
+const METADATA_PROGRAMS: [&str; 7] = [
+    "chmod", "chown", "chgrp", "touch", "setfacl", "chattr", "setfattr",
+];
+
+/// Whether a command of `request` runs one of [`METADATA_PROGRAMS`] (as the front end parses
+/// it): its checkpoint is then a full snapshot taken before the run, which puts modes back.
+/// A program the front end cannot see into (a script, a build) may change metadata unseen.
+fn changes_metadata(request: &RunRequest) -> bool {
+    request.contract.commands.iter().any(|command| {
+        let state = shell::ShellState {
+            cwd: command.cwd.clone(),
+            home: cordon_core::user::home(),
+        };
+        command.argvs().any(|argv| {
+            let script = match bash_text(argv) {
+                Some(text) => shell::parse(text, &state),
+                None => shell::from_argv(argv, &state),
+            };
+            script
+                .commands
+                .iter()
+                .any(|sc| METADATA_PROGRAMS.contains(&sc.program()))
+        })
+    })
+}
+
+/// What a checkpoint is taken before: the request's commands, as their argvs read.
+fn label_of(request: &RunRequest) -> String {
+    request
         .contract
         .commands
         .iter()
         .flat_map(|c| c.argvs())
         .map(|argv| argv.join(" "))
         .collect::<Vec<_>>()
-        .join(" | ");
-    let summary = cordon_checkpoint::snapshot(
-        &store,
-        &SnapshotRequest {
-            scopes,
-            session: session.clone(),
-            label,
-            ..SnapshotRequest::default()
-        },
-    )
-    .map_err(|e| fail(e.to_string()))?;
-    notices(Notice::SnapshotTaken {
-        id: summary.id.clone(),
-        entries: summary.entries,
-    });
-    Ok(Some(Snapshot {
-        summary,
-        trash_dir: places.trash.clone(),
-        runs_dir: places.runs.clone(),
-        session,
-    }))
+        .join(" | ")
 }
 
 /// Where a soft delete (cordon's own, outside the sandbox) may remove files.
@@ -161,7 +301,7 @@ pub fn soft_delete(
     let scope = taken.scope(command, within);
     let operands: Vec<&OsString> = rm.operands.iter().collect();
     let request = scope.request(&rm, &operands, argv.to_vec(), Path::new(&command.cwd));
-    let outcome = trash::soft_delete(&scope.trash_dir, &request);
+    let outcome = scope.soft_delete(&request);
     let (status, exit_code, error, mut stderr, trash) = match outcome {
         Ok(o) => {
             let code = if o.errors.is_empty() { 0 } else { 1 };
@@ -348,6 +488,8 @@ impl Snapshot {
         trash_service::Scope {
             trash_dir: self.trash_dir.clone(),
             session: self.session.clone(),
+            signer: Arc::clone(&self.signer),
+            recording: self.recording.clone(),
             allowed_roots,
             protected: if within.hardened() {
                 PROTECTED_NAMES.iter().map(PathBuf::from).collect()

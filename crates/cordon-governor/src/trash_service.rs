@@ -12,7 +12,8 @@
 //! `rm`'s, exactly as with the real `rm`.
 //!
 //! The service parses the options (`-r -R -f -d -v`, `--`; anything else is refused with a
-//! sentence, nothing removed) and hands the targets to [`cordon_checkpoint::trash::soft_delete`],
+//! sentence, nothing removed) and hands the targets to
+//! [`cordon_checkpoint::trash::soft_delete_signed`] (the item's manifest signed with the run's key),
 //! which pins each target's directory with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`
 //! under the command's write scope and moves it relative to that descriptor. The sandboxed
 //! command never touches the trash: it only sends a request, and the service moves only what
@@ -35,8 +36,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cordon_checkpoint::trash::{self, SoftDelete};
+use cordon_checkpoint::Signer;
 use nix::sys::socket::Shutdown;
 use serde::{Deserialize, Serialize};
+
+use crate::observed::Recording;
 
 /// The variable that tells the shim where the service listens.
 pub const SOCKET_ENV: &str = "CORDON_TRASH_SOCKET";
@@ -56,9 +60,28 @@ pub struct Scope {
     pub allowed_roots: Vec<PathBuf>,
     /// Paths the sandbox keeps read-only inside a writable root (hardened mode only).
     pub protected: Vec<PathBuf>,
+    /// The ledger's key: every trash item's manifest is signed with it, so that a restore can
+    /// tell it from one somebody else wrote.
+    pub signer: Arc<Signer>,
+    /// An observed checkpoint in progress (hardened mode): told of every target before it is
+    /// moved, since cordon's own moves do not pass through the sandbox's write broker.
+    pub recording: Option<Arc<Recording>>,
 }
 
 impl Scope {
+    /// Moves `request`'s targets to the trash, each recorded first by the observed checkpoint
+    /// when there is one. A target it cannot record fails the whole request: nothing is moved.
+    pub fn soft_delete(&self, request: &SoftDelete) -> cordon_checkpoint::Result<trash::Outcome> {
+        if let Some(recording) = &self.recording {
+            for target in &request.targets {
+                recording
+                    .before_remove(target)
+                    .map_err(cordon_checkpoint::Error::Scope)?;
+            }
+        }
+        trash::soft_delete_signed(&self.trash_dir, request, &self.signer)
+    }
+
     /// The soft delete of `rm`'s operands, run by `command` in `cwd`, under this scope.
     pub fn request(
         &self,
@@ -361,7 +384,7 @@ fn remove(argv: &[OsString], cwd: &Path, scope: &Scope, call: &mut Call) {
         return;
     }
     let request = scope.request(&rm, &operands, call.argv.clone(), cwd);
-    match trash::soft_delete(&scope.trash_dir, &request) {
+    match scope.soft_delete(&request) {
         Ok(outcome) => {
             call.exit_code = i32::from(failed_before || !outcome.errors.is_empty());
             for line in &outcome.errors {

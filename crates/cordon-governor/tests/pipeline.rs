@@ -27,7 +27,7 @@ use cordon_policy::egress::NetworkGrant;
 use cordon_policy::native::LoadedNativePolicy;
 use cordon_sandbox::{
     CommandReport, CommandStatus, Confinement, Egress, Network, OutputFilter, Plan, ProcessRecord,
-    ProcessTree, StreamReport,
+    ProcessTree, StreamReport, WriteObserver,
 };
 use serde_json::{json, Value};
 
@@ -41,6 +41,12 @@ struct Kernel(Option<&'static str>);
 impl Probe for Kernel {
     fn hardened_unavailable(&self) -> Option<String> {
         self.0.map(str::to_string)
+    }
+
+    /// A hardened run's checkpoint is a full snapshot here: the observed one needs the real
+    /// sandbox (crates/cordon/tests/observed_checkpoint_cli.rs).
+    fn write_broker_unavailable(&self) -> Option<String> {
+        Some("the test kernel runs no write broker".into())
     }
 }
 
@@ -156,6 +162,7 @@ impl World {
             desk: Some(self.desk()),
             snapshots: Some(self.places()),
             session: None,
+            workspace: Some(self.ws()),
             resolver_overrides: Default::default(),
             secrets: Some(self.secrets()),
             notices: Arc::new(move |n: Notice| heard.lock().unwrap().push(n)),
@@ -358,6 +365,13 @@ impl Executor for Recording {
     fn filter_output(&mut self, filter: Option<Arc<dyn OutputFilter>>) {
         self.filter = filter;
     }
+
+    fn observe_writes(&mut self, observer: Option<Arc<dyn WriteObserver>>) {
+        assert!(
+            observer.is_none(),
+            "the test kernel runs no write broker, so nothing may be observed"
+        );
+    }
 }
 
 /// Governs as the binary does: a ledger that cannot be opened takes the unrecorded path.
@@ -416,10 +430,16 @@ fn one_case(outcome: Outcome, mode: Mode, kind: LedgerKind, case: &str) {
         outcome,
         Outcome::Allow | Outcome::AllowWithCheckpoint | Outcome::Redirect
     );
+    // Nor can a snapshot be signed without one, and an unsigned one could never be rolled back.
+    let unsignable =
+        outcome == Outcome::AllowWithCheckpoint && kind == LedgerKind::Unsigned && !unrecordable;
 
     let expected = match outcome {
         _ if runs && unrecordable => Conclusion::Blocked(
             "hardened mode requires signing (--signing-key K --key-id ID): a run that cannot be recorded does not start".into(),
+        ),
+        _ if unsignable => Conclusion::Blocked(
+            "the checkpoint this outcome requires could not be taken, so nothing ran: no signing key was given, and rollback trusts only a checkpoint signed with one".into(),
         ),
         Outcome::Deny => Conclusion::Refused(Outcome::Deny),
         Outcome::Ask => Conclusion::Refused(Outcome::Ask),
@@ -439,7 +459,7 @@ fn one_case(outcome: Outcome, mode: Mode, kind: LedgerKind, case: &str) {
     assert_eq!(governed.fault, None, "{case}");
 
     // What ran: exactly one plan when the outcome runs and the run can be recorded, else none.
-    let ran = runs && !unrecordable;
+    let ran = runs && !unrecordable && !unsignable;
     assert_eq!(executor.seen.len(), usize::from(ran), "{case}");
     if let Some((plan, confinement)) = executor.seen.first() {
         assert_eq!(plan.commands[0].id, "cmd_1", "{case}");
@@ -467,6 +487,11 @@ fn one_case(outcome: Outcome, mode: Mode, kind: LedgerKind, case: &str) {
         assert_eq!(receipt["sandbox_profile_id"], mode.profile(), "{case}");
         assert_eq!(receipt["x-cordon"]["sandbox"]["commands"][0]["id"], "cmd_1");
         assert_eq!(receipt["completed_command_ids"], json!(["cmd_1"]), "{case}");
+    } else if unsignable {
+        // Blocked at the snapshot, after the pipeline began running: nothing completed.
+        assert!(receipt.get("sandbox_profile_id").is_none(), "{case}");
+        assert_eq!(receipt["completed_command_ids"], json!([]), "{case}");
+        assert_eq!(receipt["failed_command_id"], "cmd_1", "{case}");
     } else {
         assert!(receipt.get("sandbox_profile_id").is_none(), "{case}");
         assert!(receipt.get("completed_command_ids").is_none(), "{case}");
@@ -485,10 +510,21 @@ fn one_case(outcome: Outcome, mode: Mode, kind: LedgerKind, case: &str) {
     if outcome == Outcome::AllowWithCheckpoint && ran {
         assert_eq!(snapshot["requested"], true, "{case}");
         let id = snapshot["id"].as_str().unwrap();
+        let ws = world.ws().display().to_string();
         assert!(heard
             .lines()
-            .iter()
-            .any(|l| l.starts_with(&format!("cordon: checkpoint {id} taken"))));
+            .contains(&format!("cordon: checkpoint {id} taken (2 entries) of {ws}; undo with `cordon rollback {id}`")), "{case}: {:?}", heard.lines());
+        // Signed with the ledger's key, and bound into the receipt by its hash.
+        let taken = &snapshot["taken"];
+        assert_eq!(taken["signed_by"], KEY_ID, "{case}");
+        assert_eq!(
+            taken["manifest_sha256"].as_str().map(str::len),
+            Some(64),
+            "{case}"
+        );
+        assert_eq!(taken["scopes"], json!([ws]), "{case}");
+        assert_eq!(taken["workspace"], json!(ws), "{case}");
+        assert_eq!(taken["outside_workspace"], json!([]), "{case}");
     } else if outcome != Outcome::AllowWithCheckpoint {
         assert!(snapshot.is_null(), "{case}: {snapshot}");
     }
@@ -654,6 +690,61 @@ fn a_snapshot_that_cannot_be_taken_runs_nothing() {
     };
     assert!(why.contains("CORDON_SESSION: "), "{why}");
     assert!(executor.seen.is_empty());
+}
+
+#[test]
+fn snapshots_and_trash_items_are_signed_with_the_ledgers_key_and_scopes_outside_are_announced() {
+    let world = World::new();
+    let heard = Heard::default();
+    let keys = cordon_journal::KeyRing::single(KEY_ID, world.public_key());
+    // The workspace is elsewhere: the scope the contract writes lies outside it.
+    let elsewhere = world.root().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let mut options = world.options(Mode::Local, &heard);
+    options.workspace = Some(elsewhere.clone());
+    let request = world.request(Outcome::AllowWithCheckpoint);
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = world.ledger(LedgerKind::Signed, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    let taken = &governed.receipt["x-cordon"]["checkpoint"]["taken"];
+    let id = taken["id"].as_str().unwrap();
+    let ws = world.ws().display().to_string();
+    assert_eq!(taken["outside_workspace"], json!([ws]));
+    assert!(
+        heard.lines().contains(&format!(
+            "cordon: warning: checkpoint {id} covers {ws}, outside the workspace {}; `cordon rollback {id}` will touch it only with --yes",
+            elsewhere.display()
+        )),
+        "{:?}",
+        heard.lines()
+    );
+    // The manifest verifies with the ledger's key, and a rollback of it asks for consent.
+    let store = cordon_checkpoint::Store::open(&world.places().checkpoints).unwrap();
+    let verified = cordon_checkpoint::rollback::verify(&store, id, &keys).unwrap();
+    assert_eq!(verified.signed_by(), Some(KEY_ID));
+    assert_eq!(verified.manifest_sha256(), taken["manifest_sha256"]);
+    assert_eq!(verified.outside_workspace(), vec![world.ws().as_path()]);
+
+    // A plain `rm` under the snapshot: its trash item is signed with the same key.
+    let mut request = world.request(Outcome::AllowWithCheckpoint);
+    request.contract.commands[0].exec = Some(cordon_core::contract::Exec {
+        argv: vec!["rm".into(), format!("{ws}/file.txt")],
+    });
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = world.ledger(LedgerKind::Signed, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert!(executor.seen.is_empty(), "a plain rm is cordon's own move");
+    let trash_id = governed.receipt["x-cordon"]["sandbox"]["commands"][0]["soft_delete"]["trash"]
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let items = cordon_checkpoint::trash::list_verified(&world.places().trash, &keys).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].manifest.id, trash_id);
+    assert_eq!(items[0].untrusted, None);
 }
 
 #[test]

@@ -70,3 +70,10 @@ pub use report::{
 pub use resolve::{resolve_real, FileKind, RealPath, MAX_SYMLINKS};
 pub use scope::resolve_scope;
 pub use supervisor::run;
+
+/// Why this kernel cannot run the write broker, if it cannot (seccomp user notification and
+/// `SECCOMP_ADDFD_FLAG_SEND`, Linux 5.14). A caller that would hand a run a
+/// [`WriteObserver`] asks first: such a run is refused without the broker.
+pub fn write_broker_unavailable() -> Option<String> {
+    broker::unavailable()
+}

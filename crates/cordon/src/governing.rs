@@ -131,13 +131,14 @@ pub fn approval_options(files: Vec<PathBuf>, timeout_secs: Option<u64>) -> Appro
     }
 }
 
-/// The options for a run in `mode`, with the home's approval desk and snapshot places, the
-/// envelope's source, the egress proxy's resolver overrides, and notices written to stderr as
-/// they come.
+/// The options for a run in `mode` for `workspace`, with the home's approval desk and snapshot
+/// places, the envelope's source, the egress proxy's resolver overrides, and notices written to
+/// stderr as they come.
 pub fn options(
     (mode, mode_choice): (Mode, ModeChoice),
     approval: ApprovalOptions,
     session: Option<String>,
+    workspace: Option<PathBuf>,
     envelope: Option<EnvelopeSource>,
     resolver_overrides: ResolverOverrides,
 ) -> Options {
@@ -151,6 +152,7 @@ pub fn options(
         desk: home.as_ref().map(Home::approval_desk),
         snapshots: home.as_ref().map(Home::snapshot_places),
         session,
+        workspace,
         resolver_overrides,
         secrets: home.as_ref().map(Home::secrets_place),
         notices: Arc::new(|notice: Notice| eprintln!("{}", notice.line())),
@@ -167,14 +169,15 @@ pub struct Delivery<'a> {
     pub journal_only: bool,
 }
 
-/// Governs `request` as `how` says, under `session` and within the envelope `envelope` defines
-/// (hardened mode needs it; a hardened run without one is blocked), or refuses it when `ledger`
-/// could not be opened; delivers the receipt and returns the exit
-/// status. `journal_only`: see [`Delivery::journal_only`].
+/// Governs `request` as `how` says, under `session`, for `workspace` and within the envelope
+/// `envelope` defines (hardened mode needs it; a hardened run without one is blocked), or refuses
+/// it when `ledger` could not be opened; delivers the receipt and returns the exit status.
+/// `journal_only`: see [`Delivery::journal_only`].
 pub fn carry_out(
     request: &RunRequest,
     how: &RunArgs,
     session: Option<String>,
+    workspace: Option<PathBuf>,
     ledger: Result<Ledger, Error>,
     journal_only: bool,
     envelope: Option<EnvelopeSource>,
@@ -184,6 +187,7 @@ pub fn carry_out(
         how.mode(),
         approval,
         session,
+        workspace,
         envelope,
         how.resolver_overrides()?,
     );

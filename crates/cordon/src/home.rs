@@ -270,6 +270,17 @@ impl Home {
             .to_string();
         Ok((key, key_id))
     }
+
+    /// The home's verifying key under its key id: what signed this home's journal, checkpoints
+    /// and trash items. `Err` when the home has no key (or its public half cannot be read).
+    pub fn key_ring(&self) -> Result<cordon_journal::KeyRing, CliError> {
+        let (pem, key_id) = self.signing_key()?;
+        let public = pem.with_extension("pub");
+        let bytes = crate::input::read_input(&public, 64 << 10, "public key")?;
+        let key = cordon_journal::keys::parse_public_key(&bytes)
+            .map_err(|e| CliError::invalid_input(format!("{}: {e}", public.display())))?;
+        Ok(cordon_journal::KeyRing::single(key_id, key))
+    }
 }
 
 /// The home from the environment, created with everything a first run needs when it does not

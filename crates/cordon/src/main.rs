@@ -8,7 +8,7 @@
 //! `agents/` (one file per agent's hook protocol and the decision core they share), `gateway/`
 //! (`cordon serve`'s socket: `server`, `client`, `wire`), `mcp`, `web`, `install`, and the
 //! helpers they share (`governing`, `judging`, `approving`, `sessions`, `home`, `input`,
-//! `output`, `exit`, `rm_shim`, `witnessing`).
+//! `output`, `exit`, `rm_shim`, `trusting`, `witnessing`).
 
 mod agents;
 mod approving;
@@ -24,6 +24,7 @@ mod mcp;
 mod output;
 mod rm_shim;
 mod sessions;
+mod trusting;
 mod web;
 mod witnessing;
 

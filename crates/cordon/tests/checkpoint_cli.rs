@@ -162,8 +162,11 @@ fn checkpoint_id(receipt: &Value) -> String {
 fn rollback_undoes_a_shell_text_that_deletes_edits_renames_chmods_and_swaps_links() {
     let env = Env::new();
     let before = tree(&env.proj);
+    // The link is re-pointed inside the workspace: the front end counts a link's target among
+    // the writes, and a target outside the workspace would put it in the checkpoint's scope
+    // (rollback_trust_cli covers that announcement and its --yes).
     let shell = "rm -rf proj/src && mv proj/a.txt proj/b.txt && chmod 600 proj/run.sh \
-                && mkdir proj/new && touch proj/new/file && ln -sfn /etc proj/link \
+                && mkdir proj/new && touch proj/new/file && ln -sfn .env proj/link \
                 && cp proj/.env proj/.git/HEAD";
     let (code, receipt, stderr) = env.exec(&[], &["--shell", shell]);
     assert_eq!(code, 0, "{stderr}");

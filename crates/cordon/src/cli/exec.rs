@@ -105,7 +105,13 @@ pub fn run(mut args: Args) -> Result<u8, CliError> {
         Mode::Hardened => Some(envelope_source(&args.request, &analysis)?),
         Mode::Local => None,
     };
-    governing::carry_out(&request, &args.how, session, ledger, true, envelope)
+    // What the policy called `{workspace}`: a checkpoint scope outside it is announced.
+    let context = cordon_governor::analysis::context(&args.request.request()?)
+        .map_err(governing::cli_error)?;
+    let workspace = Some(PathBuf::from(context.workspace));
+    governing::carry_out(
+        &request, &args.how, session, workspace, ledger, true, envelope,
+    )
 }
 
 /// What the run's envelope is made from: the policy that decided (loaded here again when a

@@ -45,10 +45,12 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     // A run under `CORDON_SESSION` attributes its snapshots to that session.
     let session = std::env::var(crate::sessions::ENV).ok();
     let home = PathBuf::from(cordon_core::user::home());
+    // The workspace a run's checkpoint is for: where it was started.
+    let workspace = std::env::current_dir()
+        .map_err(|e| CliError::internal(format!("cannot read the current directory: {e}")))?;
     let envelope = EnvelopeSource {
         policy: Arc::new(PolicyInForce::Csc(Box::new(judged.policy))),
-        workspace: std::env::current_dir()
-            .map_err(|e| CliError::internal(format!("cannot read the current directory: {e}")))?,
+        workspace: workspace.clone(),
         cordon_home: governing::cordon_home(&home),
         home,
     };
@@ -56,6 +58,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         &judged.request,
         &how,
         session,
+        Some(workspace),
         ledger,
         false,
         Some(envelope),

@@ -106,13 +106,17 @@ fn show(home: &Home, id: Option<String>, json: bool) -> Result<u8, CliError> {
     let dir = home.sessions_dir();
     let id = pick(id)?;
     let s = session::get(&dir, &id).map_err(|e| CliError::invalid_input(e.to_string()))?;
-    let checkpoints = if home.checkpoints_dir().exists() {
-        let store =
-            Store::open(&home.checkpoints_dir()).map_err(|e| CliError::internal(e.to_string()))?;
-        cordon_checkpoint::list(&store, Some(&s.id))
-            .map_err(|e| CliError::internal(e.to_string()))?
-    } else {
-        Vec::new()
+    // Only checkpoints whose manifests verify with the home's key (a row in the index is only a
+    // cache, which anyone who could write the store could have forged); without a key, none.
+    let checkpoints = match home.key_ring() {
+        Ok(keys) if home.checkpoints_dir().exists() => {
+            let store = Store::open(&home.checkpoints_dir())
+                .map_err(|e| CliError::internal(e.to_string()))?;
+            cordon_checkpoint::list_verified(&store, &keys, Some(&s.id))
+                .map_err(|e| CliError::internal(e.to_string()))?
+                .checkpoints
+        }
+        _ => Vec::new(),
     };
     if json {
         println!("{}", json!({"session": s, "checkpoints": checkpoints}));

@@ -265,12 +265,8 @@ fn load_ring(args: &Args) -> Result<KeyRing, CliError> {
 fn home_ring() -> Result<KeyRing, CliError> {
     let home = crate::home::Home::from_env()
         .ok_or_else(|| CliError::usage("no config home (set CORDON_HOME or HOME)"))?;
-    let (pem, key_id) = home
-        .signing_key()
+    // No key, or several, is a usage problem here: the person can name the key instead.
+    home.signing_key()
         .map_err(|e| CliError::usage(format!("{}; or give --public-key PUB", e.message)))?;
-    let public = pem.with_extension("pub");
-    let bytes = read_input(&public, 64 << 10, "public key")?;
-    let key = keys::parse_public_key(&bytes)
-        .map_err(|e| CliError::invalid_input(format!("{}: {e}", public.display())))?;
-    Ok(KeyRing::single(key_id, key))
+    home.key_ring()
 }
