@@ -308,6 +308,12 @@ struct Prepared {
     /// The filter of the seccomp listener every segment installs, if any: the exec recorder's,
     /// or the write broker's (which also records execs when recording is on).
     listener: Option<seccompiler::BpfProgram>,
+    /// `NetnsPlan::Direct` with a cgroup per command: each segment joins a kept empty namespace
+    /// leased to it (`netns_pool.rs`) rather than creating one, where a lease can be had.
+    kept_netns: bool,
+    /// The current command's leases: left for reuse once its cgroup is seen empty, else marked
+    /// for replacement (dropped).
+    leases: Vec<crate::netns_pool::Lease>,
 }
 
 #[derive(Clone)]
@@ -452,6 +458,12 @@ impl Prepared {
                 TreeKill::Subreaper
             }
         };
+        // A kept namespace is reused only after a command whose tree was seen gone, which
+        // takes a cgroup; with the subreaper each segment creates a namespace of its own.
+        let kept_netns = matches!(
+            (&netns_plan, &tree_kill),
+            (NetnsPlan::Direct, TreeKill::Cgroup(_))
+        ) && std::env::var_os("CORDON_SPEED_NO_POOL").is_none();
         let cgroup = match &tree_kill {
             TreeKill::Cgroup(c) => CgroupReport {
                 status: "per-command cgroup v2 (tree kill)".into(),
@@ -489,6 +501,8 @@ impl Prepared {
             record,
             broker,
             listener,
+            kept_netns,
+            leases: Vec::new(),
         })
     }
 
@@ -516,6 +530,7 @@ impl Prepared {
         ack: OwnedFd,
         cgroup: Option<&CommandCgroup>,
         recorder: Option<&Recorder>,
+        lease: Option<&crate::netns_pool::Lease>,
     ) -> Result<ChildSetup, Error> {
         let hardened = self.mode == Mode::Hardened;
         let landlock = match &self.fs {
@@ -542,7 +557,13 @@ impl Prepared {
             joined_cgroup_at_clone: false,
             netns: match &self.netns_plan {
                 NetnsPlan::None => Netns::None,
-                NetnsPlan::Direct => Netns::Direct,
+                NetnsPlan::Direct => match lease {
+                    Some(kept) => Netns::Join {
+                        userns: None,
+                        netns: kept.netns.as_raw_fd(),
+                    },
+                    None => Netns::Direct,
+                },
                 NetnsPlan::ViaUserns { uid_map, gid_map } => Netns::ViaUserns {
                     uid_map: uid_map.clone(),
                     gid_map: gid_map.clone(),
@@ -711,11 +732,20 @@ impl Prepared {
                 let request = SpawnRequest::new(argv, &env, &command.cwd, [stdin, stdout, stderr])
                     .map_err(|e| Error::io("preparing the command's argv and env", e))?;
                 let (ack_r, ack_w) = pipe()?;
-                let setup = self.child_setup(ack_w, cgroup.as_ref(), recorder.as_ref())?;
-                Ok((request, ack_r, setup))
+                let lease = match self.netns_plan {
+                    NetnsPlan::Direct if self.kept_netns => crate::netns_pool::lease(),
+                    _ => None,
+                };
+                let setup =
+                    self.child_setup(ack_w, cgroup.as_ref(), recorder.as_ref(), lease.as_ref())?;
+                Ok((request, ack_r, setup, lease))
             })();
             let (request, ack_r, mut setup) = match prepared {
-                Ok(p) => p,
+                Ok((request, ack_r, setup, lease)) => {
+                    // Held until the command's tree is gone (see `leases`).
+                    self.leases.extend(lease);
+                    (request, ack_r, setup)
+                }
                 Err(e) => {
                     blocked = Some(format!("preparing segment {i}: {e}"));
                     break;
@@ -814,7 +844,11 @@ impl Prepared {
         };
         if let Some(c) = &cgroup {
             c.kill();
-            c.wait_empty(Instant::now() + Duration::from_secs(1));
+            if c.wait_empty(Instant::now() + Duration::from_secs(1)) {
+                self.leases
+                    .drain(..)
+                    .for_each(crate::netns_pool::Lease::release_clean);
+            }
         }
         drop(cgroup);
         // The tree is gone: no exec can be pending, so the recorder has seen everything.
