@@ -270,10 +270,8 @@ mod tests {
         use std::os::linux::net::SocketAddrExt as _;
         let home = open_cloexec(c"/proc/thread-self/ns/net").unwrap();
         // SAFETY: setns on a namespace fd, this thread only; it goes back below.
-        assert_eq!(
-            unsafe { libc::setns(lease.netns.as_raw_fd(), libc::CLONE_NEWNET) },
-            0
-        );
+        let joined = unsafe { libc::setns(lease.netns.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(joined, 0);
         let addr = std::os::unix::net::SocketAddr::from_abstract_name(b"cordon-pool-test").unwrap();
         let listener = std::os::unix::net::UnixListener::bind_addr(&addr);
         assert!(return_home(&home));

@@ -463,7 +463,7 @@ impl Prepared {
         let kept_netns = matches!(
             (&netns_plan, &tree_kill),
             (NetnsPlan::Direct, TreeKill::Cgroup(_))
-        ) && std::env::var_os("CORDON_SPEED_NO_POOL").is_none();
+        );
         let cgroup = match &tree_kill {
             TreeKill::Cgroup(c) => CgroupReport {
                 status: "per-command cgroup v2 (tree kill)".into(),
