@@ -23,7 +23,10 @@ use cordon_pg::{Client, Database, DbError, Op, SqlState};
 use tokio_postgres::Row;
 
 use crate::artifact::{SignedApproval, Verified};
-use crate::store::{ApprovalStore, NewRequest, RawRequest, Request, RequestState};
+use crate::store::{
+    already_answered, check_answerable, new_request_id, parse_artifacts, raw_request, state_after,
+    ApprovalStore, NewRequest, RawRequest, Request, RequestState, REQUEST_COLUMNS,
+};
 use crate::ApprovalError;
 
 mod embedded {
@@ -48,26 +51,8 @@ pub struct PgStore {
     machine: String,
 }
 
-const REQUEST_COLUMNS: &str = "id, contract, contract_sha256, session_id, summary, reason, required_approvers, created_at, deadline, state, answered_by, answer_reason, notified_at, machine";
-
 fn raw_request(row: &Row) -> Result<RawRequest, tokio_postgres::Error> {
-    let required: i32 = row.try_get(6)?;
-    Ok(RawRequest {
-        id: row.try_get(0)?,
-        contract: row.try_get(1)?,
-        contract_sha256: row.try_get(2)?,
-        session_id: row.try_get(3)?,
-        summary: row.try_get(4)?,
-        reason: row.try_get(5)?,
-        required_approvers: required.max(0) as u32,
-        created_at: row.try_get(7)?,
-        deadline: row.try_get(8)?,
-        state: row.try_get(9)?,
-        answered_by: row.try_get(10)?,
-        answer_reason: row.try_get(11)?,
-        notified_at: row.try_get(12)?,
-        machine: row.try_get(13)?,
-    })
+    Ok(raw_request!(row.try_get))
 }
 
 /// What an answer transaction found, decided inside the transaction.
@@ -124,10 +109,7 @@ impl PgStore {
                 rows.iter().map(|r| r.try_get(0)).collect()
             })
         })?;
-        texts
-            .iter()
-            .map(|t| SignedApproval::parse(t.as_bytes()))
-            .collect()
+        parse_artifacts(&texts)
     }
 }
 
@@ -137,7 +119,7 @@ impl ApprovalStore for PgStore {
     }
 
     fn file_request(&mut self, new: &NewRequest, now: i64) -> Result<String, ApprovalError> {
-        let id = format!("req_{}", crate::artifact::random_hex(8));
+        let id = new_request_id();
         let required = i32::try_from(new.required_approvers).unwrap_or(i32::MAX);
         let (contract, summary) = (new.contract.to_string(), new.summary.to_string());
         let machine = self.machine.clone();
@@ -283,25 +265,14 @@ impl ApprovalStore for PgStore {
                 };
                 let (state, contract_sha256, required): (String, String, i32) =
                     (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-                if state != "pending" {
-                    return Ok(Answered::Refused(ApprovalError::StoreState(format!(
-                        "request {request_id} is {state}, not pending"
-                    ))));
-                }
-                if signed.approval.contract_sha256 != contract_sha256
-                    || signed.request_id.as_deref() != Some(request_id)
+                if let Err(refused) = check_answerable(request_id, &state, &contract_sha256, signed)
                 {
-                    return Ok(Answered::Refused(ApprovalError::WrongContract(format!(
-                        "the answer was signed for another request or contract than {request_id}"
-                    ))));
+                    return Ok(Answered::Refused(refused));
                 }
                 match insert_approval(&tx, Some(request_id), signed, verified, &artifact, now).await
                 {
                     Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                        return Ok(Answered::Refused(ApprovalError::NotDistinct(format!(
-                            "{} already answered request {request_id}",
-                            verified.identity
-                        ))))
+                        return Ok(Answered::Refused(already_answered(request_id, verified)))
                     }
                     other => other?,
                 }
@@ -312,11 +283,7 @@ impl ApprovalStore for PgStore {
                     )
                     .await?
                     .try_get(0)?;
-                let new_state = if answered >= i64::from(required) {
-                    RequestState::Approved
-                } else {
-                    RequestState::Pending
-                };
+                let new_state = state_after(answered, i64::from(required));
                 tx.execute(
                     "UPDATE cordon_approvals.requests SET state = $2,
                         answered_by = COALESCE(answered_by || ',', '') || $3, answered_at = $4

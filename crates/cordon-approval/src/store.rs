@@ -280,13 +280,32 @@ impl Store {
         })
     }
 
-    pub fn machine(&self) -> &str {
+    fn artifacts(
+        &mut self,
+        sql: &str,
+        param: Option<&str>,
+    ) -> Result<Vec<SignedApproval>, ApprovalError> {
+        let mut statement = self.conn.prepare(sql)?;
+        let texts: Vec<String> = match param {
+            Some(p) => statement
+                .query_map([p], |r| r.get(0))?
+                .collect::<Result<_, _>>()?,
+            None => statement
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?,
+        };
+        parse_artifacts(&texts)
+    }
+}
+
+impl ApprovalStore for Store {
+    fn machine(&self) -> &str {
         &self.machine
     }
 
     /// Files a pending request and returns its id.
-    pub fn file_request(&mut self, new: &NewRequest, now: i64) -> Result<String, ApprovalError> {
-        let id = format!("req_{}", crate::artifact::random_hex(8));
+    fn file_request(&mut self, new: &NewRequest, now: i64) -> Result<String, ApprovalError> {
+        let id = new_request_id();
         self.conn.execute(
             "INSERT INTO requests (id, contract, contract_sha256, session_id, summary, reason,
                 required_approvers, created_at, deadline, state, machine)
@@ -308,7 +327,7 @@ impl Store {
     }
 
     /// One request, after expiring it if its deadline passed.
-    pub fn request(&mut self, id: &str, now: i64) -> Result<Option<Request>, ApprovalError> {
+    fn request(&mut self, id: &str, now: i64) -> Result<Option<Request>, ApprovalError> {
         self.expire_overdue(now)?;
         self.conn
             .query_row(
@@ -322,7 +341,7 @@ impl Store {
     }
 
     /// Requests, newest first: the pending ones only, or the most recent `limit` of all.
-    pub fn requests(
+    fn requests(
         &mut self,
         pending_only: bool,
         limit: u32,
@@ -344,7 +363,7 @@ impl Store {
     }
 
     /// Pending requests whose deadline passed become `expired`: no answer means deny.
-    pub fn expire_overdue(&mut self, now: i64) -> Result<usize, ApprovalError> {
+    fn expire_overdue(&mut self, now: i64) -> Result<usize, ApprovalError> {
         Ok(self.conn.execute(
             "UPDATE requests SET state = 'expired' WHERE state = 'pending' AND deadline < ?1",
             [now],
@@ -352,7 +371,7 @@ impl Store {
     }
 
     /// Marks one request expired (its waiter gave up), if it is still pending or approved.
-    pub fn expire(&mut self, id: &str) -> Result<(), ApprovalError> {
+    fn expire(&mut self, id: &str) -> Result<(), ApprovalError> {
         self.conn.execute(
             "UPDATE requests SET state = 'expired' WHERE id = ?1 AND state IN ('pending','approved')",
             [id],
@@ -361,7 +380,7 @@ impl Store {
     }
 
     /// Records that the webhook delivered the request.
-    pub fn mark_notified(&mut self, id: &str, now: i64) -> Result<(), ApprovalError> {
+    fn mark_notified(&mut self, id: &str, now: i64) -> Result<(), ApprovalError> {
         self.conn.execute(
             "UPDATE requests SET notified_at = ?2 WHERE id = ?1",
             params![id, now],
@@ -372,7 +391,7 @@ impl Store {
     /// Stores a verified answer to a pending request. The request becomes `approved` once it has
     /// answers from as many distinct approvers (identity and key) as it requires. The same
     /// approver answering twice is refused by the unique constraints.
-    pub fn answer(
+    fn answer(
         &mut self,
         request_id: &str,
         signed: &SignedApproval,
@@ -394,38 +413,20 @@ impl Store {
             )
             .optional()?
             .ok_or_else(|| ApprovalError::StoreState(format!("no request {request_id}")))?;
-        if state != "pending" {
-            return Err(ApprovalError::StoreState(format!(
-                "request {request_id} is {state}, not pending"
-            )));
-        }
-        if signed.approval.contract_sha256 != contract_sha256
-            || signed.request_id.as_deref() != Some(request_id)
-        {
-            return Err(ApprovalError::WrongContract(format!(
-                "the answer was signed for another request or contract than {request_id}"
-            )));
-        }
+        check_answerable(request_id, &state, &contract_sha256, signed)?;
         insert_approval(&tx, Some(request_id), signed, verified, now).map_err(|e| {
             if is_constraint(&e) {
-                ApprovalError::NotDistinct(format!(
-                    "{} already answered request {request_id}",
-                    verified.identity
-                ))
+                already_answered(request_id, verified)
             } else {
                 e.into()
             }
         })?;
-        let answered: u32 = tx.query_row(
+        let answered: i64 = tx.query_row(
             "SELECT COUNT(*) FROM approvals WHERE request_id = ?1",
             [request_id],
             |r| r.get(0),
         )?;
-        let new_state = if answered >= required {
-            RequestState::Approved
-        } else {
-            RequestState::Pending
-        };
+        let new_state = state_after(answered, i64::from(required));
         tx.execute(
             "UPDATE requests SET state = ?2,
                 answered_by = COALESCE(answered_by || ',', '') || ?3, answered_at = ?4
@@ -438,7 +439,7 @@ impl Store {
 
     /// Stores a reusable approval given ahead of any request (window, session, pattern), so later
     /// runs it covers find it.
-    pub fn add_standing(
+    fn add_standing(
         &mut self,
         signed: &SignedApproval,
         verified: &Verified,
@@ -454,7 +455,7 @@ impl Store {
     }
 
     /// Denies a pending request.
-    pub fn deny(
+    fn deny(
         &mut self,
         request_id: &str,
         by: &str,
@@ -476,7 +477,7 @@ impl Store {
     }
 
     /// The signed answers to a request.
-    pub fn answers(&mut self, request_id: &str) -> Result<Vec<SignedApproval>, ApprovalError> {
+    fn answers(&mut self, request_id: &str) -> Result<Vec<SignedApproval>, ApprovalError> {
         self.artifacts(
             "SELECT artifact FROM approvals WHERE request_id = ?1 ORDER BY rowid",
             Some(request_id),
@@ -485,38 +486,18 @@ impl Store {
 
     /// Reusable approvals (any request or none) that have not expired by their own word; each is
     /// verified again before use.
-    pub fn standing(&mut self) -> Result<Vec<SignedApproval>, ApprovalError> {
+    fn standing(&mut self) -> Result<Vec<SignedApproval>, ApprovalError> {
         self.artifacts(
             "SELECT artifact FROM approvals WHERE single_use = 0 ORDER BY rowid",
             None,
         )
     }
 
-    fn artifacts(
-        &mut self,
-        sql: &str,
-        param: Option<&str>,
-    ) -> Result<Vec<SignedApproval>, ApprovalError> {
-        let mut statement = self.conn.prepare(sql)?;
-        let texts: Vec<String> = match param {
-            Some(p) => statement
-                .query_map([p], |r| r.get(0))?
-                .collect::<Result<_, _>>()?,
-            None => statement
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?,
-        };
-        texts
-            .iter()
-            .map(|t| SignedApproval::parse(t.as_bytes()))
-            .collect()
-    }
-
     /// Uses verified approvals for one execution of `contract_sha256`, atomically: every
     /// single-use approval is consumed (a replay fails with [`ApprovalError::Replayed`] and nothing
     /// is written), every reusable one logs a use, and the request, if any, goes from `approved` to
     /// `consumed` (a request that is no longer approved fails the whole transaction).
-    pub fn consume(
+    fn consume(
         &mut self,
         approvals: &[Verified],
         contract_sha256: &str,
@@ -564,7 +545,7 @@ impl Store {
     }
 
     /// Whether a single-use approval was consumed.
-    pub fn is_consumed(&mut self, approval_id: &str) -> Result<bool, ApprovalError> {
+    fn is_consumed(&mut self, approval_id: &str) -> Result<bool, ApprovalError> {
         Ok(self
             .conn
             .query_row(
@@ -577,81 +558,9 @@ impl Store {
     }
 }
 
-impl ApprovalStore for Store {
-    fn machine(&self) -> &str {
-        &self.machine
-    }
-    fn file_request(&mut self, new: &NewRequest, now: i64) -> Result<String, ApprovalError> {
-        Store::file_request(self, new, now)
-    }
-    fn request(&mut self, id: &str, now: i64) -> Result<Option<Request>, ApprovalError> {
-        Store::request(self, id, now)
-    }
-    fn requests(
-        &mut self,
-        pending_only: bool,
-        limit: u32,
-        now: i64,
-    ) -> Result<Vec<Request>, ApprovalError> {
-        Store::requests(self, pending_only, limit, now)
-    }
-    fn expire_overdue(&mut self, now: i64) -> Result<usize, ApprovalError> {
-        Store::expire_overdue(self, now)
-    }
-    fn expire(&mut self, id: &str) -> Result<(), ApprovalError> {
-        Store::expire(self, id)
-    }
-    fn mark_notified(&mut self, id: &str, now: i64) -> Result<(), ApprovalError> {
-        Store::mark_notified(self, id, now)
-    }
-    fn answer(
-        &mut self,
-        request_id: &str,
-        signed: &SignedApproval,
-        verified: &Verified,
-        now: i64,
-    ) -> Result<RequestState, ApprovalError> {
-        Store::answer(self, request_id, signed, verified, now)
-    }
-    fn add_standing(
-        &mut self,
-        signed: &SignedApproval,
-        verified: &Verified,
-        now: i64,
-    ) -> Result<(), ApprovalError> {
-        Store::add_standing(self, signed, verified, now)
-    }
-    fn deny(
-        &mut self,
-        request_id: &str,
-        by: &str,
-        reason: &str,
-        now: i64,
-    ) -> Result<(), ApprovalError> {
-        Store::deny(self, request_id, by, reason, now)
-    }
-    fn answers(&mut self, request_id: &str) -> Result<Vec<SignedApproval>, ApprovalError> {
-        Store::answers(self, request_id)
-    }
-    fn standing(&mut self) -> Result<Vec<SignedApproval>, ApprovalError> {
-        Store::standing(self)
-    }
-    fn consume(
-        &mut self,
-        approvals: &[Verified],
-        contract_sha256: &str,
-        request_id: Option<&str>,
-        consumer: &str,
-        now: i64,
-    ) -> Result<(), ApprovalError> {
-        Store::consume(self, approvals, contract_sha256, request_id, consumer, now)
-    }
-    fn is_consumed(&mut self, approval_id: &str) -> Result<bool, ApprovalError> {
-        Store::is_consumed(self, approval_id)
-    }
-}
-
-const REQUEST_COLUMNS: &str = "id, contract, contract_sha256, session_id, summary, reason, required_approvers, created_at, deadline, state, answered_by, answer_reason, notified_at, machine";
+/// The columns of `requests` that make a [`RawRequest`], in the order [`raw_request!`] reads them
+/// (shared with the PostgreSQL store).
+pub(crate) const REQUEST_COLUMNS: &str = "id, contract, contract_sha256, session_id, summary, reason, required_approvers, created_at, deadline, state, answered_by, answer_reason, notified_at, machine";
 
 /// A request as its columns hold it, before its JSON is parsed (shared with the PostgreSQL store).
 pub(crate) struct RawRequest {
@@ -662,7 +571,8 @@ pub(crate) struct RawRequest {
     pub(crate) session_id: String,
     pub(crate) summary: String,
     pub(crate) reason: String,
-    pub(crate) required_approvers: u32,
+    /// As the column holds it; [`RawRequest::into_request`] refuses a count out of range.
+    pub(crate) required_approvers: i32,
     pub(crate) created_at: i64,
     pub(crate) deadline: i64,
     pub(crate) state: String,
@@ -671,23 +581,85 @@ pub(crate) struct RawRequest {
     pub(crate) notified_at: Option<i64>,
 }
 
+/// Reads a [`RawRequest`] from a row of [`REQUEST_COLUMNS`] with `$row.$get(index)`: each
+/// driver (rusqlite, tokio-postgres) names its typed column getter differently.
+macro_rules! raw_request {
+    ($row:ident . $get:ident) => {
+        RawRequest {
+            id: $row.$get(0)?,
+            contract: $row.$get(1)?,
+            contract_sha256: $row.$get(2)?,
+            session_id: $row.$get(3)?,
+            summary: $row.$get(4)?,
+            reason: $row.$get(5)?,
+            required_approvers: $row.$get(6)?,
+            created_at: $row.$get(7)?,
+            deadline: $row.$get(8)?,
+            state: $row.$get(9)?,
+            answered_by: $row.$get(10)?,
+            answer_reason: $row.$get(11)?,
+            notified_at: $row.$get(12)?,
+            machine: $row.$get(13)?,
+        }
+    };
+}
+pub(crate) use raw_request;
+
 fn row_to_raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRequest> {
-    Ok(RawRequest {
-        id: r.get(0)?,
-        contract: r.get(1)?,
-        contract_sha256: r.get(2)?,
-        session_id: r.get(3)?,
-        summary: r.get(4)?,
-        reason: r.get(5)?,
-        required_approvers: r.get(6)?,
-        created_at: r.get(7)?,
-        deadline: r.get(8)?,
-        state: r.get(9)?,
-        answered_by: r.get(10)?,
-        answer_reason: r.get(11)?,
-        notified_at: r.get(12)?,
-        machine: r.get(13)?,
-    })
+    Ok(raw_request!(r.get))
+}
+
+/// A fresh request id.
+pub(crate) fn new_request_id() -> String {
+    format!("req_{}", crate::artifact::random_hex(8))
+}
+
+/// Parses the stored approval artifacts, in their stored order.
+pub(crate) fn parse_artifacts(texts: &[String]) -> Result<Vec<SignedApproval>, ApprovalError> {
+    texts
+        .iter()
+        .map(|t| SignedApproval::parse(t.as_bytes()))
+        .collect()
+}
+
+/// Refuses an answer to a request that is not pending, or that was signed for another request
+/// or contract. `state` and `contract_sha256` are the request's, read in the answer's transaction.
+pub(crate) fn check_answerable(
+    request_id: &str,
+    state: &str,
+    contract_sha256: &str,
+    signed: &SignedApproval,
+) -> Result<(), ApprovalError> {
+    if state != "pending" {
+        return Err(ApprovalError::StoreState(format!(
+            "request {request_id} is {state}, not pending"
+        )));
+    }
+    if signed.approval.contract_sha256 != contract_sha256
+        || signed.request_id.as_deref() != Some(request_id)
+    {
+        return Err(ApprovalError::WrongContract(format!(
+            "the answer was signed for another request or contract than {request_id}"
+        )));
+    }
+    Ok(())
+}
+
+/// The refusal of a second answer from the same approver (identity or key).
+pub(crate) fn already_answered(request_id: &str, verified: &Verified) -> ApprovalError {
+    ApprovalError::NotDistinct(format!(
+        "{} already answered request {request_id}",
+        verified.identity
+    ))
+}
+
+/// Where a request stands once `answered` distinct approvers answered it and it needs `required`.
+pub(crate) fn state_after(answered: i64, required: i64) -> RequestState {
+    if answered >= required {
+        RequestState::Approved
+    } else {
+        RequestState::Pending
+    }
 }
 
 impl RawRequest {
@@ -696,6 +668,12 @@ impl RawRequest {
             serde_json::from_str(text)
                 .map_err(|e| ApprovalError::StoreState(format!("request {}: {e}", self.id)))
         };
+        let required_approvers = u32::try_from(self.required_approvers).map_err(|_| {
+            ApprovalError::StoreState(format!(
+                "request {}: required approvers {} out of range",
+                self.id, self.required_approvers
+            ))
+        })?;
         Ok(Request {
             contract: json(&self.contract)?,
             summary: json(&self.summary)?,
@@ -705,7 +683,7 @@ impl RawRequest {
             contract_sha256: self.contract_sha256,
             session_id: self.session_id,
             reason: self.reason,
-            required_approvers: self.required_approvers,
+            required_approvers,
             created_at: self.created_at,
             deadline: self.deadline,
             answered_by: self.answered_by,

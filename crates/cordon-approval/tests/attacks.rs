@@ -6,8 +6,8 @@
 use cordon_approval::artifact::{envelope_sha256_of, CLOCK_SKEW};
 use cordon_approval::store::NewRequest;
 use cordon_approval::{
-    distinct_approvers, ApprovalError, ApproverRing, Grant, RequestState, Scope, SignedApproval,
-    Store,
+    distinct_approvers, ApprovalError, ApprovalStore, ApproverRing, Grant, RequestState, Scope,
+    SignedApproval, Store,
 };
 use cordon_core::approval::ApprovalMethod;
 use cordon_core::Contract;

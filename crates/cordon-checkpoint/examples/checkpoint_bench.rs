@@ -19,6 +19,8 @@
 //! performing each call after telling it (the broker's own syscall mediation is measured in
 //! docs/sandbox.md, not here). Every checkpoint is signed, as the CLI's will be.
 
+mod common;
+
 use std::fs::{self, File};
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
@@ -33,19 +35,6 @@ type Error = Box<dyn std::error::Error>;
 const PER_DIR: u64 = 1000;
 const VICTIM_FILES: u64 = 10_000;
 
-fn content(seed: u64, i: u64, bytes: usize) -> Vec<u8> {
-    // xorshift64: distinct content per file and per seed, so nothing deduplicates by accident.
-    let mut x = (i ^ seed.rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..bytes)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn build_workspace(ws: &Path, files: u64) -> Result<(), Error> {
     let _ = fs::remove_dir_all(ws);
     fs::create_dir_all(ws)?;
@@ -54,7 +43,7 @@ fn build_workspace(ws: &Path, files: u64) -> Result<(), Error> {
         if i % PER_DIR == 0 {
             fs::create_dir(&dir)?;
         }
-        fs::write(dir.join(format!("f{i:07}")), content(0, i, 800))?;
+        fs::write(dir.join(format!("f{i:07}")), common::content(0, i, 800))?;
     }
     Ok(())
 }
@@ -98,7 +87,7 @@ impl Workload {
         match self {
             Workload::Mv => {
                 let _ = fs::remove_file(ws.join("b.txt"));
-                fs::write(ws.join("a.txt"), content(seed, 0, 800))?;
+                fs::write(ws.join("a.txt"), common::content(seed, 0, 800))?;
             }
             Workload::RmRf => {
                 let victim = ws.join("victim");
@@ -108,7 +97,7 @@ impl Workload {
                     if i % PER_DIR == 0 {
                         fs::create_dir_all(&dir)?;
                     }
-                    fs::write(dir.join(format!("f{i:05}")), content(seed, i, 800))?;
+                    fs::write(dir.join(format!("f{i:05}")), common::content(seed, i, 800))?;
                 }
             }
         }

@@ -10,6 +10,8 @@
 //! it on the work tree's filesystem and on an XFS image with reflink; docs/checkpoints.md has the
 //! figures.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
 use std::time::Instant;
@@ -21,19 +23,6 @@ fn free_bytes(dir: &Path) -> u64 {
     nix::sys::statvfs::statvfs(dir)
         .map(|s| s.blocks_available() * s.fragment_size())
         .unwrap_or(0)
-}
-
-fn content(i: u64, bytes: usize) -> Vec<u8> {
-    // xorshift64: distinct content per file, so nothing deduplicates by accident.
-    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..bytes)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -57,7 +46,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if i % 100 == 0 {
             fs::create_dir_all(&sub)?;
         }
-        fs::write(sub.join(format!("f{i:05}.txt")), content(i, bytes))?;
+        fs::write(
+            sub.join(format!("f{i:05}.txt")),
+            common::content(0, i, bytes),
+        )?;
     }
     let store = Store::open(&store_dir)?;
     let request = Request {

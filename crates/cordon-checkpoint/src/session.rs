@@ -43,24 +43,26 @@ pub struct NewSession {
     pub journal: Option<PathBuf>,
 }
 
+impl NewSession {
+    /// The session `id` this starts, created `now`, for a harness's session when `external`.
+    fn session(&self, id: String, now: SystemTime, external: Option<External>) -> Session {
+        let text = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+        Session {
+            id,
+            created_at: crate::rfc3339(now),
+            ended_at: None,
+            cwd: text(&self.cwd),
+            policy: text(&self.policy),
+            journal: text(&self.journal),
+            external,
+        }
+    }
+}
+
 /// Starts a new session with a fresh id.
 pub fn start(dir: &Path, new: &NewSession) -> Result<Session> {
     let now = SystemTime::now();
-    let session = Session {
-        id: crate::snapshot::new_id("s", now),
-        created_at: crate::rfc3339(now),
-        ended_at: None,
-        cwd: new.cwd.as_ref().map(|p| p.to_string_lossy().into_owned()),
-        policy: new
-            .policy
-            .as_ref()
-            .map(|p| p.to_string_lossy().into_owned()),
-        journal: new
-            .journal
-            .as_ref()
-            .map(|p| p.to_string_lossy().into_owned()),
-        external: None,
-    };
+    let session = new.session(crate::snapshot::new_id("s", now), now, None);
     create(dir, &session)?;
     Ok(session)
 }
@@ -80,25 +82,11 @@ pub fn for_external(
     if let Ok(existing) = get(dir, &id) {
         return Ok(existing);
     }
-    let now = SystemTime::now();
-    let session = Session {
-        id: id.clone(),
-        created_at: crate::rfc3339(now),
-        ended_at: None,
-        cwd: new.cwd.as_ref().map(|p| p.to_string_lossy().into_owned()),
-        policy: new
-            .policy
-            .as_ref()
-            .map(|p| p.to_string_lossy().into_owned()),
-        journal: new
-            .journal
-            .as_ref()
-            .map(|p| p.to_string_lossy().into_owned()),
-        external: Some(External {
-            harness: harness.to_string(),
-            id: external_id.to_string(),
-        }),
+    let external = External {
+        harness: harness.to_string(),
+        id: external_id.to_string(),
     };
+    let session = new.session(id.clone(), SystemTime::now(), Some(external));
     match create(dir, &session) {
         Ok(()) => Ok(session),
         // Another hook call created it first: use theirs.
@@ -150,21 +138,8 @@ fn create(dir: &Path, session: &Session) -> Result<()> {
     ensure_dir(dir)?;
     let path = file(dir, &session.id)?;
     let bytes = serde_json::to_vec_pretty(session).map_err(|e| Error::io(&path, e))?;
-    // Written under a temporary name and linked into place: readers never see half a file, and
     // `hard_link` fails if the name exists, so a session is created once.
-    let tmp = dir.join(format!(".{}.{}.tmp", session.id, std::process::id()));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        fs::hard_link(&tmp, &path)
-    })();
-    let _ = fs::remove_file(&tmp);
-    match result {
+    match write_beside(dir, &session.id, &bytes, &path, Place::New) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Collision {
             path,
@@ -177,22 +152,48 @@ fn create(dir: &Path, session: &Session) -> Result<()> {
 fn replace(dir: &Path, session: &Session) -> Result<()> {
     let path = file(dir, &session.id)?;
     let bytes = serde_json::to_vec_pretty(session).map_err(|e| Error::io(&path, e))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", session.id, std::process::id()));
+    write_beside(dir, &session.id, &bytes, &path, Place::Replace).map_err(|e| Error::io(&path, e))
+}
+
+/// How [`write_beside`] puts a written file in place.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Hard-linked in: fails if the name exists.
+    New,
+    /// Renamed over the name.
+    Replace,
+}
+
+/// Writes `bytes` under a temporary name in `dir` (for session `id`), syncs them, and puts the
+/// file at `path`: readers never see half a file. The temporary name does not outlive the call.
+fn write_beside(
+    dir: &Path,
+    id: &str,
+    bytes: &[u8],
+    path: &Path,
+    place: Place,
+) -> std::io::Result<()> {
+    let tmp = dir.join(format!(".{id}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&bytes)?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true).mode(0o600);
+        match place {
+            Place::New => options.create_new(true),
+            Place::Replace => options.create(true).truncate(true),
+        };
+        let mut f = options.open(&tmp)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
-        fs::rename(&tmp, &path)
+        match place {
+            Place::New => fs::hard_link(&tmp, path),
+            Place::Replace => fs::rename(&tmp, path),
+        }
     })();
-    if result.is_err() {
+    // After a link the temporary name remains; after a rename it is gone unless the rename failed.
+    if place == Place::New || result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.map_err(|e| Error::io(&path, e))
+    result
 }
 
 #[cfg(test)]

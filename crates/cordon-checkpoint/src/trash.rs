@@ -618,15 +618,7 @@ fn read_manifest_value(trash_root: &Path, id: &str) -> Result<Value> {
         id: id.to_string(),
     };
     let dir = item_dir(trash_root, id)?;
-    let root = at::open_anchor(trash_root)
-        .or_else(|_| {
-            open(
-                trash_root,
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-        })
-        .map_err(|_| not_found())?;
+    let root = open_trash_root(trash_root).map_err(|_| not_found())?;
     let item = at::open_dir_beneath(&root, Path::new(id)).map_err(|_| not_found())?;
     let file = at::open_file_at(&item, OsStr::new("manifest.json")).map_err(|_| not_found())?;
     let mut bytes = Vec::new();
@@ -681,15 +673,7 @@ fn restore_with(
     let manifest: Manifest =
         serde_json::from_value(value).map_err(|e| Error::io(&trash_root.join(id), e))?;
     let dir = item_dir(trash_root, id)?;
-    let trash_fd = at::open_anchor(trash_root)
-        .or_else(|_| {
-            open(
-                trash_root,
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-        })
-        .map_err(|e| Error::io(trash_root, e))?;
+    let trash_fd = open_trash_root(trash_root).map_err(|e| Error::io(trash_root, e))?;
     let payload_path = dir.join("payload");
     let payload = at::open_dir_beneath(&trash_fd, &Path::new(id).join("payload"))
         .map_err(|e| Error::io(&payload_path, e))?;
@@ -991,16 +975,20 @@ fn sanitize(
 pub fn purge(trash_root: &Path, id: &str) -> Result<()> {
     get(trash_root, id)?;
     let dir = item_dir(trash_root, id)?;
-    let root = at::open_anchor(trash_root)
-        .or_else(|_| {
-            open(
-                trash_root,
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-        })
-        .map_err(|e| Error::io(trash_root, e))?;
+    let root = open_trash_root(trash_root).map_err(|e| Error::io(trash_root, e))?;
     at::remove_at(root.as_fd(), OsStr::new(id)).map_err(|e| Error::io(&dir, e))
+}
+
+/// Opens the trash directory: as an anchor (no link anywhere on its path) or, when that is
+/// refused, by a plain open of the path.
+fn open_trash_root(trash_root: &Path) -> std::result::Result<OwnedFd, Errno> {
+    at::open_anchor(trash_root).or_else(|_| {
+        open(
+            trash_root,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    })
 }
 
 fn item_dir(trash_root: &Path, id: &str) -> Result<PathBuf> {

@@ -11,10 +11,7 @@ use serde_json::{Map, Value};
 
 /// Whether `value` is valid under `csc.contract.v0.1`.
 pub fn contract(value: &Value) -> bool {
-    let Some(map) = value.as_object() else {
-        return false;
-    };
-    const ALLOWED: &[&str] = &[
+    const REQUIRED: &[&str] = &[
         "version",
         "contract_id",
         "intent",
@@ -22,24 +19,13 @@ pub fn contract(value: &Value) -> bool {
         "commands",
         "risk_class",
         "approval_mode",
-        "expected_outputs",
         "justification",
     ];
-    only_keys(map, ALLOWED)
-        && required(
-            map,
-            &[
-                "version",
-                "contract_id",
-                "intent",
-                "actor",
-                "commands",
-                "risk_class",
-                "approval_mode",
-                "justification",
-            ],
-        )
-        && map["version"].as_str() == Some("csc.v0.1")
+    const OPTIONAL: &[&str] = &["expected_outputs"];
+    let Some(map) = object(value, REQUIRED, OPTIONAL) else {
+        return false;
+    };
+    map["version"].as_str() == Some("csc.v0.1")
         && string_len(&map["contract_id"], 8, 128)
         && string_len(&map["intent"], 1, 1000)
         && actor(&map["actor"])
@@ -56,35 +42,16 @@ pub fn contract(value: &Value) -> bool {
 }
 
 fn actor(value: &Value) -> bool {
-    let Some(map) = value.as_object() else {
-        return false;
-    };
     const KEYS: &[&str] = &[
         "agent_id",
         "session_id",
         "initiating_user",
         "delegation_scope",
     ];
-    only_keys(map, KEYS) && required(map, KEYS) && KEYS.iter().all(|k| non_empty_string(&map[*k]))
+    object(value, KEYS, &[]).is_some_and(|map| KEYS.iter().all(|k| non_empty_string(&map[*k])))
 }
 
 fn command(value: &Value) -> bool {
-    let Some(map) = value.as_object() else {
-        return false;
-    };
-    const ALLOWED: &[&str] = &[
-        "id",
-        "exec",
-        "pipeline",
-        "cwd",
-        "read_paths",
-        "write_paths",
-        "network",
-        "env_allow",
-        "secret_refs",
-        "timeout_sec",
-        "proposed_effect_type",
-    ];
     const REQUIRED: &[&str] = &[
         "id",
         "cwd",
@@ -96,10 +63,12 @@ fn command(value: &Value) -> bool {
         "timeout_sec",
         "proposed_effect_type",
     ];
-    only_keys(map, ALLOWED)
-        && required(map, REQUIRED)
-        // oneOf [required exec, required pipeline]: exactly one is present.
-        && (map.contains_key("exec") != map.contains_key("pipeline"))
+    const OPTIONAL: &[&str] = &["exec", "pipeline"];
+    let Some(map) = object(value, REQUIRED, OPTIONAL) else {
+        return false;
+    };
+    // oneOf [required exec, required pipeline]: exactly one is present.
+    (map.contains_key("exec") != map.contains_key("pipeline"))
         && non_empty_string(&map["id"])
         && map.get("exec").is_none_or(exec)
         && map.get("pipeline").is_none_or(pipeline)
@@ -114,21 +83,12 @@ fn command(value: &Value) -> bool {
 }
 
 fn exec(value: &Value) -> bool {
-    let Some(map) = value.as_object() else {
-        return false;
-    };
-    only_keys(map, &["argv"])
-        && required(map, &["argv"])
-        && array_of(&map["argv"], 1, None, non_empty_string)
+    object(value, &["argv"], &[])
+        .is_some_and(|map| array_of(&map["argv"], 1, None, non_empty_string))
 }
 
 fn pipeline(value: &Value) -> bool {
-    let Some(map) = value.as_object() else {
-        return false;
-    };
-    only_keys(map, &["segments"])
-        && required(map, &["segments"])
-        && array_of(&map["segments"], 2, None, exec)
+    object(value, &["segments"], &[]).is_some_and(|map| array_of(&map["segments"], 2, None, exec))
 }
 
 const EFFECT_TYPES: &[&str] = &[
@@ -142,26 +102,6 @@ const EFFECT_TYPES: &[&str] = &[
 
 /// Whether `value` is valid under `csc.policy.v0.1`.
 pub fn policy(value: &Value) -> bool {
-    let Some(map) = value.as_object() else {
-        return false;
-    };
-    const ALLOWED: &[&str] = &[
-        "policy_schema_version",
-        "name",
-        "allow_commands",
-        "deny_argv_prefixes",
-        "allowed_effect_types",
-        "manual_approval_for_classified_effect_types",
-        "allowed_risk_classes",
-        "max_timeout_sec",
-        "network",
-        "allow_secret_refs",
-        "require_write_paths_empty",
-        "allowed_cwd_prefixes",
-        "allowed_read_prefixes",
-        "allowed_write_prefixes",
-        "allowed_egress_hosts",
-    ];
     const REQUIRED: &[&str] = &[
         "policy_schema_version",
         "name",
@@ -174,10 +114,18 @@ pub fn policy(value: &Value) -> bool {
         "allowed_cwd_prefixes",
         "allowed_read_prefixes",
     ];
+    const OPTIONAL: &[&str] = &[
+        "deny_argv_prefixes",
+        "manual_approval_for_classified_effect_types",
+        "require_write_paths_empty",
+        "allowed_write_prefixes",
+        "allowed_egress_hosts",
+    ];
+    let Some(map) = object(value, REQUIRED, OPTIONAL) else {
+        return false;
+    };
     let opt = |key: &str, check: &dyn Fn(&Value) -> bool| map.get(key).is_none_or(check);
-    only_keys(map, ALLOWED)
-        && required(map, REQUIRED)
-        && map["policy_schema_version"].as_str() == Some("csc.policy.v0.1")
+    map["policy_schema_version"].as_str() == Some("csc.policy.v0.1")
         && non_empty_string(&map["name"])
         && unique_array_of(&map["allow_commands"], 1, non_empty_string)
         && opt("deny_argv_prefixes", &|v| {
@@ -206,12 +154,18 @@ pub fn policy(value: &Value) -> bool {
         })
 }
 
-fn only_keys(map: &Map<String, Value>, allowed: &[&str]) -> bool {
-    map.keys().all(|k| allowed.contains(&k.as_str()))
-}
-
-fn required(map: &Map<String, Value>, keys: &[&str]) -> bool {
-    keys.iter().all(|k| map.contains_key(*k))
+/// `value` as an object, if it is one that has every `required` key and no key outside
+/// `required` and `optional` (`required` plus `additionalProperties: false`).
+fn object<'v>(
+    value: &'v Value,
+    required: &[&str],
+    optional: &[&str],
+) -> Option<&'v Map<String, Value>> {
+    value.as_object().filter(|map| {
+        map.keys()
+            .all(|k| required.contains(&k.as_str()) || optional.contains(&k.as_str()))
+            && required.iter().all(|k| map.contains_key(*k))
+    })
 }
 
 /// `minLength`/`maxLength` count code points, as JSON Schema says.

@@ -10,7 +10,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use cordon_core::{Contract, Outcome, ReasonCode};
+use cordon_policy::egress::{self, EgressJudgement};
+use cordon_policy::enforcement::Enforcement;
 use cordon_policy::facts::{self, Facts};
+use cordon_policy::file_tools::{self, ToolAccess};
 use cordon_policy::grants::{CommandGrants, SecretGrant};
 use cordon_policy::knowledge::Knowledge;
 use cordon_policy::native::{self, CompiledPolicy, Context, CordonReason};
@@ -31,6 +34,23 @@ pub enum Written {
     Shell(String),
     /// A program and its arguments, run without a shell.
     Argv(Vec<String>),
+    /// One call of the agent's own file tool (`Read`, `Write`, `Grep`, `WebFetch`, …), judged by
+    /// the same policy as shell text ([`file_tools`]). Nothing of it runs under cordon.
+    FileTool(FileToolCall),
+}
+
+/// What an agent's file tool names, and where that really leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileToolCall {
+    /// The tool's name as the agent calls it (recorded as the program).
+    pub tool: String,
+    pub access: ToolAccess,
+    /// The path (relative to the cwd) or the URL, as the agent wrote it.
+    pub target: String,
+    /// The real path the target reaches, resolved by the caller (symlinks, `..`, `/proc` links);
+    /// for a file that does not exist yet, its nearest existing parent's real path and the rest.
+    /// `None` for a URL.
+    pub resolved: Option<String>,
 }
 
 /// What to judge, where, and under which policy.
@@ -47,7 +67,9 @@ pub struct AnalysisRequest {
     /// Judged for a hardened run: the kernel will confine what runs to the policy's envelope
     /// ([`crate::envelope`]), so the decision may assume it (`cordon explain` says which mode a
     /// decision assumed). Paths are judged as written here; a path that reaches beyond the
-    /// envelope is judged again on its real path when the run is confined.
+    /// envelope is judged again on its real path when the run is confined. A host list the rules
+    /// grant is enforced, so it answers the rules that ask only about the network
+    /// (`egress::decide_hardened`).
     pub hardened: bool,
 }
 
@@ -79,6 +101,8 @@ pub struct Analysis {
     /// The CSC code when the policy is a CSC profile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csc_reason_code: Option<ReasonCode>,
+    /// The hosts each command's rules grant, and the network the text gets in hardened mode.
+    pub egress: EgressJudgement,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contract: Option<Contract>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -200,12 +224,38 @@ pub fn shell_state(request: &AnalysisRequest) -> ShellState {
 /// The parse, facts and contract for the request.
 pub fn front(request: &AnalysisRequest) -> Front {
     let state = shell_state(request);
-    let (text, script) = match &request.written {
-        Written::Shell(text) => (text.clone(), shell::parse(text, &state)),
-        Written::Argv(argv) => (facts::display_argv(argv), shell::from_argv(argv, &state)),
+    let (text, script, facts) = match &request.written {
+        Written::Shell(text) => {
+            let script = shell::parse(text, &state);
+            // Judged as written: the envelope, not a path-by-path grant, is what a hardened run
+            // gets.
+            let facts = facts::of_script(&script, &state, Knowledge::builtin());
+            (text.clone(), script, facts)
+        }
+        Written::Argv(argv) => {
+            let script = shell::from_argv(argv, &state);
+            let facts = facts::of_script(&script, &state, Knowledge::builtin());
+            (facts::display_argv(argv), script, facts)
+        }
+        Written::FileTool(call) => {
+            let argv = [call.tool.clone(), call.target.clone()];
+            // The agent's own tool does what it does unconfined: nothing but this judgement
+            // stands between it and the file, whatever mode cordon's own runs use.
+            let facts = file_tools::facts(
+                &call.tool,
+                call.access,
+                &call.target,
+                call.resolved.as_deref(),
+                &state,
+                Enforcement::Local,
+            );
+            (
+                facts::display_argv(&argv),
+                shell::from_argv(&argv, &state),
+                facts,
+            )
+        }
     };
-    // Judged as written: the envelope, not a path-by-path grant, is what a hardened run gets.
-    let facts = facts::of_script(&script, &state, Knowledge::builtin());
     let (contract, contract_error) = match synth::contract(&text, &facts, &Requester::default()) {
         Ok(contract) => (Some(contract), None),
         Err(e) => (None, Some(e.to_string())),
@@ -224,24 +274,35 @@ pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result
     let front = front(request);
     let state = shell_state(request);
     let policy = policies.policy(&request.policy)?;
-    let (native, csc_reason_code, secrets) = match policy.as_ref() {
+    let (native, csc_reason_code, egress, secrets) = match policy.as_ref() {
         PolicyInForce::Native(loaded) => {
             let compiled = policies.compiled(loaded, &context(request)?)?;
             let knowledge = Knowledge::builtin();
-            let decision = native::decide_facts(&front.facts, &compiled, &state, knowledge);
+            let decide = |policy: &CompiledPolicy| {
+                native::decide_facts(&front.facts, policy, &state, knowledge)
+            };
+            let decision = decide(&compiled);
+            let (decision, egress) = if request.hardened {
+                egress::decide_hardened(&loaded.policy, &compiled, decision, decide)
+            } else {
+                let egress = egress::judge(&loaded.policy, &decision);
+                (decision, egress)
+            };
             let redact = loaded.policy.redact_secrets;
             let secrets = SecretsJudged::of_native(&decision, &compiled, redact);
-            (decision, None, secrets)
+            (decision, None, egress, secrets)
         }
         // Cedar policies and CSC profiles grant no secret to shell text.
         PolicyInForce::Cedar(cedar) => {
             let engine = policies.cedar(cedar, &context(request)?)?;
             let decision = engine.decision(&front.facts, &cedar.name);
-            (decision, None, SecretsJudged::default())
+            let egress = egress::without_lists(&front.facts);
+            (decision, None, egress, SecretsJudged::default())
         }
         PolicyInForce::Csc(loaded) => {
             let (decision, code) = csc_decision(&front, &policy, loaded);
-            (decision, code, SecretsJudged::default())
+            let egress = egress::without_lists(&front.facts);
+            (decision, code, egress, SecretsJudged::default())
         }
     };
     Ok(Analysis {
@@ -250,6 +311,7 @@ pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result
         facts: front.facts,
         native,
         csc_reason_code,
+        egress,
         contract: front.contract,
         contract_error: front.contract_error,
         script: front.script,
@@ -302,7 +364,6 @@ fn csc_decision(
         .collect();
     let make = |outcome: Outcome, codes: Vec<CordonReason>, sentence: String| native::Decision {
         outcome,
-        decision: outcome.verdict(),
         reason_codes: codes,
         sentence,
         commands: Vec::new(),

@@ -7,21 +7,29 @@
 //! its own sandbox run, so one command's grants never leak to the next. Local mode supervises
 //! only.
 //!
-//! This is where the policy's envelope (issue 15) replaces the per-command scopes and the egress
-//! proxy (issue 17) the deny-or-full network: each of those changes [`plan`] and nothing else.
+//! A hardened command's network is what its contract declares: none, the host's, or
+//! (`allowlisted`) the request's host list through cordon's egress proxy ([`network`]).
+//!
 //! Granted secrets join the planned command's environment in `pipeline::run_one`, right after
 //! [`plan`]; the envelope closes the secret store and its key like the signing key.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cordon_core::contract::{Command, NetworkMode};
-use cordon_sandbox::{Confinement, Network, Plan, PlannedCommand};
+use cordon_sandbox::{Confinement, Egress, Network, Plan, PlannedCommand};
 
 use crate::envelope::EnvelopeInForce;
 use crate::mode::Mode;
 use crate::request::RunRequest;
+
+/// Names the egress proxy resolves itself instead of asking DNS, with the addresses it gives
+/// them: the operator's explicit statement (`--egress-resolve`), never a default. An address
+/// given here counts as listed for that name, loopback included (docs/sandbox.md).
+pub type ResolverOverrides = BTreeMap<String, Vec<IpAddr>>;
 
 /// Variables every command gets from cordon's own environment, whatever the contract asks: git,
 /// npm, go and cargo need a home, and messages a language. None of them carries a secret.
@@ -30,12 +38,14 @@ pub const ALWAYS_PASSED: [&str; 3] = ["HOME", "LANG", "USER"];
 /// Maps one contract command onto a one-command sandbox plan and its confinement, or says why it
 /// cannot run in this mode. Hardened mode needs the run's envelope; `approved`: a person approved
 /// this run (what that lets a grant beyond the envelope reach: [`crate::envelope`]).
+/// `resolver_overrides` go to the egress proxy of a command with a host list.
 pub fn plan(
     command: &Command,
     request: &RunRequest,
     mode: Mode,
     envelope: Option<&EnvelopeInForce>,
     approved: bool,
+    resolver_overrides: &ResolverOverrides,
 ) -> Result<(Plan, Confinement), String> {
     let pipeline: Vec<Vec<OsString>> = command
         .argvs()
@@ -64,7 +74,10 @@ pub fn plan(
     };
     let confinement = match (mode, envelope) {
         (Mode::Local, _) => Confinement::local(),
-        (Mode::Hardened, Some(envelope)) => hardened(command, envelope, approved)?,
+        (Mode::Hardened, Some(envelope)) => {
+            let network = network(command, request, resolver_overrides)?;
+            hardened(command, envelope, approved, network)?
+        }
         (Mode::Hardened, None) => {
             return Err(format!(
                 "command {}: hardened mode needs the policy's envelope, and none was built",
@@ -80,23 +93,40 @@ pub fn plan(
     ))
 }
 
-/// Hardened confinement: the envelope, the grants beyond it, and the network as declared.
+/// The network a hardened command runs with, as its contract declares it: none, the host's, or
+/// only the request's host list, through the egress proxy.
+pub fn network(
+    command: &Command,
+    request: &RunRequest,
+    resolver_overrides: &ResolverOverrides,
+) -> Result<Network, String> {
+    Ok(match command.network {
+        NetworkMode::Deny => Network::Deny,
+        NetworkMode::Full => Network::Allow,
+        NetworkMode::Allowlisted => match &request.allowlist {
+            Some(list) => Network::Proxied(Egress {
+                allowlist: list.clone(),
+                resolver_overrides: resolver_overrides.clone(),
+            }),
+            None => {
+                return Err(format!(
+                "command {}: it declares network: allowlisted, and no host list is in force for it",
+                command.id
+            ))
+            }
+        },
+    })
+}
+
+/// Hardened confinement: the envelope, the grants beyond it, and `network`.
 fn hardened(
     command: &Command,
     envelope: &EnvelopeInForce,
     approved: bool,
+    network: Network,
 ) -> Result<Confinement, String> {
     let mut confinement = Confinement::within(envelope.envelope.clone());
-    confinement.network = match command.network {
-        NetworkMode::Deny => Network::Deny,
-        NetworkMode::Full => Network::Allow,
-        NetworkMode::Allowlisted => {
-            return Err(format!(
-                "command {}: hardened mode cannot enforce a host allowlist (network: allowlisted); declare deny or full",
-                command.id
-            ))
-        }
-    };
+    confinement.network = network;
     confinement.grants = envelope.grants_for(command, approved)?;
     Ok(confinement)
 }

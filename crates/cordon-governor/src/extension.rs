@@ -1,17 +1,20 @@
 //! The receipt's and the decision record's `x-cordon` extension, built here and nowhere else.
 //!
-//! A decision record's `details` carry the front end's record, the snapshot request and the
-//! approval; a receipt's `x-cordon` carries the same and, once commands ran, what the sandbox
-//! enforced for each (`sandbox.commands`) and the snapshot that was taken (`checkpoint.id`,
-//! `checkpoint.taken`). Both carry the secrets granted (`secrets.grants`: names and rules, never
-//! values), and a receipt how its output and records were redacted (`secrets.redaction`). docs/journal.md and docs/sandbox.md describe the fields.
+//! A decision record's `details` carry the front end's record, the snapshot request, the
+//! approval and, for a hardened run with a host list, the list in force (`egress`); a receipt's
+//! `x-cordon` carries the same and, once commands ran, what the sandbox enforced for each
+//! (`sandbox.commands`, whose `enforcement.network.egress` lists every connection) and the
+//! snapshot that was taken (`checkpoint.id`, `checkpoint.taken`). Both carry the secrets granted
+//! (`secrets.grants`: names and rules, never values), and a receipt how its output and records
+//! were redacted (`secrets.redaction`). docs/journal.md and docs/sandbox.md describe the fields.
 
 use cordon_checkpoint::Summary;
 use cordon_sandbox::{CommandReport, CommandStatus, ProcessTree, SegmentReport, StreamReport};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::mode::ModeNote;
+use crate::confinement::ResolverOverrides;
+use crate::mode::{Mode, ModeNote};
 use crate::request::{FrontEnd, RunRequest};
 use crate::secrets::SecretsNote;
 
@@ -28,12 +31,58 @@ pub struct CordonExtension {
     pub checkpoint: Option<SnapshotNote>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalEvidence>,
+    /// The host list a hardened run holds its `network: allowlisted` commands to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<EgressNote>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<SandboxNote>,
     /// The secrets granted (names and rules); a receipt adds which were injected and how
     /// output and records were redacted (`crate::secrets::RunSecrets::seal`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets: Option<SecretsNote>,
+}
+
+/// `x-cordon.egress`: the host list in force, decided before anything runs. What each connection
+/// met is in the command's `enforcement.network.egress`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EgressNote {
+    /// The list as a policy writes it (`name:port`); empty refuses every connection.
+    pub allowlist: Vec<String>,
+    /// The commands held to it (those that declare `network: allowlisted`).
+    pub commands: Vec<String>,
+    /// The operator's resolver overrides (`name=address`), which count as listed addresses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resolver_overrides: Vec<String>,
+}
+
+impl EgressNote {
+    /// The list `request` holds its commands to in `mode`; `None` when none is in force (local
+    /// mode enforces none).
+    pub fn of(
+        request: &RunRequest,
+        mode: Mode,
+        resolver_overrides: &ResolverOverrides,
+    ) -> Option<EgressNote> {
+        let list = request.allowlist_in_force(mode)?;
+        let commands: Vec<String> = request
+            .contract
+            .commands
+            .iter()
+            .filter(|c| c.network == cordon_core::contract::NetworkMode::Allowlisted)
+            .map(|c| c.id.clone())
+            .collect();
+        if commands.is_empty() {
+            return None;
+        }
+        Some(EgressNote {
+            allowlist: list.to_strings(),
+            commands,
+            resolver_overrides: resolver_overrides
+                .iter()
+                .flat_map(|(name, addresses)| addresses.iter().map(move |a| format!("{name}={a}")))
+                .collect(),
+        })
+    }
 }
 
 /// `x-cordon.checkpoint`.
@@ -137,6 +186,7 @@ impl CordonExtension {
                 taken: None,
             }),
             approval: None,
+            egress: None,
             sandbox: None,
             secrets: SecretsNote::decided(&request.secrets),
         }

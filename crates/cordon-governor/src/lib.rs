@@ -47,9 +47,10 @@ pub mod status;
 pub mod trash_service;
 
 pub use analysis::{
-    analyse, Analysis, AnalysisRequest, Probe, SecretsJudged, SystemProbe, Written,
+    analyse, Analysis, AnalysisRequest, FileToolCall, Probe, SecretsJudged, SystemProbe, Written,
 };
 pub use approval::{ApprovalDesk, ApprovalOptions};
+pub use confinement::ResolverOverrides;
 pub use decision::{Decision, PolicyRef, Reason};
 pub use envelope::{EnvelopeInForce, EnvelopeSource};
 pub use error::{Error, Result};

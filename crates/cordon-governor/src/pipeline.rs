@@ -24,11 +24,11 @@ use time::OffsetDateTime;
 
 use crate::analysis::Probe;
 use crate::approval::{self, ApprovalDesk, ApprovalOptions, Resolution};
-use crate::confinement;
+use crate::confinement::{self, ResolverOverrides};
 use crate::envelope::{EnvelopeInForce, EnvelopeSource};
 use crate::error::Result;
 use crate::executor::Executor;
-use crate::extension::{CommandEntry, CordonExtension, SandboxNote};
+use crate::extension::{CommandEntry, CordonExtension, EgressNote, SandboxNote};
 use crate::ledger::{
     decision_of, DecisionRecorded, Ledger, ReceiptRecorded, RecordSubject, HARDENED_NEEDS_SIGNING,
 };
@@ -58,6 +58,8 @@ pub struct Options {
     pub snapshots: Option<SnapshotPlaces>,
     /// The cordon session the run belongs to (snapshots and soft deletes are attributed to it).
     pub session: Option<String>,
+    /// Names the egress proxy resolves itself, for commands with a host list (hardened mode).
+    pub resolver_overrides: ResolverOverrides,
     /// The home's secret store; `None` without a home (a run granted a secret is then blocked).
     pub secrets: Option<SecretsPlace>,
     pub notices: Notices,
@@ -71,6 +73,7 @@ impl std::fmt::Debug for Options {
             .field("envelope", &self.envelope)
             .field("approval", &self.approval)
             .field("session", &self.session)
+            .field("resolver_overrides", &self.resolver_overrides)
             .field("secrets", &self.secrets)
             .finish_non_exhaustive()
     }
@@ -159,6 +162,7 @@ fn govern_steps(
     );
     let mut extension = extension_of(request, options);
     extension.approval = approval.evidence();
+    extension.egress = EgressNote::of(request, options.mode, &options.resolver_overrides);
     let record = match record_decision(request, options, ledger, &approval, &extension) {
         Ok(record) => record,
         Err(why) => return block_unrecorded(request, options, ledger, &why),
@@ -475,6 +479,7 @@ fn run_one(
         options.mode,
         confining.envelope,
         confining.approved,
+        &options.resolver_overrides,
     )?;
     for planned in &mut plan.commands {
         cordon_secrets::inject(&mut planned.env, granted);

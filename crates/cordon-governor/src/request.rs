@@ -1,9 +1,13 @@
 //! What the pipeline is asked to run: a contract and the decision made on it.
 
+use cordon_core::contract::NetworkMode;
+use cordon_core::hosts::HostList;
 use cordon_core::{Contract, Outcome};
+use cordon_policy::egress::NetworkGrant;
 use serde::{Deserialize, Serialize};
 
 use crate::decision::Decision;
+use crate::error::{Error, Result};
 use crate::secrets::{self, SecretGrants};
 
 /// A redirect as recorded: what the agent asked for and what ran instead.
@@ -54,20 +58,50 @@ pub struct RunRequest {
     pub contract_sha256: String,
     pub decision: Decision,
     pub front_end: Option<FrontEnd>,
+    /// The hosts the decision lets a command that declares `network: allowlisted` reach: the CSC
+    /// profile's `allowed_egress_hosts`, or the host list a native policy's rules grant. Hardened
+    /// mode enforces it with the egress proxy; `None` when no command declares `allowlisted`.
+    pub allowlist: Option<HostList>,
     /// The secrets the decision grants to the contract's commands: names and rules, resolved
     /// only after the decision and any approval (crate::secrets).
     pub secrets: SecretGrants,
 }
 
 impl RunRequest {
-    /// A request whose commands are granted no secret.
+    /// A request whose commands are granted no secret and no host list.
     pub fn new(contract: Contract, decision: Decision, front_end: Option<FrontEnd>) -> RunRequest {
         RunRequest {
             contract_sha256: contract.sha256(),
             contract,
             decision,
             front_end,
+            allowlist: None,
             secrets: SecretGrants::default(),
+        }
+    }
+
+    /// Puts a decision's network in force for a hardened run. With a host list, every command
+    /// that uses the network declares `network: allowlisted` (the contract that runs says what is
+    /// enforced) and the list is the request's; `Deny` and `Full` leave the contract as it is.
+    #[must_use = "the request with the host list in force is what must run"]
+    pub fn with_network(mut self, grant: &NetworkGrant) -> RunRequest {
+        if let NetworkGrant::Hosts(list) = grant {
+            for command in &mut self.contract.commands {
+                if command.network != NetworkMode::Deny {
+                    command.network = NetworkMode::Allowlisted;
+                }
+            }
+            self.contract_sha256 = self.contract.sha256();
+            self.allowlist = Some(list.clone());
+        }
+        self
+    }
+
+    /// The host list in force for a run in `mode`: a local run enforces none.
+    pub fn allowlist_in_force(&self, mode: crate::Mode) -> Option<&HostList> {
+        match mode {
+            crate::Mode::Hardened => self.allowlist.as_ref(),
+            crate::Mode::Local => None,
         }
     }
 
@@ -104,11 +138,24 @@ impl RunRequest {
 }
 
 /// A CSC contract judged by the CSC engine under a CSC profile (`cordon check`, `cordon run`):
-/// the request to run it, and the CSC PolicyDecision `cordon check --json` prints.
+/// the request to run it, and the CSC PolicyDecision `cordon check --json` prints. A command that
+/// declares `network: allowlisted` gets the profile's `allowed_egress_hosts`; an entry that is not
+/// a host cordon can enforce is invalid input, never read as a narrower or wider list.
 pub fn judge_contract(
     contract: Contract,
     policy: &cordon_core::policy::LoadedPolicy,
-) -> (RunRequest, cordon_core::PolicyDecision) {
+) -> Result<(RunRequest, cordon_core::PolicyDecision)> {
+    let allowlisted = contract
+        .commands
+        .iter()
+        .any(|c| c.network == NetworkMode::Allowlisted);
+    let allowlist = if allowlisted {
+        let list = cordon_policy::egress::csc_allowlist(&policy.policy)
+            .map_err(|e| Error::InvalidInput(format!("allowed_egress_hosts: {e}")))?;
+        Some(list)
+    } else {
+        None
+    };
     let contract_sha256 = contract.sha256();
     let judgement = cordon_policy::evaluate(&contract, &policy.policy);
     let csc = judgement.into_decision(
@@ -141,10 +188,11 @@ pub fn judge_contract(
         contract_sha256,
         decision,
         front_end: None,
+        allowlist,
         secrets: SecretGrants {
             commands: grants,
             redact: true,
         },
     };
-    (request, csc)
+    Ok((request, csc))
 }

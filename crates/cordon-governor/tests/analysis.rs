@@ -7,11 +7,13 @@
 
 use std::sync::{Arc, Mutex};
 
+use cordon_core::hosts::HostList;
 use cordon_core::Outcome;
 use cordon_governor::analysis::front;
 use cordon_governor::policies::{self, CedarPolicyFile, LoadEachTime, PolicySource};
 use cordon_governor::{analyse, AnalysisRequest, PolicyChoice, PolicyInForce, Written};
 use cordon_policy::cedar::CedarEngine;
+use cordon_policy::egress::NetworkGrant;
 use cordon_policy::native::{CompiledPolicy, Context, LoadedNativePolicy};
 
 /// Loads as a one-shot process does, and remembers every choice it was asked for.
@@ -99,4 +101,62 @@ fn shell_text_and_argv_are_judged_alike() {
     let argv = analyse(&argv, &source).unwrap();
     assert_eq!(shell.decision(), argv.decision());
     assert_eq!(shell.contract, argv.contract);
+}
+
+/// The default pack with `hosts` on its `npm-install` rule, held in memory.
+struct PackWithHosts(LoadedNativePolicy);
+
+impl PackWithHosts {
+    fn new(hosts: &str) -> PackWithHosts {
+        let rule = "      command: [\"npm install\", \"npm i\", \"npm ci\"]\n      cwd: [\"{workspace}/**\"]\n";
+        let pack = cordon_policy::native::DEFAULT_PACK;
+        assert!(pack.contains(rule), "the pack's npm-install rule moved");
+        let text = pack.replace(rule, &format!("{rule}    hosts: {hosts}\n"));
+        PackWithHosts(LoadedNativePolicy::parse(text.as_bytes()).unwrap())
+    }
+}
+
+impl PolicySource for PackWithHosts {
+    fn policy(&self, _: &PolicyChoice) -> cordon_governor::Result<Arc<PolicyInForce>> {
+        Ok(Arc::new(PolicyInForce::Native(self.0.clone())))
+    }
+    fn compiled(
+        &self,
+        policy: &LoadedNativePolicy,
+        context: &Context,
+    ) -> cordon_governor::Result<Arc<CompiledPolicy>> {
+        policies::compile(policy, context).map(Arc::new)
+    }
+    fn cedar(
+        &self,
+        policy: &CedarPolicyFile,
+        context: &Context,
+    ) -> cordon_governor::Result<Arc<CedarEngine>> {
+        policies::validate_cedar(policy, context).map(Arc::new)
+    }
+}
+
+#[test]
+fn a_hardened_install_with_a_host_list_is_checkpointed_and_limited_to_the_list() {
+    let source = PackWithHosts::new("[registry.npmjs.org]");
+    let hardened = analyse(&request("npm install", true), &source).unwrap();
+    assert_eq!(
+        hardened.decision().outcome,
+        Outcome::AllowWithCheckpoint,
+        "{}",
+        hardened.decision().sentence
+    );
+    let list = HostList::parse(["registry.npmjs.org"]).unwrap();
+    assert_eq!(hardened.egress.grant, NetworkGrant::Hosts(list.clone()));
+    assert_eq!(hardened.egress.commands[0].hosts, Some(list));
+    // The control: a local run enforces no list, so the network rules still ask.
+    let local = analyse(&request("npm install", false), &source).unwrap();
+    assert_eq!(local.decision().outcome, Outcome::Ask);
+    // A publish is not an install: it asks in hardened mode too.
+    let publish = analyse(&request("npm publish", true), &source).unwrap();
+    assert_eq!(publish.decision().outcome, Outcome::Ask);
+    // The pack as shipped lists no hosts: the install asks, and would get the host's network.
+    let shipped = analyse(&request("npm install", true), &Recording::default()).unwrap();
+    assert_eq!(shipped.decision().outcome, Outcome::Ask);
+    assert_eq!(shipped.egress.grant, NetworkGrant::Full);
 }

@@ -9,21 +9,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use cordon_core::contract::NetworkMode;
+use cordon_core::hosts::HostList;
 use cordon_core::{Contract, Outcome};
 use cordon_governor::approval::ApprovalDesk;
 use cordon_governor::{
-    govern, govern_unrecorded, ApprovalOptions, Conclusion, Decision, EnvelopeSource, Error,
-    Executed, Executor, Governed, Ledger, Mode, ModeChoice, Notice, Options, PolicyInForce,
-    PolicyRef, Probe, RunRequest, SecretsPlace, SnapshotPlaces,
+    govern, govern_unrecorded, judge_contract, ApprovalOptions, Conclusion, Decision,
+    EnvelopeSource, Error, Executed, Executor, Governed, Ledger, Mode, ModeChoice, Notice, Options,
+    PolicyInForce, PolicyRef, Probe, RunRequest, SecretsPlace, SnapshotPlaces,
 };
+use cordon_policy::egress::NetworkGrant;
 use cordon_policy::native::LoadedNativePolicy;
 use cordon_sandbox::{
-    CommandReport, CommandStatus, Confinement, OutputFilter, Plan, ProcessRecord, ProcessTree,
-    StreamReport,
+    CommandReport, CommandStatus, Confinement, Egress, Network, OutputFilter, Plan, ProcessRecord,
+    ProcessTree, StreamReport,
 };
 use serde_json::{json, Value};
 
@@ -152,6 +156,7 @@ impl World {
             desk: Some(self.desk()),
             snapshots: Some(self.places()),
             session: None,
+            resolver_overrides: Default::default(),
             secrets: Some(self.secrets()),
             notices: Arc::new(move |n: Notice| heard.lock().unwrap().push(n)),
         }
@@ -920,6 +925,162 @@ fn a_hardened_run_handed_an_unsigned_ledger_is_blocked_all_the_same() {
     let governed = govern(&request, &options, &mut Ledger::Unsigned, &mut executor).unwrap();
     assert_eq!(governed.conclusion, Conclusion::Ran(0));
     assert_eq!(executor.seen.len(), 1);
+}
+
+/// `world.request(Allow)` with its command declaring `network: allowlisted`, and `allowlist` as
+/// the request's list.
+fn allowlisted_request(world: &World, allowlist: Option<HostList>) -> RunRequest {
+    let plain = world.request(Outcome::Allow);
+    let mut contract = plain.contract.clone();
+    contract.commands[0].network = NetworkMode::Allowlisted;
+    let mut request = RunRequest::new(contract, plain.decision, None);
+    request.allowlist = allowlist;
+    request
+}
+
+#[test]
+fn a_hardened_allowlisted_command_runs_behind_the_proxy_and_the_record_names_the_list() {
+    let world = World::new();
+    let heard = Heard::default();
+    let list = HostList::parse(["allowed.test:8443"]).unwrap();
+    let request = allowlisted_request(&world, Some(list.clone()));
+    let mut options = world.options(Mode::Hardened, &heard);
+    let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+    options.resolver_overrides = [("allowed.test".to_string(), vec![loopback])].into();
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = world.ledger(LedgerKind::Journaled, Mode::Hardened);
+    let governed = run(&request, &options, ledger, &mut executor);
+
+    assert_eq!(
+        governed.conclusion,
+        Conclusion::Ran(0),
+        "{:?}",
+        heard.lines()
+    );
+    let (_, confinement) = &executor.seen[0];
+    let mut expected = Egress::new(list);
+    expected = expected.resolve("allowed.test", loopback).unwrap();
+    assert_eq!(confinement.network, Network::Proxied(expected));
+    let named = json!({
+        "allowlist": ["allowed.test:8443"],
+        "commands": ["cmd_1"],
+        "resolver_overrides": ["allowed.test=127.0.0.1"],
+    });
+    let entries = world.entries();
+    assert_eq!(
+        entries[0]["details"]["egress"], named,
+        "the decision record"
+    );
+    assert_eq!(governed.receipt["x-cordon"]["egress"], named, "the receipt");
+
+    // The control: the same request in local mode enforces no list, and says none.
+    let options = world.options(Mode::Local, &heard);
+    let ledger = world.ledger(LedgerKind::Journaled, Mode::Local);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert_eq!(executor.seen[1].1.network, Network::Allow);
+    assert_eq!(governed.receipt["x-cordon"]["egress"], Value::Null);
+    assert_eq!(world.entries()[2]["details"]["egress"], Value::Null);
+}
+
+#[test]
+fn an_allowlisted_command_with_no_list_in_force_is_blocked() {
+    let world = World::new();
+    let heard = Heard::default();
+    let request = allowlisted_request(&world, None);
+    let options = world.options(Mode::Hardened, &heard);
+    let mut executor = Recording::new(Answer::Exit(0));
+    let ledger = world.ledger(LedgerKind::Signed, Mode::Hardened);
+    let governed = run(&request, &options, ledger, &mut executor);
+    let why =
+        "command cmd_1: it declares network: allowlisted, and no host list is in force for it";
+    assert_eq!(governed.conclusion, Conclusion::Blocked(why.into()));
+    assert!(executor.seen.is_empty(), "a command ran without its list");
+    assert_eq!(governed.receipt["error"], why);
+    // The control: an empty list is a list (it refuses every connection), and the command runs.
+    let request = allowlisted_request(&world, Some(HostList::default()));
+    let ledger = world.ledger(LedgerKind::Signed, Mode::Hardened);
+    let governed = run(&request, &options, ledger, &mut executor);
+    assert_eq!(governed.conclusion, Conclusion::Ran(0));
+    assert_eq!(
+        executor.seen[0].1.network,
+        Network::Proxied(Egress::new(HostList::default()))
+    );
+}
+
+#[test]
+fn a_host_grant_makes_every_network_command_allowlisted_and_changes_the_contract_hash() {
+    let world = World::new();
+    let plain = world.request(Outcome::Allow);
+    let mut contract = plain.contract.clone();
+    let mut second = contract.commands[0].clone();
+    second.id = "cmd_2".into();
+    contract.commands[0].network = NetworkMode::Full;
+    contract.commands.push(second);
+    let request = RunRequest::new(contract, plain.decision, None);
+    let list = HostList::parse(["registry.npmjs.org"]).unwrap();
+
+    let granted = request
+        .clone()
+        .with_network(&NetworkGrant::Hosts(list.clone()));
+    let modes: Vec<NetworkMode> = granted
+        .contract
+        .commands
+        .iter()
+        .map(|c| c.network)
+        .collect();
+    assert_eq!(modes, [NetworkMode::Allowlisted, NetworkMode::Deny]);
+    assert_eq!(granted.allowlist, Some(list));
+    assert_ne!(granted.contract_sha256, request.contract_sha256);
+    assert_eq!(granted.contract_sha256, granted.contract.sha256());
+    for unchanged in [NetworkGrant::Deny, NetworkGrant::Full] {
+        let same = request.clone().with_network(&unchanged);
+        assert_eq!(same.contract, request.contract);
+        assert_eq!(same.allowlist, None);
+    }
+}
+
+/// A CSC profile whose `allowed_egress_hosts` are `hosts`.
+fn csc_profile(hosts: &[&str]) -> cordon_core::policy::LoadedPolicy {
+    let profile = json!({
+        "policy_schema_version": "csc.policy.v0.1",
+        "name": "egress-profile",
+        "allow_commands": ["/usr/bin/touch"],
+        "allowed_effect_types": ["transform_local"],
+        "allowed_risk_classes": ["low"],
+        "max_timeout_sec": 60,
+        "network": "allowlisted",
+        "allow_secret_refs": false,
+        "allowed_cwd_prefixes": ["/"],
+        "allowed_read_prefixes": ["/"],
+        "allowed_egress_hosts": hosts,
+    });
+    cordon_policy::load_bytes(profile.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn a_csc_profiles_egress_hosts_become_the_list_of_its_allowlisted_commands() {
+    let world = World::new();
+    let allowlisted = allowlisted_request(&world, None).contract;
+    let (request, _) =
+        judge_contract(allowlisted.clone(), &csc_profile(&["pypi.test:8443"])).unwrap();
+    assert_eq!(
+        request.allowlist,
+        Some(HostList::parse(["pypi.test:8443"]).unwrap())
+    );
+
+    let bad = csc_profile(&["*"]);
+    let error = judge_contract(allowlisted, &bad).unwrap_err();
+    assert_eq!(
+        error,
+        Error::InvalidInput(
+            "allowed_egress_hosts: host \"*\": `*` alone would allow every host; use network: full instead".into()
+        )
+    );
+    // The control: a contract that asks for no list is judged under the same profile.
+    let denied = world.request(Outcome::Allow).contract;
+    let (request, _) = judge_contract(denied, &bad).unwrap();
+    assert_eq!(request.allowlist, None);
 }
 
 impl World {

@@ -22,28 +22,55 @@ const ED25519_TYPE: u8 = 0x01;
 
 /// The 4-byte note key id of an Ed25519 key under `name`.
 pub fn key_hash(name: &str, key: &VerifyingKey) -> [u8; 4] {
+    typed_key_hash(name, ED25519_TYPE, key)
+}
+
+/// The C2SP verifier key string `name+hex(keyid)+base64(0x01 ‖ key)`.
+pub fn vkey(name: &str, key: &VerifyingKey) -> String {
+    typed_vkey(name, ED25519_TYPE, key)
+}
+
+/// Parses a verifier key string into its name and key, checking the embedded key id.
+pub fn parse_vkey(text: &str) -> Result<(String, VerifyingKey), JournalError> {
+    parse_typed_vkey(
+        text,
+        "verifier key",
+        ED25519_TYPE,
+        "only Ed25519 (type 0x01) keys are supported",
+    )
+}
+
+/// The 4-byte key id of `key` under `name` for signatures of type `key_type`:
+/// SHA-256(name ‖ 0x0A ‖ type ‖ public key)[:4].
+pub(crate) fn typed_key_hash(name: &str, key_type: u8, key: &VerifyingKey) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([0x0a, ED25519_TYPE]);
+    h.update([0x0a, key_type]);
     h.update(key.as_bytes());
     let d = h.finalize();
     [d[0], d[1], d[2], d[3]]
 }
 
-/// The C2SP verifier key string `name+hex(keyid)+base64(0x01 ‖ key)`.
-pub fn vkey(name: &str, key: &VerifyingKey) -> String {
-    let mut typed = vec![ED25519_TYPE];
+/// The C2SP verifier key string `name+hex(keyid)+base64(type ‖ key)`.
+pub(crate) fn typed_vkey(name: &str, key_type: u8, key: &VerifyingKey) -> String {
+    let mut typed = vec![key_type];
     typed.extend_from_slice(key.as_bytes());
     format!(
         "{name}+{}+{}",
-        hex::encode(key_hash(name, key)),
+        hex::encode(typed_key_hash(name, key_type, key)),
         STANDARD.encode(typed)
     )
 }
 
-/// Parses a verifier key string into its name and key, checking the embedded key id.
-pub fn parse_vkey(text: &str) -> Result<(String, VerifyingKey), JournalError> {
-    let bad = |why: &str| JournalError::Format(format!("verifier key: {why}"));
+/// Parses a verifier key string of signature type `key_type` into its name and key, checking the
+/// embedded key id. Errors begin with `what`; a key of another type is refused with `wrong_type`.
+pub(crate) fn parse_typed_vkey(
+    text: &str,
+    what: &str,
+    key_type: u8,
+    wrong_type: &str,
+) -> Result<(String, VerifyingKey), JournalError> {
+    let bad = |why: &str| JournalError::Format(format!("{what}: {why}"));
     let mut parts = text.trim_end().splitn(3, '+');
     let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad("expected name+keyid+key"));
@@ -51,11 +78,11 @@ pub fn parse_vkey(text: &str) -> Result<(String, VerifyingKey), JournalError> {
     let typed = STANDARD
         .decode(key)
         .map_err(|_| bad("the key is not base64"))?;
-    if typed.len() != 33 || typed[0] != ED25519_TYPE {
-        return Err(bad("only Ed25519 (type 0x01) keys are supported"));
+    if typed.len() != 33 || typed[0] != key_type {
+        return Err(bad(wrong_type));
     }
     let key = crate::keys::parse_public_key(&typed[1..])?;
-    if hex::encode(key_hash(name, &key)) != id {
+    if hex::encode(typed_key_hash(name, key_type, &key)) != id {
         return Err(bad("the key id does not match the name and key"));
     }
     Ok((name.to_string(), key))

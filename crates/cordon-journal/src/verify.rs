@@ -112,65 +112,38 @@ pub struct VerifyOptions {
 /// Findings beyond this many are counted, not listed.
 const MAX_LISTED: usize = 1000;
 
-struct Report {
-    failures: Vec<Finding>,
-    undecided: Vec<Finding>,
+/// Findings of one kind: the first [`MAX_LISTED`] listed, the rest counted.
+#[derive(Clone, Default)]
+struct Findings {
+    listed: Vec<Finding>,
     dropped: u64,
 }
 
-impl Report {
-    fn fail(
+impl Findings {
+    fn add(
         &mut self,
         entry: Option<u64>,
         checkpoint: Option<&str>,
         code: &'static str,
         reason: String,
     ) {
-        push(
-            &mut self.failures,
-            &mut self.dropped,
-            entry,
-            checkpoint,
-            code,
-            reason,
-        );
-    }
-    fn undecided(
-        &mut self,
-        entry: Option<u64>,
-        checkpoint: Option<&str>,
-        code: &'static str,
-        reason: String,
-    ) {
-        push(
-            &mut self.undecided,
-            &mut self.dropped,
-            entry,
-            checkpoint,
-            code,
-            reason,
-        );
+        if self.listed.len() < MAX_LISTED {
+            self.listed.push(Finding {
+                entry,
+                checkpoint: checkpoint.map(str::to_string),
+                code,
+                reason,
+            });
+        } else {
+            self.dropped += 1;
+        }
     }
 }
 
-fn push(
-    list: &mut Vec<Finding>,
-    dropped: &mut u64,
-    entry: Option<u64>,
-    checkpoint: Option<&str>,
-    code: &'static str,
-    reason: String,
-) {
-    if list.len() < MAX_LISTED {
-        list.push(Finding {
-            entry,
-            checkpoint: checkpoint.map(str::to_string),
-            code,
-            reason,
-        });
-    } else {
-        *dropped += 1;
-    }
+#[derive(Clone, Default)]
+struct Report {
+    failures: Findings,
+    undecided: Findings,
 }
 
 struct CheckpointRef {
@@ -207,7 +180,7 @@ pub fn verify_witnessed(
     opts: &VerifyOptions,
     witnesses: &[crate::witness::WitnessKey],
 ) -> Result<Verdict, JournalError> {
-    let mut report = new_report();
+    let mut report = Report::default();
     let mut trusted: Vec<(String, String)> = Vec::new();
     if let Some(text) = &opts.trusted_checkpoint {
         trusted.push(("trusted".into(), text.clone()));
@@ -216,7 +189,7 @@ pub fn verify_witnessed(
     let cosigned = witnessed.len() as u64;
     trusted.extend(witnessed);
     let run = |fast: bool| -> Result<Verdict, JournalError> {
-        let mut v = verify_pass(dir, opts, fast, &trusted, new_report_from(&report))?;
+        let mut v = verify_pass(dir, opts, fast, &trusted, report.clone())?;
         v.witnessed_checkpoints = cosigned;
         Ok(v)
     };
@@ -231,22 +204,6 @@ pub fn verify_witnessed(
         return Ok(full);
     }
     run(false)
-}
-
-fn new_report() -> Report {
-    Report {
-        failures: Vec::new(),
-        undecided: Vec::new(),
-        dropped: 0,
-    }
-}
-
-fn new_report_from(r: &Report) -> Report {
-    Report {
-        failures: r.failures.clone(),
-        undecided: r.undecided.clone(),
-        dropped: r.dropped,
-    }
 }
 
 /// The kept cosigned checkpoints that a listed witness's cosignature vouches for.
@@ -281,7 +238,7 @@ fn witnessed_checkpoints(
         );
         let text = std::fs::read_to_string(&path).map_err(|e| JournalError::io(&path, &e))?;
         let Ok(note) = Note::parse(&text) else {
-            report.fail(
+            report.failures.add(
                 None,
                 Some(&name),
                 "checkpoint_malformed",
@@ -294,7 +251,7 @@ fn witnessed_checkpoints(
             match w.cosigned_at(&note) {
                 Ok(Some(_)) => vouched = true,
                 Ok(None) => {}
-                Err(e) => report.fail(None, Some(&name), "witness_cosignature_invalid", format!(
+                Err(e) => report.failures.add(None, Some(&name), "witness_cosignature_invalid", format!(
                     "the cosignature of witness {:?} does not verify ({e}): the kept checkpoint was altered or forged", w.name
                 )),
             }
@@ -321,12 +278,14 @@ fn verify_pass(
     let origin = match store::read_meta(dir) {
         Ok(m) => Some(m.origin),
         Err(e) => {
-            report.fail(None, None, "journal_meta", format!("{e}"));
+            report
+                .failures
+                .add(None, None, "journal_meta", format!("{e}"));
             None
         }
     };
     if opts.ring.is_empty() {
-        report.undecided(
+        report.undecided.add(
             None,
             None,
             "no_keys",
@@ -340,7 +299,7 @@ fn verify_pass(
         match Checkpoint::verify(text, &opts.ring) {
             Ok(cp) => {
                 if origin.as_deref().is_some_and(|o| o != cp.origin) {
-                    report.fail(
+                    report.failures.add(
                         None,
                         Some(label.as_str()),
                         "trusted_checkpoint_origin",
@@ -360,13 +319,13 @@ fn verify_pass(
                     });
                 }
             }
-            Err(JournalError::UnknownKeyId(why)) => report.undecided(
+            Err(JournalError::UnknownKeyId(why)) => report.undecided.add(
                 None,
                 Some(label.as_str()),
                 "unknown_key",
                 format!("the trusted checkpoint: {why}"),
             ),
-            Err(e) => report.fail(
+            Err(e) => report.failures.add(
                 None,
                 Some(label.as_str()),
                 "trusted_checkpoint_invalid",
@@ -439,7 +398,7 @@ fn verify_pass(
                 } else {
                     "checkpoint_mismatch"
                 };
-                report.fail(Some(first), Some(&c.name), code, format!(
+                report.failures.add(Some(first), Some(&c.name), code, format!(
                     "the tree of the first {size} entries does not match this checkpoint: an entry at index {first}..{} was changed, inserted, deleted or reordered{}",
                     size.saturating_sub(1),
                     if c.trusted { " (history the auditor saw was rolled back or rewritten)" } else { "" }
@@ -511,7 +470,7 @@ fn verify_pass(
         } else {
             "checkpoint_beyond_journal"
         };
-        report.fail(Some(n), Some(&c.name), code, format!(
+        report.failures.add(Some(n), Some(&c.name), code, format!(
             "the checkpoint commits to {} entries but the journal has {n}: entries {n}..{} were removed (truncation{})",
             c.cp.size,
             c.cp.size - 1,
@@ -555,15 +514,13 @@ fn verify_pass(
             covered - 1
         ));
     }
-    if report.dropped > 0 {
-        notes.push(format!(
-            "{} further findings were not listed",
-            report.dropped
-        ));
+    let dropped = report.failures.dropped + report.undecided.dropped;
+    if dropped > 0 {
+        notes.push(format!("{dropped} further findings were not listed"));
     }
-    let verdict = if !report.failures.is_empty() {
+    let verdict = if !report.failures.listed.is_empty() {
         Outcome::Invalid
-    } else if !report.undecided.is_empty() {
+    } else if !report.undecided.listed.is_empty() {
         Outcome::Undecidable
     } else {
         Outcome::Valid
@@ -584,8 +541,8 @@ fn verify_pass(
         witnessed_checkpoints: 0,
         unbound_entries: unbound,
         torn_tail_bytes: torn,
-        failures: report.failures,
-        undecided: report.undecided,
+        failures: report.failures.listed,
+        undecided: report.undecided.listed,
         notes,
     })
 }
@@ -603,7 +560,7 @@ fn check_consistency(checkpoints: &[CheckpointRef], levels: &Levels, report: &mu
         let (old, new) = (&pair[0], &pair[1]);
         let (m, n) = (old.cp.size, new.cp.size);
         let inconsistent = |report: &mut Report, why: String| {
-            report.fail(
+            report.failures.add(
                 None,
                 Some(&old.name),
                 "checkpoint_inconsistent",
@@ -722,7 +679,7 @@ fn load_checkpoints(
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
-                report.fail(
+                report.failures.add(
                     None,
                     Some(&name),
                     "checkpoint_unreadable",
@@ -734,11 +691,11 @@ fn load_checkpoints(
         let cp = match Checkpoint::verify(&text, ring) {
             Ok(cp) => cp,
             Err(JournalError::UnknownKeyId(why)) => {
-                report.undecided(None, Some(&name), "unknown_key", why);
+                report.undecided.add(None, Some(&name), "unknown_key", why);
                 continue;
             }
             Err(JournalError::InvalidSignature) => {
-                report.fail(
+                report.failures.add(
                     None,
                     Some(&name),
                     "checkpoint_bad_signature",
@@ -747,12 +704,14 @@ fn load_checkpoints(
                 continue;
             }
             Err(e) => {
-                report.fail(None, Some(&name), "checkpoint_malformed", e.to_string());
+                report
+                    .failures
+                    .add(None, Some(&name), "checkpoint_malformed", e.to_string());
                 continue;
             }
         };
         if origin.is_some_and(|o| o != cp.origin) {
-            report.fail(
+            report.failures.add(
                 None,
                 Some(&name),
                 "checkpoint_origin",
@@ -765,7 +724,7 @@ fn load_checkpoints(
         }
         let named_size = name.split('-').next().and_then(|s| s.parse::<u64>().ok());
         if named_size != Some(cp.size) {
-            report.fail(None, Some(&name), "checkpoint_misnamed", format!(
+            report.failures.add(None, Some(&name), "checkpoint_misnamed", format!(
                 "the file name says one tree size but the checkpoint commits to {} (an older checkpoint put back?)", cp.size
             ));
             continue;
@@ -822,7 +781,7 @@ fn check_entry(
 ) -> Option<Hash> {
     let at = Some(index);
     if line.first() != Some(&b'{') {
-        report.fail(
+        report.failures.add(
             at,
             None,
             "malformed_entry",
@@ -833,7 +792,7 @@ fn check_entry(
     let fields: Fields = match serde_json::from_slice(line) {
         Ok(f) => f,
         Err(e) => {
-            report.fail(
+            report.failures.add(
                 at,
                 None,
                 "malformed_entry",
@@ -852,7 +811,7 @@ fn check_entry(
             Ok(value @ Value::Object(_)) => {
                 match cordon_core::canonical::to_vec(&value) {
                     Ok(c) if c == line => {}
-                    _ => report.fail(
+                    _ => report.failures.add(
                         at,
                         None,
                         "non_canonical_entry",
@@ -869,22 +828,26 @@ fn check_entry(
                     match signing::verify_payload(&map, &payload, &opts.ring) {
                         Ok(_) => {}
                         Err(e @ JournalError::UnknownKeyId(_)) => {
-                            report.undecided(at, None, "unknown_key", e.to_string())
+                            report.undecided.add(at, None, "unknown_key", e.to_string())
                         }
                         Err(e @ JournalError::KeyNotValidAt { .. }) => {
-                            report.fail(at, None, "key_not_valid", e.to_string())
+                            report
+                                .failures
+                                .add(at, None, "key_not_valid", e.to_string())
                         }
-                        Err(e) => report.fail(at, None, "bad_signature", e.to_string()),
+                        Err(e) => report
+                            .failures
+                            .add(at, None, "bad_signature", e.to_string()),
                     }
                 }
             }
-            Ok(_) => report.fail(
+            Ok(_) => report.failures.add(
                 at,
                 None,
                 "malformed_entry",
                 "the line is not a JSON object".into(),
             ),
-            Err(e) => report.fail(
+            Err(e) => report.failures.add(
                 at,
                 None,
                 "malformed_entry",
@@ -904,7 +867,7 @@ fn check_entry(
             .unwrap_or("");
         let mut windows = opts.ring.candidates(key_id).map(|(_, w)| w).peekable();
         if windows.peek().is_none() {
-            report.undecided(
+            report.undecided.add(
                 at,
                 None,
                 "unknown_key",
@@ -913,7 +876,7 @@ fn check_entry(
         } else if !windows.any(|w| {
             w.is_unbounded() || crate::time_fmt::parse(signed_at).is_some_and(|t| w.contains(t))
         }) {
-            report.fail(
+            report.failures.add(
                 at,
                 None,
                 "key_not_valid",
@@ -937,7 +900,7 @@ fn check_entry(
         match fields.record_id.as_ref().and_then(Value::as_str) {
             Some(id) if !id.is_empty() => {
                 if let Some(first) = records.get(id) {
-                    report.fail(
+                    report.failures.add(
                         at,
                         None,
                         "duplicate_record_id",
@@ -956,7 +919,7 @@ fn check_entry(
                     calls.remember(line);
                 }
             }
-            _ => report.fail(
+            _ => report.failures.add(
                 at,
                 None,
                 "malformed_entry",
@@ -977,7 +940,7 @@ fn check_entry(
         // one: a hook's decision earlier in the journal for the same call.
         match (&fields.decision_record, is_tool_outcome) {
             (Some(link), true) => check_link(index, "tool outcome", link, None, records, report),
-            (None, true) if !calls.decided(line) => report.fail(
+            (None, true) if !calls.decided(line) => report.failures.add(
                 at,
                 None,
                 "outcome_without_decision",
@@ -1101,19 +1064,19 @@ fn check_position(
     match claimed {
         Some(c) if c == index => {}
         Some(c) if c > index => {
-            report.fail(at, None, "position_mismatch", format!(
+            report.failures.add(at, None, "position_mismatch", format!(
                 "the entry was signed as entry {c} but sits at {index}: {} earlier entries were deleted, or entries were reordered", c - index
             ));
             return;
         }
         Some(c) => {
-            report.fail(at, None, "position_mismatch", format!(
+            report.failures.add(at, None, "position_mismatch", format!(
                 "the entry was signed as entry {c} but sits at {index}: entries were inserted before it, duplicated or reordered"
             ));
             return;
         }
         None => {
-            report.fail(
+            report.failures.add(
                 at,
                 None,
                 "position_mismatch",
@@ -1124,7 +1087,7 @@ fn check_position(
     }
     if let Some(o) = origin {
         if pos.get("origin").and_then(Value::as_str) != Some(o) {
-            report.fail(
+            report.failures.add(
                 at,
                 None,
                 "position_mismatch",
@@ -1142,7 +1105,7 @@ fn check_position(
         .and_then(Value::as_str)
         .map(str::to_string);
     if want != got {
-        report.fail(at, None, "chain_mismatch", format!(
+        report.failures.add(at, None, "chain_mismatch", format!(
             "the entry was appended after a different entry {}: entry {} was replaced, or entries were reordered",
             index.saturating_sub(1),
             index.saturating_sub(1)
@@ -1160,7 +1123,7 @@ fn check_link(
 ) {
     let at = Some(index);
     let Some(id) = link.get("record_id").and_then(Value::as_str) else {
-        report.fail(
+        report.failures.add(
             at,
             None,
             "broken_link",
@@ -1169,7 +1132,7 @@ fn check_link(
         return;
     };
     let Some(rec) = records.get(id) else {
-        report.fail(
+        report.failures.add(
             at,
             None,
             "broken_link",
@@ -1178,7 +1141,7 @@ fn check_link(
         return;
     };
     if link.get("index").and_then(Value::as_u64) != Some(rec.index) {
-        report.fail(
+        report.failures.add(
             at,
             None,
             "broken_link",
@@ -1189,7 +1152,7 @@ fn check_link(
         );
     }
     if link.get("leaf_hash").and_then(Value::as_str) != Some(hex::encode(rec.leaf).as_str()) {
-        report.fail(
+        report.failures.add(
             at,
             None,
             "broken_link",
@@ -1200,7 +1163,7 @@ fn check_link(
         );
     }
     if contract.is_some() && rec.contract_sha256.as_deref() != contract {
-        report.fail(
+        report.failures.add(
             at,
             None,
             "broken_link",

@@ -19,7 +19,9 @@ use cordon_core::Outcome;
 use serde_json::json;
 
 use crate::facts::{CommandFacts, Facts};
-use crate::native::{severity, CommandJudgement, Context, CordonReason, Decision};
+use crate::native::{
+    code_for, codes_at, label, severity, CommandJudgement, Context, CordonReason, Decision,
+};
 
 /// The schema every Cedar policy set is validated against.
 pub const SCHEMA: &str = include_str!("../data/cedar/schema.cedarschema");
@@ -202,13 +204,6 @@ impl CedarEngine {
     /// engines alike): per-command outcomes, cordon's reason codes and a sentence. Cedar names no
     /// rule, so the sentence says the Cedar policy decided; redirects are not expressible here.
     pub fn decision(&self, facts: &Facts, policy_name: &str) -> Decision {
-        let label = |o: Outcome| match o {
-            Outcome::Allow => "Allowed",
-            Outcome::AllowWithCheckpoint => "Allowed with a checkpoint",
-            Outcome::Redirect => "Redirected",
-            Outcome::Ask => "Needs approval",
-            Outcome::Deny => "Denied",
-        };
         let commands: Vec<CommandJudgement> = facts
             .commands
             .iter()
@@ -219,13 +214,7 @@ impl CedarEngine {
                 } else if !f.unresolved.is_empty() {
                     CordonReason::EnvelopeBounded
                 } else {
-                    match outcome {
-                        Outcome::Allow => CordonReason::RuleAllowed,
-                        Outcome::AllowWithCheckpoint => CordonReason::RuleCheckpointed,
-                        Outcome::Redirect => CordonReason::RuleRedirected,
-                        Outcome::Ask => CordonReason::RuleAsked,
-                        Outcome::Deny => CordonReason::RuleDenied,
-                    }
+                    code_for(outcome)
                 };
                 let why = if code == CordonReason::UnresolvedCommand {
                     format!(
@@ -246,14 +235,7 @@ impl CedarEngine {
             })
             .collect();
         let outcome = self.decide(facts);
-        let mut reason_codes = Vec::new();
-        for c in commands.iter().filter(|c| c.outcome == outcome) {
-            for code in &c.reason_codes {
-                if !reason_codes.contains(code) {
-                    reason_codes.push(*code);
-                }
-            }
-        }
+        let mut reason_codes = codes_at(&commands, outcome);
         let sentence = match commands.iter().find(|c| c.outcome == outcome) {
             Some(c) => c.sentence.clone(),
             None if facts.commands.is_empty() && facts.unresolved.is_empty() => {
@@ -269,16 +251,8 @@ impl CedarEngine {
                 )
             }
         };
-        Decision {
-            outcome,
-            decision: outcome.verdict(),
-            reason_codes,
-            sentence,
-            commands,
-            unresolved: facts.unresolved.clone(),
-            policy_name: policy_name.to_string(),
-            policy_sha256: self.sha256.clone(),
-        }
+        let policy = (policy_name, self.sha256.as_str());
+        Decision::new(outcome, reason_codes, sentence, commands, facts, policy)
     }
 
     /// The outcome for a whole text: the most severe part; unresolved text is asked; a text that

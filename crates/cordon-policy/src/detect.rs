@@ -32,6 +32,28 @@ pub enum Tool {
     Git,
 }
 
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Npm => "npm",
+            Tool::Pip => "pip",
+            Tool::Cargo => "cargo",
+            Tool::Go => "go",
+            Tool::Git => "git",
+        }
+    }
+
+    /// The default pack's rule that runs this tool's dependency installs, where a `hosts:` for
+    /// its registries belongs; `None` for a tool no rule of the pack runs with a list.
+    pub fn pack_rule(self) -> Option<&'static str> {
+        match self {
+            Tool::Npm => Some("npm-install"),
+            Tool::Pip => Some("pip-install"),
+            Tool::Cargo | Tool::Go | Tool::Git => None,
+        }
+    }
+}
+
 /// A configuration file's text and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
@@ -73,6 +95,42 @@ impl Detection {
     /// The proposals as a list, for `policy.yaml`.
     pub fn hosts(&self) -> HostList {
         HostList::new(self.proposals.iter().map(|p| p.host.clone()))
+    }
+
+    /// The proposals as `hosts:` lists for `policy.yaml`, one per rule they belong in: the
+    /// default pack's rule for the tool, else a rule of the user's own. Each entry says where it
+    /// was found. Empty when nothing was proposed.
+    pub fn policy_snippet(&self) -> String {
+        let mut out = String::new();
+        let mut places: Vec<Option<&'static str>> = Vec::new();
+        for proposal in &self.proposals {
+            let place = proposal.tool.pack_rule();
+            if !places.contains(&place) {
+                places.push(place);
+            }
+        }
+        for place in places {
+            match place {
+                Some(rule) => out.push_str(&format!("# under the rule `{rule}`:\n")),
+                None => out.push_str(
+                    "# in a rule of your own (no rule of the default pack runs these with a list):\n",
+                ),
+            }
+            out.push_str("    hosts:\n");
+            for proposal in self
+                .proposals
+                .iter()
+                .filter(|p| p.tool.pack_rule() == place)
+            {
+                out.push_str(&format!(
+                    "      - \"{}\"  # {}: {}\n",
+                    proposal.host,
+                    proposal.tool.name(),
+                    proposal.source.replace('\n', " ")
+                ));
+            }
+        }
+        out
     }
 
     fn propose(&mut self, tool: Tool, url: &str, source: &str) {
@@ -453,6 +511,48 @@ mod tests {
                 "sum.golang.org:443"
             ]
         );
+    }
+
+    #[test]
+    fn the_snippet_puts_each_tools_entries_under_the_pack_rule_that_runs_it() {
+        let inputs = DetectInputs {
+            git_config: source(
+                "ws/.git/config",
+                "[remote \"origin\"]\n\turl = https://github.com/acme/app.git\n",
+            ),
+            workspace_uses: vec![Tool::Npm, Tool::Pip, Tool::Git],
+            ..DetectInputs::default()
+        };
+        let snippet = detect(&inputs).policy_snippet();
+        assert_eq!(
+            snippet,
+            "# under the rule `npm-install`:\n    hosts:\n      - \"registry.npmjs.org:443\"  # npm: npm's default registry (package.json in the workspace)\n\
+             # under the rule `pip-install`:\n    hosts:\n      - \"pypi.org:443\"  # pip: pip's default index (Python requirements in the workspace)\n      - \"files.pythonhosted.org:443\"  # pip: pip's default index (Python requirements in the workspace)\n\
+             # in a rule of your own (no rule of the default pack runs these with a list):\n    hosts:\n      - \"github.com:443\"  # git: ws/.git/config (remote origin)\n"
+        );
+        // Each list reads back as the entries proposed.
+        for block in snippet.split("    hosts:\n").skip(1) {
+            let yaml = format!("hosts:\n{block}");
+            let value = crate::yaml::parse(&yaml).unwrap();
+            let list: HostList = serde_json::from_value(value["hosts"].clone()).unwrap();
+            assert!(!list.is_empty(), "{yaml}");
+        }
+        assert_eq!(DetectInputs::default().workspace_uses, []);
+        assert_eq!(detect(&DetectInputs::default()).policy_snippet(), "");
+    }
+
+    #[test]
+    fn the_pack_rules_the_snippet_names_exist_and_name_no_hosts() {
+        let pack = crate::native::LoadedNativePolicy::default_pack().unwrap();
+        for tool in [Tool::Npm, Tool::Pip, Tool::Cargo, Tool::Go, Tool::Git] {
+            let Some(id) = tool.pack_rule() else { continue };
+            let rule = pack.policy.rules.iter().find(|r| r.id == id);
+            let rule = rule.unwrap_or_else(|| panic!("the pack has no rule {id}"));
+            assert_eq!(
+                rule.hosts, None,
+                "the default pack ships no host names ({id})"
+            );
+        }
     }
 
     #[test]

@@ -18,9 +18,7 @@
 //! original's scope means the kernel enforces that too in hardened mode. A redirect inside a
 //! compound text cannot be applied in place (the text runs as a whole), so it is refused.
 
-use cordon_core::contract::{
-    ApprovalMode, Command, Contract, EffectType, Exec, NetworkMode, RiskClass, CONTRACT_VERSION,
-};
+use cordon_core::contract::{ApprovalMode, Contract, EffectType, RiskClass, CONTRACT_VERSION};
 use cordon_core::Outcome;
 use serde::Serialize;
 
@@ -272,23 +270,14 @@ pub fn plan(
         contract_id: format!("run-{}", &digest[..16]),
         intent: synth::intent(&text),
         actor: requester.actor(),
-        commands: vec![Command {
-            id: "c1".to_string(),
-            exec: Some(Exec { argv }),
-            pipeline: None,
-            cwd: run_cwd,
-            read_paths,
-            write_paths,
-            network: if network {
-                NetworkMode::Full
-            } else {
-                NetworkMode::Deny
-            },
-            env_allow: Vec::new(),
-            secret_refs: Vec::new(),
-            timeout_sec: requester.timeout_sec.clamp(1, 86_400),
-            proposed_effect_type: effect,
-        }],
+        commands: vec![requester.command(
+            "c1".to_string(),
+            argv,
+            run_cwd,
+            (read_paths, write_paths),
+            network,
+            effect,
+        )],
         risk_class: risk,
         approval_mode: ApprovalMode::PolicyOnly,
         expected_outputs: Vec::new(),

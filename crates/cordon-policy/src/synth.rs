@@ -28,6 +28,37 @@ impl Requester {
             delegation_scope: "cordon exec".to_string(),
         }
     }
+
+    /// A CSC command that runs `argv` in `cwd`, reading and writing `paths` (reads, writes), with
+    /// full network or none, under this requester's timeout clamped to the schema's 1..=86400 s.
+    /// It passes no environment and no secrets.
+    pub fn command(
+        &self,
+        id: String,
+        argv: Vec<String>,
+        cwd: String,
+        paths: (Vec<String>, Vec<String>),
+        network: bool,
+        effect: EffectType,
+    ) -> Command {
+        Command {
+            id,
+            exec: Some(Exec { argv }),
+            pipeline: None,
+            cwd,
+            read_paths: paths.0,
+            write_paths: paths.1,
+            network: if network {
+                NetworkMode::Full
+            } else {
+                NetworkMode::Deny
+            },
+            env_allow: Vec::new(),
+            secret_refs: Vec::new(),
+            timeout_sec: self.timeout_sec.clamp(1, 86_400),
+            proposed_effect_type: effect,
+        }
+    }
 }
 
 /// The contract's intent: the agent's text, cut to stay within the schema's length.
@@ -117,26 +148,18 @@ pub fn contract(text: &str, facts: &Facts, requester: &Requester) -> Result<Cont
         if rank(this) > rank(risk) {
             risk = this;
         }
-        commands.push(Command {
-            id: format!("c{}", i + 1),
-            exec: Some(Exec {
-                argv: record_argv(&f.argv),
-            }),
-            pipeline: None,
-            cwd: f.cwd.clone(),
-            read_paths: f.granted_reads().cloned().collect(),
-            // Targets that do not exist yet are granted through their judged ancestor.
-            write_paths: f.granted_writes().cloned().collect(),
-            network: if f.network {
-                NetworkMode::Full
-            } else {
-                NetworkMode::Deny
-            },
-            env_allow: Vec::new(),
-            secret_refs: Vec::new(),
-            timeout_sec: requester.timeout_sec.clamp(1, 86_400),
-            proposed_effect_type: f.effect,
-        });
+        commands.push(requester.command(
+            format!("c{}", i + 1),
+            record_argv(&f.argv),
+            f.cwd.clone(),
+            (
+                f.granted_reads().cloned().collect(),
+                // Targets that do not exist yet are granted through their judged ancestor.
+                f.granted_writes().cloned().collect(),
+            ),
+            f.network,
+            f.effect,
+        ));
     }
     let digest =
         cordon_core::hash::sha256_hex(format!("{}\0{text}", facts.commands[0].cwd).as_bytes());

@@ -104,7 +104,6 @@ fn each_outcome_is_reachable_with_its_code_and_sentence() {
     for (text, outcome, code, words) in cases {
         let (_, decision) = native::decide(text, &session(), &policy);
         assert_eq!(decision.outcome, outcome, "{text}: {}", decision.sentence);
-        assert_eq!(decision.decision, outcome.verdict());
         assert!(
             decision.reason_codes.contains(&code),
             "{text}: {:?}",

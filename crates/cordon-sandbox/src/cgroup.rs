@@ -8,12 +8,17 @@
 //! timeout and after the command exits, waits until it is empty, and removes it. Memory and pids
 //! limits are set on it when those controllers are delegated; the report says when they are not
 //! (on hybrid hosts the v1 hierarchy usually holds them).
+//!
+//! Write access to the hierarchy is what a local-mode command run as root has: the supervisor
+//! catches a process that left this way as a stray ([`is_in_live_command_cgroup`] tells the
+//! cgroups of this process's commands apart).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::kernel::CgroupV2;
@@ -22,9 +27,31 @@ use crate::Error;
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
+/// The command cgroups of this process that exist now, as `/proc/PID/cgroup` names them (the
+/// path below the cgroup2 mount).
+static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<String>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether `pid` is a member of a command cgroup of this process that exists now (its own
+/// command's kill covers it). `false` for a process that is gone or unreadable.
+pub(crate) fn is_in_live_command_cgroup(pid: libc::pid_t) -> bool {
+    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return false;
+    };
+    let Some(path) = text.lines().find_map(|l| l.strip_prefix("0::")) else {
+        return false;
+    };
+    live().iter().any(|c| c == path)
+}
+
 /// A cgroup created for one command.
 pub(crate) struct CommandCgroup {
     pub dir: PathBuf,
+    /// `dir` as `/proc/PID/cgroup` names it; listed in [`LIVE`] while the cgroup exists.
+    procfs_path: String,
     /// The directory, opened before fork: `clone3(CLONE_INTO_CGROUP)` creates the child in it.
     pub dir_fd: OwnedFd,
     /// `cgroup.procs`, opened before fork: a child started with plain `fork` (no `clone3`)
@@ -58,7 +85,8 @@ impl CommandCgroup {
             std::process::id(),
             SEQUENCE.fetch_add(1, Ordering::Relaxed)
         );
-        let dir = parent.dir.join(name);
+        let dir = parent.dir.join(&name);
+        let procfs_path = format!("{}/{name}", parent.procfs_path.trim_end_matches('/'));
         match fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e)
@@ -105,8 +133,10 @@ impl CommandCgroup {
                 );
             }
         }
+        live().push(procfs_path.clone());
         Ok(Some(CommandCgroup {
             dir,
+            procfs_path,
             dir_fd: dir_fd.into(),
             procs: procs.into(),
             memory_max,
@@ -159,6 +189,7 @@ impl CommandCgroup {
 
 impl Drop for CommandCgroup {
     fn drop(&mut self) {
+        live().retain(|c| *c != self.procfs_path);
         // Removal fails while members remain; kill and wait briefly so the directory goes.
         if fs::remove_dir(&self.dir).is_err() {
             self.kill();
@@ -189,6 +220,7 @@ mod tests {
     fn a_parent_that_refuses_children_gives_none_not_an_error() {
         let missing = CgroupV2 {
             dir: PathBuf::from("/proc/self/no-such-cgroup-parent"),
+            procfs_path: "/no-such-cgroup-parent".into(),
             subtree_controllers: Vec::new(),
         };
         assert!(CommandCgroup::create(&missing, &Limits::default())

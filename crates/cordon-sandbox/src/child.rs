@@ -39,11 +39,27 @@ pub(crate) mod applied {
     pub const BROKER: u32 = 1 << 15;
 }
 
-/// The steps that can fail, named in the supervisor's error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum Step {
-    Setsid = 1,
+/// Declares [`Step`], numbered from 1 in the order given, with [`Step::ALL`] listing every step
+/// once: the child reports a step by its number, and the supervisor maps it back.
+macro_rules! steps {
+    ($first:ident $(, $rest:ident)* $(,)?) => {
+        /// The steps that can fail, named in the supervisor's error.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        pub(crate) enum Step {
+            $first = 1,
+            $($rest,)*
+        }
+
+        impl Step {
+            /// Every step, in order.
+            const ALL: &'static [Step] = &[Step::$first, $(Step::$rest,)*];
+        }
+    };
+}
+
+steps!(
+    Setsid,
     Cgroup,
     UidMap,
     Rlimit,
@@ -62,34 +78,11 @@ pub(crate) enum Step {
     MountNamespace,
     ProtectMount,
     JoinNetwork,
-}
+);
 
 impl Step {
     pub(crate) fn from_u8(v: u8) -> Option<Step> {
-        use Step::*;
-        [
-            Setsid,
-            Cgroup,
-            UidMap,
-            Rlimit,
-            NoNewPrivs,
-            BoundingSet,
-            Securebits,
-            Ambient,
-            Capset,
-            CapsVerify,
-            Landlock,
-            LandlockPartial,
-            LandlockNotEnforced,
-            CloseRange,
-            Seccomp,
-            Recorder,
-            MountNamespace,
-            ProtectMount,
-            JoinNetwork,
-        ]
-        .into_iter()
-        .find(|s| *s as u8 == v)
+        Step::ALL.iter().copied().find(|s| *s as u8 == v)
     }
 
     pub(crate) fn describe(self) -> &'static str {
@@ -313,10 +306,7 @@ impl ChildSetup {
                 if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) } != 0 {
                     return Ok(0);
                 }
-                let ok = write_proc(c"/proc/self/setgroups", b"deny")
-                    && write_proc(c"/proc/self/uid_map", uid_map)
-                    && write_proc(c"/proc/self/gid_map", gid_map);
-                if !ok {
+                if !write_id_maps(uid_map, gid_map) {
                     return self.fail(Step::UidMap).map(|()| 0);
                 }
                 // In the new user namespace we hold every capability, so they can all be dropped.
@@ -362,10 +352,7 @@ impl ChildSetup {
                 }
                 return self.fail(Step::MountNamespace).map(|()| 0);
             }
-            let ok = write_proc(c"/proc/self/setgroups", b"deny")
-                && write_proc(c"/proc/self/uid_map", uid_map)
-                && write_proc(c"/proc/self/gid_map", gid_map);
-            if !ok {
+            if !write_id_maps(uid_map, gid_map) {
                 return self.fail(Step::UidMap).map(|()| 0);
             }
             self.may_drop_bounding = true;
@@ -462,6 +449,14 @@ impl ChildSetup {
         // is detected by the supervisor as a missing acknowledgement, which it treats as failure.
         unsafe { libc::write(self.ack.as_raw_fd(), record.as_ptr().cast(), record.len()) };
     }
+}
+
+/// Maps the new user namespace's ids (`setgroups` denied first, as the kernel requires for an
+/// unprivileged gid map). Async-signal-safe, as `write_proc` is.
+fn write_id_maps(uid_map: &[u8], gid_map: &[u8]) -> bool {
+    write_proc(c"/proc/self/setgroups", b"deny")
+        && write_proc(c"/proc/self/uid_map", uid_map)
+        && write_proc(c"/proc/self/gid_map", gid_map)
 }
 
 /// open + write + close on a /proc file, without allocating.

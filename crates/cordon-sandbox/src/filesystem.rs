@@ -59,6 +59,10 @@ const SYSTEM_ETC: &[&str] = &[
     "/etc/gitconfig",
     "/etc/mime.types",
     "/etc/selinux/config",
+    // Which distribution this is: pip names it in its user agent, and fails without it.
+    "/etc/os-release",
+    "/etc/debian_version",
+    "/etc/lsb-release",
     "/etc/rustup",
     // The TLS trust stores, public certificates only (`/etc/ssl/private` holds the machine's TLS
     // keys): npm reads them at start even when it will not connect.

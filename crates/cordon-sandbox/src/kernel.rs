@@ -124,6 +124,8 @@ pub(crate) fn has_capability(cap: u32) -> bool {
 pub(crate) struct CgroupV2 {
     /// This process's cgroup directory.
     pub dir: PathBuf,
+    /// The same below the cgroup2 mount, as `/proc/PID/cgroup` names it (`/user.slice/x`).
+    pub procfs_path: String,
     /// Controllers enabled for children of `dir`.
     pub subtree_controllers: Vec<String>,
 }
@@ -141,6 +143,7 @@ pub(crate) fn cgroup_v2() -> Option<CgroupV2> {
     let subtree_controllers = read_words(&dir.join("cgroup.subtree_control"));
     Some(CgroupV2 {
         dir,
+        procfs_path: rel.to_string(),
         subtree_controllers,
     })
 }

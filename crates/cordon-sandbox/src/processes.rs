@@ -515,8 +515,10 @@ fn status_ids(tid: u32) -> Option<(u32, u32)> {
     Some((field("Tgid:")?, field("PPid:")?))
 }
 
-/// Receives one fd sent with SCM_RIGHTS; `None` at EOF or on error.
-fn receive_fd(sock: RawFd) -> Option<OwnedFd> {
+/// Runs `f` on a message header for one byte of data and one control message (64 bytes, aligned),
+/// whose buffers live on this stack frame for the whole call. No allocation, so the child may use
+/// it between fork and exec.
+fn with_one_byte_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
     #[repr(C, align(8))]
     struct Control([u8; 64]);
     let mut control = Control([0; 64]);
@@ -531,25 +533,32 @@ fn receive_fd(sock: RawFd) -> Option<OwnedFd> {
     msg.msg_iovlen = 1;
     msg.msg_control = control.0.as_mut_ptr().cast();
     msg.msg_controllen = control.0.len();
-    // SAFETY: `msg` points at live buffers (`iov`, `control`) for the duration of the call.
-    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    if n <= 0 {
-        return None;
-    }
-    // SAFETY: the kernel filled `control` and set msg_controllen; CMSG_FIRSTHDR checks the length.
-    let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-    if cmsg.is_null() {
-        return None;
-    }
-    // SAFETY: `cmsg` is non-null and points into `control`, which outlives this block.
-    let (level, kind) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type) };
-    if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS {
-        return None;
-    }
-    // SAFETY: an SCM_RIGHTS message carries at least one int fd after the header.
-    let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>()) };
-    // SAFETY: the fd was just received and is owned by nobody else in this process.
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    f(&mut msg)
+}
+
+/// Receives one fd sent with SCM_RIGHTS; `None` at EOF or on error.
+fn receive_fd(sock: RawFd) -> Option<OwnedFd> {
+    with_one_byte_message(|msg| {
+        // SAFETY: `msg` points at live buffers (`iov`, `control`) for the duration of the call.
+        let n = unsafe { libc::recvmsg(sock, msg, libc::MSG_CMSG_CLOEXEC) };
+        if n <= 0 {
+            return None;
+        }
+        // SAFETY: the kernel filled `control` and set msg_controllen; CMSG_FIRSTHDR checks the length.
+        let cmsg = unsafe { libc::CMSG_FIRSTHDR(msg) };
+        if cmsg.is_null() {
+            return None;
+        }
+        // SAFETY: `cmsg` is non-null and points into `control`, which outlives this block.
+        let (level, kind) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type) };
+        if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS {
+            return None;
+        }
+        // SAFETY: an SCM_RIGHTS message carries at least one int fd after the header.
+        let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>()) };
+        // SAFETY: the fd was just received and is owned by nobody else in this process.
+        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    })
 }
 
 /// Child side, between fork and exec: installs the recording filter with a listener and sends
@@ -596,40 +605,29 @@ pub(crate) fn install_and_send(program: &BpfProgram, sock: RawFd, wait_killable:
 }
 
 fn send_fd(sock: RawFd, fd: RawFd) -> bool {
-    #[repr(C, align(8))]
-    struct Control([u8; 64]);
-    let mut control = Control([0; 64]);
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // SAFETY: msghdr is plain data; zero is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.0.as_mut_ptr().cast();
-    // SAFETY: CMSG_SPACE/CMSG_LEN are arithmetic on a constant.
-    let (space, len) = unsafe {
-        (
-            libc::CMSG_SPACE(mem::size_of::<libc::c_int>() as u32),
-            libc::CMSG_LEN(mem::size_of::<libc::c_int>() as u32),
-        )
-    };
-    msg.msg_controllen = space as usize;
-    // SAFETY: msg_control points at `control` (64 bytes ≥ CMSG_SPACE(4)), so the first header fits.
-    unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null() {
-            return false;
+    with_one_byte_message(|msg| {
+        // SAFETY: CMSG_SPACE/CMSG_LEN are arithmetic on a constant.
+        let (space, len) = unsafe {
+            (
+                libc::CMSG_SPACE(mem::size_of::<libc::c_int>() as u32),
+                libc::CMSG_LEN(mem::size_of::<libc::c_int>() as u32),
+            )
+        };
+        msg.msg_controllen = space as usize;
+        // SAFETY: msg_control points at `control` (64 bytes ≥ CMSG_SPACE(4)), so the first header fits.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(msg);
+            if cmsg.is_null() {
+                return false;
+            }
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = len as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd);
         }
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = len as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd);
-    }
-    // SAFETY: `msg` points at live buffers for the duration of the call.
-    unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) == 1 }
+        // SAFETY: `msg` points at live buffers for the duration of the call.
+        unsafe { libc::sendmsg(sock, msg, libc::MSG_NOSIGNAL) == 1 }
+    })
 }
 
 #[cfg(test)]

@@ -260,6 +260,11 @@ fn search(
     found: &mut BTreeMap<PathBuf, Protection>,
     report: &mut ProtectedReport,
 ) {
+    let mut finder = Finder {
+        write_roots,
+        found,
+        report,
+    };
     let mut budget = MAX_WALK_DIRS;
     let mut truncated = false;
     for root in write_roots.iter().filter(|r| Some(r.as_path()) != tmp) {
@@ -272,7 +277,7 @@ fn search(
         // A grant of a git directory itself: its hooks and config are still protected.
         if root.file_name().is_some_and(|n| n == ".git") {
             if let Some(project) = root.parent() {
-                protect_project(project, write_roots, found, report);
+                finder.project(project);
             }
         }
         let mut queue = vec![(root.clone(), 0usize)];
@@ -286,7 +291,7 @@ fn search(
             let is_root = depth == 0;
             let git = std::fs::symlink_metadata(dir.join(".git")).ok();
             if is_root || git.is_some() {
-                protect_project(&dir, write_roots, found, report);
+                finder.project(&dir);
             }
             if depth >= MAX_WALK_DEPTH {
                 continue;
@@ -305,7 +310,7 @@ fn search(
                 };
                 let name = entry.file_name();
                 if kind.is_file() && never_names.is_some_and(|n| n.is_match(&name)) {
-                    found.insert(entry.path(), Protection::Emptied);
+                    finder.found.insert(entry.path(), Protection::Emptied);
                 }
                 // Symlinks are not followed; `.git`, protected and skipped directories are not
                 // entered.
@@ -320,6 +325,11 @@ fn search(
             }
         }
     }
+    note_search_limits(finder.report, truncated);
+}
+
+/// Says how far the search for project roots went (`truncated`: it ran out of budget).
+fn note_search_limits(report: &mut ProtectedReport, truncated: bool) {
     if truncated {
         report.notes.push(format!(
             "the search for nested repositories stopped after {MAX_WALK_DIRS} directories; project roots it did not reach are not protected"
@@ -373,126 +383,148 @@ fn substitute_target(substitute: &Substitute) -> Result<Target, Error> {
     })
 }
 
-/// Records the protected names that exist under one project root.
-fn protect_project(
-    dir: &Path,
-    write_roots: &[PathBuf],
-    found: &mut BTreeMap<PathBuf, Protection>,
-    report: &mut ProtectedReport,
-) {
-    if !report.project_roots.iter().any(|r| r == dir) {
-        report.project_roots.push(dir.to_path_buf());
-    }
-    let git = dir.join(".git");
-    match std::fs::symlink_metadata(&git) {
-        Ok(m) if m.is_dir() => {
-            protect_git_dir(&git, true, write_roots, found, report);
-            // Linked worktrees keep their git directories (commondir, config, hooks) under
-            // `.git/worktrees`, submodules under `.git/modules`. The containers are pinned too:
-            // renamed aside, they could be replaced by directories of the command's making.
-            protect_git_worktrees(&git.join("worktrees"), write_roots, found, report);
-            let modules = git.join("modules");
-            if std::fs::symlink_metadata(&modules).is_ok_and(|m| m.is_dir()) {
-                found.insert(modules.clone(), Protection::Pinned);
-            }
-            let mut budget = MAX_MODULE_DIRS;
-            protect_git_modules(&modules, 0, &mut budget, write_roots, found, report);
-        }
-        // A `.git` file names the real git directory (worktrees, submodules): redirecting it is
-        // as good as writing hooks.
-        Ok(m) if m.is_file() && !granted(&git, write_roots) => {
-            found.insert(git.clone(), Protection::ReadOnly);
-        }
-        _ => {}
-    }
-    for name in PROTECTED_NAMES.iter().filter(|n| !n.starts_with(".git/")) {
-        protect_path(dir.join(name), write_roots, found, report);
-    }
+/// What the search for protected paths fills in, under the writable roots it searches.
+struct Finder<'a> {
+    write_roots: &'a [PathBuf],
+    found: &'a mut BTreeMap<PathBuf, Protection>,
+    report: &'a mut ProtectedReport,
 }
 
 /// How many linked worktrees below one `.git/worktrees` are protected.
 const MAX_WORKTREES: usize = 256;
 
-/// Each linked worktree's git directory (`.git/worktrees/NAME`) is protected like the main one.
-fn protect_git_worktrees(
-    worktrees: &Path,
-    write_roots: &[PathBuf],
-    found: &mut BTreeMap<PathBuf, Protection>,
-    report: &mut ProtectedReport,
-) {
-    if !std::fs::symlink_metadata(worktrees).is_ok_and(|m| m.is_dir()) {
-        return;
-    }
-    found.insert(worktrees.to_path_buf(), Protection::Pinned);
-    let Ok(entries) = std::fs::read_dir(worktrees) else {
-        return;
-    };
-    for entry in entries.flatten().take(MAX_WORKTREES) {
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            // Git takes a worktree's hooks from the common directory: none is created here.
-            protect_git_dir(&entry.path(), false, write_roots, found, report);
-        }
-    }
-}
-
 /// How many directories below one `.git/modules` are searched for submodule git directories.
 const MAX_MODULE_DIRS: usize = 256;
 
-/// A git directory is pinned so it cannot be swapped for another one (it stays writable, so no
-/// grant needs to override this), and its `hooks` and `config` are made read-only.
-fn protect_git_dir(
-    git: &Path,
-    create_hooks: bool,
-    write_roots: &[PathBuf],
-    found: &mut BTreeMap<PathBuf, Protection>,
-    report: &mut ProtectedReport,
-) {
-    if !write_roots.iter().any(|w| git.starts_with(w)) {
-        return;
-    }
-    found.insert(git.to_path_buf(), Protection::Pinned);
-    if !report.git_dirs.iter().any(|g| g == git) {
-        report.git_dirs.push(git.to_path_buf());
-    }
-    if create_hooks {
-        create_missing_git_hooks(git, write_roots, report);
-    }
-    for inner in PROTECTED_NAMES
-        .iter()
-        .filter_map(|n| n.strip_prefix(".git/"))
-    {
-        protect_path(git.join(inner), write_roots, found, report);
-    }
-}
-
-/// Finds submodule git directories (a directory holding `HEAD`) below `.git/modules`; submodule
-/// names may contain slashes, so the search goes down a few levels.
-fn protect_git_modules(
-    dir: &Path,
-    depth: usize,
-    budget: &mut usize,
-    write_roots: &[PathBuf],
-    found: &mut BTreeMap<PathBuf, Protection>,
-    report: &mut ProtectedReport,
-) {
-    if depth > MAX_WALK_DEPTH || *budget == 0 {
-        return;
-    }
-    *budget -= 1;
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
+impl Finder<'_> {
+    /// Records the protected names that exist under one project root.
+    fn project(&mut self, dir: &Path) {
+        if !self.report.project_roots.iter().any(|r| r == dir) {
+            self.report.project_roots.push(dir.to_path_buf());
         }
-        let path = entry.path();
-        if path.join("HEAD").is_file() {
-            protect_git_dir(&path, true, write_roots, found, report);
-            pin_between(dir, depth, found);
-            protect_git_modules(&path.join("modules"), 0, budget, write_roots, found, report);
-        } else {
-            protect_git_modules(&path, depth + 1, budget, write_roots, found, report);
+        let git = dir.join(".git");
+        match std::fs::symlink_metadata(&git) {
+            Ok(m) if m.is_dir() => {
+                self.git_dir(&git, true);
+                // Linked worktrees keep their git directories (commondir, config, hooks) under
+                // `.git/worktrees`, submodules under `.git/modules`. The containers are pinned too:
+                // renamed aside, they could be replaced by directories of the command's making.
+                self.git_worktrees(&git.join("worktrees"));
+                let modules = git.join("modules");
+                if std::fs::symlink_metadata(&modules).is_ok_and(|m| m.is_dir()) {
+                    self.found.insert(modules.clone(), Protection::Pinned);
+                }
+                let mut budget = MAX_MODULE_DIRS;
+                self.git_modules(&modules, 0, &mut budget);
+            }
+            // A `.git` file names the real git directory (worktrees, submodules): redirecting it is
+            // as good as writing hooks.
+            Ok(m) if m.is_file() && !granted(&git, self.write_roots) => {
+                self.found.insert(git.clone(), Protection::ReadOnly);
+            }
+            _ => {}
+        }
+        for name in PROTECTED_NAMES.iter().filter(|n| !n.starts_with(".git/")) {
+            self.path(dir.join(name));
+        }
+    }
+
+    /// Each linked worktree's git directory (`.git/worktrees/NAME`) is protected like the main one.
+    fn git_worktrees(&mut self, worktrees: &Path) {
+        if !std::fs::symlink_metadata(worktrees).is_ok_and(|m| m.is_dir()) {
+            return;
+        }
+        self.found
+            .insert(worktrees.to_path_buf(), Protection::Pinned);
+        let Ok(entries) = std::fs::read_dir(worktrees) else {
+            return;
+        };
+        for entry in entries.flatten().take(MAX_WORKTREES) {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                // Git takes a worktree's hooks from the common directory: none is created here.
+                self.git_dir(&entry.path(), false);
+            }
+        }
+    }
+
+    /// A git directory is pinned so it cannot be swapped for another one (it stays writable, so no
+    /// grant needs to override this), and its `hooks` and `config` are made read-only.
+    fn git_dir(&mut self, git: &Path, create_hooks: bool) {
+        if !self.write_roots.iter().any(|w| git.starts_with(w)) {
+            return;
+        }
+        self.found.insert(git.to_path_buf(), Protection::Pinned);
+        if !self.report.git_dirs.iter().any(|g| g == git) {
+            self.report.git_dirs.push(git.to_path_buf());
+        }
+        if create_hooks {
+            create_missing_git_hooks(git, self.write_roots, self.report);
+        }
+        for inner in PROTECTED_NAMES
+            .iter()
+            .filter_map(|n| n.strip_prefix(".git/"))
+        {
+            self.path(git.join(inner));
+        }
+    }
+
+    /// Finds submodule git directories (a directory holding `HEAD`) below `.git/modules`; submodule
+    /// names may contain slashes, so the search goes down a few levels.
+    fn git_modules(&mut self, dir: &Path, depth: usize, budget: &mut usize) {
+        if depth > MAX_WALK_DEPTH || *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let path = entry.path();
+            if path.join("HEAD").is_file() {
+                self.git_dir(&path, true);
+                pin_between(dir, depth, self.found);
+                self.git_modules(&path.join("modules"), 0, budget);
+            } else {
+                self.git_modules(&path, depth + 1, budget);
+            }
+        }
+    }
+
+    /// Makes one existing path read-only, unless a grant names it or it is a symlink.
+    fn path(&mut self, path: PathBuf) {
+        // Outside every writable root, Landlock already denies writes.
+        if !self.write_roots.iter().any(|w| path.starts_with(w)) {
+            return;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            return;
+        };
+        let report = &mut *self.report;
+        if granted(&path, self.write_roots) {
+            if !report.granted.contains(&path) {
+                report.granted.push(path);
+            }
+        } else if meta.file_type().is_symlink() {
+            let note = format!(
+                "{} is a symlink and is not protected (the link itself can be replaced)",
+                path.display()
+            );
+            if !report.notes.contains(&note) {
+                report.notes.push(note);
+            }
+        } else if meta.is_dir() || meta.is_file() {
+            // A mount protects one name; another hard link to the same file stays writable.
+            if meta.is_file() && meta.nlink() > 1 {
+                report.notes.push(format!(
+                    "{} has {} hard links; its other names are not protected",
+                    path.display(),
+                    meta.nlink()
+                ));
+            }
+            self.found.insert(path, Protection::ReadOnly);
         }
     }
 }
@@ -504,45 +536,6 @@ fn pin_between(dir: &Path, depth: usize, found: &mut BTreeMap<PathBuf, Protectio
         found
             .entry(ancestor.to_path_buf())
             .or_insert(Protection::Pinned);
-    }
-}
-
-/// Makes one existing path read-only, unless a grant names it or it is a symlink.
-fn protect_path(
-    path: PathBuf,
-    write_roots: &[PathBuf],
-    found: &mut BTreeMap<PathBuf, Protection>,
-    report: &mut ProtectedReport,
-) {
-    // Outside every writable root, Landlock already denies writes.
-    if !write_roots.iter().any(|w| path.starts_with(w)) {
-        return;
-    }
-    let Ok(meta) = std::fs::symlink_metadata(&path) else {
-        return;
-    };
-    if granted(&path, write_roots) {
-        if !report.granted.contains(&path) {
-            report.granted.push(path);
-        }
-    } else if meta.file_type().is_symlink() {
-        let note = format!(
-            "{} is a symlink and is not protected (the link itself can be replaced)",
-            path.display()
-        );
-        if !report.notes.contains(&note) {
-            report.notes.push(note);
-        }
-    } else if meta.is_dir() || meta.is_file() {
-        // A mount protects one name; another hard link to the same file stays writable.
-        if meta.is_file() && meta.nlink() > 1 {
-            report.notes.push(format!(
-                "{} has {} hard links; its other names are not protected",
-                path.display(),
-                meta.nlink()
-            ));
-        }
-        found.insert(path, Protection::ReadOnly);
     }
 }
 

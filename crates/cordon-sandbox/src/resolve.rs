@@ -23,7 +23,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use nix::fcntl::{openat, readlinkat, OFlag};
-use nix::sys::stat::{fstat, Mode, SFlag};
+use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
 use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
 
 use crate::Error;
@@ -335,16 +335,20 @@ impl Walk {
                 real.display()
             )));
         }
-        let is_dir = SFlag::from_bits_truncate(held.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
         Ok(RealPath {
             path: real,
-            kind: if is_dir {
-                FileKind::Directory
-            } else {
-                FileKind::File
-            },
+            kind: kind_of(&held),
             fd: Arc::new(self.dir),
         })
+    }
+}
+
+/// A directory, or a file (anything else that is not a directory).
+fn kind_of(stat: &FileStat) -> FileKind {
+    if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
+        FileKind::Directory
+    } else {
+        FileKind::File
     }
 }
 
@@ -359,14 +363,9 @@ pub(crate) fn open_trusted(path: &Path) -> Result<RealPath, Error> {
     let stat = fstat(&fd).map_err(|e| Error::io(format!("stat {}", path.display()), e.into()))?;
     let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
         .map_err(|e| Error::io(format!("naming {}", path.display()), e))?;
-    let is_dir = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
     Ok(RealPath {
         path: real,
-        kind: if is_dir {
-            FileKind::Directory
-        } else {
-            FileKind::File
-        },
+        kind: kind_of(&stat),
         fd: Arc::new(fd),
     })
 }

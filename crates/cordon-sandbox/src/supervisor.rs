@@ -16,8 +16,13 @@
 //! A new session and a process-group kill miss a `setsid` daemon that double-forked away. We use,
 //! in order of preference:
 //! 1. **cgroup v2 `cgroup.kill`** when this process can create a child cgroup (root, or a
-//!    delegated subtree): membership is inherited and cannot be left, and the kill is atomic. We
-//!    then wait until the cgroup is empty, so no process and no pipe outlives the command.
+//!    delegated subtree): membership is inherited and the kill is atomic. We then wait until the
+//!    cgroup is empty, so no process and no pipe outlives the command. A process can leave its
+//!    cgroup only by writing the hierarchy, which Landlock forbids in hardened mode; a local-mode
+//!    command runs with the user's rights and can. So the supervisor is a subreaper here too:
+//!    a process that left and whose parent died is handed to us, and once the cgroup is empty
+//!    every child of ours from a command's session that belongs to no live command cgroup of
+//!    this process is killed with its descendants ([`kill_strays`]).
 //! 2. Otherwise **`PR_SET_CHILD_SUBREAPER` + scan**: orphans are re-parented to the supervisor
 //!    instead of init, so every descendant stays findable through `/proc/*/stat` parent links;
 //!    we SIGKILL the segments' process groups and every descendant, repeatedly until none is
@@ -46,7 +51,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::broker::Broker;
 use crate::capture::{Capture, Filtered};
-use crate::cgroup::CommandCgroup;
+use crate::cgroup::{self, CommandCgroup};
 use crate::child::{self, applied, Ack, ChildSetup, Netns};
 use crate::egress::ProxiedNetwork;
 use crate::env::filter_env;
@@ -451,12 +456,12 @@ impl Prepared {
             }
             None => None,
         };
+        // Either way orphans must come to us: the scan needs them, and so does finding a
+        // process that moved itself out of its command's cgroup (module docs).
+        become_subreaper();
         let tree_kill = match (parent, &first_cgroup) {
             (Some(p), Some(_)) => TreeKill::Cgroup(p.clone()),
-            _ => {
-                become_subreaper();
-                TreeKill::Subreaper
-            }
+            _ => TreeKill::Subreaper,
         };
         // A kept namespace is reused only after a command whose tree was seen gone, which
         // takes a cgroup; with the subreaper each segment creates a namespace of its own.
@@ -844,7 +849,12 @@ impl Prepared {
         };
         if let Some(c) = &cgroup {
             c.kill();
-            if c.wait_empty(Instant::now() + Duration::from_secs(1)) {
+            let emptied = c.wait_empty(Instant::now() + Duration::from_secs(1));
+            // Every member is gone, so every orphan of the tree has been handed to us.
+            kill_strays(&procs);
+            // Kept namespaces are reused only when the tree was seen gone. Only hardened runs
+            // lease them, and there Landlock keeps every process inside its cgroup.
+            if emptied {
                 self.leases
                     .drain(..)
                     .for_each(crate::netns_pool::Lease::release_clean);
@@ -1412,14 +1422,80 @@ fn reap_all(procs: &mut [Proc]) {
 /// this process and children between fork and exec (under `SPAWN_LOCK`) are never touched; any
 /// other child of this process is (the documented single-spawner assumption).
 fn kill_descendants(procs: &[Proc]) {
-    let _no_spawns = SPAWN_LOCK.write().unwrap_or_else(|e| e.into_inner());
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
-    let segments: Vec<libc::pid_t> = procs
+    kill_subtrees(&segment_pids(procs), true);
+}
+
+fn segment_pids(procs: &[Proc]) -> Vec<libc::pid_t> {
+    procs
         .iter()
         .filter_map(|p| p.pid)
         .map(|p| p as libc::pid_t)
-        .collect();
+        .collect()
+}
+
+/// After a command cgroup emptied: kills, with their descendants, the children of this process
+/// that came from a command (another session than ours: every segment leads a session of its own,
+/// and no process can join ours again) and are neither a segment of a run here nor a member of a
+/// live command cgroup of this process: processes that moved themselves out of their cgroup and
+/// were handed to us when their parent died. Children this process started itself share its
+/// session and are left alone. Zombies among the strays' kind are reaped. Costs one read of
+/// `/proc/self/task/*/children` when there is nothing to do.
+fn kill_strays(procs: &[Proc]) {
+    // No segment may be between its spawn and its entry in `supervised()` while we look: one
+    // that already exited would otherwise look like a stray, and be reaped from under its run.
+    let no_spawns = SPAWN_LOCK.write().unwrap_or_else(|e| e.into_inner());
+    let segments = segment_pids(procs);
+    let others = supervised().clone();
+    // SAFETY: getsid(0) has no preconditions.
+    let our_session = unsafe { libc::getsid(0) };
+    let mut strays = Vec::new();
+    for pid in children_of_this_process() {
+        if segments.contains(&pid) || others.contains(&pid) {
+            continue;
+        }
+        // SAFETY: getsid on a pid; no memory. A pid that is gone answers -1.
+        let session = unsafe { libc::getsid(pid) };
+        if session == our_session || session == -1 {
+            continue;
+        }
+        let mut status = 0;
+        // SAFETY: waitpid on a specific child pid with a valid status pointer.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            continue;
+        }
+        if !cgroup::is_in_live_command_cgroup(pid) {
+            strays.push(pid);
+        }
+    }
+    drop(no_spawns);
+    if !strays.is_empty() {
+        kill_subtrees(&strays, false);
+    }
+}
+
+/// The children of every thread of this process (orphans are handed to one of them).
+fn children_of_this_process() -> Vec<libc::pid_t> {
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<libc::pid_t>>()
+        })
+        .collect()
+}
+
+/// SIGKILLs `roots` and every descendant, and with `adopt_orphans` every other child of ours that
+/// is not a supervised segment, until none is left; reaps the children of ours among them.
+fn kill_subtrees(roots: &[libc::pid_t], adopt_orphans: bool) {
+    let _no_spawns = SPAWN_LOCK.write().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    let segments: Vec<libc::pid_t> = roots.to_vec();
     let give_up = Instant::now() + Duration::from_secs(1);
     loop {
         let table = process_table();
@@ -1427,9 +1503,16 @@ fn kill_descendants(procs: &[Proc]) {
         // An orphan keeps no trace of where it came from (a double fork through a `setsid`
         // middle process leaves a session id of a dead pid), so every child of ours that is not a
         // supervised segment counts as an orphan of the run.
-        let is_orphan_of_ours =
-            |e: &ProcEntry| e.ppid == me && !segments.contains(&e.pid) && !others.contains(&e.pid);
-        let mut targets: Vec<libc::pid_t> = Vec::new();
+        let is_orphan_of_ours = |e: &ProcEntry| {
+            adopt_orphans && e.ppid == me && !segments.contains(&e.pid) && !others.contains(&e.pid)
+        };
+        // Segments are killed through their process groups and reaped by their `Proc`; strays
+        // are targets themselves.
+        let mut targets: Vec<libc::pid_t> = if adopt_orphans {
+            Vec::new()
+        } else {
+            segments.clone()
+        };
         let mut frontier: Vec<libc::pid_t> = segments.clone();
         for e in table.iter().filter(|e| is_orphan_of_ours(e)) {
             frontier.push(e.pid);
@@ -1448,7 +1531,14 @@ fn kill_descendants(procs: &[Proc]) {
             // SAFETY: kill(2) on a descendant found via /proc; no memory.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        for e in table.iter().filter(|e| is_orphan_of_ours(e)) {
+        // Our children among the targets are reaped here, except segments (their `Proc` reaps
+        // them and reads their status).
+        let reaped_here = |e: &&ProcEntry| {
+            e.ppid == me
+                && targets.contains(&e.pid)
+                && !(adopt_orphans && segments.contains(&e.pid))
+        };
+        for e in table.iter().filter(reaped_here) {
             let mut status = 0;
             // SAFETY: waitpid on a specific child pid with a valid status pointer.
             unsafe { libc::waitpid(e.pid, &mut status, libc::WNOHANG) };

@@ -279,6 +279,62 @@ fn cat24_background_daemons_do_not_outlive_a_command_that_exits() {
     }
 }
 
+/// The cgroup2 directory of this test process and the mount it is under.
+fn own_cgroup_dir() -> Option<std::path::PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?.to_string();
+    let mount = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .into_iter()
+        .find(|m| Path::new(m).join("cgroup.controllers").exists())?;
+    Some(Path::new(mount).join(rel.trim_start_matches('/')))
+}
+
+#[test]
+fn cat24_a_process_that_leaves_its_command_cgroup_does_not_outlive_the_command() {
+    // Local mode runs with the user's rights: as root a process can write itself into another
+    // cgroup (here this test's own), out of reach of its command's `cgroup.kill`, and `setsid`
+    // out of its process group. The supervisor, a subreaper, gets it when its parent exits.
+    let Some(escape) = own_cgroup_dir().filter(|d| d.join("cgroup.procs").exists()) else {
+        cordon_testkit::kernel_skip!("cgroup-v2", "no cgroup v2 hierarchy here");
+    };
+    let d = tempfile::tempdir().unwrap();
+    let pidfile = d.path().join("escaped.pid");
+    let cgfile = d.path().join("escaped.cgroup");
+    let inner = format!(
+        "echo $$ > {procs}; cat /proc/self/cgroup > {cg}; echo $$ > {pid}.tmp; mv {pid}.tmp {pid}; exec sleep 30",
+        procs = escape.join("cgroup.procs").display(),
+        cg = cgfile.display(),
+        pid = pidfile.display(),
+    );
+    let outer = format!(
+        "setsid sh -c '{inner}' </dev/null >/dev/null 2>&1 & while [ ! -s {pid} ]; do sleep 0.01; done",
+        pid = pidfile.display()
+    );
+    let plan = Plan {
+        commands: vec![cmd("c", &["/bin/sh", "-c", &outer]).timeout(Duration::from_secs(20))],
+    };
+    let start = Instant::now();
+    let r = run(&plan, &Confinement::local(), &quiet()).unwrap();
+    assert_eq!(r.commands[0].exit_code, 0, "{:?}", r.commands[0]);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+    let escaped = read_pid(&pidfile);
+    let moved = std::fs::read_to_string(&cgfile).unwrap();
+    let ran_in_a_cgroup = r.enforcement.cgroup.path.is_some();
+    if ran_in_a_cgroup {
+        // The escape happened: the process sat in this test's cgroup, not its command's.
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        assert_eq!(moved, own, "the process did not leave its command's cgroup");
+    }
+    assert!(
+        gone_within(escaped, Duration::from_millis(500)),
+        "process {escaped} left its command's cgroup and survived"
+    );
+}
+
 #[test]
 fn local_mode_reports_that_nothing_was_confined_by_the_kernel() {
     let r = run(

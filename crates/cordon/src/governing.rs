@@ -2,15 +2,17 @@
 //! line, hands notices to stderr, writes the receipt where it belongs, and ends with the status.
 //! `cordon run` and `cordon exec` both come through here, so they cannot drift apart.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cordon_core::hosts::Host;
 use cordon_core::Outcome;
 use cordon_governor::approval::DEFAULT_TIMEOUT_SECS;
 use cordon_governor::{
     ApprovalOptions, Conclusion, EnvelopeSource, Error, Ledger, Mode, ModeChoice, Notice, Options,
-    RunRequest, Sandbox,
+    ResolverOverrides, RunRequest, Sandbox,
 };
 use serde_json::Value;
 
@@ -49,6 +51,38 @@ pub struct RunArgs {
     /// `CORDON_APPROVAL_TIMEOUT`, else 120.
     #[arg(long, value_name = "SECS")]
     pub approval_timeout: Option<u64>,
+    /// Have the egress proxy resolve NAME to ADDRESS itself instead of asking DNS (repeatable;
+    /// hardened runs only). The address counts as listed for that name, loopback included: for
+    /// tests and registries at fixed addresses, never set by cordon itself.
+    #[arg(long = "egress-resolve", value_name = "NAME=ADDRESS")]
+    pub egress_resolve: Vec<String>,
+}
+
+impl RunArgs {
+    /// `--egress-resolve` as the proxy's resolver overrides; a malformed one, or one given to a
+    /// local run (which has no proxy), is a usage error.
+    pub fn resolver_overrides(&self) -> Result<ResolverOverrides, CliError> {
+        let mut overrides = ResolverOverrides::new();
+        if !self.egress_resolve.is_empty() && self.mode().0 != Mode::Hardened {
+            return Err(CliError::usage(
+                "--egress-resolve applies to hardened runs only, whose egress proxy resolves names; --mode local has no proxy",
+            ));
+        }
+        for entry in &self.egress_resolve {
+            let bad = |why: &str| CliError::usage(format!("--egress-resolve {entry:?}: {why}"));
+            let (name, address) = entry
+                .split_once('=')
+                .ok_or_else(|| bad("expected NAME=ADDRESS"))?;
+            let address: IpAddr = address
+                .parse()
+                .map_err(|_| bad("the address is not an IP address"))?;
+            let Ok(Host::Name(name)) = Host::parse(name) else {
+                return Err(bad("the name is not a DNS name"));
+            };
+            overrides.entry(name).or_default().push(address);
+        }
+        Ok(overrides)
+    }
 }
 
 /// Parses `--mode local|hardened` (the possible values show in `--help`).
@@ -98,12 +132,14 @@ pub fn approval_options(files: Vec<PathBuf>, timeout_secs: Option<u64>) -> Appro
 }
 
 /// The options for a run in `mode`, with the home's approval desk and snapshot places, the
-/// envelope's source, and notices written to stderr as they come.
+/// envelope's source, the egress proxy's resolver overrides, and notices written to stderr as
+/// they come.
 pub fn options(
     (mode, mode_choice): (Mode, ModeChoice),
     approval: ApprovalOptions,
     session: Option<String>,
     envelope: Option<EnvelopeSource>,
+    resolver_overrides: ResolverOverrides,
 ) -> Options {
     let home = Home::from_env();
     Options {
@@ -115,6 +151,7 @@ pub fn options(
         desk: home.as_ref().map(Home::approval_desk),
         snapshots: home.as_ref().map(Home::snapshot_places),
         session,
+        resolver_overrides,
         secrets: home.as_ref().map(Home::secrets_place),
         notices: Arc::new(|notice: Notice| eprintln!("{}", notice.line())),
     }
@@ -143,7 +180,13 @@ pub fn carry_out(
     envelope: Option<EnvelopeSource>,
 ) -> Result<u8, CliError> {
     let approval = approval_options(how.approvals.clone(), how.approval_timeout);
-    let options = options(how.mode(), approval, session, envelope);
+    let options = options(
+        how.mode(),
+        approval,
+        session,
+        envelope,
+        how.resolver_overrides()?,
+    );
     let delivery = Delivery {
         receipt_path: how.receipt.as_deref(),
         journal_only,

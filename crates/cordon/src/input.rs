@@ -30,14 +30,17 @@ pub struct JudgedFiles {
 
 /// Loads a contract and a CSC profile and judges the one under the other. Any problem with
 /// either file is invalid input (exit 65), never a decision: a contract cordon cannot read is not
-/// a contract it may allow. Shared by `check` and `run`, so they cannot disagree.
+/// a contract it may allow, and a host list cordon cannot enforce (`allowed_egress_hosts`, for a
+/// command that declares `network: allowlisted`) is not a list it may run under. Shared by
+/// `check` and `run`, so they cannot disagree.
 pub fn judge_files(contract_path: &Path, policy_path: &Path) -> Result<JudgedFiles, CliError> {
     let bytes = read_input(contract_path, MAX_CONTRACT_BYTES, "contract")?;
     let contract = Contract::parse(&bytes)
         .map_err(|e| CliError::invalid_input(format!("{}: {e}", contract_path.display())))?;
     let policy = cordon_policy::load_file(policy_path)
         .map_err(|e| CliError::invalid_input(format!("{}: {e}", policy_path.display())))?;
-    let (request, decision) = cordon_governor::judge_contract(contract, &policy);
+    let (request, decision) = cordon_governor::judge_contract(contract, &policy)
+        .map_err(|e| CliError::invalid_input(format!("{}: {e}", policy_path.display())))?;
     Ok(JudgedFiles {
         request,
         decision,

@@ -32,13 +32,22 @@ struct Registration {
     matcher: Option<&'static str>,
 }
 
+/// The Claude Code tools cordon judges before they run: the shell and every file tool (a list of
+/// names, which Claude Code matches exactly).
+pub const CLAUDE_CODE_TOOLS: &str =
+    "Bash|Read|Write|Edit|MultiEdit|NotebookEdit|Grep|Glob|LS|WebFetch";
+
+/// Gemini CLI's: its matcher is a regular expression, anchored so that no other tool whose name
+/// contains one of these (an MCP tool's) reaches the hook.
+pub const GEMINI_TOOLS: &str = "^(run_shell_command|read_file|write_file|replace|read_many_files|glob|search_file_content|list_directory|web_fetch)$";
+
 /// Where and what each agent needs.
 fn registrations(agent: Agent) -> &'static [Registration] {
     match agent {
         Agent::ClaudeCode => &[
             Registration {
                 event: "PreToolUse",
-                matcher: Some("Bash|Write|Edit|MultiEdit|NotebookEdit"),
+                matcher: Some(CLAUDE_CODE_TOOLS),
             },
             Registration {
                 event: "PostToolUse",
@@ -52,7 +61,7 @@ fn registrations(agent: Agent) -> &'static [Registration] {
         Agent::Codex => &[
             Registration {
                 event: "PreToolUse",
-                matcher: Some("Bash"),
+                matcher: Some("Bash|apply_patch"),
             },
             Registration {
                 event: "PostToolUse",
@@ -62,7 +71,7 @@ fn registrations(agent: Agent) -> &'static [Registration] {
         Agent::Gemini => &[
             Registration {
                 event: "BeforeTool",
-                matcher: Some("run_shell_command|write_file|replace"),
+                matcher: Some(GEMINI_TOOLS),
             },
             Registration {
                 event: "AfterTool",
@@ -72,6 +81,10 @@ fn registrations(agent: Agent) -> &'static [Registration] {
         Agent::Cursor => &[
             Registration {
                 event: "beforeShellExecution",
+                matcher: None,
+            },
+            Registration {
+                event: "beforeReadFile",
                 matcher: None,
             },
             Registration {

@@ -478,7 +478,7 @@ fn bad_input_is_denied_in_every_agents_protocol() {
             }
             _ => {
                 wrong_type["tool_input"]["command"] = json!(["ls"]);
-                unknown_tool["tool_name"] = json!("WebFetch");
+                unknown_tool["tool_name"] = json!("TodoWrite");
                 missing.as_object_mut().unwrap().remove("tool_input");
                 unknown_event["hook_event_name"] = json!("Stop");
             }

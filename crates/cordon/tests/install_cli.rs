@@ -151,7 +151,7 @@ fn install_into_a_fresh_user_configuration() {
     let config = read(&path);
     assert_eq!(
         config["hooks"]["PreToolUse"][0]["matcher"],
-        "Bash|Write|Edit|MultiEdit|NotebookEdit"
+        "Bash|Read|Write|Edit|MultiEdit|NotebookEdit|Grep|Glob|LS|WebFetch"
     );
     assert_eq!(config["hooks"]["PreToolUse"][0]["hooks"][0]["timeout"], 30);
     assert_eq!(config["hooks"]["PostToolUse"][0]["matcher"], "Bash");

@@ -49,30 +49,8 @@ fn refuse(code: &'static str, reason: String) -> JournalError {
 
 /// Checks `push` against `witnessed` (None: the witness has never seen this origin).
 pub fn check_push(witnessed: Option<&LogState>, push: &Push) -> Result<Accepted, JournalError> {
-    let raw_key = STANDARD
-        .decode(&push.public_key)
-        .map_err(|_| refuse("malformed_push", "public_key is not standard base64".into()))?;
-    let key = crate::keys::parse_public_key(&raw_key)
-        .map_err(|e| refuse("malformed_push", format!("public_key: {e}")))?;
-    if key.is_weak() {
-        return Err(refuse(
-            "malformed_push",
-            "public_key is a small-order point, which verifies forged signatures".into(),
-        ));
-    }
-    let note = Note::parse(&push.checkpoint)
-        .map_err(|e| refuse("malformed_push", format!("checkpoint: {e}")))?;
-    let cp =
-        Checkpoint::parse_body(&note.text).map_err(|e| refuse("malformed_push", e.to_string()))?;
-    if cp.origin != push.origin {
-        return Err(refuse(
-            "origin_mismatch",
-            format!(
-                "the checkpoint is for origin {:?}, the push for {:?}",
-                cp.origin, push.origin
-            ),
-        ));
-    }
+    let key = pushed_key(push)?;
+    let (note, cp) = pushed_checkpoint(push)?;
     let rotation = match witnessed {
         Some(w) if w.key != key => Some(check_rotation(w, &key, push, cp.size)?),
         _ => None,
@@ -96,25 +74,7 @@ pub fn check_push(witnessed: Option<&LogState>, push: &Push) -> Result<Accepted,
     }
     let old_root = witnessed.map_or_else(merkle::empty_root, |w| w.root);
     check_extension(old_size, &old_root, &cp, push)?;
-    let mut tree = match witnessed {
-        Some(w) => TreeBuilder::from_frontier(w.size, &w.frontier).ok_or_else(|| {
-            JournalError::Corrupt(format!("the witnessed state of {:?} is damaged", w.origin))
-        })?,
-        None => TreeBuilder::new(),
-    };
-    for line in &push.entries {
-        tree.push(merkle::leaf_hash(line.as_bytes()));
-    }
-    if tree.root() != cp.root {
-        return Err(refuse(
-            "entries_mismatch",
-            format!(
-                "the {} pushed entries do not hash to the checkpoint's root: they are not the entries {old_size}..{} the log committed to",
-                push.entries.len(),
-                cp.size
-            ),
-        ));
-    }
+    let tree = extended_tree(witnessed, &cp, push)?;
     let keys = KeysInForce {
         before: witnessed.map_or(key, |w| w.key),
         after: key,
@@ -138,6 +98,71 @@ pub fn check_push(witnessed: Option<&LogState>, push: &Push) -> Result<Accepted,
         rows,
         rotation,
     })
+}
+
+/// The log's public key as pushed: standard base64 of an Ed25519 key that is not a small-order
+/// point.
+fn pushed_key(push: &Push) -> Result<VerifyingKey, JournalError> {
+    let raw_key = STANDARD
+        .decode(&push.public_key)
+        .map_err(|_| refuse("malformed_push", "public_key is not standard base64".into()))?;
+    let key = crate::keys::parse_public_key(&raw_key)
+        .map_err(|e| refuse("malformed_push", format!("public_key: {e}")))?;
+    if key.is_weak() {
+        return Err(refuse(
+            "malformed_push",
+            "public_key is a small-order point, which verifies forged signatures".into(),
+        ));
+    }
+    Ok(key)
+}
+
+/// The pushed checkpoint, parsed (its signature is not checked yet), for the pushed origin.
+fn pushed_checkpoint(push: &Push) -> Result<(Note, Checkpoint), JournalError> {
+    let note = Note::parse(&push.checkpoint)
+        .map_err(|e| refuse("malformed_push", format!("checkpoint: {e}")))?;
+    let cp =
+        Checkpoint::parse_body(&note.text).map_err(|e| refuse("malformed_push", e.to_string()))?;
+    if cp.origin != push.origin {
+        return Err(refuse(
+            "origin_mismatch",
+            format!(
+                "the checkpoint is for origin {:?}, the push for {:?}",
+                cp.origin, push.origin
+            ),
+        ));
+    }
+    Ok((note, cp))
+}
+
+/// Step 5: the witnessed tree with the pushed entries appended, which must have the checkpoint's
+/// root.
+fn extended_tree(
+    witnessed: Option<&LogState>,
+    cp: &Checkpoint,
+    push: &Push,
+) -> Result<TreeBuilder, JournalError> {
+    let mut tree = match witnessed {
+        Some(w) => TreeBuilder::from_frontier(w.size, &w.frontier).ok_or_else(|| {
+            JournalError::Corrupt(format!("the witnessed state of {:?} is damaged", w.origin))
+        })?,
+        None => TreeBuilder::new(),
+    };
+    for line in &push.entries {
+        tree.push(merkle::leaf_hash(line.as_bytes()));
+    }
+    if tree.root() != cp.root {
+        return Err(refuse(
+            "entries_mismatch",
+            format!(
+                "the {} pushed entries do not hash to the checkpoint's root: they are not the entries {}..{} the log committed to",
+                push.entries.len(),
+                push.old_size,
+                cp.size
+            ),
+        ));
+    }
+    Ok(tree)
 }
 
 /// Steps 3 and 4: the new checkpoint extends the witnessed one.

@@ -10,11 +10,10 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use ed25519_dalek::VerifyingKey;
-use sha2::{Digest as _, Sha256};
 
 use crate::error::JournalError;
 use crate::keys::Signer;
-use crate::note::Note;
+use crate::note::{parse_typed_vkey, typed_key_hash, typed_vkey, Note};
 
 /// Signed-note signature type of an Ed25519 `cosignature/v1`.
 pub const COSIGNATURE_V1: u8 = 0x04;
@@ -30,49 +29,23 @@ pub struct WitnessKey {
 impl WitnessKey {
     /// The 4-byte key id of this witness's cosignatures.
     pub fn key_hash(&self) -> [u8; 4] {
-        let mut h = Sha256::new();
-        h.update(self.name.as_bytes());
-        h.update([0x0a, COSIGNATURE_V1]);
-        h.update(self.key.as_bytes());
-        let d = h.finalize();
-        [d[0], d[1], d[2], d[3]]
+        typed_key_hash(&self.name, COSIGNATURE_V1, &self.key)
     }
 
     /// The C2SP verifier key `name+hex(key id)+base64(0x04 ‖ key)`.
     pub fn vkey(&self) -> String {
-        let mut typed = vec![COSIGNATURE_V1];
-        typed.extend_from_slice(self.key.as_bytes());
-        format!(
-            "{}+{}+{}",
-            self.name,
-            hex::encode(self.key_hash()),
-            STANDARD.encode(typed)
-        )
+        typed_vkey(&self.name, COSIGNATURE_V1, &self.key)
     }
 
     /// Parses a verifier key of type 0x04, checking its key id.
     pub fn parse_vkey(text: &str) -> Result<WitnessKey, JournalError> {
-        let bad = |why: &str| JournalError::Format(format!("witness key: {why}"));
-        let mut parts = text.trim_end().splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected name+keyid+key"));
-        };
-        let typed = STANDARD
-            .decode(key)
-            .map_err(|_| bad("the key is not base64"))?;
-        if typed.len() != 33 || typed[0] != COSIGNATURE_V1 {
-            return Err(bad(
-                "only Ed25519 cosignature/v1 (type 0x04) keys are supported",
-            ));
-        }
-        let witness = WitnessKey {
-            name: name.to_string(),
-            key: crate::keys::parse_public_key(&typed[1..])?,
-        };
-        if hex::encode(witness.key_hash()) != id {
-            return Err(bad("the key id does not match the name and key"));
-        }
-        Ok(witness)
+        let (name, key) = parse_typed_vkey(
+            text,
+            "witness key",
+            COSIGNATURE_V1,
+            "only Ed25519 cosignature/v1 (type 0x04) keys are supported",
+        )?;
+        Ok(WitnessKey { name, key })
     }
 
     /// The time of this witness's valid cosignature on `note`, if it has one. A line under this

@@ -142,15 +142,14 @@ impl WitnessDb {
         let Some(row) = row else {
             return Ok(None);
         };
-        let get = |e: tokio_postgres::Error| JournalError::Database(e.to_string());
-        let key: Vec<u8> = row.try_get(1).map_err(get)?;
-        let size: i64 = row.try_get(2).map_err(get)?;
-        let root: Vec<u8> = row.try_get(3).map_err(get)?;
-        let frontier: Vec<u8> = row.try_get(4).map_err(get)?;
-        let last: Option<Vec<u8>> = row.try_get(5).map_err(get)?;
+        let key: Vec<u8> = row.try_get(1).map_err(column_error)?;
+        let size: i64 = row.try_get(2).map_err(column_error)?;
+        let root: Vec<u8> = row.try_get(3).map_err(column_error)?;
+        let frontier: Vec<u8> = row.try_get(4).map_err(column_error)?;
+        let last: Option<Vec<u8>> = row.try_get(5).map_err(column_error)?;
         Ok(Some(LogState {
             origin: origin.to_string(),
-            machine: row.try_get(0).map_err(get)?,
+            machine: row.try_get(0).map_err(column_error)?,
             key: crate::keys::parse_public_key(&key)?,
             size: size as u64,
             root: hash_of(&root, "root")?,
@@ -159,8 +158,8 @@ impl WitnessDb {
                 .map(|c| hash_of(c, "frontier"))
                 .collect::<Result<_, _>>()?,
             last_payload: last.map(|l| hash_of(&l, "payload hash")).transpose()?,
-            checkpoint: row.try_get(6).map_err(get)?,
-            cosigned: row.try_get(7).map_err(get)?,
+            checkpoint: row.try_get(6).map_err(column_error)?,
+            cosigned: row.try_get(7).map_err(column_error)?,
         }))
     }
 
@@ -172,70 +171,15 @@ impl WitnessDb {
         first: bool,
         old_size: u64,
     ) -> Result<(), JournalError> {
-        let s = &accepted.state;
-        let frontier: Vec<u8> = s.frontier.iter().flatten().copied().collect();
-        let last = s.last_payload.map(|h| h.to_vec());
-        let (key, root) = (s.key.as_bytes().to_vec(), s.root.to_vec());
-        let size = s.size as i64;
-        let old = old_size as i64;
         let mut columns = Columns::of(accepted);
         let stored = self.run("store the push", |c| {
             Box::pin(async move {
                 let tx = c.transaction().await?;
-                let log_id: i64 = if first {
-                    let inserted = tx
-                        .query_opt(
-                            "INSERT INTO cordon_witness.logs (origin, machine, public_key, size,
-                                root, frontier, last_payload, checkpoint, cosigned)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                             ON CONFLICT (origin) DO NOTHING RETURNING log_id",
-                            &[&s.origin, &s.machine, &key, &size, &root, &frontier, &last,
-                              &s.checkpoint, &s.cosigned],
-                        )
-                        .await?;
-                    match inserted {
-                        Some(row) => row.try_get(0)?,
-                        None => return moved(&tx, &s.origin).await,
-                    }
-                } else {
-                    let row = tx
-                        .query_one(
-                            "SELECT log_id, size FROM cordon_witness.logs WHERE origin = $1 FOR UPDATE",
-                            &[&s.origin],
-                        )
-                        .await?;
-                    if row.try_get::<_, i64>(1)? != old {
-                        return moved(&tx, &s.origin).await;
-                    }
-                    let log_id: i64 = row.try_get(0)?;
-                    tx.execute(
-                        "UPDATE cordon_witness.logs SET public_key = $2, size = $3, root = $4,
-                            frontier = $5, last_payload = $6, checkpoint = $7, cosigned = $8,
-                            updated_at = now()
-                         WHERE log_id = $1",
-                        &[&log_id, &key, &size, &root, &frontier, &last, &s.checkpoint,
-                          &s.cosigned],
-                    )
-                    .await?;
-                    log_id
+                let log_id = match write_log(&tx, &accepted.state, first, old_size).await? {
+                    Ok(log_id) => log_id,
+                    Err(moved) => return Ok(moved),
                 };
-                tx.execute(
-                    "INSERT INTO cordon_witness.checkpoints (log_id, size, cosigned)
-                     VALUES ($1, $2, $3)
-                     ON CONFLICT (log_id, size) DO UPDATE SET cosigned = EXCLUDED.cosigned,
-                        accepted_at = now()",
-                    &[&log_id, &size, &s.cosigned],
-                )
-                .await?;
-                if let Some(r) = &accepted.rotation {
-                    tx.execute(
-                        "INSERT INTO cordon_witness.rotations (log_id, at_size, old_key, new_key, statement)
-                         VALUES ($1, $2, $3, $4, $5)",
-                        &[&log_id, &(r.at_size as i64), &r.old_key.as_bytes().to_vec(),
-                          &r.new_key.as_bytes().to_vec(), &r.statement],
-                    )
-                    .await?;
-                }
+                record_cosigned(&tx, log_id, accepted).await?;
                 if !columns.idx.is_empty() {
                     columns.link_receipts(&tx, log_id).await?;
                     columns.insert(&tx, log_id).await?;
@@ -307,16 +251,15 @@ impl WitnessDb {
                 .await
             })
         })?;
-        let get = |e: tokio_postgres::Error| JournalError::Database(e.to_string());
         rows.iter()
             .map(|r| {
-                let key: Vec<u8> = r.try_get(3).map_err(get)?;
+                let key: Vec<u8> = r.try_get(3).map_err(column_error)?;
                 Ok(LogSummary {
-                    origin: r.try_get(0).map_err(get)?,
-                    machine: r.try_get(1).map_err(get)?,
-                    size: r.try_get::<_, i64>(2).map_err(get)? as u64,
+                    origin: r.try_get(0).map_err(column_error)?,
+                    machine: r.try_get(1).map_err(column_error)?,
+                    size: r.try_get::<_, i64>(2).map_err(column_error)? as u64,
                     public_key: STANDARD.encode(key),
-                    cosigned: r.try_get(4).map_err(get)?,
+                    cosigned: r.try_get(4).map_err(column_error)?,
                 })
             })
             .collect()
@@ -360,23 +303,22 @@ impl WitnessDb {
                 .await
             })
         })?;
-        let get = |e: tokio_postgres::Error| JournalError::Database(e.to_string());
         rows.iter()
             .map(|r| {
-                let approvers: Option<String> = r.try_get(8).map_err(get)?;
+                let approvers: Option<String> = r.try_get(8).map_err(column_error)?;
                 Ok(Hit {
-                    machine: r.try_get(0).map_err(get)?,
-                    origin: r.try_get(1).map_err(get)?,
-                    index: r.try_get::<_, i64>(2).map_err(get)? as u64,
-                    kind: r.try_get(3).map_err(get)?,
-                    at: r.try_get(4).map_err(get)?,
-                    agent: r.try_get(5).map_err(get)?,
-                    outcome: r.try_get(6).map_err(get)?,
-                    command: r.try_get(7).map_err(get)?,
+                    machine: r.try_get(0).map_err(column_error)?,
+                    origin: r.try_get(1).map_err(column_error)?,
+                    index: r.try_get::<_, i64>(2).map_err(column_error)? as u64,
+                    kind: r.try_get(3).map_err(column_error)?,
+                    at: r.try_get(4).map_err(column_error)?,
+                    agent: r.try_get(5).map_err(column_error)?,
+                    outcome: r.try_get(6).map_err(column_error)?,
+                    command: r.try_get(7).map_err(column_error)?,
                     approvers: approvers
                         .map(|a| a.split(',').map(str::to_string).collect())
                         .unwrap_or_default(),
-                    line: r.try_get(9).map_err(get)?,
+                    line: r.try_get(9).map_err(column_error)?,
                 })
             })
             .collect()
@@ -384,6 +326,111 @@ impl WitnessDb {
 }
 
 /// The log's current size and cosigned checkpoint, for a push that lost a race.
+/// Writes the log's row inside `tx` and returns its id: inserted on the log's first push, updated
+/// when it still holds `old_size` entries. A log another push moved meanwhile is
+/// `Err(Stored::Moved)`, and nothing is written.
+async fn write_log(
+    tx: &tokio_postgres::Transaction<'_>,
+    s: &LogState,
+    first: bool,
+    old_size: u64,
+) -> Result<Result<i64, Stored>, tokio_postgres::Error> {
+    let frontier: Vec<u8> = s.frontier.iter().flatten().copied().collect();
+    let last = s.last_payload.map(|h| h.to_vec());
+    let (key, root) = (s.key.as_bytes().to_vec(), s.root.to_vec());
+    let size = s.size as i64;
+    if first {
+        let inserted = tx
+            .query_opt(
+                "INSERT INTO cordon_witness.logs (origin, machine, public_key, size,
+                    root, frontier, last_payload, checkpoint, cosigned)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (origin) DO NOTHING RETURNING log_id",
+                &[
+                    &s.origin,
+                    &s.machine,
+                    &key,
+                    &size,
+                    &root,
+                    &frontier,
+                    &last,
+                    &s.checkpoint,
+                    &s.cosigned,
+                ],
+            )
+            .await?;
+        return match inserted {
+            Some(row) => Ok(Ok(row.try_get(0)?)),
+            None => Ok(Err(moved(tx, &s.origin).await?)),
+        };
+    }
+    let row = tx
+        .query_one(
+            "SELECT log_id, size FROM cordon_witness.logs WHERE origin = $1 FOR UPDATE",
+            &[&s.origin],
+        )
+        .await?;
+    if row.try_get::<_, i64>(1)? != old_size as i64 {
+        return Ok(Err(moved(tx, &s.origin).await?));
+    }
+    let log_id: i64 = row.try_get(0)?;
+    tx.execute(
+        "UPDATE cordon_witness.logs SET public_key = $2, size = $3, root = $4,
+            frontier = $5, last_payload = $6, checkpoint = $7, cosigned = $8,
+            updated_at = now()
+         WHERE log_id = $1",
+        &[
+            &log_id,
+            &key,
+            &size,
+            &root,
+            &frontier,
+            &last,
+            &s.checkpoint,
+            &s.cosigned,
+        ],
+    )
+    .await?;
+    Ok(Ok(log_id))
+}
+
+/// Records the cosigned checkpoint of an accepted push, and its key rotation if it had one.
+async fn record_cosigned(
+    tx: &tokio_postgres::Transaction<'_>,
+    log_id: i64,
+    accepted: &Accepted,
+) -> Result<(), tokio_postgres::Error> {
+    let s = &accepted.state;
+    tx.execute(
+        "INSERT INTO cordon_witness.checkpoints (log_id, size, cosigned)
+         VALUES ($1, $2, $3)
+         ON CONFLICT (log_id, size) DO UPDATE SET cosigned = EXCLUDED.cosigned,
+            accepted_at = now()",
+        &[&log_id, &(s.size as i64), &s.cosigned],
+    )
+    .await?;
+    if let Some(r) = &accepted.rotation {
+        tx.execute(
+            "INSERT INTO cordon_witness.rotations (log_id, at_size, old_key, new_key, statement)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &log_id,
+                &(r.at_size as i64),
+                &r.old_key.as_bytes().to_vec(),
+                &r.new_key.as_bytes().to_vec(),
+                &r.statement,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A column that could not be read as the type it should hold.
+fn column_error(e: tokio_postgres::Error) -> JournalError {
+    JournalError::Database(e.to_string())
+}
+
 async fn moved(
     tx: &tokio_postgres::Transaction<'_>,
     origin: &str,

@@ -409,7 +409,6 @@ fn module(d: &mut Derived, option: &str, value: &Word) {
     }
 }
 
-/// The operands: paths read or written as the knowledge base says, hosts for remote ones.
 /// The operands: paths read or written as the knowledge base says, hosts for remote ones. A
 /// computed operand that `find -exec` or `xargs -0` fills with paths under known directories
 /// inside the working directory is judged as those directories.
@@ -424,16 +423,7 @@ fn operands(d: &mut Derived, parsed: &Parsed, flags: &[String], paths_under: Opt
     } else {
         spec.skip_operands.unwrap_or(0)
     };
-    let writes_by_flag = spec
-        .write_flags
-        .iter()
-        .any(|w| flags.iter().any(|f| f == w || f.starts_with(w.as_str())));
-    let mode = match (d.known, spec.operands) {
-        (_, Some(_)) if writes_by_flag => Some(Operands::Write),
-        (_, Some(mode)) => Some(mode),
-        (false, None) => None,
-        (true, None) => Some(Operands::None),
-    };
+    let mode = operand_mode(spec, d.known, flags);
     let operands = &parsed.operands;
     let last = operands.len().saturating_sub(1);
     let start = pathutil::normalize_absolute(&d.session.cwd);
@@ -444,32 +434,7 @@ fn operands(d: &mut Derived, parsed: &Parsed, flags: &[String], paths_under: Opt
             continue;
         }
         if !word.is_static {
-            let access = match mode {
-                Some(Operands::Read) => Some(Access::Read),
-                Some(Operands::Write) => Some(Access::Write),
-                _ => None,
-            };
-            match (paths_under, access) {
-                (Some(roots), Some(access)) => {
-                    // Judged as the directories they lie under, so a deny about those fires;
-                    // outside the working directory a tree may hold anything, so it stays asked.
-                    for root in roots {
-                        d.resolved_path(root, access);
-                    }
-                    if let Some(outside) = roots.iter().find(|r| !pathutil::is_within(r, &start)) {
-                        d.unresolved.push(format!(
-                            "the argument `{}` is any path under `{outside}`, outside the working directory",
-                            word.text
-                        ));
-                    }
-                }
-                (Some(_), None) => {}
-                (None, _) if text_args => {}
-                (None, _) => d.unresolved.push(format!(
-                    "the argument `{}` is computed at run time",
-                    word.text
-                )),
-            }
+            computed_operand(d, &word.text, mode, paths_under, text_args, &start);
             continue;
         }
         if idx < skip {
@@ -527,6 +492,58 @@ fn operands(d: &mut Derived, parsed: &Parsed, flags: &[String], paths_under: Opt
     d.spec = taken;
 }
 
+/// How the program treats its operands: as the knowledge base says (writes when a write flag is
+/// given), none for a known program that says nothing, and unknown for an unknown program.
+fn operand_mode(spec: &CommandSpec, known: bool, flags: &[String]) -> Option<Operands> {
+    let writes_by_flag = spec
+        .write_flags
+        .iter()
+        .any(|w| flags.iter().any(|f| f == w || f.starts_with(w.as_str())));
+    match (known, spec.operands) {
+        (_, Some(_)) if writes_by_flag => Some(Operands::Write),
+        (_, Some(mode)) => Some(mode),
+        (false, None) => None,
+        (true, None) => Some(Operands::None),
+    }
+}
+
+/// An operand computed at run time (`text`): judged as the directories `paths_under` when
+/// `find -exec` or `xargs -0` fills it with paths under them, and otherwise unresolved unless
+/// the program takes text, not paths. `start` is the working directory.
+fn computed_operand(
+    d: &mut Derived,
+    text: &str,
+    mode: Option<Operands>,
+    paths_under: Option<&[String]>,
+    text_args: bool,
+    start: &str,
+) {
+    let access = match mode {
+        Some(Operands::Read) => Some(Access::Read),
+        Some(Operands::Write) => Some(Access::Write),
+        _ => None,
+    };
+    match (paths_under, access) {
+        (Some(roots), Some(access)) => {
+            // Judged as the directories they lie under, so a deny about those fires;
+            // outside the working directory a tree may hold anything, so it stays asked.
+            for root in roots {
+                d.resolved_path(root, access);
+            }
+            if let Some(outside) = roots.iter().find(|r| !pathutil::is_within(r, start)) {
+                d.unresolved.push(format!(
+                    "the argument `{text}` is any path under `{outside}`, outside the working directory"
+                ));
+            }
+        }
+        (Some(_), None) => {}
+        (None, _) if text_args => {}
+        (None, _) => d
+            .unresolved
+            .push(format!("the argument `{text}` is computed at run time")),
+    }
+}
+
 /// `host:path`, `user@host:path`, `rsync://host/…`: another machine, so the network.
 fn remote_host(text: &str) -> Option<String> {
     if text.contains("://") {
@@ -563,6 +580,41 @@ fn assignments(d: &mut Derived, assignments: &[String]) {
     }
 }
 
+/// Whether the knowledge base calls the command destructive: the whole program, or one of its
+/// destructive flags or (non-flag) words given.
+fn is_destructive(spec: &CommandSpec, command: &SimpleCommand, flags: &[String]) -> bool {
+    spec.destructive.unwrap_or(false)
+        || spec.destructive_flags.iter().any(|x| {
+            flags.contains(x)
+                || command
+                    .words
+                    .iter()
+                    .skip(1)
+                    .any(|o| o.is_static && o.text == *x && !x.starts_with('-'))
+        })
+}
+
+/// The command's tags: the knowledge base's, those derived, and `privileged` and
+/// `local_executable` where they hold.
+fn tags_of(
+    spec: &CommandSpec,
+    derived: &[String],
+    command: &SimpleCommand,
+    program: &str,
+) -> Vec<String> {
+    let mut tags = spec.tags.clone();
+    for tag in derived {
+        push_unique(&mut tags, tag.clone());
+    }
+    if command.privileged {
+        push_unique(&mut tags, "privileged".to_string());
+    }
+    if program.starts_with('/') {
+        push_unique(&mut tags, "local_executable".to_string());
+    }
+    tags
+}
+
 fn finish(
     mut d: Derived,
     command: &SimpleCommand,
@@ -588,26 +640,8 @@ fn finish(
     }
     let spec = &d.spec;
     let network = d.network || spec.network.unwrap_or(false);
-    let destructive = d.destructive
-        || spec.destructive.unwrap_or(false)
-        || spec.destructive_flags.iter().any(|x| {
-            flags.contains(x)
-                || command
-                    .words
-                    .iter()
-                    .skip(1)
-                    .any(|o| o.is_static && o.text == *x && !x.starts_with('-'))
-        });
-    let mut tags = spec.tags.clone();
-    for tag in &d.tags {
-        push_unique(&mut tags, tag.clone());
-    }
-    if command.privileged {
-        push_unique(&mut tags, "privileged".to_string());
-    }
-    if program.starts_with('/') {
-        push_unique(&mut tags, "local_executable".to_string());
-    }
+    let destructive = d.destructive || is_destructive(spec, command, &flags);
+    let tags = tags_of(spec, &d.tags, command, &program);
     let inline_code = d.inline_code || spec.tags.iter().any(|t| t == "inline_code");
     let effect = spec.effect.unwrap_or(EffectType::TransformLocal);
     let read_only = d.known

@@ -103,7 +103,31 @@ pub(super) fn apply(
         }
         _ => {}
     }
-    let beside = match program {
+    if writes_beside_operands(program, flags) {
+        writes_beside(d, parsed);
+    }
+    if d.spec
+        .inline_code_flags
+        .iter()
+        .any(|f| f == "-c" || f == "-e")
+    {
+        interpreter_script(d, parsed);
+    }
+    match d.spec.program_text {
+        Some(ProgramLanguage::Awk) => {
+            program_text_of(d, parsed, program_text::awk, &["-e", "--source"])
+        }
+        Some(ProgramLanguage::Sed) => {
+            program_text_of(d, parsed, program_text::sed, &["-e", "--expression"])
+        }
+        Some(ProgramLanguage::Sql) => sqlite(d, parsed, flags, command),
+        None => {}
+    }
+}
+
+/// Whether `program` with `flags` creates files beside the operands it writes.
+fn writes_beside_operands(program: &str, flags: &[String]) -> bool {
+    match program {
         // Compressors write `f.gz` (or `f` from `f.gz`) next to their operand.
         "gzip" | "gunzip" | "bzip2" | "bunzip2" | "xz" | "unxz" | "zstd" | "unzstd" | "lz4" => {
             !has(
@@ -124,26 +148,6 @@ pub(super) fn apply(
         // `--backup` leaves `f~` beside what it replaces.
         "cp" | "mv" | "ln" | "install" | "patch" => has(flags, &["-b", "--backup"]),
         _ => false,
-    };
-    if beside {
-        writes_beside(d, parsed);
-    }
-    if d.spec
-        .inline_code_flags
-        .iter()
-        .any(|f| f == "-c" || f == "-e")
-    {
-        interpreter_script(d, parsed);
-    }
-    match d.spec.program_text {
-        Some(ProgramLanguage::Awk) => {
-            program_text_of(d, parsed, program_text::awk, &["-e", "--source"])
-        }
-        Some(ProgramLanguage::Sed) => {
-            program_text_of(d, parsed, program_text::sed, &["-e", "--expression"])
-        }
-        Some(ProgramLanguage::Sql) => sqlite(d, parsed, flags, command),
-        None => {}
     }
 }
 

@@ -3,7 +3,7 @@
 
 use cordon_core::contract::Contract;
 use cordon_core::decision::{self, ClassifiedEffect, PolicyDecision};
-use cordon_core::{Outcome, ReasonCode, Verdict};
+use cordon_core::{Outcome, ReasonCode};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -39,9 +39,8 @@ pub struct CommandJudgement {
 /// The decision on a whole text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Decision {
+    /// cordon's outcome; the CSC verdict a CSC peer sees is `outcome.verdict()`.
     pub outcome: Outcome,
-    /// The CSC verdict a CSC peer sees.
-    pub decision: Verdict,
     pub reason_codes: Vec<CordonReason>,
     /// One sentence a person reads.
     pub sentence: String,
@@ -91,14 +90,7 @@ pub fn decide_facts(
         .map(|c| c.outcome)
         .max_by_key(|o| severity(*o))
         .unwrap_or(Outcome::Allow);
-    let mut reason_codes: Vec<CordonReason> = Vec::new();
-    for command in commands.iter().filter(|c| c.outcome == outcome) {
-        for code in &command.reason_codes {
-            if !reason_codes.contains(code) {
-                reason_codes.push(*code);
-            }
-        }
-    }
+    let mut reason_codes = codes_at(&commands, outcome);
     let bounded = reason_codes.contains(&CordonReason::EnvelopeBounded);
     let mut sentence = match outcome {
         Outcome::Allow if commands.len() > 1 && bounded => format!(
@@ -146,16 +138,43 @@ pub fn decide_facts(
         reason_codes = vec![CordonReason::RuleDenied];
         sentence = format!("Denied: the policy cannot be used: {why}.");
     }
-    Decision {
-        outcome,
-        decision: outcome.verdict(),
-        reason_codes,
-        sentence,
-        commands,
-        unresolved: facts.unresolved.clone(),
-        policy_name: policy.name.clone(),
-        policy_sha256: policy.sha256.clone(),
+    let policy = (policy.name.as_str(), policy.sha256.as_str());
+    Decision::new(outcome, reason_codes, sentence, commands, facts, policy)
+}
+
+impl Decision {
+    /// The decision on `facts` with `outcome`, under the policy named `policy` (name, SHA-256).
+    pub(crate) fn new(
+        outcome: Outcome,
+        reason_codes: Vec<CordonReason>,
+        sentence: String,
+        commands: Vec<CommandJudgement>,
+        facts: &Facts,
+        policy: (&str, &str),
+    ) -> Decision {
+        Decision {
+            outcome,
+            reason_codes,
+            sentence,
+            commands,
+            unresolved: facts.unresolved.clone(),
+            policy_name: policy.0.to_string(),
+            policy_sha256: policy.1.to_string(),
+        }
     }
+}
+
+/// The reason codes of the commands judged `outcome`, each once, in the order they first appear.
+pub(crate) fn codes_at(commands: &[CommandJudgement], outcome: Outcome) -> Vec<CordonReason> {
+    let mut reason_codes: Vec<CordonReason> = Vec::new();
+    for command in commands.iter().filter(|c| c.outcome == outcome) {
+        for code in &command.reason_codes {
+            if !reason_codes.contains(code) {
+                reason_codes.push(*code);
+            }
+        }
+    }
+    reason_codes
 }
 
 fn hits_for<'p>(
@@ -178,7 +197,8 @@ fn worst(hits: &[&CompiledRule], default: Outcome) -> Outcome {
         .unwrap_or(default)
 }
 
-fn code_for(outcome: Outcome) -> CordonReason {
+/// The reason code of a rule's outcome.
+pub(crate) fn code_for(outcome: Outcome) -> CordonReason {
     match outcome {
         Outcome::Allow => CordonReason::RuleAllowed,
         Outcome::AllowWithCheckpoint => CordonReason::RuleCheckpointed,
@@ -305,7 +325,8 @@ fn judge(
     }
 }
 
-fn label(outcome: Outcome) -> &'static str {
+/// How a sentence names an outcome.
+pub(crate) fn label(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Allow => "Allowed",
         Outcome::Deny => "Denied",
@@ -445,7 +466,7 @@ impl Decision {
         PolicyDecision {
             contract_id: contract.contract_id.clone(),
             contract_sha256: Some(contract_sha256.to_string()),
-            decision: self.decision,
+            decision: self.outcome.verdict(),
             policy_profile: self.policy_name.clone(),
             classified_effects: contract
                 .commands

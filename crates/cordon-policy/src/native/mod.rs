@@ -23,6 +23,7 @@ use cordon_core::{EffectType, Outcome};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub(crate) use decide::{code_for, codes_at, label};
 pub use decide::{
     decide, decide_facts, decide_under, expand_template, CommandJudgement, Decision, RuleHit,
 };

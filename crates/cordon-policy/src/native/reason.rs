@@ -37,10 +37,13 @@ pub enum CordonReason {
     /// a variable cordon never passes, or a grant to one part of a text that runs as a whole
     /// (every part would receive it).
     SecretGrantRefused,
+    /// An agent's own search tool (`Grep`, `read_many_files`) would read the contents of a place
+    /// the envelope never opens (credentials, cordon's home) beneath the directory it searches.
+    SearchReachesCredentials,
 }
 
 impl CordonReason {
-    pub const ALL: [CordonReason; 13] = [
+    pub const ALL: [CordonReason; 14] = [
         CordonReason::RuleAllowed,
         CordonReason::RuleCheckpointed,
         CordonReason::RuleRedirected,
@@ -54,6 +57,7 @@ impl CordonReason {
         CordonReason::EnvelopeBounded,
         CordonReason::HardenedUnavailable,
         CordonReason::SecretGrantRefused,
+        CordonReason::SearchReachesCredentials,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +75,7 @@ impl CordonReason {
             CordonReason::EnvelopeBounded => "ENVELOPE_BOUNDED",
             CordonReason::HardenedUnavailable => "HARDENED_UNAVAILABLE",
             CordonReason::SecretGrantRefused => "SECRET_GRANT_REFUSED",
+            CordonReason::SearchReachesCredentials => "SEARCH_REACHES_CREDENTIALS",
         }
     }
 }

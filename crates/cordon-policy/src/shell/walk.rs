@@ -286,15 +286,7 @@ impl<'a> Walker<'a> {
                 self.check_assigned_name(&name, &value);
                 let plain_name = name.split('[').next().unwrap_or("").to_string();
                 self.assign(ctx, &plain_name, &value, false);
-                if let Some(why) = super::resolve::dangerous_assignment(&name, &value.text) {
-                    let mut inner = ctx.clone();
-                    inner
-                        .unresolved
-                        .push(format!("`{name}=…` {why}, for every later command"));
-                    let mut command = super::resolve::new_command(&inner, vec![Word::literal(":")]);
-                    command.assignments.push(format!("{name}={}", value.text));
-                    self.emit(command);
-                }
+                self.emit_if_dangerous(ctx, &name, &value);
             }
             "function_definition" => {
                 let name = node
@@ -587,6 +579,20 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// A statement-level assignment that changes how every later command runs (a dangerous
+    /// variable) is emitted as a `:` command carrying it, unresolved, so it is judged.
+    fn emit_if_dangerous(&mut self, ctx: &Ctx, name: &str, value: &Word) {
+        if let Some(why) = super::resolve::dangerous_assignment(name, &value.text) {
+            let mut inner = ctx.clone();
+            inner
+                .unresolved
+                .push(format!("`{name}=…` {why}, for every later command"));
+            let mut command = super::resolve::new_command(&inner, vec![Word::literal(":")]);
+            command.assignments.push(format!("{name}={}", value.text));
+            self.emit(command);
+        }
+    }
+
     fn resolve_assigned(
         &mut self,
         words: Vec<Word>,
@@ -596,15 +602,7 @@ impl<'a> Walker<'a> {
         if words.is_empty() {
             // Only assignments (`A=1 B=2`): judge them as the statement-level form.
             for (name, value) in assignments {
-                if let Some(why) = super::resolve::dangerous_assignment(&name, &value.text) {
-                    let mut inner = ctx.clone();
-                    inner
-                        .unresolved
-                        .push(format!("`{name}=…` {why}, for every later command"));
-                    let mut command = super::resolve::new_command(&inner, vec![Word::literal(":")]);
-                    command.assignments.push(format!("{name}={}", value.text));
-                    self.emit(command);
-                }
+                self.emit_if_dangerous(ctx, &name, &value);
             }
             return;
         }
@@ -955,41 +953,45 @@ impl<'a> Walker<'a> {
                 self.collect_substitutions(node, src, ctx);
                 dynamic(text)
             }
-            "concatenation" => {
-                let mut out = Word::literal("");
-                for (i, part) in named_children(node).into_iter().enumerate() {
-                    let piece = if i == 0 && part.kind() == "word" {
-                        // Tilde expansion applies to the start of the whole word only.
-                        let mut piece = unescape_unquoted(node_text(part, src));
-                        if piece.is_static && !node_text(node, src).starts_with("~/\"") {
-                            match self.tilde(&piece.text, ctx) {
-                                Some(Some(expanded)) => piece.text = expanded,
-                                Some(None) => piece.is_static = false,
-                                None => {}
-                            }
-                        }
-                        piece
-                    } else {
-                        self.word(part, src, ctx)
-                    };
-                    out.text.push_str(&piece.text);
-                    out.is_static &= piece.is_static;
-                    out.glob |= piece.glob;
-                }
-                if node.child_count() != node.named_child_count() {
-                    // Anonymous pieces (a bare `$`, `=`) were not evaluated: keep the source.
-                    return dynamic(text);
-                }
-                if !out.is_static {
-                    out.text = text.to_string();
-                }
-                out
-            }
+            "concatenation" => self.concatenation(node, src, ctx),
             _ => {
                 self.collect_substitutions(node, src, ctx);
                 dynamic(text)
             }
         }
+    }
+
+    /// Pieces written together (`a"$b"c`): static only if every piece is, and then their text.
+    fn concatenation(&mut self, node: Node, src: &str, ctx: &Ctx) -> Word {
+        let text = node_text(node, src);
+        let mut out = Word::literal("");
+        for (i, part) in named_children(node).into_iter().enumerate() {
+            let piece = if i == 0 && part.kind() == "word" {
+                // Tilde expansion applies to the start of the whole word only.
+                let mut piece = unescape_unquoted(node_text(part, src));
+                if piece.is_static && !node_text(node, src).starts_with("~/\"") {
+                    match self.tilde(&piece.text, ctx) {
+                        Some(Some(expanded)) => piece.text = expanded,
+                        Some(None) => piece.is_static = false,
+                        None => {}
+                    }
+                }
+                piece
+            } else {
+                self.word(part, src, ctx)
+            };
+            out.text.push_str(&piece.text);
+            out.is_static &= piece.is_static;
+            out.glob |= piece.glob;
+        }
+        if node.child_count() != node.named_child_count() {
+            // Anonymous pieces (a bare `$`, `=`) were not evaluated: keep the source.
+            return dynamic(text);
+        }
+        if !out.is_static {
+            out.text = text.to_string();
+        }
+        out
     }
 
     fn double_quoted(&mut self, node: Node, src: &str, ctx: &Ctx) -> Word {

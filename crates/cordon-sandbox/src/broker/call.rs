@@ -145,85 +145,94 @@ impl Memory for ThreadMemory {
 
 /// Decodes one notification's syscall. Errors are the errno the caller gets.
 pub(crate) fn decode(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<Call, i32> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(call) = decode_legacy(data, memory)? {
+        return Ok(call);
+    }
+    decode_at(data, memory)
+}
+
+/// The x86_64 calls that name paths relative to the cwd only (`open`, `rename`, ...), or `None`
+/// for any other call.
+#[cfg(target_arch = "x86_64")]
+fn decode_legacy(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<Option<Call>, i32> {
     let a = data.args;
     let nr = libc::c_long::from(data.nr);
-    let path = |i: usize| memory.path(a[i]);
-    let at = |i: usize| dirfd(a[i]);
-    let arg = |dir: Dirfd, path: Vec<u8>| PathArg { at: dir, path };
-    let cwd = Dirfd::Cwd;
-    #[cfg(target_arch = "x86_64")]
-    let legacy = match nr {
+    let args = Args { raw: a, memory };
+    Ok(match nr {
         libc::SYS_open => Some(Call::Open {
-            file: arg(cwd, path(0)?),
+            file: args.cwd_path(0)?,
             flags: a[1] as i32,
             mode: a[2] as u32,
         }),
         libc::SYS_creat => Some(Call::Open {
-            file: arg(cwd, path(0)?),
+            file: args.cwd_path(0)?,
             flags: libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
             mode: a[1] as u32,
         }),
         libc::SYS_mkdir => Some(Call::Mkdir {
-            dir: arg(cwd, path(0)?),
+            dir: args.cwd_path(0)?,
             mode: a[1] as u32,
         }),
         libc::SYS_mknod => Some(Call::Mknod {
-            node: arg(cwd, path(0)?),
+            node: args.cwd_path(0)?,
             mode: a[1] as u32,
             dev: a[2],
         }),
         libc::SYS_rename => Some(Call::Rename {
-            from: arg(cwd, path(0)?),
-            to: arg(cwd, path(1)?),
+            from: args.cwd_path(0)?,
+            to: args.cwd_path(1)?,
             flags: 0,
         }),
         libc::SYS_renameat => Some(Call::Rename {
-            from: arg(at(0)?, path(1)?),
-            to: arg(at(2)?, path(3)?),
+            from: args.at_path(0, 1)?,
+            to: args.at_path(2, 3)?,
             flags: 0,
         }),
         libc::SYS_link => Some(Call::Link {
-            from: arg(cwd, path(0)?),
-            to: arg(cwd, path(1)?),
+            from: args.cwd_path(0)?,
+            to: args.cwd_path(1)?,
             flags: 0,
         }),
         libc::SYS_symlink => Some(Call::Symlink {
-            target: path(0)?,
-            link: arg(cwd, path(1)?),
+            target: args.path(0)?,
+            link: args.cwd_path(1)?,
         }),
         libc::SYS_unlink => Some(Call::Unlink {
-            entry: arg(cwd, path(0)?),
+            entry: args.cwd_path(0)?,
             dir: false,
         }),
         libc::SYS_rmdir => Some(Call::Unlink {
-            entry: arg(cwd, path(0)?),
+            entry: args.cwd_path(0)?,
             dir: true,
         }),
         _ => None,
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let legacy = None;
-    if let Some(call) = legacy {
-        return Ok(call);
-    }
+    })
+}
+
+/// The calls of every architecture (`openat`, `renameat2`, ...); any other is `ENOSYS`.
+fn decode_at(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<Call, i32> {
+    let a = data.args;
+    let nr = libc::c_long::from(data.nr);
+    let args = Args { raw: a, memory };
     Ok(match nr {
         libc::SYS_openat => Call::Open {
-            file: arg(at(0)?, path(1)?),
+            file: args.at_path(0, 1)?,
             flags: a[2] as i32,
             mode: a[3] as u32,
         },
         libc::SYS_mkdirat => Call::Mkdir {
-            dir: arg(at(0)?, path(1)?),
+            dir: args.at_path(0, 1)?,
             mode: a[2] as u32,
         },
         libc::SYS_mknodat => Call::Mknod {
-            node: arg(at(0)?, path(1)?),
+            node: args.at_path(0, 1)?,
             mode: a[2] as u32,
             dev: a[3],
         },
         libc::SYS_renameat2 => Call::Rename {
-            from: arg(at(0)?, path(1)?),
-            to: arg(at(2)?, path(3)?),
+            from: args.at_path(0, 1)?,
+            to: args.at_path(2, 3)?,
             flags: a[4] as u32,
         },
         libc::SYS_linkat => {
@@ -232,14 +241,14 @@ pub(crate) fn decode(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<C
                 return Err(libc::EINVAL);
             }
             Call::Link {
-                from: arg(at(0)?, path(1)?),
-                to: arg(at(2)?, path(3)?),
+                from: args.at_path(0, 1)?,
+                to: args.at_path(2, 3)?,
                 flags,
             }
         }
         libc::SYS_symlinkat => Call::Symlink {
-            target: path(0)?,
-            link: arg(at(1)?, path(2)?),
+            target: args.path(0)?,
+            link: args.at_path(1, 2)?,
         },
         libc::SYS_unlinkat => {
             let flags = a[2] as i32;
@@ -247,17 +256,47 @@ pub(crate) fn decode(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<C
                 return Err(libc::EINVAL);
             }
             Call::Unlink {
-                entry: arg(at(0)?, path(1)?),
+                entry: args.at_path(0, 1)?,
                 dir: flags & libc::AT_REMOVEDIR != 0,
             }
         }
         libc::SYS_truncate => Call::Truncate {
-            file: arg(cwd, path(0)?),
+            file: args.cwd_path(0)?,
             length: a[1] as i64,
         },
         // The filter sends nothing else; answer as the kernel would for an unknown call.
         _ => return Err(libc::ENOSYS),
     })
+}
+
+/// A notification's arguments, read as the call's paths and directory fds.
+struct Args<'m> {
+    raw: [u64; 6],
+    memory: &'m dyn Memory,
+}
+
+impl Args<'_> {
+    /// Argument `i` as a path in the caller's memory.
+    fn path(&self, i: usize) -> Result<Vec<u8>, i32> {
+        self.memory.path(self.raw[i])
+    }
+
+    /// Argument `i` as a path relative to the caller's cwd.
+    fn cwd_path(&self, i: usize) -> Result<PathArg, i32> {
+        Ok(PathArg {
+            at: Dirfd::Cwd,
+            path: self.path(i)?,
+        })
+    }
+
+    /// Argument `dir` as a directory fd and argument `i` as a path relative to it.
+    fn at_path(&self, dir: usize, i: usize) -> Result<PathArg, i32> {
+        let at = dirfd(self.raw[dir])?;
+        Ok(PathArg {
+            at,
+            path: self.path(i)?,
+        })
+    }
 }
 
 /// A directory fd argument (an `int`; `AT_FDCWD` is the cwd).

@@ -333,14 +333,7 @@ fn perform(op: Op, umask_now: &mut Option<u32>) -> Outcome {
             object,
             flags,
             fifo,
-        } => {
-            let path = magic(object);
-            let flags = flags & !MAGIC_UNFIT;
-            open_maybe_fifo(fifo, flags, |flags| {
-                // SAFETY: `path` is NUL-terminated.
-                unsafe { libc::open(path.as_ptr(), flags) }
-            })
-        }
+        } => reopen(object, flags, fifo),
         Op::Mkdir {
             parent,
             name,
@@ -379,20 +372,7 @@ fn perform(op: Op, umask_now: &mut Option<u32>) -> Outcome {
             to_parent,
             to_name,
             flags,
-        } => {
-            // SAFETY: both names are NUL-terminated; both parents are live directory fds.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_renameat2,
-                    from_parent,
-                    from_name.as_ptr(),
-                    to_parent,
-                    to_name.as_ptr(),
-                    flags,
-                )
-            };
-            done(rc as libc::c_int)
-        }
+        } => rename((from_parent, &from_name), (to_parent, &to_name), flags),
         Op::Link {
             from,
             to_parent,
@@ -404,6 +384,32 @@ fn perform(op: Op, umask_now: &mut Option<u32>) -> Outcome {
             done(unsafe { libc::truncate(path.as_ptr(), length) })
         }
     }
+}
+
+/// Opens a file the caller holds anew, through its `/proc/thread-self/fd` name.
+fn reopen(object: RawFd, flags: i32, fifo: Option<FifoWait>) -> Outcome {
+    let path = magic(object);
+    let flags = flags & !MAGIC_UNFIT;
+    open_maybe_fifo(fifo, flags, |flags| {
+        // SAFETY: `path` is NUL-terminated.
+        unsafe { libc::open(path.as_ptr(), flags) }
+    })
+}
+
+/// `renameat2` of the entry `from` (parent fd, name) to `to`.
+fn rename(from: (RawFd, &CStr), to: (RawFd, &CStr), flags: u32) -> Outcome {
+    // SAFETY: both names are NUL-terminated; both parents are live directory fds.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            from.0,
+            from.1.as_ptr(),
+            to.0,
+            to.1.as_ptr(),
+            flags,
+        )
+    };
+    done(rc as libc::c_int)
 }
 
 fn link(from: LinkFrom, to_parent: RawFd, to_name: &CStr) -> Outcome {

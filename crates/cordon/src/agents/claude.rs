@@ -8,17 +8,65 @@
 use serde_json::{json, Value};
 
 use super::{
-    cwd_or_current, json_reply, opt_str, req_object, req_str, silent_reply, Action, Agent, Answer,
-    Event, HookError, Input, Reply, ToolOutcome, ToolRequest,
+    cwd_or_current, file_tools, json_reply, opt_str, req_object, req_str, silent_reply, Action,
+    Agent, Answer, Event, FileAccess, HookError, Input, Reply, ToolOutcome, ToolRequest,
 };
 
-/// Claude Code's file-writing tools and the member naming the file.
-const WRITE_TOOLS: &[(&str, &str)] = &[
-    ("Write", "file_path"),
-    ("Edit", "file_path"),
-    ("MultiEdit", "file_path"),
-    ("NotebookEdit", "notebook_path"),
-];
+/// Codex's file-editing tool: a patch in its own format (`*** Update File: path` …).
+const CODEX_PATCH_TOOL: &str = "apply_patch";
+
+/// The files a Codex `apply_patch` call changes: its patch is `command` (or `input`, as some
+/// Codex releases send it); a patch that names no file is an error.
+fn codex_patch(input: &Input) -> Result<Action, HookError> {
+    let field = |key: &str| opt_str(input, key).map_err(|e| HookError(format!("tool_input: {e}")));
+    let patch = match field("command")? {
+        Some(patch) => patch,
+        None => {
+            field("input")?.ok_or_else(|| HookError("tool_input: `command` is missing".into()))?
+        }
+    };
+    let targets = file_tools::patch_targets(&patch);
+    if targets.is_empty() {
+        return Err(HookError(
+            "tool_input: the patch names no file to add, update, delete or move".into(),
+        ));
+    }
+    Ok(Action::File {
+        tool: CODEX_PATCH_TOOL.to_string(),
+        access: FileAccess::Write,
+        targets,
+    })
+}
+
+/// What one of Claude Code's file tools names, from its input: `file_path` (`Read`, `Write`,
+/// `Edit`, `MultiEdit`), `notebook_path`, `path` (`LS`; `Grep` and `Glob`, where it is optional
+/// and means the cwd), `Glob`'s `pattern` under it, and `WebFetch`'s `url`. `None` for a tool
+/// that is not a file tool.
+fn file_action(tool: &str, input: &Input) -> Result<Option<Action>, HookError> {
+    let Some(access) = FileAccess::of_claude_code_tool(tool) else {
+        return Ok(None);
+    };
+    let required =
+        |key: &str| req_str(input, key).map_err(|e| HookError(format!("tool_input: {e}")));
+    let optional =
+        |key: &str| opt_str(input, key).map_err(|e| HookError(format!("tool_input: {e}")));
+    let target = match tool {
+        "NotebookEdit" => required("notebook_path")?,
+        "LS" => required("path")?,
+        "Grep" => optional("path")?.unwrap_or_else(|| ".".into()),
+        "Glob" => {
+            let dir = optional("path")?.unwrap_or_else(|| ".".into());
+            file_tools::glob_base(&dir, &required("pattern")?)?
+        }
+        "WebFetch" => required("url")?,
+        _ => required("file_path")?,
+    };
+    Ok(Some(Action::File {
+        tool: tool.to_string(),
+        access,
+        targets: vec![target],
+    }))
+}
 
 pub fn parse(agent: Agent, input: &Input) -> Result<Event, HookError> {
     let event = req_str(input, "hook_event_name")?;
@@ -50,16 +98,13 @@ fn before(
             command: req_str(tool_input, "command")
                 .map_err(|e| HookError(format!("tool_input: {e}")))?,
         }
-    } else if let Some((_, member)) = WRITE_TOOLS.iter().find(|(t, _)| *t == tool) {
-        Action::Write {
-            tool: tool.clone(),
-            paths: vec![
-                req_str(tool_input, member).map_err(|e| HookError(format!("tool_input: {e}")))?
-            ],
-        }
+    } else if agent == Agent::Codex && tool == CODEX_PATCH_TOOL {
+        codex_patch(tool_input)?
+    } else if let Some(action) = file_action(&tool, tool_input)? {
+        action
     } else {
         return Err(HookError(format!(
-            "cordon does not judge the tool `{tool}`; hook it only on Bash, Write, Edit and MultiEdit"
+            "cordon does not judge the tool `{tool}`; hook it only on Bash and the file tools (Read, Write, Edit, MultiEdit, NotebookEdit, Grep, Glob, LS, WebFetch)"
         )));
     };
     let workspace = match agent {

@@ -10,8 +10,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    cwd_or_current, json_reply, opt_str, req_str, Action, Agent, Answer, Event, HookError, Input,
-    Reply, ToolOutcome, ToolRequest,
+    cwd_or_current, json_reply, opt_str, req_str, Action, Agent, Answer, Event, FileAccess,
+    HookError, Input, Reply, ToolOutcome, ToolRequest,
 };
 
 pub fn parse(input: &Input) -> Result<Event, HookError> {
@@ -20,15 +20,7 @@ pub fn parse(input: &Input) -> Result<Event, HookError> {
     let tool_use_id = opt_str(input, "generation_id")?;
     match event.as_str() {
         "beforeShellExecution" => {
-            let workspace = match input.get("workspace_roots") {
-                None | Some(Value::Null) => None,
-                Some(Value::Array(roots)) => match roots.first() {
-                    None => None,
-                    Some(Value::String(root)) => Some(root.clone()),
-                    Some(_) => return Err(HookError("`workspace_roots` must hold strings".into())),
-                },
-                Some(_) => return Err(HookError("`workspace_roots` must be an array".into())),
-            };
+            let workspace = workspace_root(input)?;
             Ok(Event::Before(ToolRequest {
                 agent: Agent::Cursor,
                 harness_session,
@@ -40,6 +32,19 @@ pub fn parse(input: &Input) -> Result<Event, HookError> {
                 },
             }))
         }
+        // The agent reading a file into its context: judged like `Read`.
+        READ_EVENT => Ok(Event::Before(ToolRequest {
+            agent: Agent::Cursor,
+            harness_session,
+            tool_use_id,
+            cwd: cwd_or_current(opt_str(input, "cwd")?)?,
+            workspace: workspace_root(input)?,
+            action: Action::File {
+                tool: READ_EVENT.to_string(),
+                access: FileAccess::Read,
+                targets: vec![req_str(input, "file_path")?],
+            },
+        })),
         "afterShellExecution" => Ok(Event::After(ToolOutcome {
             agent: Agent::Cursor,
             harness_session,
@@ -56,8 +61,40 @@ pub fn parse(input: &Input) -> Result<Event, HookError> {
             error: None,
         })),
         other => Err(HookError(format!(
-            "cordon answers beforeShellExecution and afterShellExecution, not `{other}`"
+            "cordon answers beforeShellExecution, beforeReadFile and afterShellExecution, not `{other}`"
         ))),
+    }
+}
+
+/// The event of Cursor reading a file for the agent.
+pub const READ_EVENT: &str = "beforeReadFile";
+
+/// The first of `workspace_roots`: what `{workspace}` means.
+fn workspace_root(input: &Input) -> Result<Option<String>, HookError> {
+    match input.get("workspace_roots") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(roots)) => match roots.first() {
+            None => Ok(None),
+            Some(Value::String(root)) => Ok(Some(root.clone())),
+            Some(_) => Err(HookError("`workspace_roots` must hold strings".into())),
+        },
+        Some(_) => Err(HookError("`workspace_roots` must be an array".into())),
+    }
+}
+
+/// The answer to `beforeReadFile`, which knows only allow and deny: what the policy asks about
+/// is denied, with the reason.
+pub fn render_read(answer: &Answer) -> Reply {
+    match answer {
+        Answer::Ask { reason } => render(
+            &Answer::Deny {
+                reason: format!(
+                    "{reason} Cursor cannot ask before reading a file, so cordon denies it; read it yourself if it should be read."
+                ),
+            },
+            None,
+        ),
+        other => render(other, None),
     }
 }
 
@@ -89,5 +126,32 @@ pub fn render(answer: &Answer, command: Option<&str>) -> Reply {
                 ))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn a_read_the_policy_asks_about_is_denied_with_the_reason() {
+        let reply = render_read(&Answer::Ask {
+            reason: "Needs approval: x.".into(),
+        });
+        let v: Value = serde_json::from_str(&reply.stdout).unwrap();
+        assert_eq!(v["permission"], "deny");
+        let message = v["agent_message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Needs approval: x. Cursor cannot ask"),
+            "{message}"
+        );
+        // Positive control: an allow stays an allow.
+        let reply = render_read(&Answer::Allow {
+            run_as: None,
+            reason: "Allowed.".into(),
+        });
+        let v: Value = serde_json::from_str(&reply.stdout).unwrap();
+        assert_eq!(v["permission"], "allow");
     }
 }

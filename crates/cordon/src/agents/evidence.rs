@@ -256,7 +256,11 @@ fn sync_failed(e: cordon_journal::JournalError) -> HookError {
 pub fn decision_of(request: &ToolRequest, verdict: &Verdict) -> Decision {
     let (tool, subject) = match &request.action {
         Action::Shell { command } => ("shell", json!({"command": command})),
-        Action::Write { tool, paths } => (tool.as_str(), json!({"paths": paths})),
+        Action::File {
+            tool,
+            access,
+            targets,
+        } => (tool.as_str(), json!({"access": access, "targets": targets})),
     };
     // Text that cannot be a contract (too many commands, an empty argument) is still pinned: by
     // the hash of what the agent asked.
@@ -275,6 +279,10 @@ pub fn decision_of(request: &ToolRequest, verdict: &Verdict) -> Decision {
     }
     if let Some(run_as) = &verdict.run_as {
         details["run_as"] = Value::String(run_as.clone());
+    }
+    if !verdict.resolved.is_empty() {
+        // The real paths the file tool's targets reach: what was judged.
+        details["resolved"] = json!(verdict.resolved);
     }
     if !verdict.secrets.is_empty() {
         // Names and the rule that granted each: the run resolves the values, after its gate.

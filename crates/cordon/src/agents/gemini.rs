@@ -7,14 +7,96 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::{
-    cwd_or_current, json_reply, opt_str, req_object, req_str, silent_reply, Action, Agent, Answer,
-    Event, HookError, Input, Reply, ToolOutcome, ToolRequest,
+    cwd_or_current, file_tools, json_reply, opt_str, req_object, req_str, silent_reply, Action,
+    Agent, Answer, Event, FileAccess, HookError, Input, Reply, ToolOutcome, ToolRequest,
 };
 
 /// Gemini's shell tool.
 const SHELL_TOOL: &str = "run_shell_command";
-/// Gemini's file-writing tools (both name the file `file_path`).
-const WRITE_TOOLS: &[&str] = &["write_file", "replace"];
+/// What one of Gemini's file tools names, from its arguments, or `None` for another tool. The
+/// members were renamed across Gemini releases (`absolute_path` → `file_path`, `path` →
+/// `dir_path`), so each name any release used is read; a member present with another type is an
+/// error, and so is a tool that names nothing.
+fn file_action(tool: &str, input: &Input) -> Result<Option<Action>, HookError> {
+    let first = |keys: &[&str]| -> Result<Option<String>, HookError> {
+        for key in keys {
+            if let Some(value) =
+                opt_str(input, key).map_err(|e| HookError(format!("tool_input: {e}")))?
+            {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    };
+    let required = |keys: &[&str]| {
+        first(keys)?.ok_or_else(|| HookError(format!("tool_input: `{}` is missing", keys[0])))
+    };
+    let (access, targets) = match tool {
+        "read_file" => (
+            FileAccess::Read,
+            vec![required(&["file_path", "absolute_path", "path"])?],
+        ),
+        "write_file" | "replace" => (FileAccess::Write, vec![required(&["file_path"])?]),
+        "list_directory" => (FileAccess::List, vec![required(&["dir_path", "path"])?]),
+        "search_file_content" => (
+            FileAccess::Search,
+            vec![first(&["dir_path", "path"])?.unwrap_or_else(|| ".".into())],
+        ),
+        "glob" => {
+            let dir = first(&["dir_path", "path"])?.unwrap_or_else(|| ".".into());
+            let pattern = required(&["pattern"])?;
+            (
+                FileAccess::List,
+                vec![file_tools::glob_base(&dir, &pattern)?],
+            )
+        }
+        "read_many_files" => {
+            let mut targets = Vec::new();
+            for key in ["paths", "include"] {
+                targets.extend(string_list(input, key)?);
+            }
+            let targets = targets
+                .iter()
+                .map(|entry| file_tools::glob_base(".", entry))
+                .collect::<Result<_, _>>()?;
+            (FileAccess::Search, targets)
+        }
+        "web_fetch" => {
+            let urls = match first(&["url"])? {
+                Some(url) => vec![url],
+                None => file_tools::urls_in(&required(&["prompt"])?),
+            };
+            (FileAccess::Fetch, urls)
+        }
+        _ => return Ok(None),
+    };
+    if targets.is_empty() {
+        return Err(HookError(format!(
+            "tool_input: `{tool}` names no file or URL"
+        )));
+    }
+    Ok(Some(Action::File {
+        tool: tool.to_string(),
+        access,
+        targets,
+    }))
+}
+
+/// An optional member that is a list of strings.
+fn string_list(input: &Input, key: &str) -> Result<Vec<String>, HookError> {
+    match input.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| HookError(format!("tool_input: `{key}` must hold only strings")))
+            })
+            .collect(),
+        Some(_) => Err(HookError(format!("tool_input: `{key}` must be a list"))),
+    }
+}
 
 pub fn parse(input: &Input) -> Result<Event, HookError> {
     let event = req_str(input, "hook_event_name")?;
@@ -38,14 +120,11 @@ pub fn parse(input: &Input) -> Result<Event, HookError> {
                 Action::Shell {
                     command: field("command")?,
                 }
-            } else if WRITE_TOOLS.contains(&tool.as_str()) {
-                Action::Write {
-                    tool: tool.clone(),
-                    paths: vec![field("file_path")?],
-                }
+            } else if let Some(action) = file_action(&tool, tool_input)? {
+                action
             } else {
                 return Err(HookError(format!(
-                    "cordon does not judge the tool `{tool}`; hook it only on run_shell_command, write_file and replace"
+                    "cordon does not judge the tool `{tool}`; hook it only on run_shell_command and the file tools (read_file, write_file, replace, read_many_files, glob, search_file_content, list_directory, web_fetch)"
                 )));
             };
             Ok(Event::Before(ToolRequest {

@@ -29,7 +29,10 @@ mod claude;
 mod codex;
 mod cursor;
 pub mod evidence;
+pub mod file_tools;
 mod gemini;
+
+pub use file_tools::FileAccess;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -84,8 +87,13 @@ impl Agent {
 pub enum Action {
     /// Run shell text.
     Shell { command: String },
-    /// Write (create, overwrite or edit) files.
-    Write { tool: String, paths: Vec<String> },
+    /// Use one of the agent's own file tools: read, write or search what `targets` name (paths
+    /// relative to the cwd), or fetch them (URLs).
+    File {
+        tool: String,
+        access: FileAccess,
+        targets: Vec<String>,
+    },
 }
 
 /// One tool call, as every adapter hands it to the core.
@@ -131,6 +139,9 @@ pub struct Verdict {
     /// rule that granted each, for the decision record. Never a value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<cordon_policy::grants::SecretGrant>,
+    /// For a file tool: the real path each target was judged on (`file_tools`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<String>,
 }
 
 /// What to do when the policy says ask.
@@ -294,9 +305,11 @@ pub fn decide(
             settings,
             judge,
         ),
-        Action::Write { tool, paths } => {
-            decide_write(tool, paths, &cwd, workspace, settings, judge)
-        }
+        Action::File {
+            tool,
+            access,
+            targets,
+        } => file_tools::decide(tool, *access, targets, &cwd, workspace, settings, policies),
     }
 }
 
@@ -374,6 +387,7 @@ fn decide_shell(
                 contract_sha256,
                 run_as: None,
                 secrets: Vec::new(),
+                resolved: Vec::new(),
             });
         }
     }
@@ -387,67 +401,8 @@ fn decide_shell(
         contract_sha256,
         run_as,
         secrets,
+        resolved: Vec::new(),
     })
-}
-
-/// A file write is judged as the write it is: `tee PATH` is the one known command whose only
-/// effect is writing its operand, so the policy's write scope (credentials, system files, outside
-/// the workspace) applies to it exactly as to a shell redirect.
-fn decide_write(
-    tool: &str,
-    paths: &[String],
-    cwd: &Path,
-    workspace: Option<PathBuf>,
-    settings: &Settings,
-    judge: impl Fn(JudgeArgs) -> Result<cordon_governor::Analysis, HookError>,
-) -> Result<Verdict, HookError> {
-    if paths.is_empty() {
-        return Err(HookError(format!("{tool}: no file path to check")));
-    }
-    let mut worst: Option<Verdict> = None;
-    for path in paths {
-        if path.is_empty() {
-            return Err(HookError(format!("{tool}: an empty file path")));
-        }
-        let analysis = judge(JudgeArgs {
-            shell: None,
-            policy: settings.policy.clone(),
-            cwd: Some(cwd.to_path_buf()),
-            workspace: workspace.clone(),
-            json: false,
-            argv: vec!["tee".to_string(), "--".to_string(), path.clone()],
-            // The agent's own tool writes the file; cordon grants nothing.
-            hardened: false,
-        })?;
-        let decision = analysis.decision();
-        // A redirect or a checkpoint has no meaning for an agent's own file edit: the hook cannot
-        // run a replacement or take a snapshot, so it asks.
-        let outcome = match decision.outcome {
-            Outcome::Redirect => Outcome::Ask,
-            Outcome::AllowWithCheckpoint => Outcome::Ask,
-            other => other,
-        };
-        let verdict = Verdict {
-            decision: Decision {
-                outcome,
-                sentence: format!(
-                    "{tool} {path}: {}",
-                    decision.sentence.replace("`tee -- ", "`write ")
-                ),
-                ..decision
-            },
-            contract_sha256: analysis.contract.map(|c| c.sha256()),
-            run_as: None,
-            secrets: Vec::new(),
-        };
-        let worse = worst
-            .as_ref()
-            .is_none_or(|w| verdict.decision.outcome > w.decision.outcome);
-        if worse {
-            worst = Some(verdict);
-        }
-    }
-    worst.ok_or_else(|| HookError(format!("{tool}: no file path to check")))
 }
 
 /// How a rewritten command runs under `cordon exec`.
@@ -573,6 +528,14 @@ pub fn render(agent: Agent, answer: &Answer, input: &Input) -> Reply {
         Agent::ClaudeCode => claude::render(answer, input),
         Agent::Codex => codex::render(answer, input),
         Agent::Gemini => gemini::render(answer),
+        Agent::Cursor
+            if input
+                .get("hook_event_name")
+                .and_then(serde_json::Value::as_str)
+                == Some(cursor::READ_EVENT) =>
+        {
+            cursor::render_read(answer)
+        }
         Agent::Cursor => cursor::render(
             answer,
             input.get("command").and_then(serde_json::Value::as_str),
@@ -782,6 +745,7 @@ mod tests {
             contract_sha256: None,
             run_as: None,
             secrets: Vec::new(),
+            resolved: Vec::new(),
         };
         let settings = Settings {
             on_ask: OnAsk::Agent,

@@ -13,13 +13,21 @@ use std::path::PathBuf;
 use cordon_core::approval::ApprovalMethod;
 use cordon_core::Contract;
 
+use cordon_core::Outcome;
+use cordon_governor::Mode;
+
 use crate::approving::{answer, home, open_store, unix_now, Approver};
 use crate::exit::{self, CliError};
+use crate::home::Home;
+use crate::judging::JudgeArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The pending request to approve (see `cordon approvals list`).
-    #[arg(required_unless_present = "contract", conflicts_with = "contract")]
+    #[arg(
+        required_unless_present_any = ["contract", "shell"],
+        conflicts_with_all = ["contract", "shell"]
+    )]
     pub id: Option<String>,
     /// once (default), window:DURATION (e.g. window:30m), session, or pattern:GLOB (e.g.
     /// 'pattern:git push origin *', matched against each whole command line).
@@ -41,9 +49,29 @@ pub struct Args {
     /// Pre-sign an approval for this contract instead of answering a request.
     #[arg(long, requires = "out")]
     pub contract: Option<PathBuf>,
-    /// Where to write the pre-signed approval.
-    #[arg(long, requires = "contract")]
+    /// Where to write the pre-signed approval (`cordon run|exec --approval F`).
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Pre-sign an approval for the contract `cordon exec --shell TEXT` runs (the same policy,
+    /// cwd, session and mode resolution as `exec`). A single-use approval (`--scope once`) is
+    /// written to `--out`; a reusable one is kept in the approval store, where `exec` finds it.
+    #[arg(long, conflicts_with = "contract")]
+    pub shell: Option<String>,
+    /// With --shell: the directory the text runs in (default: the current directory).
+    #[arg(long, requires = "shell")]
+    pub cwd: Option<PathBuf>,
+    /// With --shell: what `{workspace}` means in the policy (default: the cwd).
+    #[arg(long, requires = "shell")]
+    pub workspace: Option<PathBuf>,
+    /// With --shell: the policy `exec` would use (default: the config home's, else the pack).
+    #[arg(long, requires = "shell")]
+    pub policy: Option<PathBuf>,
+    /// With --shell: the mode `exec` would run it in (default hardened).
+    #[arg(long, requires = "shell", value_parser = crate::governing::mode_parser())]
+    pub mode: Option<cordon_governor::Mode>,
+    /// With --shell: the session `exec` would run it under (default: `CORDON_SESSION`).
+    #[arg(long, requires = "shell", value_name = "ID")]
+    pub session: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,7 +89,14 @@ pub struct DenyArgs {
 pub fn run(args: Args) -> Result<u8, CliError> {
     let home = home()?;
     let approver = Approver::load(&home, args.key.as_deref(), args.identity.as_deref())?;
-    if let (Some(path), Some(out)) = (&args.contract, &args.out) {
+    if args.shell.is_some() {
+        return approve_text(&home, &approver, args);
+    }
+    if let Some(path) = &args.contract {
+        let out = args
+            .out
+            .as_ref()
+            .ok_or_else(|| CliError::usage("--contract needs --out FILE"))?;
         let bytes =
             crate::input::read_input(path, cordon_core::limits::MAX_CONTRACT_BYTES, "contract")?;
         let contract = Contract::parse(&bytes)
@@ -90,6 +125,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         );
         return Ok(exit::OK);
     }
+    if args.out.is_some() {
+        return Err(CliError::usage(
+            "--out writes a pre-signed approval: give it with --contract FILE or --shell TEXT",
+        ));
+    }
     let id = args.id.unwrap_or_default();
     let mut store = open_store(&home)?;
     let state = answer(
@@ -102,6 +142,79 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         ApprovalMethod::Cli,
     )?;
     println!("{state}");
+    Ok(exit::OK)
+}
+
+/// `cordon approve --shell TEXT`: signs the contract `cordon exec --shell TEXT` would run, then
+/// writes it to `--out` or keeps a reusable one in the approval store.
+fn approve_text(home: &Home, approver: &Approver, args: Args) -> Result<u8, CliError> {
+    let mut request = JudgeArgs {
+        shell: args.shell.clone(),
+        policy: args.policy.clone(),
+        cwd: args.cwd.clone(),
+        workspace: args.workspace.clone(),
+        json: false,
+        argv: Vec::new(),
+        hardened: false,
+    };
+    let mode = args.mode.unwrap_or(Mode::Hardened);
+    let (analysis, planned) =
+        crate::cli::exec::planned(&mut request, args.session.as_deref(), mode)?;
+    let run = planned.map_err(|refusal| {
+        CliError::invalid_input(format!("nothing to approve: {}", refusal.sentence))
+    })?;
+    if run.decision.outcome == Outcome::Deny {
+        return Err(CliError::invalid_input(format!(
+            "the policy denies this text, and an approval cannot make a denied text run: {}",
+            run.decision.sentence
+        )));
+    }
+    let (signed, verified) = approver.sign(
+        &run.contract,
+        &args.scope,
+        args.expires.as_deref(),
+        None,
+        args.reason,
+        ApprovalMethod::Cli,
+    )?;
+    if verified.single_use && args.out.is_none() {
+        return Err(CliError::usage(
+            "a single-use approval (--scope once) travels as a file: add --out FILE and run `cordon exec --approval FILE --shell TEXT`, or give a reusable --scope (window:DURATION, session, pattern:GLOB) to keep it in the approval store",
+        ));
+    }
+    let place = match &args.out {
+        Some(out) => {
+            let text = signed
+                .to_json()
+                .map_err(|e| CliError::internal(e.to_string()))?;
+            std::fs::write(out, text + "\n")
+                .map_err(|e| CliError::internal(format!("{}: {e}", out.display())))?;
+            format!("written to {}", out.display())
+        }
+        None => {
+            let mut store = open_store(home)?;
+            store
+                .add_standing(&signed, &verified, unix_now())
+                .map_err(|e| CliError::internal(e.to_string()))?;
+            "kept in the approval store".to_string()
+        }
+    };
+    if analysis.decision().outcome != Outcome::Ask {
+        eprintln!(
+            "cordon: the policy does not ask before this text ({}), so exec will not need the approval",
+            analysis.decision().outcome.as_str()
+        );
+    }
+    println!(
+        "approval {} for contract {} (sha256 {}) in {} by {} ({}, until {}) {place}",
+        verified.approval_id,
+        run.contract.contract_id,
+        run.contract_sha256,
+        analysis.cwd,
+        verified.identity,
+        verified.scope,
+        verified.expires_at,
+    );
     Ok(exit::OK)
 }
 

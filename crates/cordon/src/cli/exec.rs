@@ -29,6 +29,11 @@
 //! Evidence: with no `--signing-key`, the config home's key signs and its journal records every
 //! decision; the receipt then stays in the journal (stdout is the command's output) unless
 //! `--receipt F` names a file.
+//!
+//! Network: a hardened run whose rules grant hosts (`hosts:`) reaches those hosts and nothing
+//! else, through cordon's egress proxy: the contract that runs declares `network: allowlisted`,
+//! the decision record names the list (`x-cordon.egress`), and the receipt lists every
+//! connection. `--egress-resolve NAME=ADDRESS` has the proxy resolve a name itself.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,6 +67,7 @@ pub struct Args {
 }
 
 pub fn run(mut args: Args) -> Result<u8, CliError> {
+    args.how.resolver_overrides()?;
     let policy_named = args.request.policy.is_some();
     let session = crate::sessions::apply_to_exec(
         args.session.as_deref(),
@@ -133,6 +139,25 @@ fn envelope_source(judge: &JudgeArgs, analysis: &Analysis) -> Result<EnvelopeSou
         cordon_home: governing::cordon_home(&home),
         home,
     })
+}
+
+/// What `cordon exec` would run for `request` (shell text or an argv) under the session `flag`
+/// names (else `CORDON_SESSION`) in `mode`, worked out as `exec` works it out: the session fills
+/// in the cwd and policy the command line left unsaid, the text is judged for the mode, and the
+/// launch plan makes the contract. `cordon explain --json` prints it and `cordon approve --shell`
+/// signs it, so an approval of either is an approval of what `exec` runs. The inner `Err` is a
+/// denial with nothing to run.
+pub fn planned(
+    request: &mut JudgeArgs,
+    flag: Option<&str>,
+    mode: Mode,
+) -> Result<(Analysis, Result<RunRequest, Box<Decision>>), CliError> {
+    let session =
+        crate::sessions::apply_to_exec(flag, &mut request.cwd, &mut request.policy, &mut None)?;
+    request.hardened = mode == Mode::Hardened;
+    let analysis = crate::judging::analyse(request)?;
+    let run = request_for(request, &analysis, session);
+    Ok((analysis, run))
 }
 
 /// The request to run: the contract that runs, the decision, and the front end's record. `Err`
@@ -207,7 +232,13 @@ fn request_for(
     // The secrets the policy grants the text, as it runs: names and rules; the values are
     // resolved only after the decision and any approval.
     let secrets = analysis.secrets.for_run();
-    Ok(RunRequest::new(plan.contract, decision, Some(front_end)).with_secrets(secrets))
+    let run = RunRequest::new(plan.contract, decision, Some(front_end)).with_secrets(secrets);
+    // A hardened run reaches the hosts its rules list, through the egress proxy, and no others.
+    Ok(if request.hardened {
+        run.with_network(&analysis.egress.grant)
+    } else {
+        run
+    })
 }
 
 /// Tells the agent the decision on stderr: every outcome but a plain allow gets its sentence (a

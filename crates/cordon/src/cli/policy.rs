@@ -1,12 +1,16 @@
 //! `cordon policy test FILE`: run policy fixtures (command text → expected outcome);
-//! `cordon policy import FILE`: Claude Code permissions or Codex rules as a native policy.
+//! `cordon policy import FILE`: Claude Code permissions or Codex rules as a native policy;
+//! `cordon policy hosts [--detect]`: the hosts a policy's rules grant, or the registries the
+//! user's own tools are configured to use, proposed for `policy.yaml`. Only `import -o` writes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cordon_core::limits::MAX_POLICY_BYTES;
 use cordon_governor::policies::{builtin_pack, load_policy_file};
 use cordon_governor::PolicyInForce;
+use cordon_policy::detect;
 use cordon_policy::native::fixtures::{self, FixtureFile};
+use serde::Serialize;
 
 use crate::exit::{self, CliError};
 use crate::governing::cli_error;
@@ -18,6 +22,28 @@ pub enum Args {
     Test(TestArgs),
     /// Convert Claude Code `permissions` or Codex `prefix_rule` files into a native policy.
     Import(ImportArgs),
+    /// The hosts each rule of a policy grants; with `--detect`, the registries your tools use.
+    Hosts(HostsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HostsArgs {
+    /// Propose the registries npm, pip, cargo and go are configured to use and the workspace's
+    /// git remotes, read from those tools' own configuration, as `hosts:` for `policy.yaml`.
+    /// Writes nothing.
+    #[arg(long)]
+    pub detect: bool,
+    /// The policy whose hosts to list; default: the config home's `policy.yaml`, else the
+    /// built-in pack.
+    #[arg(long, conflicts_with = "detect")]
+    pub policy: Option<PathBuf>,
+    /// The workspace whose manifests and git remotes `--detect` reads (default: the current
+    /// directory).
+    #[arg(long, requires = "detect")]
+    pub workspace: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -56,7 +82,146 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     match args {
         Args::Test(args) => test(args),
         Args::Import(args) => import(args),
+        Args::Hosts(args) if args.detect => detect_hosts(args),
+        Args::Hosts(args) => list_hosts(args),
     }
+}
+
+/// One rule's grant, as `policy hosts` lists it.
+#[derive(Debug, Serialize)]
+struct RuleHosts {
+    rule: String,
+    outcome: &'static str,
+    hosts: Vec<String>,
+}
+
+/// The hosts each rule of the policy in force grants (a CSC profile: its `allowed_egress_hosts`,
+/// which commands that declare `network: allowlisted` get). Creates no config home.
+fn list_hosts(args: HostsArgs) -> Result<u8, CliError> {
+    let path = args.policy.clone().or_else(|| {
+        crate::home::Home::from_env()
+            .map(|home| home.policy())
+            .filter(|p| p.exists())
+    });
+    let policy = match &path {
+        Some(path) => load_policy_file(path).map_err(cli_error)?,
+        None => PolicyInForce::Native(builtin_pack().map_err(cli_error)?),
+    };
+    let rules: Vec<RuleHosts> = match &policy {
+        PolicyInForce::Native(native) => native
+            .policy
+            .rules
+            .iter()
+            .filter_map(|rule| {
+                Some(RuleHosts {
+                    rule: rule.id.clone(),
+                    outcome: rule.outcome.outcome().as_str(),
+                    hosts: rule.hosts.as_ref()?.to_strings(),
+                })
+            })
+            .collect(),
+        PolicyInForce::Csc(csc) => {
+            let list = cordon_policy::egress::csc_allowlist(&csc.policy).map_err(|e| {
+                CliError::invalid_input(format!("{}: allowed_egress_hosts: {e}", where_from(&path)))
+            })?;
+            vec![RuleHosts {
+                rule: "allowed_egress_hosts".into(),
+                outcome: "allowlisted",
+                hosts: list.to_strings(),
+            }]
+        }
+        PolicyInForce::Cedar(_) => Vec::new(),
+    };
+    if args.json {
+        #[derive(Serialize)]
+        struct Listed<'a> {
+            policy: &'a str,
+            source: String,
+            rules: &'a [RuleHosts],
+        }
+        let listed = Listed {
+            policy: policy.name(),
+            source: where_from(&path),
+            rules: &rules,
+        };
+        return print_json(&listed);
+    }
+    let mut out = format!("policy: {} ({})\n", policy.name(), where_from(&path));
+    if rules.is_empty() {
+        out.push_str("no rule lists hosts: a hardened run that uses the network gets the host's network once allowed\n");
+    }
+    for rule in &rules {
+        let hosts = if rule.hosts.is_empty() {
+            "none (an empty list refuses every connection)".to_string()
+        } else {
+            rule.hosts.join(", ")
+        };
+        out.push_str(&format!("{} ({}): {hosts}\n", rule.rule, rule.outcome));
+    }
+    crate::output::answer(&out, exit::OK)
+}
+
+fn where_from(path: &Option<PathBuf>) -> String {
+    path.as_ref().map_or_else(
+        || "the built-in pack".to_string(),
+        |p| p.display().to_string(),
+    )
+}
+
+/// `--detect`: proposals from the user's tools' own configuration, the notes on what was found
+/// and not proposed, and a `hosts:` snippet to paste into `policy.yaml`. Writes nothing.
+fn detect_hosts(args: HostsArgs) -> Result<u8, CliError> {
+    let workspace = match &args.workspace {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir()
+            .map_err(|e| CliError::internal(format!("cannot read the current directory: {e}")))?,
+    };
+    let home = PathBuf::from(cordon_core::user::home());
+    let detection = detect::detect(&detect::gather(&home, &workspace, std::env::vars()));
+    if args.json {
+        #[derive(Serialize)]
+        struct Detected<'a> {
+            workspace: &'a Path,
+            #[serde(flatten)]
+            detection: &'a detect::Detection,
+            snippet: String,
+        }
+        return print_json(&Detected {
+            workspace: &workspace,
+            detection: &detection,
+            snippet: detection.policy_snippet(),
+        });
+    }
+    let mut out = String::new();
+    if detection.proposals.is_empty() {
+        out.push_str(
+            "proposed: nothing (no registry configured, and no manifest in the workspace)\n",
+        );
+    }
+    for proposal in &detection.proposals {
+        out.push_str(&format!(
+            "proposed: {}  ({}, from {})\n",
+            proposal.host,
+            proposal.tool.name(),
+            proposal.source
+        ));
+    }
+    for note in &detection.notes {
+        out.push_str(&format!("note:     {note}\n"));
+    }
+    if !detection.proposals.is_empty() {
+        out.push_str(
+            "\nTo accept, add these to the rules of your policy.yaml (cordon wrote nothing):\n\n",
+        );
+        out.push_str(&detection.policy_snippet());
+    }
+    crate::output::answer(&out, exit::OK)
+}
+
+fn print_json(value: &impl Serialize) -> Result<u8, CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::internal(format!("cannot serialize the answer: {e}")))?;
+    crate::output::answer(&format!("{text}\n"), exit::OK)
 }
 
 /// Converts, reports every rule left out (one per line on stderr), and writes the policy. An

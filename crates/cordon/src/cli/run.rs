@@ -36,6 +36,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
+    args.how.resolver_overrides()?;
     let judged = crate::input::judge_files(&args.contract, &args.policy)?;
     let how = args.how;
     let (mode, _) = how.mode();

@@ -32,7 +32,7 @@ pub fn decide(request: &ToolRequest, settings: &Settings) -> Option<Result<Verdi
         settings.timeout,
     );
     Some(reply.and_then(|reply| match reply {
-        GatewayReply::Verdict(verdict) => Ok(verdict),
+        GatewayReply::Verdict(verdict) => Ok(*verdict),
         GatewayReply::Error(why) => Err(HookError(why)),
         GatewayReply::Recorded(_) | GatewayReply::Analysis(_) => {
             Err(HookError("the gateway answered out of turn".into()))
@@ -256,6 +256,13 @@ fn ask_for_analysis(args: &JudgeArgs, session: Option<&str>) -> Result<Option<An
     let (shell, argv) = match &request.written {
         Written::Shell(text) => (Some(text.clone()), Vec::new()),
         Written::Argv(argv) => (None, argv.clone()),
+        // `exec` judges text or an argv; a file tool's call is a hook's, decided by the gateway
+        // through `agents::decide`.
+        Written::FileTool(_) => {
+            return Err(Fallback::Refused(
+                "cordon exec runs shell text or an argv, not an agent's file tool".into(),
+            ))
+        }
     };
     let wire = ExecAnalysisRequest {
         shell,
@@ -288,6 +295,7 @@ fn ask_for_analysis(args: &JudgeArgs, session: Option<&str>) -> Result<Option<An
         facts: front.facts,
         native: answer.decision,
         csc_reason_code: answer.csc_reason_code,
+        egress: answer.egress,
         contract: front.contract,
         contract_error: front.contract_error,
         script: front.script,

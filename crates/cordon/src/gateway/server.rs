@@ -284,7 +284,7 @@ fn answer(
                     .lock()
                     .map_err(|_| lost())?
                     .remember(DecidedCall::of(&request, &verdict), link);
-                Ok(GatewayReply::Verdict(verdict))
+                Ok(GatewayReply::Verdict(Box::new(verdict)))
             })
         }
         GatewayRequest::Outcome(outcome) => {
@@ -573,6 +573,7 @@ fn analyse_for_client(
         facts: analysis.facts,
         decision: analysis.native,
         csc_reason_code: analysis.csc_reason_code,
+        egress: analysis.egress,
         contract: analysis.contract,
         policy: analysis.policy,
         secrets: analysis.secrets,

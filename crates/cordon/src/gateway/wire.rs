@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use cordon_core::{Contract, ReasonCode};
 use cordon_governor::{PolicyRef, SecretsJudged};
+use cordon_policy::egress::EgressJudgement;
 use cordon_policy::facts::Facts;
 use cordon_policy::native::Decision;
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,8 @@ pub struct ExecAnalysis {
     /// The engine's decision (the client plans the launch from its per-command judgements).
     pub decision: Decision,
     pub csc_reason_code: Option<ReasonCode>,
+    /// The hosts the rules grant and the network the text gets in hardened mode.
+    pub egress: EgressJudgement,
     pub contract: Option<Contract>,
     pub policy: PolicyRef,
     /// The secrets the policy grants the text as it runs (names and rules, never values).
@@ -60,7 +63,7 @@ pub struct ExecAnalysis {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GatewayReply {
-    Verdict(Verdict),
+    Verdict(Box<Verdict>),
     Recorded(bool),
     Analysis(Box<ExecAnalysis>),
     Error(String),
