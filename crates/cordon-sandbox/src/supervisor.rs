@@ -847,20 +847,23 @@ impl Prepared {
                 &mut err,
             )?
         };
+        let mut tree_seen_gone = false;
         if let Some(c) = &cgroup {
             c.kill();
-            let emptied = c.wait_empty(Instant::now() + Duration::from_secs(1));
+            tree_seen_gone = c.wait_empty(Instant::now() + Duration::from_secs(1));
             // Every member is gone, so every orphan of the tree has been handed to us.
             kill_strays(&procs);
-            // Kept namespaces are reused only when the tree was seen gone. Only hardened runs
-            // lease them, and there Landlock keeps every process inside its cgroup.
-            if emptied {
-                self.leases
-                    .drain(..)
-                    .for_each(crate::netns_pool::Lease::release_clean);
-            }
         }
         drop(cgroup);
+        // Kept namespaces are left for reuse only when the tree was seen gone (only hardened runs
+        // lease them, and there Landlock keeps every process inside its cgroup); otherwise they
+        // are dropped, which marks them for replacement.
+        let leases = std::mem::take(&mut self.leases);
+        if tree_seen_gone {
+            leases
+                .into_iter()
+                .for_each(crate::netns_pool::Lease::release_clean);
+        }
         // The tree is gone: no exec can be pending, so the recorder has seen everything.
         let tree = recorder.map(|r| r.finish(self.broker.broker()));
         if let Some(broker) = self.broker.broker() {
