@@ -14,6 +14,16 @@
 #   BEFORE=target/bench/before bench/run-overhead.sh  to also time an older build's `cordon` and
 #                                       `cordon-sandbox-run` copied there (before/after, one run)
 #   SPACED_RUNS=40 (default)            rounds of the interleaved passes; 0 skips them
+#   HEAD_ONLY=1                         only the head-to-head below (issue 18), then stop
+#   HEAD_ROUNDS=15 HEAD_PER_ROUND=20    its rounds and runs per variant per round
+#
+# First, the head-to-head of issue 18: the spawn floor (a static C program that posix_spawns
+# /bin/true and waits), bubblewrap with the flags Codex and sandbox-runtime use, and a hardened,
+# signed `cordon run` of /bin/true (and a journaled one) with its home, receipt and journal on disk,
+# and again on tmpfs (/dev/shm). The variants run interleaved: each of HEAD_ROUNDS rounds is one
+# hyperfine invocation per set (disk, tmpfs), HEAD_PER_ROUND runs of each variant, pooled; the
+# script prints medians and, per set, the two ratios the issue sets targets for (cordon / bwrap
+# <= 0.6, cordon - floor <= 1.5 ms), each against the floor and bwrap of the same rounds.
 set -euo pipefail
 
 RUNS="${1:-300}"
@@ -48,6 +58,93 @@ SIGN="--signing-key $KEYS/bench.pem --key-id bench"
 "$BIN/cordon" run "$WORK/contract.json" "$WORK/policy.json" --mode hardened $SIGN --receipt "$WORK/r.json"
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); e=r['x-cordon']['sandbox']['commands'][0]['enforcement']; \
 assert r['status']=='success' and e['landlock']['enforced'] and e['seccomp']['enforced'], r" "$WORK/r.json"
+
+# The spawn floor: a static C program that posix_spawns /bin/true and waits. Static, so it pays
+# no dynamic loader; where glibc's static archive is missing it is built dynamically instead, and
+# says so, since that floor is then higher by the loader's work.
+cat >"$WORK/spawn_floor.c" <<'C'
+#include <spawn.h>
+#include <sys/wait.h>
+extern char **environ;
+int main(void) {
+    pid_t pid;
+    char *argv[] = {"/bin/true", 0};
+    if (posix_spawn(&pid, "/bin/true", 0, 0, argv, environ) != 0) return 127;
+    int status;
+    if (waitpid(pid, &status, 0) < 0) return 127;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+C
+FLOOR_KIND="static"
+if ! cc -O2 -static -o "$WORK/spawn_floor_c" "$WORK/spawn_floor.c" 2>"$WORK/cc.log"; then
+  echo "note: cc -static failed (no static libc: install libc6-dev); the floor is built dynamically" \
+       "and so includes the dynamic loader's cost:" >&2
+  sed 's/^/  /' "$WORK/cc.log" >&2
+  cc -O2 -o "$WORK/spawn_floor_c" "$WORK/spawn_floor.c"
+  FLOOR_KIND="dynamic (no static libc)"
+fi
+"$WORK/spawn_floor_c"
+ISSUE_BWRAP="bwrap --unshare-user --unshare-pid --unshare-net --ro-bind / / --dev /dev --proc /proc /bin/true"
+$ISSUE_BWRAP
+SHM_HOME=""
+if [[ -d /dev/shm && -w /dev/shm ]]; then
+  SHM_HOME="$(mktemp -d /dev/shm/cordon-run-overhead.XXXXXX)"
+  trap 'rm -rf "$WORK" "$KEYS" "$SHM_HOME"' EXIT
+fi
+RUN_ARGS="run $WORK/contract.json $WORK/policy.json --mode hardened $SIGN"
+HEAD_ROUNDS="${HEAD_ROUNDS:-15}"
+HEAD_PER_ROUND="${HEAD_PER_ROUND:-20}"
+# Two sets, each with the floor and bwrap: the home (CORDON_HOME), the receipt and the journal on
+# disk, then all three on tmpfs. Each round runs one hyperfine invocation per set, with the
+# home in the environment hyperfine passes on, so no variant pays a wrapper's exec.
+head_set() {
+  local where="$1" dir="$2" tag="$3"
+  head_args=(
+    -n "floor: static C posix_spawn+wait ($FLOOR_KIND)" "$WORK/spawn_floor_c"
+    -n "bwrap (issue 18 flags)" "$ISSUE_BWRAP"
+    -n "cordon run hardened signed, $where" "$BIN/cordon $RUN_ARGS --receipt $dir/head.json"
+    -n "cordon run hardened signed journaled, $where" "$BIN/cordon $RUN_ARGS --receipt $dir/head-j.json --journal $dir/journal"
+  )
+  if [[ -n "${BEFORE:-}" ]]; then
+    head_args+=(-n "BEFORE: cordon run hardened signed, $where" "$(cd "$BEFORE" && pwd)/cordon $RUN_ARGS --receipt $dir/head-old.json")
+  fi
+  mkdir -p "$dir/home"
+  CORDON_HOME="$dir/home" hyperfine -N -i --warmup 5 --runs "$HEAD_PER_ROUND" \
+    --export-json "$WORK/head-$tag.json" "${head_args[@]}" >/dev/null 2>&1
+}
+echo "head-to-head (issue 18): $HEAD_ROUNDS rounds x $HEAD_PER_ROUND runs per variant, interleaved by round"
+uptime
+for round in $(seq "$HEAD_ROUNDS"); do
+  head_set "home on disk" "$WORK" "disk-$round"
+  if [[ -n "$SHM_HOME" ]]; then head_set "home on tmpfs" "$SHM_HOME" "tmpfs-$round"; fi
+done
+uptime
+python3 - "$WORK" "$HEAD_ROUNDS" <<'PY'
+import glob, json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+for tag in ("disk", "tmpfs"):
+    files = [f"{work}/head-{tag}-{r}.json" for r in range(1, rounds + 1)]
+    files = [f for f in files if glob.glob(f)]
+    if not files:
+        continue
+    times, order = {}, []
+    for f in files:
+        for res in json.load(open(f))["results"]:
+            if res["command"] not in times:
+                order.append(res["command"])
+            times.setdefault(res["command"], []).extend(res["times"])
+    med = {n: statistics.median(t) * 1e3 for n, t in times.items()}
+    floor, bwrap = med[order[0]], med[order[1]]
+    print(f"\n{'variant':52} {'runs':>5} {'min ms':>7} {'median ms':>10} {'/ bwrap':>8} {'- floor ms':>11}")
+    for n in order:
+        t = times[n]
+        print(f"{n:52} {len(t):5} {min(t)*1e3:7.2f} {med[n]:10.2f} {med[n]/bwrap:8.2f} {med[n]-floor:+11.2f}")
+    n = order[2]
+    ok = med[n] / bwrap <= 0.6 and med[n] - floor <= 1.5
+    print(f"{n}: cordon/bwrap {med[n]/bwrap:.2f} (target <= 0.6), cordon - floor {med[n]-floor:+.2f} ms "
+          f"(target <= +1.5): {'met' if ok else 'not met'}")
+PY
+if [[ "${HEAD_ONLY:-0}" == 1 ]]; then exit 0; fi
 
 # Floors: a Rust hello world (any Rust supervisor pays at least this), cordon's own start-up
 # (a 20+ MiB binary: loading and relocation), and what a network namespace alone costs.

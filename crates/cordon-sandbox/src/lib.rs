@@ -32,6 +32,7 @@ mod envelope;
 mod error;
 mod filesystem;
 mod kernel;
+mod netns_pool;
 mod plan;
 mod processes;
 mod protect;

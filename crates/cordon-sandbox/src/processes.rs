@@ -141,7 +141,7 @@ pub(crate) struct Recorder {
     send: OwnedFd,
     /// Where listeners arrive; `None` once it failed.
     recv: Option<OwnedFd>,
-    listeners: Vec<OwnedFd>,
+    listeners: Vec<Listener>,
     tree: ProcessTree,
     argv_bytes: usize,
 }
@@ -192,7 +192,7 @@ impl Recorder {
     pub(crate) fn poll_fds(&self, fds: &mut Vec<libc::pollfd>) {
         // poll ignores a negative fd, which keeps the positions fixed.
         fds.push(pollin(self.recv.as_ref().map_or(-1, AsRawFd::as_raw_fd)));
-        fds.extend(self.listeners.iter().map(|l| pollin(l.as_raw_fd())));
+        fds.extend(self.listeners.iter().map(|l| pollin(l.fd.as_raw_fd())));
     }
 
     /// Handles what `poll` reported for the entries [`Recorder::poll_fds`] added. Notifications
@@ -205,12 +205,19 @@ impl Recorder {
         let mut closed = Vec::new();
         for (i, pfd) in listeners.iter().enumerate().take(self.listeners.len()) {
             if pfd.revents & libc::POLLIN != 0 {
-                let listener = self.listeners[i].as_raw_fd();
+                let listener = self.listeners[i].fd.as_raw_fd();
                 let Some(request) = receive(listener) else {
                     continue;
                 };
                 if is_exec(&request.data) {
-                    answer(listener, &request, &mut self.tree, &mut self.argv_bytes);
+                    let ids = self.listeners[i].installer_ids(&request);
+                    answer(
+                        listener,
+                        &request,
+                        ids,
+                        &mut self.tree,
+                        &mut self.argv_bytes,
+                    );
                 } else {
                     match broker.as_deref_mut() {
                         Some(b) => b.handle(listener, &request),
@@ -233,7 +240,10 @@ impl Recorder {
         }
         if socket.revents & libc::POLLIN != 0 {
             match self.recv.as_ref().and_then(|r| receive_fd(r.as_raw_fd())) {
-                Some(fd) => self.listeners.push(fd),
+                Some(fd) => self.listeners.push(Listener {
+                    fd,
+                    exec_seen: false,
+                }),
                 None => self.socket_failed(),
             }
         } else if socket.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
@@ -265,6 +275,28 @@ impl Recorder {
             b.settle();
         }
         self.tree
+    }
+}
+
+/// One segment's listener.
+struct Listener {
+    fd: OwnedFd,
+    /// Whether an exec was notified on it yet.
+    exec_seen: bool,
+}
+
+impl Listener {
+    /// The thread group id and parent pid of the caller of the first exec notified on this
+    /// listener, known without reading `/proc/PID/status`: the segment's child installs the
+    /// filter as its last step before `execve`, and until that exec it has neither forked nor
+    /// started a thread, so the caller is the child itself (its tid is its pid) and its parent is
+    /// this process, which cloned it (without `CLONE_PARENT`). Later execs may come from any
+    /// descendant or thread: `None`, and the status file is read.
+    fn installer_ids(&mut self, request: &libc::seccomp_notif) -> Option<(u32, u32)> {
+        if std::mem::replace(&mut self.exec_seen, true) {
+            return None;
+        }
+        Some((request.pid, std::process::id()))
     }
 }
 
@@ -305,10 +337,11 @@ fn is_exec(data: &libc::seccomp_data) -> bool {
 fn answer(
     listener: RawFd,
     request: &libc::seccomp_notif,
+    known_ids: Option<(u32, u32)>,
     tree: &mut ProcessTree,
     argv_bytes: &mut usize,
 ) {
-    let mut observed = observe(request);
+    let mut observed = observe(request, known_ids);
     // SAFETY: NOTIF_ID_VALID reads one u64 from a live stack variable.
     let valid =
         unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &request.id) } == 0;
@@ -338,10 +371,11 @@ fn answer(
     tree.processes.push(observed);
 }
 
-/// Reads what one exec call names from the caller's memory.
-fn observe(request: &libc::seccomp_notif) -> ProcessRecord {
+/// Reads what one exec call names from the caller's memory. `known_ids`: the caller's pid and
+/// parent pid when the recorder knows them (see [`Listener::installer_ids`]).
+fn observe(request: &libc::seccomp_notif, known_ids: Option<(u32, u32)>) -> ProcessRecord {
     let tid = request.pid;
-    let (pid, ppid) = status_ids(tid).unwrap_or((tid, 0));
+    let (pid, ppid) = known_ids.or_else(|| status_ids(tid)).unwrap_or((tid, 0));
     let mut record = ProcessRecord {
         pid,
         ppid,

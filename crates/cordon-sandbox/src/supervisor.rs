@@ -313,6 +313,12 @@ struct Prepared {
     /// The filter of the seccomp listener every segment installs, if any: the exec recorder's,
     /// or the write broker's (which also records execs when recording is on).
     listener: Option<seccompiler::BpfProgram>,
+    /// `NetnsPlan::Direct` with a cgroup per command: each segment joins a kept empty namespace
+    /// leased to it (`netns_pool.rs`) rather than creating one, where a lease can be had.
+    kept_netns: bool,
+    /// The current command's leases: left for reuse once its cgroup is seen empty, else marked
+    /// for replacement (dropped).
+    leases: Vec<crate::netns_pool::Lease>,
 }
 
 #[derive(Clone)]
@@ -457,6 +463,12 @@ impl Prepared {
             (Some(p), Some(_)) => TreeKill::Cgroup(p.clone()),
             _ => TreeKill::Subreaper,
         };
+        // A kept namespace is reused only after a command whose tree was seen gone, which
+        // takes a cgroup; with the subreaper each segment creates a namespace of its own.
+        let kept_netns = matches!(
+            (&netns_plan, &tree_kill),
+            (NetnsPlan::Direct, TreeKill::Cgroup(_))
+        );
         let cgroup = match &tree_kill {
             TreeKill::Cgroup(c) => CgroupReport {
                 status: "per-command cgroup v2 (tree kill)".into(),
@@ -494,6 +506,8 @@ impl Prepared {
             record,
             broker,
             listener,
+            kept_netns,
+            leases: Vec::new(),
         })
     }
 
@@ -521,6 +535,7 @@ impl Prepared {
         ack: OwnedFd,
         cgroup: Option<&CommandCgroup>,
         recorder: Option<&Recorder>,
+        lease: Option<&crate::netns_pool::Lease>,
     ) -> Result<ChildSetup, Error> {
         let hardened = self.mode == Mode::Hardened;
         let landlock = match &self.fs {
@@ -547,7 +562,13 @@ impl Prepared {
             joined_cgroup_at_clone: false,
             netns: match &self.netns_plan {
                 NetnsPlan::None => Netns::None,
-                NetnsPlan::Direct => Netns::Direct,
+                NetnsPlan::Direct => match lease {
+                    Some(kept) => Netns::Join {
+                        userns: None,
+                        netns: kept.netns.as_raw_fd(),
+                    },
+                    None => Netns::Direct,
+                },
                 NetnsPlan::ViaUserns { uid_map, gid_map } => Netns::ViaUserns {
                     uid_map: uid_map.clone(),
                     gid_map: gid_map.clone(),
@@ -716,11 +737,20 @@ impl Prepared {
                 let request = SpawnRequest::new(argv, &env, &command.cwd, [stdin, stdout, stderr])
                     .map_err(|e| Error::io("preparing the command's argv and env", e))?;
                 let (ack_r, ack_w) = pipe()?;
-                let setup = self.child_setup(ack_w, cgroup.as_ref(), recorder.as_ref())?;
-                Ok((request, ack_r, setup))
+                let lease = match self.netns_plan {
+                    NetnsPlan::Direct if self.kept_netns => crate::netns_pool::lease(),
+                    _ => None,
+                };
+                let setup =
+                    self.child_setup(ack_w, cgroup.as_ref(), recorder.as_ref(), lease.as_ref())?;
+                Ok((request, ack_r, setup, lease))
             })();
             let (request, ack_r, mut setup) = match prepared {
-                Ok(p) => p,
+                Ok((request, ack_r, setup, lease)) => {
+                    // Held until the command's tree is gone (see `leases`).
+                    self.leases.extend(lease);
+                    (request, ack_r, setup)
+                }
                 Err(e) => {
                     blocked = Some(format!("preparing segment {i}: {e}"));
                     break;
@@ -817,13 +847,23 @@ impl Prepared {
                 &mut err,
             )?
         };
+        let mut tree_seen_gone = false;
         if let Some(c) = &cgroup {
             c.kill();
-            c.wait_empty(Instant::now() + Duration::from_secs(1));
+            tree_seen_gone = c.wait_empty(Instant::now() + Duration::from_secs(1));
             // Every member is gone, so every orphan of the tree has been handed to us.
             kill_strays(&procs);
         }
         drop(cgroup);
+        // Kept namespaces are left for reuse only when the tree was seen gone (only hardened runs
+        // lease them, and there Landlock keeps every process inside its cgroup); otherwise they
+        // are dropped, which marks them for replacement.
+        let leases = std::mem::take(&mut self.leases);
+        if tree_seen_gone {
+            leases
+                .into_iter()
+                .for_each(crate::netns_pool::Lease::release_clean);
+        }
         // The tree is gone: no exec can be pending, so the recorder has seen everything.
         let tree = recorder.map(|r| r.finish(self.broker.broker()));
         if let Some(broker) = self.broker.broker() {

@@ -266,6 +266,33 @@ fn run(args: &[String]) -> Outcome {
             )
             .map(|_| String::new())
         }
+        "abstract-bind" => {
+            // Binds the abstract name a1, then holds it for a2 milliseconds in a child left
+            // running in the background (the tree kill ends it), and for the third argument's
+            // milliseconds in the foreground before answering.
+            let fd = check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) } as i64,
+                "socket",
+            )? as i32;
+            let mut name = vec![0u8];
+            name.extend_from_slice(a1.as_bytes());
+            let (sun, len) = unix_addr(&name);
+            check(
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                unsafe { libc::bind(fd, (&sun as *const libc::sockaddr_un).cast(), len) } as i64,
+                "bind",
+            )?;
+            let hold: u64 = num(a2);
+            // SAFETY: fork in a single-threaded probe; the child only sleeps and exits.
+            if hold > 0 && unsafe { libc::fork() } == 0 {
+                std::thread::sleep(Duration::from_millis(hold));
+                // SAFETY: _exit ends the child without running the parent's destructors.
+                unsafe { libc::_exit(0) };
+            }
+            std::thread::sleep(Duration::from_millis(num(arg(args, 3))));
+            Ok(String::new())
+        }
         "kill" => {
             // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
             check(unsafe { libc::kill(num(a1), num(a2)) } as i64, "kill").map(|_| String::new())
