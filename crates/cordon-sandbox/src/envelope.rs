@@ -41,6 +41,11 @@ pub struct Envelope {
     pub read: Vec<PathBuf>,
     /// Trees readable and writable. The run's private `TMPDIR` is added by the sandbox.
     pub write: Vec<PathBuf>,
+    /// The toolchain caches among `write` (`~/.cargo/registry`, `~/.cache/go-build`): not
+    /// projects, so the run-start search for protected names and never-named files
+    /// (`protect.rs`) skips them; searching thousands of cache directories cost every hardened
+    /// run milliseconds.
+    pub caches: Vec<PathBuf>,
     /// Directories whose entries may be listed, and nothing more (the home directory, for `ls ~`).
     pub list: Vec<PathBuf>,
     /// Paths closed even beneath a granted root, whatever a grant or a link says. The builder
@@ -233,6 +238,9 @@ impl EnvelopeBuilder {
             .collect();
         keep(&existing, "the read-only path", |e| &mut e.read);
         keep(self.home.as_slice(), "the home directory", |e| &mut e.list);
+        // Every writable root after the workspace is a cache.
+        let workspaces = usize::from(self.workspace.is_some());
+        envelope.caches = envelope.write.iter().skip(workspaces).cloned().collect();
         Ok(envelope)
     }
 }
@@ -685,6 +693,8 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(e.write, vec![h.join("project"), h.join(".cache")]);
+        // The caches are told apart from the workspace: the search for protected names skips them.
+        assert_eq!(e.caches, vec![h.join(".cache")]);
         assert_eq!(e.list, vec![h.clone()]);
         // Existing read-only paths are readable.
         assert_eq!(e.read, vec![h.join(".bashrc")]);

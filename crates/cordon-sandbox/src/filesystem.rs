@@ -107,8 +107,11 @@ pub(crate) struct FsPlan {
     pub report: LandlockReport,
     pub envelope: EnvelopeReport,
     /// Writable roots as granted before any carving (the workspace, caches, grants; not the
-    /// private TMPDIR): where protected metadata is sought (`protect.rs`).
+    /// private TMPDIR).
     pub write_roots: Vec<PathBuf>,
+    /// The writable roots where protected metadata and never-named files are sought
+    /// (`protect.rs`): `write_roots` less the envelope's caches.
+    pub searched_roots: Vec<PathBuf>,
     /// Closed paths that exist beneath a granted root: an empty stand-in is mounted over each
     /// (`protect.rs`), and the run needs it.
     pub stand_ins: Vec<PathBuf>,
@@ -235,6 +238,12 @@ pub(crate) fn build(kernel_abi: u8, request: &FsRequest<'_>) -> Result<FsPlan, E
         ruleset: created,
         report,
         envelope: planned.envelope,
+        searched_roots: planned
+            .write_roots
+            .iter()
+            .filter(|r| !planned.cache_roots.contains(r))
+            .cloned()
+            .collect(),
         write_roots: planned.write_roots,
         stand_ins: planned.stand_ins,
         convenience_stand_ins: planned.convenience_stand_ins,
@@ -245,6 +254,7 @@ struct Planned {
     rules: Vec<Rule>,
     envelope: EnvelopeReport,
     write_roots: Vec<PathBuf>,
+    cache_roots: Vec<PathBuf>,
     stand_ins: Vec<PathBuf>,
     convenience_stand_ins: Vec<PathBuf>,
 }
@@ -256,6 +266,8 @@ struct Planner<'a> {
     rules: Vec<Rule>,
     report: EnvelopeReport,
     write_roots: Vec<PathBuf>,
+    /// The envelope's caches among `write_roots`, resolved.
+    cache_roots: Vec<PathBuf>,
     request: &'a FsRequest<'a>,
 }
 
@@ -312,6 +324,9 @@ impl Planner<'_> {
                 match access {
                     Access::Read => self.report.read.push(shown),
                     Access::Write => {
+                        if envelope.caches.contains(root) {
+                            self.cache_roots.push(shown.clone());
+                        }
                         self.write_roots.push(shown.clone());
                         self.report.write.push(shown);
                     }
@@ -389,6 +404,7 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
         budget: MAX_CARVED_ENTRIES,
         rules: Vec::new(),
         write_roots: Vec::new(),
+        cache_roots: Vec::new(),
         request,
     };
     planner.system()?;
@@ -416,6 +432,7 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
         convenience_stand_ins: planner.holes.convenience,
         envelope: planner.report,
         write_roots: planner.write_roots,
+        cache_roots: planner.cache_roots,
     })
 }
 

@@ -402,7 +402,7 @@ impl Prepared {
         };
         let protect = match &fs {
             Some(fs) => Some(crate::protect::plan(&crate::protect::Request {
-                write_roots: &fs.write_roots,
+                write_roots: &fs.searched_roots,
                 tmp: &tmp.dir,
                 substitutes: &confinement.substitutes,
                 stand_ins: &fs.stand_ins,
