@@ -8,46 +8,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-type Tree = BTreeMap<Vec<u8>, (char, u32, Vec<u8>)>;
-
-fn tree(root: &Path) -> Tree {
-    let mut out = Tree::new();
-    walk(root, root, &mut out);
-    out
-}
-
-fn walk(root: &Path, path: &Path, out: &mut Tree) {
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        return;
-    };
-    let rel = path
-        .strip_prefix(root)
-        .unwrap()
-        .as_os_str()
-        .as_bytes()
-        .to_vec();
-    if meta.file_type().is_symlink() {
-        let t = fs::read_link(path).unwrap();
-        out.insert(rel, ('l', 0, t.as_os_str().as_bytes().to_vec()));
-    } else if meta.is_dir() {
-        out.insert(rel, ('d', meta.mode() & 0o7777, Vec::new()));
-        for e in fs::read_dir(path).unwrap() {
-            walk(root, &e.unwrap().path(), out);
-        }
-    } else {
-        out.insert(rel, ('f', meta.mode() & 0o7777, fs::read(path).unwrap()));
-    }
-}
+mod tree_support;
+use tree_support::{checkpoint_id, text, tree};
 
 const POLICY: &str = "cordon_policy: 1
 name: checkpoint-test
@@ -145,17 +115,6 @@ impl Env {
             .unwrap_or(Value::Null);
         (out.status.code().unwrap_or(-1), value, text(&out.stderr))
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn checkpoint_id(receipt: &Value) -> String {
-    receipt["x-cordon"]["checkpoint"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no checkpoint id in {receipt}"))
-        .to_string()
 }
 
 #[test]

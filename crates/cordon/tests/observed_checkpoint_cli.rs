@@ -10,45 +10,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-type Tree = BTreeMap<Vec<u8>, (char, u32, Vec<u8>)>;
-
-fn tree(root: &Path) -> Tree {
-    let mut out = Tree::new();
-    walk(root, root, &mut out);
-    out
-}
-
-fn walk(root: &Path, path: &Path, out: &mut Tree) {
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        return;
-    };
-    let rel = path
-        .strip_prefix(root)
-        .unwrap()
-        .as_os_str()
-        .as_bytes()
-        .to_vec();
-    if meta.file_type().is_symlink() {
-        let t = fs::read_link(path).unwrap();
-        out.insert(rel, ('l', 0, t.as_os_str().as_bytes().to_vec()));
-    } else if meta.is_dir() {
-        out.insert(rel, ('d', meta.mode() & 0o7777, Vec::new()));
-        for e in fs::read_dir(path).unwrap() {
-            walk(root, &e.unwrap().path(), out);
-        }
-    } else {
-        out.insert(rel, ('f', meta.mode() & 0o7777, fs::read(path).unwrap()));
-    }
-}
+mod tree_support;
+use tree_support::{text, tree, Tree};
 
 /// Every command the tests run is allowed with a checkpoint.
 const POLICY: &str = "cordon_policy: 1
@@ -82,10 +52,7 @@ impl Exec {
     }
 
     fn checkpoint_id(&self) -> String {
-        self.checkpoint()["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no checkpoint id in {}", self.receipt))
-            .to_string()
+        tree_support::checkpoint_id(&self.receipt)
     }
 
     /// The write broker's report for the first command that ran in the sandbox.
@@ -207,10 +174,6 @@ fn differences(expected: &Tree, found: &Tree) -> Vec<String> {
 fn assert_same_tree(expected: &Tree, root: &Path, what: &str) {
     let differ = differences(expected, &tree(root));
     assert!(differ.is_empty(), "{what}: these paths differ: {differ:?}");
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Fails with one sentence when this kernel ran the command without the write broker.
