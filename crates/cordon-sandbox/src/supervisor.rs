@@ -1498,7 +1498,6 @@ fn kill_subtrees(roots: &[libc::pid_t], adopt_orphans: bool) {
     let _no_spawns = SPAWN_LOCK.write().unwrap_or_else(|e| e.into_inner());
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
-    let segments: Vec<libc::pid_t> = roots.to_vec();
     let give_up = Instant::now() + Duration::from_secs(1);
     loop {
         let table = process_table();
@@ -1507,16 +1506,16 @@ fn kill_subtrees(roots: &[libc::pid_t], adopt_orphans: bool) {
         // middle process leaves a session id of a dead pid), so every child of ours that is not a
         // supervised segment counts as an orphan of the run.
         let is_orphan_of_ours = |e: &ProcEntry| {
-            adopt_orphans && e.ppid == me && !segments.contains(&e.pid) && !others.contains(&e.pid)
+            adopt_orphans && e.ppid == me && !roots.contains(&e.pid) && !others.contains(&e.pid)
         };
-        // Segments are killed through their process groups and reaped by their `Proc`; strays
-        // are targets themselves.
+        // Segments are killed through their process groups and reaped by their `Proc`, so they
+        // are never targets here; strays are.
         let mut targets: Vec<libc::pid_t> = if adopt_orphans {
             Vec::new()
         } else {
-            segments.clone()
+            roots.to_vec()
         };
-        let mut frontier: Vec<libc::pid_t> = segments.clone();
+        let mut frontier: Vec<libc::pid_t> = roots.to_vec();
         for e in table.iter().filter(|e| is_orphan_of_ours(e)) {
             frontier.push(e.pid);
             targets.push(e.pid);
@@ -1534,14 +1533,11 @@ fn kill_subtrees(roots: &[libc::pid_t], adopt_orphans: bool) {
             // SAFETY: kill(2) on a descendant found via /proc; no memory.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        // Our children among the targets are reaped here, except segments (their `Proc` reaps
-        // them and reads their status).
-        let reaped_here = |e: &&ProcEntry| {
-            e.ppid == me
-                && targets.contains(&e.pid)
-                && !(adopt_orphans && segments.contains(&e.pid))
-        };
-        for e in table.iter().filter(reaped_here) {
+        // Our children among the targets are reaped here (segments are not among them).
+        for e in table
+            .iter()
+            .filter(|e| e.ppid == me && targets.contains(&e.pid))
+        {
             let mut status = 0;
             // SAFETY: waitpid on a specific child pid with a valid status pointer.
             unsafe { libc::waitpid(e.pid, &mut status, libc::WNOHANG) };
