@@ -12,7 +12,9 @@
 #   bench/run-overhead.sh [RUNS]        (needs: hyperfine, bwrap, unshare, python3; cargo and rustc)
 #   CSC=/path/to/venv/bin/csc bench/run-overhead.sh   to include csc-runner
 #   BEFORE=target/bench/before bench/run-overhead.sh  to also time an older build's `cordon` and
-#                                       `cordon-sandbox-run` copied there (before/after, one run)
+#                                       `cordon-sandbox-run` copied there (before/after, one run);
+#                                       the head-to-head takes several, `BEFORE=dir1:dir2`, and
+#                                       the full run the first
 #   SPACED_RUNS=40 (default)            rounds of the interleaved passes; 0 skips them
 #   HEAD_ONLY=1                         only the head-to-head below (issue 18), then stop
 #   HEAD_ROUNDS=15 HEAD_PER_ROUND=20    its rounds and runs per variant per round
@@ -106,7 +108,11 @@ head_set() {
     -n "cordon run hardened signed journaled, $where" "$BIN/cordon $RUN_ARGS --receipt $dir/head-j.json --journal $dir/journal"
   )
   if [[ -n "${BEFORE:-}" ]]; then
-    head_args+=(-n "BEFORE: cordon run hardened signed, $where" "$(cd "$BEFORE" && pwd)/cordon $RUN_ARGS --receipt $dir/head-old.json")
+    local old
+    IFS=: read -ra olds <<<"$BEFORE"
+    for old in "${olds[@]}"; do
+      head_args+=(-n "BEFORE $(basename "$old"): cordon run hardened signed, $where" "$(cd "$old" && pwd)/cordon $RUN_ARGS --receipt $dir/head-old.json")
+    done
   fi
   mkdir -p "$dir/home"
   CORDON_HOME="$dir/home" hyperfine -N -i --warmup 5 --runs "$HEAD_PER_ROUND" \
@@ -190,7 +196,7 @@ names=(
   "bwrap user+pid+net ns"
 )
 if [[ -n "${BEFORE:-}" ]]; then
-  OLD="$(cd "$BEFORE" && pwd)"
+  OLD="$(cd "${BEFORE%%:*}" && pwd)"
   cmds+=(
     "$OLD/cordon-sandbox-run -- /bin/true"
     "$OLD/cordon-sandbox-run --hardened -- /bin/true"

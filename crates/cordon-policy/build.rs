@@ -5,7 +5,8 @@
 //! - the knowledge base (`data/commands.yaml`) becomes a sorted table of programs, each with its
 //!   entry as JSON (shared `flag_sets` merged in, `src/flag_sets.rs`), which `knowledge.rs` reads only for the programs a command uses;
 //! - the default policy pack (`data/default-policy.yaml`) becomes its document as JSON, which
-//!   `native::policy_document` uses when a policy file holds exactly the pack's text.
+//!   `native::policy_document` uses when a policy file holds exactly the pack's text;
+//! - the toolchain table (`data/toolchains.yaml`) becomes JSON, which `Toolchains::builtin` reads.
 //!
 //! The YAML stays the source; unit tests hold the generated forms equal to it.
 
@@ -21,6 +22,7 @@ use std::path::Path;
 fn main() {
     println!("cargo::rerun-if-changed=data/commands.yaml");
     println!("cargo::rerun-if-changed=data/default-policy.yaml");
+    println!("cargo::rerun-if-changed=data/toolchains.yaml");
     println!("cargo::rerun-if-changed=src/yaml.rs");
     let Some(out) = std::env::var_os("OUT_DIR") else {
         panic!("OUT_DIR is not set");
@@ -50,6 +52,12 @@ fn main() {
     write(
         &out.join("default-policy.json"),
         &to_json("data/default-policy.yaml", &pack),
+    );
+
+    let toolchains = read_yaml("data/toolchains.yaml");
+    write(
+        &out.join("toolchains.json"),
+        &to_json("data/toolchains.yaml", &toolchains),
     );
 }
 

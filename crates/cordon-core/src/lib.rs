@@ -20,6 +20,7 @@ pub mod hash;
 pub mod hosts;
 pub mod json;
 pub mod limits;
+pub mod name_glob;
 pub mod policy;
 pub mod pyrepr;
 pub mod reason;

@@ -51,7 +51,7 @@ use cordon_sandbox::{
 
 use crate::confinement::literal_prefix;
 use crate::ledger::Ledger;
-use crate::policies::{self, PolicyInForce};
+use crate::policies::PolicyInForce;
 
 /// What a hardened run's envelope is made from: the policy in force and where the run happens.
 #[derive(Debug, Clone)]
@@ -106,11 +106,11 @@ impl EnvelopeInForce {
                 (with_workspace(&paths, evidence)?, Beyond::ApprovalOnly)
             }
             PolicyInForce::Cedar(_) => {
-                let paths = paths_of(&default_pack()?.policy, source);
+                let paths = paths_of(&default_pack()?, source);
                 (with_workspace(&paths, evidence)?, Beyond::ApprovalOnly)
             }
             PolicyInForce::Csc(profile) => {
-                let paths = paths_of(&default_pack()?.policy, source);
+                let paths = paths_of(&default_pack()?, source);
                 let profile = &profile.policy;
                 let prefixes = |list: &[String]| list.iter().map(PathBuf::from).collect();
                 let mut read: Vec<PathBuf> = prefixes(&profile.allowed_read_prefixes);
@@ -144,11 +144,14 @@ impl EnvelopeInForce {
                     .map(|p| (p.as_str(), GrantAccess::Write)),
             );
         let mut grants: Vec<Grant> = Vec::new();
+        let mut judged: Vec<(PathBuf, GrantAccess)> = Vec::new();
         for (pattern, access) in named {
             let written = literal_prefix(pattern);
-            if written.as_os_str().is_empty() {
+            // A path named twice (the cwd and `cwd/**`) is resolved and judged once.
+            if written.as_os_str().is_empty() || judged.contains(&(written.clone(), access)) {
                 continue;
             }
+            judged.push((written.clone(), access));
             let Some(grant) = self.grant_for(&written, access, command, approved)? else {
                 continue;
             };
@@ -302,8 +305,9 @@ fn paths_of(policy: &native::NativePolicy, source: &EnvelopeSource) -> EnvelopeP
     )
 }
 
-fn default_pack() -> Result<LoadedNativePolicy, String> {
-    policies::builtin_pack().map_err(|e| e.to_string())
+fn default_pack() -> Result<native::NativePolicy, String> {
+    LoadedNativePolicy::default_pack_policy()
+        .map_err(|e| format!("the built-in policy pack is invalid: {e}"))
 }
 
 /// The envelope of a native or Cedar policy: the workspace and all the paths.

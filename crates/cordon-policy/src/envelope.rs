@@ -25,6 +25,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use cordon_core::name_glob::NameGlob;
+
 use crate::native::{MatchSpec, NativePolicy, RuleOutcome};
 use crate::toolchains::Toolchains;
 
@@ -189,29 +191,31 @@ fn expand_toolchain(home: &Path, pattern: &str, list_dir: ListDir<'_>) -> Vec<Pa
 fn expand_components(home: &Path, rest: &str, list_dir: ListDir<'_>) -> Vec<PathBuf> {
     let mut found = vec![home.to_path_buf()];
     for component in rest.split('/').filter(|c| !c.is_empty()) {
-        let is_glob = component.contains(['*', '?', '[', '{']);
-        let matcher = is_glob
-            .then(|| globset::Glob::new(component).ok())
-            .flatten()
-            .map(|g| g.compile_matcher());
+        if !component.contains(['*', '?', '[', '{']) {
+            found = found.into_iter().map(|d| d.join(component)).collect();
+            continue;
+        }
+        // A glob that does not parse names nothing.
+        let Ok(glob) = NameGlob::new(component) else {
+            return Vec::new();
+        };
         found = found
             .into_iter()
-            .flat_map(|dir| match &matcher {
-                None if is_glob => Vec::new(),
-                None => vec![dir.join(component)],
-                Some(m) => list_dir(&dir)
+            .flat_map(|dir| {
+                list_dir(&dir)
                     .into_iter()
-                    .filter(|name| m.is_match(name))
-                    .map(|name| dir.join(name))
-                    .collect(),
+                    .filter(|name| glob.is_match(name))
+                    .map(move |name| dir.join(name))
             })
             .collect();
     }
     found
 }
 
+/// Pushes `path` unless `list` holds it as written (byte for byte: comparing `Path`s component
+/// by component, each against all, was a sizeable part of building the envelope).
 fn push_unique(list: &mut Vec<PathBuf>, path: PathBuf) {
-    if !list.contains(&path) {
+    if !list.iter().any(|p| p.as_os_str() == path.as_os_str()) {
         list.push(path);
     }
 }

@@ -225,7 +225,7 @@ pub(crate) fn build(kernel_abi: u8, request: &FsRequest<'_>) -> Result<FsPlan, E
             Access::Write => &mut report.write_paths,
             Access::Device => &mut report.devices,
         };
-        if !list.contains(&path) {
+        if !crate::envelope::lists(list, &path) {
             list.push(path);
         }
     }

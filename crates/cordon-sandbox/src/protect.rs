@@ -256,7 +256,7 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
 fn search(
     write_roots: &[PathBuf],
     tmp: Option<&Path>,
-    never_names: Option<&globset::GlobSet>,
+    never_names: Option<&cordon_core::name_glob::NameGlobs>,
     found: &mut BTreeMap<PathBuf, Protection>,
     report: &mut ProtectedReport,
 ) {

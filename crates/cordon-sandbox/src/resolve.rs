@@ -116,6 +116,9 @@ pub fn resolve_real(path: impl AsRef<Path>, cwd: impl AsRef<Path>) -> Result<Rea
     if path.as_os_str().is_empty() {
         return Err(refuse("the path is empty".into()));
     }
+    if let Some(real) = without_links(&cwd.join(path)) {
+        return Ok(real);
+    }
     let mut walk = Walk::new(cwd, &refuse)?;
     if path.is_absolute() {
         walk.restart_at_root(&refuse)?;
@@ -125,6 +128,20 @@ pub fn resolve_real(path: impl AsRef<Path>, cwd: impl AsRef<Path>) -> Result<Rea
     walk.push_front(path);
     walk.run(&refuse)?;
     walk.finish(&refuse)
+}
+
+/// The common case, without the walk: a path in components form that the kernel opens with no
+/// link on the way (`/proc/self`, `/proc/PID/root|cwd|fd/N` and `/dev/fd` are all links, so none
+/// of the walk's special cases can arise) reaches the file it names, and is its real path. `None`
+/// otherwise, or on any failure, so the walk gives its own answer and its own words.
+fn without_links(path: &Path) -> Option<RealPath> {
+    let fd = open_without_links(path)?.ok()?;
+    let stat = fstat(&fd).ok()?;
+    Some(RealPath {
+        path: path.to_path_buf(),
+        kind: kind_of(&stat),
+        fd: Arc::new(fd),
+    })
 }
 
 /// Where a walk is inside procfs: the components below the procfs root, or `None` when it is not
@@ -356,18 +373,60 @@ fn kind_of(stat: &FileStat) -> FileKind {
 /// with the kernel's own resolution, and names the file it reached: cheaper than
 /// [`resolve_real`], and right wherever `/proc/self` cannot appear.
 pub(crate) fn open_trusted(path: &Path) -> Result<RealPath, Error> {
-    let fd = open_path(None, path.as_os_str(), true).map_err(|e| Error::Unresolvable {
+    let unresolvable = |e: nix::Error| Error::Unresolvable {
         path: path.to_path_buf(),
         why: e.to_string(),
-    })?;
+    };
+    let (fd, real) = match open_without_links(path) {
+        Some(Ok(fd)) => (fd, path.to_path_buf()),
+        Some(Err(e)) => return Err(unresolvable(e)),
+        None => {
+            let fd = open_path(None, path.as_os_str(), true).map_err(unresolvable)?;
+            let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+                .map_err(|e| Error::io(format!("naming {}", path.display()), e))?;
+            (fd, real)
+        }
+    };
     let stat = fstat(&fd).map_err(|e| Error::io(format!("stat {}", path.display()), e.into()))?;
-    let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .map_err(|e| Error::io(format!("naming {}", path.display()), e))?;
     Ok(RealPath {
         path: real,
         kind: kind_of(&stat),
         fd: Arc::new(fd),
     })
+}
+
+/// `path` opened with no link followed anywhere on the way (`openat2`, `RESOLVE_NO_SYMLINKS`), when
+/// it is absolute and in its components' form: a path so opened is its own real path, and asking
+/// the kernel to name the descriptor (a `/proc/self/fd` readlink, for each of the sixty-odd paths
+/// a hardened run opens) can be skipped. `None` when a link is on the way, or the kernel has no
+/// `openat2`: the caller opens and names it the usual way. Any other failure is the path's own:
+/// the part of the path before the failing component holds no link, so a plain open would fail
+/// on the same component the same way.
+pub(crate) fn open_without_links(path: &Path) -> Option<nix::Result<OwnedFd>> {
+    if !in_components_form(path) {
+        return None;
+    }
+    let how = nix::fcntl::OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(nix::fcntl::ResolveFlag::RESOLVE_NO_SYMLINKS);
+    match nix::fcntl::openat2(nix::fcntl::AT_FDCWD, path, how) {
+        Err(nix::Error::ELOOP | nix::Error::ENOSYS | nix::Error::EINVAL | nix::Error::E2BIG) => {
+            None
+        }
+        // A seccomp filter that refuses the call it does not know.
+        Err(nix::Error::EPERM) => None,
+        result => Some(result),
+    }
+}
+
+/// Absolute, no `.` or `..`, no repeated or trailing `/`: the form a real path is named in.
+fn in_components_form(path: &Path) -> bool {
+    let bytes = path.as_os_str().as_bytes();
+    bytes.starts_with(b"/")
+        && (bytes.len() == 1
+            || bytes[1..]
+                .split(|b| *b == b'/')
+                .all(|part| !part.is_empty() && part != b"." && part != b".."))
 }
 
 /// True when `pid` is this process or one of its threads.
@@ -383,6 +442,52 @@ mod tests {
 
     fn canon(p: &Path) -> PathBuf {
         std::fs::canonicalize(p).unwrap()
+    }
+
+    #[test]
+    fn a_trusted_path_is_named_as_it_resolves_with_or_without_links_on_the_way() {
+        let t = tempfile::tempdir().unwrap();
+        let base = canon(t.path());
+        std::fs::create_dir_all(base.join("a/b")).unwrap();
+        std::fs::write(base.join("a/b/f"), "x").unwrap();
+        symlink(base.join("a"), base.join("l")).unwrap();
+        symlink("b/f", base.join("a/lf")).unwrap();
+        // No link: opened as written, named as written.
+        let plain = open_trusted(&base.join("a/b/f")).unwrap();
+        assert_eq!(plain.path(), base.join("a/b/f"));
+        assert_eq!(plain.kind(), FileKind::File);
+        // A link in the middle or at the end: named where it leads.
+        assert_eq!(
+            open_trusted(&base.join("l/b/f")).unwrap().path(),
+            base.join("a/b/f")
+        );
+        assert_eq!(
+            open_trusted(&base.join("a/lf")).unwrap().path(),
+            base.join("a/b/f")
+        );
+        // Not in components form: `..` after a link is physical, as the kernel resolves it.
+        let up = open_trusted(&base.join("l/b/../b/f")).unwrap();
+        assert_eq!(up.path(), base.join("a/b/f"));
+        // Missing, with and without a link on the way.
+        assert!(open_trusted(&base.join("a/missing")).is_err());
+        assert!(open_trusted(&base.join("l/missing")).is_err());
+        // `/proc/self` is a link: the descriptor names this process's root.
+        assert_eq!(
+            open_trusted(Path::new("/proc/self/root")).unwrap().path(),
+            Path::new("/")
+        );
+        for (path, plain) in [
+            ("/", true),
+            ("/a/b", true),
+            ("/a/b/", false),
+            ("/a//b", false),
+            ("/a/./b", false),
+            ("/a/../b", false),
+            ("a/b", false),
+            ("/a/.b", true),
+        ] {
+            assert_eq!(in_components_form(Path::new(path)), plain, "{path}");
+        }
     }
 
     #[test]

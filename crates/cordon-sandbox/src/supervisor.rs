@@ -155,13 +155,17 @@ fn validate(plan: &Plan) -> Result<(), Error> {
     Ok(())
 }
 
-/// The run's private temporary directory, and beside it (outside it, so the command cannot
-/// write it) the empty read-only file mounted over closed files that exist (`envelope.rs`);
-/// both removed on drop.
+/// The run's private temporary directory, and the stand-ins mounted over closed paths that exist
+/// (`envelope.rs`), outside it so the command cannot write them; what the run made is removed on
+/// drop.
 struct PrivateTmp {
     dir: PathBuf,
+    /// The empty read-only file mounted over a closed file.
     empty: PathBuf,
+    /// The empty mode-000 directory mounted over a closed directory.
     empty_dir: PathBuf,
+    /// The stand-ins were made for this run (beside `dir`), not the user's kept pair.
+    own_stand_ins: bool,
 }
 
 impl PrivateTmp {
@@ -179,6 +183,14 @@ impl PrivateTmp {
             .mode(0o700)
             .create(&dir)
             .map_err(|e| Error::io(format!("creating private TMPDIR {}", dir.display()), e))?;
+        if let Some((empty, empty_dir)) = kept_stand_ins(&std::env::temp_dir()) {
+            return Ok(PrivateTmp {
+                dir,
+                empty,
+                empty_dir,
+                own_stand_ins: false,
+            });
+        }
         let beside = |suffix: &str| {
             let mut name = dir.clone().into_os_string();
             name.push(suffix);
@@ -188,6 +200,7 @@ impl PrivateTmp {
             empty: beside(".empty"),
             empty_dir: beside(".closed"),
             dir,
+            own_stand_ins: true,
         };
         fs::DirBuilder::new()
             .mode(0o000)
@@ -206,9 +219,52 @@ impl PrivateTmp {
 impl Drop for PrivateTmp {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
-        let _ = fs::remove_file(&self.empty);
-        let _ = fs::remove_dir(&self.empty_dir);
+        if self.own_stand_ins {
+            let _ = fs::remove_file(&self.empty);
+            let _ = fs::remove_dir(&self.empty_dir);
+        }
     }
+}
+
+/// The stand-ins every run of this user shares, `(empty file, closed directory)`, in
+/// `$TMPDIR/cordon-stand-ins-UID` (mode 0700), made by the first run that needs them. Nothing
+/// writes them (they are mounted read-only, and no envelope grants their directory), so one pair
+/// serves every run; making and removing a pair per run cost about 0.15 ms (removing a
+/// directory on ext4 mounted with `discard` waits for the disk). `None` when the pair is not
+/// exactly as made (owner, mode, an empty regular file, a directory, no link): the run makes its
+/// own.
+fn kept_stand_ins(temp_dir: &std::path::Path) -> Option<(PathBuf, PathBuf)> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = nix::unistd::geteuid().as_raw();
+    let base = temp_dir.join(format!("cordon-stand-ins-{uid}"));
+    let is = |path: &PathBuf, dir: bool, mode: u32| {
+        fs::symlink_metadata(path).is_ok_and(|m| {
+            m.uid() == uid
+                && m.mode() & 0o7777 == mode
+                && if dir {
+                    m.is_dir()
+                } else {
+                    m.is_file() && m.len() == 0
+                }
+        })
+    };
+    let (empty, closed) = (base.join("empty"), base.join("closed"));
+    let ready = || is(&base, true, 0o700) && is(&empty, false, 0o444) && is(&closed, true, 0o000);
+    if ready() {
+        return Some((empty, closed));
+    }
+    // Made by the first run that finds them missing. Each step may lose a race with another run
+    // making the same thing; the check that follows decides.
+    let _ = fs::DirBuilder::new().mode(0o700).create(&base);
+    if is(&base, true, 0o700) {
+        let _ = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(&empty);
+        let _ = fs::DirBuilder::new().mode(0o000).create(&closed);
+    }
+    ready().then_some((empty, closed))
 }
 
 /// Whether the run's execs are recorded, and if not, why (said in every command's report).
@@ -1675,4 +1731,54 @@ fn read_ack(
 /// A segment that never ran its command is no longer supervised (it was reaped here).
 fn forget_supervised(child: &ChildProcess) {
     supervised().retain(|p| *p != child.id() as libc::pid_t);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_kept_stand_ins_are_used_only_while_exactly_as_made() {
+        let t = tempfile::tempdir().unwrap();
+        let (empty, closed) = kept_stand_ins(t.path()).unwrap();
+        assert_eq!(fs::metadata(&empty).unwrap().len(), 0);
+        assert_eq!(
+            fs::metadata(&closed).unwrap().permissions().mode() & 0o7777,
+            0
+        );
+        // The next run finds the same pair.
+        assert_eq!(
+            kept_stand_ins(t.path()),
+            Some((empty.clone(), closed.clone()))
+        );
+
+        // Something written into the empty file: not served to any run.
+        fs::set_permissions(&empty, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&empty, "secret").unwrap();
+        fs::set_permissions(&empty, fs::Permissions::from_mode(0o444)).unwrap();
+        assert_eq!(kept_stand_ins(t.path()), None);
+        fs::remove_file(&empty).unwrap();
+        assert!(kept_stand_ins(t.path()).is_some(), "remade once removed");
+
+        // A link where the closed directory was, or a directory others may enter: not used.
+        fs::remove_dir(&closed).unwrap();
+        std::os::unix::fs::symlink(t.path(), &closed).unwrap();
+        assert_eq!(kept_stand_ins(t.path()), None);
+        fs::remove_file(&closed).unwrap();
+        assert!(kept_stand_ins(t.path()).is_some());
+        let base = closed.parent().unwrap();
+        fs::set_permissions(base, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(kept_stand_ins(t.path()), None);
+    }
+
+    #[test]
+    fn a_file_in_place_of_the_kept_pairs_directory_is_not_used() {
+        let t = tempfile::tempdir().unwrap();
+        // A file where the pair's directory would be.
+        let uid = nix::unistd::geteuid().as_raw();
+        fs::write(t.path().join(format!("cordon-stand-ins-{uid}")), "").unwrap();
+        assert_eq!(kept_stand_ins(t.path()), None);
+    }
 }

@@ -270,10 +270,20 @@ impl LoadedNativePolicy {
         let text =
             std::str::from_utf8(bytes).map_err(|e| NativePolicyError::NotUtf8(e.valid_up_to()))?;
         let document = policy_document(text)?;
-        LoadedNativePolicy::from_value(document)
+        LoadedNativePolicy::checked(document, text != DEFAULT_PACK)
     }
 
     pub fn from_value(document: Value) -> Result<LoadedNativePolicy, NativePolicyError> {
+        LoadedNativePolicy::checked(document, true)
+    }
+
+    /// `check_globs`: whether every glob is parsed to prove it valid. The default pack's own
+    /// text skips that (a unit test proves its globs parse): parsing them all cost every process
+    /// that loads the pack about a quarter of a millisecond.
+    fn checked(
+        document: Value,
+        check_globs: bool,
+    ) -> Result<LoadedNativePolicy, NativePolicyError> {
         let sha256 = cordon_core::hash::canonical_sha256(&document)
             .map_err(|e| NativePolicyError::Shape(format!("cannot be hashed: {e}")))?;
         let policy: NativePolicy = serde_json::from_value(document)
@@ -317,7 +327,7 @@ impl LoadedNativePolicy {
         // Every glob must parse. The matchers are built for each workspace and home, each set
         // when a decision first needs it; a set that cannot be built then makes the decision a
         // denial (`CompiledPolicy::unusable`).
-        for rule in &policy.rules {
+        for rule in policy.rules.iter().filter(|_| check_globs) {
             for spec in std::iter::once(&rule.matches).chain(&rule.unless) {
                 matcher::check_globs(spec).map_err(|message| NativePolicyError::Rule {
                     rule: rule.id.clone(),
@@ -326,6 +336,13 @@ impl LoadedNativePolicy {
             }
         }
         Ok(LoadedNativePolicy { policy, sha256 })
+    }
+
+    /// The default pack's policy alone, read straight from its JSON: what a run under a CSC
+    /// profile or Cedar policies builds its envelope from. Without the digest and the checks of
+    /// [`LoadedNativePolicy::default_pack`] (a unit test holds the two equal), it costs a third.
+    pub fn default_pack_policy() -> Result<NativePolicy, NativePolicyError> {
+        serde_json::from_str(DEFAULT_PACK_JSON).map_err(|e| NativePolicyError::Shape(e.to_string()))
     }
 
     /// The default pack shipped with cordon.
@@ -347,6 +364,18 @@ mod tests {
         // Any other text is parsed as written: one changed byte changes the document.
         let edited = DEFAULT_PACK.replace("name: coding-agent-default", "name: edited");
         assert_eq!(policy_document(&edited).unwrap()["name"], "edited");
+    }
+
+    #[test]
+    fn every_glob_of_the_default_pack_parses() {
+        // Loading the pack's own text skips the glob check; this is the check.
+        let document = policy_document(DEFAULT_PACK).unwrap();
+        let checked = LoadedNativePolicy::from_value(document).unwrap();
+        assert_eq!(checked, LoadedNativePolicy::default_pack().unwrap());
+        assert_eq!(
+            LoadedNativePolicy::default_pack_policy().unwrap(),
+            checked.policy
+        );
     }
 
     #[test]
