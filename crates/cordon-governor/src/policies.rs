@@ -108,7 +108,7 @@ pub fn policy_from_bytes(path: &Path, bytes: &[u8]) -> Result<PolicyInForce> {
     }
     let document = native::policy_document(text).map_err(|e| invalid(&e))?;
     if native::is_native(&document) {
-        let loaded = LoadedNativePolicy::from_value(document).map_err(|e| invalid(&e))?;
+        let loaded = LoadedNativePolicy::from_document(document, text).map_err(|e| invalid(&e))?;
         Ok(PolicyInForce::Native(loaded))
     } else {
         let loaded = cordon_policy::load_bytes(bytes).map_err(|e| invalid(&e))?;

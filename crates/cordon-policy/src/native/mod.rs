@@ -277,6 +277,15 @@ impl LoadedNativePolicy {
         LoadedNativePolicy::checked(document, true)
     }
 
+    /// The policy of a file's `text`, from the `document` [`policy_document`] made of it: what
+    /// [`LoadedNativePolicy::parse`] does, for a caller that looked at the document first.
+    pub fn from_document(
+        document: Value,
+        text: &str,
+    ) -> Result<LoadedNativePolicy, NativePolicyError> {
+        LoadedNativePolicy::checked(document, text != DEFAULT_PACK)
+    }
+
     /// `check_globs`: whether every glob is parsed to prove it valid. The default pack's own
     /// text skips that (a unit test proves its globs parse): parsing them all cost every process
     /// that loads the pack about a quarter of a millisecond.

@@ -86,19 +86,31 @@ pub fn admit(stream: &UnixStream) -> Result<(), String> {
     // Taken before the status is read, checked after: see the module docs.
     let pidfd: Option<OwnedFd> = getsockopt(stream, sockopt::PeerPidfd).ok();
     let peer = Confinement::read(&creds.pid().to_string())?;
-    let own = Confinement::read("self")?;
+    let own = own_confinement()?;
     if let Some(pidfd) = &pidfd {
         if exited(pidfd) {
             return Err("the peer exited before it could be checked".into());
         }
     }
-    if confined_beyond(&own, &peer) {
+    if confined_beyond(own, &peer) {
         return Err(
             "the peer runs inside a sandbox (no_new_privs and seccomp filters this gateway does not have); commands cordon runs do not reach its gateway"
                 .into(),
         );
     }
     Ok(())
+}
+
+/// The gateway's own confinement, read at its first connection. It cannot loosen (neither
+/// `no_new_privs` nor a seccomp filter can be undone) and the gateway adds none, so reading it
+/// again for every connection only cost each hook a `/proc` read.
+fn own_confinement() -> Result<&'static Confinement, String> {
+    static OWN: std::sync::OnceLock<Confinement> = std::sync::OnceLock::new();
+    if let Some(own) = OWN.get() {
+        return Ok(own);
+    }
+    let own = Confinement::read("self")?;
+    Ok(OWN.get_or_init(|| own))
 }
 
 /// A pidfd reads as ready once its process has exited.
