@@ -658,10 +658,10 @@ mod tests {
                 );
             }
         }
-        let root = [("/**".to_string(), "/**".to_string())];
+        let root = vec![("/**".to_string(), "/**".to_string())];
         for candidate in ["/", "/a", "/a/b", "", "a"] {
             assert_eq!(
-                PlainSet::split(root.to_vec()).0.is_match(candidate),
+                PlainSet::split(root.clone()).0.is_match(candidate),
                 globset_says(&root, true, candidate),
                 "/** on {candidate:?}"
             );
