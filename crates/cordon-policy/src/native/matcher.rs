@@ -10,6 +10,7 @@
 use cordon_core::{EffectType, Outcome};
 use std::sync::OnceLock;
 
+use cordon_core::name_glob::NameGlob;
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::{
@@ -74,7 +75,7 @@ struct LazyGlobSet {
 
 impl LazyGlobSet {
     fn new(patterns: &[String], context: &Context, paths: bool) -> LazyGlobSet {
-        let (plain, patterns) = PlainSet::split(expand(patterns, context, paths));
+        let (plain, patterns) = PlainSet::split(expand(patterns, context, paths), paths);
         LazyGlobSet {
             plain,
             patterns,
@@ -106,29 +107,34 @@ impl LazyGlobSet {
     }
 }
 
-/// The patterns of a set that are a literal (`/h/.netrc`) or a literal directory's `/**`
-/// (`/h/.ssh/**`), the shapes most of the default pack's path rules take once `~`, `{home}` and
-/// `{workspace}` are expanded. They match what globset matches for them by comparing strings:
-/// globset makes them into one regular expression, whose building cost a one-shot `cordon exec`
-/// about 0.3 ms for the few sets a simple command's decision consults.
+/// The patterns of a set that are a literal (`/h/.netrc`), a literal directory's `/**`
+/// (`/h/.ssh/**`), or, among path patterns, a file-name glob of literals and `*` anywhere
+/// (`**/.env`, `**/*.pem`) or in a literal directory (`/h/.cargo/credentials*`): the shapes of
+/// the default pack's path rules once `~`, `{home}` and `{workspace}` are expanded. They match
+/// what globset matches for them without a regular expression; building globset's for them cost a
+/// one-shot `cordon exec` about 0.3 ms for the few sets a simple command's decision consults.
 #[derive(Debug, Clone, Default)]
 struct PlainSet {
     exact: Vec<String>,
     /// Each directory with its trailing `/`: what `dir/**` matches starts with it.
     beneath: Vec<String>,
+    /// A file-name glob, and the directory (with its trailing `/`) the file must be directly in,
+    /// or `None` for anywhere (`**/`).
+    named: Vec<(Option<String>, NameGlob)>,
 }
 
 impl PlainSet {
-    /// The plain patterns, and the others as they were.
-    fn split(patterns: Vec<(String, String)>) -> (PlainSet, Vec<(String, String)>) {
-        const GLOB: [char; 7] = ['*', '?', '[', ']', '{', '}', '\\'];
+    /// The plain patterns, and the others as they were. A `*` crosses `/` in a name pattern
+    /// (`paths` false), so the file-name shapes are for path patterns only.
+    fn split(patterns: Vec<(String, String)>, paths: bool) -> (PlainSet, Vec<(String, String)>) {
         let mut plain = PlainSet::default();
         let mut others = Vec::new();
         for (written, pattern) in patterns {
-            match pattern.strip_suffix("/**") {
-                Some(dir) if !dir.contains(GLOB) => plain.beneath.push(format!("{dir}/")),
-                _ if !pattern.contains(GLOB) => plain.exact.push(pattern),
-                _ => others.push((written, pattern)),
+            match plain_shape(&pattern, paths) {
+                Some(Shape::Exact) => plain.exact.push(pattern),
+                Some(Shape::Beneath(dir)) => plain.beneath.push(dir),
+                Some(Shape::Named(dir, glob)) => plain.named.push((dir, glob)),
+                None => others.push((written, pattern)),
             }
         }
         (plain, others)
@@ -140,7 +146,49 @@ impl PlainSet {
                 .beneath
                 .iter()
                 .any(|dir| candidate.starts_with(dir.as_str()))
+            || self.named.iter().any(|(dir, glob)| match dir {
+                None => glob.is_match(candidate.rsplit('/').next().unwrap_or(candidate)),
+                Some(dir) => candidate
+                    .strip_prefix(dir.as_str())
+                    .is_some_and(|name| !name.contains('/') && glob.is_match(name)),
+            })
     }
+}
+
+enum Shape {
+    Exact,
+    Beneath(String),
+    Named(Option<String>, NameGlob),
+}
+
+/// Which plain shape `pattern` has, if any (see [`PlainSet`]).
+fn plain_shape(pattern: &str, paths: bool) -> Option<Shape> {
+    const GLOB: [char; 7] = ['*', '?', '[', ']', '{', '}', '\\'];
+    if !pattern.contains(GLOB) {
+        return Some(Shape::Exact);
+    }
+    if let Some(dir) = pattern.strip_suffix("/**") {
+        return (!dir.contains(GLOB)).then(|| Shape::Beneath(format!("{dir}/")));
+    }
+    if !paths {
+        return None;
+    }
+    let (dir, name) = match pattern.strip_prefix("**/") {
+        Some(name) => (None, name),
+        None => {
+            let (dir, name) = pattern.rsplit_once('/')?;
+            (Some(format!("{dir}/")), name)
+        }
+    };
+    // A name of stars and literals, with a literal in it (a lone `*` is left to globset, which
+    // decides for itself what an empty name is).
+    let plain_name = !name.is_empty()
+        && !name.contains(['?', '[', ']', '{', '}', '\\', '/'])
+        && name.chars().any(|c| c != '*');
+    if !plain_name || dir.as_deref().is_some_and(|d| d.contains(GLOB)) {
+        return None;
+    }
+    Some(Shape::Named(dir, NameGlob::new(name).ok()?))
 }
 
 /// An `argv` or `argv_skip_options` pattern: element globs, and whether `…` ends it.
@@ -575,13 +623,14 @@ impl ArgvPattern {
 #[derive(Debug, Clone)]
 enum ArgvElement {
     Word(String),
-    Glob(globset::GlobMatcher),
+    /// Parsed when the policy is compiled; its matcher built when a decision first needs it.
+    Glob(Glob, OnceLock<globset::GlobMatcher>),
 }
 
 impl ArgvElement {
     fn new(pattern: &str) -> Result<ArgvElement, String> {
         if pattern.contains(['*', '?', '[', ']', '{', '}', '\\']) {
-            Ok(ArgvElement::Glob(argv_glob(pattern)?.compile_matcher()))
+            Ok(ArgvElement::Glob(argv_glob(pattern)?, OnceLock::new()))
         } else {
             Ok(ArgvElement::Word(pattern.to_string()))
         }
@@ -590,7 +639,9 @@ impl ArgvElement {
     fn is_match(&self, arg: &str) -> bool {
         match self {
             ArgvElement::Word(word) => word == arg,
-            ArgvElement::Glob(glob) => glob.is_match(arg),
+            ArgvElement::Glob(glob, matcher) => {
+                matcher.get_or_init(|| glob.compile_matcher()).is_match(arg)
+            }
         }
     }
 }
@@ -629,7 +680,7 @@ mod tests {
                 .iter()
                 .map(|p| (p.to_string(), p.to_string()))
                 .collect();
-        let (plain, others) = PlainSet::split(patterns.clone());
+        let (plain, others) = PlainSet::split(patterns.clone(), true);
         assert!(others.is_empty());
         for candidate in [
             "/h/.ssh",
@@ -661,20 +712,38 @@ mod tests {
         let root = vec![("/**".to_string(), "/**".to_string())];
         for candidate in ["/", "/a", "/a/b", "", "a"] {
             assert_eq!(
-                PlainSet::split(root.clone()).0.is_match(candidate),
+                PlainSet::split(root.clone(), true).0.is_match(candidate),
                 globset_says(&root, true, candidate),
                 "/** on {candidate:?}"
             );
         }
-        // Anything with a glob character is globset's.
+        // File-name globs of stars and literals are plain among path patterns; anything else
+        // with a glob character is globset's.
         for pattern in [
             "/h/*.pem",
             "**/.env",
+            "**/.env.*.local",
             "/h/.cargo/credentials*",
+        ] {
+            let (plain, others) = PlainSet::split(vec![(pattern.into(), pattern.into())], true);
+            assert!(others.is_empty() && plain.named.len() == 1, "{pattern}");
+            let (_, others) = PlainSet::split(vec![(pattern.into(), pattern.into())], false);
+            assert_eq!(
+                others.len(),
+                1,
+                "{pattern}: a name pattern's `*` crosses `/`"
+            );
+        }
+        for pattern in [
             "/h/{a,b}",
             "/h/[x]",
+            "/h/a?b",
+            "/h/*/x",
+            "**/*",
+            "/h/*",
+            "**/a/*.pem",
         ] {
-            let (plain, others) = PlainSet::split(vec![(pattern.into(), pattern.into())]);
+            let (plain, others) = PlainSet::split(vec![(pattern.into(), pattern.into())], true);
             assert!(others.len() == 1 && !plain.is_match(pattern), "{pattern}");
         }
     }
@@ -685,12 +754,19 @@ mod tests {
             workspace: "/w/p".into(),
             home: "/h".into(),
         };
-        let written: Vec<String> = ["~/.ssh/**", "~/.cargo/credentials*", "*.pem", "~/.netrc"]
-            .iter()
-            .map(|p| p.to_string())
-            .collect();
+        let written: Vec<String> = [
+            "~/.ssh/**",
+            "~/.cargo/credentials*",
+            "*.pem",
+            "~/.netrc",
+            "~/.config/{gh,hub}/**",
+            "~/.x?",
+        ]
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
         let set = LazyGlobSet::new(&written, &context, true);
-        assert_eq!(set.patterns.len(), 2, "{:?}", set.patterns);
+        assert_eq!(set.patterns.len(), 3, "{:?}", set.patterns);
         let all = expand(&written, &context, true);
         for candidate in [
             "/h/.ssh/id_rsa",
@@ -701,6 +777,13 @@ mod tests {
             "/h/.netrc",
             "/h/.netrc2",
             "/h/x",
+            "/h/.config/gh/hosts.yml",
+            "/h/.config/hub",
+            "/h/.xy",
+            "/h/.x",
+            "key.pem",
+            "/h/.cargo/credentials/x",
+            "/h/.pem",
         ] {
             assert_eq!(
                 set.is_match(candidate),
@@ -712,6 +795,22 @@ mod tests {
 
     proptest! {
         #[test]
+        fn plain_file_name_globs_agree_with_globset(
+            name in "[ab.*]{0,2}[ab.][ab.*]{0,2}",
+            dir in proptest::option::of("/[ab.]{1,2}(/[ab.]{1,2}){0,1}"),
+            candidate in "(/?[ab.*]{0,3}){0,3}/?",
+        ) {
+            let pattern = match &dir {
+                Some(dir) => format!("{dir}/{name}"),
+                None => format!("**/{name}"),
+            };
+            let patterns = vec![(pattern.clone(), pattern)];
+            let (plain, others) = PlainSet::split(patterns.clone(), true);
+            prop_assert!(others.is_empty());
+            prop_assert_eq!(plain.is_match(&candidate), globset_says(&patterns, true, &candidate));
+        }
+
+        #[test]
         fn plain_sets_agree_with_globset(
             dirs in proptest::collection::vec("/[ab.]{1,3}(/[ab.]{1,3}){0,2}", 1..4),
             candidate in "/[ab.]{0,3}(/[ab.]{0,3}){0,3}/?",
@@ -722,7 +821,7 @@ mod tests {
                 .map(|(i, d)| if i % 2 == 0 { format!("{d}/**") } else { d.clone() })
                 .map(|p| (p.clone(), p))
                 .collect();
-            let (plain, others) = PlainSet::split(patterns.clone());
+            let (plain, others) = PlainSet::split(patterns.clone(), true);
             prop_assert!(others.is_empty());
             prop_assert_eq!(plain.is_match(&candidate), globset_says(&patterns, true, &candidate));
         }
