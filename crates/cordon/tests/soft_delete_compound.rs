@@ -9,47 +9,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
+mod tree_support;
+use tree_support::tree;
+
 const MODES: [&str; 2] = ["local", "hardened"];
-
-type Tree = BTreeMap<Vec<u8>, (char, u32, Vec<u8>)>;
-
-/// Paths, kinds, permission bits, bytes and link targets of everything under `root`.
-fn tree(root: &Path) -> Tree {
-    fn walk(root: &Path, path: &Path, out: &mut Tree) {
-        let Ok(meta) = fs::symlink_metadata(path) else {
-            return;
-        };
-        let rel = path
-            .strip_prefix(root)
-            .unwrap()
-            .as_os_str()
-            .as_bytes()
-            .to_vec();
-        if meta.file_type().is_symlink() {
-            let t = fs::read_link(path).unwrap();
-            out.insert(rel, ('l', 0, t.as_os_str().as_bytes().to_vec()));
-        } else if meta.is_dir() {
-            out.insert(rel, ('d', meta.mode() & 0o7777, Vec::new()));
-            for e in fs::read_dir(path).unwrap() {
-                walk(root, &e.unwrap().path(), out);
-            }
-        } else {
-            out.insert(rel, ('f', meta.mode() & 0o7777, fs::read(path).unwrap()));
-        }
-    }
-    let mut out = Tree::new();
-    walk(root, root, &mut out);
-    out
-}
 
 fn policy(outcome: &str) -> String {
     format!(
