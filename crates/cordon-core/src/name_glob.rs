@@ -26,24 +26,31 @@ enum Kind {
     Other(globset::GlobMatcher),
 }
 
+/// The characters that make a glob of a text, globset's syntax: a text without them is a literal.
+pub const GLOB_CHARS: [char; 7] = ['*', '?', '[', ']', '{', '}', '\\'];
+
 impl NameGlob {
     /// `Err` is globset's reason the glob does not parse.
     pub fn new(glob: &str) -> Result<NameGlob, String> {
-        let kind = if glob.contains(['?', '[', ']', '{', '}', '\\']) {
-            let parsed = globset::GlobBuilder::new(glob)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| e.to_string())?;
-            Kind::Other(parsed.compile_matcher())
-        } else {
-            Kind::Stars(glob.split('*').map(str::to_string).collect())
-        };
-        Ok(NameGlob { kind })
+        if let Some(stars) = NameGlob::stars(glob) {
+            return Ok(stars);
+        }
+        let parsed = globset::GlobBuilder::new(glob)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(NameGlob {
+            kind: Kind::Other(parsed.compile_matcher()),
+        })
     }
 
-    /// Whether the glob holds no wildcard: it names one file.
-    pub fn is_literal(&self) -> bool {
-        matches!(&self.kind, Kind::Stars(parts) if parts.len() == 1)
+    /// The glob when it is literals joined by `*` (no other glob character), matched without
+    /// globset; `None` otherwise.
+    pub fn stars(glob: &str) -> Option<NameGlob> {
+        let other = glob.contains(|c| c != '*' && GLOB_CHARS.contains(&c));
+        (!other).then(|| NameGlob {
+            kind: Kind::Stars(glob.split('*').map(str::to_string).collect()),
+        })
     }
 
     pub fn is_match(&self, name: impl AsRef<OsStr>) -> bool {
@@ -173,10 +180,13 @@ mod tests {
     }
 
     #[test]
-    fn literal_means_no_wildcard() {
-        assert!(NameGlob::new(".env").unwrap().is_literal());
-        assert!(!NameGlob::new("*.pem").unwrap().is_literal());
-        assert!(!NameGlob::new("id_rsa?").unwrap().is_literal());
+    fn only_literals_and_stars_are_matched_without_globset() {
+        for glob in [".env", "*.pem", "*", "a*b*c", ""] {
+            assert!(NameGlob::stars(glob).is_some(), "{glob}");
+        }
+        for glob in ["id_rsa?", "[ab]", "{a,b}", "a\\*", "a]"] {
+            assert!(NameGlob::stars(glob).is_none(), "{glob}");
+        }
     }
 
     proptest! {

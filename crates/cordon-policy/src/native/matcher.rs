@@ -10,7 +10,7 @@
 use cordon_core::{EffectType, Outcome};
 use std::sync::OnceLock;
 
-use cordon_core::name_glob::NameGlob;
+use cordon_core::name_glob::{NameGlob, GLOB_CHARS};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::{
@@ -163,12 +163,11 @@ enum Shape {
 
 /// Which plain shape `pattern` has, if any (see [`PlainSet`]).
 fn plain_shape(pattern: &str, paths: bool) -> Option<Shape> {
-    const GLOB: [char; 7] = ['*', '?', '[', ']', '{', '}', '\\'];
-    if !pattern.contains(GLOB) {
+    if !pattern.contains(GLOB_CHARS) {
         return Some(Shape::Exact);
     }
     if let Some(dir) = pattern.strip_suffix("/**") {
-        return (!dir.contains(GLOB)).then(|| Shape::Beneath(format!("{dir}/")));
+        return (!dir.contains(GLOB_CHARS)).then(|| Shape::Beneath(format!("{dir}/")));
     }
     if !paths {
         return None;
@@ -182,13 +181,11 @@ fn plain_shape(pattern: &str, paths: bool) -> Option<Shape> {
     };
     // A name of stars and literals, with a literal in it (a lone `*` is left to globset, which
     // decides for itself what an empty name is).
-    let plain_name = !name.is_empty()
-        && !name.contains(['?', '[', ']', '{', '}', '\\', '/'])
-        && name.chars().any(|c| c != '*');
-    if !plain_name || dir.as_deref().is_some_and(|d| d.contains(GLOB)) {
+    let with_literal = !name.contains('/') && name.chars().any(|c| c != '*');
+    if !with_literal || dir.as_deref().is_some_and(|d| d.contains(GLOB_CHARS)) {
         return None;
     }
-    Some(Shape::Named(dir, NameGlob::new(name).ok()?))
+    Some(Shape::Named(dir, NameGlob::stars(name)?))
 }
 
 /// An `argv` or `argv_skip_options` pattern: element globs, and whether `…` ends it.
@@ -629,7 +626,7 @@ enum ArgvElement {
 
 impl ArgvElement {
     fn new(pattern: &str) -> Result<ArgvElement, String> {
-        if pattern.contains(['*', '?', '[', ']', '{', '}', '\\']) {
+        if pattern.contains(GLOB_CHARS) {
             Ok(ArgvElement::Glob(argv_glob(pattern)?, OnceLock::new()))
         } else {
             Ok(ArgvElement::Word(pattern.to_string()))

@@ -269,8 +269,7 @@ impl LoadedNativePolicy {
         }
         let text =
             std::str::from_utf8(bytes).map_err(|e| NativePolicyError::NotUtf8(e.valid_up_to()))?;
-        let document = policy_document(text)?;
-        LoadedNativePolicy::checked(document, text != DEFAULT_PACK)
+        LoadedNativePolicy::from_document(policy_document(text)?, text)
     }
 
     pub fn from_value(document: Value) -> Result<LoadedNativePolicy, NativePolicyError> {
