@@ -395,8 +395,9 @@ impl Lookup {
             Some(Ok(_)) => Lookup::Real(path.to_path_buf()),
             Some(Err(nix::Error::ENOENT)) => Lookup::AbsentWithoutLinks,
             Some(Err(_)) => Lookup::Unknown,
-            None => match crate::resolve::open_trusted(path) {
-                Ok(real) => Lookup::Real(real.path().to_path_buf()),
+            // A link on the way: the kernel follows it and names where it leads.
+            None => match crate::resolve::open_and_name(path) {
+                Ok((_, real)) => Lookup::Real(real),
                 Err(_) => Lookup::Unknown,
             },
         }

@@ -136,12 +136,7 @@ pub fn resolve_real(path: impl AsRef<Path>, cwd: impl AsRef<Path>) -> Result<Rea
 /// otherwise, or on any failure, so the walk gives its own answer and its own words.
 fn without_links(path: &Path) -> Option<RealPath> {
     let fd = open_without_links(path)?.ok()?;
-    let stat = fstat(&fd).ok()?;
-    Some(RealPath {
-        path: path.to_path_buf(),
-        kind: kind_of(&stat),
-        fd: Arc::new(fd),
-    })
+    held(fd, path.to_path_buf()).ok()
 }
 
 /// Where a walk is inside procfs: the components below the procfs root, or `None` when it is not
@@ -373,26 +368,39 @@ fn kind_of(stat: &FileStat) -> FileKind {
 /// with the kernel's own resolution, and names the file it reached: cheaper than
 /// [`resolve_real`], and right wherever `/proc/self` cannot appear.
 pub(crate) fn open_trusted(path: &Path) -> Result<RealPath, Error> {
-    let unresolvable = |e: nix::Error| Error::Unresolvable {
-        path: path.to_path_buf(),
-        why: e.to_string(),
-    };
     let (fd, real) = match open_without_links(path) {
         Some(Ok(fd)) => (fd, path.to_path_buf()),
-        Some(Err(e)) => return Err(unresolvable(e)),
-        None => {
-            let fd = open_path(None, path.as_os_str(), true).map_err(unresolvable)?;
-            let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-                .map_err(|e| Error::io(format!("naming {}", path.display()), e))?;
-            (fd, real)
-        }
+        Some(Err(e)) => return Err(unresolvable(path, e)),
+        None => open_and_name(path)?,
     };
-    let stat = fstat(&fd).map_err(|e| Error::io(format!("stat {}", path.display()), e.into()))?;
+    held(fd, real)
+}
+
+/// `path` opened as the kernel resolves it, links followed, and the name the kernel gives what
+/// it reached (a `/proc/self/fd` readlink): [`open_trusted`] where [`open_without_links`] could
+/// not answer.
+pub(crate) fn open_and_name(path: &Path) -> Result<(OwnedFd, PathBuf), Error> {
+    let fd = open_path(None, path.as_os_str(), true).map_err(|e| unresolvable(path, e))?;
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_err(|e| Error::io(format!("naming {}", path.display()), e))?;
+    Ok((fd, real))
+}
+
+/// The file `fd` holds, named `real`.
+fn held(fd: OwnedFd, real: PathBuf) -> Result<RealPath, Error> {
+    let stat = fstat(&fd).map_err(|e| Error::io(format!("stat {}", real.display()), e.into()))?;
     Ok(RealPath {
         path: real,
         kind: kind_of(&stat),
         fd: Arc::new(fd),
     })
+}
+
+fn unresolvable(path: &Path, e: nix::Error) -> Error {
+    Error::Unresolvable {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    }
 }
 
 /// `path` opened with no link followed anywhere on the way (`openat2`, `RESOLVE_NO_SYMLINKS`), when
