@@ -202,17 +202,25 @@ impl PrivateTmp {
             dir,
             own_stand_ins: true,
         };
-        fs::DirBuilder::new()
-            .mode(0o000)
-            .create(&tmp.empty_dir)
-            .map_err(|e| Error::io(format!("creating {}", tmp.empty_dir.display()), e))?;
+        for (path, dir) in [(&tmp.empty_dir, true), (&tmp.empty, false)] {
+            make_stand_in(path, dir)
+                .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        }
+        Ok(tmp)
+    }
+}
+
+/// Makes one stand-in: an empty directory of mode 000, or an empty read-only file.
+fn make_stand_in(path: &std::path::Path, dir: bool) -> std::io::Result<()> {
+    if dir {
+        fs::DirBuilder::new().mode(0o000).create(path)
+    } else {
         fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o444)
-            .open(&tmp.empty)
-            .map_err(|e| Error::io(format!("creating {}", tmp.empty.display()), e))?;
-        Ok(tmp)
+            .open(path)
+            .map(drop)
     }
 }
 
@@ -257,12 +265,8 @@ fn kept_stand_ins(temp_dir: &std::path::Path) -> Option<(PathBuf, PathBuf)> {
     // making the same thing; the check that follows decides.
     let _ = fs::DirBuilder::new().mode(0o700).create(&base);
     if is(&base, true, 0o700) {
-        let _ = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o444)
-            .open(&empty);
-        let _ = fs::DirBuilder::new().mode(0o000).create(&closed);
+        let _ = make_stand_in(&empty, false);
+        let _ = make_stand_in(&closed, true);
     }
     ready().then_some((empty, closed))
 }
