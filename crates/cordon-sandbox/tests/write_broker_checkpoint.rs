@@ -221,22 +221,7 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
 
 fn workspace() -> tempfile::TempDir {
     let ws = tempfile::tempdir().unwrap();
-    let w = ws.path();
-    std::fs::create_dir_all(w.join("src/deep/er")).unwrap();
-    std::fs::create_dir_all(w.join("empty dir")).unwrap();
-    std::fs::create_dir_all(w.join("build/out")).unwrap();
-    std::fs::write(w.join("README with spaces.md"), "read me\n").unwrap();
-    std::fs::write(w.join("src/main.rs"), "fn main() {}\n").unwrap();
-    std::fs::write(w.join("src/deep/er/data.txt"), "one\ntwo\n").unwrap();
-    std::fs::write(w.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
-    std::fs::set_permissions(w.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::write(w.join("secret"), "s3cret\n").unwrap();
-    std::fs::set_permissions(w.join("secret"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    for i in 0..20 {
-        std::fs::write(w.join(format!("build/out/o{i}.o")), format!("object {i}\n")).unwrap();
-    }
-    std::os::unix::fs::symlink("src/main.rs", w.join("main-link")).unwrap();
-    std::os::unix::fs::symlink("missing", w.join("dangling")).unwrap();
+    varied_workspace(ws.path());
     ws
 }
 

@@ -194,3 +194,25 @@ pub fn gone_within(pid: i32, limit: Duration) -> bool {
     }
     !alive(pid)
 }
+
+/// A workspace with what a rollback must restore exactly: nested and empty directories, a name
+/// with spaces, an executable and a private file (their modes), many small files, a link and a
+/// dangling link.
+pub fn varied_workspace(w: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(w.join("src/deep/er")).unwrap();
+    std::fs::create_dir_all(w.join("empty dir")).unwrap();
+    std::fs::create_dir_all(w.join("build/out")).unwrap();
+    std::fs::write(w.join("README with spaces.md"), "read me\n").unwrap();
+    std::fs::write(w.join("src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(w.join("src/deep/er/data.txt"), "one\ntwo\n").unwrap();
+    std::fs::write(w.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::set_permissions(w.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(w.join("secret"), "s3cret\n").unwrap();
+    std::fs::set_permissions(w.join("secret"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    for i in 0..20 {
+        std::fs::write(w.join(format!("build/out/o{i}.o")), format!("object {i}\n")).unwrap();
+    }
+    std::os::unix::fs::symlink("src/main.rs", w.join("main-link")).unwrap();
+    std::os::unix::fs::symlink("missing", w.join("dangling")).unwrap();
+}
