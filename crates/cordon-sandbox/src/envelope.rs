@@ -303,10 +303,14 @@ pub(crate) struct Holes {
     /// namespace (an empty read-only stand-in): a rule above them needs no granting around, and
     /// the mount is required (no mount namespace, no run).
     pub mounted: Vec<PathBuf>,
-    /// Closed files that exist outside every granted root: Landlock already closes them, and
-    /// the stand-in mounted over them only lets a program that reads its configuration at start
-    /// (npm and `~/.npmrc`) read nothing instead of failing. Where no mount namespace can be made,
-    /// they are left closed (EACCES) instead of blocking the run.
+    /// Closed files that exist outside every granted root but inside a listed directory (the
+    /// home): Landlock already closes them, and the stand-in mounted over them only lets a
+    /// program that finds its configuration there (npm and `~/.npmrc`) read nothing instead of
+    /// failing. Where no mount namespace can be made, they are left closed (EACCES) instead of
+    /// blocking the run. A closed file in no listed directory (a signing key or journal kept
+    /// elsewhere; any credential under a CSC profile, which lists nothing) gets no stand-in: no
+    /// program looks for its configuration where it cannot list, and a mount namespace costs
+    /// every run about 0.3 ms (docs/benchmarks.md).
     pub convenience: Vec<PathBuf>,
 }
 
@@ -314,12 +318,17 @@ impl Holes {
     /// The envelope's closed and read-only paths as they are (the builder already added each
     /// one's resolved form, so a run does not resolve them again), and which of the closed ones
     /// that exist are mounted over: beneath one of `roots`, a directory or a file, so the root
-    /// keeps its rights instead of being granted around it; elsewhere, a file.
+    /// keeps its rights instead of being granted around it; elsewhere, a file in a listed
+    /// directory.
     pub(crate) fn of(envelope: &Envelope, roots: &[&Path]) -> Holes {
         let mut mounted = Vec::new();
         let mut convenience = Vec::new();
         for p in &envelope.never {
             let beneath_root = roots.iter().any(|r| p.starts_with(r) && p != r);
+            let listed = envelope.list.iter().any(|l| within(p, l));
+            if !beneath_root && !listed {
+                continue;
+            }
             match std::fs::symlink_metadata(p) {
                 Ok(m) if beneath_root && (m.is_file() || m.is_dir()) => mounted.push(p.clone()),
                 Ok(m) if m.is_file() => convenience.push(p.clone()),

@@ -115,8 +115,8 @@ pub(crate) struct FsPlan {
     /// Closed paths that exist beneath a granted root: an empty stand-in is mounted over each
     /// (`protect.rs`), and the run needs it.
     pub stand_ins: Vec<PathBuf>,
-    /// Closed files that exist outside every granted root: stood in for where a mount namespace
-    /// can be made, left closed where not.
+    /// Closed files that exist outside every granted root, in a listed directory (the home):
+    /// stood in for where a mount namespace can be made, left closed where not.
     pub convenience_stand_ins: Vec<PathBuf>,
 }
 

@@ -526,6 +526,62 @@ fn a_closed_file_that_exists_reads_as_empty_and_cannot_be_written() {
 }
 
 #[test]
+fn a_closed_file_in_no_listed_directory_stays_closed_and_costs_no_mount_namespace() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    // A CSC profile: no workspace, nothing listed; the contract's scope is granted on its own.
+    let key = h.path("shared/signing.pem");
+    std::fs::write(&key, "key").unwrap();
+    let envelope = Envelope::without_workspace()
+        .cordon_home(h.path(".config/cordon"))
+        .never([".ssh", ".aws", ".npmrc", "shared/signing.pem"].map(|n| h.path(n)))
+        .build()
+        .unwrap();
+    let conf = with_probe(Confinement::within(envelope)).grant(Grant {
+        target: resolve_real(h.project(), "/").unwrap(),
+        access: GrantAccess::Read,
+    });
+    let (line, report) = probe_at(&conf, &h.project(), &["read", &s(&h.path(".npmrc"))]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    let (line, _) = probe_at(&conf, &h.project(), &["read", &s(&key)]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    let e = &report.enforcement;
+    assert!(
+        e.envelope.stand_ins.is_empty(),
+        "{:?}",
+        e.envelope.stand_ins
+    );
+    assert!(
+        !e.namespaces.iter().any(|n| n == "mnt"),
+        "{:?}",
+        e.namespaces
+    );
+    // Positive control: the contract's scope is readable, and with the home listed (a workspace
+    // envelope) the same closed file is stood in for, in a mount namespace.
+    let (line, _) = probe_at(
+        &conf,
+        &h.project(),
+        &["read", &s(&h.path("project/src/main.rs"))],
+    );
+    assert_eq!(line, "ok");
+    let (line, report) = probe_at(
+        &h.confinement(),
+        &h.project(),
+        &["read", &s(&h.path(".npmrc"))],
+    );
+    assert_eq!(line, "ok");
+    let e = &report.enforcement;
+    assert_eq!(e.envelope.stand_ins, vec![h.path(".npmrc")]);
+    assert!(
+        e.namespaces.iter().any(|n| n == "mnt"),
+        "{:?}",
+        e.namespaces
+    );
+}
+
+#[test]
 fn files_named_like_credentials_in_the_workspace_read_as_empty() {
     if landlock_missing() {
         return;
