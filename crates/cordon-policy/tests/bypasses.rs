@@ -431,6 +431,9 @@ fn cwd_is_tracked_across_cd_pushd_popd_and_cd_dash() {
         cwds("cd a && cd b && cat ../x")[2].as_deref(),
         Some("/work/project/a/b")
     );
+    // Left of `&&` and in a pipe's first segment bash ignores `set -e`: `ls` may run here.
+    assert_eq!(cwds("(set -e; cd sub; ls) && true")[2].as_deref(), None);
+    assert_eq!(cwds("(set -e; cd sub; ls) | cat")[2].as_deref(), None);
     assert_eq!(cwds("cd; ls")[1].as_deref(), Some(HOME));
     assert_eq!(cwds("cd /tmp && cd - && ls")[2].as_deref(), Some(WS));
     assert_eq!(cwds("pushd /tmp && popd && ls")[2].as_deref(), Some(WS));
@@ -973,6 +976,9 @@ fn a_conditional_cd_leaves_the_directory_unknown() {
         cwds("set -e; cd sub; ls")[2].as_deref(),
         Some("/work/project/sub")
     );
+    // Left of `&&` and in a pipe's first segment bash ignores `set -e`: `ls` may run here.
+    assert_eq!(cwds("(set -e; cd sub; ls) && true")[2].as_deref(), None);
+    assert_eq!(cwds("(set -e; cd sub; ls) | cat")[2].as_deref(), None);
     assert_eq!(cwds("cd; ls")[1].as_deref(), Some(HOME));
     assert_outcome("cd sub && make", Outcome::Allow);
 }

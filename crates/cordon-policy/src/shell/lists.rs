@@ -98,7 +98,9 @@ impl Walker<'_> {
             }
             return Directory::of(ctx);
         };
+        let ignored = std::mem::replace(&mut ctx.errexit_ignored, true);
         let left_failed = self.walk_part(*left, src, ctx, Tail::default());
+        ctx.errexit_ignored = ignored;
         let left_succeeded = Directory::of(ctx);
         let ends = ends_the_shell(*right, src);
         if operator == "&&" {
@@ -156,6 +158,7 @@ impl Walker<'_> {
             (redirected, Some(pipeline)) => {
                 // The first segment of a pipeline runs in its own subshell.
                 let mut first = ctx.clone();
+                first.errexit_ignored = true;
                 let before = self.out.len();
                 match redirected {
                     Some(redirected) => self.redirected_body(redirected, node, src, &mut first),
@@ -177,8 +180,11 @@ impl Walker<'_> {
         first: &Ctx,
     ) {
         let mut source = self.pipe_source_of(first_from, first);
-        for segment in named_children(pipeline).into_iter().skip(1) {
+        let segments = named_children(pipeline);
+        let last = segments.len().saturating_sub(1);
+        for (i, segment) in segments.into_iter().enumerate().skip(1) {
             let mut inner = ctx.clone();
+            inner.errexit_ignored |= i < last;
             inner.stdin = Stdin::Pipe;
             inner.pipe_source = source.take();
             let before = self.out.len();

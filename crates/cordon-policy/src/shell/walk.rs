@@ -37,6 +37,10 @@ pub(super) struct Ctx {
     pub home: Option<String>,
     /// `set -e` is on: a failing command (a `cd` to nowhere) ends the text.
     pub errexit: bool,
+    /// Where bash ignores `set -e`, even one set inside: in an operand of `&&` or `||` but the
+    /// last, and in a pipeline segment but the last (bash(1), `set -e`). A `cd` to nowhere
+    /// there does not end anything, and what follows it runs where the shell was.
+    pub errexit_ignored: bool,
     /// What the previous pipeline segment writes to this one, when it is a list of paths.
     pub pipe_source: Option<PipeSource>,
     /// For commands run by `find -exec` or `xargs -0`: the directories their computed
@@ -57,6 +61,7 @@ impl Ctx {
         Ctx {
             home: Some(pathutil::normalize_absolute(&session.home)),
             errexit: false,
+            errexit_ignored: false,
             pipe_source: None,
             computed_paths_under: None,
             cwd: Some(pathutil::normalize_absolute(&session.cwd)),
@@ -322,7 +327,8 @@ impl<'a> Walker<'a> {
                 let before = Directory::of(ctx);
                 self.walk_node(child, src, ctx);
                 // `cd x; next`: `next` runs where the shell was if `x` does not exist.
-                if !ctx.errexit && lists::is_directory_change_statement(child, src) {
+                let errexit = ctx.errexit && !ctx.errexit_ignored;
+                if !errexit && lists::is_directory_change_statement(child, src) {
                     // (A bare `cd` goes home, which does not fail: see the helper.)
                     before.either(&Directory::of(ctx)).apply(ctx);
                 }
@@ -359,6 +365,7 @@ impl<'a> Walker<'a> {
             return self.list_statement(list, src, ctx, tail);
         }
         let mut inner = ctx.clone();
+        inner.errexit_ignored = true;
         let before = self.out.len();
         self.walk_node(first, src, &mut inner);
         self.pipeline_rest(node, src, ctx, before, &inner);
