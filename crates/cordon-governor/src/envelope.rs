@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cordon_core::contract::Command;
-use cordon_policy::envelope::{envelope_paths, read_dir_names, EnvelopePaths};
+use cordon_policy::envelope::{closed_paths, envelope_paths, read_dir_names, EnvelopePaths};
 use cordon_policy::native::{self, LoadedNativePolicy};
 use cordon_policy::shell;
 use cordon_policy::toolchains::Toolchains;
@@ -110,7 +110,7 @@ impl EnvelopeInForce {
                 (with_workspace(&paths, evidence)?, Beyond::ApprovalOnly)
             }
             PolicyInForce::Csc(profile) => {
-                let paths = paths_of(&default_pack()?, source);
+                let paths = closed_paths_of(&default_pack()?, source);
                 let profile = &profile.policy;
                 let prefixes = |list: &[String]| list.iter().map(PathBuf::from).collect();
                 let mut read: Vec<PathBuf> = prefixes(&profile.allowed_read_prefixes);
@@ -299,6 +299,18 @@ fn paths_of(policy: &native::NativePolicy, source: &EnvelopeSource) -> EnvelopeP
         policy,
         Toolchains::builtin(),
         &source.workspace,
+        &source.home,
+        &source.cordon_home,
+        &read_dir_names,
+    )
+}
+
+/// What `policy` closes, for a CSC profile: it grants nothing from the envelope, so neither the
+/// caches nor the toolchain directories are looked up.
+fn closed_paths_of(policy: &native::NativePolicy, source: &EnvelopeSource) -> EnvelopePaths {
+    closed_paths(
+        policy,
+        Toolchains::builtin(),
         &source.home,
         &source.cordon_home,
         &read_dir_names,

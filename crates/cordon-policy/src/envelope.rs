@@ -74,29 +74,15 @@ pub fn envelope_paths(
     cordon_home: &Path,
     list_dir: ListDir<'_>,
 ) -> EnvelopePaths {
-    let mut paths = EnvelopePaths {
-        workspace: workspace.to_path_buf(),
-        home: home.to_path_buf(),
-        cordon_home: cordon_home.to_path_buf(),
-        ..EnvelopePaths::default()
-    };
+    let mut paths = closed_paths(policy, toolchains, home, cordon_home, list_dir);
+    paths.workspace = workspace.to_path_buf();
     for rule in &policy.rules {
-        if rule.outcome == RuleOutcome::Deny && rule.unless.is_none() {
-            if let Some((globs, writes_only)) = path_only_globs(&rule.matches) {
-                for glob in globs {
-                    add_closed(&mut paths, glob, writes_only, home, list_dir);
-                }
-            }
-        }
         for glob in rule.matches.writes_outside.iter().flatten() {
             if let Some(rest) = glob.strip_prefix("~/") {
                 let cache = home.join(rest.trim_end_matches("/**").trim_end_matches("/*"));
                 push_unique(&mut paths.caches, cache);
             }
         }
-    }
-    for credential in &toolchains.credentials {
-        add_closed(&mut paths, credential, false, home, list_dir);
     }
     for toolchain in &toolchains.toolchains {
         for read in &toolchain.read {
@@ -117,6 +103,36 @@ pub fn envelope_paths(
         }
         holds.is_none()
     });
+    paths
+}
+
+/// What `policy` closes, and nothing it grants: the never, read-only and never-name lists, with
+/// no workspace, caches or toolchain reads. A CSC profile needs only these (it grants nothing but
+/// the contract's declared scopes), and so does not list the toolchain directories.
+pub fn closed_paths(
+    policy: &NativePolicy,
+    toolchains: &Toolchains,
+    home: &Path,
+    cordon_home: &Path,
+    list_dir: ListDir<'_>,
+) -> EnvelopePaths {
+    let mut paths = EnvelopePaths {
+        home: home.to_path_buf(),
+        cordon_home: cordon_home.to_path_buf(),
+        ..EnvelopePaths::default()
+    };
+    for rule in &policy.rules {
+        if rule.outcome == RuleOutcome::Deny && rule.unless.is_none() {
+            if let Some((globs, writes_only)) = path_only_globs(&rule.matches) {
+                for glob in globs {
+                    add_closed(&mut paths, glob, writes_only, home, list_dir);
+                }
+            }
+        }
+    }
+    for credential in &toolchains.credentials {
+        add_closed(&mut paths, credential, false, home, list_dir);
+    }
     paths
 }
 
@@ -381,5 +397,32 @@ rules:
         assert_eq!(p.never, vec![PathBuf::from("/h/.closed")]);
         assert_eq!(p.read_only, vec![PathBuf::from("/h/.rc")]);
         assert_eq!(p.cordon_home, PathBuf::from("/c"));
+    }
+
+    #[test]
+    fn closed_paths_close_what_the_envelope_closes_and_list_no_toolchain() {
+        let pack = LoadedNativePolicy::default_pack().unwrap();
+        let listed = std::cell::RefCell::new(Vec::new());
+        let recording = |dir: &Path| {
+            listed.borrow_mut().push(dir.to_path_buf());
+            listing(dir)
+        };
+        let (h, c) = (Path::new("/h"), Path::new("/h/.config/cordon"));
+        let closed = closed_paths(&pack.policy, Toolchains::builtin(), h, c, &recording);
+        let full = default_paths();
+        assert_eq!(closed.never, full.never);
+        assert_eq!(closed.read_only, full.read_only);
+        assert_eq!(closed.never_names, full.never_names);
+        assert!(closed.reads.is_empty() && closed.caches.is_empty());
+        // The credentials' globs list `~/.cargo` and node's versions; the toolchain reads would
+        // also list rustup's toolchains (positive control: the full envelope does).
+        let rustup = Path::new("/h/.rustup/toolchains");
+        assert!(!listed.borrow().iter().any(|d| d == rustup), "{listed:?}");
+        assert!(
+            full.reads.iter().any(|r| r.starts_with(rustup)),
+            "{:?}",
+            full.reads
+        );
+        assert!(!closed.never.is_empty());
     }
 }
