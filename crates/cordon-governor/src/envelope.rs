@@ -41,8 +41,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cordon_core::contract::Command;
-use cordon_policy::envelope::{closed_paths, envelope_paths, read_dir_names, EnvelopePaths};
-use cordon_policy::native::{self, LoadedNativePolicy};
+use cordon_policy::envelope::{
+    closed_paths, envelope_paths, read_dir_names, EnvelopePaths, PolicyGlobs,
+};
 use cordon_policy::shell;
 use cordon_policy::toolchains::Toolchains;
 use cordon_sandbox::{
@@ -102,15 +103,15 @@ impl EnvelopeInForce {
             .collect();
         let (envelope, beyond) = match source.policy.as_ref() {
             PolicyInForce::Native(loaded) => {
-                let paths = paths_of(&loaded.policy, source);
+                let paths = paths_of(&PolicyGlobs::of(&loaded.policy), source);
                 (with_workspace(&paths, evidence)?, Beyond::ApprovalOnly)
             }
             PolicyInForce::Cedar(_) => {
-                let paths = paths_of(&default_pack()?, source);
+                let paths = paths_of(&PolicyGlobs::default_pack()?, source);
                 (with_workspace(&paths, evidence)?, Beyond::ApprovalOnly)
             }
             PolicyInForce::Csc(profile) => {
-                let paths = closed_paths_of(&default_pack()?, source);
+                let paths = closed_paths_of(&PolicyGlobs::default_pack()?, source);
                 let profile = &profile.policy;
                 let prefixes = |list: &[String]| list.iter().map(PathBuf::from).collect();
                 let mut read: Vec<PathBuf> = prefixes(&profile.allowed_read_prefixes);
@@ -293,10 +294,10 @@ impl EnvelopeInForce {
     }
 }
 
-/// The envelope paths `policy` defines for the source's workspace and homes.
-fn paths_of(policy: &native::NativePolicy, source: &EnvelopeSource) -> EnvelopePaths {
+/// The envelope paths `globs` define for the source's workspace and homes.
+fn paths_of(globs: &PolicyGlobs, source: &EnvelopeSource) -> EnvelopePaths {
     envelope_paths(
-        policy,
+        globs,
         Toolchains::builtin(),
         &source.workspace,
         &source.home,
@@ -305,21 +306,16 @@ fn paths_of(policy: &native::NativePolicy, source: &EnvelopeSource) -> EnvelopeP
     )
 }
 
-/// What `policy` closes, for a CSC profile: it grants nothing from the envelope, so neither the
+/// What `globs` close, for a CSC profile: it grants nothing from the envelope, so neither the
 /// caches nor the toolchain directories are looked up.
-fn closed_paths_of(policy: &native::NativePolicy, source: &EnvelopeSource) -> EnvelopePaths {
+fn closed_paths_of(globs: &PolicyGlobs, source: &EnvelopeSource) -> EnvelopePaths {
     closed_paths(
-        policy,
+        globs,
         Toolchains::builtin(),
         &source.home,
         &source.cordon_home,
         &read_dir_names,
     )
-}
-
-fn default_pack() -> Result<native::NativePolicy, String> {
-    LoadedNativePolicy::default_pack_policy()
-        .map_err(|e| format!("the built-in policy pack is invalid: {e}"))
 }
 
 /// The envelope of a native or Cedar policy: the workspace and all the paths.

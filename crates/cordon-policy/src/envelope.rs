@@ -65,23 +65,61 @@ pub fn read_dir_names(dir: &Path) -> Vec<OsString> {
     names
 }
 
-/// The envelope `policy` defines for `workspace`, with `home` and `cordon_home` as given.
+/// What a policy gives the envelope, before any path is expanded: the globs its deny rules
+/// close (each with whether the rule judges writes only, which makes it read-only) and the
+/// `writes_outside` globs that name caches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PolicyGlobs {
+    pub closed: Vec<(String, bool)>,
+    pub caches: Vec<String>,
+}
+
+impl PolicyGlobs {
+    /// The globs of `policy`: of every *deny* rule that judges paths alone (only `paths`,
+    /// `reads` or `writes`, no `unless`), and every rule's `writes_outside`.
+    pub fn of(policy: &NativePolicy) -> PolicyGlobs {
+        let mut globs = PolicyGlobs::default();
+        for rule in &policy.rules {
+            if rule.outcome == RuleOutcome::Deny && rule.unless.is_none() {
+                if let Some((closed, writes_only)) = path_only_globs(&rule.matches) {
+                    let closed = closed.into_iter().map(|g| (g.clone(), writes_only));
+                    globs.closed.extend(closed);
+                }
+            }
+            globs
+                .caches
+                .extend(rule.matches.writes_outside.iter().flatten().cloned());
+        }
+        globs
+    }
+
+    /// The default pack's, taken from it when cordon was built (`build.rs`), so a process that
+    /// needs only these does not read the pack; a unit test holds them equal to
+    /// [`PolicyGlobs::of`] the pack.
+    pub fn default_pack() -> Result<PolicyGlobs, String> {
+        serde_json::from_str(DEFAULT_PACK_GLOBS_JSON)
+            .map_err(|e| format!("the default pack's envelope globs are malformed: {e}"))
+    }
+}
+
+const DEFAULT_PACK_GLOBS_JSON: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/default-policy-envelope.json"));
+
+/// The envelope `globs` define for `workspace`, with `home` and `cordon_home` as given.
 pub fn envelope_paths(
-    policy: &NativePolicy,
+    globs: &PolicyGlobs,
     toolchains: &Toolchains,
     workspace: &Path,
     home: &Path,
     cordon_home: &Path,
     list_dir: ListDir<'_>,
 ) -> EnvelopePaths {
-    let mut paths = closed_paths(policy, toolchains, home, cordon_home, list_dir);
+    let mut paths = closed_paths(globs, toolchains, home, cordon_home, list_dir);
     paths.workspace = workspace.to_path_buf();
-    for rule in &policy.rules {
-        for glob in rule.matches.writes_outside.iter().flatten() {
-            if let Some(rest) = glob.strip_prefix("~/") {
-                let cache = home.join(rest.trim_end_matches("/**").trim_end_matches("/*"));
-                push_unique(&mut paths.caches, cache);
-            }
+    for glob in &globs.caches {
+        if let Some(rest) = glob.strip_prefix("~/") {
+            let cache = home.join(rest.trim_end_matches("/**").trim_end_matches("/*"));
+            push_unique(&mut paths.caches, cache);
         }
     }
     for toolchain in &toolchains.toolchains {
@@ -106,11 +144,11 @@ pub fn envelope_paths(
     paths
 }
 
-/// What `policy` closes, and nothing it grants: the never, read-only and never-name lists, with
+/// What `globs` close, and nothing they grant: the never, read-only and never-name lists, with
 /// no workspace, caches or toolchain reads. A CSC profile needs only these (it grants nothing but
 /// the contract's declared scopes), and so does not list the toolchain directories.
 pub fn closed_paths(
-    policy: &NativePolicy,
+    globs: &PolicyGlobs,
     toolchains: &Toolchains,
     home: &Path,
     cordon_home: &Path,
@@ -121,14 +159,8 @@ pub fn closed_paths(
         cordon_home: cordon_home.to_path_buf(),
         ..EnvelopePaths::default()
     };
-    for rule in &policy.rules {
-        if rule.outcome == RuleOutcome::Deny && rule.unless.is_none() {
-            if let Some((globs, writes_only)) = path_only_globs(&rule.matches) {
-                for glob in globs {
-                    add_closed(&mut paths, glob, writes_only, home, list_dir);
-                }
-            }
-        }
+    for (glob, writes_only) in &globs.closed {
+        add_closed(&mut paths, glob, *writes_only, home, list_dir);
     }
     for credential in &toolchains.credentials {
         add_closed(&mut paths, credential, false, home, list_dir);
@@ -255,7 +287,7 @@ mod tests {
     fn default_paths() -> EnvelopePaths {
         let pack = LoadedNativePolicy::default_pack().unwrap();
         envelope_paths(
-            &pack.policy,
+            &PolicyGlobs::of(&pack.policy),
             Toolchains::builtin(),
             Path::new("/h/project"),
             Path::new("/h"),
@@ -387,7 +419,7 @@ rules:
 "#;
         let policy = LoadedNativePolicy::parse(text.as_bytes()).unwrap().policy;
         let p = envelope_paths(
-            &policy,
+            &PolicyGlobs::of(&policy),
             &Toolchains::default(),
             Path::new("/w"),
             Path::new("/h"),
@@ -408,7 +440,8 @@ rules:
             listing(dir)
         };
         let (h, c) = (Path::new("/h"), Path::new("/h/.config/cordon"));
-        let closed = closed_paths(&pack.policy, Toolchains::builtin(), h, c, &recording);
+        let globs = PolicyGlobs::of(&pack.policy);
+        let closed = closed_paths(&globs, Toolchains::builtin(), h, c, &recording);
         let full = default_paths();
         assert_eq!(closed.never, full.never);
         assert_eq!(closed.read_only, full.read_only);
@@ -424,5 +457,19 @@ rules:
             full.reads
         );
         assert!(!closed.never.is_empty());
+    }
+
+    #[test]
+    fn the_globs_the_build_took_from_the_default_pack_are_the_packs() {
+        let pack = LoadedNativePolicy::default_pack().unwrap();
+        let built = PolicyGlobs::default_pack().unwrap();
+        assert_eq!(built, PolicyGlobs::of(&pack.policy));
+        // Positive control: the pack closes credentials and start-up files, and names caches.
+        assert!(
+            built.closed.contains(&("~/.ssh/**".to_string(), false)),
+            "{built:?}"
+        );
+        assert!(built.closed.iter().any(|(_, writes_only)| *writes_only));
+        assert!(!built.caches.is_empty());
     }
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
-use cordon_policy::envelope::{envelope_paths, read_dir_names};
+use cordon_policy::envelope::{envelope_paths, read_dir_names, PolicyGlobs};
 use cordon_policy::native::LoadedNativePolicy;
 use cordon_policy::toolchains::Toolchains;
 use cordon_sandbox::{
@@ -32,7 +32,7 @@ fn envelope(workspace: &Path) -> Envelope {
     let pack = LoadedNativePolicy::default_pack().unwrap();
     let home = home();
     let paths = envelope_paths(
-        &pack.policy,
+        &PolicyGlobs::of(&pack.policy),
         Toolchains::builtin(),
         workspace,
         &home,

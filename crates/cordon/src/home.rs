@@ -354,7 +354,7 @@ mod tests {
         let home = Home::at(dir.path().join("home"));
         let pack = cordon_policy::native::LoadedNativePolicy::default_pack().unwrap();
         let envelope = cordon_policy::envelope::envelope_paths(
-            &pack.policy,
+            &cordon_policy::envelope::PolicyGlobs::of(&pack.policy),
             cordon_policy::toolchains::Toolchains::builtin(),
             &dir.path().join("ws"),
             dir.path(),

@@ -346,13 +346,6 @@ impl LoadedNativePolicy {
         Ok(LoadedNativePolicy { policy, sha256 })
     }
 
-    /// The default pack's policy alone, read straight from its JSON: what a run under a CSC
-    /// profile or Cedar policies builds its envelope from. Without the digest and the checks of
-    /// [`LoadedNativePolicy::default_pack`] (a unit test holds the two equal), it costs a third.
-    pub fn default_pack_policy() -> Result<NativePolicy, NativePolicyError> {
-        serde_json::from_str(DEFAULT_PACK_JSON).map_err(|e| NativePolicyError::Shape(e.to_string()))
-    }
-
     /// The default pack shipped with cordon.
     pub fn default_pack() -> Result<LoadedNativePolicy, NativePolicyError> {
         LoadedNativePolicy::parse(DEFAULT_PACK.as_bytes())
@@ -380,10 +373,6 @@ mod tests {
         let document = policy_document(DEFAULT_PACK).unwrap();
         let checked = LoadedNativePolicy::from_value(document).unwrap();
         assert_eq!(checked, LoadedNativePolicy::default_pack().unwrap());
-        assert_eq!(
-            LoadedNativePolicy::default_pack_policy().unwrap(),
-            checked.policy
-        );
     }
 
     #[test]

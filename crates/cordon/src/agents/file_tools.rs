@@ -19,7 +19,7 @@ use std::path::{Component, Path, PathBuf};
 use cordon_core::Outcome;
 use cordon_governor::policies::{PolicyInForce, PolicySource};
 use cordon_governor::{AnalysisRequest, Decision, FileToolCall, Written};
-use cordon_policy::envelope::{envelope_paths, read_dir_names};
+use cordon_policy::envelope::{envelope_paths, read_dir_names, PolicyGlobs};
 use cordon_policy::file_tools::ToolAccess;
 use cordon_policy::native::CordonReason;
 use cordon_policy::shell::pathutil;
@@ -208,7 +208,7 @@ fn closed_beneath(
     };
     let home = PathBuf::from(&context.home);
     let paths = envelope_paths(
-        policy,
+        &PolicyGlobs::of(policy),
         Toolchains::builtin(),
         Path::new(&context.workspace),
         &home,
