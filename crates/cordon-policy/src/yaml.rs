@@ -82,7 +82,7 @@ pub fn parse(text: &str) -> Result<Value, YamlError> {
 /// YAML streams may hold only printable characters (YAML 1.1 and 1.2, `c-printable`): no C0
 /// controls but tab, LF and CR, no DEL, no C1 controls but NEL, no U+FFFE or U+FFFF. PyYAML
 /// refuses the rest; so does cordon, rather than let a NUL hide inside a command name.
-fn reject_unprintable(text: &str) -> Result<(), YamlError> {
+pub(crate) fn reject_unprintable(text: &str) -> Result<(), YamlError> {
     let printable = |c: char| {
         matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
             || c >= '\u{10000}'
