@@ -308,3 +308,75 @@ fn a_misbehaving_gateway_is_a_denial_within_the_timeout() {
         );
     }
 }
+
+/// A client that connects and then says nothing, or half a request, holds one of the gateway's
+/// threads and no more: a hook decides through the gateway meanwhile.
+#[test]
+fn clients_holding_connections_open_do_not_delay_a_hook() {
+    use std::os::unix::net::UnixStream;
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    assert!(Command::new(CORDON)
+        .arg("init")
+        .env("CORDON_HOME", &home)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let gateway = serve(&home);
+    let socket = home.join("state/gateway.sock");
+    let mut held: Vec<UnixStream> = (0..4)
+        .map(|_| UnixStream::connect(&socket).unwrap())
+        .collect();
+    held[0].write_all(b"{\"decide\":").unwrap();
+    for _ in 0..3 {
+        let (code, value, stderr) = hook(&home, &work, "git status", true);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert_eq!(
+            value["hookSpecificOutput"]["permissionDecision"], "allow",
+            "{value}"
+        );
+    }
+    // The held connections are still open: the gateway did not drop them to answer.
+    assert!(held[1].write_all(b"\n").is_ok());
+    // Control: a gateway that serves nothing (stopped) makes the same hook a denial, so the
+    // allows above came from a gateway that answered beside the held connections.
+    let pid = gateway.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut stopped = Command::new(CORDON)
+        .args(["hook", "claude-code", "--timeout-ms", "1000"])
+        .env("CORDON_HOME", &home)
+        .env("HOME", "/home/agent")
+        .current_dir(&work)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let event = json!({
+        "session_id": "g", "cwd": work, "hook_event_name": "PreToolUse",
+        "tool_name": "Bash", "tool_input": {"command": "git status"},
+    });
+    let mut stdin = stopped.stdin.take().unwrap();
+    stdin.write_all(event.to_string().as_bytes()).unwrap();
+    drop(stdin);
+    let out = stopped.wait_with_output().unwrap();
+    let (code, stderr) = (out.status.code(), String::from_utf8_lossy(&out.stderr));
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert!(Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // A hook that gets no verdict blocks the call: exit 2, nothing on stdout.
+    assert_eq!(code, Some(2), "{value} {stderr}");
+    assert_eq!(value, Value::Null);
+    drop(held);
+}
