@@ -357,8 +357,26 @@ impl Holes {
             .collect();
         if access == Access::Write {
             v.extend(self.read_only.iter().filter(covers));
+            v.extend(self.mounted.iter().filter(|m| self.movable_under(m, path)));
         }
         v
+    }
+
+    /// Whether a write rule on `path` would let a command move the mounted hole `mounted` away
+    /// from its name: `mounted` lies two or more levels beneath `path`, so a directory between
+    /// them could be renamed (the mount point itself cannot be, EBUSY; a directory holding one
+    /// can, and outside the run the real file then sits under the new name, where the next run
+    /// does not close it). Such a rule is granted around the hole down to the hole's parent. A
+    /// hole inside another mounted one is hidden with it and moves nowhere.
+    fn movable_under(&self, mounted: &Path, path: &Path) -> bool {
+        let nested = self
+            .mounted
+            .iter()
+            .any(|outer| outer.as_path() != mounted && within(mounted, outer));
+        !nested
+            && mounted
+                .parent()
+                .is_some_and(|parent| within(parent, path) && parent != path)
     }
 
     /// Whether a stand-in mounted over `closed` or over a directory above it hides it: a closed
@@ -571,7 +589,8 @@ fn within(path: &Path, root: &Path) -> bool {
 }
 
 /// The last line of defence: no rule may open a hole, on it or above it (above a closed path
-/// that a mount covers is allowed: the mount hides it).
+/// that a mount covers is allowed: the mount hides it; a write rule only directly above it, so
+/// that no directory holding the mount point can be renamed).
 pub(crate) fn check_rules(rules: &[Rule], holes: &Holes) -> Result<(), Error> {
     for rule in rules {
         let path = rule.target.path();
@@ -583,12 +602,20 @@ pub(crate) fn check_rules(rules: &[Rule], holes: &Holes) -> Result<(), Error> {
                 holes.closed.iter().chain(&holes.read_only).collect(),
             ),
         };
-        let hole = on.into_iter().find(|h| within(path, h)).or_else(|| {
-            above
-                .into_iter()
-                .filter(|h| !holes.hidden_by_mount(h))
-                .find(|h| within(h, path))
-        });
+        let movable = match rule.access {
+            Access::Write => holes.mounted.iter().find(|m| holes.movable_under(m, path)),
+            _ => None,
+        };
+        let hole = on
+            .into_iter()
+            .find(|h| within(path, h))
+            .or_else(|| {
+                above
+                    .into_iter()
+                    .filter(|h| !holes.hidden_by_mount(h))
+                    .find(|h| within(h, path))
+            })
+            .or(movable);
         if let Some(hole) = hole {
             return Err(Error::NeverGranted {
                 path: path.to_path_buf(),

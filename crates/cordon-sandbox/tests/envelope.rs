@@ -672,6 +672,55 @@ fn cordons_home_inside_the_workspace_is_closed_and_the_workspace_stays_writable(
     );
 }
 
+/// A closed path two levels down in the workspace (a journal kept in `audit/`) is mounted over,
+/// and the mount point cannot be renamed; the directory holding it could be, which would leave
+/// the real journal under a new name that the next run does not close. So the workspace is
+/// granted around it down to the hole's parent.
+#[test]
+fn a_directory_holding_a_closed_path_cannot_be_moved_from_under_its_name() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let ws = h.project();
+    let journal = ws.join("audit/journal");
+    std::fs::create_dir_all(&journal).unwrap();
+    std::fs::write(journal.join("entries.jsonl"), "entries").unwrap();
+    std::fs::write(ws.join("audit/notes.txt"), "notes").unwrap();
+    let envelope = Envelope::builder(&ws)
+        .home(&h.home)
+        .cordon_home(h.path(".config/cordon"))
+        .never([journal.clone()])
+        .build()
+        .unwrap();
+    let conf = with_probe(Confinement::within(envelope));
+    let (line, report) = probe_at(&conf, &ws, &["rename", "audit", "moved"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    assert_eq!(report.enforcement.envelope.stand_ins, vec![journal.clone()]);
+    assert!(
+        report.enforcement.envelope.carved.contains(&ws),
+        "{:?}",
+        report.enforcement.envelope
+    );
+    // The journal itself stays closed and cannot be moved (a mount point).
+    let (line, _) = probe_at(&conf, &ws, &["read", "audit/journal/entries.jsonl"]);
+    assert_eq!(errno_of(&line), Some(EACCES), "{line}");
+    let (line, _) = probe_at(&conf, &ws, &["rename", "audit/journal", "audit/moved"]);
+    assert_eq!(errno_of(&line), Some(libc::EBUSY), "{line}");
+    // Positive controls: the hole's parent and the rest of the workspace stay writable, and a
+    // rename there works.
+    let (line, _) = probe_at(
+        &conf,
+        &ws,
+        &["rename", "audit/notes.txt", "audit/renamed.txt"],
+    );
+    assert_eq!(line, "ok");
+    let (line, _) = probe_at(&conf, &ws, &["write", "src/new.rs"]);
+    assert_eq!(line, "ok");
+    assert!(journal.join("entries.jsonl").exists());
+    assert!(!ws.join("moved").exists());
+}
+
 #[test]
 fn closed_paths_nested_in_a_closed_directory_are_hidden_with_it() {
     if landlock_missing() {

@@ -479,11 +479,16 @@ fn the_private_key_is_never_readable_inside_a_hardened_run() {
     // The receipt follows as the last line of stdout.
     assert!(text(&out.stdout).starts_with("workspace file\n"));
 
-    // The key outside the scope: the envelope closes it (an existing closed file reads as
-    // empty), so the command runs and prints nothing of it.
+    // The key outside the scope: the envelope closes it. It lies in no listed directory, so no
+    // stand-in goes over it (a CSC profile lists nothing): the kernel refuses the open.
     let c = contract(&s, "steal.json", &["/bin/cat", &s.key], &[], false);
     let out = run(&c);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Permission denied"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(text(&out.stdout).lines().count(), 1, "only the receipt");
     assert!(!text(&out.stdout).contains(secret_marker));
 
