@@ -5,7 +5,7 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
@@ -50,9 +50,37 @@ fn serve(home: &Path) -> Serve {
     serve
 }
 
+/// A home made by `cordon init` and an empty work directory, in `dir`.
+fn initialised(dir: &Path) -> (PathBuf, PathBuf) {
+    let home = dir.join("home");
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    assert!(Command::new(CORDON)
+        .arg("init")
+        .env("CORDON_HOME", &home)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    (home, work)
+}
+
 fn hook(home: &Path, work: &Path, command: &str, gateway: bool) -> (Option<i32>, Value, String) {
+    hook_with(home, work, command, gateway, &[])
+}
+
+/// `cordon hook claude-code` with `args` after it, fed a PreToolUse event for Bash `command`:
+/// the exit code, the JSON it printed (`Null` for none) and its stderr.
+fn hook_with(
+    home: &Path,
+    work: &Path,
+    command: &str,
+    gateway: bool,
+    args: &[&str],
+) -> (Option<i32>, Value, String) {
     let mut cmd = Command::new(CORDON);
     cmd.args(["hook", "claude-code"])
+        .args(args)
         .env("CORDON_HOME", home)
         .env("HOME", "/home/agent")
         .env_remove("CLAUDE_PROJECT_DIR")
@@ -100,16 +128,7 @@ fn journal(home: &Path) -> Vec<Value> {
 #[test]
 fn gateway_and_in_process_give_the_same_verdicts_and_journal() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    assert!(Command::new(CORDON)
-        .arg("init")
-        .env("CORDON_HOME", &home)
-        .output()
-        .unwrap()
-        .status
-        .success());
+    let (home, work) = initialised(dir.path());
     let gateway = serve(&home);
     let socket = home.join("state/gateway.sock");
     assert_eq!(
@@ -171,16 +190,7 @@ fn verify(home: &Path) -> Value {
 #[test]
 fn the_gateway_writes_before_it_answers_and_syncs_right_after() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    assert!(Command::new(CORDON)
-        .arg("init")
-        .env("CORDON_HOME", &home)
-        .output()
-        .unwrap()
-        .status
-        .success());
+    let (home, work) = initialised(dir.path());
     let mut gateway = serve(&home);
     for (i, command) in ["git status", "cat ~/.ssh/id_rsa"].iter().enumerate() {
         let (code, _, stderr) = hook(&home, &work, command, true);
@@ -229,16 +239,7 @@ fn a_misbehaving_gateway_is_a_denial_within_the_timeout() {
     use std::time::{Duration, Instant};
 
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    assert!(Command::new(CORDON)
-        .arg("init")
-        .env("CORDON_HOME", &home)
-        .output()
-        .unwrap()
-        .status
-        .success());
+    let (home, work) = initialised(dir.path());
     let (code, value, stderr) = hook(&home, &work, "git status", true);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(value["hookSpecificOutput"]["permissionDecision"], "allow");
@@ -316,16 +317,7 @@ fn clients_holding_connections_open_do_not_delay_a_hook() {
     use std::os::unix::net::UnixStream;
 
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    assert!(Command::new(CORDON)
-        .arg("init")
-        .env("CORDON_HOME", &home)
-        .output()
-        .unwrap()
-        .status
-        .success());
+    let (home, work) = initialised(dir.path());
     let gateway = serve(&home);
     let socket = home.join("state/gateway.sock");
     let mut held: Vec<UnixStream> = (0..4)
@@ -350,26 +342,8 @@ fn clients_holding_connections_open_do_not_delay_a_hook() {
         .status()
         .unwrap()
         .success());
-    let mut stopped = Command::new(CORDON)
-        .args(["hook", "claude-code", "--timeout-ms", "1000"])
-        .env("CORDON_HOME", &home)
-        .env("HOME", "/home/agent")
-        .current_dir(&work)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let event = json!({
-        "session_id": "g", "cwd": work, "hook_event_name": "PreToolUse",
-        "tool_name": "Bash", "tool_input": {"command": "git status"},
-    });
-    let mut stdin = stopped.stdin.take().unwrap();
-    stdin.write_all(event.to_string().as_bytes()).unwrap();
-    drop(stdin);
-    let out = stopped.wait_with_output().unwrap();
-    let (code, stderr) = (out.status.code(), String::from_utf8_lossy(&out.stderr));
-    let value: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let (code, value, stderr) =
+        hook_with(&home, &work, "git status", true, &["--timeout-ms", "1000"]);
     assert!(Command::new("kill")
         .args(["-CONT", &pid])
         .status()
