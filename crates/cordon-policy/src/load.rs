@@ -29,12 +29,12 @@ pub enum LoadError {
 
 /// A policy file written as JSON, read with a JSON reader, where that reading is provably the
 /// one the YAML reader gives (every JSON text is YAML) at a fraction of its cost: a strict parse
-/// (no duplicate keys), no backslash escapes, no `<<` key, every number a plain integer (YAML 1.1
-/// reads `1e5` as text: the YAML reader refuses it as ambiguous), and well inside the YAML
-/// reader's nesting and size bounds. Anything else is `None`, and the YAML reader decides,
-/// with its own errors.
+/// (no duplicate keys), no backslash escapes, no tabs (YAML readers differ on them), no `<<`
+/// key, every number a plain integer (YAML 1.1 reads `1e5` as text: the YAML reader refuses it as
+/// ambiguous), and well inside the YAML reader's nesting and size bounds. Anything else is
+/// `None`, and the YAML reader decides, with its own errors.
 fn as_plain_json(text: &str) -> Option<Value> {
-    if !text.trim_start().starts_with('{') || text.contains('\\') {
+    if !text.trim_start().starts_with('{') || text.contains(['\\', '\t']) {
         return None;
     }
     yaml::reject_unprintable(text).ok()?;
@@ -107,7 +107,7 @@ mod tests {
             r#"  {"name": "p", "allow_commands": ["/bin/true"], "max_timeout_sec": 30}"#,
             r#"{"a": [true, false, null, -3, 0, 9223372036854775807, 18446744073709551615]}"#,
             r#"{"a": {"b": {"c": ["é", "日本", "😀", " x "]}}, "": ""}"#,
-            "{\n\t\"a\":\r\n 1\n}\n",
+            "{\n  \"a\":\r\n 1\n}\n",
         ];
         for text in plain {
             let json = as_plain_json(text);
@@ -125,6 +125,7 @@ mod tests {
             r#"{"a": "\/"}"#,
             r#"{"a": 1, "a": 2}"#,
             r#"{"<<": {"b": 1}}"#,
+            "{\n\t\"a\": 1\n}",
             "{\"a\": \"\u{1}\"}",
             "\u{feff}{\"a\": 1}",
             r#"["a"]"#,
