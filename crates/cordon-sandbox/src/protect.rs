@@ -31,10 +31,12 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd as _, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 
@@ -150,6 +152,20 @@ pub(crate) struct Target {
     pub remount: Option<MsFlags>,
     /// A convenience (a stand-in over a file Landlock closes anyway): its failure is not fatal.
     pub optional: bool,
+    /// For a stand-in: what `source` must be when the child mounts it ([`open_stand_in`]).
+    pub stand_in: Option<StandIn>,
+}
+
+/// What a stand-in must be when it is mounted: the supervisor checked it before the fork, and
+/// the child opens it again without following a link and checks it on the descriptor it then
+/// mounts, so a swap in between (by a process of the same user outside any sandbox) cannot put
+/// another file in its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StandIn {
+    /// An empty regular file of this user's.
+    EmptyFile,
+    /// A directory of this user's that nobody may read, write or search (mode 000).
+    ClosedDir,
 }
 
 /// What the supervisor found, prepared before any fork.
@@ -213,12 +229,13 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
     let mut targets = Vec::new();
     for (path, how) in &found {
         let c = c_path(path)?;
-        let source = match how {
-            Protection::Emptied if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) => {
-                Some(c_path(request.stand_in_dir)?)
-            }
-            Protection::Emptied => Some(c_path(request.stand_in)?),
-            _ => None,
+        let (source, stand_in) = match how {
+            Protection::Emptied if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) => (
+                Some(c_path(request.stand_in_dir)?),
+                Some(StandIn::ClosedDir),
+            ),
+            Protection::Emptied => (Some(c_path(request.stand_in)?), Some(StandIn::EmptyFile)),
+            _ => (None, None),
         };
         let remount = match (how, &source) {
             (Protection::Pinned, _) => None,
@@ -230,6 +247,7 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
             source,
             remount,
             optional: request.convenience_stand_ins.contains(path),
+            stand_in,
         });
         report.paths.push(ProtectedPath {
             path: path.clone(),
@@ -380,6 +398,7 @@ fn substitute_target(substitute: &Substitute) -> Result<Target, Error> {
         source: Some(source),
         remount,
         optional: false,
+        stand_in: None,
     })
 }
 
@@ -601,11 +620,23 @@ pub(crate) fn apply(targets: &[Target]) -> nix::Result<()> {
     for target in targets {
         let path = target.path.as_c_str();
         let source = target.source.as_deref().unwrap_or(path);
-        let mounted = mount(Some(source), path, NONE, MsFlags::MS_BIND, NONE).and_then(|()| {
-            match target.remount {
-                Some(flags) => mount(NONE, path, NONE, flags, NONE),
-                None => Ok(()),
-            }
+        let mounted = match target.stand_in {
+            // Mounted from the descriptor that was checked, not from the path again.
+            Some(expected) => open_stand_in(source, expected).and_then(|fd| {
+                let mut name = [0u8; FD_PATH_LEN];
+                mount(
+                    Some(fd_path(&fd, &mut name)),
+                    path,
+                    NONE,
+                    MsFlags::MS_BIND,
+                    NONE,
+                )
+            }),
+            None => mount(Some(source), path, NONE, MsFlags::MS_BIND, NONE),
+        }
+        .and_then(|()| match target.remount {
+            Some(flags) => mount(NONE, path, NONE, flags, NONE),
+            None => Ok(()),
         });
         if mounted.is_err() && !target.optional {
             return mounted;
@@ -623,10 +654,113 @@ pub(crate) fn apply(targets: &[Target]) -> nix::Result<()> {
     nix::errno::Errno::result(unsafe { libc::chdir(cwd.as_ptr().cast()) }).map(drop)
 }
 
+/// Opens the stand-in at `path` without following a link in its last component, and checks on
+/// the descriptor that it is what `expected` says and this user's. Runs in the forked child: no
+/// allocation.
+pub(crate) fn open_stand_in(path: &CStr, expected: StandIn) -> nix::Result<OwnedFd> {
+    let fd = nix::fcntl::open(
+        path,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    let stat = nix::sys::stat::fstat(&fd)?;
+    let kind = stat.st_mode & libc::S_IFMT;
+    let fits = match expected {
+        StandIn::EmptyFile => kind == libc::S_IFREG && stat.st_size == 0,
+        StandIn::ClosedDir => kind == libc::S_IFDIR && stat.st_mode & 0o7777 == 0,
+    };
+    if !fits || stat.st_uid != nix::unistd::geteuid().as_raw() {
+        return Err(nix::errno::Errno::EPERM);
+    }
+    Ok(fd)
+}
+
+/// Room for `/proc/self/fd/` and any descriptor number, with its NUL.
+const FD_PATH_LEN: usize = 32;
+
+/// `/proc/self/fd/N` for `fd`, written into `buf`: the name a bind mount takes to mount what a
+/// descriptor holds. No allocation.
+fn fd_path<'b>(fd: &OwnedFd, buf: &'b mut [u8; FD_PATH_LEN]) -> &'b CStr {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    buf[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut digits = [0u8; 10];
+    let mut n = fd.as_raw_fd().unsigned_abs();
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for (i, d) in digits[..len].iter().rev().enumerate() {
+        buf[PREFIX.len() + i] = *d;
+    }
+    buf[PREFIX.len() + len] = 0;
+    // The buffer was zeroed and one NUL ends what was written, with no NUL before it.
+    CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"/proc/self/fd/")
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fd_path_names_the_descriptor() {
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let fd: OwnedFd = file.into();
+        let mut buf = [0u8; FD_PATH_LEN];
+        let name = fd_path(&fd, &mut buf).to_str().unwrap().to_string();
+        assert_eq!(name, format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        assert_eq!(
+            std::fs::read_link(&name).unwrap(),
+            std::path::Path::new("/dev/null")
+        );
+    }
+
+    /// The child's second look at a stand-in: a link, a file with content, a directory others
+    /// may open, each swapped in for the stand-in after the supervisor's check, is refused.
+    #[test]
+    fn a_stand_in_swapped_for_a_link_or_a_file_with_content_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let t = tempfile::tempdir().unwrap();
+        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).unwrap();
+        let secret = t.path().join("secret");
+        std::fs::write(&secret, "token").unwrap();
+        let empty = t.path().join("empty");
+        std::fs::write(&empty, "").unwrap();
+        let closed = t.path().join("closed");
+        std::fs::create_dir(&closed).unwrap();
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o000)).unwrap();
+        // Positive controls: the real stand-ins pass.
+        assert!(open_stand_in(&c(&empty), StandIn::EmptyFile).is_ok());
+        assert!(open_stand_in(&c(&closed), StandIn::ClosedDir).is_ok());
+        // A link to an empty file or to the secret, and the secret itself.
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&empty, &link).unwrap();
+        let to_secret = t.path().join("to-secret");
+        std::os::unix::fs::symlink(&secret, &to_secret).unwrap();
+        for (path, expected) in [
+            (&link, StandIn::EmptyFile),
+            (&to_secret, StandIn::EmptyFile),
+            (&secret, StandIn::EmptyFile),
+            (&closed, StandIn::EmptyFile),
+            (&empty, StandIn::ClosedDir),
+        ] {
+            assert_eq!(
+                open_stand_in(&c(path), expected).err(),
+                Some(nix::errno::Errno::EPERM),
+                "{path:?} as {expected:?}"
+            );
+        }
+        // A directory others may search is not a closed one.
+        let open_dir = t.path().join("open");
+        std::fs::create_dir(&open_dir).unwrap();
+        assert!(open_stand_in(&c(&open_dir), StandIn::ClosedDir).is_err());
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
 
     fn plan(
         write_roots: &[PathBuf],
