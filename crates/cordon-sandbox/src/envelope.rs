@@ -210,38 +210,44 @@ impl EnvelopeBuilder {
         };
         // Caches, toolchains, start-up files and the home come from the policy, cordon's own
         // table and `$HOME`, not from a command: the kernel's resolution names them, at a third
-        // of the system calls of `resolve_real`'s walk.
-        // A read-only path that does not exist is not worth a note (most users have few of the
-        // shells' start-up files); it is tried once, not looked up first.
-        let mut keep =
-            |paths: &[PathBuf], what: &str, into: fn(&mut Envelope) -> &mut Vec<PathBuf>| {
-                let note_absent = what != "the read-only path";
-                for p in paths {
-                    match crate::resolve::open_trusted(p) {
-                        Ok(real) if refuse_if_never(real.path(), &envelope.never).is_err() => {
-                            envelope.notes.push(format!(
-                                "{what} {} lies inside a never path and is not granted",
-                                p.display()
-                            ));
-                        }
-                        Ok(real) => {
-                            let list = into(&mut envelope);
-                            if !lists(list, real.path()) {
-                                list.push(real.path().to_path_buf());
-                            }
-                        }
-                        Err(_) if note_absent => envelope.notes.push(format!(
-                            "{what} {} does not exist and is not granted",
+        // of the system calls of `resolve_real`'s walk. `note_absent`: whether a path that does
+        // not exist gets a note.
+        let mut keep = |paths: &[PathBuf],
+                        what: &str,
+                        note_absent: bool,
+                        into: fn(&mut Envelope) -> &mut Vec<PathBuf>| {
+            for p in paths {
+                match crate::resolve::open_trusted(p) {
+                    Ok(real) if refuse_if_never(real.path(), &envelope.never).is_err() => {
+                        envelope.notes.push(format!(
+                            "{what} {} lies inside a never path and is not granted",
                             p.display()
-                        )),
-                        Err(_) => {}
+                        ));
                     }
+                    Ok(real) => {
+                        let list = into(&mut envelope);
+                        if !lists(list, real.path()) {
+                            list.push(real.path().to_path_buf());
+                        }
+                    }
+                    Err(_) if note_absent => envelope.notes.push(format!(
+                        "{what} {} does not exist and is not granted",
+                        p.display()
+                    )),
+                    Err(_) => {}
                 }
-            };
-        keep(&self.caches, "the cache", |e| &mut e.write);
-        keep(&self.reads, "the read path", |e| &mut e.read);
-        keep(&self.read_only, "the read-only path", |e| &mut e.read);
-        keep(self.home.as_slice(), "the home directory", |e| &mut e.list);
+            }
+        };
+        keep(&self.caches, "the cache", true, |e| &mut e.write);
+        keep(&self.reads, "the read path", true, |e| &mut e.read);
+        // Most users have few of the shells' start-up files: an absent one is not worth a note,
+        // and each is opened once rather than looked up first.
+        keep(&self.read_only, "the read-only path", false, |e| {
+            &mut e.read
+        });
+        keep(self.home.as_slice(), "the home directory", true, |e| {
+            &mut e.list
+        });
         // Every writable root after the workspace is a cache.
         let workspaces = usize::from(self.workspace.is_some());
         envelope.caches = envelope.write.iter().skip(workspaces).cloned().collect();
