@@ -10,10 +10,13 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use gateway_support::{initialised, serve};
 use serde_json::Value;
+
+mod gateway_support;
 
 const CORDON: &str = env!("CARGO_BIN_EXE_cordon");
 
@@ -26,49 +29,6 @@ const SESSION: &[&str] = &[
     "git push",
     "printf 'a\\nb\\n' | wc -l",
 ];
-
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn init(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let home = dir.join("home");
-    let work = dir.join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    assert!(Command::new(CORDON)
-        .arg("init")
-        .env("CORDON_HOME", &home)
-        .output()
-        .unwrap()
-        .status
-        .success());
-    (home, work)
-}
-
-fn serve(home: &Path) -> Serve {
-    let mut child = Command::new(CORDON)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("CORDON_HOME", home)
-        .env("HOME", "/home/agent")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let serve = Serve(child);
-    loop {
-        let line = lines.next().expect("cordon serve ended early").unwrap();
-        if line.contains("gateway on") {
-            break;
-        }
-    }
-    serve
-}
 
 /// Runs `cordon exec --shell TEXT` with `CORDON_GATEWAY=mode` ("require", "off" or "" for the
 /// default: use it when it answers).
@@ -167,7 +127,7 @@ fn difference(a: &Value, b: &Value, at: &str) -> Option<String> {
 #[test]
 fn exec_through_the_gateway_matches_exec_in_process() {
     let dir = tempfile::tempdir().unwrap();
-    let (home, work) = init(dir.path());
+    let (home, work) = initialised(dir.path());
     let gateway = serve(&home);
     let before = journal(&home).len();
 
@@ -215,7 +175,7 @@ fn exec_through_the_gateway_matches_exec_in_process() {
 #[test]
 fn cedar_and_csc_policies_decide_the_same_through_the_gateway() {
     let dir = tempfile::tempdir().unwrap();
-    let (home, work) = init(dir.path());
+    let (home, work) = initialised(dir.path());
     let cedar = dir.path().join("agent.cedar");
     std::fs::write(
         &cedar,
@@ -271,7 +231,7 @@ fn cedar_and_csc_policies_decide_the_same_through_the_gateway() {
 #[test]
 fn a_policy_named_on_the_command_line_is_never_sent_to_the_gateway() {
     let dir = tempfile::tempdir().unwrap();
-    let (home, work) = init(dir.path());
+    let (home, work) = initialised(dir.path());
     let allow_all = dir.path().join("echo.yaml");
     std::fs::write(
         &allow_all,
@@ -296,7 +256,7 @@ fn a_policy_named_on_the_command_line_is_never_sent_to_the_gateway() {
 #[test]
 fn an_edited_policy_applies_from_the_next_request() {
     let dir = tempfile::tempdir().unwrap();
-    let (home, work) = init(dir.path());
+    let (home, work) = initialised(dir.path());
     // Two policies of the same length, so only the content (and mtime) tells them apart.
     let allow = "cordon_policy: 1\nname: edit\ndefault: deny\nrules:\n  - id: e\n    outcome: allow\n    reason: echo\n    match: {program: [echo]}\n";
     let deny_ = allow.replace("outcome: allow", "outcome: deny_");
@@ -379,7 +339,7 @@ fn a_broken_gateway_never_allows() {
     ];
     for (name, behave) in behaviours {
         let dir = tempfile::tempdir().unwrap();
-        let (home, work) = init(dir.path());
+        let (home, work) = initialised(dir.path());
         let socket = fake_gateway(&home, behave);
         assert!(socket.exists());
 
@@ -407,7 +367,7 @@ fn a_broken_gateway_never_allows() {
 #[test]
 fn a_socket_of_another_user_is_not_used() {
     let dir = tempfile::tempdir().unwrap();
-    let (home, work) = init(dir.path());
+    let (home, work) = initialised(dir.path());
     let socket = fake_gateway(&home, |mut s| {
         read_request(&mut s);
         let _ = s.write_all(b"{\"error\":\"should not be asked\"}\n");
