@@ -162,10 +162,24 @@ pub(crate) struct Target {
 /// another file in its place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StandIn {
-    /// An empty regular file of this user's.
+    /// An empty read-only regular file of this user's (mode 0444).
     EmptyFile,
     /// A directory of this user's that nobody may read, write or search (mode 000).
     ClosedDir,
+}
+
+impl StandIn {
+    /// Whether a file of `mode` (type and permission bits), `owner` and `size` is this stand-in
+    /// as made by the user `uid`: the one rule for the supervisor's check of the kept pair and
+    /// the child's check of the descriptor it mounts.
+    pub(crate) fn fits(self, mode: u32, owner: u32, size: u64, uid: u32) -> bool {
+        let (kind, permissions) = (mode & libc::S_IFMT, mode & 0o7777);
+        owner == uid
+            && match self {
+                StandIn::EmptyFile => kind == libc::S_IFREG && permissions == 0o444 && size == 0,
+                StandIn::ClosedDir => kind == libc::S_IFDIR && permissions == 0,
+            }
+    }
 }
 
 /// What the supervisor found, prepared before any fork.
@@ -664,12 +678,9 @@ pub(crate) fn open_stand_in(path: &CStr, expected: StandIn) -> nix::Result<Owned
         nix::sys::stat::Mode::empty(),
     )?;
     let stat = nix::sys::stat::fstat(&fd)?;
-    let kind = stat.st_mode & libc::S_IFMT;
-    let fits = match expected {
-        StandIn::EmptyFile => kind == libc::S_IFREG && stat.st_size == 0,
-        StandIn::ClosedDir => kind == libc::S_IFDIR && stat.st_mode & 0o7777 == 0,
-    };
-    if !fits || stat.st_uid != nix::unistd::geteuid().as_raw() {
+    let size = u64::try_from(stat.st_size).unwrap_or(u64::MAX);
+    let uid = nix::unistd::geteuid().as_raw();
+    if !expected.fits(stat.st_mode, stat.st_uid, size, uid) {
         return Err(nix::errno::Errno::EPERM);
     }
     Ok(fd)
@@ -731,6 +742,7 @@ mod tests {
         std::fs::write(&secret, "token").unwrap();
         let empty = t.path().join("empty");
         std::fs::write(&empty, "").unwrap();
+        std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o444)).unwrap();
         let closed = t.path().join("closed");
         std::fs::create_dir(&closed).unwrap();
         std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o000)).unwrap();

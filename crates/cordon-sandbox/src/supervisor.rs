@@ -59,6 +59,7 @@ use crate::filesystem::{self, FsPlan, TcpGrant};
 use crate::kernel::{self, CgroupV2};
 use crate::plan::{Confinement, Mode, Network, NetworkPolicy, Plan, PlannedCommand, RunOptions};
 use crate::processes::{pollin, Recorder};
+use crate::protect::StandIn;
 use crate::report::{
     BrokerReport, CgroupReport, CommandReport, CommandStatus, EnforcementReport, EnvReport,
     EnvelopeReport, LandlockReport, NetworkReport, ProcessReport, ProcessTree, ProtectedReport,
@@ -202,25 +203,28 @@ impl PrivateTmp {
             dir,
             own_stand_ins: true,
         };
-        for (path, dir) in [(&tmp.empty_dir, true), (&tmp.empty, false)] {
-            make_stand_in(path, dir)
+        for (path, stand_in) in [
+            (&tmp.empty_dir, StandIn::ClosedDir),
+            (&tmp.empty, StandIn::EmptyFile),
+        ] {
+            make_stand_in(path, stand_in)
                 .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
         }
         Ok(tmp)
     }
 }
 
-/// Makes one stand-in: an empty directory of mode 000, or an empty read-only file.
-fn make_stand_in(path: &std::path::Path, dir: bool) -> std::io::Result<()> {
-    if dir {
-        fs::DirBuilder::new().mode(0o000).create(path)
-    } else {
-        fs::OpenOptions::new()
+/// Makes one stand-in as [`StandIn::fits`] checks it: an empty directory of mode 000, or an
+/// empty read-only file.
+fn make_stand_in(path: &std::path::Path, stand_in: StandIn) -> std::io::Result<()> {
+    match stand_in {
+        StandIn::ClosedDir => fs::DirBuilder::new().mode(0o000).create(path),
+        StandIn::EmptyFile => fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o444)
             .open(path)
-            .map(drop)
+            .map(drop),
     }
 }
 
@@ -245,28 +249,25 @@ fn kept_stand_ins(temp_dir: &std::path::Path) -> Option<(PathBuf, PathBuf)> {
     use std::os::unix::fs::MetadataExt;
     let uid = nix::unistd::geteuid().as_raw();
     let base = temp_dir.join(format!("cordon-stand-ins-{uid}"));
-    let is = |path: &PathBuf, dir: bool, mode: u32| {
-        fs::symlink_metadata(path).is_ok_and(|m| {
-            m.uid() == uid
-                && m.mode() & 0o7777 == mode
-                && if dir {
-                    m.is_dir()
-                } else {
-                    m.is_file() && m.len() == 0
-                }
-        })
+    let is = |path: &PathBuf, stand_in: StandIn| {
+        fs::symlink_metadata(path).is_ok_and(|m| stand_in.fits(m.mode(), m.uid(), m.len(), uid))
+    };
+    let base_ready = || {
+        fs::symlink_metadata(&base)
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o7777 == 0o700)
     };
     let (empty, closed) = (base.join("empty"), base.join("closed"));
-    let ready = || is(&base, true, 0o700) && is(&empty, false, 0o444) && is(&closed, true, 0o000);
+    let ready =
+        || base_ready() && is(&empty, StandIn::EmptyFile) && is(&closed, StandIn::ClosedDir);
     if ready() {
         return Some((empty, closed));
     }
     // Made by the first run that finds them missing. Each step may lose a race with another run
     // making the same thing; the check that follows decides.
     let _ = fs::DirBuilder::new().mode(0o700).create(&base);
-    if is(&base, true, 0o700) {
-        let _ = make_stand_in(&empty, false);
-        let _ = make_stand_in(&closed, true);
+    if base_ready() {
+        let _ = make_stand_in(&empty, StandIn::EmptyFile);
+        let _ = make_stand_in(&closed, StandIn::ClosedDir);
     }
     ready().then_some((empty, closed))
 }
