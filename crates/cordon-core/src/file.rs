@@ -3,11 +3,28 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+/// How much of a finished write a power cut may take back. Either way a reader, or a crash of
+/// any process, sees the old file or the new one whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The content is on disk before it takes the name, so a power cut leaves the old file or the
+    /// new one, never a torn one. The rename itself reaches the disk with the file system's next
+    /// commit (seconds), so a power cut right after the call may leave the old file: one cache
+    /// flush per write. For copies whose record of truth lives elsewhere (a receipt file: the
+    /// journal is the record that survives a power cut).
+    Atomic,
+    /// As `Atomic`, and the directory is synced after the rename: once the call returns, the new
+    /// file survives a power cut. Two cache flushes. For state that must not silently revert
+    /// (policy, approvers, settings).
+    Durable,
+}
+
 /// Writes `bytes` to `path` atomically: a new file in the same directory (created with it when
-/// missing), synced, then renamed over `path`, and the directory synced so the rename survives a
-/// crash. A file that already exists keeps its permissions; a new one gets the process's default
-/// (`0666` less the umask). On failure the temporary file is removed and `path` is untouched.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// missing), synced, then renamed over `path`, and with [`Durability::Durable`] the directory
+/// synced so the rename survives a power cut. A file that already exists keeps its permissions; a
+/// new one gets the process's default (`0666` less the umask). On failure the temporary file is
+/// removed and `path` is untouched.
+pub fn write_atomically(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
     let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(dir) => {
             std::fs::create_dir_all(dir)?;
@@ -28,9 +45,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return written;
     }
-    // A directory that cannot be synced (some file systems refuse) still holds the rename.
-    if let Ok(dir) = std::fs::File::open(&dir) {
-        let _ = dir.sync_all();
+    if durability == Durability::Durable {
+        // A directory that cannot be synced (some file systems refuse) still holds the rename.
+        if let Ok(dir) = std::fs::File::open(&dir) {
+            let _ = dir.sync_all();
+        }
     }
     Ok(())
 }
@@ -65,14 +84,22 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
 
+    const BOTH: [Durability; 2] = [Durability::Atomic, Durability::Durable];
+
     #[test]
     fn replaces_whole_keeps_the_mode_and_leaves_no_temporary_file() {
+        for durability in BOTH {
+            replaces_whole_keeps_the_mode_and_leaves_no_temporary_file_with(durability);
+        }
+    }
+
+    fn replaces_whole_keeps_the_mode_and_leaves_no_temporary_file_with(durability: Durability) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/dir/f.json");
-        write_atomically(&path, b"one").unwrap();
+        write_atomically(&path, b"one", durability).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"one");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        write_atomically(&path, b"two").unwrap();
+        write_atomically(&path, b"two", durability).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
@@ -85,14 +112,20 @@ mod tests {
 
     #[test]
     fn a_failed_write_leaves_the_old_file() {
+        for durability in BOTH {
+            a_failed_write_leaves_the_old_file_with(durability);
+        }
+    }
+
+    fn a_failed_write_leaves_the_old_file_with(durability: Durability) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        write_atomically(&path, b"old").unwrap();
+        write_atomically(&path, b"old", durability).unwrap();
         // A directory cannot be renamed over by a file: the write fails, the target stays.
         let target = dir.path().join("d");
         std::fs::create_dir(&target).unwrap();
         std::fs::write(target.join("x"), b"").unwrap();
-        assert!(write_atomically(&target, b"new").is_err());
+        assert!(write_atomically(&target, b"new", durability).is_err());
         assert!(target.is_dir());
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);

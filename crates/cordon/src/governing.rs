@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cordon_core::file::Durability;
 use cordon_core::hosts::Host;
 use cordon_core::Outcome;
 use cordon_governor::approval::DEFAULT_TIMEOUT_SECS;
@@ -234,16 +235,24 @@ fn deliver(
     }
 }
 
-/// Writes a receipt as one line of canonical JSON to `path` (atomically: a reader never sees half
-/// a receipt), or prints it as the last line of stdout.
+/// Writes a receipt as one line of canonical JSON to `path` (atomically: a reader, or what a power
+/// cut leaves, never holds half a receipt), or prints it as the last line of stdout. The file is
+/// the caller's copy, like stdout: its content is synced before it takes its name, and the name
+/// reaches the disk with the file system's next commit. The record that survives a power cut the
+/// moment the run returns is the journal's (`--journal`, docs/journal.md), so the rename costs no
+/// second cache flush.
 pub fn write_receipt(receipt: &Value, path: Option<&Path>) -> Result<(), CliError> {
     let text = cordon_core::canonical::to_string(receipt)
         .map_err(|e| CliError::internal(format!("cannot serialize the receipt: {e}")))?;
     match path {
-        Some(path) => cordon_core::file::write_atomically(path, format!("{text}\n").as_bytes())
-            .map_err(|e| {
-                CliError::internal(format!("{}: cannot write the receipt: {e}", path.display()))
-            }),
+        Some(path) => cordon_core::file::write_atomically(
+            path,
+            format!("{text}\n").as_bytes(),
+            Durability::Atomic,
+        )
+        .map_err(|e| {
+            CliError::internal(format!("{}: cannot write the receipt: {e}", path.display()))
+        }),
         None => {
             println!("{text}");
             Ok(())

@@ -25,6 +25,8 @@
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 
+use cordon_core::file::Durability;
+
 use crate::exit::CliError;
 
 /// Where `cordon journal` and `cordon export` look when no journal is named.
@@ -210,6 +212,7 @@ impl Home {
             cordon_core::file::write_atomically(
                 &policy,
                 cordon_policy::native::DEFAULT_PACK.as_bytes(),
+                Durability::Durable,
             )
             .map_err(|e| {
                 CliError::internal(format!(

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
+use cordon_core::file::Durability;
 use cordon_governor::Mode;
 
 use crate::agents::{Agent, OnAsk};
@@ -382,7 +383,7 @@ fn back_up(path: &Path) -> Result<PathBuf, CliError> {
 fn write_config(path: &Path, config: &Value) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(config)
         .map_err(|e| CliError::internal(format!("cannot serialize the configuration: {e}")))?;
-    cordon_core::file::write_atomically(path, format!("{text}\n").as_bytes())
+    cordon_core::file::write_atomically(path, format!("{text}\n").as_bytes(), Durability::Durable)
         .map_err(|e| CliError::internal(format!("{}: cannot write: {e}", path.display())))
 }
 

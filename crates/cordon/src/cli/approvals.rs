@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use cordon_approval::ApproverRing;
+use cordon_core::file::Durability;
 
 use crate::approving::{home, home_key, open_store, read_key, unix_now};
 use crate::exit::{self, CliError};
@@ -101,7 +102,7 @@ fn trust(identity: &str, public_key: Option<PathBuf>) -> Result<u8, CliError> {
     ring.insert(identity, key).map_err(CliError::usage)?;
     std::fs::create_dir_all(home.root())
         .map_err(|e| CliError::internal(format!("{}: {e}", home.root().display())))?;
-    cordon_core::file::write_atomically(&path, ring.to_text().as_bytes())
+    cordon_core::file::write_atomically(&path, ring.to_text().as_bytes(), Durability::Durable)
         .map_err(|e| CliError::internal(format!("{}: {e}", path.display())))?;
     output::answer(
         &format!("{identity} may now approve ({})\n", path.display()),

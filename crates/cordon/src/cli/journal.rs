@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use cordon_core::file::Durability;
 use cordon_journal::keys::{self, KeyRing};
 use cordon_journal::witness::client as witness_client;
 use cordon_journal::{proof, Journal, JournalError, Signer};
@@ -265,7 +266,7 @@ fn rotation(args: RotationArgs) -> Result<u8, CliError> {
     let text = cordon_journal::witness::rotation_text(journal.origin(), &new, at);
     let note = cordon_journal::note::Note::sign(&text, journal.origin(), &old)
         .map_err(|e| CliError::internal(e.to_string()))?;
-    cordon_core::file::write_atomically(&args.out, note.as_bytes())
+    cordon_core::file::write_atomically(&args.out, note.as_bytes(), Durability::Durable)
         .map_err(|e| CliError::internal(format!("{}: {e}", args.out.display())))?;
     output::answer(
         &format!(

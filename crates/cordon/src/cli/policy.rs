@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use cordon_core::file::Durability;
 use cordon_core::limits::MAX_POLICY_BYTES;
 use cordon_governor::policies::{builtin_pack, load_policy_file};
 use cordon_governor::PolicyInForce;
@@ -254,9 +255,10 @@ fn import(args: ImportArgs) -> Result<u8, CliError> {
     }
     match &args.output {
         Some(path) => {
-            cordon_core::file::write_atomically(path, imported.yaml.as_bytes()).map_err(|e| {
-                CliError::internal(format!("{}: cannot write the policy: {e}", path.display()))
-            })?
+            cordon_core::file::write_atomically(path, imported.yaml.as_bytes(), Durability::Durable)
+                .map_err(|e| {
+                    CliError::internal(format!("{}: cannot write the policy: {e}", path.display()))
+                })?
         }
         None => print!("{}", imported.yaml),
     }
