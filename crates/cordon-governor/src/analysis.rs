@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use cordon_core::{Contract, Outcome, ReasonCode};
-use cordon_policy::egress::{self, EgressJudgement};
+use cordon_policy::egress::{self, EgressJudgement, NetworkGrant};
 use cordon_policy::enforcement::Enforcement;
 use cordon_policy::facts::{self, Facts};
 use cordon_policy::file_tools::{self, ToolAccess};
@@ -279,22 +279,29 @@ pub fn front(request: &AnalysisRequest) -> Front {
 
 /// Judges the request under the policy it names.
 pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result<Analysis> {
-    let front = front(request);
+    let mut front = front(request);
     let state = shell_state(request);
     let policy = policies.policy(&request.policy)?;
     let (native, csc_reason_code, egress, secrets) = match policy.as_ref() {
         PolicyInForce::Native(loaded) => {
             let compiled = policies.compiled(loaded, &context(request)?)?;
             let knowledge = Knowledge::builtin();
-            let decide = |policy: &CompiledPolicy| {
-                native::decide_facts(&front.facts, policy, &state, knowledge)
+            let judge = |facts: &Facts| {
+                let decide = |policy: &CompiledPolicy| {
+                    native::decide_facts(facts, policy, &state, knowledge)
+                };
+                let decision = decide(&compiled);
+                if request.hardened {
+                    egress::decide_hardened(&loaded.policy, &compiled, decision, decide)
+                } else {
+                    let egress = egress::judge(&loaded.policy, &decision);
+                    (decision, egress)
+                }
             };
-            let decision = decide(&compiled);
-            let (decision, egress) = if request.hardened {
-                egress::decide_hardened(&loaded.policy, &compiled, decision, decide)
+            let (decision, egress) = if confinable(request) {
+                judge_confined(&mut front.facts, judge)
             } else {
-                let egress = egress::judge(&loaded.policy, &decision);
-                (decision, egress)
+                judge(&front.facts)
             };
             let redact = loaded.policy.redact_secrets;
             let secrets = SecretsJudged::of_native(&decision, &compiled, redact);
@@ -332,6 +339,57 @@ pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result
         policy_in_force: Some(policy),
         secrets,
     })
+}
+
+/// Whether the request's text runs in a hardened sandbox: shell text or an argv judged for a
+/// hardened run. An agent's file tool never is: it does what it does unconfined.
+fn confinable(request: &AnalysisRequest) -> bool {
+    request.hardened && !matches!(request.written, Written::FileTool(_))
+}
+
+/// Judges facts of a hardened run with the enforcement it gets (docs/front-end.md,
+/// "Enforcement"). An envelope that reaches no host confines whatever the text does, so the text
+/// is judged assuming so; one that reaches a host (the policy lists hosts for a command of the
+/// text) confines nothing unseen, since what cordon cannot see into could push to it. Which holds
+/// depends on the decision (the host lists come from the rules that matched), so the text is
+/// first judged reaching the network, and the confined judgement stands only if its own network
+/// reaches no host either. `facts` ends up recording the assumption that stands.
+fn judge_confined(
+    facts: &mut Facts,
+    judge: impl Fn(&Facts) -> (native::Decision, EgressJudgement),
+) -> (native::Decision, EgressJudgement) {
+    facts::assume(
+        facts,
+        Enforcement::Hardened {
+            reaches_network: true,
+        },
+    );
+    let open = judge(facts);
+    if reaches_a_host(&open.1.grant) {
+        return open;
+    }
+    let mut confined = facts.clone();
+    facts::assume(
+        &mut confined,
+        Enforcement::Hardened {
+            reaches_network: false,
+        },
+    );
+    let judged = judge(&confined);
+    if reaches_a_host(&judged.1.grant) {
+        return open;
+    }
+    *facts = confined;
+    judged
+}
+
+/// Whether a text's network in hardened mode reaches any host.
+fn reaches_a_host(grant: &NetworkGrant) -> bool {
+    match grant {
+        NetworkGrant::Deny => false,
+        NetworkGrant::Hosts(hosts) => !hosts.is_empty(),
+        NetworkGrant::Full => true,
+    }
 }
 
 /// What `{workspace}` and `{home}` mean for this request: `workspace` (resolved against the cwd)

@@ -160,3 +160,106 @@ fn a_hardened_install_with_a_host_list_is_checkpointed_and_limited_to_the_list()
     assert_eq!(shipped.decision().outcome, Outcome::Ask);
     assert_eq!(shipped.egress.grant, NetworkGrant::Full);
 }
+
+#[test]
+fn a_hardened_judgement_assumes_the_envelope_and_local_mode_asks() {
+    let source = Recording::default();
+    for (text, hardened_outcome) in [
+        ("python3 -c 'print(1)'", Outcome::AllowWithCheckpoint),
+        ("node -e 'x()'", Outcome::AllowWithCheckpoint),
+        ("frobnicate --all", Outcome::AllowWithCheckpoint),
+        ("find . -name '*.rs' | xargs grep foo", Outcome::Allow),
+        (
+            "echo 'echo hi' > s.sh && bash s.sh",
+            Outcome::AllowWithCheckpoint,
+        ),
+    ] {
+        let hardened = analyse(&request(text, true), &source).unwrap();
+        assert_eq!(
+            hardened.decision().outcome,
+            hardened_outcome,
+            "{text}: {}",
+            hardened.decision().sentence
+        );
+        let assumed = hardened.facts.enforcement;
+        assert!(assumed.confines(), "{text}: {assumed:?}");
+        assert!(
+            hardened
+                .facts
+                .commands
+                .iter()
+                .all(|c| c.enforcement == assumed),
+            "{text}"
+        );
+        // The control: the same text in local mode asks, and assumes nothing.
+        let local = analyse(&request(text, false), &source).unwrap();
+        assert_eq!(local.decision().outcome, Outcome::Ask, "{text}");
+        assert_eq!(local.facts.enforcement.mode(), "local");
+    }
+}
+
+#[test]
+fn what_the_envelope_cannot_bound_still_asks_in_hardened_mode() {
+    let source = Recording::default();
+    for text in [
+        "curl https://example.com/x",
+        "git push",
+        "touch /home/agent/notes",
+        "npm publish",
+        "sudo ls",
+    ] {
+        let hardened = analyse(&request(text, true), &source).unwrap();
+        assert_ne!(
+            hardened.decision().outcome,
+            Outcome::Allow,
+            "{text}: {}",
+            hardened.decision().sentence
+        );
+        assert_ne!(
+            hardened.decision().outcome,
+            Outcome::AllowWithCheckpoint,
+            "{text}"
+        );
+    }
+    // What the pack denies stays denied.
+    let denied = analyse(&request("cat ~/.ssh/id_rsa", true), &source).unwrap();
+    assert_eq!(denied.decision().outcome, Outcome::Deny);
+}
+
+#[test]
+fn an_envelope_that_reaches_a_host_confines_nothing_unseen() {
+    // With a host list on `npm install`, a text that installs reaches a host, so an unknown
+    // program beside it could push there: it asks, as in local mode.
+    let source = PackWithHosts::new("[registry.npmjs.org]");
+    let text = "npm install && frobnicate --all";
+    let hardened = analyse(&request(text, true), &source).unwrap();
+    assert_eq!(
+        hardened.decision().outcome,
+        Outcome::Ask,
+        "{}",
+        hardened.decision().sentence
+    );
+    assert!(!hardened.facts.enforcement.confines());
+    assert_eq!(hardened.facts.enforcement.mode(), "hardened");
+    // The control: without the install the envelope reaches no host, and it runs.
+    let alone = analyse(&request("frobnicate --all", true), &source).unwrap();
+    assert_eq!(alone.decision().outcome, Outcome::AllowWithCheckpoint);
+}
+
+#[test]
+fn a_file_tool_is_judged_unconfined_even_for_a_hardened_request() {
+    let source = Recording::default();
+    let call = cordon_governor::FileToolCall {
+        tool: "Write".into(),
+        access: cordon_policy::file_tools::ToolAccess::Write,
+        target: "/home/agent/notes".into(),
+        resolved: None,
+    };
+    let request = AnalysisRequest {
+        written: Written::FileTool(call),
+        ..request("", true)
+    };
+    let analysis = analyse(&request, &source).unwrap();
+    assert_eq!(analysis.facts.enforcement.mode(), "local");
+    assert_ne!(analysis.decision().outcome, Outcome::Allow);
+}

@@ -70,13 +70,19 @@ fn exec_exit_codes_follow_the_outcome() {
             stderr(&out)
         );
     }
-    let asked = cordon(dir.path(), &["exec", "--shell", "x=rm; $x -rf /"]);
+    // What cannot be judged is asked where nothing but the judgement stands (local mode)...
+    let text = "x=rm; $x -rf /";
+    let asked = cordon(dir.path(), &["exec", "--mode", "local", "--shell", text]);
     assert_eq!(asked.status.code(), Some(2));
     assert!(
         stderr(&asked).contains("cannot be judged before it runs"),
         "{}",
         stderr(&asked)
     );
+    // ...and, in hardened mode (the default), runs confined to the envelope, snapshotted first.
+    let explained = cordon(dir.path(), &["explain", "--json", "--shell", text]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&explained)).unwrap();
+    assert_eq!(value["decision"]["outcome"], "allow_with_checkpoint");
 }
 
 #[test]
@@ -122,12 +128,20 @@ fn explain_shows_parse_contract_rules_and_a_suggestion() {
         "1. cd web",
         "2. frobnicate --all",
         "cwd:      /work/project/web",
-        "rule:     unknown-program",
+        "rule:     envelope-unknown-program",
         "\"version\": \"csc.v0.1\"",
         "to allow:",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+    // In local mode the same program is asked, with a suggestion.
+    let local = cordon(
+        dir.path(),
+        &["explain", "--mode", "local", "--shell", "frobnicate --all"],
+    );
+    let local = stdout(&local);
+    assert!(local.contains("rule:     unknown-program"), "{local}");
+    assert!(local.contains("to allow:"), "{local}");
     let json = cordon(dir.path(), &["explain", "--json", "--shell", "git push"]);
     let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(value["decision"]["outcome"], "ask");

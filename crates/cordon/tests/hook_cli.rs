@@ -253,11 +253,19 @@ fn a_rewritten_command_is_judged_by_what_it_wraps_and_not_wrapped_twice() {
     let (verdict, again) = decision(&f.claude("Bash", json!({"command": wrapped})));
     assert_eq!(verdict, "allow");
     assert_eq!(again["updatedInput"]["command"], wrapped.as_str());
-    // Anything added around the wrapper is judged as written: an unknown program is asked.
-    let (verdict, _) = decision(&f.claude(
-        "Bash",
-        json!({"command": format!("{wrapped} --policy /tmp/mine.yaml")}),
-    ));
+    // Anything added around the wrapper is judged as written, never passed through as one: a
+    // program cordon does not know runs only inside a new hardened wrapper, where the kernel
+    // confines it (and the cordon it starts) to the envelope.
+    let text = format!("{wrapped} --policy /tmp/mine.yaml");
+    let (verdict, d) = decision(&f.claude("Bash", json!({"command": text})));
+    assert_eq!(verdict, "allow");
+    let rewritten = d["updatedInput"]["command"].as_str().unwrap();
+    assert_eq!(
+        bash_words(rewritten, &f.work()),
+        f.exec_words("claude-code", &[], &text)
+    );
+    // The control: in local mode nothing confines it, so it is asked.
+    let (verdict, _) = decision(&f.bash("claude-code", &text, &["--mode", "local"]));
     assert_eq!(verdict, "ask");
 }
 

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cordon_governor::{Analysis, Mode, Written};
+use cordon_policy::enforcement::Enforcement;
+use cordon_policy::facts;
 
 use super::wire::{ExecAnalysisRequest, GatewayReply, GatewayRequest, MAX_LINE_BYTES};
 use crate::agents::{HookError, Settings, ToolOutcome, ToolRequest, Verdict};
@@ -286,13 +288,21 @@ fn ask_for_analysis(args: &JudgeArgs, session: Option<&str>) -> Result<Option<An
     // The gateway must have judged exactly what this process parsed. (The policy is the one
     // this process would use by construction: the session's, else the policy of the home the
     // socket lives in.)
-    if answer.facts != front.facts || answer.contract != front.contract {
+    // The facts it returns record the enforcement its decision assumed; a local request's
+    // decision assumes none.
+    let mut judged = answer.facts.clone();
+    facts::assume(&mut judged, Enforcement::Local);
+    let assumed_hardened = answer.facts.enforcement != Enforcement::Local;
+    if judged != front.facts
+        || answer.contract != front.contract
+        || (assumed_hardened && !request.hardened)
+    {
         return Err(failed("judged other facts than this request's".into()));
     }
     Ok(Some(Analysis {
         text: front.text,
         cwd: request.cwd,
-        facts: front.facts,
+        facts: answer.facts,
         native: answer.decision,
         csc_reason_code: answer.csc_reason_code,
         egress: answer.egress,
