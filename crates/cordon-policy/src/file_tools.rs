@@ -96,6 +96,7 @@ pub fn facts(
         command_path: vec![tool.to_string()],
         flags: Vec::new(),
         cwd,
+        starts_in: None,
         reads,
         writes,
         absent: Vec::new(),

@@ -151,7 +151,8 @@ pub fn contract(text: &str, facts: &Facts, requester: &Requester) -> Result<Cont
         commands.push(requester.command(
             format!("c{}", i + 1),
             record_argv(&f.argv),
-            f.cwd.clone(),
+            // Started where the shell is; the program moves itself (`make -C sub`).
+            f.starts_in.clone().unwrap_or_else(|| f.cwd.clone()),
             (
                 f.granted_reads().cloned().collect(),
                 // Targets that do not exist yet are granted through their judged ancestor.
@@ -200,5 +201,35 @@ mod tests {
         assert_eq!(argv(1), ["[[", "-f", "x", "]]"]);
         // The facts keep the argument as bash passes it.
         assert_eq!(facts.commands[0].argv[2], "");
+    }
+
+    #[test]
+    fn a_program_that_moves_itself_is_started_where_the_shell_is() {
+        let session = Session {
+            cwd: "/w".into(),
+            home: "/h".into(),
+        };
+        for (text, works_in) in [
+            ("make -C mk", "/w/mk"),
+            ("tar xzf a.tgz -C unz", "/w/unz"),
+            ("make --directory=mk test", "/w/mk"),
+            ("tar -Cunz -xf a.tar", "/w/unz"),
+        ] {
+            let script = shell::parse(text, &session);
+            let facts = crate::facts::of_script(&script, &session, Knowledge::builtin());
+            let command = &facts.commands[0];
+            // Judged where it works, started where the shell is: the program makes the move
+            // itself, so starting it in `works_in` would move it twice.
+            assert_eq!(command.cwd, works_in, "{text}");
+            assert_eq!(command.starts_in.as_deref(), Some("/w"), "{text}");
+            let contract = contract(text, &facts, &Requester::default()).unwrap();
+            assert_eq!(contract.commands[0].cwd, "/w", "{text}");
+        }
+        // The control: without the option both are the shell's directory.
+        let script = shell::parse("make test", &session);
+        let facts = crate::facts::of_script(&script, &session, Knowledge::builtin());
+        assert_eq!(facts.commands[0].starts_in, None);
+        let contract = contract("make test", &facts, &Requester::default()).unwrap();
+        assert_eq!(contract.commands[0].cwd, "/w");
     }
 }

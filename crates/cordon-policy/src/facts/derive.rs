@@ -42,6 +42,8 @@ pub(super) struct Derived<'a> {
     /// The working directory, `None` when a `cd` made it unknown.
     pub cwd_known: Option<String>,
     pub cwd: String,
+    /// The shell's directory, once an option has moved `cwd` away from it.
+    pub starts_in: Option<String>,
     /// The program's entry, refined by its subcommands (borrowed when there are none: a large
     /// entry is not copied for every command).
     pub spec: Cow<'a, CommandSpec>,
@@ -128,6 +130,7 @@ pub(crate) fn derive(
         session,
         cwd_known: command.cwd.clone(),
         cwd,
+        starts_in: None,
         spec: base.map_or_else(|| Cow::Owned(CommandSpec::default()), Cow::Borrowed),
         known: base.is_some() && !program.starts_with('/'),
         reads: Vec::new(),
@@ -279,7 +282,12 @@ fn change_directory(d: &mut Derived, args: &[Word], consumed: &mut [bool]) {
             _ => None,
         };
         match &d.cwd_known {
-            Some(known) => d.cwd.clone_from(known),
+            Some(known) => {
+                if d.starts_in.is_none() {
+                    d.starts_in = Some(d.cwd.clone());
+                }
+                d.cwd.clone_from(known);
+            }
             None => d.unresolved.push(format!(
                 "the directory given to `{name}` cannot be resolved"
             )),
@@ -655,6 +663,7 @@ fn finish(
         program,
         command_path,
         flags,
+        starts_in: d.starts_in.filter(|shell| *shell != d.cwd),
         cwd: d.cwd,
         reads: d.reads,
         writes: d.writes,

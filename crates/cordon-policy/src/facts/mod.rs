@@ -28,7 +28,14 @@ pub struct CommandFacts {
     pub command_path: Vec<String>,
     /// Every option word, with short clusters expanded (`-rf` → `-rf`, `-r`, `-f`).
     pub flags: Vec<String>,
+    /// The directory the command works in, where its operands are judged: the shell's, or the
+    /// one an option moves it to (`make -C sub`, `tar -C out`).
     pub cwd: String,
+    /// The directory the command is started in, when an option moves it elsewhere (`cwd`): the
+    /// shell's own. The program makes the move itself, so it is started where the shell is,
+    /// with the option in its argv.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_in: Option<String>,
     pub reads: Vec<String>,
     /// Every path the command writes, and so every path the policy judges it writing. After
     /// [`grant_creations`], also the nearest existing ancestor of each target in `absent`.
