@@ -27,6 +27,7 @@ use time::OffsetDateTime;
 
 use crate::error::JournalError;
 use crate::time_fmt;
+use cordon_core::file::Durability;
 
 /// A private key together with the key id it signs under.
 pub struct Signer {
@@ -194,9 +195,24 @@ pub fn generate(dir: &Path, key_id: Option<&str>) -> Result<GeneratedKey, Journa
             )));
         }
     }
-    write_new_file(&private_key_path, pem.as_bytes(), 0o600)?;
-    write_new_file(&public_key_path, verifying.as_bytes(), 0o644)?;
-    write_new_file(&key_id_path, format!("{key_id}\n").as_bytes(), 0o644)?;
+    write_new_file(
+        &private_key_path,
+        pem.as_bytes(),
+        0o600,
+        Durability::Durable,
+    )?;
+    write_new_file(
+        &public_key_path,
+        verifying.as_bytes(),
+        0o644,
+        Durability::Durable,
+    )?;
+    write_new_file(
+        &key_id_path,
+        format!("{key_id}\n").as_bytes(),
+        0o644,
+        Durability::Durable,
+    )?;
     Ok(GeneratedKey {
         key_id,
         private_key_path,
@@ -207,8 +223,13 @@ pub fn generate(dir: &Path, key_id: Option<&str>) -> Result<GeneratedKey, Journa
 }
 
 /// Writes `bytes` to a temporary file created with `mode`, fsyncs it, then links it to `path`
-/// (which fails if `path` exists) and fsyncs the directory.
-pub(crate) fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), JournalError> {
+/// (which fails if `path` exists) and, with [`Durability::Durable`], fsyncs the directory.
+pub(crate) fn write_new_file(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    durability: Durability,
+) -> Result<(), JournalError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = tmp_path(path);
     let mut file = OpenOptions::new()
@@ -224,7 +245,10 @@ pub(crate) fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(),
         .and_then(|()| fs::hard_link(&tmp, path).map_err(|e| JournalError::io(path, &e)));
     let _ = fs::remove_file(&tmp);
     result?;
-    sync_dir(dir)
+    match durability {
+        Durability::Durable => sync_dir(dir),
+        Durability::Atomic => Ok(()),
+    }
 }
 
 fn tmp_path(path: &Path) -> PathBuf {

@@ -10,8 +10,9 @@
 //! ```
 //!
 //! Durability: a batch is one `write` of all its lines, then `fdatasync`; only then is the index
-//! extended (and synced) and the call returns. So an acknowledged entry is on disk before anyone is
-//! told about it, and a batch costs one data sync however many entries it holds (group commit).
+//! extended and the call returns. So an acknowledged entry is on disk before anyone is told about
+//! it, and a batch costs one data sync however many entries it holds (group commit). The index is
+//! synced only every [`DURABLE_EVERY`] entries (see "Trusting the index" below).
 //!
 //! Deferred appends ([`Journal::append_signed_deferred`]) are for a long-running writer that
 //! syncs on its own schedule (the gateway's flusher): the lines are written to the entries file
@@ -30,6 +31,15 @@
 //! behind cordon's back: writers then refuse to append rather than paper over evidence of
 //! tampering.
 //!
+//! Trusting the index: what a process writes is in the page cache, where every later reader sees
+//! it whatever becomes of the process (kill -9 included); only a power cut or a kernel crash loses
+//! unsynced writes, and both end in a new boot. So the index records the boot in which it was
+//! last brought up to date (`index/boot`, the kernel's random boot id) and how many entries of it
+//! are synced (`index/durable`, advanced every [`DURABLE_EVERY`] entries). A writer in the same
+//! boot believes the index; the first writer of a later boot believes only the durable prefix,
+//! re-derives the rest from the (synced) entries, syncs it and stamps it with its boot. Where the
+//! boot id cannot be read, every append syncs the index, as before.
+//!
 //! The node file stores each complete subtree's hash at a position computable from its level and
 //! index (post-order, as in a Merkle mountain range), so an inclusion or consistency proof, or a
 //! checkpoint root, costs O(log² n) reads, never a read of the whole journal.
@@ -41,6 +51,8 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use cordon_core::file::Durability;
 
 use crate::error::JournalError;
 use crate::keys::{self, Signer};
@@ -57,6 +69,14 @@ pub const LOCK_FILE: &str = "lock";
 const INDEX_DIR: &str = "index";
 const OFFSETS_FILE: &str = "index/offsets";
 const NODES_FILE: &str = "index/nodes";
+/// The boot id in which the index was last brought up to date.
+const BOOT_FILE: &str = "index/boot";
+/// u64 LE: how many entries' offsets and nodes are synced.
+const DURABLE_FILE: &str = "index/durable";
+/// How many entries the index may run ahead of its last sync: what the first writer after a power
+/// cut re-derives at most (about 4.5 MB of receipts to read and hash), against three syncs saved
+/// on every append.
+pub const DURABLE_EVERY: u64 = 1024;
 pub const JOURNAL_VERSION: &str = "cordon.journal.v1";
 
 /// `journal.json`.
@@ -132,6 +152,10 @@ pub struct Journal {
     pending: u64,
     /// Byte length of `entries.jsonl` including those entries (`end` when there are none).
     pending_end: u64,
+    /// This boot's id (`None` where it cannot be read: then every append syncs the index).
+    boot: Option<String>,
+    /// Entries whose offsets and nodes are synced, as last read or written.
+    durable: u64,
 }
 
 struct Lock(#[allow(dead_code)] Flock<File>);
@@ -152,7 +176,7 @@ impl Journal {
             let mut text = serde_json::to_string_pretty(&meta)
                 .map_err(|e| JournalError::Corrupt(e.to_string()))?;
             text.push('\n');
-            match keys::write_new_file(&meta_path, text.as_bytes(), 0o644) {
+            match keys::write_new_file(&meta_path, text.as_bytes(), 0o644, Durability::Durable) {
                 Ok(()) => {}
                 // Another process created it first; fall through and read theirs.
                 Err(_) if meta_path.exists() => {}
@@ -215,6 +239,8 @@ impl Journal {
             trimmed: 0,
             pending: 0,
             pending_end: 0,
+            boot: current_boot(),
+            durable: 0,
         };
         let _lock = j.lock(true)?;
         j.repair()?;
@@ -294,6 +320,7 @@ impl Journal {
     /// Reconciles the index with the entries file (module docs). Call with the exclusive lock.
     fn repair(&mut self) -> Result<(), JournalError> {
         self.trimmed = 0;
+        let distrusted = self.cut_what_a_power_cut_may_have_lost()?;
         let entries_path = self.dir.join(ENTRIES_FILE);
         let offsets_path = self.dir.join(OFFSETS_FILE);
         let nodes_path = self.dir.join(NODES_FILE);
@@ -348,9 +375,6 @@ impl Journal {
                 self.offsets
                     .write_all_at(&new_offsets, n * 8)
                     .map_err(|e| JournalError::io(&offsets_path, &e))?;
-                self.offsets
-                    .sync_data()
-                    .map_err(|e| JournalError::io(&offsets_path, &e))?;
                 n += new_offsets.len() as u64 / 8;
             }
             end = complete;
@@ -382,15 +406,105 @@ impl Journal {
                 .map(|line| merkle::leaf_hash(&line[..line.len() - 1]))
                 .collect();
             self.push_nodes(&leaves)?;
-            self.nodes
-                .sync_data()
-                .map_err(|e| JournalError::io(&nodes_path, &e))?;
         }
         self.size = n;
         self.end = end;
         self.pending = 0;
         self.pending_end = end;
+        if distrusted {
+            self.sync_index()?;
+            self.stamp_boot()?;
+        } else {
+            self.sync_index_if_due()?;
+        }
         self.load_last_payload()
+    }
+
+    /// Where the index was last brought up to date in an earlier boot (or its stamp is missing),
+    /// believes only its synced prefix and cuts the rest, for [`repair`](Self::repair) to
+    /// re-derive from the entries. Returns whether the index needs syncing and stamping with
+    /// this boot. Call with the exclusive lock.
+    fn cut_what_a_power_cut_may_have_lost(&mut self) -> Result<bool, JournalError> {
+        let offsets_path = self.dir.join(OFFSETS_FILE);
+        let nodes_path = self.dir.join(NODES_FILE);
+        let indexed = file_len(&self.offsets, &offsets_path)? / 8;
+        // No `durable` file: no writer of this version has opened the journal (its first open
+        // creates the file, synced, before any append), and earlier versions synced the index on
+        // every append, so all of it is durable.
+        let (durable, unmarked) = match read_durable(&self.dir.join(DURABLE_FILE)) {
+            Some(durable) => (durable, false),
+            None => (indexed, true),
+        };
+        self.durable = durable.min(indexed);
+        // Without a boot id a writer cannot tell whether a power cut came between: it believes
+        // the synced prefix only (and syncs every append, so the next one has nothing to redo).
+        let same_boot = self.boot.as_ref().is_some_and(|boot| {
+            fs::read(self.dir.join(BOOT_FILE)).is_ok_and(|stamp| stamp == boot.as_bytes())
+        });
+        if same_boot && !unmarked {
+            return Ok(false);
+        }
+        let keep = self.durable;
+        self.offsets
+            .set_len(keep * 8)
+            .map_err(|e| JournalError::io(&offsets_path, &e))?;
+        let nodes_len = file_len(&self.nodes, &nodes_path)?;
+        self.nodes
+            .set_len(nodes_len.min(nodes_count(keep) * 32))
+            .map_err(|e| JournalError::io(&nodes_path, &e))?;
+        Ok(true)
+    }
+
+    /// Marks the index as brought up to date in this boot. Not synced: a power cut that loses
+    /// the stamp also starts a new boot, which no stamp matches.
+    fn stamp_boot(&self) -> Result<(), JournalError> {
+        let Some(boot) = &self.boot else {
+            return Ok(());
+        };
+        let path = self.dir.join(BOOT_FILE);
+        fs::write(&path, boot).map_err(|e| JournalError::io(&path, &e))
+    }
+
+    /// [`sync_index`](Self::sync_index) once the index has crossed a multiple of
+    /// [`DURABLE_EVERY`] since its last sync, or on every call where the boot id is unknown.
+    fn sync_index_if_due(&mut self) -> Result<(), JournalError> {
+        let due = match self.boot {
+            None => true,
+            Some(_) => self.size / DURABLE_EVERY > self.durable / DURABLE_EVERY,
+        };
+        if due && self.size != self.durable {
+            self.sync_index()?;
+        }
+        Ok(())
+    }
+
+    /// Syncs the offsets and the nodes, then records that the index is durable up to `size`.
+    fn sync_index(&mut self) -> Result<(), JournalError> {
+        let offsets_path = self.dir.join(OFFSETS_FILE);
+        let nodes_path = self.dir.join(NODES_FILE);
+        self.offsets
+            .sync_data()
+            .map_err(|e| JournalError::io(&offsets_path, &e))?;
+        self.nodes
+            .sync_data()
+            .map_err(|e| JournalError::io(&nodes_path, &e))?;
+        let path = self.dir.join(DURABLE_FILE);
+        let created = !path.exists();
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| JournalError::io(&path, &e))?;
+        file.write_all_at(&self.size.to_le_bytes(), 0)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| JournalError::io(&path, &e))?;
+        if created {
+            // Its name must outlive a power cut: a missing file means "all of it is durable".
+            keys::sync_dir(&self.dir.join(INDEX_DIR))?;
+        }
+        self.durable = self.size;
+        Ok(())
     }
 
     fn read_offset(&self, i: u64) -> Result<u64, JournalError> {
@@ -483,7 +597,6 @@ impl Journal {
         }
         let entries_path = self.dir.join(ENTRIES_FILE);
         let offsets_path = self.dir.join(OFFSETS_FILE);
-        let nodes_path = self.dir.join(NODES_FILE);
         self.entries
             .write_all_at(&buf, self.end)
             .map_err(|e| JournalError::io(&entries_path, &e))?;
@@ -495,13 +608,8 @@ impl Journal {
             .write_all_at(&offsets, old_size * 8)
             .map_err(|e| JournalError::io(&offsets_path, &e))?;
         self.push_nodes(&leaves)?;
-        self.offsets
-            .sync_data()
-            .map_err(|e| JournalError::io(&offsets_path, &e))?;
-        self.nodes
-            .sync_data()
-            .map_err(|e| JournalError::io(&nodes_path, &e))?;
         self.end = pos;
+        self.sync_index_if_due()?;
         Ok(leaves)
     }
 
@@ -731,7 +839,10 @@ impl Journal {
             }
             Err(_) => {}
         }
-        keys::write_new_file(&path, text.as_bytes(), 0o644)?;
+        // Atomic, not durable: a checkpoint is re-derivable from the synced entries (the same
+        // size, root and deterministic signature), so a power cut that loses its name loses
+        // nothing the next checkpoint does not say again; a torn one would be a false alarm.
+        keys::write_new_file(&path, text.as_bytes(), 0o644, Durability::Atomic)?;
         Ok((cp, text))
     }
 
@@ -935,6 +1046,28 @@ fn appended(index: u64, leaf: &Hash, entry: Value) -> Appended {
         leaf_hash: hex::encode(leaf),
         record_id,
         entry,
+    }
+}
+
+/// The kernel's id for this boot: unsynced writes survive exactly as long as it stays the same.
+fn current_boot() -> Option<String> {
+    let text = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let id = text.trim();
+    let well_formed = id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    well_formed.then(|| id.to_string())
+}
+
+/// `index/durable`: `None` where it does not exist, 0 where it cannot be read whole.
+fn read_durable(path: &Path) -> Option<u64> {
+    match fs::read(path) {
+        Ok(bytes) => Some(
+            bytes
+                .get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_le_bytes),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(_) => Some(0),
     }
 }
 
