@@ -537,7 +537,9 @@ fn redirect_targets_are_writes() {
     assert_outcome("ls 2> /etc/err", Outcome::Deny);
     assert_outcome("ls &> /etc/out", Outcome::Deny);
     assert_outcome("ls | tee /etc/x", Outcome::Deny);
-    assert_outcome("ls > out.txt 2>&1", Outcome::Allow);
+    // `>` empties the file first: an overwrite, snapshotted; `>>` only appends.
+    assert_outcome("ls > out.txt 2>&1", Outcome::AllowWithCheckpoint);
+    assert_outcome("ls >> out.txt 2>&1", Outcome::Allow);
     assert_outcome("ls >/dev/null 2>&1", Outcome::Allow);
     assert_not_allowed("ls > \"$OUT\"");
     let script = shell::parse("cargo test 2>&1 | tee test.log > /dev/null", &session());
@@ -656,7 +658,7 @@ fn inline_code_inside_everyday_programs_is_code_issue_16() {
             "git rebase -x 'cargo test' main",
             "tar czf out.tgz src",
             "zip -r out.zip src",
-            "echo x > notes.txt && make",
+            "echo x >> notes.txt && make",
         ],
     );
 }
@@ -821,18 +823,18 @@ fn paths_the_knowledge_base_never_saw_are_seen_issue_16() {
             "date -u +%F",
             "date -d yesterday",
             "xargs -a list.txt echo",
-            "sort -o sorted.txt x.txt",
             "sort -rn x.txt",
-            "cp -t backup a.txt",
             "git show --stat HEAD",
             "git diff --output=changes.patch",
             "cat /proc/cpuinfo",
             "cat /proc/self/status",
             "ln -s target/release/app app",
-            "ln -sfn /usr/bin/python3 python",
-            "tar -xzf fixtures.tgz",
-            "unzip -o data.zip -d out",
         ],
+    );
+    // Extracting over what is there replaces files: snapshotted first.
+    assert_all(
+        Outcome::AllowWithCheckpoint,
+        &["tar -xzf fixtures.tgz", "unzip -o data.zip -d out"],
     );
 }
 
@@ -1012,4 +1014,45 @@ fn a_glob_that_can_become_an_option_is_not_harmless() {
             "{text:?}: {sentence}"
         );
     }
+}
+
+#[test]
+fn overwrites_that_replace_a_files_content_are_checkpointed() {
+    // Each can empty or replace a workspace file wholesale; a checkpoint lets it be rolled back.
+    assert_all(
+        Outcome::AllowWithCheckpoint,
+        &[
+            ": > keep.txt",
+            "printf '' > keep.txt",
+            "cat x > keep.txt",
+            "ls >| keep.txt",
+            "ls &> keep.txt",
+            "tee keep.txt < /dev/null",
+            "sort -o sorted.txt x.txt",
+            "install /dev/null keep.txt",
+            "cp /dev/null keep.txt",
+            "cp -f a keep.txt",
+            "cp -t backup a.txt",
+            "ln -f a keep.txt",
+            "ln -sf /dev/null keep.txt",
+            "ln -sfn /usr/bin/python3 python",
+            "git mv -f a keep.txt",
+            "git gc --prune=now",
+            "unzip -o dist.zip",
+            "tar xf a.tar",
+        ],
+    );
+    // Controls: appending, reading, creating a link and writing an archive change no file's
+    // existing content in place, and stay plain allows.
+    assert_all(
+        Outcome::Allow,
+        &[
+            "echo x >> notes.txt",
+            "ls >/dev/null 2>&1",
+            "ln -s a newlink",
+            "tar czf out.tgz src",
+            "git gc",
+            "unzip -l dist.zip",
+        ],
+    );
 }

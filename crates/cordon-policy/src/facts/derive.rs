@@ -182,6 +182,10 @@ pub(crate) fn derive(
     );
     for redirect in &command.redirects {
         d.resolved_path(&redirect.path, redirect.access);
+        // `> f` empties whatever `f` held: an overwrite, snapshotted like one.
+        if redirect.truncates && !redirect.path.starts_with("/dev/") {
+            d.destructive = true;
+        }
     }
     assignments(&mut d, &command.assignments);
     programs::apply(&mut d, &program, &command_path, &parsed, &flags, command);

@@ -53,6 +53,9 @@ pub enum Access {
 pub struct Redirect {
     pub path: String,
     pub access: Access,
+    /// It empties the file before writing (`>`, `>|`, `&>`), where `>>` appends.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncates: bool,
 }
 
 /// What a command reads as standard input.

@@ -322,6 +322,7 @@ impl Walker<'_> {
                     Some(path) => nested.redirects.push(Redirect {
                         path,
                         access: Access::Read,
+                        truncates: false,
                     }),
                     None => nested.unresolved.push(format!(
                         "the `xargs -a` file `{}` cannot be resolved",

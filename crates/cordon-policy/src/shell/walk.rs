@@ -541,12 +541,15 @@ impl<'a> Walker<'a> {
             ctx.redirects.push(Redirect {
                 path: path.clone(),
                 access: Access::Read,
+                truncates: false,
             });
         }
         if writes || !reads {
             ctx.redirects.push(Redirect {
                 path,
                 access: Access::Write,
+                // `<>` opens for reading and writing without emptying; `>>` appends.
+                truncates: writes && !reads && !operator.contains(">>"),
             });
         }
     }
