@@ -111,7 +111,8 @@ fn an_allowed_text_runs_and_leaves_its_text_and_contract_in_the_journal() {
     let decisions = s.decisions();
     assert_eq!(decisions.len(), 1);
     let front_end = &decisions[0]["details"]["front_end"];
-    assert_eq!(decisions[0]["outcome"], "allow");
+    // `>` empties whatever greeting.txt held: an overwrite, snapshotted first.
+    assert_eq!(decisions[0]["outcome"], "allow_with_checkpoint");
     assert_eq!(front_end["text"], text);
     assert_eq!(front_end["launch"], "shell");
     let synthesized = &front_end["synthesized_contract"];

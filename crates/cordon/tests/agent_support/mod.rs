@@ -103,7 +103,11 @@ pub fn assert_allowed_ran_hardened(
         std::fs::read_to_string(project.join("allowed.txt")).unwrap(),
         format!("{greeting}\n")
     );
-    assert_eq!(hook_decision(entries, actor, allowed)["outcome"], "allow");
+    // The text writes with `>`, which would empty an existing file: allowed with a checkpoint.
+    assert_eq!(
+        hook_decision(entries, actor, allowed)["outcome"],
+        "allow_with_checkpoint"
+    );
     let receipt = entries
         .iter()
         .find(|e| e["receipt_version"].is_string())
