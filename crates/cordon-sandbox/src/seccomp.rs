@@ -137,6 +137,13 @@ fn build_parts(sockets: Sockets) -> Result<(Vec<BpfProgram>, Vec<String>), Error
         let (nr, rules) = new_user(nr)?;
         deny.insert(nr, rules);
     }
+    for &(nr, mode_arg, flags_arg) in SETS_MODE {
+        deny.insert(nr, set_id_rules(mode_arg, flags_arg)?);
+    }
+    conditional.push(
+        "chmod, fchmod, fchmodat, fchmodat2, creat, open, openat, mknod, mknodat with a mode holding S_ISUID or S_ISGID -> EPERM"
+            .to_string(),
+    );
     match sockets {
         Sockets::Any => {}
         Sockets::UnixOnly => {
@@ -165,6 +172,63 @@ fn build_parts(sockets: Sockets) -> Result<(Vec<BpfProgram>, Vec<String>), Error
     )?;
 
     Ok((vec![arch_guard(), eperm, enosys], conditional))
+}
+
+/// Syscalls that set a file's mode: the argument that holds it, and for the opens the argument
+/// that holds the flags (the mode counts only with `O_CREAT` or `O_TMPFILE`; without them the
+/// register holds whatever the caller left there). A set-user-ID or set-group-ID bit made by a
+/// hardened command would outlive the run: whoever runs the file later runs it with the command's
+/// user (root, where the agent runs as root) or group. Landlock does not govern modes, so these
+/// are refused with EPERM (nothing an agent's everyday work needs).
+#[cfg(target_arch = "x86_64")]
+const SETS_MODE: &[(libc::c_long, u8, Option<u8>)] = &[
+    (libc::SYS_chmod, 1, None),
+    (libc::SYS_fchmod, 1, None),
+    (libc::SYS_fchmodat, 2, None),
+    (libc::SYS_fchmodat2, 2, None),
+    (libc::SYS_creat, 1, None),
+    (libc::SYS_open, 2, Some(1)),
+    (libc::SYS_openat, 3, Some(2)),
+    (libc::SYS_mknod, 1, None),
+    (libc::SYS_mknodat, 2, None),
+];
+#[cfg(target_arch = "aarch64")]
+const SETS_MODE: &[(libc::c_long, u8, Option<u8>)] = &[
+    (libc::SYS_fchmod, 1, None),
+    (libc::SYS_fchmodat, 2, None),
+    (libc::SYS_fchmodat2, 2, None),
+    (libc::SYS_openat, 3, Some(2)),
+    (libc::SYS_mknodat, 2, None),
+];
+
+/// Rules (any one denies) for a mode in argument `mode_arg` holding `S_ISUID` or `S_ISGID`, and,
+/// for an open, flags in `flags_arg` that create a file. Compared on the low 32 bits, as the
+/// kernel reads both.
+fn set_id_rules(mode_arg: u8, flags_arg: Option<u8>) -> Result<Vec<SeccompRule>, Error> {
+    let masked = |arg: u8, bits: u64| {
+        SeccompCondition::new(
+            arg,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(bits),
+            bits,
+        )
+        .map_err(|e| Error::Seccomp(e.to_string()))
+    };
+    let creating: Vec<Option<u64>> = match flags_arg {
+        None => vec![None],
+        Some(_) => vec![Some(libc::O_CREAT as u64), Some(libc::O_TMPFILE as u64)],
+    };
+    let mut rules = Vec::new();
+    for bit in [libc::S_ISUID, libc::S_ISGID] {
+        for flags in &creating {
+            let mut conditions = vec![masked(mode_arg, u64::from(bit))?];
+            if let (Some(arg), Some(flags)) = (flags_arg, flags) {
+                conditions.push(masked(arg, *flags)?);
+            }
+            rules.push(rule(conditions)?);
+        }
+    }
+    Ok(rules)
 }
 
 fn cond(arg: u8, op: SeccompCmpOp, value: libc::c_int) -> Result<SeccompCondition, Error> {

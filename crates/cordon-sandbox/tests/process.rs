@@ -389,3 +389,50 @@ fn cat26_environment_injection_never_reaches_the_command() {
         .collect();
     assert_eq!(names, vec!["PATH", "HOME"]);
 }
+
+#[test]
+fn set_user_and_group_id_bits_cannot_be_set_and_plain_modes_can() {
+    if skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = canon(dir.path());
+    let file = d.join("tool");
+    std::fs::write(&file, "x").unwrap();
+    let f = path_str(&file);
+    let c = hardened().write(&d);
+    for probe in ["chmod", "fchmod", "fchmodat"] {
+        // Positive control: a plain mode changes, as it does outside.
+        let o = probe_in(&c, &[probe, &f, "751"]);
+        assert_eq!(o.line, "ok mode=751", "{probe}: {}", o.describe());
+        for mode in ["4755", "2755", "6755"] {
+            let o = probe_in(&c, &[probe, &f, mode]);
+            assert_eq!(
+                o.line,
+                format!("errno=1 at={probe}"),
+                "{probe} {mode}: {}",
+                o.describe()
+            );
+        }
+    }
+    // The file keeps the last mode a command could set.
+    let mode = std::fs::metadata(&file).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o7777,
+        0o751
+    );
+    // Creating a file with the bits set is refused too; without them it works.
+    let new = path_str(&d.join("new"));
+    let o = probe_in(&c, &["create-mode", &new, "4755"]);
+    assert_eq!(o.line, "errno=1 at=open", "{}", o.describe());
+    assert!(!d.join("new").exists());
+    let o = probe_in(&c, &["create-mode", &new, "755"]);
+    assert!(o.line.starts_with("ok mode="), "{}", o.describe());
+    // Outside the sandbox the same calls work: the refusal is the filter's.
+    let bare = d.join("bare");
+    std::fs::write(&bare, "x").unwrap();
+    assert_eq!(
+        probe_bare(&["chmod", &path_str(&bare), "4755"]),
+        "ok mode=4755"
+    );
+}

@@ -743,6 +743,42 @@ fn broker_action(action: &str, args: &[String]) -> Option<Outcome> {
                     .map(|f| format!("cloexec={} fd={fd}", f & i64::from(libc::FD_CLOEXEC)))
             })
         }
+        // chmod(PATH, MODE), fchmod on PATH opened read-only, fchmodat(AT_FDCWD, PATH, MODE),
+        // open(PATH, O_WRONLY|O_CREAT, MODE); MODE in octal. Each prints the mode the file has.
+        "chmod" | "fchmod" | "fchmodat" | "create-mode" => {
+            let path = cstr(a1);
+            let mode = u32::from_str_radix(a2, 8).unwrap_or(0o644);
+            let rc = match action {
+                // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
+                "chmod" => unsafe { libc::chmod(path.as_ptr(), mode) },
+                // SAFETY: as above.
+                "fchmodat" => unsafe { libc::fchmodat(libc::AT_FDCWD, path.as_ptr(), mode, 0) },
+                "fchmod" => {
+                    // SAFETY: as above.
+                    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
+                    if let Err(e) = check(fd as i64, "open") {
+                        return Some(Err(e));
+                    }
+                    // SAFETY: as above; `fd` is the descriptor just opened.
+                    unsafe { libc::fchmod(fd, mode) }
+                }
+                // SAFETY: as above.
+                _ => unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CREAT, mode) },
+            };
+            let at = match action {
+                "chmod" => "chmod",
+                "fchmod" => "fchmod",
+                "fchmodat" => "fchmodat",
+                _ => "open",
+            };
+            check(rc as i64, at).and_then(|_| {
+                // SAFETY: stat is plain data written by the call.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: as above.
+                check(unsafe { libc::stat(path.as_ptr(), &mut st) } as i64, "stat")
+                    .map(|_| format!("mode={:o}", st.st_mode & 0o7777))
+            })
+        }
         // umask(MASK), then open(PATH, O_CREAT, 0666) and the mode the file got.
         "umask-create" => {
             let mask = u32::from_str_radix(a1, 8).unwrap_or(0o22);
