@@ -187,8 +187,8 @@ pub(crate) struct ProtectPlan {
     /// Sorted so a pinned `.git` is mounted before the read-only paths inside it.
     pub targets: Vec<Target>,
     pub report: ProtectedReport,
-    /// Where the protected names are (for a mechanism that refuses creating them).
-    #[allow(dead_code)]
+    /// Where the protected names are (for a mechanism that refuses creating them, and for the
+    /// check of worktrees made during the run).
     pub protected: Protected,
 }
 
@@ -560,6 +560,92 @@ impl Finder<'_> {
             self.found.insert(path, Protection::ReadOnly);
         }
     }
+}
+
+/// What git writes in a linked worktree's `commondir`: the main git directory, two levels up.
+const WORKTREE_COMMONDIR: &[u8] = b"../..\n";
+
+/// After the run: a linked worktree made during it (`git worktree add`) is not in the protected
+/// set (git must write its files), so its `commondir` could name a directory of the command's
+/// choosing, whose `config` and hooks git would then obey on the user's next command there. Git
+/// itself always writes `../..`; any other content is put back to that, and each repair is
+/// returned as a note for the report. The command's processes are gone by now, so nothing races
+/// the check; it reads and writes through directory descriptors that follow no symlink.
+pub(crate) fn settle_new_worktrees(found: &Protected) -> Vec<String> {
+    let mut notes = Vec::new();
+    for git in &found.git_dirs {
+        let worktrees = git.join("worktrees");
+        let Ok(entries) = std::fs::read_dir(&worktrees) else {
+            continue;
+        };
+        for entry in entries.flatten().take(MAX_WORKTREES) {
+            let admin = entry.path();
+            if found.git_dirs.contains(&admin) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            match settle_commondir(&admin) {
+                Ok(false) => {}
+                Ok(true) => notes.push(format!(
+                    "{}: a worktree made during the run named another common directory; its commondir was put back to what git writes (../..)",
+                    admin.display()
+                )),
+                Err(e) => notes.push(format!(
+                    "{}: could not check the commondir of a worktree made during the run: {e}",
+                    admin.display()
+                )),
+            }
+        }
+    }
+    notes
+}
+
+/// Puts `admin/commondir` back to [`WORKTREE_COMMONDIR`] unless it already holds exactly that;
+/// true when it did. A missing one is written too (git would then take `admin` itself as the
+/// common directory, with whatever `config` the command left there).
+fn settle_commondir(admin: &Path) -> nix::Result<bool> {
+    use nix::fcntl::{open, openat};
+    use nix::sys::stat::Mode;
+    use nix::unistd::{unlinkat, UnlinkatFlags};
+    let dir = open(
+        admin,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let current = openat(
+        &dir,
+        "commondir",
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .and_then(|fd| {
+        let mut buf = [0u8; 16];
+        let n = nix::unistd::read(&fd, &mut buf)?;
+        Ok(buf[..n].to_vec())
+    });
+    if current.as_deref() == Ok(WORKTREE_COMMONDIR) {
+        return Ok(false);
+    }
+    match unlinkat(&dir, "commondir", UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(nix::Error::ENOENT) => {}
+        // A directory by that name: moved aside, so the file can take its place.
+        Err(nix::Error::EISDIR) => {
+            unlinkat(&dir, "commondir", UnlinkatFlags::RemoveDir).or_else(|_| {
+                nix::fcntl::renameat(&dir, "commondir", &dir, "commondir.refused-by-cordon")
+            })?;
+        }
+        Err(e) => return Err(e),
+    }
+    let file = openat(
+        &dir,
+        "commondir",
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )?;
+    let written = nix::unistd::write(&file, WORKTREE_COMMONDIR)?;
+    if written != WORKTREE_COMMONDIR.len() {
+        return Err(nix::Error::EIO);
+    }
+    Ok(true)
 }
 
 /// Pins `dir` and the `depth` directories above it (the path from a `modules` directory down to a

@@ -1210,6 +1210,9 @@ impl Prepared {
         let protected_metadata = match &self.protect {
             Some(p) => {
                 let mut r = p.report.clone();
+                // The command's processes are gone: a worktree it made is checked now.
+                r.notes
+                    .extend(crate::protect::settle_new_worktrees(&p.protected));
                 if p.targets.is_empty() {
                     r.status =
                         "nothing to protect: no protected name exists in a writable root".into();

@@ -428,3 +428,72 @@ fn cat6_submodule_hooks_under_git_modules_are_read_only() {
     );
     assert_eq!(o.errno(), Some(EBUSY), "{}", o.describe());
 }
+
+#[test]
+fn cat6_a_worktree_made_during_the_run_keeps_the_commondir_git_writes() {
+    if skip() {
+        return;
+    }
+    let ws = workspace();
+    let w = ws.path();
+    let conf = hardened().write(w);
+    // The attack: make a worktree's git directory during the run (git itself would), then point
+    // its commondir at a directory the command wrote, whose config git would obey.
+    let (code, out, report) = sh(
+        &conf,
+        w,
+        "mkdir -p evil .git/worktrees/wtx && printf '[core]\\n\\tfsmonitor = touch pwned\\n' > evil/config \
+         && printf '../../../evil\\n' > .git/worktrees/wtx/commondir \
+         && printf '%s/.git\\n' \"$PWD/wtx\" > .git/worktrees/wtx/gitdir",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(w.join(".git/worktrees/wtx/commondir")).unwrap(),
+        "../..\n"
+    );
+    assert!(
+        report
+            .enforcement
+            .protected_metadata
+            .notes
+            .iter()
+            .any(|n| n.contains("wtx") && n.contains("put back")),
+        "{:?}",
+        report.enforcement.protected_metadata.notes
+    );
+    // A symlink in its place is replaced, not followed: the file it points at is untouched.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("target"), "keep\n").unwrap();
+    let (code, out, _) = sh(
+        &conf,
+        w,
+        &format!(
+            "mkdir -p .git/worktrees/wty && ln -s {} .git/worktrees/wty/commondir",
+            p(outside.path(), "target")
+        ),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("target")).unwrap(),
+        "keep\n"
+    );
+    let meta = std::fs::symlink_metadata(w.join(".git/worktrees/wty/commondir")).unwrap();
+    assert!(meta.is_file());
+    // The control: what git writes is left as it is, and no note is made.
+    let (code, out, report) = sh(
+        &conf,
+        w,
+        "mkdir -p .git/worktrees/wtz && printf '../..\\n' > .git/worktrees/wtz/commondir",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !report
+            .enforcement
+            .protected_metadata
+            .notes
+            .iter()
+            .any(|n| n.contains("wtz")),
+        "{:?}",
+        report.enforcement.protected_metadata.notes
+    );
+}
