@@ -324,16 +324,28 @@ impl Holes {
     /// that exist are mounted over: beneath one of `roots`, a directory or a file, so the root
     /// keeps its rights instead of being granted around it; elsewhere, a file in a listed
     /// directory.
-    pub(crate) fn of(envelope: &Envelope, roots: &[&Path]) -> Holes {
+    ///
+    /// A closed directory beneath read-only roots only is granted around instead when that takes
+    /// few rules ([`GRANT_AROUND_INSTEAD_OF_MOUNT`]): nothing can be created under a root the
+    /// command cannot write, so a list-only path down to the hole and a rule for each entry beside
+    /// it close it as well as a mount, without the mount namespace (about 0.3 ms a run). A closed
+    /// file keeps its stand-in there, so that a search through the scope reads it as empty.
+    pub(crate) fn of(envelope: &Envelope, roots: &[&Path], write_roots: &[&Path]) -> Holes {
         let mut mounted = Vec::new();
         let mut convenience = Vec::new();
+        let beneath = |p: &Path, roots: &[&Path]| roots.iter().any(|r| p.starts_with(r) && p != *r);
         for p in &envelope.never {
-            let beneath_root = roots.iter().any(|r| p.starts_with(r) && p != r);
+            let beneath_root = beneath(p, roots);
             let listed = envelope.list.iter().any(|l| within(p, l));
             if !beneath_root && !listed {
                 continue;
             }
             match std::fs::symlink_metadata(p) {
+                Ok(m)
+                    if beneath_root
+                        && m.is_dir()
+                        && !beneath(p, write_roots)
+                        && few_entries_around(p, roots) => {}
                 Ok(m) if beneath_root && (m.is_file() || m.is_dir()) => mounted.push(p.clone()),
                 Ok(m) if m.is_file() => convenience.push(p.clone()),
                 _ => {}
@@ -403,6 +415,30 @@ impl Holes {
         }
         Ok(())
     }
+}
+
+/// How many entries at most a closed directory beneath read-only roots may have beside it, on
+/// the way down from each root that holds it, to be granted around rather than mounted over.
+const GRANT_AROUND_INSTEAD_OF_MOUNT: usize = 32;
+
+/// Whether granting around `hole` takes at most [`GRANT_AROUND_INSTEAD_OF_MOUNT`] rules: the
+/// entries of every directory from each root that holds it down to its parent.
+fn few_entries_around(hole: &Path, roots: &[&Path]) -> bool {
+    let mut entries = 0usize;
+    for root in roots.iter().filter(|r| hole.starts_with(r) && hole != **r) {
+        let mut dir = hole.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(root)) {
+            let Ok(listing) = std::fs::read_dir(d) else {
+                return false;
+            };
+            entries += listing.take(GRANT_AROUND_INSTEAD_OF_MOUNT + 1).count();
+            if entries > GRANT_AROUND_INSTEAD_OF_MOUNT {
+                return false;
+            }
+            dir = d.parent();
+        }
+    }
+    true
 }
 
 /// What [`never_forms`] learnt of each path it looked up, so a home's never paths, which share a

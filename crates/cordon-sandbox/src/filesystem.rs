@@ -390,7 +390,20 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
         .map(PathBuf::as_path)
         .chain(grant_paths)
         .collect();
-    let holes = Holes::of(envelope, &roots);
+    let write_roots: Vec<&Path> = envelope
+        .write
+        .iter()
+        .chain(request.write_paths)
+        .map(PathBuf::as_path)
+        .chain(
+            request
+                .grants
+                .iter()
+                .filter(|g| g.access == GrantAccess::Write)
+                .map(|g| g.target.path()),
+        )
+        .collect();
+    let holes = Holes::of(envelope, &roots, &write_roots);
     let mut planner = Planner {
         report: EnvelopeReport {
             never: holes.closed.clone(),
@@ -563,15 +576,27 @@ mod tests {
         let inside = [h.join(".ssh")];
         let err = build(abi, &request(&e, &inside, &[], private.path(), true)).err();
         assert!(matches!(err, Some(Error::NeverGranted { .. })), "{err:?}");
-        // `.ssh` exists beneath the grant: mounted over. `.aws` does not: granted around, so it
-        // cannot be created.
+        // A read-only grant of a directory with few entries: `.ssh` (which exists) and `.aws`
+        // (which does not) are both granted around, without a mount namespace: nothing can be
+        // created under a root the command cannot write.
         let around = [h.clone()];
         let plan = build(abi, &request(&e, &around, &[], private.path(), true)).unwrap();
         assert_eq!(plan.envelope.carved, vec![h.clone()]);
-        assert_eq!(plan.stand_ins, vec![h.join(".ssh")]);
+        assert!(plan.stand_ins.is_empty(), "{:?}", plan.stand_ins);
         assert!(plan.report.list_paths.contains(&h));
         assert!(plan.report.read_paths.contains(&h.join("project")));
         assert!(!plan.report.read_paths.contains(&h));
+        assert!(!plan.report.read_paths.contains(&h.join(".ssh")));
+        // A write grant of the same directory mounts over `.ssh` instead, so that the root keeps
+        // its rights and what is made in it later stays writable.
+        let plan = build(abi, &request(&e, &[], &around, private.path(), true)).unwrap();
+        assert_eq!(plan.stand_ins, vec![h.join(".ssh")]);
+        // And so does a read-only grant of a directory with many entries beside the hole.
+        for i in 0..40 {
+            std::fs::write(h.join(format!("f{i}")), "").unwrap();
+        }
+        let plan = build(abi, &request(&e, &around, &[], private.path(), true)).unwrap();
+        assert_eq!(plan.stand_ins, vec![h.join(".ssh")]);
     }
 
     #[test]

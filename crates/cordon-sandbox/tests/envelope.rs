@@ -751,3 +751,60 @@ fn closed_paths_nested_in_a_closed_directory_are_hidden_with_it() {
     );
     assert_eq!(probe_at(&conf, &ws, &["write", "ok.txt"]).0, "ok");
 }
+
+#[test]
+fn cordons_home_inside_a_read_only_scope_is_granted_around_without_a_mount_namespace() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    // A CSC contract that reads a directory holding cordon's home (as the benchmark's does).
+    let scope = h.path("scope");
+    let cordon_home = scope.join("home");
+    std::fs::create_dir_all(cordon_home.join("keys")).unwrap();
+    std::fs::write(cordon_home.join("keys/signing.pem"), "key").unwrap();
+    std::fs::write(cordon_home.join("policy.yaml"), "policy").unwrap();
+    std::fs::write(scope.join("contract.json"), "{}").unwrap();
+    let envelope = Envelope::without_workspace()
+        .cordon_home(&cordon_home)
+        .build()
+        .unwrap();
+    let conf = with_probe(Confinement::within(envelope)).grant(Grant {
+        target: resolve_real(&scope, "/").unwrap(),
+        access: GrantAccess::Read,
+    });
+    for (action, target) in [
+        ("read", cordon_home.join("keys/signing.pem")),
+        ("read", cordon_home.join("policy.yaml")),
+        ("write", cordon_home.join("approvers")),
+    ] {
+        let (line, report) = probe_at(&conf, &scope, &[action, &s(&target)]);
+        assert_eq!(errno_of(&line), Some(EACCES), "{action} {target:?}: {line}");
+        let e = &report.enforcement;
+        assert!(
+            e.envelope.carved.contains(&scope),
+            "{:?}",
+            e.envelope.carved
+        );
+        assert!(
+            e.envelope.stand_ins.is_empty(),
+            "{:?}",
+            e.envelope.stand_ins
+        );
+        assert!(
+            !e.namespaces.iter().any(|n| n == "mnt"),
+            "{:?}",
+            e.namespaces
+        );
+    }
+    // Positive controls: the rest of the scope reads, and its names (the home's included) list.
+    let (line, _) = probe_at(&conf, &scope, &["read", &s(&scope.join("contract.json"))]);
+    assert_eq!(line, "ok");
+    let (line, _) = probe_at(&conf, &scope, &["readdir", &s(&scope)]);
+    assert!(line.starts_with("ok"), "{line}");
+    // Outside the sandbox the key reads: the refusal is the envelope's.
+    assert_eq!(
+        probe_bare(&["read", &s(&cordon_home.join("keys/signing.pem"))]),
+        "ok"
+    );
+}
