@@ -358,6 +358,17 @@ fn judge_confined(
     facts: &mut Facts,
     judge: impl Fn(&Facts) -> (native::Decision, EgressJudgement),
 ) -> (native::Decision, EgressJudgement) {
+    if !facts.commands.iter().any(|c| c.network) {
+        // No command uses the network, so its grant is none whatever the rules say: one
+        // judgement, confined.
+        facts::assume(
+            facts,
+            Enforcement::Hardened {
+                reaches_network: false,
+            },
+        );
+        return judge(facts);
+    }
     facts::assume(
         facts,
         Enforcement::Hardened {
