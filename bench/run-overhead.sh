@@ -95,28 +95,48 @@ if [[ -d /dev/shm && -w /dev/shm ]]; then
 fi
 RUN_ARGS="run $WORK/contract.json $WORK/policy.json --mode hardened $SIGN"
 HEAD_ROUNDS="${HEAD_ROUNDS:-15}"
+# hyperfine's reports go beside the workspace, not in it: the contract reads the workspace, and a
+# directory that grows by two files a round would change what the runs grant from round to round.
+EXPORTS="$WORK-exports"
+mkdir -p "$EXPORTS"
+trap 'rm -rf "$WORK" "$KEYS" "$SHM_HOME" "$EXPORTS"' EXIT
 HEAD_PER_ROUND="${HEAD_PER_ROUND:-20}"
 # Two sets, each with the floor and bwrap: the home (CORDON_HOME), the receipt and the journal on
 # disk, then all three on tmpfs. Each round runs one hyperfine invocation per set, with the
 # home in the environment hyperfine passes on, so no variant pays a wrapper's exec.
+# The variants run in a new random order every round: hyperfine runs them in the order given, and
+# on disk a variant's syncs depend on what the one before it left to write back (a fixed order
+# gave one build 0.3-0.5 ms more than the same build in random order).
 head_set() {
   local where="$1" dir="$2" tag="$3"
-  head_args=(
-    -n "floor: static C posix_spawn+wait ($FLOOR_KIND)" "$WORK/spawn_floor_c"
-    -n "bwrap (issue 18 flags)" "$ISSUE_BWRAP"
-    -n "cordon run hardened signed, $where" "$BIN/cordon $RUN_ARGS --receipt $dir/head.json"
-    -n "cordon run hardened signed journaled, $where" "$BIN/cordon $RUN_ARGS --receipt $dir/head-j.json --journal $dir/journal"
+  local names=(
+    "floor: static C posix_spawn+wait ($FLOOR_KIND)"
+    "bwrap (issue 18 flags)"
+    "cordon run hardened signed, $where"
+    "cordon run hardened signed journaled, $where"
+  )
+  local commands=(
+    "$WORK/spawn_floor_c"
+    "$ISSUE_BWRAP"
+    "$BIN/cordon $RUN_ARGS --receipt $dir/head.json"
+    "$BIN/cordon $RUN_ARGS --receipt $dir/head-j.json --journal $dir/journal"
   )
   if [[ -n "${BEFORE:-}" ]]; then
     local old
     IFS=: read -ra olds <<<"$BEFORE"
     for old in "${olds[@]}"; do
-      head_args+=(-n "BEFORE $(basename "$old"): cordon run hardened signed, $where" "$(cd "$old" && pwd)/cordon $RUN_ARGS --receipt $dir/head-old.json")
+      names+=("BEFORE $(basename "$old"): cordon run hardened signed, $where")
+      commands+=("$(cd "$old" && pwd)/cordon $RUN_ARGS --receipt $dir/head-old-$(basename "$old").json")
     done
   fi
+  head_args=()
+  local i
+  for i in $(shuf -i 0-$((${#names[@]} - 1))); do
+    head_args+=(-n "${names[$i]}" "${commands[$i]}")
+  done
   mkdir -p "$dir/home"
   CORDON_HOME="$dir/home" hyperfine -N -i --warmup 5 --runs "$HEAD_PER_ROUND" \
-    --export-json "$WORK/head-$tag.json" "${head_args[@]}" >/dev/null 2>&1
+    --export-json "$EXPORTS/head-$tag.json" "${head_args[@]}" >/dev/null 2>&1
 }
 echo "head-to-head (issue 18): $HEAD_ROUNDS rounds x $HEAD_PER_ROUND runs per variant, interleaved by round"
 uptime
@@ -125,7 +145,7 @@ for round in $(seq "$HEAD_ROUNDS"); do
   if [[ -n "$SHM_HOME" ]]; then head_set "home on tmpfs" "$SHM_HOME" "tmpfs-$round"; fi
 done
 uptime
-python3 - "$WORK" "$HEAD_ROUNDS" <<'PY'
+python3 - "$EXPORTS" "$HEAD_ROUNDS" <<'PY'
 import glob, json, statistics, sys
 work, rounds = sys.argv[1], int(sys.argv[2])
 for tag in ("disk", "tmpfs"):
@@ -133,12 +153,15 @@ for tag in ("disk", "tmpfs"):
     files = [f for f in files if glob.glob(f)]
     if not files:
         continue
-    times, order = {}, []
+    times = {}
     for f in files:
         for res in json.load(open(f))["results"]:
-            if res["command"] not in times:
-                order.append(res["command"])
             times.setdefault(res["command"], []).extend(res["times"])
+    # Printed in a fixed order (floor, bwrap, this build, then the rest by name), whatever order
+    # the rounds ran them in.
+    first = lambda prefix: next(n for n in times if n.startswith(prefix))
+    order = [first("floor:"), first("bwrap"), first("cordon run hardened signed, ")]
+    order += sorted(n for n in times if n not in order)
     med = {n: statistics.median(t) * 1e3 for n, t in times.items()}
     floor, bwrap = med[order[0]], med[order[1]]
     print(f"\n{'variant':52} {'runs':>5} {'min ms':>7} {'median ms':>10} {'/ bwrap':>8} {'- floor ms':>11}")

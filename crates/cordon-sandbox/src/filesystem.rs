@@ -592,7 +592,7 @@ mod tests {
         let plan = build(abi, &request(&e, &[], &around, private.path(), true)).unwrap();
         assert_eq!(plan.stand_ins, vec![h.join(".ssh")]);
         // And so does a read-only grant of a directory with many entries beside the hole.
-        for i in 0..40 {
+        for i in 0..70 {
             std::fs::write(h.join(format!("f{i}")), "").unwrap();
         }
         let plan = build(abi, &request(&e, &around, &[], private.path(), true)).unwrap();
