@@ -256,10 +256,14 @@ pub fn plan(
             effect = part.effect;
         }
     }
+    // A plain command or a redirect runs where its one command is started: where the shell is
+    // after any `cd`, not the directory an option moves it to (`make -C sub` moves itself).
+    let started_in = |part: &crate::facts::CommandFacts| {
+        part.starts_in.clone().unwrap_or_else(|| part.cwd.clone())
+    };
     let run_cwd = match (&redirect, facts.commands.first()) {
-        // A plain command or a redirect runs where its one command runs.
-        (Some(_), Some(part)) => part.cwd.clone(),
-        _ if launch == Launch::Argv && facts.commands.len() == 1 => facts.commands[0].cwd.clone(),
+        (Some(_), Some(part)) => started_in(part),
+        _ if launch == Launch::Argv && facts.commands.len() == 1 => started_in(&facts.commands[0]),
         _ => cwd.to_string(),
     };
     read_paths.retain(|p| p != &run_cwd);
@@ -372,6 +376,23 @@ mod tests {
         let words = vec!["grep".into(), "-c".into(), String::new(), "f x".into()];
         let p = plan_for(Request::Argv(&words));
         assert_eq!(argv(&p), ["bash", "-c", "grep -c '' 'f x'"]);
+    }
+
+    #[test]
+    fn a_plain_command_that_moves_itself_runs_where_the_shell_is() {
+        for text in [
+            "make -C mk",
+            "tar xzf a.tgz -C unz",
+            "make --directory=mk test",
+        ] {
+            let p = plan_for(Request::Text(text));
+            assert_eq!(p.launch, Launch::Argv, "{text}");
+            assert_eq!(p.contract.commands[0].cwd, "/w", "{text}");
+        }
+        // The control: a `cd` before it moves the shell, and the command starts there.
+        let p = plan_for(Request::Text("cd sub && make"));
+        assert_eq!(p.contract.commands[0].cwd, "/w");
+        assert_eq!(argv(&p), ["bash", "-c", "cd sub && make"]);
     }
 
     #[test]

@@ -553,6 +553,8 @@ fn everyday_work_runs_hardened_under_the_default_pack() {
     e.write("a", "new\n");
     e.write("b", "old\n");
     e.write("Makefile", "all:\n\t@echo made > made.txt\n");
+    e.write("mk/Makefile", "all:\n\t@echo in-mk\n");
+    e.write("unz/.keep", "");
     e.write(
         "package.json",
         r#"{"name":"w","version":"1.0.0","scripts":{"test":"node test.js"}}"#,
@@ -590,6 +592,13 @@ fn everyday_work_runs_hardened_under_the_default_pack() {
             ("[[ -f f ]] && echo is-file", "is-file\n"),
             ("ls ~ > /dev/null && echo listed", "listed\n"),
             ("make && cat made.txt", "made\n"),
+            // One command that moves itself is started where the shell is (its argv moves it).
+            ("make --no-print-directory -C mk", "in-mk\n"),
+            ("tar xzf t.tgz -C unz", ""),
+            // What the envelope bounds runs unattended under the default pack (issue 15 part 3).
+            ("python3 -c 'print(6 * 7)'", "42\n"),
+            ("node -e 'console.log(6 * 7)'", "42\n"),
+            ("find . -name f -maxdepth 1 | xargs grep -c beta", "1\n"),
             ("npm test --silent", "tests 2\n"),
             ("pytest -q -p no:cacheprovider test_two.py | tail -1 | cut -c1-8", "1 passed\n"),
             ("go test ./... | cut -c1-20", "ok  \texample.com/two\n"),
