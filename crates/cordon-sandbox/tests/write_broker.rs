@@ -630,3 +630,38 @@ fn an_unprivileged_supervisor_brokers_too() {
     );
     assert!(!w.join(".git/commondir").exists());
 }
+
+#[test]
+fn modes_change_only_inside_the_writable_roots() {
+    require_broker!();
+    let ws = workspace();
+    let w = ws.path();
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("id_ed25519");
+    std::fs::write(&secret, "key").unwrap();
+    std::fs::set_permissions(&secret, PermissionsExt::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&secret, w.join("link")).unwrap();
+    let s = path_str(&secret);
+    let conf = hardened().write(w);
+    // Landlock governs no modes: without the broker the kernel would let the owner do this.
+    for probe in ["chmod", "fchmodat"] {
+        for target in [s.as_str(), &at(w, "link")] {
+            let o = probe_in(&conf, &[probe, target, "644"]);
+            refused(&o, libc::EACCES, &format!("{probe} {target}"));
+        }
+        // A protected name inside the workspace is refused as a write to it would be.
+        let o = probe_in(&conf, &[probe, &at(w, ".git/hooks"), "777"]);
+        refused(&o, EROFS, &format!("{probe} .git/hooks"));
+    }
+    assert_eq!(std::fs::metadata(&secret).unwrap().mode() & 0o7777, 0o600);
+    // Positive controls: a file in the workspace changes, through the broker; the same call on
+    // the outside file works with that directory granted, and outside the sandbox.
+    for probe in ["chmod", "fchmodat"] {
+        let o = probe_in(&conf, &[probe, &at(w, "file.txt"), "640"]);
+        assert_eq!(o.line, "ok mode=640", "{probe}: {}", o.describe());
+    }
+    let granted = hardened().write(w).write(outside.path());
+    let o = probe_in(&granted, &["chmod", &s, "640"]);
+    assert_eq!(o.line, "ok mode=640", "{}", o.describe());
+    assert_eq!(probe_bare(&["chmod", &s, "600"]), "ok mode=600");
+}

@@ -63,6 +63,14 @@ pub(crate) enum Call {
         file: PathArg,
         length: i64,
     },
+    /// `chmod`, `fchmodat`, `fchmodat2`: Landlock governs no modes, so the broker places the
+    /// file itself and refuses one outside the writable roots.
+    Chmod {
+        file: PathArg,
+        mode: u32,
+        /// False for `fchmodat2` with `AT_SYMLINK_NOFOLLOW`.
+        follow: bool,
+    },
 }
 
 impl Call {
@@ -78,13 +86,16 @@ impl Call {
             Call::Unlink { dir: false, .. } => "unlink",
             Call::Unlink { dir: true, .. } => "rmdir",
             Call::Truncate { .. } => "truncate",
+            Call::Chmod { .. } => "chmod",
         }
     }
 
     /// The path the call creates or changes, for the report.
     pub(crate) fn target(&self) -> &[u8] {
         match self {
-            Call::Open { file, .. } | Call::Truncate { file, .. } => &file.path,
+            Call::Open { file, .. } | Call::Truncate { file, .. } | Call::Chmod { file, .. } => {
+                &file.path
+            }
             Call::Mkdir { dir, .. } => &dir.path,
             Call::Mknod { node, .. } => &node.path,
             Call::Rename { to, .. } | Call::Link { to, .. } => &to.path,
@@ -206,6 +217,11 @@ fn decode_legacy(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<Optio
             entry: args.cwd_path(0)?,
             dir: true,
         }),
+        libc::SYS_chmod => Some(Call::Chmod {
+            file: args.cwd_path(0)?,
+            mode: a[1] as u32,
+            follow: true,
+        }),
         _ => None,
     })
 }
@@ -264,6 +280,23 @@ fn decode_at(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<Call, i32
             file: args.cwd_path(0)?,
             length: a[1] as i64,
         },
+        libc::SYS_fchmodat => Call::Chmod {
+            file: args.at_path(0, 1)?,
+            mode: a[2] as u32,
+            follow: true,
+        },
+        libc::SYS_fchmodat2 => {
+            let flags = a[3] as i32;
+            // `AT_EMPTY_PATH` changes the descriptor's own file: not a path the broker places.
+            if flags & !libc::AT_SYMLINK_NOFOLLOW != 0 {
+                return Err(libc::EINVAL);
+            }
+            Call::Chmod {
+                file: args.at_path(0, 1)?,
+                mode: a[2] as u32,
+                follow: flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            }
+        }
         // The filter sends nothing else; answer as the kernel would for an unknown call.
         _ => return Err(libc::ENOSYS),
     })

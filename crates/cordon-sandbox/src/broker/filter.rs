@@ -34,6 +34,9 @@ pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
     ("unlinkat", libc::SYS_unlinkat),
     ("rmdir", libc::SYS_rmdir),
     ("truncate", libc::SYS_truncate),
+    ("chmod", libc::SYS_chmod),
+    ("fchmodat", libc::SYS_fchmodat),
+    ("fchmodat2", libc::SYS_fchmodat2),
 ];
 #[cfg(target_arch = "aarch64")]
 pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
@@ -44,6 +47,8 @@ pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
     ("symlinkat", libc::SYS_symlinkat),
     ("unlinkat", libc::SYS_unlinkat),
     ("truncate", libc::SYS_truncate),
+    ("fchmodat", libc::SYS_fchmodat),
+    ("fchmodat2", libc::SYS_fchmodat2),
 ];
 
 /// Opens whose flags decide: the syscall and the argument that holds the flags.

@@ -539,6 +539,7 @@ impl Broker {
             Call::Rename { from, to, flags } => self.rename(walker, bases, from, to, *flags),
             Call::Link { from, to, flags } => Self::link(walker, bases, from, to, *flags),
             Call::Truncate { file, length } => self.truncate(walker, bases, file, *length),
+            Call::Chmod { file, mode, follow } => self.chmod(walker, bases, file, *mode, *follow),
         }
     }
 
@@ -839,6 +840,44 @@ impl Broker {
         Ok(Submission::new(op, vec![object.fd], After::Nothing))
     }
 
+    /// A mode change, which Landlock does not govern: the broker places the file and changes it
+    /// only inside the paths Landlock lets the command write, so a command cannot open a
+    /// credential, cordon's home or a system file to other users (`chmod 0666 ~/.ssh/id_rsa`).
+    /// Elsewhere: EACCES. The worker changes the inode the walk reached, through its descriptor.
+    fn chmod(
+        &mut self,
+        walker: &mut Walker<'_>,
+        bases: &Bases,
+        file: &PathArg,
+        mode: u32,
+        follow: bool,
+    ) -> Result<Submission, Denial> {
+        let want = Want {
+            follow,
+            creating: false,
+        };
+        let object = match Self::resolve(walker, bases, file, want)? {
+            Resolved::Entry {
+                existing: Some(existing),
+                ..
+            } => existing,
+            Resolved::Entry { existing: None, .. } => return Err(Denial::Errno(libc::ENOENT)),
+            Resolved::Object(object) => object,
+        };
+        if object.kind() == libc::S_IFLNK {
+            // Linux keeps no mode on a symlink.
+            return Err(Denial::Errno(libc::EOPNOTSUPP));
+        }
+        if !self.roots.changeable(object.fd.as_fd()) {
+            return Err(Denial::Errno(libc::EACCES));
+        }
+        let op = Op::Chmod {
+            object: object.fd.as_raw_fd(),
+            mode,
+        };
+        Ok(Submission::new(op, vec![object.fd], After::Nothing))
+    }
+
     /// Whether removing or renaming `existing` must fail with EBUSY: it is a mount point of the
     /// command's namespace, in a directory Landlock lets the command change (elsewhere the
     /// worker's own call gets Landlock's EACCES first, as the command would).
@@ -1033,7 +1072,9 @@ impl Bases {
             umask,
         };
         let args: Vec<&PathArg> = match call {
-            Call::Open { file, .. } | Call::Truncate { file, .. } => vec![file],
+            Call::Open { file, .. } | Call::Truncate { file, .. } | Call::Chmod { file, .. } => {
+                vec![file]
+            }
             Call::Mkdir { dir, .. } => vec![dir],
             Call::Mknod { node, .. } => vec![node],
             Call::Symlink { link, .. } => vec![link],

@@ -84,6 +84,10 @@ pub(crate) enum Op {
         object: RawFd,
         length: i64,
     },
+    Chmod {
+        object: RawFd,
+        mode: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -382,6 +386,12 @@ fn perform(op: Op, umask_now: &mut Option<u32>) -> Outcome {
             let path = magic(object);
             // SAFETY: `path` is NUL-terminated.
             done(unsafe { libc::truncate(path.as_ptr(), length) })
+        }
+        Op::Chmod { object, mode } => {
+            // The magic link reaches the inode the broker placed, whatever its name is now.
+            let path = magic(object);
+            // SAFETY: `path` is NUL-terminated.
+            done(unsafe { libc::chmod(path.as_ptr(), mode) })
         }
     }
 }
