@@ -653,10 +653,15 @@ fn modes_change_only_inside_the_writable_roots() {
         let o = probe_in(&conf, &[probe, &at(w, ".git/hooks"), "777"]);
         refused(&o, EROFS, &format!("{probe} .git/hooks"));
     }
+    // By descriptor: a file the command may read (its directory granted for reading) but not
+    // write keeps its mode too.
+    let readable = hardened().write(w).read(outside.path());
+    let o = probe_in(&readable, &["fchmod", &s, "644"]);
+    refused(&o, libc::EACCES, "fchmod of a file opened for reading");
     assert_eq!(std::fs::metadata(&secret).unwrap().mode() & 0o7777, 0o600);
     // Positive controls: a file in the workspace changes, through the broker; the same call on
     // the outside file works with that directory granted, and outside the sandbox.
-    for probe in ["chmod", "fchmodat"] {
+    for probe in ["chmod", "fchmod", "fchmodat"] {
         let o = probe_in(&conf, &[probe, &at(w, "file.txt"), "640"]);
         assert_eq!(o.line, "ok mode=640", "{probe}: {}", o.describe());
     }

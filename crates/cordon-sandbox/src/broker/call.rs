@@ -287,16 +287,35 @@ fn decode_at(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<Call, i32
         },
         libc::SYS_fchmodat2 => {
             let flags = a[3] as i32;
-            // `AT_EMPTY_PATH` changes the descriptor's own file: not a path the broker places.
-            if flags & !libc::AT_SYMLINK_NOFOLLOW != 0 {
+            if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
                 return Err(libc::EINVAL);
             }
+            let mut file = args.at_path(0, 1)?;
+            if file.path.is_empty() && flags & libc::AT_EMPTY_PATH == 0 {
+                return Err(libc::ENOENT);
+            }
+            if file.path.is_empty() && file.at == Dirfd::Cwd {
+                // `AT_FDCWD` with an empty path: the cwd itself, which the walk names ".".
+                file.path = b".".to_vec();
+            }
             Call::Chmod {
-                file: args.at_path(0, 1)?,
+                file,
                 mode: a[2] as u32,
                 follow: flags & libc::AT_SYMLINK_NOFOLLOW == 0,
             }
         }
+        // The descriptor's own file: an empty path from it (as `AT_EMPTY_PATH`).
+        libc::SYS_fchmod => Call::Chmod {
+            file: PathArg {
+                at: match a[0] as i32 {
+                    fd if fd >= 0 => Dirfd::Fd(fd),
+                    _ => return Err(libc::EBADF),
+                },
+                path: Vec::new(),
+            },
+            mode: a[1] as u32,
+            follow: true,
+        },
         // The filter sends nothing else; answer as the kernel would for an unknown call.
         _ => return Err(libc::ENOSYS),
     })

@@ -35,6 +35,7 @@ pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
     ("rmdir", libc::SYS_rmdir),
     ("truncate", libc::SYS_truncate),
     ("chmod", libc::SYS_chmod),
+    ("fchmod", libc::SYS_fchmod),
     ("fchmodat", libc::SYS_fchmodat),
     ("fchmodat2", libc::SYS_fchmodat2),
 ];
@@ -47,6 +48,7 @@ pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
     ("symlinkat", libc::SYS_symlinkat),
     ("unlinkat", libc::SYS_unlinkat),
     ("truncate", libc::SYS_truncate),
+    ("fchmod", libc::SYS_fchmod),
     ("fchmodat", libc::SYS_fchmodat),
     ("fchmodat2", libc::SYS_fchmodat2),
 ];

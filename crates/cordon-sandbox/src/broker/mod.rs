@@ -840,10 +840,12 @@ impl Broker {
         Ok(Submission::new(op, vec![object.fd], After::Nothing))
     }
 
-    /// A mode change, which Landlock does not govern: the broker places the file and changes it
-    /// only inside the paths Landlock lets the command write, so a command cannot open a
-    /// credential, cordon's home or a system file to other users (`chmod 0666 ~/.ssh/id_rsa`).
-    /// Elsewhere: EACCES. The worker changes the inode the walk reached, through its descriptor.
+    /// A mode change, which Landlock does not govern: the broker places the file (by path, or
+    /// the one a descriptor holds) and changes it only inside the paths Landlock lets the
+    /// command write, so a command cannot open a credential, cordon's home or a system file to
+    /// other users (`chmod 0666 ~/.ssh/id_rsa`, `fchmod` of `/etc/passwd` opened for reading
+    /// where it runs as root). Elsewhere: EACCES. The worker changes the inode the broker
+    /// reached, through its descriptor.
     fn chmod(
         &mut self,
         walker: &mut Walker<'_>,
@@ -852,11 +854,25 @@ impl Broker {
         mode: u32,
         follow: bool,
     ) -> Result<Submission, Denial> {
-        let want = Want {
-            follow,
-            creating: false,
+        let resolved = if file.path.is_empty() {
+            // `fchmod`, `AT_EMPTY_PATH`: the file the caller's descriptor holds.
+            let fd = bases
+                .of(file)
+                .ok_or(Denial::Errno(libc::EBADF))?
+                .try_clone()
+                .map_err(|_| Denial::Errno(libc::EMFILE))?;
+            Resolved::Object(Existing {
+                stat: nix::sys::stat::fstat(&fd).map_err(Denial::from)?,
+                fd,
+            })
+        } else {
+            let want = Want {
+                follow,
+                creating: false,
+            };
+            Self::resolve(walker, bases, file, want)?
         };
-        let object = match Self::resolve(walker, bases, file, want)? {
+        let object = match resolved {
             Resolved::Entry {
                 existing: Some(existing),
                 ..
