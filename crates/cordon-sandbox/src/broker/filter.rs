@@ -1,6 +1,6 @@
 //! The listener's BPF program when the write broker is on: the exec family (when recording) and
-//! every syscall that creates, changes or removes a directory entry or a file's contents go to
-//! the supervisor; everything else is allowed.
+//! every syscall that creates, changes or removes a directory entry, a file's contents or its mode
+//! go to the supervisor; everything else is allowed.
 //!
 //! `open`/`openat` go to the supervisor only when their flags ask for writing, creating or
 //! truncating (`O_WRONLY`, `O_RDWR`, `O_CREAT`, `O_TRUNC`) and not for `O_PATH` (the kernel ignores

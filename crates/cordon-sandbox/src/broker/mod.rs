@@ -1,10 +1,12 @@
 //! The write broker: every syscall of a hardened command that creates, changes or removes a
-//! directory entry or a file's contents is performed by the supervisor's restricted worker
-//! thread instead of the kernel's own path lookup, so that
+//! directory entry, a file's contents or its mode is performed by the supervisor's restricted
+//! worker thread instead of the kernel's own path lookup, so that
 //! - a protected name (`.git/commondir`, `.git/hooks`, `.claude/settings.json`, …) cannot be
 //!   created, changed, removed or reached *whether or not it exists when the run starts*, which
 //!   Landlock (it grants whole inode trees) and bind mounts (they need an existing mount point)
-//!   cannot do; and
+//!   cannot do;
+//! - a mode changes only inside the paths Landlock lets the command write (Landlock governs no
+//!   modes, so without this a command could open any file its user owns to other users); and
 //! - a checkpoint can copy what a command overwrites, truncates, removes or renames over *before*
 //!   the change, so that it costs what the command changes ([`WriteObserver`]).
 //!
