@@ -577,22 +577,29 @@ fn durable_mark(dir: &std::path::Path) -> u64 {
 /// What the first writer after a reboot finds: the stamp of the boot that wrote the index.
 const EARLIER_BOOT: &str = "00000000-0000-4000-8000-000000000000";
 
-#[test]
-fn after_a_reboot_the_index_past_its_synced_prefix_is_rederived_not_believed() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = signer();
-    let mut j = new_journal(dir.path());
-    populate(&mut j, &s, 4, false);
+/// A journal of four runs (none checkpointed) whose node file then holds what a power cut could
+/// leave of unsynced pages; its size, its true root and entry 2's inclusion proof.
+fn four_runs_then_scrambled_nodes(dir: &std::path::Path) -> (u64, Hash, Vec<Hash>) {
+    let mut j = new_journal(dir);
+    populate(&mut j, &signer(), 4, false);
     let n = j.len();
     let root = j.root_at(n).unwrap();
     let proof = j.inclusion_proof(2, n).unwrap();
     drop(j);
+    scramble_nodes_from(dir, 0);
+    (n, root, proof)
+}
+
+#[test]
+fn after_a_reboot_the_index_past_its_synced_prefix_is_rederived_not_believed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = signer();
+    let (n, root, proof) = four_runs_then_scrambled_nodes(dir.path());
     // Appends sync the entries, not the index: fewer than DURABLE_EVERY entries, none of the
     // index is marked durable.
     assert!(n < cordon_journal::store::DURABLE_EVERY);
     assert_eq!(durable_mark(dir.path()), 0);
-    // A power cut lost the index's unsynced pages, and the machine came back in a new boot.
-    scramble_nodes_from(dir.path(), 0);
+    // The machine came back in a new boot.
     fs::write(dir.path().join("index/boot"), EARLIER_BOOT).unwrap();
     let mut j = Journal::open(dir.path()).unwrap();
     assert_eq!(j.len(), n);
@@ -616,13 +623,7 @@ fn control_in_the_same_boot_the_index_is_believed_as_written() {
     // The same damage without a reboot is believed (the page cache cannot lose what a process
     // wrote): the check above is what stands between such damage and a wrong signed root.
     let dir = tempfile::tempdir().unwrap();
-    let s = signer();
-    let mut j = new_journal(dir.path());
-    populate(&mut j, &s, 4, false);
-    let n = j.len();
-    let root = j.root_at(n).unwrap();
-    drop(j);
-    scramble_nodes_from(dir.path(), 0);
+    let (n, root, _) = four_runs_then_scrambled_nodes(dir.path());
     let j = Journal::open(dir.path()).unwrap();
     assert_ne!(j.root_at(n).unwrap(), root);
 }

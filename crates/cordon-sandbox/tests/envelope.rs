@@ -548,16 +548,7 @@ fn a_closed_file_in_no_listed_directory_stays_closed_and_costs_no_mount_namespac
     let (line, _) = probe_at(&conf, &h.project(), &["read", &s(&key)]);
     assert_eq!(errno_of(&line), Some(EACCES), "{line}");
     let e = &report.enforcement;
-    assert!(
-        e.envelope.stand_ins.is_empty(),
-        "{:?}",
-        e.envelope.stand_ins
-    );
-    assert!(
-        !e.namespaces.iter().any(|n| n == "mnt"),
-        "{:?}",
-        e.namespaces
-    );
+    no_stand_in_and_no_mount_namespace(e);
     // Positive control: the contract's scope is readable, and with the home listed (a workspace
     // envelope) the same closed file is stood in for, in a mount namespace.
     let (line, _) = probe_at(
@@ -786,16 +777,7 @@ fn cordons_home_inside_a_read_only_scope_is_granted_around_without_a_mount_names
             "{:?}",
             e.envelope.carved
         );
-        assert!(
-            e.envelope.stand_ins.is_empty(),
-            "{:?}",
-            e.envelope.stand_ins
-        );
-        assert!(
-            !e.namespaces.iter().any(|n| n == "mnt"),
-            "{:?}",
-            e.namespaces
-        );
+        no_stand_in_and_no_mount_namespace(e);
     }
     // Positive controls: the rest of the scope reads, and its names (the home's included) list.
     let (line, _) = probe_at(&conf, &scope, &["read", &s(&scope.join("contract.json"))]);
@@ -806,5 +788,19 @@ fn cordons_home_inside_a_read_only_scope_is_granted_around_without_a_mount_names
     assert_eq!(
         probe_bare(&["read", &s(&cordon_home.join("keys/signing.pem"))]),
         "ok"
+    );
+}
+
+/// The run mounted no stand-in and made no mount namespace.
+fn no_stand_in_and_no_mount_namespace(e: &cordon_sandbox::EnforcementReport) {
+    assert!(
+        e.envelope.stand_ins.is_empty(),
+        "{:?}",
+        e.envelope.stand_ins
+    );
+    assert!(
+        !e.namespaces.iter().any(|n| n == "mnt"),
+        "{:?}",
+        e.namespaces
     );
 }

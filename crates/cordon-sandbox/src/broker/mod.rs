@@ -555,6 +555,20 @@ impl Broker {
         walker.resolve(bases.of(arg), &arg.path, want)
     }
 
+    /// The file a caller's descriptor holds (`AT_EMPTY_PATH`, `fchmod`), as the base `arg`
+    /// starts from.
+    fn held(bases: &Bases, arg: &PathArg) -> Result<Resolved, Denial> {
+        let fd = bases
+            .of(arg)
+            .ok_or(Denial::Errno(libc::EBADF))?
+            .try_clone()
+            .map_err(|_| Denial::Errno(libc::EMFILE))?;
+        Ok(Resolved::Object(Existing {
+            stat: nix::sys::stat::fstat(&fd).map_err(Denial::from)?,
+            fd,
+        }))
+    }
+
     fn open(
         &mut self,
         walker: &mut Walker<'_>,
@@ -750,15 +764,7 @@ impl Broker {
         flags: i32,
     ) -> Result<Submission, Denial> {
         let source = if flags & libc::AT_EMPTY_PATH != 0 && from.path.is_empty() {
-            let fd = bases
-                .of(from)
-                .ok_or(Denial::Errno(libc::EBADF))?
-                .try_clone()
-                .map_err(|_| Denial::Errno(libc::EMFILE))?;
-            Resolved::Object(Existing {
-                stat: nix::sys::stat::fstat(&fd).map_err(Denial::from)?,
-                fd,
-            })
+            Self::held(bases, from)?
         } else {
             let want = Want {
                 follow: flags & libc::AT_SYMLINK_FOLLOW != 0,
@@ -858,15 +864,7 @@ impl Broker {
     ) -> Result<Submission, Denial> {
         let resolved = if file.path.is_empty() {
             // `fchmod`, `AT_EMPTY_PATH`: the file the caller's descriptor holds.
-            let fd = bases
-                .of(file)
-                .ok_or(Denial::Errno(libc::EBADF))?
-                .try_clone()
-                .map_err(|_| Denial::Errno(libc::EMFILE))?;
-            Resolved::Object(Existing {
-                stat: nix::sys::stat::fstat(&fd).map_err(Denial::from)?,
-                fd,
-            })
+            Self::held(bases, file)?
         } else {
             let want = Want {
                 follow,
