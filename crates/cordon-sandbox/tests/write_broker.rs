@@ -665,6 +665,8 @@ fn modes_change_only_inside_the_writable_roots() {
         let o = probe_in(&conf, &[probe, &at(w, "file.txt"), "640"]);
         assert_eq!(o.line, "ok mode=640", "{probe}: {}", o.describe());
     }
+    // An inode no path reaches (a pipe) keeps its kernel answer.
+    succeeded(&probe_in(&conf, &["fchmod-pipe"]), "fchmod of a pipe");
     let granted = hardened().write(w).write(outside.path());
     let o = probe_in(&granted, &["chmod", &s, "640"]);
     assert_eq!(o.line, "ok mode=640", "{}", o.describe());

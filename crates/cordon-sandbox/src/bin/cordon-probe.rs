@@ -779,6 +779,16 @@ fn broker_action(action: &str, args: &[String]) -> Option<Outcome> {
                     .map(|_| format!("mode={:o}", st.st_mode & 0o7777))
             })
         }
+        // pipe(), then fchmod of its read end: an inode no path reaches.
+        "fchmod-pipe" => {
+            let mut fds = [0i32; 2];
+            // SAFETY: a single syscall probe; `fds` is a live local array of two ints.
+            if let Err(e) = check(unsafe { libc::pipe(fds.as_mut_ptr()) } as i64, "pipe") {
+                return Some(Err(e));
+            }
+            // SAFETY: as above; `fds[0]` is the pipe just made.
+            check(unsafe { libc::fchmod(fds[0], 0o600) } as i64, "fchmod").map(|_| String::new())
+        }
         // umask(MASK), then open(PATH, O_CREAT, 0666) and the mode the file got.
         "umask-create" => {
             let mask = u32::from_str_radix(a1, 8).unwrap_or(0o22);

@@ -884,7 +884,10 @@ impl Broker {
             // Linux keeps no mode on a symlink.
             return Err(Denial::Errno(libc::EOPNOTSUPP));
         }
-        if !self.roots.changeable(object.fd.as_fd()) {
+        // A pipe, socket or other anonymous inode (a held descriptor only) has no path anyone
+        // else can reach it by: its mode is the command's own business.
+        let anonymous = fd_path(object.fd.as_fd()).is_ok_and(|p| !p.is_absolute());
+        if !anonymous && !self.roots.changeable(object.fd.as_fd()) {
             return Err(Denial::Errno(libc::EACCES));
         }
         let op = Op::Chmod {
