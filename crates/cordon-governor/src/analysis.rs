@@ -358,34 +358,20 @@ fn judge_confined(
     facts: &mut Facts,
     judge: impl Fn(&Facts) -> (native::Decision, EgressJudgement),
 ) -> (native::Decision, EgressJudgement) {
+    let hardened = |reaches_network| Enforcement::Hardened { reaches_network };
     if !facts.commands.iter().any(|c| c.network) {
         // No command uses the network, so its grant is none whatever the rules say: one
         // judgement, confined.
-        facts::assume(
-            facts,
-            Enforcement::Hardened {
-                reaches_network: false,
-            },
-        );
+        facts::assume(facts, hardened(false));
         return judge(facts);
     }
-    facts::assume(
-        facts,
-        Enforcement::Hardened {
-            reaches_network: true,
-        },
-    );
+    facts::assume(facts, hardened(true));
     let open = judge(facts);
     if reaches_a_host(&open.1.grant) {
         return open;
     }
     let mut confined = facts.clone();
-    facts::assume(
-        &mut confined,
-        Enforcement::Hardened {
-            reaches_network: false,
-        },
-    );
+    facts::assume(&mut confined, hardened(false));
     let judged = judge(&confined);
     if reaches_a_host(&judged.1.grant) {
         return open;

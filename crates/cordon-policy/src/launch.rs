@@ -256,14 +256,12 @@ pub fn plan(
             effect = part.effect;
         }
     }
-    // A plain command or a redirect runs where its one command is started: where the shell is
-    // after any `cd`, not the directory an option moves it to (`make -C sub` moves itself).
-    let started_in = |part: &crate::facts::CommandFacts| {
-        part.starts_in.clone().unwrap_or_else(|| part.cwd.clone())
-    };
     let run_cwd = match (&redirect, facts.commands.first()) {
-        (Some(_), Some(part)) => started_in(part),
-        _ if launch == Launch::Argv && facts.commands.len() == 1 => started_in(&facts.commands[0]),
+        // A plain command or a redirect runs where its one command is started.
+        (Some(_), Some(part)) => part.started_in().to_string(),
+        _ if launch == Launch::Argv && facts.commands.len() == 1 => {
+            facts.commands[0].started_in().to_string()
+        }
         _ => cwd.to_string(),
     };
     read_paths.retain(|p| p != &run_cwd);

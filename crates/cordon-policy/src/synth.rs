@@ -151,8 +151,7 @@ pub fn contract(text: &str, facts: &Facts, requester: &Requester) -> Result<Cont
         commands.push(requester.command(
             format!("c{}", i + 1),
             record_argv(&f.argv),
-            // Started where the shell is; the program moves itself (`make -C sub`).
-            f.starts_in.clone().unwrap_or_else(|| f.cwd.clone()),
+            f.started_in().to_string(),
             (
                 f.granted_reads().cloned().collect(),
                 // Targets that do not exist yet are granted through their judged ancestor.

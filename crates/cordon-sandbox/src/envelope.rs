@@ -333,9 +333,8 @@ impl Holes {
     pub(crate) fn of(envelope: &Envelope, roots: &[&Path], write_roots: &[&Path]) -> Holes {
         let mut mounted = Vec::new();
         let mut convenience = Vec::new();
-        let beneath = |p: &Path, roots: &[&Path]| roots.iter().any(|r| p.starts_with(r) && p != *r);
         for p in &envelope.never {
-            let beneath_root = beneath(p, roots);
+            let beneath_root = roots.iter().any(|r| strictly_beneath(p, r));
             let listed = envelope.list.iter().any(|l| within(p, l));
             if !beneath_root && !listed {
                 continue;
@@ -344,7 +343,7 @@ impl Holes {
                 Ok(m)
                     if beneath_root
                         && m.is_dir()
-                        && !beneath(p, write_roots)
+                        && !write_roots.iter().any(|r| strictly_beneath(p, r))
                         && few_entries_around(p, roots) => {}
                 Ok(m) if beneath_root && (m.is_file() || m.is_dir()) => mounted.push(p.clone()),
                 Ok(m) if m.is_file() => convenience.push(p.clone()),
@@ -423,11 +422,16 @@ impl Holes {
 /// namespace costs about 0.3 ms a run.
 const GRANT_AROUND_INSTEAD_OF_MOUNT: usize = 64;
 
+/// Whether `path` lies beneath `root` and is not `root` itself.
+fn strictly_beneath(path: &Path, root: &Path) -> bool {
+    path.starts_with(root) && path != root
+}
+
 /// Whether granting around `hole` takes at most [`GRANT_AROUND_INSTEAD_OF_MOUNT`] rules: the
 /// entries of every directory from each root that holds it down to its parent.
 fn few_entries_around(hole: &Path, roots: &[&Path]) -> bool {
     let mut entries = 0usize;
-    for root in roots.iter().filter(|r| hole.starts_with(r) && hole != **r) {
+    for root in roots.iter().filter(|r| strictly_beneath(hole, r)) {
         let mut dir = hole.parent();
         while let Some(d) = dir.filter(|d| d.starts_with(root)) {
             let Ok(listing) = std::fs::read_dir(d) else {

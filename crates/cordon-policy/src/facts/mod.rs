@@ -87,6 +87,12 @@ impl CommandFacts {
         display_argv(&self.argv)
     }
 
+    /// Where the command is started: the shell's directory, which is `cwd` unless an option
+    /// moves the program elsewhere itself (`make -C sub`: started here, with `-C sub` in argv).
+    pub fn started_in(&self) -> &str {
+        self.starts_in.as_deref().unwrap_or(&self.cwd)
+    }
+
     /// The write scope a contract grants: every judged write but the targets that do not exist
     /// yet, which the grant reaches through their ancestor (the kernel can only grant rights on
     /// a path that exists).
