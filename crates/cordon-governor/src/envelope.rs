@@ -318,6 +318,9 @@ fn closed_paths_of(globs: &PolicyGlobs, source: &EnvelopeSource) -> EnvelopePath
     )
 }
 
+/// Where, in cordon's home, each workspace keeps its cache layers.
+pub const CACHE_LAYERS_DIR: &str = "layers";
+
 /// The envelope of a native or Cedar policy: the workspace and all the paths.
 fn with_workspace(paths: &EnvelopePaths, evidence: Vec<PathBuf>) -> Result<Envelope, String> {
     Envelope::builder(&paths.workspace)
@@ -327,6 +330,10 @@ fn with_workspace(paths: &EnvelopePaths, evidence: Vec<PathBuf>) -> Result<Envel
         .never_names(paths.never_names.iter().cloned())
         .read_only(paths.read_only.iter().cloned())
         .caches(paths.caches.iter().cloned())
+        // What a command writes into a cache stays in this workspace's layer, in cordon's home:
+        // the cache the user's own tools run code from is never written (cordon_sandbox's
+        // `layers.rs`).
+        .cache_layers(paths.cordon_home.join(CACHE_LAYERS_DIR))
         .reads(paths.reads.iter().cloned())
         .build()
         .map_err(|e| format!("the policy's envelope cannot be built: {e}"))

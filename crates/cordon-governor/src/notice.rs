@@ -41,6 +41,9 @@ pub enum Notice {
         outside: Vec<String>,
         workspace: Option<String>,
     },
+    /// Scopes lie in caches the run writes through its workspace's layers: left out of the
+    /// checkpoint, since the caches themselves are not changed.
+    ScopesInCacheLayers { scopes: Vec<String> },
     /// An observed checkpoint began (hardened mode, write broker): what the commands change in
     /// these scopes (as resolved) is recorded before it changes.
     CheckpointObserving { id: String, scopes: Vec<String> },
@@ -93,6 +96,10 @@ impl Notice {
                 "cordon: warning: checkpoint {id} covers {}, outside the workspace {}; `cordon rollback {id}` will touch it only with --yes",
                 outside.join(", "),
                 workspace.as_deref().unwrap_or("(none was named)")
+            ),
+            Notice::ScopesInCacheLayers { scopes } => format!(
+                "cordon: {} lie in a cache: what the command writes there goes to this workspace's cache layer (in cordon's home), not to the cache, and is not checkpointed",
+                scopes.join(", ")
             ),
             Notice::CheckpointObserving { id, scopes } => format!(
                 "cordon: checkpoint {id} records what the command changes in {} before it changes; undo with `cordon rollback {id}`",

@@ -384,6 +384,10 @@ fn run_commands(
         signer: ledger.signer(),
         observe: options.mode == Mode::Hardened
             && options.kernel.write_broker_unavailable().is_none(),
+        layered: envelope
+            .as_ref()
+            .filter(|e| e.envelope.layers.is_some())
+            .map_or(&[], |e| e.envelope.caches.as_slice()),
     };
     match snapshot::take(request, places, taking, &options.notices) {
         Ok(taken) => run.snapshot = taken,

@@ -65,6 +65,10 @@ pub struct Taking<'a> {
     /// The run is hardened and its kernel runs the write broker: record what the commands
     /// change as they change it (crate::observed) instead of copying the scope first.
     pub observe: bool,
+    /// The caches the run writes through its workspace's layers (hardened mode; resolved): a
+    /// scope inside one is left out, since the command changes the layer and not the cache, and
+    /// a rollback would write what the layer held into the cache the user's own tools run.
+    pub layered: &'a [PathBuf],
 }
 
 /// A checkpoint of the run: taken before it (a full snapshot), or recorded during it (observed).
@@ -153,13 +157,25 @@ pub fn take(
                 .into(),
         )
     })?;
+    let (in_caches, scopes): (Vec<PathBuf>, Vec<PathBuf>) = request
+        .write_scope()
+        .iter()
+        .map(|p| literal_prefix(p))
+        .partition(|scope| {
+            let real = resolved(scope);
+            taking.layered.iter().any(|cache| real.starts_with(cache))
+        });
+    if !in_caches.is_empty() {
+        notices(Notice::ScopesInCacheLayers {
+            scopes: in_caches.iter().map(|p| p.display().to_string()).collect(),
+        });
+        if scopes.is_empty() {
+            return Ok(None);
+        }
+    }
     let store = Store::open(&places.checkpoints).map_err(|e| fail(e.to_string()))?;
     let snapshot_request = SnapshotRequest {
-        scopes: request
-            .write_scope()
-            .iter()
-            .map(|p| literal_prefix(p))
-            .collect(),
+        scopes,
         session: session.clone(),
         label: label_of(request),
         workspace: taking.workspace.map(Path::to_path_buf),
@@ -211,6 +227,25 @@ pub fn take(
         });
     }
     Ok(Some(taken))
+}
+
+/// `path` with its nearest existing ancestor resolved (links followed), for comparing with the
+/// resolved caches; a path nothing of which resolves is taken as written.
+fn resolved(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |p, name| p.join(name));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
 }
 
 /// Programs that change a name's mode, owner, times or attributes in place: calls the write

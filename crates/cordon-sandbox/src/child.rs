@@ -37,6 +37,8 @@ pub(crate) mod applied {
     pub const PROTECTED: u32 = 1 << 14;
     /// The listener also mediates entry-changing syscalls (the write broker, `broker/`).
     pub const BROKER: u32 = 1 << 15;
+    /// The command joined the run's cache layers (`layers.rs`).
+    pub const LAYERS: u32 = 1 << 16;
 }
 
 /// Declares [`Step`], numbered from 1 in the order given, with [`Step::ALL`] listing every step
@@ -78,6 +80,7 @@ steps!(
     MountNamespace,
     ProtectMount,
     JoinNetwork,
+    JoinLayers,
 );
 
 impl Step {
@@ -114,6 +117,7 @@ impl Step {
                 "bind-mounting protected metadata (.git/hooks, .git/config, agent settings) read-only"
             }
             Step::JoinNetwork => "joining the egress proxy's network namespace",
+            Step::JoinLayers => "joining the mount namespace of the run's cache layers",
         }
     }
 }
@@ -134,6 +138,13 @@ pub(crate) enum Netns {
         userns: Option<std::os::fd::RawFd>,
         netns: std::os::fd::RawFd,
     },
+}
+
+/// The run's cache layers (`layers.rs`): a mount namespace to join, after the user namespace that
+/// owns it when that is the layer helper's own.
+pub(crate) struct Layers {
+    pub userns: Option<std::os::fd::RawFd>,
+    pub mntns: std::os::fd::RawFd,
 }
 
 /// Protected paths inside writable roots, mounted in a private mount namespace (`protect.rs`).
@@ -168,6 +179,8 @@ pub(crate) struct ChildSetup {
     pub brokers_writes: bool,
     /// Hardened mode with protected paths present; failure is fatal (fail closed).
     pub protect: Option<Protect>,
+    /// Hardened mode with cache layers mounted; failure to join is fatal.
+    pub layers: Option<Layers>,
 }
 
 // securebits (linux/securebits.h)
@@ -217,7 +230,9 @@ impl ChildSetup {
         }
 
         if self.hardened {
+            done |= self.join_layers_userns()?;
             done |= self.apply_namespaces()?;
+            done |= self.join_layers()?;
             done |= self.apply_protection(done & applied::USERNS != 0)?;
             for &(resource, soft, hard) in &self.rlimits {
                 let lim = libc::rlimit {
@@ -331,6 +346,45 @@ impl ChildSetup {
                 Ok(done)
             }
         }
+    }
+
+    /// Joins the user namespace that owns the cache layers' mount namespace, when it is the layer
+    /// helper's own (the network namespace is then made inside it).
+    fn join_layers_userns(&mut self) -> io::Result<u32> {
+        let Some(userns) = self.layers.as_ref().and_then(|l| l.userns) else {
+            return Ok(0);
+        };
+        // SAFETY: setns on an fd the supervisor opened, with integer flags.
+        if unsafe { libc::setns(userns, libc::CLONE_NEWUSER) } != 0 {
+            return self.fail(Step::JoinLayers).map(|()| 0);
+        }
+        // Joining a user namespace grants every capability in it: drop them all.
+        self.may_drop_bounding = true;
+        Ok(applied::USERNS)
+    }
+
+    /// Joins the mount namespace that holds the cache layers. `setns` moves the cwd to the
+    /// namespace's root, so the cwd is looked up again by name (landing on a layer when it lies
+    /// in a cache). A stack buffer: no allocation here.
+    fn join_layers(&mut self) -> io::Result<u32> {
+        let Some(layers) = &self.layers else {
+            return Ok(0);
+        };
+        let mut cwd = [0u8; libc::PATH_MAX as usize];
+        // SAFETY: getcwd writes at most `cwd.len()` bytes, NUL-terminated, into the buffer.
+        if unsafe { libc::getcwd(cwd.as_mut_ptr().cast(), cwd.len()) }.is_null() {
+            return self.fail(Step::JoinLayers).map(|()| 0);
+        }
+        // SAFETY: setns on an fd the supervisor opened, with integer flags; then chdir to the
+        // NUL-terminated path getcwd wrote.
+        let joined = unsafe {
+            libc::setns(layers.mntns, libc::CLONE_NEWNS) == 0
+                && libc::chdir(cwd.as_ptr().cast()) == 0
+        };
+        if !joined {
+            return self.fail(Step::JoinLayers).map(|()| 0);
+        }
+        Ok(applied::LAYERS)
     }
 
     /// Enters a private mount namespace and makes the protected paths read-only (`protect.rs`).
@@ -453,7 +507,7 @@ impl ChildSetup {
 
 /// Maps the new user namespace's ids (`setgroups` denied first, as the kernel requires for an
 /// unprivileged gid map). Async-signal-safe, as `write_proc` is.
-fn write_id_maps(uid_map: &[u8], gid_map: &[u8]) -> bool {
+pub(crate) fn write_id_maps(uid_map: &[u8], gid_map: &[u8]) -> bool {
     write_proc(c"/proc/self/setgroups", b"deny")
         && write_proc(c"/proc/self/uid_map", uid_map)
         && write_proc(c"/proc/self/gid_map", gid_map)
@@ -537,12 +591,12 @@ mod tests {
 
     #[test]
     fn every_step_round_trips() {
-        for v in 1..=19u8 {
+        for v in 1..=20u8 {
             let step = Step::from_u8(v).unwrap();
             assert_eq!(step as u8, v);
             assert!(!step.describe().is_empty());
         }
         assert_eq!(Step::from_u8(0), None);
-        assert_eq!(Step::from_u8(20), None);
+        assert_eq!(Step::from_u8(21), None);
     }
 }

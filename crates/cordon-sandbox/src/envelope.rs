@@ -61,6 +61,11 @@ pub struct Envelope {
     /// Paths never written, even beneath a writable root, but readable (shell start-up files,
     /// git's user configuration: programs read them, and writing them runs code later).
     pub read_only: Vec<PathBuf>,
+    /// Where this workspace's cache layers live (`layers.rs`), inside a never path: with it, what
+    /// a command writes into a cache goes into the workspace's own layer over the cache, and the
+    /// cache itself stays as the user's own tools left it. Without it the caches are written
+    /// directly.
+    pub layers: Option<PathBuf>,
     /// What the builder left out, and why (an absent cache, a toolchain inside a never path).
     pub notes: Vec<String>,
 }
@@ -89,6 +94,7 @@ pub struct EnvelopeBuilder {
     never_names: Vec<String>,
     read_only: Vec<PathBuf>,
     caches: Vec<PathBuf>,
+    cache_layers: Option<PathBuf>,
     reads: Vec<PathBuf>,
 }
 
@@ -166,6 +172,15 @@ impl EnvelopeBuilder {
         P: Into<PathBuf>,
     {
         self.caches.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// The directory under which each workspace keeps its cache layers (`layers.rs`): it must lie
+    /// inside cordon's home or another never path, so no command reaches a layer but through the
+    /// cache it covers.
+    #[must_use]
+    pub fn cache_layers(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_layers = Some(dir.into());
         self
     }
 
@@ -251,7 +266,31 @@ impl EnvelopeBuilder {
         // Every writable root after the workspace is a cache.
         let workspaces = usize::from(self.workspace.is_some());
         envelope.caches = envelope.write.iter().skip(workspaces).cloned().collect();
+        if let Some(dir) = &self.cache_layers {
+            if !dir.is_absolute() || refuse_if_never(dir, &envelope.never).is_ok() {
+                return Err(Error::Envelope(format!(
+                    "the cache layers directory {} must be absolute and lie inside cordon's \
+                     home or another never path, or a command could write a layer directly",
+                    dir.display()
+                )));
+            }
+            envelope.layers = Some(dir.join(layer_key(envelope.write.first(), workspaces)));
+        }
         Ok(envelope)
+    }
+}
+
+/// The name of a workspace's own layers directory: a digest of its real path, so two workspaces
+/// never share a layer (what one run planted in a cache must not run in another workspace's
+/// commands, which may write that workspace).
+fn layer_key(workspace: Option<&PathBuf>, workspaces: usize) -> String {
+    use sha2::{Digest, Sha256};
+    match workspace.filter(|_| workspaces == 1) {
+        Some(ws) => {
+            let digest = Sha256::digest(ws.as_os_str().as_bytes());
+            digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+        }
+        None => "no-workspace".into(),
     }
 }
 
@@ -404,6 +443,15 @@ impl Holes {
     }
 
     /// `Err(NeverGranted)` when a rule with `access` on `path` would open a hole itself.
+    /// Whether any hole, closed, read-only or mounted over, lies strictly beneath `path`.
+    pub(crate) fn any_beneath(&self, path: &Path) -> bool {
+        self.closed
+            .iter()
+            .chain(&self.read_only)
+            .chain(&self.mounted)
+            .any(|n| within(n, path) && n.as_path() != path)
+    }
+
     fn refuse(&self, path: &Path, access: Access) -> Result<(), Error> {
         if access == Access::List {
             return Ok(());

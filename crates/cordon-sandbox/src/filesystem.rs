@@ -118,6 +118,9 @@ pub(crate) struct FsPlan {
     /// Closed files that exist outside every granted root, in a listed directory (the home):
     /// stood in for where a mount namespace can be made, left closed where not.
     pub convenience_stand_ins: Vec<PathBuf>,
+    /// The caches to cover with the workspace's layers (`layers.rs`), resolved: the ruleset
+    /// grants each one read-only, and the layer over it is granted when it is mounted.
+    pub layered: Vec<PathBuf>,
 }
 
 /// What the ruleset is built from.
@@ -135,7 +138,7 @@ pub(crate) struct FsRequest<'a> {
     pub tcp: TcpGrant,
 }
 
-fn abi_from(v: u8) -> ABI {
+pub(crate) fn abi_from(v: u8) -> ABI {
     match v {
         0 => ABI::Unsupported,
         1 => ABI::V1,
@@ -247,6 +250,7 @@ pub(crate) fn build(kernel_abi: u8, request: &FsRequest<'_>) -> Result<FsPlan, E
         write_roots: planned.write_roots,
         stand_ins: planned.stand_ins,
         convenience_stand_ins: planned.convenience_stand_ins,
+        layered: planned.layered,
     })
 }
 
@@ -257,6 +261,7 @@ struct Planned {
     cache_roots: Vec<PathBuf>,
     stand_ins: Vec<PathBuf>,
     convenience_stand_ins: Vec<PathBuf>,
+    layered: Vec<PathBuf>,
 }
 
 /// The rules being planned, and what the report says of them.
@@ -268,6 +273,8 @@ struct Planner<'a> {
     write_roots: Vec<PathBuf>,
     /// The envelope's caches among `write_roots`, resolved.
     cache_roots: Vec<PathBuf>,
+    /// The caches to be layered, resolved (`FsPlan::layered`).
+    layered: Vec<PathBuf>,
     request: &'a FsRequest<'a>,
 }
 
@@ -320,6 +327,11 @@ impl Planner<'_> {
                     continue;
                 };
                 let shown = real.path().to_path_buf();
+                let cache = access == Access::Write && envelope.caches.contains(root);
+                if cache && envelope.layers.is_some() {
+                    self.layer(real)?;
+                    continue;
+                }
                 self.add(real, access)?;
                 match access {
                     Access::Read => self.report.read.push(shown),
@@ -337,6 +349,43 @@ impl Planner<'_> {
         let tmp = open_trusted(self.request.tmp)?;
         self.report.write.push(tmp.path().to_path_buf());
         self.add(tmp, Access::Write)
+    }
+
+    /// A cache under the workspace's layers: read-only here, and writable only through the layer
+    /// mounted over it for the run (`layers.rs`), which the supervisor grants once it is mounted.
+    /// A cache with a closed or read-only path beneath it stays read-only: Landlock would grant
+    /// the whole layer, holes included. So does a cache that holds the workspace, whose writes
+    /// would go into the layer. A cache beneath another one is covered by that one's layer.
+    fn layer(&mut self, real: RealPath) -> Result<(), Error> {
+        let shown = real.path().to_path_buf();
+        self.add(real, Access::Read)?;
+        if self.holes.any_beneath(&shown) {
+            self.report.notes.push(format!(
+                "the cache {} holds a closed or read-only path, so it gets no layer and is \
+                 read-only",
+                shown.display()
+            ));
+            return Ok(());
+        }
+        // A layer over a cache that holds the workspace would take the workspace's writes too.
+        let holds_workspace = self.request.envelope.write.iter().any(|w| {
+            !self.request.envelope.caches.contains(w) && w.starts_with(&shown) && *w != shown
+        });
+        if holds_workspace {
+            self.report.notes.push(format!(
+                "the cache {} holds the workspace, so it gets no layer and is read-only",
+                shown.display()
+            ));
+            return Ok(());
+        }
+        if self.layered.iter().any(|l| shown.starts_with(l)) {
+            return Ok(());
+        }
+        self.layered.retain(|l| !l.starts_with(&shown));
+        self.cache_roots.push(shown.clone());
+        self.write_roots.push(shown.clone());
+        self.layered.push(shown);
+        Ok(())
     }
 
     /// Grants beyond the envelope: on the caller's descriptors, and the paths it named.
@@ -418,6 +467,7 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
         rules: Vec::new(),
         write_roots: Vec::new(),
         cache_roots: Vec::new(),
+        layered: Vec::new(),
         request,
     };
     planner.system()?;
@@ -446,6 +496,7 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
         envelope: planner.report,
         write_roots: planner.write_roots,
         cache_roots: planner.cache_roots,
+        layered: planner.layered,
     })
 }
 

@@ -32,6 +32,7 @@ mod envelope;
 mod error;
 mod filesystem;
 mod kernel;
+mod layers;
 mod netns_pool;
 mod plan;
 mod processes;
@@ -63,10 +64,10 @@ pub use processes::{
 };
 pub use protect::{Protected, MAX_WALK_DEPTH, MAX_WALK_DIRS, PROTECTED_NAMES, WALK_SKIPPED};
 pub use report::{
-    BrokerRefusal, BrokerReport, CgroupReport, CommandReport, CommandStatus, EnforcementReport,
-    EnvReport, EnvelopeReport, GrantReport, LandlockReport, NetworkReport, ProcessRecord,
-    ProcessReport, ProcessTree, ProtectedPath, ProtectedReport, Protection, RlimitReport,
-    RunReport, SeccompReport, SegmentReport, StreamReport,
+    BrokerRefusal, BrokerReport, CacheLayerReport, CgroupReport, CommandReport, CommandStatus,
+    EnforcementReport, EnvReport, EnvelopeReport, GrantReport, LandlockReport, NetworkReport,
+    ProcessRecord, ProcessReport, ProcessTree, ProtectedPath, ProtectedReport, Protection,
+    RlimitReport, RunReport, SeccompReport, SegmentReport, StreamReport,
 };
 pub use resolve::{resolve_real, FileKind, RealPath, MAX_SYMLINKS};
 pub use scope::resolve_scope;

@@ -258,8 +258,21 @@ pub struct EnvelopeReport {
     pub carved: Vec<PathBuf>,
     /// Grants beyond the envelope.
     pub grants: Vec<GrantReport>,
+    /// The caches written through the workspace's layer (in `write`): what commands wrote there
+    /// is in the layer, and the cache is as the user's own tools left it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cache_layers: Vec<CacheLayerReport>,
     /// What was left out, and why.
     pub notes: Vec<String>,
+}
+
+/// A cache and the layer over it (`layers.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CacheLayerReport {
+    /// The cache, as the user's own tools see it (read-only to commands).
+    pub cache: PathBuf,
+    /// The workspace's layer over it, where commands' writes went.
+    pub layer: PathBuf,
 }
 
 /// One grant beyond the envelope.

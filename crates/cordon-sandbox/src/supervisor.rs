@@ -284,6 +284,48 @@ enum BrokerPlan {
     Off(String),
 }
 
+/// Mounts the workspace's layers over the envelope's caches (`layers.rs`) and grants them in the
+/// ruleset, before the write broker's worker restricts itself with it. A cache whose layer could
+/// not be made stays read-only, noted in the report.
+fn with_cache_layers(
+    mut fs: FsPlan,
+    confinement: &Confinement,
+    has_sys_admin: bool,
+    egress_userns: Option<&OwnedFd>,
+) -> Result<(FsPlan, Option<crate::layers::CacheLayers>), Error> {
+    use crate::layers::Owner;
+    let Some(dir) = &confinement.envelope.layers else {
+        return Ok((fs, None));
+    };
+    if fs.layered.is_empty() {
+        return Ok((fs, None));
+    }
+    let owner = match (has_sys_admin, egress_userns) {
+        (true, _) => Owner::Privileged,
+        (false, Some(userns)) => Owner::Join(userns.as_raw_fd()),
+        (false, None) => {
+            // SAFETY: geteuid/getegid have no preconditions.
+            let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+            Owner::OwnUserns {
+                uid_map: format!("{uid} {uid} 1\n").into_bytes(),
+                gid_map: format!("{gid} {gid} 1\n").into_bytes(),
+            }
+        }
+    };
+    let started = crate::layers::start(&fs.layered, dir, &owner);
+    fs.envelope.notes.extend(started.notes);
+    let Some(layers) = started.layers else {
+        return Ok((fs, None));
+    };
+    fs.ruleset = layers.grant(fs.ruleset, filesystem::abi_from(kernel::landlock_abi()))?;
+    for layer in layers.reports() {
+        fs.envelope.write.push(layer.cache.clone());
+        fs.report.write_paths.push(layer.cache.clone());
+        fs.envelope.cache_layers.push(layer.clone());
+    }
+    Ok((fs, Some(layers)))
+}
+
 impl BrokerPlan {
     fn broker(&mut self) -> Option<&mut Broker> {
         match self {
@@ -355,6 +397,8 @@ struct Prepared {
     egress: Option<ProxiedNetwork>,
     /// Hardened mode: metadata inside writable roots to mount read-only (`protect.rs`).
     protect: Option<crate::protect::ProtectPlan>,
+    /// Hardened mode: the layers mounted over the caches, which every command joins.
+    layers: Option<crate::layers::CacheLayers>,
     /// The uid/gid maps for a user namespace the mount namespace needs when unprivileged.
     protect_userns: Option<(Vec<u8>, Vec<u8>)>,
     may_drop_bounding: bool,
@@ -461,6 +505,15 @@ impl Prepared {
         } else {
             NetnsPlan::None
         };
+        let (fs, layers) = match fs {
+            Some(fs) => {
+                let egress_userns = egress.as_ref().and_then(|e| e.userns.as_ref());
+                let (fs, layers) =
+                    with_cache_layers(fs, confinement, has_sys_admin, egress_userns)?;
+                (Some(fs), layers)
+            }
+            None => (None, None),
+        };
         let protect = match &fs {
             Some(fs) => Some(crate::protect::plan(&crate::protect::Request {
                 write_roots: &fs.searched_roots,
@@ -551,6 +604,7 @@ impl Prepared {
             egress,
             protect,
             protect_userns,
+            layers,
             may_drop_bounding: kernel::has_capability(kernel::CAP_SETPCAP),
             cap_last: if hardened { kernel::cap_last_cap() } else { 0 },
             tree_kill,
@@ -630,6 +684,13 @@ impl Prepared {
                     },
                     None => Netns::Direct,
                 },
+                // The command joins the layer helper's user namespace first, and holds every
+                // capability in it: a network namespace needs no user namespace of its own.
+                NetnsPlan::ViaUserns { .. }
+                    if self.layers.as_ref().is_some_and(|l| l.userns.is_some()) =>
+                {
+                    Netns::Direct
+                }
                 NetnsPlan::ViaUserns { uid_map, gid_map } => Netns::ViaUserns {
                     uid_map: uid_map.clone(),
                     gid_map: gid_map.clone(),
@@ -668,6 +729,10 @@ impl Prepared {
                 }),
                 _ => None,
             },
+            layers: self.layers.as_ref().map(|l| child::Layers {
+                userns: l.userns.as_ref().map(|u| u.as_raw_fd()),
+                mntns: l.mntns.as_raw_fd(),
+            }),
         })
     }
 
@@ -1203,7 +1268,7 @@ impl Prepared {
         if seen(applied::NETNS) {
             namespaces.push("net".to_string());
         }
-        if seen(applied::MOUNTNS) {
+        if seen(applied::MOUNTNS) || seen(applied::LAYERS) {
             namespaces.push("mnt".to_string());
         }
         let write_broker = self.broker_report(seen(applied::BROKER), any);

@@ -39,13 +39,18 @@ fn envelope(workspace: &Path) -> Envelope {
         &home.join(".config/cordon"),
         &read_dir_names,
     );
+    // The caches are layered as the governor layers them, in a cordon home of the test's own
+    // (beside the workspace) so that no test leaves layers in this machine's.
+    let test_home = workspace.parent().unwrap().join("cordon");
     Envelope::builder(&paths.workspace)
         .home(&paths.home)
         .cordon_home(&paths.cordon_home)
         .never(paths.never)
+        .never([&test_home])
         .never_names(paths.never_names)
         .read_only(paths.read_only)
         .caches(paths.caches)
+        .cache_layers(test_home.join("layers"))
         .reads(paths.reads)
         .build()
         .unwrap()
@@ -70,6 +75,24 @@ fn bash(ws: &Path, script: &str) -> (i32, String) {
     let conf = Confinement::within(envelope(ws));
     let report = run(&plan, &conf, &quiet()).unwrap();
     assert!(report.enforcement.landlock.enforced);
+    // Every cache of this machine that the pack names was written through a layer.
+    let layered: Vec<_> = report
+        .enforcement
+        .envelope
+        .cache_layers
+        .iter()
+        .map(|l| &l.cache)
+        .collect();
+    for cache in [".cache", ".cargo/registry", ".npm"] {
+        let cache = home().join(cache);
+        if cache.is_dir() {
+            assert!(
+                layered.contains(&&canon(&cache)),
+                "{cache:?} not in {layered:?}: {:?}",
+                report.enforcement.envelope.notes
+            );
+        }
+    }
     let c = &report.commands[0];
     (
         c.exit_code,
@@ -81,10 +104,13 @@ fn bash(ws: &Path, script: &str) -> (i32, String) {
     )
 }
 
+/// A workspace in a temporary directory, beside which its cache layers are kept.
 fn workspace() -> (tempfile::TempDir, PathBuf) {
-    let ws = tempfile::tempdir().unwrap();
-    let path = canon(ws.path());
-    (ws, path)
+    let dir = tempfile::tempdir().unwrap();
+    let path = canon(dir.path()).join("ws");
+    std::fs::create_dir(&path).unwrap();
+    std::fs::create_dir(path.with_file_name("cordon")).unwrap();
+    (dir, path)
 }
 
 /// True when this kernel lacks Landlock and the run allows that skip (cordon-testkit); fails otherwise.

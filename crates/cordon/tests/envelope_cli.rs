@@ -447,6 +447,42 @@ fn git_metadata_and_agent_settings_stay_read_only_through_links() {
     assert_eq!(out(&o), "y\n");
 }
 
+/// Escape catalogue item 38: code planted in a toolchain cache runs in the user's next unconfined
+/// build. The cache is writable to the run, but through the workspace's layer: the user's cache is
+/// unchanged, the receipt names the layer, and no checkpoint covers the cache (a rollback would
+/// write the layer's content into it).
+#[test]
+fn a_cache_is_written_through_the_workspace_layer_and_left_out_of_checkpoints() {
+    let Some(h) = home() else { return };
+    let src = h.home.join(".cargo/registry/src/idx/serde-1.0.0");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("build.rs"), "fn main() {}\n").unwrap();
+    let build_rs = src.join("build.rs").display().to_string();
+
+    let o = h.sh(&format!(
+        "echo 'fn main() {{ evil() }}' > {build_rs} && cat {build_rs}"
+    ));
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "fn main() { evil() }\n");
+    assert!(err(&o).contains("lie in a cache"), "{}", err(&o));
+    assert!(!err(&o).contains("checkpoint ck-"), "{}", err(&o));
+    let receipt = h.last_receipt().to_string();
+    assert!(receipt.contains("cache_layers"), "{receipt}");
+    // What the front end cannot see is held the same way: the kernel sees the layer only.
+    let o = h.opaque(&format!("echo '// more' >> {build_rs}; mkdir -p {0}/../serde-9.9.9 && echo planted > {0}/../serde-9.9.9/build.rs", src.display()));
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+
+    // The user's own cargo reads the cache as it was.
+    assert_eq!(
+        h.read(".cargo/registry/src/idx/serde-1.0.0/build.rs"),
+        "fn main() {}\n"
+    );
+    assert!(!h.home.join(".cargo/registry/src/idx/serde-9.9.9").exists());
+    // Positive control: the workspace's next run sees its own writes.
+    let o = h.sh(&format!("cat {build_rs}"));
+    assert_eq!(out(&o), "fn main() { evil() }\n// more\n", "{}", err(&o));
+}
+
 #[test]
 fn a_compound_text_never_stops_halfway_when_an_earlier_segment_changes_a_later_ones_path() {
     let Some(h) = home() else { return };

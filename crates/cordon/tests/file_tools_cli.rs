@@ -291,6 +291,33 @@ fn git_and_agent_metadata_are_asked() {
     }
 }
 
+/// A toolchain cache holds code the user's own builds run unconfined (escape catalogue item 38):
+/// cordon's commands write it only through the workspace's layer, and the agent's own file tools,
+/// which write it directly, are asked.
+#[test]
+fn a_file_tool_writing_a_toolchain_cache_is_asked() {
+    let f = Fixture::new();
+    let build_rs = f
+        .home()
+        .join(".cargo/registry/src/idx/serde-1.0.0/build.rs");
+    for tool in ["Write", "Edit"] {
+        let (verdict, reason) = claude_verdict(&f.claude(
+            tool,
+            json!({"file_path": s(&build_rs), "content": "fn main() {}"}),
+        ));
+        assert_eq!(verdict, "ask", "{tool}: {reason}");
+        assert!(reason.contains("toolchain cache"), "{reason}");
+    }
+    // Positive controls: reading the cache, and writing the workspace or /tmp.
+    let (verdict, reason) = claude_verdict(&f.claude("Read", json!({"file_path": s(&build_rs)})));
+    assert_eq!(verdict, "allow", "{reason}");
+    for path in ["src/lib.rs", "/tmp/notes.txt"] {
+        let (verdict, reason) =
+            claude_verdict(&f.claude("Write", json!({"file_path": path, "content": "x"})));
+        assert_eq!(verdict, "allow", "{path}: {reason}");
+    }
+}
+
 #[test]
 fn web_fetch_follows_the_policys_network_rules() {
     let f = Fixture::new();

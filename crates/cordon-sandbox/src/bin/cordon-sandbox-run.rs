@@ -1,6 +1,7 @@
 //! `cordon-sandbox-run [--hardened] [--read P]... [--write P]... [--net allow|proxied]
 //! [--allow-host ENTRY]... [--resolve NAME=ADDR]... [--timeout S] [--report] [--repeat N]
-//! [--no-cgroup] [--workspace DIR [--home DIR] [--never P]... [--read-only P]...]
+//! [--no-cgroup] [--workspace DIR [--home DIR] [--never P]... [--read-only P]... [--cache P]...
+//! [--cache-layers DIR]]
 //! -- ARGV [:: ARGV]...`: runs one command (`::` separates pipeline segments) through
 //! the supervisor with output passed through. Used by the whole-process benchmark and by tests
 //! that need the supervisor in its own process (e.g. run as an unprivileged user).
@@ -34,6 +35,10 @@ fn main() -> ExitCode {
             Some("--never") => envelope = envelope.zip(args.next()).map(|(e, p)| e.never([p])),
             Some("--read-only") => {
                 envelope = envelope.zip(args.next()).map(|(e, p)| e.read_only([p]));
+            }
+            Some("--cache") => envelope = envelope.zip(args.next()).map(|(e, p)| e.caches([p])),
+            Some("--cache-layers") => {
+                envelope = envelope.zip(args.next()).map(|(e, p)| e.cache_layers(p));
             }
             Some("--hardened") => confinement = Confinement::hardened(),
             Some("--read") => extra_read.extend(args.next()),
