@@ -38,6 +38,7 @@ mod plan;
 mod processes;
 mod protect;
 mod report;
+mod repos;
 mod resolve;
 mod scope;
 mod seccomp;

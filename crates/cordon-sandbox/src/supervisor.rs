@@ -1205,6 +1205,7 @@ impl Prepared {
 
     fn finish(mut self) -> EnforcementReport {
         let egress = self.egress.take().map(|e| e.proxy.finish());
+        let git_settled = self.settle_repositories();
         let any = self.confined > 0;
         let seen = |bit: u32| any && self.observed & bit == bit;
         let hardened = self.mode == Mode::Hardened;
@@ -1275,9 +1276,11 @@ impl Prepared {
         let protected_metadata = match &self.protect {
             Some(p) => {
                 let mut r = p.report.clone();
-                // The command's processes are gone: a worktree it made is checked now.
+                // The command's processes are gone: a worktree it made is checked now, and so
+                // is every repository in which it changed what git reads.
                 r.notes
                     .extend(crate::protect::settle_new_worktrees(&p.protected));
+                r.notes.extend(git_settled);
                 if p.targets.is_empty() {
                     r.status =
                         "nothing to protect: no protected name exists in a writable root".into();
@@ -1375,6 +1378,33 @@ impl Prepared {
 
     /// The write broker's part of the report: enforced when every confined process installed
     /// the mediating listener.
+    /// After the run: moves aside what would make git run a program in the repositories whose
+    /// metadata the commands changed (`repos.rs`); the notes say what moved.
+    fn settle_repositories(&mut self) -> Vec<String> {
+        let BrokerPlan::On(broker) = &mut self.broker else {
+            return Vec::new();
+        };
+        let (touched, overflow) = broker.take_git_touched();
+        let protected = self
+            .protect
+            .as_ref()
+            .map(|p| p.protected.git_dirs.clone())
+            .unwrap_or_default();
+        let roots = self
+            .fs
+            .as_ref()
+            .map(|fs| fs.write_roots.clone())
+            .unwrap_or_default();
+        let mut notes = crate::repos::settle(&touched, &protected, &roots);
+        if overflow {
+            notes.push(format!(
+                "the commands changed names git reads in more than {} directories; only the first were checked",
+                crate::repos::MAX_TOUCHED
+            ));
+        }
+        notes
+    }
+
     fn broker_report(&self, installed: bool, any: bool) -> BrokerReport {
         match &self.broker {
             BrokerPlan::On(broker) => {

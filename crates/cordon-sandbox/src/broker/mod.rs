@@ -22,7 +22,9 @@
 //!    `walk.rs`, which refuses protected names (`protected.rs`) with `EROFS`. The walk runs with
 //!    this thread's `CAP_DAC_OVERRIDE`/`CAP_DAC_READ_SEARCH` lowered, so it can search no
 //!    directory the command could not.
-//! 3. The observer, if any, is told of the entry about to change.
+//! 3. The observer, if any, is told of the entry about to change. A name git reads (`.git`,
+//!    `config`, `HEAD`, `hooks`, a hook's name) is noted with its directory, which `repos.rs`
+//!    looks at once the command's processes are gone.
 //! 4. The call itself is made by the worker thread (`worker.rs`), restricted like the command
 //!    (Landlock ruleset, no capabilities, the caller's umask), on the directory fds of step 2,
 //!    and the worker hands the result back itself: a value or an errno
@@ -201,6 +203,10 @@ pub(crate) struct Broker {
     /// FIFO opens blocked on their own threads: notification id and an `O_PATH` fd of the FIFO.
     waits: Arc<Mutex<Vec<(u64, OwnedFd)>>>,
     report: BrokerReport,
+    /// Directories in which a call changed a name git reads (`repos.rs`), each once.
+    git_touched: Vec<crate::repos::Touched>,
+    git_names_seen: HashSet<(u64, u64, CString)>,
+    git_touched_overflow: bool,
 }
 
 /// The protected set, keyed by inode at the first mediated call of the run from what
@@ -305,6 +311,9 @@ impl Broker {
             file_size_limit,
             waits: Arc::default(),
             report,
+            git_touched: Vec::new(),
+            git_names_seen: HashSet::new(),
+            git_touched_overflow: false,
         }
     }
 
@@ -478,7 +487,7 @@ impl Broker {
             return Err(fail(Denial::Errno(libc::ESRCH)));
         }
         let mut protected = std::mem::take(&mut self.protected);
-        let result = {
+        let (result, touched) = {
             let protected = protected.get(&self.roots);
             let root = opened.root.take();
             let mut walker = Walker::new(tid, protected, &still_waiting, root);
@@ -487,9 +496,11 @@ impl Broker {
                 id: request.id,
                 cloexec: false,
             };
-            self.prepare(&mut walker, &call, &opened, fifo)
+            let result = self.prepare(&mut walker, &call, &opened, fifo);
+            (result, std::mem::take(&mut walker.touched))
         };
         self.protected = protected;
+        self.note_git_names(touched);
         result.map_err(fail)
     }
 
@@ -545,6 +556,8 @@ impl Broker {
         }
     }
 
+    /// Resolves a path the call changes; a name git reads is noted for after the run
+    /// (`repos.rs`).
     fn resolve(
         walker: &mut Walker<'_>,
         bases: &Bases,
@@ -552,7 +565,47 @@ impl Broker {
         want: Want,
     ) -> Result<Resolved, Denial> {
         let _searching_as_the_command = DacLowered::new();
-        walker.resolve(bases.of(arg), &arg.path, want)
+        let resolved = walker.resolve(bases.of(arg), &arg.path, want)?;
+        if let Resolved::Entry { parent, name, .. } = &resolved {
+            if crate::repos::is_git_name(name.to_bytes()) {
+                if let Ok(parent) = parent.try_clone() {
+                    walker.touched.push(crate::repos::Touched {
+                        parent,
+                        name: name.clone(),
+                    });
+                }
+            }
+        }
+        Ok(resolved)
+    }
+
+    /// Keeps the directories a call changed a git name in, once each, up to
+    /// [`crate::repos::MAX_TOUCHED`].
+    fn note_git_names(&mut self, touched: Vec<crate::repos::Touched>) {
+        for t in touched {
+            let Ok(stat) = nix::sys::stat::fstat(&t.parent) else {
+                continue;
+            };
+            let key = (stat.st_dev, stat.st_ino, t.name.clone());
+            if self.git_names_seen.contains(&key) {
+                continue;
+            }
+            if self.git_touched.len() >= crate::repos::MAX_TOUCHED {
+                self.git_touched_overflow = true;
+                continue;
+            }
+            self.git_names_seen.insert(key);
+            self.git_touched.push(t);
+        }
+    }
+
+    /// The directories in which the run changed a name git reads, for `repos::settle`, and
+    /// whether more were changed than were kept.
+    pub(crate) fn take_git_touched(&mut self) -> (Vec<crate::repos::Touched>, bool) {
+        (
+            std::mem::take(&mut self.git_touched),
+            self.git_touched_overflow,
+        )
     }
 
     /// The file a caller's descriptor holds (`AT_EMPTY_PATH`, `fchmod`), as the base `arg`

@@ -116,6 +116,8 @@ pub(crate) struct Walker<'a> {
     root: Option<OwnedFd>,
     tgid: Option<libc::pid_t>,
     links: u32,
+    /// Directories in which the call changes a name git reads (`repos.rs`).
+    pub(crate) touched: Vec<crate::repos::Touched>,
 }
 
 /// Where a resolution stands: the directory it is in, and the components still to take.
@@ -239,6 +241,7 @@ impl<'a> Walker<'a> {
             root,
             tgid: None,
             links: 0,
+            touched: Vec::new(),
         }
     }
 

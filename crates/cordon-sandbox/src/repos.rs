@@ -1,0 +1,577 @@
+//! Repositories the run made or changed outside the protected ones (escape catalogue item 39).
+//!
+//! The metadata of the repositories that exist when a run starts is protected (`protect.rs`, the
+//! write broker). A repository made during the run is not: git must write its `config`, `HEAD`
+//! and hooks, so `git init sub` and `git clone` work. But git obeys that config later, outside
+//! any sandbox: `core.fsmonitor`, `core.hooksPath`, `core.pager`, a filter driver or a hook in
+//! `sub/.git`, or in a bare repository anywhere in the workspace, runs its program the next
+//! time the user (or their prompt) runs git there. So the write broker notes every directory in
+//! which a command changed a name git reads (`.git`, `config`, `HEAD`, `commondir`, `hooks`, a
+//! hook's name), and once the command's processes are gone, [`settle`] looks at the git
+//! directories those lead to:
+//! - a `config` (or `config.worktree`) that sets anything beyond an allow-list of keys that run
+//!   nothing (a remote, a branch, the user's name, the repository format) is moved aside to
+//!   `config.refused-by-cordon`, as is one cordon cannot read for certain (a symlink, a line it
+//!   cannot parse);
+//! - a `hooks` directory holding anything but git's `*.sample` files is moved aside to
+//!   `hooks.refused-by-cordon`;
+//! - a `.git` file or `commondir` that leads outside the writable roots (to a directory the
+//!   agent's own tools wrote, say `/tmp/x`) is moved aside: cordon does not change what lies
+//!   outside, and git then no longer goes there.
+//!
+//! Each move is a note in the report, so nothing is lost: the user can look and move it back.
+//! Everything is opened through directory descriptors that follow no symlink.
+
+use std::collections::HashSet;
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use nix::fcntl::{openat, renameat, OFlag};
+use nix::sys::stat::{fstat, fstatat, Mode};
+
+use crate::broker::fd_path;
+
+/// Names whose change in a directory makes that directory, or the repository it leads to, worth
+/// a look after the run.
+const GIT_NAMES: &[&[u8]] = &[
+    b".git",
+    b"config",
+    b"config.worktree",
+    b"HEAD",
+    b"commondir",
+    b"hooks",
+];
+
+/// The hooks git runs (githooks(5)): a file by one of these names is looked at when its
+/// directory is a `hooks` directory, however the command reached it.
+const HOOK_NAMES: &[&[u8]] = &[
+    b"applypatch-msg",
+    b"pre-applypatch",
+    b"post-applypatch",
+    b"pre-commit",
+    b"pre-merge-commit",
+    b"prepare-commit-msg",
+    b"commit-msg",
+    b"post-commit",
+    b"pre-rebase",
+    b"post-checkout",
+    b"post-merge",
+    b"pre-push",
+    b"pre-receive",
+    b"update",
+    b"proc-receive",
+    b"post-receive",
+    b"post-update",
+    b"reference-transaction",
+    b"push-to-checkout",
+    b"pre-auto-gc",
+    b"post-rewrite",
+    b"sendemail-validate",
+    b"fsmonitor-watchman",
+    b"post-index-change",
+];
+
+/// How many directories one run notes; past it, the rest are noted as unchecked.
+pub(crate) const MAX_TOUCHED: usize = 256;
+
+/// The largest config file read; a bigger one is moved aside unread.
+const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+/// Whether a change to `name` (a directory entry's name) is one [`settle`] must look at.
+pub(crate) fn is_git_name(name: &[u8]) -> bool {
+    let name = name.strip_suffix(b"/").unwrap_or(name);
+    GIT_NAMES.contains(&name) || HOOK_NAMES.contains(&name)
+}
+
+/// A directory in which the run changed a name git reads, and the name.
+pub(crate) struct Touched {
+    pub parent: OwnedFd,
+    pub name: CString,
+}
+
+/// After the run: looks at every git directory the touched names lead to, and moves aside what
+/// would run a program (module comment). `protected`: the git directories protected for the
+/// run, left alone; `roots`: the writable roots, outside which nothing is changed. Returns the
+/// report's notes.
+pub(crate) fn settle(touched: &[Touched], protected: &[PathBuf], roots: &[PathBuf]) -> Vec<String> {
+    let mut settler = Settler {
+        protected,
+        roots,
+        seen: HashSet::new(),
+        notes: Vec::new(),
+    };
+    for t in touched {
+        settler.touched(t);
+    }
+    settler.notes
+}
+
+struct Settler<'a> {
+    protected: &'a [PathBuf],
+    roots: &'a [PathBuf],
+    seen: HashSet<(u64, u64)>,
+    notes: Vec<String>,
+}
+
+const DIR: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
+
+impl Settler<'_> {
+    fn touched(&mut self, t: &Touched) {
+        let name = t.name.to_bytes();
+        let name = name.strip_suffix(b"/").unwrap_or(name);
+        if name == b".git" {
+            self.dot_git(t.parent.as_fd());
+        } else if HOOK_NAMES.contains(&name) && !GIT_NAMES.contains(&name) {
+            let in_hooks =
+                fd_path(t.parent.as_fd()).is_ok_and(|p| p.file_name() == Some(OsStr::new("hooks")));
+            if in_hooks {
+                if let Ok(git) = openat(&t.parent, "..", DIR, Mode::empty()) {
+                    self.git_dir(git, None);
+                }
+            }
+        } else if let Ok(git) = t.parent.try_clone() {
+            self.git_dir(git, None);
+        }
+    }
+
+    /// A `.git` in `parent`: a directory (the git directory), or a file naming one.
+    fn dot_git(&mut self, parent: BorrowedFd<'_>) {
+        match openat(parent, ".git", DIR, Mode::empty()) {
+            Ok(git) => self.git_dir(git, Some((parent, ".git"))),
+            Err(nix::Error::ENOTDIR) => {
+                let Some(target) = read_small(parent, ".git", 4096)
+                    .ok()
+                    .and_then(|text| gitdir_of(&text))
+                else {
+                    return;
+                };
+                // git follows the file wherever it points, links included.
+                let follow = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+                if let Ok(git) = openat(parent, target.as_path(), follow, Mode::empty()) {
+                    self.git_dir(git, Some((parent, ".git")));
+                }
+            }
+            // A symlink named `.git`: git follows it too.
+            Err(nix::Error::ELOOP) => {
+                let follow = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+                if let Ok(git) = openat(parent, ".git", follow, Mode::empty()) {
+                    self.git_dir(git, Some((parent, ".git")));
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Looks at one git directory; `pointer` is the entry in a writable root that led here (a
+    /// `.git` or a `commondir`), moved aside instead when the directory lies outside the roots.
+    fn git_dir(&mut self, git: OwnedFd, pointer: Option<(BorrowedFd<'_>, &str)>) {
+        let Ok(stat) = fstat(&git) else { return };
+        if !self.seen.insert((stat.st_dev, stat.st_ino)) {
+            return;
+        }
+        let Ok(path) = fd_path(git.as_fd()) else {
+            return;
+        };
+        if self.protected.contains(&path) {
+            return;
+        }
+        // Only a directory git would take for a repository: one with a HEAD.
+        if fstatat(&git, "HEAD", nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_err() {
+            return;
+        }
+        if !self.roots.iter().any(|r| path.starts_with(r)) {
+            if let Some((dir, name)) = pointer {
+                self.move_aside(dir, name, &format!(
+                    "it leads git to {}, outside the writable roots, whose configuration and hooks git would obey",
+                    path.display()
+                ));
+            }
+            return;
+        }
+        for config in ["config", "config.worktree"] {
+            if let Some(why) = config_runs_something(git.as_fd(), config) {
+                self.move_aside(git.as_fd(), config, &why);
+            }
+        }
+        if let Some(why) = hooks_run_something(git.as_fd()) {
+            self.move_aside(git.as_fd(), "hooks", &why);
+        }
+        // A worktree's or a repository's `commondir`: git reads the config and hooks there too.
+        if let Some(common) = read_small(git.as_fd(), "commondir", 4096)
+            .ok()
+            .map(|t| PathBuf::from(OsStr::from_bytes(t.trim_ascii_end())))
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            let follow = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+            if let Ok(dir) = openat(&git, common.as_path(), follow, Mode::empty()) {
+                self.git_dir(dir, Some((git.as_fd(), "commondir")));
+            }
+        }
+    }
+
+    /// Renames `dir/name` to `name.refused-by-cordon` (or `.1`, `.2`, … when that is taken) and
+    /// notes it.
+    fn move_aside(&mut self, dir: BorrowedFd<'_>, name: &str, why: &str) {
+        let shown = fd_path(dir).map_or_else(|_| PathBuf::from("?"), |p| p.join(name));
+        for n in 0..16 {
+            let aside = match n {
+                0 => format!("{name}.refused-by-cordon"),
+                n => format!("{name}.refused-by-cordon.{n}"),
+            };
+            if fstatat(
+                dir,
+                aside.as_str(),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .is_ok()
+            {
+                continue;
+            }
+            match renameat(dir, name, dir, aside.as_str()) {
+                Ok(()) => {
+                    self.notes.push(format!(
+                        "{}: moved to {aside} after the run: {why}",
+                        shown.display()
+                    ));
+                }
+                Err(e) => self.notes.push(format!(
+                    "{}: could not be moved aside after the run ({e}), though {why}",
+                    shown.display()
+                )),
+            }
+            return;
+        }
+        self.notes.push(format!(
+            "{}: not moved aside (too many earlier ones), though {why}",
+            shown.display()
+        ));
+    }
+}
+
+/// Reads at most `limit` bytes of the regular file `dir/name`, following no symlink; `Err` when
+/// it is absent, not a regular file, or larger.
+fn read_small(dir: BorrowedFd<'_>, name: &str, limit: usize) -> nix::Result<Vec<u8>> {
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let stat = fstat(&fd)?;
+    if stat.st_mode & libc::S_IFMT != libc::S_IFREG || stat.st_size as usize > limit {
+        return Err(nix::Error::EFBIG);
+    }
+    let mut buf = vec![0u8; stat.st_size as usize];
+    let mut got = 0;
+    while got < buf.len() {
+        match nix::unistd::read(&fd, &mut buf[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// The directory a `.git` file names (`gitdir: PATH`).
+fn gitdir_of(text: &[u8]) -> Option<PathBuf> {
+    let line = text.split(|&b| b == b'\n').next()?;
+    let path = line.strip_prefix(b"gitdir: ")?.trim_ascii_end();
+    (!path.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(path)))
+}
+
+/// Why `git/name` (a config file) would make git run something, if it would: a key beyond the
+/// allow-list, or a file cordon cannot read for certain. `None` when absent or inert.
+fn config_runs_something(git: BorrowedFd<'_>, name: &str) -> Option<String> {
+    match fstatat(git, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Err(_) => return None,
+        Ok(s) if s.st_mode & libc::S_IFMT != libc::S_IFREG => {
+            return Some(format!("{name} is not a plain file, and git would read it"))
+        }
+        Ok(_) => {}
+    }
+    let text = match read_small(git, name, MAX_CONFIG_BYTES) {
+        Ok(text) => text,
+        Err(e) => return Some(format!("{name} could not be read to check it ({e})")),
+    };
+    match first_active_key(&text) {
+        Ok(None) => None,
+        Ok(Some(key)) => Some(format!(
+            "it sets {key}, which git may run or follow outside any sandbox"
+        )),
+        Err(line) => Some(format!(
+            "its line {line} is not one cordon can read for certain, and git would obey it"
+        )),
+    }
+}
+
+/// Why `git/hooks` would run something: an entry other than git's own `*.sample` files, or a
+/// `hooks` that is not a directory.
+fn hooks_run_something(git: BorrowedFd<'_>) -> Option<String> {
+    let hooks = match openat(git, "hooks", DIR, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(nix::Error::ENOENT) => return None,
+        Err(_) => return Some("hooks is not a plain directory, and git would run from it".into()),
+    };
+    let listing = format!("/proc/self/fd/{}", hooks.as_raw_fd());
+    let entries = match std::fs::read_dir(&listing) {
+        Ok(entries) => entries,
+        Err(e) => return Some(format!("hooks could not be listed to check it ({e})")),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.as_bytes().ends_with(b".sample") {
+            return Some(format!(
+                "it holds the hook {}, which git would run outside any sandbox",
+                name.to_string_lossy()
+            ));
+        }
+    }
+    None
+}
+
+/// The first key of a git config that is not on the allow-list of keys that run nothing, as
+/// `section.key` (`section.sub.key`); `Err(line number)` for a line that does not parse plainly
+/// (a continued value, a bad header). Git's own grammar is wider; anything beyond this plain
+/// subset counts against the file.
+fn first_active_key(text: &[u8]) -> Result<Option<String>, usize> {
+    let mut section = String::new();
+    let mut sub: Option<String> = None;
+    for (n, raw) in text.split(|&b| b == b'\n').enumerate() {
+        let line_no = n + 1;
+        let line = std::str::from_utf8(raw).map_err(|_| line_no)?.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if line.ends_with('\\') {
+            return Err(line_no);
+        }
+        if let Some(header) = line.strip_prefix('[') {
+            let header = header.split(']').next().ok_or(line_no)?;
+            if !line.contains(']') {
+                return Err(line_no);
+            }
+            (section, sub) = parse_header(header).ok_or(line_no)?;
+            // What follows `]` on the header's line would be a key of the section.
+            let rest = line.split_once(']').map(|(_, r)| r.trim()).unwrap_or("");
+            if rest.is_empty() || rest.starts_with('#') || rest.starts_with(';') {
+                continue;
+            }
+            return Err(line_no);
+        }
+        let (key, value) = match line.split_once('=') {
+            Some((k, v)) => (k.trim(), v.trim()),
+            None => (line, "true"),
+        };
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(line_no);
+        }
+        let key = key.to_ascii_lowercase();
+        if !inert(&section, sub.as_deref(), &key, value) {
+            let shown = match &sub {
+                Some(s) => format!("{section}.{s}.{key}"),
+                None => format!("{section}.{key}"),
+            };
+            return Ok(Some(shown));
+        }
+    }
+    Ok(None)
+}
+
+/// `section`, `section "sub"` or the old `section.sub`: the section lower-cased, the
+/// subsection as written (lower-cased in the old form).
+fn parse_header(header: &str) -> Option<(String, Option<String>)> {
+    let header = header.trim();
+    if let Some((section, rest)) = header.split_once(char::is_whitespace) {
+        let sub = rest.trim().strip_prefix('"')?.strip_suffix('"')?;
+        if sub.contains(['"', '\\']) {
+            return None;
+        }
+        return Some((section.to_ascii_lowercase(), Some(sub.to_string())));
+    }
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    };
+    if !plain(header) {
+        return None;
+    }
+    match header.split_once('.') {
+        Some((section, sub)) => {
+            Some((section.to_ascii_lowercase(), Some(sub.to_ascii_lowercase())))
+        }
+        None => Some((header.to_ascii_lowercase(), None)),
+    }
+}
+
+/// Keys that make git run nothing and follow nothing beyond the repository: what `git init`,
+/// `git clone`, `git remote add`, `git branch -u`, `git config user.*` and git's own
+/// maintenance write. Everything else (`core.fsmonitor` with a command, `core.hooksPath`,
+/// `core.pager`, `core.sshCommand`, filters, diff and merge drivers, `credential.helper`,
+/// `include.path`, aliases, `protocol.*.allow`, …) is not on it.
+fn inert(section: &str, sub: Option<&str>, key: &str, value: &str) -> bool {
+    match (section, sub.is_some()) {
+        ("core", false) => match key {
+            "fsmonitor" => matches!(
+                value.to_ascii_lowercase().as_str(),
+                "true" | "false" | "yes" | "no" | "on" | "off" | "1" | "0" | ""
+            ),
+            _ => matches!(
+                key,
+                "repositoryformatversion"
+                    | "filemode"
+                    | "bare"
+                    | "logallrefupdates"
+                    | "ignorecase"
+                    | "precomposeunicode"
+                    | "symlinks"
+                    | "autocrlf"
+                    | "eol"
+                    | "safecrlf"
+                    | "quotepath"
+                    | "compression"
+                    | "loosecompression"
+                    | "bigfilethreshold"
+                    | "sparsecheckout"
+                    | "sparsecheckoutcone"
+                    | "worktree"
+                    | "untrackedcache"
+                    | "splitindex"
+                    | "commitgraph"
+                    | "multipackindex"
+                    | "checkstat"
+                    | "trustctime"
+                    | "abbrev"
+                    | "preloadindex"
+            ),
+        },
+        ("remote", true) => matches!(
+            key,
+            "url"
+                | "pushurl"
+                | "fetch"
+                | "push"
+                | "tagopt"
+                | "prune"
+                | "prunetags"
+                | "mirror"
+                | "skipfetchall"
+                | "partialclonefilter"
+                | "promisor"
+        ),
+        ("branch", true) => matches!(
+            key,
+            "remote" | "merge" | "rebase" | "description" | "pushremote"
+        ),
+        ("submodule", true) => matches!(
+            key,
+            "url" | "path" | "active" | "branch" | "fetchrecursesubmodules" | "ignore" | "shallow"
+        ),
+        ("user", false) => matches!(key, "name" | "email"),
+        ("init", false) => key == "defaultbranch",
+        ("extensions", false) => matches!(
+            key,
+            "objectformat" | "worktreeconfig" | "refstorage" | "partialclone" | "preciousobjects"
+        ),
+        ("gc", false) => matches!(
+            key,
+            "auto" | "autodetach" | "autopacklimit" | "reflogexpire"
+        ),
+        ("maintenance", false) => matches!(key, "auto" | "strategy"),
+        ("pull", false) => matches!(key, "rebase" | "ff"),
+        ("push", false) => matches!(key, "default" | "autosetupremote" | "followtags"),
+        ("fetch", false) => matches!(key, "prune" | "prunetags" | "writecommitgraph"),
+        ("lfs", false) => matches!(key, "repositoryformatversion" | "url"),
+        ("lfs", true) => key == "access",
+        ("index", false) => matches!(key, "version" | "sparse"),
+        ("feature", false) => matches!(key, "manyfiles" | "experimental"),
+        ("color", _) | ("advice", false) | ("i18n", false) | ("log", false) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_git_init_clone_and_remote_add_write_is_inert() {
+        let init = b"[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n";
+        assert_eq!(first_active_key(init), Ok(None));
+        let clone = b"[core]\n\trepositoryformatversion = 0\n[remote \"origin\"]\n\turl = https://example.com/x.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[branch \"main\"]\n\tremote = origin\n\tmerge = refs/heads/main\n[user]\n\tname = A ; comment\n# c\n";
+        assert_eq!(first_active_key(clone), Ok(None));
+        assert_eq!(first_active_key(b"[core]\nfsmonitor = true\n"), Ok(None));
+    }
+
+    #[test]
+    fn keys_that_run_programs_are_found_however_they_are_spelled() {
+        for (text, key) in [
+            (
+                &b"[core]\n\tfsmonitor = touch /tmp/pwned\n"[..],
+                "core.fsmonitor",
+            ),
+            (b"[CORE]\n\tHooksPath = /tmp/h\n", "core.hookspath"),
+            (b"[core]\n\tpager = sh -c evil\n", "core.pager"),
+            (b"[core] \n sshCommand=evil\n", "core.sshcommand"),
+            (b"[filter \"x\"]\n\tclean = evil\n", "filter.x.clean"),
+            (b"[diff \"x\"]\n\ttextconv = evil\n", "diff.x.textconv"),
+            (b"[credential]\n\thelper = !evil\n", "credential.helper"),
+            (b"[include]\n\tpath = /tmp/evil.cfg\n", "include.path"),
+            (b"[alias]\n\tst = !evil\n", "alias.st"),
+            (
+                b"[protocol \"ext\"]\n\tallow = always\n",
+                "protocol.ext.allow",
+            ),
+            (
+                b"[remote \"o\"]\n\tuploadpack = evil\n",
+                "remote.o.uploadpack",
+            ),
+            (b"[core.x]\n\tfoo = 1\n", "core.x.foo"),
+        ] {
+            assert_eq!(
+                first_active_key(text),
+                Ok(Some(key.to_string())),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_does_not_parse_plainly_counts_against_the_file() {
+        for text in [
+            &b"[core]\n\tpager = a \\\nb\n"[..],
+            b"[core\n",
+            b"[core] fsmonitor = x\n",
+            b"[remote \"a\\\"b\"]\n",
+            b"[core]\n\tfs monitor = x\n",
+            b"\xff\n",
+        ] {
+            assert!(first_active_key(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn names_git_reads_are_recognised() {
+        for name in [
+            &b".git"[..],
+            b"config",
+            b"HEAD",
+            b"hooks/",
+            b"pre-commit",
+            b"commondir",
+        ] {
+            assert!(is_git_name(name), "{name:?}");
+        }
+        for name in [&b"main.rs"[..], b"config.yaml", b"head", b".gitignore"] {
+            assert!(!is_git_name(name), "{name:?}");
+        }
+        assert_eq!(gitdir_of(b"gitdir: ../x\n"), Some(PathBuf::from("../x")));
+        assert_eq!(gitdir_of(b"nonsense"), None);
+    }
+}

@@ -1,0 +1,201 @@
+//! Escape catalogue item 39: a repository made or changed during the run, outside the protected
+//! ones, whose configuration or hooks make git run a program later, outside any sandbox, the next
+//! time the user (or their prompt) runs git there: `core.fsmonitor` in `sub/.git/config`, a hook
+//! in `sub/.git/hooks`, a bare repository's `core.pager`, a `.git` file naming a git directory
+//! the command wrote or one outside the workspace. After the run, what would run a program is moved
+//! aside (`*.refused-by-cordon`) and the report says so; what `git init`, `git clone`, `git remote
+//! add` and `git config user.*` write is left alone.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use cordon_sandbox::{run, Confinement, Envelope, Mode, Plan, PlannedCommand, RunReport};
+
+fn skip() -> bool {
+    if skip_below_abi(cordon_sandbox::MIN_LANDLOCK_ABI, "hardened mode") {
+        return true;
+    }
+    let git = Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    cordon_testkit::require(git, "git", "scripts/test installs it (apt-get install git)");
+    false
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    ws: PathBuf,
+    outside: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = canon(dir.path());
+        let (ws, outside) = (root.join("ws"), root.join("outside"));
+        std::fs::create_dir_all(&ws).unwrap();
+        // A git directory outside the workspace, as the agent's own file tools could write one.
+        git(&root, &["init", "-q", "--bare", "outside"]);
+        git(
+            &outside,
+            &["config", "core.pager", "touch ../pwned-outside"],
+        );
+        Fixture {
+            _dir: dir,
+            ws,
+            outside,
+        }
+    }
+
+    fn confinement(&self, mode: Mode) -> Confinement {
+        let envelope = Envelope::builder(&self.ws).build().unwrap();
+        let mut c = Confinement::within(envelope);
+        c.mode = mode;
+        c
+    }
+
+    /// Runs `sh -c script` in the workspace; returns the exit code, its output and the report.
+    fn sh(&self, mode: Mode, script: &str) -> (i32, String, RunReport) {
+        let plan = Plan {
+            commands: vec![
+                PlannedCommand::new("sh", ["/bin/sh", "-c", script], &self.ws).env(vec![
+                    ("HOME".into(), self.ws.clone().into_os_string()),
+                    ("PATH".into(), cordon_sandbox::DEFAULT_PATH.into()),
+                ]),
+            ],
+        };
+        let report = run(&plan, &self.confinement(mode), &quiet()).unwrap();
+        let c = &report.commands[0];
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&c.stdout.captured),
+            String::from_utf8_lossy(&c.stderr.captured)
+        );
+        (c.exit_code, out, report)
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.ws.join(rel)
+    }
+}
+
+/// Runs git outside any sandbox, as the user would after the run.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("GIT_PAGER", "")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What the agent plants: a monitor in a new repository, a hook in another, a pager in a bare
+/// repository, a `.git` file naming a git directory it wrote, one naming a git directory outside
+/// the workspace, and a monitor reached through a link; and a plain repository and an app's own
+/// `config` file, which must be left alone.
+fn plant(outside: &Path) -> String {
+    format!(
+        "set -e
+         git init -q mon && git -C mon config core.fsmonitor 'touch ../pwned-mon'
+         git init -q hooked && printf '#!/bin/sh\\ntouch ../pwned-hook\\n' > hooked/.git/hooks/post-checkout
+         chmod +x hooked/.git/hooks/post-checkout
+         git init -q --bare bare.git && git -C bare.git config core.pager 'touch ../pwned-bare'
+         git init -q --bare evil && git -C evil config core.fsmonitor 'touch ../pwned-ptr'
+         mkdir ptr && echo 'gitdir: ../evil' > ptr/.git
+         mkdir far && echo 'gitdir: {outside}' > far/.git
+         git init -q linked && ln -s .git/config linked/cfg && printf '[core]\\n\\tfsmonitor = touch ../pwned-link\\n' >> linked/cfg
+         git init -q plain && git -C plain config user.name agent && git -C plain remote add origin https://example.com/x.git
+         mkdir app && printf 'fsmonitor = 1\\n' > app/config && echo ref > app/HEAD.txt
+         echo planted",
+        outside = outside.display()
+    )
+}
+
+#[test]
+fn cat39_a_repository_made_during_the_run_cannot_plant_a_program_git_runs() {
+    if skip() {
+        return;
+    }
+    let f = Fixture::new();
+    let (code, out, report) = f.sh(Mode::Hardened, &plant(&f.outside));
+    assert_eq!((code, out.trim_end()), (0, "planted"), "{out}");
+    let notes = report.enforcement.protected_metadata.notes.join("\n");
+
+    // What would run a program was moved aside, and the report says where.
+    for (moved, aside) in [
+        ("mon/.git/config", "mon/.git/config.refused-by-cordon"),
+        ("hooked/.git/hooks", "hooked/.git/hooks.refused-by-cordon"),
+        ("bare.git/config", "bare.git/config.refused-by-cordon"),
+        ("evil/config", "evil/config.refused-by-cordon"),
+        ("far/.git", "far/.git.refused-by-cordon"),
+        ("linked/.git/config", "linked/.git/config.refused-by-cordon"),
+    ] {
+        assert!(!f.path(moved).exists(), "{moved} is still there\n{notes}");
+        assert!(f.path(aside).exists(), "{aside} is missing\n{notes}");
+        assert!(
+            notes.contains(&path_str(&f.path(moved))),
+            "{moved} not noted:\n{notes}"
+        );
+    }
+    assert!(notes.contains("core.fsmonitor"), "{notes}");
+    // Nothing outside the workspace was changed.
+    assert!(f.outside.join("config").exists());
+
+    // The user's git in each of them now runs nothing.
+    for dir in ["mon", "hooked", "ptr", "linked", "plain"] {
+        git(&f.path(dir), &["status", "--short"]);
+    }
+    git(&f.path("hooked"), &["checkout", "-q", "-b", "other"]);
+    git(&f.path("bare.git"), &["log", "--oneline", "--all"]);
+    let pwned: Vec<_> = std::fs::read_dir(&f.ws)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pwned"))
+        .collect();
+    assert!(pwned.is_empty(), "{pwned:?}\n{notes}");
+
+    // What git init, remote add and config user.* wrote is untouched, and so is an app's own
+    // file named config.
+    let plain = std::fs::read_to_string(f.path("plain/.git/config")).unwrap();
+    assert!(
+        plain.contains("name = agent") && plain.contains("example.com"),
+        "{plain}"
+    );
+    assert!(f.path("plain/.git/hooks").is_dir());
+    assert_eq!(
+        std::fs::read_to_string(f.path("app/config")).unwrap(),
+        "fsmonitor = 1\n"
+    );
+    assert!(
+        !notes.contains("/plain/") && !notes.contains("/app/"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn cat39_positive_control_in_local_mode_the_planted_monitor_runs() {
+    if skip() {
+        return;
+    }
+    let f = Fixture::new();
+    let (code, out, _) = f.sh(Mode::Local, &plant(&f.outside));
+    assert_eq!(code, 0, "{out}");
+    assert!(f.path("mon/.git/config").exists());
+    // The attack this test guards against: the user's next git command runs the monitor.
+    git(&f.path("mon"), &["status", "--short"]);
+    assert!(f.path("pwned-mon").exists(), "the monitor did not run");
+}
