@@ -102,10 +102,20 @@ struct Planned {
     slot: OwnedFd,
 }
 
-/// Mounts a layer over each of `caches` (resolved paths) from the workspace's `layers`
-/// directory. Never fails the run: a layer that cannot be made leaves its cache read-only, with a
-/// note.
-pub(crate) fn start(caches: &[PathBuf], layers: &Path, owner: &Owner) -> Started {
+/// The layers being mounted: the helper forked and at work, its answer not read yet, so that the
+/// supervisor can prepare the rest of the run meanwhile.
+pub(crate) struct Mounting {
+    planned: Vec<Planned>,
+    notes: Vec<String>,
+    own_userns: bool,
+    forked: Option<Result<Forked, String>>,
+}
+
+/// Starts mounting a layer over each of `caches` (resolved paths) from the workspace's `layers`
+/// directory; [`Mounting::finish`] collects the result. Never fails the run: a layer that cannot
+/// be made leaves its cache read-only, with a note.
+pub(crate) fn begin(caches: &[PathBuf], layers: &Path, owner: &Owner) -> Mounting {
+    reap_released();
     let mut notes = Vec::new();
     let mut planned = Vec::new();
     let userxattr = !matches!(owner, Owner::Privileged);
@@ -121,27 +131,37 @@ pub(crate) fn start(caches: &[PathBuf], layers: &Path, owner: &Owner) -> Started
             &format!("a run layers at most {MAX_LAYERS} caches"),
         ));
     }
-    if planned.is_empty() {
-        return Started {
-            layers: None,
-            notes,
-        };
+    let forked = (!planned.is_empty()).then(|| fork_helper(&planned, owner));
+    Mounting {
+        planned,
+        notes,
+        own_userns: matches!(owner, Owner::OwnUserns { .. }),
+        forked,
     }
-    let layers = match mount_in_helper(&planned, owner) {
-        Ok(answer) => finish(
-            answer,
-            &planned,
-            matches!(owner, Owner::OwnUserns { .. }),
-            &mut notes,
-        ),
-        Err(why) => {
-            for p in &planned {
-                notes.push(read_only_because(&p.cache, &why));
+}
+
+impl Mounting {
+    /// Waits for the helper's answer and opens what it mounted.
+    pub(crate) fn finish(self) -> Started {
+        let Mounting {
+            planned,
+            mut notes,
+            own_userns,
+            forked,
+        } = self;
+        let answered = forked.map(|f| f.and_then(Forked::answer));
+        let layers = match answered {
+            None => None,
+            Some(Ok(answer)) => finish(answer, &planned, own_userns, &mut notes),
+            Some(Err(why)) => {
+                for p in &planned {
+                    notes.push(read_only_because(&p.cache, &why));
+                }
+                None
             }
-            None
-        }
-    };
-    Started { layers, notes }
+        };
+        Started { layers, notes }
+    }
 }
 
 impl CacheLayers {
@@ -344,32 +364,42 @@ fn finish(
 }
 
 /// The forked helper: it holds the layers' namespace until the run ends, so that the overlays are
-/// torn down in its exit, not in the run's. Dropping it lets it go, and a thread reaps it and
-/// then unlocks the work directories.
+/// torn down in its exit, not in the run's. Dropping it lets it go; it is reaped, and its work
+/// directories unlocked, by the next run of this process that makes layers (or when the process
+/// ends), so that nothing waits for the teardown.
 struct Helper {
     pid: libc::pid_t,
     hold: Option<OwnedFd>,
     slots: Vec<OwnedFd>,
 }
 
+/// Helpers let go and not yet reaped, with the work directories they keep locked.
+static RELEASED: std::sync::Mutex<Vec<(libc::pid_t, Vec<OwnedFd>)>> =
+    std::sync::Mutex::new(Vec::new());
+
 impl Drop for Helper {
     fn drop(&mut self) {
         drop(self.hold.take());
-        let (pid, slots) = (self.pid, std::mem::take(&mut self.slots));
-        let reap = move || {
+        let released = (self.pid, std::mem::take(&mut self.slots));
+        match RELEASED.lock() {
+            Ok(mut list) => list.push(released),
             // SAFETY: waitpid on the helper we forked, with a null status pointer.
-            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-            drop(slots);
-        };
-        let spawned = std::thread::Builder::new()
-            .name("cordon-layers".into())
-            .spawn(reap);
-        if spawned.is_err() {
-            // No thread: reap here (the closure, slots and all, was dropped with the error).
-            // SAFETY: waitpid on the helper we forked, with a null status pointer.
-            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+            Err(_) => unsafe {
+                libc::waitpid(released.0, std::ptr::null_mut(), 0);
+            },
         }
     }
+}
+
+/// Reaps the released helpers that have exited, unlocking their work directories.
+fn reap_released() {
+    let Ok(mut list) = RELEASED.lock() else {
+        return;
+    };
+    // SAFETY: waitpid on a helper we forked, without blocking, with a null status pointer.
+    list.retain(
+        |(pid, _)| unsafe { libc::waitpid(*pid, std::ptr::null_mut(), libc::WNOHANG) } == 0,
+    );
 }
 
 /// Opens the root of the layer mounted over `cache` in the helper's namespace, without following
@@ -413,8 +443,14 @@ struct Answer {
     why_not: String,
 }
 
-/// Forks the helper, which mounts the layers and answers; returns it waiting, with the answer.
-fn mount_in_helper(planned: &[Planned], owner: &Owner) -> Result<Answer, String> {
+/// The helper at work, and the pipe its answer comes on.
+struct Forked {
+    helper: Helper,
+    answer_r: OwnedFd,
+}
+
+/// Forks the helper, which mounts the layers, answers, and then waits for the run to end.
+fn fork_helper(planned: &[Planned], owner: &Owner) -> Result<Forked, String> {
     let pipe = || {
         let mut fds = [0; 2];
         // SAFETY: pipe2 writes two fds into `fds`.
@@ -455,37 +491,48 @@ fn mount_in_helper(planned: &[Planned], owner: &Owner) -> Result<Answer, String>
     if pid == 0 {
         helper_main(&args);
     }
-    drop(answer_w);
-    drop(hold_r);
-    let mut helper = Helper {
-        pid,
-        hold: Some(hold_w),
-        slots: Vec::new(),
-    };
-    let answer = match read_answer(&answer_r) {
-        Ok(answer) => answer,
-        Err(why) => {
-            // SAFETY: kill with integer arguments, on the helper we forked.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            drop(helper.hold.take());
-            return Err(why);
+    Ok(Forked {
+        helper: Helper {
+            pid,
+            hold: Some(hold_w),
+            slots: Vec::new(),
+        },
+        answer_r,
+    })
+}
+
+impl Forked {
+    /// Reads the helper's answer; on failure the helper is killed.
+    fn answer(self) -> Result<Answer, String> {
+        let Forked {
+            mut helper,
+            answer_r,
+        } = self;
+        let answer = match read_answer(&answer_r) {
+            Ok(answer) => answer,
+            Err(why) => {
+                // SAFETY: kill with integer arguments, on the helper we forked.
+                unsafe { libc::kill(helper.pid, libc::SIGKILL) };
+                drop(helper.hold.take());
+                return Err(why);
+            }
+        };
+        let word =
+            |i: usize| u32::from_le_bytes([answer[i], answer[i + 1], answer[i + 2], answer[i + 3]]);
+        let (status, errno) = (word(0), word(4));
+        let mut mask = [0u8; 8];
+        mask.copy_from_slice(&answer[8..]);
+        let error = io::Error::from_raw_os_error(errno as i32);
+        match status {
+            STATUS_MOUNTED => Ok(Answer {
+                helper,
+                mounted: u64::from_le_bytes(mask),
+                why_not: format!("mounting the overlay: {error}"),
+            }),
+            STATUS_USERNS => Err(format!("no user namespace for the layers: {error}")),
+            STATUS_MOUNTNS => Err(format!("no mount namespace for the layers: {error}")),
+            _ => Err("the layer helper answered nonsense".into()),
         }
-    };
-    let word =
-        |i: usize| u32::from_le_bytes([answer[i], answer[i + 1], answer[i + 2], answer[i + 3]]);
-    let (status, errno) = (word(0), word(4));
-    let mut mask = [0u8; 8];
-    mask.copy_from_slice(&answer[8..]);
-    let error = io::Error::from_raw_os_error(errno as i32);
-    match status {
-        STATUS_MOUNTED => Ok(Answer {
-            helper,
-            mounted: u64::from_le_bytes(mask),
-            why_not: format!("mounting the overlay: {error}"),
-        }),
-        STATUS_USERNS => Err(format!("no user namespace for the layers: {error}")),
-        STATUS_MOUNTNS => Err(format!("no mount namespace for the layers: {error}")),
-        _ => Err("the layer helper answered nonsense".into()),
     }
 }
 

@@ -284,21 +284,18 @@ enum BrokerPlan {
     Off(String),
 }
 
-/// Mounts the workspace's layers over the envelope's caches (`layers.rs`) and grants them in the
-/// ruleset, before the write broker's worker restricts itself with it. A cache whose layer could
-/// not be made stays read-only, noted in the report.
-fn with_cache_layers(
-    mut fs: FsPlan,
+/// Starts mounting the workspace's layers over the envelope's caches (`layers.rs`); `None` when
+/// the envelope has no layers or no cache to layer.
+fn begin_cache_layers(
+    fs: &FsPlan,
     confinement: &Confinement,
     has_sys_admin: bool,
     egress_userns: Option<&OwnedFd>,
-) -> Result<(FsPlan, Option<crate::layers::CacheLayers>), Error> {
+) -> Option<crate::layers::Mounting> {
     use crate::layers::Owner;
-    let Some(dir) = &confinement.envelope.layers else {
-        return Ok((fs, None));
-    };
+    let dir = confinement.envelope.layers.as_ref()?;
     if fs.layered.is_empty() {
-        return Ok((fs, None));
+        return None;
     }
     let owner = match (has_sys_admin, egress_userns) {
         (true, _) => Owner::Privileged,
@@ -312,7 +309,16 @@ fn with_cache_layers(
             }
         }
     };
-    let started = crate::layers::start(&fs.layered, dir, &owner);
+    Some(crate::layers::begin(&fs.layered, dir, &owner))
+}
+
+/// Grants the mounted layers in the ruleset, before the write broker's worker restricts itself
+/// with it. A cache whose layer could not be made stays read-only, noted in the report.
+fn with_cache_layers(
+    mut fs: FsPlan,
+    mounting: crate::layers::Mounting,
+) -> Result<(FsPlan, Option<crate::layers::CacheLayers>), Error> {
+    let started = mounting.finish();
     fs.envelope.notes.extend(started.notes);
     let Some(layers) = started.layers else {
         return Ok((fs, None));
@@ -505,15 +511,11 @@ impl Prepared {
         } else {
             NetnsPlan::None
         };
-        let (fs, layers) = match fs {
-            Some(fs) => {
-                let egress_userns = egress.as_ref().and_then(|e| e.userns.as_ref());
-                let (fs, layers) =
-                    with_cache_layers(fs, confinement, has_sys_admin, egress_userns)?;
-                (Some(fs), layers)
-            }
-            None => (None, None),
-        };
+        // The layers are mounted by a helper while the protected names are sought.
+        let mounting = fs.as_ref().and_then(|fs| {
+            let egress_userns = egress.as_ref().and_then(|e| e.userns.as_ref());
+            begin_cache_layers(fs, confinement, has_sys_admin, egress_userns)
+        });
         let protect = match &fs {
             Some(fs) => Some(crate::protect::plan(&crate::protect::Request {
                 write_roots: &fs.searched_roots,
@@ -526,6 +528,13 @@ impl Prepared {
                 stand_in_dir: &tmp.empty_dir,
             })?),
             None => None,
+        };
+        let (fs, layers) = match (fs, mounting) {
+            (Some(fs), Some(mounting)) => {
+                let (fs, layers) = with_cache_layers(fs, mounting)?;
+                (Some(fs), layers)
+            }
+            (fs, _) => (fs, None),
         };
         let broker = BrokerPlan::new(
             confinement,
