@@ -510,10 +510,27 @@ fn run_one(
     let service =
         snapshot::serve_soft_deletes(snapshot, command, within, &mut plan, &mut confinement)?;
     let executed = executor.execute(&plan, &confinement)?;
+    // What the sandbox moved aside after the command (a repository's config or hooks that would
+    // make git run a program, `cordon_sandbox`'s `repos.rs`) is the user's to know at once.
+    for note in moved_aside(&executed.enforcement) {
+        (options.notices)(Notice::MovedAside(note));
+    }
     let mut entry = CommandEntry::of(&executed.report, Some(executed.enforcement));
     entry.soft_delete =
         service.map(|s| snapshot::finish_soft_deletes(s, &executed.report, &options.notices));
     Ok((executed.report, entry))
+}
+
+/// The notes of the sandbox's report that say it moved something aside after the run.
+fn moved_aside(enforcement: &serde_json::Value) -> Vec<String> {
+    enforcement["protected_metadata"]["notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.as_str())
+        .filter(|n| n.contains("refused-by-cordon"))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The receipt of what ran, and how it ended.

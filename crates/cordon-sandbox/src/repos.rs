@@ -193,8 +193,14 @@ impl Settler<'_> {
             }
             return;
         }
+        // `core.worktree` moves where git checks files out: it must stay in a writable root.
+        let roots = self.roots;
+        let worktree_stays = |value: &str| {
+            let named = path.join(value);
+            roots.iter().any(|r| normalize(&named).starts_with(r))
+        };
         for config in ["config", "config.worktree"] {
-            if let Some(why) = config_runs_something(git.as_fd(), config) {
+            if let Some(why) = config_runs_something(git.as_fd(), config, &worktree_stays) {
                 self.move_aside(git.as_fd(), config, &why);
             }
         }
@@ -287,7 +293,11 @@ fn gitdir_of(text: &[u8]) -> Option<PathBuf> {
 
 /// Why `git/name` (a config file) would make git run something, if it would: a key beyond the
 /// allow-list, or a file cordon cannot read for certain. `None` when absent or inert.
-fn config_runs_something(git: BorrowedFd<'_>, name: &str) -> Option<String> {
+fn config_runs_something(
+    git: BorrowedFd<'_>,
+    name: &str,
+    worktree_stays: &dyn Fn(&str) -> bool,
+) -> Option<String> {
     match fstatat(git, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
         Err(_) => return None,
         Ok(s) if s.st_mode & libc::S_IFMT != libc::S_IFREG => {
@@ -299,7 +309,7 @@ fn config_runs_something(git: BorrowedFd<'_>, name: &str) -> Option<String> {
         Ok(text) => text,
         Err(e) => return Some(format!("{name} could not be read to check it ({e})")),
     };
-    match first_active_key(&text) {
+    match first_active_key(&text, worktree_stays) {
         Ok(None) => None,
         Ok(Some(key)) => Some(format!(
             "it sets {key}, which git may run or follow outside any sandbox"
@@ -339,7 +349,10 @@ fn hooks_run_something(git: BorrowedFd<'_>) -> Option<String> {
 /// `section.key` (`section.sub.key`); `Err(line number)` for a line that does not parse plainly
 /// (a continued value, a bad header). Git's own grammar is wider; anything beyond this plain
 /// subset counts against the file.
-fn first_active_key(text: &[u8]) -> Result<Option<String>, usize> {
+fn first_active_key(
+    text: &[u8],
+    worktree_stays: &dyn Fn(&str) -> bool,
+) -> Result<Option<String>, usize> {
     let mut section = String::new();
     let mut sub: Option<String> = None;
     for (n, raw) in text.split(|&b| b == b'\n').enumerate() {
@@ -372,7 +385,13 @@ fn first_active_key(text: &[u8]) -> Result<Option<String>, usize> {
             return Err(line_no);
         }
         let key = key.to_ascii_lowercase();
-        if !inert(&section, sub.as_deref(), &key, value) {
+        let worktree = section == "core" && sub.is_none() && key == "worktree";
+        let allowed = if worktree {
+            worktree_stays(value)
+        } else {
+            inert(&section, sub.as_deref(), &key, value)
+        };
+        if !allowed {
             let shown = match &sub {
                 Some(s) => format!("{section}.{s}.{key}"),
                 None => format!("{section}.{key}"),
@@ -381,6 +400,23 @@ fn first_active_key(text: &[u8]) -> Result<Option<String>, usize> {
         }
     }
     Ok(None)
+}
+
+/// `path` with `.` and `..` taken away lexically (links are not followed: a link on the way
+/// would have to be in a writable root, where the command could have made it, so the check errs
+/// toward moving the config aside only if the named path leaves the roots as written).
+fn normalize(path: &std::path::Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `section`, `section "sub"` or the old `section.sub`: the section lower-cased, the
@@ -440,7 +476,6 @@ fn inert(section: &str, sub: Option<&str>, key: &str, value: &str) -> bool {
                     | "bigfilethreshold"
                     | "sparsecheckout"
                     | "sparsecheckoutcone"
-                    | "worktree"
                     | "untrackedcache"
                     | "splitindex"
                     | "commitgraph"
@@ -503,10 +538,13 @@ mod tests {
     #[test]
     fn what_git_init_clone_and_remote_add_write_is_inert() {
         let init = b"[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n";
-        assert_eq!(first_active_key(init), Ok(None));
+        assert_eq!(first_active_key(init, &|_| true), Ok(None));
         let clone = b"[core]\n\trepositoryformatversion = 0\n[remote \"origin\"]\n\turl = https://example.com/x.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[branch \"main\"]\n\tremote = origin\n\tmerge = refs/heads/main\n[user]\n\tname = A ; comment\n# c\n";
-        assert_eq!(first_active_key(clone), Ok(None));
-        assert_eq!(first_active_key(b"[core]\nfsmonitor = true\n"), Ok(None));
+        assert_eq!(first_active_key(clone, &|_| true), Ok(None));
+        assert_eq!(
+            first_active_key(b"[core]\nfsmonitor = true\n", &|_| true),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -535,11 +573,25 @@ mod tests {
             (b"[core.x]\n\tfoo = 1\n", "core.x.foo"),
         ] {
             assert_eq!(
-                first_active_key(text),
+                first_active_key(text, &|_| true),
                 Ok(Some(key.to_string())),
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_worktree_is_allowed_only_where_the_check_says_it_stays() {
+        let text = b"[core]\n\tworktree = ../../sub\n";
+        assert_eq!(first_active_key(text, &|v| v == "../../sub"), Ok(None));
+        assert_eq!(
+            first_active_key(text, &|_| false),
+            Ok(Some("core.worktree".to_string()))
+        );
+        assert_eq!(
+            normalize(std::path::Path::new("/w/a/.git/../../b/./c")),
+            PathBuf::from("/w/b/c")
+        );
     }
 
     #[test]
@@ -552,7 +604,7 @@ mod tests {
             b"[core]\n\tfs monitor = x\n",
             b"\xff\n",
         ] {
-            assert!(first_active_key(text).is_err(), "{text:?}");
+            assert!(first_active_key(text, &|_| true).is_err(), "{text:?}");
         }
     }
 

@@ -2,7 +2,7 @@
 //! ones, whose configuration or hooks make git run a program later, outside any sandbox, the next
 //! time the user (or their prompt) runs git there: `core.fsmonitor` in `sub/.git/config`, a hook
 //! in `sub/.git/hooks`, a bare repository's `core.pager`, a `.git` file naming a git directory
-//! the command wrote or one outside the workspace. After the run, what would run a program is moved
+//! the command wrote or one outside the workspace, a `core.worktree` outside it. After the run, what would run a program is moved
 //! aside (`*.refused-by-cordon`) and the report says so; what `git init`, `git clone`, `git remote
 //! add` and `git config user.*` write is left alone.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -117,6 +117,8 @@ fn plant(outside: &Path) -> String {
          mkdir ptr && echo 'gitdir: ../evil' > ptr/.git
          mkdir far && echo 'gitdir: {outside}' > far/.git
          git init -q linked && ln -s .git/config linked/cfg && printf '[core]\\n\\tfsmonitor = touch ../pwned-link\\n' >> linked/cfg
+         git init -q wt && git -C wt config core.worktree {outside}
+         git init -q wt2 && git -C wt2 config core.worktree ..
          git init -q plain && git -C plain config user.name agent && git -C plain remote add origin https://example.com/x.git
          mkdir app && printf 'fsmonitor = 1\\n' > app/config && echo ref > app/HEAD.txt
          echo planted",
@@ -142,6 +144,7 @@ fn cat39_a_repository_made_during_the_run_cannot_plant_a_program_git_runs() {
         ("evil/config", "evil/config.refused-by-cordon"),
         ("far/.git", "far/.git.refused-by-cordon"),
         ("linked/.git/config", "linked/.git/config.refused-by-cordon"),
+        ("wt/.git/config", "wt/.git/config.refused-by-cordon"),
     ] {
         assert!(!f.path(moved).exists(), "{moved} is still there\n{notes}");
         assert!(f.path(aside).exists(), "{aside} is missing\n{notes}");
@@ -176,6 +179,9 @@ fn cat39_a_repository_made_during_the_run_cannot_plant_a_program_git_runs() {
         "{plain}"
     );
     assert!(f.path("plain/.git/hooks").is_dir());
+    // A worktree that stays in the workspace is left as git wrote it.
+    let wt2 = std::fs::read_to_string(f.path("wt2/.git/config")).unwrap();
+    assert!(wt2.contains("worktree = .."), "{wt2}");
     assert_eq!(
         std::fs::read_to_string(f.path("app/config")).unwrap(),
         "fsmonitor = 1\n"

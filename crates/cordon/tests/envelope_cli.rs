@@ -483,6 +483,30 @@ fn a_cache_is_written_through_the_workspace_layer_and_left_out_of_checkpoints() 
     assert_eq!(out(&o), "fn main() { evil() }\n// more\n", "{}", err(&o));
 }
 
+/// Escape catalogue item 39: a repository made during the run whose config would make the user's
+/// next git command there run a program has that config moved aside, and the user is told.
+#[test]
+fn a_repository_made_during_the_run_keeps_no_program_git_would_run() {
+    let Some(h) = home() else { return };
+    let o = h.opaque(
+        "git init -q sub && git -C sub config core.fsmonitor 'touch ../pwned'\n\
+         git init -q plain && git -C plain config user.name agent\n",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let said = err(&o);
+    assert!(
+        said.contains("cordon: warning: ") && said.contains("config.refused-by-cordon"),
+        "{said}"
+    );
+    assert!(!h.ws.join("sub/.git/config").exists());
+    assert!(h.ws.join("sub/.git/config.refused-by-cordon").exists());
+    assert!(h.last_receipt().to_string().contains("refused-by-cordon"));
+    // Positive control: a repository with nothing that runs is left as git wrote it.
+    let plain = std::fs::read_to_string(h.ws.join("plain/.git/config")).unwrap();
+    assert!(plain.contains("name = agent"), "{plain}");
+    assert!(!said.contains("plain"), "{said}");
+}
+
 #[test]
 fn a_compound_text_never_stops_halfway_when_an_earlier_segment_changes_a_later_ones_path() {
     let Some(h) = home() else { return };
