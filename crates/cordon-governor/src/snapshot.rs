@@ -162,8 +162,10 @@ pub fn take(
         .iter()
         .map(|p| literal_prefix(p))
         .partition(|scope| {
-            let real = resolved(scope);
-            taking.layered.iter().any(|cache| real.starts_with(cache))
+            !taking.layered.is_empty() && {
+                let real = resolved(scope);
+                taking.layered.iter().any(|cache| real.starts_with(cache))
+            }
         });
     if !in_caches.is_empty() {
         notices(Notice::ScopesInCacheLayers {

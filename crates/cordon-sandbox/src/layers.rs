@@ -18,18 +18,18 @@
 //! run, before the ruleset is finished, in a mount namespace of their own:
 //! 1. A helper process forked here (no allocation after `fork`) enters a mount namespace (and,
 //!    without `CAP_SYS_ADMIN`, a user namespace: its own, or the egress helper's) and mounts one
-//!    overlay per cache over the cache's own path, with a fresh work directory for this run.
-//! 2. The supervisor opens the namespaces and each overlay's root through `/proc/PID/` and
-//!    grants the roots in the ruleset; the helper then exits, and the namespace lives on in the
-//!    descriptors.
+//!    overlay per cache over the cache's own path ([`begin`]), while the supervisor goes on
+//!    preparing the run (the search for protected names).
+//! 2. The supervisor then opens the namespaces and each overlay's root through `/proc/PID/`
+//!    ([`Mounting::finish`]) and grants the roots in the ruleset.
 //! 3. Each command joins that namespace (`child.rs`) before its own private mount namespace is
 //!    made for the protected paths, so its copy holds the same overlays, with the same inodes.
 //!
-//! The overlays are mounted `volatile`: a cache needs no flush to disk, and without it the
-//! kernel would sync the whole home file system each time a run's namespace goes away. Each cache
-//! keeps a few work directories, one per run at a time (a lock file each), reused from run to
-//! run. The helper stays until the run ends and is the namespace's last holder, so tearing the
-//! overlays down happens in its exit, after the run's own. If a layer cannot be mounted (no user
+//! The helper stays until the run ends, the namespace's last holder, so the overlays are torn
+//! down in its exit, after the run has returned. They are mounted `volatile`: a cache needs no
+//! flush to disk, and without it the kernel would sync the whole home file system each time a
+//! run's namespace goes away. Each cache keeps up to [`WORK_SLOTS`] work directories, one per run
+//! at a time (a lock file each), reused from run to run. If a layer cannot be mounted (no user
 //! namespace, a file system overlayfs cannot stack on, a path with a character its options cannot
 //! carry) the cache stays read-only and the report says why: fail closed, as a cache write no
 //! layer took would reach the user's own tools.
@@ -152,7 +152,7 @@ impl Mounting {
         let answered = forked.map(|f| f.and_then(Forked::answer));
         let layers = match answered {
             None => None,
-            Some(Ok(answer)) => finish(answer, &planned, own_userns, &mut notes),
+            Some(Ok(answer)) => open_mounted(answer, &planned, own_userns, &mut notes),
             Some(Err(why)) => {
                 for p in &planned {
                     notes.push(read_only_because(&p.cache, &why));
@@ -295,7 +295,7 @@ fn ready_work_dir(work: &Path) -> io::Result<()> {
 }
 
 /// Opens the helper's namespaces and the layers it mounted, and checks each is an overlay.
-fn finish(
+fn open_mounted(
     answer: Answer,
     planned: &[Planned],
     own_userns: bool,

@@ -13,17 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
-use cordon_sandbox::{run, Confinement, Envelope, Error, Plan, PlannedCommand, RunReport};
-
-/// True when this kernel lacks Landlock and the run allows that skip (cordon-testkit); fails
-/// otherwise.
-fn landlock_missing() -> bool {
-    let abi = cordon_sandbox::landlock_abi();
-    if abi < cordon_sandbox::MIN_LANDLOCK_ABI {
-        return cordon_testkit::allow_skip("landlock", &format!("the kernel offers ABI {abi}"));
-    }
-    false
-}
+use cordon_sandbox::{Confinement, Envelope, Error, RunReport};
 
 const BUILD_RS: &str = ".cargo/registry/src/index-1/serde-1.0.0/build.rs";
 const GO_OBJECT: &str = ".cache/go-build/ab/abcd-d";
@@ -90,21 +80,7 @@ impl Home {
 
 /// Runs `sh -c script` in the workspace; returns the exit code, stdout+stderr and the report.
 fn sh(h: &Home, conf: &Confinement, workspace: &str, script: &str) -> (i32, String, RunReport) {
-    let plan = Plan {
-        commands: vec![PlannedCommand::new(
-            "sh",
-            ["/bin/sh", "-c", script],
-            h.path(workspace),
-        )],
-    };
-    let report = run(&plan, conf, &quiet()).unwrap();
-    let c = &report.commands[0];
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&c.stdout.captured),
-        String::from_utf8_lossy(&c.stderr.captured)
-    );
-    (c.exit_code, out, report)
+    sh_in(conf, &h.path(workspace), script)
 }
 
 /// The attack: change a crate's build script, plant a new crate version, replace a Go object,

@@ -20,15 +20,6 @@ use cordon_sandbox::{
 const EACCES: i32 = libc::EACCES;
 const EROFS: i32 = libc::EROFS;
 
-/// True when this kernel lacks Landlock and the run allows that skip (cordon-testkit); fails otherwise.
-fn landlock_missing() -> bool {
-    let abi = cordon_sandbox::landlock_abi();
-    if abi < cordon_sandbox::MIN_LANDLOCK_ABI {
-        return cordon_testkit::allow_skip("landlock", &format!("the kernel offers ABI {abi}"));
-    }
-    false
-}
-
 /// A home directory with a project (the workspace), credentials, cordon's own home, shell
 /// start-up files and a file to delete.
 struct Home {

@@ -113,15 +113,6 @@ fn workspace() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-/// True when this kernel lacks Landlock and the run allows that skip (cordon-testkit); fails otherwise.
-fn landlock_missing() -> bool {
-    let abi = cordon_sandbox::landlock_abi();
-    if abi < cordon_sandbox::MIN_LANDLOCK_ABI {
-        return cordon_testkit::allow_skip("landlock", &format!("the kernel offers ABI {abi}"));
-    }
-    false
-}
-
 #[test]
 fn editors_and_archivers_that_write_beside_their_target_work() {
     if landlock_missing() {

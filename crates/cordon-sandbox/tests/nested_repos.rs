@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
-use cordon_sandbox::{run, Confinement, Envelope, Mode, Plan, PlannedCommand, RunReport};
+use cordon_sandbox::{Confinement, Envelope, Mode, PlannedCommand, RunReport};
 
 fn skip() -> bool {
     if skip_below_abi(cordon_sandbox::MIN_LANDLOCK_ABI, "hardened mode") {
@@ -62,22 +62,11 @@ impl Fixture {
 
     /// Runs `sh -c script` in the workspace; returns the exit code, its output and the report.
     fn sh(&self, mode: Mode, script: &str) -> (i32, String, RunReport) {
-        let plan = Plan {
-            commands: vec![
-                PlannedCommand::new("sh", ["/bin/sh", "-c", script], &self.ws).env(vec![
-                    ("HOME".into(), self.ws.clone().into_os_string()),
-                    ("PATH".into(), cordon_sandbox::DEFAULT_PATH.into()),
-                ]),
-            ],
-        };
-        let report = run(&plan, &self.confinement(mode), &quiet()).unwrap();
-        let c = &report.commands[0];
-        let out = format!(
-            "{}{}",
-            String::from_utf8_lossy(&c.stdout.captured),
-            String::from_utf8_lossy(&c.stderr.captured)
-        );
-        (c.exit_code, out, report)
+        let command = PlannedCommand::new("sh", ["/bin/sh", "-c", script], &self.ws).env(vec![
+            ("HOME".into(), self.ws.clone().into_os_string()),
+            ("PATH".into(), cordon_sandbox::DEFAULT_PATH.into()),
+        ]);
+        run_one(command, &self.confinement(mode))
     }
 
     fn path(&self, rel: &str) -> PathBuf {

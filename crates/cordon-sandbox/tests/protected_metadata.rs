@@ -11,9 +11,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use cordon_sandbox::{
-    run, Confinement, Plan, PlannedCommand, Protection, RunReport, PROTECTED_NAMES,
-};
+use cordon_sandbox::{run, Confinement, Plan, PlannedCommand, Protection, PROTECTED_NAMES};
 
 const EROFS: i32 = libc::EROFS;
 const EBUSY: i32 = libc::EBUSY;
@@ -38,21 +36,6 @@ fn workspace() -> tempfile::TempDir {
 
 fn p(base: &Path, rel: &str) -> String {
     path_str(&base.join(rel))
-}
-
-/// Runs `sh -c script` in `cwd` under `conf`; returns the exit code, stdout and the report.
-fn sh(conf: &Confinement, cwd: &Path, script: &str) -> (i32, String, RunReport) {
-    let plan = Plan {
-        commands: vec![PlannedCommand::new("sh", ["/bin/sh", "-c", script], cwd)],
-    };
-    let report = run(&plan, conf, &quiet()).unwrap();
-    let c = &report.commands[0];
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&c.stdout.captured),
-        String::from_utf8_lossy(&c.stderr.captured)
-    );
-    (c.exit_code, out, report)
 }
 
 #[test]
@@ -110,7 +93,7 @@ fn cat6_git_hooks_and_config_are_read_only_inside_a_writable_root() {
         &["rename", &p(w, ".git/description"), &p(w, "description")],
     );
     assert_eq!(o.errno(), Some(EXDEV), "{}", o.describe());
-    let (code, out, _) = sh(&conf, w, "mv .git/hooks hooks.aside");
+    let (code, out, _) = sh_in(&conf, w, "mv .git/hooks hooks.aside");
     assert_ne!(code, 0, "{out}");
     assert!(w.join(".git/hooks/pre-commit").exists());
     // A new config renamed over the protected one (how `git config` writes): EROFS.
@@ -127,7 +110,7 @@ fn cat6_git_hooks_and_config_are_read_only_inside_a_writable_root() {
     assert_eq!(o.errno(), Some(EROFS), "{}", o.describe());
 
     // `rm -rf` fails and leaves the hook in place.
-    let (code, out, _) = sh(&conf, w, "rm -rf .git/hooks");
+    let (code, out, _) = sh_in(&conf, w, "rm -rf .git/hooks");
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("Read-only file system"), "{out}");
 
@@ -272,7 +255,7 @@ fn cat6_git_keeps_working_inside_a_protected_repository() {
     let conf = hardened().write(w);
     let git = "git -c user.name=cordon -c user.email=cordon@example.invalid";
     // Positive control: a repository created inside the sandbox (nothing to protect at start).
-    let (code, out, report) = sh(
+    let (code, out, report) = sh_in(
         &conf,
         w,
         &format!("git init -q && echo a > f && git add f && {git} commit -qm one"),
@@ -281,7 +264,7 @@ fn cat6_git_keeps_working_inside_a_protected_repository() {
     assert!(report.enforcement.protected_metadata.paths.is_empty());
 
     // Second run: the repository now exists and is protected, and commits still work.
-    let (code, out, report) = sh(
+    let (code, out, report) = sh_in(
         &conf,
         w,
         &format!("echo b > f && git add f && {git} commit -qm two && git log --format=%s"),
@@ -291,13 +274,13 @@ fn cat6_git_keeps_working_inside_a_protected_repository() {
     assert!(report.enforcement.protected_metadata.enforced);
 
     // What it cannot do: install a hook or change the config.
-    let (code, out, _) = sh(
+    let (code, out, _) = sh_in(
         &conf,
         w,
         "echo 'touch pwned' > .git/hooks/pre-commit || exit 3; exit 0",
     );
     assert_eq!(code, 3, "{out}");
-    let (code, out, _) = sh(&conf, w, "git config core.hooksPath /tmp/evil");
+    let (code, out, _) = sh_in(&conf, w, "git config core.hooksPath /tmp/evil");
     assert_ne!(code, 0, "{out}");
     assert!(!std::fs::read_to_string(w.join(".git/config"))
         .unwrap()
@@ -439,7 +422,7 @@ fn cat6_a_worktree_made_during_the_run_keeps_the_commondir_git_writes() {
     let conf = hardened().write(w);
     // The attack: make a worktree's git directory during the run (git itself would), then point
     // its commondir at a directory the command wrote, whose config git would obey.
-    let (code, out, report) = sh(
+    let (code, out, report) = sh_in(
         &conf,
         w,
         "mkdir -p evil .git/worktrees/wtx && printf '[core]\\n\\tfsmonitor = touch pwned\\n' > evil/config \
@@ -464,7 +447,7 @@ fn cat6_a_worktree_made_during_the_run_keeps_the_commondir_git_writes() {
     // A symlink in its place is replaced, not followed: the file it points at is untouched.
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("target"), "keep\n").unwrap();
-    let (code, out, _) = sh(
+    let (code, out, _) = sh_in(
         &conf,
         w,
         &format!(
@@ -480,7 +463,7 @@ fn cat6_a_worktree_made_during_the_run_keeps_the_commondir_git_writes() {
     let meta = std::fs::symlink_metadata(w.join(".git/worktrees/wty/commondir")).unwrap();
     assert!(meta.is_file());
     // The control: what git writes is left as it is, and no note is made.
-    let (code, out, report) = sh(
+    let (code, out, report) = sh_in(
         &conf,
         w,
         "mkdir -p .git/worktrees/wtz && printf '../..\\n' > .git/worktrees/wtz/commondir",

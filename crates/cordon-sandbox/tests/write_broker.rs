@@ -12,7 +12,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use common::*;
-use cordon_sandbox::{run, Confinement, Plan, PlannedCommand, RunReport};
+use cordon_sandbox::{run, Confinement, Plan, PlannedCommand};
 
 const EROFS: i32 = libc::EROFS;
 
@@ -75,21 +75,6 @@ fn probe_at(conf: &Confinement, cwd: &Path, args: &[&str]) -> Outcome {
         exit_code: c.exit_code,
         report,
     }
-}
-
-/// Runs `sh -c script` in `cwd`: exit code, stdout and stderr, and the report.
-fn sh(conf: &Confinement, cwd: &Path, script: &str) -> (i32, String, RunReport) {
-    let plan = Plan {
-        commands: vec![PlannedCommand::new("sh", ["/bin/sh", "-c", script], cwd)],
-    };
-    let report = run(&plan, conf, &quiet()).unwrap();
-    let c = &report.commands[0];
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&c.stdout.captured),
-        String::from_utf8_lossy(&c.stderr.captured)
-    );
-    (c.exit_code, out, report)
 }
 
 /// Asserts the probe was refused with `errno`, naming the case.
@@ -285,7 +270,7 @@ fn existing_protected_names_cannot_be_removed_or_replaced_and_the_report_lists_r
     }
     // The worktree's git directory may not be removed and made again with a `commondir` of the
     // command's choosing: removing it is allowed, creating it again is not.
-    let (code, out, _) = sh(&conf, w, "rm -rf .git/worktrees/x; mkdir .git/worktrees/x");
+    let (code, out, _) = sh_in(&conf, w, "rm -rf .git/worktrees/x; mkdir .git/worktrees/x");
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("Read-only file system"), "{out}");
     // Control: an ordinary file beside them is removed.
@@ -465,7 +450,7 @@ ln -s a.txt soft && ln a.txt hard && rm hard
 mkdir empty && rmdir empty
 : > truncated && echo longer > truncated && truncate -s 2 truncated
 cat a.txt copy.txt from-pipe pkg/link node_modules/dep/index.js truncated"#;
-    let (code, out, report) = sh(&conf, w, script);
+    let (code, out, report) = sh_in(&conf, w, script);
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         out, "new\nnew\nthrough\nmodule\nmodule.exports = 1\nlo",
@@ -508,7 +493,7 @@ fn git_init_add_commit_stash_and_worktree_add_run_through_the_broker() {
     let conf = hardened().write(w);
     let git = "git -c user.name=cordon -c user.email=cordon@example.invalid";
     // A repository made during the run: git writes its own hooks and config.
-    let (code, out, _) = sh(
+    let (code, out, _) = sh_in(
         &conf,
         w,
         &format!("set -e; git init -q; echo a > f; git add f; {git} commit -qm one"),
@@ -523,7 +508,7 @@ echo c > f; {git} stash -q; {git} stash pop -q; {git} commit -qam three
 {git} worktree add -q wt
 git log --format=%s"
     );
-    let (code, out, report) = sh(&conf, w, &script);
+    let (code, out, report) = sh_in(&conf, w, &script);
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         out.lines().take(3).collect::<Vec<_>>(),
@@ -532,7 +517,7 @@ git log --format=%s"
     assert!(w.join(".git/worktrees/wt/commondir").is_file(), "{out}");
     assert_eq!(report.enforcement.write_broker.refused_total, 0);
     // What it may not do: point git elsewhere or add hooks.
-    let (code, out, report) = sh(
+    let (code, out, report) = sh_in(
         &conf,
         w,
         "echo /tmp/evil > .git/commondir || echo refused; git config core.hooksPath x || echo refused",
@@ -549,7 +534,7 @@ fn read_only_work_never_reaches_the_broker() {
     let ws = workspace();
     let w = ws.path();
     let conf = hardened().write(w);
-    let (code, out, report) = sh(
+    let (code, out, report) = sh_in(
         &conf,
         w,
         "cat file.txt; ls -la .git >/dev/null; grep -c content file.txt; wc -l < file.txt",

@@ -112,6 +112,40 @@ pub fn probe_with(
     }
 }
 
+/// Runs one command under `conf`; returns its exit code, its stdout followed by its stderr, and
+/// the report.
+pub fn run_one(command: PlannedCommand, conf: &Confinement) -> (i32, String, RunReport) {
+    let plan = Plan {
+        commands: vec![command],
+    };
+    let report = run(&plan, conf, &quiet()).unwrap();
+    let c = &report.commands[0];
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&c.stdout.captured),
+        String::from_utf8_lossy(&c.stderr.captured)
+    );
+    (c.exit_code, out, report)
+}
+
+/// Runs `sh -c script` in `cwd` under `conf` ([`run_one`]).
+pub fn sh_in(conf: &Confinement, cwd: &Path, script: &str) -> (i32, String, RunReport) {
+    run_one(
+        PlannedCommand::new("sh", ["/bin/sh", "-c", script], cwd),
+        conf,
+    )
+}
+
+/// True when this kernel lacks Landlock and the run allows that skip (cordon-testkit); fails
+/// otherwise.
+pub fn landlock_missing() -> bool {
+    let abi = landlock_abi();
+    if abi < cordon_sandbox::MIN_LANDLOCK_ABI {
+        return cordon_testkit::allow_skip("landlock", &format!("the kernel offers ABI {abi}"));
+    }
+    false
+}
+
 /// Runs the probe directly, with no sandbox: the positive control.
 pub fn probe_bare(args: &[&str]) -> String {
     let out = std::process::Command::new(PROBE)
