@@ -24,6 +24,7 @@
 
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr};
+use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -272,15 +273,11 @@ fn read_small(dir: BorrowedFd<'_>, name: &str, limit: usize) -> nix::Result<Vec<
     if stat.st_mode & libc::S_IFMT != libc::S_IFREG || stat.st_size as usize > limit {
         return Err(nix::Error::EFBIG);
     }
-    let mut buf = vec![0u8; stat.st_size as usize];
-    let mut got = 0;
-    while got < buf.len() {
-        match nix::unistd::read(&fd, &mut buf[got..])? {
-            0 => break,
-            n => got += n,
-        }
-    }
-    buf.truncate(got);
+    let mut buf = Vec::with_capacity(stat.st_size as usize);
+    std::fs::File::from(fd)
+        .take(limit as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
     Ok(buf)
 }
 

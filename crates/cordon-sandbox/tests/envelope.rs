@@ -109,17 +109,8 @@ fn probe_at(conf: &Confinement, cwd: &Path, args: &[&str]) -> (String, RunReport
 
 /// Runs `sh -c script` in `cwd`; returns the exit code and stdout+stderr.
 fn sh(conf: &Confinement, cwd: &Path, script: &str) -> (i32, String) {
-    let plan = Plan {
-        commands: vec![PlannedCommand::new("sh", ["/bin/sh", "-c", script], cwd)],
-    };
-    let report = run(&plan, conf, &quiet()).unwrap();
-    let c = &report.commands[0];
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&c.stdout.captured),
-        String::from_utf8_lossy(&c.stderr.captured)
-    );
-    (c.exit_code, out)
+    let (code, out, _) = sh_in(conf, cwd, script);
+    (code, out)
 }
 
 fn s(p: &Path) -> String {
