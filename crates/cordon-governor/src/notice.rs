@@ -102,8 +102,9 @@ impl Notice {
             ),
             Notice::MovedAside(note) => format!("cordon: warning: {note}"),
             Notice::ScopesInCacheLayers { scopes } => format!(
-                "cordon: {} lie in a cache: what the command writes there goes to this workspace's cache layer (in cordon's home), not to the cache, and is not checkpointed",
-                scopes.join(", ")
+                "cordon: {} {} in a cache: what the command writes there goes to this workspace's cache layer (in cordon's home), not to the cache, and is not checkpointed",
+                scopes.join(", "),
+                if scopes.len() == 1 { "lies" } else { "lie" }
             ),
             Notice::CheckpointObserving { id, scopes } => format!(
                 "cordon: checkpoint {id} records what the command changes in {} before it changes; undo with `cordon rollback {id}`",

@@ -464,7 +464,7 @@ fn a_cache_is_written_through_the_workspace_layer_and_left_out_of_checkpoints() 
     ));
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert_eq!(out(&o), "fn main() { evil() }\n");
-    assert!(err(&o).contains("lie in a cache"), "{}", err(&o));
+    assert!(err(&o).contains("lies in a cache"), "{}", err(&o));
     assert!(!err(&o).contains("checkpoint ck-"), "{}", err(&o));
     let receipt = h.last_receipt().to_string();
     assert!(receipt.contains("cache_layers"), "{receipt}");
