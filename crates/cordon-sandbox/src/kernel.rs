@@ -215,6 +215,12 @@ pub fn doctor() -> KernelReport {
         try_unshare(libc::CLONE_NEWNET) || try_unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET);
     let pid_ns =
         try_unshare(libc::CLONE_NEWPID) || try_unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWPID);
+    let mount_ns =
+        try_unshare(libc::CLONE_NEWNS) || try_unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS);
+    let overlayfs = std::fs::read_to_string("/proc/filesystems").is_ok_and(|fs| {
+        fs.lines()
+            .any(|l| l.split_whitespace().last() == Some("overlay"))
+    });
     let cg = cgroup_v2();
     let cg_writable = cg
         .as_ref()
@@ -282,6 +288,15 @@ pub fn doctor() -> KernelReport {
             available: crate::broker::unavailable().is_none(),
             detail: crate::broker::unavailable()
                 .unwrap_or_else(|| "seccomp user notification with SECCOMP_ADDFD_FLAG_SEND".into()),
+        },
+        Guarantee {
+            name: "cache layers: caches written through the workspace's own overlay",
+            available: overlayfs && mount_ns,
+            detail: match (overlayfs, mount_ns) {
+                (true, true) => "overlayfs in a mount namespace of the run's own".into(),
+                (false, _) => "no overlayfs in /proc/filesystems: hardened runs find the caches read-only".into(),
+                (true, false) => "no mount namespace (no CAP_SYS_ADMIN, no user namespace): hardened runs find the caches read-only".into(),
+            },
         },
         Guarantee {
             name: "cgroup memory and pids limits",
