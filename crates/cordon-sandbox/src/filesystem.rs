@@ -378,6 +378,18 @@ impl Planner<'_> {
             ));
             return Ok(());
         }
+        // A cache inside the workspace is the workspace's: commands write it anyway, and a layer
+        // mounted there could be moved with the directory that holds it.
+        let in_workspace = self.request.envelope.write.iter().any(|w| {
+            !self.request.envelope.caches.contains(w) && shown.starts_with(w) && *w != shown
+        });
+        if in_workspace {
+            self.report.notes.push(format!(
+                "the cache {} lies in the workspace, which commands write anyway: it gets no layer",
+                shown.display()
+            ));
+            return Ok(());
+        }
         if self.layered.iter().any(|l| shown.starts_with(l)) {
             return Ok(());
         }

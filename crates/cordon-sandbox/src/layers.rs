@@ -182,6 +182,14 @@ impl CacheLayers {
         Ok(ruleset)
     }
 
+    /// The devices of the mounted layers.
+    pub(crate) fn devices(&self) -> Vec<u64> {
+        self.roots
+            .iter()
+            .filter_map(|(root, _)| nix::sys::stat::fstat(root).ok().map(|s| s.st_dev))
+            .collect()
+    }
+
     /// What each mounted layer covers, for the report.
     pub(crate) fn reports(&self) -> impl Iterator<Item = &CacheLayerReport> {
         self.roots.iter().map(|(_, r)| r)
@@ -424,8 +432,15 @@ fn open_overlay_root(proc: &str, cache: &Path) -> Result<OwnedFd, String> {
     // `f_type` is an `i64` here and narrower on some targets.
     #[allow(clippy::useless_conversion)]
     let magic = i64::from(magic);
-    if magic != OVERLAYFS_SUPER_MAGIC {
-        return Err("the mount over the cache is not an overlay".into());
+    // The cache itself may lie on an overlay (a container's root): the layer must also be a file
+    // system of its own.
+    let device = |p: &Path| fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::dev(&m));
+    let fresh = match (file.metadata(), device(cache)) {
+        (Ok(layer), Ok(lower)) => std::os::unix::fs::MetadataExt::dev(&layer) != lower,
+        _ => false,
+    };
+    if magic != OVERLAYFS_SUPER_MAGIC || !fresh {
+        return Err("the mount over the cache is not the layer's overlay".into());
     }
     Ok(OwnedFd::from(file))
 }

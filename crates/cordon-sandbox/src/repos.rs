@@ -96,22 +96,63 @@ pub(crate) struct Touched {
 /// would run a program (module comment). `protected`: the git directories protected for the
 /// run, left alone; `roots`: the writable roots, outside which nothing is changed. Returns the
 /// report's notes.
-pub(crate) fn settle(touched: &[Touched], protected: &[PathBuf], roots: &[PathBuf]) -> Vec<String> {
+pub(crate) fn settle(touched: &TouchedDirs, places: &Places<'_>) -> Vec<String> {
     let mut settler = Settler {
-        protected,
-        roots,
+        protected: places.protected,
+        roots: places.roots,
+        ignored: places.ignored,
+        layers: places.layers,
         seen: HashSet::new(),
         notes: Vec::new(),
     };
-    for t in touched {
+    for t in &touched.kept {
         settler.touched(t);
+    }
+    if touched.overflow || touched.lost {
+        settler.walk(places.searched, &touched.directories, touched.lost);
     }
     settler.notes
 }
 
+/// Where [`settle`] looks, and what it leaves alone.
+pub(crate) struct Places<'a> {
+    /// The git directories protected for the run.
+    pub protected: &'a [PathBuf],
+    /// The writable roots: nothing outside them is changed.
+    pub roots: &'a [PathBuf],
+    /// The roots searched when more directories were touched than kept: the writable roots
+    /// but the caches, whose layers the user's own git never sees.
+    pub searched: &'a [PathBuf],
+    /// Places no user's git reads after the run: the run's private temporary directory.
+    pub ignored: &'a [PathBuf],
+    /// The devices of the run's cache layers (`layers.rs`), which only its commands see.
+    pub layers: &'a [u64],
+}
+
+/// What the broker noted during a run: the first [`MAX_TOUCHED`] directories with the name
+/// changed in each, held open, and every such directory's inode, so that a run that touched more
+/// is searched for the rest ([`Settler::walk`]).
+#[derive(Default)]
+pub(crate) struct TouchedDirs {
+    pub kept: Vec<Touched>,
+    /// A directory and name came past [`MAX_TOUCHED`]: the rest are searched for by inode.
+    pub overflow: bool,
+    pub directories: HashSet<(u64, u64)>,
+    /// More directories than [`MAX_INODES`] were touched: the walk looks at every repository.
+    pub lost: bool,
+}
+
+/// How many touched directories' inodes one run keeps.
+pub(crate) const MAX_INODES: usize = 1 << 20;
+
+/// How many directories the search for the touched ones past [`MAX_TOUCHED`] reads at most.
+const MAX_SETTLE_WALK: usize = 200_000;
+
 struct Settler<'a> {
     protected: &'a [PathBuf],
     roots: &'a [PathBuf],
+    ignored: &'a [PathBuf],
+    layers: &'a [u64],
     seen: HashSet<(u64, u64)>,
     notes: Vec<String>,
 }
@@ -123,6 +164,15 @@ const DIR: OFlag = OFlag::O_RDONLY
 
 impl Settler<'_> {
     fn touched(&mut self, t: &Touched) {
+        // A directory in a cache's layer (an overlay, seen only by the run's commands) or in the
+        // run's private temporary directory is not one the user's git will read.
+        let in_layer = fstat(&t.parent).is_ok_and(|s| self.layers.contains(&s.st_dev));
+        if in_layer
+            || fd_path(t.parent.as_fd())
+                .is_ok_and(|p| self.ignored.iter().any(|i| p.starts_with(i)))
+        {
+            return;
+        }
         let name = t.name.to_bytes();
         let name = name.strip_suffix(b"/").unwrap_or(name);
         if name == b".git" {
@@ -132,18 +182,75 @@ impl Settler<'_> {
                 fd_path(t.parent.as_fd()).is_ok_and(|p| p.file_name() == Some(OsStr::new("hooks")));
             if in_hooks {
                 if let Ok(git) = openat(&t.parent, "..", DIR, Mode::empty()) {
-                    self.git_dir(git, None);
+                    self.git_dir(git, None, true);
                 }
             }
         } else if let Ok(git) = t.parent.try_clone() {
-            self.git_dir(git, None);
+            self.git_dir(git, None, true);
+        }
+    }
+
+    /// Searches the writable roots (no link followed, no other file system entered) for the
+    /// directories the broker noted but did not keep open, and looks at each as [`touched`]
+    /// does; with `every`, at every directory. A search cut short is noted.
+    ///
+    /// [`touched`]: Settler::touched
+    fn walk(&mut self, searched: &[PathBuf], directories: &HashSet<(u64, u64)>, every: bool) {
+        let mut budget = MAX_SETTLE_WALK;
+        for root in searched {
+            let Ok(top) = nix::fcntl::open(root.as_path(), DIR, Mode::empty()) else {
+                continue;
+            };
+            let Ok(dev) = fstat(&top).map(|s| s.st_dev) else {
+                continue;
+            };
+            let mut queue = vec![top];
+            while let Some(dir) = queue.pop() {
+                if budget == 0 {
+                    self.notes.push(format!(
+                        "the commands changed names git reads in more directories than the {MAX_SETTLE_WALK} searched after the run; repositories beyond them were not checked"
+                    ));
+                    return;
+                }
+                budget -= 1;
+                let Ok(stat) = fstat(&dir) else { continue };
+                if every || directories.contains(&(stat.st_dev, stat.st_ino)) {
+                    self.dot_git(dir.as_fd());
+                    if let Ok(same) = dir.try_clone() {
+                        self.git_dir(same, None, true);
+                    }
+                    let in_hooks = fd_path(dir.as_fd())
+                        .is_ok_and(|p| p.file_name() == Some(OsStr::new("hooks")));
+                    if in_hooks {
+                        if let Ok(git) = openat(&dir, "..", DIR, Mode::empty()) {
+                            self.git_dir(git, None, true);
+                        }
+                    }
+                }
+                let listing = format!("/proc/self/fd/{}", dir.as_raw_fd());
+                let Ok(entries) = std::fs::read_dir(&listing) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        continue;
+                    }
+                    if let Ok(child) =
+                        openat(&dir, entry.file_name().as_os_str(), DIR, Mode::empty())
+                    {
+                        if fstat(&child).is_ok_and(|s| s.st_dev == dev) {
+                            queue.push(child);
+                        }
+                    }
+                }
+            }
         }
     }
 
     /// A `.git` in `parent`: a directory (the git directory), or a file naming one.
     fn dot_git(&mut self, parent: BorrowedFd<'_>) {
         match openat(parent, ".git", DIR, Mode::empty()) {
-            Ok(git) => self.git_dir(git, Some((parent, ".git"))),
+            Ok(git) => self.git_dir(git, Some((parent, ".git")), true),
             Err(nix::Error::ENOTDIR) => {
                 let Some(target) = read_small(parent, ".git", 4096)
                     .ok()
@@ -151,17 +258,34 @@ impl Settler<'_> {
                 else {
                     return;
                 };
-                // git follows the file wherever it points, links included.
+                // git follows the file wherever it points, links included. A target that does
+                // not exist yet, or lies outside the roots, could be made later by a writer the
+                // sandbox does not see (the agent's own file tools): the pointer goes.
                 let follow = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-                if let Ok(git) = openat(parent, target.as_path(), follow, Mode::empty()) {
-                    self.git_dir(git, Some((parent, ".git")));
+                let base = fd_path(parent).unwrap_or_default();
+                let inside = within_roots(self.roots, &base.join(&target));
+                match openat(parent, target.as_path(), follow, Mode::empty()) {
+                    Ok(git) if inside => self.git_dir(git, Some((parent, ".git")), true),
+                    _ => self.move_aside(
+                        parent,
+                        ".git",
+                        &format!(
+                            "it names {} as its git directory, which is missing or outside the writable roots",
+                            target.display()
+                        ),
+                    ),
                 }
             }
-            // A symlink named `.git`: git follows it too.
+            // A symlink named `.git`: git follows it too; one that leads nowhere yet goes.
             Err(nix::Error::ELOOP) => {
                 let follow = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-                if let Ok(git) = openat(parent, ".git", follow, Mode::empty()) {
-                    self.git_dir(git, Some((parent, ".git")));
+                match openat(parent, ".git", follow, Mode::empty()) {
+                    Ok(git) => self.git_dir(git, Some((parent, ".git")), true),
+                    Err(_) => self.move_aside(
+                        parent,
+                        ".git",
+                        "it is a link to a git directory that is missing",
+                    ),
                 }
             }
             Err(_) => {}
@@ -170,7 +294,9 @@ impl Settler<'_> {
 
     /// Looks at one git directory; `pointer` is the entry in a writable root that led here (a
     /// `.git` or a `commondir`), moved aside instead when the directory lies outside the roots.
-    fn git_dir(&mut self, git: OwnedFd, pointer: Option<(BorrowedFd<'_>, &str)>) {
+    /// `needs_head`: only a directory with a `HEAD` is a repository (a common directory, which a
+    /// `commondir` names, needs none).
+    fn git_dir(&mut self, git: OwnedFd, pointer: Option<(BorrowedFd<'_>, &str)>, needs_head: bool) {
         let Ok(stat) = fstat(&git) else { return };
         if !self.seen.insert((stat.st_dev, stat.st_ino)) {
             return;
@@ -182,7 +308,7 @@ impl Settler<'_> {
             return;
         }
         // Only a directory git would take for a repository: one with a HEAD.
-        if fstatat(&git, "HEAD", nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_err() {
+        if needs_head && fstatat(&git, "HEAD", nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_err() {
             return;
         }
         if !self.roots.iter().any(|r| path.starts_with(r)) {
@@ -194,11 +320,11 @@ impl Settler<'_> {
             }
             return;
         }
-        // `core.worktree` moves where git checks files out: it must stay in a writable root.
+        // `core.worktree` moves where git checks files out: it must stay in a writable root, as
+        // git will find it (links followed), written plainly (no quotes, escapes or comment).
         let roots = self.roots;
         let worktree_stays = |value: &str| {
-            let named = path.join(value);
-            roots.iter().any(|r| normalize(&named).starts_with(r))
+            !value.contains(['"', '\\', ';', '#']) && within_roots(roots, &path.join(value))
         };
         for config in ["config", "config.worktree"] {
             if let Some(why) = config_runs_something(git.as_fd(), config, &worktree_stays) {
@@ -215,8 +341,13 @@ impl Settler<'_> {
             .filter(|p| !p.as_os_str().is_empty())
         {
             let follow = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-            if let Ok(dir) = openat(&git, common.as_path(), follow, Mode::empty()) {
-                self.git_dir(dir, Some((git.as_fd(), "commondir")));
+            match openat(&git, common.as_path(), follow, Mode::empty()) {
+                Ok(dir) => self.git_dir(dir, Some((git.as_fd(), "commondir")), false),
+                Err(_) => self.move_aside(
+                    git.as_fd(),
+                    "commondir",
+                    &format!("it names {}, which is missing", common.display()),
+                ),
             }
         }
     }
@@ -258,6 +389,27 @@ impl Settler<'_> {
             shown.display()
         ));
     }
+}
+
+/// Whether `path` lies in one of `roots` as git would find it: its longest existing prefix
+/// resolved by the kernel (links followed, then `..` taken), and `.` and `..` in the rest, which
+/// does not exist and so holds no link, taken away after it.
+fn within_roots(roots: &[PathBuf], path: &std::path::Path) -> bool {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    let real = loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            break normalize(&rest.iter().rev().fold(real, |p: PathBuf, n| p.join(n)));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return false,
+        }
+    };
+    roots.iter().any(|r| real.starts_with(r))
 }
 
 /// Reads at most `limit` bytes of the regular file `dir/name`, following no symlink; `Err` when
@@ -450,6 +602,29 @@ fn parse_header(header: &str) -> Option<(String, Option<String>)> {
 /// `include.path`, aliases, `protocol.*.allow`, …) is not on it.
 fn inert(section: &str, sub: Option<&str>, key: &str, value: &str) -> bool {
     match (section, sub.is_some()) {
+        ("merge", false) => matches!(key, "conflictstyle" | "ff" | "log" | "renamelimit"),
+        ("rerere", false) => matches!(key, "enabled" | "autoupdate"),
+        ("diff", false) => matches!(
+            key,
+            "algorithm"
+                | "renames"
+                | "renamelimit"
+                | "colormoved"
+                | "mnemonicprefix"
+                | "noprefix"
+                | "indentheuristic"
+                | "submodule"
+        ),
+        ("status", false) => matches!(
+            key,
+            "showuntrackedfiles" | "short" | "branch" | "submodulesummary" | "relativepaths"
+        ),
+        ("rebase", false) => matches!(key, "autosquash" | "autostash" | "updaterefs" | "stat"),
+        ("http", false) => key == "postbuffer",
+        ("tag", false) => matches!(key, "sort" | "gpgsign"),
+        ("branch", false) => matches!(key, "autosetupmerge" | "autosetuprebase" | "sort"),
+        ("submodule", false) => matches!(key, "recurse" | "fetchjobs"),
+        ("commit", false) => matches!(key, "gpgsign" | "verbose"),
         ("core", false) => match key {
             "fsmonitor" => matches!(
                 value.to_ascii_lowercase().as_str(),
@@ -481,6 +656,10 @@ fn inert(section: &str, sub: Option<&str>, key: &str, value: &str) -> bool {
                     | "trustctime"
                     | "abbrev"
                     | "preloadindex"
+                    | "sharedrepository"
+                    | "excludesfile"
+                    | "longpaths"
+                    | "whitespace"
             ),
         },
         ("remote", true) => matches!(

@@ -1393,25 +1393,30 @@ impl Prepared {
         let BrokerPlan::On(broker) = &mut self.broker else {
             return Vec::new();
         };
-        let (touched, overflow) = broker.take_git_touched();
+        let touched = broker.take_git_touched();
         let protected = self
             .protect
             .as_ref()
             .map(|p| p.protected.git_dirs.clone())
             .unwrap_or_default();
-        let roots = self
+        let (roots, searched) = self
             .fs
             .as_ref()
-            .map(|fs| fs.write_roots.clone())
+            .map(|fs| (fs.write_roots.clone(), fs.searched_roots.clone()))
             .unwrap_or_default();
-        let mut notes = crate::repos::settle(&touched, &protected, &roots);
-        if overflow {
-            notes.push(format!(
-                "the commands changed names git reads in more than {} directories; only the first were checked",
-                crate::repos::MAX_TOUCHED
-            ));
-        }
-        notes
+        let layer_devices = self
+            .layers
+            .as_ref()
+            .map(crate::layers::CacheLayers::devices)
+            .unwrap_or_default();
+        let places = crate::repos::Places {
+            protected: &protected,
+            roots: &roots,
+            searched: &searched,
+            ignored: std::slice::from_ref(&self.tmp.dir),
+            layers: &layer_devices,
+        };
+        crate::repos::settle(&touched, &places)
     }
 
     fn broker_report(&self, installed: bool, any: bool) -> BrokerReport {

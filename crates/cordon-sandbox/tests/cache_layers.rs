@@ -281,6 +281,39 @@ fn cat38_a_cache_that_holds_the_workspace_gets_no_layer() {
 }
 
 #[test]
+fn cat38_a_cache_inside_the_workspace_gets_no_layer() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    std::fs::create_dir_all(h.path("project/m2")).unwrap();
+    let conf = Confinement::within(
+        h.builder("project")
+            .caches([h.path("project/m2")])
+            .cache_layers(h.layers())
+            .build()
+            .unwrap(),
+    );
+    let (code, out, report) = sh(&h, &conf, "project", "echo jar > m2/a.jar && echo ok");
+    assert_eq!((code, out.as_str()), (0, "ok\n"));
+    // It is the workspace's: written directly, as every workspace file is.
+    assert_eq!(h.read("project/m2/a.jar"), "jar\n");
+    let envelope = &report.enforcement.envelope;
+    assert!(
+        envelope
+            .notes
+            .iter()
+            .any(|n| n.contains("lies in the workspace")),
+        "{:?}",
+        envelope.notes
+    );
+    assert!(envelope
+        .cache_layers
+        .iter()
+        .all(|l| l.cache != h.path("project/m2")));
+}
+
+#[test]
 fn cat38_the_layers_must_lie_where_no_command_reaches() {
     let h = Home::new();
     let err = h

@@ -95,7 +95,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 /// repository, a `.git` file naming a git directory it wrote, one naming a git directory outside
 /// the workspace, and a monitor reached through a link; and a plain repository and an app's own
 /// `config` file, which must be left alone.
-fn plant(outside: &Path) -> String {
+fn plant(ws: &Path, outside: &Path) -> String {
     format!(
         "set -e
          git init -q mon && git -C mon config core.fsmonitor 'touch ../pwned-mon'
@@ -108,10 +108,17 @@ fn plant(outside: &Path) -> String {
          git init -q linked && ln -s .git/config linked/cfg && printf '[core]\\n\\tfsmonitor = touch ../pwned-link\\n' >> linked/cfg
          git init -q wt && git -C wt config core.worktree {outside}
          git init -q wt2 && git -C wt2 config core.worktree ..
+         git init -q b && mkdir -p common/objects common/refs && printf '[core]\n\tfsmonitor = touch ../pwned-common\n' > common/config && D=.git && echo ../../common > b/$D/commondir
+         git init -q c && ln -s .. c-up && git -C c config core.worktree {ws}/c-up/..
+         git init -q q1 && printf '\tworktree = \"../../../\"\n' >> q1/.git/config
+         git init -q q2 && printf '\tworktree = ../../.. ;/../ws\n' >> q2/.git/config
+         mkdir h && echo 'gitdir: {outside}-later' > h/$D
+         git init -q fine && git -C fine config merge.conflictStyle diff3 && git -C fine config rerere.enabled true
          git init -q plain && git -C plain config user.name agent && git -C plain remote add origin https://example.com/x.git
          mkdir app && printf 'fsmonitor = 1\\n' > app/config && echo ref > app/HEAD.txt
          echo planted",
-        outside = outside.display()
+        outside = outside.display(),
+        ws = ws.display(),
     )
 }
 
@@ -121,7 +128,7 @@ fn cat39_a_repository_made_during_the_run_cannot_plant_a_program_git_runs() {
         return;
     }
     let f = Fixture::new();
-    let (code, out, report) = f.sh(Mode::Hardened, &plant(&f.outside));
+    let (code, out, report) = f.sh(Mode::Hardened, &plant(&f.ws, &f.outside));
     assert_eq!((code, out.trim_end()), (0, "planted"), "{out}");
     let notes = report.enforcement.protected_metadata.notes.join("\n");
 
@@ -134,6 +141,11 @@ fn cat39_a_repository_made_during_the_run_cannot_plant_a_program_git_runs() {
         ("far/.git", "far/.git.refused-by-cordon"),
         ("linked/.git/config", "linked/.git/config.refused-by-cordon"),
         ("wt/.git/config", "wt/.git/config.refused-by-cordon"),
+        ("common/config", "common/config.refused-by-cordon"),
+        ("c/.git/config", "c/.git/config.refused-by-cordon"),
+        ("q1/.git/config", "q1/.git/config.refused-by-cordon"),
+        ("q2/.git/config", "q2/.git/config.refused-by-cordon"),
+        ("h/.git", "h/.git.refused-by-cordon"),
     ] {
         assert!(!f.path(moved).exists(), "{moved} is still there\n{notes}");
         assert!(f.path(aside).exists(), "{aside} is missing\n{notes}");
@@ -147,7 +159,7 @@ fn cat39_a_repository_made_during_the_run_cannot_plant_a_program_git_runs() {
     assert!(f.outside.join("config").exists());
 
     // The user's git in each of them now runs nothing.
-    for dir in ["mon", "hooked", "ptr", "linked", "plain"] {
+    for dir in ["mon", "hooked", "ptr", "linked", "plain", "b"] {
         git(&f.path(dir), &["status", "--short"]);
     }
     git(&f.path("hooked"), &["checkout", "-q", "-b", "other"]);
@@ -175,10 +187,9 @@ fn cat39_a_repository_made_during_the_run_cannot_plant_a_program_git_runs() {
         std::fs::read_to_string(f.path("app/config")).unwrap(),
         "fsmonitor = 1\n"
     );
-    assert!(
-        !notes.contains("/plain/") && !notes.contains("/app/"),
-        "{notes}"
-    );
+    for left in ["/plain/", "/app/", "/wt2/", "/fine/"] {
+        assert!(!notes.contains(left), "{left}: {notes}");
+    }
 }
 
 #[test]
@@ -187,10 +198,45 @@ fn cat39_positive_control_in_local_mode_the_planted_monitor_runs() {
         return;
     }
     let f = Fixture::new();
-    let (code, out, _) = f.sh(Mode::Local, &plant(&f.outside));
+    let (code, out, _) = f.sh(Mode::Local, &plant(&f.ws, &f.outside));
     assert_eq!(code, 0, "{out}");
     assert!(f.path("mon/.git/config").exists());
     // The attack this test guards against: the user's next git command runs the monitor.
     git(&f.path("mon"), &["status", "--short"]);
     assert!(f.path("pwned-mon").exists(), "the monitor did not run");
+}
+
+/// A second name for a file git reads, made in one run to write it under an unwatched name in
+/// the next, is refused; more touched directories than the broker keeps open are still found.
+#[test]
+fn cat39_hard_links_to_git_files_are_refused_and_many_touched_directories_are_all_checked() {
+    if skip() {
+        return;
+    }
+    let f = Fixture::new();
+    let (code, out, _) = f.sh(
+        Mode::Hardened,
+        "git init -q d && G=.git && ln d/$G/config notes.txt; echo \"ln=$?\"; ln d/$G/HEAD head.txt; echo \"ln=$?\"",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches("ln=1").count(), 2, "{out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    // Positive control: an ordinary file links.
+    let (code, out, _) = f.sh(Mode::Hardened, "echo x > a && ln a b && echo linked");
+    assert_eq!((code, out.trim_end()), (0, "linked"), "{out}");
+
+    // Three hundred directories holding a file named `config`, then the real attack.
+    let (code, out, report) = f.sh(
+        Mode::Hardened,
+        "mkdir -p many && for i in $(seq 1 300); do mkdir -p many/$i; : > many/$i/config; done
+         git init -q e && git -C e config core.fsmonitor 'touch ../pwned-many' && echo done",
+    );
+    assert_eq!((code, out.trim_end()), (0, "done"), "{out}");
+    let notes = report.enforcement.protected_metadata.notes.join("\n");
+    assert!(
+        f.path("e/.git/config.refused-by-cordon").exists(),
+        "{notes}"
+    );
+    git(&f.path("e"), &["status", "--short"]);
+    assert!(!f.path("pwned-many").exists());
 }

@@ -318,6 +318,31 @@ fn a_file_tool_writing_a_toolchain_cache_is_asked() {
     }
 }
 
+/// A repository the agent's own file tools build (a bare one needs only `HEAD`, `config` and two
+/// directories) is beyond what cordon checks after its commands (escape catalogue item 39): the
+/// names git reads as metadata are asked.
+#[test]
+fn a_file_tool_writing_git_metadata_is_asked() {
+    let f = Fixture::new();
+    for path in [
+        "evil/HEAD",
+        "evil/config",
+        "sub/.git",
+        "evil/hooks/post-checkout",
+        "/tmp/x/HEAD",
+    ] {
+        let (verdict, reason) =
+            claude_verdict(&f.claude("Write", json!({"file_path": path, "content": "x"})));
+        assert_eq!(verdict, "ask", "{path}: {reason}");
+    }
+    // Positive controls: React hooks, a config file with an extension, a notes file.
+    for path in ["src/hooks/useThing.ts", "config.toml", "notes.txt"] {
+        let (verdict, reason) =
+            claude_verdict(&f.claude("Write", json!({"file_path": path, "content": "x"})));
+        assert_eq!(verdict, "allow", "{path}: {reason}");
+    }
+}
+
 #[test]
 fn web_fetch_follows_the_policys_network_rules() {
     let f = Fixture::new();

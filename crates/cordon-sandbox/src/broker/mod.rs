@@ -204,9 +204,8 @@ pub(crate) struct Broker {
     waits: Arc<Mutex<Vec<(u64, OwnedFd)>>>,
     report: BrokerReport,
     /// Directories in which a call changed a name git reads (`repos.rs`), each once.
-    git_touched: Vec<crate::repos::Touched>,
+    git_touched: crate::repos::TouchedDirs,
     git_names_seen: HashSet<(u64, u64, CString)>,
-    git_touched_overflow: bool,
 }
 
 /// The protected set, keyed by inode at the first mediated call of the run from what
@@ -311,9 +310,8 @@ impl Broker {
             file_size_limit,
             waits: Arc::default(),
             report,
-            git_touched: Vec::new(),
+            git_touched: crate::repos::TouchedDirs::default(),
             git_names_seen: HashSet::new(),
-            git_touched_overflow: false,
         }
     }
 
@@ -579,33 +577,35 @@ impl Broker {
         Ok(resolved)
     }
 
-    /// Keeps the directories a call changed a git name in, once each, up to
-    /// [`crate::repos::MAX_TOUCHED`].
+    /// Keeps the directories a call changed a git name in: open, once each, up to
+    /// [`crate::repos::MAX_TOUCHED`], and every one's inode.
     fn note_git_names(&mut self, touched: Vec<crate::repos::Touched>) {
+        let noted = &mut self.git_touched;
         for t in touched {
             let Ok(stat) = nix::sys::stat::fstat(&t.parent) else {
                 continue;
             };
+            if noted.directories.len() < crate::repos::MAX_INODES {
+                noted.directories.insert((stat.st_dev, stat.st_ino));
+            } else {
+                noted.lost = true;
+            }
             let key = (stat.st_dev, stat.st_ino, t.name.clone());
             if self.git_names_seen.contains(&key) {
                 continue;
             }
-            if self.git_touched.len() >= crate::repos::MAX_TOUCHED {
-                self.git_touched_overflow = true;
-                continue;
+            if noted.kept.len() < crate::repos::MAX_TOUCHED {
+                self.git_names_seen.insert(key);
+                noted.kept.push(t);
+            } else {
+                noted.overflow = true;
             }
-            self.git_names_seen.insert(key);
-            self.git_touched.push(t);
         }
     }
 
-    /// The directories in which the run changed a name git reads, for `repos::settle`, and
-    /// whether more were changed than were kept.
-    pub(crate) fn take_git_touched(&mut self) -> (Vec<crate::repos::Touched>, bool) {
-        (
-            std::mem::take(&mut self.git_touched),
-            self.git_touched_overflow,
-        )
+    /// What the run changed of the names git reads, for `repos::settle`.
+    pub(crate) fn take_git_touched(&mut self) -> crate::repos::TouchedDirs {
+        std::mem::take(&mut self.git_touched)
     }
 
     /// The file a caller's descriptor holds (`AT_EMPTY_PATH`, `fchmod`), as the base `arg`
@@ -825,6 +825,17 @@ impl Broker {
             };
             Self::resolve(walker, bases, from, want)?
         };
+        // A second name for a file git reads (`ln sub/.git/config notes.txt`) would let a later
+        // write reach it under a name `repos.rs` does not look at: refused.
+        let source_name = match &source {
+            Resolved::Entry { name, .. } => Some(name.as_bytes().to_vec()),
+            Resolved::Object(object) => fd_path(object.fd.as_fd())
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.as_bytes().to_vec())),
+        };
+        if source_name.is_some_and(|n| crate::repos::is_git_name(&n)) {
+            return Err(Denial::Errno(libc::EPERM));
+        }
         let want = Want {
             follow: false,
             creating: true,
