@@ -26,7 +26,8 @@ use landlock::{
 };
 
 use crate::envelope::{
-    carve, check_rules, Access, Envelope, Grant, GrantAccess, Holes, Rule, MAX_CARVED_ENTRIES,
+    carve, check_rules, lists, Access, Envelope, Grant, GrantAccess, Holes, Rule,
+    MAX_CARVED_ENTRIES,
 };
 use crate::report::{EnvelopeReport, GrantReport, LandlockReport};
 use crate::resolve::{open_trusted, RealPath};
@@ -378,17 +379,27 @@ impl Planner<'_> {
             ));
             return Ok(());
         }
-        // A cache inside the workspace is the workspace's: commands write it anyway, and a layer
-        // mounted there could be moved with the directory that holds it.
-        let in_workspace = self.request.envelope.write.iter().any(|w| {
-            !self.request.envelope.caches.contains(w) && shown.starts_with(w) && *w != shown
+        // A cache inside the workspace gets a layer only where no command can move it away: the
+        // mount point itself cannot be renamed (EBUSY), but a directory above it could be, with
+        // the layer inside, unless its own parent is list-only (granted around a closed path, as
+        // the home is when it is the workspace). Otherwise the cache is the workspace's, written
+        // directly like every other file of it.
+        let workspace = self.request.envelope.write.iter().find(|w| {
+            !self.request.envelope.caches.contains(w) && shown.starts_with(w) && **w != shown
         });
-        if in_workspace {
-            self.report.notes.push(format!(
-                "the cache {} lies in the workspace, which commands write anyway: it gets no layer",
-                shown.display()
-            ));
-            return Ok(());
+        if let Some(workspace) = workspace {
+            let movable = shown
+                .ancestors()
+                .skip(2)
+                .take_while(|a| a.starts_with(workspace))
+                .any(|a| !lists(&self.report.carved, a));
+            if movable {
+                self.report.notes.push(format!(
+                    "the cache {} lies in the workspace, where a command could move its layer away: it gets none, and is written as the workspace is",
+                    shown.display()
+                ));
+                return Ok(());
+            }
         }
         if self.layered.iter().any(|l| shown.starts_with(l)) {
             return Ok(());

@@ -280,37 +280,86 @@ fn cat38_a_cache_that_holds_the_workspace_gets_no_layer() {
     assert_eq!(layers[0].cache, h.path(".cargo/registry"));
 }
 
+/// A cache inside the workspace keeps its layer only where no command can move the layer away:
+/// one whose holder can be renamed gets none (it is the workspace's), one right under the
+/// workspace keeps it (its mount point cannot be renamed).
 #[test]
-fn cat38_a_cache_inside_the_workspace_gets_no_layer() {
+fn cat38_a_cache_inside_the_workspace_is_layered_only_where_it_cannot_be_moved() {
     if landlock_missing() {
         return;
     }
     let h = Home::new();
-    std::fs::create_dir_all(h.path("project/m2")).unwrap();
+    for cache in ["project/m2", "project/deep/m2"] {
+        std::fs::create_dir_all(h.path(cache)).unwrap();
+        std::fs::write(h.path(&format!("{cache}/a.jar")), "orig\n").unwrap();
+    }
     let conf = Confinement::within(
         h.builder("project")
-            .caches([h.path("project/m2")])
+            .caches([h.path("project/m2"), h.path("project/deep/m2")])
             .cache_layers(h.layers())
             .build()
             .unwrap(),
     );
-    let (code, out, report) = sh(&h, &conf, "project", "echo jar > m2/a.jar && echo ok");
-    assert_eq!((code, out.as_str()), (0, "ok\n"));
-    // It is the workspace's: written directly, as every workspace file is.
-    assert_eq!(h.read("project/m2/a.jar"), "jar\n");
+    let (code, out, report) = sh(
+        &h,
+        &conf,
+        "project",
+        "echo new > m2/a.jar; mv m2 m3 || echo stays; echo new > deep/m2/a.jar && mv deep deep2 && echo moved",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("stays") && out.contains("moved"), "{out}");
+    assert!(out.contains("busy"), "{out}");
     let envelope = &report.enforcement.envelope;
+    let layered: Vec<_> = envelope.cache_layers.iter().map(|l| &l.cache).collect();
+    // Right under the workspace: layered, the workspace's copy unchanged.
+    assert!(layered.contains(&&h.path("project/m2")), "{layered:?}");
+    assert_eq!(h.read("project/m2/a.jar"), "orig\n");
+    // Under a directory a command can rename: no layer, written as the workspace is.
+    assert!(
+        !layered.contains(&&h.path("project/deep/m2")),
+        "{layered:?}"
+    );
+    assert_eq!(h.read("project/deep2/m2/a.jar"), "new\n");
     assert!(
         envelope
             .notes
             .iter()
-            .any(|n| n.contains("lies in the workspace")),
+            .any(|n| n.contains("could move its layer away")),
         "{:?}",
         envelope.notes
     );
-    assert!(envelope
+}
+
+/// The home as the workspace: the home is granted around its closed paths (list-only), so no
+/// command can move a cache's holder, and the caches keep their layers.
+#[test]
+fn cat38_with_the_home_as_the_workspace_the_caches_keep_their_layers() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let conf = h.layered("");
+    let (_, out, report) = sh(
+        &h,
+        &conf,
+        "",
+        &format!("echo evil > {BUILD_RS}; mv .cargo .cargo2 || echo kept; cat {BUILD_RS}"),
+    );
+    assert!(out.starts_with("kept\nevil\n"), "{out}");
+    assert_eq!(h.read(BUILD_RS), "fn main() {}\n");
+    let layered: Vec<_> = report
+        .enforcement
+        .envelope
         .cache_layers
         .iter()
-        .all(|l| l.cache != h.path("project/m2")));
+        .map(|l| &l.cache)
+        .collect();
+    assert_eq!(
+        layered.len(),
+        2,
+        "{layered:?} {:?}",
+        report.enforcement.envelope.notes
+    );
 }
 
 #[test]
