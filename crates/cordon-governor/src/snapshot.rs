@@ -163,7 +163,8 @@ pub fn take(
         .map(|p| literal_prefix(p))
         .partition(|scope| {
             !taking.layered.is_empty() && {
-                let real = resolved(scope);
+                let real = cordon_sandbox::resolve_as_far_as_exists(scope);
+                let real = real.as_deref().unwrap_or(scope);
                 taking.layered.iter().any(|cache| real.starts_with(cache))
             }
         });
@@ -229,25 +230,6 @@ pub fn take(
         });
     }
     Ok(Some(taken))
-}
-
-/// `path` with its nearest existing ancestor resolved (links followed), for comparing with the
-/// resolved caches; a path nothing of which resolves is taken as written.
-fn resolved(path: &Path) -> PathBuf {
-    let mut existing = path;
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = std::fs::canonicalize(existing) {
-            return rest.iter().rev().fold(real, |p, name| p.join(name));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return path.to_path_buf(),
-        }
-    }
 }
 
 /// Programs that change a name's mode, owner, times or attributes in place: calls the write

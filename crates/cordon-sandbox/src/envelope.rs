@@ -284,12 +284,8 @@ impl EnvelopeBuilder {
 /// never share a layer (what one run planted in a cache must not run in another workspace's
 /// commands, which may write that workspace).
 fn layer_key(workspace: Option<&PathBuf>, workspaces: usize) -> String {
-    use sha2::{Digest, Sha256};
     match workspace.filter(|_| workspaces == 1) {
-        Some(ws) => {
-            let digest = Sha256::digest(ws.as_os_str().as_bytes());
-            digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-        }
+        Some(ws) => crate::layers::short_digest(ws),
         None => "no-workspace".into(),
     }
 }

@@ -203,11 +203,17 @@ fn read_only_because(cache: &Path, why: &str) -> String {
     )
 }
 
+/// The first 16 hex digits of a path's SHA-256: the name of a workspace's layers, and of a
+/// cache's layer within them.
+pub(crate) fn short_digest(path: &Path) -> String {
+    let mut hex = cordon_core::hash::sha256_hex(path.as_os_str().as_bytes());
+    hex.truncate(16);
+    hex
+}
+
 /// Creates the cache's layer, takes a free work directory, and writes the overlay's options.
 fn plan_one(cache: &Path, layers: &Path, userxattr: bool) -> Result<Planned, String> {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(cache.as_os_str().as_bytes());
-    let key: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let key = short_digest(cache);
     let name = cache
         .file_name()
         .map(|n| {

@@ -70,7 +70,7 @@ pub use report::{
     ProcessRecord, ProcessReport, ProcessTree, ProtectedPath, ProtectedReport, Protection,
     RlimitReport, RunReport, SeccompReport, SegmentReport, StreamReport,
 };
-pub use resolve::{resolve_real, FileKind, RealPath, MAX_SYMLINKS};
+pub use resolve::{resolve_as_far_as_exists, resolve_real, FileKind, RealPath, MAX_SYMLINKS};
 pub use scope::resolve_scope;
 pub use supervisor::run;
 

@@ -391,25 +391,10 @@ impl Settler<'_> {
     }
 }
 
-/// Whether `path` lies in one of `roots` as git would find it: its longest existing prefix
-/// resolved by the kernel (links followed, then `..` taken), and `.` and `..` in the rest, which
-/// does not exist and so holds no link, taken away after it.
+/// Whether `path` lies in one of `roots` as git would find it ([`crate::resolve_as_far_as_exists`]).
 fn within_roots(roots: &[PathBuf], path: &std::path::Path) -> bool {
-    let mut existing = path;
-    let mut rest = Vec::new();
-    let real = loop {
-        if let Ok(real) = std::fs::canonicalize(existing) {
-            break normalize(&rest.iter().rev().fold(real, |p: PathBuf, n| p.join(n)));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return false,
-        }
-    };
-    roots.iter().any(|r| real.starts_with(r))
+    crate::resolve_as_far_as_exists(path)
+        .is_some_and(|real| roots.iter().any(|r| real.starts_with(r)))
 }
 
 /// Reads at most `limit` bytes of the regular file `dir/name`, following no symlink; `Err` when
@@ -549,23 +534,6 @@ fn first_active_key(
         }
     }
     Ok(None)
-}
-
-/// `path` with `.` and `..` taken away lexically (links are not followed: a link on the way
-/// would have to be in a writable root, where the command could have made it, so the check errs
-/// toward moving the config aside only if the named path leaves the roots as written).
-fn normalize(path: &std::path::Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// `section`, `section "sub"` or the old `section.sub`: the section lower-cased, the
@@ -765,7 +733,7 @@ mod tests {
             Ok(Some("core.worktree".to_string()))
         );
         assert_eq!(
-            normalize(std::path::Path::new("/w/a/.git/../../b/./c")),
+            crate::resolve::lexically_normal(std::path::Path::new("/w/a/.git/../../b/./c")),
             PathBuf::from("/w/b/c")
         );
     }

@@ -364,6 +364,39 @@ fn kind_of(stat: &FileStat) -> FileKind {
     }
 }
 
+/// Where `path` (absolute) leads as the kernel reaches it: its longest existing prefix resolved
+/// (links followed, then `..` taken), and the rest, which does not exist and so holds no link,
+/// appended with its `.` and `..` taken away. `None` when no prefix resolves. Unlike
+/// [`resolve_real`] it names a file that does not exist yet, and holds nothing open: for comparing
+/// a path with resolved roots, not for granting it.
+pub fn resolve_as_far_as_exists(path: &Path) -> Option<PathBuf> {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            let joined = rest.iter().rev().fold(real, |p: PathBuf, n| p.join(n));
+            return Some(lexically_normal(&joined));
+        }
+        rest.push(existing.file_name()?.to_os_string());
+        existing = existing.parent()?;
+    }
+}
+
+/// `path` with `.` and `..` taken away without looking at the file system.
+pub(crate) fn lexically_normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Opens a path the caller trusts (a system directory, the workspace the governor was started in)
 /// with the kernel's own resolution, and names the file it reached: cheaper than
 /// [`resolve_real`], and right wherever `/proc/self` cannot appear.
