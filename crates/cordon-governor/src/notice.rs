@@ -51,9 +51,9 @@ pub enum Notice {
     CheckpointRecorded { id: String, entries: u64 },
     /// The observed checkpoint could not be written: it cannot be rolled back.
     CheckpointIncomplete { id: String, why: String },
-    /// The sandbox moved something aside after the command: a repository's config or hooks
-    /// that would make git run a program (its note, naming the path and where it went).
-    MovedAside(String),
+    /// What the sandbox changed, or could not check, after the command so that git runs nothing
+    /// it chose: a repository's config or hooks moved aside, a worktree's `commondir` put back.
+    RepairedAfterRun(String),
     /// A soft delete moved paths to the trash.
     Trashed { moved: usize, trash_id: String },
     /// What a soft-deleted `rm` says on stderr, as `rm` itself would.
@@ -100,7 +100,7 @@ impl Notice {
                 outside.join(", "),
                 workspace.as_deref().unwrap_or("(none was named)")
             ),
-            Notice::MovedAside(note) => format!("cordon: warning: {note}"),
+            Notice::RepairedAfterRun(note) => format!("cordon: warning: {note}"),
             Notice::ScopesInCacheLayers { scopes } => format!(
                 "cordon: {} {} in a cache: what the command writes there goes to this workspace's cache layer (in cordon's home), not to the cache, and is not checkpointed",
                 scopes.join(", "),

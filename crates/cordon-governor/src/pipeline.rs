@@ -510,10 +510,11 @@ fn run_one(
     let service =
         snapshot::serve_soft_deletes(snapshot, command, within, &mut plan, &mut confinement)?;
     let executed = executor.execute(&plan, &confinement)?;
-    // What the sandbox moved aside after the command (a repository's config or hooks that would
-    // make git run a program, `cordon_sandbox`'s `repos.rs`) is the user's to know at once.
-    for note in moved_aside(&executed.enforcement) {
-        (options.notices)(Notice::MovedAside(note));
+    // What the sandbox changed after the command so that git runs nothing it chose (a
+    // repository's config or hooks moved aside, a worktree's commondir put back) is the user's
+    // to know at once.
+    for note in after_run(&executed.enforcement) {
+        (options.notices)(Notice::RepairedAfterRun(note));
     }
     let mut entry = CommandEntry::of(&executed.report, Some(executed.enforcement));
     entry.soft_delete =
@@ -521,14 +522,13 @@ fn run_one(
     Ok((executed.report, entry))
 }
 
-/// The notes of the sandbox's report that say it moved something aside after the run.
-fn moved_aside(enforcement: &serde_json::Value) -> Vec<String> {
-    enforcement["protected_metadata"]["notes"]
+/// What the sandbox's report says it changed, or could not check, after the run.
+fn after_run(enforcement: &serde_json::Value) -> Vec<String> {
+    enforcement["protected_metadata"]["after_run"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|n| n.as_str())
-        .filter(|n| n.contains("refused-by-cordon"))
         .map(str::to_string)
         .collect()
 }

@@ -191,6 +191,11 @@ pub struct ProtectedReport {
     pub git_dirs: Vec<PathBuf>,
     /// What is not covered: absent names, symlinks, a search that stopped at its cap.
     pub notes: Vec<String>,
+    /// What the supervisor changed, or could not check, once the commands were gone, so that git
+    /// runs nothing they chose: a new worktree's `commondir` put back, a repository's config or
+    /// hooks moved aside (`repos.rs`). One sentence each, for the user to see.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after_run: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

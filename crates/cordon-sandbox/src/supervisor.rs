@@ -1287,9 +1287,9 @@ impl Prepared {
                 let mut r = p.report.clone();
                 // The command's processes are gone: a worktree it made is checked now, and so
                 // is every repository in which it changed what git reads.
-                r.notes
+                r.after_run
                     .extend(crate::protect::settle_new_worktrees(&p.protected));
-                r.notes.extend(git_settled);
+                r.after_run.extend(git_settled);
                 if p.targets.is_empty() {
                     r.status =
                         "nothing to protect: no protected name exists in a writable root".into();

@@ -130,7 +130,7 @@ fn cat39_a_repository_made_during_the_run_cannot_plant_a_program_git_runs() {
     let f = Fixture::new();
     let (code, out, report) = f.sh(Mode::Hardened, &plant(&f.ws, &f.outside));
     assert_eq!((code, out.trim_end()), (0, "planted"), "{out}");
-    let notes = report.enforcement.protected_metadata.notes.join("\n");
+    let notes = report.enforcement.protected_metadata.after_run.join("\n");
 
     // What would run a program was moved aside, and the report says where.
     for (moved, aside) in [
@@ -232,7 +232,7 @@ fn cat39_hard_links_to_git_files_are_refused_and_many_touched_directories_are_al
          git init -q e && git -C e config core.fsmonitor 'touch ../pwned-many' && echo done",
     );
     assert_eq!((code, out.trim_end()), (0, "done"), "{out}");
-    let notes = report.enforcement.protected_metadata.notes.join("\n");
+    let notes = report.enforcement.protected_metadata.after_run.join("\n");
     assert!(
         f.path("e/.git/config.refused-by-cordon").exists(),
         "{notes}"

@@ -438,11 +438,11 @@ fn cat6_a_worktree_made_during_the_run_keeps_the_commondir_git_writes() {
         report
             .enforcement
             .protected_metadata
-            .notes
+            .after_run
             .iter()
             .any(|n| n.contains("wtx") && n.contains("put back")),
         "{:?}",
-        report.enforcement.protected_metadata.notes
+        report.enforcement.protected_metadata.after_run
     );
     // A symlink in its place is replaced, not followed: the file it points at is untouched.
     let outside = tempfile::tempdir().unwrap();
@@ -473,10 +473,10 @@ fn cat6_a_worktree_made_during_the_run_keeps_the_commondir_git_writes() {
         !report
             .enforcement
             .protected_metadata
-            .notes
+            .after_run
             .iter()
             .any(|n| n.contains("wtz")),
         "{:?}",
-        report.enforcement.protected_metadata.notes
+        report.enforcement.protected_metadata.after_run
     );
 }
