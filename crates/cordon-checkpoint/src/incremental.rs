@@ -13,8 +13,9 @@
 //!   (if something is there after all, its state is recorded instead, so a wrong call can never
 //!   make a rollback delete what existed);
 //! - [`Recorder::before_metadata_change`]: `name`'s mode, owner or times are about to change in
-//!   place. Its state is recorded, without what is below it. The write broker as built does not
-//!   mediate `chmod`, `chown` or `utimensat`, so nothing calls this in a real run; the governor
+//!   place. Its state is recorded, without what is below it. The write broker as built places
+//!   the file of a `chmod` or `utimensat` without telling its observer, so nothing calls this in
+//!   a real run; the governor
 //!   takes a full snapshot for a command it sees changing metadata (docs/checkpoints.md).
 //!
 //! The first record of a name wins: what was there before the command is what comes back. A

@@ -657,3 +657,107 @@ fn modes_change_only_inside_the_writable_roots() {
     assert_eq!(o.line, "ok mode=640", "{}", o.describe());
     assert_eq!(probe_bare(&["chmod", &s, "600"]), "ok mode=600");
 }
+
+/// Times and extended attributes are metadata Landlock does not govern either, and a POSIX ACL is
+/// a mode change by another name: `setxattr(system.posix_acl_access)` opened `~/.ssh`'s key to
+/// everyone where `chmod` could not. They go through the broker, which places the file as for
+/// `chmod`.
+#[test]
+fn times_and_extended_attributes_change_only_inside_the_writable_roots() {
+    require_broker!();
+    let ws = workspace();
+    let w = ws.path();
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("id_ed25519");
+    std::fs::write(&secret, "key").unwrap();
+    std::fs::set_permissions(&secret, PermissionsExt::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&secret, w.join("link")).unwrap();
+    let s = path_str(&secret);
+    // An attribute the outside file already has, for the removal to try.
+    assert_eq!(
+        probe_bare(&["setxattr", &s, "user.origin", "user"]),
+        "ok value=user",
+        "extended attributes on the test's filesystem"
+    );
+    let mtime_before = std::fs::metadata(&secret).unwrap().mtime();
+    let conf = hardened().write(w);
+    let link = at(w, "link");
+    let attacks: &[&[&str]] = &[
+        &["utimensat", &s],
+        &["utimensat", &link],
+        &["utimes", &s],
+        &["setxattr", &s, "user.planted", "agent"],
+        &["setxattr", &link, "user.planted", "agent"],
+        &["removexattr", &s, "user.origin"],
+        &["set-acl", &s, "666"],
+        &["set-acl", &link, "666"],
+    ];
+    for attack in attacks {
+        refused(&probe_in(&conf, attack), libc::EACCES, &attack.join(" "));
+    }
+    // By descriptor: the file is readable (its directory granted for reading), not writable.
+    let readable = hardened().write(w).read(outside.path());
+    for attack in [
+        ["futimens", &s, "", ""],
+        ["fsetxattr", &s, "user.planted", "agent"],
+    ] {
+        refused(
+            &probe_in(&readable, &attack),
+            libc::EACCES,
+            &attack.join(" "),
+        );
+    }
+    // A protected name inside the workspace is refused as a write to it would be.
+    let hooks = at(w, ".git/hooks");
+    for attack in [
+        ["utimensat", hooks.as_str(), ""],
+        ["set-acl", hooks.as_str(), "777"],
+    ] {
+        refused(&probe_in(&conf, &attack), EROFS, &attack.join(" "));
+    }
+    // The call that sets an attribute by directory fd and flags struct is not there to go around.
+    refused(
+        &probe_in(&conf, &["setxattrat", &at(w, "file.txt")]),
+        libc::ENOSYS,
+        "setxattrat",
+    );
+    let after = std::fs::metadata(&secret).unwrap();
+    assert_eq!(after.mode() & 0o7777, 0o600);
+    assert_eq!(after.mtime(), mtime_before);
+    assert_eq!(
+        probe_bare(&["setxattr", &s, "user.origin", "user"]),
+        "ok value=user"
+    );
+    assert!(
+        probe_bare(&["setxattr", &s, "user.check", "x"]).starts_with("ok"),
+        "the outside file is still the test's to change"
+    );
+    // Positive controls: the workspace's own file, through the broker (a symlink's own times
+    // too); the outside file with its directory granted for writing; and outside the sandbox.
+    let file = at(w, "file.txt");
+    for control in [
+        vec!["utimensat", file.as_str()],
+        vec!["utimensat-nofollow", link.as_str()],
+        vec!["utimes", file.as_str()],
+        vec!["futimens", file.as_str()],
+    ] {
+        let o = probe_in(&conf, &control);
+        assert_eq!(o.line, "ok mtime=1", "{control:?}: {}", o.describe());
+    }
+    for control in ["setxattr", "fsetxattr"] {
+        let o = probe_in(&conf, &[control, &file, "user.k", "v"]);
+        assert_eq!(o.line, "ok value=v", "{control}: {}", o.describe());
+    }
+    succeeded(
+        &probe_in(&conf, &["removexattr", &file, "user.k"]),
+        "removexattr",
+    );
+    let o = probe_in(&conf, &["set-acl", &file, "640"]);
+    assert_eq!(o.line, "ok mode=640", "{}", o.describe());
+    let granted = hardened().write(w).write(outside.path());
+    let o = probe_in(&granted, &["set-acl", &s, "640"]);
+    assert_eq!(o.line, "ok mode=640", "{}", o.describe());
+    let o = probe_in(&granted, &["utimensat", &s]);
+    assert_eq!(o.line, "ok mtime=1", "{}", o.describe());
+    assert_eq!(probe_bare(&["set-acl", &s, "666"]), "ok mode=666");
+}

@@ -869,8 +869,171 @@ fn broker_action(action: &str, args: &[String]) -> Option<Outcome> {
         "race-create" => race_create(a1, a2, a3.parse().unwrap_or(2000)),
         // Creates N empty files DIR/cN (open O_CREAT, close): the write broker's per-call cost.
         "create-many" => create_many(a1, a2.parse().unwrap_or(1000)),
+        other => return metadata_action(other, args),
+    })
+}
+
+/// Actions that change a file's times or extended attributes (`tests/write_broker.rs`), each
+/// printing what the file then holds: `mtime=SECONDS`, or the attribute's value.
+fn metadata_action(action: &str, args: &[String]) -> Option<Outcome> {
+    let path = cstr(arg(args, 1));
+    let mtime = |path: &CString| {
+        // SAFETY: stat is plain data written by the call.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `path` is NUL-terminated; `st` is a live local.
+        check(
+            unsafe { libc::lstat(path.as_ptr(), &mut st) } as i64,
+            "stat",
+        )
+        .map(|_| format!("mtime={}", st.st_mtime))
+    };
+    // Both times one second after the epoch: visibly not "now".
+    let times = [libc::timespec {
+        tv_sec: 1,
+        tv_nsec: 0,
+    }; 2];
+    Some(match action {
+        // utimensat(AT_FDCWD, PATH, {1, 1}, 0 or AT_SYMLINK_NOFOLLOW).
+        "utimensat" | "utimensat-nofollow" => {
+            let flags = if action == "utimensat" {
+                0
+            } else {
+                libc::AT_SYMLINK_NOFOLLOW
+            };
+            // SAFETY: a single syscall probe; `path` is NUL-terminated, `times` a live local.
+            let rc =
+                unsafe { libc::utimensat(libc::AT_FDCWD, path.as_ptr(), times.as_ptr(), flags) };
+            check(rc as i64, "utimensat").and_then(|_| mtime(&path))
+        }
+        // utimes(PATH, {1, 1}): the x86_64 call with microseconds.
+        #[cfg(target_arch = "x86_64")]
+        "utimes" => {
+            let tv = [libc::timeval {
+                tv_sec: 1,
+                tv_usec: 0,
+            }; 2];
+            // SAFETY: a direct syscall (libc may route `utimes` through `utimensat`); `path` is
+            // NUL-terminated, `tv` a live local.
+            let rc = unsafe { libc::syscall(libc::SYS_utimes, path.as_ptr(), tv.as_ptr()) };
+            check(rc, "utimes").and_then(|_| mtime(&path))
+        }
+        // futimens on PATH opened read-only.
+        "futimens" => {
+            // SAFETY: a single syscall probe; `path` is NUL-terminated.
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
+            check(fd as i64, "open").and_then(|fd| {
+                // SAFETY: `fd` was just opened; `times` is a live local.
+                let rc = unsafe { libc::futimens(fd as i32, times.as_ptr()) };
+                check(rc as i64, "futimens").and_then(|_| mtime(&path))
+            })
+        }
+        // setxattr(PATH, NAME, VALUE), or fsetxattr on PATH opened read-only; prints the value.
+        "setxattr" | "fsetxattr" => {
+            let (name, value) = (cstr(arg(args, 2)), arg(args, 3).as_bytes());
+            let rc = if action == "setxattr" {
+                // SAFETY: a single syscall probe; the strings are NUL-terminated, `value` live.
+                unsafe {
+                    libc::setxattr(
+                        path.as_ptr(),
+                        name.as_ptr(),
+                        value.as_ptr().cast(),
+                        value.len(),
+                        0,
+                    )
+                }
+            } else {
+                // SAFETY: as above.
+                let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
+                if let Err(e) = check(fd as i64, "open") {
+                    return Some(Err(e));
+                }
+                // SAFETY: as above; `fd` was just opened.
+                unsafe { libc::fsetxattr(fd, name.as_ptr(), value.as_ptr().cast(), value.len(), 0) }
+            };
+            check(rc as i64, "setxattr").and_then(|_| read_xattr(&path, &name))
+        }
+        // removexattr(PATH, NAME).
+        "removexattr" => {
+            let name = cstr(arg(args, 2));
+            // SAFETY: a single syscall probe; both strings are NUL-terminated.
+            let rc = unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) };
+            check(rc as i64, "removexattr").map(|_| String::new())
+        }
+        // setxattr(PATH, "system.posix_acl_access", the minimal ACL of MODE): a mode change
+        // by another name. Prints the mode the file then has.
+        "set-acl" => {
+            let mode = u32::from_str_radix(arg(args, 2), 8).unwrap_or(0o644);
+            let acl = minimal_acl(mode);
+            let name = cstr("system.posix_acl_access");
+            // SAFETY: a single syscall probe; the strings are NUL-terminated, `acl` live.
+            let rc = unsafe {
+                libc::setxattr(
+                    path.as_ptr(),
+                    name.as_ptr(),
+                    acl.as_ptr().cast(),
+                    acl.len(),
+                    0,
+                )
+            };
+            check(rc as i64, "setxattr").and_then(|_| {
+                // SAFETY: stat is plain data written by the call.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: `path` is NUL-terminated; `st` is a live local.
+                check(unsafe { libc::stat(path.as_ptr(), &mut st) } as i64, "stat")
+                    .map(|_| format!("mode={:o}", st.st_mode & 0o7777))
+            })
+        }
+        // setxattrat(AT_FDCWD, PATH, 0, "user.x", {"v", 1, 0}, 16): Linux 6.13.
+        "setxattrat" => {
+            let name = cstr("user.x");
+            let value = *b"v";
+            let args: [u64; 2] = [value.as_ptr() as u64, 1];
+            // SAFETY: a single syscall probe; the strings are NUL-terminated, `args` is the
+            // kernel's `struct xattr_args` (value pointer, size 1, flags 0) and live.
+            let rc = unsafe {
+                libc::syscall(
+                    463,
+                    libc::AT_FDCWD,
+                    path.as_ptr(),
+                    0,
+                    name.as_ptr(),
+                    args.as_ptr(),
+                    16,
+                )
+            };
+            check(rc, "setxattrat").map(|_| String::new())
+        }
         _ => return None,
     })
+}
+
+/// The value of the extended attribute `name` of `path`, as text.
+fn read_xattr(path: &CString, name: &CString) -> Outcome {
+    let mut buf = [0u8; 256];
+    // SAFETY: the strings are NUL-terminated; `buf` is live for its length.
+    let n = unsafe {
+        libc::getxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    check(n as i64, "getxattr")
+        .map(|n| format!("value={}", String::from_utf8_lossy(&buf[..n as usize])))
+}
+
+/// A POSIX ACL as the kernel stores it in `system.posix_acl_access` (version 2, then the owner,
+/// group and other entries: tag, permissions, id), equivalent to `mode`.
+fn minimal_acl(mode: u32) -> Vec<u8> {
+    const UNDEFINED_ID: u32 = u32::MAX;
+    let mut acl = 2u32.to_le_bytes().to_vec();
+    for (tag, shift) in [(0x01u16, 6), (0x04, 3), (0x20, 0)] {
+        acl.extend(tag.to_le_bytes());
+        acl.extend((((mode >> shift) & 7) as u16).to_le_bytes());
+        acl.extend(UNDEFINED_ID.to_le_bytes());
+    }
+    acl
 }
 
 fn create_many(dir: &str, n: usize) -> Outcome {

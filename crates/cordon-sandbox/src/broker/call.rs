@@ -5,10 +5,16 @@
 //! the broker ever looks at: another thread of the caller may rewrite the buffer at any moment,
 //! and the kernel, which never performs the call, never reads it again.
 
-use std::ffi::c_void;
+use std::ffi::{c_void, CString};
 
 /// Longest path the kernel accepts, with its NUL.
 const PATH_MAX: usize = libc::PATH_MAX as usize;
+
+/// Longest extended attribute name the kernel accepts, without its NUL (`XATTR_NAME_MAX`).
+const XATTR_NAME_MAX: usize = 255;
+
+/// Largest extended attribute value the kernel accepts (`XATTR_SIZE_MAX`).
+const XATTR_SIZE_MAX: usize = 65536;
 
 /// Where a relative path starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +77,30 @@ pub(crate) enum Call {
         /// False for `fchmodat2` with `AT_SYMLINK_NOFOLLOW`.
         follow: bool,
     },
+    /// `utimensat` (and on x86_64 `utime`, `utimes`, `futimesat`): Landlock governs no times
+    /// either, and a time is part of what a later build or backup trusts.
+    Times {
+        file: PathArg,
+        /// Access and modification times as `(seconds, nanoseconds)`, `UTIME_NOW` and
+        /// `UTIME_OMIT` kept; `None` for "now" (a null pointer).
+        times: Option<[(i64, i64); 2]>,
+        follow: bool,
+    },
+    /// `setxattr`, `lsetxattr`, `fsetxattr`: an extended attribute is metadata Landlock does not
+    /// govern, and `system.posix_acl_access` is a mode change by another name.
+    SetXattr {
+        file: PathArg,
+        follow: bool,
+        name: CString,
+        value: Vec<u8>,
+        flags: i32,
+    },
+    /// `removexattr`, `lremovexattr`, `fremovexattr`.
+    RemoveXattr {
+        file: PathArg,
+        follow: bool,
+        name: CString,
+    },
 }
 
 impl Call {
@@ -87,15 +117,21 @@ impl Call {
             Call::Unlink { dir: true, .. } => "rmdir",
             Call::Truncate { .. } => "truncate",
             Call::Chmod { .. } => "chmod",
+            Call::Times { .. } => "utimensat",
+            Call::SetXattr { .. } => "setxattr",
+            Call::RemoveXattr { .. } => "removexattr",
         }
     }
 
     /// The path the call creates or changes, for the report.
     pub(crate) fn target(&self) -> &[u8] {
         match self {
-            Call::Open { file, .. } | Call::Truncate { file, .. } | Call::Chmod { file, .. } => {
-                &file.path
-            }
+            Call::Open { file, .. }
+            | Call::Truncate { file, .. }
+            | Call::Chmod { file, .. }
+            | Call::Times { file, .. }
+            | Call::SetXattr { file, .. }
+            | Call::RemoveXattr { file, .. } => &file.path,
             Call::Mkdir { dir, .. } => &dir.path,
             Call::Mknod { node, .. } => &node.path,
             Call::Rename { to, .. } | Call::Link { to, .. } => &to.path,
@@ -110,11 +146,36 @@ pub(crate) trait Memory {
     /// The NUL-terminated string at `addr`, without its NUL: `EFAULT` when unreadable,
     /// `ENAMETOOLONG` when longer than `PATH_MAX`.
     fn path(&self, addr: u64) -> Result<Vec<u8>, i32>;
+
+    /// `len` bytes at `addr`: `EFAULT` when any of them is unreadable.
+    fn bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, i32>;
 }
 
 /// A thread's memory through `process_vm_readv` (one syscall per string; the supervisor is the
 /// caller's ancestor, or holds `CAP_SYS_PTRACE`, as `/proc/PID/mem` would also require).
 pub(crate) struct ThreadMemory(pub libc::pid_t);
+
+impl ThreadMemory {
+    /// Reads into `buf` from the caller's `addr`: how many bytes came (a read stops short at an
+    /// unmapped page), or `EFAULT` when none did.
+    fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<usize, i32> {
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast::<c_void>(),
+            iov_len: buf.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut c_void,
+            iov_len: buf.len(),
+        };
+        // SAFETY: `local` covers exactly `buf`; the remote range is only read by the kernel on
+        // the caller's behalf.
+        let n = unsafe { libc::process_vm_readv(self.0, &local, 1, &remote, 1, 0) };
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or(libc::EFAULT)
+    }
+}
 
 impl Memory for ThreadMemory {
     fn path(&self, addr: u64) -> Result<Vec<u8>, i32> {
@@ -129,21 +190,7 @@ impl Memory for ThreadMemory {
             let at = addr + got as u64;
             let to_page_end = 4096 - (at % 4096) as usize;
             let want = to_page_end.min(PATH_MAX - got);
-            let local = libc::iovec {
-                iov_base: buf[got..].as_mut_ptr().cast::<c_void>(),
-                iov_len: want,
-            };
-            let remote = libc::iovec {
-                iov_base: at as *mut c_void,
-                iov_len: want,
-            };
-            // SAFETY: `local` points into `buf`, which has at least `want` bytes from `got`;
-            // the remote range is only read by the kernel on the caller's behalf.
-            let n = unsafe { libc::process_vm_readv(self.0, &local, 1, &remote, 1, 0) };
-            if n <= 0 {
-                return Err(libc::EFAULT);
-            }
-            let n = n as usize;
+            let n = self.read_into(at, &mut buf[got..got + want])?;
             if let Some(end) = buf[got..got + n].iter().position(|&b| b == 0) {
                 buf.truncate(got + end);
                 return Ok(buf);
@@ -151,6 +198,15 @@ impl Memory for ThreadMemory {
             got += n;
         }
         Err(libc::ENAMETOOLONG)
+    }
+
+    fn bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
+        let mut buf = vec![0u8; len];
+        let mut got = 0usize;
+        while got < len {
+            got += self.read_into(addr + got as u64, &mut buf[got..])?;
+        }
+        Ok(buf)
     }
 }
 
@@ -160,7 +216,82 @@ pub(crate) fn decode(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<C
     if let Some(call) = decode_legacy(data, memory)? {
         return Ok(call);
     }
+    if let Some(call) = decode_metadata(data, memory)? {
+        return Ok(call);
+    }
     decode_at(data, memory)
+}
+
+/// The calls that change a file's times or extended attributes, or `None` for any other call.
+fn decode_metadata(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<Option<Call>, i32> {
+    let a = data.args;
+    let nr = libc::c_long::from(data.nr);
+    let args = Args { raw: a, memory };
+    let set_xattr = |file: PathArg, follow: bool| -> Result<Call, i32> {
+        Ok(Call::SetXattr {
+            file,
+            follow,
+            name: args.xattr_name(1)?,
+            value: args.xattr_value(2, 3)?,
+            flags: a[4] as i32,
+        })
+    };
+    let remove_xattr = |file: PathArg, follow: bool| -> Result<Call, i32> {
+        Ok(Call::RemoveXattr {
+            file,
+            follow,
+            name: args.xattr_name(1)?,
+        })
+    };
+    Ok(Some(match nr {
+        libc::SYS_utimensat => {
+            let flags = a[3] as i32;
+            if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+                return Err(libc::EINVAL);
+            }
+            Call::Times {
+                file: args.at_path_or_fd(0, 1, flags)?,
+                times: args.timespecs(2)?,
+                follow: flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_futimesat => Call::Times {
+            file: args.at_path_or_fd(0, 1, 0)?,
+            times: args.timevals(2)?,
+            follow: true,
+        },
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_utimes => Call::Times {
+            file: args.cwd_path(0)?,
+            times: args.timevals(1)?,
+            follow: true,
+        },
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_utime => Call::Times {
+            file: args.cwd_path(0)?,
+            times: args.utimbuf(1)?,
+            follow: true,
+        },
+        libc::SYS_setxattr => set_xattr(args.cwd_path(0)?, true)?,
+        libc::SYS_lsetxattr => set_xattr(args.cwd_path(0)?, false)?,
+        libc::SYS_fsetxattr => set_xattr(held_fd(a[0])?, true)?,
+        libc::SYS_removexattr => remove_xattr(args.cwd_path(0)?, true)?,
+        libc::SYS_lremovexattr => remove_xattr(args.cwd_path(0)?, false)?,
+        libc::SYS_fremovexattr => remove_xattr(held_fd(a[0])?, true)?,
+        _ => return Ok(None),
+    }))
+}
+
+/// A descriptor argument as the file it holds: an empty path from it (as `AT_EMPTY_PATH`).
+fn held_fd(raw: u64) -> Result<PathArg, i32> {
+    match raw as i32 {
+        fd if fd >= 0 => Ok(PathArg {
+            at: Dirfd::Fd(fd),
+            path: Vec::new(),
+        }),
+        _ => Err(libc::EBADF),
+    }
 }
 
 /// The x86_64 calls that name paths relative to the cwd only (`open`, `rename`, ...), or `None`
@@ -306,13 +437,7 @@ fn decode_at(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<Call, i32
         }
         // The descriptor's own file: an empty path from it (as `AT_EMPTY_PATH`).
         libc::SYS_fchmod => Call::Chmod {
-            file: PathArg {
-                at: match a[0] as i32 {
-                    fd if fd >= 0 => Dirfd::Fd(fd),
-                    _ => return Err(libc::EBADF),
-                },
-                path: Vec::new(),
-            },
+            file: held_fd(a[0])?,
             mode: a[1] as u32,
             follow: true,
         },
@@ -349,6 +474,105 @@ impl Args<'_> {
             path: self.path(i)?,
         })
     }
+
+    /// As [`Args::at_path`], for the calls that take a null path (`utimensat`, `futimesat`) or
+    /// an empty one with `AT_EMPTY_PATH` to mean the descriptor's own file.
+    fn at_path_or_fd(&self, dir: usize, i: usize, flags: i32) -> Result<PathArg, i32> {
+        if self.raw[i] == 0 {
+            // A null path names the descriptor's file, and takes no flags.
+            return match dirfd(self.raw[dir])? {
+                Dirfd::Fd(_) if flags == 0 => held_fd(self.raw[dir]),
+                Dirfd::Fd(_) => Err(libc::EINVAL),
+                Dirfd::Cwd => Err(libc::EFAULT),
+            };
+        }
+        let mut file = self.at_path(dir, i)?;
+        if file.path.is_empty() {
+            if flags & libc::AT_EMPTY_PATH == 0 {
+                return Err(libc::ENOENT);
+            }
+            if file.at == Dirfd::Cwd {
+                // `AT_FDCWD` with an empty path: the cwd itself, which the walk names ".".
+                file.path = b".".to_vec();
+            }
+        }
+        Ok(file)
+    }
+
+    /// Argument `i` as `struct timespec[2]`, or `None` for a null pointer ("now").
+    fn timespecs(&self, i: usize) -> Result<Option<[(i64, i64); 2]>, i32> {
+        self.time_pairs(i, 32)
+    }
+
+    /// Argument `i` as `struct timeval[2]` (microseconds), as timespecs; the kernel's range check
+    /// is kept, since the broker's own call could not tell a microsecond from a nanosecond.
+    #[cfg(target_arch = "x86_64")]
+    fn timevals(&self, i: usize) -> Result<Option<[(i64, i64); 2]>, i32> {
+        let pairs = self.time_pairs(i, 32)?;
+        pairs
+            .map(|pair| {
+                let mut out = [(0, 0); 2];
+                for (to, (sec, usec)) in out.iter_mut().zip(pair) {
+                    if !(0..1_000_000).contains(&usec) {
+                        return Err(libc::EINVAL);
+                    }
+                    *to = (sec, usec * 1000);
+                }
+                Ok(out)
+            })
+            .transpose()
+    }
+
+    /// Argument `i` as `struct utimbuf` (two whole seconds), as timespecs.
+    #[cfg(target_arch = "x86_64")]
+    fn utimbuf(&self, i: usize) -> Result<Option<[(i64, i64); 2]>, i32> {
+        Ok(self.time_pairs(i, 16)?.map(|pair| {
+            // `struct utimbuf` is two `time_t`: the pairs read as (actime, modtime), (0, 0).
+            let [(access, modification), _] = pair;
+            [(access, 0), (modification, 0)]
+        }))
+    }
+
+    /// `len` bytes (16 or 32) at argument `i` read as native-endian `i64`s, paired, missing
+    /// words zero; `None` for a null pointer.
+    fn time_pairs(&self, i: usize, len: usize) -> Result<Option<[(i64, i64); 2]>, i32> {
+        if self.raw[i] == 0 {
+            return Ok(None);
+        }
+        let bytes = self.memory.bytes(self.raw[i], len)?;
+        let mut words = bytes
+            .chunks_exact(8)
+            .map(|w| i64::from_ne_bytes(w.try_into().unwrap_or_default()))
+            .chain(std::iter::repeat(0));
+        let mut pair = || (words.next().unwrap_or(0), words.next().unwrap_or(0));
+        Ok(Some([pair(), pair()]))
+    }
+
+    /// Argument `i` as an extended attribute's name: `ERANGE` when empty or too long, as the
+    /// kernel answers.
+    fn xattr_name(&self, i: usize) -> Result<CString, i32> {
+        let name = self.path(i).map_err(|e| match e {
+            libc::ENAMETOOLONG => libc::ERANGE,
+            other => other,
+        })?;
+        if name.is_empty() || name.len() > XATTR_NAME_MAX {
+            return Err(libc::ERANGE);
+        }
+        CString::new(name).map_err(|_| libc::ERANGE)
+    }
+
+    /// Arguments `value` and `size` as an extended attribute's value: `E2BIG` past the kernel's
+    /// largest.
+    fn xattr_value(&self, value: usize, size: usize) -> Result<Vec<u8>, i32> {
+        let size = usize::try_from(self.raw[size]).map_err(|_| libc::E2BIG)?;
+        if size > XATTR_SIZE_MAX {
+            return Err(libc::E2BIG);
+        }
+        if size == 0 {
+            return Ok(Vec::new());
+        }
+        self.memory.bytes(self.raw[value], size)
+    }
 }
 
 /// A directory fd argument (an `int`; `AT_FDCWD` is the cwd).
@@ -364,7 +588,7 @@ fn dirfd(raw: u64) -> Result<Dirfd, i32> {
 mod tests {
     use super::*;
 
-    /// Strings at fake addresses.
+    /// Strings and byte blocks at fake addresses.
     struct Fake(Vec<(u64, &'static [u8])>);
     impl Memory for Fake {
         fn path(&self, addr: u64) -> Result<Vec<u8>, i32> {
@@ -374,6 +598,150 @@ mod tests {
                 .map(|(_, s)| s.to_vec())
                 .ok_or(libc::EFAULT)
         }
+
+        fn bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
+            self.0
+                .iter()
+                .find(|(a, s)| *a == addr && s.len() >= len)
+                .map(|(_, s)| s[..len].to_vec())
+                .ok_or(libc::EFAULT)
+        }
+    }
+
+    /// Two native-endian pairs of `i64`, as `struct timespec[2]` or `struct timeval[2]` lie.
+    fn pairs(words: [i64; 4]) -> &'static [u8] {
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        Box::leak(bytes.into_boxed_slice())
+    }
+
+    #[test]
+    fn decodes_time_changes_by_path_by_descriptor_and_for_now() {
+        let cwd = (libc::AT_FDCWD as u32) as u64;
+        let mem = Fake(vec![
+            (0x10, b"f"),
+            (0x20, pairs([5, 6, 7, libc::UTIME_OMIT])),
+            (0x30, b""),
+        ]);
+        let nofollow = libc::AT_SYMLINK_NOFOLLOW as u64;
+        let call = data(libc::SYS_utimensat, [cwd, 0x10, 0x20, nofollow, 0, 0]);
+        assert_eq!(
+            decode(&call, &mem),
+            Ok(Call::Times {
+                file: PathArg {
+                    at: Dirfd::Cwd,
+                    path: b"f".to_vec()
+                },
+                times: Some([(5, 6), (7, libc::UTIME_OMIT)]),
+                follow: false,
+            })
+        );
+        // A null path is the descriptor's own file (`futimens`); null times are "now".
+        let futimens = data(libc::SYS_utimensat, [4, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            decode(&futimens, &mem),
+            Ok(Call::Times {
+                file: PathArg {
+                    at: Dirfd::Fd(4),
+                    path: Vec::new()
+                },
+                times: None,
+                follow: true,
+            })
+        );
+        let null_with_flags = data(libc::SYS_utimensat, [4, 0, 0, nofollow, 0, 0]);
+        assert_eq!(decode(&null_with_flags, &mem), Err(libc::EINVAL));
+        let null_at_cwd = data(libc::SYS_utimensat, [cwd, 0, 0, 0, 0, 0]);
+        assert_eq!(decode(&null_at_cwd, &mem), Err(libc::EFAULT));
+        let empty = data(libc::SYS_utimensat, [cwd, 0x30, 0, 0, 0, 0]);
+        assert_eq!(decode(&empty, &mem), Err(libc::ENOENT));
+        let empty_path = libc::AT_EMPTY_PATH as u64;
+        let here = data(libc::SYS_utimensat, [cwd, 0x30, 0, empty_path, 0, 0]);
+        assert!(matches!(decode(&here, &mem), Ok(Call::Times { file, .. }) if file.path == b"."));
+        let bad_flags = data(libc::SYS_utimensat, [cwd, 0x10, 0, 0x8000_0000, 0, 0]);
+        assert_eq!(decode(&bad_flags, &mem), Err(libc::EINVAL));
+        let unreadable_times = data(libc::SYS_utimensat, [cwd, 0x10, 0x99, 0, 0, 0]);
+        assert_eq!(decode(&unreadable_times, &mem), Err(libc::EFAULT));
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn decodes_the_legacy_time_calls_into_nanoseconds() {
+        let mem = Fake(vec![
+            (0x10, b"f"),
+            (0x20, pairs([5, 6, 7, 8])),
+            (0x40, pairs([5, 1_000_000, 7, 8])),
+        ]);
+        let times = |call| match decode(&call, &mem) {
+            Ok(Call::Times { times, .. }) => Ok(times),
+            other => other.map(|_| None),
+        };
+        let utimes = data(libc::SYS_utimes, [0x10, 0x20, 0, 0, 0, 0]);
+        assert_eq!(times(utimes), Ok(Some([(5, 6000), (7, 8000)])));
+        let futimesat = data(libc::SYS_futimesat, [3, 0x10, 0x20, 0, 0, 0]);
+        assert_eq!(times(futimesat), Ok(Some([(5, 6000), (7, 8000)])));
+        // `struct utimbuf` holds whole seconds: access 5, modification 6.
+        let utime = data(libc::SYS_utime, [0x10, 0x20, 0, 0, 0, 0]);
+        assert_eq!(times(utime), Ok(Some([(5, 0), (6, 0)])));
+        let out_of_range = data(libc::SYS_utimes, [0x10, 0x40, 0, 0, 0, 0]);
+        assert_eq!(times(out_of_range), Err(libc::EINVAL));
+        let now = data(libc::SYS_utime, [0x10, 0, 0, 0, 0, 0]);
+        assert_eq!(times(now), Ok(None));
+    }
+
+    #[test]
+    fn decodes_extended_attributes_with_the_kernels_limits() {
+        let long: &'static [u8] = Box::leak(vec![b'n'; 256].into_boxed_slice());
+        let mem = Fake(vec![
+            (0x10, b"f"),
+            (0x20, b"user.k"),
+            (0x30, b"value"),
+            (0x40, long),
+            (0x50, b""),
+        ]);
+        let set = data(libc::SYS_lsetxattr, [0x10, 0x20, 0x30, 3, 1, 0]);
+        assert_eq!(
+            decode(&set, &mem),
+            Ok(Call::SetXattr {
+                file: PathArg {
+                    at: Dirfd::Cwd,
+                    path: b"f".to_vec()
+                },
+                follow: false,
+                name: CString::new("user.k").unwrap(),
+                value: b"val".to_vec(),
+                flags: 1,
+            })
+        );
+        let by_fd = data(libc::SYS_fremovexattr, [6, 0x20, 0, 0, 0, 0]);
+        assert_eq!(
+            decode(&by_fd, &mem),
+            Ok(Call::RemoveXattr {
+                file: PathArg {
+                    at: Dirfd::Fd(6),
+                    path: Vec::new()
+                },
+                follow: true,
+                name: CString::new("user.k").unwrap(),
+            })
+        );
+        // An empty value needs no readable pointer.
+        let empty = data(libc::SYS_setxattr, [0x10, 0x20, 0, 0, 0, 0]);
+        assert!(
+            matches!(decode(&empty, &mem), Ok(Call::SetXattr { value, .. }) if value.is_empty())
+        );
+        let long_name = data(libc::SYS_setxattr, [0x10, 0x40, 0x30, 1, 0, 0]);
+        assert_eq!(decode(&long_name, &mem), Err(libc::ERANGE));
+        let no_name = data(libc::SYS_removexattr, [0x10, 0x50, 0, 0, 0, 0]);
+        assert_eq!(decode(&no_name, &mem), Err(libc::ERANGE));
+        let too_big = data(libc::SYS_setxattr, [0x10, 0x20, 0x30, 65537, 0, 0]);
+        assert_eq!(decode(&too_big, &mem), Err(libc::E2BIG));
+        let unreadable = data(libc::SYS_setxattr, [0x10, 0x20, 0x30, 64, 0, 0]);
+        assert_eq!(decode(&unreadable, &mem), Err(libc::EFAULT));
+        let bad_fd = data(
+            libc::SYS_fsetxattr,
+            [(-1i32 as u32) as u64, 0x20, 0x30, 1, 0, 0],
+        );
+        assert_eq!(decode(&bad_fd, &mem), Err(libc::EBADF));
     }
 
     fn data(nr: libc::c_long, args: [u64; 6]) -> libc::seccomp_data {

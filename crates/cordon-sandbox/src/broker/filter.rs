@@ -1,12 +1,12 @@
 //! The listener's BPF program when the write broker is on: the exec family (when recording) and
-//! every syscall that creates, changes or removes a directory entry, a file's contents or its mode
-//! go to the supervisor; everything else is allowed.
+//! every syscall that creates, changes or removes a directory entry, a file's contents, its mode,
+//! its times or its extended attributes go to the supervisor; everything else is allowed.
 //!
 //! `open`/`openat` go to the supervisor only when their flags ask for writing, creating or
 //! truncating (`O_WRONLY`, `O_RDWR`, `O_CREAT`, `O_TRUNC`) and not for `O_PATH` (the kernel ignores
 //! the other flags then): a plain read-only open never leaves the kernel. `openat2` keeps its
 //! flags in memory a filter cannot read, so it fails with `ENOSYS` and libc falls back to
-//! `openat`. A foreign ABI (i386 `int 0x80`, arm32) or an x32 syscall number kills the process,
+//! `openat`; `setxattrat` and `removexattrat` fail the same way, for `setxattr` and the rest. A foreign ABI (i386 `int 0x80`, arm32) or an x32 syscall number kills the process,
 //! as the hardened arch guard does, so no second table of syscall numbers can reach the kernel
 //! unmediated even if this program were installed alone.
 
@@ -38,6 +38,16 @@ pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
     ("fchmod", libc::SYS_fchmod),
     ("fchmodat", libc::SYS_fchmodat),
     ("fchmodat2", libc::SYS_fchmodat2),
+    ("utime", libc::SYS_utime),
+    ("utimes", libc::SYS_utimes),
+    ("futimesat", libc::SYS_futimesat),
+    ("utimensat", libc::SYS_utimensat),
+    ("setxattr", libc::SYS_setxattr),
+    ("lsetxattr", libc::SYS_lsetxattr),
+    ("fsetxattr", libc::SYS_fsetxattr),
+    ("removexattr", libc::SYS_removexattr),
+    ("lremovexattr", libc::SYS_lremovexattr),
+    ("fremovexattr", libc::SYS_fremovexattr),
 ];
 #[cfg(target_arch = "aarch64")]
 pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
@@ -51,6 +61,23 @@ pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
     ("fchmod", libc::SYS_fchmod),
     ("fchmodat", libc::SYS_fchmodat),
     ("fchmodat2", libc::SYS_fchmodat2),
+    ("utimensat", libc::SYS_utimensat),
+    ("setxattr", libc::SYS_setxattr),
+    ("lsetxattr", libc::SYS_lsetxattr),
+    ("fsetxattr", libc::SYS_fsetxattr),
+    ("removexattr", libc::SYS_removexattr),
+    ("lremovexattr", libc::SYS_lremovexattr),
+    ("fremovexattr", libc::SYS_fremovexattr),
+];
+
+/// Calls answered `ENOSYS`, as a kernel without them would, so callers fall back to a mediated
+/// form: `openat2` keeps its flags in memory a filter cannot read, and `setxattrat` and
+/// `removexattrat` (Linux 6.13; numbered alike on every architecture, and not yet in `libc`)
+/// would change extended attributes past the broker.
+pub(crate) const UNAVAILABLE: &[(&str, libc::c_long)] = &[
+    ("openat2", libc::SYS_openat2),
+    ("setxattrat", 463),
+    ("removexattrat", 466),
 ];
 
 /// Opens whose flags decide: the syscall and the argument that holds the flags.
@@ -120,12 +147,9 @@ pub(crate) fn program(record_execs: bool) -> BpfProgram {
             code.push(Jump(JEQ_K, nr as u32, Label::Notify, Label::Next));
         }
     }
-    code.push(Jump(
-        JEQ_K,
-        libc::SYS_openat2 as u32,
-        Label::Enosys,
-        Label::Next,
-    ));
+    for &(_, nr) in UNAVAILABLE {
+        code.push(Jump(JEQ_K, nr as u32, Label::Enosys, Label::Next));
+    }
     for &(_, nr, arg) in MEDIATED_OPENS {
         code.push(Jump(JEQ_K, nr as u32, Label::FlagsIn(arg), Label::Next));
     }
@@ -282,10 +306,13 @@ mod tests {
             }
             want.sort_unstable();
             assert_eq!(notified, want, "record_execs {record}");
-            assert_eq!(
-                run(&p, libc::SYS_openat2, [0; 6]),
-                libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32
-            );
+            for &(name, nr) in UNAVAILABLE {
+                assert_eq!(
+                    run(&p, nr, [0; 6]),
+                    libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+                    "{name}"
+                );
+            }
             assert_eq!(run(&p, libc::SYS_read, [0; 6]), ALLOW);
         }
     }

@@ -550,7 +550,50 @@ impl Broker {
             Call::Rename { from, to, flags } => self.rename(walker, bases, from, to, *flags),
             Call::Link { from, to, flags } => Self::link(walker, bases, from, to, *flags),
             Call::Truncate { file, length } => self.truncate(walker, bases, file, *length),
-            Call::Chmod { file, mode, follow } => self.chmod(walker, bases, file, *mode, *follow),
+            // Linux keeps no mode on a symlink, and refuses it every extended attribute an
+            // unprivileged caller could set (`user.*` only on files and directories, ACLs not at
+            // all); the worker reaches the file through a magic link, which would follow one.
+            Call::Chmod { file, mode, follow } => self.change_metadata(
+                walker,
+                bases,
+                file,
+                *follow,
+                Some(libc::EOPNOTSUPP),
+                |object| Op::Chmod {
+                    object,
+                    mode: *mode,
+                },
+            ),
+            Call::Times {
+                file,
+                times,
+                follow,
+            } => self.change_metadata(walker, bases, file, *follow, None, |object| Op::Times {
+                object,
+                times: *times,
+            }),
+            Call::SetXattr {
+                file,
+                follow,
+                name,
+                value,
+                flags,
+            } => self.change_metadata(walker, bases, file, *follow, Some(libc::EPERM), |object| {
+                Op::SetXattr {
+                    object,
+                    name: name.clone(),
+                    value: value.clone(),
+                    flags: *flags,
+                }
+            }),
+            Call::RemoveXattr { file, follow, name } => {
+                self.change_metadata(walker, bases, file, *follow, Some(libc::EPERM), |object| {
+                    Op::RemoveXattr {
+                        object,
+                        name: name.clone(),
+                    }
+                })
+            }
         }
     }
 
@@ -912,19 +955,22 @@ impl Broker {
         Ok(Submission::new(op, vec![object.fd], After::Nothing))
     }
 
-    /// A mode change, which Landlock does not govern: the broker places the file (by path, or
-    /// the one a descriptor holds) and changes it only inside the paths Landlock lets the
-    /// command write, so a command cannot open a credential, cordon's home or a system file to
-    /// other users (`chmod 0666 ~/.ssh/id_rsa`, `fchmod` of `/etc/passwd` opened for reading
-    /// where it runs as root). Elsewhere: EACCES. The worker changes the inode the broker
+    /// A change of metadata Landlock does not govern (a mode, times, extended attributes): the
+    /// broker places the file (by path, or the one a descriptor holds) and lets the worker
+    /// change it only inside the paths Landlock lets the command write, so a command cannot open
+    /// a credential, cordon's home or a system file to other users (`chmod 0666 ~/.ssh/id_rsa`,
+    /// the same by a POSIX ACL, `fchmod` of `/etc/passwd` opened for reading where it runs as
+    /// root) or change what they hold beside their contents. Elsewhere: EACCES. A symlink gets
+    /// `on_symlink` when the call cannot apply to one. The worker changes the inode the broker
     /// reached, through its descriptor.
-    fn chmod(
+    fn change_metadata(
         &mut self,
         walker: &mut Walker<'_>,
         bases: &Bases,
         file: &PathArg,
-        mode: u32,
         follow: bool,
+        on_symlink: Option<i32>,
+        op: impl FnOnce(RawFd) -> Op,
     ) -> Result<Submission, Denial> {
         let resolved = if file.path.is_empty() {
             // `fchmod`, `AT_EMPTY_PATH`: the file the caller's descriptor holds.
@@ -944,20 +990,16 @@ impl Broker {
             Resolved::Entry { existing: None, .. } => return Err(Denial::Errno(libc::ENOENT)),
             Resolved::Object(object) => object,
         };
-        if object.kind() == libc::S_IFLNK {
-            // Linux keeps no mode on a symlink.
-            return Err(Denial::Errno(libc::EOPNOTSUPP));
+        if let (libc::S_IFLNK, Some(errno)) = (object.kind(), on_symlink) {
+            return Err(Denial::Errno(errno));
         }
         // A pipe, socket or other anonymous inode (a held descriptor only) has no path anyone
-        // else can reach it by: its mode is the command's own business.
+        // else can reach it by: its metadata is the command's own business.
         let anonymous = fd_path(object.fd.as_fd()).is_ok_and(|p| !p.is_absolute());
         if !anonymous && !self.roots.changeable(object.fd.as_fd()) {
             return Err(Denial::Errno(libc::EACCES));
         }
-        let op = Op::Chmod {
-            object: object.fd.as_raw_fd(),
-            mode,
-        };
+        let op = op(object.fd.as_raw_fd());
         Ok(Submission::new(op, vec![object.fd], After::Nothing))
     }
 
@@ -1155,9 +1197,12 @@ impl Bases {
             umask,
         };
         let args: Vec<&PathArg> = match call {
-            Call::Open { file, .. } | Call::Truncate { file, .. } | Call::Chmod { file, .. } => {
-                vec![file]
-            }
+            Call::Open { file, .. }
+            | Call::Truncate { file, .. }
+            | Call::Chmod { file, .. }
+            | Call::Times { file, .. }
+            | Call::SetXattr { file, .. }
+            | Call::RemoveXattr { file, .. } => vec![file],
             Call::Mkdir { dir, .. } => vec![dir],
             Call::Mknod { node, .. } => vec![node],
             Call::Symlink { link, .. } => vec![link],

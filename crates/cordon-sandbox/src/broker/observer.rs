@@ -16,7 +16,8 @@
 //! moved, put back the pre-images of what was changed or removed. A file is handed over for its
 //! contents once per inode and run ([`Victim::first_time`]); entries the command created itself are
 //! never handed over (undoing their creation removes them). Not told: changes of mode, owner,
-//! times or extended attributes of existing files (`chmod`, `chown`, `utimensat`, `setxattr` are not
+//! times or extended attributes of existing files (the broker places the file of a `chmod`,
+//! `utimensat` or `setxattr` only to refuse one outside the writable roots; `chown` is not
 //! mediated), Unix sockets created by `bind`, and writes through files opened before the run
 //! (the sandbox passes none but stdio).
 

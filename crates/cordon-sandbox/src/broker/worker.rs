@@ -88,6 +88,22 @@ pub(crate) enum Op {
         object: RawFd,
         mode: u32,
     },
+    /// Access and modification times of the file itself (a symlink too, held by an `O_PATH`
+    /// descriptor); `None` for "now".
+    Times {
+        object: RawFd,
+        times: Option<[(i64, i64); 2]>,
+    },
+    SetXattr {
+        object: RawFd,
+        name: CString,
+        value: Vec<u8>,
+        flags: i32,
+    },
+    RemoveXattr {
+        object: RawFd,
+        name: CString,
+    },
 }
 
 #[derive(Debug)]
@@ -393,7 +409,47 @@ fn perform(op: Op, umask_now: &mut Option<u32>) -> Outcome {
             // SAFETY: `path` is NUL-terminated.
             done(unsafe { libc::chmod(path.as_ptr(), mode) })
         }
+        Op::Times { object, times } => set_times(object, times),
+        Op::SetXattr {
+            object,
+            name,
+            value,
+            flags,
+        } => {
+            let path = magic(object);
+            // SAFETY: `path` and `name` are NUL-terminated; `value` is live for `value.len()`
+            // bytes.
+            done(unsafe {
+                libc::setxattr(
+                    path.as_ptr(),
+                    name.as_ptr(),
+                    value.as_ptr().cast(),
+                    value.len(),
+                    flags,
+                )
+            })
+        }
+        Op::RemoveXattr { object, name } => {
+            let path = magic(object);
+            // SAFETY: `path` and `name` are NUL-terminated.
+            done(unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) })
+        }
     }
+}
+
+/// `utimensat` of the file `object` holds, with an empty path: the descriptor's own file, a
+/// symlink included, never one a link leads on to.
+fn set_times(object: RawFd, times: Option<[(i64, i64); 2]>) -> Outcome {
+    let spec = times.map(|pair| {
+        pair.map(|(sec, nsec)| libc::timespec {
+            tv_sec: sec,
+            tv_nsec: nsec,
+        })
+    });
+    let ptr = spec.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+    // SAFETY: the path is an empty NUL-terminated string; `ptr` is null or points at two live
+    // timespecs; `object` is a live descriptor.
+    done(unsafe { libc::utimensat(object, c"".as_ptr(), ptr, libc::AT_EMPTY_PATH) })
 }
 
 /// Opens a file the caller holds anew, through its `/proc/thread-self/fd` name.
