@@ -474,16 +474,22 @@ impl Holes {
         self.mounted.iter().any(|m| within(closed, m))
     }
 
-    /// `Err(NeverGranted)` when a rule with `access` on `path` would open a hole itself.
-    /// Whether any hole, closed, read-only or mounted over, lies strictly beneath `path`.
-    pub(crate) fn any_beneath(&self, path: &Path) -> bool {
-        self.closed
-            .iter()
-            .chain(&self.read_only)
-            .chain(&self.mounted)
-            .any(|n| within(n, path) && n.as_path() != path)
+    /// Whether a hole lies strictly beneath `path` that a cache layer over it (one rule for the
+    /// whole overlay) would open: a read-only path, or a closed one that exists and has no
+    /// stand-in mounted over it. A stand-in is mounted over the overlay's own path and holds
+    /// there; a closed path that does not exist could only be made in the layer, which the
+    /// user's own tools never read.
+    pub(crate) fn unlayerable_beneath(&self, path: &Path) -> bool {
+        let beneath = |n: &&PathBuf| within(n, path) && n.as_path() != path;
+        self.read_only.iter().any(|n| beneath(&n))
+            || self
+                .closed
+                .iter()
+                .filter(beneath)
+                .any(|n| !self.hidden_by_mount(n) && std::fs::symlink_metadata(n).is_ok())
     }
 
+    /// `Err(NeverGranted)` when a rule with `access` on `path` would open a hole itself.
     fn refuse(&self, path: &Path, access: Access) -> Result<(), Error> {
         if access == Access::List {
             return Ok(());
