@@ -25,7 +25,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::{OsStr, OsString};
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -234,10 +234,13 @@ fn list(dir: &Path, rules: &Rules<'_>) -> Listing {
 
 fn read_memory(path: &Path, key: &[u8]) -> Option<Memory> {
     let file = std::fs::File::open(path).ok()?;
-    if file.metadata().ok()?.len() > MAX_MEMORY_BYTES {
+    let mut bytes = Vec::new();
+    file.take(MAX_MEMORY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    if bytes.len() as u64 > MAX_MEMORY_BYTES {
         return None;
     }
-    let bytes = std::fs::read(path).ok()?;
     let mut r = Reader(&bytes);
     if r.take(MAGIC.len())? != MAGIC || r.u32()? != VERSION || r.bytes()? != key {
         return None;
