@@ -25,6 +25,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::{OsStr, OsString};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read as _, Write as _};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -89,10 +90,35 @@ struct Seen {
     listing: Listing,
 }
 
+/// FNV-1a: the memory's keys are paths, thousands a run, and the standard SipHash was a tenth
+/// of the search's time; no key comes from anyone who gains by colliding them (a command that
+/// filled the workspace with colliding names would slow only its own runs).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const PRIME: u64 = 0x0100_0000_01b3;
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(PRIME);
+        }
+        self.0 = hash;
+    }
+}
+
 /// What earlier runs left: directories by path, and the credential-named files they found.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Memory {
-    dirs: HashMap<PathBuf, Seen>,
+    dirs: HashMap<PathBuf, Seen, BuildHasherDefault<Fnv>>,
     files: Vec<PathBuf>,
 }
 
@@ -108,10 +134,12 @@ pub(crate) struct Rules<'a> {
 /// Searches `roots` (real paths of directories), with the memory kept at `memory` if given.
 pub(crate) fn search(roots: &[PathBuf], rules: &Rules<'_>, memory: Option<&Path>) -> Searched {
     let key = cordon_core::hash::sha256_hex(&rules.key);
-    let old = memory
+    let mut old = memory
         .and_then(|path| read_memory(path, key.as_bytes()))
         .unwrap_or_default();
     let mut new = Memory::default();
+    new.dirs.reserve(old.dirs.len());
+    let mut changed = false;
     let mut found = Searched::default();
     let mut budget = MAX_SEARCHED_DIRS;
     let settled_before = SystemTime::now()
@@ -141,13 +169,15 @@ pub(crate) fn search(roots: &[PathBuf], rules: &Rules<'_>, memory: Option<&Path>
             }
             budget -= 1;
             let ctime = (now.ctime(), now.ctime_nsec());
-            let listing = match old.dirs.get(&dir) {
+            // Taken out of the old memory, not copied: what is left there at the end is gone.
+            let listing = match old.dirs.remove(&dir) {
                 Some(seen) if seen.ino == now.ino() && seen.ctime == ctime => {
                     found.reused += 1;
-                    seen.listing.clone()
+                    seen.listing
                 }
                 _ => {
                     found.read += 1;
+                    changed = true;
                     list(&dir, rules)
                 }
             };
@@ -159,48 +189,50 @@ pub(crate) fn search(roots: &[PathBuf], rules: &Rules<'_>, memory: Option<&Path>
                 .extend(listing.never_files.iter().map(|name| dir.join(name)));
             queue.extend(listing.subdirs.iter().map(|name| dir.join(name)));
             if ctime.0 < settled_before {
-                new.dirs.insert(
-                    dir,
-                    Seen {
-                        ino: now.ino(),
-                        ctime,
-                        listing,
-                    },
-                );
+                let seen = Seen {
+                    ino: now.ino(),
+                    ctime,
+                    listing,
+                };
+                new.dirs.insert(dir, seen);
+            } else {
+                changed = true;
             }
         }
     }
     remember_files(&mut found, &old, &mut new, roots);
-    if let Some(path) = memory {
-        if new != old {
-            // A memory that cannot be written costs the next run time, not safety.
-            let _ = write_memory(path, key.as_bytes(), &new);
-        }
+    changed |= !old.dirs.is_empty() || new.files != old.files;
+    if let (Some(path), true) = (memory, changed) {
+        // A memory that cannot be written costs the next run time, not safety.
+        let _ = write_memory(path, key.as_bytes(), &new);
     }
     found
 }
 
 /// Adds the files earlier runs found that still exist under the roots, and remembers every
-/// credential-named file found now or then.
+/// credential-named file found now or then: those seen first stay first, so files a command
+/// makes later cannot push the user's own out of the memory's [`MAX_REMEMBERED_FILES`].
 fn remember_files(found: &mut Searched, old: &Memory, new: &mut Memory, roots: &[PathBuf]) {
-    let mut seen: HashSet<PathBuf> = found.never_files.iter().cloned().collect();
+    let mut kept: Vec<PathBuf> = Vec::new();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
     for file in &old.files {
-        if seen.contains(file) || !roots.iter().any(|r| file.starts_with(r)) {
+        if !roots.iter().any(|r| file.starts_with(r)) || seen.contains(file) {
             continue;
         }
         let still_there = std::fs::symlink_metadata(file)
             .is_ok_and(|m| m.file_type().is_file() || m.file_type().is_symlink());
         if still_there {
             seen.insert(file.clone());
-            found.never_files.push(file.clone());
+            kept.push(file.clone());
         }
     }
-    new.files = found
-        .never_files
-        .iter()
-        .take(MAX_REMEMBERED_FILES)
-        .cloned()
-        .collect();
+    for file in std::mem::take(&mut found.never_files) {
+        if seen.insert(file.clone()) {
+            kept.push(file);
+        }
+    }
+    new.files = kept.iter().take(MAX_REMEMBERED_FILES).cloned().collect();
+    found.never_files = kept;
 }
 
 /// Reads one directory.
@@ -487,6 +519,32 @@ mod tests {
         let forgetful = search(std::slice::from_ref(&w), &rules(&g), None);
         assert!(forgetful.truncated);
         assert!(forgetful.never_files.is_empty());
+    }
+
+    #[test]
+    fn files_made_later_cannot_push_a_seen_secret_out_of_the_memory() {
+        let ws = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let memory = home.path().join("m");
+        let w = ws.path().to_path_buf();
+        std::fs::create_dir_all(w.join("zz")).unwrap();
+        std::fs::write(w.join("zz/.env"), "S=1").unwrap();
+        let g = globs();
+        search(std::slice::from_ref(&w), &rules(&g), Some(&memory));
+        // More credential-named files than the memory keeps, all found before the secret.
+        for i in 0..=MAX_REMEMBERED_FILES {
+            std::fs::write(w.join(format!("k{i}.pem")), "").unwrap();
+        }
+        let found = search(std::slice::from_ref(&w), &rules(&g), Some(&memory));
+        assert_eq!(found.never_files.len(), MAX_REMEMBERED_FILES + 2);
+        let kept = read_memory(
+            &memory,
+            cordon_core::hash::sha256_hex(&rules(&g).key).as_bytes(),
+        )
+        .unwrap()
+        .files;
+        assert_eq!(kept.len(), MAX_REMEMBERED_FILES);
+        assert_eq!(kept[0], w.join("zz/.env"));
     }
 
     #[test]
