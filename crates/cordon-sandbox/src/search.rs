@@ -28,11 +28,13 @@ use std::ffi::{OsStr, OsString};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read as _, Write as _};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cordon_core::name_glob::NameGlobs;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{fstatat, Mode};
 
 /// How many directories the search looks at, over all writable roots, before it stops. A
 /// directory remembered unchanged costs one `stat` (about a microsecond), one read again about
@@ -118,7 +120,8 @@ impl Hasher for Fnv {
 /// What earlier runs left: directories by path, and the credential-named files they found.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Memory {
-    dirs: HashMap<PathBuf, Seen, BuildHasherDefault<Fnv>>,
+    /// Keyed by the directory's path as bytes (`PathBuf`'s own hash walks its components).
+    dirs: HashMap<OsString, Seen, BuildHasherDefault<Fnv>>,
     files: Vec<PathBuf>,
 }
 
@@ -147,12 +150,18 @@ pub(crate) fn search(roots: &[PathBuf], rules: &Rules<'_>, memory: Option<&Path>
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     for root in roots {
-        let Ok(meta) = std::fs::metadata(root) else {
+        // Each directory is looked at relative to its root: a path walk from `/` for every one
+        // was most of the search's time.
+        let Ok(root_fd) = nix::fcntl::open(
+            root.as_path(),
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) else {
             continue;
         };
-        if !meta.is_dir() {
+        let Ok(root_stat) = nix::sys::stat::fstat(&root_fd) else {
             continue;
-        }
+        };
         let mut queue = VecDeque::from([root.clone()]);
         while let Some(dir) = queue.pop_front() {
             if budget == 0 {
@@ -161,17 +170,22 @@ pub(crate) fn search(roots: &[PathBuf], rules: &Rules<'_>, memory: Option<&Path>
             }
             // Looked at before it is read (see the module comment). Not across filesystems:
             // another mount is another project's business.
-            let Ok(now) = std::fs::symlink_metadata(&dir) else {
+            let relative = match dir.strip_prefix(root) {
+                Ok(r) if r.as_os_str().is_empty() => Path::new("."),
+                Ok(r) => r,
+                Err(_) => continue,
+            };
+            let Ok(now) = fstatat(&root_fd, relative, AtFlags::AT_SYMLINK_NOFOLLOW) else {
                 continue;
             };
-            if now.dev() != meta.dev() || !now.is_dir() {
+            if now.st_dev != root_stat.st_dev || now.st_mode & libc::S_IFMT != libc::S_IFDIR {
                 continue;
             }
             budget -= 1;
-            let ctime = (now.ctime(), now.ctime_nsec());
+            let (ino, ctime) = (now.st_ino, (now.st_ctime, now.st_ctime_nsec));
             // Taken out of the old memory, not copied: what is left there at the end is gone.
-            let listing = match old.dirs.remove(&dir) {
-                Some(seen) if seen.ino == now.ino() && seen.ctime == ctime => {
+            let listing = match old.dirs.remove(dir.as_os_str()) {
+                Some(seen) if seen.ino == ino && seen.ctime == ctime => {
                     found.reused += 1;
                     seen.listing
                 }
@@ -190,11 +204,11 @@ pub(crate) fn search(roots: &[PathBuf], rules: &Rules<'_>, memory: Option<&Path>
             queue.extend(listing.subdirs.iter().map(|name| dir.join(name)));
             if ctime.0 < settled_before {
                 let seen = Seen {
-                    ino: now.ino(),
+                    ino,
                     ctime,
                     listing,
                 };
-                new.dirs.insert(dir, seen);
+                new.dirs.insert(dir.into_os_string(), seen);
             } else {
                 changed = true;
             }
@@ -279,7 +293,7 @@ fn read_memory(path: &Path, key: &[u8]) -> Option<Memory> {
     }
     let mut memory = Memory::default();
     for _ in 0..r.u32()? {
-        let dir = r.path()?;
+        let dir = r.path()?.into_os_string();
         let ino = r.u64()?;
         let ctime = (r.i64()?, r.i64()?);
         let has_git = r.take(1)? == [1];
@@ -314,7 +328,7 @@ fn write_memory(path: &Path, key: &[u8], memory: &Memory) -> std::io::Result<()>
     put_bytes(&mut w, key);
     put_len(&mut w, memory.dirs.len());
     for (dir, seen) in &memory.dirs {
-        put_bytes(&mut w, dir.as_os_str().as_bytes());
+        put_bytes(&mut w, dir.as_bytes());
         w.extend(seen.ino.to_le_bytes());
         w.extend(seen.ctime.0.to_le_bytes());
         w.extend(seen.ctime.1.to_le_bytes());
@@ -574,7 +588,7 @@ mod tests {
         let path = home.path().join("m");
         let mut memory = Memory::default();
         memory.dirs.insert(
-            PathBuf::from("/w/a"),
+            OsString::from("/w/a"),
             Seen {
                 ino: 7,
                 ctime: (-3, 999),
