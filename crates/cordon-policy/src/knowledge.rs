@@ -100,6 +100,15 @@ pub struct CommandSpec {
     pub destructive: Option<bool>,
     #[serde(default)]
     pub destructive_flags: Vec<String>,
+    /// `false`: the paths it is given to write are only created or have their metadata changed
+    /// (`mkdir`, `touch`, `chmod`, `ln` without `-f`), never replaced. By default a path named as
+    /// a write (an operand, a write option, a `sed` `w` file) may be overwritten, so the command
+    /// is destructive: what it names may hold data it replaces.
+    pub overwrites: Option<bool>,
+    /// Write options whose value is a directory the program builds, caches or extracts in
+    /// (`cargo --target-dir`, `sort -T`), not a file it replaces.
+    #[serde(default)]
+    pub directory_options: Vec<String>,
     #[serde(default)]
     pub inline_code_flags: Vec<String>,
     pub text_args: Option<bool>,
@@ -190,6 +199,8 @@ impl CommandSpec {
             also_writes: join(&self.also_writes, &sub.also_writes),
             destructive: sub.destructive.or(self.destructive),
             destructive_flags: join(&self.destructive_flags, &sub.destructive_flags),
+            overwrites: sub.overwrites.or(self.overwrites),
+            directory_options: join(&self.directory_options, &sub.directory_options),
             inline_code_flags: join(&self.inline_code_flags, &sub.inline_code_flags),
             text_args: sub.text_args.or(self.text_args),
             flag_aliases: {
@@ -442,5 +453,30 @@ mod tests {
         assert!(BUILTIN_TABLE.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(builtin.get("no-such-program"), None);
         assert_eq!(builtin.get(""), None);
+    }
+
+    /// A directory option is a write option whose value is a directory: listed as one alone it
+    /// would be an option cordon does not model, and no write at all.
+    #[test]
+    fn every_directory_option_is_a_write_option() {
+        fn check(name: &str, spec: &CommandSpec, inherited: &[String]) {
+            let writes: Vec<String> = inherited
+                .iter()
+                .chain(&spec.write_options)
+                .cloned()
+                .collect();
+            for option in &spec.directory_options {
+                assert!(writes.contains(option), "{name}: {option}");
+            }
+            for (sub, entry) in &spec.subcommands {
+                check(&format!("{name} {sub}"), entry, &writes);
+            }
+        }
+        let Entries::Parsed(from_yaml) = Knowledge::parse(BUILTIN).unwrap().entries else {
+            panic!("a parsed knowledge base");
+        };
+        for (program, spec) in &from_yaml {
+            check(program, spec, &[]);
+        }
     }
 }

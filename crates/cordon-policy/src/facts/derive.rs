@@ -54,6 +54,9 @@ pub(super) struct Derived<'a> {
     pub network: bool,
     pub inline_code: bool,
     pub destructive: bool,
+    /// A path was named as written (an operand, a write option, a program text's output file):
+    /// what is there may be replaced, unless the program only creates (`overwrites: false`).
+    pub overwrites: bool,
     pub tags: Vec<String>,
     pub unresolved: Vec<String>,
     /// Why the command is unknown although its program is known.
@@ -139,6 +142,7 @@ pub(crate) fn derive(
         network: false,
         inline_code: false,
         destructive: false,
+        overwrites: false,
         tags: Vec::new(),
         unresolved: command.unresolved.clone(),
         unmodelled: Vec::new(),
@@ -366,7 +370,13 @@ fn option_values(d: &mut Derived, parsed: &Parsed) {
                 .unresolved
                 .push(format!("the path `{}` is computed at run time", value.text)),
             OptionKind::Read => d.path(&value.text, Access::Read),
-            OptionKind::Write => d.path(&value.text, Access::Write),
+            OptionKind::Write => {
+                d.path(&value.text, Access::Write);
+                // A directory it works in (`--target-dir`) is not a file it replaces.
+                if !d.spec.directory_options.iter().any(|o| o == name) {
+                    d.overwrites = true;
+                }
+            }
             OptionKind::Code => d.inline_code = true,
             OptionKind::Program if !value.is_static => d
                 .unresolved
@@ -490,6 +500,7 @@ fn operands(d: &mut Derived, parsed: &Parsed, flags: &[String], paths_under: Opt
         };
         if let Some(access) = access {
             d.path(text, access);
+            d.overwrites |= access == Access::Write;
         }
     }
     if operands.len() <= skip {
@@ -652,7 +663,9 @@ fn finish(
     }
     let spec = &d.spec;
     let network = d.network || spec.network.unwrap_or(false);
-    let destructive = d.destructive || is_destructive(spec, command, &flags);
+    let destructive = d.destructive
+        || is_destructive(spec, command, &flags)
+        || (d.overwrites && spec.overwrites != Some(false));
     let tags = tags_of(spec, &d.tags, command, &program);
     let inline_code = d.inline_code || spec.tags.iter().any(|t| t == "inline_code");
     let effect = spec.effect.unwrap_or(EffectType::TransformLocal);
