@@ -617,6 +617,24 @@ fn is_destructive(spec: &CommandSpec, command: &SimpleCommand, flags: &[String])
         })
 }
 
+/// The tag of a command that runs code from a file cordon does not read: a script, a Makefile's
+/// recipes, a package's scripts, a project's tests. It may delete or overwrite whatever it can
+/// write, so the default pack checkpoints it when the kernel confines it.
+pub(crate) const RUNS_UNSEEN_CODE: &str = "runs_unseen_code";
+
+/// Whether the command runs code from a file: a program named by its path (`./build.sh`), a
+/// shell or an interpreter given a script (`bash del.sh`, `python3 x.py`; not `python3 -c`,
+/// which is inline code), or a program that runs files of its working directory (`make` its
+/// Makefile, `npm test` the package's scripts, `pytest` its conftest.py) or a project's tests.
+fn runs_unseen_code(d: &Derived, program: &str) -> bool {
+    let spec = &d.spec;
+    let tagged = |tag: &str| spec.tags.iter().any(|t| t == tag);
+    program.starts_with('/')
+        || !spec.runs_files.is_empty()
+        || tagged("runs_project_code")
+        || (tagged("runs_script") && !d.inline_code && !d.reads.is_empty())
+}
+
 /// The command's tags: the knowledge base's, those derived, and `privileged` and
 /// `local_executable` where they hold.
 fn tags_of(
@@ -661,6 +679,9 @@ fn finish(
             push_unique(&mut d.hosts, host);
         }
     }
+    if runs_unseen_code(&d, &program) {
+        push_unique(&mut d.tags, RUNS_UNSEEN_CODE.to_string());
+    }
     let spec = &d.spec;
     let network = d.network || spec.network.unwrap_or(false);
     let destructive = d.destructive
@@ -670,6 +691,7 @@ fn finish(
     let inline_code = d.inline_code || spec.tags.iter().any(|t| t == "inline_code");
     let effect = spec.effect.unwrap_or(EffectType::TransformLocal);
     let read_only = d.known
+        && !command.runs_injected_code
         && effect == EffectType::Observe
         && d.writes.is_empty()
         && !inline_code
