@@ -26,6 +26,7 @@ use std::time::{Instant, SystemTime};
 
 use cordon_checkpoint::{Request as SnapshotRequest, Signer, Store, Summary};
 use cordon_core::contract::Command;
+use cordon_policy::native::CordonReason;
 use cordon_policy::shell;
 use cordon_sandbox::{
     CommandReport, CommandStatus, Confinement, Plan, StreamReport, Substitute, WriteObserver,
@@ -34,6 +35,7 @@ use cordon_sandbox::{
 use serde_json::{json, Value};
 
 use crate::confinement::literal_prefix;
+use crate::decision::Reason;
 use crate::extension::CommandEntry;
 use crate::notice::{Notice, Notices};
 use crate::observed::Recording;
@@ -69,6 +71,10 @@ pub struct Taking<'a> {
     /// scope inside one is left out, since the command changes the layer and not the cache, and
     /// a rollback would write what the layer held into the cache the user's own tools run.
     pub layered: &'a [PathBuf],
+    /// The workspace the hardened run's envelope lets the command write (`None` in local mode
+    /// and under a CSC profile). What the front end could not name lands there, so the
+    /// checkpoint covers it ([`scope_of`]).
+    pub writable_workspace: Option<&'a Path>,
 }
 
 /// A checkpoint of the run: taken before it (a full snapshot), or recorded during it (observed).
@@ -157,17 +163,16 @@ pub fn take(
                 .into(),
         )
     })?;
-    let (in_caches, scopes): (Vec<PathBuf>, Vec<PathBuf>) = request
-        .write_scope()
-        .iter()
-        .map(|p| literal_prefix(p))
-        .partition(|scope| {
-            !taking.layered.is_empty() && {
-                let real = cordon_sandbox::resolve_as_far_as_exists(scope);
-                let real = real.as_deref().unwrap_or(scope);
-                taking.layered.iter().any(|cache| real.starts_with(cache))
-            }
-        });
+    let (in_caches, scopes): (Vec<PathBuf>, Vec<PathBuf>) =
+        scope_of(request, &taking, &places.checkpoints)
+            .into_iter()
+            .partition(|scope| {
+                !taking.layered.is_empty() && {
+                    let real = cordon_sandbox::resolve_as_far_as_exists(scope);
+                    let real = real.as_deref().unwrap_or(scope);
+                    taking.layered.iter().any(|cache| real.starts_with(cache))
+                }
+            });
     if !in_caches.is_empty() {
         notices(Notice::ScopesInCacheLayers {
             scopes: in_caches.iter().map(|p| p.display().to_string()).collect(),
@@ -230,6 +235,45 @@ pub fn take(
         });
     }
     Ok(Some(taken))
+}
+
+/// What the checkpoint covers: the request's write scope (each path reduced to its literal
+/// prefix, as the sandbox does), and in a hardened run the envelope's writable workspace when
+///
+/// - the checkpoint is observed: it costs what the command changes, not what the scope holds,
+///   so it covers everything in the workspace the kernel lets the command change; or
+/// - the front end could not name what the command writes: a write target computed at run time
+///   (`for f in *.rs; do cp "$f" "$f.bak"; done`, `mkdir -p $OUT`), a script it cannot read
+///   (`sh del.sh`, `BASH_ENV=f bash -c true`), which leave the write scope empty or the decision
+///   bounded by the envelope (`ENVELOPE_BOUNDED`), and were blocked for having nothing to
+///   restore before.
+///
+/// In local mode nothing is added: what the front end cannot resolve is asked there. Nor is a
+/// workspace that holds the checkpoint store (cordon's home kept inside it): a checkpoint may
+/// not cover its own store, so such a run keeps the scope the front end named.
+fn scope_of(request: &RunRequest, taking: &Taking<'_>, store: &Path) -> Vec<PathBuf> {
+    let mut scopes: Vec<PathBuf> = request
+        .write_scope()
+        .iter()
+        .map(|p| literal_prefix(p))
+        .collect();
+    let holds_store = |workspace: &Path| {
+        let real = |p: &Path| {
+            cordon_sandbox::resolve_as_far_as_exists(p).unwrap_or_else(|| p.to_path_buf())
+        };
+        real(store).starts_with(real(workspace))
+    };
+    if let Some(workspace) = taking.writable_workspace.filter(|w| !holds_store(w)) {
+        let bounded = request
+            .decision
+            .reason_codes
+            .contains(&Reason::Cordon(CordonReason::EnvelopeBounded));
+        let unnamed = scopes.is_empty() || bounded;
+        if (taking.observe || unnamed) && !scopes.iter().any(|s| s == workspace) {
+            scopes.push(workspace.to_path_buf());
+        }
+    }
+    scopes
 }
 
 /// Programs that change a name's mode, owner, times or attributes in place: calls the write

@@ -131,6 +131,8 @@ fn code_cordon_cannot_read_is_checkpointed_in_hardened_mode_red_team_round_3() {
         ("pytest", Allow),
         ("python3 -m pytest -q tests", Allow),
         ("cd sub && make", Allow),
+        ("go test ./...", Allow),
+        ("go run ./cmd/tool", Allow),
     ] {
         let decision = assert_outcome(text, CONFINED, AllowWithCheckpoint);
         assert!(!decision.commands.is_empty(), "{text}: nothing was judged");
@@ -144,8 +146,8 @@ fn code_cordon_cannot_read_is_checkpointed_in_hardened_mode_red_team_round_3() {
         "bash -c 'ls -la'",
         "cargo test",
         "cargo build --release",
-        "go test ./...",
         "go vet ./...",
+        "go build ./...",
         "true",
         "IFS=, read -r a b < notes.csv",
     ] {
