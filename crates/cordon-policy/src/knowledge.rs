@@ -105,6 +105,16 @@ pub struct CommandSpec {
     /// a write (an operand, a write option, a `sed` `w` file) may be overwritten, so the command
     /// is destructive: what it names may hold data it replaces.
     pub overwrites: Option<bool>,
+    /// Flags that keep the command off the network (`pip install --no-index`, `npm ci
+    /// --offline`): with one given, and no host named and no list read from a file
+    /// (`lists_options`), the command neither uses the network nor fetches.
+    #[serde(default)]
+    pub offline_flags: Vec<String>,
+    /// Options whose value is a file listing more of what the command fetches (`pip install -r
+    /// requirements.txt`), which may name hosts cordon does not read: an offline flag then
+    /// proves nothing.
+    #[serde(default)]
+    pub lists_options: Vec<String>,
     /// Write options whose value is a directory the program builds, caches or extracts in
     /// (`cargo --target-dir`, `sort -T`), not a file it replaces.
     #[serde(default)]
@@ -200,6 +210,8 @@ impl CommandSpec {
             destructive: sub.destructive.or(self.destructive),
             destructive_flags: join(&self.destructive_flags, &sub.destructive_flags),
             overwrites: sub.overwrites.or(self.overwrites),
+            offline_flags: join(&self.offline_flags, &sub.offline_flags),
+            lists_options: join(&self.lists_options, &sub.lists_options),
             directory_options: join(&self.directory_options, &sub.directory_options),
             inline_code_flags: join(&self.inline_code_flags, &sub.inline_code_flags),
             text_args: sub.text_args.or(self.text_args),
@@ -269,6 +281,7 @@ impl CommandSpec {
             || listed(&self.flags)
             || listed(&self.write_flags)
             || listed(&self.destructive_flags)
+            || listed(&self.offline_flags)
             || self.flag_aliases.contains_key(name)
             || self.is_short_flag(name)
             || self.is_number_flag(name)

@@ -1198,3 +1198,74 @@ fn output_operands_and_options_are_overwrites_red_team_round_3() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Red team, round 3: offline work asked as if it used the network. An offline flag keeps a
+/// command off the network only when nothing else it is given can reach one: a URL, a
+/// `--find-links` URL, a VCS requirement, or a requirements file cordon does not read.
+#[test]
+fn offline_installs_and_builds_run_and_what_can_reach_the_network_still_asks() {
+    let table: &[(&str, Outcome)] = &[
+        ("pip install -e . --no-index", Outcome::AllowWithCheckpoint),
+        (
+            "pip install --no-index --find-links ./wheels pkg",
+            Outcome::AllowWithCheckpoint,
+        ),
+        (
+            "pip install --no-index -f /srv/wheels pkg",
+            Outcome::AllowWithCheckpoint,
+        ),
+        (
+            "pip3 install --no-index --find-links=wheels/ pkg",
+            Outcome::AllowWithCheckpoint,
+        ),
+        ("npm ci --offline", Outcome::AllowWithCheckpoint),
+        ("npm install --offline", Outcome::AllowWithCheckpoint),
+        ("pnpm install --offline", Outcome::Allow),
+        ("yarn install --offline", Outcome::Allow),
+        ("cargo build --offline", Outcome::Allow),
+        ("GOFLAGS=-mod=vendor go build ./...", Outcome::Allow),
+        (
+            "GOFLAGS='-mod=vendor -trimpath' go vet ./...",
+            Outcome::Allow,
+        ),
+        ("GOPROXY=off go build ./...", Outcome::Allow),
+        // What can still reach the network asks.
+        ("pip install -e .", Outcome::Ask),
+        (
+            "pip install --no-index --find-links https://example.com/w pkg",
+            Outcome::Ask,
+        ),
+        (
+            "pip install --no-index git+https://github.com/o/r",
+            Outcome::Ask,
+        ),
+        ("pip install --no-index -r requirements.txt", Outcome::Ask),
+        (
+            "pip install --no-index https://example.com/x.whl",
+            Outcome::Ask,
+        ),
+        (
+            "npm install --offline git+https://github.com/o/r",
+            Outcome::Ask,
+        ),
+        ("npm install --prefer-offline", Outcome::Ask),
+        ("npm ci", Outcome::Ask),
+        ("cargo fetch", Outcome::Ask),
+        ("go mod download", Outcome::Ask),
+        // A GOFLAGS value that runs a program or downloads is not modelled: asked.
+        ("GOFLAGS=-toolexec=./x go build ./...", Outcome::Ask),
+        ("GOFLAGS=-mod=mod go build ./...", Outcome::Ask),
+    ];
+    let mut wrong = Vec::new();
+    for (text, expected) in table {
+        let (got, sentence) = judged(text);
+        if got != *expected {
+            wrong.push(format!(
+                "{text:?}: expected {}, got {} — {sentence}",
+                expected.as_str(),
+                got.as_str()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -617,6 +617,21 @@ fn is_destructive(spec: &CommandSpec, command: &SimpleCommand, flags: &[String])
         })
 }
 
+/// Whether an offline flag keeps the command off the network (`pip install --no-index -e .`,
+/// `npm ci --offline`): one is given, the command names no host (a URL, `--find-links
+/// https://…`, `git+https://…`), and it reads no list of what to fetch (`-r requirements.txt`,
+/// which may name a URL cordon does not read).
+fn stays_offline(spec: &CommandSpec, d: &Derived, flags: &[String]) -> bool {
+    let given = |list: &[String]| {
+        list.iter().any(|o| {
+            flags
+                .iter()
+                .any(|f| f == o || f.starts_with(&format!("{o}=")))
+        })
+    };
+    given(&spec.offline_flags) && d.hosts.is_empty() && !d.network && !given(&spec.lists_options)
+}
+
 /// The tag of a command that runs code from a file cordon does not read: a script, a Makefile's
 /// recipes, a package's scripts, a project's tests. It may delete or overwrite whatever it can
 /// write, so the default pack checkpoints it when the kernel confines it.
@@ -683,13 +698,17 @@ fn finish(
         push_unique(&mut d.tags, RUNS_UNSEEN_CODE.to_string());
     }
     let spec = &d.spec;
-    let network = d.network || spec.network.unwrap_or(false);
+    let offline = stays_offline(spec, &d, &flags);
+    let network = d.network || (spec.network.unwrap_or(false) && !offline);
     let destructive = d.destructive
         || is_destructive(spec, command, &flags)
         || (d.overwrites && spec.overwrites != Some(false));
     let tags = tags_of(spec, &d.tags, command, &program);
     let inline_code = d.inline_code || spec.tags.iter().any(|t| t == "inline_code");
-    let effect = spec.effect.unwrap_or(EffectType::TransformLocal);
+    let effect = match spec.effect.unwrap_or(EffectType::TransformLocal) {
+        EffectType::FetchExternal if offline => EffectType::TransformLocal,
+        effect => effect,
+    };
     let read_only = d.known
         && !command.runs_injected_code
         && effect == EffectType::Observe
