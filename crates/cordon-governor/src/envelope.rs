@@ -336,6 +336,9 @@ fn closed_paths_of(globs: &PolicyGlobs, source: &EnvelopeSource) -> EnvelopePath
 /// Where, in cordon's home, each workspace keeps its cache layers.
 pub const CACHE_LAYERS_DIR: &str = "layers";
 
+/// Where, in cordon's home, the run-start search remembers each workspace's directories.
+pub const SEARCH_MEMORY_DIR: &str = "search";
+
 /// The envelope of a native or Cedar policy: the workspace and all the paths.
 fn with_workspace(paths: &EnvelopePaths, evidence: Vec<PathBuf>) -> Result<Envelope, String> {
     Envelope::builder(&paths.workspace)
@@ -349,6 +352,9 @@ fn with_workspace(paths: &EnvelopePaths, evidence: Vec<PathBuf>) -> Result<Envel
         // the cache the user's own tools run code from is never written (cordon_sandbox's
         // `layers.rs`).
         .cache_layers(paths.cordon_home.join(CACHE_LAYERS_DIR))
+        // The search for files named like credentials reads again only what changed since the
+        // last run (cordon_sandbox's `search.rs`).
+        .search_memory(paths.cordon_home.join(SEARCH_MEMORY_DIR))
         .reads(paths.reads.iter().cloned())
         .build()
         .map_err(|e| format!("the policy's envelope cannot be built: {e}"))

@@ -54,6 +54,9 @@ pub enum Notice {
     /// What the sandbox changed, or could not check, after the command so that git runs nothing
     /// it chose: a repository's config or hooks moved aside, a worktree's `commondir` put back.
     RepairedAfterRun(String),
+    /// What the sandbox could not protect for this run: its search for repositories and files
+    /// named like credentials stopped short.
+    ProtectionIncomplete(String),
     /// A soft delete moved paths to the trash.
     Trashed { moved: usize, trash_id: String },
     /// What a soft-deleted `rm` says on stderr, as `rm` itself would.
@@ -100,7 +103,9 @@ impl Notice {
                 outside.join(", "),
                 workspace.as_deref().unwrap_or("(none was named)")
             ),
-            Notice::RepairedAfterRun(note) => format!("cordon: warning: {note}"),
+            Notice::RepairedAfterRun(note) | Notice::ProtectionIncomplete(note) => {
+                format!("cordon: warning: {}", visible(note))
+            }
             Notice::ScopesInCacheLayers { scopes } => format!(
                 "cordon: {} {} in a cache: what the command writes there goes to this workspace's cache layer (in cordon's home), not to the cache, and is not checkpointed",
                 scopes.join(", "),

@@ -511,10 +511,13 @@ fn run_one(
     let service =
         snapshot::serve_soft_deletes(snapshot, command, within, &mut plan, &mut confinement)?;
     let executed = executor.execute(&plan, &confinement)?;
-    // What the sandbox changed after the command so that git runs nothing it chose (a
-    // repository's config or hooks moved aside, a worktree's commondir put back) is the user's
-    // to know at once.
-    for note in after_run(&executed.enforcement) {
+    // What the sandbox could not protect (a search cut short), and what it changed after the
+    // command so that git runs nothing it chose (a repository's config or hooks moved aside, a
+    // worktree's commondir put back), are the user's to know at once.
+    for note in protected_notes(&executed.enforcement, "warnings") {
+        (options.notices)(Notice::ProtectionIncomplete(note));
+    }
+    for note in protected_notes(&executed.enforcement, "after_run") {
         (options.notices)(Notice::RepairedAfterRun(note));
     }
     let mut entry = CommandEntry::of(&executed.report, Some(executed.enforcement));
@@ -523,9 +526,10 @@ fn run_one(
     Ok((executed.report, entry))
 }
 
-/// What the sandbox's report says it changed, or could not check, after the run.
-fn after_run(enforcement: &serde_json::Value) -> Vec<String> {
-    enforcement["protected_metadata"]["after_run"]
+/// One list of sentences of the sandbox's report on protected paths: `warnings` (what it could
+/// not protect) or `after_run` (what it changed, or could not check, after the run).
+fn protected_notes(enforcement: &serde_json::Value, list: &str) -> Vec<String> {
+    enforcement["protected_metadata"][list]
         .as_array()
         .into_iter()
         .flatten()

@@ -56,7 +56,7 @@ pub struct Envelope {
     pub never: Vec<PathBuf>,
     /// File-name globs closed wherever such a file exists in a writable root when the run starts
     /// (`.env`, `*.pem`): an empty read-only file is mounted over each one found (the search of
-    /// `protect.rs`: up to [`crate::MAX_WALK_DEPTH`] levels, [`crate::MAX_WALK_DIRS`] directories).
+    /// `search.rs`: every directory, up to [`crate::MAX_SEARCHED_DIRS`]), unless git tracks it.
     pub never_names: Vec<String>,
     /// Paths never written, even beneath a writable root, but readable (shell start-up files,
     /// git's user configuration: programs read them, and writing them runs code later).
@@ -66,6 +66,10 @@ pub struct Envelope {
     /// cache itself stays as the user's own tools left it. Without it the caches are written
     /// directly.
     pub layers: Option<PathBuf>,
+    /// The file, inside a never path, where the run-start search remembers this workspace's
+    /// directories between runs (`search.rs`), so a directory unchanged since is not read again.
+    /// Without it every directory is read on every run.
+    pub search_memory: Option<PathBuf>,
     /// What the builder left out, and why (an absent cache, a toolchain inside a never path).
     pub notes: Vec<String>,
 }
@@ -95,6 +99,7 @@ pub struct EnvelopeBuilder {
     read_only: Vec<PathBuf>,
     caches: Vec<PathBuf>,
     cache_layers: Option<PathBuf>,
+    search_memory: Option<PathBuf>,
     reads: Vec<PathBuf>,
 }
 
@@ -184,6 +189,15 @@ impl EnvelopeBuilder {
         self
     }
 
+    /// The directory where the run-start search keeps what it remembers of each workspace
+    /// (`search.rs`): it must lie inside cordon's home or another never path, or a command could
+    /// make the search overlook a secret.
+    #[must_use]
+    pub fn search_memory(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.search_memory = Some(dir.into());
+        self
+    }
+
     /// Toolchains and other trees the policy lets every command read and execute.
     #[must_use]
     pub fn reads<I, P>(mut self, paths: I) -> Self
@@ -266,21 +280,43 @@ impl EnvelopeBuilder {
         // Every writable root after the workspace is a cache.
         let workspaces = usize::from(self.workspace.is_some());
         envelope.caches = envelope.write.iter().skip(workspaces).cloned().collect();
+        let key = layer_key(envelope.write.first(), workspaces);
         if let Some(dir) = &self.cache_layers {
-            if !dir.is_absolute() || refuse_if_never(dir, &envelope.never).is_ok() {
-                return Err(Error::Envelope(format!(
-                    "the cache layers directory {} must be absolute and lie inside cordon's \
-                     home or another never path, or a command could write a layer directly",
-                    dir.display()
-                )));
-            }
-            envelope.layers = Some(dir.join(layer_key(envelope.write.first(), workspaces)));
+            inside_never(
+                dir,
+                &envelope.never,
+                "the cache layers directory",
+                "write a layer",
+            )?;
+            envelope.layers = Some(dir.join(&key));
+        }
+        if let Some(dir) = &self.search_memory {
+            inside_never(
+                dir,
+                &envelope.never,
+                "the search memory directory",
+                "hide a secret",
+            )?;
+            envelope.search_memory = Some(dir.join(&key));
         }
         Ok(envelope)
     }
 }
 
-/// The name of a workspace's own layers directory: a digest of its real path, so two workspaces
+/// Refuses a directory of cordon's own state that a command could reach: it must be absolute and
+/// lie inside a never path.
+fn inside_never(dir: &Path, never: &[PathBuf], what: &str, or_else: &str) -> Result<(), Error> {
+    if !dir.is_absolute() || refuse_if_never(dir, never).is_ok() {
+        return Err(Error::Envelope(format!(
+            "{what} {} must be absolute and lie inside cordon's home or another never path, or \
+             a command could {or_else}",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The name of a workspace's own layers directory and search memory: a digest of its real path, so two workspaces
 /// never share a layer (what one run planted in a cache must not run in another workspace's
 /// commands, which may write that workspace).
 fn layer_key(workspace: Option<&PathBuf>, workspaces: usize) -> String {
@@ -438,16 +474,22 @@ impl Holes {
         self.mounted.iter().any(|m| within(closed, m))
     }
 
-    /// `Err(NeverGranted)` when a rule with `access` on `path` would open a hole itself.
-    /// Whether any hole, closed, read-only or mounted over, lies strictly beneath `path`.
-    pub(crate) fn any_beneath(&self, path: &Path) -> bool {
-        self.closed
-            .iter()
-            .chain(&self.read_only)
-            .chain(&self.mounted)
-            .any(|n| within(n, path) && n.as_path() != path)
+    /// Whether a hole lies strictly beneath `path` that a cache layer over it (one rule for the
+    /// whole overlay) would open: a read-only path, or a closed one that exists and has no
+    /// stand-in mounted over it. A stand-in is mounted over the overlay's own path and holds
+    /// there; a closed path that does not exist could only be made in the layer, which the
+    /// user's own tools never read.
+    pub(crate) fn unlayerable_beneath(&self, path: &Path) -> bool {
+        let beneath = |n: &&PathBuf| within(n, path) && n.as_path() != path;
+        self.read_only.iter().any(|n| beneath(&n))
+            || self
+                .closed
+                .iter()
+                .filter(beneath)
+                .any(|n| !self.hidden_by_mount(n) && std::fs::symlink_metadata(n).is_ok())
     }
 
+    /// `Err(NeverGranted)` when a rule with `access` on `path` would open a hole itself.
     fn refuse(&self, path: &Path, access: Access) -> Result<(), Error> {
         if access == Access::List {
             return Ok(());

@@ -354,16 +354,18 @@ impl Planner<'_> {
 
     /// A cache under the workspace's layers: read-only here, and writable only through the layer
     /// mounted over it for the run (`layers.rs`), which the supervisor grants once it is mounted.
-    /// A cache with a closed or read-only path beneath it stays read-only: Landlock would grant
-    /// the whole layer, holes included. So does a cache that holds the workspace, whose writes
-    /// would go into the layer. A cache beneath another one is covered by that one's layer.
+    /// A cache with a read-only path beneath it, or a closed one no stand-in covers, stays
+    /// read-only: Landlock would grant the whole layer, holes included (a closed file such as
+    /// `~/.cache/huggingface/token` is stood in for over the overlay's own path, and holds). So
+    /// does a cache that holds the workspace, whose writes would go into the layer. A cache
+    /// beneath another one is covered by that one's layer.
     fn layer(&mut self, real: RealPath) -> Result<(), Error> {
         let shown = real.path().to_path_buf();
         self.add(real, Access::Read)?;
-        if self.holes.any_beneath(&shown) {
+        if self.holes.unlayerable_beneath(&shown) {
             self.report.notes.push(format!(
-                "the cache {} holds a closed or read-only path, so it gets no layer and is \
-                 read-only",
+                "the cache {} holds a read-only path, or a closed one with no stand-in, so it \
+                 gets no layer and is read-only",
                 shown.display()
             ));
             return Ok(());

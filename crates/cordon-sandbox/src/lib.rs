@@ -31,6 +31,7 @@ mod env;
 mod envelope;
 mod error;
 mod filesystem;
+mod git_index;
 mod kernel;
 mod layers;
 mod netns_pool;
@@ -41,6 +42,7 @@ mod report;
 mod repos;
 mod resolve;
 mod scope;
+mod search;
 mod seccomp;
 mod spawn;
 mod supervisor;
@@ -63,7 +65,7 @@ pub use processes::{
     MAX_ARGS as MAX_RECORDED_ARGS, MAX_ARGV_BYTES as MAX_RECORDED_ARGV_BYTES,
     MAX_PROCESSES as MAX_RECORDED_PROCESSES, MAX_TREE_ARGV_BYTES as MAX_RECORDED_TREE_ARGV_BYTES,
 };
-pub use protect::{Protected, MAX_WALK_DEPTH, MAX_WALK_DIRS, PROTECTED_NAMES, WALK_SKIPPED};
+pub use protect::{Protected, PROTECTED_NAMES};
 pub use report::{
     BrokerRefusal, BrokerReport, CacheLayerReport, CgroupReport, CommandReport, CommandStatus,
     EnforcementReport, EnvReport, EnvelopeReport, GrantReport, LandlockReport, NetworkReport,
@@ -72,6 +74,7 @@ pub use report::{
 };
 pub use resolve::{resolve_as_far_as_exists, resolve_real, FileKind, RealPath, MAX_SYMLINKS};
 pub use scope::resolve_scope;
+pub use search::{MAX_SEARCHED_DIRS, SEARCH_SKIPPED};
 pub use supervisor::run;
 
 /// Why this kernel cannot run the write broker, if it cannot (seccomp user notification and

@@ -16,8 +16,9 @@
 //!
 //! What is found, and what is not (the report repeats this for every run):
 //! - every name in [`PROTECTED_NAMES`] at each writable root and at each *project root* below it,
-//!   a directory holding a `.git`, found by a walk bounded by [`MAX_WALK_DEPTH`] and
-//!   [`MAX_WALK_DIRS`] that neither follows symlinks nor crosses filesystems;
+//!   a directory holding a `.git`, found by the search of every directory below it
+//!   (`search.rs`, up to [`MAX_SEARCHED_DIRS`] directories), which neither follows symlinks nor
+//!   crosses filesystems;
 //! - only paths that exist when the run starts: a bind mount needs an existing mount point, and
 //!   creating one would change the user's workspace. A `.claude` that is absent can be created, and
 //!   a `.git` made by `git init` during the run is not protected. The exception is a missing
@@ -29,28 +30,33 @@
 //! A write grant that names a protected path, or a path inside one, is the explicit override: that
 //! path is left writable.
 
-use std::collections::BTreeMap;
-use std::ffi::{CStr, CString};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::{AsRawFd as _, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use cordon_core::name_glob::NameGlobs;
 use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 
 use crate::plan::Substitute;
 use crate::report::{ProtectedPath, ProtectedReport, Protection};
+use crate::search::{MAX_SEARCHED_DIRS, SEARCH_SKIPPED};
 use crate::Error;
 
 /// Paths protected at every project root, relative to it. `.git/hooks` and `.git/config` run or
 /// configure code on the user's next git command, and `.git/commondir` moves both to another
 /// directory; `.git/info` holds `attributes` (filter drivers) and `exclude`. The `.git/` names
 /// hold in every git directory: the main one, each linked worktree's (`.git/worktrees/*`) and each
-/// submodule's (`.git/modules/**`). `.husky` is where husky points `core.hooksPath`;
-/// the rest configure agents (`.claude`, `.codex`, `.agents`, `.gemini`, `.cursor`, `.mcp.json`),
-/// editors (`.vscode`, `.idea`), shells (`.envrc` for direnv) and credentials (`.aws`, `.ssh`).
+/// submodule's (`.git/modules/**`). `.husky` is where husky points `core.hooksPath`, and
+/// `.pre-commit-config.yaml` and lefthook's files say what the hooks pre-commit and lefthook
+/// install run; the rest configure agents (`.claude`, `.codex`, `.agents`, `.gemini`, `.cursor`,
+/// `.mcp.json`, opencode's, Kiro's, Roo's, Continue's and Windsurf's settings, rules files),
+/// editors (`.vscode`, `.idea`, `.zed`; a `.devcontainer` runs `initializeCommand` on the
+/// host), shells (`.envrc` for direnv) and credentials (`.aws`, `.ssh`).
 ///
 /// `.gitmodules` is not protected: git refuses `update = !command` from it, and `git submodule add`
 /// must be able to write it.
@@ -72,19 +78,26 @@ pub const PROTECTED_NAMES: &[&str] = &[
     ".envrc",
     ".aws",
     ".ssh",
+    ".pre-commit-config.yaml",
+    "lefthook.yml",
+    "lefthook.yaml",
+    ".lefthook.yml",
+    ".lefthook.yaml",
+    "opencode.json",
+    ".opencode",
+    ".kiro",
+    ".roo",
+    ".zed",
+    ".continue",
+    ".windsurf",
+    ".devcontainer",
+    ".cursorrules",
+    ".windsurfrules",
+    ".clinerules",
 ];
 
-/// How deep below a writable root nested project roots (directories holding `.git`) are sought.
-pub const MAX_WALK_DEPTH: usize = 3;
-
-/// How many directories the walk reads, over all writable roots, before it stops. The walk runs
-/// once per run, before anything starts, so it is bounded to keep its cost small and predictable
-/// on large workspaces.
-pub const MAX_WALK_DIRS: usize = 1024;
-
-/// Directories the walk does not enter: build output and dependency caches, which are large and
-/// are not where a project keeps its own repositories.
-pub const WALK_SKIPPED: &[&str] = &["node_modules", "target", ".venv", "__pycache__"];
+/// How deep below `.git/modules` submodule git directories are sought (names may have slashes).
+const MAX_MODULE_DEPTH: usize = 3;
 
 /// The protected set computed when a run starts: where the protected names are, for every
 /// mechanism that must keep them read-only, including one that refuses to *create* a protected
@@ -106,7 +119,7 @@ impl Protected {
     pub fn find(write_roots: &[PathBuf]) -> Protected {
         let mut found = BTreeMap::new();
         let mut report = ProtectedReport::default();
-        search(write_roots, None, None, &mut found, &mut report);
+        search(write_roots, None, None, None, &mut found, &mut report);
         Protected::from_report(&report)
     }
 
@@ -206,6 +219,8 @@ pub(crate) struct Request<'a> {
     pub convenience_stand_ins: &'a [PathBuf],
     /// File-name globs closed wherever the search finds such a file (`Envelope::never_names`).
     pub never_names: &'a [String],
+    /// Where the search remembers the workspace between runs (`Envelope::search_memory`).
+    pub search_memory: Option<&'a Path>,
     /// The empty read-only file mounted over a closed file.
     pub stand_in: &'a Path,
     /// The empty directory (mode 000) mounted over a closed directory.
@@ -221,7 +236,8 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
     search(
         write_roots,
         Some(tmp),
-        Some(&names),
+        Some((request.never_names, &names)),
+        request.search_memory,
         &mut found,
         &mut report,
     );
@@ -284,11 +300,13 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
     })
 }
 
-/// Walks the writable roots for project roots and records every protected path that exists.
+/// Searches the writable roots for project roots and files named like credentials
+/// (`search.rs`), and records every protected path that exists.
 fn search(
     write_roots: &[PathBuf],
     tmp: Option<&Path>,
-    never_names: Option<&cordon_core::name_glob::NameGlobs>,
+    never_names: Option<(&[String], &NameGlobs)>,
+    memory: Option<&Path>,
     found: &mut BTreeMap<PathBuf, Protection>,
     report: &mut ProtectedReport,
 ) {
@@ -297,79 +315,56 @@ fn search(
         found,
         report,
     };
-    let mut budget = MAX_WALK_DIRS;
-    let mut truncated = false;
-    for root in write_roots.iter().filter(|r| Some(r.as_path()) != tmp) {
-        let Ok(root_meta) = std::fs::metadata(root) else {
-            continue;
-        };
-        if !root_meta.is_dir() {
-            continue;
-        }
+    let roots: Vec<PathBuf> = write_roots
+        .iter()
+        .filter(|r| Some(r.as_path()) != tmp && std::fs::metadata(r).is_ok_and(|m| m.is_dir()))
+        .cloned()
+        .collect();
+    for root in &roots {
         // A grant of a git directory itself: its hooks and config are still protected.
         if root.file_name().is_some_and(|n| n == ".git") {
             if let Some(project) = root.parent() {
                 finder.project(project);
             }
         }
-        let mut queue = vec![(root.clone(), 0usize)];
-        while let Some((dir, depth)) = queue.pop() {
-            // Not across filesystems: another mount is another project's business.
-            if depth > 0
-                && !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.dev() == root_meta.dev())
-            {
-                continue;
-            }
-            let is_root = depth == 0;
-            let git = std::fs::symlink_metadata(dir.join(".git")).ok();
-            if is_root || git.is_some() {
-                finder.project(&dir);
-            }
-            if depth >= MAX_WALK_DEPTH {
-                continue;
-            }
-            if budget == 0 {
-                truncated = true;
-                break;
-            }
-            budget -= 1;
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let Ok(kind) = entry.file_type() else {
-                    continue;
-                };
-                let name = entry.file_name();
-                if kind.is_file() && never_names.is_some_and(|n| n.is_match(&name)) {
-                    finder.found.insert(entry.path(), Protection::Emptied);
-                }
-                // Symlinks are not followed; `.git`, protected and skipped directories are not
-                // entered.
-                if !kind.is_dir()
-                    || name == ".git"
-                    || is_protected_name(&name)
-                    || WALK_SKIPPED.iter().any(|s| *s == name)
-                {
-                    continue;
-                }
-                queue.push((entry.path(), depth + 1));
-            }
-        }
+        finder.project(root);
     }
-    note_search_limits(finder.report, truncated);
-}
-
-/// Says how far the search for project roots went (`truncated`: it ran out of budget).
-fn note_search_limits(report: &mut ProtectedReport, truncated: bool) {
-    if truncated {
-        report.notes.push(format!(
-            "the search for nested repositories stopped after {MAX_WALK_DIRS} directories; project roots it did not reach are not protected"
+    let enters = |name: &OsStr| {
+        !is_protected_name(name) && !SEARCH_SKIPPED.contains(&name.to_str().unwrap_or(""))
+    };
+    let mut key: Vec<u8> = Vec::new();
+    for part in never_names
+        .map_or(&[][..], |(globs, _)| globs)
+        .iter()
+        .map(String::as_str)
+        .chain([""])
+        .chain(SEARCH_SKIPPED.iter().copied())
+        .chain([""])
+        .chain(PROTECTED_NAMES.iter().copied())
+    {
+        key.extend(part.as_bytes());
+        key.push(0);
+    }
+    let rules = crate::search::Rules {
+        never_names: never_names.map(|(_, matcher)| matcher),
+        key,
+        enters: &enters,
+    };
+    let searched = crate::search::search(&roots, &rules, memory);
+    for dir in &searched.project_roots {
+        finder.project(dir);
+    }
+    finder.never_files(&searched.never_files);
+    if searched.truncated {
+        finder.report.warnings.push(format!(
+            "the search of the workspace for repositories and files named like credentials stopped after {MAX_SEARCHED_DIRS} directories; what lies beyond it and was not seen by an earlier run is not protected"
         ));
     }
-    report.notes.push(format!(
-        "searched each writable root and directories up to {MAX_WALK_DEPTH} levels below it for `.git` (not entering {}); paths created during the run (a new `.claude`, a `.git` made by `git init`) are not protected",
-        WALK_SKIPPED.join(", ")
+    finder.report.notes.push(format!(
+        "searched every directory of each writable root (not entering {}) for `.git` and files named like credentials: {} read, {} unchanged since an earlier run; paths created during the run (a new `.claude`, a `.git` made by `git init`) are not protected",
+        SEARCH_SKIPPED.join(", "),
+        searched.read,
+        searched.reused
     ));
 }
 
@@ -422,6 +417,9 @@ struct Finder<'a> {
     found: &'a mut BTreeMap<PathBuf, Protection>,
     report: &'a mut ProtectedReport,
 }
+
+/// How many files left readable because git tracks them are named in the report's notes.
+const MAX_TRACKED_NOTES: usize = 20;
 
 /// How many linked worktrees below one `.git/worktrees` are protected.
 const MAX_WORKTREES: usize = 256;
@@ -504,7 +502,7 @@ impl Finder<'_> {
     /// Finds submodule git directories (a directory holding `HEAD`) below `.git/modules`; submodule
     /// names may contain slashes, so the search goes down a few levels.
     fn git_modules(&mut self, dir: &Path, depth: usize, budget: &mut usize) {
-        if depth > MAX_WALK_DEPTH || *budget == 0 {
+        if depth > MAX_MODULE_DEPTH || *budget == 0 {
             return;
         }
         *budget -= 1;
@@ -524,6 +522,77 @@ impl Finder<'_> {
                 self.git_modules(&path, depth + 1, budget);
             }
         }
+    }
+
+    /// Stands an empty file in for each file named like a credential, except one git tracks
+    /// (`git_index.rs`: its contents are in the repository, and git would commit the empty
+    /// stand-in over it). A symlink by such a name stands for its target, when that is a file
+    /// inside a writable root (outside them Landlock decides).
+    fn never_files(&mut self, files: &[PathBuf]) {
+        let mut indexes: HashMap<PathBuf, Option<HashSet<Vec<u8>>>> = HashMap::new();
+        let mut tracked_notes = 0usize;
+        for file in files {
+            let Ok(meta) = std::fs::symlink_metadata(file) else {
+                continue;
+            };
+            let target = if meta.file_type().is_symlink() {
+                match std::fs::canonicalize(file) {
+                    Ok(real) if std::fs::metadata(&real).is_ok_and(|m| m.is_file()) => real,
+                    _ => continue,
+                }
+            } else if meta.is_file() {
+                file.clone()
+            } else {
+                continue;
+            };
+            if !self.write_roots.iter().any(|w| target.starts_with(w)) {
+                continue;
+            }
+            if self.tracked_by_git(file, &mut indexes) {
+                tracked_notes += 1;
+                if tracked_notes <= MAX_TRACKED_NOTES {
+                    self.report.notes.push(format!(
+                        "{} is named like a credential but tracked by git, so its contents are in the repository: it is left as it is (an empty stand-in would be committed over it)",
+                        file.display()
+                    ));
+                }
+                continue;
+            }
+            self.found.insert(target, Protection::Emptied);
+        }
+        if tracked_notes > MAX_TRACKED_NOTES {
+            self.report.notes.push(format!(
+                "{} more files named like credentials are tracked by git and left as they are",
+                tracked_notes - MAX_TRACKED_NOTES
+            ));
+        }
+    }
+
+    /// Whether git tracks `file` in the nearest project root holding it, and looks at its
+    /// working copy. Each repository's index is read once.
+    fn tracked_by_git(
+        &self,
+        file: &Path,
+        indexes: &mut HashMap<PathBuf, Option<HashSet<Vec<u8>>>>,
+    ) -> bool {
+        let Some(root) = self
+            .report
+            .project_roots
+            .iter()
+            .filter(|r| file.starts_with(r))
+            .max_by_key(|r| r.as_os_str().len())
+        else {
+            return false;
+        };
+        let Ok(relative) = file.strip_prefix(root) else {
+            return false;
+        };
+        let index = indexes.entry(root.clone()).or_insert_with(|| {
+            git_dir_of(root).and_then(|git_dir| crate::git_index::tracked(&git_dir))
+        });
+        index
+            .as_ref()
+            .is_some_and(|paths| paths.contains(relative.as_os_str().as_bytes()))
     }
 
     /// Makes one existing path read-only, unless a grant names it or it is a symlink.
@@ -677,6 +746,23 @@ fn create_missing_git_hooks(git: &Path, write_roots: &[PathBuf], report: &mut Pr
             hooks.display()
         ),
     });
+}
+
+/// The git directory of the project root `root`: its `.git` directory, or the one a `.git` file
+/// names (`gitdir: PATH`, relative to `root` unless absolute), as a linked worktree or a
+/// submodule has.
+fn git_dir_of(root: &Path) -> Option<PathBuf> {
+    let dot_git = root.join(".git");
+    let meta = std::fs::symlink_metadata(&dot_git).ok()?;
+    if meta.is_dir() {
+        return Some(dot_git);
+    }
+    if !meta.is_file() || meta.len() > 4096 {
+        return None;
+    }
+    let text = std::fs::read_to_string(&dot_git).ok()?;
+    let named = text.lines().next()?.strip_prefix("gitdir:")?.trim();
+    Some(root.join(named))
 }
 
 /// True when a write grant names `path` or a path inside it: the explicit override.
@@ -872,6 +958,7 @@ mod tests {
             stand_ins: &[],
             convenience_stand_ins: &[],
             never_names: &[],
+            search_memory: None,
             stand_in: Path::new("/dev/null"),
             stand_in_dir: Path::new("/"),
         })

@@ -189,8 +189,12 @@ pub struct ProtectedReport {
     pub project_roots: Vec<PathBuf>,
     /// Where the git names are protected: git directories, linked worktrees', submodules'.
     pub git_dirs: Vec<PathBuf>,
-    /// What is not covered: absent names, symlinks, a search that stopped at its cap.
+    /// What is not covered: absent names, symlinks, files git tracks.
     pub notes: Vec<String>,
+    /// What the user must see before trusting the run: a search that stopped at its cap. One
+    /// sentence each; the governor prints them as warnings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// What the supervisor changed, or could not check, once the commands were gone, so that git
     /// runs nothing they chose: a new worktree's `commondir` put back, a repository's config or
     /// hooks moved aside (`repos.rs`). One sentence each, for the user to see.

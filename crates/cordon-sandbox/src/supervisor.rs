@@ -524,6 +524,7 @@ impl Prepared {
                 stand_ins: &fs.stand_ins,
                 convenience_stand_ins: &fs.convenience_stand_ins,
                 never_names: &confinement.envelope.never_names,
+                search_memory: confinement.envelope.search_memory.as_deref(),
                 stand_in: &tmp.empty,
                 stand_in_dir: &tmp.empty_dir,
             })?),

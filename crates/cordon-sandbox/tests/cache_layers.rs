@@ -205,15 +205,69 @@ fn cat38_positive_control_without_layers_the_cache_itself_is_written() {
 }
 
 #[test]
-fn cat38_a_cache_with_a_closed_path_beneath_gets_no_layer_and_is_read_only() {
+fn cat38_a_closed_file_in_a_cache_is_stood_in_for_inside_its_layer() {
     if landlock_missing() {
         return;
     }
     let h = Home::new();
-    std::fs::write(h.path(".cache/token"), "cache-secret").unwrap();
+    std::fs::create_dir_all(h.path(".cache/huggingface")).unwrap();
+    std::fs::write(h.path(".cache/huggingface/token"), "cache-secret").unwrap();
     let conf = Confinement::within(
         h.builder("project")
-            .never([h.path(".cache/token")])
+            .never([h.path(".cache/huggingface/token")])
+            .cache_layers(h.layers())
+            .build()
+            .unwrap(),
+    );
+    let token = path_str(&h.path(".cache/huggingface/token"));
+    let (_, out, report) = sh(
+        &h,
+        &conf,
+        "project",
+        &format!(
+            "echo \"[$(cat {token})]\"; echo x >> {go} && cat {go}; \
+             (echo stolen > {token}) 2>/dev/null || echo unwritable; \
+             rm -f {token} 2>/dev/null || echo kept; \
+             cp -r {hf} {copy} && echo \"[$(cat {copy}/token)]\"",
+            go = path_str(&h.path(GO_OBJECT)),
+            hf = path_str(&h.path(".cache/huggingface")),
+            copy = path_str(&h.path(".cache/hf-copy")),
+        ),
+    );
+    // The secret reads as empty through every path, cannot be replaced or removed, and the cache
+    // around it keeps its layer.
+    assert!(!out.contains("cache-secret"), "{out}");
+    assert_eq!(out, "[]\nobject\nx\nunwritable\nkept\n[]\n", "{report:?}");
+    assert_eq!(report.enforcement.envelope.cache_layers.len(), 2);
+    assert!(
+        report
+            .enforcement
+            .envelope
+            .stand_ins
+            .contains(&h.path(".cache/huggingface/token")),
+        "{:?}",
+        report.enforcement.envelope.stand_ins
+    );
+    assert_eq!(h.read(".cache/huggingface/token"), "cache-secret");
+    assert_eq!(h.read(GO_OBJECT), "object\n");
+    // Positive control: without the never path the same text reads the secret.
+    let open = h.layered("project");
+    let (_, out, _) = sh(&h, &open, "project", &format!("cat {token}"));
+    assert_eq!(out, "cache-secret");
+}
+
+/// A read-only path beneath a cache cannot be kept read-only inside a layer that grants the
+/// whole cache, so that cache gets none and is read-only; the other caches keep theirs.
+#[test]
+fn cat38_a_cache_with_a_read_only_path_beneath_gets_no_layer_and_is_read_only() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    std::fs::write(h.path(".cache/settings"), "kept").unwrap();
+    let conf = Confinement::within(
+        h.builder("project")
+            .read_only([h.path(".cache/settings")])
             .cache_layers(h.layers())
             .build()
             .unwrap(),
@@ -223,9 +277,7 @@ fn cat38_a_cache_with_a_closed_path_beneath_gets_no_layer_and_is_read_only() {
         &conf,
         "project",
         &format!(
-            "cat {token} || echo closed; echo x >> {go} || echo read-only; cat {go}; \
-             echo y >> {rs} && echo layered",
-            token = path_str(&h.path(".cache/token")),
+            "echo x >> {go} || echo read-only; cat {go}; echo y >> {rs} && echo layered",
             go = path_str(&h.path(GO_OBJECT)),
             rs = path_str(&h.path(BUILD_RS)),
         ),
@@ -237,9 +289,6 @@ fn cat38_a_cache_with_a_closed_path_beneath_gets_no_layer_and_is_read_only() {
             .any(|n| n.contains(".cache") && n.contains("no layer and is read-only")),
         "{notes:?}"
     );
-    // The secret stays closed (a stand-in reads empty), the cache holding it is read-only, and
-    // the other cache still gets its layer.
-    assert!(!out.contains("cache-secret"), "{out}");
     assert!(out.starts_with("read-only\nobject\nlayered\n"), "{out}");
     assert!(out.contains("Permission denied"), "{out}");
     assert_eq!(h.read(GO_OBJECT), "object\n");

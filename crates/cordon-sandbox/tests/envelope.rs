@@ -601,6 +601,73 @@ fn files_named_like_credentials_in_the_workspace_read_as_empty() {
     assert!(err.to_string().contains("has a slash"), "{err}");
 }
 
+/// The search for files named like credentials has no depth limit, follows a link by such a
+/// name to its target, and leaves a file git tracks to git: its contents are in the repository
+/// already, and an empty stand-in would be committed over it (red-team round 3: `git commit -a`
+/// did).
+#[test]
+fn credentials_are_found_at_any_depth_and_files_git_tracks_are_left_to_git() {
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let ws = h.project();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(&ws)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q", "."]);
+    std::fs::create_dir_all(ws.join("tests/fixtures")).unwrap();
+    std::fs::write(ws.join("tests/fixtures/cert.pem"), "FIXTURE").unwrap();
+    std::fs::write(ws.join(".gitignore"), ".env\nsecrets/\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "fixtures"]);
+    let deep = ws.join("services/api/config/env/prod/app");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join(".env"), "DEEP=secret").unwrap();
+    std::fs::create_dir_all(ws.join("secrets")).unwrap();
+    std::fs::write(ws.join("secrets/real.txt"), "LINKED=secret").unwrap();
+    std::os::unix::fs::symlink("../secrets/real.txt", ws.join("services/.env")).unwrap();
+    // A fixture not yet committed is a file like any other: stood in for (the control).
+    std::fs::write(ws.join("tests/fixtures/new.pem"), "NEW").unwrap();
+    let envelope = Envelope::builder(&ws)
+        .home(&h.home)
+        .never_names([".env", "*.pem"])
+        .build()
+        .unwrap();
+    let conf = with_probe(Confinement::within(envelope));
+    let (code, out) = sh(
+        &conf,
+        &ws,
+        "cat services/api/config/env/prod/app/.env services/.env secrets/real.txt tests/fixtures/new.pem; echo; cat tests/fixtures/cert.pem; echo; git status --porcelain",
+    );
+    assert_eq!(code, 0, "{out}");
+    // The stand-in of the untracked fixture shows as `??` either way; the tracked one is clean.
+    assert_eq!(out, "\nFIXTURE\n?? tests/fixtures/new.pem\n");
+    let (_, report) = probe_at(&conf, &ws, &["read", "tests/fixtures/cert.pem"]);
+    let stood_in = &report.enforcement.envelope.stand_ins;
+    for closed in [
+        deep.join(".env"),
+        ws.join("secrets/real.txt"),
+        ws.join("tests/fixtures/new.pem"),
+    ] {
+        assert!(stood_in.contains(&closed), "{closed:?} in {stood_in:?}");
+    }
+    assert!(!stood_in.contains(&ws.join("tests/fixtures/cert.pem")));
+    let notes = &report.enforcement.protected_metadata.notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("cert.pem is named like a credential but tracked by git")),
+        "{notes:?}"
+    );
+}
+
 #[test]
 fn cordons_home_inside_the_workspace_is_closed_and_the_workspace_stays_writable() {
     if landlock_missing() {

@@ -40,6 +40,9 @@ const TARGETS: &[&str] = &[
     ".vscode/tasks.json",
     ".envrc",
     ".mcp.json",
+    ".pre-commit-config.yaml",
+    ".devcontainer/devcontainer.json",
+    ".roo/mcp.json",
 ];
 
 /// Asserts the command made nothing by that name (an empty `.git/hooks` is the preparation's).
