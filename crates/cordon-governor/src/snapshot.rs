@@ -73,7 +73,7 @@ pub struct Taking<'a> {
     pub layered: &'a [PathBuf],
     /// The workspace the hardened run's envelope lets the command write (`None` in local mode
     /// and under a CSC profile). What the front end could not name lands there, so the
-    /// checkpoint covers it ([`scope_of`]).
+    /// checkpoint covers it ([`add_workspace`]).
     pub writable_workspace: Option<&'a Path>,
 }
 
@@ -163,23 +163,29 @@ pub fn take(
                 .into(),
         )
     })?;
-    let (in_caches, scopes): (Vec<PathBuf>, Vec<PathBuf>) =
-        scope_of(request, &taking, &places.checkpoints)
-            .into_iter()
-            .partition(|scope| {
-                !taking.layered.is_empty() && {
-                    let real = cordon_sandbox::resolve_as_far_as_exists(scope);
-                    let real = real.as_deref().unwrap_or(scope);
-                    taking.layered.iter().any(|cache| real.starts_with(cache))
-                }
-            });
+    let declared: Vec<PathBuf> = request
+        .write_scope()
+        .iter()
+        .map(|p| literal_prefix(p))
+        .collect();
+    let unnamed = declared.is_empty();
+    let (in_caches, mut scopes): (Vec<PathBuf>, Vec<PathBuf>) =
+        declared.into_iter().partition(|scope| {
+            !taking.layered.is_empty() && {
+                let real = cordon_sandbox::resolve_as_far_as_exists(scope);
+                let real = real.as_deref().unwrap_or(scope);
+                taking.layered.iter().any(|cache| real.starts_with(cache))
+            }
+        });
     if !in_caches.is_empty() {
         notices(Notice::ScopesInCacheLayers {
             scopes: in_caches.iter().map(|p| p.display().to_string()).collect(),
         });
-        if scopes.is_empty() {
-            return Ok(None);
-        }
+    }
+    add_workspace(&mut scopes, unnamed, request, &taking, &places.checkpoints);
+    if scopes.is_empty() {
+        // Everything named lies in a cache layer: nothing here for a checkpoint to restore.
+        return Ok(None);
     }
     let store = Store::open(&places.checkpoints).map_err(|e| fail(e.to_string()))?;
     let snapshot_request = SnapshotRequest {
@@ -237,11 +243,13 @@ pub fn take(
     Ok(Some(taken))
 }
 
-/// What the checkpoint covers: the request's write scope (each path reduced to its literal
-/// prefix, as the sandbox does), and in a hardened run the envelope's writable workspace when
+/// Adds to the checkpoint's `scopes` (the request's write scope, each path reduced to its literal
+/// prefix as the sandbox does, less those in a cache layer) the envelope's writable workspace,
+/// in a hardened run, when
 ///
-/// - the checkpoint is observed: it costs what the command changes, not what the scope holds,
-///   so it covers everything in the workspace the kernel lets the command change; or
+/// - the checkpoint is observed and covers something: it costs what the command changes, not
+///   what the scope holds, so it covers everything in the workspace the kernel lets the command
+///   change (a text that writes only into a cache layer still gets no checkpoint); or
 /// - the front end could not name what the command writes: a write target computed at run time
 ///   (`for f in *.rs; do cp "$f" "$f.bak"; done`, `mkdir -p $OUT`), a script it cannot read
 ///   (`sh del.sh`, `BASH_ENV=f bash -c true`), which leave the write scope empty or the decision
@@ -251,12 +259,14 @@ pub fn take(
 /// In local mode nothing is added: what the front end cannot resolve is asked there. Nor is a
 /// workspace that holds the checkpoint store (cordon's home kept inside it): a checkpoint may
 /// not cover its own store, so such a run keeps the scope the front end named.
-fn scope_of(request: &RunRequest, taking: &Taking<'_>, store: &Path) -> Vec<PathBuf> {
-    let mut scopes: Vec<PathBuf> = request
-        .write_scope()
-        .iter()
-        .map(|p| literal_prefix(p))
-        .collect();
+/// `unnamed`: the request declared no write scope at all.
+fn add_workspace(
+    scopes: &mut Vec<PathBuf>,
+    unnamed: bool,
+    request: &RunRequest,
+    taking: &Taking<'_>,
+    store: &Path,
+) {
     let holds_store = |workspace: &Path| {
         let real = |p: &Path| {
             cordon_sandbox::resolve_as_far_as_exists(p).unwrap_or_else(|| p.to_path_buf())
@@ -268,12 +278,11 @@ fn scope_of(request: &RunRequest, taking: &Taking<'_>, store: &Path) -> Vec<Path
             .decision
             .reason_codes
             .contains(&Reason::Cordon(CordonReason::EnvelopeBounded));
-        let unnamed = scopes.is_empty() || bounded;
-        if (taking.observe || unnamed) && !scopes.iter().any(|s| s == workspace) {
+        let observed_and_covering = taking.observe && !scopes.is_empty();
+        if (observed_and_covering || unnamed || bounded) && !scopes.iter().any(|s| s == workspace) {
             scopes.push(workspace.to_path_buf());
         }
     }
-    scopes
 }
 
 /// Programs that change a name's mode, owner, times or attributes in place: calls the write
