@@ -70,6 +70,9 @@ pub struct EnvelopeSource {
 #[derive(Debug, Clone)]
 pub struct EnvelopeInForce {
     pub envelope: Envelope,
+    /// The workspace the envelope makes writable (native rules and Cedar; a CSC profile's
+    /// envelope has none): what a write the front end could not name may reach.
+    workspace: Option<PathBuf>,
     beyond: Beyond,
 }
 
@@ -101,6 +104,7 @@ impl EnvelopeInForce {
             .chain(private.iter().copied())
             .map(absolute)
             .collect();
+        let mut workspace = Some(source.workspace.clone());
         let (envelope, beyond) = match source.policy.as_ref() {
             PolicyInForce::Native(loaded) => {
                 let paths = paths_of(&PolicyGlobs::of(&loaded.policy), source);
@@ -120,10 +124,21 @@ impl EnvelopeInForce {
                     read,
                     write: prefixes(&profile.allowed_write_prefixes),
                 };
+                workspace = None;
                 (without_workspace(&paths, evidence)?, beyond)
             }
         };
-        Ok(EnvelopeInForce { envelope, beyond })
+        Ok(EnvelopeInForce {
+            envelope,
+            workspace,
+            beyond,
+        })
+    }
+
+    /// The workspace this envelope lets a command write, as the policy names it; `None` for a
+    /// CSC profile's, which grants only what the contract declares.
+    pub fn workspace(&self) -> Option<&Path> {
+        self.workspace.as_deref()
     }
 
     /// The grants beyond the envelope that `command` gets: each path it names (its cwd and

@@ -388,6 +388,7 @@ fn run_commands(
             .as_ref()
             .filter(|e| e.envelope.layers.is_some())
             .map_or(&[], |e| e.envelope.caches.as_slice()),
+        writable_workspace: envelope.as_ref().and_then(EnvelopeInForce::workspace),
     };
     match snapshot::take(request, places, taking, &options.notices) {
         Ok(taken) => run.snapshot = taken,

@@ -26,6 +26,7 @@ use std::time::{Instant, SystemTime};
 
 use cordon_checkpoint::{Request as SnapshotRequest, Signer, Store, Summary};
 use cordon_core::contract::Command;
+use cordon_policy::native::CordonReason;
 use cordon_policy::shell;
 use cordon_sandbox::{
     CommandReport, CommandStatus, Confinement, Plan, StreamReport, Substitute, WriteObserver,
@@ -34,6 +35,7 @@ use cordon_sandbox::{
 use serde_json::{json, Value};
 
 use crate::confinement::literal_prefix;
+use crate::decision::Reason;
 use crate::extension::CommandEntry;
 use crate::notice::{Notice, Notices};
 use crate::observed::Recording;
@@ -69,6 +71,10 @@ pub struct Taking<'a> {
     /// scope inside one is left out, since the command changes the layer and not the cache, and
     /// a rollback would write what the layer held into the cache the user's own tools run.
     pub layered: &'a [PathBuf],
+    /// The workspace the hardened run's envelope lets the command write (`None` in local mode
+    /// and under a CSC profile). What the front end could not name lands there, so the
+    /// checkpoint covers it ([`add_workspace`]).
+    pub writable_workspace: Option<&'a Path>,
 }
 
 /// A checkpoint of the run: taken before it (a full snapshot), or recorded during it (observed).
@@ -157,11 +163,14 @@ pub fn take(
                 .into(),
         )
     })?;
-    let (in_caches, scopes): (Vec<PathBuf>, Vec<PathBuf>) = request
+    let declared: Vec<PathBuf> = request
         .write_scope()
         .iter()
         .map(|p| literal_prefix(p))
-        .partition(|scope| {
+        .collect();
+    let unnamed = declared.is_empty();
+    let (in_caches, mut scopes): (Vec<PathBuf>, Vec<PathBuf>) =
+        declared.into_iter().partition(|scope| {
             !taking.layered.is_empty() && {
                 let real = cordon_sandbox::resolve_as_far_as_exists(scope);
                 let real = real.as_deref().unwrap_or(scope);
@@ -172,9 +181,11 @@ pub fn take(
         notices(Notice::ScopesInCacheLayers {
             scopes: in_caches.iter().map(|p| p.display().to_string()).collect(),
         });
-        if scopes.is_empty() {
-            return Ok(None);
-        }
+    }
+    add_workspace(&mut scopes, unnamed, request, &taking, &places.checkpoints);
+    if scopes.is_empty() {
+        // Everything named lies in a cache layer: nothing here for a checkpoint to restore.
+        return Ok(None);
     }
     let store = Store::open(&places.checkpoints).map_err(|e| fail(e.to_string()))?;
     let snapshot_request = SnapshotRequest {
@@ -230,6 +241,48 @@ pub fn take(
         });
     }
     Ok(Some(taken))
+}
+
+/// Adds to the checkpoint's `scopes` (the request's write scope, each path reduced to its literal
+/// prefix as the sandbox does, less those in a cache layer) the envelope's writable workspace,
+/// in a hardened run, when
+///
+/// - the checkpoint is observed and covers something: it costs what the command changes, not
+///   what the scope holds, so it covers everything in the workspace the kernel lets the command
+///   change (a text that writes only into a cache layer still gets no checkpoint); or
+/// - the front end could not name what the command writes: a write target computed at run time
+///   (`for f in *.rs; do cp "$f" "$f.bak"; done`, `mkdir -p $OUT`), a script it cannot read
+///   (`sh del.sh`, `BASH_ENV=f bash -c true`), which leave the write scope empty or the decision
+///   bounded by the envelope (`ENVELOPE_BOUNDED`), and were blocked for having nothing to
+///   restore before.
+///
+/// In local mode nothing is added: what the front end cannot resolve is asked there. Nor is a
+/// workspace that holds the checkpoint store (cordon's home kept inside it): a checkpoint may
+/// not cover its own store, so such a run keeps the scope the front end named.
+/// `unnamed`: the request declared no write scope at all.
+fn add_workspace(
+    scopes: &mut Vec<PathBuf>,
+    unnamed: bool,
+    request: &RunRequest,
+    taking: &Taking<'_>,
+    store: &Path,
+) {
+    let holds_store = |workspace: &Path| {
+        let real = |p: &Path| {
+            cordon_sandbox::resolve_as_far_as_exists(p).unwrap_or_else(|| p.to_path_buf())
+        };
+        real(store).starts_with(real(workspace))
+    };
+    if let Some(workspace) = taking.writable_workspace.filter(|w| !holds_store(w)) {
+        let bounded = request
+            .decision
+            .reason_codes
+            .contains(&Reason::Cordon(CordonReason::EnvelopeBounded));
+        let observed_and_covering = taking.observe && !scopes.is_empty();
+        if (observed_and_covering || unnamed || bounded) && !scopes.iter().any(|s| s == workspace) {
+            scopes.push(workspace.to_path_buf());
+        }
+    }
 }
 
 /// Programs that change a name's mode, owner, times or attributes in place: calls the write

@@ -55,25 +55,32 @@ pub fn facts(
     let mut writes = Vec::new();
     let mut hosts = Vec::new();
     let mut unresolved = Vec::new();
+    let mut tags = vec!["file_tool".to_string()];
     if access == ToolAccess::Fetch {
         match crate::facts::host_of_url(target) {
             Some(host) => hosts.push(host),
             None => unresolved.push(format!("`{target}` is not a URL cordon can read")),
         }
     } else {
-        let named = pathutil::join(Some(&cwd), &session.home, target).map(|p| {
-            match pathutil::special(&p, &cwd) {
-                pathutil::Special::Path(path) => path,
-                _ => pathutil::normalize_absolute(&p),
+        let named = match pathutil::join(Some(&cwd), &session.home, target) {
+            Some(joined) => special_file(
+                &joined,
+                &cwd,
+                &mut Named {
+                    hosts: &mut hosts,
+                    tags: &mut tags,
+                    unresolved: &mut unresolved,
+                },
+            ),
+            None => {
+                unresolved.push(format!("the path `{target}` cannot be resolved"));
+                None
             }
-        });
+        };
         let paths: Vec<String> = named
             .into_iter()
             .chain(resolved.map(pathutil::normalize_absolute))
             .collect();
-        if paths.is_empty() {
-            unresolved.push(format!("the path `{target}` cannot be resolved"));
-        }
         for path in paths {
             let list = if access == ToolAccess::Write {
                 &mut writes
@@ -86,8 +93,8 @@ pub fn facts(
         }
     }
     let (effect, network) = match access {
-        ToolAccess::Read | ToolAccess::Search => (EffectType::Observe, false),
-        ToolAccess::Write => (EffectType::TransformLocal, false),
+        ToolAccess::Read | ToolAccess::Search => (EffectType::Observe, !hosts.is_empty()),
+        ToolAccess::Write => (EffectType::TransformLocal, !hosts.is_empty()),
         ToolAccess::Fetch => (EffectType::FetchExternal, true),
     };
     let command = CommandFacts {
@@ -110,7 +117,7 @@ pub fn facts(
         read_only: access != ToolAccess::Write,
         inline_code: false,
         privileged: false,
-        tags: vec!["file_tool".to_string()],
+        tags,
         wrappers: Vec::new(),
         assignments: Vec::new(),
         origin: Origin::Direct,
@@ -121,6 +128,48 @@ pub fn facts(
         commands: vec![command],
         unresolved: Vec::new(),
         enforcement,
+    }
+}
+
+/// What a file-tool call's facts gather besides paths.
+struct Named<'a> {
+    hosts: &'a mut Vec<String>,
+    tags: &'a mut Vec<String>,
+    unresolved: &'a mut Vec<String>,
+}
+
+/// Devices a file tool may read that hold nothing of anyone's.
+const EMPTY_DEVICES: &[&str] = &["/dev/null", "/dev/zero"];
+
+/// The file `joined` (absolute) reaches, judged as the shell path judges it
+/// (`pathutil::special`): `/proc/self/root/x` is `/x`, `/proc/PID/environ` is a process's
+/// environment, `/dev/tcp/HOST/PORT` is the network. A descriptor (`/dev/fd/0`, `/dev/stdin`,
+/// `/proc/PID/fd/N`), another process's memory or cwd names nothing cordon can judge: the
+/// tool's own process is the agent's, so even its standard streams are not the command's, as
+/// they are in a shell text.
+fn special_file(joined: &str, cwd: &str, named: &mut Named<'_>) -> Option<String> {
+    let normalized = pathutil::normalize_absolute(joined);
+    match pathutil::special(joined, cwd) {
+        pathutil::Special::Path(path) => Some(path),
+        pathutil::Special::Stream if EMPTY_DEVICES.contains(&normalized.as_str()) => None,
+        pathutil::Special::Stream => {
+            named.unresolved.push(format!(
+                "`{normalized}` is a descriptor of the agent's own process, whose file cordon cannot know"
+            ));
+            None
+        }
+        pathutil::Special::Network { host } => {
+            named.hosts.push(host);
+            None
+        }
+        pathutil::Special::Environment => {
+            named.tags.push("reads_environment".to_string());
+            Some(normalized)
+        }
+        pathutil::Special::Unknown(why) => {
+            named.unresolved.push(why);
+            None
+        }
     }
 }
 
@@ -174,5 +223,101 @@ mod tests {
             decide("Read", "/proc/self/root/h/.ssh/id_rsa", None),
             Outcome::Deny
         );
+    }
+
+    /// Red team, round 3: what the shell path asks about or denies, the file tools did not.
+    #[test]
+    fn file_tools_judge_process_views_histories_and_password_hashes_as_the_shell_does() {
+        for (tool, target, expected) in [
+            // Another process's environment and memory, and descriptors of the agent's own.
+            ("Read", "/proc/1234/environ", Outcome::Ask),
+            ("Read", "/proc/self/environ", Outcome::Ask),
+            ("Read", "/proc/1234/mem", Outcome::Ask),
+            ("Read", "/proc/self/mem", Outcome::Ask),
+            ("Read", "/dev/fd/0", Outcome::Ask),
+            ("Read", "/dev/stdin", Outcome::Ask),
+            ("Read", "/proc/self/fd/3", Outcome::Ask),
+            ("Read", "/proc/1234/cwd/notes.txt", Outcome::Ask),
+            ("Write", "/dev/fd/1", Outcome::Ask),
+            ("Read", "/dev/tcp/10.0.0.1/80", Outcome::Ask),
+            // Views that lead to a file are judged as that file.
+            ("Read", "/proc/1234/root/h/.aws/credentials", Outcome::Deny),
+            ("Read", "/proc/self/cwd/../h/.ssh/id_ed25519", Outcome::Deny),
+            // Histories and password hashes are credentials.
+            ("Read", "/h/.bash_history", Outcome::Deny),
+            ("Read", "/h/.zsh_history", Outcome::Deny),
+            ("Read", "/h/.python_history", Outcome::Deny),
+            ("Read", "/h/.node_repl_history", Outcome::Deny),
+            ("Read", "/h/.psql_history", Outcome::Deny),
+            ("Read", "/h/.mysql_history", Outcome::Deny),
+            ("Read", "/etc/shadow", Outcome::Deny),
+            ("Read", "/etc/gshadow", Outcome::Deny),
+            ("Grep", "/h/.cache/huggingface", Outcome::Allow),
+            ("Read", "/h/.cache/huggingface/token", Outcome::Deny),
+            ("Read", "/h/.cache/huggingface/stored_tokens", Outcome::Deny),
+            // Controls: the same kinds of path, harmless.
+            ("Read", "/proc/cpuinfo", Outcome::Allow),
+            ("Read", "/proc/self/status", Outcome::Allow),
+            ("Read", "/dev/null", Outcome::Allow),
+            ("Read", "/etc/passwd", Outcome::Allow),
+            ("Read", "/proc/self/root/w/src/lib.rs", Outcome::Allow),
+            (
+                "Read",
+                "/h/.cache/huggingface/hub/model.json",
+                Outcome::Allow,
+            ),
+            ("Read", "/h/.bashrc", Outcome::Allow),
+        ] {
+            assert_eq!(decide(tool, target, None), expected, "{tool} {target}");
+        }
+    }
+
+    /// Red team, round 3: settings that make a tool run code later are asked about, as
+    /// `.vscode` and `.claude` are.
+    #[test]
+    fn file_tools_ask_before_writing_settings_that_run_code_later() {
+        for target in [
+            ".pre-commit-config.yaml",
+            "lefthook.yml",
+            ".lefthook.yml",
+            "opencode.json",
+            ".opencode/agent/x.md",
+            ".kiro/hooks/x.json",
+            ".roo/rules/x.md",
+            ".zed/settings.json",
+            ".devcontainer/devcontainer.json",
+            ".continue/config.json",
+            ".windsurf/rules/x.md",
+            ".cursorrules",
+            ".windsurfrules",
+            ".clinerules",
+            "sub/project/.vscode/tasks.json",
+        ] {
+            assert_eq!(
+                decide("Write", target, None),
+                Outcome::Ask,
+                "Write {target}"
+            );
+            assert_eq!(decide("Edit", target, None), Outcome::Ask, "Edit {target}");
+            // Control: reading them is fine.
+            assert_eq!(
+                decide("Read", target, None),
+                Outcome::Allow,
+                "Read {target}"
+            );
+        }
+        // Controls: names that only look alike.
+        for target in [
+            "docs/pre-commit.md",
+            "lefthook.md",
+            "src/roo.rs",
+            "devcontainer.md",
+        ] {
+            assert_eq!(
+                decide("Write", target, None),
+                Outcome::Allow,
+                "Write {target}"
+            );
+        }
     }
 }

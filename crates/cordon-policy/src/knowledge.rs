@@ -100,6 +100,25 @@ pub struct CommandSpec {
     pub destructive: Option<bool>,
     #[serde(default)]
     pub destructive_flags: Vec<String>,
+    /// `false`: the paths it is given to write are only created or have their metadata changed
+    /// (`mkdir`, `touch`, `chmod`, `ln` without `-f`), never replaced. By default a path named as
+    /// a write (an operand, a write option, a `sed` `w` file) may be overwritten, so the command
+    /// is destructive: what it names may hold data it replaces.
+    pub overwrites: Option<bool>,
+    /// Flags that keep the command off the network (`pip install --no-index`, `npm ci
+    /// --offline`): with one given, and no host named and no list read from a file
+    /// (`lists_options`), the command neither uses the network nor fetches.
+    #[serde(default)]
+    pub offline_flags: Vec<String>,
+    /// Options whose value is a file listing more of what the command fetches (`pip install -r
+    /// requirements.txt`), which may name hosts cordon does not read: an offline flag then
+    /// proves nothing.
+    #[serde(default)]
+    pub lists_options: Vec<String>,
+    /// Write options whose value is a directory the program builds, caches or extracts in
+    /// (`cargo --target-dir`, `sort -T`), not a file it replaces.
+    #[serde(default)]
+    pub directory_options: Vec<String>,
     #[serde(default)]
     pub inline_code_flags: Vec<String>,
     pub text_args: Option<bool>,
@@ -190,6 +209,10 @@ impl CommandSpec {
             also_writes: join(&self.also_writes, &sub.also_writes),
             destructive: sub.destructive.or(self.destructive),
             destructive_flags: join(&self.destructive_flags, &sub.destructive_flags),
+            overwrites: sub.overwrites.or(self.overwrites),
+            offline_flags: join(&self.offline_flags, &sub.offline_flags),
+            lists_options: join(&self.lists_options, &sub.lists_options),
+            directory_options: join(&self.directory_options, &sub.directory_options),
             inline_code_flags: join(&self.inline_code_flags, &sub.inline_code_flags),
             text_args: sub.text_args.or(self.text_args),
             flag_aliases: {
@@ -258,6 +281,7 @@ impl CommandSpec {
             || listed(&self.flags)
             || listed(&self.write_flags)
             || listed(&self.destructive_flags)
+            || listed(&self.offline_flags)
             || self.flag_aliases.contains_key(name)
             || self.is_short_flag(name)
             || self.is_number_flag(name)
@@ -442,5 +466,30 @@ mod tests {
         assert!(BUILTIN_TABLE.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(builtin.get("no-such-program"), None);
         assert_eq!(builtin.get(""), None);
+    }
+
+    /// A directory option is a write option whose value is a directory: listed as one alone it
+    /// would be an option cordon does not model, and no write at all.
+    #[test]
+    fn every_directory_option_is_a_write_option() {
+        fn check(name: &str, spec: &CommandSpec, inherited: &[String]) {
+            let writes: Vec<String> = inherited
+                .iter()
+                .chain(&spec.write_options)
+                .cloned()
+                .collect();
+            for option in &spec.directory_options {
+                assert!(writes.contains(option), "{name}: {option}");
+            }
+            for (sub, entry) in &spec.subcommands {
+                check(&format!("{name} {sub}"), entry, &writes);
+            }
+        }
+        let Entries::Parsed(from_yaml) = Knowledge::parse(BUILTIN).unwrap().entries else {
+            panic!("a parsed knowledge base");
+        };
+        for (program, spec) in &from_yaml {
+            check(program, spec, &[]);
+        }
     }
 }

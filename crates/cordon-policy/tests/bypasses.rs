@@ -648,7 +648,6 @@ fn inline_code_inside_everyday_programs_is_code_issue_16() {
             "awk '$3 > 100 {n++} END {print n}' data.txt",
             "sed -n '1,40p' src/lib.rs",
             "sed -n '1r notes.txt' README.md",
-            "sed -i 's/a/b/g' src/lib.rs",
             "make test",
             "perl script.pl",
             "node app.js",
@@ -656,9 +655,17 @@ fn inline_code_inside_everyday_programs_is_code_issue_16() {
             "bash /dev/stdin <<'SH'\ngit status\nSH",
             "git grep -n foo",
             "git rebase -x 'cargo test' main",
+            "echo x >> notes.txt && make",
+        ],
+    );
+    // In-place edits and archives written over an existing one replace what the file held:
+    // unattended, with a checkpoint.
+    assert_all(
+        Outcome::AllowWithCheckpoint,
+        &[
+            "sed -i 's/a/b/g' src/lib.rs",
             "tar czf out.tgz src",
             "zip -r out.zip src",
-            "echo x >> notes.txt && make",
         ],
     );
 }
@@ -825,7 +832,6 @@ fn paths_the_knowledge_base_never_saw_are_seen_issue_16() {
             "xargs -a list.txt echo",
             "sort -rn x.txt",
             "git show --stat HEAD",
-            "git diff --output=changes.patch",
             "cat /proc/cpuinfo",
             "cat /proc/self/status",
             "ln -s target/release/app app",
@@ -858,8 +864,9 @@ fn the_network_and_other_hosts_are_the_network_issue_16() {
             "tar -cf backup-host:/x.tar src",
         ],
     );
+    // rsync replaces what the destination holds: checkpointed, and local.
     assert_all(
-        Outcome::Allow,
+        Outcome::AllowWithCheckpoint,
         &["rsync -a src/ backup/", "rsync -a ./host:x/ out/"],
     );
     // The network reached through a redirect names its host, for policies that list hosts.
@@ -923,9 +930,12 @@ fn flags_that_delete_kills_installs_and_links_issue_16() {
             "make -C build test",
             "npm init -y",
             "pip list",
-            "zip out.zip notes.txt",
-            "tar -cf x.tar src",
         ],
+    );
+    // Writing an archive replaces one that is there: checkpointed, still unattended.
+    assert_all(
+        Outcome::AllowWithCheckpoint,
+        &["zip out.zip notes.txt", "tar -cf x.tar src"],
     );
 }
 
@@ -1040,19 +1050,222 @@ fn overwrites_that_replace_a_files_content_are_checkpointed() {
             "git gc --prune=now",
             "unzip -o dist.zip",
             "tar xf a.tar",
+            "tar czf out.tgz src",
         ],
     );
-    // Controls: appending, reading, creating a link and writing an archive change no file's
-    // existing content in place, and stay plain allows.
+    // Controls: appending, reading, creating a link or a directory, and changing a mode change
+    // no file's existing content, and stay plain allows.
     assert_all(
         Outcome::Allow,
         &[
             "echo x >> notes.txt",
             "ls >/dev/null 2>&1",
             "ln -s a newlink",
-            "tar czf out.tgz src",
+            "mkdir -p build/out",
+            "touch new.txt",
+            "chmod +x run.sh",
             "git gc",
             "unzip -l dist.zip",
         ],
     );
+}
+
+/// Red team, round 3: commands that replace or remove a workspace file through an operand, an
+/// option or their program text got a plain allow, so nothing could roll them back. The audit
+/// of `data/commands.yaml` that followed: every path a command is given to write may be
+/// overwritten unless the knowledge base says the program only creates it, changes its
+/// metadata or reformats it (`overwrites: false`), or the option names a directory it builds in
+/// (`directory_options`).
+#[test]
+fn output_operands_and_options_are_overwrites_red_team_round_3() {
+    let table: &[(&str, Outcome)] = &[
+        // What the red team ran.
+        (
+            "sed -n 'w notes.txt' /dev/null",
+            Outcome::AllowWithCheckpoint,
+        ),
+        (
+            "sed 's/a/b/w notes.txt' README.md",
+            Outcome::AllowWithCheckpoint,
+        ),
+        (
+            "sed -n '1W notes.txt' README.md",
+            Outcome::AllowWithCheckpoint,
+        ),
+        ("git diff --output=f1.txt", Outcome::AllowWithCheckpoint),
+        ("git log --output=f5.txt -0", Outcome::AllowWithCheckpoint),
+        ("uniq /dev/null f3.txt", Outcome::AllowWithCheckpoint),
+        (
+            "find . -maxdepth 0 -fprint f2.txt",
+            Outcome::AllowWithCheckpoint,
+        ),
+        (
+            "find . -maxdepth 0 -fprintf f2.txt '%p'",
+            Outcome::AllowWithCheckpoint,
+        ),
+        (
+            "find . -maxdepth 0 -fls f2.txt",
+            Outcome::AllowWithCheckpoint,
+        ),
+        ("find . -name '*.o' -delete", Outcome::AllowWithCheckpoint),
+        // The audit: output operands and options of the same kind.
+        ("sort -o f1.txt f2.txt", Outcome::AllowWithCheckpoint),
+        ("shuf -o f1.txt f2.txt", Outcome::AllowWithCheckpoint),
+        ("split -l 10 big.txt part", Outcome::AllowWithCheckpoint),
+        ("tee -a log.txt", Outcome::AllowWithCheckpoint),
+        ("dd if=a.img of=b.img", Outcome::AllowWithCheckpoint),
+        ("tar -cf out.tar src", Outcome::AllowWithCheckpoint),
+        ("tar -xf a.tar -C out", Outcome::AllowWithCheckpoint),
+        ("git apply fix.patch", Outcome::AllowWithCheckpoint),
+        ("patch -p1 < fix.patch", Outcome::AllowWithCheckpoint),
+        ("install -m 644 a.conf b.conf", Outcome::AllowWithCheckpoint),
+        ("ln -f a b", Outcome::AllowWithCheckpoint),
+        ("rsync -a src/ backup/", Outcome::AllowWithCheckpoint),
+        (
+            "rsync -a --delete src/ backup/",
+            Outcome::AllowWithCheckpoint,
+        ),
+        ("truncate -s 0 log.txt", Outcome::AllowWithCheckpoint),
+        ("shred notes.txt", Outcome::AllowWithCheckpoint),
+        ("zip -d out.zip notes.txt", Outcome::AllowWithCheckpoint),
+        ("zip out.zip notes.txt", Outcome::AllowWithCheckpoint),
+        (
+            "git format-patch -o patches HEAD~1",
+            Outcome::AllowWithCheckpoint,
+        ),
+        ("git checkout -- notes.txt", Outcome::AllowWithCheckpoint),
+        ("git restore notes.txt", Outcome::AllowWithCheckpoint),
+        ("git clean -fd", Outcome::AllowWithCheckpoint),
+        ("git reset --hard", Outcome::AllowWithCheckpoint),
+        ("git archive -o a.zip HEAD", Outcome::AllowWithCheckpoint),
+        (
+            "git bundle create repo.bundle HEAD",
+            Outcome::AllowWithCheckpoint,
+        ),
+        ("gunzip notes.txt.gz", Outcome::AllowWithCheckpoint),
+        ("gzip notes.txt", Outcome::AllowWithCheckpoint),
+        ("xxd a.bin a.hex", Outcome::AllowWithCheckpoint),
+        ("tree -o tree.txt", Outcome::AllowWithCheckpoint),
+        (
+            "python3 -m json.tool a.json b.json",
+            Outcome::AllowWithCheckpoint,
+        ),
+        ("sed -i 's/a/b/' notes.txt", Outcome::AllowWithCheckpoint),
+        ("gcc -o app main.c", Outcome::AllowWithCheckpoint),
+        ("go build -o bin/app .", Outcome::AllowWithCheckpoint),
+        ("pytest --junitxml=report.xml", Outcome::AllowWithCheckpoint),
+        (
+            "python3 -m venv --clear .venv",
+            Outcome::AllowWithCheckpoint,
+        ),
+        // The network still asks, whatever it writes.
+        ("curl -o notes.txt https://example.com/x", Outcome::Ask),
+        ("wget -O notes.txt https://example.com/x", Outcome::Ask),
+        // Controls: creating, changing metadata, reformatting, appending, and directories a
+        // program builds in replace nothing, and stay plain allows.
+        ("mkdir -p build/out", Outcome::Allow),
+        ("touch new.txt", Outcome::Allow),
+        ("chmod +x run.sh", Outcome::Allow),
+        ("ln -s target/release/app app", Outcome::Allow),
+        ("mktemp -p .", Outcome::Allow),
+        ("python3 -m venv .venv", Outcome::Allow),
+        ("cargo new tool", Outcome::Allow),
+        ("git init", Outcome::Allow),
+        ("git mv a.txt b.txt", Outcome::Allow),
+        ("black .", Outcome::Allow),
+        ("rustfmt src/main.rs", Outcome::Allow),
+        ("gofmt -w main.go", Outcome::Allow),
+        ("prettier --write src/", Outcome::Allow),
+        ("echo x >> notes.txt", Outcome::Allow),
+        ("cargo build --target-dir build/target", Outcome::Allow),
+        ("sort -T build x.txt", Outcome::Allow),
+        ("unzip dist.zip -d out", Outcome::Allow),
+        ("sed -n '1,20p' notes.txt", Outcome::Allow),
+        ("git diff --stat", Outcome::Allow),
+        ("find . -name '*.rs' -print", Outcome::Allow),
+        ("uniq notes.txt", Outcome::Allow),
+    ];
+    let mut wrong = Vec::new();
+    for (text, expected) in table {
+        let (got, sentence) = judged(text);
+        if got != *expected {
+            wrong.push(format!(
+                "{text:?}: expected {}, got {} — {sentence}",
+                expected.as_str(),
+                got.as_str()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Red team, round 3: offline work asked as if it used the network. An offline flag keeps a
+/// command off the network only when nothing else it is given can reach one: a URL, a
+/// `--find-links` URL, a VCS requirement, or a requirements file cordon does not read.
+#[test]
+fn offline_installs_and_builds_run_and_what_can_reach_the_network_still_asks() {
+    let table: &[(&str, Outcome)] = &[
+        ("pip install -e . --no-index", Outcome::AllowWithCheckpoint),
+        (
+            "pip install --no-index --find-links ./wheels pkg",
+            Outcome::AllowWithCheckpoint,
+        ),
+        (
+            "pip install --no-index -f /srv/wheels pkg",
+            Outcome::AllowWithCheckpoint,
+        ),
+        (
+            "pip3 install --no-index --find-links=wheels/ pkg",
+            Outcome::AllowWithCheckpoint,
+        ),
+        ("npm ci --offline", Outcome::AllowWithCheckpoint),
+        ("npm install --offline", Outcome::AllowWithCheckpoint),
+        ("pnpm install --offline", Outcome::Allow),
+        ("yarn install --offline", Outcome::Allow),
+        ("cargo build --offline", Outcome::Allow),
+        ("GOFLAGS=-mod=vendor go build ./...", Outcome::Allow),
+        (
+            "GOFLAGS='-mod=vendor -trimpath' go vet ./...",
+            Outcome::Allow,
+        ),
+        ("GOPROXY=off go build ./...", Outcome::Allow),
+        // What can still reach the network asks.
+        ("pip install -e .", Outcome::Ask),
+        (
+            "pip install --no-index --find-links https://example.com/w pkg",
+            Outcome::Ask,
+        ),
+        (
+            "pip install --no-index git+https://github.com/o/r",
+            Outcome::Ask,
+        ),
+        ("pip install --no-index -r requirements.txt", Outcome::Ask),
+        (
+            "pip install --no-index https://example.com/x.whl",
+            Outcome::Ask,
+        ),
+        (
+            "npm install --offline git+https://github.com/o/r",
+            Outcome::Ask,
+        ),
+        ("npm install --prefer-offline", Outcome::Ask),
+        ("npm ci", Outcome::Ask),
+        ("cargo fetch", Outcome::Ask),
+        ("go mod download", Outcome::Ask),
+        // A GOFLAGS value that runs a program or downloads is not modelled: asked.
+        ("GOFLAGS=-toolexec=./x go build ./...", Outcome::Ask),
+        ("GOFLAGS=-mod=mod go build ./...", Outcome::Ask),
+    ];
+    let mut wrong = Vec::new();
+    for (text, expected) in table {
+        let (got, sentence) = judged(text);
+        if got != *expected {
+            wrong.push(format!(
+                "{text:?}: expected {}, got {} — {sentence}",
+                expected.as_str(),
+                got.as_str()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

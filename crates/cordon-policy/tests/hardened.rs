@@ -59,7 +59,11 @@ fn what_the_envelope_bounds_runs_without_a_person() {
     use Outcome::{Allow, AllowWithCheckpoint, Ask};
     for (text, hardened, local) in [
         ("frobnicate --all", AllowWithCheckpoint, Ask),
-        ("./node_modules/.bin/unknown-tool", Allow, Allow),
+        (
+            "./node_modules/.bin/unknown-tool",
+            AllowWithCheckpoint,
+            Allow,
+        ),
         ("python3 -c 'print(1)'", AllowWithCheckpoint, Ask),
         ("node -e 'console.log(1)'", AllowWithCheckpoint, Ask),
         ("find . -name '*.py' | xargs grep -l foo", Allow, Ask),
@@ -94,6 +98,61 @@ fn what_the_envelope_bounds_runs_without_a_person() {
         "{}",
         decision.sentence
     );
+}
+
+/// Red team, round 3: content the front end cannot see (a script file, `BASH_ENV`/`ENV`, a
+/// Makefile's recipes, package scripts, `source FILE`) deleted workspace data with a plain
+/// allow and no checkpoint. In hardened mode it runs with a checkpoint; local mode is unchanged.
+#[test]
+fn code_cordon_cannot_read_is_checkpointed_in_hardened_mode_red_team_round_3() {
+    use Outcome::{Allow, AllowWithCheckpoint};
+    for (text, local) in [
+        ("sh del.sh", Allow),
+        ("bash del.sh", Allow),
+        ("bash -x del.sh arg", Outcome::Ask),
+        ("./del.sh", Allow),
+        ("scripts/clean.sh", Allow),
+        ("BASH_ENV=benv.sh bash -c true", Outcome::Ask),
+        ("ENV=benv.sh sh -c true", Outcome::Ask),
+        ("env BASH_ENV=benv.sh bash -c true", Outcome::Ask),
+        ("make -f Mk", Allow),
+        ("make", Allow),
+        ("make -C sub test", Allow),
+        ("npm test", Allow),
+        ("npm run build", Allow),
+        ("npm start", Allow),
+        ("yarn test", Allow),
+        ("pnpm test", Allow),
+        ("pnpm run lint", Allow),
+        ("source env.sh", Outcome::Ask),
+        (". ./env.sh", Outcome::Ask),
+        ("python3 tool.py", Allow),
+        ("node scripts/gen.js", Allow),
+        ("pytest", Allow),
+        ("python3 -m pytest -q tests", Allow),
+        ("cd sub && make", Allow),
+        ("go test ./...", Allow),
+        ("go run ./cmd/tool", Allow),
+    ] {
+        let decision = assert_outcome(text, CONFINED, AllowWithCheckpoint);
+        assert!(!decision.commands.is_empty(), "{text}: nothing was judged");
+        assert_outcome(text, Enforcement::Local, local);
+    }
+    // Controls: what runs no file of the workspace, and the build tools whose runs replace
+    // large artifacts (docs/checkpoints.md, "Build and test tools"), stay plain allows.
+    for text in [
+        "python3 --version",
+        "node --version",
+        "bash -c 'ls -la'",
+        "cargo test",
+        "cargo build --release",
+        "go vet ./...",
+        "go build ./...",
+        "true",
+        "IFS=, read -r a b < notes.csv",
+    ] {
+        assert_outcome(text, CONFINED, Allow);
+    }
 }
 
 /// What the envelope cannot bound still asks, and what the policy denies is still denied.

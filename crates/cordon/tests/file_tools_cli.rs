@@ -291,6 +291,68 @@ fn git_and_agent_metadata_are_asked() {
     }
 }
 
+/// Red team, round 3: through the hook, `Read` of another process's environment or memory, a
+/// descriptor, a shell history, a token under a cache directory or the password hashes got no
+/// objection; `Write` of settings that run code later neither. Each is judged as the shell path
+/// judges it, on the path as named and as it resolves.
+#[test]
+fn file_tools_judge_process_views_histories_tokens_and_settings_as_the_shell_does() {
+    let f = Fixture::new();
+    for (path, text) in [
+        (".bash_history", "export TOKEN=secret\n"),
+        (".cache/huggingface/token", "hf_secret\n"),
+        (".cache/huggingface/hub/model.json", "{}\n"),
+    ] {
+        let path = f.home().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let pid = std::process::id();
+    for (path, expected) in [
+        (format!("/proc/{pid}/environ"), "ask"),
+        ("/proc/self/environ".to_string(), "ask"),
+        (format!("/proc/{pid}/mem"), "ask"),
+        ("/dev/fd/0".to_string(), "ask"),
+        ("/etc/shadow".to_string(), "deny"),
+        ("/etc/gshadow".to_string(), "deny"),
+        (s(&f.home().join(".bash_history")), "deny"),
+        (s(&f.home().join(".cache/huggingface/token")), "deny"),
+        // Controls: the same kinds of path, harmless.
+        ("/proc/self/status".to_string(), "allow"),
+        ("/etc/passwd".to_string(), "allow"),
+        (
+            s(&f.home().join(".cache/huggingface/hub/model.json")),
+            "allow",
+        ),
+        ("src/lib.rs".to_string(), "allow"),
+    ] {
+        let (verdict, reason) = claude_verdict(&f.claude("Read", json!({"file_path": path})));
+        assert_eq!(verdict, expected, "Read {path}: {reason}");
+        if expected != "allow" {
+            assert!(reason.starts_with(&format!("Read {path}")), "{reason}");
+        }
+    }
+    for path in [
+        ".pre-commit-config.yaml",
+        "lefthook.yml",
+        "opencode.json",
+        ".devcontainer/devcontainer.json",
+        ".windsurfrules",
+        ".roo/rules/x.md",
+    ] {
+        for tool in ["Write", "Edit"] {
+            let (verdict, reason) =
+                claude_verdict(&f.claude(tool, json!({"file_path": path, "content": "x"})));
+            assert_eq!(verdict, "ask", "{tool} {path}: {reason}");
+        }
+    }
+    let (verdict, reason) = claude_verdict(&f.claude(
+        "Write",
+        json!({"file_path": "docs/pre-commit.md", "content": "x"}),
+    ));
+    assert_eq!(verdict, "allow", "positive control: {reason}");
+}
+
 /// A toolchain cache holds code the user's own builds run unconfined (escape catalogue item 38):
 /// cordon's commands write it only through the workspace's layer, and the agent's own file tools,
 /// which write it directly, are asked.

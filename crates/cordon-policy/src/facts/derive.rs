@@ -54,6 +54,9 @@ pub(super) struct Derived<'a> {
     pub network: bool,
     pub inline_code: bool,
     pub destructive: bool,
+    /// A path was named as written (an operand, a write option, a program text's output file):
+    /// what is there may be replaced, unless the program only creates (`overwrites: false`).
+    pub overwrites: bool,
     pub tags: Vec<String>,
     pub unresolved: Vec<String>,
     /// Why the command is unknown although its program is known.
@@ -139,6 +142,7 @@ pub(crate) fn derive(
         network: false,
         inline_code: false,
         destructive: false,
+        overwrites: false,
         tags: Vec::new(),
         unresolved: command.unresolved.clone(),
         unmodelled: Vec::new(),
@@ -366,7 +370,13 @@ fn option_values(d: &mut Derived, parsed: &Parsed) {
                 .unresolved
                 .push(format!("the path `{}` is computed at run time", value.text)),
             OptionKind::Read => d.path(&value.text, Access::Read),
-            OptionKind::Write => d.path(&value.text, Access::Write),
+            OptionKind::Write => {
+                d.path(&value.text, Access::Write);
+                // A directory it works in (`--target-dir`) is not a file it replaces.
+                if !d.spec.directory_options.iter().any(|o| o == name) {
+                    d.overwrites = true;
+                }
+            }
             OptionKind::Code => d.inline_code = true,
             OptionKind::Program if !value.is_static => d
                 .unresolved
@@ -490,6 +500,7 @@ fn operands(d: &mut Derived, parsed: &Parsed, flags: &[String], paths_under: Opt
         };
         if let Some(access) = access {
             d.path(text, access);
+            d.overwrites |= access == Access::Write;
         }
     }
     if operands.len() <= skip {
@@ -606,6 +617,39 @@ fn is_destructive(spec: &CommandSpec, command: &SimpleCommand, flags: &[String])
         })
 }
 
+/// Whether an offline flag keeps the command off the network (`pip install --no-index -e .`,
+/// `npm ci --offline`): one is given, the command names no host (a URL, `--find-links
+/// https://…`, `git+https://…`), and it reads no list of what to fetch (`-r requirements.txt`,
+/// which may name a URL cordon does not read).
+fn stays_offline(spec: &CommandSpec, d: &Derived, flags: &[String]) -> bool {
+    let given = |list: &[String]| {
+        list.iter().any(|o| {
+            flags
+                .iter()
+                .any(|f| f == o || f.starts_with(&format!("{o}=")))
+        })
+    };
+    given(&spec.offline_flags) && d.hosts.is_empty() && !d.network && !given(&spec.lists_options)
+}
+
+/// The tag of a command that runs code from a file cordon does not read: a script, a Makefile's
+/// recipes, a package's scripts, a project's tests. It may delete or overwrite whatever it can
+/// write, so the default pack checkpoints it when the kernel confines it.
+pub(crate) const RUNS_UNSEEN_CODE: &str = "runs_unseen_code";
+
+/// Whether the command runs code from a file: a program named by its path (`./build.sh`), a
+/// shell or an interpreter given a script (`bash del.sh`, `python3 x.py`; not `python3 -c`,
+/// which is inline code), or a program that runs files of its working directory (`make` its
+/// Makefile, `npm test` the package's scripts, `pytest` its conftest.py) or a project's tests.
+fn runs_unseen_code(d: &Derived, program: &str) -> bool {
+    let spec = &d.spec;
+    let tagged = |tag: &str| spec.tags.iter().any(|t| t == tag);
+    program.starts_with('/')
+        || !spec.runs_files.is_empty()
+        || tagged("runs_project_code")
+        || (tagged("runs_script") && !d.inline_code && !d.reads.is_empty())
+}
+
 /// The command's tags: the knowledge base's, those derived, and `privileged` and
 /// `local_executable` where they hold.
 fn tags_of(
@@ -650,13 +694,23 @@ fn finish(
             push_unique(&mut d.hosts, host);
         }
     }
+    if runs_unseen_code(&d, &program) {
+        push_unique(&mut d.tags, RUNS_UNSEEN_CODE.to_string());
+    }
     let spec = &d.spec;
-    let network = d.network || spec.network.unwrap_or(false);
-    let destructive = d.destructive || is_destructive(spec, command, &flags);
+    let offline = stays_offline(spec, &d, &flags);
+    let network = d.network || (spec.network.unwrap_or(false) && !offline);
+    let destructive = d.destructive
+        || is_destructive(spec, command, &flags)
+        || (d.overwrites && spec.overwrites != Some(false));
     let tags = tags_of(spec, &d.tags, command, &program);
     let inline_code = d.inline_code || spec.tags.iter().any(|t| t == "inline_code");
-    let effect = spec.effect.unwrap_or(EffectType::TransformLocal);
+    let effect = match spec.effect.unwrap_or(EffectType::TransformLocal) {
+        EffectType::FetchExternal if offline => EffectType::TransformLocal,
+        effect => effect,
+    };
     let read_only = d.known
+        && !command.runs_injected_code
         && effect == EffectType::Observe
         && d.writes.is_empty()
         && !inline_code

@@ -296,6 +296,9 @@ pub(super) fn classify(name: &str, value: &str) -> Assignment {
     if matches!(name, "RUSTFLAGS" | "RUSTDOCFLAGS") {
         return rust_flags(name, value);
     }
+    if name == "GOFLAGS" {
+        return go_flags(value);
+    }
     if TOOL_NAMES.contains(&name) {
         return Assignment::Unknown(format!("`{name}` names a program that build tools run"));
     }
@@ -305,6 +308,36 @@ pub(super) fn classify(name: &str, value: &str) -> Assignment {
             "`{name}` is not a variable cordon models, and programs may read it as a command, a configuration or a path"
         )),
         None => Assignment::Harmless,
+    }
+}
+
+/// `go` flags that only choose where modules come from without the network (`-mod=vendor`,
+/// `-mod=readonly`) or how code is built and tested, never a program to run (`-toolexec`,
+/// `-exec`), a file to read (`-modfile`, `-overlay`) or a download (`-mod=mod`).
+const GO_FLAGS: &[&str] = &[
+    "-mod=vendor",
+    "-mod=readonly",
+    "-trimpath",
+    "-buildvcs=false",
+    "-buildvcs=true",
+    "-v",
+    "-race",
+    "-cover",
+    "-short",
+];
+
+/// `go` flag prefixes whose value is text.
+const GO_FLAG_VALUES: &[&str] = &["-tags=", "-count=", "-p=", "-timeout=", "-buildmode="];
+
+/// `GOFLAGS=-mod=vendor`: harmless when every flag is one of [`GO_FLAGS`] or takes text.
+fn go_flags(value: &str) -> Assignment {
+    let known =
+        |flag: &str| GO_FLAGS.contains(&flag) || GO_FLAG_VALUES.iter().any(|p| flag.starts_with(p));
+    match value.split_whitespace().find(|flag| !known(flag)) {
+        None => Assignment::Harmless,
+        Some(flag) => Assignment::Unknown(format!(
+            "`GOFLAGS` gives go `{flag}`, a flag cordon does not model there"
+        )),
     }
 }
 

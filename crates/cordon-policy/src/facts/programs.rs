@@ -217,7 +217,9 @@ fn apply_effects(d: &mut Derived, effects: Effects) {
         d.path(&path, Access::Read);
     }
     for path in effects.writes {
+        // `sed 'w FILE'`, `s///w FILE`: the file is truncated when the program starts.
         d.path(&path, Access::Write);
+        d.overwrites = true;
     }
     if effects.reads_environment {
         d.tag("reads_environment");
@@ -304,6 +306,8 @@ fn tar(d: &mut Derived, parsed: &Parsed, flags: &[String]) {
         } else if archive.text != "-" {
             let access = if creates { Access::Write } else { Access::Read };
             d.path(&archive.text, access);
+            // `tar -cf out.tar`: an existing archive is replaced (`-r`, `-u`, `--delete` change it).
+            d.overwrites |= creates;
         }
     }
     for action in values(parsed, &["--checkpoint-action"]) {

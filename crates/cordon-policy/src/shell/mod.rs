@@ -133,6 +133,10 @@ pub struct SimpleCommand {
     /// argument: `find ROOT -exec cmd {} +`, or `find ROOT -print0 | xargs -0 cmd`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub computed_paths_under: Option<Vec<String>>,
+    /// A variable that makes the shell or a program run code from elsewhere reaches this
+    /// command (`BASH_ENV=f bash -c true`, `LD_PRELOAD=x ls`): whatever the command itself is,
+    /// it may write and run anything.
+    pub runs_injected_code: bool,
 }
 
 impl SimpleCommand {

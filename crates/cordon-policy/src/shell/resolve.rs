@@ -132,6 +132,7 @@ pub(super) fn new_command(ctx: &Ctx, words: Vec<Word>) -> SimpleCommand {
         origin: ctx.origin,
         unresolved: ctx.unresolved.clone(),
         computed_paths_under: ctx.computed_paths_under.clone(),
+        runs_injected_code: ctx.runs_injected_code,
     }
 }
 
@@ -198,6 +199,7 @@ impl Walker<'_> {
                 dangerous_assignment(name, &value.text).filter(|_| !only_this_command)
             {
                 command_ctx.unresolved.push(format!("`{name}=…` {why}"));
+                command_ctx.runs_injected_code = true;
             }
             assigned.push(format!("{name}={}", value.text));
         }
@@ -446,6 +448,7 @@ impl Walker<'_> {
                     Some((name, value)) if !name.is_empty() => {
                         if let Some(why) = dangerous_assignment(name, value) {
                             ctx.unresolved.push(format!("`{name}=…` {why}"));
+                            ctx.runs_injected_code = true;
                         }
                         assigned.push(t.to_string());
                         i += 1;

@@ -46,6 +46,9 @@ pub(super) struct Ctx {
     /// For commands run by `find -exec` or `xargs -0`: the directories their computed
     /// arguments are paths under.
     pub computed_paths_under: Option<Vec<String>>,
+    /// A dangerous variable (`BASH_ENV`, `LD_PRELOAD`) was assigned to this command or the
+    /// shell running it: see [`super::SimpleCommand::runs_injected_code`].
+    pub runs_injected_code: bool,
 }
 
 /// The output of a pipeline segment that lists paths under known directories (`find ROOT`).
@@ -74,6 +77,7 @@ impl Ctx {
             origin: Origin::Direct,
             unresolved: Vec::new(),
             privileged: false,
+            runs_injected_code: false,
         }
     }
 
@@ -597,6 +601,7 @@ impl<'a> Walker<'a> {
             inner
                 .unresolved
                 .push(format!("`{name}=…` {why}, for every later command"));
+            inner.runs_injected_code = true;
             let mut command = super::resolve::new_command(&inner, vec![Word::literal(":")]);
             command.assignments.push(format!("{name}={}", value.text));
             self.emit(command);
@@ -640,6 +645,7 @@ impl<'a> Walker<'a> {
                         .push(format!("`{name}=…` {why}, for every later command"));
                     let mut inner = ctx.clone();
                     inner.unresolved.push(format!("`{name}=…` {why}"));
+                    inner.runs_injected_code = true;
                     let mut command = super::resolve::new_command(&inner, vec![Word::literal(":")]);
                     command.assignments.push(format!("{name}={}", value.text));
                     self.emit(command);
