@@ -348,10 +348,19 @@ mod tests {
                 ".env.staging",
                 ".env.development",
                 ".env.dev",
+                ".env.test",
+                ".dev.vars",
                 "id_rsa*",
                 "id_ecdsa*",
                 "id_ed25519*",
-                "*.pem"
+                "*.pem",
+                "*.key",
+                "*.p12",
+                "*.pfx",
+                "*.jks",
+                "*.keystore",
+                "*.tfstate",
+                "*.tfstate.backup"
             ]
         );
     }

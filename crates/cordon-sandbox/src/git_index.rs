@@ -1,39 +1,88 @@
-//! Which files a git repository tracks, from its index: enough of git's index format (versions
-//! 2, 3 and 4) to list the paths whose working file git reads.
+//! Which credential-named files a git repository already holds, from its index: enough of git's
+//! index format (versions 2, 3 and 4) to find an entry's object id.
 //!
 //! The run-start search stands an empty file in for each file named like a credential. For a
-//! file git tracks that would be wrong twice over: its contents are in the repository's object
-//! store already (which the command must read, `git show HEAD:.env`), and git would see the empty
-//! stand-in as a change, so an ordinary `git commit -a` would commit it over the real file
-//! (red-team round 3). A tracked file is therefore left as it is, unless git has been told not to
-//! look at the working file (`skip-worktree`, `assume-unchanged`): then it is stood in for.
+//! file whose contents git already stores that would be wrong twice over: the contents are in
+//! the object store, which the command must read (`git show HEAD:.env`), and git would see the
+//! empty stand-in as a change, so an ordinary `git commit -a` would commit it over the real file
+//! (red-team round 3). Such a file is left as it is.
+//!
+//! The index is the command's to write, so an entry alone proves nothing: `git add -N .env` or
+//! `git update-index --cacheinfo` makes one for any path (red-team round 4). A file is left
+//! readable only when its entry's object id is the hash of the file's own contents as a blob:
+//! nobody can write that id without the contents, so whoever wrote it could read them already.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::io::Read as _;
 use std::path::Path;
+
+use sha1::Digest as _;
 
 /// The largest index read; a larger one is taken as unreadable (every file then untracked, and
 /// stood in for: the safe side).
 const MAX_INDEX_BYTES: u64 = 256 << 20;
 
-/// Entry flags (`ce_flags` on disk).
-const ASSUME_VALID: u16 = 0x8000;
+/// The entry flag (`ce_flags` on disk) that says two more bytes of flags follow.
 const EXTENDED: u16 = 0x4000;
-/// Extended flags (version 3 and later).
-const SKIP_WORKTREE: u16 = 0x4000;
+
+/// The largest file whose contents are hashed to compare with its entry; a larger one is stood
+/// in for.
+const MAX_HASHED_BYTES: u64 = 16 << 20;
 
 /// The fixed part of an entry before the object name: ten 32-bit fields.
 const STAT_FIELDS: usize = 40;
 
-/// The paths (relative to the work tree, as git stores them) whose working file git compares
-/// with the index, of the git directory `git_dir`; `None` when there is no index or it cannot
-/// be read.
-pub(crate) fn tracked(git_dir: &Path) -> Option<HashSet<Vec<u8>>> {
-    let index = git_dir.join("index");
-    if std::fs::metadata(&index).ok()?.len() > MAX_INDEX_BYTES {
+/// A repository's index: each path (relative to the work tree, as git stores it) and the object
+/// id of its entry (the last one, for a path in a merge).
+pub(crate) struct Index {
+    entries: HashMap<Vec<u8>, Vec<u8>>,
+    sha256: bool,
+}
+
+impl Index {
+    /// The index of the git directory `git_dir`; `None` when there is none or it cannot be read.
+    pub(crate) fn read(git_dir: &Path) -> Option<Index> {
+        let index = git_dir.join("index");
+        if std::fs::metadata(&index).ok()?.len() > MAX_INDEX_BYTES {
+            return None;
+        }
+        let bytes = std::fs::read(&index).ok()?;
+        let sha256 = object_name_len(git_dir) == 32;
+        let entries = parse(&bytes, if sha256 { 32 } else { 20 })?;
+        Some(Index { entries, sha256 })
+    }
+
+    /// Whether the entry for `relative` names, as its object, exactly the contents of `file`.
+    pub(crate) fn holds_contents_of(&self, relative: &[u8], file: &Path) -> bool {
+        let Some(id) = self.entries.get(relative) else {
+            return false;
+        };
+        blob_id(file, self.sha256).is_some_and(|hash| hash == *id)
+    }
+}
+
+/// The object id git gives `file`'s contents as a blob: the hash of `blob <size>\0` and the
+/// contents. `None` for a file that cannot be read or is larger than [`MAX_HASHED_BYTES`].
+fn blob_id(file: &Path, sha256: bool) -> Option<Vec<u8>> {
+    let mut f = std::fs::File::open(file).ok()?;
+    let size = f.metadata().ok()?.len();
+    if size > MAX_HASHED_BYTES {
         return None;
     }
-    let bytes = std::fs::read(&index).ok()?;
-    parse(&bytes, object_name_len(git_dir))
+    let mut contents = Vec::with_capacity(usize::try_from(size).ok()?);
+    f.read_to_end(&mut contents).ok()?;
+    let header = format!("blob {}\0", contents.len());
+    Some(if sha256 {
+        let mut h = sha2::Sha256::new();
+        h.update(header.as_bytes());
+        h.update(&contents);
+        h.finalize().to_vec()
+    } else {
+        let mut h = sha1::Sha1::new();
+        h.update(header.as_bytes());
+        h.update(&contents);
+        h.finalize().to_vec()
+    })
 }
 
 /// 32 for a repository whose objects are named by SHA-256 (`extensions.objectFormat`), else 20.
@@ -50,8 +99,8 @@ fn object_name_len(git_dir: &Path) -> usize {
     }
 }
 
-/// The paths of an index's entries git looks at; `None` for anything but a well-formed index.
-fn parse(bytes: &[u8], name_len: usize) -> Option<HashSet<Vec<u8>>> {
+/// Each entry's path and object id; `None` for anything but a well-formed index.
+fn parse(bytes: &[u8], name_len: usize) -> Option<HashMap<Vec<u8>, Vec<u8>>> {
     let mut r = Cursor { bytes, at: 0 };
     if r.take(4)? != b"DIRC" {
         return None;
@@ -61,20 +110,19 @@ fn parse(bytes: &[u8], name_len: usize) -> Option<HashSet<Vec<u8>>> {
         return None;
     }
     let count = r.u32()?;
-    let mut paths = HashSet::new();
+    let mut entries = HashMap::new();
     let mut previous: Vec<u8> = Vec::new();
     for _ in 0..count {
         let start = r.at;
-        r.take(STAT_FIELDS + name_len)?;
+        r.take(STAT_FIELDS)?;
+        let id = r.take(name_len)?.to_vec();
         let flags = r.u16()?;
-        let extended = if flags & EXTENDED != 0 {
+        if flags & EXTENDED != 0 {
             if version < 3 {
                 return None;
             }
-            r.u16()?
-        } else {
-            0
-        };
+            r.u16()?;
+        }
         let path = if version == 4 {
             // The name is the previous one with `strip` bytes cut off its end and this suffix added.
             let strip = usize::try_from(r.varint()?).ok()?;
@@ -93,12 +141,10 @@ fn parse(bytes: &[u8], name_len: usize) -> Option<HashSet<Vec<u8>>> {
             }
             path
         };
-        if flags & ASSUME_VALID == 0 && extended & SKIP_WORKTREE == 0 {
-            paths.insert(path.clone());
-        }
+        entries.insert(path.clone(), id);
         previous = path;
     }
-    Some(paths)
+    Some(entries)
 }
 
 struct Cursor<'a> {
@@ -160,44 +206,57 @@ mod tests {
         assert!(out.status.success(), "git {args:?}: {out:?}");
     }
 
-    /// A repository with tracked files in nested directories, one untracked, one marked
-    /// skip-worktree and one assume-unchanged, written at index version `version`.
+    /// A repository with committed files in nested directories, one changed since, one
+    /// untracked, one added with `-N` (intent to add: an entry with the empty blob's id) and one
+    /// given a made-up entry, written at index version `version`.
     fn repo(version: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         git(d, &["init", "-q", "."]);
         std::fs::create_dir_all(d.join("app/config")).unwrap();
-        for f in [
-            ".env",
-            "app/.env",
-            "app/config/.env",
-            "app/config/cert.pem",
-            "skipped.env",
-            "assumed.env",
-        ] {
-            std::fs::write(d.join(f), "x").unwrap();
+        for f in [".env", "app/.env", "app/config/cert.pem", "changed.env"] {
+            std::fs::write(d.join(f), format!("contents of {f}")).unwrap();
         }
         git(d, &["add", "."]);
-        std::fs::write(d.join("untracked.env"), "x").unwrap();
-        git(d, &["update-index", "--skip-worktree", "skipped.env"]);
-        git(d, &["update-index", "--assume-unchanged", "assumed.env"]);
+        std::fs::write(d.join("changed.env"), "SECRET=changed").unwrap();
+        for f in ["untracked.env", "intent.env", "made-up.env"] {
+            std::fs::write(d.join(f), "SECRET=1").unwrap();
+        }
+        git(d, &["add", "-N", "intent.env"]);
+        let e69 = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391";
+        git(
+            d,
+            &[
+                "update-index",
+                "--add",
+                "--cacheinfo",
+                &format!("100644,{e69},made-up.env"),
+            ],
+        );
         git(d, &["update-index", "--index-version", version]);
         dir
     }
 
     #[test]
-    fn lists_what_git_looks_at_in_every_index_version() {
+    fn a_file_counts_as_held_only_with_its_own_contents_in_every_index_version() {
         for version in ["2", "3", "4"] {
             let dir = repo(version);
-            let tracked = tracked(&dir.path().join(".git")).expect("index parses");
-            let mut paths: Vec<String> = tracked
-                .iter()
-                .map(|p| String::from_utf8_lossy(p).into_owned())
-                .collect();
-            paths.sort();
+            let index = Index::read(&dir.path().join(".git")).expect("index parses");
+            let held: Vec<&str> = [
+                ".env",
+                "app/.env",
+                "app/config/cert.pem",
+                "changed.env",
+                "untracked.env",
+                "intent.env",
+                "made-up.env",
+            ]
+            .into_iter()
+            .filter(|f| index.holds_contents_of(f.as_bytes(), &dir.path().join(f)))
+            .collect();
             assert_eq!(
-                paths,
-                [".env", "app/.env", "app/config/.env", "app/config/cert.pem"],
+                held,
+                [".env", "app/.env", "app/config/cert.pem"],
                 "index version {version}"
             );
         }
@@ -214,6 +273,6 @@ mod tests {
         let mut wrong = index.clone();
         wrong[..4].copy_from_slice(b"XXXX");
         assert_eq!(parse(&wrong, 20), None);
-        assert_eq!(tracked(&dir.path().join("no-such-git-dir")), None);
+        assert!(Index::read(&dir.path().join("no-such-git-dir")).is_none());
     }
 }

@@ -30,7 +30,7 @@
 //! A write grant that names a protected path, or a path inside one, is the explicit override: that
 //! path is left writable.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::{AsRawFd as _, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -42,6 +42,7 @@ use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 
+use crate::git_index::Index;
 use crate::plan::Substitute;
 use crate::report::{ProtectedPath, ProtectedReport, Protection};
 use crate::search::{MAX_SEARCHED_DIRS, SEARCH_SKIPPED};
@@ -54,9 +55,13 @@ use crate::Error;
 /// submodule's (`.git/modules/**`). `.husky` is where husky points `core.hooksPath`, and
 /// `.pre-commit-config.yaml` and lefthook's files say what the hooks pre-commit and lefthook
 /// install run; the rest configure agents (`.claude`, `.codex`, `.agents`, `.gemini`, `.cursor`,
-/// `.mcp.json`, opencode's, Kiro's, Roo's, Continue's and Windsurf's settings, rules files),
-/// editors (`.vscode`, `.idea`, `.zed`; a `.devcontainer` runs `initializeCommand` on the
-/// host), shells (`.envrc` for direnv) and credentials (`.aws`, `.ssh`).
+/// `.mcp.json`, opencode's, Kiro's, Roo's, Continue's, Windsurf's, Aider's, Amazon Q's, Qwen's,
+/// Crush's, Junie's and Kilo Code's settings, rules files), editors (`.vscode`, `.idea`, `.zed`;
+/// a dev container runs `initializeCommand` on the host), shells (`.envrc` for direnv, mise's
+/// files), package managers that run code from the project's settings (`.npmrc`'s
+/// `node-options` and `script-shell`, `.yarnrc.yml`'s `yarnPath`, `.pnpmfile.cjs`) and
+/// credentials (`.aws`, `.ssh`). Instruction files (`CLAUDE.md`, `AGENTS.md`) are left
+/// writable: agents are asked to keep them, and they run nothing by themselves.
 ///
 /// `.gitmodules` is not protected: git refuses `update = !command` from it, and `git submodule add`
 /// must be able to write it.
@@ -94,6 +99,26 @@ pub const PROTECTED_NAMES: &[&str] = &[
     ".cursorrules",
     ".windsurfrules",
     ".clinerules",
+    ".devcontainer.json",
+    "opencode.jsonc",
+    "lefthook-local.yml",
+    "lefthook-local.yaml",
+    ".lefthook-local.yml",
+    ".lefthook-local.yaml",
+    "lefthook.toml",
+    "lefthook.json",
+    ".lefthook",
+    "mise.toml",
+    ".mise.toml",
+    ".aider.conf.yml",
+    ".amazonq",
+    ".qwen",
+    ".crush.json",
+    ".junie",
+    ".kilocode",
+    ".yarnrc.yml",
+    ".pnpmfile.cjs",
+    ".npmrc",
 ];
 
 /// How deep below `.git/modules` submodule git directories are sought (names may have slashes).
@@ -111,6 +136,11 @@ pub struct Protected {
     /// Git directories inside them (the main one, `.git/worktrees/*`, `.git/modules/**`): where
     /// the git names ([`Protected::git_dir_names`]) are protected.
     pub git_dirs: Vec<PathBuf>,
+    /// Files with an empty stand-in mounted over them (credential-named files, closed paths
+    /// beneath a writable root): the directories holding them may not be renamed, or the file
+    /// would move, behind its stand-in, to where the next run's search does not look (a skipped
+    /// `target`, a path too long to name).
+    pub stood_in: Vec<PathBuf>,
 }
 
 impl Protected {
@@ -127,6 +157,12 @@ impl Protected {
         Protected {
             project_roots: report.project_roots.clone(),
             git_dirs: report.git_dirs.clone(),
+            stood_in: report
+                .paths
+                .iter()
+                .filter(|p| p.how == Protection::Emptied)
+                .map(|p| p.path.clone())
+                .collect(),
         }
     }
 
@@ -329,9 +365,9 @@ fn search(
         }
         finder.project(root);
     }
-    let enters = |name: &OsStr| {
-        !is_protected_name(name) && !SEARCH_SKIPPED.contains(&name.to_str().unwrap_or(""))
-    };
+    // Protected directories are entered too: a `.devcontainer/.env` or a workspace `.ssh/id_rsa`
+    // is a credential like any other (red-team round 4 read the first).
+    let enters = |name: &OsStr| !SEARCH_SKIPPED.contains(&name.to_str().unwrap_or(""));
     let mut key: Vec<u8> = Vec::new();
     for part in never_names
         .map_or(&[][..], |(globs, _)| globs)
@@ -339,8 +375,6 @@ fn search(
         .map(String::as_str)
         .chain([""])
         .chain(SEARCH_SKIPPED.iter().copied())
-        .chain([""])
-        .chain(PROTECTED_NAMES.iter().copied())
     {
         key.extend(part.as_bytes());
         key.push(0);
@@ -355,6 +389,18 @@ fn search(
         finder.project(dir);
     }
     finder.never_files(&searched.never_files);
+    for dir in searched.unreadable.iter().take(MAX_UNREADABLE_WARNINGS) {
+        finder.report.warnings.push(format!(
+            "the search for repositories and files named like credentials could not read {}; what it holds is not protected unless an earlier run saw it",
+            dir.display()
+        ));
+    }
+    if searched.unreadable.len() > MAX_UNREADABLE_WARNINGS {
+        finder.report.warnings.push(format!(
+            "{} more directories could not be read by the search",
+            searched.unreadable.len() - MAX_UNREADABLE_WARNINGS
+        ));
+    }
     if searched.truncated {
         finder.report.warnings.push(format!(
             "the search of the workspace for repositories and files named like credentials stopped after {MAX_SEARCHED_DIRS} directories; what lies beyond it and was not seen by an earlier run is not protected"
@@ -418,7 +464,10 @@ struct Finder<'a> {
     report: &'a mut ProtectedReport,
 }
 
-/// How many files left readable because git tracks them are named in the report's notes.
+/// How many directories the search could not read are named in the warnings.
+const MAX_UNREADABLE_WARNINGS: usize = 5;
+
+/// How many files left readable because git stores their contents are named in the notes.
 const MAX_TRACKED_NOTES: usize = 20;
 
 /// How many linked worktrees below one `.git/worktrees` are protected.
@@ -524,16 +573,23 @@ impl Finder<'_> {
         }
     }
 
-    /// Stands an empty file in for each file named like a credential, except one git tracks
-    /// (`git_index.rs`: its contents are in the repository, and git would commit the empty
-    /// stand-in over it). A symlink by such a name stands for its target, when that is a file
-    /// inside a writable root (outside them Landlock decides).
+    /// Stands an empty file in for each file named like a credential, except one whose exact
+    /// contents the repository holding it already stores (`git_index.rs`: git would commit the
+    /// empty stand-in over it). A symlink by such a name stands for its target, when that is a
+    /// file inside a writable root (outside them Landlock decides).
     fn never_files(&mut self, files: &[PathBuf]) {
-        let mut indexes: HashMap<PathBuf, Option<HashSet<Vec<u8>>>> = HashMap::new();
+        let mut indexes: HashMap<PathBuf, Option<Index>> = HashMap::new();
         let mut tracked_notes = 0usize;
         for file in files {
-            let Ok(meta) = std::fs::symlink_metadata(file) else {
-                continue;
+            let meta = match std::fs::symlink_metadata(file) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                // Remembered, but out of sight now (its directory made unsearchable): its stand-in
+                // is still due, and a run that cannot mount it is refused.
+                Err(_) => {
+                    self.found.insert(file.clone(), Protection::Emptied);
+                    continue;
+                }
             };
             let target = if meta.file_type().is_symlink() {
                 match std::fs::canonicalize(file) {
@@ -548,11 +604,11 @@ impl Finder<'_> {
             if !self.write_roots.iter().any(|w| target.starts_with(w)) {
                 continue;
             }
-            if self.tracked_by_git(file, &mut indexes) {
+            if self.held_by_git(file, &target, &mut indexes) {
                 tracked_notes += 1;
                 if tracked_notes <= MAX_TRACKED_NOTES {
                     self.report.notes.push(format!(
-                        "{} is named like a credential but tracked by git, so its contents are in the repository: it is left as it is (an empty stand-in would be committed over it)",
+                        "{} is named like a credential but git already stores exactly its contents: it is left as it is (an empty stand-in would be committed over it)",
                         file.display()
                     ));
                 }
@@ -562,18 +618,20 @@ impl Finder<'_> {
         }
         if tracked_notes > MAX_TRACKED_NOTES {
             self.report.notes.push(format!(
-                "{} more files named like credentials are tracked by git and left as they are",
+                "{} more files named like credentials whose contents git already stores are left as they are",
                 tracked_notes - MAX_TRACKED_NOTES
             ));
         }
     }
 
-    /// Whether git tracks `file` in the nearest project root holding it, and looks at its
-    /// working copy. Each repository's index is read once.
-    fn tracked_by_git(
+    /// Whether the index of the nearest project root holding `file` has an entry for it whose
+    /// object is exactly the contents of `contents` (the file, or a link's target). Each
+    /// repository's index is read once.
+    fn held_by_git(
         &self,
         file: &Path,
-        indexes: &mut HashMap<PathBuf, Option<HashSet<Vec<u8>>>>,
+        contents: &Path,
+        indexes: &mut HashMap<PathBuf, Option<Index>>,
     ) -> bool {
         let Some(root) = self
             .report
@@ -587,12 +645,12 @@ impl Finder<'_> {
         let Ok(relative) = file.strip_prefix(root) else {
             return false;
         };
-        let index = indexes.entry(root.clone()).or_insert_with(|| {
-            git_dir_of(root).and_then(|git_dir| crate::git_index::tracked(&git_dir))
-        });
+        let index = indexes
+            .entry(root.clone())
+            .or_insert_with(|| git_dir_of(root).and_then(|git_dir| Index::read(&git_dir)));
         index
             .as_ref()
-            .is_some_and(|paths| paths.contains(relative.as_os_str().as_bytes()))
+            .is_some_and(|index| index.holds_contents_of(relative.as_os_str().as_bytes(), contents))
     }
 
     /// Makes one existing path read-only, unless a grant names it or it is a symlink.
@@ -768,10 +826,6 @@ fn git_dir_of(root: &Path) -> Option<PathBuf> {
 /// True when a write grant names `path` or a path inside it: the explicit override.
 fn granted(path: &Path, write_roots: &[PathBuf]) -> bool {
     write_roots.iter().any(|w| w.starts_with(path))
-}
-
-fn is_protected_name(name: &std::ffi::OsStr) -> bool {
-    PROTECTED_NAMES.iter().any(|p| *p == name)
 }
 
 /// The remount flags that make a bind mount of `path` read-only without dropping `noexec`.

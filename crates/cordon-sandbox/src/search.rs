@@ -68,6 +68,9 @@ pub(crate) struct Searched {
     pub never_files: Vec<PathBuf>,
     /// The search stopped at [`MAX_SEARCHED_DIRS`].
     pub truncated: bool,
+    /// Directories that could not be looked at or read (no permission, a path longer than the
+    /// kernel takes): what they hold was not seen. Not remembered, so the next run tries again.
+    pub unreadable: Vec<PathBuf>,
     /// Directories read, and directories taken from memory unchanged.
     pub read: usize,
     pub reused: usize,
@@ -175,8 +178,14 @@ pub(crate) fn search(roots: &[PathBuf], rules: &Rules<'_>, memory: Option<&Path>
                 Ok(r) => r,
                 Err(_) => continue,
             };
-            let Ok(now) = fstatat(&root_fd, relative, AtFlags::AT_SYMLINK_NOFOLLOW) else {
-                continue;
+            let now = match fstatat(&root_fd, relative, AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(now) => now,
+                // Gone since its parent was read: nothing to see.
+                Err(nix::Error::ENOENT | nix::Error::ENOTDIR) => continue,
+                Err(_) => {
+                    found.unreadable.push(dir);
+                    continue;
+                }
             };
             if now.st_dev != root_stat.st_dev || now.st_mode & libc::S_IFMT != libc::S_IFDIR {
                 continue;
@@ -192,7 +201,13 @@ pub(crate) fn search(roots: &[PathBuf], rules: &Rules<'_>, memory: Option<&Path>
                 _ => {
                     found.read += 1;
                     changed = true;
-                    list(&dir, rules)
+                    match list(&dir, rules) {
+                        Some(listing) => listing,
+                        None => {
+                            found.unreadable.push(dir);
+                            continue;
+                        }
+                    }
                 }
             };
             if listing.has_git && dir != *root {
@@ -233,8 +248,12 @@ fn remember_files(found: &mut Searched, old: &Memory, new: &mut Memory, roots: &
         if !roots.iter().any(|r| file.starts_with(r)) || seen.contains(file) {
             continue;
         }
-        let still_there = std::fs::symlink_metadata(file)
-            .is_ok_and(|m| m.file_type().is_file() || m.file_type().is_symlink());
+        // Kept unless it is gone: a file that cannot be looked at now (its directory made
+        // unsearchable) is still the user's secret, and the run that cannot close it fails.
+        let still_there = match std::fs::symlink_metadata(file) {
+            Ok(m) => m.file_type().is_file() || m.file_type().is_symlink(),
+            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+        };
         if still_there {
             seen.insert(file.clone());
             kept.push(file.clone());
@@ -249,16 +268,14 @@ fn remember_files(found: &mut Searched, old: &Memory, new: &mut Memory, roots: &
     found.never_files = kept;
 }
 
-/// Reads one directory.
-fn list(dir: &Path, rules: &Rules<'_>) -> Listing {
+/// Reads one directory; `None` when it cannot be read (an empty listing remembered for it would
+/// hide what it holds once it can be read again).
+fn list(dir: &Path, rules: &Rules<'_>) -> Option<Listing> {
     let mut listing = Listing::default();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return listing;
-    };
-    for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
+    let entries = std::fs::read_dir(dir).ok()?;
+    for entry in entries {
+        let entry = entry.ok()?;
+        let kind = entry.file_type().ok()?;
         let name = entry.file_name();
         if name == ".git" {
             listing.has_git = true;
@@ -275,7 +292,7 @@ fn list(dir: &Path, rules: &Rules<'_>) -> Listing {
     }
     // The queue's order, and so what a cut search reaches, must not depend on the memory.
     listing.subdirs.sort();
-    listing
+    Some(listing)
 }
 
 fn read_memory(path: &Path, key: &[u8]) -> Option<Memory> {
@@ -559,6 +576,36 @@ mod tests {
         .files;
         assert_eq!(kept.len(), MAX_REMEMBERED_FILES);
         assert_eq!(kept[0], w.join("zz/.env"));
+    }
+
+    #[test]
+    fn a_directory_out_of_reach_is_reported_not_remembered_as_empty() {
+        use nix::fcntl::openat;
+        use nix::sys::stat::mkdirat;
+        let ws = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let memory = home.path().join("m");
+        let w = ws.path().to_path_buf();
+        // A tree deeper than a path the kernel takes (4096 bytes), made one directory at a time.
+        let name = "d".repeat(250);
+        let mut dir = nix::fcntl::open(w.as_path(), OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        for _ in 0..18 {
+            mkdirat(&dir, name.as_str(), Mode::from_bits_truncate(0o755)).unwrap();
+            dir = openat(&dir, name.as_str(), OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        }
+        let env = openat(
+            &dir,
+            ".env",
+            OFlag::O_CREAT | OFlag::O_WRONLY,
+            Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        drop(env);
+        let g = globs();
+        let found = search(std::slice::from_ref(&w), &rules(&g), Some(&memory));
+        assert!(found.never_files.is_empty());
+        assert_eq!(found.unreadable.len(), 1, "{:?}", found.unreadable);
+        assert!(found.unreadable[0].as_os_str().len() > 4096);
     }
 
     #[test]

@@ -61,6 +61,19 @@ pub(crate) const DENIED_EPERM: &[(&str, libc::c_long)] = &[
     ("request_key", libc::SYS_request_key),
     ("bpf", libc::SYS_bpf),
     ("perf_event_open", libc::SYS_perf_event_open),
+    // Inode flags and project ids by path (Linux 6.17; not yet in `libc`, numbered alike on
+    // every architecture): Landlock governs no metadata, and the broker does not mediate it.
+    ("file_setattr", 469),
+];
+
+/// `ioctl` requests that set inode flags (`chattr`: no-dump, no-atime, …) on any file the command
+/// can open, even for reading; Landlock governs no metadata. The flags that matter most
+/// (immutable, append-only) need `CAP_LINUX_IMMUTABLE`, which no command holds; these keep the
+/// rest off files outside the workspace too (nothing an agent's everyday work sets).
+const SETS_INODE_FLAGS: &[(&str, u64)] = &[
+    ("FS_IOC_SETFLAGS", 0x4008_6602),
+    ("FS_IOC32_SETFLAGS", 0x4004_6602),
+    ("FS_IOC_FSSETXATTR", 0x401c_5820),
 ];
 
 /// Syscalls denied with ENOSYS.
@@ -144,6 +157,14 @@ fn build_parts(sockets: Sockets) -> Result<(Vec<BpfProgram>, Vec<String>), Error
         "chmod, fchmod, fchmodat, fchmodat2, creat, open, openat, mknod, mknodat with a mode holding S_ISUID or S_ISGID -> EPERM"
             .to_string(),
     );
+    let mut ioctl = Vec::new();
+    for &(name, request) in SETS_INODE_FLAGS {
+        let request = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, request)
+            .map_err(|e| Error::Seccomp(e.to_string()))?;
+        ioctl.push(rule(vec![request])?);
+        conditional.push(format!("ioctl({name}) -> EPERM"));
+    }
+    deny.insert(libc::SYS_ioctl, ioctl);
     match sockets {
         Sockets::Any => {}
         Sockets::UnixOnly => {
@@ -511,6 +532,7 @@ mod tests {
                 "request_key",
                 "bpf",
                 "perf_event_open",
+                "file_setattr",
             ]
         );
         assert_eq!(

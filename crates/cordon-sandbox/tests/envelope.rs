@@ -602,11 +602,11 @@ fn files_named_like_credentials_in_the_workspace_read_as_empty() {
 }
 
 /// The search for files named like credentials has no depth limit, follows a link by such a
-/// name to its target, and leaves a file git tracks to git: its contents are in the repository
-/// already, and an empty stand-in would be committed over it (red-team round 3: `git commit -a`
-/// did).
+/// name to its target, and leaves a file to git whose exact contents the repository stores: an
+/// empty stand-in would be committed over it (red-team round 3: `git commit -a` did). An index
+/// entry alone proves nothing, since commands write the index (round 4: `git add -N .env`).
 #[test]
-fn credentials_are_found_at_any_depth_and_files_git_tracks_are_left_to_git() {
+fn credentials_are_found_at_any_depth_and_files_git_holds_are_left_to_git() {
     if landlock_missing() {
         return;
     }
@@ -624,15 +624,23 @@ fn credentials_are_found_at_any_depth_and_files_git_tracks_are_left_to_git() {
     git(&["init", "-q", "."]);
     std::fs::create_dir_all(ws.join("tests/fixtures")).unwrap();
     std::fs::write(ws.join("tests/fixtures/cert.pem"), "FIXTURE").unwrap();
+    std::fs::write(ws.join("tests/fixtures/changed.pem"), "COMMITTED").unwrap();
     std::fs::write(ws.join(".gitignore"), ".env\nsecrets/\n").unwrap();
     git(&["add", "."]);
     git(&["commit", "-qm", "fixtures"]);
+    // Changed since the commit: what the file holds now is not in the repository.
+    std::fs::write(ws.join("tests/fixtures/changed.pem"), "CHANGED-SECRET").unwrap();
     let deep = ws.join("services/api/config/env/prod/app");
     std::fs::create_dir_all(&deep).unwrap();
     std::fs::write(deep.join(".env"), "DEEP=secret").unwrap();
     std::fs::create_dir_all(ws.join("secrets")).unwrap();
     std::fs::write(ws.join("secrets/real.txt"), "LINKED=secret").unwrap();
     std::os::unix::fs::symlink("../secrets/real.txt", ws.join("services/.env")).unwrap();
+    // An entry a command could have made: intent to add (the empty blob's id).
+    git(&["add", "-N", "-f", "services/api/config/env/prod/app/.env"]);
+    // Inside a protected directory (red-team round 4: `.devcontainer/.env` read in full).
+    std::fs::create_dir_all(ws.join(".devcontainer")).unwrap();
+    std::fs::write(ws.join(".devcontainer/.env"), "DEVC=secret").unwrap();
     // A fixture not yet committed is a file like any other: stood in for (the control).
     std::fs::write(ws.join("tests/fixtures/new.pem"), "NEW").unwrap();
     let envelope = Envelope::builder(&ws)
@@ -644,17 +652,23 @@ fn credentials_are_found_at_any_depth_and_files_git_tracks_are_left_to_git() {
     let (code, out) = sh(
         &conf,
         &ws,
-        "cat services/api/config/env/prod/app/.env services/.env secrets/real.txt tests/fixtures/new.pem; echo; cat tests/fixtures/cert.pem; echo; git status --porcelain",
+        "cat services/api/config/env/prod/app/.env services/.env secrets/real.txt tests/fixtures/new.pem tests/fixtures/changed.pem .devcontainer/.env; echo; cat tests/fixtures/cert.pem; echo; git status --porcelain tests",
     );
     assert_eq!(code, 0, "{out}");
-    // The stand-in of the untracked fixture shows as `??` either way; the tracked one is clean.
-    assert_eq!(out, "\nFIXTURE\n?? tests/fixtures/new.pem\n");
+    // The committed fixture reads as written and leaves `git status` clean; the changed one and
+    // the untracked one are stood in for (status shows them either way).
+    assert_eq!(
+        out,
+        "\nFIXTURE\n M tests/fixtures/changed.pem\n?? tests/fixtures/new.pem\n"
+    );
     let (_, report) = probe_at(&conf, &ws, &["read", "tests/fixtures/cert.pem"]);
     let stood_in = &report.enforcement.envelope.stand_ins;
     for closed in [
         deep.join(".env"),
         ws.join("secrets/real.txt"),
         ws.join("tests/fixtures/new.pem"),
+        ws.join("tests/fixtures/changed.pem"),
+        ws.join(".devcontainer/.env"),
     ] {
         assert!(stood_in.contains(&closed), "{closed:?} in {stood_in:?}");
     }
@@ -663,9 +677,52 @@ fn credentials_are_found_at_any_depth_and_files_git_tracks_are_left_to_git() {
     assert!(
         notes
             .iter()
-            .any(|n| n.contains("cert.pem is named like a credential but tracked by git")),
+            .any(|n| n.contains("cert.pem is named like a credential but git already stores")),
         "{notes:?}"
     );
+}
+
+/// A directory holding a stand-in cannot be renamed (EXDEV, so `mv` copies): renamed, it would
+/// carry the real file behind the stand-in to a name the next run's search skips (red-team round
+/// 4: `mv services target`).
+#[test]
+fn a_directory_holding_a_stood_in_secret_stays_where_it_is() {
+    require_broker!();
+    if landlock_missing() {
+        return;
+    }
+    let h = Home::new();
+    let ws = h.project();
+    std::fs::create_dir_all(ws.join("services/api")).unwrap();
+    std::fs::write(ws.join("services/api/.env"), "DB_PASS=deep").unwrap();
+    std::fs::create_dir_all(ws.join("plain/sub")).unwrap();
+    std::fs::write(ws.join("plain/sub/notes.txt"), "notes").unwrap();
+    let envelope = Envelope::builder(&ws)
+        .home(&h.home)
+        .never_names([".env"])
+        .build()
+        .unwrap();
+    let conf = with_probe(Confinement::within(envelope));
+    let (_, out) = sh(
+        &conf,
+        &ws,
+        "mv services target 2>/dev/null; mv services/api api 2>/dev/null; \
+         echo \"[$(cat target/api/.env)]\"; ls services/api -A; \
+         mv plain moved && cat moved/sub/notes.txt",
+    );
+    // The copies hold the stand-in's emptiness; the originals stay, behind their stand-in.
+    assert_eq!(out, "[]\n.env\nnotes", "{out}");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("services/api/.env")).unwrap(),
+        "DB_PASS=deep"
+    );
+    assert!(ws.join("moved/sub/notes.txt").exists());
+    // The refusal itself, by the syscall: EXDEV for the holder, success for the plain one
+    // (the positive control).
+    let (line, _) = probe_at(&conf, &ws, &["rename", "services", "elsewhere"]);
+    assert_eq!(errno_of(&line), Some(libc::EXDEV), "{line}");
+    let (line, _) = probe_at(&conf, &ws, &["rename", "moved", "plain"]);
+    assert!(line.starts_with("ok"), "{line}");
 }
 
 #[test]

@@ -661,6 +661,79 @@ fn modes_change_only_inside_the_writable_roots() {
     assert_eq!(probe_bare(&["chmod", &s, "600"]), "ok mode=600");
 }
 
+/// An owner change Landlock does not govern either: without `CAP_CHOWN` no owner can change, but
+/// `chown` to the owner a file has already clears its set-user-ID bit (red-team round 4:
+/// `chown root:root` of a set-user-ID program outside the workspace, as root). It goes through
+/// the broker, placed like a mode change.
+#[test]
+fn owners_change_only_inside_the_writable_roots() {
+    require_broker!();
+    let ws = workspace();
+    let w = ws.path();
+    let outside = tempfile::tempdir().unwrap();
+    let program = outside.path().join("suid-program");
+    std::fs::write(&program, "#!/bin/sh\n").unwrap();
+    let p = path_str(&program);
+    // Set outside the sandbox; the test runs where it may (as root, or owning the file).
+    assert_eq!(probe_bare(&["chmod", &p, "4755"]), "ok mode=4755");
+    std::os::unix::fs::symlink(&program, w.join("link")).unwrap();
+    let conf = hardened().write(w);
+    for attack in [["chown", p.as_str()], ["chown", &at(w, "link")]] {
+        refused(&probe_in(&conf, &attack), libc::EACCES, &attack.join(" "));
+    }
+    let readable = hardened().write(w).read(outside.path());
+    refused(
+        &probe_in(&readable, &["fchown", &p]),
+        libc::EACCES,
+        "fchown of a file opened for reading",
+    );
+    refused(
+        &probe_in(&conf, &["chown", &at(w, ".git/hooks")]),
+        EROFS,
+        "chown .git/hooks",
+    );
+    assert_eq!(std::fs::metadata(&program).unwrap().mode() & 0o7777, 0o4755);
+    // Positive controls: the workspace's own files (a link's own owner too); the outside file
+    // with its directory granted for writing, where the bit goes as it does outside the sandbox.
+    for control in [
+        ["chown", &at(w, "file.txt")],
+        ["fchown", &at(w, "file.txt")],
+    ] {
+        succeeded(&probe_in(&conf, &control), &control.join(" "));
+    }
+    succeeded(
+        &probe_in(&conf, &["lchown", &at(w, "link")]),
+        "lchown of the link",
+    );
+    assert_eq!(std::fs::metadata(&program).unwrap().mode() & 0o7777, 0o4755);
+    let granted = hardened().write(w).write(outside.path());
+    let o = probe_in(&granted, &["chown", &p]);
+    assert_eq!(o.line, "ok mode=755", "{}", o.describe());
+}
+
+/// Inode flags (`chattr`) are refused everywhere by the seccomp filter, inside the workspace too:
+/// the broker does not mediate them, and no everyday work sets them (red-team round 4 set
+/// no-dump and no-atime on files outside the envelope).
+#[test]
+fn inode_flags_cannot_be_set() {
+    require_broker!();
+    let ws = workspace();
+    let w = ws.path();
+    let outside = tempfile::tempdir().unwrap();
+    let file = outside.path().join("backed-up");
+    std::fs::write(&file, "data").unwrap();
+    let f = path_str(&file);
+    let conf = hardened().write(w).read(outside.path());
+    for probe in ["set-inode-flags", "file-setattr"] {
+        for target in [f.as_str(), &at(w, "file.txt")] {
+            refused(&probe_in(&conf, &[probe, target]), libc::EPERM, probe);
+        }
+    }
+    // Positive control: outside the sandbox the same call sets the flag (on a file system
+    // that has it: ext4, tmpfs since 6.0).
+    assert_eq!(probe_bare(&["set-inode-flags", &f]), "ok nodump=true");
+}
+
 /// Times and extended attributes are metadata Landlock does not govern either, and a POSIX ACL is
 /// a mode change by another name: `setxattr(system.posix_acl_access)` opened `~/.ssh`'s key to
 /// everyone where `chmod` could not. They go through the broker, which places the file as for

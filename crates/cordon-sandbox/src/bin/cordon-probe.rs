@@ -952,6 +952,82 @@ fn metadata_action(action: &str, args: &[String]) -> Option<Outcome> {
             };
             check(rc as i64, "setxattr").and_then(|_| read_xattr(&path, &name))
         }
+        // chown(PATH, euid, egid), lchown, or fchown on PATH opened read-only: the owner the
+        // file has already, which still clears set-user-ID bits. Prints the mode it then has.
+        "chown" | "lchown" | "fchown" => {
+            // SAFETY: geteuid/getegid have no preconditions.
+            let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+            let rc = match action {
+                // SAFETY: a single syscall probe; `path` is NUL-terminated.
+                "chown" => unsafe { libc::chown(path.as_ptr(), uid, gid) },
+                // SAFETY: as above.
+                "lchown" => unsafe { libc::lchown(path.as_ptr(), uid, gid) },
+                _ => {
+                    // SAFETY: as above.
+                    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
+                    if let Err(e) = check(fd as i64, "open") {
+                        return Some(Err(e));
+                    }
+                    // SAFETY: as above; `fd` was just opened.
+                    unsafe { libc::fchown(fd, uid, gid) }
+                }
+            };
+            check(rc as i64, "chown").and_then(|_| {
+                // SAFETY: stat is plain data written by the call.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: `path` is NUL-terminated; `st` is a live local.
+                check(
+                    unsafe { libc::lstat(path.as_ptr(), &mut st) } as i64,
+                    "stat",
+                )
+                .map(|_| format!("mode={:o}", st.st_mode & 0o7777))
+            })
+        }
+        // ioctl(FS_IOC_SETFLAGS) on PATH opened read-only, setting no-dump (`chattr +d`), or
+        // file_setattr(AT_FDCWD, PATH, {no-dump}) (Linux 6.17); prints the flags it then has.
+        "set-inode-flags" | "file-setattr" => {
+            const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
+            const FS_IOC_SETFLAGS: libc::c_ulong = 0x4008_6602;
+            const FS_NODUMP_FL: libc::c_long = 0x40;
+            // SAFETY: a single syscall probe; `path` is NUL-terminated.
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
+            if let Err(e) = check(fd as i64, "open") {
+                return Some(Err(e));
+            }
+            let mut flags: libc::c_long = 0;
+            // SAFETY: `fd` was just opened; `flags` is a live local the kernel writes.
+            let rc = unsafe { libc::ioctl(fd, FS_IOC_GETFLAGS, &mut flags) };
+            if let Err(e) = check(rc as i64, "getflags") {
+                return Some(Err(e));
+            }
+            let wanted = flags | FS_NODUMP_FL;
+            let rc = if action == "set-inode-flags" {
+                // SAFETY: as above; `wanted` is a live local the kernel reads.
+                i64::from(unsafe { libc::ioctl(fd, FS_IOC_SETFLAGS, &wanted) })
+            } else {
+                // `struct file_attr`: fa_xflags (u64), fa_extsize, fa_nextents, fa_projid,
+                // fa_cowextsize (u32 each); FS_XFLAG_NODUMP is 0x80.
+                let attr: [u32; 6] = [0x80, 0, 0, 0, 0, 0];
+                // SAFETY: a direct syscall; `path` is NUL-terminated and `attr` a live local of
+                // the size passed.
+                unsafe {
+                    libc::syscall(
+                        469,
+                        libc::AT_FDCWD,
+                        path.as_ptr(),
+                        attr.as_ptr(),
+                        24usize,
+                        0,
+                    )
+                }
+            };
+            check(rc, "setflags").map(|_| {
+                let mut now: libc::c_long = 0;
+                // SAFETY: as above.
+                unsafe { libc::ioctl(fd, FS_IOC_GETFLAGS, &mut now) };
+                format!("nodump={}", now & FS_NODUMP_FL != 0)
+            })
+        }
         // removexattr(PATH, NAME).
         "removexattr" => {
             let name = cstr(arg(args, 2));

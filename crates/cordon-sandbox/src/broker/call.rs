@@ -95,6 +95,16 @@ pub(crate) enum Call {
         value: Vec<u8>,
         flags: i32,
     },
+    /// `chown`, `lchown`, `fchown`, `fchownat`: without `CAP_CHOWN` only the group can change
+    /// (to one of the caller's), but any such call clears a file's set-user-ID and set-group-ID
+    /// bits, so it is placed like a mode change (`chown root:root /usr/bin/sudo` as root).
+    Chown {
+        file: PathArg,
+        /// `u32::MAX` (-1): unchanged.
+        uid: u32,
+        gid: u32,
+        follow: bool,
+    },
     /// `removexattr`, `lremovexattr`, `fremovexattr`.
     RemoveXattr {
         file: PathArg,
@@ -120,6 +130,7 @@ impl Call {
             Call::Times { .. } => "utimensat",
             Call::SetXattr { .. } => "setxattr",
             Call::RemoveXattr { .. } => "removexattr",
+            Call::Chown { .. } => "chown",
         }
     }
 
@@ -131,7 +142,8 @@ impl Call {
             | Call::Chmod { file, .. }
             | Call::Times { file, .. }
             | Call::SetXattr { file, .. }
-            | Call::RemoveXattr { file, .. } => &file.path,
+            | Call::RemoveXattr { file, .. }
+            | Call::Chown { file, .. } => &file.path,
             Call::Mkdir { dir, .. } => &dir.path,
             Call::Mknod { node, .. } => &node.path,
             Call::Rename { to, .. } | Call::Link { to, .. } => &to.path,
@@ -273,6 +285,31 @@ fn decode_metadata(data: &libc::seccomp_data, memory: &dyn Memory) -> Result<Opt
             times: args.utimbuf(1)?,
             follow: true,
         },
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_chown | libc::SYS_lchown => Call::Chown {
+            file: args.cwd_path(0)?,
+            uid: a[1] as u32,
+            gid: a[2] as u32,
+            follow: nr == libc::SYS_chown,
+        },
+        libc::SYS_fchown => Call::Chown {
+            file: held_fd(a[0])?,
+            uid: a[1] as u32,
+            gid: a[2] as u32,
+            follow: true,
+        },
+        libc::SYS_fchownat => {
+            let flags = a[4] as i32;
+            if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+                return Err(libc::EINVAL);
+            }
+            Call::Chown {
+                file: args.at_path_or_fd(0, 1, flags)?,
+                uid: a[2] as u32,
+                gid: a[3] as u32,
+                follow: flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            }
+        }
         libc::SYS_setxattr => set_xattr(args.cwd_path(0)?, true)?,
         libc::SYS_lsetxattr => set_xattr(args.cwd_path(0)?, false)?,
         libc::SYS_fsetxattr => set_xattr(held_fd(a[0])?, true)?,

@@ -1,6 +1,6 @@
 //! The listener's BPF program when the write broker is on: the exec family (when recording) and
 //! every syscall that creates, changes or removes a directory entry, a file's contents, its mode,
-//! its times or its extended attributes go to the supervisor; everything else is allowed.
+//! owner, times or extended attributes go to the supervisor; everything else is allowed.
 //!
 //! `open`/`openat` go to the supervisor only when their flags ask for writing, creating or
 //! truncating (`O_WRONLY`, `O_RDWR`, `O_CREAT`, `O_TRUNC`) and not for `O_PATH` (the kernel ignores
@@ -48,6 +48,10 @@ pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
     ("removexattr", libc::SYS_removexattr),
     ("lremovexattr", libc::SYS_lremovexattr),
     ("fremovexattr", libc::SYS_fremovexattr),
+    ("chown", libc::SYS_chown),
+    ("lchown", libc::SYS_lchown),
+    ("fchown", libc::SYS_fchown),
+    ("fchownat", libc::SYS_fchownat),
 ];
 #[cfg(target_arch = "aarch64")]
 pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
@@ -68,6 +72,8 @@ pub(crate) const MEDIATED: &[(&str, libc::c_long)] = &[
     ("removexattr", libc::SYS_removexattr),
     ("lremovexattr", libc::SYS_lremovexattr),
     ("fremovexattr", libc::SYS_fremovexattr),
+    ("fchown", libc::SYS_fchown),
+    ("fchownat", libc::SYS_fchownat),
 ];
 
 /// Calls answered `ENOSYS`, as a kernel without them would, so callers fall back to a mediated

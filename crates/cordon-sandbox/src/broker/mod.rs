@@ -586,6 +586,16 @@ impl Broker {
                     flags: *flags,
                 }
             }),
+            Call::Chown {
+                file,
+                uid,
+                gid,
+                follow,
+            } => self.change_metadata(walker, bases, file, *follow, None, |object| Op::Chown {
+                object,
+                uid: *uid,
+                gid: *gid,
+            }),
             Call::RemoveXattr { file, follow, name } => {
                 self.change_metadata(walker, bases, file, *follow, Some(libc::EPERM), |object| {
                     Op::RemoveXattr {
@@ -831,6 +841,22 @@ impl Broker {
         };
         if busy(&from_parent, &moved) || busy(&to_parent, &replaced) {
             return Err(Denial::Errno(libc::EBUSY));
+        }
+        // A directory holding a stand-in stays where it is: renamed, it would carry the file
+        // behind the stand-in where the next run's search does not look. EXDEV, so `mv` copies
+        // instead (the copy reads the stand-in, and removing the original stops at it). Only
+        // where Landlock would let the rename through, so the command gets Landlock's errno
+        // where it refuses first.
+        let set = walker.protected();
+        let holder = |parent: &OwnedFd, e: &Option<Existing>| {
+            e.as_ref().is_some_and(|e| {
+                e.kind() == libc::S_IFDIR
+                    && set.holds_a_stand_in((e.stat.st_dev, e.stat.st_ino))
+                    && self.roots.changeable(parent.as_fd())
+            })
+        };
+        if holder(&from_parent, &moved) || (exchange && holder(&to_parent, &replaced)) {
+            return Err(Denial::Errno(libc::EXDEV));
         }
         // With RENAME_NOREPLACE an existing target makes the call fail (EEXIST): nothing to keep.
         let replaces = flags & (libc::RENAME_EXCHANGE | libc::RENAME_NOREPLACE) == 0;
@@ -1202,7 +1228,8 @@ impl Bases {
             | Call::Chmod { file, .. }
             | Call::Times { file, .. }
             | Call::SetXattr { file, .. }
-            | Call::RemoveXattr { file, .. } => vec![file],
+            | Call::RemoveXattr { file, .. }
+            | Call::Chown { file, .. } => vec![file],
             Call::Mkdir { dir, .. } => vec![dir],
             Call::Mknod { node, .. } => vec![node],
             Call::Symlink { link, .. } => vec![link],

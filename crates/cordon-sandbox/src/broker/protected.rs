@@ -43,6 +43,9 @@ pub(crate) struct ProtectedSet {
     /// Protected names a write grant names or reaches inside: the explicit override, as for
     /// the bind mounts.
     exceptions: HashSet<(DirId, Vec<u8>)>,
+    /// Directories holding a file with a stand-in mounted over it, at any depth
+    /// ([`Protected::stood_in`]): they may not be renamed.
+    holders: HashSet<DirId>,
 }
 
 impl ProtectedSet {
@@ -78,8 +81,21 @@ impl ProtectedSet {
                 set.dirs.entry(parent).or_default().no_recreate.push(name);
             }
         }
+        for file in &found.stood_in {
+            for dir in file.ancestors().skip(1).take_while(|d| changeable(d)) {
+                if let Some(id) = dir_id(dir) {
+                    set.holders.insert(id);
+                }
+            }
+        }
         set.apply_grants(write_roots);
         set
+    }
+
+    /// Whether the directory `dir` holds a file with a stand-in over it, so that renaming it
+    /// would carry the file away.
+    pub(crate) fn holds_a_stand_in(&self, dir: DirId) -> bool {
+        self.holders.contains(&dir)
     }
 
     /// Whether `name` in the directory `dir` may not be touched. `creating` is true when the call

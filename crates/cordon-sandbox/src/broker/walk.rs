@@ -226,6 +226,11 @@ fn is(stat: &FileStat, kind: libc::mode_t) -> bool {
 }
 
 impl<'a> Walker<'a> {
+    /// The run's protected set, as this walk checks it.
+    pub(crate) fn protected(&self) -> &'a ProtectedSet {
+        self.protected
+    }
+
     /// `root`: the caller's root, when it was opened before the notification was validated
     /// (otherwise it is opened, and the notification checked again, when a path needs it).
     pub(crate) fn new(

@@ -104,6 +104,12 @@ pub(crate) enum Op {
         object: RawFd,
         name: CString,
     },
+    /// Owner and group of the file itself (a symlink too, held by an `O_PATH` descriptor).
+    Chown {
+        object: RawFd,
+        uid: u32,
+        gid: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -428,6 +434,10 @@ fn perform(op: Op, umask_now: &mut Option<u32>) -> Outcome {
                     flags,
                 )
             })
+        }
+        Op::Chown { object, uid, gid } => {
+            // SAFETY: the path is an empty NUL-terminated string; `object` is a live descriptor.
+            done(unsafe { libc::fchownat(object, c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) })
         }
         Op::RemoveXattr { object, name } => {
             let path = magic(object);
