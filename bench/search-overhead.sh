@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # What the run-start search costs a hardened `cordon exec -- /bin/true` (docs/sandbox.md, "The
-# run-start search"): one release binary, one home on disk (under target/bench), three
-# workspaces: a small one (a repository with three directories), and a large one of DIRS
-# directories (nested eight deep, a file in each, a `.env` at the bottom), run with its memory
-# kept from the previous run ("warm") and with the memory removed before each run ("cold").
+# run-start search"): one release binary, one home on disk (under target/bench) with four
+# caches (each run mounts their layers, which the search overlaps with), and three workspaces:
+# a small one (a repository with three directories), and a large one of DIRS directories
+# (nested eight deep, a file in each, a `.env` at the bottom), run with its memory kept from the
+# previous run ("warm") and with the memory removed before each run ("cold").
 # BEFORE=path/to/cordon adds that binary on the large workspace (a build from before the search
 # went deep searched 3 levels and 1,024 directories). Every variant runs in a new random order
 # each round (bench/interleave.py); medians are printed.
@@ -21,6 +22,11 @@ place="$repo/target/bench/search"
 rm -rf "$place"
 home="$place/home"
 mkdir -p "$home/small/a/b/c"
+# The caches a developer's home has (each gets a layer, which the search overlaps with).
+for cache in .cache/go-build .cargo/registry/src .cargo/git .npm; do
+    mkdir -p "$home/$cache"
+    echo x > "$home/$cache/f"
+done
 git -C "$home/small" init -q .
 python3 - "$home/large" "$dirs" <<'PY'
 import os, sys
