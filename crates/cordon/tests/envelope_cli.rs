@@ -507,6 +507,60 @@ fn a_repository_made_during_the_run_keeps_no_program_git_would_run() {
     assert!(!said.contains("plain"), "{said}");
 }
 
+/// A credential-named file anywhere in the workspace stays closed from one call to the next,
+/// whatever the calls between did: an index entry made to look committed (`git add -N`), its
+/// directory renamed to a name the search skips, the workspace padded with directories (red-team
+/// rounds three and four). The search remembers it in cordon's home.
+#[test]
+fn a_secret_anywhere_in_the_workspace_stays_closed_across_calls() {
+    let Some(h) = home() else { return };
+    let deep = h.ws.join("services/api/config/prod");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join(".env"), "DB_PASS=deep-secret\n").unwrap();
+    let read = "cat services/api/config/prod/.env target/api/config/prod/.env 2>/dev/null; true";
+    let o = h.opaque(read);
+    assert_eq!(
+        (o.status.code(), out(&o)),
+        (Some(0), String::new()),
+        "{}",
+        err(&o)
+    );
+    for (between, made) in [
+        (
+            "git init -q . && git add -N -f services/api/config/prod/.env",
+            ".git/index",
+        ),
+        // The directory cannot be renamed (EXDEV): `mv` copies it, the stand-in's emptiness too.
+        ("mv services target", "target/api/config/prod/.env"),
+        (
+            "for i in $(seq 300); do mkdir -p pad/p$i/q; done",
+            "pad/p300/q",
+        ),
+    ] {
+        let _ = h.opaque(between);
+        assert!(h.ws.join(made).exists(), "`{between}` did not run");
+        let o = h.opaque(read);
+        assert!(
+            !out(&o).contains("deep-secret"),
+            "after `{between}`: {}",
+            out(&o)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(deep.join(".env")).unwrap(),
+        "DB_PASS=deep-secret\n"
+    );
+    let memory = h.home.join(".config/cordon/search");
+    assert!(
+        std::fs::read_dir(&memory).is_ok_and(|d| d.count() == 1),
+        "{memory:?}"
+    );
+    // Positive control: named local mode reads it through the same script.
+    std::fs::write(h.ws.join("opaque.sh"), read).unwrap();
+    let o = h.exec(&["--mode", "local", "--shell", "bash opaque.sh"]);
+    assert!(out(&o).contains("deep-secret"), "{}", out(&o));
+}
+
 #[test]
 fn a_compound_text_never_stops_halfway_when_an_earlier_segment_changes_a_later_ones_path() {
     let Some(h) = home() else { return };
