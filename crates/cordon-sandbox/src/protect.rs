@@ -149,7 +149,7 @@ impl Protected {
     pub fn find(write_roots: &[PathBuf]) -> Protected {
         let mut found = BTreeMap::new();
         let mut report = ProtectedReport::default();
-        search(write_roots, None, None, None, &mut found, &mut report);
+        search(write_roots, None, None, &[], None, &mut found, &mut report);
         Protected::from_report(&report)
     }
 
@@ -257,6 +257,9 @@ pub(crate) struct Request<'a> {
     pub never_names: &'a [String],
     /// Where the search remembers the workspace between runs (`Envelope::search_memory`).
     pub search_memory: Option<&'a Path>,
+    /// Directories the search does not enter: the envelope's caches, toolchains and closed
+    /// paths, where they lie inside a writable root (the home as the workspace).
+    pub not_searched: &'a [PathBuf],
     /// The empty read-only file mounted over a closed file.
     pub stand_in: &'a Path,
     /// The empty directory (mode 000) mounted over a closed directory.
@@ -273,6 +276,7 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
         write_roots,
         Some(tmp),
         Some((request.never_names, &names)),
+        request.not_searched,
         request.search_memory,
         &mut found,
         &mut report,
@@ -342,6 +346,7 @@ fn search(
     write_roots: &[PathBuf],
     tmp: Option<&Path>,
     never_names: Option<(&[String], &NameGlobs)>,
+    avoid: &[PathBuf],
     memory: Option<&Path>,
     found: &mut BTreeMap<PathBuf, Protection>,
     report: &mut ProtectedReport,
@@ -383,6 +388,7 @@ fn search(
         never_names: never_names.map(|(_, matcher)| matcher),
         key,
         enters: &enters,
+        avoid,
     };
     let searched = crate::search::search(&roots, &rules, memory);
     for dir in &searched.project_roots {
@@ -1013,6 +1019,7 @@ mod tests {
             convenience_stand_ins: &[],
             never_names: &[],
             search_memory: None,
+            not_searched: &[],
             stand_in: Path::new("/dev/null"),
             stand_in_dir: Path::new("/"),
         })

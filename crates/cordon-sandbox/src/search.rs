@@ -135,6 +135,10 @@ pub(crate) struct Rules<'a> {
     /// a memory must have been written under.
     pub key: Vec<u8>,
     pub enters: &'a dyn Fn(&OsStr) -> bool,
+    /// Directories not entered, by path: the envelope's other roots inside a searched one (a
+    /// cache or a toolchain when the home is the workspace: thousands of directories that are
+    /// no project's, and covered by their own rules) and its closed paths (stood in for whole).
+    pub avoid: &'a [PathBuf],
 }
 
 /// Searches `roots` (real paths of directories), with the memory kept at `memory` if given.
@@ -148,6 +152,11 @@ pub(crate) fn search(roots: &[PathBuf], rules: &Rules<'_>, memory: Option<&Path>
     let mut changed = false;
     let mut found = Searched::default();
     let mut budget = MAX_SEARCHED_DIRS;
+    let avoid: HashSet<&[u8], BuildHasherDefault<Fnv>> = rules
+        .avoid
+        .iter()
+        .map(|p| p.as_os_str().as_bytes())
+        .collect();
     let settled_before = SystemTime::now()
         .checked_sub(SETTLING)
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -216,7 +225,13 @@ pub(crate) fn search(roots: &[PathBuf], rules: &Rules<'_>, memory: Option<&Path>
             found
                 .never_files
                 .extend(listing.never_files.iter().map(|name| dir.join(name)));
-            queue.extend(listing.subdirs.iter().map(|name| dir.join(name)));
+            queue.extend(
+                listing
+                    .subdirs
+                    .iter()
+                    .map(|name| dir.join(name))
+                    .filter(|sub| !avoid.contains(sub.as_os_str().as_bytes())),
+            );
             if ctime.0 < settled_before {
                 let seen = Seen {
                     ino,
@@ -447,6 +462,7 @@ mod tests {
             never_names: Some(globs),
             key: b".env\0*.pem".to_vec(),
             enters: &|name| name != "node_modules",
+            avoid: &[],
         }
     }
 
@@ -486,6 +502,27 @@ mod tests {
         );
         assert_eq!(found.project_roots, [w.join("a/b/c/d/e/repo")]);
         assert!(!found.truncated);
+    }
+
+    #[test]
+    fn the_envelopes_other_roots_inside_a_workspace_are_not_entered() {
+        let ws = tempfile::tempdir().unwrap();
+        let w = ws.path().to_path_buf();
+        for dir in [".cache/go-build/ab", ".rustup/toolchains/x", "src"] {
+            std::fs::create_dir_all(w.join(dir)).unwrap();
+        }
+        std::fs::write(w.join(".cache/go-build/ab/key.pem"), "k").unwrap();
+        std::fs::write(w.join("src/key.pem"), "k").unwrap();
+        let g = globs();
+        let avoid = [w.join(".cache"), w.join(".rustup/toolchains")];
+        let rules = Rules {
+            avoid: &avoid,
+            ..rules(&g)
+        };
+        let found = search(std::slice::from_ref(&w), &rules, None);
+        assert_eq!(found.never_files, [w.join("src/key.pem")]);
+        // root, .cache is not entered; .rustup, src are; .rustup/toolchains is not.
+        assert_eq!(found.read, 3);
     }
 
     #[test]

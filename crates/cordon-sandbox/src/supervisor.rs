@@ -516,6 +516,14 @@ impl Prepared {
             let egress_userns = egress.as_ref().and_then(|e| e.userns.as_ref());
             begin_cache_layers(fs, confinement, has_sys_admin, egress_userns)
         });
+        let envelope = &confinement.envelope;
+        let not_searched: Vec<PathBuf> = envelope
+            .caches
+            .iter()
+            .chain(&envelope.read)
+            .chain(&envelope.never)
+            .cloned()
+            .collect();
         let protect = match &fs {
             Some(fs) => Some(crate::protect::plan(&crate::protect::Request {
                 write_roots: &fs.searched_roots,
@@ -525,6 +533,7 @@ impl Prepared {
                 convenience_stand_ins: &fs.convenience_stand_ins,
                 never_names: &confinement.envelope.never_names,
                 search_memory: confinement.envelope.search_memory.as_deref(),
+                not_searched: &not_searched,
                 stand_in: &tmp.empty,
                 stand_in_dir: &tmp.empty_dir,
             })?),
