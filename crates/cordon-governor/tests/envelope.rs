@@ -242,3 +242,25 @@ fn a_csc_profile_grants_its_prefixes_on_the_real_path_and_refuses_a_missing_scop
         [read(&w.ws()), write(&w.ws().join("src"))]
     );
 }
+
+/// Every name the sandbox keeps read-only at a project root is one the default pack asks before
+/// writing (rule `agent-and-git-metadata`): the agent's own file tools run unconfined, so the
+/// pack is all that stands between them and these names (red-team round five found the pack a
+/// round behind the sandbox).
+#[test]
+fn the_pack_asks_before_writing_every_name_the_sandbox_protects() {
+    let pack = cordon_policy::native::DEFAULT_PACK;
+    let rule = pack
+        .split("  - id: ")
+        .find(|r| r.starts_with("agent-and-git-metadata"))
+        .expect("the rule is in the pack");
+    let missing: Vec<&str> = cordon_sandbox::PROTECTED_NAMES
+        .iter()
+        .copied()
+        .filter(|name| !name.starts_with(".git/"))
+        // Credential directories: the pack's `credentials` rule judges them by where they are.
+        .filter(|name| !matches!(*name, ".aws" | ".ssh"))
+        .filter(|name| !rule.contains(&format!("\"**/{name}\"")))
+        .collect();
+    assert!(missing.is_empty(), "not asked by the pack: {missing:?}");
+}

@@ -360,7 +360,27 @@ mod tests {
                 "*.jks",
                 "*.keystore",
                 "*.tfstate",
-                "*.tfstate.backup"
+                "*.tfstate.backup",
+                "*.tfvars",
+                ".git-credentials",
+                ".netrc",
+                ".pgpass",
+                ".pypirc",
+                ".vault-token",
+                ".s3cfg",
+                ".boto",
+                ".my.cnf",
+                ".dockercfg",
+                ".htpasswd",
+                "kubeconfig",
+                "credentials.json",
+                "service-account*.json",
+                "application_default_credentials.json",
+                "secrets.yaml",
+                "secrets.yml",
+                "secrets.toml",
+                "*.kdbx",
+                "*.ovpn"
             ]
         );
     }

@@ -161,6 +161,11 @@ pub struct CommandSpec {
     /// written earlier in the same text makes the command run code cordon never saw.
     #[serde(default)]
     pub runs_files: Vec<String>,
+    /// Options (also listed in `read_options`) whose value is a file of program text the command
+    /// runs (`sed -f`, `awk -f`, `sqlite3 -init`, `cmake -P`): cordon does not read it, so the
+    /// command runs code it never saw, which may delete or overwrite (`sed`'s `e` and `w`).
+    #[serde(default)]
+    pub code_file_options: Vec<String>,
     /// Every word after the subcommand is passed on to what it runs (`yarn test --watch`), so
     /// none of them is an option of this program.
     pub passthrough: Option<bool>,
@@ -247,6 +252,7 @@ impl CommandSpec {
             pair_options: join(&self.pair_options, &sub.pair_options),
             module_options: join(&self.module_options, &sub.module_options),
             runs_files: join(&self.runs_files, &sub.runs_files),
+            code_file_options: join(&self.code_file_options, &sub.code_file_options),
             program_text: sub.program_text.or(self.program_text),
             passthrough: sub.passthrough.or(self.passthrough),
             subcommands: BTreeMap::new(),

@@ -1269,3 +1269,21 @@ fn offline_installs_and_builds_run_and_what_can_reach_the_network_still_asks() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Red team, round 5: a database opened for writing may lose what it holds to any statement
+/// (`sqlite3 data.db 'drop table users'` got a plain allow); one opened read-only may not.
+#[test]
+fn database_writes_are_checkpointed_red_team_round_5() {
+    assert_all(
+        Outcome::AllowWithCheckpoint,
+        &[
+            "sqlite3 data.db 'drop table users'",
+            "sqlite3 data.db 'delete from users'",
+            "sqlite3 -init x.sql data.db .quit",
+        ],
+    );
+    assert_all(
+        Outcome::Allow,
+        &["sqlite3 -readonly data.db 'select count(*) from users'"],
+    );
+}

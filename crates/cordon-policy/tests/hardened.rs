@@ -100,6 +100,31 @@ fn what_the_envelope_bounds_runs_without_a_person() {
     );
 }
 
+/// Red team, round 5: a program given its program text in a file (`sed -f`, `awk -f`,
+/// `gawk -i`, `sqlite3 -init`, `cmake -P`) or a project's scripts (`deno task`) runs code cordon
+/// never read, which deleted `src/` with a plain allow. In hardened mode it runs with a
+/// checkpoint; local mode is unchanged. Program text cordon reads stays a plain allow.
+#[test]
+fn program_text_from_a_file_is_checkpointed_in_hardened_mode_red_team_round_5() {
+    use Outcome::{Allow, AllowWithCheckpoint};
+    for text in [
+        "sed -f s.sed README",
+        "sed --file=s.sed README",
+        "sed -n -f s.sed README",
+        "awk -f p.awk README",
+        "gawk -f p.awk README",
+        "gawk -i inplace '{print}' README",
+        "cmake -P x.cmake",
+        "deno task build",
+    ] {
+        assert_outcome(text, CONFINED, AllowWithCheckpoint);
+        assert_outcome(text, Enforcement::Local, Allow);
+    }
+    for text in ["sed -n 5p README", "awk '{print $1}' README"] {
+        assert_outcome(text, CONFINED, Allow);
+    }
+}
+
 /// Red team, round 3: content the front end cannot see (a script file, `BASH_ENV`/`ENV`, a
 /// Makefile's recipes, package scripts, `source FILE`) deleted workspace data with a plain
 /// allow and no checkpoint. In hardened mode it runs with a checkpoint; local mode is unchanged.

@@ -53,6 +53,9 @@ pub(super) struct Derived<'a> {
     pub hosts: Vec<String>,
     pub network: bool,
     pub inline_code: bool,
+    /// The program text is a file given to an option cordon does not read (`sed -f`,
+    /// `CommandSpec::code_file_options`).
+    pub code_from_a_file: bool,
     pub destructive: bool,
     /// A path was named as written (an operand, a write option, a program text's output file):
     /// what is there may be replaced, unless the program only creates (`overwrites: false`).
@@ -141,6 +144,7 @@ pub(crate) fn derive(
         hosts: Vec::new(),
         network: false,
         inline_code: false,
+        code_from_a_file: false,
         destructive: false,
         overwrites: false,
         tags: Vec::new(),
@@ -639,14 +643,16 @@ pub(crate) const RUNS_UNSEEN_CODE: &str = "runs_unseen_code";
 
 /// Whether the command runs code from a file: a program named by its path (`./build.sh`), a
 /// shell or an interpreter given a script (`bash del.sh`, `python3 x.py`; not `python3 -c`,
-/// which is inline code), or a program that runs files of its working directory (`make` its
-/// Makefile, `npm test` the package's scripts, `pytest` its conftest.py) or a project's tests.
+/// which is inline code), a program given its program text in a file (`sed -f`, `awk -f`), or a
+/// program that runs files of its working directory (`make` its Makefile, `npm test` the
+/// package's scripts, `pytest` its conftest.py) or a project's tests.
 fn runs_unseen_code(d: &Derived, program: &str) -> bool {
     let spec = &d.spec;
     let tagged = |tag: &str| spec.tags.iter().any(|t| t == tag);
     program.starts_with('/')
         || !spec.runs_files.is_empty()
         || tagged("runs_project_code")
+        || d.code_from_a_file
         || (tagged("runs_script") && !d.inline_code && !d.reads.is_empty())
 }
 

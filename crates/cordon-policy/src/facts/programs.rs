@@ -113,6 +113,15 @@ pub(super) fn apply(
     {
         interpreter_script(d, parsed);
     }
+    let code_options: Vec<&str> = d
+        .spec
+        .code_file_options
+        .iter()
+        .map(String::as_str)
+        .collect();
+    if !values(parsed, &code_options).is_empty() {
+        d.code_from_a_file = true;
+    }
     match d.spec.program_text {
         Some(ProgramLanguage::Awk) => {
             program_text_of(d, parsed, program_text::awk, &["-e", "--source"])
@@ -238,6 +247,11 @@ fn sqlite(d: &mut Derived, parsed: &Parsed, flags: &[String], command: &SimpleCo
         };
         if db.text != ":memory:" {
             d.path(&db.text, access);
+            // Any statement may change or drop what the database holds (red-team round five:
+            // `sqlite3 data.db 'drop table users'` got a plain allow).
+            if access == Access::Write {
+                d.overwrites = true;
+            }
         }
     }
     let mut texts: Vec<&Word> = operands.collect();
