@@ -52,6 +52,11 @@ impl Index {
         Some(Index { entries, sha256 })
     }
 
+    /// Whether there is an entry for `relative`, whatever it holds.
+    pub(crate) fn tracks(&self, relative: &[u8]) -> bool {
+        self.entries.contains_key(relative)
+    }
+
     /// Whether the entry for `relative` names, as its object, exactly the contents of `file`.
     pub(crate) fn holds_contents_of(&self, relative: &[u8], file: &Path) -> bool {
         let Some(id) = self.entries.get(relative) else {

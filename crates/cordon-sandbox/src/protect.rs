@@ -169,7 +169,7 @@ impl Protected {
             stood_in: report
                 .paths
                 .iter()
-                .filter(|p| p.how == Protection::Emptied)
+                .filter(|p| matches!(p.how, Protection::Emptied | Protection::Sealed))
                 .map(|p| p.path.clone())
                 .collect(),
         }
@@ -222,6 +222,8 @@ pub(crate) struct Target {
 pub(crate) enum StandIn {
     /// An empty read-only regular file of this user's (mode 0444).
     EmptyFile,
+    /// An empty regular file of this user's that nobody may read or write (mode 000).
+    SealedFile,
     /// A directory of this user's that nobody may read, write or search (mode 000).
     ClosedDir,
 }
@@ -235,6 +237,7 @@ impl StandIn {
         owner == uid
             && match self {
                 StandIn::EmptyFile => kind == libc::S_IFREG && permissions == 0o444 && size == 0,
+                StandIn::SealedFile => kind == libc::S_IFREG && permissions == 0 && size == 0,
                 StandIn::ClosedDir => kind == libc::S_IFDIR && permissions == 0,
             }
     }
@@ -273,6 +276,8 @@ pub(crate) struct Request<'a> {
     pub stand_in: &'a Path,
     /// The empty directory (mode 000) mounted over a closed directory.
     pub stand_in_dir: &'a Path,
+    /// The empty file (mode 000) mounted over a credential git tracks with other contents.
+    pub stand_in_sealed: &'a Path,
 }
 
 /// Finds the protected paths and plans every mount of the run.
@@ -314,11 +319,17 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
                 Some(StandIn::ClosedDir),
             ),
             Protection::Emptied => (Some(c_path(request.stand_in)?), Some(StandIn::EmptyFile)),
+            Protection::Sealed => (
+                Some(c_path(request.stand_in_sealed)?),
+                Some(StandIn::SealedFile),
+            ),
             _ => (None, None),
         };
         let remount = match (how, &source) {
             (Protection::Pinned, _) => None,
-            (Protection::Emptied, Some(source)) => Some(read_only_flags(source)?),
+            (Protection::Emptied | Protection::Sealed, Some(source)) => {
+                Some(read_only_flags(source)?)
+            }
             _ => Some(read_only_flags(&c)?),
         };
         targets.push(Target {
@@ -482,6 +493,16 @@ struct Finder<'a> {
 /// How many directories the search could not read are named in the warnings.
 const MAX_UNREADABLE_WARNINGS: usize = 5;
 
+/// What a repository's index says of a credential-named file.
+enum GitSees {
+    /// An entry whose object is exactly the file's contents: left as it is.
+    TheSameContents,
+    /// An entry with other contents: sealed (a stand-in nobody may open).
+    OtherContents,
+    /// No entry, or no index: emptied.
+    Nothing,
+}
+
 /// How many files left readable because git stores their contents are named in the notes.
 const MAX_TRACKED_NOTES: usize = 20;
 
@@ -619,17 +640,26 @@ impl Finder<'_> {
             if !self.write_roots.iter().any(|w| target.starts_with(w)) {
                 continue;
             }
-            if self.held_by_git(file, &target, &mut indexes) {
-                tracked_notes += 1;
-                if tracked_notes <= MAX_TRACKED_NOTES {
-                    self.report.notes.push(format!(
-                        "{} is named like a credential but git already stores exactly its contents: it is left as it is (an empty stand-in would be committed over it)",
-                        file.display()
-                    ));
+            match self.as_git_sees(file, &target, &mut indexes) {
+                GitSees::TheSameContents => {
+                    tracked_notes += 1;
+                    if tracked_notes <= MAX_TRACKED_NOTES {
+                        self.report.notes.push(format!(
+                            "{} is named like a credential but git already stores exactly its contents: it is left as it is (an empty stand-in would be committed over it)",
+                            file.display()
+                        ));
+                    }
                 }
-                continue;
+                // Emptied, it would be committed empty by `git commit -a` (red-team round five:
+                // a file edited since, a checkout that converts line endings). Sealed, git
+                // cannot read it and says so.
+                GitSees::OtherContents => {
+                    self.found.insert(target, Protection::Sealed);
+                }
+                GitSees::Nothing => {
+                    self.found.insert(target, Protection::Emptied);
+                }
             }
-            self.found.insert(target, Protection::Emptied);
         }
         if tracked_notes > MAX_TRACKED_NOTES {
             self.report.notes.push(format!(
@@ -639,15 +669,15 @@ impl Finder<'_> {
         }
     }
 
-    /// Whether the index of the nearest project root holding `file` has an entry for it whose
-    /// object is exactly the contents of `contents` (the file, or a link's target). Each
-    /// repository's index is read once.
-    fn held_by_git(
+    /// What the index of the nearest project root holding `file` says of it: an entry whose
+    /// object is exactly the contents of `contents` (the file, or a link's target), an entry
+    /// with other contents, or none. Each repository's index is read once.
+    fn as_git_sees(
         &self,
         file: &Path,
         contents: &Path,
         indexes: &mut HashMap<PathBuf, Option<Index>>,
-    ) -> bool {
+    ) -> GitSees {
         let Some(root) = self
             .report
             .project_roots
@@ -655,17 +685,20 @@ impl Finder<'_> {
             .filter(|r| file.starts_with(r))
             .max_by_key(|r| r.as_os_str().len())
         else {
-            return false;
+            return GitSees::Nothing;
         };
         let Ok(relative) = file.strip_prefix(root) else {
-            return false;
+            return GitSees::Nothing;
         };
         let index = indexes
             .entry(root.clone())
             .or_insert_with(|| git_dir_of(root).and_then(|git_dir| Index::read(&git_dir)));
-        index
-            .as_ref()
-            .is_some_and(|index| index.holds_contents_of(relative.as_os_str().as_bytes(), contents))
+        let relative = relative.as_os_str().as_bytes();
+        match index.as_ref() {
+            Some(index) if index.holds_contents_of(relative, contents) => GitSees::TheSameContents,
+            Some(index) if index.tracks(relative) => GitSees::OtherContents,
+            _ => GitSees::Nothing,
+        }
     }
 
     /// Makes one existing path read-only, unless a grant names it or it is a symlink.
@@ -1031,6 +1064,7 @@ mod tests {
             not_searched: &[],
             stand_in: Path::new("/dev/null"),
             stand_in_dir: Path::new("/"),
+            stand_in_sealed: Path::new("/dev/null"),
         })
     }
 

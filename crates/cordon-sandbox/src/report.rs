@@ -221,6 +221,10 @@ pub enum Protection {
     Substituted,
     /// A closed file of the envelope with an empty read-only file mounted over it.
     Emptied,
+    /// A file named like a credential that git tracks, holding other contents than the
+    /// repository does: a stand-in nobody may open (mode 000) is mounted over it, so git fails
+    /// loudly instead of committing an empty file over it.
+    Sealed,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

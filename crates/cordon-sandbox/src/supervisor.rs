@@ -165,6 +165,8 @@ struct PrivateTmp {
     empty: PathBuf,
     /// The empty mode-000 directory mounted over a closed directory.
     empty_dir: PathBuf,
+    /// The empty mode-000 file mounted over a credential git tracks with other contents.
+    sealed: PathBuf,
     /// The stand-ins were made for this run (beside `dir`), not the user's kept pair.
     own_stand_ins: bool,
 }
@@ -184,11 +186,12 @@ impl PrivateTmp {
             .mode(0o700)
             .create(&dir)
             .map_err(|e| Error::io(format!("creating private TMPDIR {}", dir.display()), e))?;
-        if let Some((empty, empty_dir)) = kept_stand_ins(&std::env::temp_dir()) {
+        if let Some([empty, empty_dir, sealed]) = kept_stand_ins(&std::env::temp_dir()) {
             return Ok(PrivateTmp {
                 dir,
                 empty,
                 empty_dir,
+                sealed,
                 own_stand_ins: false,
             });
         }
@@ -200,12 +203,14 @@ impl PrivateTmp {
         let tmp = PrivateTmp {
             empty: beside(".empty"),
             empty_dir: beside(".closed"),
+            sealed: beside(".sealed"),
             dir,
             own_stand_ins: true,
         };
         for (path, stand_in) in [
             (&tmp.empty_dir, StandIn::ClosedDir),
             (&tmp.empty, StandIn::EmptyFile),
+            (&tmp.sealed, StandIn::SealedFile),
         ] {
             make_stand_in(path, stand_in)
                 .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
@@ -214,17 +219,21 @@ impl PrivateTmp {
     }
 }
 
-/// Makes one stand-in as [`StandIn::fits`] checks it: an empty directory of mode 000, or an
-/// empty read-only file.
+/// Makes one stand-in as [`StandIn::fits`] checks it: an empty directory of mode 000, an empty
+/// read-only file, or an empty file of mode 000.
 fn make_stand_in(path: &std::path::Path, stand_in: StandIn) -> std::io::Result<()> {
-    match stand_in {
-        StandIn::ClosedDir => fs::DirBuilder::new().mode(0o000).create(path),
-        StandIn::EmptyFile => fs::OpenOptions::new()
+    let file = |mode| {
+        fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o444)
+            .mode(mode)
             .open(path)
-            .map(drop),
+            .map(drop)
+    };
+    match stand_in {
+        StandIn::ClosedDir => fs::DirBuilder::new().mode(0o000).create(path),
+        StandIn::EmptyFile => file(0o444),
+        StandIn::SealedFile => file(0o000),
     }
 }
 
@@ -233,19 +242,20 @@ impl Drop for PrivateTmp {
         let _ = fs::remove_dir_all(&self.dir);
         if self.own_stand_ins {
             let _ = fs::remove_file(&self.empty);
+            let _ = fs::remove_file(&self.sealed);
             let _ = fs::remove_dir(&self.empty_dir);
         }
     }
 }
 
-/// The stand-ins every run of this user shares, `(empty file, closed directory)`, in
-/// `$TMPDIR/cordon-stand-ins-UID` (mode 0700), made by the first run that needs them. Nothing
-/// writes them (they are mounted read-only, and no envelope grants their directory), so one pair
-/// serves every run; making and removing a pair per run cost about 0.15 ms (removing a
-/// directory on ext4 mounted with `discard` waits for the disk). `None` when the pair is not
+/// The stand-ins every run of this user shares, `[empty file, closed directory, sealed file]`,
+/// in `$TMPDIR/cordon-stand-ins-UID` (mode 0700), made by the first run that needs them. Nothing
+/// writes them (they are mounted read-only, and no envelope grants their directory), so one set
+/// serves every run; making and removing a set per run cost about 0.15 ms (removing a
+/// directory on ext4 mounted with `discard` waits for the disk). `None` when the set is not
 /// exactly as made (owner, mode, an empty regular file, a directory, no link): the run makes its
 /// own.
-fn kept_stand_ins(temp_dir: &std::path::Path) -> Option<(PathBuf, PathBuf)> {
+fn kept_stand_ins(temp_dir: &std::path::Path) -> Option<[PathBuf; 3]> {
     use std::os::unix::fs::MetadataExt;
     let uid = nix::unistd::geteuid().as_raw();
     let base = temp_dir.join(format!("cordon-stand-ins-{uid}"));
@@ -256,20 +266,25 @@ fn kept_stand_ins(temp_dir: &std::path::Path) -> Option<(PathBuf, PathBuf)> {
         fs::symlink_metadata(&base)
             .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o7777 == 0o700)
     };
-    let (empty, closed) = (base.join("empty"), base.join("closed"));
-    let ready =
-        || base_ready() && is(&empty, StandIn::EmptyFile) && is(&closed, StandIn::ClosedDir);
-    if ready() {
-        return Some((empty, closed));
+    let set = [
+        (base.join("empty"), StandIn::EmptyFile),
+        (base.join("closed"), StandIn::ClosedDir),
+        (base.join("sealed"), StandIn::SealedFile),
+    ];
+    let ready = || base_ready() && set.iter().all(|(path, stand_in)| is(path, *stand_in));
+    if !ready() {
+        // Made by the first run that finds them missing. Each step may lose a race with another
+        // run making the same thing; the check that follows decides.
+        let _ = fs::DirBuilder::new().mode(0o700).create(&base);
+        if base_ready() {
+            for (path, stand_in) in &set {
+                let _ = make_stand_in(path, *stand_in);
+            }
+        }
     }
-    // Made by the first run that finds them missing. Each step may lose a race with another run
-    // making the same thing; the check that follows decides.
-    let _ = fs::DirBuilder::new().mode(0o700).create(&base);
-    if base_ready() {
-        let _ = make_stand_in(&empty, StandIn::EmptyFile);
-        let _ = make_stand_in(&closed, StandIn::ClosedDir);
-    }
-    ready().then_some((empty, closed))
+    let ready = ready();
+    let [(empty, _), (closed, _), (sealed, _)] = set;
+    ready.then_some([empty, closed, sealed])
 }
 
 /// Whether the run's execs are recorded, and if not, why (said in every command's report).
@@ -536,6 +551,7 @@ impl Prepared {
                 not_searched: &not_searched,
                 stand_in: &tmp.empty,
                 stand_in_dir: &tmp.empty_dir,
+                stand_in_sealed: &tmp.sealed,
             })?),
             None => None,
         };
@@ -1330,7 +1346,13 @@ impl Prepared {
                 // Files found by name in the workspace, and files outside every root where a
                 // mount namespace could be had, were stood in for as well.
                 let emptied = protected_metadata.paths.iter();
-                for p in emptied.filter(|p| p.how == crate::report::Protection::Emptied) {
+                let stood_in = |p: &&crate::report::ProtectedPath| {
+                    matches!(
+                        p.how,
+                        crate::report::Protection::Emptied | crate::report::Protection::Sealed
+                    )
+                };
+                for p in emptied.filter(stood_in) {
                     if !r.stand_ins.contains(&p.path) {
                         r.stand_ins.push(p.path.clone());
                     }
@@ -1869,17 +1891,24 @@ mod tests {
     #[test]
     fn the_kept_stand_ins_are_used_only_while_exactly_as_made() {
         let t = tempfile::tempdir().unwrap();
-        let (empty, closed) = kept_stand_ins(t.path()).unwrap();
+        let [empty, closed, sealed] = kept_stand_ins(t.path()).unwrap();
         assert_eq!(fs::metadata(&empty).unwrap().len(), 0);
-        assert_eq!(
-            fs::metadata(&closed).unwrap().permissions().mode() & 0o7777,
-            0
-        );
-        // The next run finds the same pair.
+        for no_access in [&closed, &sealed] {
+            assert_eq!(
+                fs::metadata(no_access).unwrap().permissions().mode() & 0o7777,
+                0
+            );
+        }
+        // The next run finds the same set.
         assert_eq!(
             kept_stand_ins(t.path()),
-            Some((empty.clone(), closed.clone()))
+            Some([empty.clone(), closed.clone(), sealed.clone()])
         );
+        // A sealed file someone may read: not served to any run.
+        fs::set_permissions(&sealed, fs::Permissions::from_mode(0o444)).unwrap();
+        assert_eq!(kept_stand_ins(t.path()), None);
+        fs::remove_file(&sealed).unwrap();
+        assert!(kept_stand_ins(t.path()).is_some(), "remade once removed");
 
         // Something written into the empty file: not served to any run.
         fs::set_permissions(&empty, fs::Permissions::from_mode(0o644)).unwrap();

@@ -652,15 +652,27 @@ fn credentials_are_found_at_any_depth_and_files_git_holds_are_left_to_git() {
     let (code, out) = sh(
         &conf,
         &ws,
-        "cat services/api/config/env/prod/app/.env services/.env secrets/real.txt tests/fixtures/new.pem tests/fixtures/changed.pem .devcontainer/.env; echo; cat tests/fixtures/cert.pem; echo; git status --porcelain tests",
+        "cat services/api/config/env/prod/app/.env services/.env secrets/real.txt tests/fixtures/new.pem .devcontainer/.env; echo; cat tests/fixtures/cert.pem; echo; \
+         cat tests/fixtures/changed.pem 2>&1 | grep -c 'Permission denied'; \
+         git status --porcelain tests; \
+         git -c user.name=t -c user.email=t@t commit -qam wip 2>/dev/null || echo refused",
     );
     assert_eq!(code, 0, "{out}");
-    // The committed fixture reads as written and leaves `git status` clean; the changed one and
-    // the untracked one are stood in for (status shows them either way).
+    // The committed fixture reads as written and leaves `git status` clean; the untracked one is
+    // stood in for; the changed one is sealed, so the commit that would have emptied it fails;
+    // so is the one `git add -N` entered (its entry holds no contents of its), and reading it
+    // says so (stderr follows stdout here).
     assert_eq!(
         out,
-        "\nFIXTURE\n M tests/fixtures/changed.pem\n?? tests/fixtures/new.pem\n"
+        "\nFIXTURE\n1\n M tests/fixtures/changed.pem\n?? tests/fixtures/new.pem\nrefused\n\
+         cat: services/api/config/env/prod/app/.env: Permission denied\n"
     );
+    let committed = std::process::Command::new("git")
+        .args(["show", "HEAD:tests/fixtures/changed.pem"])
+        .current_dir(&ws)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&committed.stdout), "COMMITTED");
     let (_, report) = probe_at(&conf, &ws, &["read", "tests/fixtures/cert.pem"]);
     let stood_in = &report.enforcement.envelope.stand_ins;
     for closed in [
