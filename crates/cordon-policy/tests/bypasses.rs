@@ -1287,3 +1287,12 @@ fn database_writes_are_checkpointed_red_team_round_5() {
         &["sqlite3 -readonly data.db 'select count(*) from users'"],
     );
 }
+
+/// find's leading options are only those find knows: `-O` with anything but a level it has
+/// (`-O0` to `-O3`) is an unmodelled option, not something to skip (the unmodelled-flag
+/// property found `find -O x` allowed).
+#[test]
+fn find_takes_only_its_own_optimisation_levels() {
+    assert_all(Outcome::Ask, &["find -O x", "find -Ofoo ."]);
+    assert_all(Outcome::Allow, &["find -O3 . -name x"]);
+}

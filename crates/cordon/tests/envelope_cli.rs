@@ -530,8 +530,9 @@ fn a_secret_anywhere_in_the_workspace_stays_closed_across_calls() {
             "git init -q . && git add -N -f services/api/config/prod/.env",
             ".git/index",
         ),
-        // The directory cannot be renamed (EXDEV): `mv` copies it, the stand-in's emptiness too.
-        ("mv services target", "target/api/config/prod/.env"),
+        // The directory cannot be renamed (EXDEV): `mv` copies what it can read (the secret,
+        // sealed after the `git add -N` above, it cannot).
+        ("mv services target", "target/api/config/prod"),
         (
             "for i in $(seq 300); do mkdir -p pad/p$i/q; done",
             "pad/p300/q",
