@@ -582,6 +582,23 @@ fn judged(text: &str) -> (Outcome, String) {
     (decision.outcome, decision.sentence)
 }
 
+/// Judges every text of `table` and reports every one whose outcome differs, all at once.
+#[track_caller]
+fn assert_table(table: &[(&str, Outcome)]) {
+    let mut wrong = Vec::new();
+    for (text, expected) in table {
+        let (got, sentence) = judged(text);
+        if got != *expected {
+            wrong.push(format!(
+                "{text:?}: expected {}, got {} — {sentence}",
+                expected.as_str(),
+                got.as_str()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[track_caller]
 fn assert_all(expected: Outcome, texts: &[&str]) {
     for text in texts {
@@ -1185,18 +1202,7 @@ fn output_operands_and_options_are_overwrites_red_team_round_3() {
         ("find . -name '*.rs' -print", Outcome::Allow),
         ("uniq notes.txt", Outcome::Allow),
     ];
-    let mut wrong = Vec::new();
-    for (text, expected) in table {
-        let (got, sentence) = judged(text);
-        if got != *expected {
-            wrong.push(format!(
-                "{text:?}: expected {}, got {} — {sentence}",
-                expected.as_str(),
-                got.as_str()
-            ));
-        }
-    }
-    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_table(table);
 }
 
 /// Red team, round 3: offline work asked as if it used the network. An offline flag keeps a
@@ -1256,18 +1262,7 @@ fn offline_installs_and_builds_run_and_what_can_reach_the_network_still_asks() {
         ("GOFLAGS=-toolexec=./x go build ./...", Outcome::Ask),
         ("GOFLAGS=-mod=mod go build ./...", Outcome::Ask),
     ];
-    let mut wrong = Vec::new();
-    for (text, expected) in table {
-        let (got, sentence) = judged(text);
-        if got != *expected {
-            wrong.push(format!(
-                "{text:?}: expected {}, got {} — {sentence}",
-                expected.as_str(),
-                got.as_str()
-            ));
-        }
-    }
-    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_table(table);
 }
 
 /// Red team, round 5: a database opened for writing may lose what it holds to any statement

@@ -134,8 +134,9 @@ impl Call {
         }
     }
 
-    /// The path the call creates or changes, for the report.
-    pub(crate) fn target(&self) -> &[u8] {
+    /// The path arguments of the call, in order (a rename's or a link's source, then its
+    /// target).
+    pub(crate) fn paths(&self) -> Vec<&PathArg> {
         match self {
             Call::Open { file, .. }
             | Call::Truncate { file, .. }
@@ -143,13 +144,18 @@ impl Call {
             | Call::Times { file, .. }
             | Call::SetXattr { file, .. }
             | Call::RemoveXattr { file, .. }
-            | Call::Chown { file, .. } => &file.path,
-            Call::Mkdir { dir, .. } => &dir.path,
-            Call::Mknod { node, .. } => &node.path,
-            Call::Rename { to, .. } | Call::Link { to, .. } => &to.path,
-            Call::Symlink { link, .. } => &link.path,
-            Call::Unlink { entry, .. } => &entry.path,
+            | Call::Chown { file, .. } => vec![file],
+            Call::Mkdir { dir, .. } => vec![dir],
+            Call::Mknod { node, .. } => vec![node],
+            Call::Symlink { link, .. } => vec![link],
+            Call::Unlink { entry, .. } => vec![entry],
+            Call::Rename { from, to, .. } | Call::Link { from, to, .. } => vec![from, to],
         }
+    }
+
+    /// The path the call creates or changes, for the report: its last path argument.
+    pub(crate) fn target(&self) -> &[u8] {
+        self.paths().last().map_or(&[], |arg| arg.path.as_slice())
     }
 }
 

@@ -1222,21 +1222,7 @@ impl Bases {
             root: None,
             umask,
         };
-        let args: Vec<&PathArg> = match call {
-            Call::Open { file, .. }
-            | Call::Truncate { file, .. }
-            | Call::Chmod { file, .. }
-            | Call::Times { file, .. }
-            | Call::SetXattr { file, .. }
-            | Call::RemoveXattr { file, .. }
-            | Call::Chown { file, .. } => vec![file],
-            Call::Mkdir { dir, .. } => vec![dir],
-            Call::Mknod { node, .. } => vec![node],
-            Call::Symlink { link, .. } => vec![link],
-            Call::Unlink { entry, .. } => vec![entry],
-            Call::Rename { from, to, .. } | Call::Link { from, to, .. } => vec![from, to],
-        };
-        for arg in args {
+        for arg in call.paths() {
             if arg.path.starts_with(b"/") {
                 if bases.root.is_none() {
                     bases.root = Some(walk::open_proc(tid, "root")?);
