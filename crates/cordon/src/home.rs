@@ -195,6 +195,50 @@ impl Home {
         }
     }
 
+    /// Replaces a `policy.yaml` that is byte for byte a default pack an earlier cordon wrote (so
+    /// nobody edited it) with this version's pack, and says so once on stderr: the pack's fixes
+    /// (new credential names, settings that run code) reach a home made before them. An edited
+    /// policy is never touched. Costs one `stat` unless the size is one an earlier pack had.
+    pub fn upgrade_an_earlier_default_pack(&self) -> Result<bool, CliError> {
+        self.upgrade_a_pack_of(cordon_policy::native::earlier_default_packs())
+    }
+
+    /// [`Home::upgrade_an_earlier_default_pack`] for the packs `earlier` lists.
+    fn upgrade_a_pack_of(
+        &self,
+        earlier: cordon_policy::native::EarlierPacks<'_>,
+    ) -> Result<bool, CliError> {
+        let policy = self.policy();
+        let Ok(meta) = std::fs::symlink_metadata(&policy) else {
+            return Ok(false);
+        };
+        if !meta.is_file() || !earlier.may_hold(meta.len()) {
+            return Ok(false);
+        }
+        let Ok(text) = std::fs::read(&policy) else {
+            return Ok(false);
+        };
+        if !earlier.holds(&text) {
+            return Ok(false);
+        }
+        cordon_core::file::write_atomically(
+            &policy,
+            cordon_policy::native::DEFAULT_PACK.as_bytes(),
+            Durability::Durable,
+        )
+        .map_err(|e| {
+            CliError::internal(format!(
+                "{}: cannot update the default policy: {e}",
+                policy.display()
+            ))
+        })?;
+        eprintln!(
+            "cordon: {} was an earlier version's default policy, never edited: updated it to this version's",
+            policy.display()
+        );
+        Ok(true)
+    }
+
     /// Creates whatever is missing of a working home: the directory (mode 0700), the default
     /// policy pack as `policy.yaml`, a signing key in `keys/` and an empty journal. What exists is
     /// kept: an edited policy, the key that signed earlier entries, a journal with history.
@@ -299,6 +343,8 @@ pub fn first_use() -> Result<Option<Home>, CliError> {
             home.root().display(),
             created.parts().join(", ")
         );
+    } else {
+        home.upgrade_an_earlier_default_pack()?;
     }
     Ok(Some(home))
 }
@@ -312,6 +358,7 @@ pub fn ensure(verbose: bool) -> Result<Home, CliError> {
         )
     })?;
     let created = home.ensure()?;
+    home.upgrade_an_earlier_default_pack()?;
     for part in created.parts() {
         if verbose {
             println!("created {part}");
@@ -398,6 +445,35 @@ mod tests {
         assert_eq!(again, Created::default(), "{again:?}");
         assert_eq!(std::fs::read_to_string(home.policy()).unwrap(), "edited");
         assert_eq!(home.signing_key().unwrap(), (key, id));
+    }
+
+    #[test]
+    fn an_unedited_earlier_default_pack_is_updated_and_an_edited_one_is_kept() {
+        #![allow(clippy::unwrap_used)]
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join("home"));
+        home.ensure().unwrap();
+        // The current pack is left as it is.
+        assert!(!home.upgrade_an_earlier_default_pack().unwrap());
+        // An earlier pack, listed by its size and hash as the real list lists them.
+        let old_pack = "cordon_policy: 1\nname: coding-agent-default\nrules: []\n";
+        let list = format!(
+            "# size sha256 commit\n{} {} 0123456789ab\n",
+            old_pack.len(),
+            cordon_core::hash::sha256_hex(old_pack.as_bytes())
+        );
+        let earlier = cordon_policy::native::EarlierPacks(&list);
+        std::fs::write(home.policy(), old_pack).unwrap();
+        assert!(home.upgrade_a_pack_of(earlier).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(home.policy()).unwrap(),
+            cordon_policy::native::DEFAULT_PACK
+        );
+        // The same pack edited by one byte is the user's: kept.
+        let edited = old_pack.replace("rules: []", "rules: {}");
+        std::fs::write(home.policy(), &edited).unwrap();
+        assert!(!home.upgrade_a_pack_of(earlier).unwrap());
+        assert_eq!(std::fs::read_to_string(home.policy()).unwrap(), edited);
     }
 
     #[test]

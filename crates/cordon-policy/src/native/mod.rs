@@ -36,6 +36,45 @@ pub const FORMAT_VERSION: u64 = 1;
 
 /// The default policy pack for coding agents (docs/front-end.md, "The default pack").
 pub const DEFAULT_PACK: &str = include_str!("../../data/default-policy.yaml");
+
+/// Every default pack an earlier cordon wrote as a home's `policy.yaml`, one `size sha256
+/// commit` line each (`scripts/earlier-default-packs.sh` regenerates it from git history).
+const EARLIER_DEFAULT_PACKS: &str = include_str!("../../data/earlier-default-packs.txt");
+
+/// Every default pack an earlier cordon wrote, as [`EarlierPacks`].
+pub fn earlier_default_packs() -> EarlierPacks<'static> {
+    EarlierPacks(EARLIER_DEFAULT_PACKS)
+}
+
+/// A list of packs by `size sha256 …` lines (`data/earlier-default-packs.txt`'s form).
+#[derive(Debug, Clone, Copy)]
+pub struct EarlierPacks<'a>(pub &'a str);
+
+impl EarlierPacks<'_> {
+    /// Whether a policy file of `len` bytes may be one: the cheap test, on the size alone,
+    /// before [`EarlierPacks::holds`] reads and hashes it.
+    pub fn may_hold(&self, len: u64) -> bool {
+        self.entries().any(|(size, _)| size == len)
+    }
+
+    /// Whether `text` is byte for byte one of them.
+    pub fn holds(&self, text: &[u8]) -> bool {
+        let hash = cordon_core::hash::sha256_hex(text);
+        self.entries()
+            .any(|(size, sha)| size == text.len() as u64 && sha == hash)
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.0
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let size = fields.next()?.parse().ok()?;
+                Some((size, fields.next()?))
+            })
+    }
+}
 /// `DEFAULT_PACK`'s document as JSON, made by build.rs with the same YAML reader.
 const DEFAULT_PACK_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/default-policy.json"));
 
@@ -354,6 +393,21 @@ impl LoadedNativePolicy {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_current_pack_is_not_an_earlier_one_and_earlier_ones_parse() {
+        let earlier = earlier_default_packs();
+        assert!(!earlier.holds(DEFAULT_PACK.as_bytes()));
+        assert!(earlier.entries().count() > 0);
+        for (size, sha) in earlier.entries() {
+            assert!(size > 0 && sha.len() == 64, "{size} {sha}");
+        }
+        // A text of a listed size but other bytes is not one.
+        let (size, _) = earlier.entries().next().unwrap();
+        assert!(earlier.may_hold(size));
+        let impostor = vec![b'#'; usize::try_from(size).unwrap()];
+        assert!(!earlier.holds(&impostor));
+    }
     use super::*;
 
     #[test]
