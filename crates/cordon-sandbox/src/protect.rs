@@ -128,6 +128,12 @@ pub const PROTECTED_NAMES: &[&str] = &[
     ".yarnrc.yml",
     ".pnpmfile.cjs",
     ".npmrc",
+    ".yarnrc",
+    ".pnpmfile.mjs",
+    "crush.json",
+    ".aider.conf.yaml",
+    "mise",
+    "bunfig.toml",
 ];
 
 /// How deep below `.git/modules` submodule git directories are sought (names may have slashes).

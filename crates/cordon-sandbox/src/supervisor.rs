@@ -396,6 +396,7 @@ impl BrokerPlan {
             ruleset,
             observer.cloned(),
             confinement.limits.file_size_bytes,
+            crate::envelope::name_matcher(&confinement.envelope.never_names).ok(),
         ))))
     }
 }

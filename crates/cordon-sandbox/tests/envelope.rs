@@ -673,6 +673,12 @@ fn credentials_are_found_at_any_depth_and_files_git_holds_are_left_to_git() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&committed.stdout), "COMMITTED");
+    // A file left readable gets no second name (red-team round six linked a committed `.env`,
+    // then read what the user wrote into it later); any other file does (the control).
+    let (line, _) = probe_at(&conf, &ws, &["link", "tests/fixtures/cert.pem", "copy.txt"]);
+    assert_eq!(errno_of(&line), Some(libc::EPERM), "{line}");
+    let (line, _) = probe_at(&conf, &ws, &["link", ".gitignore", "copy.txt"]);
+    assert!(line.starts_with("ok"), "{line}");
     let (_, report) = probe_at(&conf, &ws, &["read", "tests/fixtures/cert.pem"]);
     let stood_in = &report.enforcement.envelope.stand_ins;
     for closed in [

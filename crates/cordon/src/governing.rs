@@ -156,7 +156,7 @@ pub fn options(
         workspace,
         resolver_overrides,
         secrets: home.as_ref().map(Home::secrets_place),
-        notices: Arc::new(|notice: Notice| eprintln!("{}", notice.line())),
+        notices: Arc::new(|notice: Notice| crate::output::say!("{}", notice.line())),
     }
 }
 
@@ -223,7 +223,7 @@ fn deliver(
         } else {
             "needs approval"
         };
-        eprintln!("cordon run: {what}: {}", request.decision.sentence);
+        crate::output::say!("cordon run: {what}: {}", request.decision.sentence);
     }
     let quiet = governed.journaled && delivery.journal_only && delivery.receipt_path.is_none();
     if !quiet {
@@ -254,7 +254,7 @@ pub fn write_receipt(receipt: &Value, path: Option<&Path>) -> Result<(), CliErro
             CliError::internal(format!("{}: cannot write the receipt: {e}", path.display()))
         }),
         None => {
-            println!("{text}");
+            crate::output::say_out!("{text}");
             Ok(())
         }
     }

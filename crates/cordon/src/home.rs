@@ -232,7 +232,7 @@ impl Home {
                 policy.display()
             ))
         })?;
-        eprintln!(
+        crate::output::say!(
             "cordon: {} was an earlier version's default policy, never edited: updated it to this version's",
             policy.display()
         );
@@ -338,7 +338,7 @@ pub fn first_use() -> Result<Option<Home>, CliError> {
     };
     if !home.root().exists() {
         let created = home.ensure()?;
-        eprintln!(
+        crate::output::say!(
             "cordon: first use: created {} with {}; edit policy.yaml to change what agents may run",
             home.root().display(),
             created.parts().join(", ")
@@ -361,9 +361,9 @@ pub fn ensure(verbose: bool) -> Result<Home, CliError> {
     home.upgrade_an_earlier_default_pack()?;
     for part in created.parts() {
         if verbose {
-            println!("created {part}");
+            crate::output::say_out!("created {part}");
         } else {
-            eprintln!("cordon: created {part} in {}", home.root().display());
+            crate::output::say!("cordon: created {part} in {}", home.root().display());
         }
     }
     Ok(home)

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     match cli::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("cordon: {}", err.message);
+            crate::output::say!("cordon: {}", err.message);
             ExitCode::from(err.code)
         }
     }

@@ -14,7 +14,7 @@ use cordon_governor::trash_service::{ShimCall, ShimReply, SOCKET_ENV};
 /// Asks the soft-delete service to do what `rm ARGV…` asks, and returns the exit status.
 pub fn shim_main() -> u8 {
     let fail = |why: String| {
-        eprintln!("rm: {why}; nothing was removed");
+        crate::output::say!("rm: {why}; nothing was removed");
         1
     };
     let Some(socket) = std::env::var_os(SOCKET_ENV) else {

@@ -562,6 +562,28 @@ fn a_secret_anywhere_in_the_workspace_stays_closed_across_calls() {
     assert!(out(&o).contains("deep-secret"), "{}", out(&o));
 }
 
+/// A reader that closes cordon's stderr early (`cordon exec … 2>&1 | head -1`) must not stop the
+/// run halfway: red-team round six saw cordon abort on the next notice (a panic), with the
+/// decision journaled and the command never run.
+#[test]
+fn a_closed_stderr_does_not_stop_the_run() {
+    let Some(h) = home() else { return };
+    std::fs::write(h.ws.join("notes.txt"), "old\n").unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    // An overwrite: cordon says it allowed it, and that it took a checkpoint, on stderr.
+    let o = h
+        .command(&["--shell", "echo new > notes.txt"])
+        .stderr(writer)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(
+        std::fs::read_to_string(h.ws.join("notes.txt")).unwrap(),
+        "new\n"
+    );
+}
+
 #[test]
 fn a_compound_text_never_stops_halfway_when_an_earlier_segment_changes_a_later_ones_path() {
     let Some(h) = home() else { return };

@@ -206,6 +206,8 @@ pub(crate) struct Broker {
     /// Directories in which a call changed a name git reads (`repos.rs`), each once.
     git_touched: crate::repos::TouchedDirs,
     git_names_seen: HashSet<(u64, u64, CString)>,
+    /// The envelope's never names (`.env`, `*.pem`): a file by such a name gets no second name.
+    never_names: Option<cordon_core::name_glob::NameGlobs>,
 }
 
 /// The protected set, keyed by inode at the first mediated call of the run from what
@@ -292,6 +294,7 @@ impl Broker {
         ruleset: RulesetCreated,
         observer: Option<Arc<dyn WriteObserver>>,
         file_size_limit: Option<u64>,
+        never_names: Option<cordon_core::name_glob::NameGlobs>,
     ) -> Broker {
         let report = BrokerReport {
             observer: observer.is_some(),
@@ -312,6 +315,7 @@ impl Broker {
             report,
             git_touched: crate::repos::TouchedDirs::default(),
             git_names_seen: HashSet::new(),
+            never_names,
         }
     }
 
@@ -548,7 +552,7 @@ impl Broker {
             }
             Call::Unlink { entry, dir } => self.unlink(walker, bases, entry, *dir),
             Call::Rename { from, to, flags } => self.rename(walker, bases, from, to, *flags),
-            Call::Link { from, to, flags } => Self::link(walker, bases, from, to, *flags),
+            Call::Link { from, to, flags } => self.link(walker, bases, from, to, *flags),
             Call::Truncate { file, length } => self.truncate(walker, bases, file, *length),
             // Linux keeps no mode on a symlink, and refuses it every extended attribute an
             // unprivileged caller could set (`user.*` only on files and directories, ACLs not at
@@ -879,6 +883,7 @@ impl Broker {
     }
 
     fn link(
+        &self,
         walker: &mut Walker<'_>,
         bases: &Bases,
         from: &PathArg,
@@ -902,7 +907,21 @@ impl Broker {
                 .ok()
                 .and_then(|p| p.file_name().map(|n| n.as_bytes().to_vec())),
         };
-        if source_name.is_some_and(|n| crate::repos::is_git_name(&n)) {
+        if source_name
+            .as_deref()
+            .is_some_and(crate::repos::is_git_name)
+        {
+            return Err(Denial::Errno(libc::EPERM));
+        }
+        // Nor for a file named like a credential: the search leaves one readable whose contents
+        // git already stores, and a second name would show what the user writes into it later
+        // (red-team round six: `os.link('tracked/.env', 'notes.txt')`, then the user's edit).
+        let named_like_a_credential = |n: &[u8]| {
+            self.never_names
+                .as_ref()
+                .is_some_and(|globs| globs.is_match(std::ffi::OsStr::from_bytes(n)))
+        };
+        if source_name.as_deref().is_some_and(named_like_a_credential) {
             return Err(Denial::Errno(libc::EPERM));
         }
         let want = Want {

@@ -114,7 +114,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             .map_err(|e| CliError::internal(e.to_string()))?;
         std::fs::write(out, text + "\n")
             .map_err(|e| CliError::internal(format!("{}: {e}", out.display())))?;
-        println!(
+        crate::output::say_out!(
             "approval {} for contract {} by {} ({}, until {}) written to {}",
             verified.approval_id,
             contract.contract_id,
@@ -141,7 +141,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         args.reason,
         ApprovalMethod::Cli,
     )?;
-    println!("{state}");
+    crate::output::say_out!("{state}");
     Ok(exit::OK)
 }
 
@@ -200,12 +200,12 @@ fn approve_text(home: &Home, approver: &Approver, args: Args) -> Result<u8, CliE
         }
     };
     if analysis.decision().outcome != Outcome::Ask {
-        eprintln!(
+        crate::output::say!(
             "cordon: the policy does not ask before this text ({}), so exec will not need the approval",
             analysis.decision().outcome.as_str()
         );
     }
-    println!(
+    crate::output::say_out!(
         "approval {} for contract {} (sha256 {}) in {} by {} ({}, until {}) {place}",
         verified.approval_id,
         run.contract.contract_id,
@@ -228,6 +228,6 @@ pub fn deny(args: DenyArgs) -> Result<u8, CliError> {
     store
         .deny(&args.id, &by, &args.reason, unix_now())
         .map_err(|e| CliError::invalid_input(e.to_string()))?;
-    println!("denied {} as {by}", args.id);
+    crate::output::say_out!("denied {} as {by}", args.id);
     Ok(exit::OK)
 }

@@ -22,7 +22,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     if args.json {
         let text = serde_json::to_string(&decision)
             .map_err(|e| CliError::internal(format!("cannot serialize the decision: {e}")))?;
-        println!("{text}");
+        crate::output::say_out!("{text}");
     } else {
         let label = match decision.decision {
             Verdict::Allow => "ALLOW",
@@ -31,7 +31,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         };
         let reasons = decision.reasons.join("; ");
         let codes: Vec<&str> = decision.reason_codes.iter().map(|c| c.as_str()).collect();
-        println!("{label} — {reasons} ({})", codes.join(", "));
+        crate::output::say_out!("{label} — {reasons} ({})", codes.join(", "));
     }
     Ok(match decision.decision {
         Verdict::Allow => exit::OK,

@@ -26,13 +26,16 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 serde_json::json!({ "local": true, "hardened": hardened }),
             );
         }
-        println!("{value}");
+        crate::output::say_out!("{value}");
     } else {
-        println!(
+        crate::output::say_out!(
             "kernel {} ({}), euid {}, Landlock ABI {}",
-            report.kernel, report.arch, report.euid, report.landlock_abi
+            report.kernel,
+            report.arch,
+            report.euid,
+            report.landlock_abi
         );
-        println!(
+        crate::output::say_out!(
             "modes: local yes; hardened {}",
             if hardened {
                 "yes"
@@ -41,7 +44,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             }
         );
         for g in &report.guarantees {
-            println!(
+            crate::output::say_out!(
                 "  [{}] {}: {}",
                 if g.available { "yes" } else { " no" },
                 g.name,

@@ -258,10 +258,10 @@ fn report(
     // The sentence quotes the agent's text: shown with its misleading characters escaped.
     use cordon_core::display::visible;
     if decision.outcome != Outcome::Allow {
-        eprintln!("cordon: {}", visible(&decision.sentence));
+        crate::output::say!("cordon: {}", visible(&decision.sentence));
     }
     if let Some(argv) = &ran_instead {
-        eprintln!(
+        crate::output::say!(
             "cordon: running `{}` instead of what was asked",
             visible(&cordon_policy::facts::display_argv(argv))
         );
@@ -288,7 +288,7 @@ fn report(
         };
         let text = serde_json::to_string(&told)
             .map_err(|e| CliError::internal(format!("cannot serialize the decision: {e}")))?;
-        eprintln!("{text}");
+        crate::output::say!("{text}");
     }
     Ok(())
 }

@@ -62,7 +62,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             .map_err(|e| CliError::invalid_input(format!("entry {i}: {e}")))?;
         let text =
             serde_json::to_string(&receipt).map_err(|e| CliError::internal(e.to_string()))?;
-        println!("{text}");
+        crate::output::say_out!("{text}");
         previous = Some(receipt);
     }
     Ok(exit::OK)

@@ -12,6 +12,6 @@ pub struct Args {}
 
 pub fn run(_args: Args) -> Result<u8, CliError> {
     let home = crate::home::ensure(true)?;
-    println!("cordon home: {}", home.root().display());
+    crate::output::say_out!("cordon home: {}", home.root().display());
     Ok(exit::OK)
 }

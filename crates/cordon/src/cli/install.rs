@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             } else {
                 "set up"
             };
-            println!("{path}: already {state} — nothing changed");
+            crate::output::say_out!("{path}: already {state} — nothing changed");
             return Ok(exit::OK);
         }
         Change { backup, .. } => {
@@ -74,14 +74,14 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             } else {
                 "installed cordon's hook in"
             };
-            println!("{verb} {path}");
+            crate::output::say_out!("{verb} {path}");
             if let Some(backup) = backup {
-                println!("previous version kept as {}", backup.display());
+                crate::output::say_out!("previous version kept as {}", backup.display());
             }
         }
     }
     if !args.uninstall && args.agent == Agent::Codex {
-        println!("Codex runs hooks only once you have reviewed and trusted them: start codex and accept the hook.");
+        crate::output::say_out!("Codex runs hooks only once you have reviewed and trusted them: start codex and accept the hook.");
     }
     Ok(exit::OK)
 }

@@ -42,16 +42,16 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             ring_path.display()
         ))
     })?;
-    println!("key id:      {}", g.key_id);
-    println!(
+    crate::output::say_out!("key id:      {}", g.key_id);
+    crate::output::say_out!(
         "private key: {} (PKCS#8 PEM, mode 0600; keep it secret)",
         g.private_key_path.display()
     );
-    println!(
+    crate::output::say_out!(
         "public key:  {} (raw 32 bytes; base64 {})",
         g.public_key_path.display(),
         g.public_key_b64
     );
-    println!("key ring:    {}", ring_path.display());
+    crate::output::say_out!("key ring:    {}", ring_path.display());
     Ok(exit::OK)
 }

@@ -251,7 +251,7 @@ fn import(args: ImportArgs) -> Result<u8, CliError> {
     }
     .map_err(|e| CliError::invalid_input(format!("{}: {e}", args.source.display())))?;
     for note in &imported.notes {
-        eprintln!("cordon policy import: not imported: {note}");
+        crate::output::say!("cordon policy import: not imported: {note}");
     }
     match &args.output {
         Some(path) => {
@@ -262,7 +262,7 @@ fn import(args: ImportArgs) -> Result<u8, CliError> {
         }
         None => print!("{}", imported.yaml),
     }
-    eprintln!(
+    crate::output::say!(
         "cordon policy import: {} rule(s) imported, {} left out (policy sha256 {})",
         imported.policy.policy.rules.len(),
         imported.notes.len(),
@@ -301,7 +301,7 @@ fn test(args: TestArgs) -> Result<u8, CliError> {
     for result in &results {
         if !result.passed {
             failed += 1;
-            println!(
+            crate::output::say_out!(
                 "FAIL {:?}: expected {}, got {} — {}",
                 result.text,
                 result.expected.as_str(),
@@ -309,12 +309,12 @@ fn test(args: TestArgs) -> Result<u8, CliError> {
                 result.sentence
             );
         } else if args.verbose {
-            println!("ok   {:?}: {}", result.text, result.actual.as_str());
+            crate::output::say_out!("ok   {:?}: {}", result.text, result.actual.as_str());
         }
     }
     for failure in &examples {
         failed += 1;
-        println!(
+        crate::output::say_out!(
             "FAIL rule {} example {:?}: expected the rule to {}",
             failure.rule,
             failure.text,
@@ -322,6 +322,6 @@ fn test(args: TestArgs) -> Result<u8, CliError> {
         );
     }
     let total = results.len() + examples.len();
-    println!("{} passed, {failed} failed", total - failed);
+    crate::output::say_out!("{} passed, {failed} failed", total - failed);
     Ok(if failed == 0 { exit::OK } else { exit::DENY })
 }

@@ -53,7 +53,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let store =
         Store::open(&home.checkpoints_dir()).map_err(|e| CliError::internal(e.to_string()))?;
     if let Some(aside) = store.index_recovered() {
-        eprintln!(
+        crate::output::say!(
             "cordon: the checkpoint index was not a database; it was moved aside to {} and is rebuilt from the signed manifests",
             aside.display()
         );
@@ -81,10 +81,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     )
     .map_err(|e| refusal(&home, &id, e))?;
     if args.json {
-        println!("{}", json!(report));
+        crate::output::say_out!("{}", json!(report));
         return Ok(exit::OK);
     }
-    println!(
+    crate::output::say_out!(
         "rolled back to {}: {} ({} entries restored{})",
         report.checkpoint,
         report.scopes.join(", "),
@@ -96,10 +96,12 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         }
     );
     for path in &report.setid_cleared {
-        println!("setuid/setgid bits not restored on {path} (--restore-setid restores them)");
+        crate::output::say_out!(
+            "setuid/setgid bits not restored on {path} (--restore-setid restores them)"
+        );
     }
     for path in &report.not_recreated {
-        println!("not recreated: {path} (a FIFO, socket or device node)");
+        crate::output::say_out!("not recreated: {path} (a FIFO, socket or device node)");
     }
     Ok(exit::OK)
 }
@@ -123,7 +125,7 @@ fn announce(verified: &Verified) {
             }
         })
         .collect();
-    eprintln!(
+    crate::output::say!(
         "cordon: checkpoint {} (signed by {}) covers {}",
         verified.id(),
         verified.signed_by().unwrap_or("?"),
@@ -166,14 +168,14 @@ fn list(store: &Store, keys: &cordon_journal::KeyRing, json: bool) -> Result<u8,
     let listing = cordon_checkpoint::list_verified(store, keys, None)
         .map_err(|e| CliError::internal(e.to_string()))?;
     if listing.index_rebuilt {
-        eprintln!("cordon: the checkpoint index disagreed with the signed manifests and was rebuilt from them");
+        crate::output::say!("cordon: the checkpoint index disagreed with the signed manifests and was rebuilt from them");
     }
     if json {
-        println!("{}", json!(listing));
+        crate::output::say_out!("{}", json!(listing));
         return Ok(exit::OK);
     }
     for c in &listing.checkpoints {
-        println!(
+        crate::output::say_out!(
             "{}  {}  {} entries  {} bytes  {}  [{}]",
             c.id,
             c.created_at,
@@ -184,7 +186,7 @@ fn list(store: &Store, keys: &cordon_journal::KeyRing, json: bool) -> Result<u8,
         );
     }
     for r in &listing.refused {
-        println!("{}  REFUSED (never rolled back): {}", r.id, r.reason);
+        crate::output::say_out!("{}  REFUSED (never rolled back): {}", r.id, r.reason);
     }
     Ok(exit::OK)
 }

@@ -47,7 +47,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         Args::Rm { name } => {
             let name = SecretName::new(&name).map_err(fail)?;
             store()?.remove(&name).map_err(fail)?;
-            eprintln!("cordon: removed the secret `{name}`");
+            crate::output::say!("cordon: removed the secret `{name}`");
             Ok(crate::exit::OK)
         }
     }
@@ -68,7 +68,7 @@ fn set(words: &[OsString]) -> Result<u8, CliError> {
     };
     let kind = secret.kind();
     store.set(&name, secret).map_err(fail)?;
-    eprintln!(
+    crate::output::say!(
         "cordon: stored the secret `{name}` ({kind}) in {}; a policy rule grants it to commands with `secrets: {{VARIABLE: {name}}}`",
         store.path().display()
     );
@@ -83,10 +83,10 @@ fn list(json: bool) -> Result<u8, CliError> {
             .iter()
             .map(|(name, kind)| serde_json::json!({"name": name.as_str(), "kind": kind}))
             .collect();
-        println!("{}", serde_json::Value::Array(items));
+        crate::output::say_out!("{}", serde_json::Value::Array(items));
     } else {
         for (name, kind) in &listed {
-            println!("{name}\t{kind}");
+            crate::output::say_out!("{name}\t{kind}");
         }
     }
     Ok(crate::exit::OK)
@@ -122,7 +122,7 @@ fn read_from_stdin(name: &SecretName) -> Result<SecretValue, CliError> {
             .map_err(|e| CliError::invalid_input(format!("standard input: {e}")))?;
         line
     };
-    eprintln!();
+    crate::output::say!();
     read_value(name, &line[..]).map_err(fail)
 }
 

@@ -41,9 +41,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         Approver::load(&home, args.key.as_deref(), args.identity.as_deref()).map_err(|e| e.message);
     let page = WebPage::bind(args.listen, home.clone(), approver).map_err(CliError::usage)?;
     if let Some(problem) = page.approver_problem() {
-        eprintln!("cordon serve: approving is disabled: {problem}");
+        crate::output::say!("cordon serve: approving is disabled: {problem}");
     }
-    println!("cordon serve: approvals page at {}", page.url_with_token());
+    crate::output::say_out!("cordon serve: approvals page at {}", page.url_with_token());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
 
@@ -53,7 +53,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let gateway = crate::home::Home::from_env()
         .ok_or_else(|| CliError::usage("no config home (set CORDON_HOME or HOME)"))
         .and_then(|home| crate::gateway::server::Gateway::bind(&home).map_err(CliError::usage))?;
-    println!("cordon serve: gateway on {}", gateway.path().display());
+    crate::output::say_out!("cordon serve: gateway on {}", gateway.path().display());
     let _ = std::io::stdout().flush();
     listeners.push(("gateway", std::thread::spawn(move || gateway.serve())));
     if let Some(pusher) = pusher(&home)? {
@@ -82,7 +82,7 @@ fn pusher(home: &crate::home::Home) -> Result<Option<JoinHandle<Result<(), Strin
         return Ok(None);
     };
     let source = PushSource::home(home)?;
-    println!(
+    crate::output::say_out!(
         "cordon serve: pushing {} to the witness {} at {} every {} s",
         source.journal.display(),
         witness.key.name,
@@ -94,7 +94,7 @@ fn pusher(home: &crate::home::Home) -> Result<Option<JoinHandle<Result<(), Strin
     let machine = crate::home::machine_name();
     Ok(Some(std::thread::spawn(move || {
         witnessing::push_continuously(source, witness, machine, |line| {
-            eprintln!("cordon serve: {line}");
+            crate::output::say!("cordon serve: {line}");
         })
     })))
 }

@@ -56,7 +56,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             let id = pick(id)?;
             let s = session::end(&home.sessions_dir(), &id)
                 .map_err(|e| CliError::invalid_input(e.to_string()))?;
-            println!("{}", s.id);
+            crate::output::say_out!("{}", s.id);
             Ok(exit::OK)
         }
     }
@@ -91,10 +91,10 @@ fn start(
     )
     .map_err(|e| CliError::internal(e.to_string()))?;
     if json {
-        println!("{}", json!(s));
+        crate::output::say_out!("{}", json!(s));
     } else {
-        println!("{}", s.id);
-        eprintln!(
+        crate::output::say_out!("{}", s.id);
+        crate::output::say!(
             "cordon: session started; run `export CORDON_SESSION={}` to use it",
             s.id
         );
@@ -119,12 +119,12 @@ fn show(home: &Home, id: Option<String>, json: bool) -> Result<u8, CliError> {
         _ => Vec::new(),
     };
     if json {
-        println!("{}", json!({"session": s, "checkpoints": checkpoints}));
+        crate::output::say_out!("{}", json!({"session": s, "checkpoints": checkpoints}));
     } else {
-        println!("session   {}", s.id);
-        println!("started   {}", s.created_at);
+        crate::output::say_out!("session   {}", s.id);
+        crate::output::say_out!("started   {}", s.created_at);
         if let Some(ended) = &s.ended_at {
-            println!("ended     {ended}");
+            crate::output::say_out!("ended     {ended}");
         }
         for (name, value) in [
             ("cwd", &s.cwd),
@@ -132,17 +132,20 @@ fn show(home: &Home, id: Option<String>, json: bool) -> Result<u8, CliError> {
             ("journal", &s.journal),
         ] {
             if let Some(v) = value {
-                println!("{name:<9} {v}");
+                crate::output::say_out!("{name:<9} {v}");
             }
         }
         if let Some(x) = &s.external {
-            println!("harness   {} {}", x.harness, x.id);
+            crate::output::say_out!("harness   {} {}", x.harness, x.id);
         }
-        println!("checkpoints: {}", checkpoints.len());
+        crate::output::say_out!("checkpoints: {}", checkpoints.len());
         for c in &checkpoints {
-            println!(
+            crate::output::say_out!(
                 "  {}  {}  {} entries  {}",
-                c.id, c.created_at, c.entries, c.label
+                c.id,
+                c.created_at,
+                c.entries,
+                c.label
             );
         }
     }

@@ -58,7 +58,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             let keys = trusting::key_ring(&home, &trust)?;
             let items = trash::list_verified(&dir, &keys).map_err(|e| refusal(&home, "", e))?;
             if json {
-                println!("{}", json!(items));
+                crate::output::say_out!("{}", json!(items));
                 return Ok(exit::OK);
             }
             for item in &items {
@@ -68,7 +68,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                     Some(why) => format!("UNTRUSTED (never restored: {why})  "),
                     None => String::new(),
                 };
-                println!(
+                crate::output::say_out!(
                     "{}  {mark}{}  {}  [{}]",
                     m.id,
                     m.created_at,
@@ -90,25 +90,27 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             let restored = trash::restore_verified(&dir, &id, &keys, options)
                 .map_err(|e| refusal(&home, &id, e))?;
             if json {
-                println!("{}", json!(restored));
+                crate::output::say_out!("{}", json!(restored));
                 return Ok(exit::OK);
             }
             for r in &restored {
                 if r.beside {
-                    println!(
+                    crate::output::say_out!(
                         "restored {} beside the original, as {} (something now exists at {})",
-                        r.original, r.restored_to, r.original
+                        r.original,
+                        r.restored_to,
+                        r.original
                     );
                 } else {
-                    println!("restored {}", r.restored_to);
+                    crate::output::say_out!("restored {}", r.restored_to);
                 }
                 for path in &r.setid_cleared {
-                    println!(
+                    crate::output::say_out!(
                         "setuid/setgid bits not restored on {path} (--restore-setid restores them)"
                     );
                 }
                 for path in &r.not_restored {
-                    println!("not restored: {path} (a device node or socket)");
+                    crate::output::say_out!("not restored: {path} (a device node or socket)");
                 }
             }
         }
@@ -124,7 +126,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             };
             for id in &ids {
                 trash::purge(&dir, id).map_err(|e| refusal(&home, id, e))?;
-                println!("purged {id}");
+                crate::output::say_out!("purged {id}");
             }
         }
     }

@@ -34,9 +34,9 @@ fn load(path: &Path, what: &str) -> Result<Value, CliError> {
 pub fn run(args: Args) -> Result<u8, CliError> {
     let answer = |verdict: Outcome, code: Option<&str>, reason: &str| -> Result<u8, CliError> {
         if !reason.is_empty() {
-            println!("{reason}");
+            crate::output::say_out!("{reason}");
         }
-        println!("{}", json!({"verdict": verdict, "code": code}));
+        crate::output::say_out!("{}", json!({"verdict": verdict, "code": code}));
         Ok(match verdict {
             Outcome::Valid => 0,
             Outcome::Invalid => 1,

@@ -39,11 +39,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         .map_err(|e| CliError::invalid_input(format!("{}: {e}", args.public_key.display())))?;
     match cordon_journal::verify_receipt(&receipt, &args.key_id, &key) {
         Ok(_) => {
-            println!("VALID — receipt signature verified");
+            crate::output::say_out!("VALID — receipt signature verified");
             Ok(exit::OK)
         }
         Err(e) => {
-            println!("INVALID — {e}");
+            crate::output::say_out!("INVALID — {e}");
             Ok(exit::DENY)
         }
     }

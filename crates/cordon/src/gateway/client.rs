@@ -197,7 +197,7 @@ pub fn analyse_for_exec(request: &JudgeArgs, policy: ExecPolicy<'_>) -> Result<A
         // process gives the same error with its own exit code.
         Err(Fallback::Refused(_)) => {}
         Err(Fallback::Failed(why)) => {
-            eprintln!("cordon: {why}; deciding in process");
+            crate::output::say!("cordon: {why}; deciding in process");
         }
     }
     judging::analyse(request)

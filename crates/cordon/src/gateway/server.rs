@@ -174,7 +174,7 @@ fn with_open_recorder<T>(
     match f(recorder) {
         Ok(value) => Some(value),
         Err(e) => {
-            eprintln!("cordon serve: {e}; the journal will be reopened");
+            crate::output::say!("cordon serve: {e}; the journal will be reopened");
             *guard = None;
             None
         }
@@ -186,7 +186,7 @@ fn connection(stream: UnixStream, journaling: &Journaling, policies: &PolicyCach
         return;
     };
     if let Err(why) = peer::admit(&stream) {
-        eprintln!("cordon serve: gateway: refused a connection: {why}");
+        crate::output::say!("cordon serve: gateway: refused a connection: {why}");
         // One line saying so, then the connection closes unread.
         let _ = writer.set_write_timeout(Some(Duration::from_millis(100)));
         if let Ok(mut text) = serde_json::to_string(&GatewayReply::Error(format!("refused: {why}")))
@@ -524,7 +524,7 @@ impl PolicyCache {
             None => Arc::new(policies::policy_from_bytes(path, &bytes).map_err(|e| {
                 // What the parser quotes comes from the file: it goes to the person running
                 // `cordon serve`, never into a reply.
-                eprintln!("cordon serve: gateway: {e}");
+                crate::output::say!("cordon serve: gateway: {e}");
                 Error::InvalidInput(format!(
                     "{}: the policy in force does not load; `cordon policy test {}` says why",
                     path.display(),
