@@ -679,6 +679,20 @@ fn credentials_are_found_at_any_depth_and_files_git_holds_are_left_to_git() {
     assert_eq!(errno_of(&line), Some(libc::EPERM), "{line}");
     let (line, _) = probe_at(&conf, &ws, &["link", ".gitignore", "copy.txt"]);
     assert!(line.starts_with("ok"), "{line}");
+    // Nor a credential's name for a file that has another (round seven: `.env` renamed away,
+    // then linked back as `.env`), by a link or by a rename of a file with two names.
+    let (line, _) = probe_at(&conf, &ws, &["link", "copy.txt", "tests/fixtures/x.pem"]);
+    assert_eq!(errno_of(&line), Some(libc::EPERM), "{line}");
+    let (line, _) = probe_at(&conf, &ws, &["rename", "copy.txt", "tests/fixtures/x.pem"]);
+    assert_eq!(errno_of(&line), Some(libc::EPERM), "{line}");
+    // Controls: a file with one name takes a credential's name (`mv .env.tmp .env`).
+    std::fs::write(ws.join("single.txt"), "s").unwrap();
+    let (line, _) = probe_at(
+        &conf,
+        &ws,
+        &["rename", "single.txt", "tests/fixtures/y.pem"],
+    );
+    assert!(line.starts_with("ok"), "{line}");
     let (_, report) = probe_at(&conf, &ws, &["read", "tests/fixtures/cert.pem"]);
     let stood_in = &report.enforcement.envelope.stand_ins;
     for closed in [

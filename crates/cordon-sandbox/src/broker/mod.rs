@@ -862,6 +862,14 @@ impl Broker {
         if holder(&from_parent, &moved) || (exchange && holder(&to_parent, &replaced)) {
             return Err(Denial::Errno(libc::EXDEV));
         }
+        // A file with another name may not take a credential's (nor, exchanged, give one away):
+        // the user's later edits of it would show under the other name.
+        let linked = |e: &Option<Existing>| e.as_ref().is_some_and(|e| e.stat.st_nlink > 1);
+        if (self.named_like_a_credential(to_name.to_bytes()) && linked(&moved))
+            || (exchange && self.named_like_a_credential(from_name.to_bytes()) && linked(&replaced))
+        {
+            return Err(Denial::Errno(libc::EPERM));
+        }
         // With RENAME_NOREPLACE an existing target makes the call fail (EEXIST): nothing to keep.
         let replaces = flags & (libc::RENAME_EXCHANGE | libc::RENAME_NOREPLACE) == 0;
         if let (Some(replaced), true) = (&replaced, replaces) {
@@ -916,12 +924,10 @@ impl Broker {
         // Nor for a file named like a credential: the search leaves one readable whose contents
         // git already stores, and a second name would show what the user writes into it later
         // (red-team round six: `os.link('tracked/.env', 'notes.txt')`, then the user's edit).
-        let named_like_a_credential = |n: &[u8]| {
-            self.never_names
-                .as_ref()
-                .is_some_and(|globs| globs.is_match(std::ffi::OsStr::from_bytes(n)))
-        };
-        if source_name.as_deref().is_some_and(named_like_a_credential) {
+        if source_name
+            .as_deref()
+            .is_some_and(|n| self.named_like_a_credential(n))
+        {
             return Err(Denial::Errno(libc::EPERM));
         }
         let want = Want {
@@ -936,6 +942,11 @@ impl Broker {
         else {
             return Err(Denial::Errno(libc::EEXIST));
         };
+        // Nor a credential's name for a file that has another (round seven: `.env` renamed to
+        // `notes.txt`, then linked back as `.env`, so the user's next edit showed in `notes.txt`).
+        if self.named_like_a_credential(to_name.to_bytes()) {
+            return Err(Denial::Errno(libc::EPERM));
+        }
         let (from, keep) = match source {
             Resolved::Entry { parent, name, .. } => (
                 LinkFrom::Entry {
@@ -1046,6 +1057,13 @@ impl Broker {
         }
         let op = op(object.fd.as_raw_fd());
         Ok(Submission::new(op, vec![object.fd], After::Nothing))
+    }
+
+    /// Whether `name` matches one of the envelope's never names (`.env`, `*.pem`).
+    fn named_like_a_credential(&self, name: &[u8]) -> bool {
+        self.never_names
+            .as_ref()
+            .is_some_and(|globs| globs.is_match(std::ffi::OsStr::from_bytes(name)))
     }
 
     /// Whether removing or renaming `existing` must fail with EBUSY: it is a mount point of the
