@@ -229,6 +229,14 @@ fn judge(
             label(outcome),
             outcome.as_str()
         ),
+        // Nothing named to write (a script, computed targets): in a hardened run the checkpoint
+        // records what the command changes in the workspace as it goes (a person read "nothing
+        // is snapshotted … so it can be rolled back" as a contradiction, red-team round five).
+        (Outcome::AllowWithCheckpoint, Some(rule)) if facts.writes.is_empty() => format!(
+            "Allowed with a checkpoint: what `{shown}` changes in the workspace is recorded before it changes, so it can be rolled back ({}, rule {}).",
+            trim_period(&rule.reason),
+            rule.id
+        ),
         (Outcome::AllowWithCheckpoint, Some(rule)) => format!(
             "Allowed with a checkpoint: {} is snapshotted before `{shown}` runs, so it can be rolled back ({}, rule {}).",
             scope_text(&facts.writes),
