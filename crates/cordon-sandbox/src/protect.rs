@@ -872,9 +872,8 @@ fn git_dir_of(root: &Path) -> Option<PathBuf> {
     if !meta.is_file() || meta.len() > 4096 {
         return None;
     }
-    let text = std::fs::read_to_string(&dot_git).ok()?;
-    let named = text.lines().next()?.strip_prefix("gitdir:")?.trim();
-    Some(root.join(named))
+    let text = std::fs::read(&dot_git).ok()?;
+    Some(root.join(crate::repos::gitdir_of(&text)?))
 }
 
 /// True when a write grant names `path` or a path inside it: the explicit override.

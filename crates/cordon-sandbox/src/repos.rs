@@ -418,8 +418,8 @@ fn read_small(dir: BorrowedFd<'_>, name: &str, limit: usize) -> nix::Result<Vec<
     Ok(buf)
 }
 
-/// The directory a `.git` file names (`gitdir: PATH`).
-fn gitdir_of(text: &[u8]) -> Option<PathBuf> {
+/// The directory a `.git` file names (`gitdir: PATH`), as git reads it.
+pub(crate) fn gitdir_of(text: &[u8]) -> Option<PathBuf> {
     let line = text.split(|&b| b == b'\n').next()?;
     let path = line.strip_prefix(b"gitdir: ")?.trim_ascii_end();
     (!path.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(path)))

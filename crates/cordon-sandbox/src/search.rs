@@ -23,9 +23,8 @@
 //! later run while they exist, however the workspace has grown since: padding added after a
 //! secret was first seen does not hide it.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::ffi::{OsStr, OsString};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read as _, Write as _};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -33,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cordon_core::name_glob::NameGlobs;
+use fnv::{FnvHashMap, FnvHashSet};
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{fstatat, Mode};
 
@@ -95,36 +95,14 @@ struct Seen {
     listing: Listing,
 }
 
-/// FNV-1a: the memory's keys are paths, thousands a run, and the standard SipHash was a tenth
-/// of the search's time; no key comes from anyone who gains by colliding them (a command that
-/// filled the workspace with colliding names would slow only its own runs).
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        const PRIME: u64 = 0x0100_0000_01b3;
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            hash = (hash ^ u64::from(b)).wrapping_mul(PRIME);
-        }
-        self.0 = hash;
-    }
-}
-
 /// What earlier runs left: directories by path, and the credential-named files they found.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Memory {
-    /// Keyed by the directory's path as bytes (`PathBuf`'s own hash walks its components).
-    dirs: HashMap<OsString, Seen, BuildHasherDefault<Fnv>>,
+    /// Keyed by the directory's path as bytes (`PathBuf`'s own hash walks its components), with
+    /// FNV: thousands of paths a run, where the standard SipHash was a tenth of the search's
+    /// time, and no key comes from anyone who gains by colliding them (a command that filled the
+    /// workspace with colliding names would slow only its own runs).
+    dirs: FnvHashMap<OsString, Seen>,
     files: Vec<PathBuf>,
 }
 
@@ -152,7 +130,7 @@ pub(crate) fn search(roots: &[PathBuf], rules: &Rules<'_>, memory: Option<&Path>
     let mut changed = false;
     let mut found = Searched::default();
     let mut budget = MAX_SEARCHED_DIRS;
-    let avoid: HashSet<&[u8], BuildHasherDefault<Fnv>> = rules
+    let avoid: FnvHashSet<&[u8]> = rules
         .avoid
         .iter()
         .map(|p| p.as_os_str().as_bytes())

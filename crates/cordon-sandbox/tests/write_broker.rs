@@ -619,16 +619,23 @@ fn an_unprivileged_supervisor_brokers_too() {
     assert!(!w.join(".git/commondir").exists());
 }
 
-#[test]
-fn modes_change_only_inside_the_writable_roots() {
-    require_broker!();
-    let ws = workspace();
-    let w = ws.path();
+/// A key (mode 0600) in a directory outside the workspace `w`, and `w/link` pointing at it: the
+/// target of the metadata attacks, by path and through a link.
+fn outside_key_linked_from(w: &Path) -> (tempfile::TempDir, std::path::PathBuf) {
     let outside = tempfile::tempdir().unwrap();
     let secret = outside.path().join("id_ed25519");
     std::fs::write(&secret, "key").unwrap();
     std::fs::set_permissions(&secret, PermissionsExt::from_mode(0o600)).unwrap();
     std::os::unix::fs::symlink(&secret, w.join("link")).unwrap();
+    (outside, secret)
+}
+
+#[test]
+fn modes_change_only_inside_the_writable_roots() {
+    require_broker!();
+    let ws = workspace();
+    let w = ws.path();
+    let (outside, secret) = outside_key_linked_from(w);
     let s = path_str(&secret);
     let conf = hardened().write(w);
     // Landlock governs no modes: without the broker the kernel would let the owner do this.
@@ -743,11 +750,7 @@ fn times_and_extended_attributes_change_only_inside_the_writable_roots() {
     require_broker!();
     let ws = workspace();
     let w = ws.path();
-    let outside = tempfile::tempdir().unwrap();
-    let secret = outside.path().join("id_ed25519");
-    std::fs::write(&secret, "key").unwrap();
-    std::fs::set_permissions(&secret, PermissionsExt::from_mode(0o600)).unwrap();
-    std::os::unix::fs::symlink(&secret, w.join("link")).unwrap();
+    let (outside, secret) = outside_key_linked_from(w);
     let s = path_str(&secret);
     // An attribute the outside file already has, for the removal to try.
     assert_eq!(

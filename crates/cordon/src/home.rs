@@ -221,6 +221,18 @@ impl Home {
         if !earlier.holds(&text) {
             return Ok(false);
         }
+        self.write_default_pack()?;
+        crate::output::say!(
+            "cordon: {} was an earlier version's default policy, never edited: updated it to this version's",
+            policy.display()
+        );
+        Ok(true)
+    }
+
+    /// Writes this version's default pack as `policy.yaml`, atomically, so a concurrent first
+    /// use never reads half a policy.
+    fn write_default_pack(&self) -> Result<(), CliError> {
+        let policy = self.policy();
         cordon_core::file::write_atomically(
             &policy,
             cordon_policy::native::DEFAULT_PACK.as_bytes(),
@@ -228,15 +240,10 @@ impl Home {
         )
         .map_err(|e| {
             CliError::internal(format!(
-                "{}: cannot update the default policy: {e}",
+                "{}: cannot write the default policy: {e}",
                 policy.display()
             ))
-        })?;
-        crate::output::say!(
-            "cordon: {} was an earlier version's default policy, never edited: updated it to this version's",
-            policy.display()
-        );
-        Ok(true)
+        })
     }
 
     /// Creates whatever is missing of a working home: the directory (mode 0700), the default
@@ -252,18 +259,7 @@ impl Home {
 
         let policy = self.policy();
         if !policy.exists() {
-            // Atomically, so a concurrent first use never reads half a policy.
-            cordon_core::file::write_atomically(
-                &policy,
-                cordon_policy::native::DEFAULT_PACK.as_bytes(),
-                Durability::Durable,
-            )
-            .map_err(|e| {
-                CliError::internal(format!(
-                    "{}: cannot write the default policy: {e}",
-                    policy.display()
-                ))
-            })?;
+            self.write_default_pack()?;
             created.policy = true;
         }
 

@@ -855,7 +855,7 @@ impl Broker {
         let holder = |parent: &OwnedFd, e: &Option<Existing>| {
             e.as_ref().is_some_and(|e| {
                 e.kind() == libc::S_IFDIR
-                    && set.holds_a_stand_in((e.stat.st_dev, e.stat.st_ino))
+                    && set.holds_a_stand_in(e.id())
                     && self.roots.changeable(parent.as_fd())
             })
         };
