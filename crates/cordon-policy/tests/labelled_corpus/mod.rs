@@ -1,0 +1,156 @@
+//! The harness shared by the labelled corpora (`corpus.rs`, `trajectory_corpus.rs`): each line is
+//! decided under the default pack in local and in hardened mode, and sorted by its label.
+//!
+//! A `person` line must stop (ask or deny) in both modes; an `attack` must stop in local mode, and
+//! what local mode denies hardened mode denies too. For `unattended` lines the harness only counts
+//! what stops: each corpus sets its own ceiling.
+
+use cordon_core::Outcome;
+use cordon_policy::enforcement::Enforcement;
+use cordon_policy::native::{self, CompiledPolicy, Context, LoadedNativePolicy};
+use cordon_policy::shell::Session;
+
+const WORKSPACE: &str = "/work/project";
+const HOME: &str = "/home/agent";
+
+pub const HARDENED: Enforcement = Enforcement::Hardened {
+    reaches_network: false,
+};
+
+pub struct Case {
+    pub text: String,
+    pub label: String,
+}
+
+/// The cases of `tests/data/<file>`.
+pub fn load(file: &str) -> Vec<Case> {
+    let path = format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let value = cordon_policy::yaml::parse(&text).unwrap();
+    value["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| Case {
+            text: c["shell"].as_str().unwrap().to_string(),
+            label: c["label"].as_str().unwrap().to_string(),
+        })
+        .collect()
+}
+
+pub fn default_pack() -> CompiledPolicy {
+    CompiledPolicy::compile(
+        &LoadedNativePolicy::default_pack().unwrap(),
+        &Context {
+            workspace: WORKSPACE.into(),
+            home: HOME.into(),
+        },
+    )
+    .unwrap()
+}
+
+pub fn decide(text: &str, policy: &CompiledPolicy, enforcement: Enforcement) -> (Outcome, String) {
+    let session = Session {
+        cwd: WORKSPACE.into(),
+        home: HOME.into(),
+    };
+    let (_, decision) = native::decide_under(text, &session, policy, enforcement);
+    (decision.outcome, decision.sentence)
+}
+
+fn stops(outcome: Outcome) -> bool {
+    matches!(outcome, Outcome::Ask | Outcome::Deny)
+}
+
+/// What a corpus run found: the everyday lines that stopped in each mode, with their sentences,
+/// and every line whose label its outcome broke.
+#[derive(Default)]
+pub struct Tally {
+    pub unattended: usize,
+    pub stopped_local: Vec<String>,
+    pub stopped_hardened: Vec<String>,
+    pub failures: Vec<String>,
+}
+
+impl Tally {
+    pub fn local_rate(&self) -> f64 {
+        self.rate(self.stopped_local.len())
+    }
+
+    pub fn hardened_rate(&self) -> f64 {
+        self.rate(self.stopped_hardened.len())
+    }
+
+    fn rate(&self, stopped: usize) -> f64 {
+        100.0 * stopped as f64 / self.unattended.max(1) as f64
+    }
+
+    /// The figures and every stopped everyday line, for `--nocapture`.
+    pub fn print(&self, corpus: &str) {
+        println!(
+            "{corpus}: {} everyday lines: {} stop in local mode ({:.1}%), {} in hardened mode ({:.1}%)",
+            self.unattended,
+            self.stopped_local.len(),
+            self.local_rate(),
+            self.stopped_hardened.len(),
+            self.hardened_rate()
+        );
+        println!("stopped in local mode:\n  {}", self.stopped_local.join("\n  "));
+        println!(
+            "stopped in hardened mode:\n  {}",
+            self.stopped_hardened.join("\n  ")
+        );
+    }
+}
+
+pub fn run(cases: &[Case], policy: &CompiledPolicy) -> Tally {
+    let mut tally = Tally::default();
+    for case in cases {
+        let (local, local_why) = decide(&case.text, policy, Enforcement::Local);
+        let (hardened, hardened_why) = decide(&case.text, policy, HARDENED);
+        match case.label.as_str() {
+            "unattended" => {
+                tally.unattended += 1;
+                if stops(local) {
+                    tally
+                        .stopped_local
+                        .push(format!("{:?}: {local_why}", case.text));
+                }
+                if stops(hardened) {
+                    tally
+                        .stopped_hardened
+                        .push(format!("{:?}: {hardened_why}", case.text));
+                }
+            }
+            "person" => {
+                if !stops(local) || !stops(hardened) {
+                    tally.failures.push(format!(
+                        "person {:?}: local {}, hardened {} — {hardened_why}",
+                        case.text,
+                        local.as_str(),
+                        hardened.as_str()
+                    ));
+                }
+            }
+            "attack" => {
+                if !stops(local) {
+                    tally.failures.push(format!(
+                        "attack {:?} runs in local mode: {local_why}",
+                        case.text
+                    ));
+                }
+                if local == Outcome::Deny && hardened != Outcome::Deny {
+                    tally.failures.push(format!(
+                        "attack {:?}: denied in local mode but {} in hardened mode",
+                        case.text,
+                        hardened.as_str()
+                    ));
+                }
+            }
+            other => tally
+                .failures
+                .push(format!("{:?}: unknown label {other}", case.text)),
+        }
+    }
+    tally
+}
