@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use cordon_core::{Contract, Outcome, ReasonCode};
-use cordon_policy::egress::{self, EgressJudgement, NetworkGrant};
+use cordon_policy::egress::{self, EgressJudgement};
 use cordon_policy::enforcement::Enforcement;
 use cordon_policy::facts::{self, Facts};
 use cordon_policy::file_tools::{self, ToolAccess};
@@ -299,7 +299,7 @@ pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result
                 }
             };
             let (decision, egress) = if confinable(request) {
-                judge_confined(&mut front.facts, judge)
+                egress::judge_confined(&mut front.facts, judge)
             } else {
                 judge(&front.facts)
             };
@@ -345,48 +345,6 @@ pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result
 /// hardened run. An agent's file tool never is: it does what it does unconfined.
 fn confinable(request: &AnalysisRequest) -> bool {
     request.hardened && !matches!(request.written, Written::FileTool(_))
-}
-
-/// Judges facts of a hardened run with the enforcement it gets (docs/front-end.md,
-/// "Enforcement"). An envelope that reaches no host confines whatever the text does, so the text
-/// is judged assuming so; one that reaches a host (the policy lists hosts for a command of the
-/// text) confines nothing unseen, since what cordon cannot see into could push to it. Which holds
-/// depends on the decision (the host lists come from the rules that matched), so the text is
-/// first judged reaching the network, and the confined judgement stands only if its own network
-/// reaches no host either. `facts` ends up recording the assumption that stands.
-fn judge_confined(
-    facts: &mut Facts,
-    judge: impl Fn(&Facts) -> (native::Decision, EgressJudgement),
-) -> (native::Decision, EgressJudgement) {
-    let hardened = |reaches_network| Enforcement::Hardened { reaches_network };
-    if !facts.commands.iter().any(|c| c.network) {
-        // No command uses the network, so its grant is none whatever the rules say: one
-        // judgement, confined.
-        facts::assume(facts, hardened(false));
-        return judge(facts);
-    }
-    facts::assume(facts, hardened(true));
-    let open = judge(facts);
-    if reaches_a_host(&open.1.grant) {
-        return open;
-    }
-    let mut confined = facts.clone();
-    facts::assume(&mut confined, hardened(false));
-    let judged = judge(&confined);
-    if reaches_a_host(&judged.1.grant) {
-        return open;
-    }
-    *facts = confined;
-    judged
-}
-
-/// Whether a text's network in hardened mode reaches any host.
-fn reaches_a_host(grant: &NetworkGrant) -> bool {
-    match grant {
-        NetworkGrant::Deny => false,
-        NetworkGrant::Hosts(hosts) => !hosts.is_empty(),
-        NetworkGrant::Full => true,
-    }
 }
 
 /// What `{workspace}` and `{home}` mean for this request: `workspace` (resolved against the cwd)

@@ -23,6 +23,8 @@ use cordon_core::{NetworkMode, Outcome, Policy};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::enforcement::Enforcement;
+use crate::facts::{self, Facts};
 use crate::native::{CommandJudgement, CompiledPolicy, Decision, NativePolicy, Rule, RuleOutcome};
 
 /// What network a decided command gets in hardened mode.
@@ -198,6 +200,48 @@ pub fn decide_hardened(
         command.answered = answered;
     }
     (decision, judgement)
+}
+
+/// Judges facts of a hardened run with the enforcement it gets (docs/front-end.md,
+/// "Enforcement"). An envelope that reaches no host confines whatever the text does, so the text
+/// is judged assuming so; one that reaches a host (the policy lists hosts for a command of the
+/// text) confines nothing unseen, since what cordon cannot see into could push to it. Which holds
+/// depends on the decision (the host lists come from the rules that matched), so the text is
+/// first judged reaching the network, and the confined judgement stands only if its own network
+/// reaches no host either. `facts` ends up recording the assumption that stands.
+pub fn judge_confined(
+    facts: &mut Facts,
+    judge: impl Fn(&Facts) -> (Decision, EgressJudgement),
+) -> (Decision, EgressJudgement) {
+    let hardened = |reaches_network| Enforcement::Hardened { reaches_network };
+    if !facts.commands.iter().any(|c| c.network) {
+        // No command uses the network, so its grant is none whatever the rules say: one
+        // judgement, confined.
+        facts::assume(facts, hardened(false));
+        return judge(facts);
+    }
+    facts::assume(facts, hardened(true));
+    let open = judge(facts);
+    if reaches_a_host(&open.1.grant) {
+        return open;
+    }
+    let mut confined = facts.clone();
+    facts::assume(&mut confined, hardened(false));
+    let judged = judge(&confined);
+    if reaches_a_host(&judged.1.grant) {
+        return open;
+    }
+    *facts = confined;
+    judged
+}
+
+/// Whether a text's network in hardened mode reaches any host.
+fn reaches_a_host(grant: &NetworkGrant) -> bool {
+    match grant {
+        NetworkGrant::Deny => false,
+        NetworkGrant::Hosts(hosts) => !hosts.is_empty(),
+        NetworkGrant::Full => true,
+    }
 }
 
 /// For each command of `decision`, the rules asking only about the network that matched it; `None`

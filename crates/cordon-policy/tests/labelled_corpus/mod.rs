@@ -1,21 +1,23 @@
 //! The harness shared by the labelled corpora (`corpus.rs`, `trajectory_corpus.rs`): each line is
 //! decided under the default pack in local and in hardened mode, and sorted by its label.
 //!
+//! Hardened mode is judged as the binary judges it (`egress::judge_confined`): a text that uses
+//! the network is judged reaching it, and confined only when its network reaches no host.
+//!
 //! A `person` line must stop (ask or deny) in both modes; an `attack` must stop in local mode, and
 //! what local mode denies hardened mode denies too. For `unattended` lines the harness only counts
 //! what stops: each corpus sets its own ceiling.
 
 use cordon_core::Outcome;
+use cordon_policy::egress;
 use cordon_policy::enforcement::Enforcement;
+use cordon_policy::facts::{self, Facts};
+use cordon_policy::knowledge::Knowledge;
 use cordon_policy::native::{self, CompiledPolicy, Context, LoadedNativePolicy};
-use cordon_policy::shell::Session;
+use cordon_policy::shell::{self, Session};
 
 const WORKSPACE: &str = "/work/project";
 const HOME: &str = "/home/agent";
-
-pub const HARDENED: Enforcement = Enforcement::Hardened {
-    reaches_network: false,
-};
 
 pub struct Case {
     pub text: String,
@@ -38,23 +40,47 @@ pub fn load(file: &str) -> Vec<Case> {
         .collect()
 }
 
-pub fn default_pack() -> CompiledPolicy {
-    CompiledPolicy::compile(
-        &LoadedNativePolicy::default_pack().unwrap(),
-        &Context {
-            workspace: WORKSPACE.into(),
-            home: HOME.into(),
-        },
-    )
-    .unwrap()
+/// The default pack, as loaded (its host lists) and as compiled for the corpus's workspace.
+pub struct Pack {
+    loaded: LoadedNativePolicy,
+    compiled: CompiledPolicy,
 }
 
-pub fn decide(text: &str, policy: &CompiledPolicy, enforcement: Enforcement) -> (Outcome, String) {
-    let session = Session {
-        cwd: WORKSPACE.into(),
+pub fn default_pack() -> Pack {
+    let loaded = LoadedNativePolicy::default_pack().unwrap();
+    let context = Context {
+        workspace: WORKSPACE.into(),
         home: HOME.into(),
     };
-    let (_, decision) = native::decide_under(text, &session, policy, enforcement);
+    let compiled = CompiledPolicy::compile(&loaded, &context).unwrap();
+    Pack { loaded, compiled }
+}
+
+fn session() -> Session {
+    Session {
+        cwd: WORKSPACE.into(),
+        home: HOME.into(),
+    }
+}
+
+pub fn decide_local(text: &str, pack: &Pack) -> (Outcome, String) {
+    let (_, decision) = native::decide_under(text, &session(), &pack.compiled, Enforcement::Local);
+    (decision.outcome, decision.sentence)
+}
+
+/// The decision of a hardened run: the network each command's rules grant decides whether the
+/// kernel's envelope confines the text, as `cordon_governor::analysis::analyse` judges it.
+pub fn decide_hardened(text: &str, pack: &Pack) -> (Outcome, String) {
+    let session = session();
+    let knowledge = Knowledge::builtin();
+    let mut facts = facts::of_script(&shell::parse(text, &session), &session, knowledge);
+    let judge = |facts: &Facts| {
+        let decide =
+            |policy: &CompiledPolicy| native::decide_facts(facts, policy, &session, knowledge);
+        let decision = decide(&pack.compiled);
+        egress::decide_hardened(&pack.loaded.policy, &pack.compiled, decision, decide)
+    };
+    let (decision, _) = egress::judge_confined(&mut facts, judge);
     (decision.outcome, decision.sentence)
 }
 
@@ -95,7 +121,10 @@ impl Tally {
             self.stopped_hardened.len(),
             self.hardened_rate()
         );
-        println!("stopped in local mode:\n  {}", self.stopped_local.join("\n  "));
+        println!(
+            "stopped in local mode:\n  {}",
+            self.stopped_local.join("\n  ")
+        );
         println!(
             "stopped in hardened mode:\n  {}",
             self.stopped_hardened.join("\n  ")
@@ -103,11 +132,11 @@ impl Tally {
     }
 }
 
-pub fn run(cases: &[Case], policy: &CompiledPolicy) -> Tally {
+pub fn run(cases: &[Case], pack: &Pack) -> Tally {
     let mut tally = Tally::default();
     for case in cases {
-        let (local, local_why) = decide(&case.text, policy, Enforcement::Local);
-        let (hardened, hardened_why) = decide(&case.text, policy, HARDENED);
+        let (local, local_why) = decide_local(&case.text, pack);
+        let (hardened, hardened_why) = decide_hardened(&case.text, pack);
         match case.label.as_str() {
             "unattended" => {
                 tally.unattended += 1;
