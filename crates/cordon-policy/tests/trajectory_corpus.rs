@@ -109,3 +109,26 @@ fn builds_without_isolation_stay_offline() {
     assert_modes("python -m build --no-isolation", Allow, Allow);
     assert_modes("python -m build", Ask, Ask);
 }
+
+/// Class: everyday programs the knowledge base lacked, asked in local mode as unknown. Known
+/// now, they are judged on what they read and write.
+#[test]
+fn binary_and_text_tools_are_judged_on_their_paths() {
+    assert_modes("objdump -d build/app | head -50", Allow, Allow);
+    assert_modes("nm -C build/libfoo.a | grep parse", Allow, Allow);
+    assert_modes("clang-format -i src/a.cpp", Allow, Allow);
+    assert_modes(
+        "iconv -f latin1 -t utf-8 -o out.txt in.txt",
+        AllowWithCheckpoint,
+        AllowWithCheckpoint,
+    );
+    assert_modes(
+        "dos2unix scripts/run.sh",
+        AllowWithCheckpoint,
+        AllowWithCheckpoint,
+    );
+    // Control: what they write is still judged as a write.
+    assert_modes("dos2unix ~/.profile", Deny, Deny);
+    assert_modes("clang-format -i ~/.bashrc", Deny, Deny);
+    assert_modes("iconv -f latin1 -t utf-8 -o ~/notes.txt in.txt", Ask, Ask);
+}
