@@ -36,6 +36,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use cordon_core::name_glob::NameGlobs;
 use cordon_journal::{KeyRing, Signer};
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
@@ -72,9 +73,27 @@ pub struct SoftDelete {
     /// root: a target that is one, lies inside one or holds one is refused, and so is a `.git`
     /// directory (the sandbox pins it in place). Empty when the command runs unconfined.
     pub protected: Vec<PathBuf>,
+    /// What the sandbox keeps closed inside a writable root. Empty when the command runs
+    /// unconfined.
+    pub closed: Closed,
     pub command: Vec<String>,
     pub session: Option<String>,
     pub cwd: PathBuf,
+}
+
+/// What a hardened command's sandbox keeps closed inside its writable roots: credentials. The
+/// command could not remove them (a closed path is not granted, a closed file lies under a
+/// read-only stand-in), so the soft delete it asks for, which cordon carries out outside the
+/// sandbox, may not either: a target that is, lies in or holds one is refused.
+#[derive(Debug, Clone, Default)]
+pub struct Closed {
+    /// Closed paths (the envelope's never list, written and resolved).
+    pub paths: Vec<PathBuf>,
+    /// File names closed wherever the sandbox's run-start search finds one (`.env`, `*.pem`).
+    pub names: NameGlobs,
+    /// Directory names that search does not enter (`node_modules`, `target`, `.git`): a file
+    /// below one is not closed by its name.
+    pub unsearched: Vec<OsString>,
 }
 
 /// A target pinned for the move: its directory held open, so that nothing renamed or swapped
@@ -276,6 +295,7 @@ fn check_targets(request: &SoftDelete) -> Result<(Vec<Pinned>, Vec<String>)> {
             }
         }
         check_protected(&pinned, &roots, &request.protected)?;
+        check_closed(&pinned, &roots, &request.closed)?;
         movable.push(pinned);
     }
     Ok((movable, errors))
@@ -530,6 +550,81 @@ fn check_protected(
             }
             if child.file_type().is_ok_and(|t| t.is_dir()) {
                 pending.push(child.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a target that is, lies in or holds what the sandbox keeps closed ([`Closed`]): a
+/// closed path, or a file with a closed name outside the directories the search skips.
+fn check_closed(
+    pinned: &Pinned,
+    roots: &[(PathBuf, Option<OwnedFd>)],
+    closed: &Closed,
+) -> Result<()> {
+    let refuse = |what: &Path| Error::OutsideScope {
+        path: pinned.resolved.clone(),
+        reason: format!(
+            "it is or holds {}, a credential the sandbox keeps closed, so the command could not \
+             remove it either",
+            what.display()
+        ),
+    };
+    let target = &pinned.resolved;
+    if let Some(path) = closed
+        .paths
+        .iter()
+        .find(|p| target.starts_with(p) || p.starts_with(target))
+    {
+        return Err(refuse(path));
+    }
+    // Below the deepest root that holds it, as the search saw it from that root.
+    let within = roots
+        .iter()
+        .filter_map(|(r, _)| target.strip_prefix(r).ok())
+        .min_by_key(|rel| rel.as_os_str().len())
+        .unwrap_or(target);
+    let unsearched = |name: &OsStr| closed.unsearched.iter().any(|u| u == name);
+    if within
+        .parent()
+        .is_some_and(|dirs| dirs.iter().any(unsearched))
+    {
+        return Ok(());
+    }
+    let through = pinned.through_fd();
+    let Ok(meta) = fs::symlink_metadata(&through) else {
+        return Ok(());
+    };
+    if !meta.is_dir() {
+        return match closed.names.is_match(&pinned.name) {
+            true => Err(refuse(target)),
+            false => Ok(()),
+        };
+    }
+    if unsearched(&pinned.name) {
+        return Ok(());
+    }
+    // Holding one: walk the directory, never following a symlink nor entering what the search
+    // skips.
+    let mut pending = vec![through];
+    while let Some(dir) = pending.pop() {
+        let Ok(children) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for child in children.flatten() {
+            let name = child.file_name();
+            if child.file_type().is_ok_and(|t| t.is_dir()) {
+                if !unsearched(&name) {
+                    pending.push(child.path());
+                }
+            } else if closed.names.is_match(&name) {
+                let inside = child.path();
+                let shown = inside
+                    .strip_prefix(pinned.through_fd())
+                    .map(|rel| target.join(rel))
+                    .unwrap_or(inside);
+                return Err(refuse(&shown));
             }
         }
     }

@@ -6,8 +6,9 @@ use std::fs;
 use std::os::unix::fs::{symlink, FileTypeExt};
 use std::path::{Path, PathBuf};
 
-use cordon_checkpoint::trash::{self, SoftDelete};
+use cordon_checkpoint::trash::{self, Closed, SoftDelete};
 use cordon_checkpoint::Error;
+use cordon_core::name_glob::NameGlobs;
 
 fn request(targets: Vec<PathBuf>, roots: Vec<PathBuf>) -> SoftDelete {
     SoftDelete {
@@ -163,6 +164,63 @@ fn a_protected_path_is_refused_when_the_sandbox_protects_it() {
     )
     .unwrap();
     assert!(o.manifest.is_some() && !ws.join("proj/.git/hooks").exists());
+}
+
+#[test]
+fn what_the_sandbox_keeps_closed_is_refused_when_it_is_closed() {
+    let (_dir, ws, trash_dir) = setup();
+    fs::create_dir_all(ws.join("config")).unwrap();
+    fs::write(ws.join("config/secrets.yaml"), b"token: s3cret").unwrap();
+    fs::write(ws.join("config/app.yaml"), b"port: 1").unwrap();
+    fs::create_dir_all(ws.join("node_modules/pkg/test")).unwrap();
+    fs::write(ws.join("node_modules/pkg/test/key.pem"), b"fixture").unwrap();
+    fs::create_dir_all(ws.join("home/.cordon")).unwrap();
+    fs::write(ws.join("home/.cordon/signing.pem"), b"key").unwrap();
+    let closed = Closed {
+        paths: vec![ws.join("home/.cordon")],
+        names: NameGlobs::new(&["secrets.*", "*.pem"]).unwrap(),
+        unsearched: vec!["node_modules".into(), ".git".into()],
+    };
+    let with_closed = |target: &str| SoftDelete {
+        closed: closed.clone(),
+        ..request(vec![ws.join(target)], vec![ws.clone()])
+    };
+    for (target, named) in [
+        ("config/secrets.yaml", "config/secrets.yaml"),
+        ("config", "config/secrets.yaml"),
+        ("home/.cordon/signing.pem", "home/.cordon"),
+        ("home/.cordon", "home/.cordon"),
+        ("home", "home/.cordon"),
+    ] {
+        let err = trash::soft_delete(&trash_dir, &with_closed(target)).unwrap_err();
+        assert!(matches!(err, Error::OutsideScope { .. }), "{target}: {err}");
+        assert!(
+            err.to_string().contains(
+                &format!("{} , a credential", ws.join(named).display()).replace(" ,", ",")
+            ),
+            "{target}: {err}"
+        );
+    }
+    assert_eq!(
+        fs::read(ws.join("config/secrets.yaml")).unwrap(),
+        b"token: s3cret"
+    );
+    assert!(ws.join("home/.cordon/signing.pem").exists());
+    // What the search does not enter is not closed by its name, and what is not closed moves.
+    for target in ["node_modules", "config/app.yaml"] {
+        let o = trash::soft_delete(&trash_dir, &with_closed(target)).unwrap();
+        assert!(
+            o.manifest.is_some() && !ws.join(target).exists(),
+            "{target}"
+        );
+    }
+    // Control: unconfined (nothing closed), the same directory moves.
+    let o = trash::soft_delete(
+        &trash_dir,
+        &request(vec![ws.join("config")], vec![ws.clone()]),
+    )
+    .unwrap();
+    assert!(o.manifest.is_some() && !ws.join("config").exists());
 }
 
 #[test]

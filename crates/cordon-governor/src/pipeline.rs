@@ -489,7 +489,7 @@ fn run_one(
     executor: &mut dyn Executor,
 ) -> std::result::Result<(CommandReport, CommandEntry), String> {
     let within = match confining.envelope {
-        Some(envelope) => DeleteScope::Envelope(&envelope.envelope.write),
+        Some(envelope) => DeleteScope::Envelope(&envelope.envelope),
         None => DeleteScope::Declared,
     };
     // Under a snapshot, a plain `rm` moves its targets to the trash instead.

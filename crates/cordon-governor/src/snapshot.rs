@@ -24,13 +24,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use cordon_checkpoint::trash::Closed;
 use cordon_checkpoint::{Request as SnapshotRequest, Signer, Store, Summary};
 use cordon_core::contract::Command;
+use cordon_core::name_glob::NameGlobs;
 use cordon_policy::native::CordonReason;
 use cordon_policy::shell;
 use cordon_sandbox::{
-    CommandReport, CommandStatus, Confinement, Plan, StreamReport, Substitute, WriteObserver,
-    PROTECTED_NAMES,
+    CommandReport, CommandStatus, Confinement, Envelope, Plan, StreamReport, Substitute,
+    WriteObserver, PROTECTED_NAMES, SEARCH_SKIPPED,
 };
 use serde_json::{json, Value};
 
@@ -330,10 +332,13 @@ fn label_of(request: &RunRequest) -> String {
 pub enum DeleteScope<'a> {
     /// Local mode: the command's declared write scope.
     Declared,
-    /// Hardened mode: the envelope's writable roots, real paths resolved before the run, so a
-    /// link the command itself plants (`ln -s ~ h && rm h/x`) cannot lead a delete outside them;
-    /// and never the paths the sandbox keeps read-only (`PROTECTED_NAMES`).
-    Envelope(&'a [PathBuf]),
+    /// Hardened mode: the envelope's writable roots but its caches, real paths resolved before
+    /// the run, so a link the command itself plants (`ln -s ~ h && rm h/x`) cannot lead a delete
+    /// outside them; never the paths the sandbox keeps read-only (`PROTECTED_NAMES`), nor what
+    /// it keeps closed (the envelope's never paths and names). A cache is out because the
+    /// command sees its own layer over it (`layers.rs`), not the cache that cordon, outside the
+    /// sandbox, would move.
+    Envelope(&'a Envelope),
 }
 
 impl DeleteScope<'_> {
@@ -370,10 +375,14 @@ pub fn soft_delete(
         .filter(|rm| !rm.operands.is_empty() && rm.operands.iter().all(|o| !o.is_empty()))?;
     let started_at = SystemTime::now();
     let start = Instant::now();
-    let scope = taken.scope(command, within);
     let operands: Vec<&OsString> = rm.operands.iter().collect();
-    let request = scope.request(&rm, &operands, argv.to_vec(), Path::new(&command.cwd));
-    let outcome = scope.soft_delete(&request);
+    let outcome = taken
+        .scope(command, within)
+        .map_err(cordon_checkpoint::Error::Scope)
+        .and_then(|scope| {
+            let request = scope.request(&rm, &operands, argv.to_vec(), Path::new(&command.cwd));
+            scope.soft_delete(&request)
+        });
     let (status, exit_code, error, mut stderr, trash) = match outcome {
         Ok(o) => {
             let code = if o.errors.is_empty() { 0 } else { 1 };
@@ -481,7 +490,7 @@ pub fn serve_soft_deletes(
         functions.push(absolute_rms(&script, shell_text.is_some(), &substituted)?);
     }
     let mut service =
-        Service::start(&taken.runs_dir, taken.scope(command, within)).map_err(|why| {
+        Service::start(&taken.runs_dir, taken.scope(command, within)?).map_err(|why| {
             format!("the soft delete this checkpoint needs cannot be set up, so nothing ran: {why}")
         })?;
     let shim = service.shim();
@@ -548,16 +557,31 @@ fn rm_programs(path: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
 impl Snapshot {
     /// What a soft delete of `command` may move, and where to: its declared write scope, less
     /// (in hardened mode) the paths the sandbox mounts read-only, into this checkpoint's trash.
-    fn scope(&self, command: &Command, within: DeleteScope<'_>) -> trash_service::Scope {
-        let allowed_roots = match within {
-            DeleteScope::Declared => command
-                .write_paths
-                .iter()
-                .map(|p| literal_prefix(p))
-                .collect(),
-            DeleteScope::Envelope(roots) => roots.to_vec(),
+    fn scope(
+        &self,
+        command: &Command,
+        within: DeleteScope<'_>,
+    ) -> Result<trash_service::Scope, String> {
+        let (allowed_roots, closed) = match within {
+            DeleteScope::Declared => (
+                command
+                    .write_paths
+                    .iter()
+                    .map(|p| literal_prefix(p))
+                    .collect(),
+                Closed::default(),
+            ),
+            DeleteScope::Envelope(envelope) => (
+                envelope
+                    .write
+                    .iter()
+                    .filter(|root| !envelope.caches.contains(root))
+                    .cloned()
+                    .collect(),
+                closed_by(envelope)?,
+            ),
         };
-        trash_service::Scope {
+        Ok(trash_service::Scope {
             trash_dir: self.trash_dir.clone(),
             session: self.session.clone(),
             signer: Arc::clone(&self.signer),
@@ -568,8 +592,25 @@ impl Snapshot {
             } else {
                 Vec::new()
             },
-        }
+            closed,
+        })
     }
+}
+
+/// What `envelope`'s sandbox keeps closed inside its writable roots, for the trash to refuse.
+fn closed_by(envelope: &Envelope) -> Result<Closed, String> {
+    let names = NameGlobs::new(&envelope.never_names).map_err(|(glob, why)| {
+        format!("the envelope's closed file name `{glob}` is not a glob ({why})")
+    })?;
+    Ok(Closed {
+        paths: envelope.never.clone(),
+        names,
+        unsearched: SEARCH_SKIPPED
+            .iter()
+            .chain(&[".git"])
+            .map(OsString::from)
+            .collect(),
+    })
 }
 
 /// `TEXT` when `argv` is `bash -c TEXT` (the launch of a compound text).

@@ -60,6 +60,8 @@ pub struct Scope {
     pub allowed_roots: Vec<PathBuf>,
     /// Paths the sandbox keeps read-only inside a writable root (hardened mode only).
     pub protected: Vec<PathBuf>,
+    /// What the sandbox keeps closed inside a writable root (hardened mode only).
+    pub closed: trash::Closed,
     /// The ledger's key: every trash item's manifest is signed with it, so that a restore can
     /// tell it from one somebody else wrote.
     pub signer: Arc<Signer>,
@@ -97,6 +99,7 @@ impl Scope {
             empty_dirs: rm.empty_dirs,
             force: rm.force,
             protected: self.protected.clone(),
+            closed: self.closed.clone(),
             command,
             session: self.session.clone(),
             cwd: cwd.to_path_buf(),

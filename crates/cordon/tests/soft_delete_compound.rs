@@ -756,3 +756,77 @@ fn the_manifest_names_the_command_the_session_and_the_hashes() {
         text(&out.stdout)
     );
 }
+
+/// Red-team round eight: a hardened command's soft deletes are carried out by cordon, outside the
+/// sandbox, so they may reach no further than the command itself could. A script under the
+/// default pack (checkpointed as code cordon cannot see) asks the service to remove a cache
+/// (the command sees its own layer over it, not the user's cache) and a directory holding a
+/// credential the sandbox keeps closed. Control: a plain workspace file moves.
+#[test]
+fn a_hardened_soft_delete_reaches_neither_the_real_cache_nor_a_closed_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let home = root.join("home");
+    let ws = home.join("ws");
+    let cache = home.join(".cache/go-build/obj");
+    fs::create_dir_all(&cache).unwrap();
+    fs::write(cache.join("entry"), b"cached\n").unwrap();
+    fs::create_dir_all(ws.join("config")).unwrap();
+    fs::write(ws.join("config/secrets.yaml"), b"token: MARKER\n").unwrap();
+    fs::write(ws.join("notes.txt"), b"notes\n").unwrap();
+    fs::write(ws.join("del.sh"), "rm -rf \"$1\"; echo \"st=$?\"\n").unwrap();
+    let cordon = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .args(args)
+            .current_dir(&ws)
+            .env("HOME", &home)
+            .env("CORDON_APPROVAL_TIMEOUT", "0")
+            .env("CORDON_GATEWAY", "off")
+            .env_remove("CORDON_HOME")
+            .env_remove("CORDON_JOURNAL")
+            .env_remove("CORDON_SESSION")
+            .output()
+            .unwrap()
+    };
+    let delete = |target: &Path| {
+        let out = cordon(&[
+            "exec",
+            "--mode",
+            "hardened",
+            "--shell",
+            &format!("bash del.sh '{}'", target.display()),
+        ]);
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, stdout, stderr) = delete(&ws.join("notes.txt"));
+    if code != Some(0) && stderr.contains("hardened mode") {
+        cordon_testkit::allow_skip(
+            "landlock",
+            &format!("hardened mode cannot run here: {stderr}"),
+        );
+        return;
+    }
+    // Control: checkpointed, and the workspace file moves to the trash.
+    assert_eq!(stdout, "st=0\n", "{stderr}");
+    assert!(stderr.contains("checkpoint"), "{stderr}");
+    assert!(!ws.join("notes.txt").exists(), "{stderr}");
+
+    let (_, stdout, stderr) = delete(&cache);
+    assert_eq!(stdout, "st=1\n", "{stderr}");
+    assert!(
+        stderr.contains("lies outside the command's write scope"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(cache.join("entry")).unwrap(), b"cached\n");
+
+    let (_, stdout, stderr) = delete(&ws.join("config"));
+    assert_eq!(stdout, "st=1\n", "{stderr}");
+    assert!(
+        stderr.contains("secrets.yaml, a credential the sandbox keeps closed"),
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read(ws.join("config/secrets.yaml")).unwrap(),
+        b"token: MARKER\n"
+    );
+}
