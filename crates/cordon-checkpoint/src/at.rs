@@ -43,6 +43,33 @@ impl Node {
     }
 }
 
+/// How [`renameat2`] renames.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Rename {
+    /// Fails with `EEXIST` rather than replace the target.
+    NoReplace,
+    /// Swaps the two names atomically.
+    Exchange,
+}
+
+/// `renameat2(2)` relative to two directories. nix offers it only with glibc; rustix makes the
+/// system call with any C library (cordon's binary is linked with musl). Errors as nix's, like
+/// the rest of this module.
+pub(crate) fn renameat2<From: AsFd, To: AsFd>(
+    from_dir: From,
+    from: &OsStr,
+    to_dir: To,
+    to: &OsStr,
+    how: Rename,
+) -> Result<(), Errno> {
+    let flags = match how {
+        Rename::NoReplace => rustix::fs::RenameFlags::NOREPLACE,
+        Rename::Exchange => rustix::fs::RenameFlags::EXCHANGE,
+    };
+    rustix::fs::renameat_with(from_dir, from, to_dir, to, flags)
+        .map_err(|e| Errno::from_raw(e.raw_os_error()))
+}
+
 /// The identity of an inode.
 pub(crate) fn ident(st: &FileStat) -> (u64, u64) {
     (st.st_dev, st.st_ino)

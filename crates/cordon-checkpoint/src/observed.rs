@@ -25,9 +25,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{renameat2, RenameFlags};
 
-use crate::at::{self, Node};
+use crate::at::{self, renameat2, Node, Rename};
 use crate::error::{Error, Result};
 use crate::rollback::{mkdir, put_entry, set_dir_meta, Consent, DirCache, Report, Scope, Steps};
 use crate::snapshot::{Entry, Kind};
@@ -205,7 +204,7 @@ fn put_back_one(
                 staged_name.as_os_str(),
                 dir,
                 name,
-                RenameFlags::RENAME_NOREPLACE,
+                Rename::NoReplace,
             )
             .map_err(|e| Error::io(path, e))?;
         }
@@ -249,13 +248,7 @@ impl Aside {
         loop {
             let slot = OsString::from(self.next.to_string());
             self.next += 1;
-            match renameat2(
-                dir,
-                name,
-                &self.dir,
-                slot.as_os_str(),
-                RenameFlags::RENAME_NOREPLACE,
-            ) {
+            match renameat2(dir, name, &self.dir, slot.as_os_str(), Rename::NoReplace) {
                 Ok(()) => return Ok(()),
                 Err(Errno::EEXIST) => continue,
                 Err(Errno::ENOENT) => return Ok(()),

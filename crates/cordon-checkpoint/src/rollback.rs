@@ -36,11 +36,11 @@ use std::time::Duration;
 
 use cordon_journal::KeyRing;
 use nix::errno::Errno;
-use nix::fcntl::{renameat2, Flock, FlockArg, RenameFlags};
+use nix::fcntl::{Flock, FlockArg};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use crate::at::{self, ident, Node};
+use crate::at::{self, ident, renameat2, Node, Rename};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Loaded, Method, ScopeRecord};
 use crate::seal::Trust;
@@ -667,25 +667,13 @@ fn swap(scope: &Scope<'_>, state: &ScopeState) -> Result<()> {
             return Ok(());
         }
     }
-    let rename = |from: &OsStr, to: &OsStr, flags: RenameFlags| {
+    let rename = |from: &OsStr, to: &OsStr, flags: Rename| {
         renameat2(parent, from, parent, to, flags).map_err(|e| Error::io(root, e))
     };
     match (current.is_some(), staging_exists) {
-        (true, true) => rename(
-            &state.staging_name,
-            &state.root_name,
-            RenameFlags::RENAME_EXCHANGE,
-        ),
-        (false, true) => rename(
-            &state.staging_name,
-            &state.root_name,
-            RenameFlags::RENAME_NOREPLACE,
-        ),
-        (true, false) => rename(
-            &state.root_name,
-            &state.staging_name,
-            RenameFlags::RENAME_NOREPLACE,
-        ),
+        (true, true) => rename(&state.staging_name, &state.root_name, Rename::Exchange),
+        (false, true) => rename(&state.staging_name, &state.root_name, Rename::NoReplace),
+        (true, false) => rename(&state.root_name, &state.staging_name, Rename::NoReplace),
         (false, false) => Ok(()),
     }
 }

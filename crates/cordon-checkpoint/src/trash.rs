@@ -40,13 +40,13 @@ use cordon_core::name_glob::NameGlobs;
 use cordon_journal::{KeyRing, Signer};
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
-use nix::fcntl::{open, openat2, renameat2, OFlag, OpenHow, RenameFlags, ResolveFlag};
+use nix::fcntl::{open, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstatat, Mode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::at::{self, Node};
+use crate::at::{self, renameat2, Node, Rename};
 use crate::error::{Error, Result};
 use crate::seal::{self, Sealing, Trust};
 
@@ -639,7 +639,7 @@ fn move_pinned(from: &Pinned, payload: &OwnedFd, name: &OsStr, dest: &Path) -> R
         from.name.as_os_str(),
         payload,
         name,
-        RenameFlags::RENAME_NOREPLACE,
+        Rename::NoReplace,
     ) {
         Ok(()) => Ok(()),
         Err(Errno::EXDEV) => {
@@ -984,7 +984,7 @@ impl RestorePlan<'_> {
                 name.as_os_str(),
                 &dir,
                 self.name.as_os_str(),
-                RenameFlags::RENAME_NOREPLACE,
+                Rename::NoReplace,
             ) {
                 Ok(()) => Ok(()),
                 Err(Errno::EXDEV) => {

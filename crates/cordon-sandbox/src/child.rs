@@ -125,6 +125,12 @@ impl Step {
     }
 }
 
+/// What `setrlimit` names a resource with: glibc's own enum type, an `int` elsewhere (musl).
+#[cfg(target_env = "gnu")]
+pub(crate) type RlimitResource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+pub(crate) type RlimitResource = libc::c_int;
+
 /// How to get a fresh network namespace, decided by the supervisor.
 pub(crate) enum Netns {
     None,
@@ -168,7 +174,7 @@ pub(crate) struct ChildSetup {
     /// `cgroup_procs` is not written.
     pub joined_cgroup_at_clone: bool,
     pub netns: Netns,
-    pub rlimits: Vec<(libc::__rlimit_resource_t, libc::rlim_t, libc::rlim_t)>,
+    pub rlimits: Vec<(RlimitResource, libc::rlim_t, libc::rlim_t)>,
     pub hardened: bool,
     /// The bounding set and securebits can be changed (CAP_SETPCAP, or a fresh user namespace).
     pub may_drop_bounding: bool,
@@ -383,9 +389,9 @@ impl ChildSetup {
         // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write one ifreq on our stack, through
         // the fd made above, which is closed before returning.
         let up = unsafe {
-            let ok = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut request) == 0 && {
+            let ok = libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut request) == 0 && {
                 request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-                libc::ioctl(fd, libc::SIOCSIFFLAGS, &request) == 0
+                libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &request) == 0
             };
             libc::close(fd);
             ok

@@ -159,7 +159,7 @@ fn is_cgroup2_mount(path: &Path) -> bool {
     // which is read only when the call succeeded.
     let rc = unsafe { libc::statfs(c_path.as_ptr(), fs.as_mut_ptr()) };
     // SAFETY: rc == 0 means the kernel filled `fs`.
-    rc == 0 && unsafe { fs.assume_init() }.f_type == libc::CGROUP2_SUPER_MAGIC
+    rc == 0 && fs_type(&unsafe { fs.assume_init() }) == fs_type_of(libc::CGROUP2_SUPER_MAGIC)
 }
 
 fn cgroup2_mount_from_mountinfo() -> Option<PathBuf> {
@@ -339,6 +339,19 @@ fn try_unshare(flags: libc::c_int) -> bool {
         });
     }
     cmd.status().map(|s| s.success()).unwrap_or(false)
+}
+
+/// A `statfs`'s file system type as one integer type: `f_type` is an `i64` with glibc and a
+/// `u64` with musl, and the magic numbers follow it.
+#[allow(clippy::unnecessary_cast)]
+pub(crate) fn fs_type(fs: &libc::statfs) -> i64 {
+    fs.f_type as i64
+}
+
+/// A file system magic number in [`fs_type`]'s type.
+#[allow(clippy::unnecessary_cast)]
+pub(crate) const fn fs_type_of(magic: libc::c_long) -> i64 {
+    magic as i64
 }
 
 #[cfg(test)]

@@ -434,10 +434,7 @@ fn open_overlay_root(proc: &str, cache: &Path) -> Result<OwnedFd, String> {
         ));
     }
     // SAFETY: fstatfs succeeded, so `stat` is initialised.
-    let magic = unsafe { stat.assume_init() }.f_type;
-    // `f_type` is an `i64` here and narrower on some targets.
-    #[allow(clippy::useless_conversion)]
-    let magic = i64::from(magic);
+    let magic = crate::kernel::fs_type(&unsafe { stat.assume_init() });
     // The cache itself may lie on an overlay (a container's root): the layer must also be a file
     // system of its own.
     let device = |p: &Path| fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::dev(&m));

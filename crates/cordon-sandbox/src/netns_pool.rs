@@ -22,11 +22,12 @@
 //! a capability, but Landlock grants no write under `/proc/sys`); and sockets, which live as long
 //! as a process holds them (a TCP connection in `TIME_WAIT` a minute longer). Sockets are what a
 //! process that outlives its run (its supervisor killed before the tree kill) could keep, so
-//! before each lease the supervisor's thread enters the namespace and reads the socket tables of
-//! every family a no-network command may create (seccomp): `/proc/thread-self/net/unix`, `tcp`,
-//! `tcp6`, `udp` and `udp6`. A namespace with any socket in it, even one in `TIME_WAIT`, is not
-//! used, and the run creates a new namespace as before: the next run sees no trace of this one's
-//! ports.
+//! before each lease the supervisor's thread enters the namespace and reads what it holds of every
+//! family a no-network command may create (seccomp): the Unix socket table
+//! (`/proc/thread-self/net/unix`) and the IP sockets in use and in `TIME_WAIT` (`sockstat`,
+//! `sockstat6`: per-namespace counters; the `tcp` tables would walk every TCP socket of the host,
+//! about 1 ms each). A namespace with any socket in it, even one in `TIME_WAIT`, is not used, and
+//! the run creates a new namespace as before: the next run sees no trace of this one's ports.
 //!
 //! Sockets are also what a process that outlives its run could make later, in the next run's
 //! lease; so a namespace is leased again only when the run before it ended with every command's
@@ -49,7 +50,7 @@ const POOL_DIR: &str = "/run/cordon/netns";
 /// Runs that may hold a kept namespace at once; more concurrent runs create their own.
 const SLOTS: usize = 8;
 /// `statfs` magic of nsfs, the file system of `/proc/*/ns/*` and of their bind mounts.
-const NSFS_MAGIC: libc::__fsword_t = 0x6e73_6673;
+const NSFS_MAGIC: i64 = crate::kernel::fs_type_of(libc::NSFS_MAGIC);
 
 /// A kept namespace, leased to this run until dropped.
 pub(crate) struct Lease {
@@ -165,7 +166,7 @@ fn open_pinned(pin: &Path) -> Option<OwnedFd> {
     let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: fstatfs writes one statfs into a live stack variable.
     let ok = unsafe { libc::fstatfs(fd.as_raw_fd(), &mut fs) } == 0;
-    (ok && fs.f_type == NSFS_MAGIC).then_some(fd)
+    (ok && crate::kernel::fs_type(&fs) == NSFS_MAGIC).then_some(fd)
 }
 
 /// Makes a new network namespace on this thread, binds it at `pin` and returns to `home`.
@@ -203,28 +204,20 @@ fn return_home(home: &OwnedFd) -> bool {
     unsafe { libc::setns(home.as_raw_fd(), libc::CLONE_NEWNET) == 0 }
 }
 
-/// The socket tables of the families a no-network command may create: each is a header line
-/// and one line per socket. `tcp6` and `udp6` are absent where IPv6 is off.
-const SOCKET_TABLES: [&str; 5] = [
-    "/proc/thread-self/net/unix",
-    "/proc/thread-self/net/tcp",
-    "/proc/thread-self/net/tcp6",
-    "/proc/thread-self/net/udp",
-    "/proc/thread-self/net/udp6",
-];
-
-/// Whether no socket lives in `netns`: the thread enters it, reads its socket tables and comes
-/// back.
+/// Whether no socket lives in `netns`: the thread enters it, reads its Unix socket table and its
+/// IP socket counters, and comes back.
 fn is_empty(netns: &OwnedFd, home: &OwnedFd) -> bool {
     // SAFETY: setns on an fd of a network namespace, with integer flags; this thread only.
     if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         return false;
     }
-    let empty = SOCKET_TABLES.iter().all(|table| match socket_lines(table) {
-        Ok(lines) => lines == 1,
-        // IPv6 off: no such table, and no such socket.
-        Err(e) => e.kind() == io::ErrorKind::NotFound && table.ends_with('6'),
-    });
+    let empty = matches!(table_lines("/proc/thread-self/net/unix"), Ok(1))
+        && matches!(ip_sockets("/proc/thread-self/net/sockstat"), Ok(0))
+        && match ip_sockets("/proc/thread-self/net/sockstat6") {
+            Ok(sockets) => sockets == 0,
+            // IPv6 off: no such file, and no such socket.
+            Err(e) => e.kind() == io::ErrorKind::NotFound,
+        };
     // Should the thread fail to return (never with CAP_SYS_ADMIN), no lease; the supervisor's
     // thread makes no network calls of its own in a no-network run.
     if !return_home(home) {
@@ -233,13 +226,43 @@ fn is_empty(netns: &OwnedFd, home: &OwnedFd) -> bool {
     empty
 }
 
-fn socket_lines(table: &str) -> io::Result<usize> {
+fn read_text(path: &str) -> io::Result<Vec<u8>> {
     let mut text = Vec::with_capacity(4096);
-    std::fs::File::open(table)?.read_to_end(&mut text)?;
-    Ok(text
+    std::fs::File::open(path)?.read_to_end(&mut text)?;
+    Ok(text)
+}
+
+/// A table's lines: a header, then one line per entry.
+fn table_lines(path: &str) -> io::Result<usize> {
+    Ok(read_text(path)?
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .count())
+}
+
+/// The IP sockets a `sockstat` file counts for its namespace: every protocol's `inuse`, and the
+/// TCP connections in `TIME_WAIT` (`tw`). The file's other figures (`orphan`, `alloc`, `mem`,
+/// `FRAG`) are not per socket of this namespace.
+fn ip_sockets(path: &str) -> io::Result<u64> {
+    let text = read_text(path)?;
+    let mut sockets = 0u64;
+    for line in String::from_utf8_lossy(&text).lines() {
+        let mut words = line.split_whitespace();
+        let protocol = words.next().unwrap_or_default();
+        if protocol.starts_with("FRAG") || protocol == "sockets:" {
+            continue;
+        }
+        let fields: Vec<&str> = words.collect();
+        for pair in fields.chunks(2) {
+            if let ["inuse" | "tw", value] = pair {
+                let count: u64 = value
+                    .parse()
+                    .map_err(|_| io::Error::other(format!("{path}: {line}")))?;
+                sockets = sockets.saturating_add(count);
+            }
+        }
+    }
+    Ok(sockets)
 }
 
 #[cfg(test)]
@@ -378,6 +401,26 @@ mod tests {
         first.release_clean();
         let next = pool.lease();
         assert_ne!(inode(&next), kept);
+    }
+
+    #[test]
+    fn sockstat_counts_sockets_in_use_and_in_time_wait_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sockstat");
+        let count = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            ip_sockets(file.to_str().unwrap()).unwrap()
+        };
+        let idle = "sockets: used 13\nTCP: inuse 0 orphan 3 tw 0 alloc 9 mem 93\nUDP: inuse 0 mem 4\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 2 memory 8\n";
+        assert_eq!(count(idle), 0);
+        assert_eq!(count(&idle.replace("tw 0", "tw 1")), 1);
+        assert_eq!(count(&idle.replace("UDP: inuse 0", "UDP: inuse 2")), 2);
+        assert_eq!(
+            count("TCP6: inuse 1\nUDP6: inuse 0\nRAW6: inuse 0\nFRAG6: inuse 0 memory 0\n"),
+            1
+        );
+        std::fs::write(&file, "TCP: inuse many\n").unwrap();
+        assert!(ip_sockets(file.to_str().unwrap()).is_err());
     }
 
     #[test]

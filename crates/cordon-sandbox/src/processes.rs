@@ -532,7 +532,7 @@ fn with_one_byte_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.0.as_mut_ptr().cast();
-    msg.msg_controllen = control.0.len();
+    msg.msg_controllen = control.0.len() as _;
     f(&mut msg)
 }
 
@@ -613,7 +613,7 @@ fn send_fd(sock: RawFd, fd: RawFd) -> bool {
                 libc::CMSG_LEN(mem::size_of::<libc::c_int>() as u32),
             )
         };
-        msg.msg_controllen = space as usize;
+        msg.msg_controllen = space as _;
         // SAFETY: msg_control points at `control` (64 bytes ≥ CMSG_SPACE(4)), so the first header fits.
         unsafe {
             let cmsg = libc::CMSG_FIRSTHDR(msg);
@@ -622,7 +622,7 @@ fn send_fd(sock: RawFd, fd: RawFd) -> bool {
             }
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = len as usize;
+            (*cmsg).cmsg_len = len as _;
             std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd);
         }
         // SAFETY: `msg` points at live buffers for the duration of the call.

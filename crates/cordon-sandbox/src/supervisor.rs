@@ -709,7 +709,7 @@ impl Prepared {
         }
     }
 
-    fn rlimits(&self) -> Vec<(libc::__rlimit_resource_t, libc::rlim_t, libc::rlim_t)> {
+    fn rlimits(&self) -> Vec<(crate::child::RlimitResource, libc::rlim_t, libc::rlim_t)> {
         let l = &self.limits;
         let mut v = Vec::new();
         if let Some(n) = l.cpu_seconds {

@@ -258,13 +258,13 @@ fn loopback_up() -> Result<(), u8> {
         *dst = *src as libc::c_char;
     }
     // SAFETY: SIOCGIFFLAGS reads the flags into `request`, a live ifreq naming "lo".
-    let got = unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut request) };
+    let got = unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut request) };
     // SAFETY: after SIOCGIFFLAGS the union holds the flags; reading and setting them is plain
     // integer work, and SIOCSIFFLAGS reads the same live ifreq.
     let set = got == 0
         && unsafe {
             request.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            libc::ioctl(fd, libc::SIOCSIFFLAGS, &request)
+            libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &request)
         } == 0;
     // SAFETY: closes the socket opened above, once.
     unsafe { libc::close(fd) };
@@ -326,7 +326,7 @@ fn send(sock: RawFd, payload: &[u8; 8], fds: &[RawFd]) -> bool {
         // SAFETY: CMSG_SPACE is arithmetic on its argument.
         let space = unsafe { libc::CMSG_SPACE(bytes) } as usize;
         message.msg_control = control.0.as_mut_ptr().cast();
-        message.msg_controllen = space;
+        message.msg_controllen = space as _;
         // SAFETY: the control buffer is aligned, zeroed and at least `space` bytes (3 fds need
         // 32), so the first header and its data lie inside it; copying the fds writes exactly
         // `bytes` bytes into the header's data.
@@ -334,7 +334,7 @@ fn send(sock: RawFd, payload: &[u8; 8], fds: &[RawFd]) -> bool {
             let header = libc::CMSG_FIRSTHDR(&message);
             (*header).cmsg_level = libc::SOL_SOCKET;
             (*header).cmsg_type = libc::SCM_RIGHTS;
-            (*header).cmsg_len = libc::CMSG_LEN(bytes) as usize;
+            (*header).cmsg_len = libc::CMSG_LEN(bytes) as _;
             std::ptr::copy_nonoverlapping(
                 fds.as_ptr().cast::<u8>(),
                 libc::CMSG_DATA(header),
@@ -359,7 +359,7 @@ fn receive(sock: RawFd) -> Result<([u8; 8], Vec<OwnedFd>), Error> {
     message.msg_iov = &mut iov;
     message.msg_iovlen = 1;
     message.msg_control = control.0.as_mut_ptr().cast();
-    message.msg_controllen = control.0.len();
+    message.msg_controllen = control.0.len() as _;
     // SAFETY: `message` points at live buffers of the sizes it states.
     let n = unsafe { libc::recvmsg(sock, &mut message, libc::MSG_CMSG_CLOEXEC) };
     if n < 0 {
@@ -377,7 +377,10 @@ fn receive(sock: RawFd) -> Result<([u8; 8], Vec<OwnedFd>), Error> {
         while !header.is_null() {
             if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
                 let data = libc::CMSG_DATA(header);
-                let count = ((*header).cmsg_len - libc::CMSG_LEN(0) as usize) / size_of::<RawFd>();
+                // `cmsg_len` is a `usize` with glibc and a `u32` with musl.
+                #[allow(clippy::unnecessary_cast)]
+                let count =
+                    ((*header).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / size_of::<RawFd>();
                 for i in 0..count {
                     let fd = std::ptr::read_unaligned(data.cast::<RawFd>().add(i));
                     fds.push(OwnedFd::from_raw_fd(fd));
