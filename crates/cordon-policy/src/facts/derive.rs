@@ -8,7 +8,9 @@ use cordon_core::EffectType;
 
 use super::environment::{self, Assignment};
 use super::options::{self, Parsed};
-use super::{expand_cluster, host_of, looks_like_path, programs, push_unique, CommandFacts};
+use super::{
+    expand_cluster, host_of, looks_like_path, loopback, programs, push_unique, CommandFacts,
+};
 use crate::enforcement::Enforcement;
 use crate::knowledge::{CommandSpec, Knowledge, Operands, OptionKind};
 use crate::shell::pathutil::{self, Special};
@@ -197,6 +199,9 @@ pub(crate) fn derive(
     }
     assignments(&mut d, &command.assignments);
     programs::apply(&mut d, &program, &command_path, &parsed, &flags, command);
+    let network =
+        d.network || (d.spec.network.unwrap_or(false) && !stays_offline(&d.spec, &d, &flags));
+    loopback::judge(&mut d, &program, &command_path, &parsed, command, network);
     finish(d, command, program, command_path, flags)
 }
 
