@@ -183,7 +183,7 @@ pub(crate) fn derive(
     }
     report_unmodelled(&mut d, &program, &command_path, &parsed, program_known);
     option_globs(&mut d, &program, &parsed);
-    option_values(&mut d, &parsed);
+    option_values(&mut d, &parsed, matches!(program.as_str(), "curl" | "wget"));
     operands(
         &mut d,
         &parsed,
@@ -370,7 +370,9 @@ fn option_globs(d: &mut Derived, program: &str, parsed: &Parsed) {
 }
 
 /// What the values of options read, write and run.
-fn option_values(d: &mut Derived, parsed: &Parsed) {
+/// `dash_is_stdout`: the program reads a write option's `-` as its standard output (`curl -o
+/// -`, `wget -O -`), which then replaces no file.
+fn option_values(d: &mut Derived, parsed: &Parsed, dash_is_stdout: bool) {
     for option in &parsed.values {
         let value = &option.value;
         let name = option.option.as_str();
@@ -381,8 +383,13 @@ fn option_values(d: &mut Derived, parsed: &Parsed) {
             OptionKind::Read => d.path(&value.text, Access::Read),
             OptionKind::Write => {
                 d.path(&value.text, Access::Write);
-                // A directory it works in (`--target-dir`) is not a file it replaces.
-                if !d.spec.directory_options.iter().any(|o| o == name) {
+                // A directory it works in (`--target-dir`) is not a file it replaces, nor is a
+                // device (`curl -o /dev/null`), as for a redirect.
+                let stdout = dash_is_stdout && value.text == "-";
+                if !d.spec.directory_options.iter().any(|o| o == name)
+                    && !value.text.starts_with("/dev/")
+                    && !stdout
+                {
                     d.overwrites = true;
                 }
             }
@@ -596,6 +603,11 @@ fn assignments(d: &mut Derived, assignments: &[String]) {
             continue;
         };
         let computed = value.contains('$') || value.contains('`');
+        if environment::CONTAINER_DAEMONS.contains(&name) {
+            // It points the command at a container daemon, which runs what it is sent with its
+            // own (often root) authority: a socket reachable by path, or a TCP port on the host.
+            d.tag("container");
+        }
         match environment::classify(name, value) {
             Assignment::Harmless => {}
             Assignment::Reads(_) | Assignment::Writes(_) if computed => d
