@@ -86,20 +86,23 @@ pub fn hosts_for_command(policy: &NativePolicy, command: &CommandJudgement) -> O
 }
 
 /// The network a whole decision's commands get: no command uses the network → `Deny`; every
-/// command that uses it stays on loopback → `Loopback`; every other command that uses it has
-/// hosts from its rules → the union of those; otherwise `Full` (what hardened mode gave a
-/// command that uses the network before host lists existed).
+/// command that uses it stays on loopback, and no rule lists hosts for it → `Loopback`; every
+/// other command that uses it has hosts from its rules → the union of those; otherwise `Full`
+/// (what hardened mode gave a command that uses the network before host lists existed).
 pub fn network_for_decision(policy: &NativePolicy, decision: &Decision) -> NetworkGrant {
     let mut hosts = HostList::default();
     let mut any_network = false;
     let mut loopback = false;
     for command in decision.commands.iter().filter(|c| c.facts.network) {
-        if stays_on_loopback(&command.facts) {
+        let listed = hosts_for_command(policy, command);
+        // A rule that lists hosts for a loopback command (`127.0.0.1:8080`) means the host's
+        // service, which only the proxy reaches.
+        if listed.is_none() && stays_on_loopback(&command.facts) {
             loopback = true;
             continue;
         }
         any_network = true;
-        match hosts_for_command(policy, command) {
+        match listed {
             Some(h) => hosts = hosts.union(&h),
             None => return NetworkGrant::Full,
         }
@@ -542,6 +545,42 @@ rules:
         assert_eq!(
             egress.grant,
             NetworkGrant::Hosts(HostList::parse(["registry.npmjs.org"]).unwrap())
+        );
+    }
+
+    #[test]
+    fn loopback_alone_is_the_runs_own_unless_a_rule_lists_the_hosts_service() {
+        let (_, own) = pack_judged(None, "curl -s http://127.0.0.1:8080/health");
+        let pack = LoadedNativePolicy::default_pack().unwrap().policy;
+        assert_eq!(network_for_decision(&pack, &own), NetworkGrant::Loopback);
+        let (_, mixed) = pack_judged(None, "curl -s localhost:8080 && curl https://example.com");
+        assert_eq!(network_for_decision(&pack, &mixed), NetworkGrant::Full);
+        // A list for the loopback command names the host's service: the proxy reaches it.
+        let listed = r#"
+cordon_policy: 1
+name: listed-loopback
+default: ask
+rules:
+  - id: local-api
+    outcome: allow
+    reason: the host's own API
+    match: {program: [curl]}
+    hosts: ["127.0.0.1:8080"]
+"#;
+        let loaded = LoadedNativePolicy::parse(listed.as_bytes()).unwrap();
+        let session = Session {
+            cwd: "/work/ws".into(),
+            home: "/home/u".into(),
+        };
+        let context = Context {
+            workspace: "/work/ws".into(),
+            home: "/home/u".into(),
+        };
+        let compiled = CompiledPolicy::compile(&loaded, &context).unwrap();
+        let (_, decision) = decide("curl -s http://127.0.0.1:8080/health", &session, &compiled);
+        assert_eq!(
+            network_for_decision(&loaded.policy, &decision),
+            NetworkGrant::Hosts(HostList::parse(["127.0.0.1:8080"]).unwrap())
         );
     }
 

@@ -261,12 +261,12 @@ fn network_beyond_loopback_still_stops_in_hardened_mode() {
     let (_, why) = labelled_corpus::decide_local("curl localhost:8000", &pack);
     assert_eq!(
         why,
-        "Needs approval: `curl localhost:8000`: it reaches services on this machine's loopback (a database, a dev server, the Docker API), which only a hardened run keeps private (rule host-loopback)."
+        "Needs approval: `curl localhost:8000`: it uses the network, which only a hardened run confines, to its own loopback or to the hosts a rule lists (rule network)."
     );
     let (_, why) = labelled_corpus::decide_hardened("curl http://localhost.evil.com/", &pack);
     assert_eq!(
         why,
-        "Needs approval: `curl http://localhost.evil.com/`: it uses the network, which only a hardened run with a host list confines (rule network)."
+        "Needs approval: `curl http://localhost.evil.com/`: it uses the network, which only a hardened run confines, to its own loopback or to the hosts a rule lists (rule network)."
     );
     let (_, why) = labelled_corpus::decide_hardened("curl -s http://127.0.0.1:5000/health", &pack);
     assert_eq!(

@@ -346,7 +346,7 @@ fn explain_says_a_hardened_runs_loopback_is_its_own_and_the_contract_denies_the_
     assert_eq!(value["decision"]["outcome"], "ask");
     assert_eq!(
         value["decision"]["sentence"],
-        "Needs approval: `curl -s http://127.0.0.1:8000/health`: it reaches services on this machine's loopback (a database, a dev server, the Docker API), which only a hardened run keeps private (rule host-loopback)."
+        "Needs approval: `curl -s http://127.0.0.1:8000/health`: it uses the network, which only a hardened run confines, to its own loopback or to the hosts a rule lists (rule network)."
     );
     assert_eq!(value["contract"]["commands"][0]["network"], "full");
     // A look-alike names another host: asked in hardened mode too.
