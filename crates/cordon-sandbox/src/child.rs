@@ -39,6 +39,9 @@ pub(crate) mod applied {
     pub const BROKER: u32 = 1 << 15;
     /// The command joined the run's cache layers (`layers.rs`).
     pub const LAYERS: u32 = 1 << 16;
+    /// The command's network namespace is its own and its `lo` is up: its private loopback, so
+    /// it got the seccomp filter that allows IP sockets there (`ChildSetup::loopback_seccomp`).
+    pub const LOOPBACK: u32 = 1 << 17;
 }
 
 /// Declares [`Step`], numbered from 1 in the order given, with [`Step::ALL`] listing every step
@@ -172,6 +175,11 @@ pub(crate) struct ChildSetup {
     pub cap_last: u32,
     pub landlock: Option<RulesetCreated>,
     pub seccomp: Vec<BpfProgram>,
+    /// The network is denied and `netns` is the command's own (new, or a kept empty one leased
+    /// to it): bring its `lo` up, and install `loopback_seccomp` instead of `seccomp`. Where the
+    /// namespace or `lo` cannot be had, `seccomp` (Unix sockets only) is installed as before.
+    pub private_loopback: bool,
+    pub loopback_seccomp: Vec<BpfProgram>,
     /// The listener's filter and the socket its fd is sent over (`processes.rs`): the exec
     /// recorder, the write broker or both.
     pub record: Option<(BpfProgram, OwnedFd)>,
@@ -278,12 +286,17 @@ impl ChildSetup {
         done |= applied::FDS_CLOEXEC;
 
         if self.hardened {
-            for program in &self.seccomp {
+            let programs = if done & applied::LOOPBACK != 0 {
+                &self.loopback_seccomp
+            } else {
+                &self.seccomp
+            };
+            for program in programs {
                 if seccompiler::apply_filter(program).is_err() {
                     return self.fail(Step::Seccomp);
                 }
             }
-            if !self.seccomp.is_empty() {
+            if !programs.is_empty() {
                 done |= applied::SECCOMP;
             }
         }
@@ -311,7 +324,7 @@ impl ChildSetup {
             Netns::Direct => {
                 // SAFETY: unshare with integer flags.
                 if unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0 {
-                    Ok(applied::NETNS)
+                    Ok(applied::NETNS | self.loopback_up())
                 } else {
                     Ok(0)
                 }
@@ -326,7 +339,7 @@ impl ChildSetup {
                 }
                 // In the new user namespace we hold every capability, so they can all be dropped.
                 self.may_drop_bounding = true;
-                Ok(applied::NETNS | applied::USERNS)
+                Ok(applied::NETNS | applied::USERNS | self.loopback_up())
             }
             &Netns::Join { userns, netns } => {
                 let mut done = applied::NETNS;
@@ -343,8 +356,44 @@ impl ChildSetup {
                 if unsafe { libc::setns(netns, libc::CLONE_NEWNET) } != 0 {
                     return self.fail(Step::JoinNetwork).map(|()| 0);
                 }
-                Ok(done)
+                Ok(done | self.loopback_up())
             }
+        }
+    }
+
+    /// Brings `lo` up in the namespace just made or joined, when it is the command's own
+    /// (`private_loopback`): `applied::LOOPBACK` once it is up. The ioctl needs
+    /// `CAP_NET_ADMIN` over the namespace, which the child still holds here (the capabilities go
+    /// later); without it, 0, and the Unix-only filter is installed.
+    fn loopback_up(&self) -> u32 {
+        if !self.private_loopback {
+            return 0;
+        }
+        // SAFETY: socket with integer arguments; returns an fd or -1.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return 0;
+        }
+        // SAFETY: ifreq is plain data (a name and a union of integers and addresses); zeroes are
+        // a valid value.
+        let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo") {
+            *slot = *byte as libc::c_char;
+        }
+        // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write one ifreq on our stack, through
+        // the fd made above, which is closed before returning.
+        let up = unsafe {
+            let ok = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut request) == 0 && {
+                request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+                libc::ioctl(fd, libc::SIOCSIFFLAGS, &request) == 0
+            };
+            libc::close(fd);
+            ok
+        };
+        if up {
+            applied::LOOPBACK
+        } else {
+            0
         }
     }
 

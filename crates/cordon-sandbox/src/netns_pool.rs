@@ -13,16 +13,20 @@
 //! slot's lock file, held by the supervisor for the whole run.
 //!
 //! # Why a leased namespace is as empty as a new one
+//! Every command's `lo` is brought up by its child before the capabilities go (`child.rs`): the
+//! command's private loopback, so a test suite's local server works while nothing is routable.
 //! What a command could leave in a namespace for the next run: interfaces, addresses, routes,
-//! firewall rules, `lo` brought up (all need `CAP_NET_ADMIN`, which hardened commands never hold:
-//! leases are only made when the supervisor holds `CAP_SYS_ADMIN` in the initial user namespace,
-//! and the child drops every capability and sets `no_new_privs`); `net.*` sysctls (root may write
-//! them without a capability, but Landlock grants no write under `/proc/sys`); and sockets, which
-//! live as long as a process holds them. Sockets are what a process that outlives its run (its
-//! supervisor killed before the tree kill) could keep, so before each lease the supervisor's
-//! thread enters the namespace and reads `/proc/thread-self/net/unix`, the only socket family a
-//! no-network command may create (seccomp): a namespace with any socket in it is not used, and
-//! the run creates a new namespace as before.
+//! firewall rules (all need `CAP_NET_ADMIN`, which hardened commands never hold: leases are only
+//! made when the supervisor holds `CAP_SYS_ADMIN` in the initial user namespace, and the child
+//! drops every capability and sets `no_new_privs`); `net.*` sysctls (root may write them without
+//! a capability, but Landlock grants no write under `/proc/sys`); and sockets, which live as long
+//! as a process holds them (a TCP connection in `TIME_WAIT` a minute longer). Sockets are what a
+//! process that outlives its run (its supervisor killed before the tree kill) could keep, so
+//! before each lease the supervisor's thread enters the namespace and reads the socket tables of
+//! every family a no-network command may create (seccomp): `/proc/thread-self/net/unix`, `tcp`,
+//! `tcp6`, `udp` and `udp6`. A namespace with any socket in it, even one in `TIME_WAIT`, is not
+//! used, and the run creates a new namespace as before: the next run sees no trace of this one's
+//! ports.
 //!
 //! Sockets are also what a process that outlives its run could make later, in the next run's
 //! lease; so a namespace is leased again only when the run before it ended with every command's
@@ -199,25 +203,39 @@ fn return_home(home: &OwnedFd) -> bool {
     unsafe { libc::setns(home.as_raw_fd(), libc::CLONE_NEWNET) == 0 }
 }
 
-/// Whether no Unix socket lives in `netns`: the thread enters it, reads its
-/// `/proc/thread-self/net/unix` (a header line and one line per socket) and comes back.
+/// The socket tables of the families a no-network command may create: each is a header line
+/// and one line per socket. `tcp6` and `udp6` are absent where IPv6 is off.
+const SOCKET_TABLES: [&str; 5] = [
+    "/proc/thread-self/net/unix",
+    "/proc/thread-self/net/tcp",
+    "/proc/thread-self/net/tcp6",
+    "/proc/thread-self/net/udp",
+    "/proc/thread-self/net/udp6",
+];
+
+/// Whether no socket lives in `netns`: the thread enters it, reads its socket tables and comes
+/// back.
 fn is_empty(netns: &OwnedFd, home: &OwnedFd) -> bool {
     // SAFETY: setns on an fd of a network namespace, with integer flags; this thread only.
     if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         return false;
     }
-    let lines = unix_socket_lines();
+    let empty = SOCKET_TABLES.iter().all(|table| match socket_lines(table) {
+        Ok(lines) => lines == 1,
+        // IPv6 off: no such table, and no such socket.
+        Err(e) => e.kind() == io::ErrorKind::NotFound && table.ends_with('6'),
+    });
     // Should the thread fail to return (never with CAP_SYS_ADMIN), no lease; the supervisor's
     // thread makes no network calls of its own in a no-network run.
     if !return_home(home) {
         return false;
     }
-    matches!(lines, Ok(1))
+    empty
 }
 
-fn unix_socket_lines() -> io::Result<usize> {
+fn socket_lines(table: &str) -> io::Result<usize> {
     let mut text = Vec::with_capacity(4096);
-    std::fs::File::open("/proc/thread-self/net/unix")?.read_to_end(&mut text)?;
+    std::fs::File::open(table)?.read_to_end(&mut text)?;
     Ok(text
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
@@ -338,6 +356,28 @@ mod tests {
         let kept = inode(&first);
         first.release_clean();
         assert_eq!(inode(&pool.lease()), kept);
+    }
+
+    #[test]
+    fn a_namespace_with_a_tcp_socket_in_it_is_not_leased() {
+        if skip() {
+            return;
+        }
+        let pool = Pool::new();
+        let first = pool.lease();
+        let kept = inode(&first);
+        // A listener on the private loopback, held past the run (`lo` is up in a run's
+        // namespace; a bind to 127.0.0.1 needs it here too).
+        let home = open_cloexec(c"/proc/thread-self/ns/net").unwrap();
+        // SAFETY: setns on a namespace fd, this thread only; it goes back below.
+        let joined = unsafe { libc::setns(first.netns.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(joined, 0);
+        let survivor = std::net::TcpListener::bind("0.0.0.0:0");
+        assert!(return_home(&home));
+        let _survivor = survivor.unwrap();
+        first.release_clean();
+        let next = pool.lease();
+        assert_ne!(inode(&next), kept);
     }
 
     #[test]

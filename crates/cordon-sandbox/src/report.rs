@@ -302,8 +302,8 @@ pub struct GrantReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkReport {
     pub policy: NetworkPolicy,
-    /// Mechanisms in force for every process: `"netns"`, `"landlock-net"`, `"seccomp-socket"`,
-    /// and `"egress-proxy"` for a proxied run.
+    /// Mechanisms in force for every process: `"netns"`, `"private-loopback"`, `"landlock-net"`,
+    /// `"seccomp-socket"`, and `"egress-proxy"` for a proxied run.
     pub methods: Vec<String>,
     /// Why a mechanism is missing (e.g. the network namespace could not be created).
     pub notes: Vec<String>,

@@ -9,8 +9,11 @@
 //! 2. **Deny list** → `EPERM`: io_uring (it performs socket/open operations the other filters never
 //!    see), ptrace and cross-process memory access, `pidfd_getfd`, the whole mount family, `setns`,
 //!    the key store, bpf, perf events; `unshare`/`clone` with `CLONE_NEWUSER`; when the network
-//!    is denied, `socket` for every family but `AF_UNIX`; when it is proxied, every family but
-//!    `AF_UNIX`, `AF_INET` and `AF_INET6`, and for those two anything but a TCP stream (UDP,
+//!    is denied, `socket` for every family but `AF_UNIX`, or, in a namespace of the command's
+//!    own whose only interface is `lo` (its private loopback), for every family but `AF_UNIX`,
+//!    `AF_INET` and `AF_INET6`, and for those two anything but a TCP stream or a UDP datagram
+//!    socket (raw, packet, netlink, ICMP, SCTP stay denied); when it is proxied, every family
+//!    but `AF_UNIX`, `AF_INET` and `AF_INET6`, and for those two anything but a TCP stream (UDP,
 //!    raw, ICMP, SCTP, MPTCP), so that only the proxy's TCP port can be reached.
 //! 3. **clone3** → `ENOSYS`: its flags live in memory a filter cannot read, so it is refused as if
 //!    absent and libc falls back to `clone`, whose flags filter 2 checks.
@@ -98,6 +101,10 @@ pub(crate) struct Filters {
 pub(crate) enum Sockets {
     /// `AF_UNIX` only: the network is denied.
     UnixOnly,
+    /// `AF_UNIX`, and TCP streams and UDP datagrams over IPv4/IPv6: the network is denied, and
+    /// the command runs in a network namespace of its own whose only interface is `lo`, so an IP
+    /// socket reaches nothing but the command's own processes.
+    PrivateLoopback,
     /// `AF_UNIX`, and TCP streams over IPv4/IPv6: the network is proxied.
     UnixAndTcp,
     /// Anything: the network is allowed.
@@ -172,8 +179,16 @@ fn build_parts(sockets: Sockets) -> Result<(Vec<BpfProgram>, Vec<String>), Error
             deny.insert(libc::SYS_socket, vec![rule]);
             conditional.push("socket(domain != AF_UNIX) -> EPERM".to_string());
         }
+        Sockets::PrivateLoopback => {
+            deny.insert(libc::SYS_socket, ip_rules(IpSockets::TcpAndUdp)?);
+            conditional.extend([
+                "socket(domain not in AF_UNIX, AF_INET, AF_INET6) -> EPERM".to_string(),
+                "socket(AF_INET or AF_INET6, type other than SOCK_STREAM or SOCK_DGRAM [| SOCK_NONBLOCK | SOCK_CLOEXEC]) -> EPERM".to_string(),
+                "socket(AF_INET or AF_INET6, protocol other than 0, IPPROTO_TCP or IPPROTO_UDP) -> EPERM".to_string(),
+            ]);
+        }
         Sockets::UnixAndTcp => {
-            deny.insert(libc::SYS_socket, tcp_only_rules()?);
+            deny.insert(libc::SYS_socket, ip_rules(IpSockets::Tcp)?);
             conditional.extend([
                 "socket(domain not in AF_UNIX, AF_INET, AF_INET6) -> EPERM".to_string(),
                 "socket(AF_INET or AF_INET6, type other than SOCK_STREAM [| SOCK_NONBLOCK | SOCK_CLOEXEC]) -> EPERM".to_string(),
@@ -261,16 +276,30 @@ fn rule(conditions: Vec<SeccompCondition>) -> Result<SeccompRule, Error> {
     SeccompRule::new(conditions).map_err(|e| Error::Seccomp(e.to_string()))
 }
 
-/// `socket` rules (any one matching denies) that leave `AF_UNIX` and TCP streams over IPv4 and
-/// IPv6. A rule is a conjunction, so "type is not one of four values" is four `Ne` conditions.
-fn tcp_only_rules() -> Result<Vec<SeccompRule>, Error> {
+/// Which IP sockets [`ip_rules`] leaves.
+#[derive(Clone, Copy)]
+enum IpSockets {
+    Tcp,
+    TcpAndUdp,
+}
+
+/// `socket` rules (any one matching denies) that leave `AF_UNIX`, and over IPv4 and IPv6 TCP
+/// streams (and UDP datagrams). A rule is a conjunction, so "type is not one of four values" is
+/// four `Ne` conditions.
+fn ip_rules(ip: IpSockets) -> Result<Vec<SeccompRule>, Error> {
     use SeccompCmpOp::{Eq, Ne};
     let mut rules = vec![rule(vec![
         cond(0, Ne, libc::AF_UNIX)?,
         cond(0, Ne, libc::AF_INET)?,
         cond(0, Ne, libc::AF_INET6)?,
     ])?];
-    let stream = libc::SOCK_STREAM;
+    let (types, protocols): (&[libc::c_int], &[libc::c_int]) = match ip {
+        IpSockets::Tcp => (&[libc::SOCK_STREAM], &[0, libc::IPPROTO_TCP]),
+        IpSockets::TcpAndUdp => (
+            &[libc::SOCK_STREAM, libc::SOCK_DGRAM],
+            &[0, libc::IPPROTO_TCP, libc::IPPROTO_UDP],
+        ),
+    };
     let flags = [
         0,
         libc::SOCK_NONBLOCK,
@@ -278,16 +307,18 @@ fn tcp_only_rules() -> Result<Vec<SeccompRule>, Error> {
         libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
     ];
     for family in [libc::AF_INET, libc::AF_INET6] {
-        let mut not_a_stream = vec![cond(0, Eq, family)?];
-        for f in flags {
-            not_a_stream.push(cond(1, Ne, stream | f)?);
+        let mut other_type = vec![cond(0, Eq, family)?];
+        for kind in types {
+            for f in flags {
+                other_type.push(cond(1, Ne, kind | f)?);
+            }
         }
-        rules.push(rule(not_a_stream)?);
-        rules.push(rule(vec![
-            cond(0, Eq, family)?,
-            cond(2, Ne, 0)?,
-            cond(2, Ne, libc::IPPROTO_TCP)?,
-        ])?);
+        rules.push(rule(other_type)?);
+        let mut other_protocol = vec![cond(0, Eq, family)?];
+        for &protocol in protocols {
+            other_protocol.push(cond(2, Ne, protocol)?);
+        }
+        rules.push(rule(other_protocol)?);
     }
     Ok(rules)
 }
@@ -565,7 +596,12 @@ mod tests {
             [(1 << 32) | libc::AF_UNIX as u64, 0, 0, 0, 0, 0],
             [u64::MAX; 6],
         ];
-        for sockets in [Sockets::UnixOnly, Sockets::UnixAndTcp, Sockets::Any] {
+        for sockets in [
+            Sockets::UnixOnly,
+            Sockets::PrivateLoopback,
+            Sockets::UnixAndTcp,
+            Sockets::Any,
+        ] {
             let programs = build(sockets).unwrap().programs;
             assert_eq!(
                 programs.len(),
@@ -632,6 +668,41 @@ mod tests {
         assert!(!verdict(libc::AF_NETLINK, libc::SOCK_RAW, 0));
         assert!(!verdict(libc::AF_PACKET, libc::SOCK_RAW, 0));
         assert!(!verdict(libc::AF_VSOCK, libc::SOCK_STREAM, 0));
+    }
+
+    #[test]
+    fn a_private_loopback_may_open_tcp_and_udp_sockets_and_nothing_else() {
+        let program = &build(Sockets::PrivateLoopback).unwrap().programs[0];
+        let unix_only = &build(Sockets::UnixOnly).unwrap().programs[0];
+        let socket = libc::SYS_socket as u32;
+        let allowed = |program: &BpfProgram, domain: i32, kind: i32, protocol: i32| {
+            let args = [domain as u64, kind as u64, protocol as u64, 0, 0, 0];
+            eval(program, socket, AUDIT_ARCH, args) == libc::SECCOMP_RET_ALLOW
+        };
+        let verdict = |domain, kind, protocol| allowed(program, domain, kind, protocol);
+        let (inet, inet6, unix) = (libc::AF_INET, libc::AF_INET6, libc::AF_UNIX);
+        let flags = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+        // Allowed: TCP streams and UDP datagrams with any flags, and Unix sockets.
+        assert!(verdict(inet, libc::SOCK_STREAM, 0));
+        assert!(verdict(inet6, libc::SOCK_STREAM | flags, libc::IPPROTO_TCP));
+        assert!(verdict(inet, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0));
+        assert!(verdict(inet6, libc::SOCK_DGRAM, libc::IPPROTO_UDP));
+        assert!(verdict(unix, libc::SOCK_SEQPACKET, 0));
+        // Denied: raw, packet, netlink and the rest; ICMP, SCTP and MPTCP over a permitted type;
+        // UDP given as a stream's protocol is the kernel's to refuse, not a way around.
+        assert!(!verdict(inet, libc::SOCK_RAW, libc::IPPROTO_ICMP));
+        assert!(!verdict(inet, libc::SOCK_DGRAM, libc::IPPROTO_ICMP));
+        assert!(!verdict(inet6, libc::SOCK_DGRAM, libc::IPPROTO_ICMPV6));
+        assert!(!verdict(inet, libc::SOCK_SEQPACKET, 0));
+        assert!(!verdict(inet, libc::SOCK_STREAM, libc::IPPROTO_SCTP));
+        assert!(!verdict(inet, libc::SOCK_STREAM, 262)); // IPPROTO_MPTCP
+        assert!(!verdict(libc::AF_NETLINK, libc::SOCK_RAW, 0));
+        assert!(!verdict(libc::AF_NETLINK, libc::SOCK_DGRAM, 0));
+        assert!(!verdict(libc::AF_PACKET, libc::SOCK_DGRAM, 0));
+        assert!(!verdict(libc::AF_VSOCK, libc::SOCK_STREAM, 0));
+        // Control: without the private namespace the same TCP socket is refused.
+        assert!(!allowed(unix_only, inet, libc::SOCK_STREAM, 0));
+        assert!(allowed(unix_only, unix, libc::SOCK_STREAM, 0));
     }
 
     #[test]

@@ -414,6 +414,9 @@ struct Prepared {
     limits: crate::plan::Limits,
     fs: Option<FsPlan>,
     filters: Option<Filters>,
+    /// Hardened with the network denied: the filter for a command whose namespace is its own
+    /// and whose `lo` is up (its private loopback); `filters` is the fallback without them.
+    loopback_filters: Option<Filters>,
     netns_plan: NetnsPlan,
     /// A proxied hardened run: the command's namespace and the egress proxy serving it.
     egress: Option<ProxiedNetwork>,
@@ -430,6 +433,8 @@ struct Prepared {
     /// AND of every acknowledgement; starts all-ones.
     observed: u32,
     confined: u32,
+    /// How many commands ran with a private loopback (`applied::LOOPBACK`).
+    with_loopback: u32,
     env: EnvReport,
     cgroup: CgroupReport,
     /// The first command's cgroup, created while choosing the tree-kill strategy.
@@ -474,7 +479,11 @@ impl Prepared {
             }
             _ => None,
         };
+        // Denied: the command gets a network namespace of its own whose only interface is `lo`
+        // (its private loopback), so TCP is not Landlock's to restrict there; where the
+        // namespace cannot be had, seccomp's Unix-only filter refuses every IP socket.
         let (tcp, sockets) = match (&confinement.network, &egress) {
+            (Network::Deny, _) if hardened => (TcpGrant::Unrestricted, Sockets::UnixOnly),
             (Network::Deny, _) => (TcpGrant::Nothing, Sockets::UnixOnly),
             (Network::Proxied(_), Some(e)) => (TcpGrant::ConnectTo(e.port()), Sockets::UnixAndTcp),
             _ => (TcpGrant::Unrestricted, Sockets::Any),
@@ -501,6 +510,10 @@ impl Prepared {
             (Some(fs), Some(seccomp::build(sockets)?))
         } else {
             (None, None)
+        };
+        let loopback_filters = match hardened && deny {
+            true => Some(seccomp::build(Sockets::PrivateLoopback)?),
+            false => None,
         };
         let record = if !record {
             RecordPlan::Off("recording was not requested".into())
@@ -636,6 +649,7 @@ impl Prepared {
             limits: confinement.limits,
             fs,
             filters,
+            loopback_filters,
             netns_plan,
             egress,
             protect,
@@ -647,6 +661,7 @@ impl Prepared {
             tmp,
             observed: u32::MAX,
             confined: 0,
+            with_loopback: 0,
             env: EnvReport {
                 policy: "built from nothing: PATH plus allowed names; loader, shell, interpreter and git injection names always dropped".into(),
                 ..EnvReport::default()
@@ -660,6 +675,38 @@ impl Prepared {
             kept_netns,
             leases: Vec::new(),
         })
+    }
+
+    /// How a hardened run's denied network was enforced: a network namespace per command with
+    /// its own loopback, and seccomp's socket filter (Unix sockets, and IP sockets only inside
+    /// that private namespace).
+    fn denied_methods(
+        &self,
+        seen: impl Fn(u32) -> bool,
+        any: bool,
+        seccomp: &SeccompReport,
+        methods: &mut Vec<String>,
+        notes: &mut Vec<String>,
+    ) {
+        if seen(applied::NETNS) {
+            methods.push("netns".to_string());
+        } else if any {
+            notes.push(match self.netns_plan {
+                NetnsPlan::ViaUserns { .. } => "no network namespace: this process may not create a user namespace; seccomp allows Unix sockets only instead".to_string(),
+                _ => "no network namespace: the kernel refused to create one; seccomp allows Unix sockets only instead".to_string(),
+            });
+        }
+        if seen(applied::LOOPBACK) {
+            methods.push("private-loopback".to_string());
+        } else if any {
+            notes.push(format!(
+                "{} of {} commands had a private loopback (a namespace of their own with `lo` up); the others could open Unix sockets only",
+                self.with_loopback, self.confined
+            ));
+        }
+        if seccomp.enforced {
+            methods.push("seccomp-socket".into());
+        }
     }
 
     fn rlimits(&self) -> Vec<(libc::__rlimit_resource_t, libc::rlim_t, libc::rlim_t)> {
@@ -750,6 +797,17 @@ impl Prepared {
             landlock,
             seccomp: self
                 .filters
+                .as_ref()
+                .map(|f| f.programs.clone())
+                .unwrap_or_default(),
+            // The egress proxy's namespace (`NetnsPlan::Join`) is not the command's own.
+            private_loopback: self.loopback_filters.is_some()
+                && matches!(
+                    self.netns_plan,
+                    NetnsPlan::Direct | NetnsPlan::ViaUserns { .. }
+                ),
+            loopback_seccomp: self
+                .loopback_filters
                 .as_ref()
                 .map(|f| f.programs.clone())
                 .unwrap_or_default(),
@@ -1080,6 +1138,9 @@ impl Prepared {
     fn observe(&mut self, flags: u32) {
         self.observed &= flags;
         self.confined += 1;
+        if flags & applied::LOOPBACK != 0 {
+            self.with_loopback += 1;
+        }
     }
 
     /// The poll loop: relay and capture output, reap segments, enforce the deadline, and answer
@@ -1264,7 +1325,12 @@ impl Prepared {
                 ..LandlockReport::default()
             },
         };
-        let seccomp = match &self.filters {
+        // What was enforced is the loosest filter any command ran under.
+        let filters = match (&self.loopback_filters, self.with_loopback) {
+            (Some(loopback), 1..) => Some(loopback),
+            _ => self.filters.as_ref(),
+        };
+        let seccomp = match filters {
             Some(f) => {
                 let mut r = f.report.clone();
                 r.enforced = seen(applied::SECCOMP);
@@ -1278,25 +1344,7 @@ impl Prepared {
             self.proxied_methods(&landlock, &seccomp, &mut methods, &mut notes);
         }
         if hardened && self.network == Network::Deny {
-            if seen(applied::NETNS) {
-                methods.push("netns".to_string());
-            } else if any {
-                notes.push(match self.netns_plan {
-                    NetnsPlan::ViaUserns { .. } => "no network namespace: this process may not create a user namespace; seccomp and Landlock deny the network instead".to_string(),
-                    _ => "no network namespace: the kernel refused to create one; seccomp and Landlock deny the network instead".to_string(),
-                });
-            }
-            if landlock.enforced && !landlock.handled_net.is_empty() {
-                methods.push("landlock-net".into());
-            } else if landlock.enforced {
-                notes.push(format!(
-                    "Landlock ABI {} has no network rules",
-                    landlock.abi
-                ));
-            }
-            if seccomp.enforced {
-                methods.push("seccomp-socket".into());
-            }
+            self.denied_methods(seen, any, &seccomp, &mut methods, &mut notes);
         }
         let mut namespaces = Vec::new();
         if seen(applied::USERNS) {

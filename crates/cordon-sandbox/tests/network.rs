@@ -16,12 +16,31 @@ fn skip() -> bool {
     skip_below_abi(cordon_sandbox::MIN_LANDLOCK_ABI, "hardened mode")
 }
 
+/// Whether the command ran with a private loopback (a network namespace of its own, `lo` up);
+/// root can always make one, so there its absence fails the test.
+fn has_private_loopback(o: &Outcome) -> bool {
+    let methods = &o.report.enforcement.network.methods;
+    let private = methods.contains(&"private-loopback".to_string());
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        assert!(
+            private,
+            "root can always make a private loopback: {}",
+            o.describe()
+        );
+    }
+    private
+}
+
+/// The host's loopback is another namespace's: a listener there is never reached, on IPv4 or
+/// IPv6, while the command's own loopback works (below).
 #[test]
-fn cat13_tcp_egress_is_denied_on_ipv4_and_ipv6() {
+fn cat13_tcp_to_the_hosts_loopback_is_unreachable_on_ipv4_and_ipv6() {
     if skip() {
         return;
     }
     let l4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    l4.set_nonblocking(true).unwrap();
     let port4 = l4.local_addr().unwrap().port().to_string();
     // Positive controls: without the sandbox, and hardened with the network allowed.
     assert_eq!(probe_bare(&["tcp-connect", "127.0.0.1", &port4]), "ok");
@@ -30,32 +49,87 @@ fn cat13_tcp_egress_is_denied_on_ipv4_and_ipv6() {
         &["tcp-connect", "127.0.0.1", &port4],
     );
     assert_eq!(allowed.line, "ok", "{}", allowed.describe());
+    while l4.accept().is_ok() {}
     let o = probe_in(&hardened(), &["tcp-connect", "127.0.0.1", &port4]);
-    assert_eq!(o.line, "errno=1 at=socket", "{}", o.describe());
     let methods = &o.report.enforcement.network.methods;
     assert!(
         methods.contains(&"seccomp-socket".to_string()),
         "{methods:?}"
     );
-    if cordon_sandbox::landlock_abi() >= 4 {
-        assert!(methods.contains(&"landlock-net".to_string()), "{methods:?}");
-    }
+    let refused = if has_private_loopback(&o) {
+        "errno=111 at=connect"
+    } else {
+        "errno=1 at=socket"
+    };
+    assert_eq!(o.line, refused, "{}", o.describe());
+    assert!(
+        l4.accept().is_err(),
+        "a connection from the sandbox reached the host's loopback"
+    );
     if let Ok(l6) = TcpListener::bind("[::1]:0") {
+        l6.set_nonblocking(true).unwrap();
         let port6 = l6.local_addr().unwrap().port().to_string();
         assert_eq!(probe_bare(&["tcp-connect", "::1", &port6]), "ok");
+        while l6.accept().is_ok() {}
         let o = probe_in(&hardened(), &["tcp-connect", "::1", &port6]);
-        assert_eq!(o.line, "errno=1 at=socket", "{}", o.describe());
+        assert_eq!(o.line, refused, "{}", o.describe());
+        assert!(l6.accept().is_err(), "a connection reached the host's ::1");
     } else {
         skip!(
             "ipv6-loopback",
             "no IPv6 loopback here; IPv6 TCP checked by the socket-family test only"
         );
     }
-    // Binding a listener is denied too.
-    assert_eq!(
-        probe_in(&hardened(), &["tcp-bind", "127.0.0.1", "0"]).line,
-        "errno=1 at=socket"
+}
+
+/// What a test suite's local server needs: a listener and its client over the command's own
+/// loopback. Its namespace holds `lo` and nothing else, and no route leads to another device
+/// (checked by reading the namespace's tables, never by connecting outside loopback).
+#[test]
+fn a_private_loopback_serves_the_command_and_routes_nowhere() {
+    if skip() {
+        return;
+    }
+    let o = probe_in(&hardened(), &["tcp-echo-self", "127.0.0.1"]);
+    if !has_private_loopback(&o) {
+        assert_eq!(o.line, "errno=1 at=bind", "{}", o.describe());
+        skip!(
+            "netns",
+            "no private loopback here: {:?}",
+            o.report.enforcement.network
+        );
+        return;
+    }
+    assert_eq!(o.line, "ok", "{}", o.describe());
+    if TcpListener::bind("[::1]:0").is_ok() {
+        let o = probe_in(&hardened(), &["tcp-echo-self", "::1"]);
+        assert_eq!(o.line, "ok", "{}", o.describe());
+    }
+    assert_eq!(probe_in(&hardened(), &["interfaces"]).line, "ok lo");
+    let routes = probe_in(&hardened(), &["routes"]).line;
+    assert!(
+        routes == "ok" || routes == "ok lo",
+        "routes through {routes:?}"
     );
+    // Controls: the host's namespace has a device besides `lo` or a route through one (so the
+    // probe can see them), and the command's seccomp filter is the private loopback's.
+    let host = format!(
+        "{} {}",
+        probe_bare(&["interfaces"]),
+        probe_bare(&["routes"])
+    );
+    assert!(
+        host.split([',', ' '])
+            .any(|d| !["", "ok", "lo"].contains(&d)),
+        "the host shows no device but lo: {host}"
+    );
+    assert!(o
+        .report
+        .enforcement
+        .seccomp
+        .conditional
+        .iter()
+        .any(|c| c.contains("SOCK_DGRAM")));
 }
 
 #[test]
@@ -75,7 +149,7 @@ fn cat13_raw_and_icmp_sockets_are_denied() {
 }
 
 #[test]
-fn cat14_udp_egress_is_denied() {
+fn cat14_udp_to_the_hosts_loopback_never_arrives() {
     if skip() {
         return;
     }
@@ -91,7 +165,13 @@ fn cat14_udp_egress_is_denied() {
         "positive control datagram arrives"
     );
     let o = probe_in(&hardened(), &["udp-send", "127.0.0.1", &port]);
-    assert_eq!(o.line, "errno=1 at=socket", "{}", o.describe());
+    // In a private loopback the datagram goes to the command's own `lo`, where nobody listens.
+    let sent = if has_private_loopback(&o) {
+        "ok"
+    } else {
+        "errno=1 at=socket"
+    };
+    assert_eq!(o.line, sent, "{}", o.describe());
     assert!(
         sink.recv(&mut buf).is_err(),
         "a datagram escaped the sandbox"
@@ -181,11 +261,11 @@ fn cat17_io_uring_is_denied() {
 }
 
 #[test]
-fn cat18_netlink_packet_vsock_and_inet6_families_are_denied() {
+fn cat18_netlink_packet_and_vsock_families_are_denied_and_ip_only_in_a_private_loopback() {
     if skip() {
         return;
     }
-    for family in ["netlink", "packet", "vsock", "inet6", "inet"] {
+    for family in ["netlink", "packet", "vsock"] {
         let bare = probe_bare(&["socket", family]);
         let o = probe_in(&hardened(), &["socket", family]);
         assert_eq!(o.line, "errno=1 at=socket", "{family}: {}", o.describe());
@@ -195,6 +275,16 @@ fn cat18_netlink_packet_vsock_and_inet6_families_are_denied() {
                 "positive control for {family} failed outside the sandbox ({bare})"
             );
         }
+    }
+    // IP sockets open only where the command's namespace is its own.
+    for family in ["inet", "inet6"] {
+        let o = probe_in(&hardened(), &["socket", family]);
+        let want = if has_private_loopback(&o) {
+            "ok"
+        } else {
+            "errno=1 at=socket"
+        };
+        assert_eq!(o.line, want, "{family}: {}", o.describe());
     }
     // Allowed network: the same families open (positive control under the sandbox).
     assert_eq!(

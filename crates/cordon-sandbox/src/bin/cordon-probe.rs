@@ -221,6 +221,12 @@ fn run(args: &[String]) -> Outcome {
             };
             Ok(String::new())
         }
+        // A server and its client in one process over loopback: what a test suite's local
+        // server does.
+        "tcp-echo-self" => tcp_echo_self(a1),
+        // The interfaces and the devices routes go through, as the namespace lists them.
+        "interfaces" => Ok(interfaces()),
+        "routes" => Ok(route_devices()),
         "socket" => {
             let (family, ty, proto) = match a1 {
                 "inet" => (libc::AF_INET, libc::SOCK_STREAM, 0),
@@ -1403,4 +1409,44 @@ fn daemonize(pidfile: &str, then_sleep: u64) -> Outcome {
     }
     std::thread::sleep(Duration::from_secs(then_sleep));
     Ok(String::new())
+}
+
+fn tcp_echo_self(ip: &str) -> Outcome {
+    use std::io::{Read as _, Write as _};
+    let io = |at: &'static str| move |e: std::io::Error| (e.raw_os_error().unwrap_or(0), at);
+    let listener = std::net::TcpListener::bind((ip, 0)).map_err(io("bind"))?;
+    let addr = listener.local_addr().map_err(io("local_addr"))?;
+    let mut client = std::net::TcpStream::connect(addr).map_err(io("connect"))?;
+    let (mut server, _) = listener.accept().map_err(io("accept"))?;
+    client.write_all(b"ping").map_err(io("write"))?;
+    let mut got = [0u8; 4];
+    server.read_exact(&mut got).map_err(io("read"))?;
+    Ok(if &got == b"ping" { "" } else { "garbled" }.to_string())
+}
+
+/// The interfaces of this network namespace, by `/proc/self/net/dev`, comma-separated.
+fn interfaces() -> String {
+    let text = std::fs::read_to_string("/proc/self/net/dev").unwrap_or_default();
+    let names: Vec<&str> = text
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    names.join(",")
+}
+
+/// The devices this namespace's IPv4 and IPv6 routes go through, sorted and comma-separated.
+fn route_devices() -> String {
+    let v4 = std::fs::read_to_string("/proc/self/net/route").unwrap_or_default();
+    let v6 = std::fs::read_to_string("/proc/self/net/ipv6_route").unwrap_or_default();
+    let mut devices: Vec<&str> = v4
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .chain(v6.lines().filter_map(|l| l.split_whitespace().last()))
+        .collect();
+    devices.sort_unstable();
+    devices.dedup();
+    devices.join(",")
 }
