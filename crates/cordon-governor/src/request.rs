@@ -82,18 +82,25 @@ impl RunRequest {
 
     /// Puts a decision's network in force for a hardened run. With a host list, every command
     /// that uses the network declares `network: allowlisted` (the contract that runs says what is
-    /// enforced) and the list is the request's; `Deny` and `Full` leave the contract as it is.
-    #[must_use = "the request with the host list in force is what must run"]
+    /// enforced) and the list is the request's. With only loopback, every command declares
+    /// `network: deny`: the sandbox gives a run with no network a loopback of its own, so the
+    /// host's loopback services stay out of reach. `Deny` and `Full` leave the contract as it is.
+    #[must_use = "the request with the network in force is what must run"]
     pub fn with_network(mut self, grant: &NetworkGrant) -> RunRequest {
-        if let NetworkGrant::Hosts(list) = grant {
-            for command in &mut self.contract.commands {
-                if command.network != NetworkMode::Deny {
-                    command.network = NetworkMode::Allowlisted;
-                }
+        let declared = match grant {
+            NetworkGrant::Hosts(list) => {
+                self.allowlist = Some(list.clone());
+                NetworkMode::Allowlisted
             }
-            self.contract_sha256 = self.contract.sha256();
-            self.allowlist = Some(list.clone());
+            NetworkGrant::Loopback => NetworkMode::Deny,
+            NetworkGrant::Deny | NetworkGrant::Full => return self,
+        };
+        for command in &mut self.contract.commands {
+            if command.network != NetworkMode::Deny {
+                command.network = declared;
+            }
         }
+        self.contract_sha256 = self.contract.sha256();
         self
     }
 

@@ -162,6 +162,33 @@ fn a_hardened_install_with_a_host_list_is_checkpointed_and_limited_to_the_list()
 }
 
 #[test]
+fn loopback_only_network_is_the_runs_own_in_hardened_mode_and_asked_in_local_mode() {
+    let source = Recording::default();
+    let text = "python3 -m http.server 8000 & sleep 1; curl -s http://127.0.0.1:8000/ | head";
+    let hardened = analyse(&request(text, true), &source).unwrap();
+    let decision = hardened.decision();
+    assert_eq!(decision.outcome, Outcome::Allow, "{}", decision.sentence);
+    assert_eq!(
+        decision.sentence,
+        "Allowed (hardened mode): each of the 4 commands is allowed, and the network they use reaches only the run's own loopback, which the sandbox keeps private."
+    );
+    assert_eq!(hardened.egress.grant, NetworkGrant::Loopback);
+    // The control: a local run reaches the host's loopback, so it asks.
+    let local = analyse(&request(text, false), &source).unwrap();
+    assert_eq!(local.decision().outcome, Outcome::Ask);
+    // Loopback and another host: the host's network, asked in both modes.
+    let mixed = "curl -s localhost:8000 && curl -s https://example.com";
+    let hardened = analyse(&request(mixed, true), &source).unwrap();
+    assert_eq!(hardened.decision().outcome, Outcome::Ask);
+    assert_eq!(hardened.egress.grant, NetworkGrant::Full);
+    // A host daemon's socket is reachable by path whatever the namespace: asked.
+    let socket = "curl --unix-socket /var/run/docker.sock http://localhost/containers/json";
+    let hardened = analyse(&request(socket, true), &source).unwrap();
+    assert_eq!(hardened.decision().outcome, Outcome::Ask);
+    assert_eq!(hardened.egress.grant, NetworkGrant::Full);
+}
+
+#[test]
 fn a_hardened_judgement_assumes_the_envelope_and_local_mode_asks() {
     let source = Recording::default();
     for (text, hardened_outcome) in [

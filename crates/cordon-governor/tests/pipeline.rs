@@ -1131,6 +1131,33 @@ fn a_host_grant_makes_every_network_command_allowlisted_and_changes_the_contract
     }
 }
 
+#[test]
+fn a_loopback_grant_makes_every_network_command_deny_for_the_sandboxs_own_loopback() {
+    let world = World::new();
+    let plain = world.request(Outcome::Allow);
+    let mut contract = plain.contract.clone();
+    let mut second = contract.commands[0].clone();
+    second.id = "cmd_2".into();
+    contract.commands[0].network = NetworkMode::Full;
+    contract.commands.push(second);
+    let request = RunRequest::new(contract, plain.decision, None);
+
+    let granted = request.clone().with_network(&NetworkGrant::Loopback);
+    let modes: Vec<NetworkMode> = granted
+        .contract
+        .commands
+        .iter()
+        .map(|c| c.network)
+        .collect();
+    // What the kernel enforces is no network: a hardened run with none gets a loopback of its
+    // own, so the host's loopback services stay out of reach. The host's network (`Full`) would
+    // reach them.
+    assert_eq!(modes, [NetworkMode::Deny, NetworkMode::Deny]);
+    assert_eq!(granted.allowlist, None);
+    assert_ne!(granted.contract_sha256, request.contract_sha256);
+    assert_eq!(granted.contract_sha256, granted.contract.sha256());
+}
+
 /// A CSC profile whose `allowed_egress_hosts` are `hosts`.
 fn csc_profile(hosts: &[&str]) -> cordon_core::policy::LoadedPolicy {
     let profile = json!({

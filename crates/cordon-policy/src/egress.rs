@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::enforcement::Enforcement;
-use crate::facts::{self, Facts};
+use crate::facts::{self, loopback, CommandFacts, Facts};
 use crate::native::{CommandJudgement, CompiledPolicy, Decision, NativePolicy, Rule, RuleOutcome};
 
 /// What network a decided command gets in hardened mode.
@@ -33,6 +33,10 @@ use crate::native::{CommandJudgement, CompiledPolicy, Decision, NativePolicy, Ru
 pub enum NetworkGrant {
     /// No network.
     Deny,
+    /// No network but the run's own loopback: every command that uses the network stays on
+    /// loopback ([`crate::facts::loopback`]). A hardened run whose network is denied gets a
+    /// loopback of its own, so the contract that runs declares `network: deny`.
+    Loopback,
     /// Only these hosts, through the egress proxy. An empty list refuses every connection.
     Hosts(HostList),
     /// The host's network, unfiltered.
@@ -82,23 +86,38 @@ pub fn hosts_for_command(policy: &NativePolicy, command: &CommandJudgement) -> O
 }
 
 /// The network a whole decision's commands get: no command uses the network → `Deny`; every
-/// command that uses it has hosts from its rules → the union of those; otherwise `Full` (what
-/// hardened mode gave a command that uses the network before host lists existed).
+/// command that uses it stays on loopback, and no rule lists hosts for it → `Loopback`; every
+/// other command that uses it has hosts from its rules → the union of those; otherwise `Full`
+/// (what hardened mode gave a command that uses the network before host lists existed).
 pub fn network_for_decision(policy: &NativePolicy, decision: &Decision) -> NetworkGrant {
     let mut hosts = HostList::default();
     let mut any_network = false;
+    let mut loopback = false;
     for command in decision.commands.iter().filter(|c| c.facts.network) {
+        let listed = hosts_for_command(policy, command);
+        // A rule that lists hosts for a loopback command (`127.0.0.1:8080`) means the host's
+        // service, which only the proxy reaches.
+        if listed.is_none() && stays_on_loopback(&command.facts) {
+            loopback = true;
+            continue;
+        }
         any_network = true;
-        match hosts_for_command(policy, command) {
+        match listed {
             Some(h) => hosts = hosts.union(&h),
             None => return NetworkGrant::Full,
         }
     }
-    if any_network {
-        NetworkGrant::Hosts(hosts)
-    } else {
-        NetworkGrant::Deny
+    match (any_network, loopback) {
+        (true, _) => NetworkGrant::Hosts(hosts),
+        (false, true) => NetworkGrant::Loopback,
+        (false, false) => NetworkGrant::Deny,
     }
+}
+
+/// Whether every network use of the command stays on loopback (its facts carry the tag
+/// [`loopback::LOOPBACK`]).
+fn stays_on_loopback(facts: &CommandFacts) -> bool {
+    facts.tags.iter().any(|t| t == loopback::LOOPBACK)
 }
 
 /// A CSC profile's `allowed_egress_hosts` as a host list; a malformed entry is an error naming
@@ -235,10 +254,10 @@ pub fn judge_confined(
     judged
 }
 
-/// Whether a text's network in hardened mode reaches any host.
+/// Whether a text's network in hardened mode reaches any host (its own loopback is none).
 fn reaches_a_host(grant: &NetworkGrant) -> bool {
     match grant {
-        NetworkGrant::Deny => false,
+        NetworkGrant::Deny | NetworkGrant::Loopback => false,
         NetworkGrant::Hosts(hosts) => !hosts.is_empty(),
         NetworkGrant::Full => true,
     }
@@ -526,6 +545,42 @@ rules:
         assert_eq!(
             egress.grant,
             NetworkGrant::Hosts(HostList::parse(["registry.npmjs.org"]).unwrap())
+        );
+    }
+
+    #[test]
+    fn loopback_alone_is_the_runs_own_unless_a_rule_lists_the_hosts_service() {
+        let (_, own) = pack_judged(None, "curl -s http://127.0.0.1:8080/health");
+        let pack = LoadedNativePolicy::default_pack().unwrap().policy;
+        assert_eq!(network_for_decision(&pack, &own), NetworkGrant::Loopback);
+        let (_, mixed) = pack_judged(None, "curl -s localhost:8080 && curl https://example.com");
+        assert_eq!(network_for_decision(&pack, &mixed), NetworkGrant::Full);
+        // A list for the loopback command names the host's service: the proxy reaches it.
+        let listed = r#"
+cordon_policy: 1
+name: listed-loopback
+default: ask
+rules:
+  - id: local-api
+    outcome: allow
+    reason: the host's own API
+    match: {program: [curl]}
+    hosts: ["127.0.0.1:8080"]
+"#;
+        let loaded = LoadedNativePolicy::parse(listed.as_bytes()).unwrap();
+        let session = Session {
+            cwd: "/work/ws".into(),
+            home: "/home/u".into(),
+        };
+        let context = Context {
+            workspace: "/work/ws".into(),
+            home: "/home/u".into(),
+        };
+        let compiled = CompiledPolicy::compile(&loaded, &context).unwrap();
+        let (_, decision) = decide("curl -s http://127.0.0.1:8080/health", &session, &compiled);
+        assert_eq!(
+            network_for_decision(&loaded.policy, &decision),
+            NetworkGrant::Hosts(HostList::parse(["127.0.0.1:8080"]).unwrap())
         );
     }
 

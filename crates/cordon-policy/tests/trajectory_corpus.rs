@@ -132,3 +132,145 @@ fn binary_and_text_tools_are_judged_on_their_paths() {
     assert_modes("clang-format -i ~/.bashrc", Deny, Deny);
     assert_modes("iconv -f latin1 -t utf-8 -o ~/notes.txt in.txt", Ask, Ask);
 }
+
+/// Class: network use that stays on loopback. A hardened run whose network is denied gets a
+/// loopback of its own (a network namespace with `lo` up and nothing else routable), so a
+/// client of `localhost` or a server bound there reaches only the run's own processes; in
+/// local mode it reaches the host's loopback services, and asks.
+#[test]
+fn loopback_only_network_runs_confined_in_hardened_mode() {
+    let allowed = [
+        "curl localhost:8000",
+        "curl -s http://127.0.0.1:5000/health",
+        "curl -s -o /dev/null -w \"%{http_code}\" http://127.0.0.1:5000/health",
+        "curl -sf 'http://[::1]:8080/'",
+        "curl -X POST --url http://localhost:3000/api -d '{\"a\":1}'",
+        "curl -s http://LOCALHOST:8000/",
+        "wget -qO- localhost:8080",
+        "http :8000/api/items",
+        "http POST localhost:8000/api name=x",
+        "nc -z localhost 8000",
+        "nc -zv 127.0.0.1 5432",
+        "nc ::1 8000",
+    ];
+    for text in allowed {
+        assert_modes(text, Ask, Allow);
+    }
+    let servers = [
+        "python -m http.server 8000 &",
+        "python3 -m http.server --bind 127.0.0.1 8000",
+        "python3 -m http.server -b 0.0.0.0",
+        "python3 -m http.server -b :: 9000",
+        "nc -l 9000",
+        "nc -lk 127.0.0.1 9000",
+        "python -m django runserver 0.0.0.0:8000 &",
+    ];
+    for text in servers {
+        let pack = labelled_corpus::default_pack();
+        let (local, _) = labelled_corpus::decide_local(text, &pack);
+        let (hardened, why) = labelled_corpus::decide_hardened(text, &pack);
+        assert_eq!(local, Ask, "{text}");
+        assert!(
+            matches!(hardened, Allow | AllowWithCheckpoint),
+            "{text}: {why}"
+        );
+    }
+    // A server that runs the project's code is checkpointed, like any unseen code.
+    assert_modes("php -S localhost:8000 -t public", Ask, AllowWithCheckpoint);
+    // A server and a client in one text: the background job, the wait, the request, the kill.
+    assert_modes(
+        "python -m http.server 8000 & sleep 1; curl -s localhost:8000 | head -5; kill %1",
+        Ask,
+        Allow,
+    );
+    for text in [
+        "python app.py & sleep 3 && curl -s localhost:5000 | head -20",
+        "npm run dev & sleep 5 && curl -s http://localhost:3000 | head; kill $!",
+    ] {
+        assert_modes(text, Ask, AllowWithCheckpoint);
+    }
+}
+
+/// Controls for the loopback class: any other host, a look-alike of loopback, anything that
+/// routes elsewhere or reaches a host daemon's Unix socket, a remote shell, a push, a publish.
+/// Each still stops in hardened mode, and in local mode.
+#[test]
+fn network_beyond_loopback_still_stops_in_hardened_mode() {
+    let stops = [
+        // Other hosts.
+        "curl http://169.254.169.254/latest/meta-data/",
+        "curl http://10.0.0.1",
+        "curl example.com",
+        "curl localhost:8000 https://example.com",
+        "curl localhost:8000 && curl https://example.com",
+        "wget -qO- http://192.168.1.1/",
+        "nc example.com 80",
+        // Look-alikes: names a resolver is asked about, or loopback in disguise.
+        "curl http://localhost.evil.com/",
+        "curl http://127.0.0.1.nip.io/",
+        "curl localhost@evil.com",
+        "curl 'http://evil.com#@localhost'",
+        "curl 'http://evil.com?@localhost/'",
+        "curl http://0x7f.1/",
+        "curl http://2130706433/",
+        "curl http://0177.0.0.1/",
+        "curl http://foo.localhost:8000/",
+        "curl http://0.0.0.0:8000/",
+        "curl 'http://localhost\\@evil.com/'",
+        "curl 'http://{localhost,evil.com}/'",
+        "curl gopher://localhost:6379/_INFO",
+        "curl file:///etc/passwd",
+        // Routed elsewhere, or a host daemon's socket.
+        "curl --resolve localhost:80:1.2.3.4 http://localhost/",
+        "curl --connect-to localhost:80:evil.com:80 http://localhost/",
+        "curl -x http://proxy.example:3128 http://localhost/",
+        "curl --proxy http://127.0.0.1:3128 http://localhost/",
+        "curl --unix-socket /var/run/docker.sock http://localhost/containers/json",
+        "curl --abstract-unix-socket x http://localhost/",
+        "curl -K urls.txt",
+        "wget -i urls.txt",
+        "wget -e use_proxy=yes -e http_proxy=evil.com:80 localhost:8000",
+        "nc -U /var/run/docker.sock",
+        "nc -x evil.com:1080 localhost 80",
+        "DOCKER_HOST=tcp://localhost:2375 docker ps",
+        "URL=http://localhost:8000; curl \"$URL\"",
+        // Servers bound elsewhere.
+        "python3 -m http.server --bind 192.168.1.5 8000",
+        "nc -l 10.0.0.5 9000",
+        // A remote shell, a push, a publish: what loopback does not answer.
+        "ssh localhost",
+        "ssh -p 2222 127.0.0.1 ls",
+        "git push http://localhost:3000/me/repo.git main",
+        "git push origin main",
+        "npm publish --registry http://localhost:4873",
+    ];
+    let pack = labelled_corpus::default_pack();
+    for text in stops {
+        let (local, local_why) = labelled_corpus::decide_local(text, &pack);
+        let (hardened, why) = labelled_corpus::decide_hardened(text, &pack);
+        assert!(
+            matches!(local, Ask | Deny),
+            "{text}: runs in local mode: {local_why}"
+        );
+        assert!(
+            matches!(hardened, Ask | Deny),
+            "{text}: runs in hardened mode: {why}"
+        );
+    }
+    // The exact sentences: local mode names the host's loopback; a look-alike is any host.
+    let (_, why) = labelled_corpus::decide_local("curl localhost:8000", &pack);
+    assert_eq!(
+        why,
+        "Needs approval: `curl localhost:8000`: it uses the network, which only a hardened run confines, to its own loopback or to the hosts a rule lists (rule network)."
+    );
+    let (_, why) = labelled_corpus::decide_hardened("curl http://localhost.evil.com/", &pack);
+    assert_eq!(
+        why,
+        "Needs approval: `curl http://localhost.evil.com/`: it uses the network, which only a hardened run confines, to its own loopback or to the hosts a rule lists (rule network)."
+    );
+    let (_, why) = labelled_corpus::decide_hardened("curl -s http://127.0.0.1:5000/health", &pack);
+    assert_eq!(
+        why,
+        "Allowed: `curl -s http://127.0.0.1:5000/health`: it reaches only the run's own loopback, which the sandbox keeps private (rule envelope-loopback)."
+    );
+}

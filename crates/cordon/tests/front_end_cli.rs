@@ -312,3 +312,57 @@ fn policy_import_writes_a_policy_that_exec_uses_and_refuses_to_drop_a_deny() {
     let out = cordon(dir.path(), &["policy", "import", hostile.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
 }
+
+#[test]
+fn explain_says_a_hardened_runs_loopback_is_its_own_and_the_contract_denies_the_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "curl -s http://127.0.0.1:8000/health";
+    let out = cordon(dir.path(), &["explain", "--shell", text]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown = stdout(&out);
+    for expected in [
+        "mode:     hardened",
+        "rule:     envelope-loopback",
+        "network:  a hardened run reaches only its own loopback, which the sandbox keeps private: the host's loopback services stay out of reach",
+        "outcome:  allow (RULE_ALLOWED) — Allowed: `curl -s http://127.0.0.1:8000/health`: it reaches only the run's own loopback, which the sandbox keeps private (rule envelope-loopback).",
+    ] {
+        assert!(shown.contains(expected), "missing {expected:?} in:\n{shown}");
+    }
+    // What exec runs declares no network: the sandbox's own loopback, not the host's.
+    let json = cordon(dir.path(), &["explain", "--json", "--shell", text]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(value["decision"]["outcome"], "allow");
+    assert_eq!(
+        value["egress"]["grant"],
+        serde_json::json!({"network": "loopback"})
+    );
+    assert_eq!(value["contract"]["commands"][0]["network"], "deny");
+    // The control: local mode reaches the host's loopback, so it asks, and says why.
+    let local = cordon(
+        dir.path(),
+        &["explain", "--mode", "local", "--json", "--shell", text],
+    );
+    let value: serde_json::Value = serde_json::from_str(&stdout(&local)).unwrap();
+    assert_eq!(value["decision"]["outcome"], "ask");
+    assert_eq!(
+        value["decision"]["sentence"],
+        "Needs approval: `curl -s http://127.0.0.1:8000/health`: it uses the network, which only a hardened run confines, to its own loopback or to the hosts a rule lists (rule network)."
+    );
+    assert_eq!(value["contract"]["commands"][0]["network"], "full");
+    // A look-alike names another host: asked in hardened mode too.
+    let out = cordon(
+        dir.path(),
+        &[
+            "explain",
+            "--json",
+            "--shell",
+            "curl http://localhost.evil.com/",
+        ],
+    );
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(value["decision"]["outcome"], "ask");
+    assert_eq!(
+        value["egress"]["grant"],
+        serde_json::json!({"network": "full"})
+    );
+}

@@ -8,7 +8,9 @@ use cordon_core::EffectType;
 
 use super::environment::{self, Assignment};
 use super::options::{self, Parsed};
-use super::{expand_cluster, host_of, looks_like_path, programs, push_unique, CommandFacts};
+use super::{
+    expand_cluster, host_of, looks_like_path, loopback, programs, push_unique, CommandFacts,
+};
 use crate::enforcement::Enforcement;
 use crate::knowledge::{CommandSpec, Knowledge, Operands, OptionKind};
 use crate::shell::pathutil::{self, Special};
@@ -181,7 +183,7 @@ pub(crate) fn derive(
     }
     report_unmodelled(&mut d, &program, &command_path, &parsed, program_known);
     option_globs(&mut d, &program, &parsed);
-    option_values(&mut d, &parsed);
+    option_values(&mut d, &parsed, matches!(program.as_str(), "curl" | "wget"));
     operands(
         &mut d,
         &parsed,
@@ -197,6 +199,9 @@ pub(crate) fn derive(
     }
     assignments(&mut d, &command.assignments);
     programs::apply(&mut d, &program, &command_path, &parsed, &flags, command);
+    let network =
+        d.network || (d.spec.network.unwrap_or(false) && !stays_offline(&d.spec, &d, &flags));
+    loopback::judge(&mut d, &program, &command_path, &parsed, command, network);
     finish(d, command, program, command_path, flags)
 }
 
@@ -365,7 +370,9 @@ fn option_globs(d: &mut Derived, program: &str, parsed: &Parsed) {
 }
 
 /// What the values of options read, write and run.
-fn option_values(d: &mut Derived, parsed: &Parsed) {
+/// `dash_is_stdout`: the program reads a write option's `-` as its standard output (`curl -o
+/// -`, `wget -O -`), which then replaces no file.
+fn option_values(d: &mut Derived, parsed: &Parsed, dash_is_stdout: bool) {
     for option in &parsed.values {
         let value = &option.value;
         let name = option.option.as_str();
@@ -376,8 +383,13 @@ fn option_values(d: &mut Derived, parsed: &Parsed) {
             OptionKind::Read => d.path(&value.text, Access::Read),
             OptionKind::Write => {
                 d.path(&value.text, Access::Write);
-                // A directory it works in (`--target-dir`) is not a file it replaces.
-                if !d.spec.directory_options.iter().any(|o| o == name) {
+                // A directory it works in (`--target-dir`) is not a file it replaces, nor is a
+                // device (`curl -o /dev/null`), as for a redirect.
+                let stdout = dash_is_stdout && value.text == "-";
+                if !d.spec.directory_options.iter().any(|o| o == name)
+                    && !value.text.starts_with("/dev/")
+                    && !stdout
+                {
                     d.overwrites = true;
                 }
             }
@@ -591,6 +603,11 @@ fn assignments(d: &mut Derived, assignments: &[String]) {
             continue;
         };
         let computed = value.contains('$') || value.contains('`');
+        if environment::CONTAINER_DAEMONS.contains(&name) {
+            // It points the command at a container daemon, which runs what it is sent with its
+            // own (often root) authority: a socket reachable by path, or a TCP port on the host.
+            d.tag("container");
+        }
         match environment::classify(name, value) {
             Assignment::Harmless => {}
             Assignment::Reads(_) | Assignment::Writes(_) if computed => d

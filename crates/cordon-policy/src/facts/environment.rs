@@ -20,6 +20,10 @@ pub(super) enum Assignment {
     Unknown(String),
 }
 
+/// Variables that point a client at a container daemon (`DOCKER_HOST=tcp://localhost:2375`,
+/// `unix:///var/run/docker.sock`): the command is judged as a container command.
+pub(super) const CONTAINER_DAEMONS: &[&str] = &["DOCKER_HOST", "CONTAINER_HOST", "PODMAN_HOST"];
+
 /// Settings read as text, by exact name.
 const HARMLESS: &[&str] = &[
     "CI",

@@ -4,6 +4,7 @@
 
 mod derive;
 mod environment;
+pub mod loopback;
 mod options;
 mod program_text;
 mod programs;

@@ -96,6 +96,13 @@ pub(super) fn apply(
         "fuser" if has(flags, &["-k", "--kill"]) => d.tag("signals_processes"),
         "git" => git(d, command_path, parsed, flags),
         "npx" | "uvx" => package_runner(d, parsed, flags),
+        "php" if !values(parsed, &["-S"]).is_empty() => {
+            // `php -S addr:port` serves the document root's PHP files: it listens, and runs
+            // code cordon does not read.
+            d.network = true;
+            d.tag("listens");
+            d.tag(super::derive::RUNS_UNSEEN_CODE);
+        }
         "npm" if command_path.get(1).is_some_and(|s| s == "exec" || s == "x") => {
             package_runner(d, parsed, flags)
         }

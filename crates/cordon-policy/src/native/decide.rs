@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::matcher::{CompiledPolicy, CompiledRule};
 use super::{severity, CordonReason, RedirectSpec};
 use crate::enforcement::Enforcement;
-use crate::facts::{self, display_argv, CommandFacts, Facts};
+use crate::facts::{self, display_argv, loopback, CommandFacts, Facts};
 use crate::knowledge::Knowledge;
 use crate::shell::{self, pathutil, Session};
 
@@ -92,9 +92,17 @@ pub fn decide_facts(
         .unwrap_or(Outcome::Allow);
     let mut reason_codes = codes_at(&commands, outcome);
     let bounded = reason_codes.contains(&CordonReason::EnvelopeBounded);
+    let own_loopback = commands.iter().any(|c| {
+        c.facts.enforcement.confines() && c.facts.tags.iter().any(|t| t == loopback::LOOPBACK)
+    });
     let mut sentence = match outcome {
         Outcome::Allow if commands.len() > 1 && bounded => format!(
-            "Allowed (hardened mode): each of the {} commands is allowed; what cordon cannot judge in full, the kernel confines to the policy's envelope with no network.",
+            "Allowed (hardened mode): each of the {} commands is allowed; what cordon cannot judge in full, the kernel confines to the policy's envelope with no network{}.",
+            commands.len(),
+            if own_loopback { " but the run's own loopback" } else { "" }
+        ),
+        Outcome::Allow if commands.len() > 1 && own_loopback => format!(
+            "Allowed (hardened mode): each of the {} commands is allowed, and the network they use reaches only the run's own loopback, which the sandbox keeps private.",
             commands.len()
         ),
         Outcome::Allow if commands.len() > 1 => {

@@ -219,6 +219,9 @@ fn render_hosts(
 fn network_sentence(grant: &NetworkGrant) -> String {
     match grant {
         NetworkGrant::Deny => "none (no command uses it)".to_string(),
+        NetworkGrant::Loopback => {
+            "a hardened run reaches only its own loopback, which the sandbox keeps private: the host's loopback services stay out of reach".to_string()
+        }
         NetworkGrant::Hosts(list) if list.is_empty() => {
             "a hardened run reaches no host: its rules grant an empty list".to_string()
         }
