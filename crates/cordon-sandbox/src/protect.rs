@@ -134,6 +134,15 @@ pub const PROTECTED_NAMES: &[&str] = &[
     ".aider.conf.yaml",
     "mise",
     "bunfig.toml",
+    // Editors that run what a project's settings say when it is opened: Helix's language servers,
+    // Neovim's and Vim's exrc files and lazy.nvim's local spec, Emacs's directory variables.
+    ".helix",
+    ".nvim.lua",
+    ".nvimrc",
+    ".exrc",
+    ".lazy.lua",
+    ".dir-locals.el",
+    ".dir-locals-2.el",
 ];
 
 /// How deep below `.git/modules` submodule git directories are sought (names may have slashes).
