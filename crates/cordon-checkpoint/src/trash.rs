@@ -606,12 +606,20 @@ fn check_closed(
         return Ok(());
     }
     // Holding one: walk the directory, never following a symlink nor entering what the search
-    // skips.
+    // skips. A directory that cannot be read cannot be shown to hold none: refused.
+    let shown = |inside: PathBuf| match inside.strip_prefix(pinned.through_fd()) {
+        Ok(rel) => target.join(rel),
+        Err(_) => inside,
+    };
     let mut pending = vec![through];
     while let Some(dir) = pending.pop() {
-        let Ok(children) = fs::read_dir(&dir) else {
-            continue;
-        };
+        let children = fs::read_dir(&dir).map_err(|e| Error::OutsideScope {
+            path: pinned.resolved.clone(),
+            reason: format!(
+                "{} cannot be read to show it holds no credential the sandbox keeps closed ({e})",
+                shown(dir.clone()).display()
+            ),
+        })?;
         for child in children.flatten() {
             let name = child.file_name();
             if child.file_type().is_ok_and(|t| t.is_dir()) {
@@ -619,12 +627,7 @@ fn check_closed(
                     pending.push(child.path());
                 }
             } else if closed.names.is_match(&name) {
-                let inside = child.path();
-                let shown = inside
-                    .strip_prefix(pinned.through_fd())
-                    .map(|rel| target.join(rel))
-                    .unwrap_or(inside);
-                return Err(refuse(&shown));
+                return Err(refuse(&shown(child.path())));
             }
         }
     }

@@ -65,6 +65,12 @@ const SYSTEM_ETC: &[&str] = &[
     "/etc/debian_version",
     "/etc/lsb-release",
     "/etc/rustup",
+    // Everyday tools that fail without their system configuration (red-team round nine: `wget`
+    // exits 4, `file` and `man -w` refuse).
+    "/etc/wgetrc",
+    "/etc/magic",
+    "/etc/magic.mime",
+    "/etc/manpath.config",
     // The TLS trust stores, public certificates only (`/etc/ssl/private` holds the machine's TLS
     // keys): npm reads them at start even when it will not connect.
     "/etc/ssl/certs",
