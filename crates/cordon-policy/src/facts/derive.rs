@@ -198,7 +198,15 @@ pub(crate) fn derive(
         }
     }
     assignments(&mut d, &command.assignments);
-    programs::apply(&mut d, &program, &command_path, &parsed, &flags, command);
+    programs::apply(
+        &mut d,
+        &program,
+        &command_path,
+        &parsed,
+        &flags,
+        command,
+        knowledge,
+    );
     let network =
         d.network || (d.spec.network.unwrap_or(false) && !stays_offline(&d.spec, &d, &flags));
     loopback::judge(&mut d, &program, &command_path, &parsed, command, network);
