@@ -259,3 +259,18 @@ fn database_clients_on_loopback_run_confined_in_hardened_mode() {
         assert_stops_in_both_modes(text);
     }
 }
+
+/// Class: an empty path names no file (the kernel refuses `""` with `ENOENT`), so BSD's `sed -i
+/// '' -e …`, which GNU sed reads as an empty file name, is judged on the files it names: it no
+/// longer counts as a write outside the workspace.
+#[test]
+fn an_empty_path_names_no_file() {
+    assert_modes(
+        "sed -i '' -e 's/v1/v2/' config.yaml",
+        AllowWithCheckpoint,
+        AllowWithCheckpoint,
+    );
+    // Control: the files it does name are judged as before.
+    assert_stops_in_both_modes("sed -i '' -e 's/v1/v2/' ~/.bashrc");
+    assert_modes("sed -i '' -e 's/v1/v2/' ~/.ssh/config", Deny, Deny);
+}
