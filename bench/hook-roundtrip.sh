@@ -24,10 +24,13 @@ PER_ROUND=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 cargo build --release -q -p cordon --bin cordon
-CORDON="$ROOT/target/release/cordon"
 
 mkdir -p "$ROOT/target/bench"
 WORK="$(mktemp -d "$ROOT/target/bench/hook-roundtrip.XXXXXX")"
+# Timed from a fresh copy, as an installed binary is read: the linker's output sits in the page
+# cache in small folios and starts slower (bench/run-overhead.sh says more).
+cp "$ROOT/target/release/cordon" "$WORK/cordon"
+CORDON="$WORK/cordon"
 GATEWAYS=()
 SHM=""
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then SHM="$(mktemp -d /dev/shm/cordon-hook-bench.XXXXXX)"; fi

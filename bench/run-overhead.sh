@@ -32,12 +32,26 @@ RUNS="${1:-300}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 cargo build --release -q -p cordon -p cordon-sandbox --bin cordon --bin cordon-sandbox-run
-BIN="$ROOT/target/release"
 
 # Outside /tmp: csc's bwrap launcher mounts a tmpfs over /tmp, which would hide the cwd.
 mkdir -p "$ROOT/target/bench"
 WORK="$(mktemp -d "$ROOT/target/bench/run-overhead.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+COPIES="$(mktemp -d "$ROOT/target/bench/run-overhead-bin.XXXXXX")"
+trap 'rm -rf "$WORK" "$COPIES"' EXIT
+
+# Every build is timed from a fresh copy (`cp`), this one and each BEFORE alike. A binary the
+# linker has just written sits in the page cache in small folios, and each start of it faults its
+# pages in slowly: the same build measured 0.6 ms slower per run from `target/release` than from
+# a copy (2026-12-07), which is how an installed binary is read. Comparing a linker-written HEAD
+# against copied older builds favoured the older ones.
+fresh_copy() { # fresh_copy DIR: prints a new directory holding copies of DIR's binaries
+  local into
+  into="$(mktemp -d "$COPIES/b.XXXXXX")"
+  cp "$1/cordon" "$into/"
+  if [ -e "$1/cordon-sandbox-run" ]; then cp "$1/cordon-sandbox-run" "$into/"; fi
+  echo "$into"
+}
+BIN="$(fresh_copy "$ROOT/target/release")"
 cat >"$WORK/contract.json" <<JSON
 {"version":"csc.v0.1","contract_id":"bench_true","intent":"bench","actor":{"agent_id":"a","session_id":"s","initiating_user":"u","delegation_scope":"d"},
  "commands":[{"id":"cmd_1","exec":{"argv":["/bin/true"]},"cwd":"$WORK","read_paths":["$WORK/**"],"write_paths":[],"network":"deny",
@@ -126,7 +140,7 @@ head_set() {
     IFS=: read -ra olds <<<"$BEFORE"
     for old in "${olds[@]}"; do
       names+=("BEFORE $(basename "$old"): cordon run hardened signed, $where")
-      commands+=("$(cd "$old" && pwd)/cordon $RUN_ARGS --receipt $dir/head-old-$(basename "$old").json")
+      commands+=("$(fresh_copy "$old")/cordon $RUN_ARGS --receipt $dir/head-old-$(basename "$old").json")
     done
   fi
   head_args=()
@@ -219,7 +233,7 @@ names=(
   "bwrap user+pid+net ns"
 )
 if [[ -n "${BEFORE:-}" ]]; then
-  OLD="$(cd "${BEFORE%%:*}" && pwd)"
+  OLD="$(fresh_copy "${BEFORE%%:*}")"
   cmds+=(
     "$OLD/cordon-sandbox-run -- /bin/true"
     "$OLD/cordon-sandbox-run --hardened -- /bin/true"

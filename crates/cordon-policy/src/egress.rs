@@ -326,7 +326,11 @@ rules:
 "#;
 
     fn judged(text: &str) -> (NativePolicy, Decision) {
-        let loaded = LoadedNativePolicy::parse(POLICY.as_bytes()).unwrap();
+        judged_under(POLICY, text)
+    }
+
+    fn judged_under(policy: &str, text: &str) -> (NativePolicy, Decision) {
+        let loaded = LoadedNativePolicy::parse(policy.as_bytes()).unwrap();
         let session = Session {
             cwd: "/work/ws".into(),
             home: "/home/u".into(),
@@ -567,19 +571,9 @@ rules:
     match: {program: [curl]}
     hosts: ["127.0.0.1:8080"]
 "#;
-        let loaded = LoadedNativePolicy::parse(listed.as_bytes()).unwrap();
-        let session = Session {
-            cwd: "/work/ws".into(),
-            home: "/home/u".into(),
-        };
-        let context = Context {
-            workspace: "/work/ws".into(),
-            home: "/home/u".into(),
-        };
-        let compiled = CompiledPolicy::compile(&loaded, &context).unwrap();
-        let (_, decision) = decide("curl -s http://127.0.0.1:8080/health", &session, &compiled);
+        let (policy, decision) = judged_under(listed, "curl -s http://127.0.0.1:8080/health");
         assert_eq!(
-            network_for_decision(&loaded.policy, &decision),
+            network_for_decision(&policy, &decision),
             NetworkGrant::Hosts(HostList::parse(["127.0.0.1:8080"]).unwrap())
         );
     }
