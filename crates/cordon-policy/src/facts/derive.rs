@@ -73,6 +73,11 @@ impl Derived<'_> {
     /// Judges the file `text` names (relative to the command's cwd) as read or written. Special
     /// files are resolved: `/proc/self/root/x` is `/x`, `/dev/tcp/h/p` is the network.
     pub fn path(&mut self, text: &str, access: Access) {
+        if text.is_empty() {
+            // An empty name reaches no file: the kernel refuses it (`ENOENT`). GNU sed reads
+            // BSD's `sed -i '' -e s/a/b/ f` so, and fails on it without writing.
+            return;
+        }
         let Some(joined) = pathutil::join(self.cwd_known.as_deref(), &self.session.home, text)
         else {
             self.unresolved
@@ -198,7 +203,15 @@ pub(crate) fn derive(
         }
     }
     assignments(&mut d, &command.assignments);
-    programs::apply(&mut d, &program, &command_path, &parsed, &flags, command);
+    programs::apply(
+        &mut d,
+        &program,
+        &command_path,
+        &parsed,
+        &flags,
+        command,
+        knowledge,
+    );
     let network =
         d.network || (d.spec.network.unwrap_or(false) && !stays_offline(&d.spec, &d, &flags));
     loopback::judge(&mut d, &program, &command_path, &parsed, command, network);

@@ -27,6 +27,23 @@ enum Role {
     Client(Client),
     /// It listens, on the addresses its bind options and operands name (none: its default).
     Listener(Listener),
+    /// A database client: its server is named by a host option or a URI, or is its default.
+    Database(Database),
+}
+
+struct Database {
+    /// Options whose value is the server's host name or address.
+    host_options: &'static [&'static str],
+    /// Options whose value may be a connection URI.
+    uri_options: &'static [&'static str],
+    /// Its operands may be a connection URI (psql's `postgresql://…` in place of a database).
+    uri_operands: bool,
+    /// Whether it is judged on loopback when nothing names a server. Never so far: a client
+    /// that names no server aims at the user's own (psql's default Unix socket, redis-cli's
+    /// 127.0.0.1:6379), which is the user's service, not one the text started.
+    loopback_by_default: bool,
+    /// Options that send it elsewhere: a Unix socket, a cluster's redirects.
+    reroutes: &'static [&'static str],
 }
 
 struct Client {
@@ -145,6 +162,20 @@ fn role(program: &str, command_path: &[String], flags: &[String], listens: bool)
             port_shorthand: false,
             reroutes: NC_REROUTES,
         }),
+        "psql" => Role::Database(Database {
+            host_options: &["-h", "--host"],
+            uri_options: &["-d", "--dbname"],
+            uri_operands: true,
+            loopback_by_default: false,
+            reroutes: &[],
+        }),
+        "redis-cli" => Role::Database(Database {
+            host_options: &["-h"],
+            uri_options: &["-u"],
+            uri_operands: false,
+            loopback_by_default: false,
+            reroutes: &["-s", "-c"],
+        }),
         "http.server" => Role::Listener(Listener {
             bind_options: &["-b", "--bind"],
             operands: ListenerOperands::Port,
@@ -214,7 +245,69 @@ fn stays_on_loopback(
     match role {
         Role::Client(client) => client_stays(&client, parsed),
         Role::Listener(listener) => listener_stays(&listener, parsed),
+        Role::Database(database) => database_stays(&database, parsed),
     }
+}
+
+fn database_stays(database: &Database, parsed: &Parsed) -> bool {
+    if given(parsed, database.reroutes) {
+        return false;
+    }
+    let values = |options: &[&str]| -> Vec<&Word> {
+        parsed
+            .values
+            .iter()
+            .filter(|v| options.contains(&v.option.as_str()))
+            .map(|v| &v.value)
+            .collect()
+    };
+    let hosts = values(database.host_options);
+    let mut uris: Vec<&Word> = values(database.uri_options)
+        .into_iter()
+        .filter(|w| names_a_server(&w.text))
+        .collect();
+    if database.uri_operands {
+        uris.extend(parsed.operands.iter().filter(|w| names_a_server(&w.text)));
+    }
+    if hosts.is_empty() && uris.is_empty() {
+        return database.loopback_by_default;
+    }
+    let plain = |w: &&Word| w.is_static && !w.glob;
+    hosts.iter().all(|w| plain(w) && is_loopback_host(&w.text))
+        && uris
+            .iter()
+            .all(|w| plain(w) && database_uri_host(&w.text).is_some_and(|h| is_loopback_host(&h)))
+}
+
+/// Whether a database name or URI option's value names a server: a URI, or a libpq
+/// `key=value` connection string (`host=db dbname=x`), rather than a database's name.
+fn names_a_server(text: &str) -> bool {
+    text.contains("://") || text.contains('=')
+}
+
+/// The host of a PostgreSQL or Redis URI (`postgresql://user:pw@127.0.0.1:5432/db`,
+/// `redis://localhost:6379/0`). `None` for a connection string, another scheme, several hosts,
+/// or query parameters (libpq's `?host=` overrides the host the URI names).
+fn database_uri_host(text: &str) -> Option<String> {
+    let (scheme, rest) = text.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if !matches!(
+        scheme.as_str(),
+        "postgres" | "postgresql" | "redis" | "rediss"
+    ) || rest.contains(['?', '#', ','])
+    {
+        return None;
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.contains('\\') || authority.matches('@').count() > 1 {
+        return None;
+    }
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = split_host_port(host_port)?;
+    if port.is_some_and(|p| !is_port(p)) {
+        return None;
+    }
+    Some(host.to_ascii_lowercase())
 }
 
 fn given(parsed: &Parsed, options: &[&str]) -> bool {
@@ -247,7 +340,7 @@ fn client_stays(client: &Client, parsed: &Parsed) -> bool {
     !destinations.is_empty()
         && destinations.iter().all(|w| {
             w.is_static
-                && !w.glob
+                && (!w.glob || globs_only_in_the_path(&w.text))
                 && destination_host(&w.text, client.port_shorthand)
                     .is_some_and(|h| is_loopback_host(&h))
         })
@@ -274,6 +367,22 @@ fn listener_stays(listener: &Listener, parsed: &Parsed) -> bool {
             .all(|w| w.is_static && is_port(&w.text)),
         ListenerOperands::Address => parsed.operands.iter().all(bound_here),
     }
+}
+
+/// Whether every glob character of an unquoted destination comes after the `/` that ends its
+/// host (`http://localhost:4000/graphql?query=x`, as agents write it): the shell can only
+/// replace such a word with names of files under `http:/localhost:4000/`, which name the same
+/// host, so the host the client reaches is the one written. A glob before that slash
+/// (`http://localhost?x`, `http://127.0.0.[1]`) could become another host and is judged as one.
+fn globs_only_in_the_path(text: &str) -> bool {
+    let Some(first_glob) = text.find(['*', '?', '[']) else {
+        return true;
+    };
+    let host_starts = text.find("://").map_or(0, |i| i + 3);
+    first_glob > host_starts
+        && text[host_starts..]
+            .find('/')
+            .is_some_and(|slash| host_starts + slash < first_glob)
 }
 
 /// An HTTP method as httpie takes it before the URL.
@@ -380,6 +489,28 @@ pub fn is_loopback_host(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_glob_counts_only_after_the_slash_that_ends_the_host() {
+        for url in [
+            "http://localhost:4000/graphql?query=%7B__typename%7D",
+            "localhost:8080/api/*",
+            "http://127.0.0.1/a[12].json",
+        ] {
+            assert!(globs_only_in_the_path(url), "{url}");
+        }
+        // Controls: a glob the shell could turn into another host.
+        for url in [
+            "http://localhost?x",
+            "http://127.0.0.[1]/",
+            "http://local*/x",
+            "ht?p://localhost/",
+            "localhost?",
+            "*/x",
+        ] {
+            assert!(!globs_only_in_the_path(url), "{url}");
+        }
+    }
 
     #[test]
     fn only_the_plain_forms_are_loopback() {

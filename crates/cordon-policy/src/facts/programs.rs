@@ -7,7 +7,7 @@ use super::derive::Derived;
 use super::environment::{self, Assignment};
 use super::options::Parsed;
 use super::program_text::{self, Effects};
-use crate::knowledge::ProgramLanguage;
+use crate::knowledge::{CommandSpec, Knowledge, ProgramLanguage};
 use crate::shell::{pathutil, Access, SimpleCommand, Stdin, Word};
 use cordon_core::EffectType;
 
@@ -62,6 +62,7 @@ pub(super) fn apply(
     parsed: &Parsed,
     flags: &[String],
     command: &SimpleCommand,
+    knowledge: &Knowledge,
 ) {
     match program {
         "tar" => tar(d, parsed, flags),
@@ -95,7 +96,7 @@ pub(super) fn apply(
         }
         "fuser" if has(flags, &["-k", "--kill"]) => d.tag("signals_processes"),
         "git" => git(d, command_path, parsed, flags),
-        "npx" | "uvx" => package_runner(d, parsed, flags),
+        "npx" | "uvx" | "bunx" => package_runner(d, parsed, flags, knowledge),
         "php" if !values(parsed, &["-S"]).is_empty() => {
             // `php -S addr:port` serves the document root's PHP files: it listens, and runs
             // code cordon does not read.
@@ -104,7 +105,7 @@ pub(super) fn apply(
             d.tag(super::derive::RUNS_UNSEEN_CODE);
         }
         "npm" if command_path.get(1).is_some_and(|s| s == "exec" || s == "x") => {
-            package_runner(d, parsed, flags)
+            package_runner(d, parsed, flags, knowledge)
         }
         "npm" | "yarn" | "pnpm" | "bun"
             if command_path.get(1).is_some_and(|s| s == "init") && !parsed.operands.is_empty() =>
@@ -117,6 +118,9 @@ pub(super) fn apply(
     }
     if writes_beside_operands(program, flags) {
         writes_beside(d, parsed);
+    }
+    if reads_trees(program, flags) {
+        home_tree_reads(d);
     }
     if d.spec
         .inline_code_flags
@@ -253,7 +257,7 @@ fn apply_effects(d: &mut Derived, effects: Effects) {
 /// initializer `create-*`, which exists to be fetched), the command is tagged
 /// `fetches_if_missing` and its effect is local: its network use is a fallback, which an envelope
 /// with no network turns into an error. It still uses the network as far as the facts say.
-fn package_runner(d: &mut Derived, parsed: &Parsed, flags: &[String]) {
+fn package_runner(d: &mut Derived, parsed: &Parsed, flags: &[String], knowledge: &Knowledge) {
     let fetch_asked = has(flags, &["-y", "--yes"])
         || !values(parsed, &["-p", "--package", "--from", "--with"]).is_empty();
     let Some(package) = parsed.operands.first() else {
@@ -261,9 +265,82 @@ fn package_runner(d: &mut Derived, parsed: &Parsed, flags: &[String]) {
     };
     let unscoped = package.text.strip_prefix('@').unwrap_or(&package.text);
     let names_a_source = unscoped.contains(['@', ':', '=']) || package.text.starts_with("create-");
-    if !fetch_asked && package.is_static && !package.text.is_empty() && !names_a_source {
+    if !fetch_asked
+        && package.is_static
+        && !package.text.is_empty()
+        && !names_a_source
+        && !known_package_reaches_out(knowledge, &parsed.operands)
+    {
         d.spec.to_mut().effect = Some(EffectType::TransformLocal);
         d.tag(FETCHES_IF_MISSING);
+    }
+}
+
+/// Whether the package is a program cordon knows that, with the arguments it is given, uses the
+/// network or publishes, deploys or touches secrets (`npx playwright install`, `npx vercel
+/// --prod`, `npx changeset publish`, `bunx degit user/repo`). Then the runner keeps its fetch
+/// effect and asks as the program itself would: what it fetches or publishes is the point of
+/// the command, not a package that happens to be missing.
+fn known_package_reaches_out(knowledge: &Knowledge, operands: &[Word]) -> bool {
+    let Some((package, arguments)) = operands.split_first() else {
+        return false;
+    };
+    let Some(entry) = knowledge.get(&package.text) else {
+        return false;
+    };
+    let mut spec: CommandSpec = entry.clone();
+    for word in arguments.iter().take_while(|w| w.is_static) {
+        let Some(sub) = spec.subcommands.get(&word.text).cloned() else {
+            break;
+        };
+        spec = spec.refined_by(&sub);
+        spec.subcommands = sub.subcommands;
+    }
+    spec.network == Some(true)
+        || matches!(
+            spec.effect,
+            Some(EffectType::FetchExternal | EffectType::Deploy | EffectType::TouchSecrets)
+        )
+        || spec.tags.iter().any(|t| t == "publish")
+}
+
+/// Whether the command reads every file under the directories it is given: a recursive search
+/// (`grep -r`, `rg`, `ag`), a recursive copy (`cp -r`, `rsync -a`, `scp -r`) or an archive it
+/// creates (`tar c`, `zip -r`). Listings (`ls -R`, `find`, `tree`, `du`) read names only.
+fn reads_trees(program: &str, flags: &[String]) -> bool {
+    match program {
+        "grep" | "egrep" | "fgrep" => has(
+            flags,
+            &["-r", "-R", "--recursive", "--dereference-recursive"],
+        ),
+        "rg" | "ag" => true,
+        "cp" => has(flags, &["-r", "-R", "--recursive", "-a", "--archive"]),
+        "rsync" => has(flags, &["-r", "--recursive", "-a", "--archive"]),
+        "scp" => has(flags, &["-r"]),
+        "tar" => has(
+            flags,
+            &["-c", "--create", "-r", "--append", "-u", "--update"],
+        ),
+        "zip" => has(flags, &["-r", "--recurse-paths"]),
+        _ => false,
+    }
+}
+
+/// A tree read of the home directory or of a directory above it (`grep -r AKIA ~`, `rg key /`,
+/// `cp -r ~ backup`, `tar czf h.tgz ~`) reads the credentials kept there (`~/.ssh`, `~/.aws`),
+/// although the path it names is none of them. In local mode nothing keeps them out, so the
+/// command cannot be judged; a hardened run's envelope never grants credentials, so there the
+/// kernel confines it.
+fn home_tree_reads(d: &mut Derived) {
+    let home = pathutil::normalize_absolute(&d.session.home);
+    let holds_home = |read: &String| {
+        *read == home || home.starts_with(&format!("{}/", read.trim_end_matches('/')))
+    };
+    let above_home: Vec<String> = d.reads.iter().filter(|r| holds_home(r)).cloned().collect();
+    for read in above_home {
+        d.unresolved.push(format!(
+            "reading `{read}` recursively reads the credentials kept under the home directory"
+        ));
     }
 }
 
