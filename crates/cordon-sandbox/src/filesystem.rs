@@ -71,6 +71,16 @@ const SYSTEM_ETC: &[&str] = &[
     "/etc/magic",
     "/etc/magic.mime",
     "/etc/manpath.config",
+    // The JDK's security and logging configuration (Debian links `$JAVA_HOME/conf` here: without
+    // it every `MessageDigest` or `SecureRandom` fails with "Error loading java.security file",
+    // so javac, Maven and Gradle builds did), and Maven's own.
+    "/etc/java",
+    "/etc/java-8-openjdk",
+    "/etc/java-11-openjdk",
+    "/etc/java-17-openjdk",
+    "/etc/java-21-openjdk",
+    "/etc/java-25-openjdk",
+    "/etc/maven",
     // The TLS trust stores, public certificates only (`/etc/ssl/private` holds the machine's TLS
     // keys): npm reads them at start even when it will not connect.
     "/etc/ssl/certs",

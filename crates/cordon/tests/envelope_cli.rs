@@ -682,11 +682,18 @@ fn all_run(e: &Everyday, policy: Option<&Path>, cases: &[(&str, &str)]) {
 fn everyday_work_runs_hardened_under_the_default_pack() {
     let Some(e) = everyday() else { return };
     for tool in [
-        "sed", "gzip", "zip", "unzip", "tar", "make", "git", "npm", "node", "cargo", "pytest", "go",
+        "sed", "gzip", "zip", "unzip", "tar", "make", "git", "npm", "node", "cargo", "pytest",
+        "go", "javac", "java",
     ] {
         require(tool);
     }
     e.write("f", "alpha\n");
+    // The JDK reads its security configuration from `/etc` on Debian (`$JAVA_HOME/conf` links
+    // there): a digest failed with "Error loading java.security file" until the envelope read it.
+    e.write(
+        "H.java",
+        "public class H { public static void main(String[] a) throws Exception {\n  System.out.println(java.security.MessageDigest.getInstance(\"SHA-256\").digest(new byte[1]).length);\n}}\n",
+    );
     e.write("a", "new\n");
     e.write("b", "old\n");
     e.write("Makefile", "all:\n\t@echo made > made.txt\n");
@@ -739,6 +746,7 @@ fn everyday_work_runs_hardened_under_the_default_pack() {
             ("npm test --silent", "tests 2\n"),
             ("pytest -q -p no:cacheprovider test_two.py | tail -1 | cut -c1-8", "1 passed\n"),
             ("go test ./... | cut -c1-20", "ok  \texample.com/two\n"),
+            ("javac -d jout H.java && java -cp jout H", "32\n"),
             (
                 "cd tiny && cargo build --offline -q && cargo test --offline -q 2>&1 | grep -c '1 passed'",
                 "1\n",
