@@ -42,6 +42,8 @@ pub(crate) mod applied {
     /// The command's network namespace is its own and its `lo` is up: its private loopback, so
     /// it got the seccomp filter that allows IP sockets there (`ChildSetup::loopback_seccomp`).
     pub const LOOPBACK: u32 = 1 << 17;
+    /// The command has a `/dev/shm` of its own (`ChildSetup::private_shm`).
+    pub const PRIVATE_SHM: u32 = 1 << 18;
 }
 
 /// Declares [`Step`], numbered from 1 in the order given, with [`Step::ALL`] listing every step
@@ -84,6 +86,7 @@ steps!(
     ProtectMount,
     JoinNetwork,
     JoinLayers,
+    PrivateShm,
 );
 
 impl Step {
@@ -121,6 +124,7 @@ impl Step {
             }
             Step::JoinNetwork => "joining the egress proxy's network namespace",
             Step::JoinLayers => "joining the mount namespace of the run's cache layers",
+            Step::PrivateShm => "mounting the command's own /dev/shm",
         }
     }
 }
@@ -155,6 +159,23 @@ pub(crate) struct Layers {
     pub userns: Option<std::os::fd::RawFd>,
     pub mntns: std::os::fd::RawFd,
 }
+
+/// A `/dev/shm` of the command's own: the Landlock ruleset to grant it in (another descriptor of
+/// `ChildSetup::landlock`'s), with these rights.
+pub(crate) struct PrivateShm {
+    pub ruleset: OwnedFd,
+    pub access: u64,
+}
+
+/// `struct landlock_path_beneath_attr` (packed, as the kernel declares it).
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+/// `LANDLOCK_RULE_PATH_BENEATH`.
+const RULE_PATH_BENEATH: libc::c_int = 1;
 
 /// Protected paths inside writable roots, mounted in a private mount namespace (`protect.rs`).
 pub(crate) struct Protect {
@@ -193,6 +214,9 @@ pub(crate) struct ChildSetup {
     pub brokers_writes: bool,
     /// Hardened mode with protected paths present; failure is fatal (fail closed).
     pub protect: Option<Protect>,
+    /// Mount a tmpfs of the command's own over `/dev/shm` and let the command write it; failure
+    /// is fatal.
+    pub private_shm: Option<PrivateShm>,
     /// Hardened mode with cache layers mounted; failure to join is fatal.
     pub layers: Option<Layers>,
 }
@@ -248,6 +272,7 @@ impl ChildSetup {
             done |= self.apply_namespaces()?;
             done |= self.join_layers()?;
             done |= self.apply_protection(done & applied::USERNS != 0)?;
+            done |= self.mount_private_shm(done & applied::MOUNTNS != 0)?;
             for &(resource, soft, hard) in &self.rlimits {
                 let lim = libc::rlimit {
                     rlim_cur: soft,
@@ -480,6 +505,59 @@ impl ChildSetup {
         Ok(done | applied::PROTECTED)
     }
 
+    /// Mounts an empty tmpfs over `/dev/shm`, in a mount namespace of this command's own: the one
+    /// the protection made, or a new one (never the cache layers' namespace, which the run's
+    /// commands share).
+    fn mount_private_shm(&mut self, in_own_mountns: bool) -> io::Result<u32> {
+        let Some(shm) = &self.private_shm else {
+            return Ok(0);
+        };
+        let (ruleset, access) = (shm.ruleset.as_raw_fd(), shm.access);
+        let mut done = 0;
+        if !in_own_mountns {
+            if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).is_err() {
+                return self.fail(Step::MountNamespace).map(|()| 0);
+            }
+            done |= applied::MOUNTNS;
+        }
+        if crate::protect::mount_private_shm().is_err() {
+            return self.fail(Step::PrivateShm).map(|()| 0);
+        }
+        // Granted now, on the new mount's own root: a rule on `/dev/shm` made before the mount
+        // would be on the directory it covers, which Landlock does not look through.
+        // SAFETY: open with a NUL-terminated path; returns an fd or -1.
+        let dir = unsafe {
+            libc::open(
+                c"/dev/shm".as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if dir < 0 {
+            return self.fail(Step::PrivateShm).map(|()| 0);
+        }
+        let rule = PathBeneathAttr {
+            allowed_access: access,
+            parent_fd: dir,
+        };
+        // SAFETY: landlock_add_rule reads one packed attribute from our stack; `dir` is the fd
+        // opened above, closed right after.
+        let added = unsafe {
+            let rc = libc::syscall(
+                libc::SYS_landlock_add_rule,
+                ruleset,
+                RULE_PATH_BENEATH,
+                std::ptr::addr_of!(rule),
+                0,
+            );
+            libc::close(dir);
+            rc == 0
+        };
+        if !added {
+            return self.fail(Step::PrivateShm).map(|()| 0);
+        }
+        Ok(done | applied::PRIVATE_SHM)
+    }
+
     fn drop_capabilities(&mut self) -> io::Result<u32> {
         let mut done = 0;
         if self.may_drop_bounding {
@@ -646,12 +724,14 @@ mod tests {
 
     #[test]
     fn every_step_round_trips() {
-        for v in 1..=20u8 {
+        let last = u8::try_from(Step::ALL.len()).unwrap();
+        assert_eq!(last, 21, "a step was added or removed: update this count");
+        for v in 1..=last {
             let step = Step::from_u8(v).unwrap();
             assert_eq!(step as u8, v);
             assert!(!step.describe().is_empty());
         }
         assert_eq!(Step::from_u8(0), None);
-        assert_eq!(Step::from_u8(21), None);
+        assert_eq!(Step::from_u8(last + 1), None);
     }
 }

@@ -72,6 +72,11 @@ pub struct Envelope {
     pub search_memory: Option<PathBuf>,
     /// What the builder left out, and why (an absent cache, a toolchain inside a never path).
     pub notes: Vec<String>,
+    /// A workspace's commands get a `/dev/shm` of their own (a tmpfs in their mount namespace,
+    /// where cordon can make one): POSIX semaphores and shared memory (`sem_open`, Python's
+    /// `multiprocessing`) work without reaching the host's. Set for a workspace envelope; a CSC
+    /// profile names its paths and gets none.
+    pub private_shm: bool,
 }
 
 /// Builds the [`Envelope`] for a workspace from the policy's inputs. Every path must be
@@ -231,6 +236,7 @@ impl EnvelopeBuilder {
         }
         name_matcher(&self.never_names)?;
         let mut envelope = Envelope {
+            private_shm: self.workspace.is_some(),
             write,
             never,
             never_names: self.never_names.clone(),

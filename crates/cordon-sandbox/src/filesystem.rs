@@ -138,6 +138,9 @@ pub(crate) struct FsPlan {
     /// The caches to cover with the workspace's layers (`layers.rs`), resolved: the ruleset
     /// grants each one read-only, and the layer over it is granted when it is mounted.
     pub layered: Vec<PathBuf>,
+    /// The rights a writable root gets, as the kernel's bit mask: what the child grants the
+    /// `/dev/shm` it mounts (a rule on a path the mount covers does not reach the mount).
+    pub write_access: u64,
 }
 
 /// What the ruleset is built from.
@@ -268,6 +271,7 @@ pub(crate) fn build(kernel_abi: u8, request: &FsRequest<'_>) -> Result<FsPlan, E
         stand_ins: planned.stand_ins,
         convenience_stand_ins: planned.convenience_stand_ins,
         layered: planned.layered,
+        write_access: handled_fs.bits(),
     })
 }
 

@@ -909,6 +909,26 @@ fn read_only_flags(path: &CStr) -> Result<MsFlags, Error> {
 
 /// Runs in the forked child, already in its own mount namespace. Must not allocate: every path is
 /// a prepared `CString`, and nix passes a `&CStr` straight to the syscall.
+/// Mounts an empty tmpfs over `/dev/shm` in the calling process's mount namespace, made private
+/// first so that nothing propagates back. Allocates nothing: it runs in the child.
+pub(crate) fn mount_private_shm() -> nix::Result<()> {
+    const NONE: Option<&CStr> = None;
+    mount(
+        NONE,
+        c"/",
+        NONE,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        NONE,
+    )?;
+    mount(
+        Some(c"tmpfs"),
+        c"/dev/shm",
+        Some(c"tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some(c"mode=1777"),
+    )
+}
+
 pub(crate) fn apply(targets: &[Target]) -> nix::Result<()> {
     const NONE: Option<&CStr> = None;
     // Nothing done here may propagate back to the supervisor's namespace.

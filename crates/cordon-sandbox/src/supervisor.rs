@@ -435,6 +435,8 @@ struct Prepared {
     confined: u32,
     /// How many commands ran with a private loopback (`applied::LOOPBACK`).
     with_loopback: u32,
+    /// Each command mounts a `/dev/shm` of its own (`Envelope::private_shm`).
+    private_shm: bool,
     env: EnvReport,
     cgroup: CgroupReport,
     /// The first command's cgroup, created while choosing the tree-kill strategy.
@@ -488,6 +490,10 @@ impl Prepared {
             (Network::Proxied(_), Some(e)) => (TcpGrant::ConnectTo(e.port()), Sockets::UnixAndTcp),
             _ => (TcpGrant::Unrestricted, Sockets::Any),
         };
+        // A workspace's own `/dev/shm` needs a mount namespace the child can always make: with
+        // `CAP_SYS_ADMIN` only (a user namespace may be refused, and `/dev/shm` must never be
+        // granted without the private mount over it).
+        let private_shm = hardened && confinement.envelope.private_shm && has_sys_admin;
         let (fs, filters) = if hardened {
             let fs = filesystem::build(
                 kernel::landlock_abi(),
@@ -662,6 +668,7 @@ impl Prepared {
             observed: u32::MAX,
             confined: 0,
             with_loopback: 0,
+            private_shm,
             env: EnvReport {
                 policy: "built from nothing: PATH plus allowed names; loader, shell, interpreter and git injection names always dropped".into(),
                 ..EnvReport::default()
@@ -816,6 +823,22 @@ impl Prepared {
                 _ => None,
             },
             brokers_writes: matches!(self.broker, BrokerPlan::On(_)),
+            private_shm: match (&self.fs, self.private_shm) {
+                (Some(fs), true) => {
+                    // Another descriptor of the same ruleset: the child adds its `/dev/shm`'s
+                    // rule through it before it restricts itself.
+                    let ruleset = fs
+                        .ruleset
+                        .try_clone()
+                        .map_err(|e| Error::io("duplicating the Landlock ruleset fd", e))?;
+                    let fd: Option<OwnedFd> = ruleset.into();
+                    fd.map(|ruleset| child::PrivateShm {
+                        ruleset,
+                        access: fs.write_access,
+                    })
+                }
+                _ => None,
+            },
             protect: match &self.protect {
                 Some(p) if !p.targets.is_empty() => Some(child::Protect {
                     targets: p.targets.clone(),

@@ -378,3 +378,62 @@ fn a_later_command_naming_what_an_earlier_one_removed_still_runs() {
         "{err}"
     );
 }
+
+/// Python's `multiprocessing` (a semaphore from `sem_open`, which lives in `/dev/shm`) works in
+/// a workspace's commands, on a `/dev/shm` of the command's own: it sees nothing of the host's,
+/// and leaves nothing there. Control: a CSC profile's envelope (no workspace) gets no `/dev/shm`
+/// at all, and the same write is refused.
+#[test]
+fn multiprocessing_works_on_a_shared_memory_of_the_commands_own() {
+    if landlock_missing() {
+        return;
+    }
+    require("python3");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        skip!(
+            "root",
+            "a private /dev/shm needs CAP_SYS_ADMIN; without it /dev/shm stays closed"
+        );
+        return;
+    }
+    let (_t, ws) = workspace();
+    let host_marker =
+        std::path::Path::new("/dev/shm").join(format!("cordon-test-host-{}", std::process::id()));
+    std::fs::write(&host_marker, "host\n").unwrap();
+    let left = format!("cordon-test-left-{}", std::process::id());
+    let (code, out) = bash(
+        &ws,
+        &format!(
+            "python3 -c 'import multiprocessing as m; p = m.Pool(2); print(sum(p.map(abs, [1, -2]))); p.close()'
+            ls /dev/shm | grep -c cordon-test-host || true
+            echo mine > /dev/shm/{left} && cat /dev/shm/{left}"
+        ),
+    );
+    std::fs::remove_file(&host_marker).unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "3\n0\nmine\n");
+    assert!(
+        !std::path::Path::new("/dev/shm").join(&left).exists(),
+        "the command's file reached the host's /dev/shm"
+    );
+    // Control: the same envelope without a workspace (as a CSC profile has) grants no /dev/shm.
+    let plan = Plan {
+        commands: vec![PlannedCommand::new(
+            "c",
+            ["/bin/bash", "-c", &format!("echo x > /dev/shm/{left}")],
+            &ws,
+        )],
+    };
+    let mut profile = envelope(&ws);
+    profile.private_shm = false;
+    let report = run(&plan, &Confinement::within(profile), &quiet()).unwrap();
+    let c = &report.commands[0];
+    assert_ne!(c.exit_code, 0);
+    assert!(
+        String::from_utf8_lossy(&c.stderr.captured).contains("Permission denied"),
+        "{}",
+        String::from_utf8_lossy(&c.stderr.captured)
+    );
+    assert!(!std::path::Path::new("/dev/shm").join(&left).exists());
+}

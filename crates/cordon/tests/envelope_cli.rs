@@ -741,6 +741,11 @@ fn everyday_work_runs_hardened_under_the_default_pack() {
             ("tar xzf t.tgz -C unz", ""),
             // What the envelope bounds runs unattended under the default pack (issue 15 part 3).
             ("python3 -c 'print(6 * 7)'", "42\n"),
+            // A semaphore in the command's own /dev/shm (sem_open).
+            (
+                "python3 -c 'import multiprocessing as m; p = m.Pool(2); print(sum(p.map(abs, [1, -2]))); p.close()'",
+                "3\n",
+            ),
             ("node -e 'console.log(6 * 7)'", "42\n"),
             ("find . -name f -maxdepth 1 | xargs grep -c beta", "1\n"),
             ("npm test --silent", "tests 2\n"),
