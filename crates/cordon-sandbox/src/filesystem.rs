@@ -71,6 +71,11 @@ const SYSTEM_ETC: &[&str] = &[
     "/etc/magic",
     "/etc/magic.mime",
     "/etc/manpath.config",
+    // What a login shell reads first: Codex runs every command as `bash -lc`, which printed
+    // "bash: /etc/profile: Permission denied" each time. It sources `/etc/profile.d/*.sh` only
+    // where readable (`[ -r ]`), and that directory stays closed: sites put proxy credentials
+    // there.
+    "/etc/profile",
     // The JDK's security and logging configuration (Debian links `$JAVA_HOME/conf` here: without
     // it every `MessageDigest` or `SecureRandom` fails with "Error loading java.security file",
     // so javac, Maven and Gradle builds did), and Maven's own.

@@ -741,6 +741,9 @@ fn everyday_work_runs_hardened_under_the_default_pack() {
             ("tar xzf t.tgz -C unz", ""),
             // What the envelope bounds runs unattended under the default pack (issue 15 part 3).
             ("python3 -c 'print(6 * 7)'", "42\n"),
+            // A login shell, as Codex runs every command, reads `/etc/profile` (what the
+            // user's own `~/.profile` then reaches for is this machine's business).
+            ("bash -lc 'echo login' 2>&1 | grep -c /etc/profile || true", "0\n"),
             // A semaphore in the command's own /dev/shm (sem_open).
             (
                 "python3 -c 'import multiprocessing as m; p = m.Pool(2); print(sum(p.map(abs, [1, -2]))); p.close()'",
