@@ -108,6 +108,11 @@ impl NameGlobs {
         let name = name.as_ref();
         self.0.iter().any(|g| g.is_match(name))
     }
+
+    /// No globs: nothing matches.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 #[cfg(test)]
