@@ -7,36 +7,12 @@
 
 mod labelled_corpus;
 
+use cordon_core::Outcome::{Allow, AllowWithCheckpoint, Ask, Deny};
+use labelled_corpus::assert_modes;
+
 #[test]
 fn real_agent_work_rarely_stops_in_hardened_mode() {
-    let cases = labelled_corpus::load("trajectory-corpus.yaml");
-    assert!(
-        cases.len() >= 500,
-        "the corpus has only {} lines",
-        cases.len()
-    );
-    let tally = labelled_corpus::run(&cases, &labelled_corpus::default_pack());
-    tally.print("trajectory-corpus.yaml");
-    assert!(tally.failures.is_empty(), "{}", tally.failures.join("\n"));
-    assert!(
-        tally.hardened_rate() <= 3.0,
-        "{:.1}% of everyday lines stop in hardened mode",
-        tally.hardened_rate()
-    );
-}
-
-use cordon_core::Outcome::{self, Allow, AllowWithCheckpoint, Ask, Deny};
-
-#[track_caller]
-fn assert_modes(text: &str, local: Outcome, hardened: Outcome) {
-    let pack = labelled_corpus::default_pack();
-    let (got_local, local_why) = labelled_corpus::decide_local(text, &pack);
-    let (got_hardened, hardened_why) = labelled_corpus::decide_hardened(text, &pack);
-    assert_eq!(
-        (got_local, got_hardened),
-        (local, hardened),
-        "{text:?}: local {local_why} / hardened {hardened_why}"
-    );
+    labelled_corpus::check("trajectory-corpus.yaml", 500);
 }
 
 /// Class: a package runner given a plain package name runs what the workspace (or a cache)

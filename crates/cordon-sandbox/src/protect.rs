@@ -907,19 +907,10 @@ fn read_only_flags(path: &CStr) -> Result<MsFlags, Error> {
     Ok(flags)
 }
 
-/// Runs in the forked child, already in its own mount namespace. Must not allocate: every path is
-/// a prepared `CString`, and nix passes a `&CStr` straight to the syscall.
 /// Mounts an empty tmpfs over `/dev/shm` in the calling process's mount namespace, made private
 /// first so that nothing propagates back. Allocates nothing: it runs in the child.
 pub(crate) fn mount_private_shm() -> nix::Result<()> {
-    const NONE: Option<&CStr> = None;
-    mount(
-        NONE,
-        c"/",
-        NONE,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        NONE,
-    )?;
+    make_private()?;
     mount(
         Some(c"tmpfs"),
         c"/dev/shm",
@@ -929,16 +920,23 @@ pub(crate) fn mount_private_shm() -> nix::Result<()> {
     )
 }
 
+/// Makes every mount of the calling process's (new) mount namespace private, so that nothing
+/// mounted in it propagates back to the supervisor's.
+fn make_private() -> nix::Result<()> {
+    mount(
+        None::<&CStr>,
+        c"/",
+        None::<&CStr>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&CStr>,
+    )
+}
+
+/// Runs in the forked child, already in its own mount namespace. Must not allocate: every path is
+/// a prepared `CString`, and nix passes a `&CStr` straight to the syscall.
 pub(crate) fn apply(targets: &[Target]) -> nix::Result<()> {
     const NONE: Option<&CStr> = None;
-    // Nothing done here may propagate back to the supervisor's namespace.
-    mount(
-        NONE,
-        c"/",
-        NONE,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        NONE,
-    )?;
+    make_private()?;
     for target in targets {
         let path = target.path.as_c_str();
         let source = target.source.as_deref().unwrap_or(path);

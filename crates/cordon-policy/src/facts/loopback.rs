@@ -16,6 +16,7 @@
 
 use super::derive::Derived;
 use super::options::Parsed;
+use super::programs::values;
 use crate::shell::{SimpleCommand, Word};
 
 /// The tag of a command whose network use stays on loopback.
@@ -253,16 +254,8 @@ fn database_stays(database: &Database, parsed: &Parsed) -> bool {
     if given(parsed, database.reroutes) {
         return false;
     }
-    let values = |options: &[&str]| -> Vec<&Word> {
-        parsed
-            .values
-            .iter()
-            .filter(|v| options.contains(&v.option.as_str()))
-            .map(|v| &v.value)
-            .collect()
-    };
-    let hosts = values(database.host_options);
-    let mut uris: Vec<&Word> = values(database.uri_options)
+    let hosts = values(parsed, database.host_options);
+    let mut uris: Vec<&Word> = values(parsed, database.uri_options)
         .into_iter()
         .filter(|w| names_a_server(&w.text))
         .collect();

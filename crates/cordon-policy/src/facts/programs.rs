@@ -45,7 +45,8 @@ fn has(flags: &[String], any: &[&str]) -> bool {
     flags.iter().any(|f| any.contains(&f.as_str()))
 }
 
-fn values<'p>(parsed: &'p Parsed, options: &[&str]) -> Vec<&'p Word> {
+/// The values `parsed` holds for any of `options`, in order.
+pub(super) fn values<'p>(parsed: &'p Parsed, options: &[&str]) -> Vec<&'p Word> {
     parsed
         .values
         .iter()

@@ -1,4 +1,5 @@
-//! The harness shared by the labelled corpora (`corpus.rs`, `trajectory_corpus.rs`): each line is
+//! The harness shared by the labelled corpora (`corpus.rs`, `trajectory_corpus.rs`,
+//! `stack_corpus.rs`): each line is
 //! decided under the default pack in local and in hardened mode, and sorted by its label.
 //!
 //! Hardened mode is judged as the binary judges it (`egress::judge_confined`): a text that uses
@@ -182,4 +183,52 @@ pub fn run(cases: &[Case], pack: &Pack) -> Tally {
         }
     }
     tally
+}
+
+/// Runs the corpus `tests/data/<file>` (at least `min_lines` lines) under the default pack and
+/// prints its figures: every line keeps its label, and at most 3% of the everyday lines stop in
+/// hardened mode.
+pub fn check(file: &str, min_lines: usize) -> Tally {
+    let cases = load(file);
+    assert!(
+        cases.len() >= min_lines,
+        "the corpus has only {} lines",
+        cases.len()
+    );
+    let tally = run(&cases, &default_pack());
+    tally.print(file);
+    assert!(tally.failures.is_empty(), "{}", tally.failures.join("\n"));
+    assert!(
+        tally.hardened_rate() <= 3.0,
+        "{:.1}% of everyday lines stop in hardened mode",
+        tally.hardened_rate()
+    );
+    tally
+}
+
+/// `text`'s outcomes in local and in hardened mode are these (a class test of a corpus).
+#[allow(dead_code)] // not every corpus has class tests
+#[track_caller]
+pub fn assert_modes(text: &str, local: Outcome, hardened: Outcome) {
+    let pack = default_pack();
+    let (got_local, local_why) = decide_local(text, &pack);
+    let (got_hardened, hardened_why) = decide_hardened(text, &pack);
+    assert_eq!(
+        (got_local, got_hardened),
+        (local, hardened),
+        "{text:?}: local {local_why} / hardened {hardened_why}"
+    );
+}
+
+/// `text` asks or is denied in both modes.
+#[allow(dead_code)] // not every corpus has class tests
+#[track_caller]
+pub fn assert_stops_in_both_modes(text: &str) {
+    let pack = default_pack();
+    for (mode, (outcome, why)) in [
+        ("local", decide_local(text, &pack)),
+        ("hardened", decide_hardened(text, &pack)),
+    ] {
+        assert!(stops(outcome), "{text:?} runs in {mode} mode: {why}");
+    }
 }
