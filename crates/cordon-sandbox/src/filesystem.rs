@@ -161,6 +161,10 @@ pub(crate) struct FsRequest<'a> {
     /// failing).
     pub stand_in: &'a Path,
     pub tcp: TcpGrant,
+    /// The command may reach a host (the network is allowed or proxied): the resolver's
+    /// configuration is read. A denied network's private loopback needs none, though its TCP is
+    /// not Landlock's to restrict.
+    pub resolves: bool,
 }
 
 pub(crate) fn abi_from(v: u8) -> ABI {
@@ -320,10 +324,10 @@ impl Planner<'_> {
 
     /// System paths are optional (a distro may lack /lib32); the report lists what was granted.
     fn system(&mut self) -> Result<(), Error> {
-        let network: &[&str] = if self.request.tcp == TcpGrant::Nothing {
-            &[]
-        } else {
+        let network: &[&str] = if self.request.resolves {
             NETWORK_ETC
+        } else {
+            &[]
         };
         for p in SYSTEM_DIRS
             .iter()
@@ -582,6 +586,7 @@ mod tests {
             } else {
                 TcpGrant::Unrestricted
             },
+            resolves: !deny_network,
         }
     }
 
@@ -623,6 +628,15 @@ mod tests {
                 .any(|p| p == Path::new("/etc/resolv.conf")),
             "the resolver only with network"
         );
+        // A hardened denied network leaves TCP to its private loopback, and still no resolver.
+        let mut private_loopback = request(&e, &[], &[], t.path(), true);
+        private_loopback.tcp = TcpGrant::Unrestricted;
+        let plan_lo = build(abi, &private_loopback).unwrap();
+        assert!(!plan_lo
+            .report
+            .read_paths
+            .iter()
+            .any(|p| p == Path::new("/etc/resolv.conf")));
         assert_eq!(
             r.write_paths,
             vec![std::fs::canonicalize(t.path()).unwrap()]

@@ -505,6 +505,7 @@ impl Prepared {
                     tmp: &tmp.dir,
                     stand_in: &tmp.empty,
                     tcp,
+                    resolves: !deny,
                 },
             )?;
             if kernel::seccomp_actions().is_none() {
