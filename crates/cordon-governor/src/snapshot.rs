@@ -27,7 +27,6 @@ use std::time::{Instant, SystemTime};
 use cordon_checkpoint::trash::Closed;
 use cordon_checkpoint::{Request as SnapshotRequest, Signer, Store, Summary};
 use cordon_core::contract::Command;
-use cordon_core::name_glob::NameGlobs;
 use cordon_policy::native::CordonReason;
 use cordon_policy::shell;
 use cordon_sandbox::{
@@ -599,9 +598,9 @@ impl Snapshot {
 
 /// What `envelope`'s sandbox keeps closed inside its writable roots, for the trash to refuse.
 fn closed_by(envelope: &Envelope) -> Result<Closed, String> {
-    let names = NameGlobs::new(&envelope.never_names).map_err(|(glob, why)| {
-        format!("the envelope's closed file name `{glob}` is not a glob ({why})")
-    })?;
+    let names = envelope
+        .never_name_matcher()
+        .map_err(|e| format!("the envelope's closed file names cannot be matched: {e}"))?;
     Ok(Closed {
         paths: envelope.never.clone(),
         names,

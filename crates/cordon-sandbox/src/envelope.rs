@@ -122,6 +122,11 @@ impl Envelope {
     pub fn without_workspace() -> EnvelopeBuilder {
         EnvelopeBuilder::default()
     }
+
+    /// The matcher of [`Envelope::never_names`], as the sandbox's search closes files by it.
+    pub fn never_name_matcher(&self) -> Result<NameGlobs, Error> {
+        name_matcher(&self.never_names)
+    }
 }
 
 impl EnvelopeBuilder {

@@ -396,7 +396,7 @@ impl BrokerPlan {
             ruleset,
             observer.cloned(),
             confinement.limits.file_size_bytes,
-            crate::envelope::name_matcher(&confinement.envelope.never_names).ok(),
+            confinement.envelope.never_name_matcher().ok(),
         ))))
     }
 }
