@@ -389,8 +389,8 @@ mod tests {
         let pool = Pool::new();
         let first = pool.lease();
         let kept = inode(&first);
-        // A listener on the private loopback, held past the run (`lo` is up in a run's
-        // namespace; a bind to 127.0.0.1 needs it here too).
+        // A listener held past the run, as a process that outlived it could hold one (a run's
+        // child brings `lo` up; this namespace's is down, so the wildcard address is bound).
         let home = open_cloexec(c"/proc/thread-self/ns/net").unwrap();
         // SAFETY: setns on a namespace fd, this thread only; it goes back below.
         let joined = unsafe { libc::setns(first.netns.as_raw_fd(), libc::CLONE_NEWNET) };
