@@ -32,6 +32,7 @@ mod envelope;
 mod error;
 mod filesystem;
 mod git_index;
+mod host_sockets;
 mod kernel;
 mod layers;
 mod netns_pool;

@@ -280,6 +280,8 @@ pub(crate) struct Request<'a> {
     pub stand_ins: &'a [PathBuf],
     /// Closed files outside every granted root: stood in for only if a mount namespace can be had.
     pub convenience_stand_ins: &'a [PathBuf],
+    /// The host's Unix sockets to cover (`host_sockets.rs`), resolved.
+    pub host_sockets: &'a [PathBuf],
     /// File-name globs closed wherever the search finds such a file (`Envelope::never_names`).
     pub never_names: &'a [String],
     /// Where the search remembers the workspace between runs (`Envelope::search_memory`).
@@ -317,6 +319,11 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
     {
         found.insert(closed.clone(), Protection::Emptied);
     }
+    for socket in request.host_sockets {
+        found
+            .entry(socket.clone())
+            .or_insert(Protection::Unreachable);
+    }
     // Nothing is mounted inside a closed directory: it is hidden whole, and a mount point inside
     // the empty stand-in would not exist.
     let hidden: Vec<PathBuf> = found
@@ -334,7 +341,7 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
                 Some(StandIn::ClosedDir),
             ),
             Protection::Emptied => (Some(c_path(request.stand_in)?), Some(StandIn::EmptyFile)),
-            Protection::Sealed => (
+            Protection::Sealed | Protection::Unreachable => (
                 Some(c_path(request.stand_in_sealed)?),
                 Some(StandIn::SealedFile),
             ),
@@ -342,7 +349,7 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
         };
         let remount = match (how, &source) {
             (Protection::Pinned, _) => None,
-            (Protection::Emptied | Protection::Sealed, Some(source)) => {
+            (Protection::Emptied | Protection::Sealed | Protection::Unreachable, Some(source)) => {
                 Some(read_only_flags(source)?)
             }
             _ => Some(read_only_flags(&c)?),
@@ -351,7 +358,9 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
             path: c,
             source,
             remount,
-            optional: request.convenience_stand_ins.contains(path),
+            // A socket gone before the child mounts over it leaves nothing to reach.
+            optional: *how == Protection::Unreachable
+                || request.convenience_stand_ins.contains(path),
             stand_in,
         });
         report.paths.push(ProtectedPath {
@@ -935,29 +944,16 @@ fn make_private() -> nix::Result<()> {
 /// Runs in the forked child, already in its own mount namespace. Must not allocate: every path is
 /// a prepared `CString`, and nix passes a `&CStr` straight to the syscall.
 pub(crate) fn apply(targets: &[Target]) -> nix::Result<()> {
-    const NONE: Option<&CStr> = None;
     make_private()?;
+    // Each stand-in's first mount, read-only, held open: the stand-in's other targets are bound
+    // from it and inherit its read-only flag, one mount(2) each (a host with a hundred sockets to
+    // cover would otherwise pay an open, a check and a remount for every one).
+    let mut mounted_stand_ins: [Option<OwnedFd>; 3] = [None, None, None];
     for target in targets {
-        let path = target.path.as_c_str();
-        let source = target.source.as_deref().unwrap_or(path);
         let mounted = match target.stand_in {
-            // Mounted from the descriptor that was checked, not from the path again.
-            Some(expected) => open_stand_in(source, expected).and_then(|fd| {
-                let mut name = [0u8; FD_PATH_LEN];
-                mount(
-                    Some(fd_path(&fd, &mut name)),
-                    path,
-                    NONE,
-                    MsFlags::MS_BIND,
-                    NONE,
-                )
-            }),
-            None => mount(Some(source), path, NONE, MsFlags::MS_BIND, NONE),
-        }
-        .and_then(|()| match target.remount {
-            Some(flags) => mount(NONE, path, NONE, flags, NONE),
-            None => Ok(()),
-        });
+            Some(expected) => mount_stand_in(target, expected, &mut mounted_stand_ins),
+            None => mount_over_itself(target),
+        };
         if mounted.is_err() && !target.optional {
             return mounted;
         }
@@ -972,6 +968,56 @@ pub(crate) fn apply(targets: &[Target]) -> nix::Result<()> {
     }
     // SAFETY: getcwd succeeded, so the buffer holds a NUL-terminated path.
     nix::errno::Errno::result(unsafe { libc::chdir(cwd.as_ptr().cast()) }).map(drop)
+}
+
+/// Binds `target`'s own path (or its substitute) over it, then makes it read-only if asked.
+fn mount_over_itself(target: &Target) -> nix::Result<()> {
+    const NONE: Option<&CStr> = None;
+    let path = target.path.as_c_str();
+    let source = target.source.as_deref().unwrap_or(path);
+    mount(Some(source), path, NONE, MsFlags::MS_BIND, NONE)?;
+    match target.remount {
+        Some(flags) => mount(NONE, path, NONE, flags, NONE),
+        None => Ok(()),
+    }
+}
+
+/// Mounts the stand-in `expected` over `target`. The first time, from the descriptor that was
+/// checked (not from the path again), then remounted read-only and kept open in `mounted`; after
+/// that, bound from the kept mount, which a bind copies with its read-only flag.
+fn mount_stand_in(
+    target: &Target,
+    expected: StandIn,
+    mounted: &mut [Option<OwnedFd>; 3],
+) -> nix::Result<()> {
+    const NONE: Option<&CStr> = None;
+    let path = target.path.as_c_str();
+    let slot = &mut mounted[expected as usize];
+    let mut name = [0u8; FD_PATH_LEN];
+    if let Some(kept) = slot {
+        return mount(
+            Some(fd_path(kept, &mut name)),
+            path,
+            NONE,
+            MsFlags::MS_BIND,
+            NONE,
+        );
+    }
+    let (Some(source), Some(flags)) = (target.source.as_deref(), target.remount) else {
+        return Err(nix::errno::Errno::EINVAL);
+    };
+    let fd = open_stand_in(source, expected)?;
+    mount(
+        Some(fd_path(&fd, &mut name)),
+        path,
+        NONE,
+        MsFlags::MS_BIND,
+        NONE,
+    )?;
+    mount(NONE, path, NONE, flags, NONE)?;
+    // What is now at `path` is the read-only mount just made, checked like the stand-in itself.
+    *slot = open_stand_in(path, expected).ok();
+    Ok(())
 }
 
 /// Opens the stand-in at `path` without following a link in its last component, and checks on
@@ -1091,6 +1137,7 @@ mod tests {
             substitutes,
             stand_ins: &[],
             convenience_stand_ins: &[],
+            host_sockets: &[],
             never_names: &[],
             search_memory: None,
             not_searched: &[],

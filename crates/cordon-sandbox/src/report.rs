@@ -225,6 +225,9 @@ pub enum Protection {
     /// repository does: a stand-in nobody may open (mode 000) is mounted over it, so git fails
     /// loudly instead of committing an empty file over it.
     Sealed,
+    /// A host process's Unix socket, with a file nobody may open mounted over it: `connect()`
+    /// fails with `EACCES` (`host_sockets.rs`).
+    Unreachable,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -269,6 +272,10 @@ pub struct EnvelopeReport {
     /// Granted roots with a never path beneath: made list-only, their other entries granted one
     /// by one (in `landlock.*_paths`).
     pub carved: Vec<PathBuf>,
+    /// The host's Unix sockets the command could not connect to: below Landlock ABI 9, a file
+    /// nobody may open was mounted over each (`host_sockets.rs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unix_sockets_closed: Vec<PathBuf>,
     /// Grants beyond the envelope.
     pub grants: Vec<GrantReport>,
     /// The caches written through the workspace's layer (in `write`): what commands wrote there

@@ -248,6 +248,38 @@ impl Drop for PrivateTmp {
     }
 }
 
+/// The host's Unix sockets a hardened command must not reach (`host_sockets.rs`). Those in a
+/// path the caller granted by name (`read_paths`, `write_paths`: cordon's own soft-delete service),
+/// under a write grant beyond the envelope (connecting is writing: the kernel asks for write
+/// permission on the socket), and in the run's private TMPDIR stay reachable; a read grant opens
+/// none. A table that cannot be read is an error: the run would otherwise start with every
+/// socket open.
+fn closed_host_sockets(
+    confinement: &Confinement,
+    tmp: &std::path::Path,
+) -> Result<crate::host_sockets::Found, Error> {
+    let reachable: Vec<PathBuf> = confinement
+        .read_paths
+        .iter()
+        .chain(&confinement.write_paths)
+        .map(PathBuf::as_path)
+        .chain(
+            confinement
+                .grants
+                .iter()
+                .filter(|g| g.access == crate::envelope::GrantAccess::Write)
+                .map(|g| g.target.path()),
+        )
+        .chain([tmp])
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()))
+        .collect();
+    crate::host_sockets::find(&reachable).map_err(|e| Error::Unenforceable {
+        feature:
+            "closing the host's Unix sockets (Landlock before ABI 9 does not govern connect())",
+        detail: format!("reading /proc/net/unix: {e}"),
+    })
+}
+
 /// The stand-ins every run of this user shares, `[empty file, closed directory, sealed file]`,
 /// in `$TMPDIR/cordon-stand-ins-UID` (mode 0700), made by the first run that needs them. Nothing
 /// writes them (they are mounted read-only, and no envelope grants their directory), so one set
@@ -560,6 +592,10 @@ impl Prepared {
             .chain(&envelope.never)
             .cloned()
             .collect();
+        let host_sockets = match &fs {
+            Some(_) => closed_host_sockets(confinement, &tmp.dir)?,
+            None => crate::host_sockets::Found::default(),
+        };
         let protect = match &fs {
             Some(fs) => Some(crate::protect::plan(&crate::protect::Request {
                 write_roots: &fs.searched_roots,
@@ -567,6 +603,7 @@ impl Prepared {
                 substitutes: &confinement.substitutes,
                 stand_ins: &fs.stand_ins,
                 convenience_stand_ins: &fs.convenience_stand_ins,
+                host_sockets: &host_sockets.sockets,
                 never_names: &confinement.envelope.never_names,
                 search_memory: confinement.envelope.search_memory.as_deref(),
                 not_searched: &not_searched,
@@ -576,6 +613,14 @@ impl Prepared {
             })?),
             None => None,
         };
+        let mut notes = Vec::new();
+        if host_sockets.left_out > 0 {
+            notes.push(format!(
+                "the host lists more Unix sockets than are covered: {} beyond the first {} stay reachable by path",
+                host_sockets.left_out,
+                crate::host_sockets::MAX_COVERED
+            ));
+        }
         let (fs, layers) = match (fs, mounting) {
             (Some(fs), Some(mounting)) => {
                 let (fs, layers) = with_cache_layers(fs, mounting)?;
@@ -676,7 +721,7 @@ impl Prepared {
             },
             cgroup,
             first_cgroup,
-            notes: Vec::new(),
+            notes,
             record,
             broker,
             listener,
@@ -1393,7 +1438,7 @@ impl Prepared {
                     r.status =
                         "nothing to protect: no protected name exists in a writable root".into();
                 } else if any && !seen(applied::PROTECTED) && p.targets.iter().all(|t| t.optional) {
-                    r.status = "stand-ins not mounted: no mount namespace could be made; the closed files outside the granted roots stay unreadable (EACCES) instead of reading as empty".into();
+                    r.status = "stand-ins not mounted: no mount namespace could be made; the closed files outside the granted roots stay unreadable (EACCES) instead of reading as empty, and the host's Unix sockets stay reachable by path (Landlock governs connect() only from ABI 9)".into();
                     r.paths.clear();
                 } else {
                     r.enforced = seen(applied::PROTECTED);
@@ -1430,6 +1475,12 @@ impl Prepared {
                         r.stand_ins.push(p.path.clone());
                     }
                 }
+                r.unix_sockets_closed = protected_metadata
+                    .paths
+                    .iter()
+                    .filter(|p| p.how == crate::report::Protection::Unreachable)
+                    .map(|p| p.path.clone())
+                    .collect();
                 r
             }
             None => EnvelopeReport {

@@ -198,9 +198,10 @@ fn outcome_request(session: &str, tool_use_id: &str, command: &str) -> Value {
 // ---------------------------------------------------------------------------------------------
 
 /// A workspace program that talks to a Unix socket directly and through `/proc/PID/root`, and
-/// prints what it got each way.
+/// prints what it got each way. With `wait` for the pid, it first writes `ready` beside itself,
+/// waits for the socket to appear, and then asks directly only.
 const PROBE: &str = r#"#!/usr/bin/python3
-import os, socket, sys
+import os, socket, sys, time
 def ask(path, line):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(5)
@@ -222,6 +223,13 @@ def ask(path, line):
     except OSError as e:
         return "read failed: " + os.strerror(e.errno)
     return data.decode().strip() or "closed without a reply"
+if sys.argv[2] == "wait":
+    open("ready", "w").close()
+    deadline = time.time() + 30
+    while not os.path.exists(sys.argv[1]) and time.time() < deadline:
+        time.sleep(0.02)
+    print("direct:", ask(sys.argv[1], sys.argv[3]))
+    sys.exit(0)
 print("direct:", ask(sys.argv[1], sys.argv[3]))
 print("via-proc:", ask("/proc/%s/root%s" % (sys.argv[2], sys.argv[1]), sys.argv[3]))
 "#;
@@ -257,13 +265,43 @@ fn a_sandboxed_program_cannot_reach_the_gateway() {
         "{said}{}",
         text(&confined.stderr)
     );
+    // The socket existed when the run was prepared: a file nobody may open is mounted over it
+    // (the sandbox's host_sockets), and Landlock keeps a confined process out of /proc/PID/root
+    // of a process outside its domain.
     assert!(
-        said.contains("direct: {\"error\":\"refused: the peer runs inside a sandbox"),
+        said.contains("direct: connect failed: Permission denied"),
         "{said}"
     );
-    // Landlock keeps a confined process out of /proc/PID/root of a process outside its domain.
     assert!(
         said.contains("via-proc: connect failed: Permission denied"),
+        "{said}"
+    );
+
+    // A gateway started after the run was prepared has a socket the mount does not cover: the
+    // gateway's own check of its peer refuses the sandboxed program.
+    drop(serve);
+    let _ = std::fs::remove_file(&socket);
+    let ready = home.ws().join("ready");
+    let waiting = home
+        .cordon(&[
+            "exec", "--mode", "hardened", "--", "./probe", &socket, "wait", &forged,
+        ])
+        .env("CORDON_GATEWAY", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(ready.exists(), "the confined probe never started");
+    let serve = home.serve();
+    let late = waiting.wait_with_output().unwrap();
+    let said = text(&late.stdout);
+    assert_eq!(late.status.code(), Some(0), "{said}{}", text(&late.stderr));
+    assert!(
+        said.contains("direct: {\"error\":\"refused: the peer runs inside a sandbox"),
         "{said}"
     );
     assert!(
@@ -271,6 +309,7 @@ fn a_sandboxed_program_cannot_reach_the_gateway() {
         "{}",
         serve.log()
     );
+    let pid = serve.child.id().to_string();
 
     // Positive control: the same program outside the sandbox reaches the gateway both ways
     // (and is answered on its request: no decision, so no outcome is recorded).

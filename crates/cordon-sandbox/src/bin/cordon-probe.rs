@@ -224,6 +224,7 @@ fn run(args: &[String]) -> Outcome {
         // A server and its client in one process over loopback: what a test suite's local
         // server does.
         "tcp-echo-self" => tcp_echo_self(a1),
+        "unix-echo-self" => unix_echo_self(a1),
         // The interfaces and the devices routes go through, as the namespace lists them.
         "interfaces" => Ok(interfaces()),
         "routes" => Ok(route_devices()),
@@ -1417,6 +1418,19 @@ fn tcp_echo_self(ip: &str) -> Outcome {
     let listener = std::net::TcpListener::bind((ip, 0)).map_err(io("bind"))?;
     let addr = listener.local_addr().map_err(io("local_addr"))?;
     let mut client = std::net::TcpStream::connect(addr).map_err(io("connect"))?;
+    let (mut server, _) = listener.accept().map_err(io("accept"))?;
+    client.write_all(b"ping").map_err(io("write"))?;
+    let mut got = [0u8; 4];
+    server.read_exact(&mut got).map_err(io("read"))?;
+    Ok(if &got == b"ping" { "" } else { "garbled" }.to_string())
+}
+
+/// A server on a pathname Unix socket at `path`, and its client, in this one process.
+fn unix_echo_self(path: &str) -> Outcome {
+    use std::io::{Read as _, Write as _};
+    let io = |at: &'static str| move |e: std::io::Error| (e.raw_os_error().unwrap_or(0), at);
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(io("bind"))?;
+    let mut client = std::os::unix::net::UnixStream::connect(path).map_err(io("connect"))?;
     let (mut server, _) = listener.accept().map_err(io("accept"))?;
     client.write_all(b"ping").map_err(io("write"))?;
     let mut got = [0u8; 4];

@@ -1,0 +1,196 @@
+//! The host's pathname Unix sockets, closed to a hardened command where Landlock cannot close
+//! them.
+//!
+//! `connect(2)` to a Unix socket by its path acts through whoever listens there, with that
+//! process's authority: Docker's and containerd's sockets start containers as root, the user's
+//! systemd and D-Bus session buses start units outside any sandbox (`systemd-run --user`), an
+//! ssh-agent or gpg-agent signs with the user's keys, an SSH `ControlMaster` socket runs commands
+//! on remote hosts, an editor's IPC socket types into the user's terminal. Landlock governs
+//! `connect()` on a pathname socket only from ABI 9 (`LANDLOCK_ACCESS_FS_RESOLVE_UNIX`), and
+//! Landlock's read rules do not apply: connecting needs no read access to the file, only a walk
+//! to it, so a socket inside a closed directory such as `~/.ssh` is as reachable as one in `/run`.
+//!
+//! The ruleset this build makes does not handle that right (the `landlock` crate it uses does
+//! not name it yet), so on every kernel the command's own mount namespace gets a file nobody may
+//! open mounted over every socket that a process of the host's network namespace has bound by an absolute
+//! path, as `/proc/net/unix` lists them when the run is prepared. Connecting to one then fails
+//! with `EACCES` (the command may not write the file, and holds no capability to override that),
+//! as Landlock's own refusal does from ABI 9, and so does every other way there: the mount
+//! covers the path for every name that leads to it. A socket stays reachable only when it lies
+//! in a path the run was granted to write beyond the envelope (a policy's or an approval's
+//! grant), or where cordon's own soft-delete service listens.
+//!
+//! What this cannot see: a socket bound after the run was prepared, one bound by a relative path
+//! (the table shows the name as the binder wrote it, relative to a directory it does not
+//! name), and one bound from another network namespace into a directory this mount namespace
+//! shares. The command's own sockets are in its own network namespace when the network is denied,
+//! so they are neither listed nor covered.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileTypeExt;
+use std::path::PathBuf;
+
+/// The host's table of Unix sockets, for the network namespace of the reading process.
+const TABLE: &str = "/proc/net/unix";
+
+/// Sockets listed beyond this many are not covered, and the report says so: a table this large
+/// is a machine no agent command should be run on unattended without ABI 9.
+pub(crate) const MAX_COVERED: usize = 4096;
+
+/// The sockets to cover for one run: every socket the host's table names by an absolute path
+/// that is still a socket there, resolved, outside every path in `reachable`.
+#[derive(Default)]
+pub(crate) struct Found {
+    pub sockets: Vec<PathBuf>,
+    /// Listed sockets left uncovered because there were more than [`MAX_COVERED`].
+    pub left_out: usize,
+}
+
+/// Reads the host's table and keeps what a command must not reach.
+pub(crate) fn find(reachable: &[PathBuf]) -> std::io::Result<Found> {
+    let table = std::fs::read(TABLE)?;
+    Ok(select(listed_paths(&table), reachable))
+}
+
+/// Resolves each listed path's directory (its last name is kept: the socket itself is never a
+/// link to follow, and a mount on the resolved path covers every name that reaches it), keeps it
+/// only if it is a socket now, and drops those inside a reachable path. A listed name is only a hint: a socket's name can hold a newline, so a line of
+/// the table may have been written by the socket's owner, and only the file found at the path
+/// decides.
+fn select(listed: BTreeSet<PathBuf>, reachable: &[PathBuf]) -> Found {
+    let mut sockets = BTreeSet::new();
+    // Sockets gather in a few directories (`/run/user/UID`, `/run`): each is resolved once.
+    let mut directories: BTreeMap<PathBuf, Option<PathBuf>> = BTreeMap::new();
+    for path in listed {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            continue;
+        };
+        let resolved_parent = directories
+            .entry(parent.to_path_buf())
+            .or_insert_with(|| std::fs::canonicalize(parent).ok());
+        let Some(resolved) = resolved_parent.as_ref().map(|p| p.join(name)) else {
+            continue;
+        };
+        let is_socket =
+            std::fs::symlink_metadata(&resolved).is_ok_and(|m| m.file_type().is_socket());
+        if is_socket && !reachable.iter().any(|r| resolved.starts_with(r)) {
+            sockets.insert(resolved);
+        }
+    }
+    let left_out = sockets.len().saturating_sub(MAX_COVERED);
+    Found {
+        sockets: sockets.into_iter().take(MAX_COVERED).collect(),
+        left_out,
+    }
+}
+
+/// The absolute paths the table names, from `/proc/net/unix`'s lines: seven fields, then a
+/// space and the name for a socket that has one (an abstract name starts with `@`).
+fn listed_paths(table: &[u8]) -> BTreeSet<PathBuf> {
+    let mut paths = BTreeSet::new();
+    for line in table.split(|&b| b == b'\n').skip(1) {
+        let mut rest = line;
+        let mut fields = 0;
+        while fields < 7 {
+            rest = trim_start(rest);
+            let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+            if end == 0 {
+                break;
+            }
+            rest = &rest[end..];
+            fields += 1;
+        }
+        if fields < 7 {
+            continue;
+        }
+        if let Some(name) = rest.strip_prefix(b" ") {
+            if name.first() == Some(&b'/') {
+                paths.insert(PathBuf::from(OsStr::from_bytes(name)));
+            }
+        }
+    }
+    paths
+}
+
+fn trim_start(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != b' ').unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    const HEADER: &str = "Num       RefCount Protocol Flags    Type St Inode Path\n";
+
+    fn table(lines: &[&str]) -> Vec<u8> {
+        let mut t = HEADER.to_string();
+        for l in lines {
+            t.push_str(l);
+            t.push('\n');
+        }
+        t.into_bytes()
+    }
+
+    #[test]
+    fn the_table_yields_absolute_names_only() {
+        let t = table(&[
+            "0000000000000000: 00000002 00000000 00010000 0001 01 23981 /run/docker.sock",
+            "0000000000000000: 00000003 00000000 00000000 0001 03 24001 /run/docker.sock",
+            "0000000000000000: 00000002 00000000 00010000 0001 01  1234 /tmp/with space/s",
+            "0000000000000000: 00000002 00000000 00010000 0001 01 23982 @/tmp/.X11-unix/X0",
+            "0000000000000000: 00000002 00000000 00010000 0001 01 23983 relative.sock",
+            "0000000000000000: 00000003 00000000 00000000 0001 03 24002",
+        ]);
+        let got: Vec<PathBuf> = listed_paths(&t).into_iter().collect();
+        assert_eq!(
+            got,
+            [
+                PathBuf::from("/run/docker.sock"),
+                PathBuf::from("/tmp/with space/s")
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_socket_found_at_the_path_is_kept_and_a_granted_one_is_left_reachable() {
+        let d = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(d.path()).unwrap();
+        std::fs::create_dir(root.join("granted")).unwrap();
+        let _a = UnixListener::bind(root.join("a.sock")).unwrap();
+        let _b = UnixListener::bind(root.join("granted/b.sock")).unwrap();
+        std::fs::write(root.join("Cargo.toml"), "").unwrap();
+        std::os::unix::fs::symlink(&root, root.join("link")).unwrap();
+        // A name the table could show for a socket whose own name held a newline and a forged
+        // line: a regular file, which is never covered.
+        let listed: BTreeSet<PathBuf> = [
+            root.join("link/a.sock"),
+            root.join("granted/b.sock"),
+            root.join("Cargo.toml"),
+            root.join("gone.sock"),
+        ]
+        .into_iter()
+        .collect();
+        let found = select(listed.clone(), &[root.join("granted")]);
+        assert_eq!(found.sockets, [root.join("a.sock")]);
+        assert_eq!(found.left_out, 0);
+        // Control: without the grant, the granted socket is covered too.
+        let found = select(listed, &[]);
+        assert_eq!(
+            found.sockets,
+            [root.join("a.sock"), root.join("granted/b.sock")]
+        );
+    }
+
+    #[test]
+    fn the_live_table_lists_a_socket_this_process_binds() {
+        let d = tempfile::tempdir().unwrap();
+        let path = std::fs::canonicalize(d.path()).unwrap().join("live.sock");
+        let _l = UnixListener::bind(&path).unwrap();
+        let found = find(&[]).unwrap();
+        assert!(found.sockets.contains(&path), "{:?}", found.sockets);
+    }
+}
