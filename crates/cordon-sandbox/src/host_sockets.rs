@@ -35,31 +35,35 @@ use std::path::PathBuf;
 /// The host's table of Unix sockets, for the network namespace of the reading process.
 const TABLE: &str = "/proc/net/unix";
 
-/// Sockets listed beyond this many are not covered, and the report says so: a table this large
-/// is a machine no agent command should be run on unattended without ABI 9.
+/// More sockets than this to cover refuses the run: each costs a mount in every command's
+/// namespace (about 12 µs), and leaving some open would let whoever binds the first few thousand
+/// names (sorted, as they are) push a daemon's socket out of reach of the cover.
 pub(crate) const MAX_COVERED: usize = 4096;
 
-/// The sockets to cover for one run: every socket the host's table names by an absolute path
-/// that is still a socket there, resolved, outside every path in `reachable`.
-#[derive(Default)]
-pub(crate) struct Found {
-    pub sockets: Vec<PathBuf>,
-    /// Listed sockets left uncovered because there were more than [`MAX_COVERED`].
-    pub left_out: usize,
+/// Reads the host's table and returns the sockets a command must not reach: every socket it
+/// names by an absolute path that is still a socket there, resolved, outside every path in
+/// `reachable`. `Err` is one sentence.
+pub(crate) fn find(reachable: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let table = std::fs::read(TABLE).map_err(|e| format!("reading {TABLE}: {e}"))?;
+    within_the_limit(select(listed_paths(&table), reachable))
 }
 
-/// Reads the host's table and keeps what a command must not reach.
-pub(crate) fn find(reachable: &[PathBuf]) -> std::io::Result<Found> {
-    let table = std::fs::read(TABLE)?;
-    Ok(select(listed_paths(&table), reachable))
+fn within_the_limit(sockets: Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
+    if sockets.len() > MAX_COVERED {
+        return Err(format!(
+            "the host lists {} Unix sockets outside the granted paths, more than the {MAX_COVERED} a command's mount namespace covers",
+            sockets.len()
+        ));
+    }
+    Ok(sockets)
 }
 
 /// Resolves each listed path's directory (its last name is kept: the socket itself is never a
 /// link to follow, and a mount on the resolved path covers every name that reaches it), keeps it
-/// only if it is a socket now, and drops those inside a reachable path. A listed name is only a hint: a socket's name can hold a newline, so a line of
-/// the table may have been written by the socket's owner, and only the file found at the path
-/// decides.
-fn select(listed: BTreeSet<PathBuf>, reachable: &[PathBuf]) -> Found {
+/// only if it is a socket now, and drops those inside a reachable path. A listed name is only a
+/// hint: a socket's name can hold a newline, so a line of the table may have been written by the
+/// socket's owner, and only the file found at the path decides.
+fn select(listed: BTreeSet<PathBuf>, reachable: &[PathBuf]) -> Vec<PathBuf> {
     let mut sockets = BTreeSet::new();
     // Sockets gather in a few directories (`/run/user/UID`, `/run`): each is resolved once.
     let mut directories: BTreeMap<PathBuf, Option<PathBuf>> = BTreeMap::new();
@@ -79,11 +83,7 @@ fn select(listed: BTreeSet<PathBuf>, reachable: &[PathBuf]) -> Found {
             sockets.insert(resolved);
         }
     }
-    let left_out = sockets.len().saturating_sub(MAX_COVERED);
-    Found {
-        sockets: sockets.into_iter().take(MAX_COVERED).collect(),
-        left_out,
-    }
+    sockets.into_iter().collect()
 }
 
 /// The absolute paths the table names, from `/proc/net/unix`'s lines: seven fields, then a
@@ -175,13 +175,30 @@ mod tests {
         .into_iter()
         .collect();
         let found = select(listed.clone(), &[root.join("granted")]);
-        assert_eq!(found.sockets, [root.join("a.sock")]);
-        assert_eq!(found.left_out, 0);
+        assert_eq!(found, [root.join("a.sock")]);
         // Control: without the grant, the granted socket is covered too.
         let found = select(listed, &[]);
+        assert_eq!(found, [root.join("a.sock"), root.join("granted/b.sock")]);
+    }
+
+    /// On names, not sockets: binding this many would make every hardened run of the tests
+    /// running beside this one refuse.
+    #[test]
+    fn more_sockets_than_can_be_covered_refuse_the_run() {
+        let names = |n: usize| {
+            (0..n)
+                .map(|i| PathBuf::from(format!("/run/{i}.sock")))
+                .collect()
+        };
+        let err = within_the_limit(names(MAX_COVERED + 1)).unwrap_err();
         assert_eq!(
-            found.sockets,
-            [root.join("a.sock"), root.join("granted/b.sock")]
+            err,
+            "the host lists 4097 Unix sockets outside the granted paths, more than the 4096 a command's mount namespace covers"
+        );
+        // Control: the limit itself is covered.
+        assert_eq!(
+            within_the_limit(names(MAX_COVERED)).unwrap().len(),
+            MAX_COVERED
         );
     }
 
@@ -191,6 +208,6 @@ mod tests {
         let path = std::fs::canonicalize(d.path()).unwrap().join("live.sock");
         let _l = UnixListener::bind(&path).unwrap();
         let found = find(&[]).unwrap();
-        assert!(found.sockets.contains(&path), "{:?}", found.sockets);
+        assert!(found.contains(&path), "{found:?}");
     }
 }

@@ -252,12 +252,12 @@ impl Drop for PrivateTmp {
 /// path the caller granted by name (`read_paths`, `write_paths`: cordon's own soft-delete service),
 /// under a write grant beyond the envelope (connecting is writing: the kernel asks for write
 /// permission on the socket), and in the run's private TMPDIR stay reachable; a read grant opens
-/// none. A table that cannot be read is an error: the run would otherwise start with every
-/// socket open.
+/// none. A table that cannot be read, or lists more than can be covered, is an error: the run
+/// would otherwise start with sockets open.
 fn closed_host_sockets(
     confinement: &Confinement,
     tmp: &std::path::Path,
-) -> Result<crate::host_sockets::Found, Error> {
+) -> Result<Vec<PathBuf>, Error> {
     let reachable: Vec<PathBuf> = confinement
         .read_paths
         .iter()
@@ -273,10 +273,10 @@ fn closed_host_sockets(
         .chain([tmp])
         .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()))
         .collect();
-    crate::host_sockets::find(&reachable).map_err(|e| Error::Unenforceable {
+    crate::host_sockets::find(&reachable).map_err(|detail| Error::Unenforceable {
         feature:
             "closing the host's Unix sockets (Landlock before ABI 9 does not govern connect())",
-        detail: format!("reading /proc/net/unix: {e}"),
+        detail,
     })
 }
 
@@ -594,7 +594,7 @@ impl Prepared {
             .collect();
         let host_sockets = match &fs {
             Some(_) => closed_host_sockets(confinement, &tmp.dir)?,
-            None => crate::host_sockets::Found::default(),
+            None => Vec::new(),
         };
         let protect = match &fs {
             Some(fs) => Some(crate::protect::plan(&crate::protect::Request {
@@ -603,7 +603,7 @@ impl Prepared {
                 substitutes: &confinement.substitutes,
                 stand_ins: &fs.stand_ins,
                 convenience_stand_ins: &fs.convenience_stand_ins,
-                host_sockets: &host_sockets.sockets,
+                host_sockets: &host_sockets,
                 never_names: &confinement.envelope.never_names,
                 search_memory: confinement.envelope.search_memory.as_deref(),
                 not_searched: &not_searched,
@@ -613,14 +613,6 @@ impl Prepared {
             })?),
             None => None,
         };
-        let mut notes = Vec::new();
-        if host_sockets.left_out > 0 {
-            notes.push(format!(
-                "the host lists more Unix sockets than are covered: {} beyond the first {} stay reachable by path",
-                host_sockets.left_out,
-                crate::host_sockets::MAX_COVERED
-            ));
-        }
         let (fs, layers) = match (fs, mounting) {
             (Some(fs), Some(mounting)) => {
                 let (fs, layers) = with_cache_layers(fs, mounting)?;
@@ -721,7 +713,7 @@ impl Prepared {
             },
             cgroup,
             first_cgroup,
-            notes,
+            notes: Vec::new(),
             record,
             broker,
             listener,
