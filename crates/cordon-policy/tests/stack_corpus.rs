@@ -144,6 +144,55 @@ fn fetches_and_deploys_of_other_stacks_stop_in_both_modes() {
     }
 }
 
+/// Class: a publish or deploy by a tool, task or script the command table does not model ran
+/// unattended in hardened mode, where the denied network only made it fail (`./gradlew publish`,
+/// `hatch publish`, `npm run deploy`, `./deploy.sh`). Issue 15 keeps publishes and deploys asking
+/// whatever the envelope bounds.
+#[test]
+fn publishes_and_deploys_by_name_stop_in_both_modes() {
+    for text in [
+        "./gradlew publish",
+        "./gradlew clean build publishToSonatype",
+        "gradle :lib:publishPlugins",
+        "./mvnw deploy",
+        "hatch publish",
+        "flit publish",
+        "swift package-registry publish",
+        "just deploy",
+        "npm run deploy",
+        "pnpm run deploy:prod",
+        "yarn run release",
+        "bun run publish",
+        "./deploy.sh",
+        "./release.sh",
+        "bash scripts/deploy.sh staging",
+        "node scripts/publish.js",
+        "python deploy-prod.py",
+        "./scripts/db push",
+    ] {
+        assert_stops_in_both_modes(text);
+    }
+    // Controls: the same tools' local work, and names that only look alike.
+    for text in [
+        "./gradlew build",
+        "./gradlew clean build publishToMavenLocal",
+        "./mvnw test",
+        "npm run build",
+        "pnpm run test:unit",
+        "./build.sh release",
+        "python3 release_notes.py",
+        "python3 upload_test.py",
+        "sh ./scripts/build.sh",
+    ] {
+        let pack = labelled_corpus::default_pack();
+        let (hardened, why) = labelled_corpus::decide_hardened(text, &pack);
+        assert!(
+            matches!(hardened, Allow | AllowWithCheckpoint),
+            "{text:?}: {why}"
+        );
+    }
+}
+
 /// Class: `go mod verify`, `graph` and `why` read the module graph from the module cache and
 /// download only what it lacks, as `go build` does. With no host in the envelope a hardened run
 /// is offline and confined; local mode asks. `go mod tidy` (which adds missing requirements),

@@ -117,6 +117,7 @@ pub(super) fn apply(
         }
         _ => {}
     }
+    publishes(d, program, command_path, parsed);
     if writes_beside_operands(program, flags) {
         writes_beside(d, parsed);
     }
@@ -573,6 +574,77 @@ fn kill(d: &mut Derived, command: &SimpleCommand) {
     if targets.iter().any(|t| !own(t)) {
         d.tag("signals_processes");
     }
+}
+
+/// Publishing and deploying ask whatever the envelope bounds: a publish the sandbox's denied
+/// network makes fail should be asked about, not run and left to fail. Beyond the programs the
+/// knowledge base tags (`npm publish`) and make's targets: a program cordon does not know, or a
+/// workspace script, whose first or second operand says so (`./gradlew publish`, `./mvnw deploy`,
+/// `just deploy`, `hatch publish`, `swift package-registry publish`); Gradle's tasks named so
+/// (`gradle publish`, but not `publishToMavenLocal`, which writes `~/.m2`); an npm, pnpm, yarn
+/// or bun script named so (`npm run deploy`, `pnpm run release:prod`); and a script named for it,
+/// run by itself or by an interpreter (`./deploy.sh`, `node scripts/publish.js`). `release` as
+/// an operand counts only as a script's name: `./build.sh release` builds.
+fn publishes(d: &mut Derived, program: &str, command_path: &[String], parsed: &Parsed) {
+    const VERBS: [&str; 3] = ["publish", "deploy", "upload"];
+    let verb = |text: &str, also: &[&str]| {
+        let head = text.split(':').next().unwrap_or(text);
+        VERBS.contains(&head) || also.contains(&head)
+    };
+    let statics = || parsed.operands.iter().filter(|w| w.is_static);
+    let name = std::path::Path::new(program)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(program);
+    let named = match name {
+        "gradle" | "gradlew" => statics().any(|w| {
+            let task = w.text.rsplit(':').next().unwrap_or(&w.text);
+            (task.starts_with("publish") && task != "publishToMavenLocal")
+                || task.starts_with("upload")
+                || task == "deploy"
+        }),
+        "npm" | "pnpm" | "yarn" | "bun"
+            if command_path
+                .get(1)
+                .is_some_and(|s| s == "run" || s == "run-script") =>
+        {
+            parsed
+                .operands
+                .first()
+                .is_some_and(|w| w.is_static && verb(&w.text, &["release", "semantic-release"]))
+        }
+        "python" | "python3" | "node" | "bash" | "sh" | "zsh" | "ruby" | "perl" | "deno"
+        | "tsx" | "ts-node" | "bun" => parsed
+            .operands
+            .first()
+            .is_some_and(|w| w.is_static && deploy_script(&w.text)),
+        _ if !d.known => {
+            let mut first_two = parsed.operands.iter().take(2);
+            let first = first_two.next();
+            deploy_script(program)
+                || first.is_some_and(|w| w.is_static && verb(&w.text, &["push"]))
+                || first_two.any(|w| w.is_static && verb(&w.text, &[]))
+        }
+        _ => false,
+    };
+    if named {
+        d.tag("publish");
+    }
+}
+
+/// A script named for what it does: `deploy.sh`, `publish.js`, `release.sh`, `deploy-prod.py`
+/// (not `release_notes.py`, which writes notes).
+fn deploy_script(path: &str) -> bool {
+    let Some(stem) = std::path::Path::new(path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+    else {
+        return false;
+    };
+    matches!(stem, "deploy" | "publish" | "release")
+        || ["deploy-", "deploy_", "publish-", "publish_"]
+            .iter()
+            .any(|prefix| stem.starts_with(prefix))
 }
 
 /// make: `NAME=value` operands override the Makefile's variables (`make CC='sh -c …'`), judged
