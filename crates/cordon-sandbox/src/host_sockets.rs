@@ -40,54 +40,96 @@ const TABLE: &str = "/proc/net/unix";
 /// names (sorted, as they are) push a daemon's socket out of reach of the cover.
 pub(crate) const MAX_COVERED: usize = 4096;
 
-/// Reads the host's table and returns the sockets a command must not reach: every socket it
-/// names by an absolute path that is still a socket there, resolved, outside every path in
-/// `reachable`. `Err` is one sentence.
-pub(crate) fn find(reachable: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+/// Reads the host's table and returns the sockets a command must not reach ([`select`]),
+/// outside every path in `reachable`. `Err` is one sentence.
+pub(crate) fn find(reachable: &[PathBuf]) -> Result<Selection, String> {
     let table = std::fs::read(TABLE).map_err(|e| format!("reading {TABLE}: {e}"))?;
     within_the_limit(select(listed_paths(&table), reachable))
 }
 
-fn within_the_limit(sockets: Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
-    if sockets.len() > MAX_COVERED {
+fn within_the_limit(selection: Selection) -> Result<Selection, String> {
+    if selection.sockets.len() > MAX_COVERED {
         return Err(format!(
-            "the host lists {} Unix sockets outside the granted paths, more than the {MAX_COVERED} a command's mount namespace covers",
-            sockets.len()
+            "the host has {} Unix sockets outside the granted paths, more than the {MAX_COVERED} a command's mount namespace covers",
+            selection.sockets.len()
         ));
     }
-    Ok(sockets)
+    Ok(selection)
 }
 
-/// Resolves each listed path's directory (its last name is kept: the socket itself is never a
-/// link to follow, and a mount on the resolved path covers every name that reaches it), keeps it
-/// only if it is a socket now, and drops those inside a reachable path. A listed name is only a
-/// hint: a socket's name can hold a newline, so a line of the table may have been written by the
-/// socket's owner, and only the file found at the path decides.
-fn select(listed: BTreeSet<PathBuf>, reachable: &[PathBuf]) -> Vec<PathBuf> {
+/// What the table leads to: the sockets to cover, and the names it lists that lead to none.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Selection {
+    /// Every socket file in a directory the table names, resolved, outside the reachable paths.
+    pub sockets: Vec<PathBuf>,
+    /// Names that are no socket where they point now: relative, bound through `/proc/self`, or
+    /// whose directory is gone or unreadable. A socket such a name was bound as is covered only
+    /// if it lies in a directory another name leads to.
+    pub unresolved: Vec<PathBuf>,
+}
+
+/// Entries read from one directory at most: a directory this large is no socket directory, and
+/// reading it whole on every run would cost more than the cover saves.
+const MAX_SCANNED: usize = 4096;
+
+/// Covers every socket file found in each directory the table names, not only the names it
+/// lists: the table shows the name a socket was *bound* as, and a daemon may bind a temporary
+/// name and `link()` or `rename()` it into place (OpenSSH's `ControlMaster` sockets are made so:
+/// the table then lists only the temporary name, which no longer exists). A hard link in the
+/// same directory is found the same way. Each directory is resolved once (the socket's own
+/// name is kept: it is never a link to follow, and a mount on the resolved path covers every
+/// name that leads to it) and read once. A listed name is only a hint: a socket's name can hold
+/// a newline, so a line of the table may have been written by the socket's owner, and only what
+/// is found on disk decides.
+fn select(listed: BTreeSet<PathBuf>, reachable: &[PathBuf]) -> Selection {
     let mut sockets = BTreeSet::new();
-    // Sockets gather in a few directories (`/run/user/UID`, `/run`): each is resolved once.
+    let mut unresolved = Vec::new();
     let mut directories: BTreeMap<PathBuf, Option<PathBuf>> = BTreeMap::new();
     for path in listed {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             continue;
         };
-        let resolved_parent = directories
-            .entry(parent.to_path_buf())
-            .or_insert_with(|| std::fs::canonicalize(parent).ok());
-        let Some(resolved) = resolved_parent.as_ref().map(|p| p.join(name)) else {
+        if !path.is_absolute() || path.starts_with("/proc/self") {
+            unresolved.push(path);
             continue;
-        };
-        let is_socket =
-            std::fs::symlink_metadata(&resolved).is_ok_and(|m| m.file_type().is_socket());
-        if is_socket && !reachable.iter().any(|r| resolved.starts_with(r)) {
-            sockets.insert(resolved);
+        }
+        let resolved_parent = directories.entry(parent.to_path_buf()).or_insert_with(|| {
+            let resolved = std::fs::canonicalize(parent).ok()?;
+            for socket in sockets_in(&resolved) {
+                if !reachable.iter().any(|r| socket.starts_with(r)) {
+                    sockets.insert(socket);
+                }
+            }
+            Some(resolved)
+        });
+        let found = resolved_parent.as_ref().is_some_and(|dir| {
+            std::fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.file_type().is_socket())
+        });
+        if !found {
+            unresolved.push(path);
         }
     }
-    sockets.into_iter().collect()
+    Selection {
+        sockets: sockets.into_iter().collect(),
+        unresolved,
+    }
 }
 
-/// The absolute paths the table names, from `/proc/net/unix`'s lines: seven fields, then a
-/// space and the name for a socket that has one (an abstract name starts with `@`).
+/// The socket files directly in `dir` (at most [`MAX_SCANNED`] entries read).
+fn sockets_in(dir: &std::path::Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .take(MAX_SCANNED)
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_socket()))
+        .map(|e| dir.join(e.file_name()))
+        .collect()
+}
+
+/// The names the table lists, from `/proc/net/unix`'s lines: seven fields, then a space and the
+/// name for a socket that has one (an abstract name, which starts with `@`, is left out).
 fn listed_paths(table: &[u8]) -> BTreeSet<PathBuf> {
     let mut paths = BTreeSet::new();
     for line in table.split(|&b| b == b'\n').skip(1) {
@@ -106,7 +148,7 @@ fn listed_paths(table: &[u8]) -> BTreeSet<PathBuf> {
             continue;
         }
         if let Some(name) = rest.strip_prefix(b" ") {
-            if name.first() == Some(&b'/') {
+            if !name.is_empty() && name.first() != Some(&b'@') {
                 paths.insert(PathBuf::from(OsStr::from_bytes(name)));
             }
         }
@@ -136,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn the_table_yields_absolute_names_only() {
+    fn the_table_yields_every_name_but_abstract_ones() {
         let t = table(&[
             "0000000000000000: 00000002 00000000 00010000 0001 01 23981 /run/docker.sock",
             "0000000000000000: 00000003 00000000 00000000 0001 03 24001 /run/docker.sock",
@@ -150,13 +192,14 @@ mod tests {
             got,
             [
                 PathBuf::from("/run/docker.sock"),
-                PathBuf::from("/tmp/with space/s")
+                PathBuf::from("/tmp/with space/s"),
+                PathBuf::from("relative.sock"),
             ]
         );
     }
 
     #[test]
-    fn only_a_socket_found_at_the_path_is_kept_and_a_granted_one_is_left_reachable() {
+    fn every_socket_in_a_named_directory_is_covered_and_a_granted_one_is_left_reachable() {
         let d = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(d.path()).unwrap();
         std::fs::create_dir(root.join("granted")).unwrap();
@@ -164,40 +207,71 @@ mod tests {
         let _b = UnixListener::bind(root.join("granted/b.sock")).unwrap();
         std::fs::write(root.join("Cargo.toml"), "").unwrap();
         std::os::unix::fs::symlink(&root, root.join("link")).unwrap();
+        // As OpenSSH makes a ControlMaster socket: bound under a temporary name, linked to the
+        // real one, the temporary name removed. The table lists only the temporary name.
+        let _cm = UnixListener::bind(root.join("cm-git@host:22.tmpXYZ")).unwrap();
+        std::fs::hard_link(
+            root.join("cm-git@host:22.tmpXYZ"),
+            root.join("cm-git@host:22"),
+        )
+        .unwrap();
+        std::fs::remove_file(root.join("cm-git@host:22.tmpXYZ")).unwrap();
         // A name the table could show for a socket whose own name held a newline and a forged
         // line: a regular file, which is never covered.
         let listed: BTreeSet<PathBuf> = [
             root.join("link/a.sock"),
             root.join("granted/b.sock"),
             root.join("Cargo.toml"),
-            root.join("gone.sock"),
+            root.join("cm-git@host:22.tmpXYZ"),
+            PathBuf::from("relative.sock"),
+            PathBuf::from("/proc/self/cwd/x.sock"),
         ]
         .into_iter()
         .collect();
         let found = select(listed.clone(), &[root.join("granted")]);
-        assert_eq!(found, [root.join("a.sock")]);
+        assert_eq!(
+            found.sockets,
+            [root.join("a.sock"), root.join("cm-git@host:22")]
+        );
+        assert_eq!(
+            found.unresolved,
+            [
+                PathBuf::from("/proc/self/cwd/x.sock"),
+                root.join("Cargo.toml"),
+                root.join("cm-git@host:22.tmpXYZ"),
+                PathBuf::from("relative.sock"),
+            ]
+        );
         // Control: without the grant, the granted socket is covered too.
         let found = select(listed, &[]);
-        assert_eq!(found, [root.join("a.sock"), root.join("granted/b.sock")]);
+        assert_eq!(
+            found.sockets,
+            [
+                root.join("a.sock"),
+                root.join("cm-git@host:22"),
+                root.join("granted/b.sock")
+            ]
+        );
     }
 
     /// On names, not sockets: binding this many would make every hardened run of the tests
     /// running beside this one refuse.
     #[test]
     fn more_sockets_than_can_be_covered_refuse_the_run() {
-        let names = |n: usize| {
-            (0..n)
+        let names = |n: usize| Selection {
+            sockets: (0..n)
                 .map(|i| PathBuf::from(format!("/run/{i}.sock")))
-                .collect()
+                .collect(),
+            unresolved: Vec::new(),
         };
         let err = within_the_limit(names(MAX_COVERED + 1)).unwrap_err();
         assert_eq!(
             err,
-            "the host lists 4097 Unix sockets outside the granted paths, more than the 4096 a command's mount namespace covers"
+            "the host has 4097 Unix sockets outside the granted paths, more than the 4096 a command's mount namespace covers"
         );
         // Control: the limit itself is covered.
         assert_eq!(
-            within_the_limit(names(MAX_COVERED)).unwrap().len(),
+            within_the_limit(names(MAX_COVERED)).unwrap().sockets.len(),
             MAX_COVERED
         );
     }
@@ -208,6 +282,6 @@ mod tests {
         let path = std::fs::canonicalize(d.path()).unwrap().join("live.sock");
         let _l = UnixListener::bind(&path).unwrap();
         let found = find(&[]).unwrap();
-        assert!(found.contains(&path), "{found:?}");
+        assert!(found.sockets.contains(&path), "{found:?}");
     }
 }

@@ -276,6 +276,12 @@ pub struct EnvelopeReport {
     /// nobody may open was mounted over each (`host_sockets.rs`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unix_sockets_closed: Vec<PathBuf>,
+    /// Names the host's socket table lists that lead to no socket now: relative, bound through
+    /// `/proc/self`, or whose directory is gone (a renamed directory's socket may be reachable
+    /// under its new name), or a temporary name linked into place (its socket is in
+    /// `unix_sockets_closed` when it stayed in the same directory).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unix_socket_names_unresolved: Vec<PathBuf>,
     /// Grants beyond the envelope.
     pub grants: Vec<GrantReport>,
     /// The caches written through the workspace's layer (in `write`): what commands wrote there

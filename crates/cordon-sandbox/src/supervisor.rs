@@ -257,7 +257,7 @@ impl Drop for PrivateTmp {
 fn closed_host_sockets(
     confinement: &Confinement,
     tmp: &std::path::Path,
-) -> Result<Vec<PathBuf>, Error> {
+) -> Result<crate::host_sockets::Selection, Error> {
     let reachable: Vec<PathBuf> = confinement
         .read_paths
         .iter()
@@ -474,6 +474,8 @@ struct Prepared {
     /// The first command's cgroup, created while choosing the tree-kill strategy.
     first_cgroup: Option<CommandCgroup>,
     notes: Vec<String>,
+    /// Names the host's socket table lists that lead to no socket (`host_sockets::Selection`).
+    unresolved_sockets: Vec<PathBuf>,
     record: RecordPlan,
     broker: BrokerPlan,
     /// The filter of the seccomp listener every segment installs, if any: the exec recorder's,
@@ -594,7 +596,7 @@ impl Prepared {
             .collect();
         let host_sockets = match &fs {
             Some(_) => closed_host_sockets(confinement, &tmp.dir)?,
-            None => Vec::new(),
+            None => crate::host_sockets::Selection::default(),
         };
         let protect = match &fs {
             Some(fs) => Some(crate::protect::plan(&crate::protect::Request {
@@ -603,7 +605,7 @@ impl Prepared {
                 substitutes: &confinement.substitutes,
                 stand_ins: &fs.stand_ins,
                 convenience_stand_ins: &fs.convenience_stand_ins,
-                host_sockets: &host_sockets,
+                host_sockets: &host_sockets.sockets,
                 never_names: &confinement.envelope.never_names,
                 search_memory: confinement.envelope.search_memory.as_deref(),
                 not_searched: &not_searched,
@@ -714,6 +716,7 @@ impl Prepared {
             cgroup,
             first_cgroup,
             notes: Vec::new(),
+            unresolved_sockets: host_sockets.unresolved,
             record,
             broker,
             listener,
@@ -1473,6 +1476,7 @@ impl Prepared {
                     .filter(|p| p.how == crate::report::Protection::Unreachable)
                     .map(|p| p.path.clone())
                     .collect();
+                r.unix_socket_names_unresolved = self.unresolved_sockets.clone();
                 r
             }
             None => EnvelopeReport {

@@ -260,6 +260,43 @@ fn cat16_pathname_unix_sockets_outside_the_scope() {
     }
 }
 
+/// As OpenSSH makes a `ControlMaster` socket (through which a command would open sessions on
+/// remote hosts): bound under a temporary name, linked to the real one, the temporary name
+/// removed, so the host's table lists only a name that no longer exists. Every socket in the
+/// directory it names is covered, and the report lists the name that led nowhere.
+#[test]
+fn cat16_a_socket_linked_into_place_under_another_name_is_closed() {
+    if skip() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = canon(d.path());
+    let temporary = dir.join("cm-git@github.com:22.tmpQ3x9");
+    let real = dir.join("cm-git@github.com:22");
+    let _listener = UnixListener::bind(&temporary).unwrap();
+    std::fs::hard_link(&temporary, &real).unwrap();
+    std::fs::remove_file(&temporary).unwrap();
+    assert_eq!(
+        probe_bare(&["unix-connect", &path_str(&real)]),
+        "ok",
+        "positive control"
+    );
+    let o = probe_in(&hardened(), &["unix-connect", &path_str(&real)]);
+    if !sockets_covered(&o, &real) {
+        return;
+    }
+    assert_eq!(o.line, "errno=13 at=connect", "{}", o.describe());
+    assert!(
+        o.report
+            .enforcement
+            .envelope
+            .unix_socket_names_unresolved
+            .contains(&temporary),
+        "{}",
+        o.describe()
+    );
+}
+
 /// The same for a socket a host process bound inside the workspace, while the command's own
 /// socket there works: it was bound after the host's table was read, in the command's own
 /// network namespace. Control: a socket in a path the caller granted stays reachable.
