@@ -193,6 +193,31 @@ fn publishes_and_deploys_by_name_stop_in_both_modes() {
     }
 }
 
+/// Class: a read-only docker query reaches another machine's daemon when `-H`/`--host` names
+/// one over TCP or SSH (`docker -H tcp://10.0.0.1:2375 ps` ran unattended in local mode,
+/// red-team round ten), or when a context other than `default` may.
+#[test]
+fn a_container_daemon_on_another_machine_stops_in_both_modes() {
+    for text in [
+        "docker -H tcp://10.0.0.1:2375 ps",
+        "docker -H ssh://me@10.0.0.1 images",
+        "docker --host=tcp://build-box:2376 logs api",
+        "docker --context prod ps",
+    ] {
+        assert_stops_in_both_modes(text);
+    }
+    // Controls: this machine's daemon.
+    for text in [
+        "docker ps",
+        "docker -H unix:///var/run/docker.sock ps",
+        "docker --context default images",
+    ] {
+        let pack = labelled_corpus::default_pack();
+        let (hardened, why) = labelled_corpus::decide_hardened(text, &pack);
+        assert!(matches!(hardened, Allow), "{text:?}: {why}");
+    }
+}
+
 /// Class: `go mod verify`, `graph` and `why` read the module graph from the module cache and
 /// download only what it lacks, as `go build` does. With no host in the envelope a hardened run
 /// is offline and confined; local mode asks. `go mod tidy` (which adds missing requirements),

@@ -143,6 +143,15 @@ pub const PROTECTED_NAMES: &[&str] = &[
     ".lazy.lua",
     ".dir-locals.el",
     ".dir-locals-2.el",
+    // Mercurial's repository settings (hooks run on the user's next `hg` command, as git's do),
+    // and the start-up files of REPLs and debuggers that read the working directory's: pdb's,
+    // R's, irb's and pry's (red-team round ten wrote each).
+    ".hg/hgrc",
+    ".pdbrc",
+    ".pdbrc.py",
+    ".Rprofile",
+    ".irbrc",
+    ".pryrc",
 ];
 
 /// How deep below `.git/modules` submodule git directories are sought (names may have slashes).

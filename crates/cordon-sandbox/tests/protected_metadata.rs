@@ -237,6 +237,41 @@ fn cat6_agent_settings_at_the_root_and_in_nested_repositories_are_read_only() {
     assert!(PROTECTED_NAMES.contains(&".codex"));
 }
 
+/// The settings editors, REPLs, debuggers and Mercurial read from a project and obey with the
+/// user's authority (red-team rounds eight and ten wrote each): read-only where they exist, and
+/// the single names refused when absent. Control: a plain file beside them is written.
+#[test]
+fn editor_repl_and_mercurial_settings_are_read_only() {
+    if skip() {
+        return;
+    }
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    let existing = [
+        ".nvim.lua",
+        ".exrc",
+        ".dir-locals.el",
+        ".pdbrc",
+        ".Rprofile",
+        ".irbrc",
+        ".hg/hgrc",
+    ];
+    std::fs::create_dir_all(w.join(".hg")).unwrap();
+    for name in existing {
+        std::fs::write(w.join(name), "").unwrap();
+    }
+    let conf = hardened().write(w);
+    assert_eq!(probe_in(&conf, &["write", &p(w, "notes.txt")]).line, "ok");
+    for name in existing {
+        let o = probe_in(&conf, &["append", &p(w, name)]);
+        assert_eq!(o.errno(), Some(EROFS), "{name}: {}", o.describe());
+    }
+    for absent in [".pryrc", ".pdbrc.py", ".nvimrc", ".lazy.lua"] {
+        let o = probe_in(&conf, &["write", &p(w, absent)]);
+        assert_eq!(o.errno(), Some(EROFS), "{absent}: {}", o.describe());
+    }
+}
+
 #[test]
 fn cat6_git_keeps_working_inside_a_protected_repository() {
     if skip() {

@@ -96,6 +96,7 @@ pub(super) fn apply(
             d.tag("runs_code")
         }
         "fuser" if has(flags, &["-k", "--kill"]) => d.tag("signals_processes"),
+        "docker" | "podman" => container_daemon(d, parsed),
         "git" => git(d, command_path, parsed, flags),
         "npx" | "uvx" | "bunx" => package_runner(d, parsed, flags, knowledge),
         "php" if !values(parsed, &["-S"]).is_empty() => {
@@ -629,6 +630,42 @@ fn publishes(d: &mut Derived, program: &str, command_path: &[String], parsed: &P
     };
     if named {
         d.tag("publish");
+    }
+}
+
+/// docker and podman talk to the daemon `-H`/`--host` names: over TCP, SSH or HTTP that is
+/// another machine (`docker -H tcp://10.0.0.1:2375 ps` ran unattended in local mode, red-team
+/// round ten), so even a listing uses the network there. A `--context`/`-c` other than `default`
+/// may name such a daemon, which the text does not show. `unix://` is this machine's socket.
+fn container_daemon(d: &mut Derived, parsed: &Parsed) {
+    for value in values(parsed, &["-H", "--host"]) {
+        let text = value.text.as_str();
+        if !value.is_static {
+            d.network = true;
+            continue;
+        }
+        let local = text.starts_with("unix://")
+            || text.starts_with("npipe://")
+            || text.starts_with("fd://");
+        if !local {
+            d.network = true;
+            let host = text
+                .split_once("://")
+                .map_or(text, |(_, rest)| rest)
+                .rsplit('@')
+                .next()
+                .unwrap_or(text);
+            let host = host.split(['/', ':']).next().unwrap_or(host);
+            if !host.is_empty() && !d.hosts.iter().any(|h| h == host) {
+                d.hosts.push(host.to_string());
+            }
+        }
+    }
+    if values(parsed, &["--context", "-c"])
+        .iter()
+        .any(|v| !v.is_static || v.text != "default")
+    {
+        d.network = true;
     }
 }
 
