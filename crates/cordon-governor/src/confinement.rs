@@ -35,6 +35,35 @@ pub type ResolverOverrides = BTreeMap<String, Vec<IpAddr>>;
 /// npm, go and cargo need a home, and messages a language. None of them carries a secret.
 pub const ALWAYS_PASSED: [&str; 3] = ["HOME", "LANG", "USER"];
 
+/// Variables a workspace's commands also get (`cordon exec`, the hooks, MCP), beyond what a CSC
+/// contract names: the terminal, time zone and locale a program prints by, the shell and login
+/// name, `CI`, and where the user's toolchains live when not in the home directory's default place
+/// (a Docker image's `RUSTUP_HOME=/usr/local/rustup`; without it cargo looked for `~/.rustup` and
+/// failed in the working-day run). None carries a secret, and none makes a program load code the
+/// user did not install: `GOFLAGS` (`-toolexec`), `NODE_OPTIONS` and the like stay out, and the
+/// sandbox drops every injection name whatever it is handed.
+pub const PASSED_TO_WORKSPACE_COMMANDS: [&str; 19] = [
+    "TERM",
+    "COLORTERM",
+    "NO_COLOR",
+    "TZ",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "LOGNAME",
+    "SHELL",
+    "CI",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "CARGO_HOME",
+    "GOPATH",
+    "GOROOT",
+    "JAVA_HOME",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+];
+
 /// Maps one contract command onto a one-command sandbox plan and its confinement, or says why it
 /// cannot run in this mode. Hardened mode needs the run's envelope; `approved`: a person approved
 /// this run (what that lets a grant beyond the envelope reach: [`crate::envelope`]).
@@ -59,7 +88,13 @@ pub fn plan(
         .filter(|n| policy_env.contains(n))
         .map(String::as_str)
         .collect();
-    for name in ALWAYS_PASSED {
+    let workspace = envelope.and_then(EnvelopeInForce::workspace).is_some();
+    let for_workspace: &[&str] = if workspace {
+        &PASSED_TO_WORKSPACE_COMMANDS
+    } else {
+        &[]
+    };
+    for &name in ALWAYS_PASSED.iter().chain(for_workspace) {
         if !allowed.contains(&name) {
             allowed.push(name);
         }

@@ -183,6 +183,21 @@ pub fn take(
             scopes: in_caches.iter().map(|p| p.display().to_string()).collect(),
         });
     }
+    // A hardened workspace command writes no file of the host's `/tmp` outside its workspace: it
+    // sees a `/tmp` of its own (the sandbox's workspace tmp), or, where it cannot have one
+    // (a workspace under `/tmp`), Landlock lets it write nothing there but its workspace and its
+    // TMPDIR, made for the run and removed after it. Snapshotting the rest of the host's `/tmp`
+    // for it would copy other programs' files, and a rollback would write into them.
+    if let Some(workspace) = taking.writable_workspace {
+        let real = |p: &Path| {
+            cordon_sandbox::resolve_as_far_as_exists(p).unwrap_or_else(|| p.to_path_buf())
+        };
+        let (host_tmp, workspace) = (real(Path::new("/tmp")), real(workspace));
+        scopes.retain(|scope| {
+            let scope = real(scope);
+            !scope.starts_with(&host_tmp) || scope.starts_with(&workspace)
+        });
+    }
     add_workspace(&mut scopes, unnamed, request, &taking, &places.checkpoints);
     if scopes.is_empty() {
         // Everything named lies in a cache layer: nothing here for a checkpoint to restore.

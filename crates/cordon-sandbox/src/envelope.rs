@@ -77,6 +77,11 @@ pub struct Envelope {
     /// `multiprocessing`) work without reaching the host's. Set for a workspace envelope; a CSC
     /// profile names its paths and gets none.
     pub private_shm: bool,
+    /// The workspace whose own `/tmp` its commands see: a directory of the user's, one per
+    /// workspace, mounted over `/tmp` in their mount namespace and kept between commands, so what
+    /// one writes to `/tmp/x` the next reads while the host's `/tmp` stays out of sight. Set for a
+    /// workspace envelope; a CSC profile names its paths and gets none.
+    pub private_tmp: Option<PathBuf>,
 }
 
 /// Builds the [`Envelope`] for a workspace from the policy's inputs. Every path must be
@@ -242,6 +247,7 @@ impl EnvelopeBuilder {
         name_matcher(&self.never_names)?;
         let mut envelope = Envelope {
             private_shm: self.workspace.is_some(),
+            private_tmp: write.first().cloned(),
             write,
             never,
             never_names: self.never_names.clone(),

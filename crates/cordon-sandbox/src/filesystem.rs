@@ -34,8 +34,20 @@ use crate::resolve::{open_trusted, RealPath};
 use crate::{resolve_real, resolve_scope, Error};
 
 /// Directories exec needs: binaries and shared libraries. Every hardened run may read them.
+/// Software installed outside `/usr` is there too: `/opt` (Conda, JDKs, CI runners' tool
+/// caches; `ls /opt/...` failed in the working-day run), Nix's store, where a NixOS system keeps
+/// every program, and snaps.
 pub const SYSTEM_DIRS: &[&str] = &[
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/opt",
+    "/nix/store",
+    "/snap",
 ];
 
 /// Files under `/etc` that dynamic linking, uid/gid and host lookup and everyday tools read, none

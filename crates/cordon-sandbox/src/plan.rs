@@ -148,6 +148,40 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// For an agent's everyday work in a workspace (`cordon exec`, the hooks, MCP). No per-process
+    /// CPU, address-space or process-count rlimit: the command's timeout bounds its time;
+    /// runtimes reserve far more virtual memory than they use (Node's WebAssembly reserves
+    /// about 10 GiB per instance, so under CSC's 4 GiB every `fetch()` failed, and so did
+    /// AddressSanitizer); and `RLIMIT_NPROC` counts every process and thread of the user id, a
+    /// desktop's browsers among them, so 1024 could refuse a fork to a command that made none.
+    /// Files up to 16 GiB (a debug build's binaries pass 100 MiB). The tree is bounded by its
+    /// cgroup where the controllers are delegated: memory up to half the machine's, 4096 tasks.
+    pub fn for_workspace() -> Limits {
+        // SAFETY: sysconf with integer names only.
+        let (pages, page) = unsafe {
+            (
+                libc::sysconf(libc::_SC_PHYS_PAGES),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        let physical = u64::try_from(pages)
+            .ok()
+            .zip(u64::try_from(page).ok())
+            .map(|(pages, page)| pages.saturating_mul(page))
+            .filter(|bytes| *bytes > 0)
+            .unwrap_or(16 << 30);
+        Limits {
+            cpu_seconds: None,
+            address_space_bytes: None,
+            nproc: None,
+            file_size_bytes: Some(16 << 30),
+            memory_bytes: Some(physical / 2),
+            pids: Some(4096),
+        }
+    }
+}
+
 /// The capability set the kernel enforces in hardened mode.
 #[derive(Debug, Clone)]
 pub struct Confinement {
@@ -204,10 +238,16 @@ impl Confinement {
         }
     }
 
-    /// Kernel confinement within `envelope`, and no network.
+    /// Kernel confinement within `envelope`, and no network. A workspace's envelope gets the
+    /// limits of everyday work ([`Limits::for_workspace`]); any other keeps CSC's.
     pub fn within(envelope: Envelope) -> Self {
+        let limits = match envelope.private_tmp {
+            Some(_) => Limits::for_workspace(),
+            None => Limits::default(),
+        };
         Confinement {
             envelope,
+            limits,
             ..Confinement::hardened()
         }
     }

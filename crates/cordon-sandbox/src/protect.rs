@@ -473,6 +473,18 @@ fn search(
     ));
 }
 
+/// The mount of a workspace's own temporary directory over `/tmp` (`seen_at`, resolved): a bind,
+/// read-write, and last of all, since the stand-ins are mounted from the host's `/tmp`.
+pub(crate) fn tmp_cover(dir: &Path, seen_at: &Path) -> Result<Target, Error> {
+    Ok(Target {
+        path: c_path(seen_at)?,
+        source: Some(c_path(dir)?),
+        remount: None,
+        optional: false,
+        stand_in: None,
+    })
+}
+
 fn c_path(path: &Path) -> Result<CString, Error> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::Unenforceable {
         feature: "mounting in the command's mount namespace",

@@ -257,8 +257,13 @@ pub struct EnvelopeReport {
     pub enforced: bool,
     /// The envelope's read roots (beyond the system paths in `landlock.read_paths`).
     pub read: Vec<PathBuf>,
-    /// Its write roots, with the private TMPDIR.
+    /// Its write roots, with the private TMPDIR (or the workspace's own `/tmp` that holds it).
     pub write: Vec<PathBuf>,
+    /// The workspace's own directory that every command saw as `/tmp` (mounted over it in its
+    /// mount namespace, kept between runs); absent when the host's `/tmp` was left in place, and
+    /// `notes` say why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmp: Option<PathBuf>,
     /// Its list-only directories.
     pub list: Vec<PathBuf>,
     /// Paths closed whatever a grant or a link says, as written and as resolved.

@@ -47,6 +47,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
+
+use sha2::Digest as _;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::broker::Broker;
@@ -102,7 +104,7 @@ pub fn run(
     options: &RunOptions,
 ) -> Result<RunReport, Error> {
     validate(plan)?;
-    let mut prepared = Prepared::new(confinement, options)?;
+    let mut prepared = Prepared::new(plan, confinement, options)?;
     let mut commands = Vec::new();
     let mut completed = Vec::new();
     let mut failed = None;
@@ -172,16 +174,20 @@ struct PrivateTmp {
 }
 
 impl PrivateTmp {
-    fn create() -> Result<Self, Error> {
+    /// Makes the run's TMPDIR in `parent`: the system's temporary directory, or the workspace's
+    /// own `/tmp` ([`WorkspaceTmp`]). The stand-ins, when the user's kept set cannot be used, are
+    /// made in the system's temporary directory either way, never where the command may write.
+    fn create(parent: &std::path::Path) -> Result<Self, Error> {
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
+        let name = format!(
             "cordon-{}-{}-{nanos:08x}",
             std::process::id(),
             TMP_SEQUENCE.fetch_add(1, Ordering::Relaxed)
-        ));
+        );
+        let dir = parent.join(&name);
         fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
@@ -195,11 +201,7 @@ impl PrivateTmp {
                 own_stand_ins: false,
             });
         }
-        let beside = |suffix: &str| {
-            let mut name = dir.clone().into_os_string();
-            name.push(suffix);
-            PathBuf::from(name)
-        };
+        let beside = |suffix: &str| std::env::temp_dir().join(format!("{name}{suffix}"));
         let tmp = PrivateTmp {
             empty: beside(".empty"),
             empty_dir: beside(".closed"),
@@ -246,6 +248,86 @@ impl Drop for PrivateTmp {
             let _ = fs::remove_dir(&self.empty_dir);
         }
     }
+}
+
+/// Set in a command's environment to `/tmp` (resolved) when that is its workspace's own
+/// ([`WorkspaceTmp`]): what it holds is the command's scratch, as TMPDIR's is (cordon's `rm` shim
+/// removes it for real instead of asking the soft-delete service, which would look in the host's).
+pub const WORKSPACE_TMP_ENV: &str = "CORDON_WORKSPACE_TMP";
+
+/// A workspace's own `/tmp`: a directory of this user's, one per workspace, under the system's
+/// temporary directory (`cordon-tmp-UID/HASH`), which the command's mount namespace has over
+/// `/tmp`. It is kept between commands and runs, as `/tmp` is, so a file one command writes to
+/// `/tmp/x` the next one reads; the host's `/tmp` (other programs' files and sockets) stays out
+/// of sight, and nothing the command writes there reaches it.
+struct WorkspaceTmp {
+    /// The directory, as cordon sees it (granted read and write; the run's TMPDIR is made in it).
+    dir: PathBuf,
+    /// `/tmp`, resolved: where the command sees `dir`.
+    seen_at: PathBuf,
+}
+
+impl WorkspaceTmp {
+    /// The workspace's own `/tmp` for a hardened run in `confinement`'s workspace envelope, or why
+    /// there is none: the envelope is no workspace's, `/tmp` is missing, a path the commands use
+    /// lies in `/tmp` (a workspace under `/tmp` would vanish under the mount), or the directory
+    /// cannot be made as it must be (this user's, not a link, closed to others).
+    fn for_run(plan: &Plan, confinement: &Confinement) -> Result<WorkspaceTmp, String> {
+        let Some(workspace) = &confinement.envelope.private_tmp else {
+            return Err("the envelope is no workspace's".into());
+        };
+        let seen_at = fs::canonicalize("/tmp").map_err(|e| format!("/tmp: {e}"))?;
+        let envelope = &confinement.envelope;
+        let used = envelope
+            .read
+            .iter()
+            .chain(&envelope.write)
+            .chain(&envelope.list)
+            .chain(&confinement.read_paths)
+            .chain(&confinement.write_paths)
+            .map(PathBuf::as_path)
+            .chain(confinement.grants.iter().map(|g| g.target.path()))
+            .chain(plan.commands.iter().map(|c| c.cwd.as_path()));
+        for path in used {
+            let resolved = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            if resolved.starts_with(&seen_at) || seen_at.starts_with(&resolved) {
+                return Err(format!(
+                    "{} lies in /tmp, which the mount would hide",
+                    path.display()
+                ));
+            }
+        }
+        // SAFETY: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        let base = std::env::temp_dir().join(format!("cordon-tmp-{uid}"));
+        own_directory(&base, 0o700, uid)?;
+        let digest = sha2::Sha256::digest(workspace.as_os_str().as_encoded_bytes());
+        let key: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let dir = base.join(key);
+        own_directory(&dir, 0o1777, uid)?;
+        Ok(WorkspaceTmp { dir, seen_at })
+    }
+}
+
+/// Makes `dir` with `mode` unless it exists, then checks that it is a directory of `uid`'s, not
+/// a link, that no one else may enter or change (its parent's mode keeps others out of a `1777`
+/// one). Another user who made it first denies the workspace its `/tmp`, nothing more.
+fn own_directory(dir: &std::path::Path, mode: u32, uid: u32) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("{}: {e}", dir.display()))?,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    }
+    let meta = fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o7777 != mode {
+        return Err(format!(
+            "{} is not a directory of this user's with mode {mode:o}",
+            dir.display()
+        ));
+    }
+    Ok(())
 }
 
 /// The host's Unix sockets a hardened command must not reach (`host_sockets.rs`). Those in a
@@ -462,6 +544,10 @@ struct Prepared {
     cap_last: u32,
     tree_kill: TreeKill,
     tmp: PrivateTmp,
+    /// The workspace's own `/tmp`, mounted over `/tmp` for every command, or why there is none.
+    workspace_tmp: Result<WorkspaceTmp, String>,
+    /// The envelope is a workspace's (so a missing `/tmp` of its own is worth a note).
+    envelope_has_workspace: bool,
     /// AND of every acknowledgement; starts all-ones.
     observed: u32,
     confined: u32,
@@ -502,10 +588,23 @@ enum NetnsPlan {
 }
 
 impl Prepared {
-    fn new(confinement: &Confinement, options: &RunOptions) -> Result<Self, Error> {
+    fn new(plan: &Plan, confinement: &Confinement, options: &RunOptions) -> Result<Self, Error> {
         let (use_cgroup, record) = (options.use_cgroup, options.record_processes);
-        let tmp = PrivateTmp::create()?;
         let hardened = confinement.mode == Mode::Hardened;
+        let workspace_tmp = match hardened {
+            true => WorkspaceTmp::for_run(plan, confinement),
+            false => Err("local mode".into()),
+        };
+        let tmp = match &workspace_tmp {
+            Ok(own) => PrivateTmp::create(&own.dir)?,
+            Err(_) => PrivateTmp::create(&std::env::temp_dir())?,
+        };
+        // What the command may write as its temporary space: the workspace's own `/tmp`, which
+        // holds the run's TMPDIR, or that TMPDIR alone.
+        let tmp_root = match &workspace_tmp {
+            Ok(own) => own.dir.clone(),
+            Err(_) => tmp.dir.clone(),
+        };
         let deny = confinement.network == Network::Deny;
         let has_sys_admin = kernel::has_capability(kernel::CAP_SYS_ADMIN);
         let egress = match (&confinement.network, hardened) {
@@ -536,7 +635,7 @@ impl Prepared {
                     read_paths: &confinement.read_paths,
                     write_paths: &confinement.write_paths,
                     grants: &confinement.grants,
-                    tmp: &tmp.dir,
+                    tmp: &tmp_root,
                     stand_in: &tmp.empty,
                     tcp,
                     resolves: !deny,
@@ -595,13 +694,13 @@ impl Prepared {
             .cloned()
             .collect();
         let host_sockets = match &fs {
-            Some(_) => closed_host_sockets(confinement, &tmp.dir)?,
+            Some(_) => closed_host_sockets(confinement, &tmp_root)?,
             None => crate::host_sockets::Selection::default(),
         };
-        let protect = match &fs {
+        let mut protect = match &fs {
             Some(fs) => Some(crate::protect::plan(&crate::protect::Request {
                 write_roots: &fs.searched_roots,
-                tmp: &tmp.dir,
+                tmp: &tmp_root,
                 substitutes: &confinement.substitutes,
                 stand_ins: &fs.stand_ins,
                 convenience_stand_ins: &fs.convenience_stand_ins,
@@ -614,6 +713,19 @@ impl Prepared {
                 stand_in_sealed: &tmp.sealed,
             })?),
             None => None,
+        };
+        // The workspace's own `/tmp` is mounted last, over everything the plan mounts from the
+        // host's `/tmp` (the stand-ins), and only where a mount namespace is certain: as root, or
+        // where the protection needs one anyway (without one the run would otherwise fail where
+        // it ran before; its TMPDIR is then the directory itself, by its own name).
+        let workspace_tmp = match (workspace_tmp, protect.as_mut()) {
+            (Ok(own), Some(p)) if has_sys_admin || p.targets.iter().any(|t| !t.optional) => {
+                p.targets
+                    .push(crate::protect::tmp_cover(&own.dir, &own.seen_at)?);
+                Ok(own)
+            }
+            (Ok(_), _) => Err("no mount namespace is certain here without root".to_string()),
+            (Err(why), _) => Err(why),
         };
         let (fs, layers) = match (fs, mounting) {
             (Some(fs), Some(mounting)) => {
@@ -705,6 +817,8 @@ impl Prepared {
             cap_last: if hardened { kernel::cap_last_cap() } else { 0 },
             tree_kill,
             tmp,
+            workspace_tmp,
+            envelope_has_workspace: confinement.envelope.private_tmp.is_some(),
             observed: u32::MAX,
             confined: 0,
             with_loopback: 0,
@@ -973,7 +1087,18 @@ impl Prepared {
 
         let (mut env, dropped) = filter_env(&command.env);
         env.retain(|(n, _)| n != "TMPDIR");
-        env.push(("TMPDIR".into(), self.tmp.dir.clone().into_os_string()));
+        let tmpdir = match (&self.workspace_tmp, self.tmp.dir.file_name()) {
+            (Ok(own), Some(name)) => {
+                env.retain(|(n, _)| n != WORKSPACE_TMP_ENV);
+                env.push((
+                    WORKSPACE_TMP_ENV.into(),
+                    own.seen_at.clone().into_os_string(),
+                ));
+                own.seen_at.join(name)
+            }
+            _ => self.tmp.dir.clone(),
+        };
+        env.push(("TMPDIR".into(), tmpdir.into_os_string()));
         if let Some(egress) = &self.egress {
             // After the filter: these name cordon's proxy, whatever the caller passed.
             for (name, value) in egress.env() {
@@ -1477,6 +1602,14 @@ impl Prepared {
                     .map(|p| p.path.clone())
                     .collect();
                 r.unix_socket_names_unresolved = self.unresolved_sockets.clone();
+                match &self.workspace_tmp {
+                    Ok(own) if protected_metadata.enforced => r.tmp = Some(own.dir.clone()),
+                    Ok(_) => {}
+                    Err(why) if self.envelope_has_workspace => r.notes.push(format!(
+                        "the commands saw the host's /tmp, where they may write nothing but their TMPDIR: {why}"
+                    )),
+                    Err(_) => {}
+                }
                 r
             }
             None => EnvelopeReport {

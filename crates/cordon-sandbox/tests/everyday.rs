@@ -104,9 +104,10 @@ fn bash(ws: &Path, script: &str) -> (i32, String) {
     )
 }
 
-/// A workspace in a temporary directory, beside which its cache layers are kept.
+/// A workspace beside which its cache layers are kept, outside `/tmp` as a user's would be (a
+/// workspace under `/tmp` keeps the host's `/tmp`: it would vanish under the workspace's own).
 fn workspace() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let path = canon(dir.path()).join("ws");
     std::fs::create_dir(&path).unwrap();
     std::fs::create_dir(path.with_file_name("cordon")).unwrap();
@@ -220,6 +221,41 @@ fn node_npm_and_npx_work() {
     assert!(out.contains("hello from npx"), "{out}");
 }
 
+/// Node's `fetch()` (undici's parser is WebAssembly, which reserves about 10 GiB of address
+/// space) against a server of the command's own: it failed with "Out of memory: Cannot allocate
+/// Wasm memory" under CSC's 4 GiB address-space limit (the working-day run). A workspace's
+/// commands get no such limit; a CSC profile keeps it (the control).
+#[test]
+fn node_fetch_and_webassembly_work() {
+    if landlock_missing() {
+        return;
+    }
+    require("node");
+    let (_t, ws) = workspace();
+    let script = "const http = require('http');         new WebAssembly.Memory({ initial: 1 });         const s = http.createServer((q, r) => r.end('served')).listen(0, '127.0.0.1', async () => {           const r = await fetch('http://127.0.0.1:' + s.address().port);           console.log(await r.text()); s.close(); });";
+    let (code, out) = bash(&ws, &format!("node -e \"{script}\""));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("served"), "{out}");
+    let report = bash_report(&ws, "ulimit -v");
+    assert_eq!(output(&report), "unlimited\n");
+    // Control: under CSC's limit, which a CSC profile keeps, the same script fails.
+    let csc = cordon_sandbox::Confinement::hardened().limits;
+    assert_eq!(csc.address_space_bytes, Some(4 << 30));
+    let plan = Plan {
+        commands: vec![PlannedCommand::new(
+            "c",
+            ["/bin/bash", "-c", &format!("node -e \"{script}\"")],
+            &ws,
+        )],
+    };
+    let mut conf = Confinement::within(envelope(&ws));
+    conf.limits.address_space_bytes = csc.address_space_bytes;
+    let limited = run(&plan, &conf, &quiet()).unwrap();
+    let said = output(&limited);
+    assert_ne!(limited.commands[0].exit_code, 0, "{said}");
+    assert!(said.contains("allocate"), "{said}");
+}
+
 #[test]
 fn cargo_builds_and_tests_a_crate() {
     if landlock_missing() {
@@ -228,9 +264,13 @@ fn cargo_builds_and_tests_a_crate() {
     require("cargo");
     let (_t, ws) = workspace();
     std::fs::create_dir_all(ws.join("src")).unwrap();
+    // Its own workspace root: the test's workspace lies inside this repository's target
+    // directory, and cargo looking upward for a workspace would read this repository's
+    // Cargo.toml, which the envelope does not grant (a project nested in another outside the
+    // workspace fails the same way; docs/sandbox.md).
     std::fs::write(
         ws.join("Cargo.toml"),
-        "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
     )
     .unwrap();
     std::fs::write(
@@ -311,6 +351,104 @@ fn git_commit_rebase_stash_and_worktree_add_work() {
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         ["two", "base", "one", "base"]
+    );
+}
+
+/// Runs `bash -c script` hardened in `ws` and returns the whole report.
+fn bash_report(ws: &Path, script: &str) -> cordon_sandbox::RunReport {
+    let plan = Plan {
+        commands: vec![PlannedCommand::new("c", ["/bin/bash", "-c", script], ws)],
+    };
+    run(&plan, &Confinement::within(envelope(ws)), &quiet()).unwrap()
+}
+
+fn output(report: &cordon_sandbox::RunReport) -> String {
+    let c = &report.commands[0];
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&c.stdout.captured),
+        String::from_utf8_lossy(&c.stderr.captured)
+    )
+}
+
+/// `/tmp` is the workspace's own: what one command writes to `/tmp/x` the next reads (agents
+/// write scratch files there, `cat > /tmp/t.py <<EOF` then `python3 /tmp/t.py`), it never reaches
+/// the host's `/tmp`, another workspace does not see it, the host's `/tmp` is out of sight, and
+/// TMPDIR lies in it.
+#[test]
+fn tmp_is_the_workspaces_own_and_kept_between_commands() {
+    if landlock_missing() || skip_unless_root("mounting the workspace's own /tmp for certain") {
+        return;
+    }
+    let (_t, ws) = workspace();
+    let name = format!("cordon-scratch-{}.txt", std::process::id());
+    let host_file = format!("/tmp/cordon-host-{}.txt", std::process::id());
+    std::fs::write(&host_file, "host").unwrap();
+
+    let first = bash_report(
+        &ws,
+        &format!("echo scratch > /tmp/{name} && mktemp && echo $TMPDIR"),
+    );
+    assert_eq!(first.commands[0].exit_code, 0, "{}", output(&first));
+    let own = first
+        .enforcement
+        .envelope
+        .tmp
+        .clone()
+        .expect("the workspace's /tmp");
+    assert_eq!(
+        std::fs::read_to_string(own.join(&name)).unwrap(),
+        "scratch\n"
+    );
+    assert!(
+        !Path::new("/tmp").join(&name).exists(),
+        "the write reached the host's /tmp"
+    );
+    for line in output(&first).lines() {
+        assert!(
+            line.starts_with("/tmp/cordon-"),
+            "TMPDIR and mktemp: {line}"
+        );
+    }
+
+    let second = bash_report(&ws, &format!("cat /tmp/{name}; cat {host_file}"));
+    let said = output(&second);
+    assert!(said.starts_with("scratch\n"), "{said}");
+    assert!(said.contains("No such file or directory"), "{said}");
+
+    let (_t2, other) = workspace();
+    let elsewhere = bash_report(&other, &format!("cat /tmp/{name}"));
+    assert_eq!(elsewhere.commands[0].exit_code, 1, "{}", output(&elsewhere));
+    assert_ne!(elsewhere.enforcement.envelope.tmp, Some(own.clone()));
+    std::fs::remove_file(own.join(&name)).unwrap();
+    std::fs::remove_file(&host_file).unwrap();
+}
+
+/// Control: a workspace under `/tmp` would vanish under a `/tmp` of its own, so it keeps the
+/// host's, where a command may write its TMPDIR and nothing else, and the report says why.
+#[test]
+fn a_workspace_under_tmp_keeps_the_hosts_tmp_closed() {
+    if landlock_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ws = canon(dir.path()).join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::create_dir(ws.with_file_name("cordon")).unwrap();
+    let name = format!("/tmp/cordon-scratch-{}-control.txt", std::process::id());
+    let report = bash_report(&ws, &format!("echo x > {name}"));
+    assert!(
+        output(&report).contains("Permission denied"),
+        "{}",
+        output(&report)
+    );
+    assert!(!Path::new(&name).exists());
+    let envelope = &report.enforcement.envelope;
+    assert_eq!(envelope.tmp, None);
+    assert!(
+        envelope.notes.iter().any(|n| n.contains("lies in /tmp")),
+        "{:?}",
+        envelope.notes
     );
 }
 

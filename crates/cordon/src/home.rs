@@ -184,13 +184,21 @@ impl Home {
 
     /// Where snapshots, the trash and the soft-delete services live, for the governor. The
     /// services' run directories (the `rm` shim and its socket, which a hardened command must
-    /// reach) go in the system's temporary directory, each made anew with mode 0700: cordon's
-    /// home is closed to every hardened command.
+    /// reach) are each made anew with mode 0700 outside cordon's home, which is closed to every
+    /// hardened command, and outside `/tmp`, which a hardened command in a workspace sees as the
+    /// workspace's own (`cordon_sandbox`'s `WorkspaceTmp`; a run directory there would make it
+    /// keep the host's `/tmp`): the user's runtime directory, else `/var/tmp`, else the system's
+    /// temporary directory.
     pub fn snapshot_places(&self) -> cordon_governor::SnapshotPlaces {
+        let runs = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_absolute() && dir.is_dir())
+            .or_else(|| Some(PathBuf::from("/var/tmp")).filter(|dir| dir.is_dir()))
+            .unwrap_or_else(std::env::temp_dir);
         cordon_governor::SnapshotPlaces {
             checkpoints: self.checkpoints_dir(),
             trash: self.trash_dir(),
-            runs: std::env::temp_dir(),
+            runs,
             sessions: self.sessions_dir(),
         }
     }

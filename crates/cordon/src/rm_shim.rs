@@ -2,12 +2,19 @@
 //! service (`cordon_governor::trash_service`). It asks the service to move the targets to the
 //! trash and exits with its answer. It never falls back to a real deletion: without the service
 //! it removes nothing and says why.
+//!
+//! Scratch files are the exception: when every target lies in the command's TMPDIR, or in its
+//! `/tmp` where that is its workspace's own (`cordon_sandbox::WORKSPACE_TMP_ENV`), the shim
+//! removes them itself, as the command could: nothing there is the user's to roll back, and the
+//! service, which runs outside the sandbox, would look for them in the host's `/tmp` and refuse
+//! them (`rm -rf /tmp/build` failed so). Only the plain forms are taken so (`-r`, `-f`, `-d`,
+//! `-v`); anything else goes to the service.
 
 use std::ffi::OsString;
 use std::io::{Read as _, Write as _};
-use std::os::unix::ffi::OsStringExt as _;
+use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use cordon_governor::trash_service::{ShimCall, ShimReply, SOCKET_ENV};
 
@@ -26,6 +33,10 @@ pub fn shim_main() -> u8 {
         Ok(cwd) => cwd,
         Err(e) => return fail(format!("the working directory cannot be read: {e}")),
     };
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if let Some(scratch) = ScratchRemoval::of(&args, &cwd) {
+        return scratch.run();
+    }
     let request = ShimCall {
         argv: std::env::args_os().map(OsString::into_vec).collect(),
         cwd: cwd.into_os_string().into_vec(),
@@ -56,6 +67,125 @@ pub fn shim_main() -> u8 {
         }
         Err(_) => fail("cordon's trash service gave no answer".into()),
     }
+}
+
+/// An `rm` whose every target is the command's scratch, with the options it gave.
+struct ScratchRemoval {
+    targets: Vec<PathBuf>,
+    recursive: bool,
+    force: bool,
+    empty_dirs: bool,
+    verbose: bool,
+}
+
+impl ScratchRemoval {
+    /// `rm ARGS…` as a scratch removal: only `-r`/`-R`/`--recursive`, `-f`/`--force`,
+    /// `-d`/`--dir` and `-v`/`--verbose` (clustered or not), and every operand in a scratch
+    /// directory ([`is_scratch`]); `None` for anything else, which the service judges.
+    fn of(args: &[OsString], cwd: &Path) -> Option<ScratchRemoval> {
+        let scratch = scratch_directories();
+        let mut removal = ScratchRemoval {
+            targets: Vec::new(),
+            recursive: false,
+            force: false,
+            empty_dirs: false,
+            verbose: false,
+        };
+        let mut options_end = false;
+        for arg in args {
+            let bytes = arg.as_bytes();
+            if options_end || bytes.len() < 2 || bytes[0] != b'-' {
+                removal.targets.push(cwd.join(arg));
+                continue;
+            }
+            match bytes {
+                b"--" => options_end = true,
+                b"--recursive" => removal.recursive = true,
+                b"--force" => removal.force = true,
+                b"--dir" => removal.empty_dirs = true,
+                b"--verbose" => removal.verbose = true,
+                _ if bytes[1] != b'-' => {
+                    for flag in &bytes[1..] {
+                        match flag {
+                            b'r' | b'R' => removal.recursive = true,
+                            b'f' => removal.force = true,
+                            b'd' => removal.empty_dirs = true,
+                            b'v' => removal.verbose = true,
+                            _ => return None,
+                        }
+                    }
+                }
+                _ => return None,
+            }
+        }
+        let all_scratch =
+            !removal.targets.is_empty() && removal.targets.iter().all(|t| is_scratch(t, &scratch));
+        all_scratch.then_some(removal)
+    }
+
+    /// Removes each target as `rm` would, and returns its exit status.
+    fn run(self) -> u8 {
+        let mut status = 0;
+        for target in &self.targets {
+            let shown = target.display();
+            let removed = match std::fs::symlink_metadata(target) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.force => continue,
+                Err(e) => Err(e),
+                Ok(meta) if meta.is_dir() && self.recursive => std::fs::remove_dir_all(target),
+                Ok(meta) if meta.is_dir() && self.empty_dirs => std::fs::remove_dir(target),
+                Ok(meta) if meta.is_dir() => {
+                    eprintln!("rm: cannot remove '{shown}': Is a directory");
+                    status = 1;
+                    continue;
+                }
+                Ok(_) => std::fs::remove_file(target),
+            };
+            match removed {
+                Ok(()) if self.verbose => println!("removed '{shown}'"),
+                Ok(()) => {}
+                Err(e) => {
+                    eprintln!("rm: cannot remove '{shown}': {e}");
+                    status = 1;
+                }
+            }
+        }
+        status
+    }
+}
+
+/// The command's scratch directories, resolved: its TMPDIR, and `/tmp` where that is its
+/// workspace's own.
+fn scratch_directories() -> Vec<PathBuf> {
+    [
+        std::env::var_os("TMPDIR"),
+        std::env::var_os(cordon_sandbox::WORKSPACE_TMP_ENV),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|dir| std::fs::canonicalize(dir).ok())
+    .collect()
+}
+
+/// Whether `path` names something inside one of `scratch` (not the directory itself), resolved
+/// as this process sees it: the directories leading to it followed, its last name not (a link
+/// there is removed, not what it points to), unless it ends in `/`, `.` or `..`.
+fn is_scratch(path: &Path, scratch: &[PathBuf]) -> bool {
+    let whole = path.as_os_str().as_bytes().ends_with(b"/")
+        || path.as_os_str().as_bytes().ends_with(b"/.")
+        || matches!(path.components().next_back(), Some(Component::ParentDir));
+    let resolved = if whole {
+        std::fs::canonicalize(path).ok()
+    } else {
+        path.parent()
+            .and_then(|parent| std::fs::canonicalize(parent).ok())
+            .zip(path.file_name())
+            .map(|(parent, name)| parent.join(name))
+    };
+    resolved.is_some_and(|real| {
+        scratch
+            .iter()
+            .any(|dir| real.starts_with(dir) && real != *dir)
+    })
 }
 
 /// Whether the binary was started as `rm` (through the shim's symlink).

@@ -147,6 +147,53 @@ fn refused(o: &Output, code: i32, stderr: &str) {
     assert_eq!(said, [stderr], "{}", err(o));
 }
 
+/// A workspace's commands see `/tmp` as the workspace's own, through the whole binary: a scratch
+/// file written by one `cordon exec` is read by the next, and never reaches the host's `/tmp`.
+/// They get the terminal, time zone and toolchain names of the environment, and still no
+/// injection name (`GOFLAGS`'s `-toolexec`, `NODE_OPTIONS`).
+#[test]
+fn scratch_in_tmp_is_kept_for_the_next_call_and_the_terminal_and_toolchains_pass() {
+    let Some(h) = home() else { return };
+    // CAP_SYS_ADMIN: where a mount namespace is certain (docs/sandbox.md).
+    let privileged = cordon_sandbox::effective_capabilities() & (1 << 21) != 0;
+    if !privileged
+        && cordon_testkit::allow_skip(
+            "root",
+            "a /tmp of the workspace's own is certain only as root",
+        )
+    {
+        return;
+    }
+    let name = format!("/tmp/cordon-cli-scratch-{}", std::process::id());
+    let wrote = h.sh(&format!("echo scratch > {name}"));
+    assert_eq!(wrote.status.code(), Some(0), "{}", err(&wrote));
+    assert!(
+        !Path::new(&name).exists(),
+        "the write reached the host's /tmp"
+    );
+    let read = h.sh(&format!("cat {name}"));
+    assert_eq!(out(&read), "scratch\n", "{}", err(&read));
+
+    let shown = h
+        .command(&[
+            "--shell",
+            "echo \"$TERM|$TZ|$RUSTUP_HOME|$GOFLAGS|$NODE_OPTIONS\"",
+        ])
+        .env("TERM", "xterm-256color")
+        .env("TZ", "Europe/Paris")
+        .env("RUSTUP_HOME", "/usr/local/rustup")
+        .env("GOFLAGS", "-toolexec=/x")
+        .env("NODE_OPTIONS", "--require /x.js")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out(&shown),
+        "xterm-256color|Europe/Paris|/usr/local/rustup||\n",
+        "{}",
+        err(&shown)
+    );
+}
+
 #[test]
 fn proc_paths_never_reach_the_credentials() {
     let Some(h) = home() else { return };

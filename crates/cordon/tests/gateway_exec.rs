@@ -92,7 +92,8 @@ fn journal(home: &Path) -> Vec<Value> {
     }
     fn is_private_tmp(text: &str) -> bool {
         let tmp = std::env::temp_dir().join("cordon-");
-        text.starts_with(tmp.to_str().unwrap_or("/tmp/cordon-"))
+        // The soft-delete service's run directory is made anew for each command too.
+        text.starts_with(tmp.to_str().unwrap_or("/tmp/cordon-")) || text.contains("/cordon-rm-")
     }
     std::fs::read_to_string(home.join("journal/entries.jsonl"))
         .unwrap()

@@ -30,7 +30,7 @@ rules:
   - id: files
     outcome: {outcome}
     reason: it changes files
-    match: {{command: [rm, mkdir, echo, 'false', 'true', bash, make, touch, env, cat, ls, test]}}
+    match: {{command: [rm, mkdir, echo, 'false', 'true', bash, make, touch, env, cat, ls, test, ln]}}
 "
     )
 }
@@ -223,6 +223,49 @@ fn rm_inside_a_compound_text_moves_to_the_trash_and_restores_byte_for_byte() {
         );
         assert_eq!(restored[b".hidden".as_slice()].2, b"dot\n");
         assert_eq!(restored[b"link".as_slice()], ('l', 0, b"sub/blob".to_vec()));
+    }
+}
+
+/// Scratch files the command made in its TMPDIR (in hardened mode under its own `/tmp`) are
+/// removed by the real `rm`: nothing there is the user's to roll back, and the service, outside
+/// the sandbox, would refuse them as outside the scope (`rm -rf /tmp/build` failed so). A text
+/// that also names a workspace file goes to the service whole; a link from the TMPDIR into the
+/// workspace, named with a trailing `/`, is not scratch (the control: it is refused, and the
+/// workspace keeps its file).
+#[test]
+fn scratch_files_in_tmpdir_are_removed_and_workspace_files_still_go_to_the_trash() {
+    // Hardened only: `$TMPDIR/…` is computed at run time, which local mode asks about.
+    for mode in ["hardened"] {
+        let env = Env::new(mode, "allow_with_checkpoint");
+        if env.unavailable() {
+            continue;
+        }
+        let run = env.shell(
+            "mkdir -p \"$TMPDIR/build/sub\" && echo x > \"$TMPDIR/build/sub/f\" \
+             && rm -rf \"$TMPDIR/build\" && ls \"$TMPDIR\" && echo removed",
+        );
+        assert_eq!(run.code, 0, "[{mode}] {}", run.stderr);
+        assert_eq!(run.stdout, "removed\n", "[{mode}] {}", run.stderr);
+        assert!(run.calls().is_empty(), "[{mode}] {}", run.receipt);
+
+        fs::write(env.w.join("keep"), b"mine\n").unwrap();
+        let run = env.shell("touch \"$TMPDIR/t\" && rm \"$TMPDIR/t\" keep; echo rc=$?");
+        assert_eq!(run.calls().len(), 1, "[{mode}] {}", run.receipt);
+
+        fs::create_dir_all(env.w.join("src")).unwrap();
+        fs::write(env.w.join("src/main.rs"), b"fn main() {}\n").unwrap();
+        let run = env.shell(&format!(
+            "ln -s {} \"$TMPDIR/ws\" && rm -rf \"$TMPDIR/ws/\"; echo rc=$?",
+            env.w.join("src").display()
+        ));
+        assert_eq!(run.calls().len(), 1, "[{mode}] {}", run.receipt);
+        assert_eq!(
+            fs::read(env.w.join("src/main.rs")).ok().as_deref(),
+            Some(b"fn main() {}\n".as_slice()),
+            "[{mode}] {}{}",
+            run.stdout,
+            run.stderr
+        );
     }
 }
 
