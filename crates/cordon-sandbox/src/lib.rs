@@ -76,7 +76,7 @@ pub use report::{
 pub use resolve::{resolve_as_far_as_exists, resolve_real, FileKind, RealPath, MAX_SYMLINKS};
 pub use scope::resolve_scope;
 pub use search::{MAX_SEARCHED_DIRS, SEARCH_SKIPPED};
-pub use supervisor::{run, WORKSPACE_TMP_ENV};
+pub use supervisor::{run, tmp_is_the_workspaces_own};
 
 /// Why this kernel cannot run the write broker, if it cannot (seccomp user notification and
 /// `SECCOMP_ADDFD_FLAG_SEND`, Linux 5.14). A caller that would hand a run a

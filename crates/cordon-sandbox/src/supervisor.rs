@@ -250,10 +250,32 @@ impl Drop for PrivateTmp {
     }
 }
 
-/// Set in a command's environment to `/tmp` (resolved) when that is its workspace's own
-/// ([`WorkspaceTmp`]): what it holds is the command's scratch, as TMPDIR's is (cordon's `rm` shim
-/// removes it for real instead of asking the soft-delete service, which would look in the host's).
-pub const WORKSPACE_TMP_ENV: &str = "CORDON_WORKSPACE_TMP";
+/// Whether the calling process's `/tmp` is its workspace's own ([`WorkspaceTmp`]): the last mount
+/// on `/tmp` in its mount namespace has a `cordon-tmp-UID/HASH` directory for its root, as
+/// `/proc/self/mountinfo` says. Only cordon can have mounted it (a hardened command may mount
+/// nothing), so unlike an environment variable the command cannot forge it. For cordon's `rm`
+/// shim: what lies there is the command's scratch.
+pub fn tmp_is_the_workspaces_own() -> bool {
+    let Ok(table) = fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    // The last mount on `/tmp` is the one its path reaches.
+    let root = table.lines().rev().find_map(|line| {
+        let fields: Vec<&str> = line.split(' ').collect();
+        (fields.get(4) == Some(&"/tmp")).then(|| fields.get(3).copied())?
+    });
+    root.is_some_and(|root| {
+        let mut parts = root.rsplit('/');
+        let (Some(hash), Some(base)) = (parts.next(), parts.next()) else {
+            return false;
+        };
+        hash.len() == 16
+            && hash.bytes().all(|b| b.is_ascii_hexdigit())
+            && base
+                .strip_prefix("cordon-tmp-")
+                .is_some_and(|uid| !uid.is_empty() && uid.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
 
 /// A workspace's own `/tmp`: a directory of this user's, one per workspace, under the system's
 /// temporary directory (`cordon-tmp-UID/HASH`), which the command's mount namespace has over
@@ -471,11 +493,14 @@ impl BrokerPlan {
 
     /// Hardened runs get a broker where the kernel can run one; a checkpoint observer needs one.
     /// `found`: where `protect.rs` found the protected names at run start.
+    /// `own_tmp`: where the command sees its workspace's own `/tmp`, which Landlock grants by the
+    /// directory's own name; the broker judges the names the command's namespace gives.
     fn new(
         confinement: &Confinement,
         fs: Option<&FsPlan>,
         found: Option<&crate::protect::Protected>,
         observer: Option<&std::sync::Arc<dyn crate::WriteObserver>>,
+        own_tmp: Option<&std::path::Path>,
     ) -> Result<BrokerPlan, Error> {
         let unenforceable = |detail: String| Error::Unenforceable {
             feature: "the write broker a checkpoint observer relies on",
@@ -505,7 +530,13 @@ impl BrokerPlan {
             found.cloned().unwrap_or_default(),
             crate::broker::Writable {
                 roots: fs.write_roots.clone(),
-                granted: fs.report.write_paths.clone(),
+                granted: fs
+                    .report
+                    .write_paths
+                    .iter()
+                    .cloned()
+                    .chain(own_tmp.map(std::path::Path::to_path_buf))
+                    .collect(),
             },
             ruleset,
             observer.cloned(),
@@ -739,6 +770,7 @@ impl Prepared {
             fs.as_ref(),
             protect.as_ref().map(|p| &p.protected),
             options.write_observer.as_ref(),
+            workspace_tmp.as_ref().ok().map(|own| own.seen_at.as_path()),
         )?;
         let listener = match (&record, &broker) {
             (record, BrokerPlan::On(_)) => {
@@ -1088,14 +1120,7 @@ impl Prepared {
         let (mut env, dropped) = filter_env(&command.env);
         env.retain(|(n, _)| n != "TMPDIR");
         let tmpdir = match (&self.workspace_tmp, self.tmp.dir.file_name()) {
-            (Ok(own), Some(name)) => {
-                env.retain(|(n, _)| n != WORKSPACE_TMP_ENV);
-                env.push((
-                    WORKSPACE_TMP_ENV.into(),
-                    own.seen_at.clone().into_os_string(),
-                ));
-                own.seen_at.join(name)
-            }
+            (Ok(own), Some(name)) => own.seen_at.join(name),
             _ => self.tmp.dir.clone(),
         };
         env.push(("TMPDIR".into(), tmpdir.into_os_string()));

@@ -385,9 +385,14 @@ fn tmp_is_the_workspaces_own_and_kept_between_commands() {
     let host_file = format!("/tmp/cordon-host-{}.txt", std::process::id());
     std::fs::write(&host_file, "host").unwrap();
 
+    // Metadata too (`touch` sets times, `chmod` a mode: calls the write broker judges by the
+    // names the command's namespace gives).
     let first = bash_report(
         &ws,
-        &format!("echo scratch > /tmp/{name} && mktemp && echo $TMPDIR"),
+        &format!(
+            "echo scratch > /tmp/{name} && touch /tmp/{name}.t && chmod 600 /tmp/{name}.t \
+             && rm /tmp/{name}.t && mktemp && echo $TMPDIR"
+        ),
     );
     assert_eq!(first.commands[0].exit_code, 0, "{}", output(&first));
     let own = first

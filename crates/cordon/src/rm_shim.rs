@@ -3,12 +3,13 @@
 //! trash and exits with its answer. It never falls back to a real deletion: without the service
 //! it removes nothing and says why.
 //!
-//! Scratch files are the exception: when every target lies in the command's TMPDIR, or in its
-//! `/tmp` where that is its workspace's own (`cordon_sandbox::WORKSPACE_TMP_ENV`), the shim
-//! removes them itself, as the command could: nothing there is the user's to roll back, and the
-//! service, which runs outside the sandbox, would look for them in the host's `/tmp` and refuse
-//! them (`rm -rf /tmp/build` failed so). Only the plain forms are taken so (`-r`, `-f`, `-d`,
-//! `-v`); anything else goes to the service.
+//! Scratch files are the exception: when every target lies in the command's `/tmp` and that is
+//! its workspace's own (`cordon_sandbox::tmp_is_the_workspaces_own`, read from the mount table,
+//! which the command cannot forge; TMPDIR lies there too), the shim removes them itself, as the
+//! command could: nothing there is the user's to roll back, and the service, which runs outside
+//! the sandbox, would look for them in the host's `/tmp` and refuse them (`rm -rf /tmp/build`
+//! failed so). Only the plain forms are taken so (`-r`, `-f`, `-d`, `-v`); anything else goes to
+//! the service.
 
 use std::ffi::OsString;
 use std::io::{Read as _, Write as _};
@@ -153,17 +154,14 @@ impl ScratchRemoval {
     }
 }
 
-/// The command's scratch directories, resolved: its TMPDIR, and `/tmp` where that is its
-/// workspace's own.
+/// The command's scratch directory, resolved: `/tmp` where that is its workspace's own. Never
+/// from the environment, which the command sets (`TMPDIR=. rm -rf src` would make the
+/// workspace scratch).
 fn scratch_directories() -> Vec<PathBuf> {
-    [
-        std::env::var_os("TMPDIR"),
-        std::env::var_os(cordon_sandbox::WORKSPACE_TMP_ENV),
-    ]
-    .into_iter()
-    .flatten()
-    .filter_map(|dir| std::fs::canonicalize(dir).ok())
-    .collect()
+    if !cordon_sandbox::tmp_is_the_workspaces_own() {
+        return Vec::new();
+    }
+    std::fs::canonicalize("/tmp").into_iter().collect()
 }
 
 /// Whether `path` names something inside one of `scratch` (not the directory itself), resolved

@@ -30,7 +30,7 @@ rules:
   - id: files
     outcome: {outcome}
     reason: it changes files
-    match: {{command: [rm, mkdir, echo, 'false', 'true', bash, make, touch, env, cat, ls, test, ln]}}
+    match: {{command: [rm, mkdir, echo, 'false', 'true', bash, make, touch, env, cat, ls, test, ln, wc]}}
 "
     )
 }
@@ -75,7 +75,16 @@ impl Run {
 
 impl Env {
     fn new(mode: &'static str, outcome: &str) -> Env {
-        let dir = tempfile::tempdir().unwrap();
+        Env::in_dir(tempfile::tempdir().unwrap(), mode, outcome)
+    }
+
+    /// Outside `/tmp`, as a user's workspace is: its hardened commands see a `/tmp` of their own.
+    fn outside_tmp(mode: &'static str, outcome: &str) -> Env {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        Env::in_dir(dir, mode, outcome)
+    }
+
+    fn in_dir(dir: tempfile::TempDir, mode: &'static str, outcome: &str) -> Env {
         let root = dir.path().canonicalize().unwrap();
         let home = root.join("home");
         let w = root.join("space/w");
@@ -226,47 +235,52 @@ fn rm_inside_a_compound_text_moves_to_the_trash_and_restores_byte_for_byte() {
     }
 }
 
-/// Scratch files the command made in its TMPDIR (in hardened mode under its own `/tmp`) are
-/// removed by the real `rm`: nothing there is the user's to roll back, and the service, outside
-/// the sandbox, would refuse them as outside the scope (`rm -rf /tmp/build` failed so). A text
-/// that also names a workspace file goes to the service whole; a link from the TMPDIR into the
-/// workspace, named with a trailing `/`, is not scratch (the control: it is refused, and the
-/// workspace keeps its file).
+/// Scratch files a hardened command made in its workspace's own `/tmp` (where its TMPDIR lies
+/// too) are removed by the shim itself: nothing there is the user's to roll back, and the
+/// service, outside the sandbox, would refuse them as outside the scope (`rm -rf /tmp/build`
+/// failed so). The shim learns that `/tmp` is the workspace's own from the mount table, never from
+/// the environment: `TMPDIR=. rm -rf keep` still goes to the trash. A text that also names a
+/// workspace file goes to the service whole; a link from `/tmp` into the workspace, named with a
+/// trailing `/`, is not scratch (refused, and the workspace keeps its file).
 #[test]
-fn scratch_files_in_tmpdir_are_removed_and_workspace_files_still_go_to_the_trash() {
-    // Hardened only: `$TMPDIR/…` is computed at run time, which local mode asks about.
-    for mode in ["hardened"] {
-        let env = Env::new(mode, "allow_with_checkpoint");
-        if env.unavailable() {
-            continue;
-        }
-        let run = env.shell(
-            "mkdir -p \"$TMPDIR/build/sub\" && echo x > \"$TMPDIR/build/sub/f\" \
-             && rm -rf \"$TMPDIR/build\" && ls \"$TMPDIR\" && echo removed",
-        );
-        assert_eq!(run.code, 0, "[{mode}] {}", run.stderr);
-        assert_eq!(run.stdout, "removed\n", "[{mode}] {}", run.stderr);
-        assert!(run.calls().is_empty(), "[{mode}] {}", run.receipt);
-
-        fs::write(env.w.join("keep"), b"mine\n").unwrap();
-        let run = env.shell("touch \"$TMPDIR/t\" && rm \"$TMPDIR/t\" keep; echo rc=$?");
-        assert_eq!(run.calls().len(), 1, "[{mode}] {}", run.receipt);
-
-        fs::create_dir_all(env.w.join("src")).unwrap();
-        fs::write(env.w.join("src/main.rs"), b"fn main() {}\n").unwrap();
-        let run = env.shell(&format!(
-            "ln -s {} \"$TMPDIR/ws\" && rm -rf \"$TMPDIR/ws/\"; echo rc=$?",
-            env.w.join("src").display()
-        ));
-        assert_eq!(run.calls().len(), 1, "[{mode}] {}", run.receipt);
-        assert_eq!(
-            fs::read(env.w.join("src/main.rs")).ok().as_deref(),
-            Some(b"fn main() {}\n".as_slice()),
-            "[{mode}] {}{}",
-            run.stdout,
-            run.stderr
-        );
+fn scratch_files_in_the_workspaces_tmp_are_removed_and_workspace_files_still_go_to_the_trash() {
+    let env = Env::outside_tmp("hardened", "allow_with_checkpoint");
+    if env.unavailable() {
+        return;
     }
+    let build = format!("/tmp/build-{}", std::process::id());
+    let run = env.shell(&format!(
+        "mkdir -p {build}/sub && echo x > {build}/sub/f && touch \"$TMPDIR/t\" \
+         && rm -rf {build} \"$TMPDIR/t\" && ls {build} \"$TMPDIR/t\" 2>&1 | wc -l"
+    ));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), "2", "{}", run.stderr);
+    assert!(run.calls().is_empty(), "{}", run.receipt);
+
+    fs::write(env.w.join("keep"), b"mine\n").unwrap();
+    let run = env.shell("TMPDIR=. rm -f keep; echo rc=$?");
+    assert_eq!(run.calls().len(), 1, "{}", run.receipt);
+    assert!(!env.w.join("keep").exists(), "{}", run.stderr);
+    assert_eq!(run.trash_ids().len(), 1, "{}", run.receipt);
+
+    fs::write(env.w.join("keep"), b"mine\n").unwrap();
+    let run = env.shell(&format!("touch {build}-t && rm {build}-t keep; echo rc=$?"));
+    assert_eq!(run.calls().len(), 1, "{}", run.receipt);
+
+    fs::create_dir_all(env.w.join("src")).unwrap();
+    fs::write(env.w.join("src/main.rs"), b"fn main() {}\n").unwrap();
+    let run = env.shell(&format!(
+        "ln -s {} {build}-ws && rm -rf {build}-ws/; echo rc=$?",
+        env.w.join("src").display()
+    ));
+    assert_eq!(run.calls().len(), 1, "{}", run.receipt);
+    assert_eq!(
+        fs::read(env.w.join("src/main.rs")).ok().as_deref(),
+        Some(b"fn main() {}\n".as_slice()),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
 }
 
 #[test]
