@@ -188,15 +188,25 @@ pub fn take(
     // (a workspace under `/tmp`), Landlock lets it write nothing there but its workspace and its
     // TMPDIR, made for the run and removed after it. Snapshotting the rest of the host's `/tmp`
     // for it would copy other programs' files, and a rollback would write into them.
+    //
+    // But the command's `/tmp` may hold links it made (`ln -s $PWD /tmp/w`), through which a
+    // path named under `/tmp` reaches the workspace (`rm -rf /tmp/w/src`; red-team round twelve
+    // destroyed workspace files so, with no checkpoint at all). What a command can reach through
+    // its `/tmp` is its scratch or what the kernel lets it write, the workspace: so a scope left
+    // out for lying in `/tmp` is replaced by the workspace.
     if let Some(workspace) = taking.writable_workspace {
         let real = |p: &Path| {
             cordon_sandbox::resolve_as_far_as_exists(p).unwrap_or_else(|| p.to_path_buf())
         };
-        let (host_tmp, workspace) = (real(Path::new("/tmp")), real(workspace));
+        let (host_tmp, real_workspace) = (real(Path::new("/tmp")), real(workspace));
+        let before = scopes.len();
         scopes.retain(|scope| {
             let scope = real(scope);
-            !scope.starts_with(&host_tmp) || scope.starts_with(&workspace)
+            !scope.starts_with(&host_tmp) || scope.starts_with(&real_workspace)
         });
+        if scopes.len() < before && !scopes.iter().any(|s| s == workspace) {
+            scopes.push(workspace.to_path_buf());
+        }
     }
     add_workspace(&mut scopes, unnamed, request, &taking, &places.checkpoints);
     if scopes.is_empty() {

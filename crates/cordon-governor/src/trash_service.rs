@@ -45,6 +45,13 @@ use crate::observed::Recording;
 /// The variable that tells the shim where the service listens.
 pub const SOCKET_ENV: &str = "CORDON_TRASH_SOCKET";
 
+/// The variable that carries the command's token to the shim. The socket's path can be seen from
+/// other sandboxes (another process's `/proc/PID/net/unix`), and before Landlock ABI 9 nothing
+/// stops a connect to it; the token cannot: a command of another run may not read this one's
+/// environment (Landlock denies it the ptrace access `/proc/PID/environ` needs). Red-team round
+/// twelve moved another workspace's file to the trash through its service before this.
+pub const TOKEN_ENV: &str = "CORDON_TRASH_TOKEN";
+
 /// The longest path a Unix socket address holds (`sun_path`, 108 bytes with its NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
@@ -129,6 +136,9 @@ pub struct Call {
 pub struct ShimCall {
     pub argv: Vec<Vec<u8>>,
     pub cwd: Vec<u8>,
+    /// The command's token ([`TOKEN_ENV`]); a request without this run's is refused.
+    #[serde(default)]
+    pub token: String,
 }
 
 /// The service's answer to the shim: what to exit with and say on stderr.
@@ -153,6 +163,8 @@ pub struct Service {
     calls: Arc<Mutex<Vec<Call>>>,
     /// Programs the sandbox replaces with the shim for this command (hardened mode).
     substitutes: Vec<PathBuf>,
+    /// What a request must carry to be served ([`TOKEN_ENV`]): 128 random bits, hex.
+    token: Arc<str>,
 }
 
 impl Service {
@@ -190,6 +202,7 @@ impl Service {
             thread: None,
             calls: Arc::new(Mutex::new(Vec::new())),
             substitutes: Vec::new(),
+            token: new_token().into(),
         };
         if service.socket.as_os_str().len() > MAX_SOCKET_PATH {
             return Err(format!(
@@ -224,9 +237,10 @@ impl Service {
         );
         let stop = Arc::clone(&service.stop);
         let calls = Arc::clone(&service.calls);
+        let token = Arc::clone(&service.token);
         let thread = std::thread::Builder::new()
             .name("cordon-trash".into())
-            .spawn(move || serve(&listener, &stop, &calls, &scope))
+            .spawn(move || serve(&listener, &stop, &calls, &scope, &token))
             .map_err(|e| format!("the soft-delete service could not start: {e}"))?;
         service.thread = Some(thread);
         Ok(service)
@@ -265,9 +279,10 @@ impl Service {
             path.push(":");
             path.push(old);
         }
-        env.retain(|(n, _)| n != "PATH" && n != SOCKET_ENV);
+        env.retain(|(n, _)| n != "PATH" && n != SOCKET_ENV && n != TOKEN_ENV);
         env.insert(0, ("PATH".into(), path));
         env.push((SOCKET_ENV.into(), self.socket.clone().into_os_string()));
+        env.push((TOKEN_ENV.into(), OsString::from(&*self.token)));
     }
 
     /// Stops serving and returns every call, in order.
@@ -298,13 +313,27 @@ impl Drop for Service {
     }
 }
 
-fn serve(listener: &UnixListener, stop: &AtomicBool, calls: &Mutex<Vec<Call>>, scope: &Scope) {
+/// 128 random bits from the operating system, as hex.
+fn new_token() -> String {
+    use rand_core::RngCore as _;
+    let mut bytes = [0u8; 16];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn serve(
+    listener: &UnixListener,
+    stop: &AtomicBool,
+    calls: &Mutex<Vec<Call>>,
+    scope: &Scope,
+    token: &str,
+) {
     for stream in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             break;
         }
         let Ok(stream) = stream else { continue };
-        if let Some(call) = answer(stream, scope) {
+        if let Some(call) = answer(stream, scope, token) {
             calls
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -315,7 +344,7 @@ fn serve(listener: &UnixListener, stop: &AtomicBool, calls: &Mutex<Vec<Call>>, s
 
 /// Reads one request, performs it, and answers. `None` when the request could not be read (the
 /// shim then reports the broken connection and exits non-zero).
-fn answer(mut stream: UnixStream, scope: &Scope) -> Option<Call> {
+fn answer(mut stream: UnixStream, scope: &Scope, token: &str) -> Option<Call> {
     let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
     let pid = nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
         .ok()
@@ -326,6 +355,18 @@ fn answer(mut stream: UnixStream, scope: &Scope) -> Option<Call> {
         .read_until(b'\n', &mut line)
         .ok()?;
     let request: ShimCall = serde_json::from_slice(&line).ok()?;
+    if request.token.as_bytes() != token.as_bytes() {
+        // Not this command's: answered, never recorded as its call.
+        let refusal = ShimReply {
+            exit_code: 1,
+            stderr: "rm: the request did not come from the command this soft-delete service serves; nothing was removed\n".into(),
+        };
+        if let Ok(mut bytes) = serde_json::to_vec(&refusal) {
+            bytes.push(b'\n');
+            let _ = stream.write_all(&bytes);
+        }
+        return None;
+    }
     let argv: Vec<OsString> = request.argv.into_iter().map(OsString::from_vec).collect();
     let cwd = PathBuf::from(OsString::from_vec(request.cwd));
     let mut call = Call {

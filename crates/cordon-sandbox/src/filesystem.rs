@@ -34,9 +34,10 @@ use crate::resolve::{open_trusted, RealPath};
 use crate::{resolve_real, resolve_scope, Error};
 
 /// Directories exec needs: binaries and shared libraries. Every hardened run may read them.
-/// Software installed outside `/usr` is there too: `/opt` (Conda, JDKs, CI runners' tool
-/// caches; `ls /opt/...` failed in the working-day run), Nix's store, where a NixOS system keeps
-/// every program, and snaps.
+/// Software installed outside `/usr` is there too: Nix's store, where a NixOS system keeps every
+/// program, and snaps. Not `/opt`: software kept there keeps its configuration and credentials
+/// beside it (red-team round twelve read a `credentials.toml` under a `CARGO_HOME` in `/opt`), and
+/// no closed-name rule reaches there; a policy read grant opens what a user keeps there.
 pub const SYSTEM_DIRS: &[&str] = &[
     "/usr",
     "/bin",
@@ -45,7 +46,6 @@ pub const SYSTEM_DIRS: &[&str] = &[
     "/lib32",
     "/lib64",
     "/libx32",
-    "/opt",
     "/nix/store",
     "/snap",
 ];

@@ -150,13 +150,14 @@ impl Default for Limits {
 
 impl Limits {
     /// For an agent's everyday work in a workspace (`cordon exec`, the hooks, MCP). No per-process
-    /// CPU, address-space or process-count rlimit: the command's timeout bounds its time;
-    /// runtimes reserve far more virtual memory than they use (Node's WebAssembly reserves
-    /// about 10 GiB per instance, so under CSC's 4 GiB every `fetch()` failed, and so did
-    /// AddressSanitizer); and `RLIMIT_NPROC` counts every process and thread of the user id, a
-    /// desktop's browsers among them, so 1024 could refuse a fork to a command that made none.
-    /// Files up to 16 GiB (a debug build's binaries pass 100 MiB). The tree is bounded by its
-    /// cgroup where the controllers are delegated: memory up to half the machine's, 4096 tasks.
+    /// CPU or address-space rlimit: the command's timeout bounds its time; runtimes reserve far
+    /// more virtual memory than they use (Node's WebAssembly reserves about 10 GiB per
+    /// instance, so under CSC's 4 GiB every `fetch()` failed, and so did AddressSanitizer).
+    /// `RLIMIT_NPROC` counts every process and thread of the user id, a desktop's browsers among
+    /// them, so CSC's 1024 could refuse a fork to a command that made none; 16384 still bounds a
+    /// fork bomb where no cgroup does. Files up to 16 GiB (a debug build's binaries pass
+    /// 100 MiB). The tree is bounded by its cgroup where the controllers are delegated: memory up
+    /// to half the machine's, 4096 tasks.
     pub fn for_workspace() -> Limits {
         // SAFETY: sysconf with integer names only.
         let (pages, page) = unsafe {
@@ -174,7 +175,7 @@ impl Limits {
         Limits {
             cpu_seconds: None,
             address_space_bytes: None,
-            nproc: None,
+            nproc: Some(16384),
             file_size_bytes: Some(16 << 30),
             memory_bytes: Some(physical / 2),
             pids: Some(4096),

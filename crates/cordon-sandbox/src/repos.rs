@@ -101,6 +101,7 @@ pub(crate) fn settle(touched: &TouchedDirs, places: &Places<'_>) -> Vec<String> 
         protected: places.protected,
         roots: places.roots,
         ignored: places.ignored,
+        scratch: places.scratch,
         layers: places.layers,
         seen: HashSet::new(),
         notes: Vec::new(),
@@ -125,6 +126,10 @@ pub(crate) struct Places<'a> {
     pub searched: &'a [PathBuf],
     /// Places no user's git reads after the run: the run's private temporary directory.
     pub ignored: &'a [PathBuf],
+    /// The workspace's own `/tmp` (device and inode), which no user's git reads either. By inode,
+    /// not by path: once the command's mount namespace is gone, a directory in it is named
+    /// relative to the directory itself (`/x2` for `/tmp/x2`), which no path comparison matches.
+    pub scratch: Option<(u64, u64)>,
     /// The devices of the run's cache layers (`layers.rs`), which only its commands see.
     pub layers: &'a [u64],
 }
@@ -152,6 +157,7 @@ struct Settler<'a> {
     protected: &'a [PathBuf],
     roots: &'a [PathBuf],
     ignored: &'a [PathBuf],
+    scratch: Option<(u64, u64)>,
     layers: &'a [u64],
     seen: HashSet<(u64, u64)>,
     notes: Vec<String>,
@@ -162,6 +168,34 @@ const DIR: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_CLOEXEC);
 
+/// Whether the directory `fd` is `dir` (device, inode) or lies beneath it, walking `..` up to
+/// the root it can reach (at most 256 levels).
+fn beneath(fd: BorrowedFd<'_>, dir: (u64, u64)) -> bool {
+    let id = |stat: nix::sys::stat::FileStat| (stat.st_dev, stat.st_ino);
+    let Ok(mut here) = fstat(fd).map(id) else {
+        return false;
+    };
+    let Ok(mut current) = openat(fd, c".", DIR, Mode::empty()) else {
+        return false;
+    };
+    for _ in 0..256 {
+        if here == dir {
+            return true;
+        }
+        let Ok(parent) = openat(&current, c"..", DIR, Mode::empty()) else {
+            return false;
+        };
+        let Ok(up) = fstat(&parent).map(id) else {
+            return false;
+        };
+        if up == here {
+            return false;
+        }
+        (current, here) = (parent, up);
+    }
+    false
+}
+
 impl Settler<'_> {
     fn touched(&mut self, t: &Touched) {
         // A directory in a cache's layer (an overlay, seen only by the run's commands) or in the
@@ -170,6 +204,9 @@ impl Settler<'_> {
         if in_layer
             || fd_path(t.parent.as_fd())
                 .is_ok_and(|p| self.ignored.iter().any(|i| p.starts_with(i)))
+            || self
+                .scratch
+                .is_some_and(|dir| beneath(t.parent.as_fd(), dir))
         {
             return;
         }

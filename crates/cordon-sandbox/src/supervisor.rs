@@ -1724,6 +1724,10 @@ impl Prepared {
             roots: &roots,
             searched: &searched,
             ignored: std::slice::from_ref(&self.tmp.dir),
+            scratch: self.workspace_tmp.as_ref().ok().and_then(|own| {
+                use std::os::unix::fs::MetadataExt as _;
+                fs::metadata(&own.dir).ok().map(|m| (m.dev(), m.ino()))
+            }),
             layers: &layer_devices,
         };
         crate::repos::settle(&touched, &places)

@@ -416,16 +416,38 @@ fn tmp_is_the_workspaces_own_and_kept_between_commands() {
         );
     }
 
-    let second = bash_report(&ws, &format!("cat /tmp/{name}; cat {host_file}"));
+    // A repository made there is scratch too: cordon's check of repositories made during the
+    // run leaves it alone (it moved `.git` aside before), and tar keeps modes and times there.
+    let second = bash_report(
+        &ws,
+        &format!(
+            "cat /tmp/{name}; cat {host_file}; git init -q /tmp/{name}-repo && \
+             tar cf /tmp/{name}.tar -C /tmp {name} && mkdir /tmp/{name}-x && \
+             tar xf /tmp/{name}.tar -C /tmp/{name}-x && echo extracted"
+        ),
+    );
     let said = output(&second);
     assert!(said.starts_with("scratch\n"), "{said}");
     assert!(said.contains("No such file or directory"), "{said}");
+    assert!(said.contains("extracted"), "{said}");
+    assert!(
+        own.join(format!("{name}-repo/.git/HEAD")).exists(),
+        "{said}"
+    );
+    assert!(
+        second.enforcement.protected_metadata.after_run.is_empty(),
+        "{:?}",
+        second.enforcement.protected_metadata.after_run
+    );
 
     let (_t2, other) = workspace();
     let elsewhere = bash_report(&other, &format!("cat /tmp/{name}"));
     assert_eq!(elsewhere.commands[0].exit_code, 1, "{}", output(&elsewhere));
     assert_ne!(elsewhere.enforcement.envelope.tmp, Some(own.clone()));
-    std::fs::remove_file(own.join(&name)).unwrap();
+    for scratch in ["", "-repo", ".tar", "-x"] {
+        let path = own.join(format!("{name}{scratch}"));
+        let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+    }
     std::fs::remove_file(&host_file).unwrap();
 }
 

@@ -17,7 +17,7 @@ use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::os::unix::net::UnixStream;
 use std::path::{Component, Path, PathBuf};
 
-use cordon_governor::trash_service::{ShimCall, ShimReply, SOCKET_ENV};
+use cordon_governor::trash_service::{ShimCall, ShimReply, SOCKET_ENV, TOKEN_ENV};
 
 /// Asks the soft-delete service to do what `rm ARGV…` asks, and returns the exit status.
 pub fn shim_main() -> u8 {
@@ -41,6 +41,7 @@ pub fn shim_main() -> u8 {
     let request = ShimCall {
         argv: std::env::args_os().map(OsString::into_vec).collect(),
         cwd: cwd.into_os_string().into_vec(),
+        token: std::env::var(TOKEN_ENV).unwrap_or_default(),
     };
     let mut stream = match UnixStream::connect(&socket) {
         Ok(s) => s,

@@ -30,7 +30,7 @@ rules:
   - id: files
     outcome: {outcome}
     reason: it changes files
-    match: {{command: [rm, mkdir, echo, 'false', 'true', bash, make, touch, env, cat, ls, test, ln, wc]}}
+    match: {{command: [rm, mkdir, echo, 'false', 'true', bash, make, touch, env, cat, ls, test, ln, wc, python3]}}
 "
     )
 }
@@ -281,6 +281,43 @@ fn scratch_files_in_the_workspaces_tmp_are_removed_and_workspace_files_still_go_
         run.stdout,
         run.stderr
     );
+}
+
+/// The service serves only the command it was made for: a request without that command's
+/// token (as another run's process would send, having found the socket in `/proc/PID/net/unix`;
+/// red-team round twelve moved a file of another workspace so) is refused, moves nothing and is
+/// not recorded as the command's call. Control: the shim, which has the token, moves the file.
+#[test]
+fn a_request_without_the_commands_token_moves_nothing() {
+    for mode in MODES {
+        let env = Env::new(mode, "allow_with_checkpoint");
+        if env.unavailable() {
+            continue;
+        }
+        fs::write(env.w.join("victim.txt"), b"keep\n").unwrap();
+        let forged = "import json, os, socket; \
+            s = socket.socket(socket.AF_UNIX); s.connect(os.environ['CORDON_TRASH_SOCKET']); \
+            s.sendall(json.dumps({'argv': [list(b'rm'), list(b'victim.txt')], \
+              'cwd': list(os.getcwd().encode()), 'token': 'forged'}).encode() + b'\\n'); \
+            print(s.recv(4096).decode().strip())";
+        let run = env.shell(&format!("python3 -c \"{forged}\""));
+        assert!(
+            run.stdout.contains("did not come from the command"),
+            "[{mode}] {}{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            env.w.join("victim.txt").exists(),
+            "[{mode}] the forged call moved it"
+        );
+        assert!(run.calls().is_empty(), "[{mode}] {}", run.receipt);
+
+        let run = env.shell("true && rm victim.txt");
+        assert_eq!(run.code, 0, "[{mode}] {}", run.stderr);
+        assert!(!env.w.join("victim.txt").exists(), "[{mode}]");
+        assert_eq!(run.trash_ids().len(), 1, "[{mode}] {}", run.receipt);
+    }
 }
 
 #[test]
