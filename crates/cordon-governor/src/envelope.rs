@@ -339,8 +339,29 @@ pub const CACHE_LAYERS_DIR: &str = "layers";
 /// Where, in cordon's home, the run-start search remembers each workspace's directories.
 pub const SEARCH_MEMORY_DIR: &str = "search";
 
+/// Makes the home's `~/.cache` when it is missing, and a tool's cache inside the tool's own
+/// directory when that exists (`~/.cargo/registry` once there is a `~/.cargo`). A cache that does
+/// not exist is not granted, and nothing may create it: on a fresh home `go build` failed, since it
+/// could not make `~/.cache/go-build` (red-team round twelve). Other caches directly in the home
+/// (`~/.npm`) are left to the tools that make them. A failure only leaves the cache ungranted, as
+/// before, and the envelope's notes say so.
+fn make_missing_caches(caches: &[PathBuf], home: &Path) {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let xdg_cache = home.join(".cache");
+    for cache in caches {
+        let Some(parent) = cache.parent() else {
+            continue;
+        };
+        let wanted = *cache == xdg_cache || parent != home;
+        if wanted && parent.is_dir() && std::fs::symlink_metadata(cache).is_err() {
+            let _ = std::fs::DirBuilder::new().mode(0o755).create(cache);
+        }
+    }
+}
+
 /// The envelope of a native or Cedar policy: the workspace and all the paths.
 fn with_workspace(paths: &EnvelopePaths, evidence: Vec<PathBuf>) -> Result<Envelope, String> {
+    make_missing_caches(&paths.caches, &paths.home);
     Envelope::builder(&paths.workspace)
         .home(&paths.home)
         .cordon_home(&paths.cordon_home)

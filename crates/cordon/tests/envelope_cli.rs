@@ -194,6 +194,19 @@ fn scratch_in_tmp_is_kept_for_the_next_call_and_the_terminal_and_toolchains_pass
     );
 }
 
+/// A fresh home has no `~/.cache`, which a cache must be to be granted: cordon makes it, so a tool
+/// that caches there (`go build` makes `~/.cache/go-build`) works on the first run.
+#[test]
+fn a_fresh_home_gets_its_cache_directory() {
+    let Some(h) = home() else { return };
+    assert!(h.home.join(".cache").is_dir());
+    let cached =
+        h.sh("mkdir -p ~/.cache/tool && echo cached > ~/.cache/tool/x && cat ~/.cache/tool/x");
+    assert_eq!(out(&cached), "cached\n", "{}", err(&cached));
+    // Not a cache directly in the home that no tool made yet.
+    assert!(!h.home.join(".npm").exists());
+}
+
 #[test]
 fn proc_paths_never_reach_the_credentials() {
     let Some(h) = home() else { return };
