@@ -126,9 +126,10 @@ pub(crate) struct Places<'a> {
     pub searched: &'a [PathBuf],
     /// Places no user's git reads after the run: the run's private temporary directory.
     pub ignored: &'a [PathBuf],
-    /// The workspace's own `/tmp` (device and inode), which no user's git reads either. By inode,
-    /// not by path: once the command's mount namespace is gone, a directory in it is named
-    /// relative to the directory itself (`/x2` for `/tmp/x2`), which no path comparison matches.
+    /// The workspace's own `/tmp` (device and inode): the command writes there, and it stays on
+    /// the host, where a link in the workspace can lead the user's git. Its repositories are
+    /// judged like a writable root's. By inode, not by path: once the command's mount namespace
+    /// is gone, a directory in it is named relative to the directory itself (`/x2` for `/tmp/x2`).
     pub scratch: Option<(u64, u64)>,
     /// The devices of the run's cache layers (`layers.rs`), which only its commands see.
     pub layers: &'a [u64],
@@ -204,9 +205,6 @@ impl Settler<'_> {
         if in_layer
             || fd_path(t.parent.as_fd())
                 .is_ok_and(|p| self.ignored.iter().any(|i| p.starts_with(i)))
-            || self
-                .scratch
-                .is_some_and(|dir| beneath(t.parent.as_fd(), dir))
         {
             return;
         }
@@ -284,8 +282,26 @@ impl Settler<'_> {
         }
     }
 
-    /// A `.git` in `parent`: a directory (the git directory), or a file naming one.
+    /// A `.git` in `parent`: a directory (the git directory), a file naming one, or a link to one.
     fn dot_git(&mut self, parent: BorrowedFd<'_>) {
+        // A symlink named `.git`: git follows it, wherever it leads (round thirteen's led into
+        // the workspace's own `/tmp`, where the command had made a repository). `O_DIRECTORY`
+        // with `O_NOFOLLOW` reports such a link as `ENOTDIR`, like a `.git` file, so it is told
+        // apart first.
+        let is_link = fstatat(parent, ".git", nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+            .is_ok_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFLNK);
+        if is_link {
+            let follow = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+            match openat(parent, ".git", follow, Mode::empty()) {
+                Ok(git) => self.git_dir(git, Some((parent, ".git")), true),
+                Err(_) => self.move_aside(
+                    parent,
+                    ".git",
+                    "it is a link to a git directory that is missing",
+                ),
+            }
+            return;
+        }
         match openat(parent, ".git", DIR, Mode::empty()) {
             Ok(git) => self.git_dir(git, Some((parent, ".git")), true),
             Err(nix::Error::ENOTDIR) => {
@@ -313,18 +329,6 @@ impl Settler<'_> {
                     ),
                 }
             }
-            // A symlink named `.git`: git follows it too; one that leads nowhere yet goes.
-            Err(nix::Error::ELOOP) => {
-                let follow = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-                match openat(parent, ".git", follow, Mode::empty()) {
-                    Ok(git) => self.git_dir(git, Some((parent, ".git")), true),
-                    Err(_) => self.move_aside(
-                        parent,
-                        ".git",
-                        "it is a link to a git directory that is missing",
-                    ),
-                }
-            }
             Err(_) => {}
         }
     }
@@ -348,7 +352,12 @@ impl Settler<'_> {
         if needs_head && fstatat(&git, "HEAD", nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_err() {
             return;
         }
-        if !self.roots.iter().any(|r| path.starts_with(r)) {
+        // The workspace's own `/tmp` is a place the command writes, and one a link in the
+        // workspace can lead the user's git to: its repositories are judged as a writable root's
+        // are (by inode: once the command's mount namespace is gone, its directories are named
+        // relative to it, `/e/.git` for `/tmp/e/.git`).
+        let in_scratch = self.scratch.is_some_and(|dir| beneath(git.as_fd(), dir));
+        if !in_scratch && !self.roots.iter().any(|r| path.starts_with(r)) {
             if let Some((dir, name)) = pointer {
                 self.move_aside(dir, name, &format!(
                     "it leads git to {}, outside the writable roots, whose configuration and hooks git would obey",

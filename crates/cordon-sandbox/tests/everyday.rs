@@ -107,7 +107,8 @@ fn bash(ws: &Path, script: &str) -> (i32, String) {
 /// A workspace beside which its cache layers are kept, outside `/tmp` as a user's would be (a
 /// workspace under `/tmp` keeps the host's `/tmp`: it would vanish under the workspace's own).
 fn workspace() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir =
+        tempfile::tempdir_in(cordon_testkit::outside_tmp(env!("CARGO_TARGET_TMPDIR"))).unwrap();
     let path = canon(dir.path()).join("ws");
     std::fs::create_dir(&path).unwrap();
     std::fs::create_dir(path.with_file_name("cordon")).unwrap();
@@ -449,6 +450,51 @@ fn tmp_is_the_workspaces_own_and_kept_between_commands() {
         let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
     }
     std::fs::remove_file(&host_file).unwrap();
+}
+
+/// The workspace's own `/tmp` stays on the host, where a link in the workspace can lead the
+/// user's git (red-team round thirteen: `ln -s <it>/e/.git vendor/lib/.git`, and the user's next
+/// `git status` ran `core.fsmonitor`). Its repositories are judged as the workspace's are: a
+/// configuration that would run a program is moved aside after the run, and so is the link, a
+/// `.git` symlink, unless it leads to a repository judged so. Control: a plain `git init` there
+/// keeps its configuration.
+#[test]
+fn a_repository_in_the_workspaces_tmp_is_judged_like_the_workspaces() {
+    if landlock_missing() || skip_unless_root("mounting the workspace's own /tmp for certain") {
+        return;
+    }
+    let (_t, ws) = workspace();
+    let evil = format!("evil-{}", std::process::id());
+    let plain = format!("plain-{}", std::process::id());
+    let report = bash_report(
+        &ws,
+        &format!(
+            "git init -q /tmp/{evil} && printf '[core]\\n\\tfsmonitor = \"touch pwned\"\\n' >> /tmp/{evil}/.git/config \
+             && git init -q /tmp/{plain} && H=$(grep ' /tmp ' /proc/self/mountinfo | tail -1 | cut -d' ' -f4) \
+             && mkdir -p vendor/lib && ln -s $H/{evil}/.git vendor/lib/.git && echo made"
+        ),
+    );
+    assert!(output(&report).contains("made"), "{}", output(&report));
+    let own = report
+        .enforcement
+        .envelope
+        .tmp
+        .clone()
+        .expect("the workspace's /tmp");
+    assert!(
+        own.join(format!("{evil}/.git/config.refused-by-cordon"))
+            .exists(),
+        "{:?}",
+        report.enforcement.protected_metadata.after_run
+    );
+    assert!(!own.join(format!("{evil}/.git/config")).exists());
+    assert!(
+        own.join(format!("{plain}/.git/config")).exists(),
+        "the control"
+    );
+    for dir in [&evil, &plain] {
+        let _ = std::fs::remove_dir_all(own.join(dir));
+    }
 }
 
 /// Control: a workspace under `/tmp` would vanish under a `/tmp` of its own, so it keeps the

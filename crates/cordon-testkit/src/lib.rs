@@ -76,6 +76,19 @@ pub fn require(present: bool, missing: &str, install: &str) {
     }
 }
 
+/// A directory outside `/tmp` under `preferred` (a test binary's `CARGO_TARGET_TMPDIR`), for a
+/// workspace whose hardened commands must see a `/tmp` of their own: a workspace under `/tmp`
+/// keeps the host's. `preferred` itself unless it lies in `/tmp` (a clone there), else
+/// `/var/tmp`.
+pub fn outside_tmp(preferred: &str) -> std::path::PathBuf {
+    let real = |p: &str| std::fs::canonicalize(p).unwrap_or_else(|_| p.into());
+    if real(preferred).starts_with(real("/tmp")) {
+        "/var/tmp".into()
+    } else {
+        preferred.into()
+    }
+}
+
 /// Whether the test may end early because the machine lacks `fact`: true (and recorded) when
 /// `CORDON_TEST_ALLOW_SKIP` names it; otherwise the test fails here with `why`.
 #[track_caller]

@@ -71,9 +71,27 @@ pub fn shim_main() -> u8 {
     }
 }
 
+/// One target of a scratch removal, pinned: the directory it lies in, held open and judged by
+/// where that descriptor is, and its name there. Removing through `/proc/self/fd/N/NAME` reaches
+/// the judged directory whatever the path leading to it became since (red-team round thirteen
+/// swapped a directory on the path for a link into the workspace between the check and the
+/// removal).
+struct Pinned {
+    shown: PathBuf,
+    directory: std::fs::File,
+    name: OsString,
+}
+
+impl Pinned {
+    fn path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd as _;
+        PathBuf::from(format!("/proc/self/fd/{}", self.directory.as_raw_fd())).join(&self.name)
+    }
+}
+
 /// An `rm` whose every target is the command's scratch, with the options it gave.
 struct ScratchRemoval {
-    targets: Vec<PathBuf>,
+    targets: Vec<Pinned>,
     recursive: bool,
     force: bool,
     empty_dirs: bool,
@@ -97,7 +115,7 @@ impl ScratchRemoval {
         for arg in args {
             let bytes = arg.as_bytes();
             if options_end || bytes.len() < 2 || bytes[0] != b'-' {
-                removal.targets.push(cwd.join(arg));
+                removal.targets.push(pin_scratch(&cwd.join(arg), &scratch)?);
                 continue;
             }
             match bytes {
@@ -120,16 +138,15 @@ impl ScratchRemoval {
                 _ => return None,
             }
         }
-        let all_scratch =
-            !removal.targets.is_empty() && removal.targets.iter().all(|t| is_scratch(t, &scratch));
-        all_scratch.then_some(removal)
+        (!removal.targets.is_empty()).then_some(removal)
     }
 
     /// Removes each target as `rm` would, and returns its exit status.
     fn run(self) -> u8 {
         let mut status = 0;
-        for target in &self.targets {
-            let shown = target.display();
+        for pinned in &self.targets {
+            let shown = pinned.shown.display();
+            let target = &pinned.path();
             let removed = match std::fs::symlink_metadata(target) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.force => continue,
                 Err(e) => Err(e),
@@ -165,26 +182,44 @@ fn scratch_directories() -> Vec<PathBuf> {
     std::fs::canonicalize("/tmp").into_iter().collect()
 }
 
-/// Whether `path` names something inside one of `scratch` (not the directory itself), resolved
-/// as this process sees it: the directories leading to it followed, its last name not (a link
-/// there is removed, not what it points to), unless it ends in `/`, `.` or `..`.
-fn is_scratch(path: &Path, scratch: &[PathBuf]) -> bool {
+/// `path` pinned ([`Pinned`]) when it names something inside one of `scratch` (not the
+/// directory itself), resolved as this process sees it: the directories leading to it followed,
+/// its last name not (a link there is removed, not what it points to), unless it ends in `/`, `.`
+/// or `..`. The directory is judged by where its descriptor is, not by the path.
+fn pin_scratch(path: &Path, scratch: &[PathBuf]) -> Option<Pinned> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     let whole = path.as_os_str().as_bytes().ends_with(b"/")
         || path.as_os_str().as_bytes().ends_with(b"/.")
         || matches!(path.components().next_back(), Some(Component::ParentDir));
-    let resolved = if whole {
-        std::fs::canonicalize(path).ok()
+    let (directory, name) = if whole {
+        let real = std::fs::canonicalize(path).ok()?;
+        (
+            real.parent()?.to_path_buf(),
+            real.file_name()?.to_os_string(),
+        )
     } else {
-        path.parent()
-            .and_then(|parent| std::fs::canonicalize(parent).ok())
-            .zip(path.file_name())
-            .map(|(parent, name)| parent.join(name))
+        (
+            path.parent()?.to_path_buf(),
+            path.file_name()?.to_os_string(),
+        )
     };
-    resolved.is_some_and(|real| {
-        scratch
-            .iter()
-            .any(|dir| real.starts_with(dir) && real != *dir)
-    })
+    let directory = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY).bits())
+        .open(&directory)
+        .ok()?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&directory);
+    let real = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .ok()?
+        .join(&name);
+    scratch
+        .iter()
+        .any(|dir| real.starts_with(dir) && real != *dir)
+        .then(|| Pinned {
+            shown: path.to_path_buf(),
+            directory,
+            name,
+        })
 }
 
 /// Whether the binary was started as `rm` (through the shim's symlink).

@@ -38,7 +38,8 @@ fn home() -> Option<Home> {
     {
         return None;
     }
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir =
+        tempfile::tempdir_in(cordon_testkit::outside_tmp(env!("CARGO_TARGET_TMPDIR"))).unwrap();
     let home = dir.path().canonicalize().unwrap().join("user");
     let ws = home.join("ws");
     for d in ["ws/data", ".aws", ".ssh"] {
@@ -683,7 +684,8 @@ fn everyday() -> Option<Everyday> {
     {
         return None;
     }
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir =
+        tempfile::tempdir_in(cordon_testkit::outside_tmp(env!("CARGO_TARGET_TMPDIR"))).unwrap();
     let root = dir.path().canonicalize().unwrap();
     let ws = root.join("ws");
     std::fs::create_dir(&ws).unwrap();

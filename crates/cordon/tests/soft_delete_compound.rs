@@ -80,7 +80,8 @@ impl Env {
 
     /// Outside `/tmp`, as a user's workspace is: its hardened commands see a `/tmp` of their own.
     fn outside_tmp(mode: &'static str, outcome: &str) -> Env {
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let dir =
+            tempfile::tempdir_in(cordon_testkit::outside_tmp(env!("CARGO_TARGET_TMPDIR"))).unwrap();
         Env::in_dir(dir, mode, outcome)
     }
 
