@@ -12,6 +12,16 @@ mod labelled_corpus;
 use cordon_core::Outcome::{Allow, AllowWithCheckpoint, Ask, Deny};
 use labelled_corpus::{assert_modes, assert_stops_in_both_modes};
 
+/// A control: `text` runs in hardened mode without a person (allowed, or with a checkpoint).
+fn assert_runs_unattended_when_hardened(text: &str) {
+    let pack = labelled_corpus::default_pack();
+    let (hardened, why) = labelled_corpus::decide_hardened(text, &pack);
+    assert!(
+        matches!(hardened, Allow | AllowWithCheckpoint),
+        "{text:?}: {why}"
+    );
+}
+
 #[test]
 fn other_stacks_rarely_stop_in_hardened_mode() {
     labelled_corpus::check("stack-corpus.yaml", 500);
@@ -135,12 +145,7 @@ fn fetches_and_deploys_of_other_stacks_stop_in_both_modes() {
         "dvc status",
         "deno run -A main.ts",
     ] {
-        let pack = labelled_corpus::default_pack();
-        let (hardened, why) = labelled_corpus::decide_hardened(text, &pack);
-        assert!(
-            matches!(hardened, Allow | AllowWithCheckpoint),
-            "{text:?}: {why}"
-        );
+        assert_runs_unattended_when_hardened(text);
     }
 }
 
@@ -184,12 +189,7 @@ fn publishes_and_deploys_by_name_stop_in_both_modes() {
         "python3 upload_test.py",
         "sh ./scripts/build.sh",
     ] {
-        let pack = labelled_corpus::default_pack();
-        let (hardened, why) = labelled_corpus::decide_hardened(text, &pack);
-        assert!(
-            matches!(hardened, Allow | AllowWithCheckpoint),
-            "{text:?}: {why}"
-        );
+        assert_runs_unattended_when_hardened(text);
     }
 }
 
