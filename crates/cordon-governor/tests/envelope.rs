@@ -138,7 +138,8 @@ fn write(path: &Path) -> (PathBuf, GrantAccess) {
 fn inside_the_envelope_nothing_is_granted_and_the_key_is_closed() {
     let w = World::new();
     let e = w.default_pack();
-    assert_eq!(e.envelope.write, vec![w.ws()]);
+    // The workspace, and the home's `~/.cache`, which the envelope makes on a fresh home.
+    assert_eq!(e.envelope.write, vec![w.ws(), w.p("user/.cache")]);
     assert!(e.envelope.never.contains(&w.p("keys/k.pem")));
     assert!(e.envelope.never.contains(&w.p("user/.ssh")));
     let c = w.command(&[&w.ws().join("src")], &[&w.ws().join("src/new.rs")]);
