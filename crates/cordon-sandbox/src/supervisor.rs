@@ -300,19 +300,25 @@ impl WorkspaceTmp {
         };
         let seen_at = fs::canonicalize("/tmp").map_err(|e| format!("/tmp: {e}"))?;
         let envelope = &confinement.envelope;
+        // The envelope's roots and the grants are real paths already; what the caller names by
+        // path, and the working directories, are resolved here.
+        let real: Vec<PathBuf> = confinement
+            .read_paths
+            .iter()
+            .chain(&confinement.write_paths)
+            .chain(plan.commands.iter().map(|c| &c.cwd))
+            .map(|p| fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+            .collect();
         let used = envelope
             .read
             .iter()
             .chain(&envelope.write)
             .chain(&envelope.list)
-            .chain(&confinement.read_paths)
-            .chain(&confinement.write_paths)
+            .chain(&real)
             .map(PathBuf::as_path)
-            .chain(confinement.grants.iter().map(|g| g.target.path()))
-            .chain(plan.commands.iter().map(|c| c.cwd.as_path()));
+            .chain(confinement.grants.iter().map(|g| g.target.path()));
         for path in used {
-            let resolved = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-            if resolved.starts_with(&seen_at) || seen_at.starts_with(&resolved) {
+            if path.starts_with(&seen_at) || seen_at.starts_with(path) {
                 return Err(format!(
                     "{} lies in /tmp, which the mount would hide",
                     path.display()
