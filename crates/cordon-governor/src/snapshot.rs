@@ -173,8 +173,7 @@ pub fn take(
     let (in_caches, mut scopes): (Vec<PathBuf>, Vec<PathBuf>) =
         declared.into_iter().partition(|scope| {
             !taking.layered.is_empty() && {
-                let real = cordon_sandbox::resolve_as_far_as_exists(scope);
-                let real = real.as_deref().unwrap_or(scope);
+                let real = real_as_far_as_exists(scope);
                 taking.layered.iter().any(|cache| real.starts_with(cache))
             }
         });
@@ -183,30 +182,8 @@ pub fn take(
             scopes: in_caches.iter().map(|p| p.display().to_string()).collect(),
         });
     }
-    // A hardened workspace command writes no file of the host's `/tmp` outside its workspace: it
-    // sees a `/tmp` of its own (the sandbox's workspace tmp), or, where it cannot have one
-    // (a workspace under `/tmp`), Landlock lets it write nothing there but its workspace and its
-    // TMPDIR, made for the run and removed after it. Snapshotting the rest of the host's `/tmp`
-    // for it would copy other programs' files, and a rollback would write into them.
-    //
-    // But the command's `/tmp` may hold links it made (`ln -s $PWD /tmp/w`), through which a
-    // path named under `/tmp` reaches the workspace (`rm -rf /tmp/w/src`; red-team round twelve
-    // destroyed workspace files so, with no checkpoint at all). What a command can reach through
-    // its `/tmp` is its scratch or what the kernel lets it write, the workspace: so a scope left
-    // out for lying in `/tmp` is replaced by the workspace.
     if let Some(workspace) = taking.writable_workspace {
-        let real = |p: &Path| {
-            cordon_sandbox::resolve_as_far_as_exists(p).unwrap_or_else(|| p.to_path_buf())
-        };
-        let (host_tmp, real_workspace) = (real(Path::new("/tmp")), real(workspace));
-        let before = scopes.len();
-        scopes.retain(|scope| {
-            let scope = real(scope);
-            !scope.starts_with(&host_tmp) || scope.starts_with(&real_workspace)
-        });
-        if scopes.len() < before && !scopes.iter().any(|s| s == workspace) {
-            scopes.push(workspace.to_path_buf());
-        }
+        leave_out_the_hosts_tmp(&mut scopes, workspace);
     }
     add_workspace(&mut scopes, unnamed, request, &taking, &places.checkpoints);
     if scopes.is_empty() {
@@ -269,6 +246,37 @@ pub fn take(
     Ok(Some(taken))
 }
 
+/// `path` resolved as far as it exists ([`cordon_sandbox::resolve_as_far_as_exists`]), or as
+/// written when nothing of it does.
+fn real_as_far_as_exists(path: &Path) -> PathBuf {
+    cordon_sandbox::resolve_as_far_as_exists(path).unwrap_or_else(|| path.to_path_buf())
+}
+
+/// Leaves the host's `/tmp` out of a hardened workspace run's `scopes`. Such a command writes no
+/// file of the host's `/tmp` outside its `workspace`: it sees a `/tmp` of its own (the sandbox's
+/// workspace tmp), or, where it cannot have one (a workspace under `/tmp`), Landlock lets it
+/// write nothing there but its workspace and its TMPDIR, made for the run and removed after it.
+/// Snapshotting the rest of the host's `/tmp` for it would copy other programs' files, and a
+/// rollback would write into them.
+///
+/// But the command's `/tmp` may hold links it made (`ln -s $PWD /tmp/w`), through which a path
+/// named under `/tmp` reaches the workspace (`rm -rf /tmp/w/src`; red-team round twelve destroyed
+/// workspace files so, with no checkpoint at all). What a command can reach through its `/tmp` is
+/// its scratch or what the kernel lets it write, the workspace: so a scope left out for lying in
+/// `/tmp` is replaced by the workspace.
+fn leave_out_the_hosts_tmp(scopes: &mut Vec<PathBuf>, workspace: &Path) {
+    let host_tmp = real_as_far_as_exists(Path::new("/tmp"));
+    let real_workspace = real_as_far_as_exists(workspace);
+    let before = scopes.len();
+    scopes.retain(|scope| {
+        let scope = real_as_far_as_exists(scope);
+        !scope.starts_with(&host_tmp) || scope.starts_with(&real_workspace)
+    });
+    if scopes.len() < before && !scopes.iter().any(|s| s == workspace) {
+        scopes.push(workspace.to_path_buf());
+    }
+}
+
 /// Adds to the checkpoint's `scopes` (the request's write scope, each path reduced to its literal
 /// prefix as the sandbox does, less those in a cache layer) the envelope's writable workspace,
 /// in a hardened run, when
@@ -294,10 +302,7 @@ fn add_workspace(
     store: &Path,
 ) {
     let holds_store = |workspace: &Path| {
-        let real = |p: &Path| {
-            cordon_sandbox::resolve_as_far_as_exists(p).unwrap_or_else(|| p.to_path_buf())
-        };
-        real(store).starts_with(real(workspace))
+        real_as_far_as_exists(store).starts_with(real_as_far_as_exists(workspace))
     };
     if let Some(workspace) = taking.writable_workspace.filter(|w| !holds_store(w)) {
         let bounded = request

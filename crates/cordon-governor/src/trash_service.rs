@@ -460,6 +460,8 @@ pub struct Rm {
     pub force: bool,
     /// `-d`: remove empty directories.
     pub empty_dirs: bool,
+    /// `-v`: say what was removed (the shim's scratch removal does; the trash reports its own).
+    pub verbose: bool,
     pub operands: Vec<OsString>,
 }
 
@@ -471,6 +473,7 @@ pub fn parse_rm(argv: &[OsString]) -> Result<Rm, String> {
         recursive: false,
         force: false,
         empty_dirs: false,
+        verbose: false,
         operands: Vec::new(),
     };
     let mut options_done = false;
@@ -491,7 +494,8 @@ pub fn parse_rm(argv: &[OsString]) -> Result<Rm, String> {
             b"--recursive" => rm.recursive = true,
             b"--force" => rm.force = true,
             b"--dir" => rm.empty_dirs = true,
-            b"--verbose" | b"--preserve-root" => {}
+            b"--verbose" => rm.verbose = true,
+            b"--preserve-root" => {}
             long if long.starts_with(b"--") => return Err(unsupported()),
             short => {
                 for c in &short[1..] {
@@ -499,7 +503,7 @@ pub fn parse_rm(argv: &[OsString]) -> Result<Rm, String> {
                         b'r' | b'R' => rm.recursive = true,
                         b'f' => rm.force = true,
                         b'd' => rm.empty_dirs = true,
-                        b'v' => {}
+                        b'v' => rm.verbose = true,
                         _ => return Err(unsupported()),
                     }
                 }
@@ -525,6 +529,7 @@ mod tests {
                 recursive: true,
                 force: true,
                 empty_dirs: false,
+                verbose: false,
                 operands: argv(&["a", "b"])
             })
         );
@@ -534,6 +539,7 @@ mod tests {
                 recursive: true,
                 force: false,
                 empty_dirs: false,
+                verbose: false,
                 operands: argv(&["-x"])
             })
         );
@@ -543,6 +549,7 @@ mod tests {
                 recursive: false,
                 force: false,
                 empty_dirs: true,
+                verbose: true,
                 operands: argv(&["f"])
             })
         );
@@ -552,6 +559,7 @@ mod tests {
                 recursive: false,
                 force: true,
                 empty_dirs: false,
+                verbose: false,
                 operands: Vec::new()
             })
         );

@@ -12,8 +12,8 @@
 //!
 //! The ruleset this build makes does not handle that right (the `landlock` crate it uses does
 //! not name it yet), so on every kernel the command's own mount namespace gets a file nobody may
-//! open mounted over every socket that a process of the host's network namespace has bound by an absolute
-//! path, as `/proc/net/unix` lists them when the run is prepared. Connecting to one then fails
+//! open mounted over every socket in each directory that `/proc/net/unix` names (the sockets
+//! the host's network namespace has bound) when the run is prepared. Connecting to one then fails
 //! with `EACCES` (the command may not write the file, and holds no capability to override that),
 //! as Landlock's own refusal does from ABI 9, and so does every other way there: the mount
 //! covers the path for every name that leads to it. A socket stays reachable only when it lies
@@ -85,6 +85,8 @@ fn select(listed: BTreeSet<PathBuf>, reachable: &[PathBuf]) -> Selection {
     let mut sockets = BTreeSet::new();
     let mut unresolved = Vec::new();
     let mut directories: BTreeMap<PathBuf, Option<PathBuf>> = BTreeMap::new();
+    // Two names may reach one directory (`/var/run` and `/run`): it is read once.
+    let mut scanned: BTreeSet<PathBuf> = BTreeSet::new();
     for path in listed {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             continue;
@@ -95,9 +97,11 @@ fn select(listed: BTreeSet<PathBuf>, reachable: &[PathBuf]) -> Selection {
         }
         let resolved_parent = directories.entry(parent.to_path_buf()).or_insert_with(|| {
             let resolved = std::fs::canonicalize(parent).ok()?;
-            for socket in sockets_in(&resolved) {
-                if !reachable.iter().any(|r| socket.starts_with(r)) {
-                    sockets.insert(socket);
+            if scanned.insert(resolved.clone()) {
+                for socket in sockets_in(&resolved) {
+                    if !reachable.iter().any(|r| socket.starts_with(r)) {
+                        sockets.insert(socket);
+                    }
                 }
             }
             Some(resolved)

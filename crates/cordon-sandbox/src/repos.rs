@@ -169,6 +169,11 @@ const DIR: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_CLOEXEC);
 
+/// A directory git reaches by a link or a pointer it follows, as git does.
+const DIR_FOLLOWED: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_CLOEXEC);
+
 /// Whether the directory `fd` is `dir` (device, inode) or lies beneath it, walking `..` up to
 /// the root it can reach (at most 256 levels).
 fn beneath(fd: BorrowedFd<'_>, dir: (u64, u64)) -> bool {
@@ -291,8 +296,7 @@ impl Settler<'_> {
         let is_link = fstatat(parent, ".git", nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
             .is_ok_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFLNK);
         if is_link {
-            let follow = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-            match openat(parent, ".git", follow, Mode::empty()) {
+            match openat(parent, ".git", DIR_FOLLOWED, Mode::empty()) {
                 Ok(git) => self.git_dir(git, Some((parent, ".git")), true),
                 Err(_) => self.move_aside(
                     parent,
@@ -314,10 +318,9 @@ impl Settler<'_> {
                 // git follows the file wherever it points, links included. A target that does
                 // not exist yet, or lies outside the roots, could be made later by a writer the
                 // sandbox does not see (the agent's own file tools): the pointer goes.
-                let follow = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
                 let base = fd_path(parent).unwrap_or_default();
                 let inside = within_roots(self.roots, &base.join(&target));
-                match openat(parent, target.as_path(), follow, Mode::empty()) {
+                match openat(parent, target.as_path(), DIR_FOLLOWED, Mode::empty()) {
                     Ok(git) if inside => self.git_dir(git, Some((parent, ".git")), true),
                     _ => self.move_aside(
                         parent,
@@ -386,8 +389,7 @@ impl Settler<'_> {
             .map(|t| PathBuf::from(OsStr::from_bytes(t.trim_ascii_end())))
             .filter(|p| !p.as_os_str().is_empty())
         {
-            let follow = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-            match openat(&git, common.as_path(), follow, Mode::empty()) {
+            match openat(&git, common.as_path(), DIR_FOLLOWED, Mode::empty()) {
                 Ok(dir) => self.git_dir(dir, Some((git.as_fd(), "commondir")), false),
                 Err(_) => self.move_aside(
                     git.as_fd(),

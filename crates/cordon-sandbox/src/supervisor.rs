@@ -47,9 +47,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use sha2::Digest as _;
-use std::time::{Duration, Instant, SystemTime};
 
 use crate::broker::Broker;
 use crate::capture::{Capture, Filtered};
@@ -290,14 +290,21 @@ struct WorkspaceTmp {
 }
 
 impl WorkspaceTmp {
-    /// The workspace's own `/tmp` for a hardened run in `confinement`'s workspace envelope, or why
-    /// there is none: the envelope is no workspace's, `/tmp` is missing, a path the commands use
-    /// lies in `/tmp` (a workspace under `/tmp` would vanish under the mount), or the directory
-    /// cannot be made as it must be (this user's, not a link, closed to others).
-    fn for_run(plan: &Plan, confinement: &Confinement) -> Result<WorkspaceTmp, String> {
-        let Some(workspace) = &confinement.envelope.private_tmp else {
-            return Err("the envelope is no workspace's".into());
-        };
+    /// The workspace's own `/tmp` for a hardened run in `confinement`'s workspace envelope
+    /// (`None` for an envelope that is no workspace's), or why there is none: `/tmp` is missing,
+    /// a path the commands use lies in `/tmp` (a workspace under `/tmp` would vanish under the
+    /// mount), or the directory cannot be made as it must be (this user's, not a link, closed to
+    /// others).
+    fn for_run(plan: &Plan, confinement: &Confinement) -> Option<Result<WorkspaceTmp, String>> {
+        let workspace = confinement.envelope.private_tmp.as_ref()?;
+        Some(WorkspaceTmp::make(plan, confinement, workspace))
+    }
+
+    fn make(
+        plan: &Plan,
+        confinement: &Confinement,
+        workspace: &std::path::Path,
+    ) -> Result<WorkspaceTmp, String> {
         let seen_at = fs::canonicalize("/tmp").map_err(|e| format!("/tmp: {e}"))?;
         let envelope = &confinement.envelope;
         // The envelope's roots and the grants are real paths already; what the caller names by
@@ -581,10 +588,9 @@ struct Prepared {
     cap_last: u32,
     tree_kill: TreeKill,
     tmp: PrivateTmp,
-    /// The workspace's own `/tmp`, mounted over `/tmp` for every command, or why there is none.
-    workspace_tmp: Result<WorkspaceTmp, String>,
-    /// The envelope is a workspace's (so a missing `/tmp` of its own is worth a note).
-    envelope_has_workspace: bool,
+    /// For a hardened run in a workspace's envelope: its own `/tmp`, mounted over `/tmp` for
+    /// every command, or why there is none.
+    workspace_tmp: Option<Result<WorkspaceTmp, String>>,
     /// AND of every acknowledgement; starts all-ones.
     observed: u32,
     confined: u32,
@@ -628,19 +634,19 @@ impl Prepared {
     fn new(plan: &Plan, confinement: &Confinement, options: &RunOptions) -> Result<Self, Error> {
         let (use_cgroup, record) = (options.use_cgroup, options.record_processes);
         let hardened = confinement.mode == Mode::Hardened;
-        let workspace_tmp = match hardened {
-            true => WorkspaceTmp::for_run(plan, confinement),
-            false => Err("local mode".into()),
-        };
-        let tmp = match &workspace_tmp {
-            Ok(own) => PrivateTmp::create(&own.dir)?,
-            Err(_) => PrivateTmp::create(&std::env::temp_dir())?,
+        let workspace_tmp = hardened
+            .then(|| WorkspaceTmp::for_run(plan, confinement))
+            .flatten();
+        let own_tmp = workspace_tmp.as_ref().and_then(|w| w.as_ref().ok());
+        let tmp = match own_tmp {
+            Some(own) => PrivateTmp::create(&own.dir)?,
+            None => PrivateTmp::create(&std::env::temp_dir())?,
         };
         // What the command may write as its temporary space: the workspace's own `/tmp`, which
         // holds the run's TMPDIR, or that TMPDIR alone.
-        let tmp_root = match &workspace_tmp {
-            Ok(own) => own.dir.clone(),
-            Err(_) => tmp.dir.clone(),
+        let tmp_root = match own_tmp {
+            Some(own) => own.dir.clone(),
+            None => tmp.dir.clone(),
         };
         let deny = confinement.network == Network::Deny;
         let has_sys_admin = kernel::has_capability(kernel::CAP_SYS_ADMIN);
@@ -756,13 +762,15 @@ impl Prepared {
         // where the protection needs one anyway (without one the run would otherwise fail where
         // it ran before; its TMPDIR is then the directory itself, by its own name).
         let workspace_tmp = match (workspace_tmp, protect.as_mut()) {
-            (Ok(own), Some(p)) if has_sys_admin || p.targets.iter().any(|t| !t.optional) => {
+            (Some(Ok(own)), Some(p)) if has_sys_admin || p.targets.iter().any(|t| !t.optional) => {
                 p.targets
                     .push(crate::protect::tmp_cover(&own.dir, &own.seen_at)?);
-                Ok(own)
+                Some(Ok(own))
             }
-            (Ok(_), _) => Err("no mount namespace is certain here without root".to_string()),
-            (Err(why), _) => Err(why),
+            (Some(Ok(_)), _) => Some(Err(
+                "no mount namespace is certain here without root".to_string()
+            )),
+            (other, _) => other,
         };
         let (fs, layers) = match (fs, mounting) {
             (Some(fs), Some(mounting)) => {
@@ -776,7 +784,10 @@ impl Prepared {
             fs.as_ref(),
             protect.as_ref().map(|p| &p.protected),
             options.write_observer.as_ref(),
-            workspace_tmp.as_ref().ok().map(|own| own.seen_at.as_path()),
+            workspace_tmp
+                .as_ref()
+                .and_then(|w| w.as_ref().ok())
+                .map(|own| own.seen_at.as_path()),
         )?;
         let listener = match (&record, &broker) {
             (record, BrokerPlan::On(_)) => {
@@ -856,7 +867,6 @@ impl Prepared {
             tree_kill,
             tmp,
             workspace_tmp,
-            envelope_has_workspace: confinement.envelope.private_tmp.is_some(),
             observed: u32::MAX,
             confined: 0,
             with_loopback: 0,
@@ -1125,8 +1135,8 @@ impl Prepared {
 
         let (mut env, dropped) = filter_env(&command.env);
         env.retain(|(n, _)| n != "TMPDIR");
-        let tmpdir = match (&self.workspace_tmp, self.tmp.dir.file_name()) {
-            (Ok(own), Some(name)) => own.seen_at.join(name),
+        let tmpdir = match (self.own_tmp(), self.tmp.dir.file_name()) {
+            (Some(own), Some(name)) => own.seen_at.join(name),
             _ => self.tmp.dir.clone(),
         };
         env.push(("TMPDIR".into(), tmpdir.into_os_string()));
@@ -1634,12 +1644,11 @@ impl Prepared {
                     .collect();
                 r.unix_socket_names_unresolved = self.unresolved_sockets.clone();
                 match &self.workspace_tmp {
-                    Ok(own) if protected_metadata.enforced => r.tmp = Some(own.dir.clone()),
-                    Ok(_) => {}
-                    Err(why) if self.envelope_has_workspace => r.notes.push(format!(
+                    Some(Ok(own)) if protected_metadata.enforced => r.tmp = Some(own.dir.clone()),
+                    Some(Err(why)) => r.notes.push(format!(
                         "the commands saw the host's /tmp, where they may write nothing but their TMPDIR: {why}"
                     )),
-                    Err(_) => {}
+                    Some(Ok(_)) | None => {}
                 }
                 r
             }
@@ -1730,7 +1739,7 @@ impl Prepared {
             roots: &roots,
             searched: &searched,
             ignored: std::slice::from_ref(&self.tmp.dir),
-            scratch: self.workspace_tmp.as_ref().ok().and_then(|own| {
+            scratch: self.own_tmp().and_then(|own| {
                 use std::os::unix::fs::MetadataExt as _;
                 fs::metadata(&own.dir).ok().map(|m| (m.dev(), m.ino()))
             }),
@@ -1779,6 +1788,11 @@ fn with_broker_note(mut report: ProtectedReport, broker_enforced: bool) -> Prote
 }
 
 impl Prepared {
+    /// The workspace's own `/tmp`, where the commands have one.
+    fn own_tmp(&self) -> Option<&WorkspaceTmp> {
+        self.workspace_tmp.as_ref().and_then(|w| w.as_ref().ok())
+    }
+
     /// What confined a proxied run's network, as every process acknowledged it.
     fn proxied_methods(
         &self,

@@ -17,7 +17,7 @@ use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::os::unix::net::UnixStream;
 use std::path::{Component, Path, PathBuf};
 
-use cordon_governor::trash_service::{ShimCall, ShimReply, SOCKET_ENV, TOKEN_ENV};
+use cordon_governor::trash_service::{parse_rm, Rm, ShimCall, ShimReply, SOCKET_ENV, TOKEN_ENV};
 
 /// Asks the soft-delete service to do what `rm ARGV…` asks, and returns the exit status.
 pub fn shim_main() -> u8 {
@@ -34,8 +34,8 @@ pub fn shim_main() -> u8 {
         Ok(cwd) => cwd,
         Err(e) => return fail(format!("the working directory cannot be read: {e}")),
     };
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    if let Some(scratch) = ScratchRemoval::of(&args, &cwd) {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    if let Some(scratch) = ScratchRemoval::of(&argv, &cwd) {
         return scratch.run();
     }
     let request = ShimCall {
@@ -92,66 +92,36 @@ impl Pinned {
 /// An `rm` whose every target is the command's scratch, with the options it gave.
 struct ScratchRemoval {
     targets: Vec<Pinned>,
-    recursive: bool,
-    force: bool,
-    empty_dirs: bool,
-    verbose: bool,
+    rm: Rm,
 }
 
 impl ScratchRemoval {
-    /// `rm ARGS…` as a scratch removal: only `-r`/`-R`/`--recursive`, `-f`/`--force`,
-    /// `-d`/`--dir` and `-v`/`--verbose` (clustered or not), and every operand in a scratch
-    /// directory ([`is_scratch`]); `None` for anything else, which the service judges.
-    fn of(args: &[OsString], cwd: &Path) -> Option<ScratchRemoval> {
-        let scratch = scratch_directories();
-        let mut removal = ScratchRemoval {
-            targets: Vec::new(),
-            recursive: false,
-            force: false,
-            empty_dirs: false,
-            verbose: false,
-        };
-        let mut options_end = false;
-        for arg in args {
-            let bytes = arg.as_bytes();
-            if options_end || bytes.len() < 2 || bytes[0] != b'-' {
-                removal.targets.push(pin_scratch(&cwd.join(arg), &scratch)?);
-                continue;
-            }
-            match bytes {
-                b"--" => options_end = true,
-                b"--recursive" => removal.recursive = true,
-                b"--force" => removal.force = true,
-                b"--dir" => removal.empty_dirs = true,
-                b"--verbose" => removal.verbose = true,
-                _ if bytes[1] != b'-' => {
-                    for flag in &bytes[1..] {
-                        match flag {
-                            b'r' | b'R' => removal.recursive = true,
-                            b'f' => removal.force = true,
-                            b'd' => removal.empty_dirs = true,
-                            b'v' => removal.verbose = true,
-                            _ => return None,
-                        }
-                    }
-                }
-                _ => return None,
-            }
-        }
-        (!removal.targets.is_empty()).then_some(removal)
+    /// `rm ARGV…` as a scratch removal: the forms the service honours (`parse_rm`), and every
+    /// operand in the scratch directory ([`pin_scratch`]); `None` for anything else, which the
+    /// service judges.
+    fn of(argv: &[OsString], cwd: &Path) -> Option<ScratchRemoval> {
+        let scratch = scratch_directory()?;
+        let rm = parse_rm(argv).ok()?;
+        let targets = rm
+            .operands
+            .iter()
+            .map(|operand| pin_scratch(&cwd.join(operand), &scratch))
+            .collect::<Option<Vec<Pinned>>>()?;
+        (!targets.is_empty()).then_some(ScratchRemoval { targets, rm })
     }
 
     /// Removes each target as `rm` would, and returns its exit status.
     fn run(self) -> u8 {
         let mut status = 0;
+        let rm = &self.rm;
         for pinned in &self.targets {
             let shown = pinned.shown.display();
             let target = &pinned.path();
             let removed = match std::fs::symlink_metadata(target) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.force => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && rm.force => continue,
                 Err(e) => Err(e),
-                Ok(meta) if meta.is_dir() && self.recursive => std::fs::remove_dir_all(target),
-                Ok(meta) if meta.is_dir() && self.empty_dirs => std::fs::remove_dir(target),
+                Ok(meta) if meta.is_dir() && rm.recursive => std::fs::remove_dir_all(target),
+                Ok(meta) if meta.is_dir() && rm.empty_dirs => std::fs::remove_dir(target),
                 Ok(meta) if meta.is_dir() => {
                     eprintln!("rm: cannot remove '{shown}': Is a directory");
                     status = 1;
@@ -160,7 +130,7 @@ impl ScratchRemoval {
                 Ok(_) => std::fs::remove_file(target),
             };
             match removed {
-                Ok(()) if self.verbose => println!("removed '{shown}'"),
+                Ok(()) if rm.verbose => println!("removed '{shown}'"),
                 Ok(()) => {}
                 Err(e) => {
                     eprintln!("rm: cannot remove '{shown}': {e}");
@@ -175,18 +145,18 @@ impl ScratchRemoval {
 /// The command's scratch directory, resolved: `/tmp` where that is its workspace's own. Never
 /// from the environment, which the command sets (`TMPDIR=. rm -rf src` would make the
 /// workspace scratch).
-fn scratch_directories() -> Vec<PathBuf> {
+fn scratch_directory() -> Option<PathBuf> {
     if !cordon_sandbox::tmp_is_the_workspaces_own() {
-        return Vec::new();
+        return None;
     }
-    std::fs::canonicalize("/tmp").into_iter().collect()
+    std::fs::canonicalize("/tmp").ok()
 }
 
-/// `path` pinned ([`Pinned`]) when it names something inside one of `scratch` (not the
-/// directory itself), resolved as this process sees it: the directories leading to it followed,
+/// `path` pinned ([`Pinned`]) when it names something inside `scratch` (not the directory
+/// itself), resolved as this process sees it: the directories leading to it followed,
 /// its last name not (a link there is removed, not what it points to), unless it ends in `/`, `.`
 /// or `..`. The directory is judged by where its descriptor is, not by the path.
-fn pin_scratch(path: &Path, scratch: &[PathBuf]) -> Option<Pinned> {
+fn pin_scratch(path: &Path, scratch: &Path) -> Option<Pinned> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let whole = path.as_os_str().as_bytes().ends_with(b"/")
         || path.as_os_str().as_bytes().ends_with(b"/.")
@@ -212,14 +182,11 @@ fn pin_scratch(path: &Path, scratch: &[PathBuf]) -> Option<Pinned> {
     let real = std::fs::read_link(format!("/proc/self/fd/{fd}"))
         .ok()?
         .join(&name);
-    scratch
-        .iter()
-        .any(|dir| real.starts_with(dir) && real != *dir)
-        .then(|| Pinned {
-            shown: path.to_path_buf(),
-            directory,
-            name,
-        })
+    (real.starts_with(scratch) && real != scratch).then(|| Pinned {
+        shown: path.to_path_buf(),
+        directory,
+        name,
+    })
 }
 
 /// Whether the binary was started as `rm` (through the shim's symlink).
