@@ -57,6 +57,9 @@ pub enum Notice {
     /// What the sandbox could not protect for this run: its search for repositories and files
     /// named like credentials stopped short.
     ProtectionIncomplete(String),
+    /// A protected repository's config that a command rewrote, refused because the new text
+    /// sets a key that runs a program (the write broker's check).
+    ConfigRewriteRefused(String),
     /// A soft delete moved paths to the trash.
     Trashed { moved: usize, trash_id: String },
     /// What a soft-deleted `rm` says on stderr, as `rm` itself would.
@@ -103,7 +106,9 @@ impl Notice {
                 outside.join(", "),
                 workspace.as_deref().unwrap_or("(none was named)")
             ),
-            Notice::RepairedAfterRun(note) | Notice::ProtectionIncomplete(note) => {
+            Notice::RepairedAfterRun(note)
+            | Notice::ProtectionIncomplete(note)
+            | Notice::ConfigRewriteRefused(note) => {
                 format!("cordon: warning: {}", visible(note))
             }
             Notice::ScopesInCacheLayers { scopes } => format!(

@@ -520,6 +520,9 @@ fn run_one(
     for note in protected_notes(&executed.enforcement, "after_run") {
         (options.notices)(Notice::RepairedAfterRun(note));
     }
+    for note in enforcement_notes(&executed.enforcement, "write_broker", "git_config_refused") {
+        (options.notices)(Notice::ConfigRewriteRefused(note));
+    }
     let mut entry = CommandEntry::of(&executed.report, Some(executed.enforcement));
     entry.soft_delete =
         service.map(|s| snapshot::finish_soft_deletes(s, &executed.report, &options.notices));
@@ -529,7 +532,12 @@ fn run_one(
 /// One list of sentences of the sandbox's report on protected paths: `warnings` (what it could
 /// not protect) or `after_run` (what it changed, or could not check, after the run).
 fn protected_notes(enforcement: &serde_json::Value, list: &str) -> Vec<String> {
-    enforcement["protected_metadata"][list]
+    enforcement_notes(enforcement, "protected_metadata", list)
+}
+
+/// One list of sentences of one part of the sandbox's report.
+fn enforcement_notes(enforcement: &serde_json::Value, part: &str, list: &str) -> Vec<String> {
+    enforcement[part][list]
         .as_array()
         .into_iter()
         .flatten()

@@ -164,6 +164,14 @@ pub struct BrokerReport {
     /// A checkpoint observer was told of every change before it was made.
     pub observer: bool,
     pub notes: Vec<String>,
+    /// Protected git configs a command rewrote (git's `config.lock` renamed over them), each
+    /// after the broker checked that the new text sets nothing that runs a program which the
+    /// old text did not set (`broker/config.rs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub git_config_written: Vec<PathBuf>,
+    /// Such rewrites refused, one sentence each: which config, and the key that was refused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub git_config_refused: Vec<String>,
 }
 
 /// One refused call: who, which syscall family, and the path as the command wrote it.

@@ -78,7 +78,7 @@ const HOOK_NAMES: &[&[u8]] = &[
 pub(crate) const MAX_TOUCHED: usize = 256;
 
 /// The largest config file read; a bigger one is moved aside unread.
-const MAX_CONFIG_BYTES: usize = 1 << 20;
+pub(crate) const MAX_CONFIG_BYTES: usize = 1 << 20;
 
 /// Whether a change to `name` (a directory entry's name) is one [`settle`] must look at.
 pub(crate) fn is_git_name(name: &[u8]) -> bool {
@@ -440,14 +440,14 @@ impl Settler<'_> {
 }
 
 /// Whether `path` lies in one of `roots` as git would find it ([`crate::resolve_as_far_as_exists`]).
-fn within_roots(roots: &[PathBuf], path: &std::path::Path) -> bool {
+pub(crate) fn within_roots(roots: &[PathBuf], path: &std::path::Path) -> bool {
     crate::resolve_as_far_as_exists(path)
         .is_some_and(|real| roots.iter().any(|r| real.starts_with(r)))
 }
 
 /// Reads at most `limit` bytes of the regular file `dir/name`, following no symlink; `Err` when
 /// it is absent, not a regular file, or larger.
-fn read_small(dir: BorrowedFd<'_>, name: &str, limit: usize) -> nix::Result<Vec<u8>> {
+pub(crate) fn read_small(dir: BorrowedFd<'_>, name: &str, limit: usize) -> nix::Result<Vec<u8>> {
     let fd = openat(
         dir,
         name,
@@ -535,53 +535,162 @@ fn first_active_key(
     text: &[u8],
     worktree_stays: &dyn Fn(&str) -> bool,
 ) -> Result<Option<String>, usize> {
-    let mut section = String::new();
-    let mut sub: Option<String> = None;
+    Ok(config_entries(text, Reading::Strict)?
+        .into_iter()
+        .find(|e| !e.inert(worktree_stays))
+        .map(|e| e.shown()))
+}
+
+/// Why git would run something after a command wrote `new` over a protected repository's
+/// config whose text was `old`, if it would: `new` must parse plainly, and every key in it
+/// beyond the allow-list must be one `old` already set, to the same value and in the same
+/// section. So `git remote add`, `git branch -u` or `git config user.email` write through, and
+/// the keys the user set themselves (`core.hooksPath`, an `include`, an alias) may stay, but
+/// none may be added or changed.
+pub(crate) fn config_change_runs_something(
+    old: &[u8],
+    new: &[u8],
+    worktree_stays: &dyn Fn(&str) -> bool,
+) -> Option<String> {
+    let entries = match config_entries(new, Reading::Strict) {
+        Ok(entries) => entries,
+        Err(line) => {
+            return Some(format!(
+                "its line {line} is not one cordon can read for certain, and git would obey it"
+            ))
+        }
+    };
+    let mut kept: Option<HashSet<ConfigEntry>> = None;
+    for entry in entries.into_iter().filter(|e| !e.inert(worktree_stays)) {
+        let kept = kept.get_or_insert_with(|| {
+            config_entries(old, Reading::Lenient)
+                .unwrap_or_default()
+                .into_iter()
+                .collect()
+        });
+        if !kept.contains(&entry) {
+            return Some(format!(
+                "it sets {}, which git may run or follow outside any sandbox",
+                entry.shown()
+            ));
+        }
+    }
+    None
+}
+
+/// One `key = value` line of a git config, in its section.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ConfigEntry {
+    /// Lower-cased.
+    section: String,
+    /// As written (lower-cased in the old `[section.sub]` form).
+    sub: Option<String>,
+    /// Lower-cased.
+    key: String,
+    /// As written, trimmed.
+    value: String,
+}
+
+impl ConfigEntry {
+    fn shown(&self) -> String {
+        match &self.sub {
+            Some(s) => format!("{}.{s}.{}", self.section, self.key),
+            None => format!("{}.{}", self.section, self.key),
+        }
+    }
+
+    fn inert(&self, worktree_stays: &dyn Fn(&str) -> bool) -> bool {
+        let worktree = self.section == "core" && self.sub.is_none() && self.key == "worktree";
+        if worktree {
+            worktree_stays(&self.value)
+        } else {
+            inert(&self.section, self.sub.as_deref(), &self.key, &self.value)
+        }
+    }
+}
+
+/// How [`config_entries`] treats a line it cannot read plainly.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// The line is an error: what cordon cannot read, git may read as something that runs.
+    Strict,
+    /// The line is skipped, and so is every key after it until the next header that parses
+    /// (after a bad header the section is unknown) and the line after a continued one (it is
+    /// part of a value): for the keys a trusted file already set, never more than it set.
+    Lenient,
+}
+
+/// The `key = value` entries of a config file, in order. Strictly read, `Err(line number)` at
+/// the first line that does not parse plainly.
+fn config_entries(text: &[u8], reading: Reading) -> Result<Vec<ConfigEntry>, usize> {
+    let mut entries = Vec::new();
+    // `None` after a header that did not parse (lenient reading only).
+    let mut section: Option<(String, Option<String>)> = Some((String::new(), None));
+    let mut continued = false;
     for (n, raw) in text.split(|&b| b == b'\n').enumerate() {
         let line_no = n + 1;
-        let line = std::str::from_utf8(raw).map_err(|_| line_no)?.trim();
+        let was_continued = std::mem::replace(&mut continued, false);
+        let line = match std::str::from_utf8(raw) {
+            Ok(line) => line.trim(),
+            Err(_) if reading == Reading::Lenient => continue,
+            Err(_) => return Err(line_no),
+        };
+        if was_continued && reading == Reading::Lenient {
+            continued = line.ends_with('\\');
+            continue;
+        }
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        if line.ends_with('\\') {
-            return Err(line_no);
-        }
-        if let Some(header) = line.strip_prefix('[') {
-            let header = header.split(']').next().ok_or(line_no)?;
-            if !line.contains(']') {
-                return Err(line_no);
+        let parsed = parse_line(line, &mut section);
+        match parsed {
+            Ok(Some(entry)) => entries.push(entry),
+            Ok(None) => {}
+            Err(()) if reading == Reading::Strict => return Err(line_no),
+            Err(()) => {
+                continued = line.ends_with('\\');
+                if line.starts_with('[') {
+                    section = None;
+                }
             }
-            (section, sub) = parse_header(header).ok_or(line_no)?;
-            // What follows `]` on the header's line would be a key of the section.
-            let rest = line.split_once(']').map(|(_, r)| r.trim()).unwrap_or("");
-            if rest.is_empty() || rest.starts_with('#') || rest.starts_with(';') {
-                continue;
-            }
-            return Err(line_no);
-        }
-        let (key, value) = match line.split_once('=') {
-            Some((k, v)) => (k.trim(), v.trim()),
-            None => (line, "true"),
-        };
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(line_no);
-        }
-        let key = key.to_ascii_lowercase();
-        let worktree = section == "core" && sub.is_none() && key == "worktree";
-        let allowed = if worktree {
-            worktree_stays(value)
-        } else {
-            inert(&section, sub.as_deref(), &key, value)
-        };
-        if !allowed {
-            let shown = match &sub {
-                Some(s) => format!("{section}.{s}.{key}"),
-                None => format!("{section}.{key}"),
-            };
-            return Ok(Some(shown));
         }
     }
-    Ok(None)
+    Ok(entries)
+}
+
+/// One non-empty, non-comment line: a header (which sets `section`) or an entry of the current
+/// section. `Err` for what does not parse plainly, and for a key while the section is unknown.
+fn parse_line(
+    line: &str,
+    section: &mut Option<(String, Option<String>)>,
+) -> Result<Option<ConfigEntry>, ()> {
+    if line.ends_with('\\') {
+        return Err(());
+    }
+    if let Some(header) = line.strip_prefix('[') {
+        let (header, rest) = header.split_once(']').ok_or(())?;
+        // What follows `]` on the header's line would be a key of the section.
+        let rest = rest.trim();
+        if !(rest.is_empty() || rest.starts_with('#') || rest.starts_with(';')) {
+            return Err(());
+        }
+        *section = Some(parse_header(header).ok_or(())?);
+        return Ok(None);
+    }
+    let (key, value) = match line.split_once('=') {
+        Some((k, v)) => (k.trim(), v.trim()),
+        None => (line, "true"),
+    };
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(());
+    }
+    let (name, sub) = section.as_ref().ok_or(())?;
+    Ok(Some(ConfigEntry {
+        section: name.clone(),
+        sub: sub.clone(),
+        key: key.to_ascii_lowercase(),
+        value: value.to_string(),
+    }))
 }
 
 /// `section`, `section "sub"` or the old `section.sub`: the section lower-cased, the
@@ -798,6 +907,60 @@ mod tests {
         ] {
             assert!(first_active_key(text, &|_| true).is_err(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn a_rewrite_may_keep_what_the_user_set_but_add_or_change_nothing_that_runs() {
+        let stays = |_: &str| true;
+        let old = b"[core]\n\tbare = false\n\thooksPath = .githooks\n[alias]\n\tlg = !git log\n";
+        // git's rewrite for `git remote add`: the old text, a new inert section.
+        let added = [
+            &old[..],
+            b"[remote \"o\"]\n\turl = https://example.invalid/x\n",
+        ]
+        .concat();
+        assert_eq!(config_change_runs_something(old, &added, &stays), None);
+        // The user's own keys may also go.
+        assert_eq!(
+            config_change_runs_something(old, b"[core]\n\tbare = false\n", &stays),
+            None
+        );
+        for (new, why) in [
+            (&b"[core]\n\thooksPath = /tmp/h\n"[..], "core.hookspath"),
+            (b"[alias]\n\tlg = !evil\n", "alias.lg"),
+            (b"[alias]\n\tst = !git status\n", "alias.st"),
+            // The same line in another section is another key.
+            (b"[core]\n\tlg = !git log\n", "core.lg"),
+            (b"[alias \"x\"]\n\tlg = !git log\n", "alias.x.lg"),
+            (b"[alias]\n\tlg = !git log \\\n", "line 2"),
+        ] {
+            let refused = config_change_runs_something(old, new, &stays).unwrap_or_default();
+            assert!(refused.contains(why), "{new:?}: {refused}");
+        }
+        // A file that did not exist before may set only inert keys.
+        assert_eq!(
+            config_change_runs_something(b"", b"[user]\n\tname = a\n", &stays),
+            None
+        );
+        assert!(config_change_runs_something(b"", b"[alias]\n\tlg = !x\n", &stays).is_some());
+    }
+
+    #[test]
+    fn what_the_old_file_sets_is_read_no_wider_than_git_reads_it() {
+        let stays = |_: &str| true;
+        // After a header that does not parse, the section is unknown: nothing below it counts
+        // as set until the next good header.
+        let old = b"[alias \"a\\\"b\"]\n\tlg = !x\n[user]\n\tname = a\n";
+        let new = b"[alias]\n\tlg = !x\n";
+        assert!(config_change_runs_something(old, new, &stays).is_some());
+        // The line after a continued one is part of a value, not a key.
+        let old = b"[core]\n\teditor = vi \\\n\tpager = evil\n";
+        let new = b"[core]\n\tpager = evil\n";
+        assert!(config_change_runs_something(old, new, &stays).is_some());
+        // A key the old file set plainly counts, whatever comes around it.
+        let old = b"\xff\n[core]\n\tpager = less\n";
+        let new = b"[core]\n\tpager = less\n";
+        assert_eq!(config_change_runs_something(old, new, &stays), None);
     }
 
     #[test]

@@ -247,13 +247,13 @@ fn existing_protected_names_cannot_be_removed_or_replaced_and_the_report_lists_r
     std::fs::write(w.join(".git/worktrees/x/commondir"), "../..\n").unwrap();
     std::fs::write(w.join(".envrc"), "export A=1\n").unwrap();
     let conf = hardened().write(w);
+    refused(
+        &probe_in(&conf, &["unlink", &at(w, ".envrc")]),
+        EROFS,
+        "unlink .envrc",
+    );
     for target in [".git/worktrees/x/commondir", ".envrc"] {
         let t = at(w, target);
-        refused(
-            &probe_in(&conf, &["unlink", &t]),
-            EROFS,
-            &format!("unlink {target}"),
-        );
         refused(
             &probe_in(&conf, &["append", &t]),
             EROFS,
@@ -271,8 +271,18 @@ fn existing_protected_names_cannot_be_removed_or_replaced_and_the_report_lists_r
             &format!("rename {target}"),
         );
     }
-    // The worktree's git directory may not be removed and made again with a `commondir` of the
-    // command's choosing: removing it is allowed, creating it again is not.
+    // A linked worktree's git directory, and what is in it, may be removed (`git worktree
+    // remove`) but not made again with a `commondir` of the command's choosing.
+    let commondir = at(w, ".git/worktrees/x/commondir");
+    succeeded(
+        &probe_in(&conf, &["unlink", &commondir]),
+        "unlink commondir",
+    );
+    refused(
+        &probe_in(&conf, &["write", &commondir]),
+        EROFS,
+        "commondir made again",
+    );
     let (code, out, _) = sh_in(&conf, w, "rm -rf .git/worktrees/x; mkdir .git/worktrees/x");
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("Read-only file system"), "{out}");
@@ -293,7 +303,7 @@ fn existing_protected_names_cannot_be_removed_or_replaced_and_the_report_lists_r
     assert_eq!(broker.refused_total, 1, "{broker:?}");
     assert_eq!(broker.refused[0].call, "open");
     assert!(broker.refused[0].path.ends_with("/.mcp.json"), "{broker:?}");
-    assert!(broker.protected_directories >= 3, "{broker:?}");
+    assert!(broker.protected_directories >= 2, "{broker:?}");
 }
 
 #[test]
@@ -529,6 +539,234 @@ git log --format=%s"
     assert_eq!(out.matches("refused").count(), 2, "{out}");
     assert!(!w.join(".git/commondir").exists());
     assert!(report.enforcement.write_broker.refused_total >= 2);
+}
+
+/// A repository made outside the sandbox, as the user's: one commit on `main`, a remote
+/// branch to track, and an alias the user set (a key that runs a program).
+fn users_repository(w: &Path) {
+    let git = |args: &str| {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "git -c user.name=u -c user.email=u@example.invalid {args}"
+            ))
+            .current_dir(w)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args}");
+    };
+    git("init -q -b main");
+    std::fs::write(w.join("f"), "a\n").unwrap();
+    git("add f");
+    git("commit -qm one");
+    git("update-ref refs/remotes/origin/main HEAD");
+    git("config alias.lg '!git log --oneline'");
+}
+
+#[test]
+fn git_config_rewrites_that_run_nothing_go_through() {
+    require_broker!();
+    require_git();
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    users_repository(w);
+    let conf = hardened().write(w);
+    let script = "set -e
+git remote add origin https://example.invalid/r.git
+git branch feature
+git branch -u origin/main feature >/dev/null
+git config user.email agent@example.invalid
+git checkout -q -b topic --track origin/main
+git branch -D feature >/dev/null
+git config extensions.worktreeConfig true
+git config --worktree user.name agent
+git remote -v | head -1
+git config --get branch.topic.merge
+git config --get user.name";
+    let (code, out, report) = sh_in(&conf, w, script);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "origin\thttps://example.invalid/r.git (fetch)",
+            "refs/heads/main",
+            "agent"
+        ],
+        "{out}"
+    );
+    // On the host, as the user's git will read it: the changes, the user's alias kept, the
+    // deleted branch's section gone, and no lock left behind.
+    let config = std::fs::read_to_string(w.join(".git/config")).unwrap();
+    for kept in [
+        "url = https://example.invalid/r.git",
+        "email = agent@example.invalid",
+        "[branch \"topic\"]",
+        "lg = !git log --oneline",
+    ] {
+        assert!(config.contains(kept), "{kept}: {config}");
+    }
+    assert!(!config.contains("\"feature\""), "{config}");
+    assert!(!w.join(".git/config.lock").exists());
+    let worktree = std::fs::read_to_string(w.join(".git/config.worktree")).unwrap();
+    assert!(worktree.contains("name = agent"), "{worktree}");
+    let broker = &report.enforcement.write_broker;
+    assert_eq!(broker.refused_total, 0, "{broker:?}");
+    assert!(broker.git_config_refused.is_empty(), "{broker:?}");
+    assert!(
+        broker
+            .git_config_written
+            .contains(&canon(w).join(".git/config.worktree")),
+        "{broker:?}"
+    );
+    assert!(broker.git_config_written.len() >= 7, "{broker:?}");
+}
+
+#[test]
+fn git_config_rewrites_that_would_run_something_are_refused() {
+    require_broker!();
+    require_git();
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    users_repository(w);
+    let before = std::fs::read(w.join(".git/config")).unwrap();
+    let conf = hardened().write(w);
+    // Each line tries to make the user's next git run something; each must fail and leave the
+    // config as it was. The last line is the positive control: an inert key goes through.
+    let script = r#"try() { if "$@" 2>/dev/null; then echo "through: $*"; else echo refused; fi; }
+try git config core.hooksPath .h
+try git config core.fsmonitor 'touch pwned'
+try git config core.pager 'sh -c pwned'
+try git config include.path ../evil.cfg
+try git config alias.lg '!pwned'
+try git config alias.st '!pwned'
+try git config filter.x.clean pwned
+try git config remote.up.uploadpack pwned
+try git config core.worktree /
+try sh -c 'printf "[core]\n\thooksPath = .h\n" > .git/config.lock && mv .git/config.lock .git/config'
+rm -f .git/config.lock
+try sh -c 'cp .git/config c.lock && printf "[user]\n\tname = a \\\\\n[core]\n\thooksPath = .h\n" >> c.lock && mv c.lock .git/config'
+try sh -c 'ln -s .git g && cp .git/config x.lock && printf "[core]\n\tpager = x\n" >> x.lock && mv x.lock g/config'
+try python3 -c '
+import os
+f = open(".git/config.lock", "w")
+f.write(open(".git/config").read())
+f.flush()
+os.rename(".git/config.lock", ".git/config")
+f.write("[core]\n\thooksPath = .h\n")
+f.close()
+print(open(".git/config").read().count("hooksPath"))
+'
+git config user.name control && echo control"#;
+    let (code, out, report) = sh_in(&conf, w, script);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.iter().filter(|l| **l == "refused").count(),
+        12,
+        "{out}"
+    );
+    // The descriptor held across the rename wrote to the lock's file, which is not the config.
+    assert!(lines.contains(&"0"), "{out}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("through: python3")),
+        "{out}"
+    );
+    assert_eq!(lines.last(), Some(&"control"), "{out}");
+    let after = std::fs::read_to_string(w.join(".git/config")).unwrap();
+    assert!(after.starts_with(std::str::from_utf8(&before).unwrap().trim_end_matches('\n')));
+    for never in [
+        "hooksPath",
+        "pwned",
+        "pager",
+        "include",
+        "uploadpack",
+        "worktree",
+    ] {
+        assert!(!after.contains(never), "{never}: {after}");
+    }
+    assert!(after.contains("lg = !git log --oneline") && after.contains("name = control"));
+    // A file the command may not read does not become the config, though it sets nothing
+    // that runs: the supervisor reads the new text only where the command could.
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.cfg");
+    std::fs::write(&secret, "[user]\n\tname = hidden-value\n").unwrap();
+    let script = format!(
+        "mv {} .git/config 2>/dev/null || echo refused; git config user.name",
+        path_str(&secret)
+    );
+    let (_, out, _) = sh_in(&conf, w, &script);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["refused", "control"],
+        "{out}"
+    );
+    assert!(secret.exists());
+    // Positive control: the same file, where the command may read and move it, goes through.
+    let (_, out, _) = sh_in(&hardened().write(w).write(outside.path()), w, &script);
+    assert_eq!(out.trim(), "hidden-value", "{out}");
+
+    let broker = &report.enforcement.write_broker;
+    let refusals = broker.git_config_refused.join("\n");
+    for key in [
+        "core.hookspath",
+        "core.fsmonitor",
+        "core.pager",
+        "include.path",
+        "alias.lg",
+        "alias.st",
+        "filter.x.clean",
+        "remote.up.uploadpack",
+        "core.worktree",
+        "is not one cordon can read for certain",
+    ] {
+        assert!(refusals.contains(key), "{key}: {refusals}");
+    }
+}
+
+#[test]
+fn linked_worktrees_can_be_removed_and_pruned_but_not_made_again_with_a_pointer() {
+    require_broker!();
+    require_git();
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    users_repository(w);
+    for wt in ["wt", "gone"] {
+        let status = std::process::Command::new("git")
+            .args(["worktree", "add", "-q", wt])
+            .current_dir(w)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    std::fs::remove_dir_all(w.join("gone")).unwrap();
+    let conf = hardened().write(w);
+    // Inside a worktree's git directory only removal goes through: no commondir, config or
+    // hooks may be written there first.
+    let (code, out, _) = sh_in(
+        &conf,
+        w,
+        "for f in commondir config hooks/post-checkout; do
+           echo /tmp 2>/dev/null > .git/worktrees/wt/$f && echo \"wrote $f\"
+         done
+         git worktree remove wt && git worktree prune && git worktree list | wc -l
+         mkdir .git/worktrees/wt 2>/dev/null || echo refused",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["1", "refused"], "{out}");
+    assert!(!w.join("wt").exists() && !w.join(".git/worktrees/wt").exists());
+    assert!(!w.join(".git/worktrees/gone").exists());
+    // The main repository's protected names stay: removal is only a linked worktree's.
+    let (_, out, _) = sh_in(
+        &conf,
+        w,
+        "rm -f .git/config 2>/dev/null || echo refused; rm -rf .git/hooks 2>/dev/null || echo refused",
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["refused", "refused"],
+        "{out}"
+    );
+    assert!(w.join(".git/config").is_file() && w.join(".git/hooks").is_dir());
 }
 
 #[test]

@@ -568,6 +568,40 @@ fn a_repository_made_during_the_run_keeps_no_program_git_would_run() {
     assert!(!said.contains("plain"), "{said}");
 }
 
+/// git's rewrites of the workspace repository's config go through when they set nothing that
+/// runs (`git remote add`, `git config user.email`: the default pack lets them run in hardened
+/// mode), and the rest are refused with a warning that names the key, also in the receipt.
+#[test]
+fn a_repository_config_takes_what_runs_nothing_and_the_warning_names_what_was_refused() {
+    let Some(h) = home() else { return };
+    let init = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&h.ws)
+        .status()
+        .unwrap();
+    assert!(init.success());
+    let o = h.sh(
+        "git remote add origin https://example.invalid/r.git && git config user.email agent@example.invalid",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(!err(&o).contains("warning"), "{}", err(&o));
+    let o = h.sh("git config alias.st '!touch ../pwned'");
+    assert_ne!(o.status.code(), Some(0), "{}", err(&o));
+    let said = err(&o);
+    assert!(
+        said.contains("cordon: warning: ") && said.contains("it sets alias.st"),
+        "{said}"
+    );
+    assert!(h.last_receipt().to_string().contains("git_config_refused"));
+    let config = std::fs::read_to_string(h.ws.join(".git/config")).unwrap();
+    assert!(
+        config.contains("url = https://example.invalid/r.git")
+            && config.contains("email = agent@example.invalid")
+            && !config.contains("pwned"),
+        "{config}"
+    );
+}
+
 /// A credential-named file anywhere in the workspace stays closed from one call to the next,
 /// whatever the calls between did: an index entry made to look committed (`git add -N`), its
 /// directory renamed to a name the search skips, the workspace padded with directories (red-team

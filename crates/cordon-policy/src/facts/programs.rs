@@ -741,6 +741,11 @@ fn git(d: &mut Derived, command_path: &[String], parsed: &Parsed, flags: &[Strin
                 has(flags, &queries) || (parsed.operands.len() == 1 && !has(flags, &changes));
             if reads {
                 d.tag("git_config_read");
+            } else if !has(flags, &["--global", "--system", "--edit", "-e"]) {
+                // A repository's own config (or `-f FILE`, a path the envelope judges): in a
+                // hardened run the write broker checks what git writes there and refuses a key
+                // that runs a program (sandbox.md, "Git's own rewrites of a protected config").
+                d.tag("git_config_repository");
             }
         }
         ["grep", ..] => {

@@ -47,6 +47,7 @@
 //! report. Read-only work never reaches it: plain read-only opens stay in the kernel.
 
 mod call;
+mod config;
 mod filter;
 mod observer;
 mod protected;
@@ -69,7 +70,7 @@ pub use observer::{
 pub(crate) use protected::ProtectedSet;
 
 use call::{Call, Dirfd, PathArg};
-use walk::{Denial, Existing, Resolved, Walker, Want};
+use walk::{Allowance, Denial, Existing, Resolved, Walker, Want};
 use worker::{Completion, FifoWait, LinkFrom, Op, Outcome, Reply, Worker};
 
 use crate::report::{BrokerRefusal, BrokerReport};
@@ -276,6 +277,9 @@ enum After {
         to: (OwnedFd, CString),
         exchange: bool,
     },
+    /// A protected git config was rewritten with checked contents (`config.rs`): its path, for
+    /// the report.
+    ConfigWritten(std::path::PathBuf),
 }
 
 /// A call handed to the worker.
@@ -380,6 +384,9 @@ impl Broker {
             None => (false, None),
         };
         if succeeded {
+            if let After::ConfigWritten(path) = &pending.after {
+                self.report.git_config_written.push(path.clone());
+            }
             self.tell_observer(&pending.after);
         }
         if let Some(outcome) = unanswered {
@@ -394,7 +401,7 @@ impl Broker {
             return;
         }
         match after {
-            After::Nothing => {}
+            After::Nothing | After::ConfigWritten(_) => {}
             After::Created(parent, name) => self.after_created(parent, name),
             After::Moved { from, to, exchange } => {
                 if let Some(observer) = &self.observer {
@@ -634,6 +641,20 @@ impl Broker {
         Ok(resolved)
     }
 
+    /// [`Self::resolve`], with `allowance` for the last component.
+    fn resolve_allowing(
+        walker: &mut Walker<'_>,
+        bases: &Bases,
+        arg: &PathArg,
+        want: Want,
+        allowance: Allowance,
+    ) -> Result<Resolved, Denial> {
+        walker.last_may_be = allowance;
+        let resolved = Self::resolve(walker, bases, arg, want);
+        walker.last_may_be = Allowance::Nothing;
+        resolved
+    }
+
     /// Keeps the directories a call changed a git name in: open, once each, up to
     /// [`crate::repos::MAX_TOUCHED`], and every one's inode.
     fn note_git_names(&mut self, touched: Vec<crate::repos::Touched>) {
@@ -794,12 +815,25 @@ impl Broker {
             parent,
             name,
             existing,
-        } = Self::resolve(walker, bases, arg, want)?
+        } = Self::resolve_allowing(walker, bases, arg, want, Allowance::Removal)?
         else {
             return Err(Denial::Errno(libc::EPERM));
         };
         if let Some(existing) = &existing {
-            if self.busy(&parent, existing) {
+            // A linked worktree's git directory goes whole, and so does the `.git` file of its
+            // checkout, with the mounts over them (the kernel detaches a mount whose mount point
+            // another namespace removes). A `.git` made again in its place is judged after the
+            // run, as any new repository is (`repos.rs`).
+            let git_file = name.to_bytes() == b".git" && existing.kind() == libc::S_IFREG;
+            let removable = git_file
+                || nix::sys::stat::fstat(&parent).is_ok_and(|dir| {
+                    walker.protected().removable_mount(
+                        (dir.st_dev, dir.st_ino),
+                        name.to_bytes(),
+                        existing.id(),
+                    )
+                });
+            if self.busy(&parent, existing) && !removable {
                 return Err(Denial::Errno(libc::EBUSY));
             }
             self.before(ChangeKind::Remove, Some((&parent, &name)), existing)?;
@@ -839,7 +873,19 @@ impl Broker {
         };
         let (from_parent, from_name, moved) =
             entry(Self::resolve(walker, bases, from, want_from)?)?;
-        let (to_parent, to_name, replaced) = entry(Self::resolve(walker, bases, to, want_to)?)?;
+        let (to_parent, to_name, replaced) = match Self::resolve(walker, bases, to, want_to) {
+            // git's `config.lock` renamed over a protected repository's config: checked, and
+            // written through if it runs nothing new (`config.rs`).
+            Err(Denial::Protected) if flags == 0 => {
+                let rewrite = config::Rewrite {
+                    from_parent,
+                    from_name,
+                    moved,
+                };
+                return self.rewrite_git_config(walker, bases, rewrite, to);
+            }
+            resolved => entry(resolved?)?,
+        };
         let busy = |parent, existing: &Option<Existing>| {
             existing.as_ref().is_some_and(|e| self.busy(parent, e))
         };
@@ -1117,7 +1163,7 @@ impl Broker {
             return Ok(());
         };
         let told = match after {
-            After::Nothing => Ok(()),
+            After::Nothing | After::ConfigWritten(_) => Ok(()),
             After::Created(parent, name) => {
                 observer.before_name(&NameChange::Create(entry_ref(parent, name)))
             }

@@ -27,8 +27,9 @@ pub(crate) type DirId = (u64, u64);
 struct DirRules {
     /// A project root: [`Protected::project_names`] are protected here.
     project_root: bool,
-    /// A git directory: [`Protected::git_dir_names`] are protected here.
-    git_dir: bool,
+    /// A git directory: [`Protected::git_dir_names`] are protected here. Its path as the
+    /// supervisor names it, at the run's start: where a checked rewrite of its config is made.
+    git_dir: Option<PathBuf>,
     /// Names that may not be created here (removing them is allowed).
     no_recreate: Vec<Vec<u8>>,
 }
@@ -46,6 +47,10 @@ pub(crate) struct ProtectedSet {
     /// Directories holding a file with a stand-in mounted over it, at any depth
     /// ([`Protected::stood_in`]): they may not be renamed.
     holders: HashSet<DirId>,
+    /// Linked worktrees' git directories (`.git/worktrees/NAME`): `git worktree remove` and
+    /// `git worktree prune` delete them whole, protected names included. Removing is all that
+    /// is allowed: a name removed there may not be created again, nor the directory itself.
+    linked_worktrees: HashSet<DirId>,
 }
 
 impl ProtectedSet {
@@ -70,7 +75,14 @@ impl ProtectedSet {
         }
         for git in &found.git_dirs {
             if let (Some(id), true) = (dir_id(git), changeable(git)) {
-                set.dirs.entry(id).or_default().git_dir = true;
+                set.dirs.entry(id).or_default().git_dir = Some(git.clone());
+            }
+            let in_worktrees = git.parent().and_then(Path::file_name) == Some("worktrees".as_ref());
+            let main_git = git.parent().and_then(Path::parent);
+            if in_worktrees && main_git.is_some_and(|m| found.git_dirs.iter().any(|g| g == m)) {
+                if let (Some(id), true) = (dir_id(git), changeable(git)) {
+                    set.linked_worktrees.insert(id);
+                }
             }
             // A worktree's or submodule's git directory, named in its parent.
             let name = git.file_name().filter(|n| *n != ".git");
@@ -109,8 +121,34 @@ impl ProtectedSet {
             return false;
         }
         (rules.project_root && Protected::project_names().any(|n| n.as_bytes() == name))
-            || (rules.git_dir && Protected::git_dir_names().any(|n| n.as_bytes() == name))
+            || (rules.git_dir.is_some() && Protected::git_dir_names().any(|n| n.as_bytes() == name))
             || (creating && rules.no_recreate.iter().any(|n| n == name))
+    }
+
+    /// The git directory (its path at the run's start) whose config `name` in `dir` is, when
+    /// it is one: git rewrites `config` and `config.worktree` by renaming a `config.lock` over
+    /// them, and the broker writes such a rewrite itself once it has checked what it sets
+    /// (`broker::config`), instead of refusing it.
+    pub(crate) fn git_config(&self, dir: DirId, name: &[u8]) -> Option<&Path> {
+        let name = strip_trailing_slashes(name);
+        if !GIT_CONFIG_NAMES.contains(&name) || self.exceptions.contains(&(dir, name.to_vec())) {
+            return None;
+        }
+        self.dirs.get(&dir)?.git_dir.as_deref()
+    }
+
+    /// Whether the protected `name` in `dir` may be removed: a name of a linked worktree's git
+    /// directory, which `git worktree remove` deletes with the rest of it.
+    pub(crate) fn removable(&self, dir: DirId, name: &[u8]) -> bool {
+        let name = strip_trailing_slashes(name);
+        self.linked_worktrees.contains(&dir)
+            && Protected::git_dir_names().any(|n| n.as_bytes() == name)
+    }
+
+    /// Whether a mount the run made over `entry` (in `dir`) may be removed with it: a linked
+    /// worktree's git directory (pinned) or a protected name in one (read-only).
+    pub(crate) fn removable_mount(&self, dir: DirId, name: &[u8], entry: DirId) -> bool {
+        self.linked_worktrees.contains(&entry) || self.removable(dir, name)
     }
 
     /// Whether a name is protected in some directory (a path without any such component cannot
@@ -142,6 +180,9 @@ impl ProtectedSet {
         self.exceptions.extend(overridden);
     }
 }
+
+/// The config files of a git directory, which git rewrites whole through `NAME.lock`.
+pub(crate) const GIT_CONFIG_NAMES: [&[u8]; 2] = [b"config", b"config.worktree"];
 
 fn strip_trailing_slashes(name: &[u8]) -> &[u8] {
     let end = name.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);

@@ -118,6 +118,21 @@ pub(crate) struct Walker<'a> {
     links: u32,
     /// Directories in which the call changes a name git reads (`repos.rs`).
     pub(crate) touched: Vec<crate::repos::Touched>,
+    /// Which protected name the last component may be, for the call being resolved.
+    pub(crate) last_may_be: Allowance,
+}
+
+/// A protected name the walk resolves in the last position instead of refusing it, because the
+/// broker lets a call through for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Allowance {
+    #[default]
+    Nothing,
+    /// A git directory's `config` or `config.worktree`: the broker is about to check a rewrite
+    /// of it (`broker/config.rs`).
+    GitConfig,
+    /// A name that may be removed ([`ProtectedSet::removable`]): the call removes it.
+    Removal,
 }
 
 /// Where a resolution stands: the directory it is in, and the components still to take.
@@ -247,6 +262,7 @@ impl<'a> Walker<'a> {
             tgid: None,
             links: 0,
             touched: Vec::new(),
+            last_may_be: Allowance::Nothing,
         }
     }
 
@@ -341,7 +357,7 @@ impl<'a> Walker<'a> {
             return Ok(None);
         }
         let creating = last && want.creating;
-        if self.protected.refuses(id(walk.fd()?)?, &part, creating) {
+        if self.refuses(id(walk.fd()?)?, &part, last, creating) {
             return Err(Denial::Protected);
         }
         let name = cstring(&part)?;
@@ -365,6 +381,20 @@ impl<'a> Walker<'a> {
         }
         walk.cur = Cur::Owned(next);
         Ok(None)
+    }
+
+    /// Whether the walk stops at `part` in `dir`: a protected name, unless it is the last one
+    /// and the call is one the broker lets through for it (a checked rewrite of a git config,
+    /// the removal of a linked worktree's git directory).
+    fn refuses(&self, dir: DirId, part: &[u8], last: bool, creating: bool) -> bool {
+        let set = self.protected;
+        let allowed = last
+            && match self.last_may_be {
+                Allowance::Nothing => false,
+                Allowance::GitConfig => set.git_config(dir, part).is_some(),
+                Allowance::Removal => set.removable(dir, part),
+            };
+        set.refuses(dir, part, creating) && !allowed
     }
 
     /// Follows the symlink `name` (opened as `link`) in the walk's directory: a magic link to the

@@ -18,6 +18,7 @@
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
@@ -109,6 +110,18 @@ pub(crate) enum Op {
         object: RawFd,
         uid: u32,
         gid: u32,
+    },
+    /// A checked rewrite of a git config (`config.rs`): `text` written over `name` in `dir` in
+    /// place (the inode `expect`, or a new file with `mode` when `None`), then the lock it
+    /// came from removed.
+    WriteConfig {
+        dir: RawFd,
+        name: CString,
+        expect: Option<(u64, u64)>,
+        mode: u32,
+        text: Vec<u8>,
+        lock_parent: RawFd,
+        lock_name: CString,
     },
 }
 
@@ -444,7 +457,57 @@ fn perform(op: Op, umask_now: &mut Option<u32>) -> Outcome {
             // SAFETY: `path` and `name` are NUL-terminated.
             done(unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) })
         }
+        Op::WriteConfig {
+            dir,
+            name,
+            expect,
+            mode,
+            text,
+            lock_parent,
+            lock_name,
+        } => {
+            let written = with_umask(Some(0), umask_now, || {
+                write_config(dir, &name, expect, mode, &text)
+            });
+            match written {
+                // SAFETY: `lock_name` is NUL-terminated; `lock_parent` is a live directory fd.
+                Ok(()) => done(unsafe { libc::unlinkat(lock_parent, lock_name.as_ptr(), 0) }),
+                Err(e) => Outcome::Errno(e),
+            }
+        }
     }
+}
+
+/// Writes `text` over the regular file `name` in `dir`, in place: the inode `expect`, or a new
+/// file when `None` (then it may not exist yet).
+fn write_config(
+    dir: RawFd,
+    name: &CString,
+    expect: Option<(u64, u64)>,
+    mode: u32,
+    text: &[u8],
+) -> Result<(), i32> {
+    let mut flags = libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    if expect.is_none() {
+        flags |= libc::O_CREAT | libc::O_EXCL;
+    }
+    // SAFETY: `name` is NUL-terminated; `dir` is a live directory fd.
+    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags, mode) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
+    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let stat = file
+        .metadata()
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    let same = expect.is_none_or(|id| id == (stat.dev(), stat.ino()));
+    if !stat.is_file() || !same {
+        return Err(libc::EROFS);
+    }
+    let io = |e: std::io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+    file.write_all_at(text, 0).map_err(io)?;
+    file.set_len(text.len() as u64).map_err(io)
 }
 
 /// `utimensat` of the file `object` holds, with an empty path: the descriptor's own file, a
