@@ -59,6 +59,9 @@ pub(super) struct Derived<'a> {
     /// `CommandSpec::code_file_options`).
     pub code_from_a_file: bool,
     pub destructive: bool,
+    /// The program's own facts show that this command needs no network although its kind
+    /// usually does: `git clone ../lib` reads a repository on the disk.
+    pub offline: bool,
     /// A path was named as written (an operand, a write option, a program text's output file):
     /// what is there may be replaced, unless the program only creates (`overwrites: false`).
     pub overwrites: bool,
@@ -153,6 +156,7 @@ pub(crate) fn derive(
         inline_code: false,
         code_from_a_file: false,
         destructive: false,
+        offline: false,
         overwrites: false,
         tags: Vec::new(),
         unresolved: command.unresolved.clone(),
@@ -663,7 +667,11 @@ fn stays_offline(spec: &CommandSpec, d: &Derived, flags: &[String]) -> bool {
                 .any(|f| f == o || f.starts_with(&format!("{o}=")))
         })
     };
-    given(&spec.offline_flags) && d.hosts.is_empty() && !d.network && !given(&spec.lists_options)
+    d.offline
+        || (given(&spec.offline_flags)
+            && d.hosts.is_empty()
+            && !d.network
+            && !given(&spec.lists_options))
 }
 
 /// The tag of a command that runs code from a file cordon does not read: a script, a Makefile's

@@ -712,6 +712,23 @@ fn make(d: &mut Derived, parsed: &Parsed) {
 
 /// git subcommands whose options or operands run commands: `grep -O`, `rebase --exec`, `bisect
 /// run`, `submodule foreach`.
+/// The path of a repository git reads from the disk, as git tells a local repository from a
+/// remote one: a `file://` URL, or a name with no `:` before its first `/` (`../lib`, `/srv/x`,
+/// `./a:b`; `host:repo` and `ssh://…` are remote).
+fn local_repository(text: &str) -> Option<&str> {
+    if let Some(path) = text.strip_prefix("file://") {
+        return path.starts_with('/').then_some(path);
+    }
+    if text.is_empty() || text.contains("://") {
+        return None;
+    }
+    match (text.find(':'), text.find('/')) {
+        (None, _) => Some(text),
+        (Some(colon), Some(slash)) if slash < colon => Some(text),
+        _ => None,
+    }
+}
+
 fn git(d: &mut Derived, command_path: &[String], parsed: &Parsed, flags: &[String]) {
     let sub: Vec<&str> = command_path.iter().skip(1).map(String::as_str).collect();
     match sub.as_slice() {
@@ -748,6 +765,23 @@ fn git(d: &mut Derived, command_path: &[String], parsed: &Parsed, flags: &[Strin
                 d.tag("git_config_repository");
             }
         }
+        ["clone"] | ["submodule", "add"] => {
+            // A repository on the disk is read, not fetched: the envelope bounds the read, and
+            // the command needs no network. Not with submodules, whose URLs the repository
+            // names; and `submodule add ../lib` resolves a relative path against the
+            // superproject's remote, which may be a URL, so only an absolute path counts there.
+            let repository = parsed.operands.first();
+            let recursive = has(flags, &["--recurse-submodules", "--recursive"]);
+            let absolute_only = sub[0] == "submodule";
+            if let Some(repository) = repository.filter(|w| w.is_static && !recursive) {
+                let local = local_repository(&repository.text)
+                    .filter(|path| !absolute_only || path.starts_with('/'));
+                if let Some(path) = local {
+                    d.offline = true;
+                    d.path(path, Access::Read);
+                }
+            }
+        }
         ["grep", ..] => {
             let pagers = values(parsed, &["-O", "--open-files-in-pager"]);
             for pager in &pagers {
@@ -775,5 +809,30 @@ fn git(d: &mut Derived, command_path: &[String], parsed: &Parsed, flags: &[Strin
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_repository;
+
+    #[test]
+    fn a_repository_is_local_as_git_tells_it() {
+        for (text, local) in [
+            ("../lib", Some("../lib")),
+            ("/srv/git/x.git", Some("/srv/git/x.git")),
+            ("lib", Some("lib")),
+            ("./a:b", Some("./a:b")),
+            ("file:///srv/x", Some("/srv/x")),
+            ("file://host/x", None),
+            ("host:repo", None),
+            ("git@github.com:o/r.git", None),
+            ("ssh://host/x", None),
+            ("https://example.com/x.git", None),
+            ("a:b/c", None),
+            ("", None),
+        ] {
+            assert_eq!(local_repository(text), local, "{text}");
+        }
     }
 }
