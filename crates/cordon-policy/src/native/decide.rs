@@ -240,11 +240,18 @@ fn judge(
         // Nothing named to write (a script, computed targets): in a hardened run the checkpoint
         // records what the command changes in the workspace as it goes (a person read "nothing
         // is snapshotted … so it can be rolled back" as a contradiction, red-team round five).
-        (Outcome::AllowWithCheckpoint, Some(rule)) if facts.writes.is_empty() => format!(
+        // So it does for every hardened run, whatever the text names: a path it names in the
+        // command's own `/tmp` is scratch, not snapshotted, and the sentence must not say so.
+        (Outcome::AllowWithCheckpoint, Some(rule))
+            if facts.writes.is_empty()
+                || matches!(facts.enforcement, Enforcement::Hardened { .. }) =>
+        {
+            format!(
             "Allowed with a checkpoint: what `{shown}` changes in the workspace is recorded before it changes, so it can be rolled back ({}, rule {}).",
             trim_period(&rule.reason),
             rule.id
-        ),
+        )
+        }
         (Outcome::AllowWithCheckpoint, Some(rule)) => format!(
             "Allowed with a checkpoint: {} is snapshotted before `{shown}` runs, so it can be rolled back ({}, rule {}).",
             scope_text(&facts.writes),
