@@ -531,13 +531,44 @@ fn check_protected(
             return Err(refuse(name));
         }
     }
-    if pinned.name == ".git" {
-        return Err(refuse(Path::new(".git")));
-    }
-    // Holding one: walk the target (never following a symlink) for `.git` or a protected name.
-    let first: Vec<&std::ffi::OsStr> = protected.iter().filter_map(|p| p.iter().next()).collect();
     let through = pinned.through_fd();
     let is_dir = fs::symlink_metadata(&through).is_ok_and(|m| m.is_dir());
+    // A `.git` directory is pinned; a `.git` file (a worktree's or submodule's pointer) may go,
+    // as the write broker lets it (what is made again in its place is judged after the run).
+    if pinned.name == ".git" && is_dir {
+        return Err(refuse(Path::new(".git")));
+    }
+    // Inside a git directory: the pinned containers of linked worktrees' and submodules' git
+    // directories (`.git/worktrees`, `.git/modules` and all below it) and every protected name
+    // of a git directory at any depth. Removed by the service, outside the sandbox, they could
+    // be made again where the broker keys its refusals by the old directories (red-team round
+    // fourteen: `rm -rf .git/worktrees`, then a `wt1` of the command's making). A linked
+    // worktree's own directory (`.git/worktrees/NAME`) may go, as the broker lets it.
+    let git_names: Vec<&std::ffi::OsStr> = protected
+        .iter()
+        .filter_map(|p| p.strip_prefix(".git").ok())
+        .filter_map(|p| p.iter().next())
+        .collect();
+    let inside_git = parts
+        .iter()
+        .rposition(|p| *p == ".git")
+        .map(|at| &parts[at + 1..]);
+    let in_linked_worktree = matches!(inside_git, Some([first, _, ..]) if *first == "worktrees");
+    if let Some(inside) = inside_git {
+        let refused = match inside {
+            [first] if *first == "worktrees" || *first == "modules" => Some(*first),
+            [first, ..] if *first == "modules" => Some(*first),
+            _ if in_linked_worktree => None,
+            _ => inside.iter().copied().find(|p| git_names.contains(p)),
+        };
+        if let Some(name) = refused {
+            return Err(refuse(Path::new(name)));
+        }
+    }
+    // Holding one: walk the target (never following a symlink) for a `.git` directory or a
+    // protected name.
+    let first: Vec<&std::ffi::OsStr> = protected.iter().filter_map(|p| p.iter().next()).collect();
+    let in_git = inside_git.is_some() && !in_linked_worktree;
     let mut pending = if is_dir { vec![through] } else { Vec::new() };
     while let Some(dir) = pending.pop() {
         let Ok(children) = fs::read_dir(&dir) else {
@@ -545,10 +576,13 @@ fn check_protected(
         };
         for child in children.flatten() {
             let name = child.file_name();
-            if name == ".git" || first.contains(&name.as_os_str()) {
+            let child_is_dir = child.file_type().is_ok_and(|t| t.is_dir());
+            let git_dir = name == ".git" && child_is_dir;
+            let git_name = in_git && git_names.contains(&name.as_os_str());
+            if git_dir || git_name || first.contains(&name.as_os_str()) && name != ".git" {
                 return Err(refuse(Path::new(&name)));
             }
-            if child.file_type().is_ok_and(|t| t.is_dir()) {
+            if child_is_dir {
                 pending.push(child.path());
             }
         }

@@ -166,6 +166,56 @@ fn a_protected_path_is_refused_when_the_sandbox_protects_it() {
     assert!(o.manifest.is_some() && !ws.join("proj/.git/hooks").exists());
 }
 
+/// Red-team round fourteen: the service removed `.git/worktrees` and `.git/modules`, which the
+/// sandbox pins, so the command could make a worktree's or a submodule's git directory again at
+/// the protected one's path. Those containers, and a protected name in any git directory, are
+/// refused; a linked worktree's own directory and a checkout's `.git` file may go, as the write
+/// broker lets them.
+#[test]
+fn the_pinned_containers_of_git_directories_are_refused_and_a_worktree_may_go() {
+    let (_dir, ws, trash_dir) = setup();
+    let git = ws.join("proj/.git");
+    for dir in ["worktrees/wt1", "modules/libs/dep/hooks", "objects"] {
+        fs::create_dir_all(git.join(dir)).unwrap();
+    }
+    fs::write(git.join("worktrees/wt1/commondir"), b"../..\n").unwrap();
+    fs::write(git.join("modules/libs/dep/config"), b"[core]\n").unwrap();
+    fs::create_dir_all(ws.join("wt1")).unwrap();
+    fs::write(ws.join("wt1/.git"), b"gitdir: ../proj/.git/worktrees/wt1\n").unwrap();
+    let protected: Vec<PathBuf> = [".git/hooks", ".git/config", ".git/commondir", ".claude"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    let delete = |target: &str| {
+        trash::soft_delete(
+            &trash_dir,
+            &SoftDelete {
+                protected: protected.clone(),
+                recursive: true,
+                ..request(vec![ws.join(target)], vec![ws.clone()])
+            },
+        )
+    };
+    for target in [
+        "proj/.git/worktrees",
+        "proj/.git/modules",
+        "proj/.git/modules/libs",
+        "proj/.git/modules/libs/dep/config",
+    ] {
+        let err = delete(target).unwrap_err();
+        assert!(err.to_string().contains("read-only"), "{target}: {err}");
+        assert!(ws.join(target).exists(), "{target}");
+    }
+    // What the broker lets the command remove goes here too.
+    for target in ["proj/.git/worktrees/wt1", "wt1/.git", "proj/.git/objects"] {
+        let o = delete(target).unwrap_or_else(|e| panic!("{target}: {e}"));
+        assert!(
+            o.manifest.is_some() && !ws.join(target).exists(),
+            "{target}"
+        );
+    }
+}
+
 #[test]
 fn what_the_sandbox_keeps_closed_is_refused_when_it_is_closed() {
     let (_dir, ws, trash_dir) = setup();

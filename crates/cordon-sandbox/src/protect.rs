@@ -169,6 +169,9 @@ pub struct Protected {
     /// Git directories inside them (the main one, `.git/worktrees/*`, `.git/modules/**`): where
     /// the git names ([`Protected::git_dir_names`]) are protected.
     pub git_dirs: Vec<PathBuf>,
+    /// The same directories' device and inode when the run started: what the checks after it
+    /// know them by, since a directory made later at one's path is not one of them.
+    pub git_dir_ids: Vec<(u64, u64)>,
     /// Files with an empty stand-in mounted over them (credential-named files, closed paths
     /// beneath a writable root): the directories holding them may not be renamed, or the file
     /// would move, behind its stand-in, to where the next run's search does not look (a skipped
@@ -190,6 +193,12 @@ impl Protected {
         Protected {
             project_roots: report.project_roots.clone(),
             git_dirs: report.git_dirs.clone(),
+            git_dir_ids: report
+                .git_dirs
+                .iter()
+                .filter_map(|g| std::fs::symlink_metadata(g).ok())
+                .map(|m| (m.dev(), m.ino()))
+                .collect(),
             stood_in: report
                 .paths
                 .iter()
@@ -800,7 +809,11 @@ pub(crate) fn settle_new_worktrees(found: &Protected) -> Vec<String> {
         };
         for entry in entries.flatten().take(MAX_WORKTREES) {
             let admin = entry.path();
-            if found.git_dirs.contains(&admin) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            // By identity: a worktree's directory made again at a protected one's path (its
+            // container removed and made anew) is a new one (red-team round fourteen).
+            let protected = std::fs::symlink_metadata(&admin)
+                .is_ok_and(|m| found.git_dir_ids.contains(&(m.dev(), m.ino())));
+            if protected || !entry.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
             match settle_commondir(&admin) {

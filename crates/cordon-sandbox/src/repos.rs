@@ -29,7 +29,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use nix::fcntl::{openat, renameat, OFlag};
+use nix::fcntl::{openat, renameat, OFlag, ResolveFlag};
 use nix::sys::stat::{fstat, fstatat, Mode};
 
 use crate::broker::fd_path;
@@ -112,13 +112,27 @@ pub(crate) fn settle(touched: &TouchedDirs, places: &Places<'_>) -> Vec<String> 
     if touched.overflow || touched.lost {
         settler.walk(places.searched, &touched.directories, touched.lost);
     }
+    for path in places.protected_paths {
+        if let Ok(git) = nix::fcntl::open(path.as_path(), DIR, Mode::empty()) {
+            let protected =
+                fstat(&git).is_ok_and(|s| places.protected.contains(&(s.st_dev, s.st_ino)));
+            if protected {
+                settler.sequencer(git.as_fd());
+            }
+        }
+    }
     settler.notes
 }
 
 /// Where [`settle`] looks, and what it leaves alone.
 pub(crate) struct Places<'a> {
-    /// The git directories protected for the run.
-    pub protected: &'a [PathBuf],
+    /// The git directories protected for the run, by device and inode as the run found them:
+    /// a directory made since at one's path (its parent renamed aside, its container removed)
+    /// is a new repository, and is judged as one (red-team round fourteen).
+    pub protected: &'a [(u64, u64)],
+    /// The same git directories by path, each opened and checked for a sequencer left with
+    /// commands to run ([`Settler::sequencer`]).
+    pub protected_paths: &'a [PathBuf],
     /// The writable roots: nothing outside them is changed.
     pub roots: &'a [PathBuf],
     /// The roots searched when more directories were touched than kept: the writable roots
@@ -155,7 +169,7 @@ pub(crate) const MAX_INODES: usize = 1 << 20;
 const MAX_SETTLE_WALK: usize = 200_000;
 
 struct Settler<'a> {
-    protected: &'a [PathBuf],
+    protected: &'a [(u64, u64)],
     roots: &'a [PathBuf],
     ignored: &'a [PathBuf],
     scratch: Option<(u64, u64)>,
@@ -237,15 +251,16 @@ impl Settler<'_> {
     /// [`touched`]: Settler::touched
     fn walk(&mut self, searched: &[PathBuf], directories: &HashSet<(u64, u64)>, every: bool) {
         let mut budget = MAX_SETTLE_WALK;
+        let mut unsearched = Vec::new();
         for root in searched {
             let Ok(top) = nix::fcntl::open(root.as_path(), DIR, Mode::empty()) else {
                 continue;
             };
-            let Ok(dev) = fstat(&top).map(|s| s.st_dev) else {
-                continue;
-            };
-            let mut queue = vec![top];
-            while let Some(dir) = queue.pop() {
+            // Paths relative to the root, not open descriptors: a queue of descriptors runs out
+            // of them on a wide tree (round fourteen made 25,000 directories in one), and the
+            // rest would go unchecked.
+            let mut queue = vec![PathBuf::from(".")];
+            while let Some(rel) = queue.pop() {
                 if budget == 0 {
                     self.notes.push(format!(
                         "the commands changed names git reads in more directories than the {MAX_SETTLE_WALK} searched after the run; repositories beyond them were not checked"
@@ -253,37 +268,54 @@ impl Settler<'_> {
                     return;
                 }
                 budget -= 1;
+                let how = nix::fcntl::OpenHow::new().flags(DIR).resolve(
+                    ResolveFlag::RESOLVE_BENEATH
+                        | ResolveFlag::RESOLVE_NO_SYMLINKS
+                        | ResolveFlag::RESOLVE_NO_XDEV,
+                );
+                let dir = match nix::fcntl::openat2(&top, rel.as_path(), how) {
+                    Ok(dir) => dir,
+                    // Gone, or another file system (not the user's git's to find here).
+                    Err(nix::Error::ENOENT | nix::Error::EXDEV) => continue,
+                    Err(e) => {
+                        unsearched.push(format!("{} ({e})", root.join(&rel).display()));
+                        continue;
+                    }
+                };
                 let Ok(stat) = fstat(&dir) else { continue };
                 if every || directories.contains(&(stat.st_dev, stat.st_ino)) {
                     self.dot_git(dir.as_fd());
                     if let Ok(same) = dir.try_clone() {
                         self.git_dir(same, None, true);
                     }
-                    let in_hooks = fd_path(dir.as_fd())
-                        .is_ok_and(|p| p.file_name() == Some(OsStr::new("hooks")));
-                    if in_hooks {
+                    if rel.file_name() == Some(OsStr::new("hooks")) {
                         if let Ok(git) = openat(&dir, "..", DIR, Mode::empty()) {
                             self.git_dir(git, None, true);
                         }
                     }
                 }
                 let listing = format!("/proc/self/fd/{}", dir.as_raw_fd());
-                let Ok(entries) = std::fs::read_dir(&listing) else {
-                    continue;
-                };
-                for entry in entries.flatten() {
-                    if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                let entries = match std::fs::read_dir(&listing) {
+                    Ok(entries) => entries,
+                    Err(e) => {
+                        unsearched.push(format!("{} ({e})", root.join(&rel).display()));
                         continue;
                     }
-                    if let Ok(child) =
-                        openat(&dir, entry.file_name().as_os_str(), DIR, Mode::empty())
-                    {
-                        if fstat(&child).is_ok_and(|s| s.st_dev == dev) {
-                            queue.push(child);
-                        }
+                };
+                for entry in entries.flatten() {
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        queue.push(rel.join(entry.file_name()));
                     }
                 }
             }
+        }
+        if let Some(first) = unsearched.first() {
+            self.notes.push(format!(
+                "{} director{} could not be searched after the run, so a repository there was not checked: {first}{}",
+                unsearched.len(),
+                if unsearched.len() == 1 { "y" } else { "ies" },
+                if unsearched.len() > 1 { ", …" } else { "" }
+            ));
         }
     }
 
@@ -309,10 +341,16 @@ impl Settler<'_> {
         match openat(parent, ".git", DIR, Mode::empty()) {
             Ok(git) => self.git_dir(git, Some((parent, ".git")), true),
             Err(nix::Error::ENOTDIR) => {
-                let Some(target) = read_small(parent, ".git", 4096)
-                    .ok()
-                    .and_then(|text| gitdir_of(&text))
-                else {
+                let target = match read_small(parent, ".git", MAX_POINTER_BYTES) {
+                    Ok(text) => gitdir_of(&text),
+                    Err(e) => {
+                        let why =
+                            format!("it could not be read in full to check where it leads ({e})");
+                        return self.move_aside(parent, ".git", &why);
+                    }
+                };
+                // Not a pointer git follows (git says "invalid gitdir file"): nothing to check.
+                let Some(target) = target else {
                     return;
                 };
                 // git follows the file wherever it points, links included. A target that does
@@ -342,23 +380,18 @@ impl Settler<'_> {
     /// `commondir` names, needs none).
     fn git_dir(&mut self, git: OwnedFd, pointer: Option<(BorrowedFd<'_>, &str)>, needs_head: bool) {
         let Ok(stat) = fstat(&git) else { return };
-        if !self.seen.insert((stat.st_dev, stat.st_ino)) {
+        let id = (stat.st_dev, stat.st_ino);
+        if self.protected.contains(&id) {
             return;
         }
         let Ok(path) = fd_path(git.as_fd()) else {
             return;
         };
-        if self.protected.contains(&path) {
-            return;
-        }
-        // Only a directory git would take for a repository: one with a HEAD.
-        if needs_head && fstatat(&git, "HEAD", nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_err() {
-            return;
-        }
         // The workspace's own `/tmp` is a place the command writes, and one a link in the
         // workspace can lead the user's git to: its repositories are judged as a writable root's
         // are (by inode: once the command's mount namespace is gone, its directories are named
-        // relative to it, `/e/.git` for `/tmp/e/.git`).
+        // relative to it, `/e/.git` for `/tmp/e/.git`). Judged for every pointer, before the
+        // directory counts as seen: a second link to the same place goes too (round fourteen).
         let in_scratch = self.scratch.is_some_and(|dir| beneath(git.as_fd(), dir));
         if !in_scratch && !self.roots.iter().any(|r| path.starts_with(r)) {
             if let Some((dir, name)) = pointer {
@@ -369,6 +402,16 @@ impl Settler<'_> {
             }
             return;
         }
+        // Only a directory git would take for a repository: one with a HEAD. One without is not
+        // marked seen, so that a pointer leading to it later (a `commondir`: a common directory
+        // needs no HEAD) still has it checked (round fourteen wrote the config first).
+        if self.seen.contains(&id)
+            || (needs_head
+                && fstatat(&git, "HEAD", nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_err())
+        {
+            return;
+        }
+        self.seen.insert(id);
         // `core.worktree` moves where git checks files out: it must stay in a writable root, as
         // git will find it (links followed), written plainly (no quotes, escapes or comment).
         let roots = self.roots;
@@ -383,20 +426,49 @@ impl Settler<'_> {
         if let Some(why) = hooks_run_something(git.as_fd()) {
             self.move_aside(git.as_fd(), "hooks", &why);
         }
+        self.sequencer(git.as_fd());
         // A worktree's or a repository's `commondir`: git reads the config and hooks there too.
-        if let Some(common) = read_small(git.as_fd(), "commondir", 4096)
-            .ok()
-            .map(|t| PathBuf::from(OsStr::from_bytes(t.trim_ascii_end())))
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            match openat(&git, common.as_path(), DIR_FOLLOWED, Mode::empty()) {
-                Ok(dir) => self.git_dir(dir, Some((git.as_fd(), "commondir")), false),
-                Err(_) => self.move_aside(
-                    git.as_fd(),
-                    "commondir",
-                    &format!("it names {}, which is missing", common.display()),
-                ),
+        let common = match read_small(git.as_fd(), "commondir", MAX_POINTER_BYTES) {
+            Err(nix::Error::ENOENT) => return,
+            Err(e) => {
+                let why = format!("it could not be read in full to check where it leads ({e})");
+                return self.move_aside(git.as_fd(), "commondir", &why);
             }
+            Ok(text) => pointer_path(&text),
+        };
+        let Some(common) = common else {
+            return self.move_aside(git.as_fd(), "commondir", "it names no directory");
+        };
+        match openat(&git, common.as_path(), DIR_FOLLOWED, Mode::empty()) {
+            Ok(dir) => self.git_dir(dir, Some((git.as_fd(), "commondir")), false),
+            Err(_) => self.move_aside(
+                git.as_fd(),
+                "commondir",
+                &format!("it names {}, which is missing", common.display()),
+            ),
+        }
+    }
+
+    /// A rebase or cherry-pick stopped with commands still to run (`exec` lines in its todo):
+    /// the user's `git rebase --continue` would run them outside any sandbox (round fourteen
+    /// left `exec touch …` behind a `break`). The sequencer's state is moved aside; the note
+    /// says so, and moving it back resumes the rebase.
+    fn sequencer(&mut self, git: BorrowedFd<'_>) {
+        for (dir, todo) in [
+            ("rebase-merge", "rebase-merge/git-rebase-todo"),
+            ("sequencer", "sequencer/todo"),
+        ] {
+            let why = match read_small(git, todo, MAX_CONFIG_BYTES) {
+                Err(nix::Error::ENOENT) | Err(nix::Error::ENOTDIR) => continue,
+                Err(e) => format!("its {todo} could not be read to check it ({e})"),
+                Ok(text) => match todo_runs_something(&text) {
+                    Some(line) => format!(
+                        "a stopped rebase or cherry-pick would run `{line}` outside any sandbox on `git rebase --continue`"
+                    ),
+                    None => continue,
+                },
+            };
+            self.move_aside(git, dir, &why);
         }
     }
 
@@ -466,11 +538,34 @@ pub(crate) fn read_small(dir: BorrowedFd<'_>, name: &str, limit: usize) -> nix::
     Ok(buf)
 }
 
-/// The directory a `.git` file names (`gitdir: PATH`), as git reads it.
+/// The largest `.git` file or `commondir` read; a larger one is moved aside unread.
+const MAX_POINTER_BYTES: usize = 64 << 10;
+
+/// The directory a `.git` file names (`gitdir: PATH`), as git reads it (`read_gitfile_gently`):
+/// the whole file after the prefix, less the `\n` and `\r` that end it. Anything else in it,
+/// a space or a second line, is part of the path.
 pub(crate) fn gitdir_of(text: &[u8]) -> Option<PathBuf> {
-    let line = text.split(|&b| b == b'\n').next()?;
-    let path = line.strip_prefix(b"gitdir: ")?.trim_ascii_end();
-    (!path.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(path)))
+    pointer_path(text.strip_prefix(b"gitdir: ")?)
+}
+
+/// The path a pointer file names, as git reads `commondir` and a `.git` file: the whole text
+/// less the `\n` and `\r` that end it (`None` when nothing is left).
+fn pointer_path(text: &[u8]) -> Option<PathBuf> {
+    let end = text
+        .iter()
+        .rposition(|&b| b != b'\n' && b != b'\r')
+        .map_or(0, |i| i + 1);
+    (end > 0).then(|| PathBuf::from(OsStr::from_bytes(&text[..end])))
+}
+
+/// The first line of a sequencer's todo that runs a command (`exec`/`x`), when one does.
+fn todo_runs_something(text: &[u8]) -> Option<String> {
+    text.split(|&b| b == b'\n').find_map(|line| {
+        let line = String::from_utf8_lossy(line);
+        let words = line.trim_start();
+        let command = words.split_ascii_whitespace().next()?;
+        matches!(command, "exec" | "x").then(|| words.trim_end().to_string())
+    })
 }
 
 /// Why `git/name` (a config file) would make git run something, if it would: a key beyond the
@@ -630,10 +725,20 @@ fn config_entries(text: &[u8], reading: Reading) -> Result<Vec<ConfigEntry>, usi
     for (n, raw) in text.split(|&b| b == b'\n').enumerate() {
         let line_no = n + 1;
         let was_continued = std::mem::replace(&mut continued, false);
+        // A control character (a tab aside, and the `\r` of a CRLF line end) is read by git
+        // otherwise than here: a NUL ends git's name of a variable early, so
+        // `[remote "origin.uploadpack\0"] url = X` is `remote.origin.uploadpack` to git
+        // (red-team round fourteen).
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let control = raw.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f);
         let line = match std::str::from_utf8(raw) {
-            Ok(line) => line.trim(),
-            Err(_) if reading == Reading::Lenient => continue,
-            Err(_) => return Err(line_no),
+            Ok(line) if !control => line.trim(),
+            _ if reading == Reading::Lenient => {
+                // What follows a line that cannot be read is of an unknown section.
+                section = None;
+                continue;
+            }
+            _ => return Err(line_no),
         };
         if was_continued && reading == Reading::Lenient {
             continued = line.ends_with('\\');
@@ -980,5 +1085,50 @@ mod tests {
         }
         assert_eq!(gitdir_of(b"gitdir: ../x\n"), Some(PathBuf::from("../x")));
         assert_eq!(gitdir_of(b"nonsense"), None);
+    }
+
+    #[test]
+    fn pointers_are_read_as_git_reads_them() {
+        // Only the `\n` and `\r` that end the file go; a space or a second line is the path's.
+        assert_eq!(
+            gitdir_of(b"gitdir: ../x \r\n\n"),
+            Some(PathBuf::from("../x "))
+        );
+        assert_eq!(gitdir_of(b"gitdir: a\nb\n"), Some(PathBuf::from("a\nb")));
+        assert_eq!(
+            pointer_path(b"../common \n"),
+            Some(PathBuf::from("../common "))
+        );
+        assert_eq!(pointer_path(b"\n\n"), None);
+        assert_eq!(gitdir_of(b"gitdir: \n"), None);
+    }
+
+    #[test]
+    fn a_todo_that_runs_a_command_is_found() {
+        assert_eq!(
+            todo_runs_something(b"pick abc one\n  exec make test\n"),
+            Some("exec make test".to_string())
+        );
+        assert!(todo_runs_something(b"pick abc one\nx touch y\n").is_some());
+        assert_eq!(
+            todo_runs_something(b"pick abc exec\n# exec x\nbreak\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn control_characters_count_against_a_config() {
+        let stays = |_: &str| true;
+        let nul = b"[remote \"origin.uploadpack\0\"]\n\turl = x\n";
+        assert_eq!(first_active_key(nul, &stays), Err(1));
+        assert!(config_change_runs_something(b"", nul, &stays).is_some());
+        // A CRLF line end is git's too.
+        assert_eq!(
+            first_active_key(b"[user]\r\n\tname = a\r\n", &stays),
+            Ok(None)
+        );
+        // Read leniently, what follows such a line counts as set in no section.
+        let old = b"[alias]\n\tx\x01 = y\n\tlg = !a\n";
+        assert!(config_change_runs_something(old, b"[alias]\n\tlg = !a\n", &stays).is_some());
     }
 }

@@ -1719,10 +1719,15 @@ impl Prepared {
             return Vec::new();
         };
         let touched = broker.take_git_touched();
-        let protected = self
+        let (protected, protected_paths) = self
             .protect
             .as_ref()
-            .map(|p| p.protected.git_dirs.clone())
+            .map(|p| {
+                (
+                    p.protected.git_dir_ids.clone(),
+                    p.protected.git_dirs.clone(),
+                )
+            })
             .unwrap_or_default();
         let (roots, searched) = self
             .fs
@@ -1736,6 +1741,7 @@ impl Prepared {
             .unwrap_or_default();
         let places = crate::repos::Places {
             protected: &protected,
+            protected_paths: &protected_paths,
             roots: &roots,
             searched: &searched,
             ignored: std::slice::from_ref(&self.tmp.dir),

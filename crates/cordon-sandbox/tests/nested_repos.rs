@@ -240,3 +240,132 @@ fn cat39_hard_links_to_git_files_are_refused_and_many_touched_directories_are_al
     git(&f.path("e"), &["status", "--short"]);
     assert!(!f.path("pwned-many").exists());
 }
+
+/// Red-team round fourteen: places where the checks after the run read git's files otherwise
+/// than git does, or took a new repository for a protected one. Each plants a monitor (or an
+/// `exec`) that the user's next plain git command would run; each must be moved aside.
+#[test]
+fn cat39_round_fourteen_git_is_read_as_git_reads_it_and_protected_repositories_by_identity() {
+    if skip() {
+        return;
+    }
+    let f = Fixture::new();
+    // The user's repositories when the run starts: the workspace's own, and a nested one.
+    git(&f.ws, &["init", "-q", "-b", "main"]);
+    git(
+        &f.ws,
+        &[
+            "-c",
+            "user.name=u",
+            "-c",
+            "user.email=u@example.invalid",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "one",
+        ],
+    );
+    std::fs::create_dir_all(f.path("vendor")).unwrap();
+    git(&f.path("vendor"), &["init", "-q", "lib"]);
+    let before = std::fs::read(f.path(".git/config")).unwrap();
+    let script = r#"set -e
+mon() { git -C "$1" config core.fsmonitor "touch $PWD/pwned-$2"; }
+# A NUL in a subsection: git names the key remote.origin.uploadpack.
+git init -q nul && printf '[remote "origin.uploadpack\0"]\n\turl = touch ../pwned-nul\n' >> nul/.git/config
+cp .git/config c.new && printf '[remote "o.uploadpack\0"]\n\turl = x\n' >> c.new && { mv c.new .git/config 2>/dev/null || echo nul-refused; }
+# A commondir git reads as `common ` (trailing space), which cordon read as `common`.
+mkdir -p common/objects common/refs 'common /objects' 'common /refs'
+printf '[core]\n\tfsmonitor = touch ../pwned-space\n' > 'common /config'
+git init -q --bare sp && printf '../common \n' > sp/commondir
+mkdir spco && echo 'gitdir: ../sp' > spco/.git
+# A common directory written before the pointer that leads to it.
+mkdir -p early/objects early/refs && printf '[core]\n\tfsmonitor = touch ../pwned-early\n' > early/config
+git init -q --bare eg && echo ../early > eg/commondir
+# A commondir over 4 KiB: git strips the newlines that end it.
+mkdir -p long/objects long/refs && printf '[core]\n\tfsmonitor = touch ../pwned-long\n' > long/config
+git init -q --bare lg && { printf '../long'; head -c 5000 /dev/zero | tr '\0' '\n'; } > lg/commondir
+# A .git file over 4 KiB that leads outside the workspace.
+mkdir far2 && { printf 'gitdir: %s' "$OUTSIDE"; head -c 5000 /dev/zero | tr '\0' '\n'; } > far2/.git
+# Two links to one git directory outside the workspace.
+mkdir l1 l2 && ln -s "$OUTSIDE" l1/.git && ln -s "$OUTSIDE" l2/.git
+# The nested repository's parent renamed aside, a new repository made at its path.
+mv vendor vendor.old && git init -q vendor/lib && mon vendor/lib nested
+# A rebase stopped with an exec still to run, in the protected repository.
+git -c user.name=a -c user.email=a@example.invalid commit -q --allow-empty -m two
+git -c sequence.editor="sed -i '1i break'" -c user.name=a -c user.email=a@example.invalid rebase -q -i HEAD~1 --exec 'touch pwned-exec' >/dev/null 2>&1 || true
+echo planted"#;
+    let script = script.replace("$OUTSIDE", &path_str(&f.outside));
+    let (code, out, report) = f.sh(Mode::Hardened, &script);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["nul-refused", "planted"],
+        "{out}"
+    );
+    assert_eq!(std::fs::read(f.path(".git/config")).unwrap(), before);
+    let notes = report.enforcement.protected_metadata.after_run.join("\n");
+    for moved in [
+        "nul/.git/config",
+        "common /config",
+        "early/config",
+        "long/config",
+        "far2/.git",
+        "l1/.git",
+        "l2/.git",
+        "vendor/lib/.git/config",
+        ".git/rebase-merge",
+    ] {
+        assert!(!f.path(moved).exists(), "{moved} is still there\n{notes}");
+        assert!(
+            notes.contains(&path_str(&f.path(moved))),
+            "{moved} not noted:\n{notes}"
+        );
+    }
+    // The user's plain git runs nothing of the command's.
+    for dir in ["nul", "spco", "vendor/lib"] {
+        let _ = Command::new("git")
+            .args(["status", "--short"])
+            .current_dir(f.path(dir))
+            .env("HOME", &f.ws)
+            .output()
+            .unwrap();
+    }
+    let pwned: Vec<_> = std::fs::read_dir(&f.ws)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pwned"))
+        .collect();
+    assert!(pwned.is_empty(), "{pwned:?}\n{notes}");
+    // The protected nested repository moved with its parent, untouched.
+    assert!(f.path("vendor.old/lib/.git/config").is_file());
+}
+
+/// Round fourteen again: the search after the run, when more directories were touched than
+/// the broker keeps open, held one descriptor per queued directory and silently skipped the
+/// rest once they ran out. With this process's limit lowered to 512, a repository behind 900
+/// directories is still found.
+#[test]
+fn cat39_the_search_after_the_run_does_not_run_out_of_descriptors() {
+    if skip() {
+        return;
+    }
+    // This test runs in a process of its own (nextest), so the lower limit affects nothing else.
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, 512, hard).unwrap();
+    let f = Fixture::new();
+    let (code, out, report) = f.sh(
+        Mode::Hardened,
+        "for i in $(seq 1 300); do mkdir -p t/$i; : > t/$i/config; done
+         mkdir big && cd big && for i in $(seq 1 900); do mkdir d$i; done
+         git init -q zz && git -C zz config core.fsmonitor 'touch ../../pwned-wide' && echo done",
+    );
+    assert_eq!((code, out.trim_end()), (0, "done"), "{out}");
+    let notes = report.enforcement.protected_metadata.after_run.join("\n");
+    assert!(
+        f.path("big/zz/.git/config.refused-by-cordon").exists(),
+        "{notes}"
+    );
+}

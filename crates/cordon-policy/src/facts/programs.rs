@@ -768,17 +768,21 @@ fn git(d: &mut Derived, command_path: &[String], parsed: &Parsed, flags: &[Strin
         ["clone"] | ["submodule", "add"] => {
             // A repository on the disk is read, not fetched: the envelope bounds the read, and
             // the command needs no network. Not with submodules, whose URLs the repository
-            // names; and `submodule add ../lib` resolves a relative path against the
-            // superproject's remote, which may be a URL, so only an absolute path counts there.
+            // names.
             let repository = parsed.operands.first();
             let recursive = has(flags, &["--recurse-submodules", "--recursive"]);
-            let absolute_only = sub[0] == "submodule";
             if let Some(repository) = repository.filter(|w| w.is_static && !recursive) {
-                let local = local_repository(&repository.text)
-                    .filter(|path| !absolute_only || path.starts_with('/'));
-                if let Some(path) = local {
+                if let Some(path) = local_repository(&repository.text) {
                     d.offline = true;
                     d.path(path, Access::Read);
+                    // `submodule add ../lib` resolves a relative path against the superproject's
+                    // remote when it has one, which may be a URL: what it reaches is not known
+                    // before it runs (a hardened run has no network to reach it with).
+                    if sub[0] == "submodule" && !path.starts_with('/') {
+                        d.unresolved.push(format!(
+                            "`git submodule add {path}` resolves the path against the repository's remote, which may name another host"
+                        ));
+                    }
                 }
             }
         }
