@@ -461,6 +461,8 @@ mkfifo pipe
 cat pipe > from-pipe & echo through > pipe; wait
 ln -s a.txt soft && ln a.txt hard && rm hard
 mkdir empty && rmdir empty
+mkdir -p d/./e/. && { rmdir d/e/. 2>/dev/null || rmdir d/e d; }
+mkdir -p pkg2 && tar cf dot.tar -C pkg2 . && mkdir unpacked && tar xf dot.tar -C unpacked
 : > truncated && echo longer > truncated && truncate -s 2 truncated
 cat a.txt copy.txt from-pipe pkg/link node_modules/dep/index.js truncated"#;
     let (code, out, report) = sh_in(&conf, w, script);
@@ -473,6 +475,12 @@ cat a.txt copy.txt from-pipe pkg/link node_modules/dep/index.js truncated"#;
         .unwrap()
         .file_type()
         .is_symlink());
+    // `.` names a directory that exists (a tar archive's `./` entry), and `d/.` never makes `d`.
+    assert!(w.join("unpacked").is_dir() && !w.join("d").exists());
+    let o = probe_in(&conf, &["mkdir", &at(w, "missing/.")]);
+    refused(&o, libc::ENOENT, "mkdir missing/.");
+    assert!(!w.join("missing").exists());
+    refused(&probe_in(&conf, &["mkdir", &at(w, ".")]), libc::EEXIST, "mkdir .");
     assert!(!w.join("node_modules/.staging/dep-1a2b").exists());
     let broker = &report.enforcement.write_broker;
     assert!(broker.enforced && broker.mediated_calls > 20, "{broker:?}");

@@ -835,6 +835,11 @@ fn everyday_work_runs_hardened_under_the_default_pack() {
             // One command that moves itself is started where the shell is (its argv moves it).
             ("make --no-print-directory -C mk", "in-mk\n"),
             ("tar xzf t.tgz -C unz", ""),
+            // An archive of `.` holds a `./` entry: tar makes `.` (EEXIST) and sets its times.
+            (
+                "mkdir -p dot && tar cf dot.tar -C unz . && tar xf dot.tar -C dot && ls dot",
+                "b\nf\n",
+            ),
             // What the envelope bounds runs unattended under the default pack (issue 15 part 3).
             ("python3 -c 'print(6 * 7)'", "42\n"),
             // A login shell, as Codex runs every command, reads `/etc/profile` (what the
@@ -859,6 +864,11 @@ fn everyday_work_runs_hardened_under_the_default_pack() {
             (&git_work, "two\nbase\none\n"),
             (&git_stash, "1\n"),
             ("git worktree add -q wt main 2>&1 && cat wt/g", "base\n"),
+            // Git's own rewrites of the protected config, and the worktree removed again.
+            (
+                "git remote add origin https://example.invalid/r.git && git config user.email a@example.invalid && git worktree remove wt && git remote",
+                "origin\n",
+            ),
         ],
     );
 }

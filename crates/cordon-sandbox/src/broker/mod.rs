@@ -811,14 +811,20 @@ impl Broker {
             follow: false,
             creating: false,
         };
-        let Resolved::Entry {
-            parent,
-            name,
-            existing,
-        } = Self::resolve_allowing(walker, bases, arg, want, Allowance::Removal)?
-        else {
-            return Err(Denial::Errno(libc::EPERM));
-        };
+        let (parent, name, existing) =
+            match Self::resolve_allowing(walker, bases, arg, want, Allowance::Removal)? {
+                Resolved::Entry {
+                    parent,
+                    name,
+                    existing,
+                } => (parent, name, existing),
+                // `rmdir("d/.")` and `unlink(".")`, as the kernel answers them.
+                Resolved::Object(o) if o.kind() == libc::S_IFDIR => {
+                    return Err(Denial::Errno(if dir { libc::EINVAL } else { libc::EISDIR }))
+                }
+                // A file reached through a magic link names no entry to remove.
+                Resolved::Object(_) => return Err(Denial::Errno(libc::EPERM)),
+            };
         if let Some(existing) = &existing {
             // A linked worktree's git directory goes whole, and so does the `.git` file of its
             // checkout, with the mounts over them (the kernel detaches a mount whose mount point

@@ -219,11 +219,16 @@ pub(crate) fn base(tid: libc::pid_t, at: Dirfd) -> Result<OwnedFd, Denial> {
     }
 }
 
-/// Path components, without empty ones and `.`.
+/// Path components, without empty ones, and without `.` but as the last one: `mkdir("d/.")`
+/// names `d` itself (EEXIST, or ENOENT when `d` is missing), not a new `d`.
 fn components(path: &[u8]) -> VecDeque<Vec<u8>> {
-    path.split(|&b| b == b'/')
-        .filter(|c| !c.is_empty() && *c != b".")
-        .map(<[u8]>::to_vec)
+    let parts: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+    let last = parts.len().saturating_sub(1);
+    parts
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| **c != b"." || (*i == last && *i > 0))
+        .map(|(_, c)| c.to_vec())
         .collect()
 }
 
@@ -339,14 +344,20 @@ impl<'a> Walker<'a> {
     /// Takes one component; `Some` when the walk is over.
     fn step(&mut self, walk: &mut Walk<'_>, want: Want) -> Result<Option<Resolved>, Denial> {
         let Some(part) = walk.parts.pop_front() else {
-            // The path named the directory itself (`/`, `.`, `a/..`).
-            return walk.entry(b".", None).map(Some);
+            // The path named the directory itself (`/`, `.`, `a/..`): an entry of no directory,
+            // which exists (`mkdir .` is EEXIST, `touch .` changes its times).
+            let fd = walk
+                .fd()?
+                .try_clone_to_owned()
+                .map_err(|_| Denial::Errno(libc::EMFILE))?;
+            let stat = fstat(&fd)?;
+            return Ok(Some(Resolved::Object(Existing { fd, stat })));
         };
         let last = walk.parts.is_empty();
+        if part == b"." {
+            return Ok(None);
+        }
         if part == b".." {
-            if last {
-                return walk.entry(b"..", None).map(Some);
-            }
             let up = openat(
                 walk.fd()?,
                 "..",
