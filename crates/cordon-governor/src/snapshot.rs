@@ -370,7 +370,36 @@ pub enum DeleteScope<'a> {
     Envelope(&'a Envelope),
 }
 
+/// Whether `operand`, as `rm` run in `cwd` names it, lies in `/tmp` (lexically: the command's
+/// own `/tmp` exists only in its mount namespace).
+fn in_tmp(cwd: &str, operand: &OsString) -> bool {
+    use std::path::Component;
+    let mut normal = PathBuf::new();
+    for part in Path::new(cwd).join(operand).components() {
+        match part {
+            Component::ParentDir => {
+                normal.pop();
+            }
+            Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal.starts_with("/tmp")
+}
+
 impl DeleteScope<'_> {
+    /// Whether the command's `/tmp` is its workspace's own (a hardened run of a workspace that
+    /// does not lie in `/tmp`), where its scratch lives.
+    fn has_own_tmp(&self) -> bool {
+        match self {
+            DeleteScope::Declared => false,
+            DeleteScope::Envelope(envelope) => envelope
+                .private_tmp
+                .as_ref()
+                .is_some_and(|ws| !ws.starts_with("/tmp")),
+        }
+    }
+
     fn hardened(self) -> bool {
         matches!(self, DeleteScope::Envelope(_))
     }
@@ -402,6 +431,11 @@ pub fn soft_delete(
     let rm = parse_rm(&os_argv)
         .ok()
         .filter(|rm| !rm.operands.is_empty() && rm.operands.iter().all(|o| !o.is_empty()))?;
+    // A path in the command's own `/tmp` is its scratch, which only the sandbox sees: the rm
+    // runs there (its shim removes scratch outright), not here, where `/tmp` is the host's.
+    if within.has_own_tmp() && rm.operands.iter().any(|o| in_tmp(&command.cwd, o)) {
+        return None;
+    }
     let started_at = SystemTime::now();
     let start = Instant::now();
     let operands: Vec<&OsString> = rm.operands.iter().collect();

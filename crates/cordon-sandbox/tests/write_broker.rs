@@ -480,7 +480,11 @@ cat a.txt copy.txt from-pipe pkg/link node_modules/dep/index.js truncated"#;
     let o = probe_in(&conf, &["mkdir", &at(w, "missing/.")]);
     refused(&o, libc::ENOENT, "mkdir missing/.");
     assert!(!w.join("missing").exists());
-    refused(&probe_in(&conf, &["mkdir", &at(w, ".")]), libc::EEXIST, "mkdir .");
+    refused(
+        &probe_in(&conf, &["mkdir", &at(w, ".")]),
+        libc::EEXIST,
+        "mkdir .",
+    );
     assert!(!w.join("node_modules/.staging/dep-1a2b").exists());
     let broker = &report.enforcement.write_broker;
     assert!(broker.enforced && broker.mediated_calls > 20, "{broker:?}");

@@ -257,6 +257,15 @@ fn scratch_files_in_the_workspaces_tmp_are_removed_and_workspace_files_still_go_
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.trim(), "2", "{}", run.stderr);
     assert!(run.calls().is_empty(), "{}", run.receipt);
+    // A text that is one `rm` alone runs in the sandbox too: cordon, outside it, would find the
+    // host's `/tmp` there (it blocked `rm -r /tmp/x` with 126: working day fourteen).
+    let alone = format!("{build}-alone");
+    let made = env.shell(&format!("mkdir -p {alone}/d && touch {alone}/d/f"));
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let run = env.shell(&format!("rm -r {alone}"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = env.shell(&format!("test -e {alone} && echo there || echo gone"));
+    assert_eq!(run.stdout.trim(), "gone", "{}", run.stderr);
 
     fs::write(env.w.join("keep"), b"mine\n").unwrap();
     let run = env.shell("TMPDIR=. rm -f keep; echo rc=$?");

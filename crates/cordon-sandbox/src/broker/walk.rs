@@ -222,7 +222,10 @@ pub(crate) fn base(tid: libc::pid_t, at: Dirfd) -> Result<OwnedFd, Denial> {
 /// Path components, without empty ones, and without `.` but as the last one: `mkdir("d/.")`
 /// names `d` itself (EEXIST, or ENOENT when `d` is missing), not a new `d`.
 fn components(path: &[u8]) -> VecDeque<Vec<u8>> {
-    let parts: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+    let parts: Vec<&[u8]> = path
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .collect();
     let last = parts.len().saturating_sub(1);
     parts
         .iter()
