@@ -298,6 +298,32 @@ impl EnvelopeBuilder {
         let workspaces = usize::from(self.workspace.is_some());
         envelope.caches = envelope.write.iter().skip(workspaces).cloned().collect();
         let key = layer_key(envelope.write.first(), workspaces);
+        // The repository the workspace belongs to, when its git directory lies outside it (a
+        // linked worktree, a submodule's checkout, a subdirectory of a repository): without it
+        // every git command fails ("not a git repository"), and a commit writes its objects,
+        // index and refs there. Its hooks and config stay protected, as every git directory's.
+        let workspace = self.workspace.as_ref().and(envelope.write.first().cloned());
+        let home = self.home.as_deref();
+        if let Some(git) = workspace
+            .as_deref()
+            .and_then(|w| repository_outside(w, home))
+        {
+            match crate::resolve::open_trusted(&git) {
+                Ok(real)
+                    if refuse_if_never(real.path(), &envelope.never).is_err()
+                        || refuse_if_never(real.path(), &envelope.read_only).is_err() =>
+                {
+                    envelope.notes.push(format!(
+                        "the workspace's git directory {} lies inside a never or read-only path and is not granted",
+                        git.display()
+                    ));
+                }
+                Ok(real) if !lists(&envelope.write, real.path()) => {
+                    envelope.write.push(real.path().to_path_buf());
+                }
+                _ => {}
+            }
+        }
         if let Some(dir) = &self.cache_layers {
             inside_never(
                 dir,
@@ -317,6 +343,86 @@ impl EnvelopeBuilder {
             envelope.search_memory = Some(dir.join(&key));
         }
         Ok(envelope)
+    }
+}
+
+/// The git directory of the repository `workspace` belongs to, when it lies outside it, as git
+/// finds it: a `.git` in the workspace or the nearest directory above it. A `.git` file of the
+/// workspace (the agent may have written it) counts only where git's own records lead back: a
+/// linked worktree's directory names the workspace in its `gitdir` (then its common directory is
+/// the one granted), a submodule's git directory names it as its `core.worktree`.
+///
+/// A repository whose work tree is the home directory or holds it (dotfiles kept in `~/.git`)
+/// is not one: its history holds the start-up files, which a commit of the command's making
+/// would bring back on the user's next checkout.
+fn repository_outside(workspace: &Path, home: Option<&Path>) -> Option<PathBuf> {
+    let is_git_dir = |dir: &Path| {
+        dir.join("HEAD").is_file()
+            && (dir.join("objects").is_dir() || dir.join("commondir").is_file())
+    };
+    let mut dir = Some(workspace);
+    while let Some(here) = dir {
+        let dot_git = here.join(".git");
+        match std::fs::symlink_metadata(&dot_git) {
+            Ok(meta) if meta.is_dir() => {
+                let holds_home = home.is_some_and(|h| h.starts_with(here));
+                return (here != workspace && !holds_home && is_git_dir(&dot_git))
+                    .then_some(dot_git);
+            }
+            Ok(meta) if meta.is_file() && here == workspace => {
+                return linked_git_dir(workspace, &dot_git).filter(|g| is_git_dir(g));
+            }
+            // A `.git` file above the workspace (it lies in a worktree's subdirectory), or a
+            // link: the git directory is where the file or link leads, whose records are as
+            // above; git's discovery stops here either way.
+            Ok(meta) if meta.is_file() => {
+                return linked_git_dir(here, &dot_git).filter(|g| is_git_dir(g));
+            }
+            Ok(_) => return None,
+            Err(_) => {}
+        }
+        dir = here.parent();
+    }
+    None
+}
+
+/// For the checkout `root` with the `.git` file `dot_git`: the git directory to grant, when
+/// git's records confirm the checkout (module comment of [`repository_outside`]).
+fn linked_git_dir(root: &Path, dot_git: &Path) -> Option<PathBuf> {
+    let text = std::fs::read(dot_git).ok().filter(|t| t.len() <= 4096)?;
+    let admin = std::fs::canonicalize(root.join(crate::repos::gitdir_of(&text)?)).ok()?;
+    if admin.starts_with(root) {
+        return None;
+    }
+    let root = std::fs::canonicalize(root).ok()?;
+    let names_back = |file: &Path| {
+        std::fs::read(file)
+            .ok()
+            .and_then(|t| crate::repos::gitdir_of(&[b"gitdir: ", t.as_slice()].concat()))
+    };
+    match std::fs::read(admin.join("commondir")) {
+        // A linked worktree: its `gitdir` names the checkout's `.git` file.
+        Ok(common) => {
+            let back = names_back(&admin.join("gitdir"))?;
+            let back = std::fs::canonicalize(admin.join(back)).ok()?;
+            if back != root.join(".git") {
+                return None;
+            }
+            let common = crate::repos::pointer_path(&common)?;
+            std::fs::canonicalize(admin.join(common)).ok()
+        }
+        // A submodule's git directory: its `core.worktree` names the checkout.
+        Err(_) => {
+            let config = std::fs::read_to_string(admin.join("config")).ok()?;
+            let worktree = config.lines().find_map(|line| {
+                let (key, value) = line.split_once('=')?;
+                key.trim()
+                    .eq_ignore_ascii_case("worktree")
+                    .then(|| value.trim().to_string())
+            })?;
+            let back = std::fs::canonicalize(admin.join(worktree)).ok()?;
+            (back == root).then_some(admin)
+        }
     }
 }
 

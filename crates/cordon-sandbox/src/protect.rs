@@ -424,11 +424,16 @@ fn search(
         .cloned()
         .collect();
     for root in &roots {
-        // A grant of a git directory itself: its hooks and config are still protected.
+        // A grant of a git directory itself (the repository of a workspace that is a linked
+        // worktree, a subdirectory, or a submodule's checkout): its hooks and config are still
+        // protected.
         if root.file_name().is_some_and(|n| n == ".git") {
             if let Some(project) = root.parent() {
                 finder.project(project);
             }
+        } else if root.join("HEAD").is_file() && root.join("objects").is_dir() {
+            finder.git_dir(root, true);
+            finder.git_worktrees(&root.join("worktrees"));
         }
         finder.project(root);
     }

@@ -227,6 +227,11 @@ impl Settler<'_> {
         {
             return;
         }
+        // A name outside the writable roots was not changed (the kernel refused the call), and
+        // nothing there is cordon's to move.
+        if !self.changeable(t.parent.as_fd()) {
+            return;
+        }
         let name = t.name.to_bytes();
         let name = name.strip_suffix(b"/").unwrap_or(name);
         if name == b".git" {
@@ -319,6 +324,13 @@ impl Settler<'_> {
         }
     }
 
+    /// Whether `dir` lies in a writable root or the workspace's own `/tmp`: where the command
+    /// could change a name, and so where cordon may move one aside.
+    fn changeable(&self, dir: BorrowedFd<'_>) -> bool {
+        self.scratch.is_some_and(|s| beneath(dir, s))
+            || fd_path(dir).is_ok_and(|p| self.roots.iter().any(|r| p.starts_with(r)))
+    }
+
     /// A `.git` in `parent`: a directory (the git directory), a file naming one, or a link to one.
     fn dot_git(&mut self, parent: BorrowedFd<'_>) {
         // A symlink named `.git`: git follows it, wherever it leads (round thirteen's led into
@@ -394,7 +406,7 @@ impl Settler<'_> {
         // directory counts as seen: a second link to the same place goes too (round fourteen).
         let in_scratch = self.scratch.is_some_and(|dir| beneath(git.as_fd(), dir));
         if !in_scratch && !self.roots.iter().any(|r| path.starts_with(r)) {
-            if let Some((dir, name)) = pointer {
+            if let Some((dir, name)) = pointer.filter(|(dir, _)| self.changeable(*dir)) {
                 self.move_aside(dir, name, &format!(
                     "it leads git to {}, outside the writable roots, whose configuration and hooks git would obey",
                     path.display()
@@ -550,7 +562,7 @@ pub(crate) fn gitdir_of(text: &[u8]) -> Option<PathBuf> {
 
 /// The path a pointer file names, as git reads `commondir` and a `.git` file: the whole text
 /// less the `\n` and `\r` that end it (`None` when nothing is left).
-fn pointer_path(text: &[u8]) -> Option<PathBuf> {
+pub(crate) fn pointer_path(text: &[u8]) -> Option<PathBuf> {
     let end = text
         .iter()
         .rposition(|&b| b != b'\n' && b != b'\r')

@@ -954,3 +954,85 @@ fn no_stand_in_and_no_mount_namespace(e: &cordon_sandbox::EnforcementReport) {
         e.protected_metadata.paths
     );
 }
+
+/// Runs git outside any sandbox, as the user set the repositories up.
+fn host_git(dir: &Path, args: &str) {
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "git -c user.name=u -c user.email=u@example.invalid {args}"
+        ))
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args}");
+}
+
+/// A workspace whose repository's git directory lies outside it (a linked worktree, a
+/// subdirectory of a repository) gets that git directory: git works there and commits, while
+/// the directory's hooks and config stay protected. A `.git` file the agent wrote, naming a
+/// repository whose records do not lead back to the workspace, grants nothing (working day
+/// fourteen: "every git command fails with not a git repository").
+#[test]
+fn a_workspace_that_is_a_worktree_or_a_subdirectory_gets_its_repositorys_git_directory() {
+    if skip_below_abi(cordon_sandbox::MIN_LANDLOCK_ABI, "hardened mode") {
+        return;
+    }
+    let h = Home::new();
+    let main = h.path("main");
+    std::fs::create_dir_all(main.join("sub")).unwrap();
+    std::fs::write(main.join("sub/s"), "s\n").unwrap();
+    host_git(&main, "init -q -b main && git add . && git -c user.name=u -c user.email=u@example.invalid commit -qm one");
+    host_git(&main, "worktree add -q ../wt -b feat");
+    let commit = "echo x > f && git add f && git -c user.name=a -c user.email=a@example.invalid commit -qm agent && git log --format=%s -1";
+    for workspace in [h.path("wt"), main.join("sub")] {
+        let conf = Confinement::within(h.envelope(&workspace));
+        let (code, out) = sh(&conf, &workspace, commit);
+        assert_eq!(
+            (code, out.as_str()),
+            (0, "agent\n"),
+            "{}",
+            workspace.display()
+        );
+        // The git directory's hooks and config stay the user's.
+        let (_, out) = sh(
+            &conf,
+            &workspace,
+            &format!(
+                "echo pwn > {hooks}/pre-commit || echo hook-refused; echo '[core]' >> {git}/config || echo config-refused",
+                hooks = s(&main.join(".git/hooks")),
+                git = s(&main.join(".git")),
+            ),
+        );
+        assert!(
+            out.contains("hook-refused") && out.contains("config-refused"),
+            "{out}"
+        );
+    }
+    assert!(!main.join(".git/hooks/pre-commit").exists());
+    // A `.git` file naming a repository whose records do not name the workspace.
+    let other = h.path("project");
+    std::fs::write(
+        other.join(".git"),
+        format!("gitdir: {}\n", s(&main.join(".git/worktrees/wt"))),
+    )
+    .unwrap();
+    let envelope = h.envelope(&other);
+    assert!(
+        !envelope.write.iter().any(|w| w.starts_with(&main)),
+        "{:?}",
+        envelope.write
+    );
+    // Positive control: the worktree's own envelope has it.
+    assert!(h.envelope(&h.path("wt")).write.contains(&main.join(".git")));
+    // A home kept as a repository (dotfiles) is no workspace's repository: its history holds the
+    // start-up files a commit could bring back.
+    host_git(&h.home, "init -q");
+    std::fs::remove_file(other.join(".git")).unwrap();
+    let envelope = h.envelope(&other);
+    assert!(
+        !envelope.write.iter().any(|w| w.ends_with(".git")),
+        "{:?}",
+        envelope.write
+    );
+}

@@ -328,6 +328,8 @@ fn cat7_rename_or_delete_through_a_read_only_parent_is_denied() {
     assert_eq!(o.errno(), Some(EACCES), "{}", o.line);
     let o = probe_in(&conf, &["unlink", &path_str(&git.join("config"))]);
     assert_eq!(o.errno(), Some(EACCES), "{}", o.line);
+    // Nothing outside the writable roots is moved aside after the run for a refused call.
+    assert!(git.join("config").is_file());
     // Moving a protected file into the writable root is a rename out of a read-only parent.
     let o = probe_in(
         &conf,
