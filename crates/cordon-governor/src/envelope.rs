@@ -367,7 +367,13 @@ fn with_workspace(paths: &EnvelopePaths, evidence: Vec<PathBuf>) -> Result<Envel
         .cordon_home(&paths.cordon_home)
         .never(paths.never.iter().cloned().chain(evidence))
         .never_names(paths.never_names.iter().cloned())
-        .read_only(paths.read_only.iter().cloned())
+        .read_only(
+            paths
+                .read_only
+                .iter()
+                .cloned()
+                .chain(git_config_reads(&paths.home, &paths.workspace)),
+        )
         .caches(paths.caches.iter().cloned())
         // What a command writes into a cache stays in this workspace's layer, in cordon's home:
         // the cache the user's own tools run code from is never written (cordon_sandbox's
@@ -379,6 +385,93 @@ fn with_workspace(paths: &EnvelopePaths, evidence: Vec<PathBuf>) -> Result<Envel
         .reads(paths.reads.iter().cloned())
         .build()
         .map_err(|e| format!("the policy's envelope cannot be built: {e}"))
+}
+
+/// The files the user's git configuration names for git to read, which git fails without in a
+/// hardened run (working day fourteen: every git command was fatal with an `include.path` in
+/// `~/.gitconfig`): included files (`include.path`, `includeIf.*.path`, followed as git does,
+/// relative to the including file), `core.excludesFile`, `core.attributesFile`,
+/// `commit.template`, and the `core.hooksPath` directory. Read-only, like `~/.gitconfig` itself:
+/// the user's own configuration, which runs nothing a command wrote. What lies in a never path
+/// stays closed (the builder leaves it out with a note); a relative path other than an include's,
+/// and a path that is or holds the home or the workspace, are not granted.
+fn git_config_reads(home: &Path, workspace: &Path) -> Vec<PathBuf> {
+    const MAX_FILES: usize = 32;
+    let mut pending = vec![home.join(".gitconfig"), home.join(".config/git/config")];
+    let mut read: Vec<PathBuf> = Vec::new();
+    let mut named: Vec<PathBuf> = Vec::new();
+    while let Some(file) = pending.pop() {
+        if read.len() >= MAX_FILES || read.contains(&file) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        read.push(file.clone());
+        let base = file.parent().unwrap_or(home);
+        for (section, key, value) in git_config_values(&text) {
+            let expanded = match value.strip_prefix("~/") {
+                Some(rest) => home.join(rest),
+                None => PathBuf::from(&value),
+            };
+            let include =
+                key == "path" && (section == "include" || section.starts_with("includeif"));
+            let wanted = include
+                || matches!(
+                    (section.as_str(), key.as_str()),
+                    ("core", "excludesfile" | "attributesfile" | "hookspath")
+                        | ("commit", "template")
+                );
+            if !wanted {
+                continue;
+            }
+            let path = if expanded.is_absolute() {
+                expanded
+            } else if include {
+                base.join(expanded)
+            } else {
+                continue;
+            };
+            if home.starts_with(&path) || workspace.starts_with(&path) {
+                continue;
+            }
+            if include {
+                pending.push(path.clone());
+            }
+            if !named.contains(&path) {
+                named.push(path);
+            }
+        }
+    }
+    named
+}
+
+/// `(section, key, value)` of each plain `key = value` line of a git config: the section
+/// lower-cased with its subsection dropped, the key lower-cased, the value unquoted.
+fn git_config_values(text: &str) -> Vec<(String, String, String)> {
+    let mut section = String::new();
+    let mut values = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(header) = line.strip_prefix('[') {
+            let name = header.split([']', ' ', '"', '.']).next().unwrap_or("");
+            section = name.to_ascii_lowercase();
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        values.push((
+            section.clone(),
+            key.trim().to_ascii_lowercase(),
+            value.to_string(),
+        ));
+    }
+    values
 }
 
 /// The envelope of a CSC profile: nothing granted but what the contract declares, the default
@@ -469,4 +562,55 @@ fn names_protected(relative: &Path) -> bool {
 
 fn covers(granted: GrantAccess, wanted: GrantAccess) -> bool {
     granted == wanted || granted == GrantAccess::Write
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_files_the_users_git_configuration_names_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let ws = home.join("code/ws");
+        std::fs::create_dir_all(home.join(".config/git")).unwrap();
+        std::fs::write(
+            home.join(".gitconfig"),
+            "[include]\n\tpath = ~/.gitconfig.local\n[includeIf \"gitdir:~/code/\"]\n\tpath = work.inc\n[core]\n\texcludesFile = \"~/.gitignore_global\"\n\thooksPath = ~\n[Commit]\n\ttemplate = ~/.gitmessage\n[alias]\n\tpath = ~/not-a-file-git-reads\n",
+        )
+        .unwrap();
+        // An include of an include, relative to the including file.
+        std::fs::write(
+            home.join(".gitconfig.local"),
+            "[include]\n\tpath = nested.inc\n",
+        )
+        .unwrap();
+        std::fs::write(
+            home.join(".config/git/config"),
+            "[core]\n\tattributesFile = /etc/gitattributes\n\texcludesFile = relative\n\thooksPath = ~/code\n",
+        )
+        .unwrap();
+        let got = git_config_reads(&home, &ws);
+        for want in [
+            home.join(".gitconfig.local"),
+            home.join("work.inc"),
+            home.join("nested.inc"),
+            home.join(".gitignore_global"),
+            home.join(".gitmessage"),
+            PathBuf::from("/etc/gitattributes"),
+        ] {
+            assert!(got.contains(&want), "{want:?}: {got:?}");
+        }
+        // Not the home or what holds the workspace, nor a relative path git would not read
+        // from the home, nor a key git reads no file for.
+        for never in [
+            home.clone(),
+            home.join("code"),
+            PathBuf::from("relative"),
+            home.join("not-a-file-git-reads"),
+        ] {
+            assert!(!got.contains(&never), "{never:?}: {got:?}");
+        }
+    }
 }

@@ -602,6 +602,31 @@ fn a_repository_config_takes_what_runs_nothing_and_the_warning_names_what_was_re
     );
 }
 
+/// Files the user's `~/.gitconfig` names (an include, a global excludes file) are read in a
+/// hardened run: without them every git command was fatal (working day fourteen).
+#[test]
+fn git_reads_the_files_the_users_git_configuration_names() {
+    let Some(h) = home() else { return };
+    std::fs::write(
+        h.home.join(".gitconfig"),
+        "[user]\n\tname = owner\n[include]\n\tpath = ~/.gitconfig.local\n[core]\n\texcludesFile = ~/.gitignore_global\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.home.join(".gitconfig.local"),
+        "[alias]\n\tst = status --short\n",
+    )
+    .unwrap();
+    std::fs::write(h.home.join(".gitignore_global"), "*.tmp\n").unwrap();
+    let o = h.sh("git init -q && touch a.tmp b.txt && git st");
+    assert_eq!(
+        (o.status.code(), out(&o).as_str()),
+        (Some(0), "?? b.txt\n?? evil.yaml\n"),
+        "{}",
+        err(&o)
+    );
+}
+
 /// A credential-named file anywhere in the workspace stays closed from one call to the next,
 /// whatever the calls between did: an index entry made to look committed (`git add -N`), its
 /// directory renamed to a name the search skips, the workspace padded with directories (red-team
