@@ -358,6 +358,10 @@ mod tests {
             "cd sub",
             "umask 077",
             "exit 3",
+            // git's global options are judged without them but must run with them.
+            "git -c user.name=a commit -m x",
+            "git --git-dir=inner/.git log",
+            "git --no-pager log",
         ] {
             let p = plan_for(Request::Text(text));
             assert_eq!(p.launch, Launch::Shell, "{text}");
@@ -368,6 +372,10 @@ mod tests {
         let p = plan_for(Request::Argv(&words));
         assert_eq!(p.launch, Launch::Argv);
         assert_eq!(argv(&p), words);
+        let words: Vec<String> = ["git", "--git-dir=inner/.git", "tag", "v1"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(argv(&plan_for(Request::Argv(&words))), words);
         // An empty argument cannot be in a CSC argv: bash runs it from its exact quoting.
         let p = plan_for(Request::Text("grep -c '' f"));
         assert_eq!(argv(&p), ["bash", "-c", "grep -c '' f"]);

@@ -569,6 +569,17 @@ impl Walker<'_> {
                 _ => break,
             }
         }
+        // Judged without them, but run with them: an option other than `-C` (which moved the
+        // cwd and is a wrapper of its own) changes what git does (`--git-dir`, `-c user.name`),
+        // so the text must run as written, never as the argv judged (working day fourteen: a
+        // tag meant for a nested repository was made in the outer one).
+        let drained = &words[1..i.min(words.len())];
+        let moved_only = drained
+            .chunks(2)
+            .all(|pair| pair.first().is_some_and(|w| w.text == "-C"));
+        if !drained.is_empty() && !moved_only {
+            ctx.wrappers.push("git (global options)".to_string());
+        }
         words.drain(1..i.min(words.len()));
     }
 
