@@ -688,8 +688,35 @@ fn deploy_script(path: &str) -> bool {
 /// like the environment; `install` targets write where the Makefile says, release targets
 /// publish.
 fn make(d: &mut Derived, parsed: &Parsed) {
+    // `make PREFIX=dist install`: the text names where it installs (a Makefile that honours the
+    // variable writes there; one that does not is bounded by the kernel in a hardened run). Only
+    // roots below the working directory count: one elsewhere (`PREFIX=/usr/local`) is the install
+    // the next rule asks about, as a plain `make install` is.
+    let install_root =
+        |name: &str| matches!(name, "PREFIX" | "prefix" | "DESTDIR" | "INSTALL_ROOT");
+    let below_cwd = |value: &str| {
+        let cwd = d.cwd_known.as_deref()?;
+        pathutil::resolve(Some(cwd), &d.session.home, value)
+            .filter(|p| p.starts_with(&format!("{}/", cwd.trim_end_matches('/'))))
+    };
+    let roots: Vec<String> = parsed
+        .operands
+        .iter()
+        .filter(|w| w.is_static)
+        .filter_map(|w| w.text.split_once('='))
+        .filter(|(name, _)| install_root(name))
+        .map(|(_, value)| below_cwd(value))
+        .collect::<Option<Vec<String>>>()
+        .unwrap_or_default();
+    let names_its_root = !roots.is_empty();
+    for root in &roots {
+        d.path(root, Access::Write);
+    }
     for operand in parsed.operands.iter().filter(|w| w.is_static) {
         if let Some((name, value)) = operand.text.split_once('=') {
+            if names_its_root && install_root(name) {
+                continue;
+            }
             match environment::classify(name, value) {
                 Assignment::Unknown(why) => d.unmodelled(why),
                 Assignment::Reads(paths) => {
@@ -703,6 +730,9 @@ fn make(d: &mut Derived, parsed: &Parsed) {
             continue;
         }
         match operand.text.as_str() {
+            "install" | "uninstall" | "install-strip" if names_its_root => {
+                d.tag("installs_to_named_root")
+            }
             "install" | "uninstall" | "install-strip" => d.tag("installs_system"),
             "deploy" | "publish" | "release" | "upload" | "push" => d.tag("publish"),
             _ => {}
@@ -710,8 +740,6 @@ fn make(d: &mut Derived, parsed: &Parsed) {
     }
 }
 
-/// git subcommands whose options or operands run commands: `grep -O`, `rebase --exec`, `bisect
-/// run`, `submodule foreach`.
 /// The path of a repository git reads from the disk, as git tells a local repository from a
 /// remote one: a `file://` URL, or a name with no `:` before its first `/` (`../lib`, `/srv/x`,
 /// `./a:b`; `host:repo` and `ssh://…` are remote).
@@ -729,6 +757,8 @@ fn local_repository(text: &str) -> Option<&str> {
     }
 }
 
+/// git subcommands whose options or operands run commands: `grep -O`, `rebase --exec`, `bisect
+/// run`, `submodule foreach`.
 fn git(d: &mut Derived, command_path: &[String], parsed: &Parsed, flags: &[String]) {
     let sub: Vec<&str> = command_path.iter().skip(1).map(String::as_str).collect();
     match sub.as_slice() {
