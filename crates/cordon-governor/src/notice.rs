@@ -60,6 +60,10 @@ pub enum Notice {
     /// A protected repository's config that a command rewrote, refused because the new text
     /// sets a key that runs a program (the write broker's check).
     ConfigRewriteRefused(String),
+    /// Changes to protected names the write broker refused (EROFS): how many, and the first, so
+    /// that a tool's "Read-only file system" is explained (a `git switch` over a tracked
+    /// `.vscode/settings.json` leaves the old file, which git then shows as changed).
+    ProtectedWritesRefused { count: u64, first: String },
     /// A soft delete moved paths to the trash.
     Trashed { moved: usize, trash_id: String },
     /// What a soft-deleted `rm` says on stderr, as `rm` itself would.
@@ -111,6 +115,12 @@ impl Notice {
             | Notice::ConfigRewriteRefused(note) => {
                 format!("cordon: warning: {}", visible(note))
             }
+            Notice::ProtectedWritesRefused { count, first } => format!(
+                "cordon: warning: {count} change{} to agent, editor or git settings {} refused (first: {}): cordon keeps them read-only in the sandbox, so a tool that changed them failed there or left the old file (`git status` shows where git's view and the file differ); a person can change them outside cordon",
+                if *count == 1 { "" } else { "s" },
+                if *count == 1 { "was" } else { "were" },
+                visible(first)
+            ),
             Notice::ScopesInCacheLayers { scopes } => format!(
                 "cordon: {} {} in a cache: what the command writes there goes to this workspace's cache layer (in cordon's home), not to the cache, and is not checkpointed",
                 scopes.join(", "),

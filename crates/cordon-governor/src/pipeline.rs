@@ -523,6 +523,23 @@ fn run_one(
     for note in enforcement_notes(&executed.enforcement, "write_broker", "git_config_refused") {
         (options.notices)(Notice::ConfigRewriteRefused(note));
     }
+    let broker = &executed.enforcement["write_broker"];
+    let refused = broker["refused_total"].as_u64().unwrap_or(0);
+    let configs = broker["git_config_refused"].as_array().map_or(0, Vec::len) as u64;
+    if refused > configs {
+        let first = broker["refused"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["path"].as_str())
+            .find(|p| !p.ends_with("/config") && !p.ends_with("/config.worktree"))
+            .unwrap_or("?")
+            .to_string();
+        (options.notices)(Notice::ProtectedWritesRefused {
+            count: refused - configs,
+            first,
+        });
+    }
     let mut entry = CommandEntry::of(&executed.report, Some(executed.enforcement));
     entry.soft_delete =
         service.map(|s| snapshot::finish_soft_deletes(s, &executed.report, &options.notices));

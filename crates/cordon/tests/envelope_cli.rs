@@ -627,6 +627,42 @@ fn git_reads_the_files_the_users_git_configuration_names() {
     );
 }
 
+/// A protected file git tracks cannot be changed by git either (`git switch` to a branch where
+/// `.vscode/settings.json` differs leaves the old file and exits 0): cordon says so, so the
+/// agent does not commit the old file back unawares (working day fourteen).
+#[test]
+fn a_refused_change_to_a_protected_tracked_file_is_explained() {
+    let Some(h) = home() else { return };
+    let git = |args: &str| {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "git -c user.name=u -c user.email=u@example.invalid {args}"
+            ))
+            .current_dir(&h.ws)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args}");
+    };
+    std::fs::create_dir_all(h.ws.join(".vscode")).unwrap();
+    std::fs::write(h.ws.join(".vscode/settings.json"), "{\"a\": 1}\n").unwrap();
+    git("init -q -b main && git add .vscode && git -c user.name=u -c user.email=u@example.invalid commit -qm one");
+    git("checkout -q -b other");
+    std::fs::write(h.ws.join(".vscode/settings.json"), "{\"a\": 2}\n").unwrap();
+    git("commit -qam two && git checkout -q main");
+    let o = h.sh("git switch -q other; git status --short .vscode");
+    let said = err(&o);
+    assert!(
+        said.contains("1 change to agent, editor or git settings was refused")
+            && said.contains(".vscode/settings.json"),
+        "{said}"
+    );
+    assert_eq!(out(&o), " M .vscode/settings.json\n", "{said}");
+    // Control: a switch that changes no protected file says nothing of the kind.
+    let o = h.sh("git switch -q main");
+    assert!(!err(&o).contains("was refused"), "{}", err(&o));
+}
+
 /// A credential-named file anywhere in the workspace stays closed from one call to the next,
 /// whatever the calls between did: an index entry made to look committed (`git add -N`), its
 /// directory renamed to a name the search skips, the workspace padded with directories (red-team

@@ -126,9 +126,18 @@ fn a_policy_that_allows_the_write_does_not_open_the_hook() {
         "echo evil > .git/hooks/pre-commit",
     );
     assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    let mut lines = said.lines();
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr).trim(),
-        "bash: line 1: .git/hooks/pre-commit: Read-only file system"
+        lines.next(),
+        Some("bash: line 1: .git/hooks/pre-commit: Read-only file system")
+    );
+    // cordon says why, after the command.
+    assert!(
+        lines.next().is_some_and(|l| l.starts_with(
+            "cordon: warning: 1 change to agent, editor or git settings was refused (first: .git/hooks/pre-commit)"
+        )),
+        "{said}"
     );
     assert_eq!(
         fs::read_to_string(w.join(".git/hooks/pre-commit")).unwrap(),
