@@ -427,9 +427,7 @@ impl Settler<'_> {
         // `core.worktree` moves where git checks files out: it must stay in a writable root, as
         // git will find it (links followed), written plainly (no quotes, escapes or comment).
         let roots = self.roots;
-        let worktree_stays = |value: &str| {
-            !value.contains(['"', '\\', ';', '#']) && within_roots(roots, &path.join(value))
-        };
+        let worktree_stays = |value: &str| worktree_stays(roots, &path, value);
         for config in ["config", "config.worktree"] {
             if let Some(why) = config_runs_something(git.as_fd(), config, &worktree_stays) {
                 self.move_aside(git.as_fd(), config, &why);
@@ -523,8 +521,15 @@ impl Settler<'_> {
     }
 }
 
+/// Whether a `core.worktree` of `value` in the git directory `git` keeps git's checkout in a
+/// writable root, as git will find it (links followed), written plainly (no quotes, escapes or
+/// comment).
+pub(crate) fn worktree_stays(roots: &[PathBuf], git: &std::path::Path, value: &str) -> bool {
+    !value.contains(['"', '\\', ';', '#']) && within_roots(roots, &git.join(value))
+}
+
 /// Whether `path` lies in one of `roots` as git would find it ([`crate::resolve_as_far_as_exists`]).
-pub(crate) fn within_roots(roots: &[PathBuf], path: &std::path::Path) -> bool {
+fn within_roots(roots: &[PathBuf], path: &std::path::Path) -> bool {
     crate::resolve_as_far_as_exists(path)
         .is_some_and(|real| roots.iter().any(|r| real.starts_with(r)))
 }
@@ -667,22 +672,59 @@ pub(crate) fn config_change_runs_something(
             ))
         }
     };
-    let mut kept: Option<HashSet<ConfigEntry>> = None;
-    for entry in entries.into_iter().filter(|e| !e.inert(worktree_stays)) {
-        let kept = kept.get_or_insert_with(|| {
-            config_entries(old, Reading::Lenient)
-                .unwrap_or_default()
-                .into_iter()
-                .collect()
-        });
-        if !kept.contains(&entry) {
+    let kept: HashSet<ConfigEntry> = config_entries(old, Reading::Lenient)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    for entry in &entries {
+        if !entry.inert(worktree_stays) && !kept.contains(entry) {
             return Some(format!(
                 "it sets {}, which git may run or follow outside any sandbox",
                 entry.shown()
             ));
         }
+        if let Some(why) = redirects_a_push(entry, &kept) {
+            return Some(why);
+        }
     }
     None
+}
+
+/// Why `entry` would send the user's next `git push` somewhere the old config did not, if it
+/// would: an existing remote given another URL (`git remote set-url origin …`), or a branch set
+/// to push to a remote the old config did not have. A new remote, and a branch tracking a remote
+/// that already was, are what `git remote add` and `git push -u` write. A command with no
+/// network could otherwise have the user's own push carry the repository to a host of its
+/// choosing.
+fn redirects_a_push(entry: &ConfigEntry, kept: &HashSet<ConfigEntry>) -> Option<String> {
+    if kept.contains(entry) {
+        return None;
+    }
+    let urls_of = |remote: &str| {
+        kept.iter()
+            .filter(move |e| {
+                e.section == "remote"
+                    && e.sub.as_deref() == Some(remote)
+                    && matches!(e.key.as_str(), "url" | "pushurl")
+            })
+            .count()
+    };
+    match (entry.section.as_str(), entry.sub.as_deref(), entry.key.as_str()) {
+        ("remote", Some(remote), "url" | "pushurl") if urls_of(remote) > 0 => Some(format!(
+            "it changes where the remote {remote} is reached ({}), which the user's next push would follow",
+            entry.shown()
+        )),
+        ("branch", Some(_), "remote" | "pushremote")
+            if entry.value != "." && urls_of(&entry.value) == 0 =>
+        {
+            Some(format!(
+                "it sets {} to {}, a remote the repository did not have, where the user's next push would go",
+                entry.shown(),
+                entry.value
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// One `key = value` line of a git config, in its section.
@@ -1060,6 +1102,36 @@ mod tests {
             None
         );
         assert!(config_change_runs_something(b"", b"[alias]\n\tlg = !x\n", &stays).is_some());
+    }
+
+    #[test]
+    fn a_rewrite_may_add_a_remote_but_not_move_where_the_users_push_goes() {
+        let stays = |_: &str| true;
+        let old = b"[remote \"origin\"]\n\turl = https://example.invalid/r.git\n";
+        let with = |extra: &str| [&old[..], extra.as_bytes()].concat();
+        // What `git remote add`, `git push -u origin` and `git branch -u origin/x` write.
+        for fine in [
+            "[remote \"up\"]\n\turl = https://example.invalid/up.git\n",
+            "[branch \"main\"]\n\tremote = origin\n\tmerge = refs/heads/main\n",
+            "[branch \"main\"]\n\tremote = .\n",
+        ] {
+            assert_eq!(
+                config_change_runs_something(old, &with(fine), &stays),
+                None,
+                "{fine}"
+            );
+        }
+        let moved = b"[remote \"origin\"]\n\turl = https://evil.invalid/r.git\n";
+        let why = config_change_runs_something(old, moved, &stays).unwrap_or_default();
+        assert!(why.contains("remote.origin.url"), "{why}");
+        let pushurl = with("[remote \"origin\"]\n\tpushurl = https://evil.invalid/r.git\n");
+        assert!(config_change_runs_something(old, &pushurl, &stays).is_some());
+        // A branch sent to a remote added in the same rewrite.
+        let branch = with(
+            "[remote \"x\"]\n\turl = https://evil.invalid/r.git\n[branch \"main\"]\n\tremote = x\n",
+        );
+        let why = config_change_runs_something(old, &branch, &stays).unwrap_or_default();
+        assert!(why.contains("branch.main.remote"), "{why}");
     }
 
     #[test]

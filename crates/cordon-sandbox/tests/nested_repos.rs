@@ -72,6 +72,16 @@ impl Fixture {
     fn path(&self, rel: &str) -> PathBuf {
         self.ws.join(rel)
     }
+
+    /// The markers a planted program left in the workspace when the user's git ran it.
+    fn pwned(&self) -> Vec<String> {
+        std::fs::read_dir(&self.ws)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("pwned"))
+            .collect()
+    }
 }
 
 /// Runs git outside any sandbox, as the user would after the run.
@@ -164,12 +174,7 @@ fn cat39_a_repository_made_during_the_run_cannot_plant_a_program_git_runs() {
     }
     git(&f.path("hooked"), &["checkout", "-q", "-b", "other"]);
     git(&f.path("bare.git"), &["log", "--oneline", "--all"]);
-    let pwned: Vec<_> = std::fs::read_dir(&f.ws)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("pwned"))
-        .collect();
+    let pwned = f.pwned();
     assert!(pwned.is_empty(), "{pwned:?}\n{notes}");
 
     // What git init, remote add and config user.* wrote is untouched, and so is an app's own
@@ -331,12 +336,7 @@ echo planted"#;
             .output()
             .unwrap();
     }
-    let pwned: Vec<_> = std::fs::read_dir(&f.ws)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("pwned"))
-        .collect();
+    let pwned = f.pwned();
     assert!(pwned.is_empty(), "{pwned:?}\n{notes}");
     // The protected nested repository moved with its parent, untouched.
     assert!(f.path("vendor.old/lib/.git/config").is_file());

@@ -631,6 +631,23 @@ git config --get user.name";
         "{broker:?}"
     );
     assert!(broker.git_config_written.len() >= 7, "{broker:?}");
+    // Where the user's next push goes stays where it was: an existing remote keeps its URL.
+    let (_, out, report) = sh_in(
+        &conf,
+        w,
+        "git remote set-url origin https://evil.invalid/r.git 2>/dev/null || echo refused; git remote get-url origin",
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["refused", "https://example.invalid/r.git"],
+        "{out}"
+    );
+    let refusals = report
+        .enforcement
+        .write_broker
+        .git_config_refused
+        .join("\n");
+    assert!(refusals.contains("remote.origin.url"), "{refusals}");
 }
 
 #[test]

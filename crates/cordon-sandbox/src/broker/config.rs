@@ -123,11 +123,8 @@ impl Broker {
             Err(nix::Error::ENOENT) if existing.is_none() => Vec::new(),
             Err(e) => return Err(refuse(self, format!("the config could not be read ({e})"))),
         };
-        let roots = self.roots.roots.clone();
-        let worktree_stays = |value: &str| {
-            !value.contains(['"', '\\', ';', '#'])
-                && crate::repos::within_roots(&roots, &git_dir.join(value))
-        };
+        let roots = &self.roots.roots;
+        let worktree_stays = |value: &str| crate::repos::worktree_stays(roots, &git_dir, value);
         if let Some(why) = crate::repos::config_change_runs_something(&old, &new, &worktree_stays) {
             return Err(refuse(self, why));
         }
