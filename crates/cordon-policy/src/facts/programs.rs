@@ -816,6 +816,24 @@ fn git(d: &mut Derived, command_path: &[String], parsed: &Parsed, flags: &[Strin
                 }
             }
         }
+        // `git fetch ../mirror`, `git pull . main`: a repository named by its path (a bare word
+        // is a remote's name, whose URL only the config knows) is read from the disk.
+        ["fetch"] | ["pull"] | ["ls-remote"] => {
+            let recursive = has(flags, &["--recurse-submodules"]);
+            let repository = parsed
+                .operands
+                .first()
+                .filter(|w| w.is_static && !recursive);
+            let by_path =
+                |text: &str| text == "." || text.starts_with("file://") || text.contains('/');
+            if let Some(path) = repository
+                .filter(|w| by_path(&w.text))
+                .and_then(|w| local_repository(&w.text))
+            {
+                d.offline = true;
+                d.path(path, Access::Read);
+            }
+        }
         ["grep", ..] => {
             let pagers = values(parsed, &["-O", "--open-files-in-pager"]);
             for pager in &pagers {
@@ -868,5 +886,32 @@ mod tests {
         ] {
             assert_eq!(local_repository(text), local, "{text}");
         }
+    }
+
+    #[test]
+    fn a_fetch_from_a_path_reads_the_disk_and_one_from_a_remote_uses_the_network() {
+        let session = crate::shell::Session {
+            cwd: "/w".into(),
+            home: "/h".into(),
+        };
+        let knowledge = crate::knowledge::Knowledge::builtin();
+        let facts = |text: &str| {
+            let script = crate::shell::parse(text, &session);
+            crate::facts::of_script(&script, &session, knowledge).commands[0].clone()
+        };
+        for (text, network) in [
+            ("git fetch ../mirror main", false),
+            ("git pull --rebase . main", false),
+            ("git ls-remote file:///srv/x.git", false),
+            ("git fetch origin", true),
+            ("git fetch git@github.com:o/r.git", true),
+            ("git fetch --recurse-submodules ../mirror", true),
+        ] {
+            assert_eq!(facts(text).network, network, "{text}");
+        }
+        assert!(facts("git fetch ../mirror main")
+            .reads
+            .iter()
+            .any(|r| r == "/mirror"));
     }
 }
