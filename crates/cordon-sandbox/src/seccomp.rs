@@ -7,7 +7,7 @@
 //!    `int 0x80`) or with the x32 bit set kills the process. seccompiler checks the arch, but not
 //!    x32 numbers, and a filter that checks neither is bypassed by `int 0x80` `socketcall`.
 //! 2. **Deny list** → `EPERM`: io_uring (it performs socket/open operations the other filters never
-//!    see), ptrace and cross-process memory access, `pidfd_getfd`, the whole mount family, `setns`,
+//!    see), `pidfd_getfd`, the whole mount family, `setns`,
 //!    the key store, bpf, perf events; `unshare`/`clone` with `CLONE_NEWUSER`; when the network
 //!    is denied, `socket` for every family but `AF_UNIX`, or, in a namespace of the command's
 //!    own whose only interface is `lo` (its private loopback), for every family but `AF_UNIX`,
@@ -17,6 +17,15 @@
 //!    raw, ICMP, SCTP, MPTCP), so that only the proxy's TCP port can be reached.
 //! 3. **clone3** → `ENOSYS`: its flags live in memory a filter cannot read, so it is refused as if
 //!    absent and libc falls back to `clone`, whose flags filter 2 checks.
+//!
+//! `ptrace` (but `PTRACE_TRACEME`, which would make the supervisor a tracer) and
+//! `process_vm_readv`/`writev` are not on the list: Landlock scopes them to the
+//! command's own domain (a process in it can trace only processes in it or in a domain nested
+//! in it), so gdb, strace and AddressSanitizer's leak checker work on the command's own
+//! processes, while the host's, the supervisor's and another command's stay out of reach
+//! (escape catalogue item 22). A tracer changes no verdict: seccomp judges a syscall after the
+//! tracer's changes, and the write broker performs a mediated call itself, from its own copy of
+//! the arguments, never letting the caller's go on.
 //!
 //! The three are chained into one program, which the child installs with one `seccomp(2)` call:
 //! every filter the kernel attaches is JIT-compiled and evaluated for every syscall number to
@@ -44,9 +53,6 @@ pub(crate) const DENIED_EPERM: &[(&str, libc::c_long)] = &[
     ("io_uring_setup", libc::SYS_io_uring_setup),
     ("io_uring_enter", libc::SYS_io_uring_enter),
     ("io_uring_register", libc::SYS_io_uring_register),
-    ("ptrace", libc::SYS_ptrace),
-    ("process_vm_readv", libc::SYS_process_vm_readv),
-    ("process_vm_writev", libc::SYS_process_vm_writev),
     ("pidfd_getfd", libc::SYS_pidfd_getfd),
     ("mount", libc::SYS_mount),
     ("umount2", libc::SYS_umount2),
@@ -164,6 +170,17 @@ fn build_parts(sockets: Sockets) -> Result<(Vec<BpfProgram>, Vec<String>), Error
         "chmod, fchmod, fchmodat, fchmodat2, creat, open, openat, mknod, mknodat with a mode holding S_ISUID or S_ISGID -> EPERM"
             .to_string(),
     );
+    // PTRACE_TRACEME makes the caller's parent its tracer: for a command's first process that
+    // is the supervisor, which traces nothing, so the process would stop at its next exec and
+    // the run would hang. Every other request goes to Landlock's scoping (module comment);
+    // `gdb -p`, strace and LeakSanitizer attach instead.
+    let traceme = rule(vec![cond(
+        0,
+        SeccompCmpOp::Eq,
+        libc::PTRACE_TRACEME as libc::c_int,
+    )?])?;
+    deny.insert(libc::SYS_ptrace, vec![traceme]);
+    conditional.push("ptrace(PTRACE_TRACEME) -> EPERM".to_string());
     let mut ioctl = Vec::new();
     for &(name, request) in SETS_INODE_FLAGS {
         let request = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, request)
@@ -543,9 +560,6 @@ mod tests {
                 "io_uring_setup",
                 "io_uring_enter",
                 "io_uring_register",
-                "ptrace",
-                "process_vm_readv",
-                "process_vm_writev",
                 "pidfd_getfd",
                 "mount",
                 "umount2",

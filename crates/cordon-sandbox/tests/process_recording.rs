@@ -103,13 +103,13 @@ fn a_denied_syscall_stays_denied_with_recording_on() {
         return;
     }
     // Positive control: the call works outside the sandbox.
-    assert_eq!(probe_bare(&["vm-readv"]), "ok");
-    let o = probe_in(&hardened(), &["vm-readv"]);
-    assert_eq!(o.line, "errno=1 at=process_vm_readv", "{}", o.describe());
+    assert_eq!(probe_bare(&["pidfd-getfd", "", "0"]), "ok");
+    let o = probe_in(&hardened(), &["pidfd-getfd", "", "0"]);
+    assert_eq!(o.line, "errno=1 at=pidfd_getfd", "{}", o.describe());
     let tree = o.report.commands[0].processes.clone().unwrap();
     assert_eq!(tree.mechanism, "seccomp-user-notif", "recording was on");
     assert_eq!(tree.processes.len(), 1);
-    assert_eq!(tree.processes[0].argv, vec![PROBE, "vm-readv"]);
+    assert_eq!(tree.processes[0].argv, vec![PROBE, "pidfd-getfd", "", "0"]);
 }
 
 #[test]

@@ -315,8 +315,44 @@ fn run(args: &[String]) -> Outcome {
             unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0usize, 0usize) };
             Ok(String::new())
         }
+        "ptrace-traceme" => check(
+            // SAFETY: a single syscall probe with no pointer arguments.
+            unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0usize, 0usize) } as i64,
+            "ptrace",
+        )
+        .map(|_| String::new()),
+        "ptrace-child" => {
+            // Forks a child that waits, attaches to it as a debugger would, and lets it go.
+            // SAFETY: fork in a single-threaded probe; the child only pauses until killed.
+            let child = unsafe { libc::fork() };
+            if child == 0 {
+                // SAFETY: pause and _exit in the forked child.
+                unsafe {
+                    libc::pause();
+                    libc::_exit(0);
+                }
+            }
+            let attached = check(
+                // SAFETY: a single syscall probe on the child just forked.
+                unsafe { libc::ptrace(libc::PTRACE_ATTACH, child, 0usize, 0usize) } as i64,
+                "ptrace",
+            );
+            // SAFETY: kill and reap the child just forked, attached or not.
+            unsafe {
+                libc::kill(child, libc::SIGKILL);
+                libc::waitpid(child, std::ptr::null_mut(), 0);
+            }
+            attached.map(|_| String::new())
+        }
         "vm-readv" => {
-            // Reads our own memory through process_vm_readv: the syscall, not the target, is probed.
+            // Reads memory through process_vm_readv: our own (the syscall is probed), or PID's
+            // (its access check is probed: a bad address then fails with EFAULT, not EPERM).
+            let pid: libc::pid_t = if a1.is_empty() {
+                // SAFETY: getpid has no preconditions.
+                unsafe { libc::getpid() }
+            } else {
+                num(a1)
+            };
             let src = [7u8; 8];
             let mut dst = [0u8; 8];
             let local = libc::iovec {
@@ -329,7 +365,7 @@ fn run(args: &[String]) -> Outcome {
             };
             check(
                 // SAFETY: a single syscall probe; every pointer argument points at a live local or a NUL-terminated CString that outlives the call.
-                unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) } as i64,
+                unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) } as i64,
                 "process_vm_readv",
             )
             .map(|_| String::new())
