@@ -6,8 +6,8 @@
 //!   across `fork`, `clone`, `setsid` and double-forks, and cannot be removed. Each segment installs
 //!   one as its last step before `execve`, so its own exec is the first one recorded. A `/proc` scan
 //!   misses short-lived processes; the process connector needs `CAP_NET_ADMIN` and a netlink
-//!   socket; ptrace is left to the command's own debuggers and would serialize every syscall; an LD_PRELOAD
-//!   shim is bypassed by a static binary.
+//!   socket; ptrace is left to the command's own debuggers and would serialize every syscall;
+//!   an LD_PRELOAD shim is bypassed by a static binary.
 //! - **It cannot weaken enforcement.** The kernel runs every filter and applies the most
 //!   restrictive verdict (`KILL` > `ERRNO` > `USER_NOTIF` > `ALLOW`), so a syscall the hardened
 //!   filters deny is denied before anyone is notified. The recorder only ever answers
