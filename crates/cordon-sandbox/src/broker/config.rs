@@ -11,9 +11,10 @@
 //! So that rename is not refused outright. The broker reads the lock's contents once, and
 //! [`crate::repos::config_change_runs_something`] judges them against the old file: every key
 //! beyond the allow-list of keys that run nothing must be one the old file already set, to the
-//! same value, in the same section. When the new text passes, the broker writes **those bytes**
-//! over the config in place and removes the lock; otherwise the rename fails with `EROFS`, as
-//! before, and the report says which key was refused.
+//! same value, in the same section; and where the user's next push goes may not move (an existing
+//! remote's URL, a branch sent to a remote the old text did not have). When the new text passes,
+//! the broker writes **those bytes** over the config in place and removes the lock; otherwise the
+//! rename fails with `EROFS`, as before, and the report says which key was refused.
 //!
 //! Why the bytes are copied instead of the lock renamed: the command may still hold the lock
 //! open, and anything it wrote through that descriptor after the check would become the config.
