@@ -303,10 +303,14 @@ impl EnvelopeBuilder {
         // every git command fails ("not a git repository"), and a commit writes its objects,
         // index and refs there. Its hooks and config stay protected, as every git directory's.
         let workspace = self.workspace.as_ref().and(envelope.write.first().cloned());
-        let home = self.home.as_deref();
+        // Compared with real paths: the git directories are resolved.
+        let home = self
+            .home
+            .as_deref()
+            .map(|h| std::fs::canonicalize(h).unwrap_or_else(|_| h.to_path_buf()));
         if let Some(git) = workspace
             .as_deref()
-            .and_then(|w| repository_outside(w, home))
+            .and_then(|w| repository_outside(w, home.as_deref()))
         {
             match crate::resolve::open_trusted(&git) {
                 Ok(real)
@@ -369,14 +373,12 @@ fn repository_outside(workspace: &Path, home: Option<&Path>) -> Option<PathBuf> 
                 return (here != workspace && !holds_home && is_git_dir(&dot_git))
                     .then_some(dot_git);
             }
-            Ok(meta) if meta.is_file() && here == workspace => {
-                return linked_git_dir(workspace, &dot_git).filter(|g| is_git_dir(g));
-            }
-            // A `.git` file above the workspace (it lies in a worktree's subdirectory), or a
-            // link: the git directory is where the file or link leads, whose records are as
-            // above; git's discovery stops here either way.
+            // A `.git` file, in the workspace or above it (the workspace is a subdirectory of a
+            // worktree): the git directory is where git's records lead. Not one whose work tree
+            // holds the home, however it was reached (round fifteen reached `~/.git` so).
             Ok(meta) if meta.is_file() => {
-                return linked_git_dir(here, &dot_git).filter(|g| is_git_dir(g));
+                return linked_git_dir(here, &dot_git)
+                    .filter(|g| is_git_dir(g) && !work_tree_holds(g, home));
             }
             Ok(_) => return None,
             Err(_) => {}
@@ -386,33 +388,60 @@ fn repository_outside(workspace: &Path, home: Option<&Path>) -> Option<PathBuf> 
     None
 }
 
+/// Whether the work tree of the repository whose git directory (or a directory inside it, a
+/// worktree's or a submodule's) is `git` holds `home`: the nearest directory named `.git`, up
+/// from `git`, is the repository's, and its parent the work tree.
+fn work_tree_holds(git: &Path, home: Option<&Path>) -> bool {
+    let Some(home) = home else { return false };
+    let top = git
+        .ancestors()
+        .find(|dir| dir.file_name() == Some(std::ffi::OsStr::new(".git")));
+    match top.and_then(Path::parent) {
+        Some(work_tree) => home.starts_with(work_tree),
+        // A bare common directory: git has no work tree for it, so it holds nothing.
+        None => false,
+    }
+}
+
 /// For the checkout `root` with the `.git` file `dot_git`: the git directory to grant, when
-/// git's records confirm the checkout (module comment of [`repository_outside`]).
+/// git's records confirm the checkout (module comment of [`repository_outside`]). The records
+/// are read where they really are (links resolved) and must lie where git keeps them: a linked
+/// worktree's directory in its common directory's `worktrees`, a submodule's git directory in a
+/// `modules` of a git directory. A command can write records anywhere it can write, and link a
+/// directory of them to any repository (red-team round fifteen: a forged worktree whose
+/// `commondir` was swapped for a link to another repository of the user's got that repository
+/// granted); it cannot write into the `worktrees` of a repository it was not granted.
 fn linked_git_dir(root: &Path, dot_git: &Path) -> Option<PathBuf> {
     let text = std::fs::read(dot_git).ok().filter(|t| t.len() <= 4096)?;
+    let root = std::fs::canonicalize(root).ok()?;
     let admin = std::fs::canonicalize(root.join(crate::repos::gitdir_of(&text)?)).ok()?;
-    if admin.starts_with(root) {
+    if admin.starts_with(&root) {
         return None;
     }
-    let root = std::fs::canonicalize(root).ok()?;
-    let names_back = |file: &Path| {
-        std::fs::read(file)
-            .ok()
-            .and_then(|t| crate::repos::gitdir_of(&[b"gitdir: ", t.as_slice()].concat()))
+    let pointer = |file: &Path| {
+        let text = std::fs::read(file).ok()?;
+        let path = crate::repos::pointer_path(&text)?;
+        std::fs::canonicalize(admin.join(path)).ok()
     };
-    match std::fs::read(admin.join("commondir")) {
-        // A linked worktree: its `gitdir` names the checkout's `.git` file.
-        Ok(common) => {
-            let back = names_back(&admin.join("gitdir"))?;
-            let back = std::fs::canonicalize(admin.join(back)).ok()?;
-            if back != root.join(".git") {
+    match std::fs::symlink_metadata(admin.join("commondir")) {
+        // A linked worktree: it lies in its common directory's `worktrees`, and its `gitdir`
+        // names the checkout's `.git` file.
+        Ok(_) => {
+            let common = pointer(&admin.join("commondir"))?;
+            let back = pointer(&admin.join("gitdir"))?;
+            let in_place = admin.parent() == Some(common.join("worktrees").as_path());
+            (in_place && back == root.join(".git")).then_some(common)
+        }
+        // A submodule's git directory: it lies in a `modules` of a git directory, and its
+        // `core.worktree` names the checkout.
+        Err(_) => {
+            let in_modules = admin.ancestors().skip(1).any(|dir| {
+                dir.file_name() == Some(std::ffi::OsStr::new("modules"))
+                    && dir.parent().is_some_and(|git| git.join("HEAD").is_file())
+            });
+            if !in_modules {
                 return None;
             }
-            let common = crate::repos::pointer_path(&common)?;
-            std::fs::canonicalize(admin.join(common)).ok()
-        }
-        // A submodule's git directory: its `core.worktree` names the checkout.
-        Err(_) => {
             let config = std::fs::read_to_string(admin.join("config")).ok()?;
             let worktree = config.lines().find_map(|line| {
                 let (key, value) = line.split_once('=')?;

@@ -52,7 +52,9 @@ use crate::Error;
 /// configure code on the user's next git command, and `.git/commondir` moves both to another
 /// directory; `.git/info` holds `attributes` (filter drivers) and `exclude`. The `.git/` names
 /// hold in every git directory: the main one, each linked worktree's (`.git/worktrees/*`) and each
-/// submodule's (`.git/modules/**`). `.husky` is where husky points `core.hooksPath`, and
+/// submodule's (`.git/modules/**`). `.git/remotes` and `.git/branches` are git's old places
+/// for a remote's URL and push refspecs, which it still reads for a remote its config does not
+/// name (red-team round fifteen). `.husky` is where husky points `core.hooksPath`, and
 /// `.pre-commit-config.yaml` and lefthook's files say what the hooks pre-commit and lefthook
 /// install run; the rest configure agents (`.claude`, `.codex`, `.agents`, `.gemini`, `.cursor`,
 /// `.mcp.json`, opencode's, Kiro's, Roo's, Continue's, Windsurf's, Aider's, Amazon Q's, Qwen's,
@@ -71,6 +73,8 @@ pub const PROTECTED_NAMES: &[&str] = &[
     ".git/config.worktree",
     ".git/commondir",
     ".git/info",
+    ".git/remotes",
+    ".git/branches",
     ".husky",
     ".claude",
     ".codex",

@@ -946,16 +946,17 @@ fn inert(section: &str, sub: Option<&str>, key: &str, value: &str) -> bool {
                     | "whitespace"
             ),
         },
+        // Not `push` (a refspec such as `:refs/heads/main` deletes on the user's next push)
+        // nor `mirror` (a push then deletes every other branch of the remote): red-team round
+        // fifteen had the user's `git push` delete a teammate's branches so.
         ("remote", true) => matches!(
             key,
             "url"
                 | "pushurl"
                 | "fetch"
-                | "push"
                 | "tagopt"
                 | "prune"
                 | "prunetags"
-                | "mirror"
                 | "skipfetchall"
                 | "partialclonefilter"
                 | "promisor"
@@ -980,9 +981,11 @@ fn inert(section: &str, sub: Option<&str>, key: &str, value: &str) -> bool {
         ),
         ("maintenance", false) => matches!(key, "auto" | "strategy"),
         ("pull", false) => matches!(key, "rebase" | "ff"),
-        ("push", false) => matches!(key, "default" | "autosetupremote" | "followtags"),
+        // Not `push.default` (`matching` pushes every branch of the same name).
+        ("push", false) => matches!(key, "autosetupremote" | "followtags"),
         ("fetch", false) => matches!(key, "prune" | "prunetags" | "writecommitgraph"),
-        ("lfs", false) => matches!(key, "repositoryformatversion" | "url"),
+        // Not `lfs.url`: git-lfs pushes the large files there.
+        ("lfs", false) => key == "repositoryformatversion",
         ("lfs", true) => key == "access",
         ("index", false) => matches!(key, "version" | "sparse"),
         ("feature", false) => matches!(key, "manyfiles" | "experimental"),
@@ -1120,6 +1123,22 @@ mod tests {
                 None,
                 "{fine}"
             );
+        }
+        // Round fifteen: what makes the user's next push delete or go elsewhere.
+        for (extra, key) in [
+            (
+                "[remote \"origin\"]\n\tmirror = true\n",
+                "remote.origin.mirror",
+            ),
+            (
+                "[remote \"origin\"]\n\tpush = :refs/heads/main\n",
+                "remote.origin.push",
+            ),
+            ("[push]\n\tdefault = matching\n", "push.default"),
+            ("[lfs]\n\turl = https://evil.invalid/lfs\n", "lfs.url"),
+        ] {
+            let why = config_change_runs_something(old, &with(extra), &stays).unwrap_or_default();
+            assert!(why.contains(key), "{extra}: {why}");
         }
         let moved = b"[remote \"origin\"]\n\turl = https://evil.invalid/r.git\n";
         let why = config_change_runs_something(old, moved, &stays).unwrap_or_default();

@@ -1025,6 +1025,27 @@ fn a_workspace_that_is_a_worktree_or_a_subdirectory_gets_its_repositorys_git_dir
     );
     // Positive control: the worktree's own envelope has it.
     assert!(h.envelope(&h.path("wt")).write.contains(&main.join(".git")));
+    // Red-team round fifteen: records forged inside a directory the command wrote (a worktree's
+    // `gitdir` and `commondir`, the common directory a link to another repository) grant
+    // nothing: git keeps a worktree's records in its common directory's `worktrees`.
+    let forged = h.path("project/forged");
+    std::fs::create_dir_all(forged.join("adm")).unwrap();
+    std::fs::create_dir_all(forged.join("sub")).unwrap();
+    std::os::unix::fs::symlink(main.join(".git"), forged.join("cd")).unwrap();
+    std::fs::write(forged.join("adm/commondir"), "../cd\n").unwrap();
+    std::fs::write(forged.join("adm/HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::write(
+        forged.join("adm/gitdir"),
+        format!("{}\n", s(&forged.join("sub/.git"))),
+    )
+    .unwrap();
+    std::fs::write(forged.join("sub/.git"), "gitdir: ../adm\n").unwrap();
+    let envelope = h.envelope(&forged.join("sub"));
+    assert!(
+        !envelope.write.iter().any(|w| w.starts_with(&main)),
+        "{:?}",
+        envelope.write
+    );
     // A home kept as a repository (dotfiles) is no workspace's repository: its history holds the
     // start-up files a commit could bring back.
     host_git(&h.home, "init -q");
@@ -1032,6 +1053,15 @@ fn a_workspace_that_is_a_worktree_or_a_subdirectory_gets_its_repositorys_git_dir
     let envelope = h.envelope(&other);
     assert!(
         !envelope.write.iter().any(|w| w.ends_with(".git")),
+        "{:?}",
+        envelope.write
+    );
+    // Nor through a worktree of it, git's own records and all.
+    std::fs::write(h.home.join("dot"), "x\n").unwrap();
+    host_git(&h.home, "add dot && git -c user.name=u -c user.email=u@example.invalid commit -qm dot && git worktree add -q dotwt");
+    let envelope = h.envelope(&h.path("dotwt"));
+    assert!(
+        !envelope.write.contains(&h.home.join(".git")),
         "{:?}",
         envelope.write
     );
