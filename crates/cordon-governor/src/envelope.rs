@@ -404,21 +404,26 @@ fn git_config_reads(home: &Path, workspace: &Path) -> Vec<PathBuf> {
         if read.len() >= MAX_FILES || read.contains(&file) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&file) else {
+        let Ok(text) = std::fs::read(&file) else {
             continue;
         };
         read.push(file.clone());
         let base = file.parent().unwrap_or(home);
-        for (section, key, value) in git_config_values(&text) {
+        for entry in cordon_sandbox::git_config_entries(&text) {
+            let (section, key) = (entry.section.as_str(), entry.key.as_str());
+            let value = entry
+                .value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(&entry.value);
             let expanded = match value.strip_prefix("~/") {
                 Some(rest) => home.join(rest),
-                None => PathBuf::from(&value),
+                None => PathBuf::from(value),
             };
-            let include =
-                key == "path" && (section == "include" || section.starts_with("includeif"));
+            let include = key == "path" && matches!(section, "include" | "includeif");
             let wanted = include
                 || matches!(
-                    (section.as_str(), key.as_str()),
+                    (section, key),
                     ("core", "excludesfile" | "attributesfile" | "hookspath")
                         | ("commit", "template")
                 );
@@ -444,34 +449,6 @@ fn git_config_reads(home: &Path, workspace: &Path) -> Vec<PathBuf> {
         }
     }
     named
-}
-
-/// `(section, key, value)` of each plain `key = value` line of a git config: the section
-/// lower-cased with its subsection dropped, the key lower-cased, the value unquoted.
-fn git_config_values(text: &str) -> Vec<(String, String, String)> {
-    let mut section = String::new();
-    let mut values = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if let Some(header) = line.strip_prefix('[') {
-            let name = header.split([']', ' ', '"', '.']).next().unwrap_or("");
-            section = name.to_ascii_lowercase();
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let value = value.trim();
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or(value);
-        values.push((
-            section.clone(),
-            key.trim().to_ascii_lowercase(),
-            value.to_string(),
-        ));
-    }
-    values
 }
 
 /// The envelope of a CSC profile: nothing granted but what the contract declares, the default

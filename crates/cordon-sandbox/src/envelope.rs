@@ -369,9 +369,10 @@ fn repository_outside(workspace: &Path, home: Option<&Path>) -> Option<PathBuf> 
         let dot_git = here.join(".git");
         match std::fs::symlink_metadata(&dot_git) {
             Ok(meta) if meta.is_dir() => {
-                let holds_home = home.is_some_and(|h| h.starts_with(here));
-                return (here != workspace && !holds_home && is_git_dir(&dot_git))
-                    .then_some(dot_git);
+                return (here != workspace
+                    && is_git_dir(&dot_git)
+                    && !work_tree_holds(&dot_git, home))
+                .then_some(dot_git);
             }
             // A `.git` file, in the workspace or above it (the workspace is a subdirectory of a
             // worktree): the git directory is where git's records lead. Not one whose work tree
@@ -412,7 +413,9 @@ fn work_tree_holds(git: &Path, home: Option<&Path>) -> bool {
 /// `commondir` was swapped for a link to another repository of the user's got that repository
 /// granted); it cannot write into the `worktrees` of a repository it was not granted.
 fn linked_git_dir(root: &Path, dot_git: &Path) -> Option<PathBuf> {
-    let text = std::fs::read(dot_git).ok().filter(|t| t.len() <= 4096)?;
+    let text = std::fs::read(dot_git)
+        .ok()
+        .filter(|t| t.len() <= crate::repos::MAX_POINTER_BYTES)?;
     let root = std::fs::canonicalize(root).ok()?;
     let admin = std::fs::canonicalize(root.join(crate::repos::gitdir_of(&text)?)).ok()?;
     if admin.starts_with(&root) {
@@ -442,14 +445,11 @@ fn linked_git_dir(root: &Path, dot_git: &Path) -> Option<PathBuf> {
             if !in_modules {
                 return None;
             }
-            let config = std::fs::read_to_string(admin.join("config")).ok()?;
-            let worktree = config.lines().find_map(|line| {
-                let (key, value) = line.split_once('=')?;
-                key.trim()
-                    .eq_ignore_ascii_case("worktree")
-                    .then(|| value.trim().to_string())
-            })?;
-            let back = std::fs::canonicalize(admin.join(worktree)).ok()?;
+            let config = std::fs::read(admin.join("config")).ok()?;
+            let worktree = crate::repos::git_config_entries(&config)
+                .into_iter()
+                .find(|e| e.section == "core" && e.sub.is_none() && e.key == "worktree")?;
+            let back = std::fs::canonicalize(admin.join(worktree.value)).ok()?;
             (back == root).then_some(admin)
         }
     }

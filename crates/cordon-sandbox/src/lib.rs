@@ -73,6 +73,7 @@ pub use report::{
     ProcessRecord, ProcessReport, ProcessTree, ProtectedPath, ProtectedReport, Protection,
     RlimitReport, RunReport, SeccompReport, SegmentReport, StreamReport,
 };
+pub use repos::{git_config_entries, ConfigEntry as GitConfigEntry};
 pub use resolve::{resolve_as_far_as_exists, resolve_real, FileKind, RealPath, MAX_SYMLINKS};
 pub use scope::resolve_scope;
 pub use search::{MAX_SEARCHED_DIRS, SEARCH_SKIPPED};

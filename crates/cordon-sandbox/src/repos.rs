@@ -327,8 +327,14 @@ impl Settler<'_> {
     /// Whether `dir` lies in a writable root or the workspace's own `/tmp`: where the command
     /// could change a name, and so where cordon may move one aside.
     fn changeable(&self, dir: BorrowedFd<'_>) -> bool {
-        self.scratch.is_some_and(|s| beneath(dir, s))
-            || fd_path(dir).is_ok_and(|p| self.roots.iter().any(|r| p.starts_with(r)))
+        fd_path(dir).is_ok_and(|path| self.within(dir, &path))
+    }
+
+    /// [`Self::changeable`] for the directory `dir` whose path is `path`: the roots by path
+    /// first, the `/tmp` by inode (a walk up) only when that fails.
+    fn within(&self, dir: BorrowedFd<'_>, path: &std::path::Path) -> bool {
+        self.roots.iter().any(|r| path.starts_with(r))
+            || self.scratch.is_some_and(|s| beneath(dir, s))
     }
 
     /// A `.git` in `parent`: a directory (the git directory), a file naming one, or a link to one.
@@ -404,8 +410,7 @@ impl Settler<'_> {
         // are (by inode: once the command's mount namespace is gone, its directories are named
         // relative to it, `/e/.git` for `/tmp/e/.git`). Judged for every pointer, before the
         // directory counts as seen: a second link to the same place goes too (round fourteen).
-        let in_scratch = self.scratch.is_some_and(|dir| beneath(git.as_fd(), dir));
-        if !in_scratch && !self.roots.iter().any(|r| path.starts_with(r)) {
+        if !self.within(git.as_fd(), &path) {
             if let Some((dir, name)) = pointer.filter(|(dir, _)| self.changeable(*dir)) {
                 self.move_aside(dir, name, &format!(
                     "it leads git to {}, outside the writable roots, whose configuration and hooks git would obey",
@@ -556,7 +561,7 @@ pub(crate) fn read_small(dir: BorrowedFd<'_>, name: &str, limit: usize) -> nix::
 }
 
 /// The largest `.git` file or `commondir` read; a larger one is moved aside unread.
-const MAX_POINTER_BYTES: usize = 64 << 10;
+pub(crate) const MAX_POINTER_BYTES: usize = 64 << 10;
 
 /// The directory a `.git` file names (`gitdir: PATH`), as git reads it (`read_gitfile_gently`):
 /// the whole file after the prefix, less the `\n` and `\r` that end it. Anything else in it,
@@ -672,10 +677,7 @@ pub(crate) fn config_change_runs_something(
             ))
         }
     };
-    let kept: HashSet<ConfigEntry> = config_entries(old, Reading::Lenient)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let kept: HashSet<ConfigEntry> = git_config_entries(old).into_iter().collect();
     for entry in &entries {
         if !entry.inert(worktree_stays) && !kept.contains(entry) {
             return Some(format!(
@@ -729,15 +731,22 @@ fn redirects_a_push(entry: &ConfigEntry, kept: &HashSet<ConfigEntry>) -> Option<
 
 /// One `key = value` line of a git config, in its section.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ConfigEntry {
+pub struct ConfigEntry {
     /// Lower-cased.
-    section: String,
+    pub section: String,
     /// As written (lower-cased in the old `[section.sub]` form).
-    sub: Option<String>,
+    pub sub: Option<String>,
     /// Lower-cased.
-    key: String,
+    pub key: String,
     /// As written, trimmed.
-    value: String,
+    pub value: String,
+}
+
+/// The entries of a git config a trusted file sets, read leniently (a line this reader cannot
+/// read plainly is skipped, and with it what it could change the meaning of): what the user's
+/// own configuration says, for a reader that needs no more than that.
+pub fn git_config_entries(text: &[u8]) -> Vec<ConfigEntry> {
+    config_entries(text, Reading::Lenient).unwrap_or_default()
 }
 
 impl ConfigEntry {

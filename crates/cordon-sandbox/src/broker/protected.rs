@@ -74,13 +74,12 @@ impl ProtectedSet {
             }
         }
         for git in &found.git_dirs {
-            if let (Some(id), true) = (dir_id(git), changeable(git)) {
+            if let Some(id) = dir_id(git).filter(|_| changeable(git)) {
                 set.dirs.entry(id).or_default().git_dir = Some(git.clone());
-            }
-            let in_worktrees = git.parent().and_then(Path::file_name) == Some("worktrees".as_ref());
-            let main_git = git.parent().and_then(Path::parent);
-            if in_worktrees && main_git.is_some_and(|m| found.git_dirs.iter().any(|g| g == m)) {
-                if let (Some(id), true) = (dir_id(git), changeable(git)) {
+                let in_worktrees =
+                    git.parent().and_then(Path::file_name) == Some("worktrees".as_ref());
+                let main_git = git.parent().and_then(Path::parent);
+                if in_worktrees && main_git.is_some_and(|m| found.git_dirs.iter().any(|g| g == m)) {
                     set.linked_worktrees.insert(id);
                 }
             }
