@@ -294,7 +294,12 @@ fn check_targets(request: &SoftDelete) -> Result<(Vec<Pinned>, Vec<String>)> {
                 continue;
             }
         }
-        check_protected(&pinned, &roots, &request.protected)?;
+        check_protected(
+            &pinned,
+            &roots,
+            &request.protected,
+            &request.closed.unsearched,
+        )?;
         check_closed(&pinned, &roots, &request.closed)?;
         movable.push(pinned);
     }
@@ -499,11 +504,24 @@ fn pin(
     }))
 }
 
-/// Refuses a target that is, lies inside, or holds a protected path, or is a `.git` directory.
+/// Refuses what the sandbox keeps read-only (`cordon_sandbox::protect`), so that the move,
+/// made outside the sandbox, removes nothing the command could not have removed itself:
+/// - a protected name of a *project root* (a writable root, or a directory holding `.git`), a
+///   target that lies in one, or a target that holds one;
+/// - a `.git` directory (the sandbox pins it), and inside a git directory its protected names and
+///   the containers of linked worktrees' and submodules' git directories.
+///
+/// A project below the writable root may go whole, its `.git` directory with it, when it holds no
+/// other protected name (a clone or a scratch repository the agent made and now deletes): a
+/// repository made again at its path is one the command made, which the sandbox checks after the
+/// run like any other (hooks and keys that run a program are moved aside). Protected names
+/// elsewhere (`.vscode` in a directory that is not a project root) are not protected by the
+/// sandbox either, and neither is what lies in the directories its search skips (`unsearched`).
 fn check_protected(
     pinned: &Pinned,
     roots: &[(PathBuf, Option<OwnedFd>)],
     protected: &[PathBuf],
+    unsearched: &[OsString],
 ) -> Result<()> {
     if protected.is_empty() {
         return Ok(());
@@ -516,19 +534,34 @@ fn check_protected(
             name.display()
         ),
     };
-    // Inside (or equal to) a protected path: some run of its components, below the deepest
-    // root that holds it, is a protected name. (A grant that names a protected path itself is
-    // the sandbox's explicit override, so what lies below that root is not protected.)
-    let within = roots
+    let Some((root, within)) = roots
         .iter()
-        .filter_map(|(r, _)| pinned.resolved.strip_prefix(r).ok())
-        .min_by_key(|rel| rel.as_os_str().len())
-        .unwrap_or(&pinned.resolved);
-    let parts: Vec<&std::ffi::OsStr> = within.iter().collect();
-    for name in protected {
-        let want: Vec<&std::ffi::OsStr> = name.iter().collect();
-        if !want.is_empty() && parts.windows(want.len()).any(|w| w == want.as_slice()) {
-            return Err(refuse(name));
+        .filter_map(|(r, _)| Some((r, pinned.resolved.strip_prefix(r).ok()?)))
+        .min_by_key(|(_, rel)| rel.as_os_str().len())
+    else {
+        return Err(refuse(&pinned.resolved));
+    };
+    let parts: Vec<&OsStr> = within.iter().collect();
+    // The sandbox's search does not enter these, so nothing in them is protected.
+    let skipped = |name: &OsStr| name != ".git" && unsearched.iter().any(|u| u == name);
+    if parts.iter().any(|p| skipped(p)) {
+        return Ok(());
+    }
+    let project_names: Vec<(&Path, Vec<&OsStr>)> = protected
+        .iter()
+        .filter(|p| !p.starts_with(".git"))
+        .map(|p| (p.as_path(), p.iter().collect::<Vec<_>>()))
+        .filter(|(_, want)| !want.is_empty())
+        .collect();
+    // Is or lies in a project root's protected name: the directory above the name is the root
+    // or holds `.git`.
+    for at in 0..parts.len() {
+        for (name, want) in &project_names {
+            if parts[at..].starts_with(want)
+                && (at == 0 || holds_git(&root.join(parts[..at].iter().collect::<PathBuf>())))
+            {
+                return Err(refuse(name));
+            }
         }
     }
     let through = pinned.through_fd();
@@ -544,7 +577,7 @@ fn check_protected(
     // be made again where the broker keys its refusals by the old directories (red-team round
     // fourteen: `rm -rf .git/worktrees`, then a `wt1` of the command's making). A linked
     // worktree's own directory (`.git/worktrees/NAME`) may go, as the broker lets it.
-    let git_names: Vec<&std::ffi::OsStr> = protected
+    let git_names: Vec<&OsStr> = protected
         .iter()
         .filter_map(|p| p.strip_prefix(".git").ok())
         .filter_map(|p| p.iter().next())
@@ -565,29 +598,55 @@ fn check_protected(
             return Err(refuse(Path::new(name)));
         }
     }
-    // Holding one: walk the target (never following a symlink) for a `.git` directory or a
-    // protected name.
-    let first: Vec<&std::ffi::OsStr> = protected.iter().filter_map(|p| p.iter().next()).collect();
+    if !is_dir {
+        return Ok(());
+    }
+    // Holding one: walk the target, never following a symlink. A directory that cannot be read
+    // cannot be shown to hold none: refused.
     let in_git = inside_git.is_some() && !in_linked_worktree;
-    let mut pending = if is_dir { vec![through] } else { Vec::new() };
-    while let Some(dir) = pending.pop() {
-        let Ok(children) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for child in children.flatten() {
+    let first_names: Vec<&OsStr> = project_names
+        .iter()
+        .filter_map(|(_, want)| want.first().copied())
+        .collect();
+    let mut pending = vec![(through, parts.is_empty())];
+    while let Some((dir, is_root)) = pending.pop() {
+        let children = fs::read_dir(&dir)
+            .and_then(|entries| entries.collect::<std::io::Result<Vec<_>>>())
+            .map_err(|e| Error::OutsideScope {
+                path: pinned.resolved.clone(),
+                reason: format!(
+                    "a directory in it cannot be read to show it holds nothing the sandbox keeps \
+                     read-only ({e})"
+                ),
+            })?;
+        let project_root = is_root || children.iter().any(|c| c.file_name() == ".git");
+        for child in &children {
             let name = child.file_name();
             let child_is_dir = child.file_type().is_ok_and(|t| t.is_dir());
-            let git_dir = name == ".git" && child_is_dir;
-            let git_name = in_git && git_names.contains(&name.as_os_str());
-            if git_dir || git_name || first.contains(&name.as_os_str()) && name != ".git" {
+            if in_git {
+                if git_names.contains(&name.as_os_str()) {
+                    return Err(refuse(Path::new(&name)));
+                }
+            } else if name == ".git" {
+                // A writable root's own repository is pinned; a project below it goes whole.
+                if child_is_dir && is_root {
+                    return Err(refuse(Path::new(&name)));
+                }
+                continue;
+            } else if project_root && first_names.contains(&name.as_os_str()) {
                 return Err(refuse(Path::new(&name)));
             }
-            if child_is_dir {
-                pending.push(child.path());
+            if child_is_dir && (in_git || !skipped(&name)) {
+                pending.push((child.path(), false));
             }
         }
     }
     Ok(())
+}
+
+/// True when `dir` holds a `.git` (a directory or a worktree's pointer file): a project root.
+fn holds_git(dir: &Path) -> bool {
+    fs::symlink_metadata(dir.join(".git")).is_ok()
 }
 
 /// Refuses a target that is, lies in or holds what the sandbox keeps closed ([`Closed`]): a

@@ -128,9 +128,15 @@ fn a_protected_path_is_refused_when_the_sandbox_protects_it() {
     fs::create_dir_all(ws.join("proj/.git/hooks")).unwrap();
     fs::write(ws.join("proj/.git/hooks/pre-commit"), b"#!/bin/sh\n").unwrap();
     fs::write(ws.join("proj/.git/HEAD"), b"ref\n").unwrap();
+    fs::create_dir_all(ws.join("proj/.claude")).unwrap();
+    fs::write(ws.join("proj/.claude/settings.json"), b"{}").unwrap();
+    fs::create_dir_all(ws.join(".claude")).unwrap();
     let protected = vec![PathBuf::from(".git/hooks"), PathBuf::from(".claude")];
     for target in [
+        ".claude",
         "proj",
+        "proj/.claude",
+        "proj/.claude/settings.json",
         "proj/.git",
         "proj/.git/hooks",
         "proj/.git/hooks/pre-commit",
@@ -214,6 +220,91 @@ fn the_pinned_containers_of_git_directories_are_refused_and_a_worktree_may_go() 
             "{target}"
         );
     }
+}
+
+/// The service refuses what the sandbox protects, and no more: the sandbox protects the names
+/// at a writable root and at project roots (directories holding `.git`), so a project the agent
+/// made may go whole with its `.git`, and a `.vscode` elsewhere, or anything in a directory the
+/// search skips, is the agent's to remove. What holds a project's other protected names, and
+/// the writable root's own `.git`, are refused.
+#[test]
+fn a_whole_project_below_the_root_may_go_and_only_what_the_sandbox_protects_is_refused() {
+    let (_dir, ws, trash_dir) = setup();
+    for dir in [
+        "vendor/clone/.git/hooks",
+        "vendor/clone/src",
+        "scratch/.vscode",
+        "scratch/deep/.claude",
+        "node_modules/pkg/.git",
+        "node_modules/pkg/.vscode",
+        "trusted/.git",
+        "trusted/.vscode",
+        "locked/proj/.git",
+        "locked/proj/.vscode",
+        ".git/objects",
+    ] {
+        fs::create_dir_all(ws.join(dir)).unwrap();
+    }
+    fs::write(
+        ws.join("vendor/clone/.git/hooks/pre-commit"),
+        b"#!/bin/sh\n",
+    )
+    .unwrap();
+    fs::write(ws.join("vendor/clone/.git/HEAD"), b"ref: refs/heads/main\n").unwrap();
+    fs::write(ws.join("scratch/.mcp.json"), b"{}").unwrap();
+    let protected: Vec<PathBuf> = [
+        ".git/hooks",
+        ".git/config",
+        ".claude",
+        ".vscode",
+        ".mcp.json",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    let delete = |target: &Path| {
+        trash::soft_delete(
+            &trash_dir,
+            &SoftDelete {
+                protected: protected.clone(),
+                recursive: true,
+                closed: Closed {
+                    unsearched: vec!["node_modules".into(), ".git".into()],
+                    ..Closed::default()
+                },
+                ..request(vec![target.to_path_buf()], vec![ws.clone()])
+            },
+        )
+    };
+    for target in ["vendor", "scratch/deep/.claude", "scratch", "node_modules"] {
+        let o = delete(&ws.join(target)).unwrap_or_else(|e| panic!("{target}: {e}"));
+        assert!(
+            o.manifest.is_some() && !ws.join(target).exists(),
+            "{target}"
+        );
+    }
+    for (target, named) in [
+        ("trusted", ".vscode"),
+        ("trusted/.vscode", ".vscode"),
+        ("locked", ".vscode"),
+    ] {
+        let err = delete(&ws.join(target)).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("holds {named}, which")),
+            "{target}: {err}"
+        );
+        assert!(ws.join(target).exists(), "{target}");
+    }
+    // The writable root itself holds its own repository's `.git`.
+    let err = delete(&ws).unwrap_err();
+    assert!(err.to_string().contains("holds .git, which"), "{err}");
+    // Control: unconfined, the same targets move.
+    let o = trash::soft_delete(
+        &trash_dir,
+        &request(vec![ws.join("trusted")], vec![ws.clone()]),
+    )
+    .unwrap();
+    assert!(o.manifest.is_some() && !ws.join("trusted").exists());
 }
 
 #[test]

@@ -64,6 +64,36 @@ pub const PASSED_TO_WORKSPACE_COMMANDS: [&str; 19] = [
     "CONDA_PREFIX",
 ];
 
+/// Variables naming the program git and others start as an editor or a pager, passed to a
+/// workspace's commands only when the value starts nothing beyond a viewer (`GIT_EDITOR=true`,
+/// `PAGER=cat`). Agent harnesses set them so that `git commit` or `git rebase --continue` never
+/// waits for an editor: without them git opened vi in the sandbox, with no one to type, and the
+/// command hung until its timeout (working day fifteen). Any other value stays out: it is a
+/// program cordon did not judge.
+pub const PASSED_WHEN_INERT: [&str; 6] = [
+    "EDITOR",
+    "VISUAL",
+    "GIT_EDITOR",
+    "GIT_SEQUENCE_EDITOR",
+    "PAGER",
+    "GIT_PAGER",
+];
+
+/// The values of [`PASSED_WHEN_INERT`] that start nothing but a no-op or a viewer.
+const INERT_PROGRAM_VALUES: &[&str] = &[
+    "true",
+    ":",
+    "/bin/true",
+    "/usr/bin/true",
+    "cat",
+    "/bin/cat",
+    "/usr/bin/cat",
+    "less",
+    "less -R",
+    "less -FRX",
+    "more",
+];
+
 /// Maps one contract command onto a one-command sandbox plan and its confinement, or says why it
 /// cannot run in this mode. Hardened mode needs the run's envelope; `approved`: a person approved
 /// this run (what that lets a grant beyond the envelope reach: [`crate::envelope`]).
@@ -94,12 +124,28 @@ pub fn plan(
     } else {
         &[]
     };
-    for &name in ALWAYS_PASSED.iter().chain(for_workspace) {
+    // A name the contract asks for and the policy permits passes as it is.
+    let when_inert: Vec<&str> = match workspace {
+        true => PASSED_WHEN_INERT
+            .into_iter()
+            .filter(|n| !allowed.contains(n))
+            .collect(),
+        false => Vec::new(),
+    };
+    for &name in ALWAYS_PASSED.iter().chain(for_workspace).chain(&when_inert) {
         if !allowed.contains(&name) {
             allowed.push(name);
         }
     }
-    let env = cordon_sandbox::scrubbed_env(&allowed, |name| std::env::var_os(name));
+    let env = cordon_sandbox::scrubbed_env(&allowed, |name| {
+        let value = std::env::var_os(name)?;
+        let inert = || {
+            value
+                .to_str()
+                .is_some_and(|v| INERT_PROGRAM_VALUES.contains(&v.trim()))
+        };
+        (!when_inert.contains(&name) || inert()).then_some(value)
+    });
     let planned = PlannedCommand {
         id: command.id.clone(),
         pipeline,

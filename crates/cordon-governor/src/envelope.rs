@@ -181,6 +181,39 @@ impl EnvelopeInForce {
         Ok(grants)
     }
 
+    /// The paths `command` names that lie outside the envelope and get no grant (a credential
+    /// aside, which is closed on purpose): the kernel refuses the command's access there, so a
+    /// command that fails is told which of the paths it named it could not reach.
+    pub fn beyond_reach(&self, command: &Command, approved: bool) -> Vec<PathBuf> {
+        let cwd = Path::new(&command.cwd);
+        let named = command
+            .read_paths
+            .iter()
+            .map(|p| (p, GrantAccess::Read))
+            .chain(command.write_paths.iter().map(|p| (p, GrantAccess::Write)));
+        let mut beyond: Vec<PathBuf> = Vec::new();
+        for (pattern, access) in named {
+            let written = literal_prefix(pattern);
+            if written.as_os_str().is_empty() {
+                continue;
+            }
+            let Some(Reached { real, .. }) = reach(&written, access, cwd) else {
+                continue;
+            };
+            let unreached = !self.holds(real.path(), access)
+                && !self.never(real.path())
+                && matches!(
+                    self.grant_for(&written, access, command, approved),
+                    Ok(None)
+                );
+            let shown = absolute_in(cwd, &written);
+            if unreached && !beyond.contains(&shown) {
+                beyond.push(shown);
+            }
+        }
+        beyond
+    }
+
     /// The grant one named path earns, if any (module docs): `None` when the envelope already
     /// holds it, or when nothing grants it and the kernel will refuse the command's access.
     fn grant_for(

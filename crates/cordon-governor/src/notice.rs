@@ -64,6 +64,9 @@ pub enum Notice {
     /// that a tool's "Read-only file system" is explained (a `git switch` over a tracked
     /// `.vscode/settings.json` leaves the old file, which git then shows as changed).
     ProtectedWritesRefused { count: u64, first: String },
+    /// A command that failed named paths outside the envelope, which the kernel refused it
+    /// (the front end judged them readable; hardened mode reaches only the envelope).
+    BeyondTheEnvelope(Vec<String>),
     /// A soft delete moved paths to the trash.
     Trashed { moved: usize, trash_id: String },
     /// What a soft-deleted `rm` says on stderr, as `rm` itself would.
@@ -120,6 +123,11 @@ impl Notice {
                 if *count == 1 { "" } else { "s" },
                 if *count == 1 { "was" } else { "were" },
                 visible(first)
+            ),
+            Notice::BeyondTheEnvelope(paths) => format!(
+                "cordon: note: {} {} outside what a hardened command may reach (the workspace, the system, toolchains and caches), so the kernel refused the command there; a person can copy what it needs into the workspace, or run the command outside cordon",
+                paths.iter().map(|p| visible(p)).collect::<Vec<_>>().join(", "),
+                if paths.len() == 1 { "lies" } else { "lie" }
             ),
             Notice::ScopesInCacheLayers { scopes } => format!(
                 "cordon: {} {} in a cache: what the command writes there goes to this workspace's cache layer (in cordon's home), not to the cache, and is not checkpointed",

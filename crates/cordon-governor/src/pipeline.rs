@@ -540,6 +540,16 @@ fn run_one(
             first,
         });
     }
+    if executed.report.exit_code != 0 {
+        if let Some(envelope) = confining.envelope {
+            let beyond = envelope.beyond_reach(command, confining.approved);
+            if !beyond.is_empty() {
+                (options.notices)(Notice::BeyondTheEnvelope(
+                    beyond.iter().map(|p| p.display().to_string()).collect(),
+                ));
+            }
+        }
+    }
     let mut entry = CommandEntry::of(&executed.report, Some(executed.enforcement));
     entry.soft_delete =
         service.map(|s| snapshot::finish_soft_deletes(s, &executed.report, &options.notices));

@@ -554,6 +554,16 @@ fn options_that_move_the_cwd_or_name_a_target_are_followed() {
     assert_outcome("npm --prefix web publish", Outcome::Ask);
     assert_outcome("cp -t /etc/ x.conf", Outcome::Deny);
     assert_outcome("tar -C / -xf evil.tar", Outcome::Deny);
+    // tar opens its archive where it started; `-C` moves only the members (trajectory corpus:
+    // an archive of `/opt` data written in the workspace was asked as a write outside).
+    for text in [
+        "tar -czf out.tgz -C /opt data/",
+        "tar -C /opt -czf out.tgz data/",
+    ] {
+        assert_outcome(text, Outcome::AllowWithCheckpoint);
+    }
+    assert_outcome("tar -C src -czf /etc/x.tgz .", Outcome::Deny);
+    assert_outcome("tar -czf ../../etc/x.tgz -C src .", Outcome::Deny);
     assert_outcome("git diff --output=/etc/x", Outcome::Deny);
     assert_outcome(
         "git clone https://x.example/r.git /usr/local/r",

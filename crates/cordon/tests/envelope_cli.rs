@@ -764,6 +764,147 @@ fn a_compound_text_never_stops_halfway_when_an_earlier_segment_changes_a_later_o
     refused(&o, 1, "cat: a/f: No such file or directory");
 }
 
+/// A command that fails on a path outside the envelope is told which one, since the kernel's
+/// refusal is a bare "Permission denied" (working day fifteen: `cp ~/Downloads/x.csv data/`).
+#[test]
+fn a_failure_on_a_path_beyond_the_envelope_names_it() {
+    let Some(h) = home() else { return };
+    std::fs::create_dir_all(h.home.join("Downloads")).unwrap();
+    std::fs::write(h.home.join("Downloads/x.csv"), "a,b\n").unwrap();
+    let o = h.sh("cp ~/Downloads/x.csv data/x.csv");
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let note = format!(
+        "cordon: note: {} lies outside what a hardened command may reach",
+        h.home.join("Downloads/x.csv").display()
+    );
+    assert!(err(&o).contains(&note), "{}", err(&o));
+    // Control: a failure inside the envelope names nothing.
+    let o = h.sh("cp data/missing.csv data/x.csv");
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(!err(&o).contains("cordon: note:"), "{}", err(&o));
+}
+
+/// An agent harness's `GIT_EDITOR=true` and `PAGER=cat` reach the command, so `git commit
+/// --amend` and `git rebase --continue` do not wait for an editor nobody types into (working day
+/// fifteen: they hung until the timeout); a value that starts a program cordon did not judge
+/// stays out.
+#[test]
+fn an_editor_or_pager_that_starts_nothing_is_passed_and_no_other() {
+    let Some(h) = home() else { return };
+    let run = |text: &str, env: &[(&str, &str)]| {
+        let mut c = h.command(&["--shell", text]);
+        for (name, value) in env {
+            c.env(name, value);
+        }
+        c.output().unwrap()
+    };
+    let o = run(
+        "printenv GIT_EDITOR GIT_SEQUENCE_EDITOR PAGER",
+        &[
+            ("GIT_EDITOR", "true"),
+            ("GIT_SEQUENCE_EDITOR", ":"),
+            ("PAGER", "cat"),
+        ],
+    );
+    assert_eq!(out(&o), "true\n:\ncat\n", "{}", err(&o));
+    for value in ["vim", "sh -c 'touch pwned'", "./editor.sh"] {
+        let o = run(
+            "printenv EDITOR",
+            &[("EDITOR", value), ("GIT_EDITOR", value)],
+        );
+        assert_eq!(o.status.code(), Some(1), "{value}: {}", err(&o));
+        assert_eq!(out(&o), "", "{value}");
+    }
+    let o = run(
+        "git init -q r && cd r && git -c user.email=a@example.com commit -q --allow-empty -m one \
+         && git -c user.email=a@example.com commit -q --amend --allow-empty && git log --format=%s",
+        &[("GIT_EDITOR", "true")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "one\n");
+}
+
+/// `rm -rf` of a repository the agent cloned or made, and of a directory holding a `.vscode`
+/// that is no project's, goes to the trash: the soft-delete service refuses what the sandbox
+/// protects and no more (working day fifteen: both were refused). A project of the user's that
+/// holds agent or editor settings is still refused, and a repository removed whole and made again
+/// at its path in the same run keeps no hook or monitor git would run.
+#[test]
+fn a_repository_the_agent_made_can_be_removed_whole_and_made_again_runs_nothing() {
+    let Some(h) = home() else { return };
+    let git = |dir: &Path, args: &[&str]| {
+        let o = Command::new("git")
+            .args(["-c", "user.email=o@example.com", "-c", "user.name=o", "-C"])
+            .arg(dir)
+            .args(args)
+            .env("HOME", &h.home)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", err(&o));
+    };
+    let o = h.sh(
+        "git init -q vendor/clone && echo a > vendor/clone/a && git -C vendor/clone add a \
+         && git -C vendor/clone -c user.email=a@example.com commit -qm x",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    std::fs::create_dir_all(h.ws.join("scratch/.vscode")).unwrap();
+    std::fs::write(h.ws.join("scratch/.vscode/settings.json"), "{}").unwrap();
+    for project in ["trusted", "proj"] {
+        std::fs::create_dir_all(h.ws.join(project)).unwrap();
+        std::fs::write(h.ws.join(project).join("f"), "f\n").unwrap();
+        git(&h.ws.join(project), &["init", "-q"]);
+        git(&h.ws.join(project), &["add", "f"]);
+        git(&h.ws.join(project), &["commit", "-qm", "f"]);
+    }
+    std::fs::create_dir_all(h.ws.join("trusted/.vscode")).unwrap();
+    std::fs::write(h.ws.join("trusted/.vscode/tasks.json"), "{}").unwrap();
+
+    let o = h.sh("rm -rf vendor/clone scratch");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(!h.ws.join("vendor/clone").exists() && !h.ws.join("scratch").exists());
+
+    // The user's project with editor settings stays, as the sandbox keeps them.
+    let o = h.sh("rm -rf trusted");
+    assert_ne!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        err(&o).contains("it is or holds .vscode, which the sandbox keeps read-only"),
+        "{}",
+        err(&o)
+    );
+    assert!(h.ws.join("trusted/.vscode/tasks.json").exists());
+
+    // Removed whole and made again with a monitor and a hook: moved aside after the run.
+    let o = h.opaque(
+        "rm -rf proj && git init -q proj && git -C proj config core.fsmonitor 'touch ../pwned'\n\
+         printf '#!/bin/sh\\ntouch ../pwned\\n' > proj/.git/hooks/post-checkout\n\
+         chmod +x proj/.git/hooks/post-checkout\n",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        h.ws.join("proj/.git/config.refused-by-cordon").exists(),
+        "{}",
+        err(&o)
+    );
+    assert!(
+        !h.ws.join("proj/.git/hooks/post-checkout").exists(),
+        "{}",
+        err(&o)
+    );
+    git(&h.ws.join("proj"), &["status", "--short"]);
+    git(&h.ws.join("proj"), &["checkout", "-q", "-b", "next"]);
+    assert!(!h.ws.join("pwned").exists());
+    // Control: the same script run without cordon leaves the monitor for git to run.
+    let o = Command::new("bash")
+        .arg("opaque.sh")
+        .current_dir(&h.ws)
+        .env("HOME", &h.home)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    git(&h.ws.join("proj"), &["status", "--short"]);
+    assert!(h.ws.join("pwned").exists());
+}
+
 /// This machine's home (its toolchains), a workspace and cordon's home under the target
 /// directory.
 struct Everyday {

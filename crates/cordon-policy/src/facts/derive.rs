@@ -46,6 +46,9 @@ pub(super) struct Derived<'a> {
     pub cwd: String,
     /// The shell's directory, once an option has moved `cwd` away from it.
     pub starts_in: Option<String>,
+    /// The shell's directory as far as it is known, whatever an option does to `cwd`: what a
+    /// path the program opens before it changes directory is relative to (tar's archive).
+    pub shell_cwd_known: Option<String>,
     /// The program's entry, refined by its subcommands (borrowed when there are none: a large
     /// entry is not copied for every command).
     pub spec: Cow<'a, CommandSpec>,
@@ -147,6 +150,7 @@ pub(crate) fn derive(
         cwd_known: command.cwd.clone(),
         cwd,
         starts_in: None,
+        shell_cwd_known: command.cwd.clone(),
         spec: base.map_or_else(|| Cow::Owned(CommandSpec::default()), Cow::Borrowed),
         known: base.is_some() && !program.starts_with('/'),
         reads: Vec::new(),

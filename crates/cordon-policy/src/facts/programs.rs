@@ -432,9 +432,17 @@ fn tar(d: &mut Derived, parsed: &Parsed, flags: &[String]) {
             if !d.hosts.contains(&host) {
                 d.hosts.push(host);
             }
-        } else if archive.text != "-" {
+        } else if archive.text != "-" && !archive.text.is_empty() {
             let access = if creates { Access::Write } else { Access::Read };
-            d.path(&archive.text, access);
+            // tar opens its archive where it started: `-C` moves only the members it reads or
+            // writes (GNU tar and bsdtar alike), so `tar -czf out.tgz -C /opt data` writes here.
+            let shell_cwd = d.shell_cwd_known.clone();
+            match pathutil::join(shell_cwd.as_deref(), &d.session.home, &archive.text) {
+                Some(joined) => d.resolved_path(&joined, access),
+                None => d
+                    .unresolved
+                    .push(format!("the archive `{}` cannot be resolved", archive.text)),
+            }
             // `tar -cf out.tar`: an existing archive is replaced (`-r`, `-u`, `--delete` change it).
             d.overwrites |= creates;
         }
