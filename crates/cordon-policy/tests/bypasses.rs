@@ -1011,6 +1011,16 @@ fn a_conditional_cd_leaves_the_directory_unknown() {
         cwds("cd sub && ls > f | cat")[1].as_deref(),
         Some("/work/project/sub")
     );
+    // tree-sitter makes `cd sub && b 2>&1 | tail` a pipeline of the list; what follows `&&`
+    // runs where the list succeeded (working day fifteen: it was judged in no known directory).
+    assert_eq!(
+        cwds("cd sub && make 2>&1 | tail -2 && touch made")[3].as_deref(),
+        Some("/work/project/sub")
+    );
+    assert_eq!(
+        cwds("cd sub && make 2>&1 | tail -2; touch made")[3].as_deref(),
+        None
+    );
     assert_eq!(
         cwds("set -e; cd sub; ls")[2].as_deref(),
         Some("/work/project/sub")

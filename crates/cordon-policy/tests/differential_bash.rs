@@ -255,6 +255,7 @@ fn fixed_texts_and_a_control() {
         "cd sub && echo x > new && cd .. && cp a sub",
         "cd sub || exit 1; touch after-exit",
         "cd other && ls > listed | cat",
+        "cd sub && ls 2>&1 | cat && touch after-pipe",
         "mkdir -p fresh/deep/er && touch fresh/deep/er/f",
         "(cd other && mv z ../moved)",
         "set -e; cd sub; touch made-after-cd",

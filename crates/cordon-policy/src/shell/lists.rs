@@ -132,6 +132,18 @@ impl Walker<'_> {
         if node.kind() == "list" {
             return self.walk_list(node, src, ctx, tail);
         }
+        // `cd x && b 2>&1 | c` as tree-sitter has it, a pipeline whose first segment is the
+        // list: bash pipes only the list's last command, and a later `&& d` runs where the list
+        // succeeded (working day fifteen: `d` was judged in an unknown directory).
+        if let (Some((list, redirected)), None, None) =
+            (piped_list(node), tail.redirected, tail.piped)
+        {
+            let tail = Tail {
+                redirected,
+                piped: Some(node),
+            };
+            return self.walk_list(list, src, ctx, tail);
+        }
         // `(a && b) > f` as tree-sitter has it: the list, its last command redirected.
         if let Some(list) = redirected_list(node) {
             let tail = Tail {
@@ -191,6 +203,23 @@ impl Walker<'_> {
             self.walk_node(segment, src, &mut inner);
             source = self.pipe_source_of(before, &inner);
         }
+    }
+}
+
+/// For a pipeline whose first segment tree-sitter made a list (`cd x && b | c`, bash's
+/// `cd x && (b | c)`): the list, and the redirected statement around it (`cd x && b 2>&1 | c`).
+pub(super) fn piped_list(pipeline: Node) -> Option<(Node, Option<Node>)> {
+    if pipeline.kind() != "pipeline" {
+        return None;
+    }
+    let first = named_children(pipeline).first().copied()?;
+    match first.kind() {
+        "list" => Some((first, None)),
+        "redirected_statement" => first
+            .child_by_field_name("body")
+            .filter(|b| b.kind() == "list")
+            .map(|b| (b, Some(first))),
+        _ => None,
     }
 }
 

@@ -353,15 +353,7 @@ impl<'a> Walker<'a> {
             return;
         };
         // `cd x && b | c` is `cd x && (b | c)` to bash (see `shell::lists`).
-        let list = match first.kind() {
-            "list" => Some((first, None)),
-            "redirected_statement" => first
-                .child_by_field_name("body")
-                .filter(|b| b.kind() == "list")
-                .map(|b| (b, Some(first))),
-            _ => None,
-        };
-        if let Some((list, redirected)) = list {
+        if let Some((list, redirected)) = super::lists::piped_list(node) {
             let tail = Tail {
                 redirected,
                 piped: Some(node),
