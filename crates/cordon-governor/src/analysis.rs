@@ -12,6 +12,7 @@ use std::sync::Arc;
 use cordon_core::{Contract, Outcome, ReasonCode};
 use cordon_policy::egress::{self, EgressJudgement};
 use cordon_policy::enforcement::Enforcement;
+use cordon_policy::envelope::PolicyGlobs;
 use cordon_policy::facts::{self, Facts};
 use cordon_policy::file_tools::{self, ToolAccess};
 use cordon_policy::grants::{CommandGrants, SecretGrant};
@@ -19,6 +20,7 @@ use cordon_policy::knowledge::Knowledge;
 use cordon_policy::native::{self, CompiledPolicy, Context, CordonReason};
 use cordon_policy::shell::{self, ShellState};
 use cordon_policy::synth::{self, Requester};
+use cordon_policy::toolchains::Toolchains;
 use serde::{Deserialize, Serialize};
 
 use crate::decision::{Decision, PolicyRef};
@@ -282,6 +284,9 @@ pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result
     let mut front = front(request);
     let state = shell_state(request);
     let policy = policies.policy(&request.policy)?;
+    if let Some(globs) = file_tool_globs(&policy) {
+        tag_home_reads_beyond_the_envelope(request, &globs, &mut front.facts)?;
+    }
     let (native, csc_reason_code, egress, secrets) = match policy.as_ref() {
         PolicyInForce::Native(loaded) => {
             let compiled = policies.compiled(loaded, &context(request)?)?;
@@ -339,6 +344,78 @@ pub fn analyse(request: &AnalysisRequest, policies: &dyn PolicySource) -> Result
         policy_in_force: Some(policy),
         secrets,
     })
+}
+
+/// The tag of a file-tool read in the home beyond what a hardened command may read there.
+pub const READS_BEYOND_THE_ENVELOPE: &str = "reads_beyond_the_envelope";
+
+/// The envelope globs of the policy a file tool is judged under (native rules, and Cedar with the
+/// default pack's); a CSC profile judges no file tool.
+fn file_tool_globs(policy: &PolicyInForce) -> Option<PolicyGlobs> {
+    match policy {
+        PolicyInForce::Native(loaded) => Some(PolicyGlobs::of(&loaded.policy)),
+        PolicyInForce::Cedar(_) => PolicyGlobs::default_pack().ok(),
+        PolicyInForce::Csc(_) => None,
+    }
+}
+
+/// An agent's `Read`, `Grep` or `Glob` runs unconfined, so in the home it is judged against what
+/// the envelope lets a hardened command read there: the workspace, the toolchains, the caches and
+/// the read-only settings. Anything else in the home (another tool's token, a store the
+/// `credentials` rule does not list, the user's documents) is tagged
+/// [`READS_BEYOND_THE_ENVELOPE`], which the default pack asks about (red-team round sixteen: the
+/// Read tool returned Claude Code's, Codex's and Copilot's tokens, which no shell command could
+/// read).
+fn tag_home_reads_beyond_the_envelope(
+    request: &AnalysisRequest,
+    globs: &PolicyGlobs,
+    facts: &mut Facts,
+) -> Result<()> {
+    let Written::FileTool(call) = &request.written else {
+        return Ok(());
+    };
+    if !matches!(call.access, ToolAccess::Read | ToolAccess::Search) {
+        return Ok(());
+    }
+    let home = PathBuf::from(&request.home);
+    let named = shell::pathutil::join(Some(&request.cwd), &request.home, &call.target);
+    let paths: Vec<PathBuf> = [named.as_deref(), call.resolved.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(|p| PathBuf::from(shell::pathutil::normalize_absolute(p)))
+        .collect();
+    if !paths.iter().any(|p| p.starts_with(&home) && *p != home) {
+        return Ok(());
+    }
+    let workspace = PathBuf::from(context(request)?.workspace);
+    let envelope = cordon_policy::envelope::envelope_paths(
+        globs,
+        Toolchains::builtin(),
+        &workspace,
+        &home,
+        &home.join(".config/cordon"),
+        &cordon_policy::envelope::read_dir_names,
+    );
+    let readable = |p: &PathBuf| {
+        p.starts_with(&workspace)
+            || envelope
+                .reads
+                .iter()
+                .chain(&envelope.caches)
+                .chain(&envelope.read_only)
+                .any(|root| p.starts_with(root))
+    };
+    let beyond = paths
+        .iter()
+        .any(|p| p.starts_with(&home) && *p != home && !readable(p));
+    if beyond {
+        for command in &mut facts.commands {
+            if !command.tags.iter().any(|t| t == READS_BEYOND_THE_ENVELOPE) {
+                command.tags.push(READS_BEYOND_THE_ENVELOPE.to_string());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether the request's text runs in a hardened sandbox: shell text or an argv judged for a

@@ -258,10 +258,11 @@ fn the_pack_asks_before_writing_every_name_the_sandbox_protects() {
     let missing: Vec<&str> = cordon_sandbox::PROTECTED_NAMES
         .iter()
         .copied()
-        .filter(|name| !name.starts_with(".git/"))
         // Credential directories: the pack's `credentials` rule judges them by where they are.
         .filter(|name| !matches!(*name, ".aws" | ".ssh"))
         .filter(|name| !rule.contains(&format!("\"**/{name}\"")))
         .collect();
+    // The git names too (red-team round sixteen: `.git/remotes` was protected in the sandbox and
+    // written by the agent's Write tool).
     assert!(missing.is_empty(), "not asked by the pack: {missing:?}");
 }

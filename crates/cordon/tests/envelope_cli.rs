@@ -764,6 +764,27 @@ fn a_compound_text_never_stops_halfway_when_an_earlier_segment_changes_a_later_o
     refused(&o, 1, "cat: a/f: No such file or directory");
 }
 
+/// git's XDG credential store lies in `~/.config/git`, which the envelope reads (git's own
+/// configuration): it is closed there like `~/.git-credentials` (red-team round sixteen read its
+/// token from a script).
+#[test]
+fn the_xdg_git_credential_store_stays_closed_beside_a_readable_git_config() {
+    let Some(h) = home() else { return };
+    std::fs::create_dir_all(h.home.join(".config/git")).unwrap();
+    std::fs::write(
+        h.home.join(".config/git/credentials"),
+        "https://u:SECRET-XDG@example.com\n",
+    )
+    .unwrap();
+    std::fs::write(h.home.join(".config/git/ignore"), "*.swp\n").unwrap();
+    let o = h.opaque("cat ~/.config/git/ignore; cat ~/.config/git/credentials\n");
+    assert!(out(&o).contains("*.swp"), "control: {}", err(&o));
+    assert!(!out(&o).contains("SECRET-XDG"), "{}", out(&o));
+    let o = h.sh("cat ~/.config/git/credentials");
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("Denied"), "{}", err(&o));
+}
+
 /// A command that fails on a path outside the envelope is told which one, since the kernel's
 /// refusal is a bare "Permission denied" (working day fifteen: `cp ~/Downloads/x.csv data/`).
 #[test]

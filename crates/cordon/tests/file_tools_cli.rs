@@ -380,6 +380,64 @@ fn a_file_tool_writing_a_toolchain_cache_is_asked() {
     }
 }
 
+/// The agent's `Read` runs unconfined, so in the home it reads only what a hardened command may
+/// read there and asks for the rest (red-team round sixteen: Claude Code's, Codex's and
+/// Copilot's tokens and the XDG git credential store were returned, though no hardened command
+/// could read them); the stores cordon knows by name are denied outright.
+#[test]
+fn reading_the_home_beyond_the_envelope_is_asked_and_known_token_stores_are_denied() {
+    let f = Fixture::new();
+    for (path, text) in [
+        (".claude/.credentials.json", "{\"token\": 1}"),
+        (".codex/auth.json", "{}"),
+        (".config/github-copilot/hosts.json", "{}"),
+        (".config/git/credentials", "https://u:t@example.com\n"),
+        (".config/newtool/token.json", "{}"),
+        ("Downloads/data.csv", "a,b\n"),
+        (
+            ".cargo/registry/src/index/dep-1.0.0/src/lib.rs",
+            "pub fn d() {}\n",
+        ),
+    ] {
+        let path = f.home().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let read = |path: &str| claude_verdict(&f.claude("Read", json!({"file_path": path})));
+    for path in [
+        ".claude/.credentials.json",
+        ".codex/auth.json",
+        ".config/github-copilot/hosts.json",
+        ".config/git/credentials",
+    ] {
+        let (verdict, reason) = read(&s(&f.home().join(path)));
+        assert_eq!(verdict, "deny", "{path}: {reason}");
+    }
+    for path in [".config/newtool/token.json", "Downloads/data.csv"] {
+        let (verdict, reason) = read(&s(&f.home().join(path)));
+        assert_eq!(verdict, "ask", "{path}: {reason}");
+        assert!(
+            reason.contains("file-tool-reads-beyond-the-envelope"),
+            "{reason}"
+        );
+        let (verdict, _) = claude_verdict(&f.claude(
+            "Grep",
+            json!({"pattern": "x", "path": s(&f.home().join(path))}),
+        ));
+        assert_eq!(verdict, "ask", "Grep {path}");
+    }
+    // Controls: the workspace, a toolchain's sources and a start-up file (read-only, readable).
+    for path in [
+        s(&f.work().join("src/lib.rs")),
+        s(&f.home()
+            .join(".cargo/registry/src/index/dep-1.0.0/src/lib.rs")),
+        s(&f.home().join(".bashrc")),
+    ] {
+        let (verdict, reason) = read(&path);
+        assert_eq!(verdict, "allow", "{path}: {reason}");
+    }
+}
+
 /// A repository the agent's own file tools build (a bare one needs only `HEAD`, `config` and two
 /// directories) is beyond what cordon checks after its commands (escape catalogue item 39): the
 /// names git reads as metadata are asked.
@@ -390,6 +448,8 @@ fn a_file_tool_writing_git_metadata_is_asked() {
         "evil/HEAD",
         "evil/config",
         "sub/.git",
+        ".git/remotes/origin",
+        ".git/branches/main",
         "evil/hooks/post-checkout",
         "/tmp/x/HEAD",
     ] {
