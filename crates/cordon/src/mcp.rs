@@ -56,7 +56,8 @@ pub struct CommandRequest {
     /// Alternatively the program and its arguments, e.g. ["git", "status"].
     #[serde(default)]
     pub argv: Option<Vec<String>>,
-    /// The absolute directory it runs in; default: the server's working directory.
+    /// The absolute directory it runs in; default: the server's workspace. It does not move the
+    /// workspace: what the command may write is the server's workspace, wherever it runs.
     #[serde(default)]
     pub cwd: Option<String>,
 }
@@ -68,6 +69,11 @@ pub struct CordonMcp {
     policy: Option<PathBuf>,
     approval_timeout: u64,
     mode: Mode,
+    /// The workspace every command of this client is judged and confined for: fixed when the
+    /// server starts, never taken from a request (red-team round sixteen: a `cwd` of
+    /// `~/.local/bin` made that directory the writable workspace, and a `git` written there ran
+    /// on the user's next `git`).
+    workspace: PathBuf,
     /// The cordon session of this client, once it ran something.
     session: Arc<Mutex<Option<String>>>,
 }
@@ -95,7 +101,7 @@ impl CordonMcp {
             shell,
             policy: self.policy.clone(),
             cwd: req.cwd.as_ref().map(PathBuf::from),
-            workspace: None,
+            workspace: Some(self.workspace.clone()),
             json: false,
             argv,
             // Judged as `run_command` will run it: a hardened run grants new files through their
@@ -134,6 +140,7 @@ impl CordonMcp {
         policy: Option<PathBuf>,
         approval_timeout: u64,
         mode: Mode,
+        workspace: PathBuf,
     ) -> Self {
         Self {
             tool_router: Self::tool_router(),
@@ -141,6 +148,7 @@ impl CordonMcp {
             policy,
             approval_timeout,
             mode,
+            workspace,
             session: Arc::new(Mutex::new(None)),
         }
     }
@@ -259,7 +267,10 @@ impl CordonMcp {
             .arg("--approval-timeout")
             .arg(self.approval_timeout.to_string())
             .arg("--mode")
-            .arg(self.mode.as_str());
+            .arg(self.mode.as_str())
+            .arg("--workspace")
+            .arg(&self.workspace)
+            .current_dir(&self.workspace);
         if let Some(cwd) = &req.cwd {
             command.arg("--cwd").arg(cwd).current_dir(cwd);
         }

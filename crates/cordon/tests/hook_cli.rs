@@ -380,10 +380,28 @@ fn gemini_answers_with_a_top_level_decision_and_a_merged_tool_input() {
     let rewritten = v["hookSpecificOutput"]["tool_input"]["command"]
         .as_str()
         .unwrap();
+    // Without `GEMINI_PROJECT_DIR` the workspace is the session's directory, named outright.
+    let work = f.work();
+    let workspace = ["--workspace", work.to_str().unwrap()];
     assert_eq!(
-        bash_words(rewritten, &f.work()),
-        f.exec_words("gemini", &[], "cargo build")
+        bash_words(rewritten, &work),
+        f.exec_words("gemini", &workspace, "cargo build")
     );
+    // The shell tool's `dir_path` moves where the command runs, not the workspace (red-team
+    // round sixteen: `dir_path=~/.local/bin` made that directory writable).
+    let elsewhere = f.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut event = shell_event("gemini", "bash w.sh", &work);
+    event["tool_input"]["dir_path"] = json!(elsewhere);
+    let v = reply(&f.hook("gemini", event.to_string().as_bytes(), &[]));
+    let rewritten = v["hookSpecificOutput"]["tool_input"]["command"]
+        .as_str()
+        .unwrap();
+    let words = bash_words(rewritten, &work);
+    let at = words.iter().position(|w| w == "--workspace").unwrap();
+    assert_eq!(words[at + 1], work.to_str().unwrap(), "{words:?}");
+    let at = words.iter().position(|w| w == "--cwd").unwrap();
+    assert_eq!(words[at + 1], elsewhere.to_str().unwrap(), "{words:?}");
     let v = reply(&f.bash("gemini", "rm -rf /", &[]));
     assert_eq!(v["decision"], "deny");
     assert!(v["reason"].as_str().unwrap().starts_with("Denied"));

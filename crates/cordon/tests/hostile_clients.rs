@@ -25,9 +25,17 @@ struct Home {
 
 impl Home {
     fn new() -> Home {
-        let home = Home {
-            dir: tempfile::tempdir().unwrap(),
-        };
+        Home::in_dir(tempfile::tempdir().unwrap())
+    }
+
+    /// Outside `/tmp`, where a hardened run's workspace may lie (its `/tmp` is private).
+    fn outside_tmp() -> Home {
+        let base = cordon_testkit::outside_tmp(env!("CARGO_TARGET_TMPDIR"));
+        Home::in_dir(tempfile::tempdir_in(base).unwrap())
+    }
+
+    fn in_dir(dir: tempfile::TempDir) -> Home {
+        let home = Home { dir };
         std::fs::create_dir_all(home.ws()).unwrap();
         std::fs::create_dir_all(home.user()).unwrap();
         home.ok(&["init"]);
@@ -798,11 +806,15 @@ impl Drop for Mcp {
 
 impl Mcp {
     fn start(home: &Home, approval_timeout: &str) -> Mcp {
+        Mcp::start_in(home, approval_timeout, "local")
+    }
+
+    fn start_in(home: &Home, approval_timeout: &str, mode: &str) -> Mcp {
         let mut child = home
             .cordon(&[
                 "mcp",
                 "--mode",
-                "local",
+                mode,
                 "--approval-timeout",
                 approval_timeout,
             ])
@@ -1007,6 +1019,51 @@ fn mcp_run_command_reports_what_the_run_did() {
     assert_eq!(denied["isError"], true, "{denied}");
     assert_eq!(denied["structuredContent"]["ran"], false);
     assert_eq!(denied["structuredContent"]["outcome"], "deny");
+}
+
+/// A request's `cwd` chooses where a command runs, not what it may write: the server's
+/// workspace stays the directory it started in (red-team round sixteen: `cwd=~/.local/bin` made
+/// that directory writable, and a `git` planted there ran on the user's next `git`).
+#[test]
+fn mcp_cwd_never_moves_the_workspace() {
+    let abi = cordon_sandbox::landlock_abi();
+    if abi < cordon_sandbox::MIN_LANDLOCK_ABI
+        && cordon_testkit::allow_skip("landlock", &format!("the kernel offers ABI {abi}"))
+    {
+        return;
+    }
+    let home = Home::outside_tmp();
+    let bin = home.user().join(".local/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(
+        bin.join("w.sh"),
+        "printf '#!/bin/sh\\n' > git; echo made > made\n",
+    )
+    .unwrap();
+    let mut mcp = Mcp::start_in(&home, "0", "hardened");
+    let cwd = bin.to_str().unwrap();
+    // Named plainly, the write lies outside the workspace: asked, and not run.
+    let asked = mcp.call(
+        1,
+        "run_command",
+        json!({"command": "echo x > git", "cwd": cwd}),
+    );
+    assert_eq!(asked["structuredContent"]["outcome"], "ask", "{asked}");
+    assert_eq!(asked["structuredContent"]["ran"], false, "{asked}");
+    // Hidden in a script, it runs confined to the server's workspace: the kernel refuses it.
+    let ran = mcp.call(
+        2,
+        "run_command",
+        json!({"command": "bash w.sh", "cwd": cwd}),
+    );
+    assert_eq!(ran["structuredContent"]["ran"], true, "{ran}");
+    assert_ne!(ran["structuredContent"]["exit_code"], 0, "{ran}");
+    assert!(!bin.join("git").exists() && !bin.join("made").exists());
+    // Control: the same script in the workspace writes there.
+    std::fs::copy(bin.join("w.sh"), home.ws().join("w.sh")).unwrap();
+    let ran = mcp.call(3, "run_command", json!({"command": "bash w.sh"}));
+    assert_eq!(ran["structuredContent"]["exit_code"], 0, "{ran}");
+    assert!(home.ws().join("made").exists());
 }
 
 // ---------------------------------------------------------------------------------------------

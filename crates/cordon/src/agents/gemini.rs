@@ -109,6 +109,13 @@ pub fn parse(input: &Input) -> Result<Event, HookError> {
                 req_str(tool_input, key).map_err(|e| HookError(format!("tool_input: {e}")))
             };
             let mut cwd = cwd_or_current(opt_str(input, "cwd")?)?;
+            // The project: `GEMINI_PROJECT_DIR`, else the session's directory. The shell tool's
+            // `dir_path` moves where a command runs, never what it may write (red-team round
+            // sixteen: `dir_path=~/.local/bin` made that directory the writable workspace).
+            let project = std::env::var("GEMINI_PROJECT_DIR")
+                .ok()
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| cwd.clone());
             let action = if tool == SHELL_TOOL {
                 // The shell tool may run in a subdirectory of the project.
                 if let Some(dir) = opt_str(tool_input, "dir_path")
@@ -132,9 +139,7 @@ pub fn parse(input: &Input) -> Result<Event, HookError> {
                 harness_session,
                 tool_use_id: None,
                 cwd,
-                workspace: std::env::var("GEMINI_PROJECT_DIR")
-                    .ok()
-                    .filter(|d| !d.is_empty()),
+                workspace: Some(project),
                 action,
             }))
         }
