@@ -57,6 +57,13 @@ impl Index {
         self.entries.contains_key(relative)
     }
 
+    /// Every entry: its path and raw object id.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries
+            .iter()
+            .map(|(path, id)| (path.as_slice(), id.as_slice()))
+    }
+
     /// Whether the entry for `relative` names, as its object, exactly the contents of `file`.
     pub(crate) fn holds_contents_of(&self, relative: &[u8], file: &Path) -> bool {
         let Some(id) = self.entries.get(relative) else {
@@ -76,22 +83,35 @@ fn blob_id(file: &Path, sha256: bool) -> Option<Vec<u8>> {
     }
     let mut contents = Vec::with_capacity(usize::try_from(size).ok()?);
     f.read_to_end(&mut contents).ok()?;
+    Some(blob_hash(&contents, sha256))
+}
+
+/// The object id of `contents` as a blob, raw.
+fn blob_hash(contents: &[u8], sha256: bool) -> Vec<u8> {
     let header = format!("blob {}\0", contents.len());
-    Some(if sha256 {
+    if sha256 {
         let mut h = sha2::Sha256::new();
         h.update(header.as_bytes());
-        h.update(&contents);
+        h.update(contents);
         h.finalize().to_vec()
     } else {
         let mut h = sha1::Sha1::new();
         h.update(header.as_bytes());
-        h.update(&contents);
+        h.update(contents);
         h.finalize().to_vec()
-    })
+    }
+}
+
+/// The object id of `contents` as a blob, in hex as git prints it.
+pub(crate) fn blob_id_of(contents: &[u8], sha256: bool) -> String {
+    blob_hash(contents, sha256)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// 32 for a repository whose objects are named by SHA-256 (`extensions.objectFormat`), else 20.
-fn object_name_len(git_dir: &Path) -> usize {
+pub(crate) fn object_name_len(git_dir: &Path) -> usize {
     let config = std::fs::read_to_string(git_dir.join("config")).unwrap_or_default();
     let sha256 = config.lines().any(|line| {
         let line = line.trim().to_ascii_lowercase();

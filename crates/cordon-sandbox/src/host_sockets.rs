@@ -68,9 +68,13 @@ pub(crate) struct Selection {
     pub unresolved: Vec<PathBuf>,
 }
 
-/// Entries read from one directory at most: a directory this large is no socket directory, and
-/// reading it whole on every run would cost more than the cover saves.
-const MAX_SCANNED: usize = 4096;
+/// Entries read from one directory at most. A command can pad a directory it may write that
+/// holds a host daemon's socket (red-team round sixteen: 30,000 files in a project's `run/`
+/// pushed a dev server's socket past a cut at 4,096): the names the table lists are covered
+/// whatever the scan saw, and a directory cut short is reported, since a socket renamed into it
+/// past the cut (the table shows only its old name) stays reachable. A listing this long costs
+/// some tens of milliseconds per run, which only the padding's author pays.
+const MAX_SCANNED: usize = 1 << 20;
 
 /// Covers every socket file found in each directory the table names, not only the names it
 /// lists: the table shows the name a socket was *bound* as, and a daemon may bind a temporary
@@ -82,6 +86,11 @@ const MAX_SCANNED: usize = 4096;
 /// a newline, so a line of the table may have been written by the socket's owner, and only what
 /// is found on disk decides.
 fn select(listed: BTreeSet<PathBuf>, reachable: &[PathBuf]) -> Selection {
+    select_scanning(listed, reachable, MAX_SCANNED)
+}
+
+/// [`select`], reading at most `limit` entries of each directory.
+fn select_scanning(listed: BTreeSet<PathBuf>, reachable: &[PathBuf], limit: usize) -> Selection {
     let mut sockets = BTreeSet::new();
     let mut unresolved = Vec::new();
     let mut directories: BTreeMap<PathBuf, Option<PathBuf>> = BTreeMap::new();
@@ -98,19 +107,32 @@ fn select(listed: BTreeSet<PathBuf>, reachable: &[PathBuf]) -> Selection {
         let resolved_parent = directories.entry(parent.to_path_buf()).or_insert_with(|| {
             let resolved = std::fs::canonicalize(parent).ok()?;
             if scanned.insert(resolved.clone()) {
-                for socket in sockets_in(&resolved) {
+                let (found, complete) = sockets_in_at_most(&resolved, limit);
+                for socket in found {
                     if !reachable.iter().any(|r| socket.starts_with(r)) {
                         sockets.insert(socket);
                     }
                 }
+                if !complete {
+                    unresolved.push(resolved.clone());
+                }
             }
             Some(resolved)
         });
-        let found = resolved_parent.as_ref().is_some_and(|dir| {
-            std::fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.file_type().is_socket())
-        });
-        if !found {
-            unresolved.push(path);
+        let found = resolved_parent
+            .as_ref()
+            .map(|dir| dir.join(name))
+            .filter(|socket| {
+                std::fs::symlink_metadata(socket).is_ok_and(|m| m.file_type().is_socket())
+            });
+        match found {
+            // The listed name itself, whatever the scan of its directory reached.
+            Some(socket) => {
+                if !reachable.iter().any(|r| socket.starts_with(r)) {
+                    sockets.insert(socket);
+                }
+            }
+            None => unresolved.push(path),
         }
     }
     Selection {
@@ -119,17 +141,21 @@ fn select(listed: BTreeSet<PathBuf>, reachable: &[PathBuf]) -> Selection {
     }
 }
 
-/// The socket files directly in `dir` (at most [`MAX_SCANNED`] entries read).
-fn sockets_in(dir: &std::path::Path) -> Vec<PathBuf> {
+/// The socket files directly in `dir`, from at most `limit` entries, and whether the listing
+/// was read to its end.
+fn sockets_in_at_most(dir: &std::path::Path, limit: usize) -> (Vec<PathBuf>, bool) {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
-    entries
-        .take(MAX_SCANNED)
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_socket()))
-        .map(|e| dir.join(e.file_name()))
-        .collect()
+    let mut sockets = Vec::new();
+    let mut entries = entries.filter_map(Result::ok);
+    for entry in entries.by_ref().take(limit) {
+        if entry.file_type().is_ok_and(|t| t.is_socket()) {
+            sockets.push(dir.join(entry.file_name()));
+        }
+    }
+    let complete = entries.next().is_none();
+    (sockets, complete)
 }
 
 /// The names the table lists, from `/proc/net/unix`'s lines: seven fields, then a space and the
@@ -256,6 +282,27 @@ mod tests {
                 root.join("granted/b.sock")
             ]
         );
+    }
+
+    /// Red-team round sixteen padded a project's `run/` until a host dev server's socket lay
+    /// past the scan's cut: a listed socket is covered wherever the listing puts it, and a cut
+    /// listing is reported.
+    #[test]
+    fn a_listed_socket_is_covered_however_many_entries_come_before_it() {
+        let d = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(d.path()).unwrap();
+        for i in 0..64 {
+            std::fs::write(root.join(format!("pad-{i:03}")), "").unwrap();
+        }
+        let _server = UnixListener::bind(root.join("zz-app.sock")).unwrap();
+        let listed: BTreeSet<PathBuf> = [root.join("zz-app.sock")].into_iter().collect();
+        let found = select_scanning(listed.clone(), &[], 8);
+        assert_eq!(found.sockets, [root.join("zz-app.sock")]);
+        assert_eq!(found.unresolved, std::slice::from_ref(&root));
+        // Control: a listing read to its end reports nothing.
+        let found = select_scanning(listed, &[], 1000);
+        assert_eq!(found.sockets, [root.join("zz-app.sock")]);
+        assert!(found.unresolved.is_empty(), "{:?}", found.unresolved);
     }
 
     /// On names, not sockets: binding this many would make every hardened run of the tests

@@ -32,6 +32,7 @@ mod envelope;
 mod error;
 mod filesystem;
 mod git_index;
+mod history;
 mod host_sockets;
 mod kernel;
 mod layers;

@@ -580,6 +580,8 @@ struct Prepared {
     egress: Option<ProxiedNetwork>,
     /// Hardened mode: metadata inside writable roots to mount read-only (`protect.rs`).
     protect: Option<crate::protect::ProtectPlan>,
+    /// Hardened mode: the protected repositories' refs when the run started (`history.rs`).
+    history: Vec<crate::history::AtStart>,
     /// Hardened mode: the layers mounted over the caches, which every command joins.
     layers: Option<crate::layers::CacheLayers>,
     /// The uid/gid maps for a user namespace the mount namespace needs when unprivileged.
@@ -757,6 +759,12 @@ impl Prepared {
             })?),
             None => None,
         };
+        // The protected repositories' refs as the run starts, for the check of what it commits
+        // at protected paths (`history.rs`).
+        let history = match (&fs, &protect) {
+            (Some(fs), Some(p)) => crate::history::record(&p.protected.git_dirs, &fs.write_roots),
+            _ => Vec::new(),
+        };
         // The workspace's own `/tmp` is mounted last, over everything the plan mounts from the
         // host's `/tmp` (the stand-ins), and only where a mount namespace is certain: as root, or
         // where the protection needs one anyway (without one the run would otherwise fail where
@@ -860,6 +868,7 @@ impl Prepared {
             netns_plan,
             egress,
             protect,
+            history,
             protect_userns,
             layers,
             may_drop_bounding: kernel::has_capability(kernel::CAP_SETPCAP),
@@ -1595,6 +1604,9 @@ impl Prepared {
                 r.after_run
                     .extend(crate::protect::settle_new_worktrees(&p.protected));
                 r.after_run.extend(git_settled);
+                let names: Vec<&str> = crate::protect::Protected::project_names().collect();
+                r.after_run
+                    .extend(crate::history::settle(&self.history, &names));
                 if p.targets.is_empty() {
                     r.status =
                         "nothing to protect: no protected name exists in a writable root".into();

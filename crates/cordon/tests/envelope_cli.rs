@@ -764,6 +764,62 @@ fn a_compound_text_never_stops_halfway_when_an_earlier_segment_changes_a_later_o
     refused(&o, 1, "cat: a/f: No such file or directory");
 }
 
+/// A command cannot write a protected name in the work tree, and so commits it with git's
+/// plumbing, for the user's next `git stash` or checkout to write it outside any sandbox
+/// (red-team round sixteen: the user's next `git commit` ran the planted husky hook). After the
+/// run the branch is put back, the commit kept aside, and the index reset at that path.
+#[test]
+fn a_protected_name_committed_with_plumbing_is_put_back_after_the_run() {
+    let Some(h) = home() else { return };
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(["-c", "user.email=o@example.com", "-c", "user.name=o"])
+            .args(args)
+            .current_dir(&h.ws)
+            .env("HOME", &h.home)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", err(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    std::fs::create_dir_all(h.ws.join(".husky")).unwrap();
+    std::fs::write(h.ws.join(".husky/pre-push"), "#!/bin/sh\nexit 0\n").unwrap();
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "init"]);
+    let before = git(&["rev-parse", "HEAD"]);
+    let plant = "b=$(printf '#!/bin/sh\\ntouch \"$HOME/pwned\"\\n' | git hash-object -w --stdin)\n\
+                 git update-index --add --cacheinfo 100755,$b,.husky/pre-commit\n\
+                 git -c user.email=a@example.com -c user.name=a commit -qm lint\n";
+    let o = h.opaque(plant);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        err(&o).contains("was put back to") && err(&o).contains(".husky/pre-commit"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(git(&["rev-parse", "HEAD"]), before);
+    assert_ne!(
+        git(&["rev-parse", "refs/cordon/refused/heads/master"]),
+        before
+    );
+    // The user's next ordinary git commands write nothing of the command's.
+    git(&["stash", "-q", "--include-untracked"]);
+    git(&["checkout", "-q", "--", "."]);
+    assert!(!h.ws.join(".husky/pre-commit").exists());
+    // Control: the same plumbing outside cordon leaves the hook for the user's git to write.
+    std::fs::write(h.ws.join("plant.sh"), plant).unwrap();
+    let o = Command::new("bash")
+        .arg("plant.sh")
+        .current_dir(&h.ws)
+        .env("HOME", &h.home)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    git(&["checkout", "-q", "--", "."]);
+    assert!(h.ws.join(".husky/pre-commit").exists());
+}
+
 /// git's XDG credential store lies in `~/.config/git`, which the envelope reads (git's own
 /// configuration): it is closed there like `~/.git-credentials` (red-team round sixteen read its
 /// token from a script).

@@ -380,12 +380,10 @@ fn gemini_answers_with_a_top_level_decision_and_a_merged_tool_input() {
     let rewritten = v["hookSpecificOutput"]["tool_input"]["command"]
         .as_str()
         .unwrap();
-    // Without `GEMINI_PROJECT_DIR` the workspace is the session's directory, named outright.
     let work = f.work();
-    let workspace = ["--workspace", work.to_str().unwrap()];
     assert_eq!(
         bash_words(rewritten, &work),
-        f.exec_words("gemini", &workspace, "cargo build")
+        f.exec_words("gemini", &[], "cargo build")
     );
     // The shell tool's `dir_path` moves where the command runs, not the workspace (red-team
     // round sixteen: `dir_path=~/.local/bin` made that directory writable).

@@ -112,10 +112,10 @@ pub fn parse(input: &Input) -> Result<Event, HookError> {
             // The project: `GEMINI_PROJECT_DIR`, else the session's directory. The shell tool's
             // `dir_path` moves where a command runs, never what it may write (red-team round
             // sixteen: `dir_path=~/.local/bin` made that directory the writable workspace).
+            let session_dir = cwd.clone();
             let project = std::env::var("GEMINI_PROJECT_DIR")
                 .ok()
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| cwd.clone());
+                .filter(|d| !d.is_empty());
             let action = if tool == SHELL_TOOL {
                 // The shell tool may run in a subdirectory of the project.
                 if let Some(dir) = opt_str(tool_input, "dir_path")
@@ -134,12 +134,14 @@ pub fn parse(input: &Input) -> Result<Event, HookError> {
                     "cordon does not judge the tool `{tool}`; hook it only on run_shell_command and the file tools (read_file, write_file, replace, read_many_files, glob, search_file_content, list_directory, web_fetch)"
                 )));
             };
+            // Named when it is not the directory the command runs in (the default).
+            let workspace = project.or((cwd != session_dir).then_some(session_dir));
             Ok(Event::Before(ToolRequest {
                 agent: Agent::Gemini,
                 harness_session,
                 tool_use_id: None,
                 cwd,
-                workspace: Some(project),
+                workspace,
                 action,
             }))
         }
