@@ -61,6 +61,10 @@ pub struct Envelope {
     /// Paths never written, even beneath a writable root, but readable (shell start-up files,
     /// git's user configuration: programs read them, and writing them runs code later).
     pub read_only: Vec<PathBuf>,
+    /// Trees among `read` that the run-start search looks through like a writable root, for
+    /// files named like credentials (closed where found) and protected names: the work tree of
+    /// the repository the workspace is a subdirectory of, which git must read whole.
+    pub searched_reads: Vec<PathBuf>,
     /// Where this workspace's cache layers live (`layers.rs`), inside a never path: with it, what
     /// a command writes into a cache goes into the workspace's own layer over the cache, and the
     /// cache itself stays as the user's own tools left it. Without it the caches are written
@@ -308,11 +312,11 @@ impl EnvelopeBuilder {
             .home
             .as_deref()
             .map(|h| std::fs::canonicalize(h).unwrap_or_else(|_| h.to_path_buf()));
-        if let Some(git) = workspace
+        if let Some((git, work_tree)) = workspace
             .as_deref()
             .and_then(|w| repository_outside(w, home.as_deref()))
         {
-            match crate::resolve::open_trusted(&git) {
+            let granted = match crate::resolve::open_trusted(&git) {
                 Ok(real)
                     if refuse_if_never(real.path(), &envelope.never).is_err()
                         || refuse_if_never(real.path(), &envelope.read_only).is_err() =>
@@ -321,11 +325,42 @@ impl EnvelopeBuilder {
                         "the workspace's git directory {} lies inside a never or read-only path and is not granted",
                         git.display()
                     ));
+                    false
                 }
-                Ok(real) if !lists(&envelope.write, real.path()) => {
-                    envelope.write.push(real.path().to_path_buf());
+                Ok(real) => {
+                    if !lists(&envelope.write, real.path()) {
+                        envelope.write.push(real.path().to_path_buf());
+                    }
+                    true
                 }
-                _ => {}
+                Err(_) => false,
+            };
+            // A workspace that is a subdirectory of the repository reads the rest of its work
+            // tree: git reads every `.gitignore` up to the root and hashes what is stat-dirty
+            // anywhere in it (working day fifteen: unreadable, `git add .` staged ignored files,
+            // `git clean -fd` removed an ignored database, `git diff` and `commit -a` failed), and
+            // a Cargo or npm workspace's manifest lies at its root. It stays read-only, and is
+            // searched for credential-named files like a writable root.
+            if let (true, Some(tree)) = (granted, work_tree) {
+                match crate::resolve::open_trusted(&tree) {
+                    Ok(real)
+                        if refuse_if_never(real.path(), &envelope.never).is_err()
+                            || home.as_deref().is_some_and(|h| h.starts_with(real.path())) =>
+                    {
+                        envelope.notes.push(format!(
+                            "the work tree {} of the workspace's repository lies inside a never path or holds the home, and is not granted",
+                            tree.display()
+                        ));
+                    }
+                    Ok(real) => {
+                        let real = real.path().to_path_buf();
+                        if !lists(&envelope.read, &real) {
+                            envelope.read.push(real.clone());
+                        }
+                        envelope.searched_reads.push(real);
+                    }
+                    Err(_) => {}
+                }
             }
         }
         if let Some(dir) = &self.cache_layers {
@@ -359,11 +394,13 @@ impl EnvelopeBuilder {
 /// A repository whose work tree is the home directory or holds it (dotfiles kept in `~/.git`)
 /// is not one: its history holds the start-up files, which a commit of the command's making
 /// would bring back on the user's next checkout.
-fn repository_outside(workspace: &Path, home: Option<&Path>) -> Option<PathBuf> {
+fn repository_outside(workspace: &Path, home: Option<&Path>) -> Option<(PathBuf, Option<PathBuf>)> {
     let is_git_dir = |dir: &Path| {
         dir.join("HEAD").is_file()
             && (dir.join("objects").is_dir() || dir.join("commondir").is_file())
     };
+    // The work tree, when it holds the workspace and is more than it.
+    let above = |here: &Path| (here != workspace).then(|| here.to_path_buf());
     let mut dir = Some(workspace);
     while let Some(here) = dir {
         let dot_git = here.join(".git");
@@ -372,14 +409,15 @@ fn repository_outside(workspace: &Path, home: Option<&Path>) -> Option<PathBuf> 
                 return (here != workspace
                     && is_git_dir(&dot_git)
                     && !work_tree_holds(&dot_git, home))
-                .then_some(dot_git);
+                .then(|| (dot_git, above(here)));
             }
             // A `.git` file, in the workspace or above it (the workspace is a subdirectory of a
             // worktree): the git directory is where git's records lead. Not one whose work tree
             // holds the home, however it was reached (round fifteen reached `~/.git` so).
             Ok(meta) if meta.is_file() => {
                 return linked_git_dir(here, &dot_git)
-                    .filter(|g| is_git_dir(g) && !work_tree_holds(g, home));
+                    .filter(|g| is_git_dir(g) && !work_tree_holds(g, home))
+                    .map(|g| (g, above(here)));
             }
             Ok(_) => return None,
             Err(_) => {}

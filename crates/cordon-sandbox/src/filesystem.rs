@@ -143,8 +143,9 @@ pub(crate) struct FsPlan {
     /// Writable roots as granted before any carving (the workspace, caches, grants; not the
     /// private TMPDIR).
     pub write_roots: Vec<PathBuf>,
-    /// The writable roots where protected metadata and never-named files are sought
-    /// (`protect.rs`): `write_roots` less the envelope's caches.
+    /// The roots where protected metadata and never-named files are sought (`protect.rs`):
+    /// `write_roots` less the envelope's caches, and the read roots searched like them
+    /// (`Envelope::searched_reads`).
     pub searched_roots: Vec<PathBuf>,
     /// Closed paths that exist beneath a granted root: an empty stand-in is mounted over each
     /// (`protect.rs`), and the run needs it.
@@ -286,6 +287,7 @@ pub(crate) fn build(kernel_abi: u8, request: &FsRequest<'_>) -> Result<FsPlan, E
             .write_roots
             .iter()
             .filter(|r| !planned.cache_roots.contains(r))
+            .chain(&planned.searched_reads)
             .cloned()
             .collect(),
         write_roots: planned.write_roots,
@@ -301,6 +303,7 @@ struct Planned {
     envelope: EnvelopeReport,
     write_roots: Vec<PathBuf>,
     cache_roots: Vec<PathBuf>,
+    searched_reads: Vec<PathBuf>,
     stand_ins: Vec<PathBuf>,
     convenience_stand_ins: Vec<PathBuf>,
     layered: Vec<PathBuf>,
@@ -317,6 +320,8 @@ struct Planner<'a> {
     cache_roots: Vec<PathBuf>,
     /// The caches to be layered, resolved (`FsPlan::layered`).
     layered: Vec<PathBuf>,
+    /// The read roots searched like writable ones (`Envelope::searched_reads`), resolved.
+    searched_reads: Vec<PathBuf>,
     request: &'a FsRequest<'a>,
 }
 
@@ -376,7 +381,12 @@ impl Planner<'_> {
                 }
                 self.add(real, access)?;
                 match access {
-                    Access::Read => self.report.read.push(shown),
+                    Access::Read => {
+                        if envelope.searched_reads.contains(root) {
+                            self.searched_reads.push(shown.clone());
+                        }
+                        self.report.read.push(shown)
+                    }
                     Access::Write => {
                         if envelope.caches.contains(root) {
                             self.cache_roots.push(shown.clone());
@@ -534,6 +544,7 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
         write_roots: Vec::new(),
         cache_roots: Vec::new(),
         layered: Vec::new(),
+        searched_reads: Vec::new(),
         request,
     };
     planner.system()?;
@@ -563,6 +574,7 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
         write_roots: planner.write_roots,
         cache_roots: planner.cache_roots,
         layered: planner.layered,
+        searched_reads: planner.searched_reads,
     })
 }
 

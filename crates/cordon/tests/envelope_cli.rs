@@ -764,6 +764,57 @@ fn a_compound_text_never_stops_halfway_when_an_earlier_segment_changes_a_later_o
     refused(&o, 1, "cat: a/f: No such file or directory");
 }
 
+/// A workspace that is a subdirectory of a repository reads the rest of the work tree, as git
+/// must (working day fifteen: unreadable, the root `.gitignore` went unread, `git add .` staged
+/// ignored files and `git clean -fd` removed an ignored database); it stays read-only, and a
+/// credential-named file in it reads as empty.
+#[test]
+fn a_subdirectory_workspace_reads_its_repository_and_git_keeps_its_ignores() {
+    let Some(h) = home() else { return };
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(["-c", "user.email=o@example.com", "-c", "user.name=o"])
+            .args(args)
+            .current_dir(&h.ws)
+            .env("HOME", &h.home)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", err(&o));
+    };
+    let api = h.ws.join("services/api");
+    std::fs::create_dir_all(&api).unwrap();
+    std::fs::create_dir_all(h.ws.join("shared")).unwrap();
+    std::fs::write(h.ws.join(".gitignore"), "*.db\n.env\n").unwrap();
+    std::fs::write(h.ws.join(".env"), "TOKEN=SECRET-ROOT-ENV\n").unwrap();
+    std::fs::write(h.ws.join("shared/util.py"), "def util(): pass\n").unwrap();
+    std::fs::write(api.join("app.py"), "print(1)\n").unwrap();
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "init"]);
+    std::fs::write(api.join("local.db"), "rows\n").unwrap();
+    let sub = api.to_str().unwrap();
+    let run = |text: &str| h.exec(&["--workspace", sub, "--cwd", sub, "--shell", text]);
+    let o = run("git add . && git status --short && cat ../../shared/util.py && git clean -fd");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "def util(): pass\n", "{}", err(&o));
+    assert!(
+        api.join("local.db").exists(),
+        "git clean removed an ignored file"
+    );
+    std::fs::write(
+        api.join("read.sh"),
+        "cat ../../.env; echo x >> ../../shared/util.py\n",
+    )
+    .unwrap();
+    let o = run("bash read.sh");
+    assert!(!out(&o).contains("SECRET-ROOT-ENV"), "{}", out(&o));
+    assert!(err(&o).contains("Permission denied"), "{}", err(&o));
+    assert_eq!(
+        std::fs::read_to_string(h.ws.join("shared/util.py")).unwrap(),
+        "def util(): pass\n"
+    );
+}
+
 /// A command cannot write a protected name in the work tree, and so commits it with git's
 /// plumbing, for the user's next `git stash` or checkout to write it outside any sandbox
 /// (red-team round sixteen: the user's next `git commit` ran the planted husky hook). After the
