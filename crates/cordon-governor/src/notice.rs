@@ -67,6 +67,8 @@ pub enum Notice {
     /// A command that failed named paths outside the envelope, which the kernel refused it
     /// (the front end judged them readable; hardened mode reaches only the envelope).
     BeyondTheEnvelope(Vec<String>),
+    /// Processes the command left running in the background were stopped when it ended.
+    BackgroundStopped(u64),
     /// A soft delete moved paths to the trash.
     Trashed { moved: usize, trash_id: String },
     /// What a soft-deleted `rm` says on stderr, as `rm` itself would.
@@ -128,6 +130,11 @@ impl Notice {
                 "cordon: note: {} {} outside what a hardened command may reach (the workspace, the system, toolchains and caches), so the kernel refused the command there; a person can copy what it needs into the workspace, or run the command outside cordon",
                 paths.iter().map(|p| visible(p)).collect::<Vec<_>>().join(", "),
                 if paths.len() == 1 { "lies" } else { "lie" }
+            ),
+            Notice::BackgroundStopped(count) => format!(
+                "cordon: note: {count} process{} the command left running in the background {} stopped when it ended: a command's processes do not outlive it, so start a server and what calls it in one command",
+                if *count == 1 { "" } else { "es" },
+                if *count == 1 { "was" } else { "were" },
             ),
             Notice::ScopesInCacheLayers { scopes } => format!(
                 "cordon: {} {} in a cache: what the command writes there goes to this workspace's cache layer (in cordon's home), not to the cache, and is not checkpointed",

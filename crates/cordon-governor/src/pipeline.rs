@@ -540,6 +540,12 @@ fn run_one(
             first,
         });
     }
+    let stopped = executed.enforcement["process"]["background_stopped"]
+        .as_u64()
+        .unwrap_or(0);
+    if stopped > 0 {
+        (options.notices)(Notice::BackgroundStopped(stopped));
+    }
     if executed.report.exit_code != 0 {
         if let Some(envelope) = confining.envelope {
             let beyond = envelope.beyond_reach(command, confining.approved);

@@ -164,7 +164,7 @@ impl CommandCgroup {
         }
     }
 
-    fn members(&self) -> Vec<libc::pid_t> {
+    pub(crate) fn members(&self) -> Vec<libc::pid_t> {
         fs::read_to_string(self.dir.join("cgroup.procs"))
             .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
             .unwrap_or_default()

@@ -367,6 +367,14 @@ pub struct ProcessReport {
     /// Every fd above 2 closed at exec (`close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`).
     pub inherited_fds_closed: bool,
     pub stdin: String,
+    /// Processes still running when a command's last foreground process exited, stopped then
+    /// (counted where the command has a cgroup): background work does not outlive a command.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub background_stopped: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -598,6 +598,8 @@ struct Prepared {
     confined: u32,
     /// How many commands ran with a private loopback (`applied::LOOPBACK`).
     with_loopback: u32,
+    /// Processes stopped because they outlived their command's foreground ([`ProcessReport`]).
+    background_stopped: u32,
     /// Each command mounts a `/dev/shm` of its own (`Envelope::private_shm`).
     private_shm: bool,
     env: EnvReport,
@@ -879,6 +881,7 @@ impl Prepared {
             observed: u32::MAX,
             confined: 0,
             with_loopback: 0,
+            background_stopped: 0,
             private_shm,
             env: EnvReport {
                 policy: "built from nothing: PATH plus allowed names; loader, shell, interpreter and git injection names always dropped".into(),
@@ -1410,7 +1413,13 @@ impl Prepared {
         loop {
             let all_exited = procs.iter().all(|p| p.child.is_none());
             if all_exited && !tree_killed {
-                // Background processes do not outlive the command.
+                // Background processes do not outlive the command: counted, for the user to be
+                // told (working day fifteen: a server started with `&` was gone, silently, when
+                // the next command called it).
+                if let Some(c) = cgroup {
+                    let left = u32::try_from(c.members().len()).unwrap_or(u32::MAX);
+                    self.background_stopped = self.background_stopped.saturating_add(left);
+                }
                 self.kill_tree(cgroup, procs);
                 tree_killed = true;
                 drain_deadline.get_or_insert(Instant::now() + DRAIN_GRACE);
@@ -1693,6 +1702,7 @@ impl Prepared {
                 securebits_locked: seen(applied::SECUREBITS),
                 inherited_fds_closed: seen(applied::FDS_CLOEXEC),
                 stdin: "/dev/null".into(),
+                background_stopped: self.background_stopped,
             },
             rlimits: RlimitReport {
                 applied: seen(applied::RLIMITS),

@@ -892,6 +892,27 @@ fn the_xdg_git_credential_store_stays_closed_beside_a_readable_git_config() {
     assert!(err(&o).contains("Denied"), "{}", err(&o));
 }
 
+/// Background work does not outlive a command, and the user is told when some was stopped
+/// (working day fifteen: a server started with `&` was gone, silently, when the next command
+/// called it).
+#[test]
+fn background_processes_stopped_at_the_end_are_named() {
+    let Some(h) = home() else { return };
+    let o = h.sh("sleep 30 & echo started");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        err(&o).contains(
+            "cordon: note: 1 process the command left running in the background was stopped"
+        ),
+        "{}",
+        err(&o)
+    );
+    // Control: work waited for is not stopped, and nothing is said.
+    let o = h.sh("sleep 0.1 & wait; echo waited");
+    assert_eq!(out(&o), "waited\n", "{}", err(&o));
+    assert!(!err(&o).contains("background"), "{}", err(&o));
+}
+
 /// A command that fails on a path outside the envelope is told which one, since the kernel's
 /// refusal is a bare "Permission denied" (working day fifteen: `cp ~/Downloads/x.csv data/`).
 #[test]
