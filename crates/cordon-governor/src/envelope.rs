@@ -372,24 +372,43 @@ pub const CACHE_LAYERS_DIR: &str = "layers";
 /// Where, in cordon's home, the run-start search remembers each workspace's directories.
 pub const SEARCH_MEMORY_DIR: &str = "search";
 
-/// Makes the home's `~/.cache` when it is missing, and a tool's cache inside the tool's own
-/// directory when that exists (`~/.cargo/registry` once there is a `~/.cargo`). A cache that does
-/// not exist is not granted, and nothing may create it: on a fresh home `go build` failed, since it
-/// could not make `~/.cache/go-build` (red-team round twelve). Other caches directly in the home
-/// (`~/.npm`) are left to the tools that make them. A failure only leaves the cache ungranted, as
-/// before, and the envelope's notes say so.
+/// Makes the home's `~/.cache` when it is missing, a tool's cache inside the tool's own
+/// directory when that exists (`~/.cargo/registry` once there is a `~/.cargo`), and a cache
+/// directly in the home when its tool is installed (`~/.npm` when `npm` is on the `PATH`). A cache
+/// that does not exist is not granted, and nothing may create it: on a fresh home `go build`
+/// failed, since it could not make `~/.cache/go-build` (red-team round twelve), and so did `npx`,
+/// with npm telling the user to `sudo chown` its cache (working day fifteen). A failure only
+/// leaves the cache ungranted, as before, and the envelope's notes say so.
 fn make_missing_caches(caches: &[PathBuf], home: &Path) {
     use std::os::unix::fs::DirBuilderExt as _;
+    /// Caches directly in the home, and the program whose cache each is.
+    const TOOL_CACHES: &[(&str, &str)] = &[(".npm", "npm")];
     let xdg_cache = home.join(".cache");
     for cache in caches {
         let Some(parent) = cache.parent() else {
             continue;
         };
-        let wanted = *cache == xdg_cache || parent != home;
+        let tool_installed = || {
+            TOOL_CACHES.iter().any(|(name, program)| {
+                cache.file_name() == Some(std::ffi::OsStr::new(name)) && on_path(program)
+            })
+        };
+        let wanted = *cache == xdg_cache || parent != home || tool_installed();
         if wanted && parent.is_dir() && std::fs::symlink_metadata(cache).is_err() {
             let _ = std::fs::DirBuilder::new().mode(0o755).create(cache);
         }
     }
+}
+
+/// Whether an executable file named `program` lies in a directory of the `PATH`.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 /// The envelope of a native or Cedar policy: the workspace and all the paths.
