@@ -250,3 +250,36 @@ fn network_beyond_loopback_still_stops_in_hardened_mode() {
         "Allowed: `curl -s http://127.0.0.1:5000/health`: it reaches only the run's own loopback, which the sandbox keeps private (rule envelope-loopback)."
     );
 }
+
+/// Class (a fourth corpus, gathered independently from public trajectories): a version query of a
+/// tool whose other commands reach out, a service's status, and an archive written here of files
+/// read elsewhere (`tar -C`) run unattended in both modes; what changes a service or reaches a
+/// cloud still asks.
+#[test]
+fn version_queries_status_reports_and_archives_of_elsewhere_run_unattended() {
+    for text in [
+        "aws --version",
+        "gcloud --version",
+        "az version",
+        "service nginx status",
+        "service --status-all",
+    ] {
+        assert_modes(text, Allow, Allow);
+    }
+    assert_modes(
+        "tar -czf sensitive_files.tar.gz -C /opt sensitive_service_data/",
+        AllowWithCheckpoint,
+        AllowWithCheckpoint,
+    );
+    for text in [
+        "service nginx restart",
+        "aws s3 mb s3://bucket",
+        "gcloud auth login",
+    ] {
+        let pack = labelled_corpus::default_pack();
+        let (local, why) = labelled_corpus::decide_local(text, &pack);
+        assert!(matches!(local, Ask | Deny), "{text}: {why}");
+        let (hardened, why) = labelled_corpus::decide_hardened(text, &pack);
+        assert!(matches!(hardened, Ask | Deny), "{text}: {why}");
+    }
+}

@@ -214,7 +214,10 @@ fn a_fresh_home_gets_its_cache_directory() {
     if npm {
         let o = h.sh("echo x > ~/.npm/probe && cat ~/.npm/probe");
         assert_eq!(out(&o), "x\n", "{}", err(&o));
-        assert!(!h.home.join(".npm/probe").exists(), "the layer, not the cache, holds it");
+        assert!(
+            !h.home.join(".npm/probe").exists(),
+            "the layer, not the cache, holds it"
+        );
     }
 }
 

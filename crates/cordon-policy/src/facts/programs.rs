@@ -67,6 +67,29 @@ pub(super) fn apply(
 ) {
     match program {
         "tar" => tar(d, parsed, flags),
+        // A version query contacts nothing and reads no credential (trajectory corpus:
+        // `aws --version` was asked as a cloud command).
+        "aws" | "gcloud" | "az"
+            if command_path
+                .get(1)
+                .is_some_and(|s| s == "--version" || s == "version") =>
+        {
+            d.spec.to_mut().tags.retain(|t| t != "cloud");
+        }
+        // `service NAME status` and `service --status-all` only report (trajectory corpus:
+        // `service nginx status` was asked as a deploy); the other actions start, stop or
+        // reconfigure a system service.
+        "service"
+            if has(flags, &["--status-all"])
+                || parsed
+                    .operands
+                    .get(1)
+                    .is_some_and(|w| w.is_static && w.text == "status") =>
+        {
+            let spec = d.spec.to_mut();
+            spec.effect = Some(EffectType::Observe);
+            spec.tags.retain(|t| t != "system_service");
+        }
         "cp" if has(flags, &["-l", "--link", "-s", "--symbolic-link"]) => {
             // Links to the sources: through them a later command writes the sources.
             let sources = parsed.operands.len().saturating_sub(1);
