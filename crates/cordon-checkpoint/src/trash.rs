@@ -582,10 +582,14 @@ fn check_protected(
         .filter_map(|p| p.strip_prefix(".git").ok())
         .filter_map(|p| p.iter().next())
         .collect();
-    let inside_git = parts
+    // On the whole path, not below the root: a writable root may itself be a git directory
+    // (the repository of a workspace that is its subdirectory), whose `hooks` are then `hooks`
+    // below that root.
+    let full: Vec<&OsStr> = pinned.resolved.iter().collect();
+    let inside_git = full
         .iter()
         .rposition(|p| *p == ".git")
-        .map(|at| &parts[at + 1..]);
+        .map(|at| &full[at + 1..]);
     let in_linked_worktree = matches!(inside_git, Some([first, _, ..]) if *first == "worktrees");
     if let Some(inside) = inside_git {
         let refused = match inside {

@@ -298,6 +298,24 @@ fn a_whole_project_below_the_root_may_go_and_only_what_the_sandbox_protects_is_r
     // The writable root itself holds its own repository's `.git`.
     let err = delete(&ws).unwrap_err();
     assert!(err.to_string().contains("holds .git, which"), "{err}");
+    // A root that is a git directory (a subdirectory workspace's repository): its protected
+    // names are refused below it as in any git directory; its objects may go.
+    fs::create_dir_all(ws.join(".git/hooks")).unwrap();
+    let as_root = |target: &str| {
+        trash::soft_delete(
+            &trash_dir,
+            &SoftDelete {
+                protected: protected.clone(),
+                recursive: true,
+                ..request(vec![ws.join(target)], vec![ws.join(".git")])
+            },
+        )
+    };
+    let err = as_root(".git/hooks").unwrap_err();
+    assert!(err.to_string().contains("holds hooks, which"), "{err}");
+    assert!(ws.join(".git/hooks").exists());
+    as_root(".git/objects").unwrap();
+    assert!(!ws.join(".git/objects").exists());
     // Control: unconfined, the same targets move.
     let o = trash::soft_delete(
         &trash_dir,
