@@ -23,9 +23,9 @@
 //!
 //! git is run outside the sandbox on the repository's own (protected) configuration, with no hook
 //! (`core.hooksPath=/dev/null`), no monitor, no replace objects, and neither the system's nor the
-//! user's global configuration. Not covered: an object file the command rewrote in place (git
-//! does not check a loose object's hash when it reads it), a repository whose refs are in the
-//! `reftable` format, and linked worktrees' own `HEAD` and index.
+//! user's global configuration. Refs in the `reftable` format, or more loose ones than are read
+//! cheaply, are listed by git. Not covered: an object file the command rewrote in place (git does
+//! not check a loose object's hash when it reads it), and linked worktrees' own `HEAD` and index.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -67,7 +67,7 @@ pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtSta
         .filter(|g| g.file_name() == Some(OsStr::new(".git")))
         .filter_map(|git_dir| {
             let work_tree = git_dir.parent()?.to_path_buf();
-            let refs = read_refs(git_dir)?;
+            let refs = all_refs(git_dir, &work_tree)?;
             let mut prefixes = vec![PathBuf::new()];
             for root in write_roots {
                 if let Ok(rel) = root.strip_prefix(&work_tree) {
@@ -92,7 +92,7 @@ pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtSta
 pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
     let mut notes = Vec::new();
     for start in repositories {
-        let Some(end) = read_refs(&start.git_dir) else {
+        let Some(end) = all_refs(&start.git_dir, &start.work_tree) else {
             notes.push(format!(
                 "{}: its refs could not be read after the run, so commits made at protected paths were not looked for",
                 start.git_dir.display()
@@ -427,8 +427,47 @@ fn stamp(path: &Path) -> Option<(u64, u64, i64, i64)> {
     Some((meta.ino(), meta.size(), meta.ctime(), meta.ctime_nsec()))
 }
 
+/// The repository's refs by name (`HEAD` resolved to its commit): read from the files where
+/// that is cheap, else from git (refs in the `reftable` format, or more loose refs than
+/// [`MAX_LOOSE_REFS`], which an earlier run could have made to turn the reading off).
+fn all_refs(git_dir: &Path, work_tree: &Path) -> Option<BTreeMap<String, String>> {
+    read_refs(git_dir).or_else(|| refs_from_git(git_dir, work_tree))
+}
+
+/// The refs as `git for-each-ref` lists them, and `HEAD`.
+fn refs_from_git(git_dir: &Path, work_tree: &Path) -> Option<BTreeMap<String, String>> {
+    let start = AtStart {
+        git_dir: git_dir.to_path_buf(),
+        work_tree: work_tree.to_path_buf(),
+        prefixes: Vec::new(),
+        refs: BTreeMap::new(),
+        index: None,
+    };
+    let repo = Repository {
+        start: &start,
+        names: &[],
+    };
+    let listed = repo.git(&["for-each-ref", "--format=%(objectname) %(refname)"])?;
+    let mut refs = BTreeMap::new();
+    for line in String::from_utf8_lossy(&listed).lines() {
+        if let Some((oid, name)) = line.split_once(' ') {
+            if is_oid(oid) {
+                refs.insert(name.to_string(), oid.to_string());
+            }
+        }
+    }
+    if let Some(head) = repo.git(&["rev-parse", "--verify", "-q", "HEAD"]) {
+        let head = String::from_utf8_lossy(&head).trim().to_string();
+        if is_oid(&head) {
+            refs.insert("HEAD".into(), head);
+        }
+    }
+    Some(refs)
+}
+
 /// The repository's refs by name (`HEAD` resolved to its commit), from `packed-refs` and the
-/// loose files under `refs/`; `None` for refs kept in a format this does not read (`reftable`).
+/// loose files under `refs/`; `None` for refs kept in a format this does not read (`reftable`)
+/// or past [`MAX_LOOSE_REFS`] loose ones.
 fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
     if git_dir.join("reftable").exists() {
         return None;
@@ -647,6 +686,40 @@ mod tests {
         plant(&ws, ".husky/pre-commit");
         git(&ws, &["commit", "-qm", "lint"]);
         assert!(settle(&start, NAMES)[0].contains("was put back"));
+    }
+
+    /// Refs the files do not show (`reftable`; or past the loose refs read cheaply, which an
+    /// earlier run could make) are listed by git, and the check holds.
+    #[test]
+    fn refs_in_the_reftable_format_are_compared_too() {
+        let d = tempfile::tempdir().unwrap();
+        let ws = std::fs::canonicalize(d.path()).unwrap().join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        let made = Command::new("git")
+            .args(["init", "-q", "--ref-format=reftable", "-b", "main"])
+            .current_dir(&ws)
+            .status()
+            .unwrap();
+        assert!(
+            made.success(),
+            "this test needs git 2.45 or later (`--ref-format`)"
+        );
+        std::fs::write(ws.join("app.py"), "print(1)\n").unwrap();
+        git(&ws, &["add", "-A"]);
+        git(&ws, &["commit", "-qm", "init"]);
+        assert!(
+            read_refs(&ws.join(".git")).is_none(),
+            "reftable is not read from files"
+        );
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        assert_eq!(start.len(), 1);
+        plant(&ws, ".husky/pre-commit");
+        git(&ws, &["commit", "-qm", "lint"]);
+        let notes = settle(&start, NAMES);
+        assert!(
+            notes[0].contains("refs/heads/main was put back"),
+            "{notes:?}"
+        );
     }
 
     #[test]
