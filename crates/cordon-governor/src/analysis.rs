@@ -360,12 +360,12 @@ fn file_tool_globs(policy: &PolicyInForce) -> Option<PolicyGlobs> {
 }
 
 /// An agent's `Read`, `Grep` or `Glob` runs unconfined, so in the home it is judged against what
-/// the envelope lets a hardened command read there: the workspace, the toolchains, the caches and
-/// the read-only settings. Anything else in the home (another tool's token, a store the
-/// `credentials` rule does not list, the user's documents) is tagged
-/// [`READS_BEYOND_THE_ENVELOPE`], which the default pack asks about (red-team round sixteen: the
-/// Read tool returned Claude Code's, Codex's and Copilot's tokens, which no shell command could
-/// read).
+/// the envelope lets a hardened command read there: the workspace (and the rest of the
+/// repository it is a subdirectory of), the toolchains, the caches and the read-only settings.
+/// Anything else in the home (another tool's token, a store the `credentials` rule does not list,
+/// the user's documents) is tagged [`READS_BEYOND_THE_ENVELOPE`], which the default pack asks
+/// about (red-team round sixteen: the Read tool returned Claude Code's, Codex's and Copilot's
+/// tokens, which no shell command could read).
 fn tag_home_reads_beyond_the_envelope(
     request: &AnalysisRequest,
     globs: &PolicyGlobs,
@@ -396,8 +396,11 @@ fn tag_home_reads_beyond_the_envelope(
         &home.join(".config/cordon"),
         &cordon_policy::envelope::read_dir_names,
     );
+    // The rest of the repository the workspace is a subdirectory of, which the run reads too.
+    let repository = cordon_sandbox::repository_work_tree(&workspace, Some(&home));
     let readable = |p: &PathBuf| {
         p.starts_with(&workspace)
+            || repository.as_ref().is_some_and(|tree| p.starts_with(tree))
             || envelope
                 .reads
                 .iter()

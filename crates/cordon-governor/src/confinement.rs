@@ -37,12 +37,13 @@ pub const ALWAYS_PASSED: [&str; 3] = ["HOME", "LANG", "USER"];
 
 /// Variables a workspace's commands also get (`cordon exec`, the hooks, MCP), beyond what a CSC
 /// contract names: the terminal, time zone and locale a program prints by, the shell and login
-/// name, `CI`, and where the user's toolchains live when not in the home directory's default place
+/// name, git's author and committer identity, `CI`, and where the user's toolchains live when not
+/// in the home directory's default place
 /// (a Docker image's `RUSTUP_HOME=/usr/local/rustup`; without it cargo looked for `~/.rustup` and
 /// failed in the working-day run). None carries a secret, and none makes a program load code the
 /// user did not install: `GOFLAGS` (`-toolexec`), `NODE_OPTIONS` and the like stay out, and the
 /// sandbox drops every injection name whatever it is handed.
-pub const PASSED_TO_WORKSPACE_COMMANDS: [&str; 19] = [
+pub const PASSED_TO_WORKSPACE_COMMANDS: [&str; 24] = [
     "TERM",
     "COLORTERM",
     "NO_COLOR",
@@ -62,6 +63,13 @@ pub const PASSED_TO_WORKSPACE_COMMANDS: [&str; 19] = [
     "JAVA_HOME",
     "VIRTUAL_ENV",
     "CONDA_PREFIX",
+    // The identity git commits with when the user sets it in the environment rather than in
+    // `~/.gitconfig` (working day sixteen: "Author identity unknown").
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "EMAIL",
 ];
 
 /// Variables naming the program git and others start as an editor or a pager, passed to a

@@ -182,8 +182,8 @@ impl EnvelopeInForce {
     }
 
     /// The paths `command` names that lie outside the envelope and get no grant (a credential
-    /// aside, which is closed on purpose): the kernel refuses the command's access there, so a
-    /// command that fails is told which of the paths it named it could not reach.
+    /// aside, which is closed on purpose): the kernel refuses the command's access there, so the
+    /// user is told which of the paths it named it could not reach.
     pub fn beyond_reach(&self, command: &Command, approved: bool) -> Vec<PathBuf> {
         let cwd = Path::new(&command.cwd);
         let named = command

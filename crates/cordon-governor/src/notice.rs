@@ -64,7 +64,7 @@ pub enum Notice {
     /// that a tool's "Read-only file system" is explained (a `git switch` over a tracked
     /// `.vscode/settings.json` leaves the old file, which git then shows as changed).
     ProtectedWritesRefused { count: u64, first: String },
-    /// A command that failed named paths outside the envelope, which the kernel refused it
+    /// A command named paths outside the envelope, which the kernel refused it
     /// (the front end judged them readable; hardened mode reaches only the envelope).
     BeyondTheEnvelope(Vec<String>),
     /// Processes the command left running in the background were stopped when it ended.

@@ -546,14 +546,13 @@ fn run_one(
     if stopped > 0 {
         (options.notices)(Notice::BackgroundStopped(stopped));
     }
-    if executed.report.exit_code != 0 {
-        if let Some(envelope) = confining.envelope {
-            let beyond = envelope.beyond_reach(command, confining.approved);
-            if !beyond.is_empty() {
-                (options.notices)(Notice::BeyondTheEnvelope(
-                    beyond.iter().map(|p| p.display().to_string()).collect(),
-                ));
-            }
+    // Whatever the exit: a pipe's last command can hide the refusal (`cat ~/x | head`).
+    if let Some(envelope) = confining.envelope {
+        let beyond = envelope.beyond_reach(command, confining.approved);
+        if !beyond.is_empty() {
+            (options.notices)(Notice::BeyondTheEnvelope(
+                beyond.iter().map(|p| p.display().to_string()).collect(),
+            ));
         }
     }
     let mut entry = CommandEntry::of(&executed.report, Some(executed.enforcement));

@@ -385,6 +385,15 @@ impl EnvelopeBuilder {
     }
 }
 
+/// The work tree of the repository `workspace` is a subdirectory of, which a hardened run of the
+/// workspace reads ([`Envelope::searched_reads`]); `None` when the workspace is no such
+/// subdirectory. `home` as the envelope has it (a work tree that holds it is none).
+pub fn repository_work_tree(workspace: &Path, home: Option<&Path>) -> Option<PathBuf> {
+    let workspace = std::fs::canonicalize(workspace).ok()?;
+    let home = home.map(|h| std::fs::canonicalize(h).unwrap_or_else(|_| h.to_path_buf()));
+    repository_outside(&workspace, home.as_deref())?.1
+}
+
 /// The git directory of the repository `workspace` belongs to, when it lies outside it, as git
 /// finds it: a `.git` in the workspace or the nearest directory above it. A `.git` file of the
 /// workspace (the agent may have written it) counts only where git's own records lead back: a

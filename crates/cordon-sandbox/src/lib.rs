@@ -56,7 +56,9 @@ pub use broker::{
 pub use capture::{OutputFilter, StreamFilter};
 pub use egress::{ConnectionRecord, Egress, EgressReport};
 pub use env::{is_forbidden_env_name, scrubbed_env, DEFAULT_PATH};
-pub use envelope::{Envelope, EnvelopeBuilder, Grant, GrantAccess, MAX_CARVED_ENTRIES};
+pub use envelope::{
+    repository_work_tree, Envelope, EnvelopeBuilder, Grant, GrantAccess, MAX_CARVED_ENTRIES,
+};
 pub use error::Error;
 pub use filesystem::{MIN_LANDLOCK_ABI, SYSTEM_DIRS};
 pub use kernel::{doctor, effective_capabilities, landlock_abi, Guarantee, KernelReport};

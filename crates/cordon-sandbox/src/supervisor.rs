@@ -1417,7 +1417,10 @@ impl Prepared {
                 // told (working day fifteen: a server started with `&` was gone, silently, when
                 // the next command called it).
                 if let Some(c) = cgroup {
-                    let left = u32::try_from(c.members().len()).unwrap_or(u32::MAX);
+                    // git's own background maintenance (`git maintenance run --auto`, detached
+                    // after a fetch or a commit) is not the command's work to be told of.
+                    let left = c.members().into_iter().filter(|pid| !is_git(*pid)).count();
+                    let left = u32::try_from(left).unwrap_or(u32::MAX);
                     self.background_stopped = self.background_stopped.saturating_add(left);
                 }
                 self.kill_tree(cgroup, procs);
@@ -1959,6 +1962,11 @@ fn reap_all(procs: &mut [Proc]) {
 /// us (we are a subreaper), until none is left, then reap those orphans. Segments of other runs in
 /// this process and children between fork and exec (under `SPAWN_LOCK`) are never touched; any
 /// other child of this process is (the documented single-spawner assumption).
+/// Whether the process `pid` runs git (its `comm`).
+fn is_git(pid: libc::pid_t) -> bool {
+    fs::read(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm == b"git\n")
+}
+
 fn kill_descendants(procs: &[Proc]) {
     kill_subtrees(&segment_pids(procs), true);
 }

@@ -940,6 +940,10 @@ fn a_failure_on_a_path_beyond_the_envelope_names_it() {
         h.home.join("Downloads/x.csv").display()
     );
     assert!(err(&o).contains(&note), "{}", err(&o));
+    // Whatever the exit: a pipe's last command hides the refusal.
+    let o = h.sh("cat ~/Downloads/x.csv | wc -l");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(err(&o).contains(&note), "{}", err(&o));
     // Control: a failure inside the envelope names nothing.
     let o = h.sh("cp data/missing.csv data/x.csv");
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
@@ -961,14 +965,15 @@ fn an_editor_or_pager_that_starts_nothing_is_passed_and_no_other() {
         c.output().unwrap()
     };
     let o = run(
-        "printenv GIT_EDITOR GIT_SEQUENCE_EDITOR PAGER",
+        "printenv GIT_EDITOR GIT_SEQUENCE_EDITOR PAGER GIT_AUTHOR_NAME",
         &[
             ("GIT_EDITOR", "true"),
             ("GIT_SEQUENCE_EDITOR", ":"),
             ("PAGER", "cat"),
+            ("GIT_AUTHOR_NAME", "Ada"),
         ],
     );
-    assert_eq!(out(&o), "true\n:\ncat\n", "{}", err(&o));
+    assert_eq!(out(&o), "true\n:\ncat\nAda\n", "{}", err(&o));
     for value in ["vim", "sh -c 'touch pwned'", "./editor.sh"] {
         let o = run(
             "printenv EDITOR",

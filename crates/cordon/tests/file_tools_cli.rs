@@ -426,6 +426,26 @@ fn reading_the_home_beyond_the_envelope_is_asked_and_known_token_stores_are_deni
         ));
         assert_eq!(verdict, "ask", "Grep {path}");
     }
+    // A workspace that is a subdirectory of a repository in the home reads the rest of it, as
+    // its hardened commands do (working day sixteen: `Read` of a sibling package asked while
+    // `cat` of it ran).
+    let mono = f.home().join("code/mono");
+    std::fs::create_dir_all(mono.join("services/api")).unwrap();
+    std::fs::create_dir_all(mono.join("shared")).unwrap();
+    std::fs::write(mono.join("shared/util.py"), "def util(): pass\n").unwrap();
+    let init = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&mono)
+        .status()
+        .unwrap();
+    assert!(init.success());
+    let event = json!({
+        "session_id": "s-1", "tool_use_id": "toolu_1", "cwd": mono.join("services/api"),
+        "hook_event_name": "PreToolUse", "tool_name": "Read",
+        "tool_input": {"file_path": s(&mono.join("shared/util.py"))},
+    });
+    let (verdict, reason) = claude_verdict(&f.hook("claude-code", &event, &[]));
+    assert_eq!(verdict, "allow", "{reason}");
     // Controls: the workspace, a toolchain's sources and a start-up file (read-only, readable).
     for path in [
         s(&f.work().join("src/lib.rs")),
