@@ -1152,6 +1152,10 @@ fn output_operands_and_options_are_overwrites_red_team_round_3() {
         ("tee -a log.txt", Outcome::AllowWithCheckpoint),
         ("dd if=a.img of=b.img", Outcome::AllowWithCheckpoint),
         ("tar -cf out.tar src", Outcome::AllowWithCheckpoint),
+        (
+            "find . -name '*.md' -exec sed -i s/a/b/ {} +",
+            Outcome::AllowWithCheckpoint,
+        ),
         ("tar -xf a.tar -C out", Outcome::AllowWithCheckpoint),
         ("git apply fix.patch", Outcome::AllowWithCheckpoint),
         ("patch -p1 < fix.patch", Outcome::AllowWithCheckpoint),

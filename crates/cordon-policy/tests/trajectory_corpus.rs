@@ -263,7 +263,6 @@ fn version_queries_status_reports_and_archives_of_elsewhere_run_unattended() {
         "az version",
         "service nginx status",
         "service --status-all",
-        "crontab -l",
     ] {
         assert_modes(text, Allow, Allow);
     }

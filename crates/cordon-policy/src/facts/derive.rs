@@ -590,6 +590,10 @@ fn computed_operand(
             for root in roots {
                 d.resolved_path(root, access);
             }
+            // What `find` hands over exists: a program that writes its operands rewrites them,
+            // as it does a file named outright (working day sixteen: `find … -exec sed -i … {} +`
+            // got no checkpoint where `sed -i … f` got one).
+            d.overwrites |= access == Access::Write;
             if let Some(outside) = roots.iter().find(|r| !pathutil::is_within(r, start)) {
                 d.unresolved.push(format!(
                     "the argument `{text}` is any path under `{outside}`, outside the working directory"

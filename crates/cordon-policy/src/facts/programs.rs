@@ -76,13 +76,6 @@ pub(super) fn apply(
         {
             d.spec.to_mut().tags.retain(|t| t != "cloud");
         }
-        // `crontab -l` lists the user's table (working day sixteen: asked as a deploy); with
-        // a file or `-e` it installs one, which runs later.
-        "crontab" if has(flags, &["-l"]) && parsed.operands.is_empty() => {
-            let spec = d.spec.to_mut();
-            spec.effect = Some(EffectType::Observe);
-            spec.tags.retain(|t| t != "persistence");
-        }
         // `service NAME status` and `service --status-all` only report (trajectory corpus:
         // `service nginx status` was asked as a deploy); the other actions start, stop or
         // reconfigure a system service.
