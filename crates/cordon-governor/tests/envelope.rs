@@ -138,8 +138,15 @@ fn write(path: &Path) -> (PathBuf, GrantAccess) {
 fn inside_the_envelope_nothing_is_granted_and_the_key_is_closed() {
     let w = World::new();
     let e = w.default_pack();
-    // The workspace, and the home's `~/.cache`, which the envelope makes on a fresh home.
-    assert_eq!(e.envelope.write, vec![w.ws(), w.p("user/.cache")]);
+    // The workspace, and the home's `~/.cache`, which the envelope makes on a fresh home (and
+    // `~/.npm` where npm is installed).
+    let npm = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join("npm").is_file()));
+    let mut written = vec![w.ws(), w.p("user/.cache")];
+    if npm {
+        written.push(w.p("user/.npm"));
+    }
+    assert_eq!(e.envelope.write, written);
     assert!(e.envelope.never.contains(&w.p("keys/k.pem")));
     assert!(e.envelope.never.contains(&w.p("user/.ssh")));
     let c = w.command(&[&w.ws().join("src")], &[&w.ws().join("src/new.rs")]);

@@ -2,60 +2,89 @@
 //! into the work tree later.
 //!
 //! The sandbox keeps a project's protected names (`.husky`, `.claude`, `.vscode`, …) read-only in
-//! the work tree, but objects, the index and refs must stay writable for `git commit` to work. So
-//! a command can commit any content at those paths with git's plumbing (`hash-object`,
-//! `update-index --cacheinfo`, `commit-tree`, `update-ref`) without touching the work tree, and
-//! the user's next ordinary `git stash`, `checkout .`, `reset --hard` or branch switch writes it
-//! there, outside any sandbox (red-team round sixteen: a `.husky/pre-commit` committed so ran on
-//! the user's next `git commit`). Porcelain cannot produce such a change in a hardened run: it
-//! would have to write the protected file, which fails with EROFS.
+//! the work tree, and, for a workspace that is a subdirectory of a repository, the rest of that
+//! repository's work tree too. But objects, the index and refs must stay writable for `git
+//! commit` to work. So a command can commit any content at those paths with git's plumbing
+//! (`hash-object`, `update-index --cacheinfo`, `commit-tree`, `update-ref`) without touching the
+//! work tree, and the user's next ordinary `git stash`, `checkout .`, `reset --hard`, `rebase
+//! --abort` or branch switch writes it there, outside any sandbox (red-team round sixteen: a
+//! `.husky/pre-commit` committed so ran on the user's next `git commit`; round seventeen reached
+//! it through a stash's untracked-files parent, a stopped rebase, `ORIG_HEAD`, a split index, a
+//! ref git reads and cordon's parser did not). Porcelain cannot produce such a change in a
+//! hardened run: it would have to write the path, which fails.
 //!
-//! So when a run starts, each protected repository's refs are read (loose and packed, `HEAD`
-//! resolved); when it ends, they are read again. For every ref that moved to a commit the
-//! repository did not hold at a ref before, the protected entries of its tree are compared with
-//! what the user had: the work tree's files (which the run could not change), and the same paths
-//! in `HEAD` as the run started and in the ref's old commit. An entry that matches none of these
-//! is content the command made: the ref is put back (or removed, if the run made it) and the
-//! commit is kept under `refs/cordon/refused/`, for the user to look at. A new or moved
+//! So when a run starts, each protected repository's refs are read, with every commit git's
+//! state files name (`ORIG_HEAD`, `MERGE_HEAD`, `FETCH_HEAD`, a stopped rebase's or
+//! cherry-pick's files): the commits the repository knew. When it ends, every commit reachable
+//! from what the run moved or added (refs and those files) and unknown before is a commit the
+//! run made, and each that changes a *controlled* path (a protected name at the work tree's root
+//! or a writable root's, or, for a subdirectory workspace, any path outside it) is checked: the
+//! content it sets must be the work tree's (which the run could not change) or `HEAD`'s as the
+//! run began. A commit that sets anything else is refused: every ref that reaches it is put back
+//! (or removed, if the run made it), its tip kept under `refs/cordon/refused/` for the user to
+//! look at, and a state file or a stopped rebase that names it is moved aside. A new or moved
 //! `refs/replace/*` ref, which makes git read one object as another everywhere, is always put
-//! back. Index entries at protected paths that match neither the work tree nor `HEAD` are reset
-//! to `HEAD`'s (`git reset -- PATH`). The report's notes say each.
+//! back. Index entries at controlled paths that match neither the work tree nor `HEAD` are reset
+//! to `HEAD`'s (`git reset -- PATH`). What cannot be checked counts as refused.
 //!
-//! git is run outside the sandbox on the repository's own (protected) configuration, with no hook
+//! The refs are read from the files where that is cheap and unambiguous (a loose ref that is an
+//! object id or names a ref under `refs/`, `packed-refs`); anything else (`reftable`, a ref git
+//! would read and this parser does not, more loose refs than it reads) is listed by git. git is
+//! run outside the sandbox on the repository's own (protected) configuration, with no hook
 //! (`core.hooksPath=/dev/null`), no monitor, no replace objects, and neither the system's nor the
-//! user's global configuration. Refs in the `reftable` format, or more loose ones than are read
-//! cheaply, are listed by git. Not covered: an object file the command rewrote in place (git does
-//! not check a loose object's hash when it reads it), and linked worktrees' own `HEAD` and index.
+//! user's global configuration. Not covered: an object file the command rewrote in place (git
+//! does not check a loose subtree's hash when it reads it), submodules' and linked worktrees' own
+//! refs, `HEAD` and index.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
+use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::git_index::Index;
-
-/// The most ref files read from one repository's `refs/`.
+/// The most ref files read from one repository's `refs/` before git is asked instead.
 const MAX_LOOSE_REFS: usize = 100_000;
 
-/// The largest ref file or `packed-refs` read.
+/// The largest ref file, `packed-refs` or state file read.
 const MAX_REF_FILE: u64 = 64 << 20;
 
 /// The largest protected file hashed to compare with an entry; a larger one matches nothing.
 const MAX_HASHED: u64 = 16 << 20;
 
-/// Where refused commits are kept.
+/// The most commits one run may make that are checked; past it, what moved is put back.
+const MAX_NEW_COMMITS: usize = 2_000;
+
+/// Where refused commits are kept; no commit there counts as known.
 const REFUSED_PREFIX: &str = "refs/cordon/refused/";
+
+/// git's state files that name commits outside `refs/`, which `git reset ORIG_HEAD`, `merge
+/// --abort`, `cherry-pick --continue` and the like move to.
+const STATE_FILES: &[&str] = &[
+    "ORIG_HEAD",
+    "MERGE_HEAD",
+    "CHERRY_PICK_HEAD",
+    "REVERT_HEAD",
+    "FETCH_HEAD",
+    "AUTO_MERGE",
+    "BISECT_HEAD",
+];
+
+/// A stopped rebase's, cherry-pick's or revert's state, whose files name the commits `--abort`
+/// and `--continue` move to (short ids in a todo list among them).
+const STATE_DIRS: &[&str] = &["rebase-merge", "rebase-apply", "sequencer"];
 
 /// One protected repository as the run found it.
 pub(crate) struct AtStart {
     git_dir: PathBuf,
     work_tree: PathBuf,
-    /// Work-tree-relative directories whose protected names the sandbox keeps read-only: the
-    /// work tree's root, and each writable root inside it (a workspace that is a subdirectory).
-    prefixes: Vec<PathBuf>,
+    /// The writable roots inside the work tree, relative to it (the empty path: all of it).
+    writable: Vec<PathBuf>,
     refs: BTreeMap<String, String>,
+    /// The commits the repository knew: its refs' (but cordon's own refused ones) and those its
+    /// state files name.
+    known: BTreeSet<String>,
     index: Option<(u64, u64, i64, i64)>,
 }
 
@@ -68,47 +97,61 @@ pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtSta
         .filter_map(|git_dir| {
             let work_tree = git_dir.parent()?.to_path_buf();
             let refs = all_refs(git_dir, &work_tree)?;
-            let mut prefixes = vec![PathBuf::new()];
+            let mut writable: Vec<PathBuf> = Vec::new();
             for root in write_roots {
                 if let Ok(rel) = root.strip_prefix(&work_tree) {
-                    if !rel.as_os_str().is_empty() && !prefixes.iter().any(|p| p == rel) {
-                        prefixes.push(rel.to_path_buf());
+                    if !writable.iter().any(|p| p == rel) {
+                        writable.push(rel.to_path_buf());
                     }
                 }
             }
-            Some(AtStart {
+            let mut start = AtStart {
                 index: stamp(&git_dir.join("index")),
                 git_dir: git_dir.clone(),
                 work_tree,
-                prefixes,
+                writable,
+                known: BTreeSet::new(),
                 refs,
-            })
+            };
+            let named = Repository::new(&start, &[]).state_commits();
+            start.known = start
+                .refs
+                .iter()
+                .filter(|(name, _)| !name.starts_with("refs/cordon/"))
+                .map(|(_, oid)| oid.clone())
+                .chain(named)
+                .collect();
+            Some(start)
         })
         .collect()
 }
 
-/// After the run: puts back what it made at protected paths in each repository's refs and index
-/// (module docs). Returns the report's notes.
+/// After the run: puts back what it made at controlled paths in each repository's refs, state
+/// files and index (module docs). Returns the report's notes.
 pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
     let mut notes = Vec::new();
     for start in repositories {
+        let repo = Repository::new(start, names);
         let Some(end) = all_refs(&start.git_dir, &start.work_tree) else {
-            notes.push(format!(
-                "{}: its refs could not be read after the run, so commits made at protected paths were not looked for",
-                start.git_dir.display()
+            notes.push(repo.note(
+                "its refs could not be read after the run, so what it committed was not checked",
             ));
             continue;
         };
-        let moved: Vec<(&String, &String)> = end
-            .iter()
-            .filter(|(name, oid)| start.refs.get(*name) != Some(*oid))
+        let moved: Vec<(String, String)> = end
+            .into_iter()
+            .filter(|(name, oid)| start.refs.get(name) != Some(oid))
+            .collect();
+        let named: BTreeSet<String> = repo
+            .state_commits()
+            .into_iter()
+            .filter(|oid| !start.known.contains(oid))
             .collect();
         let index_changed = stamp(&start.git_dir.join("index")) != start.index;
-        if moved.is_empty() && !index_changed {
+        if moved.is_empty() && named.is_empty() && !index_changed {
             continue;
         }
-        let repo = Repository { start, names };
-        repo.settle(&moved, index_changed, &mut notes);
+        repo.settle(&moved, &named, index_changed, &mut notes);
     }
     notes
 }
@@ -122,78 +165,208 @@ struct Repository<'a> {
 /// object id. `None`: no entry.
 type State = Option<(u32, String)>;
 
-impl Repository<'_> {
-    fn settle(&self, moved: &[(&String, &String)], index_changed: bool, notes: &mut Vec<String>) {
-        let known: BTreeSet<&String> = self.start.refs.values().collect();
-        // Listed only when something needs it: most runs that move a ref commit nothing new at
-        // a protected path, but telling takes this listing, a git process.
-        let mut head_entries: Option<BTreeMap<PathBuf, (u32, String)>> = None;
-        let mut head = || -> Option<BTreeMap<PathBuf, (u32, String)>> {
-            if head_entries.is_none() {
-                head_entries = match self.start.refs.get("HEAD") {
-                    Some(oid) => self.entries(oid),
-                    None => Some(BTreeMap::new()),
-                };
+impl<'a> Repository<'a> {
+    fn new(start: &'a AtStart, names: &'a [&'a str]) -> Repository<'a> {
+        Repository { start, names }
+    }
+
+    fn settle(
+        &self,
+        moved: &[(String, String)],
+        named: &BTreeSet<String>,
+        index_changed: bool,
+        notes: &mut Vec<String>,
+    ) {
+        let tips: Vec<&String> = moved
+            .iter()
+            .filter(|(name, oid)| {
+                name.starts_with("refs/replace/") || !self.start.known.contains(oid)
+            })
+            .map(|(_, oid)| oid)
+            .chain(named)
+            .collect();
+        let refused = match self.refused_commits(&tips) {
+            Ok(refused) => refused,
+            Err(why) => {
+                notes.push(self.note(&format!(
+                    "what the run committed could not be checked ({why}), so everything it moved is put back"
+                )));
+                tips.iter().map(|t| (*t).clone()).collect()
             }
-            head_entries.clone()
         };
         // `HEAD` on a branch moves with it, and the branch is put back; a detached `HEAD` is a
         // ref of its own.
         let detached = read_small(&self.start.git_dir.join("HEAD"))
             .is_some_and(|head| !head.starts_with(b"ref: "));
         for (name, oid) in moved {
-            if name.as_str() == "HEAD" && !detached {
+            if name == "HEAD" && !detached {
                 continue;
             }
-            let replace = name.starts_with("refs/replace/");
-            if name.starts_with(REFUSED_PREFIX) || (!replace && known.contains(oid)) {
-                continue;
-            }
-            let old = self.start.refs.get(*name);
-            let made = if replace {
+            let why = if name.starts_with("refs/replace/") {
                 Some("it makes git read one object as another".to_string())
+            } else if !self.start.known.contains(oid) && self.reaches(oid, &refused) {
+                Some("it leads to content at a path the run could not write, which your own git would write into the work tree outside any sandbox".to_string())
             } else {
-                match head() {
-                    Some(head) => self.made_content(oid, old, &head),
-                    None => Some("HEAD's tree, to compare it with, could not be listed".into()),
-                }
+                None
             };
-            if let Some(why) = made {
-                notes.push(self.put_back(name, oid, old, &why));
+            if let Some(why) = why {
+                notes.push(self.put_back(name, oid, self.start.refs.get(name), &why));
+            }
+        }
+        for oid in named {
+            if self.reaches(oid, &refused) {
+                notes.extend(self.set_aside_state_naming(oid));
             }
         }
         if index_changed {
-            self.settle_index(&mut head, notes);
+            self.settle_index(notes);
         }
     }
 
-    /// Why the commit `oid` holds content the command made at a protected path, if it does.
-    fn made_content(
-        &self,
-        oid: &str,
-        old: Option<&String>,
-        head: &BTreeMap<PathBuf, (u32, String)>,
-    ) -> Option<String> {
-        let Some(tip) = self.entries(oid) else {
-            return Some("its tree could not be listed".into());
-        };
-        let old = old.and_then(|o| self.entries(o)).unwrap_or_default();
-        let mut paths: BTreeSet<&PathBuf> = tip.keys().chain(head.keys()).collect();
-        let in_work_tree = self.work_tree_files();
-        paths.extend(in_work_tree.iter());
-        for path in paths {
-            let state: State = tip.get(path).cloned();
-            let accepted = state == self.work_tree_state(path)
-                || state == head.get(path).cloned()
-                || state == old.get(path).cloned();
-            if !accepted {
-                return Some(format!(
-                    "it sets {} to content you did not have",
-                    path.display()
-                ));
+    /// The commits among those reachable from `tips` and unknown before the run that set
+    /// content at a controlled path (module docs). `Err`: they could not be told.
+    fn refused_commits(&self, tips: &[&String]) -> Result<BTreeSet<String>, String> {
+        if tips.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let made = self.made_commits(tips)?;
+        let mut refused = BTreeSet::new();
+        // `HEAD`'s entries as the run began, listed for each path once.
+        let mut head: BTreeMap<PathBuf, (u32, String)> = BTreeMap::new();
+        let mut listed: BTreeSet<PathBuf> = BTreeSet::new();
+        for commit in made {
+            let changed = self.changed_paths(&commit)?;
+            if changed.is_empty() {
+                continue;
+            }
+            let unlisted: Vec<PathBuf> = changed
+                .iter()
+                .filter(|p| !listed.contains(*p))
+                .cloned()
+                .collect();
+            if let (Some(start_head), false) = (self.start.refs.get("HEAD"), unlisted.is_empty()) {
+                head.extend(self.entries_at(start_head, &unlisted)?);
+            }
+            listed.extend(unlisted);
+            let entries = self.entries_at(&commit, &changed)?;
+            let made_content = changed.iter().any(|path| {
+                let state: State = entries.get(path).cloned();
+                state != self.work_tree_state(path) && state != head.get(path).cloned()
+            });
+            if made_content {
+                refused.insert(commit);
             }
         }
-        None
+        Ok(refused)
+    }
+
+    /// The commits reachable from `tips` that were not reachable from any commit the repository
+    /// knew (each a commit the run made).
+    fn made_commits(&self, tips: &[&String]) -> Result<Vec<String>, String> {
+        let mut input = String::new();
+        for tip in tips {
+            input.push_str(tip);
+            input.push('\n');
+        }
+        input.push_str("--not\n");
+        for oid in &self.start.known {
+            input.push_str(oid);
+            input.push('\n');
+        }
+        let out = self
+            .git_input(&["rev-list", "--stdin"], input.as_bytes())
+            .ok_or("git could not list the commits the run made")?;
+        let made: Vec<String> = String::from_utf8_lossy(&out)
+            .lines()
+            .filter(|l| is_oid(l))
+            .map(str::to_string)
+            .collect();
+        if made.len() > MAX_NEW_COMMITS {
+            return Err(format!("more than {MAX_NEW_COMMITS} new commits"));
+        }
+        Ok(made)
+    }
+
+    /// Whether `tip` reaches one of `commits` among what the run made.
+    fn reaches(&self, tip: &str, commits: &BTreeSet<String>) -> bool {
+        if commits.is_empty() {
+            return false;
+        }
+        if commits.contains(tip) {
+            return true;
+        }
+        let tip = tip.to_string();
+        self.made_commits(&[&tip])
+            .map_or(true, |made| made.iter().any(|c| commits.contains(c)))
+    }
+
+    /// The controlled paths `commit` changes against each of its parents (all of them for a
+    /// commit without one).
+    fn changed_paths(&self, commit: &str) -> Result<Vec<PathBuf>, String> {
+        let mut paths: BTreeSet<PathBuf> = BTreeSet::new();
+        for specs in self.pathspec_sets() {
+            let mut args = vec![
+                "diff-tree".to_string(),
+                "-r".into(),
+                "-z".into(),
+                "-m".into(),
+                "--root".into(),
+                "--no-commit-id".into(),
+                "--name-only".into(),
+                "--no-renames".into(),
+                commit.to_string(),
+                "--".into(),
+            ];
+            args.extend(specs);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = self
+                .git(&args)
+                .ok_or_else(|| format!("git could not show commit {commit}"))?;
+            for path in out.split(|&b| b == 0).filter(|p| !p.is_empty()) {
+                paths.insert(PathBuf::from(OsStr::from_bytes(path)));
+            }
+        }
+        Ok(paths.into_iter().collect())
+    }
+
+    /// The entries of `rev`'s tree at `paths`.
+    fn entries_at(
+        &self,
+        rev: &str,
+        paths: &[PathBuf],
+    ) -> Result<BTreeMap<PathBuf, (u32, String)>, String> {
+        let mut args = vec![
+            "ls-tree".to_string(),
+            "-r".into(),
+            "-z".into(),
+            "--full-tree".into(),
+            format!("{rev}^{{tree}}"),
+            "--".into(),
+        ];
+        args.extend(paths.iter().map(|p| literal(p)));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self
+            .git(&args)
+            .ok_or_else(|| format!("git could not list the tree of {rev}"))?;
+        let mut entries = BTreeMap::new();
+        for record in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            let Some(tab) = record.iter().position(|&b| b == b'\t') else {
+                continue;
+            };
+            let (meta, path) = (&record[..tab], &record[tab + 1..]);
+            let meta = String::from_utf8_lossy(meta);
+            let mut fields = meta.split(' ');
+            let (Some(mode), Some(_kind), Some(oid)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            entries.insert(
+                PathBuf::from(OsStr::from_bytes(path)),
+                (mode_class(mode), oid.to_string()),
+            );
+        }
+        Ok(entries)
     }
 
     /// Moves `name` back to `old` (or removes it when the run made it), keeping `oid` under
@@ -206,8 +379,8 @@ impl Repository<'_> {
         let saved = self.git(&["update-ref", &kept, oid]).is_some();
         let restored = match (name, old) {
             ("HEAD", Some(old)) => self.git(&["update-ref", "--no-deref", "HEAD", old]),
-            (_, Some(old)) => self.git(&["update-ref", name, old]),
-            (_, None) => self.git(&["update-ref", "-d", name]),
+            (_, Some(old)) => self.git(&["update-ref", "--no-deref", name, old]),
+            (_, None) => self.git(&["update-ref", "--no-deref", "-d", name]),
         }
         .is_some();
         let kept_note = if saved {
@@ -217,10 +390,10 @@ impl Repository<'_> {
         };
         match (restored, old) {
             (true, Some(old)) => self.note(&format!(
-                "{name} was put back to {old}: the run moved it to a commit at which {why}, which your own git would write into the work tree outside any sandbox; {kept_note}"
+                "{name} was put back to {old}: the run moved it to a commit at which {why}; {kept_note}"
             )),
             (true, None) => self.note(&format!(
-                "{name}, made by the run, was removed: {why}, which your own git would write into the work tree outside any sandbox; {kept_note}"
+                "{name}, made by the run, was removed: {why}; {kept_note}"
             )),
             (false, _) => self.note(&format!(
                 "{name} points at a commit at which {why}, and could not be put back: do not check it out ({kept_note})"
@@ -228,31 +401,140 @@ impl Repository<'_> {
         }
     }
 
-    /// Index entries at protected paths that hold neither the work tree's nor `HEAD`'s content
-    /// are reset to `HEAD`'s.
-    fn settle_index(
-        &self,
-        head: &mut dyn FnMut() -> Option<BTreeMap<PathBuf, (u32, String)>>,
-        notes: &mut Vec<String>,
-    ) {
-        let Some(index) = Index::read(&self.start.git_dir) else {
-            return;
+    /// Moves aside each state file and stopped rebase that names `oid`.
+    fn set_aside_state_naming(&self, oid: &str) -> Vec<String> {
+        let mut notes = Vec::new();
+        let git_dir = &self.start.git_dir;
+        let places = STATE_FILES.iter().chain(STATE_DIRS);
+        for name in places {
+            let path = git_dir.join(name);
+            let names_it = self.oids_in(&path).iter().any(|o| o == oid);
+            if names_it {
+                let aside = git_dir.join(format!("{name}.refused-by-cordon"));
+                let moved = std::fs::rename(&path, &aside).is_ok();
+                notes.push(self.note(&format!(
+                    ".git/{name} {} it names commit {oid}, which sets content at a path the run could not write, for `git reset`, `--abort` or `--continue` to write into the work tree",
+                    if moved { "was moved aside:" } else { "could not be moved aside, though" }
+                )));
+            }
+        }
+        notes
+    }
+
+    /// Every commit git's state files name: full ids, and the short ids of a todo list, which
+    /// git expands.
+    fn state_commits(&self) -> BTreeSet<String> {
+        let git_dir = &self.start.git_dir;
+        STATE_FILES
+            .iter()
+            .chain(STATE_DIRS)
+            .flat_map(|name| self.oids_in(&git_dir.join(name)))
+            .collect()
+    }
+
+    /// The commits named in the file or directory `path` (files up to 1,000, each read whole).
+    fn oids_in(&self, path: &Path) -> Vec<String> {
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        let mut pending = vec![path.to_path_buf()];
+        while let Some(p) = pending.pop() {
+            let Ok(meta) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if meta.is_dir() {
+                for child in std::fs::read_dir(&p)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .take(1_000)
+                {
+                    pending.push(child.path());
+                }
+            } else if let Some(text) = read_small(&p) {
+                texts.push(text);
+            }
+        }
+        let mut full = Vec::new();
+        let mut short = Vec::new();
+        for text in &texts {
+            for token in text.split(|b| !b.is_ascii_hexdigit()) {
+                match token.len() {
+                    40 | 64 => full.push(String::from_utf8_lossy(token).into_owned()),
+                    4..=39 => short.push(String::from_utf8_lossy(token).into_owned()),
+                    _ => {}
+                }
+            }
+        }
+        if !short.is_empty() {
+            full.extend(self.expand(&short));
+        }
+        full
+    }
+
+    /// The full ids of the commits `short` ids name (those that name one).
+    fn expand(&self, short: &[String]) -> Vec<String> {
+        let input: String = short.iter().map(|s| format!("{s}^{{commit}}\n")).collect();
+        let Some(out) = self.git_input(
+            &["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+            input.as_bytes(),
+        ) else {
+            return Vec::new();
         };
-        let unlike_work_tree: Vec<(PathBuf, String)> = index
-            .entries()
-            .map(|(path, oid)| (PathBuf::from(OsStr::from_bytes(path)), hex(oid)))
-            .filter(|(path, oid)| {
-                self.protected(path) && self.work_tree_state(path).is_none_or(|(_, id)| id != *oid)
-            })
+        String::from_utf8_lossy(&out)
+            .lines()
+            .filter_map(|line| line.strip_suffix(" commit"))
+            .filter(|oid| is_oid(oid))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Index entries at controlled paths that hold neither the work tree's nor `HEAD`'s content
+    /// are reset to `HEAD`'s. git lists them, a split index included.
+    fn settle_index(&self, notes: &mut Vec<String>) {
+        let mut entries: BTreeMap<PathBuf, String> = BTreeMap::new();
+        for specs in self.pathspec_sets() {
+            let mut args = vec![
+                "ls-files".to_string(),
+                "-s".into(),
+                "-z".into(),
+                "--".into(),
+            ];
+            args.extend(specs);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let Some(out) = self.git(&args) else {
+                notes.push(self.note("its index could not be listed after the run"));
+                return;
+            };
+            for record in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+                let Some(tab) = record.iter().position(|&b| b == b'\t') else {
+                    continue;
+                };
+                let meta = String::from_utf8_lossy(&record[..tab]);
+                if let Some(oid) = meta.split(' ').nth(1) {
+                    entries.insert(
+                        PathBuf::from(OsStr::from_bytes(&record[tab + 1..])),
+                        oid.to_string(),
+                    );
+                }
+            }
+        }
+        let unlike_work_tree: Vec<PathBuf> = entries
+            .iter()
+            .filter(|(path, oid)| self.work_tree_state(path).is_none_or(|(_, id)| id != **oid))
+            .map(|(path, _)| path.clone())
             .collect();
         if unlike_work_tree.is_empty() {
             return;
         }
-        let head = head().unwrap_or_default();
+        let head = match self.start.refs.get("HEAD") {
+            Some(oid) => self.entries_at(oid, &unlike_work_tree).unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
         let reset: Vec<PathBuf> = unlike_work_tree
             .into_iter()
-            .filter(|(path, oid)| head.get(path).is_none_or(|(_, id)| id != oid))
-            .map(|(path, _)| path)
+            .filter(|path| {
+                head.get(path)
+                    .is_none_or(|(_, id)| entries.get(path) != Some(id))
+            })
             .collect();
         if reset.is_empty() {
             return;
@@ -263,62 +545,10 @@ impl Repository<'_> {
         let done = self.git(&args).is_some();
         let shown: Vec<String> = reset.iter().map(|p| p.display().to_string()).collect();
         notes.push(self.note(&format!(
-            "the index held content the run made at {} (a protected path, which your own git would write into the work tree outside any sandbox){}",
+            "the index held content the run made at {} (a path it could not write, which your own git would write into the work tree outside any sandbox){}",
             shown.join(", "),
             if done { "; reset to HEAD's" } else { "; it could not be reset: run `git reset -- PATH` before `git checkout` or `git stash`" }
         )));
-    }
-
-    /// The entries of `rev`'s tree at protected paths, by path.
-    fn entries(&self, rev: &str) -> Option<BTreeMap<PathBuf, (u32, String)>> {
-        let mut args = vec![
-            "ls-tree".to_string(),
-            "-r".into(),
-            "-z".into(),
-            "--full-tree".into(),
-            format!("{rev}^{{tree}}"),
-            "--".into(),
-        ];
-        args.extend(self.pathspecs());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self.git(&args)?;
-        let mut entries = BTreeMap::new();
-        for record in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-            let text = std::str::from_utf8(record).ok()?;
-            let (meta, path) = text.split_once('\t')?;
-            let mut fields = meta.split(' ');
-            let (mode, _kind, oid) = (fields.next()?, fields.next()?, fields.next()?);
-            entries.insert(PathBuf::from(path), (mode_class(mode), oid.to_string()));
-        }
-        Some(entries)
-    }
-
-    /// The protected files in the work tree (relative paths), as found now.
-    fn work_tree_files(&self) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        for prefix in &self.start.prefixes {
-            for name in self.names {
-                let mut pending = vec![prefix.join(name)];
-                while let Some(rel) = pending.pop() {
-                    let Ok(meta) = std::fs::symlink_metadata(self.start.work_tree.join(&rel))
-                    else {
-                        continue;
-                    };
-                    if meta.is_dir() {
-                        let Ok(children) = std::fs::read_dir(self.start.work_tree.join(&rel))
-                        else {
-                            continue;
-                        };
-                        for child in children.flatten().take(10_000) {
-                            pending.push(rel.join(child.file_name()));
-                        }
-                    } else if found.len() < 10_000 {
-                        found.push(rel);
-                    }
-                }
-            }
-        }
-        found
     }
 
     /// The state git would give the work tree's file at `path`.
@@ -344,32 +574,50 @@ impl Repository<'_> {
         ))
     }
 
-    /// Whether `path` (work-tree-relative) is or lies in a protected name at a protected prefix.
-    fn protected(&self, path: &Path) -> bool {
-        self.start.prefixes.iter().any(|prefix| {
-            path.strip_prefix(prefix).is_ok_and(|rest| {
-                rest.iter()
-                    .next()
-                    .is_some_and(|first| self.names.iter().any(|n| OsStr::new(n) == first))
-            })
-        })
-    }
-
-    fn pathspecs(&self) -> Vec<String> {
-        self.start
-            .prefixes
+    /// The sets of pathspecs that together name the controlled paths: the protected names at
+    /// the work tree's root and at each writable root inside it; and, when the work tree's root
+    /// is not writable (a workspace that is a subdirectory), everything outside the writable
+    /// roots.
+    fn pathspec_sets(&self) -> Vec<Vec<String>> {
+        let mut prefixes = vec![PathBuf::new()];
+        prefixes.extend(
+            self.start
+                .writable
+                .iter()
+                .filter(|p| !p.as_os_str().is_empty())
+                .cloned(),
+        );
+        let names: Vec<String> = prefixes
             .iter()
             .flat_map(|prefix| {
                 self.names
                     .iter()
                     .map(move |name| literal(&prefix.join(name)))
             })
-            .collect()
+            .collect();
+        let mut sets = vec![names];
+        let root_writable = self.start.writable.iter().any(|p| p.as_os_str().is_empty());
+        if !root_writable {
+            let mut outside = vec![":(top)".to_string()];
+            outside.extend(
+                self.start
+                    .writable
+                    .iter()
+                    .map(|p| format!(":(top,exclude,literal){}", p.display())),
+            );
+            sets.push(outside);
+        }
+        sets
     }
 
     /// Runs git on the repository (module docs); its standard output when it succeeded.
     fn git(&self, args: &[&str]) -> Option<Vec<u8>> {
-        let out = Command::new("git")
+        self.git_input(args, b"")
+    }
+
+    /// [`Repository::git`] with `input` on its standard input.
+    fn git_input(&self, args: &[&str], input: &[u8]) -> Option<Vec<u8>> {
+        let mut child = Command::new("git")
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -390,10 +638,18 @@ impl Repository<'_> {
             .arg("--no-optional-locks")
             .args(args)
             .current_dir(&self.start.work_tree)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .output()
+            .spawn()
             .ok()?;
+        let mut stdin = child.stdin.take()?;
+        let writer = std::thread::scope(|scope| {
+            let writing = scope.spawn(move || stdin.write_all(input));
+            let out = child.wait_with_output();
+            (writing.join(), out)
+        });
+        let out = writer.1.ok()?;
         out.status.success().then_some(out.stdout)
     }
 
@@ -402,9 +658,10 @@ impl Repository<'_> {
     }
 }
 
-/// A pathspec that matches `path` and what lies beneath it, with no glob.
+/// A pathspec that matches `path` (from the work tree's top) and what lies beneath it, with no
+/// glob.
 fn literal(path: &Path) -> String {
-    format!(":(literal){}", path.display())
+    format!(":(top,literal){}", path.display())
 }
 
 /// The part of a tree entry's mode that a checkout acts on: 2 for a link, 1 for an executable
@@ -417,19 +674,14 @@ fn mode_class(mode: &str) -> u32 {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A file's device, inode, size and change time: a rewritten index differs in one of them.
+/// A file's inode, size and change time: a rewritten index differs in one of them.
 fn stamp(path: &Path) -> Option<(u64, u64, i64, i64)> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     Some((meta.ino(), meta.size(), meta.ctime(), meta.ctime_nsec()))
 }
 
 /// The repository's refs by name (`HEAD` resolved to its commit): read from the files where
-/// that is cheap, else from git (refs in the `reftable` format, or more loose refs than
-/// [`MAX_LOOSE_REFS`], which an earlier run could have made to turn the reading off).
+/// that is cheap and unambiguous, else as git lists them.
 fn all_refs(git_dir: &Path, work_tree: &Path) -> Option<BTreeMap<String, String>> {
     read_refs(git_dir).or_else(|| refs_from_git(git_dir, work_tree))
 }
@@ -439,14 +691,12 @@ fn refs_from_git(git_dir: &Path, work_tree: &Path) -> Option<BTreeMap<String, St
     let start = AtStart {
         git_dir: git_dir.to_path_buf(),
         work_tree: work_tree.to_path_buf(),
-        prefixes: Vec::new(),
+        writable: Vec::new(),
         refs: BTreeMap::new(),
+        known: BTreeSet::new(),
         index: None,
     };
-    let repo = Repository {
-        start: &start,
-        names: &[],
-    };
+    let repo = Repository::new(&start, &[]);
     let listed = repo.git(&["for-each-ref", "--format=%(objectname) %(refname)"])?;
     let mut refs = BTreeMap::new();
     for line in String::from_utf8_lossy(&listed).lines() {
@@ -466,26 +716,27 @@ fn refs_from_git(git_dir: &Path, work_tree: &Path) -> Option<BTreeMap<String, St
 }
 
 /// The repository's refs by name (`HEAD` resolved to its commit), from `packed-refs` and the
-/// loose files under `refs/`; `None` for refs kept in a format this does not read (`reftable`)
-/// or past [`MAX_LOOSE_REFS`] loose ones.
+/// loose files under `refs/`. `None`, for git to list them, when anything is not plainly one: a
+/// `reftable` directory, a loose ref that is neither an object id alone nor `ref: refs/…`, a
+/// link or other file under `refs/`, a symbolic ref that leads nowhere, or more than
+/// [`MAX_LOOSE_REFS`] loose refs (red-team round seventeen: git read `<id> x` and `ref:
+/// ORIG_HEAD`, which a stricter parser skipped, and then nothing counted as moved).
 fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
-    if git_dir.join("reftable").exists() {
+    if std::fs::symlink_metadata(git_dir.join("reftable")).is_ok() {
         return None;
     }
     let mut refs = BTreeMap::new();
     if let Some(packed) = read_small(&git_dir.join("packed-refs")) {
         for line in packed.split(|&b| b == b'\n') {
-            if line.starts_with(b"#") || line.starts_with(b"^") {
+            if line.is_empty() || line.starts_with(b"#") || line.starts_with(b"^") {
                 continue;
             }
-            let Ok(line) = std::str::from_utf8(line) else {
-                continue;
-            };
-            if let Some((oid, name)) = line.split_once(' ') {
-                if is_oid(oid) {
-                    refs.insert(name.to_string(), oid.to_string());
-                }
+            let line = std::str::from_utf8(line).ok()?;
+            let (oid, name) = line.split_once(' ')?;
+            if !is_oid(oid) || name.contains(char::is_whitespace) {
+                return None;
             }
+            refs.insert(name.to_string(), oid.to_string());
         }
     }
     let mut symbolic = Vec::new();
@@ -495,45 +746,53 @@ fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
         let Ok(children) = std::fs::read_dir(git_dir.join(&rel)) else {
             continue;
         };
-        for child in children.flatten() {
-            if budget == 0 {
-                return None;
-            }
-            budget -= 1;
+        for child in children {
+            let child = child.ok()?;
+            budget = budget.checked_sub(1)?;
             let name = rel.join(child.file_name());
-            let Ok(kind) = child.file_type() else {
-                continue;
-            };
+            let kind = child.file_type().ok()?;
             if kind.is_dir() {
                 pending.push(name);
-            } else if kind.is_file() {
-                let Some(text) = read_small(&git_dir.join(&name)) else {
-                    continue;
-                };
-                let text = String::from_utf8_lossy(&text).trim().to_string();
-                let name = name.to_string_lossy().into_owned();
-                if is_oid(&text) {
-                    refs.insert(name, text);
-                } else if let Some(target) = text.strip_prefix("ref: ") {
-                    symbolic.push((name, target.to_string()));
-                }
+                continue;
+            }
+            if !kind.is_file() {
+                return None;
+            }
+            let text = read_small(&git_dir.join(&name))?;
+            let text = std::str::from_utf8(&text).ok()?;
+            let text = text.strip_suffix('\n').unwrap_or(text);
+            let name = name.to_str()?.to_string();
+            if name.ends_with(".lock") {
+                continue;
+            }
+            if is_oid(text) {
+                refs.insert(name, text.to_string());
+            } else if let Some(target) = text
+                .strip_prefix("ref: ")
+                .filter(|t| t.starts_with("refs/") && !t.contains(char::is_whitespace))
+            {
+                symbolic.push((name, target.to_string()));
+            } else {
+                return None;
             }
         }
     }
     for (name, target) in symbolic {
-        if let Some(oid) = refs.get(&target).cloned() {
-            refs.insert(name, oid);
-        }
+        let oid = refs.get(&target).cloned()?;
+        refs.insert(name, oid);
     }
-    if let Some(head) = read_small(&git_dir.join("HEAD")) {
-        let head = String::from_utf8_lossy(&head).trim().to_string();
-        let oid = match head.strip_prefix("ref: ") {
-            Some(target) => refs.get(target).cloned(),
-            None => is_oid(&head).then_some(head),
-        };
-        if let Some(oid) = oid {
-            refs.insert("HEAD".into(), oid);
-        }
+    let head = read_small(&git_dir.join("HEAD"))?;
+    let head = std::str::from_utf8(&head).ok()?;
+    let head = head.strip_suffix('\n').unwrap_or(head);
+    let oid = match head.strip_prefix("ref: ") {
+        // An unborn branch: no commit yet.
+        Some(target) if target.starts_with("refs/") => refs.get(target).cloned(),
+        Some(_) => return None,
+        None if is_oid(head) => Some(head.to_string()),
+        None => return None,
+    };
+    if let Some(oid) = oid {
+        refs.insert("HEAD".into(), oid);
     }
     Some(refs)
 }

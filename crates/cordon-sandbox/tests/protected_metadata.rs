@@ -386,41 +386,54 @@ fn cat6_a_cwd_inside_a_protected_path_does_not_bypass_the_mount() {
     assert_eq!(line.trim(), "ok");
 }
 
-/// The paths are found once per run; a later command whose protected path has gone is blocked
-/// rather than run without the protection (fail closed).
+/// The paths are found once per run, so a command may not carry a protected path away: renaming
+/// a nested repository (or a directory holding one) is refused with EBUSY (red-team round
+/// seventeen renamed one aside and made a new one at its path), and the next command finds it
+/// protected where it was. Where the write broker is not available the rename goes through, and
+/// a later command whose protected path has gone is blocked instead (fail closed).
 #[test]
-fn cat6_a_protection_that_cannot_be_applied_blocks_the_command() {
+fn cat6_a_protected_repository_is_not_carried_away_during_a_run() {
     if skip() {
         return;
     }
     let ws = tempfile::tempdir().unwrap();
     let w = ws.path();
     std::fs::create_dir_all(w.join("sub/.git/hooks")).unwrap();
+    std::fs::create_dir_all(w.join("plain")).unwrap();
     let plan = Plan {
         commands: vec![
-            // Renaming the nested repository's parent is allowed (only the mount points are busy).
             PlannedCommand::new("mv", ["/bin/mv", "sub", "moved"], w),
             PlannedCommand::new("after", [PROBE, "write", "moved/file"], w),
         ],
     };
     let r = run(&plan, &hardened().write(w), &quiet()).unwrap();
-    assert_eq!(r.commands[0].exit_code, 0, "{:?}", r.commands[0].error);
-    let c = &r.commands[1];
-    assert_eq!(c.status, cordon_sandbox::CommandStatus::Blocked);
-    assert_eq!(c.exit_code, 126);
-    let error = c.error.as_deref().unwrap_or("");
-    assert!(
-        error.contains("bind-mounting protected metadata"),
-        "{error}"
-    );
-    assert!(!w.join("moved/file").exists());
-    // Positive control: the same second command runs in a fresh run, which finds the new path.
-    let again = Plan {
-        commands: vec![plan.commands[1].clone()],
+    if r.enforcement.write_broker.enforced {
+        assert_ne!(r.commands[0].exit_code, 0, "{:?}", r.commands[0].error);
+        assert!(w.join("sub/.git/hooks").is_dir() && !w.join("moved").exists());
+    } else {
+        assert_eq!(r.commands[0].exit_code, 0, "{:?}", r.commands[0].error);
+        let c = &r.commands[1];
+        assert_eq!(c.status, cordon_sandbox::CommandStatus::Blocked);
+        assert!(
+            c.error
+                .as_deref()
+                .is_some_and(|e| e.contains("bind-mounting protected metadata")),
+            "{:?}",
+            c.error
+        );
+        assert!(!w.join("moved/file").exists());
+    }
+    // Control: a directory that holds no repository renames.
+    let plain = Plan {
+        commands: vec![PlannedCommand::new(
+            "plain",
+            ["/bin/mv", "plain", "renamed"],
+            w,
+        )],
     };
-    let r = run(&again, &hardened().write(w), &quiet()).unwrap();
+    let r = run(&plain, &hardened().write(w), &quiet()).unwrap();
     assert_eq!(r.commands[0].exit_code, 0, "{:?}", r.commands[0].error);
-    assert!(r.enforcement.protected_metadata.enforced);
+    assert!(w.join("renamed").is_dir());
 }
 
 #[test]

@@ -1039,6 +1039,18 @@ fn a_repository_the_agent_made_can_be_removed_whole_and_made_again_runs_nothing(
         err(&o)
     );
     assert!(h.ws.join("trusted/.vscode/tasks.json").exists());
+    // Nor renamed aside, which would free its path for a directory of the command's making
+    // whose `.git` file leads to the moved git directory (red-team round seventeen).
+    std::fs::create_dir_all(h.ws.join("plain/dir")).unwrap();
+    let o = h.sh("mv trusted moved; mv plain renamed");
+    // The rename is refused (EXDEV); mv's fallback, a copy, cannot remove what stays pinned.
+    assert!(
+        h.ws.join("trusted/.vscode/tasks.json").exists(),
+        "{}",
+        err(&o)
+    );
+    assert!(h.ws.join("trusted/.git/HEAD").is_file(), "{}", err(&o));
+    assert!(h.ws.join("renamed/dir").is_dir(), "control: {}", err(&o));
 
     // Removed whole and made again with a monitor and a hook: moved aside after the run.
     let o = h.opaque(

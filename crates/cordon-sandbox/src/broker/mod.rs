@@ -914,6 +914,18 @@ impl Broker {
         if holder(&from_parent, &moved) || (exchange && holder(&to_parent, &replaced)) {
             return Err(Denial::Errno(libc::EXDEV));
         }
+        // A project root is refused outright: EXDEV would have `mv` copy it and then delete
+        // what it could of the original, the repository's objects and refs among them.
+        let project = |parent: &OwnedFd, e: &Option<Existing>| {
+            e.as_ref().is_some_and(|e| {
+                e.kind() == libc::S_IFDIR
+                    && set.holds_a_project(e.id())
+                    && self.roots.changeable(parent.as_fd())
+            })
+        };
+        if project(&from_parent, &moved) || (exchange && project(&to_parent, &replaced)) {
+            return Err(Denial::Errno(libc::EBUSY));
+        }
         // A file with another name may not take a credential's (nor, exchanged, give one away):
         // the user's later edits of it would show under the other name.
         let linked = |e: &Option<Existing>| e.as_ref().is_some_and(|e| e.stat.st_nlink > 1);

@@ -47,6 +47,9 @@ pub(crate) struct ProtectedSet {
     /// Directories holding a file with a stand-in mounted over it, at any depth
     /// ([`Protected::stood_in`]): they may not be renamed.
     holders: HashSet<DirId>,
+    /// Directories that are or hold a project root below a writable root: they may not be
+    /// renamed either.
+    project_holders: HashSet<DirId>,
     /// Linked worktrees' git directories (`.git/worktrees/NAME`): `git worktree remove` and
     /// `git worktree prune` delete them whole, protected names included. Removing is all that
     /// is allowed: a name removed there may not be created again, nor the directory itself.
@@ -99,6 +102,21 @@ impl ProtectedSet {
                 }
             }
         }
+        // A project root below a writable root holds a pinned `.git` and protected names: moved
+        // aside, its path is free for a directory of the command's making, where the protection
+        // keyed by the old directory does not reach, with a `.git` file leading to the moved git
+        // directory and the user's configuration in it (red-team round seventeen: `mv sub
+        // .cache-old`, then a new `sub` whose `.husky/pre-commit` ran on the user's commit).
+        for root in &found.project_roots {
+            if write_roots.iter().any(|w| w == root) {
+                continue;
+            }
+            for dir in root.ancestors().take_while(|d| changeable(d)) {
+                if let Some(id) = dir_id(dir) {
+                    set.project_holders.insert(id);
+                }
+            }
+        }
         set.apply_grants(write_roots);
         set
     }
@@ -107,6 +125,12 @@ impl ProtectedSet {
     /// would carry the file away.
     pub(crate) fn holds_a_stand_in(&self, dir: DirId) -> bool {
         self.holders.contains(&dir)
+    }
+
+    /// Whether the directory `dir` is or holds a project root, whose pinned `.git` and protected
+    /// names renaming it would carry away.
+    pub(crate) fn holds_a_project(&self, dir: DirId) -> bool {
+        self.project_holders.contains(&dir)
     }
 
     /// Whether `name` in the directory `dir` may not be touched. `creating` is true when the call
