@@ -32,9 +32,9 @@
 //! would read and this parser does not, more loose refs than it reads) is listed by git. git is
 //! run outside the sandbox on the repository's own (protected) configuration, with no hook
 //! (`core.hooksPath=/dev/null`), no monitor, no replace objects, and neither the system's nor the
-//! user's global configuration. Not covered: an object file the command rewrote in place (git
-//! does not check a loose subtree's hash when it reads it), submodules' and linked worktrees' own
-//! refs, `HEAD` and index.
+//! user's global configuration. A submodule's git directory is checked against its own work tree
+//! (its `core.worktree`). Not covered: an object file the command rewrote in place (git does not
+//! check a loose subtree's hash when it reads it), and linked worktrees' own `HEAD` and index.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -88,14 +88,28 @@ pub(crate) struct AtStart {
     index: Option<(u64, u64, i64, i64)>,
 }
 
-/// Reads the refs of each main git directory in `git_dirs` (a `.git` directory; linked
-/// worktrees' and submodules' are left out), for [`settle`] to compare with after the run.
+/// The work tree of the git directory `git_dir`: its parent for a `.git` directory, the
+/// `core.worktree` its (protected) config names for a submodule's under `.git/modules`; `None`
+/// for a linked worktree's, whose own `HEAD` and index are not compared.
+fn work_tree_of(git_dir: &Path) -> Option<PathBuf> {
+    if git_dir.file_name() == Some(OsStr::new(".git")) {
+        return git_dir.parent().map(Path::to_path_buf);
+    }
+    let config = read_small(&git_dir.join("config"))?;
+    let worktree = crate::repos::git_config_entries(&config)
+        .into_iter()
+        .rfind(|e| e.section == "core" && e.sub.is_none() && e.key == "worktree")?;
+    std::fs::canonicalize(git_dir.join(worktree.value)).ok()
+}
+
+/// Reads the refs of each git directory in `git_dirs` with a work tree of its own (a `.git`
+/// directory, a submodule's; linked worktrees' are left out), for [`settle`] to compare with
+/// after the run.
 pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtStart> {
     git_dirs
         .iter()
-        .filter(|g| g.file_name() == Some(OsStr::new(".git")))
         .filter_map(|git_dir| {
-            let work_tree = git_dir.parent()?.to_path_buf();
+            let work_tree = work_tree_of(git_dir)?;
             let refs = all_refs(git_dir, &work_tree)?;
             let mut writable: Vec<PathBuf> = Vec::new();
             for root in write_roots {
@@ -979,6 +993,50 @@ mod tests {
             notes[0].contains("refs/heads/main was put back"),
             "{notes:?}"
         );
+    }
+
+    /// A submodule's git directory lies under `.git/modules`, its work tree where its
+    /// `core.worktree` says: its branches are checked against that work tree (red-team round
+    /// seventeen planted a hook on a submodule's branch).
+    #[test]
+    fn a_submodules_branch_is_checked_against_its_own_work_tree() {
+        let (d, ws) = repo();
+        let src = d.path().canonicalize().unwrap().join("libsrc");
+        std::fs::create_dir_all(&src).unwrap();
+        git(&src, &["init", "-q", "-b", "main"]);
+        std::fs::write(src.join("lib.c"), "int x;\n").unwrap();
+        git(&src, &["add", "-A"]);
+        git(&src, &["commit", "-qm", "lib"]);
+        git(
+            &ws,
+            &[
+                "-c",
+                "protocol.file.allow=always",
+                "submodule",
+                "add",
+                "-q",
+                src.to_str().unwrap(),
+                "lib",
+            ],
+        );
+        let module = ws.join(".git/modules/lib");
+        let start = record(
+            &[ws.join(".git"), module.clone()],
+            std::slice::from_ref(&ws),
+        );
+        assert_eq!(start.len(), 2);
+        let lib = ws.join("lib");
+        let before = git(&lib, &["rev-parse", "HEAD"]);
+        plant(&lib, ".husky/pre-commit");
+        git(&lib, &["commit", "-qm", "lint"]);
+        let notes = settle(&start, NAMES);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("was put back") && n.contains("/lib:")),
+            "{notes:?}"
+        );
+        assert_eq!(git(&lib, &["rev-parse", "HEAD"]), before);
     }
 
     #[test]
