@@ -36,7 +36,10 @@ cd "$ROOT"
 cargo build --release -q -p cordon --bin cordon
 BIN="$ROOT/target/release/cordon"
 
-BASE="$ROOT/target/bench"
+# On disk, outside the repository: a workspace inside this checkout is a subdirectory of a git
+# repository, whose whole work tree a hardened `exec` then reads and searches, with cordon's
+# home (also under it) carved out of that read root; no user's workspace looks like that.
+BASE="${BENCH_DISK_DIR:-/var/tmp/cordon-bench}"
 if [ "${BENCH_TMPFS:-0}" = 1 ]; then BASE=/dev/shm/cordon-bench; fi
 mkdir -p "$BASE"
 WORK="$(mktemp -d "$BASE/exec-overhead.XXXXXX")"
