@@ -101,6 +101,19 @@ impl Home {
         self.sh("bash opaque.sh")
     }
 
+    /// git in `dir`, outside cordon, as the user runs it (with an identity); its output.
+    fn git(&self, dir: &Path, args: &[&str]) -> String {
+        let o = Command::new("git")
+            .args(["-c", "user.email=o@example.com", "-c", "user.name=o"])
+            .args(args)
+            .current_dir(dir)
+            .env("HOME", &self.home)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", err(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
     fn cordon_home(&self) -> PathBuf {
         self.home.join(".config/cordon")
     }
@@ -784,16 +797,7 @@ fn a_compound_text_never_stops_halfway_when_an_earlier_segment_changes_a_later_o
 #[test]
 fn a_subdirectory_workspace_reads_its_repository_and_git_keeps_its_ignores() {
     let Some(h) = home() else { return };
-    let git = |args: &[&str]| {
-        let o = Command::new("git")
-            .args(["-c", "user.email=o@example.com", "-c", "user.name=o"])
-            .args(args)
-            .current_dir(&h.ws)
-            .env("HOME", &h.home)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "git {args:?}: {}", err(&o));
-    };
+    let git = |args: &[&str]| h.git(&h.ws, args);
     let api = h.ws.join("services/api");
     std::fs::create_dir_all(&api).unwrap();
     std::fs::create_dir_all(h.ws.join("shared")).unwrap();
@@ -835,17 +839,7 @@ fn a_subdirectory_workspace_reads_its_repository_and_git_keeps_its_ignores() {
 #[test]
 fn a_protected_name_committed_with_plumbing_is_put_back_after_the_run() {
     let Some(h) = home() else { return };
-    let git = |args: &[&str]| {
-        let o = Command::new("git")
-            .args(["-c", "user.email=o@example.com", "-c", "user.name=o"])
-            .args(args)
-            .current_dir(&h.ws)
-            .env("HOME", &h.home)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "git {args:?}: {}", err(&o));
-        String::from_utf8_lossy(&o.stdout).trim().to_string()
-    };
+    let git = |args: &[&str]| h.git(&h.ws, args);
     std::fs::create_dir_all(h.ws.join(".husky")).unwrap();
     std::fs::write(h.ws.join(".husky/pre-push"), "#!/bin/sh\nexit 0\n").unwrap();
     git(&["init", "-q"]);
@@ -999,16 +993,7 @@ fn an_editor_or_pager_that_starts_nothing_is_passed_and_no_other() {
 #[test]
 fn a_repository_the_agent_made_can_be_removed_whole_and_made_again_runs_nothing() {
     let Some(h) = home() else { return };
-    let git = |dir: &Path, args: &[&str]| {
-        let o = Command::new("git")
-            .args(["-c", "user.email=o@example.com", "-c", "user.name=o", "-C"])
-            .arg(dir)
-            .args(args)
-            .env("HOME", &h.home)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", err(&o));
-    };
+    let git = |dir: &Path, args: &[&str]| h.git(dir, args);
     let o = h.sh(
         "git init -q vendor/clone && echo a > vendor/clone/a && git -C vendor/clone add a \
          && git -C vendor/clone -c user.email=a@example.com commit -qm x",
