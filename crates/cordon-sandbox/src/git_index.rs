@@ -57,6 +57,13 @@ impl Index {
         self.entries.contains_key(relative)
     }
 
+    /// Every entry: its path and raw object id.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries
+            .iter()
+            .map(|(path, id)| (path.as_slice(), id.as_slice()))
+    }
+
     /// Whether the entry for `relative` names, as its object, exactly the contents of `file`.
     pub(crate) fn holds_contents_of(&self, relative: &[u8], file: &Path) -> bool {
         let Some(id) = self.entries.get(relative) else {

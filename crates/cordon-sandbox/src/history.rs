@@ -44,6 +44,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::git_index::Index;
+
 /// The most ref files read from one repository's `refs/` before git is asked instead.
 const MAX_LOOSE_REFS: usize = 100_000;
 
@@ -66,7 +68,6 @@ const STATE_FILES: &[&str] = &[
     "MERGE_HEAD",
     "CHERRY_PICK_HEAD",
     "REVERT_HEAD",
-    "FETCH_HEAD",
     "AUTO_MERGE",
     "BISECT_HEAD",
 ];
@@ -86,7 +87,14 @@ pub(crate) struct AtStart {
     /// state files name.
     known: BTreeSet<String>,
     index: Option<(u64, u64, i64, i64)>,
+    /// The index's entries at controlled paths as the run began (a person's staged work, which
+    /// a commit of the run may carry and the index may keep), when the index is small enough to
+    /// read at every run ([`MAX_STAGED_INDEX`]).
+    staged: BTreeMap<PathBuf, String>,
 }
+
+/// The largest index whose entries are read when a run starts.
+const MAX_STAGED_INDEX: u64 = 8 << 20;
 
 /// The work tree of the git directory `git_dir`: its parent for a `.git` directory, the
 /// `core.worktree` its (protected) config names for a submodule's under `.git/modules`; `None`
@@ -105,7 +113,11 @@ fn work_tree_of(git_dir: &Path) -> Option<PathBuf> {
 /// Reads the refs of each git directory in `git_dirs` with a work tree of its own (a `.git`
 /// directory, a submodule's; linked worktrees' are left out), for [`settle`] to compare with
 /// after the run.
-pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtStart> {
+pub(crate) fn record(
+    git_dirs: &[PathBuf],
+    write_roots: &[PathBuf],
+    names: &[&str],
+) -> Vec<AtStart> {
     git_dirs
         .iter()
         .filter_map(|git_dir| {
@@ -126,8 +138,10 @@ pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtSta
                 writable,
                 known: BTreeSet::new(),
                 refs,
+                staged: BTreeMap::new(),
             };
             let named = Repository::new(&start, &[]).state_commits();
+            start.staged = Repository::new(&start, names).staged_at_controlled_paths();
             start.known = start
                 .refs
                 .iter()
@@ -154,7 +168,7 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
         };
         let moved: Vec<(String, String)> = end
             .into_iter()
-            .filter(|(name, oid)| start.refs.get(name) != Some(oid))
+            .filter(|(name, oid)| start.refs.get(name) != Some(oid) && !unchecked(name))
             .collect();
         let named: BTreeSet<String> = repo
             .state_commits()
@@ -265,7 +279,10 @@ impl<'a> Repository<'a> {
             let entries = self.entries_at(&commit, &changed)?;
             let made_content = changed.iter().any(|path| {
                 let state: State = entries.get(path).cloned();
-                state != self.work_tree_state(path) && state != head.get(path).cloned()
+                let staged = |(_, id): &(u32, String)| self.start.staged.get(path) == Some(id);
+                state != self.work_tree_state(path)
+                    && state != head.get(path).cloned()
+                    && !state.as_ref().is_some_and(staged)
             });
             if made_content {
                 refused.insert(commit);
@@ -386,8 +403,13 @@ impl<'a> Repository<'a> {
     /// Moves `name` back to `old` (or removes it when the run made it), keeping `oid` under
     /// [`REFUSED_PREFIX`]; the note says what happened.
     fn put_back(&self, name: &str, oid: &str, old: Option<&String>, why: &str) -> String {
+        // One name per refusal: a later one keeps this one's commit too.
+        let when = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let kept = format!(
-            "{REFUSED_PREFIX}{}",
+            "{REFUSED_PREFIX}{when}-{}/{}",
+            std::process::id(),
             name.strip_prefix("refs/").unwrap_or(name)
         );
         let saved = self.git(&["update-ref", &kept, oid]).is_some();
@@ -523,17 +545,28 @@ impl<'a> Repository<'a> {
                     continue;
                 };
                 let meta = String::from_utf8_lossy(&record[..tab]);
-                if let Some(oid) = meta.split(' ').nth(1) {
-                    entries.insert(
-                        PathBuf::from(OsStr::from_bytes(&record[tab + 1..])),
-                        oid.to_string(),
-                    );
+                let mut fields = meta.split(' ');
+                let (Some(_mode), Some(oid), Some(stage)) =
+                    (fields.next(), fields.next(), fields.next())
+                else {
+                    continue;
+                };
+                // A conflicted path's stages are git's merge in progress, not content to reset.
+                if stage != "0" {
+                    continue;
                 }
+                entries.insert(
+                    PathBuf::from(OsStr::from_bytes(&record[tab + 1..])),
+                    oid.to_string(),
+                );
             }
         }
         let unlike_work_tree: Vec<PathBuf> = entries
             .iter()
-            .filter(|(path, oid)| self.work_tree_state(path).is_none_or(|(_, id)| id != **oid))
+            .filter(|(path, oid)| {
+                self.start.staged.get(*path) != Some(*oid)
+                    && self.work_tree_state(path).is_none_or(|(_, id)| id != **oid)
+            })
             .map(|(path, _)| path.clone())
             .collect();
         if unlike_work_tree.is_empty() {
@@ -563,6 +596,38 @@ impl<'a> Repository<'a> {
             shown.join(", "),
             if done { "; reset to HEAD's" } else { "; it could not be reset: run `git reset -- PATH` before `git checkout` or `git stash`" }
         )));
+    }
+
+    /// The index's entries at controlled paths, read from the file when it is small enough.
+    fn staged_at_controlled_paths(&self) -> BTreeMap<PathBuf, String> {
+        let index = self.start.git_dir.join("index");
+        let small = std::fs::metadata(&index).is_ok_and(|m| m.len() <= MAX_STAGED_INDEX);
+        let Some(index) = small.then(|| Index::read(&self.start.git_dir)).flatten() else {
+            return BTreeMap::new();
+        };
+        index
+            .entries()
+            .map(|(path, id)| (PathBuf::from(OsStr::from_bytes(path)), hex(id)))
+            .filter(|(path, _)| self.controlled(path))
+            .collect()
+    }
+
+    /// Whether `path` (from the work tree's top) is controlled ([`Repository::pathspec_sets`]).
+    fn controlled(&self, path: &Path) -> bool {
+        let writable = &self.start.writable;
+        let root_writable = writable.iter().any(|p| p.as_os_str().is_empty());
+        if !root_writable && !writable.is_empty() && !writable.iter().any(|w| path.starts_with(w)) {
+            return true;
+        }
+        std::iter::once(Path::new(""))
+            .chain(writable.iter().map(PathBuf::as_path))
+            .any(|prefix| {
+                path.strip_prefix(prefix).is_ok_and(|rest| {
+                    rest.iter()
+                        .next()
+                        .is_some_and(|first| self.names.iter().any(|n| OsStr::new(n) == first))
+                })
+            })
     }
 
     /// The state git would give the work tree's file at `path`.
@@ -610,8 +675,10 @@ impl<'a> Repository<'a> {
             })
             .collect();
         let mut sets = vec![names];
+        // A workspace that is a subdirectory: the rest of the work tree is read-only. (A linked
+        // worktree's checkout lies outside the main work tree, and its commits are its own.)
         let root_writable = self.start.writable.iter().any(|p| p.as_os_str().is_empty());
-        if !root_writable {
+        if !root_writable && !self.start.writable.is_empty() {
             let mut outside = vec![":(top)".to_string()];
             outside.extend(
                 self.start
@@ -672,6 +739,13 @@ impl<'a> Repository<'a> {
     }
 }
 
+/// Refs the check leaves alone: remote-tracking branches hold what a fetch brought (a teammate's
+/// commits, which may change any path; working day seventeen had every fetch of a monorepo
+/// refused), and notes, which git never checks out.
+fn unchecked(name: &str) -> bool {
+    name.starts_with("refs/remotes/") || name.starts_with("refs/notes/")
+}
+
 /// A pathspec that matches `path` (from the work tree's top) and what lies beneath it, with no
 /// glob.
 fn literal(path: &Path) -> String {
@@ -709,15 +783,22 @@ fn refs_from_git(git_dir: &Path, work_tree: &Path) -> Option<BTreeMap<String, St
         refs: BTreeMap::new(),
         known: BTreeSet::new(),
         index: None,
+        staged: BTreeMap::new(),
     };
     let repo = Repository::new(&start, &[]);
-    let listed = repo.git(&["for-each-ref", "--format=%(objectname) %(refname)"])?;
+    let listed = repo.git(&[
+        "for-each-ref",
+        "--format=%(objectname) %(refname) %(symref)",
+    ])?;
     let mut refs = BTreeMap::new();
     for line in String::from_utf8_lossy(&listed).lines() {
-        if let Some((oid, name)) = line.split_once(' ') {
-            if is_oid(oid) {
-                refs.insert(name.to_string(), oid.to_string());
-            }
+        let mut fields = line.splitn(3, ' ');
+        let (Some(oid), Some(name), symref) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        // A symbolic ref moves with its target, which is listed too.
+        if is_oid(oid) && symref.is_none_or(str::is_empty) {
+            refs.insert(name.to_string(), oid.to_string());
         }
     }
     if let Some(head) = repo.git(&["rev-parse", "--verify", "-q", "HEAD"]) {
@@ -791,9 +872,13 @@ fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
             }
         }
     }
-    for (name, target) in symbolic {
-        let oid = refs.get(&target).cloned()?;
-        refs.insert(name, oid);
+    // A symbolic ref moves with its target, which is read too; one that leads nowhere is for git
+    // to read.
+    if symbolic
+        .iter()
+        .any(|(_, target)| !refs.contains_key(target))
+    {
+        return None;
     }
     let head = read_small(&git_dir.join("HEAD"))?;
     let head = std::str::from_utf8(&head).ok()?;
@@ -817,6 +902,10 @@ fn read_small(path: &Path) -> Option<Vec<u8>> {
         return None;
     }
     std::fs::read(path).ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn is_oid(text: &str) -> bool {
@@ -886,7 +975,7 @@ mod tests {
     #[test]
     fn a_commit_of_content_made_at_a_protected_path_is_put_back_and_kept_aside() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
         assert_eq!(start.len(), 1);
         let before = git(&ws, &["rev-parse", "HEAD"]);
         plant(&ws, ".husky/pre-commit");
@@ -900,7 +989,14 @@ mod tests {
         );
         assert_eq!(git(&ws, &["rev-parse", "HEAD"]), before);
         assert_eq!(
-            git(&ws, &["rev-parse", "refs/cordon/refused/heads/main"]),
+            git(
+                &ws,
+                &[
+                    "for-each-ref",
+                    "--format=%(objectname)",
+                    "refs/cordon/refused/"
+                ]
+            ),
             planted
         );
         // The index held the planted entry too (the commit was made from it): reset.
@@ -910,14 +1006,14 @@ mod tests {
     #[test]
     fn a_planted_index_entry_alone_is_reset_and_a_new_branch_is_removed() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
         plant(&ws, ".claude/settings.json");
         let notes = settle(&start, NAMES);
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains("the index held content"), "{notes:?}");
         assert!(git(&ws, &["ls-files", "--", ".claude"]).is_empty());
 
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
         plant(&ws, ".vscode/tasks.json");
         let tree = git(&ws, &["write-tree"]);
         let commit = git(&ws, &["commit-tree", &tree, "-p", "HEAD", "-m", "x"]);
@@ -945,7 +1041,7 @@ mod tests {
     fn ordinary_commits_branches_and_the_users_own_protected_edits_are_left_alone() {
         let (_d, ws) = repo();
         std::fs::write(ws.join(".husky/pre-push"), "#!/bin/sh\nexit 1\n").unwrap();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
         std::fs::write(ws.join("app.py"), "print(2)\n").unwrap();
         git(&ws, &["switch", "-q", "-c", "feature"]);
         git(&ws, &["commit", "-qam", "work and the user's hook edit"]);
@@ -955,7 +1051,7 @@ mod tests {
         assert!(notes.is_empty(), "{notes:?}");
         assert!(git(&ws, &["show", "--stat", "HEAD"]).contains(".husky/pre-push"));
         // Positive control: the same run with a planted entry is caught.
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
         plant(&ws, ".husky/pre-commit");
         git(&ws, &["commit", "-qm", "lint"]);
         assert!(settle(&start, NAMES)[0].contains("was put back"));
@@ -984,7 +1080,7 @@ mod tests {
             read_refs(&ws.join(".git")).is_none(),
             "reftable is not read from files"
         );
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
         assert_eq!(start.len(), 1);
         plant(&ws, ".husky/pre-commit");
         git(&ws, &["commit", "-qm", "lint"]);
@@ -1023,6 +1119,7 @@ mod tests {
         let start = record(
             &[ws.join(".git"), module.clone()],
             std::slice::from_ref(&ws),
+            NAMES,
         );
         assert_eq!(start.len(), 2);
         let lib = ws.join("lib");
@@ -1039,10 +1136,102 @@ mod tests {
         assert_eq!(git(&lib, &["rev-parse", "HEAD"]), before);
     }
 
+    /// Working day seventeen's false positives: a person's staged edit to a protected file that
+    /// the agent's commit carries, a fetch of a teammate's branch that changes one, and a linked
+    /// worktree's own commits are left alone.
+    #[test]
+    fn a_persons_staging_a_fetch_and_a_linked_worktree_are_left_alone() {
+        let (d, ws) = repo();
+        // Staged by the person before the run, then edited again.
+        std::fs::write(ws.join(".husky/pre-push"), "#!/bin/sh\nexit 2\n").unwrap();
+        git(&ws, &["add", ".husky/pre-push"]);
+        std::fs::write(ws.join(".husky/pre-push"), "#!/bin/sh\nexit 3\n").unwrap();
+        // A teammate's repository, fetched from.
+        let mate = d.path().canonicalize().unwrap().join("mate");
+        git(
+            d.path(),
+            &["clone", "-q", ws.to_str().unwrap(), mate.to_str().unwrap()],
+        );
+        std::fs::write(mate.join(".husky/pre-push"), "#!/bin/sh\nexit 4\n").unwrap();
+        git(&mate, &["commit", "-qam", "teammate"]);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        std::fs::write(ws.join("app.py"), "print(3)\n").unwrap();
+        git(&ws, &["add", "app.py"]);
+        git(
+            &ws,
+            &[
+                "commit",
+                "-qm",
+                "agent work, carrying the person's staged hook",
+            ],
+        );
+        git(
+            &ws,
+            &[
+                "fetch",
+                "-q",
+                mate.to_str().unwrap(),
+                "main:refs/remotes/mate/main",
+            ],
+        );
+        let notes = settle(&start, NAMES);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert!(git(&ws, &["log", "-1", "--format=%s"]).starts_with("agent work"));
+
+        // A linked worktree elsewhere is the workspace: the main work tree is not the one to
+        // compare its commits with.
+        let wt = d.path().canonicalize().unwrap().join("wt");
+        git(
+            &ws,
+            &["worktree", "add", "-q", "-b", "topic", wt.to_str().unwrap()],
+        );
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&wt), NAMES);
+        std::fs::write(wt.join("app.py"), "print(4)\n").unwrap();
+        git(&wt, &["commit", "-qam", "in the worktree"]);
+        let notes = settle(&start, NAMES);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(git(&wt, &["log", "-1", "--format=%s"]), "in the worktree");
+    }
+
+    /// A merge stopped on a conflict at a protected path: its stages are git's, not content to
+    /// reset (working day seventeen: the conflict collapsed to "ours").
+    #[test]
+    fn a_conflict_in_progress_is_left_to_git() {
+        let (_d, ws) = repo();
+        git(&ws, &["switch", "-q", "-c", "side"]);
+        std::fs::write(ws.join(".husky/pre-push"), "#!/bin/sh\nexit 5\n").unwrap();
+        git(&ws, &["commit", "-qam", "side"]);
+        git(&ws, &["switch", "-q", "main"]);
+        std::fs::write(ws.join(".husky/pre-push"), "#!/bin/sh\nexit 6\n").unwrap();
+        git(&ws, &["commit", "-qam", "main"]);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let merged = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "merge",
+                "-q",
+                "side",
+            ])
+            .current_dir(&ws)
+            .output()
+            .unwrap();
+        assert!(!merged.status.success(), "the merge conflicts");
+        let stages = git(&ws, &["ls-files", "-s", "--", ".husky/pre-push"]);
+        let notes = settle(&start, NAMES);
+        assert!(notes.iter().all(|n| !n.contains("index")), "{notes:?}");
+        assert_eq!(
+            git(&ws, &["ls-files", "-s", "--", ".husky/pre-push"]),
+            stages
+        );
+    }
+
     #[test]
     fn a_replace_ref_is_always_put_back() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
         let head = git(&ws, &["rev-parse", "HEAD"]);
         let tree = git(&ws, &["write-tree"]);
         let other = git(&ws, &["commit-tree", &tree, "-m", "other"]);
