@@ -70,7 +70,15 @@ const STATE_FILES: &[&str] = &[
     "REVERT_HEAD",
     "AUTO_MERGE",
     "BISECT_HEAD",
+    "BISECT_START",
+    "BISECT_EXPECTED_REV",
+    "MERGE_AUTOSTASH",
+    "REBASE_HEAD",
 ];
+
+/// The most files read from one state directory; a state directory with more cannot be checked
+/// and is moved aside (red-team round eighteen hid a todo among 40,000 files).
+const MAX_STATE_FILES: usize = 1_000;
 
 /// A stopped rebase's, cherry-pick's or revert's state, whose files name the commits `--abort`
 /// and `--continue` move to (short ids in a todo list among them).
@@ -91,6 +99,8 @@ pub(crate) struct AtStart {
     /// a commit of the run may carry and the index may keep), when the index is small enough to
     /// read at every run ([`MAX_STAGED_INDEX`]).
     staged: BTreeMap<PathBuf, String>,
+    /// The git directories under this one's `modules` when the run began (a `.git` only).
+    modules: BTreeSet<PathBuf>,
 }
 
 /// The largest index whose entries are read when a run starts.
@@ -139,6 +149,7 @@ pub(crate) fn record(
                 known: BTreeSet::new(),
                 refs,
                 staged: BTreeMap::new(),
+                modules: module_git_dirs(git_dir),
             };
             let named = Repository::new(&start, &[]).state_commits();
             start.staged = Repository::new(&start, names).staged_at_controlled_paths();
@@ -175,6 +186,8 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
             .into_iter()
             .filter(|oid| !start.known.contains(oid))
             .collect();
+        notes.extend(repo.set_aside_unverifiable_state());
+        notes.extend(repo.set_aside_new_module_hooks());
         let index_changed = stamp(&start.git_dir.join("index")) != start.index;
         if moved.is_empty() && named.is_empty() && !index_changed {
             continue;
@@ -257,16 +270,18 @@ impl<'a> Repository<'a> {
         if tips.is_empty() {
             return Ok(BTreeSet::new());
         }
-        let made = self.made_commits(tips)?;
+        let touching = self.commits_touching_controlled_paths(tips)?;
+        if touching.len() > MAX_NEW_COMMITS {
+            return Err(format!(
+                "more than {MAX_NEW_COMMITS} new commits change a controlled path"
+            ));
+        }
         let mut refused = BTreeSet::new();
         // `HEAD`'s entries as the run began, listed for each path once.
         let mut head: BTreeMap<PathBuf, (u32, String)> = BTreeMap::new();
         let mut listed: BTreeSet<PathBuf> = BTreeSet::new();
-        for commit in made {
-            let changed = self.changed_paths(&commit)?;
-            if changed.is_empty() {
-                continue;
-            }
+        for (commit, changed) in touching {
+            let changed: Vec<PathBuf> = changed.into_iter().collect();
             let unlisted: Vec<PathBuf> = changed
                 .iter()
                 .filter(|p| !listed.contains(*p))
@@ -280,7 +295,7 @@ impl<'a> Repository<'a> {
             let made_content = changed.iter().any(|path| {
                 let state: State = entries.get(path).cloned();
                 let staged = |(_, id): &(u32, String)| self.start.staged.get(path) == Some(id);
-                state != self.work_tree_state(path)
+                !self.work_tree_is(path, &state)
                     && state != head.get(path).cloned()
                     && !state.as_ref().is_some_and(staged)
             });
@@ -291,9 +306,13 @@ impl<'a> Repository<'a> {
         Ok(refused)
     }
 
-    /// The commits reachable from `tips` that were not reachable from any commit the repository
-    /// knew (each a commit the run made).
-    fn made_commits(&self, tips: &[&String]) -> Result<Vec<String>, String> {
+    /// The commits reachable from `tips` and from no commit the repository knew (each a commit
+    /// the run made, or brought) that change a controlled path, with those paths: one `git log`
+    /// per set of pathspecs, however many commits (a pull of a large upstream).
+    fn commits_touching_controlled_paths(
+        &self,
+        tips: &[&String],
+    ) -> Result<BTreeMap<String, BTreeSet<PathBuf>>, String> {
         let mut input = String::new();
         for tip in tips {
             input.push_str(tip);
@@ -304,60 +323,60 @@ impl<'a> Repository<'a> {
             input.push_str(oid);
             input.push('\n');
         }
-        let out = self
-            .git_input(&["rev-list", "--stdin"], input.as_bytes())
-            .ok_or("git could not list the commits the run made")?;
-        let made: Vec<String> = String::from_utf8_lossy(&out)
-            .lines()
-            .filter(|l| is_oid(l))
-            .map(str::to_string)
-            .collect();
-        if made.len() > MAX_NEW_COMMITS {
-            return Err(format!("more than {MAX_NEW_COMMITS} new commits"));
-        }
-        Ok(made)
-    }
-
-    /// Whether `tip` reaches one of `commits` among what the run made.
-    fn reaches(&self, tip: &str, commits: &BTreeSet<String>) -> bool {
-        if commits.is_empty() {
-            return false;
-        }
-        if commits.contains(tip) {
-            return true;
-        }
-        let tip = tip.to_string();
-        self.made_commits(&[&tip])
-            .map_or(true, |made| made.iter().any(|c| commits.contains(c)))
-    }
-
-    /// The controlled paths `commit` changes against each of its parents (all of them for a
-    /// commit without one).
-    fn changed_paths(&self, commit: &str) -> Result<Vec<PathBuf>, String> {
-        let mut paths: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut touching: BTreeMap<String, BTreeSet<PathBuf>> = BTreeMap::new();
         for specs in self.pathspec_sets() {
             let mut args = vec![
-                "diff-tree".to_string(),
-                "-r".into(),
-                "-z".into(),
-                "-m".into(),
-                "--root".into(),
-                "--no-commit-id".into(),
+                "-c".to_string(),
+                "core.quotePath=false".into(),
+                "log".into(),
+                "--stdin".into(),
+                "--format=%x01%H".into(),
                 "--name-only".into(),
                 "--no-renames".into(),
-                commit.to_string(),
+                "--full-history".into(),
+                "-m".into(),
                 "--".into(),
             ];
             args.extend(specs);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = self
-                .git(&args)
-                .ok_or_else(|| format!("git could not show commit {commit}"))?;
-            for path in out.split(|&b| b == 0).filter(|p| !p.is_empty()) {
-                paths.insert(PathBuf::from(OsStr::from_bytes(path)));
+                .git_input(&args, input.as_bytes())
+                .ok_or("git could not list the commits the run made")?;
+            let mut current: Option<String> = None;
+            for line in out.split(|&b| b == b'\n') {
+                if let Some(oid) = line.strip_prefix(b"\x01") {
+                    current = Some(String::from_utf8_lossy(oid).into_owned());
+                } else if let (Some(commit), false) = (&current, line.is_empty()) {
+                    touching
+                        .entry(commit.clone())
+                        .or_default()
+                        .insert(PathBuf::from(OsStr::from_bytes(line)));
+                }
             }
         }
-        Ok(paths.into_iter().collect())
+        Ok(touching)
+    }
+
+    /// Whether `tip` reaches one of `commits` (each checked with `git merge-base
+    /// --is-ancestor`; what cannot be told counts as reaching).
+    fn reaches(&self, tip: &str, commits: &BTreeSet<String>) -> bool {
+        commits.iter().any(|commit| {
+            commit == tip
+                || Command::new("git")
+                    .env_clear()
+                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                    .env("GIT_CONFIG_NOSYSTEM", "1")
+                    .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                    .env("GIT_NO_REPLACE_OBJECTS", "1")
+                    .arg("--git-dir")
+                    .arg(&self.start.git_dir)
+                    .args(["merge-base", "--is-ancestor", commit, tip])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map_or(true, |status| status.code() != Some(1))
+        })
     }
 
     /// The entries of `rev`'s tree at `paths`.
@@ -457,6 +476,67 @@ impl<'a> Repository<'a> {
         notes
     }
 
+    /// Moves aside each state file or directory that cannot be read whole, or that holds
+    /// patches a `git am --continue` would apply at a controlled path (round eighteen: a stopped
+    /// `git am` with the hook in its next patch).
+    fn set_aside_unverifiable_state(&self) -> Vec<String> {
+        let git_dir = &self.start.git_dir;
+        let mut notes = Vec::new();
+        for name in STATE_FILES.iter().chain(STATE_DIRS) {
+            let path = git_dir.join(name);
+            if std::fs::symlink_metadata(&path).is_err() {
+                continue;
+            }
+            let why = match self.read_state(&path) {
+                None => "it cannot be read whole, so what it names cannot be checked",
+                Some((_, patched)) if patched.iter().any(|p| self.controlled(p)) => {
+                    "its patches change a path the run could not write"
+                }
+                Some(_) => continue,
+            };
+            let aside = git_dir.join(format!("{name}.refused-by-cordon"));
+            let moved = std::fs::rename(&path, &aside).is_ok();
+            notes.push(self.note(&format!(
+                ".git/{name} {}: {why}, for git to write into the work tree outside any sandbox",
+                if moved {
+                    "was moved aside"
+                } else {
+                    "could not be moved aside"
+                }
+            )));
+        }
+        notes
+    }
+
+    /// A submodule's git directory made under `.git/modules` during the run keeps no hook: the
+    /// user's `git submodule update --init` reuses it and runs its `post-checkout` outside any
+    /// sandbox (red-team round eighteen). Its `hooks` is moved aside when it holds anything but
+    /// git's samples.
+    fn set_aside_new_module_hooks(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for module in module_git_dirs(&self.start.git_dir) {
+            if self.start.modules.contains(&module) {
+                continue;
+            }
+            let hooks = module.join("hooks");
+            let planted = std::fs::read_dir(&hooks)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| !e.file_name().as_bytes().ends_with(b".sample"));
+            if planted {
+                let aside = module.join("hooks.refused-by-cordon");
+                let moved = std::fs::rename(&hooks, &aside).is_ok();
+                notes.push(self.note(&format!(
+                    "{} {}: a submodule's git directory made during the run holds a hook, which `git submodule update` would run outside any sandbox",
+                    hooks.display(),
+                    if moved { "was moved to hooks.refused-by-cordon" } else { "could not be moved aside" }
+                )));
+            }
+        }
+        notes
+    }
+
     /// Every commit git's state files name: full ids, and the short ids of a todo list, which
     /// git expands.
     fn state_commits(&self) -> BTreeSet<String> {
@@ -470,40 +550,60 @@ impl<'a> Repository<'a> {
 
     /// The commits named in the file or directory `path` (files up to 1,000, each read whole).
     fn oids_in(&self, path: &Path) -> Vec<String> {
+        self.read_state(path)
+            .map(|(oids, _)| oids)
+            .unwrap_or_default()
+    }
+
+    /// The commits named in the file or directory `path` (full ids, short ids and ref names,
+    /// which git expands), and the paths the patches there touch (a stopped `git am`); `None`
+    /// when it cannot be read whole: a file too large, or more than [`MAX_STATE_FILES`] files.
+    fn read_state(&self, path: &Path) -> Option<(Vec<String>, Vec<PathBuf>)> {
         let mut texts: Vec<Vec<u8>> = Vec::new();
         let mut pending = vec![path.to_path_buf()];
+        let mut budget = MAX_STATE_FILES;
         while let Some(p) = pending.pop() {
             let Ok(meta) = std::fs::symlink_metadata(&p) else {
                 continue;
             };
             if meta.is_dir() {
-                for child in std::fs::read_dir(&p)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .take(1_000)
-                {
+                for child in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                    budget = budget.checked_sub(1)?;
                     pending.push(child.path());
                 }
-            } else if let Some(text) = read_small(&p) {
-                texts.push(text);
+            } else {
+                texts.push(read_small(&p)?);
             }
         }
         let mut full = Vec::new();
-        let mut short = Vec::new();
+        let mut named = Vec::new();
+        let mut patched = Vec::new();
         for text in &texts {
             for token in text.split(|b| !b.is_ascii_hexdigit()) {
                 match token.len() {
                     40 | 64 => full.push(String::from_utf8_lossy(token).into_owned()),
-                    4..=39 => short.push(String::from_utf8_lossy(token).into_owned()),
+                    4..=39 => named.push(String::from_utf8_lossy(token).into_owned()),
                     _ => {}
                 }
             }
+            for word in text.split(|b| b.is_ascii_whitespace()) {
+                // A ref or a reflog entry named in a todo or a state file (`pick
+                // refs/cordon/refused/…`, `ref: refs/…`, `HEAD@{1}`).
+                if word.starts_with(b"refs/") || word.contains(&b'@') {
+                    named.push(String::from_utf8_lossy(word).into_owned());
+                }
+            }
+            for line in text.split(|&b| b == b'\n') {
+                if let Some(rest) = line.strip_prefix(b"diff --git a/") {
+                    let path = rest.split(|&b| b == b' ').next().unwrap_or_default();
+                    patched.push(PathBuf::from(OsStr::from_bytes(path)));
+                }
+            }
         }
-        if !short.is_empty() {
-            full.extend(self.expand(&short));
+        if !named.is_empty() {
+            full.extend(self.expand(&named));
         }
-        full
+        Some((full, patched))
     }
 
     /// The full ids of the commits `short` ids name (those that name one).
@@ -565,7 +665,9 @@ impl<'a> Repository<'a> {
             .iter()
             .filter(|(path, oid)| {
                 self.start.staged.get(*path) != Some(*oid)
-                    && self.work_tree_state(path).is_none_or(|(_, id)| id != **oid)
+                    && !self.work_tree_state(path).is_some_and(|(mode, _)| {
+                        self.work_tree_is(path, &Some((mode, (*oid).clone())))
+                    })
             })
             .map(|(path, _)| path.clone())
             .collect();
@@ -628,6 +730,29 @@ impl<'a> Repository<'a> {
                         .is_some_and(|first| self.names.iter().any(|n| OsStr::new(n) == first))
                 })
             })
+    }
+
+    /// Whether the work tree's file at `path` is `state`: byte for byte, or as git stores it
+    /// after its filters (`* text=auto` turning CRLF into LF, a clean filter such as git-lfs);
+    /// round eighteen had a person's CRLF edit, committed by the agent, refused.
+    fn work_tree_is(&self, path: &Path, state: &State) -> bool {
+        let raw = self.work_tree_state(path);
+        if raw == *state {
+            return true;
+        }
+        let (Some((mode, _)), Some((wanted_mode, wanted))) = (raw, state) else {
+            return false;
+        };
+        if mode != *wanted_mode || mode == 2 {
+            return false;
+        }
+        let file = self.start.work_tree.join(path);
+        let path_arg = format!("--path={}", path.display());
+        let Some(file) = file.to_str() else {
+            return false;
+        };
+        self.git(&["hash-object", &path_arg, "--", file])
+            .is_some_and(|out| String::from_utf8_lossy(&out).trim() == wanted)
     }
 
     /// The state git would give the work tree's file at `path`.
@@ -784,6 +909,7 @@ fn refs_from_git(git_dir: &Path, work_tree: &Path) -> Option<BTreeMap<String, St
         known: BTreeSet::new(),
         index: None,
         staged: BTreeMap::new(),
+        modules: BTreeSet::new(),
     };
     let repo = Repository::new(&start, &[]);
     let listed = repo.git(&[
@@ -821,7 +947,12 @@ fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
         return None;
     }
     let mut refs = BTreeMap::new();
-    if let Some(packed) = read_small(&git_dir.join("packed-refs")) {
+    let packed_refs = git_dir.join("packed-refs");
+    // One too large to read here is git's to read (round eighteen: skipped, it hid `main`).
+    if std::fs::symlink_metadata(&packed_refs).is_ok() && read_small(&packed_refs).is_none() {
+        return None;
+    }
+    if let Some(packed) = read_small(&packed_refs) {
         for line in packed.split(|&b| b == b'\n') {
             if line.is_empty() || line.starts_with(b"#") || line.starts_with(b"^") {
                 continue;
@@ -894,6 +1025,35 @@ fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
         refs.insert("HEAD".into(), oid);
     }
     Some(refs)
+}
+
+/// The git directories (a directory holding `HEAD`) under `git_dir/modules`, at most 256
+/// directories searched, 3 levels deep (a submodule's name may hold slashes).
+fn module_git_dirs(git_dir: &Path) -> BTreeSet<PathBuf> {
+    let mut found = BTreeSet::new();
+    let mut pending = vec![(git_dir.join("modules"), 0)];
+    let mut budget = 256usize;
+    while let Some((dir, depth)) = pending.pop() {
+        let Ok(children) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for child in children.flatten() {
+            let Some(left) = budget.checked_sub(1) else {
+                return found;
+            };
+            budget = left;
+            let path = child.path();
+            if !child.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if path.join("HEAD").is_file() {
+                found.insert(path);
+            } else if depth < 3 {
+                pending.push((path, depth + 1));
+            }
+        }
+    }
+    found
 }
 
 fn read_small(path: &Path) -> Option<Vec<u8>> {
@@ -1226,6 +1386,35 @@ mod tests {
             git(&ws, &["ls-files", "-s", "--", ".husky/pre-push"]),
             stages
         );
+    }
+
+    /// Round eighteen: a submodule git directory made under `.git/modules` with a
+    /// `post-checkout`, which the user's `git submodule update --init` would reuse and run.
+    #[test]
+    fn a_new_submodule_git_directory_keeps_no_hook() {
+        let (_d, ws) = repo();
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let module = ws.join(".git/modules/lib");
+        git(&ws, &["init", "-q", "--bare", module.to_str().unwrap()]);
+        std::fs::write(
+            module.join("hooks/post-checkout"),
+            "#!/bin/sh\ntouch pwned\n",
+        )
+        .unwrap();
+        let notes = settle(&start, NAMES);
+        assert!(
+            notes.iter().any(|n| n.contains("holds a hook")),
+            "{notes:?}"
+        );
+        assert!(!module.join("hooks/post-checkout").exists());
+        assert!(module
+            .join("hooks.refused-by-cordon/post-checkout")
+            .exists());
+        // Control: one that was there when the run began is the user's.
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        std::fs::create_dir_all(module.join("hooks")).unwrap();
+        std::fs::write(module.join("hooks/post-checkout"), "#!/bin/sh\n").unwrap();
+        assert!(settle(&start, NAMES).is_empty());
     }
 
     #[test]
