@@ -101,7 +101,16 @@ pub(crate) struct AtStart {
     staged: BTreeMap<PathBuf, String>,
     /// The git directories under this one's `modules` when the run began (a `.git` only).
     modules: BTreeSet<PathBuf>,
+    /// Each reflog's size and change time as the run began; `None` when there were more than
+    /// [`MAX_REFLOG_BYTES`] to read.
+    reflogs: Option<BTreeMap<PathBuf, Stamp>>,
 }
+
+/// A file's size and change time.
+type Stamp = (u64, i64, i64);
+
+/// The most reflog bytes read when a run starts (their commits count as known).
+const MAX_REFLOG_BYTES: u64 = 16 << 20;
 
 /// The largest index whose entries are read when a run starts.
 const MAX_STAGED_INDEX: u64 = 8 << 20;
@@ -150,8 +159,18 @@ pub(crate) fn record(
                 refs,
                 staged: BTreeMap::new(),
                 modules: module_git_dirs(git_dir),
+                reflogs: None,
             };
             let named = Repository::new(&start, &[]).state_commits();
+            let (reflogs, logged) = match reflog_files(git_dir) {
+                Some(files) => {
+                    let logged: Vec<String> =
+                        files.iter().flat_map(|(p, _)| oids_of_file(p)).collect();
+                    (Some(files.into_iter().collect()), logged)
+                }
+                None => (None, Vec::new()),
+            };
+            start.reflogs = reflogs;
             start.staged = Repository::new(&start, names).staged_at_controlled_paths();
             start.known = start
                 .refs
@@ -159,6 +178,7 @@ pub(crate) fn record(
                 .filter(|(name, _)| !name.starts_with("refs/cordon/"))
                 .map(|(_, oid)| oid.clone())
                 .chain(named)
+                .chain(logged)
                 .collect();
             Some(start)
         })
@@ -181,9 +201,12 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
             .into_iter()
             .filter(|(name, oid)| start.refs.get(name) != Some(oid) && !unchecked(name))
             .collect();
+        let (logged, reflog_note) = repo.changed_reflogs();
+        notes.extend(reflog_note);
         let named: BTreeSet<String> = repo
             .state_commits()
             .into_iter()
+            .chain(logged.iter().flat_map(|p| oids_of_file(p)))
             .filter(|oid| !start.known.contains(oid))
             .collect();
         notes.extend(repo.set_aside_unverifiable_state());
@@ -226,6 +249,13 @@ impl<'a> Repository<'a> {
             .map(|(_, oid)| oid)
             .chain(named)
             .collect();
+        // A ref to a tree or a blob (a tag of one) names content git checks out without a commit
+        // to judge (`git checkout TAG -- .`; round eighteen): refused as it is.
+        let not_commits = self.not_commits(&tips);
+        let tips: Vec<&String> = tips
+            .into_iter()
+            .filter(|t| !not_commits.contains(*t))
+            .collect();
         let refused = match self.refused_commits(&tips) {
             Ok(refused) => refused,
             Err(why) => {
@@ -245,6 +275,8 @@ impl<'a> Repository<'a> {
             }
             let why = if name.starts_with("refs/replace/") {
                 Some("it makes git read one object as another".to_string())
+            } else if not_commits.contains(oid) {
+                Some("it names a tree or a blob, whose content git would write into the work tree outside any sandbox".to_string())
             } else if !self.start.known.contains(oid) && self.reaches(oid, &refused) {
                 Some("it leads to content at a path the run could not write, which your own git would write into the work tree outside any sandbox".to_string())
             } else {
@@ -257,6 +289,7 @@ impl<'a> Repository<'a> {
         for oid in named {
             if self.reaches(oid, &refused) {
                 notes.extend(self.set_aside_state_naming(oid));
+                notes.extend(self.drop_reflog_entries_naming(oid));
             }
         }
         if index_changed {
@@ -330,6 +363,7 @@ impl<'a> Repository<'a> {
                 "core.quotePath=false".into(),
                 "log".into(),
                 "--stdin".into(),
+                "--ignore-missing".into(),
                 "--format=%x01%H".into(),
                 "--name-only".into(),
                 "--no-renames".into(),
@@ -355,6 +389,30 @@ impl<'a> Repository<'a> {
             }
         }
         Ok(touching)
+    }
+
+    /// The objects among `tips` that do not peel to a commit (what cannot be told counts as one
+    /// that does not).
+    fn not_commits(&self, tips: &[&String]) -> BTreeSet<String> {
+        if tips.is_empty() {
+            return BTreeSet::new();
+        }
+        let input: String = tips.iter().map(|t| format!("{t}^{{}}\n")).collect();
+        let Some(out) = self.git_input(
+            &["cat-file", "--batch-check=%(objecttype)"],
+            input.as_bytes(),
+        ) else {
+            return tips.iter().map(|t| (*t).clone()).collect();
+        };
+        let kinds: Vec<String> = String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        tips.iter()
+            .zip(kinds.iter().map(Some).chain(std::iter::repeat(None)))
+            .filter(|(_, kind)| kind.is_none_or(|k| k != "commit"))
+            .map(|(tip, _)| (*tip).clone())
+            .collect()
     }
 
     /// Whether `tip` reaches one of `commits` (each checked with `git merge-base
@@ -533,6 +591,60 @@ impl<'a> Repository<'a> {
                     if moved { "was moved to hooks.refused-by-cordon" } else { "could not be moved aside" }
                 )));
             }
+        }
+        notes
+    }
+
+    /// The reflogs the run added to or rewrote (`git checkout -`, `HEAD@{1}` and a stash below
+    /// the user's own read them; round eighteen planted through both), and a note when they could
+    /// not be told.
+    fn changed_reflogs(&self) -> (Vec<PathBuf>, Option<String>) {
+        let Some(files) = reflog_files(&self.start.git_dir) else {
+            return (
+                Vec::new(),
+                Some(self.note("its reflogs are too large to check after the run")),
+            );
+        };
+        let Some(before) = &self.start.reflogs else {
+            let changed = !files.is_empty();
+            return (
+                Vec::new(),
+                changed.then(|| self.note("its reflogs were too large to read when the run began, so what the run logged was not checked")),
+            );
+        };
+        let unchecked_logs = [
+            self.start.git_dir.join("logs/refs/remotes"),
+            self.start.git_dir.join("logs/refs/notes"),
+        ];
+        let changed = files
+            .into_iter()
+            .filter(|(path, stamp)| before.get(path) != Some(stamp))
+            .filter(|(path, _)| !unchecked_logs.iter().any(|u| path.starts_with(u)))
+            .map(|(path, _)| path)
+            .collect();
+        (changed, None)
+    }
+
+    /// Removes from every reflog the entries that name `oid`.
+    fn drop_reflog_entries_naming(&self, oid: &str) -> Vec<String> {
+        let mut notes = Vec::new();
+        for (path, _) in reflog_files(&self.start.git_dir).unwrap_or_default() {
+            let Some(text) = read_small(&path) else {
+                continue;
+            };
+            let kept: Vec<&[u8]> = text
+                .split_inclusive(|&b| b == b'\n')
+                .filter(|line| !line.windows(oid.len()).any(|w| w == oid.as_bytes()))
+                .collect();
+            if kept.len() == text.split_inclusive(|&b| b == b'\n').count() {
+                continue;
+            }
+            let written = std::fs::write(&path, kept.concat()).is_ok();
+            notes.push(self.note(&format!(
+                "{} {} the entries naming commit {oid}, which sets content at a path the run could not write",
+                path.display(),
+                if written { "lost" } else { "could not lose" }
+            )));
         }
         notes
     }
@@ -910,6 +1022,7 @@ fn refs_from_git(git_dir: &Path, work_tree: &Path) -> Option<BTreeMap<String, St
         index: None,
         staged: BTreeMap::new(),
         modules: BTreeSet::new(),
+        reflogs: None,
     };
     let repo = Repository::new(&start, &[]);
     let listed = repo.git(&[
@@ -1056,6 +1169,49 @@ fn module_git_dirs(git_dir: &Path) -> BTreeSet<PathBuf> {
     found
 }
 
+/// The reflog files under `git_dir/logs` with their size and change time; `None` past 1,000
+/// files or [`MAX_REFLOG_BYTES`].
+fn reflog_files(git_dir: &Path) -> Option<Vec<(PathBuf, Stamp)>> {
+    let mut files = Vec::new();
+    let mut bytes = 0u64;
+    let mut pending = vec![git_dir.join("logs")];
+    while let Some(dir) = pending.pop() {
+        let Ok(children) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for child in children.flatten() {
+            let Ok(meta) = child.metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                // cordon's own refused refs are never known, nor what their logs name.
+                if child.path() != git_dir.join("logs/refs/cordon") {
+                    pending.push(child.path());
+                }
+            } else if meta.is_file() {
+                bytes = bytes.saturating_add(meta.len());
+                if files.len() >= 1_000 || bytes > MAX_REFLOG_BYTES {
+                    return None;
+                }
+                files.push((child.path(), (meta.len(), meta.ctime(), meta.ctime_nsec())));
+            }
+        }
+    }
+    Some(files)
+}
+
+/// The object ids a file names (every 40 or 64 hex digits standing alone).
+fn oids_of_file(path: &Path) -> Vec<String> {
+    read_small(path)
+        .map(|text| {
+            text.split(|b| !b.is_ascii_hexdigit())
+                .filter(|t| matches!(t.len(), 40 | 64) && t.iter().any(|&b| b != b'0'))
+                .map(|t| String::from_utf8_lossy(t).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn read_small(path: &Path) -> Option<Vec<u8>> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     if !meta.is_file() || meta.len() > MAX_REF_FILE {
@@ -1142,11 +1298,18 @@ mod tests {
         git(&ws, &["commit", "-qm", "lint"]);
         let planted = git(&ws, &["rev-parse", "HEAD"]);
         let notes = settle(&start, NAMES);
-        assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(
             notes[0].contains("refs/heads/main was put back"),
             "{notes:?}"
         );
+        // Its reflogs no longer name it (`git checkout -`, `HEAD@{1}`).
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("logs/HEAD lost the entries")),
+            "{notes:?}"
+        );
+        assert!(!git(&ws, &["reflog", "show", "--format=%H", "HEAD"]).contains(&planted));
         assert_eq!(git(&ws, &["rev-parse", "HEAD"]), before);
         assert_eq!(
             git(
@@ -1414,6 +1577,28 @@ mod tests {
         let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
         std::fs::create_dir_all(module.join("hooks")).unwrap();
         std::fs::write(module.join("hooks/post-checkout"), "#!/bin/sh\n").unwrap();
+        assert!(settle(&start, NAMES).is_empty());
+    }
+
+    /// Round eighteen: a tag of a tree holding the hook, for `git checkout TAG -- .` to write.
+    #[test]
+    fn a_ref_to_a_tree_is_put_back() {
+        let (_d, ws) = repo();
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        plant(&ws, ".husky/pre-commit");
+        let tree = git(&ws, &["write-tree"]);
+        git(&ws, &["reset", "-q"]);
+        git(&ws, &["update-ref", "refs/tags/lint-config", &tree]);
+        let notes = settle(&start, NAMES);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("refs/tags/lint-config, made by the run, was removed")),
+            "{notes:?}"
+        );
+        // Control: a tag of a commit the repository knew stays.
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        git(&ws, &["tag", "v1"]);
         assert!(settle(&start, NAMES).is_empty());
     }
 
