@@ -162,12 +162,14 @@ pub(crate) fn record(
                 reflogs: None,
             };
             let named = Repository::new(&start, &[]).state_commits();
+            // Only the stash's reflog is read now (its entries are the user's stashes, and `git
+            // stash drop` rewrites it); the others are stamped, and what a run appends to them is
+            // read after it (reading a long `logs/HEAD` at every run cost milliseconds).
             let (reflogs, logged) = match reflog_files(git_dir) {
-                Some(files) => {
-                    let logged: Vec<String> =
-                        files.iter().flat_map(|(p, _)| oids_of_file(p)).collect();
-                    (Some(files.into_iter().collect()), logged)
-                }
+                Some(files) => (
+                    Some(files.into_iter().collect()),
+                    oids_of_file(&git_dir.join("logs/refs/stash"), 0),
+                ),
                 None => (None, Vec::new()),
             };
             start.reflogs = reflogs;
@@ -206,7 +208,7 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
         let named: BTreeSet<String> = repo
             .state_commits()
             .into_iter()
-            .chain(logged.iter().flat_map(|p| oids_of_file(p)))
+            .chain(logged.iter().flat_map(|(p, from)| oids_of_file(p, *from)))
             .filter(|oid| !start.known.contains(oid))
             .collect();
         notes.extend(repo.set_aside_unverifiable_state());
@@ -598,7 +600,7 @@ impl<'a> Repository<'a> {
     /// The reflogs the run added to or rewrote (`git checkout -`, `HEAD@{1}` and a stash below
     /// the user's own read them; round eighteen planted through both), and a note when they could
     /// not be told.
-    fn changed_reflogs(&self) -> (Vec<PathBuf>, Option<String>) {
+    fn changed_reflogs(&self) -> (Vec<(PathBuf, u64)>, Option<String>) {
         let Some(files) = reflog_files(&self.start.git_dir) else {
             return (
                 Vec::new(),
@@ -616,11 +618,19 @@ impl<'a> Repository<'a> {
             self.start.git_dir.join("logs/refs/remotes"),
             self.start.git_dir.join("logs/refs/notes"),
         ];
+        let stash = self.start.git_dir.join("logs/refs/stash");
         let changed = files
             .into_iter()
             .filter(|(path, stamp)| before.get(path) != Some(stamp))
             .filter(|(path, _)| !unchecked_logs.iter().any(|u| path.starts_with(u)))
-            .map(|(path, _)| path)
+            .map(|(path, (size, _, _))| {
+                // What the run appended, or, for one it rewrote, all of it.
+                let from = match before.get(&path) {
+                    Some((was, _, _)) if *was <= size && path != stash => *was,
+                    _ => 0,
+                };
+                (path, from)
+            })
             .collect();
         (changed, None)
     }
@@ -1200,9 +1210,11 @@ fn reflog_files(git_dir: &Path) -> Option<Vec<(PathBuf, Stamp)>> {
     Some(files)
 }
 
-/// The object ids a file names (every 40 or 64 hex digits standing alone).
-fn oids_of_file(path: &Path) -> Vec<String> {
+/// The object ids a file names from byte `from` on (every 40 or 64 hex digits standing alone).
+fn oids_of_file(path: &Path, from: u64) -> Vec<String> {
+    let from = usize::try_from(from).unwrap_or(usize::MAX);
     read_small(path)
+        .map(|text| text.get(from..).unwrap_or_default().to_vec())
         .map(|text| {
             text.split(|b| !b.is_ascii_hexdigit())
                 .filter(|t| matches!(t.len(), 40 | 64) && t.iter().any(|&b| b != b'0'))
