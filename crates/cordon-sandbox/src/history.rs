@@ -32,7 +32,9 @@
 //! would read and this parser does not, more loose refs than it reads) is listed by git. git is
 //! run outside the sandbox on the repository's own (protected) configuration, with no hook
 //! (`core.hooksPath=/dev/null`), no monitor, no replace objects, and neither the system's nor the
-//! user's global configuration. A submodule's git directory is checked against its own work tree
+//! user's global configuration. It is never a git the command could have written: the first on
+//! the `PATH` outside every writable root, with a `PATH` that leaves those roots out for what it
+//! starts (a filter driver). A submodule's git directory is checked against its own work tree
 //! (its `core.worktree`). Not covered: an object file the command rewrote in place (git does not
 //! check a loose subtree's hash when it reads it), and linked worktrees' own `HEAD` and index.
 
@@ -86,6 +88,12 @@ const STATE_DIRS: &[&str] = &["rebase-merge", "rebase-apply", "sequencer"];
 
 /// One protected repository as the run found it.
 pub(crate) struct AtStart {
+    /// The git program the checks run, found on the `PATH` outside every writable root: a `git`
+    /// the command could have written is never run outside the sandbox.
+    git: PathBuf,
+    /// The `PATH` git and what it starts (a filter driver) get: the caller's, less every relative
+    /// directory and every one inside a writable root.
+    path: std::ffi::OsString,
     git_dir: PathBuf,
     work_tree: PathBuf,
     /// The writable roots inside the work tree, relative to it (the empty path: all of it).
@@ -137,11 +145,15 @@ pub(crate) fn record(
     write_roots: &[PathBuf],
     names: &[&str],
 ) -> Vec<AtStart> {
+    let Some(git) = trusted_git(write_roots) else {
+        return Vec::new();
+    };
+    let path = trusted_path(write_roots);
     git_dirs
         .iter()
         .filter_map(|git_dir| {
             let work_tree = work_tree_of(git_dir)?;
-            let refs = all_refs(git_dir, &work_tree)?;
+            let refs = all_refs(&git, &path, git_dir, &work_tree)?;
             let mut writable: Vec<PathBuf> = Vec::new();
             for root in write_roots {
                 if let Ok(rel) = root.strip_prefix(&work_tree) {
@@ -151,6 +163,8 @@ pub(crate) fn record(
                 }
             }
             let mut start = AtStart {
+                git: git.clone(),
+                path: path.clone(),
                 index: stamp(&git_dir.join("index")),
                 git_dir: git_dir.clone(),
                 work_tree,
@@ -193,7 +207,7 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
     let mut notes = Vec::new();
     for start in repositories {
         let repo = Repository::new(start, names);
-        let Some(end) = all_refs(&start.git_dir, &start.work_tree) else {
+        let Some(end) = all_refs(&start.git, &start.path, &start.git_dir, &start.work_tree) else {
             notes.push(repo.note(
                 "its refs could not be read after the run, so what it committed was not checked",
             ));
@@ -422,9 +436,9 @@ impl<'a> Repository<'a> {
     fn reaches(&self, tip: &str, commits: &BTreeSet<String>) -> bool {
         commits.iter().any(|commit| {
             commit == tip
-                || Command::new("git")
+                || Command::new(&self.start.git)
                     .env_clear()
-                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                    .env("PATH", &self.start.path)
                     .env("GIT_CONFIG_NOSYSTEM", "1")
                     .env("GIT_CONFIG_GLOBAL", "/dev/null")
                     .env("GIT_NO_REPLACE_OBJECTS", "1")
@@ -945,9 +959,9 @@ impl<'a> Repository<'a> {
 
     /// [`Repository::git`] with `input` on its standard input.
     fn git_input(&self, args: &[&str], input: &[u8]) -> Option<Vec<u8>> {
-        let mut child = Command::new("git")
+        let mut child = Command::new(&self.start.git)
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", &self.start.path)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_NO_REPLACE_OBJECTS", "1")
@@ -1017,13 +1031,55 @@ fn stamp(path: &Path) -> Option<(u64, u64, i64, i64)> {
 
 /// The repository's refs by name (`HEAD` resolved to its commit): read from the files where
 /// that is cheap and unambiguous, else as git lists them.
-fn all_refs(git_dir: &Path, work_tree: &Path) -> Option<BTreeMap<String, String>> {
-    read_refs(git_dir).or_else(|| refs_from_git(git_dir, work_tree))
+fn all_refs(
+    git: &Path,
+    path: &std::ffi::OsStr,
+    git_dir: &Path,
+    work_tree: &Path,
+) -> Option<BTreeMap<String, String>> {
+    read_refs(git_dir).or_else(|| refs_from_git(git, path, git_dir, work_tree))
+}
+
+/// The caller's `PATH` less every relative directory and every one inside a writable root.
+fn trusted_path(write_roots: &[PathBuf]) -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let kept: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|dir| dir.is_absolute() && !write_roots.iter().any(|r| dir.starts_with(r)))
+        .collect();
+    std::env::join_paths(kept).unwrap_or_default()
+}
+
+/// The first `git` on the `PATH` that lies in an absolute directory outside every writable root
+/// (`None`: no such git, and then no check runs, as the user's own git is not there either).
+fn trusted_git(write_roots: &[PathBuf]) -> Option<PathBuf> {
+    trusted_git_on(&std::env::var_os("PATH")?, write_roots)
+}
+
+/// [`trusted_git`] on the `PATH` `path`.
+fn trusted_git_on(path: &std::ffi::OsStr, write_roots: &[PathBuf]) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join("git"))
+        .find_map(|candidate| {
+            let real = std::fs::canonicalize(&candidate).ok()?;
+            let meta = std::fs::metadata(&real).ok()?;
+            let inside = write_roots
+                .iter()
+                .any(|r| real.starts_with(r) || candidate.starts_with(r));
+            (meta.is_file() && meta.permissions().mode() & 0o111 != 0 && !inside).then_some(real)
+        })
 }
 
 /// The refs as `git for-each-ref` lists them, and `HEAD`.
-fn refs_from_git(git_dir: &Path, work_tree: &Path) -> Option<BTreeMap<String, String>> {
+fn refs_from_git(
+    git: &Path,
+    path: &std::ffi::OsStr,
+    git_dir: &Path,
+    work_tree: &Path,
+) -> Option<BTreeMap<String, String>> {
     let start = AtStart {
+        git: git.to_path_buf(),
+        path: path.to_os_string(),
         git_dir: git_dir.to_path_buf(),
         work_tree: work_tree.to_path_buf(),
         writable: Vec::new(),
@@ -1612,6 +1668,26 @@ mod tests {
         let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
         git(&ws, &["tag", "v1"]);
         assert!(settle(&start, NAMES).is_empty());
+    }
+
+    /// The checks run git outside the sandbox: never one the command could have written (a
+    /// `bin` of the workspace first on the `PATH`, as direnv or a Makefile might put it).
+    #[test]
+    fn the_git_the_checks_run_is_never_in_a_writable_root() {
+        let d = tempfile::tempdir().unwrap();
+        let ws = d.path().canonicalize().unwrap().join("ws");
+        std::fs::create_dir_all(ws.join("bin")).unwrap();
+        let planted = ws.join("bin/git");
+        std::fs::write(&planted, "#!/bin/sh\ntouch pwned\n").unwrap();
+        std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let system = std::env::var_os("PATH").unwrap();
+        let mut dirs = vec![ws.join("bin"), PathBuf::from("bin")];
+        dirs.extend(std::env::split_paths(&system));
+        let path = std::env::join_paths(dirs).unwrap();
+        let git = trusted_git_on(&path, std::slice::from_ref(&ws)).unwrap();
+        assert!(!git.starts_with(&ws), "{}", git.display());
+        // Control: with no writable root, the first on the PATH is taken.
+        assert_eq!(trusted_git_on(&path, &[]), Some(planted));
     }
 
     #[test]
