@@ -47,8 +47,14 @@ impl Index {
             return None;
         }
         let bytes = std::fs::read(&index).ok()?;
+        Index::parse(&bytes, git_dir)
+    }
+
+    /// The index whose file held `bytes`, of the git directory `git_dir` (read earlier, parsed
+    /// when needed).
+    pub(crate) fn parse(bytes: &[u8], git_dir: &Path) -> Option<Index> {
         let sha256 = object_name_len(git_dir) == 32;
-        let entries = parse(&bytes, if sha256 { 32 } else { 20 })?;
+        let entries = parse(bytes, if sha256 { 32 } else { 20 })?;
         Some(Index { entries, sha256 })
     }
 
@@ -104,10 +110,12 @@ fn blob_hash(contents: &[u8], sha256: bool) -> Vec<u8> {
 
 /// The object id of `contents` as a blob, in hex as git prints it.
 pub(crate) fn blob_id_of(contents: &[u8], sha256: bool) -> String {
-    blob_hash(contents, sha256)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&blob_hash(contents, sha256))
+}
+
+/// An object id in hex, as git prints it.
+pub(crate) fn hex(id: &[u8]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// 32 for a repository whose objects are named by SHA-256 (`extensions.objectFormat`), else 20.

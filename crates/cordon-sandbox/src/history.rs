@@ -46,7 +46,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::git_index::Index;
+use crate::git_index::{hex, Index};
 
 /// The most ref files read from one repository's `refs/` before git is asked instead.
 const MAX_LOOSE_REFS: usize = 100_000;
@@ -103,10 +103,10 @@ pub(crate) struct AtStart {
     /// state files name.
     known: BTreeSet<String>,
     index: Option<(u64, u64, i64, i64)>,
-    /// The index's entries at controlled paths as the run began (a person's staged work, which
-    /// a commit of the run may carry and the index may keep), when the index is small enough to
-    /// read at every run ([`MAX_STAGED_INDEX`]).
-    staged: BTreeMap<PathBuf, String>,
+    /// The index file as the run began, when it is small enough to read at every run
+    /// ([`MAX_STAGED_INDEX`]): parsed only when something changed, for a person's staged work,
+    /// which a commit of the run may carry and the index may keep.
+    index_at_start: Option<Vec<u8>>,
     /// The git directories under this one's `modules` when the run began (a `.git` only).
     modules: BTreeSet<PathBuf>,
     /// Each reflog's size and change time as the run began; `None` when there were more than
@@ -140,11 +140,7 @@ fn work_tree_of(git_dir: &Path) -> Option<PathBuf> {
 /// Reads the refs of each git directory in `git_dirs` with a work tree of its own (a `.git`
 /// directory, a submodule's; linked worktrees' are left out), for [`settle`] to compare with
 /// after the run.
-pub(crate) fn record(
-    git_dirs: &[PathBuf],
-    write_roots: &[PathBuf],
-    names: &[&str],
-) -> Vec<AtStart> {
+pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtStart> {
     let Some(git) = trusted_git(write_roots) else {
         return Vec::new();
     };
@@ -171,7 +167,7 @@ pub(crate) fn record(
                 writable,
                 known: BTreeSet::new(),
                 refs,
-                staged: BTreeMap::new(),
+                index_at_start: read_index_if_small(git_dir),
                 modules: module_git_dirs(git_dir),
                 reflogs: None,
             };
@@ -187,7 +183,6 @@ pub(crate) fn record(
                 None => (None, Vec::new()),
             };
             start.reflogs = reflogs;
-            start.staged = Repository::new(&start, names).staged_at_controlled_paths();
             start.known = start
                 .refs
                 .iter()
@@ -239,6 +234,8 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
 struct Repository<'a> {
     start: &'a AtStart,
     names: &'a [&'a str],
+    /// The index's entries at controlled paths as the run began, parsed when first needed.
+    staged: std::cell::OnceCell<BTreeMap<PathBuf, String>>,
 }
 
 /// A path's entry as git would write it: whether it is executable, a link or a file, and its
@@ -247,7 +244,11 @@ type State = Option<(u32, String)>;
 
 impl<'a> Repository<'a> {
     fn new(start: &'a AtStart, names: &'a [&'a str]) -> Repository<'a> {
-        Repository { start, names }
+        Repository {
+            start,
+            names,
+            staged: std::cell::OnceCell::new(),
+        }
     }
 
     fn settle(
@@ -343,7 +344,7 @@ impl<'a> Repository<'a> {
             let entries = self.entries_at(&commit, &changed)?;
             let made_content = changed.iter().any(|path| {
                 let state: State = entries.get(path).cloned();
-                let staged = |(_, id): &(u32, String)| self.start.staged.get(path) == Some(id);
+                let staged = |(_, id): &(u32, String)| self.staged().get(path) == Some(id);
                 !self.work_tree_is(path, &state)
                     && state != head.get(path).cloned()
                     && !state.as_ref().is_some_and(staged)
@@ -388,7 +389,6 @@ impl<'a> Repository<'a> {
                 "--".into(),
             ];
             args.extend(specs);
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = self
                 .git_input(&args, input.as_bytes())
                 .ok_or("git could not list the commits the run made")?;
@@ -436,15 +436,8 @@ impl<'a> Repository<'a> {
     fn reaches(&self, tip: &str, commits: &BTreeSet<String>) -> bool {
         commits.iter().any(|commit| {
             commit == tip
-                || Command::new(&self.start.git)
-                    .env_clear()
-                    .env("PATH", &self.start.path)
-                    .env("GIT_CONFIG_NOSYSTEM", "1")
-                    .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                    .env("GIT_NO_REPLACE_OBJECTS", "1")
-                    .arg("--git-dir")
-                    .arg(&self.start.git_dir)
-                    .args(["merge-base", "--is-ancestor", commit, tip])
+                || self
+                    .command(&["merge-base", "--is-ancestor", commit, tip])
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
@@ -468,7 +461,6 @@ impl<'a> Repository<'a> {
             "--".into(),
         ];
         args.extend(paths.iter().map(|p| literal(p)));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self
             .git(&args)
             .ok_or_else(|| format!("git could not list the tree of {rev}"))?;
@@ -771,7 +763,6 @@ impl<'a> Repository<'a> {
                 "--".into(),
             ];
             args.extend(specs);
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let Some(out) = self.git(&args) else {
                 notes.push(self.note("its index could not be listed after the run"));
                 return;
@@ -800,7 +791,7 @@ impl<'a> Repository<'a> {
         let unlike_work_tree: Vec<PathBuf> = entries
             .iter()
             .filter(|(path, oid)| {
-                self.start.staged.get(*path) != Some(*oid)
+                self.staged().get(*path) != Some(*oid)
                     && !self.work_tree_state(path).is_some_and(|(mode, _)| {
                         self.work_tree_is(path, &Some((mode, (*oid).clone())))
                     })
@@ -826,7 +817,6 @@ impl<'a> Repository<'a> {
         }
         let mut args = vec!["reset".to_string(), "-q".into(), "--".into()];
         args.extend(reset.iter().map(|p| literal(p)));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let done = self.git(&args).is_some();
         let shown: Vec<String> = reset.iter().map(|p| p.display().to_string()).collect();
         notes.push(self.note(&format!(
@@ -836,18 +826,20 @@ impl<'a> Repository<'a> {
         )));
     }
 
-    /// The index's entries at controlled paths, read from the file when it is small enough.
-    fn staged_at_controlled_paths(&self) -> BTreeMap<PathBuf, String> {
-        let index = self.start.git_dir.join("index");
-        let small = std::fs::metadata(&index).is_ok_and(|m| m.len() <= MAX_STAGED_INDEX);
-        let Some(index) = small.then(|| Index::read(&self.start.git_dir)).flatten() else {
-            return BTreeMap::new();
-        };
-        index
-            .entries()
-            .map(|(path, id)| (PathBuf::from(OsStr::from_bytes(path)), hex(id)))
-            .filter(|(path, _)| self.controlled(path))
-            .collect()
+    /// The index's entries at controlled paths as the run began.
+    fn staged(&self) -> &BTreeMap<PathBuf, String> {
+        self.staged.get_or_init(|| {
+            let index = self.start.index_at_start.as_deref();
+            let Some(index) = index.and_then(|bytes| Index::parse(bytes, &self.start.git_dir))
+            else {
+                return BTreeMap::new();
+            };
+            index
+                .entries()
+                .map(|(path, id)| (PathBuf::from(OsStr::from_bytes(path)), hex(id)))
+                .filter(|(path, _)| self.controlled(path))
+                .collect()
+        })
     }
 
     /// Whether `path` (from the work tree's top) is controlled ([`Repository::pathspec_sets`]).
@@ -953,13 +945,33 @@ impl<'a> Repository<'a> {
     }
 
     /// Runs git on the repository (module docs); its standard output when it succeeded.
-    fn git(&self, args: &[&str]) -> Option<Vec<u8>> {
+    fn git<S: AsRef<OsStr>>(&self, args: &[S]) -> Option<Vec<u8>> {
         self.git_input(args, b"")
     }
 
     /// [`Repository::git`] with `input` on its standard input.
-    fn git_input(&self, args: &[&str], input: &[u8]) -> Option<Vec<u8>> {
-        let mut child = Command::new(&self.start.git)
+    fn git_input<S: AsRef<OsStr>>(&self, args: &[S], input: &[u8]) -> Option<Vec<u8>> {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut stdin = child.stdin.take()?;
+        let writer = std::thread::scope(|scope| {
+            let writing = scope.spawn(move || stdin.write_all(input));
+            let out = child.wait_with_output();
+            (writing.join(), out)
+        });
+        let out = writer.1.ok()?;
+        out.status.success().then_some(out.stdout)
+    }
+
+    /// git with `args` on the repository, as every check runs it (module docs).
+    fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        let mut command = Command::new(&self.start.git);
+        command
             .env_clear()
             .env("PATH", &self.start.path)
             .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -979,20 +991,8 @@ impl<'a> Repository<'a> {
             ])
             .arg("--no-optional-locks")
             .args(args)
-            .current_dir(&self.start.work_tree)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let mut stdin = child.stdin.take()?;
-        let writer = std::thread::scope(|scope| {
-            let writing = scope.spawn(move || stdin.write_all(input));
-            let out = child.wait_with_output();
-            (writing.join(), out)
-        });
-        let out = writer.1.ok()?;
-        out.status.success().then_some(out.stdout)
+            .current_dir(&self.start.work_tree);
+        command
     }
 
     fn note(&self, what: &str) -> String {
@@ -1086,7 +1086,7 @@ fn refs_from_git(
         refs: BTreeMap::new(),
         known: BTreeSet::new(),
         index: None,
-        staged: BTreeMap::new(),
+        index_at_start: None,
         modules: BTreeSet::new(),
         reflogs: None,
     };
@@ -1288,8 +1288,11 @@ fn read_small(path: &Path) -> Option<Vec<u8>> {
     std::fs::read(path).ok()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The index file of `git_dir`, when it is no larger than [`MAX_STAGED_INDEX`].
+fn read_index_if_small(git_dir: &Path) -> Option<Vec<u8>> {
+    let index = git_dir.join("index");
+    let small = std::fs::metadata(&index).is_ok_and(|m| m.len() <= MAX_STAGED_INDEX);
+    small.then(|| std::fs::read(&index).ok()).flatten()
 }
 
 fn is_oid(text: &str) -> bool {
@@ -1359,7 +1362,7 @@ mod tests {
     #[test]
     fn a_commit_of_content_made_at_a_protected_path_is_put_back_and_kept_aside() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         assert_eq!(start.len(), 1);
         let before = git(&ws, &["rev-parse", "HEAD"]);
         plant(&ws, ".husky/pre-commit");
@@ -1397,14 +1400,14 @@ mod tests {
     #[test]
     fn a_planted_index_entry_alone_is_reset_and_a_new_branch_is_removed() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         plant(&ws, ".claude/settings.json");
         let notes = settle(&start, NAMES);
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains("the index held content"), "{notes:?}");
         assert!(git(&ws, &["ls-files", "--", ".claude"]).is_empty());
 
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         plant(&ws, ".vscode/tasks.json");
         let tree = git(&ws, &["write-tree"]);
         let commit = git(&ws, &["commit-tree", &tree, "-p", "HEAD", "-m", "x"]);
@@ -1432,7 +1435,7 @@ mod tests {
     fn ordinary_commits_branches_and_the_users_own_protected_edits_are_left_alone() {
         let (_d, ws) = repo();
         std::fs::write(ws.join(".husky/pre-push"), "#!/bin/sh\nexit 1\n").unwrap();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         std::fs::write(ws.join("app.py"), "print(2)\n").unwrap();
         git(&ws, &["switch", "-q", "-c", "feature"]);
         git(&ws, &["commit", "-qam", "work and the user's hook edit"]);
@@ -1442,7 +1445,7 @@ mod tests {
         assert!(notes.is_empty(), "{notes:?}");
         assert!(git(&ws, &["show", "--stat", "HEAD"]).contains(".husky/pre-push"));
         // Positive control: the same run with a planted entry is caught.
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         plant(&ws, ".husky/pre-commit");
         git(&ws, &["commit", "-qm", "lint"]);
         assert!(settle(&start, NAMES)[0].contains("was put back"));
@@ -1471,7 +1474,7 @@ mod tests {
             read_refs(&ws.join(".git")).is_none(),
             "reftable is not read from files"
         );
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         assert_eq!(start.len(), 1);
         plant(&ws, ".husky/pre-commit");
         git(&ws, &["commit", "-qm", "lint"]);
@@ -1510,7 +1513,6 @@ mod tests {
         let start = record(
             &[ws.join(".git"), module.clone()],
             std::slice::from_ref(&ws),
-            NAMES,
         );
         assert_eq!(start.len(), 2);
         let lib = ws.join("lib");
@@ -1545,7 +1547,7 @@ mod tests {
         );
         std::fs::write(mate.join(".husky/pre-push"), "#!/bin/sh\nexit 4\n").unwrap();
         git(&mate, &["commit", "-qam", "teammate"]);
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         std::fs::write(ws.join("app.py"), "print(3)\n").unwrap();
         git(&ws, &["add", "app.py"]);
         git(
@@ -1576,7 +1578,7 @@ mod tests {
             &ws,
             &["worktree", "add", "-q", "-b", "topic", wt.to_str().unwrap()],
         );
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&wt), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&wt));
         std::fs::write(wt.join("app.py"), "print(4)\n").unwrap();
         git(&wt, &["commit", "-qam", "in the worktree"]);
         let notes = settle(&start, NAMES);
@@ -1595,7 +1597,7 @@ mod tests {
         git(&ws, &["switch", "-q", "main"]);
         std::fs::write(ws.join(".husky/pre-push"), "#!/bin/sh\nexit 6\n").unwrap();
         git(&ws, &["commit", "-qam", "main"]);
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         let merged = Command::new("git")
             .args([
                 "-c",
@@ -1624,7 +1626,7 @@ mod tests {
     #[test]
     fn a_new_submodule_git_directory_keeps_no_hook() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         let module = ws.join(".git/modules/lib");
         git(&ws, &["init", "-q", "--bare", module.to_str().unwrap()]);
         std::fs::write(
@@ -1642,7 +1644,7 @@ mod tests {
             .join("hooks.refused-by-cordon/post-checkout")
             .exists());
         // Control: one that was there when the run began is the user's.
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         std::fs::create_dir_all(module.join("hooks")).unwrap();
         std::fs::write(module.join("hooks/post-checkout"), "#!/bin/sh\n").unwrap();
         assert!(settle(&start, NAMES).is_empty());
@@ -1652,7 +1654,7 @@ mod tests {
     #[test]
     fn a_ref_to_a_tree_is_put_back() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         plant(&ws, ".husky/pre-commit");
         let tree = git(&ws, &["write-tree"]);
         git(&ws, &["reset", "-q"]);
@@ -1665,7 +1667,7 @@ mod tests {
             "{notes:?}"
         );
         // Control: a tag of a commit the repository knew stays.
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         git(&ws, &["tag", "v1"]);
         assert!(settle(&start, NAMES).is_empty());
     }
@@ -1693,7 +1695,7 @@ mod tests {
     #[test]
     fn a_replace_ref_is_always_put_back() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), NAMES);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
         let head = git(&ws, &["rev-parse", "HEAD"]);
         let tree = git(&ws, &["write-tree"]);
         let other = git(&ws, &["commit-tree", &tree, "-m", "other"]);

@@ -764,10 +764,7 @@ impl Prepared {
         // The protected repositories' refs as the run starts, for the check of what it commits
         // at protected paths (`history.rs`).
         let history = match (&fs, &protect) {
-            (Some(fs), Some(p)) => {
-                let names: Vec<&str> = crate::protect::Protected::project_names().collect();
-                crate::history::record(&p.protected.git_dirs, &fs.write_roots, &names)
-            }
+            (Some(fs), Some(p)) => crate::history::record(&p.protected.git_dirs, &fs.write_roots),
             _ => Vec::new(),
         };
         // The workspace's own `/tmp` is mounted last, over everything the plan mounts from the

@@ -70,6 +70,7 @@ pub use observer::{
 pub(crate) use protected::ProtectedSet;
 
 use call::{Call, Dirfd, PathArg};
+use protected::DirId;
 use walk::{Allowance, Denial, Existing, Resolved, Walker, Want};
 use worker::{Completion, FifoWait, LinkFrom, Op, Outcome, Reply, Worker};
 
@@ -904,26 +905,23 @@ impl Broker {
         // where Landlock would let the rename through, so the command gets Landlock's errno
         // where it refuses first.
         let set = walker.protected();
-        let holder = |parent: &OwnedFd, e: &Option<Existing>| {
-            e.as_ref().is_some_and(|e| {
-                e.kind() == libc::S_IFDIR
-                    && set.holds_a_stand_in(e.id())
-                    && self.roots.changeable(parent.as_fd())
-            })
+        // Whether the call would carry away a directory `held` says is one that stays.
+        let carries = |held: &dyn Fn(DirId) -> bool| {
+            let moves = |parent: &OwnedFd, e: &Option<Existing>| {
+                e.as_ref().is_some_and(|e| {
+                    e.kind() == libc::S_IFDIR
+                        && held(e.id())
+                        && self.roots.changeable(parent.as_fd())
+                })
+            };
+            moves(&from_parent, &moved) || (exchange && moves(&to_parent, &replaced))
         };
-        if holder(&from_parent, &moved) || (exchange && holder(&to_parent, &replaced)) {
+        if carries(&|dir| set.holds_a_stand_in(dir)) {
             return Err(Denial::Errno(libc::EXDEV));
         }
         // A project root is refused outright: EXDEV would have `mv` copy it and then delete
         // what it could of the original, the repository's objects and refs among them.
-        let project = |parent: &OwnedFd, e: &Option<Existing>| {
-            e.as_ref().is_some_and(|e| {
-                e.kind() == libc::S_IFDIR
-                    && set.holds_a_project(e.id())
-                    && self.roots.changeable(parent.as_fd())
-            })
-        };
-        if project(&from_parent, &moved) || (exchange && project(&to_parent, &replaced)) {
+        if carries(&|dir| set.holds_a_project(dir)) {
             return Err(Denial::Errno(libc::EBUSY));
         }
         // A file with another name may not take a credential's (nor, exchanged, give one away):
