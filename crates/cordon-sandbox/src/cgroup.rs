@@ -80,25 +80,10 @@ pub(crate) fn probe_writable(dir: &Path) -> bool {
 impl CommandCgroup {
     /// Creates a fresh cgroup under `parent`, or `Ok(None)` when `parent` is not writable.
     pub(crate) fn create(parent: &CgroupV2, limits: &Limits) -> Result<Option<Self>, Error> {
-        let name = format!(
-            "cordon-{}-{}",
-            std::process::id(),
-            SEQUENCE.fetch_add(1, Ordering::Relaxed)
-        );
-        let dir = parent.dir.join(&name);
-        let procfs_path = format!("{}/{name}", parent.procfs_path.trim_end_matches('/'));
-        match fs::create_dir(&dir) {
-            Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EACCES | libc::EPERM | libc::EROFS | libc::ENOENT)
-                ) =>
-            {
-                return Ok(None)
-            }
-            Err(e) => return Err(Error::io(format!("creating cgroup {}", dir.display()), e)),
-        }
+        let Some((dir, procfs_path)) = make_unique_dir(parent, std::process::id(), &SEQUENCE)?
+        else {
+            return Ok(None);
+        };
         let dir_fd = fs::File::open(&dir)
             .map_err(|e| Error::io(format!("opening cgroup {}", dir.display()), e))?;
         let procs = OpenOptions::new()
@@ -199,6 +184,53 @@ impl Drop for CommandCgroup {
     }
 }
 
+/// How many names [`make_unique_dir`] tries before it gives up.
+const NAME_ATTEMPTS: usize = 64;
+
+/// Creates a fresh child directory of `parent`, named `cordon-PID-N` (`N` drawn from
+/// `sequence`), and returns it with its
+/// `/proc/PID/cgroup` name; `None` when the parent refuses children (the caller falls back to
+/// the subreaper).
+///
+/// A name can be taken already: a run killed before it removed its cgroup leaves the directory
+/// behind, and a later process that gets the same pid (or one with that pid in another pid
+/// namespace, under the same parent) counts from the same sequence. Such a name is skipped, never
+/// reused or removed: the directory may be another live run's, created and not yet entered.
+fn make_unique_dir(
+    parent: &CgroupV2,
+    pid: u32,
+    sequence: &AtomicU64,
+) -> Result<Option<(PathBuf, String)>, Error> {
+    for _ in 0..NAME_ATTEMPTS {
+        let name = format!("cordon-{pid}-{}", sequence.fetch_add(1, Ordering::Relaxed));
+        let dir = parent.dir.join(&name);
+        match fs::create_dir(&dir) {
+            Ok(()) => {
+                let procfs_path = format!("{}/{name}", parent.procfs_path.trim_end_matches('/'));
+                return Ok(Some((dir, procfs_path)));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EACCES | libc::EPERM | libc::EROFS | libc::ENOENT)
+                ) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(Error::io(format!("creating cgroup {}", dir.display()), e)),
+        }
+    }
+    Err(Error::io(
+        format!(
+            "creating a command cgroup under {}: the next {NAME_ATTEMPTS} names for this process \
+             (cordon-{pid}-N) are taken by leftover directories; remove the empty ones",
+            parent.dir.display(),
+        ),
+        std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+    ))
+}
+
 fn write_file(path: &Path, value: &str) -> Result<(), Error> {
     let mut f = OpenOptions::new()
         .write(true)
@@ -240,5 +272,68 @@ mod tests {
         assert!(dir.join("cgroup.procs").exists());
         drop(cgroup);
         assert!(!dir.exists(), "{} was left behind", dir.display());
+    }
+    /// Leftover directories named as `make_unique_dir` will name its next `count` tries, for a
+    /// sequence of the test's own (so that no other test's cgroup meets them).
+    fn leftovers(parent: &CgroupV2, sequence: &AtomicU64, count: u64) -> Vec<PathBuf> {
+        let next = sequence.load(Ordering::Relaxed);
+        let dirs: Vec<PathBuf> = (next..next + count)
+            .map(|n| {
+                parent
+                    .dir
+                    .join(format!("cordon-{}-{n}", std::process::id()))
+            })
+            .collect();
+        for dir in &dirs {
+            fs::create_dir(dir).unwrap();
+        }
+        dirs
+    }
+
+    /// A run killed before it removed its cgroup leaves `cordon-PID-N` behind; a later process
+    /// with the same pid counts from the same sequence and must step over the leftover, not fail.
+    #[test]
+    fn a_leftover_cgroup_with_the_next_name_is_stepped_over() {
+        let Some(parent) = crate::kernel::cgroup_v2().filter(|c| probe_writable(&c.dir)) else {
+            cordon_testkit::kernel_skip!("cgroup-v2", "no writable cgroup v2 here");
+        };
+        let sequence = AtomicU64::new(1 << 40);
+        let taken = leftovers(&parent, &sequence, 3);
+        let made = make_unique_dir(&parent, std::process::id(), &sequence);
+        for dir in &taken {
+            fs::remove_dir(dir).unwrap();
+        }
+        let (dir, procfs_path) = made
+            .expect("a leftover directory must not fail the run")
+            .expect("a writable parent must accept a child cgroup");
+        let is_new = !taken.contains(&dir) && dir.join("cgroup.procs").exists();
+        fs::remove_dir(&dir).unwrap();
+        assert!(is_new, "{} is a leftover, or not a cgroup", dir.display());
+        assert!(procfs_path.ends_with(&format!(
+            "/cordon-{}-{}",
+            std::process::id(),
+            (1u64 << 40) + 3
+        )));
+    }
+
+    /// The positive control: with every name it may try taken, it fails closed and says why.
+    #[test]
+    fn every_name_taken_is_an_error_that_says_so() {
+        let Some(parent) = crate::kernel::cgroup_v2().filter(|c| probe_writable(&c.dir)) else {
+            cordon_testkit::kernel_skip!("cgroup-v2", "no writable cgroup v2 here");
+        };
+        let sequence = AtomicU64::new(2 << 40);
+        let taken = leftovers(&parent, &sequence, NAME_ATTEMPTS as u64);
+        let made = make_unique_dir(&parent, std::process::id(), &sequence);
+        for dir in &taken {
+            fs::remove_dir(dir).unwrap();
+        }
+        let Err(e) = made else {
+            panic!("make_unique_dir must fail when every name it tries is taken");
+        };
+        assert!(
+            e.to_string().contains("are taken by leftover directories"),
+            "{e}"
+        );
     }
 }
