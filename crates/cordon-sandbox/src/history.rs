@@ -25,7 +25,10 @@
 //! look at, and a state file or a stopped rebase that names it is moved aside. A new or moved
 //! `refs/replace/*` ref, which makes git read one object as another everywhere, is always put
 //! back. Index entries at controlled paths that match neither the work tree nor `HEAD` are reset
-//! to `HEAD`'s (`git reset -- PATH`). What cannot be checked counts as refused.
+//! to `HEAD`'s (`git reset -- PATH`). A gitlink, in a new commit or in the index, to a commit that
+//! a repository inside the work tree (a submodule) refuses by its own check is refused too: the
+//! user's `git submodule update` would check that commit out there, whether or not a ref reaches
+//! it. What cannot be checked counts as refused.
 //!
 //! The refs are read from the files where that is cheap and unambiguous (a loose ref that is an
 //! object id or names a ref under `refs/`, `packed-refs`); anything else (`reftable`, a ref git
@@ -201,7 +204,13 @@ pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtSta
 pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
     let mut notes = Vec::new();
     for start in repositories {
-        let repo = Repository::new(start, names);
+        // The repositories inside this one's work tree (its submodules among them), whose own
+        // checks judge the commits its gitlinks name.
+        let inside: Vec<&AtStart> = repositories
+            .iter()
+            .filter(|s| s.work_tree != start.work_tree && s.work_tree.starts_with(&start.work_tree))
+            .collect();
+        let repo = Repository::new(start, names).with_inside(inside);
         let Some(end) = all_refs(&start.git, &start.path, &start.git_dir, &start.work_tree) else {
             notes.push(repo.note(
                 "its refs could not be read after the run, so what it committed was not checked",
@@ -234,6 +243,8 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
 struct Repository<'a> {
     start: &'a AtStart,
     names: &'a [&'a str],
+    /// The repositories inside this one's work tree ([`Repository::with_inside`]).
+    inside: Vec<&'a AtStart>,
     /// The index's entries at controlled paths as the run began, parsed when first needed.
     staged: std::cell::OnceCell<BTreeMap<PathBuf, String>>,
 }
@@ -247,8 +258,16 @@ impl<'a> Repository<'a> {
         Repository {
             start,
             names,
+            inside: Vec::new(),
             staged: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The repositories inside this one's work tree: a gitlink to a commit one of them refuses
+    /// is refused here too.
+    fn with_inside(mut self, inside: Vec<&'a AtStart>) -> Repository<'a> {
+        self.inside = inside;
+        self
     }
 
     fn settle(
@@ -273,7 +292,11 @@ impl<'a> Repository<'a> {
             .into_iter()
             .filter(|t| !not_commits.contains(*t))
             .collect();
-        let refused = match self.refused_commits(&tips) {
+        let refused = self.refused_commits(&tips).and_then(|mut refused| {
+            refused.extend(self.commits_linking_refused(&tips)?);
+            Ok(refused)
+        });
+        let refused = match refused {
             Ok(refused) => refused,
             Err(why) => {
                 notes.push(self.note(&format!(
@@ -363,16 +386,7 @@ impl<'a> Repository<'a> {
         &self,
         tips: &[&String],
     ) -> Result<BTreeMap<String, BTreeSet<PathBuf>>, String> {
-        let mut input = String::new();
-        for tip in tips {
-            input.push_str(tip);
-            input.push('\n');
-        }
-        input.push_str("--not\n");
-        for oid in &self.start.known {
-            input.push_str(oid);
-            input.push('\n');
-        }
+        let input = self.new_commits_input(tips);
         let mut touching: BTreeMap<String, BTreeSet<PathBuf>> = BTreeMap::new();
         for specs in self.pathspec_sets() {
             let mut args = vec![
@@ -405,6 +419,99 @@ impl<'a> Repository<'a> {
             }
         }
         Ok(touching)
+    }
+
+    /// `git log --stdin`'s input for the commits reachable from `tips` and from no commit the
+    /// repository knew.
+    fn new_commits_input(&self, tips: &[&String]) -> String {
+        let mut input = String::new();
+        for tip in tips {
+            input.push_str(tip);
+            input.push('\n');
+        }
+        input.push_str("--not\n");
+        for oid in &self.start.known {
+            input.push_str(oid);
+            input.push('\n');
+        }
+        input
+    }
+
+    /// The commits among those reachable from `tips` and unknown before the run that set a
+    /// gitlink to a commit a repository inside the work tree refuses ([`Repository::refusing`]).
+    /// The user's `git submodule update`, or a checkout with `submodule.recurse`, would check
+    /// that commit out in the submodule's work tree outside any sandbox (red-team round
+    /// eighteen: a gitlink bumped to a submodule commit this check had refused, which git found
+    /// reachable from the ref that kept it).
+    fn commits_linking_refused(&self, tips: &[&String]) -> Result<BTreeSet<String>, String> {
+        if tips.is_empty() || self.inside.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let args = [
+            "log",
+            "--stdin",
+            "--ignore-missing",
+            "--format=%x01%H",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "--full-history",
+            "-m",
+            "-z",
+        ];
+        let out = self
+            .git_input(&args, self.new_commits_input(tips).as_bytes())
+            .ok_or("git could not list the gitlinks the run set")?;
+        // With `-z`, each commit is `\x01ID` and its raw entries `:META\0PATH\0`.
+        let mut links: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut current: Option<String> = None;
+        for field in out.split(|&b| b == 0) {
+            let field = field.strip_prefix(b"\n").unwrap_or(field);
+            if let Some(oid) = field.strip_prefix(b"\x01") {
+                current = Some(String::from_utf8_lossy(oid).trim().to_string());
+            } else if let (Some(commit), Some(meta)) = (&current, field.strip_prefix(b":")) {
+                let meta = String::from_utf8_lossy(meta);
+                let fields: Vec<&str> = meta.split(' ').collect();
+                if let [_, "160000", _, target, _] = fields[..] {
+                    links
+                        .entry(target.to_string())
+                        .or_default()
+                        .insert(commit.clone());
+                }
+            }
+        }
+        let targets: Vec<&String> = links.keys().collect();
+        let refusing = self.refusing(&targets)?;
+        Ok(links
+            .into_iter()
+            .filter(|(target, _)| refusing.contains(target))
+            .flat_map(|(_, commits)| commits)
+            .collect())
+    }
+
+    /// The commits among `targets` that lead, in a repository inside the work tree holding
+    /// them, to a commit that repository's own check refuses.
+    fn refusing(&self, targets: &[&String]) -> Result<BTreeSet<String>, String> {
+        let mut refusing = BTreeSet::new();
+        for inside in &self.inside {
+            let repo = Repository::new(inside, self.names);
+            let unknown: Vec<&String> = targets
+                .iter()
+                .filter(|t| !inside.known.contains(**t) && !refusing.contains(**t))
+                .copied()
+                .collect();
+            let refused = repo.refused_commits(&unknown)?;
+            if refused.is_empty() {
+                continue;
+            }
+            refusing.extend(
+                unknown
+                    .into_iter()
+                    .filter(|t| repo.reaches(t, &refused))
+                    .cloned(),
+            );
+        }
+        Ok(refusing)
     }
 
     /// The objects among `tips` that do not peel to a commit (what cannot be told counts as one
@@ -752,8 +859,11 @@ impl<'a> Repository<'a> {
     }
 
     /// Index entries at controlled paths that hold neither the work tree's nor `HEAD`'s content
-    /// are reset to `HEAD`'s. git lists them, a split index included.
+    /// are reset to `HEAD`'s, and so are gitlinks to a commit a repository inside the work tree
+    /// refuses (`git submodule update` checks out the index's). git lists them, a split index
+    /// included.
     fn settle_index(&self, notes: &mut Vec<String>) {
+        self.settle_index_gitlinks(notes);
         let mut entries: BTreeMap<PathBuf, String> = BTreeMap::new();
         for specs in self.pathspec_sets() {
             let mut args = vec![
@@ -823,6 +933,58 @@ impl<'a> Repository<'a> {
             "the index held content the run made at {} (a path it could not write, which your own git would write into the work tree outside any sandbox){}",
             shown.join(", "),
             if done { "; reset to HEAD's" } else { "; it could not be reset: run `git reset -- PATH` before `git checkout` or `git stash`" }
+        )));
+    }
+
+    /// Resets each gitlink in the index that names a commit a repository inside the work tree
+    /// refuses ([`Repository::settle_index`]).
+    fn settle_index_gitlinks(&self, notes: &mut Vec<String>) {
+        if self.inside.is_empty() {
+            return;
+        }
+        let Some(out) = self.git(&["ls-files", "-s", "-z"]) else {
+            notes.push(self.note("its index could not be listed after the run"));
+            return;
+        };
+        let mut links: Vec<(PathBuf, String)> = Vec::new();
+        for record in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            let Some(tab) = record.iter().position(|&b| b == b'\t') else {
+                continue;
+            };
+            let meta = String::from_utf8_lossy(&record[..tab]);
+            if let ["160000", oid, _stage] = meta.split(' ').collect::<Vec<_>>()[..] {
+                links.push((
+                    PathBuf::from(OsStr::from_bytes(&record[tab + 1..])),
+                    oid.to_string(),
+                ));
+            }
+        }
+        let targets: Vec<&String> = links.iter().map(|(_, oid)| oid).collect();
+        let refusing = match self.refusing(&targets) {
+            Ok(refusing) => refusing,
+            Err(why) => {
+                notes.push(self.note(&format!(
+                    "the gitlinks in its index could not be checked ({why}), so they are reset to HEAD's"
+                )));
+                targets.into_iter().cloned().collect()
+            }
+        };
+        let reset: Vec<&PathBuf> = links
+            .iter()
+            .filter(|(_, oid)| refusing.contains(oid))
+            .map(|(path, _)| path)
+            .collect();
+        if reset.is_empty() {
+            return;
+        }
+        let mut args = vec!["reset".to_string(), "-q".into(), "--".into()];
+        args.extend(reset.iter().map(|p| literal(p)));
+        let done = self.git(&args).is_some();
+        let shown: Vec<String> = reset.iter().map(|p| p.display().to_string()).collect();
+        notes.push(self.note(&format!(
+            "the index's gitlink at {} named a submodule commit that leads to content at a path the run could not write, which `git submodule update` would write outside any sandbox{}",
+            shown.join(", "),
+            if done { "; reset to HEAD's" } else { "; it could not be reset: run `git reset -- PATH` before `git submodule update`" }
         )));
     }
 
@@ -1527,6 +1689,112 @@ mod tests {
             "{notes:?}"
         );
         assert_eq!(git(&lib, &["rev-parse", "HEAD"]), before);
+    }
+
+    /// A superproject with `lib` as a submodule, recorded as a run starts: its tempdir, work
+    /// tree and the records.
+    fn with_submodule() -> (tempfile::TempDir, PathBuf, Vec<AtStart>) {
+        let (d, ws) = repo();
+        let src = d.path().canonicalize().unwrap().join("libsrc");
+        std::fs::create_dir_all(&src).unwrap();
+        git(&src, &["init", "-q", "-b", "main"]);
+        std::fs::write(src.join("lib.c"), "int x;\n").unwrap();
+        git(&src, &["add", "-A"]);
+        git(&src, &["commit", "-qm", "lib"]);
+        git(
+            &ws,
+            &[
+                "-c",
+                "protocol.file.allow=always",
+                "submodule",
+                "add",
+                "-q",
+                src.to_str().unwrap(),
+                "lib",
+            ],
+        );
+        git(&ws, &["commit", "-qm", "add lib"]);
+        let start = record(
+            &[ws.join(".git"), ws.join(".git/modules/lib")],
+            std::slice::from_ref(&ws),
+        );
+        assert_eq!(start.len(), 2);
+        (d, ws, start)
+    }
+
+    /// Red-team round eighteen: the submodule's planted commit was refused, and a gitlink the
+    /// superproject committed to it (which git found reachable from the ref keeping it) had the
+    /// user's `git submodule update` check it out. The gitlink is judged by the submodule's own
+    /// check, in a commit and in the index, whether or not a ref reaches its commit.
+    #[test]
+    fn a_gitlink_to_a_commit_the_submodule_refuses_is_refused_too() {
+        let (_d, ws, start) = with_submodule();
+        let lib = ws.join("lib");
+        let lib_before = git(&lib, &["rev-parse", "HEAD"]);
+        let before = git(&ws, &["rev-parse", "HEAD"]);
+        // A commit on a new branch of lib (refused and kept), bumped and committed above.
+        git(&lib, &["checkout", "-q", "-b", "lint"]);
+        plant(&lib, ".husky/pre-commit");
+        git(&lib, &["commit", "-qm", "lint"]);
+        let planted = git(&lib, &["rev-parse", "HEAD"]);
+        git(&ws, &["add", "lib"]);
+        git(&ws, &["commit", "-qm", "bump lib"]);
+        let notes = settle(&start, NAMES);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("refs/heads/main was put back") && n.contains("/ws:")),
+            "{notes:?}"
+        );
+        assert_eq!(git(&ws, &["rev-parse", "HEAD"]), before);
+        let staged = git(&ws, &["ls-files", "-s", "lib"]);
+        assert!(!staged.contains(&planted), "{staged}");
+        assert!(staged.contains(&lib_before), "{staged}");
+
+        // A commit no ref reaches (`commit-tree`), set as the index's gitlink alone.
+        let (_d, ws, start) = with_submodule();
+        let lib = ws.join("lib");
+        plant(&lib, ".husky/pre-commit");
+        let tree = git(&lib, &["write-tree"]);
+        let head = git(&lib, &["rev-parse", "HEAD"]);
+        let loose = git(&lib, &["commit-tree", &tree, "-p", &head, "-m", "x"]);
+        git(&lib, &["reset", "-q"]);
+        git(
+            &ws,
+            &[
+                "update-index",
+                "--cacheinfo",
+                &format!("160000,{loose},lib"),
+            ],
+        );
+        let notes = settle(&start, NAMES);
+        assert!(
+            notes.iter().any(|n| n.contains("gitlink at lib")),
+            "{notes:?}"
+        );
+        let staged = git(&ws, &["ls-files", "-s", "lib"]);
+        assert!(
+            !staged.contains(&loose) && staged.contains(&head),
+            "{staged}"
+        );
+    }
+
+    /// The control: an ordinary bump, to a submodule commit that changes no controlled path, is
+    /// left alone in the commit and in the index.
+    #[test]
+    fn an_ordinary_gitlink_bump_is_left_alone() {
+        let (_d, ws, start) = with_submodule();
+        let lib = ws.join("lib");
+        std::fs::write(lib.join("lib.c"), "int y;\n").unwrap();
+        git(&lib, &["commit", "-qam", "y"]);
+        let bumped = git(&lib, &["rev-parse", "HEAD"]);
+        git(&ws, &["add", "lib"]);
+        git(&ws, &["commit", "-qm", "bump lib"]);
+        let committed = git(&ws, &["rev-parse", "HEAD"]);
+        let notes = settle(&start, NAMES);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(git(&ws, &["rev-parse", "HEAD"]), committed);
+        assert!(git(&ws, &["ls-files", "-s", "lib"]).contains(&bumped));
     }
 
     /// Working day seventeen's false positives: a person's staged edit to a protected file that
