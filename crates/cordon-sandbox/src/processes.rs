@@ -93,11 +93,7 @@ pub(crate) fn unavailable() -> Option<String> {
 
 /// `exec family → USER_NOTIF; everything else → ALLOW`, for the native and the compat ABI.
 pub(crate) fn filter() -> BpfProgram {
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const RET_K: u16 = 0x06;
-    const NR: u32 = 0;
-    const ARCH: u32 = 4;
+    use crate::seccomp::op::{ARCH, JEQ_K, LD_W_ABS, NR, RET_K};
     let s = |code, k| sock_filter {
         code,
         jt: 0,

@@ -27,16 +27,18 @@
 //! tracer's changes, and the write broker performs a mediated call itself, from its own copy of
 //! the arguments, never letting the caller's go on.
 //!
-//! The three are chained into one program, which the child installs with one `seccomp(2)` call:
+//! The three are made into one program, which the child installs with one `seccomp(2)` call:
 //! every filter the kernel attaches is JIT-compiled and evaluated for every syscall number to
 //! build its action cache, so each extra filter costs the child time before its exec (under
 //! `strace -T`, 222–373 µs for three calls against 136–150 µs for one) and the command time on
-//! every syscall. In the chain, each program's `ret ALLOW`
-//! becomes a jump to the next program. That returns the first verdict that is not `ALLOW`, where
-//! separate filters return the most severe; the two agree because the first program only kills
-//! and the other two deny disjoint syscalls. A unit test runs both forms through a BPF
-//! interpreter over every syscall number, both ABIs and a spread of arguments. Everything is
-//! compiled in the supervisor; the child only installs.
+//! every syscall. After the arch guard, whose `ret ALLOW` becomes a jump onwards, a binary search
+//! on the syscall number leads to that number's rules alone ([`dispatch`]): seccompiler's own
+//! filter tests the numbers one after another, which every unlisted number (nearly all of them)
+//! walks to the end when the kernel builds the cache. That returns the first verdict that is not
+//! `ALLOW`, where separate filters return the most severe; the two agree because the first
+//! program only kills and the other two deny disjoint syscalls. A unit test runs the program and
+//! the separate filters through a BPF interpreter over every syscall number, both ABIs and a
+//! spread of arguments. Everything is compiled in the supervisor; the child only installs.
 
 use std::collections::BTreeMap;
 
@@ -119,9 +121,9 @@ pub(crate) enum Sockets {
 
 /// Compiles the filters for a run.
 pub(crate) fn build(sockets: Sockets) -> Result<Filters, Error> {
-    let (parts, conditional) = build_parts(sockets)?;
+    let (sets, conditional) = rule_sets(sockets)?;
     Ok(Filters {
-        programs: vec![chain(&parts)?],
+        programs: vec![chain(&[arch_guard(), dispatch(sets, target_arch()?)?])?],
         report: SeccompReport {
             enforced: false,
             arch: std::env::consts::ARCH.to_string(),
@@ -134,10 +136,29 @@ pub(crate) fn build(sockets: Sockets) -> Result<Filters, Error> {
     })
 }
 
-/// The three filters of the module comment, in order, and the argument-dependent rules among
-/// them as the report names them.
+/// The rules of one filter of the module comment, and the action they take.
+struct RuleSet {
+    rules: BTreeMap<i64, Vec<SeccompRule>>,
+    action: SeccompAction,
+}
+
+/// The three filters of the module comment, in order, each compiled whole by seccompiler, and
+/// the argument-dependent rules among them as the report names them: what [`build`]'s one
+/// program must decide as (the tests compare the two).
+#[cfg(test)]
 fn build_parts(sockets: Sockets) -> Result<(Vec<BpfProgram>, Vec<String>), Error> {
     let arch = target_arch()?;
+    let (sets, conditional) = rule_sets(sockets)?;
+    let mut parts = vec![arch_guard()];
+    for set in sets {
+        parts.push(compile(set.rules, set.action, arch)?);
+    }
+    Ok((parts, conditional))
+}
+
+/// The deny list and the `clone3` filter of the module comment as rules, and the
+/// argument-dependent rules among them as the report names them.
+fn rule_sets(sockets: Sockets) -> Result<(Vec<RuleSet>, Vec<String>), Error> {
     let mut deny: BTreeMap<i64, Vec<SeccompRule>> = DENIED_EPERM
         .iter()
         .map(|&(_, nr)| (nr, Vec::new()))
@@ -213,18 +234,195 @@ fn build_parts(sockets: Sockets) -> Result<(Vec<BpfProgram>, Vec<String>), Error
             ]);
         }
     }
-    let eperm = compile(deny, SeccompAction::Errno(libc::EPERM as u32), arch)?;
-    let enosys_rules = DENIED_ENOSYS
-        .iter()
-        .map(|&(_, nr)| (nr, Vec::new()))
-        .collect();
-    let enosys = compile(
-        enosys_rules,
-        SeccompAction::Errno(libc::ENOSYS as u32),
-        arch,
-    )?;
+    let eperm = RuleSet {
+        rules: deny,
+        action: SeccompAction::Errno(libc::EPERM as u32),
+    };
+    let enosys = RuleSet {
+        rules: DENIED_ENOSYS
+            .iter()
+            .map(|&(_, nr)| (nr, Vec::new()))
+            .collect(),
+        action: SeccompAction::Errno(libc::ENOSYS as u32),
+    };
+    Ok((vec![eperm, enosys], conditional))
+}
 
-    Ok((vec![arch_guard(), eperm, enosys], conditional))
+/// One program that decides as `sets`, each a filter of its own, would (the first verdict but
+/// `ALLOW`, as [`chain`] gives): a binary search on the syscall number leads to the rules for
+/// that number alone, each set's compiled by seccompiler and chained in order, or to `ALLOW`.
+///
+/// seccompiler's own filter tests the numbers one after another, so an unlisted number (nearly
+/// all of them) passes every test. The kernel runs a new filter for every syscall number when it
+/// is installed, to build its action cache: with the listener's filter after it, the linear
+/// form took a fresh child a median of 200–213 µs to install, before its exec on every command,
+/// and the search 135–150 µs (docs/benchmarks.md). It takes an unlisted number to `ALLOW` in a
+/// dozen instructions.
+fn dispatch(sets: Vec<RuleSet>, arch: TargetArch) -> Result<BpfProgram, Error> {
+    let mut blocks: BTreeMap<u32, Vec<BpfProgram>> = BTreeMap::new();
+    for set in sets {
+        for (nr, rules) in set.rules {
+            let number = u32::try_from(nr)
+                .map_err(|_| Error::Seccomp(format!("syscall number {nr} out of range")))?;
+            // A number denied whatever its arguments needs no test: its action alone.
+            let program = if rules.is_empty() {
+                vec![stmt(op::RET_K, u32::from(set.action.clone()))]
+            } else {
+                compile(BTreeMap::from([(nr, rules)]), set.action.clone(), arch)?
+            };
+            blocks.entry(number).or_default().push(program);
+        }
+    }
+    let numbers: Vec<u32> = blocks.keys().copied().collect();
+    let mut code = Assembler::default();
+    let allow = code.label();
+    // The search's conditional jumps reach eight bits far, so each lands on a `ja` to its rules.
+    let trampolines: Vec<Label> = numbers.iter().map(|_| code.label()).collect();
+    let entries: Vec<Label> = numbers.iter().map(|_| code.label()).collect();
+    code.push(stmt(op::LD_W_ABS, op::NR));
+    search(&mut code, &numbers, &trampolines, 0, allow);
+    code.place(allow);
+    code.push(stmt(op::RET_K, libc::SECCOMP_RET_ALLOW));
+    for (&trampoline, &entry) in trampolines.iter().zip(&entries) {
+        code.place(trampoline);
+        code.jump(entry);
+    }
+    for (entry, programs) in entries.into_iter().zip(blocks.into_values()) {
+        code.place(entry);
+        code.extend(&chain(&programs)?);
+    }
+    code.finish()
+}
+
+/// The classic-BPF instructions the programs of this crate use, and where `struct seccomp_data`
+/// keeps what they load.
+pub(crate) mod op {
+    /// `A = seccomp_data[k]` (`BPF_LD | BPF_W | BPF_ABS`).
+    pub(crate) const LD_W_ABS: u16 = 0x20;
+    /// `if A == k` (`BPF_JMP | BPF_JEQ | BPF_K`).
+    pub(crate) const JEQ_K: u16 = 0x15;
+    /// `if A >= k` (`BPF_JMP | BPF_JGE | BPF_K`).
+    pub(crate) const JGE_K: u16 = 0x35;
+    /// `if A & k != 0` (`BPF_JMP | BPF_JSET | BPF_K`).
+    pub(crate) const JSET_K: u16 = 0x45;
+    /// `goto +k` (`BPF_JMP | BPF_JA`).
+    pub(crate) const JA: u16 = 0x05;
+    /// `return k` (`BPF_RET | BPF_K`).
+    pub(crate) const RET_K: u16 = 0x06;
+    /// `offsetof(struct seccomp_data, nr)`.
+    pub(crate) const NR: u32 = 0;
+    /// `offsetof(struct seccomp_data, arch)`.
+    pub(crate) const ARCH: u32 = 4;
+}
+
+/// Emits a binary search over `numbers` (sorted; `entries[i]` leads to `numbers[i]`'s rules,
+/// `first` is the index of `numbers[0]` among them) that jumps to `allow` when the number in the
+/// accumulator is none of them.
+fn search(code: &mut Assembler, numbers: &[u32], entries: &[Label], first: usize, allow: Label) {
+    if numbers.len() <= 3 {
+        for (i, &nr) in numbers.iter().enumerate() {
+            code.jump_if(
+                op::JEQ_K,
+                nr,
+                Target::Label(entries[first + i]),
+                Target::Next,
+            );
+        }
+        code.jump(allow);
+        return;
+    }
+    let mid = numbers.len() / 2;
+    let upper = code.label();
+    code.jump_if(op::JGE_K, numbers[mid], Target::Label(upper), Target::Next);
+    search(code, &numbers[..mid], entries, first, allow);
+    code.place(upper);
+    search(code, &numbers[mid..], entries, first + mid, allow);
+}
+
+/// A place in an [`Assembler`]'s program, known before its position is.
+#[derive(Clone, Copy)]
+struct Label(usize);
+
+#[derive(Clone, Copy)]
+enum Target {
+    /// The next instruction.
+    Next,
+    Label(Label),
+}
+
+/// A classic-BPF program with forward jumps to labels, resolved when it is finished.
+#[derive(Default)]
+struct Assembler {
+    code: Vec<Op>,
+    /// Each label's position, once placed.
+    labels: Vec<Option<usize>>,
+}
+
+enum Op {
+    Plain(sock_filter),
+    JumpIf {
+        code: u16,
+        k: u32,
+        jt: Target,
+        jf: Target,
+    },
+    Jump(Label),
+}
+
+impl Assembler {
+    fn label(&mut self) -> Label {
+        self.labels.push(None);
+        Label(self.labels.len() - 1)
+    }
+
+    fn place(&mut self, label: Label) {
+        self.labels[label.0] = Some(self.code.len());
+    }
+
+    fn push(&mut self, insn: sock_filter) {
+        self.code.push(Op::Plain(insn));
+    }
+
+    fn extend(&mut self, program: &[sock_filter]) {
+        for insn in program {
+            self.push(jump(insn.code, insn.k, insn.jt, insn.jf));
+        }
+    }
+
+    fn jump_if(&mut self, code: u16, k: u32, jt: Target, jf: Target) {
+        self.code.push(Op::JumpIf { code, k, jt, jf });
+    }
+
+    fn jump(&mut self, to: Label) {
+        self.code.push(Op::Jump(to));
+    }
+
+    /// The program, each jump the distance to its label; an error when a label was never
+    /// placed, lies behind its jump, or is too far for a conditional jump's eight bits.
+    fn finish(self) -> Result<BpfProgram, Error> {
+        let distance = |from: usize, label: Label| -> Result<usize, Error> {
+            let to = self.labels[label.0]
+                .ok_or_else(|| Error::Seccomp("a jump to a label never placed".into()))?;
+            to.checked_sub(from + 1)
+                .ok_or_else(|| Error::Seccomp("a backward jump".into()))
+        };
+        let short = |from: usize, target: Target| -> Result<u8, Error> {
+            match target {
+                Target::Next => Ok(0),
+                Target::Label(label) => u8::try_from(distance(from, label)?)
+                    .map_err(|_| Error::Seccomp("a conditional jump past 255 instructions".into())),
+            }
+        };
+        let mut out = Vec::with_capacity(self.code.len());
+        for (at, op) in self.code.iter().enumerate() {
+            out.push(match *op {
+                Op::Plain(ref insn) => jump(insn.code, insn.k, insn.jt, insn.jf),
+                Op::JumpIf { code, k, jt, jf } => jump(code, k, short(at, jt)?, short(at, jf)?),
+                Op::Jump(label) => stmt(op::JA, distance(at, label)? as u32),
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// Syscalls that set a file's mode: the argument that holds it, and for the opens the argument
@@ -344,9 +542,7 @@ fn ip_rules(ip: IpSockets) -> Result<Vec<SeccompRule>, Error> {
 /// each `ret ALLOW` but the last program's becomes a jump to the next program's first
 /// instruction. Jumps inside a program are relative, so they stay valid.
 fn chain(programs: &[BpfProgram]) -> Result<BpfProgram, Error> {
-    const RET: u16 = 0x06;
     const RET_SOURCE_MASK: u16 = 0x18;
-    const JA: u16 = 0x05;
     let mut out: BpfProgram = Vec::new();
     for (i, program) in programs.iter().enumerate() {
         let next = out.len() + program.len();
@@ -358,7 +554,7 @@ fn chain(programs: &[BpfProgram]) -> Result<BpfProgram, Error> {
                 jf: insn.jf,
                 k: insn.k,
             };
-            if insn.code & 0x07 == RET && !last {
+            if insn.code & 0x07 == op::RET_K && !last {
                 if insn.code & RET_SOURCE_MASK != 0 {
                     return Err(Error::Seccomp(
                         "cannot chain a filter that returns A".into(),
@@ -367,7 +563,7 @@ fn chain(programs: &[BpfProgram]) -> Result<BpfProgram, Error> {
                 if insn.k == libc::SECCOMP_RET_ALLOW {
                     let here = out.len() + 1;
                     insn = sock_filter {
-                        code: JA,
+                        code: op::JA,
                         jt: 0,
                         jf: 0,
                         k: (next - here) as u32,
@@ -418,22 +614,17 @@ const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
 
 /// `arch != native → kill; nr >= X32 bit → kill; allow`.
 pub(crate) fn arch_guard() -> BpfProgram {
-    const LD_W_ABS: u16 = 0x20; // BPF_LD (0) | BPF_W (0) | BPF_ABS (0x20)
-    const JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP | BPF_JEQ | BPF_K
-    const JGE_K: u16 = 0x05 | 0x30; // BPF_JMP | BPF_JGE | BPF_K
-    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
-    const NR_OFFSET: u32 = 0; // offsetof(struct seccomp_data, nr)
-    const ARCH_OFFSET: u32 = 4; // offsetof(struct seccomp_data, arch)
+    use op::{ARCH, JEQ_K, JGE_K, LD_W_ABS, NR, RET_K};
     let x32_check = if cfg!(target_arch = "x86_64") {
         X32_SYSCALL_BIT
     } else {
         u32::MAX // never reached by a real syscall number
     };
     vec![
-        stmt(LD_W_ABS, ARCH_OFFSET),
+        stmt(LD_W_ABS, ARCH),
         jump(JEQ_K, AUDIT_ARCH, 1, 0),
         stmt(RET_K, libc::SECCOMP_RET_KILL_PROCESS),
-        stmt(LD_W_ABS, NR_OFFSET),
+        stmt(LD_W_ABS, NR),
         jump(JGE_K, x32_check, 0, 1),
         stmt(RET_K, libc::SECCOMP_RET_KILL_PROCESS),
         stmt(RET_K, libc::SECCOMP_RET_ALLOW),

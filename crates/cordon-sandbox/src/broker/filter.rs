@@ -123,14 +123,7 @@ enum Insn {
     Here(Label),
 }
 
-const LD_W_ABS: u16 = 0x20;
-const JEQ_K: u16 = 0x15;
-const JGE_K: u16 = 0x35;
-const JSET_K: u16 = 0x45;
-const JA: u16 = 0x05;
-const RET_K: u16 = 0x06;
-const NR: u32 = 0;
-const ARCH: u32 = 4;
+use crate::seccomp::op::{ARCH, JA, JEQ_K, JGE_K, JSET_K, LD_W_ABS, NR, RET_K};
 
 /// `seccomp_data.args[i]`, low 32 bits (little-endian): open flags are an `int`.
 fn arg_low(i: u32) -> u32 {
