@@ -112,6 +112,8 @@ pub(crate) struct AtStart {
     index_at_start: Option<Vec<u8>>,
     /// The git directories under this one's `modules` when the run began (a `.git` only).
     modules: BTreeSet<PathBuf>,
+    /// The linked worktrees' directories under this one's `worktrees` when the run began.
+    worktrees: BTreeSet<PathBuf>,
     /// Each reflog's size and change time as the run began; `None` when there were more than
     /// [`MAX_REFLOG_BYTES`] to read.
     reflogs: Option<BTreeMap<PathBuf, Stamp>>,
@@ -172,6 +174,7 @@ pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtSta
                 refs,
                 index_at_start: read_index_if_small(git_dir),
                 modules: module_git_dirs(git_dir),
+                worktrees: worktree_dirs(git_dir),
                 reflogs: None,
             };
             let named = Repository::new(&start, &[]).state_commits();
@@ -231,6 +234,7 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
             .collect();
         notes.extend(repo.set_aside_unverifiable_state());
         notes.extend(repo.set_aside_new_module_hooks());
+        notes.extend(repo.set_aside_new_worktrees_settings());
         let index_changed = stamp(&start.git_dir.join("index")) != start.index;
         if moved.is_empty() && named.is_empty() && !index_changed {
             continue;
@@ -710,6 +714,76 @@ impl<'a> Repository<'a> {
         notes
     }
 
+    /// A linked worktree made during the run (`git worktree add`) is a work tree of this
+    /// repository, whose configuration it shares: `core.hooksPath=.husky` runs the worktree's own
+    /// `.husky/pre-commit` on the user's next commit there. Its root did not exist when the run
+    /// began, so nothing there was protected (red-team round nineteen). Each file under a
+    /// protected name at its root must hold what the main work tree holds there (which the run
+    /// could not change) or what `HEAD` held as the run began; any other is moved aside to
+    /// `NAME.refused-by-cordon`, where nothing reads it.
+    fn set_aside_new_worktrees_settings(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for admin in worktree_dirs(&self.start.git_dir) {
+            if self.start.worktrees.contains(&admin) {
+                continue;
+            }
+            // `gitdir` names the worktree's `.git` file, whose directory is its root.
+            let Some(root) = read_small(&admin.join("gitdir"))
+                .map(|text| PathBuf::from(OsStr::from_bytes(text.trim_ascii_end())))
+                .and_then(|dot_git| dot_git.parent().map(Path::to_path_buf))
+            else {
+                continue;
+            };
+            let mut files = Vec::new();
+            for name in self.names {
+                collect_entries(&root, Path::new(name), &mut files, MAX_WORKTREE_SETTINGS);
+            }
+            if files.is_empty() {
+                continue;
+            }
+            let head = match self.start.refs.get("HEAD") {
+                Some(oid) => self.entries_at(oid, &files).unwrap_or_default(),
+                None => BTreeMap::new(),
+            };
+            let sha256 = crate::git_index::object_name_len(&self.start.git_dir) == 32;
+            let mut refused = Vec::new();
+            for rel in files.iter().take(MAX_WORKTREE_SETTINGS) {
+                let state = state_of(&root.join(rel), sha256);
+                if state.is_some()
+                    && (state == head.get(rel).cloned() || self.work_tree_state(rel) == state)
+                {
+                    continue;
+                }
+                let file = root.join(rel);
+                let mut aside = file.clone().into_os_string();
+                aside.push(".refused-by-cordon");
+                let moved = std::fs::rename(&file, &aside).is_ok();
+                refused.push(format!(
+                    "{}{}",
+                    file.display(),
+                    if moved {
+                        ""
+                    } else {
+                        " (could not be moved aside)"
+                    }
+                ));
+            }
+            if files.len() > MAX_WORKTREE_SETTINGS {
+                refused.push(format!(
+                    "and {} more not checked",
+                    files.len() - MAX_WORKTREE_SETTINGS
+                ));
+            }
+            if !refused.is_empty() {
+                notes.push(self.note(&format!(
+                    "a worktree made during the run held settings or hooks unlike this work tree's and HEAD's, which your own git and tools would run there outside any sandbox; moved to *.refused-by-cordon: {}",
+                    refused.join(", ")
+                )));
+            }
+        }
+        notes
+    }
+
     /// The reflogs the run added to or rewrote (`git checkout -`, `HEAD@{1}` and a stash below
     /// the user's own read them; round eighteen planted through both), and a note when they could
     /// not be told.
@@ -1047,25 +1121,8 @@ impl<'a> Repository<'a> {
 
     /// The state git would give the work tree's file at `path`.
     fn work_tree_state(&self, path: &Path) -> State {
-        let file = self.start.work_tree.join(path);
-        let meta = std::fs::symlink_metadata(&file).ok()?;
         let sha256 = crate::git_index::object_name_len(&self.start.git_dir) == 32;
-        if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(&file).ok()?;
-            return Some((
-                2,
-                crate::git_index::blob_id_of(target.as_os_str().as_bytes(), sha256),
-            ));
-        }
-        if !meta.is_file() || meta.len() > MAX_HASHED {
-            return None;
-        }
-        let executable = meta.permissions().mode() & 0o111 != 0;
-        let bytes = std::fs::read(&file).ok()?;
-        Some((
-            u32::from(executable),
-            crate::git_index::blob_id_of(&bytes, sha256),
-        ))
+        state_of(&self.start.work_tree.join(path), sha256)
     }
 
     /// The sets of pathspecs that together name the controlled paths: the protected names at
@@ -1250,6 +1307,7 @@ fn refs_from_git(
         index: None,
         index_at_start: None,
         modules: BTreeSet::new(),
+        worktrees: BTreeSet::new(),
         reflogs: None,
     };
     let repo = Repository::new(&start, &[]);
@@ -1366,6 +1424,68 @@ fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
         refs.insert("HEAD".into(), oid);
     }
     Some(refs)
+}
+
+/// The state git would give the file at `file` (`None`: none, or not one git stores as it is).
+fn state_of(file: &Path, sha256: bool) -> State {
+    let meta = std::fs::symlink_metadata(file).ok()?;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(file).ok()?;
+        return Some((
+            2,
+            crate::git_index::blob_id_of(target.as_os_str().as_bytes(), sha256),
+        ));
+    }
+    if !meta.is_file() || meta.len() > MAX_HASHED {
+        return None;
+    }
+    let executable = meta.permissions().mode() & 0o111 != 0;
+    let bytes = std::fs::read(file).ok()?;
+    Some((
+        u32::from(executable),
+        crate::git_index::blob_id_of(&bytes, sha256),
+    ))
+}
+
+/// The most files under protected names checked in one new worktree.
+const MAX_WORKTREE_SETTINGS: usize = 10_000;
+
+/// Appends `rel` (relative to `root`) and every entry below it, as paths relative to `root`,
+/// without following a symbolic link; a directory itself is not listed. Stops past `limit`.
+fn collect_entries(root: &Path, rel: &Path, out: &mut Vec<PathBuf>, limit: usize) {
+    let mut pending = vec![rel.to_path_buf()];
+    while let Some(rel) = pending.pop() {
+        if out.len() > limit {
+            return;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(root.join(&rel)) else {
+            continue;
+        };
+        if !meta.is_dir() {
+            out.push(rel);
+            continue;
+        }
+        let Ok(children) = std::fs::read_dir(root.join(&rel)) else {
+            // An unreadable directory: its name stands for what it holds.
+            out.push(rel);
+            continue;
+        };
+        for child in children.flatten() {
+            pending.push(rel.join(child.file_name()));
+        }
+    }
+}
+
+/// The linked worktrees' directories under `git_dir/worktrees` (at most 1,000).
+fn worktree_dirs(git_dir: &Path) -> BTreeSet<PathBuf> {
+    std::fs::read_dir(git_dir.join("worktrees"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .take(1_000)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
 }
 
 /// The git directories (a directory holding `HEAD`) under `git_dir/modules`, at most 256
@@ -1689,6 +1809,39 @@ mod tests {
             "{notes:?}"
         );
         assert_eq!(git(&lib, &["rev-parse", "HEAD"]), before);
+    }
+
+    /// Red-team round nineteen: `git worktree add` in the run, then the new worktree's
+    /// `.husky/pre-commit` rewritten; the repository's `core.hooksPath=.husky` runs it on the
+    /// user's next commit there. What git checked out stays; what the run wrote is moved aside.
+    #[test]
+    fn settings_written_into_a_worktree_made_during_the_run_are_moved_aside() {
+        let (_d, ws) = repo();
+        git(&ws, &["config", "core.hooksPath", ".husky"]);
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        git(&ws, &["worktree", "add", "-q", "wt", "-b", "feat"]);
+        git(&ws, &["worktree", "add", "-q", "clean", "-b", "other"]);
+        let wt = ws.join("wt");
+        std::fs::write(wt.join(".husky/pre-commit"), "#!/bin/sh\necho PWNED\n").unwrap();
+        std::fs::create_dir_all(wt.join(".claude")).unwrap();
+        std::fs::write(wt.join(".claude/settings.json"), "{}").unwrap();
+        std::fs::write(wt.join("app.py"), "print(2)\n").unwrap();
+        let notes = settle(&start, NAMES);
+        assert!(
+            notes.iter().any(|n| n.contains("a worktree made during the run")),
+            "{notes:?}"
+        );
+        assert!(!wt.join(".husky/pre-commit").exists());
+        assert!(wt.join(".husky/pre-commit.refused-by-cordon").exists());
+        assert!(!wt.join(".claude/settings.json").exists());
+        // What git checked out, and the worktree's ordinary files, are left alone.
+        assert!(wt.join(".husky/pre-push").exists());
+        assert_eq!(std::fs::read_to_string(wt.join("app.py")).unwrap(), "print(2)\n");
+        assert!(ws.join("clean/.husky/pre-push").exists());
+        assert!(
+            !notes.iter().any(|n| n.contains("/clean/")),
+            "the untouched worktree was reported: {notes:?}"
+        );
     }
 
     /// A superproject with `lib` as a submodule, recorded as a run starts: its tempdir, work
