@@ -327,6 +327,13 @@ mod tests {
             ".config/git",
             ".config/fish",
             ".config/autostart",
+            // Red-team round nineteen.
+            ".bashrc.d",
+            ".bash_completion",
+            ".local/bin",
+            ".config/systemd/user",
+            ".config/nvim",
+            ".config/direnv",
         ] {
             let list = &p.read_only;
             assert!(list.contains(&h.join(read_only)), "{read_only} in {list:?}");

@@ -1828,7 +1828,9 @@ mod tests {
         std::fs::write(wt.join("app.py"), "print(2)\n").unwrap();
         let notes = settle(&start, NAMES);
         assert!(
-            notes.iter().any(|n| n.contains("a worktree made during the run")),
+            notes
+                .iter()
+                .any(|n| n.contains("a worktree made during the run")),
             "{notes:?}"
         );
         assert!(!wt.join(".husky/pre-commit").exists());
@@ -1836,7 +1838,10 @@ mod tests {
         assert!(!wt.join(".claude/settings.json").exists());
         // What git checked out, and the worktree's ordinary files, are left alone.
         assert!(wt.join(".husky/pre-push").exists());
-        assert_eq!(std::fs::read_to_string(wt.join("app.py")).unwrap(), "print(2)\n");
+        assert_eq!(
+            std::fs::read_to_string(wt.join("app.py")).unwrap(),
+            "print(2)\n"
+        );
         assert!(ws.join("clean/.husky/pre-push").exists());
         assert!(
             !notes.iter().any(|n| n.contains("/clean/")),

@@ -645,6 +645,25 @@ impl Finder<'_> {
         {
             self.path(git.join(inner));
         }
+        // What the repository's own configuration includes is its configuration too: a tracked
+        // `.gitconfig-team` that `include.path` names takes `core.fsmonitor` as well as
+        // `.git/config` does (red-team round nineteen).
+        for included in config_includes(git) {
+            match std::fs::canonicalize(&included) {
+                Ok(real) => self.path(real),
+                Err(_) if self.write_roots.iter().any(|w| included.starts_with(w)) => {
+                    let note = format!(
+                        "{} is included by {}'s configuration and does not exist: a command could make it, and git would read it",
+                        included.display(),
+                        git.display()
+                    );
+                    if !self.report.notes.contains(&note) {
+                        self.report.notes.push(note);
+                    }
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// Finds submodule git directories (a directory holding `HEAD`) below `.git/modules`; submodule
@@ -798,6 +817,49 @@ impl Finder<'_> {
             self.found.insert(path, Protection::ReadOnly);
         }
     }
+}
+
+/// The most configuration files followed from one git directory's own.
+const MAX_INCLUDED: usize = 32;
+
+/// The files `git`'s `config` and `config.worktree` include (`include.path`, and
+/// `includeIf.*.path` whatever its condition), followed as git follows them: `~/` from the home,
+/// a relative path from the including file's directory, an included file's own includes too.
+fn config_includes(git: &Path) -> Vec<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut pending = vec![git.join("config"), git.join("config.worktree")];
+    let mut read: Vec<PathBuf> = Vec::new();
+    let mut included: Vec<PathBuf> = Vec::new();
+    while let Some(file) = pending.pop() {
+        if read.len() >= MAX_INCLUDED || read.contains(&file) {
+            continue;
+        }
+        read.push(file.clone());
+        let Ok(text) = std::fs::read(&file) else {
+            continue;
+        };
+        let base = file.parent().unwrap_or(git);
+        for entry in crate::repos::git_config_entries(&text) {
+            if entry.key != "path" || !matches!(entry.section.as_str(), "include" | "includeif") {
+                continue;
+            }
+            let value = entry
+                .value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(&entry.value);
+            let path = match (value.strip_prefix("~/"), &home) {
+                (Some(rest), Some(home)) => home.join(rest),
+                (Some(_), None) => continue,
+                (None, _) => base.join(value),
+            };
+            if !included.contains(&path) {
+                pending.push(path.clone());
+                included.push(path);
+            }
+        }
+    }
+    included
 }
 
 /// What git writes in a linked worktree's `commondir`: the main git directory, two levels up.
@@ -1293,6 +1355,50 @@ mod tests {
             .protected
             .git_dirs
             .contains(&root.join(".git/modules/libs")));
+    }
+
+    /// Red-team round nineteen: `.git/config` includes a tracked `.gitconfig-team`, which a
+    /// command appended `core.fsmonitor` to. What the configuration includes, followed as git
+    /// follows it, is read-only like the configuration; an included file that does not exist is
+    /// named in the notes.
+    #[test]
+    fn files_the_repositorys_configuration_includes_are_read_only() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir_all(root.join(".git/hooks")).unwrap();
+        std::fs::create_dir_all(root.join("conf")).unwrap();
+        std::fs::write(
+            root.join(".git/config"),
+            "[core]\n\tbare = false\n[include]\n\tpath = ../.gitconfig-team\n[includeIf \"gitdir:/\"]\n\tpath = \"../conf/absent.inc\"\n",
+        )
+        .unwrap();
+        // An included file's own include is followed from its directory.
+        std::fs::write(
+            root.join(".gitconfig-team"),
+            "[include]\n\tpath = conf/more.inc\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("conf/more.inc"), "[alias]\n\tst = status\n").unwrap();
+        std::fs::write(root.join("conf/other.inc"), "").unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = plan(std::slice::from_ref(&root), tmp.path(), &[]).unwrap();
+        let got = paths(&plan);
+        for path in [root.join(".gitconfig-team"), root.join("conf/more.inc")] {
+            assert!(
+                got.contains(&(path.clone(), Protection::ReadOnly)),
+                "{path:?} in {got:?}"
+            );
+        }
+        // Control: a file the configuration does not include stays writable.
+        assert!(!got.iter().any(|(p, _)| p == &root.join("conf/other.inc")));
+        assert!(
+            plan.report
+                .notes
+                .iter()
+                .any(|n| n.contains("absent.inc") && n.contains("does not exist")),
+            "{:?}",
+            plan.report.notes
+        );
     }
 
     #[test]

@@ -1042,13 +1042,14 @@ fn mcp_cwd_never_moves_the_workspace() {
     .unwrap();
     let mut mcp = Mcp::start_in(&home, "0", "hardened");
     let cwd = bin.to_str().unwrap();
-    // Named plainly, the write lies outside the workspace: asked, and not run.
+    // Named plainly, the write lands among the programs first on the user's PATH: denied (the
+    // pack's start-up files, red-team round nineteen), and not run.
     let asked = mcp.call(
         1,
         "run_command",
         json!({"command": "echo x > git", "cwd": cwd}),
     );
-    assert_eq!(asked["structuredContent"]["outcome"], "ask", "{asked}");
+    assert_eq!(asked["structuredContent"]["outcome"], "deny", "{asked}");
     assert_eq!(asked["structuredContent"]["ran"], false, "{asked}");
     // Hidden in a script, it runs confined to the server's workspace: the kernel refuses it.
     let ran = mcp.call(
