@@ -548,7 +548,13 @@ fn run_one(
     }
     // Whatever the exit: a pipe's last command can hide the refusal (`cat ~/x | head`).
     if let Some(envelope) = confining.envelope {
-        let beyond = envelope.beyond_reach(command, confining.approved);
+        let mut beyond = envelope.beyond_reach(command, confining.approved);
+        // With the workspace's own `/tmp` mounted over the host's, a path under `/tmp` was the
+        // command's to write (red-team round nineteen: `tar czf /tmp/a.tgz a` succeeded, and the
+        // note said the kernel refused it).
+        if executed.enforcement["envelope"]["tmp"].is_string() {
+            beyond.retain(|p| !p.starts_with("/tmp"));
+        }
         if !beyond.is_empty() {
             (options.notices)(Notice::BeyondTheEnvelope(
                 beyond.iter().map(|p| p.display().to_string()).collect(),

@@ -945,6 +945,11 @@ fn a_failure_on_a_path_beyond_the_envelope_names_it() {
     let o = h.sh("cp data/missing.csv data/x.csv");
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
     assert!(!err(&o).contains("cordon: note:"), "{}", err(&o));
+    // Nor does a path under the workspace's own `/tmp`, where the command may write (red-team
+    // round nineteen: the note said the kernel refused a `tar` that succeeded).
+    let o = h.sh("echo a > data/a.csv && cp data/a.csv /tmp/a.csv && tar czf /tmp/a.tgz data");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(!err(&o).contains("cordon: note:"), "{}", err(&o));
 }
 
 /// An agent harness's `GIT_EDITOR=true` and `PAGER=cat` reach the command, so `git commit
