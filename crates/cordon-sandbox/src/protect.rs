@@ -176,6 +176,9 @@ pub struct Protected {
     /// The same directories' device and inode when the run started: what the checks after it
     /// know them by, since a directory made later at one's path is not one of them.
     pub git_dir_ids: Vec<(u64, u64)>,
+    /// Files the protected repositories' configuration includes, inside writable roots, whether
+    /// or not they exist: git reads them as configuration, so they may not be made either.
+    pub included: Vec<PathBuf>,
     /// Files with an empty stand-in mounted over them (credential-named files, closed paths
     /// beneath a writable root): the directories holding them may not be renamed, or the file
     /// would move, behind its stand-in, to where the next run's search does not look (a skipped
@@ -197,6 +200,7 @@ impl Protected {
         Protected {
             project_roots: report.project_roots.clone(),
             git_dirs: report.git_dirs.clone(),
+            included: report.included.clone(),
             git_dir_ids: report
                 .git_dirs
                 .iter()
@@ -648,21 +652,21 @@ impl Finder<'_> {
         // What the repository's own configuration includes is its configuration too: a tracked
         // `.gitconfig-team` that `include.path` names takes `core.fsmonitor` as well as
         // `.git/config` does (red-team round nineteen).
+        // One that does not exist may not be made (the write broker refuses it by name in its
+        // directory).
         for included in config_includes(git) {
-            match std::fs::canonicalize(&included) {
-                Ok(real) => self.path(real),
-                Err(_) if self.write_roots.iter().any(|w| included.starts_with(w)) => {
-                    let note = format!(
-                        "{} is included by {}'s configuration and does not exist: a command could make it, and git would read it",
-                        included.display(),
-                        git.display()
-                    );
-                    if !self.report.notes.contains(&note) {
-                        self.report.notes.push(note);
-                    }
-                }
-                Err(_) => {}
+            let real = std::fs::canonicalize(&included).ok().or_else(|| {
+                let parent = std::fs::canonicalize(included.parent()?).ok()?;
+                Some(parent.join(included.file_name()?))
+            });
+            let Some(real) = real else { continue };
+            if !self.write_roots.iter().any(|w| real.starts_with(w)) {
+                continue;
             }
+            if !self.report.included.contains(&real) {
+                self.report.included.push(real.clone());
+            }
+            self.path(real);
         }
     }
 
@@ -1360,7 +1364,7 @@ mod tests {
     /// Red-team round nineteen: `.git/config` includes a tracked `.gitconfig-team`, which a
     /// command appended `core.fsmonitor` to. What the configuration includes, followed as git
     /// follows it, is read-only like the configuration; an included file that does not exist is
-    /// named in the notes.
+    /// named for the write broker.
     #[test]
     fn files_the_repositorys_configuration_includes_are_read_only() {
         let ws = tempfile::tempdir().unwrap();
@@ -1391,14 +1395,22 @@ mod tests {
         }
         // Control: a file the configuration does not include stays writable.
         assert!(!got.iter().any(|(p, _)| p == &root.join("conf/other.inc")));
+        // Named, present or not, for the write broker, which refuses to make the absent one.
         assert!(
-            plan.report
-                .notes
-                .iter()
-                .any(|n| n.contains("absent.inc") && n.contains("does not exist")),
+            plan.protected
+                .included
+                .contains(&root.join("conf/absent.inc")),
             "{:?}",
-            plan.report.notes
+            plan.protected.included
         );
+        assert!(plan
+            .protected
+            .included
+            .contains(&root.join(".gitconfig-team")));
+        assert!(!plan
+            .protected
+            .included
+            .contains(&root.join("conf/other.inc")));
     }
 
     #[test]

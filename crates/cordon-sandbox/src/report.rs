@@ -197,6 +197,10 @@ pub struct ProtectedReport {
     pub project_roots: Vec<PathBuf>,
     /// Where the git names are protected: git directories, linked worktrees', submodules'.
     pub git_dirs: Vec<PathBuf>,
+    /// Files the protected repositories' configuration includes (`include.path`), inside a
+    /// writable root: read-only when they exist, and not to be made when they do not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub included: Vec<PathBuf>,
     /// What is not covered: absent names, symlinks, files git tracks.
     pub notes: Vec<String>,
     /// What the user must see before trusting the run: a search that stopped at its cap. One

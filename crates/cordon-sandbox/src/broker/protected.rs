@@ -32,6 +32,8 @@ struct DirRules {
     git_dir: Option<PathBuf>,
     /// Names that may not be created here (removing them is allowed).
     no_recreate: Vec<Vec<u8>>,
+    /// Files here that a protected repository's configuration includes ([`Protected::included`]).
+    included: Vec<Vec<u8>>,
 }
 
 /// What a run's broker protects.
@@ -95,6 +97,14 @@ impl ProtectedSet {
                 set.dirs.entry(parent).or_default().no_recreate.push(name);
             }
         }
+        for file in &found.included {
+            let parent = file.parent().filter(|p| changeable(p)).and_then(dir_id);
+            if let (Some(parent), Some(name)) = (parent, file.file_name()) {
+                let name = name.as_bytes().to_vec();
+                set.names.insert(name.clone());
+                set.dirs.entry(parent).or_default().included.push(name);
+            }
+        }
         for file in &found.stood_in {
             for dir in file.ancestors().skip(1).take_while(|d| changeable(d)) {
                 if let Some(id) = dir_id(dir) {
@@ -146,6 +156,7 @@ impl ProtectedSet {
         (rules.project_root && Protected::project_names().any(|n| n.as_bytes() == name))
             || (rules.git_dir.is_some() && Protected::git_dir_names().any(|n| n.as_bytes() == name))
             || (creating && rules.no_recreate.iter().any(|n| n == name))
+            || rules.included.iter().any(|n| n == name)
     }
 
     /// The git directory (its path at the run's start) whose config `name` in `dir` is, when
@@ -281,6 +292,26 @@ mod tests {
         // The fast path may skip only paths that mention no protected name.
         assert!(set.mentions(b".claude") && set.mentions(b"hooks") && set.mentions(b"feature"));
         assert!(!set.mentions(b"src"));
+    }
+
+    /// A file the repository's configuration includes is protected by name in its directory,
+    /// whether or not it exists: made during the run, git would read it as configuration.
+    #[test]
+    fn files_the_configuration_includes_may_not_be_made_or_changed() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir_all(root.join(".git/hooks")).unwrap();
+        std::fs::create_dir_all(root.join("conf")).unwrap();
+        std::fs::write(
+            root.join(".git/config"),
+            "[include]\n\tpath = ../conf/team.inc\n",
+        )
+        .unwrap();
+        let set = planned(std::slice::from_ref(&root));
+        assert!(set.refuses(id(&root.join("conf")), b"team.inc", true));
+        assert!(set.mentions(b"team.inc"));
+        // Control: another name in that directory is the command's.
+        assert!(!set.refuses(id(&root.join("conf")), b"other.inc", true));
     }
 
     #[test]
