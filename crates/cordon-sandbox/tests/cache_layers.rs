@@ -183,6 +183,21 @@ fn cat38_a_cache_write_stays_in_the_workspace_layer() {
                 .and_then(|n| n.parse::<usize>().ok());
             assert!(name == "upper" || slot.is_some_and(|n| n < 4), "{name}");
         }
+        // The helper removed the volatile marker its mount left, while the run went on, so the
+        // next run that takes the work directory has nothing to remove before its mount (it
+        // still would, were the helper killed first). The last helper may still be finishing.
+        let marker = |n: usize| dir.join(format!("work.{n}/work/incompat/volatile/dirty"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while (0..4).any(|n| marker(n).exists()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        for n in 0..4 {
+            assert!(!marker(n).exists(), "{} was left", marker(n).display());
+            // Control: the work directory was used (the marker's parent holds overlay's own).
+            if n == 0 {
+                assert!(dir.join("work.0/work").exists());
+            }
+        }
     }
 }
 
