@@ -114,6 +114,10 @@ pub(crate) struct AtStart {
     modules: BTreeSet<PathBuf>,
     /// The linked worktrees' directories under this one's `worktrees` when the run began.
     worktrees: BTreeSet<PathBuf>,
+    /// When the run may write this git directory and no part of its work tree (the workspace is
+    /// a linked worktree of it): `HEAD` and the branch it names as the run began, whose commits
+    /// are judged at every path, as the work tree holds them.
+    checked_out_whole: Option<Vec<String>>,
     /// Each reflog's size and change time as the run began; `None` when there were more than
     /// [`MAX_REFLOG_BYTES`] to read.
     reflogs: Option<BTreeMap<PathBuf, Stamp>>,
@@ -157,12 +161,26 @@ pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtSta
             let refs = all_refs(&git, &path, git_dir, &work_tree)?;
             let mut writable: Vec<PathBuf> = Vec::new();
             for root in write_roots {
+                // The git directory is no part of the checkout, nor is another checkout inside
+                // it (a linked worktree, a submodule, a nested repository: working day eighteen
+                // had every commit of a worktree workspace judged as a subdirectory's).
+                if root.starts_with(git_dir) || inside_another_checkout(&work_tree, root) {
+                    continue;
+                }
                 if let Ok(rel) = root.strip_prefix(&work_tree) {
                     if !writable.iter().any(|p| p == rel) {
                         writable.push(rel.to_path_buf());
                     }
                 }
             }
+            // A workspace that is a linked worktree (or inside one) is granted this git directory
+            // and no part of this work tree: the branch checked out here is judged whole, what
+            // the user's `reset --hard` or `stash` here would write, while the worktree's own
+            // branch, like any other, is judged at the protected names.
+            let granted = write_roots.iter().any(|r| git_dir.starts_with(r));
+            let root_writable = writable.iter().any(|p| p.as_os_str().is_empty());
+            let checked_out_whole = (granted && !root_writable && writable.is_empty())
+                .then(|| checked_out_ref(git_dir));
             let mut start = AtStart {
                 git: git.clone(),
                 path: path.clone(),
@@ -175,6 +193,7 @@ pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtSta
                 index_at_start: read_index_if_small(git_dir),
                 modules: module_git_dirs(git_dir),
                 worktrees: worktree_dirs(git_dir),
+                checked_out_whole,
                 reflogs: None,
             };
             let named = Repository::new(&start, &[]).state_commits();
@@ -232,6 +251,28 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
             .chain(logged.iter().flat_map(|(p, from)| oids_of_file(p, *from)))
             .filter(|oid| !start.known.contains(oid))
             .collect();
+        // What the work tree's own checkout leads to, when it is judged whole: git's state
+        // files, and the entries the run appended to its refs' reflogs.
+        let checked_out_logs: Vec<PathBuf> = start
+            .checked_out_whole
+            .iter()
+            .flatten()
+            .map(|name| start.git_dir.join("logs").join(name))
+            .collect();
+        let named_whole: BTreeSet<String> = match start.checked_out_whole {
+            Some(_) => repo
+                .state_commits()
+                .into_iter()
+                .chain(
+                    logged
+                        .iter()
+                        .filter(|(p, _)| checked_out_logs.contains(p))
+                        .flat_map(|(p, from)| oids_of_file(p, *from)),
+                )
+                .filter(|oid| !start.known.contains(oid))
+                .collect(),
+            None => BTreeSet::new(),
+        };
         notes.extend(repo.set_aside_unverifiable_state());
         notes.extend(repo.set_aside_new_module_hooks());
         notes.extend(repo.set_aside_new_worktrees_settings());
@@ -239,7 +280,7 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
         if moved.is_empty() && named.is_empty() && !index_changed {
             continue;
         }
-        repo.settle(&moved, &named, index_changed, &mut notes);
+        repo.settle(&moved, (&named, &named_whole), index_changed, &mut notes);
     }
     notes
 }
@@ -277,7 +318,7 @@ impl<'a> Repository<'a> {
     fn settle(
         &self,
         moved: &[(String, String)],
-        named: &BTreeSet<String>,
+        (named, named_whole): (&BTreeSet<String>, &BTreeSet<String>),
         index_changed: bool,
         notes: &mut Vec<String>,
     ) {
@@ -296,10 +337,29 @@ impl<'a> Repository<'a> {
             .into_iter()
             .filter(|t| !not_commits.contains(*t))
             .collect();
-        let refused = self.refused_commits(&tips).and_then(|mut refused| {
-            refused.extend(self.commits_linking_refused(&tips)?);
-            Ok(refused)
-        });
+        // The work tree's own checkout, when the run could write none of it: its refs and git's
+        // state files (what `reset --hard ORIG_HEAD` or `merge --abort` writes there) are judged
+        // at every path; every other ref at the protected names.
+        let (whole, named_only): (Vec<&String>, Vec<&String>) = match &self.start.checked_out_whole
+        {
+            Some(checked_out) => {
+                let whole_refs: BTreeSet<&String> = moved
+                    .iter()
+                    .filter(|(name, _)| checked_out.contains(name))
+                    .map(|(_, oid)| oid)
+                    .chain(named_whole)
+                    .collect();
+                tips.iter().partition(|t| whole_refs.contains(**t))
+            }
+            None => (Vec::new(), tips.clone()),
+        };
+        let refused = self
+            .refused_commits(&named_only, false)
+            .and_then(|mut refused| {
+                refused.extend(self.refused_commits(&whole, true)?);
+                refused.extend(self.commits_linking_refused(&tips)?);
+                Ok(refused)
+            });
         let refused = match refused {
             Ok(refused) => refused,
             Err(why) => {
@@ -343,11 +403,11 @@ impl<'a> Repository<'a> {
 
     /// The commits among those reachable from `tips` and unknown before the run that set
     /// content at a controlled path (module docs). `Err`: they could not be told.
-    fn refused_commits(&self, tips: &[&String]) -> Result<BTreeSet<String>, String> {
+    fn refused_commits(&self, tips: &[&String], whole: bool) -> Result<BTreeSet<String>, String> {
         if tips.is_empty() {
             return Ok(BTreeSet::new());
         }
-        let touching = self.commits_touching_controlled_paths(tips)?;
+        let touching = self.commits_touching_controlled_paths(tips, whole)?;
         if touching.len() > MAX_NEW_COMMITS {
             return Err(format!(
                 "more than {MAX_NEW_COMMITS} new commits change a controlled path"
@@ -389,10 +449,11 @@ impl<'a> Repository<'a> {
     fn commits_touching_controlled_paths(
         &self,
         tips: &[&String],
+        whole: bool,
     ) -> Result<BTreeMap<String, BTreeSet<PathBuf>>, String> {
         let input = self.new_commits_input(tips);
         let mut touching: BTreeMap<String, BTreeSet<PathBuf>> = BTreeMap::new();
-        for specs in self.pathspec_sets() {
+        for specs in self.pathspec_sets(whole) {
             let mut args = vec![
                 "-c".to_string(),
                 "core.quotePath=false".into(),
@@ -504,7 +565,16 @@ impl<'a> Repository<'a> {
                 .filter(|t| !inside.known.contains(**t) && !refusing.contains(**t))
                 .copied()
                 .collect();
-            let refused = repo.refused_commits(&unknown)?;
+            // Only the commits this repository holds are its to judge: asked about others, an
+            // unrelated one (an empty nested repository) failed, and every gitlink was reset
+            // (working day eighteen).
+            let absent = repo.not_commits(&unknown);
+            let held: Vec<&String> = unknown
+                .into_iter()
+                .filter(|t| !absent.contains(*t))
+                .collect();
+            let unknown = held;
+            let refused = repo.refused_commits(&unknown, false)?;
             if refused.is_empty() {
                 continue;
             }
@@ -939,7 +1009,9 @@ impl<'a> Repository<'a> {
     fn settle_index(&self, notes: &mut Vec<String>) {
         self.settle_index_gitlinks(notes);
         let mut entries: BTreeMap<PathBuf, String> = BTreeMap::new();
-        for specs in self.pathspec_sets() {
+        // The index is the work tree's own checkout's.
+        let whole = self.start.checked_out_whole.is_some();
+        for specs in self.pathspec_sets(whole) {
             let mut args = vec![
                 "ls-files".to_string(),
                 "-s".into(),
@@ -1127,9 +1199,9 @@ impl<'a> Repository<'a> {
 
     /// The sets of pathspecs that together name the controlled paths: the protected names at
     /// the work tree's root and at each writable root inside it; and, when the work tree's root
-    /// is not writable (a workspace that is a subdirectory), everything outside the writable
-    /// roots.
-    fn pathspec_sets(&self) -> Vec<Vec<String>> {
+    /// is not writable (a workspace that is a subdirectory), or `whole` (the work tree's own
+    /// checkout, when none of it is writable), everything outside the writable roots.
+    fn pathspec_sets(&self, whole: bool) -> Vec<Vec<String>> {
         let mut prefixes = vec![PathBuf::new()];
         prefixes.extend(
             self.start
@@ -1150,7 +1222,7 @@ impl<'a> Repository<'a> {
         // A workspace that is a subdirectory: the rest of the work tree is read-only. (A linked
         // worktree's checkout lies outside the main work tree, and its commits are its own.)
         let root_writable = self.start.writable.iter().any(|p| p.as_os_str().is_empty());
-        if !root_writable && !self.start.writable.is_empty() {
+        if (!root_writable && !self.start.writable.is_empty()) || whole {
             let mut outside = vec![":(top)".to_string()];
             outside.extend(
                 self.start
@@ -1308,6 +1380,7 @@ fn refs_from_git(
         index_at_start: None,
         modules: BTreeSet::new(),
         worktrees: BTreeSet::new(),
+        checked_out_whole: None,
         reflogs: None,
     };
     let repo = Repository::new(&start, &[]);
@@ -1486,6 +1559,29 @@ fn worktree_dirs(git_dir: &Path) -> BTreeSet<PathBuf> {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
         .collect()
+}
+
+/// Whether `root` lies in a checkout of its own inside `work_tree`: below a directory between
+/// them (`root` itself included) that holds a `.git` (a linked worktree's or submodule's file, a
+/// nested repository's directory).
+fn inside_another_checkout(work_tree: &Path, root: &Path) -> bool {
+    let Ok(rel) = root.strip_prefix(work_tree) else {
+        return false;
+    };
+    rel.ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .any(|a| std::fs::symlink_metadata(work_tree.join(a).join(".git")).is_ok())
+}
+
+/// `HEAD` and the branch it names (`ref: refs/heads/…`), as the work tree has them checked out.
+fn checked_out_ref(git_dir: &Path) -> Vec<String> {
+    let mut names = vec!["HEAD".to_string()];
+    if let Some(head) = read_small(&git_dir.join("HEAD")) {
+        if let Some(name) = head.strip_prefix(b"ref: ") {
+            names.push(String::from_utf8_lossy(name.trim_ascii()).into_owned());
+        }
+    }
+    names
 }
 
 /// The git directories (a directory holding `HEAD`) under `git_dir/modules`, at most 256
@@ -1849,6 +1945,99 @@ mod tests {
         );
     }
 
+    /// Working day eighteen: with a linked worktree as the workspace (beside the repository or
+    /// inside it), the repository's git directory is granted and none of its main work tree: the
+    /// worktree's own commits and stashes were put back as a subdirectory's. They are judged at
+    /// the protected names; the branch checked out in the main work tree is judged whole.
+    #[test]
+    fn a_worktree_workspaces_own_commits_stand_and_the_main_checkout_is_judged_whole() {
+        for inside in [false, true] {
+            let (d, ws) = repo();
+            let wt = if inside {
+                ws.join(".worktrees/topic")
+            } else {
+                d.path().canonicalize().unwrap().join("wt")
+            };
+            git(
+                &ws,
+                &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "topic"],
+            );
+            let start = record(&[ws.join(".git")], &[wt.clone(), ws.join(".git")]);
+            let main_before = git(&ws, &["rev-parse", "main"]);
+            // The agent's work in its worktree: a commit and a stash.
+            std::fs::write(wt.join("new.py"), "print(3)\n").unwrap();
+            git(&wt, &["add", "new.py"]);
+            git(&wt, &["commit", "-qm", "new"]);
+            let topic = git(&wt, &["rev-parse", "HEAD"]);
+            std::fs::write(wt.join("wip.py"), "wip\n").unwrap();
+            git(&wt, &["add", "wip.py"]);
+            git(&wt, &["stash", "-q"]);
+            let stash = git(&wt, &["rev-parse", "refs/stash"]);
+            // And a commit on the main checkout's branch, made with plumbing: the user's next
+            // `reset --hard` in the main work tree would write its `app.py` there.
+            let tree = {
+                let index = d.path().join(format!("index-{inside}"));
+                let env_git = |args: &[&str]| {
+                    let out = Command::new("git")
+                        .args(args)
+                        .env("GIT_INDEX_FILE", &index)
+                        .current_dir(&ws)
+                        .stdin(Stdio::piped())
+                        .output()
+                        .unwrap();
+                    String::from_utf8(out.stdout).unwrap().trim().to_string()
+                };
+                env_git(&["read-tree", "HEAD"]);
+                let planted = Command::new("git")
+                    .args(["hash-object", "-w", "--stdin"])
+                    .current_dir(&ws)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .and_then(|mut c| {
+                        use std::io::Write as _;
+                        c.stdin
+                            .take()
+                            .unwrap()
+                            .write_all(b"import os\nos.system('x')\n")?;
+                        c.wait_with_output()
+                    })
+                    .unwrap();
+                let planted = String::from_utf8(planted.stdout)
+                    .unwrap()
+                    .trim()
+                    .to_string();
+                env_git(&[
+                    "update-index",
+                    "--cacheinfo",
+                    &format!("100644,{planted},app.py"),
+                ]);
+                env_git(&["write-tree"])
+            };
+            let commit = git(&ws, &["commit-tree", &tree, "-p", &main_before, "-m", "x"]);
+            git(&ws, &["update-ref", "refs/heads/main", &commit]);
+            let notes = settle(&start, NAMES);
+            assert_eq!(
+                git(&wt, &["rev-parse", "topic"]),
+                topic,
+                "inside={inside}: {notes:?}"
+            );
+            assert_eq!(git(&wt, &["rev-parse", "refs/stash"]), stash, "{notes:?}");
+            assert_eq!(git(&ws, &["rev-parse", "main"]), main_before, "{notes:?}");
+            assert!(
+                notes
+                    .iter()
+                    .any(|n| n.contains("refs/heads/main was put back")),
+                "inside={inside}: {notes:?}"
+            );
+            assert_eq!(
+                notes.iter().filter(|n| n.contains("was put back")).count(),
+                1,
+                "{notes:?}"
+            );
+        }
+    }
+
     /// A superproject with `lib` as a submodule, recorded as a run starts: its tempdir, work
     /// tree and the records.
     fn with_submodule() -> (tempfile::TempDir, PathBuf, Vec<AtStart>) {
@@ -1938,10 +2127,19 @@ mod tests {
     }
 
     /// The control: an ordinary bump, to a submodule commit that changes no controlled path, is
-    /// left alone in the commit and in the index.
+    /// left alone in the commit and in the index, also beside another repository, which does not
+    /// hold the commit (working day eighteen and red-team round twenty: `git log` there failed on
+    /// the unknown object, and every gitlink was reset and every bump put back).
     #[test]
     fn an_ordinary_gitlink_bump_is_left_alone() {
         let (_d, ws, start) = with_submodule();
+        let other = ws.join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        git(&other, &["init", "-q", "-b", "main"]);
+        git(&other, &["commit", "-q", "--allow-empty", "-m", "o"]);
+        let mut start = start;
+        start.extend(record(&[other.join(".git")], std::slice::from_ref(&ws)));
+        assert_eq!(start.len(), 3, "the other repository is recorded");
         let lib = ws.join("lib");
         std::fs::write(lib.join("lib.c"), "int y;\n").unwrap();
         git(&lib, &["commit", "-qam", "y"]);
