@@ -334,6 +334,11 @@ mod tests {
             ".config/systemd/user",
             ".config/nvim",
             ".config/direnv",
+            // Red-team round twenty.
+            ".bash_aliases",
+            ".oh-my-zsh",
+            ".cargo/config.toml",
+            ".gdbinit",
         ] {
             let list = &p.read_only;
             assert!(list.contains(&h.join(read_only)), "{read_only} in {list:?}");

@@ -331,6 +331,22 @@ impl EnvelopeBuilder {
                     if !lists(&envelope.write, real.path()) {
                         envelope.write.push(real.path().to_path_buf());
                     }
+                    // What its configuration includes git reads with it, and fails without
+                    // (working day eighteen: a linked worktree of a repository that includes a
+                    // tracked `.gitconfig-team` could run no git command). Read only, never a
+                    // closed path.
+                    for included in crate::protect::config_includes(real.path()) {
+                        let Ok(file) = crate::resolve::open_trusted(&included) else {
+                            continue;
+                        };
+                        let file = file.path().to_path_buf();
+                        if refuse_if_never(&file, &envelope.never).is_ok()
+                            && !lists(&envelope.read, &file)
+                            && !lists(&envelope.write, &file)
+                        {
+                            envelope.read.push(file);
+                        }
+                    }
                     true
                 }
                 Err(_) => false,

@@ -208,10 +208,15 @@ pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtSta
                 None => (None, Vec::new()),
             };
             start.reflogs = reflogs;
+            // Nor remote-tracking refs': the after-run check leaves those alone (a fetch brings
+            // others' commits), so a commit a run kept under one would be known to the next run
+            // (red-team round twenty).
             start.known = start
                 .refs
                 .iter()
-                .filter(|(name, _)| !name.starts_with("refs/cordon/"))
+                .filter(|(name, _)| {
+                    !name.starts_with("refs/cordon/") && !name.starts_with("refs/remotes/")
+                })
                 .map(|(_, oid)| oid.clone())
                 .chain(named)
                 .chain(logged)
@@ -559,7 +564,17 @@ impl<'a> Repository<'a> {
     fn refusing(&self, targets: &[&String]) -> Result<BTreeSet<String>, String> {
         let mut refusing = BTreeSet::new();
         for inside in &self.inside {
-            let repo = Repository::new(inside, self.names);
+            // A submodule's commit may itself set a gitlink into a submodule of its own, which
+            // `git submodule update --recursive` checks out (red-team round twenty).
+            let nested: Vec<&AtStart> = self
+                .inside
+                .iter()
+                .filter(|s| {
+                    s.work_tree != inside.work_tree && s.work_tree.starts_with(&inside.work_tree)
+                })
+                .copied()
+                .collect();
+            let repo = Repository::new(inside, self.names).with_inside(nested);
             let unknown: Vec<&String> = targets
                 .iter()
                 .filter(|t| !inside.known.contains(**t) && !refusing.contains(**t))
@@ -574,7 +589,8 @@ impl<'a> Repository<'a> {
                 .filter(|t| !absent.contains(*t))
                 .collect();
             let unknown = held;
-            let refused = repo.refused_commits(&unknown, false)?;
+            let mut refused = repo.refused_commits(&unknown, false)?;
+            refused.extend(repo.commits_linking_refused(&unknown)?);
             if refused.is_empty() {
                 continue;
             }
@@ -797,11 +813,23 @@ impl<'a> Repository<'a> {
             if self.start.worktrees.contains(&admin) {
                 continue;
             }
-            // `gitdir` names the worktree's `.git` file, whose directory is its root.
-            let Some(root) = read_small(&admin.join("gitdir"))
+            // `gitdir` names the worktree's `.git` file, whose directory is its root; that file
+            // must lead back here, or `gitdir` was rewritten (red-team round twenty pointed it at
+            // the main `.git`) and the worktree cannot be found: its git directory is moved
+            // aside, so that git there finds no repository and runs nothing.
+            let root = read_small(&admin.join("gitdir"))
                 .map(|text| PathBuf::from(OsStr::from_bytes(text.trim_ascii_end())))
-                .and_then(|dot_git| dot_git.parent().map(Path::to_path_buf))
-            else {
+                .filter(|dot_git| leads_back(dot_git, &admin))
+                .and_then(|dot_git| dot_git.parent().map(Path::to_path_buf));
+            let Some(root) = root else {
+                let mut aside = admin.clone().into_os_string();
+                aside.push(".refused-by-cordon");
+                let moved = std::fs::rename(&admin, &aside).is_ok();
+                notes.push(self.note(&format!(
+                    "{}: a worktree made during the run does not lead back from the work tree its `gitdir` names, so its settings could not be checked; {}",
+                    admin.display(),
+                    if moved { "its git directory was moved to *.refused-by-cordon" } else { "its git directory could not be moved aside: do not run git in that worktree" }
+                )));
                 continue;
             };
             let mut files = Vec::new();
@@ -1274,11 +1302,26 @@ impl<'a> Repository<'a> {
             .arg(&self.start.git_dir)
             .arg("--work-tree")
             .arg(&self.start.work_tree)
+            // Nothing the repository's configuration names may run: hooks, the monitor, and
+            // what `log` would start to show a signature (red-team round twenty planted
+            // `log.showSignature` and `gpg.program` through an included file).
             .args([
                 "-c",
                 "core.hooksPath=/dev/null",
                 "-c",
                 "core.fsmonitor=false",
+                "-c",
+                "log.showSignature=false",
+                "-c",
+                "gpg.program=/dev/null",
+                "-c",
+                "gpg.ssh.program=/dev/null",
+                "-c",
+                "gpg.x509.program=/dev/null",
+                "-c",
+                "core.pager=cat",
+                "-c",
+                "diff.external=",
             ])
             .arg("--no-optional-locks")
             .args(args)
@@ -1549,16 +1592,35 @@ fn collect_entries(root: &Path, rel: &Path, out: &mut Vec<PathBuf>, limit: usize
     }
 }
 
-/// The linked worktrees' directories under `git_dir/worktrees` (at most 1,000).
+/// The linked worktrees' directories under `git_dir/worktrees`, every one (red-team round
+/// twenty hid a new one among 20,000 others past a cap).
 fn worktree_dirs(git_dir: &Path) -> BTreeSet<PathBuf> {
     std::fs::read_dir(git_dir.join("worktrees"))
         .into_iter()
         .flatten()
         .flatten()
-        .take(1_000)
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
         .collect()
+}
+
+/// Whether the `.git` file `dot_git` names `admin` as its git directory, as git reads it.
+fn leads_back(dot_git: &Path, admin: &Path) -> bool {
+    let Some(text) = read_small(dot_git) else {
+        return false;
+    };
+    let Some(named) = text.strip_prefix(b"gitdir: ") else {
+        return false;
+    };
+    let named = PathBuf::from(OsStr::from_bytes(named.trim_ascii_end()));
+    let named = match dot_git.parent() {
+        Some(dir) if named.is_relative() => dir.join(named),
+        _ => named,
+    };
+    match (std::fs::canonicalize(named), std::fs::canonicalize(admin)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Whether `root` lies in a checkout of its own inside `work_tree`: below a directory between

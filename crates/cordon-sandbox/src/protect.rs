@@ -649,12 +649,38 @@ impl Finder<'_> {
         {
             self.path(git.join(inner));
         }
+        // A hooks directory the configuration names (`core.hooksPath=.githooks`, husky's
+        // `frontend/.husky` in a monorepo) holds what git runs, like `.git/hooks` (red-team
+        // round nineteen): read-only, and not to be made when it does not exist.
+        if let Some(hooks) = configured_hooks_dir(git) {
+            let real = std::fs::canonicalize(&hooks).ok().or_else(|| {
+                let parent = std::fs::canonicalize(hooks.parent()?).ok()?;
+                Some(parent.join(hooks.file_name()?))
+            });
+            if let Some(real) = real.filter(|r| self.write_roots.iter().any(|w| r.starts_with(w))) {
+                if !self.report.included.contains(&real) {
+                    self.report.included.push(real.clone());
+                }
+                self.path(real);
+            }
+        }
         // What the repository's own configuration includes is its configuration too: a tracked
         // `.gitconfig-team` that `include.path` names takes `core.fsmonitor` as well as
         // `.git/config` does (red-team round nineteen).
         // One that does not exist may not be made (the write broker refuses it by name in its
         // directory).
         for included in config_includes(git) {
+            // A symbolic link on the way is part of the name git reads: re-pointed, it would
+            // lead git to another file (red-team round twenty). Each such link is kept as it is.
+            for link in included.ancestors().skip(1) {
+                let in_roots = self.write_roots.iter().any(|w| link.starts_with(w));
+                if in_roots
+                    && std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink())
+                    && !self.report.included.iter().any(|p| p == link)
+                {
+                    self.report.included.push(link.to_path_buf());
+                }
+            }
             let real = std::fs::canonicalize(&included).ok().or_else(|| {
                 let parent = std::fs::canonicalize(included.parent()?).ok()?;
                 Some(parent.join(included.file_name()?))
@@ -823,13 +849,34 @@ impl Finder<'_> {
     }
 }
 
+/// The directory `core.hooksPath` names in `git`'s own `config`, for a `.git` directory (whose
+/// work tree is its parent, from which git takes a relative path); `~/` from the home.
+fn configured_hooks_dir(git: &Path) -> Option<PathBuf> {
+    if git.file_name() != Some(std::ffi::OsStr::new(".git")) {
+        return None;
+    }
+    let text = std::fs::read(git.join("config")).ok()?;
+    let entry = crate::repos::git_config_entries(&text)
+        .into_iter()
+        .rfind(|e| e.section == "core" && e.sub.is_none() && e.key == "hookspath")?;
+    let value = entry
+        .value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(&entry.value);
+    match value.strip_prefix("~/") {
+        Some(rest) => Some(PathBuf::from(std::env::var_os("HOME")?).join(rest)),
+        None => Some(git.parent()?.join(value)),
+    }
+}
+
 /// The most configuration files followed from one git directory's own.
 const MAX_INCLUDED: usize = 32;
 
 /// The files `git`'s `config` and `config.worktree` include (`include.path`, and
 /// `includeIf.*.path` whatever its condition), followed as git follows them: `~/` from the home,
 /// a relative path from the including file's directory, an included file's own includes too.
-fn config_includes(git: &Path) -> Vec<PathBuf> {
+pub(crate) fn config_includes(git: &Path) -> Vec<PathBuf> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let mut pending = vec![git.join("config"), git.join("config.worktree")];
     let mut read: Vec<PathBuf> = Vec::new();
@@ -1385,8 +1432,8 @@ mod tests {
         std::fs::write(root.join("conf/more.inc"), "[alias]\n\tst = status\n").unwrap();
         std::fs::write(root.join("conf/other.inc"), "").unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        let plan = plan(std::slice::from_ref(&root), tmp.path(), &[]).unwrap();
-        let got = paths(&plan);
+        let planned = plan(std::slice::from_ref(&root), tmp.path(), &[]).unwrap();
+        let got = paths(&planned);
         for path in [root.join(".gitconfig-team"), root.join("conf/more.inc")] {
             assert!(
                 got.contains(&(path.clone(), Protection::ReadOnly)),
@@ -1395,19 +1442,36 @@ mod tests {
         }
         // Control: a file the configuration does not include stays writable.
         assert!(!got.iter().any(|(p, _)| p == &root.join("conf/other.inc")));
+        // The hooks directory `core.hooksPath` names is read-only like `.git/hooks`.
+        let ws2 = tempfile::tempdir().unwrap();
+        let root2 = std::fs::canonicalize(ws2.path()).unwrap();
+        std::fs::create_dir_all(root2.join(".git/hooks")).unwrap();
+        std::fs::create_dir_all(root2.join(".githooks")).unwrap();
+        std::fs::write(
+            root2.join(".git/config"),
+            "[core]\n\thooksPath = .githooks\n",
+        )
+        .unwrap();
+        let plan2 = plan(std::slice::from_ref(&root2), tmp.path(), &[]).unwrap();
+        assert!(
+            paths(&plan2).contains(&(root2.join(".githooks"), Protection::ReadOnly)),
+            "{:?}",
+            paths(&plan2)
+        );
         // Named, present or not, for the write broker, which refuses to make the absent one.
         assert!(
-            plan.protected
+            planned
+                .protected
                 .included
                 .contains(&root.join("conf/absent.inc")),
             "{:?}",
-            plan.protected.included
+            planned.protected.included
         );
-        assert!(plan
+        assert!(planned
             .protected
             .included
             .contains(&root.join(".gitconfig-team")));
-        assert!(!plan
+        assert!(!planned
             .protected
             .included
             .contains(&root.join("conf/other.inc")));

@@ -104,6 +104,13 @@ impl ProtectedSet {
                 set.names.insert(name.clone());
                 set.dirs.entry(parent).or_default().included.push(name);
             }
+            // Nor may a directory on the way be renamed, and another made at its path (red-team
+            // round twenty: `mv conf conf.old; mkdir conf`).
+            for dir in file.ancestors().skip(1).take_while(|d| changeable(d)) {
+                if let Some(id) = dir_id(dir) {
+                    set.holders.insert(id);
+                }
+            }
         }
         for file in &found.stood_in {
             for dir in file.ancestors().skip(1).take_while(|d| changeable(d)) {
