@@ -546,8 +546,22 @@ fn run_one(
     if stopped > 0 {
         (options.notices)(Notice::BackgroundStopped(stopped));
     }
-    // Whatever the exit: a pipe's last command can hide the refusal (`cat ~/x | head`).
-    if let Some(envelope) = confining.envelope {
+    // Only where something failed, or the command said it was refused: a path named beyond the
+    // envelope is often one a command may do without (a module cache `go test` never needed),
+    // and a note after a success misleads (working day eighteen: 13 of 17 notes were wrong). Not
+    // the exit alone: a pipe's last command can hide the refusal (`cat ~/x | head`).
+    let report = &executed.report;
+    let refused_said = [&b"Permission denied"[..], b"Operation not permitted"]
+        .iter()
+        .any(|says| {
+            report
+                .stderr
+                .captured
+                .windows(says.len())
+                .any(|w| w == *says)
+        });
+    let failed = report.exit_code != 0 || report.segments.iter().any(|s| s.exit_code != 0);
+    if let (Some(envelope), true) = (confining.envelope, failed || refused_said) {
         let mut beyond = envelope.beyond_reach(command, confining.approved);
         // With the workspace's own `/tmp` mounted over the host's, a path under `/tmp` was the
         // command's to write (red-team round nineteen: `tar czf /tmp/a.tgz a` succeeded, and the
