@@ -175,9 +175,15 @@ fn code_cordon_cannot_read_is_checkpointed_in_hardened_mode_red_team_round_3() {
         "go build ./...",
         "true",
         "IFS=, read -r a b < notes.csv",
+        // What needs no network (working day eighteen asked each): submodules checked out from
+        // the objects at hand, their URLs copied into the configuration.
+        "git submodule update --no-fetch",
+        "git submodule sync",
     ] {
         assert_outcome(text, CONFINED, Allow);
     }
+    // Control: fetching what it lacks still asks.
+    assert_outcome("git submodule update --init", CONFINED, Outcome::Ask);
 }
 
 /// What the envelope cannot bound still asks, and what the policy denies is still denied.
