@@ -1099,13 +1099,9 @@ impl<'a> Repository<'a> {
         if reset.is_empty() {
             return;
         }
-        let mut args = vec!["reset".to_string(), "-q".into(), "--".into()];
-        args.extend(reset.iter().map(|p| literal(p)));
-        let done = self.git(&args).is_some();
-        let shown: Vec<String> = reset.iter().map(|p| p.display().to_string()).collect();
+        let (done, shown) = self.reset_index_to_head(&reset.iter().collect::<Vec<_>>());
         notes.push(self.note(&format!(
-            "the index held content the run made at {} (a path it could not write, which your own git would write into the work tree outside any sandbox){}",
-            shown.join(", "),
+            "the index held content the run made at {shown} (a path it could not write, which your own git would write into the work tree outside any sandbox){}",
             if done { "; reset to HEAD's" } else { "; it could not be reset: run `git reset -- PATH` before `git checkout` or `git stash`" }
         )));
     }
@@ -1151,15 +1147,21 @@ impl<'a> Repository<'a> {
         if reset.is_empty() {
             return;
         }
-        let mut args = vec!["reset".to_string(), "-q".into(), "--".into()];
-        args.extend(reset.iter().map(|p| literal(p)));
-        let done = self.git(&args).is_some();
-        let shown: Vec<String> = reset.iter().map(|p| p.display().to_string()).collect();
+        let (done, shown) = self.reset_index_to_head(&reset);
         notes.push(self.note(&format!(
-            "the index's gitlink at {} named a submodule commit that leads to content at a path the run could not write, which `git submodule update` would write outside any sandbox{}",
-            shown.join(", "),
+            "the index's gitlink at {shown} named a submodule commit that leads to content at a path the run could not write, which `git submodule update` would write outside any sandbox{}",
             if done { "; reset to HEAD's" } else { "; it could not be reset: run `git reset -- PATH` before `git submodule update`" }
         )));
+    }
+
+    /// Resets the index's entries at `paths` to `HEAD`'s: whether git did, and the paths as a
+    /// note names them.
+    fn reset_index_to_head(&self, paths: &[&PathBuf]) -> (bool, String) {
+        let mut args = vec!["reset".to_string(), "-q".into(), "--".into()];
+        args.extend(paths.iter().map(|p| literal(p)));
+        let done = self.git(&args).is_some();
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        (done, shown.join(", "))
     }
 
     /// The index's entries at controlled paths as the run began.
@@ -1768,10 +1770,9 @@ mod tests {
 
     const NAMES: &[&str] = &[".husky", ".claude", ".vscode"];
 
-    /// The plumbing the command would run: a blob at a protected path, committed without the
-    /// work tree.
-    fn plant(ws: &Path, path: &str) -> String {
-        let blob = Command::new("git")
+    /// Stores `content` as a blob in the repository at `ws`; its id.
+    fn write_blob(ws: &Path, content: &[u8]) -> String {
+        let out = Command::new("git")
             .args(["hash-object", "-w", "--stdin"])
             .current_dir(ws)
             .stdin(Stdio::piped())
@@ -1779,14 +1780,17 @@ mod tests {
             .spawn()
             .and_then(|mut c| {
                 use std::io::Write as _;
-                c.stdin
-                    .take()
-                    .unwrap()
-                    .write_all(b"#!/bin/sh\necho PWNED\n")?;
+                c.stdin.take().unwrap().write_all(content)?;
                 c.wait_with_output()
             })
             .unwrap();
-        let blob = String::from_utf8(blob.stdout).unwrap().trim().to_string();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// The plumbing the command would run: a blob at a protected path, committed without the
+    /// work tree.
+    fn plant(ws: &Path, path: &str) -> String {
+        let blob = write_blob(ws, b"#!/bin/sh\necho PWNED\n");
         git(
             ws,
             &[
@@ -1930,31 +1934,7 @@ mod tests {
     /// seventeen planted a hook on a submodule's branch).
     #[test]
     fn a_submodules_branch_is_checked_against_its_own_work_tree() {
-        let (d, ws) = repo();
-        let src = d.path().canonicalize().unwrap().join("libsrc");
-        std::fs::create_dir_all(&src).unwrap();
-        git(&src, &["init", "-q", "-b", "main"]);
-        std::fs::write(src.join("lib.c"), "int x;\n").unwrap();
-        git(&src, &["add", "-A"]);
-        git(&src, &["commit", "-qm", "lib"]);
-        git(
-            &ws,
-            &[
-                "-c",
-                "protocol.file.allow=always",
-                "submodule",
-                "add",
-                "-q",
-                src.to_str().unwrap(),
-                "lib",
-            ],
-        );
-        let module = ws.join(".git/modules/lib");
-        let start = record(
-            &[ws.join(".git"), module.clone()],
-            std::slice::from_ref(&ws),
-        );
-        assert_eq!(start.len(), 2);
+        let (_d, ws, start) = with_submodule();
         let lib = ws.join("lib");
         let before = git(&lib, &["rev-parse", "HEAD"]);
         plant(&lib, ".husky/pre-commit");
@@ -2050,25 +2030,7 @@ mod tests {
                     String::from_utf8(out.stdout).unwrap().trim().to_string()
                 };
                 env_git(&["read-tree", "HEAD"]);
-                let planted = Command::new("git")
-                    .args(["hash-object", "-w", "--stdin"])
-                    .current_dir(&ws)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .and_then(|mut c| {
-                        use std::io::Write as _;
-                        c.stdin
-                            .take()
-                            .unwrap()
-                            .write_all(b"import os\nos.system('x')\n")?;
-                        c.wait_with_output()
-                    })
-                    .unwrap();
-                let planted = String::from_utf8(planted.stdout)
-                    .unwrap()
-                    .trim()
-                    .to_string();
+                let planted = write_blob(&ws, b"import os\nos.system('x')\n");
                 env_git(&[
                     "update-index",
                     "--cacheinfo",

@@ -1223,7 +1223,7 @@ fn fd_path<'b>(fd: &OwnedFd, buf: &'b mut [u8; FD_PATH_LEN]) -> &'b CStr {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -1408,21 +1408,25 @@ mod tests {
             .contains(&root.join(".git/modules/libs")));
     }
 
+    /// A workspace holding a repository whose `.git/config` is `config`, with a `conf` directory.
+    pub(crate) fn repository_with_config(config: &str) -> (tempfile::TempDir, PathBuf) {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir_all(root.join(".git/hooks")).unwrap();
+        std::fs::create_dir_all(root.join("conf")).unwrap();
+        std::fs::write(root.join(".git/config"), config).unwrap();
+        (ws, root)
+    }
+
     /// Red-team round nineteen: `.git/config` includes a tracked `.gitconfig-team`, which a
     /// command appended `core.fsmonitor` to. What the configuration includes, followed as git
     /// follows it, is read-only like the configuration; an included file that does not exist is
     /// named for the write broker.
     #[test]
     fn files_the_repositorys_configuration_includes_are_read_only() {
-        let ws = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(ws.path()).unwrap();
-        std::fs::create_dir_all(root.join(".git/hooks")).unwrap();
-        std::fs::create_dir_all(root.join("conf")).unwrap();
-        std::fs::write(
-            root.join(".git/config"),
+        let (_ws, root) = repository_with_config(
             "[core]\n\tbare = false\n[include]\n\tpath = ../.gitconfig-team\n[includeIf \"gitdir:/\"]\n\tpath = \"../conf/absent.inc\"\n",
-        )
-        .unwrap();
+        );
         // An included file's own include is followed from its directory.
         std::fs::write(
             root.join(".gitconfig-team"),
@@ -1443,15 +1447,8 @@ mod tests {
         // Control: a file the configuration does not include stays writable.
         assert!(!got.iter().any(|(p, _)| p == &root.join("conf/other.inc")));
         // The hooks directory `core.hooksPath` names is read-only like `.git/hooks`.
-        let ws2 = tempfile::tempdir().unwrap();
-        let root2 = std::fs::canonicalize(ws2.path()).unwrap();
-        std::fs::create_dir_all(root2.join(".git/hooks")).unwrap();
+        let (_ws2, root2) = repository_with_config("[core]\n\thooksPath = .githooks\n");
         std::fs::create_dir_all(root2.join(".githooks")).unwrap();
-        std::fs::write(
-            root2.join(".git/config"),
-            "[core]\n\thooksPath = .githooks\n",
-        )
-        .unwrap();
         let plan2 = plan(std::slice::from_ref(&root2), tmp.path(), &[]).unwrap();
         assert!(
             paths(&plan2).contains(&(root2.join(".githooks"), Protection::ReadOnly)),

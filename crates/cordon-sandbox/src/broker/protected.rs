@@ -305,15 +305,8 @@ mod tests {
     /// whether or not it exists: made during the run, git would read it as configuration.
     #[test]
     fn files_the_configuration_includes_may_not_be_made_or_changed() {
-        let ws = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(ws.path()).unwrap();
-        std::fs::create_dir_all(root.join(".git/hooks")).unwrap();
-        std::fs::create_dir_all(root.join("conf")).unwrap();
-        std::fs::write(
-            root.join(".git/config"),
-            "[include]\n\tpath = ../conf/team.inc\n",
-        )
-        .unwrap();
+        let (_ws, root) =
+            crate::protect::tests::repository_with_config("[include]\n\tpath = ../conf/team.inc\n");
         let set = planned(std::slice::from_ref(&root));
         assert!(set.refuses(id(&root.join("conf")), b"team.inc", true));
         assert!(set.mentions(b"team.inc"));
