@@ -118,6 +118,8 @@ pub(crate) struct AtStart {
     /// a linked worktree of it): `HEAD` and the branch it names as the run began, whose commits
     /// are judged at every path, as the work tree holds them.
     checked_out_whole: Option<Vec<String>>,
+    /// The `HEAD` file as the run began.
+    head_file: Option<Vec<u8>>,
     /// Each reflog's size and change time as the run began; `None` when there were more than
     /// [`MAX_REFLOG_BYTES`] to read.
     reflogs: Option<BTreeMap<PathBuf, Stamp>>,
@@ -194,6 +196,7 @@ pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtSta
                 modules: module_git_dirs(git_dir),
                 worktrees: worktree_dirs(git_dir),
                 checked_out_whole,
+                head_file: read_small(&git_dir.join("HEAD")),
                 reflogs: None,
             };
             let named = Repository::new(&start, &[]).state_commits();
@@ -215,7 +218,9 @@ pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtSta
                 .refs
                 .iter()
                 .filter(|(name, _)| {
-                    !name.starts_with("refs/cordon/") && !name.starts_with("refs/remotes/")
+                    !name.starts_with("refs/cordon/")
+                        && !name.starts_with("refs/remotes/")
+                        && !name.starts_with("refs/notes/")
                 })
                 .map(|(_, oid)| oid.clone())
                 .chain(named)
@@ -404,6 +409,49 @@ impl<'a> Repository<'a> {
         if index_changed {
             self.settle_index(notes);
         }
+        notes.extend(self.settle_head());
+    }
+
+    /// `HEAD` put back as the run found it when it now names what is no branch, or a branch that
+    /// is gone (one the run made and this check removed): the user's next `reset --hard` there
+    /// would check out a notes commit, or empty the work tree (red-team round twenty-one pointed
+    /// `HEAD` at a notes ref, and through a chain of symbolic refs at a branch put back).
+    fn settle_head(&self) -> Option<String> {
+        let start = self.start.head_file.as_ref()?;
+        let now = read_small(&self.start.git_dir.join("HEAD"))?;
+        if now == *start {
+            return None;
+        }
+        let now_text = String::from_utf8_lossy(&now);
+        let target = first_line(&now_text)?.strip_prefix("ref: ")?.to_string();
+        let a_branch = target.starts_with("refs/heads/")
+            && self
+                .git(&[
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("{target}^{{commit}}"),
+                ])
+                .is_some();
+        if a_branch {
+            return None;
+        }
+        let start_text = String::from_utf8_lossy(start);
+        let start_line = first_line(&start_text)?;
+        let restored = match start_line.strip_prefix("ref: ") {
+            Some(branch) => self.git(&["symbolic-ref", "HEAD", branch]),
+            None => self.git(&["update-ref", "--no-deref", "HEAD", start_line]),
+        }
+        .is_some();
+        Some(self.note(&format!(
+            "HEAD named {target}, which is no branch with a commit: {}",
+            if restored {
+                format!("put back to what it named as the run began ({start_line})")
+            } else {
+                "it could not be put back: run `git checkout` of a branch before `git reset`"
+                    .to_string()
+            }
+        )))
     }
 
     /// The commits among those reachable from `tips` and unknown before the run that set
@@ -1340,7 +1388,7 @@ impl<'a> Repository<'a> {
 /// commits, which may change any path; working day seventeen had every fetch of a monorepo
 /// refused), and notes, which git never checks out.
 fn unchecked(name: &str) -> bool {
-    name.starts_with("refs/remotes/") || name.starts_with("refs/notes/")
+    name.starts_with("refs/remotes/")
 }
 
 /// A pathspec that matches `path` (from the work tree's top) and what lies beneath it, with no
@@ -1426,6 +1474,7 @@ fn refs_from_git(
         modules: BTreeSet::new(),
         worktrees: BTreeSet::new(),
         checked_out_whole: None,
+        head_file: None,
         reflogs: None,
     };
     let repo = Repository::new(&start, &[]);
@@ -1479,7 +1528,11 @@ fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
             if !is_oid(oid) || name.contains(char::is_whitespace) {
                 return None;
             }
-            refs.insert(name.to_string(), oid.to_string());
+            // A name listed twice is read by git one way and by a last-wins map another (red-team
+            // round twenty-one): git's to read.
+            if refs.insert(name.to_string(), oid.to_string()).is_some() {
+                return None;
+            }
         }
     }
     let mut symbolic = Vec::new();
@@ -1502,8 +1555,7 @@ fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
                 return None;
             }
             let text = read_small(&git_dir.join(&name))?;
-            let text = std::str::from_utf8(&text).ok()?;
-            let text = text.strip_suffix('\n').unwrap_or(text);
+            let text = first_line(std::str::from_utf8(&text).ok()?)?;
             let name = name.to_str()?.to_string();
             if name.ends_with(".lock") {
                 continue;
@@ -1529,8 +1581,7 @@ fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
         return None;
     }
     let head = read_small(&git_dir.join("HEAD"))?;
-    let head = std::str::from_utf8(&head).ok()?;
-    let head = head.strip_suffix('\n').unwrap_or(head);
+    let head = first_line(std::str::from_utf8(&head).ok()?)?;
     let oid = match head.strip_prefix("ref: ") {
         // An unborn branch: no commit yet.
         Some(target) if target.starts_with("refs/") => refs.get(target).cloned(),
@@ -1542,6 +1593,14 @@ fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
         refs.insert("HEAD".into(), oid);
     }
     Some(refs)
+}
+
+/// A ref file's one line, when nothing but whitespace follows it (git reads the first line, and
+/// an extra newline left a `HEAD` unborn to a stricter reader: red-team round twenty-one); `None`
+/// for anything else, which is git's to read.
+fn first_line(text: &str) -> Option<&str> {
+    let (line, rest) = text.split_once('\n').unwrap_or((text, ""));
+    rest.trim().is_empty().then_some(line)
 }
 
 /// The state git would give the file at `file` (`None`: none, or not one git stores as it is).
@@ -2060,6 +2119,64 @@ mod tests {
                 "{notes:?}"
             );
         }
+    }
+
+    /// Red-team round twenty-one: a planted commit kept by a notes ref, which `git checkout -`
+    /// reaches through a reflog line naming it, or `HEAD` pointed at it; a packed ref listed twice;
+    /// a `HEAD` with a second newline. Notes refs are checked, and `HEAD` naming no branch is put
+    /// back.
+    #[test]
+    fn notes_refs_are_checked_and_head_names_a_branch() {
+        let (d, ws) = repo();
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let before = git(&ws, &["rev-parse", "HEAD"]);
+        plant(&ws, ".husky/pre-commit");
+        let tree = git(&ws, &["write-tree"]);
+        git(&ws, &["reset", "-q"]);
+        let planted = git(&ws, &["commit-tree", &tree, "-p", &before, "-m", "x"]);
+        git(&ws, &["update-ref", "refs/notes/wip", &planted]);
+        std::fs::write(ws.join(".git/HEAD"), "ref: refs/notes/wip\n").unwrap();
+        let notes = settle(&start, NAMES);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("refs/notes/wip, made by the run, was removed")),
+            "{notes:?}"
+        );
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("HEAD named refs/notes/wip")),
+            "{notes:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(ws.join(".git/HEAD")).unwrap(),
+            "ref: refs/heads/main\n"
+        );
+        assert_eq!(git(&ws, &["rev-parse", "HEAD"]), before);
+
+        // git's way of reading a ref file, and a packed ref listed twice is git's to read.
+        assert_eq!(
+            first_line("ref: refs/heads/main\n\n"),
+            Some("ref: refs/heads/main")
+        );
+        assert_eq!(first_line("0123\nx\n"), None);
+        let packed = d.path().canonicalize().unwrap().join("packed");
+        std::fs::create_dir_all(packed.join("refs")).unwrap();
+        std::fs::write(packed.join("HEAD"), format!("{before}\n")).unwrap();
+        std::fs::write(
+            packed.join("packed-refs"),
+            format!("{before} refs/heads/a\n{planted} refs/heads/a\n"),
+        )
+        .unwrap();
+        assert!(read_refs(&packed).is_none());
+        // Control: listed once, it is read here.
+        std::fs::write(
+            packed.join("packed-refs"),
+            format!("{before} refs/heads/a\n"),
+        )
+        .unwrap();
+        assert_eq!(read_refs(&packed).unwrap()["refs/heads/a"], before);
     }
 
     /// A superproject with `lib` as a submodule, recorded as a run starts: its tempdir, work

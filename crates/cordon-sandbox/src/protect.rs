@@ -649,50 +649,54 @@ impl Finder<'_> {
         {
             self.path(git.join(inner));
         }
-        // A hooks directory the configuration names (`core.hooksPath=.githooks`, husky's
-        // `frontend/.husky` in a monorepo) holds what git runs, like `.git/hooks` (red-team
-        // round nineteen): read-only, and not to be made when it does not exist.
-        if let Some(hooks) = configured_hooks_dir(git) {
-            let real = std::fs::canonicalize(&hooks).ok().or_else(|| {
-                let parent = std::fs::canonicalize(hooks.parent()?).ok()?;
-                Some(parent.join(hooks.file_name()?))
-            });
-            if let Some(real) = real.filter(|r| self.write_roots.iter().any(|w| r.starts_with(w))) {
-                if !self.report.included.contains(&real) {
-                    self.report.included.push(real.clone());
-                }
-                self.path(real);
-            }
-        }
         // What the repository's own configuration includes is its configuration too: a tracked
         // `.gitconfig-team` that `include.path` names takes `core.fsmonitor` as well as
-        // `.git/config` does (red-team round nineteen).
-        // One that does not exist may not be made (the write broker refuses it by name in its
-        // directory).
-        for included in config_includes(git) {
-            // A symbolic link on the way is part of the name git reads: re-pointed, it would
-            // lead git to another file (red-team round twenty). Each such link is kept as it is.
-            for link in included.ancestors().skip(1) {
-                let in_roots = self.write_roots.iter().any(|w| link.starts_with(w));
-                if in_roots
-                    && std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink())
-                    && !self.report.included.iter().any(|p| p == link)
-                {
-                    self.report.included.push(link.to_path_buf());
+        // `.git/config` does (red-team round nineteen). A hooks directory it names
+        // (`core.hooksPath=.githooks`, husky's `frontend/.husky` in a monorepo) holds what git
+        // runs, like `.git/hooks`. Each is kept (`Finder::configuration`).
+        let included = config_includes(git);
+        for hooks in configured_hooks_dirs(git, &included) {
+            self.configuration(&hooks);
+        }
+        for file in included {
+            self.configuration(&file);
+        }
+    }
+
+    /// Keeps a path git reads as configuration or runs from: read-only when it exists, and not
+    /// to be made when it does not (the write broker refuses the first missing name on its way,
+    /// red-team round twenty-one made a missing parent); a symbolic link on its way may not be
+    /// re-pointed (round twenty), nor a directory on it renamed (the broker).
+    fn configuration(&mut self, path: &Path) {
+        let in_roots = |p: &Path| self.write_roots.iter().any(|w| p.starts_with(w));
+        let mut kept = Vec::new();
+        for link in path.ancestors().skip(1) {
+            if in_roots(link)
+                && std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink())
+            {
+                kept.push(link.to_path_buf());
+            }
+        }
+        // The path as it resolves, or, where it does not exist, its first missing name in the
+        // nearest directory that does.
+        let real = std::fs::canonicalize(path).ok().or_else(|| {
+            let mut missing = path;
+            while let Some(parent) = missing.parent() {
+                if let Ok(dir) = std::fs::canonicalize(parent) {
+                    return Some(dir.join(missing.file_name()?));
                 }
+                missing = parent;
             }
-            let real = std::fs::canonicalize(&included).ok().or_else(|| {
-                let parent = std::fs::canonicalize(included.parent()?).ok()?;
-                Some(parent.join(included.file_name()?))
-            });
-            let Some(real) = real else { continue };
-            if !self.write_roots.iter().any(|w| real.starts_with(w)) {
-                continue;
-            }
-            if !self.report.included.contains(&real) {
-                self.report.included.push(real.clone());
-            }
+            None
+        });
+        if let Some(real) = real.filter(|r| in_roots(r)) {
+            kept.push(real.clone());
             self.path(real);
+        }
+        for path in kept {
+            if !self.report.included.contains(&path) {
+                self.report.included.push(path);
+            }
         }
     }
 
@@ -849,25 +853,54 @@ impl Finder<'_> {
     }
 }
 
-/// The directory `core.hooksPath` names in `git`'s own `config`, for a `.git` directory (whose
-/// work tree is its parent, from which git takes a relative path); `~/` from the home.
-fn configured_hooks_dir(git: &Path) -> Option<PathBuf> {
+/// The directories `core.hooksPath` names, in `git`'s own `config` or a file it includes, for a
+/// `.git` directory: a relative one for its work tree and for each linked worktree's (git takes
+/// it from the work tree a command runs in; red-team round twenty-one planted in a worktree's),
+/// `~/` from the home.
+fn configured_hooks_dirs(git: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
     if git.file_name() != Some(std::ffi::OsStr::new(".git")) {
-        return None;
+        return Vec::new();
     }
-    let text = std::fs::read(git.join("config")).ok()?;
-    let entry = crate::repos::git_config_entries(&text)
+    let mut values = Vec::new();
+    for file in std::iter::once(git.join("config")).chain(included.iter().cloned()) {
+        let Ok(text) = std::fs::read(&file) else {
+            continue;
+        };
+        for entry in crate::repos::git_config_entries(&text) {
+            if entry.section == "core" && entry.sub.is_none() && entry.key == "hookspath" {
+                let value = entry
+                    .value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(&entry.value)
+                    .to_string();
+                values.push(value);
+            }
+        }
+    }
+    let mut work_trees: Vec<PathBuf> = git.parent().map(Path::to_path_buf).into_iter().collect();
+    for admin in std::fs::read_dir(git.join("worktrees"))
         .into_iter()
-        .rfind(|e| e.section == "core" && e.sub.is_none() && e.key == "hookspath")?;
-    let value = entry
-        .value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(&entry.value);
-    match value.strip_prefix("~/") {
-        Some(rest) => Some(PathBuf::from(std::env::var_os("HOME")?).join(rest)),
-        None => Some(git.parent()?.join(value)),
+        .flatten()
+        .flatten()
+    {
+        let gitdir = std::fs::read(admin.path().join("gitdir")).unwrap_or_default();
+        let dot_git = PathBuf::from(std::ffi::OsStr::from_bytes(gitdir.trim_ascii_end()));
+        if let Some(root) = dot_git.parent().filter(|r| r.is_absolute()) {
+            work_trees.push(root.to_path_buf());
+        }
     }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut dirs = Vec::new();
+    for value in values {
+        match (value.strip_prefix("~/"), &home) {
+            (Some(rest), Some(home)) => dirs.push(home.join(rest)),
+            (Some(_), None) => {}
+            (None, _) if Path::new(&value).is_absolute() => dirs.push(PathBuf::from(&value)),
+            (None, _) => dirs.extend(work_trees.iter().map(|w| w.join(&value))),
+        }
+    }
+    dirs
 }
 
 /// The most configuration files followed from one git directory's own.
@@ -1455,6 +1488,19 @@ pub(crate) mod tests {
             "{:?}",
             paths(&plan2)
         );
+        // Round twenty-one: a relative one names a directory in every linked worktree too, and
+        // one whose parent is missing may not be made (its first missing name is kept).
+        let (_ws3, root3) = repository_with_config("[core]\n\thooksPath = tools/hooks\n");
+        std::fs::create_dir_all(root3.join(".git/worktrees/wt")).unwrap();
+        std::fs::create_dir_all(root3.join("wt/tools/hooks")).unwrap();
+        std::fs::write(
+            root3.join(".git/worktrees/wt/gitdir"),
+            format!("{}\n", root3.join("wt/.git").display()),
+        )
+        .unwrap();
+        let plan3 = plan(std::slice::from_ref(&root3), tmp.path(), &[]).unwrap();
+        assert!(plan3.protected.included.contains(&root3.join("tools")));
+        assert!(paths(&plan3).contains(&(root3.join("wt/tools/hooks"), Protection::ReadOnly)));
         // Named, present or not, for the write broker, which refuses to make the absent one.
         assert!(
             planned
