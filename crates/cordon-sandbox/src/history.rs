@@ -255,10 +255,23 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
             .collect();
         let (logged, reflog_note) = repo.changed_reflogs();
         notes.extend(reflog_note);
+        // `git checkout -` goes where a reflog's "checkout: moving from NAME" line says, by name
+        // (red-team round twenty-one named a notes ref): the names the run's lines give are
+        // resolved as git would, and their commits judged like the ids.
+        let by_name: Vec<(PathBuf, String)> = logged
+            .iter()
+            .flat_map(|(p, from)| {
+                names_in_reflog(p, *from)
+                    .into_iter()
+                    .filter_map(|name| repo.resolve_commit(&name))
+                    .map(move |oid| (p.clone(), oid))
+            })
+            .collect();
         let named: BTreeSet<String> = repo
             .state_commits()
             .into_iter()
             .chain(logged.iter().flat_map(|(p, from)| oids_of_file(p, *from)))
+            .chain(by_name.iter().map(|(_, oid)| oid.clone()))
             .filter(|oid| !start.known.contains(oid))
             .collect();
         // What the work tree's own checkout leads to, when it is judged whole: git's state
@@ -278,6 +291,12 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
                         .iter()
                         .filter(|(p, _)| checked_out_logs.contains(p))
                         .flat_map(|(p, from)| oids_of_file(p, *from)),
+                )
+                .chain(
+                    by_name
+                        .iter()
+                        .filter(|(p, _)| checked_out_logs.contains(p))
+                        .map(|(_, oid)| oid.clone()),
                 )
                 .filter(|oid| !start.known.contains(oid))
                 .collect(),
@@ -1202,6 +1221,18 @@ impl<'a> Repository<'a> {
         )));
     }
 
+    /// The commit `name` names, as git resolves it.
+    fn resolve_commit(&self, name: &str) -> Option<String> {
+        let out = self.git(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{name}^{{commit}}"),
+        ])?;
+        let oid = String::from_utf8_lossy(&out).trim().to_string();
+        is_oid(&oid).then_some(oid)
+    }
+
     /// Resets the index's entries at `paths` to `HEAD`'s: whether git did, and the paths as a
     /// note names them.
     fn reset_index_to_head(&self, paths: &[&PathBuf]) -> (bool, String) {
@@ -1490,7 +1521,14 @@ fn refs_from_git(
         };
         // A symbolic ref moves with its target, which is listed too.
         if is_oid(oid) && symref.is_none_or(str::is_empty) {
-            refs.insert(name.to_string(), oid.to_string());
+            // Listed twice (a `packed-refs` naming it twice), it is what git resolves it to
+            // (red-team round twenty-one: the last line said the ref had not moved, git's lookup
+            // found another commit).
+            if refs.insert(name.to_string(), oid.to_string()).is_some() {
+                let resolved = repo.git(&["rev-parse", "--verify", "-q", name])?;
+                let resolved = String::from_utf8_lossy(&resolved).trim().to_string();
+                refs.insert(name.to_string(), resolved);
+            }
         }
     }
     if let Some(head) = repo.git(&["rev-parse", "--verify", "-q", "HEAD"]) {
@@ -1779,6 +1817,23 @@ fn oids_of_file(path: &Path, from: u64) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The names the "checkout: moving from A to B" messages of the reflog `path` give, from byte
+/// `from` on.
+fn names_in_reflog(path: &Path, from: u64) -> Vec<String> {
+    let from = usize::try_from(from).unwrap_or(usize::MAX);
+    let Some(text) = read_small(path) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(text.get(from..).unwrap_or_default()).into_owned();
+    text.lines()
+        .filter_map(|line| line.split_once('\t').map(|(_, message)| message))
+        .filter_map(|message| message.strip_prefix("checkout: moving from "))
+        .filter_map(|rest| rest.split_once(" to "))
+        .flat_map(|(a, b)| [a.trim().to_string(), b.trim().to_string()])
+        .filter(|name| !name.is_empty() && !name.starts_with('-'))
+        .collect()
 }
 
 fn read_small(path: &Path) -> Option<Vec<u8>> {
@@ -2155,6 +2210,15 @@ mod tests {
         );
         assert_eq!(git(&ws, &["rev-parse", "HEAD"]), before);
 
+        // A reflog line's checkout message names refs, which `git checkout -` follows by name.
+        let log = d.path().join("log");
+        std::fs::write(
+            &log,
+            format!("{before} {before} u <u@u> 1 +0000\tcheckout: moving from refs/notes/wip to main\n{before} {before} u <u@u> 1 +0000\tcommit: x\n"),
+        )
+        .unwrap();
+        assert_eq!(names_in_reflog(&log, 0), ["refs/notes/wip", "main"]);
+        assert!(names_in_reflog(&log, 200).is_empty());
         // git's way of reading a ref file, and a packed ref listed twice is git's to read.
         assert_eq!(
             first_line("ref: refs/heads/main\n\n"),
