@@ -671,6 +671,7 @@ try git config alias.st '!pwned'
 try git config filter.x.clean pwned
 try git config remote.up.uploadpack pwned
 try git config core.worktree /
+try git config core.worktree sub
 try sh -c 'printf "[core]\n\thooksPath = .h\n" > .git/config.lock && mv .git/config.lock .git/config'
 rm -f .git/config.lock
 try sh -c 'cp .git/config c.lock && printf "[user]\n\tname = a \\\\\n[core]\n\thooksPath = .h\n" >> c.lock && mv c.lock .git/config'
@@ -691,7 +692,7 @@ git config user.name control && echo control"#;
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines.iter().filter(|l| **l == "refused").count(),
-        12,
+        13,
         "{out}"
     );
     // The descriptor held across the rename wrote to the lock's file, which is not the config.

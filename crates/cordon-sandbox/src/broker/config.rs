@@ -125,7 +125,18 @@ impl Broker {
             Err(e) => return Err(refuse(self, format!("the config could not be read ({e})"))),
         };
         let roots = &self.roots.roots;
-        let worktree_stays = |value: &str| crate::repos::worktree_stays(roots, &git_dir, value);
+        // A repository's own `.git` keeps its work tree where it is: no ordinary command moves
+        // it, and a `core.worktree` there (through a link re-pointed later, or into a linked
+        // worktree's folder) sends the user's next `reset --hard` or commit elsewhere (red-team
+        // round twenty-one). A submodule's git directory may have it set (`git submodule`
+        // writes it), to a path inside a writable root that no link leads through.
+        let main_git_dir = git_dir.file_name() == Some(std::ffi::OsStr::new(".git"));
+        let worktree_stays = |value: &str| {
+            !main_git_dir
+                && crate::repos::worktree_stays(roots, &git_dir, value)
+                && crate::resolve::resolve_as_far_as_exists(&git_dir.join(value)).as_deref()
+                    == Some(crate::resolve::lexically_normal(&git_dir.join(value)).as_path())
+        };
         if let Some(why) = crate::repos::config_change_runs_something(&old, &new, &worktree_stays) {
             return Err(refuse(self, why));
         }
