@@ -463,11 +463,7 @@ fn git_config_reads(home: &Path, workspace: &Path) -> Vec<PathBuf> {
         let base = file.parent().unwrap_or(home);
         for entry in cordon_sandbox::git_config_entries(&text) {
             let (section, key) = (entry.section.as_str(), entry.key.as_str());
-            let value = entry
-                .value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(&entry.value);
+            let value = entry.unquoted();
             let expanded = match value.strip_prefix("~/") {
                 Some(rest) => home.join(rest),
                 None => PathBuf::from(value),

@@ -255,51 +255,50 @@ pub(crate) fn settle(repositories: &[AtStart], names: &[&str]) -> Vec<String> {
             .collect();
         let (logged, reflog_note) = repo.changed_reflogs();
         notes.extend(reflog_note);
-        // `git checkout -` goes where a reflog's "checkout: moving from NAME" line says, by name
-        // (red-team round twenty-one named a notes ref): the names the run's lines give are
-        // resolved as git would, and their commits judged like the ids.
-        let by_name: Vec<(PathBuf, String)> = logged
+        // Each reflog's appended part read once: the ids its lines give, and the commits the
+        // names its checkout lines give resolve to (`git checkout -` goes where "checkout:
+        // moving from NAME" says, by name; red-team round twenty-one named a notes ref).
+        let appended: Vec<(PathBuf, Vec<String>)> = logged
             .iter()
-            .flat_map(|(p, from)| {
-                names_in_reflog(p, *from)
+            .map(|(p, from)| {
+                let text = appended_text(p, *from);
+                let by_name = names_in_reflog(&text)
                     .into_iter()
-                    .filter_map(|name| repo.resolve_commit(&name))
-                    .map(move |oid| (p.clone(), oid))
+                    .filter_map(|name| repo.resolve_commit(&name));
+                (
+                    p.clone(),
+                    oids_in_text(&text).into_iter().chain(by_name).collect(),
+                )
             })
             .collect();
-        let named: BTreeSet<String> = repo
-            .state_commits()
-            .into_iter()
-            .chain(logged.iter().flat_map(|(p, from)| oids_of_file(p, *from)))
-            .chain(by_name.iter().map(|(_, oid)| oid.clone()))
-            .filter(|oid| !start.known.contains(oid))
+        let state = repo.state_commits();
+        let unknown = |oid: &String| !start.known.contains(oid);
+        let named: BTreeSet<String> = state
+            .iter()
+            .chain(appended.iter().flat_map(|(_, oids)| oids))
+            .filter(|oid| unknown(oid))
+            .cloned()
             .collect();
         // What the work tree's own checkout leads to, when it is judged whole: git's state
-        // files, and the entries the run appended to its refs' reflogs.
-        let checked_out_logs: Vec<PathBuf> = start
-            .checked_out_whole
-            .iter()
-            .flatten()
-            .map(|name| start.git_dir.join("logs").join(name))
-            .collect();
-        let named_whole: BTreeSet<String> = match start.checked_out_whole {
-            Some(_) => repo
-                .state_commits()
-                .into_iter()
-                .chain(
-                    logged
-                        .iter()
-                        .filter(|(p, _)| checked_out_logs.contains(p))
-                        .flat_map(|(p, from)| oids_of_file(p, *from)),
-                )
-                .chain(
-                    by_name
-                        .iter()
-                        .filter(|(p, _)| checked_out_logs.contains(p))
-                        .map(|(_, oid)| oid.clone()),
-                )
-                .filter(|oid| !start.known.contains(oid))
-                .collect(),
+        // files, and what the run appended to its refs' reflogs.
+        let named_whole: BTreeSet<String> = match &start.checked_out_whole {
+            Some(checked_out) => {
+                let logs: Vec<PathBuf> = checked_out
+                    .iter()
+                    .map(|name| start.git_dir.join("logs").join(name))
+                    .collect();
+                state
+                    .iter()
+                    .chain(
+                        appended
+                            .iter()
+                            .filter(|(p, _)| logs.contains(p))
+                            .flat_map(|(_, oids)| oids),
+                    )
+                    .filter(|oid| unknown(oid))
+                    .cloned()
+                    .collect()
+            }
             None => BTreeSet::new(),
         };
         notes.extend(repo.set_aside_unverifiable_state());
@@ -795,8 +794,7 @@ impl<'a> Repository<'a> {
             let path = git_dir.join(name);
             let names_it = self.oids_in(&path).iter().any(|o| o == oid);
             if names_it {
-                let aside = git_dir.join(format!("{name}.refused-by-cordon"));
-                let moved = std::fs::rename(&path, &aside).is_ok();
+                let moved = move_aside(&path);
                 notes.push(self.note(&format!(
                     ".git/{name} {} it names commit {oid}, which sets content at a path the run could not write, for `git reset`, `--abort` or `--continue` to write into the work tree",
                     if moved { "was moved aside:" } else { "could not be moved aside, though" }
@@ -824,8 +822,7 @@ impl<'a> Repository<'a> {
                 }
                 Some(_) => continue,
             };
-            let aside = git_dir.join(format!("{name}.refused-by-cordon"));
-            let moved = std::fs::rename(&path, &aside).is_ok();
+            let moved = move_aside(&path);
             notes.push(self.note(&format!(
                 ".git/{name} {}: {why}, for git to write into the work tree outside any sandbox",
                 if moved {
@@ -855,8 +852,7 @@ impl<'a> Repository<'a> {
                 .flatten()
                 .any(|e| !e.file_name().as_bytes().ends_with(b".sample"));
             if planted {
-                let aside = module.join("hooks.refused-by-cordon");
-                let moved = std::fs::rename(&hooks, &aside).is_ok();
+                let moved = move_aside(&hooks);
                 notes.push(self.note(&format!(
                     "{} {}: a submodule's git directory made during the run holds a hook, which `git submodule update` would run outside any sandbox",
                     hooks.display(),
@@ -884,14 +880,11 @@ impl<'a> Repository<'a> {
             // must lead back here, or `gitdir` was rewritten (red-team round twenty pointed it at
             // the main `.git`) and the worktree cannot be found: its git directory is moved
             // aside, so that git there finds no repository and runs nothing.
-            let root = read_small(&admin.join("gitdir"))
-                .map(|text| PathBuf::from(OsStr::from_bytes(text.trim_ascii_end())))
+            let root = crate::protect::linked_dot_git(&admin)
                 .filter(|dot_git| leads_back(dot_git, &admin))
                 .and_then(|dot_git| dot_git.parent().map(Path::to_path_buf));
             let Some(root) = root else {
-                let mut aside = admin.clone().into_os_string();
-                aside.push(".refused-by-cordon");
-                let moved = std::fs::rename(&admin, &aside).is_ok();
+                let moved = move_aside(&admin);
                 notes.push(self.note(&format!(
                     "{}: a worktree made during the run does not lead back from the work tree its `gitdir` names, so its settings could not be checked; {}",
                     admin.display(),
@@ -920,9 +913,7 @@ impl<'a> Repository<'a> {
                     continue;
                 }
                 let file = root.join(rel);
-                let mut aside = file.clone().into_os_string();
-                aside.push(".refused-by-cordon");
-                let moved = std::fs::rename(&file, &aside).is_ok();
+                let moved = move_aside(&file);
                 refused.push(format!(
                     "{}{}",
                     file.display(),
@@ -1805,29 +1796,38 @@ fn reflog_files(git_dir: &Path) -> Option<Vec<(PathBuf, Stamp)>> {
     Some(files)
 }
 
+/// Renames `path` to `PATH.refused-by-cordon`, where nothing reads it; whether it moved.
+fn move_aside(path: &Path) -> bool {
+    let mut aside = path.as_os_str().to_os_string();
+    aside.push(".refused-by-cordon");
+    std::fs::rename(path, aside).is_ok()
+}
+
 /// The object ids a file names from byte `from` on (every 40 or 64 hex digits standing alone).
 fn oids_of_file(path: &Path, from: u64) -> Vec<String> {
+    oids_in_text(&appended_text(path, from))
+}
+
+/// What the file `path` holds from byte `from` on (nothing, when it cannot be read).
+fn appended_text(path: &Path, from: u64) -> Vec<u8> {
     let from = usize::try_from(from).unwrap_or(usize::MAX);
     read_small(path)
-        .map(|text| text.get(from..).unwrap_or_default().to_vec())
-        .map(|text| {
-            text.split(|b| !b.is_ascii_hexdigit())
-                .filter(|t| matches!(t.len(), 40 | 64) && t.iter().any(|&b| b != b'0'))
-                .map(|t| String::from_utf8_lossy(t).into_owned())
-                .collect()
-        })
+        .and_then(|text| text.get(from..).map(<[u8]>::to_vec))
         .unwrap_or_default()
 }
 
-/// The names the "checkout: moving from A to B" messages of the reflog `path` give, from byte
-/// `from` on.
-fn names_in_reflog(path: &Path, from: u64) -> Vec<String> {
-    let from = usize::try_from(from).unwrap_or(usize::MAX);
-    let Some(text) = read_small(path) else {
-        return Vec::new();
-    };
-    let text = String::from_utf8_lossy(text.get(from..).unwrap_or_default()).into_owned();
-    text.lines()
+/// The object ids `text` names (every 40 or 64 hex digits standing alone, not all zeros).
+fn oids_in_text(text: &[u8]) -> Vec<String> {
+    text.split(|b| !b.is_ascii_hexdigit())
+        .filter(|t| matches!(t.len(), 40 | 64) && t.iter().any(|&b| b != b'0'))
+        .map(|t| String::from_utf8_lossy(t).into_owned())
+        .collect()
+}
+
+/// The names the "checkout: moving from A to B" messages of reflog lines give.
+fn names_in_reflog(text: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(text)
+        .lines()
         .filter_map(|line| line.split_once('\t').map(|(_, message)| message))
         .filter_map(|message| message.strip_prefix("checkout: moving from "))
         .filter_map(|rest| rest.split_once(" to "))
@@ -2217,8 +2217,11 @@ mod tests {
             format!("{before} {before} u <u@u> 1 +0000\tcheckout: moving from refs/notes/wip to main\n{before} {before} u <u@u> 1 +0000\tcommit: x\n"),
         )
         .unwrap();
-        assert_eq!(names_in_reflog(&log, 0), ["refs/notes/wip", "main"]);
-        assert!(names_in_reflog(&log, 200).is_empty());
+        assert_eq!(
+            names_in_reflog(&appended_text(&log, 0)),
+            ["refs/notes/wip", "main"]
+        );
+        assert!(names_in_reflog(&appended_text(&log, 200)).is_empty());
         // git's way of reading a ref file, and a packed ref listed twice is git's to read.
         assert_eq!(
             first_line("ref: refs/heads/main\n\n"),

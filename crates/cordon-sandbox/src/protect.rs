@@ -868,13 +868,7 @@ fn configured_hooks_dirs(git: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
         };
         for entry in crate::repos::git_config_entries(&text) {
             if entry.section == "core" && entry.sub.is_none() && entry.key == "hookspath" {
-                let value = entry
-                    .value
-                    .strip_prefix('"')
-                    .and_then(|v| v.strip_suffix('"'))
-                    .unwrap_or(&entry.value)
-                    .to_string();
-                values.push(value);
+                values.push(entry.unquoted().to_string());
             }
         }
     }
@@ -884,11 +878,8 @@ fn configured_hooks_dirs(git: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
         .flatten()
         .flatten()
     {
-        let gitdir = std::fs::read(admin.path().join("gitdir")).unwrap_or_default();
-        let dot_git = PathBuf::from(std::ffi::OsStr::from_bytes(gitdir.trim_ascii_end()));
-        if let Some(root) = dot_git.parent().filter(|r| r.is_absolute()) {
-            work_trees.push(root.to_path_buf());
-        }
+        let root = linked_dot_git(&admin.path()).and_then(|g| g.parent().map(Path::to_path_buf));
+        work_trees.extend(root.filter(|r| r.is_absolute()));
     }
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let mut dirs = Vec::new();
@@ -901,6 +892,23 @@ fn configured_hooks_dirs(git: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
         }
     }
     dirs
+}
+
+/// The `.git` file a linked worktree's git directory `admin` names in its `gitdir`: where git
+/// records the worktree's root, which a command that could write `admin` may have rewritten.
+/// `None` when it is empty or longer than any path (64 KiB).
+pub(crate) fn linked_dot_git(admin: &Path) -> Option<PathBuf> {
+    use std::io::Read as _;
+    const MAX_GITDIR: u64 = 64 << 10;
+    let mut text = Vec::new();
+    std::fs::File::open(admin.join("gitdir"))
+        .ok()?
+        .take(MAX_GITDIR + 1)
+        .read_to_end(&mut text)
+        .ok()?;
+    let text = text.trim_ascii_end();
+    (!text.is_empty() && text.len() as u64 <= MAX_GITDIR)
+        .then(|| PathBuf::from(std::ffi::OsStr::from_bytes(text)))
 }
 
 /// The most configuration files followed from one git directory's own.
@@ -927,11 +935,7 @@ pub(crate) fn config_includes(git: &Path) -> Vec<PathBuf> {
             if entry.key != "path" || !matches!(entry.section.as_str(), "include" | "includeif") {
                 continue;
             }
-            let value = entry
-                .value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(&entry.value);
+            let value = entry.unquoted();
             let path = match (value.strip_prefix("~/"), &home) {
                 (Some(rest), Some(home)) => home.join(rest),
                 (Some(_), None) => continue,

@@ -750,6 +750,14 @@ pub fn git_config_entries(text: &[u8]) -> Vec<ConfigEntry> {
 }
 
 impl ConfigEntry {
+    /// The value without the double quotes around it, which git takes away.
+    pub fn unquoted(&self) -> &str {
+        self.value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(&self.value)
+    }
+
     fn shown(&self) -> String {
         match &self.sub {
             Some(s) => format!("{}.{s}.{}", self.section, self.key),

@@ -341,18 +341,19 @@ fn search(code: &mut Assembler, numbers: &[u32], entries: &[Label], first: usize
 
 /// A place in an [`Assembler`]'s program, known before its position is.
 #[derive(Clone, Copy)]
-struct Label(usize);
+pub(crate) struct Label(usize);
 
 #[derive(Clone, Copy)]
-enum Target {
+pub(crate) enum Target {
     /// The next instruction.
     Next,
     Label(Label),
 }
 
-/// A classic-BPF program with forward jumps to labels, resolved when it is finished.
+/// A classic-BPF program with forward jumps to labels, resolved when it is finished: the
+/// hardened program's search ([`dispatch`]) and the write broker's listener are written with it.
 #[derive(Default)]
-struct Assembler {
+pub(crate) struct Assembler {
     code: Vec<Op>,
     /// Each label's position, once placed.
     labels: Vec<Option<usize>>,
@@ -370,16 +371,16 @@ enum Op {
 }
 
 impl Assembler {
-    fn label(&mut self) -> Label {
+    pub(crate) fn label(&mut self) -> Label {
         self.labels.push(None);
         Label(self.labels.len() - 1)
     }
 
-    fn place(&mut self, label: Label) {
+    pub(crate) fn place(&mut self, label: Label) {
         self.labels[label.0] = Some(self.code.len());
     }
 
-    fn push(&mut self, insn: sock_filter) {
+    pub(crate) fn push(&mut self, insn: sock_filter) {
         self.code.push(Op::Plain(insn));
     }
 
@@ -389,17 +390,17 @@ impl Assembler {
         }
     }
 
-    fn jump_if(&mut self, code: u16, k: u32, jt: Target, jf: Target) {
+    pub(crate) fn jump_if(&mut self, code: u16, k: u32, jt: Target, jf: Target) {
         self.code.push(Op::JumpIf { code, k, jt, jf });
     }
 
-    fn jump(&mut self, to: Label) {
+    pub(crate) fn jump(&mut self, to: Label) {
         self.code.push(Op::Jump(to));
     }
 
     /// The program, each jump the distance to its label; an error when a label was never
     /// placed, lies behind its jump, or is too far for a conditional jump's eight bits.
-    fn finish(self) -> Result<BpfProgram, Error> {
+    pub(crate) fn finish(self) -> Result<BpfProgram, Error> {
         let distance = |from: usize, label: Label| -> Result<usize, Error> {
             let to = self.labels[label.0]
                 .ok_or_else(|| Error::Seccomp("a jump to a label never placed".into()))?;
@@ -599,7 +600,7 @@ fn target_arch() -> Result<TargetArch, Error> {
     })
 }
 
-const fn stmt(code: u16, k: u32) -> sock_filter {
+pub(crate) const fn stmt(code: u16, k: u32) -> sock_filter {
     sock_filter {
         code,
         jt: 0,

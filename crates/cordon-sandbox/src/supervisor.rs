@@ -801,7 +801,7 @@ impl Prepared {
         )?;
         let listener = match (&record, &broker) {
             (record, BrokerPlan::On(_)) => {
-                Some(crate::broker::program(matches!(record, RecordPlan::On)))
+                Some(crate::broker::program(matches!(record, RecordPlan::On))?)
             }
             (RecordPlan::On, BrokerPlan::Off(_)) => Some(crate::processes::filter()),
             (RecordPlan::Off(_), BrokerPlan::Off(_)) => None,

@@ -10,7 +10,7 @@
 //! as the hardened arch guard does, so no second table of syscall numbers can reach the kernel
 //! unmediated even if this program were installed alone.
 
-use seccompiler::{sock_filter, BpfProgram};
+use seccompiler::BpfProgram;
 
 use crate::seccomp::AUDIT_ARCH;
 
@@ -101,29 +101,8 @@ pub(crate) const WRITING_OPEN_FLAGS: u32 =
 #[cfg(target_arch = "x86_64")]
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
-/// Where a jump goes.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Label {
-    Next,
-    Allow,
-    Notify,
-    Enosys,
-    Kill,
-    FlagsIn(u32),
-    CheckFlags,
-}
-
-enum Insn {
-    /// `A = seccomp_data[offset]`
-    Load(u32),
-    /// `if A == k` (or `>=`, or `& k != 0`) `goto t else goto f`
-    Jump(u16, u32, Label, Label),
-    Goto(Label),
-    Ret(u32),
-    Here(Label),
-}
-
-use crate::seccomp::op::{ARCH, JA, JEQ_K, JGE_K, JSET_K, LD_W_ABS, NR, RET_K};
+use crate::seccomp::op::{ARCH, JEQ_K, JGE_K, JSET_K, LD_W_ABS, NR, RET_K};
+use crate::seccomp::{Assembler, Label};
 
 /// `seccomp_data.args[i]`, low 32 bits (little-endian): open flags are an `int`.
 fn arg_low(i: u32) -> u32 {
@@ -131,104 +110,62 @@ fn arg_low(i: u32) -> u32 {
 }
 
 /// The program: `record_execs` also notifies the exec family (the exec recorder), so one
-/// listener serves both, as the kernel allows one listener per filter chain.
-pub(crate) fn program(record_execs: bool) -> BpfProgram {
-    use Insn::*;
-    let mut code = vec![
-        Load(ARCH),
-        Jump(JEQ_K, AUDIT_ARCH, Label::Next, Label::Kill),
-        Load(NR),
-    ];
+/// listener serves both, as the kernel allows one listener per filter chain. An error only if a
+/// jump could not be encoded (every one here is forward and short; a unit test holds it).
+pub(crate) fn program(record_execs: bool) -> Result<BpfProgram, crate::Error> {
+    use crate::seccomp::{stmt, Target::Label as To, Target::Next};
+    let mut code = Assembler::default();
+    let (allow, notify, enosys, kill) = (code.label(), code.label(), code.label(), code.label());
+    let check_flags = code.label();
+    code.push(stmt(LD_W_ABS, ARCH));
+    code.jump_if(JEQ_K, AUDIT_ARCH, Next, To(kill));
+    code.push(stmt(LD_W_ABS, NR));
     #[cfg(target_arch = "x86_64")]
-    code.push(Jump(JGE_K, X32_SYSCALL_BIT, Label::Kill, Label::Next));
+    code.jump_if(JGE_K, X32_SYSCALL_BIT, To(kill), Next);
     if record_execs {
         for nr in [libc::SYS_execve, libc::SYS_execveat] {
-            code.push(Jump(JEQ_K, nr as u32, Label::Notify, Label::Next));
+            code.jump_if(JEQ_K, nr as u32, To(notify), Next);
         }
     }
     for &(_, nr) in UNAVAILABLE {
-        code.push(Jump(JEQ_K, nr as u32, Label::Enosys, Label::Next));
+        code.jump_if(JEQ_K, nr as u32, To(enosys), Next);
     }
-    for &(_, nr, arg) in MEDIATED_OPENS {
-        code.push(Jump(JEQ_K, nr as u32, Label::FlagsIn(arg), Label::Next));
+    // Each mediated open's flags lie in an argument of its own.
+    let flags_in: Vec<(u32, Label)> = MEDIATED_OPENS
+        .iter()
+        .map(|&(_, _, arg)| (arg, code.label()))
+        .collect();
+    for (&(_, nr, _), &(_, flags)) in MEDIATED_OPENS.iter().zip(&flags_in) {
+        code.jump_if(JEQ_K, nr as u32, To(flags), Next);
     }
     for &(_, nr) in MEDIATED {
-        code.push(Jump(JEQ_K, nr as u32, Label::Notify, Label::Next));
+        code.jump_if(JEQ_K, nr as u32, To(notify), Next);
     }
-    code.push(Ret(libc::SECCOMP_RET_ALLOW));
-    for &(_, _, arg) in MEDIATED_OPENS {
-        code.push(Here(Label::FlagsIn(arg)));
-        code.push(Load(arg_low(arg)));
-        code.push(Goto(Label::CheckFlags));
+    code.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+    for &(arg, flags) in &flags_in {
+        code.place(flags);
+        code.push(stmt(LD_W_ABS, arg_low(arg)));
+        code.jump(check_flags);
     }
-    code.extend([
-        Here(Label::CheckFlags),
-        Jump(JSET_K, libc::O_PATH as u32, Label::Allow, Label::Next),
-        Jump(JSET_K, WRITING_OPEN_FLAGS, Label::Notify, Label::Allow),
-        Here(Label::Allow),
-        Ret(libc::SECCOMP_RET_ALLOW),
-        Here(Label::Notify),
-        Ret(libc::SECCOMP_RET_USER_NOTIF),
-        Here(Label::Enosys),
-        Ret(libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
-        Here(Label::Kill),
-        Ret(libc::SECCOMP_RET_KILL_PROCESS),
-    ]);
-    assemble(&code)
-}
-
-/// Resolves labels into relative jumps. Every jump in this program is forward and short, so the
-/// 8-bit offsets of a conditional jump always suffice (a unit test holds it).
-fn assemble(code: &[Insn]) -> BpfProgram {
-    // Positions of instructions (labels take no room).
-    let mut at = Vec::with_capacity(code.len());
-    let mut labels: Vec<(Label, usize)> = Vec::new();
-    let mut pc = 0usize;
-    for insn in code {
-        at.push(pc);
-        match insn {
-            Insn::Here(label) => labels.push((*label, pc)),
-            _ => pc += 1,
-        }
-    }
-    let target = |label: Label, pc: usize| -> usize {
-        let dest = match label {
-            Label::Next => pc + 1,
-            other => labels
-                .iter()
-                .find(|(l, _)| *l == other)
-                .map_or(pc + 1, |(_, p)| *p),
-        };
-        dest - (pc + 1)
-    };
-    let mut out = Vec::with_capacity(pc);
-    for (insn, &pc) in code.iter().zip(&at) {
-        let stmt = |code, k| sock_filter {
-            code,
-            jt: 0,
-            jf: 0,
-            k,
-        };
-        match *insn {
-            Insn::Load(offset) => out.push(stmt(LD_W_ABS, offset)),
-            Insn::Ret(k) => out.push(stmt(RET_K, k)),
-            Insn::Goto(label) => out.push(stmt(JA, target(label, pc) as u32)),
-            Insn::Jump(op, k, t, f) => out.push(sock_filter {
-                code: op,
-                jt: u8::try_from(target(t, pc)).unwrap_or(u8::MAX),
-                jf: u8::try_from(target(f, pc)).unwrap_or(u8::MAX),
-                k,
-            }),
-            Insn::Here(_) => {}
-        }
-    }
-    out
+    code.place(check_flags);
+    code.jump_if(JSET_K, libc::O_PATH as u32, To(allow), Next);
+    code.jump_if(JSET_K, WRITING_OPEN_FLAGS, To(notify), To(allow));
+    code.place(allow);
+    code.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+    code.place(notify);
+    code.push(stmt(RET_K, libc::SECCOMP_RET_USER_NOTIF));
+    code.place(enosys);
+    code.push(stmt(RET_K, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32));
+    code.place(kill);
+    code.push(stmt(RET_K, libc::SECCOMP_RET_KILL_PROCESS));
+    code.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::seccomp::bpf_eval::eval;
+    use seccompiler::sock_filter;
 
     const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
     const NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
@@ -241,7 +178,7 @@ mod tests {
     #[test]
     fn every_jump_fits_and_lands_inside_the_program() {
         for record in [true, false] {
-            let p = program(record);
+            let p = program(record).unwrap();
             for (pc, insn) in p.iter().enumerate() {
                 if insn.code == JEQ_K || insn.code == JGE_K || insn.code == JSET_K {
                     assert!(insn.jt < u8::MAX && insn.jf < u8::MAX, "pc {pc}");
@@ -254,7 +191,7 @@ mod tests {
 
     #[test]
     fn read_only_opens_pass_and_writing_opens_are_mediated() {
-        let p = program(false);
+        let p = program(false).unwrap();
         let flags = |f: i32| [libc::AT_FDCWD as u64, 0x1000, f as u32 as u64, 0, 0, 0];
         for f in [
             libc::O_RDONLY,
@@ -292,7 +229,7 @@ mod tests {
     #[test]
     fn every_entry_changing_syscall_is_mediated_and_nothing_else_is() {
         for record in [true, false] {
-            let p = program(record);
+            let p = program(record).unwrap();
             let mut notified = Vec::new();
             for nr in 0..470 {
                 if run(&p, nr, [0; 6]) == NOTIFY {
@@ -318,7 +255,7 @@ mod tests {
 
     #[test]
     fn foreign_abis_and_x32_are_killed() {
-        let p = program(true);
+        let p = program(true).unwrap();
         let i386 = 3 | 0x4000_0000;
         for nr in [5u32, 8, 10, 11, 38, 39, 83, 295] {
             assert_eq!(eval(&p, nr, i386, [0; 6]), KILL, "i386 {nr}");
