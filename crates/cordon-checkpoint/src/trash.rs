@@ -76,6 +76,9 @@ pub struct SoftDelete {
     /// What the sandbox keeps closed inside a writable root. Empty when the command runs
     /// unconfined.
     pub closed: Closed,
+    /// What else the sandbox keeps in place inside a writable root. Empty when the command runs
+    /// unconfined.
+    pub kept: Kept,
     pub command: Vec<String>,
     pub session: Option<String>,
     pub cwd: PathBuf,
@@ -94,6 +97,26 @@ pub struct Closed {
     /// Directory names that search does not enter (`node_modules`, `target`, `.git`): a file
     /// below one is not closed by its name.
     pub unsearched: Vec<OsString>,
+    /// Nor does it enter a directory holding a file by one of these names (a Python virtual
+    /// environment's `pyvenv.cfg`).
+    pub unsearched_holding: Vec<OsString>,
+}
+
+/// What a hardened command's sandbox keeps in place inside its writable roots beyond protected
+/// names and credentials, by path, as the command's own mount namespace and Landlock rules
+/// have it. The command could not remove any of it, so the soft delete it asks for may not
+/// either (red-team round twenty-two moved a host's socket, a hooks directory the user's git
+/// configuration names and `~/.bashrc` to the trash).
+#[derive(Debug, Clone, Default)]
+pub struct Kept {
+    /// Paths the command may not change (the envelope's read-only list: start-up files, what
+    /// the user's git configuration names): a target that is, lies in or holds one is refused.
+    pub read_only: Vec<PathBuf>,
+    /// The mounts of the command's namespace: the mount point, and whether it is read-only. A
+    /// target that is or holds a mount point is refused (a stand-in over a credential, a
+    /// read-only mount over a protected name, a cover over a host's socket: `rm` fails there
+    /// with `EBUSY`), and so is one whose directory lies on a read-only mount (`EROFS`).
+    pub mounts: Vec<(PathBuf, bool)>,
 }
 
 /// A target pinned for the move: its directory held open, so that nothing renamed or swapped
@@ -301,6 +324,7 @@ fn check_targets(request: &SoftDelete) -> Result<(Vec<Pinned>, Vec<String>)> {
             &request.closed.unsearched,
         )?;
         check_closed(&pinned, &roots, &request.closed)?;
+        check_kept(&pinned, &request.kept, &request.protected)?;
         movable.push(pinned);
     }
     Ok((movable, errors))
@@ -693,6 +717,23 @@ fn check_closed(
     {
         return Ok(());
     }
+    let holds_marker = |dir: &Path| {
+        closed
+            .unsearched_holding
+            .iter()
+            .any(|m| fs::symlink_metadata(dir.join(m)).is_ok_and(|meta| meta.is_file()))
+    };
+    // In a directory the search does not enter, below the root (the pinned directory and
+    // those above it, as the command names them through the pinned descriptor's path).
+    let depth = within.components().count();
+    if target
+        .ancestors()
+        .skip(1)
+        .take(depth.saturating_sub(1))
+        .any(holds_marker)
+    {
+        return Ok(());
+    }
     let through = pinned.through_fd();
     let Ok(meta) = fs::symlink_metadata(&through) else {
         return Ok(());
@@ -703,7 +744,7 @@ fn check_closed(
             false => Ok(()),
         };
     }
-    if unsearched(&pinned.name) {
+    if unsearched(&pinned.name) || holds_marker(&pinned.through_fd()) {
         return Ok(());
     }
     // Holding one: walk the directory, never following a symlink nor entering what the search
@@ -724,7 +765,7 @@ fn check_closed(
         for child in children.flatten() {
             let name = child.file_name();
             if child.file_type().is_ok_and(|t| t.is_dir()) {
-                if !unsearched(&name) {
+                if !unsearched(&name) && !holds_marker(&child.path()) {
                     pending.push(child.path());
                 }
             } else if closed.names.is_match(&name) {
@@ -733,6 +774,57 @@ fn check_closed(
         }
     }
     Ok(())
+}
+
+/// Refuses a target that is, lies in or holds what the sandbox keeps read-only, that is or
+/// holds one of the command's mount points, or whose directory is on a read-only mount
+/// ([`Kept`]).
+fn check_kept(pinned: &Pinned, kept: &Kept, protected: &[PathBuf]) -> Result<()> {
+    let target = &pinned.resolved;
+    let read_only = kept
+        .read_only
+        .iter()
+        .find(|p| target.starts_with(p) || p.starts_with(target));
+    // The sandbox's mounts over `.git` directories and protected names are
+    // [`check_protected`]'s to judge: a project the agent made may go whole with them.
+    let protected_names: Vec<&OsStr> = protected
+        .iter()
+        .filter(|p| p.components().count() == 1)
+        .map(|p| p.as_os_str())
+        .collect();
+    let judged_by_names = |point: &Path| {
+        point.components().any(|c| c.as_os_str() == ".git")
+            || point
+                .file_name()
+                .is_some_and(|n| protected_names.contains(&n))
+    };
+    let mount_point = || {
+        kept.mounts
+            .iter()
+            .map(|(point, _)| point)
+            .find(|point| point.starts_with(target) && !judged_by_names(point))
+    };
+    // The mount the target's directory is on: the deepest mount point above it.
+    let on_read_only = || {
+        let dir = target.parent()?;
+        kept.mounts
+            .iter()
+            .filter(|(point, _)| dir.starts_with(point))
+            .max_by_key(|(point, _)| point.as_os_str().len())
+            .filter(|(_, read_only)| *read_only)
+            .map(|(point, _)| point)
+    };
+    match read_only.or_else(mount_point).or_else(on_read_only) {
+        Some(path) => Err(Error::OutsideScope {
+            path: target.clone(),
+            reason: format!(
+                "it is, holds or lies on {}, which the sandbox keeps in place, so the command \
+                 could not remove it either",
+                path.display()
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Moves a pinned target into the trash as `name` in `payload`: a rename relative to its open

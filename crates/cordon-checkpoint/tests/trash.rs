@@ -335,10 +335,18 @@ fn what_the_sandbox_keeps_closed_is_refused_when_it_is_closed() {
     fs::write(ws.join("node_modules/pkg/test/key.pem"), b"fixture").unwrap();
     fs::create_dir_all(ws.join("home/.cordon")).unwrap();
     fs::write(ws.join("home/.cordon/signing.pem"), b"key").unwrap();
+    // A Python virtual environment by another name than `.venv` (pip's CA bundle in it), and a
+    // directory that only looks like one (a directory named `pyvenv.cfg`).
+    fs::create_dir_all(ws.join("venv/lib/certifi")).unwrap();
+    fs::write(ws.join("venv/pyvenv.cfg"), b"home = /usr/bin\n").unwrap();
+    fs::write(ws.join("venv/lib/certifi/cacert.pem"), b"public").unwrap();
+    fs::create_dir_all(ws.join("fake/pyvenv.cfg")).unwrap();
+    fs::write(ws.join("fake/server.pem"), b"private").unwrap();
     let closed = Closed {
         paths: vec![ws.join("home/.cordon")],
         names: NameGlobs::new(&["secrets.*", "*.pem"]).unwrap(),
         unsearched: vec!["node_modules".into(), ".git".into()],
+        unsearched_holding: vec!["pyvenv.cfg".into()],
     };
     let with_closed = |target: &str| SoftDelete {
         closed: closed.clone(),
@@ -350,6 +358,7 @@ fn what_the_sandbox_keeps_closed_is_refused_when_it_is_closed() {
         ("home/.cordon/signing.pem", "home/.cordon"),
         ("home/.cordon", "home/.cordon"),
         ("home", "home/.cordon"),
+        ("fake", "fake/server.pem"),
     ] {
         let err = trash::soft_delete(&trash_dir, &with_closed(target)).unwrap_err();
         assert!(matches!(err, Error::OutsideScope { .. }), "{target}: {err}");
@@ -366,7 +375,12 @@ fn what_the_sandbox_keeps_closed_is_refused_when_it_is_closed() {
     );
     assert!(ws.join("home/.cordon/signing.pem").exists());
     // What the search does not enter is not closed by its name, and what is not closed moves.
-    for target in ["node_modules", "config/app.yaml"] {
+    for target in [
+        "node_modules",
+        "config/app.yaml",
+        "venv/lib/certifi/cacert.pem",
+        "venv",
+    ] {
         let o = trash::soft_delete(&trash_dir, &with_closed(target)).unwrap();
         assert!(
             o.manifest.is_some() && !ws.join(target).exists(),

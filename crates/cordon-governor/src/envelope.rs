@@ -372,6 +372,9 @@ pub const CACHE_LAYERS_DIR: &str = "layers";
 /// Where, in cordon's home, the run-start search remembers each workspace's directories.
 pub const SEARCH_MEMORY_DIR: &str = "search";
 
+/// Where, in cordon's home, the write broker writes down the remote URLs commands added.
+pub const REMOTES_ADDED_FILE: &str = "state/remotes-added";
+
 /// Makes the home's `~/.cache` when it is missing, a tool's cache inside the tool's own
 /// directory when that exists (`~/.cargo/registry` once there is a `~/.cargo`), and a cache
 /// directly in the home when its tool is installed (`~/.npm` when `npm` is on the `PATH`). A cache
@@ -434,6 +437,9 @@ fn with_workspace(paths: &EnvelopePaths, evidence: Vec<PathBuf>) -> Result<Envel
         // The search for files named like credentials reads again only what changed since the
         // last run (cordon_sandbox's `search.rs`).
         .search_memory(paths.cordon_home.join(SEARCH_MEMORY_DIR))
+        // The remotes commands add are written down, so none is made a branch's upstream or
+        // push target later (cordon_sandbox's `broker/remotes.rs`).
+        .remotes_added(paths.cordon_home.join(REMOTES_ADDED_FILE))
         .reads(paths.reads.iter().cloned())
         .build()
         .map_err(|e| format!("the policy's envelope cannot be built: {e}"))
@@ -463,7 +469,7 @@ fn git_config_reads(home: &Path, workspace: &Path) -> Vec<PathBuf> {
         let base = file.parent().unwrap_or(home);
         for entry in cordon_sandbox::git_config_entries(&text) {
             let (section, key) = (entry.section.as_str(), entry.key.as_str());
-            let value = entry.unquoted();
+            let value = entry.value.as_str();
             let expanded = match value.strip_prefix("~/") {
                 Some(rest) => home.join(rest),
                 None => PathBuf::from(value),

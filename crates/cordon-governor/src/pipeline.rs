@@ -389,6 +389,9 @@ fn run_commands(
             .filter(|e| e.envelope.layers.is_some())
             .map_or(&[], |e| e.envelope.caches.as_slice()),
         writable_workspace: envelope.as_ref().and_then(EnvelopeInForce::workspace),
+        writable: envelope
+            .as_ref()
+            .map_or(&[], |e| e.envelope.write.as_slice()),
     };
     match snapshot::take(request, places, taking, &options.notices) {
         Ok(taken) => run.snapshot = taken,
@@ -526,17 +529,25 @@ fn run_one(
     let broker = &executed.enforcement["write_broker"];
     let refused = broker["refused_total"].as_u64().unwrap_or(0);
     let configs = broker["git_config_refused"].as_array().map_or(0, Vec::len) as u64;
-    if refused > configs {
+    // `git gc` updating the files only a dumb HTTP server reads changed no setting (round
+    // twenty-one: every `git gc` warned); git itself says it could not update `info/refs`.
+    let server_info = broker["git_server_info_refused"].as_u64().unwrap_or(0);
+    if refused > configs + server_info {
         let first = broker["refused"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|r| r["path"].as_str())
-            .find(|p| !p.ends_with("/config") && !p.ends_with("/config.worktree"))
+            .find(|p| {
+                !p.ends_with("/config")
+                    && !p.ends_with("/config.worktree")
+                    && !p.contains("/info/refs")
+                    && !p.ends_with("/info/rev-cache")
+            })
             .unwrap_or("?")
             .to_string();
         (options.notices)(Notice::ProtectedWritesRefused {
-            count: refused - configs,
+            count: refused - configs - server_info,
             first,
         });
     }

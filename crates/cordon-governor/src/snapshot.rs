@@ -31,7 +31,7 @@ use cordon_policy::native::CordonReason;
 use cordon_policy::shell;
 use cordon_sandbox::{
     CommandReport, CommandStatus, Confinement, Envelope, Plan, StreamReport, Substitute,
-    WriteObserver, PROTECTED_NAMES, SEARCH_SKIPPED,
+    WriteObserver, PROTECTED_NAMES, PYTHON_VENV_MARKER, SEARCH_SKIPPED,
 };
 use serde_json::{json, Value};
 
@@ -76,6 +76,9 @@ pub struct Taking<'a> {
     /// and under a CSC profile). What the front end could not name lands there, so the
     /// checkpoint covers it ([`add_workspace`]).
     pub writable_workspace: Option<&'a Path>,
+    /// Every root the hardened run's envelope lets the command write (resolved), with
+    /// `writable_workspace`.
+    pub writable: &'a [PathBuf],
 }
 
 /// A checkpoint of the run: taken before it (a full snapshot), or recorded during it (observed).
@@ -184,6 +187,7 @@ pub fn take(
     }
     if let Some(workspace) = taking.writable_workspace {
         leave_out_the_hosts_tmp(&mut scopes, workspace);
+        leave_out_what_links_lead_out_to(&mut scopes, workspace, taking.writable);
     }
     add_workspace(&mut scopes, unnamed, request, &taking, &places.checkpoints);
     if scopes.is_empty() {
@@ -283,6 +287,25 @@ fn leave_out_the_hosts_tmp(scopes: &mut Vec<PathBuf>, workspace: &Path) {
     }
 }
 
+/// In a hardened run, leaves out a scope written inside the workspace that a link leads outside
+/// every root the command may write: the kernel refuses the command there, and a checkpoint
+/// would only copy, with the user's authority, a file the command could not even read
+/// (red-team round twenty-two: `ln -s ~/Documents/private.txt p`, then `echo x > p`, put the
+/// private file into the checkpoint store). The link itself is the workspace's, which the
+/// checkpoint covers.
+fn leave_out_what_links_lead_out_to(
+    scopes: &mut Vec<PathBuf>,
+    workspace: &Path,
+    writable: &[PathBuf],
+) {
+    let real_workspace = real_as_far_as_exists(workspace);
+    scopes.retain(|scope| {
+        let real = real_as_far_as_exists(scope);
+        let written_inside = scope.starts_with(workspace) || scope.starts_with(&real_workspace);
+        !written_inside || writable.iter().any(|root| real.starts_with(root))
+    });
+}
+
 /// Adds to the checkpoint's `scopes` (the request's write scope, each path reduced to its literal
 /// prefix as the sandbox does, less those in a cache layer) the envelope's writable workspace,
 /// in a hardened run, when
@@ -376,36 +399,7 @@ pub enum DeleteScope<'a> {
     Envelope(&'a Envelope),
 }
 
-/// Whether `operand`, as `rm` run in `cwd` names it, lies in `/tmp` (lexically: the command's
-/// own `/tmp` exists only in its mount namespace).
-fn in_tmp(cwd: &str, operand: &OsString) -> bool {
-    use std::path::Component;
-    let mut normal = PathBuf::new();
-    for part in Path::new(cwd).join(operand).components() {
-        match part {
-            Component::ParentDir => {
-                normal.pop();
-            }
-            Component::CurDir => {}
-            other => normal.push(other),
-        }
-    }
-    normal.starts_with("/tmp")
-}
-
 impl DeleteScope<'_> {
-    /// Whether the command's `/tmp` is its workspace's own (a hardened run of a workspace that
-    /// does not lie in `/tmp`), where its scratch lives.
-    fn has_own_tmp(&self) -> bool {
-        match self {
-            DeleteScope::Declared => false,
-            DeleteScope::Envelope(envelope) => envelope
-                .private_tmp
-                .as_ref()
-                .is_some_and(|ws| !ws.starts_with("/tmp")),
-        }
-    }
-
     fn hardened(self) -> bool {
         matches!(self, DeleteScope::Envelope(_))
     }
@@ -437,9 +431,11 @@ pub fn soft_delete(
     let rm = parse_rm(&os_argv)
         .ok()
         .filter(|rm| !rm.operands.is_empty() && rm.operands.iter().all(|o| !o.is_empty()))?;
-    // A path in the command's own `/tmp` is its scratch, which only the sandbox sees: the rm
-    // runs there (its shim removes scratch outright), not here, where `/tmp` is the host's.
-    if within.has_own_tmp() && rm.operands.iter().any(|o| in_tmp(&command.cwd, o)) {
+    // Hardened, what the command could not remove is what its sandbox mounts over (a stand-in,
+    // a read-only protected name, a host's socket), and its `/tmp` is its own: the rm runs
+    // there, and the soft-delete service reads those mounts from the calling process (red-team
+    // round twenty-two had a plain `rm` move a host's socket from the workspace).
+    if within.hardened() {
         return None;
     }
     let started_at = SystemTime::now();
@@ -449,7 +445,8 @@ pub fn soft_delete(
         .scope(command, within)
         .map_err(cordon_checkpoint::Error::Scope)
         .and_then(|scope| {
-            let request = scope.request(&rm, &operands, argv.to_vec(), Path::new(&command.cwd));
+            let cwd = Path::new(&command.cwd);
+            let request = scope.request(&rm, &operands, argv.to_vec(), cwd, Vec::new());
             scope.soft_delete(&request)
         });
     let (status, exit_code, error, mut stderr, trash) = match outcome {
@@ -662,6 +659,11 @@ impl Snapshot {
                 Vec::new()
             },
             closed,
+            read_only: match within {
+                DeleteScope::Envelope(envelope) => envelope.read_only.clone(),
+                DeleteScope::Declared => Vec::new(),
+            },
+            hardened: within.hardened(),
         })
     }
 }
@@ -679,6 +681,7 @@ fn closed_by(envelope: &Envelope) -> Result<Closed, String> {
             .chain(&[".git"])
             .map(OsString::from)
             .collect(),
+        unsearched_holding: vec![OsString::from(PYTHON_VENV_MARKER)],
     })
 }
 

@@ -69,6 +69,10 @@ pub struct Scope {
     pub protected: Vec<PathBuf>,
     /// What the sandbox keeps closed inside a writable root (hardened mode only).
     pub closed: trash::Closed,
+    /// Paths the envelope keeps read-only (hardened mode only); with `hardened`, the mounts of
+    /// the calling command's namespace are read at each request too ([`command_mounts`]).
+    pub read_only: Vec<PathBuf>,
+    pub hardened: bool,
     /// The ledger's key: every trash item's manifest is signed with it, so that a restore can
     /// tell it from one somebody else wrote.
     pub signer: Arc<Signer>,
@@ -91,15 +95,21 @@ impl Scope {
         trash::soft_delete_signed(&self.trash_dir, request, &self.signer)
     }
 
-    /// The soft delete of `rm`'s operands, run by `command` in `cwd`, under this scope.
+    /// The soft delete of `rm`'s operands, run by `command` in `cwd`, under this scope; `mounts`:
+    /// the calling command's ([`command_mounts`]).
     pub fn request(
         &self,
         rm: &Rm,
         operands: &[&OsString],
         command: Vec<String>,
         cwd: &Path,
+        mounts: Vec<(PathBuf, bool)>,
     ) -> SoftDelete {
         SoftDelete {
+            kept: trash::Kept {
+                read_only: self.read_only.clone(),
+                mounts,
+            },
             targets: operands.iter().map(|t| cwd.join(t)).collect(),
             allowed_roots: self.allowed_roots.clone(),
             recursive: rm.recursive,
@@ -381,7 +391,7 @@ fn answer(mut stream: UnixStream, scope: &Scope, token: &str) -> Option<Call> {
         moved: Vec::new(),
         stderr: String::new(),
     };
-    remove(&argv, &cwd, scope, &mut call);
+    remove(&argv, &cwd, scope, pid, &mut call);
     let reply = ShimReply {
         exit_code: call.exit_code,
         stderr: call.stderr.clone(),
@@ -393,8 +403,9 @@ fn answer(mut stream: UnixStream, scope: &Scope, token: &str) -> Option<Call> {
     Some(call)
 }
 
-/// Does what `rm ARGV…` run in `cwd` would do, with the trash in place of deletion.
-fn remove(argv: &[OsString], cwd: &Path, scope: &Scope, call: &mut Call) {
+/// Does what `rm ARGV…` run in `cwd` by the process `pid` would do, with the trash in place of
+/// deletion.
+fn remove(argv: &[OsString], cwd: &Path, scope: &Scope, pid: Option<i32>, call: &mut Call) {
     let rm = match parse_rm(argv) {
         Ok(rm) => rm,
         Err(why) => {
@@ -427,7 +438,23 @@ fn remove(argv: &[OsString], cwd: &Path, scope: &Scope, call: &mut Call) {
         call.exit_code = i32::from(failed_before);
         return;
     }
-    let request = scope.request(&rm, &operands, call.argv.clone(), cwd);
+    // What the caller's sandbox mounted is what it could not remove: without it, nothing is.
+    let mounts = match (scope.hardened, pid) {
+        (false, _) => Vec::new(),
+        (true, Some(pid)) => match command_mounts(pid) {
+            Ok(mounts) => mounts,
+            Err(why) => {
+                call.stderr = format!("rm: {why}; nothing was removed\n");
+                return;
+            }
+        },
+        (true, None) => {
+            call.stderr =
+                "rm: the calling process is unknown, so its sandbox's mounts cannot be read; nothing was removed\n".into();
+            return;
+        }
+    };
+    let request = scope.request(&rm, &operands, call.argv.clone(), cwd, mounts);
     match scope.soft_delete(&request) {
         Ok(outcome) => {
             call.exit_code = i32::from(failed_before || !outcome.errors.is_empty());
@@ -451,6 +478,52 @@ fn remove(argv: &[OsString], cwd: &Path, scope: &Scope, call: &mut Call) {
                 .push_str(&format!("rm: cannot remove: {e}; nothing was removed\n"));
         }
     }
+}
+
+/// The mounts of the process `pid`'s namespace (`/proc/PID/mountinfo`): each mount point as the
+/// process names it, and whether it is read-only. A hardened command's namespace keeps the
+/// host's paths (its mounts cover paths, they move none), so its mount points are host paths.
+pub fn command_mounts(pid: i32) -> Result<Vec<(PathBuf, bool)>, String> {
+    let path = format!("/proc/{pid}/mountinfo");
+    let text = std::fs::read(&path)
+        .map_err(|e| format!("the calling command's mounts ({path}) cannot be read: {e}"))?;
+    let mut mounts = Vec::new();
+    for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        // `ID PARENT MAJ:MIN ROOT MOUNT-POINT OPTIONS …`
+        let mut fields = line.split(|b| *b == b' ');
+        let (Some(point), Some(options)) = (fields.nth(4), fields.next()) else {
+            return Err(format!("{path} has a line cordon cannot read"));
+        };
+        let read_only = options.split(|b| *b == b',').any(|o| o == b"ro");
+        mounts.push((
+            PathBuf::from(OsString::from_vec(unescape_octal(point))),
+            read_only,
+        ));
+    }
+    Ok(mounts)
+}
+
+/// A mountinfo field with its `\ooo` escapes (space, tab, newline, backslash) undone.
+fn unescape_octal(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let octal = field
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match (field[i], octal) {
+            (b'\\', Some(digits)) => {
+                let value = digits.iter().fold(0u32, |v, d| v * 8 + u32::from(d - b'0'));
+                out.push(u8::try_from(value).unwrap_or(b'?'));
+                i += 4;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// `rm`'s options, as far as cordon models them.
@@ -519,6 +592,18 @@ mod tests {
 
     fn argv(s: &[&str]) -> Vec<OsString> {
         s.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn a_process_mounts_are_read_with_their_escapes_undone() {
+        assert_eq!(unescape_octal(br"/w/a\040b\011c\134d"), b"/w/a b\tc\\d");
+        assert_eq!(unescape_octal(br"/w/\0x\"), br"/w/\0x\");
+        let mounts = command_mounts(std::process::id() as i32).unwrap();
+        assert!(
+            mounts.iter().any(|(point, _)| point == Path::new("/")),
+            "{mounts:?}"
+        );
+        assert!(command_mounts(i32::MAX).is_err());
     }
 
     #[test]

@@ -379,6 +379,7 @@ mod tests {
                 ".env.old",
                 ".env.orig",
                 ".env.backup",
+                "*.env",
                 ".git-credentials*",
                 ".gitcookies",
                 ".netrc*",

@@ -74,6 +74,10 @@ pub struct Envelope {
     /// directories between runs (`search.rs`), so a directory unchanged since is not read again.
     /// Without it every directory is read on every run.
     pub search_memory: Option<PathBuf>,
+    /// The file, inside a never path, where the write broker writes down the remote URLs
+    /// commands add to protected repositories (`broker/remotes.rs`), so that no later command
+    /// sends a branch there. Without it a run remembers only the remotes it added itself.
+    pub remotes_added: Option<PathBuf>,
     /// What the builder left out, and why (an absent cache, a toolchain inside a never path).
     pub notes: Vec<String>,
     /// A workspace's commands get a `/dev/shm` of their own (a tmpfs in their mount namespace,
@@ -114,6 +118,7 @@ pub struct EnvelopeBuilder {
     caches: Vec<PathBuf>,
     cache_layers: Option<PathBuf>,
     search_memory: Option<PathBuf>,
+    remotes_added: Option<PathBuf>,
     reads: Vec<PathBuf>,
 }
 
@@ -214,6 +219,15 @@ impl EnvelopeBuilder {
     #[must_use]
     pub fn search_memory(mut self, dir: impl Into<PathBuf>) -> Self {
         self.search_memory = Some(dir.into());
+        self
+    }
+
+    /// The file where the write broker keeps the remote URLs commands added
+    /// (`broker/remotes.rs`): it must lie inside cordon's home or another never path, or a
+    /// command could rewrite the record.
+    #[must_use]
+    pub fn remotes_added(mut self, file: impl Into<PathBuf>) -> Self {
+        self.remotes_added = Some(file.into());
         self
     }
 
@@ -396,6 +410,15 @@ impl EnvelopeBuilder {
                 "hide a secret",
             )?;
             envelope.search_memory = Some(dir.join(&key));
+        }
+        if let Some(file) = &self.remotes_added {
+            inside_never(
+                file,
+                &envelope.never,
+                "the record of remotes commands added",
+                "send the user's next push where it chose",
+            )?;
+            envelope.remotes_added = Some(file.clone());
         }
         Ok(envelope)
     }
@@ -602,6 +625,15 @@ pub(crate) struct Holes {
     /// program looks for its configuration where it cannot list, and a mount namespace costs
     /// every run about 0.3 ms (docs/benchmarks.md).
     pub convenience: Vec<PathBuf>,
+    /// Read-only paths strictly beneath a writable root, kept by the mount namespace and the
+    /// write broker instead of by granting the root around them (`protect.rs` mounts each one
+    /// that exists read-only, and the broker refuses to make one that does not, to rename a
+    /// directory on its way or to re-point a link on it). Granted around, the root lost the
+    /// right to make anything in it: with a hooks directory of the user's global git
+    /// configuration in the workspace, no new file could be made at its top (red-team round
+    /// twenty-two), and so with a dotfiles repository the home links into. Empty where the
+    /// kernel cannot run the broker.
+    pub kept: Vec<PathBuf>,
 }
 
 impl Holes {
@@ -636,12 +668,37 @@ impl Holes {
                 _ => {}
             }
         }
+        let read_only = normalized(&envelope.read_only);
+        // Not in a cache: a cache's own layer is no place the protection is sought.
+        let caches = normalized(&envelope.caches);
+        let beneath_write_root = |p: &&PathBuf| {
+            write_roots
+                .iter()
+                .any(|r| strictly_beneath(p, r) && !caches.iter().any(|c| within(r, c)))
+                && !caches.iter().any(|c| within(p, c))
+        };
+        let any = read_only.iter().any(|p| beneath_write_root(&p));
+        let kept = if any && crate::broker::unavailable().is_none() {
+            read_only
+                .iter()
+                .filter(beneath_write_root)
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
         Holes {
             closed: normalized(&envelope.never),
-            read_only: normalized(&envelope.read_only),
+            read_only,
             mounted: normalized(&mounted),
             convenience,
+            kept,
         }
+    }
+
+    /// The read-only paths a write rule must be granted around: those not [`Holes::kept`].
+    fn read_only_granted_around(&self) -> impl Iterator<Item = &PathBuf> {
+        self.read_only.iter().filter(|p| !self.kept.contains(p))
     }
 
     /// The holes a rule with `access` on `path` would cover (strictly beneath it) and that no
@@ -659,7 +716,7 @@ impl Holes {
             .filter(|n| !self.hidden_by_mount(n))
             .collect();
         if access == Access::Write {
-            v.extend(self.read_only.iter().filter(covers));
+            v.extend(self.read_only_granted_around().filter(covers));
             v.extend(self.mounted.iter().filter(|m| self.movable_under(m, path)));
         }
         v
@@ -946,9 +1003,15 @@ pub(crate) fn check_rules(rules: &[Rule], holes: &Holes) -> Result<(), Error> {
         let (on, above): (Vec<&PathBuf>, Vec<&PathBuf>) = match rule.access {
             Access::List => (Vec::new(), Vec::new()),
             Access::Read => (holes.closed.iter().collect(), holes.closed.iter().collect()),
+            // A rule on a kept path is as wrong as on any read-only one; one above it is kept
+            // by the mount and the broker.
             Access::Write | Access::Device => (
                 holes.closed.iter().chain(&holes.read_only).collect(),
-                holes.closed.iter().chain(&holes.read_only).collect(),
+                holes
+                    .closed
+                    .iter()
+                    .chain(holes.read_only_granted_around())
+                    .collect(),
             ),
         };
         let movable = match rule.access {
@@ -1014,6 +1077,7 @@ mod tests {
             read_only: vec![h.join(".bashrc"), h.join(".bash_profile")],
             mounted: Vec::new(),
             convenience: Vec::new(),
+            kept: Vec::new(),
         }
     }
 
@@ -1066,6 +1130,30 @@ mod tests {
         let (rules, _) = rules_for(&h, Access::Read, &holes(&h));
         assert!(rules.contains(&(h.join(".bashrc"), Access::Read)));
         assert!(!rules.iter().any(|(p, _)| p == &h.join(".ssh")));
+    }
+
+    /// Round twenty-two: a read-only path the mount namespace and the write broker keep takes
+    /// no granting around, so the root keeps the right to make new entries; a rule on the path
+    /// itself is still refused.
+    #[test]
+    fn a_kept_read_only_path_is_not_granted_around() {
+        let (_t, h) = home();
+        let mut holes = holes(&h);
+        holes.closed.clear();
+        holes.kept = holes.read_only.clone();
+        let (rules, carved) = rules_for(&h, Access::Write, &holes);
+        assert_eq!(rules, vec![(h.clone(), Access::Write)]);
+        assert!(carved.is_empty());
+        let on_it = Rule {
+            target: resolve_real(h.join(".bashrc"), "/").unwrap(),
+            access: Access::Write,
+        };
+        assert!(check_rules(&[on_it], &holes).is_err());
+        // Control: not kept, the same root is granted around it.
+        holes.kept.clear();
+        let (rules, carved) = rules_for(&h, Access::Write, &holes);
+        assert!(rules.contains(&(h.clone(), Access::List)), "{rules:?}");
+        assert_eq!(carved, vec![h.clone()]);
     }
 
     #[test]

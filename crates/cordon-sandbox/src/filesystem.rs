@@ -153,6 +153,9 @@ pub(crate) struct FsPlan {
     /// Closed files that exist outside every granted root, in a listed directory (the home):
     /// stood in for where a mount namespace can be made, left closed where not.
     pub convenience_stand_ins: Vec<PathBuf>,
+    /// Read-only paths beneath a writable root that `protect.rs` and the write broker keep
+    /// ([`crate::envelope::Holes::kept`]), and the run needs them kept.
+    pub kept_read_only: Vec<PathBuf>,
     /// The caches to cover with the workspace's layers (`layers.rs`), resolved: the ruleset
     /// grants each one read-only, and the layer over it is granted when it is mounted.
     pub layered: Vec<PathBuf>,
@@ -293,6 +296,7 @@ pub(crate) fn build(kernel_abi: u8, request: &FsRequest<'_>) -> Result<FsPlan, E
         write_roots: planned.write_roots,
         stand_ins: planned.stand_ins,
         convenience_stand_ins: planned.convenience_stand_ins,
+        kept_read_only: planned.kept_read_only,
         layered: planned.layered,
         write_access: handled_fs.bits(),
     })
@@ -306,6 +310,7 @@ struct Planned {
     searched_reads: Vec<PathBuf>,
     stand_ins: Vec<PathBuf>,
     convenience_stand_ins: Vec<PathBuf>,
+    kept_read_only: Vec<PathBuf>,
     layered: Vec<PathBuf>,
 }
 
@@ -570,6 +575,7 @@ fn plan_rules(request: &FsRequest<'_>) -> Result<Planned, Error> {
         rules: planner.rules,
         stand_ins: planner.holes.mounted,
         convenience_stand_ins: planner.holes.convenience,
+        kept_read_only: planner.holes.kept,
         envelope: planner.report,
         write_roots: planner.write_roots,
         cache_roots: planner.cache_roots,

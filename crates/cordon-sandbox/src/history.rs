@@ -123,6 +123,11 @@ pub(crate) struct AtStart {
     /// Each reflog's size and change time as the run began; `None` when there were more than
     /// [`MAX_REFLOG_BYTES`] to read.
     reflogs: Option<BTreeMap<PathBuf, Stamp>>,
+    /// Files of the work tree the run's command sees an empty stand-in for (credentials),
+    /// relative to it: a commit that records them records what the command saw, not the file,
+    /// and the user's next checkout would write that over the file (red-team round twenty-two
+    /// committed an empty `.env` with `git add -f`). Judged like the protected names.
+    stood_in: Vec<PathBuf>,
 }
 
 /// A file's size and change time.
@@ -151,7 +156,11 @@ fn work_tree_of(git_dir: &Path) -> Option<PathBuf> {
 /// Reads the refs of each git directory in `git_dirs` with a work tree of its own (a `.git`
 /// directory, a submodule's; linked worktrees' are left out), for [`settle`] to compare with
 /// after the run.
-pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtStart> {
+pub(crate) fn record(
+    git_dirs: &[PathBuf],
+    write_roots: &[PathBuf],
+    stood_in: &[PathBuf],
+) -> Vec<AtStart> {
     let Some(git) = trusted_git(write_roots) else {
         return Vec::new();
     };
@@ -198,7 +207,14 @@ pub(crate) fn record(git_dirs: &[PathBuf], write_roots: &[PathBuf]) -> Vec<AtSta
                 checked_out_whole,
                 head_file: read_small(&git_dir.join("HEAD")),
                 reflogs: None,
+                stood_in: Vec::new(),
             };
+            start.stood_in = stood_in
+                .iter()
+                .filter(|file| !inside_another_checkout(&start.work_tree, file))
+                .filter_map(|file| file.strip_prefix(&start.work_tree).ok())
+                .map(Path::to_path_buf)
+                .collect();
             let named = Repository::new(&start, &[]).state_commits();
             // Only the stash's reflog is read now (its entries are the user's stashes, and `git
             // stash drop` rewrites it); the others are stamped, and what a run appends to them is
@@ -1318,6 +1334,8 @@ impl<'a> Repository<'a> {
                     .map(move |name| literal(&prefix.join(name)))
             })
             .collect();
+        let mut names = names;
+        names.extend(self.start.stood_in.iter().map(|file| literal(file)));
         let mut sets = vec![names];
         // A workspace that is a subdirectory: the rest of the work tree is read-only. (A linked
         // worktree's checkout lies outside the main work tree, and its commits are its own.)
@@ -1498,20 +1516,17 @@ fn refs_from_git(
         checked_out_whole: None,
         head_file: None,
         reflogs: None,
+        stood_in: Vec::new(),
     };
     let repo = Repository::new(&start, &[]);
-    let listed = repo.git(&[
-        "for-each-ref",
-        "--format=%(objectname) %(refname) %(symref)",
-    ])?;
+    let listed = repo.git(&["for-each-ref", "--format=%(objectname) %(refname)"])?;
     let mut refs = BTreeMap::new();
     for line in String::from_utf8_lossy(&listed).lines() {
-        let mut fields = line.splitn(3, ' ');
-        let (Some(oid), Some(name), symref) = (fields.next(), fields.next(), fields.next()) else {
+        // A symbolic ref is listed as the commit it resolves to, as `read_refs` reads it.
+        let Some((oid, name)) = line.split_once(' ') else {
             continue;
         };
-        // A symbolic ref moves with its target, which is listed too.
-        if is_oid(oid) && symref.is_none_or(str::is_empty) {
+        if is_oid(oid) {
             // Listed twice (a `packed-refs` naming it twice), it is what git resolves it to
             // (red-team round twenty-one: the last line said the ref had not moved, git's lookup
             // found another commit).
@@ -1601,18 +1616,19 @@ fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
             }
         }
     }
-    // A symbolic ref moves with its target, which is read too; one that leads nowhere is for git
-    // to read.
-    if symbolic
-        .iter()
-        .any(|(_, target)| !refs.contains_key(target))
-    {
-        return None;
+    // A symbolic ref is read as what git resolves it to, through a chain of them as git follows
+    // one (red-team round twenty-one: `master` made `ref: refs/heads/evil`, or `HEAD` led through
+    // `alias` to it, left the branch out of the map, so nothing counted as moved). One that leads
+    // nowhere, or deeper than git follows, is for git to read.
+    let targets: BTreeMap<String, String> = symbolic.into_iter().collect();
+    for name in targets.keys() {
+        let oid = resolve_symbolic(name, &targets, &refs)?;
+        refs.insert(name.clone(), oid);
     }
     let head = read_small(&git_dir.join("HEAD"))?;
     let head = first_line(std::str::from_utf8(&head).ok()?)?;
     let oid = match head.strip_prefix("ref: ") {
-        // An unborn branch: no commit yet.
+        // An unborn branch: no commit yet (a symbolic ref that leads nowhere was refused above).
         Some(target) if target.starts_with("refs/") => refs.get(target).cloned(),
         Some(_) => return None,
         None if is_oid(head) => Some(head.to_string()),
@@ -1622,6 +1638,28 @@ fn read_refs(git_dir: &Path) -> Option<BTreeMap<String, String>> {
         refs.insert("HEAD".into(), oid);
     }
     Some(refs)
+}
+
+/// How many symbolic refs git follows before it gives up (`SYMREF_MAXDEPTH` in git's
+/// `refs.c`).
+const SYMREF_MAX_DEPTH: usize = 5;
+
+/// The commit the symbolic ref `name` leads to through `symbolic` (name to target), as git
+/// resolves it; `None` when it leads nowhere or deeper than git follows.
+fn resolve_symbolic(
+    name: &str,
+    symbolic: &BTreeMap<String, String>,
+    refs: &BTreeMap<String, String>,
+) -> Option<String> {
+    let mut at = symbolic.get(name)?;
+    // `name` was the first ref read; git reads at most SYMREF_MAX_DEPTH in all.
+    for _ in 1..SYMREF_MAX_DEPTH {
+        match symbolic.get(at) {
+            Some(next) => at = next,
+            None => return refs.get(at).cloned(),
+        }
+    }
+    None
 }
 
 /// A ref file's one line, when nothing but whitespace follows it (git reads the first line, and
@@ -1920,7 +1958,7 @@ mod tests {
     #[test]
     fn a_commit_of_content_made_at_a_protected_path_is_put_back_and_kept_aside() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         assert_eq!(start.len(), 1);
         let before = git(&ws, &["rev-parse", "HEAD"]);
         plant(&ws, ".husky/pre-commit");
@@ -1958,14 +1996,14 @@ mod tests {
     #[test]
     fn a_planted_index_entry_alone_is_reset_and_a_new_branch_is_removed() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         plant(&ws, ".claude/settings.json");
         let notes = settle(&start, NAMES);
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains("the index held content"), "{notes:?}");
         assert!(git(&ws, &["ls-files", "--", ".claude"]).is_empty());
 
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         plant(&ws, ".vscode/tasks.json");
         let tree = git(&ws, &["write-tree"]);
         let commit = git(&ws, &["commit-tree", &tree, "-p", "HEAD", "-m", "x"]);
@@ -1993,7 +2031,7 @@ mod tests {
     fn ordinary_commits_branches_and_the_users_own_protected_edits_are_left_alone() {
         let (_d, ws) = repo();
         std::fs::write(ws.join(".husky/pre-push"), "#!/bin/sh\nexit 1\n").unwrap();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         std::fs::write(ws.join("app.py"), "print(2)\n").unwrap();
         git(&ws, &["switch", "-q", "-c", "feature"]);
         git(&ws, &["commit", "-qam", "work and the user's hook edit"]);
@@ -2003,7 +2041,7 @@ mod tests {
         assert!(notes.is_empty(), "{notes:?}");
         assert!(git(&ws, &["show", "--stat", "HEAD"]).contains(".husky/pre-push"));
         // Positive control: the same run with a planted entry is caught.
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         plant(&ws, ".husky/pre-commit");
         git(&ws, &["commit", "-qm", "lint"]);
         assert!(settle(&start, NAMES)[0].contains("was put back"));
@@ -2032,7 +2070,7 @@ mod tests {
             read_refs(&ws.join(".git")).is_none(),
             "reftable is not read from files"
         );
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         assert_eq!(start.len(), 1);
         plant(&ws, ".husky/pre-commit");
         git(&ws, &["commit", "-qm", "lint"]);
@@ -2070,7 +2108,7 @@ mod tests {
     fn settings_written_into_a_worktree_made_during_the_run_are_moved_aside() {
         let (_d, ws) = repo();
         git(&ws, &["config", "core.hooksPath", ".husky"]);
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         git(&ws, &["worktree", "add", "-q", "wt", "-b", "feat"]);
         git(&ws, &["worktree", "add", "-q", "clean", "-b", "other"]);
         let wt = ws.join("wt");
@@ -2118,7 +2156,7 @@ mod tests {
                 &ws,
                 &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "topic"],
             );
-            let start = record(&[ws.join(".git")], &[wt.clone(), ws.join(".git")]);
+            let start = record(&[ws.join(".git")], &[wt.clone(), ws.join(".git")], &[]);
             let main_before = git(&ws, &["rev-parse", "main"]);
             // The agent's work in its worktree: a commit and a stash.
             std::fs::write(wt.join("new.py"), "print(3)\n").unwrap();
@@ -2183,7 +2221,7 @@ mod tests {
     #[test]
     fn notes_refs_are_checked_and_head_names_a_branch() {
         let (d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         let before = git(&ws, &["rev-parse", "HEAD"]);
         plant(&ws, ".husky/pre-commit");
         let tree = git(&ws, &["write-tree"]);
@@ -2246,6 +2284,60 @@ mod tests {
         assert_eq!(read_refs(&packed).unwrap()["refs/heads/a"], before);
     }
 
+    /// Red-team round twenty-one: the checked-out branch made a symbolic ref to a new branch, or
+    /// `HEAD` led to one through a chain of symbolic refs. Each is read as git resolves it, so
+    /// the branch counts as moved and is put back.
+    #[test]
+    fn symbolic_refs_are_read_as_git_resolves_them() {
+        let (_d, ws) = repo();
+        let git_dir = ws.join(".git");
+        let start = record(std::slice::from_ref(&git_dir), std::slice::from_ref(&ws), &[]);
+        let before = git(&ws, &["rev-parse", "HEAD"]);
+        plant(&ws, ".husky/pre-commit");
+        let tree = git(&ws, &["write-tree"]);
+        git(&ws, &["reset", "-q"]);
+        let planted = git(&ws, &["commit-tree", &tree, "-p", &before, "-m", "x"]);
+        git(&ws, &["update-ref", "refs/heads/evil", &planted]);
+        std::fs::write(git_dir.join("refs/heads/alias"), "ref: refs/heads/evil\n").unwrap();
+        std::fs::write(git_dir.join("refs/heads/main"), "ref: refs/heads/alias\n").unwrap();
+        let refs = read_refs(&git_dir).unwrap();
+        for name in ["refs/heads/main", "refs/heads/alias", "HEAD"] {
+            assert_eq!(refs[name], planted, "{name}");
+        }
+        let notes = settle(&start, NAMES);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("refs/heads/main was put back")),
+            "{notes:?}"
+        );
+        assert_eq!(git(&ws, &["rev-parse", "HEAD"]), before, "{notes:?}");
+        assert_eq!(
+            std::fs::read_to_string(git_dir.join("refs/heads/main")).unwrap(),
+            format!("{before}\n")
+        );
+        // Deeper than git follows, or leading nowhere: git's to read.
+        for (name, next) in [("a", "b"), ("b", "c"), ("c", "d"), ("d", "e"), ("e", "f")] {
+            std::fs::write(
+                git_dir.join(format!("refs/heads/{name}")),
+                format!("ref: refs/heads/{next}\n"),
+            )
+            .unwrap();
+        }
+        // a to e are five symbolic refs: git reads five refs and gives up.
+        std::fs::write(git_dir.join("refs/heads/f"), format!("{before}\n")).unwrap();
+        assert!(read_refs(&git_dir).is_none());
+        std::fs::write(git_dir.join("refs/heads/e"), format!("{before}\n")).unwrap();
+        assert_eq!(read_refs(&git_dir).unwrap()["refs/heads/a"], before);
+        assert_eq!(
+            git(&ws, &["rev-parse", "refs/heads/a"]),
+            before,
+            "four symbolic refs and then a commit: git resolves them"
+        );
+        std::fs::write(git_dir.join("refs/heads/b"), "ref: refs/heads/nowhere\n").unwrap();
+        assert!(read_refs(&git_dir).is_none());
+    }
+
     /// A superproject with `lib` as a submodule, recorded as a run starts: its tempdir, work
     /// tree and the records.
     fn with_submodule() -> (tempfile::TempDir, PathBuf, Vec<AtStart>) {
@@ -2272,6 +2364,7 @@ mod tests {
         let start = record(
             &[ws.join(".git"), ws.join(".git/modules/lib")],
             std::slice::from_ref(&ws),
+            &[],
         );
         assert_eq!(start.len(), 2);
         (d, ws, start)
@@ -2346,7 +2439,11 @@ mod tests {
         git(&other, &["init", "-q", "-b", "main"]);
         git(&other, &["commit", "-q", "--allow-empty", "-m", "o"]);
         let mut start = start;
-        start.extend(record(&[other.join(".git")], std::slice::from_ref(&ws)));
+        start.extend(record(
+            &[other.join(".git")],
+            std::slice::from_ref(&ws),
+            &[],
+        ));
         assert_eq!(start.len(), 3, "the other repository is recorded");
         let lib = ws.join("lib");
         std::fs::write(lib.join("lib.c"), "int y;\n").unwrap();
@@ -2379,7 +2476,7 @@ mod tests {
         );
         std::fs::write(mate.join(".husky/pre-push"), "#!/bin/sh\nexit 4\n").unwrap();
         git(&mate, &["commit", "-qam", "teammate"]);
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         std::fs::write(ws.join("app.py"), "print(3)\n").unwrap();
         git(&ws, &["add", "app.py"]);
         git(
@@ -2410,7 +2507,7 @@ mod tests {
             &ws,
             &["worktree", "add", "-q", "-b", "topic", wt.to_str().unwrap()],
         );
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&wt));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&wt), &[]);
         std::fs::write(wt.join("app.py"), "print(4)\n").unwrap();
         git(&wt, &["commit", "-qam", "in the worktree"]);
         let notes = settle(&start, NAMES);
@@ -2429,7 +2526,7 @@ mod tests {
         git(&ws, &["switch", "-q", "main"]);
         std::fs::write(ws.join(".husky/pre-push"), "#!/bin/sh\nexit 6\n").unwrap();
         git(&ws, &["commit", "-qam", "main"]);
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         let merged = Command::new("git")
             .args([
                 "-c",
@@ -2458,7 +2555,7 @@ mod tests {
     #[test]
     fn a_new_submodule_git_directory_keeps_no_hook() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         let module = ws.join(".git/modules/lib");
         git(&ws, &["init", "-q", "--bare", module.to_str().unwrap()]);
         std::fs::write(
@@ -2476,7 +2573,7 @@ mod tests {
             .join("hooks.refused-by-cordon/post-checkout")
             .exists());
         // Control: one that was there when the run began is the user's.
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         std::fs::create_dir_all(module.join("hooks")).unwrap();
         std::fs::write(module.join("hooks/post-checkout"), "#!/bin/sh\n").unwrap();
         assert!(settle(&start, NAMES).is_empty());
@@ -2486,7 +2583,7 @@ mod tests {
     #[test]
     fn a_ref_to_a_tree_is_put_back() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         plant(&ws, ".husky/pre-commit");
         let tree = git(&ws, &["write-tree"]);
         git(&ws, &["reset", "-q"]);
@@ -2499,7 +2596,7 @@ mod tests {
             "{notes:?}"
         );
         // Control: a tag of a commit the repository knew stays.
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         git(&ws, &["tag", "v1"]);
         assert!(settle(&start, NAMES).is_empty());
     }
@@ -2527,7 +2624,7 @@ mod tests {
     #[test]
     fn a_replace_ref_is_always_put_back() {
         let (_d, ws) = repo();
-        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws));
+        let start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
         let head = git(&ws, &["rev-parse", "HEAD"]);
         let tree = git(&ws, &["write-tree"]);
         let other = git(&ws, &["commit-tree", &tree, "-m", "other"]);

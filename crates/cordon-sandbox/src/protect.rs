@@ -156,6 +156,13 @@ pub const PROTECTED_NAMES: &[&str] = &[
     ".Rprofile",
     ".irbrc",
     ".pryrc",
+    // Vim reads the working directory's `.vimrc` and `.gvimrc` too when `exrc` is set, and gdb
+    // and lldb their `.gdbinit` and `.lldbinit` where the user's settings allow (red-team round
+    // twenty-two wrote `.vimrc` and `.gdbinit`).
+    ".vimrc",
+    ".gvimrc",
+    ".gdbinit",
+    ".lldbinit",
 ];
 
 /// How deep below `.git/modules` submodule git directories are sought (names may have slashes).
@@ -306,6 +313,9 @@ pub(crate) struct Request<'a> {
     pub stand_ins: &'a [PathBuf],
     /// Closed files outside every granted root: stood in for only if a mount namespace can be had.
     pub convenience_stand_ins: &'a [PathBuf],
+    /// The envelope's read-only paths beneath a writable root, kept like configuration git
+    /// reads ([`Finder::configuration`]) instead of by granting the root around them.
+    pub read_only: &'a [PathBuf],
     /// The host's Unix sockets to cover (`host_sockets.rs`), resolved.
     pub host_sockets: &'a [PathBuf],
     /// File-name globs closed wherever the search finds such a file (`Envelope::never_names`).
@@ -338,6 +348,22 @@ pub(crate) fn plan(request: &Request<'_>) -> Result<ProtectPlan, Error> {
         &mut found,
         &mut report,
     );
+    let mut finder = Finder {
+        write_roots,
+        found: &mut found,
+        report: &mut report,
+    };
+    for path in request.read_only {
+        // Planned beneath a searched root, where nothing else keeps it: anything else is a
+        // planning error, and the run does not start.
+        if !write_roots.iter().any(|w| path.starts_with(w)) {
+            return Err(Error::Envelope(format!(
+                "the read-only path {} lies beneath no root the protection covers",
+                path.display()
+            )));
+        }
+        finder.configuration(path);
+    }
     for closed in request
         .stand_ins
         .iter()
@@ -573,6 +599,10 @@ enum GitSees {
 /// How many files left readable because git stores their contents are named in the notes.
 const MAX_TRACKED_NOTES: usize = 20;
 
+/// How many entries of one hooks directory are looked at for links (git knows about thirty
+/// hook names).
+const MAX_HOOK_ENTRIES: usize = 256;
+
 /// How many linked worktrees below one `.git/worktrees` are protected.
 const MAX_WORKTREES: usize = 256;
 
@@ -655,11 +685,34 @@ impl Finder<'_> {
         // (`core.hooksPath=.githooks`, husky's `frontend/.husky` in a monorepo) holds what git
         // runs, like `.git/hooks`. Each is kept (`Finder::configuration`).
         let included = config_includes(git);
+        self.links_git_runs(&git.join("hooks"));
         for hooks in configured_hooks_dirs(git, &included) {
             self.configuration(&hooks);
+            self.links_git_runs(&hooks);
         }
         for file in included {
             self.configuration(&file);
+        }
+    }
+
+    /// What git runs through a symbolic link in a hooks directory is kept like the directory: a
+    /// link as the directory itself (`.git/hooks -> ../scripts/git-hooks`, red-team round
+    /// nineteen) and a hook that is a link (`pre-commit -> ../../scripts/pc.sh`, a common
+    /// layout; round twenty-one rewrote the script it named). The mount over the directory
+    /// keeps the link; its target would otherwise stay writable.
+    fn links_git_runs(&mut self, hooks: &Path) {
+        let is_link =
+            |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link(hooks) {
+            self.configuration(hooks);
+        }
+        let Ok(entries) = std::fs::read_dir(hooks) else {
+            return;
+        };
+        for entry in entries.flatten().take(MAX_HOOK_ENTRIES) {
+            if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                self.configuration(&entry.path());
+            }
         }
     }
 
@@ -868,7 +921,7 @@ fn configured_hooks_dirs(git: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
         };
         for entry in crate::repos::git_config_entries(&text) {
             if entry.section == "core" && entry.sub.is_none() && entry.key == "hookspath" {
-                values.push(entry.unquoted().to_string());
+                values.push(entry.value.clone());
             }
         }
     }
@@ -935,7 +988,7 @@ pub(crate) fn config_includes(git: &Path) -> Vec<PathBuf> {
             if entry.key != "path" || !matches!(entry.section.as_str(), "include" | "includeif") {
                 continue;
             }
-            let value = entry.unquoted();
+            let value = entry.value.as_str();
             let path = match (value.strip_prefix("~/"), &home) {
                 (Some(rest), Some(home)) => home.join(rest),
                 (Some(_), None) => continue,
@@ -1330,6 +1383,7 @@ pub(crate) mod tests {
             substitutes,
             stand_ins: &[],
             convenience_stand_ins: &[],
+            read_only: &[],
             host_sockets: &[],
             never_names: &[],
             search_memory: None,
@@ -1522,6 +1576,44 @@ pub(crate) mod tests {
             .protected
             .included
             .contains(&root.join("conf/other.inc")));
+    }
+
+    /// Red-team rounds nineteen and twenty-one: a hook that is a link to a tracked script, in
+    /// `.git/hooks` or the directory `core.hooksPath` names, and `.git/hooks` itself a link.
+    /// What git would run through each link is read-only; a script no hook names is not.
+    #[test]
+    fn what_a_hook_link_leads_to_is_read_only() {
+        let (_ws, root) = repository_with_config("[core]\n\thooksPath = tools/hooks\n");
+        for dir in ["tools/hooks", "scripts", "git-hooks"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        for script in ["scripts/pc.sh", "scripts/pp.sh", "scripts/other.sh"] {
+            std::fs::write(root.join(script), "#!/bin/sh\n").unwrap();
+        }
+        std::os::unix::fs::symlink("../../scripts/pc.sh", root.join("tools/hooks/pre-commit"))
+            .unwrap();
+        std::os::unix::fs::symlink("../../scripts/pp.sh", root.join(".git/hooks/pre-push"))
+            .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let got = paths(&plan(std::slice::from_ref(&root), tmp.path(), &[]).unwrap());
+        for path in [root.join("scripts/pc.sh"), root.join("scripts/pp.sh")] {
+            assert!(
+                got.contains(&(path.clone(), Protection::ReadOnly)),
+                "{path:?} in {got:?}"
+            );
+        }
+        // Control: a script no hook leads to stays writable.
+        assert!(!got.iter().any(|(p, _)| p == &root.join("scripts/other.sh")));
+
+        let (_ws2, root2) = repository_with_config("[core]\n\tbare = false\n");
+        std::fs::remove_dir(root2.join(".git/hooks")).unwrap();
+        std::fs::create_dir_all(root2.join("git-hooks")).unwrap();
+        std::os::unix::fs::symlink("../git-hooks", root2.join(".git/hooks")).unwrap();
+        let got = paths(&plan(std::slice::from_ref(&root2), tmp.path(), &[]).unwrap());
+        assert!(
+            got.contains(&(root2.join("git-hooks"), Protection::ReadOnly)),
+            "{got:?}"
+        );
     }
 
     #[test]

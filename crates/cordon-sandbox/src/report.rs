@@ -161,6 +161,11 @@ pub struct BrokerReport {
     /// [`crate::MAX_REPORTED_REFUSALS`]), and how many there were in all.
     pub refused: Vec<BrokerRefusal>,
     pub refused_total: u64,
+    /// Of those, refusals of git's files for dumb HTTP servers in a protected `info` directory
+    /// (`info/refs`, its temporary, `info/rev-cache`), which every `git gc` and `git repack`
+    /// tries to update: nothing reads them but a web server, so no setting changed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub git_server_info_refused: u64,
     /// A checkpoint observer was told of every change before it was made.
     pub observer: bool,
     pub notes: Vec<String>,
@@ -377,8 +382,8 @@ pub struct ProcessReport {
     pub background_stopped: u32,
 }
 
-fn is_zero(n: &u32) -> bool {
-    *n == 0
+fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
+    *n == N::default()
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -663,11 +663,13 @@ fn first_active_key(
 /// beyond the allow-list must be one `old` already set, to the same value and in the same
 /// section. So `git remote add`, `git branch -u` or `git config user.email` write through, and
 /// the keys the user set themselves (`core.hooksPath`, an `include`, an alias) may stay, but
-/// none may be added or changed.
+/// none may be added or changed. `added_by_a_command`: whether a remote's URL is one a command
+/// added, in this run or an earlier one (the broker's record, `broker/remotes.rs`).
 pub(crate) fn config_change_runs_something(
     old: &[u8],
     new: &[u8],
     worktree_stays: &dyn Fn(&str) -> bool,
+    added_by_a_command: &dyn Fn(&str) -> bool,
 ) -> Option<String> {
     let entries = match config_entries(new, Reading::Strict) {
         Ok(entries) => entries,
@@ -685,48 +687,109 @@ pub(crate) fn config_change_runs_something(
                 entry.shown()
             ));
         }
-        if let Some(why) = redirects_a_push(entry, &kept) {
+        if let Some(why) = redirects_a_push(entry, &kept, added_by_a_command) {
             return Some(why);
         }
     }
-    None
+    removes_a_users_remote(&kept, &entries, added_by_a_command)
 }
 
-/// Why `entry` would send the user's next `git push` somewhere the old config did not, if it
-/// would: an existing remote given another URL (`git remote set-url origin …`), or a branch set
-/// to push to a remote the old config did not have. A new remote, and a branch tracking a remote
-/// that already was, are what `git remote add` and `git push -u` write. A command with no
+/// The URLs `new` gives remotes that `old` gave none: what `git remote add` adds, for the
+/// broker's record of remotes commands added.
+pub(crate) fn remote_urls_added(old: &[u8], new: &[u8]) -> Vec<String> {
+    let urls = |text: &[u8]| -> Vec<String> {
+        git_config_entries(text)
+            .into_iter()
+            .filter(ConfigEntry::is_remote_url)
+            .map(|e| e.value)
+            .collect()
+    };
+    let before: HashSet<String> = urls(old).into_iter().collect();
+    let mut added: Vec<String> = urls(new)
+        .into_iter()
+        .filter(|u| !before.contains(u))
+        .collect();
+    added.sort();
+    added.dedup();
+    added
+}
+
+/// Why `entry` would send the user's next `git push` or `git pull` somewhere the user did not
+/// choose, if it would: an existing remote given another URL (`git remote set-url origin …`), or
+/// a branch set to pull from or push to a remote the old config did not have, or one a command
+/// added (red-team round twenty-one: `git remote add up2 …` and then `git config
+/// branch.main.pushRemote up2`, in one run or over two). A new remote, and a branch tracking a
+/// remote the user set up, are what `git remote add` and `git push -u` write. A command with no
 /// network could otherwise have the user's own push carry the repository to a host of its
-/// choosing.
-fn redirects_a_push(entry: &ConfigEntry, kept: &HashSet<ConfigEntry>) -> Option<String> {
+/// choosing, or the user's pull bring in commits the run's history check never saw.
+fn redirects_a_push(
+    entry: &ConfigEntry,
+    kept: &HashSet<ConfigEntry>,
+    added_by_a_command: &dyn Fn(&str) -> bool,
+) -> Option<String> {
     if kept.contains(entry) {
         return None;
     }
-    let urls_of = |remote: &str| {
+    let urls_of = |remote: &str| -> Vec<&str> {
         kept.iter()
-            .filter(move |e| {
-                e.section == "remote"
-                    && e.sub.as_deref() == Some(remote)
-                    && matches!(e.key.as_str(), "url" | "pushurl")
-            })
-            .count()
+            .filter(move |e| e.is_remote_url() && e.sub.as_deref() == Some(remote))
+            .map(|e| e.value.as_str())
+            .collect()
     };
     match (entry.section.as_str(), entry.sub.as_deref(), entry.key.as_str()) {
-        ("remote", Some(remote), "url" | "pushurl") if urls_of(remote) > 0 => Some(format!(
-            "it changes where the remote {remote} is reached ({}), which the user's next push would follow",
-            entry.shown()
-        )),
-        ("branch", Some(_), "remote" | "pushremote")
-            if entry.value != "." && urls_of(&entry.value) == 0 =>
-        {
+        ("remote", Some(remote), "url" | "pushurl") if !urls_of(remote).is_empty() => {
             Some(format!(
-                "it sets {} to {}, a remote the repository did not have, where the user's next push would go",
-                entry.shown(),
-                entry.value
+                "it changes where the remote {remote} is reached ({}), which the user's next push would follow",
+                entry.shown()
             ))
+        }
+        ("branch", Some(_), "remote" | "pushremote") if entry.value.as_str() != "." => {
+            let urls = urls_of(entry.value.as_str());
+            if urls.is_empty() {
+                Some(format!(
+                    "it sets {} to {}, a remote the repository did not have, where the user's next push would go",
+                    entry.shown(),
+                    entry.value
+                ))
+            } else {
+                urls.iter().find(|u| added_by_a_command(u)).map(|url| {
+                    format!(
+                        "it sets {} to {}, a remote a command added ({url}), where the user's next pull or push would go",
+                        entry.shown(),
+                        entry.value
+                    )
+                })
+            }
         }
         _ => None,
     }
+}
+
+/// Why `new` drops a remote the user set up, if it does (`git remote remove`, `git remote
+/// rename`): a command could then add one of the same name with a URL of its choosing, and
+/// the user's next `git push origin` would go there. A remote a command added may go again.
+fn removes_a_users_remote(
+    kept: &HashSet<ConfigEntry>,
+    new: &[ConfigEntry],
+    added_by_a_command: &dyn Fn(&str) -> bool,
+) -> Option<String> {
+    let still: HashSet<&str> = new
+        .iter()
+        .filter(|e| e.is_remote_url())
+        .filter_map(|e| e.sub.as_deref())
+        .collect();
+    let mut gone: Vec<&ConfigEntry> = kept
+        .iter()
+        .filter(|e| e.is_remote_url() && !added_by_a_command(e.value.as_str()))
+        .filter(|e| e.sub.as_deref().is_some_and(|r| !still.contains(r)))
+        .collect();
+    gone.sort_by(|a, b| a.sub.cmp(&b.sub));
+    gone.first().map(|e| {
+        format!(
+            "it removes the remote {}, which a later command could add again with a URL of its choosing; a person can remove or rename it outside cordon",
+            e.sub.as_deref().unwrap_or_default()
+        )
+    })
 }
 
 /// One `key = value` line of a git config, in its section.
@@ -738,7 +801,7 @@ pub struct ConfigEntry {
     pub sub: Option<String>,
     /// Lower-cased.
     pub key: String,
-    /// As written, trimmed.
+    /// As git reads it ([`git_value`]): `url = "x" ; old` is `x`.
     pub value: String,
 }
 
@@ -750,12 +813,11 @@ pub fn git_config_entries(text: &[u8]) -> Vec<ConfigEntry> {
 }
 
 impl ConfigEntry {
-    /// The value without the double quotes around it, which git takes away.
-    pub fn unquoted(&self) -> &str {
-        self.value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or(&self.value)
+    /// A remote's `url` or `pushurl`: where git fetches from or pushes to.
+    fn is_remote_url(&self) -> bool {
+        self.section == "remote"
+            && self.sub.is_some()
+            && matches!(self.key.as_str(), "url" | "pushurl")
     }
 
     fn shown(&self) -> String {
@@ -843,21 +905,23 @@ fn parse_line(
     if line.ends_with('\\') {
         return Err(());
     }
+    let mut line = line;
     if let Some(header) = line.strip_prefix('[') {
         let (header, rest) = header.split_once(']').ok_or(())?;
-        // What follows `]` on the header's line would be a key of the section.
-        let rest = rest.trim();
-        if !(rest.is_empty() || rest.starts_with('#') || rest.starts_with(';')) {
-            return Err(());
-        }
         *section = Some(parse_header(header).ok_or(())?);
-        return Ok(None);
+        // What follows `]` on the header's line is a key of the section to git (red-team round
+        // twenty-one: `[core] hooksPath = tools/hooks`).
+        line = rest.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            return Ok(None);
+        }
     }
     let (key, value) = match line.split_once('=') {
-        Some((k, v)) => (k.trim(), v.trim()),
-        None => (line, "true"),
+        Some((k, v)) => (k.trim(), git_value(v).ok_or(())?),
+        None => (line, "true".to_string()),
     };
-    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    let key_chars = key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !key.starts_with(|c: char| c.is_ascii_alphabetic()) || !key_chars {
         return Err(());
     }
     let (name, sub) = section.as_ref().ok_or(())?;
@@ -865,8 +929,52 @@ fn parse_line(
         section: name.clone(),
         sub: sub.clone(),
         key: key.to_ascii_lowercase(),
-        value: value.to_string(),
+        value,
     }))
+}
+
+/// A value as git reads it from the text after `=` (`parse_value` in git's `config.c`):
+/// double quotes taken away, `\\`, `\"`, `\t`, `\n` and `\b` unescaped, an unquoted `;` or `#`
+/// starting a comment, and unquoted whitespace at either end dropped. `None` for what git
+/// refuses (an unknown escape, an open quote) and for a value continued on the next line, which
+/// the callers never read.
+fn git_value(text: &str) -> Option<String> {
+    let mut value = String::new();
+    let mut quoted = false;
+    // The length before a run of unquoted whitespace, to cut it off if nothing follows it.
+    let mut trim_to: Option<usize> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_whitespace() && !quoted {
+            if !value.is_empty() {
+                trim_to.get_or_insert(value.len());
+                value.push(c);
+            }
+            continue;
+        }
+        if !quoted && (c == ';' || c == '#') {
+            break;
+        }
+        trim_to = None;
+        match c {
+            '\\' => value.push(match chars.next()? {
+                't' => '\t',
+                'b' => '\u{8}',
+                'n' => '\n',
+                same @ ('\\' | '"') => same,
+                _ => return None,
+            }),
+            '"' => quoted = !quoted,
+            c => value.push(c),
+        }
+    }
+    if quoted {
+        return None;
+    }
+    if let Some(len) = trim_to {
+        value.truncate(len);
+    }
+    Some(value)
 }
 
 /// `section`, `section "sub"` or the old `section.sub`: the section lower-cased, the
@@ -1079,18 +1187,53 @@ mod tests {
         for text in [
             &b"[core]\n\tpager = a \\\nb\n"[..],
             b"[core\n",
-            b"[core] fsmonitor = x\n",
             b"[remote \"a\\\"b\"]\n",
             b"[core]\n\tfs monitor = x\n",
+            b"[core]\n\tpager = \"less\n",
+            b"[core]\n\tpager = le\\ss\n",
             b"\xff\n",
         ] {
             assert!(first_active_key(text, &|_| true).is_err(), "{text:?}");
         }
     }
 
+    /// Red-team round twenty-one: `hooksPath = tools/hooks ; team hooks` is `tools/hooks` to
+    /// git, and so is a key on the header's line; a reader that took the value as written, or
+    /// skipped the line, protected another directory than the one git runs hooks from.
+    #[test]
+    fn values_and_keys_are_read_as_git_reads_them() {
+        for (raw, value) in [
+            ("tools/hooks ; team hooks", Some("tools/hooks")),
+            (" tools/hooks # team", Some("tools/hooks")),
+            ("\"tools/\"hooks", Some("tools/hooks")),
+            ("\"a ; b\" ; c", Some("a ; b")),
+            ("a  b  ", Some("a  b")),
+            ("\"a \"  ", Some("a ")),
+            ("a\\\\b\\\"c\\td", Some("a\\b\"c\td")),
+            ("", Some("")),
+            ("\"open", None),
+            ("bad\\q", None),
+        ] {
+            assert_eq!(git_value(raw).as_deref(), value, "{raw:?}");
+        }
+        let entries = git_config_entries(b"[core] hooksPath = tools/hooks ; team\n");
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!(
+            (entries[0].key.as_str(), entries[0].value.as_str()),
+            ("hookspath", "tools/hooks")
+        );
+        assert_eq!(
+            first_active_key(b"[core] fsmonitor = x\n", &|_| true),
+            Ok(Some("core.fsmonitor".to_string()))
+        );
+        // A key starts with a letter.
+        assert!(git_config_entries(b"[core]\n\t1x = y\n").is_empty());
+    }
+
     #[test]
     fn a_rewrite_may_keep_what_the_user_set_but_add_or_change_nothing_that_runs() {
         let stays = |_: &str| true;
+        let none = |_: &str| false;
         let old = b"[core]\n\tbare = false\n\thooksPath = .githooks\n[alias]\n\tlg = !git log\n";
         // git's rewrite for `git remote add`: the old text, a new inert section.
         let added = [
@@ -1098,10 +1241,13 @@ mod tests {
             b"[remote \"o\"]\n\turl = https://example.invalid/x\n",
         ]
         .concat();
-        assert_eq!(config_change_runs_something(old, &added, &stays), None);
+        assert_eq!(
+            config_change_runs_something(old, &added, &stays, &none),
+            None
+        );
         // The user's own keys may also go.
         assert_eq!(
-            config_change_runs_something(old, b"[core]\n\tbare = false\n", &stays),
+            config_change_runs_something(old, b"[core]\n\tbare = false\n", &stays, &none),
             None
         );
         for (new, why) in [
@@ -1113,20 +1259,23 @@ mod tests {
             (b"[alias \"x\"]\n\tlg = !git log\n", "alias.x.lg"),
             (b"[alias]\n\tlg = !git log \\\n", "line 2"),
         ] {
-            let refused = config_change_runs_something(old, new, &stays).unwrap_or_default();
+            let refused = config_change_runs_something(old, new, &stays, &none).unwrap_or_default();
             assert!(refused.contains(why), "{new:?}: {refused}");
         }
         // A file that did not exist before may set only inert keys.
         assert_eq!(
-            config_change_runs_something(b"", b"[user]\n\tname = a\n", &stays),
+            config_change_runs_something(b"", b"[user]\n\tname = a\n", &stays, &none),
             None
         );
-        assert!(config_change_runs_something(b"", b"[alias]\n\tlg = !x\n", &stays).is_some());
+        assert!(
+            config_change_runs_something(b"", b"[alias]\n\tlg = !x\n", &stays, &none).is_some()
+        );
     }
 
     #[test]
     fn a_rewrite_may_add_a_remote_but_not_move_where_the_users_push_goes() {
         let stays = |_: &str| true;
+        let none = |_: &str| false;
         let old = b"[remote \"origin\"]\n\turl = https://example.invalid/r.git\n";
         let with = |extra: &str| [&old[..], extra.as_bytes()].concat();
         // What `git remote add`, `git push -u origin` and `git branch -u origin/x` write.
@@ -1136,7 +1285,7 @@ mod tests {
             "[branch \"main\"]\n\tremote = .\n",
         ] {
             assert_eq!(
-                config_change_runs_something(old, &with(fine), &stays),
+                config_change_runs_something(old, &with(fine), &stays, &none),
                 None,
                 "{fine}"
             );
@@ -1154,38 +1303,76 @@ mod tests {
             ("[push]\n\tdefault = matching\n", "push.default"),
             ("[lfs]\n\turl = https://evil.invalid/lfs\n", "lfs.url"),
         ] {
-            let why = config_change_runs_something(old, &with(extra), &stays).unwrap_or_default();
+            let why =
+                config_change_runs_something(old, &with(extra), &stays, &none).unwrap_or_default();
             assert!(why.contains(key), "{extra}: {why}");
         }
         let moved = b"[remote \"origin\"]\n\turl = https://evil.invalid/r.git\n";
-        let why = config_change_runs_something(old, moved, &stays).unwrap_or_default();
+        let why = config_change_runs_something(old, moved, &stays, &none).unwrap_or_default();
         assert!(why.contains("remote.origin.url"), "{why}");
         let pushurl = with("[remote \"origin\"]\n\tpushurl = https://evil.invalid/r.git\n");
-        assert!(config_change_runs_something(old, &pushurl, &stays).is_some());
+        assert!(config_change_runs_something(old, &pushurl, &stays, &none).is_some());
         // A branch sent to a remote added in the same rewrite.
         let branch = with(
             "[remote \"x\"]\n\turl = https://evil.invalid/r.git\n[branch \"main\"]\n\tremote = x\n",
         );
-        let why = config_change_runs_something(old, &branch, &stays).unwrap_or_default();
+        let why = config_change_runs_something(old, &branch, &stays, &none).unwrap_or_default();
         assert!(why.contains("branch.main.remote"), "{why}");
+    }
+
+    #[test]
+    fn a_branch_is_not_sent_to_a_remote_a_command_added_nor_the_users_remote_removed() {
+        let stays = |_: &str| true;
+        let none = |_: &str| false;
+        let added = |url: &str| url == "/w/.cache/evil.git";
+        let old = b"[remote \"origin\"]\n\turl = /srv/r.git\n[remote \"up2\"]\n\turl = \"/w/.cache/evil.git\"\n";
+        let with = |extra: &str| [&old[..], extra.as_bytes()].concat();
+        for key in ["remote", "pushRemote"] {
+            let new = with(&format!("[branch \"main\"]\n\t{key} = up2\n"));
+            let why = config_change_runs_something(old, &new, &stays, &added).unwrap_or_default();
+            assert!(why.contains("a remote a command added"), "{why}");
+            // Control: the same rewrite when nobody recorded the URL.
+            assert_eq!(config_change_runs_something(old, &new, &stays, &none), None);
+            let users = with(&format!("[branch \"main\"]\n\t{key} = origin\n"));
+            assert_eq!(
+                config_change_runs_something(old, &users, &stays, &added),
+                None
+            );
+        }
+        // The user's remote may not go; the command's may.
+        let without_origin = b"[remote \"up2\"]\n\turl = \"/w/.cache/evil.git\"\n";
+        let why =
+            config_change_runs_something(old, without_origin, &stays, &added).unwrap_or_default();
+        assert!(why.contains("removes the remote origin"), "{why}");
+        let without_up2 = b"[remote \"origin\"]\n\turl = /srv/r.git\n";
+        assert_eq!(
+            config_change_runs_something(old, without_up2, &stays, &added),
+            None
+        );
+        assert_eq!(
+            remote_urls_added(without_up2, old),
+            vec!["/w/.cache/evil.git".to_string()]
+        );
+        assert!(remote_urls_added(old, without_up2).is_empty());
     }
 
     #[test]
     fn what_the_old_file_sets_is_read_no_wider_than_git_reads_it() {
         let stays = |_: &str| true;
+        let none = |_: &str| false;
         // After a header that does not parse, the section is unknown: nothing below it counts
         // as set until the next good header.
         let old = b"[alias \"a\\\"b\"]\n\tlg = !x\n[user]\n\tname = a\n";
         let new = b"[alias]\n\tlg = !x\n";
-        assert!(config_change_runs_something(old, new, &stays).is_some());
+        assert!(config_change_runs_something(old, new, &stays, &none).is_some());
         // The line after a continued one is part of a value, not a key.
         let old = b"[core]\n\teditor = vi \\\n\tpager = evil\n";
         let new = b"[core]\n\tpager = evil\n";
-        assert!(config_change_runs_something(old, new, &stays).is_some());
+        assert!(config_change_runs_something(old, new, &stays, &none).is_some());
         // A key the old file set plainly counts, whatever comes around it.
         let old = b"\xff\n[core]\n\tpager = less\n";
         let new = b"[core]\n\tpager = less\n";
-        assert_eq!(config_change_runs_something(old, new, &stays), None);
+        assert_eq!(config_change_runs_something(old, new, &stays, &none), None);
     }
 
     #[test]
@@ -1239,9 +1426,10 @@ mod tests {
     #[test]
     fn control_characters_count_against_a_config() {
         let stays = |_: &str| true;
+        let none = |_: &str| false;
         let nul = b"[remote \"origin.uploadpack\0\"]\n\turl = x\n";
         assert_eq!(first_active_key(nul, &stays), Err(1));
-        assert!(config_change_runs_something(b"", nul, &stays).is_some());
+        assert!(config_change_runs_something(b"", nul, &stays, &none).is_some());
         // A CRLF line end is git's too.
         assert_eq!(
             first_active_key(b"[user]\r\n\tname = a\r\n", &stays),
@@ -1249,6 +1437,8 @@ mod tests {
         );
         // Read leniently, what follows such a line counts as set in no section.
         let old = b"[alias]\n\tx\x01 = y\n\tlg = !a\n";
-        assert!(config_change_runs_something(old, b"[alias]\n\tlg = !a\n", &stays).is_some());
+        assert!(
+            config_change_runs_something(old, b"[alias]\n\tlg = !a\n", &stays, &none).is_some()
+        );
     }
 }

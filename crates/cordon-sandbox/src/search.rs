@@ -45,6 +45,10 @@ pub const MAX_SEARCHED_DIRS: usize = 50_000;
 /// and are not where a project keeps its own repositories or secrets.
 pub const SEARCH_SKIPPED: &[&str] = &["node_modules", "target", ".venv", "__pycache__"];
 
+/// The file that makes a directory a Python virtual environment (PEP 405), which the search
+/// does not enter whatever the directory is called.
+pub const PYTHON_VENV_MARKER: &str = "pyvenv.cfg";
+
 /// How recent a directory's change may be for it to be remembered.
 const SETTLING: Duration = Duration::from_secs(2);
 
@@ -266,6 +270,7 @@ fn remember_files(found: &mut Searched, old: &Memory, new: &mut Memory, roots: &
 fn list(dir: &Path, rules: &Rules<'_>) -> Option<Listing> {
     let mut listing = Listing::default();
     let entries = std::fs::read_dir(dir).ok()?;
+    let mut virtual_env = false;
     for entry in entries {
         let entry = entry.ok()?;
         let kind = entry.file_type().ok()?;
@@ -273,6 +278,7 @@ fn list(dir: &Path, rules: &Rules<'_>) -> Option<Listing> {
         if name == ".git" {
             listing.has_git = true;
         }
+        virtual_env |= name == PYTHON_VENV_MARKER && kind.is_file();
         if kind.is_dir() {
             if name != ".git" && (rules.enters)(&name) {
                 listing.subdirs.push(name);
@@ -282,6 +288,13 @@ fn list(dir: &Path, rules: &Rules<'_>) -> Option<Listing> {
         {
             listing.never_files.push(name);
         }
+    }
+    // A Python virtual environment, whatever its name (`venv`, `env`): installed packages, not
+    // the project's files, like `.venv` (working day nineteen: pip's own `cacert.pem` read as
+    // empty, and `rm -rf venv` was refused for holding it).
+    if virtual_env {
+        listing.subdirs.clear();
+        listing.never_files.clear();
     }
     // The queue's order, and so what a cut search reaches, must not depend on the memory.
     listing.subdirs.sort();
@@ -465,6 +478,13 @@ mod tests {
         std::fs::create_dir_all(w.join("a/b/c/d/e/repo/.git")).unwrap();
         std::fs::create_dir_all(w.join("node_modules/x")).unwrap();
         std::fs::write(w.join("node_modules/x/.env"), "not ours").unwrap();
+        // A Python virtual environment by any name is packages, not the project (working day
+        // nineteen: pip's `cacert.pem`); a directory named `pyvenv.cfg` makes none.
+        std::fs::create_dir_all(w.join("venv/lib/certifi")).unwrap();
+        std::fs::write(w.join("venv/pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        std::fs::write(w.join("venv/lib/certifi/cacert.pem"), "public").unwrap();
+        std::fs::create_dir_all(w.join("fake/pyvenv.cfg")).unwrap();
+        std::fs::write(w.join("fake/server.pem"), "k").unwrap();
         std::os::unix::fs::symlink("/etc/hostname", w.join("a/.env")).unwrap();
         let g = globs();
         let found = search(std::slice::from_ref(&w), &rules(&g), None);
@@ -475,7 +495,8 @@ mod tests {
             [
                 w.join("a/.env"),
                 w.join("a/b/c/d/e/f/g/.env"),
-                w.join("a/b/key.pem")
+                w.join("a/b/key.pem"),
+                w.join("fake/server.pem")
             ]
         );
         assert_eq!(found.project_roots, [w.join("a/b/c/d/e/repo")]);

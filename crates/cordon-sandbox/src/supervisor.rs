@@ -555,6 +555,7 @@ impl BrokerPlan {
             observer.cloned(),
             confinement.limits.file_size_bytes,
             confinement.envelope.never_name_matcher().ok(),
+            confinement.envelope.remotes_added.clone(),
         ))))
     }
 }
@@ -751,6 +752,7 @@ impl Prepared {
                 substitutes: &confinement.substitutes,
                 stand_ins: &fs.stand_ins,
                 convenience_stand_ins: &fs.convenience_stand_ins,
+                read_only: &fs.kept_read_only,
                 host_sockets: &host_sockets.sockets,
                 never_names: &confinement.envelope.never_names,
                 search_memory: confinement.envelope.search_memory.as_deref(),
@@ -764,7 +766,11 @@ impl Prepared {
         // The protected repositories' refs as the run starts, for the check of what it commits
         // at protected paths (`history.rs`).
         let history = match (&fs, &protect) {
-            (Some(fs), Some(p)) => crate::history::record(&p.protected.git_dirs, &fs.write_roots),
+            (Some(fs), Some(p)) => crate::history::record(
+                &p.protected.git_dirs,
+                &fs.write_roots,
+                &p.protected.stood_in,
+            ),
             _ => Vec::new(),
         };
         // The workspace's own `/tmp` is mounted last, over everything the plan mounts from the

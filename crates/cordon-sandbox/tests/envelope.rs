@@ -355,8 +355,9 @@ fn cat31_a_home_workspace_is_granted_around_credentials_cordons_home_and_start_u
     assert_eq!(probe_at(&conf, &home, &["readdir", "."]).0, "ok");
     let e = &report.enforcement.envelope;
     assert!(e.enforced);
-    // The start-up files that do not exist yet make the home list-only; cordon's home and the
-    // credentials, which exist, are mounted over, so `~/.config` keeps its rights.
+    // Cordon's home and the credentials, which exist, are mounted over, so `~/.config` keeps its
+    // rights; the home is granted around the stand-in two levels down (`.config` could be renamed
+    // with it). The start-up files are kept by the mount namespace and the write broker.
     assert_eq!(e.carved, vec![home.clone()]);
     for stood_in in [".ssh", ".aws", ".npmrc", ".config/cordon"] {
         assert!(
@@ -368,25 +369,43 @@ fn cat31_a_home_workspace_is_granted_around_credentials_cordons_home_and_start_u
     for (action, target) in [
         ("read", ".ssh/id_ed25519"),
         ("read", ".aws/credentials"),
-        ("append", ".bashrc"),
-        ("write", ".bash_profile"),
         ("append", ".config/cordon/policy.yaml"),
         ("read", ".config/cordon/keys/signing.pem"),
         ("write", ".config/cordon/approvers"),
         ("mkdir", ".config/cordon/new"),
-        ("unlink", ".gitconfig"),
         ("rename", ".ssh"),
     ] {
         let (line, _) = probe_at(&conf, &home, &[action, target, "project/ssh"]);
-        assert_eq!(errno_of(&line), Some(EACCES), "{action} {target}: {line}");
+        assert!(
+            matches!(errno_of(&line), Some(EACCES | libc::EBUSY)),
+            "{action} {target}: {line}"
+        );
     }
+    // The start-up files: read-only where they exist, not to be made where they do not.
+    for (action, target) in [
+        ("append", ".bashrc"),
+        ("write", ".bash_profile"),
+        ("unlink", ".gitconfig"),
+        ("rename", ".gitconfig"),
+    ] {
+        let (line, _) = probe_at(&conf, &home, &[action, target, "project/gitconfig"]);
+        assert!(
+            matches!(errno_of(&line), Some(EROFS | libc::EBUSY | EACCES)),
+            "{action} {target}: {line}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(home.join(".bashrc")).unwrap(),
+        "# rc"
+    );
+    assert!(home.join(".gitconfig").exists());
     // `.ssh` exists, so the closed stand-in directory is mounted over it: nothing opens there.
     let (line, _) = probe_at(&conf, &home, &["write", ".ssh/authorized_keys"]);
     assert_eq!(errno_of(&line), Some(EACCES), "{line}");
     let (line, _) = probe_at(&conf, &home, &["readdir", ".ssh"]);
     assert_eq!(errno_of(&line), Some(EACCES), "{line}");
     assert!(!home.join(".ssh/authorized_keys").exists());
-    // The price of granting around the holes: nothing new directly in the home (documented).
+    // The price of granting around the stand-in: nothing new directly in the home (documented).
     let (line, _) = probe_at(&conf, &home, &["write", "new-notes.txt"]);
     assert_eq!(errno_of(&line), Some(EACCES), "{line}");
     assert!(!home.join(".bash_profile").exists());

@@ -572,6 +572,7 @@ fn users_repository(w: &Path) {
     git("add f");
     git("commit -qm one");
     git("update-ref refs/remotes/origin/main HEAD");
+    git("remote add origin https://example.invalid/r.git");
     git("config alias.lg '!git log --oneline'");
 }
 
@@ -584,7 +585,7 @@ fn git_config_rewrites_that_run_nothing_go_through() {
     users_repository(w);
     let conf = hardened().write(w);
     let script = "set -e
-git remote add origin https://example.invalid/r.git
+git remote add upstream https://example.invalid/up.git
 git branch feature
 git branch -u origin/main feature >/dev/null
 git config user.email agent@example.invalid
@@ -611,6 +612,7 @@ git config --get user.name";
     let config = std::fs::read_to_string(w.join(".git/config")).unwrap();
     for kept in [
         "url = https://example.invalid/r.git",
+        "url = https://example.invalid/up.git",
         "email = agent@example.invalid",
         "[branch \"topic\"]",
         "lg = !git log --oneline",
@@ -635,11 +637,11 @@ git config --get user.name";
     let (_, out, report) = sh_in(
         &conf,
         w,
-        "git remote set-url origin https://evil.invalid/r.git 2>/dev/null || echo refused; git remote get-url origin",
+        "git remote set-url origin https://evil.invalid/r.git 2>/dev/null || echo refused; git remote get-url origin; git remote add up3 https://evil.invalid/x.git; git config branch.main.pushRemote up3 2>/dev/null || echo refused",
     );
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
-        ["refused", "https://example.invalid/r.git"],
+        ["refused", "https://example.invalid/r.git", "refused"],
         "{out}"
     );
     let refusals = report
@@ -648,6 +650,11 @@ git config --get user.name";
         .git_config_refused
         .join("\n");
     assert!(refusals.contains("remote.origin.url"), "{refusals}");
+    // Nor may a branch be sent to the remote a command added (red-team round twenty-one).
+    assert!(
+        refusals.contains("branch.main.pushremote to up3, a remote a command added"),
+        "{refusals}"
+    );
 }
 
 #[test]
@@ -719,7 +726,11 @@ git config user.name control && echo control"#;
     // that runs: the supervisor reads the new text only where the command could.
     let outside = tempfile::tempdir().unwrap();
     let secret = outside.path().join("secret.cfg");
-    std::fs::write(&secret, "[user]\n\tname = hidden-value\n").unwrap();
+    std::fs::write(
+        &secret,
+        "[remote \"origin\"]\n\turl = https://example.invalid/r.git\n[user]\n\tname = hidden-value\n",
+    )
+    .unwrap();
     let script = format!(
         "mv {} .git/config 2>/dev/null || echo refused; git config user.name",
         path_str(&secret)

@@ -425,10 +425,7 @@ fn links_made_in_one_call_and_used_in_the_next_reach_nothing_closed() {
             "true".into(),
             "rm up/victim && echo removed".into(),
             1,
-            format!(
-                "rm: cannot remove '{}/up/victim': it lies outside the command's write scope; nothing was removed",
-                h.ws.display()
-            ),
+            "rm: cannot remove 'up/victim': Permission denied".into(),
         ),
     ];
     for (plant, attack, code, error) in &cases {
@@ -441,17 +438,10 @@ fn links_made_in_one_call_and_used_in_the_next_reach_nothing_closed() {
             "{attack}"
         );
     }
-    // A plain `rm` through the link is cordon's own soft delete: refused, and blocked.
+    // A plain `rm` through the link: the checkpoint leaves out what the link leads to (the kernel
+    // refuses the command there), so the `rm` runs in the sandbox, and the kernel refuses it.
     let o = h.sh("rm up/victim");
-    assert_eq!(o.status.code(), Some(126), "{}", err(&o));
-    assert!(
-        err(&o).contains(&format!(
-            "cordon: blocked: soft delete: refusing to touch {}/up/victim: it lies outside the command's write scope",
-            h.ws.display()
-        )),
-        "{}",
-        err(&o)
-    );
+    refused(&o, 1, "rm: cannot remove 'up/victim': Permission denied");
     for (path, bytes) in &before {
         let now = std::fs::read(path).unwrap();
         assert!(&now == bytes, "{} changed", path.display());
@@ -628,6 +618,70 @@ fn a_repository_config_takes_what_runs_nothing_and_the_warning_names_what_was_re
     );
 }
 
+/// A remote a command adds is never where the user's next plain `git pull` or `git push` goes:
+/// a branch may not be sent to it, in the same command or in a later run, and the user's own
+/// remote may not be removed to be added again with another URL (red-team round twenty-one).
+#[test]
+fn a_remote_a_command_added_never_becomes_a_branchs_upstream() {
+    let Some(h) = home() else { return };
+    let upstream = h.home.join("upstream.git");
+    h.git(&h.home, &["init", "-q", "--bare", "upstream.git"]);
+    std::fs::write(h.ws.join("a"), "a\n").unwrap();
+    h.git(&h.ws, &["init", "-q", "-b", "main"]);
+    h.git(&h.ws, &["add", "a"]);
+    h.git(&h.ws, &["commit", "-qm", "one"]);
+    h.git(
+        &h.ws,
+        &["remote", "add", "origin", &upstream.to_string_lossy()],
+    );
+    h.git(&h.ws, &["push", "-q", "-u", "origin", "main"]);
+    let evil = h.ws.join(".cache/evil.git");
+    let config = || std::fs::read_to_string(h.ws.join(".git/config")).unwrap();
+
+    // In one command: the remote is added, the branch is not sent to it.
+    let o = h.opaque(&format!(
+        "git remote add up2 {} && git config branch.main.pushRemote up2",
+        evil.display()
+    ));
+    assert_ne!(o.status.code(), Some(0), "{}", err(&o));
+    let said = err(&o);
+    assert!(
+        said.contains("branch.main.pushremote") && said.contains("a remote a command added"),
+        "{said}"
+    );
+    assert!(config().contains("[remote \"up2\"]"), "{}", config());
+    assert!(!config().contains("pushRemote"), "{}", config());
+    // In the next run, neither.
+    for key in ["branch.main.remote", "branch.main.pushRemote"] {
+        let o = h.opaque(&format!("git config {key} up2"));
+        assert_ne!(o.status.code(), Some(0), "{key}: {}", err(&o));
+        assert!(err(&o).contains("a remote a command added"), "{}", err(&o));
+    }
+    assert_eq!(h.git(&h.ws, &["config", "branch.main.remote"]), "origin");
+    // The user's remote stays: removed, a command could add it again with its own URL.
+    for text in ["git remote remove origin", "git remote rename origin old"] {
+        let o = h.opaque(text);
+        assert_ne!(o.status.code(), Some(0), "{text}: {}", err(&o));
+        assert!(
+            err(&o).contains("it removes the remote origin"),
+            "{}",
+            err(&o)
+        );
+    }
+    assert_eq!(
+        h.git(&h.ws, &["remote", "get-url", "origin"]),
+        upstream.to_string_lossy()
+    );
+    // Controls: a branch sent to the user's own remote, and the command's remote removed.
+    let o = h.opaque("git config branch.main.pushRemote origin && git remote remove up2");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(
+        h.git(&h.ws, &["config", "branch.main.pushRemote"]),
+        "origin"
+    );
+    assert!(!config().contains("up2"), "{}", config());
+}
+
 /// Files the user's `~/.gitconfig` names (an include, a global excludes file) are read in a
 /// hardened run: without them every git command was fatal (working day fourteen).
 #[test]
@@ -687,6 +741,152 @@ fn a_refused_change_to_a_protected_tracked_file_is_explained() {
     // Control: a switch that changes no protected file says nothing of the kind.
     let o = h.sh("git switch -q main");
     assert!(!err(&o).contains("was refused"), "{}", err(&o));
+}
+
+/// `git gc` tries to update `.git/info/refs`, which only a dumb HTTP server reads: the read-only
+/// `info` refuses it, and that is no setting a person need hear of (round twenty-one: every
+/// `git gc` warned). A change to `info/exclude` in the same run still is.
+#[test]
+fn git_gc_updating_server_info_is_no_refused_setting() {
+    let Some(h) = home() else { return };
+    std::fs::write(h.ws.join("a"), "a\n").unwrap();
+    h.git(&h.ws, &["init", "-q", "-b", "main"]);
+    h.git(&h.ws, &["add", "a"]);
+    h.git(&h.ws, &["commit", "-qm", "one"]);
+    let o = h.sh("git gc -q");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(!err(&o).contains("was refused"), "{}", err(&o));
+    assert!(!err(&o).contains("were refused"), "{}", err(&o));
+    assert!(!h.ws.join(".git/info/refs").exists());
+    // Control: the same run also appending to `info/exclude` is told, and names that file.
+    std::fs::write(
+        h.ws.join("sneak.sh"),
+        "echo '*.evil' >> .git/info/exclude\n",
+    )
+    .unwrap();
+    let o = h.sh("git gc -q; sh sneak.sh");
+    let said = err(&o);
+    assert!(
+        said.contains("1 change to agent, editor or git settings was refused")
+            && said.contains(".git/info/exclude"),
+        "{said}"
+    );
+}
+
+/// Red-team round twenty-two: `git add -f .env && git commit` in the sandbox committed the
+/// empty stand-in the command sees for the user's `.env`; the user's next `git checkout .` would
+/// have written it over the secrets. Such a commit is put back and the entry left out of the
+/// index; a commit of other files goes through (control).
+#[test]
+fn a_commit_of_a_stood_in_credential_is_put_back() {
+    let Some(h) = home() else { return };
+    std::fs::write(h.ws.join("a.txt"), "a\n").unwrap();
+    h.git(&h.ws, &["init", "-q", "-b", "main"]);
+    h.git(&h.ws, &["add", "a.txt"]);
+    h.git(&h.ws, &["commit", "-qm", "one"]);
+    std::fs::write(h.ws.join(".env"), "API_TOKEN=SECRET-ENV\n").unwrap();
+    let before = h.git(&h.ws, &["rev-parse", "HEAD"]);
+    let o = h.opaque(
+        "git add -f .env && git -c user.name=a -c user.email=a@example.invalid commit -qm env",
+    );
+    assert!(err(&o).contains("was put back"), "{}", err(&o));
+    assert_eq!(h.git(&h.ws, &["rev-parse", "HEAD"]), before);
+    assert_eq!(h.git(&h.ws, &["ls-files", ".env"]), "");
+    assert_eq!(
+        std::fs::read_to_string(h.ws.join(".env")).unwrap(),
+        "API_TOKEN=SECRET-ENV\n"
+    );
+    // Control: the same run's commit of an ordinary file stays.
+    std::fs::write(h.ws.join("b.txt"), "b\n").unwrap();
+    let o = h
+        .opaque("git add b.txt && git -c user.name=a -c user.email=a@example.invalid commit -qm b");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_ne!(h.git(&h.ws, &["rev-parse", "HEAD"]), before);
+}
+
+/// Red-team round twenty-two: the user's global git configuration names a hooks directory and
+/// an include inside the workspace. They stay read-only (and the include, absent, may not be
+/// made), but the workspace's top keeps the right to make new files: granted around them, it
+/// had lost it, and `touch new` failed.
+#[test]
+fn read_only_paths_inside_the_workspace_leave_its_top_writable() {
+    let Some(h) = home() else { return };
+    std::fs::create_dir_all(h.ws.join("tools/hooks")).unwrap();
+    std::fs::write(h.ws.join("tools/hooks/pre-commit"), "#!/bin/sh\n").unwrap();
+    std::fs::write(
+        h.home.join(".gitconfig"),
+        format!(
+            "[user]\n\tname = owner\n[core]\n\thooksPath = {}\n[include]\n\tpath = {}\n",
+            h.ws.join("tools/hooks").display(),
+            h.ws.join("team.gitconfig").display()
+        ),
+    )
+    .unwrap();
+    let o = h.sh("touch new.txt && mkdir newdir && echo ok");
+    assert_eq!(
+        (o.status.code(), out(&o).as_str()),
+        (Some(0), "ok\n"),
+        "{}",
+        err(&o)
+    );
+    for attack in [
+        "echo evil >> tools/hooks/pre-commit",
+        "echo evil > tools/hooks/post-commit",
+        "mv tools tools.old",
+        "rm -rf tools",
+        "echo '[core]' > team.gitconfig",
+        "ln -s /tmp team.gitconfig",
+    ] {
+        let o = h.opaque(attack);
+        assert_ne!(o.status.code(), Some(0), "{attack}: {}", err(&o));
+        assert_eq!(
+            std::fs::read_to_string(h.ws.join("tools/hooks/pre-commit")).unwrap(),
+            "#!/bin/sh\n",
+            "{attack}"
+        );
+        assert!(!h.ws.join("tools/hooks/post-commit").exists(), "{attack}");
+        assert!(
+            std::fs::symlink_metadata(h.ws.join("team.gitconfig")).is_err(),
+            "{attack}"
+        );
+    }
+}
+
+/// Red-team round twenty-two: a link in the workspace to a file of the home outside the
+/// envelope. Writing through it fails in the kernel, and the checkpoint cordon keeps for the
+/// write, made outside the sandbox, copied the file into cordon's store. It copies nothing now;
+/// a workspace file the command changes is still kept (control).
+#[test]
+fn a_checkpoint_never_copies_what_a_link_leads_out_to() {
+    let Some(h) = home() else { return };
+    std::fs::create_dir_all(h.home.join("Documents")).unwrap();
+    std::fs::write(h.home.join("Documents/private.txt"), "PRIVATE-PIN-4711\n").unwrap();
+    std::os::unix::fs::symlink(h.home.join("Documents/private.txt"), h.ws.join("p")).unwrap();
+    std::fs::write(h.ws.join("mine.txt"), "WORKSPACE-MARK\n").unwrap();
+    let o = h.sh("echo x > p; echo y > mine.txt");
+    assert!(!err(&o).contains("outside the workspace"), "{}", err(&o));
+    assert_eq!(
+        std::fs::read_to_string(h.home.join("Documents/private.txt")).unwrap(),
+        "PRIVATE-PIN-4711\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.ws.join("mine.txt")).unwrap(),
+        "y\n"
+    );
+    let mut held = Vec::new();
+    let mut pending = vec![h.cordon_home()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                held.push(String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+    }
+    assert!(held.iter().all(|t| !t.contains("PRIVATE-PIN-4711")));
+    assert!(held.iter().any(|t| t.contains("WORKSPACE-MARK")), "control");
 }
 
 /// A credential-named file anywhere in the workspace stays closed from one call to the next,

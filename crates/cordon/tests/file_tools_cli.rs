@@ -272,6 +272,39 @@ fn searching_the_contents_of_a_directory_that_holds_credentials_is_denied() {
     assert_eq!(verdict, "allow", "{reason}");
 }
 
+/// Red-team round twenty-two: the agent's Read and Grep of cordon's own home (a checkpoint's
+/// copy of a file, the journal, the policy) got no objection. Every file tool is denied there.
+#[test]
+fn cordon_home_is_no_file_tools_to_read_or_write() {
+    let f = Fixture::new();
+    let home = f.root.join("cordon-home");
+    let object = home.join("state/checkpoints/objects/ab/cd");
+    std::fs::create_dir_all(object.parent().unwrap()).unwrap();
+    std::fs::write(&object, "a copy\n").unwrap();
+    for (tool, input) in [
+        ("Read", json!({"file_path": s(&object)})),
+        ("Read", json!({"file_path": s(&home.join("policy.yaml"))})),
+        (
+            "Grep",
+            json!({"pattern": "x", "path": s(&home.join("state"))}),
+        ),
+        (
+            "Glob",
+            json!({"pattern": "**/*", "path": s(&home.join("journal"))}),
+        ),
+        (
+            "Write",
+            json!({"file_path": s(&home.join("policy.yaml")), "content": "x"}),
+        ),
+    ] {
+        let (verdict, reason) = claude_verdict(&f.claude(tool, input.clone()));
+        assert_eq!(verdict, "deny", "{tool} {input}: {reason}");
+        assert!(reason.contains("lies in cordon's home"), "{reason}");
+    }
+    let (verdict, reason) = claude_verdict(&f.claude("Read", json!({"file_path": "src/lib.rs"})));
+    assert_eq!(verdict, "allow", "positive control: {reason}");
+}
+
 #[test]
 fn git_and_agent_metadata_are_asked() {
     let f = Fixture::new();
@@ -472,6 +505,9 @@ fn a_file_tool_writing_git_metadata_is_asked() {
         ".git/branches/main",
         "evil/hooks/post-checkout",
         "/tmp/x/HEAD",
+        ".git/refs/heads/main",
+        ".git/packed-refs",
+        ".git/objects/info/alternates",
     ] {
         let (verdict, reason) =
             claude_verdict(&f.claude("Write", json!({"file_path": path, "content": "x"})));

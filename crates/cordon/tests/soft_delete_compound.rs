@@ -649,7 +649,7 @@ fn a_path_the_hardened_sandbox_keeps_read_only_is_not_moved_for_it() {
             assert_eq!(run.stdout, "st=1\n", "[{mode}] {}", run.stderr);
             assert!(run.stderr.contains("read-only"), "[{mode}] {}", run.stderr);
             assert!(env.w.join(".git/hooks/pre-commit").exists());
-            // The plain form, which cordon moves itself without starting a process, too.
+            // The plain form, which runs in the sandbox too (its shim asks the service).
             let out = env.cordon(&[
                 "exec",
                 "--mode",
@@ -663,7 +663,7 @@ fn a_path_the_hardened_sandbox_keeps_read_only_is_not_moved_for_it() {
                 "-rf",
                 ".git",
             ]);
-            assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
             assert!(
                 text(&out.stderr).contains("read-only"),
                 "{}",
@@ -676,6 +676,73 @@ fn a_path_the_hardened_sandbox_keeps_read_only_is_not_moved_for_it() {
             assert!(!env.w.join(".git/hooks").exists());
         }
     }
+}
+
+/// Red-team round twenty-two: the soft-delete service, outside the sandbox, moved what the
+/// command itself could not remove: a host's socket the sandbox covers in the workspace, and a
+/// hooks directory the user's git configuration names (read-only in the envelope). The
+/// compound form and the plain one leave both; a file beside them still moves (control).
+#[test]
+fn what_the_sandbox_mounts_over_or_keeps_read_only_is_not_moved_for_it() {
+    let env = Env::outside_tmp("hardened", "allow_with_checkpoint");
+    if env.unavailable() {
+        return;
+    }
+    let user = env.root.join("user");
+    fs::create_dir_all(&user).unwrap();
+    fs::create_dir_all(env.w.join("run")).unwrap();
+    fs::create_dir_all(env.w.join("tools/hooks")).unwrap();
+    fs::write(env.w.join("tools/hooks/pre-commit"), "#!/bin/sh\n").unwrap();
+    fs::write(env.w.join("run/notes.txt"), "x\n").unwrap();
+    fs::write(
+        user.join(".gitconfig"),
+        format!(
+            "[core]\n\thooksPath = {}\n",
+            env.w.join("tools/hooks").display()
+        ),
+    )
+    .unwrap();
+    let _server = std::os::unix::net::UnixListener::bind(env.w.join("run/app.sock")).unwrap();
+    let policy = env.root.join("policy.yaml");
+    let exec = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .args(["exec", "--mode", "hardened", "--policy"])
+            .arg(&policy)
+            .arg("--cwd")
+            .arg(&env.w)
+            .arg("--workspace")
+            .arg(&env.w)
+            .args(args)
+            .env("HOME", &user)
+            .env("CORDON_HOME", &env.home)
+            .env("CORDON_APPROVAL_TIMEOUT", "0")
+            .env_remove("CORDON_JOURNAL")
+            .env_remove("CORDON_SESSION")
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["--shell", "true; rm -f run/app.sock"][..],
+        &["--shell", "true; rm -r tools/hooks"],
+        &["--", "rm", "-f", "run/app.sock"],
+        &["--", "rm", "-r", "tools/hooks"],
+    ] {
+        let out = exec(args);
+        let said = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {said}");
+        assert!(
+            said.contains("which the sandbox keeps in place"),
+            "{args:?}: {said}"
+        );
+        assert!(
+            fs::symlink_metadata(env.w.join("run/app.sock")).is_ok(),
+            "{args:?}"
+        );
+        assert!(env.w.join("tools/hooks/pre-commit").exists(), "{args:?}");
+    }
+    let out = exec(&["--", "rm", "run/notes.txt"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!env.w.join("run/notes.txt").exists());
 }
 
 #[test]

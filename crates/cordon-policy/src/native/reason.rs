@@ -40,10 +40,14 @@ pub enum CordonReason {
     /// An agent's own search tool (`Grep`, `read_many_files`) would read the contents of a place
     /// the envelope never opens (credentials, cordon's home) beneath the directory it searches.
     SearchReachesCredentials,
+    /// An agent's own file tool would read or write cordon's home (its policy, journal, state,
+    /// checkpoints, keys), which the envelope never opens (red-team round twenty-two read a
+    /// checkpoint's copy of a file the agent could not read itself).
+    ToolReachesCordonHome,
 }
 
 impl CordonReason {
-    pub const ALL: [CordonReason; 14] = [
+    pub const ALL: [CordonReason; 15] = [
         CordonReason::RuleAllowed,
         CordonReason::RuleCheckpointed,
         CordonReason::RuleRedirected,
@@ -58,6 +62,7 @@ impl CordonReason {
         CordonReason::HardenedUnavailable,
         CordonReason::SecretGrantRefused,
         CordonReason::SearchReachesCredentials,
+        CordonReason::ToolReachesCordonHome,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +81,7 @@ impl CordonReason {
             CordonReason::HardenedUnavailable => "HARDENED_UNAVAILABLE",
             CordonReason::SecretGrantRefused => "SECRET_GRANT_REFUSED",
             CordonReason::SearchReachesCredentials => "SEARCH_REACHES_CREDENTIALS",
+            CordonReason::ToolReachesCordonHome => "TOOL_REACHES_CORDON_HOME",
         }
     }
 }

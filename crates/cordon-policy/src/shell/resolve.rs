@@ -527,6 +527,7 @@ impl Walker<'_> {
                     ctx.unresolved.push(
                         "`git --config-env` sets configuration from the environment".to_string(),
                     );
+                    ctx.runs_injected_code = true;
                     i += 2;
                 }
                 "-p"
@@ -560,6 +561,7 @@ impl Walker<'_> {
                     ctx.unresolved.push(
                         "`git --config-env` sets configuration from the environment".to_string(),
                     );
+                    ctx.runs_injected_code = true;
                     i += 1;
                 }
                 _ if t.starts_with("-c") && t.len() > 2 => {
@@ -588,6 +590,9 @@ impl Walker<'_> {
         if key.is_empty() || !SAFE_GIT_CONFIG_PREFIXES.iter().any(|p| key.starts_with(p)) {
             ctx.unresolved
                 .push(format!("`git -c {key}` can make git run other programs"));
+            // So even `git status` may delete: a hardened run takes a checkpoint (red-team
+            // round twenty-two ran `rm -rf src` as `core.fsmonitor` with none).
+            ctx.runs_injected_code = true;
         }
     }
 

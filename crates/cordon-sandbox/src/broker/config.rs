@@ -137,7 +137,25 @@ impl Broker {
                 && crate::resolve::resolve_as_far_as_exists(&git_dir.join(value)).as_deref()
                     == Some(crate::resolve::lexically_normal(&git_dir.join(value)).as_path())
         };
-        if let Some(why) = crate::repos::config_change_runs_something(&old, &new, &worktree_stays) {
+        let refused = match self.added_remotes.urls() {
+            Ok(urls) => {
+                let urls = urls.clone();
+                crate::repos::config_change_runs_something(&old, &new, &worktree_stays, &|url| {
+                    urls.contains(url)
+                })
+            }
+            // Every URL counts as a command's: a branch may then be sent to none.
+            Err(why) => {
+                let why = format!("the record of remotes commands added could not be read: {why}");
+                crate::repos::config_change_runs_something(&old, &new, &worktree_stays, &|_| true)
+                    .map(|refused| format!("{refused} ({why})"))
+            }
+        };
+        if let Some(why) = refused {
+            return Err(refuse(self, why));
+        }
+        let added = crate::repos::remote_urls_added(&old, &new);
+        if let Err(why) = self.added_remotes.record(&added) {
             return Err(refuse(self, why));
         }
         if let Some(existing) = &existing {

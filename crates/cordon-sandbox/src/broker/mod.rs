@@ -51,6 +51,7 @@ mod config;
 mod filter;
 mod observer;
 mod protected;
+mod remotes;
 mod walk;
 mod worker;
 
@@ -210,6 +211,8 @@ pub(crate) struct Broker {
     git_names_seen: HashSet<(u64, u64, CString)>,
     /// The envelope's never names (`.env`, `*.pem`): a file by such a name gets no second name.
     never_names: Option<cordon_core::name_glob::NameGlobs>,
+    /// The remote URLs commands added to protected repositories (`remotes.rs`).
+    added_remotes: remotes::AddedRemotes,
 }
 
 /// The protected set, keyed by inode at the first mediated call of the run from what
@@ -300,6 +303,7 @@ impl Broker {
         observer: Option<Arc<dyn WriteObserver>>,
         file_size_limit: Option<u64>,
         never_names: Option<cordon_core::name_glob::NameGlobs>,
+        remotes_added: Option<std::path::PathBuf>,
     ) -> Broker {
         let report = BrokerReport {
             observer: observer.is_some(),
@@ -321,6 +325,7 @@ impl Broker {
             git_touched: crate::repos::TouchedDirs::default(),
             git_names_seen: HashSet::new(),
             never_names,
+            added_remotes: remotes::AddedRemotes::new(remotes_added),
         }
     }
 
@@ -420,6 +425,9 @@ impl Broker {
 
     fn refused(&mut self, pid: u32, call: Option<&Call>) {
         self.report.refused_total += 1;
+        if call.is_some_and(|c| git_server_info(c.target())) {
+            self.report.git_server_info_refused += 1;
+        }
         if self.report.refused.len() < MAX_REPORTED_REFUSALS {
             self.report.refused.push(BrokerRefusal {
                 pid,
@@ -1155,6 +1163,15 @@ impl Broker {
         {
             return Ok(());
         }
+        // What Landlock will not let the command change is not recorded: the change fails, and
+        // the checkpoint, written with the user's authority, would hold a copy of a file the
+        // command could not read (red-team round twenty-two wrote through a link to a file in
+        // the home).
+        if !fd_path(existing.fd.as_fd())
+            .is_ok_and(|p| self.roots.granted.iter().any(|w| p.starts_with(w)))
+        {
+            return Ok(());
+        }
         let first_time = self.seen.insert(id);
         let readable = (existing.kind() == libc::S_IFREG)
             .then(|| reopen_for_reading(&existing.fd))
@@ -1239,6 +1256,20 @@ impl Refused {
             call,
         }
     }
+}
+
+/// True for the files `git update-server-info` writes in a git directory's `info` (run by every
+/// `git gc` and `git repack`): `info/refs`, the temporary it is written as (`refs_XXXXXX`), and
+/// the `info/rev-cache` it removes. Only a dumb HTTP server reads them.
+fn git_server_info(path: &[u8]) -> bool {
+    let mut parts = path.rsplit(|b| *b == b'/');
+    let (Some(name), Some(dir)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let temporary = name
+        .strip_prefix(b"refs_")
+        .is_some_and(|tail| tail.len() == 6 && tail.iter().all(u8::is_ascii_alphanumeric));
+    dir == b"info" && (name == b"refs" || name == b"rev-cache" || temporary)
 }
 
 fn entry_ref<'a>(parent: &'a OwnedFd, name: &'a CString) -> EntryRef<'a> {

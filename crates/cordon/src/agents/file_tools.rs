@@ -248,6 +248,26 @@ fn search_guard(
     })
 }
 
+/// A file tool's target inside cordon's home is denied, whatever the policy said: its journal,
+/// state and checkpoints hold what cordon recorded (a checkpoint keeps a copy of a file before a
+/// command changes it), and its policy and approvers decide what agents may do. Hardened runs
+/// never reach the home; the agent's own tools, which run unconfined, may not either.
+fn cordon_home_guard(decision: Decision, target: &Path, home: &Path) -> Decision {
+    let cordon_home = PathBuf::from(really(&crate::governing::cordon_home(home)));
+    if decision.outcome == Outcome::Deny || !target.starts_with(&cordon_home) {
+        return decision;
+    }
+    Decision::deny(
+        CordonReason::ToolReachesCordonHome,
+        &format!(
+            "{} lies in cordon's home {}, which an agent's tools never read or write (its policy, journal, state and checkpoints)",
+            target.display(),
+            cordon_home.display()
+        ),
+        decision.policy,
+    )
+}
+
 /// `path` without its last component (`Path::parent` strips `.` components too, which is what a
 /// lexical walk up wants).
 fn parent_of(path: &Path) -> Option<&Path> {
@@ -329,6 +349,9 @@ fn decide_one(
     let mut decision = analysis.decision();
     if let (FileAccess::Search, Some(dir)) = (access, &resolved) {
         decision = search_guard(decision, dir, &request, &analysis)?;
+    }
+    if let Some(real) = &resolved {
+        decision = cordon_home_guard(decision, Path::new(real), Path::new(&request.home));
     }
     // A replacement or a checkpoint has no meaning for the agent's own tool: the hook can run
     // neither, so it asks.
