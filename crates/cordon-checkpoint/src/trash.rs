@@ -97,9 +97,9 @@ pub struct Closed {
     /// Directory names that search does not enter (`node_modules`, `target`, `.git`): a file
     /// below one is not closed by its name.
     pub unsearched: Vec<OsString>,
-    /// Nor does it enter a directory holding a file by one of these names (a Python virtual
-    /// environment's `pyvenv.cfg`).
-    pub unsearched_holding: Vec<OsString>,
+    /// Nor does it enter a directory this says is a Python virtual environment
+    /// (`cordon_sandbox::is_python_venv`).
+    pub unsearched_venv: Option<fn(&Path) -> bool>,
 }
 
 /// What a hardened command's sandbox keeps in place inside its writable roots beyond protected
@@ -235,19 +235,33 @@ pub fn soft_delete_signed(
     request: &SoftDelete,
     signer: &Signer,
 ) -> Result<Outcome> {
-    soft_delete_sealed(trash_root, request, Sealing::Signed(signer))
+    soft_delete_sealed(trash_root, request, Sealing::Signed(signer), &|_| Ok(()))
+}
+
+/// [`soft_delete_signed`], telling `before_move` of each target (its resolved path) once every
+/// target has passed the checks and before any moves: an observed checkpoint records it then,
+/// so it never copies what the checks refuse (red-team round twenty-three had the checkpoint
+/// copy a refused `.env` into cordon's store).
+pub fn soft_delete_signed_observed(
+    trash_root: &Path,
+    request: &SoftDelete,
+    signer: &Signer,
+    before_move: &dyn Fn(&Path) -> Result<()>,
+) -> Result<Outcome> {
+    soft_delete_sealed(trash_root, request, Sealing::Signed(signer), before_move)
 }
 
 /// [`soft_delete_signed`] without a key, for callers that hold none yet: the manifest is
 /// unsigned, so only the unsigned [`restore`] restores it.
 pub fn soft_delete(trash_root: &Path, request: &SoftDelete) -> Result<Outcome> {
-    soft_delete_sealed(trash_root, request, Sealing::Unsigned)
+    soft_delete_sealed(trash_root, request, Sealing::Unsigned, &|_| Ok(()))
 }
 
 fn soft_delete_sealed(
     trash_root: &Path,
     request: &SoftDelete,
     sealing: Sealing<'_>,
+    before_move: &dyn Fn(&Path) -> Result<()>,
 ) -> Result<Outcome> {
     let (movable, errors) = check_targets(request)?;
     if movable.is_empty() {
@@ -255,6 +269,9 @@ fn soft_delete_sealed(
             manifest: None,
             errors,
         });
+    }
+    for pinned in &movable {
+        before_move(&pinned.resolved)?;
     }
     move_to_trash(trash_root, request, sealing, movable, errors)
 }
@@ -717,12 +734,7 @@ fn check_closed(
     {
         return Ok(());
     }
-    let holds_marker = |dir: &Path| {
-        closed
-            .unsearched_holding
-            .iter()
-            .any(|m| fs::symlink_metadata(dir.join(m)).is_ok_and(|meta| meta.is_file()))
-    };
+    let holds_marker = |dir: &Path| closed.unsearched_venv.is_some_and(|is_venv| is_venv(dir));
     // In a directory the search does not enter, below the root (the pinned directory and
     // those above it, as the command names them through the pinned descriptor's path).
     let depth = within.components().count();

@@ -346,7 +346,9 @@ fn what_the_sandbox_keeps_closed_is_refused_when_it_is_closed() {
         paths: vec![ws.join("home/.cordon")],
         names: NameGlobs::new(&["secrets.*", "*.pem"]).unwrap(),
         unsearched: vec!["node_modules".into(), ".git".into()],
-        unsearched_holding: vec!["pyvenv.cfg".into()],
+        unsearched_venv: Some(|dir: &Path| {
+            dir.file_name().is_some_and(|n| n == "venv") && dir.join("pyvenv.cfg").is_file()
+        }),
     };
     let with_closed = |target: &str| SoftDelete {
         closed: closed.clone(),

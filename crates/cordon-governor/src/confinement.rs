@@ -154,7 +154,7 @@ pub fn plan(
         };
         (!when_inert.contains(&name) || inert()).then_some(value)
     });
-    let planned = PlannedCommand {
+    let mut planned = PlannedCommand {
         id: command.id.clone(),
         pipeline,
         cwd: PathBuf::from(&command.cwd),
@@ -174,12 +174,33 @@ pub fn plan(
             ))
         }
     };
+    if mode == Mode::Hardened && matches!(confinement.network, Network::Deny) {
+        set_offline_defaults(&mut planned.env);
+    }
     Ok((
         Plan {
             commands: vec![planned],
         },
         confinement,
     ))
+}
+
+/// Settings given to a command that runs with no network, unless its environment sets them:
+/// npm retries every registry request it cannot make for about 70 seconds before it fails
+/// (working day twenty: `npx --no-install eslint .` took 70.7 s in a hardened run, 1 s outside;
+/// with no retries it fails at once, with the same error).
+const OFFLINE_DEFAULTS: [(&str, &str); 1] = [("npm_config_fetch_retries", "0")];
+
+fn set_offline_defaults(env: &mut Vec<(OsString, OsString)>) {
+    for (name, value) in OFFLINE_DEFAULTS {
+        // npm reads its variables whatever their case.
+        let set = env
+            .iter()
+            .any(|(n, _)| n.to_str().is_some_and(|n| n.eq_ignore_ascii_case(name)));
+        if !set {
+            env.push((name.into(), value.into()));
+        }
+    }
 }
 
 /// The network a hardened command runs with, as its contract declares it: none, the host's, or

@@ -453,7 +453,7 @@ fn with_workspace(paths: &EnvelopePaths, evidence: Vec<PathBuf>) -> Result<Envel
 /// the user's own configuration, which runs nothing a command wrote. What lies in a never path
 /// stays closed (the builder leaves it out with a note); a relative path other than an include's,
 /// and a path that is or holds the home or the workspace, are not granted.
-fn git_config_reads(home: &Path, workspace: &Path) -> Vec<PathBuf> {
+pub fn git_config_reads(home: &Path, workspace: &Path) -> Vec<PathBuf> {
     const MAX_FILES: usize = 32;
     let mut pending = vec![home.join(".gitconfig"), home.join(".config/git/config")];
     let mut read: Vec<PathBuf> = Vec::new();

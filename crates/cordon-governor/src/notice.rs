@@ -67,6 +67,9 @@ pub enum Notice {
     /// A command named paths outside the envelope, which the kernel refused it
     /// (the front end judged them readable; hardened mode reaches only the envelope).
     BeyondTheEnvelope(Vec<String>),
+    /// Credentials git tracks with other contents than the files now hold, which the sandbox
+    /// seals (nothing may open them), named in a failed command's errors.
+    SealedCredentials(Vec<String>),
     /// Processes the command left running in the background were stopped when it ended.
     BackgroundStopped(u64),
     /// A soft delete moved paths to the trash.
@@ -130,6 +133,13 @@ impl Notice {
                 "cordon: note: {} {} outside what a hardened command may reach (the workspace, the system, toolchains and caches), so the kernel refused the command there; a person can copy what it needs into the workspace, or run the command outside cordon",
                 paths.iter().map(|p| visible(p)).collect::<Vec<_>>().join(", "),
                 if paths.len() == 1 { "lies" } else { "lie" }
+            ),
+            Notice::SealedCredentials(paths) => format!(
+                "cordon: note: {} {} a credential git tracks with other contents than the file now holds, so the sandbox keeps {} closed: git cannot read, hash or stash {} here; run that git command outside cordon",
+                paths.iter().map(|p| visible(p)).collect::<Vec<_>>().join(", "),
+                if paths.len() == 1 { "is" } else { "are each" },
+                if paths.len() == 1 { "it" } else { "them" },
+                if paths.len() == 1 { "it" } else { "them" },
             ),
             Notice::BackgroundStopped(count) => format!(
                 "cordon: note: {count} process{} the command left running in the background {} stopped when it ended: a command's processes do not outlive it, so start a server and what calls it in one command",

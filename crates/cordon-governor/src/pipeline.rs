@@ -12,7 +12,7 @@
 //! granted secrets do not all resolve: they are resolved after the decision and any approval, all
 //! of them before the first command starts (crate::secrets).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -584,6 +584,26 @@ fn run_one(
             (options.notices)(Notice::BeyondTheEnvelope(
                 beyond.iter().map(|p| p.display().to_string()).collect(),
             ));
+        }
+        // A tracked credential the user changed is sealed: git fails on it with a bare
+        // "Permission denied" (working day twenty: `git diff`, `git stash` and `git add -A`
+        // in a project that commits a `.env`). Named where the command's errors name it.
+        let stderr = String::from_utf8_lossy(&report.stderr.captured);
+        let sealed: Vec<String> = executed.enforcement["protected_metadata"]["paths"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["how"] == "sealed")
+            .filter_map(|p| p["path"].as_str())
+            .filter(|path| {
+                Path::new(path)
+                    .file_name()
+                    .is_some_and(|name| stderr.contains(&*name.to_string_lossy()))
+            })
+            .map(str::to_string)
+            .collect();
+        if !sealed.is_empty() {
+            (options.notices)(Notice::SealedCredentials(sealed));
         }
     }
     let mut entry = CommandEntry::of(&executed.report, Some(executed.enforcement));

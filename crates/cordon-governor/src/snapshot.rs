@@ -31,7 +31,7 @@ use cordon_policy::native::CordonReason;
 use cordon_policy::shell;
 use cordon_sandbox::{
     CommandReport, CommandStatus, Confinement, Envelope, Plan, StreamReport, Substitute,
-    WriteObserver, PROTECTED_NAMES, PYTHON_VENV_MARKER, SEARCH_SKIPPED,
+    WriteObserver, PROTECTED_NAMES, SEARCH_SKIPPED,
 };
 use serde_json::{json, Value};
 
@@ -681,7 +681,7 @@ fn closed_by(envelope: &Envelope) -> Result<Closed, String> {
             .chain(&[".git"])
             .map(OsString::from)
             .collect(),
-        unsearched_holding: vec![OsString::from(PYTHON_VENV_MARKER)],
+        unsearched_venv: Some(cordon_sandbox::is_python_venv),
     })
 }
 

@@ -83,16 +83,18 @@ pub struct Scope {
 
 impl Scope {
     /// Moves `request`'s targets to the trash, each recorded first by the observed checkpoint
-    /// when there is one. A target it cannot record fails the whole request: nothing is moved.
+    /// when there is one, after the checks. A target it cannot record fails the whole request:
+    /// nothing is moved.
     pub fn soft_delete(&self, request: &SoftDelete) -> cordon_checkpoint::Result<trash::Outcome> {
-        if let Some(recording) = &self.recording {
-            for target in &request.targets {
-                recording
-                    .before_remove(target)
-                    .map_err(cordon_checkpoint::Error::Scope)?;
-            }
-        }
-        trash::soft_delete_signed(&self.trash_dir, request, &self.signer)
+        let Some(recording) = &self.recording else {
+            return trash::soft_delete_signed(&self.trash_dir, request, &self.signer);
+        };
+        // Recorded once the checks passed: a refused target is never copied into the store.
+        trash::soft_delete_signed_observed(&self.trash_dir, request, &self.signer, &|target| {
+            recording
+                .before_remove(target)
+                .map_err(cordon_checkpoint::Error::Scope)
+        })
     }
 
     /// The soft delete of `rm`'s operands, run by `command` in `cwd`, under this scope; `mounts`:

@@ -380,6 +380,7 @@ mod tests {
                 ".env.orig",
                 ".env.backup",
                 "*.env",
+                ".secrets",
                 ".git-credentials*",
                 ".gitcookies",
                 ".netrc*",

@@ -413,6 +413,17 @@ impl<'a> Repository<'a> {
                 tips.iter().map(|t| (*t).clone()).collect()
             }
         };
+        // Said plainly: git printed the commit, and an agent would go on to push it (working day
+        // twenty).
+        let recorded = self.stood_in_recorded(&refused);
+        if !recorded.is_empty() {
+            let shown: Vec<String> = recorded.iter().map(|p| p.display().to_string()).collect();
+            notes.push(self.note(&format!(
+                "a commit recorded {} as the empty file{} the command sees in place of credentials, so it is not kept: those files were not committed (commit them outside cordon, or leave them out)",
+                shown.join(", "),
+                if shown.len() == 1 { "" } else { "s" }
+            )));
+        }
         // `HEAD` on a branch moves with it, and the branch is put back; a detached `HEAD` is a
         // ref of its own.
         let detached = read_small(&self.start.git_dir.join("HEAD"))
@@ -571,6 +582,35 @@ impl<'a> Repository<'a> {
             }
         }
         Ok(touching)
+    }
+
+    /// The stood-in files ([`AtStart::stood_in`]) that the refused commits change, each once.
+    fn stood_in_recorded(&self, refused: &BTreeSet<String>) -> BTreeSet<PathBuf> {
+        if self.start.stood_in.is_empty() || refused.is_empty() {
+            return BTreeSet::new();
+        }
+        let mut args: Vec<String> = [
+            "-c",
+            "core.quotePath=false",
+            "log",
+            "--no-walk=unsorted",
+            "--stdin",
+            "--format=",
+            "--name-only",
+            "--no-renames",
+            "-m",
+            "--",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(self.start.stood_in.iter().map(|file| literal(file)));
+        let input: String = refused.iter().map(|oid| format!("{oid}\n")).collect();
+        self.git_input(&args, input.as_bytes())
+            .unwrap_or_default()
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| PathBuf::from(OsStr::from_bytes(line)))
+            .collect()
     }
 
     /// `git log --stdin`'s input for the commits reachable from `tips` and from no commit the
@@ -2291,7 +2331,11 @@ mod tests {
     fn symbolic_refs_are_read_as_git_resolves_them() {
         let (_d, ws) = repo();
         let git_dir = ws.join(".git");
-        let start = record(std::slice::from_ref(&git_dir), std::slice::from_ref(&ws), &[]);
+        let start = record(
+            std::slice::from_ref(&git_dir),
+            std::slice::from_ref(&ws),
+            &[],
+        );
         let before = git(&ws, &["rev-parse", "HEAD"]);
         plant(&ws, ".husky/pre-commit");
         let tree = git(&ws, &["write-tree"]);

@@ -187,9 +187,11 @@ pub struct Protected {
     /// or not they exist: git reads them as configuration, so they may not be made either.
     pub included: Vec<PathBuf>,
     /// Files with an empty stand-in mounted over them (credential-named files, closed paths
-    /// beneath a writable root): the directories holding them may not be renamed, or the file
-    /// would move, behind its stand-in, to where the next run's search does not look (a skipped
-    /// `target`, a path too long to name).
+    /// beneath a writable root), and the host's sockets covered so: the directories holding them
+    /// may not be renamed, or the file would move, behind its stand-in, to where the next run's
+    /// search does not look (a skipped `target`, a path too long to name), and a command could
+    /// make the socket's directory again and listen where the host's clients connect (red-team
+    /// round twenty-three).
     pub stood_in: Vec<PathBuf>,
 }
 
@@ -217,7 +219,12 @@ impl Protected {
             stood_in: report
                 .paths
                 .iter()
-                .filter(|p| matches!(p.how, Protection::Emptied | Protection::Sealed))
+                .filter(|p| {
+                    matches!(
+                        p.how,
+                        Protection::Emptied | Protection::Sealed | Protection::Unreachable
+                    )
+                })
                 .map(|p| p.path.clone())
                 .collect(),
         }
@@ -599,6 +606,9 @@ enum GitSees {
 /// How many files left readable because git stores their contents are named in the notes.
 const MAX_TRACKED_NOTES: usize = 20;
 
+/// How many links a path git reads is followed through (the kernel's own bound).
+const MAX_LINK_HOPS: usize = 40;
+
 /// How many entries of one hooks directory are looked at for links (git knows about thirty
 /// hook names).
 const MAX_HOOK_ENTRIES: usize = 256;
@@ -722,13 +732,36 @@ impl Finder<'_> {
     /// re-pointed (round twenty), nor a directory on it renamed (the broker).
     fn configuration(&mut self, path: &Path) {
         let in_roots = |p: &Path| self.write_roots.iter().any(|w| p.starts_with(w));
+        let is_link =
+            |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
         let mut kept = Vec::new();
         for link in path.ancestors().skip(1) {
-            if in_roots(link)
-                && std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink())
-            {
+            if in_roots(link) && is_link(link) {
                 kept.push(link.to_path_buf());
             }
+        }
+        // The path itself a link, and each link it leads through to the file git reads: one
+        // re-pointed sends git elsewhere (red-team round twenty-three re-pointed an include that
+        // was a link, and the middle link of a hook's chain). Each by its directory's real path.
+        let mut at = path.to_path_buf();
+        for _ in 0..MAX_LINK_HOPS {
+            let (Some(dir), Some(name)) = (at.parent(), at.file_name()) else {
+                break;
+            };
+            let Ok(dir) = std::fs::canonicalize(dir) else {
+                break;
+            };
+            let link = dir.join(name);
+            if !is_link(&link) {
+                break;
+            }
+            if in_roots(&link) {
+                kept.push(link.clone());
+            }
+            let Ok(target) = std::fs::read_link(&link) else {
+                break;
+            };
+            at = dir.join(target);
         }
         // The path as it resolves, or, where it does not exist, its first missing name in the
         // nearest directory that does.
@@ -1604,6 +1637,34 @@ pub(crate) mod tests {
         }
         // Control: a script no hook leads to stays writable.
         assert!(!got.iter().any(|(p, _)| p == &root.join("scripts/other.sh")));
+
+        // Round twenty-three: a chain of links (the hook to a link to the script), and an
+        // include that is itself a link: every link on the way is kept for the broker.
+        let (_ws3, root3) = repository_with_config(
+            "[include]\n\tpath = ../conf/team.inc\n[core]\n\tbare = false\n",
+        );
+        std::fs::create_dir_all(root3.join("scripts")).unwrap();
+        std::fs::write(root3.join("scripts/real.sh"), "#!/bin/sh\n").unwrap();
+        std::fs::write(root3.join("conf/real.inc"), "").unwrap();
+        std::os::unix::fs::symlink("real.sh", root3.join("scripts/pc.sh")).unwrap();
+        std::os::unix::fs::symlink("../../scripts/pc.sh", root3.join(".git/hooks/pre-commit"))
+            .unwrap();
+        std::os::unix::fs::symlink("real.inc", root3.join("conf/team.inc")).unwrap();
+        let plan3 = plan(std::slice::from_ref(&root3), tmp.path(), &[]).unwrap();
+        for link in [root3.join("scripts/pc.sh"), root3.join("conf/team.inc")] {
+            assert!(
+                plan3.protected.included.contains(&link),
+                "{link:?} in {:?}",
+                plan3.protected.included
+            );
+        }
+        let got3 = paths(&plan3);
+        for file in [root3.join("scripts/real.sh"), root3.join("conf/real.inc")] {
+            assert!(
+                got3.contains(&(file.clone(), Protection::ReadOnly)),
+                "{file:?}"
+            );
+        }
 
         let (_ws2, root2) = repository_with_config("[core]\n\tbare = false\n");
         std::fs::remove_dir(root2.join(".git/hooks")).unwrap();

@@ -690,8 +690,50 @@ pub(crate) fn config_change_runs_something(
         if let Some(why) = redirects_a_push(entry, &kept, added_by_a_command) {
             return Some(why);
         }
+        if let Some(why) = steers_a_pull(entry, &kept, &entries) {
+            return Some(why);
+        }
     }
     removes_a_users_remote(&kept, &entries, added_by_a_command)
+}
+
+/// Why `entry` would have the user's plain `git pull` merge what the run's checks do not judge,
+/// or their `git push` send nothing, if it would (red-team round twenty-three): a branch's
+/// `merge` naming cordon's own refused refs, or, with the branch's remote `.` (this
+/// repository), a ref other than a branch (a remote-tracking ref or a note, which the checks
+/// leave alone); and a branch's `pushRemote` made `.`, where the user's push then goes.
+fn steers_a_pull(
+    entry: &ConfigEntry,
+    kept: &HashSet<ConfigEntry>,
+    entries: &[ConfigEntry],
+) -> Option<String> {
+    if kept.contains(entry) || entry.section != "branch" {
+        return None;
+    }
+    let branch = entry.sub.as_deref()?;
+    let remote_is_here = entries.iter().any(|e| {
+        e.section == "branch"
+            && e.sub.as_deref() == Some(branch)
+            && e.key == "remote"
+            && e.value == "."
+    });
+    match entry.key.as_str() {
+        "merge" if entry.value.starts_with("refs/cordon/") => Some(format!(
+            "it sets {} to {}, a commit cordon refused, which the user's next pull would merge",
+            entry.shown(),
+            entry.value
+        )),
+        "merge" if remote_is_here && !entry.value.starts_with("refs/heads/") => Some(format!(
+            "it sets {} to {} of this repository, which the user's next pull would merge unchecked",
+            entry.shown(),
+            entry.value
+        )),
+        "pushremote" if entry.value == "." => Some(format!(
+            "it sets {} to this repository, so the user's next push would send nothing",
+            entry.shown()
+        )),
+        _ => None,
+    }
 }
 
 /// The URLs `new` gives remotes that `old` gave none: what `git remote add` adds, for the
@@ -778,9 +820,24 @@ fn removes_a_users_remote(
         .filter(|e| e.is_remote_url())
         .filter_map(|e| e.sub.as_deref())
         .collect();
+    // A URL that a remote of the old text keeps under its own name is no user's remote lost (a
+    // command's `mirror` of `origin`'s URL may go again; red-team round twenty-three). Not one
+    // a rename moved to a new name: `origin` could then be added again elsewhere.
+    let named_before: HashSet<&str> = kept
+        .iter()
+        .filter(|e| e.is_remote_url())
+        .filter_map(|e| e.sub.as_deref())
+        .collect();
+    let kept_urls: HashSet<&str> = new
+        .iter()
+        .filter(|e| e.is_remote_url())
+        .filter(|e| e.sub.as_deref().is_some_and(|r| named_before.contains(r)))
+        .map(|e| e.value.as_str())
+        .collect();
     let mut gone: Vec<&ConfigEntry> = kept
         .iter()
         .filter(|e| e.is_remote_url() && !added_by_a_command(e.value.as_str()))
+        .filter(|e| !kept_urls.contains(e.value.as_str()))
         .filter(|e| e.sub.as_deref().is_some_and(|r| !still.contains(r)))
         .collect();
     gone.sort_by(|a, b| a.sub.cmp(&b.sub));
@@ -1354,6 +1411,41 @@ mod tests {
             vec!["/w/.cache/evil.git".to_string()]
         );
         assert!(remote_urls_added(old, without_up2).is_empty());
+        // Round twenty-three: a command's second name for the user's URL may go; a rename of the
+        // user's remote may not (its new name does not count as keeping the URL).
+        let mirrored =
+            b"[remote \"origin\"]\n\turl = /srv/r.git\n[remote \"mirror\"]\n\turl = /srv/r.git\n";
+        assert_eq!(
+            config_change_runs_something(mirrored, without_up2, &stays, &none),
+            None
+        );
+        let renamed = b"[remote \"old\"]\n\turl = /srv/r.git\n";
+        let why =
+            config_change_runs_something(without_up2, renamed, &stays, &none).unwrap_or_default();
+        assert!(why.contains("removes the remote origin"), "{why}");
+        // A pull steered to what the checks leave alone, a push sent nowhere.
+        let with_branch = |extra: &str| [&without_up2[..], extra.as_bytes()].concat();
+        for (extra, says) in [
+            (
+                "[branch \"main\"]\n\tremote = origin\n\tmerge = refs/cordon/refused/1-2/heads/x\n",
+                "a commit cordon refused",
+            ),
+            (
+                "[branch \"main\"]\n\tremote = .\n\tmerge = refs/remotes/origin/evil\n",
+                "merge unchecked",
+            ),
+            ("[branch \"main\"]\n\tpushRemote = .\n", "send nothing"),
+        ] {
+            let why = config_change_runs_something(without_up2, &with_branch(extra), &stays, &none)
+                .unwrap_or_default();
+            assert!(why.contains(says), "{extra}: {why}");
+        }
+        // Control: a local branch tracked the way `git branch --track x main` writes it.
+        let local = with_branch("[branch \"x\"]\n\tremote = .\n\tmerge = refs/heads/main\n");
+        assert_eq!(
+            config_change_runs_something(without_up2, &local, &stays, &none),
+            None
+        );
     }
 
     #[test]

@@ -45,9 +45,22 @@ pub const MAX_SEARCHED_DIRS: usize = 50_000;
 /// and are not where a project keeps its own repositories or secrets.
 pub const SEARCH_SKIPPED: &[&str] = &["node_modules", "target", ".venv", "__pycache__"];
 
-/// The file that makes a directory a Python virtual environment (PEP 405), which the search
-/// does not enter whatever the directory is called.
+/// The file that makes a directory a Python virtual environment (PEP 405).
 pub const PYTHON_VENV_MARKER: &str = "pyvenv.cfg";
+
+/// Whether the search leaves `dir` out as a Python virtual environment: it holds
+/// [`PYTHON_VENV_MARKER`] and is named like one (`venv`, `.venv-3.12`, `env`). Both, since a
+/// command can write the marker anywhere: in the workspace's top or its `config`, it would
+/// otherwise hide every credential the user adds there later (red-team round twenty-three).
+pub fn is_python_venv(dir: &Path) -> bool {
+    dir.file_name().is_some_and(venv_name)
+        && std::fs::symlink_metadata(dir.join(PYTHON_VENV_MARKER)).is_ok_and(|m| m.is_file())
+}
+
+fn venv_name(name: &OsStr) -> bool {
+    let name = name.to_string_lossy().to_ascii_lowercase();
+    name.contains("venv") || matches!(name.as_str(), "env" | ".env" | "virtualenv" | ".virtualenv")
+}
 
 /// How recent a directory's change may be for it to be remembered.
 const SETTLING: Duration = Duration::from_secs(2);
@@ -192,7 +205,7 @@ pub(crate) fn search(roots: &[PathBuf], rules: &Rules<'_>, memory: Option<&Path>
                 _ => {
                     found.read += 1;
                     changed = true;
-                    match list(&dir, rules) {
+                    match list(&dir, dir == *root, rules) {
                         Some(listing) => listing,
                         None => {
                             found.unreadable.push(dir);
@@ -267,7 +280,7 @@ fn remember_files(found: &mut Searched, old: &Memory, new: &mut Memory, roots: &
 
 /// Reads one directory; `None` when it cannot be read (an empty listing remembered for it would
 /// hide what it holds once it can be read again).
-fn list(dir: &Path, rules: &Rules<'_>) -> Option<Listing> {
+fn list(dir: &Path, root: bool, rules: &Rules<'_>) -> Option<Listing> {
     let mut listing = Listing::default();
     let entries = std::fs::read_dir(dir).ok()?;
     let mut virtual_env = false;
@@ -289,10 +302,10 @@ fn list(dir: &Path, rules: &Rules<'_>) -> Option<Listing> {
             listing.never_files.push(name);
         }
     }
-    // A Python virtual environment, whatever its name (`venv`, `env`): installed packages, not
-    // the project's files, like `.venv` (working day nineteen: pip's own `cacert.pem` read as
-    // empty, and `rm -rf venv` was refused for holding it).
-    if virtual_env {
+    // A Python virtual environment by another name than `.venv` (`venv`, `env`): installed
+    // packages, not the project's files (working day nineteen: pip's own `cacert.pem` read as
+    // empty, and `rm -rf venv` was refused for holding it). Never a root.
+    if virtual_env && !root && dir.file_name().is_some_and(venv_name) {
         listing.subdirs.clear();
         listing.never_files.clear();
     }
@@ -485,6 +498,12 @@ mod tests {
         std::fs::write(w.join("venv/lib/certifi/cacert.pem"), "public").unwrap();
         std::fs::create_dir_all(w.join("fake/pyvenv.cfg")).unwrap();
         std::fs::write(w.join("fake/server.pem"), "k").unwrap();
+        // Round twenty-three: the marker written at the top, or in a directory not named like a
+        // virtual environment, hides nothing.
+        std::fs::write(w.join("pyvenv.cfg"), "").unwrap();
+        std::fs::create_dir_all(w.join("config")).unwrap();
+        std::fs::write(w.join("config/pyvenv.cfg"), "").unwrap();
+        std::fs::write(w.join("config/.env"), "S=2").unwrap();
         std::os::unix::fs::symlink("/etc/hostname", w.join("a/.env")).unwrap();
         let g = globs();
         let found = search(std::slice::from_ref(&w), &rules(&g), None);
@@ -496,6 +515,7 @@ mod tests {
                 w.join("a/.env"),
                 w.join("a/b/c/d/e/f/g/.env"),
                 w.join("a/b/key.pem"),
+                w.join("config/.env"),
                 w.join("fake/server.pem")
             ]
         );

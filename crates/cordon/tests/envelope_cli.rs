@@ -773,6 +773,40 @@ fn git_gc_updating_server_info_is_no_refused_setting() {
     );
 }
 
+/// Working day twenty: in a project that commits a `.env` the user has since changed, `git diff`
+/// failed on it with a bare "Permission denied". cordon says why.
+#[test]
+fn a_sealed_credential_git_fails_on_is_explained() {
+    let Some(h) = home() else { return };
+    std::fs::write(h.ws.join(".env"), "MODE=dev\n").unwrap();
+    std::fs::write(h.ws.join("a.txt"), "a\n").unwrap();
+    h.git(&h.ws, &["init", "-q", "-b", "main"]);
+    h.git(&h.ws, &["add", "-f", ".env", "a.txt"]);
+    h.git(&h.ws, &["commit", "-qm", "one"]);
+    std::fs::write(h.ws.join(".env"), "MODE=dev\nTOKEN=mine\n").unwrap();
+    let o = h.sh("git diff --stat");
+    assert_ne!(o.status.code(), Some(0), "{}", err(&o));
+    let said = err(&o);
+    assert!(
+        said.contains(
+            ".env is a credential git tracks with other contents than the file now holds"
+        ),
+        "{said}"
+    );
+    // Control: a command that fails for another reason says nothing of it.
+    let o = h.sh("git show no-such-ref");
+    assert!(!err(&o).contains("credential git tracks"), "{}", err(&o));
+}
+
+/// Working day twenty: with no network, npm retried each registry request for about 70 s
+/// (`npx --no-install eslint .`). A hardened run with no network tells npm not to retry.
+#[test]
+fn a_run_with_no_network_tells_npm_not_to_retry() {
+    let Some(h) = home() else { return };
+    let o = h.sh("echo \"retries=$npm_config_fetch_retries\"");
+    assert_eq!(out(&o), "retries=0\n", "{}", err(&o));
+}
+
 /// Red-team round twenty-two: `git add -f .env && git commit` in the sandbox committed the
 /// empty stand-in the command sees for the user's `.env`; the user's next `git checkout .` would
 /// have written it over the secrets. Such a commit is put back and the entry left out of the
@@ -790,6 +824,13 @@ fn a_commit_of_a_stood_in_credential_is_put_back() {
         "git add -f .env && git -c user.name=a -c user.email=a@example.invalid commit -qm env",
     );
     assert!(err(&o).contains("was put back"), "{}", err(&o));
+    assert!(
+        err(&o).contains(
+            "a commit recorded .env as the empty file the command sees in place of credentials"
+        ),
+        "{}",
+        err(&o)
+    );
     assert_eq!(h.git(&h.ws, &["rev-parse", "HEAD"]), before);
     assert_eq!(h.git(&h.ws, &["ls-files", ".env"]), "");
     assert_eq!(

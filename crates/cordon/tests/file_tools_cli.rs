@@ -305,6 +305,37 @@ fn cordon_home_is_no_file_tools_to_read_or_write() {
     assert_eq!(verdict, "allow", "positive control: {reason}");
 }
 
+/// Red-team round twenty-three: the Write tool changed a file the user's global git
+/// configuration includes from the workspace (and planted `core.fsmonitor`), and a bare
+/// repository's branch (`.bare/refs/heads/main`, no directory named `.git`). Both ask.
+#[test]
+fn writes_to_what_git_reads_as_configuration_or_refs_are_asked() {
+    let f = Fixture::new();
+    let include = f.work().join("team.gitconfig");
+    std::fs::write(&include, "[user]\n\tname = me\n").unwrap();
+    std::fs::write(
+        f.home().join(".gitconfig"),
+        format!("[include]\n\tpath = {}\n", include.display()),
+    )
+    .unwrap();
+    let bare = f.work().join(".bare");
+    for dir in ["objects", "refs/heads"] {
+        std::fs::create_dir_all(bare.join(dir)).unwrap();
+    }
+    std::fs::write(bare.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+    for path in [s(&include), s(&bare.join("refs/heads/main"))] {
+        let (verdict, reason) =
+            claude_verdict(&f.claude("Write", json!({"file_path": path, "content": "x"})));
+        assert_eq!(verdict, "ask", "{path}: {reason}");
+    }
+    // Control: an ordinary file beside them, and reading the include.
+    let (verdict, reason) =
+        claude_verdict(&f.claude("Write", json!({"file_path": "src/new.rs", "content": "x"})));
+    assert_eq!(verdict, "allow", "{reason}");
+    let (verdict, reason) = claude_verdict(&f.claude("Read", json!({"file_path": s(&include)})));
+    assert_eq!(verdict, "allow", "{reason}");
+}
+
 #[test]
 fn git_and_agent_metadata_are_asked() {
     let f = Fixture::new();

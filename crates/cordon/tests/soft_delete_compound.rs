@@ -743,6 +743,46 @@ fn what_the_sandbox_mounts_over_or_keeps_read_only_is_not_moved_for_it() {
     let out = exec(&["--", "rm", "run/notes.txt"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!env.w.join("run/notes.txt").exists());
+    // Round twenty-three: a refused target was recorded by the checkpoint before the checks
+    // refused it, so the store held a copy of the credential.
+    // (Under the default pack, whose credentials are closed; the script hides the `rm` from the
+    // front end.)
+    fs::write(env.w.join(".env"), "TOKEN=SECRET-IN-ENV\n").unwrap();
+    fs::write(env.w.join("x.sh"), "rm -f .env\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["exec", "--mode", "hardened", "--cwd"])
+        .arg(&env.w)
+        .arg("--workspace")
+        .arg(&env.w)
+        .args(["--shell", "bash x.sh"])
+        .env("HOME", &user)
+        .env("CORDON_HOME", &env.home)
+        .env("CORDON_APPROVAL_TIMEOUT", "0")
+        .env_remove("CORDON_JOURNAL")
+        .env_remove("CORDON_SESSION")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("a credential the sandbox keeps closed"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(env.w.join(".env").exists());
+    let mut pending = vec![env.home.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else if let Ok(bytes) = fs::read(entry.path()) {
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains("SECRET-IN-ENV"),
+                    "{}",
+                    entry.path().display()
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -197,6 +197,20 @@ fn closed_beneath(
     analysis: &cordon_governor::Analysis,
     context: &cordon_policy::native::Context,
 ) -> Result<Option<PathBuf>, HookError> {
+    let paths = envelope_of(analysis, context)?;
+    Ok(paths
+        .never
+        .into_iter()
+        .chain([paths.cordon_home])
+        .find(|closed| closed.starts_with(dir)))
+}
+
+/// The policy's envelope for the call's workspace and home. A Cedar policy or a CSC profile has
+/// no envelope of its own; the built-in pack's is used, as for their hardened runs.
+fn envelope_of(
+    analysis: &cordon_governor::Analysis,
+    context: &cordon_policy::native::Context,
+) -> Result<cordon_policy::envelope::EnvelopePaths, HookError> {
     let pack;
     let policy = match analysis.policy_in_force.as_deref() {
         Some(PolicyInForce::Native(loaded)) => &loaded.policy,
@@ -207,19 +221,73 @@ fn closed_beneath(
         }
     };
     let home = PathBuf::from(&context.home);
-    let paths = envelope_paths(
+    Ok(envelope_paths(
         &PolicyGlobs::of(policy),
         Toolchains::builtin(),
         Path::new(&context.workspace),
         &home,
         &crate::governing::cordon_home(&home),
         &read_dir_names,
-    );
-    Ok(paths
-        .never
+    ))
+}
+
+/// A write the policy did not deny is asked when it lands in what the sandbox keeps read-only
+/// for git and the shell and no rule names: a file the user's git configuration names (an
+/// include, a `core.hooksPath` directory, inside the workspace or not), or any file of a git
+/// directory, whatever it is called (a bare repository's `refs/heads/main`). The agent's own tool
+/// runs unconfined, and no after-run check follows it (red-team round twenty-three wrote
+/// `core.fsmonitor` into an include and moved a bare repository's branch so).
+fn configuration_guard(
+    decision: Decision,
+    target: &Path,
+    request: &AnalysisRequest,
+    analysis: &cordon_governor::Analysis,
+) -> Result<Decision, HookError> {
+    if decision.outcome >= Outcome::Ask {
+        return Ok(decision);
+    }
+    let context = cordon_governor::analysis::context(request)
+        .map_err(|e| HookError::from(crate::governing::cli_error(e)))?;
+    let paths = envelope_of(analysis, &context)?;
+    let home = PathBuf::from(&context.home);
+    let read_only: Vec<PathBuf> = paths
+        .read_only
         .into_iter()
-        .chain([paths.cordon_home])
-        .find(|closed| closed.starts_with(dir)))
+        .chain(cordon_governor::envelope::git_config_reads(
+            &home,
+            Path::new(&context.workspace),
+        ))
+        .flat_map(|p| {
+            let real = std::fs::canonicalize(&p).ok();
+            std::iter::once(p).chain(real)
+        })
+        .collect();
+    let why = if let Some(kept) = read_only.iter().find(|p| target.starts_with(p)) {
+        format!(
+            "{} is configuration your git or shell reads and runs code from ({}), which the sandbox keeps read-only",
+            target.display(),
+            kept.display()
+        )
+    } else if let Some(git_dir) = target.ancestors().skip(1).find(|d| git_directory(d)) {
+        format!(
+            "{} lies in the git directory {}, whose refs and settings your own git obeys",
+            target.display(),
+            git_dir.display()
+        )
+    } else {
+        return Ok(decision);
+    };
+    Ok(Decision::new(
+        Outcome::Ask,
+        vec![cordon_governor::Reason::Cordon(CordonReason::RuleAsked)],
+        format!("Needs approval: {why}."),
+        decision.policy,
+    ))
+}
+
+/// Whether `dir` is a git directory as git recognises one: `HEAD`, `objects` and `refs`.
+fn git_directory(dir: &Path) -> bool {
+    dir.join("HEAD").is_file() && dir.join("objects").is_dir() && dir.join("refs").is_dir()
 }
 
 /// A content search of `dir` that the policy did not deny is denied when a closed place lies
@@ -352,6 +420,9 @@ fn decide_one(
     }
     if let Some(real) = &resolved {
         decision = cordon_home_guard(decision, Path::new(real), Path::new(&request.home));
+        if access == FileAccess::Write {
+            decision = configuration_guard(decision, Path::new(real), &request, &analysis)?;
+        }
     }
     // A replacement or a checkpoint has no meaning for the agent's own tool: the hook can run
     // neither, so it asks.
