@@ -113,9 +113,11 @@ pub struct Kept {
     /// the user's git configuration names): a target that is, lies in or holds one is refused.
     pub read_only: Vec<PathBuf>,
     /// The mounts of the command's namespace: the mount point, and whether it is read-only. A
-    /// target that is or holds a mount point is refused (a stand-in over a credential, a
-    /// read-only mount over a protected name, a cover over a host's socket: `rm` fails there
-    /// with `EBUSY`), and so is one whose directory lies on a read-only mount (`EROFS`).
+    /// target that is or holds a mount point is refused (a stand-in over a credential, a cover
+    /// over a host's socket, a read-only mount over a path the user's git configuration names:
+    /// `rm` fails there with `EBUSY`), and so is one whose directory lies on a read-only mount
+    /// (`EROFS`). The mounts over `.git` directories and protected names are left to the
+    /// protected-name check, which lets a project the agent made go whole.
     pub mounts: Vec<(PathBuf, bool)>,
 }
 

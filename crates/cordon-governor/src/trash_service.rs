@@ -69,9 +69,10 @@ pub struct Scope {
     pub protected: Vec<PathBuf>,
     /// What the sandbox keeps closed inside a writable root (hardened mode only).
     pub closed: trash::Closed,
-    /// Paths the envelope keeps read-only (hardened mode only); with `hardened`, the mounts of
-    /// the calling command's namespace are read at each request too ([`command_mounts`]).
+    /// Paths the envelope keeps read-only (hardened mode only).
     pub read_only: Vec<PathBuf>,
+    /// Hardened mode: the mounts of the calling command's namespace are read at each request
+    /// ([`command_mounts`]), and a request whose caller or mounts cannot be read removes nothing.
     pub hardened: bool,
     /// The ledger's key: every trash item's manifest is signed with it, so that a restore can
     /// tell it from one somebody else wrote.
