@@ -85,3 +85,26 @@ fn agent_command_table() {
 fn smoke() {
     assert_eq!(outcome("git status"), Outcome::Allow);
 }
+
+/// Working day twenty: "Denied: `echo X=1`: it touches credentials" named no file. A rule that
+/// matched by a path names the path; one that did not names none.
+#[test]
+fn a_rule_that_matched_a_path_names_it() {
+    let sentence = |text: &str| native::decide(text, &session(), &pack()).1.sentence;
+    assert_eq!(
+        sentence("echo X=1 >> .env"),
+        "Denied: `echo X=1` (/work/project/.env): it touches credentials (rule credentials)."
+    );
+    assert!(
+        sentence("cp a.txt .claude/settings.json")
+            .contains("(/work/project/.claude/settings.json)"),
+        "{}",
+        sentence("cp a.txt .claude/settings.json")
+    );
+    // Control: a rule that matched no path.
+    assert!(
+        !sentence("git push").contains("(/work"),
+        "{}",
+        sentence("git push")
+    );
+}

@@ -258,7 +258,13 @@ fn judge(
             trim_period(&rule.reason),
             rule.id
         ),
-        (_, Some(rule)) => format!("{}: `{shown}`: {} (rule {}).", label(outcome), trim_period(&rule.reason), rule.id),
+        (_, Some(rule)) => {
+            let on = rule
+                .named_path(facts)
+                .filter(|path| !shown.contains(path.as_str()))
+                .map_or_else(String::new, |path| format!(" ({path})"));
+            format!("{}: `{shown}`{on}: {} (rule {}).", label(outcome), trim_period(&rule.reason), rule.id)
+        }
     };
 
     let bounded = facts.enforcement.confines()

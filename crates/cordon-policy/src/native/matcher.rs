@@ -53,6 +53,13 @@ impl CompiledRule {
         self.when.matches(facts) && !self.unless.as_ref().is_some_and(|u| u.matches(facts))
     }
 
+    /// The first of the command's paths this rule's path patterns name, when it has any: what a
+    /// person needs to read in its sentence (working day twenty: "Denied: `cat`: it touches
+    /// credentials" named no file).
+    pub fn named_path<'f>(&self, facts: &'f CommandFacts) -> Option<&'f String> {
+        self.when.named_path(facts)
+    }
+
     /// The rule matches only commands the kernel confines (`match: {confined: true}`), so its
     /// examples are read as hardened-mode commands.
     pub fn requires_confinement(&self) -> bool {
@@ -470,6 +477,20 @@ impl CompiledMatch {
         .into_iter()
         .flatten()
         .find_map(LazyGlobSet::error)
+    }
+
+    /// See [`CompiledRule::named_path`].
+    fn named_path<'f>(&self, f: &'f CommandFacts) -> Option<&'f String> {
+        fn first<'f>(set: &Option<LazyGlobSet>, paths: &[&'f String]) -> Option<&'f String> {
+            let set = set.as_ref()?;
+            paths.iter().copied().find(|p| set.is_match(p))
+        }
+        let writes: Vec<&String> = f.writes.iter().collect();
+        let reads: Vec<&String> = f.reads.iter().collect();
+        let both: Vec<&String> = f.reads.iter().chain(&f.writes).collect();
+        first(&self.writes, &writes)
+            .or_else(|| first(&self.reads, &reads))
+            .or_else(|| first(&self.paths, &both))
     }
 
     fn matches(&self, f: &CommandFacts) -> bool {
