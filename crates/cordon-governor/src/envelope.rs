@@ -467,7 +467,23 @@ pub fn git_config_reads(home: &Path, workspace: &Path) -> Vec<PathBuf> {
         };
         read.push(file.clone());
         let base = file.parent().unwrap_or(home);
-        for entry in cordon_sandbox::git_config_entries(&text) {
+        let entries = cordon_sandbox::git_config_entries(&text);
+        // The programs it makes git run, where a path names them (red-team round twenty-four
+        // rewrote a `core.fsmonitor` script and a credential helper kept in the workspace).
+        for program in cordon_sandbox::programs_named(&entries) {
+            let path = match program.strip_prefix("~/") {
+                Some(rest) => home.join(rest),
+                None => PathBuf::from(&program),
+            };
+            if path.is_absolute()
+                && !home.starts_with(&path)
+                && !workspace.starts_with(&path)
+                && !named.contains(&path)
+            {
+                named.push(path);
+            }
+        }
+        for entry in entries {
             let (section, key) = (entry.section.as_str(), entry.key.as_str());
             let value = entry.value.as_str();
             let expanded = match value.strip_prefix("~/") {

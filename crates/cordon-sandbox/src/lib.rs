@@ -76,7 +76,7 @@ pub use report::{
     ProcessRecord, ProcessReport, ProcessTree, ProtectedPath, ProtectedReport, Protection,
     RlimitReport, RunReport, SeccompReport, SegmentReport, StreamReport,
 };
-pub use repos::{git_config_entries, ConfigEntry as GitConfigEntry};
+pub use repos::{git_config_entries, programs_named, ConfigEntry as GitConfigEntry};
 pub use resolve::{resolve_as_far_as_exists, resolve_real, FileKind, RealPath, MAX_SYMLINKS};
 pub use scope::resolve_scope;
 pub use search::{is_python_venv, MAX_SEARCHED_DIRS, PYTHON_VENV_MARKER, SEARCH_SKIPPED};

@@ -163,6 +163,16 @@ pub const PROTECTED_NAMES: &[&str] = &[
     ".gvimrc",
     ".gdbinit",
     ".lldbinit",
+    // More start-up files read from the working directory (perl's debugger, GHCi, IEx, R's
+    // environment, Octave, Erlang: red-team round twenty-four ran `perl -d` so), and git-lfs's
+    // `.lfsconfig`, whose `lfs.url` sends the user's pushed large files elsewhere.
+    ".perldb",
+    ".ghci",
+    ".iex.exs",
+    ".Renviron",
+    ".octaverc",
+    ".erlang",
+    ".lfsconfig",
 ];
 
 /// How deep below `.git/modules` submodule git directories are sought (names may have slashes).
@@ -700,6 +710,9 @@ impl Finder<'_> {
             self.configuration(&hooks);
             self.links_git_runs(&hooks);
         }
+        for program in configured_programs(git, &included) {
+            self.configuration(&program);
+        }
         for file in included {
             self.configuration(&file);
         }
@@ -978,6 +991,38 @@ fn configured_hooks_dirs(git: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
         }
     }
     dirs
+}
+
+/// The programs `git`'s own `config`, or a file it includes, makes git run where a path names
+/// them (`repos::programs_named`: `core.fsmonitor = ./tools/fsmon.sh`, a filter driver, an
+/// alias's script): relative to the work tree, where git runs them, `~/` from the home (red-team
+/// round twenty-four rewrote a repository's fsmonitor script and clean filter).
+fn configured_programs(git: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
+    let Some(work_tree) = git
+        .parent()
+        .filter(|_| git.file_name() == Some(std::ffi::OsStr::new(".git")))
+    else {
+        return Vec::new();
+    };
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut programs = Vec::new();
+    for file in std::iter::once(git.join("config")).chain(included.iter().cloned()) {
+        let Ok(text) = std::fs::read(&file) else {
+            continue;
+        };
+        let entries = crate::repos::git_config_entries(&text);
+        for program in crate::repos::programs_named(&entries) {
+            let path = match (program.strip_prefix("~/"), &home) {
+                (Some(rest), Some(home)) => home.join(rest),
+                (Some(_), None) => continue,
+                (None, _) => work_tree.join(&program),
+            };
+            if !programs.contains(&path) {
+                programs.push(path);
+            }
+        }
+    }
+    programs
 }
 
 /// The `.git` file a linked worktree's git directory `admin` names in its `gitdir`: where git
@@ -1609,6 +1654,35 @@ pub(crate) mod tests {
             .protected
             .included
             .contains(&root.join("conf/other.inc")));
+    }
+
+    /// Round twenty-four: the scripts a repository's config runs by path (an fsmonitor, a clean
+    /// filter, an alias) are read-only; a program found on the `PATH` names no file.
+    #[test]
+    fn the_programs_a_repositorys_config_runs_are_read_only() {
+        let (_ws, root) = repository_with_config(
+            "[core]\n\tfsmonitor = ./tools/fsmon.sh\n\tpager = less\n[filter \"x\"]\n\tclean = scripts/clean.sh %f\n[alias]\n\tt = !tools/t.sh\n",
+        );
+        for dir in ["tools", "scripts"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        for file in [
+            "tools/fsmon.sh",
+            "tools/t.sh",
+            "tools/other.sh",
+            "scripts/clean.sh",
+        ] {
+            std::fs::write(root.join(file), "#!/bin/sh\n").unwrap();
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let got = paths(&plan(std::slice::from_ref(&root), tmp.path(), &[]).unwrap());
+        for file in ["tools/fsmon.sh", "tools/t.sh", "scripts/clean.sh"] {
+            assert!(
+                got.contains(&(root.join(file), Protection::ReadOnly)),
+                "{file} in {got:?}"
+            );
+        }
+        assert!(!got.iter().any(|(p, _)| p == &root.join("tools/other.sh")));
     }
 
     /// Red-team rounds nineteen and twenty-one: a hook that is a link to a tracked script, in

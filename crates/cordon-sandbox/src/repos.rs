@@ -690,41 +690,27 @@ pub(crate) fn config_change_runs_something(
         if let Some(why) = redirects_a_push(entry, &kept, added_by_a_command) {
             return Some(why);
         }
-        if let Some(why) = steers_a_pull(entry, &kept, &entries) {
+        if let Some(why) = steers_a_pull(entry, &kept) {
             return Some(why);
         }
     }
     removes_a_users_remote(&kept, &entries, added_by_a_command)
 }
 
-/// Why `entry` would have the user's plain `git pull` merge what the run's checks do not judge,
-/// or their `git push` send nothing, if it would (red-team round twenty-three): a branch's
-/// `merge` naming cordon's own refused refs, or, with the branch's remote `.` (this
-/// repository), a ref other than a branch (a remote-tracking ref or a note, which the checks
-/// leave alone); and a branch's `pushRemote` made `.`, where the user's push then goes.
-fn steers_a_pull(
-    entry: &ConfigEntry,
-    kept: &HashSet<ConfigEntry>,
-    entries: &[ConfigEntry],
-) -> Option<String> {
-    if kept.contains(entry) || entry.section != "branch" {
+/// Why `entry` would have the user's plain `git pull` merge what no check judged, or their
+/// `git push` send nothing, if it would (red-team rounds twenty-three and twenty-four): a
+/// branch's `merge` naming anything but a branch (cordon's refused refs, a remote-tracking ref,
+/// a fork's pull request), and a branch's `pushRemote` made `.`.
+fn steers_a_pull(entry: &ConfigEntry, kept: &HashSet<ConfigEntry>) -> Option<String> {
+    if kept.contains(entry) || entry.section != "branch" || entry.sub.is_none() {
         return None;
     }
-    let branch = entry.sub.as_deref()?;
-    let remote_is_here = entries.iter().any(|e| {
-        e.section == "branch"
-            && e.sub.as_deref() == Some(branch)
-            && e.key == "remote"
-            && e.value == "."
-    });
     match entry.key.as_str() {
-        "merge" if entry.value.starts_with("refs/cordon/") => Some(format!(
-            "it sets {} to {}, a commit cordon refused, which the user's next pull would merge",
-            entry.shown(),
-            entry.value
-        )),
-        "merge" if remote_is_here && !entry.value.starts_with("refs/heads/") => Some(format!(
-            "it sets {} to {} of this repository, which the user's next pull would merge unchecked",
+        // A branch of the remote (or of this repository): not a pull request from anyone's fork
+        // (`refs/pull/7/head`, round twenty-four), a commit cordon refused, a remote-tracking
+        // ref or a note, which the checks leave alone.
+        "merge" if !entry.value.starts_with("refs/heads/") => Some(format!(
+            "it sets {} to {}, which is no branch, and the user's next pull would merge it",
             entry.shown(),
             entry.value
         )),
@@ -820,24 +806,9 @@ fn removes_a_users_remote(
         .filter(|e| e.is_remote_url())
         .filter_map(|e| e.sub.as_deref())
         .collect();
-    // A URL that a remote of the old text keeps under its own name is no user's remote lost (a
-    // command's `mirror` of `origin`'s URL may go again; red-team round twenty-three). Not one
-    // a rename moved to a new name: `origin` could then be added again elsewhere.
-    let named_before: HashSet<&str> = kept
-        .iter()
-        .filter(|e| e.is_remote_url())
-        .filter_map(|e| e.sub.as_deref())
-        .collect();
-    let kept_urls: HashSet<&str> = new
-        .iter()
-        .filter(|e| e.is_remote_url())
-        .filter(|e| e.sub.as_deref().is_some_and(|r| named_before.contains(r)))
-        .map(|e| e.value.as_str())
-        .collect();
     let mut gone: Vec<&ConfigEntry> = kept
         .iter()
         .filter(|e| e.is_remote_url() && !added_by_a_command(e.value.as_str()))
-        .filter(|e| !kept_urls.contains(e.value.as_str()))
         .filter(|e| e.sub.as_deref().is_some_and(|r| !still.contains(r)))
         .collect();
     gone.sort_by(|a, b| a.sub.cmp(&b.sub));
@@ -867,6 +838,51 @@ pub struct ConfigEntry {
 /// own configuration says, for a reader that needs no more than that.
 pub fn git_config_entries(text: &[u8]) -> Vec<ConfigEntry> {
     config_entries(text, Reading::Lenient).unwrap_or_default()
+}
+
+/// The programs and directories of programs `entries` make git run, as written, where they are
+/// named by a path (`core.fsmonitor = ~/bin/fsmon`, `credential.helper = !/opt/h get`,
+/// `alias.x = !./tools/x.sh`, `filter.lfs.clean = ./clean.sh %f`, `init.templateDir`): a command
+/// that rewrote such a file would run with the user's authority on their next git command
+/// (red-team round twenty-four). A program git finds on the `PATH`, or a shell text whose first
+/// word is no path, is none.
+pub fn programs_named(entries: &[ConfigEntry]) -> Vec<String> {
+    let mut named = Vec::new();
+    for entry in entries {
+        let (section, sub, key) = (
+            entry.section.as_str(),
+            entry.sub.as_deref(),
+            entry.key.as_str(),
+        );
+        let value = entry.value.as_str();
+        let command = match (section, sub.is_some(), key) {
+            ("core", false, "fsmonitor") if !inert(section, None, key, value) => Some(value),
+            ("core", false, "pager" | "editor" | "askpass" | "sshcommand")
+            | ("sequence", false, "editor")
+            | ("diff", false, "external")
+            | ("gpg", _, "program")
+            | ("credential", _, "helper")
+            | ("filter", true, "clean" | "smudge" | "process")
+            | ("diff", true, "textconv" | "command")
+            | ("merge", true, "driver")
+            | ("pager", _, _)
+            | ("sendemail", _, "smtpserver") => Some(value),
+            ("alias", _, _) => value.strip_prefix('!'),
+            ("init", false, "templatedir") => {
+                named.push(value.to_string());
+                None
+            }
+            _ => None,
+        };
+        let Some(command) = command else { continue };
+        let command = command.strip_prefix('!').unwrap_or(command).trim_start();
+        let first = command.split_whitespace().next().unwrap_or_default();
+        let first = first.trim_matches(|c| c == '"' || c == '\'');
+        if first.contains('/') {
+            named.push(first.to_string());
+        }
+    }
+    named
 }
 
 impl ConfigEntry {
@@ -1164,7 +1180,9 @@ fn inert(section: &str, sub: Option<&str>, key: &str, value: &str) -> bool {
         ("maintenance", false) => matches!(key, "auto" | "strategy"),
         ("pull", false) => matches!(key, "rebase" | "ff"),
         // Not `push.default` (`matching` pushes every branch of the same name).
-        ("push", false) => matches!(key, "autosetupremote" | "followtags"),
+        // Not `followTags` either: the user's plain push would then publish a tag the command
+        // made (red-team round twenty-four).
+        ("push", false) => key == "autosetupremote",
         ("fetch", false) => matches!(key, "prune" | "prunetags" | "writecommitgraph"),
         // Not `lfs.url`: git-lfs pushes the large files there.
         ("lfs", false) => key == "repositoryformatversion",
@@ -1252,6 +1270,24 @@ mod tests {
         ] {
             assert!(first_active_key(text, &|_| true).is_err(), "{text:?}");
         }
+    }
+
+    /// Round twenty-four: the programs a config names by a path, which a command could rewrite.
+    #[test]
+    fn the_programs_a_config_names_by_a_path_are_found() {
+        let text = b"[core]\n\tfsmonitor = ./tools/fsmon.sh\n\tpager = less -R\n\tsshCommand = ~/bin/ssh-wrap -v\n[credential]\n\thelper = !/opt/cred/helper get\n[credential \"https://h\"]\n\thelper = store\n[alias]\n\tt = !./tools/t.sh --fast\n\tst = status\n[filter \"x\"]\n\tclean = \"scripts/clean.sh\" %f\n[init]\n\ttemplateDir = ~/.git-template\n[core]\n\tfsmonitor = true\n";
+        let named = programs_named(&git_config_entries(text));
+        assert_eq!(
+            named,
+            [
+                "./tools/fsmon.sh",
+                "~/bin/ssh-wrap",
+                "/opt/cred/helper",
+                "./tools/t.sh",
+                "scripts/clean.sh",
+                "~/.git-template"
+            ]
+        );
     }
 
     /// Red-team round twenty-one: `hooksPath = tools/hooks ; team hooks` is `tools/hooks` to
@@ -1411,14 +1447,9 @@ mod tests {
             vec!["/w/.cache/evil.git".to_string()]
         );
         assert!(remote_urls_added(old, without_up2).is_empty());
-        // Round twenty-three: a command's second name for the user's URL may go; a rename of the
-        // user's remote may not (its new name does not count as keeping the URL).
-        let mirrored =
-            b"[remote \"origin\"]\n\turl = /srv/r.git\n[remote \"mirror\"]\n\turl = /srv/r.git\n";
-        assert_eq!(
-            config_change_runs_something(mirrored, without_up2, &stays, &none),
-            None
-        );
+        // A rename of the user's remote may not go either: the new name keeps the URL, and
+        // `origin` could then be added again elsewhere (round twenty-four removed `origin`
+        // beside a command's `mirror` of its URL, then added it again).
         let renamed = b"[remote \"old\"]\n\turl = /srv/r.git\n";
         let why =
             config_change_runs_something(without_up2, renamed, &stays, &none).unwrap_or_default();
@@ -1428,11 +1459,15 @@ mod tests {
         for (extra, says) in [
             (
                 "[branch \"main\"]\n\tremote = origin\n\tmerge = refs/cordon/refused/1-2/heads/x\n",
-                "a commit cordon refused",
+                "which is no branch",
             ),
             (
                 "[branch \"main\"]\n\tremote = .\n\tmerge = refs/remotes/origin/evil\n",
-                "merge unchecked",
+                "which is no branch",
+            ),
+            (
+                "[branch \"main\"]\n\tremote = origin\n\tmerge = refs/pull/7/head\n",
+                "which is no branch",
             ),
             ("[branch \"main\"]\n\tpushRemote = .\n", "send nothing"),
         ] {

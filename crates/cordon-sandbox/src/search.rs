@@ -49,9 +49,10 @@ pub const SEARCH_SKIPPED: &[&str] = &["node_modules", "target", ".venv", "__pyca
 pub const PYTHON_VENV_MARKER: &str = "pyvenv.cfg";
 
 /// Whether the search leaves `dir` out as a Python virtual environment: it holds
-/// [`PYTHON_VENV_MARKER`] and is named like one (`venv`, `.venv-3.12`, `env`). Both, since a
+/// [`PYTHON_VENV_MARKER`] and is named like one (`venv`, `.venv-3.12`, `virtualenv`). Both, since a
 /// command can write the marker anywhere: in the workspace's top or its `config`, it would
-/// otherwise hide every credential the user adds there later (red-team round twenty-three).
+/// otherwise hide every credential the user adds there later (red-team round twenty-three; round
+/// twenty-four did it in a directory named `env`, which is no longer one).
 pub fn is_python_venv(dir: &Path) -> bool {
     dir.file_name().is_some_and(venv_name)
         && std::fs::symlink_metadata(dir.join(PYTHON_VENV_MARKER)).is_ok_and(|m| m.is_file())
@@ -59,7 +60,7 @@ pub fn is_python_venv(dir: &Path) -> bool {
 
 fn venv_name(name: &OsStr) -> bool {
     let name = name.to_string_lossy().to_ascii_lowercase();
-    name.contains("venv") || matches!(name.as_str(), "env" | ".env" | "virtualenv" | ".virtualenv")
+    name.contains("venv") || name.contains("virtualenv")
 }
 
 /// How recent a directory's change may be for it to be remembered.

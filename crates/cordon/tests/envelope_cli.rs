@@ -854,12 +854,14 @@ fn read_only_paths_inside_the_workspace_leave_its_top_writable() {
     let Some(h) = home() else { return };
     std::fs::create_dir_all(h.ws.join("tools/hooks")).unwrap();
     std::fs::write(h.ws.join("tools/hooks/pre-commit"), "#!/bin/sh\n").unwrap();
+    std::fs::write(h.ws.join("tools/cred.sh"), "#!/bin/sh\n").unwrap();
     std::fs::write(
         h.home.join(".gitconfig"),
         format!(
-            "[user]\n\tname = owner\n[core]\n\thooksPath = {}\n[include]\n\tpath = {}\n",
+            "[user]\n\tname = owner\n[core]\n\thooksPath = {}\n[include]\n\tpath = {}\n[credential]\n\thelper = !{} get\n",
             h.ws.join("tools/hooks").display(),
-            h.ws.join("team.gitconfig").display()
+            h.ws.join("team.gitconfig").display(),
+            h.ws.join("tools/cred.sh").display()
         ),
     )
     .unwrap();
@@ -877,6 +879,7 @@ fn read_only_paths_inside_the_workspace_leave_its_top_writable() {
         "rm -rf tools",
         "echo '[core]' > team.gitconfig",
         "ln -s /tmp team.gitconfig",
+        "echo 'cat >> ~/loot' >> tools/cred.sh",
     ] {
         let o = h.opaque(attack);
         assert_ne!(o.status.code(), Some(0), "{attack}: {}", err(&o));
@@ -888,6 +891,11 @@ fn read_only_paths_inside_the_workspace_leave_its_top_writable() {
         assert!(!h.ws.join("tools/hooks/post-commit").exists(), "{attack}");
         assert!(
             std::fs::symlink_metadata(h.ws.join("team.gitconfig")).is_err(),
+            "{attack}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(h.ws.join("tools/cred.sh")).unwrap(),
+            "#!/bin/sh\n",
             "{attack}"
         );
     }
