@@ -100,6 +100,9 @@ pub struct Closed {
     /// Nor does it enter a directory this says is a Python virtual environment
     /// (`cordon_sandbox::is_python_venv`).
     pub unsearched_venv: Option<fn(&Path) -> bool>,
+    /// File names `names` matches that the search leaves open: public certificate bundles
+    /// (`cordon_sandbox::PUBLIC_CERTIFICATE_BUNDLES`).
+    pub open_names: Vec<OsString>,
 }
 
 /// What a hardened command's sandbox keeps in place inside its writable roots beyond protected
@@ -753,7 +756,8 @@ fn check_closed(
         return Ok(());
     };
     if !meta.is_dir() {
-        return match closed.names.is_match(&pinned.name) {
+        let open = closed.open_names.contains(&pinned.name);
+        return match closed.names.is_match(&pinned.name) && !open {
             true => Err(refuse(target)),
             false => Ok(()),
         };
@@ -782,7 +786,7 @@ fn check_closed(
                 if !unsearched(&name) && !holds_marker(&child.path()) {
                     pending.push(child.path());
                 }
-            } else if closed.names.is_match(&name) {
+            } else if closed.names.is_match(&name) && !closed.open_names.contains(&name) {
                 return Err(refuse(&shown(child.path())));
             }
         }

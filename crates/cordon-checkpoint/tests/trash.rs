@@ -342,6 +342,9 @@ fn what_the_sandbox_keeps_closed_is_refused_when_it_is_closed() {
     fs::write(ws.join("venv/lib/certifi/cacert.pem"), b"public").unwrap();
     fs::create_dir_all(ws.join("fake/pyvenv.cfg")).unwrap();
     fs::write(ws.join("fake/server.pem"), b"private").unwrap();
+    // A public certificate bundle by its exact name is no credential (working day twenty-one).
+    fs::create_dir_all(ws.join("env/certifi")).unwrap();
+    fs::write(ws.join("env/certifi/cacert.pem"), b"public").unwrap();
     let closed = Closed {
         paths: vec![ws.join("home/.cordon")],
         names: NameGlobs::new(&["secrets.*", "*.pem"]).unwrap(),
@@ -349,6 +352,7 @@ fn what_the_sandbox_keeps_closed_is_refused_when_it_is_closed() {
         unsearched_venv: Some(|dir: &Path| {
             dir.file_name().is_some_and(|n| n == "venv") && dir.join("pyvenv.cfg").is_file()
         }),
+        open_names: vec!["cacert.pem".into()],
     };
     let with_closed = |target: &str| SoftDelete {
         closed: closed.clone(),
@@ -382,6 +386,7 @@ fn what_the_sandbox_keeps_closed_is_refused_when_it_is_closed() {
         "config/app.yaml",
         "venv/lib/certifi/cacert.pem",
         "venv",
+        "env",
     ] {
         let o = trash::soft_delete(&trash_dir, &with_closed(target)).unwrap();
         assert!(

@@ -682,6 +682,10 @@ fn closed_by(envelope: &Envelope) -> Result<Closed, String> {
             .map(OsString::from)
             .collect(),
         unsearched_venv: Some(cordon_sandbox::is_python_venv),
+        open_names: cordon_sandbox::PUBLIC_CERTIFICATE_BUNDLES
+            .iter()
+            .map(OsString::from)
+            .collect(),
     })
 }
 

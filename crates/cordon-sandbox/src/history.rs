@@ -336,6 +336,8 @@ struct Repository<'a> {
     inside: Vec<&'a AtStart>,
     /// The index's entries at controlled paths as the run began, parsed when first needed.
     staged: std::cell::OnceCell<BTreeMap<PathBuf, String>>,
+    /// The known commits the object store still holds, looked up when first needed.
+    known_present: std::cell::OnceCell<Vec<String>>,
 }
 
 /// A path's entry as git would write it: whether it is executable, a link or a file, and its
@@ -349,6 +351,7 @@ impl<'a> Repository<'a> {
             names,
             inside: Vec::new(),
             staged: std::cell::OnceCell::new(),
+            known_present: std::cell::OnceCell::new(),
         }
     }
 
@@ -614,19 +617,44 @@ impl<'a> Repository<'a> {
     }
 
     /// `git log --stdin`'s input for the commits reachable from `tips` and from no commit the
-    /// repository knew.
+    /// repository knew. Each known commit is negated by its own `^`: git before 2.42 refuses
+    /// `--not` on standard input ("options not supported in --stdin mode"), and the check, failing
+    /// closed, then put back every commit a run made (working day twenty-one, Debian's git 2.39).
     fn new_commits_input(&self, tips: &[&String]) -> String {
         let mut input = String::new();
         for tip in tips {
             input.push_str(tip);
             input.push('\n');
         }
-        input.push_str("--not\n");
-        for oid in &self.start.known {
+        for oid in self.known_present() {
+            input.push('^');
             input.push_str(oid);
             input.push('\n');
         }
         input
+    }
+
+    /// The known commits the object store holds: a `^` of one it does not is fatal to `git log`,
+    /// `--ignore-missing` or not (one a command pruned, or a stash reflog naming a lost commit),
+    /// and the check would then put back everything the run moved. When git cannot be asked,
+    /// all of them (the check then fails closed, as before).
+    fn known_present(&self) -> &[String] {
+        self.known_present.get_or_init(|| {
+            let known: Vec<&String> = self.start.known.iter().collect();
+            let input: String = known.iter().map(|oid| format!("{oid}\n")).collect();
+            let Some(out) = self.git_input(
+                &["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+                input.as_bytes(),
+            ) else {
+                return known.into_iter().cloned().collect();
+            };
+            String::from_utf8_lossy(&out)
+                .lines()
+                .filter_map(|line| line.split_once(' '))
+                .filter(|(_, kind)| *kind != "missing")
+                .map(|(oid, _)| oid.to_string())
+                .collect()
+        })
     }
 
     /// The commits among those reachable from `tips` and unknown before the run that set a
@@ -2322,6 +2350,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(read_refs(&packed).unwrap()["refs/heads/a"], before);
+    }
+
+    /// Working day twenty-one: a known commit the object store no longer holds made `git log`
+    /// fail, and the check put back every commit of the run. It is left out of the negations.
+    #[test]
+    fn a_known_commit_gone_from_the_store_does_not_fail_the_check() {
+        let (_d, ws) = repo();
+        let mut start = record(&[ws.join(".git")], std::slice::from_ref(&ws), &[]);
+        start[0]
+            .known
+            .insert("1111111111111111111111111111111111111111".into());
+        let before = git(&ws, &["rev-parse", "HEAD"]);
+        std::fs::write(ws.join("app.py"), "print(2)\n").unwrap();
+        git(&ws, &["commit", "-qam", "ordinary"]);
+        let notes = settle(&start, NAMES);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_ne!(git(&ws, &["rev-parse", "HEAD"]), before);
     }
 
     /// Red-team round twenty-one: the checked-out branch made a symbolic ref to a new branch, or

@@ -79,7 +79,10 @@ pub use report::{
 pub use repos::{git_config_entries, programs_named, ConfigEntry as GitConfigEntry};
 pub use resolve::{resolve_as_far_as_exists, resolve_real, FileKind, RealPath, MAX_SYMLINKS};
 pub use scope::resolve_scope;
-pub use search::{is_python_venv, MAX_SEARCHED_DIRS, PYTHON_VENV_MARKER, SEARCH_SKIPPED};
+pub use search::{
+    is_python_venv, MAX_SEARCHED_DIRS, PUBLIC_CERTIFICATE_BUNDLES, PYTHON_VENV_MARKER,
+    SEARCH_SKIPPED,
+};
 pub use supervisor::{run, tmp_is_the_workspaces_own};
 
 /// Why this kernel cannot run the write broker, if it cannot (seccomp user notification and

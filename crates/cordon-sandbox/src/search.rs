@@ -45,6 +45,18 @@ pub const MAX_SEARCHED_DIRS: usize = 50_000;
 /// and are not where a project keeps its own repositories or secrets.
 pub const SEARCH_SKIPPED: &[&str] = &["node_modules", "target", ".venv", "__pycache__"];
 
+/// Certificate bundles a credential-name glob (`*.pem`) matches but that hold only public
+/// certificates: pip's and certifi's `cacert.pem` in every virtual environment, the system's
+/// bundles copied into a project. Stood in for, they broke TLS for the program that reads them
+/// and made the directory holding them impossible to remove (working days nineteen and
+/// twenty-one: `rm -rf env`). By exact name only.
+pub const PUBLIC_CERTIFICATE_BUNDLES: &[&str] = &[
+    "cacert.pem",
+    "ca-bundle.pem",
+    "ca-bundle.crt",
+    "ca-certificates.crt",
+];
+
 /// The file that makes a directory a Python virtual environment (PEP 405).
 pub const PYTHON_VENV_MARKER: &str = "pyvenv.cfg";
 
@@ -299,6 +311,7 @@ fn list(dir: &Path, root: bool, rules: &Rules<'_>) -> Option<Listing> {
             }
         } else if (kind.is_file() || kind.is_symlink())
             && rules.never_names.is_some_and(|n| n.is_match(&name))
+            && !PUBLIC_CERTIFICATE_BUNDLES.iter().any(|b| name == *b)
         {
             listing.never_files.push(name);
         }
@@ -505,6 +518,9 @@ mod tests {
         std::fs::create_dir_all(w.join("config")).unwrap();
         std::fs::write(w.join("config/pyvenv.cfg"), "").unwrap();
         std::fs::write(w.join("config/.env"), "S=2").unwrap();
+        // A public certificate bundle by its exact name is none (working day twenty-one).
+        std::fs::create_dir_all(w.join("env/certifi")).unwrap();
+        std::fs::write(w.join("env/certifi/cacert.pem"), "public").unwrap();
         std::os::unix::fs::symlink("/etc/hostname", w.join("a/.env")).unwrap();
         let g = globs();
         let found = search(std::slice::from_ref(&w), &rules(&g), None);

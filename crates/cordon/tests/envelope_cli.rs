@@ -18,6 +18,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 mod approval_support;
+mod tree_support;
 
 /// A home with credentials, start-up files and a victim, the workspace `~/ws`, and cordon's
 /// home made on first use at `~/.config/cordon`.
@@ -922,18 +923,10 @@ fn a_checkpoint_never_copies_what_a_link_leads_out_to() {
         std::fs::read_to_string(h.ws.join("mine.txt")).unwrap(),
         "y\n"
     );
-    let mut held = Vec::new();
-    let mut pending = vec![h.cordon_home()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if entry.file_type().unwrap().is_dir() {
-                pending.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                held.push(String::from_utf8_lossy(&bytes).into_owned());
-            }
-        }
-    }
+    let held: Vec<String> = tree_support::tree(&h.cordon_home())
+        .into_values()
+        .map(|(_, _, bytes)| String::from_utf8_lossy(&bytes).into_owned())
+        .collect();
     assert!(held.iter().all(|t| !t.contains("PRIVATE-PIN-4711")));
     assert!(held.iter().any(|t| t.contains("WORKSPACE-MARK")), "control");
 }

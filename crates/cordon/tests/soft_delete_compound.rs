@@ -704,10 +704,14 @@ fn what_the_sandbox_mounts_over_or_keeps_read_only_is_not_moved_for_it() {
     .unwrap();
     let _server = std::os::unix::net::UnixListener::bind(env.w.join("run/app.sock")).unwrap();
     let policy = env.root.join("policy.yaml");
-    let exec = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_cordon"))
-            .args(["exec", "--mode", "hardened", "--policy"])
-            .arg(&policy)
+    // Under the test's policy, or (`None`) under the default pack, whose credentials are closed.
+    let exec_under = |policy: Option<&Path>, args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cordon"));
+        command.args(["exec", "--mode", "hardened"]);
+        if let Some(policy) = policy {
+            command.arg("--policy").arg(policy);
+        }
+        command
             .arg("--cwd")
             .arg(&env.w)
             .arg("--workspace")
@@ -721,6 +725,7 @@ fn what_the_sandbox_mounts_over_or_keeps_read_only_is_not_moved_for_it() {
             .output()
             .unwrap()
     };
+    let exec = |args: &[&str]| exec_under(Some(&policy), args);
     for args in [
         &["--shell", "true; rm -f run/app.sock"][..],
         &["--shell", "true; rm -r tools/hooks"],
@@ -749,19 +754,7 @@ fn what_the_sandbox_mounts_over_or_keeps_read_only_is_not_moved_for_it() {
     // front end.)
     fs::write(env.w.join(".env"), "TOKEN=SECRET-IN-ENV\n").unwrap();
     fs::write(env.w.join("x.sh"), "rm -f .env\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args(["exec", "--mode", "hardened", "--cwd"])
-        .arg(&env.w)
-        .arg("--workspace")
-        .arg(&env.w)
-        .args(["--shell", "bash x.sh"])
-        .env("HOME", &user)
-        .env("CORDON_HOME", &env.home)
-        .env("CORDON_APPROVAL_TIMEOUT", "0")
-        .env_remove("CORDON_JOURNAL")
-        .env_remove("CORDON_SESSION")
-        .output()
-        .unwrap();
+    let out = exec_under(None, &["--shell", "bash x.sh"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("a credential the sandbox keeps closed"),
@@ -769,19 +762,12 @@ fn what_the_sandbox_mounts_over_or_keeps_read_only_is_not_moved_for_it() {
         text(&out.stderr)
     );
     assert!(env.w.join(".env").exists());
-    let mut pending = vec![env.home.clone()];
-    while let Some(dir) = pending.pop() {
-        for entry in fs::read_dir(&dir).unwrap().flatten() {
-            if entry.file_type().unwrap().is_dir() {
-                pending.push(entry.path());
-            } else if let Ok(bytes) = fs::read(entry.path()) {
-                assert!(
-                    !String::from_utf8_lossy(&bytes).contains("SECRET-IN-ENV"),
-                    "{}",
-                    entry.path().display()
-                );
-            }
-        }
+    for (path, (_, _, bytes)) in tree(&env.home) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("SECRET-IN-ENV"),
+            "{}",
+            String::from_utf8_lossy(&path)
+        );
     }
 }
 
