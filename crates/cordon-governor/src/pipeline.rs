@@ -541,8 +541,7 @@ fn run_one(
             .find(|p| {
                 !p.ends_with("/config")
                     && !p.ends_with("/config.worktree")
-                    && !p.contains("/info/refs")
-                    && !p.ends_with("/info/rev-cache")
+                    && !cordon_sandbox::git_server_info(p.as_bytes())
             })
             .unwrap_or("?")
             .to_string();

@@ -50,8 +50,8 @@ mod spawn;
 mod supervisor;
 
 pub use broker::{
-    fd_path, Applied, ChangeKind, EntryRef, NameChange, ObserverError, Victim, WriteObserver,
-    MAX_REPORTED_REFUSALS,
+    fd_path, git_server_info, Applied, ChangeKind, EntryRef, NameChange, ObserverError, Victim,
+    WriteObserver, MAX_REPORTED_REFUSALS,
 };
 pub use capture::{OutputFilter, StreamFilter};
 pub use egress::{ConnectionRecord, Egress, EgressReport};

@@ -706,12 +706,13 @@ impl Finder<'_> {
         // runs, like `.git/hooks`. Each is kept (`Finder::configuration`).
         let included = config_includes(git);
         self.links_git_runs(&git.join("hooks"));
-        for hooks in configured_hooks_dirs(git, &included) {
-            self.configuration(&hooks);
-            self.links_git_runs(&hooks);
+        let configured = configured(git, &included);
+        for hooks in &configured.hooks_dirs {
+            self.configuration(hooks);
+            self.links_git_runs(hooks);
         }
-        for program in configured_programs(git, &included) {
-            self.configuration(&program);
+        for program in &configured.programs {
+            self.configuration(program);
         }
         for file in included {
             self.configuration(&file);
@@ -724,9 +725,7 @@ impl Finder<'_> {
     /// layout; round twenty-one rewrote the script it named). The mount over the directory
     /// keeps the link; its target would otherwise stay writable.
     fn links_git_runs(&mut self, hooks: &Path) {
-        let is_link =
-            |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
-        if is_link(hooks) {
+        if is_symlink(hooks) {
             self.configuration(hooks);
         }
         let Ok(entries) = std::fs::read_dir(hooks) else {
@@ -745,11 +744,9 @@ impl Finder<'_> {
     /// re-pointed (round twenty), nor a directory on it renamed (the broker).
     fn configuration(&mut self, path: &Path) {
         let in_roots = |p: &Path| self.write_roots.iter().any(|w| p.starts_with(w));
-        let is_link =
-            |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
         let mut kept = Vec::new();
         for link in path.ancestors().skip(1) {
-            if in_roots(link) && is_link(link) {
+            if in_roots(link) && is_symlink(link) {
                 kept.push(link.to_path_buf());
             }
         }
@@ -765,7 +762,7 @@ impl Finder<'_> {
                 break;
             };
             let link = dir.join(name);
-            if !is_link(&link) {
+            if !is_symlink(&link) {
                 break;
             }
             if in_roots(&link) {
@@ -952,77 +949,74 @@ impl Finder<'_> {
     }
 }
 
-/// The directories `core.hooksPath` names, in `git`'s own `config` or a file it includes, for a
-/// `.git` directory: a relative one for its work tree and for each linked worktree's (git takes
-/// it from the work tree a command runs in; red-team round twenty-one planted in a worktree's),
-/// `~/` from the home.
-fn configured_hooks_dirs(git: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
-    if git.file_name() != Some(std::ffi::OsStr::new(".git")) {
-        return Vec::new();
-    }
-    let mut values = Vec::new();
-    for file in std::iter::once(git.join("config")).chain(included.iter().cloned()) {
-        let Ok(text) = std::fs::read(&file) else {
-            continue;
-        };
-        for entry in crate::repos::git_config_entries(&text) {
-            if entry.section == "core" && entry.sub.is_none() && entry.key == "hookspath" {
-                values.push(entry.value.clone());
-            }
-        }
-    }
-    let mut work_trees: Vec<PathBuf> = git.parent().map(Path::to_path_buf).into_iter().collect();
-    for admin in std::fs::read_dir(git.join("worktrees"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let root = linked_dot_git(&admin.path()).and_then(|g| g.parent().map(Path::to_path_buf));
-        work_trees.extend(root.filter(|r| r.is_absolute()));
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let mut dirs = Vec::new();
-    for value in values {
-        match (value.strip_prefix("~/"), &home) {
-            (Some(rest), Some(home)) => dirs.push(home.join(rest)),
-            (Some(_), None) => {}
-            (None, _) if Path::new(&value).is_absolute() => dirs.push(PathBuf::from(&value)),
-            (None, _) => dirs.extend(work_trees.iter().map(|w| w.join(&value))),
-        }
-    }
-    dirs
+/// What `git`'s own `config`, or a file it includes, names for git to run, read in one pass
+/// over them: the directories `core.hooksPath` names, and the programs named by a path
+/// (`repos::programs_named`). Only for a `.git` directory; `~/` from the home.
+#[derive(Default)]
+struct Configured {
+    /// A relative one for the work tree and for each linked worktree's: git takes it from the
+    /// work tree a command runs in (red-team round twenty-one planted in a worktree's).
+    hooks_dirs: Vec<PathBuf>,
+    /// A relative one for the work tree, where git runs it (`core.fsmonitor = ./tools/fsmon.sh`,
+    /// a filter driver, an alias's script; round twenty-four rewrote the first two).
+    programs: Vec<PathBuf>,
 }
 
-/// The programs `git`'s own `config`, or a file it includes, makes git run where a path names
-/// them (`repos::programs_named`: `core.fsmonitor = ./tools/fsmon.sh`, a filter driver, an
-/// alias's script): relative to the work tree, where git runs them, `~/` from the home (red-team
-/// round twenty-four rewrote a repository's fsmonitor script and clean filter).
-fn configured_programs(git: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
-    let Some(work_tree) = git
-        .parent()
-        .filter(|_| git.file_name() == Some(std::ffi::OsStr::new(".git")))
-    else {
-        return Vec::new();
-    };
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let mut programs = Vec::new();
+fn configured(git: &Path, included: &[PathBuf]) -> Configured {
+    if git.file_name() != Some(std::ffi::OsStr::new(".git")) {
+        return Configured::default();
+    }
+    let (mut hooks_values, mut program_values) = (Vec::new(), Vec::new());
     for file in std::iter::once(git.join("config")).chain(included.iter().cloned()) {
         let Ok(text) = std::fs::read(&file) else {
             continue;
         };
         let entries = crate::repos::git_config_entries(&text);
-        for program in crate::repos::programs_named(&entries) {
-            let path = match (program.strip_prefix("~/"), &home) {
-                (Some(rest), Some(home)) => home.join(rest),
-                (Some(_), None) => continue,
-                (None, _) => work_tree.join(&program),
-            };
-            if !programs.contains(&path) {
-                programs.push(path);
-            }
+        hooks_values.extend(
+            entries
+                .iter()
+                .filter(|e| e.section == "core" && e.sub.is_none() && e.key == "hookspath")
+                .map(|e| e.value.clone()),
+        );
+        program_values.extend(crate::repos::programs_named(&entries));
+    }
+    let mut work_trees: Vec<PathBuf> = git.parent().map(Path::to_path_buf).into_iter().collect();
+    if !hooks_values.is_empty() {
+        for admin in std::fs::read_dir(git.join("worktrees"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let root =
+                linked_dot_git(&admin.path()).and_then(|g| g.parent().map(Path::to_path_buf));
+            work_trees.extend(root.filter(|r| r.is_absolute()));
         }
     }
-    programs
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    // A value as git resolves it: `~/` from the home, an absolute path as it is, a relative one
+    // from each of `roots`.
+    let expand = |values: Vec<String>, roots: &[PathBuf]| {
+        let mut paths: Vec<PathBuf> = Vec::new();
+        for value in values {
+            let resolved: Vec<PathBuf> = match (value.strip_prefix("~/"), &home) {
+                (Some(rest), Some(home)) => vec![home.join(rest)],
+                (Some(_), None) => Vec::new(),
+                (None, _) if Path::new(&value).is_absolute() => vec![PathBuf::from(&value)],
+                (None, _) => roots.iter().map(|r| r.join(&value)).collect(),
+            };
+            for path in resolved {
+                if !paths.contains(&path) {
+                    paths.push(path);
+                }
+            }
+        }
+        paths
+    };
+    let main_work_tree = &work_trees[..work_trees.len().min(1)];
+    Configured {
+        programs: expand(program_values, main_work_tree),
+        hooks_dirs: expand(hooks_values, &work_trees),
+    }
 }
 
 /// The `.git` file a linked worktree's git directory `admin` names in its `gitdir`: where git
@@ -1040,6 +1034,11 @@ pub(crate) fn linked_dot_git(admin: &Path) -> Option<PathBuf> {
     let text = text.trim_ascii_end();
     (!text.is_empty() && text.len() as u64 <= MAX_GITDIR)
         .then(|| PathBuf::from(std::ffi::OsStr::from_bytes(text)))
+}
+
+/// Whether `path` is a symbolic link itself (not followed).
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// The most configuration files followed from one git directory's own.

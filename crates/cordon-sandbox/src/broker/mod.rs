@@ -1261,7 +1261,7 @@ impl Refused {
 /// True for the files `git update-server-info` writes in a git directory's `info` (run by every
 /// `git gc` and `git repack`): `info/refs`, the temporary it is written as (`refs_XXXXXX`), and
 /// the `info/rev-cache` it removes. Only a dumb HTTP server reads them.
-fn git_server_info(path: &[u8]) -> bool {
+pub fn git_server_info(path: &[u8]) -> bool {
     let mut parts = path.rsplit(|b| *b == b'/');
     let (Some(name), Some(dir)) = (parts.next(), parts.next()) else {
         return false;
